@@ -1,0 +1,318 @@
+package crdt
+
+import (
+	"slices"
+	"sort"
+)
+
+// Range is an inclusive run of counters [Lo, Hi] of one replica, Lo ≥ 1.
+type Range struct{ Lo, Hi uint64 }
+
+// Context is a causal context: the set of dots a replica has seen. Per replica
+// it keeps sorted, disjoint, non-adjacent ranges of counters; the first range,
+// when it starts at 1, is the version-vector entry, and the others are the
+// dots seen beyond that contiguous prefix. Keeping the dots beyond the prefix
+// as ranges rather than one entry per dot is the compaction: adjacent dots
+// coalesce as they arrive, so a context costs a few bytes per replica however
+// many writes it covers.
+//
+// The zero Context is empty and ready to use.
+type Context struct {
+	ranges map[ReplicaID][]Range
+}
+
+// NewContext returns an empty context.
+func NewContext() *Context { return &Context{} }
+
+// Contains reports whether d has been seen.
+func (c *Context) Contains(d Dot) bool {
+	rs := c.ranges[d.Replica]
+	switch len(rs) {
+	case 0:
+		return false
+	case 1:
+		return d.Counter >= rs[0].Lo && d.Counter <= rs[0].Hi
+	}
+	i := sort.Search(len(rs), func(i int) bool { return rs[i].Hi >= d.Counter })
+	return i < len(rs) && rs[i].Lo <= d.Counter
+}
+
+// Add records d as seen.
+func (c *Context) Add(d Dot) { c.AddRange(d.Replica, Range{d.Counter, d.Counter}) }
+
+// AddRange records every dot of replica in r as seen. A range with Lo == 0 or
+// Lo > Hi is ignored.
+func (c *Context) AddRange(replica ReplicaID, r Range) {
+	if r.Lo == 0 || r.Lo > r.Hi {
+		return
+	}
+	if c.ranges == nil {
+		c.ranges = make(map[ReplicaID][]Range)
+	}
+	rs := c.ranges[replica]
+	if n := len(rs); n > 0 {
+		last := &rs[n-1]
+		switch {
+		case r.Lo > last.Hi+1: // beyond the end: the common case for fresh writes
+			c.ranges[replica] = append(rs, r)
+			return
+		case r.Lo >= last.Lo: // touches or overlaps only the last range
+			last.Hi = max(last.Hi, r.Hi)
+			return
+		}
+	} else {
+		c.ranges[replica] = append(rs, r)
+		return
+	}
+	c.ranges[replica] = unionRange(rs, r)
+}
+
+// unionRange inserts r into the sorted set rs, coalescing what it touches.
+func unionRange(rs []Range, r Range) []Range {
+	// first range that ends at or after r.Lo-1 (may merge with r)
+	i := sort.Search(len(rs), func(i int) bool { return rs[i].Hi+1 >= r.Lo })
+	// first range that starts after r.Hi+1 (cannot merge)
+	j := sort.Search(len(rs), func(j int) bool { return rs[j].Lo > r.Hi+1 })
+	if i < j {
+		r.Lo = min(r.Lo, rs[i].Lo)
+		r.Hi = max(r.Hi, rs[j-1].Hi)
+	}
+	return slices.Replace(rs, i, j, r)
+}
+
+// Max returns the greatest counter seen from replica, 0 if none.
+func (c *Context) Max(replica ReplicaID) uint64 {
+	rs := c.ranges[replica]
+	if len(rs) == 0 {
+		return 0
+	}
+	return rs[len(rs)-1].Hi
+}
+
+// Prefix returns the version-vector entry of replica: the greatest n such that
+// every counter 1..n has been seen.
+func (c *Context) Prefix(replica ReplicaID) uint64 {
+	rs := c.ranges[replica]
+	if len(rs) == 0 || rs[0].Lo != 1 {
+		return 0
+	}
+	return rs[0].Hi
+}
+
+// Ranges returns the ranges seen from replica, sorted. The slice belongs to c.
+func (c *Context) Ranges(replica ReplicaID) []Range { return c.ranges[replica] }
+
+// Replicas returns the replicas with at least one dot, sorted.
+func (c *Context) Replicas() []ReplicaID {
+	out := make([]ReplicaID, 0, len(c.ranges))
+	for r, rs := range c.ranges {
+		if len(rs) > 0 {
+			out = append(out, r)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// NumReplicas returns how many replicas have at least one dot in c.
+func (c *Context) NumReplicas() int {
+	n := 0
+	for _, rs := range c.ranges {
+		if len(rs) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// NumRanges returns the number of ranges over all replicas: the size of the
+// context's encoding, give or take the replica ids.
+func (c *Context) NumRanges() int {
+	n := 0
+	for _, rs := range c.ranges {
+		n += len(rs)
+	}
+	return n
+}
+
+// Len returns the number of dots in c.
+func (c *Context) Len() uint64 {
+	var n uint64
+	for _, rs := range c.ranges {
+		for _, r := range rs {
+			n += r.Hi - r.Lo + 1
+		}
+	}
+	return n
+}
+
+// IsEmpty reports whether c holds no dot.
+func (c *Context) IsEmpty() bool {
+	for _, rs := range c.ranges {
+		if len(rs) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// ForEach calls fn for every dot in c until fn returns false. The order is
+// unspecified. It is meant for small contexts (those of deltas): a context of
+// a long-lived document covers millions of dots.
+func (c *Context) ForEach(fn func(Dot) bool) {
+	for replica, rs := range c.ranges {
+		for _, r := range rs {
+			for n := r.Lo; n <= r.Hi; n++ {
+				if !fn(Dot{replica, n}) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// Merge adds every dot of o to c.
+func (c *Context) Merge(o *Context) {
+	for replica, ors := range o.ranges {
+		if len(ors) == 0 {
+			continue
+		}
+		if c.ranges == nil {
+			c.ranges = make(map[ReplicaID][]Range, len(o.ranges))
+		}
+		rs := c.ranges[replica]
+		if len(rs) == 0 {
+			c.ranges[replica] = slices.Clone(ors)
+			continue
+		}
+		for _, r := range ors {
+			c.AddRange(replica, r)
+		}
+	}
+}
+
+// Covers reports whether every dot of o is in c.
+func (c *Context) Covers(o *Context) bool {
+	for replica, ors := range o.ranges {
+		rs := c.ranges[replica]
+		for _, r := range ors {
+			i := sort.Search(len(rs), func(i int) bool { return rs[i].Hi >= r.Lo })
+			if i == len(rs) || rs[i].Lo > r.Lo || rs[i].Hi < r.Hi {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Equal reports whether c and o hold the same dots.
+func (c *Context) Equal(o *Context) bool {
+	if c.NumReplicas() != o.NumReplicas() {
+		return false
+	}
+	for replica, rs := range c.ranges {
+		if !slices.Equal(rs, o.ranges[replica]) {
+			return false
+		}
+	}
+	return true
+}
+
+// Clone returns a deep copy of c.
+func (c *Context) Clone() *Context {
+	out := &Context{}
+	if len(c.ranges) == 0 {
+		return out
+	}
+	out.ranges = make(map[ReplicaID][]Range, len(c.ranges))
+	for replica, rs := range c.ranges {
+		if len(rs) > 0 {
+			out.ranges[replica] = slices.Clone(rs)
+		}
+	}
+	return out
+}
+
+// Missing returns the dots that c has and have lacks: what a replica whose
+// context is have must receive to have seen everything c has.
+func (c *Context) Missing(have *Context) *Context {
+	out := &Context{}
+	for replica, rs := range c.ranges {
+		diff := subtractRanges(rs, have.ranges[replica])
+		if len(diff) > 0 {
+			if out.ranges == nil {
+				out.ranges = make(map[ReplicaID][]Range)
+			}
+			out.ranges[replica] = diff
+		}
+	}
+	return out
+}
+
+// subtractRanges returns a \ b for sorted range sets.
+func subtractRanges(a, b []Range) []Range {
+	if len(b) == 0 {
+		return slices.Clone(a)
+	}
+	var out []Range
+	j := 0
+	for _, r := range a {
+		lo := r.Lo
+		for j < len(b) && b[j].Hi < lo {
+			j++
+		}
+		k := j
+		for k < len(b) && b[k].Lo <= r.Hi {
+			if b[k].Lo > lo {
+				out = append(out, Range{lo, b[k].Lo - 1})
+			}
+			if b[k].Hi >= r.Hi {
+				lo = r.Hi + 1
+				break
+			}
+			lo = b[k].Hi + 1
+			k++
+		}
+		if lo <= r.Hi {
+			out = append(out, Range{lo, r.Hi})
+		}
+	}
+	return out
+}
+
+// withoutCounters returns c minus the given counters, per replica. Counters
+// must be sorted ascending and present in c.
+func (c *Context) withoutCounters(remove map[ReplicaID][]uint64) *Context {
+	out := &Context{ranges: make(map[ReplicaID][]Range, len(c.ranges))}
+	for replica, rs := range c.ranges {
+		holes := remove[replica]
+		if len(holes) == 0 {
+			if len(rs) > 0 {
+				out.ranges[replica] = slices.Clone(rs)
+			}
+			continue
+		}
+		var res []Range
+		h := 0
+		for _, r := range rs {
+			lo := r.Lo
+			for h < len(holes) && holes[h] < lo {
+				h++
+			}
+			for h < len(holes) && holes[h] <= r.Hi {
+				if holes[h] > lo {
+					res = append(res, Range{lo, holes[h] - 1})
+				}
+				lo = holes[h] + 1
+				h++
+			}
+			if lo <= r.Hi {
+				res = append(res, Range{lo, r.Hi})
+			}
+		}
+		if len(res) > 0 {
+			out.ranges[replica] = res
+		}
+	}
+	return out
+}

@@ -1,0 +1,280 @@
+package msgpackx
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+)
+
+// ErrType is returned when a value has another type than the one expected.
+var ErrType = errors.New("msgpackx: unexpected type")
+
+// Reader reads msgpack values from a byte slice without reflection or
+// allocation (strings excepted). Use it only on input that Check accepted:
+// lengths are trusted to fit, although every read still checks bounds so that
+// a misuse is an error, not a panic. The first error sticks; check Err once at
+// the end.
+type Reader struct {
+	b   []byte
+	off int
+	err error
+}
+
+// NewReader returns a reader over b.
+func NewReader(b []byte) *Reader { return &Reader{b: b} }
+
+// Err returns the first error met.
+func (r *Reader) Err() error { return r.err }
+
+// Offset returns how many bytes have been consumed.
+func (r *Reader) Offset() int { return r.off }
+
+// Done reports whether every byte was consumed.
+func (r *Reader) Done() bool { return r.off == len(r.b) }
+
+func (r *Reader) fail(want string) {
+	if r.err == nil {
+		if r.off < len(r.b) {
+			r.err = fmt.Errorf("%w: want %s, found 0x%02x at offset %d", ErrType, want, r.b[r.off], r.off)
+		} else {
+			r.err = fmt.Errorf("%w: want %s at offset %d", ErrTruncated, want, r.off)
+		}
+	}
+}
+
+func (r *Reader) need(n int) bool {
+	if r.err != nil {
+		return false
+	}
+	if len(r.b)-r.off < n {
+		r.err = fmt.Errorf("%w at offset %d", ErrTruncated, r.off)
+		return false
+	}
+	return true
+}
+
+func (r *Reader) peek() (byte, bool) {
+	if !r.need(1) {
+		return 0, false
+	}
+	return r.b[r.off], true
+}
+
+// IsNil consumes a nil if one is next and reports whether it did.
+func (r *Reader) IsNil() bool {
+	if c, ok := r.peek(); ok && c == 0xc0 {
+		r.off++
+		return true
+	}
+	return false
+}
+
+// ArrayHeader reads an array header and returns its length.
+func (r *Reader) ArrayHeader() int {
+	c, ok := r.peek()
+	if !ok {
+		return 0
+	}
+	switch {
+	case c >= 0x90 && c <= 0x9f:
+		r.off++
+		return int(c & 0x0f)
+	case c == 0xdc && r.need(3):
+		n := int(binary.BigEndian.Uint16(r.b[r.off+1:]))
+		r.off += 3
+		return r.fit(n)
+	case c == 0xdd && r.need(5):
+		n := uint64(binary.BigEndian.Uint32(r.b[r.off+1:]))
+		r.off += 5
+		return r.fit64(n)
+	}
+	r.fail("array")
+	return 0
+}
+
+// MapHeader reads a map header and returns its number of entries.
+func (r *Reader) MapHeader() int {
+	c, ok := r.peek()
+	if !ok {
+		return 0
+	}
+	switch {
+	case c >= 0x80 && c <= 0x8f:
+		r.off++
+		return int(c & 0x0f)
+	case c == 0xde && r.need(3):
+		n := int(binary.BigEndian.Uint16(r.b[r.off+1:]))
+		r.off += 3
+		return r.fit(2*n) / 2
+	case c == 0xdf && r.need(5):
+		n := uint64(binary.BigEndian.Uint32(r.b[r.off+1:]))
+		r.off += 5
+		return r.fit64(2*n) / 2
+	}
+	r.fail("map")
+	return 0
+}
+
+// fit refuses element counts larger than the bytes left (each element takes
+// at least one byte), so callers may allocate from them.
+func (r *Reader) fit(n int) int { return r.fit64(uint64(n)) }
+
+func (r *Reader) fit64(n uint64) int {
+	if n > uint64(len(r.b)-r.off) {
+		if r.err == nil {
+			r.err = fmt.Errorf("%w: %d elements declared, %d bytes left", ErrTruncated, n, len(r.b)-r.off)
+		}
+		return 0
+	}
+	return int(n)
+}
+
+// Uint reads a non-negative integer.
+func (r *Reader) Uint() uint64 {
+	c, ok := r.peek()
+	if !ok {
+		return 0
+	}
+	switch {
+	case c <= 0x7f:
+		r.off++
+		return uint64(c)
+	case c == 0xcc && r.need(2):
+		r.off += 2
+		return uint64(r.b[r.off-1])
+	case c == 0xcd && r.need(3):
+		r.off += 3
+		return uint64(binary.BigEndian.Uint16(r.b[r.off-2:]))
+	case c == 0xce && r.need(5):
+		r.off += 5
+		return uint64(binary.BigEndian.Uint32(r.b[r.off-4:]))
+	case c == 0xcf && r.need(9):
+		r.off += 9
+		return binary.BigEndian.Uint64(r.b[r.off-8:])
+	}
+	r.fail("unsigned integer")
+	return 0
+}
+
+// Int reads a signed integer (any integer form).
+func (r *Reader) Int() int64 {
+	c, ok := r.peek()
+	if !ok {
+		return 0
+	}
+	switch {
+	case c <= 0x7f || c == 0xcc || c == 0xcd || c == 0xce:
+		return int64(r.Uint())
+	case c == 0xcf:
+		v := r.Uint()
+		if v > math.MaxInt64 {
+			r.fail("int64")
+			return 0
+		}
+		return int64(v)
+	case c >= 0xe0:
+		r.off++
+		return int64(int8(c))
+	case c == 0xd0 && r.need(2):
+		r.off += 2
+		return int64(int8(r.b[r.off-1]))
+	case c == 0xd1 && r.need(3):
+		r.off += 3
+		return int64(int16(binary.BigEndian.Uint16(r.b[r.off-2:])))
+	case c == 0xd2 && r.need(5):
+		r.off += 5
+		return int64(int32(binary.BigEndian.Uint32(r.b[r.off-4:])))
+	case c == 0xd3 && r.need(9):
+		r.off += 9
+		return int64(binary.BigEndian.Uint64(r.b[r.off-8:]))
+	}
+	r.fail("integer")
+	return 0
+}
+
+// Float reads a number of any numeric form as a float64.
+func (r *Reader) Float() float64 {
+	c, ok := r.peek()
+	if !ok {
+		return 0
+	}
+	switch {
+	case c == 0xcb && r.need(9):
+		r.off += 9
+		return math.Float64frombits(binary.BigEndian.Uint64(r.b[r.off-8:]))
+	case c == 0xca && r.need(5):
+		r.off += 5
+		return float64(math.Float32frombits(binary.BigEndian.Uint32(r.b[r.off-4:])))
+	case c == 0xcf:
+		return float64(r.Uint())
+	}
+	return float64(r.Int())
+}
+
+// Bool reads a boolean.
+func (r *Reader) Bool() bool {
+	c, ok := r.peek()
+	if !ok {
+		return false
+	}
+	switch c {
+	case 0xc2:
+		r.off++
+		return false
+	case 0xc3:
+		r.off++
+		return true
+	}
+	r.fail("bool")
+	return false
+}
+
+// StringBytes reads a string and returns its bytes, aliasing the input.
+func (r *Reader) StringBytes() []byte {
+	c, ok := r.peek()
+	if !ok {
+		return nil
+	}
+	var n, hdr int
+	switch {
+	case c >= 0xa0 && c <= 0xbf:
+		n, hdr = int(c&0x1f), 1
+	case c == 0xd9 && r.need(2):
+		n, hdr = int(r.b[r.off+1]), 2
+	case c == 0xda && r.need(3):
+		n, hdr = int(binary.BigEndian.Uint16(r.b[r.off+1:])), 3
+	case c == 0xdb && r.need(5):
+		n, hdr = int(binary.BigEndian.Uint32(r.b[r.off+1:])), 5
+	default:
+		r.fail("string")
+		return nil
+	}
+	if !r.need(hdr + n) {
+		return nil
+	}
+	s := r.b[r.off+hdr : r.off+hdr+n]
+	r.off += hdr + n
+	return s
+}
+
+// String reads a string.
+func (r *Reader) String() string { return string(r.StringBytes()) }
+
+// Raw returns the next value's encoding, aliasing the input, and skips it.
+func (r *Reader) Raw() []byte {
+	if r.err != nil {
+		return nil
+	}
+	end, err := Skip(r.b, r.off, defaultMaxDepth)
+	if err != nil {
+		r.err = err
+		return nil
+	}
+	v := r.b[r.off:end]
+	r.off = end
+	return v
+}
+
+// Skip skips the next value.
+func (r *Reader) Skip() { r.Raw() }

@@ -1,0 +1,107 @@
+package msgpackx
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// ValueLimits bounds a single field value: 1 MiB, 32 levels.
+var ValueLimits = Limits{MaxBytes: 1 << 20, MaxDepth: 32}
+
+// Canonical encodes v as canonical msgpack: map keys sorted, integers in their
+// shortest form, floats that hold an integer written as that integer, other
+// floats as float64. JSON-shaped values (nil, bool, numbers, strings, []any,
+// map[string]any) round-trip through Decode unchanged up to that numeric
+// normalization.
+func Canonical(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := msgpack.NewEncoder(&buf)
+	enc.SetSortMapKeys(true)
+	enc.UseCompactInts(true)
+	enc.UseCompactFloats(true)
+	if err := enc.Encode(normalize(v)); err != nil {
+		return nil, fmt.Errorf("msgpackx: encode value: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// MustCanonical is Canonical for values built in code, which cannot fail.
+func MustCanonical(v any) []byte {
+	b, err := Canonical(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// normalize turns float32 into float64 so that both encode alike, and
+// recurses into JSON-shaped containers.
+func normalize(v any) any {
+	switch x := v.(type) {
+	case float32:
+		return float64(x)
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return x
+		}
+		return x
+	case []any:
+		out := make([]any, len(x))
+		for i := range x {
+			out[i] = normalize(x[i])
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = normalize(e)
+		}
+		return out
+	}
+	return v
+}
+
+// Decode checks b against lim and decodes it into JSON-shaped Go values:
+// nil, bool, int64, uint64, float64, string, []byte, []any and
+// map[string]any. Maps with keys that are not strings are refused.
+func Decode(b []byte, lim Limits) (any, error) {
+	if err := Check(b, lim); err != nil {
+		return nil, err
+	}
+	dec := msgpack.NewDecoder(bytes.NewReader(b))
+	dec.SetMapDecoder(decodeStringMap)
+	v, err := dec.DecodeInterface()
+	if err != nil {
+		return nil, fmt.Errorf("msgpackx: decode value: %w", err)
+	}
+	return v, nil
+}
+
+func decodeStringMap(dec *msgpack.Decoder) (any, error) {
+	n, err := dec.DecodeMapLen()
+	if err != nil {
+		return nil, err
+	}
+	if n < 0 {
+		return nil, nil
+	}
+	m := make(map[string]any, n)
+	for i := 0; i < n; i++ {
+		k, err := dec.DecodeString()
+		if err != nil {
+			return nil, fmt.Errorf("map key: %w", err)
+		}
+		if _, dup := m[k]; dup {
+			return nil, fmt.Errorf("duplicate map key %q", k)
+		}
+		v, err := dec.DecodeInterface()
+		if err != nil {
+			return nil, err
+		}
+		m[k] = v
+	}
+	return m, nil
+}

@@ -1,0 +1,128 @@
+package workflow
+
+import (
+	"github.com/flowsync/flowsync/crdt"
+)
+
+// Op is one operation of the editor vocabulary. Implementations live in the
+// ops_*.go files; ParseOp builds them from the reference wire form.
+type Op interface {
+	// Name is the reference operation name, e.g. "batch-add-blocks".
+	Name() string
+	prepare(b *builder) error
+}
+
+// Prepare computes the delta of op, authored at ts by ts.Replica, without
+// changing d. It returns a typed error and no delta when op is refused. The
+// delta's dots continue ts.Replica's counter in d, so merge it (or drop it)
+// before preparing the next operation for the same replica.
+func (d *Doc) Prepare(ts crdt.Timestamp, op Op) (*Doc, error) {
+	if ts.Replica == "" {
+		return nil, errorf(ErrInvalid, "timestamp has no replica")
+	}
+	b := &builder{doc: d, ts: ts, next: d.ctx.Max(ts.Replica) + 1, delta: &Doc{}}
+	if err := op.prepare(b); err != nil {
+		return nil, err
+	}
+	if b.delta.ctx.IsEmpty() {
+		return nil, errorf(ErrNoEffect, "%s changes nothing", op.Name())
+	}
+	return b.delta, nil
+}
+
+// Apply prepares op and merges its delta into d, returning the delta to send
+// to other replicas.
+func (d *Doc) Apply(ts crdt.Timestamp, op Op) (*Doc, error) {
+	delta, err := d.Prepare(ts, op)
+	if err != nil {
+		return nil, err
+	}
+	d.Merge(delta)
+	return delta, nil
+}
+
+// builder accumulates one operation's delta. Reads go to doc merged with
+// what the operation already wrote (so a batch sees its own earlier items);
+// writes mint consecutive dots for the author.
+type builder struct {
+	doc   *Doc
+	ts    crdt.Timestamp
+	next  uint64
+	delta *Doc
+	spent bool
+}
+
+func (b *builder) mint() crdt.Dot {
+	d := crdt.Dot{Replica: b.ts.Replica, Counter: b.next}
+	b.next++
+	b.spent = true
+	return d
+}
+
+// put writes v under k, covering every value k held before.
+func (b *builder) put(k Key, v Value) {
+	b.cover(k)
+	d := b.mint()
+	b.delta.ctx.Add(d)
+	b.delta.store.Put(k, d, Cell{Wall: b.ts.Wall, Logical: b.ts.Logical, Value: v})
+}
+
+// remove deletes every value under k that this replica has seen.
+func (b *builder) remove(k Key) {
+	if !b.spent {
+		// A removal must spend a dot of its own, or a replica that missed it
+		// could not tell from its causal context that it is behind.
+		b.delta.ctx.Add(b.mint())
+	}
+	b.cover(k)
+}
+
+// cover adds the dots under k (in the document and in this delta) to the
+// delta's context and drops the delta's own values under k.
+func (b *builder) cover(k Key) {
+	for _, e := range b.doc.store.Get(k) {
+		b.delta.ctx.Add(e.Dot)
+	}
+	for _, e := range append([]crdt.Dotted[Cell](nil), b.delta.store.Get(k)...) {
+		b.delta.Merge(&Doc{ctx: ctxOf(e.Dot)}) // removes the superseded value
+	}
+}
+
+func ctxOf(d crdt.Dot) crdt.Context {
+	var c crdt.Context
+	c.Add(d)
+	return c
+}
+
+// get reads the winning value under k as the operation sees it.
+func (b *builder) get(k Key) Value {
+	if es := b.delta.store.Get(k); len(es) > 0 {
+		return es[crdt.Winner(es)].Value.Value
+	}
+	if b.covered(k) {
+		return nil
+	}
+	return b.doc.get(k)
+}
+
+// has reports whether k holds a value as the operation sees it.
+func (b *builder) has(k Key) bool {
+	if len(b.delta.store.Get(k)) > 0 {
+		return true
+	}
+	return !b.covered(k) && b.doc.has(k)
+}
+
+// covered reports whether this operation removed every value k held in doc.
+func (b *builder) covered(k Key) bool {
+	es := b.doc.store.Get(k)
+	if len(es) == 0 {
+		return false
+	}
+	for _, e := range es {
+		if !b.delta.ctx.Contains(e.Dot) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,84 @@
+package workflow
+
+import "strings"
+
+// reader is what operations and the view read the document through: a *Doc,
+// or a *builder that overlays an operation's own writes on its document.
+type reader interface {
+	get(Key) Value
+	has(Key) bool
+}
+
+func blockKey(id string) Key                { return Key{KindBlock, id, ""} }
+func fieldKey(id, field string) Key         { return Key{KindBlockField, id, field} }
+func subBlockKey(id, sub string) Key        { return Key{KindSubBlock, id, sub} }
+func subBlockTypeKey(id, sub string) Key    { return Key{KindSubBlockType, id, sub} }
+func edgeKey(id string) Key                 { return Key{KindEdge, id, ""} }
+func subflowKey(id, configKey string) Key   { return Key{KindSubflow, id, configKey} }
+func variableKey(id string) Key             { return Key{KindVariable, id, ""} }
+func variableFieldKey(id, field string) Key { return Key{KindVariableField, id, field} }
+
+// Block types with rules of their own.
+const (
+	TypeLoop     = "loop"
+	TypeParallel = "parallel"
+	TypeNote     = "note"
+	TypeStarter  = "starter"
+)
+
+// IsContainer reports whether blocks of type t hold child blocks.
+func IsContainer(t string) bool { return t == TypeLoop || t == TypeParallel }
+
+func blockExists(r reader, id string) bool { return r.has(blockKey(id)) }
+func blockType(r reader, id string) string { return r.get(fieldKey(id, FieldType)).asString() }
+func parentOf(r reader, id string) string  { return r.get(fieldKey(id, FieldParentID)).asString() }
+func isLocked(r reader, id string) bool    { return r.get(fieldKey(id, FieldLocked)).asBool(false) }
+
+// protected reports whether a block is locked or sits under a locked
+// ancestor. The walk stops at a cycle, which concurrent moves can create
+// (the view breaks such cycles; here any locked block on the loop counts).
+func protected(r reader, id string) bool {
+	seen := 0
+	for id != "" && seen < maxParentDepth {
+		if isLocked(r, id) {
+			return true
+		}
+		id = parentOf(r, id)
+		seen++
+	}
+	return false
+}
+
+// maxParentDepth bounds walks up the parent chain.
+const maxParentDepth = 64
+
+// NormalizeName is the form block names are compared in: lower-cased, with
+// whitespace and dots removed.
+func NormalizeName(name string) string {
+	var sb strings.Builder
+	for _, r := range strings.ToLower(name) {
+		if r == '.' || r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\f' || r == '\v' || r == '\u00a0' {
+			continue
+		}
+		sb.WriteRune(r)
+	}
+	return sb.String()
+}
+
+// reservedNames may not be used as block names (normalized).
+var reservedNames = map[string]bool{"loop": true, "parallel": true, "variable": true}
+
+// IsReservedName reports whether a normalized name is reserved.
+func IsReservedName(normalized string) bool { return reservedNames[normalized] }
+
+// CanonicalHandle maps the legacy side-anchored handle ids to their modern
+// form and empty handles to "".
+func CanonicalHandle(h string) string {
+	switch h {
+	case "source-top", "source-right", "source-bottom", "source-left":
+		return "source"
+	case "target-top", "target-right", "target-bottom", "target-left":
+		return "target"
+	}
+	return h
+}

@@ -1,0 +1,649 @@
+package workflow
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"strconv"
+
+	"github.com/flowsync/flowsync/crdt"
+	"github.com/flowsync/flowsync/crdt/msgpackx"
+)
+
+// View is the document as an editor renders it, in the shape the reference
+// system sends on join. It is a pure function of the document state, so every
+// replica with the same state shows the same view; graph rules that
+// concurrent edits can break are enforced here (see the rule comments below
+// and docs/ARCHITECTURE.md).
+type View struct {
+	Blocks    map[string]*BlockView    `json:"blocks"`
+	Edges     []Edge                   `json:"edges"`
+	Loops     map[string]*LoopView     `json:"loops"`
+	Parallels map[string]*ParallelView `json:"parallels"`
+	Variables map[string]*VariableView `json:"variables"`
+}
+
+// BlockView is one visible block.
+type BlockView struct {
+	ID                string                   `json:"id"`
+	Type              string                   `json:"type"`
+	Name              string                   `json:"name"`
+	Position          Position                 `json:"position"`
+	SubBlocks         map[string]*SubBlockView `json:"subBlocks"`
+	Outputs           Value                    `json:"outputs"`
+	Enabled           bool                     `json:"enabled"`
+	HorizontalHandles bool                     `json:"horizontalHandles"`
+	IsWide            bool                     `json:"isWide"`
+	AdvancedMode      bool                     `json:"advancedMode"`
+	TriggerMode       bool                     `json:"triggerMode"`
+	ErrorEnabled      bool                     `json:"errorEnabled"`
+	Height            float64                  `json:"height"`
+	Locked            bool                     `json:"locked"`
+	Retry             Value                    `json:"retry,omitempty"`
+	// Data holds the block's data map: its own keys, parentId and extent,
+	// canonicalModes, and for containers the mirrored subflow config.
+	Data map[string]Value `json:"data"`
+}
+
+// SubBlockView is one sub-block (field) of a block.
+type SubBlockView struct {
+	ID    string `json:"id"`
+	Type  string `json:"type"`
+	Value Value  `json:"value"`
+}
+
+// LoopView is a loop container's config.
+type LoopView struct {
+	ID               string   `json:"id"`
+	Nodes            []string `json:"nodes"`
+	Iterations       float64  `json:"iterations"`
+	LoopType         string   `json:"loopType"`
+	ForEachItems     Value    `json:"forEachItems"`
+	WhileCondition   string   `json:"whileCondition,omitempty"`
+	DoWhileCondition string   `json:"doWhileCondition,omitempty"`
+}
+
+// ParallelView is a parallel container's config.
+type ParallelView struct {
+	ID           string   `json:"id"`
+	Nodes        []string `json:"nodes"`
+	Count        float64  `json:"count"`
+	ParallelType string   `json:"parallelType"`
+	Distribution Value    `json:"distribution"`
+	BatchSize    float64  `json:"batchSize"`
+}
+
+// VariableView is one workflow variable.
+type VariableView struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Type  string `json:"type"`
+	Value Value  `json:"value"`
+}
+
+// Subflow defaults, as in the reference.
+const (
+	DefaultLoopType     = "for"
+	DefaultIterations   = 5
+	DefaultParallelType = "count"
+	DefaultCount        = 5
+	DefaultBatchSize    = 20
+	MaxBatchSize        = 20
+	defaultWidth        = 500
+	defaultHeight       = 300
+)
+
+var emptyMap = Value{0x80}
+
+// stamp orders entries for the view's tie-breaks: hybrid time, then dot.
+type stamp struct {
+	ts  crdt.Timestamp
+	dot crdt.Dot
+}
+
+func stampOf(e crdt.Dotted[Cell]) stamp { return stamp{e.Value.Stamp(e.Dot), e.Dot} }
+
+func (s stamp) compare(o stamp) int {
+	if c := s.ts.Compare(o.ts); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(s.dot.Replica, o.dot.Replica); c != 0 {
+		return c
+	}
+	return cmp.Compare(s.dot.Counter, o.dot.Counter)
+}
+
+// blockAcc collects one block's entries during the single pass over the
+// store.
+type blockAcc struct {
+	member     bool
+	fields     map[string]Value
+	nameStamp  stamp
+	parentStmp stamp
+	subValues  map[string]Value
+	subTypes   map[string]string
+	subflow    map[string]Value
+	// derived
+	parent  string // effective parent after cycle breaking
+	visible int8   // 0 unknown, 1 visible, -1 hidden
+}
+
+// View materializes the document. It costs one pass over the store plus
+// sorting; see BenchmarkView for figures.
+func (d *Doc) View() *View {
+	blocks := make(map[string]*blockAcc)
+	acc := func(id string) *blockAcc {
+		a := blocks[id]
+		if a == nil {
+			a = &blockAcc{}
+			blocks[id] = a
+		}
+		return a
+	}
+	type edgeAcc struct {
+		edge  Edge
+		stamp stamp
+	}
+	var edges []edgeAcc
+	variables := make(map[string]*VariableView)
+	varFields := make(map[string]map[string]Value)
+
+	d.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
+		w := es[crdt.Winner(es)]
+		switch k.Kind {
+		case KindBlock:
+			acc(k.ID).member = true
+		case KindBlockField:
+			a := acc(k.ID)
+			if a.fields == nil {
+				a.fields = make(map[string]Value, 12)
+			}
+			a.fields[k.Sub] = w.Value.Value
+			switch k.Sub {
+			case FieldName:
+				a.nameStamp = stampOf(w)
+			case FieldParentID:
+				a.parentStmp = stampOf(w)
+			}
+		case KindSubBlock:
+			a := acc(k.ID)
+			if a.subValues == nil {
+				a.subValues = make(map[string]Value)
+			}
+			a.subValues[k.Sub] = w.Value.Value
+		case KindSubBlockType:
+			a := acc(k.ID)
+			if a.subTypes == nil {
+				a.subTypes = make(map[string]string)
+			}
+			a.subTypes[k.Sub] = w.Value.Value.asString()
+		case KindSubflow:
+			a := acc(k.ID)
+			if a.subflow == nil {
+				a.subflow = make(map[string]Value)
+			}
+			a.subflow[k.Sub] = w.Value.Value
+		case KindEdge:
+			e := w.Value.Value.asEdge()
+			e.ID = k.ID
+			edges = append(edges, edgeAcc{e, stampOf(w)})
+		case KindVariable:
+			variables[k.ID] = &VariableView{ID: k.ID}
+		case KindVariableField:
+			fs := varFields[k.ID]
+			if fs == nil {
+				fs = make(map[string]Value, 3)
+				varFields[k.ID] = fs
+			}
+			fs[k.Sub] = w.Value.Value
+		}
+		return true
+	})
+
+	resolveParents(blocks)
+	v := &View{
+		Blocks:    make(map[string]*BlockView),
+		Loops:     make(map[string]*LoopView),
+		Parallels: make(map[string]*ParallelView),
+		Variables: variables,
+	}
+	for id, a := range blocks {
+		if isVisible(blocks, id, a) {
+			v.Blocks[id] = a.render(id)
+		}
+	}
+	resolveNames(v.Blocks, blocks)
+	v.renderSubflows(blocks)
+
+	// Edges: visible ends, no self-loop, scope, no duplicate, no cycle.
+	candidates := make([]edgeAcc, 0, len(edges))
+	for _, e := range edges {
+		if edgeAllowed(v.Blocks, blocks, e.edge) {
+			candidates = append(candidates, e)
+		}
+	}
+	slices.SortFunc(candidates, func(a, b edgeAcc) int {
+		if c := a.stamp.compare(b.stamp); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.edge.ID, b.edge.ID)
+	})
+	// Rule (duplicates): of edges with the same ends and handles, the
+	// earliest added shows.
+	type endpoints struct{ s, sh, t, th string }
+	seen := make(map[endpoints]bool, len(candidates))
+	ordered := make([]Edge, 0, len(candidates))
+	for _, e := range candidates {
+		k := endpoints{e.edge.Source, e.edge.SourceHandle, e.edge.Target, e.edge.TargetHandle}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		ordered = append(ordered, e.edge)
+	}
+	v.Edges = breakCycles(ordered)
+	slices.SortFunc(v.Edges, func(a, b Edge) int { return cmp.Compare(a.ID, b.ID) })
+
+	for id, vv := range variables {
+		fs := varFields[id]
+		vv.Name = fs[VarFieldName].asString()
+		vv.Type = fs[VarFieldType].asString()
+		vv.Value = fs[VarFieldValue]
+	}
+	return v
+}
+
+// resolveParents computes each block's effective parent. Rule (move cycles):
+// concurrent moves can make containers each other's ancestors. Parent
+// assignments are applied in the order of their hybrid timestamps (then block
+// id); one that would close a cycle is skipped and its block shows at the top
+// level, as in Kleppmann et al., "A highly-available move operation for
+// replicated trees" (2021). A parent that is not a container is ignored.
+func resolveParents(blocks map[string]*blockAcc) {
+	type move struct {
+		child, parent string
+		stamp         stamp
+	}
+	var moves []move
+	for id, a := range blocks {
+		p := a.fields[FieldParentID].asString()
+		if p == "" {
+			continue
+		}
+		pa := blocks[p]
+		if pa != nil && pa.member && !IsContainer(pa.fields[FieldType].asString()) {
+			continue
+		}
+		moves = append(moves, move{id, p, a.parentStmp})
+	}
+	slices.SortFunc(moves, func(a, b move) int {
+		if c := a.stamp.compare(b.stamp); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.child, b.child)
+	})
+	for _, m := range moves {
+		// Would m.child become its own ancestor?
+		cyclic := false
+		for p, n := m.parent, 0; p != "" && n <= len(moves); n++ {
+			if p == m.child {
+				cyclic = true
+				break
+			}
+			pa := blocks[p]
+			if pa == nil {
+				break
+			}
+			p = pa.parent
+		}
+		if !cyclic {
+			blocks[m.child].parent = m.parent
+		}
+	}
+}
+
+// isVisible: a block shows when it is a member and so is every ancestor. Rule
+// (removed containers): a child added concurrently with its container's
+// removal survives in the state but is hidden with the container.
+func isVisible(blocks map[string]*blockAcc, id string, a *blockAcc) bool {
+	if a.visible != 0 {
+		return a.visible > 0
+	}
+	vis := a.member
+	if vis && a.parent != "" {
+		pa := blocks[a.parent]
+		vis = pa != nil && isVisible(blocks, a.parent, pa)
+	}
+	if vis {
+		a.visible = 1
+	} else {
+		a.visible = -1
+	}
+	return vis
+}
+
+func (a *blockAcc) render(id string) *BlockView {
+	f := a.fields
+	b := &BlockView{
+		ID:                id,
+		Type:              f[FieldType].asString(),
+		Name:              f[FieldName].asString(),
+		Position:          f[FieldPosition].asPosition(),
+		SubBlocks:         make(map[string]*SubBlockView, len(a.subValues)),
+		Outputs:           f[FieldOutputs],
+		Enabled:           f[FieldEnabled].asBool(true),
+		HorizontalHandles: f[FieldHorizontalHandles].asBool(true),
+		IsWide:            f[FieldIsWide].asBool(false),
+		AdvancedMode:      f[FieldAdvancedMode].asBool(false),
+		TriggerMode:       f[FieldTriggerMode].asBool(false),
+		ErrorEnabled:      f[FieldErrorEnabled].asBool(false),
+		Locked:            f[FieldLocked].asBool(false),
+		Retry:             f[FieldRetry],
+		Data:              make(map[string]Value),
+	}
+	if b.Outputs == nil {
+		b.Outputs = emptyMap
+	}
+	if h, ok := f[FieldHeight].asFloat(); ok {
+		b.Height = h
+	}
+	var canonical map[string]any
+	for k, v := range f {
+		switch {
+		case len(k) > len(FieldDataPrefix) && k[:len(FieldDataPrefix)] == FieldDataPrefix:
+			if v != nil {
+				b.Data[k[len(FieldDataPrefix):]] = v
+			}
+		case len(k) > len(FieldCanonicalPrefix) && k[:len(FieldCanonicalPrefix)] == FieldCanonicalPrefix:
+			if s := v.asString(); s != "" {
+				if canonical == nil {
+					canonical = make(map[string]any)
+				}
+				canonical[k[len(FieldCanonicalPrefix):]] = s
+			}
+		}
+	}
+	if canonical != nil {
+		b.Data["canonicalModes"] = Value(msgpackx.MustCanonical(canonical))
+	}
+	if a.parent != "" {
+		b.Data["parentId"] = stringValue(a.parent)
+		if e := f[FieldExtent]; e != nil {
+			b.Data["extent"] = e
+		}
+	}
+	for sub, val := range a.subValues {
+		t := a.subTypes[sub]
+		if t == "" {
+			t = "unknown"
+		}
+		b.SubBlocks[sub] = &SubBlockView{ID: sub, Type: t, Value: val}
+	}
+	return b
+}
+
+// resolveNames enforces unique names. Rule (concurrent renames): when several
+// visible blocks share a normalized name, the one whose name was written
+// first (hybrid time, then dot) keeps it and the others show it with the
+// smallest numeric suffix (" 2", " 3", …) that is free.
+func resolveNames(views map[string]*BlockView, blocks map[string]*blockAcc) {
+	ids := make([]string, 0, len(views))
+	for id := range views {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b string) int {
+		if c := blocks[a].nameStamp.compare(blocks[b].nameStamp); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	taken := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		bv := views[id]
+		norm := NormalizeName(bv.Name)
+		if norm == "" {
+			continue
+		}
+		if taken[norm] {
+			for n := 2; ; n++ {
+				name := bv.Name + " " + strconv.Itoa(n)
+				if norm2 := NormalizeName(name); !taken[norm2] {
+					bv.Name, norm = name, norm2
+					break
+				}
+			}
+		}
+		taken[norm] = true
+	}
+}
+
+// renderSubflows builds loops and parallels for visible containers and
+// mirrors their config into the block's data, as the reference does.
+func (v *View) renderSubflows(blocks map[string]*blockAcc) {
+	children := make(map[string][]string)
+	for id := range v.Blocks {
+		if p := blocks[id].parent; p != "" {
+			children[p] = append(children[p], id)
+		}
+	}
+	for id, bv := range v.Blocks {
+		if !IsContainer(bv.Type) {
+			continue
+		}
+		nodes := children[id]
+		slices.Sort(nodes)
+		if nodes == nil {
+			nodes = []string{}
+		}
+		cfg := blocks[id].subflow
+		num := func(key string, def float64) float64 {
+			if f, ok := cfg[key].asFloat(); ok && !math.IsInf(f, 0) {
+				return f
+			}
+			return def
+		}
+		str := func(key, def string) string {
+			if s := cfg[key].asString(); s != "" {
+				return s
+			}
+			return def
+		}
+		orEmpty := func(v Value) Value {
+			if v == nil {
+				return stringValue("")
+			}
+			return v
+		}
+		data := bv.Data
+		data["type"] = stringValue("subflowNode")
+		if data["width"] == nil {
+			data["width"] = floatValue(defaultWidth)
+		}
+		if data["height"] == nil {
+			data["height"] = floatValue(defaultHeight)
+		}
+		if bv.Type == TypeLoop {
+			l := &LoopView{
+				ID: id, Nodes: nodes,
+				Iterations:       num("iterations", DefaultIterations),
+				LoopType:         str("loopType", DefaultLoopType),
+				ForEachItems:     orEmpty(cfg["forEachItems"]),
+				WhileCondition:   cfg["whileCondition"].asString(),
+				DoWhileCondition: cfg["doWhileCondition"].asString(),
+			}
+			v.Loops[id] = l
+			data["count"] = floatValue(l.Iterations)
+			data["loopType"] = stringValue(l.LoopType)
+			data["collection"] = l.ForEachItems
+			if l.WhileCondition != "" {
+				data["whileCondition"] = stringValue(l.WhileCondition)
+			}
+			if l.DoWhileCondition != "" {
+				data["doWhileCondition"] = stringValue(l.DoWhileCondition)
+			}
+			continue
+		}
+		p := &ParallelView{
+			ID: id, Nodes: nodes,
+			Count:        num("count", DefaultCount),
+			ParallelType: str("parallelType", DefaultParallelType),
+			Distribution: orEmpty(cfg["distribution"]),
+			BatchSize:    min(max(num("batchSize", DefaultBatchSize), 1), MaxBatchSize),
+		}
+		v.Parallels[id] = p
+		data["count"] = floatValue(p.Count)
+		data["parallelType"] = stringValue(p.ParallelType)
+		data["collection"] = p.Distribution
+		data["batchSize"] = floatValue(p.BatchSize)
+	}
+}
+
+// edgeAllowed applies the per-edge rules. Rule (removed ends): an edge shows
+// only while both ends are visible, so an edge added to a block another
+// replica deleted disappears with it. Rule (scope): an edge joins two blocks
+// with the same parent, or a container and its direct child; concurrent
+// reparenting can break this, and such an edge is hidden until it holds again.
+func edgeAllowed(views map[string]*BlockView, blocks map[string]*blockAcc, e Edge) bool {
+	if e.Source == e.Target {
+		return false
+	}
+	if views[e.Source] == nil || views[e.Target] == nil {
+		return false
+	}
+	ps, pt := blocks[e.Source].parent, blocks[e.Target].parent
+	return ps == pt || ps == e.Target || pt == e.Source
+}
+
+// breakCycles drops, from edges sorted oldest first, every edge that closes a
+// cycle with older ones. Rule (cycles): concurrent edge adds can close a cycle
+// that neither replica saw; each cycle is broken at its newest edge (greatest
+// hybrid time, then id). Only edges inside a strongly connected component can
+// lie on a cycle, so the common acyclic case costs one linear pass.
+func breakCycles(edges []Edge) []Edge {
+	index := make(map[string]int)
+	node := func(id string) int {
+		i, ok := index[id]
+		if !ok {
+			i = len(index)
+			index[id] = i
+		}
+		return i
+	}
+	src := make([]int, len(edges))
+	dst := make([]int, len(edges))
+	for i, e := range edges {
+		src[i], dst[i] = node(e.Source), node(e.Target)
+	}
+	comp := sccs(len(index), src, dst)
+	// Count edges inside each component; components of one node have none
+	// (self-loops were dropped earlier).
+	inside := make([]bool, len(edges))
+	any := false
+	for i := range edges {
+		if comp[src[i]] == comp[dst[i]] {
+			inside[i] = true
+			any = true
+		}
+	}
+	if !any {
+		return edges
+	}
+	// Greedy, oldest first, over the edges inside components.
+	adj := make(map[int][]int)
+	out := edges[:0:0]
+	for i, e := range edges {
+		if inside[i] {
+			if reaches(adj, dst[i], src[i]) {
+				continue
+			}
+			adj[src[i]] = append(adj[src[i]], dst[i])
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// reaches reports whether to is reachable from from in adj.
+func reaches(adj map[int][]int, from, to int) bool {
+	seen := map[int]bool{from: true}
+	stack := []int{from}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if n == to {
+			return true
+		}
+		for _, m := range adj[n] {
+			if !seen[m] {
+				seen[m] = true
+				stack = append(stack, m)
+			}
+		}
+	}
+	return false
+}
+
+// sccs labels each node with its strongly connected component (Tarjan's
+// algorithm, iterative so deep graphs cannot overflow the stack).
+func sccs(n int, src, dst []int) []int {
+	adj := make([][]int, n)
+	for i := range src {
+		adj[src[i]] = append(adj[src[i]], dst[i])
+	}
+	index := make([]int, n)
+	low := make([]int, n)
+	comp := make([]int, n)
+	onStack := make([]bool, n)
+	for i := range index {
+		index[i] = -1
+	}
+	var stack []int
+	next, ncomp := 0, 0
+	type frame struct{ v, edge int }
+	for root := 0; root < n; root++ {
+		if index[root] >= 0 {
+			continue
+		}
+		call := []frame{{root, 0}}
+		index[root], low[root] = next, next
+		next++
+		stack = append(stack, root)
+		onStack[root] = true
+		for len(call) > 0 {
+			f := &call[len(call)-1]
+			if f.edge < len(adj[f.v]) {
+				w := adj[f.v][f.edge]
+				f.edge++
+				if index[w] < 0 {
+					index[w], low[w] = next, next
+					next++
+					stack = append(stack, w)
+					onStack[w] = true
+					call = append(call, frame{w, 0})
+				} else if onStack[w] {
+					low[f.v] = min(low[f.v], index[w])
+				}
+				continue
+			}
+			v := f.v
+			call = call[:len(call)-1]
+			if len(call) > 0 {
+				u := call[len(call)-1].v
+				low[u] = min(low[u], low[v])
+			}
+			if low[v] == index[v] {
+				for {
+					w := stack[len(stack)-1]
+					stack = stack[:len(stack)-1]
+					onStack[w] = false
+					comp[w] = ncomp
+					if w == v {
+						break
+					}
+				}
+				ncomp++
+			}
+		}
+	}
+	return comp
+}

@@ -1,0 +1,191 @@
+package protocol
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/flowsync/flowsync/crdt/msgpackx"
+	"github.com/flowsync/flowsync/crdt/workflow"
+)
+
+// Code is an error code carried by Nack and Error frames. Values are part of
+// the wire format: never renumber them. They start at 1 so that an unset code
+// is detectable. Ranges group them for readers; clients branch on the value
+// (or the stable name from String), and on the frame's own retryable flag,
+// which is authoritative: a client that meets a code it does not know still
+// knows whether to retry.
+//
+//	1–9    frame and transport
+//	10–19  authentication and authorization
+//	20–29  rooms and workflows
+//	30–39  operations and deltas (admission)
+//	40–49  server condition (retryable)
+type Code uint16
+
+const (
+	CodeInvalidFrame               Code = 1 // the frame could not be decoded or broke a frame rule
+	CodeUnsupportedProtocolVersion Code = 2 // Hello named a version this server does not speak
+	CodeTooLarge                   Code = 3 // a frame, delta or value is over the announced limit
+	CodeRateLimited                Code = 4 // too many frames or bytes per second; slow down
+
+	CodeAuthenticationRequired Code = 10 // a frame other than Hello arrived before Welcome
+	CodeAuthenticationFailed   Code = 11 // the token is invalid
+	CodeTokenExpired           Code = 12 // the token expired during the session; reconnect with a fresh one
+	CodeAccessDenied           Code = 13 // no read access to the workflow
+	CodePermissionDenied       Code = 14 // the role does not allow this operation (read-only, or a lock toggle without admin)
+	CodeForgedDot              Code = 15 // the delta holds dots of a replica not bound to this session
+
+	CodeNotJoined       Code = 20 // the frame names a workflow this session has not joined
+	CodeUnknownWorkflow Code = 21 // the workflow does not exist
+	CodeWorkflowDeleted Code = 22 // the workflow was deleted
+	CodeWorkflowLocked  Code = 23 // the workflow (or its folder) is locked
+
+	CodeInvalidOperation   Code = 30 // the operation's input is malformed, or names an unknown operation
+	CodeInvalidDelta       Code = 31 // the delta does not decode as a workflow delta
+	CodePreconditionFailed Code = 32 // a compare-and-set expectation does not hold
+	CodeClockSkew          Code = 33 // the delta's HLC wall time is too far ahead of the server's clock
+	CodeBlockLocked        Code = 34 // a target block is locked (or under a locked container)
+	CodeConflict           Code = 35 // the operation conflicts with the current state (id exists, name taken, edge breaks a graph rule)
+	CodeUnknownEntity      Code = 36 // a block, edge or variable the operation names does not exist
+	CodeNoEffect           Code = 37 // every target of the operation was skipped; nothing to apply
+
+	CodeOverloaded         Code = 40 // the server is shedding load (queue or memory cap); retry with backoff
+	CodeStorageUnavailable Code = 41 // the store is down; retry with backoff
+	CodeInternal           Code = 42 // an unexpected server failure; retry with backoff
+)
+
+type codeInfo struct {
+	name      string
+	retryable bool
+}
+
+// codes is the one table of names and retryable flags. "Retryable" means
+// that sending the same request again later, unchanged, may succeed.
+var codes = map[Code]codeInfo{
+	CodeInvalidFrame:               {"INVALID_FRAME", false},
+	CodeUnsupportedProtocolVersion: {"UNSUPPORTED_PROTOCOL_VERSION", false},
+	CodeTooLarge:                   {"TOO_LARGE", false},
+	CodeRateLimited:                {"RATE_LIMITED", true},
+	CodeAuthenticationRequired:     {"AUTHENTICATION_REQUIRED", false},
+	CodeAuthenticationFailed:       {"AUTHENTICATION_FAILED", false},
+	CodeTokenExpired:               {"TOKEN_EXPIRED", false},
+	CodeAccessDenied:               {"ACCESS_DENIED", false},
+	CodePermissionDenied:           {"PERMISSION_DENIED", false},
+	CodeForgedDot:                  {"FORGED_DOT", false},
+	// Retryable after a Join: the op itself was fine.
+	CodeNotJoined:          {"NOT_JOINED", true},
+	CodeUnknownWorkflow:    {"UNKNOWN_WORKFLOW", false},
+	CodeWorkflowDeleted:    {"WORKFLOW_DELETED", false},
+	CodeWorkflowLocked:     {"WORKFLOW_LOCKED", false},
+	CodeInvalidOperation:   {"INVALID_OPERATION", false},
+	CodeInvalidDelta:       {"INVALID_DELTA", false},
+	CodePreconditionFailed: {"PRECONDITION_FAILED", false},
+	CodeClockSkew:          {"CLOCK_SKEW", false},
+	CodeBlockLocked:        {"BLOCK_LOCKED", false},
+	CodeConflict:           {"CONFLICT", false},
+	CodeUnknownEntity:      {"UNKNOWN_ENTITY", false},
+	CodeNoEffect:           {"NO_EFFECT", false},
+	CodeOverloaded:         {"OVERLOADED", true},
+	CodeStorageUnavailable: {"STORAGE_UNAVAILABLE", true},
+	CodeInternal:           {"INTERNAL", true},
+}
+
+// Codes returns every defined code in ascending order (for docs and tests).
+func Codes() []Code {
+	out := make([]Code, 0, len(codes))
+	for c := range codes {
+		out = append(out, c)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// String returns the code's stable name, e.g. "INVALID_FRAME", or
+// "CODE_<n>" for a code this build does not know.
+func (c Code) String() string {
+	if i, ok := codes[c]; ok {
+		return i.name
+	}
+	return "CODE_" + strconv.Itoa(int(c))
+}
+
+// Retryable reports whether a request refused with c may succeed if sent
+// again later unchanged. Unknown codes are not retryable; on the wire the
+// frame's own flag decides.
+func (c Code) Retryable() bool { return codes[c].retryable }
+
+// Known reports whether this build defines c.
+func (c Code) Known() bool { _, ok := codes[c]; return ok }
+
+// Error is both the Error frame and a Go error: handlers return it, the
+// session sends it as is. Build one with NewError so that Retryable follows
+// the code's table entry. WorkflowID is set when the error concerns one room
+// (a refused Join, say).
+type Error struct {
+	Code       Code
+	Message    string
+	Retryable  bool
+	WorkflowID string
+}
+
+// NewError returns an Error with code's retryable flag.
+func NewError(code Code, format string, args ...any) *Error {
+	msg := format
+	if len(args) > 0 {
+		msg = fmt.Sprintf(format, args...)
+	}
+	return &Error{Code: code, Message: msg, Retryable: code.Retryable()}
+}
+
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return "protocol: " + e.Code.String()
+	}
+	return "protocol: " + e.Code.String() + ": " + e.Message
+}
+
+// CodeFor maps an error to the code a Nack or Error frame should carry:
+//   - a *Error (anywhere in the chain) gives its own code;
+//   - every workflow.Err* sentinel maps to the code for its cause;
+//   - this package's decode errors give CodeTooLarge or CodeInvalidFrame;
+//   - anything else is CodeInternal (retryable: the fault is ours).
+//
+// Sentinels are checked with errors.Is, so wrapped errors map the same way.
+func CodeFor(err error) Code {
+	if err == nil {
+		return 0
+	}
+	var pe *Error
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	switch {
+	// Operation admission (crdt/workflow).
+	case errors.Is(err, workflow.ErrInvalid), errors.Is(err, workflow.ErrNotContainer):
+		return CodeInvalidOperation
+	case errors.Is(err, workflow.ErrUnknownBlock), errors.Is(err, workflow.ErrUnknownEdge),
+		errors.Is(err, workflow.ErrUnknownVariable):
+		return CodeUnknownEntity
+	case errors.Is(err, workflow.ErrExists), errors.Is(err, workflow.ErrNameConflict),
+		errors.Is(err, workflow.ErrEdgeRejected):
+		return CodeConflict
+	case errors.Is(err, workflow.ErrLocked):
+		return CodeBlockLocked
+	case errors.Is(err, workflow.ErrPrecondition):
+		return CodePreconditionFailed
+	case errors.Is(err, workflow.ErrNoEffect):
+		return CodeNoEffect
+	// Delta decoding (crdt/workflow). A delta over its byte limit is
+	// "too large", whatever layer noticed.
+	case errors.Is(err, msgpackx.ErrTooLarge), errors.Is(err, ErrTooLarge):
+		return CodeTooLarge
+	case errors.Is(err, workflow.ErrMalformed), errors.Is(err, workflow.ErrFormatVersion):
+		return CodeInvalidDelta
+	// Frame decoding (this package).
+	case errors.Is(err, ErrInvalidFrame):
+		return CodeInvalidFrame
+	}
+	return CodeInternal
+}

@@ -1,0 +1,604 @@
+package protocol
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"unicode/utf8"
+)
+
+// FrameType is the first element of every frame's envelope. Values are part
+// of the wire format: never renumber them, never reuse a retired one.
+// Client→server frames use 0x01–0x3f, server→client frames 0x40–0x7f, so a
+// peer can refuse a frame sent in the wrong direction without a table.
+type FrameType uint8
+
+// Frame types. The comment on each line gives the body keys (see the frame's
+// struct for their meaning and docs/PROTOCOL.md for their msgpack types);
+// * marks a required key.
+const (
+	// Client → server.
+	FrameHello     = FrameType(0x01) // v*, tok*, rid, cn, cv
+	FrameJoin      = FrameType(0x02) // wf*, ctx (bin), tab
+	FrameLeave     = FrameType(0x03) // wf*
+	FrameDelta     = FrameType(0x04) // wf*, op*, d* (bin)
+	FrameOperation = FrameType(0x05) // wf*, op*, name*, target*, payload* (map)
+	FramePresence  = FrameType(0x06) // wf*, cur ({x,y} | nil), sel ({t, id})
+	FrameDrag      = FrameType(0x07) // wf*, pos* ({block id: {x,y}})
+
+	// Server → client.
+	FrameWelcome        = FrameType(0x40) // v*, sid*, user* ({id*, name, avatar}), sv, lim ({frame, delta, ops, burst, skew}), now*
+	FrameJoined         = FrameType(0x41) // wf*, role*, ctx* (bin), roster* ([entry]), chunks*
+	FrameCatchUp        = FrameType(0x42) // wf*, seq*, last*, d* (bin)
+	FrameApplied        = FrameType(0x43) // op*
+	FrameDurable        = FrameType(0x44) // ops* ([str])
+	FrameNack           = FrameType(0x45) // op*, code*, msg, retry*
+	FrameRemoteDelta    = FrameType(0x46) // wf*, d* (bin), from* ({uid, rid, sid})
+	FramePresenceUpdate = FrameType(0x47) // wf*, sid*, uid*, name, avatar, cur, sel
+	FrameRoster         = FrameType(0x48) // wf*, entries* ([entry])
+	FrameDragUpdate     = FrameType(0x49) // wf*, sid*, uid*, pos*
+	FrameEvent          = FrameType(0x4a) // wf*, kind*, msg, ts*
+	FrameError          = FrameType(0x4b) // code*, msg, retry*, wf
+)
+
+// FromClient reports whether t is in the client→server range.
+func (t FrameType) FromClient() bool { return t >= 0x01 && t <= 0x3f }
+
+// FromServer reports whether t is in the server→client range.
+func (t FrameType) FromServer() bool { return t >= 0x40 && t <= 0x7f }
+
+var frameTypeNames = map[FrameType]string{
+	FrameHello: "Hello", FrameJoin: "Join", FrameLeave: "Leave", FrameDelta: "Delta",
+	FrameOperation: "Operation", FramePresence: "Presence", FrameDrag: "Drag",
+	FrameWelcome: "Welcome", FrameJoined: "Joined", FrameCatchUp: "CatchUp",
+	FrameApplied: "Applied", FrameDurable: "Durable", FrameNack: "Nack",
+	FrameRemoteDelta: "RemoteDelta", FramePresenceUpdate: "PresenceUpdate",
+	FrameRoster: "Roster", FrameDragUpdate: "DragUpdate", FrameEvent: "Event",
+	FrameError: "Error",
+}
+
+func (t FrameType) String() string {
+	if s, ok := frameTypeNames[t]; ok {
+		return s
+	}
+	return fmt.Sprintf("FrameType(0x%02x)", uint8(t))
+}
+
+// Frame is one protocol message. The set is closed: every implementation is
+// a pointer to one of this package's frame structs, which is what Decode
+// returns and what a type switch should name (case *protocol.Delta).
+type Frame interface {
+	Type() FrameType
+	// appendBody appends the body map; it does not validate.
+	appendBody(b []byte) []byte
+	// validate checks the rules that Encode and Decode share, so that
+	// whatever one accepts the other does.
+	validate() error
+	// sizeHint estimates the encoded size, to allocate once.
+	sizeHint() int
+}
+
+// Role is what a session may do in a workflow.
+type Role string
+
+// Roles, from least to most. Read may receive but not send deltas; write may
+// send every operation except lock toggles; admin may send all.
+const (
+	RoleRead  Role = "read"
+	RoleWrite Role = "write"
+	RoleAdmin Role = "admin"
+)
+
+// Valid reports whether r is one of the three roles.
+func (r Role) Valid() bool { return r == RoleRead || r == RoleWrite || r == RoleAdmin }
+
+// Point is a canvas position (cursor, dragged block). Coordinates must be
+// finite: a NaN would compare unequal to itself on every replica.
+type Point struct {
+	X float64
+	Y float64
+}
+
+// SelectionType says what a selection points at.
+type SelectionType string
+
+// Selection types. The zero SelectionType is "no selection" and is encoded
+// by omitting the key.
+const (
+	SelectNone  SelectionType = "none"
+	SelectBlock SelectionType = "block"
+	SelectEdge  SelectionType = "edge"
+)
+
+// Selection is what a user has selected on the canvas. ID names the block or
+// edge and is empty for none (or the zero Selection).
+type Selection struct {
+	Type SelectionType
+	ID   string
+}
+
+// IsZero reports whether s is the zero Selection (encoded as an absent key).
+func (s Selection) IsZero() bool { return s == Selection{} }
+
+// User is the identity the server authenticated, as shown to other users.
+type User struct {
+	ID     string
+	Name   string
+	Avatar string // URL; may be empty
+}
+
+// ServerLimits are the limits the server enforces on this session, announced
+// in Welcome so that a client can stay under them instead of being refused.
+// Zero means "not announced".
+type ServerLimits struct {
+	MaxFrameBytes   uint64 // websocket message size; larger messages are closed with 1009
+	MaxDeltaBytes   uint64 // encoded delta (Delta.Delta) size
+	MaxOpsPerSecond uint64 // sustained Delta+Operation frames per second
+	OpsBurst        uint64 // burst above MaxOpsPerSecond
+	MaxClockSkewMs  uint64 // how far a delta's HLC wall time may lead the server clock
+}
+
+// Origin says who wrote a relayed delta.
+type Origin struct {
+	UserID    string
+	ReplicaID string // empty for a thin client's Operation (the server authored the dots)
+	SessionID string
+}
+
+// RosterEntry is one session present in a workflow room. Presence is per
+// session (a browser tab), not per user: one user may appear several times.
+type RosterEntry struct {
+	SessionID      string
+	TabSessionID   string
+	UserID         string
+	Name           string
+	Avatar         string
+	Role           Role
+	JoinedAtMs     int64
+	LastActivityMs int64
+	Cursor         *Point // nil: pointer not on the canvas
+	Selection      Selection
+}
+
+// EventKind names a lifecycle event. Clients must ignore kinds they do not
+// know: new kinds are added without a protocol version bump.
+type EventKind string
+
+// Event kinds.
+const (
+	EventWorkflowDeleted  EventKind = "workflow-deleted"  // the room is closed; leave and stop editing
+	EventWorkflowUpdated  EventKind = "workflow-updated"  // changed outside the editor (copilot, fork): deltas follow
+	EventWorkflowReverted EventKind = "workflow-reverted" // reverted to the deployed state: deltas follow
+	EventWorkflowDeployed EventKind = "workflow-deployed" // informational
+	EventAccessRevoked    EventKind = "access-revoked"    // this session was removed from the room
+)
+
+// Hello is the first frame a client sends; nothing else is accepted before
+// the Welcome that answers it (the server closes with CloseAuthTimeout if it
+// does not arrive within the auth deadline).
+type Hello struct {
+	ProtocolVersion uint64 // ProtocolVersion of the client
+	Token           string // bearer token; may be empty only if the HTTP upgrade already authenticated
+	ReplicaID       string // the client's CRDT replica id; empty for a thin client that sends only Operation frames
+	ClientName      string // e.g. "flowsync-js"
+	ClientVersion   string // e.g. "1.4.2"
+}
+
+// Welcome answers Hello once the token is verified.
+type Welcome struct {
+	ProtocolVersion uint64 // the version the server speaks on this session
+	SessionID       string
+	User            User
+	ServerVersion   string
+	Limits          ServerLimits
+	ServerTimeMs    int64 // the server's wall clock, for the client's skew estimate
+}
+
+// Join asks to enter a workflow room. Context is the client's causal context
+// for this workflow in the workflow encoding (an encoded Doc with an empty
+// store); empty means "I have nothing": the catch-up is the whole document.
+type Join struct {
+	WorkflowID   string
+	Context      []byte
+	TabSessionID string // a per-tab id that survives reloads, so a reload replaces its own ghost presence
+}
+
+// Joined answers Join. CatchUpChunks CatchUp frames follow (possibly zero,
+// when the client lacks nothing); Context is the server's causal context, so
+// the client can send what the server lacks.
+type Joined struct {
+	WorkflowID    string
+	Role          Role
+	Context       []byte
+	Roster        []RosterEntry
+	CatchUpChunks uint64
+}
+
+// CatchUp carries one chunk of what the joining client lacks, as a delta.
+// Chunks are numbered from 0; the one with Last set ends the catch-up.
+type CatchUp struct {
+	WorkflowID string
+	Seq        uint64
+	Last       bool
+	Delta      []byte
+}
+
+// Leave leaves a workflow room. Unacknowledged deltas stay in the client's
+// outbox; they are resent after the next Join.
+type Leave struct {
+	WorkflowID string
+}
+
+// Delta sends one delta (the workflow encoding) authored by the session's
+// replica. OpID is the client's id for it, echoed by Applied, Durable or Nack.
+type Delta struct {
+	WorkflowID string
+	OpID       string
+	Delta      []byte
+}
+
+// Operation is the thin-client form of an edit: the server runs the named
+// operation against its document and relays the resulting delta. Payload is
+// the operation's JSON-shaped argument object as in the reference protocol
+// (decoded numbers are int64, uint64 or float64).
+type Operation struct {
+	WorkflowID string
+	OpID       string
+	Name       string // e.g. "batch-add-blocks"
+	Target     string // e.g. "blocks"
+	Payload    map[string]any
+}
+
+// Applied says the delta or operation OpID was merged into the server's
+// in-memory document and relayed to the room. It is not yet durable.
+type Applied struct {
+	OpID string
+}
+
+// Durable says the listed operations are covered by a committed write; the
+// client may drop them from its outbox. A Durable may cover many ops.
+type Durable struct {
+	OpIDs []string
+}
+
+// Nack refuses operation OpID; nothing of it was merged or relayed.
+type Nack struct {
+	OpID      string
+	Code      Code
+	Message   string
+	Retryable bool
+}
+
+// RemoteDelta relays a delta another session wrote.
+type RemoteDelta struct {
+	WorkflowID string
+	Delta      []byte
+	Origin     Origin
+}
+
+// Presence replaces the sender's live presence in the room: a nil Cursor
+// means the pointer left the canvas, a zero Selection means none.
+type Presence struct {
+	WorkflowID string
+	Cursor     *Point
+	Selection  Selection
+}
+
+// PresenceUpdate relays one session's presence with its identity.
+type PresenceUpdate struct {
+	WorkflowID string
+	SessionID  string
+	UserID     string
+	Name       string
+	Avatar     string
+	Cursor     *Point
+	Selection  Selection
+}
+
+// Roster is the full list of sessions in a room, sent on every join, leave
+// and disconnect. It replaces the previous roster.
+type Roster struct {
+	WorkflowID string
+	Entries    []RosterEntry
+}
+
+// Drag carries live positions of blocks being dragged. Drag frames are
+// ephemeral: relayed, never merged or stored. The drop sends one real Delta.
+type Drag struct {
+	WorkflowID string
+	Positions  map[string]Point // block id → position
+}
+
+// DragUpdate relays a Drag with the sender's identity.
+type DragUpdate struct {
+	WorkflowID string
+	SessionID  string
+	UserID     string
+	Positions  map[string]Point
+}
+
+// Event is a lifecycle notice from the application (through the server's
+// admin API) about a workflow.
+type Event struct {
+	WorkflowID  string
+	Kind        EventKind
+	Message     string
+	TimestampMs int64
+}
+
+// Type implements Frame.
+func (*Hello) Type() FrameType          { return FrameHello }
+func (*Join) Type() FrameType           { return FrameJoin }
+func (*Leave) Type() FrameType          { return FrameLeave }
+func (*Delta) Type() FrameType          { return FrameDelta }
+func (*Operation) Type() FrameType      { return FrameOperation }
+func (*Presence) Type() FrameType       { return FramePresence }
+func (*Drag) Type() FrameType           { return FrameDrag }
+func (*Welcome) Type() FrameType        { return FrameWelcome }
+func (*Joined) Type() FrameType         { return FrameJoined }
+func (*CatchUp) Type() FrameType        { return FrameCatchUp }
+func (*Applied) Type() FrameType        { return FrameApplied }
+func (*Durable) Type() FrameType        { return FrameDurable }
+func (*Nack) Type() FrameType           { return FrameNack }
+func (*RemoteDelta) Type() FrameType    { return FrameRemoteDelta }
+func (*PresenceUpdate) Type() FrameType { return FramePresenceUpdate }
+func (*Roster) Type() FrameType         { return FrameRoster }
+func (*DragUpdate) Type() FrameType     { return FrameDragUpdate }
+func (*Event) Type() FrameType          { return FrameEvent }
+func (*Error) Type() FrameType          { return FrameError }
+
+// ---- validation ----------------------------------------------------------
+
+// fieldErr reports an invalid value: the key is named, the value is not (it
+// may be hostile or private).
+func fieldErr(key, why string) error {
+	return &decodeError{kind: ErrInvalidValue, detail: fmt.Sprintf("%q %s", key, why)}
+}
+
+func checkID(key, s string, required bool) error {
+	switch {
+	case s == "" && required:
+		return fieldErr(key, "is empty")
+	case len(s) > MaxIDBytes:
+		return fieldErr(key, fmt.Sprintf("is longer than %d bytes", MaxIDBytes))
+	case !utf8.ValidString(s):
+		return fieldErr(key, "is not valid UTF-8")
+	}
+	return nil
+}
+
+func checkText(key, s string, max int) error {
+	switch {
+	case len(s) > max:
+		return fieldErr(key, fmt.Sprintf("is longer than %d bytes", max))
+	case !utf8.ValidString(s):
+		return fieldErr(key, "is not valid UTF-8")
+	}
+	return nil
+}
+
+func checkPoint(key string, p *Point) error {
+	if p == nil {
+		return nil
+	}
+	if math.IsNaN(p.X) || math.IsInf(p.X, 0) || math.IsNaN(p.Y) || math.IsInf(p.Y, 0) {
+		return fieldErr(key, "is not finite")
+	}
+	return nil
+}
+
+func checkSelection(s Selection) error {
+	switch s.Type {
+	case "", SelectNone:
+		if s.ID != "" {
+			return fieldErr("sel", "has an id but selects nothing")
+		}
+		return nil
+	case SelectBlock, SelectEdge:
+		return checkID("sel.id", s.ID, true)
+	}
+	return fieldErr("sel.t", "is not block, edge or none")
+}
+
+func checkPositions(ps map[string]Point) error {
+	for id, p := range ps {
+		if err := checkID("pos", id, true); err != nil {
+			return err
+		}
+		if err := checkPoint("pos", &p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkRoster(es []RosterEntry) error {
+	for i := range es {
+		e := &es[i]
+		if err := firstErr(
+			checkID("sid", e.SessionID, true),
+			checkID("tab", e.TabSessionID, false),
+			checkID("uid", e.UserID, true),
+			checkText("name", e.Name, MaxTextBytes),
+			checkText("avatar", e.Avatar, MaxTextBytes),
+			checkRole(e.Role),
+			checkPoint("cur", e.Cursor),
+			checkSelection(e.Selection),
+		); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkRole(r Role) error {
+	if !r.Valid() {
+		return fieldErr("role", "is not read, write or admin")
+	}
+	return nil
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *Hello) validate() error {
+	if f.ProtocolVersion == 0 {
+		return fieldErr("v", "is zero")
+	}
+	return firstErr(
+		checkText("tok", f.Token, MaxTokenBytes),
+		checkID("rid", f.ReplicaID, false),
+		checkText("cn", f.ClientName, MaxIDBytes),
+		checkText("cv", f.ClientVersion, MaxIDBytes),
+	)
+}
+
+func (f *Welcome) validate() error {
+	if f.ProtocolVersion == 0 {
+		return fieldErr("v", "is zero")
+	}
+	return firstErr(
+		checkID("sid", f.SessionID, true),
+		checkID("user.id", f.User.ID, true),
+		checkText("user.name", f.User.Name, MaxTextBytes),
+		checkText("user.avatar", f.User.Avatar, MaxTextBytes),
+		checkText("sv", f.ServerVersion, MaxIDBytes),
+	)
+}
+
+func (f *Join) validate() error {
+	return firstErr(checkID("wf", f.WorkflowID, true), checkID("tab", f.TabSessionID, false))
+}
+
+func (f *Joined) validate() error {
+	if len(f.Context) == 0 {
+		return fieldErr("ctx", "is empty")
+	}
+	return firstErr(checkID("wf", f.WorkflowID, true), checkRole(f.Role), checkRoster(f.Roster))
+}
+
+func (f *CatchUp) validate() error {
+	if len(f.Delta) == 0 {
+		return fieldErr("d", "is empty")
+	}
+	return checkID("wf", f.WorkflowID, true)
+}
+
+func (f *Leave) validate() error { return checkID("wf", f.WorkflowID, true) }
+
+func (f *Delta) validate() error {
+	if len(f.Delta) == 0 {
+		return fieldErr("d", "is empty")
+	}
+	return firstErr(checkID("wf", f.WorkflowID, true), checkID("op", f.OpID, true))
+}
+
+func (f *Operation) validate() error {
+	if f.Payload == nil {
+		return fieldErr("payload", "is nil")
+	}
+	return firstErr(
+		checkID("wf", f.WorkflowID, true),
+		checkID("op", f.OpID, true),
+		checkID("name", f.Name, true),
+		checkID("target", f.Target, true),
+	)
+}
+
+func (f *Applied) validate() error { return checkID("op", f.OpID, true) }
+
+func (f *Durable) validate() error {
+	if len(f.OpIDs) == 0 {
+		return fieldErr("ops", "is empty")
+	}
+	for _, id := range f.OpIDs {
+		if err := checkID("ops", id, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *Nack) validate() error {
+	if f.Code == 0 {
+		return fieldErr("code", "is zero")
+	}
+	return firstErr(checkID("op", f.OpID, true), checkText("msg", f.Message, MaxTextBytes))
+}
+
+func (f *RemoteDelta) validate() error {
+	if len(f.Delta) == 0 {
+		return fieldErr("d", "is empty")
+	}
+	return firstErr(
+		checkID("wf", f.WorkflowID, true),
+		checkID("from.uid", f.Origin.UserID, true),
+		checkID("from.rid", f.Origin.ReplicaID, false),
+		checkID("from.sid", f.Origin.SessionID, true),
+	)
+}
+
+func (f *Presence) validate() error {
+	return firstErr(checkID("wf", f.WorkflowID, true), checkPoint("cur", f.Cursor), checkSelection(f.Selection))
+}
+
+func (f *PresenceUpdate) validate() error {
+	return firstErr(
+		checkID("wf", f.WorkflowID, true),
+		checkID("sid", f.SessionID, true),
+		checkID("uid", f.UserID, true),
+		checkText("name", f.Name, MaxTextBytes),
+		checkText("avatar", f.Avatar, MaxTextBytes),
+		checkPoint("cur", f.Cursor),
+		checkSelection(f.Selection),
+	)
+}
+
+func (f *Roster) validate() error {
+	return firstErr(checkID("wf", f.WorkflowID, true), checkRoster(f.Entries))
+}
+
+func (f *Drag) validate() error {
+	return firstErr(checkID("wf", f.WorkflowID, true), checkPositions(f.Positions))
+}
+
+func (f *DragUpdate) validate() error {
+	return firstErr(
+		checkID("wf", f.WorkflowID, true),
+		checkID("sid", f.SessionID, true),
+		checkID("uid", f.UserID, true),
+		checkPositions(f.Positions),
+	)
+}
+
+func (f *Event) validate() error {
+	return firstErr(
+		checkID("wf", f.WorkflowID, true),
+		checkID("kind", string(f.Kind), true),
+		checkText("msg", f.Message, MaxTextBytes),
+	)
+}
+
+func (f *Error) validate() error {
+	if f.Code == 0 {
+		return fieldErr("code", "is zero")
+	}
+	return firstErr(checkText("msg", f.Message, MaxTextBytes), checkID("wf", f.WorkflowID, false))
+}
+
+// sortedKeys returns the keys of a positions map in order, so that equal
+// frames encode to equal bytes (golden files, dedup, tests).
+func sortedKeys(m map[string]Point) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
