@@ -1,6 +1,7 @@
 package crdt
 
 import (
+	"math"
 	"slices"
 	"sort"
 )
@@ -53,7 +54,7 @@ func (c *Context) AddRange(replica ReplicaID, r Range) {
 	if n := len(rs); n > 0 {
 		last := &rs[n-1]
 		switch {
-		case r.Lo > last.Hi+1: // beyond the end: the common case for fresh writes
+		case r.Lo-1 > last.Hi: // beyond the end: the common case for fresh writes
 			c.ranges[replica] = append(rs, r)
 			return
 		case r.Lo >= last.Lo: // touches or overlaps only the last range
@@ -68,11 +69,13 @@ func (c *Context) AddRange(replica ReplicaID, r Range) {
 }
 
 // unionRange inserts r into the sorted set rs, coalescing what it touches.
+// Comparisons subtract from a Lo (≥ 1) rather than add to a Hi, which may be
+// MaxUint64.
 func unionRange(rs []Range, r Range) []Range {
 	// first range that ends at or after r.Lo-1 (may merge with r)
-	i := sort.Search(len(rs), func(i int) bool { return rs[i].Hi+1 >= r.Lo })
+	i := sort.Search(len(rs), func(i int) bool { return rs[i].Hi >= r.Lo-1 })
 	// first range that starts after r.Hi+1 (cannot merge)
-	j := sort.Search(len(rs), func(j int) bool { return rs[j].Lo > r.Hi+1 })
+	j := sort.Search(len(rs), func(j int) bool { return rs[j].Lo-1 > r.Hi })
 	if i < j {
 		r.Lo = min(r.Lo, rs[i].Lo)
 		r.Hi = max(r.Hi, rs[j-1].Hi)
@@ -135,12 +138,18 @@ func (c *Context) NumRanges() int {
 	return n
 }
 
-// Len returns the number of dots in c.
+// Len returns the number of dots in c, saturating at MaxUint64 (a decoded
+// context may claim any ranges; a wrapped count would make a huge context
+// look small).
 func (c *Context) Len() uint64 {
 	var n uint64
 	for _, rs := range c.ranges {
 		for _, r := range rs {
-			n += r.Hi - r.Lo + 1
+			k := r.Hi - r.Lo + 1 // 0 only for [1, MaxUint64]: 2^64-1 dots wrap
+			if k == 0 || n+k < n {
+				return math.MaxUint64
+			}
+			n += k
 		}
 	}
 	return n
@@ -162,9 +171,12 @@ func (c *Context) IsEmpty() bool {
 func (c *Context) ForEach(fn func(Dot) bool) {
 	for replica, rs := range c.ranges {
 		for _, r := range rs {
-			for n := r.Lo; n <= r.Hi; n++ {
+			for n := r.Lo; ; n++ {
 				if !fn(Dot{replica, n}) {
 					return
+				}
+				if n == r.Hi { // not n <= r.Hi: r.Hi may be MaxUint64
+					break
 				}
 			}
 		}
@@ -257,23 +269,23 @@ func subtractRanges(a, b []Range) []Range {
 	var out []Range
 	j := 0
 	for _, r := range a {
-		lo := r.Lo
+		// [lo, r.Hi] is what is left of r while open; tracked with a flag
+		// because r.Hi+1 overflows at MaxUint64.
+		lo, open := r.Lo, true
 		for j < len(b) && b[j].Hi < lo {
 			j++
 		}
-		k := j
-		for k < len(b) && b[k].Lo <= r.Hi {
+		for k := j; open && k < len(b) && b[k].Lo <= r.Hi; k++ {
 			if b[k].Lo > lo {
 				out = append(out, Range{lo, b[k].Lo - 1})
 			}
 			if b[k].Hi >= r.Hi {
-				lo = r.Hi + 1
-				break
+				open = false
+			} else {
+				lo = b[k].Hi + 1
 			}
-			lo = b[k].Hi + 1
-			k++
 		}
-		if lo <= r.Hi {
+		if open {
 			out = append(out, Range{lo, r.Hi})
 		}
 	}
@@ -295,18 +307,22 @@ func (c *Context) withoutCounters(remove map[ReplicaID][]uint64) *Context {
 		var res []Range
 		h := 0
 		for _, r := range rs {
-			lo := r.Lo
+			lo, open := r.Lo, true // as in subtractRanges
 			for h < len(holes) && holes[h] < lo {
 				h++
 			}
-			for h < len(holes) && holes[h] <= r.Hi {
+			for open && h < len(holes) && holes[h] <= r.Hi {
 				if holes[h] > lo {
 					res = append(res, Range{lo, holes[h] - 1})
 				}
-				lo = holes[h] + 1
+				if holes[h] == r.Hi {
+					open = false
+				} else {
+					lo = holes[h] + 1
+				}
 				h++
 			}
-			if lo <= r.Hi {
+			if open {
 				res = append(res, Range{lo, r.Hi})
 			}
 		}

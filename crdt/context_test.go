@@ -1,6 +1,7 @@
 package crdt
 
 import (
+	"fmt"
 	"maps"
 	"math"
 	"slices"
@@ -305,5 +306,45 @@ func TestContextSeededShuffle(t *testing.T) {
 	checkContextInvariants(t, c)
 	if rs := c.Ranges("r"); len(rs) != 1 || rs[0] != (Range{1, n}) {
 		t.Fatalf("ranges %v, want [{1 %d}]", rs, n)
+	}
+}
+
+// A context may cover counters up to MaxUint64 (a decoded delta can claim
+// them). Coalescing must still work there: Hi+1 overflows.
+func TestContextAddRangeAtTopOfCounterSpace(t *testing.T) {
+	c := &Context{}
+	c.AddRange("a", Range{math.MaxUint64 - 5, math.MaxUint64})
+	c.Add(Dot{"a", 7})
+	c.Add(Dot{"a", math.MaxUint64 - 7})
+	c.Add(Dot{"a", math.MaxUint64 - 6})
+	checkContextInvariants(t, c)
+	if got, want := c.Ranges("a"), []Range{{7, 7}, {math.MaxUint64 - 7, math.MaxUint64}}; !slices.Equal(got, want) {
+		t.Fatalf("ranges %v, want %v", got, want)
+	}
+	if m := c.Missing(&Context{}); !m.Equal(c) {
+		t.Fatalf("Missing(empty) = %v", m.ranges)
+	}
+	w := c.withoutCounters(map[ReplicaID][]uint64{"a": {math.MaxUint64}})
+	if got, want := w.Ranges("a"), []Range{{7, 7}, {math.MaxUint64 - 7, math.MaxUint64 - 1}}; !slices.Equal(got, want) {
+		t.Fatalf("withoutCounters(max) = %v, want %v", got, want)
+	}
+}
+
+// Len must not wrap: a context of 2^64-1 + 5 dots once counted as 4, which
+// made Join walk it dot by dot, forever.
+func TestJoinWithHugeContextTerminates(t *testing.T) {
+	c := &Context{}
+	c.AddRange("a", Range{1, math.MaxUint64})
+	c.AddRange("b", Range{1, 5})
+	if c.Len() != math.MaxUint64 {
+		t.Fatalf("Len() = %d, want saturation at MaxUint64", c.Len())
+	}
+	m := &LWWMap[string, int]{}
+	for i := range 6 {
+		m.Set(fmt.Sprint("k", i), i, Timestamp{Wall: 1, Replica: "b"})
+	}
+	m.Join(&LWWMap[string, int]{ctx: *c})
+	if m.Len() != 1 { // b:6 was not in the hostile context
+		t.Fatalf("%d keys left, want 1", m.Len())
 	}
 }

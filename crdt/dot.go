@@ -8,6 +8,12 @@ import "strconv"
 // wrote to, so ids should be few and long-lived.
 type ReplicaID string
 
+// MaxCounter is the largest counter a dot may have: 2^53-1, the largest
+// integer every language's number type holds exactly. Decoders refuse larger
+// counters, so a hostile context cannot push a replica's next counter past
+// the end of the range.
+const MaxCounter = 1<<53 - 1
+
 // Dot identifies one write: the replica that made it and that replica's
 // counter, starting at 1 and growing by one per write.
 type Dot struct {

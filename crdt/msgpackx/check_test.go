@@ -113,3 +113,17 @@ func FuzzCheck(f *testing.F) {
 		_, _ = Decode(b, Limits{})
 	})
 }
+
+func TestDecodeWidensNumbers(t *testing.T) {
+	v, err := Decode(MustCanonical([]any{5, -3, 70000, 2.5}), ValueLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := v.([]any)
+	want := []any{int64(5), int64(-3), int64(70000), 2.5}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("element %d = %#v (%T), want %#v", i, got[i], got[i], want[i])
+		}
+	}
+}

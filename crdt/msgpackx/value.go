@@ -77,7 +77,50 @@ func Decode(b []byte, lim Limits) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("msgpackx: decode value: %w", err)
 	}
-	return v, nil
+	return widen(v), nil
+}
+
+// widen gives numbers one Go type per kind (int64, uint64 above MaxInt64,
+// float64), whatever width the encoder chose, so callers can switch on them.
+func widen(v any) any {
+	switch x := v.(type) {
+	case int8:
+		return int64(x)
+	case int16:
+		return int64(x)
+	case int32:
+		return int64(x)
+	case int:
+		return int64(x)
+	case uint8:
+		return int64(x)
+	case uint16:
+		return int64(x)
+	case uint32:
+		return int64(x)
+	case uint:
+		return widenUint(uint64(x))
+	case uint64:
+		return widenUint(x)
+	case float32:
+		return float64(x)
+	case []any:
+		for i := range x {
+			x[i] = widen(x[i])
+		}
+	case map[string]any:
+		for k, e := range x {
+			x[k] = widen(e)
+		}
+	}
+	return v
+}
+
+func widenUint(u uint64) any {
+	if u <= math.MaxInt64 {
+		return int64(u)
+	}
+	return u
 }
 
 func decodeStringMap(dec *msgpack.Decoder) (any, error) {

@@ -20,6 +20,9 @@ func (d *Doc) Prepare(ts crdt.Timestamp, op Op) (*Doc, error) {
 	if ts.Replica == "" {
 		return nil, errorf(ErrInvalid, "timestamp has no replica")
 	}
+	if d.ctx.Max(ts.Replica) >= crdt.MaxCounter-1<<20 {
+		return nil, errorf(ErrInvalid, "replica %q has spent its counters; use a new replica id", ts.Replica)
+	}
 	b := &builder{doc: d, ts: ts, next: d.ctx.Max(ts.Replica) + 1, delta: &Doc{}}
 	if err := op.prepare(b); err != nil {
 		return nil, err
@@ -65,6 +68,17 @@ func (b *builder) put(k Key, v Value) {
 	d := b.mint()
 	b.delta.ctx.Add(d)
 	b.delta.store.Put(k, d, Cell{Wall: b.ts.Wall, Logical: b.ts.Logical, Value: v})
+}
+
+// putUnlessDefault writes v under k unless v is the field's default and k
+// holds nothing the write would have to override. The view reads an absent
+// field as its default, so a new block costs only the fields that say
+// something (half of a typical block's fields are defaults).
+func (b *builder) putUnlessDefault(k Key, v Value, isDefault bool) {
+	if isDefault && !b.has(k) {
+		return
+	}
+	b.put(k, v)
 }
 
 // remove deletes every value under k that this replica has seen.

@@ -106,7 +106,7 @@ func (d *Doc) Equal(o *Doc) bool {
 	d.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
 		for _, e := range es {
 			ok, found := o.cellAt(k, e.Dot)
-			if !found || ok.Wall != e.Value.Wall || ok.Logical != e.Value.Logical || string(ok.Value) != string(e.Value.Value) {
+			if !found || ok.Wall != e.Value.Wall || ok.Logical != e.Value.Logical || !sameCellValue(ok.Value, e.Value.Value) {
 				equal = false
 				return false
 			}
@@ -114,6 +114,17 @@ func (d *Doc) Equal(o *Doc) bool {
 		return true
 	})
 	return equal
+}
+
+// sameCellValue reports whether two cell values are the same: an explicit msgpack
+// nil is no value, as in the encoding (which writes both as nil and decodes
+// nil as no value).
+func sameCellValue(a, b Value) bool {
+	isNil := func(v Value) bool { return len(v) == 0 || (len(v) == 1 && v[0] == 0xc0) }
+	if isNil(a) || isNil(b) {
+		return isNil(a) && isNil(b)
+	}
+	return string(a) == string(b)
 }
 
 func (d *Doc) cellAt(k Key, dot crdt.Dot) (Cell, bool) {

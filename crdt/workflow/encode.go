@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/flowsync/flowsync/crdt"
@@ -56,24 +57,26 @@ func (d *Doc) AppendEncode(b []byte) []byte {
 		cell Cell
 	}
 	entries := make([]entry, 0, d.store.NumDots())
-	replicaSet := make(map[crdt.ReplicaID]int, d.ctx.NumReplicas())
-	for _, r := range d.ctx.Replicas() {
-		replicaSet[r] = 0
-	}
 	d.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
 		for _, e := range es {
 			entries = append(entries, entry{k, e.Dot, e.Value})
-			replicaSet[e.Dot.Replica] = 0
 		}
 		return true
 	})
-	replicas := make([]crdt.ReplicaID, 0, len(replicaSet))
-	for r := range replicaSet {
-		replicas = append(replicas, r)
-	}
-	slices.Sort(replicas)
+	// Every stored dot is in the context (Merge and Decode keep it so), so
+	// the context's replicas are the whole table.
+	replicas := d.ctx.Replicas()
+	replicaSet := make(map[crdt.ReplicaID]int, len(replicas))
 	for i, r := range replicas {
 		replicaSet[r] = i
+	}
+	// Most entries share their replica with the previous one; skip the map.
+	lastReplica, lastIndex := crdt.ReplicaID(""), 0
+	replicaIndex := func(r crdt.ReplicaID) int {
+		if r != lastReplica {
+			lastReplica, lastIndex = r, replicaSet[r]
+		}
+		return lastIndex
 	}
 	slices.SortFunc(entries, func(a, b entry) int {
 		if c := cmp.Compare(a.key.Kind, b.key.Kind); c != 0 {
@@ -134,7 +137,7 @@ func (d *Doc) AppendEncode(b []byte) []byte {
 		for _, e := range entries[i:j] {
 			b = msgpackx.AppendArrayHeader(b, 6)
 			b = msgpackx.AppendString(b, e.key.Sub)
-			b = msgpackx.AppendUint(b, uint64(replicaSet[e.dot.Replica]))
+			b = msgpackx.AppendUint(b, uint64(replicaIndex(e.dot.Replica)))
 			b = msgpackx.AppendUint(b, e.dot.Counter)
 			b = msgpackx.AppendInt(b, e.cell.Wall)
 			b = msgpackx.AppendUint(b, uint64(e.cell.Logical))
@@ -214,13 +217,15 @@ func decodeBody(r *msgpackx.Reader) (*Doc, error) {
 			start, length := r.Uint(), r.Uint()
 			lo := start
 			if j > 0 {
-				lo = prev + 2 + start
-				if lo < prev {
+				// lo = prev + 2 + start, refused if it wraps: a wrapped lo
+				// could land on or next to an earlier range.
+				if prev > math.MaxUint64-2 || start > math.MaxUint64-2-prev {
 					return nil, errors.New("context range overflows")
 				}
+				lo = prev + 2 + start
 			}
 			hi := lo + length
-			if lo == 0 || hi < lo {
+			if lo == 0 || hi < lo || hi > crdt.MaxCounter {
 				return nil, fmt.Errorf("context range [%d, %d] of %q is invalid", lo, hi, replica)
 			}
 			d.ctx.AddRange(replica, crdt.Range{Lo: lo, Hi: hi})

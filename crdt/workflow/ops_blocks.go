@@ -613,18 +613,23 @@ func (b *builder) writeBlock(in BlockInput) error {
 		if f.v != nil {
 			v = *f.v
 		}
-		b.put(fieldKey(id, f.field), boolValue(v))
+		b.putUnlessDefault(fieldKey(id, f.field), boolValue(v), v == f.def)
 	}
 	height := 0.0
 	if in.Height != nil {
 		height = *in.Height
 	}
-	b.put(fieldKey(id, FieldHeight), floatValue(height))
-	if err := b.putAny(fieldKey(id, FieldOutputs), in.Outputs); err != nil {
-		return err
-	}
-	if err := b.putAny(fieldKey(id, FieldRetry), in.Retry); err != nil {
-		return err
+	b.putUnlessDefault(fieldKey(id, FieldHeight), floatValue(height), height == 0)
+	for _, f := range []struct {
+		field string
+		v     any
+	}{{FieldOutputs, in.Outputs}, {FieldRetry, in.Retry}} {
+		if f.v == nil && !b.has(fieldKey(id, f.field)) {
+			continue
+		}
+		if err := b.putAny(fieldKey(id, f.field), f.v); err != nil {
+			return err
+		}
 	}
 	if err := b.writeData(id, in.Data); err != nil {
 		return err

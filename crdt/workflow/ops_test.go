@@ -360,14 +360,21 @@ func TestBatchAddBlocksDefaultsAndSubflows(t *testing.T) {
 		SubBlockValues: map[string]map[string]any{"a": {"prompt": "override", "model": "gpt"}},
 		Edges:          []EdgeInput{{ID: "e", Source: "L", Target: "c", SourceHandle: "loop-start-source"}},
 	})
-	for f, want := range map[string]bool{FieldEnabled: true, FieldHorizontalHandles: true, FieldAdvancedMode: false,
-		FieldTriggerMode: false, FieldErrorEnabled: false, FieldLocked: false, FieldIsWide: false} {
-		if got := o.field("a", f).asBool(!want); got != want {
-			t.Errorf("%s = %v", f, got)
+	// Defaults are not stored (the view reads an absent field as its
+	// default), so check them where an editor sees them.
+	a := o.d.View().Blocks["a"]
+	for f, got := range map[string][2]bool{FieldEnabled: {a.Enabled, true}, FieldHorizontalHandles: {a.HorizontalHandles, true},
+		FieldAdvancedMode: {a.AdvancedMode, false}, FieldTriggerMode: {a.TriggerMode, false},
+		FieldErrorEnabled: {a.ErrorEnabled, false}, FieldLocked: {a.Locked, false}, FieldIsWide: {a.IsWide, false}} {
+		if got[0] != got[1] {
+			t.Errorf("%s = %v, want %v", f, got[0], got[1])
+		}
+		if o.d.has(fieldKey("a", f)) {
+			t.Errorf("%s: a default was stored", f)
 		}
 	}
-	if h, ok := o.field("a", FieldHeight).asFloat(); !ok || h != 0 {
-		t.Errorf("height %v %v", h, ok)
+	if a.Height != 0 || o.d.has(fieldKey("a", FieldHeight)) {
+		t.Errorf("height %v (stored: %v)", a.Height, o.d.has(fieldKey("a", FieldHeight)))
 	}
 	if o.sub("a", "prompt") != "override" || o.subType("a", "prompt") != "long-input" {
 		t.Error("subBlockValues did not override")
@@ -492,8 +499,8 @@ func TestBatchToggles(t *testing.T) {
 	}
 	o.ok(ToggleHandles{ID: "b", HorizontalHandles: false})
 	o.ok(BatchToggleHandles{BlockIDs: []string{"a", "b", "b", "k"}})
-	if o.field("a", FieldHorizontalHandles).asBool(true) || !o.field("b", FieldHorizontalHandles).asBool(false) ||
-		!o.field("k", FieldHorizontalHandles).asBool(false) {
+	if o.field("a", FieldHorizontalHandles).asBool(true) || !o.field("b", FieldHorizontalHandles).asBool(true) ||
+		!o.field("k", FieldHorizontalHandles).asBool(true) {
 		t.Error("handles not flipped independently")
 	}
 }

@@ -160,9 +160,12 @@ func newFrame(t FrameType) decodable {
 // Check accepted) in one flat pass: values are laid out in pre-order, so
 // visiting every header visits every container.
 func checkElements(b []byte) error {
-	var arrays, pairs uint64
+	var arrays, pairs, containers uint64
 	for off := 0; off < len(b); {
 		c := b[off]
+		if c >= 0x80 && c <= 0x9f || c >= 0xdc && c <= 0xdf {
+			containers++
+		}
 		switch {
 		case c >= 0x90 && c <= 0x9f:
 			arrays += uint64(c & 0x0f)
@@ -189,8 +192,9 @@ func checkElements(b []byte) error {
 			}
 			off = end
 		}
-		if arrays > MaxArrayElements || pairs > MaxMapPairs {
-			return &decodeError{kind: ErrTooLarge, detail: fmt.Sprintf("more than %d array elements or %d map pairs", MaxArrayElements, MaxMapPairs)}
+		if arrays > MaxArrayElements || pairs > MaxMapPairs || containers > MaxContainers {
+			return &decodeError{kind: ErrTooLarge, detail: fmt.Sprintf("more than %d array elements, %d map pairs or %d arrays and maps",
+				MaxArrayElements, MaxMapPairs, MaxContainers)}
 		}
 	}
 	return nil
@@ -738,7 +742,9 @@ func (d *decoder) payload() map[string]any {
 }
 
 // widen turns the sized integer and float types the msgpack decoder
-// returns into int64, uint64 (non-negative values) and float64, in place.
+// returns into int64 (uint64 only above math.MaxInt64) and float64, in
+// place. The canonical encoding writes 5 as a positive fixint and 300 as a
+// uint16; both must read as the same Go type.
 func widen(v any) any {
 	switch x := v.(type) {
 	case int8:
@@ -750,13 +756,21 @@ func widen(v any) any {
 	case int:
 		return int64(x)
 	case uint8:
-		return uint64(x)
+		return int64(x)
 	case uint16:
-		return uint64(x)
+		return int64(x)
 	case uint32:
-		return uint64(x)
+		return int64(x)
 	case uint:
+		if uint64(x) <= math.MaxInt64 {
+			return int64(x)
+		}
 		return uint64(x)
+	case uint64:
+		if x <= math.MaxInt64 {
+			return int64(x)
+		}
+		return x
 	case float32:
 		return float64(x)
 	case []any:

@@ -84,6 +84,11 @@ func (l Limits) withDefaults() Limits {
 const (
 	MaxArrayElements = 131072 // summed over every array in the frame
 	MaxMapPairs      = 65536  // summed over every map in the frame
+	// MaxContainers caps the arrays and maps in a frame: an empty map costs
+	// one byte on the wire and about 64 bytes decoded (Operation payloads
+	// decode to map[string]any), so this is what keeps a 1 MiB frame under
+	// 8 MiB of allocation (RELIABILITY T10).
+	MaxContainers = 32768
 	// maxStructKeys caps the keys of a map that decodes into a struct (the
 	// body, user, limits, cursor...): it keeps the duplicate-key check
 	// quadratic in a small number.

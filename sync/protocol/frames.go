@@ -240,7 +240,8 @@ type Delta struct {
 // Operation is the thin-client form of an edit: the server runs the named
 // operation against its document and relays the resulting delta. Payload is
 // the operation's JSON-shaped argument object as in the reference protocol
-// (decoded numbers are int64, uint64 or float64).
+// (decoded integers are int64, or uint64 above math.MaxInt64; other numbers
+// float64).
 type Operation struct {
 	WorkflowID string
 	OpID       string

@@ -1,0 +1,346 @@
+package workflow
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/flowsync/flowsync/crdt"
+)
+
+// Benchmarks of the workflow document's hot paths. Fixtures are
+// deterministic: fixed replica ids, fixed wall clock, seeded randomness.
+
+const benchWall = 1_700_000_000_000
+
+// benchClock is a replica's clock driven by a deterministic wall clock that
+// advances one millisecond per reading.
+type benchClock struct {
+	c    *crdt.Clock
+	wall int64
+}
+
+func newBenchClock(replica crdt.ReplicaID) *benchClock {
+	return &benchClock{c: crdt.NewClock(replica), wall: benchWall}
+}
+
+func (c *benchClock) now() crdt.Timestamp {
+	c.wall++
+	return c.c.Now(c.wall)
+}
+
+// benchID is a deterministic UUID-shaped block id, as long as the real ones.
+func benchID(i int) string { return fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i) }
+
+func benchBlock(i int, typ string) BlockInput {
+	id := benchID(i)
+	in := BlockInput{
+		ID:       id,
+		Type:     typ,
+		Name:     fmt.Sprintf("Agent %d", i),
+		Position: &Position{X: float64(i%50) * 250, Y: float64(i/50) * 150},
+	}
+	if typ == TypeLoop {
+		in.Name = fmt.Sprintf("Loop %d", i)
+		return in
+	}
+	in.SubBlocks = map[string]SubBlockInput{
+		"model":        {ID: "model", Type: "combobox", Value: "gpt-4o"},
+		"systemPrompt": {ID: "systemPrompt", Type: "long-input", Value: fmt.Sprintf("You are agent %d.", i)},
+		"temperature":  {ID: "temperature", Type: "slider", Value: 0.7},
+	}
+	return in
+}
+
+// buildDoc returns a document of nBlocks blocks written by replica
+// "builder": agents with a name, a position and 3 sub-blocks, chained by
+// edges, plus a few loop containers with 4 agent children each. Blocks are
+// added with BatchAddBlocks in batches of 100.
+func buildDoc(tb testing.TB, nBlocks int) (*Doc, []string) {
+	tb.Helper()
+	d := New()
+	clock := newBenchClock("builder")
+	ids := make([]string, 0, nBlocks)
+	nLoops := min(10, max(1, nBlocks/100))
+	loopEvery := max(1, nBlocks/nLoops)
+	const childrenPerLoop = 4
+	prevTop := "" // last top-level agent, the next one's edge source
+	for start := 0; start < nBlocks; start += 100 {
+		var op BatchAddBlocks
+		for i := start; i < min(start+100, nBlocks); {
+			if i%loopEvery == 0 && i+childrenPerLoop < min(start+100, nBlocks) {
+				loop := benchBlock(i, TypeLoop)
+				op.Blocks = append(op.Blocks, loop)
+				ids = append(ids, loop.ID)
+				prevChild := ""
+				for c := 1; c <= childrenPerLoop; c++ {
+					ch := benchBlock(i+c, "agent")
+					ch.Data = map[string]any{"parentId": loop.ID, "extent": "parent"}
+					op.Blocks = append(op.Blocks, ch)
+					ids = append(ids, ch.ID)
+					if prevChild != "" {
+						op.Edges = append(op.Edges, EdgeInput{ID: "e-" + ch.ID, Source: prevChild, Target: ch.ID})
+					}
+					prevChild = ch.ID
+				}
+				i += childrenPerLoop + 1
+				continue
+			}
+			in := benchBlock(i, "agent")
+			op.Blocks = append(op.Blocks, in)
+			ids = append(ids, in.ID)
+			if prevTop != "" {
+				op.Edges = append(op.Edges, EdgeInput{ID: "e-" + in.ID, Source: prevTop, Target: in.ID, SourceHandle: "source", TargetHandle: "target"})
+			}
+			prevTop = in.ID
+			i++
+		}
+		if _, err := d.Apply(clock.now(), op); err != nil {
+			tb.Fatalf("buildDoc(%d): batch at %d: %v", nBlocks, start, err)
+		}
+	}
+	return d, ids
+}
+
+// benchDocs caches fixtures across benchmarks (callers clone before
+// mutating).
+var benchDocs = map[int]struct {
+	d   *Doc
+	ids []string
+}{}
+
+func cachedDoc(tb testing.TB, n int) (*Doc, []string) {
+	if f, ok := benchDocs[n]; ok {
+		return f.d, f.ids
+	}
+	d, ids := buildDoc(tb, n)
+	benchDocs[n] = struct {
+		d   *Doc
+		ids []string
+	}{d, ids}
+	return d, ids
+}
+
+// BenchmarkApplyOneFieldDelta merges a realistic stream of one-field deltas
+// (position updates by a second replica, prepared in order on the writer's
+// own copy so its dots advance) into the reader's document.
+func BenchmarkApplyOneFieldDelta(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("blocks=%d", n), func(b *testing.B) {
+			base, ids := cachedDoc(b, n)
+			const pool = 20000
+			writer := base.Clone()
+			clock := newBenchClock("writer")
+			rng := rand.New(rand.NewPCG(1, 2))
+			deltas := make([]*Doc, pool)
+			for i := range deltas {
+				id := ids[rng.IntN(len(ids))]
+				d, err := writer.Apply(clock.now(), UpdatePosition{ID: id, Position: Position{X: float64(i), Y: float64(i % 977)}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				deltas[i] = d
+			}
+			reader := base.Clone()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i, j := 0, 0; i < b.N; i, j = i+1, j+1 {
+				if j == pool {
+					b.StopTimer()
+					reader = base.Clone()
+					j = 0
+					b.StartTimer()
+				}
+				reader.Merge(deltas[j])
+			}
+		})
+	}
+}
+
+// BenchmarkDecodeApplyClientDelta decodes a client's encoded delta (one
+// sub-block value: a ~40-character string being typed) and merges it into a
+// 1,000-block document.
+func BenchmarkDecodeApplyClientDelta(b *testing.B) {
+	base, ids := cachedDoc(b, 1000)
+	const pool = 20000
+	client := base.Clone()
+	clock := newBenchClock("client")
+	const text = "Summarize the customer's ticket in three bullet points, politely."
+	encs := make([][]byte, pool)
+	size := 0
+	for i := range encs {
+		id := ids[(i/40)%len(ids)]
+		v := text[:40+i%20]
+		d, err := client.Apply(clock.now(), UpdateSubBlock{BlockID: id, SubBlockID: "systemPrompt", Value: v})
+		if err != nil {
+			b.Fatal(err)
+		}
+		encs[i] = d.Encode()
+		size += len(encs[i])
+	}
+	server := base.Clone()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i, j := 0, 0; i < b.N; i, j = i+1, j+1 {
+		if j == pool {
+			b.StopTimer()
+			server = base.Clone()
+			j = 0
+			b.StartTimer()
+		}
+		d, err := Decode(encs[j], DeltaLimits)
+		if err != nil {
+			b.Fatal(err)
+		}
+		server.Merge(d)
+	}
+	b.ReportMetric(float64(size)/pool, "delta-bytes")
+}
+
+func BenchmarkEncodeDocument(b *testing.B) {
+	b.Run("blocks=10000", func(b *testing.B) {
+		d, _ := cachedDoc(b, 10000)
+		var enc []byte
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			enc = d.Encode()
+		}
+		b.ReportMetric(float64(len(enc)), "bytes")
+	})
+}
+
+func BenchmarkDecodeDocument(b *testing.B) {
+	b.Run("blocks=10000", func(b *testing.B) {
+		d, _ := cachedDoc(b, 10000)
+		enc := d.Encode()
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			if _, err := Decode(enc, DocLimits); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(enc)), "bytes")
+	})
+}
+
+func BenchmarkView(b *testing.B) {
+	b.Run("blocks=10000", func(b *testing.B) {
+		d, _ := cachedDoc(b, 10000)
+		if v := d.View(); len(v.Blocks) != 10000 {
+			b.Fatalf("view has %d blocks, want 10000", len(v.Blocks))
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			d.View()
+		}
+	})
+}
+
+// mixedOps applies n mixed operations to d from three replicas: mostly
+// position updates and sub-block edits, some renames, a few block removals
+// and adds. ids is the live block list; it returns it updated.
+func mixedOps(tb testing.TB, d *Doc, ids []string, n int, seed uint64) []string {
+	tb.Helper()
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	clocks := []*benchClock{newBenchClock("alice"), newBenchClock("bob"), newBenchClock("carol")}
+	ids = append([]string(nil), ids...)
+	next := 1_000_000
+	for i := 0; i < n; i++ {
+		clock := clocks[rng.IntN(len(clocks))]
+		idx := rng.IntN(len(ids))
+		id := ids[idx]
+		var op Op
+		switch p := rng.IntN(100); {
+		case p < 65:
+			op = UpdatePosition{ID: id, Position: Position{X: float64(rng.IntN(10000)), Y: float64(rng.IntN(10000))}}
+		case p < 90:
+			op = UpdateSubBlock{BlockID: id, SubBlockID: "systemPrompt", Value: fmt.Sprintf("You are agent %d, revision %d.", idx, i)}
+		case p < 96:
+			op = UpdateName{ID: id, NewName: fmt.Sprintf("Renamed %d", i)}
+		case p < 98:
+			if blockType(d, id) == TypeLoop {
+				op = UpdatePosition{ID: id, Position: Position{X: 1, Y: float64(i)}}
+				break
+			}
+			op = BatchRemoveBlocks{IDs: []string{id}}
+			ids[idx] = ids[len(ids)-1]
+			ids = ids[:len(ids)-1]
+		default:
+			in := benchBlock(next, "agent")
+			next++
+			op = BatchAddBlocks{Blocks: []BlockInput{in}}
+			ids = append(ids, in.ID)
+		}
+		if _, err := d.Apply(clock.now(), op); err != nil {
+			tb.Fatalf("mixed op %d %s: %v", i, op.Name(), err)
+		}
+	}
+	return ids
+}
+
+// BenchmarkDeltaSince computes the delta for a replica that is 1,000 mixed
+// operations behind.
+func BenchmarkDeltaSince(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("behind=1000/blocks=%d", n), func(b *testing.B) {
+			base, ids := cachedDoc(b, n)
+			behind := base.Clone()
+			ahead := base.Clone()
+			mixedOps(b, ahead, ids, 1000, 7)
+			delta := ahead.DeltaSince(behind.Context())
+			check := behind.Clone()
+			check.Merge(delta)
+			if !check.Equal(ahead) {
+				b.Fatal("behind replica merged with DeltaSince differs from the up-to-date one")
+			}
+			size := len(delta.Encode())
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				ahead.DeltaSince(behind.Context())
+			}
+			b.ReportMetric(float64(size), "delta-bytes")
+		})
+	}
+}
+
+// BenchmarkPrepareOp prepares (without merging) single operations on a
+// 1,000-block document.
+func BenchmarkPrepareOp(b *testing.B) {
+	d, ids := cachedDoc(b, 1000)
+	// Top-level agents, in chain order: an edge from an early one to a late
+	// one is admitted after a full cycle-check walk down the chain.
+	var top []string
+	for _, id := range ids {
+		if parentOf(d, id) == "" && blockType(d, id) != TypeLoop {
+			top = append(top, id)
+		}
+	}
+	mid := top[len(top)/2]
+	ops := []Op{
+		UpdatePosition{ID: mid, Position: Position{X: 1, Y: 2}},
+		UpdateSubBlock{BlockID: mid, SubBlockID: "systemPrompt", Value: "You are a careful reviewer of pull requests"},
+		UpdateName{ID: mid, NewName: "Reviewer"},
+		AddEdge{Edge: EdgeInput{ID: "bench-edge", Source: top[1], Target: top[len(top)-1]}},
+		BatchRemoveBlocks{IDs: []string{mid}},
+	}
+	ts := crdt.Timestamp{Wall: benchWall + 1_000_000, Replica: "preparer"}
+	for _, op := range ops {
+		name := fmt.Sprintf("%T", op)
+		b.Run(name[len("workflow."):], func(b *testing.B) {
+			if _, err := d.Prepare(ts, op); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := d.Prepare(ts, op); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
