@@ -197,10 +197,29 @@ func (c *Context) Merge(o *Context) {
 			c.ranges[replica] = slices.Clone(ors)
 			continue
 		}
+		// One map write per replica, not per range: merging a delta is on
+		// every edit's path.
 		for _, r := range ors {
-			c.AddRange(replica, r)
+			rs = addRange(rs, r)
 		}
+		c.ranges[replica] = rs
 	}
+}
+
+// addRange adds a valid range to the sorted set rs.
+func addRange(rs []Range, r Range) []Range {
+	if n := len(rs); n > 0 {
+		last := &rs[n-1]
+		switch {
+		case r.Lo-1 > last.Hi:
+			return append(rs, r)
+		case r.Lo >= last.Lo:
+			last.Hi = max(last.Hi, r.Hi)
+			return rs
+		}
+		return unionRange(rs, r)
+	}
+	return append(rs, r)
 }
 
 // Covers reports whether every dot of o is in c.

@@ -23,12 +23,27 @@ type Dotted[V any] struct {
 //
 // The zero DotMap is empty and ready to use.
 type DotMap[K comparable, V any] struct {
-	byKey map[K][]Dotted[V]
-	byDot map[Dot]K
+	byKey map[K]*slot[K, V]
+	// byDot points at the slot, not the key, so that a removal by dot (what
+	// every overwrite does) costs one lookup instead of two.
+	byDot map[Dot]*slot[K, V]
+}
+
+// slot holds the values under one key. A key almost always holds one value,
+// so the first lives inside the slot: one allocation per key, not two.
+type slot[K comparable, V any] struct {
+	key     K
+	entries []Dotted[V]
+	first   [1]Dotted[V]
 }
 
 // Get returns the values held under k. The slice belongs to the map.
-func (m *DotMap[K, V]) Get(k K) []Dotted[V] { return m.byKey[k] }
+func (m *DotMap[K, V]) Get(k K) []Dotted[V] {
+	if s := m.byKey[k]; s != nil {
+		return s.entries
+	}
+	return nil
+}
 
 // Has reports whether a value is written under dot d.
 func (m *DotMap[K, V]) Has(d Dot) bool {
@@ -38,8 +53,11 @@ func (m *DotMap[K, V]) Has(d Dot) bool {
 
 // KeyOf returns the key that dot d is written under.
 func (m *DotMap[K, V]) KeyOf(d Dot) (K, bool) {
-	k, ok := m.byDot[d]
-	return k, ok
+	if s := m.byDot[d]; s != nil {
+		return s.key, true
+	}
+	var zero K
+	return zero, false
 }
 
 // Len returns the number of keys holding at least one value.
@@ -51,8 +69,8 @@ func (m *DotMap[K, V]) NumDots() int { return len(m.byDot) }
 // Range calls fn for every key and its values, in unspecified order, until fn
 // returns false. fn must not change m.
 func (m *DotMap[K, V]) Range(fn func(K, []Dotted[V]) bool) {
-	for k, es := range m.byKey {
-		if !fn(k, es) {
+	for k, s := range m.byKey {
+		if !fn(k, s.entries) {
 			return
 		}
 	}
@@ -65,23 +83,42 @@ func (m *DotMap[K, V]) Dots(fn func(Dot)) {
 	}
 }
 
-// Put stores v under k with dot d. It is how a mutator builds its delta and
-// how a decoder rebuilds a store; a dot already held is left as it is.
-func (m *DotMap[K, V]) Put(k K, d Dot, v V) {
-	if _, ok := m.byDot[d]; ok {
-		return
-	}
+// Put stores v under k with dot d and reports whether it did: it is how a
+// mutator builds its delta and how a decoder rebuilds a store. A dot already
+// held is left as it is (and Put returns false).
+func (m *DotMap[K, V]) Put(k K, d Dot, v V) bool {
 	if m.byKey == nil {
-		m.byKey = make(map[K][]Dotted[V])
-		m.byDot = make(map[Dot]K)
+		m.byKey = make(map[K]*slot[K, V])
+		m.byDot = make(map[Dot]*slot[K, V])
 	}
-	m.byKey[k] = append(m.byKey[k], Dotted[V]{d, v})
-	m.byDot[d] = k
+	if _, ok := m.byDot[d]; ok {
+		return false
+	}
+	s := m.byKey[k]
+	if s == nil {
+		s = &slot[K, V]{key: k}
+		s.first[0] = Dotted[V]{d, v}
+		s.entries = s.first[:1:1]
+		m.byKey[k] = s
+	} else {
+		s.entries = append(s.entries, Dotted[V]{d, v})
+	}
+	m.byDot[d] = s
+	return true
 }
 
-func (m *DotMap[K, V]) remove(d Dot, k K) {
+// Grow sizes the map for n more values, so that decoding a document of known
+// size does not rehash as it fills.
+func (m *DotMap[K, V]) Grow(n int) {
+	if m.byKey == nil && n > 0 {
+		m.byKey = make(map[K]*slot[K, V], n)
+		m.byDot = make(map[Dot]*slot[K, V], n)
+	}
+}
+
+func (m *DotMap[K, V]) remove(d Dot, s *slot[K, V]) {
 	delete(m.byDot, d)
-	es := m.byKey[k]
+	es := s.entries
 	i := slices.IndexFunc(es, func(e Dotted[V]) bool { return e.Dot == d })
 	if i < 0 {
 		return
@@ -90,11 +127,10 @@ func (m *DotMap[K, V]) remove(d Dot, k K) {
 	es[i] = es[last]
 	var zero Dotted[V]
 	es[last] = zero
+	s.entries = es[:last]
 	if last == 0 {
-		delete(m.byKey, k)
-		return
+		delete(m.byKey, s.key)
 	}
-	m.byKey[k] = es[:last]
 }
 
 // Join merges o, whose causal context is oc, into m, whose causal context is
@@ -105,8 +141,8 @@ func (m *DotMap[K, V]) Join(o *DotMap[K, V], mc, oc *Context) int {
 	changed := 0
 	// Add what o holds and m has never seen. Adding first lets a key keep its
 	// slice when a write replaces the value it covers.
-	for k, es := range o.byKey {
-		for _, e := range es {
+	for k, os := range o.byKey {
+		for _, e := range os.entries {
 			if _, ok := m.byDot[e.Dot]; ok || mc.Contains(e.Dot) {
 				continue
 			}
@@ -118,17 +154,17 @@ func (m *DotMap[K, V]) Join(o *DotMap[K, V], mc, oc *Context) int {
 	// a delta's context has a handful of dots, a full state's covers them all.
 	if oc.Len() <= uint64(len(m.byDot)) {
 		oc.ForEach(func(d Dot) bool {
-			if k, ok := m.byDot[d]; ok && !o.Has(d) {
-				m.remove(d, k)
+			if s := m.byDot[d]; s != nil && !o.Has(d) {
+				m.remove(d, s)
 				changed++
 			}
 			return true
 		})
 		return changed
 	}
-	for d, k := range m.byDot {
+	for d, s := range m.byDot {
 		if oc.Contains(d) && !o.Has(d) {
-			m.remove(d, k)
+			m.remove(d, s)
 			changed++
 		}
 	}
@@ -142,8 +178,8 @@ func (m *DotMap[K, V]) Join(o *DotMap[K, V], mc, oc *Context) int {
 func (m *DotMap[K, V]) Since(mc, have *Context) (*DotMap[K, V], *Context) {
 	out := &DotMap[K, V]{}
 	kept := make(map[ReplicaID][]uint64)
-	for k, es := range m.byKey {
-		for _, e := range es {
+	for k, s := range m.byKey {
+		for _, e := range s.entries {
 			if have.Contains(e.Dot) {
 				kept[e.Dot.Replica] = append(kept[e.Dot.Replica], e.Dot.Counter)
 				continue
@@ -164,13 +200,20 @@ func (m *DotMap[K, V]) Clone() *DotMap[K, V] {
 	if len(m.byKey) == 0 {
 		return out
 	}
-	out.byKey = make(map[K][]Dotted[V], len(m.byKey))
-	out.byDot = make(map[Dot]K, len(m.byDot))
-	for k, es := range m.byKey {
-		out.byKey[k] = slices.Clone(es)
-	}
-	for d, k := range m.byDot {
-		out.byDot[d] = k
+	out.byKey = make(map[K]*slot[K, V], len(m.byKey))
+	out.byDot = make(map[Dot]*slot[K, V], len(m.byDot))
+	for k, s := range m.byKey {
+		c := &slot[K, V]{key: k}
+		if len(s.entries) == 1 {
+			c.first[0] = s.entries[0]
+			c.entries = c.first[:1:1]
+		} else {
+			c.entries = slices.Clone(s.entries)
+		}
+		out.byKey[k] = c
+		for _, e := range c.entries {
+			out.byDot[e.Dot] = c
+		}
 	}
 	return out
 }

@@ -30,6 +30,9 @@ func (r *Reader) Err() error { return r.err }
 // Offset returns how many bytes have been consumed.
 func (r *Reader) Offset() int { return r.off }
 
+// Remaining returns how many bytes are left.
+func (r *Reader) Remaining() int { return len(r.b) - r.off }
+
 // Done reports whether every byte was consumed.
 func (r *Reader) Done() bool { return r.off == len(r.b) }
 

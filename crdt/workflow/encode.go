@@ -233,6 +233,18 @@ func decodeBody(r *msgpackx.Reader) (*Doc, error) {
 		}
 	}
 	ngroups := r.ArrayHeader()
+	// Ids repeat across kinds (a block's fields and sub-blocks) and field
+	// names repeat across blocks: decode each distinct string once.
+	interned := make(map[string]string, ngroups)
+	intern := func(b []byte) string {
+		if s, ok := interned[string(b)]; ok {
+			return s
+		}
+		s := string(b)
+		interned[s] = s
+		return s
+	}
+	d.store.Grow(r.Remaining() / 24) // an entry takes at least ~24 bytes
 	for i := 0; i < ngroups && r.Err() == nil; i++ {
 		if r.ArrayHeader() != 3 {
 			return nil, errors.New("group is not [kind, id, entries]")
@@ -241,13 +253,13 @@ func decodeBody(r *msgpackx.Reader) (*Doc, error) {
 		if kind == 0 || kind > uint64(maxKind) {
 			return nil, fmt.Errorf("unknown kind %d", kind)
 		}
-		id := r.String()
+		id := intern(r.StringBytes())
 		n := r.ArrayHeader()
 		for j := 0; j < n && r.Err() == nil; j++ {
 			if r.ArrayHeader() != 6 {
 				return nil, errors.New("entry is not [sub, replica, counter, wall, logical, value]")
 			}
-			sub := r.String()
+			sub := intern(r.StringBytes())
 			replica, err := replicaAt(r.Uint())
 			if err != nil {
 				return nil, err
@@ -265,14 +277,13 @@ func decodeBody(r *msgpackx.Reader) (*Doc, error) {
 			if !d.ctx.Contains(dot) {
 				return nil, fmt.Errorf("dot %v is not in the context", dot)
 			}
-			if d.store.Has(dot) {
-				return nil, fmt.Errorf("dot %v appears twice", dot)
-			}
 			var v Value
 			if len(raw) > 0 && raw[0] != 0xc0 {
 				v = Value(raw[:len(raw):len(raw)])
 			}
-			d.store.Put(Key{Kind(kind), id, sub}, dot, Cell{Wall: wall, Logical: uint32(logical), Value: v})
+			if !d.store.Put(Key{Kind(kind), id, sub}, dot, Cell{Wall: wall, Logical: uint32(logical), Value: v}) {
+				return nil, fmt.Errorf("dot %v appears twice", dot)
+			}
 		}
 	}
 	if err := r.Err(); err != nil {

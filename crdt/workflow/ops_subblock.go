@@ -1,7 +1,5 @@
 package workflow
 
-import "bytes"
-
 // subBlockTypeUnknown is the type a sub-block created by a value update
 // gets, as in the reference.
 const subBlockTypeUnknown = "unknown"
@@ -67,7 +65,7 @@ func (b *builder) writeSubBlock(u SubBlockUpdate) error {
 		if err != nil {
 			return errorf(ErrInvalid, "expected value of %s.%s: %v", u.BlockID, u.SubBlockID, err)
 		}
-		if !sameValue(b.get(k), want) {
+		if !sameCellValue(b.get(k), want) {
 			return errorf(ErrPrecondition, "sub-block %s.%s changed", u.BlockID, u.SubBlockID)
 		}
 	}
@@ -75,13 +73,4 @@ func (b *builder) writeSubBlock(u SubBlockUpdate) error {
 		b.put(tk, stringValue(subBlockTypeUnknown))
 	}
 	return b.putAny(k, u.Value)
-}
-
-// sameValue compares canonical encodings; absent and msgpack nil are equal.
-func sameValue(a, c Value) bool {
-	isNil := func(v Value) bool { return len(v) == 0 || (len(v) == 1 && v[0] == 0xc0) }
-	if isNil(a) || isNil(c) {
-		return isNil(a) && isNil(c)
-	}
-	return bytes.Equal(a, c)
 }

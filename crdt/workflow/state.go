@@ -55,6 +55,17 @@ const maxParentDepth = 64
 // NormalizeName is the form block names are compared in: lower-cased, with
 // whitespace and dots removed.
 func NormalizeName(name string) string {
+	clean := true
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 0x80 || c == '.' || c == ' ' || (c >= '\t' && c <= '\r') || (c >= 'A' && c <= 'Z') {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return name // the common case costs no allocation
+	}
 	var sb strings.Builder
 	for _, r := range strings.ToLower(name) {
 		if r == '.' || r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\f' || r == '\v' || r == '\u00a0' {

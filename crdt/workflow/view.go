@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/msgpackx"
@@ -114,28 +115,64 @@ func (s stamp) compare(o stamp) int {
 }
 
 // blockAcc collects one block's entries during the single pass over the
-// store.
+// store. Fields live in slices rather than maps: a block has a dozen of them,
+// and a 10,000-block view would otherwise build 40,000 small maps.
 type blockAcc struct {
 	member     bool
-	fields     map[string]Value
+	fields     []namedValue
 	nameStamp  stamp
 	parentStmp stamp
-	subValues  map[string]Value
-	subTypes   map[string]string
-	subflow    map[string]Value
+	subs       []subAcc
+	subflow    []namedValue
 	// derived
 	parent  string // effective parent after cycle breaking
 	visible int8   // 0 unknown, 1 visible, -1 hidden
+}
+
+type namedValue struct {
+	name  string
+	value Value
+}
+
+type subAcc struct {
+	id    string
+	value Value
+	typ   string
+}
+
+func lookup(vs []namedValue, name string) Value {
+	for i := range vs {
+		if vs[i].name == name {
+			return vs[i].value
+		}
+	}
+	return nil
+}
+
+func (a *blockAcc) field(name string) Value { return lookup(a.fields, name) }
+
+func (a *blockAcc) sub(id string) *subAcc {
+	for i := range a.subs {
+		if a.subs[i].id == id {
+			return &a.subs[i]
+		}
+	}
+	a.subs = append(a.subs, subAcc{id: id})
+	return &a.subs[len(a.subs)-1]
 }
 
 // View materializes the document. It costs one pass over the store plus
 // sorting; see BenchmarkView for figures.
 func (d *Doc) View() *View {
 	blocks := make(map[string]*blockAcc)
+	var slab []blockAcc // allocates accumulators in chunks
 	acc := func(id string) *blockAcc {
 		a := blocks[id]
 		if a == nil {
-			a = &blockAcc{}
+			if len(slab) == 0 {
+				slab = make([]blockAcc, 256)
+			}
+			a, slab = &slab[0], slab[1:]
 			blocks[id] = a
 		}
 		return a
@@ -146,7 +183,7 @@ func (d *Doc) View() *View {
 	}
 	var edges []edgeAcc
 	variables := make(map[string]*VariableView)
-	varFields := make(map[string]map[string]Value)
+	varFields := make(map[string][]namedValue)
 
 	d.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
 		w := es[crdt.Winner(es)]
@@ -156,9 +193,9 @@ func (d *Doc) View() *View {
 		case KindBlockField:
 			a := acc(k.ID)
 			if a.fields == nil {
-				a.fields = make(map[string]Value, 12)
+				a.fields = make([]namedValue, 0, 8)
 			}
-			a.fields[k.Sub] = w.Value.Value
+			a.fields = append(a.fields, namedValue{k.Sub, w.Value.Value})
 			switch k.Sub {
 			case FieldName:
 				a.nameStamp = stampOf(w)
@@ -166,23 +203,12 @@ func (d *Doc) View() *View {
 				a.parentStmp = stampOf(w)
 			}
 		case KindSubBlock:
-			a := acc(k.ID)
-			if a.subValues == nil {
-				a.subValues = make(map[string]Value)
-			}
-			a.subValues[k.Sub] = w.Value.Value
+			acc(k.ID).sub(k.Sub).value = w.Value.Value
 		case KindSubBlockType:
-			a := acc(k.ID)
-			if a.subTypes == nil {
-				a.subTypes = make(map[string]string)
-			}
-			a.subTypes[k.Sub] = w.Value.Value.asString()
+			acc(k.ID).sub(k.Sub).typ = w.Value.Value.asString()
 		case KindSubflow:
 			a := acc(k.ID)
-			if a.subflow == nil {
-				a.subflow = make(map[string]Value)
-			}
-			a.subflow[k.Sub] = w.Value.Value
+			a.subflow = append(a.subflow, namedValue{k.Sub, w.Value.Value})
 		case KindEdge:
 			e := w.Value.Value.asEdge()
 			e.ID = k.ID
@@ -190,12 +216,7 @@ func (d *Doc) View() *View {
 		case KindVariable:
 			variables[k.ID] = &VariableView{ID: k.ID}
 		case KindVariableField:
-			fs := varFields[k.ID]
-			if fs == nil {
-				fs = make(map[string]Value, 3)
-				varFields[k.ID] = fs
-			}
-			fs[k.Sub] = w.Value.Value
+			varFields[k.ID] = append(varFields[k.ID], namedValue{k.Sub, w.Value.Value})
 		}
 		return true
 	})
@@ -246,9 +267,9 @@ func (d *Doc) View() *View {
 
 	for id, vv := range variables {
 		fs := varFields[id]
-		vv.Name = fs[VarFieldName].asString()
-		vv.Type = fs[VarFieldType].asString()
-		vv.Value = fs[VarFieldValue]
+		vv.Name = lookup(fs, VarFieldName).asString()
+		vv.Type = lookup(fs, VarFieldType).asString()
+		vv.Value = lookup(fs, VarFieldValue)
 	}
 	return v
 }
@@ -266,12 +287,12 @@ func resolveParents(blocks map[string]*blockAcc) {
 	}
 	var moves []move
 	for id, a := range blocks {
-		p := a.fields[FieldParentID].asString()
+		p := a.field(FieldParentID).asString()
 		if p == "" {
 			continue
 		}
 		pa := blocks[p]
-		if pa != nil && pa.member && !IsContainer(pa.fields[FieldType].asString()) {
+		if pa != nil && pa.member && !IsContainer(pa.field(FieldType).asString()) {
 			continue
 		}
 		moves = append(moves, move{id, p, a.parentStmp})
@@ -323,43 +344,64 @@ func isVisible(blocks map[string]*blockAcc, id string, a *blockAcc) bool {
 }
 
 func (a *blockAcc) render(id string) *BlockView {
-	f := a.fields
 	b := &BlockView{
 		ID:                id,
-		Type:              f[FieldType].asString(),
-		Name:              f[FieldName].asString(),
-		Position:          f[FieldPosition].asPosition(),
-		SubBlocks:         make(map[string]*SubBlockView, len(a.subValues)),
-		Outputs:           f[FieldOutputs],
-		Enabled:           f[FieldEnabled].asBool(true),
-		HorizontalHandles: f[FieldHorizontalHandles].asBool(true),
-		IsWide:            f[FieldIsWide].asBool(false),
-		AdvancedMode:      f[FieldAdvancedMode].asBool(false),
-		TriggerMode:       f[FieldTriggerMode].asBool(false),
-		ErrorEnabled:      f[FieldErrorEnabled].asBool(false),
-		Locked:            f[FieldLocked].asBool(false),
-		Retry:             f[FieldRetry],
+		SubBlocks:         make(map[string]*SubBlockView, len(a.subs)),
+		Outputs:           emptyMap,
+		Enabled:           true,
+		HorizontalHandles: true,
 		Data:              make(map[string]Value),
 	}
-	if b.Outputs == nil {
-		b.Outputs = emptyMap
-	}
-	if h, ok := f[FieldHeight].asFloat(); ok {
-		b.Height = h
-	}
 	var canonical map[string]any
-	for k, v := range f {
-		switch {
-		case len(k) > len(FieldDataPrefix) && k[:len(FieldDataPrefix)] == FieldDataPrefix:
+	var extent Value
+	for _, f := range a.fields {
+		v := f.value
+		switch f.name {
+		case FieldType:
+			b.Type = internType(v.asString())
+		case FieldName:
+			b.Name = v.asString()
+		case FieldPosition:
+			b.Position = v.asPosition()
+		case FieldOutputs:
 			if v != nil {
-				b.Data[k[len(FieldDataPrefix):]] = v
+				b.Outputs = v
 			}
-		case len(k) > len(FieldCanonicalPrefix) && k[:len(FieldCanonicalPrefix)] == FieldCanonicalPrefix:
-			if s := v.asString(); s != "" {
-				if canonical == nil {
-					canonical = make(map[string]any)
+		case FieldEnabled:
+			b.Enabled = v.asBool(true)
+		case FieldHorizontalHandles:
+			b.HorizontalHandles = v.asBool(true)
+		case FieldIsWide:
+			b.IsWide = v.asBool(false)
+		case FieldAdvancedMode:
+			b.AdvancedMode = v.asBool(false)
+		case FieldTriggerMode:
+			b.TriggerMode = v.asBool(false)
+		case FieldErrorEnabled:
+			b.ErrorEnabled = v.asBool(false)
+		case FieldLocked:
+			b.Locked = v.asBool(false)
+		case FieldRetry:
+			b.Retry = v
+		case FieldHeight:
+			if h, ok := v.asFloat(); ok {
+				b.Height = h
+			}
+		case FieldExtent:
+			extent = v
+		default:
+			switch {
+			case strings.HasPrefix(f.name, FieldDataPrefix):
+				if v != nil {
+					b.Data[f.name[len(FieldDataPrefix):]] = v
 				}
-				canonical[k[len(FieldCanonicalPrefix):]] = s
+			case strings.HasPrefix(f.name, FieldCanonicalPrefix):
+				if s := v.asString(); s != "" {
+					if canonical == nil {
+						canonical = make(map[string]any)
+					}
+					canonical[f.name[len(FieldCanonicalPrefix):]] = s
+				}
 			}
 		}
 	}
@@ -368,18 +410,46 @@ func (a *blockAcc) render(id string) *BlockView {
 	}
 	if a.parent != "" {
 		b.Data["parentId"] = stringValue(a.parent)
-		if e := f[FieldExtent]; e != nil {
-			b.Data["extent"] = e
+		if extent != nil {
+			b.Data["extent"] = extent
 		}
 	}
-	for sub, val := range a.subValues {
-		t := a.subTypes[sub]
+	subs := make([]SubBlockView, len(a.subs)) // one allocation for all
+	for i, sa := range a.subs {
+		if sa.value == nil && sa.typ == "" {
+			continue
+		}
+		t := sa.typ
 		if t == "" {
 			t = "unknown"
 		}
-		b.SubBlocks[sub] = &SubBlockView{ID: sub, Type: t, Value: val}
+		subs[i] = SubBlockView{ID: sa.id, Type: t, Value: sa.value}
+		b.SubBlocks[sa.id] = &subs[i]
 	}
 	return b
+}
+
+// internType returns common block types without allocating a copy each.
+func internType(t string) string {
+	switch t {
+	case "agent":
+		return "agent"
+	case TypeLoop:
+		return TypeLoop
+	case TypeParallel:
+		return TypeParallel
+	case "api":
+		return "api"
+	case "function":
+		return "function"
+	case "condition":
+		return "condition"
+	case "router":
+		return "router"
+	case TypeStarter:
+		return TypeStarter
+	}
+	return t
 }
 
 // resolveNames enforces unique names. Rule (concurrent renames): when several
@@ -437,13 +507,13 @@ func (v *View) renderSubflows(blocks map[string]*blockAcc) {
 		}
 		cfg := blocks[id].subflow
 		num := func(key string, def float64) float64 {
-			if f, ok := cfg[key].asFloat(); ok && !math.IsInf(f, 0) {
+			if f, ok := lookup(cfg, key).asFloat(); ok && !math.IsInf(f, 0) {
 				return f
 			}
 			return def
 		}
 		str := func(key, def string) string {
-			if s := cfg[key].asString(); s != "" {
+			if s := lookup(cfg, key).asString(); s != "" {
 				return s
 			}
 			return def
@@ -467,9 +537,9 @@ func (v *View) renderSubflows(blocks map[string]*blockAcc) {
 				ID: id, Nodes: nodes,
 				Iterations:       num("iterations", DefaultIterations),
 				LoopType:         str("loopType", DefaultLoopType),
-				ForEachItems:     orEmpty(cfg["forEachItems"]),
-				WhileCondition:   cfg["whileCondition"].asString(),
-				DoWhileCondition: cfg["doWhileCondition"].asString(),
+				ForEachItems:     orEmpty(lookup(cfg, "forEachItems")),
+				WhileCondition:   lookup(cfg, "whileCondition").asString(),
+				DoWhileCondition: lookup(cfg, "doWhileCondition").asString(),
 			}
 			v.Loops[id] = l
 			data["count"] = floatValue(l.Iterations)
@@ -487,7 +557,7 @@ func (v *View) renderSubflows(blocks map[string]*blockAcc) {
 			ID: id, Nodes: nodes,
 			Count:        num("count", DefaultCount),
 			ParallelType: str("parallelType", DefaultParallelType),
-			Distribution: orEmpty(cfg["distribution"]),
+			Distribution: orEmpty(lookup(cfg, "distribution")),
 			BatchSize:    min(max(num("batchSize", DefaultBatchSize), 1), MaxBatchSize),
 		}
 		v.Parallels[id] = p

@@ -737,52 +737,8 @@ func (d *decoder) payload() map[string]any {
 		d.setBad(&decodeError{kind: ErrInvalidValue, detail: `"payload" is not JSON-shaped`, cause: err})
 		return nil
 	}
-	mv, _ := widen(v).(map[string]any)
+	mv, _ := v.(map[string]any) // m.Decode already widened the numbers
 	return mv
-}
-
-// widen turns the sized integer and float types the msgpack decoder
-// returns into int64 (uint64 only above math.MaxInt64) and float64, in
-// place. The canonical encoding writes 5 as a positive fixint and 300 as a
-// uint16; both must read as the same Go type.
-func widen(v any) any {
-	switch x := v.(type) {
-	case int8:
-		return int64(x)
-	case int16:
-		return int64(x)
-	case int32:
-		return int64(x)
-	case int:
-		return int64(x)
-	case uint8:
-		return int64(x)
-	case uint16:
-		return int64(x)
-	case uint32:
-		return int64(x)
-	case uint:
-		if uint64(x) <= math.MaxInt64 {
-			return int64(x)
-		}
-		return uint64(x)
-	case uint64:
-		if x <= math.MaxInt64 {
-			return int64(x)
-		}
-		return x
-	case float32:
-		return float64(x)
-	case []any:
-		for i := range x {
-			x[i] = widen(x[i])
-		}
-	case map[string]any:
-		for k, e := range x {
-			x[k] = widen(e)
-		}
-	}
-	return v
 }
 
 func (f *Applied) decodeBody(d *decoder) error {
