@@ -5,6 +5,7 @@
 // must end with identical states, identical encodings and identical views.
 //
 // Every run is determined by its seed: a failing seed printed by a test
-// replays exactly with -seed, and becomes a regression test in
-// regressions_test.go. The package has no I/O and no goroutines.
+// replays exactly with -seed and -steps, and once fixed is added to the
+// regression table in regressions_test.go. The package has no I/O and no
+// goroutines.
 package fuzz

@@ -1,0 +1,415 @@
+// Package bolt is the embedded storage.Store: one file on local disk,
+// written through go.etcd.io/bbolt. It is the default when no Postgres URL
+// is configured, so a fresh machine runs flowsync with nothing else
+// installed and keeps its documents across restarts.
+//
+// Durability: every write is one bbolt transaction, committed with fsync
+// (NoSync is never set), so an Append that returned nil survives kill -9
+// and power loss as far as the disk honours fsync. bbolt commits are
+// atomic — a crash during a snapshot write leaves the previous snapshot —
+// and bbolt allows one writer at a time, so Appends of different rooms
+// queue behind each other's fsync (each room already batches its deltas).
+// The file is locked: a second process opening it waits OpenTimeout and
+// fails.
+//
+// Layout (bucket names are bytes on disk; changing them needs a
+// migration):
+//
+//	meta/format                     uint64 big-endian: layoutVersion
+//	deleted/<workflow id>           uint64 big-endian: deletion time, Unix ns (tombstone)
+//	workflows/<workflow id>/        one bucket per workflow:
+//	    log/<sha-256 of delta>      the delta's bytes (re-sends hit the same key)
+//	    snapshot                    snapshot frame (storage/internal/storecodec)
+//	    version                     uint64 big-endian: snapshot version
+//
+// The package never logs document contents; it does not log at all.
+package bolt
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+	bbolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/storage"
+	"github.com/flowsync/flowsync/storage/internal/storecodec"
+)
+
+// DefaultPath is where the store lives when Config.Path is empty.
+const DefaultPath = "./flowsync-data/flowsync.db"
+
+const layoutVersion = 1
+
+var (
+	bucketMeta      = []byte("meta")
+	bucketDeleted   = []byte("deleted")
+	bucketWorkflows = []byte("workflows")
+	bucketLog       = []byte("log")
+	keyFormat       = []byte("format")
+	keySnapshot     = []byte("snapshot")
+	keyVersion      = []byte("version")
+)
+
+// Config configures Open. The zero Config is valid.
+type Config struct {
+	// Path of the database file; its directory is created (0700) if
+	// missing. Default: DefaultPath.
+	Path string
+	// OpenTimeout bounds the wait for the file lock another process holds.
+	// Default: 5 s.
+	OpenTimeout time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.Path == "" {
+		c.Path = DefaultPath
+	}
+	if c.OpenTimeout == 0 {
+		c.OpenTimeout = 5 * time.Second
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if c.OpenTimeout < 0 {
+		return fmt.Errorf("bolt: OpenTimeout %v is negative", c.OpenTimeout)
+	}
+	return nil
+}
+
+// Store is the embedded storage.Store. Create it with Open.
+type Store struct {
+	db     *bbolt.DB // static after Open
+	closed atomic.Bool
+	stats  storecodec.Counters
+}
+
+var (
+	_ storage.Store         = (*Store)(nil)
+	_ storage.StatsReporter = (*Store)(nil)
+)
+
+// Open opens (creating if needed) the database file of cfg.
+func Open(cfg Config) (*Store, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o700); err != nil {
+		return nil, fmt.Errorf("bolt: %w", err)
+	}
+	db, err := bbolt.Open(cfg.Path, 0o600, &bbolt.Options{
+		Timeout:      cfg.OpenTimeout,
+		NoSync:       false, // durability is the promise
+		FreelistType: bbolt.FreelistMapType,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt: open %s: %w", cfg.Path, err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		if v := meta.Get(keyFormat); v != nil {
+			if len(v) != 8 || binary.BigEndian.Uint64(v) != layoutVersion {
+				return fmt.Errorf("bolt: %s has layout %x, this build reads %d", cfg.Path, v, layoutVersion)
+			}
+		} else if err := meta.Put(keyFormat, u64(layoutVersion)); err != nil {
+			return err
+		}
+		for _, name := range [][]byte{bucketDeleted, bucketWorkflows} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("bolt: init %s: %w", cfg.Path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return s.db.Path() }
+
+// Stats implements storage.StatsReporter.
+func (s *Store) Stats() storage.Stats { return s.stats.Stats() }
+
+// Close implements storage.Store. It waits for running transactions.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	return s.db.Close()
+}
+
+// begin checks what every method checks first.
+func (s *Store) begin(ctx context.Context, workflowID string) error {
+	if s.closed.Load() {
+		return storage.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return storage.CheckWorkflowID(workflowID)
+}
+
+// mapErr turns bbolt's "closed" into storage.ErrClosed.
+func mapErr(err error) error {
+	if errors.Is(err, bbolterrors.ErrDatabaseNotOpen) {
+		return fmt.Errorf("%w: %w", storage.ErrClosed, err)
+	}
+	return err
+}
+
+func deletedErr(workflowID string) error {
+	return fmt.Errorf("%w: %q", storage.ErrDeleted, workflowID)
+}
+
+// Load implements storage.Store: the snapshot and log are copied out in one
+// read transaction (a consistent point in time) and decoded after it, so a
+// long decode does not hold the transaction open.
+func (s *Store) Load(ctx context.Context, workflowID string) (*workflow.Doc, error) {
+	if err := s.begin(ctx, workflowID); err != nil {
+		return nil, err
+	}
+	st, err := s.read(workflowID, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return st.join(nil)
+}
+
+// stored is what one read transaction copied out of a workflow's bucket.
+type stored struct {
+	snapshot []byte   // nil when there is no snapshot
+	version  uint64   // 0 when there is no snapshot
+	log      [][]byte // log rows
+	keys     [][]byte // their keys (only when asked for)
+}
+
+func (st *stored) join(base *workflow.Doc) (*workflow.Doc, error) {
+	j := storecodec.NewJoiner(base)
+	if st.snapshot != nil {
+		if err := j.Snapshot(st.snapshot); err != nil {
+			return nil, err
+		}
+	}
+	for _, b := range st.log {
+		if err := j.Delta(b); err != nil {
+			return nil, err
+		}
+	}
+	return j.Doc(), nil
+}
+
+func (s *Store) read(workflowID string, withKeys bool) (*stored, error) {
+	st := new(stored)
+	id := []byte(workflowID)
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		if tx.Bucket(bucketDeleted).Get(id) != nil {
+			return deletedErr(workflowID)
+		}
+		wf := tx.Bucket(bucketWorkflows).Bucket(id)
+		if wf == nil {
+			return nil
+		}
+		if v := wf.Get(keySnapshot); v != nil {
+			st.snapshot = append([]byte(nil), v...)
+			st.version = getU64(wf.Get(keyVersion))
+		}
+		if lb := wf.Bucket(bucketLog); lb != nil {
+			return lb.ForEach(func(k, v []byte) error {
+				st.log = append(st.log, append([]byte(nil), v...))
+				if withKeys {
+					st.keys = append(st.keys, append([]byte(nil), k...))
+				}
+				return nil
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return st, nil
+}
+
+// Append implements storage.Store: the batch is decoded and hashed first,
+// then written in one transaction (one fsync) that also checks the
+// tombstone. A key already present is a re-send and is skipped.
+func (s *Store) Append(ctx context.Context, workflowID string, deltas [][]byte) error {
+	if err := s.begin(ctx, workflowID); err != nil {
+		return err
+	}
+	batch, err := storecodec.DecodeBatch(deltas)
+	if err != nil {
+		return err
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	var added, bytes int64
+	err = s.db.Update(func(tx *bbolt.Tx) error {
+		added, bytes = 0, 0
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		id := []byte(workflowID)
+		if tx.Bucket(bucketDeleted).Get(id) != nil {
+			return deletedErr(workflowID)
+		}
+		wf, err := tx.Bucket(bucketWorkflows).CreateBucketIfNotExists(id)
+		if err != nil {
+			return err
+		}
+		lb, err := wf.CreateBucketIfNotExists(bucketLog)
+		if err != nil {
+			return err
+		}
+		for i := range batch {
+			d := &batch[i]
+			if lb.Get(d.Hash[:]) != nil {
+				continue
+			}
+			if err := lb.Put(d.Hash[:], d.Raw); err != nil {
+				return err
+			}
+			added++
+			bytes += int64(len(d.Raw))
+		}
+		return nil
+	})
+	if err != nil {
+		return mapErr(err)
+	}
+	s.stats.Appends.Add(1)
+	s.stats.Transactions.Add(1)
+	s.stats.DeltasAppended.Add(int64(len(batch)))
+	s.stats.DeltasStored.Add(added)
+	s.stats.BytesWritten.Add(bytes)
+	return nil
+}
+
+// Snapshot implements storage.Store. It reads the stored snapshot and log
+// in one read transaction, joins them into a copy of doc outside any
+// transaction, and writes the result in a write transaction that first
+// checks the version it read; another snapshot in between makes it read,
+// join and try again. The write deletes exactly the log rows it joined.
+func (s *Store) Snapshot(ctx context.Context, workflowID string, doc *workflow.Doc) (int64, error) {
+	if err := s.begin(ctx, workflowID); err != nil {
+		return 0, err
+	}
+	for {
+		st, err := s.read(workflowID, true)
+		if err != nil {
+			return 0, err
+		}
+		merged, err := st.join(doc.Clone())
+		if err != nil {
+			return 0, err
+		}
+		frame := storecodec.EncodeSnapshot(merged)
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		conflict := false
+		err = s.db.Update(func(tx *bbolt.Tx) error {
+			conflict = false
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			id := []byte(workflowID)
+			if tx.Bucket(bucketDeleted).Get(id) != nil {
+				return deletedErr(workflowID)
+			}
+			wf, err := tx.Bucket(bucketWorkflows).CreateBucketIfNotExists(id)
+			if err != nil {
+				return err
+			}
+			if getU64(wf.Get(keyVersion)) != st.version {
+				conflict = true
+				return nil
+			}
+			if err := wf.Put(keySnapshot, frame); err != nil {
+				return err
+			}
+			if err := wf.Put(keyVersion, u64(st.version+1)); err != nil {
+				return err
+			}
+			if lb := wf.Bucket(bucketLog); lb != nil {
+				for _, k := range st.keys {
+					if err := lb.Delete(k); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, mapErr(err)
+		}
+		if conflict {
+			s.stats.Conflicts.Add(1)
+			continue
+		}
+		s.stats.Snapshots.Add(1)
+		s.stats.Transactions.Add(1)
+		s.stats.SnapshotBytes.Store(int64(len(frame)))
+		s.stats.BytesWritten.Add(int64(len(frame)))
+		s.stats.LogTrimmed.Add(int64(len(st.keys)))
+		return int64(st.version + 1), nil
+	}
+}
+
+// Delete implements storage.Store: it writes the tombstone and drops the
+// workflow's bucket (snapshot and log) in one transaction.
+func (s *Store) Delete(ctx context.Context, workflowID string) error {
+	if err := s.begin(ctx, workflowID); err != nil {
+		return err
+	}
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		id := []byte(workflowID)
+		del := tx.Bucket(bucketDeleted)
+		if del.Get(id) == nil {
+			if err := del.Put(id, u64(uint64(time.Now().UnixNano()))); err != nil {
+				return err
+			}
+		}
+		wfs := tx.Bucket(bucketWorkflows)
+		if wfs.Bucket(id) != nil {
+			return wfs.DeleteBucket(id)
+		}
+		return nil
+	})
+	if err != nil {
+		return mapErr(err)
+	}
+	s.stats.Transactions.Add(1)
+	return nil
+}
+
+func u64(v uint64) []byte {
+	return binary.BigEndian.AppendUint64(nil, v)
+}
+
+func getU64(b []byte) uint64 {
+	if len(b) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}

@@ -1,0 +1,102 @@
+// Package pgtest gives tests a Postgres database of their own.
+//
+// The server is FLOWSYNC_TEST_POSTGRES_URL when set, else DefaultURL (the
+// local default .ci/run and storage/postgres/testdb.sh provide). Each call
+// of Schema creates a uniquely named schema and returns a URL whose
+// search_path points at it, and drops it when the test ends, so parallel
+// test runs against one server never collide. When no server answers, the
+// test fails if the CI environment variable is set and non-empty (CI must
+// not silently skip the Postgres tests), and is skipped otherwise.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// DefaultURL is tried when FLOWSYNC_TEST_POSTGRES_URL is unset.
+const DefaultURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// EnvURL names the environment variable that overrides DefaultURL.
+const EnvURL = "FLOWSYNC_TEST_POSTGRES_URL"
+
+// BaseURL returns the server URL tests use.
+func BaseURL() string {
+	if u := os.Getenv(EnvURL); u != "" {
+		return u
+	}
+	return DefaultURL
+}
+
+// Schema returns a URL for a fresh, empty schema, dropped in t.Cleanup.
+func Schema(t testing.TB) string {
+	t.Helper()
+	base := BaseURL()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		msg := "no Postgres answers at " + redact(base) + " (set " + EnvURL + ", or run .ci/run which starts one): " + err.Error()
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	schema := "flowsync_test_" + hex.EncodeToString(b[:])
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		conn.Close(ctx)
+		t.Fatalf("pgtest: create schema: %v", err)
+	}
+	conn.Close(ctx)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Errorf("pgtest: drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("pgtest: drop schema %s: %v", schema, err)
+		}
+	})
+	return withSearchPath(t, base, schema)
+}
+
+// withSearchPath adds search_path=schema to a URL or key=value DSN (pgx
+// sends unknown parameters to the server as run-time settings).
+func withSearchPath(t testing.TB, base, schema string) string {
+	if !strings.Contains(base, "://") {
+		return base + " search_path=" + schema
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("pgtest: %s does not parse: %v", EnvURL, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}

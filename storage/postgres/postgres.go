@@ -1,0 +1,496 @@
+// Package postgres is the production storage.Store: a delta log and a
+// snapshot per workflow in Postgres, through a pgx v5 pool.
+//
+// Writes (RELIABILITY items 35–39):
+//   - Append writes a whole batch with one INSERT ... SELECT FROM unnest(...)
+//     ON CONFLICT DO NOTHING, in one transaction sent as one pipelined
+//     batch plus COMMIT (two round trips), whatever the batch size. Log
+//     rows are keyed by (workflow_id, sha-256 of the delta), so a re-sent
+//     delta is not stored twice. No row is locked: the transaction takes a
+//     shared transaction-level advisory lock on the workflow id, which
+//     appenders never wait on among themselves; only Delete takes it
+//     exclusively, so a Delete and an Append cannot interleave and leave
+//     log rows behind a tombstone.
+//   - Snapshot is optimistic: read snapshot+log in one statement, join
+//     outside any transaction, then UPDATE ... WHERE version = $read (or
+//     INSERT ... ON CONFLICT DO NOTHING for the first) and delete exactly
+//     the log rows joined; zero rows updated means another node wrote
+//     first, and the store reads, joins and tries again.
+//   - Every write is idempotent, so a transient failure (connection lost,
+//     57P01/57P02/57P03, class 08, serialization failure, or anything
+//     pgconn.SafeToRetry accepts) is retried with exponential backoff and
+//     jitter, bounded by Config.MaxAttempts and ctx. A statement_timeout is
+//     not retried.
+//   - Every connection runs with synchronous_commit=on, so a commit is on
+//     the server's disk (and its synchronous standbys) before Append returns.
+//
+// Loads read the snapshot, the log and the tombstone in one statement (one
+// MVCC snapshot): a concurrent Snapshot that trims the log can never make a
+// Load see neither the old rows nor the new snapshot.
+//
+// Workflow ids travel only as bind parameters. Nothing here logs document
+// contents; errors carry ids and hashes at most.
+package postgres
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/storage"
+	"github.com/flowsync/flowsync/storage/internal/storecodec"
+)
+
+// workflowLockClass is the first key of the two-key advisory locks taken
+// per workflow ("flow" in ASCII); the second is hashtext(workflow_id). A
+// hash collision only makes an unrelated Delete wait for an Append.
+const workflowLockClass int32 = 0x666c6f77
+
+const (
+	// readSQL returns the tombstone (kind 0), the snapshot (kind 1) and the
+	// log rows (kind 2) of a workflow from one MVCC snapshot.
+	readSQL = `SELECT 0::int2, NULL::bytea, NULL::bytea, 0::int8 FROM flowsync_deleted WHERE workflow_id = $1
+UNION ALL SELECT 1::int2, state, NULL::bytea, version FROM flowsync_snapshot WHERE workflow_id = $1
+UNION ALL SELECT 2::int2, delta, delta_hash, 0::int8 FROM flowsync_log WHERE workflow_id = $1`
+
+	lockSharedSQL    = `SELECT pg_advisory_xact_lock_shared($1::int4, hashtext($2))`
+	lockExclusiveSQL = `SELECT pg_advisory_xact_lock($1::int4, hashtext($2))`
+	isDeletedSQL     = `SELECT EXISTS (SELECT 1 FROM flowsync_deleted WHERE workflow_id = $1)`
+
+	insertLogSQL = `INSERT INTO flowsync_log (workflow_id, delta_hash, delta)
+SELECT $1, h, d FROM unnest($2::bytea[], $3::bytea[]) AS t(h, d)
+WHERE NOT EXISTS (SELECT 1 FROM flowsync_deleted WHERE workflow_id = $1)
+ON CONFLICT (workflow_id, delta_hash) DO NOTHING`
+
+	insertSnapshotSQL = `INSERT INTO flowsync_snapshot (workflow_id, version, state) VALUES ($1, 1, $2)
+ON CONFLICT (workflow_id) DO NOTHING`
+	updateSnapshotSQL = `UPDATE flowsync_snapshot SET version = version + 1, state = $2, updated_at = now()
+WHERE workflow_id = $1 AND version = $3`
+	trimLogSQL = `DELETE FROM flowsync_log WHERE workflow_id = $1 AND delta_hash = ANY($2::bytea[])`
+
+	insertTombstoneSQL = `INSERT INTO flowsync_deleted (workflow_id) VALUES ($1) ON CONFLICT (workflow_id) DO NOTHING`
+	deleteLogSQL       = `DELETE FROM flowsync_log WHERE workflow_id = $1`
+	deleteSnapshotSQL  = `DELETE FROM flowsync_snapshot WHERE workflow_id = $1`
+)
+
+// Store is the Postgres storage.Store. Create it with Open.
+type Store struct {
+	// Static after Open.
+	cfg  Config
+	pool *pgxpool.Pool
+	log  *slog.Logger
+
+	closed atomic.Bool
+	stats  storecodec.Counters
+}
+
+var (
+	_ storage.Store         = (*Store)(nil)
+	_ storage.StatsReporter = (*Store)(nil)
+)
+
+// Open connects, applies the embedded migrations (safe from several nodes
+// at once) and returns the store. It retries transient connection errors
+// like every operation; ctx bounds it.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	pc, err := pgxpool.ParseConfig(cfg.URL)
+	if err != nil {
+		return nil, errors.New("postgres: URL does not parse") // validated above
+	}
+	pc.MaxConns = cfg.MaxConns
+	pc.HealthCheckPeriod = cfg.HealthCheckPeriod
+	pc.MaxConnLifetime = cfg.MaxConnLifetime
+	pc.MaxConnLifetimeJitter = cfg.MaxConnLifetime / 10
+	pc.MaxConnIdleTime = cfg.MaxConnIdleTime
+	pc.ConnConfig.ConnectTimeout = cfg.ConnectTimeout
+	rp := pc.ConnConfig.RuntimeParams
+	rp["statement_timeout"] = strconv.FormatInt(cfg.StatementTimeout.Milliseconds(), 10)
+	rp["synchronous_commit"] = "on"
+	if rp["application_name"] == "" {
+		rp["application_name"] = "flowsync"
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: pool: %w", err)
+	}
+	s := &Store{cfg: cfg, pool: pool, log: cfg.Logger}
+	var applied []string
+	err = s.retry(ctx, "migrate", func(ctx context.Context) error {
+		var err error
+		applied, err = migrate(ctx, pool)
+		return err
+	})
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	s.log.Info("postgres store open",
+		"host", pc.ConnConfig.Host, "port", pc.ConnConfig.Port, "database", pc.ConnConfig.Database,
+		"max_conns", cfg.MaxConns, "connect_timeout", cfg.ConnectTimeout,
+		"statement_timeout", cfg.StatementTimeout, "health_check_period", cfg.HealthCheckPeriod,
+		"max_conn_lifetime", cfg.MaxConnLifetime, "max_conn_idle_time", cfg.MaxConnIdleTime,
+		"max_attempts", cfg.MaxAttempts, "migrations_applied", applied)
+	return s, nil
+}
+
+// Stats implements storage.StatsReporter.
+func (s *Store) Stats() storage.Stats { return s.stats.Stats() }
+
+// PoolStat returns the pool's statistics (for metrics).
+func (s *Store) PoolStat() *pgxpool.Stat { return s.pool.Stat() }
+
+// Close implements storage.Store. It waits for connections in use.
+func (s *Store) Close() error {
+	if !s.closed.Swap(true) {
+		s.pool.Close()
+	}
+	return nil
+}
+
+func (s *Store) begin(ctx context.Context, workflowID string) error {
+	if s.closed.Load() {
+		return storage.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return storage.CheckWorkflowID(workflowID)
+}
+
+func deletedErr(workflowID string) error {
+	return fmt.Errorf("%w: %q", storage.ErrDeleted, workflowID)
+}
+
+// stored is the result of readSQL.
+type stored struct {
+	deleted bool
+	version int64    // 0: no snapshot
+	hashes  [][]byte // keys of the log rows joined
+	doc     *workflow.Doc
+}
+
+// read runs readSQL and joins the snapshot and the log into base (nil for
+// an empty document). Each row is decoded as it arrives.
+func (s *Store) read(ctx context.Context, workflowID string, base *workflow.Doc) (*stored, error) {
+	rows, err := s.pool.Query(ctx, readSQL, workflowID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	st := new(stored)
+	j := storecodec.NewJoiner(base)
+	var (
+		kind    int16
+		data    []byte
+		hash    []byte
+		version int64
+	)
+	for rows.Next() {
+		if err := rows.Scan(&kind, &data, &hash, &version); err != nil {
+			return nil, err
+		}
+		switch kind {
+		case 0:
+			st.deleted = true
+			return st, nil
+		case 1:
+			st.version = version
+			if err := j.Snapshot(data); err != nil {
+				return nil, err
+			}
+		case 2:
+			if err := j.Delta(data); err != nil {
+				return nil, err
+			}
+			st.hashes = append(st.hashes, hash)
+			hash = nil // Scan reuses a non-nil slice; keep this one
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	st.doc = j.Doc()
+	return st, nil
+}
+
+// Load implements storage.Store.
+func (s *Store) Load(ctx context.Context, workflowID string) (*workflow.Doc, error) {
+	if err := s.begin(ctx, workflowID); err != nil {
+		return nil, err
+	}
+	var st *stored
+	err := s.retry(ctx, "load", func(ctx context.Context) error {
+		var err error
+		st, err = s.read(ctx, workflowID, nil)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: load: %w", err)
+	}
+	if st.deleted {
+		return nil, deletedErr(workflowID)
+	}
+	return st.doc, nil
+}
+
+// Append implements storage.Store.
+func (s *Store) Append(ctx context.Context, workflowID string, deltas [][]byte) error {
+	if err := s.begin(ctx, workflowID); err != nil {
+		return err
+	}
+	batch, err := storecodec.DecodeBatch(deltas)
+	if err != nil {
+		return err
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	hashes := make([][]byte, 0, len(batch))
+	raws := make([][]byte, 0, len(batch))
+	seen := make(map[[sha256.Size]byte]bool, len(batch))
+	for i := range batch {
+		if seen[batch[i].Hash] {
+			continue
+		}
+		seen[batch[i].Hash] = true
+		hashes = append(hashes, batch[i].Hash[:])
+		raws = append(raws, batch[i].Raw)
+	}
+	var inserted int64
+	err = s.retry(ctx, "append", func(ctx context.Context) error {
+		var deleted bool
+		b := &pgx.Batch{}
+		b.BeginTx(pgx.TxOptions{})
+		b.Queue(lockSharedSQL, workflowLockClass, workflowID)
+		b.Queue(isDeletedSQL, workflowID).QueryRow(func(r pgx.Row) error { return r.Scan(&deleted) })
+		b.Queue(insertLogSQL, workflowID, hashes, raws).Exec(func(ct pgconn.CommandTag) error {
+			inserted = ct.RowsAffected()
+			return nil
+		})
+		return s.commit(ctx, b, func() (bool, error) {
+			if deleted {
+				return false, deletedErr(workflowID)
+			}
+			return true, nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: append: %w", err)
+	}
+	var bytes int64
+	if inserted == int64(len(raws)) {
+		for _, r := range raws {
+			bytes += int64(len(r))
+		}
+	} else {
+		// Some rows were re-sends; count the average (exact per-row sizes
+		// would need RETURNING, which costs more than it tells).
+		var all int64
+		for _, r := range raws {
+			all += int64(len(r))
+		}
+		bytes = all * inserted / int64(len(raws))
+	}
+	s.stats.Appends.Add(1)
+	s.stats.Transactions.Add(1)
+	s.stats.Statements.Add(3)
+	s.stats.DeltasAppended.Add(int64(len(batch)))
+	s.stats.DeltasStored.Add(inserted)
+	s.stats.BytesWritten.Add(bytes)
+	return nil
+}
+
+// commit sends b (which begins a transaction) and then asks decide
+// whether to commit; decide runs after every queued callback. On false or
+// an error the transaction is rolled back.
+func (s *Store) commit(ctx context.Context, b *pgx.Batch, decide func() (bool, error)) error {
+	br := s.pool.SendBatch(ctx, b)
+	tx := br.Tx()
+	if tx != nil {
+		defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after Commit
+	}
+	if err := br.Close(); err != nil {
+		return err
+	}
+	ok, err := decide()
+	if err != nil || !ok {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// Snapshot implements storage.Store.
+func (s *Store) Snapshot(ctx context.Context, workflowID string, doc *workflow.Doc) (int64, error) {
+	if err := s.begin(ctx, workflowID); err != nil {
+		return 0, err
+	}
+	backoff := time.Millisecond
+	for {
+		var st *stored
+		err := s.retry(ctx, "snapshot read", func(ctx context.Context) error {
+			var err error
+			st, err = s.read(ctx, workflowID, doc.Clone())
+			return err
+		})
+		if err != nil {
+			return 0, fmt.Errorf("postgres: snapshot: %w", err)
+		}
+		if st.deleted {
+			return 0, deletedErr(workflowID)
+		}
+		frame := storecodec.EncodeSnapshot(st.doc)
+		st.doc = nil
+		var (
+			deleted          bool
+			written, trimmed int64
+		)
+		err = s.retry(ctx, "snapshot write", func(ctx context.Context) error {
+			b := &pgx.Batch{}
+			b.BeginTx(pgx.TxOptions{})
+			b.Queue(lockSharedSQL, workflowLockClass, workflowID)
+			b.Queue(isDeletedSQL, workflowID).QueryRow(func(r pgx.Row) error { return r.Scan(&deleted) })
+			setWritten := func(ct pgconn.CommandTag) error { written = ct.RowsAffected(); return nil }
+			if st.version == 0 {
+				b.Queue(insertSnapshotSQL, workflowID, frame).Exec(setWritten)
+			} else {
+				b.Queue(updateSnapshotSQL, workflowID, frame, st.version).Exec(setWritten)
+			}
+			b.Queue(trimLogSQL, workflowID, st.hashes).Exec(func(ct pgconn.CommandTag) error {
+				trimmed = ct.RowsAffected()
+				return nil
+			})
+			return s.commit(ctx, b, func() (bool, error) {
+				return !deleted && written == 1, nil
+			})
+		})
+		switch {
+		case err != nil:
+			return 0, fmt.Errorf("postgres: snapshot: %w", err)
+		case deleted:
+			return 0, deletedErr(workflowID)
+		case written == 1:
+			s.stats.Snapshots.Add(1)
+			s.stats.Transactions.Add(1)
+			s.stats.Statements.Add(4)
+			s.stats.SnapshotBytes.Store(int64(len(frame)))
+			s.stats.BytesWritten.Add(int64(len(frame)))
+			s.stats.LogTrimmed.Add(trimmed)
+			return st.version + 1, nil
+		}
+		// Another writer moved the version: read, join, retry.
+		s.stats.Conflicts.Add(1)
+		if err := sleep(ctx, jitter(backoff)); err != nil {
+			return 0, err
+		}
+		backoff = min(2*backoff, 100*time.Millisecond)
+	}
+}
+
+// Delete implements storage.Store: tombstone and data removal in one
+// transaction, under the exclusive advisory lock of the workflow so that
+// no Append or Snapshot is half-way through.
+func (s *Store) Delete(ctx context.Context, workflowID string) error {
+	if err := s.begin(ctx, workflowID); err != nil {
+		return err
+	}
+	err := s.retry(ctx, "delete", func(ctx context.Context) error {
+		b := &pgx.Batch{}
+		b.BeginTx(pgx.TxOptions{})
+		b.Queue(lockExclusiveSQL, workflowLockClass, workflowID)
+		b.Queue(insertTombstoneSQL, workflowID)
+		b.Queue(deleteLogSQL, workflowID)
+		b.Queue(deleteSnapshotSQL, workflowID)
+		return s.commit(ctx, b, func() (bool, error) { return true, nil })
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: delete: %w", err)
+	}
+	s.stats.Transactions.Add(1)
+	s.stats.Statements.Add(4)
+	return nil
+}
+
+// retry runs fn until it succeeds, fails with an error that is not
+// transient, ctx is done or cfg.MaxAttempts attempts were made, sleeping
+// an exponentially growing, jittered delay between attempts. Only
+// idempotent work is passed to it.
+func (s *Store) retry(ctx context.Context, op string, fn func(context.Context) error) error {
+	backoff := s.cfg.RetryMin
+	for attempt := 1; ; attempt++ {
+		err := fn(ctx)
+		if err == nil || attempt >= s.cfg.MaxAttempts || ctx.Err() != nil || !transient(err) {
+			return err
+		}
+		s.stats.Retries.Add(1)
+		wait := jitter(backoff)
+		s.log.Warn("postgres: transient error, retrying", "op", op, "attempt", attempt, "wait", wait, "err", err)
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+		backoff = min(2*backoff, s.cfg.RetryMax)
+	}
+}
+
+// transient reports whether err is worth retrying for idempotent work
+// (RELIABILITY item 39).
+func transient(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if errors.Is(err, storage.ErrDeleted) || errors.Is(err, storage.ErrCorrupt) || errors.Is(err, storage.ErrClosed) {
+		return false
+	}
+	if pgconn.SafeToRetry(err) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "57P01", "57P02", "57P03", // admin_shutdown, crash_shutdown, cannot_connect_now
+			"40001", "40P01", // serialization_failure, deadlock_detected
+			"53300": // too_many_connections
+			return true
+		}
+		return len(pgErr.Code) == 5 && pgErr.Code[:2] == "08" // connection exception
+	}
+	var connErr *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connErr) || errors.As(err, &netErr) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || pgconn.Timeout(err)
+}
+
+// jitter returns a delay in [d/2, d).
+func jitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d/2)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,157 @@
+// Package storage defines where workflow documents live between room loads:
+// the Store interface the rooms package writes through, and the sentinel
+// errors every implementation returns. Implementations live in
+// subpackages — storage/postgres (production), storage/bolt (the embedded
+// single-file default) and storage/memory (tests) — and all pass the
+// conformance suite in storage/storagetest.
+//
+// The contract is shaped by the CRDT: everything a store holds is a join of
+// deltas, so writing a delta twice, or in another order, or writing a delta
+// that another writer already covered, changes nothing. A store never
+// overwrites what it holds with less (DESIGN §8): Append is a join with the
+// stored state, never a replace.
+//
+// What this package must never do: interpret operations, hold a room's
+// document, or log. Callers run every Store method outside a room's loop
+// goroutine (loads before the loop starts, appends in the room's single
+// in-flight writer), so a slow store delays durable acks, never merging or
+// relaying.
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/flowsync/flowsync/crdt/workflow"
+)
+
+// Sentinel errors. Implementations wrap them with detail; test with
+// errors.Is.
+var (
+	// ErrDeleted is returned by Load and Append for a workflow that was
+	// deleted. Deleted stays deleted: no later Append resurrects it.
+	ErrDeleted = errors.New("storage: workflow deleted")
+	// ErrClosed is returned by every method after Close.
+	ErrClosed = errors.New("storage: store closed")
+	// ErrCorrupt is returned by Append for a delta that does not decode
+	// (the batch is refused whole) and by Load and Snapshot for stored
+	// state that does not decode or fails its checksum.
+	ErrCorrupt = errors.New("storage: corrupt delta or document")
+	// ErrInvalidID is returned by the persistent stores for a workflow id
+	// that is empty, longer than MaxWorkflowIDLen bytes or not valid UTF-8.
+	ErrInvalidID = errors.New("storage: invalid workflow id")
+)
+
+// MaxWorkflowIDLen is the longest workflow id, in bytes, a store accepts.
+const MaxWorkflowIDLen = 256
+
+// CheckWorkflowID returns an error wrapping ErrInvalidID unless id is
+// non-empty valid UTF-8 of at most MaxWorkflowIDLen bytes.
+func CheckWorkflowID(id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%w: empty", ErrInvalidID)
+	case len(id) > MaxWorkflowIDLen:
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrInvalidID, len(id), MaxWorkflowIDLen)
+	case !utf8.ValidString(id):
+		return fmt.Errorf("%w: not UTF-8", ErrInvalidID)
+	}
+	return nil
+}
+
+// Stats counts what a store has written since it was opened. Counters only
+// grow. They feed the server's metrics and the storage benchmarks.
+type Stats struct {
+	Appends        int64 // Append calls that committed (one write transaction each)
+	DeltasAppended int64 // deltas in those batches
+	DeltasStored   int64 // of those, new log rows; the rest were already stored (re-sent)
+	BytesWritten   int64 // encoded bytes of new log rows and snapshots (payload, not overhead)
+	Snapshots      int64 // snapshots written
+	SnapshotBytes  int64 // bytes of the last snapshot written (after compression, if any)
+	Conflicts      int64 // snapshot version conflicts (each followed by a re-read, join and retry)
+	LogTrimmed     int64 // log rows deleted by snapshots
+	Transactions   int64 // write transactions committed (Append, Snapshot, Delete)
+	Statements     int64 // SQL statements sent by committed writes, BEGIN and COMMIT excluded (0 for stores without SQL)
+	Retries        int64 // writes retried after a transient error
+}
+
+// StatsReporter is implemented by stores that count their writes.
+type StatsReporter interface {
+	Stats() Stats
+}
+
+// Store keeps workflow documents. Every method is safe for concurrent use
+// and honours ctx (returning ctx.Err(), possibly wrapped, when it is done
+// before the store answers).
+//
+// There is no ErrNotFound: a workflow that was never written loads as an
+// empty document, because a join with nothing is the empty state. There is
+// no ErrConflict either: Snapshot resolves version conflicts itself by
+// joining, which is always safe.
+//
+// Re-sent deltas are stored once: persistent stores key each log row by
+// the SHA-256 of the delta's encoding. workflow.Encode is canonical, so a
+// re-sent delta re-encodes to the same bytes and the same key; and two
+// deltas with the same dots have the same content (a dot is minted once by
+// its replica, and admission binds a session's dots to its replica), so
+// keying by content equals keying by dots for every re-send an honest
+// replica makes, while a forged delta that reuses dots with other content
+// cannot overwrite the stored one.
+type Store interface {
+	// Load returns the stored document of workflowID: the join of every
+	// delta appended and every snapshot stored so far (persistent stores
+	// read the latest snapshot and the log after it, at one point in time,
+	// and merge them). A workflow never written loads as an empty
+	// document and no error. It returns ErrDeleted for a deleted workflow.
+	// The caller owns the returned document.
+	Load(ctx context.Context, workflowID string) (*workflow.Doc, error)
+
+	// Append makes a batch of encoded deltas (workflow.Encode bytes, each
+	// at most workflow.DeltaLimits) durable together: when it returns nil,
+	// every delta of the batch survives a crash of this process (for the
+	// in-memory store: of this Store value). Appending a delta that is
+	// already stored, or is covered by stored state, is harmless. It
+	// returns ErrDeleted for a deleted workflow and ErrCorrupt if any delta
+	// does not decode, in which case nothing of the batch is stored. The
+	// store does not keep the slices after it returns.
+	Append(ctx context.Context, workflowID string, deltas [][]byte) error
+
+	// Delete deletes workflowID: later Loads, Appends and Snapshots
+	// return ErrDeleted. Deleting an unknown or already deleted workflow is
+	// not an error. Persistent stores keep a tombstone for the id (so
+	// deleted stays deleted, across restarts and nodes) and remove the
+	// document's snapshot and log.
+	Delete(ctx context.Context, workflowID string) error
+
+	// Snapshot stores doc as the workflow's new snapshot, joined with what
+	// is stored, and trims the log rows that snapshot covers. It returns
+	// the snapshot's version: 1 for the first snapshot of a workflow, then
+	// one more per successful Snapshot, whoever wrote it.
+	//
+	// The write is a join, never a replace: the store reads its stored
+	// snapshot and log, merges them into a copy of doc, and writes the
+	// result only if the stored version is still the one it read
+	// (optimistic concurrency, RELIABILITY item 37); on a version conflict
+	// it reads, joins and retries until ctx is done. So a stale node, a
+	// paused node or a node whose load failed (doc empty) can never
+	// overwrite stored edits, and a snapshot never loses a log delta: it
+	// deletes exactly the log rows it joined, whose dots its causal context
+	// therefore covers; rows appended while it ran stay for the next one.
+	// Loading afterwards gives the same document as before, joined with
+	// doc.
+	//
+	// The caller keeps ownership of doc (it is not modified or retained),
+	// but must not modify it during the call: a room passes an immutable
+	// copy taken in its loop and calls Snapshot outside the loop. Snapshot
+	// returns ErrDeleted for a deleted workflow, ErrCorrupt when the stored
+	// snapshot does not decode (it then writes nothing: overwriting would
+	// lose what the damaged snapshot held), ErrClosed after Close and
+	// ctx.Err() when ctx is done first; a version conflict is never
+	// returned.
+	Snapshot(ctx context.Context, workflowID string, doc *workflow.Doc) (version int64, err error)
+
+	// Close releases the store. Methods called after it return ErrClosed.
+	Close() error
+}

@@ -1,0 +1,262 @@
+// Package storagetest is the conformance suite every storage.Store
+// implementation runs from its own tests:
+//
+//	func TestConformance(t *testing.T) {
+//		storagetest.Run(t, func() storage.Store { return memory.New() })
+//	}
+//
+// It checks the contract documented on storage.Store: unknown workflows load
+// empty, appends are joins (idempotent, order-independent, atomic per
+// batch), deleted stays deleted, closed stores refuse work, and concurrent
+// use is safe.
+package storagetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/flowsync/flowsync/crdt"
+	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/storage"
+)
+
+// Run runs the suite. newStore returns a fresh, empty store per subtest; Run
+// closes it.
+func Run(t *testing.T, newStore func() storage.Store) {
+	t.Helper()
+	RunWithOptions(t, newStore, Options{})
+}
+
+// RunWithOptions runs the suite with the store-specific hooks of opts.
+func RunWithOptions(t *testing.T, newStore func() storage.Store, opts Options) {
+	t.Helper()
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s storage.Store)
+	}{
+		{"LoadUnknownIsEmpty", testLoadUnknownIsEmpty},
+		{"AppendThenLoad", testAppendThenLoad},
+		{"AppendIsIdempotent", testAppendIsIdempotent},
+		{"AppendOrderDoesNotMatter", testAppendOrderDoesNotMatter},
+		{"AppendCorruptBatchStoresNothing", testAppendCorruptBatchStoresNothing},
+		{"LoadReturnsACopy", testLoadReturnsACopy},
+		{"WorkflowsAreSeparate", testWorkflowsAreSeparate},
+		{"DeleteStaysDeleted", testDeleteStaysDeleted},
+		{"CancelledContext", testCancelledContext},
+		{"Closed", testClosed},
+		{"ConcurrentAppends", testConcurrentAppends},
+	}
+	tests = append(tests, snapshotTests(opts)...)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore()
+			defer s.Close()
+			tc.fn(t, s)
+		})
+	}
+}
+
+// Edits builds n deltas from one replica: block adds and renames, the
+// shape a room appends. It is exported for store-specific tests.
+func Edits(t testing.TB, replica string, n int) (final *workflow.Doc, deltas [][]byte) {
+	t.Helper()
+	doc := workflow.New()
+	clock := crdt.NewClock(crdt.ReplicaID(replica))
+	wall := int64(1_700_000_000_000)
+	for i := range n {
+		wall += 1000
+		id := fmt.Sprintf("%s-b%d", replica, i/2)
+		var op workflow.Op
+		if i%2 == 0 {
+			op = workflow.BatchAddBlocks{Blocks: []workflow.BlockInput{{ID: id, Type: "agent", Name: fmt.Sprintf("Agent %s %d", replica, i)}}}
+		} else {
+			op = workflow.UpdateName{ID: id, NewName: fmt.Sprintf("Renamed %s %d", replica, i)}
+		}
+		d, err := doc.Apply(clock.Now(wall), op)
+		if err != nil {
+			t.Fatalf("storagetest: building edit %d: %v", i, err)
+		}
+		deltas = append(deltas, d.Encode())
+	}
+	return doc, deltas
+}
+
+func load(t *testing.T, s storage.Store, wf string) *workflow.Doc {
+	t.Helper()
+	d, err := s.Load(context.Background(), wf)
+	if err != nil {
+		t.Fatalf("Load(%q): %v", wf, err)
+	}
+	if d == nil {
+		t.Fatalf("Load(%q) returned a nil document", wf)
+	}
+	return d
+}
+
+func appendOK(t *testing.T, s storage.Store, wf string, deltas [][]byte) {
+	t.Helper()
+	if err := s.Append(context.Background(), wf, deltas); err != nil {
+		t.Fatalf("Append(%q, %d deltas): %v", wf, len(deltas), err)
+	}
+}
+
+func testLoadUnknownIsEmpty(t *testing.T, s storage.Store) {
+	if d := load(t, s, "never-written"); !d.IsEmpty() {
+		t.Fatal("an unknown workflow must load as an empty document")
+	}
+}
+
+func testAppendThenLoad(t *testing.T, s storage.Store) {
+	want, deltas := Edits(t, "r1", 6)
+	appendOK(t, s, "wf", deltas[:2])
+	appendOK(t, s, "wf", deltas[2:])
+	if got := load(t, s, "wf"); !got.Equal(want) {
+		t.Fatal("loaded document differs from the join of the appended deltas")
+	}
+}
+
+func testAppendIsIdempotent(t *testing.T, s storage.Store) {
+	want, deltas := Edits(t, "r1", 4)
+	appendOK(t, s, "wf", deltas)
+	appendOK(t, s, "wf", deltas)
+	appendOK(t, s, "wf", deltas[1:3])
+	if got := load(t, s, "wf"); !got.Equal(want) {
+		t.Fatal("re-sent deltas changed the stored document")
+	}
+}
+
+func testAppendOrderDoesNotMatter(t *testing.T, s storage.Store) {
+	want, deltas := Edits(t, "r1", 6)
+	for i := len(deltas) - 1; i >= 0; i-- {
+		appendOK(t, s, "wf", deltas[i:i+1])
+	}
+	if got := load(t, s, "wf"); !got.Equal(want) {
+		t.Fatal("appending in reverse order gave another document")
+	}
+}
+
+func testAppendCorruptBatchStoresNothing(t *testing.T, s storage.Store) {
+	_, deltas := Edits(t, "r1", 2)
+	err := s.Append(context.Background(), "wf", [][]byte{deltas[0], {0x01, 0xc1}})
+	if !errors.Is(err, storage.ErrCorrupt) {
+		t.Fatalf("Append with a corrupt delta: err = %v, want ErrCorrupt", err)
+	}
+	if d := load(t, s, "wf"); !d.IsEmpty() {
+		t.Fatal("a refused batch must store nothing")
+	}
+}
+
+func testLoadReturnsACopy(t *testing.T, s storage.Store) {
+	want, deltas := Edits(t, "r1", 2)
+	appendOK(t, s, "wf", deltas)
+	d := load(t, s, "wf")
+	_, more := Edits(t, "r2", 2)
+	extra, err := workflow.Decode(more[0], workflow.DeltaLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Merge(extra)
+	if got := load(t, s, "wf"); !got.Equal(want) {
+		t.Fatal("changing a loaded document changed the store")
+	}
+}
+
+func testWorkflowsAreSeparate(t *testing.T, s storage.Store) {
+	wantA, a := Edits(t, "r1", 2)
+	wantB, b := Edits(t, "r2", 3)
+	appendOK(t, s, "a", a)
+	appendOK(t, s, "b", b)
+	if !load(t, s, "a").Equal(wantA) || !load(t, s, "b").Equal(wantB) {
+		t.Fatal("workflows share state")
+	}
+}
+
+func testDeleteStaysDeleted(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	_, deltas := Edits(t, "r1", 2)
+	appendOK(t, s, "wf", deltas)
+	if err := s.Delete(ctx, "wf"); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if err := s.Delete(ctx, "wf"); err != nil {
+		t.Fatalf("second Delete: %v", err)
+	}
+	if err := s.Delete(ctx, "never-written"); err != nil {
+		t.Fatalf("Delete of an unknown workflow: %v", err)
+	}
+	if _, err := s.Load(ctx, "wf"); !errors.Is(err, storage.ErrDeleted) {
+		t.Fatalf("Load after Delete: err = %v, want ErrDeleted", err)
+	}
+	if err := s.Append(ctx, "wf", deltas); !errors.Is(err, storage.ErrDeleted) {
+		t.Fatalf("Append after Delete: err = %v, want ErrDeleted", err)
+	}
+	if _, err := s.Load(ctx, "never-written"); !errors.Is(err, storage.ErrDeleted) {
+		t.Fatalf("Load of a deleted unknown workflow: err = %v, want ErrDeleted", err)
+	}
+	if d := load(t, s, "other"); !d.IsEmpty() {
+		t.Fatal("Delete touched another workflow")
+	}
+}
+
+func testCancelledContext(t *testing.T, s storage.Store) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, deltas := Edits(t, "r1", 1)
+	if _, err := s.Load(ctx, "wf"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Load: err = %v, want context.Canceled", err)
+	}
+	if err := s.Append(ctx, "wf", deltas); !errors.Is(err, context.Canceled) {
+		t.Errorf("Append: err = %v, want context.Canceled", err)
+	}
+	if err := s.Delete(ctx, "wf"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Delete: err = %v, want context.Canceled", err)
+	}
+}
+
+func testClosed(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	_, deltas := Edits(t, "r1", 1)
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if _, err := s.Load(ctx, "wf"); !errors.Is(err, storage.ErrClosed) {
+		t.Errorf("Load after Close: err = %v, want ErrClosed", err)
+	}
+	if err := s.Append(ctx, "wf", deltas); !errors.Is(err, storage.ErrClosed) {
+		t.Errorf("Append after Close: err = %v, want ErrClosed", err)
+	}
+	if err := s.Delete(ctx, "wf"); !errors.Is(err, storage.ErrClosed) {
+		t.Errorf("Delete after Close: err = %v, want ErrClosed", err)
+	}
+}
+
+func testConcurrentAppends(t *testing.T, s storage.Store) {
+	const writers = 4
+	want := workflow.New()
+	batches := make([][][]byte, writers)
+	for w := range writers {
+		d, deltas := Edits(t, fmt.Sprintf("r%d", w), 10)
+		want.Merge(d)
+		batches[w] = deltas
+	}
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for _, d := range batches[w] {
+				if err := s.Append(context.Background(), "wf", [][]byte{d}); err != nil {
+					t.Errorf("Append: %v", err)
+				}
+				if _, err := s.Load(context.Background(), "wf"); err != nil {
+					t.Errorf("Load: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := load(t, s, "wf"); !got.Equal(want) {
+		t.Fatal("concurrent appends lost a delta")
+	}
+}
