@@ -244,7 +244,7 @@ func decodeBody(r *msgpackx.Reader) (*Doc, error) {
 		interned[s] = s
 		return s
 	}
-	d.store.Grow(r.Remaining() / 24) // an entry takes at least ~24 bytes
+	d.store.Grow(r.Remaining() / 48) // a typical entry takes ~50 bytes; maps grow if needed
 	for i := 0; i < ngroups && r.Err() == nil; i++ {
 		if r.ArrayHeader() != 3 {
 			return nil, errors.New("group is not [kind, id, entries]")

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/flowsync/flowsync/cmd/flowsync/server"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `usage: flowsync <command> [flags]
+
+commands:
+  serve     run the sync server (flowsync serve -h for flags)
+  version   print the version
+`
+
+// run is the whole command; main only wires the process to it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "version":
+		fmt.Fprintln(stdout, "flowsync", version)
+		return 0
+	case "serve":
+		cfg, level, err := parseServe(args[1:], getenv, stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
+		logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+		srv, err := server.New(cfg, logger, nil)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
+		if err := srv.Run(ctx); err != nil {
+			logger.Error("flowsync exited with an error", "err", err)
+			return 1
+		}
+		return 0
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "flowsync: unknown command %q\n%s", args[0], usage)
+	return 2
+}
+
+// parseServe reads the serve flags; each defaults to its environment
+// variable, then to the built-in default.
+func parseServe(args []string, getenv func(string) string, stderr io.Writer) (server.Config, slog.Level, error) {
+	fs := flag.NewFlagSet("flowsync serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	env := func(name, def string) string {
+		if v := getenv("FLOWSYNC_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))); v != "" {
+			return v
+		}
+		return def
+	}
+	var envErrs []error
+	envBool := func(name string) bool {
+		v := env(name, "false")
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			envErrs = append(envErrs, fmt.Errorf("flowsync: FLOWSYNC_%s=%q is not a boolean", strings.ToUpper(strings.ReplaceAll(name, "-", "_")), v))
+		}
+		return b
+	}
+	envInt := func(name string, def int) int {
+		v := env(name, strconv.Itoa(def))
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			envErrs = append(envErrs, fmt.Errorf("flowsync: FLOWSYNC_%s=%q is not an integer", strings.ToUpper(strings.ReplaceAll(name, "-", "_")), v))
+		}
+		return n
+	}
+	envDur := func(name string, def time.Duration) time.Duration {
+		v := env(name, def.String())
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			envErrs = append(envErrs, fmt.Errorf("flowsync: FLOWSYNC_%s=%q is not a duration", strings.ToUpper(strings.ReplaceAll(name, "-", "_")), v))
+		}
+		return d
+	}
+
+	var cfg server.Config
+	var origins, logLevel string
+	fs.StringVar(&cfg.Addr, "addr", env("addr", ":8080"), "listen address (FLOWSYNC_ADDR)")
+	fs.BoolVar(&cfg.Dev, "dev", envBool("dev"), "development mode: no authentication, every token accepted (FLOWSYNC_DEV)")
+	fs.StringVar(&cfg.DevRole, "dev-role", env("dev-role", "admin"), "role of every session in development mode: read, write or admin (FLOWSYNC_DEV_ROLE)")
+	fs.StringVar(&origins, "allowed-origins", env("allowed-origins", ""), "comma-separated browser origins allowed to connect; empty: same host only (FLOWSYNC_ALLOWED_ORIGINS)")
+	fs.StringVar(&logLevel, "log-level", env("log-level", "info"), "debug, info, warn or error (FLOWSYNC_LOG_LEVEL)")
+	fs.IntVar(&cfg.Session.MaxFrameBytes, "max-frame-bytes", envInt("max-frame-bytes", 1<<20), "largest websocket message accepted; larger ones close with 1009 (FLOWSYNC_MAX_FRAME_BYTES)")
+	fs.IntVar(&cfg.Session.MaxQueueBytes, "max-queue-bytes", envInt("max-queue-bytes", 1<<20), "outbound queue bound per session in bytes; past it the session is closed as a slow consumer (FLOWSYNC_MAX_QUEUE_BYTES)")
+	fs.IntVar(&cfg.Session.MaxQueueFrames, "max-queue-frames", envInt("max-queue-frames", 256), "outbound queue bound per session in frames (FLOWSYNC_MAX_QUEUE_FRAMES)")
+	fs.DurationVar(&cfg.Session.AuthTimeout, "auth-timeout", envDur("auth-timeout", 5*time.Second), "time allowed for the Hello frame (FLOWSYNC_AUTH_TIMEOUT)")
+	fs.DurationVar(&cfg.Rooms.MaxClockSkew, "max-clock-skew", envDur("max-clock-skew", 5*time.Minute), "how far a delta's clock may lead the server's (FLOWSYNC_MAX_CLOCK_SKEW)")
+	fs.DurationVar(&cfg.Rooms.IdleTimeout, "room-idle-timeout", envDur("room-idle-timeout", time.Minute), "how long an empty room stays loaded (FLOWSYNC_ROOM_IDLE_TIMEOUT)")
+	fs.IntVar(&cfg.Rooms.MaxCatchUpChunk, "max-catchup-chunk", envInt("max-catchup-chunk", 256<<10), "largest catch-up chunk in bytes (FLOWSYNC_MAX_CATCHUP_CHUNK)")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", envDur("shutdown-timeout", 30*time.Second), "graceful shutdown bound (FLOWSYNC_SHUTDOWN_TIMEOUT)")
+	if err := fs.Parse(args); err != nil {
+		return cfg, 0, err
+	}
+	if len(envErrs) > 0 {
+		return cfg, 0, errors.Join(envErrs...)
+	}
+	if fs.NArg() > 0 {
+		return cfg, 0, fmt.Errorf("flowsync serve: unexpected argument %q", fs.Arg(0))
+	}
+	for o := range strings.SplitSeq(origins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			cfg.Session.AllowedOrigins = append(cfg.Session.AllowedOrigins, o)
+		}
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return cfg, 0, fmt.Errorf("flowsync: --log-level %q is not debug, info, warn or error", logLevel)
+	}
+	cfg.Version = version
+	return cfg, level, nil
+}

@@ -1,0 +1,212 @@
+// Package server assembles a flowsync node: storage, the rooms registry,
+// the websocket session handler and the HTTP endpoints (/v1/sync,
+// /healthz, /readyz, /metrics), with graceful shutdown. cmd/flowsync parses
+// flags into a Config and calls Run; tests build a Server in-process and
+// serve its Handler from an httptest.Server.
+//
+// What this package must never do: hold logic of its own beyond wiring and
+// the order of shutdown, or start without authentication unless Dev is set.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/flowsync/flowsync/rooms"
+	"github.com/flowsync/flowsync/storage"
+	"github.com/flowsync/flowsync/storage/memory"
+	"github.com/flowsync/flowsync/sync/session"
+)
+
+// Config is a node's configuration. The zero value is not valid: Dev must
+// be set until authentication is implemented.
+type Config struct {
+	// Addr is the listen address. Default: ":8080".
+	Addr string
+	// Dev runs without authentication (session.DevAuthenticator): any
+	// token is accepted. Required until JWT authentication lands.
+	Dev bool
+	// DevRole is the role of every dev session. Default: admin.
+	DevRole string
+	// ShutdownTimeout bounds graceful shutdown. Default: 30 s.
+	ShutdownTimeout time.Duration
+	// Session and Rooms configure those packages (zero: their defaults).
+	Session session.Config
+	Rooms   rooms.Config
+	// Version is reported in Welcome.sv and by `flowsync version`.
+	Version string
+}
+
+// ErrNoAuth is returned by New when neither authentication nor Dev is
+// configured.
+var ErrNoAuth = errors.New("flowsync: refusing to start: authentication is not configured; run with --dev for local development (no tokens are checked)")
+
+func (c Config) withDefaults() Config {
+	if c.Addr == "" {
+		c.Addr = ":8080"
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.Session.MaxClockSkew == 0 {
+		c.Session.MaxClockSkew = c.Rooms.MaxClockSkew
+	}
+	if c.Session.ServerVersion == "" {
+		c.Session.ServerVersion = c.Version
+	}
+	return c
+}
+
+// Validate reports why c cannot start a server.
+func (c Config) Validate() error {
+	if !c.Dev {
+		return ErrNoAuth
+	}
+	switch c.DevRole {
+	case "", "read", "write", "admin":
+	default:
+		return fmt.Errorf("flowsync: --dev-role %q is not read, write or admin", c.DevRole)
+	}
+	if c.ShutdownTimeout < 0 {
+		return errors.New("flowsync: --shutdown-timeout must not be negative")
+	}
+	return nil
+}
+
+// Server is one flowsync node.
+type Server struct {
+	cfg      Config
+	logger   *slog.Logger
+	store    storage.Store
+	rooms    *rooms.Registry
+	sessions *session.Handler
+	mux      *http.ServeMux
+	draining atomic.Bool
+}
+
+// New builds a server with an in-memory store. reg receives the metrics
+// (nil: a fresh registry, served on /metrics).
+func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	store := memory.New()
+	rr, err := rooms.NewRegistry(cfg.Rooms, store, logger.With("component", "rooms"), rooms.NewMetrics(reg))
+	if err != nil {
+		return nil, err
+	}
+	auth := session.DevAuthenticator{Role: protocolRole(cfg.DevRole)}
+	sh, err := session.NewHandler(cfg.Session, rr, auth, logger.With("component", "session"), session.NewMetrics(reg))
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, logger: logger, store: store, rooms: rr, sessions: sh, mux: http.NewServeMux()}
+	s.mux.Handle("GET /v1/sync", sh)
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+	s.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if s.draining.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"status":"shutting down"}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"status":"ready"}`))
+	})
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	if cfg.Dev {
+		logger.Warn("DEVELOPMENT MODE: authentication is OFF; every token is accepted. Never expose this server.",
+			"role", string(auth.Role))
+	}
+	return s, nil
+}
+
+// Handler returns the HTTP handler with every endpoint.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Rooms returns the rooms registry (for tests and the admin API to come).
+func (s *Server) Rooms() *rooms.Registry { return s.rooms }
+
+// Store returns the store.
+func (s *Server) Store() storage.Store { return s.store }
+
+// Run listens on Config.Addr and serves until ctx is done, then shuts down
+// gracefully (see Shutdown).
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("flowsync: listen: %w", err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx is done, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	s.logger.Info("flowsync serving", "addr", ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("flowsync: serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := s.Shutdown(sctx, hs)
+	<-errc
+	return err
+}
+
+// Shutdown drains the node: /readyz turns 503, the listener stops
+// accepting (hs may be nil when the caller serves the handler itself), the
+// rooms write what is waiting for the store and close their members with
+// 1012, then every remaining session is closed with 1012.
+func (s *Server) Shutdown(ctx context.Context, hs *http.Server) error {
+	s.draining.Store(true)
+	s.logger.Info("flowsync shutting down")
+	var errs []error
+	if hs != nil {
+		// Stops the listener and idle connections; hijacked websockets are
+		// the session handler's to close.
+		if err := hs.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := s.rooms.Close(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.sessions.Close(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.store.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	s.logger.Info("flowsync stopped")
+	return errors.Join(errs...)
+}

@@ -1,0 +1,78 @@
+package rooms
+
+import (
+	"github.com/flowsync/flowsync/crdt"
+	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/sync/protocol"
+)
+
+// Change is an edit a member asks a room to merge.
+type Change struct {
+	WorkflowID string
+	Member     Identity
+	// Delta is the delta to merge: the client's (Delta frame) or the one
+	// the server prepared (Operation frame). Admission must not change it.
+	Delta *workflow.Doc
+	// Op is the thin-client operation Delta was prepared from; nil for a
+	// Delta frame.
+	Op workflow.Op
+}
+
+// Admission decides whether a change may be merged into doc, the room's
+// current document, which it must not change. It runs in the room loop, so
+// it must be quick and must not block. It returns nil to admit, or an error
+// that protocol.CodeFor maps to the Nack code (a *protocol.Error, or a
+// workflow sentinel such as workflow.ErrLocked).
+type Admission func(doc *workflow.Doc, c *Change) error
+
+// admit runs the built-in checks every change passes, in order:
+//  1. the member's role allows writing (read: PERMISSION_DENIED);
+//  2. replica binding, for client deltas: every dot the delta would add to
+//     the server's causal context (its context minus what the server has
+//     already seen, which covers every new entry, since an entry's dot is
+//     always in its delta's context) belongs to the member's replica, and
+//     that replica is not the server's own (FORGED_DOT). Dots of other
+//     replicas that the server has already seen are allowed: a remove's
+//     context names the dots it observed, which are usually other users'.
+//  3. no entry's HLC wall time leads the server clock by more than
+//     maxSkewMs (CLOCK_SKEW).
+//
+// It returns the greatest timestamp among the delta's entries, which the
+// room's clock observes once the change is merged.
+func admit(doc *workflow.Doc, c *Change, server crdt.ReplicaID, nowMs, maxSkewMs int64) (crdt.Timestamp, error) {
+	if c.Member.Role != protocol.RoleWrite && c.Member.Role != protocol.RoleAdmin {
+		return crdt.Timestamp{}, protocol.NewError(protocol.CodePermissionDenied, "role %q may not edit", c.Member.Role)
+	}
+	if c.Op == nil {
+		own := c.Member.ReplicaID
+		if own == server {
+			return crdt.Timestamp{}, protocol.NewError(protocol.CodeForgedDot, "replica id is reserved by the server")
+		}
+		for _, r := range c.Delta.Context().Missing(doc.Context()).Replicas() {
+			if r != own || own == "" {
+				if own == "" {
+					return crdt.Timestamp{}, protocol.NewError(protocol.CodeForgedDot, "session has no replica id (Hello.rid); send operations instead")
+				}
+				return crdt.Timestamp{}, protocol.NewError(protocol.CodeForgedDot, "delta adds dots of a replica other than the session's")
+			}
+		}
+	}
+	var latest crdt.Timestamp
+	skewed := false
+	c.Delta.Store().Range(func(_ workflow.Key, es []crdt.Dotted[workflow.Cell]) bool {
+		for _, e := range es {
+			if e.Value.Wall-nowMs > maxSkewMs {
+				skewed = true
+				return false
+			}
+			if ts := e.Value.Stamp(e.Dot); ts.Compare(latest) > 0 {
+				latest = ts
+			}
+		}
+		return true
+	})
+	if skewed {
+		return crdt.Timestamp{}, protocol.NewError(protocol.CodeClockSkew, "HLC wall time leads the server clock by more than %d ms", maxSkewMs)
+	}
+	return latest, nil
+}

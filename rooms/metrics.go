@@ -1,0 +1,141 @@
+package rooms
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/flowsync/flowsync/sync/protocol"
+)
+
+// Metrics are the rooms' Prometheus collectors. Create them with NewMetrics
+// and share one value between the Registry and nothing else; a nil *Metrics
+// is valid and records nothing.
+type Metrics struct {
+	Rooms          prometheus.Gauge
+	Members        prometheus.Gauge
+	FramesOut      *prometheus.CounterVec // by frame type
+	BytesOut       prometheus.Counter
+	MergeSeconds   prometheus.Histogram
+	FanoutSeconds  prometheus.Histogram
+	Refusals       *prometheus.CounterVec // by error code name
+	SlowConsumers  prometheus.Counter
+	DurableLag     prometheus.Histogram
+	PendingBytes   prometheus.Gauge       // deltas waiting for a store write, all rooms
+	StoreErrors    *prometheus.CounterVec // by operation: load, append
+	CoalescedDrags prometheus.Counter
+
+	framesOut [256]prometheus.Counter // resolved FramesOut children, by type
+	refusals  map[protocol.Code]prometheus.Counter
+}
+
+// NewMetrics creates the collectors and registers them with reg (nil: not
+// registered, as in tests).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	latency := []float64{1e-6, 5e-6, 2e-5, 1e-4, 5e-4, 2e-3, 1e-2, 5e-2, 0.25, 1}
+	m := &Metrics{
+		Rooms:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "flowsync_rooms", Help: "Live rooms (loaded workflow documents)."}),
+		Members: prometheus.NewGauge(prometheus.GaugeOpts{Name: "flowsync_room_members", Help: "Sessions joined to a room, over all rooms."}),
+		FramesOut: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flowsync_room_frames_out_total",
+			Help: "Frames rooms queued to members, by frame type (a broadcast counts once per member)."}, []string{"type"}),
+		BytesOut: prometheus.NewCounter(prometheus.CounterOpts{Name: "flowsync_room_bytes_out_total", Help: "Bytes rooms queued to members."}),
+		MergeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "flowsync_room_merge_seconds",
+			Help: "Time to admit and merge one delta or operation in a room loop.", Buckets: latency}),
+		FanoutSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "flowsync_room_fanout_seconds",
+			Help: "Time to encode one broadcast and queue it to every member.", Buckets: latency}),
+		Refusals: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flowsync_room_refusals_total",
+			Help: "Deltas and operations refused, by error code."}, []string{"code"}),
+		SlowConsumers: prometheus.NewCounter(prometheus.CounterOpts{Name: "flowsync_slow_consumer_disconnects_total",
+			Help: "Members closed because their outbound queue was full."}),
+		DurableLag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "flowsync_durable_lag_seconds",
+			Help:    "Time from Applied to Durable for one delta.",
+			Buckets: []float64{1e-4, 1e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30}}),
+		PendingBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "flowsync_room_pending_durable_bytes",
+			Help: "Encoded deltas merged but not yet covered by a store write."}),
+		StoreErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flowsync_store_errors_total",
+			Help: "Failed store calls, by operation."}, []string{"op"}),
+		CoalescedDrags: prometheus.NewCounter(prometheus.CounterOpts{Name: "flowsync_room_coalesced_ephemeral_total",
+			Help: "Drag and presence frames folded into a later one before relay (latest wins)."}),
+		refusals: make(map[protocol.Code]prometheus.Counter),
+	}
+	for t := range 256 {
+		ft := protocol.FrameType(t)
+		if ft.FromServer() {
+			m.framesOut[t] = m.FramesOut.WithLabelValues(ft.String())
+		}
+	}
+	for _, c := range protocol.Codes() {
+		m.refusals[c] = m.Refusals.WithLabelValues(c.String())
+	}
+	if reg != nil {
+		reg.MustRegister(m.Rooms, m.Members, m.FramesOut, m.BytesOut, m.MergeSeconds, m.FanoutSeconds,
+			m.Refusals, m.SlowConsumers, m.DurableLag, m.PendingBytes, m.StoreErrors, m.CoalescedDrags)
+	}
+	return m
+}
+
+func (m *Metrics) frameOut(t protocol.FrameType, members, bytes int) {
+	if m == nil {
+		return
+	}
+	if c := m.framesOut[t]; c != nil {
+		c.Add(float64(members))
+	}
+	m.BytesOut.Add(float64(members * bytes))
+}
+
+func (m *Metrics) refused(c protocol.Code) {
+	if m == nil {
+		return
+	}
+	if ctr, ok := m.refusals[c]; ok {
+		ctr.Inc()
+		return
+	}
+	m.Refusals.WithLabelValues(c.String()).Inc()
+}
+
+func (m *Metrics) observeMerge(d time.Duration) {
+	if m != nil {
+		m.MergeSeconds.Observe(d.Seconds())
+	}
+}
+
+func (m *Metrics) observeFanout(d time.Duration) {
+	if m != nil {
+		m.FanoutSeconds.Observe(d.Seconds())
+	}
+}
+
+func (m *Metrics) observeDurable(d time.Duration) {
+	if m != nil {
+		m.DurableLag.Observe(d.Seconds())
+	}
+}
+
+func (m *Metrics) gauges(rooms, members, pendingBytes float64) {
+	if m != nil {
+		m.Rooms.Add(rooms)
+		m.Members.Add(members)
+		m.PendingBytes.Add(pendingBytes)
+	}
+}
+
+func (m *Metrics) slowConsumer() {
+	if m != nil {
+		m.SlowConsumers.Inc()
+	}
+}
+
+func (m *Metrics) coalesced() {
+	if m != nil {
+		m.CoalescedDrags.Inc()
+	}
+}
+
+func (m *Metrics) storeError(op string) {
+	if m == nil {
+		return
+	}
+	m.StoreErrors.WithLabelValues(op).Inc()
+}

@@ -1,0 +1,236 @@
+package rooms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/flowsync/flowsync/storage"
+	"github.com/flowsync/flowsync/sync/protocol"
+)
+
+// Errors returned by Registry and Room methods. Use ErrorCode to turn any
+// error from this package into the code of an Error or Nack frame.
+var (
+	// ErrClosed: the registry is shutting down (or the room was closed);
+	// no new joins or edits are taken. Clients reconnect after the 1012.
+	ErrClosed = errors.New("rooms: shutting down")
+	// ErrLoad wraps a failed Store.Load (other than storage.ErrDeleted):
+	// the join may succeed later.
+	ErrLoad = errors.New("rooms: loading the workflow failed")
+)
+
+// ErrorCode maps an error returned by Join to the error code for the
+// client: ErrClosed → OVERLOADED (retryable), storage.ErrDeleted →
+// WORKFLOW_DELETED, ErrLoad → STORAGE_UNAVAILABLE (retryable), others as
+// protocol.CodeFor.
+func ErrorCode(err error) protocol.Code {
+	switch {
+	case errors.Is(err, ErrClosed):
+		return protocol.CodeOverloaded
+	case errors.Is(err, storage.ErrDeleted):
+		return protocol.CodeWorkflowDeleted
+	case errors.Is(err, ErrLoad):
+		return protocol.CodeStorageUnavailable
+	}
+	return protocol.CodeFor(err)
+}
+
+// Registry holds the live rooms of this node. Its methods are safe for
+// concurrent use.
+type Registry struct {
+	// Static after construction.
+	cfg     Config
+	store   storage.Store
+	logger  *slog.Logger
+	metrics *Metrics
+	ctx     context.Context // parent of every store call; cancelled by Close
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // room loops and their store writers
+
+	mu      sync.Mutex
+	rooms   map[string]*Room // guarded by mu
+	closing bool             // guarded by mu
+}
+
+// NewRegistry returns a registry whose rooms load from and append to store.
+// A nil logger discards; a nil metrics records nothing. It returns an error
+// naming the field when cfg is invalid.
+func NewRegistry(cfg Config, store storage.Store, logger *slog.Logger, m *Metrics) (*Registry, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if store == nil {
+		return nil, errors.New("rooms: NewRegistry needs a store")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Registry{
+		cfg:     cfg.withDefaults(),
+		store:   store,
+		logger:  logger,
+		metrics: m,
+		ctx:     ctx,
+		cancel:  cancel,
+		rooms:   make(map[string]*Room),
+	}, nil
+}
+
+// ServerReplicaID returns the replica id that authors thin-client
+// operations on this node.
+func (r *Registry) ServerReplicaID() string { return string(r.cfg.ServerReplicaID) }
+
+// Len returns the number of live rooms.
+func (r *Registry) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.rooms)
+}
+
+// Join adds m to the room of workflowID, loading the document first if the
+// room is not live (one load, however many join at once). When it returns,
+// the Joined frame is queued to m and the other members were sent the new
+// roster; the returned CatchUp frames (possibly none) are for the caller to
+// deliver to the client after Joined, in order. They are left to the caller
+// because a large catch-up may exceed the member's queue bound: a session
+// delivers them as its writer drains, and frames the room relays meanwhile
+// may come between them (every chunk commutes with them; see splitCatchUp).
+//
+// Joining a room the member is already in re-joins it (a fresh catch-up).
+// It returns an error wrapping ErrClosed while shutting down, wrapping
+// storage.ErrDeleted for a deleted workflow, wrapping ErrLoad when the load
+// failed, or ctx.Err(); see ErrorCode.
+func (r *Registry) Join(ctx context.Context, workflowID string, m Member, opts JoinOptions) (*Room, [][]byte, error) {
+	for {
+		rm, err := r.room(workflowID)
+		if err != nil {
+			return nil, nil, err
+		}
+		ev := &joinEvent{m: m, opts: opts, reply: make(chan joinReply, 1)}
+		select {
+		case rm.inbox <- ev:
+		case <-rm.done:
+			if rm.loadErr != nil {
+				return nil, nil, rm.loadErr
+			}
+			continue // evicted or closed: start over
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+		select {
+		case rep := <-ev.reply:
+			if rep.err != nil {
+				return nil, nil, rep.err
+			}
+			return rm, rep.catchUp, nil
+		case <-rm.done:
+			select {
+			case rep := <-ev.reply:
+				if rep.err != nil {
+					return nil, nil, rep.err
+				}
+				return rm, rep.catchUp, nil
+			default:
+			}
+			if rm.loadErr != nil {
+				return nil, nil, rm.loadErr
+			}
+		case <-ctx.Done():
+			rm.Leave(m) // in case the room adds it after all
+			return nil, nil, ctx.Err()
+		}
+	}
+}
+
+// room returns the live room of workflowID, starting it if needed.
+func (r *Registry) room(workflowID string) (*Room, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closing {
+		return nil, ErrClosed
+	}
+	if rm, ok := r.rooms[workflowID]; ok {
+		return rm, nil
+	}
+	rm := newRoom(r, workflowID)
+	r.rooms[workflowID] = rm
+	r.metrics.gauges(1, 0, 0)
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		rm.run()
+	}()
+	return rm, nil
+}
+
+// remove forgets rm if it is still the live room of its workflow.
+func (r *Registry) remove(rm *Room) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.rooms[rm.id] == rm {
+		delete(r.rooms, rm.id)
+		r.metrics.gauges(-1, 0, 0)
+	}
+}
+
+// Room returns the live room of workflowID, or nil.
+func (r *Registry) Room(workflowID string) *Room {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.rooms[workflowID]
+}
+
+// Close shuts the registry down gracefully: no new joins; every room
+// writes what is waiting for the store (until ctx is done), sends the
+// Durable acks, closes its members with 1012 (service restart) and stops.
+// It returns ctx.Err() if ctx ended first (the undurable deltas are still in
+// the clients' outboxes and are resent after reconnecting). Safe to call
+// more than once.
+func (r *Registry) Close(ctx context.Context) error {
+	r.mu.Lock()
+	r.closing = true
+	live := make([]*Room, 0, len(r.rooms))
+	for _, rm := range r.rooms {
+		live = append(live, rm)
+	}
+	r.mu.Unlock()
+
+	for _, rm := range live {
+		select {
+		case rm.closeC <- ctx:
+		case <-rm.done:
+		}
+	}
+	var err error
+	for _, rm := range live {
+		select {
+		case <-rm.done:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		if err != nil {
+			break
+		}
+	}
+	r.cancel() // aborts store calls still running
+	waited := make(chan struct{})
+	go func() {
+		r.wg.Wait()
+		close(waited)
+	}()
+	select {
+	case <-waited:
+	case <-ctx.Done():
+		if err == nil {
+			err = ctx.Err()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("rooms: close: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,754 @@
+package rooms
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"log/slog"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/flowsync/flowsync/crdt"
+	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/storage"
+	"github.com/flowsync/flowsync/sync/protocol"
+)
+
+// Room is the live document of one workflow. Its methods hand work to the
+// room's goroutine and return without waiting for it (they wait only while
+// the room's inbox is full). Calls from one goroutine are handled in the
+// order they were made.
+type Room struct {
+	// Static after construction.
+	id      string
+	reg     *Registry
+	cfg     *Config
+	logger  *slog.Logger
+	metrics *Metrics
+	inbox   chan event
+	closeC  chan context.Context // Registry.Close
+	written chan error           // the in-flight store write's result; capacity 1
+	done    chan struct{}        // closed when run returns
+	loadErr error                // set before done is closed, when the load failed
+
+	// Owned by run.
+	doc           *workflow.Doc
+	clock         *crdt.Clock
+	members       map[Member]*memberState
+	slow          []*memberState // queue overflowed; removed after the current event
+	dirty         []*memberState // presence or drag waiting to be relayed
+	pending       []pendingDelta // merged, waiting for the next store write
+	pendingBytes  int
+	inflight      []pendingDelta // the batch being written (or waiting to be retried)
+	inflightBytes int
+	backoff       time.Duration
+	retry         *time.Timer
+	retryArmed    bool
+	idle          *time.Timer
+	idleArmed     bool
+	closing       context.Context // non-nil once Registry.Close asked
+}
+
+type memberState struct {
+	m        Member
+	id       Identity
+	entry    protocol.RosterEntry
+	drag     map[string]protocol.Point // positions not yet relayed
+	presence bool                      // presence changed, not yet relayed
+	queued   bool                      // in Room.dirty
+	removed  bool
+}
+
+type pendingDelta struct {
+	m       Member
+	opID    string
+	raw     []byte
+	applied time.Time
+}
+
+// Events a room's inbox carries.
+type (
+	event     interface{ isEvent() }
+	joinEvent struct {
+		m     Member
+		opts  JoinOptions
+		reply chan joinReply
+	}
+	joinReply struct {
+		catchUp [][]byte
+		err     error
+	}
+	leaveEvent struct{ m Member }
+	deltaEvent struct {
+		m     Member
+		opID  string
+		raw   []byte
+		delta *workflow.Doc
+	}
+	opEvent struct {
+		m    Member
+		opID string
+		op   workflow.Op
+	}
+	presenceEvent struct {
+		m      Member
+		cursor *protocol.Point
+		sel    protocol.Selection
+	}
+	dragEvent struct {
+		m   Member
+		pos map[string]protocol.Point
+	}
+	lifecycleEvent struct {
+		kind protocol.EventKind
+		msg  string
+	}
+	snapshotEvent struct{ reply chan *workflow.Doc }
+)
+
+func (*joinEvent) isEvent()     {}
+func (leaveEvent) isEvent()     {}
+func (*deltaEvent) isEvent()    {}
+func (*opEvent) isEvent()       {}
+func (*presenceEvent) isEvent() {}
+func (*dragEvent) isEvent()     {}
+func (lifecycleEvent) isEvent() {}
+func (snapshotEvent) isEvent()  {}
+
+func newRoom(r *Registry, id string) *Room {
+	return &Room{
+		id:      id,
+		reg:     r,
+		cfg:     &r.cfg,
+		logger:  r.logger.With("workflow", id),
+		metrics: r.metrics,
+		inbox:   make(chan event, r.cfg.InboxSize),
+		closeC:  make(chan context.Context),
+		written: make(chan error, 1),
+		done:    make(chan struct{}),
+		members: make(map[Member]*memberState),
+	}
+}
+
+// WorkflowID returns the room's workflow id.
+func (rm *Room) WorkflowID() string { return rm.id }
+
+// send hands ev to the loop; false if the room has stopped.
+func (rm *Room) send(ev event) bool {
+	select {
+	case rm.inbox <- ev:
+		return true
+	case <-rm.done:
+		return false
+	}
+}
+
+// Leave removes m from the room (a Leave frame or a disconnect); the other
+// members get the new roster. Leaving a room m is not in does nothing.
+func (rm *Room) Leave(m Member) { rm.send(leaveEvent{m}) }
+
+// SubmitDelta asks the room to admit and merge delta, which a Delta frame
+// carried as raw (its workflow encoding, relayed and stored as is; the room
+// keeps raw, so the caller must not reuse its bytes). The member gets
+// Applied and later Durable, or a Nack.
+func (rm *Room) SubmitDelta(m Member, opID string, raw []byte, delta *workflow.Doc) {
+	if !rm.send(&deltaEvent{m: m, opID: opID, raw: raw, delta: delta}) {
+		nack(m, opID, protocol.NewError(protocol.CodeOverloaded, "room closed"))
+	}
+}
+
+// SubmitOperation asks the room to run a thin client's operation against
+// its document with the server's clock, then treat the resulting delta like
+// a submitted one (the author also receives it as a RemoteDelta).
+func (rm *Room) SubmitOperation(m Member, opID string, op workflow.Op) {
+	if !rm.send(&opEvent{m: m, opID: opID, op: op}) {
+		nack(m, opID, protocol.NewError(protocol.CodeOverloaded, "room closed"))
+	}
+}
+
+// Presence replaces m's cursor and selection and relays them to the others
+// with m's identity. Never stored.
+func (rm *Room) Presence(m Member, cursor *protocol.Point, sel protocol.Selection) {
+	rm.send(&presenceEvent{m: m, cursor: cursor, sel: sel})
+}
+
+// Drag relays live positions of blocks m is dragging. Never merged or
+// stored; under load, positions of one block are coalesced (latest wins).
+func (rm *Room) Drag(m Member, positions map[string]protocol.Point) {
+	rm.send(&dragEvent{m: m, pos: positions})
+}
+
+// Event sends a lifecycle notice to every member.
+func (rm *Room) Event(kind protocol.EventKind, msg string) {
+	rm.send(lifecycleEvent{kind: kind, msg: msg})
+}
+
+// Snapshot returns a copy of the room's document, or ErrClosed if the room
+// has stopped.
+func (rm *Room) Snapshot(ctx context.Context) (*workflow.Doc, error) {
+	ev := snapshotEvent{reply: make(chan *workflow.Doc, 1)}
+	select {
+	case rm.inbox <- ev:
+	case <-rm.done:
+		return nil, ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case d := <-ev.reply:
+		return d, nil
+	case <-rm.done:
+		return nil, ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// ---- the loop ------------------------------------------------------------
+
+func (rm *Room) run() {
+	defer close(rm.done)
+	defer func() {
+		// A panic in a merge must not take the process down. The document
+		// may be half-merged, so the room is dropped: its members are
+		// closed (they reconnect and resync from the store) and nothing
+		// more is written from this copy.
+		if p := recover(); p != nil {
+			rm.logger.Error("room panicked; closing it", "panic", p)
+			rm.reg.remove(rm)
+			for _, ms := range rm.members {
+				ms.m.Close(protocol.CloseInternalError, "internal error")
+			}
+			rm.metrics.gauges(0, -float64(len(rm.members)), 0)
+			clear(rm.members)
+		}
+	}()
+	if !rm.load() {
+		return
+	}
+	rm.retry = time.NewTimer(time.Hour)
+	rm.retry.Stop()
+	rm.idle = time.NewTimer(time.Hour)
+	rm.idle.Stop()
+	defer rm.retry.Stop()
+	defer rm.idle.Stop()
+	defer func() {
+		rm.metrics.gauges(0, 0, -float64(rm.pendingBytes+rm.inflightBytes))
+	}()
+
+	for {
+		var idleC, retryC <-chan time.Time
+		var closingC <-chan struct{}
+		rm.armIdle()
+		if rm.idleArmed {
+			idleC = rm.idle.C
+		}
+		if rm.retryArmed {
+			retryC = rm.retry.C
+		}
+		if rm.closing != nil {
+			closingC = rm.closing.Done()
+		}
+
+		select {
+		case ev := <-rm.inbox:
+			rm.handle(ev)
+		case err := <-rm.written:
+			rm.handleWritten(err)
+		case <-retryC:
+			rm.retryArmed = false
+			rm.startWrite()
+		case <-idleC:
+			rm.idleArmed = false
+			rm.logger.Debug("room evicted: idle")
+			rm.reg.remove(rm)
+			return
+		case ctx := <-rm.closeC:
+			rm.closing = ctx
+		case <-closingC:
+			rm.logger.Warn("shutdown deadline: closing with deltas not yet durable",
+				"pending", len(rm.pending)+len(rm.inflight))
+			rm.finish()
+			return
+		}
+
+		rm.dropSlow()
+		if len(rm.inbox) == 0 {
+			// Nothing else waiting: relay the latest presence and drag
+			// positions. Under load the inbox is not empty, so later
+			// frames fold into these first (latest wins).
+			rm.flushEphemeral()
+			rm.dropSlow()
+		}
+		rm.maybeWrite()
+		if rm.closing != nil && len(rm.pending) == 0 && rm.inflight == nil {
+			rm.finish()
+			return
+		}
+	}
+}
+
+// load reads the document; on failure the room stops and joiners get the
+// error.
+func (rm *Room) load() bool {
+	ctx, cancel := context.WithTimeout(rm.reg.ctx, rm.cfg.LoadTimeout)
+	defer cancel()
+	doc, err := rm.reg.store.Load(ctx, rm.id)
+	if err != nil {
+		rm.metrics.storeError("load")
+		if errors.Is(err, storage.ErrDeleted) {
+			rm.loadErr = err
+		} else {
+			rm.logger.Warn("loading workflow failed", "err", err)
+			rm.loadErr = errors.Join(ErrLoad, err)
+		}
+		rm.reg.remove(rm)
+		return false
+	}
+	rm.doc = doc
+	rm.clock = crdt.NewClock(rm.cfg.ServerReplicaID)
+	return true
+}
+
+func (rm *Room) armIdle() {
+	idle := len(rm.members) == 0 && len(rm.pending) == 0 && rm.inflight == nil && rm.closing == nil
+	switch {
+	case idle && !rm.idleArmed:
+		rm.idle.Reset(rm.cfg.IdleTimeout)
+		rm.idleArmed = true
+	case !idle && rm.idleArmed:
+		rm.idle.Stop()
+		rm.idleArmed = false
+	}
+}
+
+// finish closes every member with 1012 and forgets the room.
+func (rm *Room) finish() {
+	rm.reg.remove(rm)
+	for _, ms := range rm.members {
+		ms.m.Close(protocol.CloseServiceRestart, "server restart")
+	}
+	rm.metrics.gauges(0, -float64(len(rm.members)), 0)
+	clear(rm.members)
+}
+
+func (rm *Room) handle(ev event) {
+	switch ev := ev.(type) {
+	case *joinEvent:
+		rm.handleJoin(ev)
+	case leaveEvent:
+		if ms, ok := rm.members[ev.m]; ok {
+			rm.remove(ms)
+			rm.broadcastRoster(nil)
+		}
+	case *deltaEvent:
+		rm.handleDelta(ev)
+	case *opEvent:
+		rm.handleOperation(ev)
+	case *presenceEvent:
+		if ms, ok := rm.members[ev.m]; ok {
+			if ms.presence {
+				rm.metrics.coalesced()
+			}
+			ms.entry.Cursor, ms.entry.Selection = ev.cursor, ev.sel
+			ms.entry.LastActivityMs = rm.nowMs()
+			ms.presence = true
+			rm.markDirty(ms)
+		}
+	case *dragEvent:
+		if ms, ok := rm.members[ev.m]; ok {
+			if ms.drag == nil {
+				ms.drag = make(map[string]protocol.Point, len(ev.pos))
+			} else {
+				rm.metrics.coalesced()
+			}
+			maps.Copy(ms.drag, ev.pos)
+			ms.entry.LastActivityMs = rm.nowMs()
+			rm.markDirty(ms)
+		}
+	case lifecycleEvent:
+		f := &protocol.Event{WorkflowID: rm.id, Kind: ev.kind, Message: ev.msg, TimestampMs: rm.nowMs()}
+		rm.broadcast(f, protocol.AppendFrame(make([]byte, 0, 64+len(ev.msg)), f), nil)
+	case snapshotEvent:
+		ev.reply <- rm.doc.Clone()
+	}
+}
+
+func (rm *Room) nowMs() int64 { return rm.cfg.Now().UnixMilli() }
+
+// ---- membership ----------------------------------------------------------
+
+func (rm *Room) handleJoin(ev *joinEvent) {
+	if rm.closing != nil {
+		ev.reply <- joinReply{err: ErrClosed}
+		return
+	}
+	id := ev.m.Identity()
+	if !id.Role.Valid() {
+		id.Role = protocol.RoleRead
+	}
+	if old, ok := rm.members[ev.m]; ok {
+		rm.remove(old)
+	}
+	if tab := ev.opts.TabSessionID; tab != "" {
+		// A reload of the same tab replaces its ghost entry.
+		for _, ms := range rm.members {
+			if ms.id.UserID == id.UserID && ms.entry.TabSessionID == tab {
+				rm.logger.Debug("same-tab rejoin replaces a session", "old", ms.entry.SessionID, "new", ev.m.SessionID())
+				rm.remove(ms)
+			}
+		}
+	}
+	now := rm.nowMs()
+	ms := &memberState{m: ev.m, id: id, entry: protocol.RosterEntry{
+		SessionID: ev.m.SessionID(), TabSessionID: ev.opts.TabSessionID,
+		UserID: id.UserID, Name: id.Name, Avatar: id.Avatar, Role: id.Role,
+		JoinedAtMs: now, LastActivityMs: now,
+	}}
+	rm.members[ev.m] = ms
+	rm.metrics.gauges(0, 1, 0)
+
+	have := ev.opts.Have
+	if have == nil {
+		have = crdt.NewContext()
+	}
+	chunks := splitCatchUp(rm.doc.DeltaSince(have), rm.cfg.MaxCatchUpChunk)
+	catchUp := make([][]byte, len(chunks))
+	for i, c := range chunks {
+		f := &protocol.CatchUp{WorkflowID: rm.id, Seq: uint64(i), Last: i == len(chunks)-1, Delta: c}
+		catchUp[i] = protocol.AppendFrame(make([]byte, 0, 48+len(rm.id)+len(c)), f)
+	}
+	ctx := workflow.New()
+	ctx.Context().Merge(rm.doc.Context())
+	joined := &protocol.Joined{
+		WorkflowID: rm.id, Role: id.Role, Context: ctx.Encode(),
+		Roster: rm.roster(), CatchUpChunks: uint64(len(chunks)),
+	}
+	rm.sendTo(ms, joined, protocol.AppendFrame(nil, joined))
+	ev.reply <- joinReply{catchUp: catchUp}
+	rm.broadcastRoster(ms)
+}
+
+// remove takes ms out of the room without telling anyone.
+func (rm *Room) remove(ms *memberState) {
+	if ms.removed {
+		return
+	}
+	ms.removed = true
+	delete(rm.members, ms.m)
+	rm.metrics.gauges(0, -1, 0)
+}
+
+func (rm *Room) roster() []protocol.RosterEntry {
+	es := make([]protocol.RosterEntry, 0, len(rm.members))
+	for _, ms := range rm.members {
+		es = append(es, ms.entry)
+	}
+	slices.SortFunc(es, func(a, b protocol.RosterEntry) int {
+		return cmp.Or(cmp.Compare(a.JoinedAtMs, b.JoinedAtMs), cmp.Compare(a.SessionID, b.SessionID))
+	})
+	return es
+}
+
+func (rm *Room) broadcastRoster(except *memberState) {
+	if len(rm.members) == 0 || (len(rm.members) == 1 && except != nil) {
+		return
+	}
+	f := &protocol.Roster{WorkflowID: rm.id, Entries: rm.roster()}
+	rm.broadcast(f, protocol.AppendFrame(nil, f), except)
+}
+
+// ---- edits ---------------------------------------------------------------
+
+func (rm *Room) handleDelta(ev *deltaEvent) {
+	ms, ok := rm.members[ev.m]
+	if !ok {
+		nack(ev.m, ev.opID, protocol.NewError(protocol.CodeNotJoined, "join %q first", rm.id))
+		return
+	}
+	if err := rm.canTakeWork(len(ev.raw)); err != nil {
+		rm.refuse(ms, ev.opID, err)
+		return
+	}
+	start := time.Now()
+	nowMs := rm.nowMs()
+	c := &Change{WorkflowID: rm.id, Member: ms.id, Delta: ev.delta}
+	latest, err := admit(rm.doc, c, rm.cfg.ServerReplicaID, nowMs, rm.cfg.MaxClockSkew.Milliseconds())
+	if err == nil && rm.cfg.Admit != nil {
+		err = rm.cfg.Admit(rm.doc, c)
+	}
+	if err != nil {
+		rm.refuse(ms, ev.opID, err)
+		return
+	}
+	rm.doc.Merge(ev.delta)
+	if !latest.IsZero() {
+		rm.clock.Observe(latest, nowMs)
+	}
+	rm.metrics.observeMerge(time.Since(start))
+	rm.applied(ms, ev.opID, ev.raw, string(ms.id.ReplicaID), false)
+}
+
+func (rm *Room) handleOperation(ev *opEvent) {
+	ms, ok := rm.members[ev.m]
+	if !ok {
+		nack(ev.m, ev.opID, protocol.NewError(protocol.CodeNotJoined, "join %q first", rm.id))
+		return
+	}
+	if err := rm.canTakeWork(0); err != nil {
+		rm.refuse(ms, ev.opID, err)
+		return
+	}
+	start := time.Now()
+	nowMs := rm.nowMs()
+	delta, err := rm.doc.Prepare(rm.clock.Now(nowMs), ev.op)
+	if err == nil {
+		c := &Change{WorkflowID: rm.id, Member: ms.id, Delta: delta, Op: ev.op}
+		_, err = admit(rm.doc, c, rm.cfg.ServerReplicaID, nowMs, rm.cfg.MaxClockSkew.Milliseconds())
+		if err == nil && rm.cfg.Admit != nil {
+			err = rm.cfg.Admit(rm.doc, c)
+		}
+	}
+	if err != nil {
+		rm.refuse(ms, ev.opID, err)
+		return
+	}
+	rm.doc.Merge(delta)
+	rm.metrics.observeMerge(time.Since(start))
+	rm.applied(ms, ev.opID, delta.Encode(), "", true)
+}
+
+// canTakeWork refuses new edits while shutting down or while too much is
+// waiting for the store.
+func (rm *Room) canTakeWork(size int) error {
+	if rm.closing != nil {
+		return protocol.NewError(protocol.CodeOverloaded, "server shutting down")
+	}
+	if rm.pendingBytes+rm.inflightBytes+size > rm.cfg.MaxPendingBytes {
+		return protocol.NewError(protocol.CodeStorageUnavailable, "too many edits waiting for the store")
+	}
+	return nil
+}
+
+// applied relays a merged delta (encoded once, the same bytes for every
+// member), acks it to its author and queues it for the store. A thin
+// client's operation is relayed to its author too, before the Applied.
+func (rm *Room) applied(ms *memberState, opID string, raw []byte, replica string, toAuthor bool) {
+	start := time.Now()
+	ms.entry.LastActivityMs = rm.nowMs()
+	relay := &protocol.RemoteDelta{WorkflowID: rm.id, Delta: raw, Origin: protocol.Origin{
+		UserID: ms.id.UserID, ReplicaID: replica, SessionID: ms.entry.SessionID,
+	}}
+	frame := protocol.AppendFrame(make([]byte, 0, 96+len(rm.id)+len(raw)+len(ms.id.UserID)+len(replica)+len(ms.entry.SessionID)), relay)
+	except := ms
+	if toAuthor {
+		except = nil
+	}
+	rm.broadcast(relay, frame, except)
+	rm.metrics.observeFanout(time.Since(start))
+	ack := &protocol.Applied{OpID: opID}
+	rm.sendTo(ms, ack, protocol.AppendFrame(make([]byte, 0, 16+len(opID)), ack))
+	rm.pending = append(rm.pending, pendingDelta{m: ms.m, opID: opID, raw: raw, applied: time.Now()})
+	rm.pendingBytes += len(raw)
+	rm.metrics.gauges(0, 0, float64(len(raw)))
+}
+
+func (rm *Room) refuse(ms *memberState, opID string, err error) {
+	code := protocol.CodeFor(err)
+	rm.metrics.refused(code)
+	if code == protocol.CodeInternal {
+		rm.logger.Error("refusing an edit", "op", opID, "err", err)
+	}
+	n := nackFrame(opID, code, err)
+	rm.sendTo(ms, n, protocol.AppendFrame(nil, n))
+}
+
+func nackFrame(opID string, code protocol.Code, err error) *protocol.Nack {
+	msg := err.Error()
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		msg = pe.Message
+	}
+	if len(msg) > protocol.MaxTextBytes {
+		msg = msg[:protocol.MaxTextBytes]
+	}
+	return &protocol.Nack{OpID: opID, Code: code, Message: msg, Retryable: code.Retryable()}
+}
+
+// nack answers a member the room does not hold (no slow-consumer handling:
+// it is not a member).
+func nack(m Member, opID string, err error) {
+	m.Enqueue(protocol.AppendFrame(nil, nackFrame(opID, protocol.CodeFor(err), err)))
+}
+
+// ---- sending -------------------------------------------------------------
+
+func (rm *Room) sendTo(ms *memberState, f protocol.Frame, frame []byte) {
+	if ms.removed {
+		return
+	}
+	if !ms.m.Enqueue(frame) {
+		rm.markSlow(ms)
+		return
+	}
+	rm.metrics.frameOut(f.Type(), 1, len(frame))
+}
+
+// broadcast queues one encoded frame to every member but except.
+func (rm *Room) broadcast(f protocol.Frame, frame []byte, except *memberState) {
+	n := 0
+	for _, ms := range rm.members {
+		if ms == except || ms.removed {
+			continue
+		}
+		if !ms.m.Enqueue(frame) {
+			rm.markSlow(ms)
+			continue
+		}
+		n++
+	}
+	rm.metrics.frameOut(f.Type(), n, len(frame))
+}
+
+func (rm *Room) markSlow(ms *memberState) {
+	for _, s := range rm.slow {
+		if s == ms {
+			return
+		}
+	}
+	rm.slow = append(rm.slow, ms)
+}
+
+// dropSlow closes the members whose queue overflowed, then tells the rest.
+// Nothing is dropped silently: the closed client resyncs on reconnect.
+func (rm *Room) dropSlow() {
+	for len(rm.slow) > 0 {
+		slow := rm.slow
+		rm.slow = nil
+		for _, ms := range slow {
+			if ms.removed {
+				continue
+			}
+			rm.remove(ms)
+			rm.metrics.slowConsumer()
+			rm.logger.Info("closing slow consumer", "session", ms.entry.SessionID)
+			ms.m.Close(protocol.CloseSlowConsumer, "outbound queue full")
+		}
+		rm.broadcastRoster(nil) // may mark more members slow
+	}
+}
+
+func (rm *Room) markDirty(ms *memberState) {
+	if !ms.queued {
+		ms.queued = true
+		rm.dirty = append(rm.dirty, ms)
+	}
+}
+
+// flushEphemeral relays the presence and drag positions that changed since
+// the last flush, one frame per member that changed.
+func (rm *Room) flushEphemeral() {
+	dirty := rm.dirty
+	rm.dirty = nil
+	for _, ms := range dirty {
+		ms.queued = false
+		if ms.removed {
+			continue
+		}
+		if ms.presence {
+			ms.presence = false
+			f := &protocol.PresenceUpdate{WorkflowID: rm.id, SessionID: ms.entry.SessionID, UserID: ms.id.UserID,
+				Name: ms.id.Name, Avatar: ms.id.Avatar, Cursor: ms.entry.Cursor, Selection: ms.entry.Selection}
+			rm.broadcast(f, protocol.AppendFrame(nil, f), ms)
+		}
+		if len(ms.drag) > 0 {
+			f := &protocol.DragUpdate{WorkflowID: rm.id, SessionID: ms.entry.SessionID, UserID: ms.id.UserID, Positions: ms.drag}
+			rm.broadcast(f, protocol.AppendFrame(nil, f), ms)
+			ms.drag = nil
+		}
+	}
+}
+
+// ---- durability (group commit) -------------------------------------------
+
+// maybeWrite starts a store write of what is pending if none is in flight.
+func (rm *Room) maybeWrite() {
+	if rm.inflight != nil || len(rm.pending) == 0 {
+		return
+	}
+	n := min(len(rm.pending), rm.cfg.MaxBatchDeltas)
+	rm.inflight = rm.pending[:n:n]
+	rm.pending = rm.pending[n:]
+	for _, p := range rm.inflight {
+		rm.inflightBytes += len(p.raw)
+		rm.pendingBytes -= len(p.raw)
+	}
+	if len(rm.pending) == 0 {
+		rm.pending = nil
+	}
+	rm.startWrite()
+}
+
+// startWrite writes rm.inflight on its own goroutine; the result comes back
+// on rm.written.
+func (rm *Room) startWrite() {
+	raws := make([][]byte, len(rm.inflight))
+	for i, p := range rm.inflight {
+		raws[i] = p.raw
+	}
+	reg := rm.reg
+	reg.wg.Add(1)
+	go func() {
+		defer reg.wg.Done()
+		ctx, cancel := context.WithTimeout(reg.ctx, rm.cfg.WriteTimeout)
+		defer cancel()
+		rm.written <- reg.store.Append(ctx, rm.id, raws)
+	}()
+}
+
+func (rm *Room) handleWritten(err error) {
+	if err != nil {
+		rm.metrics.storeError("append")
+		if errors.Is(err, storage.ErrDeleted) || errors.Is(err, storage.ErrCorrupt) {
+			// Retrying cannot help. The clients keep these deltas in their
+			// outboxes (no Durable came), so nothing acknowledged is lost.
+			rm.logger.Error("store refused a batch; dropping it", "deltas", len(rm.inflight), "err", err)
+		} else {
+			rm.backoff = min(max(rm.backoff*2, rm.cfg.RetryBackoff), rm.cfg.MaxRetryBackoff)
+			rm.logger.Warn("store write failed; retrying", "deltas", len(rm.inflight), "backoff", rm.backoff, "err", err)
+			rm.retry.Reset(rm.backoff)
+			rm.retryArmed = true
+			return
+		}
+	} else {
+		rm.backoff = 0
+		rm.ackDurable(rm.inflight)
+	}
+	rm.metrics.gauges(0, 0, -float64(rm.inflightBytes))
+	rm.inflight, rm.inflightBytes = nil, 0
+}
+
+// ackDurable sends one Durable per member still present, listing its ops in
+// the order they were applied. Members that left miss it: their clients
+// resend after rejoining, and merging is idempotent.
+func (rm *Room) ackDurable(batch []pendingDelta) {
+	now := time.Now()
+	var order []Member
+	ops := make(map[Member][]string)
+	for _, p := range batch {
+		rm.metrics.observeDurable(now.Sub(p.applied))
+		if _, ok := ops[p.m]; !ok {
+			order = append(order, p.m)
+		}
+		ops[p.m] = append(ops[p.m], p.opID)
+	}
+	for _, m := range order {
+		ms, ok := rm.members[m]
+		if !ok {
+			continue
+		}
+		f := &protocol.Durable{OpIDs: ops[m]}
+		rm.sendTo(ms, f, protocol.AppendFrame(nil, f))
+	}
+}

@@ -1,0 +1,428 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/flowsync/flowsync/crdt"
+	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/sync/protocol"
+)
+
+// Point is a canvas position (cursor, dragged block).
+type Point = protocol.Point
+
+// Client is one replica of one workflow. Create it with New, drive its
+// connection with Run, edit with Apply, and stop it with Close.
+type Client struct {
+	// Static after New.
+	cfg      Config
+	log      *slog.Logger
+	opPrefix string
+	closing  context.Context // done once Close was called
+	close    context.CancelFunc
+
+	// Status notification (see notifyStatus).
+	statusMu    sync.Mutex // held while OnStatus runs; guards lastStatus
+	statusDirty atomic.Bool
+	lastStatus  Status
+	// callbacks counts callbacks in progress, so that Close called from one
+	// does not wait for the goroutine it runs on.
+	callbacks atomic.Int32
+
+	// Lock order: statusMu before mu. No callback runs with mu held.
+	mu sync.Mutex
+	// Guarded by mu.
+	replica crdt.ReplicaID
+	doc     *workflow.Doc
+	clock   *crdt.Clock
+	opSeq   uint64
+	out     outbox
+	state   State
+	attempt int
+	closed  bool
+	deleted bool          // a workflow-deleted event arrived
+	runDone chan struct{} // closed when the running Run returns; nil when none runs
+	// connCancel ends the current connection attempt (nil when none);
+	// resetting makes Run reconnect at once after it ends.
+	connCancel context.CancelFunc
+	resetting  bool
+	gen        uint64 // generation of the latest connection
+	conn       *conn  // the joined connection whose writer runs; nil otherwise
+	sessionID  string
+	user       protocol.User
+	limits     protocol.ServerLimits
+	roster     []protocol.RosterEntry
+	cursor     *Point
+	selection  protocol.Selection
+	presDirty  bool             // presence changed since the last Presence frame
+	drag       map[string]Point // positions not yet sent; nil when none
+}
+
+// New returns a Client for cfg. It does not connect: call Run. It returns an
+// error wrapping ErrConfig when cfg is invalid.
+func New(cfg Config) (*Client, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if cfg.TabSessionID == "" {
+		cfg.TabSessionID = "tab-" + randomHex(8)
+	}
+	doc := cfg.Doc
+	if doc == nil {
+		doc = workflow.New()
+	}
+	cfg.Doc = nil
+	closing, cancel := context.WithCancel(context.Background())
+	replica := crdt.ReplicaID(cfg.ReplicaID)
+	c := &Client{
+		cfg:      cfg,
+		log:      cfg.Logger.With("replica", cfg.ReplicaID, "workflow", cfg.WorkflowID),
+		opPrefix: randomHex(6),
+		closing:  closing,
+		close:    cancel,
+		replica:  replica,
+		doc:      doc,
+		clock:    crdt.NewClock(replica),
+		state:    StateOffline,
+	}
+	c.lastStatus = c.statusLocked()
+	return c, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return hex.EncodeToString(b)
+}
+
+// nextOpIDLocked returns a fresh op id: unique per session (the counter)
+// and, through the random prefix, unlikely to collide with another client's
+// ids in logs.
+func (c *Client) nextOpIDLocked() string {
+	c.opSeq++
+	return c.opPrefix + "-" + strconv.FormatUint(c.opSeq, 36)
+}
+
+func (c *Client) nowMs() int64 { return c.cfg.Now().UnixMilli() }
+
+// Apply runs op against the local document, stamped with the client's
+// hybrid logical clock, and returns its delta. The delta is merged locally
+// at once and queued in the outbox, which sends it when connected and keeps
+// it until the server reports it durable. The returned delta is shared with
+// the outbox: do not modify it.
+//
+// A refused operation changes nothing and returns the workflow package's
+// typed error (workflow.ErrNoEffect, ErrUnknownBlock, ErrLocked, …), or
+// ErrDeltaTooLarge when its delta exceeds the server's delta limit,
+// ErrWorkflowDeleted after a workflow-deleted event, ErrClosed after Close.
+func (c *Client) Apply(op workflow.Op) (*workflow.Doc, error) {
+	c.mu.Lock()
+	switch {
+	case c.closed:
+		c.mu.Unlock()
+		return nil, ErrClosed
+	case c.deleted:
+		c.mu.Unlock()
+		return nil, ErrWorkflowDeleted
+	}
+	ts := c.clock.Now(c.nowMs())
+	delta, err := c.doc.Prepare(ts, op)
+	if err != nil {
+		c.mu.Unlock()
+		return nil, err
+	}
+	enc := delta.Encode()
+	if limit := c.maxDeltaLocked(); len(enc) > limit {
+		c.mu.Unlock()
+		return nil, fmt.Errorf("%w: %s is %d bytes, the limit is %d", ErrDeltaTooLarge, op.Name(), len(enc), limit)
+	}
+	c.doc.Merge(delta)
+	c.out.add(&entry{id: c.nextOpIDLocked(), delta: delta, enc: enc})
+	c.kickLocked()
+	c.mu.Unlock()
+	c.notifyStatus()
+	if fn := c.cfg.OnChange; fn != nil {
+		c.callback(func() { fn(delta, false) })
+	}
+	return delta, nil
+}
+
+// maxDeltaLocked is the largest delta the server accepts.
+func (c *Client) maxDeltaLocked() int {
+	if l := c.limits.MaxDeltaBytes; l > 0 && l < math.MaxInt32 {
+		return int(l)
+	}
+	return DefaultMaxDeltaBytes
+}
+
+// kickLocked wakes the writer of the joined connection, if any.
+func (c *Client) kickLocked() {
+	if c.conn != nil {
+		c.conn.kick()
+	}
+}
+
+// Reset discards the local document and the outbox, switches to a new
+// replica id and rejoins with an empty context (the server sends the whole
+// document). It is what PROTOCOL.md §9 asks after a non-retryable Nack (see
+// RejectError): the local replica held writes the server will never have.
+// replicaID must be new: never a replica id this or another client used.
+// Re-apply the edits the user still wants after the catch-up (Status
+// reaches StateLive).
+func (c *Client) Reset(replicaID string) error {
+	if replicaID == "" || len(replicaID) > protocol.MaxIDBytes {
+		return fmt.Errorf("%w: replica id must be 1 to %d bytes", ErrConfig, protocol.MaxIDBytes)
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	if crdt.ReplicaID(replicaID) == c.replica {
+		c.mu.Unlock()
+		return fmt.Errorf("%w: Reset needs a new replica id, not %q", ErrConfig, replicaID)
+	}
+	c.replica = crdt.ReplicaID(replicaID)
+	c.clock = crdt.NewClock(c.replica)
+	c.doc = workflow.New()
+	c.out.clear()
+	c.drag = nil
+	cancel := c.connCancel
+	if cancel != nil {
+		c.resetting = true
+	}
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	c.notifyStatus()
+	return nil
+}
+
+// View returns the document as an editor renders it (workflow.Doc.View).
+func (c *Client) View() *workflow.View {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.doc.View()
+}
+
+// Doc returns a copy of the local document.
+func (c *Client) Doc() *workflow.Doc {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.doc.Clone()
+}
+
+// Read calls fn with the local document under the client's lock: fn must
+// not modify doc, keep it, or call the Client's methods.
+func (c *Client) Read(fn func(doc *workflow.Doc)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fn(c.doc)
+}
+
+// ReplicaID returns the replica id the client writes with (Config.ReplicaID
+// until Reset).
+func (c *Client) ReplicaID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return string(c.replica)
+}
+
+// TabSessionID returns the tab session id sent with every Join.
+func (c *Client) TabSessionID() string { return c.cfg.TabSessionID }
+
+// Session returns the id of the latest session and the user the server
+// authenticated (empty before the first Welcome).
+func (c *Client) Session() (sessionID string, user protocol.User) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sessionID, c.user
+}
+
+// Pending returns the number of local deltas not yet durable.
+func (c *Client) Pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.out.len()
+}
+
+// Status returns the current connection state and outbox counts.
+func (c *Client) Status() Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.statusLocked()
+}
+
+func (c *Client) statusLocked() Status {
+	var gen uint64
+	if c.conn != nil {
+		gen = c.conn.gen
+	}
+	return Status{State: c.state, Pending: c.out.len(), Unacked: c.out.unacked(gen), Attempt: c.attempt}
+}
+
+// Roster returns a copy of the room's roster as last received (empty while
+// not joined).
+func (c *Client) Roster() []protocol.RosterEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return cloneRoster(c.roster)
+}
+
+func cloneRoster(r []protocol.RosterEntry) []protocol.RosterEntry {
+	out := make([]protocol.RosterEntry, len(r))
+	copy(out, r)
+	for i := range out {
+		if p := out[i].Cursor; p != nil {
+			q := *p
+			out[i].Cursor = &q
+		}
+	}
+	return out
+}
+
+// SetCursor sets this session's cursor, in canvas coordinates. Presence is
+// sent at most every Config.PresenceInterval (the latest state wins) and
+// again after every rejoin; it never enters the document.
+func (c *Client) SetCursor(x, y float64) error {
+	if math.IsNaN(x) || math.IsInf(x, 0) || math.IsNaN(y) || math.IsInf(y, 0) {
+		return fmt.Errorf("client: cursor (%v, %v) is not finite", x, y)
+	}
+	return c.setPresence(func() { c.cursor = &Point{X: x, Y: y} })
+}
+
+// ClearCursor says the pointer left the canvas.
+func (c *Client) ClearCursor() error { return c.setPresence(func() { c.cursor = nil }) }
+
+// SetSelection sets what this session has selected: protocol.SelectBlock or
+// SelectEdge with an id, or SelectNone (or "") with an empty id.
+func (c *Client) SetSelection(kind protocol.SelectionType, id string) error {
+	sel := protocol.Selection{Type: kind, ID: id}
+	switch kind {
+	case "", protocol.SelectNone:
+		if id != "" {
+			return fmt.Errorf("client: selection %q has an id", kind)
+		}
+		sel = protocol.Selection{}
+	case protocol.SelectBlock, protocol.SelectEdge:
+		if id == "" || len(id) > protocol.MaxIDBytes {
+			return fmt.Errorf("client: selection id must be 1 to %d bytes", protocol.MaxIDBytes)
+		}
+	default:
+		return fmt.Errorf("client: unknown selection type %q", kind)
+	}
+	return c.setPresence(func() { c.selection = sel })
+}
+
+func (c *Client) setPresence(set func()) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	set()
+	c.presDirty = true
+	c.kickLocked()
+	return nil
+}
+
+// Drag sends the live positions of blocks being dragged. Drag positions
+// are ephemeral: relayed to the room, never merged or stored, and dropped
+// while offline. On drop, Apply the final positions
+// (workflow.BatchUpdatePositions) as a real edit. Calls faster than
+// Config.PresenceInterval are folded, later positions winning.
+func (c *Client) Drag(positions map[string]Point) error {
+	for id, p := range positions {
+		if id == "" || len(id) > protocol.MaxIDBytes {
+			return fmt.Errorf("client: drag block id must be 1 to %d bytes", protocol.MaxIDBytes)
+		}
+		if math.IsNaN(p.X) || math.IsInf(p.X, 0) || math.IsNaN(p.Y) || math.IsInf(p.Y, 0) {
+			return fmt.Errorf("client: drag position of %q is not finite", id)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	if c.conn == nil || len(positions) == 0 {
+		return nil
+	}
+	if c.drag == nil {
+		c.drag = make(map[string]Point, len(positions))
+	}
+	for id, p := range positions {
+		c.drag[id] = p
+	}
+	c.kickLocked()
+	return nil
+}
+
+// Close stops Run (which then returns ErrClosed), closes the connection
+// with 1000 and waits until every goroutine the Client started has exited,
+// unless it is called from a callback (then Run finishes shortly after).
+// Pending edits are not sent. Close is idempotent.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.state = StateClosed
+	done := c.runDone
+	c.mu.Unlock()
+	c.close()
+	if done != nil && c.callbacks.Load() == 0 {
+		<-done
+	}
+	c.notifyStatus()
+	return nil
+}
+
+// callback runs fn, counting it as a callback in progress.
+func (c *Client) callback(fn func()) {
+	c.callbacks.Add(1)
+	defer c.callbacks.Add(-1)
+	fn()
+}
+
+// notifyStatus calls OnStatus if the status changed since the last call.
+// Calls are serialized, and a change made while OnStatus runs (even by
+// OnStatus itself, through Apply) is delivered by the loop that is already
+// running, so the last call always carries the latest status.
+func (c *Client) notifyStatus() {
+	fn := c.cfg.OnStatus
+	if fn == nil {
+		return
+	}
+	c.statusDirty.Store(true)
+	for c.statusDirty.Load() {
+		if !c.statusMu.TryLock() {
+			return // the holder will see statusDirty
+		}
+		for c.statusDirty.Swap(false) {
+			s := c.Status()
+			if s != c.lastStatus {
+				c.lastStatus = s
+				c.callback(func() { fn(s) })
+			}
+		}
+		c.statusMu.Unlock()
+	}
+}
+
+func (c *Client) setState(s State) {
+	c.mu.Lock()
+	if !c.closed || s == StateClosed {
+		c.state = s
+	}
+	c.mu.Unlock()
+	c.notifyStatus()
+}

@@ -1,0 +1,548 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/flowsync/flowsync/crdt"
+	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/sync/protocol"
+	"github.com/gorilla/websocket"
+)
+
+// conn is one joined websocket connection.
+type conn struct {
+	// Static after creation.
+	gen    uint64
+	ws     *websocket.Conn
+	wake   chan struct{} // capacity 1: wakes the writer
+	limits protocol.ServerLimits
+
+	// Owned by the writer goroutine.
+	bucket       tokenBucket
+	lastPresence time.Time
+	lastDrag     time.Time
+}
+
+func (cn *conn) kick() {
+	select {
+	case cn.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run connects to the server and keeps the client in sync until ctx ends,
+// Close is called, or the server closes the connection with a terminal
+// code. Between connections it waits Config.Backoff (full jitter; attempts
+// count from the last successful join).
+//
+// It returns ErrClosed after Close; ctx.Err() when ctx ended; a *CloseError
+// for a terminal close code (authentication failed, access revoked,
+// workflow deleted, …); a *protocol.Error when the server refused the Join
+// with a non-retryable code (ACCESS_DENIED, UNKNOWN_WORKFLOW, …); ErrRunning
+// when another Run of this Client has not returned. Run may be called again
+// after it returned for ctx (the outbox and document are kept).
+func (c *Client) Run(ctx context.Context) error {
+	c.mu.Lock()
+	switch {
+	case c.closed:
+		c.mu.Unlock()
+		return ErrClosed
+	case c.runDone != nil:
+		c.mu.Unlock()
+		return ErrRunning
+	}
+	done := make(chan struct{})
+	c.runDone = done
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.runDone = nil
+		c.mu.Unlock()
+		close(done)
+	}()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(c.closing, cancel)
+	defer stop()
+
+	attempt := 0
+	for {
+		joined, err := c.connect(ctx)
+		if ctx.Err() != nil {
+			if c.closing.Err() != nil {
+				c.setState(StateClosed)
+				return ErrClosed
+			}
+			c.setState(StateOffline)
+			return ctx.Err()
+		}
+		if terminal(err) {
+			c.log.Warn("connection ended for good", "err", err)
+			c.setState(StateClosed)
+			return err
+		}
+		if joined {
+			attempt = 0
+		}
+		c.mu.Lock()
+		resetting := c.resetting
+		c.resetting = false
+		c.mu.Unlock()
+		if resetting {
+			continue
+		}
+		delay := c.cfg.Backoff.Delay(attempt, nil)
+		attempt++
+		c.mu.Lock()
+		c.attempt = attempt
+		c.mu.Unlock()
+		c.setState(StateOffline)
+		c.log.Info("disconnected; reconnecting", "err", err, "attempt", attempt, "delay", delay)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// terminal reports whether err ends Run instead of a reconnect.
+func terminal(err error) bool {
+	var ce *CloseError
+	if errors.As(err, &ce) {
+		return !ce.Code.ShouldReconnect()
+	}
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		return !pe.Retryable
+	}
+	return false
+}
+
+// connect runs one connection from dial to disconnect and returns the
+// reason it ended, and whether it got as far as Joined.
+func (c *Client) connect(ctx context.Context) (joined bool, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return false, ErrClosed
+	}
+	c.connCancel = cancel
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.connCancel = nil
+		c.mu.Unlock()
+	}()
+	c.setState(StateConnecting)
+
+	dialCtx, dialCancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
+	ws, resp, err := c.cfg.Dialer.DialContext(dialCtx, c.cfg.URL, c.cfg.Header)
+	dialCancel()
+	if resp != nil && resp.Body != nil {
+		resp.Body.Close()
+	}
+	if err != nil {
+		return false, fmt.Errorf("client: dial: %w", err)
+	}
+	ws.SetReadLimit(int64(c.cfg.MaxFrameBytes))
+	ws.SetPingHandler(func(data string) error {
+		_ = ws.SetReadDeadline(time.Now().Add(c.cfg.ReadTimeout))
+		err := ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(c.cfg.WriteTimeout))
+		var ne net.Error
+		if errors.Is(err, websocket.ErrCloseSent) || (errors.As(err, &ne) && ne.Timeout()) {
+			return nil
+		}
+		return err
+	})
+	// Ending ctx ends the connection: a close frame if the client is
+	// stopping, then the socket, which unblocks the reader and the writer.
+	closed := make(chan struct{})
+	stopClose := context.AfterFunc(ctx, func() {
+		defer close(closed)
+		if c.closing.Err() != nil {
+			msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "client closing")
+			_ = ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+		}
+		ws.Close()
+	})
+	defer func() {
+		if !stopClose() {
+			<-closed // no goroutine outlives Run
+		}
+		ws.Close()
+	}()
+
+	cn, chunks, err := c.handshake(ws)
+	if err != nil {
+		return false, err
+	}
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := c.writeLoop(ctx, cn); err != nil && ctx.Err() == nil {
+			c.log.Debug("write failed", "err", err)
+			ws.Close() // unblocks the reader
+		}
+	}()
+	defer func() {
+		cancel()
+		wg.Wait()
+		c.mu.Lock()
+		if c.conn == cn {
+			c.conn = nil
+			c.roster = nil
+			c.drag = nil
+		}
+		c.mu.Unlock()
+	}()
+	return true, c.readLoop(ctx, cn, chunks)
+}
+
+// handshake says Hello, waits for Welcome, joins and waits for Joined. It
+// returns the joined connection and the number of catch-up chunks to expect.
+func (c *Client) handshake(ws *websocket.Conn) (*conn, uint64, error) {
+	_ = ws.SetReadDeadline(time.Now().Add(c.cfg.DialTimeout))
+	c.mu.Lock()
+	hello := &protocol.Hello{
+		ProtocolVersion: protocol.ProtocolVersion,
+		Token:           c.cfg.Token,
+		ReplicaID:       string(c.replica),
+		ClientName:      c.cfg.ClientName,
+		ClientVersion:   c.cfg.ClientVersion,
+	}
+	c.mu.Unlock()
+	if err := c.write(ws, hello); err != nil {
+		return nil, 0, err
+	}
+	var last *protocol.Error // the latest Error frame, reported with the close
+	var welcome *protocol.Welcome
+	for welcome == nil {
+		f, err := c.read(ws, last)
+		if err != nil {
+			return nil, 0, err
+		}
+		switch f := f.(type) {
+		case *protocol.Welcome:
+			welcome = f
+		case *protocol.Error:
+			c.log.Warn("server error before Welcome", "err", f)
+			last = f
+		default:
+			c.log.Debug("ignoring frame before Welcome", "type", f.Type())
+		}
+	}
+	if welcome.ProtocolVersion != protocol.ProtocolVersion {
+		return nil, 0, fmt.Errorf("client: server speaks protocol %d, not %d", welcome.ProtocolVersion, protocol.ProtocolVersion)
+	}
+
+	c.mu.Lock()
+	c.sessionID, c.user, c.limits = welcome.SessionID, welcome.User, welcome.Limits
+	c.clock.Observe(crdt.Timestamp{Wall: welcome.ServerTimeMs}, c.nowMs())
+	have := workflow.New()
+	have.Context().Merge(c.doc.Context())
+	join := &protocol.Join{WorkflowID: c.cfg.WorkflowID, Context: have.Encode(), TabSessionID: c.cfg.TabSessionID}
+	c.mu.Unlock()
+	c.setState(StateJoining)
+	if err := c.write(ws, join); err != nil {
+		return nil, 0, err
+	}
+
+	var joined *protocol.Joined
+	for joined == nil {
+		f, err := c.read(ws, last)
+		if err != nil {
+			return nil, 0, err
+		}
+		switch f := f.(type) {
+		case *protocol.Joined:
+			if f.WorkflowID == c.cfg.WorkflowID {
+				joined = f
+			}
+		case *protocol.Error:
+			if f.WorkflowID == c.cfg.WorkflowID {
+				return nil, 0, f // the Join was refused
+			}
+			c.log.Warn("server error", "err", f)
+			last = f
+		default:
+			c.log.Debug("ignoring frame before Joined", "type", f.Type())
+		}
+	}
+
+	c.mu.Lock()
+	c.gen++
+	cn := &conn{gen: c.gen, ws: ws, wake: make(chan struct{}, 1), limits: c.limits}
+	cn.bucket = newTokenBucket(c.limits.MaxOpsPerSecond, c.limits.OpsBurst, time.Now())
+	c.conn = cn
+	c.roster = cloneRoster(joined.Roster)
+	c.attempt = 0
+	c.presDirty = c.cursor != nil || !c.selection.IsZero()
+	c.state = StateJoining
+	if joined.CatchUpChunks == 0 {
+		c.state = StateLive
+	}
+	roster := cloneRoster(c.roster)
+	c.mu.Unlock()
+	c.log.Debug("joined", "role", joined.Role, "chunks", joined.CatchUpChunks, "session", welcome.SessionID)
+	c.notifyStatus()
+	if fn := c.cfg.OnRoster; fn != nil {
+		c.callback(func() { fn(roster) })
+	}
+	return cn, joined.CatchUpChunks, nil
+}
+
+// write encodes f and writes it. Only the goroutine that owns the socket's
+// writes may call it: the reader during the handshake, the writer after.
+func (c *Client) write(ws *websocket.Conn, f protocol.Frame) error {
+	b, err := protocol.Encode(f)
+	if err != nil {
+		return fmt.Errorf("client: encode %s: %w", f.Type(), err)
+	}
+	_ = ws.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
+	if err := ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
+		return fmt.Errorf("client: write %s: %w", f.Type(), err)
+	}
+	return nil
+}
+
+// read reads and decodes the next frame. A close from the server becomes a
+// *CloseError carrying last; frames of a type this build does not know are
+// skipped (the server may be newer).
+func (c *Client) read(ws *websocket.Conn, last *protocol.Error) (protocol.Frame, error) {
+	for {
+		mt, b, err := ws.ReadMessage()
+		if err != nil {
+			var we *websocket.CloseError
+			if errors.As(err, &we) {
+				return nil, &CloseError{Code: protocol.CloseCode(we.Code), Reason: we.Text, Last: last}
+			}
+			if last != nil && !last.Retryable {
+				// The server refused us and dropped the connection
+				// without a close frame: the refusal is the reason.
+				return nil, last
+			}
+			return nil, fmt.Errorf("client: read: %w", err)
+		}
+		if mt != websocket.BinaryMessage {
+			return nil, fmt.Errorf("client: read: %w: text message from the server", protocol.ErrInvalidFrame)
+		}
+		f, err := protocol.Decode(b, protocol.Limits{MaxFrameBytes: c.cfg.MaxFrameBytes})
+		if errors.Is(err, protocol.ErrUnknownFrameType) {
+			c.log.Debug("skipping unknown frame", "err", err)
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("client: read: %w", err)
+		}
+		return f, nil
+	}
+}
+
+// readLoop reads frames until the connection ends.
+func (c *Client) readLoop(ctx context.Context, cn *conn, chunks uint64) error {
+	var last *protocol.Error
+	got := uint64(0)
+	for {
+		_ = cn.ws.SetReadDeadline(time.Now().Add(c.cfg.ReadTimeout))
+		f, err := c.read(cn.ws, last)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		switch f := f.(type) {
+		case *protocol.CatchUp:
+			if f.WorkflowID != c.cfg.WorkflowID {
+				continue
+			}
+			if err := c.mergeRemote(f.Delta); err != nil {
+				return err
+			}
+			got++
+			if f.Last || got >= chunks {
+				c.setLive(cn)
+			}
+		case *protocol.RemoteDelta:
+			if f.WorkflowID != c.cfg.WorkflowID {
+				continue
+			}
+			if err := c.mergeRemote(f.Delta); err != nil {
+				return err
+			}
+		case *protocol.Applied:
+			c.onApplied(cn, f.OpID)
+		case *protocol.Durable:
+			c.onDurable(f.OpIDs)
+		case *protocol.Nack:
+			c.onNack(cn, f)
+		case *protocol.Roster:
+			if f.WorkflowID == c.cfg.WorkflowID {
+				c.onRoster(f.Entries)
+			}
+		case *protocol.PresenceUpdate:
+			if f.WorkflowID == c.cfg.WorkflowID {
+				c.onPresence(f)
+			}
+		case *protocol.DragUpdate:
+			if fn := c.cfg.OnDrag; fn != nil && f.WorkflowID == c.cfg.WorkflowID {
+				c.callback(func() { fn(*f) })
+			}
+		case *protocol.Event:
+			if f.WorkflowID == c.cfg.WorkflowID {
+				c.onEvent(f)
+			}
+		case *protocol.Error:
+			c.log.Warn("server error", "err", f)
+			last = f
+			if f.WorkflowID == c.cfg.WorkflowID && !f.Retryable {
+				return f
+			}
+		default:
+			c.log.Debug("ignoring frame", "type", f.Type())
+		}
+	}
+}
+
+func (c *Client) setLive(cn *conn) {
+	c.mu.Lock()
+	if c.conn == cn && c.state == StateJoining {
+		c.state = StateLive
+	}
+	c.mu.Unlock()
+	c.notifyStatus()
+}
+
+// mergeRemote decodes a delta from the server, merges it and moves the
+// clock past its latest write. A delta that does not decode ends the
+// connection: the server is broken, and a reconnect resyncs by context.
+func (c *Client) mergeRemote(b []byte) error {
+	delta, err := workflow.Decode(b, workflow.DeltaLimits)
+	if err != nil {
+		return fmt.Errorf("client: delta from the server: %w", err)
+	}
+	var latest crdt.Timestamp
+	delta.Store().Range(func(_ workflow.Key, es []crdt.Dotted[workflow.Cell]) bool {
+		for _, e := range es {
+			if ts := (crdt.Timestamp{Wall: e.Value.Wall, Logical: e.Value.Logical}); ts.Compare(latest) > 0 {
+				latest = ts
+			}
+		}
+		return true
+	})
+	c.mu.Lock()
+	if c.deleted {
+		c.mu.Unlock()
+		return nil
+	}
+	c.doc.Merge(delta)
+	if !latest.IsZero() {
+		c.clock.Observe(latest, c.nowMs())
+	}
+	c.mu.Unlock()
+	if fn := c.cfg.OnChange; fn != nil {
+		c.callback(func() { fn(delta, true) })
+	}
+	return nil
+}
+
+func (c *Client) onApplied(cn *conn, id string) {
+	c.mu.Lock()
+	if e := c.out.get(id); e != nil && e.gen == cn.gen {
+		e.applied = true
+	}
+	c.mu.Unlock()
+	c.notifyStatus()
+}
+
+func (c *Client) onDurable(ids []string) {
+	c.mu.Lock()
+	c.out.remove(ids...)
+	c.mu.Unlock()
+	c.notifyStatus()
+}
+
+// onNack resends a retryable refusal after backoff, and reports and drops
+// a final one (PROTOCOL.md §9; see RejectError).
+func (c *Client) onNack(cn *conn, n *protocol.Nack) {
+	c.mu.Lock()
+	e := c.out.get(n.OpID)
+	if e == nil || e.gen != cn.gen {
+		c.mu.Unlock()
+		return
+	}
+	if n.Retryable {
+		delay := c.cfg.Backoff.Delay(e.retries, nil)
+		e.retries++
+		e.gen = 0
+		e.retryAt = time.Now().Add(delay)
+		cn.kick()
+		c.mu.Unlock()
+		c.log.Info("delta refused for now; resending", "op", n.OpID, "code", n.Code, "delay", delay)
+		c.notifyStatus()
+		return
+	}
+	c.out.remove(n.OpID)
+	c.mu.Unlock()
+	rej := &RejectError{OpID: n.OpID, Code: n.Code, Message: n.Message, Delta: e.delta}
+	c.log.Error("delta refused", "op", n.OpID, "code", n.Code, "msg", n.Message)
+	c.notifyStatus()
+	if fn := c.cfg.OnReject; fn != nil {
+		c.callback(func() { fn(rej) })
+	}
+}
+
+func (c *Client) onRoster(entries []protocol.RosterEntry) {
+	c.mu.Lock()
+	c.roster = cloneRoster(entries)
+	c.mu.Unlock()
+	if fn := c.cfg.OnRoster; fn != nil {
+		c.callback(func() { fn(cloneRoster(entries)) })
+	}
+}
+
+// onPresence folds a PresenceUpdate into the roster and reports it.
+func (c *Client) onPresence(u *protocol.PresenceUpdate) {
+	c.mu.Lock()
+	for i := range c.roster {
+		if c.roster[i].SessionID == u.SessionID {
+			c.roster[i].Cursor = nil
+			if u.Cursor != nil {
+				p := *u.Cursor
+				c.roster[i].Cursor = &p
+			}
+			c.roster[i].Selection = u.Selection
+		}
+	}
+	c.mu.Unlock()
+	if fn := c.cfg.OnPresence; fn != nil {
+		c.callback(func() { fn(*u) })
+	}
+}
+
+// onEvent reports a lifecycle event. After workflow-deleted the outbox is
+// dropped (nothing of it can ever be stored) and Apply refuses edits.
+func (c *Client) onEvent(e *protocol.Event) {
+	if e.Kind == protocol.EventWorkflowDeleted {
+		c.mu.Lock()
+		c.deleted = true
+		c.out.clear()
+		c.mu.Unlock()
+		c.notifyStatus()
+	}
+	if fn := c.cfg.OnEvent; fn != nil {
+		c.callback(func() { fn(*e) })
+	}
+}

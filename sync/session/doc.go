@@ -1,0 +1,20 @@
+// Package session is the server side of one flowsync websocket
+// (/v1/sync): the upgrade with its Origin check, authentication by the
+// Hello frame under a deadline, one reader and one writer goroutine per
+// connection, a bounded outbound queue, and the routing of frames to rooms.
+//
+// The reader decodes every message with protocol.Decode (bounded, strict),
+// answers frames it cannot accept with typed Error or Nack frames, and hands
+// the rest to the rooms package. The writer is the only goroutine that
+// writes to the connection: frames, websocket pings and the close frame all
+// go through it, each write under a deadline. It drains the queue without
+// blocking and writes the whole batch before waiting again. A room enqueues
+// without ever blocking; when the queue is full (frames or bytes) the room
+// closes the session as a slow consumer (4000), and the client resyncs on
+// reconnect, so no delta is ever dropped silently.
+//
+// What this package must never do: touch a document (rooms own them), write
+// to a connection from any goroutine but its writer, let a malformed or
+// hostile frame affect anything but its own connection, or log tokens and
+// document content.
+package session

@@ -1,0 +1,166 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/flowsync/flowsync/rooms"
+	"github.com/flowsync/flowsync/sync/protocol"
+)
+
+// Handler serves /v1/sync: each request upgraded to a websocket becomes a
+// session that lives until the connection closes. ServeHTTP returns when
+// the session is over.
+type Handler struct {
+	// Static after construction.
+	cfg      Config
+	rooms    *rooms.Registry
+	auth     Authenticator
+	logger   *slog.Logger
+	metrics  *Metrics
+	upgrader websocket.Upgrader
+	allowed  []string        // normalized AllowedOrigins
+	ctx      context.Context // cancelled when Close gives up waiting
+	cancel   context.CancelFunc
+
+	mu       sync.Mutex
+	sessions map[*session]struct{} // guarded by mu
+	closing  bool                  // guarded by mu
+	wg       sync.WaitGroup        // one per live ServeHTTP session
+}
+
+// NewHandler returns a handler whose sessions join rooms of reg and are
+// authenticated by auth. A nil logger discards; a nil metrics records
+// nothing. It returns an error naming the field when cfg is invalid.
+func NewHandler(cfg Config, reg *rooms.Registry, auth Authenticator, logger *slog.Logger, m *Metrics) (*Handler, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if reg == nil || auth == nil {
+		return nil, errors.New("session: NewHandler needs a registry and an authenticator")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	cfg = cfg.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &Handler{
+		cfg: cfg, rooms: reg, auth: auth, logger: logger, metrics: m, ctx: ctx, cancel: cancel,
+		sessions: make(map[*session]struct{}),
+	}
+	for _, o := range cfg.AllowedOrigins {
+		h.allowed = append(h.allowed, normalizeOrigin(o))
+	}
+	h.upgrader = websocket.Upgrader{
+		HandshakeTimeout:  cfg.WriteTimeout,
+		ReadBufferSize:    4096,
+		WriteBufferSize:   4096,
+		WriteBufferPool:   &sync.Pool{},
+		CheckOrigin:       h.checkOrigin,
+		EnableCompression: false,
+		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
+			h.logger.Debug("websocket upgrade refused", "status", status, "reason", reason, "remote", r.RemoteAddr)
+			http.Error(w, http.StatusText(status), status)
+		},
+	}
+	return h, nil
+}
+
+// checkOrigin allows requests without an Origin header (non-browser
+// clients), origins on the allowlist, and, when the allowlist is empty,
+// same-host origins. It never allows everything.
+func (h *Handler) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	if len(h.allowed) > 0 {
+		return slices.Contains(h.allowed, normalizeOrigin(origin))
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	return strings.EqualFold(u.Host, r.Host)
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	if h.closing {
+		h.mu.Unlock()
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	h.wg.Add(1)
+	h.mu.Unlock()
+	defer h.wg.Done()
+
+	conn, err := h.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader answered
+	}
+	s := newSession(h, conn, r)
+	h.mu.Lock()
+	if h.closing {
+		h.mu.Unlock()
+		s.Close(protocol.CloseServiceRestart, "server restart")
+	} else {
+		h.sessions[s] = struct{}{}
+		h.mu.Unlock()
+	}
+	h.metrics.connections(1)
+	s.run(h.ctx)
+	h.metrics.connections(-1)
+	h.mu.Lock()
+	delete(h.sessions, s)
+	h.mu.Unlock()
+}
+
+// Close stops accepting sessions (new upgrades get 503), closes every
+// session with 1012 (after the frames already queued, such as the Durable
+// acks of a room flush) and waits for their goroutines. Close the rooms
+// registry first, so that rooms flush before their members go. It returns
+// ctx.Err() if sessions were still running when ctx ended (they are then
+// cut).
+func (h *Handler) Close(ctx context.Context) error {
+	h.mu.Lock()
+	h.closing = true
+	live := make([]*session, 0, len(h.sessions))
+	for s := range h.sessions {
+		live = append(live, s)
+	}
+	h.mu.Unlock()
+	for _, s := range live {
+		s.Close(protocol.CloseServiceRestart, "server restart")
+	}
+	done := make(chan struct{})
+	go func() {
+		h.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		h.cancel() // cuts the remaining connections
+		<-done
+		return fmt.Errorf("session: close: %w", ctx.Err())
+	}
+}
+
+// Len returns the number of live sessions.
+func (h *Handler) Len() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.sessions)
+}

@@ -1,0 +1,296 @@
+package session_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
+
+	"github.com/flowsync/flowsync/crdt"
+	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/rooms"
+	"github.com/flowsync/flowsync/storage"
+	"github.com/flowsync/flowsync/storage/memory"
+	"github.com/flowsync/flowsync/sync/protocol"
+	"github.com/flowsync/flowsync/sync/session"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// countingStore counts loads and can slow them down.
+type countingStore struct {
+	storage.Store
+	loads     atomic.Int64
+	loadDelay time.Duration
+}
+
+func (s *countingStore) Load(ctx context.Context, wf string) (*workflow.Doc, error) {
+	s.loads.Add(1)
+	if s.loadDelay > 0 {
+		time.Sleep(s.loadDelay)
+	}
+	return s.Store.Load(ctx, wf)
+}
+
+type env struct {
+	srv   *httptest.Server
+	reg   *rooms.Registry
+	h     *session.Handler
+	store *countingStore
+	url   string
+}
+
+func newEnv(t *testing.T, tweak func(*session.Config, *rooms.Config)) *env {
+	t.Helper()
+	return newEnvAuth(t, session.DevAuthenticator{}, tweak)
+}
+
+func newEnvAuth(t *testing.T, auth session.Authenticator, tweak func(*session.Config, *rooms.Config)) *env {
+	t.Helper()
+	var scfg session.Config
+	var rcfg rooms.Config
+	scfg.CloseGrace = 200 * time.Millisecond
+	if tweak != nil {
+		tweak(&scfg, &rcfg)
+	}
+	store := &countingStore{Store: memory.New()}
+	reg, err := rooms.NewRegistry(rcfg, store, nil, rooms.NewMetrics(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := session.NewHandler(scfg, reg, auth, nil, session.NewMetrics(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/v1/sync", h)
+	srv := httptest.NewServer(mux)
+	e := &env{srv: srv, reg: reg, h: h, store: store, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/sync"}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := reg.Close(ctx); err != nil {
+			t.Errorf("rooms close: %v", err)
+		}
+		if err := h.Close(ctx); err != nil {
+			t.Errorf("sessions close: %v", err)
+		}
+		srv.Close()
+	})
+	return e
+}
+
+// client is a raw-protocol test client: it speaks frames, nothing more.
+type client struct {
+	t       *testing.T
+	conn    *websocket.Conn
+	sid     string
+	replica crdt.ReplicaID
+	doc     *workflow.Doc
+	clock   *crdt.Clock
+	wall    int64
+	ops     int
+}
+
+func (e *env) dial(t *testing.T, header http.Header) *client {
+	t.Helper()
+	conn, resp, err := websocket.DefaultDialer.Dial(e.url, header)
+	if err != nil {
+		t.Fatalf("dial: %v (response %v)", err, resp)
+	}
+	c := &client{t: t, conn: conn, doc: workflow.New(), wall: 1_700_000_000_000}
+	t.Cleanup(func() { conn.Close() })
+	return c
+}
+
+// connect dials and says Hello as token with replica rid.
+func (e *env) connect(t *testing.T, token, rid string) *client {
+	t.Helper()
+	c := e.dial(t, nil)
+	c.replica = crdt.ReplicaID(rid)
+	c.clock = crdt.NewClock(c.replica)
+	c.send(&protocol.Hello{ProtocolVersion: protocol.ProtocolVersion, Token: token, ReplicaID: rid, ClientName: "test"})
+	w := c.expect(protocol.FrameWelcome).(*protocol.Welcome)
+	c.sid = w.SessionID
+	return c
+}
+
+func (c *client) send(f protocol.Frame) {
+	c.t.Helper()
+	b, err := protocol.Encode(f)
+	if err != nil {
+		c.t.Fatalf("encode %s: %v", f.Type(), err)
+	}
+	c.sendRaw(b)
+}
+
+func (c *client) sendRaw(b []byte) {
+	c.t.Helper()
+	if err := c.conn.WriteMessage(websocket.BinaryMessage, b); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+// next reads one frame (5 s deadline).
+func (c *client) next() (protocol.Frame, error) {
+	_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	mt, b, err := c.conn.ReadMessage()
+	if err != nil {
+		return nil, err
+	}
+	if mt != websocket.BinaryMessage {
+		return nil, fmt.Errorf("server sent message type %d", mt)
+	}
+	return protocol.Decode(b, protocol.Limits{MaxFrameBytes: 64 << 20})
+}
+
+// expect reads frames until one of type t arrives (merging remote deltas
+// and catch-ups on the way), and returns it.
+func (c *client) expect(t protocol.FrameType) protocol.Frame {
+	c.t.Helper()
+	for {
+		f, err := c.next()
+		if err != nil {
+			c.t.Fatalf("waiting for %s: %v", t, err)
+		}
+		c.absorb(f)
+		if f.Type() == t {
+			return f
+		}
+	}
+}
+
+// expectWhere reads until a frame of type t satisfies ok.
+func (c *client) expectWhere(t protocol.FrameType, ok func(protocol.Frame) bool) protocol.Frame {
+	c.t.Helper()
+	for {
+		f := c.expect(t)
+		if ok(f) {
+			return f
+		}
+	}
+}
+
+func (c *client) absorb(f protocol.Frame) {
+	var d []byte
+	switch f := f.(type) {
+	case *protocol.RemoteDelta:
+		d = f.Delta
+	case *protocol.CatchUp:
+		d = f.Delta
+	default:
+		return
+	}
+	doc, err := workflow.Decode(d, workflow.DeltaLimits)
+	if err != nil {
+		c.t.Fatalf("server sent an undecodable delta: %v", err)
+	}
+	c.doc.Merge(doc)
+}
+
+// expectClose reads until the connection closes and returns the code.
+func (c *client) expectClose() int {
+	c.t.Helper()
+	for {
+		_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, _, err := c.conn.ReadMessage()
+		if err == nil {
+			continue
+		}
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			return ce.Code
+		}
+		c.t.Fatalf("connection ended without a close frame: %v", err)
+	}
+}
+
+// join joins wf with the client's context and reads Joined and every
+// catch-up chunk.
+func (c *client) join(wf, tab string) *protocol.Joined {
+	c.t.Helper()
+	ctx := workflow.New()
+	ctx.Context().Merge(c.doc.Context())
+	c.send(&protocol.Join{WorkflowID: wf, Context: ctx.Encode(), TabSessionID: tab})
+	j := c.expect(protocol.FrameJoined).(*protocol.Joined)
+	for range j.CatchUpChunks {
+		c.expect(protocol.FrameCatchUp)
+	}
+	return j
+}
+
+// edit applies op locally and returns the encoded delta.
+func (c *client) edit(op workflow.Op) []byte {
+	c.t.Helper()
+	c.wall += 1000
+	d, err := c.doc.Apply(c.clock.Now(c.wall), op)
+	if err != nil {
+		c.t.Fatalf("apply %s: %v", op.Name(), err)
+	}
+	return d.Encode()
+}
+
+func (c *client) sendDelta(wf string, raw []byte) string {
+	c.ops++
+	op := fmt.Sprintf("op-%d", c.ops)
+	c.send(&protocol.Delta{WorkflowID: wf, OpID: op, Delta: raw})
+	return op
+}
+
+func addBlock(id, name string) workflow.Op {
+	return workflow.BatchAddBlocks{Blocks: []workflow.BlockInput{{ID: id, Type: "agent", Name: name,
+		Position: &workflow.Position{X: 10, Y: 20}}}}
+}
+
+func (e *env) stored(t *testing.T, wf string) *workflow.Doc {
+	t.Helper()
+	d, err := e.store.Store.Load(context.Background(), wf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// waitFor polls cond for up to 5 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// dialSmallBuffer connects a client with a 64 KiB socket receive buffer
+// (so that a client that stops reading backs the server up quickly) and
+// says Hello.
+func (e *env) dialSmallBuffer(t *testing.T) *client {
+	t.Helper()
+	d := websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetReadBuffer(64 << 10)
+		}
+		return c, err
+	}}
+	conn, _, err := d.Dial(e.url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	c := &client{t: t, conn: conn, doc: workflow.New(), replica: "rep-slow", clock: crdt.NewClock("rep-slow"), wall: 1_700_000_000_000}
+	c.send(&protocol.Hello{ProtocolVersion: 1, Token: "slow:Slow", ReplicaID: "rep-slow"})
+	c.sid = c.expect(protocol.FrameWelcome).(*protocol.Welcome).SessionID
+	return c
+}

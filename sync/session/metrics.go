@@ -1,0 +1,112 @@
+package session
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/flowsync/flowsync/sync/protocol"
+)
+
+// Metrics are the sessions' Prometheus collectors. A nil *Metrics records
+// nothing.
+type Metrics struct {
+	Connections   prometheus.Gauge
+	Accepted      prometheus.Counter
+	FramesIn      *prometheus.CounterVec // by frame type
+	BytesIn       prometheus.Counter
+	BytesOut      prometheus.Counter
+	InvalidFrames *prometheus.CounterVec // by error code
+	Closes        *prometheus.CounterVec // by close code
+	Panics        prometheus.Counter
+	QueueBytes    prometheus.Gauge // outbound bytes queued, all sessions
+	QueueDepth    prometheus.Histogram
+
+	framesIn [256]prometheus.Counter
+}
+
+// NewMetrics creates the collectors and registers them with reg (nil: not
+// registered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Connections: prometheus.NewGauge(prometheus.GaugeOpts{Name: "flowsync_connections", Help: "Open websocket sessions."}),
+		Accepted:    prometheus.NewCounter(prometheus.CounterOpts{Name: "flowsync_connections_total", Help: "Websocket sessions accepted."}),
+		FramesIn: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flowsync_frames_in_total",
+			Help: "Frames received and decoded, by frame type."}, []string{"type"}),
+		BytesIn:  prometheus.NewCounter(prometheus.CounterOpts{Name: "flowsync_bytes_in_total", Help: "Websocket message bytes received."}),
+		BytesOut: prometheus.NewCounter(prometheus.CounterOpts{Name: "flowsync_bytes_out_total", Help: "Websocket message bytes written."}),
+		InvalidFrames: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flowsync_invalid_frames_total",
+			Help: "Frames refused before routing (undecodable, text, wrong direction or order), by error code."}, []string{"code"}),
+		Closes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flowsync_closes_total",
+			Help: "Sessions closed by the server, by close code."}, []string{"code"}),
+		Panics: prometheus.NewCounter(prometheus.CounterOpts{Name: "flowsync_session_panics_total",
+			Help: "Recovered panics in session goroutines (each closed its connection)."}),
+		QueueBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "flowsync_outbound_queue_bytes",
+			Help: "Bytes waiting in session outbound queues."}),
+		QueueDepth: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "flowsync_outbound_batch_frames",
+			Help: "Frames a writer took from its queue in one batch.", Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256}}),
+	}
+	for t := range 256 {
+		if ft := protocol.FrameType(t); ft.FromClient() {
+			m.framesIn[t] = m.FramesIn.WithLabelValues(ft.String())
+		}
+	}
+	if reg != nil {
+		reg.MustRegister(m.Connections, m.Accepted, m.FramesIn, m.BytesIn, m.BytesOut, m.InvalidFrames,
+			m.Closes, m.Panics, m.QueueBytes, m.QueueDepth)
+	}
+	return m
+}
+
+func (m *Metrics) frameIn(t protocol.FrameType) {
+	if m == nil {
+		return
+	}
+	if c := m.framesIn[t]; c != nil {
+		c.Inc()
+	}
+}
+
+func (m *Metrics) received(size int) {
+	if m != nil {
+		m.BytesIn.Add(float64(size))
+	}
+}
+
+func (m *Metrics) invalid(c protocol.Code) {
+	if m != nil {
+		m.InvalidFrames.WithLabelValues(c.String()).Inc()
+	}
+}
+
+func (m *Metrics) closed(c protocol.CloseCode) {
+	if m != nil {
+		m.Closes.WithLabelValues(c.String()).Inc()
+	}
+}
+
+func (m *Metrics) panicked() {
+	if m != nil {
+		m.Panics.Inc()
+	}
+}
+
+func (m *Metrics) connections(d float64) {
+	if m != nil {
+		m.Connections.Add(d)
+		if d > 0 {
+			m.Accepted.Inc()
+		}
+	}
+}
+
+func (m *Metrics) queued(bytes int) {
+	if m != nil {
+		m.QueueBytes.Add(float64(bytes))
+	}
+}
+
+func (m *Metrics) wrote(frames, bytes int) {
+	if m != nil {
+		m.QueueDepth.Observe(float64(frames))
+		m.BytesOut.Add(float64(bytes))
+	}
+}
