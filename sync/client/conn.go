@@ -387,6 +387,14 @@ func (c *Client) readLoop(ctx context.Context, cn *conn, chunks uint64) error {
 		case *protocol.Durable:
 			c.onDurable(f.OpIDs)
 		case *protocol.Nack:
+			if f.Code == protocol.CodeNotJoined {
+				// The server no longer counts this connection in the room (a
+				// newer connection from the same tab replaced it, or the room
+				// was reset). Resending would only be refused again: drop the
+				// connection so that the reconnect joins afresh and resends
+				// the outbox.
+				return errNotJoined
+			}
 			c.onNack(cn, f)
 		case *protocol.Roster:
 			if f.WorkflowID == c.cfg.WorkflowID {

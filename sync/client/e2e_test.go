@@ -483,6 +483,18 @@ func TestE2EPresenceRosterAndSameTabRejoin(t *testing.T) {
 		}
 		return false
 	})
+
+	// The replaced connection is still open. Its next edit is refused with
+	// NOT_JOINED; the client rejoins and the edit still lands.
+	pos := workflow.Position{X: 1, Y: 2}
+	if _, err := a.Apply(workflow.BatchAddBlocks{Blocks: []workflow.BlockInput{
+		{ID: "after-replace", Type: "agent", Name: "After Replace", Position: &pos}}}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the replaced client's edit is durable and relayed", func() bool {
+		_, ok := b.View().Blocks["after-replace"]
+		return ok && a.Pending() == 0
+	})
 }
 
 func TestE2ELifecycleEvent(t *testing.T) {

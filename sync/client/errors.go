@@ -83,3 +83,7 @@ func (e *RejectError) Error() string {
 	}
 	return s
 }
+
+// errNotJoined ends a connection whose room membership the server dropped;
+// Run reconnects and joins again.
+var errNotJoined = errors.New("client: server says this connection is not joined; rejoining")
