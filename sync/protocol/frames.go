@@ -133,7 +133,7 @@ type User struct {
 type ServerLimits struct {
 	MaxFrameBytes   uint64 // websocket message size; larger messages are closed with 1009
 	MaxDeltaBytes   uint64 // encoded delta (Delta.Delta) size
-	MaxOpsPerSecond uint64 // sustained Delta+Operation frames per second
+	MaxOpsPerSecond uint64 // sustained client frames per second (every frame type counts)
 	OpsBurst        uint64 // burst above MaxOpsPerSecond
 	MaxClockSkewMs  uint64 // how far a delta's HLC wall time may lead the server clock
 }

@@ -55,6 +55,44 @@ type Config struct {
 	ServerVersion string
 	// Now is the server clock (Welcome.now). Default: time.Now.
 	Now func() time.Time
+
+	// MaxConnections caps the open websockets of the server; an upgrade
+	// over it is refused with HTTP 503 before upgrading. -1: no cap.
+	// Default: 10,000.
+	MaxConnections int
+	// MaxConnectionsPerIP caps the open websockets from one client address
+	// (IPv6: one /64); an upgrade over it is refused with HTTP 429 before
+	// upgrading. -1: no cap. Default: 100.
+	MaxConnectionsPerIP int
+	// MaxConnectionsPerUser caps the authenticated sessions of one user
+	// id; the Hello over it is answered with Error OVERLOADED and close
+	// 4005. -1: no cap. Default: 50.
+	MaxConnectionsPerUser int
+	// TrustProxyHeaders takes the client address from the last entry of
+	// X-Forwarded-For (the one the proxy in front appended) instead of the
+	// TCP peer. Set it only behind exactly one trusted proxy that appends
+	// to X-Forwarded-For. Default: false.
+	TrustProxyHeaders bool
+	// FramesPerSecond and FrameBurst limit the frames a session may send
+	// (a token bucket per connection, golang.org/x/time/rate). Announced in
+	// Welcome.lim.ops and .burst. -1 (FramesPerSecond): no limit. Defaults:
+	// 50 and 200.
+	FramesPerSecond float64
+	FrameBurst      int
+	// BytesPerSecond and ByteBurst limit the message bytes a session may
+	// send. The burst is raised to MaxFrameBytes if lower. -1
+	// (BytesPerSecond): no limit. Defaults: 1 MiB and 2 MiB.
+	BytesPerSecond int
+	ByteBurst      int
+	// MaxRateLimitRefusals is how many frames a session may have refused
+	// with RATE_LIMITED within 10 s before it is closed with 4006 (dropped
+	// Presence and Drag frames do not count). Default: 100.
+	MaxRateLimitRefusals int
+	// GrantOverrideTTL is how long a role change made with Handler.SetRole
+	// or SetGrants is remembered for new sessions whose token was issued
+	// before the change. Keep it at least the longest token lifetime
+	// (JWTConfig.MaxLifetime). Default: 24 h.
+	GrantOverrideTTL time.Duration
 }
 
 // Defaults; see Config.
@@ -67,6 +105,19 @@ const (
 	DefaultMaxQueueFrames   = 256
 	DefaultMaxInvalidFrames = 10
 	DefaultMaxClockSkew     = 5 * time.Minute
+
+	DefaultMaxConnections        = 10_000
+	DefaultMaxConnectionsPerIP   = 100
+	DefaultMaxConnectionsPerUser = 50
+	DefaultFramesPerSecond       = 50
+	DefaultFrameBurst            = 200
+	DefaultBytesPerSecond        = 1 << 20
+	DefaultByteBurst             = 2 << 20
+	DefaultMaxRateLimitRefusals  = 100
+	DefaultGrantOverrideTTL      = 24 * time.Hour
+
+	// rateLimitWindow is the window MaxRateLimitRefusals counts in.
+	rateLimitWindow = 10 * time.Second
 )
 
 func (c Config) withDefaults() Config {
@@ -103,6 +154,34 @@ func (c Config) withDefaults() Config {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = DefaultMaxConnections
+	}
+	if c.MaxConnectionsPerIP == 0 {
+		c.MaxConnectionsPerIP = DefaultMaxConnectionsPerIP
+	}
+	if c.MaxConnectionsPerUser == 0 {
+		c.MaxConnectionsPerUser = DefaultMaxConnectionsPerUser
+	}
+	if c.FramesPerSecond == 0 {
+		c.FramesPerSecond = DefaultFramesPerSecond
+	}
+	if c.FrameBurst == 0 {
+		c.FrameBurst = DefaultFrameBurst
+	}
+	if c.BytesPerSecond == 0 {
+		c.BytesPerSecond = DefaultBytesPerSecond
+	}
+	if c.ByteBurst == 0 {
+		c.ByteBurst = DefaultByteBurst
+	}
+	c.ByteBurst = max(c.ByteBurst, c.MaxFrameBytes)
+	if c.MaxRateLimitRefusals == 0 {
+		c.MaxRateLimitRefusals = DefaultMaxRateLimitRefusals
+	}
+	if c.GrantOverrideTTL == 0 {
+		c.GrantOverrideTTL = DefaultGrantOverrideTTL
+	}
 	return c
 }
 
@@ -124,6 +203,20 @@ func (c Config) validate() error {
 	neg("MaxQueueFrames", c.MaxQueueFrames < 0)
 	neg("MaxInvalidFrames", c.MaxInvalidFrames < 0)
 	neg("MaxClockSkew", c.MaxClockSkew < 0)
+	neg("FrameBurst", c.FrameBurst < 0)
+	neg("ByteBurst", c.ByteBurst < 0)
+	neg("MaxRateLimitRefusals", c.MaxRateLimitRefusals < 0)
+	neg("GrantOverrideTTL", c.GrantOverrideTTL < 0)
+	noLimit := func(name string, bad bool) {
+		if bad {
+			errs = append(errs, fmt.Errorf("session: Config.%s must be positive, or -1 for no limit", name))
+		}
+	}
+	noLimit("MaxConnections", c.MaxConnections < -1)
+	noLimit("MaxConnectionsPerIP", c.MaxConnectionsPerIP < -1)
+	noLimit("MaxConnectionsPerUser", c.MaxConnectionsPerUser < -1)
+	noLimit("FramesPerSecond", c.FramesPerSecond < 0 && c.FramesPerSecond != -1)
+	noLimit("BytesPerSecond", c.BytesPerSecond < -1)
 	if c.MaxFrameBytes > 0 && c.MaxFrameBytes < 1024 {
 		errs = append(errs, errors.New("session: Config.MaxFrameBytes must be at least 1024"))
 	}

@@ -13,6 +13,15 @@
 // closes the session as a slow consumer (4000), and the client resyncs on
 // reconnect, so no delta is ever dropped silently.
 //
+// Access: an Authenticator (JWTAuthenticator in production,
+// DevAuthenticator in development) turns the Hello into a Principal whose
+// Grants give a role per workflow; each room is joined through a
+// roomMember carrying the role for that workflow. Handler.SetRole and
+// SetGrants change roles on live sessions (revocation evicts from the
+// room). Connection caps (global, per address, per user) and per-connection
+// frame and byte rate limits are in Config, and counted in
+// flowsync_limit_refusals_total when they bite.
+//
 // What this package must never do: touch a document (rooms own them), write
 // to a connection from any goroutine but its writer, let a malformed or
 // hostile frame affect anything but its own connection, or log tokens and

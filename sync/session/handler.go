@@ -32,10 +32,14 @@ type Handler struct {
 	ctx      context.Context // cancelled when Close gives up waiting
 	cancel   context.CancelFunc
 
-	mu       sync.Mutex
-	sessions map[*session]struct{} // guarded by mu
-	closing  bool                  // guarded by mu
-	wg       sync.WaitGroup        // one per live ServeHTTP session
+	mu        sync.Mutex
+	sessions  map[*session]struct{}            // guarded by mu
+	closing   bool                             // guarded by mu
+	conns     int                              // guarded by mu: connections admitted (upgrading or open)
+	perIP     map[string]int                   // guarded by mu: conns by clientKey
+	byUser    map[string]map[*session]struct{} // guarded by mu: authenticated sessions by user id
+	overrides map[string][]grantChange         // guarded by mu: recent role changes by user id
+	wg        sync.WaitGroup                   // one per live ServeHTTP session
 }
 
 // NewHandler returns a handler whose sessions join rooms of reg and are
@@ -56,6 +60,8 @@ func NewHandler(cfg Config, reg *rooms.Registry, auth Authenticator, logger *slo
 	h := &Handler{
 		cfg: cfg, rooms: reg, auth: auth, logger: logger, metrics: m, ctx: ctx, cancel: cancel,
 		sessions: make(map[*session]struct{}),
+		perIP:    make(map[string]int), byUser: make(map[string]map[*session]struct{}),
+		overrides: make(map[string][]grantChange),
 	}
 	for _, o := range cfg.AllowedOrigins {
 		h.allowed = append(h.allowed, normalizeOrigin(o))
@@ -93,17 +99,29 @@ func (h *Handler) checkOrigin(r *http.Request) bool {
 	return strings.EqualFold(u.Host, r.Host)
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. An upgrade over MaxConnections is
+// refused with 503, one over MaxConnectionsPerIP with 429, both before
+// upgrading.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	key := clientKey(r, h.cfg.TrustProxyHeaders)
 	h.mu.Lock()
-	if h.closing {
-		h.mu.Unlock()
+	closing := h.closing
+	if !closing {
+		h.wg.Add(1)
+	}
+	h.mu.Unlock()
+	if closing {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	h.wg.Add(1)
-	h.mu.Unlock()
 	defer h.wg.Done()
+	if status := h.admitConn(key); status != 0 {
+		h.logger.Info("websocket upgrade refused by a connection cap", "status", status, "remote", key)
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, http.StatusText(status), status)
+		return
+	}
+	defer h.releaseConn(key)
 
 	conn, err := h.upgrader.Upgrade(w, r, nil)
 	if err != nil {

@@ -1,13 +1,16 @@
 package session_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -42,11 +45,31 @@ func (s *countingStore) Load(ctx context.Context, wf string) (*workflow.Doc, err
 }
 
 type env struct {
-	srv   *httptest.Server
-	reg   *rooms.Registry
-	h     *session.Handler
-	store *countingStore
-	url   string
+	srv     *httptest.Server
+	reg     *rooms.Registry
+	h       *session.Handler
+	store   *countingStore
+	url     string
+	metrics *session.Metrics
+	logs    *syncBuffer // the handler's slog output, debug level
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func newEnv(t *testing.T, tweak func(*session.Config, *rooms.Config)) *env {
@@ -67,14 +90,18 @@ func newEnvAuth(t *testing.T, auth session.Authenticator, tweak func(*session.Co
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := session.NewHandler(scfg, reg, auth, nil, session.NewMetrics(nil))
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	metrics := session.NewMetrics(nil)
+	h, err := session.NewHandler(scfg, reg, auth, logger, metrics)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/v1/sync", h)
 	srv := httptest.NewServer(mux)
-	e := &env{srv: srv, reg: reg, h: h, store: store, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/sync"}
+	e := &env{srv: srv, reg: reg, h: h, store: store, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/sync",
+		metrics: metrics, logs: logs}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

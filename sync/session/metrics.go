@@ -19,6 +19,18 @@ type Metrics struct {
 	Panics        prometheus.Counter
 	QueueBytes    prometheus.Gauge // outbound bytes queued, all sessions
 	QueueDepth    prometheus.Histogram
+	// LimitRefusals counts what a limit refused, by limit: connections,
+	// connections_per_ip, connections_per_user (sessions refused),
+	// frame_rate, byte_rate (frames refused or dropped).
+	LimitRefusals *prometheus.CounterVec
+	// EphemeralDropped counts Presence and Drag frames dropped silently
+	// by the rate limits.
+	EphemeralDropped prometheus.Counter
+	AuthFailures     prometheus.Counter
+	// Revocations counts room memberships ended by SetRole/SetGrants;
+	// RoleChanges those re-joined with another role.
+	Revocations prometheus.Counter
+	RoleChanges prometheus.Counter
 
 	framesIn [256]prometheus.Counter
 }
@@ -43,6 +55,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Bytes waiting in session outbound queues."}),
 		QueueDepth: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "flowsync_outbound_batch_frames",
 			Help: "Frames a writer took from its queue in one batch.", Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256}}),
+		LimitRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flowsync_limit_refusals_total",
+			Help: "Connections or frames refused by a configured limit, by limit."}, []string{"limit"}),
+		EphemeralDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "flowsync_ephemeral_dropped_total",
+			Help: "Presence and Drag frames dropped by the rate limits."}),
+		AuthFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "flowsync_auth_failures_total",
+			Help: "Hellos refused by the authenticator."}),
+		Revocations: prometheus.NewCounter(prometheus.CounterOpts{Name: "flowsync_access_revocations_total",
+			Help: "Room memberships ended by a revocation on a live session."}),
+		RoleChanges: prometheus.NewCounter(prometheus.CounterOpts{Name: "flowsync_role_changes_total",
+			Help: "Room memberships re-joined with a changed role on a live session."}),
 	}
 	for t := range 256 {
 		if ft := protocol.FrameType(t); ft.FromClient() {
@@ -51,7 +73,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.Connections, m.Accepted, m.FramesIn, m.BytesIn, m.BytesOut, m.InvalidFrames,
-			m.Closes, m.Panics, m.QueueBytes, m.QueueDepth)
+			m.Closes, m.Panics, m.QueueBytes, m.QueueDepth, m.LimitRefusals, m.EphemeralDropped, m.AuthFailures,
+			m.Revocations, m.RoleChanges)
 	}
 	return m
 }
@@ -108,5 +131,44 @@ func (m *Metrics) wrote(frames, bytes int) {
 	if m != nil {
 		m.QueueDepth.Observe(float64(frames))
 		m.BytesOut.Add(float64(bytes))
+	}
+}
+
+// Limit labels of LimitRefusals.
+const (
+	limitConnections        = "connections"
+	limitConnectionsPerIP   = "connections_per_ip"
+	limitConnectionsPerUser = "connections_per_user"
+	limitFrameRate          = "frame_rate"
+	limitByteRate           = "byte_rate"
+)
+
+func (m *Metrics) refused(limit string) {
+	if m != nil {
+		m.LimitRefusals.WithLabelValues(limit).Inc()
+	}
+}
+
+func (m *Metrics) ephemeralDropped() {
+	if m != nil {
+		m.EphemeralDropped.Inc()
+	}
+}
+
+func (m *Metrics) authFailed() {
+	if m != nil {
+		m.AuthFailures.Inc()
+	}
+}
+
+func (m *Metrics) revoked() {
+	if m != nil {
+		m.Revocations.Inc()
+	}
+}
+
+func (m *Metrics) roleChanged() {
+	if m != nil {
+		m.RoleChanges.Inc()
 	}
 }

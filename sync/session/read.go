@@ -4,14 +4,14 @@ import (
 	"context"
 	"errors"
 	"hash/fnv"
+	"io"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/gorilla/websocket"
 
-	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
-	"github.com/flowsync/flowsync/rooms"
 	"github.com/flowsync/flowsync/sync/protocol"
 )
 
@@ -48,8 +48,11 @@ func (s *session) readLoop(ctx context.Context) (code protocol.CloseCode, reason
 		if s.closing() {
 			continue // closing: wait for the client's close reply, ignore the rest
 		}
+		limited := ""
 		if s.authed {
-			_ = s.conn.SetReadDeadline(time.Now().Add(cfg.PongTimeout))
+			now := time.Now()
+			_ = s.conn.SetReadDeadline(now.Add(cfg.PongTimeout))
+			limited = s.limits.allow(now, len(data))
 		}
 		if mt != websocket.BinaryMessage {
 			s.h.metrics.invalid(protocol.CodeInvalidFrame)
@@ -80,6 +83,12 @@ func (s *session) readLoop(ctx context.Context) (code protocol.CloseCode, reason
 			}
 			continue
 		}
+		if limited != "" {
+			if code := s.throttle(f, limited); code != 0 {
+				return code, code.String()
+			}
+			continue
+		}
 		s.handle(ctx, f)
 	}
 }
@@ -100,6 +109,12 @@ func (s *session) readError(err error) (protocol.CloseCode, string) {
 		}
 		s.logger.Info("closing session: pong timeout")
 		return protocol.ClosePongTimeout, "pong timeout"
+	case isWebsocketProtocolError(err):
+		// gorilla has already sent 1002 (protocol error): a reserved
+		// opcode, bad framing, an unmasked frame.
+		s.h.metrics.invalid(protocol.CodeInvalidFrame)
+		s.logger.Info("closing session: websocket protocol error", "err", err)
+		return 0, ""
 	}
 	return 0, "" // the peer closed or the connection broke
 }
@@ -119,37 +134,89 @@ func (s *session) hello(ctx context.Context, f protocol.Frame) (protocol.CloseCo
 		return protocol.CloseUnsupportedProtocol, "unsupported protocol version"
 	}
 	actx, cancel := context.WithTimeout(ctx, cfg.AuthTimeout)
-	id, err := s.h.auth.Authenticate(actx, hello, s.req)
+	p, err := s.h.auth.Authenticate(actx, hello, s.req)
 	cancel()
-	if err == nil && !id.Role.Valid() {
-		err = protocol.NewError(protocol.CodeAuthenticationFailed, "authenticator returned no valid role")
+	if err == nil {
+		err = p.validate()
 	}
 	if err != nil {
 		var pe *protocol.Error
 		if !errors.As(err, &pe) {
 			pe = protocol.NewError(protocol.CodeAuthenticationFailed, "token refused")
 		}
-		s.logger.Info("authentication failed", "code", pe.Code, "err", err)
+		s.h.metrics.authFailed()
+		// pe's message is the authenticator's: it never quotes the token.
+		s.logger.Info("authentication failed", "code", pe.Code, "reason", pe.Message)
 		s.send(pe)
 		return protocol.CloseAuthenticationFailed, "authentication failed"
 	}
-	s.ident = id
+	s.principal = p
+	if !s.h.register(s) {
+		s.logger.Info("session refused: too many sessions for the user", "user", p.UserID)
+		s.send(protocol.NewError(protocol.CodeOverloaded, "too many open sessions for this user (at most %d)", cfg.MaxConnectionsPerUser))
+		return protocol.CloseOverloaded, "too many sessions for the user"
+	}
 	s.authed = true
+	if !p.ExpiresAt.IsZero() {
+		s.expiry = time.AfterFunc(p.ExpiresAt.Sub(cfg.Now()), s.expire)
+	}
 	_ = s.conn.SetReadDeadline(time.Now().Add(cfg.PongTimeout))
+	lim := protocol.ServerLimits{
+		MaxFrameBytes:  uint64(cfg.MaxFrameBytes),
+		MaxDeltaBytes:  uint64(workflow.DeltaLimits.MaxBytes),
+		MaxClockSkewMs: uint64(cfg.MaxClockSkew.Milliseconds()),
+	}
+	if cfg.FramesPerSecond > 0 {
+		lim.MaxOpsPerSecond, lim.OpsBurst = uint64(cfg.FramesPerSecond), uint64(cfg.FrameBurst)
+	}
 	s.send(&protocol.Welcome{
 		ProtocolVersion: protocol.ProtocolVersion,
 		SessionID:       s.id,
-		User:            protocol.User{ID: id.UserID, Name: id.Name, Avatar: id.Avatar},
+		User:            protocol.User{ID: p.UserID, Name: p.Name, Avatar: p.Avatar},
 		ServerVersion:   cfg.ServerVersion,
-		Limits: protocol.ServerLimits{
-			MaxFrameBytes:  uint64(cfg.MaxFrameBytes),
-			MaxDeltaBytes:  uint64(workflow.DeltaLimits.MaxBytes),
-			MaxClockSkewMs: uint64(cfg.MaxClockSkew.Milliseconds()),
-		},
-		ServerTimeMs: cfg.Now().UnixMilli(),
+		Limits:          lim,
+		ServerTimeMs:    cfg.Now().UnixMilli(),
 	})
-	s.logger.Debug("session authenticated", "user", id.UserID, "replica", id.ReplicaID)
+	s.logger.Debug("session authenticated", "user", p.UserID, "replica", p.ReplicaID)
 	return 0, ""
+}
+
+// expire ends the session when its credentials expire (on the timer's
+// goroutine): Error TOKEN_EXPIRED, then close 4004.
+func (s *session) expire() {
+	if s.ctx.Err() != nil {
+		return // the session is over
+	}
+	s.logger.Info("closing session: token expired")
+	s.send(protocol.NewError(protocol.CodeTokenExpired, "the token expired; reconnect with a fresh token"))
+	s.Close(protocol.CloseTokenExpired, "token expired")
+}
+
+// validate checks what every Authenticator must return.
+func (p Principal) validate() error {
+	if p.UserID == "" || len(p.UserID) > protocol.MaxIDBytes || len(p.Name) > protocol.MaxTextBytes ||
+		len(p.Avatar) > protocol.MaxTextBytes || len(p.ReplicaID) > protocol.MaxIDBytes {
+		return protocol.NewError(protocol.CodeAuthenticationFailed, "authenticator returned an invalid identity")
+	}
+	if err := p.Grants.validate(); err != nil {
+		return protocol.NewError(protocol.CodeAuthenticationFailed, "authenticator returned invalid grants")
+	}
+	return nil
+}
+
+// isWebsocketProtocolError reports whether err is gorilla's answer to a
+// frame that breaks RFC 6455 (it has sent close 1002 already).
+func isWebsocketProtocolError(err error) bool {
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
+		return false
+	}
+	var ne net.Error
+	var oe *net.OpError
+	if errors.As(err, &ne) || errors.As(err, &oe) {
+		return false
+	}
+	return strings.HasPrefix(err.Error(), "websocket: ")
 }
 
 // handle routes one decoded client frame of an authenticated session.
@@ -164,14 +231,10 @@ func (s *session) handle(ctx context.Context, f protocol.Frame) {
 	case *protocol.Join:
 		s.join(ctx, f)
 	case *protocol.Leave:
-		if rm := s.joined[f.WorkflowID]; rm != nil {
-			rm.Leave(s)
-			delete(s.joined, f.WorkflowID)
-		}
+		s.leave(f.WorkflowID)
 	case *protocol.Delta:
-		rm := s.joined[f.WorkflowID]
-		if rm == nil {
-			s.nack(f.OpID, protocol.NewError(protocol.CodeNotJoined, "join %q first", f.WorkflowID))
+		m := s.writer(f.WorkflowID, f.OpID)
+		if m == nil {
 			return
 		}
 		d, err := workflow.Decode(f.Delta, workflow.DeltaLimits)
@@ -179,11 +242,10 @@ func (s *session) handle(ctx context.Context, f protocol.Frame) {
 			s.nack(f.OpID, err)
 			return
 		}
-		rm.SubmitDelta(s, f.OpID, f.Delta, d)
+		m.rm.SubmitDelta(m, f.OpID, f.Delta, d)
 	case *protocol.Operation:
-		rm := s.joined[f.WorkflowID]
-		if rm == nil {
-			s.nack(f.OpID, protocol.NewError(protocol.CodeNotJoined, "join %q first", f.WorkflowID))
+		m := s.writer(f.WorkflowID, f.OpID)
+		if m == nil {
 			return
 		}
 		op, err := workflow.ParseOp(f.Name, f.Target, f.Payload)
@@ -191,59 +253,44 @@ func (s *session) handle(ctx context.Context, f protocol.Frame) {
 			s.nack(f.OpID, err)
 			return
 		}
-		rm.SubmitOperation(s, f.OpID, op)
+		m.rm.SubmitOperation(m, f.OpID, op)
 	case *protocol.Presence:
-		if rm := s.room(f.WorkflowID); rm != nil {
-			rm.Presence(s, f.Cursor, f.Selection)
+		if m := s.joinedMember(f.WorkflowID); m != nil {
+			m.rm.Presence(m, f.Cursor, f.Selection)
 		}
 	case *protocol.Drag:
-		if rm := s.room(f.WorkflowID); rm != nil {
-			rm.Drag(s, f.Positions)
+		if m := s.joinedMember(f.WorkflowID); m != nil {
+			m.rm.Drag(m, f.Positions)
 		}
 	}
 }
 
-// room returns the joined room of wf, or answers NOT_JOINED.
-func (s *session) room(wf string) *rooms.Room {
-	rm := s.joined[wf]
-	if rm == nil {
+// joinedMember returns the membership of wf, or answers NOT_JOINED.
+func (s *session) joinedMember(wf string) *roomMember {
+	m := s.member(wf)
+	if m == nil {
 		e := protocol.NewError(protocol.CodeNotJoined, "join %q first", wf)
 		e.WorkflowID = wf
 		s.send(e)
 	}
-	return rm
+	return m
 }
 
-func (s *session) join(ctx context.Context, f *protocol.Join) {
-	have := crdt.NewContext()
-	if len(f.Context) > 0 {
-		d, err := workflow.Decode(f.Context, workflow.DeltaLimits)
-		if err != nil {
-			e := protocol.NewError(protocol.CodeFor(err), "ctx: %v", err)
-			e.WorkflowID = f.WorkflowID
-			s.send(e)
-			return
-		}
-		have = d.Context()
+// writer returns the membership of wf for an edit, or nacks opID:
+// NOT_JOINED, or PERMISSION_DENIED when the session's current role in wf
+// does not allow edits (checked here, before decoding, and again by the
+// room's admission with the role of the Join).
+func (s *session) writer(wf, opID string) *roomMember {
+	m := s.member(wf)
+	if m == nil {
+		s.nack(opID, protocol.NewError(protocol.CodeNotJoined, "join %q first", wf))
+		return nil
 	}
-	rm, catchUp, err := s.h.rooms.Join(ctx, f.WorkflowID, s, rooms.JoinOptions{Have: have, TabSessionID: f.TabSessionID})
-	if err != nil {
-		if ctx.Err() != nil {
-			return
-		}
-		code := rooms.ErrorCode(err)
-		s.logger.Info("join refused", "workflow", f.WorkflowID, "code", code, "err", err)
-		e := protocol.NewError(code, "%v", err)
-		e.WorkflowID = f.WorkflowID
-		s.send(e)
-		return
+	if r := s.role(wf); r != protocol.RoleWrite && r != protocol.RoleAdmin {
+		s.nack(opID, protocol.NewError(protocol.CodePermissionDenied, "role %q may not edit", r))
+		return nil
 	}
-	s.joined[f.WorkflowID] = rm
-	for _, frame := range catchUp {
-		if !s.enqueueWait(ctx, frame) {
-			return
-		}
-	}
+	return m
 }
 
 func (s *session) nack(opID string, err error) {

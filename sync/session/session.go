@@ -13,11 +13,14 @@ import (
 	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 
-	"github.com/flowsync/flowsync/rooms"
 	"github.com/flowsync/flowsync/sync/protocol"
 )
 
-// session is one websocket connection. It implements rooms.Member.
+// session is one websocket connection. It joins rooms through a
+// roomMember per workflow.
+//
+// Lock order: memberMu, then accessMu or mu; the Handler's mu, then
+// accessMu.
 type session struct {
 	// Static after construction.
 	h          *Handler
@@ -32,14 +35,24 @@ type session struct {
 	connOnce   sync.Once
 	cut        atomic.Bool // closed as a slow consumer: the writer drops what it holds
 
-	// Set by the reader before the session joins any room (the join's
-	// channel send orders it before every room's read); read-only after.
-	ident  rooms.Identity
-	authed bool
+	// Set by the reader before the session joins any room or is
+	// registered with the Handler (which orders it before every other
+	// goroutine's read); read-only after.
+	principal Principal // its Grants are the token's; see grants
+	authed    bool
+	ctx       context.Context // cancelled when run returns
 
 	// Owned by the reader.
-	joined  map[string]*rooms.Room
 	invalid int
+	limits  rateLimits
+	expiry  *time.Timer // fires at principal.ExpiresAt
+
+	accessMu sync.Mutex
+	grants   Grants // guarded by accessMu: the current roles (token + changes)
+
+	memberMu sync.Mutex
+	members  map[string]*roomMember // guarded by memberMu; by workflow id
+	ended    bool                   // guarded by memberMu: no more memberships
 
 	mu          sync.Mutex
 	queue       [][]byte           // guarded by mu
@@ -47,8 +60,6 @@ type session struct {
 	closeCode   protocol.CloseCode // guarded by mu; 0 until Close
 	closeReason string             // guarded by mu
 }
-
-var _ rooms.Member = (*session)(nil)
 
 func newSession(h *Handler, conn *websocket.Conn, r *http.Request) *session {
 	id := uuid.NewString()
@@ -59,22 +70,21 @@ func newSession(h *Handler, conn *websocket.Conn, r *http.Request) *session {
 		space:      make(chan struct{}, 1),
 		readerDone: make(chan struct{}),
 		stop:       make(chan struct{}),
-		joined:     make(map[string]*rooms.Room),
+		members:    make(map[string]*roomMember),
+		limits:     newRateLimits(&h.cfg),
 	}
 }
 
-// SessionID implements rooms.Member.
-func (s *session) SessionID() string { return s.id }
+// Enqueue queues frame without blocking (the rooms.Member contract). It
+// returns false when the frame would take the queue past MaxQueueFrames or
+// MaxQueueBytes; a closing session drops the frame and returns true.
+func (s *session) Enqueue(frame []byte) bool { return s.enqueue(nil, frame) }
 
-// Identity implements rooms.Member.
-func (s *session) Identity() rooms.Identity { return s.ident }
-
-// Enqueue implements rooms.Member: it never blocks. It returns false when
-// the frame would take the queue past MaxQueueFrames or MaxQueueBytes; a
-// closing session drops the frame and returns true.
-func (s *session) Enqueue(frame []byte) bool {
+// enqueue is Enqueue for a frame of m's room (nil: the session's own),
+// which is dropped once m was revoked.
+func (s *session) enqueue(m *roomMember, frame []byte) bool {
 	s.mu.Lock()
-	if s.closeCode != 0 {
+	if s.closeCode != 0 || (m != nil && m.revoked) {
 		s.mu.Unlock()
 		return true
 	}
@@ -127,7 +137,7 @@ func (s *session) send(f protocol.Frame) {
 	}
 }
 
-// Close implements rooms.Member: the writer sends the queued frames (not
+// Close closes the session (the rooms.Member contract): the writer sends the queued frames (not
 // for a slow consumer, whose queue is dropped), then the close frame. The
 // first call wins.
 func (s *session) Close(code protocol.CloseCode, reason string) {
@@ -168,14 +178,19 @@ func signal(c chan struct{}) {
 func (s *session) run(parent context.Context) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
+	s.ctx = ctx
 	var wg sync.WaitGroup
 	wg.Go(func() { s.writeLoop(ctx) })
 
 	code, reason := s.readLoop(ctx)
 	close(s.readerDone)
-	for _, rm := range s.joined {
-		rm.Leave(s)
+	if s.expiry != nil {
+		s.expiry.Stop()
 	}
+	if s.authed {
+		s.h.unregister(s)
+	}
+	s.leaveAll()
 	if code != 0 {
 		s.Close(code, reason) // the writer sends it, then returns
 	} else {

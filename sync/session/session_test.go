@@ -334,7 +334,11 @@ func TestDragRelayedNotStored(t *testing.T) {
 }
 
 func TestSlowConsumer(t *testing.T) {
-	e := newEnv(t, func(s *session.Config, _ *rooms.Config) { s.MaxQueueBytes = 512 << 10; s.MaxQueueFrames = 32 })
+	e := newEnv(t, func(s *session.Config, _ *rooms.Config) {
+		s.MaxQueueBytes = 512 << 10
+		s.MaxQueueFrames = 32
+		s.BytesPerSecond = -1 // A sends 40 MiB as fast as it can
+	})
 	a := e.connect(t, "ua:A", "rep-a")
 	fast := e.connect(t, "uf:F", "rep-f")
 	slow := e.dialSmallBuffer(t)
