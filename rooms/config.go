@@ -1,6 +1,7 @@
 package rooms
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -30,6 +31,12 @@ type Config struct {
 	// InboxSize is the capacity of a room's inbox; a session submitting to
 	// a full inbox waits (backpressure on its reader). Default: 256.
 	InboxSize int
+	// MinWriteInterval spaces a room's store writes: a write starts when
+	// none is in flight and at least this long after the previous one
+	// started, so under load more deltas share a transaction (fewer, larger
+	// writes) at the cost of up to this much durable-ack latency. An idle
+	// room's first delta is written at once. Default: 10 ms.
+	MinWriteInterval time.Duration
 	// MaxBatchDeltas caps the deltas of one store write. Default: 1000.
 	MaxBatchDeltas int
 	// MaxPendingBytes caps the encoded deltas one room holds that are
@@ -41,6 +48,24 @@ type Config struct {
 	// between failed store writes. Defaults: 100 ms and 10 s.
 	RetryBackoff    time.Duration
 	MaxRetryBackoff time.Duration
+	// SnapshotInterval and SnapshotMaxDelay schedule snapshots of a dirty
+	// document (one changed since its last snapshot was captured): a
+	// snapshot is taken once the document has had no change for
+	// SnapshotInterval, and at the latest SnapshotMaxDelay after it became
+	// dirty, so a document under constant editing is snapshotted every
+	// SnapshotMaxDelay and two snapshots of one document are always at
+	// least SnapshotInterval apart. Rooms also snapshot a dirty document
+	// when they are evicted and when the registry closes. Defaults: 1 s
+	// and 10 s. SnapshotMaxDelay must not be below SnapshotInterval.
+	SnapshotInterval time.Duration
+	SnapshotMaxDelay time.Duration
+	// SnapshotTimeout bounds one Store.Snapshot. Default: 60 s.
+	SnapshotTimeout time.Duration
+	// EvictionSnapshotAttempts is how many times the snapshot of an
+	// evicted room is tried (with backoff, in the background, after the
+	// room is gone) before it is given up; the log still holds every
+	// durable delta, so giving up loses nothing but load time. Default: 5.
+	EvictionSnapshotAttempts int
 	// ServerReplicaID is the replica id that authors thin-client
 	// operations on this node. It must be unique per running node: two
 	// processes that share it would spend the same dots on different
@@ -60,16 +85,22 @@ type Config struct {
 
 // Defaults; see Config.
 const (
-	DefaultMaxCatchUpChunk = 256 << 10
-	DefaultIdleTimeout     = time.Minute
-	DefaultMaxClockSkew    = 5 * time.Minute
-	DefaultLoadTimeout     = 10 * time.Second
-	DefaultWriteTimeout    = 10 * time.Second
-	DefaultInboxSize       = 256
-	DefaultMaxBatchDeltas  = 1000
-	DefaultMaxPendingBytes = 64 << 20
-	DefaultRetryBackoff    = 100 * time.Millisecond
-	DefaultMaxRetryBackoff = 10 * time.Second
+	DefaultMaxCatchUpChunk  = 256 << 10
+	DefaultIdleTimeout      = time.Minute
+	DefaultMaxClockSkew     = 5 * time.Minute
+	DefaultLoadTimeout      = 10 * time.Second
+	DefaultWriteTimeout     = 10 * time.Second
+	DefaultInboxSize        = 256
+	DefaultMaxBatchDeltas   = 1000
+	DefaultMinWriteInterval = 10 * time.Millisecond
+	DefaultMaxPendingBytes  = 64 << 20
+	DefaultRetryBackoff     = 100 * time.Millisecond
+	DefaultMaxRetryBackoff  = 10 * time.Second
+
+	DefaultSnapshotInterval         = time.Second
+	DefaultSnapshotMaxDelay         = 10 * time.Second
+	DefaultSnapshotTimeout          = time.Minute
+	DefaultEvictionSnapshotAttempts = 5
 )
 
 func (c Config) withDefaults() Config {
@@ -87,6 +118,11 @@ func (c Config) withDefaults() Config {
 	def(&c.InboxSize, DefaultInboxSize)
 	def(&c.MaxBatchDeltas, DefaultMaxBatchDeltas)
 	def(&c.MaxPendingBytes, DefaultMaxPendingBytes)
+	def(&c.EvictionSnapshotAttempts, DefaultEvictionSnapshotAttempts)
+	defDur(&c.SnapshotInterval, DefaultSnapshotInterval)
+	defDur(&c.SnapshotMaxDelay, max(DefaultSnapshotMaxDelay, c.SnapshotInterval))
+	defDur(&c.SnapshotTimeout, DefaultSnapshotTimeout)
+	defDur(&c.MinWriteInterval, DefaultMinWriteInterval)
 	defDur(&c.IdleTimeout, DefaultIdleTimeout)
 	defDur(&c.MaxClockSkew, DefaultMaxClockSkew)
 	defDur(&c.LoadTimeout, DefaultLoadTimeout)
@@ -123,11 +159,19 @@ func (c Config) validate() error {
 	neg("MaxPendingBytes", c.MaxPendingBytes < 0)
 	neg("RetryBackoff", c.RetryBackoff < 0)
 	neg("MaxRetryBackoff", c.MaxRetryBackoff < 0)
+	neg("SnapshotInterval", c.SnapshotInterval < 0)
+	neg("SnapshotMaxDelay", c.SnapshotMaxDelay < 0)
+	neg("SnapshotTimeout", c.SnapshotTimeout < 0)
+	neg("MinWriteInterval", c.MinWriteInterval < 0)
+	neg("EvictionSnapshotAttempts", c.EvictionSnapshotAttempts < 0)
 	if c.MaxCatchUpChunk > 0 && c.MaxCatchUpChunk < 1024 {
 		errs = append(errs, errors.New("rooms: Config.MaxCatchUpChunk must be at least 1024 bytes"))
 	}
 	if c.RetryBackoff > 0 && c.MaxRetryBackoff > 0 && c.MaxRetryBackoff < c.RetryBackoff {
 		errs = append(errs, errors.New("rooms: Config.MaxRetryBackoff must not be below RetryBackoff"))
+	}
+	if c.SnapshotMaxDelay > 0 && c.SnapshotMaxDelay < cmp.Or(c.SnapshotInterval, DefaultSnapshotInterval) {
+		errs = append(errs, errors.New("rooms: Config.SnapshotMaxDelay must not be below SnapshotInterval"))
 	}
 	return errors.Join(errs...)
 }

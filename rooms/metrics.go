@@ -22,8 +22,17 @@ type Metrics struct {
 	SlowConsumers  prometheus.Counter
 	DurableLag     prometheus.Histogram
 	PendingBytes   prometheus.Gauge       // deltas waiting for a store write, all rooms
-	StoreErrors    *prometheus.CounterVec // by operation: load, append
+	StoreErrors    *prometheus.CounterVec // by operation: load, append, snapshot, delete
 	CoalescedDrags prometheus.Counter
+
+	// The durable path.
+	AppendSeconds   prometheus.Histogram   // one Store.Append (successful or not)
+	BatchDeltas     prometheus.Histogram   // deltas per Store.Append
+	AppendedBytes   prometheus.Counter     // encoded delta bytes in committed appends
+	SnapshotSeconds prometheus.Histogram   // one Store.Snapshot (successful)
+	SnapshotBytes   prometheus.Histogram   // stored size of a snapshot (see observeSnapshot)
+	Snapshots       *prometheus.CounterVec // by trigger: quiet, max-delay, evict, shutdown; and result
+	StoreReady      prometheus.Gauge       // 1 while store writes succeed, 0 while they fail
 
 	framesOut [256]prometheus.Counter // resolved FramesOut children, by type
 	refusals  map[protocol.Code]prometheus.Counter
@@ -56,8 +65,26 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Failed store calls, by operation."}, []string{"op"}),
 		CoalescedDrags: prometheus.NewCounter(prometheus.CounterOpts{Name: "flowsync_room_coalesced_ephemeral_total",
 			Help: "Drag and presence frames folded into a later one before relay (latest wins)."}),
+		AppendSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "flowsync_store_append_seconds",
+			Help:    "Time of one Store.Append (one batch, one write transaction), failed ones included.",
+			Buckets: []float64{2.5e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 10}}),
+		BatchDeltas: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "flowsync_store_append_batch_deltas",
+			Help: "Deltas per Store.Append (group commit batch size).", Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000}}),
+		AppendedBytes: prometheus.NewCounter(prometheus.CounterOpts{Name: "flowsync_store_appended_bytes_total",
+			Help: "Encoded delta bytes in committed Store.Append batches (re-sent deltas included)."}),
+		SnapshotSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "flowsync_store_snapshot_seconds",
+			Help:    "Time of one successful Store.Snapshot (read, join, encode, write, trim).",
+			Buckets: []float64{1e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10}}),
+		SnapshotBytes: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "flowsync_store_snapshot_bytes",
+			Help:    "Stored size of a snapshot after compression (from the store's Stats; approximate when snapshots of several rooms overlap).",
+			Buckets: prometheus.ExponentialBuckets(256, 4, 10)}),
+		Snapshots: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flowsync_room_snapshots_total",
+			Help: "Snapshots attempted, by trigger (quiet, max-delay, evict, shutdown, retry) and result (ok, error)."}, []string{"trigger", "result"}),
+		StoreReady: prometheus.NewGauge(prometheus.GaugeOpts{Name: "flowsync_store_ready",
+			Help: "1 while store writes succeed, 0 from a failed write until the next successful one (/readyz is 503 meanwhile)."}),
 		refusals: make(map[protocol.Code]prometheus.Counter),
 	}
+	m.StoreReady.Set(1)
 	for t := range 256 {
 		ft := protocol.FrameType(t)
 		if ft.FromServer() {
@@ -69,7 +96,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.Rooms, m.Members, m.FramesOut, m.BytesOut, m.MergeSeconds, m.FanoutSeconds,
-			m.Refusals, m.SlowConsumers, m.DurableLag, m.PendingBytes, m.StoreErrors, m.CoalescedDrags)
+			m.Refusals, m.SlowConsumers, m.DurableLag, m.PendingBytes, m.StoreErrors, m.CoalescedDrags,
+			m.AppendSeconds, m.BatchDeltas, m.AppendedBytes, m.SnapshotSeconds, m.SnapshotBytes, m.Snapshots, m.StoreReady)
 	}
 	return m
 }
@@ -138,4 +166,42 @@ func (m *Metrics) storeError(op string) {
 		return
 	}
 	m.StoreErrors.WithLabelValues(op).Inc()
+}
+
+func (m *Metrics) observeAppend(d time.Duration, deltas, bytes int, err error) {
+	if m == nil {
+		return
+	}
+	m.AppendSeconds.Observe(d.Seconds())
+	m.BatchDeltas.Observe(float64(deltas))
+	if err == nil {
+		m.AppendedBytes.Add(float64(bytes))
+	}
+}
+
+// observeSnapshot records one snapshot attempt; size < 0 means unknown.
+func (m *Metrics) observeSnapshot(trigger string, d time.Duration, size int64, err error) {
+	if m == nil {
+		return
+	}
+	if err != nil {
+		m.Snapshots.WithLabelValues(trigger, "error").Inc()
+		return
+	}
+	m.Snapshots.WithLabelValues(trigger, "ok").Inc()
+	m.SnapshotSeconds.Observe(d.Seconds())
+	if size >= 0 {
+		m.SnapshotBytes.Observe(float64(size))
+	}
+}
+
+func (m *Metrics) storeReady(ok bool) {
+	if m == nil {
+		return
+	}
+	if ok {
+		m.StoreReady.Set(1)
+	} else {
+		m.StoreReady.Set(0)
+	}
 }

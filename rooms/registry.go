@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/flowsync/flowsync/storage"
 	"github.com/flowsync/flowsync/sync/protocol"
@@ -48,11 +50,31 @@ type Registry struct {
 	metrics *Metrics
 	ctx     context.Context // parent of every store call; cancelled by Close
 	cancel  context.CancelFunc
-	wg      sync.WaitGroup // room loops and their store writers
+	wg      sync.WaitGroup // room loops, their store writers and snapshots
 
 	mu      sync.Mutex
 	rooms   map[string]*Room // guarded by mu
 	closing bool             // guarded by mu
+
+	bgSnapshots atomic.Int64 // snapshots of evicted rooms still running
+
+	healthMu sync.Mutex
+	health   StoreHealth // guarded by healthMu
+}
+
+// StoreHealth is what the rooms have seen of the store's writes (Append and
+// Snapshot, over all rooms): OK until a write fails, then failing until the
+// next write succeeds. Refusals that retrying cannot fix (a deleted
+// workflow, a corrupt delta) and writes aborted by Close do not count.
+type StoreHealth struct {
+	OK bool
+	// FailingSince is when the current run of failures began (zero when
+	// OK).
+	FailingSince time.Time
+	// LastError is the latest failure's message and LastErrorAt its time
+	// (kept after recovery).
+	LastError   string
+	LastErrorAt time.Time
 }
 
 // NewRegistry returns a registry whose rooms load from and append to store.
@@ -77,6 +99,7 @@ func NewRegistry(cfg Config, store storage.Store, logger *slog.Logger, m *Metric
 		ctx:     ctx,
 		cancel:  cancel,
 		rooms:   make(map[string]*Room),
+		health:  StoreHealth{OK: true},
 	}, nil
 }
 
@@ -216,12 +239,21 @@ func (r *Registry) Close(ctx context.Context) error {
 			break
 		}
 	}
-	r.cancel() // aborts store calls still running
 	waited := make(chan struct{})
 	go func() {
 		r.wg.Wait()
 		close(waited)
 	}()
+	if err == nil {
+		// The rooms are done; let the snapshots of rooms evicted just
+		// before finish too, within ctx.
+		select {
+		case <-waited:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	r.cancel() // aborts store calls still running
 	select {
 	case <-waited:
 	case <-ctx.Done():
@@ -231,6 +263,80 @@ func (r *Registry) Close(ctx context.Context) error {
 	}
 	if err != nil {
 		return fmt.Errorf("rooms: close: %w", err)
+	}
+	return nil
+}
+
+// StoreHealth reports whether store writes are currently succeeding; the
+// server's /readyz turns 503 while they fail.
+func (r *Registry) StoreHealth() StoreHealth {
+	r.healthMu.Lock()
+	defer r.healthMu.Unlock()
+	return r.health
+}
+
+// noteWrite records the outcome of one Append or Snapshot.
+func (r *Registry) noteWrite(err error) {
+	if err != nil && (errors.Is(err, storage.ErrDeleted) || errors.Is(err, storage.ErrCorrupt) || r.ctx.Err() != nil) {
+		return
+	}
+	r.healthMu.Lock()
+	defer r.healthMu.Unlock()
+	h := &r.health
+	if err == nil {
+		if !h.OK {
+			r.logger.Info("store writes succeed again", "failing_for", time.Since(h.FailingSince).Round(time.Millisecond))
+			h.OK, h.FailingSince = true, time.Time{}
+			r.metrics.storeReady(true)
+		}
+		return
+	}
+	now := time.Now()
+	if h.OK {
+		r.logger.Warn("store writes failing: degraded until one succeeds", "err", err)
+		h.OK, h.FailingSince = false, now
+		r.metrics.storeReady(false)
+	}
+	h.LastError, h.LastErrorAt = err.Error(), now
+}
+
+// BackgroundSnapshots returns how many snapshots of evicted rooms are still
+// being written (for tests and metrics).
+func (r *Registry) BackgroundSnapshots() int { return int(r.bgSnapshots.Load()) }
+
+// DeleteWorkflow deletes a workflow: the store deletes it first (a
+// tombstone, so no node loads or writes it again; see storage.Store.Delete),
+// then the live room, if any, sends its members the workflow-deleted Event,
+// closes them with 4503 (protocol.CloseWorkflowDeleted), drops the deltas
+// not yet written and goes away. Joins after it fail with
+// storage.ErrDeleted. If the store delete fails, nothing changes and the
+// error is returned (retry it). The admin API calls this.
+//
+// Deleting the store first closes the race with a join: a room created
+// after the tombstone fails its load; a room that loaded before it is live
+// and found here (rooms are registered before they load).
+func (r *Registry) DeleteWorkflow(ctx context.Context, workflowID string) error {
+	if err := r.store.Delete(ctx, workflowID); err != nil {
+		r.metrics.storeError("delete")
+		return fmt.Errorf("rooms: delete %q: %w", workflowID, err)
+	}
+	rm := r.Room(workflowID)
+	if rm == nil {
+		return nil
+	}
+	ev := deleteEvent{reply: make(chan struct{})}
+	select {
+	case rm.inbox <- ev:
+	case <-rm.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-ev.reply:
+	case <-rm.done:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	return nil
 }

@@ -29,6 +29,7 @@ type Room struct {
 	inbox   chan event
 	closeC  chan context.Context // Registry.Close
 	written chan error           // the in-flight store write's result; capacity 1
+	snapC   chan snapResult      // the in-flight snapshot's result; capacity 1
 	done    chan struct{}        // closed when run returns
 	loadErr error                // set before done is closed, when the load failed
 
@@ -45,9 +46,14 @@ type Room struct {
 	backoff       time.Duration
 	retry         *time.Timer
 	retryArmed    bool
+	linger        *time.Timer // MinWriteInterval since lastWrite
+	lingerArmed   bool
+	lastWrite     time.Time
 	idle          *time.Timer
 	idleArmed     bool
 	closing       context.Context // non-nil once Registry.Close asked
+	stopped       bool            // the workflow was deleted: the loop returns
+	snap          snapState
 }
 
 type memberState struct {
@@ -105,6 +111,7 @@ type (
 		msg  string
 	}
 	snapshotEvent struct{ reply chan *workflow.Doc }
+	deleteEvent   struct{ reply chan struct{} }
 )
 
 func (*joinEvent) isEvent()     {}
@@ -115,6 +122,7 @@ func (*presenceEvent) isEvent() {}
 func (*dragEvent) isEvent()     {}
 func (lifecycleEvent) isEvent() {}
 func (snapshotEvent) isEvent()  {}
+func (deleteEvent) isEvent()    {}
 
 func newRoom(r *Registry, id string) *Room {
 	return &Room{
@@ -126,6 +134,7 @@ func newRoom(r *Registry, id string) *Room {
 		inbox:   make(chan event, r.cfg.InboxSize),
 		closeC:  make(chan context.Context),
 		written: make(chan error, 1),
+		snapC:   make(chan snapResult, 1),
 		done:    make(chan struct{}),
 		members: make(map[Member]*memberState),
 	}
@@ -231,14 +240,23 @@ func (rm *Room) run() {
 	rm.retry.Stop()
 	rm.idle = time.NewTimer(time.Hour)
 	rm.idle.Stop()
+	rm.snap.timer = time.NewTimer(time.Hour)
+	rm.snap.timer.Stop()
+	rm.linger = time.NewTimer(time.Hour)
+	rm.linger.Stop()
+	defer rm.linger.Stop()
 	defer rm.retry.Stop()
 	defer rm.idle.Stop()
+	defer rm.snap.timer.Stop()
 	defer func() {
 		rm.metrics.gauges(0, 0, -float64(rm.pendingBytes+rm.inflightBytes))
 	}()
 
 	for {
-		var idleC, retryC <-chan time.Time
+		var idleC, retryC, snapTimerC, lingerC <-chan time.Time
+		if rm.lingerArmed {
+			lingerC = rm.linger.C
+		}
 		var closingC <-chan struct{}
 		rm.armIdle()
 		if rm.idleArmed {
@@ -250,6 +268,9 @@ func (rm *Room) run() {
 		if rm.closing != nil {
 			closingC = rm.closing.Done()
 		}
+		if rm.snap.armed {
+			snapTimerC = rm.snap.timer.C
+		}
 
 		select {
 		case ev := <-rm.inbox:
@@ -259,10 +280,17 @@ func (rm *Room) run() {
 		case <-retryC:
 			rm.retryArmed = false
 			rm.startWrite()
+		case res := <-rm.snapC:
+			rm.handleSnapshot(res)
+		case <-snapTimerC:
+			rm.snap.armed = false
+		case <-lingerC:
+			rm.lingerArmed = false
 		case <-idleC:
 			rm.idleArmed = false
 			rm.logger.Debug("room evicted: idle")
 			rm.reg.remove(rm)
+			rm.evictSnapshot()
 			return
 		case ctx := <-rm.closeC:
 			rm.closing = ctx
@@ -270,6 +298,9 @@ func (rm *Room) run() {
 			rm.logger.Warn("shutdown deadline: closing with deltas not yet durable",
 				"pending", len(rm.pending)+len(rm.inflight))
 			rm.finish()
+			return
+		}
+		if rm.stopped {
 			return
 		}
 
@@ -282,7 +313,8 @@ func (rm *Room) run() {
 			rm.dropSlow()
 		}
 		rm.maybeWrite()
-		if rm.closing != nil && len(rm.pending) == 0 && rm.inflight == nil {
+		rm.maybeSnapshot()
+		if rm.closing != nil && len(rm.pending) == 0 && rm.inflight == nil && rm.snapSettled() {
 			rm.finish()
 			return
 		}
@@ -312,6 +344,8 @@ func (rm *Room) load() bool {
 }
 
 func (rm *Room) armIdle() {
+	// A dirty snapshot does not keep a room loaded: eviction hands it to
+	// the background (RELIABILITY item 30: never pin a document).
 	idle := len(rm.members) == 0 && len(rm.pending) == 0 && rm.inflight == nil && rm.closing == nil
 	switch {
 	case idle && !rm.idleArmed:
@@ -372,6 +406,9 @@ func (rm *Room) handle(ev event) {
 		rm.broadcast(f, protocol.AppendFrame(make([]byte, 0, 64+len(ev.msg)), f), nil)
 	case snapshotEvent:
 		ev.reply <- rm.doc.Clone()
+	case deleteEvent:
+		rm.closeDeleted("workflow deleted")
+		close(ev.reply)
 	}
 }
 
@@ -549,6 +586,7 @@ func (rm *Room) applied(ms *memberState, opID string, raw []byte, replica string
 	rm.metrics.observeFanout(time.Since(start))
 	ack := &protocol.Applied{OpID: opID}
 	rm.sendTo(ms, ack, protocol.AppendFrame(make([]byte, 0, 16+len(opID)), ack))
+	rm.markSnapDirty()
 	rm.pending = append(rm.pending, pendingDelta{m: ms.m, opID: opID, raw: raw, applied: time.Now()})
 	rm.pendingBytes += len(raw)
 	rm.metrics.gauges(0, 0, float64(len(raw)))
@@ -677,6 +715,15 @@ func (rm *Room) maybeWrite() {
 	if rm.inflight != nil || len(rm.pending) == 0 {
 		return
 	}
+	if wait := rm.cfg.MinWriteInterval - time.Since(rm.lastWrite); wait > 0 && rm.closing == nil &&
+		len(rm.pending) < rm.cfg.MaxBatchDeltas {
+		if !rm.lingerArmed {
+			rm.linger.Reset(wait)
+			rm.lingerArmed = true
+		}
+		return
+	}
+	rm.lastWrite = time.Now()
 	n := min(len(rm.pending), rm.cfg.MaxBatchDeltas)
 	rm.inflight = rm.pending[:n:n]
 	rm.pending = rm.pending[n:]
@@ -698,19 +745,30 @@ func (rm *Room) startWrite() {
 		raws[i] = p.raw
 	}
 	reg := rm.reg
+	bytes := rm.inflightBytes
 	reg.wg.Add(1)
 	go func() {
 		defer reg.wg.Done()
 		ctx, cancel := context.WithTimeout(reg.ctx, rm.cfg.WriteTimeout)
 		defer cancel()
-		rm.written <- reg.store.Append(ctx, rm.id, raws)
+		start := time.Now()
+		err := reg.store.Append(ctx, rm.id, raws)
+		rm.metrics.observeAppend(time.Since(start), len(raws), bytes, err)
+		reg.noteWrite(err)
+		rm.written <- err
 	}()
 }
 
 func (rm *Room) handleWritten(err error) {
 	if err != nil {
 		rm.metrics.storeError("append")
-		if errors.Is(err, storage.ErrDeleted) || errors.Is(err, storage.ErrCorrupt) {
+		if errors.Is(err, storage.ErrDeleted) {
+			// Deleted on another node (or by DeleteWorkflow racing this
+			// write): deleted stays deleted.
+			rm.closeDeleted("workflow deleted")
+			return
+		}
+		if errors.Is(err, storage.ErrCorrupt) {
 			// Retrying cannot help. The clients keep these deltas in their
 			// outboxes (no Durable came), so nothing acknowledged is lost.
 			rm.logger.Error("store refused a batch; dropping it", "deltas", len(rm.inflight), "err", err)

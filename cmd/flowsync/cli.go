@@ -113,6 +113,16 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.DurationVar(&cfg.Rooms.MaxClockSkew, "max-clock-skew", envDur("max-clock-skew", 5*time.Minute), "how far a delta's clock may lead the server's (FLOWSYNC_MAX_CLOCK_SKEW)")
 	fs.DurationVar(&cfg.Rooms.IdleTimeout, "room-idle-timeout", envDur("room-idle-timeout", time.Minute), "how long an empty room stays loaded (FLOWSYNC_ROOM_IDLE_TIMEOUT)")
 	fs.IntVar(&cfg.Rooms.MaxCatchUpChunk, "max-catchup-chunk", envInt("max-catchup-chunk", 256<<10), "largest catch-up chunk in bytes (FLOWSYNC_MAX_CATCHUP_CHUNK)")
+	fs.StringVar(&cfg.Store.Kind, "store", env("store", "auto"), "where documents live: auto (postgres if --postgres-url is set, else bolt), bolt, postgres, or memory (tests only: lost on exit) (FLOWSYNC_STORE)")
+	fs.StringVar(&cfg.Store.DataDir, "data-dir", env("data-dir", server.DefaultDataDir), "directory of the embedded store's file ("+server.BoltFile+"), used without a Postgres URL (FLOWSYNC_DATA_DIR)")
+	fs.StringVar(&cfg.Store.PostgresURL, "postgres-url", env("postgres-url", ""), "Postgres connection URL; selects the Postgres store (FLOWSYNC_POSTGRES_URL)")
+	var pgMaxConns int
+	fs.IntVar(&pgMaxConns, "postgres-max-conns", envInt("postgres-max-conns", 10), "Postgres pool size (FLOWSYNC_POSTGRES_MAX_CONNS)")
+	fs.DurationVar(&cfg.Store.Postgres.ConnectTimeout, "postgres-connect-timeout", envDur("postgres-connect-timeout", 5*time.Second), "Postgres connect timeout (FLOWSYNC_POSTGRES_CONNECT_TIMEOUT)")
+	fs.DurationVar(&cfg.Store.Postgres.StatementTimeout, "postgres-statement-timeout", envDur("postgres-statement-timeout", 30*time.Second), "Postgres statement_timeout (FLOWSYNC_POSTGRES_STATEMENT_TIMEOUT)")
+	fs.DurationVar(&cfg.Rooms.SnapshotInterval, "snapshot-interval", envDur("snapshot-interval", time.Second), "snapshot a changed document after this long without changes (FLOWSYNC_SNAPSHOT_INTERVAL)")
+	fs.DurationVar(&cfg.Rooms.SnapshotMaxDelay, "snapshot-max-delay", envDur("snapshot-max-delay", 10*time.Second), "and at the latest this long after its first unsnapshotted change (FLOWSYNC_SNAPSHOT_MAX_DELAY)")
+	fs.IntVar(&cfg.Rooms.MaxPendingBytes, "max-pending-bytes", envInt("max-pending-bytes", 64<<20), "per room, merged deltas waiting for the store; past it edits get a retryable STORAGE_UNAVAILABLE (FLOWSYNC_MAX_PENDING_BYTES)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", envDur("shutdown-timeout", 30*time.Second), "graceful shutdown bound (FLOWSYNC_SHUTDOWN_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, 0, err
@@ -132,6 +142,13 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return cfg, 0, fmt.Errorf("flowsync: --log-level %q is not debug, info, warn or error", logLevel)
 	}
+	if cfg.Store.Kind == "auto" {
+		cfg.Store.Kind = server.StoreAuto
+	}
+	if pgMaxConns < 1 || pgMaxConns > 1<<15 {
+		return cfg, 0, fmt.Errorf("flowsync: --postgres-max-conns %d is out of range", pgMaxConns)
+	}
+	cfg.Store.Postgres.MaxConns = int32(pgMaxConns)
 	cfg.Version = version
 	return cfg, level, nil
 }

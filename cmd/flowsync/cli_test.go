@@ -3,8 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/flowsync/flowsync/cmd/flowsync/server"
 )
 
 func TestServeRefusesWithoutDev(t *testing.T) {
@@ -39,5 +44,63 @@ func TestVersion(t *testing.T) {
 	var out bytes.Buffer
 	if code := run(context.Background(), []string{"version"}, func(string) string { return "" }, &out, &out); code != 0 || !strings.HasPrefix(out.String(), "flowsync ") {
 		t.Fatalf("%d %q", code, out.String())
+	}
+}
+
+func TestParseServeStoreFlags(t *testing.T) {
+	none := func(string) string { return "" }
+	cfg, _, err := parseServe([]string{"--dev"}, none, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Store.Kind != server.StoreAuto || cfg.Store.DataDir != server.DefaultDataDir || cfg.Store.PostgresURL != "" ||
+		cfg.Rooms.SnapshotInterval != time.Second || cfg.Rooms.SnapshotMaxDelay != 10*time.Second {
+		t.Fatalf("defaults: %+v", cfg.Store)
+	}
+	env := map[string]string{"FLOWSYNC_POSTGRES_URL": "postgres://u:secret@db:5432/flowsync", "FLOWSYNC_DATA_DIR": "/var/lib/flowsync",
+		"FLOWSYNC_SNAPSHOT_INTERVAL": "250ms"}
+	cfg, _, err = parseServe([]string{"--postgres-max-conns", "4", "--snapshot-max-delay", "5s"}, func(k string) string { return env[k] }, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Store.PostgresURL != env["FLOWSYNC_POSTGRES_URL"] || cfg.Store.DataDir != "/var/lib/flowsync" || cfg.Store.Postgres.MaxConns != 4 ||
+		cfg.Rooms.SnapshotInterval != 250*time.Millisecond || cfg.Rooms.SnapshotMaxDelay != 5*time.Second {
+		t.Fatalf("from env and flags: %+v %+v", cfg.Store, cfg.Rooms)
+	}
+	if _, _, err := parseServe([]string{"--postgres-max-conns", "0"}, none, &bytes.Buffer{}); err == nil {
+		t.Fatal("--postgres-max-conns 0 accepted")
+	}
+	cfg, _, _ = parseServe([]string{"--dev", "--store", "postgres"}, none, &bytes.Buffer{})
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "--postgres-url") {
+		t.Fatalf("postgres without a URL: %v", err)
+	}
+	if got := server.RedactURL(env["FLOWSYNC_POSTGRES_URL"]); strings.Contains(got, "secret") {
+		t.Fatalf("redacted URL %q", got)
+	}
+}
+
+// TestServeKeepsDataInDataDir: a fresh `flowsync serve --dev` uses the
+// embedded store in --data-dir.
+func TestServeCreatesBoltFileInDataDir(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	var errb bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--dev", "--addr", "127.0.0.1:0", "--data-dir", dir}, func(string) string { return "" }, &bytes.Buffer{}, &errb)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, server.BoltFile)); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s in --data-dir; stderr: %s", server.BoltFile, errb.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 }

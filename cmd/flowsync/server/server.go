@@ -10,6 +10,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,7 +25,6 @@ import (
 
 	"github.com/flowsync/flowsync/rooms"
 	"github.com/flowsync/flowsync/storage"
-	"github.com/flowsync/flowsync/storage/memory"
 	"github.com/flowsync/flowsync/sync/session"
 )
 
@@ -43,6 +43,9 @@ type Config struct {
 	// Session and Rooms configure those packages (zero: their defaults).
 	Session session.Config
 	Rooms   rooms.Config
+	// Store chooses the store: the embedded file store in DataDir by
+	// default, Postgres when a URL is given, memory for tests.
+	Store StoreConfig
 	// Version is reported in Welcome.sv and by `flowsync version`.
 	Version string
 }
@@ -80,7 +83,7 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout < 0 {
 		return errors.New("flowsync: --shutdown-timeout must not be negative")
 	}
-	return nil
+	return c.Store.validate()
 }
 
 // Server is one flowsync node.
@@ -94,8 +97,9 @@ type Server struct {
 	draining atomic.Bool
 }
 
-// New builds a server with an in-memory store. reg receives the metrics
-// (nil: a fresh registry, served on /metrics).
+// New opens the configured store and builds a server on it. reg receives
+// the metrics (nil: a fresh registry, served on /metrics). The server owns
+// the store and closes it in Shutdown.
 func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -108,16 +112,23 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 		reg = prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	store := memory.New()
+	store, err := openStore(cfg.Store, logger)
+	if err != nil {
+		return nil, err
+	}
 	rr, err := rooms.NewRegistry(cfg.Rooms, store, logger.With("component", "rooms"), rooms.NewMetrics(reg))
 	if err != nil {
+		store.Close()
 		return nil, err
 	}
 	auth := session.DevAuthenticator{Role: protocolRole(cfg.DevRole)}
 	sh, err := session.NewHandler(cfg.Session, rr, auth, logger.With("component", "session"), session.NewMetrics(reg))
 	if err != nil {
+		_ = rr.Close(context.Background())
+		store.Close()
 		return nil, err
 	}
+	registerStoreStats(reg, store)
 	s := &Server{cfg: cfg, logger: logger, store: store, rooms: rr, sessions: sh, mux: http.NewServeMux()}
 	s.mux.Handle("GET /v1/sync", sh)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -129,6 +140,17 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 		if s.draining.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = w.Write([]byte(`{"status":"shutting down"}`))
+			return
+		}
+		if h := s.rooms.StoreHealth(); !h.OK {
+			// Degraded: edits are merged and relayed but not made
+			// durable; a load balancer should prefer other nodes.
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_ = json.NewEncoder(w).Encode(map[string]string{
+				"status":        "degraded",
+				"reason":        "store writes failing: " + h.LastError,
+				"failing_since": h.FailingSince.UTC().Format(time.RFC3339Nano),
+			})
 			return
 		}
 		_, _ = w.Write([]byte(`{"status":"ready"}`))

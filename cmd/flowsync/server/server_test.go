@@ -6,7 +6,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +16,11 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/flowsync/flowsync/cmd/flowsync/server"
+	"github.com/flowsync/flowsync/crdt"
+	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/rooms"
+	"github.com/flowsync/flowsync/storage"
+	"github.com/flowsync/flowsync/storage/memory"
 	"github.com/flowsync/flowsync/sync/protocol"
 )
 
@@ -38,7 +45,7 @@ func get(t *testing.T, url string) (int, string) {
 }
 
 func TestServeEndpointsAndShutdown(t *testing.T) {
-	srv, err := server.New(server.Config{Dev: true, ShutdownTimeout: 5 * time.Second}, nil, nil)
+	srv, err := server.New(server.Config{Dev: true, ShutdownTimeout: 5 * time.Second, Store: server.StoreConfig{Kind: server.StoreMemory}}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,4 +96,73 @@ func TestServeEndpointsAndShutdown(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return")
 	}
+}
+
+// downStore fails every write while down is set.
+type downStore struct {
+	storage.Store
+	down atomic.Bool
+}
+
+func (s *downStore) Append(ctx context.Context, wf string, deltas [][]byte) error {
+	if s.down.Load() {
+		return errors.New("connection refused")
+	}
+	return s.Store.Append(ctx, wf, deltas)
+}
+
+type nopMember struct{}
+
+func (nopMember) SessionID() string { return "s1" }
+func (nopMember) Identity() rooms.Identity {
+	return rooms.Identity{UserID: "u", ReplicaID: "r1", Role: protocol.RoleWrite}
+}
+func (nopMember) Enqueue([]byte) bool              { return true }
+func (nopMember) Close(protocol.CloseCode, string) {}
+
+func TestReadyzDegradedWhileStoreWritesFail(t *testing.T) {
+	store := &downStore{Store: memory.New()}
+	srv, err := server.New(server.Config{Dev: true, Store: server.StoreConfig{Use: store},
+		Rooms: rooms.Config{RetryBackoff: 10 * time.Millisecond, MaxRetryBackoff: 20 * time.Millisecond}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx, nil); err != nil {
+			t.Error(err)
+		}
+	}()
+	rm, _, err := srv.Rooms().Join(context.Background(), "wf", nopMember{}, rooms.JoinOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.down.Store(true)
+	d, _ := workflow.New().Apply(crdt.NewClock("r1").Now(time.Now().UnixMilli()),
+		workflow.BatchAddBlocks{Blocks: []workflow.BlockInput{{ID: "b", Type: "agent", Name: "B"}}})
+	rm.SubmitDelta(nopMember{}, "op", d.Encode(), d)
+	waitStatus := func(want int) string {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			code, body := get(t, hs.URL+"/readyz")
+			if code == want {
+				return body
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("readyz stayed %d %s, want %d", code, body, want)
+			}
+		}
+	}
+	body := waitStatus(503)
+	if !strings.Contains(body, `"status":"degraded"`) || !strings.Contains(body, "connection refused") {
+		t.Fatalf("readyz body %s", body)
+	}
+	if code, _ := get(t, hs.URL+"/healthz"); code != 200 {
+		t.Fatalf("healthz %d while degraded", code)
+	}
+	store.down.Store(false)
+	waitStatus(200)
 }
