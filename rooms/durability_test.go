@@ -120,6 +120,22 @@ func count[T protocol.Frame](t testing.TB, m *fakeMember) (n int, last T) {
 	return n, last
 }
 
+// relayedBlocks merges every RemoteDelta m received and counts the blocks
+// they show: relays may be coalesced, so frames are not counted.
+func relayedBlocks(t testing.TB, m *fakeMember) int {
+	doc := workflow.New()
+	for _, f := range m.decoded(t) {
+		if rd, ok := f.(*protocol.RemoteDelta); ok {
+			d, err := workflow.Decode(rd.Delta, workflow.DeltaLimits)
+			if err != nil {
+				t.Fatalf("relayed delta: %v", err)
+			}
+			doc.Merge(d)
+		}
+	}
+	return len(doc.View().Blocks)
+}
+
 func durableOps(t testing.TB, m *fakeMember) int {
 	n := 0
 	for _, f := range m.decoded(t) {
@@ -295,9 +311,8 @@ func TestStoreDownRelayContinuesDurableWaits(t *testing.T) {
 		ea.add()
 	}
 	waitUntil(t, "relays and Applied while the store is down", func() bool {
-		relayed, _ := count[*protocol.RemoteDelta](t, b)
 		applied, _ := count[*protocol.Applied](t, a)
-		return relayed == 10 && applied == 10
+		return relayedBlocks(t, b) == 10 && applied == 10
 	})
 	waitUntil(t, "degraded", func() bool { return !r.StoreHealth().OK })
 	time.Sleep(100 * time.Millisecond) // several retries
@@ -347,7 +362,7 @@ func TestPendingBytesCapRefusesRetryably(t *testing.T) {
 	if last.Code != protocol.CodeStorageUnavailable || !last.Retryable {
 		t.Fatalf("refusal %+v, want retryable STORAGE_UNAVAILABLE", last)
 	}
-	if relayed, _ := count[*protocol.RemoteDelta](t, b); relayed != applied {
+	if relayed := relayedBlocks(t, b); relayed != applied {
 		t.Fatalf("relayed %d, applied %d: a refused delta was relayed", relayed, applied)
 	}
 	store.down.Store(false)
@@ -392,4 +407,51 @@ func TestDeleteWorkflow(t *testing.T) {
 	if err := r.DeleteWorkflow(context.Background(), "other"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Typing into one field under load: a burst of deltas is relayed as fewer
+// frames, the joined frame keeps only the field's latest value, and every
+// member still ends with the author's state.
+func TestRelayCoalescesBurstsLatestWins(t *testing.T) {
+	r := newRegistry(t, Config{}, newTestStore())
+	a, b := member("a", "ra"), member("b", "rb")
+	ea := newEditor(t, r, "wf", a)
+	if _, _, err := r.Join(context.Background(), "wf", b, JoinOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	id := ea.add()
+	waitUntil(t, "block relayed", func() bool { return relayedBlocks(t, b) == 1 })
+	before, _ := count[*protocol.RemoteDelta](t, b)
+	const burst = 200
+	for i := range burst {
+		d, err := ea.doc.Apply(ea.clock.Now(time.Now().UnixMilli()),
+			workflow.UpdateSubBlock{BlockID: id, SubBlockID: "prompt", Value: fmt.Sprintf("typed %d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ea.rm.SubmitDelta(a, fmt.Sprintf("type-%d", i), d.Encode(), d)
+	}
+	waitUntil(t, "every keystroke applied", func() bool { n, _ := count[*protocol.Applied](t, a); return n == burst+1 })
+	frames, _ := count[*protocol.RemoteDelta](t, b)
+	frames -= before
+	doc := workflow.New()
+	for _, f := range b.decoded(t) {
+		if rd, ok := f.(*protocol.RemoteDelta); ok {
+			d, err := workflow.Decode(rd.Delta, workflow.DeltaLimits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(d.Store().Get(workflow.Key{Kind: workflow.KindSubBlock, ID: id, Sub: "prompt"})); n > 1 {
+				t.Fatalf("a relayed frame holds %d values of one field; coalescing must keep the latest only", n)
+			}
+			doc.Merge(d)
+		}
+	}
+	if !doc.Equal(ea.doc) {
+		t.Fatalf("member b's state differs from the author's after coalesced relays")
+	}
+	if frames >= burst {
+		t.Fatalf("%d frames for %d deltas sent in a burst: nothing was coalesced", frames, burst)
+	}
+	t.Logf("%d keystrokes relayed in %d frames", burst, frames)
 }

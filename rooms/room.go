@@ -39,6 +39,7 @@ type Room struct {
 	members       map[Member]*memberState
 	slow          []*memberState // queue overflowed; removed after the current event
 	dirty         []*memberState // presence or drag waiting to be relayed
+	relay         relayBatch     // merged deltas waiting to be relayed (see relay.go)
 	pending       []pendingDelta // merged, waiting for the next store write
 	pendingBytes  int
 	inflight      []pendingDelta // the batch being written (or waiting to be retried)
@@ -306,6 +307,7 @@ func (rm *Room) run() {
 
 		rm.dropSlow()
 		if len(rm.inbox) == 0 {
+			rm.flushRelay()
 			// Nothing else waiting: relay the latest presence and drag
 			// positions. Under load the inbox is not empty, so later
 			// frames fold into these first (latest wins).
@@ -524,7 +526,7 @@ func (rm *Room) handleDelta(ev *deltaEvent) {
 		rm.clock.Observe(latest, nowMs)
 	}
 	rm.metrics.observeMerge(time.Since(start))
-	rm.applied(ms, ev.opID, ev.raw, string(ms.id.ReplicaID), false)
+	rm.applied(ms, ev.opID, ev.raw, ev.delta, string(ms.id.ReplicaID), false)
 }
 
 func (rm *Room) handleOperation(ev *opEvent) {
@@ -553,7 +555,7 @@ func (rm *Room) handleOperation(ev *opEvent) {
 	}
 	rm.doc.Merge(delta)
 	rm.metrics.observeMerge(time.Since(start))
-	rm.applied(ms, ev.opID, delta.Encode(), "", true)
+	rm.applied(ms, ev.opID, delta.Encode(), delta, "", true)
 }
 
 // canTakeWork refuses new edits while shutting down or while too much is
@@ -571,25 +573,35 @@ func (rm *Room) canTakeWork(size int) error {
 // applied relays a merged delta (encoded once, the same bytes for every
 // member), acks it to its author and queues it for the store. A thin
 // client's operation is relayed to its author too, before the Applied.
-func (rm *Room) applied(ms *memberState, opID string, raw []byte, replica string, toAuthor bool) {
-	start := time.Now()
+func (rm *Room) applied(ms *memberState, opID string, raw []byte, delta *workflow.Doc, replica string, toAuthor bool) {
 	ms.entry.LastActivityMs = rm.nowMs()
-	relay := &protocol.RemoteDelta{WorkflowID: rm.id, Delta: raw, Origin: protocol.Origin{
-		UserID: ms.id.UserID, ReplicaID: replica, SessionID: ms.entry.SessionID,
-	}}
-	frame := protocol.AppendFrame(make([]byte, 0, 96+len(rm.id)+len(raw)+len(ms.id.UserID)+len(replica)+len(ms.entry.SessionID)), relay)
+	origin := protocol.Origin{UserID: ms.id.UserID, ReplicaID: replica, SessionID: ms.entry.SessionID}
 	except := ms
 	if toAuthor {
 		except = nil
 	}
-	rm.broadcast(relay, frame, except)
-	rm.metrics.observeFanout(time.Since(start))
+	rm.relay.add(raw, delta, origin, except)
+	if len(rm.inbox) == 0 || rm.relay.full() {
+		rm.flushRelay()
+	}
 	ack := &protocol.Applied{OpID: opID}
 	rm.sendTo(ms, ack, protocol.AppendFrame(make([]byte, 0, 16+len(opID)), ack))
 	rm.markSnapDirty()
 	rm.pending = append(rm.pending, pendingDelta{m: ms.m, opID: opID, raw: raw, applied: time.Now()})
 	rm.pendingBytes += len(raw)
 	rm.metrics.gauges(0, 0, float64(len(raw)))
+}
+
+// flushRelay sends the coalesced RemoteDelta, if any, to the room.
+func (rm *Room) flushRelay() {
+	f, except, ok := rm.relay.take(rm.id)
+	if !ok {
+		return
+	}
+	start := time.Now()
+	frame := protocol.AppendFrame(make([]byte, 0, 96+len(rm.id)+len(f.Delta)+len(f.Origin.UserID)+len(f.Origin.ReplicaID)+len(f.Origin.SessionID)), f)
+	rm.broadcast(f, frame, except)
+	rm.metrics.observeFanout(time.Since(start))
 }
 
 func (rm *Room) refuse(ms *memberState, opID string, err error) {

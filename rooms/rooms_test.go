@@ -271,16 +271,11 @@ func TestSlowMemberClosedOthersContinue(t *testing.T) {
 			t.Fatal(err)
 		}
 		rm.SubmitDelta(a, fmt.Sprint("op-", i), d.Encode(), d)
+		// One delta at a time, so that each is relayed in a frame of its
+		// own (a burst would be coalesced into fewer frames).
+		waitUntil(t, "Applied", func() bool { n, _ := count[*protocol.Applied](t, a); return n == i+1 })
 	}
-	waitUntil(t, "fast member's 10 deltas", func() bool {
-		n := 0
-		for _, f := range fast.decoded(t) {
-			if _, ok := f.(*protocol.RemoteDelta); ok {
-				n++
-			}
-		}
-		return n == 10
-	})
+	waitUntil(t, "fast member's 10 deltas", func() bool { return relayedBlocks(t, fast) == 10 })
 	slow.mu.Lock()
 	code := slow.closed
 	slow.mu.Unlock()
