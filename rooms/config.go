@@ -81,6 +81,10 @@ type Config struct {
 	// current document. The security issue adds roles per workflow and
 	// locks here. Default: none.
 	Admit Admission
+	// Cluster, when set, joins this registry to the other nodes serving
+	// the same documents (see Cluster and Registry.ClusterLocal). Default:
+	// nil, a single node.
+	Cluster Cluster
 }
 
 // Defaults; see Config.

@@ -58,6 +58,9 @@ type Registry struct {
 
 	bgSnapshots atomic.Int64 // snapshots of evicted rooms still running
 
+	tombs   tombs   // deletions known to this process (cluster.go)
+	hosting hosting // Cluster Host/Release calls, in order (cluster.go)
+
 	healthMu sync.Mutex
 	health   StoreHealth // guarded by healthMu
 }
@@ -253,6 +256,7 @@ func (r *Registry) Close(ctx context.Context) error {
 			err = ctx.Err()
 		}
 	}
+	r.waitHosting(ctx)
 	r.cancel() // aborts store calls still running
 	select {
 	case <-waited:
@@ -315,11 +319,27 @@ func (r *Registry) BackgroundSnapshots() int { return int(r.bgSnapshots.Load()) 
 // Deleting the store first closes the race with a join: a room created
 // after the tombstone fails its load; a room that loaded before it is live
 // and found here (rooms are registered before they load).
+//
+// With Config.Cluster set, the deletion goes through the cluster
+// (Cluster.Delete), which deletes here (through ClusterLocal.MarkDeleted)
+// and then tells every other node; deleted stays deleted everywhere.
 func (r *Registry) DeleteWorkflow(ctx context.Context, workflowID string) error {
+	if c := r.cfg.Cluster; c != nil {
+		if err := c.Delete(workflowID); err != nil {
+			return fmt.Errorf("rooms: delete %q: %w", workflowID, err)
+		}
+		return nil
+	}
+	return r.deleteLocal(ctx, workflowID)
+}
+
+// deleteLocal deletes a workflow on this node only.
+func (r *Registry) deleteLocal(ctx context.Context, workflowID string) error {
 	if err := r.store.Delete(ctx, workflowID); err != nil {
 		r.metrics.storeError("delete")
 		return fmt.Errorf("rooms: delete %q: %w", workflowID, err)
 	}
+	r.markTomb(workflowID)
 	rm := r.Room(workflowID)
 	if rm == nil {
 		return nil

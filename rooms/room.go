@@ -31,6 +31,7 @@ type Room struct {
 	written chan error           // the in-flight store write's result; capacity 1
 	snapC   chan snapResult      // the in-flight snapshot's result; capacity 1
 	done    chan struct{}        // closed when run returns
+	loaded  chan struct{}        // closed once the document has loaded
 	loadErr error                // set before done is closed, when the load failed
 
 	// Owned by run.
@@ -137,6 +138,7 @@ func newRoom(r *Registry, id string) *Room {
 		written: make(chan error, 1),
 		snapC:   make(chan snapResult, 1),
 		done:    make(chan struct{}),
+		loaded:  make(chan struct{}),
 		members: make(map[Member]*memberState),
 	}
 }
@@ -226,6 +228,7 @@ func (rm *Room) run() {
 		// more is written from this copy.
 		if p := recover(); p != nil {
 			rm.logger.Error("room panicked; closing it", "panic", p)
+			rm.reg.queueHost(rm.id, false)
 			rm.reg.remove(rm)
 			for _, ms := range rm.members {
 				ms.m.Close(protocol.CloseInternalError, "internal error")
@@ -237,6 +240,8 @@ func (rm *Room) run() {
 	if !rm.load() {
 		return
 	}
+	close(rm.loaded)
+	rm.reg.queueHost(rm.id, true)
 	rm.retry = time.NewTimer(time.Hour)
 	rm.retry.Stop()
 	rm.idle = time.NewTimer(time.Hour)
@@ -290,6 +295,7 @@ func (rm *Room) run() {
 		case <-idleC:
 			rm.idleArmed = false
 			rm.logger.Debug("room evicted: idle")
+			rm.reg.queueHost(rm.id, false)
 			rm.reg.remove(rm)
 			rm.evictSnapshot()
 			return
@@ -302,6 +308,9 @@ func (rm *Room) run() {
 			return
 		}
 		if rm.stopped {
+			// Deleted (closeDeleted): remember it and leave the bus.
+			rm.reg.markTomb(rm.id)
+			rm.reg.queueHost(rm.id, false)
 			return
 		}
 
@@ -333,6 +342,7 @@ func (rm *Room) load() bool {
 		rm.metrics.storeError("load")
 		if errors.Is(err, storage.ErrDeleted) {
 			rm.loadErr = err
+			rm.reg.markTomb(rm.id)
 		} else {
 			rm.logger.Warn("loading workflow failed", "err", err)
 			rm.loadErr = errors.Join(ErrLoad, err)
@@ -361,6 +371,7 @@ func (rm *Room) armIdle() {
 
 // finish closes every member with 1012 and forgets the room.
 func (rm *Room) finish() {
+	rm.reg.queueHost(rm.id, false)
 	rm.reg.remove(rm)
 	for _, ms := range rm.members {
 		ms.m.Close(protocol.CloseServiceRestart, "server restart")
@@ -411,6 +422,12 @@ func (rm *Room) handle(ev event) {
 	case deleteEvent:
 		rm.closeDeleted("workflow deleted")
 		close(ev.reply)
+	case *remoteEvent:
+		rm.handleRemote(ev)
+	case contextEvent:
+		ev.reply <- rm.doc.Context().Clone()
+	case sinceEvent:
+		ev.reply <- rm.doc.DeltaSince(ev.have)
 	}
 }
 
@@ -526,6 +543,7 @@ func (rm *Room) handleDelta(ev *deltaEvent) {
 		rm.clock.Observe(latest, nowMs)
 	}
 	rm.metrics.observeMerge(time.Since(start))
+	rm.publish(ev.raw)
 	rm.applied(ms, ev.opID, ev.raw, ev.delta, string(ms.id.ReplicaID), false)
 }
 
@@ -555,7 +573,9 @@ func (rm *Room) handleOperation(ev *opEvent) {
 	}
 	rm.doc.Merge(delta)
 	rm.metrics.observeMerge(time.Since(start))
-	rm.applied(ms, ev.opID, delta.Encode(), delta, "", true)
+	raw := delta.Encode()
+	rm.publish(raw)
+	rm.applied(ms, ev.opID, raw, delta, "", true)
 }
 
 // canTakeWork refuses new edits while shutting down or while too much is

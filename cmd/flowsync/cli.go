@@ -123,6 +123,12 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.DurationVar(&cfg.Rooms.SnapshotInterval, "snapshot-interval", envDur("snapshot-interval", time.Second), "snapshot a changed document after this long without changes (FLOWSYNC_SNAPSHOT_INTERVAL)")
 	fs.DurationVar(&cfg.Rooms.SnapshotMaxDelay, "snapshot-max-delay", envDur("snapshot-max-delay", 10*time.Second), "and at the latest this long after its first unsnapshotted change (FLOWSYNC_SNAPSHOT_MAX_DELAY)")
 	fs.IntVar(&cfg.Rooms.MaxPendingBytes, "max-pending-bytes", envInt("max-pending-bytes", 64<<20), "per room, merged deltas waiting for the store; past it edits get a retryable STORAGE_UNAVAILABLE (FLOWSYNC_MAX_PENDING_BYTES)")
+	fs.StringVar(&cfg.Cluster.NATSURL, "nats-url", env("nats-url", ""), "NATS URL(s), comma-separated, joining this node to the others serving the same documents; empty: single node (FLOWSYNC_NATS_URL)")
+	fs.StringVar(&cfg.Cluster.NATSCreds, "nats-creds", env("nats-creds", ""), "NATS credentials file (FLOWSYNC_NATS_CREDS)")
+	fs.StringVar(&cfg.Cluster.NodeID, "node-id", env("node-id", ""), "this node's id on the bus, unique across regions; default: random per process (FLOWSYNC_NODE_ID)")
+	fs.StringVar(&cfg.Cluster.Region, "region", env("region", ""), "region label for logs (FLOWSYNC_REGION)")
+	fs.StringVar(&cfg.Cluster.StoreGroup, "store-group", env("store-group", ""), "NATS queue group shared by the nodes that share this node's store (e.g. one Postgres); default: the node id (FLOWSYNC_STORE_GROUP)")
+	fs.DurationVar(&cfg.Cluster.AntiEntropyInterval, "anti-entropy-interval", envDur("anti-entropy-interval", 5*time.Second), "mean time between anti-entropy rounds (FLOWSYNC_ANTI_ENTROPY_INTERVAL)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", envDur("shutdown-timeout", 30*time.Second), "graceful shutdown bound (FLOWSYNC_SHUTDOWN_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, 0, err

@@ -104,3 +104,21 @@ func TestServeCreatesBoltFileInDataDir(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 }
+
+func TestParseServeClusterFlags(t *testing.T) {
+	cfg, _, err := parseServe(nil, func(string) string { return "" }, &bytes.Buffer{})
+	if err != nil || cfg.Cluster.NATSURL != "" {
+		t.Fatalf("default must be single node: %+v %v", cfg.Cluster, err)
+	}
+	env := map[string]string{"FLOWSYNC_NATS_URL": "nats://a:4222,nats://b:4222", "FLOWSYNC_NATS_CREDS": "/etc/flowsync/nats.creds",
+		"FLOWSYNC_REGION": "eu"}
+	cfg, _, err = parseServe([]string{"--dev", "--node-id", "eu-1", "--store-group", "eu-pg"}, func(k string) string { return env[k] }, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cfg.Cluster
+	if c.NATSURL != "nats://a:4222,nats://b:4222" || c.NATSCreds != "/etc/flowsync/nats.creds" || c.Region != "eu" ||
+		c.NodeID != "eu-1" || c.StoreGroup != "eu-pg" {
+		t.Fatalf("cluster config: %+v", c)
+	}
+}

@@ -19,12 +19,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/flowsync/flowsync/rooms"
 	"github.com/flowsync/flowsync/storage"
+	"github.com/flowsync/flowsync/sync/cluster"
 	"github.com/flowsync/flowsync/sync/session"
 )
 
@@ -46,6 +48,8 @@ type Config struct {
 	// Store chooses the store: the embedded file store in DataDir by
 	// default, Postgres when a URL is given, memory for tests.
 	Store StoreConfig
+	// Cluster joins the node to others over NATS; zero: single node.
+	Cluster ClusterConfig
 	// Version is reported in Welcome.sv and by `flowsync version`.
 	Version string
 }
@@ -83,6 +87,9 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout < 0 {
 		return errors.New("flowsync: --shutdown-timeout must not be negative")
 	}
+	if err := c.Cluster.validate(); err != nil {
+		return err
+	}
 	return c.Store.validate()
 }
 
@@ -95,6 +102,8 @@ type Server struct {
 	sessions *session.Handler
 	mux      *http.ServeMux
 	draining atomic.Bool
+	nc       *nats.Conn    // nil: single node
+	node     *cluster.Node // nil: single node
 }
 
 // New opens the configured store and builds a server on it. reg receives
@@ -116,20 +125,38 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 	if err != nil {
 		return nil, err
 	}
+	var ref *nodeRef
+	if cfg.Cluster.enabled() {
+		ref = &nodeRef{}
+		cfg.Rooms.Cluster = ref
+	}
 	rr, err := rooms.NewRegistry(cfg.Rooms, store, logger.With("component", "rooms"), rooms.NewMetrics(reg))
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
+	var nc *nats.Conn
+	var node *cluster.Node
+	if ref != nil {
+		if nc, node, err = startCluster(cfg, rr, ref, logger, reg); err != nil {
+			_ = rr.Close(context.Background())
+			store.Close()
+			return nil, err
+		}
+	}
 	auth := session.DevAuthenticator{Role: protocolRole(cfg.DevRole)}
 	sh, err := session.NewHandler(cfg.Session, rr, auth, logger.With("component", "session"), session.NewMetrics(reg))
 	if err != nil {
 		_ = rr.Close(context.Background())
+		if node != nil {
+			_ = node.Close()
+			nc.Close()
+		}
 		store.Close()
 		return nil, err
 	}
 	registerStoreStats(reg, store)
-	s := &Server{cfg: cfg, logger: logger, store: store, rooms: rr, sessions: sh, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, logger: logger, store: store, rooms: rr, sessions: sh, mux: http.NewServeMux(), nc: nc, node: node}
 	s.mux.Handle("GET /v1/sync", sh)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -168,6 +195,9 @@ func (s *Server) Handler() http.Handler { return s.mux }
 
 // Rooms returns the rooms registry (for tests and the admin API to come).
 func (s *Server) Rooms() *rooms.Registry { return s.rooms }
+
+// Node returns the cluster node, nil for a single node.
+func (s *Server) Node() *cluster.Node { return s.node }
 
 // Store returns the store.
 func (s *Server) Store() storage.Store { return s.store }
@@ -222,6 +252,14 @@ func (s *Server) Shutdown(ctx context.Context, hs *http.Server) error {
 	}
 	if err := s.rooms.Close(ctx); err != nil {
 		errs = append(errs, err)
+	}
+	// The node after the registry (the rooms have released their
+	// workflows and written what they held), the connection last.
+	if s.node != nil {
+		if err := s.node.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		s.nc.Close()
 	}
 	if err := s.sessions.Close(ctx); err != nil {
 		errs = append(errs, err)
