@@ -557,6 +557,12 @@ func (rm *Room) handleOperation(ev *opEvent) {
 		rm.refuse(ms, ev.opID, err)
 		return
 	}
+	if r := ms.id.Role; r != protocol.RoleWrite && r != protocol.RoleAdmin {
+		// Before Prepare: a read member must learn nothing about the
+		// document from why an operation would have been refused.
+		rm.refuse(ms, ev.opID, protocol.NewError(protocol.CodePermissionDenied, "role %q may not edit", r))
+		return
+	}
 	start := time.Now()
 	nowMs := rm.nowMs()
 	delta, err := rm.doc.Prepare(rm.clock.Now(nowMs), ev.op)

@@ -129,6 +129,11 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.StringVar(&cfg.Cluster.Region, "region", env("region", ""), "region label for logs (FLOWSYNC_REGION)")
 	fs.StringVar(&cfg.Cluster.StoreGroup, "store-group", env("store-group", ""), "NATS queue group shared by the nodes that share this node's store (e.g. one Postgres); default: the node id (FLOWSYNC_STORE_GROUP)")
 	fs.DurationVar(&cfg.Cluster.AntiEntropyInterval, "anti-entropy-interval", envDur("anti-entropy-interval", 5*time.Second), "mean time between anti-entropy rounds (FLOWSYNC_ANTI_ENTROPY_INTERVAL)")
+	var jwtSecretFile, adminSecretFile string
+	fs.StringVar(&jwtSecretFile, "jwt-secret-file", env("jwt-secret-file", ""), "file holding the HS256 secrets (one per line, at least 32 bytes, or kid:secret to rotate keys) access tokens are signed with; turns on JWT authentication (FLOWSYNC_JWT_SECRET_FILE)")
+	fs.StringVar(&cfg.JWT.Audience, "jwt-audience", env("jwt-audience", "flowsync"), "the aud claim every token must carry (FLOWSYNC_JWT_AUDIENCE)")
+	fs.StringVar(&cfg.JWT.Issuer, "jwt-issuer", env("jwt-issuer", ""), "the iss claim every token must carry; empty: not checked (FLOWSYNC_JWT_ISSUER)")
+	fs.StringVar(&adminSecretFile, "admin-secret-file", env("admin-secret-file", ""), "file holding the admin API's shared secret (at least 32 bytes); turns on /admin/v1/ (FLOWSYNC_ADMIN_SECRET_FILE)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", envDur("shutdown-timeout", 30*time.Second), "graceful shutdown bound (FLOWSYNC_SHUTDOWN_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, 0, err
@@ -138,6 +143,20 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	}
 	if fs.NArg() > 0 {
 		return cfg, 0, fmt.Errorf("flowsync serve: unexpected argument %q", fs.Arg(0))
+	}
+	if jwtSecretFile != "" {
+		keys, err := server.ReadJWTKeys(jwtSecretFile)
+		if err != nil {
+			return cfg, 0, err
+		}
+		cfg.JWT.Keys = keys
+	}
+	if adminSecretFile != "" {
+		secret, err := server.ReadSecretFile(adminSecretFile)
+		if err != nil {
+			return cfg, 0, err
+		}
+		cfg.AdminSecret = secret
 	}
 	for o := range strings.SplitSeq(origins, ",") {
 		if o = strings.TrimSpace(o); o != "" {

@@ -50,13 +50,19 @@ type Config struct {
 	Store StoreConfig
 	// Cluster joins the node to others over NATS; zero: single node.
 	Cluster ClusterConfig
+	// JWT configures token authentication (session.JWTAuthenticator): set
+	// Keys and Audience. Required unless Dev.
+	JWT session.JWTConfig
+	// AdminSecret turns on the admin API under /admin/v1/; at least
+	// MinAdminSecretBytes. Default: off.
+	AdminSecret []byte
 	// Version is reported in Welcome.sv and by `flowsync version`.
 	Version string
 }
 
 // ErrNoAuth is returned by New when neither authentication nor Dev is
 // configured.
-var ErrNoAuth = errors.New("flowsync: refusing to start: authentication is not configured; run with --dev for local development (no tokens are checked)")
+var ErrNoAuth = errors.New("flowsync: refusing to start: authentication is not configured; give --jwt-secret-file (and --jwt-audience), or run with --dev for local development (no tokens are checked)")
 
 func (c Config) withDefaults() Config {
 	if c.Addr == "" {
@@ -76,8 +82,14 @@ func (c Config) withDefaults() Config {
 
 // Validate reports why c cannot start a server.
 func (c Config) Validate() error {
-	if !c.Dev {
+	switch {
+	case c.Dev && len(c.JWT.Keys) > 0:
+		return errors.New("flowsync: --dev and --jwt-secret-file are exclusive")
+	case !c.Dev && len(c.JWT.Keys) == 0:
 		return ErrNoAuth
+	}
+	if len(c.AdminSecret) > 0 && len(c.AdminSecret) < MinAdminSecretBytes {
+		return fmt.Errorf("flowsync: --admin-secret-file must hold at least %d bytes", MinAdminSecretBytes)
 	}
 	switch c.DevRole {
 	case "", "read", "write", "admin":
@@ -117,6 +129,16 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	var auth session.Authenticator = session.DevAuthenticator{Role: protocolRole(cfg.DevRole)}
+	if !cfg.Dev {
+		jwt, err := session.NewJWTAuthenticator(cfg.JWT)
+		if err != nil {
+			return nil, err
+		}
+		auth = jwt
+	}
+	locks := &rooms.WorkflowLocks{}
+	cfg.Rooms.Admit = rooms.Admissions(cfg.Rooms.Admit, rooms.LockAdmission(locks.IsLocked), rooms.AuditAdmission(logger.With("component", "audit")))
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -144,7 +166,6 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 			return nil, err
 		}
 	}
-	auth := session.DevAuthenticator{Role: protocolRole(cfg.DevRole)}
 	sh, err := session.NewHandler(cfg.Session, rr, auth, logger.With("component", "session"), session.NewMetrics(reg))
 	if err != nil {
 		_ = rr.Close(context.Background())
@@ -183,9 +204,19 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 		_, _ = w.Write([]byte(`{"status":"ready"}`))
 	})
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	if len(cfg.AdminSecret) > 0 {
+		// Registry.DeleteWorkflow deletes through the cluster node when
+		// there is one, so an admin delete reaches every node and region.
+		deps := RegistryAdminDeps(rr, store, sh, locks)
+		ah, err := NewAdminHandler(AdminConfig{Secret: cfg.AdminSecret, Logger: logger.With("component", "admin")}, deps)
+		if err != nil { // cannot happen after Validate: the deps are all set
+			return nil, err
+		}
+		s.mux.Handle("/admin/", ah)
+	}
 	if cfg.Dev {
 		logger.Warn("DEVELOPMENT MODE: authentication is OFF; every token is accepted. Never expose this server.",
-			"role", string(auth.Role))
+			"role", string(protocolRole(cfg.DevRole)))
 	}
 	return s, nil
 }
