@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +16,8 @@ import (
 func TestServeRefusesWithoutDev(t *testing.T) {
 	var out, errb bytes.Buffer
 	code := run(context.Background(), []string{"serve"}, func(string) string { return "" }, &out, &errb)
-	if code != 2 || !strings.Contains(errb.String(), "refusing to start: authentication is not configured; run with --dev") {
+	if msg := errb.String(); code != 2 || !strings.Contains(msg, "refusing to start: authentication is not configured") ||
+		!strings.Contains(msg, "--jwt-secret-file") || !strings.Contains(msg, "--dev") {
 		t.Fatalf("code %d, stderr %q", code, errb.String())
 	}
 }
@@ -120,5 +122,33 @@ func TestParseServeClusterFlags(t *testing.T) {
 	if c.NATSURL != "nats://a:4222,nats://b:4222" || c.NATSCreds != "/etc/flowsync/nats.creds" || c.Region != "eu" ||
 		c.NodeID != "eu-1" || c.StoreGroup != "eu-pg" {
 		t.Fatalf("cluster config: %+v", c)
+	}
+}
+
+func TestParseServeAuthFiles(t *testing.T) {
+	dir := t.TempDir()
+	jwtFile, adminFile := dir+"/jwt", dir+"/admin"
+	if err := os.WriteFile(jwtFile, []byte("k1:"+strings.Repeat("a", 32)+"\n"+strings.Repeat("b", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(adminFile, []byte(strings.Repeat("c", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"FLOWSYNC_JWT_SECRET_FILE": jwtFile, "FLOWSYNC_JWT_ISSUER": "my-app"}
+	cfg, _, err := parseServe([]string{"--admin-secret-file", adminFile, "--jwt-audience", "aud-1"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.JWT.Keys) != 2 || cfg.JWT.Keys[0].ID != "k1" || cfg.JWT.Audience != "aud-1" || cfg.JWT.Issuer != "my-app" {
+		t.Fatalf("JWT config = %+v", cfg.JWT)
+	}
+	if string(cfg.AdminSecret) != strings.Repeat("c", 32) {
+		t.Fatalf("admin secret not read")
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	if _, _, err := parseServe([]string{"--jwt-secret-file", dir + "/missing"}, func(string) string { return "" }, io.Discard); err == nil {
+		t.Fatal("a missing secret file was accepted")
 	}
 }
