@@ -23,21 +23,29 @@ var remoteOrigin = protocol.Origin{UserID: "flowsync-cluster", SessionID: "clust
 //
 // The rooms call Host once a room has loaded, Release when it goes away
 // (eviction, deletion, shutdown), Publish with the encoding of every client
-// delta and thin-client operation they admitted and merged, and Delete from
-// Registry.DeleteWorkflow. Host and Release are called in the order the
-// rooms of one workflow come and go, from one goroutine of the registry,
-// never from a room loop (Host calls back into the room for its context);
-// Publish is called from the room loop and must not block.
+// delta and thin-client operation they admitted and merged,
+// PublishPresence with the room's local roster whenever its membership
+// changes, and Delete from Registry.DeleteWorkflow. Host, PublishPresence
+// and Release are called in the order the rooms of one workflow come, change
+// and go, from one goroutine of the registry, never from a room loop (Host
+// calls back into the room for its context); Publish is called from the room
+// loop and must not block.
+//
+// A presence entry is a Roster frame (protocol.AppendFrame of a
+// *protocol.Roster) listing the node's own members of the workflow, without
+// cursors or selections; an empty entry withdraws the node's presence.
+// ClusterLocal.RemotePresence decodes the entries other nodes published.
 type Cluster interface {
 	Host(workflowID string) error
 	Release(workflowID string)
 	Publish(workflowID string, delta []byte) error
+	PublishPresence(workflowID string, entry []byte) error
 	Delete(workflowID string) error
 }
 
 // ClusterLocal is the registry seen by a cluster node (it implements
-// cluster.Local and cluster.PresenceSink's absence: presence is not shared
-// across nodes yet). Obtain it with Registry.ClusterLocal.
+// cluster.Local and cluster.PresenceSink). Obtain it with
+// Registry.ClusterLocal.
 type ClusterLocal struct{ r *Registry }
 
 // ClusterLocal returns the registry as a cluster.Local.
@@ -54,11 +62,17 @@ type (
 		have  *crdt.Context
 		reply chan *workflow.Doc
 	}
+	// remotePresenceEvent replaces node's roster entries (nil: gone).
+	remotePresenceEvent struct {
+		node    string
+		entries []protocol.RosterEntry
+	}
 )
 
-func (*remoteEvent) isEvent() {}
-func (contextEvent) isEvent() {}
-func (sinceEvent) isEvent()   {}
+func (*remoteEvent) isEvent()         {}
+func (contextEvent) isEvent()         {}
+func (sinceEvent) isEvent()           {}
+func (*remotePresenceEvent) isEvent() {}
 
 // ask sends ev to rm's loop and waits for get; false when the room stopped
 // (or ctx ended) first.
@@ -181,6 +195,36 @@ func (l *ClusterLocal) MarkDeleted(workflowID string) error {
 	return l.r.deleteLocal(ctx, workflowID)
 }
 
+// RemotePresence hands another node's roster entries for workflowID (nil
+// when that node has none any more) to the live room, which shows them to
+// its members until they change or go. Entries that do not decode as a
+// Roster frame of workflowID are ignored; so is presence for a workflow not
+// live here. It waits while the room's inbox is full.
+func (l *ClusterLocal) RemotePresence(workflowID, nodeID string, entry []byte) {
+	r := l.r
+	rm := r.liveRoom(workflowID)
+	if rm == nil {
+		return
+	}
+	ev := &remotePresenceEvent{node: nodeID}
+	if len(entry) > 0 {
+		f, err := protocol.Decode(entry, protocol.Limits{})
+		ros, ok := f.(*protocol.Roster)
+		if err != nil || !ok || ros.WorkflowID != workflowID {
+			r.logger.Debug("ignoring a malformed presence entry", "workflow", workflowID, "node", nodeID, "err", err)
+			return
+		}
+		if len(ros.Entries) > 0 {
+			ev.entries = ros.Entries
+		}
+	}
+	select {
+	case rm.inbox <- ev:
+	case <-rm.done:
+	case <-r.ctx.Done():
+	}
+}
+
 // ---- tombstones ----------------------------------------------------------
 
 type tombs struct {
@@ -207,10 +251,12 @@ func (r *Registry) markTomb(workflowID string) {
 
 // ---- hosting -------------------------------------------------------------
 
-// hosting runs the cluster's Host and Release calls on one goroutine, in
-// the order the rooms asked for them: a room that goes away and a new room
-// of the same workflow release and host in that order, and Host (which
-// asks the room for its context) never runs on a room loop.
+// hosting runs the cluster's Host, PublishPresence and Release calls on one
+// goroutine, in the order the rooms asked for them: a room that goes away
+// and a new room of the same workflow release and host in that order, a
+// room's presence is published after its Host (a node ignores presence for
+// a workflow it does not host) and before its Release, and Host (which asks
+// the room for its context) never runs on a room loop.
 type hosting struct {
 	mu      sync.Mutex
 	queue   []hostJob     // guarded by mu
@@ -219,12 +265,38 @@ type hosting struct {
 }
 
 type hostJob struct {
-	id   string
-	host bool
+	id       string
+	kind     hostKind
+	presence []byte // jobPresence: the entry (nil withdraws)
 }
+
+type hostKind uint8
+
+const (
+	jobHost hostKind = iota
+	jobRelease
+	jobPresence
+)
 
 // queueHost queues Host(id) (host) or Release(id).
 func (r *Registry) queueHost(id string, host bool) {
+	kind := jobRelease
+	if host {
+		kind = jobHost
+	}
+	r.queueJob(hostJob{id: id, kind: kind})
+}
+
+// queuePresence queues PublishPresence(id, entry).
+func (r *Registry) queuePresence(id string, entry []byte) {
+	r.queueJob(hostJob{id: id, kind: jobPresence, presence: entry})
+}
+
+// queueJob queues job for the hosting goroutine, starting it if needed. A
+// presence job of the same workflow still waiting (with no Host or Release
+// of it queued after) takes the newer entry instead: only the latest
+// roster matters.
+func (r *Registry) queueJob(job hostJob) {
 	c := r.cfg.Cluster
 	if c == nil {
 		return
@@ -232,7 +304,18 @@ func (r *Registry) queueHost(id string, host bool) {
 	h := &r.hosting
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.queue = append(h.queue, hostJob{id: id, host: host})
+	if job.kind == jobPresence {
+		for i := len(h.queue) - 1; i >= 0; i-- {
+			if q := &h.queue[i]; q.id == job.id {
+				if q.kind == jobPresence {
+					q.presence = job.presence
+					return
+				}
+				break
+			}
+		}
+	}
+	h.queue = append(h.queue, job)
 	if h.running {
 		return
 	}
@@ -251,8 +334,14 @@ func (r *Registry) queueHost(id string, host bool) {
 			job := h.queue[0]
 			h.queue = h.queue[1:]
 			h.mu.Unlock()
-			if !job.host {
+			switch job.kind {
+			case jobRelease:
 				c.Release(job.id)
+				continue
+			case jobPresence:
+				if err := c.PublishPresence(job.id, job.presence); err != nil {
+					r.logger.Debug("publishing presence failed (re-sent on the next change)", "workflow", job.id, "err", err)
+				}
 				continue
 			}
 			if r.ctx.Err() != nil || r.Deleted(job.id) {
@@ -326,6 +415,41 @@ func (rm *Room) handleRemote(ev *remoteEvent) {
 	rm.pendingBytes += len(raw)
 	rm.metrics.gauges(0, 0, float64(len(raw)))
 	ev.reply <- nil
+}
+
+// handleRemotePresence replaces a node's roster entries and shows the new
+// roster to the members.
+func (rm *Room) handleRemotePresence(ev *remotePresenceEvent) {
+	if ev.entries == nil {
+		if _, ok := rm.remote[ev.node]; !ok {
+			return
+		}
+		delete(rm.remote, ev.node)
+	} else {
+		if rm.remote == nil {
+			rm.remote = make(map[string][]protocol.RosterEntry)
+		}
+		rm.remote[ev.node] = ev.entries
+	}
+	rm.broadcastRoster(nil)
+}
+
+// publishPresence hands the room's local roster to the cluster (through the
+// registry's hosting goroutine: it never blocks the loop). Cursors and
+// selections are left out: they change too often for the bus and would be
+// stale on the other nodes.
+func (rm *Room) publishPresence() {
+	if rm.cfg.Cluster == nil {
+		return
+	}
+	var entry []byte
+	if local := rm.localRoster(); len(local) > 0 {
+		for i := range local {
+			local[i].Cursor, local[i].Selection = nil, protocol.Selection{}
+		}
+		entry = protocol.AppendFrame(nil, &protocol.Roster{WorkflowID: rm.id, Entries: local})
+	}
+	rm.reg.queuePresence(rm.id, entry)
 }
 
 // publish hands an admitted, merged delta to the cluster.

@@ -23,6 +23,7 @@ type fakeCluster struct {
 	mu        sync.Mutex
 	calls     []string
 	published [][]byte
+	presence  [][]byte // PublishPresence entries, in order
 	hostCtx   *crdt.Context
 }
 
@@ -45,6 +46,13 @@ func (f *fakeCluster) Publish(id string, d []byte) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.published = append(f.published, d)
+	return nil
+}
+func (f *fakeCluster) PublishPresence(id string, entry []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "presence "+id)
+	f.presence = append(f.presence, entry)
 	return nil
 }
 func (f *fakeCluster) Delete(id string) error {
@@ -166,4 +174,130 @@ func TestClusterLocalTombstoneFromStore(t *testing.T) {
 	if !l.Deleted("gone") {
 		t.Fatal("the store's ErrDeleted did not reach the cache")
 	}
+}
+
+// lastPresence decodes the last entry published (nil: withdrawn, or none).
+func (f *fakeCluster) lastPresence(t testing.TB) []protocol.RosterEntry {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.presence) == 0 || f.presence[len(f.presence)-1] == nil {
+		return nil
+	}
+	last := f.presence[len(f.presence)-1]
+	fr, err := protocol.Decode(last, protocol.Limits{})
+	if err != nil {
+		t.Fatalf("published presence does not decode: %v", err)
+	}
+	ros, ok := fr.(*protocol.Roster)
+	if !ok || ros.WorkflowID != "wf" {
+		t.Fatalf("published presence is %#v", fr)
+	}
+	return ros.Entries
+}
+
+func sessions(es []protocol.RosterEntry) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.SessionID
+	}
+	slices.Sort(out)
+	return out
+}
+
+// lastRoster returns the sessions of the last roster m was sent (Joined or
+// Roster).
+func lastRoster(t testing.TB, m *fakeMember) []string {
+	var es []protocol.RosterEntry
+	for _, f := range m.decoded(t) {
+		switch f := f.(type) {
+		case *protocol.Joined:
+			es = f.Roster
+		case *protocol.Roster:
+			es = f.Entries
+		}
+	}
+	return sessions(es)
+}
+
+func rosterEntry(t testing.TB, entries ...protocol.RosterEntry) []byte {
+	t.Helper()
+	return protocol.AppendFrame(nil, &protocol.Roster{WorkflowID: "wf", Entries: entries})
+}
+
+// The room publishes its local roster (after Host, without cursors) when
+// its membership changes, and shows other nodes' entries to its members
+// until they go.
+func TestClusterPresence(t *testing.T) {
+	fc := &fakeCluster{}
+	r := newRegistry(t, Config{Cluster: fc}, nil)
+	fc.local = r.ClusterLocal()
+	l := fc.local
+	ctx := context.Background()
+
+	m1 := member("s1", "r1")
+	rm, _, err := r.Join(ctx, "wf", m1, JoinOptions{TabSessionID: "tab-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "presence of s1", func() bool {
+		es := fc.lastPresence(t)
+		return slices.Equal(sessions(es), []string{"s1"})
+	})
+	calls, _ := fc.snapshot()
+	if h, p := slices.Index(calls, "host wf"), slices.Index(calls, "presence wf"); h < 0 || p < h {
+		t.Fatalf("presence published before Host: %v", calls)
+	}
+	rm.Presence(m1, &protocol.Point{X: 1, Y: 2}, protocol.Selection{Type: protocol.SelectBlock, ID: "b"})
+
+	// Another node's members: shown; a ghost of s1's tab (it moved here)
+	// is not.
+	remote := protocol.RosterEntry{SessionID: "n2-s9", UserID: "u-n2", Name: "n2", Role: protocol.RoleWrite, JoinedAtMs: 1, LastActivityMs: 1}
+	ghost := protocol.RosterEntry{SessionID: "n2-old", TabSessionID: "tab-1", UserID: "u-s1", Role: protocol.RoleWrite, JoinedAtMs: 1, LastActivityMs: 1}
+	l.RemotePresence("wf", "node-2", rosterEntry(t, remote, ghost))
+	waitUntil(t, "remote entry shown", func() bool { return slices.Equal(lastRoster(t, m1), []string{"n2-s9", "s1"}) })
+	// Ignored: an entry that does not decode, a workflow not live here, an
+	// entry of another workflow.
+	l.RemotePresence("wf", "node-3", []byte("junk"))
+	l.RemotePresence("other", "node-2", rosterEntry(t, remote))
+	l.RemotePresence("wf", "node-4", protocol.AppendFrame(nil, &protocol.Roster{WorkflowID: "elsewhere", Entries: []protocol.RosterEntry{remote}}))
+
+	// A join sees local and remote entries; only local ones are published,
+	// without cursor or selection.
+	m2 := member("s2", "r2")
+	if _, _, err := r.Join(ctx, "wf", m2, JoinOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := lastRoster(t, m2); !slices.Equal(got, []string{"n2-s9", "s1", "s2"}) {
+		t.Fatalf("joined roster %v", got)
+	}
+	waitUntil(t, "presence of s1 and s2", func() bool {
+		es := fc.lastPresence(t)
+		return slices.Equal(sessions(es), []string{"s1", "s2"})
+	})
+	es := fc.lastPresence(t)
+	for _, e := range es {
+		if e.Cursor != nil || !e.Selection.IsZero() {
+			t.Fatalf("published entry with cursor or selection: %+v", e)
+		}
+	}
+
+	// The node's entries go: the members get the roster without them.
+	l.RemotePresence("wf", "node-2", nil)
+	waitUntil(t, "remote entry dropped", func() bool {
+		return slices.Equal(lastRoster(t, m1), []string{"s1", "s2"}) && slices.Equal(lastRoster(t, m2), []string{"s1", "s2"})
+	})
+
+	// Leaves republish; the last one withdraws.
+	rm.Leave(m2)
+	waitUntil(t, "presence after s2 left", func() bool {
+		es := fc.lastPresence(t)
+		return slices.Equal(sessions(es), []string{"s1"})
+	})
+	rm.Leave(m1)
+	waitUntil(t, "presence withdrawn", func() bool {
+		fc.mu.Lock()
+		defer fc.mu.Unlock()
+		return len(fc.presence) > 0 && fc.presence[len(fc.presence)-1] == nil
+	})
 }

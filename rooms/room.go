@@ -38,10 +38,11 @@ type Room struct {
 	doc           *workflow.Doc
 	clock         *crdt.Clock
 	members       map[Member]*memberState
-	slow          []*memberState // queue overflowed; removed after the current event
-	dirty         []*memberState // presence or drag waiting to be relayed
-	relay         relayBatch     // merged deltas waiting to be relayed (see relay.go)
-	pending       []pendingDelta // merged, waiting for the next store write
+	remote        map[string][]protocol.RosterEntry // other nodes' members, by node id (shown, never stored)
+	slow          []*memberState                    // queue overflowed; removed after the current event
+	dirty         []*memberState                    // presence or drag waiting to be relayed
+	relay         relayBatch                        // merged deltas waiting to be relayed (see relay.go)
+	pending       []pendingDelta                    // merged, waiting for the next store write
 	pendingBytes  int
 	inflight      []pendingDelta // the batch being written (or waiting to be retried)
 	inflightBytes int
@@ -387,7 +388,7 @@ func (rm *Room) handle(ev event) {
 	case leaveEvent:
 		if ms, ok := rm.members[ev.m]; ok {
 			rm.remove(ms)
-			rm.broadcastRoster(nil)
+			rm.rosterChanged(nil)
 		}
 	case *deltaEvent:
 		rm.handleDelta(ev)
@@ -428,6 +429,8 @@ func (rm *Room) handle(ev event) {
 		ev.reply <- rm.doc.Context().Clone()
 	case sinceEvent:
 		ev.reply <- rm.doc.DeltaSince(ev.have)
+	case *remotePresenceEvent:
+		rm.handleRemotePresence(ev)
 	}
 }
 
@@ -483,7 +486,7 @@ func (rm *Room) handleJoin(ev *joinEvent) {
 	}
 	rm.sendTo(ms, joined, protocol.AppendFrame(nil, joined))
 	ev.reply <- joinReply{catchUp: catchUp}
-	rm.broadcastRoster(ms)
+	rm.rosterChanged(ms)
 }
 
 // remove takes ms out of the room without telling anyone.
@@ -496,15 +499,54 @@ func (rm *Room) remove(ms *memberState) {
 	rm.metrics.gauges(0, -1, 0)
 }
 
-func (rm *Room) roster() []protocol.RosterEntry {
+// localRoster returns the entries of this node's members.
+func (rm *Room) localRoster() []protocol.RosterEntry {
 	es := make([]protocol.RosterEntry, 0, len(rm.members))
 	for _, ms := range rm.members {
 		es = append(es, ms.entry)
 	}
+	sortRoster(es)
+	return es
+}
+
+// roster returns the roster members see: this node's members and those
+// other nodes published (see handleRemotePresence). A remote entry of a
+// tab that is a member here (it moved to this node; its old node has not
+// withdrawn it yet) is left out.
+func (rm *Room) roster() []protocol.RosterEntry {
+	es := rm.localRoster()
+	if len(rm.remote) == 0 {
+		return es
+	}
+	type tab struct{ user, tab string }
+	here := make(map[tab]bool, len(rm.members))
+	for _, ms := range rm.members {
+		if ms.entry.TabSessionID != "" {
+			here[tab{ms.entry.UserID, ms.entry.TabSessionID}] = true
+		}
+	}
+	for _, node := range slices.Sorted(maps.Keys(rm.remote)) {
+		for _, e := range rm.remote[node] {
+			if e.TabSessionID == "" || !here[tab{e.UserID, e.TabSessionID}] {
+				es = append(es, e)
+			}
+		}
+	}
+	sortRoster(es)
+	return es
+}
+
+func sortRoster(es []protocol.RosterEntry) {
 	slices.SortFunc(es, func(a, b protocol.RosterEntry) int {
 		return cmp.Or(cmp.Compare(a.JoinedAtMs, b.JoinedAtMs), cmp.Compare(a.SessionID, b.SessionID))
 	})
-	return es
+}
+
+// rosterChanged tells the members (but except) and the other nodes that
+// the local membership changed.
+func (rm *Room) rosterChanged(except *memberState) {
+	rm.broadcastRoster(except)
+	rm.publishPresence()
 }
 
 func (rm *Room) broadcastRoster(except *memberState) {
@@ -711,7 +753,7 @@ func (rm *Room) dropSlow() {
 			rm.logger.Info("closing slow consumer", "session", ms.entry.SessionID)
 			ms.m.Close(protocol.CloseSlowConsumer, "outbound queue full")
 		}
-		rm.broadcastRoster(nil) // may mark more members slow
+		rm.rosterChanged(nil) // may mark more members slow
 	}
 }
 

@@ -129,6 +129,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.StringVar(&cfg.Cluster.Region, "region", env("region", ""), "region label for logs (FLOWSYNC_REGION)")
 	fs.StringVar(&cfg.Cluster.StoreGroup, "store-group", env("store-group", ""), "NATS queue group shared by the nodes that share this node's store (e.g. one Postgres); default: the node id (FLOWSYNC_STORE_GROUP)")
 	fs.DurationVar(&cfg.Cluster.AntiEntropyInterval, "anti-entropy-interval", envDur("anti-entropy-interval", 5*time.Second), "mean time between anti-entropy rounds (FLOWSYNC_ANTI_ENTROPY_INTERVAL)")
+	fs.DurationVar(&cfg.Cluster.PresenceHeartbeat, "presence-heartbeat", envDur("presence-heartbeat", 5*time.Second), "how often a node re-sends its rosters to the cluster; other nodes drop them after 3 missed beats (FLOWSYNC_PRESENCE_HEARTBEAT)")
 	var jwtSecretFile, adminSecretFile string
 	fs.StringVar(&jwtSecretFile, "jwt-secret-file", env("jwt-secret-file", ""), "file holding the HS256 secrets (one per line, at least 32 bytes, or kid:secret to rotate keys) access tokens are signed with; turns on JWT authentication (FLOWSYNC_JWT_SECRET_FILE)")
 	fs.StringVar(&cfg.JWT.Audience, "jwt-audience", env("jwt-audience", "flowsync"), "the aud claim every token must carry (FLOWSYNC_JWT_AUDIENCE)")

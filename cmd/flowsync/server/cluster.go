@@ -38,6 +38,10 @@ type ClusterConfig struct {
 	AntiEntropyInterval time.Duration
 	// ConnectTimeout bounds the first connection to NATS. Default: 10 s.
 	ConnectTimeout time.Duration
+	// PresenceHeartbeat is how often the node re-publishes its rooms'
+	// rosters; peers drop a node's roster entries 3 heartbeats after they
+	// last heard them (a node that died). Default: 5 s.
+	PresenceHeartbeat time.Duration
 }
 
 func (c ClusterConfig) enabled() bool { return c.NATSURL != "" }
@@ -46,7 +50,7 @@ func (c ClusterConfig) validate() error {
 	if !c.enabled() && (c.NATSCreds != "" || c.StoreGroup != "") {
 		return errors.New("flowsync: --nats-creds and --store-group need --nats-url")
 	}
-	if c.AntiEntropyInterval < 0 || c.ConnectTimeout < 0 {
+	if c.AntiEntropyInterval < 0 || c.ConnectTimeout < 0 || c.PresenceHeartbeat < 0 {
 		return errors.New("flowsync: cluster durations must not be negative")
 	}
 	return nil
@@ -76,6 +80,13 @@ func (r *nodeRef) Release(id string) {
 func (r *nodeRef) Publish(id string, delta []byte) error {
 	if n := r.p.Load(); n != nil {
 		return n.Publish(id, delta)
+	}
+	return errNoNode
+}
+
+func (r *nodeRef) PublishPresence(id string, entry []byte) error {
+	if n := r.p.Load(); n != nil {
+		return n.PublishPresence(id, entry)
 	}
 	return errNoNode
 }
@@ -151,6 +162,7 @@ func startCluster(cfg Config, rr *rooms.Registry, ref *nodeRef, logger *slog.Log
 		Region:              c.Region,
 		StoreGroup:          c.StoreGroup,
 		AntiEntropyInterval: c.AntiEntropyInterval,
+		PresenceHeartbeat:   c.PresenceHeartbeat,
 		MaxClockSkew:        cfg.Rooms.MaxClockSkew,
 		Now:                 cfg.Rooms.Now,
 	}, nc, rr.ClusterLocal(), logger, cluster.NewMetrics(reg))

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -132,6 +133,7 @@ type nodeOpts struct {
 	store  storage.Store // nil: a memory store of its own
 	offset time.Duration // added to the node's clock
 	skew   time.Duration // rooms and cluster MaxClockSkew (0: default)
+	beat   time.Duration // cluster PresenceHeartbeat (0: default)
 }
 
 func startNode(t testing.TB, name, natsURL string, o nodeOpts) *node {
@@ -147,7 +149,7 @@ func startNode(t testing.TB, name, natsURL string, o nodeOpts) *node {
 		Dev: true, ShutdownTimeout: 5 * time.Second,
 		Store: server.StoreConfig{Use: st},
 		Cluster: server.ClusterConfig{NATSURL: natsURL, NodeID: name, Region: "test",
-			AntiEntropyInterval: 300 * time.Millisecond},
+			AntiEntropyInterval: 300 * time.Millisecond, PresenceHeartbeat: o.beat},
 		Rooms: rooms.Config{MaxClockSkew: o.skew, SnapshotInterval: 200 * time.Millisecond},
 	}
 	if o.offset != 0 {
@@ -623,6 +625,62 @@ func TestClusterDeletedStaysDeleted(t *testing.T) {
 		if rooms.ErrorCode(err) != protocol.CodeWorkflowDeleted {
 			t.Fatalf("%s: join after delete: %v", n.name, err)
 		}
+	}
+}
+
+// users returns the sorted user ids of e's roster.
+func (e *editor) users() []string {
+	var us []string
+	for _, r := range e.c.Roster() {
+		us = append(us, r.UserID)
+	}
+	slices.Sort(us)
+	return us
+}
+
+func waitRoster(t testing.TB, e *editor, want ...string) {
+	t.Helper()
+	slices.Sort(want)
+	waitFor(t, 10*time.Second, fmt.Sprintf("%s's roster to be %v", e.name, want), func() bool {
+		return slices.Equal(e.users(), want)
+	})
+}
+
+// Presence is shared across nodes: a client's roster shows the users of
+// the same workflow on other nodes; a client that leaves drops out of the
+// other nodes' rosters at once (its node republishes), and the users of a
+// node that dies drop out when their entries expire (3 heartbeats).
+func TestClusterPresenceShared(t *testing.T) {
+	ns := natsCluster(t, 2)
+	const wf = "wf-presence"
+	const beat = 100 * time.Millisecond
+	a := startNode(t, "a", ns[0].ClientURL(), nodeOpts{beat: beat})
+	b := startNode(t, "b", ns[1].ClientURL(), nodeOpts{beat: beat})
+	ea := startEditor(t, "ea", wf, a.url, nil)
+	eb := startEditor(t, "eb", wf, b.url, nil)
+	ea.waitLive(t)
+	eb.waitLive(t)
+	start := time.Now()
+	waitRoster(t, ea, "ea", "eb")
+	waitRoster(t, eb, "ea", "eb")
+	t.Logf("both rosters show both users %v after both were live", time.Since(start).Round(time.Millisecond))
+	if err := eb.c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitRoster(t, ea, "ea")
+
+	// A node dies with a client on it: its entries expire on the others.
+	ec := startEditor(t, "ec", wf, b.url, nil)
+	ec.waitLive(t)
+	waitRoster(t, ea, "ea", "ec")
+	waitRoster(t, ec, "ea", "ec")
+	killed := time.Now()
+	b.kill()
+	waitRoster(t, ea, "ea")
+	if took := time.Since(killed); took < beat {
+		t.Fatalf("b's entries dropped %v after the kill, before they could expire", took)
+	} else {
+		t.Logf("b's entries expired %v after it died (heartbeat %v)", took.Round(time.Millisecond), beat)
 	}
 }
 
