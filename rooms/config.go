@@ -16,7 +16,7 @@ import (
 type Config struct {
 	// MaxCatchUpChunk bounds the encoded delta of one CatchUp frame (a
 	// chunk holding a single very large group may exceed it; see
-	// splitCatchUp). Default: 256 KiB.
+	// workflow.Doc.EncodeChunks). Default: 256 KiB.
 	MaxCatchUpChunk int
 	// IdleTimeout is how long a room with no members and nothing waiting
 	// for the store stays loaded. Default: 1 minute.

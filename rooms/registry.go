@@ -124,7 +124,7 @@ func (r *Registry) Len() int {
 // deliver to the client after Joined, in order. They are left to the caller
 // because a large catch-up may exceed the member's queue bound: a session
 // delivers them as its writer drains, and frames the room relays meanwhile
-// may come between them (every chunk commutes with them; see splitCatchUp).
+// may come between them (every chunk commutes with them; see workflow.Doc.EncodeChunks).
 //
 // Joining a room the member is already in re-joins it (a fresh catch-up).
 // It returns an error wrapping ErrClosed while shutting down, wrapping

@@ -472,7 +472,7 @@ func (rm *Room) handleJoin(ev *joinEvent) {
 	if have == nil {
 		have = crdt.NewContext()
 	}
-	chunks := splitCatchUp(rm.doc.DeltaSince(have), rm.cfg.MaxCatchUpChunk)
+	chunks := rm.doc.DeltaSince(have).EncodeChunks(rm.cfg.MaxCatchUpChunk)
 	catchUp := make([][]byte, len(chunks))
 	for i, c := range chunks {
 		f := &protocol.CatchUp{WorkflowID: rm.id, Seq: uint64(i), Last: i == len(chunks)-1, Delta: c}

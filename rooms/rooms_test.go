@@ -139,7 +139,7 @@ func TestSplitCatchUp(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			delta := doc.DeltaSince(tc.have)
-			chunks := splitCatchUp(delta, tc.max)
+			chunks := delta.EncodeChunks(tc.max)
 			if tc.max < 1<<20 && len(chunks) < 2 {
 				t.Fatalf("%d chunks", len(chunks))
 			}

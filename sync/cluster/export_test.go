@@ -12,9 +12,6 @@ func NewWithDrop(cfg Config, nc *nats.Conn, local Local, logger *slog.Logger, m 
 	return newNode(cfg, nc, local, logger, m, drop)
 }
 
-// Split exposes split for tests.
-var Split = split
-
 // RunAntiEntropyRound runs one round now.
 func (n *Node) RunAntiEntropyRound() { n.antiEntropyRound() }
 

@@ -356,7 +356,7 @@ func (n *Node) send(k Kind, subject, tok string, payload []byte) error {
 // sendChunks sends delta as KindDelta chunks to subject.
 func (n *Node) sendChunks(subject, tok string, delta *workflow.Doc) error {
 	var first error
-	for _, c := range split(delta, n.cfg.MaxMessageBytes) {
+	for _, c := range delta.EncodeChunks(n.cfg.MaxMessageBytes) {
 		if err := n.send(KindDelta, subject, tok, c); err != nil && first == nil {
 			first = err
 		}

@@ -144,7 +144,7 @@ func TestSplitJoinsToTheDelta(t *testing.T) {
 		doc.Merge(d)
 		delta.Merge(d)
 	}
-	chunks := cluster.Split(delta, 8<<10)
+	chunks := delta.EncodeChunks(8 << 10)
 	if len(chunks) < 5 {
 		t.Fatalf("%d chunks for a %d-byte delta", len(chunks), len(delta.Encode()))
 	}
