@@ -516,7 +516,10 @@ func TestConnectionCaps(t *testing.T) {
 }
 
 func TestFloodIsThrottled(t *testing.T) {
-	e := newEnv(t, nil)
+	// The flooder does not read while it sends, so on a loaded machine its
+	// 300 acks could fill the default 256-frame queue and close it as a slow
+	// consumer (4000) first; this test is about the rate limit.
+	e := newEnv(t, func(s *session.Config, _ *rooms.Config) { s.MaxQueueFrames = 4096 })
 	flooder := e.connect(t, "flood:F", "rep-f")
 	victim := e.connect(t, "victim:V", "rep-v")
 	flooder.join("wf", "")
@@ -570,9 +573,11 @@ func TestFloodIsThrottled(t *testing.T) {
 	if code != int(protocol.CloseRateLimited) {
 		t.Fatalf("flooder closed with %d, want 4006", code)
 	}
-	// Applied acks queued after the close are dropped, so only the nacks
-	// (queued before it) are counted exactly.
-	if applied == 0 || limited != session.DefaultMaxRateLimitRefusals {
+	// Applied acks come from the room loop and may be queued only after the
+	// close (then they are dropped: with one CPU none arrive), so only the
+	// nacks, which the reader queues itself, are counted exactly; the merged
+	// burst is checked on the room's document below.
+	if limited != session.DefaultMaxRateLimitRefusals {
 		t.Fatalf("flooder: %d applied, %d rate-limited", applied, limited)
 	}
 	snap, err := e.reg.Room("wf").Snapshot(context.Background())
