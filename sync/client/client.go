@@ -45,6 +45,7 @@ type Client struct {
 	clock   *crdt.Clock
 	opSeq   uint64
 	out     outbox
+	recent  recent // durable deltas kept to re-send to a node that lacks them
 	state   State
 	attempt int
 	closed  bool
@@ -195,6 +196,7 @@ func (c *Client) Reset(replicaID string) error {
 	c.clock = crdt.NewClock(c.replica)
 	c.doc = workflow.New()
 	c.out.clear()
+	c.recent = recent{}
 	c.drag = nil
 	cancel := c.connCancel
 	if cancel != nil {

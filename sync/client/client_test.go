@@ -655,3 +655,25 @@ func TestRunStopsOnContextWhileOffline(t *testing.T) {
 		t.Error("outbox lost when Run stopped")
 	}
 }
+
+// A node that made a delta durable and then lost it from memory (it died
+// before its peers heard the delta) is healed by the author: on the next
+// join the client re-sends the recent durable deltas whose dots the
+// server's context lacks.
+func TestDurableDeltasResentToAServerThatLacksThem(t *testing.T) {
+	f := newFakeServer(t)
+	c := startClient(t, f, "alice", nil)
+	c.waitLive(t)
+	mustApply(t, c.Client, addBlock("b1", "Agent 1"))
+	mustApply(t, c.Client, workflow.UpdateName{ID: "b1", NewName: "Writer"})
+	c.waitSaved(t)
+	// The server "fails over" to a node that never heard these deltas.
+	f.set(func(f *fakeServer) { f.doc, f.log = workflow.New(), nil })
+	f.dropAll(protocol.CloseServiceRestart)
+	waitFor(t, "the durable deltas re-sent to the new node", func() bool {
+		return f.snapshot().Equal(c.Doc()) && c.Pending() == 0
+	})
+	if got := f.snapshot().View().Blocks["b1"]; got == nil || got.Name != "Writer" {
+		t.Fatalf("server view after re-send = %+v", got)
+	}
+}

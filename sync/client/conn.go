@@ -281,7 +281,17 @@ func (c *Client) handshake(ws *websocket.Conn) (*conn, uint64, error) {
 		}
 	}
 
+	serverCtx, err := workflow.Decode(joined.Context, workflow.DocLimits)
+	if err != nil {
+		return nil, 0, fmt.Errorf("client: Joined context from the server: %w", err)
+	}
 	c.mu.Lock()
+	// Deltas made durable by a node that then died may be missing from the
+	// node we joined: re-send them (see recent).
+	for _, e := range c.recent.lacking(serverCtx.Context(), crdt.ReplicaID(c.cfg.ReplicaID)) {
+		e.gen, e.applied, e.retries = 0, false, 0
+		c.out.add(e)
+	}
 	c.gen++
 	cn := &conn{gen: c.gen, ws: ws, wake: make(chan struct{}, 1), limits: c.limits}
 	cn.bucket = newTokenBucket(c.limits.MaxOpsPerSecond, c.limits.OpsBurst, time.Now())
@@ -477,6 +487,11 @@ func (c *Client) onApplied(cn *conn, id string) {
 
 func (c *Client) onDurable(ids []string) {
 	c.mu.Lock()
+	for _, id := range ids {
+		if e := c.out.get(id); e != nil {
+			c.recent.add(e)
+		}
+	}
 	c.out.remove(ids...)
 	c.mu.Unlock()
 	c.notifyStatus()
@@ -547,6 +562,7 @@ func (c *Client) onEvent(e *protocol.Event) {
 		c.mu.Lock()
 		c.deleted = true
 		c.out.clear()
+		c.recent = recent{}
 		c.mu.Unlock()
 		c.notifyStatus()
 	}

@@ -3,6 +3,7 @@ package client
 import (
 	"time"
 
+	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
 )
 
@@ -139,4 +140,53 @@ func (o *outbox) replace(group []*entry, m *entry) {
 		ids = append(ids, e.id)
 	}
 	o.remove(ids...)
+}
+
+// Recent durable deltas are kept for a while after their Durable ack. A
+// server node can make a delta durable and then die before its peers have
+// heard it: the delta is in the store, but the live rooms of the surviving
+// nodes never load it again. On every join the client therefore re-sends
+// the recent deltas whose dots the server's context (Joined.ctx) lacks.
+const (
+	maxRecentDeltas = 4096
+	maxRecentBytes  = 8 << 20
+)
+
+// recent is a bounded FIFO of durable entries. It is guarded by the
+// client's mutex.
+type recent struct {
+	entries []*entry
+	bytes   int
+}
+
+func (r *recent) add(e *entry) {
+	r.entries = append(r.entries, e)
+	r.bytes += len(e.enc)
+	for len(r.entries) > maxRecentDeltas || r.bytes > maxRecentBytes {
+		r.bytes -= len(r.entries[0].enc)
+		r.entries[0] = nil
+		r.entries = r.entries[1:]
+	}
+}
+
+// lacking removes and returns the entries with a dot of replica that have
+// has not seen.
+func (r *recent) lacking(have *crdt.Context, replica crdt.ReplicaID) []*entry {
+	var out []*entry
+	kept := r.entries[:0]
+	for _, e := range r.entries {
+		own := crdt.NewContext()
+		for _, rg := range e.delta.Context().Ranges(replica) {
+			own.AddRange(replica, rg)
+		}
+		if have.Covers(own) {
+			kept = append(kept, e)
+			continue
+		}
+		out = append(out, e)
+		r.bytes -= len(e.enc)
+	}
+	clear(r.entries[len(kept):])
+	r.entries = kept
+	return out
 }
