@@ -18,7 +18,13 @@ while IFS= read -r line; do
   out=$(go test -run='^$' -fuzz="^${target}\$" -fuzztime="$fuzztime" "$pkg" 2>&1)
   rc=$?
   execs=$(grep -oE 'execs: [0-9]+' <<<"$out" | tail -1 | grep -oE '[0-9]+')
-  if [ $rc -ne 0 ]; then
+  if [ $rc -ne 0 ] && grep -q 'context deadline exceeded' <<<"$out" \
+      && ! grep -qE 'Failing input written|panic:|_test\.go:[0-9]+:' <<<"$out"; then
+    # Go 1.26's fuzz coordinator can report "context deadline exceeded" when
+    # -fuzztime expires while a worker is busy (golang/go#75804, fixed in
+    # Go 1.27). A real finding always writes a failing input; this did not.
+    summary+=("$target ($pkg): ok, ${execs:-?} execs (ignored the fuzztime deadline race, golang/go#75804)")
+  elif [ $rc -ne 0 ]; then
     status=1
     echo "$out" | tail -30
     summary+=("$target ($pkg): FAILED after ${execs:-?} execs")
