@@ -181,6 +181,13 @@ func (n *Node) Host(workflowID string) error {
 	n.metrics.hosted(len(n.hosted))
 	n.mu.Unlock()
 
+	// Make sure the server has registered the subscription before asking
+	// for what we lack, so that the answers (and deltas published from now
+	// on) are delivered. A failed flush is not fatal: anti-entropy repairs
+	// what an unregistered subscription misses.
+	if err := n.nc.FlushTimeout(2 * time.Second); err != nil {
+		n.metrics.busError("flush", 1)
+	}
 	have, _ := n.local.Context(workflowID)
 	return n.sendContext(KindRequest, n.subj.workflow(tok, KindRequest), tok, have)
 }
