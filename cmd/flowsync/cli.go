@@ -110,6 +110,16 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.IntVar(&cfg.Session.MaxQueueBytes, "max-queue-bytes", envInt("max-queue-bytes", 1<<20), "outbound queue bound per session in bytes; past it the session is closed as a slow consumer (FLOWSYNC_MAX_QUEUE_BYTES)")
 	fs.IntVar(&cfg.Session.MaxQueueFrames, "max-queue-frames", envInt("max-queue-frames", 256), "outbound queue bound per session in frames (FLOWSYNC_MAX_QUEUE_FRAMES)")
 	fs.DurationVar(&cfg.Session.AuthTimeout, "auth-timeout", envDur("auth-timeout", 5*time.Second), "time allowed for the Hello frame (FLOWSYNC_AUTH_TIMEOUT)")
+	fs.IntVar(&cfg.Session.MaxConnections, "max-connections", envInt("max-connections", 10_000), "open websockets on this server; -1: no cap (FLOWSYNC_MAX_CONNECTIONS)")
+	fs.IntVar(&cfg.Session.MaxConnectionsPerIP, "max-connections-per-ip", envInt("max-connections-per-ip", 100), "open websockets per client address (IPv6: per /64); -1: no cap (FLOWSYNC_MAX_CONNECTIONS_PER_IP)")
+	fs.IntVar(&cfg.Session.MaxConnectionsPerUser, "max-connections-per-user", envInt("max-connections-per-user", 50), "authenticated sessions per user; -1: no cap (FLOWSYNC_MAX_CONNECTIONS_PER_USER)")
+	fs.BoolVar(&cfg.Session.TrustProxyHeaders, "trust-proxy-headers", envBool("trust-proxy-headers"), "take the client address from X-Forwarded-For (only behind exactly one trusted proxy) (FLOWSYNC_TRUST_PROXY_HEADERS)")
+	framesPerSecond := fs.Int("frames-per-second", envInt("frames-per-second", 50), "frames a session may send per second; -1: no limit (FLOWSYNC_FRAMES_PER_SECOND)")
+	fs.IntVar(&cfg.Session.FrameBurst, "frame-burst", envInt("frame-burst", 200), "burst of frames above the rate (FLOWSYNC_FRAME_BURST)")
+	fs.IntVar(&cfg.Session.BytesPerSecond, "bytes-per-second", envInt("bytes-per-second", 1<<20), "message bytes a session may send per second; -1: no limit (FLOWSYNC_BYTES_PER_SECOND)")
+	fs.IntVar(&cfg.Session.ByteBurst, "byte-burst", envInt("byte-burst", 2<<20), "burst of bytes above the rate (FLOWSYNC_BYTE_BURST)")
+	fs.IntVar(&cfg.Session.MaxRateLimitRefusals, "max-rate-limit-refusals", envInt("max-rate-limit-refusals", 100), "RATE_LIMITED refusals within 10 s before a session is closed with 4006 (FLOWSYNC_MAX_RATE_LIMIT_REFUSALS)")
+	fs.DurationVar(&cfg.Session.GrantOverrideTTL, "grant-override-ttl", envDur("grant-override-ttl", 24*time.Hour), "how long a role change from the admin API is remembered for older tokens; at least the longest token lifetime (FLOWSYNC_GRANT_OVERRIDE_TTL)")
 	fs.DurationVar(&cfg.Rooms.MaxClockSkew, "max-clock-skew", envDur("max-clock-skew", 5*time.Minute), "how far a delta's clock may lead the server's (FLOWSYNC_MAX_CLOCK_SKEW)")
 	fs.DurationVar(&cfg.Rooms.IdleTimeout, "room-idle-timeout", envDur("room-idle-timeout", time.Minute), "how long an empty room stays loaded (FLOWSYNC_ROOM_IDLE_TIMEOUT)")
 	fs.IntVar(&cfg.Rooms.MaxCatchUpChunk, "max-catchup-chunk", envInt("max-catchup-chunk", 256<<10), "largest catch-up chunk in bytes (FLOWSYNC_MAX_CATCHUP_CHUNK)")
@@ -142,6 +152,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	if len(envErrs) > 0 {
 		return cfg, 0, errors.Join(envErrs...)
 	}
+	cfg.Session.FramesPerSecond = float64(*framesPerSecond)
 	if fs.NArg() > 0 {
 		return cfg, 0, fmt.Errorf("flowsync serve: unexpected argument %q", fs.Arg(0))
 	}
