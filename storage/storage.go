@@ -64,7 +64,7 @@ func CheckWorkflowID(id string) error {
 // Stats counts what a store has written since it was opened. Counters only
 // grow. They feed the server's metrics and the storage benchmarks.
 type Stats struct {
-	Appends        int64 // Append calls that committed (one write transaction each)
+	Appends        int64 // Append calls that committed (persistent stores join concurrent ones into one transaction)
 	DeltasAppended int64 // deltas in those batches
 	DeltasStored   int64 // of those, new log rows; the rest were already stored (re-sent)
 	BytesWritten   int64 // encoded bytes of new log rows and snapshots (payload, not overhead)
@@ -72,7 +72,7 @@ type Stats struct {
 	SnapshotBytes  int64 // bytes of the last snapshot written (after compression, if any)
 	Conflicts      int64 // snapshot version conflicts (each followed by a re-read, join and retry)
 	LogTrimmed     int64 // log rows deleted by snapshots
-	Transactions   int64 // write transactions committed (Append, Snapshot, Delete)
+	Transactions   int64 // write transactions committed (Append groups, Snapshot, Delete)
 	Statements     int64 // SQL statements sent by committed writes, BEGIN and COMMIT excluded (0 for stores without SQL)
 	Retries        int64 // writes retried after a transient error
 }

@@ -2,9 +2,11 @@
 // snapshot per workflow in Postgres, through a pgx v5 pool.
 //
 // Writes (RELIABILITY items 35–39):
-//   - Append writes a whole batch with one INSERT ... SELECT FROM unnest(...)
-//     ON CONFLICT DO NOTHING, in one transaction sent as one pipelined
-//     batch plus COMMIT (two round trips), whatever the batch size. Log
+//   - Appends are group-committed across workflows (group.go): one
+//     committer goroutine writes every batch queued, whatever its
+//     workflow, with one INSERT ... SELECT FROM unnest(...) ON CONFLICT DO
+//     NOTHING, in one transaction sent as one pipelined batch plus COMMIT
+//     (two round trips), whatever the batch size. Log
 //     rows are keyed by (workflow_id, sha-256 of the delta), so a re-sent
 //     delta is not stored twice. No row is locked: the transaction takes a
 //     shared transaction-level advisory lock on the workflow id, which
@@ -70,11 +72,6 @@ UNION ALL SELECT 2::int2, delta, delta_hash, 0::int8 FROM flowsync_log WHERE wor
 	lockExclusiveSQL = `SELECT pg_advisory_xact_lock($1::int4, hashtext($2))`
 	isDeletedSQL     = `SELECT EXISTS (SELECT 1 FROM flowsync_deleted WHERE workflow_id = $1)`
 
-	insertLogSQL = `INSERT INTO flowsync_log (workflow_id, delta_hash, delta)
-SELECT $1, h, d FROM unnest($2::bytea[], $3::bytea[]) AS t(h, d)
-WHERE NOT EXISTS (SELECT 1 FROM flowsync_deleted WHERE workflow_id = $1)
-ON CONFLICT (workflow_id, delta_hash) DO NOTHING`
-
 	insertSnapshotSQL = `INSERT INTO flowsync_snapshot (workflow_id, version, state) VALUES ($1, 1, $2)
 ON CONFLICT (workflow_id) DO NOTHING`
 	updateSnapshotSQL = `UPDATE flowsync_snapshot SET version = version + 1, state = $2, updated_at = now()
@@ -95,6 +92,7 @@ type Store struct {
 
 	closed atomic.Bool
 	stats  storecodec.Counters
+	group  *committer // writes the appends of every workflow (group.go)
 }
 
 var (
@@ -141,6 +139,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	s.group = newCommitter(s)
 	s.log.Info("postgres store open",
 		"host", pc.ConnConfig.Host, "port", pc.ConnConfig.Port, "database", pc.ConnConfig.Database,
 		"max_conns", cfg.MaxConns, "connect_timeout", cfg.ConnectTimeout,
@@ -159,6 +158,7 @@ func (s *Store) PoolStat() *pgxpool.Stat { return s.pool.Stat() }
 // Close implements storage.Store. It waits for connections in use.
 func (s *Store) Close() error {
 	if !s.closed.Swap(true) {
+		s.group.close()
 		s.pool.Close()
 	}
 	return nil
@@ -273,48 +273,11 @@ func (s *Store) Append(ctx context.Context, workflowID string, deltas [][]byte) 
 		hashes = append(hashes, batch[i].Hash[:])
 		raws = append(raws, batch[i].Raw)
 	}
-	var inserted int64
-	err = s.retry(ctx, "append", func(ctx context.Context) error {
-		var deleted bool
-		b := &pgx.Batch{}
-		b.BeginTx(pgx.TxOptions{})
-		b.Queue(lockSharedSQL, workflowLockClass, workflowID)
-		b.Queue(isDeletedSQL, workflowID).QueryRow(func(r pgx.Row) error { return r.Scan(&deleted) })
-		b.Queue(insertLogSQL, workflowID, hashes, raws).Exec(func(ct pgconn.CommandTag) error {
-			inserted = ct.RowsAffected()
-			return nil
-		})
-		return s.commit(ctx, b, func() (bool, error) {
-			if deleted {
-				return false, deletedErr(workflowID)
-			}
-			return true, nil
-		})
-	})
-	if err != nil {
-		return fmt.Errorf("postgres: append: %w", err)
+	r := &appendReq{ctx: ctx, workflowID: workflowID, hashes: hashes, raws: raws, calls: len(batch), done: make(chan error, 1)}
+	for _, raw := range raws {
+		r.bytes += len(raw)
 	}
-	var bytes int64
-	if inserted == int64(len(raws)) {
-		for _, r := range raws {
-			bytes += int64(len(r))
-		}
-	} else {
-		// Some rows were re-sends; count the average (exact per-row sizes
-		// would need RETURNING, which costs more than it tells).
-		var all int64
-		for _, r := range raws {
-			all += int64(len(r))
-		}
-		bytes = all * inserted / int64(len(raws))
-	}
-	s.stats.Appends.Add(1)
-	s.stats.Transactions.Add(1)
-	s.stats.Statements.Add(3)
-	s.stats.DeltasAppended.Add(int64(len(batch)))
-	s.stats.DeltasStored.Add(inserted)
-	s.stats.BytesWritten.Add(bytes)
-	return nil
+	return s.group.submit(r)
 }
 
 // commit sends b (which begins a transaction) and then asks decide

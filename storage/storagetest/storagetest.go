@@ -48,6 +48,7 @@ func RunWithOptions(t *testing.T, newStore func() storage.Store, opts Options) {
 		{"CancelledContext", testCancelledContext},
 		{"Closed", testClosed},
 		{"ConcurrentAppends", testConcurrentAppends},
+		{"ConcurrentAppendsAcrossWorkflows", testConcurrentAppendsAcrossWorkflows},
 	}
 	tests = append(tests, snapshotTests(opts)...)
 	for _, tc := range tests {
@@ -258,5 +259,45 @@ func testConcurrentAppends(t *testing.T, s storage.Store) {
 	wg.Wait()
 	if got := load(t, s, "wf"); !got.Equal(want) {
 		t.Fatal("concurrent appends lost a delta")
+	}
+}
+
+// testConcurrentAppendsAcrossWorkflows appends to several workflows at once,
+// one of them deleted: stores that write several workflows' batches in one
+// transaction (storage/postgres) must still answer each call on its own.
+func testConcurrentAppendsAcrossWorkflows(t *testing.T, s storage.Store) {
+	const workflows = 6
+	ctx := context.Background()
+	if err := s.Delete(ctx, "wf-deleted"); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	want := make([]*workflow.Doc, workflows)
+	batches := make([][][]byte, workflows)
+	for w := range workflows {
+		want[w], batches[w] = Edits(t, fmt.Sprintf("r%d", w), 8)
+	}
+	var wg sync.WaitGroup
+	for w := range workflows {
+		wg.Go(func() {
+			for _, d := range batches[w] {
+				if err := s.Append(ctx, fmt.Sprintf("wf-%d", w), [][]byte{d}); err != nil {
+					t.Errorf("Append wf-%d: %v", w, err)
+				}
+			}
+		})
+		wg.Go(func() {
+			if err := s.Append(ctx, "wf-deleted", batches[w][:1]); !errors.Is(err, storage.ErrDeleted) {
+				t.Errorf("Append to a deleted workflow next to live ones: err = %v, want ErrDeleted", err)
+			}
+		})
+	}
+	wg.Wait()
+	for w := range workflows {
+		if got := load(t, s, fmt.Sprintf("wf-%d", w)); !got.Equal(want[w]) {
+			t.Errorf("wf-%d: concurrent appends across workflows lost a delta", w)
+		}
+	}
+	if _, err := s.Load(ctx, "wf-deleted"); !errors.Is(err, storage.ErrDeleted) {
+		t.Errorf("Load of the deleted workflow: err = %v, want ErrDeleted", err)
 	}
 }
