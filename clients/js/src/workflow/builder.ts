@@ -1,0 +1,176 @@
+// Port of crdt/workflow/builder.go: how an operation turns into a delta.
+//
+// Go defines the builder's helpers as methods spread over the ops_*.go files
+// (b.writeBlock, b.removeBlocks, ...). Here those are functions of their
+// ops_*.ts module taking the Builder first, so that no module has to patch
+// another's class; the Builder keeps the core write and read primitives.
+
+import { Doc, type Key, type Value } from './doc';
+import type { Timestamp } from '../crdt/hlc';
+import { MaxCounter, type Dot } from '../crdt/dot';
+import { winner } from '../crdt/register';
+import { errorf } from './util';
+
+/**
+ * One operation of the editor vocabulary. Implementations live in the
+ * ops_*.ts files; parseOp builds them from the reference wire form.
+ */
+export interface Op {
+  /** The reference operation name, e.g. "batch-add-blocks". */
+  name(): string;
+  /** Writes the operation's delta through b; throws a WorkflowError to refuse. */
+  prepare(b: Builder): void;
+}
+
+/**
+ * Counters a replica may not pass: past this it must switch to a new replica
+ * id, so that no delta can ever mint a dot above MaxCounter (Go:
+ * crdt.MaxCounter-1<<20, where << binds tighter than -).
+ */
+const counterGuard = MaxCounter - 2 ** 20;
+
+/**
+ * Computes the delta of op, authored at ts by ts.replica, without changing
+ * doc. It throws a typed WorkflowError and returns no delta when op is
+ * refused. The delta's dots continue ts.replica's counter in doc, so merge it
+ * (or drop it) before preparing the next operation for the same replica.
+ */
+export function prepare(doc: Doc, ts: Timestamp, op: Op): Doc {
+  if (ts.replica === '') {
+    throw errorf('Invalid', 'timestamp has no replica');
+  }
+  const max = doc.context().max(ts.replica);
+  if (max >= counterGuard) {
+    throw errorf('Invalid', `replica ${JSON.stringify(ts.replica)} has spent its counters; use a new replica id`);
+  }
+  const b = new Builder(doc, ts, max + 1);
+  op.prepare(b);
+  if (b.delta.context().isEmpty()) {
+    throw errorf('NoEffect', `${op.name()} changes nothing`);
+  }
+  return b.delta;
+}
+
+/**
+ * Prepares op and merges its delta into doc, returning the delta to send to
+ * other replicas. A refused op throws and leaves doc unchanged.
+ */
+export function apply(doc: Doc, ts: Timestamp, op: Op): Doc {
+  const delta = prepare(doc, ts, op);
+  doc.merge(delta);
+  return delta;
+}
+
+declare module './doc' {
+  interface Doc {
+    /** See prepare in builder.ts. */
+    prepare(ts: Timestamp, op: Op): Doc;
+    /** See apply in builder.ts. */
+    apply(ts: Timestamp, op: Op): Doc;
+  }
+}
+
+// Doc's methods in Go (builder.go); attached here so that doc.ts need not
+// import the operations.
+if (!Object.prototype.hasOwnProperty.call(Doc.prototype, 'prepare')) {
+  Doc.prototype.prepare = function (this: Doc, ts: Timestamp, op: Op): Doc {
+    return prepare(this, ts, op);
+  };
+}
+if (!Object.prototype.hasOwnProperty.call(Doc.prototype, 'apply')) {
+  Doc.prototype.apply = function (this: Doc, ts: Timestamp, op: Op): Doc {
+    return apply(this, ts, op);
+  };
+}
+
+/**
+ * Accumulates one operation's delta. Reads go to doc merged with what the
+ * operation already wrote (so a batch sees its own earlier items); writes
+ * mint consecutive dots for the author.
+ */
+export class Builder {
+  readonly delta: Doc = new Doc();
+  /** Whether a dot was minted: a removal must spend one of its own otherwise. */
+  spent = false;
+
+  constructor(
+    readonly doc: Doc,
+    readonly ts: Timestamp,
+    /** The next counter to mint for ts.replica. */
+    public next: number,
+  ) {}
+
+  mint(): Dot {
+    const d: Dot = { replica: this.ts.replica, counter: this.next };
+    this.next++;
+    this.spent = true;
+    return d;
+  }
+
+  /** Writes v under k, covering every value k held before. */
+  put(k: Key, v: Value): void {
+    this.cover(k);
+    const d = this.mint();
+    this.delta.context().add(d);
+    this.delta.store().put(k, d, { wall: this.ts.wall, logical: this.ts.logical, value: v });
+  }
+
+  /**
+   * Writes v under k unless v is the field's default and k holds nothing the
+   * write would have to override. The view reads an absent field as its
+   * default, so a new block costs only the fields that say something.
+   */
+  putUnlessDefault(k: Key, v: Value, isDefault: boolean): void {
+    if (isDefault && !this.has(k)) return;
+    this.put(k, v);
+  }
+
+  /** Deletes every value under k that this replica has seen. */
+  remove(k: Key): void {
+    if (!this.spent) {
+      // A removal must spend a dot of its own, or a replica that missed it
+      // could not tell from its causal context that it is behind.
+      this.delta.context().add(this.mint());
+    }
+    this.cover(k);
+  }
+
+  /**
+   * Adds the dots under k (in the document and in this delta) to the delta's
+   * context and drops the delta's own values under k.
+   */
+  cover(k: Key): void {
+    for (const e of this.doc.store().get(k)) {
+      this.delta.context().add(e.dot);
+    }
+    for (const e of [...this.delta.store().get(k)]) {
+      const removal = new Doc();
+      removal.context().add(e.dot);
+      this.delta.merge(removal); // removes the superseded value
+    }
+  }
+
+  /** Reads the winning value under k as the operation sees it. */
+  get(k: Key): Value {
+    const es = this.delta.store().get(k);
+    if (es.length > 0) return es[winner(es)].value.value;
+    if (this.covered(k)) return null;
+    return this.doc.get(k);
+  }
+
+  /** Reports whether k holds a value as the operation sees it. */
+  has(k: Key): boolean {
+    if (this.delta.store().get(k).length > 0) return true;
+    return !this.covered(k) && this.doc.has(k);
+  }
+
+  /** Reports whether this operation removed every value k held in doc. */
+  covered(k: Key): boolean {
+    const es = this.doc.store().get(k);
+    if (es.length === 0) return false;
+    for (const e of es) {
+      if (!this.delta.context().contains(e.dot)) return false;
+    }
+    return true;
+  }
+}

@@ -1,0 +1,118 @@
+// Port of crdt/workflow/errors.go (the operation sentinels) and of the
+// decoder sentinels of crdt/workflow/encode.go.
+
+import { MsgpackError, type MsgpackErrorCode } from '../msgpackx/check';
+
+/**
+ * Why an operation was refused: the Go sentinel's name without Err
+ * (ErrUnknownBlock → "UnknownBlock"). A refused operation returns no delta
+ * and changes nothing.
+ */
+export type ErrorCode =
+  /** The operation's input is malformed (a missing id, a value of the wrong type, an unknown operation). */
+  | 'Invalid'
+  /** The block is not in the document (never added, or removed). */
+  | 'UnknownBlock'
+  /** The edge is not in the document. */
+  | 'UnknownEdge'
+  /** The variable is not in the document. */
+  | 'UnknownVariable'
+  /** An add names an id that is already present. */
+  | 'Exists'
+  /** The block is locked, or sits under a locked container; only lock toggles may touch it. */
+  | 'Locked'
+  /** The normalized name is empty, reserved (loop, parallel, variable) or used by another block. */
+  | 'NameConflict'
+  /** The edge breaks a graph rule (self-loop, duplicate, cycle, scope boundary, note block, trigger target, locked target). */
+  | 'EdgeRejected'
+  /** A parent or subflow target is not a loop or parallel block. */
+  | 'NotContainer'
+  /** A compare-and-set expected value does not match the current one. */
+  | 'Precondition'
+  /** Every target of a batch was skipped (unknown or locked), so there is nothing to send. */
+  | 'NoEffect';
+
+/** Every operation error code, in the order of errors.go. */
+export const ErrorCodes: readonly ErrorCode[] = Object.freeze([
+  'Invalid',
+  'UnknownBlock',
+  'UnknownEdge',
+  'UnknownVariable',
+  'Exists',
+  'Locked',
+  'NameConflict',
+  'EdgeRejected',
+  'NotContainer',
+  'Precondition',
+  'NoEffect',
+]);
+
+/** Go's sentinel messages, so that TypeScript errors read like Go's. */
+const messages: Record<ErrorCode, string> = {
+  Invalid: 'workflow: invalid operation',
+  UnknownBlock: 'workflow: unknown block',
+  UnknownEdge: 'workflow: unknown edge',
+  UnknownVariable: 'workflow: unknown variable',
+  Exists: 'workflow: already exists',
+  Locked: 'workflow: block is locked',
+  NameConflict: 'workflow: name conflict',
+  EdgeRejected: 'workflow: edge rejected',
+  NotContainer: 'workflow: not a loop or parallel container',
+  Precondition: 'workflow: precondition failed',
+  NoEffect: 'workflow: operation has no effect',
+};
+
+/**
+ * An operation refused with a typed reason. code is what callers branch on
+ * (isError(err, "Locked")); the message adds which block, edge or field,
+ * as Go's wrapped errors do ("workflow: unknown block: block \"a\"").
+ */
+export class WorkflowError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    readonly detail = '',
+    options?: { cause?: unknown },
+  ) {
+    super(detail === '' ? messages[code] : `${messages[code]}: ${detail}`, options);
+    this.name = 'WorkflowError';
+  }
+}
+
+/**
+ * Why bytes were refused by decode: "FormatVersion" for an unknown first
+ * byte (Go: ErrFormatVersion), "Malformed" for anything else (Go:
+ * ErrMalformed). A msgpack-level cause (truncated, too deep, trailing
+ * bytes…) is kept as cause, so isError(err, "Truncated") also holds, as
+ * errors.Is does through Go's wrapping.
+ */
+export type DecodeErrorCode = 'FormatVersion' | 'Malformed';
+
+/** Bytes that are not a valid document, delta or context. */
+export class DecodeError extends Error {
+  constructor(
+    readonly code: DecodeErrorCode,
+    readonly detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`workflow: ${code === 'FormatVersion' ? 'unknown format version' : 'malformed document'}: ${detail}`, options);
+    this.name = 'DecodeError';
+  }
+}
+
+/** Any code isError can test for. */
+export type AnyErrorCode = ErrorCode | DecodeErrorCode | MsgpackErrorCode;
+
+/**
+ * Reports whether err is, or wraps (through cause), an error with the given
+ * code: Go's errors.Is(err, ErrX) is isError(err, "X"). It recognises
+ * WorkflowError, DecodeError and MsgpackError.
+ */
+export function isError(err: unknown, code: AnyErrorCode): boolean {
+  for (let e = err, hops = 0; e !== undefined && e !== null && hops < 16; hops++) {
+    if ((e instanceof WorkflowError || e instanceof DecodeError || e instanceof MsgpackError) && e.code === code) {
+      return true;
+    }
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}

@@ -1,0 +1,77 @@
+// Port of crdt/workflow/split.go: encoding a large document as bounded chunks.
+
+import { Context } from '../crdt/context';
+import { compareStrings } from '../crdt/dot';
+import type { Dotted } from '../crdt/dotmap';
+import { utf8Length } from '../msgpackx/append';
+import { Doc, type Cell, type Key } from './doc';
+
+interface Group {
+  key: Key;
+  entries: readonly Dotted<Cell>[];
+  size: number;
+}
+
+/**
+ * Encodes d as one or more chunks, each a valid delta of at most about limit
+ * encoded bytes, whose join, in any order, is d. It is how a large catch-up
+ * or anti-entropy answer travels in frames of bounded size. It returns [] for
+ * an empty d. The chunks are byte-identical to Go's EncodeChunks.
+ *
+ * A d that encodes within limit is one chunk, as is. Otherwise its entries
+ * are taken in key order and cut into runs (a run never splits one key's
+ * concurrent values); every chunk but the last carries its entries and a
+ * context of exactly their dots, and the last carries its entries and every
+ * other dot of d's context (which includes the dots of removals). No chunk's
+ * context holds the dot of another chunk's entry, so no chunk removes what
+ * another adds: the chunks commute with each other and with any other delta.
+ * A single key whose values exceed limit, or a very fragmented context, can
+ * make a chunk larger than limit; callers bound frames separately
+ * (DeltaLimits).
+ */
+export function encodeChunks(d: Doc, limit: number): Uint8Array[] {
+  if (d.isEmpty()) return [];
+  const whole = d.encode();
+  if (whole.length <= limit) return [whole];
+  const groups: Group[] = [];
+  d.store().range((key, es) => {
+    // Sizes in UTF-8 bytes, as Go's len: the cut points must match Go's.
+    let size = 16 + utf8Length(key.id);
+    const sub = utf8Length(key.sub);
+    for (const e of es) {
+      // sub, replica index, counter, wall, logical, headers and this entry's
+      // share of the context: generous on purpose.
+      size += 40 + sub + (e.value.value?.length ?? 0);
+    }
+    groups.push({ key, entries: es, size });
+    return true;
+  });
+  groups.sort(
+    (a, b) =>
+      a.key.kind - b.key.kind || compareStrings(a.key.id, b.key.id) || compareStrings(a.key.sub, b.key.sub),
+  );
+  let overhead = 32; // the replica table, written in full in the worst case
+  for (const r of d.context().replicas()) overhead += utf8Length(r) + 8;
+  const budget = Math.max(limit - overhead, Math.trunc(limit / 2));
+
+  const chunks: Doc[] = [];
+  let cur = new Doc();
+  let curSize = 0;
+  for (const g of groups) {
+    if (curSize > 0 && curSize + g.size > budget) {
+      chunks.push(cur);
+      cur = new Doc();
+      curSize = 0;
+    }
+    for (const e of g.entries) {
+      cur.store().put(g.key, e.dot, e.value);
+      cur.context().add(e.dot);
+    }
+    curSize += g.size;
+  }
+  const earlier = new Context();
+  for (const c of chunks) earlier.merge(c.context());
+  cur.context().merge(d.context().missing(earlier));
+  chunks.push(cur);
+  return chunks.map((c) => c.encode());
+}
