@@ -1,0 +1,95 @@
+// Errors of the browser client. Every error the client throws or emits is a
+// FlowsyncError with a stable `kind`, so an app can branch without parsing
+// messages; server-side refusals also carry the wire code (PROTOCOL.md §5).
+
+import { codeName } from '../protocol/codes';
+import { closeReason as closeCodeReason } from '../protocol/close';
+
+/** What went wrong, stable across versions. */
+export type FlowsyncErrorKind =
+  | 'config' // FlowsyncClient.open was given invalid options
+  | 'closed' // the client was closed
+  | 'invalid-argument' // a method was given an invalid value (non-finite cursor, bad selection)
+  | 'delta-too-large' // an edit's delta exceeds the server's delta limit; the local document is unchanged
+  | 'workflow-deleted' // the workflow was deleted on the server; edits are refused
+  | 'persistence' // local storage failed (the edit is kept in memory)
+  | 'protocol' // the server sent something this client cannot read
+  | 'server' // an Error frame from the server (see ServerError)
+  | 'connection-closed' // the server closed the connection with a terminal code (see CloseError)
+  | 'rejected'; // the server refused an edit for good (see RejectError)
+
+export class FlowsyncError extends Error {
+  override name = 'FlowsyncError';
+  constructor(
+    readonly kind: FlowsyncErrorKind,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * ServerError is an Error frame: a refused Hello or Join (ACCESS_DENIED,
+ * AUTHENTICATION_FAILED, …) or a failure not tied to one op.
+ */
+export class ServerError extends FlowsyncError {
+  override name = 'ServerError';
+  readonly codeName: string;
+  constructor(
+    readonly code: number,
+    readonly serverMessage: string,
+    readonly retryable: boolean,
+    readonly workflowId?: string,
+  ) {
+    super('server', `flowsync: server error ${codeName(code)}${serverMessage ? ': ' + serverMessage : ''}`);
+    this.codeName = codeName(code);
+  }
+}
+
+/**
+ * CloseError reports a connection the server closed with a terminal code
+ * (4500–4999, 1008, 1009): authentication failed, access revoked, workflow
+ * deleted, unsupported protocol, invalid frames. The client stops
+ * reconnecting (status 'closed'); the app must act (new token, …) and may
+ * then call goOnline().
+ */
+export class CloseError extends FlowsyncError {
+  override name = 'CloseError';
+  constructor(
+    readonly closeCode: number,
+    readonly reason: string,
+    /** The Error frame the server sent just before closing, if any. */
+    readonly last?: ServerError,
+  ) {
+    super(
+      'connection-closed',
+      `flowsync: connection closed with ${closeCode} (${reason || closeCodeReason(closeCode)})${last ? ': ' + last.message : ''}`,
+      { cause: last },
+    );
+  }
+}
+
+/**
+ * RejectError reports an edit the server refused for good: a Nack whose
+ * retry flag is false (PERMISSION_DENIED, FORGED_DOT, CLOCK_SKEW,
+ * BLOCK_LOCKED, INVALID_DELTA, TOO_LARGE, …). By the time it is emitted the
+ * client has reset the workflow (PROTOCOL.md §9): the local document and
+ * outbox were discarded, a new replica id was chosen and the client rejoins
+ * with an empty context; a 'change' event follows once the server's state
+ * has been caught up.
+ */
+export class RejectError extends FlowsyncError {
+  override name = 'RejectError';
+  readonly codeName: string;
+  readonly retryable = false as const;
+  constructor(
+    readonly opId: string,
+    readonly code: number,
+    readonly serverMessage: string,
+  ) {
+    super('rejected', `flowsync: edit ${opId} refused: ${codeName(code)}${serverMessage ? ': ' + serverMessage : ''}`);
+    this.codeName = codeName(code);
+  }
+}
+

@@ -1,0 +1,89 @@
+// In-memory persistence: the same contract as IndexedDB, kept in this
+// JavaScript realm. Share one instance between clients to simulate a reload
+// in tests; a fresh instance is a fresh device.
+
+import { newReplicaId, type LoadedState, type Persistence, type ReplicaLease, type StoredEntry } from './types';
+
+interface Slot {
+  id: string;
+  held: boolean;
+}
+
+interface Record_ {
+  doc: Uint8Array | null;
+  outbox: Map<number, StoredEntry>;
+  nextSeq: number;
+}
+
+export class MemoryPersistence implements Persistence {
+  readonly kind = 'memory' as const;
+  private readonly pools = new Map<string, Slot[]>();
+  private readonly records = new Map<string, Record_>();
+
+  private rec(wf: string, rid: string): Record_ {
+    const k = JSON.stringify([wf, rid]);
+    let r = this.records.get(k);
+    if (!r) {
+      r = { doc: null, outbox: new Map(), nextSeq: 1 };
+      this.records.set(k, r);
+    }
+    return r;
+  }
+
+  async claimReplica(wf: string): Promise<ReplicaLease> {
+    // A pool per workflow like the IndexedDB one: reuse a free id (its saved
+    // document and outbox come with it), mint one when every id is held.
+    let slots = this.pools.get(wf);
+    if (!slots) this.pools.set(wf, (slots = []));
+    let slot = slots.find((s) => !s.held);
+    if (!slot) {
+      slot = { id: newReplicaId(), held: false };
+      slots.push(slot);
+    }
+    slot.held = true;
+    const s = slot;
+    let released = false;
+    return {
+      get replicaId() {
+        return s.id;
+      },
+      replace: async (newId: string) => {
+        s.id = newId;
+      },
+      release: () => {
+        if (!released) {
+          released = true;
+          s.held = false;
+        }
+      },
+    };
+  }
+
+  async load(wf: string, rid: string): Promise<LoadedState> {
+    const r = this.rec(wf, rid);
+    const outbox = [...r.outbox.values()].sort((a, b) => a.seq - b.seq).map((e) => ({ ...e, delta: e.delta.slice() }));
+    return { doc: r.doc ? r.doc.slice() : null, outbox, nextSeq: r.nextSeq };
+  }
+
+  async appendLocal(wf: string, rid: string, doc: Uint8Array, entry: StoredEntry): Promise<void> {
+    const r = this.rec(wf, rid);
+    r.doc = doc.slice();
+    r.outbox.set(entry.seq, { ...entry, delta: entry.delta.slice() });
+    r.nextSeq = Math.max(r.nextSeq, entry.seq + 1);
+  }
+
+  async saveDoc(wf: string, rid: string, doc: Uint8Array): Promise<void> {
+    this.rec(wf, rid).doc = doc.slice();
+  }
+
+  async removeEntries(wf: string, rid: string, seqs: number[]): Promise<void> {
+    const r = this.rec(wf, rid);
+    for (const s of seqs) r.outbox.delete(s);
+  }
+
+  async dropReplica(wf: string, rid: string): Promise<void> {
+    this.records.delete(JSON.stringify([wf, rid]));
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,828 @@
+// Port of crdt/workflow/view.go: the materialized view an editor renders,
+// with every graph rule and tie-break exactly as Go applies them, so that a
+// browser replica and the server show the same workflow for the same state.
+//
+// One deliberate difference from Go: Go's view holds field values as raw
+// canonical msgpack and decodes them only when marshalled to JSON; this view
+// holds them decoded (ViewValue), because a browser app reads them directly.
+// viewToJSON (json.ts) turns a View into exactly what Go's
+// json.Marshal(doc.View()) produces; that form is what the cross-language
+// conformance tests compare.
+
+import {
+  KindBlock,
+  KindBlockField,
+  KindEdge,
+  KindSubBlock,
+  KindSubBlockType,
+  KindSubflow,
+  KindVariable,
+  KindVariableField,
+  Doc,
+  type Key,
+  type Value,
+} from './doc';
+import {
+  FieldAdvancedMode,
+  FieldCanonicalPrefix,
+  FieldDataPrefix,
+  FieldEnabled,
+  FieldErrorEnabled,
+  FieldExtent,
+  FieldHeight,
+  FieldHorizontalHandles,
+  FieldIsWide,
+  FieldLocked,
+  FieldName,
+  FieldOutputs,
+  FieldParentID,
+  FieldPosition,
+  FieldRetry,
+  FieldTriggerMode,
+  FieldType,
+  VarFieldName,
+  VarFieldType,
+  VarFieldValue,
+  asBool,
+  asEdge,
+  asFloat,
+  asPosition,
+  asString,
+  decodeValue,
+  type Edge,
+  type Position,
+} from './fields';
+import { TypeLoop, isContainer, normalizeName } from './state';
+import { compareStrings } from './util';
+
+export type { Edge, Position } from './fields';
+// The JSON form lives in json.ts (it imports only types from here, so this
+// re-export creates no import cycle at run time); apps get both from one place.
+export { viewToJSON, type ViewJSON } from './json';
+
+/**
+ * A decoded field value: what the editor stored, as JSON-shaped data.
+ * Integers beyond ±2^53 decode to bigint and msgpack bin to Uint8Array; a
+ * value that does not decode (a hostile delta may carry anything) reads as
+ * null, as Go's Value.MarshalJSON renders it.
+ */
+export type ViewValue =
+  | null
+  | boolean
+  | number
+  | bigint
+  | string
+  | Uint8Array
+  | ViewValue[]
+  | { [key: string]: ViewValue };
+
+/**
+ * The document as an editor renders it, in the shape the reference system
+ * sends on join. It is a pure function of the document state, so every
+ * replica with the same state shows the same view; graph rules that
+ * concurrent edits can break are enforced here (see the rule comments in
+ * this file and docs/ARCHITECTURE.md).
+ *
+ * The records are created without a prototype, so ids such as "__proto__"
+ * or "constructor" are ordinary keys. Treat a view as read-only: it is
+ * rebuilt from the document, never written back.
+ */
+export interface View {
+  /** Visible blocks by id. */
+  blocks: Record<string, BlockView>;
+  /** Visible edges, sorted by id. */
+  edges: Edge[];
+  /** Visible loop containers by block id. */
+  loops: Record<string, LoopView>;
+  /** Visible parallel containers by block id. */
+  parallels: Record<string, ParallelView>;
+  /** Variables by id. */
+  variables: Record<string, VariableView>;
+}
+
+/** One visible block. Absent fields read as the reference's defaults. */
+export interface BlockView {
+  id: string;
+  /** Block type ("agent", "api", "loop", …); "" if never written. */
+  type: string;
+  /** Display name, unique among visible blocks once normalized (see resolveNames). */
+  name: string;
+  position: Position;
+  /** Sub-blocks (fields of the block's form) by sub-block id. */
+  subBlocks: Record<string, SubBlockView>;
+  /** Output schema; {} by default. */
+  outputs: ViewValue;
+  enabled: boolean;
+  horizontalHandles: boolean;
+  isWide: boolean;
+  advancedMode: boolean;
+  triggerMode: boolean;
+  errorEnabled: boolean;
+  height: number;
+  locked: boolean;
+  /** Retry config; undefined when the block has none (Go omits it from JSON). */
+  retry?: ViewValue;
+  /**
+   * The block's data map: its own keys, parentId and extent (children
+   * only), canonicalModes, and for containers the mirrored subflow config
+   * (type "subflowNode", width, height, count, loopType or parallelType,
+   * collection, …).
+   */
+  data: Record<string, ViewValue>;
+}
+
+/** One sub-block (field) of a block. */
+export interface SubBlockView {
+  id: string;
+  /** The sub-block's type ("short-input", …), "unknown" if never recorded. */
+  type: string;
+  /** The sub-block's value; null when only the type was recorded. */
+  value: ViewValue;
+}
+
+/** A loop container's config. */
+export interface LoopView {
+  id: string;
+  /** Ids of the visible direct children, sorted. */
+  nodes: string[];
+  iterations: number;
+  loopType: string;
+  forEachItems: ViewValue;
+  /** "" when unset (Go omits it from JSON). */
+  whileCondition: string;
+  /** "" when unset (Go omits it from JSON). */
+  doWhileCondition: string;
+}
+
+/** A parallel container's config. */
+export interface ParallelView {
+  id: string;
+  /** Ids of the visible direct children, sorted. */
+  nodes: string[];
+  count: number;
+  parallelType: string;
+  distribution: ViewValue;
+  /** Clamped to 1..MaxBatchSize. */
+  batchSize: number;
+}
+
+/** One workflow variable. */
+export interface VariableView {
+  id: string;
+  name: string;
+  type: string;
+  value: ViewValue;
+}
+
+// Subflow defaults, as in the reference.
+export const DefaultLoopType = 'for';
+export const DefaultIterations = 5;
+export const DefaultParallelType = 'count';
+export const DefaultCount = 5;
+export const DefaultBatchSize = 20;
+export const MaxBatchSize = 20;
+const defaultWidth = 500;
+const defaultHeight = 300;
+
+function compareNumbers(a: number, b: number): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Orders entries for the view's tie-breaks: hybrid time (wall, logical, the
+ * writer's replica), then dot (replica, counter). It is also
+ * last-writer-wins's order (crdt.Winner), so the winner of a key is its
+ * greatest stamp.
+ */
+interface Stamp {
+  wall: number;
+  logical: number;
+  replica: string;
+  counter: number;
+}
+
+const zeroStamp: Stamp = { wall: 0, logical: 0, replica: '', counter: 0 };
+
+function compareStamps(s: Stamp, o: Stamp): number {
+  // The timestamp's replica is the dot's replica (Register.Stamp), so
+  // comparing it once covers both Timestamp.Compare's tie-break and the
+  // dot's.
+  return (
+    compareNumbers(s.wall, o.wall) ||
+    compareNumbers(s.logical, o.logical) ||
+    compareStrings(s.replica, o.replica) ||
+    compareNumbers(s.counter, o.counter)
+  );
+}
+
+/** One concurrent value under a key, as the view reads the store. */
+export interface ViewEntry {
+  dot: { replica: string; counter: number };
+  value: { wall: number; logical: number; value: Value };
+}
+
+/**
+ * What the view needs of a store: every key with its concurrent entries.
+ * buildView takes a Doc or any ViewSource, so tests and tools can render a
+ * hand-built store with exact stamps.
+ */
+export interface ViewSource {
+  forEachKey(fn: (k: Key, entries: readonly ViewEntry[]) => void): void;
+}
+
+interface NamedValue {
+  name: string;
+  value: Value;
+}
+
+interface SubAcc {
+  id: string;
+  value: Value;
+  typ: string;
+}
+
+/** One block's entries, collected in the single pass over the store. */
+class BlockAcc {
+  member = false;
+  fields: NamedValue[] = [];
+  nameStamp: Stamp = zeroStamp;
+  parentStamp: Stamp = zeroStamp;
+  subs: SubAcc[] = [];
+  subflow: NamedValue[] = [];
+  /** Effective parent after cycle breaking. */
+  parent = '';
+  /** 0 unknown, 1 visible, -1 hidden. */
+  visible = 0;
+
+  field(name: string): Value {
+    return lookup(this.fields, name);
+  }
+
+  sub(id: string): SubAcc {
+    for (const s of this.subs) if (s.id === id) return s;
+    const s: SubAcc = { id, value: null, typ: '' };
+    this.subs.push(s);
+    return s;
+  }
+}
+
+function lookup(vs: readonly NamedValue[], name: string): Value {
+  for (const v of vs) if (v.name === name) return v.value;
+  return null;
+}
+
+/** A record without a prototype, so any id is an ordinary key. */
+function dict<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
+/**
+ * Decodes a stored value for the view. An absent value is null; an
+ * undecodable one is null too, as Go's Value.MarshalJSON renders it.
+ */
+function decoded(v: Value): ViewValue {
+  if (v === null || v.length === 0) return null;
+  try {
+    return decodeValue(v) as ViewValue;
+  } catch {
+    // Any decoding failure (malformed, too deep, over ValueLimits, a
+    // duplicate or non-string map key) renders as null in Go.
+    return null;
+  }
+}
+
+/**
+ * The winning entry of a key: the greatest stamp, the order of crdt.Winner
+ * (register.ts's winner). It is computed here rather than taken from there
+ * because the view needs the winner's stamp for its tie-breaks anyway.
+ */
+function winnerOf(es: readonly ViewEntry[]): { entry: ViewEntry; stamp: Stamp } {
+  let best = es[0];
+  let bestStamp = stampOf(best);
+  for (let i = 1; i < es.length; i++) {
+    const s = stampOf(es[i]);
+    if (compareStamps(s, bestStamp) > 0) {
+      best = es[i];
+      bestStamp = s;
+    }
+  }
+  return { entry: best, stamp: bestStamp };
+}
+
+function stampOf(e: ViewEntry): Stamp {
+  return { wall: e.value.wall, logical: e.value.logical, replica: e.dot.replica, counter: e.dot.counter };
+}
+
+/**
+ * Materializes the document: one pass over the store, then the graph rules.
+ * It is Go's Doc.View; Doc.view() calls it.
+ */
+export function buildView(doc: ViewSource | Doc): View {
+  const blocks = new Map<string, BlockAcc>();
+  const acc = (id: string): BlockAcc => {
+    let a = blocks.get(id);
+    if (a === undefined) {
+      a = new BlockAcc();
+      blocks.set(id, a);
+    }
+    return a;
+  };
+  const edges: { edge: Edge; stamp: Stamp }[] = [];
+  const variables = dict<VariableView>();
+  const varFields = new Map<string, NamedValue[]>();
+
+  forEachKey(doc, (k, es) => {
+    if (es.length === 0) return;
+    const { entry: w, stamp } = winnerOf(es);
+    const value = w.value.value;
+    switch (k.kind) {
+      case KindBlock:
+        acc(k.id).member = true;
+        break;
+      case KindBlockField: {
+        const a = acc(k.id);
+        a.fields.push({ name: k.sub, value });
+        if (k.sub === FieldName) a.nameStamp = stamp;
+        else if (k.sub === FieldParentID) a.parentStamp = stamp;
+        break;
+      }
+      case KindSubBlock:
+        acc(k.id).sub(k.sub).value = value;
+        break;
+      case KindSubBlockType:
+        acc(k.id).sub(k.sub).typ = asString(value);
+        break;
+      case KindSubflow:
+        acc(k.id).subflow.push({ name: k.sub, value });
+        break;
+      case KindEdge: {
+        const e = asEdge(value);
+        e.id = k.id;
+        edges.push({ edge: e, stamp });
+        break;
+      }
+      case KindVariable:
+        variables[k.id] = { id: k.id, name: '', type: '', value: null };
+        break;
+      case KindVariableField: {
+        let fs = varFields.get(k.id);
+        if (fs === undefined) varFields.set(k.id, (fs = []));
+        fs.push({ name: k.sub, value });
+        break;
+      }
+    }
+  });
+
+  resolveParents(blocks);
+  const v: View = {
+    blocks: dict<BlockView>(),
+    edges: [],
+    loops: dict<LoopView>(),
+    parallels: dict<ParallelView>(),
+    variables,
+  };
+  for (const [id, a] of blocks) {
+    if (isVisible(blocks, a)) v.blocks[id] = render(id, a);
+  }
+  resolveNames(v.blocks, blocks);
+  renderSubflows(v, blocks);
+
+  // Edges: visible ends, no self-loop, scope, no duplicate, no cycle.
+  const candidates = edges.filter((e) => edgeAllowed(v.blocks, blocks, e.edge));
+  candidates.sort((a, b) => compareStamps(a.stamp, b.stamp) || compareStrings(a.edge.id, b.edge.id));
+  // Rule (duplicates): of edges with the same ends and handles, the
+  // earliest added shows.
+  const seen = new Set<string>();
+  const ordered: Edge[] = [];
+  for (const { edge: e } of candidates) {
+    const k = JSON.stringify([e.source, e.sourceHandle, e.target, e.targetHandle]);
+    if (seen.has(k)) continue;
+    seen.add(k);
+    ordered.push(e);
+  }
+  v.edges = breakCycles(ordered);
+  v.edges.sort((a, b) => compareStrings(a.id, b.id));
+
+  for (const id in variables) {
+    const vv = variables[id];
+    const fs = varFields.get(id) ?? [];
+    vv.name = asString(lookup(fs, VarFieldName));
+    vv.type = asString(lookup(fs, VarFieldType));
+    vv.value = decoded(lookup(fs, VarFieldValue));
+  }
+  return v;
+}
+
+/**
+ * Walks a document's store the way Go's View ranges over d.store (in
+ * unspecified order: nothing below depends on it); a plain ViewSource is
+ * used as is.
+ */
+function forEachKey(doc: ViewSource | Doc, fn: (k: Key, es: readonly ViewEntry[]) => void): void {
+  if (doc instanceof Doc) {
+    doc.store().range((k, es) => {
+      fn(k, es);
+      return true;
+    });
+    return;
+  }
+  doc.forEachKey(fn);
+}
+
+declare module './doc' {
+  interface Doc {
+    /** The document as an editor renders it (Go: Doc.View); see buildView in view.ts. */
+    view(): View;
+  }
+}
+
+// Go's Doc.View is a method defined in view.go; it is attached here so that
+// doc.ts need not import the view (importing view.ts is what provides it).
+if (!Object.prototype.hasOwnProperty.call(Doc.prototype, 'view')) {
+  Doc.prototype.view = function (this: Doc): View {
+    return buildView(this);
+  };
+}
+
+/**
+ * Computes each block's effective parent. Rule (move cycles): concurrent
+ * moves can make containers each other's ancestors. Parent assignments are
+ * applied in the order of their hybrid timestamps (then block id); one that
+ * would close a cycle is skipped and its block shows at the top level, as in
+ * Kleppmann et al., "A highly-available move operation for replicated trees"
+ * (2021). A parent that is not a container is ignored.
+ */
+function resolveParents(blocks: Map<string, BlockAcc>): void {
+  const moves: { child: string; parent: string; stamp: Stamp }[] = [];
+  for (const [id, a] of blocks) {
+    const p = asString(a.field(FieldParentID));
+    if (p === '') continue;
+    const pa = blocks.get(p);
+    if (pa !== undefined && pa.member && !isContainer(asString(pa.field(FieldType)))) continue;
+    moves.push({ child: id, parent: p, stamp: a.parentStamp });
+  }
+  moves.sort((a, b) => compareStamps(a.stamp, b.stamp) || compareStrings(a.child, b.child));
+  for (const m of moves) {
+    // Would m.child become its own ancestor?
+    let cyclic = false;
+    for (let p = m.parent, n = 0; p !== '' && n <= moves.length; n++) {
+      if (p === m.child) {
+        cyclic = true;
+        break;
+      }
+      const pa = blocks.get(p);
+      if (pa === undefined) break;
+      p = pa.parent;
+    }
+    if (!cyclic) blocks.get(m.child)!.parent = m.parent;
+  }
+}
+
+/**
+ * A block shows when it is a member and so is every ancestor. Rule (removed
+ * containers): a child added concurrently with its container's removal
+ * survives in the state but is hidden with the container. Go recurses; this
+ * walks the (acyclic, after resolveParents) chain iteratively so that deep
+ * nesting cannot overflow the JavaScript stack, with the same memoization.
+ */
+function isVisible(blocks: Map<string, BlockAcc>, a: BlockAcc): boolean {
+  const chain: BlockAcc[] = [];
+  let cur: BlockAcc | undefined = a;
+  let vis = false;
+  for (;;) {
+    if (cur === undefined) {
+      vis = false; // the parent has no entries at all
+      break;
+    }
+    if (cur.visible !== 0) {
+      vis = cur.visible > 0;
+      break;
+    }
+    chain.push(cur);
+    if (!cur.member) {
+      vis = false;
+      break;
+    }
+    if (cur.parent === '') {
+      vis = true;
+      break;
+    }
+    cur = blocks.get(cur.parent);
+  }
+  // A hidden ancestor hides every descendant on the chain; a visible one
+  // shows those that are members, and the walk stopped at the first
+  // non-member, so all chained blocks share the outcome.
+  for (const c of chain) c.visible = vis ? 1 : -1;
+  return vis;
+}
+
+function render(id: string, a: BlockAcc): BlockView {
+  const b: BlockView = {
+    id,
+    type: '',
+    name: '',
+    position: { x: 0, y: 0 },
+    subBlocks: dict<SubBlockView>(),
+    outputs: dict<ViewValue>(),
+    enabled: true,
+    horizontalHandles: true,
+    isWide: false,
+    advancedMode: false,
+    triggerMode: false,
+    errorEnabled: false,
+    height: 0,
+    locked: false,
+    data: dict<ViewValue>(),
+  };
+  let canonical: Record<string, ViewValue> | undefined;
+  let extent: Value = null;
+  for (const f of a.fields) {
+    const v = f.value;
+    switch (f.name) {
+      case FieldType:
+        // Go interns common type strings here to save allocations; a
+        // JavaScript string needs no such care.
+        b.type = asString(v);
+        break;
+      case FieldName:
+        b.name = asString(v);
+        break;
+      case FieldPosition:
+        b.position = asPosition(v);
+        break;
+      case FieldOutputs:
+        if (v !== null) b.outputs = decoded(v);
+        break;
+      case FieldEnabled:
+        b.enabled = asBool(v, true);
+        break;
+      case FieldHorizontalHandles:
+        b.horizontalHandles = asBool(v, true);
+        break;
+      case FieldIsWide:
+        b.isWide = asBool(v, false);
+        break;
+      case FieldAdvancedMode:
+        b.advancedMode = asBool(v, false);
+        break;
+      case FieldTriggerMode:
+        b.triggerMode = asBool(v, false);
+        break;
+      case FieldErrorEnabled:
+        b.errorEnabled = asBool(v, false);
+        break;
+      case FieldLocked:
+        b.locked = asBool(v, false);
+        break;
+      case FieldRetry:
+        // Go keeps the raw value and omits it from JSON only when it is
+        // empty; an absent value stays undefined here for the same effect.
+        if (v !== null && v.length > 0) b.retry = decoded(v);
+        break;
+      case FieldHeight: {
+        const [h, ok] = asFloat(v);
+        if (ok) b.height = h;
+        break;
+      }
+      case FieldExtent:
+        extent = v;
+        break;
+      default:
+        if (f.name.startsWith(FieldDataPrefix)) {
+          if (v !== null) b.data[f.name.slice(FieldDataPrefix.length)] = decoded(v);
+        } else if (f.name.startsWith(FieldCanonicalPrefix)) {
+          const s = asString(v);
+          if (s !== '') {
+            canonical ??= dict<ViewValue>();
+            canonical[f.name.slice(FieldCanonicalPrefix.length)] = s;
+          }
+        }
+    }
+  }
+  if (canonical !== undefined) b.data.canonicalModes = canonical;
+  if (a.parent !== '') {
+    b.data.parentId = a.parent;
+    if (extent !== null) b.data.extent = decoded(extent);
+  }
+  for (const sa of a.subs) {
+    if (sa.value === null && sa.typ === '') continue;
+    b.subBlocks[sa.id] = { id: sa.id, type: sa.typ === '' ? 'unknown' : sa.typ, value: decoded(sa.value) };
+  }
+  return b;
+}
+
+/**
+ * Enforces unique names. Rule (concurrent renames): when several visible
+ * blocks share a normalized name, the one whose name was written first
+ * (hybrid time, then dot) keeps it and the others show it with the smallest
+ * numeric suffix (" 2", " 3", …) that is free.
+ */
+function resolveNames(views: Record<string, BlockView>, blocks: Map<string, BlockAcc>): void {
+  const ids = Object.keys(views);
+  ids.sort((a, b) => compareStamps(blocks.get(a)!.nameStamp, blocks.get(b)!.nameStamp) || compareStrings(a, b));
+  const taken = new Set<string>();
+  for (const id of ids) {
+    const bv = views[id];
+    let norm = normalizeName(bv.name);
+    if (norm === '') continue;
+    if (taken.has(norm)) {
+      for (let n = 2; ; n++) {
+        const name = `${bv.name} ${n}`;
+        const norm2 = normalizeName(name);
+        if (!taken.has(norm2)) {
+          bv.name = name;
+          norm = norm2;
+          break;
+        }
+      }
+    }
+    taken.add(norm);
+  }
+}
+
+/**
+ * Builds loops and parallels for visible containers and mirrors their config
+ * into the block's data, as the reference does.
+ */
+function renderSubflows(v: View, blocks: Map<string, BlockAcc>): void {
+  const children = new Map<string, string[]>();
+  for (const id in v.blocks) {
+    const p = blocks.get(id)!.parent;
+    if (p === '') continue;
+    let cs = children.get(p);
+    if (cs === undefined) children.set(p, (cs = []));
+    cs.push(id);
+  }
+  for (const id in v.blocks) {
+    const bv = v.blocks[id];
+    if (!isContainer(bv.type)) continue;
+    const nodes = (children.get(id) ?? []).sort(compareStrings);
+    const cfg = blocks.get(id)!.subflow;
+    const num = (key: string, def: number): number => {
+      const [f, ok] = asFloat(lookup(cfg, key));
+      return ok && Number.isFinite(f) ? f : def;
+    };
+    const str = (key: string, def: string): string => asString(lookup(cfg, key)) || def;
+    const orEmpty = (x: Value): ViewValue => (x === null ? '' : decoded(x));
+    const data = bv.data;
+    data.type = 'subflowNode';
+    if (data.width === undefined) data.width = defaultWidth;
+    if (data.height === undefined) data.height = defaultHeight;
+    if (bv.type === TypeLoop) {
+      const l: LoopView = {
+        id,
+        nodes,
+        iterations: num('iterations', DefaultIterations),
+        loopType: str('loopType', DefaultLoopType),
+        forEachItems: orEmpty(lookup(cfg, 'forEachItems')),
+        whileCondition: asString(lookup(cfg, 'whileCondition')),
+        doWhileCondition: asString(lookup(cfg, 'doWhileCondition')),
+      };
+      v.loops[id] = l;
+      data.count = l.iterations;
+      data.loopType = l.loopType;
+      data.collection = l.forEachItems;
+      if (l.whileCondition !== '') data.whileCondition = l.whileCondition;
+      if (l.doWhileCondition !== '') data.doWhileCondition = l.doWhileCondition;
+      continue;
+    }
+    const p: ParallelView = {
+      id,
+      nodes,
+      count: num('count', DefaultCount),
+      parallelType: str('parallelType', DefaultParallelType),
+      distribution: orEmpty(lookup(cfg, 'distribution')),
+      batchSize: Math.min(Math.max(num('batchSize', DefaultBatchSize), 1), MaxBatchSize),
+    };
+    v.parallels[id] = p;
+    data.count = p.count;
+    data.parallelType = p.parallelType;
+    data.collection = p.distribution;
+    data.batchSize = p.batchSize;
+  }
+}
+
+/**
+ * Applies the per-edge rules. Rule (removed ends): an edge shows only while
+ * both ends are visible, so an edge added to a block another replica deleted
+ * disappears with it. Rule (scope): an edge joins two blocks with the same
+ * parent, or a container and its direct child; concurrent reparenting can
+ * break this, and such an edge is hidden until it holds again.
+ */
+function edgeAllowed(views: Record<string, BlockView>, blocks: Map<string, BlockAcc>, e: Edge): boolean {
+  if (e.source === e.target) return false;
+  if (views[e.source] === undefined || views[e.target] === undefined) return false;
+  const ps = blocks.get(e.source)!.parent;
+  const pt = blocks.get(e.target)!.parent;
+  return ps === pt || ps === e.target || pt === e.source;
+}
+
+/**
+ * Drops, from edges sorted oldest first, every edge that closes a cycle with
+ * older ones. Rule (cycles): concurrent edge adds can close a cycle that
+ * neither replica saw; each cycle is broken at its newest edge (greatest
+ * hybrid time, then id). Only edges inside a strongly connected component
+ * can lie on a cycle, so the common acyclic case costs one linear pass.
+ */
+export function breakCycles(edges: Edge[]): Edge[] {
+  const index = new Map<string, number>();
+  const node = (id: string): number => {
+    let i = index.get(id);
+    if (i === undefined) {
+      i = index.size;
+      index.set(id, i);
+    }
+    return i;
+  };
+  const src = edges.map((e) => node(e.source));
+  const dst = edges.map((e) => node(e.target));
+  const comp = sccs(index.size, src, dst);
+  // Edges inside a component; components of one node have none (self-loops
+  // were dropped earlier).
+  const inside = edges.map((_, i) => comp[src[i]] === comp[dst[i]]);
+  if (!inside.includes(true)) return edges;
+  // Greedy, oldest first, over the edges inside components.
+  const adj = new Map<number, number[]>();
+  const out: Edge[] = [];
+  edges.forEach((e, i) => {
+    if (inside[i]) {
+      if (reaches(adj, dst[i], src[i])) return;
+      let l = adj.get(src[i]);
+      if (l === undefined) adj.set(src[i], (l = []));
+      l.push(dst[i]);
+    }
+    out.push(e);
+  });
+  return out;
+}
+
+/** Reports whether to is reachable from from in adj. */
+function reaches(adj: Map<number, number[]>, from: number, to: number): boolean {
+  const seen = new Set<number>([from]);
+  const stack = [from];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    if (n === to) return true;
+    for (const m of adj.get(n) ?? []) {
+      if (!seen.has(m)) {
+        seen.add(m);
+        stack.push(m);
+      }
+    }
+  }
+  return false;
+}
+
+/**
+ * Labels each node with its strongly connected component (Tarjan's
+ * algorithm, iterative so deep graphs cannot overflow the stack).
+ */
+function sccs(n: number, src: number[], dst: number[]): number[] {
+  const adj: number[][] = Array.from({ length: n }, () => []);
+  for (let i = 0; i < src.length; i++) adj[src[i]].push(dst[i]);
+  const index = new Array<number>(n).fill(-1);
+  const low = new Array<number>(n).fill(0);
+  const comp = new Array<number>(n).fill(0);
+  const onStack = new Array<boolean>(n).fill(false);
+  const stack: number[] = [];
+  let next = 0;
+  let ncomp = 0;
+  for (let root = 0; root < n; root++) {
+    if (index[root] >= 0) continue;
+    const call: { v: number; edge: number }[] = [{ v: root, edge: 0 }];
+    index[root] = low[root] = next++;
+    stack.push(root);
+    onStack[root] = true;
+    while (call.length > 0) {
+      const f = call[call.length - 1];
+      if (f.edge < adj[f.v].length) {
+        const w = adj[f.v][f.edge++];
+        if (index[w] < 0) {
+          index[w] = low[w] = next++;
+          stack.push(w);
+          onStack[w] = true;
+          call.push({ v: w, edge: 0 });
+        } else if (onStack[w]) {
+          low[f.v] = Math.min(low[f.v], index[w]);
+        }
+        continue;
+      }
+      const v = f.v;
+      call.pop();
+      if (call.length > 0) {
+        const u = call[call.length - 1].v;
+        low[u] = Math.min(low[u], low[v]);
+      }
+      if (low[v] === index[v]) {
+        for (;;) {
+          const w = stack.pop()!;
+          onStack[w] = false;
+          comp[w] = ncomp;
+          if (w === v) break;
+        }
+        ncomp++;
+      }
+    }
+  }
+  return comp;
+}
