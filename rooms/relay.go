@@ -19,7 +19,9 @@ const (
 // covers the one before, and the joined context covers every folded dot
 // (coalescing is a join, never a drop). Each member then receives one frame
 // instead of one per delta. When the inbox is empty a delta is relayed
-// alone, as it arrived, and its author is not sent its own delta.
+// alone, as it arrived. Its author is not sent its own delta, nor a joined
+// frame whose every delta it wrote (one member typing fast is the usual
+// burst): it would only merge its own writes again.
 type relayBatch struct {
 	n      int
 	bytes  int
@@ -27,7 +29,7 @@ type relayBatch struct {
 	first  *workflow.Doc // the only delta, while n == 1
 	joined *workflow.Doc // the join of every delta, once n > 1
 	origin protocol.Origin
-	except *memberState // the only delta's author, if it is not to receive it
+	except *memberState // the author of every delta so far, if it is not to receive them
 }
 
 func (b *relayBatch) add(raw []byte, delta *workflow.Doc, origin protocol.Origin, except *memberState) {
@@ -45,7 +47,10 @@ func (b *relayBatch) add(raw []byte, delta *workflow.Doc, origin protocol.Origin
 	}
 	// Several authors share the frame; an author receiving its own writes
 	// back merges them idempotently, which is cheaper than a frame each.
-	b.except = nil
+	// While one author wrote them all, it still gets none.
+	if except != b.except {
+		b.except = nil
+	}
 	b.joined.Merge(delta)
 }
 

@@ -18,8 +18,9 @@ import (
 )
 
 // Handler serves /v1/sync: each request upgraded to a websocket becomes a
-// session that lives until the connection closes. ServeHTTP returns when
-// the session is over.
+// session that lives until the connection closes. ServeHTTP returns once
+// the connection is upgraded (or refused); the session runs on a goroutine
+// of its own, which Close waits for.
 type Handler struct {
 	// Static after construction.
 	cfg      Config
@@ -67,9 +68,19 @@ func NewHandler(cfg Config, reg *rooms.Registry, auth Authenticator, logger *slo
 		h.allowed = append(h.allowed, normalizeOrigin(o))
 	}
 	h.upgrader = websocket.Upgrader{
-		HandshakeTimeout:  cfg.WriteTimeout,
-		ReadBufferSize:    4096,
-		WriteBufferSize:   4096,
+		HandshakeTimeout: cfg.WriteTimeout,
+		// Every connection holds its read buffer for its whole life, idle
+		// or not, so it is small: clients send small frames (a delta, a
+		// cursor) far apart, and the payload of a larger message is read
+		// straight into the message's own buffer, past this one. (With 0,
+		// gorilla would keep the HTTP server's 4 KiB reader instead.)
+		ReadBufferSize: readBufferSize,
+		// Write buffers come from the pool for the length of one message,
+		// so an idle connection holds none (a buffer of its own would
+		// spare the pool's 32-byte allocation per message, but cost every
+		// idle connection its size); the batch gathering a writer's
+		// messages is pooled too (batchConn).
+		WriteBufferSize:   writeBufferSize,
 		WriteBufferPool:   &sync.Pool{},
 		CheckOrigin:       h.checkOrigin,
 		EnableCompression: false,
@@ -80,6 +91,13 @@ func NewHandler(cfg Config, reg *rooms.Registry, auth Authenticator, logger *slo
 	}
 	return h, nil
 }
+
+// Each connection's read buffer and gorilla's framing buffer (see
+// NewHandler).
+const (
+	readBufferSize  = 1024
+	writeBufferSize = 4096
+)
 
 // checkOrigin allows requests without an Origin header (non-browser
 // clients), origins on the allowlist, and, when the allowlist is empty,
@@ -114,20 +132,34 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	defer h.wg.Done()
 	if status := h.admitConn(key); status != 0 {
+		h.wg.Done()
 		h.logger.Info("websocket upgrade refused by a connection cap", "status", status, "remote", key)
 		w.Header().Set("Retry-After", "5")
 		http.Error(w, http.StatusText(status), status)
 		return
 	}
-	defer h.releaseConn(key)
 
-	conn, err := h.upgrader.Upgrade(w, r, nil)
+	hw := &hijacker{ResponseWriter: w}
+	conn, err := h.upgrader.Upgrade(hw, r, nil)
 	if err != nil {
+		h.releaseConn(key)
+		h.wg.Done()
 		return // the upgrader answered
 	}
-	s := newSession(h, conn, r)
+	// The session outlives this call. net/http keeps a hijacked
+	// connection's server-side state (its 4 KiB response bufio.Writer,
+	// the parsed request) reachable from the goroutine that called
+	// ServeHTTP until the call returns: running the session here would
+	// hold all of it for the connection's whole life.
+	go h.serve(newSession(h, conn, hw.conn, r), key)
+}
+
+// serve runs s until its connection closes, then releases what ServeHTTP
+// took for it (the admission slot and the Handler's wait group).
+func (h *Handler) serve(s *session, key string) {
+	defer h.wg.Done()
+	defer h.releaseConn(key)
 	h.mu.Lock()
 	if h.closing {
 		h.mu.Unlock()
@@ -137,7 +169,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.mu.Unlock()
 	}
 	h.metrics.connections(1)
-	s.run(h.ctx)
+	s.run()
 	h.metrics.connections(-1)
 	h.mu.Lock()
 	delete(h.sessions, s)

@@ -90,6 +90,9 @@ func (s *session) readLoop(ctx context.Context) (code protocol.CloseCode, reason
 			continue
 		}
 		s.handle(ctx, f)
+		// Not kept while blocked on the next read: an idle connection
+		// would hold its last frame for as long as it stays idle.
+		current = nil
 	}
 }
 
@@ -136,6 +139,9 @@ func (s *session) hello(ctx context.Context, f protocol.Frame) (protocol.CloseCo
 	actx, cancel := context.WithTimeout(ctx, cfg.AuthTimeout)
 	p, err := s.h.auth.Authenticate(actx, hello, s.req)
 	cancel()
+	// Only the authenticator reads the request: let it go, with its
+	// headers, for the rest of the connection's life.
+	s.req = nil
 	if err == nil {
 		err = p.validate()
 	}

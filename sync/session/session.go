@@ -25,24 +25,32 @@ type session struct {
 	// Static after construction.
 	h          *Handler
 	conn       *websocket.Conn
-	req        *http.Request
+	nc         *batchConn // conn's net.Conn: the writer batches its frames here
 	id         string
 	logger     *slog.Logger
-	wake       chan struct{} // capacity 1: the queue has frames, or a close was asked
+	ctx        context.Context // cancelled when run returns
+	cancel     context.CancelFunc
 	space      chan struct{} // capacity 1: the writer took frames from the queue
 	readerDone chan struct{}
 	stop       chan struct{} // closed when the peer is gone: the writer returns without writing
 	connOnce   sync.Once
-	cut        atomic.Bool // closed as a slow consumer: the writer drops what it holds
+	cut        atomic.Bool    // closed as a slow consumer: the writer drops what it holds
+	writers    sync.WaitGroup // the writer goroutine, while one runs (see startWriterLocked)
+	ping       *time.Timer    // asks the writer for a ping every PingInterval
+
+	// Owned by the running writer goroutine (one at a time; the next one
+	// starts under mu after the last one stopped under mu).
+	lastFlush time.Time
+	linger    *time.Timer // created at the first linger
 
 	// Set by the reader before the session joins any room or is
 	// registered with the Handler (which orders it before every other
 	// goroutine's read); read-only after.
 	principal Principal // its Grants are the token's; see grants
 	authed    bool
-	ctx       context.Context // cancelled when run returns
 
 	// Owned by the reader.
+	req     *http.Request // the upgrade request, for the authenticator; nil after Hello
 	invalid int
 	limits  rateLimits
 	expiry  *time.Timer // fires at principal.ExpiresAt
@@ -56,17 +64,21 @@ type session struct {
 
 	mu          sync.Mutex
 	queue       [][]byte           // guarded by mu
+	spare       [][]byte           // guarded by mu: the last batch's slice, reused as the next queue
 	queueBytes  int                // guarded by mu
 	closeCode   protocol.CloseCode // guarded by mu; 0 until Close
 	closeReason string             // guarded by mu
+	writing     bool               // guarded by mu: a writer goroutine runs
+	writerDone  bool               // guarded by mu: no writer may start again (closed, failed or ended)
+	pingDue     bool               // guarded by mu: the ping timer fired; the writer pings
 }
 
-func newSession(h *Handler, conn *websocket.Conn, r *http.Request) *session {
+func newSession(h *Handler, conn *websocket.Conn, nc *batchConn, r *http.Request) *session {
 	id := uuid.NewString()
+	ctx, cancel := context.WithCancel(h.ctx)
 	return &session{
-		h: h, conn: conn, req: r, id: id,
+		h: h, conn: conn, nc: nc, req: r, id: id, ctx: ctx, cancel: cancel,
 		logger:     h.logger.With("session", id),
-		wake:       make(chan struct{}, 1),
 		space:      make(chan struct{}, 1),
 		readerDone: make(chan struct{}),
 		stop:       make(chan struct{}),
@@ -94,20 +106,25 @@ func (s *session) enqueue(m *roomMember, frame []byte) bool {
 	}
 	s.queue = append(s.queue, frame)
 	s.queueBytes += len(frame)
+	start := s.startWriterLocked()
 	s.mu.Unlock()
 	s.h.metrics.queued(len(frame))
-	signal(s.wake)
+	if start {
+		go s.writeLoop()
+	}
 	return true
 }
 
 // enqueueWait queues frame, waiting while the queue is too full for it (a
 // frame larger than the whole bound goes once the queue is empty). It is
 // for the reader's own bulk frames (catch-up chunks); false if the session
-// closed first.
+// closed or its writer stopped for good first.
 func (s *session) enqueueWait(ctx context.Context, frame []byte) bool {
 	for {
 		s.mu.Lock()
-		if s.closeCode != 0 {
+		if s.closeCode != 0 || s.writerDone {
+			// Closing, or nothing will be written any more (a write
+			// failed): the queue will not drain.
 			s.mu.Unlock()
 			return false
 		}
@@ -115,9 +132,12 @@ func (s *session) enqueueWait(ctx context.Context, frame []byte) bool {
 		if fits || len(s.queue) == 0 {
 			s.queue = append(s.queue, frame)
 			s.queueBytes += len(frame)
+			start := s.startWriterLocked()
 			s.mu.Unlock()
 			s.h.metrics.queued(len(frame))
-			signal(s.wake)
+			if start {
+				go s.writeLoop()
+			}
 			return true
 		}
 		s.mu.Unlock()
@@ -154,10 +174,13 @@ func (s *session) Close(code protocol.CloseCode, reason string) {
 		clear(s.queue)
 		s.queue, s.queueBytes = s.queue[:0], 0
 	}
+	start := s.startWriterLocked()
 	s.mu.Unlock()
 	s.h.metrics.queued(-dropped)
 	s.h.metrics.closed(code)
-	signal(s.wake)
+	if start {
+		go s.writeLoop()
+	}
 }
 
 func (s *session) closing() bool {
@@ -173,14 +196,53 @@ func signal(c chan struct{}) {
 	}
 }
 
-// run serves the connection: the reader on this goroutine, the writer on
-// another. It returns when both are done and the connection is closed.
-func (s *session) run(parent context.Context) {
-	ctx, cancel := context.WithCancel(parent)
-	defer cancel()
-	s.ctx = ctx
-	var wg sync.WaitGroup
-	wg.Go(func() { s.writeLoop(ctx) })
+// startWriterLocked reports whether the caller must start a writer
+// goroutine (go s.writeLoop()) for what it just queued or asked: there is
+// none running and the session may still write. Called with mu held.
+//
+// A session has no writer goroutine while it has nothing to write: the
+// writer ends when it finds the queue empty, and the next frame starts
+// another. An idle connection then costs one goroutine (the reader), not
+// two; a busy one keeps its writer, which lingers between flushes (see
+// Config.FlushInterval) rather than exiting.
+func (s *session) startWriterLocked() bool {
+	if s.writing || s.writerDone {
+		return false
+	}
+	s.writing = true
+	s.writers.Add(1)
+	return true
+}
+
+// pingTick runs on the ping timer's goroutine every PingInterval: it asks
+// the writer for a ping and re-arms, until no writer may start again.
+func (s *session) pingTick() {
+	s.mu.Lock()
+	if s.writerDone {
+		s.mu.Unlock()
+		return
+	}
+	s.pingDue = true
+	start := s.startWriterLocked()
+	s.ping.Reset(s.h.cfg.PingInterval)
+	s.mu.Unlock()
+	if start {
+		go s.writeLoop()
+	}
+}
+
+// run serves the connection: the reader on this goroutine, a writer on
+// another whenever there is something to write. It returns when both are
+// done and the connection is closed.
+func (s *session) run() {
+	ctx := s.ctx
+	defer s.cancel()
+	// Handler.Close gave up waiting: cut the connection, which ends the
+	// reader (and a writer blocked in a write).
+	defer context.AfterFunc(ctx, func() { s.closeConn(false) })()
+	s.mu.Lock()
+	s.ping = time.AfterFunc(s.h.cfg.PingInterval, s.pingTick)
+	s.mu.Unlock()
 
 	code, reason := s.readLoop(ctx)
 	close(s.readerDone)
@@ -192,11 +254,19 @@ func (s *session) run(parent context.Context) {
 	}
 	s.leaveAll()
 	if code != 0 {
-		s.Close(code, reason) // the writer sends it, then returns
+		s.Close(code, reason) // a writer sends it, then ends for good
 	} else {
-		close(s.stop) // the peer is gone (or gorilla already sent 1009): nothing to send
+		// The peer is gone (or gorilla already sent 1009): nothing to send.
+		s.mu.Lock()
+		s.writerDone = true
+		s.mu.Unlock()
+		close(s.stop)
 	}
-	wg.Wait()
+	s.writers.Wait()
+	s.mu.Lock()
+	s.writerDone = true // a late ping tick does not re-arm
+	s.ping.Stop()
+	s.mu.Unlock()
 	s.closeConn(true)
 	s.mu.Lock()
 	left := s.queueBytes
@@ -211,8 +281,7 @@ func (s *session) run(parent context.Context) {
 // unread input sends RST, which can destroy data in flight).
 func (s *session) closeConn(linger bool) {
 	s.connOnce.Do(func() {
-		nc := s.conn.NetConn()
-		if tc, ok := nc.(*net.TCPConn); ok && linger {
+		if tc, ok := s.nc.Conn.(*net.TCPConn); ok && linger {
 			_ = tc.CloseWrite()
 			_ = tc.SetReadDeadline(time.Now().Add(s.h.cfg.CloseGrace))
 			_, _ = io.Copy(io.Discard, io.LimitReader(tc, int64(s.h.cfg.MaxFrameBytes)*4))

@@ -1,7 +1,6 @@
 package session
 
 import (
-	"context"
 	"errors"
 	"net"
 	"time"
@@ -11,71 +10,126 @@ import (
 	"github.com/flowsync/flowsync/sync/protocol"
 )
 
-// writeLoop is the only code that writes to the connection. It waits for
-// frames, a ping tick, or the end; then it takes everything queued at once
-// and writes it all before waiting again (one message per frame, each under
-// the write deadline).
-func (s *session) writeLoop(ctx context.Context) {
+// writeLoop is the session's writer: the only code that writes data
+// frames to the connection. It runs while there is something to write (see
+// startWriterLocked): it takes everything queued at once, writes it with
+// one write to the socket (writeBatch), and repeats until it finds nothing
+// more, then ends. Between two flushes it lingers for the rest of
+// Config.FlushInterval so that frames gather. After the close frame, a
+// failed write, or the peer's departure no writer starts again.
+func (s *session) writeLoop() {
+	defer s.writers.Done()
 	defer func() {
 		if p := recover(); p != nil {
 			s.h.metrics.panicked()
 			s.logger.Error("session writer panicked", "panic", p)
+			s.endWriter()
 			s.closeConn(false)
 		}
 	}()
-	ping := time.NewTicker(s.h.cfg.PingInterval)
-	defer ping.Stop()
-	var batch [][]byte
 	for {
-		select {
-		case <-s.wake:
-		case <-ping.C:
-			if err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.h.cfg.WriteTimeout)); err != nil {
-				s.writeFailed(err)
-				return
+		// Flushed less than FlushInterval ago: let more frames gather.
+		if wait := s.h.cfg.FlushInterval - time.Since(s.lastFlush); wait > 0 {
+			if s.linger == nil {
+				s.linger = time.NewTimer(wait)
+			} else {
+				s.linger.Reset(wait)
 			}
-			continue
+			select {
+			case <-s.linger.C:
+			case <-s.stop:
+				s.linger.Stop()
+				return
+			case <-s.ctx.Done():
+				s.linger.Stop()
+				s.endWriter()
+				return // run cuts the connection
+			}
+		}
+		select {
 		case <-s.stop:
 			return
-		case <-ctx.Done():
-			s.closeConn(false)
-			return
+		default:
 		}
 
 		s.mu.Lock()
-		batch, s.queue = s.queue, batch[:0]
+		batch := s.queue
+		s.queue, s.spare = s.spare[:0], nil
 		queued := s.queueBytes
 		s.queueBytes = 0
 		code, reason := s.closeCode, s.closeReason
+		ping := s.pingDue
+		s.pingDue = false
+		if len(batch) == 0 && code == 0 && !ping {
+			s.writing = false
+			s.spare = batch
+			s.mu.Unlock()
+			return
+		}
 		s.mu.Unlock()
 		signal(s.space)
 		s.h.metrics.queued(-queued)
 
-		if len(batch) > 0 {
-			s.h.metrics.wrote(len(batch), queued)
-		}
-		for i, f := range batch {
-			if s.cut.Load() {
-				clear(batch[i:])
-				break
-			}
-			_ = s.conn.SetWriteDeadline(time.Now().Add(s.h.cfg.WriteTimeout))
-			if err := s.conn.WriteMessage(websocket.BinaryMessage, f); err != nil {
+		if ping {
+			if err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.h.cfg.WriteTimeout)); err != nil {
 				s.writeFailed(err)
 				return
 			}
-			batch[i] = nil
+		}
+		if len(batch) > 0 {
+			s.h.metrics.wrote(len(batch), queued)
+			if err := s.writeBatch(batch); err != nil {
+				s.writeFailed(err)
+				return
+			}
+			s.lastFlush = time.Now()
+		}
+		s.mu.Lock()
+		if s.spare == nil {
+			s.spare = batch[:0]
 		}
 		if code == 0 && s.cut.Load() {
-			s.mu.Lock()
 			code, reason = s.closeCode, s.closeReason
-			s.mu.Unlock()
 		}
+		s.mu.Unlock()
 		if code != 0 {
+			s.endWriter()
 			s.writeClose(code, reason)
 			return
 		}
 	}
+}
+
+// endWriter marks the writer done for good: nothing more is written. A
+// reader waiting in enqueueWait for room in the queue is woken to see it.
+func (s *session) endWriter() {
+	s.mu.Lock()
+	s.writerDone, s.writing = true, false
+	s.mu.Unlock()
+	signal(s.space)
+}
+
+// writeBatch writes batch as one websocket message per frame, gathered by
+// s.nc into a single write to the socket, under one write deadline. A
+// session cut as a slow consumer stops at the next frame (what was already
+// gathered still goes out, whole frames only). The slots are cleared so the
+// reused slice does not pin the frames.
+func (s *session) writeBatch(batch [][]byte) error {
+	_ = s.conn.SetWriteDeadline(time.Now().Add(s.h.cfg.WriteTimeout))
+	s.nc.hold()
+	for i, f := range batch {
+		if s.cut.Load() {
+			clear(batch[i:])
+			break
+		}
+		if err := s.conn.WriteMessage(websocket.BinaryMessage, f); err != nil {
+			clear(batch[i:])
+			_ = s.nc.release()
+			return err
+		}
+		batch[i] = nil
+	}
+	return s.nc.release()
 }
 
 // writeClose sends the close frame, gives the client CloseGrace to answer
@@ -100,6 +154,7 @@ func (s *session) writeClose(code protocol.CloseCode, reason string) {
 // client stopped reading (4002, counted; the close frame cannot be
 // delivered), anything else that the connection is gone.
 func (s *session) writeFailed(err error) {
+	s.endWriter()
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		s.Close(protocol.CloseWriteTimeout, "write timeout")
