@@ -145,6 +145,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.StringVar(&cfg.JWT.Audience, "jwt-audience", env("jwt-audience", "flowsync"), "the aud claim every token must carry (FLOWSYNC_JWT_AUDIENCE)")
 	fs.StringVar(&cfg.JWT.Issuer, "jwt-issuer", env("jwt-issuer", ""), "the iss claim every token must carry; empty: not checked (FLOWSYNC_JWT_ISSUER)")
 	fs.StringVar(&adminSecretFile, "admin-secret-file", env("admin-secret-file", ""), "file holding the admin API's shared secret (at least 32 bytes); turns on /admin/v1/ (FLOWSYNC_ADMIN_SECRET_FILE)")
+	fs.StringVar(&cfg.DebugAddr, "debug-addr", env("debug-addr", ""), "serve Go's profiling endpoints (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty: off (FLOWSYNC_DEBUG_ADDR)")
+	flushInterval := fs.Duration("flush-interval", envDur("flush-interval", 10*time.Millisecond), "how long a connection gathers frames before one socket write; 0 writes each frame at once (more CPU per frame, less latency) (FLOWSYNC_FLUSH_INTERVAL)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", envDur("shutdown-timeout", 30*time.Second), "graceful shutdown bound (FLOWSYNC_SHUTDOWN_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, 0, err
@@ -153,6 +155,10 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		return cfg, 0, errors.Join(envErrs...)
 	}
 	cfg.Session.FramesPerSecond = float64(*framesPerSecond)
+	cfg.Session.FlushInterval = *flushInterval
+	if *flushInterval == 0 {
+		cfg.Session.FlushInterval = -1 // session.Config: negative means off, zero the default
+	}
 	if fs.NArg() > 0 {
 		return cfg, 0, fmt.Errorf("flowsync serve: unexpected argument %q", fs.Arg(0))
 	}

@@ -58,6 +58,9 @@ type Config struct {
 	AdminSecret []byte
 	// Version is reported in Welcome.sv and by `flowsync version`.
 	Version string
+	// DebugAddr, when set, serves Go's profiling endpoints (/debug/pprof/)
+	// on a listener of their own. Default: off.
+	DebugAddr string
 }
 
 // ErrNoAuth is returned by New when neither authentication nor Dev is
@@ -250,6 +253,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	if s.cfg.DebugAddr != "" {
+		dctx, stop := context.WithCancel(ctx)
+		defer stop()
+		if err := s.serveDebug(dctx, s.cfg.DebugAddr); err != nil {
+			return fmt.Errorf("flowsync: debug listener: %w", err)
+		}
 	}
 	s.logger.Info("flowsync serving", "addr", ln.Addr().String())
 	errc := make(chan error, 1)
