@@ -45,6 +45,24 @@ type goldenFile struct {
 	// removed) with Go's verdict, so the TypeScript decoder can prove it
 	// accepts and refuses exactly the same inputs.
 	Decode []goldenDecode `json:"decode"`
+	// InvalidUTF8 holds documents whose string values are not valid UTF-8
+	// (written cell by cell, as a raw delta from any client could), with Go's
+	// view JSON and the outcome of operations whose name checks read them.
+	InvalidUTF8 []goldenInvalid `json:"invalidUtf8"`
+}
+
+// goldenInvalid is a document holding invalid UTF-8 in values, and what Go
+// makes of it: View is json.Marshal(doc.View()) (encoding/json turns each
+// invalid byte into U+FFFD); Normalized maps each block id to
+// NormalizeName(name) (strings.ToLower likewise replaces each invalid byte);
+// Ops are operations applied to Doc, each on a fresh copy. The invalid bytes
+// appear only inside base64, so the file stays valid UTF-8.
+type goldenInvalid struct {
+	Name       string            `json:"name"`
+	Doc        string            `json:"doc"`
+	View       json.RawMessage   `json:"view"`
+	Normalized map[string]string `json:"normalized"`
+	Ops        []goldenStep      `json:"ops"`
 }
 
 // goldenDecode is one input to Decode (with DocLimits): refused with Error
@@ -1083,7 +1101,7 @@ func buildGolden(t *testing.T) []byte {
 			t.Errorf("golden vectors never refuse an operation with %s", s.name)
 		}
 	}
-	f := goldenFile{Version: 1, Cases: cases, Values: goldenValues(t), Contexts: goldenContexts(), Chunks: goldenChunkSets(t, cases), Decode: goldenDecodes(t, cases)}
+	f := goldenFile{Version: 1, Cases: cases, Values: goldenValues(t), Contexts: goldenContexts(), Chunks: goldenChunkSets(t, cases), Decode: goldenDecodes(t, cases), InvalidUTF8: goldenInvalidUTF8(t)}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -1130,4 +1148,127 @@ func TestGoldenVectorsDeterministic(t *testing.T) {
 	if !bytes.Equal(buildGolden(t), buildGolden(t)) {
 		t.Fatal("golden vectors differ between two builds")
 	}
+}
+
+// goldenRawPut writes v under k in d as replica at wall, the way a client
+// that sends raw deltas could: no operation checks the value's shape or its
+// UTF-8.
+func goldenRawPut(d *Doc, replica string, wall int64, k Key, v Value) {
+	b := &builder{doc: d, ts: crdt.Timestamp{Wall: wall, Replica: crdt.ReplicaID(replica)}, next: d.ctx.Max(crdt.ReplicaID(replica)) + 1, delta: &Doc{}}
+	b.put(k, v)
+	d.Merge(b.delta)
+}
+
+func goldenInvalidUTF8(t *testing.T) []goldenInvalid {
+	t.Helper()
+	const wall = 1_700_000_000_000
+	mk := func() *Doc {
+		d := New()
+		ts := crdt.Timestamp{Wall: wall, Replica: "r1"}
+		op, err := ParseOp("batch-add-blocks", "blocks", map[string]any{
+			"blocks": []any{
+				map[string]any{"id": "b1", "type": "agent", "name": "Agent", "position": map[string]any{"x": 0.0, "y": 0.0}},
+				map[string]any{"id": "b2", "type": "agent", "name": "Two", "position": map[string]any{"x": 10.0, "y": 0.0}},
+				map[string]any{"id": "b3", "type": "agent", "name": "Three", "position": map[string]any{"x": 20.0, "y": 0.0}},
+				map[string]any{"id": "b4", "type": "agent", "name": "Four", "position": map[string]any{"x": 30.0, "y": 0.0}},
+				map[string]any{"id": "b5", "type": "api", "name": "Five", "position": map[string]any{"x": 40.0, "y": 0.0}},
+			},
+			"edges": []any{map[string]any{"id": "e1", "source": "b1", "target": "b2"}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Apply(ts, op); err != nil {
+			t.Fatal(err)
+		}
+		op, err = ParseOp("add", "variable", map[string]any{"id": "v1", "name": "var", "type": "string", "value": "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Apply(crdt.Timestamp{Wall: wall + 1, Replica: "r1"}, op); err != nil {
+			t.Fatal(err)
+		}
+		w := int64(wall + 1000)
+		put := func(k Key, v Value) { w++; goldenRawPut(d, "r2", w, k, v) }
+		str := func(s string) Value { return stringValue(s) }
+		// Names: a truncated sequence mid-string, lone invalid bytes, a
+		// surrogate encoding, an overlong form, a leading BOM (valid), and a
+		// valid "\ufffd\ufffd" that normalizes like two invalid bytes.
+		put(fieldKey("b1", FieldName), str("Ab\xe2\x82C"))
+		put(fieldKey("b2", FieldName), str("\xff\xfe"))
+		put(fieldKey("b3", FieldName), str("\xfe\xff"))
+		put(fieldKey("b4", FieldName), str("\ufffd\ufffd"))
+		put(fieldKey("b5", FieldName), str("\xef\xbb\xbfBom \xed\xa0\x80 \xc0\xaf"))
+		put(fieldKey("b1", FieldType), str("ag\xe2\x82"))
+		// Sub-block values: strings, a map whose keys collide once made
+		// UTF-8 (Go keeps all three; JSON.parse keeps the last in byte order),
+		// nested strings, and a top-level bin.
+		put(subBlockKey("b1", "prompt"), str("\xe2\x82A\xf0\x9f\x98"))
+		put(Key{KindSubBlockType, "b1", "prompt"}, str("long-input\xff"))
+		m := msgpackx.AppendMapHeader(nil, 3)
+		m = msgpackx.AppendString(m, "a\xef\xbf\xbd")
+		m = msgpackx.AppendInt(m, 1)
+		m = msgpackx.AppendString(m, "a\xfe")
+		m = msgpackx.AppendInt(m, 2)
+		m = msgpackx.AppendString(m, "a\xff")
+		m = msgpackx.AppendArrayHeader(m, 3)
+		m = msgpackx.AppendString(m, "\xed\xa0\x80")
+		m = msgpackx.AppendString(m, "\xf4\x90\x80\x80")
+		m = msgpackx.AppendString(m, "ok \xe2\x82\xac")
+		put(subBlockKey("b1", "config"), Value(m))
+		put(subBlockKey("b2", "raw"), Value(msgpackx.AppendBytes(nil, []byte("bin\xe2\x82\xff"))))
+		put(fieldKey("b2", FieldDataPrefix+"label"), str("d\x80"))
+		// Variables and an edge handle.
+		put(variableFieldKey("v1", VarFieldName), str("v\xc0\xafar"))
+		put(variableFieldKey("v1", VarFieldType), str("string\xe2"))
+		put(variableFieldKey("v1", VarFieldValue), str("\xf0\x9f\x98\x80\xf0\x9f"))
+		ev := msgpackx.AppendMapHeader(nil, 3)
+		ev = msgpackx.AppendString(ev, "s")
+		ev = msgpackx.AppendString(ev, "b1")
+		ev = msgpackx.AppendString(ev, "sh")
+		ev = msgpackx.AppendString(ev, "out\xe2\x82")
+		ev = msgpackx.AppendString(ev, "t")
+		ev = msgpackx.AppendString(ev, "b2")
+		put(edgeKey("e1"), Value(ev))
+		return d
+	}
+	d := mk()
+	view, err := json.Marshal(d.View())
+	if err != nil {
+		t.Fatal(err)
+	}
+	norm := map[string]string{}
+	for id, b := range d.View().Blocks {
+		norm[id] = NormalizeName(b.Name)
+	}
+	c := goldenInvalid{Name: "invalid UTF-8 in names, values, variables and edges", Doc: goldenB64(d.Encode()), View: view, Normalized: norm}
+	// Name checks read the invalid names the way NormalizeName sees them.
+	ops := []struct{ name, target, payload, want string }{
+		{"update-name", "block", `{"id":"b3","name":"AB\ufffd\ufffdC"}`, "NameConflict"},
+		{"update-name", "block", `{"id":"b1","name":"\ufffd\ufffd"}`, "NameConflict"},
+		{"update-name", "block", `{"id":"b2","name":"Fresh"}`, ""},
+		{"variable-update", "variable", `{"variableId":"v1","field":"name","value":"v\ufffd\ufffdAR"}`, ""},
+		{"subblock-update", "subblock", `{"blockId":"b1","subblockId":"prompt","value":"\ufffd"}`, ""},
+		{"subblock-batch-update", "subblock", `{"updates":[{"blockId":"b1","subblockId":"prompt","value":"x","expectedValue":"\ufffd\ufffdA\ufffd\ufffd\ufffd"}]}`, "Precondition"},
+	}
+	for i, o := range ops {
+		dd := mk()
+		raw, m := (&goldenGen{t: t, c: &goldenCase{Name: c.Name}}).parsePayload(o.payload)
+		step := goldenStep{Replica: "r3", TS: &goldenTS{wall + 10_000 + int64(i), 0}, Op: &goldenOp{o.name, o.target, raw}}
+		op, err := ParseOp(o.name, o.target, m)
+		var delta *Doc
+		if err == nil {
+			delta, err = dd.Apply(crdt.Timestamp{Wall: step.TS.Wall, Replica: "r3"}, op)
+		}
+		if got := goldenSentinelName(err); got != o.want || (err != nil && got == "") {
+			t.Fatalf("invalid UTF-8: %s/%s %s: got %v, want %q", o.target, o.name, o.payload, err, o.want)
+		}
+		if err != nil {
+			step.Error = goldenSentinelName(err)
+		} else {
+			step.Delta = goldenB64(delta.Encode())
+		}
+		c.Ops = append(c.Ops, step)
+	}
+	return []goldenInvalid{c}
 }

@@ -3,7 +3,7 @@
 // atomically, and pool replica ids so that two live clients never share one.
 import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
-import { IndexedDBPersistence, MemoryPersistence, type LockManagerLike, type Persistence } from '../src/persist';
+import { IndexedDBPersistence, MemoryPersistence, PersistenceError, type LockManagerLike, type Persistence } from '../src/persist';
 
 /** An in-process Web Locks stand-in: exclusive locks, ifAvailable only. */
 class TestLocks implements LockManagerLike {
@@ -27,19 +27,21 @@ const bytes = (...b: number[]) => Uint8Array.from(b);
 
 async function suite(name: string, make: () => Promise<Persistence>) {
   describe(name, () => {
-    it('stores a local edit (document and outbox entry) and loads it back in order', async () => {
+    it('stores local edits (outbox + log) and remote batches, and a snapshot folds the log', async () => {
       const p = await make();
       const lease = await p.claimReplica('wf-1');
       const rid = lease.replicaId;
-      expect(await p.load('wf-1', rid)).toEqual({ doc: null, outbox: [], nextSeq: 1 });
-      await p.appendLocal('wf-1', rid, bytes(1, 2), { seq: 1, id: 'a-1', delta: bytes(9) });
-      await p.appendLocal('wf-1', rid, bytes(1, 2, 3), { seq: 2, id: 'a-2', delta: bytes(8) });
-      await p.appendLocal('wf-1', rid, bytes(1, 2, 3, 4), { seq: 10, id: 'a-3', delta: bytes(7) });
+      expect(await p.load('wf-1', rid)).toEqual({ doc: null, log: [], outbox: [], nextSeq: 1 });
+      await p.appendLocal('wf-1', rid, { seq: 1, id: 'a-1', delta: bytes(9) });
+      await p.appendLocal('wf-1', rid, { seq: 2, id: 'a-2', delta: bytes(8) });
+      await p.appendLog('wf-1', rid, [bytes(20), bytes(21)]);
+      await p.appendLocal('wf-1', rid, { seq: 10, id: 'a-3', delta: bytes(7) });
       // Another workflow and another replica are separate.
-      await p.appendLocal('wf-2', rid, bytes(5), { seq: 1, id: 'b-1', delta: bytes(6) });
-      await p.appendLocal('wf-1', 'other', bytes(5), { seq: 1, id: 'c-1', delta: bytes(6) });
+      await p.appendLocal('wf-2', rid, { seq: 1, id: 'b-1', delta: bytes(6) });
+      await p.appendLocal('wf-1', 'other', { seq: 1, id: 'c-1', delta: bytes(6) });
       const got = await p.load('wf-1', rid);
-      expect(got.doc).toEqual(bytes(1, 2, 3, 4));
+      expect(got.doc).toBeNull();
+      expect(got.log.map((d) => [...d]).sort()).toEqual([[20], [21], [7], [8], [9]].sort());
       expect(got.outbox.map((e) => [e.seq, e.id, [...e.delta]])).toEqual([
         [1, 'a-1', [9]],
         [2, 'a-2', [8]],
@@ -47,15 +49,24 @@ async function suite(name: string, make: () => Promise<Persistence>) {
       ]);
       expect(got.nextSeq).toBe(11);
 
+      // Durable entries leave the outbox; their deltas stay in the log until a snapshot.
       await p.removeEntries('wf-1', rid, [1, 10]);
-      await p.saveDoc('wf-1', rid, bytes(42));
-      const after = await p.load('wf-1', rid);
+      let after = await p.load('wf-1', rid);
+      expect(after.outbox.map((e) => e.id)).toEqual(['a-2']);
+      expect(after.log).toHaveLength(5);
+      // A snapshot replaces the log (one transaction); the outbox is kept.
+      await p.saveSnapshot('wf-1', rid, bytes(42));
+      await p.appendLog('wf-1', rid, [bytes(30)]);
+      after = await p.load('wf-1', rid);
       expect(after.doc).toEqual(bytes(42));
+      expect(after.log.map((d) => [...d])).toEqual([[30]]);
       expect(after.outbox.map((e) => e.id)).toEqual(['a-2']);
       expect(after.nextSeq).toBe(11); // the counter never goes back
+      // Other replicas' logs are untouched by the snapshot.
+      expect((await p.load('wf-1', 'other')).log.map((d) => [...d])).toEqual([[6]]);
 
       await p.dropReplica('wf-1', rid);
-      expect(await p.load('wf-1', rid)).toEqual({ doc: null, outbox: [], nextSeq: 1 });
+      expect(await p.load('wf-1', rid)).toEqual({ doc: null, log: [], outbox: [], nextSeq: 1 });
       expect((await p.load('wf-2', rid)).outbox.map((e) => e.id)).toEqual(['b-1']);
       expect((await p.load('wf-1', 'other')).outbox.map((e) => e.id)).toEqual(['c-1']);
       lease.release();
@@ -103,7 +114,7 @@ describe('IndexedDBPersistence across page loads', () => {
     const locks = new TestLocks();
     const p1 = await IndexedDBPersistence.open({ dbName: 'reload-db', locks });
     const l1 = await p1.claimReplica('wf');
-    await p1.appendLocal('wf', l1.replicaId, bytes(1), { seq: 1, id: 'x-1', delta: bytes(2) });
+    await p1.appendLocal('wf', l1.replicaId, { seq: 1, id: 'x-1', delta: bytes(2) });
     // While the first page holds its lease, a second tab gets another id.
     const p2 = await IndexedDBPersistence.open({ dbName: 'reload-db', locks });
     const l2 = await p2.claimReplica('wf');
@@ -131,10 +142,33 @@ describe('IndexedDBPersistence across page loads', () => {
     await p.close();
   });
 
+  it('a local edit is all or nothing: a write failing mid-transaction leaves neither outbox nor log entry', async () => {
+    const p = await IndexedDBPersistence.open({ dbName: 'atomic-db', locks: null });
+    await p.appendLocal('wf', 'r', { seq: 1, id: 'ok', delta: bytes(1) });
+    // The outbox put is issued, then building the log entry throws.
+    let reads = 0;
+    const bad = {
+      seq: 2,
+      id: 'bad',
+      get delta(): Uint8Array {
+        if (++reads > 1) throw new Error('injected failure after the outbox put');
+        return bytes(2);
+      },
+    };
+    await expect(p.appendLocal('wf', 'r', bad)).rejects.toThrow(PersistenceError);
+    expect(reads).toBe(2);
+    const st = await p.load('wf', 'r');
+    expect(st.outbox.map((e) => e.id)).toEqual(['ok']);
+    expect(st.log).toHaveLength(1);
+    expect(st.nextSeq).toBe(2);
+    await p.close();
+  });
+
   it('writes after close are refused with a PersistenceError', async () => {
     const p = await IndexedDBPersistence.open({ dbName: 'closed-db', locks: null });
     await p.close();
-    await expect(p.saveDoc('wf', 'r', bytes(1))).rejects.toThrow(/closed/);
+    await expect(p.saveSnapshot('wf', 'r', bytes(1))).rejects.toThrow(/closed/);
+    await expect(p.appendLocal('wf', 'r', { seq: 1, id: 'x', delta: bytes(1) })).rejects.toThrow(/closed/);
   });
 
   it('reports a missing IndexedDB clearly', async () => {
@@ -149,6 +183,67 @@ describe('IndexedDBPersistence across page loads', () => {
   });
 });
 void shared;
+
+/** Opens name with the schema version 1 wrote (no log store) and fills it as version 1 did. */
+async function writeV1(name: string, wf: string, rid: string): Promise<void> {
+  const open = indexedDB.open(name, 1);
+  open.onupgradeneeded = () => {
+    const db = open.result;
+    db.createObjectStore('replica', { keyPath: ['wf', 'slot'] });
+    db.createObjectStore('docs', { keyPath: ['wf', 'rid'] });
+    db.createObjectStore('outbox', { keyPath: ['wf', 'rid', 'seq'] });
+    db.createObjectStore('meta', { keyPath: ['wf', 'rid'] });
+  };
+  const db = await new Promise<IDBDatabase>((res, rej) => {
+    open.onsuccess = () => res(open.result);
+    open.onerror = () => rej(open.error);
+  });
+  const t = db.transaction(['replica', 'docs', 'outbox', 'meta'], 'readwrite');
+  t.objectStore('replica').put({ wf, slot: 0, id: rid });
+  t.objectStore('docs').put({ wf, rid, doc: bytes(1, 2, 3) });
+  t.objectStore('outbox').put({ wf, rid, seq: 4, id: 'old-4', delta: bytes(4) });
+  t.objectStore('outbox').put({ wf, rid, seq: 5, id: 'old-5', delta: bytes(5) });
+  t.objectStore('meta').put({ wf, rid, nextSeq: 6 });
+  await new Promise<void>((res, rej) => {
+    t.oncomplete = () => res();
+    t.onerror = () => rej(t.error);
+  });
+  db.close();
+}
+
+describe('IndexedDBPersistence schema versions', () => {
+  it('upgrades a version 1 database in place: its document, pending outbox and replica are kept', async () => {
+    await writeV1('v1-db', 'wf', 'js-old');
+    const p = await IndexedDBPersistence.open({ dbName: 'v1-db', locks: new TestLocks() });
+    const lease = await p.claimReplica('wf');
+    expect(lease.replicaId).toBe('js-old');
+    const got = await p.load('wf', 'js-old');
+    expect(got.doc).toEqual(bytes(1, 2, 3)); // version 1's document is the snapshot
+    expect(got.log).toEqual([]);
+    expect(got.outbox.map((e) => [e.seq, e.id])).toEqual([
+      [4, 'old-4'],
+      [5, 'old-5'],
+    ]);
+    expect(got.nextSeq).toBe(6);
+    // And the upgraded database takes version 2 writes.
+    await p.appendLocal('wf', 'js-old', { seq: 6, id: 'new-6', delta: bytes(6) });
+    expect((await p.load('wf', 'js-old')).log.map((d) => [...d])).toEqual([[6]]);
+    lease.release();
+    await p.close();
+  });
+
+  it('refuses a database written by a newer schema instead of downgrading it', async () => {
+    const open = indexedDB.open('future-db', 99);
+    await new Promise<void>((res, rej) => {
+      open.onsuccess = () => {
+        open.result.close();
+        res();
+      };
+      open.onerror = () => rej(open.error);
+    });
+    await expect(IndexedDBPersistence.open({ dbName: 'future-db', locks: null })).rejects.toThrow(/newer flowsync client/);
+  });
+});
 
 /** Web Locks with waiting (queued requests, AbortSignal) as well as ifAvailable. */
 class QueueLocks implements LockManagerLike {

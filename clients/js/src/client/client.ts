@@ -64,8 +64,13 @@ export const DefaultMaxFrameBytes = 2 << 20;
 export const DefaultMaxDeltaBytes = 1 << 20;
 /** Hello → Joined must complete within this, or the attempt is dropped and retried. */
 export const HandshakeTimeoutMs = 10_000;
-/** Remote changes are written to storage at most this often. */
+/** Remote changes are written to the storage log at most this often (batched). */
 export const DocSaveDelayMs = 250;
+/** The snapshot is rewritten after this many log entries (or SnapshotLogBytes)... */
+export const SnapshotEveryDeltas = 256;
+export const SnapshotLogBytes = 4 << 20;
+/** ...or once the document has been idle this long, and on close. */
+export const SnapshotIdleMs = 5_000;
 const maxRecentDeltas = 4096;
 const maxRecentBytes = 8 << 20;
 
@@ -348,6 +353,32 @@ export class FlowsyncClient {
   private flushTimer?: ReturnType<typeof setTimeout>;
   private flushAt = 0;
   private saveTimer?: ReturnType<typeof setTimeout>;
+  /** Remote deltas merged but not yet written to the storage log (written every DocSaveDelayMs). */
+  private pendingLog: Uint8Array[] = [];
+  /** Log entries (and their bytes) written since the last snapshot. */
+  private logCount = 0;
+  private logBytes = 0;
+  private snapshotTimer?: ReturnType<typeof setTimeout>;
+  /**
+   * Set when a storage write failed: storage may now lack deltas whose dots
+   * the server has seen, so a reload could mint those dots again with other
+   * content. The replica id is retired (retire()) as soon as no delta of it
+   * is pending.
+   */
+  private retireWanted = false;
+  /** Set while the retired id's replacement has not been stored in the lease yet. */
+  private leaseStale = false;
+  private retryLeaseTimer?: ReturnType<typeof setTimeout>;
+  /** Our replica's max counter when the document was loaded (or the id was changed). */
+  private loadMax = 0;
+  /** The greatest own counter this page has sent. */
+  private sentMax = 0;
+  /**
+   * The server's max counter of our replica, when a Joined showed it ahead
+   * of the local document: until the catch-up brings those dots, minting
+   * would reuse them (see apply).
+   */
+  private ownFloor = 0;
   /** Set by reset(): the catch-up that follows rebuilds the document; one 'change' is emitted when it completes. */
   private resetting = false;
   /**
@@ -449,14 +480,14 @@ export class FlowsyncClient {
       throw new FlowsyncError('persistence', `flowsync: cannot load local state: ${(e as Error).message}`, { cause: e });
     }
     const c = new FlowsyncClient(opts, persistence, owns, lease, WS);
-    c.restore(loaded.doc, loaded.outbox, loaded.nextSeq);
+    c.restore(loaded.doc, loaded.log ?? [], loaded.outbox, loaded.nextSeq);
     c.listenOnline();
     if (opts.autoConnect !== false) c.goOnline();
     return c;
   }
 
-  /** restore rebuilds the document from storage: the saved document, merged with every outbox delta. */
-  private restore(docBytes: Uint8Array | null, outbox: Array<{ seq: number; id: string; delta: Uint8Array }>, nextSeq: number): void {
+  /** restore rebuilds the document from storage: the snapshot, merged with every log and outbox delta. */
+  private restore(docBytes: Uint8Array | null, log: Uint8Array[], outbox: Array<{ seq: number; id: string; delta: Uint8Array }>, nextSeq: number): void {
     if (docBytes) {
       try {
         this._doc = decodeDoc(docBytes);
@@ -465,6 +496,16 @@ export class FlowsyncClient {
         // A document that no longer decodes is rebuilt from the outbox and
         // the server's catch-up; the outbox alone carries the unsent edits.
         this.emit('error', new FlowsyncError('persistence', `flowsync: the saved document does not decode; rebuilding it: ${(e as Error).message}`, { cause: e }));
+      }
+    }
+    for (const l of log) {
+      try {
+        this._doc.merge(decodeDoc(l));
+        this.observeBytes(l);
+        this.logCount++;
+        this.logBytes += l.length;
+      } catch (e) {
+        this.emit('error', new FlowsyncError('persistence', `flowsync: a saved change does not decode and is skipped: ${(e as Error).message}`, { cause: e }));
       }
     }
     for (const s of outbox) {
@@ -478,7 +519,10 @@ export class FlowsyncClient {
       }
     }
     this.nextSeq = nextSeq;
+    this.loadMax = this._doc.context().max(this._replicaId);
     this.lastStatus = this.computeStatus();
+    // A long log from the last session: fold it into a snapshot when idle.
+    if (this.logCount > 0) this.scheduleSnapshot();
   }
 
   /**
@@ -559,10 +603,13 @@ export class FlowsyncClient {
 
   /**
    * apply prepares op against the local document, merges the resulting
-   * delta, stores document and outbox entry atomically, and sends it. It
+   * delta, stores the delta (outbox entry + log entry, one transaction; the
+   * whole document is only rewritten as a snapshot now and then), and sends it. It
    * returns the delta. It throws the operation's WorkflowError when the op
    * is refused locally (nothing changes), and a FlowsyncError ('closed',
-   * 'workflow-deleted', 'delta-too-large').
+   * 'workflow-deleted', 'delta-too-large', or 'persistence' in the short
+   * moment after a Joined showed the local state behind the server's record
+   * of this replica while edits of it are still pending).
    *
    * A read-only session's edit is not refused here: it is sent, and the
    * server's PERMISSION_DENIED triggers the reset of PROTOCOL.md §9 (a
@@ -573,6 +620,17 @@ export class FlowsyncClient {
   apply(op: Op): Doc {
     if (this.closed) throw new FlowsyncError('closed', 'flowsync: the client is closed');
     if (this.deleted) throw new FlowsyncError('workflow-deleted', `flowsync: workflow ${this.workflowId} was deleted`);
+    if (this.ownFloor > this._doc.context().max(this._replicaId)) {
+      // A Joined showed the server holding dots of this replica that the
+      // local document lacks (local storage lost writes) and the catch-up
+      // has not brought them yet: minting now would reuse them. Switch to a
+      // fresh id first when nothing of this one is pending; else refuse.
+      this.retireWanted = true;
+      this.maybeRetire();
+      if (this.ownFloor > this._doc.context().max(this._replicaId)) {
+        throw new FlowsyncError('persistence', 'flowsync: the local document is behind the server for this replica (local storage lost writes); retry once the catch-up completes');
+      }
+    }
     const ts = this.clock.now(this.nowFn());
     const delta = this._doc.prepare(ts, op);
     const enc = delta.encode();
@@ -584,7 +642,8 @@ export class FlowsyncClient {
     const seq = this.nextSeq++;
     const id = this.nextOpId();
     this.outbox.push({ id, delta, enc, seqs: [seq], gen: 0, applied: false, retries: 0, retryAt: 0 });
-    this.persist(this.persistence.appendLocal(this.workflowId, this._replicaId, this._doc.encode(), { seq, id, delta: enc }));
+    this.persist(this.persistence.appendLocal(this.workflowId, this._replicaId, { seq, id, delta: enc }));
+    this.logged(1, enc.length);
     this.emit('change', delta, false);
     this.notifyStatus();
     this.flush();
@@ -605,17 +664,145 @@ export class FlowsyncClient {
     return l && l > 0 ? l : DefaultMaxDeltaBytes;
   }
 
+  /**
+   * persist reports a failed storage write ('error', kind 'persistence') and
+   * retires the replica id: storage may now lack a delta the server has
+   * seen, and a reload restoring the older state would mint its dots again.
+   */
   private persist(p: Promise<void>): void {
-    p.catch((e) => this.emit('error', e instanceof FlowsyncError ? e : new FlowsyncError('persistence', `flowsync: ${(e as Error).message}`, { cause: e })));
+    p.catch((e) => {
+      this.emit('error', e instanceof FlowsyncError ? e : new FlowsyncError('persistence', `flowsync: ${(e as Error).message}`, { cause: e }));
+      // While a retirement is not stored yet, its own retry (storeRetirement)
+      // stores a snapshot of the whole document under the new id: another
+      // retirement would only churn ids.
+      if (this.leaseStale) return;
+      this.retireWanted = true;
+      this.maybeRetire();
+    });
   }
 
-  /** scheduleDocSave writes the document after remote changes, at most every DocSaveDelayMs. */
+  /** scheduleDocSave writes the remote deltas merged since the last write to the log, at most every DocSaveDelayMs. */
   private scheduleDocSave(): void {
     if (this.saveTimer !== undefined || this.closed) return;
     this.saveTimer = setTimeout(() => {
       this.saveTimer = undefined;
-      this.persist(this.persistence.saveDoc(this.workflowId, this._replicaId, this._doc.encode()));
+      this.writePendingLog();
     }, DocSaveDelayMs);
+  }
+
+  private writePendingLog(): void {
+    if (this.pendingLog.length === 0) return;
+    const batch = this.pendingLog;
+    this.pendingLog = [];
+    let bytes = 0;
+    for (const b of batch) bytes += b.length;
+    this.persist(this.persistence.appendLog(this.workflowId, this._replicaId, batch));
+    this.logged(batch.length, bytes);
+  }
+
+  /** logged counts log writes and schedules the snapshot that folds them. */
+  private logged(n: number, bytes: number): void {
+    this.logCount += n;
+    this.logBytes += bytes;
+    this.scheduleSnapshot();
+  }
+
+  /**
+   * scheduleSnapshot rewrites the whole document (and drops the log) once
+   * SnapshotEveryDeltas entries or SnapshotLogBytes have accumulated (soon,
+   * outside the edit's call), else after SnapshotIdleMs without writes.
+   */
+  private scheduleSnapshot(): void {
+    if (this.closed || this.deleted || this.resetting) return;
+    if (this.snapshotTimer !== undefined) clearTimeout(this.snapshotTimer);
+    // While a catch-up streams in, a snapshot would re-encode a document
+    // that is still growing: setLive writes one when it completes.
+    const due = (this.logCount >= SnapshotEveryDeltas || this.logBytes >= SnapshotLogBytes) && this.state !== 'joining';
+    this.snapshotTimer = setTimeout(() => {
+      this.snapshotTimer = undefined;
+      this.writeSnapshot();
+    }, due ? 0 : SnapshotIdleMs);
+  }
+
+  /** writeSnapshot stores the whole document; the log it covers is deleted in the same transaction. */
+  private writeSnapshot(): void {
+    if (this.snapshotTimer !== undefined) {
+      clearTimeout(this.snapshotTimer);
+      this.snapshotTimer = undefined;
+    }
+    if (this.deleted || this.resetting) return;
+    // The snapshot covers the batch not yet logged too: drop it.
+    this.pendingLog = [];
+    if (this.saveTimer !== undefined) {
+      clearTimeout(this.saveTimer);
+      this.saveTimer = undefined;
+    }
+    this.logCount = 0;
+    this.logBytes = 0;
+    this.persist(this.persistence.saveSnapshot(this.workflowId, this._replicaId, this._doc.encode()));
+  }
+
+  /**
+   * maybeRetire switches to a fresh replica id after a storage failure, once
+   * no delta of the current id is pending (those can only be sent by a
+   * session whose Hello.rid is that id). The document is kept; a snapshot of
+   * it is stored under the new id, then the lease is pointed at the new id,
+   * then the old id's state is deleted: a crash in between leaves garbage,
+   * never an id that a reload could reuse with a stale document. Until then
+   * a reload is caught by the check in onJoined.
+   */
+  private maybeRetire(): void {
+    if (!this.retireWanted || this.closed || this.deleted || this.resetting) return;
+    if (this.outbox.length > 0) return;
+    this.retireWanted = false;
+    const old = this._replicaId;
+    const fresh = newReplicaId();
+    const last = this.clock.last();
+    this._replicaId = fresh;
+    this.clock = new Clock(fresh);
+    this.clock.observe({ wall: last.wall, logical: last.logical, replica: '' }, this.nowFn());
+    this.recent = [];
+    this.recentBytes = 0;
+    this.nextSeq = 1;
+    this.loadMax = 0;
+    this.sentMax = 0;
+    this.ownFloor = 0;
+    this.pendingLog = [];
+    if (this.saveTimer !== undefined) clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    if (this.snapshotTimer !== undefined) clearTimeout(this.snapshotTimer);
+    this.snapshotTimer = undefined;
+    this.logCount = 0;
+    this.logBytes = 0;
+    this.leaseStale = true;
+    this.storeRetirement(old, fresh, this._doc.encode());
+    // Later sessions announce the new id.
+    if (this.conn) {
+      this.dropConn(1000, 'new replica id');
+      if (this.wantOnline && !this.closed) this.connect();
+    }
+    this.notifyStatus();
+  }
+
+  /** storeRetirement persists a retirement, retrying until it is stored or the id changes again. */
+  private storeRetirement(old: string, fresh: string, doc: Uint8Array): void {
+    const wf = this.workflowId;
+    this.persistence
+      .saveSnapshot(wf, fresh, doc)
+      .then(() => this.lease.replace(fresh))
+      .then(() => {
+        if (this._replicaId === fresh) this.leaseStale = false;
+        return this.persistence.dropReplica(wf, old).catch(() => {}); // garbage at worst
+      })
+      .catch((e: unknown) => {
+        this.emit('error', e instanceof FlowsyncError ? e : new FlowsyncError('persistence', `flowsync: cannot store the new replica id: ${(e as Error).message}`, { cause: e }));
+        if (this.closed || this._replicaId !== fresh) return;
+        if (this.retryLeaseTimer !== undefined) clearTimeout(this.retryLeaseTimer);
+        this.retryLeaseTimer = setTimeout(() => {
+          this.retryLeaseTimer = undefined;
+          if (!this.closed && this._replicaId === fresh && this.leaseStale) this.storeRetirement(old, fresh, this._doc.encode());
+        }, this.backoff.delay(0) + 1000);
+      });
   }
 
   // ---- presence ----------------------------------------------------------
@@ -691,7 +878,7 @@ export class FlowsyncClient {
     return new Promise((resolve, reject) => this.savedWaiters.push({ resolve, reject }));
   }
 
-  /** close closes the connection, writes the document and waits for storage, and releases the replica id. */
+  /** close closes the connection, writes a snapshot of the document (folding the log), waits for storage, and releases the replica id. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -700,11 +887,13 @@ export class FlowsyncClient {
     this.clearReconnect();
     if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
     this.dropConn(1000, 'client closing');
-    if (this.saveTimer !== undefined) {
-      clearTimeout(this.saveTimer);
-      this.saveTimer = undefined;
-      this.persist(this.persistence.saveDoc(this.workflowId, this._replicaId, this._doc.encode()));
-    }
+    if (this.retryLeaseTimer !== undefined) clearTimeout(this.retryLeaseTimer);
+    // Fold the log into a snapshot (it also covers the unwritten remote batch).
+    if (!this.deleted && !this.resetting && (this.logCount > 0 || this.pendingLog.length > 0)) this.writeSnapshot();
+    if (this.saveTimer !== undefined) clearTimeout(this.saveTimer);
+    if (this.snapshotTimer !== undefined) clearTimeout(this.snapshotTimer);
+    this.saveTimer = undefined;
+    this.snapshotTimer = undefined;
     this.state = 'closed';
     this.notifyStatus();
     for (const w of this.savedWaiters.splice(0)) w.reject(new FlowsyncError('closed', 'flowsync: the client was closed before every edit was saved'));
@@ -1000,6 +1189,11 @@ export class FlowsyncClient {
           this.outbox = [];
           this.recent = [];
           this.recentBytes = 0;
+          this.pendingLog = [];
+          if (this.saveTimer !== undefined) clearTimeout(this.saveTimer);
+          if (this.snapshotTimer !== undefined) clearTimeout(this.snapshotTimer);
+          this.saveTimer = undefined;
+          this.snapshotTimer = undefined;
           this.persist(this.persistence.dropReplica(this.workflowId, this._replicaId));
           this.notifyStatus();
         }
@@ -1043,6 +1237,7 @@ export class FlowsyncClient {
   private onJoined(cn: Conn, role: Role, ctxBytes: Uint8Array, roster: WireRosterEntry[], chunks: number): void {
     if (cn.phase === 'hello') return;
     const serverCtx = decodeDoc(ctxBytes).context();
+    if (this.reusedDots(serverCtx)) return;
     // Durable deltas the rejoined node lacks (its peer died before
     // replicating them): back into the outbox.
     const kept: Entry[] = [];
@@ -1077,16 +1272,51 @@ export class FlowsyncClient {
     this.flush();
   }
 
+  /**
+   * reusedDots guards against a stale local state (a storage write failed,
+   * then the page reloaded an older document): the server holds dots of our
+   * replica that this page neither loaded nor sent, while deltas minted here
+   * after the load are pending. Their dots may be the very ones the server
+   * holds with other content (the server would drop them as duplicates:
+   * silent loss). That is treated like a non-retryable refusal: reset with a
+   * new replica id and tell the app ('error' with kind 'replica-conflict',
+   * then 'reject'). Returns true when it reset.
+   */
+  private reusedDots(serverCtx: ReturnType<Doc['context']>): boolean {
+    const rid = this._replicaId;
+    const serverMax = serverCtx.max(rid);
+    if (serverMax <= Math.max(this.loadMax, this.sentMax)) return false;
+    const mintedHere = [...this.outbox, ...this.recent].filter((e) => e.delta.context().max(rid) > this.loadMax);
+    if (mintedHere.length === 0) {
+      // Nothing collides yet; the catch-up brings the missing dots. Until it
+      // has, apply must not mint (ownFloor), and the id is retired as soon
+      // as nothing of it is pending: its stored state proved unreliable.
+      if (serverMax > this._doc.context().max(rid)) this.ownFloor = serverMax;
+      this.retireWanted = true;
+      return false;
+    }
+    const first = mintedHere[0];
+    const msg =
+      `the server holds dots of replica ${rid} up to ${serverMax}, beyond the ${Math.max(this.loadMax, this.sentMax)} this client loaded or sent, ` +
+      `and ${mintedHere.length} edit(s) minted after loading may reuse them (local storage lost writes)`;
+    this.emit('error', new FlowsyncError('replica-conflict', `flowsync: ${msg}`));
+    this.reset(new RejectError(first.id, 0, msg));
+    return true;
+  }
+
   private setLive(cn: Conn): void {
     if (this.conn !== cn) return;
     if (this.resetting) {
       // The reset's catch-up is complete: one change for the whole new document.
       this.resetting = false;
       this.shownDoc = null;
-      this.scheduleDocSave();
+      this.writeSnapshot();
       this.emit('change', this._doc, true);
     }
     this.setState('live');
+    if (this.logCount >= SnapshotEveryDeltas || this.logBytes >= SnapshotLogBytes) this.scheduleSnapshot();
+    // A retirement waiting for the catch-up (reusedDots) happens now that the document is complete.
+    if (this.retireWanted && this.outbox.length === 0) this.maybeRetire();
   }
 
   /** mergeRemote merges a delta from the server and moves the clock past its latest write. */
@@ -1101,6 +1331,7 @@ export class FlowsyncClient {
     if (this.deleted) return;
     this._doc.merge(delta);
     this.observeBytes(bytes);
+    this.pendingLog.push(bytes.slice());
     this.scheduleDocSave();
     if (notify) this.emit('change', delta, true);
   }
@@ -1131,6 +1362,7 @@ export class FlowsyncClient {
     this.outbox = kept;
     this.persist(this.persistence.removeEntries(this.workflowId, this._replicaId, seqs));
     this.notifyStatus();
+    this.maybeRetire();
   }
 
   private onNack(cn: Conn, opId: string, code: number, message: string, retryable: boolean): void {
@@ -1184,6 +1416,15 @@ export class FlowsyncClient {
     this.dragPending = null;
     this.nextSeq = 1;
     this.resetting = true;
+    this.retireWanted = false; // the reset is a retirement
+    this.loadMax = 0;
+    this.sentMax = 0;
+    this.ownFloor = 0;
+    this.pendingLog = [];
+    this.logCount = 0;
+    this.logBytes = 0;
+    if (this.snapshotTimer !== undefined) clearTimeout(this.snapshotTimer);
+    this.snapshotTimer = undefined;
     if (this.saveTimer !== undefined) {
       clearTimeout(this.saveTimer);
       this.saveTimer = undefined;
@@ -1225,6 +1466,7 @@ export class FlowsyncClient {
         break;
       }
       if (!this.send(cn, { type: FrameType.Delta, workflowId: this.workflowId, opId: e.id, delta: e.enc })) return;
+      this.sentMax = Math.max(this.sentMax, e.delta.context().max(this._replicaId));
       e.gen = cn.gen;
       e.applied = false;
     }

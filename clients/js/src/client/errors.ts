@@ -12,7 +12,8 @@ export type FlowsyncErrorKind =
   | 'invalid-argument' // a method was given an invalid value (non-finite cursor, bad selection)
   | 'delta-too-large' // an edit's delta exceeds the server's delta limit; the local document is unchanged
   | 'workflow-deleted' // the workflow was deleted on the server; edits are refused
-  | 'persistence' // local storage failed (the edit is kept in memory)
+  | 'persistence' // local storage failed (the edit is kept in memory; the replica id is retired)
+  | 'replica-conflict' // local state was older than the server's record of this replica; the workflow was reset
   | 'protocol' // the server sent something this client cannot read
   | 'server' // an Error frame from the server (see ServerError)
   | 'connection-closed' // the server closed the connection with a terminal code (see CloseError)

@@ -5,7 +5,9 @@ import { hex, MsgpackError, skip } from './check';
 
 const defaultMaxDepth = 32;
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the string (Go keeps it); without
+// it TextDecoder would strip it and the string would re-encode shorter.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * Decodes UTF-8 bytes to a string, refusing invalid UTF-8: a string that
@@ -29,6 +31,85 @@ export function decodeUtf8(b: Uint8Array): string {
   } catch {
     throw new MsgpackError('Type', 'string is not valid UTF-8');
   }
+}
+
+/**
+ * Decodes bytes to a string the way Go renders string(b) (encoding/json,
+ * strings.ToLower, []rune and for-range all agree): valid UTF-8 sequences
+ * become their characters and every byte that does not start a valid
+ * sequence becomes one U+FFFD, following utf8.DecodeRune (RuneError of width
+ * 1). So "e2 82 41" is "\ufffd\ufffdA", where TextDecoder's WHATWG rule would
+ * give one U+FFFD for the truncated "e2 82". A leading BOM is kept.
+ */
+export function decodeUtf8Go(b: Uint8Array): string {
+  let ascii = true;
+  for (let i = 0; i < b.length; i++) {
+    if (b[i] >= 0x80) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) return asciiString(b);
+  try {
+    return utf8.decode(b); // valid UTF-8: the common case
+  } catch {
+    return decodeInvalidUtf8(b);
+  }
+}
+
+function asciiString(b: Uint8Array): string {
+  if (b.length <= 4096) return String.fromCharCode.apply(null, b as unknown as number[]);
+  let out = '';
+  for (let i = 0; i < b.length; i += 4096) {
+    out += String.fromCharCode.apply(null, b.subarray(i, i + 4096) as unknown as number[]);
+  }
+  return out;
+}
+
+/** The slow path of decodeUtf8Go: utf8.DecodeRune byte by byte. */
+function decodeInvalidUtf8(b: Uint8Array): string {
+  const parts: string[] = [];
+  let i = 0;
+  let start = 0; // start of the current run of valid UTF-8
+  const flush = (end: number): void => {
+    if (end > start) parts.push(utf8.decode(b.subarray(start, end)));
+  };
+  while (i < b.length) {
+    const c = b[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    let need = 0;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) {
+      need = 1;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      need = 2;
+      if (c === 0xe0) lo = 0xa0; // no overlong forms
+      if (c === 0xed) hi = 0x9f; // no surrogates
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      need = 3;
+      if (c === 0xf0) lo = 0x90; // no overlong forms
+      if (c === 0xf4) hi = 0x8f; // nothing above U+10FFFF
+    }
+    let ok = need > 0 && i + need < b.length;
+    for (let j = 1; ok && j <= need; j++) {
+      const x = b[i + j];
+      if (x < (j === 1 ? lo : 0x80) || x > (j === 1 ? hi : 0xbf)) ok = false;
+    }
+    if (ok) {
+      i += need + 1;
+      continue;
+    }
+    flush(i);
+    parts.push('\ufffd');
+    i++;
+    start = i;
+  }
+  flush(b.length);
+  return parts.join('');
 }
 
 /**

@@ -5,6 +5,7 @@
 // compact ints, compact floats); this is a hand-written encoder that produces
 // the same bytes, checked against Go by the golden vectors.
 
+import { decodeUtf8Go } from './reader';
 import { compareStrings } from '../crdt/dot';
 import { Writer } from './append';
 import { check, MsgpackError, type Limits } from './check';
@@ -149,7 +150,6 @@ export function decode(b: Uint8Array, lim: Limits = ValueLimits): unknown {
   return v;
 }
 
-const lenientUtf8 = new TextDecoder('utf-8');
 
 class ValueDecoder {
   private off = 0;
@@ -178,7 +178,7 @@ class ValueDecoder {
   private str(n: number): string {
     const s = this.b.subarray(this.off, this.off + n);
     this.off += n;
-    return lenientUtf8.decode(s);
+    return decodeUtf8Go(s);
   }
 
   private bin(n: number): Uint8Array {
@@ -271,36 +271,74 @@ class ValueDecoder {
     return out;
   }
 
-  private key(): string {
+  /** Reads a map key and returns its raw bytes (a view, not a copy). */
+  private key(): Uint8Array {
     const c = this.u8();
-    if (c >= 0xa0 && c <= 0xbf) return this.str(c & 0x1f);
+    if (c >= 0xa0 && c <= 0xbf) return this.raw(c & 0x1f);
     switch (c) {
       case 0xc0:
-        return '';
+        return this.b.subarray(0, 0);
       case 0xd9:
       case 0xc4:
-        return this.str(this.u8());
+        return this.raw(this.u8());
       case 0xda:
       case 0xc5:
-        return this.str(this.u16());
+        return this.raw(this.u16());
       case 0xdb:
       case 0xc6:
-        return this.str(this.u32());
+        return this.raw(this.u32());
     }
     throw new MsgpackError('Type', `map key: unexpected type: want a string, found 0x${c.toString(16)} at offset ${this.off - 1}`);
   }
 
+  private raw(n: number): Uint8Array {
+    const s = this.b.subarray(this.off, this.off + n);
+    this.off += n;
+    return s;
+  }
+
+  /**
+   * Go decodes keys as raw byte strings: a key repeated byte for byte is
+   * refused, but keys that differ only in invalid UTF-8 ("a\xfe", "a\xff",
+   * "a\ufffd") are distinct in Go and the same string here. Go's JSON writes
+   * all of them, sorted by their bytes, and JSON.parse keeps the last: so
+   * the key with the greatest bytes wins here, whatever the map order.
+   */
   private map(n: number): Record<string, unknown> {
     const out: Record<string, unknown> = {};
+    // Raw bytes of the non-ASCII keys: only they can collide while their
+    // bytes differ (both sides of such a collision hold a U+FFFD).
+    let rawOf: Map<string, Uint8Array> | null = null;
     for (let i = 0; i < n; i++) {
-      const k = this.key();
-      if (Object.prototype.hasOwnProperty.call(out, k)) {
-        throw new MsgpackError('DuplicateKey', `duplicate map key ${JSON.stringify(k)}`);
-      }
+      const kb = this.key();
+      const k = decodeUtf8Go(kb);
       const v = this.value();
+      const ascii = isAscii(kb);
+      if (Object.prototype.hasOwnProperty.call(out, k)) {
+        const prev = ascii ? undefined : rawOf?.get(k);
+        const cmp = prev === undefined ? 0 : compareBytes(kb, prev);
+        if (cmp === 0) throw new MsgpackError('DuplicateKey', `duplicate map key ${JSON.stringify(k)}`);
+        if (cmp < 0) continue;
+      }
+      if (!ascii) (rawOf ??= new Map()).set(k, kb);
       // defineProperty, not assignment: a key "__proto__" must be data.
       Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
     }
     return out;
   }
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    if (a[i] !== b[i]) return a[i] - b[i];
+  }
+  return a.length - b.length;
+}
+
+function isAscii(b: Uint8Array): boolean {
+  for (let i = 0; i < b.length; i++) {
+    if (b[i] >= 0x80) return false;
+  }
+  return true;
 }

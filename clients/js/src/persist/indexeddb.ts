@@ -2,15 +2,30 @@
 // crashes and going offline, so that an edit made offline is sent when the
 // browser is next online, even from a new page.
 //
-// One database (dbName), four object stores:
+// One database (dbName), schema version 2, five object stores:
 //   replica  [workflow, slot] → {wf, slot, id}: the pool of replica ids
-//   docs     [workflow, replica] → {wf, rid, doc}: the encoded local document
+//   docs     [workflow, replica] → {wf, rid, doc}: a snapshot of the local
+//            document (its whole encoding), rewritten only now and then
+//   log      auto key → {wf, rid, delta}, index "byReplica" on [wf, rid]:
+//            deltas merged since the snapshot (local edits, batches of
+//            remote changes)
 //   outbox   [workflow, replica, seq] → {wf, rid, seq, id, delta}: local deltas
 //            not yet durable, in write order (key order is seq order)
 //   meta     [workflow, replica] → {wf, rid, nextSeq}: the outbox counter
 //
-// A local edit writes docs, outbox and meta in one readwrite transaction
-// (appendLocal): IndexedDB commits a transaction entirely or not at all.
+// The document is the snapshot merged with the log and the outbox. A local
+// edit writes its outbox entry, its log entry and meta in one readwrite
+// transaction (appendLocal): IndexedDB commits a transaction entirely or not
+// at all, and the cost is the delta's size. saveSnapshot writes the whole
+// document and deletes the log entries it covers in one transaction.
+//
+// Versions: version 1 (no log store; docs rewritten on every edit) is a
+// valid version 2 database with an empty log, so the upgrade only creates
+// the log store and keeps every document and outbox entry: nothing pending
+// is ever dropped. A tab still running version 1 code is closed by
+// onversionchange and its later writes fail loudly (PersistenceError); code
+// older than the database refuses to open it (VersionError), never writes a
+// layout this code cannot read.
 //
 // Replica ids are pooled per workflow, so that replacing one after a refused
 // delta (PROTOCOL.md §9) never strands another workflow's outbox under the
@@ -34,7 +49,7 @@ import {
   type StoredEntry,
 } from './types';
 
-const DBVersion = 1;
+const DBVersion = 2;
 /** How long a reloaded page waits for its previous replica's lock. */
 const ReloadLockWaitMs = 2000;
 
@@ -95,12 +110,22 @@ export class IndexedDBPersistence implements Persistence {
       if (!db.objectStoreNames.contains('docs')) db.createObjectStore('docs', { keyPath: ['wf', 'rid'] });
       if (!db.objectStoreNames.contains('outbox')) db.createObjectStore('outbox', { keyPath: ['wf', 'rid', 'seq'] });
       if (!db.objectStoreNames.contains('meta')) db.createObjectStore('meta', { keyPath: ['wf', 'rid'] });
+      // Version 2: the delta log. Version 1 data needs no change (its docs
+      // record is a complete snapshot).
+      if (!db.objectStoreNames.contains('log')) {
+        db.createObjectStore('log', { autoIncrement: true }).createIndex('byReplica', ['wf', 'rid']);
+      }
     };
     let db: IDBDatabase;
     try {
       db = await new Promise<IDBDatabase>((resolve, reject) => {
         open.onsuccess = () => resolve(open.result);
-        open.onerror = () => reject(open.error);
+        open.onerror = () =>
+          reject(
+            open.error?.name === 'VersionError'
+              ? new PersistenceError(`indexeddb: "${dbName}" was written by a newer flowsync client (schema above ${DBVersion}); refusing to downgrade it`, { cause: open.error })
+              : open.error,
+          );
         open.onblocked = () => reject(new PersistenceError(`indexeddb: opening "${dbName}" is blocked by another tab on an older version`));
       });
     } catch (e) {
@@ -245,46 +270,70 @@ export class IndexedDBPersistence implements Persistence {
 
   async load(wf: string, rid: string): Promise<LoadedState> {
     try {
-      const t = this.tx(['docs', 'outbox', 'meta'], 'readonly');
+      const t = this.tx(['docs', 'log', 'outbox', 'meta'], 'readonly');
       const range = IDBKeyRange.bound([wf, rid, -Infinity], [wf, rid, Infinity]);
-      const [doc, entries, meta] = await Promise.all([
+      const [doc, log, entries, meta] = await Promise.all([
         req(t.objectStore('docs').get([wf, rid])) as Promise<{ doc: Uint8Array } | undefined>,
+        req(t.objectStore('log').index('byReplica').getAll(IDBKeyRange.only([wf, rid]))) as Promise<Array<{ delta: Uint8Array }>>,
         req(t.objectStore('outbox').getAll(range)) as Promise<Array<StoredEntry & { wf: string; rid: string }>>,
         req(t.objectStore('meta').get([wf, rid])) as Promise<{ nextSeq: number } | undefined>,
       ]);
       const outbox = entries.map((e) => ({ seq: e.seq, id: e.id, delta: new Uint8Array(e.delta) }));
       let nextSeq = meta?.nextSeq ?? 1;
       for (const e of outbox) nextSeq = Math.max(nextSeq, e.seq + 1);
-      return { doc: doc ? new Uint8Array(doc.doc) : null, outbox, nextSeq };
+      return { doc: doc ? new Uint8Array(doc.doc) : null, log: log.map((l) => new Uint8Array(l.delta)), outbox, nextSeq };
     } catch (e) {
       throw e instanceof PersistenceError ? e : wrap(`load ${wf}`, e);
     }
   }
 
-  appendLocal(wf: string, rid: string, doc: Uint8Array, entry: StoredEntry): Promise<void> {
+  /** write runs fn in one readwrite transaction over stores and waits for its commit. */
+  private write(what: string, stores: string[], fn: (t: IDBTransaction) => void): Promise<void> {
     return this.track(
       (async () => {
-        const t = this.tx(['docs', 'outbox', 'meta'], 'readwrite');
-        t.objectStore('docs').put({ wf, rid, doc });
-        t.objectStore('outbox').put({ wf, rid, seq: entry.seq, id: entry.id, delta: entry.delta });
-        t.objectStore('meta').put({ wf, rid, nextSeq: entry.seq + 1 });
-        await done(t);
+        const t = this.tx(stores, 'readwrite');
+        const committed = done(t);
+        try {
+          fn(t);
+        } catch (e) {
+          // A request that throws (DataCloneError, …) must not leave the
+          // transaction to commit the requests made before it.
+          try {
+            t.abort();
+          } catch {
+            // already finished
+          }
+          committed.catch(() => {});
+          throw e;
+        }
+        await committed;
       })().catch((e) => {
-        throw e instanceof PersistenceError ? e : wrap(`store an edit of ${wf}`, e);
+        throw e instanceof PersistenceError ? e : wrap(what, e);
       }),
     );
   }
 
-  saveDoc(wf: string, rid: string, doc: Uint8Array): Promise<void> {
-    return this.track(
-      (async () => {
-        const t = this.tx(['docs'], 'readwrite');
-        t.objectStore('docs').put({ wf, rid, doc });
-        await done(t);
-      })().catch((e) => {
-        throw e instanceof PersistenceError ? e : wrap(`store the document of ${wf}`, e);
-      }),
-    );
+  appendLocal(wf: string, rid: string, entry: StoredEntry): Promise<void> {
+    return this.write(`store an edit of ${wf}`, ['log', 'outbox', 'meta'], (t) => {
+      t.objectStore('outbox').put({ wf, rid, seq: entry.seq, id: entry.id, delta: entry.delta });
+      t.objectStore('log').add({ wf, rid, delta: entry.delta });
+      t.objectStore('meta').put({ wf, rid, nextSeq: entry.seq + 1 });
+    });
+  }
+
+  appendLog(wf: string, rid: string, deltas: Uint8Array[]): Promise<void> {
+    if (deltas.length === 0) return Promise.resolve();
+    return this.write(`store remote changes of ${wf}`, ['log'], (t) => {
+      const s = t.objectStore('log');
+      for (const delta of deltas) s.add({ wf, rid, delta });
+    });
+  }
+
+  saveSnapshot(wf: string, rid: string, doc: Uint8Array): Promise<void> {
+    return this.write(`store the document of ${wf}`, ['docs', 'log'], (t) => {
+      t.objectStore('docs').put({ wf, rid, doc });
+      deleteLog(t, wf, rid);
+    });
   }
 
   removeEntries(wf: string, rid: string, seqs: number[]): Promise<void> {
@@ -304,8 +353,9 @@ export class IndexedDBPersistence implements Persistence {
   dropReplica(wf: string, rid: string): Promise<void> {
     return this.track(
       (async () => {
-        const t = this.tx(['docs', 'outbox', 'meta'], 'readwrite');
+        const t = this.tx(['docs', 'log', 'outbox', 'meta'], 'readwrite');
         t.objectStore('docs').delete([wf, rid]);
+        deleteLog(t, wf, rid);
         t.objectStore('outbox').delete(IDBKeyRange.bound([wf, rid, -Infinity], [wf, rid, Infinity]));
         t.objectStore('meta').delete([wf, rid]);
         await done(t);
@@ -324,4 +374,16 @@ export class IndexedDBPersistence implements Persistence {
       this.db.close();
     }
   }
+}
+
+/** deleteLog deletes, inside t, every log entry of (wf, rid) that exists when t runs. */
+function deleteLog(t: IDBTransaction, wf: string, rid: string): void {
+  const store = t.objectStore('log');
+  const cur = store.index('byReplica').openKeyCursor(IDBKeyRange.only([wf, rid]));
+  cur.onsuccess = () => {
+    const c = cur.result;
+    if (!c) return;
+    store.delete(c.primaryKey);
+    c.continue();
+  };
 }

@@ -11,6 +11,7 @@ interface Slot {
 
 interface Record_ {
   doc: Uint8Array | null;
+  log: Uint8Array[];
   outbox: Map<number, StoredEntry>;
   nextSeq: number;
 }
@@ -24,7 +25,7 @@ export class MemoryPersistence implements Persistence {
     const k = JSON.stringify([wf, rid]);
     let r = this.records.get(k);
     if (!r) {
-      r = { doc: null, outbox: new Map(), nextSeq: 1 };
+      r = { doc: null, log: [], outbox: new Map(), nextSeq: 1 };
       this.records.set(k, r);
     }
     return r;
@@ -62,18 +63,25 @@ export class MemoryPersistence implements Persistence {
   async load(wf: string, rid: string): Promise<LoadedState> {
     const r = this.rec(wf, rid);
     const outbox = [...r.outbox.values()].sort((a, b) => a.seq - b.seq).map((e) => ({ ...e, delta: e.delta.slice() }));
-    return { doc: r.doc ? r.doc.slice() : null, outbox, nextSeq: r.nextSeq };
+    return { doc: r.doc ? r.doc.slice() : null, log: r.log.map((d) => d.slice()), outbox, nextSeq: r.nextSeq };
   }
 
-  async appendLocal(wf: string, rid: string, doc: Uint8Array, entry: StoredEntry): Promise<void> {
+  async appendLocal(wf: string, rid: string, entry: StoredEntry): Promise<void> {
     const r = this.rec(wf, rid);
-    r.doc = doc.slice();
     r.outbox.set(entry.seq, { ...entry, delta: entry.delta.slice() });
+    r.log.push(entry.delta.slice());
     r.nextSeq = Math.max(r.nextSeq, entry.seq + 1);
   }
 
-  async saveDoc(wf: string, rid: string, doc: Uint8Array): Promise<void> {
-    this.rec(wf, rid).doc = doc.slice();
+  async appendLog(wf: string, rid: string, deltas: Uint8Array[]): Promise<void> {
+    const r = this.rec(wf, rid);
+    for (const d of deltas) r.log.push(d.slice());
+  }
+
+  async saveSnapshot(wf: string, rid: string, doc: Uint8Array): Promise<void> {
+    const r = this.rec(wf, rid);
+    r.doc = doc.slice();
+    r.log = [];
   }
 
   async removeEntries(wf: string, rid: string, seqs: number[]): Promise<void> {

@@ -3,7 +3,7 @@
 // these bytes are what deltas carry and what the golden vectors compare.
 
 import { Writer } from '../msgpackx/append';
-import { Reader } from '../msgpackx/reader';
+import { Reader, decodeUtf8Go } from '../msgpackx/reader';
 import { canonical, decode as decodeMsgpack } from '../msgpackx/value';
 import type { Value } from './doc';
 
@@ -122,9 +122,18 @@ export function edgeValue(e: Edge): Value {
 
 /**
  * Decodes string bytes as Go's string(bytes) followed by rendering does:
- * invalid UTF-8 is not an error (Go keeps the bytes; they render as U+FFFD).
+ * invalid UTF-8 is not an error (Go keeps the bytes), and each byte that
+ * utf8.DecodeRune refuses becomes one U+FFFD, which is what Go's JSON view,
+ * strings.ToLower (NormalizeName, name clash checks) and range loops see.
+ * TextDecoder's rule (one U+FFFD per maximal truncated sequence, leading BOM
+ * dropped) differs, so it is not used for values.
+ *
+ * Known limit: Go keeps the raw bytes, so two names that differ only in their
+ * invalid bytes are different strings in Go (but normalize alike, as here),
+ * and copying such a name (duplicate) writes the raw bytes back where this
+ * port writes the U+FFFD form.
  */
-const lenientUtf8 = new TextDecoder('utf-8');
+const lenientUtf8 = { decode: decodeUtf8Go };
 
 /** Reads a boolean field: def for an absent value or one of another shape. */
 export function asBool(v: Value, def: boolean): boolean {

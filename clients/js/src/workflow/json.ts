@@ -19,6 +19,7 @@
 // Map key order is irrelevant (Go sorts keys; consumers compare objects);
 // array order matters and is the view's.
 
+import { decodeUtf8Go } from '../msgpackx/reader';
 import type { BlockView, Edge, LoopView, ParallelView, SubBlockView, VariableView, View, ViewValue } from './view';
 
 /** A JSON value as JSON.parse returns it. */
@@ -233,58 +234,5 @@ export function base64(b: Uint8Array): string {
  * sequence with a single U+FFFD instead, so it cannot be used here.
  */
 export function goString(b: Uint8Array): string {
-  let out = '';
-  let i = 0;
-  while (i < b.length) {
-    const c = b[i];
-    if (c < 0x80) {
-      out += String.fromCharCode(c);
-      i++;
-      continue;
-    }
-    let need = 0;
-    let cp = 0;
-    let lo = 0x80;
-    let hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf) {
-      need = 1;
-      cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      need = 2;
-      cp = c & 0x0f;
-      if (c === 0xe0) lo = 0xa0; // no overlong forms
-      if (c === 0xed) hi = 0x9f; // no surrogates
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      need = 3;
-      cp = c & 0x07;
-      if (c === 0xf0) lo = 0x90; // no overlong forms
-      if (c === 0xf4) hi = 0x8f; // nothing above U+10FFFF
-    } else {
-      out += '\ufffd';
-      i++;
-      continue;
-    }
-    // The continuation bytes must all be there and in range.
-    let ok = i + need < b.length;
-    if (ok) {
-      for (let j = 1; j <= need; j++) {
-        const x = b[i + j];
-        const min = j === 1 ? lo : 0x80;
-        const max = j === 1 ? hi : 0xbf;
-        if (x < min || x > max) {
-          ok = false;
-          break;
-        }
-        cp = (cp << 6) | (x & 0x3f);
-      }
-    }
-    if (!ok) {
-      out += '\ufffd';
-      i++;
-      continue;
-    }
-    out += String.fromCodePoint(cp);
-    i += need + 1;
-  }
-  return out;
+  return decodeUtf8Go(b);
 }

@@ -1,0 +1,480 @@
+// FlowsyncClient persistence: the snapshot + delta log layout as the client
+// drives it, storage failures (a fault-injecting persistence) retiring the
+// replica id, the Joined check that catches a reload of a stale local state,
+// and the workflow-deleted event (admin API). Server tests build and start
+// the real Go server.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import {
+  FlowsyncClient,
+  FlowsyncError,
+  MemoryPersistence,
+  PersistenceError,
+  RejectError,
+  type FlowsyncClientOptions,
+  type LoadedState,
+  type Persistence,
+  type ReplicaLease,
+  type StoredEntry,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from '../src/index';
+import { decode as decodeDoc } from '../src/workflow/encode';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/**
+ * A persistence that records every call and fails writes on demand (a full
+ * quota, a broken IndexedDB), delegating to a MemoryPersistence otherwise.
+ */
+class FaultyPersistence implements Persistence {
+  readonly kind = 'memory' as const;
+  failWrites = false;
+  readonly calls: string[] = [];
+  constructor(readonly inner = new MemoryPersistence()) {}
+  private write<T>(name: string, f: () => Promise<T>): Promise<T> {
+    this.calls.push(name);
+    if (this.failWrites) return Promise.reject(new PersistenceError(`injected: ${name} failed (quota exceeded)`));
+    return f();
+  }
+  claimReplica(wf: string): Promise<ReplicaLease> {
+    return this.inner.claimReplica(wf).then((l) => ({
+      get replicaId() {
+        return l.replicaId;
+      },
+      replace: (id: string) => this.write('replace', () => l.replace(id)),
+      release: () => l.release(),
+    }));
+  }
+  load(wf: string, rid: string): Promise<LoadedState> {
+    return this.inner.load(wf, rid);
+  }
+  appendLocal(wf: string, rid: string, e: StoredEntry): Promise<void> {
+    return this.write('appendLocal', () => this.inner.appendLocal(wf, rid, e));
+  }
+  appendLog(wf: string, rid: string, d: Uint8Array[]): Promise<void> {
+    return this.write('appendLog', () => this.inner.appendLog(wf, rid, d));
+  }
+  saveSnapshot(wf: string, rid: string, doc: Uint8Array): Promise<void> {
+    return this.write('saveSnapshot', () => this.inner.saveSnapshot(wf, rid, doc));
+  }
+  removeEntries(wf: string, rid: string, seqs: number[]): Promise<void> {
+    return this.write('removeEntries', () => this.inner.removeEntries(wf, rid, seqs));
+  }
+  dropReplica(wf: string, rid: string): Promise<void> {
+    return this.write('dropReplica', () => this.inner.dropReplica(wf, rid));
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** A websocket that never opens: enough for offline behaviour. */
+class DeadSocket implements WebSocketLike {
+  binaryType = 'blob';
+  readyState = 0;
+  onopen = null;
+  onmessage = null;
+  onclose = null;
+  onerror = null;
+  constructor(readonly url: string) {}
+  send(): void {
+    throw new Error('not open');
+  }
+  close(): void {
+    this.readyState = 3;
+  }
+}
+const offline = {
+  url: 'ws://127.0.0.1:1/v1/sync',
+  token: 't',
+  WebSocket: DeadSocket as unknown as WebSocketConstructor,
+  autoConnect: false,
+};
+
+const varNames = (c: FlowsyncClient) =>
+  Object.values(c.view().variables)
+    .map((v) => v.name)
+    .sort();
+
+describe('the client writes deltas, not documents', () => {
+  it('an edit stores its delta (outbox + log), never the whole document; a snapshot folds the log after SnapshotEveryDeltas', async () => {
+    const p = new FaultyPersistence();
+    const c = await FlowsyncClient.open({ ...offline, workflowId: 'wf-log', persistence: p });
+    for (let i = 0; i < 10; i++) c.applyWire('add', 'variable', { id: `v${i}`, name: `n${i}`, type: 'plain', value: i });
+    await sleep(10);
+    expect(p.calls.filter((x) => x === 'appendLocal')).toHaveLength(10);
+    expect(p.calls).not.toContain('saveSnapshot'); // not due yet (idle timer is 5 s)
+    let st = await p.inner.load('wf-log', c.replicaId);
+    expect(st.doc).toBeNull();
+    expect(st.log).toHaveLength(10);
+    expect(st.outbox).toHaveLength(10);
+    // 256 log entries make a snapshot due at once (outside apply).
+    for (let i = 10; i < 256; i++) c.applyWire('add', 'variable', { id: `v${i}`, name: `n${i}`, type: 'plain', value: i });
+    await sleep(20);
+    expect(p.calls.filter((x) => x === 'saveSnapshot')).toHaveLength(1);
+    st = await p.inner.load('wf-log', c.replicaId);
+    expect(st.log).toHaveLength(0);
+    expect(st.outbox).toHaveLength(256); // pending edits stay in the outbox
+    expect(decodeDoc(st.doc!).encode()).toEqual(c.doc.encode());
+    c.applyWire('add', 'variable', { id: 'last', name: 'last', type: 'plain', value: 0 });
+    const rid = c.replicaId;
+    const before = c.doc.encode();
+    await c.close(); // close folds the log into a snapshot
+    st = await p.inner.load('wf-log', rid);
+    expect(st.log).toHaveLength(0);
+    expect(st.doc).toEqual(before);
+    // A reload: snapshot + log + outbox give the same document.
+    const c2 = await FlowsyncClient.open({ ...offline, workflowId: 'wf-log', persistence: p });
+    expect(c2.replicaId).toBe(rid);
+    expect(c2.doc.encode()).toEqual(before);
+    expect(c2.status().pending).toBe(257);
+    await c2.close();
+  });
+
+  it('a reload merges the log written since the last snapshot', async () => {
+    const p = new MemoryPersistence();
+    const c = await FlowsyncClient.open({ ...offline, workflowId: 'wf-reload', persistence: p });
+    c.applyWire('add', 'variable', { id: 'a', name: 'a', type: 'plain', value: 1 });
+    const rid = c.replicaId;
+    const want = c.doc.encode();
+    await sleep(10);
+    const st = await p.load('wf-reload', rid);
+    expect(st.doc).toBeNull();
+    expect(st.log).toHaveLength(1);
+    // Simulate a crash: no close, the lease is released by the page going away.
+    (c as unknown as { lease: ReplicaLease }).lease.release();
+    const c2 = await FlowsyncClient.open({ ...offline, workflowId: 'wf-reload', persistence: p });
+    expect(c2.replicaId).toBe(rid);
+    expect(c2.doc.encode()).toEqual(want);
+    await c2.close();
+  });
+});
+
+describe('a failed storage write retires the replica id (offline)', () => {
+  it("emits 'error' and switches to a fresh id at once when nothing is pending", async () => {
+    const p = new FaultyPersistence();
+    const c = await FlowsyncClient.open({ ...offline, workflowId: 'wf-fail', persistence: p });
+    const errors: Error[] = [];
+    c.on('error', (e) => errors.push(e));
+    c.applyWire('add', 'variable', { id: 'a', name: 'a', type: 'plain', value: 1 });
+    const old = c.replicaId;
+    const oldMax = c.doc.context().max(old);
+    // Pretend the edit became durable, then storage fails on removing it.
+    p.failWrites = true;
+    (c as unknown as { onDurable(ids: string[]): void }).onDurable([(c as unknown as { outbox: { id: string }[] }).outbox[0].id]);
+    await sleep(10);
+    expect(errors.some((e) => e instanceof FlowsyncError && e.kind === 'persistence')).toBe(true);
+    expect(c.replicaId).not.toBe(old); // retired in memory at once
+    // Later edits mint dots of the new id only.
+    c.applyWire('add', 'variable', { id: 'b', name: 'b', type: 'plain', value: 2 });
+    expect(c.doc.context().max(c.replicaId)).toBeGreaterThan(0);
+    expect(c.doc.context().max(old)).toBe(oldMax);
+    await c.close();
+  });
+});
+
+// ---- against the real server ----------------------------------------------
+
+const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'flowsync-js-persist-'));
+const adminSecret = 'admin-secret-that-is-at-least-32-bytes-long!';
+let bin = '';
+let proc: ChildProcess | null = null;
+let port = 0;
+let serverLog = '';
+const url = () => `ws://127.0.0.1:${port}/v1/sync`;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+beforeAll(async () => {
+  if (process.env.FLOWSYNC_BIN) bin = process.env.FLOWSYNC_BIN;
+  else {
+    bin = path.join(tmp, 'flowsync');
+    execFileSync('go', ['build', '-o', bin, './cmd/flowsync'], { cwd: repoRoot, stdio: 'inherit' });
+  }
+  const secretFile = path.join(tmp, 'admin-secret');
+  writeFileSync(secretFile, adminSecret + '\n');
+  port = await freePort();
+  const dataDir = mkdtempSync(path.join(tmp, 'data-'));
+  proc = spawn(bin, ['serve', '--dev', '--addr', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log-level', 'warn', '--admin-secret-file', secretFile], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  proc.stdout!.on('data', (d) => (serverLog += d));
+  proc.stderr!.on('data', (d) => (serverLog += d));
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`server exited: ${serverLog}`);
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`server not ready: ${serverLog}`);
+    await sleep(50);
+  }
+}, 300_000);
+
+const clients: FlowsyncClient[] = [];
+afterAll(async () => {
+  await Promise.allSettled(clients.map((c) => c.close()));
+  const p = proc;
+  if (p && p.exitCode === null) {
+    await new Promise<void>((r) => {
+      p.once('exit', () => r());
+      p.kill('SIGKILL');
+    });
+  }
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+let wfSeq = 0;
+const newWorkflow = () => `wf-persist-${process.pid}-${++wfSeq}`;
+async function open(opts: Partial<FlowsyncClientOptions> & { workflowId: string }): Promise<FlowsyncClient> {
+  const c = await FlowsyncClient.open({ url: url(), token: 'u1:Ann', persistence: 'memory', WebSocket, backoff: { baseMs: 50, capMs: 400 }, ...opts });
+  clients.push(c);
+  return c;
+}
+const live = (c: FlowsyncClient) => waitFor('live', () => c.status().state === 'live');
+
+describe('storage failures against a real server', () => {
+  it('a failed write retires the id once its pending edits are durable; the new id is stored when storage recovers', async () => {
+    const wf = newWorkflow();
+    const p = new FaultyPersistence();
+    const a = await open({ workflowId: wf, persistence: p });
+    const b = await open({ workflowId: wf, token: 'bob:Bob' });
+    await Promise.all([live(a), live(b)]);
+    const errors: Error[] = [];
+    a.on('error', (e) => errors.push(e));
+    a.applyWire('add', 'variable', { id: 'v0', name: 'before', type: 'plain', value: 0 });
+    await a.whenSaved();
+    const old = a.replicaId;
+
+    p.failWrites = true;
+    a.applyWire('add', 'variable', { id: 'v1', name: 'unstored', type: 'plain', value: 1 });
+    await waitFor('persistence error', () => errors.some((e) => e instanceof FlowsyncError && e.kind === 'persistence'));
+    // The edit is still sent (under the old id, which owns its dots)...
+    await a.whenSaved();
+    const oldMax = a.doc.context().max(old);
+    // ...then the old id is retired: later edits use a fresh one.
+    await waitFor('new replica id', () => a.replicaId !== old);
+    await live(a);
+    a.applyWire('add', 'variable', { id: 'v2', name: 'after', type: 'plain', value: 2 });
+    await a.whenSaved();
+    await waitFor('b has every edit', () => varNames(b).join() === 'after,before,unstored');
+    expect(b.doc.context().max(a.replicaId)).toBeGreaterThan(0);
+    expect(b.doc.context().max(old)).toBe(oldMax); // the old id spent nothing more
+    expect(p.calls).toContain('saveSnapshot'); // the retirement was attempted (and failed)
+
+    // Storage recovers: the retirement (snapshot under the new id, lease) is stored.
+    p.failWrites = false;
+    await waitFor('lease stored', () => !(a as unknown as { leaseStale: boolean }).leaseStale, 10_000);
+    const fresh = a.replicaId;
+    await a.close();
+    const a2 = await open({ workflowId: wf, persistence: p, autoConnect: false });
+    expect(a2.replicaId).toBe(fresh);
+    expect(varNames(a2)).toEqual(['after', 'before', 'unstored']);
+  }, 30_000);
+
+  it('a reload of a stale local state is caught on Joined: reset with a new id, reject + error, no silent loss', async () => {
+    const wf = newWorkflow();
+    const p = new FaultyPersistence();
+    const a1 = await open({ workflowId: wf, persistence: p });
+    const b = await open({ workflowId: wf, token: 'bob:Bob' });
+    await Promise.all([live(a1), live(b)]);
+    a1.applyWire('add', 'variable', { id: 'v0', name: 'stored', type: 'plain', value: 0 });
+    await a1.whenSaved();
+    const rid = a1.replicaId;
+    // Storage breaks: the next edit reaches the server but not the disk, and
+    // the retirement cannot be stored either. Then the page goes away.
+    p.failWrites = true;
+    a1.applyWire('add', 'variable', { id: 'v1', name: 'lost-locally', type: 'plain', value: 1 });
+    await a1.whenSaved();
+    await waitFor('b has v1', () => varNames(b).includes('lost-locally'));
+    await a1.close();
+    p.failWrites = false;
+
+    // The reload finds the old id and a document without v1; an offline edit
+    // mints the very dot v1 has on the server.
+    const a2 = await open({ workflowId: wf, persistence: p, autoConnect: false });
+    expect(a2.replicaId).toBe(rid);
+    expect(varNames(a2)).toEqual(['stored']);
+    const maxBefore = a2.doc.context().max(rid);
+    a2.applyWire('add', 'variable', { id: 'v2', name: 'reused-dot', type: 'plain', value: 2 });
+    const minted = a2.doc.context().max(rid);
+    expect(minted).toBeGreaterThan(maxBefore);
+    expect(b.doc.context().max(rid)).toBeGreaterThanOrEqual(minted); // the server already holds those dots
+    const rejects: RejectError[] = [];
+    const errors: Error[] = [];
+    a2.on('reject', (r) => rejects.push(r));
+    a2.on('error', (e) => errors.push(e));
+    let changes = 0;
+    a2.on('change', (_d, remote) => remote && changes++);
+    a2.goOnline();
+    await waitFor('reject', () => rejects.length > 0);
+    expect(errors.some((e) => e instanceof FlowsyncError && e.kind === 'replica-conflict')).toBe(true);
+    expect(a2.replicaId).not.toBe(rid);
+    await waitFor('caught up', () => changes > 0 && a2.status().state === 'live');
+    // The server's state: v1 is there, the edit with the reused dot was not sent.
+    expect(varNames(a2)).toEqual(['lost-locally', 'stored']);
+    expect(a2.status().pending).toBe(0);
+    await sleep(200);
+    expect(varNames(b)).toEqual(['lost-locally', 'stored']);
+    // Edits under the new id work.
+    a2.applyWire('add', 'variable', { id: 'v3', name: 'again', type: 'plain', value: 3 });
+    await a2.whenSaved();
+    await waitFor('b has v3', () => varNames(b).includes('again'));
+  }, 30_000);
+});
+
+describe('remote changes are logged as deltas', () => {
+  it('remote deltas are written to the log in batches, and a reload merges them', async () => {
+    const wf = newWorkflow();
+    const a = await open({ workflowId: wf });
+    const pb = new FaultyPersistence();
+    const b = await open({ workflowId: wf, token: 'bob:Bob', persistence: pb });
+    await Promise.all([live(a), live(b)]);
+    for (let i = 0; i < 5; i++) a.applyWire('add', 'variable', { id: `v${i}`, name: `n${i}`, type: 'plain', value: i });
+    await a.whenSaved();
+    await waitFor('b has the edits', () => varNames(b).length === 5);
+    await waitFor('logged', () => pb.calls.includes('appendLog'));
+    await sleep(300);
+    const st = await pb.inner.load(wf, b.replicaId);
+    expect(st.doc).toBeNull(); // no snapshot yet: only deltas were written
+    expect(st.log.length).toBeGreaterThan(0);
+    expect(pb.calls.filter((x) => x === 'appendLog').length).toBeLessThan(5 + 1); // batched
+    const rid = b.replicaId;
+    const want = b.doc.encode();
+    (b as unknown as { lease: ReplicaLease }).lease.release(); // a crash: no close, no snapshot
+    const b2 = await open({ workflowId: wf, persistence: pb, autoConnect: false });
+    expect(b2.replicaId).toBe(rid);
+    expect(b2.doc.encode()).toEqual(want);
+  }, 30_000);
+});
+
+describe('stale local state without colliding edits', () => {
+  it('a reload that lost writes but has no new edits catches up, then retires the id', async () => {
+    const wf = newWorkflow();
+    const p = new FaultyPersistence();
+    const a1 = await open({ workflowId: wf, persistence: p });
+    await live(a1);
+    a1.applyWire('add', 'variable', { id: 'v0', name: 'stored', type: 'plain', value: 0 });
+    await a1.whenSaved();
+    const rid = a1.replicaId;
+    p.failWrites = true;
+    a1.applyWire('add', 'variable', { id: 'v1', name: 'lost-locally', type: 'plain', value: 1 });
+    await a1.whenSaved();
+    await a1.close();
+    p.failWrites = false;
+
+    const a2 = await open({ workflowId: wf, persistence: p });
+    expect(a2.replicaId).toBe(rid);
+    const rejects: RejectError[] = [];
+    a2.on('reject', (r) => rejects.push(r));
+    await waitFor('new replica id', () => a2.replicaId !== rid);
+    await live(a2);
+    expect(rejects).toEqual([]); // nothing collided: no reset
+    expect(varNames(a2)).toEqual(['lost-locally', 'stored']); // the catch-up filled the gap
+    a2.applyWire('add', 'variable', { id: 'v2', name: 'next', type: 'plain', value: 2 });
+    await a2.whenSaved();
+    expect(a2.doc.context().max(a2.replicaId)).toBeGreaterThan(0);
+    // The retirement is stored: a reload gets the new id and the whole document.
+    const fresh = a2.replicaId;
+    await waitFor('lease stored', () => !(a2 as unknown as { leaseStale: boolean }).leaseStale);
+    await a2.close();
+    const a3 = await open({ workflowId: wf, persistence: p, autoConnect: false });
+    expect(a3.replicaId).toBe(fresh);
+    expect(varNames(a3)).toEqual(['lost-locally', 'next', 'stored']);
+  }, 30_000);
+});
+
+describe('workflow deletion (admin API)', () => {
+  it("a deleted workflow emits 'event' workflow-deleted, drops the outbox and refuses edits", async () => {
+    const wf = newWorkflow();
+    const p = new FaultyPersistence();
+    const a = await open({ workflowId: wf, persistence: p });
+    await live(a);
+    a.applyWire('add', 'variable', { id: 'v0', name: 'x', type: 'plain', value: 0 });
+    await a.whenSaved();
+    const events: { kind: string }[] = [];
+    const errors: Error[] = [];
+    a.on('event', (e) => events.push(e));
+    a.on('error', (e) => errors.push(e));
+    const rid = a.replicaId;
+    const r = await fetch(`http://127.0.0.1:${port}/admin/v1/workflows/${wf}`, { method: 'DELETE', headers: { Authorization: `Bearer ${adminSecret}` } });
+    expect(r.status).toBe(200);
+    await waitFor('workflow-deleted', () => events.some((e) => e.kind === 'workflow-deleted'));
+    expect(() => a.applyWire('add', 'variable', { id: 'v1', name: 'y', type: 'plain', value: 1 })).toThrow(
+      expect.objectContaining({ kind: 'workflow-deleted' }),
+    );
+    expect(a.status().pending).toBe(0);
+    await waitFor('stored state dropped', () => p.calls.includes('dropReplica'));
+    const st = await p.inner.load(wf, rid);
+    expect(st).toEqual({ doc: null, log: [], outbox: [], nextSeq: 1 });
+    // The server closes with 4503 (terminal): the client stops.
+    await waitFor('closed', () => a.status().state === 'closed');
+    expect(errors.some((e) => /4503|deleted/.test(e.message))).toBe(true);
+  }, 30_000);
+});
+
+describe('NOT_JOINED (admin API role changes)', () => {
+  const setRole = (user: string, wf: string, role: string) =>
+    fetch(`http://127.0.0.1:${port}/admin/v1/users/${user}/roles`, {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${adminSecret}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ workflowId: wf, role }),
+    });
+
+  it('an edit refused with NOT_JOINED after a revocation reconnects and rejoins; once access is back the edit is delivered', async () => {
+    const wf = newWorkflow();
+    const a = await open({ workflowId: wf, token: 'carl:Carl' });
+    const b = await open({ workflowId: wf, token: 'dora:Dora' });
+    await Promise.all([live(a), live(b)]);
+    const events: string[] = [];
+    const nacks: string[] = [];
+    const errors: Error[] = [];
+    a.on('event', (e) => events.push(e.kind));
+    a.on('nack', (n) => nacks.push(n.codeName));
+    a.on('error', (e) => errors.push(e));
+    expect((await setRole('carl', wf, 'none')).status).toBe(200);
+    await waitFor('access-revoked', () => events.includes('access-revoked'));
+
+    // The session stays open but is no longer in the room: the edit is
+    // refused with NOT_JOINED, the client reconnects and its Join is refused.
+    a.applyWire('add', 'variable', { id: 'v0', name: 'while-revoked', type: 'plain', value: 0 });
+    await waitFor('NOT_JOINED', () => nacks.includes('NOT_JOINED'));
+    await waitFor('refused join', () => errors.some((e) => e instanceof FlowsyncError && e.kind === 'server' && /ACCESS_DENIED/.test(`${(e as { codeName?: string }).codeName ?? ''} ${e.message}`)));
+    expect(a.status().state).toBe('closed');
+    expect(a.status().pending).toBe(1); // kept, not dropped
+    expect(varNames(b)).toEqual([]);
+
+    // Access back: going online rejoins and resends the queued edit.
+    expect((await setRole('carl', wf, 'write')).status).toBe(200);
+    a.goOnline();
+    await a.whenSaved();
+    await waitFor('b has the edit', () => varNames(b).join() === 'while-revoked');
+    expect(a.role).toBe('write');
+  }, 30_000);
+});
