@@ -74,8 +74,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		return def
 	}
 	var envErrs []error
-	envBool := func(name string) bool {
-		v := env(name, "false")
+	envBool := func(name string, def bool) bool {
+		v := env(name, strconv.FormatBool(def))
 		b, err := strconv.ParseBool(v)
 		if err != nil {
 			envErrs = append(envErrs, fmt.Errorf("flowsync: FLOWSYNC_%s=%q is not a boolean", strings.ToUpper(strings.ReplaceAll(name, "-", "_")), v))
@@ -102,7 +102,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	var cfg server.Config
 	var origins, logLevel string
 	fs.StringVar(&cfg.Addr, "addr", env("addr", ":8080"), "listen address (FLOWSYNC_ADDR)")
-	fs.BoolVar(&cfg.Dev, "dev", envBool("dev"), "development mode: no authentication, every token accepted (FLOWSYNC_DEV)")
+	fs.BoolVar(&cfg.Dev, "dev", envBool("dev", false), "development mode: no authentication, every token accepted (FLOWSYNC_DEV)")
 	fs.StringVar(&cfg.DevRole, "dev-role", env("dev-role", "admin"), "role of every session in development mode: read, write or admin (FLOWSYNC_DEV_ROLE)")
 	fs.StringVar(&origins, "allowed-origins", env("allowed-origins", ""), "comma-separated browser origins allowed to connect; empty: same host only (FLOWSYNC_ALLOWED_ORIGINS)")
 	fs.StringVar(&logLevel, "log-level", env("log-level", "info"), "debug, info, warn or error (FLOWSYNC_LOG_LEVEL)")
@@ -113,7 +113,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.IntVar(&cfg.Session.MaxConnections, "max-connections", envInt("max-connections", 10_000), "open websockets on this server; -1: no cap (FLOWSYNC_MAX_CONNECTIONS)")
 	fs.IntVar(&cfg.Session.MaxConnectionsPerIP, "max-connections-per-ip", envInt("max-connections-per-ip", 100), "open websockets per client address (IPv6: per /64); -1: no cap (FLOWSYNC_MAX_CONNECTIONS_PER_IP)")
 	fs.IntVar(&cfg.Session.MaxConnectionsPerUser, "max-connections-per-user", envInt("max-connections-per-user", 50), "authenticated sessions per user; -1: no cap (FLOWSYNC_MAX_CONNECTIONS_PER_USER)")
-	fs.BoolVar(&cfg.Session.TrustProxyHeaders, "trust-proxy-headers", envBool("trust-proxy-headers"), "take the client address from X-Forwarded-For (only behind exactly one trusted proxy) (FLOWSYNC_TRUST_PROXY_HEADERS)")
+	fs.BoolVar(&cfg.Session.TrustProxyHeaders, "trust-proxy-headers", envBool("trust-proxy-headers", false), "take the client address from X-Forwarded-For (only behind exactly one trusted proxy) (FLOWSYNC_TRUST_PROXY_HEADERS)")
 	framesPerSecond := fs.Int("frames-per-second", envInt("frames-per-second", 50), "frames a session may send per second; -1: no limit (FLOWSYNC_FRAMES_PER_SECOND)")
 	fs.IntVar(&cfg.Session.FrameBurst, "frame-burst", envInt("frame-burst", 200), "burst of frames above the rate (FLOWSYNC_FRAME_BURST)")
 	fs.IntVar(&cfg.Session.BytesPerSecond, "bytes-per-second", envInt("bytes-per-second", 1<<20), "message bytes a session may send per second; -1: no limit (FLOWSYNC_BYTES_PER_SECOND)")
@@ -145,6 +145,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.StringVar(&cfg.JWT.Audience, "jwt-audience", env("jwt-audience", "flowsync"), "the aud claim every token must carry (FLOWSYNC_JWT_AUDIENCE)")
 	fs.StringVar(&cfg.JWT.Issuer, "jwt-issuer", env("jwt-issuer", ""), "the iss claim every token must carry; empty: not checked (FLOWSYNC_JWT_ISSUER)")
 	fs.StringVar(&adminSecretFile, "admin-secret-file", env("admin-secret-file", ""), "file holding the admin API's shared secret (at least 32 bytes); turns on /admin/v1/ (FLOWSYNC_ADMIN_SECRET_FILE)")
+	fs.BoolVar(&cfg.Demo, "demo", envBool("demo", true), "serve the demo editor at /demo/ and redirect / to it; --demo=false turns it off (FLOWSYNC_DEMO)")
 	fs.StringVar(&cfg.DebugAddr, "debug-addr", env("debug-addr", ""), "serve Go's profiling endpoints (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty: off (FLOWSYNC_DEBUG_ADDR)")
 	flushInterval := fs.Duration("flush-interval", envDur("flush-interval", 10*time.Millisecond), "how long a connection gathers frames before one socket write; 0 writes each frame at once (more CPU per frame, less latency) (FLOWSYNC_FLUSH_INTERVAL)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", envDur("shutdown-timeout", 30*time.Second), "graceful shutdown bound (FLOWSYNC_SHUTDOWN_TIMEOUT)")

@@ -58,6 +58,9 @@ type Config struct {
 	AdminSecret []byte
 	// Version is reported in Welcome.sv and by `flowsync version`.
 	Version string
+	// Demo serves the demo editor (web.go) at /demo/ and redirects / to
+	// it. `flowsync serve` turns it on unless --demo=false.
+	Demo bool
 	// DebugAddr, when set, serves Go's profiling endpoints (/debug/pprof/)
 	// on a listener of their own. Default: off.
 	DebugAddr string
@@ -207,6 +210,9 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 		_, _ = w.Write([]byte(`{"status":"ready"}`))
 	})
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	if cfg.Demo {
+		RegisterWeb(s.mux)
+	}
 	if len(cfg.AdminSecret) > 0 {
 		// Registry.DeleteWorkflow deletes through the cluster node when
 		// there is one, so an admin delete reaches every node and region.
