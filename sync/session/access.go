@@ -81,7 +81,7 @@ func (h *Handler) change(ctx context.Context, userID string, c grantChange) (int
 	h.pruneOverridesLocked(c.at)
 	h.overrides[userID] = append(h.overrides[userID], c)
 	live := make([]*session, 0, len(h.byUser[userID]))
-	for s := range h.byUser[userID] {
+	for _, s := range h.byUser[userID] {
 		// Under h.mu, so that two changes reach every session in the
 		// order they were recorded.
 		s.accessMu.Lock()
@@ -133,12 +133,7 @@ func (h *Handler) register(s *session) bool {
 	s.accessMu.Lock()
 	s.grants = g
 	s.accessMu.Unlock()
-	set := h.byUser[uid]
-	if set == nil {
-		set = make(map[*session]struct{})
-		h.byUser[uid] = set
-	}
-	set[s] = struct{}{}
+	h.byUser[uid] = append(h.byUser[uid], s)
 	return true
 }
 
@@ -146,10 +141,14 @@ func (h *Handler) unregister(s *session) {
 	uid := s.principal.UserID
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if set := h.byUser[uid]; set != nil {
-		delete(set, s)
-		if len(set) == 0 {
+	live := h.byUser[uid]
+	if i := slices.Index(live, s); i >= 0 {
+		live[i] = live[len(live)-1]
+		live[len(live)-1] = nil
+		if live = live[:len(live)-1]; len(live) == 0 {
 			delete(h.byUser, uid)
+		} else {
+			h.byUser[uid] = live
 		}
 	}
 }

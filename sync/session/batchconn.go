@@ -52,6 +52,14 @@ var batchPool = sync.Pool{New: func() any {
 type batchConn struct {
 	net.Conn
 
+	// Read side, owned by the session's reader: its waiting goroutine
+	// (awaitRead) and the goroutine that reads a burst of frames take
+	// turns, never overlapping (see session.readLoop).
+	peek   [1]byte       // the byte awaitRead read, which Read hands out first
+	peeked bool          // peek holds a byte not yet read
+	br     *bufio.Reader // the bufio.Reader gorilla reads frames through (see hijacker)
+	shell  *bufio.Reader // the pooled Reader whose buffer br borrowed (attachReadBuffer)
+
 	mu       sync.Mutex
 	held     bool
 	buf      *[]byte   // guarded by mu; from batchPool while held or non-empty
@@ -60,6 +68,16 @@ type batchConn struct {
 }
 
 func newBatchConn(nc net.Conn) *batchConn { return &batchConn{Conn: nc} }
+
+// Read implements net.Conn: the byte awaitRead took comes first.
+func (c *batchConn) Read(p []byte) (int, error) {
+	if c.peeked && len(p) > 0 {
+		p[0] = c.peek[0]
+		c.peeked = false
+		return 1, nil
+	}
+	return c.Conn.Read(p)
+}
 
 // hold starts a batch: writes are buffered until release.
 func (c *batchConn) hold() {
@@ -194,5 +212,18 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	h.conn = newBatchConn(nc)
+	// gorilla reads frames through the hijacked bufio.Reader when
+	// Upgrader.ReadBufferSize is 0 and the Reader is larger than 256
+	// bytes; the reader then lends and borrows that Reader's buffer (see
+	// attachReadBuffer), so it must be the one gorilla uses. net/http's is
+	// 4 KiB; another server's smaller one is swapped for a pooled one
+	// (gorilla Resets it onto the batchConn). One holding bytes already
+	// is left alone: gorilla refuses the upgrade.
+	if brw.Reader.Buffered() == 0 && brw.Reader.Size() <= minReusedReader {
+		rw := *brw
+		rw.Reader = readerPool.Get().(*bufio.Reader)
+		brw = &rw
+	}
+	h.conn.br = brw.Reader
 	return h.conn, brw, nil
 }

@@ -34,13 +34,13 @@ type Handler struct {
 	cancel   context.CancelFunc
 
 	mu        sync.Mutex
-	sessions  map[*session]struct{}            // guarded by mu
-	closing   bool                             // guarded by mu
-	conns     int                              // guarded by mu: connections admitted (upgrading or open)
-	perIP     map[string]int                   // guarded by mu: conns by clientKey
-	byUser    map[string]map[*session]struct{} // guarded by mu: authenticated sessions by user id
-	overrides map[string][]grantChange         // guarded by mu: recent role changes by user id
-	wg        sync.WaitGroup                   // one per live ServeHTTP session
+	sessions  map[*session]struct{}    // guarded by mu
+	closing   bool                     // guarded by mu
+	conns     int                      // guarded by mu: connections admitted (upgrading or open)
+	perIP     map[string]int           // guarded by mu: conns by clientKey
+	byUser    map[string][]*session    // guarded by mu: authenticated sessions by user id (a user has few)
+	overrides map[string][]grantChange // guarded by mu: recent role changes by user id
+	wg        sync.WaitGroup           // one per live ServeHTTP session
 }
 
 // NewHandler returns a handler whose sessions join rooms of reg and are
@@ -61,7 +61,7 @@ func NewHandler(cfg Config, reg *rooms.Registry, auth Authenticator, logger *slo
 	h := &Handler{
 		cfg: cfg, rooms: reg, auth: auth, logger: logger, metrics: m, ctx: ctx, cancel: cancel,
 		sessions: make(map[*session]struct{}),
-		perIP:    make(map[string]int), byUser: make(map[string]map[*session]struct{}),
+		perIP:    make(map[string]int), byUser: make(map[string][]*session),
 		overrides: make(map[string][]grantChange),
 	}
 	for _, o := range cfg.AllowedOrigins {
@@ -69,12 +69,10 @@ func NewHandler(cfg Config, reg *rooms.Registry, auth Authenticator, logger *slo
 	}
 	h.upgrader = websocket.Upgrader{
 		HandshakeTimeout: cfg.WriteTimeout,
-		// Every connection holds its read buffer for its whole life, idle
-		// or not, so it is small: clients send small frames (a delta, a
-		// cursor) far apart, and the payload of a larger message is read
-		// straight into the message's own buffer, past this one. (With 0,
-		// gorilla would keep the HTTP server's 4 KiB reader instead.)
-		ReadBufferSize: readBufferSize,
+		// 0: gorilla reads through the hijacked bufio.Reader (hijacker
+		// makes sure it qualifies), whose buffer the session lends to a
+		// pool whenever the connection is idle (see idleread.go).
+		ReadBufferSize: 0,
 		// Write buffers come from the pool for the length of one message,
 		// so an idle connection holds none (a buffer of its own would
 		// spare the pool's 32-byte allocation per message, but cost every
@@ -92,12 +90,9 @@ func NewHandler(cfg Config, reg *rooms.Registry, auth Authenticator, logger *slo
 	return h, nil
 }
 
-// Each connection's read buffer and gorilla's framing buffer (see
-// NewHandler).
-const (
-	readBufferSize  = 1024
-	writeBufferSize = 4096
-)
+// writeBufferSize is gorilla's framing buffer, taken from the pool for one
+// message (see NewHandler).
+const writeBufferSize = 4096
 
 // checkOrigin allows requests without an Origin header (non-browser
 // clients), origins on the allowlist, and, when the allowlist is empty,
@@ -151,15 +146,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// connection's server-side state (its 4 KiB response bufio.Writer,
 	// the parsed request) reachable from the goroutine that called
 	// ServeHTTP until the call returns: running the session here would
-	// hold all of it for the connection's whole life.
-	go h.serve(newSession(h, conn, hw.conn, r), key)
+	// hold all of it for the connection's whole life. The session is set
+	// up here, though, so that its own goroutine starts right at its read
+	// loop: what that goroutine ever calls decides the size of its stack
+	// (see idleread.go).
+	s := newSession(h, conn, hw.conn, r, key)
+	h.start(s)
+	go s.run()
 }
 
-// serve runs s until its connection closes, then releases what ServeHTTP
-// took for it (the admission slot and the Handler's wait group).
-func (h *Handler) serve(s *session, key string) {
-	defer h.wg.Done()
-	defer h.releaseConn(key)
+// start registers s (or closes it, when the Handler is closing) and starts
+// its clocks.
+func (h *Handler) start(s *session) {
 	h.mu.Lock()
 	if h.closing {
 		h.mu.Unlock()
@@ -168,12 +166,25 @@ func (h *Handler) serve(s *session, key string) {
 		h.sessions[s] = struct{}{}
 		h.mu.Unlock()
 	}
+	if h.ctx.Err() != nil {
+		// Close gave up waiting before it could see s: cut it as it cut
+		// the others.
+		s.cutConn()
+	}
 	h.metrics.connections(1)
-	s.run()
+	s.begin()
+}
+
+// finish releases what ServeHTTP took for s (the admission slot and the
+// Handler's wait group), once s's connection is closed and its goroutines
+// are done.
+func (h *Handler) finish(s *session) {
 	h.metrics.connections(-1)
 	h.mu.Lock()
 	delete(h.sessions, s)
 	h.mu.Unlock()
+	h.releaseConn(s.key)
+	h.wg.Done()
 }
 
 // Close stops accepting sessions (new upgrades get 503), closes every
@@ -202,7 +213,19 @@ func (h *Handler) Close(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		h.cancel() // cuts the remaining connections
+		// Cut the remaining connections, which ends their readers (and
+		// writers blocked in a write). A session start registers after
+		// this snapshot sees h.ctx cancelled and is cut there.
+		h.cancel()
+		h.mu.Lock()
+		live = live[:0]
+		for s := range h.sessions {
+			live = append(live, s)
+		}
+		h.mu.Unlock()
+		for _, s := range live {
+			s.cutConn()
+		}
 		<-done
 		return fmt.Errorf("session: close: %w", ctx.Err())
 	}

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/flowsync/flowsync/sync/protocol"
 )
 
@@ -76,33 +74,48 @@ func (h *Handler) releaseConn(key string) {
 }
 
 // rateLimits are a session's inbound token buckets. Owned by the reader.
+// They are values inside the session rather than rate.Limiters: every
+// connection holds them for its whole life, and the reader is their only
+// user (no lock).
 type rateLimits struct {
-	frames, bytes *rate.Limiter // nil: no limit
-	windowStart   time.Time     // start of the current refusal-count window
-	refusals      int           // refusals in the current window
+	frames, bytes tokenBucket // Config.FramesPerSecond / FrameBurst, BytesPerSecond / ByteBurst
+	windowStart   time.Time   // start of the current refusal-count window
+	refusals      int         // refusals in the current window
 }
 
-func newRateLimits(cfg *Config) rateLimits {
-	var l rateLimits
-	if cfg.FramesPerSecond > 0 {
-		l.frames = rate.NewLimiter(rate.Limit(cfg.FramesPerSecond), max(cfg.FrameBurst, 1))
-	}
-	if cfg.BytesPerSecond > 0 {
-		l.bytes = rate.NewLimiter(rate.Limit(cfg.BytesPerSecond), cfg.ByteBurst)
-	}
-	return l
-}
-
-// allow takes one frame of n bytes from the buckets. It returns the limit
-// that refused it, or "".
-func (l *rateLimits) allow(now time.Time, n int) string {
-	if l.frames != nil && !l.frames.AllowN(now, 1) {
+// allow takes one frame of n bytes from the buckets (a limit of 0 or less:
+// none). It returns the limit that refused it, or "".
+func (l *rateLimits) allow(cfg *Config, now time.Time, n int) string {
+	if cfg.FramesPerSecond > 0 && !l.frames.take(now, float64(cfg.FramesPerSecond), float64(max(cfg.FrameBurst, 1)), 1) {
 		return limitFrameRate
 	}
-	if l.bytes != nil && !l.bytes.AllowN(now, n) {
+	if cfg.BytesPerSecond > 0 && !l.bytes.take(now, float64(cfg.BytesPerSecond), float64(cfg.ByteBurst), float64(n)) {
 		return limitByteRate
 	}
 	return ""
+}
+
+// tokenBucket is a token bucket with the semantics of
+// golang.org/x/time/rate.Limiter.AllowN: it starts full, refills at rate
+// tokens per second up to burst, and a take of more tokens than it holds
+// (or than burst) fails without taking any.
+type tokenBucket struct {
+	tokens float64
+	last   int64 // unix nanoseconds of the last refill; 0: never used (full)
+}
+
+func (b *tokenBucket) take(now time.Time, rate, burst, n float64) bool {
+	t := now.UnixNano()
+	tokens := burst
+	if b.last != 0 {
+		last := min(b.last, t) // a clock that went back refills nothing
+		tokens = min(burst, b.tokens+time.Duration(t-last).Seconds()*rate)
+	}
+	if n > tokens {
+		return false // as rate.Limiter: nothing changes
+	}
+	b.tokens, b.last = tokens-n, t
+	return true
 }
 
 // throttle answers a frame the rate limits refused: Presence and Drag are
@@ -139,7 +152,7 @@ func (s *session) throttle(f protocol.Frame, limit string) protocol.CloseCode {
 		l.windowStart, l.refusals = now, 0
 	}
 	if l.refusals++; l.refusals >= s.h.cfg.MaxRateLimitRefusals {
-		s.logger.Info("closing session: rate limited", "refusals", l.refusals)
+		s.logger().Info("closing session: rate limited", "refusals", l.refusals)
 		return protocol.CloseRateLimited
 	}
 	return 0

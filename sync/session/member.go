@@ -70,7 +70,7 @@ func (s *session) role(wf string) protocol.Role {
 func (s *session) member(wf string) *roomMember {
 	s.memberMu.Lock()
 	defer s.memberMu.Unlock()
-	return s.members[wf]
+	return s.members.get(wf)
 }
 
 // join handles a Join frame: the role comes from the session's grants
@@ -95,11 +95,11 @@ func (s *session) join(ctx context.Context, f *protocol.Join) {
 	role := s.role(wf)
 	if role == "" {
 		s.memberMu.Unlock()
-		s.logger.Info("join refused", "workflow", wf, "code", protocol.CodeAccessDenied)
+		s.logger().Info("join refused", "workflow", wf, "code", protocol.CodeAccessDenied)
 		refuse(protocol.CodeAccessDenied, "no access to workflow %q", wf)
 		return
 	}
-	m := s.members[wf]
+	m := s.members.get(wf)
 	if m == nil {
 		m = s.newMember(wf, role)
 	} else if m.role() != role {
@@ -109,7 +109,7 @@ func (s *session) join(ctx context.Context, f *protocol.Join) {
 	rm, catchUp, err := s.h.rooms.Join(ctx, wf, m, rooms.JoinOptions{Have: have, TabSessionID: f.TabSessionID})
 	if err == nil {
 		m.rm = rm
-		s.members[wf] = m
+		s.members.put(m)
 	}
 	s.memberMu.Unlock()
 	if err != nil {
@@ -117,7 +117,7 @@ func (s *session) join(ctx context.Context, f *protocol.Join) {
 			return
 		}
 		code := rooms.ErrorCode(err)
-		s.logger.Info("join refused", "workflow", wf, "code", code, "err", err)
+		s.logger().Info("join refused", "workflow", wf, "code", code, "err", err)
 		refuse(code, "%v", err)
 		return
 	}
@@ -132,8 +132,8 @@ func (s *session) join(ctx context.Context, f *protocol.Join) {
 func (s *session) leave(wf string) {
 	s.memberMu.Lock()
 	defer s.memberMu.Unlock()
-	if m := s.members[wf]; m != nil {
-		delete(s.members, wf)
+	if m := s.members.get(wf); m != nil {
+		s.members.remove(wf)
 		m.rm.Leave(m)
 	}
 }
@@ -144,8 +144,8 @@ func (s *session) leaveAll() {
 	s.memberMu.Lock()
 	defer s.memberMu.Unlock()
 	s.ended = true
-	for wf, m := range s.members {
-		delete(s.members, wf)
+	for _, m := range s.members.list() {
+		s.members.remove(m.wf)
 		m.rm.Leave(m)
 	}
 }
@@ -157,22 +157,20 @@ func (s *session) leaveAll() {
 // which the client merges idempotently). It returns false if ctx ended
 // while a catch-up was being queued.
 func (s *session) reconcile(ctx context.Context) bool {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(s.ctx, cancel)
-	defer stop()
-
+	// A catch-up waiting for room in the queue gives up when the session
+	// ends (enqueueWait watches readerDone).
 	var catchUp [][]byte
 	s.memberMu.Lock()
 	if s.ended {
 		s.memberMu.Unlock()
 		return true
 	}
-	for wf, m := range s.members {
+	for _, m := range s.members.list() {
+		wf := m.wf
 		want := s.role(wf)
 		switch {
 		case want == "":
-			delete(s.members, wf)
+			s.members.remove(wf)
 			s.revoke(m)
 		case want != m.role():
 			m.setRole(want)
@@ -180,7 +178,7 @@ func (s *session) reconcile(ctx context.Context) bool {
 			if err != nil {
 				// The room is closing or the store failed: the client
 				// re-joins after the Error, with its new role.
-				delete(s.members, wf)
+				s.members.remove(wf)
 				m.rm.Leave(m)
 				e := protocol.NewError(rooms.ErrorCode(err), "re-join with a changed role failed: %v", err)
 				e.WorkflowID = wf
@@ -189,7 +187,7 @@ func (s *session) reconcile(ctx context.Context) bool {
 			}
 			m.rm = rm
 			s.h.metrics.roleChanged()
-			s.logger.Info("role changed on a live session", "workflow", wf, "role", want)
+			s.logger().Info("role changed on a live session", "workflow", wf, "role", want)
 			catchUp = append(catchUp, frames...)
 		}
 	}
@@ -209,7 +207,7 @@ func (s *session) revoke(m *roomMember) {
 	s.mu.Unlock()
 	m.rm.Leave(m)
 	s.h.metrics.revoked()
-	s.logger.Info("access revoked on a live session", "workflow", m.wf)
+	s.logger().Info("access revoked on a live session", "workflow", m.wf)
 	s.send(&protocol.Event{WorkflowID: m.wf, Kind: protocol.EventAccessRevoked,
 		Message: "Access to this workflow has been revoked", TimestampMs: s.h.cfg.Now().UnixMilli()})
 }

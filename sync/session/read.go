@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -18,82 +19,120 @@ import (
 // readLoop reads and handles frames until the connection ends. It returns
 // the close code the writer should send (0: the connection is already
 // gone, or gorilla already sent the close, as for 1009).
+//
+// It only waits: for the next byte from the peer, then for a goroutine of
+// its own to read and handle the frames that arrived (readBurst), so that
+// the goroutine that waits while the connection is idle keeps a small
+// stack and no read buffer (see idleread.go).
 func (s *session) readLoop(ctx context.Context) (code protocol.CloseCode, reason string) {
+	// Set up by begin: nothing here may call deep (see run).
+	for {
+		s.nc.detachReadBuffer()
+		if err := s.nc.awaitRead(); err != nil {
+			return s.readError(err)
+		}
+		var r burstResult
+		var wg sync.WaitGroup
+		wg.Go(func() { r = s.readBurst(ctx) })
+		wg.Wait()
+		if r.end {
+			return r.code, r.reason
+		}
+	}
+}
+
+// burstResult is how a burst of reads ended: end, with the close code for
+// the writer, or with nothing more buffered (the reader waits again).
+type burstResult struct {
+	code   protocol.CloseCode
+	reason string
+	end    bool
+}
+
+// readBurst reads and handles frames while gorilla holds buffered input,
+// on its own goroutine (see readLoop).
+func (s *session) readBurst(ctx context.Context) (r burstResult) {
 	var current []byte // the frame being handled, for the panic log
 	defer func() {
 		if p := recover(); p != nil {
 			h := fnv.New64a()
 			h.Write(current)
 			s.h.metrics.panicked()
-			s.logger.Error("session reader panicked; closing the connection", "panic", p,
+			s.logger().Error("session reader panicked; closing the connection", "panic", p,
 				"frame_fnv64a", h.Sum64(), "frame_bytes", len(current))
-			code, reason = protocol.CloseInternalError, "internal error"
+			r = burstResult{code: protocol.CloseInternalError, reason: "internal error", end: true}
 		}
 	}()
-	cfg := &s.h.cfg
-	s.conn.SetReadLimit(int64(cfg.MaxFrameBytes))
-	_ = s.conn.SetReadDeadline(time.Now().Add(cfg.AuthTimeout))
-	s.conn.SetPongHandler(func(string) error {
-		if s.authed && !s.closing() {
-			_ = s.conn.SetReadDeadline(time.Now().Add(cfg.PongTimeout))
-		}
-		return nil
-	})
+	s.nc.attachReadBuffer()
 	for {
+		if err := s.readControlFrames(); err != nil {
+			code, reason := s.readError(err)
+			return burstResult{code: code, reason: reason, end: true}
+		}
+		if s.nc.buffered() == 0 {
+			return burstResult{}
+		}
 		mt, data, err := s.conn.ReadMessage()
 		if err != nil {
-			return s.readError(err)
-		}
-		s.h.metrics.received(len(data))
-		if s.closing() {
-			continue // closing: wait for the client's close reply, ignore the rest
-		}
-		limited := ""
-		if s.authed {
-			now := time.Now()
-			_ = s.conn.SetReadDeadline(now.Add(cfg.PongTimeout))
-			limited = s.limits.allow(now, len(data))
-		}
-		if mt != websocket.BinaryMessage {
-			s.h.metrics.invalid(protocol.CodeInvalidFrame)
-			s.send(protocol.NewError(protocol.CodeInvalidFrame, "text messages are not part of the protocol; send binary frames"))
-			return protocol.CloseInvalidFrames, "text message"
+			code, reason := s.readError(err)
+			return burstResult{code: code, reason: reason, end: true}
 		}
 		current = data
-		f, err := protocol.Decode(data, protocol.Limits{MaxFrameBytes: cfg.MaxFrameBytes})
-		if err == nil && !f.Type().FromClient() {
-			err = protocol.NewError(protocol.CodeInvalidFrame, "%s is a server-to-client frame", f.Type())
+		if code, reason := s.readFrame(ctx, mt, data); code != 0 {
+			return burstResult{code: code, reason: reason, end: true}
 		}
-		if err != nil {
-			c := protocol.CodeFor(err)
-			if c == protocol.CodeInternal {
-				c = protocol.CodeInvalidFrame
-			}
-			s.h.metrics.invalid(c)
-			s.send(&protocol.Error{Code: c, Message: err.Error(), Retryable: false})
-			if s.invalid++; s.invalid >= cfg.MaxInvalidFrames || !s.authed {
-				return protocol.CloseInvalidFrames, "invalid frames"
-			}
-			continue
-		}
-		s.h.metrics.frameIn(f.Type())
-		if !s.authed {
-			if code, reason := s.hello(ctx, f); code != 0 {
-				return code, reason
-			}
-			continue
-		}
-		if limited != "" {
-			if code := s.throttle(f, limited); code != 0 {
-				return code, code.String()
-			}
-			continue
-		}
-		s.handle(ctx, f)
-		// Not kept while blocked on the next read: an idle connection
-		// would hold its last frame for as long as it stays idle.
+		// Not kept while the next frame is read.
 		current = nil
 	}
+}
+
+// readFrame handles one message. It returns the close code when the
+// session must end (0: read on).
+func (s *session) readFrame(ctx context.Context, mt int, data []byte) (protocol.CloseCode, string) {
+	cfg := &s.h.cfg
+	s.h.metrics.received(len(data))
+	if s.closing() {
+		return 0, "" // closing: wait for the client's close reply, ignore the rest
+	}
+	limited := ""
+	if s.authed {
+		now := time.Now()
+		_ = s.conn.SetReadDeadline(now.Add(cfg.PongTimeout))
+		limited = s.limits.allow(cfg, now, len(data))
+	}
+	if mt != websocket.BinaryMessage {
+		s.h.metrics.invalid(protocol.CodeInvalidFrame)
+		s.send(protocol.NewError(protocol.CodeInvalidFrame, "text messages are not part of the protocol; send binary frames"))
+		return protocol.CloseInvalidFrames, "text message"
+	}
+	f, err := protocol.Decode(data, protocol.Limits{MaxFrameBytes: cfg.MaxFrameBytes})
+	if err == nil && !f.Type().FromClient() {
+		err = protocol.NewError(protocol.CodeInvalidFrame, "%s is a server-to-client frame", f.Type())
+	}
+	if err != nil {
+		c := protocol.CodeFor(err)
+		if c == protocol.CodeInternal {
+			c = protocol.CodeInvalidFrame
+		}
+		s.h.metrics.invalid(c)
+		s.send(&protocol.Error{Code: c, Message: err.Error(), Retryable: false})
+		if s.invalid++; s.invalid >= cfg.MaxInvalidFrames || !s.authed {
+			return protocol.CloseInvalidFrames, "invalid frames"
+		}
+		return 0, ""
+	}
+	s.h.metrics.frameIn(f.Type())
+	if !s.authed {
+		return s.hello(ctx, f)
+	}
+	if limited != "" {
+		if code := s.throttle(f, limited); code != 0 {
+			return code, code.String()
+		}
+		return 0, ""
+	}
+	s.handle(ctx, f)
+	return 0, ""
 }
 
 // readError turns a read error into the close code to send.
@@ -103,20 +142,20 @@ func (s *session) readError(err error) (protocol.CloseCode, string) {
 	case errors.Is(err, websocket.ErrReadLimit):
 		// gorilla has already sent 1009 (message too big).
 		s.h.metrics.closed(protocol.CloseMessageTooBig)
-		s.logger.Info("closing session: message too big")
+		s.logger().Info("closing session: message too big")
 		return 0, ""
 	case errors.As(err, &ne) && ne.Timeout() && !s.closing():
 		if !s.authed {
-			s.logger.Info("closing session: no Hello before the auth deadline")
+			s.logger().Info("closing session: no Hello before the auth deadline")
 			return protocol.CloseAuthTimeout, "auth deadline exceeded"
 		}
-		s.logger.Info("closing session: pong timeout")
+		s.logger().Info("closing session: pong timeout")
 		return protocol.ClosePongTimeout, "pong timeout"
 	case isWebsocketProtocolError(err):
 		// gorilla has already sent 1002 (protocol error): a reserved
 		// opcode, bad framing, an unmasked frame.
 		s.h.metrics.invalid(protocol.CodeInvalidFrame)
-		s.logger.Info("closing session: websocket protocol error", "err", err)
+		s.logger().Info("closing session: websocket protocol error", "err", err)
 		return 0, ""
 	}
 	return 0, "" // the peer closed or the connection broke
@@ -152,13 +191,13 @@ func (s *session) hello(ctx context.Context, f protocol.Frame) (protocol.CloseCo
 		}
 		s.h.metrics.authFailed()
 		// pe's message is the authenticator's: it never quotes the token.
-		s.logger.Info("authentication failed", "code", pe.Code, "reason", pe.Message)
+		s.logger().Info("authentication failed", "code", pe.Code, "reason", pe.Message)
 		s.send(pe)
 		return protocol.CloseAuthenticationFailed, "authentication failed"
 	}
 	s.principal = p
 	if !s.h.register(s) {
-		s.logger.Info("session refused: too many sessions for the user", "user", p.UserID)
+		s.logger().Info("session refused: too many sessions for the user", "user", p.UserID)
 		s.send(protocol.NewError(protocol.CodeOverloaded, "too many open sessions for this user (at most %d)", cfg.MaxConnectionsPerUser))
 		return protocol.CloseOverloaded, "too many sessions for the user"
 	}
@@ -183,17 +222,19 @@ func (s *session) hello(ctx context.Context, f protocol.Frame) (protocol.CloseCo
 		Limits:          lim,
 		ServerTimeMs:    cfg.Now().UnixMilli(),
 	})
-	s.logger.Debug("session authenticated", "user", p.UserID, "replica", p.ReplicaID)
+	s.logger().Debug("session authenticated", "user", p.UserID, "replica", p.ReplicaID)
 	return 0, ""
 }
 
 // expire ends the session when its credentials expire (on the timer's
 // goroutine): Error TOKEN_EXPIRED, then close 4004.
 func (s *session) expire() {
-	if s.ctx.Err() != nil {
+	select {
+	case <-s.readerDone:
 		return // the session is over
+	default:
 	}
-	s.logger.Info("closing session: token expired")
+	s.logger().Info("closing session: token expired")
 	s.send(protocol.NewError(protocol.CodeTokenExpired, "the token expired; reconnect with a fresh token"))
 	s.Close(protocol.CloseTokenExpired, "token expired")
 }

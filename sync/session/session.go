@@ -27,12 +27,9 @@ type session struct {
 	conn       *websocket.Conn
 	nc         *batchConn // conn's net.Conn: the writer batches its frames here
 	id         string
-	logger     *slog.Logger
-	ctx        context.Context // cancelled when run returns
-	cancel     context.CancelFunc
-	space      chan struct{} // capacity 1: the writer took frames from the queue
-	readerDone chan struct{}
-	stop       chan struct{} // closed when the peer is gone: the writer returns without writing
+	key        string        // the admission key (clientKey), for releaseConn
+	readerDone chan struct{} // closed when the reader is done (end)
+	peerGone   atomic.Bool   // set before readerDone closes when the peer is gone: the writer returns without writing
 	connOnce   sync.Once
 	cut        atomic.Bool    // closed as a slow consumer: the writer drops what it holds
 	writers    sync.WaitGroup // the writer goroutine, while one runs (see startWriterLocked)
@@ -41,7 +38,7 @@ type session struct {
 	// Owned by the running writer goroutine (one at a time; the next one
 	// starts under mu after the last one stopped under mu).
 	lastFlush time.Time
-	linger    *time.Timer // created at the first linger
+	linger    *time.Timer // created at a writer's first linger, dropped when it ends
 
 	// Set by the reader before the session joins any room or is
 	// registered with the Handler (which orders it before every other
@@ -59,10 +56,11 @@ type session struct {
 	grants   Grants // guarded by accessMu: the current roles (token + changes)
 
 	memberMu sync.Mutex
-	members  map[string]*roomMember // guarded by memberMu; by workflow id
-	ended    bool                   // guarded by memberMu: no more memberships
+	members  memberSet // guarded by memberMu
+	ended    bool      // guarded by memberMu: no more memberships
 
 	mu          sync.Mutex
+	space       chan struct{}      // guarded by mu: nil until enqueueWait waits; capacity 1: the writer took frames from the queue
 	queue       [][]byte           // guarded by mu
 	spare       [][]byte           // guarded by mu: the last batch's slice, reused as the next queue
 	queueBytes  int                // guarded by mu
@@ -73,17 +71,16 @@ type session struct {
 	pingDue     bool               // guarded by mu: the ping timer fired; the writer pings
 }
 
-func newSession(h *Handler, conn *websocket.Conn, nc *batchConn, r *http.Request) *session {
+// logger is the session's logger. It is built per call rather than kept:
+// every connection would hold its handler's pre-formatted attributes for
+// its whole life, for the few lines a session logs.
+func (s *session) logger() *slog.Logger { return s.h.logger.With("session", s.id) }
+
+func newSession(h *Handler, conn *websocket.Conn, nc *batchConn, r *http.Request, key string) *session {
 	id := uuid.NewString()
-	ctx, cancel := context.WithCancel(h.ctx)
 	return &session{
-		h: h, conn: conn, nc: nc, req: r, id: id, ctx: ctx, cancel: cancel,
-		logger:     h.logger.With("session", id),
-		space:      make(chan struct{}, 1),
+		h: h, conn: conn, nc: nc, req: r, key: key, id: id,
 		readerDone: make(chan struct{}),
-		stop:       make(chan struct{}),
-		members:    make(map[string]*roomMember),
-		limits:     newRateLimits(&h.cfg),
 	}
 }
 
@@ -140,9 +137,15 @@ func (s *session) enqueueWait(ctx context.Context, frame []byte) bool {
 			}
 			return true
 		}
+		if s.space == nil {
+			s.space = make(chan struct{}, 1)
+		}
+		space := s.space
 		s.mu.Unlock()
 		select {
-		case <-s.space:
+		case <-space:
+		case <-s.readerDone: // the session ends: the queue will not drain for this
+			return false
 		case <-ctx.Done():
 			return false
 		}
@@ -231,20 +234,43 @@ func (s *session) pingTick() {
 	}
 }
 
-// run serves the connection: the reader on this goroutine, a writer on
-// another whenever there is something to write. It returns when both are
-// done and the connection is closed.
-func (s *session) run() {
-	ctx := s.ctx
-	defer s.cancel()
-	// Handler.Close gave up waiting: cut the connection, which ends the
-	// reader (and a writer blocked in a write).
-	defer context.AfterFunc(ctx, func() { s.closeConn(false) })()
+// begin starts the session's clocks (the ping timer, the auth deadline)
+// before its goroutine starts.
+func (s *session) begin() {
+	cfg := &s.h.cfg
 	s.mu.Lock()
-	s.ping = time.AfterFunc(s.h.cfg.PingInterval, s.pingTick)
+	s.ping = time.AfterFunc(cfg.PingInterval, s.pingTick)
 	s.mu.Unlock()
+	s.conn.SetReadLimit(int64(cfg.MaxFrameBytes))
+	_ = s.conn.SetReadDeadline(time.Now().Add(cfg.AuthTimeout))
+	s.conn.SetPongHandler(func(string) error { s.pong(); return nil })
+}
 
-	code, reason := s.readLoop(ctx)
+// run is the session's goroutine: the reader, then the end of the
+// session. A writer runs on another whenever there is something to write.
+// It returns when both are done and the connection is closed. While the
+// connection is open it only waits (readLoop): keep it that way, so that
+// its stack stays at its smallest.
+func (s *session) run() {
+	// The reader's context is the Handler's: a session has no context of
+	// its own (a cancelCtx, its entry in the Handler's, the children map
+	// and Done channel its users would add), only readerDone.
+	code, reason := s.readLoop(s.h.ctx)
+	s.end(code, reason)
+	s.h.finish(s)
+}
+
+// end ends the session after its reader: memberships, the close frame,
+// the writer, the connection.
+func (s *session) end(code protocol.CloseCode, reason string) {
+	if code == 0 {
+		// The peer is gone (or gorilla already sent 1009): nothing to
+		// send; a lingering writer returns at once.
+		s.mu.Lock()
+		s.writerDone = true
+		s.mu.Unlock()
+		s.peerGone.Store(true)
+	}
 	close(s.readerDone)
 	if s.expiry != nil {
 		s.expiry.Stop()
@@ -255,12 +281,6 @@ func (s *session) run() {
 	s.leaveAll()
 	if code != 0 {
 		s.Close(code, reason) // a writer sends it, then ends for good
-	} else {
-		// The peer is gone (or gorilla already sent 1009): nothing to send.
-		s.mu.Lock()
-		s.writerDone = true
-		s.mu.Unlock()
-		close(s.stop)
 	}
 	s.writers.Wait()
 	s.mu.Lock()
@@ -274,6 +294,11 @@ func (s *session) run() {
 	s.mu.Unlock()
 	s.h.metrics.queued(-left)
 }
+
+// cutConn closes the TCP connection now, without waiting for a closeConn
+// under way (which then ends early): the reader and a writer blocked on
+// it return.
+func (s *session) cutConn() { _ = s.nc.Conn.Close() }
 
 // closeConn closes the TCP connection once. With linger it first shuts
 // down the sending side and discards input for CloseGrace, so that the

@@ -22,7 +22,7 @@ func (s *session) writeLoop() {
 	defer func() {
 		if p := recover(); p != nil {
 			s.h.metrics.panicked()
-			s.logger.Error("session writer panicked", "panic", p)
+			s.logger().Error("session writer panicked", "panic", p)
 			s.endWriter()
 			s.closeConn(false)
 		}
@@ -37,19 +37,21 @@ func (s *session) writeLoop() {
 			}
 			select {
 			case <-s.linger.C:
-			case <-s.stop:
+			case <-s.readerDone:
+				// The reader is done: the session ends, the peer gone
+				// or a close frame due; no more lingering.
 				s.linger.Stop()
-				return
-			case <-s.ctx.Done():
+				if s.peerGone.Load() {
+					return
+				}
+			case <-s.h.ctx.Done():
 				s.linger.Stop()
 				s.endWriter()
-				return // run cuts the connection
+				return // Handler.Close cuts the connection
 			}
 		}
-		select {
-		case <-s.stop:
+		if s.peerGone.Load() {
 			return
-		default:
 		}
 
 		s.mu.Lock()
@@ -61,13 +63,22 @@ func (s *session) writeLoop() {
 		ping := s.pingDue
 		s.pingDue = false
 		if len(batch) == 0 && code == 0 && !ping {
+			// Nothing to write: the writer ends, and the connection may
+			// now stay idle for long, so it keeps no queue slice and no
+			// linger timer (a busy connection's writer lingers rather
+			// than ending: it reuses them while the connection is busy).
+			if s.linger != nil { // before the next writer may start
+				s.linger.Stop()
+				s.linger = nil
+			}
 			s.writing = false
-			s.spare = batch
+			s.queue = nil
 			s.mu.Unlock()
 			return
 		}
+		space := s.space
 		s.mu.Unlock()
-		signal(s.space)
+		signal(space) // (nil: nobody waits)
 		s.h.metrics.queued(-queued)
 
 		if ping {
@@ -105,8 +116,9 @@ func (s *session) writeLoop() {
 func (s *session) endWriter() {
 	s.mu.Lock()
 	s.writerDone, s.writing = true, false
+	space := s.space
 	s.mu.Unlock()
-	signal(s.space)
+	signal(space)
 }
 
 // writeBatch writes batch as one websocket message per frame, gathered by
@@ -139,7 +151,7 @@ func (s *session) writeClose(code protocol.CloseCode, reason string) {
 	msg := websocket.FormatCloseMessage(int(code), reason)
 	if err := s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(s.h.cfg.WriteTimeout)); err != nil &&
 		!errors.Is(err, websocket.ErrCloseSent) {
-		s.logger.Debug("writing close frame failed", "err", err)
+		s.logger().Debug("writing close frame failed", "err", err)
 	}
 	grace := time.NewTimer(s.h.cfg.CloseGrace)
 	defer grace.Stop()
@@ -158,7 +170,7 @@ func (s *session) writeFailed(err error) {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		s.Close(protocol.CloseWriteTimeout, "write timeout")
-		s.logger.Info("closing session: write timeout")
+		s.logger().Info("closing session: write timeout")
 	}
 	s.closeConn(false)
 }
