@@ -14,10 +14,16 @@
 //     RemoteDelta and acknowledged (Applied, Durable) at once.
 //
 // Hello gets a Welcome (the token's "uid:name" is the user, as with the dev
-// authenticator), Join a Joined with no catch-up chunks and an empty roster.
-// Presence, Drag, Leave and Operation frames are ignored. There is no
-// authentication, rate limiting, CRDT merge or catch-up: it is a yardstick,
-// not a server.
+// authenticator) and Join a Joined with an empty roster. In ModePostgres the
+// Join loads the workflow the way a stateless reference server has to: it
+// reads every stored operation of the workflow (ORDER BY seq), merges them
+// into a document and sends the joiner what its context lacks as catch-up
+// chunks, with the document's context in Joined (so that reconnecting
+// clients do not resend what is stored). ModeRelay stores nothing and sends
+// no catch-up. Drag frames are relayed to the room's other members as
+// DragUpdate, one write per member per frame (no folding). Presence, Leave
+// and Operation frames are ignored. There is no authentication, rate
+// limiting or merge on the write path: it is a yardstick, not a server.
 package baseline
 
 import (
@@ -195,6 +201,13 @@ type conn struct {
 	uid  string
 	rid  string
 	room string
+	// joining is set from the moment the connection is a member of its
+	// room until its Joined and catch-up are written; relays for it are
+	// held meanwhile. A client ignores frames before Joined, so a relay
+	// written earlier would be lost, and the catch-up, loaded after the
+	// registration, may not hold it yet.
+	joining bool
+	held    [][]byte
 }
 
 func (c *conn) write(timeout time.Duration, b []byte) error {
@@ -202,6 +215,43 @@ func (c *conn) write(timeout time.Duration, b []byte) error {
 	defer c.wmu.Unlock()
 	_ = c.ws.SetWriteDeadline(time.Now().Add(timeout))
 	return c.ws.WriteMessage(websocket.BinaryMessage, b)
+}
+
+// relayWrite writes a relayed frame, or holds it while the connection is
+// joining.
+func (c *conn) relayWrite(timeout time.Duration, b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.joining {
+		c.held = append(c.held, b)
+		return nil
+	}
+	_ = c.ws.SetWriteDeadline(time.Now().Add(timeout))
+	return c.ws.WriteMessage(websocket.BinaryMessage, b)
+}
+
+// setJoining starts holding relays for c.
+func (c *conn) setJoining() {
+	c.wmu.Lock()
+	c.joining = true
+	c.wmu.Unlock()
+}
+
+// joined writes the relays held while c was joining (after its catch-up:
+// some may repeat what the catch-up holds, which merging ignores) and stops
+// holding.
+func (c *conn) joined(timeout time.Duration) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	held := c.held
+	c.joining, c.held = false, nil
+	for _, b := range held {
+		_ = c.ws.SetWriteDeadline(time.Now().Add(timeout))
+		if err := c.ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ServeHTTP upgrades the request and serves the connection.
@@ -275,6 +325,7 @@ func (s *Server) handle(ctx context.Context, c *conn, f protocol.Frame) error {
 				return s.send(c, &protocol.Error{Code: protocol.CodeStorageUnavailable, WorkflowID: f.WorkflowID, Message: "baseline: " + err.Error()})
 			}
 		}
+		c.setJoining()
 		s.mu.Lock()
 		if old := s.rooms[c.room]; old != nil {
 			delete(old, c)
@@ -287,7 +338,19 @@ func (s *Server) handle(ctx context.Context, c *conn, f protocol.Frame) error {
 		}
 		m[c] = struct{}{}
 		s.mu.Unlock()
-		return s.send(c, &protocol.Joined{WorkflowID: f.WorkflowID, Role: protocol.RoleAdmin, Context: s.emptyCtx})
+		if s.pool == nil {
+			if err := s.send(c, &protocol.Joined{WorkflowID: f.WorkflowID, Role: protocol.RoleAdmin, Context: s.emptyCtx}); err != nil {
+				return err
+			}
+		} else if err := s.catchUp(ctx, c, f); err != nil {
+			return err
+		}
+		return c.joined(s.cfg.WriteTimeout)
+	case *protocol.Drag:
+		if f.WorkflowID == c.room {
+			s.relayDrag(c, f)
+		}
+		return nil
 	case *protocol.Delta:
 		s.deltas.Add(1)
 		if f.WorkflowID != c.room {
@@ -342,19 +405,82 @@ func (s *Server) relay(from *conn, f *protocol.Delta) {
 	if err != nil {
 		return
 	}
+	s.writeRoom(from, f.WorkflowID, b)
+}
+
+// writeRoom writes b to every member of the room but from.
+func (s *Server) writeRoom(from *conn, room string, b []byte) {
 	s.mu.RLock()
-	peers := make([]*conn, 0, len(s.rooms[f.WorkflowID]))
-	for c := range s.rooms[f.WorkflowID] {
+	peers := make([]*conn, 0, len(s.rooms[room]))
+	for c := range s.rooms[room] {
 		if c != from {
 			peers = append(peers, c)
 		}
 	}
 	s.mu.RUnlock()
 	for _, c := range peers {
-		if err := c.write(s.cfg.WriteTimeout, b); err != nil {
+		if err := c.relayWrite(s.cfg.WriteTimeout, b); err != nil {
 			_ = c.ws.Close() // its reader ends and unregisters it
 			continue
 		}
 		s.relayed.Add(1)
 	}
+}
+
+// catchUp answers a Join in ModePostgres: it loads the workflow's stored
+// operations, merges them, and sends Joined with the document's context
+// followed by what the joiner lacks in chunks of at most 512 KiB.
+func (s *Server) catchUp(ctx context.Context, c *conn, f *protocol.Join) error {
+	have, err := workflow.Decode(f.Context, workflow.DocLimits)
+	if err != nil {
+		return s.send(c, &protocol.Error{Code: protocol.CodeInvalidFrame, WorkflowID: f.WorkflowID, Message: "baseline: join context: " + err.Error()})
+	}
+	doc, err := s.load(ctx, f.WorkflowID)
+	if err != nil {
+		return s.send(c, &protocol.Error{Code: protocol.CodeStorageUnavailable, WorkflowID: f.WorkflowID, Message: "baseline: " + err.Error()})
+	}
+	ctxOnly := workflow.New()
+	ctxOnly.Context().Merge(doc.Context())
+	chunks := doc.DeltaSince(have.Context()).EncodeChunks(512 << 10)
+	if err := s.send(c, &protocol.Joined{WorkflowID: f.WorkflowID, Role: protocol.RoleAdmin, Context: ctxOnly.Encode(), CatchUpChunks: uint64(len(chunks))}); err != nil {
+		return err
+	}
+	for i, ch := range chunks {
+		if err := s.send(c, &protocol.CatchUp{WorkflowID: f.WorkflowID, Seq: uint64(i), Last: i == len(chunks)-1, Delta: ch}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// load reads and merges every stored operation of a workflow.
+func (s *Server) load(ctx context.Context, workflowID string) (*workflow.Doc, error) {
+	rows, err := s.pool.Query(ctx, `SELECT delta FROM bench_workflow_op WHERE workflow_id = $1 ORDER BY seq`, workflowID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	doc := workflow.New()
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, err
+		}
+		d, err := workflow.Decode(b, workflow.DeltaLimits)
+		if err != nil {
+			return nil, fmt.Errorf("stored delta: %w", err)
+		}
+		doc.Merge(d)
+	}
+	return doc, rows.Err()
+}
+
+// relayDrag writes a DragUpdate to the room's other members, one write
+// each: the naive relay a reference server does for live positions.
+func (s *Server) relayDrag(from *conn, f *protocol.Drag) {
+	b, err := protocol.Encode(&protocol.DragUpdate{WorkflowID: f.WorkflowID, SessionID: from.sid, UserID: from.uid, Positions: f.Positions})
+	if err != nil {
+		return
+	}
+	s.writeRoom(from, f.WorkflowID, b)
 }

@@ -73,3 +73,18 @@ func ReadProc(pid int) (ProcSample, error) {
 	}
 	return s, sc.Err()
 }
+
+// LoadAvg is the first three fields of /proc/loadavg ("1.02 0.87 0.55"),
+// or "" when it cannot be read: results carry it because the harness
+// shares its cores with the server and whatever else runs on the machine.
+func LoadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}

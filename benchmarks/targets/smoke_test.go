@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/flowsync/flowsync/benchmarks/charts"
 	"github.com/flowsync/flowsync/benchmarks/loadgen"
 	"github.com/flowsync/flowsync/benchmarks/targets"
 	"github.com/flowsync/flowsync/storage/postgres/pgtest"
@@ -76,8 +78,19 @@ func TestSmoke(t *testing.T) {
 	if err := loadgen.WriteMarkdown(&md, results); err != nil {
 		t.Fatal(err)
 	}
-	if len(results) > 0 && strings.Count(md.String(), "\n| ") != len(results) {
+	if len(results) == len(targets.Names) && !strings.Contains(md.String(), "| figure | flowsync (memory) | baseline (postgres, tx per op) | relay (none) | flowsync / baseline | flowsync / relay |") {
 		t.Errorf("markdown table:\n%s", md.String())
+	}
+	if len(results) > 0 {
+		dir := t.TempDir()
+		if err := charts.LatencyCDF(filepath.Join(dir, "latency.png"), "smoke", results); err != nil {
+			t.Fatal(err)
+		}
+		if err := charts.Throughput(filepath.Join(dir, "throughput.png"), "smoke", results); err != nil {
+			t.Fatal(err)
+		}
+		assertPNG(t, filepath.Join(dir, "latency.png"))
+		assertPNG(t, filepath.Join(dir, "throughput.png"))
 	}
 	t.Logf("\n%s", md.String())
 }

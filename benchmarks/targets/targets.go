@@ -38,6 +38,16 @@ type Options struct {
 	Store   string
 	DataDir string
 	Logger  *slog.Logger
+	// NoRateLimits turns flowsync's per-connection frame and byte rate
+	// limits off (they default to 50 frames/s per connection). The
+	// max-throughput search sets it, so that the offered rate per client
+	// is not capped by a limit the baseline does not have; the steady-load
+	// scenarios keep the production defaults.
+	NoRateLimits bool
+	// BaselinePool is the baseline's Postgres pool size. Default:
+	// pgxpool's, max(4, CPUs). Every operation holds a connection for its
+	// whole transaction, so the pool bounds the baseline's concurrency.
+	BaselinePool int32
 }
 
 // Running is a started target.
@@ -100,18 +110,23 @@ func build(ctx context.Context, name string, o Options) (serve func(context.Cont
 		default:
 			return nil, "", fmt.Errorf("targets: unknown store %q", o.Store)
 		}
+		sess := session.Config{
+			// A load generator is one address and many users; the
+			// per-connection rate limits stay at their defaults unless
+			// NoRateLimits.
+			MaxConnections:        -1,
+			MaxConnectionsPerIP:   -1,
+			MaxConnectionsPerUser: -1,
+		}
+		if o.NoRateLimits {
+			sess.FramesPerSecond, sess.BytesPerSecond = -1, -1
+		}
 		srv, err := server.New(server.Config{
 			Dev:             true,
 			ShutdownTimeout: 10 * time.Second,
 			Store:           sc,
-			Session: session.Config{
-				// A load generator is one address and many users; the
-				// per-connection rate limits stay at their defaults.
-				MaxConnections:        -1,
-				MaxConnectionsPerIP:   -1,
-				MaxConnectionsPerUser: -1,
-			},
-			Version: "bench",
+			Session:         sess,
+			Version:         "bench",
 		}, o.Logger, nil)
 		if err != nil {
 			return nil, "", err
@@ -125,7 +140,7 @@ func build(ctx context.Context, name string, o Options) (serve func(context.Cont
 		} else if o.PostgresURL == "" {
 			return nil, "", errors.New("targets: the baseline needs a Postgres URL")
 		}
-		srv, err := baseline.New(ctx, baseline.Config{Mode: mode, PostgresURL: o.PostgresURL, Logger: o.Logger})
+		srv, err := baseline.New(ctx, baseline.Config{Mode: mode, PostgresURL: o.PostgresURL, MaxConns: o.BaselinePool, Logger: o.Logger})
 		if err != nil {
 			return nil, "", err
 		}
