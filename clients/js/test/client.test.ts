@@ -127,6 +127,54 @@ function jwt(claims: Record<string, unknown>): string {
   return head + '.' + b64url(createHmac('sha256', secret).update(head).digest());
 }
 
+
+/**
+ * A TCP proxy in front of a server whose connections can be frozen: bytes
+ * stop flowing both ways but nothing is closed, as when a laptop sleeps or a
+ * NAT forgets the connection. New connections pass normally.
+ */
+class FreezableProxy {
+  private readonly server = net.createServer((client) => {
+    const upstream = net.connect(this.target, '127.0.0.1');
+    const pair = { client, upstream, frozen: false };
+    this.pairs.push(pair);
+    client.on('data', (b) => {
+      if (!pair.frozen) upstream.write(b);
+    });
+    upstream.on('data', (b) => {
+      if (!pair.frozen) client.write(b);
+    });
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  private readonly pairs: { client: net.Socket; upstream: net.Socket; frozen: boolean }[] = [];
+  port = 0;
+  constructor(private readonly target: number) {}
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as net.AddressInfo).port;
+  }
+  get url(): string {
+    return `ws://127.0.0.1:${this.port}/v1/sync`;
+  }
+  /** freeze stops every connection open now; returns how many. */
+  freeze(): number {
+    for (const p of this.pairs) p.frozen = true;
+    return this.pairs.length;
+  }
+  async stop(): Promise<void> {
+    for (const p of this.pairs) {
+      p.client.destroy();
+      p.upstream.destroy();
+    }
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
 const dev = new Server('dev', ['--dev']);
 const auth = new Server('jwt', ['--jwt-audience', audience]);
 // Every client frame counts against --frames-per-second, Hello and Join included, which the
@@ -413,6 +461,37 @@ describe('FlowsyncClient against a real server', () => {
     await a.whenSaved();
     await waitFor('b converges after restart', () => varNames(b).join() === 'during,kept', 15_000);
   }, 40_000);
+
+  it('replaces a connection that stops answering (ack watchdog) and delivers the edit', async () => {
+    const wf = newWorkflow();
+    const proxy = new FreezableProxy(dev.port);
+    await proxy.start();
+    try {
+      const a = await FlowsyncClient.open({
+        url: proxy.url,
+        token: 'u1:Ann',
+        workflowId: wf,
+        persistence: 'memory',
+        WebSocket,
+        backoff: { baseMs: 50, capMs: 400 },
+        ackTimeoutMs: 500,
+      });
+      clients.push(a);
+      const b = await open(dev, { workflowId: wf, token: 'bob:Bob' });
+      await Promise.all([live(a), live(b)]);
+      const errors: string[] = [];
+      a.on('error', (e) => errors.push((e as { kind?: string }).kind ?? String(e)));
+
+      expect(proxy.freeze()).toBe(1);
+      a.applyWire('add', 'variable', { id: 'v0', name: 'through-a-dead-link', type: 'plain', value: 0 });
+      expect(a.status().pending).toBe(1);
+      await waitFor('a timeout error', () => errors.includes('timeout'), 5_000);
+      await a.whenSaved();
+      await waitFor('b has the edit', () => varNames(b).join() === 'through-a-dead-link');
+    } finally {
+      await proxy.stop();
+    }
+  }, 20_000);
 
   it('resends recent durable deltas that a rejoined server lacks', async () => {
     const wf = newWorkflow();

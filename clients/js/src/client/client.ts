@@ -64,6 +64,8 @@ export const DefaultMaxFrameBytes = 2 << 20;
 export const DefaultMaxDeltaBytes = 1 << 20;
 /** Hello → Joined must complete within this, or the attempt is dropped and retried. */
 export const HandshakeTimeoutMs = 10_000;
+/** Default of FlowsyncClientOptions.ackTimeoutMs. */
+export const DefaultAckTimeoutMs = 20_000;
 /** Remote changes are written to the storage log at most this often (batched). */
 export const DocSaveDelayMs = 250;
 /** The snapshot is rewritten after this many log entries (or SnapshotLogBytes)... */
@@ -121,6 +123,15 @@ export interface FlowsyncClientOptions {
   locks?: LockManagerLike | null;
   /** The tab session id (survives reloads). Default: kept in sessionStorage. */
   tabSessionId?: string;
+  /**
+   * A live connection on which a sent edit has had no answer (Applied or
+   * Nack) and no frame of any kind arrived for this long is treated as dead
+   * and replaced. Browsers do not expose websocket pings, so without this a
+   * silently dropped connection (a laptop waking from sleep, a NAT or proxy
+   * timing out) would hold edits until TCP gives up, which takes minutes.
+   * Default 20000 ms; 0 turns it off.
+   */
+  ackTimeoutMs?: number;
 }
 
 export interface User {
@@ -247,6 +258,9 @@ interface Conn {
   handshakeTimer?: ReturnType<typeof setTimeout>;
   /** Set when we close it ourselves; its close event is then not a failure. */
   intentional: boolean;
+  /** When the last frame arrived (Date.now), for the ack watchdog. */
+  lastRx: number;
+  watchdog?: ReturnType<typeof setTimeout>;
 }
 
 function randomHex(bytes: number): string {
@@ -326,6 +340,7 @@ export class FlowsyncClient {
   private readonly clientName: string;
   private readonly clientVersion: string;
   private readonly backoff: Backoff;
+  private readonly ackTimeoutMs: number;
   private readonly nowFn: () => number;
   private readonly WS: WebSocketConstructor;
   private readonly persistence: Persistence;
@@ -420,6 +435,7 @@ export class FlowsyncClient {
     this.clientName = opts.clientName ?? DefaultClientName;
     this.clientVersion = opts.clientVersion ?? '';
     this.backoff = new Backoff(opts.backoff);
+    this.ackTimeoutMs = opts.ackTimeoutMs ?? DefaultAckTimeoutMs;
     this.nowFn = opts.now ?? Date.now;
     this.WS = WS;
     this.persistence = persistence;
@@ -979,7 +995,7 @@ export class FlowsyncClient {
       return;
     }
     ws.binaryType = 'arraybuffer';
-    const cn: Conn = { ws, phase: 'hello', gen: 0, chunks: 0, got: 0, intentional: false };
+    const cn: Conn = { ws, phase: 'hello', gen: 0, chunks: 0, got: 0, intentional: false, lastRx: Date.now() };
     this.conn = cn;
     cn.handshakeTimer = setTimeout(() => {
       if (this.conn === cn && cn.phase !== 'joined') this.failConn(cn, new FlowsyncError('protocol', 'flowsync: the server did not complete the handshake in time'));
@@ -998,6 +1014,7 @@ export class FlowsyncClient {
     };
     ws.onmessage = (ev: { data: unknown }) => {
       if (this.conn !== cn) return;
+      cn.lastRx = Date.now();
       const data = ev.data;
       let bytes: Uint8Array;
       if (data instanceof ArrayBuffer) bytes = new Uint8Array(data);
@@ -1046,6 +1063,27 @@ export class FlowsyncClient {
     }
   }
 
+  /**
+   * armWatchdog makes sure a check runs ackTimeoutMs after an edit was sent
+   * on cn (see FlowsyncClientOptions.ackTimeoutMs). The check re-arms itself
+   * while edits sent on cn wait for an answer and frames keep arriving.
+   */
+  private armWatchdog(cn: Conn): void {
+    if (this.ackTimeoutMs <= 0 || cn.watchdog !== undefined) return;
+    const check = () => {
+      cn.watchdog = undefined;
+      if (this.conn !== cn || this.closed) return;
+      if (!this.outbox.some((e) => e.gen === cn.gen && !e.applied)) return;
+      const quiet = Date.now() - cn.lastRx;
+      if (quiet < this.ackTimeoutMs) {
+        cn.watchdog = setTimeout(check, this.ackTimeoutMs - quiet);
+        return;
+      }
+      this.failConn(cn, new FlowsyncError('timeout', `flowsync: no answer from the server for ${quiet} ms with edits waiting; reconnecting`));
+    };
+    cn.watchdog = setTimeout(check, this.ackTimeoutMs);
+  }
+
   /** dropConn closes the current connection on purpose (no reconnect from its close event). */
   private dropConn(code: number, reason: string): void {
     const cn = this.conn;
@@ -1053,6 +1091,7 @@ export class FlowsyncClient {
     this.conn = null;
     cn.intentional = true;
     if (cn.handshakeTimer !== undefined) clearTimeout(cn.handshakeTimer);
+    if (cn.watchdog !== undefined) clearTimeout(cn.watchdog);
     try {
       cn.ws.close(code, reason);
     } catch {
@@ -1080,6 +1119,7 @@ export class FlowsyncClient {
   private onClosed(cn: Conn, code: number, reason: string): void {
     this.conn = null;
     if (cn.handshakeTimer !== undefined) clearTimeout(cn.handshakeTimer);
+    if (cn.watchdog !== undefined) clearTimeout(cn.watchdog);
     this.clearRoster();
     if (this.closed) return;
     if (!shouldReconnect(code)) {
@@ -1469,6 +1509,7 @@ export class FlowsyncClient {
       this.sentMax = Math.max(this.sentMax, e.delta.context().max(this._replicaId));
       e.gen = cn.gen;
       e.applied = false;
+      this.armWatchdog(cn);
     }
     if (this.presDirty) {
       const next = this.lastPresence + PresenceIntervalMs;

@@ -15,6 +15,7 @@ export type FlowsyncErrorKind =
   | 'persistence' // local storage failed (the edit is kept in memory; the replica id is retired)
   | 'replica-conflict' // local state was older than the server's record of this replica; the workflow was reset
   | 'protocol' // the server sent something this client cannot read
+  | 'timeout' // the server stopped answering on a live connection; the client reconnects
   | 'server' // an Error frame from the server (see ServerError)
   | 'connection-closed' // the server closed the connection with a terminal code (see CloseError)
   | 'rejected'; // the server refused an edit for good (see RejectError)
