@@ -10,11 +10,16 @@
 // @msgpack/msgpack because that library is lenient about exactly the things
 // the protocol requires a decoder to refuse (duplicate keys, trailing bytes).
 //
-// The writer produces the shortest integer forms and float64 for
-// non-integral numbers, which is what the Go encoder writes, so frames built
-// here are byte-identical to the Go implementation's (§8 hex dumps).
+// Frames are written with the replica's msgpack writer (msgpackx), which
+// produces the shortest integer forms and float64 for non-integral numbers,
+// as the Go encoder does, so frames built here are byte-identical to the Go
+// implementation's (§8 hex dumps).
 
+import { Writer as ValueWriter } from '../msgpackx/append';
+import { appendCanonical } from '../msgpackx/value';
 import { FrameDecodeError } from './errors';
+
+export { utf8Length } from '../msgpackx/append';
 
 /** A parsed msgpack value. Maps keep their pairs in wire order. */
 export type MsgValue =
@@ -40,7 +45,6 @@ export interface ParseLimits {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-const utf8enc = new TextEncoder();
 
 /**
  * parse decodes exactly one msgpack value from b and refuses anything the
@@ -248,267 +252,74 @@ function narrow(v: bigint): number | bigint {
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }
 
-/** Writer appends msgpack values to a growing buffer. */
-export class Writer {
-  private buf = new Uint8Array(64);
-  private view = new DataView(this.buf.buffer);
-  private len = 0;
-
-  private grow(n: number): void {
-    if (this.len + n <= this.buf.length) return;
-    let cap = this.buf.length * 2;
-    while (cap < this.len + n) cap *= 2;
-    const nb = new Uint8Array(cap);
-    nb.set(this.buf.subarray(0, this.len));
-    this.buf = nb;
-    this.view = new DataView(nb.buffer);
+/**
+ * Writer is the replica's msgpack writer (msgpackx/append.ts: shortest
+ * integer forms, float64 for other numbers, as the Go encoder writes) under
+ * the names the frame encoder uses, plus `canonical` for Operation payloads.
+ */
+export class Writer extends ValueWriter {
+  // Frame fields may hold integral numbers beyond ±2^53 (a uint field the
+  // peer sent as a float, for one); they are written exactly as the
+  // integers they are, where the value writer refuses unsafe numbers.
+  override uint(v: number | bigint): this {
+    return super.uint(exact(v));
   }
 
-  private byte(c: number): void {
-    this.grow(1);
-    this.buf[this.len++] = c;
+  override int(v: number | bigint): this {
+    return super.int(exact(v));
   }
 
-  raw(b: Uint8Array): this {
-    this.grow(b.length);
-    this.buf.set(b, this.len);
-    this.len += b.length;
-    return this;
-  }
-
-  nil(): this {
-    this.byte(0xc0);
-    return this;
-  }
-
-  bool(v: boolean): this {
-    this.byte(v ? 0xc3 : 0xc2);
-    return this;
-  }
-
-  /** uint writes a non-negative integer in its shortest unsigned form. */
-  uint(v: number | bigint): this {
-    if (typeof v === 'bigint' || v > 0xffffffff) {
-      const big = BigInt(v);
-      if (big < 0n || big > 0xffffffffffffffffn) throw new RangeError(`${v} is not a uint64`);
-      if (big <= 0xffffffffn) return this.uint(Number(big));
-      this.grow(9);
-      this.buf[this.len] = 0xcf;
-      this.view.setBigUint64(this.len + 1, big);
-      this.len += 9;
-      return this;
-    }
-    if (!Number.isInteger(v) || v < 0) throw new RangeError(`${v} is not a non-negative integer`);
-    if (v <= 0x7f) this.byte(v);
-    else if (v <= 0xff) {
-      this.byte(0xcc);
-      this.byte(v);
-    } else if (v <= 0xffff) {
-      this.grow(3);
-      this.buf[this.len] = 0xcd;
-      this.view.setUint16(this.len + 1, v);
-      this.len += 3;
-    } else {
-      this.grow(5);
-      this.buf[this.len] = 0xce;
-      this.view.setUint32(this.len + 1, v);
-      this.len += 5;
-    }
-    return this;
-  }
-
-  /** int writes an integer: unsigned forms when non-negative, else the shortest signed one. */
-  int(v: number | bigint): this {
-    if (v >= 0) return this.uint(v);
-    if (typeof v === 'bigint' || v < -0x80000000) {
-      const big = BigInt(v);
-      if (big < -0x8000000000000000n) throw new RangeError(`${v} is not an int64`);
-      if (big >= -0x80000000n) return this.int(Number(big));
-      this.grow(9);
-      this.buf[this.len] = 0xd3;
-      this.view.setBigInt64(this.len + 1, big);
-      this.len += 9;
-      return this;
-    }
-    if (!Number.isInteger(v)) throw new RangeError(`${v} is not an integer`);
-    if (v >= -32) this.byte(v + 0x100);
-    else if (v >= -0x80) {
-      this.grow(2);
-      this.buf[this.len] = 0xd0;
-      this.view.setInt8(this.len + 1, v);
-      this.len += 2;
-    } else if (v >= -0x8000) {
-      this.grow(3);
-      this.buf[this.len] = 0xd1;
-      this.view.setInt16(this.len + 1, v);
-      this.len += 3;
-    } else {
-      this.grow(5);
-      this.buf[this.len] = 0xd2;
-      this.view.setInt32(this.len + 1, v);
-      this.len += 5;
-    }
-    return this;
+  str(s: string): this {
+    return this.string(s);
   }
 
   /** float64 always writes the 9-byte float64 form (coordinates). */
   float64(v: number): this {
-    this.grow(9);
-    this.buf[this.len] = 0xcb;
-    this.view.setFloat64(this.len + 1, v);
-    this.len += 9;
-    return this;
-  }
-
-  str(s: string): this {
-    const b = utf8enc.encode(s);
-    const n = b.length;
-    if (n <= 31) this.byte(0xa0 | n);
-    else if (n <= 0xff) {
-      this.byte(0xd9);
-      this.byte(n);
-    } else if (n <= 0xffff) {
-      this.byte(0xda);
-      this.grow(2);
-      this.view.setUint16(this.len, n);
-      this.len += 2;
-    } else {
-      this.byte(0xdb);
-      this.grow(4);
-      this.view.setUint32(this.len, n);
-      this.len += 4;
-    }
-    return this.raw(b);
-  }
-
-  bin(b: Uint8Array): this {
-    const n = b.length;
-    if (n <= 0xff) {
-      this.byte(0xc4);
-      this.byte(n);
-    } else if (n <= 0xffff) {
-      this.byte(0xc5);
-      this.grow(2);
-      this.view.setUint16(this.len, n);
-      this.len += 2;
-    } else {
-      this.byte(0xc6);
-      this.grow(4);
-      this.view.setUint32(this.len, n);
-      this.len += 4;
-    }
-    return this.raw(b);
-  }
-
-  arrayHeader(n: number): this {
-    if (n <= 15) this.byte(0x90 | n);
-    else if (n <= 0xffff) {
-      this.byte(0xdc);
-      this.grow(2);
-      this.view.setUint16(this.len, n);
-      this.len += 2;
-    } else {
-      this.byte(0xdd);
-      this.grow(4);
-      this.view.setUint32(this.len, n);
-      this.len += 4;
-    }
-    return this;
-  }
-
-  mapHeader(n: number): this {
-    if (n <= 15) this.byte(0x80 | n);
-    else if (n <= 0xffff) {
-      this.byte(0xde);
-      this.grow(2);
-      this.view.setUint16(this.len, n);
-      this.len += 2;
-    } else {
-      this.byte(0xdf);
-      this.grow(4);
-      this.view.setUint32(this.len, n);
-      this.len += 4;
-    }
-    return this;
+    return this.float(v);
   }
 
   /**
-   * canonical writes a JSON-shaped value canonically (docs/PROTOCOL.md §7.6):
-   * map keys sorted by their UTF-8 bytes, integers (and floats that hold an
-   * integer) in the shortest form, other numbers as float64, Uint8Array as
-   * bin. It throws a TypeError for anything else (undefined, functions,
-   * symbols, class instances, non-finite numbers), naming the path.
+   * canonical writes a JSON-shaped value canonically (docs/PROTOCOL.md §7.6)
+   * with msgpackx's encoder, the one field values use. It first checks that
+   * the value is JSON-shaped and throws a TypeError naming the path of
+   * anything else (undefined, functions, symbols, class instances,
+   * non-finite numbers), which the value encoder would otherwise write as
+   * nil or a float.
    */
-  canonical(v: unknown, path = 'payload', depth = 0): this {
-    if (depth > 64) throw new TypeError(`${path} is nested too deeply`);
-    if (v === null) return this.nil();
-    switch (typeof v) {
-      case 'boolean':
-        return this.bool(v);
-      case 'string':
-        return this.str(v);
-      case 'bigint':
-        return this.int(v);
-      case 'number':
-        if (!Number.isFinite(v)) throw new TypeError(`${path} is not a finite number`);
-        if (Number.isInteger(v) && Math.abs(v) <= Number.MAX_SAFE_INTEGER) return this.int(v);
-        if (Number.isInteger(v) && v >= -0x8000000000000000 && v < 0x10000000000000000) return this.int(BigInt(v));
-        return this.float64(v);
-    }
-    if (v instanceof Uint8Array) return this.bin(v);
-    if (Array.isArray(v)) {
-      this.arrayHeader(v.length);
-      v.forEach((e, i) => this.canonical(e, `${path}[${i}]`, depth + 1));
-      return this;
-    }
-    if (typeof v === 'object') {
-      const proto = Object.getPrototypeOf(v);
-      if (proto !== Object.prototype && proto !== null) {
-        throw new TypeError(`${path} is not a plain object, array, string, number, boolean, null or Uint8Array`);
-      }
-      const keys = Object.keys(v as object).filter((k) => (v as Record<string, unknown>)[k] !== undefined);
-      const enc = keys.map((k) => [utf8enc.encode(k), k] as const);
-      enc.sort((a, b) => compareBytes(a[0], b[0]));
-      this.mapHeader(enc.length);
-      for (const [, k] of enc) {
-        this.str(k);
-        this.canonical((v as Record<string, unknown>)[k], `${path}.${k}`, depth + 1);
-      }
-      return this;
-    }
-    throw new TypeError(`${path} has a value of type ${typeof v}, which is not JSON-shaped`);
-  }
-
-  bytes(): Uint8Array {
-    return this.buf.slice(0, this.len);
+  canonical(v: unknown, path = 'payload'): this {
+    checkJSONShaped(v, path, 0);
+    appendCanonical(this, v);
+    return this;
   }
 }
 
-/** compareBytes orders byte strings lexicographically (Go's bytes.Compare). */
-export function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    if (a[i] !== b[i]) return a[i] - b[i];
-  }
-  return a.length - b.length;
+function exact(v: number | bigint): number | bigint {
+  return typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v) ? BigInt(v) : v;
 }
 
-/** utf8Length is the encoded size of s in bytes. */
-export function utf8Length(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        n += 4;
-        i++;
-      } else n += 3;
-    } else n += 3;
+function checkJSONShaped(v: unknown, path: string, depth: number): void {
+  if (depth > 64) throw new TypeError(`${path} is nested too deeply`);
+  if (v === null || typeof v === 'boolean' || typeof v === 'string' || typeof v === 'bigint') return;
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw new TypeError(`${path} is not a finite number`);
+    return;
   }
-  return n;
+  if (v instanceof Uint8Array) return;
+  if (Array.isArray(v)) {
+    v.forEach((e, i) => checkJSONShaped(e, `${path}[${i}]`, depth + 1));
+    return;
+  }
+  if (typeof v === 'object') {
+    const proto = Object.getPrototypeOf(v);
+    if (proto !== Object.prototype && proto !== null) {
+      throw new TypeError(`${path} is not a plain object, array, string, number, boolean, null or Uint8Array`);
+    }
+    for (const [k, e] of Object.entries(v as object)) {
+      if (e !== undefined) checkJSONShaped(e, `${path}.${k}`, depth + 1);
+    }
+    return;
+  }
+  throw new TypeError(`${path} has a value of type ${typeof v}, which is not JSON-shaped`);
 }
 
 /** isWellFormed reports whether s has no lone surrogate (so it is valid UTF-8 once encoded). */
