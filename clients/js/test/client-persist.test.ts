@@ -5,7 +5,6 @@
 // the real Go server.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,15 +25,7 @@ import {
   type WebSocketLike,
 } from '../src/index';
 import { decode as decodeDoc } from '../src/workflow/encode';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+import { freePort, sleep, varNames, waitFor } from './helpers';
 
 /**
  * A persistence that records every call and fails writes on demand (a full
@@ -105,10 +96,6 @@ const offline = {
   autoConnect: false,
 };
 
-const varNames = (c: FlowsyncClient) =>
-  Object.values(c.view().variables)
-    .map((v) => v.name)
-    .sort();
 
 describe('the client writes deltas, not documents', () => {
   it('an edit stores its delta (outbox + log), never the whole document; a snapshot folds the log after SnapshotEveryDeltas', async () => {
@@ -197,17 +184,6 @@ let proc: ChildProcess | null = null;
 let port = 0;
 let serverLog = '';
 const url = () => `ws://127.0.0.1:${port}/v1/sync`;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 beforeAll(async () => {
   if (process.env.FLOWSYNC_BIN) bin = process.env.FLOWSYNC_BIN;

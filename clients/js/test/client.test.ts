@@ -20,43 +20,15 @@ import {
   RejectError,
   ServerError,
   type FlowsyncClientOptions,
-  type LockManagerLike,
   type SyncStatus,
 } from '../src/index';
+import { freePort, sleep, TestLocks, varNames, waitFor } from './helpers';
 
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'flowsync-js-client-'));
 const secret = 'test-secret-that-is-at-least-32-bytes-long!';
 const audience = 'flowsync-test';
 let bin = '';
-
-/** An in-process Web Locks stand-in (Node has no navigator.locks): exclusive, ifAvailable. */
-class TestLocks implements LockManagerLike {
-  readonly held = new Set<string>();
-  async request(name: string, opts: { ifAvailable?: boolean }, cb: (lock: unknown) => unknown): Promise<unknown> {
-    if (this.held.has(name)) {
-      if (!opts.ifAvailable) throw new Error('TestLocks supports ifAvailable only');
-      return cb(null);
-    }
-    this.held.add(name);
-    try {
-      return await cb({ name });
-    } finally {
-      this.held.delete(name);
-    }
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A flowsync server process on a free port with its own data directory. */
 class Server {
@@ -102,16 +74,6 @@ class Server {
       p.once('exit', () => resolve());
       p.kill(signal);
     });
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
   }
 }
 
@@ -201,10 +163,6 @@ async function open(server: Server, opts: Partial<FlowsyncClientOptions> & { wor
 }
 
 const live = (c: FlowsyncClient) => waitFor(`${c.replicaId} live`, () => c.status().state === 'live');
-const varNames = (c: FlowsyncClient) =>
-  Object.values(c.view().variables)
-    .map((v) => v.name)
-    .sort();
 
 beforeAll(async () => {
   if (process.env.FLOWSYNC_BIN) bin = process.env.FLOWSYNC_BIN;

@@ -4,23 +4,7 @@
 import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
 import { IndexedDBPersistence, MemoryPersistence, PersistenceError, type LockManagerLike, type Persistence } from '../src/persist';
-
-/** An in-process Web Locks stand-in: exclusive locks, ifAvailable only. */
-class TestLocks implements LockManagerLike {
-  readonly held = new Set<string>();
-  async request(name: string, opts: { ifAvailable?: boolean }, cb: (lock: unknown) => unknown): Promise<unknown> {
-    if (this.held.has(name)) {
-      if (!opts.ifAvailable) throw new Error('TestLocks supports ifAvailable only');
-      return cb(null);
-    }
-    this.held.add(name);
-    try {
-      return await cb({ name });
-    } finally {
-      this.held.delete(name);
-    }
-  }
-}
+import { TestLocks } from './helpers';
 
 let dbn = 0;
 const bytes = (...b: number[]) => Uint8Array.from(b);
