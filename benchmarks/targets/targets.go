@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/flowsync/flowsync/benchmarks/baseline"
-	"github.com/flowsync/flowsync/cmd/flowsync/server"
+	"github.com/flowsync/flowsync/sync/server"
 	"github.com/flowsync/flowsync/sync/session"
 )
 

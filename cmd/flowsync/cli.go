@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flowsync/flowsync/cmd/flowsync/server"
+	"github.com/flowsync/flowsync/sync/server"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowsync/flowsync/cmd/flowsync/server"
+	"github.com/flowsync/flowsync/sync/server"
 )
 
 func TestServeRefusesWithoutDev(t *testing.T) {

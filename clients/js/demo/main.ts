@@ -1,7 +1,7 @@
 // The flowsync demo editor: a shared canvas of blocks and edges, live
 // cursors, a roster, an offline switch and a saved/saving/offline
 // indicator, all on the browser SDK (../src). Served by `flowsync serve` at
-// /demo/ (cmd/flowsync/server/web.go); built by ../build.mjs.
+// /demo/ (sync/server/web.go); built by ../build.mjs.
 
 import { CloseCode, CloseError, FlowsyncClient, type LifecycleEvent, type RejectError } from '../src/index';
 import { readConfig } from './config';

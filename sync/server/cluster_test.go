@@ -18,7 +18,7 @@ import (
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/flowsync/flowsync/cmd/flowsync/server"
+	"github.com/flowsync/flowsync/sync/server"
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
 	"github.com/flowsync/flowsync/rooms"

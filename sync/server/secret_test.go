@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowsync/flowsync/cmd/flowsync/server"
+	"github.com/flowsync/flowsync/sync/server"
 	"github.com/flowsync/flowsync/rooms"
 	"github.com/flowsync/flowsync/storage/memory"
 	"github.com/flowsync/flowsync/sync/protocol"

@@ -15,7 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
 
-	"github.com/flowsync/flowsync/cmd/flowsync/server"
+	"github.com/flowsync/flowsync/sync/server"
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
 	"github.com/flowsync/flowsync/rooms"
