@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowsync/flowsync/sync/server"
 	"github.com/flowsync/flowsync/rooms"
 	"github.com/flowsync/flowsync/storage/memory"
 	"github.com/flowsync/flowsync/sync/protocol"
+	"github.com/flowsync/flowsync/sync/server"
 	"github.com/flowsync/flowsync/sync/session"
 )
 

@@ -11,8 +11,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
 
-	"github.com/flowsync/flowsync/sync/server"
 	"github.com/flowsync/flowsync/sync/protocol"
+	"github.com/flowsync/flowsync/sync/server"
 	"github.com/flowsync/flowsync/sync/session"
 )
 

@@ -18,7 +18,6 @@ import (
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/flowsync/flowsync/sync/server"
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
 	"github.com/flowsync/flowsync/rooms"
@@ -26,6 +25,7 @@ import (
 	"github.com/flowsync/flowsync/storage/memory"
 	"github.com/flowsync/flowsync/sync/client"
 	"github.com/flowsync/flowsync/sync/protocol"
+	"github.com/flowsync/flowsync/sync/server"
 )
 
 // ---- NATS ----------------------------------------------------------------

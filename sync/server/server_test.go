@@ -15,13 +15,13 @@ import (
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
 
-	"github.com/flowsync/flowsync/sync/server"
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
 	"github.com/flowsync/flowsync/rooms"
 	"github.com/flowsync/flowsync/storage"
 	"github.com/flowsync/flowsync/storage/memory"
 	"github.com/flowsync/flowsync/sync/protocol"
+	"github.com/flowsync/flowsync/sync/server"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
