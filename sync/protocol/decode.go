@@ -81,12 +81,12 @@ func Decode(b []byte, lim Limits) (Frame, error) {
 	if err := checkElements(b); err != nil {
 		return nil, err
 	}
-	d := &decoder{r: m.NewReader(b), lim: lim}
+	d := &decoder{in: b, r: m.NewReader(b), lim: lim}
 	if n := d.r.ArrayHeader(); d.r.Err() != nil || n != 2 {
 		return nil, &decodeError{kind: ErrWrongType, detail: "envelope is not a 2-element array [type, body]"}
 	}
-	t := d.r.Uint()
-	if d.r.Err() != nil || t > math.MaxUint8 {
+	t := d.uint()
+	if d.r.Err() != nil || d.bad != nil || t > math.MaxUint8 {
 		return nil, &decodeError{kind: ErrWrongType, detail: "frame type is not a small unsigned integer"}
 	}
 	ft := FrameType(t)
@@ -157,6 +157,7 @@ func checkElements(b []byte) error {
 // error sticks; bad holds the first error the decoder itself found (a value
 // of a msgpack type the reader does not check, such as bin).
 type decoder struct {
+	in  []byte // what r reads
 	r   *m.Reader
 	lim Limits
 	bad error
@@ -282,7 +283,7 @@ func (d *decoder) value(f *field, p unsafe.Pointer) {
 	case kindStr:
 		*(*string)(p) = d.r.String()
 	case kindUint:
-		*(*uint64)(p) = d.r.Uint()
+		*(*uint64)(p) = d.uint()
 	case kindInt:
 		*(*int64)(p) = d.r.Int()
 	case kindBool:
@@ -364,8 +365,24 @@ func (d *decoder) payload() map[string]any {
 	return mv
 }
 
+// uint reads a non-negative integer written in any integer form: §2 of
+// PROTOCOL.md allows any, and an encoder may write a non-negative value in
+// a signed form (msgpack libraries that type by the host integer do), which
+// the TypeScript decoder accepts as well.
+func (d *decoder) uint() uint64 {
+	if off := d.r.Offset(); off < len(d.in) && d.in[off] >= 0xd0 && d.in[off] <= 0xd3 {
+		v := d.r.Int()
+		if v < 0 {
+			d.fail("an unsigned integer")
+			return 0
+		}
+		return uint64(v)
+	}
+	return d.r.Uint()
+}
+
 func (d *decoder) code() Code {
-	c := d.r.Uint()
+	c := d.uint()
 	if c > math.MaxUint16 {
 		d.fail("a 16-bit code")
 		return 0

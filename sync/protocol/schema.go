@@ -1,5 +1,7 @@
 package protocol
 
+//go:generate go test -run ^TestGeneratedFiles$ . -update
+
 // The frame schema: one table per frame body and per nested map, in wire
 // order. Each line is a key: wire key, Go field, type with its bound, and
 // its meaning for docs/PROTOCOL.md. The Go codec interprets these tables,
