@@ -1,6 +1,6 @@
 package protocol
 
-//go:generate go test -run ^TestGeneratedFiles$ . -update
+//go:generate go test -run ^(TestGeneratedFiles|TestFrameVectors)$ . -update
 
 // The frame schema: one table per frame body and per nested map, in wire
 // order. Each line is a key: wire key, Go field, type with its bound, and
