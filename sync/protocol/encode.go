@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"math/bits"
 	"unsafe"
 
 	m "github.com/flowsync/flowsync/crdt/msgpackx"
@@ -42,19 +43,40 @@ func appendKey(b []byte, k string) []byte { return m.AppendString(b, k) }
 // optional one that holds a value other than its zero value (a record or
 // nil is always written: nil says "none" explicitly).
 func (r *record) append(b []byte, p unsafe.Pointer) []byte {
-	n := r.written
-	for i := range r.fields {
+	// One pass decides which fields are written (bit i: fields[i]), the
+	// next writes them: the map header comes first.
+	write, n := r.always, r.written
+	for _, i := range r.optional {
 		f := &r.fields[i]
-		if !f.req && f.kind != kindRecordOrNil && f.present(unsafe.Add(p, f.off)) {
+		fp := unsafe.Add(p, f.off)
+		if f.kind == kindStr && len(*(*string)(fp)) != 0 || f.kind != kindStr && f.present(fp) {
+			write |= 1 << i
 			n++
 		}
 	}
 	b = m.AppendMapHeader(b, n)
-	for i := range r.fields {
-		f := &r.fields[i]
+	for ; write != 0; write &= write - 1 {
+		f := &r.fields[bits.TrailingZeros64(write)]
+		b = append(b, f.keyEnc...)
 		fp := unsafe.Add(p, f.off)
-		if f.req || f.kind == kindRecordOrNil || f.present(fp) {
-			b = append(b, f.keyEnc...)
+		// The common kinds are written here rather than through a call:
+		// frames are small, and these loops are most of their cost.
+		switch f.kind {
+		case kindStr:
+			b = m.AppendString(b, *(*string)(fp))
+		case kindBin:
+			b = m.AppendBytes(b, *(*[]byte)(fp))
+		case kindFloat:
+			b = m.AppendFloat(b, *(*float64)(fp))
+		case kindRecord:
+			b = f.rec.append(b, fp)
+		case kindRecordOrNil:
+			if q := *(*unsafe.Pointer)(fp); q != nil {
+				b = f.rec.append(b, q)
+			} else {
+				b = m.AppendNil(b)
+			}
+		default:
 			b = f.append(b, fp)
 		}
 	}

@@ -32,7 +32,9 @@ type record struct {
 	// Derived by resolve.
 	resolved bool
 	required uint64 // bit i: fields[i] is required
-	written  int    // fields written whatever their value
+	always   uint64 // bit i: fields[i] is written whatever its value
+	written  int    // how many bits always has
+	optional []int  // the other fields, written when present
 }
 
 // A field is one key of a record.
@@ -189,7 +191,10 @@ func (r *record) resolve() {
 			r.required |= 1 << i
 		}
 		if f.req || f.kind == kindRecordOrNil {
+			r.always |= 1 << i
 			r.written++
+		} else {
+			r.optional = append(r.optional, i)
 		}
 		if f.rec != nil {
 			f.rec.resolve()
