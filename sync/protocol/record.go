@@ -19,9 +19,9 @@ import (
 // it is stored in; init resolves that name to an offset once, checking that
 // the Go type fits the wire kind, and the codec then reads and writes the
 // field through the offset. That keeps the hot paths (a Delta decoded per
-// edit, a RemoteDelta encoded per broadcast) free of reflection and
-// allocation, and a table entry that names a missing field or the wrong Go
-// type fails at init, never at run time.
+// edit, a RemoteDelta encoded per broadcast) free of reflection, and a
+// table entry that names a missing field or the wrong Go type fails at
+// init, never at run time.
 type record struct {
 	name   string       // for docs: "Hello", "roster entry"
 	goType reflect.Type // the struct the fields live in
@@ -42,12 +42,12 @@ type field struct {
 	key    string // wire key
 	goName string // struct field
 	kind   kind
-	req    bool // required on the wire (and in Go: see rule)
+	req    bool // required on the wire (and, for ruleID, not empty)
 	rule   rule // the bound its value must respect
 	max    int  // ruleText: most bytes
 	values []string
 	elem   *field  // kindList: the elements (key unused)
-	rec    *record // kindRecord, kindRecordOrNil, kindDict: the nested record; kindList of records: elem.rec
+	rec    *record // kindRecord, kindRecordOrNil, kindDict: the nested record (a list of records has it on elem)
 	keyDoc string  // kindDict: what the keys are, e.g. "block id"
 	doc    string  // meaning, for docs
 
