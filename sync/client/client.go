@@ -58,12 +58,17 @@ type Client struct {
 	out      outbox
 	recent   recent       // durable deltas kept to re-send to a node that lacks them
 	rejected []*rejection // edits refused for good, until Reset
-	store    storeQueue   // writes to Config.Dir not yet committed
-	state    State
-	attempt  int
-	closed   bool
-	deleted  bool          // the workflow was deleted: see enterDeleted
-	runDone  chan struct{} // closed when the running Run returns; nil when none runs
+	// loadMax is the greatest counter of replica in the document the client
+	// started from (Config.Doc or Dir); sentMax the greatest it has sent.
+	// A server holding a counter beyond both saw writes of this id that
+	// this client neither loaded nor sent: the id was reused (see behindLocked).
+	loadMax, sentMax uint64
+	store            storeQueue // writes to Config.Dir not yet committed
+	state            State
+	attempt          int
+	closed           bool
+	deleted          bool          // the workflow was deleted: see enterDeleted
+	runDone          chan struct{} // closed when the running Run returns; nil when none runs
 	// connCancel ends the current connection attempt (nil when none);
 	// resetting makes Run reconnect at once after it ends.
 	connCancel context.CancelFunc
@@ -116,6 +121,13 @@ func New(cfg Config) (*Client, error) {
 		}
 	}
 	c.clock = crdt.NewClock(c.replica)
+	c.loadMax = c.doc.Context().Max(c.replica)
+	// A saved or stored document may hold writes stamped ahead of this
+	// machine's clock (observed from a faster one): the next local write
+	// must still order after them, or it would lose to what it overwrites.
+	if latest := latestWrite(c.doc); !latest.IsZero() {
+		c.clock.Observe(latest, c.nowMs())
+	}
 	if c.deleted {
 		c.state = StateDeleted
 	}
@@ -265,6 +277,7 @@ func (c *Client) Reset(replicaID string) error {
 	}
 	c.replica = crdt.ReplicaID(replicaID)
 	c.clock = crdt.NewClock(c.replica)
+	c.loadMax, c.sentMax = 0, 0
 	c.doc = workflow.New()
 	c.out.clear()
 	c.recent = recent{}

@@ -106,8 +106,11 @@ func (c *Client) Run(ctx context.Context) error {
 		if c.isDeleted() {
 			c.log.Warn("workflow deleted", "err", err)
 			c.setState(StateDeleted)
-			if err == nil || errors.Is(err, ErrWorkflowDeleted) {
+			switch {
+			case err == nil:
 				return ErrWorkflowDeleted
+			case errors.Is(err, ErrWorkflowDeleted):
+				return err
 			}
 			return fmt.Errorf("%w: %w", ErrWorkflowDeleted, err)
 		}
@@ -515,15 +518,7 @@ func (c *Client) mergeRemote(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("client: delta from the server: %w", err)
 	}
-	var latest crdt.Timestamp
-	delta.Store().Range(func(_ workflow.Key, es []crdt.Dotted[workflow.Cell]) bool {
-		for _, e := range es {
-			if ts := (crdt.Timestamp{Wall: e.Value.Wall, Logical: e.Value.Logical}); ts.Compare(latest) > 0 {
-				latest = ts
-			}
-		}
-		return true
-	})
+	latest := latestWrite(delta)
 	c.mu.Lock()
 	if c.deleted {
 		c.mu.Unlock()
@@ -543,6 +538,20 @@ func (c *Client) mergeRemote(b []byte) error {
 		c.callback(func() { fn(delta, true) })
 	}
 	return nil
+}
+
+// latestWrite returns the greatest hybrid timestamp of d's values.
+func latestWrite(d *workflow.Doc) crdt.Timestamp {
+	var latest crdt.Timestamp
+	d.Store().Range(func(_ workflow.Key, es []crdt.Dotted[workflow.Cell]) bool {
+		for _, e := range es {
+			if ts := (crdt.Timestamp{Wall: e.Value.Wall, Logical: e.Value.Logical}); ts.Compare(latest) > 0 {
+				latest = ts
+			}
+		}
+		return true
+	})
+	return latest
 }
 
 func (c *Client) onApplied(cn *conn, id string) {

@@ -23,8 +23,12 @@ const (
 	// nobody asked for.
 	flushPendingOps   = 64
 	flushPendingBytes = 1 << 20
-	// snapshotLogItems and snapshotLogBytes bound the log: past either, the
-	// next commit replaces snapshot and log with one snapshot.
+)
+
+// snapshotLogItems and snapshotLogBytes bound the log: past either, the next
+// commit replaces snapshot and log with one snapshot. Variables so that
+// tests can compact sooner.
+var (
 	snapshotLogItems = 1000
 	snapshotLogBytes = 4 << 20
 )

@@ -9,11 +9,15 @@ import (
 )
 
 // A replica id reused after its local state was lost (a program that does
-// not persist, a restored backup, a stale saved document) would mint dots
-// the server already holds with other content: merging drops them as
-// duplicates, silently. The server refuses such a Join with REPLICA_BEHIND;
-// the client also checks Joined.ctx itself, so that a server that does not
-// send the code yet is covered. Either way the client retires the id.
+// not persist, a restored backup, a stale saved document) mints dots the
+// server already holds with other content: merging drops them as
+// duplicates, silently. The server refuses a Join whose context lacks dots
+// of the session's replica that it holds (REPLICA_BEHIND). That cannot catch
+// a client that minted more dots since than the server holds: its context
+// covers the server's. So the client checks Joined.ctx too, against what it
+// can vouch for: the counters it loaded (Config.Doc or Dir) and those it
+// sent. A server counter beyond both is a write of this id the client never
+// saw. Either way the client retires the id.
 
 // replicaBehindError ends a connection whose server holds dots of the
 // client's replica that the client lacks.
@@ -33,14 +37,10 @@ func (e *replicaBehindError) Error() string {
 
 func (e *replicaBehindError) Unwrap() error { return e.cause }
 
-// behindLocked returns a replicaBehindError when server holds dots of the
-// client's replica that the local document lacks.
+// behindLocked returns a replicaBehindError when server holds a counter of
+// the client's replica beyond what the client loaded or sent.
 func (c *Client) behindLocked(server *crdt.Context) error {
-	theirs := crdt.NewContext()
-	for _, r := range server.Ranges(c.replica) {
-		theirs.AddRange(c.replica, r)
-	}
-	if theirs.Missing(c.doc.Context()).IsEmpty() {
+	if server.Max(c.replica) <= max(c.loadMax, c.sentMax) {
 		return nil
 	}
 	return &replicaBehindError{server: server}
@@ -109,6 +109,7 @@ func (c *Client) retireReplica(server *crdt.Context) {
 	last := c.clock.Last()
 	c.doc = doc
 	c.replica = fresh
+	c.loadMax, c.sentMax = 0, 0
 	c.clock = crdt.NewClock(fresh)
 	c.clock.Observe(last, c.nowMs())
 	c.recent = recent{} // durable writes of the old id: this session may not send them

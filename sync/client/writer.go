@@ -81,6 +81,9 @@ func (c *Client) collect(cn *conn, now time.Time) (frames [][]byte, wait time.Du
 		}
 		for _, e := range f.entries {
 			e.gen, e.applied = cn.gen, false
+			if n := len(e.mine); n > 0 {
+				c.sentMax = max(c.sentMax, e.mine[n-1].Hi)
+			}
 		}
 		cn.flights[f.id] = f.entries
 		frames = append(frames, b)
