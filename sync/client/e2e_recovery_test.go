@@ -137,7 +137,10 @@ func TestE2EFoldedRefusalIsPerEdit(t *testing.T) {
 	mustApply(t, a, addBlock("forbidden", "Forbidden"))
 	mustApply(t, a, addBlock("ok2", "Ok 2"))
 	a.dialer.setOffline(false)
-	waitUntil(t, "the refusal", func() bool { st := a.Status(); return st.State == client.StateLive && st.Pending == 0 && st.Rejected == 1 })
+	waitUntil(t, "the refusal", func() bool {
+		st := a.Status()
+		return st.State == client.StateLive && st.Pending == 0 && st.Rejected == 1
+	})
 	select {
 	case e := <-rejected:
 		if e.Code != protocol.CodeBlockLocked || len(e.Delta.Store().Get(workflow.Key{Kind: workflow.KindBlock, ID: "forbidden"})) == 0 {
