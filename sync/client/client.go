@@ -38,17 +38,19 @@ type Client struct {
 	// does not wait for the goroutine it runs on.
 	callbacks atomic.Int32
 
-	// editMu serializes what mints or renames the replica's dots (Apply,
-	// Reset, a replica reset). Each may wait for a write to Config.Dir with
-	// mu released; interleaved, two of them could mint the same dot twice.
-	editMu sync.Mutex
+	// editMu keeps Reset and replica resets, which rename or drop the
+	// replica's dots (write lock), from running while an Apply (read lock)
+	// waits for its edit to be stored with mu released: the edit would join
+	// the outbox under the old id after the reset.
+	editMu sync.RWMutex
 	// storeMu serializes commits to Config.Dir (see flush). disk is guarded
 	// by it: nil without Config.Dir, and after Close.
 	storeMu sync.Mutex
 	disk    *disk
 
-	// Lock order: editMu, storeMu, mu; statusMu before mu. No callback runs
-	// with any of them held.
+	// Lock order: statusMu, editMu, storeMu, mu (OnStatus, run with
+	// statusMu held, may call Apply). No other callback runs with any of
+	// them held.
 	mu sync.Mutex
 	// Guarded by mu.
 	replica  crdt.ReplicaID
@@ -156,8 +158,8 @@ func (c *Client) nowMs() int64 { return c.cfg.Now().UnixMilli() }
 // hybrid logical clock, and returns its delta. The delta is merged locally
 // and queued in the outbox, which sends it when connected and keeps it until
 // the server reports it durable. With Config.Dir, Apply returns only once
-// the edit is stored there (one fsynced write; concurrent calls share
-// writes), and nothing is sent before that, so an edit Apply accepted
+// the edit is stored there (one fsynced commit; concurrent calls share
+// commits), and nothing is sent before that, so an edit Apply accepted
 // survives a crash of the process and is sent by the next Client that opens
 // the directory. The returned delta is shared with the outbox: do not
 // modify it.
@@ -166,11 +168,13 @@ func (c *Client) nowMs() int64 { return c.cfg.Now().UnixMilli() }
 // typed error (workflow.ErrNoEffect, ErrUnknownBlock, ErrLocked, …), or
 // ErrDeltaTooLarge when its delta exceeds the server's delta limit,
 // ErrWorkflowDeleted once the workflow is known deleted, ErrClosed after
-// Close, or an error wrapping ErrStorage when Config.Dir cannot be written.
+// Close. An edit that cannot be stored returns an error wrapping ErrStorage
+// (or ErrClosed when Close released the directory meanwhile): the local
+// document shows it, but it is never sent, and the directory lacks it.
 func (c *Client) Apply(op workflow.Op) (*workflow.Doc, error) {
-	c.editMu.Lock()
+	c.editMu.RLock()
 	delta, err := c.apply(op)
-	c.editMu.Unlock()
+	c.editMu.RUnlock()
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +185,7 @@ func (c *Client) Apply(op workflow.Op) (*workflow.Doc, error) {
 	return delta, nil
 }
 
-// apply is Apply with editMu held.
+// apply is Apply with editMu read-locked.
 func (c *Client) apply(op workflow.Op) (*workflow.Doc, error) {
 	c.mu.Lock()
 	switch {
@@ -209,26 +213,27 @@ func (c *Client) apply(op workflow.Op) (*workflow.Doc, error) {
 		return nil, fmt.Errorf("%w: %s is %d bytes, the limit is %d", ErrDeltaTooLarge, op.Name(), len(enc), limit)
 	}
 	e := &entry{id: c.nextOpIDLocked(), delta: delta, enc: enc, mine: []crdt.Range{{Lo: before + 1, Hi: delta.Context().Max(c.replica)}}}
-	var ticket uint64
-	if c.persist {
-		e.seq = c.nextSeqLocked()
-		ticket = c.queueLocked(opPutEntry(e))
+	// Merged at once, so that the next Apply, which may run while this one
+	// waits for the disk, mints after it.
+	c.doc.Merge(delta)
+	if !c.persist {
+		c.out.add(e)
+		c.kickLocked()
+		c.mu.Unlock()
+		return delta, nil
 	}
+	e.seq = c.nextSeqLocked()
+	ticket := c.queueLocked(opPutEntry(e))
 	c.mu.Unlock()
-	// The edit is stored before it is merged or sent; editMu keeps the next
-	// Apply from preparing against the document without it, which would
-	// mint the same dots again.
-	if ticket != 0 {
-		if err := c.flush(ticket); err != nil {
-			return nil, err
-		}
+	// Only a stored edit joins the outbox, which is all the writer sends.
+	if err := c.flush(ticket); err != nil {
+		return nil, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.deleted {
 		return nil, ErrWorkflowDeleted // the deletion dropped the stored entry too
 	}
-	c.doc.Merge(delta)
 	c.out.add(e)
 	c.kickLocked()
 	return delta, nil
@@ -261,6 +266,14 @@ func (c *Client) Reset(replicaID string) error {
 	if replicaID == "" || len(replicaID) > protocol.MaxIDBytes {
 		return fmt.Errorf("%w: replica id must be 1 to %d bytes", ErrConfig, protocol.MaxIDBytes)
 	}
+	err := c.reset(crdt.ReplicaID(replicaID))
+	c.notifyStatus()
+	return err
+}
+
+// reset is Reset without the notification, which must run without editMu
+// (OnStatus may call Apply).
+func (c *Client) reset(replicaID crdt.ReplicaID) error {
 	c.editMu.Lock()
 	defer c.editMu.Unlock()
 	c.mu.Lock()
@@ -271,11 +284,11 @@ func (c *Client) Reset(replicaID string) error {
 	case c.deleted:
 		c.mu.Unlock()
 		return ErrWorkflowDeleted
-	case crdt.ReplicaID(replicaID) == c.replica:
+	case replicaID == c.replica:
 		c.mu.Unlock()
 		return fmt.Errorf("%w: Reset needs a new replica id, not %q", ErrConfig, replicaID)
 	}
-	c.replica = crdt.ReplicaID(replicaID)
+	c.replica = replicaID
 	c.clock = crdt.NewClock(c.replica)
 	c.loadMax, c.sentMax = 0, 0
 	c.doc = workflow.New()
@@ -302,7 +315,6 @@ func (c *Client) Reset(replicaID string) error {
 	if cancel != nil {
 		cancel()
 	}
-	c.notifyStatus()
 	return err
 }
 

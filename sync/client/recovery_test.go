@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -346,4 +347,29 @@ func TestFoldGroupsAndSolos(t *testing.T) {
 	if frames := fold(es, 1<<20, false, nil); len(frames) != 5 || frames[3].id != "op3" {
 		t.Fatalf("folding off: %d frames", len(frames))
 	}
+}
+
+// Callbacks may edit while the client resets its replica: OnStatus calls
+// Apply from inside Reset's and the replica reset's notifications.
+func TestStatusCallbackMayApplyDuringResets(t *testing.T) {
+	f := newFakeServer(t)
+	seedReplica(t, f, "alice", 3)
+	var self atomic.Pointer[Client]
+	var applied atomic.Int32
+	c := startClient(t, f, "alice", func(cfg *Config) {
+		cfg.OnStatus = func(s Status) {
+			if c := self.Load(); c != nil && s.State != StateLive && applied.Load() < 3 {
+				n := applied.Add(1)
+				if _, err := c.Apply(addBlock(fmt.Sprint("cb", n), fmt.Sprint("Callback ", n))); err != nil && !errors.Is(err, workflow.ErrNameConflict) {
+					t.Errorf("Apply from OnStatus: %v", err)
+				}
+			}
+		}
+	})
+	self.Store(c.Client)
+	waitFor(t, "the replica reset", func() bool { return c.ReplicaID() != "alice" && c.Status().State == StateLive })
+	if err := c.Reset("alice-3"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "saved", func() bool { return c.Status().String() == "saved" })
 }

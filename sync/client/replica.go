@@ -56,6 +56,12 @@ func (c *Client) behindLocked(server *crdt.Context) error {
 // content and the outbox does not have (a stale Config.Doc) are lost: only
 // Config.Dir keeps enough to tell them apart.
 func (c *Client) retireReplica(server *crdt.Context) {
+	c.remint(server)
+	c.notifyStatus() // without editMu: OnStatus may call Apply
+}
+
+// remint is retireReplica without the notification.
+func (c *Client) remint(server *crdt.Context) {
 	c.editMu.Lock()
 	defer c.editMu.Unlock()
 	c.mu.Lock()
@@ -126,7 +132,6 @@ func (c *Client) retireReplica(server *crdt.Context) {
 	if ticket != 0 {
 		_ = c.flush(ticket) // a failure is logged and refuses later edits
 	}
-	c.notifyStatus()
 }
 
 // rank returns how many counters of replica in set are below c: the
