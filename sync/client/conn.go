@@ -45,11 +45,11 @@ func (cn *conn) kick() {
 // code. Between connections it waits Config.Backoff (full jitter; attempts
 // count from the last successful join).
 //
-// When the server refuses the Join with REPLICA_BEHIND, or its Joined shows
-// dots of this client's replica that the local document lacks (the replica
-// id was reused after local state was lost), Run switches to a fresh replica
-// id, re-mints the unsent edits under it (workflow.Doc.Remint), stores that
-// with Config.Dir, and joins again at once.
+// When the server refuses the Join with REPLICA_BEHIND, or its Joined holds
+// a counter of this client's replica beyond what the client loaded or sent
+// (the replica id was reused after local state was lost), Run switches to a
+// fresh replica id, re-mints the unsent edits under it (workflow.Doc.Remint),
+// stores that with Config.Dir, and joins again at once.
 //
 // It returns ErrClosed after Close; ctx.Err() when ctx ended; an error
 // wrapping ErrWorkflowDeleted once the workflow is known deleted (it also
@@ -579,6 +579,7 @@ func (c *Client) onDurable(cn *conn, ids []string) {
 			c.out.remove(e.id)
 			if e.seq != 0 {
 				c.queueLocked(opDurable(e.seq, c.nextSeqLocked(), e.enc))
+				c.store.bytes += len(e.enc)
 				c.store.logItems++
 				c.store.logBytes += len(e.enc)
 				e.seq = 0

@@ -106,60 +106,63 @@ type outFrame struct {
 	enc     []byte
 }
 
-// fold groups runs of the due entries (in outbox order) into frames of at
-// most limit encoded bytes, joining each run's deltas by Merge, and returns
-// the frames. A fold never drops a write: the merged delta's context covers
-// every folded dot, so it carries everything its parts did. An entry alone
-// in its frame keeps its own op id (a retried edit is resent under the same
-// id); a folded frame gets a fresh one from newID. Solo entries, entries
+// group cuts the due entries (in outbox order) into runs to fold into one
+// frame each, of at most about limit encoded bytes. Solo entries, entries
 // larger than limit (the server will refuse them with TOO_LARGE), and every
-// entry when folding is off travel alone. The outbox is not changed.
-func fold(due []*entry, limit int, folding bool, newID func() string) []outFrame {
-	var out []outFrame
-	alone := func(e *entry) { out = append(out, outFrame{id: e.id, entries: []*entry{e}, enc: e.enc}) }
-	flush := func(group []*entry) {
-		switch len(group) {
-		case 0:
-			return
-		case 1:
-			alone(group[0])
-			return
-		}
-		merged := workflow.New()
-		for _, e := range group {
-			merged.Merge(e.delta)
-		}
-		enc := merged.Encode()
-		if len(enc) > limit {
-			// The parts fit, their join does not (a rare msgpack growth
-			// past the margin below): send them one by one.
-			for _, e := range group {
-				alone(e)
-			}
-			return
-		}
-		out = append(out, outFrame{id: newID(), entries: group, enc: enc})
-	}
-	var group []*entry
+// entry when folding is off make runs of one. Grouping only adds sizes, so
+// the writer can group everything due and fold only the runs it has the
+// rate budget to send.
+func group(due []*entry, limit int, folding bool) [][]*entry {
+	var out [][]*entry
+	var run []*entry
 	size := 0
+	flush := func() {
+		if len(run) > 0 {
+			out = append(out, run)
+		}
+		run, size = nil, 0
+	}
 	for _, e := range due {
 		if !folding || e.solo || len(e.enc) > limit {
-			flush(group)
-			group, size = nil, 0
-			alone(e)
+			flush()
+			out = append(out, []*entry{e})
 			continue
 		}
 		// The encoded size of a merge is at most about the sum of the
 		// parts' (shared replica tables and contexts only shrink it); keep
 		// a margin for msgpack headers that grow.
-		if len(group) > 0 && size+len(e.enc) > limit*3/4 {
-			flush(group)
-			group, size = nil, 0
+		if len(run) > 0 && size+len(e.enc) > limit*3/4 {
+			flush()
 		}
-		group = append(group, e)
+		run = append(run, e)
 		size += len(e.enc)
 	}
-	flush(group)
+	flush()
+	return out
+}
+
+// fold turns a run into frames: one entry keeps its own op id (a retried
+// edit is resent under the same id); several are joined by Merge under a
+// fresh id from newID. A fold never drops a write: the merged delta's
+// context covers every folded dot, so it carries everything its parts did.
+// A join that comes out larger than limit (msgpack growth past group's
+// margin) is sent as its parts instead.
+func fold(run []*entry, limit int, newID func() string) []outFrame {
+	alone := func(e *entry) outFrame { return outFrame{id: e.id, entries: []*entry{e}, enc: e.enc} }
+	if len(run) == 1 {
+		return []outFrame{alone(run[0])}
+	}
+	merged := workflow.New()
+	for _, e := range run {
+		merged.Merge(e.delta)
+	}
+	if enc := merged.Encode(); len(enc) <= limit {
+		return []outFrame{{id: newID(), entries: run, enc: enc}}
+	}
+	out := make([]outFrame, len(run))
+	for i, e := range run {
+		out[i] = alone(e)
+	}
 	return out
 }
 

@@ -316,9 +316,9 @@ func TestReplicaReuseIsReminted(t *testing.T) {
 	}
 }
 
-// fold keeps one entry per edit and refolds after a refusal: solo entries
-// travel alone, the others are joined by Merge within the limit.
-func TestFoldGroupsAndSolos(t *testing.T) {
+// group and fold keep one entry per edit and refold after a refusal: solo
+// entries travel alone, the others are joined by Merge within the limit.
+func TestGroupAndFold(t *testing.T) {
 	doc := workflow.New()
 	var es []*entry
 	for i := range 5 {
@@ -329,23 +329,34 @@ func TestFoldGroupsAndSolos(t *testing.T) {
 		es = append(es, &entry{id: fmt.Sprint("op", i), delta: d, enc: d.Encode()})
 	}
 	es[2].solo = true
-	n := 0
-	frames := fold(es, 1<<20, true, func() string { n++; return fmt.Sprint("fold", n) })
 	var shape []int
-	for _, fr := range frames {
-		shape = append(shape, len(fr.entries))
+	runs := group(es, 1<<20, true)
+	for _, r := range runs {
+		shape = append(shape, len(r))
 	}
-	if !reflect.DeepEqual(shape, []int{2, 1, 2}) || frames[1].id != "op2" || frames[0].id != "fold1" {
-		t.Fatalf("frames = %v (ids %s, %s)", shape, frames[0].id, frames[1].id)
+	if !reflect.DeepEqual(shape, []int{2, 1, 2}) {
+		t.Fatalf("runs = %v", shape)
+	}
+	n := 0
+	newID := func() string { n++; return fmt.Sprint("fold", n) }
+	first := fold(runs[0], 1<<20, newID)
+	if len(first) != 1 || first[0].id != "fold1" || len(first[0].entries) != 2 {
+		t.Fatalf("folded run = %+v", first)
 	}
 	merged := workflow.New()
 	merged.Merge(es[0].delta)
 	merged.Merge(es[1].delta)
-	if got, err := workflow.Decode(frames[0].enc, workflow.DocLimits); err != nil || !got.Equal(merged) {
+	if got, err := workflow.Decode(first[0].enc, workflow.DocLimits); err != nil || !got.Equal(merged) {
 		t.Fatal("a folded frame is not the merge of its entries")
 	}
-	if frames := fold(es, 1<<20, false, nil); len(frames) != 5 || frames[3].id != "op3" {
-		t.Fatalf("folding off: %d frames", len(frames))
+	if solo := fold(runs[1], 1<<20, newID); len(solo) != 1 || solo[0].id != "op2" {
+		t.Fatalf("a run of one is sent under the entry's own id: %+v", solo)
+	}
+	if parts := fold(runs[2], len(es[3].enc)+len(es[4].enc)/2, newID); len(parts) != 2 || parts[1].id != "op4" {
+		t.Fatalf("a join over the limit is not sent as its parts: %d frames", len(parts))
+	}
+	if runs := group(es, 1<<20, false); len(runs) != 5 {
+		t.Fatalf("folding off: %d runs", len(runs))
 	}
 }
 

@@ -67,26 +67,29 @@ func (c *Client) collect(cn *conn, now time.Time) (frames [][]byte, wait time.Du
 			due = append(due, e)
 		}
 	}
-	for _, f := range fold(due, c.maxDeltaLocked(), !c.cfg.DisableCoalescing, c.nextOpIDLocked) {
+	limit := c.maxDeltaLocked()
+	for _, run := range group(due, limit, !c.cfg.DisableCoalescing) {
 		if !cn.bucket.take(now) {
 			later(cn.bucket.wait(now))
 			break
 		}
-		b, err := protocol.Encode(&protocol.Delta{WorkflowID: c.cfg.WorkflowID, OpID: f.id, Delta: f.enc})
-		if err != nil {
-			// Cannot happen for a valid workflow id and op id; keep the
-			// entries rather than drop an edit.
-			c.log.Error("cannot encode delta", "op", f.id, "err", err)
-			continue
-		}
-		for _, e := range f.entries {
-			e.gen, e.applied = cn.gen, false
-			if n := len(e.mine); n > 0 {
-				c.sentMax = max(c.sentMax, e.mine[n-1].Hi)
+		for _, f := range fold(run, limit, c.nextOpIDLocked) {
+			b, err := protocol.Encode(&protocol.Delta{WorkflowID: c.cfg.WorkflowID, OpID: f.id, Delta: f.enc})
+			if err != nil {
+				// Cannot happen for a valid workflow id and op id; keep the
+				// entries rather than drop an edit.
+				c.log.Error("cannot encode delta", "op", f.id, "err", err)
+				continue
 			}
+			for _, e := range f.entries {
+				e.gen, e.applied = cn.gen, false
+				if n := len(e.mine); n > 0 {
+					c.sentMax = max(c.sentMax, e.mine[n-1].Hi)
+				}
+			}
+			cn.flights[f.id] = f.entries
+			frames = append(frames, b)
 		}
-		cn.flights[f.id] = f.entries
-		frames = append(frames, b)
 	}
 
 	if c.presDirty {
