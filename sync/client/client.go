@@ -58,7 +58,8 @@ type Client struct {
 	clock    *crdt.Clock
 	opSeq    uint64
 	out      outbox
-	recent   recent       // durable deltas kept to re-send to a node that lacks them
+	storing  map[*entry]bool // edits merged whose Apply waits for Config.Dir; not yet in out
+	recent   recent          // durable deltas kept to re-send to a node that lacks them
 	rejected []*rejection // edits refused for good, until Reset
 	// loadMax is the greatest counter of replica in the document the client
 	// started from (Config.Doc or Dir); sentMax the greatest it has sent.
@@ -224,13 +225,20 @@ func (c *Client) apply(op workflow.Op) (*workflow.Doc, error) {
 	}
 	e.seq = c.nextSeqLocked()
 	ticket := c.queueLocked(opPutEntry(e))
-	c.mu.Unlock()
-	// Only a stored edit joins the outbox, which is all the writer sends.
-	if err := c.flush(ticket); err != nil {
-		return nil, err
+	if c.storing == nil {
+		c.storing = make(map[*entry]bool)
 	}
+	c.storing[e] = true
+	c.mu.Unlock()
+	// Only a stored edit joins the outbox, which is all the writer sends
+	// (and the catch-up after a join leaves the edits in storing out).
+	err = c.flush(ticket)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	delete(c.storing, e)
+	if err != nil {
+		return nil, err
+	}
 	if c.deleted {
 		return nil, ErrWorkflowDeleted // the deletion dropped the stored entry too
 	}

@@ -149,7 +149,7 @@ func rank(set *crdt.Context, replica crdt.ReplicaID, c uint64) uint64 {
 
 // ownCatchUpLocked queues, as outbox entries, the writes of the client's
 // replica that neither the server (server) nor the outbox holds, nor a
-// refusal covers: the edits of a document passed in Config.Doc, and
+// refusal or an Apply still storing its edit covers: the edits of a document passed in Config.Doc, and
 // durable ones a dead server node took with it after the recent ones
 // were forgotten. They are not stored in Config.Dir: the document there
 // holds them, and the next join computes them again.
@@ -157,6 +157,9 @@ func (c *Client) ownCatchUpLocked(server *crdt.Context) {
 	skip := crdt.NewContext()
 	for _, e := range c.out.entries {
 		skip.Merge(e.delta.Context())
+	}
+	for e := range c.storing {
+		skip.Merge(e.delta.Context()) // not stored yet: never sent before it is
 	}
 	for _, r := range c.rejected {
 		skip.Merge(r.delta.Context())
