@@ -150,7 +150,13 @@ func TestRejectedKeptAcrossRestartAndNotResent(t *testing.T) {
 	if err := b.Reset("alice-2"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "saved after Reset", func() bool { return b.Status().String() == "saved" })
+	waitFor(t, "saved after Reset", func() bool { return b.Status().String() == "saved" && b.Doc().Equal(f.snapshot()) })
+	want := b.Doc()
+	b.Close()
+	c := openOffline(t, dir, "")
+	if c.ReplicaID() != "alice-2" || len(c.Rejected()) != 0 || !c.Doc().Equal(want) {
+		t.Errorf("after Reset and a restart: replica %q, %d refused, document equal %v", c.ReplicaID(), len(c.Rejected()), c.Doc().Equal(want))
+	}
 }
 
 // ---- deleted workflow -----------------------------------------------------
