@@ -60,7 +60,7 @@ type Client struct {
 	out      outbox
 	storing  map[*entry]bool // edits merged whose Apply waits for Config.Dir; not yet in out
 	recent   recent          // durable deltas kept to re-send to a node that lacks them
-	rejected []*rejection // edits refused for good, until Reset
+	rejected []*rejection    // edits refused for good, until Reset
 	// loadMax is the greatest counter of replica in the document the client
 	// started from (Config.Doc or Dir); sentMax the greatest it has sent.
 	// A server holding a counter beyond both saw writes of this id that

@@ -34,10 +34,10 @@
 // With Config.Dir the client keeps its document, replica id, outbox (with op
 // ids), refused edits and deleted state in a bbolt file in that directory
 // (DiskFileName). Apply returns only once its edit is committed there (one
-// fsynced transaction, under a millisecond on an idle local disk; concurrent
-// Applies share commits), and the writer sends only stored edits, so an edit Apply
-// accepted survives kill -9 and the next Client that opens the directory
-// sends it. Remote deltas and Durable acks are written with the next commit
+// fsynced transaction, under a millisecond on an idle local disk;
+// concurrent Applies share commits), and the writer sends only stored edits,
+// so an edit Apply accepted survives kill -9 and the next Client that opens
+// the directory sends it. Remote deltas and Durable acks are written with the next commit
 // (or once 64 wait, when a catch-up completes, when a connection ends, at
 // Close); losing them costs a larger catch-up or a duplicate re-send, never
 // an edit. Only one Client may hold a directory: New fails with ErrDirLocked,
