@@ -25,7 +25,9 @@ import {
   type WebSocketLike,
 } from '../src/index';
 import { decode as decodeDoc } from '../src/workflow/encode';
+import { FrameType } from '../src/protocol';
 import { freePort, sleep, varNames, waitFor } from './helpers';
+import { ScriptedServer } from './scripted';
 
 /**
  * A persistence that records every call and fails writes on demand (a full
@@ -35,20 +37,33 @@ class FaultyPersistence implements Persistence {
   readonly kind = 'memory' as const;
   failWrites = false;
   readonly calls: string[] = [];
+  /** Every lease handed out, and the ids a lease was successfully pointed at. */
+  readonly leases: ReplicaLease[] = [];
+  readonly replaced: string[] = [];
   constructor(readonly inner = new MemoryPersistence()) {}
+  /** crash lets rid's lease go as a page that went away without close does: nothing is written. */
+  crash(rid: string): void {
+    const l = this.leases.find((x) => x.replicaId === rid);
+    if (!l) throw new Error(`no lease holds ${rid}`);
+    l.release();
+  }
   private write<T>(name: string, f: () => Promise<T>): Promise<T> {
     this.calls.push(name);
     if (this.failWrites) return Promise.reject(new PersistenceError(`injected: ${name} failed (quota exceeded)`));
     return f();
   }
   claimReplica(wf: string): Promise<ReplicaLease> {
-    return this.inner.claimReplica(wf).then((l) => ({
-      get replicaId() {
-        return l.replicaId;
-      },
-      replace: (id: string) => this.write('replace', () => l.replace(id)),
-      release: () => l.release(),
-    }));
+    return this.inner.claimReplica(wf).then((l) => {
+      const lease = {
+        get replicaId() {
+          return l.replicaId;
+        },
+        replace: (id: string) => this.write('replace', () => l.replace(id)).then(() => void this.replaced.push(id)),
+        release: () => l.release(),
+      };
+      this.leases.push(lease);
+      return lease;
+    });
   }
   load(wf: string, rid: string): Promise<LoadedState> {
     return this.inner.load(wf, rid);
@@ -133,7 +148,7 @@ describe('the client writes deltas, not documents', () => {
   });
 
   it('a reload merges the log written since the last snapshot', async () => {
-    const p = new MemoryPersistence();
+    const p = new FaultyPersistence();
     const c = await FlowsyncClient.open({ ...offline, workflowId: 'wf-reload', persistence: p });
     c.applyWire('add', 'variable', { id: 'a', name: 'a', type: 'plain', value: 1 });
     const rid = c.replicaId;
@@ -142,8 +157,7 @@ describe('the client writes deltas, not documents', () => {
     const st = await p.load('wf-reload', rid);
     expect(st.doc).toBeNull();
     expect(st.log).toHaveLength(1);
-    // Simulate a crash: no close, the lease is released by the page going away.
-    (c as unknown as { lease: ReplicaLease }).lease.release();
+    p.crash(rid); // no close: the page went away
     const c2 = await FlowsyncClient.open({ ...offline, workflowId: 'wf-reload', persistence: p });
     expect(c2.replicaId).toBe(rid);
     expect(c2.doc.encode()).toEqual(want);
@@ -151,19 +165,24 @@ describe('the client writes deltas, not documents', () => {
   });
 });
 
-describe('a failed storage write retires the replica id (offline)', () => {
+describe('a failed storage write retires the replica id (scripted server)', () => {
   it("emits 'error' and switches to a fresh id at once when nothing is pending", async () => {
     const p = new FaultyPersistence();
-    const c = await FlowsyncClient.open({ ...offline, workflowId: 'wf-fail', persistence: p });
+    const server = new ScriptedServer();
+    const c = await FlowsyncClient.open({ ...offline, WebSocket: server.WebSocket, workflowId: 'wf-fail', persistence: p });
     const errors: Error[] = [];
     c.on('error', (e) => errors.push(e));
     c.applyWire('add', 'variable', { id: 'a', name: 'a', type: 'plain', value: 1 });
     const old = c.replicaId;
     const oldMax = c.doc.context().max(old);
-    // Pretend the edit became durable, then storage fails on removing it.
+    c.goOnline();
+    const ws = server.last;
+    ws.join();
+    const [sent] = ws.sentOf(FrameType.Delta);
+    // The edit becomes durable, then storage fails on removing it.
     p.failWrites = true;
-    (c as unknown as { onDurable(ids: string[]): void }).onDurable([(c as unknown as { outbox: { id: string }[] }).outbox[0].id]);
-    await sleep(10);
+    ws.deliver({ type: FrameType.Durable, opIds: [sent.opId] });
+    await waitFor('persistence error', () => errors.length > 0);
     expect(errors.some((e) => e instanceof FlowsyncError && e.kind === 'persistence')).toBe(true);
     expect(c.replicaId).not.toBe(old); // retired in memory at once
     // Later edits mint dots of the new id only.
@@ -266,7 +285,7 @@ describe('storage failures against a real server', () => {
 
     // Storage recovers: the retirement (snapshot under the new id, lease) is stored.
     p.failWrites = false;
-    await waitFor('lease stored', () => !(a as unknown as { leaseStale: boolean }).leaseStale, 10_000);
+    await waitFor('lease stored', () => p.replaced.includes(a.replicaId), 10_000);
     const fresh = a.replicaId;
     await a.close();
     const a2 = await open({ workflowId: wf, persistence: p, autoConnect: false });
@@ -343,7 +362,7 @@ describe('remote changes are logged as deltas', () => {
     expect(pb.calls.filter((x) => x === 'appendLog').length).toBeLessThan(5 + 1); // batched
     const rid = b.replicaId;
     const want = b.doc.encode();
-    (b as unknown as { lease: ReplicaLease }).lease.release(); // a crash: no close, no snapshot
+    pb.crash(rid); // no close, no snapshot
     const b2 = await open({ workflowId: wf, persistence: pb, autoConnect: false });
     expect(b2.replicaId).toBe(rid);
     expect(b2.doc.encode()).toEqual(want);
@@ -378,7 +397,7 @@ describe('stale local state without colliding edits', () => {
     expect(a2.doc.context().max(a2.replicaId)).toBeGreaterThan(0);
     // The retirement is stored: a reload gets the new id and the whole document.
     const fresh = a2.replicaId;
-    await waitFor('lease stored', () => !(a2 as unknown as { leaseStale: boolean }).leaseStale);
+    await waitFor('lease stored', () => p.replaced.includes(a2.replicaId));
     await a2.close();
     const a3 = await open({ workflowId: wf, persistence: p, autoConnect: false });
     expect(a3.replicaId).toBe(fresh);
