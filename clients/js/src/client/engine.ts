@@ -13,11 +13,12 @@
 //     after backoff. Non-retryable Nacks: reset (PROTOCOL.md §9) — see reset.
 //   - A failed storage write retires the replica id (see lease.ts).
 
-import { Code, codeName, type Frame, type Joined, type Nack } from '../protocol';
+import { Code, codeName, type Joined, type Nack } from '../protocol';
 import type { Persistence, ReplicaLease } from '../persist/types';
 import { newReplicaId } from '../persist/types';
 import type { Op } from '../workflow/builder';
 import { Backoff } from './backoff';
+import { TokenBucket } from './bucket';
 import { Connection, type Conn } from './connection';
 import { FlowsyncError, RejectError, ServerError } from './errors';
 import { Emitter } from './events';
@@ -31,7 +32,6 @@ import { decodeDoc, type Doc } from './replica';
 import { Roster } from './roster';
 import { StatusTracker, type SyncState } from './status';
 import { LocalStore } from './store';
-import { TokenBucket } from './bucket';
 import { Writer } from './writer';
 
 /** Bound of one delta when Welcome does not announce lim.delta. */
@@ -112,7 +112,7 @@ export class Engine implements FrameHost {
         setState: (s) => this.setState(s),
         notifyStatus: () => this.notifyStatus(),
         emitError: (e) => this.events.emit('error', e),
-        handleFrame: (cn, f) => this.handleFrame(cn, f),
+        handleFrame: (cn, f) => handleFrame(this, cn, f),
         disconnected: () => this.disconnected(),
         awaitingAnswer: (cn) => this.outbox.awaiting(cn.gen),
       },
@@ -148,10 +148,6 @@ export class Engine implements FrameHost {
 
   notifyStatus(): void {
     this.status.notify();
-  }
-
-  private handleFrame(cn: Conn, f: Frame): void {
-    handleFrame(this, cn, f);
   }
 
   /** disconnected empties the roster when a connection ends: offline, nobody is shown as present. */
