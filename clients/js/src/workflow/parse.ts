@@ -36,7 +36,8 @@ import {
 } from './ops_blocks';
 import { AddEdge, BatchAddEdges, BatchRemoveEdges, RemoveEdge, type EdgeInput } from './ops_edge';
 import { SubBlockBatchUpdate, UpdateSubBlock, type SubBlockUpdate } from './ops_subblock';
-import { AddSubflow, DuplicateSubflowWithChildren, RemoveSubflow, UpdateSubflow, toFloat } from './ops_subflow';
+import { AddSubflow, DuplicateSubflowWithChildren, RemoveSubflow, UpdateSubflow } from './ops_subflow';
+import { toFloat } from './subflow_config';
 import { AddVariable, DuplicateVariable, RemoveVariable, UpdateVariable } from './ops_variable';
 import { ReplaceState } from './ops_workflow';
 import { compareStrings, errorf, hasOwn, isObject, q, sortedKeys } from './util';
