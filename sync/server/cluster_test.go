@@ -152,10 +152,7 @@ func startNode(t testing.TB, name, natsURL string, o nodeOpts) *node {
 			AntiEntropyInterval: 300 * time.Millisecond, PresenceHeartbeat: o.beat},
 		Rooms: rooms.Config{MaxClockSkew: o.skew, SnapshotInterval: 200 * time.Millisecond},
 	}
-	if o.offset != 0 {
-		off := o.offset
-		cfg.Rooms.Now = func() time.Time { return time.Now().Add(off) }
-	}
+	cfg.Rooms.ClockOffset = o.offset
 	srv, err := server.New(cfg, nil, reg)
 	if err != nil {
 		t.Fatal(err)
