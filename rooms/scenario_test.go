@@ -118,8 +118,8 @@ type scriptMember struct {
 	ops      int
 	held     []heldDelta // written, not yet sent (send … hold)
 	printed  int         // frames printed so far
-	absorbed int  // frames merged into doc so far
-	shown    bool // its close was printed
+	absorbed int         // frames merged into doc so far
+	shown    bool        // its close was printed
 }
 
 type heldDelta struct {
