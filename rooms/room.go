@@ -358,7 +358,7 @@ func (rm *Room) load() bool {
 
 func (rm *Room) armIdle() {
 	// A dirty snapshot does not keep a room loaded: eviction hands it to
-	// the background (RELIABILITY item 30: never pin a document).
+	// the background, so a failing store cannot pin documents in memory.
 	idle := len(rm.members) == 0 && len(rm.pending) == 0 && rm.inflight == nil && rm.closing == nil
 	switch {
 	case idle && !rm.idleArmed:

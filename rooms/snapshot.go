@@ -174,7 +174,10 @@ func (rm *Room) handleSnapshot(res snapResult) {
 // evictSnapshot runs as the room goes away (it is already out of the
 // registry): if the document is dirty, or the in-flight snapshot may fail,
 // a background goroutine finishes the job with a bounded number of
-// attempts. The room is never kept loaded for it (RELIABILITY item 30).
+// attempts. The room is never kept loaded for it: a store that keeps
+// failing must not pin documents in memory until the node runs out of it,
+// and the log already holds every durable delta, so a snapshot given up
+// costs load time only.
 func (rm *Room) evictSnapshot() {
 	var doc *workflow.Doc
 	if rm.snap.dirty {

@@ -648,9 +648,10 @@ func counterValue(c prometheus.Collector) float64 {
 	return sum
 }
 
-// TestHostileInputPack is RELIABILITY.md T11 for the session layer: every
-// input closes only its own connection, with the right code, and counts in
-// the invalid-frames metric. (The deflate bomb does not apply: compression
+// TestHostileInputPack replays, at the session layer, inputs that crashed or
+// exhausted other collaborative-editing servers: every input closes only
+// its own connection, with the right code, and counts in the
+// invalid-frames metric. (The deflate bomb does not apply: compression
 // is off.)
 func TestHostileInputPack(t *testing.T) {
 	e := newEnv(t, nil)
