@@ -180,18 +180,7 @@ func (p *peer) waitLive(t *testing.T) {
 // documents (and the server's) are equal, then checks the views.
 func waitConverged(t *testing.T, s *server, peers ...*peer) {
 	t.Helper()
-	var why string
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		why = converged(t, s, peers)
-		if why == "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not converged after 10 s: %s", why)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testutil.WaitReason(t, testutil.DefaultWait, "convergence", func() string { return converged(t, s, peers) })
 	v0 := peers[0].View()
 	for _, p := range peers[1:] {
 		if v := p.View(); !reflect.DeepEqual(v0, v) {
