@@ -38,7 +38,7 @@ import (
 // Commands (members are named by a capital letter or word; a member's
 // replica is "r" + its lowercased name, its user "u-" + its name):
 //
-//	config [idle=D] [snapshot-interval=D] [snapshot-max-delay=D] [max-pending=N]
+//	config [idle=D] [snapshot-interval=D] [snapshot-max-delay=D] [max-pending=N] [clock-offset=D]
 //	    before anything else: the registry's Config (zero fields: defaults)
 //	join A [role=read|write|admin] [tab=T] [reload]
 //	    A joins with what its client holds; a member that was closed, or
@@ -225,6 +225,8 @@ func (s *scenario) run(t *testing.T, d *datadriven.TestData) string {
 				s.cfg.SnapshotInterval = duration(t, d, v)
 			case "snapshot-max-delay":
 				s.cfg.SnapshotMaxDelay = duration(t, d, v)
+			case "clock-offset":
+				s.cfg.ClockOffset = duration(t, d, v)
 			case "max-pending":
 				n, err := strconv.Atoi(v)
 				if err != nil {
