@@ -1,5 +1,5 @@
-// Port of crdt/workflow/parse.go: building operations from the reference
-// wire payloads (sim-realtime.md §2), JSON-shaped, numbers as JS numbers.
+// Port of crdt/workflow/parse.go: building operations from the payloads of
+// the replaced system's wire, JSON-shaped, numbers as JS numbers.
 
 import type { Op } from './builder';
 import { WorkflowError } from './errors';
@@ -49,7 +49,7 @@ type Parser = (p: Wire) => Op;
 
 /**
  * Maps "target/operation" to the parser of its payload. The keys are the
- * reference's names (sim-realtime.md §2), legacy operations included.
+ * names the replaced system uses on its wire, legacy operations included.
  */
 const opParsers = new Map<string, Parser>([
   ['block/update-position', (p) => new UpdatePosition({ id: p.id('id'), position: p.position('position') })],
