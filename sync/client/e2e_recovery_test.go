@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/internal/testutil"
 	"github.com/flowsync/flowsync/rooms"
 	"github.com/flowsync/flowsync/sync/client"
 	"github.com/flowsync/flowsync/sync/protocol"
@@ -30,7 +31,7 @@ func mustApply(t *testing.T, p *peer, op workflow.Op) {
 func goOffline(t *testing.T, p *peer) {
 	t.Helper()
 	p.dialer.setOffline(true)
-	waitUntil(t, p.name+" offline", func() bool { return p.Status().State != client.StateLive })
+	testutil.WaitFor(t, p.name+" offline", func() bool { return p.Status().State != client.StateLive })
 }
 
 // A client restarted on its directory sends the edits it made offline
@@ -137,7 +138,7 @@ func TestE2EFoldedRefusalIsPerEdit(t *testing.T) {
 	mustApply(t, a, addBlock("forbidden", "Forbidden"))
 	mustApply(t, a, addBlock("ok2", "Ok 2"))
 	a.dialer.setOffline(false)
-	waitUntil(t, "the refusal", func() bool {
+	testutil.WaitFor(t, "the refusal", func() bool {
 		st := a.Status()
 		return st.State == client.StateLive && st.Pending == 0 && st.Rejected == 1
 	})
@@ -152,7 +153,7 @@ func TestE2EFoldedRefusalIsPerEdit(t *testing.T) {
 	if st := a.Status(); st.Saved() {
 		t.Errorf("status %s says saved", st)
 	}
-	waitUntil(t, "bob has the accepted edits", func() bool {
+	testutil.WaitFor(t, "bob has the accepted edits", func() bool {
 		v := bob.View()
 		return v.Blocks["ok1"] != nil && v.Blocks["ok2"] != nil
 	})

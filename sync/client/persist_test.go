@@ -14,6 +14,7 @@ import (
 
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/internal/testutil"
 	"github.com/flowsync/flowsync/sync/protocol"
 )
 
@@ -49,12 +50,12 @@ func TestDirResumesAndSendsWhatWasNeverDurable(t *testing.T) {
 	for i := range 3 {
 		mustApply(t, a.Client, addBlock(fmt.Sprint("durable", i), fmt.Sprint("Durable ", i)))
 	}
-	waitFor(t, "applied", func() bool { return a.Status().Unacked == 0 })
+	testutil.WaitFor(t, "applied", func() bool { return a.Status().Unacked == 0 })
 	f.releaseDurable()
-	waitFor(t, "durable", func() bool { return a.Pending() == 0 })
+	testutil.WaitFor(t, "durable", func() bool { return a.Pending() == 0 })
 	f.set(func(f *fakeServer) { f.refuseDials = true })
 	f.dropAll(protocol.CloseGoingAway)
-	waitFor(t, "offline", func() bool { return a.Status().State != StateLive })
+	testutil.WaitFor(t, "offline", func() bool { return a.Status().State != StateLive })
 	for i := range 10 {
 		mustApply(t, a.Client, addBlock(fmt.Sprint("offline", i), fmt.Sprint("Offline ", i)))
 	}
@@ -166,7 +167,7 @@ func TestDirSnapshotReplacesTheLog(t *testing.T) {
 		mustApply(t, a.Client, addBlock(fmt.Sprint("a", i), fmt.Sprint("A ", i)))
 		mustApply(t, other.Client, addBlock(fmt.Sprint("o", i), fmt.Sprint("O ", i)))
 	}
-	waitFor(t, "converged", func() bool { return a.Doc().Equal(other.Doc()) && a.Pending() == 0 && other.Pending() == 0 })
+	testutil.WaitFor(t, "converged", func() bool { return a.Doc().Equal(other.Doc()) && a.Pending() == 0 && other.Pending() == 0 })
 	want := a.Doc()
 	a.Close()
 	c := openOffline(t, dir, "")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/internal/testutil"
 	"github.com/flowsync/flowsync/sync/protocol"
 )
 
@@ -30,7 +31,7 @@ func TestSavedDocOfflineEditsSentOnJoin(t *testing.T) {
 	a.waitSaved(t)
 	f.set(func(f *fakeServer) { f.refuseDials = true })
 	f.dropAll(protocol.CloseGoingAway)
-	waitFor(t, "offline", func() bool { return a.Status().State != StateLive })
+	testutil.WaitFor(t, "offline", func() bool { return a.Status().State != StateLive })
 	for i := range 10 {
 		mustApply(t, a.Client, addBlock(fmt.Sprint("b", i), fmt.Sprint("Block ", i)))
 	}
@@ -42,7 +43,7 @@ func TestSavedDocOfflineEditsSentOnJoin(t *testing.T) {
 	f.set(func(f *fakeServer) { f.refuseDials = false })
 	b := startClient(t, f, "alice", func(cfg *Config) { cfg.Doc = saved })
 	b.waitLive(t)
-	waitFor(t, "the saved edits reach the server", func() bool { return f.snapshot().Equal(b.Doc()) && b.Pending() == 0 })
+	testutil.WaitFor(t, "the saved edits reach the server", func() bool { return f.snapshot().Equal(b.Doc()) && b.Pending() == 0 })
 	v := f.snapshot().View()
 	if len(v.Blocks) != 10 || v.Blocks["online"].Name != "Renamed offline" || v.Blocks["b3"] != nil {
 		t.Fatalf("server view after the restart: %d blocks, %+v", len(v.Blocks), v.Blocks["online"])
@@ -86,12 +87,12 @@ func TestFoldedRefusalIsAnsweredPerEdit(t *testing.T) {
 	c.waitLive(t)
 	f.set(func(f *fakeServer) { f.refuseDials = true })
 	f.dropAll(protocol.CloseGoingAway)
-	waitFor(t, "offline", func() bool { return c.Status().State != StateLive })
+	testutil.WaitFor(t, "offline", func() bool { return c.Status().State != StateLive })
 	mustApply(t, c.Client, addBlock("good1", "Good 1"))
 	bad := mustApply(t, c.Client, addBlock("bad", "Bad"))
 	mustApply(t, c.Client, addBlock("good2", "Good 2"))
 	f.set(func(f *fakeServer) { f.refuseDials = false })
-	waitFor(t, "answered", func() bool { s := c.Status(); return s.State == StateLive && s.Pending == 0 && s.Rejected == 1 })
+	testutil.WaitFor(t, "answered", func() bool { s := c.Status(); return s.State == StateLive && s.Pending == 0 && s.Rejected == 1 })
 
 	v := f.snapshot().View()
 	if v.Blocks["good1"] == nil || v.Blocks["good2"] == nil || v.Blocks["bad"] != nil {
@@ -126,7 +127,7 @@ func TestRejectedKeptAcrossRestartAndNotResent(t *testing.T) {
 	a.waitLive(t)
 	mustApply(t, a.Client, addBlock("bad", "Bad"))
 	mustApply(t, a.Client, addBlock("good", "Good"))
-	waitFor(t, "refused", func() bool { s := a.Status(); return s.Rejected == 1 && s.Pending == 0 })
+	testutil.WaitFor(t, "refused", func() bool { s := a.Status(); return s.Rejected == 1 && s.Pending == 0 })
 	a.Close()
 	f.mu.Lock()
 	nacks := f.nacks
@@ -135,7 +136,7 @@ func TestRejectedKeptAcrossRestartAndNotResent(t *testing.T) {
 	b := startClient(t, f, "", withDir(dir))
 	b.waitLive(t)
 	mustApply(t, b.Client, addBlock("after", "After"))
-	waitFor(t, "after durable", func() bool { return b.Pending() == 0 && f.snapshot().View().Blocks["after"] != nil })
+	testutil.WaitFor(t, "after durable", func() bool { return b.Pending() == 0 && f.snapshot().View().Blocks["after"] != nil })
 	if s := b.Status(); s.Rejected != 1 || s.Saved() {
 		t.Errorf("status after restart = %+v", s)
 	}
@@ -150,7 +151,7 @@ func TestRejectedKeptAcrossRestartAndNotResent(t *testing.T) {
 	if err := b.Reset("alice-2"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "saved after Reset", func() bool { return b.Status().String() == "saved" && b.Doc().Equal(f.snapshot()) })
+	testutil.WaitFor(t, "saved after Reset", func() bool { return b.Status().String() == "saved" && b.Doc().Equal(f.snapshot()) })
 	want := b.Doc()
 	b.Close()
 	c := openOffline(t, dir, "")
@@ -278,7 +279,7 @@ func TestReplicaReuseIsReminted(t *testing.T) {
 				mustApply(t, c.Client, addBlock(fmt.Sprint("new", i), fmt.Sprint("New ", i)))
 			}
 			f.set(func(f *fakeServer) { f.refuseDials = false })
-			waitFor(t, "converged", func() bool {
+			testutil.WaitFor(t, "converged", func() bool {
 				s := c.Status()
 				return s.State == StateLive && s.Pending == 0 && f.snapshot().Equal(c.Doc())
 			})
@@ -384,9 +385,9 @@ func TestStatusCallbackMayApplyDuringResets(t *testing.T) {
 		}
 	})
 	self.Store(c.Client)
-	waitFor(t, "the replica reset", func() bool { return c.ReplicaID() != "alice" && c.Status().State == StateLive })
+	testutil.WaitFor(t, "the replica reset", func() bool { return c.ReplicaID() != "alice" && c.Status().State == StateLive })
 	if err := c.Reset("alice-3"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "saved", func() bool { return c.Status().String() == "saved" })
+	testutil.WaitFor(t, "saved", func() bool { return c.Status().String() == "saved" })
 }
