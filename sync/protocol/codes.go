@@ -41,6 +41,12 @@ const (
 	CodeUnknownWorkflow Code = 21 // the workflow does not exist
 	CodeWorkflowDeleted Code = 22 // the workflow was deleted
 	CodeWorkflowLocked  Code = 23 // the workflow (or its folder) is locked
+	// CodeReplicaBehind refuses a Join whose context lacks dots of the
+	// session's own replica (Hello.rid) that the server holds: the client
+	// lost local state and reused its id, so its next dots would repeat ones
+	// the server holds with other content. The client takes a new replica
+	// id, re-mints its unsent edits under it and joins again.
+	CodeReplicaBehind Code = 24
 
 	CodeInvalidOperation   Code = 30 // the operation's input is malformed, or names an unknown operation
 	CodeInvalidDelta       Code = 31 // the delta does not decode as a workflow delta
@@ -80,6 +86,7 @@ var codes = map[Code]codeInfo{
 	CodeUnknownWorkflow:    {"UNKNOWN_WORKFLOW", false, "no such workflow"},
 	CodeWorkflowDeleted:    {"WORKFLOW_DELETED", false, "the workflow was deleted"},
 	CodeWorkflowLocked:     {"WORKFLOW_LOCKED", false, "the workflow (or its folder) is locked"},
+	CodeReplicaBehind:      {"REPLICA_BEHIND", false, "the Join's context lacks dots of the session's own replica (`Hello.rid`) that the server holds: the client lost local state and reused its id; take a new replica id, re-mint the unsent edits under it, join again (§9)"},
 	CodeInvalidOperation:   {"INVALID_OPERATION", false, "malformed operation input, unknown operation, or a parent/subflow target that is not a loop/parallel"},
 	CodeInvalidDelta:       {"INVALID_DELTA", false, "`d` is not a valid workflow encoding (§7)"},
 	CodePreconditionFailed: {"PRECONDITION_FAILED", false, "a compare-and-set expectation does not hold"},
