@@ -460,6 +460,9 @@ func (rm *Room) handleRemotePresence(ev *remotePresenceEvent) {
 			return
 		}
 		delete(rm.remote, ev.node)
+		// The node released the workflow or died: what it made durable
+		// may never reach us over the bus.
+		rm.requestRefresh()
 	} else {
 		if rm.remote == nil {
 			rm.remote = make(map[string][]protocol.RosterEntry)

@@ -81,6 +81,12 @@ type Config struct {
 	// current document. The security issue adds roles per workflow and
 	// locks here. Default: none.
 	Admit Admission
+	// StoreRefreshInterval is how often a room that is part of a cluster
+	// reads its document back from the store to merge what other nodes
+	// made durable without it hearing of it over the bus (refresh.go).
+	// Negative disables the periodic reload (the event-driven ones stay).
+	// Default: 10 s.
+	StoreRefreshInterval time.Duration
 	// Cluster, when set, joins this registry to the other nodes serving
 	// the same documents (see Cluster and Registry.ClusterLocal). Default:
 	// nil, a single node.
@@ -100,6 +106,8 @@ const (
 	DefaultMaxPendingBytes  = 64 << 20
 	DefaultRetryBackoff     = 100 * time.Millisecond
 	DefaultMaxRetryBackoff  = 10 * time.Second
+
+	DefaultStoreRefreshInterval = 10 * time.Second
 
 	DefaultSnapshotInterval         = time.Second
 	DefaultSnapshotMaxDelay         = 10 * time.Second
@@ -133,6 +141,7 @@ func (c Config) withDefaults() Config {
 	defDur(&c.WriteTimeout, DefaultWriteTimeout)
 	defDur(&c.RetryBackoff, DefaultRetryBackoff)
 	defDur(&c.MaxRetryBackoff, DefaultMaxRetryBackoff)
+	defDur(&c.StoreRefreshInterval, DefaultStoreRefreshInterval)
 	if c.ServerReplicaID == "" {
 		var b [8]byte
 		_, _ = rand.Read(b[:])

@@ -15,6 +15,13 @@ import (
 // agree on contexts and differ in state for good.
 var ErrForgedContent = errors.New("workflow: dot already held with other content")
 
+// ErrForeignContent: a delta carries values under dots of another replica
+// that this document has never seen. A replica writes only under its own
+// dots; another replica's edit reaches a server from its author, from
+// another node, or from a client that hands it back together with the
+// server's receipt for it — never as part of a replica's own delta.
+var ErrForeignContent = errors.New("workflow: values under another replica's unseen dots")
+
 // Vetted is what a server may merge of a delta written by one replica.
 type Vetted struct {
 	// Delta is what to merge, store and relay. It is the delta given to Vet
@@ -23,11 +30,11 @@ type Vetted struct {
 	// Changed reports that Vet left something out, so Delta's encoding
 	// differs from the one received.
 	Changed bool
-	// Unverified holds the dots of other replicas that the delta names but
-	// the document has never seen: an honest replica names them when it
-	// overwrote or removed an edit the server lost (or has not received
-	// yet), a forger to remove edits that do not exist yet. They are left
-	// out of Delta, entries and context alike.
+	// Unverified holds the dots of other replicas that the delta's context
+	// names but the document has never seen: an honest replica names them
+	// when it overwrote or removed an edit the server lost (or has not
+	// received yet), a forger to remove edits that do not exist yet. They
+	// are left out of Delta's context.
 	Unverified *crdt.Context
 	// Dead counts entries left out because the document has seen their dots
 	// removed: merging them would change nothing here, and relaying them
@@ -39,11 +46,13 @@ type Vetted struct {
 // from a replica it trusts only with its own dots:
 //   - an entry whose dot d holds must carry exactly what d holds, under the
 //     same key (ErrForgedContent otherwise: nothing is taken);
+//   - an entry under another replica's dot that d has never seen is refused
+//     (ErrForeignContent: nothing is taken);
 //   - an entry whose dot d has seen removed is left out;
-//   - dots of other replicas that d has never seen are left out, entries and
-//     context alike: only own's dots, and dots d has seen, may enter d's
-//     context through own. (Dots that another node or a receipt vouches for
-//     are merged before Vet runs, so that they count as seen.)
+//   - context dots of other replicas that d has never seen are left out:
+//     only own's dots, and dots d has seen, may enter d's context through
+//     own. (Dots that another node or a receipt vouches for are merged
+//     before Vet runs, so that they count as seen.)
 //
 // Vet reads d and delta and changes neither.
 func (d *Doc) Vet(delta *Doc, own crdt.ReplicaID) (Vetted, error) {
@@ -54,7 +63,8 @@ func (d *Doc) Vet(delta *Doc, own crdt.ReplicaID) (Vetted, error) {
 		for _, e := range es {
 			if !d.ctx.Contains(e.Dot) {
 				if e.Dot.Replica != own {
-					unverified.Add(e.Dot)
+					forged = fmt.Errorf("%w: dot %s:%d", ErrForeignContent, e.Dot.Replica, e.Dot.Counter)
+					return false
 				}
 				continue
 			}
@@ -89,9 +99,6 @@ func (d *Doc) Vet(delta *Doc, own crdt.ReplicaID) (Vetted, error) {
 	out := &Doc{ctx: *delta.ctx.Missing(unverified)}
 	delta.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
 		for _, e := range es {
-			if unverified.Contains(e.Dot) {
-				continue
-			}
 			if d.ctx.Contains(e.Dot) && !d.store.Has(e.Dot) {
 				continue
 			}

@@ -177,3 +177,22 @@ func ctxOfPtr(d crdt.Dot) *crdt.Context {
 	c := ctxOf(d)
 	return &c
 }
+
+// Values under another replica's unseen dots are never part of a replica's
+// own delta: the whole delta is refused (a receipt is the way to hand such
+// values back).
+func TestVetRefusesForeignContent(t *testing.T) {
+	a, b := newVetReplica(t, "A"), newVetReplica(t, "B")
+	addX := a.apply(addBlock("x", 10))
+	b.doc.Merge(addX)
+	addY := b.apply(addBlock("y", 20))
+	both := New()
+	both.Merge(addX)
+	both.Merge(addY)
+	if _, err := New().Vet(both, "B"); !errors.Is(err, ErrForeignContent) {
+		t.Fatalf("B sending A's unseen values: %v, want ErrForeignContent", err)
+	}
+	if _, err := New().Vet(addX, "B"); !errors.Is(err, ErrForeignContent) {
+		t.Fatalf("B sending only A's values: %v, want ErrForeignContent", err)
+	}
+}
