@@ -235,3 +235,44 @@ func TestUnseenDotsReadBackFromSharedStore(t *testing.T) {
 		t.Fatalf("server %v differs from B %v", server.View().Blocks, b.doc.View().Blocks)
 	}
 }
+
+// A replica id reused after losing local state is refused at join, before
+// its new dots can collide with held ones.
+func TestJoinRefusesReplicaBehind(t *testing.T) {
+	r := newRegistry(t, Config{}, memory.New())
+	ctx := context.Background()
+	m := member("s1", "rep-a")
+	room, _, err := r.Join(ctx, "wf", m, JoinOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newReplicaEditor(t, "rep-a")
+	d1 := a.apply(addAgent("x", 1))
+	room.SubmitDelta(m, "a-1", d1.Encode(), d1)
+	waitUntil(t, "the add", func() bool {
+		doc, _ := room.Snapshot(ctx)
+		return doc.Context().Max("rep-a") > 0
+	})
+	// The same replica, state lost: joins with nothing.
+	fresh := member("s2", "rep-a")
+	if _, _, err := r.Join(ctx, "wf", fresh, JoinOptions{}); ErrorCode(err) != protocol.CodeReplicaBehind {
+		t.Fatalf("join with a lost state: %v, want REPLICA_BEHIND", err)
+	}
+	// A context with only part of its own dots is behind too.
+	d2 := a.apply(addAgent("y", 2))
+	room.SubmitDelta(m, "a-2", d2.Encode(), d2)
+	waitUntil(t, "the second add", func() bool {
+		doc, _ := room.Snapshot(ctx)
+		return doc.Context().Max("rep-a") == a.doc.Context().Max("rep-a")
+	})
+	if _, _, err := r.Join(ctx, "wf", fresh, JoinOptions{Have: d1.Context()}); ErrorCode(err) != protocol.CodeReplicaBehind {
+		t.Fatalf("join with part of its dots: %v, want REPLICA_BEHIND", err)
+	}
+	// The replica with its state, and another replica, join fine.
+	if _, _, err := r.Join(ctx, "wf", fresh, JoinOptions{Have: a.doc.Context()}); err != nil {
+		t.Fatalf("join with the full state: %v", err)
+	}
+	if _, _, err := r.Join(ctx, "wf", member("s3", "rep-b"), JoinOptions{}); err != nil {
+		t.Fatalf("another replica: %v", err)
+	}
+}

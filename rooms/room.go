@@ -465,7 +465,12 @@ func (rm *Room) handleJoin(ev *joinEvent) {
 		id.Role = protocol.RoleRead
 	}
 	if old, ok := rm.members[ev.m]; ok {
+		// A re-join by the server (a role change) carries no context; the
+		// member's replica was checked when it joined.
 		rm.remove(old)
+	} else if err := rm.replicaBehind(id.ReplicaID, ev.opts.Have); err != nil {
+		ev.reply <- joinReply{err: err}
+		return
 	}
 	if tab := ev.opts.TabSessionID; tab != "" {
 		// A reload of the same tab replaces its ghost entry.
