@@ -85,7 +85,7 @@ type Config struct {
 	// reads its document back from the store to merge what other nodes
 	// made durable without it hearing of it over the bus (refresh.go).
 	// Negative disables the periodic reload (the event-driven ones stay).
-	// Default: 10 s.
+	// Default: 5 s, the anti-entropy interval's default.
 	StoreRefreshInterval time.Duration
 	// Cluster, when set, joins this registry to the other nodes serving
 	// the same documents (see Cluster and Registry.ClusterLocal). Default:
@@ -107,7 +107,7 @@ const (
 	DefaultRetryBackoff     = 100 * time.Millisecond
 	DefaultMaxRetryBackoff  = 10 * time.Second
 
-	DefaultStoreRefreshInterval = 10 * time.Second
+	DefaultStoreRefreshInterval = 5 * time.Second
 
 	DefaultSnapshotInterval         = time.Second
 	DefaultSnapshotMaxDelay         = 10 * time.Second
