@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flowsync/flowsync/crdt"
+	"github.com/flowsync/flowsync/sync/receipt"
 )
 
 // Config configures a Registry. The zero Config is valid: every zero field
@@ -87,6 +88,11 @@ type Config struct {
 	// Negative disables the periodic reload (the event-driven ones stay).
 	// Default: 5 s, the anti-entropy interval's default.
 	StoreRefreshInterval time.Duration
+	// Receipts makes the receipts on what rooms send clients and checks
+	// the ones clients hand back (Vouch frames). Every node of a
+	// deployment must hold the same keys. Default: nil, no receipts (a
+	// Vouch is refused with BAD_RECEIPT).
+	Receipts *receipt.Keyring
 	// Cluster, when set, joins this registry to the other nodes serving
 	// the same documents (see Cluster and Registry.ClusterLocal). Default:
 	// nil, a single node.
