@@ -446,7 +446,7 @@ func (rm *Room) handleRemote(ev *remoteEvent) {
 		rm.flushRelay()
 	}
 	rm.markSnapDirty()
-	rm.pending = append(rm.pending, pendingDelta{raw: raw, applied: time.Now()})
+	rm.pending = append(rm.pending, pendingDelta{raw: raw, applied: rm.cfg.now()})
 	rm.pendingBytes += len(raw)
 	rm.metrics.gauges(0, 0, float64(len(raw)))
 	ev.reply <- nil

@@ -60,12 +60,12 @@ func (rm *Room) requestRefresh() {
 		rs.again = true
 		return
 	}
-	if wait := minRefreshGap - time.Since(rs.last); wait > 0 {
+	if wait := minRefreshGap - rm.cfg.since(rs.last); wait > 0 {
 		rs.again = true
 		rm.armRefresh(wait)
 		return
 	}
-	rs.inflight, rs.again, rs.last = true, false, time.Now()
+	rs.inflight, rs.again, rs.last = true, false, rm.cfg.now()
 	id, store, timeout := rm.id, rm.reg.store, rm.cfg.LoadTimeout
 	ctx := rm.reg.ctx
 	go func() {

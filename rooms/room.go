@@ -375,7 +375,7 @@ func (rm *Room) load() bool {
 
 func (rm *Room) armIdle() {
 	// A dirty snapshot does not keep a room loaded: eviction hands it to
-	// the background (RELIABILITY item 30: never pin a document).
+	// the background, so a failing store cannot pin documents in memory.
 	idle := len(rm.members) == 0 && len(rm.pending) == 0 && rm.inflight == nil && rm.closing == nil
 	switch {
 	case idle && !rm.idleArmed:
@@ -451,7 +451,7 @@ func (rm *Room) handle(ev event) {
 	}
 }
 
-func (rm *Room) nowMs() int64 { return rm.cfg.Now().UnixMilli() }
+func (rm *Room) nowMs() int64 { return rm.cfg.now().UnixMilli() }
 
 // ---- membership ----------------------------------------------------------
 
@@ -591,7 +591,7 @@ func (rm *Room) handleDelta(ev *deltaEvent) {
 		rm.refuse(ms, ev.opID, err)
 		return
 	}
-	start := time.Now()
+	start := rm.cfg.now()
 	nowMs := rm.nowMs()
 	c := &Change{WorkflowID: rm.id, Member: ms.id, Delta: ev.delta}
 	latest, err := admit(rm.doc, c, rm.cfg.ServerReplicaID, nowMs, rm.cfg.MaxClockSkew.Milliseconds())
@@ -625,7 +625,7 @@ func (rm *Room) handleDelta(ev *deltaEvent) {
 	if !latest.IsZero() {
 		rm.clock.Observe(latest, nowMs)
 	}
-	rm.metrics.observeMerge(time.Since(start))
+	rm.metrics.observeMerge(rm.cfg.since(start))
 	if v.Delta.IsEmpty() {
 		// Nothing of it was new here: an ack is all it needs.
 		ack := &protocol.Applied{OpID: ev.opID}
@@ -652,7 +652,7 @@ func (rm *Room) handleOperation(ev *opEvent) {
 		rm.refuse(ms, ev.opID, protocol.NewError(protocol.CodePermissionDenied, "role %q may not edit", r))
 		return
 	}
-	start := time.Now()
+	start := rm.cfg.now()
 	nowMs := rm.nowMs()
 	delta, err := rm.doc.Prepare(rm.clock.Now(nowMs), ev.op)
 	if err == nil {
@@ -667,7 +667,7 @@ func (rm *Room) handleOperation(ev *opEvent) {
 		return
 	}
 	rm.doc.Merge(delta)
-	rm.metrics.observeMerge(time.Since(start))
+	rm.metrics.observeMerge(rm.cfg.since(start))
 	raw := delta.Encode()
 	rm.publish(raw)
 	rm.applied(ms, ev.opID, raw, delta, "", true)
@@ -702,7 +702,7 @@ func (rm *Room) applied(ms *memberState, opID string, raw []byte, delta *workflo
 	ack := &protocol.Applied{OpID: opID}
 	rm.sendTo(ms, ack, protocol.AppendFrame(make([]byte, 0, 16+len(opID)), ack))
 	rm.markSnapDirty()
-	rm.pending = append(rm.pending, pendingDelta{m: ms.m, opID: opID, raw: raw, applied: time.Now()})
+	rm.pending = append(rm.pending, pendingDelta{m: ms.m, opID: opID, raw: raw, applied: rm.cfg.now()})
 	rm.pendingBytes += len(raw)
 	rm.metrics.gauges(0, 0, float64(len(raw)))
 }
@@ -713,10 +713,10 @@ func (rm *Room) flushRelay() {
 	if !ok {
 		return
 	}
-	start := time.Now()
+	start := rm.cfg.now()
 	frame := protocol.AppendFrame(make([]byte, 0, 96+len(rm.id)+len(f.Delta)+len(f.Origin.UserID)+len(f.Origin.ReplicaID)+len(f.Origin.SessionID)), f)
 	rm.broadcast(f, frame, except)
-	rm.metrics.observeFanout(time.Since(start))
+	rm.metrics.observeFanout(rm.cfg.since(start))
 }
 
 func (rm *Room) refuse(ms *memberState, opID string, err error) {
@@ -842,7 +842,7 @@ func (rm *Room) maybeWrite() {
 	if rm.inflight != nil || len(rm.pending) == 0 {
 		return
 	}
-	if wait := rm.cfg.MinWriteInterval - time.Since(rm.lastWrite); wait > 0 && rm.closing == nil &&
+	if wait := rm.cfg.MinWriteInterval - rm.cfg.since(rm.lastWrite); wait > 0 && rm.closing == nil &&
 		len(rm.pending) < rm.cfg.MaxBatchDeltas {
 		if !rm.lingerArmed {
 			rm.linger.Reset(wait)
@@ -850,7 +850,7 @@ func (rm *Room) maybeWrite() {
 		}
 		return
 	}
-	rm.lastWrite = time.Now()
+	rm.lastWrite = rm.cfg.now()
 	n := min(len(rm.pending), rm.cfg.MaxBatchDeltas)
 	rm.inflight = rm.pending[:n:n]
 	rm.pending = rm.pending[n:]
@@ -878,9 +878,9 @@ func (rm *Room) startWrite() {
 		defer reg.wg.Done()
 		ctx, cancel := context.WithTimeout(reg.ctx, rm.cfg.WriteTimeout)
 		defer cancel()
-		start := time.Now()
+		start := rm.cfg.now()
 		err := reg.store.Append(ctx, rm.id, raws)
-		rm.metrics.observeAppend(time.Since(start), len(raws), bytes, err)
+		rm.metrics.observeAppend(rm.cfg.since(start), len(raws), bytes, err)
 		reg.noteWrite(err)
 		rm.written <- err
 	}()
@@ -918,7 +918,7 @@ func (rm *Room) handleWritten(err error) {
 // the order they were applied. Members that left miss it: their clients
 // resend after rejoining, and merging is idempotent.
 func (rm *Room) ackDurable(batch []pendingDelta) {
-	now := time.Now()
+	now := rm.cfg.now()
 	var order []Member
 	ops := make(map[Member][]string)
 	for _, p := range batch {

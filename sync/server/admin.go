@@ -231,8 +231,8 @@ func (h *adminHandler) failed(w http.ResponseWriter, r *http.Request, err error)
 // ---- input ---------------------------------------------------------------
 
 // validID checks a workflow or user id from the path: 1–256 bytes of
-// UTF-8, no control characters, no path separators or dot segments
-// (RELIABILITY item 26).
+// UTF-8, no control characters, no path separators or dot segments, so an
+// id can never reach a log line, a store key or a URL as something else.
 func validID(id string) error {
 	switch {
 	case id == "" || len(id) > protocol.MaxIDBytes:
@@ -516,7 +516,8 @@ func (h *adminHandler) getRooms(w http.ResponseWriter, r *http.Request) {
 // ---- operations ----------------------------------------------------------
 
 // OperationInput is one operation of POST .../operations, in the
-// reference's vocabulary (sim-realtime.md §2).
+// vocabulary of the system flowsync replaces (workflow.ParseOp), so the
+// application's backend sends what it sent before.
 type OperationInput struct {
 	Operation string         `json:"operation"`
 	Target    string         `json:"target"`
