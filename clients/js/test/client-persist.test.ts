@@ -18,8 +18,11 @@ import {
   type FlowsyncClientOptions,
   type LoadedState,
   type Persistence,
+  type ReceiptKey,
   type ReplicaLease,
+  type ReplicaState,
   type StoredEntry,
+  type StoredReceipt,
   type WebSocketConstructor,
   type WebSocketLike,
 } from '../src/index';
@@ -80,8 +83,17 @@ class FaultyPersistence implements Persistence {
   appendLocal(wf: string, rid: string, e: StoredEntry): Promise<void> {
     return this.write('appendLocal', () => this.inner.appendLocal(wf, rid, e));
   }
-  appendLog(wf: string, rid: string, d: Uint8Array[]): Promise<void> {
-    return this.write('appendLog', () => this.inner.appendLog(wf, rid, d));
+  appendLog(wf: string, rid: string, d: Uint8Array[], receipts?: StoredReceipt[]): Promise<void> {
+    return this.write('appendLog', () => this.inner.appendLog(wf, rid, d, receipts));
+  }
+  removeReceipts(wf: string, rid: string, keys: ReceiptKey[]): Promise<void> {
+    return this.write('removeReceipts', () => this.inner.removeReceipts(wf, rid, keys));
+  }
+  markRejected(wf: string, rid: string, seqs: number[], r: { code: number; message: string }): Promise<void> {
+    return this.write('markRejected', () => this.inner.markRejected(wf, rid, seqs, r));
+  }
+  saveReplica(wf: string, rid: string, st: ReplicaState): Promise<void> {
+    return this.write('saveReplica', () => this.inner.saveReplica(wf, rid, st));
   }
   saveSnapshot(wf: string, rid: string, doc: Uint8Array): Promise<void> {
     return this.write('saveSnapshot', () => this.inner.saveSnapshot(wf, rid, doc));
