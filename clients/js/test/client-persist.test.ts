@@ -464,7 +464,7 @@ describe('workflow deletion (admin API)', () => {
     expect(a.status().pending).toBe(0);
     await waitFor('stored state dropped', () => p.calls.includes('dropReplica'));
     const st = await p.inner.load(wf, rid);
-    expect(st).toEqual({ doc: null, log: [], outbox: [], nextSeq: 1 });
+    expect(st).toEqual({ doc: null, log: [], outbox: [], nextSeq: 1, receipts: [] });
     // The server closes with 4503 (terminal): the client stops.
     await waitFor('closed', () => a.status().state === 'closed');
     expect(errors.some((e) => /4503|deleted/.test(e.message))).toBe(true);
