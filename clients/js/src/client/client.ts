@@ -206,7 +206,11 @@ export class FlowsyncClient {
     this.engine.goOnline();
   }
 
-  /** whenSaved resolves when every local edit is durable on the server (pending is 0). */
+  /**
+   * whenSaved resolves when every local edit is durable on the server
+   * (pending is 0); it rejects (kind 'rejected') when nothing is pending but
+   * edits were refused (rejected > 0), and when the client is closed first.
+   */
   whenSaved(): Promise<void> {
     return this.engine.whenSaved();
   }

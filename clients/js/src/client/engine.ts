@@ -39,7 +39,7 @@ import { PresenceSender } from './presence';
 import { receiptKey, Receipts, type KeptReceipt, type ReceiptStats } from './receipts';
 import { decodeDoc, mintedBy, remintDoc, remintRanges, type Doc } from './replica';
 import { Roster } from './roster';
-import { StatusTracker, type SyncState } from './status';
+import { refusedError, StatusTracker, type SyncState } from './status';
 import { LocalStore } from './store';
 import { Writer } from './writer';
 
@@ -274,6 +274,7 @@ export class Engine implements FrameHost {
   }
 
   whenSaved(): Promise<void> {
+    if (this.outbox.length === 0 && this.outbox.refused.length > 0) return Promise.reject(refusedError(this.outbox.refused.length));
     if (this.outbox.length === 0) return Promise.resolve();
     if (this.isClosed) return Promise.reject(new FlowsyncError('closed', 'flowsync: the client is closed'));
     return this.status.whenSaved();

@@ -1,5 +1,7 @@
 // The client's connection and outbox status, the shape an editor's
-// "saved / saving / offline" indicator needs.
+// "saved / saving / offline / refused" indicator needs.
+
+import { FlowsyncError } from './errors';
 
 /**
  * offline: not connected (before the first connect, between attempts while
@@ -42,6 +44,11 @@ export function statusLabel(state: SyncState, pending: number, rejected = 0): st
   else if (pending === 0) out = state;
   else out = `${state} (${pending} pending)`;
   return rejected > 0 ? `${out}, ${rejected} refused` : out;
+}
+
+/** refusedError is what whenSaved rejects with while refused edits are kept. */
+export function refusedError(n: number): FlowsyncError {
+  return new FlowsyncError('rejected', `flowsync: ${n} edit(s) were refused by the server and will never be saved (see rejected(), reset())`);
 }
 
 export function sameStatus(a: SyncStatus, b: SyncStatus): boolean {
@@ -95,11 +102,16 @@ export class StatusTracker {
     this.last = this.current();
   }
 
-  /** notify resolves whenSaved once nothing is pending and reports the status if it changed. */
+  /**
+   * notify settles whenSaved once nothing is pending (resolved, or rejected
+   * when edits were refused: they will never be saved) and reports the
+   * status if it changed.
+   */
   notify(): void {
     const s = this.current();
     if (s.pending === 0 && this.waiters.length > 0) {
-      for (const w of this.waiters.splice(0)) w.resolve();
+      const refused = s.rejected > 0 ? refusedError(s.rejected) : null;
+      for (const w of this.waiters.splice(0)) refused ? w.reject(refused) : w.resolve();
     }
     if (sameStatus(s, this.last)) return;
     this.last = s;
