@@ -266,8 +266,17 @@ describe('edits refused for good (scripted server)', () => {
     const c2 = await FlowsyncClient.open({ ...base, WebSocket: server.WebSocket, persistence: p });
     expect(c2.status()).toMatchObject({ pending: 0, rejected: 1 });
     c2.goOnline();
-    server.last.join();
-    expect(server.last.sentOf(FrameType.Delta)).toEqual([]);
+    // The server lost the third edit (its node died before the others heard
+    // it): the client sends its own writes the server lacks — but never the
+    // refused one.
+    server.last.join({ context: ctxOf(decode(solo[0].delta)) });
+    const resent = server.last.sentOf(FrameType.Delta);
+    expect(resent).toHaveLength(1);
+    const got = decode(resent[0].delta).context();
+    expect(got.covers(decode(solo[2].delta).context())).toBe(true);
+    expect(got.max(c2.replicaId)).toBe(decode(solo[2].delta).context().max(c2.replicaId));
+    const refusedDots = decode(solo[1].delta);
+    refusedDots.store().dots((dot) => expect(got.contains(dot)).toBe(false));
     // reset converges with the server: a new id, an empty document rebuilt by the catch-up.
     const old = c2.replicaId;
     c2.reset();

@@ -1,5 +1,5 @@
 // Port of crdt/workflow/remint_test.go: a reminted edit is the same edit by
-// another replica.
+// another replica; and writesSince carries a replica's own unsent writes.
 
 import { describe, expect, it } from 'vitest';
 import { Context, type Range } from '../src/crdt/context';
@@ -13,6 +13,7 @@ import { RemoveBlock, ToggleEnabled, UpdateName, UpdatePosition } from '../src/w
 import { BatchAddBlocks } from '../src/workflow/ops_blocks';
 import { AddEdge } from '../src/workflow/ops_edge';
 import { rank, remint } from '../src/workflow/remint';
+import { writesSince } from '../src/workflow/writes_since';
 import { fieldKey } from '../src/workflow/state';
 import { buildView } from '../src/workflow/view';
 import { viewToJSON } from '../src/workflow/json';
@@ -171,5 +172,53 @@ describe('remint', () => {
       expect(doc.equal(mergeAll(parts)), `case ${i}`).toBe(true);
       expect(viewJSON(doc), `case ${i}`).toEqual(viewJSON(a.d));
     }
+  });
+});
+
+// Port of TestWritesSince: a replica's own unsent writes, overwrites and
+// removals included, and nothing else; skip leaves out what is sent another way.
+describe('writesSince', () => {
+  it('carries own writes and removals, never other replicas\' values', () => {
+    const wall = { ms: 1000 };
+    const a = new ReplicaDoc('a', wall);
+    const b = new ReplicaDoc('b', wall);
+    const server = new Doc();
+    for (const d of [a.apply(addAgent('a1', 'First')), b.apply(addAgent('b1', 'Other')), b.apply(addAgent('b2', 'Gone'))]) server.merge(d);
+    a.d.merge(server);
+    b.d.merge(server);
+    expect(writesSince(a.d, 'a', server.context()).isEmpty()).toBe(true);
+    // Offline, a renames b's block and removes another of b's; b makes a
+    // write a has merged but the server lacks (a lost relay).
+    const lost = b.apply(new UpdatePosition({ id: 'b1', position: { x: 5, y: 5 } }));
+    a.d.merge(lost);
+    const rename = a.apply(new UpdateName({ id: 'b1', newName: 'Renamed' }));
+    const remove = a.apply(new RemoveBlock({ id: 'b2' }));
+    const add = a.apply(addAgent('a2', 'Second'));
+
+    let w = writesSince(a.d, 'a', server.context());
+    const lostDot = { replica: 'b', counter: lost.context().max('b') };
+    expect(w.context().contains(lostDot)).toBe(false);
+    w.store().dots((d) => expect(d.replica).toBe('a'));
+    // b's lost write arrives from its author: then the server is where a is.
+    const got = server.clone();
+    got.merge(w);
+    expect(got.store().has(lostDot)).toBe(false);
+    got.merge(lost);
+    const want = server.clone();
+    for (const d of [lost, rename, remove, add]) want.merge(d);
+    expect(got.equal(want)).toBe(true);
+    expect(got.equal(a.d)).toBe(true);
+
+    // Skip the removal (sent another way, or refused): b2 stays, the rest arrives.
+    w = writesSince(a.d, 'a', server.context(), remove.context());
+    const g2 = server.clone();
+    g2.merge(w);
+    const v = buildView(g2);
+    expect(v.blocks['b2']).toBeDefined();
+    expect(v.blocks['b1'].name).toBe('Renamed');
+    expect(v.blocks['a2']).toBeDefined();
+    const all = new Context();
+    for (const d of [rename, remove, add]) all.merge(d.context());
+    expect(writesSince(a.d, 'a', server.context(), all).isEmpty()).toBe(true);
   });
 });

@@ -37,7 +37,7 @@ import { DefaultAckTimeoutMs, DefaultClientName, type FlowsyncClientOptions, typ
 import { leaves, newEntry, Outbox, resend, type Entry } from './outbox';
 import { PresenceSender } from './presence';
 import { receiptKey, Receipts, type KeptReceipt, type ReceiptStats } from './receipts';
-import { decodeDoc, mintedBy, remintDoc, remintRanges, type Doc } from './replica';
+import { decodeDoc, mintedBy, remintDoc, remintRanges, writesSince, type Doc } from './replica';
 import { Roster } from './roster';
 import { refusedError, StatusTracker, type SyncState } from './status';
 import { LocalStore } from './store';
@@ -379,6 +379,7 @@ export class Engine implements FrameHost {
     // Durable deltas the rejoined node lacks (its peer died before
     // replicating them): back into the outbox.
     this.outbox.requeueLacking(serverCtx, r.id);
+    this.ownCatchUp(serverCtx);
     // Kept deltas: durable in this epoch, held by this room, or to hand back.
     const gone = this.receipts.joined(f.epoch, f.stable, (d) => {
       try {
@@ -415,6 +416,30 @@ export class Engine implements FrameHost {
     if (this.store.snapshotDue()) this.store.scheduleSnapshot();
     // A retirement waiting for the catch-up happens now that the document is complete.
     if (this.lease.retireWanted && this.outbox.length === 0) this.maybeRetire();
+  }
+
+  /**
+   * ownCatchUp queues, as outbox entries, the writes of our replica that
+   * neither the server (its Joined context) nor the outbox holds, nor a
+   * refused edit covers: the catch-up in the other direction (PROTOCOL.md
+   * §3). They are durable writes a dead server node took with it after the
+   * recent ones were forgotten (a reload forgets them all), and the writes a
+   * replica reset re-minted under the new id. They are not stored: the
+   * document holds them, and the next join computes them again.
+   */
+  private ownCatchUp(server: Context): void {
+    const r = this.replica;
+    const skip = new Context();
+    for (const e of this.outbox.pending()) skip.merge(e.delta.context());
+    for (const x of this.outbox.refused) skip.merge(x.entry.delta.context());
+    const w = writesSince(r.doc, r.id, server, skip);
+    if (w.isEmpty()) return;
+    for (const chunk of w.encodeChunks(Math.floor((this.maxDelta() * 3) / 4))) {
+      const d = decodeDoc(chunk);
+      const mine = new Context();
+      for (const rg of d.context().ranges(r.id)) mine.addRange(r.id, rg);
+      this.outbox.add(newEntry(this.outbox.newId(), d, chunk, [], [...mine.missing(server).ranges(r.id)]));
+    }
   }
 
   /**

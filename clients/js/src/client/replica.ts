@@ -5,6 +5,7 @@
 import { Doc } from '../workflow/doc';
 import { decode } from '../workflow/encode';
 import { rank, remint } from '../workflow/remint';
+export { writesSince } from '../workflow/writes_since';
 import type { Context, Range } from '../crdt/context';
 
 export { Doc };
