@@ -281,6 +281,20 @@ export class Engine implements FrameHost {
   }
 
   /**
+   * renumber gives the outbox and the refused edits storage seqs from 1, in
+   * their order, for the state a new replica id starts with (see
+   * replicaState): each then stands for one stored entry, and the next edit
+   * takes the seq after them.
+   */
+  private renumber(): void {
+    let seq = 1;
+    for (const e of this.outbox.pending()) for (const l of leaves(e)) l.seqs = [seq++];
+    for (const x of this.outbox.refused) x.entry.seqs = [seq++];
+    for (const e of this.outbox.pending()) if (e.parts) e.seqs = leaves(e).flatMap((l) => l.seqs);
+    this.store.nextSeq = seq;
+  }
+
+  /**
    * replicaState is the whole local state as storage keeps it: the
    * document, the outbox and the refused edits one stored entry per edit,
    * the counter and the kept receipts (what a switch to a new id stores).
@@ -348,7 +362,7 @@ export class Engine implements FrameHost {
     const fresh = newReplicaId();
     this.replica.retire(fresh);
     this.outbox.clearRecent();
-    this.store.nextSeq = 1;
+    this.renumber();
     this.store.forget();
     void this.lease.switchTo(old, fresh);
     // Later sessions announce the new id.
@@ -588,17 +602,14 @@ export class Engine implements FrameHost {
       which.merge(lacking);
     }
     r.remint(fresh, which);
-    let seq = 1;
     for (const e of this.outbox.pending()) {
       e.delta = remintDoc(e.delta, old, fresh, which);
       e.enc = e.delta.encode();
       e.mine = remintRanges(e.mine, which, old);
       e.solo = false;
-      e.seqs = [seq++];
       resend(e);
     }
-    for (const x of this.outbox.refused) x.entry.seqs = [seq++];
-    this.store.nextSeq = seq;
+    this.renumber();
     this.outbox.clearRecent(); // durable writes of the old id: no session of the new one may send them
     this.lease.retireWanted = false;
     this.store.forget();

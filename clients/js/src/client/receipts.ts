@@ -119,6 +119,7 @@ export class Receipts {
     for (const k of this.items) {
       // Items of this epoch are still in the room's memory; the others go back.
       k.vouch = k.epoch !== epoch;
+      k.opId = ''; // a fresh op id on this connection
       k.gen = 0;
       k.applied = false;
       k.retries = 0;
