@@ -131,7 +131,7 @@ func (l *ClusterLocal) Apply(workflowID string, delta *workflow.Doc) error {
 	}
 	ctx, cancel := context.WithTimeout(r.ctx, r.cfg.WriteTimeout)
 	defer cancel()
-	err := r.store.Append(ctx, workflowID, [][]byte{delta.Encode()})
+	err := r.store.Append(ctx, workflowID, []storage.Delta{storage.NewDelta(delta.Encode())})
 	r.noteWrite(err)
 	if errors.Is(err, storage.ErrDeleted) {
 		r.markTomb(workflowID)

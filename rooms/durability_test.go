@@ -41,7 +41,7 @@ var errDown = errors.New("store unreachable")
 
 func newTestStore() *testStore { return &testStore{Store: memory.New()} }
 
-func (s *testStore) Append(ctx context.Context, wf string, deltas [][]byte) error {
+func (s *testStore) Append(ctx context.Context, wf string, deltas []storage.Delta) error {
 	s.appends.Add(1)
 	if s.down.Load() {
 		return errDown

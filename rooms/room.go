@@ -829,11 +829,18 @@ func (rm *Room) startWrite() {
 	reg.wg.Add(1)
 	go func() {
 		defer reg.wg.Done()
+		// Every delta was decoded (or encoded) when it was admitted: the
+		// store gets the bytes and their key, off the loop, and never
+		// decodes them again.
+		batch := make([]storage.Delta, len(raws))
+		for i, raw := range raws {
+			batch[i] = storage.NewDelta(raw)
+		}
 		ctx, cancel := context.WithTimeout(reg.ctx, rm.cfg.WriteTimeout)
 		defer cancel()
 		start := time.Now()
-		err := reg.store.Append(ctx, rm.id, raws)
-		rm.metrics.observeAppend(time.Since(start), len(raws), bytes, err)
+		err := reg.store.Append(ctx, rm.id, batch)
+		rm.metrics.observeAppend(time.Since(start), len(batch), bytes, err)
 		reg.noteWrite(err)
 		rm.written <- err
 	}()

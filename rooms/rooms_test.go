@@ -211,7 +211,7 @@ type flakyStore struct {
 	appends atomic.Int64
 }
 
-func (s *flakyStore) Append(ctx context.Context, wf string, deltas [][]byte) error {
+func (s *flakyStore) Append(ctx context.Context, wf string, deltas []storage.Delta) error {
 	s.appends.Add(1)
 	if s.fail.Add(-1) >= 0 {
 		return errors.New("disk on fire")

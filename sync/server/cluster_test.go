@@ -726,7 +726,7 @@ func joinHotRoom(b *testing.B, a, bn *node, raw []byte, blocks int) {
 		i := hotRooms.Add(1)
 		b.StopTimer()
 		wf := fmt.Sprintf("hot-%d", i)
-		if err := a.store.Append(context.Background(), wf, [][]byte{raw}); err != nil {
+		if err := a.store.Append(context.Background(), wf, []storage.Delta{storage.NewDelta(raw)}); err != nil {
 			b.Fatal(err)
 		}
 		ea := startEditor(b, fmt.Sprintf("ea%d", i), wf, a.url, nil)

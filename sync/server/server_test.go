@@ -104,7 +104,7 @@ type downStore struct {
 	down atomic.Bool
 }
 
-func (s *downStore) Append(ctx context.Context, wf string, deltas [][]byte) error {
+func (s *downStore) Append(ctx context.Context, wf string, deltas []storage.Delta) error {
 	if s.down.Load() {
 		return errors.New("connection refused")
 	}
