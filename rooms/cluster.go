@@ -410,10 +410,7 @@ func (rm *Room) handleRemote(ev *remoteEvent) {
 	if len(rm.inbox) == 0 || rm.relay.full() {
 		rm.flushRelay()
 	}
-	rm.markSnapDirty()
-	rm.pending = append(rm.pending, pendingDelta{raw: raw, applied: time.Now()})
-	rm.pendingBytes += len(raw)
-	rm.metrics.gauges(0, 0, float64(len(raw)))
+	rm.queueWrite(pendingDelta{raw: raw, applied: time.Now()})
 	ev.reply <- nil
 }
 

@@ -91,7 +91,7 @@ type editor struct {
 
 func newEditor(t testing.TB, r *Registry, wf string, m *fakeMember) *editor {
 	t.Helper()
-	rm, _, err := r.Join(context.Background(), wf, m, JoinOptions{})
+	rm, err := r.Join(context.Background(), wf, m, JoinOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +252,7 @@ func TestEvictionSnapshotFailingDoesNotPinTheRoom(t *testing.T) {
 	}
 	// The log still holds everything: a new room loads it.
 	b := member("b", "rb")
-	if _, _, err := r.Join(context.Background(), "wf-7", b, JoinOptions{}); err != nil {
+	if _, err := r.Join(context.Background(), "wf-7", b, JoinOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	rm := r.Room("wf-7")
@@ -300,7 +300,7 @@ func TestStoreDownRelayContinuesDurableWaits(t *testing.T) {
 		SnapshotInterval: 10 * time.Millisecond, SnapshotMaxDelay: 20 * time.Millisecond}, store)
 	a, b := member("a", "ra"), member("b", "rb")
 	ea := newEditor(t, r, "wf", a)
-	if _, _, err := r.Join(context.Background(), "wf", b, JoinOptions{}); err != nil {
+	if _, err := r.Join(context.Background(), "wf", b, JoinOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if !r.StoreHealth().OK {
@@ -343,7 +343,7 @@ func TestPendingBytesCapRefusesRetryably(t *testing.T) {
 	r := newRegistry(t, Config{MaxPendingBytes: 1000, RetryBackoff: 5 * time.Millisecond, MaxRetryBackoff: 10 * time.Millisecond}, store)
 	a, b := member("a", "ra"), member("b", "rb")
 	ea := newEditor(t, r, "wf", a)
-	if _, _, err := r.Join(context.Background(), "wf", b, JoinOptions{}); err != nil {
+	if _, err := r.Join(context.Background(), "wf", b, JoinOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for range 40 {
@@ -374,7 +374,7 @@ func TestDeleteWorkflow(t *testing.T) {
 	r := newRegistry(t, Config{}, store)
 	a, b := member("a", "ra"), member("b", "rb")
 	ea := newEditor(t, r, "wf", a)
-	if _, _, err := r.Join(context.Background(), "wf", b, JoinOptions{}); err != nil {
+	if _, err := r.Join(context.Background(), "wf", b, JoinOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	ea.add()
@@ -397,7 +397,7 @@ func TestDeleteWorkflow(t *testing.T) {
 	if r.Len() != 0 {
 		t.Error("the deleted workflow's room is still live")
 	}
-	if _, _, err := r.Join(context.Background(), "wf", member("c", "rc"), JoinOptions{}); !errors.Is(err, storage.ErrDeleted) {
+	if _, err := r.Join(context.Background(), "wf", member("c", "rc"), JoinOptions{}); !errors.Is(err, storage.ErrDeleted) {
 		t.Fatalf("join after delete: %v", err)
 	}
 	if _, err := store.Store.Load(context.Background(), "wf"); !errors.Is(err, storage.ErrDeleted) {
@@ -416,7 +416,7 @@ func TestRelayCoalescesBurstsLatestWins(t *testing.T) {
 	r := newRegistry(t, Config{}, newTestStore())
 	a, b := member("a", "ra"), member("b", "rb")
 	ea := newEditor(t, r, "wf", a)
-	if _, _, err := r.Join(context.Background(), "wf", b, JoinOptions{}); err != nil {
+	if _, err := r.Join(context.Background(), "wf", b, JoinOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	id := ea.add()

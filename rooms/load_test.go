@@ -102,7 +102,7 @@ func TestDurableLoad(t *testing.T) {
 	loads := make([]*roomLoad, nRooms)
 	for i := range loads {
 		m := &timingMember{fakeMember: *member(fmt.Sprint("m", i), fmt.Sprintf("editor-%08x", i)), sent: make(map[string]time.Time)}
-		rm, _, err := r.Join(context.Background(), fmt.Sprintf("load-%d", i), m, JoinOptions{})
+		rm, err := r.Join(context.Background(), fmt.Sprintf("load-%d", i), m, JoinOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

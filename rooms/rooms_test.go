@@ -20,15 +20,19 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// fakeMember records frames; limit > 0 makes Enqueue fail past it.
+// fakeMember records frames; limit > 0 makes Enqueue fail past it. Of a
+// Join's reply it records Joined with the other frames and keeps the
+// CatchUp frames apart (they do not count against the limit, as in a
+// session).
 type fakeMember struct {
 	sid   string
 	id    Identity
 	limit int
 
-	mu     sync.Mutex
-	frames [][]byte
-	closed protocol.CloseCode
+	mu      sync.Mutex
+	frames  [][]byte
+	catchUp [][]byte
+	closed  protocol.CloseCode
 }
 
 func (f *fakeMember) SessionID() string  { return f.sid }
@@ -40,6 +44,15 @@ func (f *fakeMember) Enqueue(b []byte) bool {
 		return false
 	}
 	f.frames = append(f.frames, b)
+	return true
+}
+func (f *fakeMember) EnqueueReply(reply [][]byte) bool {
+	if !f.Enqueue(reply[0]) {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.catchUp = append(f.catchUp, reply[1:]...)
 	return true
 }
 func (f *fakeMember) Close(code protocol.CloseCode, _ string) {
@@ -224,7 +237,7 @@ func TestDurableWaitsForStoreAndRetries(t *testing.T) {
 	store.fail.Store(2)
 	r := newRegistry(t, Config{RetryBackoff: 5 * time.Millisecond}, store)
 	a := member("a", "ra")
-	rm, _, err := r.Join(context.Background(), "wf", a, JoinOptions{})
+	rm, err := r.Join(context.Background(), "wf", a, JoinOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +272,7 @@ func TestSlowMemberClosedOthersContinue(t *testing.T) {
 	var rm *Room
 	for _, m := range []*fakeMember{a, fast, slow} {
 		var err error
-		if rm, _, err = r.Join(context.Background(), "wf", m, JoinOptions{}); err != nil {
+		if rm, err = r.Join(context.Background(), "wf", m, JoinOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -306,7 +319,7 @@ func TestLoadFailureAndDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := newRegistry(t, Config{}, store)
-	_, _, err := r.Join(context.Background(), "gone", member("a", "ra"), JoinOptions{})
+	_, err := r.Join(context.Background(), "gone", member("a", "ra"), JoinOptions{})
 	if !errors.Is(err, storage.ErrDeleted) || ErrorCode(err) != protocol.CodeWorkflowDeleted {
 		t.Fatalf("join of a deleted workflow: %v", err)
 	}

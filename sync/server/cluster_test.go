@@ -621,7 +621,7 @@ func TestClusterDeletedStaysDeleted(t *testing.T) {
 	}
 	// Joining the deleted workflow fails on both nodes.
 	for _, n := range []*node{a, b} {
-		_, _, err := n.srv.Rooms().Join(t.Context(), wf, nil, rooms.JoinOptions{})
+		_, err := n.srv.Rooms().Join(t.Context(), wf, nil, rooms.JoinOptions{})
 		if rooms.ErrorCode(err) != protocol.CodeWorkflowDeleted {
 			t.Fatalf("%s: join after delete: %v", n.name, err)
 		}

@@ -118,6 +118,7 @@ func (nopMember) Identity() rooms.Identity {
 	return rooms.Identity{UserID: "u", ReplicaID: "r1", Role: protocol.RoleWrite}
 }
 func (nopMember) Enqueue([]byte) bool              { return true }
+func (nopMember) EnqueueReply([][]byte) bool       { return true }
 func (nopMember) Close(protocol.CloseCode, string) {}
 
 func TestReadyzDegradedWhileStoreWritesFail(t *testing.T) {
@@ -136,7 +137,7 @@ func TestReadyzDegradedWhileStoreWritesFail(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	rm, _, err := srv.Rooms().Join(context.Background(), "wf", nopMember{}, rooms.JoinOptions{})
+	rm, err := srv.Rooms().Join(context.Background(), "wf", nopMember{}, rooms.JoinOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
