@@ -113,7 +113,7 @@ func (s *session) writeLoop() {
 }
 
 // endWriter marks the writer done for good: nothing more is written. A
-// reader waiting in enqueueWait for room in the queue is woken to see it.
+// goroutine waiting in awaitBacklog is woken to see it.
 func (s *session) endWriter() {
 	s.mu.Lock()
 	s.writerDone, s.writing = true, false
