@@ -2,6 +2,7 @@ package rooms
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -85,10 +86,16 @@ func (rosterEvent) isEvent() {}
 //
 // It returns an error wrapping ErrClosed while shutting down, wrapping
 // storage.ErrDeleted for a deleted workflow, wrapping ErrLoad when the load
-// failed, or ctx.Err() (see ErrorCode); then nothing was applied, except
+// failed, ctx.Err() (see ErrorCode), or an error for an identity without a
+// user id; then nothing was applied, except
 // when ctx ended after the room took the request, which it then runs only
 // if ctx has not ended by the time its turn comes.
 func (r *Registry) Apply(ctx context.Context, workflowID string, as Identity, ops []workflow.Op) (*Applied, error) {
+	if as.UserID == "" {
+		// Every relayed delta names its author; clients refuse an origin
+		// without one.
+		return nil, errors.New("rooms: Apply needs an identity with a user id")
+	}
 	as.ReplicaID = ""
 	ev := &applyEvent{ctx: ctx, as: as, ops: ops, reply: make(chan *Applied, 1)}
 	return request(ctx, r, workflowID, ev, ev.reply)

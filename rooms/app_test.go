@@ -90,6 +90,9 @@ func TestApplyRefusalIsTyped(t *testing.T) {
 	if got := apply(t, r, "wf", reader, appOps[1]).Results[0]; got.Code != protocol.CodePermissionDenied {
 		t.Fatalf("read role: %+v", got)
 	}
+	if _, err := r.Apply(context.Background(), "wf", Identity{Role: protocol.RoleAdmin}, appOps[1:]); err == nil {
+		t.Fatal("an identity without a user id was accepted")
+	}
 	locks.Lock("wf")
 	if got := apply(t, r, "wf", appAdmin, appOps[1]).Results[0]; got.Code != protocol.CodeWorkflowLocked {
 		t.Fatalf("locked workflow: %+v", got)
