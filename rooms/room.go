@@ -485,16 +485,14 @@ func (rm *Room) handleJoin(ev *joinEvent) {
 	}
 	reply := make([][]byte, 1+len(chunks))
 	reply[0] = protocol.AppendFrame(nil, joined)
-	catchUpBytes := 0
 	for i, c := range chunks {
 		f := &protocol.CatchUp{WorkflowID: rm.id, Seq: uint64(i), Last: i == len(chunks)-1, Delta: c}
 		reply[1+i] = protocol.AppendFrame(make([]byte, 0, 48+len(rm.id)+len(c)), f)
-		catchUpBytes += len(reply[1+i])
 	}
 	if ev.m.EnqueueReply(reply) {
 		rm.metrics.frameOut(protocol.FrameJoined, 1, len(reply[0]))
-		if len(chunks) > 0 {
-			rm.metrics.frameOut(protocol.FrameCatchUp, len(chunks), catchUpBytes/len(chunks))
+		for _, b := range reply[1:] {
+			rm.metrics.frameOut(protocol.FrameCatchUp, 1, len(b))
 		}
 	} else {
 		rm.markSlow(ms)
