@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/flowsync/flowsync/crdt/workflow"
 	"github.com/flowsync/flowsync/storage"
@@ -214,7 +213,7 @@ func (rm *Room) handleApply(ev *applyEvent) {
 			rm.flushRelay()
 		}
 		w.left++
-		rm.queueWrite(pendingDelta{raw: raw, applied: time.Now(), waiter: w})
+		rm.queueWrite(pendingDelta{raw: raw, applied: rm.cfg.now(), waiter: w})
 	}
 	if w.left == 0 {
 		durable <- nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/flowsync/flowsync/crdt/workflow"
@@ -55,13 +56,16 @@ func apply(t *testing.T, r *Registry, wf string, as Identity, ops ...workflow.Op
 	return res
 }
 
-func durableWithin(t *testing.T, res *Applied) error {
+// durableNow returns the durable signal of res once the room has settled,
+// and fails the test if there is none by then.
+func durableNow(t *testing.T, res *Applied) error {
 	t.Helper()
+	settle()
 	select {
 	case err := <-res.Durable:
 		return err
-	case <-time.After(5 * time.Second):
-		t.Fatal("no durable signal")
+	default:
+		t.Fatal("no durable signal once the room settled")
 		return nil
 	}
 }
@@ -109,29 +113,31 @@ func TestApplyRefusalIsTyped(t *testing.T) {
 // The durable signal fires only once the store's Append of the request's
 // deltas has returned, and then the store holds them.
 func TestApplyDurableAfterAppend(t *testing.T) {
-	store := newGateStore()
-	r := newRegistry(t, Config{}, store)
-	res := apply(t, r, "wf", appAdmin, appOps...)
-	if len(res.Results) != 2 || !res.Results[1].Applied() {
-		t.Fatalf("results %+v", res.Results)
-	}
-	<-store.waiting
-	select {
-	case err := <-res.Durable:
-		t.Fatalf("durable (%v) while the store write is held", err)
-	default:
-	}
-	store.release <- nil // both deltas, queued by one event, share the write
-	if err := durableWithin(t, res); err != nil {
-		t.Fatalf("durable: %v", err)
-	}
-	doc, err := store.Store.Load(context.Background(), "wf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v := doc.View(); len(v.Blocks) != 1 || v.Blocks["a"].Name != "Renamed" {
-		t.Fatalf("durable, but the store holds %+v", v.Blocks)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		store := newGateStore()
+		r := newRegistry(t, Config{}, store)
+		res := apply(t, r, "wf", appAdmin, appOps...)
+		if len(res.Results) != 2 || !res.Results[1].Applied() {
+			t.Fatalf("results %+v", res.Results)
+		}
+		<-store.waiting
+		select {
+		case err := <-res.Durable:
+			t.Fatalf("durable (%v) while the store write is held", err)
+		default:
+		}
+		store.release <- nil // both deltas, queued by one event, share the write
+		if err := durableNow(t, res); err != nil {
+			t.Fatalf("durable: %v", err)
+		}
+		doc, err := store.Store.Load(context.Background(), "wf")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := doc.View(); len(v.Blocks) != 1 || v.Blocks["a"].Name != "Renamed" {
+			t.Fatalf("durable, but the store holds %+v", v.Blocks)
+		}
+	})
 }
 
 // A store that refuses the batch, and a workflow deleted while the write
@@ -139,43 +145,50 @@ func TestApplyDurableAfterAppend(t *testing.T) {
 // unanswered.
 func TestApplyDurableErrors(t *testing.T) {
 	t.Run("store refuses", func(t *testing.T) {
-		store := newGateStore()
-		r := newRegistry(t, Config{}, store)
-		res := apply(t, r, "wf", appAdmin, appOps[0])
-		<-store.waiting
-		store.release <- storage.ErrCorrupt
-		if err := durableWithin(t, res); !errors.Is(err, storage.ErrCorrupt) {
-			t.Fatalf("durable: %v, want ErrCorrupt", err)
-		}
+		synctest.Test(t, func(t *testing.T) {
+			store := newGateStore()
+			r := newRegistry(t, Config{}, store)
+			res := apply(t, r, "wf", appAdmin, appOps[0])
+			<-store.waiting
+			store.release <- storage.ErrCorrupt
+			if err := durableNow(t, res); !errors.Is(err, storage.ErrCorrupt) {
+				t.Fatalf("durable: %v, want ErrCorrupt", err)
+			}
+		})
 	})
 	t.Run("deleted meanwhile", func(t *testing.T) {
-		store := newGateStore()
-		r := newRegistry(t, Config{}, store)
-		res := apply(t, r, "wf", appAdmin, appOps[0])
-		<-store.waiting
-		if err := r.DeleteWorkflow(context.Background(), "wf"); err != nil {
-			t.Fatal(err)
-		}
-		if err := durableWithin(t, res); !errors.Is(err, storage.ErrDeleted) {
-			t.Fatalf("durable: %v, want ErrDeleted", err)
-		}
-		store.release <- nil // the held write ends; the room is gone
+		synctest.Test(t, func(t *testing.T) {
+			store := newGateStore()
+			r := newRegistry(t, Config{}, store)
+			res := apply(t, r, "wf", appAdmin, appOps[0])
+			<-store.waiting
+			if err := r.DeleteWorkflow(context.Background(), "wf"); err != nil {
+				t.Fatal(err)
+			}
+			if err := durableNow(t, res); !errors.Is(err, storage.ErrDeleted) {
+				t.Fatalf("durable: %v, want ErrDeleted", err)
+			}
+			store.release <- nil // the held write ends; the room is gone
+		})
 	})
 	t.Run("room closes first", func(t *testing.T) {
-		store := newGateStore()
-		r := newRegistry(t, Config{}, store)
-		res := apply(t, r, "wf", appAdmin, appOps[0])
-		<-store.waiting
-		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-		defer cancel()
-		closed := make(chan error, 1)
-		go func() { closed <- r.Close(ctx) }()
-		if err := durableWithin(t, res); !errors.Is(err, ErrClosed) {
-			t.Fatalf("durable: %v, want ErrClosed", err)
-		}
-		if err := <-closed; err == nil {
-			t.Fatal("Close met its deadline with a write held")
-		}
+		synctest.Test(t, func(t *testing.T) {
+			store := newGateStore()
+			r := newRegistry(t, Config{}, store)
+			res := apply(t, r, "wf", appAdmin, appOps[0])
+			<-store.waiting
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			closed := make(chan error, 1)
+			go func() { closed <- r.Close(ctx) }()
+			advance(50 * time.Millisecond)
+			if err := durableNow(t, res); !errors.Is(err, ErrClosed) {
+				t.Fatalf("durable: %v, want ErrClosed", err)
+			}
+			if err := <-closed; err == nil {
+				t.Fatal("Close met its deadline with a write held")
+			}
+		})
 	})
 }
 
@@ -183,83 +196,87 @@ func TestApplyDurableErrors(t *testing.T) {
 // room stops with the request untaken, and the retry meets the tombstone.
 // One whose caller gave up before its turn is not run.
 func TestApplyRoomClosedMidRequest(t *testing.T) {
-	r := newRegistry(t, Config{}, nil)
-	if err := durableWithin(t, apply(t, r, "wf", appAdmin, appOps[0])); err != nil {
-		t.Fatal(err)
-	}
-	rm := r.Room("wf")
-	// The delete, then the Apply behind it in the room's inbox (sent from
-	// one goroutine, so in that order).
-	if err := r.store.Delete(context.Background(), "wf"); err != nil {
-		t.Fatal(err)
-	}
-	rm.inbox <- deleteEvent{reply: make(chan struct{}, 1)}
-	_, err := r.Apply(context.Background(), "wf", appAdmin, appOps[1:])
-	if !errors.Is(err, storage.ErrDeleted) || ErrorCode(err) != protocol.CodeWorkflowDeleted {
-		t.Fatalf("Apply behind a delete: %v, want ErrDeleted", err)
-	}
-	<-rm.done
+	synctest.Test(t, func(t *testing.T) {
+		r := newRegistry(t, Config{}, nil)
+		if err := durableNow(t, apply(t, r, "wf", appAdmin, appOps[0])); err != nil {
+			t.Fatal(err)
+		}
+		rm := r.Room("wf")
+		// The delete, then the Apply behind it in the room's inbox (sent from
+		// one goroutine, so in that order).
+		if err := r.store.Delete(context.Background(), "wf"); err != nil {
+			t.Fatal(err)
+		}
+		rm.inbox <- deleteEvent{reply: make(chan struct{}, 1)}
+		_, err := r.Apply(context.Background(), "wf", appAdmin, appOps[1:])
+		if !errors.Is(err, storage.ErrDeleted) || ErrorCode(err) != protocol.CodeWorkflowDeleted {
+			t.Fatalf("Apply behind a delete: %v, want ErrDeleted", err)
+		}
+		<-rm.done
 
-	// A caller that gives up before the room's turn: nothing runs.
-	store := newGateStore()
-	r2 := newRegistry(t, Config{}, store)
-	apply(t, r2, "wf", appAdmin, appOps[0])
-	<-store.waiting
-	ctx, cancel := context.WithCancel(context.Background())
-	applyEv := &applyEvent{ctx: ctx, as: appAdmin, ops: appOps[1:], reply: make(chan *Applied, 1)}
-	cancel()
-	r2.Room("wf").inbox <- applyEv
-	res := <-applyEv.reply
-	if len(res.Results) != 0 {
-		t.Fatalf("an abandoned request ran: %+v", res.Results)
-	}
-	if err := durableWithin(t, res); err != nil {
-		t.Fatalf("nothing applied, durable: %v", err)
-	}
-	store.release <- nil
-	v, err := r2.View(context.Background(), "wf")
-	if err != nil || v.Blocks["a"].Name != "A" {
-		t.Fatalf("view %+v, %v", v, err)
-	}
+		// A caller that gives up before the room's turn: nothing runs.
+		store := newGateStore()
+		r2 := newRegistry(t, Config{}, store)
+		apply(t, r2, "wf", appAdmin, appOps[0])
+		<-store.waiting
+		ctx, cancel := context.WithCancel(context.Background())
+		applyEv := &applyEvent{ctx: ctx, as: appAdmin, ops: appOps[1:], reply: make(chan *Applied, 1)}
+		cancel()
+		r2.Room("wf").inbox <- applyEv
+		res := <-applyEv.reply
+		if len(res.Results) != 0 {
+			t.Fatalf("an abandoned request ran: %+v", res.Results)
+		}
+		if err := durableNow(t, res); err != nil {
+			t.Fatalf("nothing applied, durable: %v", err)
+		}
+		store.release <- nil
+		v, err := r2.View(context.Background(), "wf")
+		if err != nil || v.Blocks["a"].Name != "A" {
+			t.Fatalf("view %+v, %v", v, err)
+		}
+	})
 }
 
 // The application is no member: the members get its changes with its
 // origin, and no roster ever names it.
 func TestApplyShowsNoRosterEntry(t *testing.T) {
-	r := newRegistry(t, Config{}, nil)
-	a := member("a", "ra")
-	if _, err := r.Join(context.Background(), "wf", a, JoinOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	res := apply(t, r, "wf", appAdmin, appOps...)
-	if err := durableWithin(t, res); err != nil {
-		t.Fatal(err)
-	}
-	entries, ok := r.Roster(context.Background(), "wf")
-	if !ok || len(entries) != 1 || entries[0].SessionID != "a" {
-		t.Fatalf("roster %+v", entries)
-	}
-	var relayed int
-	for _, f := range a.decoded(t) {
-		switch f := f.(type) {
-		case *protocol.Roster:
-			t.Fatalf("the application's request sent a roster: %+v", f.Entries)
-		case *protocol.Joined:
-			if len(f.Roster) != 1 {
-				t.Fatalf("Joined roster %+v", f.Roster)
-			}
-		case *protocol.RemoteDelta:
-			if f.Origin.UserID != appAdmin.UserID || f.Origin.SessionID != AppSessionID || f.Origin.ReplicaID != "" {
-				t.Fatalf("origin %+v", f.Origin)
-			}
-			relayed++
-		case *protocol.Applied, *protocol.Durable, *protocol.Nack:
-			t.Fatalf("a member got an ack of the application's request: %T", f)
+	synctest.Test(t, func(t *testing.T) {
+		r := newRegistry(t, Config{}, nil)
+		a := member("a", "ra")
+		if _, err := r.Join(context.Background(), "wf", a, JoinOptions{}); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if relayed == 0 {
-		t.Fatal("the member was not sent the application's changes")
-	}
+		res := apply(t, r, "wf", appAdmin, appOps...)
+		if err := durableNow(t, res); err != nil {
+			t.Fatal(err)
+		}
+		entries, ok := r.Roster(context.Background(), "wf")
+		if !ok || len(entries) != 1 || entries[0].SessionID != "a" {
+			t.Fatalf("roster %+v", entries)
+		}
+		var relayed int
+		for _, f := range a.decoded(t) {
+			switch f := f.(type) {
+			case *protocol.Roster:
+				t.Fatalf("the application's request sent a roster: %+v", f.Entries)
+			case *protocol.Joined:
+				if len(f.Roster) != 1 {
+					t.Fatalf("Joined roster %+v", f.Roster)
+				}
+			case *protocol.RemoteDelta:
+				if f.Origin.UserID != appAdmin.UserID || f.Origin.SessionID != AppSessionID || f.Origin.ReplicaID != "" {
+					t.Fatalf("origin %+v", f.Origin)
+				}
+				relayed++
+			case *protocol.Applied, *protocol.Durable, *protocol.Nack:
+				t.Fatalf("a member got an ack of the application's request: %T", f)
+			}
+		}
+		if relayed == 0 {
+			t.Fatal("the member was not sent the application's changes")
+		}
+	})
 }
 
 // SendEvent reaches the live room's members and loads no room; View loads

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
@@ -410,7 +409,7 @@ func (rm *Room) handleRemote(ev *remoteEvent) {
 	if len(rm.inbox) == 0 || rm.relay.full() {
 		rm.flushRelay()
 	}
-	rm.queueWrite(pendingDelta{raw: raw, applied: time.Now()})
+	rm.queueWrite(pendingDelta{raw: raw, applied: rm.cfg.now()})
 	ev.reply <- nil
 }
 

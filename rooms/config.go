@@ -73,9 +73,12 @@ type Config struct {
 	// Registry (each restart adds one replica to the contexts of the
 	// documents it writes operations to, which is small).
 	ServerReplicaID crdt.ReplicaID
-	// Now is the server clock: skew checks, HLC readings for operations,
-	// roster times. Default: time.Now.
-	Now func() time.Time
+	// ClockOffset moves this node's clock: it is added to every reading
+	// the rooms take (HLC wall time for operations, the clock-skew check,
+	// roster, event and health times). Timers measure durations and are
+	// unaffected. Production leaves it zero; tests use it to run nodes whose
+	// clocks disagree in one process. Default: 0.
+	ClockOffset time.Duration
 	// Admit is an extra admission check run in the room loop after the
 	// built-in ones (role, replica binding, clock skew), with the room's
 	// current document. The security issue adds roles per workflow and
@@ -138,11 +141,18 @@ func (c Config) withDefaults() Config {
 		_, _ = rand.Read(b[:])
 		c.ServerReplicaID = crdt.ReplicaID("server-" + hex.EncodeToString(b[:]))
 	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
 	return c
 }
+
+// now is the node's clock, and the only one in this package: every reading
+// comes from here and every timer is the time package's, so one clock drives
+// both the hybrid logical clock and the snapshot, write, retry and idle
+// timers (and testing/synctest's fake time drives all of them together).
+func (c *Config) now() time.Time { return time.Now().Add(c.ClockOffset) }
+
+// since is the time elapsed since t, a reading of now. Never time.Since: Add
+// moves the monotonic reading too, so it would count the offset as elapsed.
+func (c *Config) since(t time.Time) time.Duration { return c.now().Sub(t) }
 
 // validate reports the first field that is set to an unusable value,
 // naming it.

@@ -3,6 +3,7 @@ package rooms
 import (
 	"context"
 	"testing"
+	"testing/synctest"
 
 	"github.com/flowsync/flowsync/crdt/workflow"
 	"github.com/flowsync/flowsync/storage/memory"
@@ -24,25 +25,16 @@ func TestJoinReplyComesWhole(t *testing.T) {
 		t.Fatal(err)
 	}
 	fs := a.decoded(t)
-	if len(fs) != 1 {
-		t.Fatalf("frames before the catch-up: %d, want Joined alone", len(fs))
-	}
 	j, ok := fs[0].(*protocol.Joined)
 	if !ok {
 		t.Fatalf("first frame %T, want Joined", fs[0])
 	}
-	a.mu.Lock()
-	chunks := a.catchUp
-	a.mu.Unlock()
+	chunks := fs[1:]
 	if j.CatchUpChunks < 2 || uint64(len(chunks)) != j.CatchUpChunks {
-		t.Fatalf("Joined announces %d chunks, the reply has %d", j.CatchUpChunks, len(chunks))
+		t.Fatalf("Joined announces %d chunks, the member has %d more frames", j.CatchUpChunks, len(chunks))
 	}
 	got := workflow.New()
-	for i, b := range chunks {
-		f, err := protocol.Decode(b, protocol.Limits{})
-		if err != nil {
-			t.Fatal(err)
-		}
+	for i, f := range chunks {
 		c, ok := f.(*protocol.CatchUp)
 		if !ok || c.Seq != uint64(i) || c.Last != (i == len(chunks)-1) {
 			t.Fatalf("reply frame %d: %+v", i+1, f)
@@ -61,16 +53,18 @@ func TestJoinReplyComesWhole(t *testing.T) {
 // A member whose queue cannot take Joined is dropped as a slow consumer,
 // as for any frame.
 func TestJoinReplyRefusedIsSlow(t *testing.T) {
-	r := newRegistry(t, Config{}, nil)
-	full := member("f", "rf")
-	full.limit = 1 // and the queue is full: Enqueue fails
-	full.frames = [][]byte{nil}
-	if _, err := r.Join(context.Background(), "wf", full, JoinOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, "slow-consumer close", func() bool {
-		full.mu.Lock()
-		defer full.mu.Unlock()
-		return full.closed == protocol.CloseSlowConsumer
+	synctest.Test(t, func(t *testing.T) {
+		r := newRegistry(t, Config{}, nil)
+		full := member("f", "rf")
+		full.limit = 1 // and the queue is full: Enqueue fails
+		full.frames = [][]byte{nil}
+		if _, err := r.Join(context.Background(), "wf", full, JoinOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		settled(t, "the slow-consumer close", func() bool {
+			full.mu.Lock()
+			defer full.mu.Unlock()
+			return full.closed == protocol.CloseSlowConsumer
+		})
 	})
 }

@@ -286,13 +286,13 @@ func (r *Registry) noteWrite(err error) {
 	h := &r.health
 	if err == nil {
 		if !h.OK {
-			r.logger.Info("store writes succeed again", "failing_for", time.Since(h.FailingSince).Round(time.Millisecond))
+			r.logger.Info("store writes succeed again", "failing_for", r.cfg.since(h.FailingSince).Round(time.Millisecond))
 			h.OK, h.FailingSince = true, time.Time{}
 			r.metrics.storeReady(true)
 		}
 		return
 	}
-	now := time.Now()
+	now := r.cfg.now()
 	if h.OK {
 		r.logger.Warn("store writes failing: degraded until one succeeds", "err", err)
 		h.OK, h.FailingSince = false, now

@@ -353,7 +353,7 @@ func (rm *Room) load() bool {
 
 func (rm *Room) armIdle() {
 	// A dirty snapshot does not keep a room loaded: eviction hands it to
-	// the background (RELIABILITY item 30: never pin a document).
+	// the background, so a failing store cannot pin documents in memory.
 	idle := len(rm.members) == 0 && len(rm.pending) == 0 && rm.inflight == nil && rm.closing == nil
 	switch {
 	case idle && !rm.idleArmed:
@@ -436,7 +436,7 @@ func (rm *Room) handle(ev event) {
 	}
 }
 
-func (rm *Room) nowMs() int64 { return rm.cfg.Now().UnixMilli() }
+func (rm *Room) nowMs() int64 { return rm.cfg.now().UnixMilli() }
 
 // ---- membership ----------------------------------------------------------
 
@@ -581,7 +581,7 @@ func (rm *Room) handleDelta(ev *deltaEvent) {
 		rm.refuse(ms, ev.opID, err)
 		return
 	}
-	start := time.Now()
+	start := rm.cfg.now()
 	nowMs := rm.nowMs()
 	c := &Change{WorkflowID: rm.id, Member: ms.id, Delta: ev.delta}
 	latest, err := admit(rm.doc, c, rm.cfg.ServerReplicaID, nowMs, rm.cfg.MaxClockSkew.Milliseconds())
@@ -596,7 +596,7 @@ func (rm *Room) handleDelta(ev *deltaEvent) {
 	if !latest.IsZero() {
 		rm.clock.Observe(latest, nowMs)
 	}
-	rm.metrics.observeMerge(time.Since(start))
+	rm.metrics.observeMerge(rm.cfg.since(start))
 	rm.publish(ev.raw)
 	rm.applied(ms, ev.opID, ev.raw, ev.delta, string(ms.id.ReplicaID), false)
 }
@@ -629,7 +629,7 @@ func (rm *Room) runOperation(id Identity, op workflow.Op) (*workflow.Doc, []byte
 		// document from why an operation would have been refused.
 		return nil, nil, protocol.NewError(protocol.CodePermissionDenied, "role %q may not edit", r)
 	}
-	start := time.Now()
+	start := rm.cfg.now()
 	nowMs := rm.nowMs()
 	delta, err := rm.doc.Prepare(rm.clock.Now(nowMs), op)
 	if err == nil {
@@ -643,7 +643,7 @@ func (rm *Room) runOperation(id Identity, op workflow.Op) (*workflow.Doc, []byte
 		return nil, nil, err
 	}
 	rm.doc.Merge(delta)
-	rm.metrics.observeMerge(time.Since(start))
+	rm.metrics.observeMerge(rm.cfg.since(start))
 	raw := delta.Encode()
 	rm.publish(raw)
 	return delta, raw, nil
@@ -677,7 +677,7 @@ func (rm *Room) applied(ms *memberState, opID string, raw []byte, delta *workflo
 	}
 	ack := &protocol.Applied{OpID: opID}
 	rm.sendTo(ms, ack, protocol.AppendFrame(make([]byte, 0, 16+len(opID)), ack))
-	rm.queueWrite(pendingDelta{m: ms.m, opID: opID, raw: raw, applied: time.Now()})
+	rm.queueWrite(pendingDelta{m: ms.m, opID: opID, raw: raw, applied: rm.cfg.now()})
 }
 
 // queueWrite queues a merged delta for the next store write.
@@ -694,10 +694,10 @@ func (rm *Room) flushRelay() {
 	if !ok {
 		return
 	}
-	start := time.Now()
+	start := rm.cfg.now()
 	frame := protocol.AppendFrame(make([]byte, 0, 96+len(rm.id)+len(f.Delta)+len(f.Origin.UserID)+len(f.Origin.ReplicaID)+len(f.Origin.SessionID)), f)
 	rm.broadcast(f, frame, except)
-	rm.metrics.observeFanout(time.Since(start))
+	rm.metrics.observeFanout(rm.cfg.since(start))
 }
 
 func (rm *Room) refuse(ms *memberState, opID string, err error) {
@@ -825,7 +825,7 @@ func (rm *Room) maybeWrite() {
 	if rm.inflight != nil || len(rm.pending) == 0 {
 		return
 	}
-	if wait := rm.cfg.MinWriteInterval - time.Since(rm.lastWrite); wait > 0 && rm.closing == nil &&
+	if wait := rm.cfg.MinWriteInterval - rm.cfg.since(rm.lastWrite); wait > 0 && rm.closing == nil &&
 		len(rm.pending) < rm.cfg.MaxBatchDeltas {
 		if !rm.lingerArmed {
 			rm.linger.Reset(wait)
@@ -833,7 +833,7 @@ func (rm *Room) maybeWrite() {
 		}
 		return
 	}
-	rm.lastWrite = time.Now()
+	rm.lastWrite = rm.cfg.now()
 	n := min(len(rm.pending), rm.cfg.MaxBatchDeltas)
 	rm.inflight = rm.pending[:n:n]
 	rm.pending = rm.pending[n:]
@@ -868,9 +868,9 @@ func (rm *Room) startWrite() {
 		}
 		ctx, cancel := context.WithTimeout(reg.ctx, rm.cfg.WriteTimeout)
 		defer cancel()
-		start := time.Now()
+		start := rm.cfg.now()
 		err := reg.store.Append(ctx, rm.id, batch)
-		rm.metrics.observeAppend(time.Since(start), len(batch), bytes, err)
+		rm.metrics.observeAppend(rm.cfg.since(start), len(batch), bytes, err)
 		reg.noteWrite(err)
 		rm.written <- err
 	}()
@@ -913,7 +913,7 @@ func (rm *Room) handleWritten(err error) {
 // the order they were applied. Members that left miss it: their clients
 // resend after rejoining, and merging is idempotent.
 func (rm *Room) ackDurable(batch []pendingDelta) {
-	now := time.Now()
+	now := rm.cfg.now()
 	var order []Member
 	ops := make(map[Member][]string)
 	for _, p := range batch {

@@ -185,7 +185,9 @@ type Store interface {
 	// The write is a join, never a replace: the store reads its stored
 	// snapshot and log, merges them into a copy of doc, and writes the
 	// result only if the stored version is still the one it read
-	// (optimistic concurrency, RELIABILITY item 37); on a version conflict
+	// (optimistic concurrency: a lock vanishes with its connection, and a
+	// node paused past that would resume and overwrite; a version check
+	// cannot be outlived); on a version conflict
 	// it reads, joins and retries until ctx is done. So a stale node, a
 	// paused node or a node whose load failed (doc empty) can never
 	// overwrite stored edits, and a snapshot never loses a log delta: it

@@ -1,7 +1,7 @@
 // Package postgres is the production storage.Store: a delta log and a
 // snapshot per workflow in Postgres, through a pgx v5 pool.
 //
-// Writes (RELIABILITY items 35–39):
+// Writes:
 //   - Appends are group-committed across workflows (group.go): one
 //     committer goroutine writes every batch queued, whatever its
 //     workflow, with one INSERT ... SELECT FROM unnest(...) ON CONFLICT DO
@@ -411,8 +411,9 @@ func (s *Store) retry(ctx context.Context, op string, fn func(context.Context) e
 	}
 }
 
-// transient reports whether err is worth retrying for idempotent work
-// (RELIABILITY item 39).
+// transient reports whether err is worth retrying for idempotent work: a
+// lost connection, a serialization failure or a server shutting down may
+// succeed on the next try; a constraint or syntax error never will.
 func transient(err error) bool {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false

@@ -12,6 +12,7 @@ import (
 
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/internal/testutil"
 	"github.com/flowsync/flowsync/sync/protocol"
 	"github.com/gorilla/websocket"
 )
@@ -349,18 +350,6 @@ func (f *fakeServer) emit(fr protocol.Frame) {
 
 // ---- helpers -------------------------------------------------------------
 
-// waitFor polls cond until it holds or 10 s pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // testClient is a Client run in the background for one test.
 type testClient struct {
 	*Client
@@ -399,12 +388,12 @@ func startClient(t *testing.T, f *fakeServer, replica string, edit func(*Config)
 
 func (c *testClient) waitLive(t *testing.T) {
 	t.Helper()
-	waitFor(t, c.ReplicaID()+" live", func() bool { return c.Status().State == StateLive })
+	testutil.WaitFor(t, c.ReplicaID()+" live", func() bool { return c.Status().State == StateLive })
 }
 
 func (c *testClient) waitSaved(t *testing.T) {
 	t.Helper()
-	waitFor(t, c.ReplicaID()+" saved", func() bool { s := c.Status(); return s.State == StateLive && s.Pending == 0 })
+	testutil.WaitFor(t, c.ReplicaID()+" saved", func() bool { s := c.Status(); return s.State == StateLive && s.Pending == 0 })
 }
 
 func addBlock(id, name string) workflow.Op {

@@ -77,17 +77,16 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// Element caps, per frame, checked before any field is decoded (the numbers
-// are RELIABILITY item 17's): they bound what a frame can make the decoder
-// allocate, since a one-byte msgpack element becomes a 16-byte Go value or
-// more.
+// Element caps, per frame, checked before any field is decoded: they bound
+// what a frame can make the decoder allocate (at most about 8x its size),
+// since a one-byte msgpack element becomes a 16-byte Go value or more.
 const (
 	MaxArrayElements = 131072 // summed over every array in the frame
 	MaxMapPairs      = 65536  // summed over every map in the frame
 	// MaxContainers caps the arrays and maps in a frame: an empty map costs
 	// one byte on the wire and about 64 bytes decoded (Operation payloads
 	// decode to map[string]any), so this is what keeps a 1 MiB frame under
-	// 8 MiB of allocation (RELIABILITY T10).
+	// 8 MiB of allocation.
 	MaxContainers = 32768
 	// maxStructKeys caps the keys of a map that decodes into a struct (the
 	// body, user, limits, cursor...): it keeps the duplicate-key check

@@ -88,8 +88,8 @@ func errorMessage(err error) string {
 }
 
 // validID checks a workflow or user id from the path: 1–256 bytes of
-// UTF-8, no control characters, no path separators or dot segments (an id
-// reaches logs and, through the application, file and URL paths).
+// UTF-8, no control characters, no path separators or dot segments, so an
+// id can never reach a log line, a store key or a URL as something else.
 func validID(id string) error {
 	switch {
 	case id == "" || len(id) > protocol.MaxIDBytes:

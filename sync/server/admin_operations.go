@@ -18,7 +18,8 @@ import (
 // (rooms.Registry.Apply), on behalf of an actor that is no member.
 
 // OperationInput is one operation of POST .../operations, in the
-// reference's vocabulary (sim-realtime.md §2).
+// vocabulary of the system flowsync replaces (workflow.ParseOp), so the
+// application's backend sends what it sent before.
 type OperationInput struct {
 	Operation string         `json:"operation"`
 	Target    string         `json:"target"`

@@ -83,7 +83,24 @@ func (c Config) withDefaults() Config {
 	if c.Session.ServerVersion == "" {
 		c.Session.ServerVersion = c.Version
 	}
+	if c.Session.Now == nil {
+		c.Session.Now = nodeClock(c.Rooms.ClockOffset)
+	}
+	if c.JWT.Now == nil {
+		c.JWT.Now = c.Session.Now
+	}
 	return c
+}
+
+// nodeClock is the clock of a node whose rooms run at offset: the sessions
+// (Welcome's server time, token checks and expiry) and the cluster (skew
+// checks, presence expiry) read the same time as the rooms, so a node has
+// one clock.
+func nodeClock(offset time.Duration) func() time.Time {
+	if offset == 0 {
+		return time.Now
+	}
+	return func() time.Time { return time.Now().Add(offset) }
 }
 
 // Validate reports why c cannot start a server.

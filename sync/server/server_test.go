@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/internal/testutil"
 	"github.com/flowsync/flowsync/rooms"
 	"github.com/flowsync/flowsync/storage"
 	"github.com/flowsync/flowsync/storage/memory"
@@ -147,15 +149,15 @@ func TestReadyzDegradedWhileStoreWritesFail(t *testing.T) {
 	rm.SubmitDelta(nopMember{}, "op", d.Encode(), d)
 	waitStatus := func(want int) string {
 		t.Helper()
-		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-			code, body := get(t, hs.URL+"/readyz")
-			if code == want {
-				return body
+		var body string
+		testutil.WaitReason(t, testutil.DefaultWait, fmt.Sprintf("readyz %d", want), func() string {
+			var code int
+			if code, body = get(t, hs.URL+"/readyz"); code != want {
+				return fmt.Sprintf("readyz %d %s", code, body)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("readyz stayed %d %s, want %d", code, body, want)
-			}
-		}
+			return ""
+		})
+		return body
 	}
 	body := waitStatus(503)
 	if !strings.Contains(body, `"status":"degraded"`) || !strings.Contains(body, "connection refused") {

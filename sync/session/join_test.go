@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/internal/testutil"
 	"github.com/flowsync/flowsync/rooms"
 	"github.com/flowsync/flowsync/sync/protocol"
 	"github.com/flowsync/flowsync/sync/session"
@@ -24,7 +25,7 @@ func TestJoinDoesNotLockMembershipsDuringLoad(t *testing.T) {
 	e.store.holdWF, e.store.held = "slow", make(chan struct{})
 	a := e.connect(t, "ua:A", "rep-a")
 	a.send(&protocol.Join{WorkflowID: "slow"})
-	waitFor(t, "the load of the room being joined", func() bool { return e.store.loads.Load() == 1 })
+	testutil.WaitFor(t, "the load of the room being joined", func() bool { return e.store.loads.Load() == 1 })
 
 	changed := make(chan error, 1)
 	go func() {

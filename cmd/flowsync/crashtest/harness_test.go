@@ -1,7 +1,8 @@
 // Package crashtest runs the real flowsync binary against real stores and
 // breaks things: SIGKILL at random moments (Postgres and the embedded
 // store), kills that land during snapshot writes, and a Postgres outage
-// made by a TCP proxy the test controls. RELIABILITY T3, T7, T8 in small.
+// made by a TCP proxy the test controls: server kills under load, a store
+// outage and crashes during snapshot writes, each small enough for CI.
 //
 // Every randomized choice comes from one seed, printed by each test and
 // taken back from FLOWSYNC_SEED. FLOWSYNC_CRASH_CYCLES sets the number of
