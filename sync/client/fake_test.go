@@ -41,6 +41,10 @@ type fakeServer struct {
 	limits      protocol.ServerLimits
 	authFail    bool
 	joinError   *protocol.Error
+	// checkBehind refuses a Join with REPLICA_BEHIND when the server holds
+	// dots of the session's replica that the Join's context lacks.
+	checkBehind  bool
+	behindErrors int // Joins refused with REPLICA_BEHIND
 	// nack decides whether to refuse a delta (nil: accept).
 	nack      func(opID string, d *workflow.Doc) *protocol.Nack
 	deltas    int            // Delta frames received
@@ -263,6 +267,20 @@ func (f *fakeServer) handle(c *fakeConn, fr protocol.Frame) bool {
 			e.WorkflowID = fr.WorkflowID
 			f.send(c, &e)
 			return true
+		}
+		if f.checkBehind {
+			theirs := crdt.NewContext()
+			for _, r := range f.doc.Context().Ranges(crdt.ReplicaID(c.rid)) {
+				theirs.AddRange(crdt.ReplicaID(c.rid), r)
+			}
+			if !theirs.Missing(have.Context()).IsEmpty() {
+				f.behindErrors++
+				f.mu.Unlock()
+				e := protocol.NewError(protocol.CodeReplicaBehind, "the server holds writes of %s beyond your context", c.rid)
+				e.WorkflowID = fr.WorkflowID
+				f.send(c, e)
+				return true
+			}
 		}
 		var chunks [][]byte
 		if f.splitChunks {

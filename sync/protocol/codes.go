@@ -41,6 +41,12 @@ const (
 	CodeUnknownWorkflow Code = 21 // the workflow does not exist
 	CodeWorkflowDeleted Code = 22 // the workflow was deleted
 	CodeWorkflowLocked  Code = 23 // the workflow (or its folder) is locked
+	// CodeReplicaBehind refuses a Join whose context lacks dots of the
+	// session's own replica (Hello.rid) that the server holds: the client
+	// lost local state and reused its id, so its next dots would repeat ones
+	// the server holds with other content. The client takes a new replica
+	// id, re-mints its unsent edits under it and joins again.
+	CodeReplicaBehind Code = 24
 
 	CodeInvalidOperation   Code = 30 // the operation's input is malformed, or names an unknown operation
 	CodeInvalidDelta       Code = 31 // the delta does not decode as a workflow delta
@@ -79,6 +85,7 @@ var codes = map[Code]codeInfo{
 	CodeUnknownWorkflow:    {"UNKNOWN_WORKFLOW", false},
 	CodeWorkflowDeleted:    {"WORKFLOW_DELETED", false},
 	CodeWorkflowLocked:     {"WORKFLOW_LOCKED", false},
+	CodeReplicaBehind:      {"REPLICA_BEHIND", false},
 	CodeInvalidOperation:   {"INVALID_OPERATION", false},
 	CodeInvalidDelta:       {"INVALID_DELTA", false},
 	CodePreconditionFailed: {"PRECONDITION_FAILED", false},
