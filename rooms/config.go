@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flowsync/flowsync/crdt"
+	"github.com/flowsync/flowsync/sync/receipt"
 )
 
 // Config configures a Registry. The zero Config is valid: every zero field
@@ -84,6 +85,17 @@ type Config struct {
 	// current document. The security issue adds roles per workflow and
 	// locks here. Default: none.
 	Admit Admission
+	// StoreRefreshInterval is how often a room that is part of a cluster
+	// reads its document back from the store to merge what other nodes
+	// made durable without it hearing of it over the bus (refresh.go).
+	// Negative disables the periodic reload (the event-driven ones stay).
+	// Default: 5 s, the anti-entropy interval's default.
+	StoreRefreshInterval time.Duration
+	// Receipts makes the receipts on what rooms send clients and checks
+	// the ones clients hand back (Vouch frames). Every node of a
+	// deployment must hold the same keys. Default: nil, no receipts (a
+	// Vouch is refused with BAD_RECEIPT).
+	Receipts *receipt.Keyring
 	// Cluster, when set, joins this registry to the other nodes serving
 	// the same documents (see Cluster and Registry.ClusterLocal). Default:
 	// nil, a single node.
@@ -103,6 +115,8 @@ const (
 	DefaultMaxPendingBytes  = 64 << 20
 	DefaultRetryBackoff     = 100 * time.Millisecond
 	DefaultMaxRetryBackoff  = 10 * time.Second
+
+	DefaultStoreRefreshInterval = 5 * time.Second
 
 	DefaultSnapshotInterval         = time.Second
 	DefaultSnapshotMaxDelay         = 10 * time.Second
@@ -136,6 +150,7 @@ func (c Config) withDefaults() Config {
 	defDur(&c.WriteTimeout, DefaultWriteTimeout)
 	defDur(&c.RetryBackoff, DefaultRetryBackoff)
 	defDur(&c.MaxRetryBackoff, DefaultMaxRetryBackoff)
+	defDur(&c.StoreRefreshInterval, DefaultStoreRefreshInterval)
 	if c.ServerReplicaID == "" {
 		var b [8]byte
 		_, _ = rand.Read(b[:])

@@ -21,18 +21,19 @@ import (
 // order they were made.
 type Room struct {
 	// Static after construction.
-	id      string
-	reg     *Registry
-	cfg     *Config
-	logger  *slog.Logger
-	metrics *Metrics
-	inbox   chan event
-	closeC  chan context.Context // Registry.Close
-	written chan error           // the in-flight store write's result; capacity 1
-	snapC   chan snapResult      // the in-flight snapshot's result; capacity 1
-	done    chan struct{}        // closed when run returns
-	loaded  chan struct{}        // closed once the document has loaded
-	loadErr error                // set before done is closed, when the load failed
+	id       string
+	reg      *Registry
+	cfg      *Config
+	logger   *slog.Logger
+	metrics  *Metrics
+	inbox    chan event
+	closeC   chan context.Context // Registry.Close
+	written  chan error           // the in-flight store write's result; capacity 1
+	snapC    chan snapResult      // the in-flight snapshot's result; capacity 1
+	refreshC chan refreshResult   // the in-flight store reload's result; capacity 1
+	done     chan struct{}        // closed when run returns
+	loaded   chan struct{}        // closed once the document has loaded
+	loadErr  error                // set before done is closed, when the load failed
 
 	// Owned by run.
 	doc           *workflow.Doc
@@ -57,6 +58,7 @@ type Room struct {
 	closing       context.Context // non-nil once Registry.Close asked
 	stopped       bool            // the workflow was deleted: the loop returns
 	snap          snapState
+	refresh       refreshState // store reloads (refresh.go)
 }
 
 type memberState struct {
@@ -92,6 +94,9 @@ type (
 		opID  string
 		raw   []byte
 		delta *workflow.Doc
+		// vetted: the delta was parked for a store reload already; what is
+		// still unverified now is left out rather than parked again.
+		vetted bool
 	}
 	opEvent struct {
 		m    Member
@@ -122,18 +127,19 @@ func (deleteEvent) isEvent()    {}
 
 func newRoom(r *Registry, id string) *Room {
 	return &Room{
-		id:      id,
-		reg:     r,
-		cfg:     &r.cfg,
-		logger:  r.logger.With("workflow", id),
-		metrics: r.metrics,
-		inbox:   make(chan event, r.cfg.InboxSize),
-		closeC:  make(chan context.Context),
-		written: make(chan error, 1),
-		snapC:   make(chan snapResult, 1),
-		done:    make(chan struct{}),
-		loaded:  make(chan struct{}),
-		members: make(map[Member]*memberState),
+		id:       id,
+		reg:      r,
+		cfg:      &r.cfg,
+		logger:   r.logger.With("workflow", id),
+		metrics:  r.metrics,
+		inbox:    make(chan event, r.cfg.InboxSize),
+		closeC:   make(chan context.Context),
+		written:  make(chan error, 1),
+		snapC:    make(chan snapResult, 1),
+		refreshC: make(chan refreshResult, 1),
+		done:     make(chan struct{}),
+		loaded:   make(chan struct{}),
+		members:  make(map[Member]*memberState),
 	}
 }
 
@@ -246,6 +252,10 @@ func (rm *Room) run() {
 	rm.snap.timer.Stop()
 	rm.linger = time.NewTimer(time.Hour)
 	rm.linger.Stop()
+	rm.refresh.timer = time.NewTimer(time.Hour)
+	rm.refresh.timer.Stop()
+	defer rm.refresh.timer.Stop()
+	rm.armPeriodicRefresh()
 	defer rm.linger.Stop()
 	defer rm.retry.Stop()
 	defer rm.idle.Stop()
@@ -255,7 +265,10 @@ func (rm *Room) run() {
 	}()
 
 	for {
-		var idleC, retryC, snapTimerC, lingerC <-chan time.Time
+		var idleC, retryC, snapTimerC, lingerC, refreshC <-chan time.Time
+		if rm.refresh.armed {
+			refreshC = rm.refresh.timer.C
+		}
 		if rm.lingerArmed {
 			lingerC = rm.linger.C
 		}
@@ -288,6 +301,10 @@ func (rm *Room) run() {
 			rm.snap.armed = false
 		case <-lingerC:
 			rm.lingerArmed = false
+		case res := <-rm.refreshC:
+			rm.handleRefresh(res)
+		case <-refreshC:
+			rm.refreshTick()
 		case <-idleC:
 			rm.idleArmed = false
 			rm.logger.Debug("room evicted: idle")
@@ -450,7 +467,12 @@ func (rm *Room) handleJoin(ev *joinEvent) {
 		id.Role = protocol.RoleRead
 	}
 	if old, ok := rm.members[ev.m]; ok {
+		// A re-join by the server (a role change) carries no context; the
+		// member's replica was checked when it joined.
 		rm.remove(old)
+	} else if err := rm.replicaBehind(id.ReplicaID, ev.opts.Have); err != nil {
+		ev.reply <- joinReply{err: err}
+		return
 	}
 	if tab := ev.opts.TabSessionID; tab != "" {
 		// A reload of the same tab replaces its ghost entry.
@@ -585,20 +607,45 @@ func (rm *Room) handleDelta(ev *deltaEvent) {
 	nowMs := rm.nowMs()
 	c := &Change{WorkflowID: rm.id, Member: ms.id, Delta: ev.delta}
 	latest, err := admit(rm.doc, c, rm.cfg.ServerReplicaID, nowMs, rm.cfg.MaxClockSkew.Milliseconds())
+	var v workflow.Vetted
+	if err == nil {
+		if v, err = rm.doc.Vet(ev.delta, ms.id.ReplicaID); err != nil {
+			err = protocol.NewError(protocol.CodeForgedDot, "%v", err)
+		}
+	}
+	if err == nil && !v.Unverified.IsEmpty() && !ev.vetted && rm.cfg.Cluster != nil && rm.park(ev) {
+		// Another node may have made those dots durable: read the store
+		// before leaving them out (refresh.go).
+		return
+	}
 	if err == nil && rm.cfg.Admit != nil {
+		c.Delta = v.Delta
 		err = rm.cfg.Admit(rm.doc, c)
 	}
 	if err != nil {
 		rm.refuse(ms, ev.opID, err)
 		return
 	}
-	rm.doc.Merge(ev.delta)
+	raw := ev.raw
+	if v.Changed {
+		// What goes out and into the store is what the room merged, never
+		// the client's bytes with content the room could not vouch for.
+		rm.metrics.vetted(v.Unverified.Len(), v.Dead)
+		raw = v.Delta.Encode()
+	}
+	rm.doc.Merge(v.Delta)
 	if !latest.IsZero() {
 		rm.clock.Observe(latest, nowMs)
 	}
 	rm.metrics.observeMerge(rm.cfg.since(start))
-	rm.publish(ev.raw)
-	rm.applied(ms, ev.opID, ev.raw, ev.delta, string(ms.id.ReplicaID), false)
+	if v.Delta.IsEmpty() {
+		// Nothing of it was new here: an ack is all it needs.
+		ack := &protocol.Applied{OpID: ev.opID}
+		rm.sendTo(ms, ack, protocol.AppendFrame(nil, ack))
+		return
+	}
+	rm.publish(raw)
+	rm.applied(ms, ev.opID, raw, v.Delta, string(ms.id.ReplicaID), false)
 }
 
 func (rm *Room) handleOperation(ev *opEvent) {

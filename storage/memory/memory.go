@@ -26,6 +26,7 @@ type Store struct {
 	deleted map[string]bool          // guarded by mu
 	version map[string]int64         // guarded by mu; snapshots taken per workflow (snapshot.go)
 	closed  bool                     // guarded by mu
+	keys    []storage.SecretKey      // guarded by mu; created on first ReceiptKeys
 }
 
 var _ storage.Store = (*Store)(nil)

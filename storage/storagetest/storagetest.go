@@ -53,6 +53,7 @@ func RunWithOptions(t *testing.T, newStore func() storage.Store, opts Options) {
 		{"ConcurrentAppendsAcrossWorkflows", testConcurrentAppendsAcrossWorkflows},
 	}
 	tests = append(tests, snapshotTests(opts)...)
+	tests = append(tests, keyTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore()

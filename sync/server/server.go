@@ -27,6 +27,7 @@ import (
 	"github.com/flowsync/flowsync/rooms"
 	"github.com/flowsync/flowsync/storage"
 	"github.com/flowsync/flowsync/sync/cluster"
+	"github.com/flowsync/flowsync/sync/receipt"
 	"github.com/flowsync/flowsync/sync/session"
 )
 
@@ -64,6 +65,9 @@ type Config struct {
 	// DebugAddr, when set, serves Go's profiling endpoints (/debug/pprof/)
 	// on a listener of their own. Default: off.
 	DebugAddr string
+	// ReceiptKeys are the keys receipts are made with (the first) and
+	// checked with (all). Default: the store's keys (see receiptKeyring).
+	ReceiptKeys []receipt.Key
 }
 
 // ErrNoAuth is returned by New when neither authentication nor Dev is
@@ -168,6 +172,10 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 	}
 	store, err := openStore(cfg.Store, logger)
 	if err != nil {
+		return nil, err
+	}
+	if cfg.Rooms.Receipts, err = receiptKeyring(cfg.ReceiptKeys, store); err != nil {
+		store.Close()
 		return nil, err
 	}
 	var ref *nodeRef
