@@ -16,6 +16,15 @@
 // caller with workflow.Decode and workflow.DeltaLimits; re-encoding them here
 // would cost a copy and risk two encodings of one state.
 //
+// Every frame body and nested map is declared once, as a table in schema.go
+// (keys, types, bounds, meanings), which the encoder, the decoder and the
+// validator interpret. The same tables generate the tables of
+// docs/PROTOCOL.md and the TypeScript SDK's schema module
+// (clients/js/src/protocol/schema.ts); TestGeneratedFiles fails when those
+// are stale:
+//
+//	go test ./sync/protocol -run TestGeneratedFiles -update
+//
 // The format is documented for client authors in docs/PROTOCOL.md; a change
 // here is a change there, and a breaking change bumps ProtocolVersion.
 package protocol

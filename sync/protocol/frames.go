@@ -2,9 +2,7 @@ package protocol
 
 import (
 	"fmt"
-	"math"
-	"slices"
-	"unicode/utf8"
+	"unsafe"
 )
 
 // FrameType is the first element of every frame's envelope. Values are part
@@ -13,9 +11,8 @@ import (
 // peer can refuse a frame sent in the wrong direction without a table.
 type FrameType uint8
 
-// Frame types. The comment on each line gives the body keys (see the frame's
-// struct for their meaning and docs/PROTOCOL.md for their msgpack types);
-// * marks a required key.
+// Frame types. The comment on each line gives the body keys (schema.go has
+// their types, bounds and meaning); * marks a required key.
 const (
 	// Client → server.
 	FrameHello     = FrameType(0x01) // v*, tok*, rid, cn, cv
@@ -69,13 +66,9 @@ func (t FrameType) String() string {
 // returns and what a type switch should name (case *protocol.Delta).
 type Frame interface {
 	Type() FrameType
-	// appendBody appends the body map; it does not validate.
-	appendBody(b []byte) []byte
-	// validate checks the rules that Encode and Decode share, so that
-	// whatever one accepts the other does.
-	validate() error
-	// sizeHint estimates the encoded size, to allocate once.
-	sizeHint() int
+	// ptr returns the frame struct, which the codec reads and writes as
+	// the body record of its type describes (schema.go).
+	ptr() unsafe.Pointer
 }
 
 // Role is what a session may do in a workflow.
@@ -348,258 +341,22 @@ func (*DragUpdate) Type() FrameType     { return FrameDragUpdate }
 func (*Event) Type() FrameType          { return FrameEvent }
 func (*Error) Type() FrameType          { return FrameError }
 
-// ---- validation ----------------------------------------------------------
-
-// fieldErr reports an invalid value: the key is named, the value is not (it
-// may be hostile or private).
-func fieldErr(key, why string) error {
-	return &decodeError{kind: ErrInvalidValue, detail: fmt.Sprintf("%q %s", key, why)}
-}
-
-func checkID(key, s string, required bool) error {
-	switch {
-	case s == "" && required:
-		return fieldErr(key, "is empty")
-	case len(s) > MaxIDBytes:
-		return fieldErr(key, fmt.Sprintf("is longer than %d bytes", MaxIDBytes))
-	case !utf8.ValidString(s):
-		return fieldErr(key, "is not valid UTF-8")
-	}
-	return nil
-}
-
-func checkText(key, s string, max int) error {
-	switch {
-	case len(s) > max:
-		return fieldErr(key, fmt.Sprintf("is longer than %d bytes", max))
-	case !utf8.ValidString(s):
-		return fieldErr(key, "is not valid UTF-8")
-	}
-	return nil
-}
-
-func checkPoint(key string, p *Point) error {
-	if p == nil {
-		return nil
-	}
-	if math.IsNaN(p.X) || math.IsInf(p.X, 0) || math.IsNaN(p.Y) || math.IsInf(p.Y, 0) {
-		return fieldErr(key, "is not finite")
-	}
-	return nil
-}
-
-func checkSelection(s Selection) error {
-	switch s.Type {
-	case "", SelectNone:
-		if s.ID != "" {
-			return fieldErr("sel", "has an id but selects nothing")
-		}
-		return nil
-	case SelectBlock, SelectEdge:
-		return checkID("sel.id", s.ID, true)
-	}
-	return fieldErr("sel.t", "is not block, edge or none")
-}
-
-func checkPositions(ps map[string]Point) error {
-	for id, p := range ps {
-		if err := checkID("pos", id, true); err != nil {
-			return err
-		}
-		if err := checkPoint("pos", &p); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func checkRoster(es []RosterEntry) error {
-	for i := range es {
-		e := &es[i]
-		if err := firstErr(
-			checkID("sid", e.SessionID, true),
-			checkID("tab", e.TabSessionID, false),
-			checkID("uid", e.UserID, true),
-			checkText("name", e.Name, MaxTextBytes),
-			checkText("avatar", e.Avatar, MaxTextBytes),
-			checkRole(e.Role),
-			checkPoint("cur", e.Cursor),
-			checkSelection(e.Selection),
-		); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func checkRole(r Role) error {
-	if !r.Valid() {
-		return fieldErr("role", "is not read, write or admin")
-	}
-	return nil
-}
-
-func firstErr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (f *Hello) validate() error {
-	if f.ProtocolVersion == 0 {
-		return fieldErr("v", "is zero")
-	}
-	return firstErr(
-		checkText("tok", f.Token, MaxTokenBytes),
-		checkID("rid", f.ReplicaID, false),
-		checkText("cn", f.ClientName, MaxIDBytes),
-		checkText("cv", f.ClientVersion, MaxIDBytes),
-	)
-}
-
-func (f *Welcome) validate() error {
-	if f.ProtocolVersion == 0 {
-		return fieldErr("v", "is zero")
-	}
-	return firstErr(
-		checkID("sid", f.SessionID, true),
-		checkID("user.id", f.User.ID, true),
-		checkText("user.name", f.User.Name, MaxTextBytes),
-		checkText("user.avatar", f.User.Avatar, MaxTextBytes),
-		checkText("sv", f.ServerVersion, MaxIDBytes),
-	)
-}
-
-func (f *Join) validate() error {
-	return firstErr(checkID("wf", f.WorkflowID, true), checkID("tab", f.TabSessionID, false))
-}
-
-func (f *Joined) validate() error {
-	if len(f.Context) == 0 {
-		return fieldErr("ctx", "is empty")
-	}
-	return firstErr(checkID("wf", f.WorkflowID, true), checkRole(f.Role), checkRoster(f.Roster))
-}
-
-func (f *CatchUp) validate() error {
-	if len(f.Delta) == 0 {
-		return fieldErr("d", "is empty")
-	}
-	return checkID("wf", f.WorkflowID, true)
-}
-
-func (f *Leave) validate() error { return checkID("wf", f.WorkflowID, true) }
-
-func (f *Delta) validate() error {
-	if len(f.Delta) == 0 {
-		return fieldErr("d", "is empty")
-	}
-	return firstErr(checkID("wf", f.WorkflowID, true), checkID("op", f.OpID, true))
-}
-
-func (f *Operation) validate() error {
-	if f.Payload == nil {
-		return fieldErr("payload", "is nil")
-	}
-	return firstErr(
-		checkID("wf", f.WorkflowID, true),
-		checkID("op", f.OpID, true),
-		checkID("name", f.Name, true),
-		checkID("target", f.Target, true),
-	)
-}
-
-func (f *Applied) validate() error { return checkID("op", f.OpID, true) }
-
-func (f *Durable) validate() error {
-	if len(f.OpIDs) == 0 {
-		return fieldErr("ops", "is empty")
-	}
-	for _, id := range f.OpIDs {
-		if err := checkID("ops", id, true); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (f *Nack) validate() error {
-	if f.Code == 0 {
-		return fieldErr("code", "is zero")
-	}
-	return firstErr(checkID("op", f.OpID, true), checkText("msg", f.Message, MaxTextBytes))
-}
-
-func (f *RemoteDelta) validate() error {
-	if len(f.Delta) == 0 {
-		return fieldErr("d", "is empty")
-	}
-	return firstErr(
-		checkID("wf", f.WorkflowID, true),
-		checkID("from.uid", f.Origin.UserID, true),
-		checkID("from.rid", f.Origin.ReplicaID, false),
-		checkID("from.sid", f.Origin.SessionID, true),
-	)
-}
-
-func (f *Presence) validate() error {
-	return firstErr(checkID("wf", f.WorkflowID, true), checkPoint("cur", f.Cursor), checkSelection(f.Selection))
-}
-
-func (f *PresenceUpdate) validate() error {
-	return firstErr(
-		checkID("wf", f.WorkflowID, true),
-		checkID("sid", f.SessionID, true),
-		checkID("uid", f.UserID, true),
-		checkText("name", f.Name, MaxTextBytes),
-		checkText("avatar", f.Avatar, MaxTextBytes),
-		checkPoint("cur", f.Cursor),
-		checkSelection(f.Selection),
-	)
-}
-
-func (f *Roster) validate() error {
-	return firstErr(checkID("wf", f.WorkflowID, true), checkRoster(f.Entries))
-}
-
-func (f *Drag) validate() error {
-	return firstErr(checkID("wf", f.WorkflowID, true), checkPositions(f.Positions))
-}
-
-func (f *DragUpdate) validate() error {
-	return firstErr(
-		checkID("wf", f.WorkflowID, true),
-		checkID("sid", f.SessionID, true),
-		checkID("uid", f.UserID, true),
-		checkPositions(f.Positions),
-	)
-}
-
-func (f *Event) validate() error {
-	return firstErr(
-		checkID("wf", f.WorkflowID, true),
-		checkID("kind", string(f.Kind), true),
-		checkText("msg", f.Message, MaxTextBytes),
-	)
-}
-
-func (f *Error) validate() error {
-	if f.Code == 0 {
-		return fieldErr("code", "is zero")
-	}
-	return firstErr(checkText("msg", f.Message, MaxTextBytes), checkID("wf", f.WorkflowID, false))
-}
-
-// sortedKeys returns the keys of a positions map in order, so that equal
-// frames encode to equal bytes (golden files, dedup, tests).
-func sortedKeys(m map[string]Point) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
-}
+func (f *Hello) ptr() unsafe.Pointer          { return unsafe.Pointer(f) }
+func (f *Join) ptr() unsafe.Pointer           { return unsafe.Pointer(f) }
+func (f *Leave) ptr() unsafe.Pointer          { return unsafe.Pointer(f) }
+func (f *Delta) ptr() unsafe.Pointer          { return unsafe.Pointer(f) }
+func (f *Operation) ptr() unsafe.Pointer      { return unsafe.Pointer(f) }
+func (f *Presence) ptr() unsafe.Pointer       { return unsafe.Pointer(f) }
+func (f *Drag) ptr() unsafe.Pointer           { return unsafe.Pointer(f) }
+func (f *Welcome) ptr() unsafe.Pointer        { return unsafe.Pointer(f) }
+func (f *Joined) ptr() unsafe.Pointer         { return unsafe.Pointer(f) }
+func (f *CatchUp) ptr() unsafe.Pointer        { return unsafe.Pointer(f) }
+func (f *Applied) ptr() unsafe.Pointer        { return unsafe.Pointer(f) }
+func (f *Durable) ptr() unsafe.Pointer        { return unsafe.Pointer(f) }
+func (f *Nack) ptr() unsafe.Pointer           { return unsafe.Pointer(f) }
+func (f *RemoteDelta) ptr() unsafe.Pointer    { return unsafe.Pointer(f) }
+func (f *PresenceUpdate) ptr() unsafe.Pointer { return unsafe.Pointer(f) }
+func (f *Roster) ptr() unsafe.Pointer         { return unsafe.Pointer(f) }
+func (f *DragUpdate) ptr() unsafe.Pointer     { return unsafe.Pointer(f) }
+func (f *Event) ptr() unsafe.Pointer          { return unsafe.Pointer(f) }
+func (f *Error) ptr() unsafe.Pointer          { return unsafe.Pointer(f) }
