@@ -154,7 +154,7 @@ func (s *scriptStore) record(what string, err error) {
 	s.log = append(s.log, storeEvent{at: time.Now(), what: what, err: err})
 }
 
-func (s *scriptStore) Append(ctx context.Context, wf string, deltas [][]byte) error {
+func (s *scriptStore) Append(ctx context.Context, wf string, deltas []storage.Delta) error {
 	err := errDown
 	if !s.isDown() {
 		err = s.Store.Append(ctx, wf, deltas)
@@ -371,16 +371,12 @@ func (s *scenario) join(t *testing.T, d *datadriven.TestData, name string, out *
 	}
 	m.id.Role = role
 	have := m.doc.Context().Clone()
-	rm, catchUp, err := s.registry().Join(context.Background(), scenarioWF, m, JoinOptions{Have: have, TabSessionID: tab})
+	rm, err := s.registry().Join(context.Background(), scenarioWF, m, JoinOptions{Have: have, TabSessionID: tab})
 	if err != nil {
 		fmt.Fprintf(out, "join: %v (%s)\n", err, ErrorCode(err))
 		return
 	}
 	m.room = rm
-	// The session delivers the catch-up after Joined.
-	m.mu.Lock()
-	m.frames = append(m.frames, catchUp...)
-	m.mu.Unlock()
 }
 
 func (s *scenario) send(t *testing.T, d *datadriven.TestData, m *scriptMember, kind string) {
