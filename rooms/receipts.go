@@ -49,10 +49,18 @@ func (rm *Room) nextSeq() uint64 {
 	return rm.receipts.relaySeq
 }
 
-// pendingSeq is the sequence a delta queued for the store now is relayed
-// under at the latest: the frame being gathered, or one already sent. The
-// mark can only lag behind the truth this way, never run ahead of it.
-func (rm *Room) pendingSeq() uint64 { return rm.receipts.relaySeq + 1 }
+// pendingSeq is the sequence of the frame that carries a delta queued for
+// the store now. Every caller adds the delta to the relay batch first: if
+// the batch still holds it, the next frame will; if the batch was flushed
+// since, the frame just sent did. (A delta that was not relayed gets the
+// latest sequence, which can only hold the mark back, never move it past
+// an edit that is not durable.)
+func (rm *Room) pendingSeq() uint64 {
+	if rm.relay.n > 0 {
+		return rm.receipts.relaySeq + 1
+	}
+	return rm.receipts.relaySeq
+}
 
 // stableMark is the greatest sequence whose frames, and every frame before
 // them, hold only durable edits: just below the oldest delta still waiting
