@@ -428,15 +428,7 @@ func (rm *Room) handleRemote(ev *remoteEvent) {
 		ev.reply <- err // anti-entropy offers it again
 		return
 	}
-	var latest crdt.Timestamp
-	d.Store().Range(func(_ workflow.Key, es []crdt.Dotted[workflow.Cell]) bool {
-		for _, e := range es {
-			if ts := e.Value.Stamp(e.Dot); ts.Compare(latest) > 0 {
-				latest = ts
-			}
-		}
-		return true
-	})
+	latest := latestStamp(d)
 	rm.doc.Merge(d)
 	if !latest.IsZero() {
 		rm.clock.Observe(latest, rm.nowMs())

@@ -59,22 +59,29 @@ type Room struct {
 	stopped       bool            // the workflow was deleted: the loop returns
 	snap          snapState
 	refresh       refreshState // store reloads (refresh.go)
+	receipts      receiptState // epoch, relay sequence, durable mark (receipts.go)
 }
 
 type memberState struct {
-	m        Member
-	id       Identity
-	entry    protocol.RosterEntry
-	drag     map[string]protocol.Point // positions not yet relayed
-	presence bool                      // presence changed, not yet relayed
-	queued   bool                      // in Room.dirty
-	removed  bool
+	m Member
+	// lastSeq is the latest relay sequence this member was sent edits
+	// under that may not be durable, stableSent the latest durable mark it
+	// was told (receipts.go).
+	lastSeq    uint64
+	stableSent uint64
+	id         Identity
+	entry      protocol.RosterEntry
+	drag       map[string]protocol.Point // positions not yet relayed
+	presence   bool                      // presence changed, not yet relayed
+	queued     bool                      // in Room.dirty
+	removed    bool
 }
 
 type pendingDelta struct {
 	m       Member // nil for a delta of another node or of an Apply
 	opID    string
 	raw     []byte
+	seq     uint64 // relayed in this frame or an earlier one (receipts.go)
 	applied time.Time
 	waiter  *durableWaiter // the Apply it belongs to, if any
 }
@@ -98,6 +105,13 @@ type (
 		// still unverified now is left out rather than parked again.
 		vetted bool
 	}
+	vouchEvent struct {
+		m       Member
+		opID    string
+		raw     []byte
+		delta   *workflow.Doc
+		receipt protocol.Receipt
+	}
 	opEvent struct {
 		m    Member
 		opID string
@@ -120,6 +134,7 @@ func (*joinEvent) isEvent()     {}
 func (leaveEvent) isEvent()     {}
 func (*deltaEvent) isEvent()    {}
 func (*opEvent) isEvent()       {}
+func (*vouchEvent) isEvent()    {}
 func (*presenceEvent) isEvent() {}
 func (*dragEvent) isEvent()     {}
 func (snapshotEvent) isEvent()  {}
@@ -159,6 +174,16 @@ func (rm *Room) send(ev event) bool {
 // Leave removes m from the room (a Leave frame or a disconnect); the other
 // members get the new roster. Leaving a room m is not in does nothing.
 func (rm *Room) Leave(m Member) { rm.send(leaveEvent{m}) }
+
+// SubmitVouch hands the room a delta that a client received from a node of
+// the deployment, with that node's receipt (receipts.go); raw is kept
+// as SubmitDelta keeps it. The member gets Applied and later Durable, or a
+// Nack (BAD_RECEIPT when the receipt does not check).
+func (rm *Room) SubmitVouch(m Member, opID string, raw []byte, delta *workflow.Doc, r protocol.Receipt) {
+	if !rm.send(&vouchEvent{m: m, opID: opID, raw: raw, delta: delta, receipt: r}) {
+		nack(m, opID, protocol.NewError(protocol.CodeOverloaded, "room closed"))
+	}
+}
 
 // SubmitDelta asks the room to admit and merge delta, which a Delta frame
 // carried as raw (its workflow encoding, relayed and stored as is; the room
@@ -364,6 +389,7 @@ func (rm *Room) load() bool {
 		return false
 	}
 	rm.doc = doc
+	rm.receipts.epoch = newEpoch()
 	rm.clock = crdt.NewClock(rm.cfg.ServerReplicaID)
 	return true
 }
@@ -406,6 +432,8 @@ func (rm *Room) handle(ev event) {
 		}
 	case *deltaEvent:
 		rm.handleDelta(ev)
+	case *vouchEvent:
+		rm.handleVouch(ev)
 	case *opEvent:
 		rm.handleOperation(ev)
 	case *presenceEvent:
@@ -458,6 +486,10 @@ func (rm *Room) nowMs() int64 { return rm.cfg.now().UnixMilli() }
 // ---- membership ----------------------------------------------------------
 
 func (rm *Room) handleJoin(ev *joinEvent) {
+	// Frames gathered for the relay go out first, before the joiner is a
+	// member: the catch-up holds their edits, Joined.Seq counts them, and
+	// nothing of this room may reach the joiner before its Joined.
+	rm.flushRelay()
 	if rm.closing != nil {
 		ev.reply <- joinReply{err: ErrClosed}
 		return
@@ -504,12 +536,16 @@ func (rm *Room) handleJoin(ev *joinEvent) {
 	joined := &protocol.Joined{
 		WorkflowID: rm.id, Role: id.Role, Context: ctx.Encode(),
 		Roster: rm.roster(), CatchUpChunks: uint64(len(chunks)),
+		Epoch: rm.receipts.epoch, Seq: rm.receipts.relaySeq, Stable: rm.stableMark(),
 	}
+	// The catch-up may hold edits not durable yet: the member is told when
+	// they are, as for relayed ones.
+	ms.lastSeq, ms.stableSent = joined.Seq, joined.Stable
 	reply := make([][]byte, 1+len(chunks))
 	reply[0] = protocol.AppendFrame(nil, joined)
 	for i, c := range chunks {
-		f := &protocol.CatchUp{WorkflowID: rm.id, Seq: uint64(i), Last: i == len(chunks)-1, Delta: c}
-		reply[1+i] = protocol.AppendFrame(make([]byte, 0, 48+len(rm.id)+len(c)), f)
+		f := &protocol.CatchUp{WorkflowID: rm.id, Seq: uint64(i), Last: i == len(chunks)-1, Delta: c, Receipt: rm.sign(c)}
+		reply[1+i] = protocol.AppendFrame(make([]byte, 0, 80+len(rm.id)+len(c)), f)
 	}
 	if ev.m.EnqueueReply(reply) {
 		rm.metrics.frameOut(protocol.FrameJoined, 1, len(reply[0]))
@@ -729,6 +765,7 @@ func (rm *Room) applied(ms *memberState, opID string, raw []byte, delta *workflo
 
 // queueWrite queues a merged delta for the next store write.
 func (rm *Room) queueWrite(p pendingDelta) {
+	p.seq = rm.pendingSeq()
 	rm.markSnapDirty()
 	rm.pending = append(rm.pending, p)
 	rm.pendingBytes += len(p.raw)
@@ -742,8 +779,14 @@ func (rm *Room) flushRelay() {
 		return
 	}
 	start := rm.cfg.now()
-	frame := protocol.AppendFrame(make([]byte, 0, 96+len(rm.id)+len(f.Delta)+len(f.Origin.UserID)+len(f.Origin.ReplicaID)+len(f.Origin.SessionID)), f)
+	f.Seq, f.Receipt = rm.nextSeq(), rm.sign(f.Delta)
+	frame := protocol.AppendFrame(make([]byte, 0, 128+len(rm.id)+len(f.Delta)+len(f.Origin.UserID)+len(f.Origin.ReplicaID)+len(f.Origin.SessionID)), f)
 	rm.broadcast(f, frame, except)
+	for _, ms := range rm.members {
+		if ms != except {
+			ms.lastSeq = f.Seq
+		}
+	}
 	rm.metrics.observeFanout(rm.cfg.since(start))
 }
 
@@ -954,6 +997,7 @@ func (rm *Room) handleWritten(err error) {
 	}
 	rm.metrics.gauges(0, 0, -float64(rm.inflightBytes))
 	rm.inflight, rm.inflightBytes = nil, 0
+	rm.announceStable()
 }
 
 // ackDurable sends one Durable per member still present, listing its ops in

@@ -525,8 +525,8 @@ func describeFrame(f protocol.Frame) string {
 		if err != nil {
 			return fmt.Sprintf("Joined with an undecodable context: %v", err)
 		}
-		return fmt.Sprintf("Joined role=%s context=%s roster=%s catch-up=%d",
-			f.Role, describeContext(ctx.Context()), describeRoster(f.Roster), f.CatchUpChunks)
+		return fmt.Sprintf("Joined role=%s context=%s roster=%s catch-up=%d seq=%d stable=%d",
+			f.Role, describeContext(ctx.Context()), describeRoster(f.Roster), f.CatchUpChunks, f.Seq, f.Stable)
 	case *protocol.CatchUp:
 		return fmt.Sprintf("CatchUp %d last=%v %s", f.Seq, f.Last, describeDelta(f.Delta))
 	case *protocol.Applied:
@@ -536,7 +536,9 @@ func describeFrame(f protocol.Frame) string {
 	case *protocol.Nack:
 		return fmt.Sprintf("Nack %s %s retryable=%v %q", f.OpID, f.Code, f.Retryable, f.Message)
 	case *protocol.RemoteDelta:
-		return fmt.Sprintf("RemoteDelta from %s/%s %s", f.Origin.SessionID, f.Origin.ReplicaID, describeDelta(f.Delta))
+		return fmt.Sprintf("RemoteDelta seq=%d from %s/%s %s", f.Seq, f.Origin.SessionID, f.Origin.ReplicaID, describeDelta(f.Delta))
+	case *protocol.Stable:
+		return fmt.Sprintf("Stable seq=%d", f.Seq)
 	case *protocol.Roster:
 		return "Roster " + describeRoster(f.Entries)
 	case *protocol.PresenceUpdate:

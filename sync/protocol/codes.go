@@ -47,6 +47,10 @@ const (
 	// the server holds with other content. The client takes a new replica
 	// id, re-mints its unsent edits under it and joins again.
 	CodeReplicaBehind Code = 24
+	// CodeBadReceipt refuses a Vouch whose receipt does not check: its key
+	// id is unknown here (retired, or another deployment's) or its MAC does
+	// not match the workflow and bytes. The client drops that delta.
+	CodeBadReceipt Code = 25
 
 	CodeInvalidOperation   Code = 30 // the operation's input is malformed, or names an unknown operation
 	CodeInvalidDelta       Code = 31 // the delta does not decode as a workflow delta
@@ -86,6 +90,7 @@ var codes = map[Code]codeInfo{
 	CodeUnknownWorkflow:    {"UNKNOWN_WORKFLOW", false, "no such workflow"},
 	CodeWorkflowDeleted:    {"WORKFLOW_DELETED", false, "the workflow was deleted"},
 	CodeWorkflowLocked:     {"WORKFLOW_LOCKED", false, "the workflow (or its folder) is locked"},
+	CodeBadReceipt:         {"BAD_RECEIPT", false, "a `Vouch`'s receipt does not check (unknown key id, or a MAC that does not match `wf` and `d`): drop that delta (§9)"},
 	CodeReplicaBehind:      {"REPLICA_BEHIND", false, "the Join's context lacks dots of the session's own replica (`Hello.rid`) that the server holds: the client lost local state and reused its id; take a new replica id, re-mint the unsent edits under it, join again (§9)"},
 	CodeInvalidOperation:   {"INVALID_OPERATION", false, "malformed operation input, unknown operation, or a parent/subflow target that is not a loop/parallel"},
 	CodeInvalidDelta:       {"INVALID_DELTA", false, "`d` is not a valid workflow encoding (§7)"},

@@ -22,20 +22,22 @@ const (
 	FrameOperation = FrameType(0x05) // wf*, op*, name*, target*, payload* (map)
 	FramePresence  = FrameType(0x06) // wf*, cur ({x,y} | nil), sel ({t, id})
 	FrameDrag      = FrameType(0x07) // wf*, pos* ({block id: {x,y}})
+	FrameVouch     = FrameType(0x08) // wf*, op*, d* (bin), rk*, rm* (bin)
 
 	// Server → client.
 	FrameWelcome        = FrameType(0x40) // v*, sid*, user* ({id*, name, avatar}), sv, lim ({frame, delta, ops, burst, skew}), now*
-	FrameJoined         = FrameType(0x41) // wf*, role*, ctx* (bin), roster* ([entry]), chunks*
-	FrameCatchUp        = FrameType(0x42) // wf*, seq*, last*, d* (bin)
+	FrameJoined         = FrameType(0x41) // wf*, role*, ctx* (bin), roster* ([entry]), chunks*, epoch, seq, stable
+	FrameCatchUp        = FrameType(0x42) // wf*, seq*, last*, d* (bin), rk, rm (bin)
 	FrameApplied        = FrameType(0x43) // op*
 	FrameDurable        = FrameType(0x44) // ops* ([str])
 	FrameNack           = FrameType(0x45) // op*, code*, msg, retry*
-	FrameRemoteDelta    = FrameType(0x46) // wf*, d* (bin), from* ({uid, rid, sid})
+	FrameRemoteDelta    = FrameType(0x46) // wf*, d* (bin), from* ({uid, rid, sid}), seq, rk, rm (bin)
 	FramePresenceUpdate = FrameType(0x47) // wf*, sid*, uid*, name, avatar, cur, sel
 	FrameRoster         = FrameType(0x48) // wf*, entries* ([entry])
 	FrameDragUpdate     = FrameType(0x49) // wf*, sid*, uid*, pos*
 	FrameEvent          = FrameType(0x4a) // wf*, kind*, msg, ts*
 	FrameError          = FrameType(0x4b) // code*, msg, retry*, wf
+	FrameStable         = FrameType(0x4c) // wf*, epoch*, seq*
 )
 
 // FromClient reports whether t is in the client→server range.
@@ -46,12 +48,12 @@ func (t FrameType) FromServer() bool { return t >= 0x40 && t <= 0x7f }
 
 var frameTypeNames = map[FrameType]string{
 	FrameHello: "Hello", FrameJoin: "Join", FrameLeave: "Leave", FrameDelta: "Delta",
-	FrameOperation: "Operation", FramePresence: "Presence", FrameDrag: "Drag",
+	FrameOperation: "Operation", FramePresence: "Presence", FrameDrag: "Drag", FrameVouch: "Vouch",
 	FrameWelcome: "Welcome", FrameJoined: "Joined", FrameCatchUp: "CatchUp",
 	FrameApplied: "Applied", FrameDurable: "Durable", FrameNack: "Nack",
 	FrameRemoteDelta: "RemoteDelta", FramePresenceUpdate: "PresenceUpdate",
 	FrameRoster: "Roster", FrameDragUpdate: "DragUpdate", FrameEvent: "Event",
-	FrameError: "Error",
+	FrameError: "Error", FrameStable: "Stable",
 }
 
 func (t FrameType) String() string {
@@ -205,6 +207,15 @@ type Joined struct {
 	Context       []byte
 	Roster        []RosterEntry
 	CatchUpChunks uint64
+	// Epoch names this incarnation of the room: every load of the
+	// workflow, on any node, gets a new one. Seq is the room's relay
+	// sequence at the join (every later RemoteDelta has a greater one) and
+	// Stable its durable mark: relayed frames of this epoch with a
+	// sequence up to Stable are durable, and so is the catch-up when
+	// Stable equals Seq.
+	Epoch  string
+	Seq    uint64
+	Stable uint64
 }
 
 // CatchUp carries one chunk of what the joining client lacks, as a delta.
@@ -214,7 +225,20 @@ type CatchUp struct {
 	Seq        uint64
 	Last       bool
 	Delta      []byte
+	Receipt    Receipt // the server's receipt for Delta; zero without receipts
 }
+
+// Receipt is a server's proof that it admitted a delta: a MAC over the
+// workflow id and the delta's exact bytes under the deployment key KeyID
+// (package sync/receipt). A client keeps it with the delta until the delta
+// is durable and hands both back in a Vouch after a server lost them.
+type Receipt struct {
+	KeyID string
+	MAC   []byte
+}
+
+// IsZero reports whether r is absent.
+func (r Receipt) IsZero() bool { return r.KeyID == "" && len(r.MAC) == 0 }
 
 // Leave leaves a workflow room. Unacknowledged deltas stay in the client's
 // outbox; they are resent after the next Join.
@@ -268,6 +292,28 @@ type RemoteDelta struct {
 	WorkflowID string
 	Delta      []byte
 	Origin     Origin
+	Seq        uint64  // the frame's relay sequence in the room's epoch (Joined.Epoch)
+	Receipt    Receipt // the server's receipt for Delta; zero without receipts
+}
+
+// Vouch hands back a delta the client received from a server (a
+// RemoteDelta's or a CatchUp's Delta, byte for byte) with its receipt, after
+// the server that sent it may have lost it (a new Joined.Epoch). It is
+// answered like a Delta (Applied, then Durable; or Nack BAD_RECEIPT when the
+// receipt does not check).
+type Vouch struct {
+	WorkflowID string
+	OpID       string
+	Delta      []byte
+	Receipt    Receipt
+}
+
+// Stable says every relayed frame of Epoch with a sequence up to Seq is
+// durable: a client may forget the receipts it kept for them.
+type Stable struct {
+	WorkflowID string
+	Epoch      string
+	Seq        uint64
 }
 
 // Presence replaces the sender's live presence in the room: a nil Cursor
@@ -328,6 +374,8 @@ func (*Delta) Type() FrameType          { return FrameDelta }
 func (*Operation) Type() FrameType      { return FrameOperation }
 func (*Presence) Type() FrameType       { return FramePresence }
 func (*Drag) Type() FrameType           { return FrameDrag }
+func (*Vouch) Type() FrameType          { return FrameVouch }
+func (*Stable) Type() FrameType         { return FrameStable }
 func (*Welcome) Type() FrameType        { return FrameWelcome }
 func (*Joined) Type() FrameType         { return FrameJoined }
 func (*CatchUp) Type() FrameType        { return FrameCatchUp }
@@ -348,6 +396,8 @@ func (f *Delta) ptr() unsafe.Pointer          { return unsafe.Pointer(f) }
 func (f *Operation) ptr() unsafe.Pointer      { return unsafe.Pointer(f) }
 func (f *Presence) ptr() unsafe.Pointer       { return unsafe.Pointer(f) }
 func (f *Drag) ptr() unsafe.Pointer           { return unsafe.Pointer(f) }
+func (f *Vouch) ptr() unsafe.Pointer          { return unsafe.Pointer(f) }
+func (f *Stable) ptr() unsafe.Pointer         { return unsafe.Pointer(f) }
 func (f *Welcome) ptr() unsafe.Pointer        { return unsafe.Pointer(f) }
 func (f *Joined) ptr() unsafe.Pointer         { return unsafe.Pointer(f) }
 func (f *CatchUp) ptr() unsafe.Pointer        { return unsafe.Pointer(f) }

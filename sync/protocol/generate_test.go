@@ -109,8 +109,14 @@ func records() []*record {
 
 // tsProp is the TypeScript property of a Go field: lowerCamelCase, with
 // "ID" spelled "Id" (WorkflowID → workflowId, OpIDs → opIds), as PORTING.md
-// asks.
+// asks. A path through a nested Go struct becomes one flat property
+// (Receipt.KeyID → receiptKeyId), as the keys are flat on the wire.
 func tsProp(goName string) string {
+	if head, rest, nested := strings.Cut(goName, "."); nested {
+		tail := []rune(tsProp(rest))
+		tail[0] = unicode.ToUpper(tail[0])
+		return tsProp(head) + string(tail)
+	}
 	if strings.ToUpper(goName) == goName {
 		return strings.ToLower(goName)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"unsafe"
 )
 
@@ -179,11 +180,11 @@ func (r *record) resolve() {
 			panic(fmt.Sprintf("protocol: record %s: key %q twice", r.name, f.key))
 		}
 		seen[f.key] = true
-		sf, ok := r.goType.FieldByName(f.goName)
-		if !ok || len(sf.Index) != 1 {
+		off, typ, ok := fieldAt(r.goType, f.goName)
+		if !ok {
 			panic(fmt.Sprintf("protocol: record %s: %v has no field %s", r.name, r.goType, f.goName))
 		}
-		f.off, f.goField = sf.Offset, sf.Type
+		f.off, f.goField = off, typ
 		f.keyEnc = appendKey(nil, f.key)
 		f.prefix = f.key + "."
 		f.checkGoType(r.name)
@@ -209,6 +210,26 @@ func (r *record) resolve() {
 	case ruleSelection:
 		mustBe[Selection](r)
 	}
+}
+
+// fieldAt finds the struct field a key is read into and written from: a
+// field name, or a path through nested struct fields ("Receipt.KeyID"),
+// which lets a flat group of wire keys fill a small struct of their own. It
+// returns the field's offset from the start of t and its type.
+func fieldAt(t reflect.Type, path string) (uintptr, reflect.Type, bool) {
+	var off uintptr
+	for name := range strings.SplitSeq(path, ".") {
+		if t.Kind() != reflect.Struct {
+			return 0, nil, false
+		}
+		sf, ok := t.FieldByName(name)
+		if !ok || len(sf.Index) != 1 {
+			return 0, nil, false
+		}
+		off += sf.Offset
+		t = sf.Type
+	}
+	return off, t, true
 }
 
 func mustBe[T any](r *record) {

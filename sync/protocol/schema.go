@@ -91,6 +91,13 @@ var (
 		req("wf", "WorkflowID", tID, "workflow id"),
 		req("pos", "Positions", tDict("block id", pointRecord), "live position of each dragged block; no block id twice"),
 	)
+	vouchBody = newRecord[Vouch]("Vouch", "", ruleNone,
+		req("wf", "WorkflowID", tID, "workflow id (must be joined, else `NOT_JOINED`)"),
+		req("op", "OpID", tID, "client's op id for the acks"),
+		req("d", "Delta", tDelta, "a `RemoteDelta.d` or `CatchUp.d` this client received, byte for byte"),
+		req("rk", "Receipt.KeyID", tID, "the receipt's key id, as received"),
+		req("rm", "Receipt.MAC", tBin, "the receipt's MAC, as received"),
+	)
 	welcomeBody = newRecord[Welcome]("Welcome", "", ruleNone,
 		req("v", "ProtocolVersion", tVersion, "protocol version of this session"),
 		req("sid", "SessionID", tID, "session id (appears in presence and `from.sid`)"),
@@ -105,12 +112,17 @@ var (
 		req("ctx", "Context", tDelta, "server's causal context (§7.4)"),
 		req("roster", "Roster", tList(tRecord(rosterEntryRecord), ruleNone), "the sessions present, this one included"),
 		req("chunks", "CatchUpChunks", tUint, "number of CatchUp frames that follow"),
+		opt("epoch", "Epoch", tID, "this incarnation of the room: every load of the workflow, on any node, gets a new one (§9 receipts)"),
+		opt("seq", "Seq", tUint, "the room's relay sequence at this join: every later `RemoteDelta` has a greater `seq`"),
+		opt("stable", "Stable", tUint, "durable mark: relayed frames of `epoch` with `seq` up to this are durable, and so is this catch-up when `stable` equals `seq`"),
 	)
 	catchUpBody = newRecord[CatchUp]("CatchUp", "", ruleNone,
 		req("wf", "WorkflowID", tID, "workflow id"),
 		req("seq", "Seq", tUint, "chunk number, from 0"),
 		req("last", "Last", tBool, "true on the final chunk"),
 		req("d", "Delta", tDelta, "a delta (§7): merge it"),
+		opt("rk", "Receipt.KeyID", tID, "receipt: the key id the server's MAC over `wf` and `d` was made with (§9 receipts)"),
+		opt("rm", "Receipt.MAC", tBin, "receipt: the MAC, 16 bytes"),
 	)
 	appliedBody = newRecord[Applied]("Applied", "", ruleNone,
 		req("op", "OpID", tID, "op id merged in memory and relayed (not yet durable)"),
@@ -128,6 +140,9 @@ var (
 		req("wf", "WorkflowID", tID, "workflow id"),
 		req("d", "Delta", tDelta, "a delta (§7): merge it. Under load it is the join of several sessions' deltas (possibly including your own, which merge harmlessly)"),
 		req("from", "Origin", tRecord(originRecord), "who wrote it; for a joined delta, its last author"),
+		opt("seq", "Seq", tUint, "the frame's relay sequence in the room's epoch (`Joined.epoch`), from 1"),
+		opt("rk", "Receipt.KeyID", tID, "receipt: the key id the server's MAC over `wf` and `d` was made with (§9 receipts)"),
+		opt("rm", "Receipt.MAC", tBin, "receipt: the MAC, 16 bytes"),
 	)
 	presenceUpdateBody = newRecord[PresenceUpdate]("PresenceUpdate", "", ruleNone,
 		req("wf", "WorkflowID", tID, "workflow id"),
@@ -160,6 +175,11 @@ var (
 		req("retry", "Retryable", tBool, "authoritative retry flag"),
 		opt("wf", "WorkflowID", tID, "the workflow concerned (e.g. a refused Join)"),
 	)
+	stableBody = newRecord[Stable]("Stable", "", ruleNone,
+		req("wf", "WorkflowID", tID, "workflow id"),
+		req("epoch", "Epoch", tID, "the room incarnation (`Joined.epoch`) the mark belongs to"),
+		req("seq", "Seq", tUint, "relayed frames of `epoch` with `seq` up to this are durable"),
+	)
 )
 
 // frameSchemas lists every frame type, in type order; frameByType indexes
@@ -173,6 +193,7 @@ var (
 		newFrameSchema[Operation](FrameOperation, operationBody),
 		newFrameSchema[Presence](FramePresence, presenceBody),
 		newFrameSchema[Drag](FrameDrag, dragBody),
+		newFrameSchema[Vouch](FrameVouch, vouchBody),
 		newFrameSchema[Welcome](FrameWelcome, welcomeBody),
 		newFrameSchema[Joined](FrameJoined, joinedBody),
 		newFrameSchema[CatchUp](FrameCatchUp, catchUpBody),
@@ -185,6 +206,7 @@ var (
 		newFrameSchema[DragUpdate](FrameDragUpdate, dragUpdateBody),
 		newFrameSchema[Event](FrameEvent, eventBody),
 		newFrameSchema[Error](FrameError, errorBody),
+		newFrameSchema[Stable](FrameStable, stableBody),
 	}
 	frameByType [256]*frameSchema
 )

@@ -129,6 +129,10 @@ const handlers: Handlers = {
     h.events.emit('event', ev);
   },
 
+  // A durable mark only lets a client forget the receipts it kept; this
+  // client keeps none yet (§9 receipts), so there is nothing to free.
+  [FrameType.Stable]: () => {},
+
   [FrameType.Error]: (h, cn, f) => {
     const err = new ServerError(f.code, f.message ?? '', f.retryable, f.workflowId);
     cn.lastError = err;

@@ -23,6 +23,7 @@ export const FrameType = {
   Operation: 0x05,
   Presence: 0x06,
   Drag: 0x07,
+  Vouch: 0x08,
   Welcome: 0x40,
   Joined: 0x41,
   CatchUp: 0x42,
@@ -35,6 +36,7 @@ export const FrameType = {
   DragUpdate: 0x49,
   Event: 0x4a,
   Error: 0x4b,
+  Stable: 0x4c,
 } as const;
 
 /** Every id: workflow, operation, session, user, replica, tab, block. */
@@ -73,6 +75,7 @@ export const Code = {
   WORKFLOW_DELETED: 22,
   WORKFLOW_LOCKED: 23,
   REPLICA_BEHIND: 24,
+  BAD_RECEIPT: 25,
   INVALID_OPERATION: 30,
   INVALID_DELTA: 31,
   PRECONDITION_FAILED: 32,
@@ -295,6 +298,20 @@ export interface Drag {
   positions: Record<string, Point>;
 }
 
+export interface Vouch {
+  type: typeof FrameType.Vouch;
+  /** `wf`: workflow id (must be joined, else `NOT_JOINED`) */
+  workflowId: string;
+  /** `op`: client's op id for the acks */
+  opId: string;
+  /** `d`: a `RemoteDelta.d` or `CatchUp.d` this client received, byte for byte */
+  delta: Uint8Array;
+  /** `rk`: the receipt's key id, as received */
+  receiptKeyId: string;
+  /** `rm`: the receipt's MAC, as received */
+  receiptMac: Uint8Array;
+}
+
 export interface Welcome {
   type: typeof FrameType.Welcome;
   /** `v`: protocol version of this session */
@@ -323,6 +340,18 @@ export interface Joined {
   roster: RosterEntry[];
   /** `chunks`: number of CatchUp frames that follow */
   catchUpChunks: number;
+  /**
+   * `epoch`: this incarnation of the room: every load of the workflow, on any node, gets a new one
+   * (§9 receipts)
+   */
+  epoch?: string;
+  /** `seq`: the room's relay sequence at this join: every later `RemoteDelta` has a greater `seq` */
+  seq?: number;
+  /**
+   * `stable`: durable mark: relayed frames of `epoch` with `seq` up to this are durable, and so is
+   * this catch-up when `stable` equals `seq`
+   */
+  stable?: number;
 }
 
 export interface CatchUp {
@@ -335,6 +364,10 @@ export interface CatchUp {
   last: boolean;
   /** `d`: a delta (§7): merge it */
   delta: Uint8Array;
+  /** `rk`: receipt: the key id the server's MAC over `wf` and `d` was made with (§9 receipts) */
+  receiptKeyId?: string;
+  /** `rm`: receipt: the MAC, 16 bytes */
+  receiptMac?: Uint8Array;
 }
 
 export interface Applied {
@@ -375,6 +408,12 @@ export interface RemoteDelta {
   delta: Uint8Array;
   /** `from`: who wrote it; for a joined delta, its last author */
   origin: Origin;
+  /** `seq`: the frame's relay sequence in the room's epoch (`Joined.epoch`), from 1 */
+  seq?: number;
+  /** `rk`: receipt: the key id the server's MAC over `wf` and `d` was made with (§9 receipts) */
+  receiptKeyId?: string;
+  /** `rm`: receipt: the MAC, 16 bytes */
+  receiptMac?: Uint8Array;
 }
 
 export interface PresenceUpdate {
@@ -445,6 +484,16 @@ export interface ErrorFrame {
   workflowId?: string;
 }
 
+export interface Stable {
+  type: typeof FrameType.Stable;
+  /** `wf`: workflow id */
+  workflowId: string;
+  /** `epoch`: the room incarnation (`Joined.epoch`) the mark belongs to */
+  epoch: string;
+  /** `seq`: relayed frames of `epoch` with `seq` up to this are durable */
+  seq: number;
+}
+
 export type ClientFrame =
   | Hello
   | Join
@@ -452,7 +501,8 @@ export type ClientFrame =
   | Delta
   | Operation
   | Presence
-  | Drag;
+  | Drag
+  | Vouch;
 export type ServerFrame =
   | Welcome
   | Joined
@@ -465,7 +515,8 @@ export type ServerFrame =
   | Roster
   | DragUpdate
   | Event
-  | ErrorFrame;
+  | ErrorFrame
+  | Stable;
 export type Frame = ClientFrame | ServerFrame;
 
 // ---- the tables codec.ts interprets --------------------------------------
@@ -597,6 +648,17 @@ const dragBody: RecordSchema = {
   ],
 };
 
+const vouchBody: RecordSchema = {
+  name: 'Vouch',
+  fields: [
+    { key: 'wf', prop: 'workflowId', kind: 'str', required: true, rule: 'id' },
+    { key: 'op', prop: 'opId', kind: 'str', required: true, rule: 'id' },
+    { key: 'd', prop: 'delta', kind: 'bin', required: true, rule: 'nonEmpty' },
+    { key: 'rk', prop: 'receiptKeyId', kind: 'str', required: true, rule: 'id' },
+    { key: 'rm', prop: 'receiptMac', kind: 'bin', required: true },
+  ],
+};
+
 const welcomeBody: RecordSchema = {
   name: 'Welcome',
   fields: [
@@ -617,6 +679,9 @@ const joinedBody: RecordSchema = {
     { key: 'ctx', prop: 'context', kind: 'bin', required: true, rule: 'nonEmpty' },
     { key: 'roster', prop: 'roster', kind: 'list', required: true, elem: { kind: 'record', required: true, record: rosterEntryRecord } },
     { key: 'chunks', prop: 'catchUpChunks', kind: 'uint', required: true },
+    { key: 'epoch', prop: 'epoch', kind: 'str', required: false, rule: 'id' },
+    { key: 'seq', prop: 'seq', kind: 'uint', required: false },
+    { key: 'stable', prop: 'stable', kind: 'uint', required: false },
   ],
 };
 
@@ -627,6 +692,8 @@ const catchUpBody: RecordSchema = {
     { key: 'seq', prop: 'seq', kind: 'uint', required: true },
     { key: 'last', prop: 'last', kind: 'bool', required: true },
     { key: 'd', prop: 'delta', kind: 'bin', required: true, rule: 'nonEmpty' },
+    { key: 'rk', prop: 'receiptKeyId', kind: 'str', required: false, rule: 'id' },
+    { key: 'rm', prop: 'receiptMac', kind: 'bin', required: false },
   ],
 };
 
@@ -660,6 +727,9 @@ const remoteDeltaBody: RecordSchema = {
     { key: 'wf', prop: 'workflowId', kind: 'str', required: true, rule: 'id' },
     { key: 'd', prop: 'delta', kind: 'bin', required: true, rule: 'nonEmpty' },
     { key: 'from', prop: 'origin', kind: 'record', required: true, record: originRecord },
+    { key: 'seq', prop: 'seq', kind: 'uint', required: false },
+    { key: 'rk', prop: 'receiptKeyId', kind: 'str', required: false, rule: 'id' },
+    { key: 'rm', prop: 'receiptMac', kind: 'bin', required: false },
   ],
 };
 
@@ -714,6 +784,15 @@ const errorBody: RecordSchema = {
   ],
 };
 
+const stableBody: RecordSchema = {
+  name: 'Stable',
+  fields: [
+    { key: 'wf', prop: 'workflowId', kind: 'str', required: true, rule: 'id' },
+    { key: 'epoch', prop: 'epoch', kind: 'str', required: true, rule: 'id' },
+    { key: 'seq', prop: 'seq', kind: 'uint', required: true },
+  ],
+};
+
 /** The body record of each frame type. */
 export const frameBodies: ReadonlyMap<number, RecordSchema> = new Map([
   [FrameType.Hello, helloBody],
@@ -723,6 +802,7 @@ export const frameBodies: ReadonlyMap<number, RecordSchema> = new Map([
   [FrameType.Operation, operationBody],
   [FrameType.Presence, presenceBody],
   [FrameType.Drag, dragBody],
+  [FrameType.Vouch, vouchBody],
   [FrameType.Welcome, welcomeBody],
   [FrameType.Joined, joinedBody],
   [FrameType.CatchUp, catchUpBody],
@@ -735,4 +815,5 @@ export const frameBodies: ReadonlyMap<number, RecordSchema> = new Map([
   [FrameType.DragUpdate, dragUpdateBody],
   [FrameType.Event, eventBody],
   [FrameType.Error, errorBody],
+  [FrameType.Stable, stableBody],
 ]);
