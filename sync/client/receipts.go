@@ -136,7 +136,8 @@ func (s *keptSet) remove(k *kept) bool {
 // keepLocked keeps k (and stores it with Config.Dir) unless the connection
 // already knows it durable; the delta is in the document already.
 func (c *Client) keepLocked(cn *conn, k *kept) {
-	if c.deleted || k.epoch != cn.epoch || k.relay <= cn.stable {
+	// Without an epoch no Stable frame can ever name the delta durable.
+	if c.deleted || cn.epoch == "" || k.epoch != cn.epoch || k.relay <= cn.stable {
 		return
 	}
 	if c.persist {
