@@ -131,7 +131,7 @@ func (l *ClusterLocal) Apply(workflowID string, delta *workflow.Doc) error {
 	}
 	ctx, cancel := context.WithTimeout(r.ctx, r.cfg.WriteTimeout)
 	defer cancel()
-	err := r.store.Append(ctx, workflowID, [][]byte{delta.Encode()})
+	err := r.store.Append(ctx, workflowID, []storage.Delta{storage.NewDelta(delta.Encode())})
 	r.noteWrite(err)
 	if errors.Is(err, storage.ErrDeleted) {
 		r.markTomb(workflowID)
@@ -428,15 +428,7 @@ func (rm *Room) handleRemote(ev *remoteEvent) {
 		ev.reply <- err // anti-entropy offers it again
 		return
 	}
-	var latest crdt.Timestamp
-	d.Store().Range(func(_ workflow.Key, es []crdt.Dotted[workflow.Cell]) bool {
-		for _, e := range es {
-			if ts := e.Value.Stamp(e.Dot); ts.Compare(latest) > 0 {
-				latest = ts
-			}
-		}
-		return true
-	})
+	latest := latestStamp(d)
 	rm.doc.Merge(d)
 	if !latest.IsZero() {
 		rm.clock.Observe(latest, rm.nowMs())
@@ -445,10 +437,7 @@ func (rm *Room) handleRemote(ev *remoteEvent) {
 	if len(rm.inbox) == 0 || rm.relay.full() {
 		rm.flushRelay()
 	}
-	rm.markSnapDirty()
-	rm.pending = append(rm.pending, pendingDelta{raw: raw, applied: rm.cfg.now()})
-	rm.pendingBytes += len(raw)
-	rm.metrics.gauges(0, 0, float64(len(raw)))
+	rm.queueWrite(pendingDelta{raw: raw, applied: rm.cfg.now()})
 	ev.reply <- nil
 }
 

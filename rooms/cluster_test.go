@@ -157,7 +157,7 @@ func TestClusterLocalAndCalls(t *testing.T) {
 		if _, ok := l.DeltaSince("wf", crdt.NewContext()); ok {
 			t.Fatal("DeltaSince of a deleted workflow")
 		}
-		if _, _, err := r.Join(ctx, "wf", member("s2", "r2"), JoinOptions{}); ErrorCode(err) != protocol.CodeWorkflowDeleted {
+		if _, err := r.Join(ctx, "wf", member("s2", "r2"), JoinOptions{}); ErrorCode(err) != protocol.CodeWorkflowDeleted {
 			t.Fatalf("join after delete: %v", err)
 		}
 	})
@@ -242,7 +242,7 @@ func TestClusterPresence(t *testing.T) {
 		ctx := context.Background()
 
 		m1 := member("s1", "r1")
-		rm, _, err := r.Join(ctx, "wf", m1, JoinOptions{TabSessionID: "tab-1"})
+		rm, err := r.Join(ctx, "wf", m1, JoinOptions{TabSessionID: "tab-1"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -271,7 +271,7 @@ func TestClusterPresence(t *testing.T) {
 		// A join sees local and remote entries; only local ones are published,
 		// without cursor or selection.
 		m2 := member("s2", "r2")
-		if _, _, err := r.Join(ctx, "wf", m2, JoinOptions{}); err != nil {
+		if _, err := r.Join(ctx, "wf", m2, JoinOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		if got := lastRoster(t, m2); !slices.Equal(got, []string{"n2-s9", "s1", "s2"}) {

@@ -43,7 +43,7 @@ var errDown = errors.New("store unreachable")
 
 func newTestStore() *testStore { return &testStore{Store: memory.New()} }
 
-func (s *testStore) Append(ctx context.Context, wf string, deltas [][]byte) error {
+func (s *testStore) Append(ctx context.Context, wf string, deltas []storage.Delta) error {
 	s.appends.Add(1)
 	if s.down.Load() {
 		return errDown
@@ -97,7 +97,7 @@ type editor struct {
 
 func newEditor(t testing.TB, r *Registry, wf string, m *fakeMember) *editor {
 	t.Helper()
-	rm, _, err := r.Join(context.Background(), wf, m, JoinOptions{})
+	rm, err := r.Join(context.Background(), wf, m, JoinOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +313,7 @@ func TestEvictionSnapshotFailingDoesNotPinTheRoom(t *testing.T) {
 		}
 		// The log still holds everything: a new room loads it.
 		b := member("b", "rb")
-		rm, _, err := r.Join(context.Background(), "wf-7", b, JoinOptions{})
+		rm, err := r.Join(context.Background(), "wf-7", b, JoinOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -369,7 +369,7 @@ func TestStoreDownRelayContinuesDurableWaits(t *testing.T) {
 		r := newRegistry(t, Config{}, store)
 		a, b := member("a", "ra"), member("b", "rb")
 		ea := newEditor(t, r, "wf", a)
-		if _, _, err := r.Join(context.Background(), "wf", b, JoinOptions{}); err != nil {
+		if _, err := r.Join(context.Background(), "wf", b, JoinOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		if !r.StoreHealth().OK {
@@ -428,7 +428,7 @@ func TestPendingBytesCapRefusesRetryably(t *testing.T) {
 		r := newRegistry(t, Config{MaxPendingBytes: 1000}, store)
 		a, b := member("a", "ra"), member("b", "rb")
 		ea := newEditor(t, r, "wf", a)
-		if _, _, err := r.Join(context.Background(), "wf", b, JoinOptions{}); err != nil {
+		if _, err := r.Join(context.Background(), "wf", b, JoinOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		for range 40 {
@@ -460,7 +460,7 @@ func TestDeleteWorkflow(t *testing.T) {
 		r := newRegistry(t, Config{}, store)
 		a, b := member("a", "ra"), member("b", "rb")
 		ea := newEditor(t, r, "wf", a)
-		if _, _, err := r.Join(context.Background(), "wf", b, JoinOptions{}); err != nil {
+		if _, err := r.Join(context.Background(), "wf", b, JoinOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		ea.add()
@@ -483,7 +483,7 @@ func TestDeleteWorkflow(t *testing.T) {
 		if r.Len() != 0 {
 			t.Error("the deleted workflow's room is still live")
 		}
-		if _, _, err := r.Join(context.Background(), "wf", member("c", "rc"), JoinOptions{}); !errors.Is(err, storage.ErrDeleted) {
+		if _, err := r.Join(context.Background(), "wf", member("c", "rc"), JoinOptions{}); !errors.Is(err, storage.ErrDeleted) {
 			t.Fatalf("join after delete: %v", err)
 		}
 		if _, err := store.Store.Load(context.Background(), "wf"); !errors.Is(err, storage.ErrDeleted) {
@@ -504,7 +504,7 @@ func TestRelayCoalescesBurstsLatestWins(t *testing.T) {
 		r := newRegistry(t, Config{}, newTestStore())
 		a, b := member("a", "ra"), member("b", "rb")
 		ea := newEditor(t, r, "wf", a)
-		if _, _, err := r.Join(context.Background(), "wf", b, JoinOptions{}); err != nil {
+		if _, err := r.Join(context.Background(), "wf", b, JoinOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		id := ea.add()

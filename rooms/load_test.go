@@ -133,7 +133,7 @@ func durableLoad(b *testing.B, kind string, nRooms int) {
 	for i := range loads {
 		m := &timingMember{fakeMember: *member(fmt.Sprint("m", i), fmt.Sprintf("editor-%08x", i)),
 			answered: answered, sent: make(map[string]time.Time)}
-		rm, _, err := r.Join(context.Background(), fmt.Sprintf("load-%d", i), m, JoinOptions{})
+		rm, err := r.Join(context.Background(), fmt.Sprintf("load-%d", i), m, JoinOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -56,11 +56,11 @@ func TestLockAdmissionInRoom(t *testing.T) {
 		adm := member("adm", "")
 		adm.id.Role = protocol.RoleAdmin
 		w := member("w", "rw")
-		rm, _, err := reg.Join(ctx, "wf", adm, JoinOptions{})
+		rm, err := reg.Join(ctx, "wf", adm, JoinOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := reg.Join(ctx, "wf", w, JoinOptions{}); err != nil {
+		if _, err := reg.Join(ctx, "wf", w, JoinOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		pos := &workflow.Position{}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
 )
 
@@ -128,15 +127,7 @@ func (rm *Room) handleRefresh(res refreshResult) {
 // mergeStored merges a delta read back from the store and relays it. It is
 // durable already, so it is neither appended nor published.
 func (rm *Room) mergeStored(delta *workflow.Doc) {
-	var latest crdt.Timestamp
-	delta.Store().Range(func(_ workflow.Key, es []crdt.Dotted[workflow.Cell]) bool {
-		for _, e := range es {
-			if ts := e.Value.Stamp(e.Dot); ts.Compare(latest) > 0 {
-				latest = ts
-			}
-		}
-		return true
-	})
+	latest := latestStamp(delta)
 	rm.doc.Merge(delta)
 	if !latest.IsZero() {
 		rm.clock.Observe(latest, rm.nowMs())

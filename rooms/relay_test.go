@@ -20,7 +20,7 @@ func TestRelayBurstSkipsItsOnlyAuthor(t *testing.T) {
 		a, b, c := member("a", "ra"), member("b", "rb"), member("c", "rc")
 		ea := newEditor(t, r, "wf", a)
 		eb := newEditor(t, r, "wf", b)
-		if _, _, err := r.Join(context.Background(), "wf", c, JoinOptions{}); err != nil {
+		if _, err := r.Join(context.Background(), "wf", c, JoinOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		ida, idb := ea.add(), eb.add()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/storage"
 	"github.com/flowsync/flowsync/storage/memory"
 	"github.com/flowsync/flowsync/sync/protocol"
 )
@@ -75,7 +76,7 @@ func TestHonestResendAfterCrashIsTaken(t *testing.T) {
 		r := newRegistry(t, Config{}, memory.New())
 		ctx := context.Background()
 		ma, mb := member("sa", "rep-a"), member("sb", "rep-b")
-		room, _, err := r.Join(ctx, "wf", mb, JoinOptions{})
+		room, err := r.Join(ctx, "wf", mb, JoinOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,7 +93,7 @@ func TestHonestResendAfterCrashIsTaken(t *testing.T) {
 			}
 			return false
 		})
-		if _, _, err := r.Join(ctx, "wf", ma, JoinOptions{}); err != nil {
+		if _, err := r.Join(ctx, "wf", ma, JoinOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		room.SubmitDelta(ma, "a-1", addX.Encode(), addX)
@@ -126,11 +127,11 @@ func TestRelayCarriesOnlyWhatWasMerged(t *testing.T) {
 		r := newRegistry(t, Config{}, memory.New())
 		ctx := context.Background()
 		mb, mc := member("sb", "rep-b"), member("sc", "rep-c")
-		room, _, err := r.Join(ctx, "wf", mb, JoinOptions{})
+		room, err := r.Join(ctx, "wf", mb, JoinOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := r.Join(ctx, "wf", mc, JoinOptions{}); err != nil {
+		if _, err := r.Join(ctx, "wf", mc, JoinOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		_, _, _, folded := crashScenario(t)
@@ -165,14 +166,14 @@ func TestForgedContentUnderHeldDotRefused(t *testing.T) {
 		r := newRegistry(t, Config{}, memory.New())
 		ctx := context.Background()
 		ma, mm := member("sa", "rep-a"), member("sm", "rep-m")
-		room, _, err := r.Join(ctx, "wf", ma, JoinOptions{})
+		room, err := r.Join(ctx, "wf", ma, JoinOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		a := newReplicaEditor(t, "rep-a")
 		addX := a.apply(addAgent("x", 10))
 		room.SubmitDelta(ma, "a-1", addX.Encode(), addX)
-		if _, _, err := r.Join(ctx, "wf", mm, JoinOptions{}); err != nil {
+		if _, err := r.Join(ctx, "wf", mm, JoinOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		// Mallory rewrites x's name under A's dot.
@@ -220,14 +221,14 @@ func TestUnseenDotsReadBackFromSharedStore(t *testing.T) {
 		fc.local = r.ClusterLocal()
 		ctx := context.Background()
 		mb := member("sb", "rep-b")
-		room, _, err := r.Join(ctx, "wf", mb, JoinOptions{})
+		room, err := r.Join(ctx, "wf", mb, JoinOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, b, addX, folded := crashScenario(t)
 		// Another node admitted A's add and made it durable; the bus never
 		// brought it here.
-		if err := store.Append(ctx, "wf", [][]byte{addX.Encode()}); err != nil {
+		if err := store.Append(ctx, "wf", []storage.Delta{storage.NewDelta(addX.Encode())}); err != nil {
 			t.Fatal(err)
 		}
 		room.SubmitDelta(mb, "b-1", folded.Encode(), folded)
@@ -253,7 +254,7 @@ func TestJoinRefusesReplicaBehind(t *testing.T) {
 		r := newRegistry(t, Config{}, memory.New())
 		ctx := context.Background()
 		m := member("s1", "rep-a")
-		room, _, err := r.Join(ctx, "wf", m, JoinOptions{})
+		room, err := r.Join(ctx, "wf", m, JoinOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -266,7 +267,7 @@ func TestJoinRefusesReplicaBehind(t *testing.T) {
 		})
 		// The same replica, state lost: joins with nothing.
 		fresh := member("s2", "rep-a")
-		if _, _, err := r.Join(ctx, "wf", fresh, JoinOptions{}); ErrorCode(err) != protocol.CodeReplicaBehind {
+		if _, err := r.Join(ctx, "wf", fresh, JoinOptions{}); ErrorCode(err) != protocol.CodeReplicaBehind {
 			t.Fatalf("join with a lost state: %v, want REPLICA_BEHIND", err)
 		}
 		// A context with only part of its own dots is behind too.
@@ -276,14 +277,14 @@ func TestJoinRefusesReplicaBehind(t *testing.T) {
 			doc, _ := room.Snapshot(ctx)
 			return doc.Context().Max("rep-a") == a.doc.Context().Max("rep-a")
 		})
-		if _, _, err := r.Join(ctx, "wf", fresh, JoinOptions{Have: d1.Context()}); ErrorCode(err) != protocol.CodeReplicaBehind {
+		if _, err := r.Join(ctx, "wf", fresh, JoinOptions{Have: d1.Context()}); ErrorCode(err) != protocol.CodeReplicaBehind {
 			t.Fatalf("join with part of its dots: %v, want REPLICA_BEHIND", err)
 		}
 		// The replica with its state, and another replica, join fine.
-		if _, _, err := r.Join(ctx, "wf", fresh, JoinOptions{Have: a.doc.Context()}); err != nil {
+		if _, err := r.Join(ctx, "wf", fresh, JoinOptions{Have: a.doc.Context()}); err != nil {
 			t.Fatalf("join with the full state: %v", err)
 		}
-		if _, _, err := r.Join(ctx, "wf", member("s3", "rep-b"), JoinOptions{}); err != nil {
+		if _, err := r.Join(ctx, "wf", member("s3", "rep-b"), JoinOptions{}); err != nil {
 			t.Fatalf("another replica: %v", err)
 		}
 	})

@@ -21,7 +21,9 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// fakeMember records frames; limit > 0 makes Enqueue fail past it.
+// fakeMember records frames; limit > 0 makes Enqueue fail past it. A
+// Join's reply is recorded whole, its CatchUp frames outside the limit (as
+// a session keeps them outside its queue's bounds).
 type fakeMember struct {
 	sid   string
 	id    Identity
@@ -41,6 +43,15 @@ func (f *fakeMember) Enqueue(b []byte) bool {
 		return false
 	}
 	f.frames = append(f.frames, b)
+	return true
+}
+func (f *fakeMember) EnqueueReply(reply [][]byte) bool {
+	if !f.Enqueue(reply[0]) {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.frames = append(f.frames, reply[1:]...)
 	return true
 }
 func (f *fakeMember) Close(code protocol.CloseCode, _ string) {
@@ -230,7 +241,7 @@ type flakyStore struct {
 	appends atomic.Int64
 }
 
-func (s *flakyStore) Append(ctx context.Context, wf string, deltas [][]byte) error {
+func (s *flakyStore) Append(ctx context.Context, wf string, deltas []storage.Delta) error {
 	s.appends.Add(1)
 	if s.fail.Add(-1) >= 0 {
 		return errors.New("disk on fire")
@@ -246,7 +257,7 @@ func TestDurableWaitsForStoreAndRetries(t *testing.T) {
 		store.fail.Store(2)
 		r := newRegistry(t, Config{}, store)
 		a := member("a", "ra")
-		rm, _, err := r.Join(context.Background(), "wf", a, JoinOptions{})
+		rm, err := r.Join(context.Background(), "wf", a, JoinOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -282,7 +293,7 @@ func TestSlowMemberClosedOthersContinue(t *testing.T) {
 		var rm *Room
 		for _, m := range []*fakeMember{a, fast, slow} {
 			var err error
-			if rm, _, err = r.Join(context.Background(), "wf", m, JoinOptions{}); err != nil {
+			if rm, err = r.Join(context.Background(), "wf", m, JoinOptions{}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -332,7 +343,7 @@ func TestLoadFailureAndDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := newRegistry(t, Config{}, store)
-	_, _, err := r.Join(context.Background(), "gone", member("a", "ra"), JoinOptions{})
+	_, err := r.Join(context.Background(), "gone", member("a", "ra"), JoinOptions{})
 	if !errors.Is(err, storage.ErrDeleted) || ErrorCode(err) != protocol.CodeWorkflowDeleted {
 		t.Fatalf("join of a deleted workflow: %v", err)
 	}

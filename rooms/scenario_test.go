@@ -154,7 +154,7 @@ func (s *scriptStore) record(what string, err error) {
 	s.log = append(s.log, storeEvent{at: time.Now(), what: what, err: err})
 }
 
-func (s *scriptStore) Append(ctx context.Context, wf string, deltas [][]byte) error {
+func (s *scriptStore) Append(ctx context.Context, wf string, deltas []storage.Delta) error {
 	err := errDown
 	if !s.isDown() {
 		err = s.Store.Append(ctx, wf, deltas)
@@ -371,16 +371,12 @@ func (s *scenario) join(t *testing.T, d *datadriven.TestData, name string, out *
 	}
 	m.id.Role = role
 	have := m.doc.Context().Clone()
-	rm, catchUp, err := s.registry().Join(context.Background(), scenarioWF, m, JoinOptions{Have: have, TabSessionID: tab})
+	rm, err := s.registry().Join(context.Background(), scenarioWF, m, JoinOptions{Have: have, TabSessionID: tab})
 	if err != nil {
 		fmt.Fprintf(out, "join: %v (%s)\n", err, ErrorCode(err))
 		return
 	}
 	m.room = rm
-	// The session delivers the catch-up after Joined.
-	m.mu.Lock()
-	m.frames = append(m.frames, catchUp...)
-	m.mu.Unlock()
 }
 
 func (s *scenario) send(t *testing.T, d *datadriven.TestData, m *scriptMember, kind string) {
@@ -529,8 +525,8 @@ func describeFrame(f protocol.Frame) string {
 		if err != nil {
 			return fmt.Sprintf("Joined with an undecodable context: %v", err)
 		}
-		return fmt.Sprintf("Joined role=%s context=%s roster=%s catch-up=%d",
-			f.Role, describeContext(ctx.Context()), describeRoster(f.Roster), f.CatchUpChunks)
+		return fmt.Sprintf("Joined role=%s context=%s roster=%s catch-up=%d seq=%d stable=%d",
+			f.Role, describeContext(ctx.Context()), describeRoster(f.Roster), f.CatchUpChunks, f.Seq, f.Stable)
 	case *protocol.CatchUp:
 		return fmt.Sprintf("CatchUp %d last=%v %s", f.Seq, f.Last, describeDelta(f.Delta))
 	case *protocol.Applied:
@@ -540,7 +536,9 @@ func describeFrame(f protocol.Frame) string {
 	case *protocol.Nack:
 		return fmt.Sprintf("Nack %s %s retryable=%v %q", f.OpID, f.Code, f.Retryable, f.Message)
 	case *protocol.RemoteDelta:
-		return fmt.Sprintf("RemoteDelta from %s/%s %s", f.Origin.SessionID, f.Origin.ReplicaID, describeDelta(f.Delta))
+		return fmt.Sprintf("RemoteDelta seq=%d from %s/%s %s", f.Seq, f.Origin.SessionID, f.Origin.ReplicaID, describeDelta(f.Delta))
+	case *protocol.Stable:
+		return fmt.Sprintf("Stable seq=%d", f.Seq)
 	case *protocol.Roster:
 		return "Roster " + describeRoster(f.Entries)
 	case *protocol.PresenceUpdate:

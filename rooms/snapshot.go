@@ -237,6 +237,7 @@ func (rm *Room) closeDeleted(msg string) {
 		return
 	}
 	rm.stopped = true
+	rm.failWaiters(errDeleted)
 	rm.reg.remove(rm)
 	f := &protocol.Event{WorkflowID: rm.id, Kind: protocol.EventWorkflowDeleted, Message: msg, TimestampMs: rm.nowMs()}
 	rm.broadcast(f, protocol.AppendFrame(nil, f), nil)

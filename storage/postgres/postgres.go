@@ -251,29 +251,29 @@ func (s *Store) Load(ctx context.Context, workflowID string) (*workflow.Doc, err
 }
 
 // Append implements storage.Store.
-func (s *Store) Append(ctx context.Context, workflowID string, deltas [][]byte) error {
+func (s *Store) Append(ctx context.Context, workflowID string, deltas []storage.Delta) error {
 	if err := s.begin(ctx, workflowID); err != nil {
 		return err
 	}
-	batch, err := storecodec.DecodeBatch(deltas)
-	if err != nil {
+	if err := storage.CheckBatch(deltas); err != nil {
 		return err
 	}
-	if len(batch) == 0 {
+	if len(deltas) == 0 {
 		return nil
 	}
-	hashes := make([][]byte, 0, len(batch))
-	raws := make([][]byte, 0, len(batch))
-	seen := make(map[[sha256.Size]byte]bool, len(batch))
-	for i := range batch {
-		if seen[batch[i].Hash] {
+	hashes := make([][]byte, 0, len(deltas))
+	raws := make([][]byte, 0, len(deltas))
+	seen := make(map[[sha256.Size]byte]bool, len(deltas))
+	for _, d := range deltas {
+		h := d.Hash()
+		if seen[h] {
 			continue
 		}
-		seen[batch[i].Hash] = true
-		hashes = append(hashes, batch[i].Hash[:])
-		raws = append(raws, batch[i].Raw)
+		seen[h] = true
+		hashes = append(hashes, h[:])
+		raws = append(raws, d.Bytes())
 	}
-	r := &appendReq{ctx: ctx, workflowID: workflowID, hashes: hashes, raws: raws, calls: len(batch), done: make(chan error, 1)}
+	r := &appendReq{ctx: ctx, workflowID: workflowID, hashes: hashes, raws: raws, calls: len(deltas), done: make(chan error, 1)}
 	for _, raw := range raws {
 		r.bytes += len(raw)
 	}

@@ -605,7 +605,7 @@ func TestClusterDeletedStaysDeleted(t *testing.T) {
 	}
 	// Joining the deleted workflow fails on both nodes.
 	for _, n := range []*node{a, b} {
-		_, _, err := n.srv.Rooms().Join(t.Context(), wf, nil, rooms.JoinOptions{})
+		_, err := n.srv.Rooms().Join(t.Context(), wf, nil, rooms.JoinOptions{})
 		if rooms.ErrorCode(err) != protocol.CodeWorkflowDeleted {
 			t.Fatalf("%s: join after delete: %v", n.name, err)
 		}
@@ -710,7 +710,7 @@ func joinHotRoom(b *testing.B, a, bn *node, raw []byte, blocks int) {
 		i := hotRooms.Add(1)
 		b.StopTimer()
 		wf := fmt.Sprintf("hot-%d", i)
-		if err := a.store.Append(context.Background(), wf, [][]byte{raw}); err != nil {
+		if err := a.store.Append(context.Background(), wf, []storage.Delta{storage.NewDelta(raw)}); err != nil {
 			b.Fatal(err)
 		}
 		ea := startEditor(b, fmt.Sprintf("ea%d", i), wf, a.url, nil)

@@ -241,7 +241,7 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 	if len(cfg.AdminSecret) > 0 {
 		// Registry.DeleteWorkflow deletes through the cluster node when
 		// there is one, so an admin delete reaches every node and region.
-		deps := RegistryAdminDeps(rr, store, sh, locks)
+		deps := RegistryAdminDeps(rr, sh, locks)
 		ah, err := NewAdminHandler(AdminConfig{Secret: cfg.AdminSecret, Logger: logger.With("component", "admin")}, deps)
 		if err != nil { // cannot happen after Validate: the deps are all set
 			return nil, err

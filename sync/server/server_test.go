@@ -106,7 +106,7 @@ type downStore struct {
 	down atomic.Bool
 }
 
-func (s *downStore) Append(ctx context.Context, wf string, deltas [][]byte) error {
+func (s *downStore) Append(ctx context.Context, wf string, deltas []storage.Delta) error {
 	if s.down.Load() {
 		return errors.New("connection refused")
 	}
@@ -120,6 +120,7 @@ func (nopMember) Identity() rooms.Identity {
 	return rooms.Identity{UserID: "u", ReplicaID: "r1", Role: protocol.RoleWrite}
 }
 func (nopMember) Enqueue([]byte) bool              { return true }
+func (nopMember) EnqueueReply([][]byte) bool       { return true }
 func (nopMember) Close(protocol.CloseCode, string) {}
 
 func TestReadyzDegradedWhileStoreWritesFail(t *testing.T) {
@@ -138,7 +139,7 @@ func TestReadyzDegradedWhileStoreWritesFail(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	rm, _, err := srv.Rooms().Join(context.Background(), "wf", nopMember{}, rooms.JoinOptions{})
+	rm, err := srv.Rooms().Join(context.Background(), "wf", nopMember{}, rooms.JoinOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,17 +31,27 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// countingStore counts loads and can slow them down.
+// countingStore counts loads and can slow them down, or hold the loads of
+// one workflow until held is closed.
 type countingStore struct {
 	storage.Store
 	loads     atomic.Int64
 	loadDelay time.Duration
+	holdWF    string        // set before the first load
+	held      chan struct{} // closed to let holdWF load
 }
 
 func (s *countingStore) Load(ctx context.Context, wf string) (*workflow.Doc, error) {
 	s.loads.Add(1)
 	if s.loadDelay > 0 {
 		time.Sleep(s.loadDelay)
+	}
+	if wf == s.holdWF && s.held != nil {
+		select {
+		case <-s.held:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	return s.Store.Load(ctx, wf)
 }

@@ -222,7 +222,9 @@ func TestCloseCutsWhenItGivesUp(t *testing.T) {
 func TestConnectionLostDuringCatchUp(t *testing.T) {
 	e := newEnv(t, func(s *session.Config, r *rooms.Config) {
 		r.MaxCatchUpChunk = 1 << 10
-		s.MaxQueueFrames = 2
+		// Room for A's Joined, Applied and Durable even if its writer is
+		// slow; B's catch-up is many times more.
+		s.MaxQueueFrames = 4
 	})
 	a := e.connect(t, "ua:A", "rep-a")
 	a.join("wf", "")
