@@ -53,7 +53,7 @@ type gatedStore struct {
 
 var errStoreCut = errors.New("store link cut")
 
-func (g *gatedStore) Append(ctx context.Context, wf string, deltas [][]byte) error {
+func (g *gatedStore) Append(ctx context.Context, wf string, deltas []storage.Delta) error {
 	if g.down.Load() {
 		return errStoreCut
 	}

@@ -332,3 +332,24 @@ func TestDeletedDropsKeptDeltas(t *testing.T) {
 		t.Fatalf("the directory of a deleted workflow keeps %d deltas", got)
 	}
 }
+
+// BenchmarkKeptStable measures a Stable frame at the bound: the set is full
+// (8,192 deltas) and each Stable drops the oldest one and a new delta
+// arrives, the steady state of a busy room whose store lags.
+func BenchmarkKeptStable(b *testing.B) {
+	var s keptSet
+	for i := range maxKeptItems {
+		s.add(&kept{epoch: "e", relay: uint64(i + 1), enc: make([]byte, 64)})
+	}
+	next := uint64(maxKeptItems)
+	b.ReportAllocs()
+	for b.Loop() {
+		stable := next - uint64(maxKeptItems) + 1
+		s.removeIf(func(k *kept) bool { return k.epoch == "e" && k.relay <= stable })
+		next++
+		s.add(&kept{epoch: "e", relay: next, enc: make([]byte, 64)})
+	}
+	if len(s.items) != maxKeptItems {
+		b.Fatalf("kept %d", len(s.items))
+	}
+}
