@@ -150,6 +150,25 @@ describe('receipts (scripted server)', () => {
     await c.close();
   });
 
+  it('a kept delta larger than the server\'s delta limit is dropped as refused instead of handed back', async () => {
+    vi.useFakeTimers();
+    const server = new ScriptedServer();
+    const c = await FlowsyncClient.open({ ...base, WebSocket: server.WebSocket });
+    c.goOnline();
+    server.last.join({ epoch: 'E1' });
+    const other = new Other();
+    const small = other.add('a');
+    const big = other.add('b'.repeat(200));
+    relay(server.last, small, 1);
+    relay(server.last, big, 2);
+    server.last.serverClose(1012);
+    await vi.advanceTimersByTimeAsync(1000);
+    server.last.join({ epoch: 'E2', limits: { maxDeltaBytes: big.length - 1 } });
+    expect(server.last.sentOf(FrameType.Vouch).map((v) => v.delta)).toEqual([small]);
+    expect(c.receipts()).toMatchObject({ items: 1, refused: 1 });
+    await c.close();
+  });
+
   it(`keeps at most ${MaxReceiptItems} deltas, dropping the oldest and counting them; kept deltas survive a reload and are handed back`, async () => {
     vi.useFakeTimers();
     const p = new MemoryPersistence();

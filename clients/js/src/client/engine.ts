@@ -402,7 +402,7 @@ export class Engine implements FrameHost {
         return true; // a delta that does not decode cannot be handed back
       }
     });
-    this.store.removeReceipts(gone.map(receiptKey));
+    this.store.removeReceipts([...gone, ...this.receipts.refuseLarger(this.maxDelta())].map(receiptKey));
     this.connection.joined(cn, f.catchUpChunks);
     cn.epoch = f.epoch;
     // A catch-up that is not durable yet is kept too, under the join's sequence.

@@ -156,6 +156,17 @@ export class Receipts {
     return out;
   }
 
+  /**
+   * refuseLarger drops the items to hand back whose delta is larger than
+   * limit (the server's lim.delta), counted as refused: the server could
+   * only refuse them (TOO_LARGE). It returns them.
+   */
+  refuseLarger(limit: number): KeptReceipt[] {
+    const out = this.drop((k) => k.vouch && k.delta.length > limit);
+    this.refused += out.length;
+    return out;
+  }
+
   /** refuse drops an item whose Vouch was refused for good. */
   refuse(k: KeptReceipt): void {
     if (this.drop((x) => x === k).length > 0) this.refused++;
