@@ -339,9 +339,9 @@ export class Engine implements FrameHost {
    */
   private storageFailed(e: FlowsyncError): void {
     this.events.emit('error', e);
-    // While a retirement is not stored yet, its own retry (storeRetirement)
-    // stores a snapshot of the whole document under the new id: another
-    // retirement would only churn ids.
+    // While a switch to a new id is not stored yet, its own retry
+    // (LeaseKeeper.switchTo) stores the whole state under the new id:
+    // another retirement would only churn ids.
     if (this.lease.stale) return;
     this.lease.retireWanted = true;
     this.maybeRetire();
@@ -350,9 +350,10 @@ export class Engine implements FrameHost {
   /**
    * maybeRetire switches to a fresh replica id after a storage failure, once
    * no delta of the current id is pending (those can only be sent by a
-   * session whose Hello.rid is that id). The document is kept; a snapshot of
-   * it is stored under the new id before the lease points at it (see
-   * LeaseKeeper.storeRetirement). Until then a reload is caught on Joined.
+   * session whose Hello.rid is that id). The document is kept; the whole
+   * state is stored under the new id before the lease points at it (see
+   * LeaseKeeper.switchTo). Until then a reload is caught at the join (see
+   * replicaBehind).
    */
   private maybeRetire(): void {
     if (!this.lease.retireWanted || this.isClosed || this.deleted || this.resetting) return;
