@@ -450,6 +450,26 @@ describe('remote changes are logged as deltas', () => {
   }, 30_000);
 });
 
+describe('receipts against the real server', () => {
+  it('relayed deltas are kept with their receipts until the room says they are durable (Stable), and storage ends without them', async () => {
+    const wf = newWorkflow();
+    const a = await open({ workflowId: wf });
+    const pb = new FaultyPersistence();
+    const b = await open({ workflowId: wf, token: 'bob:Bob', persistence: pb });
+    await Promise.all([live(a), live(b)]);
+    let most = 0;
+    b.on('change', () => (most = Math.max(most, b.receipts().items)));
+    for (let i = 0; i < 5; i++) a.applyWire('add', 'variable', { id: `v${i}`, name: `n${i}`, type: 'plain', value: i });
+    await a.whenSaved();
+    await waitFor('b has the edits', () => varNames(b).length === 5);
+    expect(most).toBeGreaterThan(0); // kept while not durable
+    await waitFor('Stable frees them', () => b.receipts().items === 0);
+    expect(b.receipts()).toMatchObject({ dropped: 0, refused: 0 });
+    await pb.settled();
+    expect((await pb.inner.load(wf, b.replicaId)).receipts).toEqual([]);
+  }, 30_000);
+});
+
 describe('stale local state without colliding edits', () => {
   it('a reload that lost writes but has no new edits is refused with REPLICA_BEHIND, takes a new id and catches up', async () => {
     const wf = newWorkflow();
