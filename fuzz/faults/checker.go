@@ -123,7 +123,7 @@ func CheckDurable(storeName string, stored *workflow.Doc, editors []*Editor, wf 
 }
 
 // checkStored lists the edits of the editors of wf that stored lacks.
-func checkStored(storeName string, stored *workflow.Doc, editors []*Editor, wf string) []string {
+func checkStored(storeName string, stored *workflow.Doc, editors []*Editor, wf string, status map[*Editor]client.Status) []string {
 	var out []string
 	for _, e := range editors {
 		if e.Workflow != wf {
@@ -141,7 +141,7 @@ func checkStored(storeName string, stored *workflow.Doc, editors []*Editor, wf s
 			}
 		}
 		if n > 0 {
-			out = append(out, fmt.Sprintf("%s lacks %d of %s's %d edits (first missing dots %s; %s says %v)", storeName, n, e.Name, total, first, e.Name, e.C.Status()))
+			out = append(out, fmt.Sprintf("%s lacks %d of %s's %d edits (first missing dots %s; %s said %q before the nodes were stopped)", storeName, n, e.Name, total, first, e.Name, status[e]))
 		}
 	}
 	return out
@@ -202,10 +202,6 @@ func (w *World) Verify(healedAt time.Time, deadline time.Duration) *Check {
 	c := &Check{}
 	end := healedAt.Add(deadline)
 	final := make(map[string]*workflow.Doc)
-	for _, e := range w.Editors {
-		c.Ops += len(e.Ops())
-		c.Refusals = append(c.Refusals, Refusals(e, w.Deleted[e.Workflow])...)
-	}
 	// Quiescence: outboxes empty, then equal documents.
 	for _, e := range w.Editors {
 		if w.Deleted[e.Workflow] {
@@ -252,7 +248,15 @@ func (w *World) Verify(healedAt time.Time, deadline time.Duration) *Check {
 	for wf := range w.Deleted {
 		c.Deletion = append(c.Deletion, w.checkDeleted(wf, end)...)
 	}
+	for _, e := range w.Editors {
+		c.Ops += len(e.Ops())
+		c.Refusals = append(c.Refusals, Refusals(e, w.Deleted[e.Workflow])...)
+	}
 	// Stores, with every node down.
+	status := make(map[*Editor]client.Status)
+	for _, e := range w.Editors {
+		status[e] = e.C.Status()
+	}
 	for _, n := range w.Nodes {
 		n.Kill()
 	}
@@ -273,7 +277,7 @@ func (w *World) Verify(healedAt time.Time, deadline time.Duration) *Check {
 			acked, lost := CheckDurable("store "+st.Name, stored, w.Editors, wf)
 			ackedWF = max(ackedWF, acked)
 			c.Lost = append(c.Lost, lost...)
-			c.Unstored = append(c.Unstored, checkStored("store "+st.Name, stored, w.Editors, wf)...)
+			c.Unstored = append(c.Unstored, checkStored("store "+st.Name, stored, w.Editors, wf, status)...)
 			if ref := final[wf]; ref != nil {
 				if d := Diff("the converged document", ref, "store "+st.Name, stored); d != "" {
 					c.Divergent = append(c.Divergent, wf+": "+d)
