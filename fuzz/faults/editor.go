@@ -27,6 +27,8 @@ type EditorConfig struct {
 	Doc *workflow.Doc
 	// Offline starts the editor with its link cut.
 	Offline bool
+	// OnFrame sees every frame of the editor's connections (Tap.OnFrame).
+	OnFrame func(conn uint64, dir Direction, f protocol.Frame)
 }
 
 // Editor is a Go client (sync/client) whose connection runs through a
@@ -59,6 +61,7 @@ func NewEditor(t testing.TB, cfg EditorConfig) *Editor {
 		cfg.ReplicaID = cfg.Name
 	}
 	e := &Editor{Name: cfg.Name, Workflow: cfg.Workflow, Tap: NewTap(), done: make(chan struct{})}
+	e.Tap.OnFrame = cfg.OnFrame
 	e.Link = NewProxy(t, cfg.Name+"-link", cfg.Target)
 	e.Link.SetTap(e.Tap)
 	if cfg.Offline {
