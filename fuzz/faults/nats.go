@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"strconv"
 	"testing"
 	"time"
 
@@ -30,7 +29,6 @@ type Region struct {
 	Routes       [][]*Proxy // Routes[i][j], nil on the diagonal
 	GatewayProxy []*Proxy   // nil without gateways
 
-	gatewayPorts []int
 	// pending starts the servers once the gateway remotes are known.
 	pending func(remotes []*natsserver.RemoteGatewayOpts)
 }
@@ -56,44 +54,34 @@ func refuser(t testing.TB) string {
 	return ln.Addr().String()
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	_, p, _ := net.SplitHostPort(FreeAddr(t))
-	n, _ := strconv.Atoi(p)
-	return n
-}
-
-// NewRegion prepares n servers of a cluster named name; Start runs them.
-// Call ConnectGateways on every region before Start to join regions.
+// NewRegion prepares n servers of a cluster named name; Start (or
+// StartRegions, to join regions by gateways) runs them. Every server
+// listens on ports of its own choosing; the proxies, created first so
+// that their addresses can be configured and advertised, are pointed at
+// those ports as each server comes up (a route dialled before its target
+// is up fails and is retried by NATS every second).
 func NewRegion(t testing.TB, name string, n int) *Region {
 	t.Helper()
 	r := &Region{Name: name}
-	clientPorts := make([]int, n)
-	routePorts := make([]int, n)
 	for i := range n {
-		clientPorts[i], routePorts[i] = freePort(t), freePort(t)
-		r.ClientProxy = append(r.ClientProxy, NewProxy(t, fmt.Sprintf("%s-nats-%d", name, i), fmt.Sprintf("127.0.0.1:%d", clientPorts[i])))
+		r.ClientProxy = append(r.ClientProxy, NewProxy(t, fmt.Sprintf("%s-nats-%d", name, i), ""))
 	}
 	r.Routes = make([][]*Proxy, n)
 	for i := range n {
 		r.Routes[i] = make([]*Proxy, n)
 		for j := range n {
 			if i != j {
-				r.Routes[i][j] = NewProxy(t, fmt.Sprintf("%s-route-%d-%d", name, i, j), fmt.Sprintf("127.0.0.1:%d", routePorts[j]))
+				r.Routes[i][j] = NewProxy(t, fmt.Sprintf("%s-route-%d-%d", name, i, j), "")
 			}
 		}
 	}
 	r.Servers = make([]*natsserver.Server, n)
-	r.gatewayPorts = make([]int, n)
-	for i := range n {
-		r.gatewayPorts[i] = freePort(t)
-	}
 	r.pending = func(remotes []*natsserver.RemoteGatewayOpts) {
 		for i := range n {
 			opts := &natsserver.Options{
-				ServerName: fmt.Sprintf("%s-%d", name, i), Host: "127.0.0.1", Port: clientPorts[i],
+				ServerName: fmt.Sprintf("%s-%d", name, i), Host: "127.0.0.1", Port: -1,
 				ClientAdvertise: r.ClientProxy[i].Addr(), NoLog: true, NoSigs: true,
-				Cluster: natsserver.ClusterOpts{Name: name, Host: "127.0.0.1", Port: routePorts[i],
+				Cluster: natsserver.ClusterOpts{Name: name, Host: "127.0.0.1", Port: -1,
 					Advertise: refuser(t), NoAdvertise: true, PoolSize: -1},
 			}
 			for j := range n {
@@ -102,7 +90,7 @@ func NewRegion(t testing.TB, name string, n int) *Region {
 				}
 			}
 			if remotes != nil {
-				opts.Gateway = natsserver.GatewayOpts{Name: name, Host: "127.0.0.1", Port: r.gatewayPorts[i],
+				opts.Gateway = natsserver.GatewayOpts{Name: name, Host: "127.0.0.1", Port: -1,
 					Advertise: r.GatewayProxy[i].Addr(), Gateways: remotes}
 			}
 			s, err := natsserver.NewServer(opts)
@@ -118,6 +106,15 @@ func NewRegion(t testing.TB, name string, n int) *Region {
 				s.WaitForShutdown()
 			})
 			r.Servers[i] = s
+			r.ClientProxy[i].Retarget(s.Addr().String())
+			for j := range n {
+				if j != i {
+					r.Routes[j][i].Retarget(s.ClusterAddr().String())
+				}
+			}
+			if remotes != nil {
+				r.GatewayProxy[i].Retarget(s.GatewayAddr().String())
+			}
 		}
 	}
 	return r
@@ -178,7 +175,7 @@ func StartRegions(t testing.TB, regions ...*Region) {
 	t.Helper()
 	for _, r := range regions {
 		for i := range r.Servers {
-			r.GatewayProxy = append(r.GatewayProxy, NewProxy(t, fmt.Sprintf("%s-gw-%d", r.Name, i), fmt.Sprintf("127.0.0.1:%d", r.gatewayPorts[i])))
+			r.GatewayProxy = append(r.GatewayProxy, NewProxy(t, fmt.Sprintf("%s-gw-%d", r.Name, i), ""))
 		}
 	}
 	for _, r := range regions {
