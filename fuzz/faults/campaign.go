@@ -132,24 +132,7 @@ func RunCampaign(t testing.TB, cfg CampaignConfig) *Check {
 			t.Fatal(err)
 		}
 	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for i, e := range c.eds {
-		wg.Add(1)
-		go func(rng *rand.Rand) {
-			defer wg.Done()
-			for n := 1; ; n++ {
-				select {
-				case <-stop:
-					return
-				case <-time.After(time.Duration(10+rng.IntN(30)) * time.Millisecond):
-				}
-				if err := e.Step(rng, cfg.Mix, n); err != nil {
-					return // closed or deleted: this editor is done
-				}
-			}
-		}(rand.New(rand.NewPCG(cfg.Seed, uint64(100+i))))
-	}
+	stopWriters := StartWriters(c.eds, cfg.Seed, cfg.Mix, 10*time.Millisecond, 30*time.Millisecond)
 
 	end := time.Now().Add(cfg.Duration)
 	for time.Now().Before(end) {
@@ -165,8 +148,7 @@ func RunCampaign(t testing.TB, cfg CampaignConfig) *Check {
 		e.Link.SetDelay(0)
 	}
 	healed := time.Now()
-	close(stop)
-	wg.Wait()
+	stopWriters()
 
 	kills, cuts := c.dep.Kills(), c.dep.Cuts()
 	for _, e := range c.eds {

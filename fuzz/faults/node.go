@@ -306,6 +306,26 @@ func (n *Node) Problems(max int) []string {
 	return out
 }
 
+// MidSnapshot reports whether the latest run's log shows a snapshot
+// started and not finished: the kill landed during a snapshot write (the
+// node must run with --log-level debug).
+func (n *Node) MidSnapshot() bool {
+	b, err := os.ReadFile(filepath.Join(n.dir, fmt.Sprintf("run-%d.log", n.runs)))
+	if err != nil {
+		return false
+	}
+	open := 0
+	for line := range strings.SplitSeq(string(b), "\n") {
+		switch {
+		case strings.Contains(line, `"msg":"snapshot started"`):
+			open++
+		case strings.Contains(line, `"msg":"snapshot written"`), strings.Contains(line, `"msg":"snapshot failed; retrying"`):
+			open--
+		}
+	}
+	return open > 0
+}
+
 // LogContains reports whether any run's log has a line containing s.
 func (n *Node) LogContains(s string) bool {
 	for run := 1; run <= n.runs; run++ {
