@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"sync"
 	"testing"
 	"time"
 
@@ -77,13 +76,11 @@ type campaign struct {
 	// editor i's region (failovers stay inside it)
 	edRegion []int
 
-	mu       sync.Mutex // guards lost (written by the fault loop only, read at the end)
-	lost     []string
-	deleted  map[string]bool
+	lost      []string // durable-acked deltas missing at a kill
+	deleted   map[string]bool
 	delRegion int // region that deleted, -1 none
 	// restores are actions due later: a link restored, a node restarted.
 	restores []restore
-	actions  int
 }
 
 type restore struct {
@@ -138,7 +135,6 @@ func RunCampaign(t testing.TB, cfg CampaignConfig) *Check {
 	for time.Now().Before(end) {
 		c.runRestores(false)
 		c.fault()
-		c.actions++
 		time.Sleep(time.Duration(300+c.rng.IntN(900)) * time.Millisecond)
 	}
 	c.runRestores(true)
@@ -159,9 +155,7 @@ func RunCampaign(t testing.TB, cfg CampaignConfig) *Check {
 	w.Strict = cfg.Strict
 	check := w.Verify(healed, cfg.Deadline)
 	check.Scenario, check.Seed, check.Kills, check.Cuts = cfg.Scenario.String()+"/"+cfg.Mix.String(), cfg.Seed, kills, cuts
-	c.mu.Lock()
 	check.Lost = append(c.lost, check.Lost...)
-	c.mu.Unlock()
 	return check
 }
 
@@ -266,14 +260,12 @@ func (c *campaign) checkDurable(i int) {
 		if errors.Is(err, storage.ErrDeleted) {
 			continue
 		}
-		c.mu.Lock()
 		if err != nil {
 			c.lost = append(c.lost, fmt.Sprintf("after killing %s: store %s: %v", c.dep.Nodes[i].Config.Name, st.Name, err))
 		} else {
 			_, lost := CheckDurable("after killing "+c.dep.Nodes[i].Config.Name+", store "+st.Name, stored, eds, wf)
 			c.lost = append(c.lost, lost...)
 		}
-		c.mu.Unlock()
 	}
 }
 
