@@ -63,7 +63,7 @@ func TestCase3SurvivorsRereadStore(t *testing.T) {
 				missing = append(missing, fmt.Sprintf("%s: %v", s.name, err))
 				continue
 			}
-			acked, lost := CheckDurable(s.name, doc, []*Editor{ann}, wf)
+			acked, lost := CheckDurable(s.name, doc, TakeAcks([]*Editor{ann}), wf)
 			if len(lost) > 0 {
 				var blocks []string
 				for i := range 5 {

@@ -97,26 +97,47 @@ func Refusals(e *Editor, deleted bool) []string {
 	return out
 }
 
+// Acks are the deltas each editor's server acknowledged as durable, taken
+// at one moment.
+type Acks map[*Editor][]Ack
+
+// TakeAcks collects the editors' durable acks so far. Take them before
+// reading a store that running nodes write to: an ack that arrives during
+// the read may be for a commit the read's snapshot predates.
+func TakeAcks(editors []*Editor) Acks {
+	a := make(Acks, len(editors))
+	for _, e := range editors {
+		a[e] = e.Tap.Durable()
+	}
+	return a
+}
+
 // CheckDurable lists the durable-acked deltas of the editors of wf that
 // stored lacks.
-func CheckDurable(storeName string, stored *workflow.Doc, editors []*Editor, wf string) (acked int, lost []string) {
-	for _, e := range editors {
+func CheckDurable(storeName string, stored *workflow.Doc, acks Acks, wf string) (acked int, lost []string) {
+	eds := make([]*Editor, 0, len(acks))
+	for e := range acks {
+		eds = append(eds, e)
+	}
+	slices.SortFunc(eds, func(a, b *Editor) int { return strings.Compare(a.Name, b.Name) })
+	for _, e := range eds {
 		if e.Workflow != wf {
 			continue
 		}
 		n := 0
 		var first string
-		for _, ctx := range e.Tap.Durable() {
+		for _, a := range acks[e] {
 			acked++
-			if !stored.Context().Covers(ctx) {
+			if !stored.Context().Covers(a.Context) {
 				n++
 				if first == "" {
-					first = dots(ctx.Missing(stored.Context()))
+					first = fmt.Sprintf("op %s on connection %d: missing dots %s of %s",
+						a.OpID, a.Conn, dots(a.Context.Missing(stored.Context())), dots(a.Context))
 				}
 			}
 		}
 		if n > 0 {
-			lost = append(lost, fmt.Sprintf("%s lacks %d delta(s) %s's server acknowledged as durable (first missing dots %s)", storeName, n, e.Name, first))
+			lost = append(lost, fmt.Sprintf("%s lacks %d delta(s) %s's server acknowledged as durable (first: %s)", storeName, n, e.Name, first))
 		}
 	}
 	return acked, lost
@@ -260,6 +281,7 @@ func (w *World) Verify(healedAt time.Time, deadline time.Duration) *Check {
 	for _, n := range w.Nodes {
 		n.Kill()
 	}
+	acks := TakeAcks(w.Editors)
 	for _, wf := range w.Workflows() {
 		ackedWF := 0
 		for _, st := range w.Stores {
@@ -274,7 +296,7 @@ func (w *World) Verify(healedAt time.Time, deadline time.Duration) *Check {
 				c.Lost = append(c.Lost, fmt.Sprintf("%s: store %s: %v", wf, st.Name, err))
 				continue
 			}
-			acked, lost := CheckDurable("store "+st.Name, stored, w.Editors, wf)
+			acked, lost := CheckDurable("store "+st.Name, stored, acks, wf)
 			ackedWF = max(ackedWF, acked)
 			c.Lost = append(c.Lost, lost...)
 			c.Unstored = append(c.Unstored, checkStored("store "+st.Name, stored, w.Editors, wf, status)...)

@@ -40,11 +40,12 @@ func crashCycles(t *testing.T, d *Deployment, cycles int) {
 		if n.MidSnapshot() {
 			midSnapshot++
 		}
+		acks := TakeAcks(eds)
 		stored, err := st.Load(wf)
 		if err != nil {
 			t.Fatalf("cycle %d: loading the document after the kill: %v (seed %d)", cycle, err, seed)
 		}
-		a, lost := CheckDurable("store "+st.Name, stored, eds, wf)
+		a, lost := CheckDurable("store "+st.Name, stored, acks, wf)
 		for _, l := range lost {
 			t.Errorf("cycle %d: %s", cycle, l)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
@@ -60,10 +61,18 @@ type Tap struct {
 
 	mu       sync.Mutex
 	sent     map[opKey]*crdt.Context // delta context per (connection, op id)
-	durable  []*crdt.Context         // contexts of the deltas acknowledged durable
+	durable  []Ack                   // the deltas acknowledged durable
 	refusals []Refusal
 	frames   map[protocol.FrameType]int
 	broken   int // streams the parser gave up on
+}
+
+// Ack is a delta the server acknowledged as durable.
+type Ack struct {
+	Conn    uint64 // the proxy connection it was sent and acknowledged on
+	OpID    string
+	Context *crdt.Context // the delta's causal context
+	At      time.Time     // when the Durable frame crossed the proxy
 }
 
 type opKey struct {
@@ -105,7 +114,7 @@ func (tp *Tap) frame(conn uint64, dir Direction, b []byte) {
 	case *protocol.Durable:
 		for _, id := range f.OpIDs {
 			if c := tp.sent[opKey{conn, id}]; c != nil {
-				tp.durable = append(tp.durable, c)
+				tp.durable = append(tp.durable, Ack{Conn: conn, OpID: id, Context: c, At: time.Now()})
 			}
 		}
 	case *protocol.Nack:
@@ -120,12 +129,11 @@ func (tp *Tap) frame(conn uint64, dir Direction, b []byte) {
 	}
 }
 
-// Durable returns the causal contexts of every delta the server
-// acknowledged as durable so far.
-func (tp *Tap) Durable() []*crdt.Context {
+// Durable returns every delta the server acknowledged as durable so far.
+func (tp *Tap) Durable() []Ack {
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
-	return append([]*crdt.Context(nil), tp.durable...)
+	return append([]Ack(nil), tp.durable...)
 }
 
 // Refusals returns every Nack and Error frame seen so far.
