@@ -233,8 +233,12 @@ func (c *campaign) killNode() {
 	n.Kill()
 	c.checkDurable(i)
 	c.later(0, 1500*time.Millisecond, func() {
+		// The server exits at start when its store or NATS is unreachable.
 		if n.Store != nil {
-			n.Store.Restore() // the server does not start without its store
+			n.Store.Restore()
+		}
+		if p := c.dep.BusLink(i); p != nil {
+			p.Restore()
 		}
 		if err := n.Start(); err != nil {
 			c.t.Error(err)

@@ -49,9 +49,44 @@ func Diff(aName string, a *workflow.Doc, bName string, b *workflow.Doc) string {
 	}
 	diffMap(add, "edge", aName, bName, ea, eb)
 	if len(lines) == 0 && !a.Equal(b) {
-		add("same context and view, different stored values (hidden orphans or concurrent values)")
+		add("same context and view, different stored values: %s", storeDiff(aName, a, bName, b))
 	}
 	return strings.Join(lines, "; ")
+}
+
+// storeDiff names the first stored values (hidden orphans, concurrent
+// values) that one document holds and the other does not, or holds with
+// other content.
+func storeDiff(aName string, a *workflow.Doc, bName string, b *workflow.Doc) string {
+	var out []string
+	one := func(xName string, x *workflow.Doc, yName string, y *workflow.Doc) {
+		x.Store().Range(func(k workflow.Key, es []crdt.Dotted[workflow.Cell]) bool {
+			for _, e := range es {
+				yk, held := y.Store().KeyOf(e.Dot)
+				switch {
+				case !held:
+					out = append(out, fmt.Sprintf("%s holds %v=%s under %s, %s does not", xName, k, short(fmt.Sprintf("%q", e.Value.Value)), e.Dot, yName))
+				case yk != k:
+					out = append(out, fmt.Sprintf("%s holds %s under %v, %s under %v", xName, e.Dot, k, yName, yk))
+				default:
+					for _, f := range y.Store().Get(k) {
+						if f.Dot == e.Dot && (f.Value.Wall != e.Value.Wall || f.Value.Logical != e.Value.Logical || string(f.Value.Value) != string(e.Value.Value)) {
+							out = append(out, fmt.Sprintf("%v under %s: %s has %q, %s has %q", k, e.Dot, xName, e.Value.Value, yName, f.Value.Value))
+						}
+					}
+				}
+				if len(out) >= 3 {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	one(aName, a, bName, b)
+	if len(out) < 3 {
+		one(bName, b, aName, a)
+	}
+	return strings.Join(out, "; ")
 }
 
 // dots renders a context compactly: replica:lo-hi,… per replica.

@@ -5,7 +5,8 @@
 #   fuzz/faults/run.sh 10m --ci      # the CI campaign's mix and constraints, longer
 # Every round runs the four scenarios (bolt, postgres, cluster3, regions2) for
 # FLOWSYNC_FAULTS_DURATION each (default 60s) with a new seed, until the time is spent.
-# Prints every round's summary lines, then the totals; exits 1 if any round failed.
+# Prints every round's summary lines, then the totals; exits 1 if any round failed. The whole
+# output of a failed round is kept in FLOWSYNC_FAULTS_OUT (default: a new temporary directory).
 # Replay a round: FLOWSYNC_SEED=<seed> go test [-tags faultcases] -run 'TestCampaignFull/<scenario>' ./fuzz/faults
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -30,6 +31,8 @@ bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
 go test -c "${tags[@]}" -o "$bin/faults.test" ./fuzz/faults
 log="$bin/rounds.log"
+out=${FLOWSYNC_FAULTS_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/flowsync-faults.XXXXXX")}
+mkdir -p "$out"
 : >"$log"
 start=$(date +%s)
 round=0
@@ -40,7 +43,10 @@ while [ $(( $(date +%s) - start )) -lt "$secs" ]; do
   echo "== round $round, seed $seed"
   if ! (cd fuzz/faults && FLOWSYNC_SEED=$seed "$bin/faults.test" -test.run "$run" -test.count 1 -test.timeout 2h -test.v) >"$bin/round.out" 2>&1; then
     failed=$((failed + 1))
-    grep -E '^\s+--- FAIL|Error|: (durable-acked edit lost|edit never stored|replicas diverge|honest edit refused|deletion|editor stuck|converged)' "$bin/round.out" | head -40 || true
+    keep="$out/round-$round-seed-$seed.log"
+    cp "$bin/round.out" "$keep"
+    grep -E '^\s+--- FAIL|: (durable-acked edit lost|edit never stored|replicas diverge|honest edit refused|deletion|editor stuck|converged)' "$bin/round.out" | head -40 || true
+    echo "   (whole output: $keep)"
   fi
   grep -oE 'faults: scenario=.*' "$bin/round.out" | tee -a "$log" || true
 done
