@@ -7,6 +7,16 @@ import (
 	"time"
 )
 
+// TestCampaignClusters is the CI campaign's disjoint mix on three nodes
+// and on two regions. It fails in about one run in four today: after bus
+// cuts and node kills, a replica can end with the same causal context and
+// view as the others but hold an overwritten value they dropped (see
+// Diff's "same context and view, different stored values"), which
+// anti-entropy, comparing contexts, never repairs.
+func TestCampaignClusters(t *testing.T) {
+	runCampaigns(t, []Scenario{ScenarioCluster, ScenarioRegions}, Disjoint, 6*time.Second)
+}
+
 // TestCampaignFull is the campaign the fixes must pass: collaborators edit
 // each other's blocks (the shared mix), nodes of a region that deleted a
 // workflow may restart before the other region heard of it, the checker

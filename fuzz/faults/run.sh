@@ -2,7 +2,8 @@
 # The fault-injection campaign for as long as asked (see fuzz/faults/README.md):
 #   fuzz/faults/run.sh 30m           # the full campaign: shared mix, no schedule constraint,
 #                                    # strict deletion checks, convergence ≤ 5 s (faultcases tag)
-#   fuzz/faults/run.sh 10m --ci      # the CI campaign's mix and constraints, longer
+#   fuzz/faults/run.sh 10m --ci      # the CI campaign's mix and constraints (disjoint edits),
+#                                    # on all four scenarios (TestCampaign, TestCampaignClusters)
 # Every round runs the four scenarios (bolt, postgres, cluster3, regions2) for
 # FLOWSYNC_FAULTS_DURATION each (default 60s) with a new seed, until the time is spent.
 # Prints every round's summary lines, then the totals; exits 1 if any round failed. The whole
@@ -21,8 +22,7 @@ esac
 tags=(-tags faultcases)
 run=TestCampaignFull
 if [ "$mode" = "--ci" ]; then
-  tags=()
-  run='TestCampaign$'
+  run='TestCampaign$|TestCampaignClusters'
 fi
 export FLOWSYNC_FAULTS_DURATION=${FLOWSYNC_FAULTS_DURATION:-60s}
 # shellcheck source=../../storage/postgres/testdb.sh
