@@ -34,7 +34,8 @@ func Admissions(checks ...Admission) Admission {
 //
 // with workflow, actor (user id), frame (delta or operation) and op (the
 // operation's name, for operation frames). Values are never logged: only
-// ids and field names (RELIABILITY item 27).
+// ids and field names, since logs are kept and read more widely than the
+// documents they describe.
 //
 // It relies on the room merging every change its Admission admits, which
 // holds while Admission is the last check before the merge (see

@@ -19,9 +19,15 @@ type countingMember struct {
 	bytes  int
 }
 
-func (c *countingMember) SessionID() string                { return c.sid }
-func (c *countingMember) Identity() Identity               { return c.id }
-func (c *countingMember) Enqueue(b []byte) bool            { c.frames++; c.bytes += len(b); return true }
+func (c *countingMember) SessionID() string     { return c.sid }
+func (c *countingMember) Identity() Identity    { return c.id }
+func (c *countingMember) Enqueue(b []byte) bool { c.frames++; c.bytes += len(b); return true }
+func (c *countingMember) EnqueueReply(r [][]byte) bool {
+	for _, b := range r {
+		c.Enqueue(b)
+	}
+	return true
+}
 func (c *countingMember) Close(protocol.CloseCode, string) {}
 
 // BenchmarkFanout measures the room side of relaying one delta to a room of

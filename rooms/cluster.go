@@ -131,7 +131,7 @@ func (l *ClusterLocal) Apply(workflowID string, delta *workflow.Doc) error {
 	}
 	ctx, cancel := context.WithTimeout(r.ctx, r.cfg.WriteTimeout)
 	defer cancel()
-	err := r.store.Append(ctx, workflowID, [][]byte{delta.Encode()})
+	err := r.store.Append(ctx, workflowID, []storage.Delta{storage.NewDelta(delta.Encode())})
 	r.noteWrite(err)
 	if errors.Is(err, storage.ErrDeleted) {
 		r.markTomb(workflowID)
@@ -232,11 +232,46 @@ type tombs struct {
 	set map[string]struct{} // guarded by mu
 }
 
-// Deleted reports whether this process knows workflowID to be deleted.
+// tombstoneLookupTimeout bounds a store lookup made on a bus worker.
+const tombstoneLookupTimeout = 2 * time.Second
+
+// Deleted reports whether workflowID is deleted: known deleted in this
+// process, or — for a workflow no room here holds — deleted in the store.
+// Asking the store is what lets a node that restarted, or that never hosted
+// the workflow, answer a cut-off region's digest with the tombstone: the
+// deletion would otherwise live only in the memory of the node that made
+// it. A live room's workflow is answered from memory alone (it loaded after
+// any tombstone, and later deletions reach it through DeleteWorkflow or a
+// tombstone heard on the bus), which keeps the relay path free of store
+// reads. A failed lookup answers false; the next digest asks again.
 func (r *Registry) Deleted(workflowID string) bool {
 	r.tombs.mu.RLock()
-	defer r.tombs.mu.RUnlock()
 	_, ok := r.tombs.set[workflowID]
+	r.tombs.mu.RUnlock()
+	if ok {
+		return true
+	}
+	tr, isReader := r.store.(storage.TombstoneReader)
+	if !isReader || r.live(workflowID) {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, tombstoneLookupTimeout)
+	defer cancel()
+	deleted, err := tr.IsDeleted(ctx, workflowID)
+	if err != nil {
+		return false
+	}
+	if deleted {
+		r.markTomb(workflowID)
+	}
+	return deleted
+}
+
+// live reports whether a room of workflowID is in the registry.
+func (r *Registry) live(workflowID string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.rooms[workflowID]
 	return ok
 }
 
@@ -393,15 +428,7 @@ func (rm *Room) handleRemote(ev *remoteEvent) {
 		ev.reply <- err // anti-entropy offers it again
 		return
 	}
-	var latest crdt.Timestamp
-	d.Store().Range(func(_ workflow.Key, es []crdt.Dotted[workflow.Cell]) bool {
-		for _, e := range es {
-			if ts := e.Value.Stamp(e.Dot); ts.Compare(latest) > 0 {
-				latest = ts
-			}
-		}
-		return true
-	})
+	latest := latestStamp(d)
 	rm.doc.Merge(d)
 	if !latest.IsZero() {
 		rm.clock.Observe(latest, rm.nowMs())
@@ -410,10 +437,7 @@ func (rm *Room) handleRemote(ev *remoteEvent) {
 	if len(rm.inbox) == 0 || rm.relay.full() {
 		rm.flushRelay()
 	}
-	rm.markSnapDirty()
-	rm.pending = append(rm.pending, pendingDelta{raw: raw, applied: time.Now()})
-	rm.pendingBytes += len(raw)
-	rm.metrics.gauges(0, 0, float64(len(raw)))
+	rm.queueWrite(pendingDelta{raw: raw, applied: rm.cfg.now()})
 	ev.reply <- nil
 }
 
@@ -425,6 +449,9 @@ func (rm *Room) handleRemotePresence(ev *remotePresenceEvent) {
 			return
 		}
 		delete(rm.remote, ev.node)
+		// The node released the workflow or died: what it made durable
+		// may never reach us over the bus.
+		rm.requestRefresh()
 	} else {
 		if rm.remote == nil {
 			rm.remote = make(map[string][]protocol.RosterEntry)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flowsync/flowsync/crdt"
+	"github.com/flowsync/flowsync/sync/receipt"
 )
 
 // Config configures a Registry. The zero Config is valid: every zero field
@@ -73,14 +74,28 @@ type Config struct {
 	// Registry (each restart adds one replica to the contexts of the
 	// documents it writes operations to, which is small).
 	ServerReplicaID crdt.ReplicaID
-	// Now is the server clock: skew checks, HLC readings for operations,
-	// roster times. Default: time.Now.
-	Now func() time.Time
+	// ClockOffset moves this node's clock: it is added to every reading
+	// the rooms take (HLC wall time for operations, the clock-skew check,
+	// roster, event and health times). Timers measure durations and are
+	// unaffected. Production leaves it zero; tests use it to run nodes whose
+	// clocks disagree in one process. Default: 0.
+	ClockOffset time.Duration
 	// Admit is an extra admission check run in the room loop after the
 	// built-in ones (role, replica binding, clock skew), with the room's
 	// current document. The security issue adds roles per workflow and
 	// locks here. Default: none.
 	Admit Admission
+	// StoreRefreshInterval is how often a room that is part of a cluster
+	// reads its document back from the store to merge what other nodes
+	// made durable without it hearing of it over the bus (refresh.go).
+	// Negative disables the periodic reload (the event-driven ones stay).
+	// Default: 5 s, the anti-entropy interval's default.
+	StoreRefreshInterval time.Duration
+	// Receipts makes the receipts on what rooms send clients and checks
+	// the ones clients hand back (Vouch frames). Every node of a
+	// deployment must hold the same keys. Default: nil, no receipts (a
+	// Vouch is refused with BAD_RECEIPT).
+	Receipts *receipt.Keyring
 	// Cluster, when set, joins this registry to the other nodes serving
 	// the same documents (see Cluster and Registry.ClusterLocal). Default:
 	// nil, a single node.
@@ -100,6 +115,8 @@ const (
 	DefaultMaxPendingBytes  = 64 << 20
 	DefaultRetryBackoff     = 100 * time.Millisecond
 	DefaultMaxRetryBackoff  = 10 * time.Second
+
+	DefaultStoreRefreshInterval = 5 * time.Second
 
 	DefaultSnapshotInterval         = time.Second
 	DefaultSnapshotMaxDelay         = 10 * time.Second
@@ -133,16 +150,24 @@ func (c Config) withDefaults() Config {
 	defDur(&c.WriteTimeout, DefaultWriteTimeout)
 	defDur(&c.RetryBackoff, DefaultRetryBackoff)
 	defDur(&c.MaxRetryBackoff, DefaultMaxRetryBackoff)
+	defDur(&c.StoreRefreshInterval, DefaultStoreRefreshInterval)
 	if c.ServerReplicaID == "" {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
 		c.ServerReplicaID = crdt.ReplicaID("server-" + hex.EncodeToString(b[:]))
 	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
 	return c
 }
+
+// now is the node's clock, and the only one in this package: every reading
+// comes from here and every timer is the time package's, so one clock drives
+// both the hybrid logical clock and the snapshot, write, retry and idle
+// timers (and testing/synctest's fake time drives all of them together).
+func (c *Config) now() time.Time { return time.Now().Add(c.ClockOffset) }
+
+// since is the time elapsed since t, a reading of now. Never time.Since: Add
+// moves the monotonic reading too, so it would count the offset as elapsed.
+func (c *Config) since(t time.Time) time.Duration { return c.now().Sub(t) }
 
 // validate reports the first field that is set to an unusable value,
 // naming it.

@@ -16,6 +16,9 @@
 //
 // Sessions reach a room through the Member interface, which the
 // sync/session package implements; nothing here knows about websockets.
+// The application's backend (the admin API) is no member: it reaches a room
+// through typed requests (Registry.Apply, View, SendEvent, Roster), which
+// the loop handles like any other event.
 //
 // What this package must never do: block its loop on a member or on the
 // store (enqueue is non-blocking; store calls run on their own goroutine),

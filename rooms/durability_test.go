@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/flowsync/flowsync/crdt"
@@ -41,7 +43,7 @@ var errDown = errors.New("store unreachable")
 
 func newTestStore() *testStore { return &testStore{Store: memory.New()} }
 
-func (s *testStore) Append(ctx context.Context, wf string, deltas [][]byte) error {
+func (s *testStore) Append(ctx context.Context, wf string, deltas []storage.Delta) error {
 	s.appends.Add(1)
 	if s.down.Load() {
 		return errDown
@@ -60,7 +62,11 @@ func (s *testStore) Snapshot(ctx context.Context, wf string, doc *workflow.Doc) 
 	}
 	at := time.Now()
 	if s.snapDelay > 0 {
-		time.Sleep(s.snapDelay)
+		select {
+		case <-time.After(s.snapDelay):
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
 	}
 	var v int64
 	err := errDown
@@ -91,7 +97,7 @@ type editor struct {
 
 func newEditor(t testing.TB, r *Registry, wf string, m *fakeMember) *editor {
 	t.Helper()
-	rm, _, err := r.Join(context.Background(), wf, m, JoinOptions{})
+	rm, err := r.Join(context.Background(), wf, m, JoinOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,307 +157,390 @@ func hasBlock(d *workflow.Doc, id string) bool {
 	return ok
 }
 
+// A change is snapshotted once the document has been quiet for
+// SnapshotInterval, and a document that does not change again is not
+// snapshotted again.
 func TestSnapshotAfterQuietInterval(t *testing.T) {
-	store := newTestStore()
-	r := newRegistry(t, Config{SnapshotInterval: 60 * time.Millisecond, SnapshotMaxDelay: time.Second}, store)
-	e := newEditor(t, r, "wf", member("a", "ra"))
-	start := time.Now()
-	id := e.add()
-	waitUntil(t, "a snapshot", func() bool { return len(store.snapshots()) > 0 })
-	s := store.snapshots()[0]
-	if d := s.at.Sub(start); d < 50*time.Millisecond || d > 600*time.Millisecond {
-		t.Errorf("snapshot %v after the change; want about the 60 ms interval", d)
-	}
-	if !hasBlock(s.doc, id) {
-		t.Error("the snapshot lacks the change")
-	}
-	time.Sleep(200 * time.Millisecond)
-	if n := len(store.snapshots()); n != 1 {
-		t.Errorf("%d snapshots of a document that did not change again", n)
-	}
-}
-
-func TestSnapshotMaxDelayUnderConstantEdits(t *testing.T) {
-	store := newTestStore()
-	const interval, maxDelay = 100 * time.Millisecond, 300 * time.Millisecond
-	r := newRegistry(t, Config{SnapshotInterval: interval, SnapshotMaxDelay: maxDelay}, store)
-	e := newEditor(t, r, "wf", member("a", "ra"))
-	start := time.Now()
-	for time.Since(start) < 1100*time.Millisecond {
-		e.add() // every 20 ms: the document is never quiet for 100 ms
-		time.Sleep(20 * time.Millisecond)
-	}
-	snaps := store.snapshots()
-	if len(snaps) < 2 || len(snaps) > 5 {
-		t.Fatalf("%d snapshots in 1.1 s of constant edits; want about one per %v", len(snaps), maxDelay)
-	}
-	if d := snaps[0].at.Sub(start); d < maxDelay-20*time.Millisecond || d > maxDelay+300*time.Millisecond {
-		t.Errorf("first snapshot %v after the first change; want about %v", d, maxDelay)
-	}
-	for i := 1; i < len(snaps); i++ {
-		if gap := snaps[i].at.Sub(snaps[i-1].at); gap < interval {
-			t.Errorf("snapshots %d and %d only %v apart (interval %v)", i-1, i, gap, interval)
+	synctest.Test(t, func(t *testing.T) {
+		store := newTestStore()
+		r := newRegistry(t, Config{}, store)
+		e := newEditor(t, r, "wf", member("a", "ra"))
+		start := time.Now()
+		id := e.add()
+		advance(DefaultSnapshotInterval - time.Millisecond)
+		if n := len(store.snapshots()); n != 0 {
+			t.Fatalf("%d snapshots before the document was quiet for %v", n, DefaultSnapshotInterval)
 		}
-	}
-}
-
-func TestOneSnapshotInFlight(t *testing.T) {
-	store := newTestStore()
-	store.snapDelay = 150 * time.Millisecond
-	r := newRegistry(t, Config{SnapshotInterval: time.Millisecond, SnapshotMaxDelay: 2 * time.Millisecond}, store)
-	e := newEditor(t, r, "wf", member("a", "ra"))
-	var last string
-	for start := time.Now(); time.Since(start) < 600*time.Millisecond; time.Sleep(3 * time.Millisecond) {
-		last = e.add()
-	}
-	if p := store.snapMaxPar.Load(); p != 1 {
-		t.Fatalf("%d snapshots in flight at once", p)
-	}
-	// ~200 changes coalesced into a handful of snapshots, the last of
-	// which holds the last change.
-	waitUntil(t, "the last change snapshotted", func() bool {
-		s := store.snapshots()
-		return len(s) > 0 && hasBlock(s[len(s)-1].doc, last)
-	})
-	if n := len(store.snapshots()); n > 7 {
-		t.Errorf("%d snapshots in 0.6 s of 150 ms snapshots", n)
-	}
-}
-
-func TestEvictionSnapshots(t *testing.T) {
-	store := newTestStore()
-	r := newRegistry(t, Config{IdleTimeout: 30 * time.Millisecond, SnapshotInterval: time.Hour, SnapshotMaxDelay: time.Hour}, store)
-	a := member("a", "ra")
-	e := newEditor(t, r, "wf", a)
-	id := e.add()
-	waitUntil(t, "Durable", func() bool { return durableOps(t, a) == 1 })
-	e.rm.Leave(a)
-	waitUntil(t, "eviction", func() bool { return r.Len() == 0 })
-	waitUntil(t, "the eviction snapshot", func() bool { return len(store.snapshots()) == 1 })
-	if s := store.snapshots()[0]; s.err != nil || !hasBlock(s.doc, id) {
-		t.Fatalf("eviction snapshot: err %v, has the change: %v", s.err, hasBlock(s.doc, id))
-	}
-}
-
-func TestEvictionSnapshotFailingDoesNotPinTheRoom(t *testing.T) {
-	store := newTestStore()
-	store.snapFail.Store(true)
-	r := newRegistry(t, Config{IdleTimeout: 30 * time.Millisecond, SnapshotInterval: time.Hour, SnapshotMaxDelay: time.Hour,
-		RetryBackoff: 5 * time.Millisecond, EvictionSnapshotAttempts: 3}, store)
-	for i := range 20 {
-		a := member(fmt.Sprint("a", i), fmt.Sprint("ra", i))
-		e := newEditor(t, r, fmt.Sprint("wf-", i), a)
-		e.add()
-		waitUntil(t, "Durable", func() bool { return durableOps(t, a) == 1 })
-		e.rm.Leave(a)
-	}
-	waitUntil(t, "every room evicted", func() bool { return r.Len() == 0 })
-	waitUntil(t, "background snapshots given up", func() bool { return r.BackgroundSnapshots() == 0 })
-	if n := len(store.snapshots()); n != 60 {
-		t.Errorf("%d snapshot attempts, want 20 rooms × 3", n)
-	}
-	// The log still holds everything: a new room loads it.
-	b := member("b", "rb")
-	if _, _, err := r.Join(context.Background(), "wf-7", b, JoinOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	rm := r.Room("wf-7")
-	doc, err := rm.Snapshot(context.Background())
-	if err != nil || !hasBlock(doc, "a7-b1") {
-		t.Fatalf("reloaded room lacks the durable change (err %v)", err)
-	}
-}
-
-func TestShutdownSnapshot(t *testing.T) {
-	store := newTestStore()
-	r, err := NewRegistry(Config{SnapshotInterval: time.Hour, SnapshotMaxDelay: time.Hour}, store, nil, NewMetrics(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := member("a", "ra")
-	e := newEditor(t, r, "wf", a)
-	ids := []string{e.add(), e.add(), e.add()}
-	waitUntil(t, "Applied", func() bool { n, _ := count[*protocol.Applied](t, a); return n == 3 })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := r.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	snaps := store.snapshots()
-	if len(snaps) != 1 || snaps[0].err != nil {
-		t.Fatalf("%d shutdown snapshots (%+v)", len(snaps), snaps)
-	}
-	for _, id := range ids {
+		advance(time.Millisecond)
+		snaps := store.snapshots()
+		if len(snaps) != 1 {
+			t.Fatalf("%d snapshots once quiet for %v, want 1", len(snaps), DefaultSnapshotInterval)
+		}
+		if d := snaps[0].at.Sub(start); d != DefaultSnapshotInterval {
+			t.Errorf("snapshot %v after the change, want %v", d, DefaultSnapshotInterval)
+		}
 		if !hasBlock(snaps[0].doc, id) {
-			t.Errorf("shutdown snapshot lacks %s", id)
+			t.Error("the snapshot lacks the change")
 		}
-	}
-	if n := durableOps(t, a); n != 3 {
-		t.Errorf("%d Durable ops before the 1012, want 3", n)
-	}
-	if a.closed != protocol.CloseServiceRestart {
-		t.Errorf("closed with %d", a.closed)
-	}
+		advance(10 * DefaultSnapshotMaxDelay)
+		if n := len(store.snapshots()); n != 1 {
+			t.Errorf("%d snapshots of a document that did not change again", n)
+		}
+	})
 }
 
+// Under constant editing (never quiet for SnapshotInterval) a snapshot is
+// taken SnapshotMaxDelay after the first change not yet captured.
+func TestSnapshotMaxDelayUnderConstantEdits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newTestStore()
+		r := newRegistry(t, Config{}, store)
+		e := newEditor(t, r, "wf", member("a", "ra"))
+		// Edits every 0.3 s: never quiet for the 1 s interval, and never at
+		// the instant a snapshot timer fires (neither 1 s nor 10 s is a
+		// multiple of 0.3 s), so the order of the two is never a tie.
+		const every = 300 * time.Millisecond
+		start := time.Now()
+		var last string
+		for time.Since(start) < 2*DefaultSnapshotMaxDelay+DefaultSnapshotInterval/2 {
+			last = e.add()
+			advance(every)
+		}
+		snaps := store.snapshots()
+		// The first change, at 0, is captured at the max delay; the second
+		// snapshot comes the max delay after the first edit that capture
+		// missed.
+		missed := (DefaultSnapshotMaxDelay/every + 1) * every
+		want := []time.Duration{DefaultSnapshotMaxDelay, missed + DefaultSnapshotMaxDelay}
+		var got []time.Duration
+		for _, s := range snaps {
+			got = append(got, s.at.Sub(start))
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("snapshots at %v, want %v", got, want)
+		}
+		advance(DefaultSnapshotInterval)
+		if s := store.snapshots(); len(s) != 3 || !hasBlock(s[2].doc, last) {
+			t.Fatalf("%d snapshots once the edits stopped; want a third holding the last change", len(s))
+		}
+	})
+}
+
+// Snapshots slower than the changes coalesce: one in flight at a time, and
+// the last holds the last change.
+func TestOneSnapshotInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newTestStore()
+		store.snapDelay = 150 * time.Millisecond
+		r := newRegistry(t, Config{SnapshotInterval: time.Millisecond, SnapshotMaxDelay: 2 * time.Millisecond}, store)
+		e := newEditor(t, r, "wf", member("a", "ra"))
+		var last string
+		for range 200 {
+			last = e.add()
+			advance(3 * time.Millisecond)
+		}
+		if p := store.snapMaxPar.Load(); p != 1 {
+			t.Fatalf("%d snapshots in flight at once", p)
+		}
+		advance(time.Second)
+		s := store.snapshots()
+		if len(s) == 0 || !hasBlock(s[len(s)-1].doc, last) {
+			t.Fatal("the last change was not snapshotted")
+		}
+		// 200 changes over 0.6 s, each snapshot taking 0.15 s: they
+		// coalesce into one snapshot per 0.15 s, and one for the rest.
+		if n := len(s); n < 2 || n > 6 {
+			t.Errorf("%d snapshots of 200 changes in 0.6 s of 150 ms snapshots", n)
+		}
+	})
+}
+
+// A room evicted after IdleTimeout snapshots its dirty document in the
+// background.
+func TestEvictionSnapshots(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newTestStore()
+		r := newRegistry(t, Config{SnapshotInterval: time.Hour, SnapshotMaxDelay: time.Hour}, store)
+		a := member("a", "ra")
+		e := newEditor(t, r, "wf", a)
+		id := e.add()
+		settled(t, "Durable", func() bool { return durableOps(t, a) == 1 })
+		e.rm.Leave(a)
+		advance(DefaultIdleTimeout - time.Millisecond)
+		if r.Len() != 1 {
+			t.Fatal("evicted before IdleTimeout")
+		}
+		advance(time.Millisecond)
+		if r.Len() != 0 {
+			t.Fatal("not evicted after IdleTimeout")
+		}
+		snaps := store.snapshots()
+		if len(snaps) != 1 {
+			t.Fatalf("%d eviction snapshots, want 1", len(snaps))
+		}
+		if s := snaps[0]; s.err != nil || !hasBlock(s.doc, id) {
+			t.Fatalf("eviction snapshot: err %v, has the change: %v", s.err, hasBlock(s.doc, id))
+		}
+	})
+}
+
+// A store that refuses every snapshot does not keep evicted rooms loaded:
+// each eviction snapshot is tried EvictionSnapshotAttempts times in the
+// background, and the log still holds every durable change.
+func TestEvictionSnapshotFailingDoesNotPinTheRoom(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newTestStore()
+		store.snapFail.Store(true)
+		r := newRegistry(t, Config{SnapshotInterval: time.Hour, SnapshotMaxDelay: time.Hour, EvictionSnapshotAttempts: 3}, store)
+		for i := range 20 {
+			a := member(fmt.Sprint("a", i), fmt.Sprint("ra", i))
+			e := newEditor(t, r, fmt.Sprint("wf-", i), a)
+			e.add()
+			settled(t, "Durable", func() bool { return durableOps(t, a) == 1 })
+			e.rm.Leave(a)
+		}
+		advance(DefaultIdleTimeout)
+		if n := r.Len(); n != 0 {
+			t.Fatalf("%d rooms still live after IdleTimeout", n)
+		}
+		// Three attempts: now, after RetryBackoff, after twice that.
+		advance(3 * DefaultRetryBackoff)
+		if n := r.BackgroundSnapshots(); n != 0 {
+			t.Fatalf("%d background snapshots still running", n)
+		}
+		if n := len(store.snapshots()); n != 60 {
+			t.Errorf("%d snapshot attempts, want 20 rooms × 3", n)
+		}
+		// The log still holds everything: a new room loads it.
+		b := member("b", "rb")
+		rm, err := r.Join(context.Background(), "wf-7", b, JoinOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := rm.Snapshot(context.Background())
+		if err != nil || !hasBlock(doc, "a7-b1") {
+			t.Fatalf("reloaded room lacks the durable change (err %v)", err)
+		}
+	})
+}
+
+// Closing the registry writes what is pending, acks it and snapshots the
+// dirty document once before closing the members with 1012.
+func TestShutdownSnapshot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newTestStore()
+		r, err := NewRegistry(Config{SnapshotInterval: time.Hour, SnapshotMaxDelay: time.Hour}, store, nil, NewMetrics(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := member("a", "ra")
+		e := newEditor(t, r, "wf", a)
+		ids := []string{e.add(), e.add(), e.add()}
+		settled(t, "Applied", func() bool { n, _ := count[*protocol.Applied](t, a); return n == 3 })
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := r.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		snaps := store.snapshots()
+		if len(snaps) != 1 || snaps[0].err != nil {
+			t.Fatalf("%d shutdown snapshots (%+v)", len(snaps), snaps)
+		}
+		for _, id := range ids {
+			if !hasBlock(snaps[0].doc, id) {
+				t.Errorf("shutdown snapshot lacks %s", id)
+			}
+		}
+		if n := durableOps(t, a); n != 3 {
+			t.Errorf("%d Durable ops before the 1012, want 3", n)
+		}
+		if a.closed != protocol.CloseServiceRestart {
+			t.Errorf("closed with %d", a.closed)
+		}
+	})
+}
+
+// While the store is down the room keeps merging, relaying and acking
+// Applied, retries the write with backoff and reports itself degraded;
+// Durable comes once the store is back.
 func TestStoreDownRelayContinuesDurableWaits(t *testing.T) {
-	store := newTestStore()
-	r := newRegistry(t, Config{RetryBackoff: 5 * time.Millisecond, MaxRetryBackoff: 20 * time.Millisecond,
-		SnapshotInterval: 10 * time.Millisecond, SnapshotMaxDelay: 20 * time.Millisecond}, store)
-	a, b := member("a", "ra"), member("b", "rb")
-	ea := newEditor(t, r, "wf", a)
-	if _, _, err := r.Join(context.Background(), "wf", b, JoinOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if !r.StoreHealth().OK {
-		t.Fatal("unhealthy before any write")
-	}
-	store.down.Store(true)
-	for range 10 {
-		ea.add()
-	}
-	waitUntil(t, "relays and Applied while the store is down", func() bool {
-		applied, _ := count[*protocol.Applied](t, a)
-		return relayedBlocks(t, b) == 10 && applied == 10
-	})
-	waitUntil(t, "degraded", func() bool { return !r.StoreHealth().OK })
-	time.Sleep(100 * time.Millisecond) // several retries
-	if n := durableOps(t, a); n != 0 {
-		t.Fatalf("%d Durable ops while the store is down", n)
-	}
-	h := r.StoreHealth()
-	if h.FailingSince.IsZero() || h.LastError == "" {
-		t.Errorf("health %+v", h)
-	}
-	store.down.Store(false)
-	waitUntil(t, "Durable after recovery", func() bool { return durableOps(t, a) == 10 })
-	waitUntil(t, "healthy", func() bool { return r.StoreHealth().OK })
-	doc, err := store.Store.Load(context.Background(), "wf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 1; i <= 10; i++ {
-		if !hasBlock(doc, fmt.Sprintf("a-b%d", i)) {
-			t.Errorf("stored document lacks a-b%d", i)
+	synctest.Test(t, func(t *testing.T) {
+		store := newTestStore()
+		r := newRegistry(t, Config{}, store)
+		a, b := member("a", "ra"), member("b", "rb")
+		ea := newEditor(t, r, "wf", a)
+		if _, err := r.Join(context.Background(), "wf", b, JoinOptions{}); err != nil {
+			t.Fatal(err)
 		}
-	}
+		if !r.StoreHealth().OK {
+			t.Fatal("unhealthy before any write")
+		}
+		store.down.Store(true)
+		for range 10 {
+			ea.add()
+		}
+		settled(t, "relays and Applied while the store is down", func() bool {
+			applied, _ := count[*protocol.Applied](t, a)
+			return relayedBlocks(t, b) == 10 && applied == 10
+		})
+		if r.StoreHealth().OK {
+			t.Fatal("healthy after a failed write")
+		}
+		before := store.appends.Load()
+		advance(time.Minute) // retries at 0.1, 0.3, 0.7, … s, then every MaxRetryBackoff
+		if n := store.appends.Load() - before; n < 5 {
+			t.Fatalf("%d append retries in a minute", n)
+		}
+		if n := durableOps(t, a); n != 0 {
+			t.Fatalf("%d Durable ops while the store is down", n)
+		}
+		h := r.StoreHealth()
+		if h.OK || h.FailingSince.IsZero() || h.LastError == "" {
+			t.Errorf("health %+v", h)
+		}
+		store.down.Store(false)
+		advance(DefaultMaxRetryBackoff)
+		if n := durableOps(t, a); n != 10 {
+			t.Fatalf("%d Durable ops after recovery, want 10", n)
+		}
+		if !r.StoreHealth().OK {
+			t.Fatal("still degraded after a write succeeded")
+		}
+		doc, err := store.Store.Load(context.Background(), "wf")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i <= 10; i++ {
+			if !hasBlock(doc, fmt.Sprintf("a-b%d", i)) {
+				t.Errorf("stored document lacks a-b%d", i)
+			}
+		}
+	})
 }
 
+// Past MaxPendingBytes waiting for the store, deltas are refused with the
+// retryable STORAGE_UNAVAILABLE (and not relayed); the admitted ones become
+// durable once the store is back.
 func TestPendingBytesCapRefusesRetryably(t *testing.T) {
-	store := newTestStore()
-	store.down.Store(true)
-	r := newRegistry(t, Config{MaxPendingBytes: 1000, RetryBackoff: 5 * time.Millisecond, MaxRetryBackoff: 10 * time.Millisecond}, store)
-	a, b := member("a", "ra"), member("b", "rb")
-	ea := newEditor(t, r, "wf", a)
-	if _, _, err := r.Join(context.Background(), "wf", b, JoinOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	for range 40 {
-		ea.add()
-	}
-	waitUntil(t, "40 answers", func() bool {
+	synctest.Test(t, func(t *testing.T) {
+		store := newTestStore()
+		store.down.Store(true)
+		r := newRegistry(t, Config{MaxPendingBytes: 1000}, store)
+		a, b := member("a", "ra"), member("b", "rb")
+		ea := newEditor(t, r, "wf", a)
+		if _, err := r.Join(context.Background(), "wf", b, JoinOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		for range 40 {
+			ea.add()
+		}
+		settle()
 		applied, _ := count[*protocol.Applied](t, a)
-		nacks, _ := count[*protocol.Nack](t, a)
-		return applied+nacks == 40
+		nacks, last := count[*protocol.Nack](t, a)
+		if applied+nacks != 40 || applied == 0 || nacks == 0 {
+			t.Fatalf("applied %d, refused %d of 40: want both, and every delta answered", applied, nacks)
+		}
+		if last.Code != protocol.CodeStorageUnavailable || !last.Retryable {
+			t.Fatalf("refusal %+v, want retryable STORAGE_UNAVAILABLE", last)
+		}
+		if relayed := relayedBlocks(t, b); relayed != applied {
+			t.Fatalf("relayed %d, applied %d: a refused delta was relayed", relayed, applied)
+		}
+		store.down.Store(false)
+		advance(DefaultMaxRetryBackoff)
+		if n := durableOps(t, a); n != applied {
+			t.Fatalf("%d Durable ops, want one per applied delta (%d)", n, applied)
+		}
 	})
-	applied, _ := count[*protocol.Applied](t, a)
-	nacks, last := count[*protocol.Nack](t, a)
-	if applied == 0 || nacks == 0 {
-		t.Fatalf("applied %d, refused %d: want both", applied, nacks)
-	}
-	if last.Code != protocol.CodeStorageUnavailable || !last.Retryable {
-		t.Fatalf("refusal %+v, want retryable STORAGE_UNAVAILABLE", last)
-	}
-	if relayed := relayedBlocks(t, b); relayed != applied {
-		t.Fatalf("relayed %d, applied %d: a refused delta was relayed", relayed, applied)
-	}
-	store.down.Store(false)
-	waitUntil(t, "Durable for every applied delta", func() bool { return durableOps(t, a) == applied })
 }
 
 func TestDeleteWorkflow(t *testing.T) {
-	store := newTestStore()
-	r := newRegistry(t, Config{}, store)
-	a, b := member("a", "ra"), member("b", "rb")
-	ea := newEditor(t, r, "wf", a)
-	if _, _, err := r.Join(context.Background(), "wf", b, JoinOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	ea.add()
-	waitUntil(t, "Durable", func() bool { return durableOps(t, a) == 1 })
-	if err := r.DeleteWorkflow(context.Background(), "wf"); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range []*fakeMember{a, b} {
-		n, ev := count[*protocol.Event](t, m)
-		if n != 1 || ev.Kind != protocol.EventWorkflowDeleted {
-			t.Errorf("%s: %d events, last %+v", m.sid, n, ev)
+	synctest.Test(t, func(t *testing.T) {
+		store := newTestStore()
+		r := newRegistry(t, Config{}, store)
+		a, b := member("a", "ra"), member("b", "rb")
+		ea := newEditor(t, r, "wf", a)
+		if _, err := r.Join(context.Background(), "wf", b, JoinOptions{}); err != nil {
+			t.Fatal(err)
 		}
-		m.mu.Lock()
-		code := m.closed
-		m.mu.Unlock()
-		if code != protocol.CloseWorkflowDeleted {
-			t.Errorf("%s closed with %d, want 4503", m.sid, code)
+		ea.add()
+		settled(t, "Durable", func() bool { return durableOps(t, a) == 1 })
+		if err := r.DeleteWorkflow(context.Background(), "wf"); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if r.Len() != 0 {
-		t.Error("the deleted workflow's room is still live")
-	}
-	if _, _, err := r.Join(context.Background(), "wf", member("c", "rc"), JoinOptions{}); !errors.Is(err, storage.ErrDeleted) {
-		t.Fatalf("join after delete: %v", err)
-	}
-	if _, err := store.Store.Load(context.Background(), "wf"); !errors.Is(err, storage.ErrDeleted) {
-		t.Fatalf("load after delete: %v", err)
-	}
-	// Deleting a workflow with no live room only touches the store.
-	if err := r.DeleteWorkflow(context.Background(), "other"); err != nil {
-		t.Fatal(err)
-	}
+		for _, m := range []*fakeMember{a, b} {
+			n, ev := count[*protocol.Event](t, m)
+			if n != 1 || ev.Kind != protocol.EventWorkflowDeleted {
+				t.Errorf("%s: %d events, last %+v", m.sid, n, ev)
+			}
+			m.mu.Lock()
+			code := m.closed
+			m.mu.Unlock()
+			if code != protocol.CloseWorkflowDeleted {
+				t.Errorf("%s closed with %d, want 4503", m.sid, code)
+			}
+		}
+		if r.Len() != 0 {
+			t.Error("the deleted workflow's room is still live")
+		}
+		if _, err := r.Join(context.Background(), "wf", member("c", "rc"), JoinOptions{}); !errors.Is(err, storage.ErrDeleted) {
+			t.Fatalf("join after delete: %v", err)
+		}
+		if _, err := store.Store.Load(context.Background(), "wf"); !errors.Is(err, storage.ErrDeleted) {
+			t.Fatalf("load after delete: %v", err)
+		}
+		// Deleting a workflow with no live room only touches the store.
+		if err := r.DeleteWorkflow(context.Background(), "other"); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // Typing into one field under load: a burst of deltas is relayed as fewer
 // frames, the joined frame keeps only the field's latest value, and every
 // member still ends with the author's state.
 func TestRelayCoalescesBurstsLatestWins(t *testing.T) {
-	r := newRegistry(t, Config{}, newTestStore())
-	a, b := member("a", "ra"), member("b", "rb")
-	ea := newEditor(t, r, "wf", a)
-	if _, _, err := r.Join(context.Background(), "wf", b, JoinOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	id := ea.add()
-	waitUntil(t, "block relayed", func() bool { return relayedBlocks(t, b) == 1 })
-	before, _ := count[*protocol.RemoteDelta](t, b)
-	const burst = 200
-	for i := range burst {
-		d, err := ea.doc.Apply(ea.clock.Now(time.Now().UnixMilli()),
-			workflow.UpdateSubBlock{BlockID: id, SubBlockID: "prompt", Value: fmt.Sprintf("typed %d", i)})
-		if err != nil {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRegistry(t, Config{}, newTestStore())
+		a, b := member("a", "ra"), member("b", "rb")
+		ea := newEditor(t, r, "wf", a)
+		if _, err := r.Join(context.Background(), "wf", b, JoinOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		ea.rm.SubmitDelta(a, fmt.Sprintf("type-%d", i), d.Encode(), d)
-	}
-	waitUntil(t, "every keystroke applied", func() bool { n, _ := count[*protocol.Applied](t, a); return n == burst+1 })
-	frames, _ := count[*protocol.RemoteDelta](t, b)
-	frames -= before
-	doc := workflow.New()
-	for _, f := range b.decoded(t) {
-		if rd, ok := f.(*protocol.RemoteDelta); ok {
-			d, err := workflow.Decode(rd.Delta, workflow.DeltaLimits)
+		id := ea.add()
+		settled(t, "block relayed", func() bool { return relayedBlocks(t, b) == 1 })
+		before, _ := count[*protocol.RemoteDelta](t, b)
+		const burst = 200
+		for i := range burst {
+			d, err := ea.doc.Apply(ea.clock.Now(time.Now().UnixMilli()),
+				workflow.UpdateSubBlock{BlockID: id, SubBlockID: "prompt", Value: fmt.Sprintf("typed %d", i)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n := len(d.Store().Get(workflow.Key{Kind: workflow.KindSubBlock, ID: id, Sub: "prompt"})); n > 1 {
-				t.Fatalf("a relayed frame holds %d values of one field; coalescing must keep the latest only", n)
-			}
-			doc.Merge(d)
+			ea.rm.SubmitDelta(a, fmt.Sprintf("type-%d", i), d.Encode(), d)
 		}
-	}
-	if !doc.Equal(ea.doc) {
-		t.Fatalf("member b's state differs from the author's after coalesced relays")
-	}
-	if frames >= burst {
-		t.Fatalf("%d frames for %d deltas sent in a burst: nothing was coalesced", frames, burst)
-	}
-	t.Logf("%d keystrokes relayed in %d frames", burst, frames)
+		settled(t, "every keystroke applied", func() bool { n, _ := count[*protocol.Applied](t, a); return n == burst+1 })
+		frames, _ := count[*protocol.RemoteDelta](t, b)
+		frames -= before
+		doc := workflow.New()
+		for _, f := range b.decoded(t) {
+			if rd, ok := f.(*protocol.RemoteDelta); ok {
+				d, err := workflow.Decode(rd.Delta, workflow.DeltaLimits)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n := len(d.Store().Get(workflow.Key{Kind: workflow.KindSubBlock, ID: id, Sub: "prompt"})); n > 1 {
+					t.Fatalf("a relayed frame holds %d values of one field; coalescing must keep the latest only", n)
+				}
+				doc.Merge(d)
+			}
+		}
+		if !doc.Equal(ea.doc) {
+			t.Fatalf("member b's state differs from the author's after coalesced relays")
+		}
+		if frames >= burst {
+			t.Fatalf("%d frames for %d deltas sent in a burst: nothing was coalesced", frames, burst)
+		}
+		t.Logf("%d keystrokes relayed in %d frames", burst, frames)
+	})
 }

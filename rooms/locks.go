@@ -72,8 +72,9 @@ func (l *WorkflowLocks) List() []string {
 	return out
 }
 
-// LockAdmission returns the Admission that enforces the reference's lock
-// rules (sim-realtime.md §3). locked reports whether a workflow is locked
+// LockAdmission returns the Admission that enforces the lock rules of the
+// system flowsync replaces, so that a workflow locked there stays locked
+// here. locked reports whether a workflow is locked
 // (nil: none is); WorkflowLocks.IsLocked fits. In order:
 //
 //  1. a locked workflow refuses every change: WORKFLOW_LOCKED;

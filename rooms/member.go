@@ -36,6 +36,17 @@ type Member interface {
 	// protocol.CloseSlowConsumer. A session that is already closing may
 	// drop the frame and return true.
 	Enqueue(frame []byte) bool
+	// EnqueueReply queues the room's reply to a Join without blocking:
+	// reply[0] is the Joined frame, the rest are the CatchUp frames, to
+	// be sent in that order; nothing the room queues later is sent before
+	// Joined. Frames the room queues afterwards with Enqueue may be sent
+	// between the CatchUp frames (they commute with them; see
+	// workflow.Doc.EncodeChunks), which lets a session deliver a catch-up
+	// larger than its queue bound as its connection drains instead of
+	// refusing it: the CatchUp frames do not count against the bound that
+	// makes Enqueue fail. It returns false when the queue cannot take the
+	// Joined frame; the room then treats the member as Enqueue's false.
+	EnqueueReply(reply [][]byte) bool
 	// Close closes the session's connection with code, after the frames
 	// already queued unless code is protocol.CloseSlowConsumer. It must not
 	// block and may be called more than once (the first call wins).

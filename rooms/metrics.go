@@ -34,6 +34,9 @@ type Metrics struct {
 	Snapshots       *prometheus.CounterVec // by trigger: quiet, max-delay, evict, shutdown; and result
 	StoreReady      prometheus.Gauge       // 1 while store writes succeed, 0 while they fail
 
+	// Repair (vet and refresh).
+	repair repairMetrics
+
 	framesOut [256]prometheus.Counter // resolved FramesOut children, by type
 	refusals  map[protocol.Code]prometheus.Counter
 }
@@ -84,6 +87,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "1 while store writes succeed, 0 from a failed write until the next successful one (/readyz is 503 meanwhile)."}),
 		refusals: make(map[protocol.Code]prometheus.Counter),
 	}
+	m.repair = newRepairMetrics()
 	m.StoreReady.Set(1)
 	for t := range 256 {
 		ft := protocol.FrameType(t)
@@ -98,6 +102,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reg.MustRegister(m.Rooms, m.Members, m.FramesOut, m.BytesOut, m.MergeSeconds, m.FanoutSeconds,
 			m.Refusals, m.SlowConsumers, m.DurableLag, m.PendingBytes, m.StoreErrors, m.CoalescedDrags,
 			m.AppendSeconds, m.BatchDeltas, m.AppendedBytes, m.SnapshotSeconds, m.SnapshotBytes, m.Snapshots, m.StoreReady)
+		m.repair.register(reg)
 	}
 	return m
 }
@@ -200,6 +205,7 @@ func (m *Metrics) storeReady(ok bool) {
 		return
 	}
 	if ok {
+		m.repair = newRepairMetrics()
 		m.StoreReady.Set(1)
 	} else {
 		m.StoreReady.Set(0)

@@ -119,55 +119,52 @@ func (r *Registry) Len() int {
 
 // Join adds m to the room of workflowID, loading the document first if the
 // room is not live (one load, however many join at once). When it returns,
-// the Joined frame is queued to m and the other members were sent the new
-// roster; the returned CatchUp frames (possibly none) are for the caller to
-// deliver to the client after Joined, in order. They are left to the caller
-// because a large catch-up may exceed the member's queue bound: a session
-// delivers them as its writer drains, and frames the room relays meanwhile
-// may come between them (every chunk commutes with them; see workflow.Doc.EncodeChunks).
+// the room has queued m's whole reply in one Member.EnqueueReply — Joined,
+// then the CatchUp frames of what opts.Have lacks — and sent the other
+// members the new roster.
 //
 // Joining a room the member is already in re-joins it (a fresh catch-up).
 // It returns an error wrapping ErrClosed while shutting down, wrapping
 // storage.ErrDeleted for a deleted workflow, wrapping ErrLoad when the load
 // failed, or ctx.Err(); see ErrorCode.
-func (r *Registry) Join(ctx context.Context, workflowID string, m Member, opts JoinOptions) (*Room, [][]byte, error) {
+func (r *Registry) Join(ctx context.Context, workflowID string, m Member, opts JoinOptions) (*Room, error) {
 	for {
 		rm, err := r.room(workflowID)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		ev := &joinEvent{m: m, opts: opts, reply: make(chan joinReply, 1)}
 		select {
 		case rm.inbox <- ev:
 		case <-rm.done:
 			if rm.loadErr != nil {
-				return nil, nil, rm.loadErr
+				return nil, rm.loadErr
 			}
 			continue // evicted or closed: start over
 		case <-ctx.Done():
-			return nil, nil, ctx.Err()
+			return nil, ctx.Err()
 		}
 		select {
 		case rep := <-ev.reply:
 			if rep.err != nil {
-				return nil, nil, rep.err
+				return nil, rep.err
 			}
-			return rm, rep.catchUp, nil
+			return rm, nil
 		case <-rm.done:
 			select {
 			case rep := <-ev.reply:
 				if rep.err != nil {
-					return nil, nil, rep.err
+					return nil, rep.err
 				}
-				return rm, rep.catchUp, nil
+				return rm, nil
 			default:
 			}
 			if rm.loadErr != nil {
-				return nil, nil, rm.loadErr
+				return nil, rm.loadErr
 			}
 		case <-ctx.Done():
 			rm.Leave(m) // in case the room adds it after all
-			return nil, nil, ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 }
@@ -289,13 +286,13 @@ func (r *Registry) noteWrite(err error) {
 	h := &r.health
 	if err == nil {
 		if !h.OK {
-			r.logger.Info("store writes succeed again", "failing_for", time.Since(h.FailingSince).Round(time.Millisecond))
+			r.logger.Info("store writes succeed again", "failing_for", r.cfg.since(h.FailingSince).Round(time.Millisecond))
 			h.OK, h.FailingSince = true, time.Time{}
 			r.metrics.storeReady(true)
 		}
 		return
 	}
-	now := time.Now()
+	now := r.cfg.now()
 	if h.OK {
 		r.logger.Warn("store writes failing: degraded until one succeeds", "err", err)
 		h.OK, h.FailingSince = false, now

@@ -21,18 +21,19 @@ import (
 // order they were made.
 type Room struct {
 	// Static after construction.
-	id      string
-	reg     *Registry
-	cfg     *Config
-	logger  *slog.Logger
-	metrics *Metrics
-	inbox   chan event
-	closeC  chan context.Context // Registry.Close
-	written chan error           // the in-flight store write's result; capacity 1
-	snapC   chan snapResult      // the in-flight snapshot's result; capacity 1
-	done    chan struct{}        // closed when run returns
-	loaded  chan struct{}        // closed once the document has loaded
-	loadErr error                // set before done is closed, when the load failed
+	id       string
+	reg      *Registry
+	cfg      *Config
+	logger   *slog.Logger
+	metrics  *Metrics
+	inbox    chan event
+	closeC   chan context.Context // Registry.Close
+	written  chan error           // the in-flight store write's result; capacity 1
+	snapC    chan snapResult      // the in-flight snapshot's result; capacity 1
+	refreshC chan refreshResult   // the in-flight store reload's result; capacity 1
+	done     chan struct{}        // closed when run returns
+	loaded   chan struct{}        // closed once the document has loaded
+	loadErr  error                // set before done is closed, when the load failed
 
 	// Owned by run.
 	doc           *workflow.Doc
@@ -57,23 +58,32 @@ type Room struct {
 	closing       context.Context // non-nil once Registry.Close asked
 	stopped       bool            // the workflow was deleted: the loop returns
 	snap          snapState
+	refresh       refreshState // store reloads (refresh.go)
+	receipts      receiptState // epoch, relay sequence, durable mark (receipts.go)
 }
 
 type memberState struct {
-	m        Member
-	id       Identity
-	entry    protocol.RosterEntry
-	drag     map[string]protocol.Point // positions not yet relayed
-	presence bool                      // presence changed, not yet relayed
-	queued   bool                      // in Room.dirty
-	removed  bool
+	m Member
+	// lastSeq is the latest relay sequence this member was sent edits
+	// under that may not be durable, stableSent the latest durable mark it
+	// was told (receipts.go).
+	lastSeq    uint64
+	stableSent uint64
+	id         Identity
+	entry      protocol.RosterEntry
+	drag       map[string]protocol.Point // positions not yet relayed
+	presence   bool                      // presence changed, not yet relayed
+	queued     bool                      // in Room.dirty
+	removed    bool
 }
 
 type pendingDelta struct {
-	m       Member
+	m       Member // nil for a delta of another node or of an Apply
 	opID    string
 	raw     []byte
+	seq     uint64 // relayed in this frame or an earlier one (receipts.go)
 	applied time.Time
+	waiter  *durableWaiter // the Apply it belongs to, if any
 }
 
 // Events a room's inbox carries.
@@ -84,16 +94,23 @@ type (
 		opts  JoinOptions
 		reply chan joinReply
 	}
-	joinReply struct {
-		catchUp [][]byte
-		err     error
-	}
+	joinReply  struct{ err error }
 	leaveEvent struct{ m Member }
 	deltaEvent struct {
 		m     Member
 		opID  string
 		raw   []byte
 		delta *workflow.Doc
+		// vetted: the delta was parked for a store reload already; what is
+		// still unverified now is left out rather than parked again.
+		vetted bool
+	}
+	vouchEvent struct {
+		m       Member
+		opID    string
+		raw     []byte
+		delta   *workflow.Doc
+		receipt protocol.Receipt
 	}
 	opEvent struct {
 		m    Member
@@ -109,10 +126,6 @@ type (
 		m   Member
 		pos map[string]protocol.Point
 	}
-	lifecycleEvent struct {
-		kind protocol.EventKind
-		msg  string
-	}
 	snapshotEvent struct{ reply chan *workflow.Doc }
 	deleteEvent   struct{ reply chan struct{} }
 )
@@ -121,26 +134,27 @@ func (*joinEvent) isEvent()     {}
 func (leaveEvent) isEvent()     {}
 func (*deltaEvent) isEvent()    {}
 func (*opEvent) isEvent()       {}
+func (*vouchEvent) isEvent()    {}
 func (*presenceEvent) isEvent() {}
 func (*dragEvent) isEvent()     {}
-func (lifecycleEvent) isEvent() {}
 func (snapshotEvent) isEvent()  {}
 func (deleteEvent) isEvent()    {}
 
 func newRoom(r *Registry, id string) *Room {
 	return &Room{
-		id:      id,
-		reg:     r,
-		cfg:     &r.cfg,
-		logger:  r.logger.With("workflow", id),
-		metrics: r.metrics,
-		inbox:   make(chan event, r.cfg.InboxSize),
-		closeC:  make(chan context.Context),
-		written: make(chan error, 1),
-		snapC:   make(chan snapResult, 1),
-		done:    make(chan struct{}),
-		loaded:  make(chan struct{}),
-		members: make(map[Member]*memberState),
+		id:       id,
+		reg:      r,
+		cfg:      &r.cfg,
+		logger:   r.logger.With("workflow", id),
+		metrics:  r.metrics,
+		inbox:    make(chan event, r.cfg.InboxSize),
+		closeC:   make(chan context.Context),
+		written:  make(chan error, 1),
+		snapC:    make(chan snapResult, 1),
+		refreshC: make(chan refreshResult, 1),
+		done:     make(chan struct{}),
+		loaded:   make(chan struct{}),
+		members:  make(map[Member]*memberState),
 	}
 }
 
@@ -160,6 +174,16 @@ func (rm *Room) send(ev event) bool {
 // Leave removes m from the room (a Leave frame or a disconnect); the other
 // members get the new roster. Leaving a room m is not in does nothing.
 func (rm *Room) Leave(m Member) { rm.send(leaveEvent{m}) }
+
+// SubmitVouch hands the room a delta that a client received from a node of
+// the deployment, with that node's receipt (receipts.go); raw is kept
+// as SubmitDelta keeps it. The member gets Applied and later Durable, or a
+// Nack (BAD_RECEIPT when the receipt does not check).
+func (rm *Room) SubmitVouch(m Member, opID string, raw []byte, delta *workflow.Doc, r protocol.Receipt) {
+	if !rm.send(&vouchEvent{m: m, opID: opID, raw: raw, delta: delta, receipt: r}) {
+		nack(m, opID, protocol.NewError(protocol.CodeOverloaded, "room closed"))
+	}
+}
 
 // SubmitDelta asks the room to admit and merge delta, which a Delta frame
 // carried as raw (its workflow encoding, relayed and stored as is; the room
@@ -192,9 +216,10 @@ func (rm *Room) Drag(m Member, positions map[string]protocol.Point) {
 	rm.send(&dragEvent{m: m, pos: positions})
 }
 
-// Event sends a lifecycle notice to every member.
+// Event sends a lifecycle notice to every member (Registry.SendEvent waits
+// for it and counts them).
 func (rm *Room) Event(kind protocol.EventKind, msg string) {
-	rm.send(lifecycleEvent{kind: kind, msg: msg})
+	rm.send(&appEvent{kind: kind, msg: msg})
 }
 
 // Snapshot returns a copy of the room's document, or ErrClosed if the room
@@ -229,6 +254,7 @@ func (rm *Room) run() {
 		// more is written from this copy.
 		if p := recover(); p != nil {
 			rm.logger.Error("room panicked; closing it", "panic", p)
+			rm.failWaiters(errDropped("the room failed"))
 			rm.reg.queueHost(rm.id, false)
 			rm.reg.remove(rm)
 			for _, ms := range rm.members {
@@ -251,6 +277,10 @@ func (rm *Room) run() {
 	rm.snap.timer.Stop()
 	rm.linger = time.NewTimer(time.Hour)
 	rm.linger.Stop()
+	rm.refresh.timer = time.NewTimer(time.Hour)
+	rm.refresh.timer.Stop()
+	defer rm.refresh.timer.Stop()
+	rm.armPeriodicRefresh()
 	defer rm.linger.Stop()
 	defer rm.retry.Stop()
 	defer rm.idle.Stop()
@@ -260,7 +290,10 @@ func (rm *Room) run() {
 	}()
 
 	for {
-		var idleC, retryC, snapTimerC, lingerC <-chan time.Time
+		var idleC, retryC, snapTimerC, lingerC, refreshC <-chan time.Time
+		if rm.refresh.armed {
+			refreshC = rm.refresh.timer.C
+		}
 		if rm.lingerArmed {
 			lingerC = rm.linger.C
 		}
@@ -293,6 +326,10 @@ func (rm *Room) run() {
 			rm.snap.armed = false
 		case <-lingerC:
 			rm.lingerArmed = false
+		case res := <-rm.refreshC:
+			rm.handleRefresh(res)
+		case <-refreshC:
+			rm.refreshTick()
 		case <-idleC:
 			rm.idleArmed = false
 			rm.logger.Debug("room evicted: idle")
@@ -352,13 +389,14 @@ func (rm *Room) load() bool {
 		return false
 	}
 	rm.doc = doc
+	rm.receipts.epoch = newEpoch()
 	rm.clock = crdt.NewClock(rm.cfg.ServerReplicaID)
 	return true
 }
 
 func (rm *Room) armIdle() {
 	// A dirty snapshot does not keep a room loaded: eviction hands it to
-	// the background (RELIABILITY item 30: never pin a document).
+	// the background, so a failing store cannot pin documents in memory.
 	idle := len(rm.members) == 0 && len(rm.pending) == 0 && rm.inflight == nil && rm.closing == nil
 	switch {
 	case idle && !rm.idleArmed:
@@ -370,8 +408,10 @@ func (rm *Room) armIdle() {
 	}
 }
 
-// finish closes every member with 1012 and forgets the room.
+// finish closes every member with 1012 and forgets the room. What it has not
+// written stays in the clients' outboxes; an Apply waiting for it is told.
 func (rm *Room) finish() {
+	rm.failWaiters(errDropped("shut down before the store write"))
 	rm.reg.queueHost(rm.id, false)
 	rm.reg.remove(rm)
 	for _, ms := range rm.members {
@@ -392,6 +432,8 @@ func (rm *Room) handle(ev event) {
 		}
 	case *deltaEvent:
 		rm.handleDelta(ev)
+	case *vouchEvent:
+		rm.handleVouch(ev)
 	case *opEvent:
 		rm.handleOperation(ev)
 	case *presenceEvent:
@@ -415,11 +457,16 @@ func (rm *Room) handle(ev event) {
 			ms.entry.LastActivityMs = rm.nowMs()
 			rm.markDirty(ms)
 		}
-	case lifecycleEvent:
-		f := &protocol.Event{WorkflowID: rm.id, Kind: ev.kind, Message: ev.msg, TimestampMs: rm.nowMs()}
-		rm.broadcast(f, protocol.AppendFrame(make([]byte, 0, 64+len(ev.msg)), f), nil)
+	case *appEvent:
+		rm.handleAppEvent(ev)
 	case snapshotEvent:
 		ev.reply <- rm.doc.Clone()
+	case *applyEvent:
+		rm.handleApply(ev)
+	case viewEvent:
+		ev.reply <- rm.doc.Clone()
+	case rosterEvent:
+		ev.reply <- rm.roster()
 	case deleteEvent:
 		rm.closeDeleted("workflow deleted")
 		close(ev.reply)
@@ -434,11 +481,15 @@ func (rm *Room) handle(ev event) {
 	}
 }
 
-func (rm *Room) nowMs() int64 { return rm.cfg.Now().UnixMilli() }
+func (rm *Room) nowMs() int64 { return rm.cfg.now().UnixMilli() }
 
 // ---- membership ----------------------------------------------------------
 
 func (rm *Room) handleJoin(ev *joinEvent) {
+	// Frames gathered for the relay go out first, before the joiner is a
+	// member: the catch-up holds their edits, Joined.Seq counts them, and
+	// nothing of this room may reach the joiner before its Joined.
+	rm.flushRelay()
 	if rm.closing != nil {
 		ev.reply <- joinReply{err: ErrClosed}
 		return
@@ -448,7 +499,12 @@ func (rm *Room) handleJoin(ev *joinEvent) {
 		id.Role = protocol.RoleRead
 	}
 	if old, ok := rm.members[ev.m]; ok {
+		// A re-join by the server (a role change) carries no context; the
+		// member's replica was checked when it joined.
 		rm.remove(old)
+	} else if err := rm.replicaBehind(id.ReplicaID, ev.opts.Have); err != nil {
+		ev.reply <- joinReply{err: err}
+		return
 	}
 	if tab := ev.opts.TabSessionID; tab != "" {
 		// A reload of the same tab replaces its ghost entry.
@@ -472,20 +528,34 @@ func (rm *Room) handleJoin(ev *joinEvent) {
 	if have == nil {
 		have = crdt.NewContext()
 	}
+	// The whole reply goes out from here, in one call: Joined, then every
+	// chunk, so no other frame of this room can come before Joined.
 	chunks := rm.doc.DeltaSince(have).EncodeChunks(rm.cfg.MaxCatchUpChunk)
-	catchUp := make([][]byte, len(chunks))
-	for i, c := range chunks {
-		f := &protocol.CatchUp{WorkflowID: rm.id, Seq: uint64(i), Last: i == len(chunks)-1, Delta: c}
-		catchUp[i] = protocol.AppendFrame(make([]byte, 0, 48+len(rm.id)+len(c)), f)
-	}
 	ctx := workflow.New()
 	ctx.Context().Merge(rm.doc.Context())
 	joined := &protocol.Joined{
 		WorkflowID: rm.id, Role: id.Role, Context: ctx.Encode(),
 		Roster: rm.roster(), CatchUpChunks: uint64(len(chunks)),
+		Epoch: rm.receipts.epoch, Seq: rm.receipts.relaySeq, Stable: rm.stableMark(),
 	}
-	rm.sendTo(ms, joined, protocol.AppendFrame(nil, joined))
-	ev.reply <- joinReply{catchUp: catchUp}
+	// The catch-up may hold edits not durable yet: the member is told when
+	// they are, as for relayed ones.
+	ms.lastSeq, ms.stableSent = joined.Seq, joined.Stable
+	reply := make([][]byte, 1+len(chunks))
+	reply[0] = protocol.AppendFrame(nil, joined)
+	for i, c := range chunks {
+		f := &protocol.CatchUp{WorkflowID: rm.id, Seq: uint64(i), Last: i == len(chunks)-1, Delta: c, Receipt: rm.sign(c)}
+		reply[1+i] = protocol.AppendFrame(make([]byte, 0, 80+len(rm.id)+len(c)), f)
+	}
+	if ev.m.EnqueueReply(reply) {
+		rm.metrics.frameOut(protocol.FrameJoined, 1, len(reply[0]))
+		for _, b := range reply[1:] {
+			rm.metrics.frameOut(protocol.FrameCatchUp, 1, len(b))
+		}
+	} else {
+		rm.markSlow(ms)
+	}
+	ev.reply <- joinReply{}
 	rm.rosterChanged(ms)
 }
 
@@ -569,24 +639,49 @@ func (rm *Room) handleDelta(ev *deltaEvent) {
 		rm.refuse(ms, ev.opID, err)
 		return
 	}
-	start := time.Now()
+	start := rm.cfg.now()
 	nowMs := rm.nowMs()
 	c := &Change{WorkflowID: rm.id, Member: ms.id, Delta: ev.delta}
 	latest, err := admit(rm.doc, c, rm.cfg.ServerReplicaID, nowMs, rm.cfg.MaxClockSkew.Milliseconds())
+	var v workflow.Vetted
+	if err == nil {
+		if v, err = rm.doc.Vet(ev.delta, ms.id.ReplicaID); err != nil {
+			err = protocol.NewError(protocol.CodeForgedDot, "%v", err)
+		}
+	}
+	if err == nil && !v.Unverified.IsEmpty() && !ev.vetted && rm.cfg.Cluster != nil && rm.park(ev) {
+		// Another node may have made those dots durable: read the store
+		// before leaving them out (refresh.go).
+		return
+	}
 	if err == nil && rm.cfg.Admit != nil {
+		c.Delta = v.Delta
 		err = rm.cfg.Admit(rm.doc, c)
 	}
 	if err != nil {
 		rm.refuse(ms, ev.opID, err)
 		return
 	}
-	rm.doc.Merge(ev.delta)
+	raw := ev.raw
+	if v.Changed {
+		// What goes out and into the store is what the room merged, never
+		// the client's bytes with content the room could not vouch for.
+		rm.metrics.vetted(v.Unverified.Len(), v.Dead)
+		raw = v.Delta.Encode()
+	}
+	rm.doc.Merge(v.Delta)
 	if !latest.IsZero() {
 		rm.clock.Observe(latest, nowMs)
 	}
-	rm.metrics.observeMerge(time.Since(start))
-	rm.publish(ev.raw)
-	rm.applied(ms, ev.opID, ev.raw, ev.delta, string(ms.id.ReplicaID), false)
+	rm.metrics.observeMerge(rm.cfg.since(start))
+	if v.Delta.IsEmpty() {
+		// Nothing of it was new here: an ack is all it needs.
+		ack := &protocol.Applied{OpID: ev.opID}
+		rm.sendTo(ms, ack, protocol.AppendFrame(nil, ack))
+		return
+	}
+	rm.publish(raw)
+	rm.applied(ms, ev.opID, raw, v.Delta, string(ms.id.ReplicaID), false)
 }
 
 func (rm *Room) handleOperation(ev *opEvent) {
@@ -595,35 +690,46 @@ func (rm *Room) handleOperation(ev *opEvent) {
 		nack(ev.m, ev.opID, protocol.NewError(protocol.CodeNotJoined, "join %q first", rm.id))
 		return
 	}
-	if err := rm.canTakeWork(0); err != nil {
+	delta, raw, err := rm.runOperation(ms.id, ev.op)
+	if err != nil {
 		rm.refuse(ms, ev.opID, err)
 		return
 	}
-	if r := ms.id.Role; r != protocol.RoleWrite && r != protocol.RoleAdmin {
+	rm.applied(ms, ev.opID, raw, delta, "", true)
+}
+
+// runOperation runs op on behalf of id against the document with the
+// server's clock, for an Operation frame or an Apply: admission (the role,
+// before Prepare; then the built-in checks and Config.Admit), the merge and
+// the publish to the cluster. It returns the merged delta and its encoding,
+// or why op was refused, the document unchanged.
+func (rm *Room) runOperation(id Identity, op workflow.Op) (*workflow.Doc, []byte, error) {
+	if err := rm.canTakeWork(0); err != nil {
+		return nil, nil, err
+	}
+	if r := id.Role; r != protocol.RoleWrite && r != protocol.RoleAdmin {
 		// Before Prepare: a read member must learn nothing about the
 		// document from why an operation would have been refused.
-		rm.refuse(ms, ev.opID, protocol.NewError(protocol.CodePermissionDenied, "role %q may not edit", r))
-		return
+		return nil, nil, protocol.NewError(protocol.CodePermissionDenied, "role %q may not edit", r)
 	}
-	start := time.Now()
+	start := rm.cfg.now()
 	nowMs := rm.nowMs()
-	delta, err := rm.doc.Prepare(rm.clock.Now(nowMs), ev.op)
+	delta, err := rm.doc.Prepare(rm.clock.Now(nowMs), op)
 	if err == nil {
-		c := &Change{WorkflowID: rm.id, Member: ms.id, Delta: delta, Op: ev.op}
+		c := &Change{WorkflowID: rm.id, Member: id, Delta: delta, Op: op}
 		_, err = admit(rm.doc, c, rm.cfg.ServerReplicaID, nowMs, rm.cfg.MaxClockSkew.Milliseconds())
 		if err == nil && rm.cfg.Admit != nil {
 			err = rm.cfg.Admit(rm.doc, c)
 		}
 	}
 	if err != nil {
-		rm.refuse(ms, ev.opID, err)
-		return
+		return nil, nil, err
 	}
 	rm.doc.Merge(delta)
-	rm.metrics.observeMerge(time.Since(start))
+	rm.metrics.observeMerge(rm.cfg.since(start))
 	raw := delta.Encode()
 	rm.publish(raw)
-	rm.applied(ms, ev.opID, raw, delta, "", true)
+	return delta, raw, nil
 }
 
 // canTakeWork refuses new edits while shutting down or while too much is
@@ -654,10 +760,16 @@ func (rm *Room) applied(ms *memberState, opID string, raw []byte, delta *workflo
 	}
 	ack := &protocol.Applied{OpID: opID}
 	rm.sendTo(ms, ack, protocol.AppendFrame(make([]byte, 0, 16+len(opID)), ack))
+	rm.queueWrite(pendingDelta{m: ms.m, opID: opID, raw: raw, applied: rm.cfg.now()})
+}
+
+// queueWrite queues a merged delta for the next store write.
+func (rm *Room) queueWrite(p pendingDelta) {
+	p.seq = rm.pendingSeq()
 	rm.markSnapDirty()
-	rm.pending = append(rm.pending, pendingDelta{m: ms.m, opID: opID, raw: raw, applied: time.Now()})
-	rm.pendingBytes += len(raw)
-	rm.metrics.gauges(0, 0, float64(len(raw)))
+	rm.pending = append(rm.pending, p)
+	rm.pendingBytes += len(p.raw)
+	rm.metrics.gauges(0, 0, float64(len(p.raw)))
 }
 
 // flushRelay sends the coalesced RemoteDelta, if any, to the room.
@@ -666,10 +778,16 @@ func (rm *Room) flushRelay() {
 	if !ok {
 		return
 	}
-	start := time.Now()
-	frame := protocol.AppendFrame(make([]byte, 0, 96+len(rm.id)+len(f.Delta)+len(f.Origin.UserID)+len(f.Origin.ReplicaID)+len(f.Origin.SessionID)), f)
+	start := rm.cfg.now()
+	f.Seq, f.Receipt = rm.nextSeq(), rm.sign(f.Delta)
+	frame := protocol.AppendFrame(make([]byte, 0, 128+len(rm.id)+len(f.Delta)+len(f.Origin.UserID)+len(f.Origin.ReplicaID)+len(f.Origin.SessionID)), f)
 	rm.broadcast(f, frame, except)
-	rm.metrics.observeFanout(time.Since(start))
+	for _, ms := range rm.members {
+		if ms != except {
+			ms.lastSeq = f.Seq
+		}
+	}
+	rm.metrics.observeFanout(rm.cfg.since(start))
 }
 
 func (rm *Room) refuse(ms *memberState, opID string, err error) {
@@ -713,8 +831,9 @@ func (rm *Room) sendTo(ms *memberState, f protocol.Frame, frame []byte) {
 	rm.metrics.frameOut(f.Type(), 1, len(frame))
 }
 
-// broadcast queues one encoded frame to every member but except.
-func (rm *Room) broadcast(f protocol.Frame, frame []byte, except *memberState) {
+// broadcast queues one encoded frame to every member but except and
+// returns to how many.
+func (rm *Room) broadcast(f protocol.Frame, frame []byte, except *memberState) int {
 	n := 0
 	for _, ms := range rm.members {
 		if ms == except || ms.removed {
@@ -727,6 +846,7 @@ func (rm *Room) broadcast(f protocol.Frame, frame []byte, except *memberState) {
 		n++
 	}
 	rm.metrics.frameOut(f.Type(), n, len(frame))
+	return n
 }
 
 func (rm *Room) markSlow(ms *memberState) {
@@ -795,7 +915,7 @@ func (rm *Room) maybeWrite() {
 	if rm.inflight != nil || len(rm.pending) == 0 {
 		return
 	}
-	if wait := rm.cfg.MinWriteInterval - time.Since(rm.lastWrite); wait > 0 && rm.closing == nil &&
+	if wait := rm.cfg.MinWriteInterval - rm.cfg.since(rm.lastWrite); wait > 0 && rm.closing == nil &&
 		len(rm.pending) < rm.cfg.MaxBatchDeltas {
 		if !rm.lingerArmed {
 			rm.linger.Reset(wait)
@@ -803,7 +923,7 @@ func (rm *Room) maybeWrite() {
 		}
 		return
 	}
-	rm.lastWrite = time.Now()
+	rm.lastWrite = rm.cfg.now()
 	n := min(len(rm.pending), rm.cfg.MaxBatchDeltas)
 	rm.inflight = rm.pending[:n:n]
 	rm.pending = rm.pending[n:]
@@ -829,11 +949,18 @@ func (rm *Room) startWrite() {
 	reg.wg.Add(1)
 	go func() {
 		defer reg.wg.Done()
+		// Every delta was decoded (or encoded) when it was admitted: the
+		// store gets the bytes and their key, off the loop, and never
+		// decodes them again.
+		batch := make([]storage.Delta, len(raws))
+		for i, raw := range raws {
+			batch[i] = storage.NewDelta(raw)
+		}
 		ctx, cancel := context.WithTimeout(reg.ctx, rm.cfg.WriteTimeout)
 		defer cancel()
-		start := time.Now()
-		err := reg.store.Append(ctx, rm.id, raws)
-		rm.metrics.observeAppend(time.Since(start), len(raws), bytes, err)
+		start := rm.cfg.now()
+		err := reg.store.Append(ctx, rm.id, batch)
+		rm.metrics.observeAppend(rm.cfg.since(start), len(batch), bytes, err)
 		reg.noteWrite(err)
 		rm.written <- err
 	}()
@@ -852,6 +979,11 @@ func (rm *Room) handleWritten(err error) {
 			// Retrying cannot help. The clients keep these deltas in their
 			// outboxes (no Durable came), so nothing acknowledged is lost.
 			rm.logger.Error("store refused a batch; dropping it", "deltas", len(rm.inflight), "err", err)
+			for _, p := range rm.inflight {
+				if p.waiter != nil {
+					p.waiter.failed(err)
+				}
+			}
 		} else {
 			rm.backoff = min(max(rm.backoff*2, rm.cfg.RetryBackoff), rm.cfg.MaxRetryBackoff)
 			rm.logger.Warn("store write failed; retrying", "deltas", len(rm.inflight), "backoff", rm.backoff, "err", err)
@@ -865,17 +997,24 @@ func (rm *Room) handleWritten(err error) {
 	}
 	rm.metrics.gauges(0, 0, -float64(rm.inflightBytes))
 	rm.inflight, rm.inflightBytes = nil, 0
+	rm.announceStable()
 }
 
 // ackDurable sends one Durable per member still present, listing its ops in
 // the order they were applied. Members that left miss it: their clients
 // resend after rejoining, and merging is idempotent.
 func (rm *Room) ackDurable(batch []pendingDelta) {
-	now := time.Now()
+	now := rm.cfg.now()
 	var order []Member
 	ops := make(map[Member][]string)
 	for _, p := range batch {
 		rm.metrics.observeDurable(now.Sub(p.applied))
+		if p.waiter != nil {
+			p.waiter.written()
+		}
+		if p.m == nil {
+			continue
+		}
 		if _, ok := ops[p.m]; !ok {
 			order = append(order, p.m)
 		}

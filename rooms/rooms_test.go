@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
@@ -20,7 +21,9 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// fakeMember records frames; limit > 0 makes Enqueue fail past it.
+// fakeMember records frames; limit > 0 makes Enqueue fail past it. A
+// Join's reply is recorded whole, its CatchUp frames outside the limit (as
+// a session keeps them outside its queue's bounds).
 type fakeMember struct {
 	sid   string
 	id    Identity
@@ -40,6 +43,15 @@ func (f *fakeMember) Enqueue(b []byte) bool {
 		return false
 	}
 	f.frames = append(f.frames, b)
+	return true
+}
+func (f *fakeMember) EnqueueReply(reply [][]byte) bool {
+	if !f.Enqueue(reply[0]) {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.frames = append(f.frames, reply[1:]...)
 	return true
 }
 func (f *fakeMember) Close(code protocol.CloseCode, _ string) {
@@ -87,12 +99,30 @@ func newRegistry(t testing.TB, cfg Config, store storage.Store) *Registry {
 	return r
 }
 
-func waitUntil(t testing.TB, what string, cond func() bool) {
+// The tests that wait on the room run in a synctest bubble: the room's
+// timers and its clock readings are the time package's, which the bubble
+// fakes, so a test moves time on explicitly (advance) and waits for the
+// room by waiting until every goroutine of the bubble is blocked (settle).
+// No test sleeps on the wall clock, and "nothing happened" is checked once
+// the room has nothing left to do, not after a guessed pause.
+
+// settle returns once every goroutine of the bubble is durably blocked: the
+// room has handled what it was given, and its store calls have returned.
+func settle() { synctest.Wait() }
+
+// advance moves the bubble's fake time on by d (the timers due meanwhile
+// fire in order) and settles.
+func advance(d time.Duration) {
+	time.Sleep(d) // fake time: returns as soon as every other goroutine is blocked
+	synctest.Wait()
+}
+
+// settled fails the test unless cond holds once the room has settled.
+func settled(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(2 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
+	settle()
+	if !cond() {
+		t.Fatalf("settled without %s", what)
 	}
 }
 
@@ -211,7 +241,7 @@ type flakyStore struct {
 	appends atomic.Int64
 }
 
-func (s *flakyStore) Append(ctx context.Context, wf string, deltas [][]byte) error {
+func (s *flakyStore) Append(ctx context.Context, wf string, deltas []storage.Delta) error {
 	s.appends.Add(1)
 	if s.fail.Add(-1) >= 0 {
 		return errors.New("disk on fire")
@@ -219,69 +249,76 @@ func (s *flakyStore) Append(ctx context.Context, wf string, deltas [][]byte) err
 	return s.Store.Append(ctx, wf, deltas)
 }
 
+// Durable follows the store: two failed appends are retried after the
+// default backoff (100 ms, then 200 ms) and only the third success acks.
 func TestDurableWaitsForStoreAndRetries(t *testing.T) {
-	store := &flakyStore{Store: memory.New()}
-	store.fail.Store(2)
-	r := newRegistry(t, Config{RetryBackoff: 5 * time.Millisecond}, store)
-	a := member("a", "ra")
-	rm, _, err := r.Join(context.Background(), "wf", a, JoinOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := workflow.New()
-	d, _ := doc.Apply(crdt.NewClock("ra").Now(time.Now().UnixMilli()), workflow.BatchAddBlocks{Blocks: []workflow.BlockInput{{ID: "b", Type: "agent", Name: "B"}}})
-	rm.SubmitDelta(a, "op-1", d.Encode(), d)
-	waitUntil(t, "Durable", func() bool {
-		for _, f := range a.decoded(t) {
-			if _, ok := f.(*protocol.Durable); ok {
-				return true
-			}
-		}
-		return false
-	})
-	if store.appends.Load() != 3 {
-		t.Fatalf("%d appends, want 2 failures and 1 success", store.appends.Load())
-	}
-	types := []protocol.FrameType{}
-	for _, f := range a.decoded(t) {
-		types = append(types, f.Type())
-	}
-	want := []protocol.FrameType{protocol.FrameJoined, protocol.FrameApplied, protocol.FrameDurable}
-	if fmt.Sprint(types) != fmt.Sprint(want) {
-		t.Fatalf("frames %v, want %v", types, want)
-	}
-}
-
-func TestSlowMemberClosedOthersContinue(t *testing.T) {
-	r := newRegistry(t, Config{}, nil)
-	a, fast, slow := member("a", "ra"), member("f", "rf"), member("s", "rs")
-	slow.limit = 3
-	var rm *Room
-	for _, m := range []*fakeMember{a, fast, slow} {
-		var err error
-		if rm, _, err = r.Join(context.Background(), "wf", m, JoinOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	doc := workflow.New()
-	clock := crdt.NewClock("ra")
-	for i := range 10 {
-		d, err := doc.Apply(clock.Now(time.Now().UnixMilli()), workflow.BatchAddBlocks{Blocks: []workflow.BlockInput{{ID: fmt.Sprint("b", i), Type: "agent", Name: fmt.Sprint("B ", i)}}})
+	synctest.Test(t, func(t *testing.T) {
+		store := &flakyStore{Store: memory.New()}
+		store.fail.Store(2)
+		r := newRegistry(t, Config{}, store)
+		a := member("a", "ra")
+		rm, err := r.Join(context.Background(), "wf", a, JoinOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		rm.SubmitDelta(a, fmt.Sprint("op-", i), d.Encode(), d)
-		// One delta at a time, so that each is relayed in a frame of its
-		// own (a burst would be coalesced into fewer frames).
-		waitUntil(t, "Applied", func() bool { n, _ := count[*protocol.Applied](t, a); return n == i+1 })
-	}
-	waitUntil(t, "fast member's 10 deltas", func() bool { return relayedBlocks(t, fast) == 10 })
-	slow.mu.Lock()
-	code := slow.closed
-	slow.mu.Unlock()
-	if code != protocol.CloseSlowConsumer {
-		t.Fatalf("slow member closed with %d", code)
-	}
+		doc := workflow.New()
+		d, _ := doc.Apply(crdt.NewClock("ra").Now(time.Now().UnixMilli()), workflow.BatchAddBlocks{Blocks: []workflow.BlockInput{{ID: "b", Type: "agent", Name: "B"}}})
+		rm.SubmitDelta(a, "op-1", d.Encode(), d)
+		for _, step := range []struct {
+			after   time.Duration
+			appends int64
+			durable int
+		}{{0, 1, 0}, {DefaultRetryBackoff - 1, 1, 0}, {1, 2, 0}, {2*DefaultRetryBackoff - 1, 2, 0}, {1, 3, 1}} {
+			advance(step.after)
+			if n, ops := store.appends.Load(), durableOps(t, a); n != step.appends || ops != step.durable {
+				t.Fatalf("after +%v: %d appends and %d Durable ops, want %d and %d", step.after, n, ops, step.appends, step.durable)
+			}
+		}
+		types := []protocol.FrameType{}
+		for _, f := range a.decoded(t) {
+			types = append(types, f.Type())
+		}
+		want := []protocol.FrameType{protocol.FrameJoined, protocol.FrameApplied, protocol.FrameDurable}
+		if fmt.Sprint(types) != fmt.Sprint(want) {
+			t.Fatalf("frames %v, want %v", types, want)
+		}
+	})
+}
+
+func TestSlowMemberClosedOthersContinue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRegistry(t, Config{}, nil)
+		a, fast, slow := member("a", "ra"), member("f", "rf"), member("s", "rs")
+		slow.limit = 3
+		var rm *Room
+		for _, m := range []*fakeMember{a, fast, slow} {
+			var err error
+			if rm, err = r.Join(context.Background(), "wf", m, JoinOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		doc := workflow.New()
+		clock := crdt.NewClock("ra")
+		for i := range 10 {
+			d, err := doc.Apply(clock.Now(time.Now().UnixMilli()), workflow.BatchAddBlocks{Blocks: []workflow.BlockInput{{ID: fmt.Sprint("b", i), Type: "agent", Name: fmt.Sprint("B ", i)}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rm.SubmitDelta(a, fmt.Sprint("op-", i), d.Encode(), d)
+			// One delta at a time, so that each is relayed in a frame of
+			// its own (a burst would be coalesced into fewer frames).
+			settled(t, "Applied", func() bool { n, _ := count[*protocol.Applied](t, a); return n == i+1 })
+		}
+		if n := relayedBlocks(t, fast); n != 10 {
+			t.Fatalf("fast member got %d deltas, want 10", n)
+		}
+		slow.mu.Lock()
+		code := slow.closed
+		slow.mu.Unlock()
+		if code != protocol.CloseSlowConsumer {
+			t.Fatalf("slow member closed with %d", code)
+		}
+	})
 }
 
 func TestConfigValidate(t *testing.T) {
@@ -306,7 +343,7 @@ func TestLoadFailureAndDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := newRegistry(t, Config{}, store)
-	_, _, err := r.Join(context.Background(), "gone", member("a", "ra"), JoinOptions{})
+	_, err := r.Join(context.Background(), "gone", member("a", "ra"), JoinOptions{})
 	if !errors.Is(err, storage.ErrDeleted) || ErrorCode(err) != protocol.CodeWorkflowDeleted {
 		t.Fatalf("join of a deleted workflow: %v", err)
 	}

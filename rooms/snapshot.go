@@ -48,7 +48,7 @@ type snapResult struct {
 }
 
 func (rm *Room) markSnapDirty() {
-	now := time.Now()
+	now := rm.cfg.now()
 	if !rm.snap.dirty {
 		rm.snap.dirty = true
 		rm.snap.dirtySince = now
@@ -85,7 +85,7 @@ func (rm *Room) maybeSnapshot() {
 		return
 	}
 	due, trigger := rm.snapDue()
-	now := time.Now()
+	now := rm.cfg.now()
 	if !now.Before(due) {
 		rm.startSnapshot(trigger)
 		return
@@ -129,9 +129,9 @@ func (rm *Room) startSnapshot(trigger string) {
 func (r *Registry) writeSnapshot(id string, doc *workflow.Doc, trigger string) snapResult {
 	ctx, cancel := context.WithTimeout(r.ctx, r.cfg.SnapshotTimeout)
 	defer cancel()
-	start := time.Now()
+	start := r.cfg.now()
 	version, err := r.store.Snapshot(ctx, id, doc)
-	res := snapResult{err: err, dur: time.Since(start), size: -1, trigger: trigger}
+	res := snapResult{err: err, dur: r.cfg.since(start), size: -1, trigger: trigger}
 	if err == nil {
 		if sr, ok := r.store.(storage.StatsReporter); ok {
 			res.size = sr.Stats().SnapshotBytes
@@ -167,14 +167,17 @@ func (rm *Room) handleSnapshot(res snapResult) {
 		rm.snap.dirtySince = res.since
 	}
 	rm.snap.backoff = min(max(rm.snap.backoff*2, rm.cfg.RetryBackoff), rm.cfg.MaxRetryBackoff)
-	rm.snap.retryAt = time.Now().Add(rm.snap.backoff)
+	rm.snap.retryAt = rm.cfg.now().Add(rm.snap.backoff)
 	rm.logger.Warn("snapshot failed; retrying", "backoff", rm.snap.backoff, "err", res.err)
 }
 
 // evictSnapshot runs as the room goes away (it is already out of the
 // registry): if the document is dirty, or the in-flight snapshot may fail,
 // a background goroutine finishes the job with a bounded number of
-// attempts. The room is never kept loaded for it (RELIABILITY item 30).
+// attempts. The room is never kept loaded for it: a store that keeps
+// failing must not pin documents in memory until the node runs out of it,
+// and the log already holds every durable delta, so a snapshot given up
+// costs load time only.
 func (rm *Room) evictSnapshot() {
 	var doc *workflow.Doc
 	if rm.snap.dirty {
@@ -234,6 +237,7 @@ func (rm *Room) closeDeleted(msg string) {
 		return
 	}
 	rm.stopped = true
+	rm.failWaiters(errDeleted)
 	rm.reg.remove(rm)
 	f := &protocol.Event{WorkflowID: rm.id, Kind: protocol.EventWorkflowDeleted, Message: msg, TimestampMs: rm.nowMs()}
 	rm.broadcast(f, protocol.AppendFrame(nil, f), nil)

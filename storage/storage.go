@@ -20,6 +20,7 @@ package storage
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"unicode/utf8"
@@ -35,9 +36,10 @@ var (
 	ErrDeleted = errors.New("storage: workflow deleted")
 	// ErrClosed is returned by every method after Close.
 	ErrClosed = errors.New("storage: store closed")
-	// ErrCorrupt is returned by Append for a delta that does not decode
-	// (the batch is refused whole) and by Load and Snapshot for stored
-	// state that does not decode or fails its checksum.
+	// ErrCorrupt is returned by Append for a batch CheckBatch refuses (the
+	// batch is refused whole), by DecodeDelta for bytes that do not decode,
+	// and by Load and Snapshot for stored state that does not decode or
+	// fails its checksum.
 	ErrCorrupt = errors.New("storage: corrupt delta or document")
 	// ErrInvalidID is returned by the persistent stores for a workflow id
 	// that is empty, longer than MaxWorkflowIDLen bytes or not valid UTF-8.
@@ -57,6 +59,57 @@ func CheckWorkflowID(id string) error {
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrInvalidID, len(id), MaxWorkflowIDLen)
 	case !utf8.ValidString(id):
 		return fmt.Errorf("%w: not UTF-8", ErrInvalidID)
+	}
+	return nil
+}
+
+// Delta is one delta of an Append batch: its encoding and the key a
+// persistent store files it under. A room hands over the encoding of every
+// delta it admitted, which it has already decoded (a client's delta) or
+// encoded (an operation's), so the store never decodes it a second time:
+// build it with NewDelta. DecodeDelta is for bytes nobody has checked yet.
+// The zero Delta is refused by every Append.
+type Delta struct {
+	bytes []byte
+	hash  [sha256.Size]byte
+}
+
+// NewDelta returns the Delta of b, the canonical encoding (workflow.Encode)
+// of a delta the caller decoded or encoded itself; the store does not
+// check that it decodes. b is not copied: the caller must not change it.
+func NewDelta(b []byte) Delta { return Delta{bytes: b, hash: sha256.Sum256(b)} }
+
+// DecodeDelta checks that b decodes as a delta (against
+// workflow.DeltaLimits) and returns its Delta. An error wraps ErrCorrupt.
+func DecodeDelta(b []byte) (Delta, error) {
+	if _, err := workflow.Decode(b, workflow.DeltaLimits); err != nil {
+		return Delta{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return NewDelta(b), nil
+}
+
+// Bytes returns the delta's encoding: what a persistent store writes as a
+// log row. It must not be changed.
+func (d Delta) Bytes() []byte { return d.bytes }
+
+// Hash returns the SHA-256 of the encoding: the key of the delta's log row
+// (see Store on re-sent deltas).
+func (d Delta) Hash() [sha256.Size]byte { return d.hash }
+
+// CheckBatch returns an error wrapping ErrCorrupt, naming the first delta
+// of the batch a store must refuse: the zero Delta, or one whose encoding
+// is longer than a log row may be (a row over workflow.DeltaLimits would
+// make every later Load of the workflow fail). Every Append calls it before
+// it writes anything.
+func CheckBatch(deltas []Delta) error {
+	for i, d := range deltas {
+		switch {
+		case len(d.bytes) == 0:
+			return fmt.Errorf("%w: delta %d of %d is empty", ErrCorrupt, i, len(deltas))
+		case len(d.bytes) > workflow.DeltaLimits.MaxBytes:
+			return fmt.Errorf("%w: delta %d of %d is %d bytes, over the %d of a log row",
+				ErrCorrupt, i, len(deltas), len(d.bytes), workflow.DeltaLimits.MaxBytes)
+		}
 	}
 	return nil
 }
@@ -108,15 +161,14 @@ type Store interface {
 	// The caller owns the returned document.
 	Load(ctx context.Context, workflowID string) (*workflow.Doc, error)
 
-	// Append makes a batch of encoded deltas (workflow.Encode bytes, each
-	// at most workflow.DeltaLimits) durable together: when it returns nil,
-	// every delta of the batch survives a crash of this process (for the
-	// in-memory store: of this Store value). Appending a delta that is
-	// already stored, or is covered by stored state, is harmless. It
-	// returns ErrDeleted for a deleted workflow and ErrCorrupt if any delta
-	// does not decode, in which case nothing of the batch is stored. The
-	// store does not keep the slices after it returns.
-	Append(ctx context.Context, workflowID string, deltas [][]byte) error
+	// Append makes a batch of deltas durable together: when it returns
+	// nil, every delta of the batch survives a crash of this process (for
+	// the in-memory store: of this Store value). Appending a delta that is
+	// already stored, or is covered by stored state, is harmless. The store
+	// trusts each Delta and does not decode it (see Delta). It returns
+	// ErrDeleted for a deleted workflow and ErrCorrupt for a batch
+	// CheckBatch refuses, in which case nothing of the batch is stored.
+	Append(ctx context.Context, workflowID string, deltas []Delta) error
 
 	// Delete deletes workflowID: later Loads, Appends and Snapshots
 	// return ErrDeleted. Deleting an unknown or already deleted workflow is
@@ -133,7 +185,9 @@ type Store interface {
 	// The write is a join, never a replace: the store reads its stored
 	// snapshot and log, merges them into a copy of doc, and writes the
 	// result only if the stored version is still the one it read
-	// (optimistic concurrency, RELIABILITY item 37); on a version conflict
+	// (optimistic concurrency: a lock vanishes with its connection, and a
+	// node paused past that would resume and overwrite; a version check
+	// cannot be outlived); on a version conflict
 	// it reads, joins and retries until ctx is done. So a stale node, a
 	// paused node or a node whose load failed (doc empty) can never
 	// overwrite stored edits, and a snapshot never loses a log delta: it

@@ -1,9 +1,9 @@
 // Package baseline is the comparison server of the benchmark harness
-// (issue 7): a minimal server speaking just enough of sync/protocol for the
+// (BENCHMARKS.md): a minimal server speaking just enough of sync/protocol for the
 // Go client, in two modes.
 //
-//   - ModePostgres behaves like the reference system (sim-realtime.md §4.1,
-//     "everything else"): each Delta is persisted in a Postgres transaction
+//   - ModePostgres behaves like the system flowsync replaces does for
+//     everything but live drags: each Delta is persisted in a Postgres transaction
 //     of its own under the workflow's row lock — SELECT … FOR UPDATE on
 //     bench_workflow, UPDATE its updated_at, INSERT the delta into
 //     bench_workflow_op, COMMIT — and only then relayed to the room's other

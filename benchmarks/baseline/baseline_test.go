@@ -9,6 +9,7 @@ import (
 
 	"github.com/flowsync/flowsync/benchmarks/baseline"
 	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/internal/testutil"
 	"github.com/flowsync/flowsync/storage/postgres/pgtest"
 	"github.com/flowsync/flowsync/sync/client"
 	"github.com/flowsync/flowsync/sync/protocol"
@@ -47,16 +48,6 @@ func newClient(t *testing.T, url, replica string, cfg client.Config) *client.Cli
 	return c
 }
 
-func eventually(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !ok(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // TestPostgresModeStoresAndCatchesUp: every delta is one committed
 // transaction, acknowledged durable, and a client joining later gets the
 // stored document as catch-up (with the server's context in Joined, so it
@@ -64,7 +55,7 @@ func eventually(t *testing.T, what string, ok func() bool) {
 func TestPostgresModeStoresAndCatchesUp(t *testing.T) {
 	url, srv := serve(t, baseline.ModePostgres, pgtest.Schema(t))
 	a := newClient(t, url, "ra", client.Config{})
-	eventually(t, "a live", func() bool { return a.Status().State == client.StateLive })
+	testutil.WaitFor(t, "a live", func() bool { return a.Status().State == client.StateLive })
 	for i, op := range []workflow.Op{
 		workflow.BatchAddBlocks{Blocks: []workflow.BlockInput{{ID: "b1", Type: "agent", Name: "One"}}},
 		workflow.UpdatePosition{ID: "b1", Position: workflow.Position{X: 10, Y: 20}},
@@ -74,13 +65,13 @@ func TestPostgresModeStoresAndCatchesUp(t *testing.T) {
 			t.Fatalf("op %d: %v", i, err)
 		}
 	}
-	eventually(t, "a's ops durable", func() bool { return a.Pending() == 0 })
+	testutil.WaitFor(t, "a's ops durable", func() bool { return a.Pending() == 0 })
 	if st := srv.Stats(); st.Transactions != 3 || st.Deltas != 3 || st.Failed != 0 {
 		t.Errorf("stats %+v: want 3 deltas in 3 transactions", st)
 	}
 
 	b := newClient(t, url, "rb", client.Config{})
-	eventually(t, "b live", func() bool { return b.Status().State == client.StateLive })
+	testutil.WaitFor(t, "b live", func() bool { return b.Status().State == client.StateLive })
 	v := b.View()
 	if blk := v.Blocks["b1"]; blk == nil || blk.Name != "Renamed" || blk.Position != (workflow.Position{X: 10, Y: 20}) {
 		t.Fatalf("b's view after catch-up: %+v", blk)
@@ -106,17 +97,17 @@ func TestRelayModeRelaysDeltasAndDrags(t *testing.T) {
 		}
 	}})
 	a := newClient(t, url, "ra", client.Config{})
-	eventually(t, "both live", func() bool {
+	testutil.WaitFor(t, "both live", func() bool {
 		return a.Status().State == client.StateLive && b.Status().State == client.StateLive
 	})
 	if _, err := a.Apply(workflow.BatchAddBlocks{Blocks: []workflow.BlockInput{{ID: "b1", Type: "agent", Name: "One"}}}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the block at b", func() bool { return b.View().Blocks["b1"] != nil })
+	testutil.WaitFor(t, "the block at b", func() bool { return b.View().Blocks["b1"] != nil })
 	if err := a.Drag(map[string]client.Point{"b1": {X: 42, Y: 1}}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the drag at b", func() bool { return drags.Load() > 0 && lastX.Load() == 42 })
+	testutil.WaitFor(t, "the drag at b", func() bool { return drags.Load() > 0 && lastX.Load() == 42 })
 	if st := srv.Stats(); st.Transactions != 0 || st.Relayed == 0 {
 		t.Errorf("stats %+v: want relays and no transactions", st)
 	}

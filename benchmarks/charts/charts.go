@@ -1,4 +1,4 @@
-// Package charts draws the PNG charts of a benchmark run (issue 7): the
+// Package charts draws the PNG charts of a benchmark run: the
 // latency distributions (delivery, durable ack, drag) of every target as
 // CDFs on a log latency axis, where the tails the goals are about (p99,
 // p99.9) are readable; the per-second throughput of every target over the

@@ -1,5 +1,6 @@
 // Package loadgen drives real websocket clients (sync/client) against a
-// flowsync-protocol server and measures what issue 7 asks for: operations/s
+// flowsync-protocol server and measures what the benchmark goals are about
+// (BENCHMARKS.md): operations/s
 // made durable, deliveries/s, delivery latency (sender → each receiver),
 // durable-ack latency, live-drag latency, bytes on the wire per operation,
 // and the server's CPU time and resident memory read from /proc.

@@ -2,7 +2,7 @@
 // database's commits and row writes (pg_stat_database) and the WAL bytes
 // (pg_stat_wal, Postgres ≥ 14), before and after, so that the harness can
 // report writes per 1,000 operations for flowsync and the baseline side by
-// side (issue 7: "≥ 50× fewer Postgres writes").
+// side (the goal: at least 50× fewer Postgres writes than the baseline).
 //
 // Postgres backends publish their counters when a transaction ends, at most
 // once a second, and an idle backend may hold them for up to 10 s

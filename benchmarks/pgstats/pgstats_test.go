@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/flowsync/flowsync/internal/testutil"
 	"github.com/flowsync/flowsync/storage/postgres/pgtest"
 )
 
@@ -44,15 +45,12 @@ func TestReadCountsWrites(t *testing.T) {
 	}
 	conn.Close(ctx) // the backend publishes its counters as it exits
 	var after Snapshot
-	for deadline := time.Now().Add(5 * time.Second); ; {
+	testutil.WaitFor(t, "Postgres to publish the inserts", func() bool {
 		if after, err = Read(ctx, url); err != nil {
 			t.Fatal(err)
 		}
-		if after.TupInserted-before.TupInserted >= 50 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return after.TupInserted-before.TupInserted >= 50
+	})
 	w := Diff(before, after, 50)
 	if w.RowsInserted < 50 || w.Transactions < 2 || (after.HasWAL && w.WALBytes <= 0) {
 		t.Fatalf("after 50 inserts in 2 transactions: %+v", w)

@@ -1,4 +1,6 @@
-// Command flowsync-bench runs the benchmark harness of issue 7.
+// Command flowsync-bench runs the benchmark harness: flowsync against the
+// baseline (a server that writes every operation in a transaction of its
+// own, as the system it replaces does) and a bare relay (BENCHMARKS.md).
 //
 //	flowsync-bench run --target flowsync,baseline,relay --scenario many-rooms \
 //	    --clients 1000 --rooms 100 --rate 20 --duration 30s \

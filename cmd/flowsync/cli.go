@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/flowsync/flowsync/sync/receipt"
 	"github.com/flowsync/flowsync/sync/server"
 )
 
@@ -140,10 +142,11 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.StringVar(&cfg.Cluster.StoreGroup, "store-group", env("store-group", ""), "NATS queue group shared by the nodes that share this node's store (e.g. one Postgres); default: the node id (FLOWSYNC_STORE_GROUP)")
 	fs.DurationVar(&cfg.Cluster.AntiEntropyInterval, "anti-entropy-interval", envDur("anti-entropy-interval", 5*time.Second), "mean time between anti-entropy rounds (FLOWSYNC_ANTI_ENTROPY_INTERVAL)")
 	fs.DurationVar(&cfg.Cluster.PresenceHeartbeat, "presence-heartbeat", envDur("presence-heartbeat", 5*time.Second), "how often a node re-sends its rosters to the cluster; other nodes drop them after 3 missed beats (FLOWSYNC_PRESENCE_HEARTBEAT)")
-	var jwtSecretFile, adminSecretFile string
+	var jwtSecretFile, adminSecretFile, receiptKeysFile string
 	fs.StringVar(&jwtSecretFile, "jwt-secret-file", env("jwt-secret-file", ""), "file holding the HS256 secrets (one per line, at least 32 bytes, or kid:secret to rotate keys) access tokens are signed with; turns on JWT authentication (FLOWSYNC_JWT_SECRET_FILE)")
 	fs.StringVar(&cfg.JWT.Audience, "jwt-audience", env("jwt-audience", "flowsync"), "the aud claim every token must carry (FLOWSYNC_JWT_AUDIENCE)")
 	fs.StringVar(&cfg.JWT.Issuer, "jwt-issuer", env("jwt-issuer", ""), "the iss claim every token must carry; empty: not checked (FLOWSYNC_JWT_ISSUER)")
+	fs.StringVar(&receiptKeysFile, "receipt-keys-file", env("receipt-keys-file", ""), "file of receipt keys, one \"<id> <base64 secret>\" per line, the current one first; every node of a deployment needs the same keys (default: the store keeps them) (FLOWSYNC_RECEIPT_KEYS_FILE)")
 	fs.StringVar(&adminSecretFile, "admin-secret-file", env("admin-secret-file", ""), "file holding the admin API's shared secret (at least 32 bytes); turns on /admin/v1/ (FLOWSYNC_ADMIN_SECRET_FILE)")
 	fs.BoolVar(&cfg.Demo, "demo", envBool("demo", true), "serve the demo editor at /demo/ and redirect / to it; --demo=false turns it off (FLOWSYNC_DEMO)")
 	fs.StringVar(&cfg.DebugAddr, "debug-addr", env("debug-addr", ""), "serve Go's profiling endpoints (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty: off (FLOWSYNC_DEBUG_ADDR)")
@@ -169,6 +172,15 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 			return cfg, 0, err
 		}
 		cfg.JWT.Keys = keys
+	}
+	if receiptKeysFile != "" {
+		data, err := os.ReadFile(receiptKeysFile)
+		if err != nil {
+			return cfg, 0, fmt.Errorf("flowsync: --receipt-keys-file: %w", err)
+		}
+		if cfg.ReceiptKeys, err = receipt.ParseKeyFile(data); err != nil {
+			return cfg, 0, fmt.Errorf("flowsync: --receipt-keys-file %s: %w", receiptKeysFile, err)
+		}
 	}
 	if adminSecretFile != "" {
 		secret, err := server.ReadSecretFile(adminSecretFile)

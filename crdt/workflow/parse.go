@@ -7,7 +7,8 @@ import (
 )
 
 // opParsers maps (target, operation) to the parser of its payload. The keys
-// are the reference's names (sim-realtime.md §2), legacy operations included.
+// are the names the system flowsync replaces uses on its wire, legacy
+// operations included, so that its clients' payloads parse unchanged.
 var opParsers = map[[2]string]func(*wire) Op{
 	{"block", "update-position"}: func(p *wire) Op {
 		return UpdatePosition{ID: p.id("id"), Position: p.position("position")}
@@ -141,8 +142,8 @@ var opParsers = map[[2]string]func(*wire) Op{
 }
 
 // ParseOp builds the operation named by (operation, target) from its
-// reference payload (sim-realtime.md §2: JSON-shaped, numbers as float64 or
-// int64). The two separate events are reachable too: ("subblock-update",
+// payload in the replaced system's wire shape (JSON-shaped, numbers as
+// float64 or int64). The two separate events are reachable too: ("subblock-update",
 // "subblock") and ("variable-update", "variable"). It fails with ErrInvalid
 // for an unknown pair or a missing or mistyped field (named in the error),
 // and with ErrNoEffect for an update-position without commit, which the

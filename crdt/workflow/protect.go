@@ -1,7 +1,8 @@
 package workflow
 
 // Protected reports whether block id is protected in doc: locked, or under
-// a locked ancestor container (sim-realtime.md §2.1). Operations skip or
+// a locked ancestor container, the rule of the system flowsync replaces.
+// Operations skip or
 // refuse protected blocks on their own; the server uses this to check raw
 // deltas, which carry no operation, against the same rule. An unknown
 // block is not protected.

@@ -266,18 +266,17 @@ func (s *Store) read(workflowID string, withKeys bool) (*stored, error) {
 	return st, nil
 }
 
-// Append implements storage.Store: the batch is decoded and hashed first,
+// Append implements storage.Store: the batch is checked and hashed first,
 // then written in one transaction (one fsync) that also checks the
 // tombstone. A key already present is a re-send and is skipped.
-func (s *Store) Append(ctx context.Context, workflowID string, deltas [][]byte) error {
+func (s *Store) Append(ctx context.Context, workflowID string, deltas []storage.Delta) error {
 	if err := s.begin(ctx, workflowID); err != nil {
 		return err
 	}
-	batch, err := storecodec.DecodeBatch(deltas)
-	if err != nil {
+	if err := storage.CheckBatch(deltas); err != nil {
 		return err
 	}
-	if len(batch) == 0 {
+	if len(deltas) == 0 {
 		return nil
 	}
 	var added, bytes int64
@@ -285,7 +284,7 @@ func (s *Store) Append(ctx context.Context, workflowID string, deltas [][]byte) 
 	// Batch may run the function more than once (alone, after a failed
 	// batch): it starts by resetting its counts, and re-putting a key is
 	// harmless.
-	err = s.db.Batch(func(tx *bbolt.Tx) error {
+	err := s.db.Batch(func(tx *bbolt.Tx) error {
 		added, bytes, txID = 0, 0, tx.ID()
 		if err := ctx.Err(); err != nil {
 			return err
@@ -302,16 +301,16 @@ func (s *Store) Append(ctx context.Context, workflowID string, deltas [][]byte) 
 		if err != nil {
 			return err
 		}
-		for i := range batch {
-			d := &batch[i]
-			if lb.Get(d.Hash[:]) != nil {
+		for _, d := range deltas {
+			h := d.Hash()
+			if lb.Get(h[:]) != nil {
 				continue
 			}
-			if err := lb.Put(d.Hash[:], d.Raw); err != nil {
+			if err := lb.Put(h[:], d.Bytes()); err != nil {
 				return err
 			}
 			added++
-			bytes += int64(len(d.Raw))
+			bytes += int64(len(d.Bytes()))
 		}
 		return nil
 	})
@@ -320,7 +319,7 @@ func (s *Store) Append(ctx context.Context, workflowID string, deltas [][]byte) 
 	}
 	s.stats.Appends.Add(1)
 	s.countTx(txID)
-	s.stats.DeltasAppended.Add(int64(len(batch)))
+	s.stats.DeltasAppended.Add(int64(len(deltas)))
 	s.stats.DeltasStored.Add(added)
 	s.stats.BytesWritten.Add(bytes)
 	return nil

@@ -2,8 +2,10 @@
 // flowsync without a database. "Durable" here means "held by this Store
 // value": everything is lost when the process exits.
 //
-// Append merges the decoded deltas into one stored document per workflow,
-// so Load costs a clone, not a replay.
+// Append keeps the deltas' bytes as they come (the caller admitted them; a
+// store never decodes a delta just to write it), and the first Load or
+// Snapshot after them joins them into one stored document per workflow, so
+// each delta is decoded once and a Load costs a clone, not a replay.
 package memory
 
 import (
@@ -19,17 +21,19 @@ import (
 // New.
 type Store struct {
 	mu      sync.Mutex
-	docs    map[string]*workflow.Doc // guarded by mu
+	docs    map[string]*workflow.Doc // guarded by mu: each workflow's joined state
+	logs    map[string][][]byte      // guarded by mu: deltas appended since the workflow's last join
 	deleted map[string]bool          // guarded by mu
 	version map[string]int64         // guarded by mu; snapshots taken per workflow (snapshot.go)
 	closed  bool                     // guarded by mu
+	keys    []storage.SecretKey      // guarded by mu; created on first ReceiptKeys
 }
 
 var _ storage.Store = (*Store)(nil)
 
 // New returns an empty store.
 func New() *Store {
-	return &Store{docs: make(map[string]*workflow.Doc), deleted: make(map[string]bool)}
+	return &Store{docs: make(map[string]*workflow.Doc), logs: make(map[string][][]byte), deleted: make(map[string]bool)}
 }
 
 // Load implements storage.Store.
@@ -42,41 +46,53 @@ func (s *Store) Load(ctx context.Context, workflowID string) (*workflow.Doc, err
 	if err := s.checkLocked(workflowID); err != nil {
 		return nil, err
 	}
-	if d, ok := s.docs[workflowID]; ok {
-		return d.Clone(), nil
+	doc, err := s.joinLocked(workflowID)
+	if err != nil {
+		return nil, err
 	}
-	return workflow.New(), nil
+	return doc.Clone(), nil
 }
 
-// Append implements storage.Store. Deltas are decoded before the lock is
-// taken, so a corrupt batch stores nothing and decoding does not hold up
-// other workflows.
-func (s *Store) Append(ctx context.Context, workflowID string, deltas [][]byte) error {
+// Append implements storage.Store. A refused batch stores nothing.
+func (s *Store) Append(ctx context.Context, workflowID string, deltas []storage.Delta) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	decoded := make([]*workflow.Doc, 0, len(deltas))
-	for i, b := range deltas {
-		d, err := workflow.Decode(b, workflow.DeltaLimits)
-		if err != nil {
-			return fmt.Errorf("%w: delta %d of %d: %w", storage.ErrCorrupt, i, len(deltas), err)
-		}
-		decoded = append(decoded, d)
+	if err := storage.CheckBatch(deltas); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.checkLocked(workflowID); err != nil {
 		return err
 	}
+	for _, d := range deltas {
+		s.logs[workflowID] = append(s.logs[workflowID], d.Bytes())
+	}
+	return nil
+}
+
+// joinLocked joins the workflow's appended deltas into its stored document
+// and returns that document (which the caller must not hand out). A delta
+// that does not decode stays in the log, and the error wraps
+// storage.ErrCorrupt, as a damaged log row does in the persistent stores.
+func (s *Store) joinLocked(workflowID string) (*workflow.Doc, error) {
 	doc, ok := s.docs[workflowID]
 	if !ok {
 		doc = workflow.New()
 		s.docs[workflowID] = doc
 	}
-	for _, d := range decoded {
+	log := s.logs[workflowID]
+	for i, b := range log {
+		d, err := workflow.Decode(b, workflow.DeltaLimits)
+		if err != nil {
+			s.logs[workflowID] = log[i:]
+			return nil, fmt.Errorf("%w: log row: %w", storage.ErrCorrupt, err)
+		}
 		doc.Merge(d)
 	}
-	return nil
+	delete(s.logs, workflowID)
+	return doc, nil
 }
 
 // Delete implements storage.Store.
@@ -90,6 +106,7 @@ func (s *Store) Delete(ctx context.Context, workflowID string) error {
 		return storage.ErrClosed
 	}
 	delete(s.docs, workflowID)
+	delete(s.logs, workflowID)
 	s.deleted[workflowID] = true
 	return nil
 }

@@ -7,9 +7,9 @@ import (
 )
 
 // Snapshot implements storage.Store. The in-memory store holds one merged
-// document per workflow and no log, so a snapshot is a join into it and a
-// version bump; there is nothing to trim. The copy of doc is made before
-// the lock is taken.
+// document per workflow and the deltas appended since it was last joined,
+// so a snapshot joins both and doc into it and bumps the version; there is
+// nothing else to trim. The copy of doc is made before the lock is taken.
 func (s *Store) Snapshot(ctx context.Context, workflowID string, doc *workflow.Doc) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -20,12 +20,11 @@ func (s *Store) Snapshot(ctx context.Context, workflowID string, doc *workflow.D
 	if err := s.checkLocked(workflowID); err != nil {
 		return 0, err
 	}
-	stored, ok := s.docs[workflowID]
-	if !ok {
-		s.docs[workflowID] = cp
-	} else {
-		stored.Merge(cp)
+	stored, err := s.joinLocked(workflowID)
+	if err != nil {
+		return 0, err
 	}
+	stored.Merge(cp)
 	if s.version == nil {
 		s.version = make(map[string]int64)
 	}

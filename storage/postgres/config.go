@@ -10,8 +10,9 @@ import (
 )
 
 // Config configures Open. Every zero field means its documented default;
-// only URL is required. RELIABILITY item 40: the pool settings are set
-// explicitly, not left to the driver, and logged at Open.
+// only URL is required. The pool settings are set explicitly, not left to
+// the driver, and logged at Open, so that what a node runs with is known
+// and does not change with a driver upgrade.
 type Config struct {
 	// URL is the Postgres connection string (postgres://user@host:port/db?...),
 	// or key=value DSN. Settings in it (pool_max_conns and the like) are

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/flowsync/flowsync/storage"
-	"github.com/flowsync/flowsync/storage/internal/storecodec"
 	"github.com/flowsync/flowsync/storage/postgres/pgtest"
 	"github.com/flowsync/flowsync/storage/storagetest"
 )
@@ -29,16 +28,13 @@ func TestGroupWritesManyWorkflowsInOneTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	request := func(wf string, deltas [][]byte) *appendReq {
-		batch, err := storecodec.DecodeBatch(deltas)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := &appendReq{ctx: ctx, workflowID: wf, calls: len(batch), done: make(chan error, 1)}
-		for _, d := range batch {
-			r.hashes = append(r.hashes, d.Hash[:])
-			r.raws = append(r.raws, d.Raw)
-			r.bytes += len(d.Raw)
+	request := func(wf string, deltas []storage.Delta) *appendReq {
+		r := &appendReq{ctx: ctx, workflowID: wf, calls: len(deltas), done: make(chan error, 1)}
+		for _, d := range deltas {
+			h := d.Hash()
+			r.hashes = append(r.hashes, h[:])
+			r.raws = append(r.raws, d.Bytes())
+			r.bytes += len(d.Bytes())
 		}
 		return r
 	}

@@ -1,7 +1,7 @@
 // Package postgres is the production storage.Store: a delta log and a
 // snapshot per workflow in Postgres, through a pgx v5 pool.
 //
-// Writes (RELIABILITY items 35–39):
+// Writes:
 //   - Appends are group-committed across workflows (group.go): one
 //     committer goroutine writes every batch queued, whatever its
 //     workflow, with one INSERT ... SELECT FROM unnest(...) ON CONFLICT DO
@@ -251,29 +251,29 @@ func (s *Store) Load(ctx context.Context, workflowID string) (*workflow.Doc, err
 }
 
 // Append implements storage.Store.
-func (s *Store) Append(ctx context.Context, workflowID string, deltas [][]byte) error {
+func (s *Store) Append(ctx context.Context, workflowID string, deltas []storage.Delta) error {
 	if err := s.begin(ctx, workflowID); err != nil {
 		return err
 	}
-	batch, err := storecodec.DecodeBatch(deltas)
-	if err != nil {
+	if err := storage.CheckBatch(deltas); err != nil {
 		return err
 	}
-	if len(batch) == 0 {
+	if len(deltas) == 0 {
 		return nil
 	}
-	hashes := make([][]byte, 0, len(batch))
-	raws := make([][]byte, 0, len(batch))
-	seen := make(map[[sha256.Size]byte]bool, len(batch))
-	for i := range batch {
-		if seen[batch[i].Hash] {
+	hashes := make([][]byte, 0, len(deltas))
+	raws := make([][]byte, 0, len(deltas))
+	seen := make(map[[sha256.Size]byte]bool, len(deltas))
+	for _, d := range deltas {
+		h := d.Hash()
+		if seen[h] {
 			continue
 		}
-		seen[batch[i].Hash] = true
-		hashes = append(hashes, batch[i].Hash[:])
-		raws = append(raws, batch[i].Raw)
+		seen[h] = true
+		hashes = append(hashes, h[:])
+		raws = append(raws, d.Bytes())
 	}
-	r := &appendReq{ctx: ctx, workflowID: workflowID, hashes: hashes, raws: raws, calls: len(batch), done: make(chan error, 1)}
+	r := &appendReq{ctx: ctx, workflowID: workflowID, hashes: hashes, raws: raws, calls: len(deltas), done: make(chan error, 1)}
 	for _, raw := range raws {
 		r.bytes += len(raw)
 	}
@@ -411,8 +411,9 @@ func (s *Store) retry(ctx context.Context, op string, fn func(context.Context) e
 	}
 }
 
-// transient reports whether err is worth retrying for idempotent work
-// (RELIABILITY item 39).
+// transient reports whether err is worth retrying for idempotent work: a
+// lost connection, a serialization failure or a server shutting down may
+// succeed on the next try; a constraint or syntax error never will.
 func transient(err error) bool {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false

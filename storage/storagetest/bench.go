@@ -22,7 +22,7 @@ func benchID(i int) string { return fmt.Sprintf("%08x-0000-4000-8000-%012x", i, 
 // BatchAddBlocks, 100 per batch) and nLog deltas of a second replica that
 // alternate UpdatePosition and UpdateSubBlock over the blocks: the shape of
 // a stored snapshot plus the log written after it.
-func BigDoc(tb testing.TB, nBlocks, nLog int) (base *workflow.Doc, log [][]byte) {
+func BigDoc(tb testing.TB, nBlocks, nLog int) (base *workflow.Doc, log []storage.Delta) {
 	tb.Helper()
 	base = workflow.New()
 	clock := crdt.NewClock("builder")
@@ -51,7 +51,7 @@ func BigDoc(tb testing.TB, nBlocks, nLog int) (base *workflow.Doc, log [][]byte)
 // Typical returns n typical deltas (about 150 bytes: one position or one
 // sub-block value) of replica "editor" over the blocks of doc, which is
 // left unchanged.
-func Typical(tb testing.TB, doc *workflow.Doc, n int) [][]byte {
+func Typical(tb testing.TB, doc *workflow.Doc, n int) []storage.Delta {
 	tb.Helper()
 	d := doc.Clone()
 	var ids []string
@@ -63,7 +63,7 @@ func Typical(tb testing.TB, doc *workflow.Doc, n int) [][]byte {
 	}
 	clock := crdt.NewClock("editor-7f3a9c2e")
 	wall := int64(benchWall + 1_000_000)
-	out := make([][]byte, 0, n)
+	out := make([]storage.Delta, 0, n)
 	for i := range n {
 		wall++
 		id := ids[i%len(ids)]
@@ -77,12 +77,13 @@ func Typical(tb testing.TB, doc *workflow.Doc, n int) [][]byte {
 		if err != nil {
 			tb.Fatalf("Typical: %v", err)
 		}
-		out = append(out, delta.Encode())
+		out = append(out, storage.NewDelta(delta.Encode()))
 	}
 	return out
 }
 
-// BenchAppend measures Append of batches of size batch (typical deltas).
+// BenchAppend measures Append of batches of size batch (typical deltas,
+// keyed by NewDelta beforehand, as a room hands them over).
 // Each batch is new (re-sends would be skipped): when the pool of
 // prepared deltas is used up, the benchmark moves to a fresh workflow id.
 // It reports µs/delta and deltas/s.
@@ -125,7 +126,7 @@ func PrepareColdLoad(b *testing.B, s storage.Store, workflowID string, nBlocks, 
 	}
 	want := base.Clone()
 	for _, d := range log {
-		x, err := workflow.Decode(d, workflow.DeltaLimits)
+		x, err := workflow.Decode(d.Bytes(), workflow.DeltaLimits)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -64,11 +64,11 @@ func snapshotOK(t *testing.T, s storage.Store, wf string, doc *workflow.Doc) int
 	return v
 }
 
-func decodeAll(t *testing.T, deltas [][]byte) *workflow.Doc {
+func joinAll(t *testing.T, deltas []storage.Delta) *workflow.Doc {
 	t.Helper()
 	d := workflow.New()
 	for _, b := range deltas {
-		x, err := workflow.Decode(b, workflow.DeltaLimits)
+		x, err := workflow.Decode(b.Bytes(), workflow.DeltaLimits)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,7 +86,7 @@ func testReAppendStoresOnce(t *testing.T, s storage.Store, opts Options) {
 		before = sr.Stats()
 	}
 	appendOK(t, s, "wf", deltas)
-	appendOK(t, s, "wf", [][]byte{deltas[2], deltas[2], deltas[4]})
+	appendOK(t, s, "wf", []storage.Delta{deltas[2], deltas[2], deltas[4]})
 	if hasStats {
 		after := sr.Stats()
 		if after.DeltasStored != before.DeltasStored {
@@ -177,7 +177,7 @@ func testStaleSnapshotLosesNothing(t *testing.T, s storage.Store, opts Options) 
 
 	snapshotOK(t, b, "wf", stale) // B wakes up and snapshots its old document
 
-	want := decodeAll(t, append(append([][]byte{}, e1...), e2...))
+	want := joinAll(t, append(append([]storage.Delta{}, e1...), e2...))
 	want.Merge(fresh)
 	for _, st := range []storage.Store{a, b} {
 		if got := load(t, st, "wf"); !got.Equal(want) {
@@ -190,7 +190,7 @@ func testConcurrentSnapshots(t *testing.T, s storage.Store, opts Options) {
 	nodes := []storage.Store{s, peer(t, s, opts)}
 	const writers = 4
 	want := workflow.New()
-	edits := make([][][]byte, writers)
+	edits := make([][]storage.Delta, writers)
 	for w := range writers {
 		d, deltas := Edits(t, fmt.Sprintf("w%d", w), 8)
 		want.Merge(d)
@@ -207,11 +207,11 @@ func testConcurrentSnapshots(t *testing.T, s storage.Store, opts Options) {
 			ctx := context.Background()
 			mine := workflow.New()
 			for i, d := range edits[w] {
-				if err := node.Append(ctx, "wf", [][]byte{d}); err != nil {
+				if err := node.Append(ctx, "wf", []storage.Delta{d}); err != nil {
 					t.Errorf("Append: %v", err)
 					return
 				}
-				x, _ := workflow.Decode(d, workflow.DeltaLimits)
+				x, _ := workflow.Decode(d.Bytes(), workflow.DeltaLimits)
 				mine.Merge(x)
 				if i%3 == 2 {
 					v, err := node.Snapshot(ctx, "wf", mine)

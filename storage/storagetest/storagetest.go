@@ -15,10 +15,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/flowsync/flowsync/crdt"
+	"github.com/flowsync/flowsync/crdt/msgpackx"
 	"github.com/flowsync/flowsync/crdt/workflow"
 	"github.com/flowsync/flowsync/storage"
 )
@@ -51,6 +53,7 @@ func RunWithOptions(t *testing.T, newStore func() storage.Store, opts Options) {
 		{"ConcurrentAppendsAcrossWorkflows", testConcurrentAppendsAcrossWorkflows},
 	}
 	tests = append(tests, snapshotTests(opts)...)
+	tests = append(tests, keyTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore()
@@ -62,7 +65,7 @@ func RunWithOptions(t *testing.T, newStore func() storage.Store, opts Options) {
 
 // Edits builds n deltas from one replica: block adds and renames, the
 // shape a room appends. It is exported for store-specific tests.
-func Edits(t testing.TB, replica string, n int) (final *workflow.Doc, deltas [][]byte) {
+func Edits(t testing.TB, replica string, n int) (final *workflow.Doc, deltas []storage.Delta) {
 	t.Helper()
 	doc := workflow.New()
 	clock := crdt.NewClock(crdt.ReplicaID(replica))
@@ -80,7 +83,7 @@ func Edits(t testing.TB, replica string, n int) (final *workflow.Doc, deltas [][
 		if err != nil {
 			t.Fatalf("storagetest: building edit %d: %v", i, err)
 		}
-		deltas = append(deltas, d.Encode())
+		deltas = append(deltas, storage.NewDelta(d.Encode()))
 	}
 	return doc, deltas
 }
@@ -97,7 +100,7 @@ func load(t *testing.T, s storage.Store, wf string) *workflow.Doc {
 	return d
 }
 
-func appendOK(t *testing.T, s storage.Store, wf string, deltas [][]byte) {
+func appendOK(t *testing.T, s storage.Store, wf string, deltas []storage.Delta) {
 	t.Helper()
 	if err := s.Append(context.Background(), wf, deltas); err != nil {
 		t.Fatalf("Append(%q, %d deltas): %v", wf, len(deltas), err)
@@ -141,12 +144,28 @@ func testAppendOrderDoesNotMatter(t *testing.T, s storage.Store) {
 
 func testAppendCorruptBatchStoresNothing(t *testing.T, s storage.Store) {
 	_, deltas := Edits(t, "r1", 2)
-	err := s.Append(context.Background(), "wf", [][]byte{deltas[0], {0x01, 0xc1}})
-	if !errors.Is(err, storage.ErrCorrupt) {
-		t.Fatalf("Append with a corrupt delta: err = %v, want ErrCorrupt", err)
+	big := workflow.New()
+	dot := crdt.Dot{Replica: "r9", Counter: 1}
+	big.Store().Put(workflow.Key{Kind: workflow.KindSubBlock, ID: "b", Sub: "s"}, dot,
+		workflow.Cell{Value: msgpackx.AppendString(nil, strings.Repeat("x", workflow.DeltaLimits.MaxBytes))})
+	big.Context().Add(dot)
+	for name, bad := range map[string]storage.Delta{
+		"the zero Delta":        {},
+		"over the log row size": storage.NewDelta(big.Encode()),
+	} {
+		err := s.Append(context.Background(), "wf", []storage.Delta{deltas[0], bad})
+		if !errors.Is(err, storage.ErrCorrupt) {
+			t.Fatalf("Append with %s: err = %v, want ErrCorrupt", name, err)
+		}
+		if d := load(t, s, "wf"); !d.IsEmpty() {
+			t.Fatalf("a batch refused for %s stored something", name)
+		}
 	}
-	if d := load(t, s, "wf"); !d.IsEmpty() {
-		t.Fatal("a refused batch must store nothing")
+	if _, err := storage.DecodeDelta([]byte{0x01, 0xc1}); !errors.Is(err, storage.ErrCorrupt) {
+		t.Fatalf("DecodeDelta of garbage: err = %v, want ErrCorrupt", err)
+	}
+	if d, err := storage.DecodeDelta(deltas[1].Bytes()); err != nil || d.Hash() != deltas[1].Hash() {
+		t.Fatalf("DecodeDelta of a delta: %x, %v; want the key NewDelta gives it", d.Hash(), err)
 	}
 }
 
@@ -154,11 +173,7 @@ func testLoadReturnsACopy(t *testing.T, s storage.Store) {
 	want, deltas := Edits(t, "r1", 2)
 	appendOK(t, s, "wf", deltas)
 	d := load(t, s, "wf")
-	_, more := Edits(t, "r2", 2)
-	extra, err := workflow.Decode(more[0], workflow.DeltaLimits)
-	if err != nil {
-		t.Fatal(err)
-	}
+	extra, _ := Edits(t, "r2", 2)
 	d.Merge(extra)
 	if got := load(t, s, "wf"); !got.Equal(want) {
 		t.Fatal("changing a loaded document changed the store")
@@ -237,7 +252,7 @@ func testClosed(t *testing.T, s storage.Store) {
 func testConcurrentAppends(t *testing.T, s storage.Store) {
 	const writers = 4
 	want := workflow.New()
-	batches := make([][][]byte, writers)
+	batches := make([][]storage.Delta, writers)
 	for w := range writers {
 		d, deltas := Edits(t, fmt.Sprintf("r%d", w), 10)
 		want.Merge(d)
@@ -247,7 +262,7 @@ func testConcurrentAppends(t *testing.T, s storage.Store) {
 	for w := range writers {
 		wg.Go(func() {
 			for _, d := range batches[w] {
-				if err := s.Append(context.Background(), "wf", [][]byte{d}); err != nil {
+				if err := s.Append(context.Background(), "wf", []storage.Delta{d}); err != nil {
 					t.Errorf("Append: %v", err)
 				}
 				if _, err := s.Load(context.Background(), "wf"); err != nil {
@@ -272,7 +287,7 @@ func testConcurrentAppendsAcrossWorkflows(t *testing.T, s storage.Store) {
 		t.Fatalf("Delete: %v", err)
 	}
 	want := make([]*workflow.Doc, workflows)
-	batches := make([][][]byte, workflows)
+	batches := make([][]storage.Delta, workflows)
 	for w := range workflows {
 		want[w], batches[w] = Edits(t, fmt.Sprintf("r%d", w), 8)
 	}
@@ -280,7 +295,7 @@ func testConcurrentAppendsAcrossWorkflows(t *testing.T, s storage.Store) {
 	for w := range workflows {
 		wg.Go(func() {
 			for _, d := range batches[w] {
-				if err := s.Append(ctx, fmt.Sprintf("wf-%d", w), [][]byte{d}); err != nil {
+				if err := s.Append(ctx, fmt.Sprintf("wf-%d", w), []storage.Delta{d}); err != nil {
 					t.Errorf("Append wf-%d: %v", w, err)
 				}
 			}

@@ -28,6 +28,7 @@ type Client struct {
 	opPrefix string
 	closing  context.Context // done once Close was called
 	close    context.CancelFunc
+	persist  bool // Config.Dir is set
 
 	// Status notification (see notifyStatus).
 	statusMu    sync.Mutex // held while OnStatus runs; guards lastStatus
@@ -37,20 +38,40 @@ type Client struct {
 	// does not wait for the goroutine it runs on.
 	callbacks atomic.Int32
 
-	// Lock order: statusMu before mu. No callback runs with mu held.
+	// editMu keeps Reset and replica resets, which rename or drop the
+	// replica's dots (write lock), from running while an Apply (read lock)
+	// waits for its edit to be stored with mu released: the edit would join
+	// the outbox under the old id after the reset.
+	editMu sync.RWMutex
+	// storeMu serializes commits to Config.Dir (see flush). disk is guarded
+	// by it: nil without Config.Dir, and after Close.
+	storeMu sync.Mutex
+	disk    *disk
+
+	// Lock order: statusMu, editMu, storeMu, mu (OnStatus, run with
+	// statusMu held, may call Apply). No other callback runs with any of
+	// them held.
 	mu sync.Mutex
 	// Guarded by mu.
-	replica crdt.ReplicaID
-	doc     *workflow.Doc
-	clock   *crdt.Clock
-	opSeq   uint64
-	out     outbox
-	recent  recent // durable deltas kept to re-send to a node that lacks them
-	state   State
-	attempt int
-	closed  bool
-	deleted bool          // a workflow-deleted event arrived
-	runDone chan struct{} // closed when the running Run returns; nil when none runs
+	replica  crdt.ReplicaID
+	doc      *workflow.Doc
+	clock    *crdt.Clock
+	opSeq    uint64
+	out      outbox
+	storing  map[*entry]bool // edits merged whose Apply waits for Config.Dir; not yet in out
+	recent   recent          // durable deltas kept to re-send to a node that lacks them
+	rejected []*rejection    // edits refused for good, until Reset
+	// loadMax is the greatest counter of replica in the document the client
+	// started from (Config.Doc or Dir); sentMax the greatest it has sent.
+	// A server holding a counter beyond both saw writes of this id that
+	// this client neither loaded nor sent: the id was reused (see behindLocked).
+	loadMax, sentMax uint64
+	store            storeQueue // writes to Config.Dir not yet committed
+	state            State
+	attempt          int
+	closed           bool
+	deleted          bool          // the workflow was deleted: see enterDeleted
+	runDone          chan struct{} // closed when the running Run returns; nil when none runs
 	// connCancel ends the current connection attempt (nil when none);
 	// resetting makes Run reconnect at once after it ends.
 	connCancel context.CancelFunc
@@ -68,7 +89,10 @@ type Client struct {
 }
 
 // New returns a Client for cfg. It does not connect: call Run. It returns an
-// error wrapping ErrConfig when cfg is invalid.
+// error wrapping ErrConfig when cfg is invalid. With Config.Dir it opens (or
+// creates) the client's file there and resumes what it holds; it returns
+// ErrDirLocked when another Client holds the directory, and an error
+// wrapping ErrStorage when the file cannot be read.
 func New(cfg Config) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -83,18 +107,34 @@ func New(cfg Config) (*Client, error) {
 	}
 	cfg.Doc = nil
 	closing, cancel := context.WithCancel(context.Background())
-	replica := crdt.ReplicaID(cfg.ReplicaID)
 	c := &Client{
 		cfg:      cfg,
-		log:      cfg.Logger.With("replica", cfg.ReplicaID, "workflow", cfg.WorkflowID),
 		opPrefix: randomHex(6),
 		closing:  closing,
 		close:    cancel,
-		replica:  replica,
+		persist:  cfg.Dir != "",
+		replica:  crdt.ReplicaID(cfg.ReplicaID),
 		doc:      doc,
-		clock:    crdt.NewClock(replica),
 		state:    StateOffline,
 	}
+	if c.persist {
+		if err := c.openDir(doc); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
+	c.clock = crdt.NewClock(c.replica)
+	c.loadMax = c.doc.Context().Max(c.replica)
+	// A saved or stored document may hold writes stamped ahead of this
+	// machine's clock (observed from a faster one): the next local write
+	// must still order after them, or it would lose to what it overwrites.
+	if latest := latestWrite(c.doc); !latest.IsZero() {
+		c.clock.Observe(latest, c.nowMs())
+	}
+	if c.deleted {
+		c.state = StateDeleted
+	}
+	c.log = cfg.Logger.With("replica", string(c.replica), "workflow", cfg.WorkflowID)
 	c.lastStatus = c.statusLocked()
 	return c, nil
 }
@@ -117,15 +157,37 @@ func (c *Client) nowMs() int64 { return c.cfg.Now().UnixMilli() }
 
 // Apply runs op against the local document, stamped with the client's
 // hybrid logical clock, and returns its delta. The delta is merged locally
-// at once and queued in the outbox, which sends it when connected and keeps
-// it until the server reports it durable. The returned delta is shared with
-// the outbox: do not modify it.
+// and queued in the outbox, which sends it when connected and keeps it until
+// the server reports it durable. With Config.Dir, Apply returns only once
+// the edit is stored there (one fsynced commit; concurrent calls share
+// commits), and nothing is sent before that, so an edit Apply accepted
+// survives a crash of the process and is sent by the next Client that opens
+// the directory. The returned delta is shared with the outbox: do not
+// modify it.
 //
 // A refused operation changes nothing and returns the workflow package's
 // typed error (workflow.ErrNoEffect, ErrUnknownBlock, ErrLocked, …), or
 // ErrDeltaTooLarge when its delta exceeds the server's delta limit,
-// ErrWorkflowDeleted after a workflow-deleted event, ErrClosed after Close.
+// ErrWorkflowDeleted once the workflow is known deleted, ErrClosed after
+// Close. An edit that cannot be stored returns an error wrapping ErrStorage
+// (or ErrClosed when Close released the directory meanwhile): the local
+// document shows it, but it is never sent, and the directory lacks it.
 func (c *Client) Apply(op workflow.Op) (*workflow.Doc, error) {
+	c.editMu.RLock()
+	delta, err := c.apply(op)
+	c.editMu.RUnlock()
+	if err != nil {
+		return nil, err
+	}
+	c.notifyStatus()
+	if fn := c.cfg.OnChange; fn != nil {
+		c.callback(func() { fn(delta, false) })
+	}
+	return delta, nil
+}
+
+// apply is Apply with editMu read-locked.
+func (c *Client) apply(op workflow.Op) (*workflow.Doc, error) {
 	c.mu.Lock()
 	switch {
 	case c.closed:
@@ -134,7 +196,12 @@ func (c *Client) Apply(op workflow.Op) (*workflow.Doc, error) {
 	case c.deleted:
 		c.mu.Unlock()
 		return nil, ErrWorkflowDeleted
+	case c.store.err != nil:
+		err := c.store.err
+		c.mu.Unlock()
+		return nil, err
 	}
+	before := c.doc.Context().Max(c.replica)
 	ts := c.clock.Now(c.nowMs())
 	delta, err := c.doc.Prepare(ts, op)
 	if err != nil {
@@ -146,14 +213,37 @@ func (c *Client) Apply(op workflow.Op) (*workflow.Doc, error) {
 		c.mu.Unlock()
 		return nil, fmt.Errorf("%w: %s is %d bytes, the limit is %d", ErrDeltaTooLarge, op.Name(), len(enc), limit)
 	}
+	e := &entry{id: c.nextOpIDLocked(), delta: delta, enc: enc, mine: []crdt.Range{{Lo: before + 1, Hi: delta.Context().Max(c.replica)}}}
+	// Merged at once, so that the next Apply, which may run while this one
+	// waits for the disk, mints after it.
 	c.doc.Merge(delta)
-	c.out.add(&entry{id: c.nextOpIDLocked(), delta: delta, enc: enc})
-	c.kickLocked()
-	c.mu.Unlock()
-	c.notifyStatus()
-	if fn := c.cfg.OnChange; fn != nil {
-		c.callback(func() { fn(delta, false) })
+	if !c.persist {
+		c.out.add(e)
+		c.kickLocked()
+		c.mu.Unlock()
+		return delta, nil
 	}
+	e.seq = c.nextSeqLocked()
+	ticket := c.queueLocked(opPutEntry(e))
+	if c.storing == nil {
+		c.storing = make(map[*entry]bool)
+	}
+	c.storing[e] = true
+	c.mu.Unlock()
+	// Only a stored edit joins the outbox, which is all the writer sends
+	// (and the catch-up after a join leaves the edits in storing out).
+	err = c.flush(ticket)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.storing, e)
+	if err != nil {
+		return nil, err
+	}
+	if c.deleted {
+		return nil, ErrWorkflowDeleted // the deletion dropped the stored entry too
+	}
+	c.out.add(e)
+	c.kickLocked()
 	return delta, nil
 }
 
@@ -172,42 +262,68 @@ func (c *Client) kickLocked() {
 	}
 }
 
-// Reset discards the local document and the outbox, switches to a new
-// replica id and rejoins with an empty context (the server sends the whole
-// document). It is what PROTOCOL.md §9 asks after a non-retryable Nack (see
-// RejectError): the local replica held writes the server will never have.
-// replicaID must be new: never a replica id this or another client used.
-// Re-apply the edits the user still wants after the catch-up (Status
-// reaches StateLive).
+// Reset discards the local document, the outbox and the refused edits,
+// switches to a new replica id and rejoins with an empty context (the server
+// sends the whole document). It is what PROTOCOL.md §9 asks after a
+// non-retryable Nack (see RejectError): the local replica held writes the
+// server will never have. replicaID must be new: never a replica id this or
+// another client used. Re-apply the edits the user still wants after the
+// catch-up (Status reaches StateLive). With Config.Dir the reset is stored
+// before Reset returns.
 func (c *Client) Reset(replicaID string) error {
 	if replicaID == "" || len(replicaID) > protocol.MaxIDBytes {
 		return fmt.Errorf("%w: replica id must be 1 to %d bytes", ErrConfig, protocol.MaxIDBytes)
 	}
+	err := c.reset(crdt.ReplicaID(replicaID))
+	c.notifyStatus()
+	return err
+}
+
+// reset is Reset without the notification, which must run without editMu
+// (OnStatus may call Apply).
+func (c *Client) reset(replicaID crdt.ReplicaID) error {
+	c.editMu.Lock()
+	defer c.editMu.Unlock()
 	c.mu.Lock()
-	if c.closed {
+	switch {
+	case c.closed:
 		c.mu.Unlock()
 		return ErrClosed
-	}
-	if crdt.ReplicaID(replicaID) == c.replica {
+	case c.deleted:
+		c.mu.Unlock()
+		return ErrWorkflowDeleted
+	case replicaID == c.replica:
 		c.mu.Unlock()
 		return fmt.Errorf("%w: Reset needs a new replica id, not %q", ErrConfig, replicaID)
 	}
-	c.replica = crdt.ReplicaID(replicaID)
+	c.replica = replicaID
 	c.clock = crdt.NewClock(c.replica)
+	c.loadMax, c.sentMax = 0, 0
 	c.doc = workflow.New()
 	c.out.clear()
 	c.recent = recent{}
+	c.rejected = nil
 	c.drag = nil
+	var ticket uint64
+	if c.persist {
+		c.queueLocked(opReplica(c.replica))
+		c.queueLocked(opReplaceOutbox(nil))
+		c.queueLocked(opClearRejected())
+		ticket = c.queueSnapshotLocked()
+	}
 	cancel := c.connCancel
 	if cancel != nil {
 		c.resetting = true
 	}
 	c.mu.Unlock()
+	var err error
+	if ticket != 0 {
+		err = c.flush(ticket)
+	}
 	if cancel != nil {
 		cancel()
 	}
-	c.notifyStatus()
-	return nil
+	return err
 }
 
 // View returns the document as an editor renders it (workflow.Doc.View).
@@ -232,8 +348,9 @@ func (c *Client) Read(fn func(doc *workflow.Doc)) {
 	fn(c.doc)
 }
 
-// ReplicaID returns the replica id the client writes with (Config.ReplicaID
-// until Reset).
+// ReplicaID returns the replica id the client writes with: Config.ReplicaID,
+// or the one stored in Config.Dir, until Reset or a replica reset (the
+// server found the id reused after lost state) switches to a new one.
 func (c *Client) ReplicaID() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -270,7 +387,7 @@ func (c *Client) statusLocked() Status {
 	if c.conn != nil {
 		gen = c.conn.gen
 	}
-	return Status{State: c.state, Pending: c.out.len(), Unacked: c.out.unacked(gen), Attempt: c.attempt}
+	return Status{State: c.state, Pending: c.out.len(), Unacked: c.out.unacked(gen), Rejected: len(c.rejected), Attempt: c.attempt}
 }
 
 // Roster returns a copy of the room's roster as last received (empty while
@@ -373,7 +490,9 @@ func (c *Client) Drag(positions map[string]Point) error {
 // Close stops Run (which then returns ErrClosed), closes the connection
 // with 1000 and waits until every goroutine the Client started has exited,
 // unless it is called from a callback (then Run finishes shortly after).
-// Pending edits are not sent. Close is idempotent.
+// Pending edits are not sent; with Config.Dir they stay stored for the next
+// Client, and Close writes what was waiting and releases the directory.
+// Close is idempotent.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	c.closed = true
@@ -384,8 +503,9 @@ func (c *Client) Close() error {
 	if done != nil && c.callbacks.Load() == 0 {
 		<-done
 	}
+	err := c.closeStore()
 	c.notifyStatus()
-	return nil
+	return err
 }
 
 // callback runs fn, counting it as a callback in progress.
@@ -422,7 +542,10 @@ func (c *Client) notifyStatus() {
 
 func (c *Client) setState(s State) {
 	c.mu.Lock()
-	if !c.closed || s == StateClosed {
+	switch {
+	case c.closed && s != StateClosed:
+	case c.deleted && s != StateClosed && s != StateDeleted:
+	default:
 		c.state = s
 	}
 	c.mu.Unlock()

@@ -33,10 +33,16 @@ const (
 	// DefaultPresenceInterval throttles Presence and Drag frames
 	// (PROTOCOL.md §4.13: about 30 frames per second).
 	DefaultPresenceInterval = 33 * time.Millisecond
+	// DefaultDirLockTimeout is how long New waits for another Client to
+	// release Config.Dir: long enough for a restarted process to outlast
+	// the exit of the one it replaces, short enough to report a second
+	// live process promptly.
+	DefaultDirLockTimeout = time.Second
 )
 
 // Config configures a Client. The zero value of every field but URL,
-// ReplicaID and WorkflowID means the default named in its comment.
+// ReplicaID and WorkflowID means the default named in its comment;
+// ReplicaID may be empty when Dir is set.
 type Config struct {
 	// URL is the server's websocket endpoint, e.g. "ws://localhost:8080/v1/sync"
 	// (wss:// in production). Required.
@@ -48,7 +54,10 @@ type Config struct {
 	Token string
 	// ReplicaID is this client's CRDT replica id: one per device or
 	// installation, never shared by two live clients, never reused with a
-	// different history (see the package doc). Required.
+	// different history (see the package doc). Required unless Dir is set:
+	// a directory that holds state resumes its own id (which may differ
+	// after a replica reset), and a fresh one takes ReplicaID, or a new
+	// UUID when it is empty.
 	ReplicaID string
 	// ClientName and ClientVersion are announced in Hello.
 	// Default: "flowsync-go" and "".
@@ -60,9 +69,29 @@ type Config struct {
 	// rejoin replaces its own roster entry instead of leaving a ghost.
 	// Default: a random id chosen by New, kept for the Client's lifetime.
 	TabSessionID string
-	// Doc is the initial local document (e.g. loaded from disk); the Client
-	// takes ownership of it. Default: an empty document.
+	// Doc is the initial local document, e.g. one a program saved (Client.Doc)
+	// before it exited; the Client takes ownership of it. Default: an empty
+	// document. Only the document is known, not which of its edits the
+	// server has: after the join the client sends the writes of ReplicaID
+	// that the server's context lacks (workflow.Doc.WritesSince), so edits
+	// made offline in an earlier run are not lost, with ReplicaID the id
+	// that run wrote with. Edits refused in that run are offered again.
+	// Prefer Dir, which keeps the outbox, the refusals and the replica id
+	// too. With Dir, Doc may only seed a directory that holds nothing yet.
 	Doc *workflow.Doc
+	// Dir, when set, is a directory where the client keeps its state in a
+	// bbolt file (DiskFileName): document, replica id, the outbox (edits not
+	// yet durable, with their op ids), the edits the server refused, and
+	// whether the workflow was deleted. Apply returns only once its edit is
+	// stored there (an fsynced write), and nothing is sent before. A Client
+	// opened later on the same directory resumes: same replica id, same
+	// document, and it re-sends every edit never acknowledged as durable.
+	// One Client at a time: New fails with ErrDirLocked while another Client
+	// (in any process) holds the directory. Default: nothing is kept.
+	Dir string
+	// DirLockTimeout is how long New waits for another Client to release
+	// Dir. Default: 1 s.
+	DirLockTimeout time.Duration
 
 	// DialTimeout bounds the websocket dial plus the Hello/Welcome and
 	// Join/Joined exchanges. Default: 10 s.
@@ -145,10 +174,13 @@ func (c Config) validate() error {
 	if u.Scheme != "ws" && u.Scheme != "wss" {
 		return fmt.Errorf("%w: URL scheme %q is not ws or wss", ErrConfig, u.Scheme)
 	}
-	for _, f := range []struct{ name, v string }{
-		{"ReplicaID", c.ReplicaID}, {"WorkflowID", c.WorkflowID},
+	for _, f := range []struct {
+		name, v  string
+		optional bool
+	}{
+		{"ReplicaID", c.ReplicaID, c.Dir != ""}, {"WorkflowID", c.WorkflowID, false},
 	} {
-		if f.v == "" {
+		if f.v == "" && !f.optional {
 			return fmt.Errorf("%w: %s is required", ErrConfig, f.name)
 		}
 		if len(f.v) > protocol.MaxIDBytes {
@@ -167,6 +199,7 @@ func (c Config) validate() error {
 	}{
 		{"DialTimeout", c.DialTimeout}, {"WriteTimeout", c.WriteTimeout}, {"ReadTimeout", c.ReadTimeout},
 		{"Backoff.Base", c.Backoff.Base}, {"Backoff.Cap", c.Backoff.Cap}, {"PresenceInterval", c.PresenceInterval},
+		{"DirLockTimeout", c.DirLockTimeout},
 	} {
 		if d.v < 0 {
 			return fmt.Errorf("%w: %s is negative", ErrConfig, d.name)
@@ -200,6 +233,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PresenceInterval == 0 {
 		c.PresenceInterval = DefaultPresenceInterval
+	}
+	if c.DirLockTimeout == 0 {
+		c.DirLockTimeout = DefaultDirLockTimeout
 	}
 	if c.Now == nil {
 		c.Now = time.Now

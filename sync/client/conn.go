@@ -22,6 +22,11 @@ type conn struct {
 	wake   chan struct{} // capacity 1: wakes the writer
 	limits protocol.ServerLimits
 
+	// flights maps the op id of each Delta frame sent on this connection and
+	// not yet answered to the entries it carries. Guarded by the Client's
+	// mutex.
+	flights map[string][]*entry
+
 	// Owned by the writer goroutine.
 	bucket       tokenBucket
 	lastPresence time.Time
@@ -40,12 +45,21 @@ func (cn *conn) kick() {
 // code. Between connections it waits Config.Backoff (full jitter; attempts
 // count from the last successful join).
 //
-// It returns ErrClosed after Close; ctx.Err() when ctx ended; a *CloseError
-// for a terminal close code (authentication failed, access revoked,
-// workflow deleted, …); a *protocol.Error when the server refused the Join
-// with a non-retryable code (ACCESS_DENIED, UNKNOWN_WORKFLOW, …); ErrRunning
-// when another Run of this Client has not returned. Run may be called again
-// after it returned for ctx (the outbox and document are kept).
+// When the server refuses the Join with REPLICA_BEHIND, or its Joined holds
+// a counter of this client's replica beyond what the client loaded or sent
+// (the replica id was reused after local state was lost), Run switches to a
+// fresh replica id, re-mints the unsent edits under it (workflow.Doc.Remint),
+// stores that with Config.Dir, and joins again at once.
+//
+// It returns ErrClosed after Close; ctx.Err() when ctx ended; an error
+// wrapping ErrWorkflowDeleted once the workflow is known deleted (it also
+// wraps the *CloseError 4503 or the *protocol.Error WORKFLOW_DELETED that
+// said so, if any); a *CloseError for another terminal close code
+// (authentication failed, access revoked, …); a *protocol.Error when the
+// server refused the Join with a non-retryable code (ACCESS_DENIED,
+// UNKNOWN_WORKFLOW, …); ErrRunning when another Run of this Client has not
+// returned. Run may be called again after it returned for ctx (the outbox
+// and document are kept).
 func (c *Client) Run(ctx context.Context) error {
 	c.mu.Lock()
 	switch {
@@ -55,6 +69,9 @@ func (c *Client) Run(ctx context.Context) error {
 	case c.runDone != nil:
 		c.mu.Unlock()
 		return ErrRunning
+	case c.deleted:
+		c.mu.Unlock()
+		return ErrWorkflowDeleted
 	}
 	done := make(chan struct{})
 	c.runDone = done
@@ -71,9 +88,10 @@ func (c *Client) Run(ctx context.Context) error {
 	stop := context.AfterFunc(c.closing, cancel)
 	defer stop()
 
-	attempt := 0
+	attempt, retired := 0, 0
 	for {
 		joined, err := c.connect(ctx)
+		c.flushAll() // what the connection left waiting for a commit
 		if ctx.Err() != nil {
 			if c.closing.Err() != nil {
 				c.setState(StateClosed)
@@ -81,6 +99,31 @@ func (c *Client) Run(ctx context.Context) error {
 			}
 			c.setState(StateOffline)
 			return ctx.Err()
+		}
+		if ce := (*CloseError)(nil); errors.As(err, &ce) && ce.Code == protocol.CloseWorkflowDeleted {
+			c.enterDeleted(ce.Reason)
+		}
+		if c.isDeleted() {
+			c.log.Warn("workflow deleted", "err", err)
+			c.setState(StateDeleted)
+			switch {
+			case err == nil:
+				return ErrWorkflowDeleted
+			case errors.Is(err, ErrWorkflowDeleted):
+				return err
+			}
+			return fmt.Errorf("%w: %w", ErrWorkflowDeleted, err)
+		}
+		if rb := (*replicaBehindError)(nil); errors.As(err, &rb) {
+			c.retireReplica(rb.server)
+			retired++
+			if retired == 1 {
+				continue // join at once under the new id
+			}
+			// A fresh id cannot be behind: a server that says so again is
+			// broken, and reconnecting at once would spin.
+		} else if joined {
+			retired = 0
 		}
 		if terminal(err) {
 			c.log.Warn("connection ended for good", "err", err)
@@ -272,6 +315,13 @@ func (c *Client) handshake(ws *websocket.Conn) (*conn, uint64, error) {
 			}
 		case *protocol.Error:
 			if f.WorkflowID == c.cfg.WorkflowID {
+				switch f.Code {
+				case protocol.CodeReplicaBehind:
+					return nil, 0, &replicaBehindError{cause: f}
+				case protocol.CodeWorkflowDeleted:
+					c.enterDeleted(f.Message)
+					return nil, 0, fmt.Errorf("%w: %w", ErrWorkflowDeleted, f)
+				}
 				return nil, 0, f // the Join was refused
 			}
 			c.log.Warn("server error", "err", f)
@@ -286,14 +336,22 @@ func (c *Client) handshake(ws *websocket.Conn) (*conn, uint64, error) {
 		return nil, 0, fmt.Errorf("client: Joined context from the server: %w", err)
 	}
 	c.mu.Lock()
+	if behind := c.behindLocked(serverCtx.Context()); behind != nil {
+		c.mu.Unlock()
+		return nil, 0, behind
+	}
 	// Deltas made durable by a node that then died may be missing from the
 	// node we joined: re-send them (see recent).
-	for _, e := range c.recent.lacking(serverCtx.Context(), crdt.ReplicaID(c.cfg.ReplicaID)) {
-		e.gen, e.applied, e.retries = 0, false, 0
+	for _, e := range c.recent.lacking(serverCtx.Context(), c.replica) {
+		e.gen, e.applied, e.retries, e.solo = 0, false, 0, false
 		c.out.add(e)
 	}
+	// Writes of this replica that neither the outbox nor the server has (a
+	// document passed in Config.Doc, recent deltas past the bound): the
+	// catch-up in the other direction.
+	c.ownCatchUpLocked(serverCtx.Context())
 	c.gen++
-	cn := &conn{gen: c.gen, ws: ws, wake: make(chan struct{}, 1), limits: c.limits}
+	cn := &conn{gen: c.gen, ws: ws, wake: make(chan struct{}, 1), limits: c.limits, flights: map[string][]*entry{}}
 	cn.bucket = newTokenBucket(c.limits.MaxOpsPerSecond, c.limits.OpsBurst, time.Now())
 	c.conn = cn
 	c.roster = cloneRoster(joined.Roster)
@@ -395,8 +453,12 @@ func (c *Client) readLoop(ctx context.Context, cn *conn, chunks uint64) error {
 		case *protocol.Applied:
 			c.onApplied(cn, f.OpID)
 		case *protocol.Durable:
-			c.onDurable(f.OpIDs)
+			c.onDurable(cn, f.OpIDs)
 		case *protocol.Nack:
+			if f.Code == protocol.CodeWorkflowDeleted {
+				c.enterDeleted(f.Message)
+				return fmt.Errorf("%w: %s", ErrWorkflowDeleted, f.Message)
+			}
 			if f.Code == protocol.CodeNotJoined {
 				// The server no longer counts this connection in the room (a
 				// newer connection from the same tab replaced it, or the room
@@ -425,6 +487,10 @@ func (c *Client) readLoop(ctx context.Context, cn *conn, chunks uint64) error {
 		case *protocol.Error:
 			c.log.Warn("server error", "err", f)
 			last = f
+			if f.WorkflowID == c.cfg.WorkflowID && f.Code == protocol.CodeWorkflowDeleted {
+				c.enterDeleted(f.Message)
+				return fmt.Errorf("%w: %w", ErrWorkflowDeleted, f)
+			}
 			if f.WorkflowID == c.cfg.WorkflowID && !f.Retryable {
 				return f
 			}
@@ -440,6 +506,7 @@ func (c *Client) setLive(cn *conn) {
 		c.state = StateLive
 	}
 	c.mu.Unlock()
+	c.flushAll() // the catch-up, written at once rather than re-fetched after a crash
 	c.notifyStatus()
 }
 
@@ -451,8 +518,32 @@ func (c *Client) mergeRemote(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("client: delta from the server: %w", err)
 	}
+	latest := latestWrite(delta)
+	c.mu.Lock()
+	if c.deleted {
+		c.mu.Unlock()
+		return nil
+	}
+	c.doc.Merge(delta)
+	c.logLocked(b)
+	if !latest.IsZero() {
+		c.clock.Observe(latest, c.nowMs())
+	}
+	flush := c.flushDueLocked()
+	c.mu.Unlock()
+	if flush {
+		c.flushAll()
+	}
+	if fn := c.cfg.OnChange; fn != nil {
+		c.callback(func() { fn(delta, true) })
+	}
+	return nil
+}
+
+// latestWrite returns the greatest hybrid timestamp of d's values.
+func latestWrite(d *workflow.Doc) crdt.Timestamp {
 	var latest crdt.Timestamp
-	delta.Store().Range(func(_ workflow.Key, es []crdt.Dotted[workflow.Cell]) bool {
+	d.Store().Range(func(_ workflow.Key, es []crdt.Dotted[workflow.Cell]) bool {
 		for _, e := range es {
 			if ts := (crdt.Timestamp{Wall: e.Value.Wall, Logical: e.Value.Logical}); ts.Compare(latest) > 0 {
 				latest = ts
@@ -460,67 +551,100 @@ func (c *Client) mergeRemote(b []byte) error {
 		}
 		return true
 	})
-	c.mu.Lock()
-	if c.deleted {
-		c.mu.Unlock()
-		return nil
-	}
-	c.doc.Merge(delta)
-	if !latest.IsZero() {
-		c.clock.Observe(latest, c.nowMs())
-	}
-	c.mu.Unlock()
-	if fn := c.cfg.OnChange; fn != nil {
-		c.callback(func() { fn(delta, true) })
-	}
-	return nil
+	return latest
 }
 
 func (c *Client) onApplied(cn *conn, id string) {
 	c.mu.Lock()
-	if e := c.out.get(id); e != nil && e.gen == cn.gen {
-		e.applied = true
+	for _, e := range cn.flights[id] {
+		if e.gen == cn.gen {
+			e.applied = true
+		}
 	}
 	c.mu.Unlock()
 	c.notifyStatus()
 }
 
-func (c *Client) onDurable(ids []string) {
+// onDurable drops the entries of the frames ids from the outbox; with
+// Config.Dir they move to the log (the document keeps them).
+func (c *Client) onDurable(cn *conn, ids []string) {
 	c.mu.Lock()
 	for _, id := range ids {
-		if e := c.out.get(id); e != nil {
+		entries := cn.flights[id]
+		delete(cn.flights, id)
+		for _, e := range entries {
+			if c.out.get(e.id) != e {
+				continue
+			}
+			c.out.remove(e.id)
+			if e.seq != 0 {
+				c.queueLocked(opDurable(e.seq, c.nextSeqLocked(), e.enc))
+				c.store.bytes += len(e.enc)
+				c.store.logItems++
+				c.store.logBytes += len(e.enc)
+				e.seq = 0
+			}
 			c.recent.add(e)
 		}
 	}
-	c.out.remove(ids...)
+	flush := c.flushDueLocked()
 	c.mu.Unlock()
+	if flush {
+		c.flushAll()
+	}
 	c.notifyStatus()
 }
 
-// onNack resends a retryable refusal after backoff, and reports and drops
-// a final one (PROTOCOL.md §9; see RejectError).
+// onNack answers a refused frame. A retryable refusal resends its entries
+// after backoff. A final refusal of a frame that folded several edits
+// refuses no edit yet: they are resent one per frame, so that the server
+// answers each. A final refusal of a frame of one edit reports that edit
+// (OnReject, Status.Rejected) and drops it from the outbox (PROTOCOL.md §9;
+// see RejectError).
 func (c *Client) onNack(cn *conn, n *protocol.Nack) {
 	c.mu.Lock()
-	e := c.out.get(n.OpID)
-	if e == nil || e.gen != cn.gen {
+	var entries []*entry
+	for _, e := range cn.flights[n.OpID] {
+		if c.out.get(e.id) == e && e.gen == cn.gen {
+			entries = append(entries, e)
+		}
+	}
+	delete(cn.flights, n.OpID)
+	switch {
+	case len(entries) == 0:
 		c.mu.Unlock()
 		return
-	}
-	if n.Retryable {
-		delay := c.cfg.Backoff.Delay(e.retries, nil)
-		e.retries++
-		e.gen = 0
-		e.retryAt = time.Now().Add(delay)
+	case n.Retryable:
+		retries := 0
+		for _, e := range entries {
+			retries = max(retries, e.retries)
+		}
+		delay := c.cfg.Backoff.Delay(retries, nil)
+		at := time.Now().Add(delay)
+		for _, e := range entries {
+			e.retries = retries + 1
+			e.gen, e.applied = 0, false
+			e.retryAt = at
+		}
 		cn.kick()
 		c.mu.Unlock()
 		c.log.Info("delta refused for now; resending", "op", n.OpID, "code", n.Code, "delay", delay)
 		c.notifyStatus()
 		return
+	case len(entries) > 1:
+		for _, e := range entries {
+			e.solo = true
+			e.gen, e.applied = 0, false
+		}
+		cn.kick()
+		c.mu.Unlock()
+		c.log.Info("folded delta refused; resending its edits one by one", "op", n.OpID, "code", n.Code, "edits", len(entries))
+		return
 	}
-	c.out.remove(n.OpID)
+	rej := c.rejectLocked(entries[0], n.Code, n.Message)
 	c.mu.Unlock()
-	rej := &RejectError{OpID: n.OpID, Code: n.Code, Message: n.Message, Delta: e.delta}
-	c.log.Error("delta refused", "op", n.OpID, "code", n.Code, "msg", n.Message)
+	c.log.Error("edit refused", "op", n.OpID, "code", n.Code, "msg", n.Message)
+	c.flushAll()
 	c.notifyStatus()
 	if fn := c.cfg.OnReject; fn != nil {
 		c.callback(func() { fn(rej) })
@@ -555,16 +679,12 @@ func (c *Client) onPresence(u *protocol.PresenceUpdate) {
 	}
 }
 
-// onEvent reports a lifecycle event. After workflow-deleted the outbox is
-// dropped (nothing of it can ever be stored) and Apply refuses edits.
+// onEvent reports a lifecycle event; workflow-deleted also enters the
+// deleted state (see enterDeleted), which reports it.
 func (c *Client) onEvent(e *protocol.Event) {
 	if e.Kind == protocol.EventWorkflowDeleted {
-		c.mu.Lock()
-		c.deleted = true
-		c.out.clear()
-		c.recent = recent{}
-		c.mu.Unlock()
-		c.notifyStatus()
+		c.enterDeletedEvent(*e)
+		return
 	}
 	if fn := c.cfg.OnEvent; fn != nil {
 		c.callback(func() { fn(*e) })

@@ -3,46 +3,87 @@
 // users who edit a workflow next to a browser.
 //
 // A Client holds a local workflow document (crdt/workflow) and an outbox of
-// the deltas it wrote that the server has not yet made durable. Apply edits
-// the local document at once, whether or not a server is reachable; Run keeps
-// a websocket session to the server (docs/PROTOCOL.md) alive: it says Hello,
-// joins the workflow with the local causal context, merges the catch-up and
-// every remote delta, resends every outbox entry not yet durable, and
-// reconnects with capped exponential backoff and full jitter when the
-// connection drops, until its context ends or the server closes with a
-// terminal code.
+// the edits it wrote that the server has not yet made durable, one entry per
+// edit. Apply edits the local document at once, whether or not a server is
+// reachable; Run keeps a websocket session to the server (docs/PROTOCOL.md)
+// alive: it says Hello, joins the workflow with the local causal context,
+// merges the catch-up and every remote delta, sends what the server lacks of
+// its own writes, resends every outbox entry not yet durable, and reconnects
+// with capped exponential backoff and full jitter when the connection drops,
+// until its context ends, the workflow is deleted, or the server closes with
+// a terminal code.
 //
 // Guarantees: an edit is never dropped because a connection closed (the
 // outbox keeps it until a Durable frame lists it, and merging makes resent
-// duplicates harmless); deltas folded together before sending are folded by
-// Merge, never by dropping one; presence and drag positions are ephemeral and
-// never enter the document.
+// duplicates harmless); edits folded together before sending are folded by
+// Merge, never by dropping one, and a folded frame the server refuses for
+// good is resent one edit per frame, so that a refusal names one edit; an
+// edit refused for good is reported (Config.OnReject, Status.Rejected,
+// Rejected) and the status never says "saved" while one is kept; presence
+// and drag positions are ephemeral and never enter the document.
 //
 // What this package must never do: interpret or rewrite the CRDT (it only
-// calls workflow.Doc's Prepare, Merge, Encode and Decode), write to the
-// socket from more than one goroutine at a time, call a callback while
-// holding its lock, or keep a goroutine alive after Run has returned.
+// calls workflow.Doc's Prepare, Merge, DeltaSince-like helpers (WritesSince),
+// Remint, Encode and Decode); send an edit before it is stored when
+// Config.Dir is set; write to the socket from more than one goroutine at a
+// time; call a callback while holding its locks; or keep a goroutine alive
+// after Run has returned.
+//
+// # Persistence
+//
+// With Config.Dir the client keeps its document, replica id, outbox (with op
+// ids), refused edits and deleted state in a bbolt file in that directory
+// (DiskFileName). Apply returns only once its edit is committed there (one
+// fsynced transaction, under a millisecond on an idle local disk;
+// concurrent Applies share commits), and the writer sends only stored edits,
+// so an edit Apply accepted survives kill -9 and the next Client that opens
+// the directory sends it. Remote deltas and Durable acks are written with the next commit
+// (or once 64 wait, when a catch-up completes, when a connection ends, at
+// Close); losing them costs a larger catch-up or a duplicate re-send, never
+// an edit. Only one Client may hold a directory: New fails with ErrDirLocked,
+// naming the process that holds it.
+//
+// Without Config.Dir, a program may save Client.Doc and pass it back as
+// Config.Doc with the same replica id: after each join the client sends the
+// writes of its replica that the server's context lacks (the catch-up in the
+// other direction), so edits made offline before the save are not lost. It
+// cannot tell which of them the server refused before, or which it holds
+// under other content; Config.Dir can.
+//
+// # Replica ids
+//
+// Config.ReplicaID names the replica whose dots (write ids) this client mints.
+// It must be unique per device or installation: two live clients that mint
+// the same dot with different content corrupt the document for good. The
+// server binds the replica id to the session (Hello.rid) and refuses dots of
+// any other replica with FORGED_DOT. An id reused after its local state was
+// lost (no persistence, a restored backup, a stale saved document) is
+// detected at the join, by the server (Error REPLICA_BEHIND) or by the
+// client (Joined.ctx holds a counter of the id beyond what the client loaded
+// or sent): the client then switches to a new replica id (a UUID), re-mints
+// its unsent edits under it (workflow.Doc.Remint), stores that, and joins
+// again. ReplicaID reports the id in use; with Config.Dir the directory keeps
+// it, and a fresh directory without Config.ReplicaID starts with a UUID.
+//
+// # Deleted workflows
+//
+// When the workflow is deleted (a workflow-deleted Event, a Join refused
+// with WORKFLOW_DELETED after an offline spell, close 4503), the client
+// enters StateDeleted: it drops the outbox (and the stored one), Apply
+// returns ErrWorkflowDeleted, OnEvent receives a workflow-deleted Event, and
+// Run returns an error wrapping ErrWorkflowDeleted. With Config.Dir the
+// deletion is stored, and a later Run returns at once without dialing.
 //
 // # Concurrency
 //
 // Every method is safe for concurrent use. Per connection there is one
 // reader goroutine (the one that called Run) and one writer goroutine, which
 // is the only code that writes data frames to the socket. The document, the
-// outbox, the roster and the presence state are guarded by one mutex.
-// Callbacks run without that lock held, on the reader goroutine (remote
+// outbox, the roster and the presence state are guarded by one mutex; edits
+// that mint dots (Apply, Reset, a replica reset) are serialized by another,
+// held while their edit is stored, and commits to Config.Dir by a third.
+// Callbacks run without those locks held, on the reader goroutine (remote
 // changes, roster, presence, drag, events, rejections) or on the goroutine
 // that called Apply (local changes), so they may call any method of the
 // Client, but they should return quickly: a slow callback stalls the reader.
-//
-// # Replica ids
-//
-// Config.ReplicaID names the replica whose dots (write ids) this client mints.
-// It must be unique per device or installation, and it must never be reused
-// with a different history: two clients that mint the same dot with
-// different content corrupt the document for good. A program that does not
-// persist its document between runs therefore needs a fresh replica id for
-// every Client (a UUID is fine). A program that persists the document passes
-// it back as Config.Doc and may keep its replica id. The server binds the
-// replica id to the session (Hello.rid) and refuses dots of any other replica
-// with FORGED_DOT.
 package client

@@ -19,6 +19,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/internal/testutil"
 	"github.com/flowsync/flowsync/rooms"
 	"github.com/flowsync/flowsync/storage/memory"
 	"github.com/flowsync/flowsync/sync/client"
@@ -36,9 +37,13 @@ type server struct {
 	reg *rooms.Registry
 }
 
-func newServer(t *testing.T) *server {
+func newServer(t *testing.T, edits ...func(*rooms.Config)) *server {
 	t.Helper()
-	reg, err := rooms.NewRegistry(rooms.Config{}, memory.New(), nil, rooms.NewMetrics(nil))
+	var cfg rooms.Config
+	for _, edit := range edits {
+		edit(&cfg)
+	}
+	reg, err := rooms.NewRegistry(cfg, memory.New(), nil, rooms.NewMetrics(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,46 +167,25 @@ func startPeer(t *testing.T, s *server, name string, edit func(*client.Config)) 
 	t.Cleanup(func() {
 		c.Close()
 		// t.Context() is cancelled just before cleanups run, so Run may
-		// have returned for it before Close.
-		if err := <-p.done; !errors.Is(err, client.ErrClosed) && !errors.Is(err, context.Canceled) {
+		// have returned for it before Close. Tests of deleted workflows
+		// check Run's ErrWorkflowDeleted themselves.
+		if err := <-p.done; !errors.Is(err, client.ErrClosed) && !errors.Is(err, context.Canceled) && !errors.Is(err, client.ErrWorkflowDeleted) {
 			t.Errorf("%s: Run = %v", name, err)
 		}
 	})
 	return p
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after 10 s waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func (p *peer) waitLive(t *testing.T) {
 	t.Helper()
-	waitUntil(t, p.name+" live", func() bool { return p.Status().State == client.StateLive })
+	testutil.WaitFor(t, p.name+" live", func() bool { return p.Status().State == client.StateLive })
 }
 
 // waitConverged waits until every peer is live with an empty outbox and all
 // documents (and the server's) are equal, then checks the views.
 func waitConverged(t *testing.T, s *server, peers ...*peer) {
 	t.Helper()
-	var why string
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		why = converged(t, s, peers)
-		if why == "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not converged after 10 s: %s", why)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testutil.WaitReason(t, testutil.DefaultWait, "convergence", func() string { return converged(t, s, peers) })
 	v0 := peers[0].View()
 	for _, p := range peers[1:] {
 		if v := p.View(); !reflect.DeepEqual(v0, v) {
@@ -324,7 +308,7 @@ func TestE2ETwoClientsConverge(t *testing.T) {
 	if _, err := a.Apply(workflow.BatchAddBlocks{Blocks: []workflow.BlockInput{{ID: "b1", Type: "agent", Name: "Agent"}}}); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "bob sees b1", func() bool { _, ok := b.View().Blocks["b1"]; return ok })
+	testutil.WaitFor(t, "bob sees b1", func() bool { _, ok := b.View().Blocks["b1"]; return ok })
 	if _, err := b.Apply(workflow.UpdateName{ID: "b1", NewName: "Writer"}); err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +336,7 @@ func TestE2EOfflineEditsThenReconnect(t *testing.T) {
 	waitConverged(t, s, a, b)
 
 	a.dialer.setOffline(true)
-	waitUntil(t, "alice offline", func() bool { return a.Status().State != client.StateLive })
+	testutil.WaitFor(t, "alice offline", func() bool { return a.Status().State != client.StateLive })
 	for i := range 500 {
 		ea.apply(t, a)
 		if i%3 == 0 {
@@ -420,7 +404,7 @@ func TestE2EPresenceRosterAndSameTabRejoin(t *testing.T) {
 	})
 	a.waitLive(t)
 	b.waitLive(t)
-	waitUntil(t, "roster of 2", func() bool { return len(a.Roster()) == 2 && len(b.Roster()) == 2 })
+	testutil.WaitFor(t, "roster of 2", func() bool { return len(a.Roster()) == 2 && len(b.Roster()) == 2 })
 	for _, e := range b.Roster() {
 		if e.UserID == "u-alice" && (e.Name != "alice" || e.TabSessionID != "tab-alice") {
 			t.Errorf("alice's entry = %+v", e)
@@ -448,9 +432,9 @@ func TestE2EPresenceRosterAndSameTabRejoin(t *testing.T) {
 	// Alice's connection drops; she rejoins with the same tab: the roster
 	// holds one entry for her tab, with the new session.
 	a.dialer.drop()
-	waitUntil(t, "alice rejoined", func() bool { sid, _ := a.Session(); return sid != aSID && a.Status().State == client.StateLive })
+	testutil.WaitFor(t, "alice rejoined", func() bool { sid, _ := a.Session(); return sid != aSID && a.Status().State == client.StateLive })
 	newSID, _ := a.Session()
-	waitUntil(t, "roster with alice's new session", func() bool {
+	testutil.WaitFor(t, "roster with alice's new session", func() bool {
 		r := b.Roster()
 		if len(r) != 2 {
 			return false
@@ -471,7 +455,7 @@ func TestE2EPresenceRosterAndSameTabRejoin(t *testing.T) {
 	})
 	a2.waitLive(t)
 	a2SID, _ := a2.Session()
-	waitUntil(t, "ghost replaced", func() bool {
+	testutil.WaitFor(t, "ghost replaced", func() bool {
 		r := b.Roster()
 		if len(r) != 2 {
 			return false
@@ -491,7 +475,7 @@ func TestE2EPresenceRosterAndSameTabRejoin(t *testing.T) {
 		{ID: "after-replace", Type: "agent", Name: "After Replace", Position: &pos}}}); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the replaced client's edit is durable and relayed", func() bool {
+	testutil.WaitFor(t, "the replaced client's edit is durable and relayed", func() bool {
 		_, ok := b.View().Blocks["after-replace"]
 		return ok && a.Pending() == 0
 	})

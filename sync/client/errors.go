@@ -21,8 +21,19 @@ var (
 	// ErrDeltaTooLarge is returned by Apply when an operation's delta is
 	// larger than the server's delta limit; the local document is unchanged.
 	ErrDeltaTooLarge = errors.New("client: delta too large")
-	// ErrWorkflowDeleted is returned by Apply after a workflow-deleted event.
+	// ErrWorkflowDeleted is returned by Apply and Reset once the client
+	// learned that its workflow was deleted (a workflow-deleted event, a
+	// Join refused with WORKFLOW_DELETED, close 4503, or a deletion recorded
+	// in Config.Dir), and wrapped by the error Run returns then.
 	ErrWorkflowDeleted = errors.New("client: workflow deleted")
+	// ErrDirLocked is returned by New when another Client, in this process
+	// or another, has Config.Dir open; the message says which process.
+	ErrDirLocked = errors.New("client: directory in use")
+	// ErrStorage wraps failures to read or write Config.Dir. After a write
+	// failed, Apply returns it for good: the client can no longer promise
+	// that an edit it accepts survives a crash. Close the Client and open
+	// the directory again.
+	ErrStorage = errors.New("client: local storage failed")
 )
 
 // CloseError is how Run reports a connection the server closed with a
@@ -57,17 +68,21 @@ func (e *CloseError) Unwrap() error {
 	return e.Last
 }
 
-// RejectError reports a delta the server refused for good (a Nack whose
+// RejectError reports one edit the server refused for good (a Nack whose
 // retry flag is false: FORGED_DOT, CLOCK_SKEW, PERMISSION_DENIED,
 // BLOCK_LOCKED, INVALID_DELTA, TOO_LARGE, …). It is passed to
-// Config.OnReject; the entry has left the outbox.
+// Config.OnReject, once per refused edit, and listed by Rejected; the edit
+// has left the outbox and counts in Status.Rejected (so the status is not
+// "saved") until Reset. Edits sent in the same folded frame are not refused
+// with it: the client re-sends them one per frame and the server answers
+// each.
 //
 // The local document still holds the refused writes, which the server will
 // never have, and later deltas of this replica may build on them
-// (PROTOCOL.md §9). What the caller must do: stop editing, keep the edits
-// the user still wants as operations, call Reset with a new replica id (it
-// discards the local state and the outbox and rejoins with an empty context)
-// and re-apply those operations on top of the fresh catch-up.
+// (PROTOCOL.md §9). What the caller must do: keep the edits the user still
+// wants as operations, call Reset with a new replica id (it discards the
+// local state and the outbox and rejoins with an empty context) and
+// re-apply those operations on top of the fresh catch-up.
 type RejectError struct {
 	OpID      string
 	Code      protocol.Code

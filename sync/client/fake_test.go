@@ -12,6 +12,7 @@ import (
 
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/internal/testutil"
 	"github.com/flowsync/flowsync/sync/protocol"
 	"github.com/gorilla/websocket"
 )
@@ -40,6 +41,10 @@ type fakeServer struct {
 	limits      protocol.ServerLimits
 	authFail    bool
 	joinError   *protocol.Error
+	// checkBehind refuses a Join with REPLICA_BEHIND when the server holds
+	// dots of the session's replica that the Join's context lacks.
+	checkBehind  bool
+	behindErrors int // Joins refused with REPLICA_BEHIND
 	// nack decides whether to refuse a delta (nil: accept).
 	nack      func(opID string, d *workflow.Doc) *protocol.Nack
 	deltas    int            // Delta frames received
@@ -263,6 +268,20 @@ func (f *fakeServer) handle(c *fakeConn, fr protocol.Frame) bool {
 			f.send(c, &e)
 			return true
 		}
+		if f.checkBehind {
+			theirs := crdt.NewContext()
+			for _, r := range f.doc.Context().Ranges(crdt.ReplicaID(c.rid)) {
+				theirs.AddRange(crdt.ReplicaID(c.rid), r)
+			}
+			if !theirs.Missing(have.Context()).IsEmpty() {
+				f.behindErrors++
+				f.mu.Unlock()
+				e := protocol.NewError(protocol.CodeReplicaBehind, "the server holds writes of %s beyond your context", c.rid)
+				e.WorkflowID = fr.WorkflowID
+				f.send(c, e)
+				return true
+			}
+		}
 		var chunks [][]byte
 		if f.splitChunks {
 			for _, d := range f.log {
@@ -349,18 +368,6 @@ func (f *fakeServer) emit(fr protocol.Frame) {
 
 // ---- helpers -------------------------------------------------------------
 
-// waitFor polls cond until it holds or 10 s pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // testClient is a Client run in the background for one test.
 type testClient struct {
 	*Client
@@ -399,12 +406,12 @@ func startClient(t *testing.T, f *fakeServer, replica string, edit func(*Config)
 
 func (c *testClient) waitLive(t *testing.T) {
 	t.Helper()
-	waitFor(t, c.ReplicaID()+" live", func() bool { return c.Status().State == StateLive })
+	testutil.WaitFor(t, c.ReplicaID()+" live", func() bool { return c.Status().State == StateLive })
 }
 
 func (c *testClient) waitSaved(t *testing.T) {
 	t.Helper()
-	waitFor(t, c.ReplicaID()+" saved", func() bool { s := c.Status(); return s.State == StateLive && s.Pending == 0 })
+	testutil.WaitFor(t, c.ReplicaID()+" saved", func() bool { s := c.Status(); return s.State == StateLive && s.Pending == 0 })
 }
 
 func addBlock(id, name string) workflow.Op {

@@ -7,17 +7,37 @@ import (
 	"github.com/flowsync/flowsync/crdt/workflow"
 )
 
-// entry is one local delta the server has not yet made durable.
+// entry is one local edit the server has not yet made durable. Entries stay
+// one per edit whatever the frames they travel in, so that the server's
+// answer can be per edit.
 type entry struct {
 	id    string
+	seq   uint64 // its key in Config.Dir's outbox; 0 when not stored there
 	delta *workflow.Doc
 	enc   []byte // delta.Encode(), what goes in the Delta frame
+	// mine holds the counters of the client's replica that the edit minted.
+	// The delta's context also holds older dots it covers (an overwrite
+	// names what it overwrote); only these are the edit's own.
+	mine []crdt.Range
 	// gen is the connection generation the entry was last sent on; an entry
 	// whose gen is not the current connection's is due for sending.
 	gen     uint64
 	applied bool      // the server merged it (Applied) on connection gen
 	retries int       // retryable Nacks so far
 	retryAt time.Time // not before this (runtime clock), after a retryable Nack
+	// solo entries are sent in a frame of their own: a frame they were
+	// folded into was refused for good, and only a frame per edit lets the
+	// server say which edit it refuses.
+	solo bool
+}
+
+// mintedBy returns the dots of replica that e minted, as a context.
+func (e *entry) mintedBy(replica crdt.ReplicaID) *crdt.Context {
+	c := crdt.NewContext()
+	for _, r := range e.mine {
+		c.AddRange(replica, r)
+	}
+	return c
 }
 
 // outbox keeps entries in the order they were written. It is guarded by the
@@ -78,68 +98,72 @@ func (o *outbox) unacked(gen uint64) int {
 	return n
 }
 
-// coalesce folds runs of the given due entries (in outbox order) into
-// single entries by Merge, each at most limit encoded bytes, and returns the
-// entries to send. A fold never drops a write: the merged delta's context
-// covers every folded dot, so it carries everything its parts did. Entries
-// larger than limit stay alone (the server will refuse them with TOO_LARGE).
-// Folded entries leave the outbox; the merged one takes the place of the
-// first, with a fresh id from newID.
-func (o *outbox) coalesce(due []*entry, limit int, newID func() string) []*entry {
-	if len(due) < 2 {
-		return due
-	}
-	var out []*entry
-	flush := func(group []*entry, size int) {
-		if len(group) == 1 {
-			out = append(out, group[0])
-			return
-		}
-		merged := workflow.New()
-		retries := 0
-		for _, e := range group {
-			merged.Merge(e.delta)
-			retries = max(retries, e.retries)
-		}
-		m := &entry{id: newID(), delta: merged, enc: merged.Encode(), retries: retries}
-		o.replace(group, m)
-		out = append(out, m)
-	}
-	var group []*entry
+// outFrame is one Delta frame to send: its op id, the entries it carries
+// and its delta.
+type outFrame struct {
+	id      string
+	entries []*entry
+	enc     []byte
+}
+
+// group cuts the due entries (in outbox order) into runs to fold into one
+// frame each, of at most about limit encoded bytes. Solo entries, entries
+// larger than limit (the server will refuse them with TOO_LARGE), and every
+// entry when folding is off make runs of one. Grouping only adds sizes, so
+// the writer can group everything due and fold only the runs it has the
+// rate budget to send.
+func group(due []*entry, limit int, folding bool) [][]*entry {
+	var out [][]*entry
+	var run []*entry
 	size := 0
+	flush := func() {
+		if len(run) > 0 {
+			out = append(out, run)
+		}
+		run, size = nil, 0
+	}
 	for _, e := range due {
+		if !folding || e.solo || len(e.enc) > limit {
+			flush()
+			out = append(out, []*entry{e})
+			continue
+		}
 		// The encoded size of a merge is at most about the sum of the
 		// parts' (shared replica tables and contexts only shrink it); keep
 		// a margin for msgpack headers that grow.
-		if len(group) > 0 && size+len(e.enc) > limit*3/4 {
-			flush(group, size)
-			group, size = nil, 0
+		if len(run) > 0 && size+len(e.enc) > limit*3/4 {
+			flush()
 		}
-		group = append(group, e)
+		run = append(run, e)
 		size += len(e.enc)
 	}
-	if len(group) > 0 {
-		flush(group, size)
-	}
+	flush()
 	return out
 }
 
-// replace puts m where group[0] was and drops the rest of group.
-func (o *outbox) replace(group []*entry, m *entry) {
-	first := group[0]
-	for i, e := range o.entries {
-		if e == first {
-			o.entries[i] = m
-			break
-		}
+// fold turns a run into frames: one entry keeps its own op id (a retried
+// edit is resent under the same id); several are joined by Merge under a
+// fresh id from newID. A fold never drops a write: the merged delta's
+// context covers every folded dot, so it carries everything its parts did.
+// A join that comes out larger than limit (msgpack growth past group's
+// margin) is sent as its parts instead.
+func fold(run []*entry, limit int, newID func() string) []outFrame {
+	alone := func(e *entry) outFrame { return outFrame{id: e.id, entries: []*entry{e}, enc: e.enc} }
+	if len(run) == 1 {
+		return []outFrame{alone(run[0])}
 	}
-	delete(o.byID, first.id)
-	o.byID[m.id] = m
-	ids := make([]string, 0, len(group)-1)
-	for _, e := range group[1:] {
-		ids = append(ids, e.id)
+	merged := workflow.New()
+	for _, e := range run {
+		merged.Merge(e.delta)
 	}
-	o.remove(ids...)
+	if enc := merged.Encode(); len(enc) <= limit {
+		return []outFrame{{id: newID(), entries: run, enc: enc}}
+	}
+	out := make([]outFrame, len(run))
+	for i, e := range run {
+		out[i] = alone(e)
+	}
+	return out
 }
 
 // Recent durable deltas are kept for a while after their Durable ack. A
@@ -169,17 +193,13 @@ func (r *recent) add(e *entry) {
 	}
 }
 
-// lacking removes and returns the entries with a dot of replica that have
-// has not seen.
+// lacking removes and returns the entries that minted a dot of replica that
+// have has not seen.
 func (r *recent) lacking(have *crdt.Context, replica crdt.ReplicaID) []*entry {
 	var out []*entry
 	kept := r.entries[:0]
 	for _, e := range r.entries {
-		own := crdt.NewContext()
-		for _, rg := range e.delta.Context().Ranges(replica) {
-			own.AddRange(replica, rg)
-		}
-		if have.Covers(own) {
+		if have.Covers(e.mintedBy(replica)) {
 			kept = append(kept, e)
 			continue
 		}

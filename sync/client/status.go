@@ -19,9 +19,12 @@ const (
 	// StateClosed: Close was called, Run returned, or the server closed
 	// with a terminal code.
 	StateClosed
+	// StateDeleted: the workflow was deleted. The outbox was dropped, edits
+	// are refused (ErrWorkflowDeleted) and Run has returned or is returning.
+	StateDeleted
 )
 
-var stateNames = [...]string{"", "offline", "connecting", "joining", "live", "closed"}
+var stateNames = [...]string{"", "offline", "connecting", "joining", "live", "closed", "deleted"}
 
 func (s State) String() string {
 	if int(s) < len(stateNames) && s != 0 {
@@ -31,7 +34,7 @@ func (s State) String() string {
 }
 
 // Status is a snapshot of the client's connection and outbox, the shape an
-// editor's "saved / saving / offline" indicator needs.
+// editor's "saved / saving / offline / refused" indicator needs.
 type Status struct {
 	State State
 	// Pending counts local deltas not yet durable on the server (the outbox).
@@ -39,24 +42,39 @@ type Status struct {
 	// Unacked counts the outbox entries the server has not even applied
 	// (sent on this connection or waiting to be sent).
 	Unacked int
+	// Rejected counts local edits the server refused for good since the
+	// last Reset (see Client.Rejected): the server will never have them.
+	Rejected int
 	// Attempt counts failed connection attempts since the last successful
 	// join (0 while live).
 	Attempt int
 }
 
-// Saved reports whether every local edit is durable on the server.
-func (s Status) Saved() bool { return s.Pending == 0 }
+// Saved reports whether every local edit is durable on the server: none
+// pending, none refused, and the workflow not deleted.
+func (s Status) Saved() bool { return s.Pending == 0 && s.Rejected == 0 && s.State != StateDeleted }
 
 // String renders the status as an editor indicator would: "saved",
-// "saving (n)", or "offline (n pending)".
+// "saving (n)", "offline (n pending)", "deleted", with ", n refused"
+// appended while refused edits are kept.
 func (s Status) String() string {
+	var out string
 	switch {
-	case s.State == StateLive && s.Pending == 0:
+	case s.State == StateDeleted:
+		return "deleted"
+	case s.State == StateLive && s.Pending == 0 && s.Rejected == 0:
 		return "saved"
+	case s.State == StateLive && s.Pending == 0:
+		out = "live"
 	case s.State == StateLive:
-		return fmt.Sprintf("saving (%d)", s.Pending)
+		out = fmt.Sprintf("saving (%d)", s.Pending)
 	case s.Pending == 0:
-		return s.State.String()
+		out = s.State.String()
+	default:
+		out = fmt.Sprintf("%s (%d pending)", s.State, s.Pending)
 	}
-	return fmt.Sprintf("%s (%d pending)", s.State, s.Pending)
+	if s.Rejected > 0 {
+		out += fmt.Sprintf(", %d refused", s.Rejected)
+	}
+	return out
 }

@@ -40,8 +40,9 @@ func (c *Client) writeLoop(ctx context.Context, cn *conn) error {
 
 // collect returns the encoded frames that are due on cn, and how long to
 // wait before something not yet due will be (0: nothing is waiting). It
-// marks the deltas it returns as sent on cn: if the write fails, the
-// connection is dead and the next one resends them.
+// marks the entries it sends as sent on cn and records which frame carries
+// them (cn.flights): if the write fails, the connection is dead and the next
+// one resends them.
 func (c *Client) collect(cn *conn, now time.Time) (frames [][]byte, wait time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -66,23 +67,29 @@ func (c *Client) collect(cn *conn, now time.Time) (frames [][]byte, wait time.Du
 			due = append(due, e)
 		}
 	}
-	if len(due) > 0 && !c.cfg.DisableCoalescing {
-		due = c.out.coalesce(due, c.maxDeltaLocked(), c.nextOpIDLocked)
-	}
-	for _, e := range due {
+	limit := c.maxDeltaLocked()
+	for _, run := range group(due, limit, !c.cfg.DisableCoalescing) {
 		if !cn.bucket.take(now) {
 			later(cn.bucket.wait(now))
 			break
 		}
-		b, err := protocol.Encode(&protocol.Delta{WorkflowID: c.cfg.WorkflowID, OpID: e.id, Delta: e.enc})
-		if err != nil {
-			// Cannot happen for a valid workflow id and op id; keep the
-			// entry rather than drop an edit.
-			c.log.Error("cannot encode delta", "op", e.id, "err", err)
-			continue
+		for _, f := range fold(run, limit, c.nextOpIDLocked) {
+			b, err := protocol.Encode(&protocol.Delta{WorkflowID: c.cfg.WorkflowID, OpID: f.id, Delta: f.enc})
+			if err != nil {
+				// Cannot happen for a valid workflow id and op id; keep the
+				// entries rather than drop an edit.
+				c.log.Error("cannot encode delta", "op", f.id, "err", err)
+				continue
+			}
+			for _, e := range f.entries {
+				e.gen, e.applied = cn.gen, false
+				if n := len(e.mine); n > 0 {
+					c.sentMax = max(c.sentMax, e.mine[n-1].Hi)
+				}
+			}
+			cn.flights[f.id] = f.entries
+			frames = append(frames, b)
 		}
-		e.gen, e.applied = cn.gen, false
-		frames = append(frames, b)
 	}
 
 	if c.presDirty {

@@ -11,6 +11,7 @@ import (
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
 	"github.com/flowsync/flowsync/sync/cluster"
+	"github.com/flowsync/flowsync/sync/cluster/clustertest"
 )
 
 // BenchmarkCrossNodeDelivery measures one small delta (a variable's value)
@@ -24,10 +25,10 @@ func BenchmarkCrossNodeDelivery(b *testing.B) {
 			var sa, sb *server.Server
 			switch topo {
 			case "same-server":
-				sa = startServer(b, nil)
+				sa = clustertest.StartNATS(b, nil)
 				sb = sa
 			case "routes":
-				ss := startCluster(b, "c", 2)
+				ss := clustertest.NATSCluster(b, "c", 2, nil)
 				sa, sb = ss[0], ss[1]
 			case "gateway":
 				ra, rb := startRegions(b, "A", "B")
@@ -86,7 +87,7 @@ func BenchmarkCrossNodeDelivery(b *testing.B) {
 func BenchmarkHostHotRoom(b *testing.B) {
 	for _, n := range []int{100, 1000, 10000} {
 		b.Run(fmt.Sprintf("vars=%d", n), func(b *testing.B) {
-			ss := startCluster(b, "c", 2)
+			ss := clustertest.NATSCluster(b, "c", 2, nil)
 			cfg := memberOpts{cfg: cluster.Config{AntiEntropyInterval: noAE, PresenceHeartbeat: time.Hour}}
 			a, c := newMember(b, "a", ss[0], 1, cfg), newMember(b, "b", ss[1], 2, cfg)
 			ids := make([]string, b.N)

@@ -12,7 +12,9 @@ import (
 
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/internal/testutil"
 	"github.com/flowsync/flowsync/sync/cluster"
+	"github.com/flowsync/flowsync/sync/cluster/clustertest"
 )
 
 // Test intervals: short so that tests finish in seconds. The live path is
@@ -30,7 +32,7 @@ const (
 // all replicas converge.
 func TestThreeNodesConverge(t *testing.T) {
 	sd := seed(t)
-	servers := startCluster(t, "c", 3)
+	servers := clustertest.NATSCluster(t, "c", 3, nil)
 	var ms []*member
 	for i, s := range servers {
 		ms = append(ms, newMember(t, fmt.Sprintf("n%d", i), s, sd+uint64(i), memberOpts{
@@ -50,7 +52,7 @@ func TestThreeNodesConverge(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	eventually(t, 10*time.Second, "convergence", func() bool { return converged(wfID, ms...) })
+	testutil.WaitFor(t, "convergence", func() bool { return converged(wfID, ms...) })
 	for _, m := range ms {
 		if got := value(m.metrics.Repaired); got != 0 {
 			t.Errorf("%s repaired %v deltas with anti-entropy off", m.name, got)
@@ -69,7 +71,7 @@ func TestThreeNodesConverge(t *testing.T) {
 // state within a few intervals.
 func TestDroppedMessagesRepaired(t *testing.T) {
 	sd := seed(t)
-	servers := startCluster(t, "c", 3)
+	servers := clustertest.NATSCluster(t, "c", 3, nil)
 	rng := rand.New(rand.NewPCG(sd, 1))
 	var mu sync.Mutex
 	var dropping = true
@@ -97,7 +99,7 @@ func TestDroppedMessagesRepaired(t *testing.T) {
 	}
 	wg.Wait()
 	start := time.Now()
-	eventually(t, 20*time.Second, "repair by anti-entropy", func() bool { return converged(wfID, ms...) })
+	testutil.WaitWithin(t, 20*time.Second, "repair by anti-entropy", func() bool { return converged(wfID, ms...) })
 	repaired := 0.0
 	for _, m := range ms {
 		repaired += value(m.metrics.Repaired)
@@ -125,7 +127,7 @@ func TestRegionsPartitionHeal(t *testing.T) {
 	for _, m := range all {
 		m.edit(t, wfID)
 	}
-	eventually(t, 10*time.Second, "convergence before the cut", func() bool { return converged(wfID, all...) })
+	testutil.WaitFor(t, "convergence before the cut", func() bool { return converged(wfID, all...) })
 
 	ra.proxy.setCut(true)
 	rb.proxy.setCut(true)
@@ -140,7 +142,7 @@ func TestRegionsPartitionHeal(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	eventually(t, 10*time.Second, "convergence inside each region", func() bool {
+	testutil.WaitFor(t, "convergence inside each region", func() bool {
 		return converged(wfID, a1, a2) && converged(wfID, b1, b2)
 	})
 	if converged(wfID, all...) {
@@ -150,7 +152,7 @@ func TestRegionsPartitionHeal(t *testing.T) {
 	healed := time.Now()
 	ra.proxy.setCut(false)
 	rb.proxy.setCut(false)
-	eventually(t, 30*time.Second, "convergence after heal", func() bool { return converged(wfID, all...) })
+	testutil.WaitWithin(t, 30*time.Second, "convergence after heal", func() bool { return converged(wfID, all...) })
 	t.Logf("converged %v after the heal (gateway reconnect ~1s + anti-entropy interval %v)",
 		time.Since(healed).Round(time.Millisecond), testAE)
 }
@@ -159,7 +161,7 @@ func TestRegionsPartitionHeal(t *testing.T) {
 // merged; one that leads by more is refused and counted, and stays out
 // (anti-entropy offers it again and it is refused again).
 func TestClockSkew(t *testing.T) {
-	s := startServer(t, nil)
+	s := clustertest.StartNATS(t, nil)
 	cfg := memberOpts{cfg: cluster.Config{AntiEntropyInterval: testAE, PresenceHeartbeat: testBeat, MaxClockSkew: time.Minute}}
 	a, b := newMember(t, "a", s, 1, cfg), newMember(t, "b", s, 2, cfg)
 	a.host(t, wfID)
@@ -180,14 +182,16 @@ func TestClockSkew(t *testing.T) {
 		}
 	}
 	publishAt("within", 30*time.Second)
-	eventually(t, 5*time.Second, "the delta within the bound", func() bool { return converged(wfID, a, b) })
+	testutil.WaitWithin(t, 5*time.Second, "the delta within the bound", func() bool { return converged(wfID, a, b) })
 	if got := value(b.metrics.SkewRefused); got != 0 {
 		t.Fatalf("refused %v deltas within the bound", got)
 	}
 
 	publishAt("beyond", 10*time.Minute)
-	eventually(t, 5*time.Second, "a refusal", func() bool { return value(b.metrics.SkewRefused) >= 1 })
-	time.Sleep(5 * testAE) // anti-entropy rounds offer it again
+	testutil.WaitWithin(t, 5*time.Second, "a refusal", func() bool { return value(b.metrics.SkewRefused) >= 1 })
+	// Anti-entropy offers it again, and it is refused again.
+	testutil.WaitFor(t, "the delta offered again by anti-entropy and refused", func() bool { return value(b.metrics.SkewRefused) >= 3 })
+	waitRounds(t, 2, a, b)
 	if hasVariable(b.mem.Doc(wfID), "beyond") {
 		t.Fatal("a delta beyond the skew bound was merged")
 	}
@@ -218,7 +222,7 @@ func TestDeletedStaysDeleted(t *testing.T) {
 	for _, m := range all {
 		m.edit(t, wfID)
 	}
-	eventually(t, 10*time.Second, "convergence before the cut", func() bool { return converged(wfID, all...) })
+	testutil.WaitFor(t, "convergence before the cut", func() bool { return converged(wfID, all...) })
 
 	ra.proxy.setCut(true)
 	rb.proxy.setCut(true)
@@ -226,7 +230,7 @@ func TestDeletedStaysDeleted(t *testing.T) {
 	if err := a1.node.Delete(wfID); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "a2 learns the deletion", func() bool { return a2.mem.Deleted(wfID) })
+	testutil.WaitWithin(t, 5*time.Second, "a2 learns the deletion", func() bool { return a2.mem.Deleted(wfID) })
 	for range 20 { // B never heard of it
 		b1.edit(t, wfID)
 		b2.edit(t, wfID)
@@ -239,7 +243,7 @@ func TestDeletedStaysDeleted(t *testing.T) {
 	healed := time.Now()
 	ra.proxy.setCut(false)
 	rb.proxy.setCut(false)
-	eventually(t, 30*time.Second, "B learns the deletion", func() bool {
+	testutil.WaitWithin(t, 30*time.Second, "B learns the deletion", func() bool {
 		return b1.mem.Deleted(wfID) && b2.mem.Deleted(wfID)
 	})
 	t.Logf("B learned the deletion %v after the heal", time.Since(healed).Round(time.Millisecond))
@@ -254,7 +258,7 @@ func TestDeletedStaysDeleted(t *testing.T) {
 			t.Errorf("%s: Host of a deleted workflow succeeded", m.name)
 		}
 	}
-	time.Sleep(10 * testAE) // several rounds in which a resurrection could happen
+	waitRounds(t, 5, all...) // rounds in which a resurrection could happen
 	for _, m := range all {
 		if d := m.mem.Doc(wfID); d != nil {
 			t.Errorf("%s holds the deleted workflow again (%d values)", m.name, d.Store().NumDots())
@@ -272,7 +276,7 @@ func TestDeletedStaysDeleted(t *testing.T) {
 // A node that comes back with a stale copy (it never heard the deletion)
 // hears the tombstone as soon as it hosts the workflow again.
 func TestStaleNodeHearsTombstone(t *testing.T) {
-	s := startServer(t, nil)
+	s := clustertest.StartNATS(t, nil)
 	cfg := memberOpts{cfg: cluster.Config{AntiEntropyInterval: testAE, PresenceHeartbeat: testBeat}}
 	a := newMember(t, "a", s, 1, cfg)
 	a.host(t, wfID)
@@ -288,7 +292,7 @@ func TestStaleNodeHearsTombstone(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.host(t, wfID)
-	eventually(t, 5*time.Second, "the stale node learns the deletion", func() bool { return c.mem.Deleted(wfID) })
+	testutil.WaitWithin(t, 5*time.Second, "the stale node learns the deletion", func() bool { return c.mem.Deleted(wfID) })
 	if a.mem.Doc(wfID) != nil {
 		t.Fatal("the deleting node got the document back")
 	}
@@ -297,7 +301,7 @@ func TestStaleNodeHearsTombstone(t *testing.T) {
 // Presence crosses nodes, and a node's entries expire when it stops
 // heart-beating (closed without withdrawing).
 func TestPresenceExpires(t *testing.T) {
-	s := startServer(t, nil)
+	s := clustertest.StartNATS(t, nil)
 	cfg := memberOpts{cfg: cluster.Config{AntiEntropyInterval: noAE, PresenceHeartbeat: testBeat}}
 	a, b := newMember(t, "a", s, 1, cfg), newMember(t, "b", s, 2, cfg)
 	a.host(t, wfID)
@@ -307,7 +311,7 @@ func TestPresenceExpires(t *testing.T) {
 		t.Fatalf("b's sink has %q for a", got)
 	}
 	_ = a.node.Close() // no withdrawal: only expiry removes it
-	eventually(t, 5*time.Second, "expiry", func() bool { return len(b.node.Presence(wfID)) == 0 })
+	testutil.WaitWithin(t, 5*time.Second, "expiry", func() bool { return len(b.node.Presence(wfID)) == 0 })
 	if len(b.mem.Presence(wfID)) != 0 {
 		t.Fatal("the sink was not told of the expiry")
 	}
@@ -317,7 +321,7 @@ func TestPresenceExpires(t *testing.T) {
 func TestNoGoroutineLeak(t *testing.T) {
 	before := goleak.IgnoreCurrent()
 	t.Run("work", func(t *testing.T) {
-		servers := startCluster(t, "c", 2)
+		servers := clustertest.NATSCluster(t, "c", 2, nil)
 		cfg := memberOpts{cfg: cluster.Config{AntiEntropyInterval: testAE, PresenceHeartbeat: testBeat}}
 		a, b := newMember(t, "a", servers[0], 1, cfg), newMember(t, "b", servers[1], 2, cfg)
 		a.host(t, wfID)
@@ -327,7 +331,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 			a.edit(t, wfID)
 			b.edit(t, wfID)
 		}
-		eventually(t, 10*time.Second, "convergence", func() bool { return converged(wfID, a, b) })
+		testutil.WaitFor(t, "convergence", func() bool { return converged(wfID, a, b) })
 		b.node.Release(wfID)
 	})
 	goleak.VerifyNone(t, before)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/internal/testutil"
 	"github.com/flowsync/flowsync/sync/cluster"
 	"github.com/flowsync/flowsync/sync/cluster/clustertest"
 )
@@ -38,52 +39,6 @@ func seed(t testing.TB) uint64 {
 	return s
 }
 
-// startServer starts an in-process NATS server on free ports (never 4222).
-func startServer(t testing.TB, configure func(*server.Options)) *server.Server {
-	t.Helper()
-	opts := &server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true}
-	if configure != nil {
-		configure(opts)
-	}
-	s, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatalf("nats server: %v", err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
-	return s
-}
-
-// startCluster starts n servers joined by routes as cluster name.
-func startCluster(t testing.TB, name string, n int) []*server.Server {
-	t.Helper()
-	var servers []*server.Server
-	for i := range n {
-		servers = append(servers, startServer(t, func(o *server.Options) {
-			o.ServerName = fmt.Sprintf("%s-%d", name, i)
-			o.Cluster = server.ClusterOpts{Name: name, Host: "127.0.0.1", Port: -1}
-			if i > 0 {
-				o.Routes = []*url.URL{{Scheme: "nats", Host: servers[0].ClusterAddr().String()}}
-			}
-		}))
-	}
-	eventually(t, 10*time.Second, "routes", func() bool {
-		for _, s := range servers {
-			if s.NumRoutes() < n-1 {
-				return false
-			}
-		}
-		return true
-	})
-	return servers
-}
-
 // region is one NATS server forming cluster name, with a gateway that others
 // reach through a proxy that can be cut.
 type region struct {
@@ -98,7 +53,7 @@ func startRegions(t testing.TB, a, b string) (*region, *region) {
 	t.Helper()
 	ra, rb := &region{name: a, proxy: newProxy(t)}, &region{name: b, proxy: newProxy(t)}
 	start := func(r, other *region) {
-		r.server = startServer(t, func(o *server.Options) {
+		r.server = clustertest.StartNATS(t, func(o *server.Options) {
 			o.ServerName = r.name
 			o.Cluster = server.ClusterOpts{Name: r.name, Host: "127.0.0.1", Port: -1}
 			o.Gateway = server.GatewayOpts{
@@ -119,7 +74,7 @@ func startRegions(t testing.TB, a, b string) (*region, *region) {
 
 func waitGateways(t testing.TB, a, b *region, want int) {
 	t.Helper()
-	eventually(t, 20*time.Second, "gateway link", func() bool {
+	testutil.WaitWithin(t, 20*time.Second, "gateway link", func() bool {
 		return a.server.NumOutboundGateways() == want && b.server.NumOutboundGateways() == want
 	})
 }
@@ -331,15 +286,23 @@ func converged(id string, ms ...*member) bool {
 	return true
 }
 
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+// waitRounds waits until each member has run n more anti-entropy rounds,
+// so that whatever those rounds could repair (or wrongly bring back) has
+// had its chance: an event to wait for instead of a guessed pause.
+func waitRounds(t testing.TB, n int, ms ...*member) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
+	start := make([]float64, len(ms))
+	for i, m := range ms {
+		start[i] = value(m.metrics.Rounds)
 	}
+	testutil.WaitWithin(t, testutil.DefaultWait+time.Duration(n)*time.Second, fmt.Sprintf("%d anti-entropy rounds", n), func() bool {
+		for i, m := range ms {
+			if value(m.metrics.Rounds) < start[i]+float64(n) {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // waitPresence makes every member publish a presence entry and waits until
@@ -351,7 +314,7 @@ func waitPresence(t testing.TB, id string, ms ...*member) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 10*time.Second, "presence", func() bool {
+	testutil.WaitFor(t, "presence", func() bool {
 		for _, m := range ms {
 			if len(m.node.Presence(id)) < len(ms)-1 {
 				for _, o := range ms { // re-publish: the first may predate interest

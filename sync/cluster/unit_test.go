@@ -11,6 +11,7 @@ import (
 
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/internal/testutil"
 	"github.com/flowsync/flowsync/sync/cluster"
 	"github.com/flowsync/flowsync/sync/cluster/clustertest"
 )
@@ -80,7 +81,7 @@ func TestOwnerOf(t *testing.T) {
 }
 
 func TestConfigValidation(t *testing.T) {
-	s := startServer(t, nil)
+	s := clustertest.StartNATS(t, nil)
 	nc := connect(t, s)
 	for _, c := range []struct {
 		field string
@@ -186,7 +187,7 @@ func reversed(n int) []int {
 // A delta larger than a bus message travels in chunks, live and in a
 // late joiner's catch-up.
 func TestLargeDeltasAreChunked(t *testing.T) {
-	s := startServer(t, nil)
+	s := clustertest.StartNATS(t, nil)
 	cfg := memberOpts{cfg: cluster.Config{AntiEntropyInterval: noAE, PresenceHeartbeat: testBeat, MaxMessageBytes: 8 << 10}}
 	a, b := newMember(t, "a", s, 1, cfg), newMember(t, "b", s, 2, cfg)
 	a.host(t, wfID)
@@ -201,13 +202,13 @@ func TestLargeDeltasAreChunked(t *testing.T) {
 	if err := a.node.Publish(wfID, enc); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "live chunks", func() bool { return converged(wfID, a, b) })
+	testutil.WaitWithin(t, 5*time.Second, "live chunks", func() bool { return converged(wfID, a, b) })
 	if got := value(a.metrics.Published); got < 5 {
 		t.Errorf("published %v messages for a %d-byte delta", got, len(enc))
 	}
 	c := newMember(t, "c", s, 3, cfg)
 	c.host(t, wfID) // its request is answered in chunks by a and b
-	eventually(t, 5*time.Second, "catch-up chunks", func() bool { return converged(wfID, a, b, c) })
+	testutil.WaitWithin(t, 5*time.Second, "catch-up chunks", func() bool { return converged(wfID, a, b, c) })
 	if value(a.metrics.BusErrors)+value(b.metrics.BusErrors)+value(c.metrics.BusErrors) != 0 {
 		t.Error("bus errors counted")
 	}
@@ -215,7 +216,7 @@ func TestLargeDeltasAreChunked(t *testing.T) {
 
 // Messages that do not parse are counted and change nothing.
 func TestGarbageOnTheBus(t *testing.T) {
-	s := startServer(t, nil)
+	s := clustertest.StartNATS(t, nil)
 	a := newMember(t, "a", s, 1, memberOpts{cfg: cluster.Config{AntiEntropyInterval: noAE}})
 	a.host(t, wfID)
 	nc := connect(t, s)
@@ -243,7 +244,7 @@ func TestGarbageOnTheBus(t *testing.T) {
 	send(with(cluster.HeaderKind, "zz"), nil)
 	send(good, []byte{0xdd, 0xff, 0xff, 0xff, 0xff})
 	send(good, []byte{1, 0x91, 0x91})
-	eventually(t, 5*time.Second, "errors counted", func() bool { return value(a.metrics.BusErrors) == 5 })
+	testutil.WaitWithin(t, 5*time.Second, "errors counted", func() bool { return value(a.metrics.BusErrors) == 5 })
 	if d := a.mem.Doc(wfID); d == nil || !d.IsEmpty() {
 		t.Fatal("garbage changed the document")
 	}

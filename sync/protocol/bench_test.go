@@ -66,3 +66,27 @@ func BenchmarkDecodeRemoteDelta(b *testing.B) {
 		}
 	}
 }
+
+// Presence is the most frequent client frame (about 30 per second per
+// pointer on the canvas), and the server relays each as a PresenceUpdate.
+func BenchmarkDecodePresence(b *testing.B) {
+	in, _ := Encode(&Presence{WorkflowID: "wf-5f0c2b1e", Cursor: &Point{X: 120.5, Y: -40},
+		Selection: Selection{Type: SelectBlock, ID: "block-3"}})
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		if _, err := Decode(in, Limits{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodePresenceUpdate(b *testing.B) {
+	f := &PresenceUpdate{WorkflowID: "wf-5f0c2b1e", SessionID: "sess-77", UserID: "user-8d1e", Name: "Ada",
+		Cursor: &Point{X: 120.5, Y: -40}, Selection: Selection{Type: SelectBlock, ID: "block-3"}}
+	buf := make([]byte, 0, 512)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = AppendFrame(buf[:0], f)
+	}
+}

@@ -1,6 +1,9 @@
 package protocol
 
-import "strconv"
+import (
+	"slices"
+	"strconv"
+)
 
 // CloseCode is a websocket close status the server sends. The ranges tell a
 // client what to do without knowing every code, as in centrifuge:
@@ -71,44 +74,49 @@ const (
 	CloseInvalidFrames CloseCode = 4504
 )
 
-var closeNames = map[CloseCode]string{
-	CloseNormal:               "normal",
-	CloseGoingAway:            "going away",
-	ClosePolicyViolation:      "policy violation",
-	CloseMessageTooBig:        "message too big",
-	CloseInternalError:        "internal error",
-	CloseServiceRestart:       "service restart",
-	CloseSlowConsumer:         "slow consumer",
-	CloseAuthTimeout:          "auth deadline exceeded",
-	CloseWriteTimeout:         "write timeout",
-	ClosePongTimeout:          "pong timeout",
-	CloseTokenExpired:         "token expired",
-	CloseOverloaded:           "overloaded",
-	CloseRateLimited:          "rate limited",
-	CloseAuthenticationFailed: "authentication failed",
-	CloseAccessRevoked:        "access revoked",
-	CloseUnsupportedProtocol:  "unsupported protocol version",
-	CloseWorkflowDeleted:      "workflow deleted",
-	CloseInvalidFrames:        "invalid frames",
+type closeInfo struct {
+	name   string // stable name, e.g. "SLOW_CONSUMER" (the TypeScript constant)
+	reason string // sent in the close frame
+	doc    string // for docs/PROTOCOL.md §6, generated from this table
+}
+
+// closeCodes is the one table of close codes: names, reasons and meanings.
+var closeCodes = map[CloseCode]closeInfo{
+	CloseNormal:               {"NORMAL", "normal", "the peer is done (the server does not use it to drop a client)"},
+	CloseGoingAway:            {"GOING_AWAY", "going away", "node draining"},
+	ClosePolicyViolation:      {"POLICY_VIOLATION", "policy violation", "generic refusal (e.g. Origin not allowed)"},
+	CloseMessageTooBig:        {"MESSAGE_TOO_BIG", "message too big", "a message exceeded `lim.frame`; reconnecting would resend it"},
+	CloseInternalError:        {"INTERNAL_ERROR", "internal error", "server failure on this connection"},
+	CloseServiceRestart:       {"SERVICE_RESTART", "service restart", "graceful shutdown/deploy: reconnect with jitter"},
+	CloseSlowConsumer:         {"SLOW_CONSUMER", "slow consumer", "outbound queue overflowed; nothing is dropped silently, so the session is cut: reconnect and resync"},
+	CloseAuthTimeout:          {"AUTH_TIMEOUT", "auth deadline exceeded", "no Hello within 5 s"},
+	CloseWriteTimeout:         {"WRITE_TIMEOUT", "write timeout", "a write took more than 10 s (client not reading)"},
+	ClosePongTimeout:          {"PONG_TIMEOUT", "pong timeout", "nothing received for 60 s"},
+	CloseTokenExpired:         {"TOKEN_EXPIRED", "token expired", "get a fresh token, then reconnect"},
+	CloseOverloaded:           {"OVERLOADED", "overloaded", "admission control; back off"},
+	CloseRateLimited:          {"RATE_LIMITED", "rate limited", "kept sending after `RATE_LIMITED`; back off"},
+	CloseAuthenticationFailed: {"AUTHENTICATION_FAILED", "authentication failed", "token refused"},
+	CloseAccessRevoked:        {"ACCESS_REVOKED", "access revoked", "access to the workflow was revoked"},
+	CloseUnsupportedProtocol:  {"UNSUPPORTED_PROTOCOL", "unsupported protocol version", "upgrade the client"},
+	CloseWorkflowDeleted:      {"WORKFLOW_DELETED", "workflow deleted", "the session's workflow was deleted"},
+	CloseInvalidFrames:        {"INVALID_FRAMES", "invalid frames", "frames that do not decode, text messages, wrong direction or order: a client bug"},
 }
 
 // CloseCodes returns every defined close code in ascending order.
 func CloseCodes() []CloseCode {
-	return []CloseCode{
-		CloseNormal, CloseGoingAway, ClosePolicyViolation, CloseMessageTooBig,
-		CloseInternalError, CloseServiceRestart,
-		CloseSlowConsumer, CloseAuthTimeout, CloseWriteTimeout, ClosePongTimeout,
-		CloseTokenExpired, CloseOverloaded, CloseRateLimited,
-		CloseAuthenticationFailed, CloseAccessRevoked, CloseUnsupportedProtocol,
-		CloseWorkflowDeleted, CloseInvalidFrames,
+	out := make([]CloseCode, 0, len(closeCodes))
+	for c := range closeCodes {
+		out = append(out, c)
 	}
+	slices.Sort(out)
+	return out
 }
 
 // String returns the close reason the server sends with the code (short:
 // a close frame's reason is at most 123 bytes).
 func (c CloseCode) String() string {
-	if s, ok := closeNames[c]; ok {
-		return s
+	if i, ok := closeCodes[c]; ok {
+		return i.reason
 	}
 	return "close " + strconv.Itoa(int(c))
 }

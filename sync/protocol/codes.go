@@ -41,6 +41,16 @@ const (
 	CodeUnknownWorkflow Code = 21 // the workflow does not exist
 	CodeWorkflowDeleted Code = 22 // the workflow was deleted
 	CodeWorkflowLocked  Code = 23 // the workflow (or its folder) is locked
+	// CodeReplicaBehind refuses a Join whose context lacks dots of the
+	// session's own replica (Hello.rid) that the server holds: the client
+	// lost local state and reused its id, so its next dots would repeat ones
+	// the server holds with other content. The client takes a new replica
+	// id, re-mints its unsent edits under it and joins again.
+	CodeReplicaBehind Code = 24
+	// CodeBadReceipt refuses a Vouch whose receipt does not check: its key
+	// id is unknown here (retired, or another deployment's) or its MAC does
+	// not match the workflow and bytes. The client drops that delta.
+	CodeBadReceipt Code = 25
 
 	CodeInvalidOperation   Code = 30 // the operation's input is malformed, or names an unknown operation
 	CodeInvalidDelta       Code = 31 // the delta does not decode as a workflow delta
@@ -59,37 +69,40 @@ const (
 type codeInfo struct {
 	name      string
 	retryable bool
+	doc       string // for docs/PROTOCOL.md §5, generated from this table
 }
 
-// codes is the one table of names and retryable flags. "Retryable" means
-// that sending the same request again later, unchanged, may succeed.
+// codes is the one table of names, retryable flags and meanings. "Retryable"
+// means that sending the same request again later, unchanged, may succeed.
 var codes = map[Code]codeInfo{
-	CodeInvalidFrame:               {"INVALID_FRAME", false},
-	CodeUnsupportedProtocolVersion: {"UNSUPPORTED_PROTOCOL_VERSION", false},
-	CodeTooLarge:                   {"TOO_LARGE", false},
-	CodeRateLimited:                {"RATE_LIMITED", true},
-	CodeAuthenticationRequired:     {"AUTHENTICATION_REQUIRED", false},
-	CodeAuthenticationFailed:       {"AUTHENTICATION_FAILED", false},
-	CodeTokenExpired:               {"TOKEN_EXPIRED", false},
-	CodeAccessDenied:               {"ACCESS_DENIED", false},
-	CodePermissionDenied:           {"PERMISSION_DENIED", false},
-	CodeForgedDot:                  {"FORGED_DOT", false},
+	CodeInvalidFrame:               {"INVALID_FRAME", false, "the frame does not decode or breaks a frame rule (§2)"},
+	CodeUnsupportedProtocolVersion: {"UNSUPPORTED_PROTOCOL_VERSION", false, "Hello's `v` is not spoken; upgrade the client"},
+	CodeTooLarge:                   {"TOO_LARGE", false, "frame, delta or value over the announced limit"},
+	CodeRateLimited:                {"RATE_LIMITED", true, "too many frames or bytes per second; slow down"},
+	CodeAuthenticationRequired:     {"AUTHENTICATION_REQUIRED", false, "a frame other than Hello before Welcome"},
+	CodeAuthenticationFailed:       {"AUTHENTICATION_FAILED", false, "the token is invalid"},
+	CodeTokenExpired:               {"TOKEN_EXPIRED", false, "the token expired mid-session; reconnect with a fresh token"},
+	CodeAccessDenied:               {"ACCESS_DENIED", false, "no read access to the workflow"},
+	CodePermissionDenied:           {"PERMISSION_DENIED", false, "the role does not allow this (read-only session, or a lock toggle without admin)"},
+	CodeForgedDot:                  {"FORGED_DOT", false, "the delta holds dots of a replica not bound to this session (`Hello.rid`)"},
 	// Retryable after a Join: the op itself was fine.
-	CodeNotJoined:          {"NOT_JOINED", true},
-	CodeUnknownWorkflow:    {"UNKNOWN_WORKFLOW", false},
-	CodeWorkflowDeleted:    {"WORKFLOW_DELETED", false},
-	CodeWorkflowLocked:     {"WORKFLOW_LOCKED", false},
-	CodeInvalidOperation:   {"INVALID_OPERATION", false},
-	CodeInvalidDelta:       {"INVALID_DELTA", false},
-	CodePreconditionFailed: {"PRECONDITION_FAILED", false},
-	CodeClockSkew:          {"CLOCK_SKEW", false},
-	CodeBlockLocked:        {"BLOCK_LOCKED", false},
-	CodeConflict:           {"CONFLICT", false},
-	CodeUnknownEntity:      {"UNKNOWN_ENTITY", false},
-	CodeNoEffect:           {"NO_EFFECT", false},
-	CodeOverloaded:         {"OVERLOADED", true},
-	CodeStorageUnavailable: {"STORAGE_UNAVAILABLE", true},
-	CodeInternal:           {"INTERNAL", true},
+	CodeNotJoined:          {"NOT_JOINED", true, "the frame names a workflow not joined; join, then resend"},
+	CodeUnknownWorkflow:    {"UNKNOWN_WORKFLOW", false, "no such workflow"},
+	CodeWorkflowDeleted:    {"WORKFLOW_DELETED", false, "the workflow was deleted"},
+	CodeWorkflowLocked:     {"WORKFLOW_LOCKED", false, "the workflow (or its folder) is locked"},
+	CodeBadReceipt:         {"BAD_RECEIPT", false, "a `Vouch`'s receipt does not check (unknown key id, or a MAC that does not match `wf` and `d`): drop that delta (§9)"},
+	CodeReplicaBehind:      {"REPLICA_BEHIND", false, "the Join's context lacks dots of the session's own replica (`Hello.rid`) that the server holds: the client lost local state and reused its id; take a new replica id, re-mint the unsent edits under it, join again (§9)"},
+	CodeInvalidOperation:   {"INVALID_OPERATION", false, "malformed operation input, unknown operation, or a parent/subflow target that is not a loop/parallel"},
+	CodeInvalidDelta:       {"INVALID_DELTA", false, "`d` is not a valid workflow encoding (§7)"},
+	CodePreconditionFailed: {"PRECONDITION_FAILED", false, "a compare-and-set expectation does not hold"},
+	CodeClockSkew:          {"CLOCK_SKEW", false, "the delta's HLC wall time leads the server clock by more than `lim.skew`"},
+	CodeBlockLocked:        {"BLOCK_LOCKED", false, "a target block is locked or inside a locked container"},
+	CodeConflict:           {"CONFLICT", false, "id already exists, name taken, or an edge breaks a graph rule"},
+	CodeUnknownEntity:      {"UNKNOWN_ENTITY", false, "a named block, edge or variable does not exist"},
+	CodeNoEffect:           {"NO_EFFECT", false, "every target of the operation was skipped"},
+	CodeOverloaded:         {"OVERLOADED", true, "the server is shedding load"},
+	CodeStorageUnavailable: {"STORAGE_UNAVAILABLE", true, "the store is down"},
+	CodeInternal:           {"INTERNAL", true, "unexpected server failure"},
 }
 
 // Codes returns every defined code in ascending order (for docs and tests).

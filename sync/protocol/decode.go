@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
+	"reflect"
+	"unsafe"
 
 	m "github.com/flowsync/flowsync/crdt/msgpackx"
 )
@@ -61,7 +64,7 @@ func (e *decodeError) Unwrap() []error {
 // only then reads fields, so a hostile input costs at most a few times its
 // size and never a panic. Unknown body keys are skipped; an unknown frame
 // type, a duplicate key, a missing required key, a value of the wrong type
-// or one that breaks a field rule (see frames.go) is an error.
+// or one that breaks a field rule (see schema.go) is an error.
 //
 // Byte fields (Join.Context, Joined.Context, CatchUp.Delta, Delta.Delta,
 // RemoteDelta.Delta) alias b, so the largest part of a frame is not copied:
@@ -78,22 +81,23 @@ func Decode(b []byte, lim Limits) (Frame, error) {
 	if err := checkElements(b); err != nil {
 		return nil, err
 	}
-	d := &decoder{r: m.NewReader(b), lim: lim}
+	d := &decoder{in: b, r: m.NewReader(b), lim: lim}
 	if n := d.r.ArrayHeader(); d.r.Err() != nil || n != 2 {
 		return nil, &decodeError{kind: ErrWrongType, detail: "envelope is not a 2-element array [type, body]"}
 	}
-	t := d.r.Uint()
-	if d.r.Err() != nil || t > math.MaxUint8 {
+	t := d.uint()
+	if d.r.Err() != nil || d.bad != nil || t > math.MaxUint8 {
 		return nil, &decodeError{kind: ErrWrongType, detail: "frame type is not a small unsigned integer"}
 	}
 	ft := FrameType(t)
-	f := newFrame(ft)
-	if f == nil {
+	s := frameByType[ft]
+	if s == nil {
 		return nil, &decodeError{kind: ErrUnknownFrameType, detail: fmt.Sprintf("0x%02x", t)}
 	}
-	err := f.decodeBody(d)
+	f := s.new()
+	err := d.record(s.body, f.ptr(), "")
 	if err == nil {
-		err = f.validate()
+		err = validate(f)
 	}
 	if err != nil {
 		var de *decodeError
@@ -103,57 +107,6 @@ func Decode(b []byte, lim Limits) (Frame, error) {
 		return nil, err
 	}
 	return f, nil
-}
-
-// decodable is a Frame that can read its body. Kept apart from Frame so that
-// the exported interface stays small.
-type decodable interface {
-	Frame
-	decodeBody(d *decoder) error
-}
-
-func newFrame(t FrameType) decodable {
-	switch t {
-	case FrameHello:
-		return &Hello{}
-	case FrameJoin:
-		return &Join{}
-	case FrameLeave:
-		return &Leave{}
-	case FrameDelta:
-		return &Delta{}
-	case FrameOperation:
-		return &Operation{}
-	case FramePresence:
-		return &Presence{}
-	case FrameDrag:
-		return &Drag{}
-	case FrameWelcome:
-		return &Welcome{}
-	case FrameJoined:
-		return &Joined{}
-	case FrameCatchUp:
-		return &CatchUp{}
-	case FrameApplied:
-		return &Applied{}
-	case FrameDurable:
-		return &Durable{}
-	case FrameNack:
-		return &Nack{}
-	case FrameRemoteDelta:
-		return &RemoteDelta{}
-	case FramePresenceUpdate:
-		return &PresenceUpdate{}
-	case FrameRoster:
-		return &Roster{}
-	case FrameDragUpdate:
-		return &DragUpdate{}
-	case FrameEvent:
-		return &Event{}
-	case FrameError:
-		return &Error{}
-	}
-	return nil
 }
 
 // checkElements sums the element counts of every array and map in b (which
@@ -204,6 +157,7 @@ func checkElements(b []byte) error {
 // error sticks; bad holds the first error the decoder itself found (a value
 // of a msgpack type the reader does not check, such as bin).
 type decoder struct {
+	in  []byte // what r reads
 	r   *m.Reader
 	lim Limits
 	bad error
@@ -260,23 +214,6 @@ func missing(key string) error {
 	return &decodeError{kind: ErrMissingKey, detail: fmt.Sprintf("%q", key)}
 }
 
-// Optional keys accept nil as "absent": encoders in other languages often
-// write null for an unset field. Required keys do not.
-
-func (d *decoder) optString() string {
-	if d.r.IsNil() {
-		return ""
-	}
-	return d.r.String()
-}
-
-func (d *decoder) optBin() []byte {
-	if d.r.IsNil() {
-		return nil
-	}
-	return d.bin()
-}
-
 // bin reads a bin value, aliasing the input. An empty bin reads as nil, so
 // that "absent" and "empty" decode alike.
 func (d *decoder) bin() []byte {
@@ -302,422 +239,109 @@ func (d *decoder) bin() []byte {
 	return raw[hdr:len(raw):len(raw)]
 }
 
-func (d *decoder) point() Point {
-	var p Point
-	var hasX, hasY bool
-	err := d.fields(func(k []byte) bool {
-		switch string(k) {
-		case "x":
-			p.X, hasX = d.r.Float(), true
-		case "y":
-			p.Y, hasY = d.r.Float(), true
-		default:
-			return false
-		}
-		return true
-	})
-	switch {
-	case err != nil:
-		d.setBad(err)
-	case !hasX:
-		d.setBad(missing("x"))
-	case !hasY:
-		d.setBad(missing("y"))
-	}
-	return p
-}
-
 func (d *decoder) setBad(err error) {
-	if d.bad == nil {
+	if d.bad == nil && err != nil {
 		d.bad = err
 	}
 }
 
-func (d *decoder) cursor() *Point {
-	if d.r.IsNil() {
-		return nil
-	}
-	p := d.point()
-	return &p
-}
-
-func (d *decoder) selection() Selection {
-	var s Selection
-	if d.r.IsNil() {
-		return s
-	}
-	var hasT bool
+// record reads a map into the struct at p, as r describes it. prefix names
+// the map in errors: "user." for the map under a Welcome's "user" key (keys
+// are named relative to the nearest enclosing key, so that no name is built
+// unless an error needs it); empty for a frame body, for a map that may be
+// nil (a cursor) and for the elements of arrays and maps (roster entries,
+// positions), which are named by their own keys.
+func (d *decoder) record(r *record, p unsafe.Pointer, prefix string) error {
+	var seen uint64
 	err := d.fields(func(k []byte) bool {
-		switch string(k) {
-		case "t":
-			s.Type, hasT = SelectionType(d.r.String()), true
-		case "id":
-			s.ID = d.optString()
-		default:
-			return false
+		for i := range r.fields {
+			if f := &r.fields[i]; f.key == string(k) {
+				seen |= 1 << i
+				d.value(f, unsafe.Add(p, f.off))
+				return true
+			}
 		}
-		return true
+		return false
 	})
 	if err != nil {
-		d.setBad(err)
-	} else if !hasT {
-		d.setBad(missing("sel.t"))
-	}
-	return s
-}
-
-func (d *decoder) positions() map[string]Point {
-	if d.r.IsNil() {
-		d.fail("map of positions")
-		return nil
-	}
-	n := d.r.MapHeader()
-	if d.r.Err() != nil {
-		return nil
-	}
-	ps := make(map[string]Point, n)
-	for i := 0; i < n && d.r.Err() == nil && d.bad == nil; i++ {
-		id := d.r.String()
-		if _, dup := ps[id]; dup {
-			d.setBad(&decodeError{kind: ErrDuplicateKey, detail: "pos: a block id twice"})
-			return nil
-		}
-		ps[id] = d.point()
-	}
-	return ps
-}
-
-func (d *decoder) rosterEntries() []RosterEntry {
-	n := d.r.ArrayHeader()
-	if d.r.Err() != nil {
-		return nil
-	}
-	es := make([]RosterEntry, n)
-	for i := 0; i < n && d.r.Err() == nil && d.bad == nil; i++ {
-		d.rosterEntry(&es[i])
-	}
-	return es
-}
-
-func (d *decoder) rosterEntry(e *RosterEntry) {
-	var hasSID, hasUID, hasRole, hasJoined, hasActive bool
-	err := d.fields(func(k []byte) bool {
-		switch string(k) {
-		case "sid":
-			e.SessionID, hasSID = d.r.String(), true
-		case "tab":
-			e.TabSessionID = d.optString()
-		case "uid":
-			e.UserID, hasUID = d.r.String(), true
-		case "name":
-			e.Name = d.optString()
-		case "avatar":
-			e.Avatar = d.optString()
-		case "role":
-			e.Role, hasRole = Role(d.r.String()), true
-		case "joined":
-			e.JoinedAtMs, hasJoined = d.r.Int(), true
-		case "active":
-			e.LastActivityMs, hasActive = d.r.Int(), true
-		case "cur":
-			e.Cursor = d.cursor()
-		case "sel":
-			e.Selection = d.selection()
-		default:
-			return false
-		}
-		return true
-	})
-	switch {
-	case err != nil:
-		d.setBad(err)
-	case !hasSID:
-		d.setBad(missing("sid"))
-	case !hasUID:
-		d.setBad(missing("uid"))
-	case !hasRole:
-		d.setBad(missing("role"))
-	case !hasJoined:
-		d.setBad(missing("joined"))
-	case !hasActive:
-		d.setBad(missing("active"))
-	}
-}
-
-// ---- frame bodies --------------------------------------------------------
-
-func (f *Hello) decodeBody(d *decoder) error {
-	var hasV, hasTok bool
-	err := d.fields(func(k []byte) bool {
-		switch string(k) {
-		case "v":
-			f.ProtocolVersion, hasV = d.r.Uint(), true
-		case "tok":
-			f.Token, hasTok = d.r.String(), true
-		case "rid":
-			f.ReplicaID = d.optString()
-		case "cn":
-			f.ClientName = d.optString()
-		case "cv":
-			f.ClientVersion = d.optString()
-		default:
-			return false
-		}
-		return true
-	})
-	switch {
-	case err != nil:
 		return err
-	case !hasV:
-		return missing("v")
-	case !hasTok:
-		return missing("tok")
+	}
+	if lack := r.required &^ seen; lack != 0 {
+		return missing(prefix + r.fields[bits.TrailingZeros64(lack)].key)
 	}
 	return nil
 }
 
-func (f *Welcome) decodeBody(d *decoder) error {
-	var hasV, hasSID, hasUser, hasNow bool
-	err := d.fields(func(k []byte) bool {
-		switch string(k) {
-		case "v":
-			f.ProtocolVersion, hasV = d.r.Uint(), true
-		case "sid":
-			f.SessionID, hasSID = d.r.String(), true
-		case "user":
-			hasUser = true
-			var hasID bool
-			err := d.fields(func(k []byte) bool {
-				switch string(k) {
-				case "id":
-					f.User.ID, hasID = d.r.String(), true
-				case "name":
-					f.User.Name = d.optString()
-				case "avatar":
-					f.User.Avatar = d.optString()
-				default:
-					return false
-				}
-				return true
-			})
-			if err != nil {
+// value reads one field's value into p. Optional keys accept nil as
+// "absent": encoders in other languages often write null for an unset
+// field. Required keys do not. Errors stick in d (see fields).
+func (d *decoder) value(f *field, p unsafe.Pointer) {
+	if !f.req && f.kind != kindRecordOrNil && d.r.IsNil() {
+		return
+	}
+	switch f.kind {
+	case kindStr:
+		*(*string)(p) = d.r.String()
+	case kindUint:
+		*(*uint64)(p) = d.uint()
+	case kindInt:
+		*(*int64)(p) = d.r.Int()
+	case kindBool:
+		*(*bool)(p) = d.r.Bool()
+	case kindFloat:
+		*(*float64)(p) = d.r.Float()
+	case kindBin:
+		*(*[]byte)(p) = d.bin()
+	case kindCode:
+		*(*Code)(p) = d.code()
+	case kindRecord:
+		if err := d.record(f.rec, p, f.prefix); err != nil {
+			d.setBad(err)
+		}
+	case kindRecordOrNil:
+		if d.r.IsNil() {
+			return
+		}
+		q := reflect.New(f.rec.goType).UnsafePointer()
+		*(*unsafe.Pointer)(p) = q
+		if err := d.record(f.rec, q, ""); err != nil {
+			d.setBad(err)
+		}
+	case kindList:
+		n := d.r.ArrayHeader()
+		if d.r.Err() != nil {
+			return
+		}
+		first := f.seq.make(p, n)
+		for i := 0; i < n && d.r.Err() == nil && d.bad == nil; i++ {
+			q := unsafe.Add(first, uintptr(i)*f.seq.size)
+			if f.elem.kind == kindRecord {
+				d.setBad(d.record(f.elem.rec, q, ""))
+			} else {
+				d.value(f.elem, q)
+			}
+		}
+	case kindDict:
+		n := d.r.MapHeader()
+		if d.r.Err() != nil {
+			return
+		}
+		f.dict.make(p, n)
+		v := f.dict.scratch()
+		for i := 0; i < n && d.r.Err() == nil && d.bad == nil; i++ {
+			k := d.r.String()
+			if err := d.record(f.rec, v, ""); err != nil {
 				d.setBad(err)
-			} else if !hasID {
-				d.setBad(missing("user.id"))
+				return
 			}
-		case "sv":
-			f.ServerVersion = d.optString()
-		case "lim":
-			if d.r.IsNil() {
-				return true
+			if !f.dict.store(p, k, v) {
+				d.setBad(&decodeError{kind: ErrDuplicateKey, detail: fmt.Sprintf("%s: a %s twice", f.key, f.keyDoc)})
+				return
 			}
-			l := &f.Limits
-			d.setBad(d.fields(func(k []byte) bool {
-				switch string(k) {
-				case "frame":
-					l.MaxFrameBytes = d.r.Uint()
-				case "delta":
-					l.MaxDeltaBytes = d.r.Uint()
-				case "ops":
-					l.MaxOpsPerSecond = d.r.Uint()
-				case "burst":
-					l.OpsBurst = d.r.Uint()
-				case "skew":
-					l.MaxClockSkewMs = d.r.Uint()
-				default:
-					return false
-				}
-				return true
-			}))
-		case "now":
-			f.ServerTimeMs, hasNow = d.r.Int(), true
-		default:
-			return false
 		}
-		return true
-	})
-	switch {
-	case err != nil:
-		return err
-	case !hasV:
-		return missing("v")
-	case !hasSID:
-		return missing("sid")
-	case !hasUser:
-		return missing("user")
-	case !hasNow:
-		return missing("now")
+	case kindPayload:
+		*(*map[string]any)(p) = d.payload()
 	}
-	return nil
-}
-
-func (f *Join) decodeBody(d *decoder) error {
-	var hasWF bool
-	err := d.fields(func(k []byte) bool {
-		switch string(k) {
-		case "wf":
-			f.WorkflowID, hasWF = d.r.String(), true
-		case "ctx":
-			f.Context = d.optBin()
-		case "tab":
-			f.TabSessionID = d.optString()
-		default:
-			return false
-		}
-		return true
-	})
-	if err == nil && !hasWF {
-		return missing("wf")
-	}
-	return err
-}
-
-func (f *Joined) decodeBody(d *decoder) error {
-	var hasWF, hasRole, hasCtx, hasRoster, hasChunks bool
-	err := d.fields(func(k []byte) bool {
-		switch string(k) {
-		case "wf":
-			f.WorkflowID, hasWF = d.r.String(), true
-		case "role":
-			f.Role, hasRole = Role(d.r.String()), true
-		case "ctx":
-			f.Context, hasCtx = d.bin(), true
-		case "roster":
-			f.Roster, hasRoster = d.rosterEntries(), true
-		case "chunks":
-			f.CatchUpChunks, hasChunks = d.r.Uint(), true
-		default:
-			return false
-		}
-		return true
-	})
-	switch {
-	case err != nil:
-		return err
-	case !hasWF:
-		return missing("wf")
-	case !hasRole:
-		return missing("role")
-	case !hasCtx:
-		return missing("ctx")
-	case !hasRoster:
-		return missing("roster")
-	case !hasChunks:
-		return missing("chunks")
-	}
-	return nil
-}
-
-func (f *CatchUp) decodeBody(d *decoder) error {
-	var hasWF, hasSeq, hasLast, hasD bool
-	err := d.fields(func(k []byte) bool {
-		switch string(k) {
-		case "wf":
-			f.WorkflowID, hasWF = d.r.String(), true
-		case "seq":
-			f.Seq, hasSeq = d.r.Uint(), true
-		case "last":
-			f.Last, hasLast = d.r.Bool(), true
-		case "d":
-			f.Delta, hasD = d.bin(), true
-		default:
-			return false
-		}
-		return true
-	})
-	switch {
-	case err != nil:
-		return err
-	case !hasWF:
-		return missing("wf")
-	case !hasSeq:
-		return missing("seq")
-	case !hasLast:
-		return missing("last")
-	case !hasD:
-		return missing("d")
-	}
-	return nil
-}
-
-func (f *Leave) decodeBody(d *decoder) error {
-	var hasWF bool
-	err := d.fields(func(k []byte) bool {
-		if string(k) != "wf" {
-			return false
-		}
-		f.WorkflowID, hasWF = d.r.String(), true
-		return true
-	})
-	if err == nil && !hasWF {
-		return missing("wf")
-	}
-	return err
-}
-
-func (f *Delta) decodeBody(d *decoder) error {
-	var hasWF, hasOp, hasD bool
-	err := d.fields(func(k []byte) bool {
-		switch string(k) {
-		case "wf":
-			f.WorkflowID, hasWF = d.r.String(), true
-		case "op":
-			f.OpID, hasOp = d.r.String(), true
-		case "d":
-			f.Delta, hasD = d.bin(), true
-		default:
-			return false
-		}
-		return true
-	})
-	switch {
-	case err != nil:
-		return err
-	case !hasWF:
-		return missing("wf")
-	case !hasOp:
-		return missing("op")
-	case !hasD:
-		return missing("d")
-	}
-	return nil
-}
-
-func (f *Operation) decodeBody(d *decoder) error {
-	var hasWF, hasOp, hasName, hasTarget, hasPayload bool
-	err := d.fields(func(k []byte) bool {
-		switch string(k) {
-		case "wf":
-			f.WorkflowID, hasWF = d.r.String(), true
-		case "op":
-			f.OpID, hasOp = d.r.String(), true
-		case "name":
-			f.Name, hasName = d.r.String(), true
-		case "target":
-			f.Target, hasTarget = d.r.String(), true
-		case "payload":
-			hasPayload = true
-			f.Payload = d.payload()
-		default:
-			return false
-		}
-		return true
-	})
-	switch {
-	case err != nil:
-		return err
-	case !hasWF:
-		return missing("wf")
-	case !hasOp:
-		return missing("op")
-	case !hasName:
-		return missing("name")
-	case !hasTarget:
-		return missing("target")
-	case !hasPayload:
-		return missing("payload")
-	}
-	return nil
 }
 
 // payload decodes a JSON-shaped map with msgpackx.Decode (string keys only,
@@ -741,325 +365,27 @@ func (d *decoder) payload() map[string]any {
 	return mv
 }
 
-func (f *Applied) decodeBody(d *decoder) error {
-	var hasOp bool
-	err := d.fields(func(k []byte) bool {
-		if string(k) != "op" {
-			return false
+// uint reads a non-negative integer written in any integer form: §2 of
+// PROTOCOL.md allows any, and an encoder may write a non-negative value in
+// a signed form (msgpack libraries that type by the host integer do), which
+// the TypeScript decoder accepts as well.
+func (d *decoder) uint() uint64 {
+	if off := d.r.Offset(); off < len(d.in) && d.in[off] >= 0xd0 && d.in[off] <= 0xd3 {
+		v := d.r.Int()
+		if v < 0 {
+			d.fail("an unsigned integer")
+			return 0
 		}
-		f.OpID, hasOp = d.r.String(), true
-		return true
-	})
-	if err == nil && !hasOp {
-		return missing("op")
+		return uint64(v)
 	}
-	return err
-}
-
-func (f *Durable) decodeBody(d *decoder) error {
-	var hasOps bool
-	err := d.fields(func(k []byte) bool {
-		if string(k) != "ops" {
-			return false
-		}
-		hasOps = true
-		n := d.r.ArrayHeader()
-		if d.r.Err() != nil {
-			return true
-		}
-		f.OpIDs = make([]string, n)
-		for i := 0; i < n && d.r.Err() == nil; i++ {
-			f.OpIDs[i] = d.r.String()
-		}
-		return true
-	})
-	if err == nil && !hasOps {
-		return missing("ops")
-	}
-	return err
-}
-
-func (f *Nack) decodeBody(d *decoder) error {
-	var hasOp, hasCode, hasRetry bool
-	err := d.fields(func(k []byte) bool {
-		switch string(k) {
-		case "op":
-			f.OpID, hasOp = d.r.String(), true
-		case "code":
-			f.Code, hasCode = d.code(), true
-		case "msg":
-			f.Message = d.optString()
-		case "retry":
-			f.Retryable, hasRetry = d.r.Bool(), true
-		default:
-			return false
-		}
-		return true
-	})
-	switch {
-	case err != nil:
-		return err
-	case !hasOp:
-		return missing("op")
-	case !hasCode:
-		return missing("code")
-	case !hasRetry:
-		return missing("retry")
-	}
-	return nil
+	return d.r.Uint()
 }
 
 func (d *decoder) code() Code {
-	c := d.r.Uint()
+	c := d.uint()
 	if c > math.MaxUint16 {
 		d.fail("a 16-bit code")
 		return 0
 	}
 	return Code(c)
-}
-
-func (f *RemoteDelta) decodeBody(d *decoder) error {
-	var hasWF, hasD, hasFrom bool
-	err := d.fields(func(k []byte) bool {
-		switch string(k) {
-		case "wf":
-			f.WorkflowID, hasWF = d.r.String(), true
-		case "d":
-			f.Delta, hasD = d.bin(), true
-		case "from":
-			hasFrom = true
-			o := &f.Origin
-			var hasUID, hasSID bool
-			err := d.fields(func(k []byte) bool {
-				switch string(k) {
-				case "uid":
-					o.UserID, hasUID = d.r.String(), true
-				case "rid":
-					o.ReplicaID = d.optString()
-				case "sid":
-					o.SessionID, hasSID = d.r.String(), true
-				default:
-					return false
-				}
-				return true
-			})
-			switch {
-			case err != nil:
-				d.setBad(err)
-			case !hasUID:
-				d.setBad(missing("from.uid"))
-			case !hasSID:
-				d.setBad(missing("from.sid"))
-			}
-		default:
-			return false
-		}
-		return true
-	})
-	switch {
-	case err != nil:
-		return err
-	case !hasWF:
-		return missing("wf")
-	case !hasD:
-		return missing("d")
-	case !hasFrom:
-		return missing("from")
-	}
-	return nil
-}
-
-func (f *Presence) decodeBody(d *decoder) error {
-	var hasWF bool
-	err := d.fields(func(k []byte) bool {
-		switch string(k) {
-		case "wf":
-			f.WorkflowID, hasWF = d.r.String(), true
-		case "cur":
-			f.Cursor = d.cursor()
-		case "sel":
-			f.Selection = d.selection()
-		default:
-			return false
-		}
-		return true
-	})
-	if err == nil && !hasWF {
-		return missing("wf")
-	}
-	return err
-}
-
-func (f *PresenceUpdate) decodeBody(d *decoder) error {
-	var hasWF, hasSID, hasUID bool
-	err := d.fields(func(k []byte) bool {
-		switch string(k) {
-		case "wf":
-			f.WorkflowID, hasWF = d.r.String(), true
-		case "sid":
-			f.SessionID, hasSID = d.r.String(), true
-		case "uid":
-			f.UserID, hasUID = d.r.String(), true
-		case "name":
-			f.Name = d.optString()
-		case "avatar":
-			f.Avatar = d.optString()
-		case "cur":
-			f.Cursor = d.cursor()
-		case "sel":
-			f.Selection = d.selection()
-		default:
-			return false
-		}
-		return true
-	})
-	switch {
-	case err != nil:
-		return err
-	case !hasWF:
-		return missing("wf")
-	case !hasSID:
-		return missing("sid")
-	case !hasUID:
-		return missing("uid")
-	}
-	return nil
-}
-
-func (f *Roster) decodeBody(d *decoder) error {
-	var hasWF, hasEntries bool
-	err := d.fields(func(k []byte) bool {
-		switch string(k) {
-		case "wf":
-			f.WorkflowID, hasWF = d.r.String(), true
-		case "entries":
-			f.Entries, hasEntries = d.rosterEntries(), true
-		default:
-			return false
-		}
-		return true
-	})
-	switch {
-	case err != nil:
-		return err
-	case !hasWF:
-		return missing("wf")
-	case !hasEntries:
-		return missing("entries")
-	}
-	return nil
-}
-
-func (f *Drag) decodeBody(d *decoder) error {
-	var hasWF, hasPos bool
-	err := d.fields(func(k []byte) bool {
-		switch string(k) {
-		case "wf":
-			f.WorkflowID, hasWF = d.r.String(), true
-		case "pos":
-			f.Positions, hasPos = d.positions(), true
-		default:
-			return false
-		}
-		return true
-	})
-	switch {
-	case err != nil:
-		return err
-	case !hasWF:
-		return missing("wf")
-	case !hasPos:
-		return missing("pos")
-	}
-	return nil
-}
-
-func (f *DragUpdate) decodeBody(d *decoder) error {
-	var hasWF, hasSID, hasUID, hasPos bool
-	err := d.fields(func(k []byte) bool {
-		switch string(k) {
-		case "wf":
-			f.WorkflowID, hasWF = d.r.String(), true
-		case "sid":
-			f.SessionID, hasSID = d.r.String(), true
-		case "uid":
-			f.UserID, hasUID = d.r.String(), true
-		case "pos":
-			f.Positions, hasPos = d.positions(), true
-		default:
-			return false
-		}
-		return true
-	})
-	switch {
-	case err != nil:
-		return err
-	case !hasWF:
-		return missing("wf")
-	case !hasSID:
-		return missing("sid")
-	case !hasUID:
-		return missing("uid")
-	case !hasPos:
-		return missing("pos")
-	}
-	return nil
-}
-
-func (f *Event) decodeBody(d *decoder) error {
-	var hasWF, hasKind, hasTS bool
-	err := d.fields(func(k []byte) bool {
-		switch string(k) {
-		case "wf":
-			f.WorkflowID, hasWF = d.r.String(), true
-		case "kind":
-			f.Kind, hasKind = EventKind(d.r.String()), true
-		case "msg":
-			f.Message = d.optString()
-		case "ts":
-			f.TimestampMs, hasTS = d.r.Int(), true
-		default:
-			return false
-		}
-		return true
-	})
-	switch {
-	case err != nil:
-		return err
-	case !hasWF:
-		return missing("wf")
-	case !hasKind:
-		return missing("kind")
-	case !hasTS:
-		return missing("ts")
-	}
-	return nil
-}
-
-func (f *Error) decodeBody(d *decoder) error {
-	var hasCode, hasRetry bool
-	err := d.fields(func(k []byte) bool {
-		switch string(k) {
-		case "code":
-			f.Code, hasCode = d.code(), true
-		case "msg":
-			f.Message = d.optString()
-		case "retry":
-			f.Retryable, hasRetry = d.r.Bool(), true
-		case "wf":
-			f.WorkflowID = d.optString()
-		default:
-			return false
-		}
-		return true
-	})
-	switch {
-	case err != nil:
-		return err
-	case !hasCode:
-		return missing("code")
-	case !hasRetry:
-		return missing("retry")
-	}
-	return nil
 }

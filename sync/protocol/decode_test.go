@@ -145,8 +145,10 @@ func TestDecodeUnknownKeysAndNilOptionalsAreAccepted(t *testing.T) {
 	}
 }
 
-// TestHostileInputs is the part of RELIABILITY T11 that applies to frame
-// decoding: each input is refused quickly, with little allocation.
+// TestHostileInputs feeds the decoder inputs that crashed or exhausted
+// other collaborative-editing servers (huge declared lengths, deep or wide
+// nesting, truncations, text where binary belongs): each is refused
+// quickly, with little allocation.
 func TestHostileInputs(t *testing.T) {
 	inputs := map[string][]byte{
 		"dd ff ff ff ff":    {0xdd, 0xff, 0xff, 0xff, 0xff},
@@ -168,10 +170,11 @@ func TestHostileInputs(t *testing.T) {
 					t.Fatalf("decoded %#v", f)
 				}
 			})
-			// RELIABILITY item 17 asks for at most 8x the input; an
-			// Operation payload of empty maps is the one shape that
-			// cannot meet it (one byte becomes a Go map), so it is held
-			// to T10's absolute bound instead: 8 MiB per frame.
+			// At most 8x the input, so that no frame amplifies into much
+			// more memory than it cost to send; an Operation payload of
+			// empty maps is the one shape that cannot meet it (one byte
+			// becomes a Go map), so it is held to the absolute bound
+			// instead: 8 MiB per frame of at most 1 MiB.
 			limit := 8*uint64(len(in)) + 64<<10
 			if name == "wide payload" {
 				limit = 8 << 20

@@ -16,6 +16,15 @@
 // caller with workflow.Decode and workflow.DeltaLimits; re-encoding them here
 // would cost a copy and risk two encodings of one state.
 //
+// Every frame body and nested map is declared once, as a table in schema.go
+// (keys, types, bounds, meanings), which the encoder, the decoder and the
+// validator interpret. The same tables generate the tables of
+// docs/PROTOCOL.md and the TypeScript SDK's schema module
+// (clients/js/src/protocol/schema.ts); TestGeneratedFiles fails when those
+// are stale:
+//
+//	go test ./sync/protocol -run TestGeneratedFiles -update
+//
 // The format is documented for client authors in docs/PROTOCOL.md; a change
 // here is a change there, and a breaking change bumps ProtocolVersion.
 package protocol
@@ -77,17 +86,16 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// Element caps, per frame, checked before any field is decoded (the numbers
-// are RELIABILITY item 17's): they bound what a frame can make the decoder
-// allocate, since a one-byte msgpack element becomes a 16-byte Go value or
-// more.
+// Element caps, per frame, checked before any field is decoded: they bound
+// what a frame can make the decoder allocate (at most about 8x its size),
+// since a one-byte msgpack element becomes a 16-byte Go value or more.
 const (
 	MaxArrayElements = 131072 // summed over every array in the frame
 	MaxMapPairs      = 65536  // summed over every map in the frame
 	// MaxContainers caps the arrays and maps in a frame: an empty map costs
 	// one byte on the wire and about 64 bytes decoded (Operation payloads
 	// decode to map[string]any), so this is what keeps a 1 MiB frame under
-	// 8 MiB of allocation (RELIABILITY T10).
+	// 8 MiB of allocation.
 	MaxContainers = 32768
 	// maxStructKeys caps the keys of a map that decodes into a struct (the
 	// body, user, limits, cursor...): it keeps the duplicate-key check

@@ -2,9 +2,7 @@ package protocol
 
 import (
 	"fmt"
-	"math"
-	"slices"
-	"unicode/utf8"
+	"unsafe"
 )
 
 // FrameType is the first element of every frame's envelope. Values are part
@@ -13,9 +11,8 @@ import (
 // peer can refuse a frame sent in the wrong direction without a table.
 type FrameType uint8
 
-// Frame types. The comment on each line gives the body keys (see the frame's
-// struct for their meaning and docs/PROTOCOL.md for their msgpack types);
-// * marks a required key.
+// Frame types. The comment on each line gives the body keys (schema.go has
+// their types, bounds and meaning); * marks a required key.
 const (
 	// Client → server.
 	FrameHello     = FrameType(0x01) // v*, tok*, rid, cn, cv
@@ -25,20 +22,22 @@ const (
 	FrameOperation = FrameType(0x05) // wf*, op*, name*, target*, payload* (map)
 	FramePresence  = FrameType(0x06) // wf*, cur ({x,y} | nil), sel ({t, id})
 	FrameDrag      = FrameType(0x07) // wf*, pos* ({block id: {x,y}})
+	FrameVouch     = FrameType(0x08) // wf*, op*, d* (bin), rk*, rm* (bin)
 
 	// Server → client.
 	FrameWelcome        = FrameType(0x40) // v*, sid*, user* ({id*, name, avatar}), sv, lim ({frame, delta, ops, burst, skew}), now*
-	FrameJoined         = FrameType(0x41) // wf*, role*, ctx* (bin), roster* ([entry]), chunks*
-	FrameCatchUp        = FrameType(0x42) // wf*, seq*, last*, d* (bin)
+	FrameJoined         = FrameType(0x41) // wf*, role*, ctx* (bin), roster* ([entry]), chunks*, epoch, seq, stable
+	FrameCatchUp        = FrameType(0x42) // wf*, seq*, last*, d* (bin), rk, rm (bin)
 	FrameApplied        = FrameType(0x43) // op*
 	FrameDurable        = FrameType(0x44) // ops* ([str])
 	FrameNack           = FrameType(0x45) // op*, code*, msg, retry*
-	FrameRemoteDelta    = FrameType(0x46) // wf*, d* (bin), from* ({uid, rid, sid})
+	FrameRemoteDelta    = FrameType(0x46) // wf*, d* (bin), from* ({uid, rid, sid}), seq, rk, rm (bin)
 	FramePresenceUpdate = FrameType(0x47) // wf*, sid*, uid*, name, avatar, cur, sel
 	FrameRoster         = FrameType(0x48) // wf*, entries* ([entry])
 	FrameDragUpdate     = FrameType(0x49) // wf*, sid*, uid*, pos*
 	FrameEvent          = FrameType(0x4a) // wf*, kind*, msg, ts*
 	FrameError          = FrameType(0x4b) // code*, msg, retry*, wf
+	FrameStable         = FrameType(0x4c) // wf*, epoch*, seq*
 )
 
 // FromClient reports whether t is in the client→server range.
@@ -49,12 +48,12 @@ func (t FrameType) FromServer() bool { return t >= 0x40 && t <= 0x7f }
 
 var frameTypeNames = map[FrameType]string{
 	FrameHello: "Hello", FrameJoin: "Join", FrameLeave: "Leave", FrameDelta: "Delta",
-	FrameOperation: "Operation", FramePresence: "Presence", FrameDrag: "Drag",
+	FrameOperation: "Operation", FramePresence: "Presence", FrameDrag: "Drag", FrameVouch: "Vouch",
 	FrameWelcome: "Welcome", FrameJoined: "Joined", FrameCatchUp: "CatchUp",
 	FrameApplied: "Applied", FrameDurable: "Durable", FrameNack: "Nack",
 	FrameRemoteDelta: "RemoteDelta", FramePresenceUpdate: "PresenceUpdate",
 	FrameRoster: "Roster", FrameDragUpdate: "DragUpdate", FrameEvent: "Event",
-	FrameError: "Error",
+	FrameError: "Error", FrameStable: "Stable",
 }
 
 func (t FrameType) String() string {
@@ -69,13 +68,9 @@ func (t FrameType) String() string {
 // returns and what a type switch should name (case *protocol.Delta).
 type Frame interface {
 	Type() FrameType
-	// appendBody appends the body map; it does not validate.
-	appendBody(b []byte) []byte
-	// validate checks the rules that Encode and Decode share, so that
-	// whatever one accepts the other does.
-	validate() error
-	// sizeHint estimates the encoded size, to allocate once.
-	sizeHint() int
+	// ptr returns the frame struct, which the codec reads and writes as
+	// the body record of its type describes (schema.go).
+	ptr() unsafe.Pointer
 }
 
 // Role is what a session may do in a workflow.
@@ -212,6 +207,15 @@ type Joined struct {
 	Context       []byte
 	Roster        []RosterEntry
 	CatchUpChunks uint64
+	// Epoch names this incarnation of the room: every load of the
+	// workflow, on any node, gets a new one. Seq is the room's relay
+	// sequence at the join (every later RemoteDelta has a greater one) and
+	// Stable its durable mark: relayed frames of this epoch with a
+	// sequence up to Stable are durable, and so is the catch-up when
+	// Stable equals Seq.
+	Epoch  string
+	Seq    uint64
+	Stable uint64
 }
 
 // CatchUp carries one chunk of what the joining client lacks, as a delta.
@@ -221,7 +225,20 @@ type CatchUp struct {
 	Seq        uint64
 	Last       bool
 	Delta      []byte
+	Receipt    Receipt // the server's receipt for Delta; zero without receipts
 }
+
+// Receipt is a server's proof that it admitted a delta: a MAC over the
+// workflow id and the delta's exact bytes under the deployment key KeyID
+// (package sync/receipt). A client keeps it with the delta until the delta
+// is durable and hands both back in a Vouch after a server lost them.
+type Receipt struct {
+	KeyID string
+	MAC   []byte
+}
+
+// IsZero reports whether r is absent.
+func (r Receipt) IsZero() bool { return r.KeyID == "" && len(r.MAC) == 0 }
 
 // Leave leaves a workflow room. Unacknowledged deltas stay in the client's
 // outbox; they are resent after the next Join.
@@ -275,6 +292,28 @@ type RemoteDelta struct {
 	WorkflowID string
 	Delta      []byte
 	Origin     Origin
+	Seq        uint64  // the frame's relay sequence in the room's epoch (Joined.Epoch)
+	Receipt    Receipt // the server's receipt for Delta; zero without receipts
+}
+
+// Vouch hands back a delta the client received from a server (a
+// RemoteDelta's or a CatchUp's Delta, byte for byte) with its receipt, after
+// the server that sent it may have lost it (a new Joined.Epoch). It is
+// answered like a Delta (Applied, then Durable; or Nack BAD_RECEIPT when the
+// receipt does not check).
+type Vouch struct {
+	WorkflowID string
+	OpID       string
+	Delta      []byte
+	Receipt    Receipt
+}
+
+// Stable says every relayed frame of Epoch with a sequence up to Seq is
+// durable: a client may forget the receipts it kept for them.
+type Stable struct {
+	WorkflowID string
+	Epoch      string
+	Seq        uint64
 }
 
 // Presence replaces the sender's live presence in the room: a nil Cursor
@@ -335,6 +374,8 @@ func (*Delta) Type() FrameType          { return FrameDelta }
 func (*Operation) Type() FrameType      { return FrameOperation }
 func (*Presence) Type() FrameType       { return FramePresence }
 func (*Drag) Type() FrameType           { return FrameDrag }
+func (*Vouch) Type() FrameType          { return FrameVouch }
+func (*Stable) Type() FrameType         { return FrameStable }
 func (*Welcome) Type() FrameType        { return FrameWelcome }
 func (*Joined) Type() FrameType         { return FrameJoined }
 func (*CatchUp) Type() FrameType        { return FrameCatchUp }
@@ -348,258 +389,24 @@ func (*DragUpdate) Type() FrameType     { return FrameDragUpdate }
 func (*Event) Type() FrameType          { return FrameEvent }
 func (*Error) Type() FrameType          { return FrameError }
 
-// ---- validation ----------------------------------------------------------
-
-// fieldErr reports an invalid value: the key is named, the value is not (it
-// may be hostile or private).
-func fieldErr(key, why string) error {
-	return &decodeError{kind: ErrInvalidValue, detail: fmt.Sprintf("%q %s", key, why)}
-}
-
-func checkID(key, s string, required bool) error {
-	switch {
-	case s == "" && required:
-		return fieldErr(key, "is empty")
-	case len(s) > MaxIDBytes:
-		return fieldErr(key, fmt.Sprintf("is longer than %d bytes", MaxIDBytes))
-	case !utf8.ValidString(s):
-		return fieldErr(key, "is not valid UTF-8")
-	}
-	return nil
-}
-
-func checkText(key, s string, max int) error {
-	switch {
-	case len(s) > max:
-		return fieldErr(key, fmt.Sprintf("is longer than %d bytes", max))
-	case !utf8.ValidString(s):
-		return fieldErr(key, "is not valid UTF-8")
-	}
-	return nil
-}
-
-func checkPoint(key string, p *Point) error {
-	if p == nil {
-		return nil
-	}
-	if math.IsNaN(p.X) || math.IsInf(p.X, 0) || math.IsNaN(p.Y) || math.IsInf(p.Y, 0) {
-		return fieldErr(key, "is not finite")
-	}
-	return nil
-}
-
-func checkSelection(s Selection) error {
-	switch s.Type {
-	case "", SelectNone:
-		if s.ID != "" {
-			return fieldErr("sel", "has an id but selects nothing")
-		}
-		return nil
-	case SelectBlock, SelectEdge:
-		return checkID("sel.id", s.ID, true)
-	}
-	return fieldErr("sel.t", "is not block, edge or none")
-}
-
-func checkPositions(ps map[string]Point) error {
-	for id, p := range ps {
-		if err := checkID("pos", id, true); err != nil {
-			return err
-		}
-		if err := checkPoint("pos", &p); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func checkRoster(es []RosterEntry) error {
-	for i := range es {
-		e := &es[i]
-		if err := firstErr(
-			checkID("sid", e.SessionID, true),
-			checkID("tab", e.TabSessionID, false),
-			checkID("uid", e.UserID, true),
-			checkText("name", e.Name, MaxTextBytes),
-			checkText("avatar", e.Avatar, MaxTextBytes),
-			checkRole(e.Role),
-			checkPoint("cur", e.Cursor),
-			checkSelection(e.Selection),
-		); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func checkRole(r Role) error {
-	if !r.Valid() {
-		return fieldErr("role", "is not read, write or admin")
-	}
-	return nil
-}
-
-func firstErr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (f *Hello) validate() error {
-	if f.ProtocolVersion == 0 {
-		return fieldErr("v", "is zero")
-	}
-	return firstErr(
-		checkText("tok", f.Token, MaxTokenBytes),
-		checkID("rid", f.ReplicaID, false),
-		checkText("cn", f.ClientName, MaxIDBytes),
-		checkText("cv", f.ClientVersion, MaxIDBytes),
-	)
-}
-
-func (f *Welcome) validate() error {
-	if f.ProtocolVersion == 0 {
-		return fieldErr("v", "is zero")
-	}
-	return firstErr(
-		checkID("sid", f.SessionID, true),
-		checkID("user.id", f.User.ID, true),
-		checkText("user.name", f.User.Name, MaxTextBytes),
-		checkText("user.avatar", f.User.Avatar, MaxTextBytes),
-		checkText("sv", f.ServerVersion, MaxIDBytes),
-	)
-}
-
-func (f *Join) validate() error {
-	return firstErr(checkID("wf", f.WorkflowID, true), checkID("tab", f.TabSessionID, false))
-}
-
-func (f *Joined) validate() error {
-	if len(f.Context) == 0 {
-		return fieldErr("ctx", "is empty")
-	}
-	return firstErr(checkID("wf", f.WorkflowID, true), checkRole(f.Role), checkRoster(f.Roster))
-}
-
-func (f *CatchUp) validate() error {
-	if len(f.Delta) == 0 {
-		return fieldErr("d", "is empty")
-	}
-	return checkID("wf", f.WorkflowID, true)
-}
-
-func (f *Leave) validate() error { return checkID("wf", f.WorkflowID, true) }
-
-func (f *Delta) validate() error {
-	if len(f.Delta) == 0 {
-		return fieldErr("d", "is empty")
-	}
-	return firstErr(checkID("wf", f.WorkflowID, true), checkID("op", f.OpID, true))
-}
-
-func (f *Operation) validate() error {
-	if f.Payload == nil {
-		return fieldErr("payload", "is nil")
-	}
-	return firstErr(
-		checkID("wf", f.WorkflowID, true),
-		checkID("op", f.OpID, true),
-		checkID("name", f.Name, true),
-		checkID("target", f.Target, true),
-	)
-}
-
-func (f *Applied) validate() error { return checkID("op", f.OpID, true) }
-
-func (f *Durable) validate() error {
-	if len(f.OpIDs) == 0 {
-		return fieldErr("ops", "is empty")
-	}
-	for _, id := range f.OpIDs {
-		if err := checkID("ops", id, true); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (f *Nack) validate() error {
-	if f.Code == 0 {
-		return fieldErr("code", "is zero")
-	}
-	return firstErr(checkID("op", f.OpID, true), checkText("msg", f.Message, MaxTextBytes))
-}
-
-func (f *RemoteDelta) validate() error {
-	if len(f.Delta) == 0 {
-		return fieldErr("d", "is empty")
-	}
-	return firstErr(
-		checkID("wf", f.WorkflowID, true),
-		checkID("from.uid", f.Origin.UserID, true),
-		checkID("from.rid", f.Origin.ReplicaID, false),
-		checkID("from.sid", f.Origin.SessionID, true),
-	)
-}
-
-func (f *Presence) validate() error {
-	return firstErr(checkID("wf", f.WorkflowID, true), checkPoint("cur", f.Cursor), checkSelection(f.Selection))
-}
-
-func (f *PresenceUpdate) validate() error {
-	return firstErr(
-		checkID("wf", f.WorkflowID, true),
-		checkID("sid", f.SessionID, true),
-		checkID("uid", f.UserID, true),
-		checkText("name", f.Name, MaxTextBytes),
-		checkText("avatar", f.Avatar, MaxTextBytes),
-		checkPoint("cur", f.Cursor),
-		checkSelection(f.Selection),
-	)
-}
-
-func (f *Roster) validate() error {
-	return firstErr(checkID("wf", f.WorkflowID, true), checkRoster(f.Entries))
-}
-
-func (f *Drag) validate() error {
-	return firstErr(checkID("wf", f.WorkflowID, true), checkPositions(f.Positions))
-}
-
-func (f *DragUpdate) validate() error {
-	return firstErr(
-		checkID("wf", f.WorkflowID, true),
-		checkID("sid", f.SessionID, true),
-		checkID("uid", f.UserID, true),
-		checkPositions(f.Positions),
-	)
-}
-
-func (f *Event) validate() error {
-	return firstErr(
-		checkID("wf", f.WorkflowID, true),
-		checkID("kind", string(f.Kind), true),
-		checkText("msg", f.Message, MaxTextBytes),
-	)
-}
-
-func (f *Error) validate() error {
-	if f.Code == 0 {
-		return fieldErr("code", "is zero")
-	}
-	return firstErr(checkText("msg", f.Message, MaxTextBytes), checkID("wf", f.WorkflowID, false))
-}
-
-// sortedKeys returns the keys of a positions map in order, so that equal
-// frames encode to equal bytes (golden files, dedup, tests).
-func sortedKeys(m map[string]Point) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
-}
+func (f *Hello) ptr() unsafe.Pointer          { return unsafe.Pointer(f) }
+func (f *Join) ptr() unsafe.Pointer           { return unsafe.Pointer(f) }
+func (f *Leave) ptr() unsafe.Pointer          { return unsafe.Pointer(f) }
+func (f *Delta) ptr() unsafe.Pointer          { return unsafe.Pointer(f) }
+func (f *Operation) ptr() unsafe.Pointer      { return unsafe.Pointer(f) }
+func (f *Presence) ptr() unsafe.Pointer       { return unsafe.Pointer(f) }
+func (f *Drag) ptr() unsafe.Pointer           { return unsafe.Pointer(f) }
+func (f *Vouch) ptr() unsafe.Pointer          { return unsafe.Pointer(f) }
+func (f *Stable) ptr() unsafe.Pointer         { return unsafe.Pointer(f) }
+func (f *Welcome) ptr() unsafe.Pointer        { return unsafe.Pointer(f) }
+func (f *Joined) ptr() unsafe.Pointer         { return unsafe.Pointer(f) }
+func (f *CatchUp) ptr() unsafe.Pointer        { return unsafe.Pointer(f) }
+func (f *Applied) ptr() unsafe.Pointer        { return unsafe.Pointer(f) }
+func (f *Durable) ptr() unsafe.Pointer        { return unsafe.Pointer(f) }
+func (f *Nack) ptr() unsafe.Pointer           { return unsafe.Pointer(f) }
+func (f *RemoteDelta) ptr() unsafe.Pointer    { return unsafe.Pointer(f) }
+func (f *PresenceUpdate) ptr() unsafe.Pointer { return unsafe.Pointer(f) }
+func (f *Roster) ptr() unsafe.Pointer         { return unsafe.Pointer(f) }
+func (f *DragUpdate) ptr() unsafe.Pointer     { return unsafe.Pointer(f) }
+func (f *Event) ptr() unsafe.Pointer          { return unsafe.Pointer(f) }
+func (f *Error) ptr() unsafe.Pointer          { return unsafe.Pointer(f) }

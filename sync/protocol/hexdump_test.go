@@ -13,7 +13,7 @@ import (
 	"github.com/flowsync/flowsync/crdt/workflow"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/hexdumps.golden")
+var update = flag.Bool("update", false, "rewrite testdata/hexdumps.golden and the files generated from the schema (TestGeneratedFiles)")
 
 // TestProtocolDocHexDumps builds a Join and a Delta for a real document op
 // and compares their hex dumps with the golden file that docs/PROTOCOL.md

@@ -86,15 +86,7 @@ func newAdminEnv(t *testing.T) *adminEnv {
 		Secret:           []byte(adminSecret),
 		OperationTimeout: 5 * time.Second,
 		Logger:           logger,
-	}, server.AdminDeps{
-		Rooms:     reg,
-		View:      server.RegistryView(reg, store),
-		Event:     server.RegistryEvent(reg),
-		Delete:    reg.DeleteWorkflow,
-		Roles:     e.roles,
-		Locks:     e.locks,
-		ListRooms: server.RegistryRooms(reg, nil),
-	})
+	}, server.AdminDeps{Rooms: reg, Roles: e.roles, Locks: e.locks})
 	if err != nil {
 		t.Fatal(err)
 	}

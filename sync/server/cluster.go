@@ -164,7 +164,7 @@ func startCluster(cfg Config, rr *rooms.Registry, ref *nodeRef, logger *slog.Log
 		AntiEntropyInterval: c.AntiEntropyInterval,
 		PresenceHeartbeat:   c.PresenceHeartbeat,
 		MaxClockSkew:        cfg.Rooms.MaxClockSkew,
-		Now:                 cfg.Rooms.Now,
+		Now:                 nodeClock(cfg.Rooms.ClockOffset),
 	}, nc, rr.ClusterLocal(), logger, cluster.NewMetrics(reg))
 	if err != nil {
 		nc.Close()

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"reflect"
 	"slices"
 	"sync"
@@ -20,67 +19,37 @@ import (
 
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/internal/testutil"
 	"github.com/flowsync/flowsync/rooms"
 	"github.com/flowsync/flowsync/storage"
 	"github.com/flowsync/flowsync/storage/memory"
 	"github.com/flowsync/flowsync/sync/client"
+	"github.com/flowsync/flowsync/sync/cluster/clustertest"
 	"github.com/flowsync/flowsync/sync/protocol"
 	"github.com/flowsync/flowsync/sync/server"
 )
 
 // ---- NATS ----------------------------------------------------------------
 
-// startNATS starts an in-process NATS server on free ports (never 4222).
-// port 0 picks one; a cluster name and routes join it to others.
-func startNATS(t testing.TB, name string, port int, cluster string, routes ...string) *natsserver.Server {
+// routedNATS starts a NATS server of cluster "fs" named name, on port (0:
+// a free one), routed to routes. NoAdvertise: a client knows only the
+// server it was given, so shutting that server down cuts the client off.
+func routedNATS(t testing.TB, name string, port int, routes ...string) *natsserver.Server {
 	t.Helper()
-	if port == 0 {
-		port = -1
-	}
-	opts := &natsserver.Options{ServerName: name, Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true}
-	if cluster != "" {
-		// NoAdvertise: a client knows only the server it was given, so
-		// shutting that server down cuts the client off.
-		opts.Cluster = natsserver.ClusterOpts{Name: cluster, Host: "127.0.0.1", Port: -1, NoAdvertise: true}
-		for _, r := range routes {
-			opts.Routes = append(opts.Routes, &url.URL{Scheme: "nats", Host: r})
+	return clustertest.StartNATS(t, func(o *natsserver.Options) {
+		o.ServerName = name
+		if port != 0 {
+			o.Port = port
 		}
-	}
-	s, err := natsserver.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
+		clustertest.Routed(o, "fs", routes...)
+		o.Cluster.NoAdvertise = true
 	})
-	return s
 }
 
-// natsCluster starts n routed NATS servers.
+// natsCluster starts n routed NATS servers (see routedNATS).
 func natsCluster(t testing.TB, n int) []*natsserver.Server {
 	t.Helper()
-	var ss []*natsserver.Server
-	for i := range n {
-		var routes []string
-		if i > 0 {
-			routes = []string{ss[0].ClusterAddr().String()}
-		}
-		ss = append(ss, startNATS(t, fmt.Sprintf("n%d", i), 0, "fs", routes...))
-	}
-	waitFor(t, 10*time.Second, "NATS routes", func() bool {
-		for _, s := range ss {
-			if s.NumRoutes() < n-1 {
-				return false
-			}
-		}
-		return true
-	})
-	return ss
+	return clustertest.NATSCluster(t, "fs", n, func(_ int, o *natsserver.Options) { o.Cluster.NoAdvertise = true })
 }
 
 // ---- nodes ---------------------------------------------------------------
@@ -152,10 +121,7 @@ func startNode(t testing.TB, name, natsURL string, o nodeOpts) *node {
 			AntiEntropyInterval: 300 * time.Millisecond, PresenceHeartbeat: o.beat},
 		Rooms: rooms.Config{MaxClockSkew: o.skew, SnapshotInterval: 200 * time.Millisecond},
 	}
-	if o.offset != 0 {
-		off := o.offset
-		cfg.Rooms.Now = func() time.Time { return time.Now().Add(off) }
-	}
+	cfg.Rooms.ClockOffset = o.offset
 	srv, err := server.New(cfg, nil, reg)
 	if err != nil {
 		t.Fatal(err)
@@ -200,6 +166,26 @@ func (n *node) doc(t testing.TB, wf string) *workflow.Doc {
 		return nil
 	}
 	return d
+}
+
+// waitRounds waits until each node has run k more anti-entropy rounds:
+// whatever they could bring (a tombstone, a resurrection) has had its
+// chance.
+func waitRounds(t testing.TB, k int, nodes ...*node) {
+	t.Helper()
+	const rounds = "flowsync_cluster_antientropy_rounds_total"
+	start := make([]float64, len(nodes))
+	for i, n := range nodes {
+		start[i] = n.metric(t, rounds)
+	}
+	testutil.WaitFor(t, fmt.Sprintf("%d anti-entropy rounds", k), func() bool {
+		for i, n := range nodes {
+			if n.metric(t, rounds) < start[i]+float64(k) {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 func (n *node) metric(t testing.TB, name string) float64 {
@@ -289,7 +275,7 @@ func startEditor(t testing.TB, name, wf, url string, now func() time.Time) *edit
 
 func (e *editor) waitLive(t testing.TB) {
 	t.Helper()
-	waitFor(t, 10*time.Second, e.name+" live", func() bool { return e.c.Status().State == client.StateLive })
+	testutil.WaitWithin(t, 10*time.Second, e.name+" live", func() bool { return e.c.Status().State == client.StateLive })
 }
 
 // edit applies k operations: a block of its own, then updates of it.
@@ -320,6 +306,13 @@ func (e *editor) edit(t testing.TB, k int) {
 	}
 }
 
+// count returns how many edits e has made.
+func (e *editor) count() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.n
+}
+
 func (e *editor) allOps() []*workflow.Doc {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -327,17 +320,6 @@ func (e *editor) allOps() []*workflow.Doc {
 }
 
 // ---- convergence ---------------------------------------------------------
-
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // converged reports why the editors' and nodes' documents differ ("" when
 // they are all equal and every outbox is empty).
@@ -378,17 +360,7 @@ func converged(t testing.TB, wf string, eds []*editor, nodes []*node) string {
 
 func waitConverged(t testing.TB, d time.Duration, wf string, eds []*editor, nodes []*node) time.Duration {
 	t.Helper()
-	start := time.Now()
-	var why string
-	for deadline := start.Add(d); ; {
-		if why = converged(t, wf, eds, nodes); why == "" {
-			return time.Since(start)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not converged after %v: %s", d, why)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+	return testutil.WaitReason(t, d, "convergence", func() string { return converged(t, wf, eds, nodes) })
 }
 
 // covers checks that doc holds every operation's dots.
@@ -437,7 +409,7 @@ func TestClusterThreeNodesConverge(t *testing.T) {
 	took := waitConverged(t, 15*time.Second, wf, eds, nodes)
 	t.Logf("converged %v after the last edit (6 editors × 40 ops over 3 nodes)", took.Round(time.Millisecond))
 	for _, n := range nodes {
-		waitFor(t, 5*time.Second, n.name+" store", func() bool {
+		testutil.WaitWithin(t, 5*time.Second, n.name+" store", func() bool {
 			d, err := n.store.Load(t.Context(), wf)
 			return err == nil && d.Context().Covers(eds[0].c.Doc().Context())
 		})
@@ -481,7 +453,7 @@ func TestClusterNodeKilled(t *testing.T) {
 	}
 	wg.Wait()
 	// Durable-acked so far on node-0's clients.
-	waitFor(t, 10*time.Second, "outboxes drained", func() bool {
+	testutil.WaitWithin(t, 10*time.Second, "outboxes drained", func() bool {
 		for _, e := range eds {
 			if e.c.Pending() > 0 {
 				return false
@@ -490,10 +462,21 @@ func TestClusterNodeKilled(t *testing.T) {
 		return true
 	})
 	// Kill node-0 while its clients are writing.
+	before := make([]int, len(eds))
+	for i, e := range eds {
+		before[i] = e.count()
+	}
 	for _, e := range eds {
 		wg.Go(func() { e.edit(t, 20) })
 	}
-	time.Sleep(15 * time.Millisecond)
+	testutil.WaitFor(t, "every editor a few edits in", func() bool {
+		for i, e := range eds {
+			if e.count() < before[i]+3 {
+				return false
+			}
+		}
+		return true
+	})
 	nodes[0].kill()
 	for _, e := range eds {
 		if *e.lb.target.Load() == nodes[0].url {
@@ -553,7 +536,7 @@ func TestClusterClockSkew(t *testing.T) {
 			t.Errorf("%s refused %v deltas within the bound", n.name, v)
 		}
 	}
-	waitFor(t, 5*time.Second, "far node refusing", func() bool {
+	testutil.WaitWithin(t, 5*time.Second, "far node refusing", func() bool {
 		return far.metric(t, "flowsync_cluster_skew_refused_total") > 0
 	})
 	if d := far.doc(t, wf); d == nil || !d.Context().IsEmpty() {
@@ -567,10 +550,10 @@ func TestClusterClockSkew(t *testing.T) {
 // learns the deletion (its clients get workflow-deleted) instead of
 // bringing the document back.
 func TestClusterDeletedStaysDeleted(t *testing.T) {
-	s1 := startNATS(t, "s1", 0, "fs")
+	s1 := routedNATS(t, "s1", 0)
 	s2port := freePort(t)
-	s2 := startNATS(t, "s2", s2port, "fs", s1.ClusterAddr().String())
-	waitFor(t, 10*time.Second, "route", func() bool { return s1.NumRoutes() >= 1 && s2.NumRoutes() >= 1 })
+	s2 := routedNATS(t, "s2", s2port, s1.ClusterAddr().String())
+	testutil.WaitWithin(t, 10*time.Second, "route", func() bool { return s1.NumRoutes() >= 1 && s2.NumRoutes() >= 1 })
 	const wf = "wf-deleted"
 	a := startNode(t, "a", s1.ClientURL(), nodeOpts{})
 	b := startNode(t, "b", s2.ClientURL(), nodeOpts{})
@@ -592,7 +575,8 @@ func TestClusterDeletedStaysDeleted(t *testing.T) {
 	if _, err := a.store.Load(t.Context(), wf); !errors.Is(err, storage.ErrDeleted) {
 		t.Fatalf("a's store: %v", err)
 	}
-	time.Sleep(500 * time.Millisecond) // b keeps its copy meanwhile
+	// b keeps its copy while it runs anti-entropy rounds into the cut.
+	waitRounds(t, 2, b)
 	if b.srv.Rooms().Room(wf) == nil {
 		t.Fatal("b learned the deletion while cut off")
 	}
@@ -600,14 +584,14 @@ func TestClusterDeletedStaysDeleted(t *testing.T) {
 	// Heal: b reconnects, its digests and requests are answered with the
 	// tombstone.
 	healed := time.Now()
-	startNATS(t, "s2", s2port, "fs", s1.ClusterAddr().String())
-	waitFor(t, 15*time.Second, "b learns the deletion", func() bool {
+	routedNATS(t, "s2", s2port, s1.ClusterAddr().String())
+	testutil.WaitWithin(t, 15*time.Second, "b learns the deletion", func() bool {
 		_, err := b.store.Load(t.Context(), wf)
 		return errors.Is(err, storage.ErrDeleted) && b.srv.Rooms().Room(wf) == nil
 	})
 	t.Logf("b learned the deletion %v after the heal", time.Since(healed).Round(time.Millisecond))
-	// Deleted stays deleted on both sides, for a while (anti-entropy rounds).
-	time.Sleep(time.Second)
+	// Deleted stays deleted on both sides through anti-entropy rounds.
+	waitRounds(t, 2, a, b)
 	for _, n := range []*node{a, b} {
 		if _, err := n.store.Load(t.Context(), wf); !errors.Is(err, storage.ErrDeleted) {
 			t.Fatalf("%s: the workflow came back: %v", n.name, err)
@@ -621,7 +605,7 @@ func TestClusterDeletedStaysDeleted(t *testing.T) {
 	}
 	// Joining the deleted workflow fails on both nodes.
 	for _, n := range []*node{a, b} {
-		_, _, err := n.srv.Rooms().Join(t.Context(), wf, nil, rooms.JoinOptions{})
+		_, err := n.srv.Rooms().Join(t.Context(), wf, nil, rooms.JoinOptions{})
 		if rooms.ErrorCode(err) != protocol.CodeWorkflowDeleted {
 			t.Fatalf("%s: join after delete: %v", n.name, err)
 		}
@@ -641,7 +625,7 @@ func (e *editor) users() []string {
 func waitRoster(t testing.TB, e *editor, want ...string) {
 	t.Helper()
 	slices.Sort(want)
-	waitFor(t, 10*time.Second, fmt.Sprintf("%s's roster to be %v", e.name, want), func() bool {
+	testutil.WaitWithin(t, 10*time.Second, fmt.Sprintf("%s's roster to be %v", e.name, want), func() bool {
 		return slices.Equal(e.users(), want)
 	})
 }
@@ -726,7 +710,7 @@ func joinHotRoom(b *testing.B, a, bn *node, raw []byte, blocks int) {
 		i := hotRooms.Add(1)
 		b.StopTimer()
 		wf := fmt.Sprintf("hot-%d", i)
-		if err := a.store.Append(context.Background(), wf, [][]byte{raw}); err != nil {
+		if err := a.store.Append(context.Background(), wf, []storage.Delta{storage.NewDelta(raw)}); err != nil {
 			b.Fatal(err)
 		}
 		ea := startEditor(b, fmt.Sprintf("ea%d", i), wf, a.url, nil)

@@ -6,10 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-
-	"github.com/flowsync/flowsync/rooms"
-	"github.com/flowsync/flowsync/storage"
-	"github.com/flowsync/flowsync/sync/session"
 )
 
 // maxSecretFileBytes caps a secret file: a secret is a line, not a
@@ -38,18 +34,4 @@ func ReadSecretFile(path string) ([]byte, error) {
 		return nil, errors.New("flowsync: secret file " + path + " is empty")
 	}
 	return b, nil
-}
-
-// RegistryAdminDeps wires the admin API to a node's registry, store,
-// session handler and workflow locks.
-func RegistryAdminDeps(reg *rooms.Registry, store storage.Store, sessions *session.Handler, locks *rooms.WorkflowLocks) AdminDeps {
-	return AdminDeps{
-		Rooms:     reg,
-		View:      RegistryView(reg, store),
-		Event:     RegistryEvent(reg),
-		Delete:    reg.DeleteWorkflow,
-		Roles:     sessions,
-		Locks:     locks,
-		ListRooms: RegistryRooms(reg, nil),
-	}
 }

@@ -54,7 +54,7 @@ func TestRegistryAdminDeps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := server.NewAdminHandler(server.AdminConfig{Secret: []byte(adminSecret)}, server.RegistryAdminDeps(reg, store, sh, locks))
+	h, err := server.NewAdminHandler(server.AdminConfig{Secret: []byte(adminSecret)}, server.RegistryAdminDeps(reg, sh, locks))
 	if err != nil {
 		t.Fatal(err)
 	}

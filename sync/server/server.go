@@ -27,6 +27,7 @@ import (
 	"github.com/flowsync/flowsync/rooms"
 	"github.com/flowsync/flowsync/storage"
 	"github.com/flowsync/flowsync/sync/cluster"
+	"github.com/flowsync/flowsync/sync/receipt"
 	"github.com/flowsync/flowsync/sync/session"
 )
 
@@ -64,6 +65,9 @@ type Config struct {
 	// DebugAddr, when set, serves Go's profiling endpoints (/debug/pprof/)
 	// on a listener of their own. Default: off.
 	DebugAddr string
+	// ReceiptKeys are the keys receipts are made with (the first) and
+	// checked with (all). Default: the store's keys (see receiptKeyring).
+	ReceiptKeys []receipt.Key
 }
 
 // ErrNoAuth is returned by New when neither authentication nor Dev is
@@ -83,7 +87,24 @@ func (c Config) withDefaults() Config {
 	if c.Session.ServerVersion == "" {
 		c.Session.ServerVersion = c.Version
 	}
+	if c.Session.Now == nil {
+		c.Session.Now = nodeClock(c.Rooms.ClockOffset)
+	}
+	if c.JWT.Now == nil {
+		c.JWT.Now = c.Session.Now
+	}
 	return c
+}
+
+// nodeClock is the clock of a node whose rooms run at offset: the sessions
+// (Welcome's server time, token checks and expiry) and the cluster (skew
+// checks, presence expiry) read the same time as the rooms, so a node has
+// one clock.
+func nodeClock(offset time.Duration) func() time.Time {
+	if offset == 0 {
+		return time.Now
+	}
+	return func() time.Time { return time.Now().Add(offset) }
 }
 
 // Validate reports why c cannot start a server.
@@ -153,6 +174,10 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Rooms.Receipts, err = receiptKeyring(cfg.ReceiptKeys, store); err != nil {
+		store.Close()
+		return nil, err
+	}
 	var ref *nodeRef
 	if cfg.Cluster.enabled() {
 		ref = &nodeRef{}
@@ -216,7 +241,7 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 	if len(cfg.AdminSecret) > 0 {
 		// Registry.DeleteWorkflow deletes through the cluster node when
 		// there is one, so an admin delete reaches every node and region.
-		deps := RegistryAdminDeps(rr, store, sh, locks)
+		deps := RegistryAdminDeps(rr, sh, locks)
 		ah, err := NewAdminHandler(AdminConfig{Secret: cfg.AdminSecret, Logger: logger.With("component", "admin")}, deps)
 		if err != nil { // cannot happen after Validate: the deps are all set
 			return nil, err

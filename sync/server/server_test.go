@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/internal/testutil"
 	"github.com/flowsync/flowsync/rooms"
 	"github.com/flowsync/flowsync/storage"
 	"github.com/flowsync/flowsync/storage/memory"
@@ -104,7 +106,7 @@ type downStore struct {
 	down atomic.Bool
 }
 
-func (s *downStore) Append(ctx context.Context, wf string, deltas [][]byte) error {
+func (s *downStore) Append(ctx context.Context, wf string, deltas []storage.Delta) error {
 	if s.down.Load() {
 		return errors.New("connection refused")
 	}
@@ -118,6 +120,7 @@ func (nopMember) Identity() rooms.Identity {
 	return rooms.Identity{UserID: "u", ReplicaID: "r1", Role: protocol.RoleWrite}
 }
 func (nopMember) Enqueue([]byte) bool              { return true }
+func (nopMember) EnqueueReply([][]byte) bool       { return true }
 func (nopMember) Close(protocol.CloseCode, string) {}
 
 func TestReadyzDegradedWhileStoreWritesFail(t *testing.T) {
@@ -136,7 +139,7 @@ func TestReadyzDegradedWhileStoreWritesFail(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	rm, _, err := srv.Rooms().Join(context.Background(), "wf", nopMember{}, rooms.JoinOptions{})
+	rm, err := srv.Rooms().Join(context.Background(), "wf", nopMember{}, rooms.JoinOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,15 +149,15 @@ func TestReadyzDegradedWhileStoreWritesFail(t *testing.T) {
 	rm.SubmitDelta(nopMember{}, "op", d.Encode(), d)
 	waitStatus := func(want int) string {
 		t.Helper()
-		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-			code, body := get(t, hs.URL+"/readyz")
-			if code == want {
-				return body
+		var body string
+		testutil.WaitReason(t, testutil.DefaultWait, fmt.Sprintf("readyz %d", want), func() string {
+			var code int
+			if code, body = get(t, hs.URL+"/readyz"); code != want {
+				return fmt.Sprintf("readyz %d %s", code, body)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("readyz stayed %d %s, want %d", code, body, want)
-			}
-		}
+			return ""
+		})
+		return body
 	}
 	body := waitStatus(503)
 	if !strings.Contains(body, `"status":"degraded"`) || !strings.Contains(body, "connection refused") {

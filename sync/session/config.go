@@ -33,8 +33,10 @@ type Config struct {
 	// Default: 1 s.
 	CloseGrace time.Duration
 	// MaxQueueBytes and MaxQueueFrames bound a session's outbound queue;
-	// past either, the session is closed as a slow consumer. A catch-up
-	// chunk larger than the bound is still sent when the queue is empty.
+	// past either, the session is closed as a slow consumer. A Join's
+	// catch-up chunks wait outside the queue and go out at most a queue's
+	// worth per flush (a chunk larger than the bound alone), so a catch-up
+	// never takes the room the room's other frames need.
 	// Defaults: 1 MiB and 256 frames.
 	MaxQueueBytes  int
 	MaxQueueFrames int

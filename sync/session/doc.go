@@ -11,7 +11,9 @@
 // blocking and writes the whole batch before waiting again. A room enqueues
 // without ever blocking; when the queue is full (frames or bytes) the room
 // closes the session as a slow consumer (4000), and the client resyncs on
-// reconnect, so no delta is ever dropped silently.
+// reconnect, so no delta is ever dropped silently. A Join's reply comes
+// whole from the room (Joined, then the catch-up); its catch-up chunks wait
+// outside the queue's bounds and the writer takes them as the queue drains.
 //
 // Access: an Authenticator (JWTAuthenticator in production,
 // DevAuthenticator in development) turns the Hello into a Principal whose

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/internal/testutil"
 	"github.com/flowsync/flowsync/rooms"
 	"github.com/flowsync/flowsync/storage"
 	"github.com/flowsync/flowsync/storage/memory"
@@ -29,11 +31,14 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// countingStore counts loads and can slow them down.
+// countingStore counts loads and can slow them down, or hold the loads of
+// one workflow until held is closed.
 type countingStore struct {
 	storage.Store
 	loads     atomic.Int64
 	loadDelay time.Duration
+	holdWF    string        // set before the first load
+	held      chan struct{} // closed to let holdWF load
 }
 
 func (s *countingStore) Load(ctx context.Context, wf string) (*workflow.Doc, error) {
@@ -41,11 +46,20 @@ func (s *countingStore) Load(ctx context.Context, wf string) (*workflow.Doc, err
 	if s.loadDelay > 0 {
 		time.Sleep(s.loadDelay)
 	}
+	if wf == s.holdWF && s.held != nil {
+		select {
+		case <-s.held:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	return s.Store.Load(ctx, wf)
 }
 
 type env struct {
-	srv     *httptest.Server
+	srv     *httptest.Server // nil in a bubble (newBubbleEnv)
+	dialer  *websocket.Dialer
+	wall0   int64 // the clients' first HLC wall time
 	reg     *rooms.Registry
 	h       *session.Handler
 	store   *countingStore
@@ -77,7 +91,30 @@ func newEnv(t *testing.T, tweak func(*session.Config, *rooms.Config)) *env {
 	return newEnvAuth(t, session.DevAuthenticator{}, tweak)
 }
 
+// advance moves a bubble's fake time on by d (the timers due meanwhile fire
+// in order) and returns once every goroutine of the bubble is blocked.
+func advance(d time.Duration) {
+	time.Sleep(d) // fake time: returns as soon as every other goroutine is blocked
+	synctest.Wait()
+}
+
+// newBubbleEnv is newEnv for a test running in a testing/synctest bubble:
+// the server and its clients talk through in-memory pipes instead of
+// sockets, so the bubble's fake time drives the sessions' ping, pong, flush
+// and rate-limit timers, and synctest.Wait returns once the sessions have
+// handled what they were sent. A pipe has no buffer: a client must be
+// reading for the server's writes to it to complete.
+func newBubbleEnv(t *testing.T, tweak func(*session.Config, *rooms.Config)) *env {
+	t.Helper()
+	return newEnvOn(t, session.DevAuthenticator{}, tweak, true)
+}
+
 func newEnvAuth(t *testing.T, auth session.Authenticator, tweak func(*session.Config, *rooms.Config)) *env {
+	t.Helper()
+	return newEnvOn(t, auth, tweak, false)
+}
+
+func newEnvOn(t *testing.T, auth session.Authenticator, tweak func(*session.Config, *rooms.Config), pipes bool) *env {
 	t.Helper()
 	var scfg session.Config
 	var rcfg rooms.Config
@@ -99,9 +136,33 @@ func newEnvAuth(t *testing.T, auth session.Authenticator, tweak func(*session.Co
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/v1/sync", h)
+	e := &env{reg: reg, h: h, store: store, metrics: metrics, logs: logs,
+		dialer: websocket.DefaultDialer, wall0: 1_700_000_000_000}
+	if pipes {
+		ln := testutil.NewPipeListener()
+		hs := &http.Server{Handler: mux}
+		served := make(chan struct{})
+		go func() { defer close(served); _ = hs.Serve(ln) }()
+		e.url = "ws://pipe/v1/sync"
+		e.dialer = &websocket.Dialer{NetDialContext: ln.Dial}
+		// Fake time starts in 2000: the clients' clocks must not lead it.
+		e.wall0 = time.Now().Add(-time.Hour).UnixMilli()
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := reg.Close(ctx); err != nil {
+				t.Errorf("rooms close: %v", err)
+			}
+			if err := h.Close(ctx); err != nil {
+				t.Errorf("sessions close: %v", err)
+			}
+			_ = hs.Close()
+			<-served
+		})
+		return e
+	}
 	srv := httptest.NewServer(mux)
-	e := &env{srv: srv, reg: reg, h: h, store: store, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/sync",
-		metrics: metrics, logs: logs}
+	e.srv, e.url = srv, "ws"+strings.TrimPrefix(srv.URL, "http")+"/v1/sync"
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -130,11 +191,11 @@ type client struct {
 
 func (e *env) dial(t *testing.T, header http.Header) *client {
 	t.Helper()
-	conn, resp, err := websocket.DefaultDialer.Dial(e.url, header)
+	conn, resp, err := e.dialer.Dial(e.url, header)
 	if err != nil {
 		t.Fatalf("dial: %v (response %v)", err, resp)
 	}
-	c := &client{t: t, conn: conn, doc: workflow.New(), wall: 1_700_000_000_000}
+	c := &client{t: t, conn: conn, doc: workflow.New(), wall: e.wall0}
 	t.Cleanup(func() { conn.Close() })
 	return c
 }
@@ -285,18 +346,6 @@ func (e *env) stored(t *testing.T, wf string) *workflow.Doc {
 		t.Fatal(err)
 	}
 	return d
-}
-
-// waitFor polls cond for up to 5 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // dialSmallBuffer connects a client with a 64 KiB socket receive buffer

@@ -27,8 +27,9 @@ import (
 	"github.com/flowsync/flowsync/sync/session"
 )
 
-// Idle-connection footprint (issue 7: at most 10 KiB resident per idle
-// connection with 10,000 held).
+// Idle-connection footprint (the goal: at most 10 KiB resident per idle
+// connection with 10,000 held, since most connections of an editor are
+// idle and their memory decides how many a node carries).
 //
 //	FLOWSYNC_IDLE_CONNS=10000 go test -run '^$' -bench BenchmarkIdleConnections -benchtime 1x ./sync/session
 //
@@ -52,7 +53,7 @@ import (
 // average goroutine) weigh on the per-connection figures.
 //
 // The resident memory of a real server, with the load generator in
-// another process (the figure issue 7 sets a goal for; it includes the
+// another process (the figure the goal is about; it includes the
 // garbage the connections left and the GC has not returned yet):
 //
 //	go build -o /tmp/flowsync ./cmd/flowsync

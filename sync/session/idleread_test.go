@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -77,45 +78,49 @@ func TestFramesInOneWrite(t *testing.T) {
 // arrives alone, before a data frame in the same write, or split across
 // writes; pongs are taken in passing.
 func TestClientPingsAnswered(t *testing.T) {
-	e := newEnv(t, nil)
-	c := e.connect(t, "ann", "r1")
-	pongs := make(chan string, 8)
-	c.conn.SetPongHandler(func(s string) error { pongs <- s; return nil })
-	expectPong := func(want string) {
-		t.Helper()
-		select {
-		case got := <-pongs:
-			if got != want {
-				t.Fatalf("pong %q, want %q", got, want)
+	synctest.Test(t, func(t *testing.T) {
+		e := newBubbleEnv(t, nil)
+		c := e.connect(t, "ann", "r1")
+		pongs := make(chan string, 8)
+		c.conn.SetPongHandler(func(s string) error { pongs <- s; return nil })
+		expectPong := func(want string) {
+			t.Helper()
+			select {
+			case got := <-pongs:
+				if got != want {
+					t.Fatalf("pong %q, want %q", got, want)
+				}
+			default:
+				t.Fatalf("no pong %q before the next frame", want)
 			}
-		default:
-			t.Fatalf("no pong %q before the next frame", want)
 		}
-	}
 
-	// A ping alone, then a Join: the pong comes before Joined.
-	c.writeRaw(clientFrame(websocket.PingMessage, []byte("alone")))
-	c.join("wf-1", "")
-	expectPong("alone")
+		// A ping alone, then a Join: the pong comes before Joined.
+		c.writeRaw(clientFrame(websocket.PingMessage, []byte("alone")))
+		c.join("wf-1", "")
+		expectPong("alone")
 
-	// A pong, a ping and a Join in one write.
-	var raw []byte
-	raw = append(raw, clientFrame(websocket.PongMessage, []byte("ignored"))...)
-	raw = append(raw, clientFrame(websocket.PingMessage, []byte("together"))...)
-	raw = append(raw, clientFrame(websocket.BinaryMessage, encodeFrame(t, &protocol.Join{WorkflowID: "wf-2"}))...)
-	c.writeRaw(raw)
-	c.expect(protocol.FrameJoined)
-	expectPong("together")
+		// A pong, a ping and a Join in one write.
+		var raw []byte
+		raw = append(raw, clientFrame(websocket.PongMessage, []byte("ignored"))...)
+		raw = append(raw, clientFrame(websocket.PingMessage, []byte("together"))...)
+		raw = append(raw, clientFrame(websocket.BinaryMessage, encodeFrame(t, &protocol.Join{WorkflowID: "wf-2"}))...)
+		c.writeRaw(raw)
+		c.expect(protocol.FrameJoined)
+		expectPong("together")
 
-	// A ping split inside its header, then inside its payload.
-	ping := clientFrame(websocket.PingMessage, bytes.Repeat([]byte("p"), 125))
-	c.writeRaw(ping[:1])
-	time.Sleep(20 * time.Millisecond)
-	c.writeRaw(ping[1:40])
-	time.Sleep(20 * time.Millisecond)
-	c.writeRaw(append(ping[40:], clientFrame(websocket.BinaryMessage, encodeFrame(t, &protocol.Join{WorkflowID: "wf-3"}))...))
-	c.expect(protocol.FrameJoined)
-	expectPong(string(bytes.Repeat([]byte("p"), 125)))
+		// A ping split inside its header, then inside its payload.
+		ping := clientFrame(websocket.PingMessage, bytes.Repeat([]byte("p"), 125))
+		// Each piece is read, and the reader waits for the next, before
+		// the next is written.
+		c.writeRaw(ping[:1])
+		synctest.Wait()
+		c.writeRaw(ping[1:40])
+		synctest.Wait()
+		c.writeRaw(append(ping[40:], clientFrame(websocket.BinaryMessage, encodeFrame(t, &protocol.Join{WorkflowID: "wf-3"}))...))
+		c.expect(protocol.FrameJoined)
+		expectPong(string(bytes.Repeat([]byte("p"), 125)))
+	})
 }
 
 // A control frame that breaks the rules is left to gorilla, which closes
@@ -133,50 +138,54 @@ func TestMalformedControlFrameRefused(t *testing.T) {
 
 // A message larger than the read buffer, arriving in pieces, is read whole.
 func TestLargeMessageInPieces(t *testing.T) {
-	e := newEnv(t, nil)
-	c := e.connect(t, "ann", "r1")
-	// Not a protocol frame: answered with an INVALID_FRAME Error, which
-	// shows that all of it was read; the session goes on.
-	msg := clientFrame(websocket.BinaryMessage, bytes.Repeat([]byte{0xc1}, 20_000))
-	for i := 0; i < len(msg); i += 7_000 {
-		c.writeRaw(msg[i:min(i+7_000, len(msg))])
-		time.Sleep(10 * time.Millisecond)
-	}
-	if f := c.expect(protocol.FrameError).(*protocol.Error); f.Code != protocol.CodeInvalidFrame {
-		t.Fatalf("error %s, want %s", f.Code, protocol.CodeInvalidFrame)
-	}
-	c.join("wf-1", "")
+	synctest.Test(t, func(t *testing.T) {
+		e := newBubbleEnv(t, nil)
+		c := e.connect(t, "ann", "r1")
+		// Not a protocol frame: answered with an INVALID_FRAME Error, which
+		// shows that all of it was read; the session goes on.
+		msg := clientFrame(websocket.BinaryMessage, bytes.Repeat([]byte{0xc1}, 20_000))
+		for i := 0; i < len(msg); i += 7_000 {
+			c.writeRaw(msg[i:min(i+7_000, len(msg))])
+			synctest.Wait() // read, and waiting for the rest
+		}
+		if f := c.expect(protocol.FrameError).(*protocol.Error); f.Code != protocol.CodeInvalidFrame {
+			t.Fatalf("error %s, want %s", f.Code, protocol.CodeInvalidFrame)
+		}
+		c.join("wf-1", "")
+	})
 }
 
 // An idle client that answers the server's pings stays connected past
 // several pong timeouts: its pongs, read by the idle reader, extend the
 // read deadline.
 func TestIdleClientAnsweringPingsStays(t *testing.T) {
-	e := newEnv(t, func(c *session.Config, _ *rooms.Config) {
-		c.PongTimeout = 400 * time.Millisecond
-		c.PingInterval = 100 * time.Millisecond
+	synctest.Test(t, func(t *testing.T) {
+		e := newBubbleEnv(t, func(c *session.Config, _ *rooms.Config) {
+			c.PongTimeout = 400 * time.Millisecond
+			c.PingInterval = 100 * time.Millisecond
+		})
+		c := e.connect(t, "ann", "r1")
+		c.join("wf-1", "")
+		var pings atomic.Int64
+		def := c.conn.PingHandler()
+		c.conn.SetPingHandler(func(s string) error { pings.Add(1); return def(s) })
+		done := make(chan error, 1)
+		go func() {
+			_, _, err := c.conn.ReadMessage() // answers pings; returns when the connection ends
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			t.Fatalf("connection ended while answering pings: %v", err)
+		case <-time.After(1500 * time.Millisecond):
+		}
+		if n := pings.Load(); n < 3 {
+			t.Fatalf("%d pings in 1.5 s, want several", n)
+		}
+		if e.h.Len() != 1 {
+			t.Fatalf("%d sessions, want 1", e.h.Len())
+		}
+		c.conn.Close()
+		<-done
 	})
-	c := e.connect(t, "ann", "r1")
-	c.join("wf-1", "")
-	var pings atomic.Int64
-	def := c.conn.PingHandler()
-	c.conn.SetPingHandler(func(s string) error { pings.Add(1); return def(s) })
-	done := make(chan error, 1)
-	go func() {
-		_, _, err := c.conn.ReadMessage() // answers pings; returns when the connection ends
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		t.Fatalf("connection ended while answering pings: %v", err)
-	case <-time.After(1500 * time.Millisecond):
-	}
-	if n := pings.Load(); n < 3 {
-		t.Fatalf("%d pings in 1.5 s, want several", n)
-	}
-	if e.h.Len() != 1 {
-		t.Fatalf("%d sessions, want 1", e.h.Len())
-	}
-	c.conn.Close()
-	<-done
 }

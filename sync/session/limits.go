@@ -137,6 +137,8 @@ func (s *session) throttle(f protocol.Frame, limit string) protocol.CloseCode {
 		s.nack(f.OpID, protocol.NewError(protocol.CodeRateLimited, "%s", msg))
 	case *protocol.Operation:
 		s.nack(f.OpID, protocol.NewError(protocol.CodeRateLimited, "%s", msg))
+	case *protocol.Vouch:
+		s.nack(f.OpID, protocol.NewError(protocol.CodeRateLimited, "%s", msg))
 	default:
 		e := protocol.NewError(protocol.CodeRateLimited, "%s", msg)
 		switch f := f.(type) {

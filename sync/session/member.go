@@ -56,6 +56,9 @@ func (m *roomMember) Identity() rooms.Identity { return *m.ident.Load() }
 // frames (the access-revoked Event was the last frame of the room).
 func (m *roomMember) Enqueue(frame []byte) bool { return m.s.enqueue(m, frame) }
 
+// EnqueueReply implements rooms.Member (see session.enqueueReply).
+func (m *roomMember) EnqueueReply(reply [][]byte) bool { return m.s.enqueueReply(m, reply) }
+
 // Close implements rooms.Member: the room closes the whole session.
 func (m *roomMember) Close(code protocol.CloseCode, reason string) { m.s.Close(code, reason) }
 
@@ -74,7 +77,13 @@ func (s *session) member(wf string) *roomMember {
 }
 
 // join handles a Join frame: the role comes from the session's grants
-// (none: ACCESS_DENIED), then the room sends Joined and the catch-up.
+// (none: ACCESS_DENIED), then the room queues Joined and the catch-up.
+//
+// memberMu is not held while the room handles the Join: the first Join of
+// a room waits for its load (up to rooms.Config.LoadTimeout), and a role
+// change or the end of the session must not wait for that. A role change
+// that comes meanwhile is seen after the room answered, and the Join is made
+// again with the new role (or refused, for a revocation).
 func (s *session) join(ctx context.Context, f *protocol.Join) {
 	wf := f.WorkflowID
 	refuse := func(code protocol.Code, format string, args ...any) {
@@ -91,41 +100,57 @@ func (s *session) join(ctx context.Context, f *protocol.Join) {
 		}
 		have = d.Context()
 	}
-	s.memberMu.Lock()
-	role := s.role(wf)
-	if role == "" {
+	opts := rooms.JoinOptions{Have: have, TabSessionID: f.TabSessionID}
+	for {
+		s.memberMu.Lock()
+		role := s.role(wf)
+		if role == "" || s.ended {
+			s.memberMu.Unlock()
+			if role == "" {
+				s.logger().Info("join refused", "workflow", wf, "code", protocol.CodeAccessDenied)
+				refuse(protocol.CodeAccessDenied, "no access to workflow %q", wf)
+			}
+			return
+		}
+		m := s.members.get(wf)
+		if m == nil {
+			m = s.newMember(wf, role)
+		} else if m.role() != role {
+			m.setRole(role)
+		}
+		m.tab = f.TabSessionID
 		s.memberMu.Unlock()
-		s.logger().Info("join refused", "workflow", wf, "code", protocol.CodeAccessDenied)
-		refuse(protocol.CodeAccessDenied, "no access to workflow %q", wf)
-		return
-	}
-	m := s.members.get(wf)
-	if m == nil {
-		m = s.newMember(wf, role)
-	} else if m.role() != role {
-		m.setRole(role)
-	}
-	m.tab = f.TabSessionID
-	rm, catchUp, err := s.h.rooms.Join(ctx, wf, m, rooms.JoinOptions{Have: have, TabSessionID: f.TabSessionID})
-	if err == nil {
-		m.rm = rm
-		s.members.put(m)
-	}
-	s.memberMu.Unlock()
-	if err != nil {
-		if ctx.Err() != nil {
+
+		rm, err := s.h.rooms.Join(ctx, wf, m, opts)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			code := rooms.ErrorCode(err)
+			s.logger().Info("join refused", "workflow", wf, "code", code, "err", err)
+			refuse(code, "%v", err)
 			return
 		}
-		code := rooms.ErrorCode(err)
-		s.logger().Info("join refused", "workflow", wf, "code", code, "err", err)
-		refuse(code, "%v", err)
-		return
-	}
-	for _, frame := range catchUp {
-		if !s.enqueueWait(ctx, frame) {
-			return
+		s.memberMu.Lock()
+		settled := !s.ended && s.role(wf) == m.role() && !s.isRevoked(m)
+		if settled {
+			m.rm = rm
+			s.members.put(m)
 		}
+		s.memberMu.Unlock()
+		if settled {
+			break
+		}
+		rm.Leave(m)
 	}
+	// Read on once the catch-up is under way (see awaitBacklog).
+	s.awaitBacklog(ctx)
+}
+
+func (s *session) isRevoked(m *roomMember) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return m.revoked
 }
 
 // leave handles a Leave frame.
@@ -154,12 +179,15 @@ func (s *session) leaveAll() {
 // workflow it lost access to is left (Event access-revoked; the session
 // stays open for its other rooms), one whose role changed is re-joined
 // with the new role (the room sends Joined with it, and a full catch-up,
-// which the client merges idempotently). It returns false if ctx ended
-// while a catch-up was being queued.
+// which the client merges idempotently). As in join, memberMu is not held
+// while a room handles a re-join. It returns false if ctx ended while a
+// catch-up was waiting to be sent.
 func (s *session) reconcile(ctx context.Context) bool {
-	// A catch-up waiting for room in the queue gives up when the session
-	// ends (enqueueWait watches readerDone).
-	var catchUp [][]byte
+	type rejoin struct {
+		m   *roomMember
+		tab string
+	}
+	var rejoins []rejoin
 	s.memberMu.Lock()
 	if s.ended {
 		s.memberMu.Unlock()
@@ -174,28 +202,37 @@ func (s *session) reconcile(ctx context.Context) bool {
 			s.revoke(m)
 		case want != m.role():
 			m.setRole(want)
-			rm, frames, err := s.h.rooms.Join(ctx, wf, m, rooms.JoinOptions{TabSessionID: m.tab})
-			if err != nil {
-				// The room is closing or the store failed: the client
-				// re-joins after the Error, with its new role.
-				s.members.remove(wf)
-				m.rm.Leave(m)
-				e := protocol.NewError(rooms.ErrorCode(err), "re-join with a changed role failed: %v", err)
-				e.WorkflowID = wf
-				s.send(e)
-				continue
-			}
-			m.rm = rm
-			s.h.metrics.roleChanged()
-			s.logger().Info("role changed on a live session", "workflow", wf, "role", want)
-			catchUp = append(catchUp, frames...)
+			rejoins = append(rejoins, rejoin{m, m.tab})
 		}
 	}
 	s.memberMu.Unlock()
-	for _, frame := range catchUp {
-		if !s.enqueueWait(ctx, frame) {
-			return ctx.Err() == nil
+	for _, j := range rejoins {
+		m := j.m
+		rm, err := s.h.rooms.Join(ctx, m.wf, m, rooms.JoinOptions{TabSessionID: j.tab})
+		s.memberMu.Lock()
+		current := s.members.get(m.wf) == m
+		switch {
+		case err != nil && current:
+			// The room is closing or the store failed: the client
+			// re-joins after the Error, with its new role.
+			s.members.remove(m.wf)
+			m.rm.Leave(m)
+			e := protocol.NewError(rooms.ErrorCode(err), "re-join with a changed role failed: %v", err)
+			e.WorkflowID = m.wf
+			s.send(e)
+		case err == nil && current:
+			m.rm = rm
+			s.h.metrics.roleChanged()
+			s.logger().Info("role changed on a live session", "workflow", m.wf, "role", m.role())
+		case err == nil:
+			// Left or revoked while the room handled the re-join: leave
+			// again, after it.
+			rm.Leave(m)
 		}
+		s.memberMu.Unlock()
+	}
+	if len(rejoins) > 0 && !s.awaitBacklog(ctx) {
+		return ctx.Err() == nil
 	}
 	return true
 }
@@ -204,7 +241,9 @@ func (s *session) reconcile(ctx context.Context) bool {
 func (s *session) revoke(m *roomMember) {
 	s.mu.Lock()
 	m.revoked = true // no frame of the room after the Event below
+	dropped := s.dropBacklogLocked(m)
 	s.mu.Unlock()
+	s.h.metrics.queued(-dropped)
 	m.rm.Leave(m)
 	s.h.metrics.revoked()
 	s.logger().Info("access revoked on a live session", "workflow", m.wf)

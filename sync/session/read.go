@@ -290,6 +290,20 @@ func (s *session) handle(ctx context.Context, f protocol.Frame) {
 			return
 		}
 		m.rm.SubmitDelta(m, f.OpID, f.Delta, d)
+	case *protocol.Vouch:
+		// Any role may hand back what a server sent it: nothing of it is
+		// the client's own.
+		m := s.member(f.WorkflowID)
+		if m == nil {
+			s.nack(f.OpID, protocol.NewError(protocol.CodeNotJoined, "join %q first", f.WorkflowID))
+			return
+		}
+		d, err := workflow.Decode(f.Delta, workflow.DeltaLimits)
+		if err != nil {
+			s.nack(f.OpID, err)
+			return
+		}
+		m.rm.SubmitVouch(m, f.OpID, f.Delta, d, f.Receipt)
 	case *protocol.Operation:
 		m := s.writer(f.WorkflowID, f.OpID)
 		if m == nil {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/flowsync/flowsync/internal/testutil"
 	"github.com/flowsync/flowsync/rooms"
 	"github.com/flowsync/flowsync/sync/protocol"
 	"github.com/flowsync/flowsync/sync/session"
@@ -449,7 +451,7 @@ func TestTokenExpiryClosesSession(t *testing.T) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("closed %v after the token expired", d)
 	}
-	waitFor(t, "the session to end", func() bool { return e.h.Len() == 0 })
+	testutil.WaitFor(t, "the session to end", func() bool { return e.h.Len() == 0 })
 }
 
 func dialStatus(t *testing.T, e *env, h http.Header) (*websocket.Conn, int) {
@@ -497,7 +499,7 @@ func TestConnectionCaps(t *testing.T) {
 			t.Fatalf("connection over the global cap: status %d, want 503", st)
 		}
 		a.conn.Close()
-		waitFor(t, "a slot", func() bool { return e.h.Len() == 1 })
+		testutil.WaitFor(t, "a slot", func() bool { return e.h.Len() == 1 })
 		e.connect(t, "u3", "r3")
 	})
 	t.Run("per user", func(t *testing.T) {
@@ -602,25 +604,30 @@ func TestFloodIsThrottled(t *testing.T) {
 }
 
 func TestPresenceFloodDroppedSilently(t *testing.T) {
-	e := newEnv(t, func(s *session.Config, _ *rooms.Config) { s.FrameBurst = 20; s.FramesPerSecond = 10 })
-	a := e.connect(t, "ua:A", "rep-a")
-	b := e.connect(t, "ub:B", "rep-b")
-	a.join("wf", "")
-	b.join("wf", "")
-	for i := range 300 {
-		a.send(&protocol.Presence{WorkflowID: "wf", Cursor: &protocol.Point{X: float64(i), Y: 1}})
-	}
-	waitFor(t, "the drops", func() bool { return counterValue(e.metrics.EphemeralDropped) >= 250 })
-	time.Sleep(300 * time.Millisecond) // the bucket refills, so that the marker passes
-	for _, f := range a.sync() {
-		if f.Type() == protocol.FrameError || f.Type() == protocol.FrameNack {
-			t.Fatalf("a dropped presence frame was answered: %+v", f)
+	synctest.Test(t, func(t *testing.T) {
+		e := newBubbleEnv(t, func(s *session.Config, _ *rooms.Config) { s.FrameBurst = 20; s.FramesPerSecond = 10 })
+		a := e.connect(t, "ua:A", "rep-a")
+		b := e.connect(t, "ub:B", "rep-b")
+		a.join("wf", "")
+		b.join("wf", "")
+		for i := range 300 {
+			a.send(&protocol.Presence{WorkflowID: "wf", Cursor: &protocol.Point{X: float64(i), Y: 1}})
 		}
-	}
-	if e.h.Len() != 2 {
-		t.Fatal("a presence flood closed the session")
-	}
-	b.expect(protocol.FramePresenceUpdate) // some presence reached the peer
+		synctest.Wait()
+		if n := counterValue(e.metrics.EphemeralDropped); n < 250 {
+			t.Fatalf("%v presence frames dropped, want at least 250", n)
+		}
+		advance(300 * time.Millisecond) // the bucket refills, so that the marker passes
+		for _, f := range a.sync() {
+			if f.Type() == protocol.FrameError || f.Type() == protocol.FrameNack {
+				t.Fatalf("a dropped presence frame was answered: %+v", f)
+			}
+		}
+		if e.h.Len() != 2 {
+			t.Fatal("a presence flood closed the session")
+		}
+		b.expect(protocol.FramePresenceUpdate) // some presence reached the peer
+	})
 }
 
 func invalidTotal(m *session.Metrics) float64 { return counterValue(m.InvalidFrames) }
@@ -641,9 +648,10 @@ func counterValue(c prometheus.Collector) float64 {
 	return sum
 }
 
-// TestHostileInputPack is RELIABILITY.md T11 for the session layer: every
-// input closes only its own connection, with the right code, and counts in
-// the invalid-frames metric. (The deflate bomb does not apply: compression
+// TestHostileInputPack replays, at the session layer, inputs that crashed or
+// exhausted other collaborative-editing servers: every input closes only
+// its own connection, with the right code, and counts in the
+// invalid-frames metric. (The deflate bomb does not apply: compression
 // is off.)
 func TestHostileInputPack(t *testing.T) {
 	e := newEnv(t, nil)
@@ -693,7 +701,7 @@ func TestHostileInputPack(t *testing.T) {
 			if got := c.expectClose(); got != tc.close {
 				t.Fatalf("close = %d, want %d", got, tc.close)
 			}
-			waitFor(t, "the metric", func() bool { return invalidTotal(e.metrics) > before })
+			testutil.WaitFor(t, "the metric", func() bool { return invalidTotal(e.metrics) > before })
 		})
 	}
 	// Authenticated: one bad frame is answered, not fatal; ten are.
@@ -712,5 +720,5 @@ func TestHostileInputPack(t *testing.T) {
 	// The bystander never noticed.
 	op := bystander.sendDelta("wf", bystander.edit(addBlock("b1", "Still here")))
 	expectApplied(bystander, op)
-	waitFor(t, "the offenders to be gone", func() bool { return e.h.Len() == 1 })
+	testutil.WaitFor(t, "the offenders to be gone", func() bool { return e.h.Len() == 1 })
 }

@@ -60,8 +60,9 @@ type session struct {
 	ended    bool      // guarded by memberMu: no more memberships
 
 	mu          sync.Mutex
-	space       chan struct{}      // guarded by mu: nil until enqueueWait waits; capacity 1: the writer took frames from the queue
+	space       chan struct{}      // guarded by mu: nil until awaitBacklog waits; capacity 1: the writer took frames
 	queue       [][]byte           // guarded by mu
+	backlog     []backlogFrame     // guarded by mu: CatchUp frames of Join replies, outside the queue's bounds (enqueueReply)
 	spare       [][]byte           // guarded by mu: the last batch's slice, reused as the next queue
 	queueBytes  int                // guarded by mu
 	closeCode   protocol.CloseCode // guarded by mu; 0 until Close
@@ -112,30 +113,112 @@ func (s *session) enqueue(m *roomMember, frame []byte) bool {
 	return true
 }
 
-// enqueueWait queues frame, waiting while the queue is too full for it (a
-// frame larger than the whole bound goes once the queue is empty). It is
-// for the reader's own bulk frames (catch-up chunks); false if the session
-// closed or its writer stopped for good first.
-func (s *session) enqueueWait(ctx context.Context, frame []byte) bool {
-	for {
-		s.mu.Lock()
-		if s.closeCode != 0 || s.writerDone {
-			// Closing, or nothing will be written any more (a write
-			// failed): the queue will not drain.
+// backlogFrame is a frame of a Join reply waiting for the writer.
+type backlogFrame struct {
+	m     *roomMember // the membership it is for: dropped if revoked
+	frame []byte
+}
+
+// enqueueReply queues a room's reply to m's Join (the rooms.Member
+// contract): Joined into the queue, under its bounds, and the CatchUp
+// frames into the backlog, which the writer takes as the queue drains (see
+// takeBacklogLocked). So a catch-up larger than the queue's bounds is
+// delivered whole, and the room's later frames are never refused for the
+// room it takes. While an earlier reply's frames still wait, the whole
+// reply, Joined included, waits behind them: a Joined is never followed
+// by CatchUp frames of an earlier reply.
+func (s *session) enqueueReply(m *roomMember, reply [][]byte) bool {
+	s.mu.Lock()
+	if s.closeCode != 0 || m.revoked {
+		s.mu.Unlock()
+		return true
+	}
+	rest := reply
+	if len(s.backlog) == 0 {
+		joined := reply[0]
+		if len(s.queue) >= s.h.cfg.MaxQueueFrames || s.queueBytes+len(joined) > s.h.cfg.MaxQueueBytes {
 			s.mu.Unlock()
 			return false
 		}
-		fits := len(s.queue) < s.h.cfg.MaxQueueFrames && s.queueBytes+len(frame) <= s.h.cfg.MaxQueueBytes
-		if fits || len(s.queue) == 0 {
-			s.queue = append(s.queue, frame)
-			s.queueBytes += len(frame)
-			start := s.startWriterLocked()
+		s.queue = append(s.queue, joined)
+		s.queueBytes += len(joined)
+		rest = reply[1:]
+	}
+	bytes := 0
+	for _, f := range reply {
+		bytes += len(f)
+	}
+	for _, f := range rest {
+		s.backlog = append(s.backlog, backlogFrame{m: m, frame: f})
+	}
+	start := s.startWriterLocked()
+	s.mu.Unlock()
+	s.h.metrics.queued(bytes)
+	if start {
+		go s.writeLoop()
+	}
+	return true
+}
+
+// takeBacklogLocked moves the waiting reply frames that fit on top of
+// batch (bytes long) within the queue's bounds into it — at least one when
+// batch is empty, so a frame larger than the bounds still goes — and
+// returns the batch and its length. Called by the writer with mu held.
+func (s *session) takeBacklogLocked(batch [][]byte, bytes int) ([][]byte, int) {
+	n := 0
+	for ; n < len(s.backlog); n++ {
+		f := s.backlog[n].frame
+		if len(batch) > 0 && (len(batch) >= s.h.cfg.MaxQueueFrames || bytes+len(f) > s.h.cfg.MaxQueueBytes) {
+			break
+		}
+		batch = append(batch, f)
+		bytes += len(f)
+	}
+	if n == len(s.backlog) {
+		s.backlog = nil
+	} else {
+		clear(s.backlog[:n])
+		s.backlog = s.backlog[n:]
+	}
+	return batch, bytes
+}
+
+// dropBacklogLocked drops the waiting reply frames of m (every one when m
+// is nil) and returns their bytes. Called with mu held.
+func (s *session) dropBacklogLocked(m *roomMember) int {
+	bytes := 0
+	kept := s.backlog[:0]
+	for _, b := range s.backlog {
+		if m == nil || b.m == m {
+			bytes += len(b.frame)
+			continue
+		}
+		kept = append(kept, b)
+	}
+	clear(s.backlog[len(kept):])
+	if s.backlog = kept; len(kept) == 0 {
+		s.backlog = nil
+	}
+	return bytes
+}
+
+// awaitBacklog waits until the writer has taken every waiting reply frame.
+// The reader reads the client's next frame only then, so a client that
+// joins and does not read makes the session hold one catch-up beyond the
+// queue's bounds, not one per Join. It returns false if the session closed,
+// its writer stopped for good or ctx ended first.
+func (s *session) awaitBacklog(ctx context.Context) bool {
+	for {
+		s.mu.Lock()
+		if len(s.backlog) == 0 {
 			s.mu.Unlock()
-			s.h.metrics.queued(len(frame))
-			if start {
-				go s.writeLoop()
-			}
 			return true
+		}
+		if s.closeCode != 0 || s.writerDone {
+			// Closing, or nothing will be written any more (a write
+			// failed): the backlog will not drain.
+			s.mu.Unlock()
+			return false
 		}
 		if s.space == nil {
 			s.space = make(chan struct{}, 1)
@@ -144,7 +227,7 @@ func (s *session) enqueueWait(ctx context.Context, frame []byte) bool {
 		s.mu.Unlock()
 		select {
 		case <-space:
-		case <-s.readerDone: // the session ends: the queue will not drain for this
+		case <-s.readerDone: // the session ends: the backlog will not drain for this
 			return false
 		case <-ctx.Done():
 			return false
@@ -170,15 +253,18 @@ func (s *session) Close(code protocol.CloseCode, reason string) {
 		return
 	}
 	s.closeCode, s.closeReason = code, reason
-	dropped := 0
+	// A catch-up not yet under way is of no use to a closing connection.
+	dropped := s.dropBacklogLocked(nil)
 	if code == protocol.CloseSlowConsumer {
 		s.cut.Store(true)
-		dropped = s.queueBytes
+		dropped += s.queueBytes
 		clear(s.queue)
 		s.queue, s.queueBytes = s.queue[:0], 0
 	}
 	start := s.startWriterLocked()
+	space := s.space
 	s.mu.Unlock()
+	signal(space) // (nil: nobody waits) awaitBacklog sees the close
 	s.h.metrics.queued(-dropped)
 	s.h.metrics.closed(code)
 	if start {
@@ -289,7 +375,7 @@ func (s *session) end(code protocol.CloseCode, reason string) {
 	s.mu.Unlock()
 	s.closeConn(true)
 	s.mu.Lock()
-	left := s.queueBytes
+	left := s.queueBytes + s.dropBacklogLocked(nil)
 	s.queue, s.queueBytes = nil, 0
 	s.mu.Unlock()
 	s.h.metrics.queued(-left)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -463,43 +464,54 @@ func TestMalformedFrames(t *testing.T) {
 }
 
 func TestRoomLoadedOnceForConcurrentJoins(t *testing.T) {
-	e := newEnv(t, nil)
-	e.store.loadDelay = 100 * time.Millisecond
-	const n = 8
-	clients := make([]*client, n)
-	for i := range clients {
-		clients[i] = e.connect(t, "u:U", "")
-	}
-	var wg sync.WaitGroup
-	for _, c := range clients {
-		wg.Go(func() { c.send(&protocol.Join{WorkflowID: "wf"}) })
-	}
-	wg.Wait()
-	for _, c := range clients {
-		c.expect(protocol.FrameJoined)
-	}
-	if got := e.store.loads.Load(); got != 1 {
-		t.Fatalf("%d joins loaded the document %d times", n, got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		e := newBubbleEnv(t, nil)
+		e.store.loadDelay = 100 * time.Millisecond // fake time
+		const n = 8
+		clients := make([]*client, n)
+		for i := range clients {
+			clients[i] = e.connect(t, "u:U", "")
+		}
+		var wg sync.WaitGroup
+		for _, c := range clients {
+			wg.Go(func() { c.send(&protocol.Join{WorkflowID: "wf"}) })
+		}
+		wg.Wait()
+		for _, c := range clients {
+			c.expect(protocol.FrameJoined)
+		}
+		if got := e.store.loads.Load(); got != 1 {
+			t.Fatalf("%d joins loaded the document %d times", n, got)
+		}
+	})
 }
 
 func TestIdleRoomEvicted(t *testing.T) {
-	e := newEnv(t, func(_ *session.Config, r *rooms.Config) { r.IdleTimeout = 50 * time.Millisecond })
-	a := e.connect(t, "ua:A", "rep-a")
-	a.join("wf", "")
-	a.sendDelta("wf", a.edit(addBlock("b1", "Agent")))
-	a.expect(protocol.FrameDurable)
-	if e.reg.Len() != 1 {
-		t.Fatal("room not live")
-	}
-	a.send(&protocol.Leave{WorkflowID: "wf"})
-	waitFor(t, "eviction", func() bool { return e.reg.Len() == 0 })
-	// Rejoining loads it again, with the stored state.
-	a2 := e.connect(t, "ub:B", "rep-b")
-	a2.join("wf", "")
-	if !a2.doc.Equal(a.doc) || e.store.loads.Load() != 2 {
-		t.Fatalf("reload after eviction: equal=%v loads=%d", a2.doc.Equal(a.doc), e.store.loads.Load())
-	}
+	synctest.Test(t, func(t *testing.T) {
+		e := newBubbleEnv(t, nil)
+		a := e.connect(t, "ua:A", "rep-a")
+		a.join("wf", "")
+		a.sendDelta("wf", a.edit(addBlock("b1", "Agent")))
+		a.expect(protocol.FrameDurable)
+		if e.reg.Len() != 1 {
+			t.Fatal("room not live")
+		}
+		a.send(&protocol.Leave{WorkflowID: "wf"})
+		advance(rooms.DefaultIdleTimeout - time.Millisecond)
+		if e.reg.Len() != 1 {
+			t.Fatal("evicted before IdleTimeout")
+		}
+		advance(time.Millisecond)
+		if e.reg.Len() != 0 {
+			t.Fatal("not evicted after IdleTimeout")
+		}
+		// Rejoining loads it again, with the stored state.
+		a2 := e.connect(t, "ub:B", "rep-b")
+		a2.join("wf", "")
+		if !a2.doc.Equal(a.doc) || e.store.loads.Load() != 2 {
+			t.Fatalf("reload after eviction: equal=%v loads=%d", a2.doc.Equal(a.doc), e.store.loads.Load())
+		}
+	})
 }
 
 func TestGracefulShutdown(t *testing.T) {

@@ -12,7 +12,8 @@ import (
 
 // writeLoop is the session's writer: the only code that writes data
 // frames to the connection. It runs while there is something to write (see
-// startWriterLocked): it takes everything queued at once, writes it with
+// startWriterLocked): it takes everything queued at once (and Join reply
+// frames waiting in the backlog, up to the queue's bounds), writes it with
 // one write to the socket (writeBatch), and repeats until it finds nothing
 // more, then ends. Between two flushes it lingers for the rest of
 // Config.FlushInterval so that frames gather. After the close frame, a
@@ -57,7 +58,7 @@ func (s *session) writeLoop() {
 		s.mu.Lock()
 		batch := s.queue
 		s.queue, s.spare = s.spare[:0], nil
-		queued := s.queueBytes
+		batch, queued := s.takeBacklogLocked(batch, s.queueBytes)
 		s.queueBytes = 0
 		code, reason := s.closeCode, s.closeReason
 		ping := s.pingDue
@@ -112,7 +113,7 @@ func (s *session) writeLoop() {
 }
 
 // endWriter marks the writer done for good: nothing more is written. A
-// reader waiting in enqueueWait for room in the queue is woken to see it.
+// goroutine waiting in awaitBacklog is woken to see it.
 func (s *session) endWriter() {
 	s.mu.Lock()
 	s.writerDone, s.writing = true, false

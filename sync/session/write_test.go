@@ -7,12 +7,14 @@ import (
 	"net"
 	"runtime"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/gorilla/websocket"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/internal/testutil"
 	"github.com/flowsync/flowsync/rooms"
 	"github.com/flowsync/flowsync/sync/protocol"
 	"github.com/flowsync/flowsync/sync/session"
@@ -104,64 +106,57 @@ func TestFlushIntervalValidation(t *testing.T) {
 // while there is something to write, and ServeHTTP does not stay behind
 // the upgrade.
 func TestIdleSessionsRunOneGoroutine(t *testing.T) {
-	e := newEnv(t, func(s *session.Config, _ *rooms.Config) {
-		s.FlushInterval = 10 * time.Millisecond
-	})
-	a := e.connect(t, "ua:A", "rep-a")
-	a.join("wf", "") // starts the room's goroutine
-	waitFor(t, "the first session to settle", func() bool { return e.h.Len() == 1 })
-	time.Sleep(50 * time.Millisecond)
-	base := runtime.NumGoroutine()
+	synctest.Test(t, func(t *testing.T) {
+		e := newBubbleEnv(t, func(s *session.Config, _ *rooms.Config) {
+			s.FlushInterval = 10 * time.Millisecond
+		})
+		a := e.connect(t, "ua:A", "rep-a")
+		a.join("wf", "")     // starts the room's goroutine
+		advance(time.Second) // the writers' last linger passes
+		base := runtime.NumGoroutine()
 
-	const n = 20
-	for i := range n {
-		c := e.connect(t, fmt.Sprintf("u%d:U", i), fmt.Sprintf("rep-%d", i))
-		c.join("wf", "")
-	}
-	// Wait out the writers' last linger.
-	var got int
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		got = runtime.NumGoroutine() - base
-		if got <= n || time.Now().After(deadline) {
-			break
+		const n = 20
+		for i := range n {
+			c := e.connect(t, fmt.Sprintf("u%d:U", i), fmt.Sprintf("rep-%d", i))
+			c.join("wf", "")
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if got > n {
-		t.Fatalf("%d idle sessions run %d goroutines, want at most one each", n, got)
-	}
+		advance(time.Second)
+		if got := runtime.NumGoroutine() - base; got > n {
+			t.Fatalf("%d idle sessions run %d goroutines, want at most one each", n, got)
+		}
+	})
 }
 
 // An idle session still pings, from a writer started by the ping timer,
 // so a client that answers stays connected past PongTimeout.
 func TestIdleSessionKeptAliveByPings(t *testing.T) {
-	e := newEnv(t, func(s *session.Config, _ *rooms.Config) {
-		s.PongTimeout = 300 * time.Millisecond
-		s.PingInterval = 100 * time.Millisecond
+	synctest.Test(t, func(t *testing.T) {
+		e := newBubbleEnv(t, func(s *session.Config, _ *rooms.Config) {
+			s.PongTimeout = 300 * time.Millisecond
+			s.PingInterval = 100 * time.Millisecond
+		})
+		c := e.connect(t, "ua:A", "rep-a")
+		pings := make(chan struct{}, 100)
+		c.conn.SetPingHandler(func(data string) error {
+			pings <- struct{}{}
+			return c.conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+		})
+		// Reading is what answers pings: read until the server answers a Join
+		// sent after more than three PongTimeouts of silence.
+		join, err := protocol.Encode(&protocol.Join{WorkflowID: "wf"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.AfterFunc(time.Second, func() { // fake time
+			_ = c.conn.WriteMessage(websocket.BinaryMessage, join) // a failure shows as no Joined
+		})
+		if j := c.expect(protocol.FrameJoined).(*protocol.Joined); j.WorkflowID != "wf" {
+			t.Fatalf("Joined %q", j.WorkflowID)
+		}
+		if len(pings) < 3 {
+			t.Fatalf("%d pings in a second at a 100 ms interval", len(pings))
+		}
 	})
-	c := e.connect(t, "ua:A", "rep-a")
-	pings := make(chan struct{}, 100)
-	c.conn.SetPingHandler(func(data string) error {
-		pings <- struct{}{}
-		return c.conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
-	})
-	// Reading is what answers pings: read until the server answers a Join
-	// sent after more than three PongTimeouts of silence.
-	join, err := protocol.Encode(&protocol.Join{WorkflowID: "wf"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		time.Sleep(time.Second)
-		_ = c.conn.WriteMessage(websocket.BinaryMessage, join) // a failure shows as no Joined
-	}()
-	if j := c.expect(protocol.FrameJoined).(*protocol.Joined); j.WorkflowID != "wf" {
-		t.Fatalf("Joined %q", j.WorkflowID)
-	}
-	if len(pings) < 3 {
-		t.Fatalf("%d pings in a second at a 100 ms interval", len(pings))
-	}
 }
 
 // The reader answers a client's ping at once, on an idle connection: the
@@ -227,7 +222,9 @@ func TestCloseCutsWhenItGivesUp(t *testing.T) {
 func TestConnectionLostDuringCatchUp(t *testing.T) {
 	e := newEnv(t, func(s *session.Config, r *rooms.Config) {
 		r.MaxCatchUpChunk = 1 << 10
-		s.MaxQueueFrames = 2
+		// Room for A's Joined, Applied and Durable even if its writer is
+		// slow; B's catch-up is many times more.
+		s.MaxQueueFrames = 4
 	})
 	a := e.connect(t, "ua:A", "rep-a")
 	a.join("wf", "")
@@ -248,5 +245,5 @@ func TestConnectionLostDuringCatchUp(t *testing.T) {
 		_ = tc.SetLinger(0)
 	}
 	b.conn.Close()
-	waitFor(t, "the dropped session to end", func() bool { return e.h.Len() == 1 })
+	testutil.WaitFor(t, "the dropped session to end", func() bool { return e.h.Len() == 1 })
 }

@@ -3,14 +3,13 @@
 // replica id, the Joined check that catches a reload of a stale local state,
 // and the workflow-deleted event (admin API). Server tests build and start
 // the real Go server.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import {
+  Doc,
   FlowsyncClient,
   FlowsyncError,
   MemoryPersistence,
@@ -24,8 +23,12 @@ import {
   type WebSocketConstructor,
   type WebSocketLike,
 } from '../src/index';
+import { DocSaveDelayMs, SnapshotIdleMs } from '../src/client/client';
+import { FrameType } from '../src/protocol';
 import { decode as decodeDoc } from '../src/workflow/encode';
-import { freePort, sleep, varNames, waitFor } from './helpers';
+import { varNames, waitFor } from './helpers';
+import { ScriptedServer } from './scripted';
+import { buildServer, TestServer } from './server';
 
 /**
  * A persistence that records every call and fails writes on demand (a full
@@ -35,20 +38,41 @@ class FaultyPersistence implements Persistence {
   readonly kind = 'memory' as const;
   failWrites = false;
   readonly calls: string[] = [];
+  /** Every lease handed out, and the ids a lease was successfully pointed at. */
+  readonly leases: ReplicaLease[] = [];
+  readonly replaced: string[] = [];
   constructor(readonly inner = new MemoryPersistence()) {}
+  /** crash lets rid's lease go as a page that went away without close does: nothing is written. */
+  crash(rid: string): void {
+    const l = this.leases.find((x) => x.replicaId === rid);
+    if (!l) throw new Error(`no lease holds ${rid}`);
+    l.release();
+  }
+  private readonly inFlight = new Set<Promise<unknown>>();
   private write<T>(name: string, f: () => Promise<T>): Promise<T> {
     this.calls.push(name);
-    if (this.failWrites) return Promise.reject(new PersistenceError(`injected: ${name} failed (quota exceeded)`));
-    return f();
+    const p = this.failWrites ? Promise.reject(new PersistenceError(`injected: ${name} failed (quota exceeded)`)) : f();
+    this.inFlight.add(p);
+    const done = () => void this.inFlight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+  /** settled resolves once every write started so far has finished, failed ones included. */
+  async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
   claimReplica(wf: string): Promise<ReplicaLease> {
-    return this.inner.claimReplica(wf).then((l) => ({
-      get replicaId() {
-        return l.replicaId;
-      },
-      replace: (id: string) => this.write('replace', () => l.replace(id)),
-      release: () => l.release(),
-    }));
+    return this.inner.claimReplica(wf).then((l) => {
+      const lease = {
+        get replicaId() {
+          return l.replicaId;
+        },
+        replace: (id: string) => this.write('replace', () => l.replace(id)).then(() => void this.replaced.push(id)),
+        release: () => l.release(),
+      };
+      this.leases.push(lease);
+      return lease;
+    });
   }
   load(wf: string, rid: string): Promise<LoadedState> {
     return this.inner.load(wf, rid);
@@ -98,29 +122,46 @@ const offline = {
 
 
 describe('the client writes deltas, not documents', () => {
-  it('an edit stores its delta (outbox + log), never the whole document; a snapshot folds the log after SnapshotEveryDeltas', async () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('an edit stores its delta (outbox + log), never the whole document; a snapshot folds the log when idle and after SnapshotEveryDeltas', async () => {
+    vi.useFakeTimers();
     const p = new FaultyPersistence();
     const c = await FlowsyncClient.open({ ...offline, workflowId: 'wf-log', persistence: p });
+    const snapshots = () => p.calls.filter((x) => x === 'saveSnapshot').length;
     for (let i = 0; i < 10; i++) c.applyWire('add', 'variable', { id: `v${i}`, name: `n${i}`, type: 'plain', value: i });
-    await sleep(10);
+    await p.settled();
     expect(p.calls.filter((x) => x === 'appendLocal')).toHaveLength(10);
-    expect(p.calls).not.toContain('saveSnapshot'); // not due yet (idle timer is 5 s)
+    // The idle snapshot comes SnapshotIdleMs after the last write, not before.
+    await vi.advanceTimersByTimeAsync(SnapshotIdleMs - 1);
+    expect(snapshots()).toBe(0);
     let st = await p.inner.load('wf-log', c.replicaId);
     expect(st.doc).toBeNull();
     expect(st.log).toHaveLength(10);
     expect(st.outbox).toHaveLength(10);
-    // 256 log entries make a snapshot due at once (outside apply).
-    for (let i = 10; i < 256; i++) c.applyWire('add', 'variable', { id: `v${i}`, name: `n${i}`, type: 'plain', value: i });
-    await sleep(20);
-    expect(p.calls.filter((x) => x === 'saveSnapshot')).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    await p.settled();
+    expect(snapshots()).toBe(1);
     st = await p.inner.load('wf-log', c.replicaId);
     expect(st.log).toHaveLength(0);
-    expect(st.outbox).toHaveLength(256); // pending edits stay in the outbox
+    expect(st.doc).toEqual(c.doc.encode());
+    // 256 log entries make a snapshot due at once (but outside apply).
+    for (let i = 10; i < 266; i++) c.applyWire('add', 'variable', { id: `v${i}`, name: `n${i}`, type: 'plain', value: i });
+    expect(snapshots()).toBe(1);
+    await vi.advanceTimersByTimeAsync(0);
+    await p.settled();
+    expect(snapshots()).toBe(2);
+    st = await p.inner.load('wf-log', c.replicaId);
+    expect(st.log).toHaveLength(0);
+    expect(st.outbox).toHaveLength(266); // pending edits stay in the outbox
     expect(decodeDoc(st.doc!).encode()).toEqual(c.doc.encode());
     c.applyWire('add', 'variable', { id: 'last', name: 'last', type: 'plain', value: 0 });
     const rid = c.replicaId;
     const before = c.doc.encode();
     await c.close(); // close folds the log into a snapshot
+    await p.settled();
     st = await p.inner.load('wf-log', rid);
     expect(st.log).toHaveLength(0);
     expect(st.doc).toEqual(before);
@@ -128,22 +169,48 @@ describe('the client writes deltas, not documents', () => {
     const c2 = await FlowsyncClient.open({ ...offline, workflowId: 'wf-log', persistence: p });
     expect(c2.replicaId).toBe(rid);
     expect(c2.doc.encode()).toEqual(before);
-    expect(c2.status().pending).toBe(257);
+    expect(c2.status().pending).toBe(267);
     await c2.close();
   });
 
+  it('remote deltas are written to the log in one batch per DocSaveDelayMs', async () => {
+    vi.useFakeTimers();
+    const p = new FaultyPersistence();
+    const server = new ScriptedServer();
+    const c = await FlowsyncClient.open({ ...offline, WebSocket: server.WebSocket, workflowId: 'wf-batch', persistence: p });
+    c.goOnline();
+    const ws = server.last;
+    ws.join();
+    // Five deltas of another replica, relayed one after the other.
+    const other = await FlowsyncClient.open({ ...offline, workflowId: 'wf-batch', persistence: new MemoryPersistence() });
+    for (let i = 0; i < 5; i++) {
+      const d = other.applyWire('add', 'variable', { id: `v${i}`, name: `n${i}`, type: 'plain', value: i });
+      ws.deliver({ type: FrameType.RemoteDelta, workflowId: 'wf-batch', delta: d.encode(), origin: { userId: 'bob', sessionId: 's2', replicaId: other.replicaId } });
+    }
+    await other.close();
+    expect(varNames(c)).toEqual(['n0', 'n1', 'n2', 'n3', 'n4']);
+    await vi.advanceTimersByTimeAsync(DocSaveDelayMs - 1);
+    expect(p.calls).not.toContain('appendLog');
+    await vi.advanceTimersByTimeAsync(1);
+    await p.settled();
+    expect(p.calls.filter((x) => x === 'appendLog')).toHaveLength(1);
+    const st = await p.inner.load('wf-batch', c.replicaId);
+    expect(st.log).toHaveLength(5);
+    expect(st.doc).toBeNull();
+    await c.close();
+  });
+
   it('a reload merges the log written since the last snapshot', async () => {
-    const p = new MemoryPersistence();
+    const p = new FaultyPersistence();
     const c = await FlowsyncClient.open({ ...offline, workflowId: 'wf-reload', persistence: p });
     c.applyWire('add', 'variable', { id: 'a', name: 'a', type: 'plain', value: 1 });
     const rid = c.replicaId;
     const want = c.doc.encode();
-    await sleep(10);
+    await p.settled();
     const st = await p.load('wf-reload', rid);
     expect(st.doc).toBeNull();
     expect(st.log).toHaveLength(1);
-    // Simulate a crash: no close, the lease is released by the page going away.
-    (c as unknown as { lease: ReplicaLease }).lease.release();
+    p.crash(rid); // no close: the page went away
     const c2 = await FlowsyncClient.open({ ...offline, workflowId: 'wf-reload', persistence: p });
     expect(c2.replicaId).toBe(rid);
     expect(c2.doc.encode()).toEqual(want);
@@ -151,19 +218,24 @@ describe('the client writes deltas, not documents', () => {
   });
 });
 
-describe('a failed storage write retires the replica id (offline)', () => {
+describe('a failed storage write retires the replica id (scripted server)', () => {
   it("emits 'error' and switches to a fresh id at once when nothing is pending", async () => {
     const p = new FaultyPersistence();
-    const c = await FlowsyncClient.open({ ...offline, workflowId: 'wf-fail', persistence: p });
+    const server = new ScriptedServer();
+    const c = await FlowsyncClient.open({ ...offline, WebSocket: server.WebSocket, workflowId: 'wf-fail', persistence: p });
     const errors: Error[] = [];
     c.on('error', (e) => errors.push(e));
     c.applyWire('add', 'variable', { id: 'a', name: 'a', type: 'plain', value: 1 });
     const old = c.replicaId;
     const oldMax = c.doc.context().max(old);
-    // Pretend the edit became durable, then storage fails on removing it.
+    c.goOnline();
+    const ws = server.last;
+    ws.join();
+    const [sent] = ws.sentOf(FrameType.Delta);
+    // The edit becomes durable, then storage fails on removing it.
     p.failWrites = true;
-    (c as unknown as { onDurable(ids: string[]): void }).onDurable([(c as unknown as { outbox: { id: string }[] }).outbox[0].id]);
-    await sleep(10);
+    ws.deliver({ type: FrameType.Durable, opIds: [sent.opId] });
+    await waitFor('persistence error', () => errors.length > 0);
     expect(errors.some((e) => e instanceof FlowsyncError && e.kind === 'persistence')).toBe(true);
     expect(c.replicaId).not.toBe(old); // retired in memory at once
     // Later edits mint dots of the new id only.
@@ -176,60 +248,29 @@ describe('a failed storage write retires the replica id (offline)', () => {
 
 // ---- against the real server ----------------------------------------------
 
-const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'flowsync-js-persist-'));
 const adminSecret = 'admin-secret-that-is-at-least-32-bytes-long!';
-let bin = '';
-let proc: ChildProcess | null = null;
-let port = 0;
-let serverLog = '';
-const url = () => `ws://127.0.0.1:${port}/v1/sync`;
+const server = new TestServer('dev', ['--dev'], tmp);
 
 beforeAll(async () => {
-  if (process.env.FLOWSYNC_BIN) bin = process.env.FLOWSYNC_BIN;
-  else {
-    bin = path.join(tmp, 'flowsync');
-    execFileSync('go', ['build', '-o', bin, './cmd/flowsync'], { cwd: repoRoot, stdio: 'inherit' });
-  }
+  const bin = buildServer(tmp);
   const secretFile = path.join(tmp, 'admin-secret');
   writeFileSync(secretFile, adminSecret + '\n');
-  port = await freePort();
-  const dataDir = mkdtempSync(path.join(tmp, 'data-'));
-  proc = spawn(bin, ['serve', '--dev', '--addr', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log-level', 'warn', '--admin-secret-file', secretFile], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  proc.stdout!.on('data', (d) => (serverLog += d));
-  proc.stderr!.on('data', (d) => (serverLog += d));
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`server exited: ${serverLog}`);
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`server not ready: ${serverLog}`);
-    await sleep(50);
-  }
+  server.args.push('--admin-secret-file', secretFile);
+  await server.start(bin);
 }, 300_000);
 
 const clients: FlowsyncClient[] = [];
 afterAll(async () => {
   await Promise.allSettled(clients.map((c) => c.close()));
-  const p = proc;
-  if (p && p.exitCode === null) {
-    await new Promise<void>((r) => {
-      p.once('exit', () => r());
-      p.kill('SIGKILL');
-    });
-  }
+  await server.stop();
   rmSync(tmp, { recursive: true, force: true });
 });
 
 let wfSeq = 0;
 const newWorkflow = () => `wf-persist-${process.pid}-${++wfSeq}`;
 async function open(opts: Partial<FlowsyncClientOptions> & { workflowId: string }): Promise<FlowsyncClient> {
-  const c = await FlowsyncClient.open({ url: url(), token: 'u1:Ann', persistence: 'memory', WebSocket, backoff: { baseMs: 50, capMs: 400 }, ...opts });
+  const c = await FlowsyncClient.open({ url: server.url, token: 'u1:Ann', persistence: 'memory', WebSocket, backoff: { baseMs: 50, capMs: 400 }, ...opts });
   clients.push(c);
   return c;
 }
@@ -266,7 +307,7 @@ describe('storage failures against a real server', () => {
 
     // Storage recovers: the retirement (snapshot under the new id, lease) is stored.
     p.failWrites = false;
-    await waitFor('lease stored', () => !(a as unknown as { leaseStale: boolean }).leaseStale, 10_000);
+    await waitFor('lease stored', () => p.replaced.includes(a.replicaId), 10_000);
     const fresh = a.replicaId;
     await a.close();
     const a2 = await open({ workflowId: wf, persistence: p, autoConnect: false });
@@ -316,12 +357,12 @@ describe('storage failures against a real server', () => {
     // The server's state: v1 is there, the edit with the reused dot was not sent.
     expect(varNames(a2)).toEqual(['lost-locally', 'stored']);
     expect(a2.status().pending).toBe(0);
-    await sleep(200);
-    expect(varNames(b)).toEqual(['lost-locally', 'stored']);
-    // Edits under the new id work.
+    // Edits under the new id work; once b has the next one, it has whatever
+    // a2 sent before it (the room relays in order), and the reused dot is not among it.
     a2.applyWire('add', 'variable', { id: 'v3', name: 'again', type: 'plain', value: 3 });
     await a2.whenSaved();
     await waitFor('b has v3', () => varNames(b).includes('again'));
+    expect(varNames(b)).toEqual(['again', 'lost-locally', 'stored']);
   }, 30_000);
 });
 
@@ -335,15 +376,18 @@ describe('remote changes are logged as deltas', () => {
     for (let i = 0; i < 5; i++) a.applyWire('add', 'variable', { id: `v${i}`, name: `n${i}`, type: 'plain', value: i });
     await a.whenSaved();
     await waitFor('b has the edits', () => varNames(b).length === 5);
-    await waitFor('logged', () => pb.calls.includes('appendLog'));
-    await sleep(300);
-    const st = await pb.inner.load(wf, b.replicaId);
-    expect(st.doc).toBeNull(); // no snapshot yet: only deltas were written
-    expect(st.log.length).toBeGreaterThan(0);
-    expect(pb.calls.filter((x) => x === 'appendLog').length).toBeLessThan(5 + 1); // batched
     const rid = b.replicaId;
     const want = b.doc.encode();
-    (b as unknown as { lease: ReplicaLease }).lease.release(); // a crash: no close, no snapshot
+    // The log (batched: see the scripted test above) catches up with the document.
+    await waitFor('every remote delta logged', async () => {
+      const logged = new Doc();
+      for (const l of (await pb.inner.load(wf, rid)).log) logged.merge(decodeDoc(l));
+      const got = logged.encode();
+      return got.length === want.length && got.every((x, i) => x === want[i]);
+    });
+    const st = await pb.inner.load(wf, rid);
+    expect(st.doc).toBeNull(); // no snapshot yet: only deltas were written
+    pb.crash(rid); // no close, no snapshot
     const b2 = await open({ workflowId: wf, persistence: pb, autoConnect: false });
     expect(b2.replicaId).toBe(rid);
     expect(b2.doc.encode()).toEqual(want);
@@ -378,7 +422,7 @@ describe('stale local state without colliding edits', () => {
     expect(a2.doc.context().max(a2.replicaId)).toBeGreaterThan(0);
     // The retirement is stored: a reload gets the new id and the whole document.
     const fresh = a2.replicaId;
-    await waitFor('lease stored', () => !(a2 as unknown as { leaseStale: boolean }).leaseStale);
+    await waitFor('lease stored', () => p.replaced.includes(a2.replicaId));
     await a2.close();
     const a3 = await open({ workflowId: wf, persistence: p, autoConnect: false });
     expect(a3.replicaId).toBe(fresh);
@@ -399,7 +443,7 @@ describe('workflow deletion (admin API)', () => {
     a.on('event', (e) => events.push(e));
     a.on('error', (e) => errors.push(e));
     const rid = a.replicaId;
-    const r = await fetch(`http://127.0.0.1:${port}/admin/v1/workflows/${wf}`, { method: 'DELETE', headers: { Authorization: `Bearer ${adminSecret}` } });
+    const r = await fetch(`${server.httpBase}/admin/v1/workflows/${wf}`, { method: 'DELETE', headers: { Authorization: `Bearer ${adminSecret}` } });
     expect(r.status).toBe(200);
     await waitFor('workflow-deleted', () => events.some((e) => e.kind === 'workflow-deleted'));
     expect(() => a.applyWire('add', 'variable', { id: 'v1', name: 'y', type: 'plain', value: 1 })).toThrow(
@@ -417,7 +461,7 @@ describe('workflow deletion (admin API)', () => {
 
 describe('NOT_JOINED (admin API role changes)', () => {
   const setRole = (user: string, wf: string, role: string) =>
-    fetch(`http://127.0.0.1:${port}/admin/v1/users/${user}/roles`, {
+    fetch(`${server.httpBase}/admin/v1/users/${user}/roles`, {
       method: 'PUT',
       headers: { Authorization: `Bearer ${adminSecret}`, 'Content-Type': 'application/json' },
       body: JSON.stringify({ workflowId: wf, role }),

@@ -1,16 +1,21 @@
 // FlowsyncClient without a server: option checks, local refusals, backoff,
-// status labels, and the restore of a saved outbox (memory persistence).
-import { describe, expect, it } from 'vitest';
+// status labels, the restore of a saved outbox (memory persistence), and
+// what takes time — reconnects, throttling, staying offline — on fake
+// timers against a scripted socket.
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   Backoff,
   FlowsyncClient,
   FlowsyncError,
   MemoryPersistence,
+  PresenceIntervalMs,
   statusLabel,
   WorkflowError,
   type WebSocketConstructor,
   type WebSocketLike,
 } from '../src/index';
+import { FrameType } from '../src/protocol';
+import { ScriptedServer } from './scripted';
 
 /** A websocket that never opens: enough for offline behaviour. */
 class DeadSocket implements WebSocketLike {
@@ -73,8 +78,15 @@ describe('FlowsyncClient.open options', () => {
   });
 });
 
-describe('reconnecting', () => {
-  it("the browser's 'online' event reconnects at once instead of waiting out the backoff", async () => {
+describe('reconnecting (fake timers)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.restoreAllMocks();
+  });
+
+  it("reconnects after the backoff; the browser's 'online' event at once; a terminal close code never", async () => {
+    vi.useFakeTimers();
+    vi.spyOn(Math, 'random').mockReturnValue(0.5); // every backoff is half its window
     const handlers = new Map<string, () => void>();
     const g = globalThis as { addEventListener?: unknown; removeEventListener?: unknown };
     g.addEventListener = (t: string, fn: () => void) => handlers.set(t, fn);
@@ -85,10 +97,15 @@ describe('reconnecting', () => {
       expect(DeadSocket.opened).toBe(1);
       DeadSocket.last!.onclose!({ code: 1006, reason: '' }); // the network dropped
       expect(c.status()).toMatchObject({ state: 'offline', attempt: 1 });
-      await new Promise((r) => setTimeout(r, 20));
-      expect(DeadSocket.opened).toBe(1); // waiting out up to 60 s
-      handlers.get('online')!();
+      await vi.advanceTimersByTimeAsync(29_999);
+      expect(DeadSocket.opened).toBe(1); // the backoff is 30 s
+      await vi.advanceTimersByTimeAsync(1);
       expect(DeadSocket.opened).toBe(2);
+      expect(c.status()).toMatchObject({ state: 'connecting', attempt: 1 });
+      DeadSocket.last!.onclose!({ code: 1006, reason: '' });
+      expect(c.status()).toMatchObject({ state: 'offline', attempt: 2 });
+      handlers.get('online')!(); // the network is back: no need to wait out 30 s
+      expect(DeadSocket.opened).toBe(3);
       expect(c.status()).toMatchObject({ state: 'connecting', attempt: 0 });
       // A terminal close code stops reconnecting, even on 'online'.
       const errors: Error[] = [];
@@ -97,13 +114,86 @@ describe('reconnecting', () => {
       expect(c.status().state).toBe('closed');
       expect(errors[0]).toMatchObject({ kind: 'connection-closed', closeCode: 4500 });
       handlers.get('online')!();
-      expect(DeadSocket.opened).toBe(2);
+      await vi.advanceTimersByTimeAsync(10 * 60_000);
+      expect(DeadSocket.opened).toBe(3);
+      expect(c.status()).toMatchObject({ state: 'closed', attempt: 0 });
       await c.close();
       expect(handlers.has('online')).toBe(false);
     } finally {
       delete g.addEventListener;
       delete g.removeEventListener;
     }
+  });
+
+  it('offline, edits queue: nothing is sent and nothing dialed however long it waits; goOnline sends them', async () => {
+    vi.useFakeTimers();
+    const server = new ScriptedServer();
+    const c = await FlowsyncClient.open({ ...base, WebSocket: server.WebSocket, backoff: { baseMs: 50, capMs: 400 } });
+    c.goOnline();
+    server.last.join();
+    expect(c.status().state).toBe('live');
+    c.goOffline();
+    expect(server.last.closedWith).toEqual({ code: 1000, reason: 'going offline' });
+    for (let i = 0; i < 3; i++) c.applyWire('add', 'variable', { id: `v${i}`, name: `n${i}`, type: 'plain', value: i });
+    await vi.advanceTimersByTimeAsync(10 * 60_000);
+    expect(server.sockets).toHaveLength(1);
+    expect(server.last.sentOf(FrameType.Delta)).toEqual([]);
+    expect(c.status()).toMatchObject({ state: 'offline', pending: 3, attempt: 0 });
+
+    c.goOnline();
+    expect(server.sockets).toHaveLength(2);
+    const ws = server.last;
+    ws.join();
+    const sent = ws.sentOf(FrameType.Delta); // waiting together, the three are folded into one
+    expect(sent).toHaveLength(1);
+    const saved = c.whenSaved();
+    ws.deliver({ type: FrameType.Applied, opId: sent[0].opId });
+    ws.deliver({ type: FrameType.Durable, opIds: [sent[0].opId] });
+    await saved;
+    expect(c.status()).toMatchObject({ state: 'live', pending: 0, unacked: 0, label: 'saved' });
+    await c.close();
+  });
+});
+
+describe('presence and drag throttling (fake timers)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('one frame per PresenceIntervalMs, the latest state wins; presence set before joining is sent on join', async () => {
+    vi.useFakeTimers();
+    const server = new ScriptedServer();
+    const c = await FlowsyncClient.open({ ...base, WebSocket: server.WebSocket });
+    c.setPresence({ cursor: { x: 0, y: 0 }, selection: { t: 'block', id: 'b1' } });
+    c.drag({ b1: { x: 0, y: 0 } }); // not connected: dropped
+    c.goOnline();
+    const ws = server.last;
+    ws.join();
+    const presence = () => ws.sentOf(FrameType.Presence).map((f) => ({ cursor: f.cursor, selection: f.selection }));
+    expect(presence()).toEqual([{ cursor: { x: 0, y: 0 }, selection: { type: 'block', id: 'b1' } }]);
+
+    for (let i = 1; i <= 20; i++) c.setPresence({ cursor: { x: i, y: i } });
+    c.setPresence({ selection: { t: 'none' } });
+    await vi.advanceTimersByTimeAsync(PresenceIntervalMs - 1);
+    expect(presence()).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(presence()).toEqual([
+      { cursor: { x: 0, y: 0 }, selection: { type: 'block', id: 'b1' } },
+      { cursor: { x: 20, y: 20 }, selection: { type: 'none' } },
+    ]);
+
+    const drags = () => ws.sentOf(FrameType.Drag).map((f) => f.positions);
+    expect(drags()).toEqual([]);
+    c.drag({ b1: { x: 1, y: 1 } });
+    c.drag({ b1: { x: 2, y: 2 } });
+    c.drag({ b2: { x: 3, y: 3 } });
+    expect(drags()).toEqual([{ b1: { x: 1, y: 1 } }]);
+    await vi.advanceTimersByTimeAsync(PresenceIntervalMs);
+    expect(drags()).toEqual([{ b1: { x: 1, y: 1 } }, { b1: { x: 2, y: 2 }, b2: { x: 3, y: 3 } }]);
+    await vi.advanceTimersByTimeAsync(10 * PresenceIntervalMs);
+    expect(ws.sentOf(FrameType.Presence)).toHaveLength(2);
+    expect(drags()).toHaveLength(2);
+    await c.close();
   });
 });
 

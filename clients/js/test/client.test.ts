@@ -7,13 +7,11 @@
 import 'fake-indexeddb/auto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   CloseError,
   FlowsyncClient,
@@ -22,60 +20,12 @@ import {
   type FlowsyncClientOptions,
   type SyncStatus,
 } from '../src/index';
-import { freePort, sleep, TestLocks, varNames, waitFor } from './helpers';
+import { TestLocks, varNames, waitFor } from './helpers';
+import { buildServer, TestServer } from './server';
 
-const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'flowsync-js-client-'));
 const secret = 'test-secret-that-is-at-least-32-bytes-long!';
 const audience = 'flowsync-test';
-let bin = '';
-
-/** A flowsync server process on a free port with its own data directory. */
-class Server {
-  proc: ChildProcess | null = null;
-  port = 0;
-  log = '';
-  readonly dataDir: string;
-  constructor(
-    readonly name: string,
-    readonly args: string[],
-  ) {
-    this.dataDir = mkdtempSync(path.join(tmp, name + '-'));
-  }
-  get url(): string {
-    return `ws://127.0.0.1:${this.port}/v1/sync`;
-  }
-  async start(): Promise<void> {
-    if (!this.port) this.port = await freePort();
-    const p = spawn(bin, ['serve', '--addr', `127.0.0.1:${this.port}`, '--data-dir', this.dataDir, '--log-level', 'warn', ...this.args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    p.stdout!.on('data', (d) => (this.log += d));
-    p.stderr!.on('data', (d) => (this.log += d));
-    this.proc = p;
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      if (p.exitCode !== null) throw new Error(`${this.name} exited: ${this.log}`);
-      try {
-        const r = await fetch(`http://127.0.0.1:${this.port}/readyz`);
-        if (r.status === 200) return;
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > deadline) throw new Error(`${this.name} not ready: ${this.log}`);
-      await sleep(50);
-    }
-  }
-  async stop(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    const p = this.proc;
-    if (!p || p.exitCode !== null) return;
-    this.proc = null;
-    await new Promise<void>((resolve) => {
-      p.once('exit', () => resolve());
-      p.kill(signal);
-    });
-  }
-}
 
 function b64url(s: string | Buffer): string {
   return Buffer.from(s).toString('base64url');
@@ -137,19 +87,19 @@ class FreezableProxy {
   }
 }
 
-const dev = new Server('dev', ['--dev']);
-const auth = new Server('jwt', ['--jwt-audience', audience]);
+const dev = new TestServer('dev', ['--dev'], tmp);
+const auth = new TestServer('jwt', ['--jwt-audience', audience], tmp);
 // Every client frame counts against --frames-per-second, Hello and Join included, which the
 // client's own pacing (from Welcome's lim.ops/burst) does not count: its first deltas overrun.
-const throttled = new Server('throttled', ['--dev', '--frames-per-second', '4', '--frame-burst', '4']);
+const throttled = new TestServer('throttled', ['--dev', '--frames-per-second', '4', '--frame-burst', '4'], tmp);
 // --store memory forgets everything on restart: the rejoined server lacks
 // deltas it once called durable, as a cluster node can (PROTOCOL.md §9).
-const forgetful = new Server('forgetful', ['--dev', '--store', 'memory']);
+const forgetful = new TestServer('forgetful', ['--dev', '--store', 'memory'], tmp);
 const clients: FlowsyncClient[] = [];
 let wfSeq = 0;
 const newWorkflow = () => `wf-${process.pid}-${++wfSeq}`;
 
-async function open(server: Server, opts: Partial<FlowsyncClientOptions> & { workflowId: string }): Promise<FlowsyncClient> {
+async function open(server: TestServer, opts: Partial<FlowsyncClientOptions> & { workflowId: string }): Promise<FlowsyncClient> {
   const c = await FlowsyncClient.open({
     url: server.url,
     token: 'u1:Ann',
@@ -165,15 +115,11 @@ async function open(server: Server, opts: Partial<FlowsyncClientOptions> & { wor
 const live = (c: FlowsyncClient) => waitFor(`${c.replicaId} live`, () => c.status().state === 'live');
 
 beforeAll(async () => {
-  if (process.env.FLOWSYNC_BIN) bin = process.env.FLOWSYNC_BIN;
-  else {
-    bin = path.join(tmp, 'flowsync');
-    execFileSync('go', ['build', '-o', bin, './cmd/flowsync'], { cwd: repoRoot, stdio: 'inherit' });
-  }
+  const bin = buildServer(tmp);
   const secretFile = path.join(tmp, 'jwt-secret');
   writeFileSync(secretFile, secret + '\n');
   auth.args.push('--jwt-secret-file', secretFile);
-  await Promise.all([dev.start(), auth.start(), throttled.start(), forgetful.start()]);
+  await Promise.all([dev.start(bin), auth.start(bin), throttled.start(bin), forgetful.start(bin)]);
 }, 300_000);
 
 afterAll(async () => {
@@ -225,12 +171,12 @@ describe('FlowsyncClient against a real server', () => {
     expect(drags[drags.length - 1]).toEqual({ sid: a.sessionId, uid: 'ann', pos: { b1: { x: 5, y: 6 } } });
     expect(b.roster().find((r) => r.sid === a.sessionId)).toMatchObject({ uid: 'ann', cur: { x: 10, y: 20 }, sel: { t: 'block', id: 'b1' } });
 
-    // Throttled: a burst of 20 updates is sent as at most a few frames, the latest last.
-    await sleep(50);
+    // Throttled: a burst of 20 updates is sent as at most a few frames, the
+    // latest last; frames are relayed in order, so once the latest is in,
+    // every frame of the burst is (client-unit.test.ts counts them exactly).
     presence.length = 0;
     for (let i = 1; i <= 20; i++) a.setPresence({ cursor: { x: i, y: i } });
     await waitFor('latest cursor', () => presence.length > 0 && (presence[presence.length - 1] as { cur: { x: number } }).cur.x === 20);
-    await sleep(100);
     expect(presence.length).toBeLessThanOrEqual(3);
   });
 
@@ -269,10 +215,10 @@ describe('FlowsyncClient against a real server', () => {
     a.goOffline();
     expect(a.status().state).toBe('offline');
     for (let i = 0; i < 3; i++) a.applyWire('add', 'variable', { id: `v${i}`, name: `n${i}`, type: 'plain', value: i });
+    // That nothing leaves an offline client and it does not reconnect by itself
+    // is timed in client-unit.test.ts (fake timers); here: delivery on goOnline.
     expect(a.status()).toMatchObject({ state: 'offline', pending: 3, label: 'offline (3 pending)' });
-    await sleep(300);
-    expect(varNames(b)).toEqual([]); // nothing left the client, and it did not reconnect by itself
-    expect(a.status().state).toBe('offline');
+    expect(varNames(b)).toEqual([]);
     a.goOnline();
     await a.whenSaved();
     await waitFor('b has the offline edits', () => varNames(b).length === 3);
@@ -357,9 +303,11 @@ describe('FlowsyncClient against a real server', () => {
     expect(changes).toContain(true);
     // Until the catch-up completes the old state stays on screen (no empty flash).
     expect(shownAtReject).toEqual(['hacked']);
-    expect(varNames(writer)).toEqual(['original']);
-    await sleep(100);
-    expect(varNames(writer)).toEqual(['original']);
+    // The refused edit never reached the writer: an edit the writer makes now
+    // is answered after everything the server relayed to it before.
+    writer.applyWire('add', 'variable', { id: 'v2', name: 'later', type: 'plain', value: 2 });
+    await writer.whenSaved();
+    expect(varNames(writer)).toEqual(['later', 'original']);
   });
 
   it('a refused token closes for good (4500), without reconnecting', async () => {
@@ -370,7 +318,7 @@ describe('FlowsyncClient against a real server', () => {
     const ce = errors.find((e) => e instanceof CloseError) as CloseError;
     expect(ce.closeCode).toBe(4500);
     expect(ce.last?.codeName).toBe('AUTHENTICATION_FAILED');
-    await sleep(300);
+    // No reconnect is scheduled (client-unit.test.ts checks it on fake timers).
     expect(c.status()).toMatchObject({ state: 'closed', attempt: 0 });
   });
 

@@ -32,14 +32,18 @@ export function freePort(): Promise<number> {
   });
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** waitFor polls cond every 20 ms and fails, naming what, after timeoutMs. */
-export async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+/**
+ * waitFor polls cond (which may be async) every 20 ms until it holds, and
+ * fails, naming what, after timeoutMs. It is how a test waits for a real
+ * server or process: never a fixed sleep, which is either too short on a
+ * busy machine or wasted time on an idle one. (It runs on real timers:
+ * under vitest's fake timers, advance them instead.)
+ */
+export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 

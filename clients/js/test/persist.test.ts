@@ -2,8 +2,9 @@
 // keep documents and outboxes per (workflow, replica), write a local edit
 // atomically, and pool replica ids so that two live clients never share one.
 import 'fake-indexeddb/auto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { IndexedDBPersistence, MemoryPersistence, PersistenceError, type LockManagerLike, type Persistence } from '../src/persist';
+import { ReloadLockWaitMs } from '../src/persist/indexeddb';
 import { TestLocks } from './helpers';
 
 let dbn = 0;
@@ -233,6 +234,16 @@ describe('IndexedDBPersistence schema versions', () => {
 class QueueLocks implements LockManagerLike {
   private readonly queues = new Map<string, Array<() => void>>();
   private readonly held = new Set<string>();
+  /** Requests that have waited for a held lock so far, and who waits for that count to grow. */
+  private waited = 0;
+  private readonly onWait: Array<{ n: number; resolve: () => void }> = [];
+
+  /** waits resolves once n requests in all have had to wait for a held lock. */
+  waits(n: number): Promise<void> {
+    if (this.waited >= n) return Promise.resolve();
+    return new Promise((resolve) => this.onWait.push({ n, resolve }));
+  }
+
   async request(name: string, opts: { ifAvailable?: boolean; signal?: AbortSignal }, cb: (lock: unknown) => unknown): Promise<unknown> {
     if (this.held.has(name)) {
       if (opts.ifAvailable) return cb(null);
@@ -241,6 +252,11 @@ class QueueLocks implements LockManagerLike {
         this.queues.set(name, q);
         const go = () => resolve();
         q.push(go);
+        this.waited++;
+        for (const w of this.onWait.filter((x) => x.n <= this.waited)) {
+          this.onWait.splice(this.onWait.indexOf(w), 1);
+          w.resolve();
+        }
         opts.signal?.addEventListener('abort', () => {
           q.splice(q.indexOf(go), 1);
           reject(new DOMException('aborted', 'AbortError'));
@@ -268,7 +284,7 @@ describe('IndexedDBPersistence on reload (sessionStorage + Web Locks)', () => {
       const old = await p1.claimReplica('wf');
       // The new page starts before the old one has let go of its lock.
       const next = IndexedDBPersistence.open({ dbName: 'reload-wait', locks }).then((p) => p.claimReplica('wf'));
-      await new Promise((r) => setTimeout(r, 100));
+      await locks.waits(1);
       old.release();
       const lease = await next;
       expect(lease.replicaId).toBe(old.replicaId);
@@ -277,13 +293,22 @@ describe('IndexedDBPersistence on reload (sessionStorage + Web Locks)', () => {
       // A duplicated tab (same sessionStorage) whose original keeps the lock
       // gives up after a moment and takes another id.
       const held = await (await IndexedDBPersistence.open({ dbName: 'reload-wait', locks })).claimReplica('wf');
-      const t0 = Date.now();
-      const dup = await (await IndexedDBPersistence.open({ dbName: 'reload-wait', locks })).claimReplica('wf');
+      // Only setTimeout is faked: fake-indexeddb schedules with setImmediate.
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+      let claimed = false;
+      const dupClaim = IndexedDBPersistence.open({ dbName: 'reload-wait', locks })
+        .then((p) => p.claimReplica('wf'))
+        .finally(() => (claimed = true));
+      await locks.waits(2);
+      await vi.advanceTimersByTimeAsync(ReloadLockWaitMs - 1);
+      expect(claimed).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      const dup = await dupClaim;
       expect(dup.replicaId).not.toBe(held.replicaId);
-      expect(Date.now() - t0).toBeGreaterThanOrEqual(1900);
       held.release();
       dup.release();
     } finally {
+      vi.useRealTimers();
       delete (globalThis as { sessionStorage?: unknown }).sessionStorage;
     }
   });

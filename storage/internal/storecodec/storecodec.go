@@ -1,7 +1,6 @@
 // Package storecodec holds what the persistent stores (storage/postgres,
-// storage/bolt) share: decoding and keying a batch of deltas, the snapshot
-// frame (format byte, checksum, payload), and the join that turns a stored
-// snapshot plus its log into a document.
+// storage/bolt) share: the snapshot frame (format byte, checksum, payload),
+// and the join that turns a stored snapshot plus its log into a document.
 //
 // It does no I/O and never logs: document contents must not reach a log.
 package storecodec
@@ -9,7 +8,6 @@ package storecodec
 import (
 	"bytes"
 	"compress/flate"
-	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -41,33 +39,6 @@ const (
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// Delta is one decoded, keyed delta of an Append batch.
-type Delta struct {
-	Hash [sha256.Size]byte // the log row's key: SHA-256 of Bytes
-	Doc  *workflow.Doc
-	Raw  []byte // the caller's encoded bytes, not copied
-}
-
-// DecodeBatch decodes every delta of a batch against workflow.DeltaLimits
-// and keys it. One delta that does not decode refuses the batch with an
-// error wrapping storage.ErrCorrupt.
-//
-// The key is the hash of the bytes as sent. A well-formed delta is its
-// canonical encoding (workflow.Encode), so a re-send hashes to the same key;
-// a non-canonical encoding of the same state would get a second row, which
-// costs space but never correctness (the log is joined, not replayed).
-func DecodeBatch(deltas [][]byte) ([]Delta, error) {
-	out := make([]Delta, len(deltas))
-	for i, b := range deltas {
-		d, err := workflow.Decode(b, workflow.DeltaLimits)
-		if err != nil {
-			return nil, fmt.Errorf("%w: delta %d of %d: %w", storage.ErrCorrupt, i, len(deltas), err)
-		}
-		out[i] = Delta{Hash: sha256.Sum256(b), Doc: d, Raw: b}
-	}
-	return out, nil
-}
 
 // EncodeSnapshot frames the encoding of doc, compressed (FormatFlate).
 func EncodeSnapshot(doc *workflow.Doc) []byte {

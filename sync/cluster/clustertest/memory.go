@@ -1,7 +1,8 @@
-// Package clustertest provides an in-memory cluster.Local for tests of the
-// cluster layer and of code built on it: a map of documents standing in for
-// both the live rooms and the store of one node. It must never be used in a
-// server (nothing is durable, nothing is bounded).
+// Package clustertest provides what tests of the cluster layer and of code
+// built on it need: an in-memory cluster.Local (a map of documents standing
+// in for both the live rooms and the store of one node) and in-process NATS
+// servers, alone or routed into a cluster. It must never be used in a server
+// (nothing is durable, nothing is bounded).
 package clustertest
 
 import (

@@ -51,7 +51,7 @@ import {
 
 const DBVersion = 2;
 /** How long a reloaded page waits for its previous replica's lock. */
-const ReloadLockWaitMs = 2000;
+export const ReloadLockWaitMs = 2000;
 
 /** Options of IndexedDBPersistence.open. */
 export interface IndexedDBOptions {

@@ -1,6 +1,6 @@
-// Websocket close codes the server sends (docs/PROTOCOL.md §6), a port of
-// sync/protocol/close.go. The ranges tell a client what to do without
-// knowing every code:
+// Websocket close codes the server sends (docs/PROTOCOL.md §6), from the
+// table in sync/protocol/close.go (through the generated schema.ts). The
+// ranges tell a client what to do without knowing every code:
 //
 //   1000–2999  standard websocket codes; see the table
 //   3000–3999  library codes: reconnect
@@ -12,47 +12,11 @@
 // Reconnecting never loses edits: the outbox keeps every delta until it is
 // durable, and the Join after a reconnect exchanges contexts.
 
-export const CloseCode = {
-  NORMAL: 1000,
-  GOING_AWAY: 1001,
-  POLICY_VIOLATION: 1008,
-  MESSAGE_TOO_BIG: 1009,
-  INTERNAL_ERROR: 1011,
-  SERVICE_RESTART: 1012,
-  SLOW_CONSUMER: 4000,
-  AUTH_TIMEOUT: 4001,
-  WRITE_TIMEOUT: 4002,
-  PONG_TIMEOUT: 4003,
-  TOKEN_EXPIRED: 4004,
-  OVERLOADED: 4005,
-  RATE_LIMITED: 4006,
-  AUTHENTICATION_FAILED: 4500,
-  ACCESS_REVOKED: 4501,
-  UNSUPPORTED_PROTOCOL: 4502,
-  WORKFLOW_DELETED: 4503,
-  INVALID_FRAMES: 4504,
-} as const;
+import { CloseCode, closeReasons } from './schema';
 
-const reasons: ReadonlyMap<number, string> = new Map([
-  [1000, 'normal'],
-  [1001, 'going away'],
-  [1008, 'policy violation'],
-  [1009, 'message too big'],
-  [1011, 'internal error'],
-  [1012, 'service restart'],
-  [4000, 'slow consumer'],
-  [4001, 'auth deadline exceeded'],
-  [4002, 'write timeout'],
-  [4003, 'pong timeout'],
-  [4004, 'token expired'],
-  [4005, 'overloaded'],
-  [4006, 'rate limited'],
-  [4500, 'authentication failed'],
-  [4501, 'access revoked'],
-  [4502, 'unsupported protocol version'],
-  [4503, 'workflow deleted'],
-  [4504, 'invalid frames'],
-]);
+export { CloseCode };
+
+const reasons: ReadonlyMap<number, string> = new Map(closeReasons);
 
 /** closeReason returns the reason the server sends with a code, or `close <n>`. */
 export function closeReason(code: number): string {

@@ -1,36 +1,13 @@
-// Error codes carried by Nack and Error frames (docs/PROTOCOL.md §5), a port
-// of sync/protocol/codes.go. Numbers are part of the wire format and never
-// change. The retryable flag of a received frame is authoritative; the
-// table's flag is what this build knows, used for display and defaults.
+// Error codes carried by Nack and Error frames (docs/PROTOCOL.md §5), from
+// the table in sync/protocol/codes.go (through the generated schema.ts).
+// Numbers are part of the wire format and never change. The retryable flag
+// of a received frame is authoritative; the table's flag is what this build
+// knows, used for display and defaults.
+
+import { Code, retryableCodes } from './schema';
 
 /** Error codes by their stable name. */
-export const Code = {
-  INVALID_FRAME: 1,
-  UNSUPPORTED_PROTOCOL_VERSION: 2,
-  TOO_LARGE: 3,
-  RATE_LIMITED: 4,
-  AUTHENTICATION_REQUIRED: 10,
-  AUTHENTICATION_FAILED: 11,
-  TOKEN_EXPIRED: 12,
-  ACCESS_DENIED: 13,
-  PERMISSION_DENIED: 14,
-  FORGED_DOT: 15,
-  NOT_JOINED: 20,
-  UNKNOWN_WORKFLOW: 21,
-  WORKFLOW_DELETED: 22,
-  WORKFLOW_LOCKED: 23,
-  INVALID_OPERATION: 30,
-  INVALID_DELTA: 31,
-  PRECONDITION_FAILED: 32,
-  CLOCK_SKEW: 33,
-  BLOCK_LOCKED: 34,
-  CONFLICT: 35,
-  UNKNOWN_ENTITY: 36,
-  NO_EFFECT: 37,
-  OVERLOADED: 40,
-  STORAGE_UNAVAILABLE: 41,
-  INTERNAL: 42,
-} as const;
+export { Code };
 
 /** A code name this build knows. */
 export type CodeName = keyof typeof Code;
@@ -39,13 +16,7 @@ export type CodeName = keyof typeof Code;
  * Whether a request refused with the code may succeed if sent again later,
  * unchanged. NOT_JOINED is retryable after a Join: the op itself was fine.
  */
-const retryable: ReadonlySet<number> = new Set([
-  Code.RATE_LIMITED,
-  Code.NOT_JOINED,
-  Code.OVERLOADED,
-  Code.STORAGE_UNAVAILABLE,
-  Code.INTERNAL,
-]);
+const retryable: ReadonlySet<number> = new Set(retryableCodes);
 
 const names = new Map<number, string>(Object.entries(Code).map(([k, v]) => [v, k]));
 

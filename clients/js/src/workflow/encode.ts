@@ -1,237 +1,23 @@
-// Port of crdt/workflow/encode.go: the canonical byte encoding of documents,
-// deltas and causal contexts (PROTOCOL.md §7.2–7.4).
+// Port of crdt/workflow/encode.go, the API: decoding bytes into a Doc, and
+// the encoding of causal contexts (PROTOCOL.md §7.2–7.4). The byte layout
+// itself is in codec.ts; Doc.encode writes it.
 
-import { Context } from '../crdt/context';
-import { compareStrings, MaxCounter, type Dot, type ReplicaID } from '../crdt/dot';
-import { Writer } from '../msgpackx/append';
-import { check, type Limits } from '../msgpackx/check';
-import { Reader } from '../msgpackx/reader';
-import { Doc, isKind, type Cell, type Key } from './doc';
-import { DecodeError } from './errors';
+import type { Context } from '../crdt/context';
+import type { Limits } from '../msgpackx/check';
+import { decodeState, DeltaLimits, DocLimits } from './codec';
+import { Doc } from './doc';
 
-/**
- * The first byte of every encoded document or delta.
- *
- * History:
- *   - 1: initial format (docs/PROTOCOL.md §7).
- */
-export const FormatVersion = 1;
-
-/** Bounds a stored or transferred document: 64 MiB, nesting 40. */
-export const DocLimits: Readonly<Required<Limits>> = Object.freeze({ maxBytes: 64 << 20, maxDepth: 40 });
-
-/** Bounds a delta sent by a client: 1 MiB, nesting 40. */
-export const DeltaLimits: Readonly<Required<Limits>> = Object.freeze({ maxBytes: 1 << 20, maxDepth: 40 });
-
-/** The largest HLC logical counter an entry may carry (uint32). */
-const maxLogical = 0xffffffff;
-
-interface Entry {
-  key: Key;
-  dot: Dot;
-  cell: Cell;
-}
-
-/**
- * The canonical encoding of d: equal states encode to equal bytes, on every
- * replica and in every language. Layout (after the version byte, one msgpack
- * array of three elements):
- *
- *   [ replicas: [str ...]                            sorted ids; dots refer to them by index
- *     context:  [[ridx, [lo, n, gap, n, ...]] ...]   counter ranges: first lo, then
- *                                                    alternately length-1 and gap-1
- *     groups:   [[kind, id, [[sub, ridx, counter, wall, logical, value] ...]] ...] ]
- *
- * Groups are sorted by (kind, id) and entries by (sub, replica, counter),
- * strings bytewise (UTF-8 order); value is the cell's canonical msgpack,
- * embedded as is. Doc.encode calls this.
- */
-export function encodeDoc(d: Doc): Uint8Array {
-  const store = d.store();
-  const ctx = d.context();
-  const entries: Entry[] = [];
-  store.range((key, es) => {
-    for (const e of es) entries.push({ key, dot: e.dot, cell: e.value });
-    return true;
-  });
-  // Every stored dot is in the context (merge and decode keep it so), so
-  // the context's replicas are the whole table.
-  const replicas = ctx.replicas();
-  const replicaIndex = new Map<ReplicaID, number>();
-  replicas.forEach((r, i) => replicaIndex.set(r, i));
-  entries.sort(compareEntries);
-
-  const w = new Writer(64 + entries.length * 32);
-  w.byte(FormatVersion);
-  w.arrayHeader(3);
-  w.arrayHeader(replicas.length);
-  for (const r of replicas) w.string(r);
-  w.arrayHeader(replicas.length);
-  for (const r of replicas) {
-    const rs = ctx.ranges(r);
-    w.arrayHeader(2);
-    w.uint(replicaIndex.get(r)!);
-    w.arrayHeader(2 * rs.length);
-    let prev = 0;
-    rs.forEach((rg, i) => {
-      w.uint(i === 0 ? rg.lo : rg.lo - prev - 2);
-      w.uint(rg.hi - rg.lo);
-      prev = rg.hi;
-    });
-  }
-  let groups = 0;
-  for (let i = 0; i < entries.length; i++) {
-    if (i === 0 || !sameGroup(entries[i], entries[i - 1])) groups++;
-  }
-  w.arrayHeader(groups);
-  for (let i = 0; i < entries.length; ) {
-    let j = i + 1;
-    while (j < entries.length && sameGroup(entries[j], entries[i])) j++;
-    w.arrayHeader(3);
-    w.uint(entries[i].key.kind);
-    w.string(entries[i].key.id);
-    w.arrayHeader(j - i);
-    for (let k = i; k < j; k++) {
-      const e = entries[k];
-      const ridx = replicaIndex.get(e.dot.replica);
-      if (ridx === undefined) {
-        // Unreachable for documents built by merge, apply or decode.
-        throw new Error(`workflow: dot ${e.dot.replica}:${e.dot.counter} is not in the document's context`);
-      }
-      w.arrayHeader(6);
-      w.string(e.key.sub);
-      w.uint(ridx);
-      w.uint(e.dot.counter);
-      w.int(e.cell.wall);
-      w.uint(e.cell.logical);
-      const v = e.cell.value;
-      if (v === null || v.length === 0) w.nil();
-      else w.raw(v);
-    }
-    i = j;
-  }
-  return w.bytes();
-}
-
-function sameGroup(a: Entry, b: Entry): boolean {
-  return a.key.kind === b.key.kind && a.key.id === b.key.id;
-}
-
-function compareEntries(a: Entry, b: Entry): number {
-  if (a.key.kind !== b.key.kind) return a.key.kind - b.key.kind;
-  let c = compareStrings(a.key.id, b.key.id);
-  if (c !== 0) return c;
-  c = compareStrings(a.key.sub, b.key.sub);
-  if (c !== 0) return c;
-  c = compareStrings(a.dot.replica, b.dot.replica);
-  if (c !== 0) return c;
-  return a.dot.counter - b.dot.counter;
-}
+export { FormatVersion, DocLimits, DeltaLimits } from './codec';
 
 /**
  * Parses an encoded document or delta, checking it against lim first
  * (default DocLimits; pass DeltaLimits for what a peer sends): a hostile
- * input is an error, never a large allocation. Every dot must be in the
- * decoded context, which is what a valid state guarantees. The returned
- * document does not alias bytes.
- *
- * Throws DecodeError: "FormatVersion" for an unknown version byte,
- * "Malformed" for everything else, with the msgpack-level MsgpackError (if
- * any) as cause. Two refusals go beyond Go, which accepts them: a wall time
- * outside ±(2^53-1) and a string that is not valid UTF-8 — neither could be
- * held exactly here and re-encoded to the same bytes.
+ * input is an error, never a large allocation. See decodeState in codec.ts
+ * for what is refused; the returned document does not alias bytes.
  */
 export function decode(bytes: Uint8Array, lim: Limits = DocLimits): Doc {
-  if (bytes.length === 0) throw new DecodeError('Malformed', 'empty input');
-  if (bytes[0] !== FormatVersion) {
-    throw new DecodeError('FormatVersion', `${bytes[0]} (this build reads ${FormatVersion})`);
-  }
-  // One copy of the input backs every value of the decoded document. (Not
-  // bytes.slice: on a Node Buffer that is a view, and the document would
-  // alias the caller's buffer; new Uint8Array(view) copies into a plain array.)
-  const body = new Uint8Array(bytes.subarray(1));
-  try {
-    check(body, lim);
-    return decodeBody(new Reader(body));
-  } catch (err) {
-    if (err instanceof DecodeError) throw err;
-    const detail = err instanceof Error ? err.message : String(err);
-    throw new DecodeError('Malformed', detail, { cause: err });
-  }
-}
-
-function malformed(detail: string): DecodeError {
-  return new DecodeError('Malformed', detail);
-}
-
-function decodeBody(r: Reader): Doc {
-  const top = r.arrayHeader();
-  if (top !== 3) throw malformed(`top level has ${top} elements, want 3`);
-  const nrep = r.arrayHeader();
-  const replicas: ReplicaID[] = new Array(nrep);
-  for (let i = 0; i < nrep; i++) {
-    replicas[i] = r.string();
-    if (replicas[i] === '' || (i > 0 && compareStrings(replicas[i], replicas[i - 1]) <= 0)) {
-      throw malformed(`replica table not sorted, unique and non-empty at ${i}`);
-    }
-  }
-  const replicaAt = (i: number): ReplicaID => {
-    if (i >= replicas.length) throw malformed(`replica index ${i} out of range (${replicas.length} replicas)`);
-    return replicas[i];
-  };
-  const d = new Doc();
-  const ctx = d.context();
-  const nctx = r.arrayHeader();
-  for (let i = 0; i < nctx; i++) {
-    if (r.arrayHeader() !== 2) throw malformed('context entry is not [replica, ranges]');
-    const replica = replicaAt(r.uint());
-    if (ctx.ranges(replica).length > 0) throw malformed(`replica ${JSON.stringify(replica)} appears twice in the context`);
-    const n = r.arrayHeader();
-    if (n === 0 || n % 2 !== 0) {
-      throw malformed(`context ranges of ${JSON.stringify(replica)}: ${n} numbers, want a positive even count`);
-    }
-    let prev = 0;
-    for (let j = 0; j < n / 2; j++) {
-      const start = r.uint();
-      const length = r.uint();
-      // Numbers at or beyond 2^53 make hi exceed MaxCounter however they
-      // round, so the bound below refuses them as Go's overflow checks do.
-      const lo = j > 0 ? prev + 2 + start : start;
-      const hi = lo + length;
-      if (lo === 0 || hi < lo || hi > MaxCounter) {
-        throw malformed(`context range [${lo}, ${hi}] of ${JSON.stringify(replica)} is invalid`);
-      }
-      ctx.addRange(replica, { lo, hi });
-      prev = hi;
-    }
-  }
-  const ngroups = r.arrayHeader();
-  const store = d.store();
-  for (let i = 0; i < ngroups; i++) {
-    if (r.arrayHeader() !== 3) throw malformed('group is not [kind, id, entries]');
-    const kind = r.uint();
-    if (!isKind(kind)) throw malformed(`unknown kind ${kind}`);
-    const id = r.string();
-    const n = r.arrayHeader();
-    for (let j = 0; j < n; j++) {
-      if (r.arrayHeader() !== 6) throw malformed('entry is not [sub, replica, counter, wall, logical, value]');
-      const sub = r.string();
-      const replica = replicaAt(r.uint());
-      const dot: Dot = { replica, counter: r.uint() };
-      const wall = r.int();
-      const logical = r.uint();
-      const raw = r.raw();
-      if (logical > maxLogical) throw malformed(`logical time ${logical} out of range`);
-      if (!Number.isSafeInteger(wall)) throw malformed(`wall time ${wall} is beyond ±(2^53-1)`);
-      if (!ctx.contains(dot)) throw malformed(`dot ${replica}:${dot.counter} is not in the context`);
-      const value = raw.length > 0 && raw[0] !== 0xc0 ? raw : null;
-      if (!store.put({ kind, id, sub }, dot, { wall, logical, value })) {
-        throw malformed(`dot ${replica}:${dot.counter} appears twice`);
-      }
-    }
-  }
-  if (!r.done()) throw malformed('trailing bytes');
-  return d;
+  const { ctx, store } = decodeState(bytes, lim);
+  return new Doc(ctx, store);
 }
 
 /**
@@ -248,5 +34,5 @@ export function encodeContext(ctx: Context): Uint8Array {
  * DeltaLimits). Throws DecodeError as decode does.
  */
 export function decodeContext(bytes: Uint8Array, lim: Limits = DeltaLimits): Context {
-  return decode(bytes, lim).context();
+  return decodeState(bytes, lim).ctx;
 }

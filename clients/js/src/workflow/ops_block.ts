@@ -26,21 +26,19 @@ import {
   stringValue,
   type Position,
 } from './fields';
+import { BatchAddBlocks, checkParent, setParent } from './ops_blocks';
 import {
-  BatchAddBlocks,
   blockNames,
   checkID,
   checkModes,
   checkName,
-  checkParent,
   copyName,
   keysWhere,
   putAny,
   removeBlocks,
-  setParent,
   withDescendants,
   type BlockInput,
-} from './ops_blocks';
+} from './ops_common';
 import type { EdgeInput } from './ops_edge';
 import { blockExists, blockKey, fieldKey, parentOf, protected_ } from './state';
 import { errorf, hasOwn, q, sortedKeys } from './util';

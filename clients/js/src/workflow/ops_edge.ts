@@ -5,7 +5,7 @@ import type { Builder, Op } from './builder';
 import { KindEdge } from './doc';
 import { isError, WorkflowError } from './errors';
 import { FieldTriggerMode, asBool, asEdge, edgeValue, type Edge } from './fields';
-import { checkID, liveIDs } from './ops_blocks';
+import { checkID, liveIDs } from './ops_common';
 import { TypeNote, TypeStarter, blockExists, blockType, canonicalHandle, edgeKey, fieldKey, parentOf, protected_ } from './state';
 import { errorf, q } from './util';
 

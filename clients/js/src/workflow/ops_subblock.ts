@@ -4,7 +4,7 @@ import type { Builder, Op } from './builder';
 import { sameCellValue } from './doc';
 import { anyValue, stringValue } from './fields';
 import { editable } from './ops_block';
-import { putAny } from './ops_blocks';
+import { putAny } from './ops_common';
 import { subBlockKey, subBlockTypeKey } from './state';
 import { errorf, q } from './util';
 

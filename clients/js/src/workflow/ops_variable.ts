@@ -3,7 +3,7 @@
 import type { Builder, Op } from './builder';
 import { KindVariable, KindVariableField } from './doc';
 import { VarFieldName, VarFieldType, VarFieldValue, asString, stringValue } from './fields';
-import { checkID, keysWhere, putAny } from './ops_blocks';
+import { checkID, keysWhere, putAny } from './ops_common';
 import { variableFieldKey, variableKey } from './state';
 import { errorf, q } from './util';
 

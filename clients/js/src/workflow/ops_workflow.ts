@@ -3,9 +3,9 @@
 import type { Builder, Op } from './builder';
 import { KindVariable, KindVariableField } from './doc';
 import { edgeValue } from './fields';
-import { checkID, keysWhere, writeBlock, type BlockInput, type SubflowConfigs } from './ops_blocks';
+import { checkID, keysWhere, writeBlock, type BlockInput, type SubflowConfigs } from './ops_common';
 import { edgeOfInput, sigOf, type EdgeInput } from './ops_edge';
-import { writeSubflowConfig } from './ops_subflow';
+import { writeSubflowConfig } from './subflow_config';
 import { edgeKey } from './state';
 import { errorf, hasOwn, q, sortedKeys } from './util';
 

@@ -1,5 +1,5 @@
-// Port of crdt/workflow/parse.go: building operations from the reference
-// wire payloads (sim-realtime.md §2), JSON-shaped, numbers as JS numbers.
+// Port of crdt/workflow/parse.go: building operations from the payloads of
+// the replaced system's wire, JSON-shaped, numbers as JS numbers.
 
 import type { Op } from './builder';
 import { WorkflowError } from './errors';
@@ -36,7 +36,8 @@ import {
 } from './ops_blocks';
 import { AddEdge, BatchAddEdges, BatchRemoveEdges, RemoveEdge, type EdgeInput } from './ops_edge';
 import { SubBlockBatchUpdate, UpdateSubBlock, type SubBlockUpdate } from './ops_subblock';
-import { AddSubflow, DuplicateSubflowWithChildren, RemoveSubflow, UpdateSubflow, toFloat } from './ops_subflow';
+import { AddSubflow, DuplicateSubflowWithChildren, RemoveSubflow, UpdateSubflow } from './ops_subflow';
+import { toFloat } from './subflow_config';
 import { AddVariable, DuplicateVariable, RemoveVariable, UpdateVariable } from './ops_variable';
 import { ReplaceState } from './ops_workflow';
 import { compareStrings, errorf, hasOwn, isObject, q, sortedKeys } from './util';
@@ -48,7 +49,7 @@ type Parser = (p: Wire) => Op;
 
 /**
  * Maps "target/operation" to the parser of its payload. The keys are the
- * reference's names (sim-realtime.md §2), legacy operations included.
+ * names the replaced system uses on its wire, legacy operations included.
  */
 const opParsers = new Map<string, Parser>([
   ['block/update-position', (p) => new UpdatePosition({ id: p.id('id'), position: p.position('position') })],

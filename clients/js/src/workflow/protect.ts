@@ -8,7 +8,7 @@ import { isLocked, protected_ } from './state';
 
 /**
  * Reports whether block id is protected in doc: locked, or under a locked
- * ancestor container (sim-realtime.md §2.1). Operations skip or refuse
+ * ancestor container, the rule of the replaced system. Operations skip or refuse
  * protected blocks on their own; the server uses this to check raw deltas,
  * which carry no operation, against the same rule. An unknown block is not
  * protected. (Go's exported Protected; the unexported protected of state.go

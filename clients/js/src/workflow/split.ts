@@ -1,10 +1,13 @@
 // Port of crdt/workflow/split.go: encoding a large document as bounded chunks.
+// Like codec.ts it works on a document's state (context and store), which
+// is what lets Doc.encodeChunks call it without an import cycle.
 
 import { Context } from '../crdt/context';
 import { compareStrings } from '../crdt/dot';
-import type { Dotted } from '../crdt/dotmap';
+import { DotMap, type Dotted } from '../crdt/dotmap';
 import { utf8Length } from '../msgpackx/append';
-import { Doc, type Cell, type Key } from './doc';
+import { encodeState, type State, type Store } from './codec';
+import { keyString, type Cell, type Key } from './key';
 
 interface Group {
   key: Key;
@@ -13,7 +16,7 @@ interface Group {
 }
 
 /**
- * Encodes d as one or more chunks, each a valid delta of at most about limit
+ * Encodes the document d = (ctx, store) as one or more chunks, each a valid delta of at most about limit
  * encoded bytes, whose join, in any order, is d. It is how a large catch-up
  * or anti-entropy answer travels in frames of bounded size. It returns [] for
  * an empty d. The chunks are byte-identical to Go's EncodeChunks.
@@ -29,12 +32,12 @@ interface Group {
  * make a chunk larger than limit; callers bound frames separately
  * (DeltaLimits).
  */
-export function encodeChunks(d: Doc, limit: number): Uint8Array[] {
-  if (d.isEmpty()) return [];
-  const whole = d.encode();
+export function encodeStateChunks(ctx: Context, store: Store, limit: number): Uint8Array[] {
+  if (store.numDots() === 0 && ctx.isEmpty()) return [];
+  const whole = encodeState(ctx, store);
   if (whole.length <= limit) return [whole];
   const groups: Group[] = [];
-  d.store().range((key, es) => {
+  store.range((key, es) => {
     // Sizes in UTF-8 bytes, as Go's len: the cut points must match Go's.
     let size = 16 + utf8Length(key.id);
     const sub = utf8Length(key.sub);
@@ -51,27 +54,31 @@ export function encodeChunks(d: Doc, limit: number): Uint8Array[] {
       a.key.kind - b.key.kind || compareStrings(a.key.id, b.key.id) || compareStrings(a.key.sub, b.key.sub),
   );
   let overhead = 32; // the replica table, written in full in the worst case
-  for (const r of d.context().replicas()) overhead += utf8Length(r) + 8;
+  for (const r of ctx.replicas()) overhead += utf8Length(r) + 8;
   const budget = Math.max(limit - overhead, Math.trunc(limit / 2));
 
-  const chunks: Doc[] = [];
-  let cur = new Doc();
+  const chunks: State[] = [];
+  let cur = emptyState();
   let curSize = 0;
   for (const g of groups) {
     if (curSize > 0 && curSize + g.size > budget) {
       chunks.push(cur);
-      cur = new Doc();
+      cur = emptyState();
       curSize = 0;
     }
     for (const e of g.entries) {
-      cur.store().put(g.key, e.dot, e.value);
-      cur.context().add(e.dot);
+      cur.store.put(g.key, e.dot, e.value);
+      cur.ctx.add(e.dot);
     }
     curSize += g.size;
   }
   const earlier = new Context();
-  for (const c of chunks) earlier.merge(c.context());
-  cur.context().merge(d.context().missing(earlier));
+  for (const c of chunks) earlier.merge(c.ctx);
+  cur.ctx.merge(ctx.missing(earlier));
   chunks.push(cur);
-  return chunks.map((c) => c.encode());
+  return chunks.map((c) => encodeState(c.ctx, c.store));
+}
+
+function emptyState(): State {
+  return { ctx: new Context(), store: new DotMap<Key, Cell>(keyString) };
 }

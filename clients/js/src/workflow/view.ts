@@ -5,9 +5,9 @@
 // One deliberate difference from Go: Go's view holds field values as raw
 // canonical msgpack and decodes them only when marshalled to JSON; this view
 // holds them decoded (ViewValue), because a browser app reads them directly.
-// viewToJSON (json.ts) turns a View into exactly what Go's
-// json.Marshal(doc.View()) produces; that form is what the cross-language
-// conformance tests compare.
+// viewToJSON (json.ts, which builds on this module and is not re-exported
+// from it) turns a View into exactly what Go's json.Marshal(doc.View())
+// produces; that form is what the cross-language conformance tests compare.
 
 import {
   KindBlock,
@@ -56,9 +56,6 @@ import { TypeLoop, isContainer, normalizeName } from './state';
 import { compareStrings } from './util';
 
 export type { Edge, Position } from './fields';
-// The JSON form lives in json.ts (it imports only types from here, so this
-// re-export creates no import cycle at run time); apps get both from one place.
-export { viewToJSON, type ViewJSON } from './json';
 
 /**
  * A decoded field value: what the editor stored, as JSON-shaped data.

@@ -1,0 +1,100 @@
+// The events a FlowsyncClient emits, the shapes they carry, and the emitter
+// that calls the app's listeners.
+
+import type { Point, Role } from '../protocol';
+import type { RejectError } from './errors';
+import type { Doc } from './replica';
+import type { SyncStatus } from './status';
+
+export interface User {
+  id: string;
+  name: string;
+  avatar?: string;
+}
+export interface PresenceSelection {
+  t: 'block' | 'edge' | 'none';
+  id?: string;
+}
+export interface RosterEntry {
+  sid: string;
+  tab?: string;
+  uid: string;
+  name?: string;
+  avatar?: string;
+  role: Role;
+  joined: number;
+  active: number;
+  cur?: Point | null;
+  sel?: PresenceSelection;
+}
+export interface PresenceUpdate {
+  sid: string;
+  uid: string;
+  name?: string;
+  avatar?: string;
+  cur?: Point | null;
+  sel?: PresenceSelection;
+}
+export interface DragUpdate {
+  sid: string;
+  uid: string;
+  pos: Record<string, Point>;
+}
+export interface LifecycleEvent {
+  kind: string;
+  msg?: string;
+  ts: number;
+}
+
+/** A Nack as reported by the 'nack' event (every Nack, retryable or not). */
+export interface NackInfo {
+  opId: string;
+  code: number;
+  codeName: string;
+  message: string;
+  retryable: boolean;
+}
+
+export interface ClientEvents {
+  /** A delta was merged into the local document: a local edit (remote false) or the server's (remote true). */
+  change: (delta: Doc, remote: boolean) => void;
+  status: (status: SyncStatus) => void;
+  roster: (roster: RosterEntry[]) => void;
+  presence: (update: PresenceUpdate) => void;
+  drag: (update: DragUpdate) => void;
+  event: (event: LifecycleEvent) => void;
+  reject: (error: RejectError) => void;
+  /** Every Nack the server sends (diagnostics): retryable ones are resent, the others end in 'reject'. */
+  nack: (nack: NackInfo) => void;
+  error: (error: Error) => void;
+}
+export type ClientEventName = keyof ClientEvents;
+
+type Listener = (...args: never[]) => void;
+
+/** Emitter keeps the app's listeners and calls them. */
+export class Emitter {
+  private readonly listeners = new Map<ClientEventName, Set<Listener>>();
+
+  on<K extends ClientEventName>(event: K, fn: ClientEvents[K]): () => void {
+    let set = this.listeners.get(event);
+    if (!set) this.listeners.set(event, (set = new Set()));
+    set.add(fn as Listener);
+    return () => {
+      set!.delete(fn as Listener);
+    };
+  }
+
+  emit<K extends ClientEventName>(event: K, ...args: Parameters<ClientEvents[K]>): void {
+    const set = this.listeners.get(event);
+    if (!set) return;
+    for (const fn of [...set]) {
+      try {
+        (fn as unknown as (...a: Parameters<ClientEvents[K]>) => void)(...args);
+      } catch (e) {
+        // A listener's failure must not break the sync loop.
+        if (event !== 'error') this.emit('error', e instanceof Error ? e : new Error(String(e)));
+      }
+    }
+  }
+}

@@ -1,0 +1,193 @@
+// The outbox: the local deltas the server has not yet made durable, and the
+// recent durable ones kept in case a rejoined server lacks them.
+//
+// Every local delta stays in the outbox until a Durable frame names it:
+// Applied alone survives nothing on the server. A server node can also make
+// a delta durable and then die before its peers have heard it, so recent
+// durable deltas are kept for a while and go back into the outbox when a
+// Joined shows the server's context lacking their dots. Deltas waiting
+// together are folded by merging, never by dropping one.
+
+import { randomHex } from './options';
+import { mergeAll, ownDotsCovered, type Context, type Doc } from './replica';
+
+/** How many recent durable deltas, and how many of their bytes, are kept. */
+const maxRecentDeltas = 4096;
+const maxRecentBytes = 8 << 20;
+
+/** One local delta the server has not yet made durable. */
+export interface Entry {
+  id: string;
+  delta: Doc;
+  enc: Uint8Array;
+  /** The storage seqs this entry stands for (several after coalescing). */
+  seqs: number[];
+  /** The connection generation it was last sent on; another gen means "due". */
+  gen: number;
+  applied: boolean;
+  retries: number;
+  retryAt: number;
+}
+
+/** newEntry returns an entry not yet sent. */
+export function newEntry(id: string, delta: Doc, enc: Uint8Array, seqs: number[]): Entry {
+  return { id, delta, enc, seqs, gen: 0, applied: false, retries: 0, retryAt: 0 };
+}
+
+export class Outbox {
+  private entries: Entry[] = [];
+  private recent: Entry[] = [];
+  private recentBytes = 0;
+  /** Op ids are unique per page (the counter) and tell pages apart in server logs (the prefix). */
+  private readonly opPrefix = randomHex(6);
+  private opSeq = 0;
+
+  get length(): number {
+    return this.entries.length;
+  }
+
+  newId(): string {
+    return `${this.opPrefix}-${(++this.opSeq).toString(36)}`;
+  }
+
+  add(e: Entry): void {
+    this.entries.push(e);
+  }
+
+  get(id: string): Entry | undefined {
+    return this.entries.find((x) => x.id === id);
+  }
+
+  /** unacked counts the entries not applied on connection gen (-1: none is). */
+  unacked(gen: number): number {
+    return this.entries.filter((e) => !e.applied || e.gen !== gen).length;
+  }
+
+  /** awaiting reports whether an entry sent on connection gen still waits for its Applied or Nack. */
+  awaiting(gen: number): boolean {
+    return this.entries.some((e) => e.gen === gen && !e.applied);
+  }
+
+  /**
+   * durable moves the entries named in ids to the recent ones and returns
+   * the storage seqs they stood for, or null when none of them was here.
+   */
+  durable(ids: string[]): number[] | null {
+    const set = new Set(ids);
+    const seqs: number[] = [];
+    const kept: Entry[] = [];
+    for (const e of this.entries) {
+      if (!set.has(e.id)) {
+        kept.push(e);
+        continue;
+      }
+      seqs.push(...e.seqs);
+      e.seqs = [];
+      this.recent.push(e);
+      this.recentBytes += e.enc.length;
+    }
+    while (this.recent.length > maxRecentDeltas || this.recentBytes > maxRecentBytes) {
+      this.recentBytes -= this.recent.shift()!.enc.length;
+    }
+    if (kept.length === this.entries.length) return null;
+    this.entries = kept;
+    return seqs;
+  }
+
+  /**
+   * requeueLacking puts back into the outbox every recent entry with a dot
+   * of replica that the server's context lacks. They have no storage seqs
+   * left (storage dropped them at their Durable); the memory copy is what
+   * is resent.
+   */
+  requeueLacking(server: Context, replica: string): void {
+    const kept: Entry[] = [];
+    for (const e of this.recent) {
+      if (ownDotsCovered(server, e.delta, replica)) kept.push(e);
+      else {
+        this.recentBytes -= e.enc.length;
+        e.gen = 0;
+        e.applied = false;
+        e.retries = 0;
+        e.retryAt = 0;
+        e.seqs = [];
+        this.entries.push(e);
+      }
+    }
+    this.recent = kept;
+  }
+
+  /** mintedAfter returns the pending and recent entries with a dot of replica above counter. */
+  mintedAfter(replica: string, counter: number): Entry[] {
+    return [...this.entries, ...this.recent].filter((e) => e.delta.context().max(replica) > counter);
+  }
+
+  /** clear drops every entry, pending and recent. */
+  clear(): void {
+    this.entries = [];
+    this.clearRecent();
+  }
+
+  clearRecent(): void {
+    this.recent = [];
+    this.recentBytes = 0;
+  }
+
+  /**
+   * due returns the entries not yet sent on connection gen whose retry
+   * time has come, and passes later the wait until the next one that has
+   * not.
+   */
+  due(gen: number, now: number, later: (ms: number) => void): Entry[] {
+    const out: Entry[] = [];
+    for (const e of this.entries) {
+      if (e.gen === gen) continue;
+      if (e.retryAt > now) later(e.retryAt - now);
+      else out.push(e);
+    }
+    return out;
+  }
+
+  /**
+   * coalesce folds runs of due entries into single entries by merging, each
+   * at most 3/4 of the delta limit (a merge's encoding is at most about the
+   * sum of its parts'). A merged entry takes the first's place with a fresh
+   * op id and stands for every part's storage seq, so its Durable clears
+   * them all. Entries larger than the limit stay alone.
+   */
+  coalesce(due: Entry[], maxDelta: number): Entry[] {
+    const limit = (maxDelta * 3) / 4;
+    const out: Entry[] = [];
+    let group: Entry[] = [];
+    let size = 0;
+    const fold = () => {
+      if (group.length === 1) out.push(group[0]);
+      else if (group.length > 1) {
+        const delta = mergeAll(group.map((e) => e.delta));
+        const m: Entry = {
+          ...newEntry(
+            this.newId(),
+            delta,
+            delta.encode(),
+            group.flatMap((e) => e.seqs),
+          ),
+          retries: Math.max(...group.map((e) => e.retries)),
+        };
+        const drop = new Set(group);
+        const i = this.entries.indexOf(group[0]);
+        this.entries[i] = m;
+        this.entries = this.entries.filter((e) => e === m || !drop.has(e));
+        out.push(m);
+      }
+      group = [];
+      size = 0;
+    };
+    for (const e of due) {
+      if (group.length > 0 && size + e.enc.length > limit) fold();
+      group.push(e);
+      size += e.enc.length;
+    }
+    fold();
+    return out;
+  }
+}

@@ -1,0 +1,110 @@
+package workflow
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/flowsync/flowsync/crdt"
+)
+
+// ErrForgedContent: a delta carries a dot this document already holds, but
+// with other content or under another key. Two writes can never share a dot,
+// so the delta was forged, or written by a replica that lost its state and
+// reused its id. Merging would keep the held content here and let the other
+// content spread to whoever has not seen the dot yet: the replicas would
+// agree on contexts and differ in state for good.
+var ErrForgedContent = errors.New("workflow: dot already held with other content")
+
+// ErrForeignContent: a delta carries values under dots of another replica
+// that this document has never seen. A replica writes only under its own
+// dots; another replica's edit reaches a server from its author, from
+// another node, or from a client that hands it back together with the
+// server's receipt for it — never as part of a replica's own delta.
+var ErrForeignContent = errors.New("workflow: values under another replica's unseen dots")
+
+// Vetted is what a server may merge of a delta written by one replica.
+type Vetted struct {
+	// Delta is what to merge, store and relay. It is the delta given to Vet
+	// itself when Changed is false.
+	Delta *Doc
+	// Changed reports that Vet left something out, so Delta's encoding
+	// differs from the one received.
+	Changed bool
+	// Unverified holds the dots of other replicas that the delta's context
+	// names but the document has never seen: an honest replica names them
+	// when it overwrote or removed an edit the server lost (or has not
+	// received yet), a forger to remove edits that do not exist yet. They
+	// are left out of Delta's context.
+	Unverified *crdt.Context
+	// Dead counts entries left out because the document has seen their dots
+	// removed: merging them would change nothing here, and relaying them
+	// would hand removed content to replicas that missed the removal.
+	Dead int
+}
+
+// Vet decides what of delta, written by replica own, the document d may take
+// from a replica it trusts only with its own dots:
+//   - an entry whose dot d holds must carry exactly what d holds, under the
+//     same key (ErrForgedContent otherwise: nothing is taken);
+//   - an entry under another replica's dot that d has never seen is refused
+//     (ErrForeignContent: nothing is taken);
+//   - an entry whose dot d has seen removed is left out;
+//   - context dots of other replicas that d has never seen are left out:
+//     only own's dots, and dots d has seen, may enter d's context through
+//     own. (Dots that another node or a receipt vouches for are merged
+//     before Vet runs, so that they count as seen.)
+//
+// Vet reads d and delta and changes neither.
+func (d *Doc) Vet(delta *Doc, own crdt.ReplicaID) (Vetted, error) {
+	unverified := &crdt.Context{}
+	var forged error
+	dead := 0
+	delta.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
+		for _, e := range es {
+			if !d.ctx.Contains(e.Dot) {
+				if e.Dot.Replica != own {
+					forged = fmt.Errorf("%w: dot %s:%d", ErrForeignContent, e.Dot.Replica, e.Dot.Counter)
+					return false
+				}
+				continue
+			}
+			held, ok := d.store.KeyOf(e.Dot)
+			if !ok {
+				dead++
+				continue
+			}
+			cell, _ := d.cellAt(held, e.Dot)
+			if held != k || cell.Wall != e.Value.Wall || cell.Logical != e.Value.Logical || !sameCellValue(cell.Value, e.Value.Value) {
+				forged = fmt.Errorf("%w: dot %s:%d", ErrForgedContent, e.Dot.Replica, e.Dot.Counter)
+				return false
+			}
+		}
+		return true
+	})
+	if forged != nil {
+		return Vetted{}, forged
+	}
+	missing := delta.ctx.Missing(&d.ctx)
+	for _, r := range missing.Replicas() {
+		if r == own {
+			continue
+		}
+		for _, rg := range missing.Ranges(r) {
+			unverified.AddRange(r, rg)
+		}
+	}
+	if dead == 0 && unverified.IsEmpty() {
+		return Vetted{Delta: delta, Unverified: unverified}, nil
+	}
+	out := &Doc{ctx: *delta.ctx.Missing(unverified)}
+	delta.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
+		for _, e := range es {
+			if d.ctx.Contains(e.Dot) && !d.store.Has(e.Dot) {
+				continue
+			}
+			out.store.Put(k, e.Dot, e.Value)
+		}
+		return true
+	})
+	return Vetted{Delta: out, Changed: true, Unverified: unverified, Dead: dead}, nil
+}
