@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
 	"github.com/flowsync/flowsync/storage"
 	"github.com/flowsync/flowsync/sync/client"
@@ -112,8 +113,20 @@ func TakeAcks(editors []*Editor) Acks {
 	return a
 }
 
-// CheckDurable lists the durable-acked deltas of the editors of wf that
-// stored lacks.
+// OwnDots returns the dots of replica in ctx: the edits a delta of that
+// replica's session carries. Other replicas' dots in its context name
+// values it replaced, which the server may leave out when it cannot vouch
+// for them; they are not the sender's edits.
+func OwnDots(ctx *crdt.Context, replica crdt.ReplicaID) *crdt.Context {
+	own := crdt.NewContext()
+	for _, r := range ctx.Ranges(replica) {
+		own.AddRange(replica, r)
+	}
+	return own
+}
+
+// CheckDurable lists the durable-acked deltas of the editors of wf whose
+// own edits stored lacks.
 func CheckDurable(storeName string, stored *workflow.Doc, acks Acks, wf string) (acked int, lost []string) {
 	eds := make([]*Editor, 0, len(acks))
 	for e := range acks {
@@ -128,11 +141,12 @@ func CheckDurable(storeName string, stored *workflow.Doc, acks Acks, wf string) 
 		var first string
 		for _, a := range acks[e] {
 			acked++
-			if !stored.Context().Covers(a.Context) {
+			own := OwnDots(a.Context, a.Replica)
+			if !stored.Context().Covers(own) {
 				n++
 				if first == "" {
 					first = fmt.Sprintf("op %s on connection %d: missing dots %s of %s",
-						a.OpID, a.Conn, dots(a.Context.Missing(stored.Context())), dots(a.Context))
+						a.OpID, a.Conn, dots(own.Missing(stored.Context())), dots(own))
 				}
 			}
 		}
@@ -152,12 +166,13 @@ func checkStored(storeName string, stored *workflow.Doc, editors []*Editor, wf s
 		}
 		n, total := 0, 0
 		var first string
-		for _, d := range e.Ops() {
+		for _, op := range e.Edits() {
 			total++
-			if !stored.Context().Covers(d.Context()) {
+			own := OwnDots(op.Delta.Context(), op.Replica)
+			if !stored.Context().Covers(own) {
 				n++
 				if first == "" {
-					first = dots(d.Context().Missing(stored.Context()))
+					first = dots(own.Missing(stored.Context()))
 				}
 			}
 		}

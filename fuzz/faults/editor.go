@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
 	"github.com/flowsync/flowsync/sync/client"
 	"github.com/flowsync/flowsync/sync/protocol"
@@ -48,7 +49,7 @@ type Editor struct {
 	done   chan struct{}
 
 	mu      sync.Mutex
-	ops     []*workflow.Doc
+	ops     []Edit
 	rejects []*client.RejectError
 	events  []protocol.Event
 	runErr  error
@@ -107,6 +108,12 @@ func (e *Editor) Close() {
 	<-e.done
 }
 
+// Edit is one applied edit: its delta and the replica that made it.
+type Edit struct {
+	Delta   *workflow.Doc
+	Replica crdt.ReplicaID
+}
+
 // Apply applies op locally (the client sends it when it can) and
 // remembers its delta.
 func (e *Editor) Apply(op workflow.Op) (*workflow.Doc, error) {
@@ -115,7 +122,7 @@ func (e *Editor) Apply(op workflow.Op) (*workflow.Doc, error) {
 		return nil, err
 	}
 	e.mu.Lock()
-	e.ops = append(e.ops, d)
+	e.ops = append(e.ops, Edit{Delta: d, Replica: crdt.ReplicaID(e.C.ReplicaID())})
 	e.mu.Unlock()
 	return d, nil
 }
@@ -130,11 +137,22 @@ func (e *Editor) MustApply(t testing.TB, op workflow.Op) *workflow.Doc {
 	return d
 }
 
+// Edits returns every edit applied so far.
+func (e *Editor) Edits() []Edit {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]Edit(nil), e.ops...)
+}
+
 // Ops returns the deltas of every edit applied so far.
 func (e *Editor) Ops() []*workflow.Doc {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return append([]*workflow.Doc(nil), e.ops...)
+	out := make([]*workflow.Doc, len(e.ops))
+	for i, op := range e.ops {
+		out[i] = op.Delta
+	}
+	return out
 }
 
 // Rejects returns the edits the client reported as refused for good.

@@ -61,7 +61,8 @@ type Tap struct {
 
 	mu       sync.Mutex
 	sent     map[opKey]*crdt.Context // delta context per (connection, op id)
-	durable  []Ack                   // the deltas acknowledged durable
+	replicas map[uint64]crdt.ReplicaID
+	durable  []Ack // the deltas acknowledged durable
 	refusals []Refusal
 	frames   map[protocol.FrameType]int
 	broken   int // streams the parser gave up on
@@ -71,8 +72,9 @@ type Tap struct {
 type Ack struct {
 	Conn    uint64 // the proxy connection it was sent and acknowledged on
 	OpID    string
-	Context *crdt.Context // the delta's causal context
-	At      time.Time     // when the Durable frame crossed the proxy
+	Replica crdt.ReplicaID // the session's replica (Hello.rid): whose edits the delta carries
+	Context *crdt.Context  // the delta's causal context
+	At      time.Time      // when the Durable frame crossed the proxy
 }
 
 type opKey struct {
@@ -82,7 +84,7 @@ type opKey struct {
 
 // NewTap returns an empty tap; give it to Proxy.SetTap.
 func NewTap() *Tap {
-	return &Tap{sent: make(map[opKey]*crdt.Context), frames: make(map[protocol.FrameType]int)}
+	return &Tap{sent: make(map[opKey]*crdt.Context), replicas: make(map[uint64]crdt.ReplicaID), frames: make(map[protocol.FrameType]int)}
 }
 
 // open returns the byte observers of one connection's two directions.
@@ -107,6 +109,8 @@ func (tp *Tap) frame(conn uint64, dir Direction, b []byte) {
 	tp.mu.Lock()
 	tp.frames[f.Type()]++
 	switch f := f.(type) {
+	case *protocol.Hello:
+		tp.replicas[conn] = crdt.ReplicaID(f.ReplicaID)
 	case *protocol.Delta:
 		if d, err := workflow.Decode(f.Delta, workflow.DeltaLimits); err == nil {
 			tp.sent[opKey{conn, f.OpID}] = d.Context().Clone()
@@ -114,7 +118,7 @@ func (tp *Tap) frame(conn uint64, dir Direction, b []byte) {
 	case *protocol.Durable:
 		for _, id := range f.OpIDs {
 			if c := tp.sent[opKey{conn, id}]; c != nil {
-				tp.durable = append(tp.durable, Ack{Conn: conn, OpID: id, Context: c, At: time.Now()})
+				tp.durable = append(tp.durable, Ack{Conn: conn, OpID: id, Replica: tp.replicas[conn], Context: c, At: time.Now()})
 			}
 		}
 	case *protocol.Nack:
