@@ -57,14 +57,21 @@ type Vetted struct {
 // Vet reads d and delta and changes neither.
 func (d *Doc) Vet(delta *Doc, own crdt.ReplicaID) (Vetted, error) {
 	unverified := &crdt.Context{}
+	// The refusal names the smallest offending dot, so that it does not
+	// depend on map order.
 	var forged error
+	var worst crdt.Dot
+	refuse := func(sentinel error, dot crdt.Dot) {
+		if forged == nil || dot.Replica < worst.Replica || dot.Replica == worst.Replica && dot.Counter < worst.Counter {
+			forged, worst = sentinel, dot
+		}
+	}
 	dead := 0
 	delta.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
 		for _, e := range es {
 			if !d.ctx.Contains(e.Dot) {
 				if e.Dot.Replica != own {
-					forged = fmt.Errorf("%w: dot %s:%d", ErrForeignContent, e.Dot.Replica, e.Dot.Counter)
-					return false
+					refuse(ErrForeignContent, e.Dot)
 				}
 				continue
 			}
@@ -75,14 +82,13 @@ func (d *Doc) Vet(delta *Doc, own crdt.ReplicaID) (Vetted, error) {
 			}
 			cell, _ := d.cellAt(held, e.Dot)
 			if held != k || cell.Wall != e.Value.Wall || cell.Logical != e.Value.Logical || !sameCellValue(cell.Value, e.Value.Value) {
-				forged = fmt.Errorf("%w: dot %s:%d", ErrForgedContent, e.Dot.Replica, e.Dot.Counter)
-				return false
+				refuse(ErrForgedContent, e.Dot)
 			}
 		}
 		return true
 	})
 	if forged != nil {
-		return Vetted{}, forged
+		return Vetted{}, fmt.Errorf("%w: dot %s:%d", forged, worst.Replica, worst.Counter)
 	}
 	missing := delta.ctx.Missing(&d.ctx)
 	for _, r := range missing.Replicas() {

@@ -60,6 +60,7 @@ type Client struct {
 	out      outbox
 	storing  map[*entry]bool // edits merged whose Apply waits for Config.Dir; not yet in out
 	recent   recent          // durable deltas kept to re-send to a node that lacks them
+	kept     keptSet         // deltas of others kept with their receipts until durable
 	rejected []*rejection    // edits refused for good, until Reset
 	// loadMax is the greatest counter of replica in the document the client
 	// started from (Config.Doc or Dir); sentMax the greatest it has sent.

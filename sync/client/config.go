@@ -81,8 +81,9 @@ type Config struct {
 	Doc *workflow.Doc
 	// Dir, when set, is a directory where the client keeps its state in a
 	// bbolt file (DiskFileName): document, replica id, the outbox (edits not
-	// yet durable, with their op ids), the edits the server refused, and
-	// whether the workflow was deleted. Apply returns only once its edit is
+	// yet durable, with their op ids), the edits the server refused, the
+	// deltas of other sessions kept with their receipts until durable (see
+	// Client.Receipts), and whether the workflow was deleted. Apply returns only once its edit is
 	// stored there (an fsynced write), and nothing is sent before. A Client
 	// opened later on the same directory resumes: same replica id, same
 	// document, and it re-sends every edit never acknowledged as durable.

@@ -26,6 +26,18 @@ type conn struct {
 	// not yet answered to the entries it carries. Guarded by the Client's
 	// mutex.
 	flights map[string][]*entry
+	// vouches maps the op id of each Vouch frame sent on this connection
+	// and not yet answered to the kept delta it hands back. Guarded by the
+	// Client's mutex.
+	vouches map[string]*kept
+	// epoch is the room incarnation joined (Joined.Epoch; empty for a
+	// server without receipts), joinSeq its relay sequence at the join,
+	// and stable the greatest durable mark of epoch heard on this
+	// connection (Joined.Stable, then Stable frames; guarded by the
+	// Client's mutex).
+	epoch   string
+	joinSeq uint64
+	stable  uint64
 
 	// Owned by the writer goroutine.
 	bucket       tokenBucket
@@ -350,8 +362,15 @@ func (c *Client) handshake(ws *websocket.Conn) (*conn, uint64, error) {
 	// document passed in Config.Doc, recent deltas past the bound): the
 	// catch-up in the other direction.
 	c.ownCatchUpLocked(serverCtx.Context())
+	// Deltas of other sessions that a server relayed and may have lost:
+	// handed back (before the outbox, see collect) or dropped.
+	c.joinedLocked(joined.Epoch, joined.Stable, serverCtx.Context())
 	c.gen++
-	cn := &conn{gen: c.gen, ws: ws, wake: make(chan struct{}, 1), limits: c.limits, flights: map[string][]*entry{}}
+	cn := &conn{
+		gen: c.gen, ws: ws, wake: make(chan struct{}, 1), limits: c.limits,
+		flights: map[string][]*entry{}, vouches: map[string]*kept{},
+		epoch: joined.Epoch, joinSeq: joined.Seq, stable: joined.Stable,
+	}
 	cn.bucket = newTokenBucket(c.limits.MaxOpsPerSecond, c.limits.OpsBurst, time.Now())
 	c.conn = cn
 	c.roster = cloneRoster(joined.Roster)
@@ -436,7 +455,9 @@ func (c *Client) readLoop(ctx context.Context, cn *conn, chunks uint64) error {
 			if f.WorkflowID != c.cfg.WorkflowID {
 				continue
 			}
-			if err := c.mergeRemote(f.Delta); err != nil {
+			// A catch-up that may hold edits not yet durable is kept as
+			// of the join's relay sequence.
+			if err := c.mergeRemote(cn, f.Delta, cn.joinSeq, f.Receipt); err != nil {
 				return err
 			}
 			got++
@@ -447,8 +468,12 @@ func (c *Client) readLoop(ctx context.Context, cn *conn, chunks uint64) error {
 			if f.WorkflowID != c.cfg.WorkflowID {
 				continue
 			}
-			if err := c.mergeRemote(f.Delta); err != nil {
+			if err := c.mergeRemote(cn, f.Delta, f.Seq, f.Receipt); err != nil {
 				return err
+			}
+		case *protocol.Stable:
+			if f.WorkflowID == c.cfg.WorkflowID {
+				c.onStable(cn, f)
 			}
 		case *protocol.Applied:
 			c.onApplied(cn, f.OpID)
@@ -510,10 +535,12 @@ func (c *Client) setLive(cn *conn) {
 	c.notifyStatus()
 }
 
-// mergeRemote decodes a delta from the server, merges it and moves the
-// clock past its latest write. A delta that does not decode ends the
-// connection: the server is broken, and a reconnect resyncs by context.
-func (c *Client) mergeRemote(b []byte) error {
+// mergeRemote decodes a delta from the server, merges it, moves the clock
+// past its latest write and, when it carries a receipt, keeps it as relay
+// sequence relay of the connection's epoch until it is durable. A delta that
+// does not decode ends the connection: the server is broken, and a
+// reconnect resyncs by context.
+func (c *Client) mergeRemote(cn *conn, b []byte, relay uint64, r protocol.Receipt) error {
 	delta, err := workflow.Decode(b, workflow.DeltaLimits)
 	if err != nil {
 		return fmt.Errorf("client: delta from the server: %w", err)
@@ -526,6 +553,9 @@ func (c *Client) mergeRemote(b []byte) error {
 	}
 	c.doc.Merge(delta)
 	c.logLocked(b)
+	if !r.IsZero() {
+		c.keepLocked(cn, &kept{epoch: cn.epoch, relay: relay, enc: b, receipt: r, ctx: delta.Context().Clone()})
+	}
 	if !latest.IsZero() {
 		c.clock.Observe(latest, c.nowMs())
 	}
@@ -570,6 +600,9 @@ func (c *Client) onApplied(cn *conn, id string) {
 func (c *Client) onDurable(cn *conn, ids []string) {
 	c.mu.Lock()
 	for _, id := range ids {
+		if c.vouchAnsweredLocked(cn, id, nil) {
+			continue
+		}
 		entries := cn.flights[id]
 		delete(cn.flights, id)
 		for _, e := range entries {
@@ -603,6 +636,14 @@ func (c *Client) onDurable(cn *conn, ids []string) {
 // see RejectError).
 func (c *Client) onNack(cn *conn, n *protocol.Nack) {
 	c.mu.Lock()
+	if c.vouchAnsweredLocked(cn, n.OpID, n) {
+		flush := c.flushDueLocked()
+		c.mu.Unlock()
+		if flush {
+			c.flushAll()
+		}
+		return
+	}
 	var entries []*entry
 	for _, e := range cn.flights[n.OpID] {
 		if c.out.get(e.id) == e && e.gen == cn.gen {

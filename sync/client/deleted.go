@@ -21,8 +21,8 @@ func (c *Client) enterDeleted(msg string) {
 	c.enterDeletedEvent(protocol.Event{WorkflowID: c.cfg.WorkflowID, Kind: protocol.EventWorkflowDeleted, Message: msg, TimestampMs: time.Now().UnixMilli()})
 }
 
-// enterDeletedEvent drops the outbox, the recent and the refused edits (and
-// their stored copies), refuses edits from now on and reports e to OnEvent,
+// enterDeletedEvent drops the outbox, the recent, kept and refused edits
+// (and their stored copies), refuses edits from now on and reports e to OnEvent,
 // the first time only.
 func (c *Client) enterDeletedEvent(e protocol.Event) {
 	c.mu.Lock()
@@ -37,6 +37,7 @@ func (c *Client) enterDeletedEvent(e protocol.Event) {
 	dropped := c.out.len()
 	c.out.clear()
 	c.recent = recent{}
+	c.kept.removeIf(func(*kept) bool { return true }) // nothing can be stored any more
 	c.rejected = nil
 	var ticket uint64
 	if c.persist {

@@ -25,11 +25,15 @@ import (
 //	          local ones once durable)
 //	outbox    seq → outbox entry: op id, the counters it minted, delta
 //	rejected  seq → refused edit: code, op id, message, delta
+//	kept      seq → delta of another session with its receipt, not yet
+//	          durable: epoch, relay sequence, key id, MAC, delta
 //
 // The document is snapshot ⊔ log ⊔ outbox ⊔ rejected: a local edit is
 // written once, to the outbox, and moves to the log when it is durable, so a
-// snapshot never has to include an edit that is still being stored. Keys are
-// one sequence (big-endian uint64) shared by log, outbox and rejected.
+// snapshot never has to include an edit that is still being stored. A kept
+// delta was logged when it was merged: kept only says what to hand back to
+// a server that lost it, so it is never merged from there. Keys are one sequence (big-endian uint64) shared
+// by log, outbox, rejected and kept.
 const (
 	// DiskFileName is the name of the client's file in Config.Dir.
 	DiskFileName = "flowsync-client.db"
@@ -45,12 +49,13 @@ var (
 	bucketLog      = []byte("log")
 	bucketOutbox   = []byte("outbox")
 	bucketRejected = []byte("rejected")
+	bucketKept     = []byte("kept")
 	keyFormat      = []byte("format")
 	keyWorkflow    = []byte("workflow")
 	keyReplica     = []byte("replica")
 	keyDeleted     = []byte("deleted")
 	keySnapshot    = []byte("snapshot")
-	diskBuckets    = [][]byte{bucketMeta, bucketDoc, bucketLog, bucketOutbox, bucketRejected}
+	diskBuckets    = [][]byte{bucketMeta, bucketDoc, bucketLog, bucketOutbox, bucketRejected, bucketKept}
 )
 
 // disk is the open file. Its methods are called with the Client's storeMu
@@ -72,6 +77,10 @@ type diskState struct {
 	doc      *workflow.Doc
 	outbox   []*entry
 	rejected []*rejection
+	kept     []*kept
+	// missing is set when the file lacks a bucket (one written before
+	// kept deltas were stored): the opener creates it.
+	missing  bool
 	deleted  bool
 	logItems int
 	logBytes int
@@ -174,7 +183,7 @@ func (d *disk) load(workflowID string) (*diskState, error) {
 		if err != nil {
 			return err
 		}
-		return tx.Bucket(bucketRejected).ForEach(func(k, v []byte) error {
+		err = tx.Bucket(bucketRejected).ForEach(func(k, v []byte) error {
 			r, err := decodeRejection(v)
 			if err != nil {
 				return corrupt("rejected", err)
@@ -182,6 +191,23 @@ func (d *disk) load(workflowID string) (*diskState, error) {
 			r.seq = seq(k)
 			st.doc.Merge(r.delta)
 			st.rejected = append(st.rejected, r)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		b := tx.Bucket(bucketKept)
+		if b == nil {
+			st.missing = true
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			kp, err := decodeKept(v)
+			if err != nil {
+				return corrupt("kept", err)
+			}
+			kp.seq = seq(k)
+			st.kept = append(st.kept, kp)
 			return nil
 		})
 	})
@@ -193,12 +219,7 @@ func (d *disk) load(workflowID string) (*diskState, error) {
 
 // create stores the state of a fresh directory.
 func (d *disk) create(workflowID string, replica crdt.ReplicaID, doc *workflow.Doc) error {
-	return d.update([]diskOp{func(tx *bbolt.Tx) error {
-		for _, name := range diskBuckets {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return err
-			}
-		}
+	return d.update([]diskOp{opBuckets, func(tx *bbolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if err := meta.Put(keyWorkflow, []byte(workflowID)); err != nil {
 			return err
@@ -242,6 +263,16 @@ func clearBucket(tx *bbolt.Tx, name []byte) error {
 }
 
 // ---- ops ---------------------------------------------------------------
+
+// opBuckets creates the buckets the file lacks.
+func opBuckets(tx *bbolt.Tx) error {
+	for _, name := range diskBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // opPutEntry stores a new outbox entry.
 func opPutEntry(e *entry) diskOp {
@@ -310,20 +341,42 @@ func opReplaceOutbox(entries []*entry) diskOp {
 	}
 }
 
+// opKeep stores a kept delta.
+func opKeep(k *kept) diskOp {
+	rec := encodeKept(k)
+	return func(tx *bbolt.Tx) error { return tx.Bucket(bucketKept).Put(seqKey(k.seq), rec) }
+}
+
+// opUnkeep drops kept deltas: durable, handed back, refused or past the
+// bound.
+func opUnkeep(seqs []uint64) diskOp {
+	return func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketKept)
+		for _, s := range seqs {
+			if err := b.Delete(seqKey(s)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
 // opReplica records the replica id the client now writes with.
 func opReplica(replica crdt.ReplicaID) diskOp {
 	return func(tx *bbolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyReplica, []byte(replica)) }
 }
 
 // opDeleted records that the workflow was deleted and drops every edit
-// waiting to be sent or reported.
+// waiting to be sent, handed back or reported.
 func opDeleted() diskOp {
 	return func(tx *bbolt.Tx) error {
 		if err := tx.Bucket(bucketMeta).Put(keyDeleted, []byte{1}); err != nil {
 			return err
 		}
-		if err := clearBucket(tx, bucketOutbox); err != nil {
-			return err
+		for _, name := range [][]byte{bucketOutbox, bucketKept} {
+			if err := clearBucket(tx, name); err != nil {
+				return err
+			}
 		}
 		return clearBucket(tx, bucketRejected)
 	}
@@ -395,6 +448,36 @@ func decodeRejection(b []byte) (*rejection, error) {
 	}
 	r.delta = delta
 	return r, nil
+}
+
+// A kept record: uvarint len(epoch), epoch, uvarint relay sequence, uvarint
+// len(key id), key id, uvarint len(MAC), MAC, then the delta as received.
+func encodeKept(k *kept) []byte {
+	b := binary.AppendUvarint(nil, uint64(len(k.epoch)))
+	b = append(b, k.epoch...)
+	b = binary.AppendUvarint(b, k.relay)
+	b = binary.AppendUvarint(b, uint64(len(k.receipt.KeyID)))
+	b = append(b, k.receipt.KeyID...)
+	b = binary.AppendUvarint(b, uint64(len(k.receipt.MAC)))
+	b = append(b, k.receipt.MAC...)
+	return append(b, k.enc...)
+}
+
+func decodeKept(b []byte) (*kept, error) {
+	r := recordReader{b: b}
+	k := &kept{epoch: r.str(), relay: r.uvarint()}
+	k.receipt.KeyID = r.str()
+	k.receipt.MAC = []byte(r.str())
+	if r.err != nil {
+		return nil, r.err
+	}
+	k.enc = append([]byte(nil), r.b...)
+	delta, err := workflow.Decode(k.enc, workflow.DocLimits)
+	if err != nil {
+		return nil, err
+	}
+	k.ctx = delta.Context()
+	return k, nil
 }
 
 type recordReader struct {

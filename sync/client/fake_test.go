@@ -14,6 +14,7 @@ import (
 	"github.com/flowsync/flowsync/crdt/workflow"
 	"github.com/flowsync/flowsync/internal/testutil"
 	"github.com/flowsync/flowsync/sync/protocol"
+	"github.com/flowsync/flowsync/sync/receipt"
 	"github.com/gorilla/websocket"
 )
 
@@ -53,6 +54,24 @@ type fakeServer struct {
 	hellos    []protocol.Hello
 	joins     []protocol.Join
 	presences []protocol.Presence
+
+	// Receipts (withReceipts): every delta sent carries a receipt under
+	// ring, relayed ones a sequence of the room's epoch; when a delta is
+	// durable (with its Durable) it joins stored and the room's durable
+	// mark is announced in a Stable frame; crash loses what is not stored
+	// and starts a new epoch; Vouch frames are checked and merged.
+	ring        *receipt.Keyring // nil: no receipts, epochs or Stable frames
+	epoch       string
+	epochs      int
+	relaySeq    uint64
+	stable      uint64
+	stored      *workflow.Doc
+	quietStable bool // durable marks move without a Stable frame
+	// vouchNack decides whether to refuse a Vouch whose receipt checks
+	// (nil: accept).
+	vouchNack func(v *protocol.Vouch) *protocol.Nack
+	vouches   []protocol.Vouch     // Vouch frames received
+	edits     []protocol.FrameType // Delta and Vouch frames received, in order
 }
 
 type fakeConn struct {
@@ -132,6 +151,12 @@ func (f *fakeServer) numConns() int {
 	return len(f.conns)
 }
 
+func (f *fakeServer) numJoins() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.joins)
+}
+
 // releaseDurable sends the Durable frames held back by holdDurable.
 func (f *fakeServer) releaseDurable() {
 	f.mu.Lock()
@@ -142,6 +167,7 @@ func (f *fakeServer) releaseDurable() {
 	for c, ids := range held {
 		f.send(c, &protocol.Durable{OpIDs: ids})
 	}
+	f.markStable()
 }
 
 func (f *fakeServer) send(c *fakeConn, fr protocol.Frame) {
@@ -294,10 +320,21 @@ func (f *fakeServer) handle(c *fakeConn, fr protocol.Frame) bool {
 		roster := f.rosterLocked()
 		serverCtx := workflow.New()
 		serverCtx.Context().Merge(f.doc.Context())
-		f.mu.Unlock()
-		f.send(c, &protocol.Joined{WorkflowID: fr.WorkflowID, Role: protocol.RoleWrite, Context: serverCtx.Encode(), Roster: roster, CatchUpChunks: uint64(len(chunks))})
+		joined := &protocol.Joined{WorkflowID: fr.WorkflowID, Role: protocol.RoleWrite, Context: serverCtx.Encode(), Roster: roster, CatchUpChunks: uint64(len(chunks))}
+		catchUps := make([]*protocol.CatchUp, len(chunks))
 		for i, ch := range chunks {
-			f.send(c, &protocol.CatchUp{WorkflowID: fr.WorkflowID, Seq: uint64(i), Last: i == len(chunks)-1, Delta: ch})
+			catchUps[i] = &protocol.CatchUp{WorkflowID: fr.WorkflowID, Seq: uint64(i), Last: i == len(chunks)-1, Delta: ch}
+			if f.ring != nil {
+				catchUps[i].Receipt = f.receiptLocked(fr.WorkflowID, ch)
+			}
+		}
+		if f.ring != nil {
+			joined.Epoch, joined.Seq, joined.Stable = f.epoch, f.relaySeq, f.stable
+		}
+		f.mu.Unlock()
+		f.send(c, joined)
+		for _, cu := range catchUps {
+			f.send(c, cu)
 		}
 		f.broadcastRoster()
 	case *protocol.Delta:
@@ -309,6 +346,7 @@ func (f *fakeServer) handle(c *fakeConn, fr protocol.Frame) bool {
 		f.mu.Lock()
 		f.deltas++
 		f.opsSeen[fr.OpID]++
+		f.edits = append(f.edits, protocol.FrameDelta)
 		if f.nack != nil {
 			if n := f.nack(fr.OpID, d); n != nil {
 				f.nacks++
@@ -317,21 +355,29 @@ func (f *fakeServer) handle(c *fakeConn, fr protocol.Frame) bool {
 				return true
 			}
 		}
-		f.doc.Merge(d)
-		f.log = append(f.log, d)
-		others := f.othersLocked(c)
-		hold := f.holdDurable
-		if hold {
-			f.held[c] = append(f.held[c], fr.OpID)
+		f.mergeAndRelay(c, fr.WorkflowID, fr.OpID, fr.Delta, d)
+	case *protocol.Vouch:
+		f.mu.Lock()
+		f.vouches = append(f.vouches, *fr)
+		f.edits = append(f.edits, protocol.FrameVouch)
+		var n *protocol.Nack
+		if f.ring == nil || f.ring.Verify(fr.WorkflowID, fr.Delta, receipt.Receipt{KeyID: fr.Receipt.KeyID, MAC: fr.Receipt.MAC}) != nil {
+			n = &protocol.Nack{OpID: fr.OpID, Code: protocol.CodeBadReceipt, Message: "receipt does not check"}
+		} else if f.vouchNack != nil {
+			n = f.vouchNack(fr)
 		}
-		f.mu.Unlock()
-		f.send(c, &protocol.Applied{OpID: fr.OpID})
-		for _, o := range others {
-			f.send(o, &protocol.RemoteDelta{WorkflowID: fr.WorkflowID, Delta: fr.Delta, Origin: protocol.Origin{UserID: c.uid, ReplicaID: c.rid, SessionID: c.sid}})
+		if n != nil {
+			f.mu.Unlock()
+			f.send(c, n)
+			return true
 		}
-		if !hold {
-			f.send(c, &protocol.Durable{OpIDs: []string{fr.OpID}})
+		d, err := workflow.Decode(fr.Delta, workflow.DeltaLimits)
+		if err != nil {
+			f.mu.Unlock()
+			f.t.Errorf("fake server: vouched delta: %v", err)
+			return false
 		}
+		f.mergeAndRelay(c, fr.WorkflowID, fr.OpID, fr.Delta, d)
 	case *protocol.Presence:
 		f.mu.Lock()
 		f.presences = append(f.presences, *fr)
@@ -354,6 +400,99 @@ func (f *fakeServer) handle(c *fakeConn, fr protocol.Frame) bool {
 		return false
 	}
 	return true
+}
+
+// mergeAndRelay merges an admitted delta (f.mu held; it unlocks it), acks
+// it, relays it to the other members if it is new to the room and, unless
+// Durable is held back, makes it durable.
+func (f *fakeServer) mergeAndRelay(c *fakeConn, wf, op string, b []byte, d *workflow.Doc) {
+	var others []*fakeConn
+	if !f.doc.Context().Covers(d.Context()) { // like the real server, relay only what is new
+		others = f.othersLocked(c)
+	}
+	f.doc.Merge(d)
+	f.log = append(f.log, d)
+	hold := f.holdDurable
+	if hold {
+		f.held[c] = append(f.held[c], op)
+	}
+	relay := &protocol.RemoteDelta{WorkflowID: wf, Delta: b, Origin: protocol.Origin{UserID: c.uid, ReplicaID: c.rid, SessionID: c.sid}}
+	if f.ring != nil && len(others) > 0 {
+		f.relaySeq++
+		relay.Seq, relay.Receipt = f.relaySeq, f.receiptLocked(wf, b)
+	}
+	f.mu.Unlock()
+	f.send(c, &protocol.Applied{OpID: op})
+	for _, o := range others {
+		f.send(o, relay)
+	}
+	if !hold {
+		f.send(c, &protocol.Durable{OpIDs: []string{op}})
+		f.markStable()
+	}
+}
+
+func (f *fakeServer) receiptLocked(wf string, b []byte) protocol.Receipt {
+	r := f.ring.Sign(wf, b)
+	return protocol.Receipt{KeyID: r.KeyID, MAC: r.MAC}
+}
+
+// withReceipts turns receipts on, signing with a fresh key.
+func (f *fakeServer) withReceipts() *fakeServer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ring = newRing(f.t)
+	f.stored = f.doc.Clone()
+	f.epochs++
+	f.epoch = fmt.Sprintf("epoch-%d", f.epochs)
+	return f
+}
+
+func newRing(t *testing.T) *receipt.Keyring {
+	t.Helper()
+	k, err := receipt.NewKey("k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := receipt.NewKeyring(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ring
+}
+
+// markStable stores what the room holds and, with receipts, announces the
+// durable mark to every member (unless quietStable).
+func (f *fakeServer) markStable() {
+	f.mu.Lock()
+	if f.ring == nil {
+		f.mu.Unlock()
+		return
+	}
+	f.stored = f.doc.Clone()
+	f.stable = f.relaySeq
+	st := &protocol.Stable{WorkflowID: "wf-1", Epoch: f.epoch, Seq: f.stable}
+	quiet := f.quietStable
+	f.mu.Unlock()
+	if !quiet {
+		f.emit(st)
+	}
+}
+
+// crash loses what the room had not stored and drops every connection: the
+// next joins meet a new epoch.
+func (f *fakeServer) crash() {
+	f.mu.Lock()
+	f.doc = f.stored.Clone()
+	f.log = []*workflow.Doc{f.stored.Clone()}
+	f.held = map[*fakeConn][]string{}
+	f.holdDurable = false
+	f.epochs++
+	f.epoch = fmt.Sprintf("epoch-%d", f.epochs)
+	f.relaySeq, f.stable = 0, 0
+	f.edits = nil
+	f.mu.Unlock()
+	f.dropAll(protocol.CloseServiceRestart)
 }
 
 // emit sends fr to every joined connection.

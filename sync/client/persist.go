@@ -71,6 +71,12 @@ func (c *Client) openDir(doc *workflow.Doc) error {
 		d.close()
 		return fmt.Errorf("%w: Doc is set but %s already holds the workflow's document", ErrConfig, d.path)
 	}
+	if st.missing {
+		if err := d.update([]diskOp{opBuckets}); err != nil {
+			d.close()
+			return err
+		}
+	}
 	// A stored replica id wins over Config.ReplicaID: after a replica reset
 	// the directory holds the new id, and the old one must never write again.
 	c.replica = st.replica
@@ -79,6 +85,10 @@ func (c *Client) openDir(doc *workflow.Doc) error {
 		c.out.add(e)
 	}
 	c.rejected = st.rejected
+	for _, k := range st.kept {
+		c.kept.items = append(c.kept.items, k)
+		c.kept.bytes += len(k.enc)
+	}
 	c.deleted = st.deleted
 	c.store.seq = st.lastSeq
 	c.store.logItems, c.store.logBytes = st.logItems, st.logBytes

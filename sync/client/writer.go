@@ -57,8 +57,13 @@ func (c *Client) collect(cn *conn, now time.Time) (frames [][]byte, wait time.Du
 			wait = d
 		}
 	}
+	// Vouches first: the outbox's edits may depend on what they hand back.
+	frames, vouched := c.vouchesLocked(cn, now, frames, later)
 	var due []*entry
 	for _, e := range c.out.entries {
+		if !vouched {
+			break
+		}
 		switch {
 		case e.gen == cn.gen:
 		case e.retryAt.After(now):
