@@ -8,10 +8,10 @@ import (
 )
 
 // TestCampaignClusters is the CI campaign's disjoint mix on three nodes
-// and on two regions. It fails in about one run in four today: after bus
-// cuts and node kills, a replica can end with the same causal context and
-// view as the others but hold an overwritten value they dropped (see
-// Diff's "same context and view, different stored values"), which
+// and on two regions. Before the repair work it failed in about one run in
+// four: after bus cuts and node kills, a replica could end with the same
+// causal context and view as the others but hold an overwritten value they
+// dropped (Diff's "same context and view, different stored values"), which
 // anti-entropy, comparing contexts, never repairs.
 func TestCampaignClusters(t *testing.T) {
 	runCampaigns(t, []Scenario{ScenarioCluster, ScenarioRegions}, Disjoint, 6*time.Second)
