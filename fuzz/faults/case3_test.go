@@ -1,5 +1,3 @@
-//go:build faultcases
-
 package faults
 
 import (

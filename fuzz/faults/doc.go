@@ -15,8 +15,7 @@
 // heal, printing one summary line with the figures.
 //
 // Two kinds of tests use it: deterministic reproductions of the observed
-// failure cases (case*_test.go, behind the faultcases build tag until the
-// fixes land), and a seeded randomized campaign (campaign*.go) that runs
+// failure cases (case*_test.go, run in CI), and a seeded randomized campaign (campaign*.go) that runs
 // briefly in CI and for as long as asked through run.sh.
 //
 // What it must never do: be imported by the server, or make a check pass by
