@@ -37,8 +37,22 @@ func (c *countingMember) Close(protocol.CloseCode, string) {}
 // reported allocs/frame divides by delivered frames.
 func BenchmarkFanout(b *testing.B) {
 	for _, n := range []int{1, 10, 100, 1000} {
-		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
-			r := newRegistry(b, Config{}, nil)
+		for _, receipts := range []bool{false, true} {
+			benchmarkFanout(b, n, receipts)
+		}
+	}
+}
+
+// benchmarkFanout is one case of BenchmarkFanout; with receipts every
+// relayed frame carries its HMAC (receipts.go).
+func benchmarkFanout(b *testing.B, n int, receipts bool) {
+	{
+		b.Run(fmt.Sprintf("members=%d/receipts=%v", n, receipts), func(b *testing.B) {
+			cfg := Config{}
+			if receipts {
+				cfg.Receipts = testKeyring(b)
+			}
+			r := newRegistry(b, cfg, nil)
 			rm := newRoom(r, "wf")
 			rm.doc = workflow.New()
 			rm.clock = crdt.NewClock("server")

@@ -71,7 +71,14 @@ type Keyring struct {
 
 type macKey struct {
 	id   string
-	pool sync.Pool // of hash.Hash (HMAC-SHA256 under this key)
+	pool sync.Pool // of *macState under this key
+}
+
+// macState is one HMAC under a key and the scratch its input prefix and
+// sum are built in, reused so that a MAC costs no allocation.
+type macState struct {
+	h       hash.Hash
+	scratch []byte
 }
 
 // NewKeyring returns a keyring that signs with keys[0] and verifies with
@@ -93,7 +100,9 @@ func NewKeyring(keys ...Key) (*Keyring, error) {
 		}
 		secret := append([]byte(nil), key.Secret...)
 		mk := &macKey{id: key.ID}
-		mk.pool.New = func() any { return hmac.New(sha256.New, secret) }
+		mk.pool.New = func() any {
+			return &macState{h: hmac.New(sha256.New, secret), scratch: make([]byte, 0, 64+binary.MaxVarintLen64)}
+		}
 		k.byID[key.ID] = mk
 		if i == 0 {
 			k.current = mk
@@ -129,7 +138,7 @@ func (k *Keyring) Verify(workflowID string, delta []byte, r Receipt) error {
 	if mk == nil {
 		return fmt.Errorf("%w %q", ErrUnknownKey, r.KeyID)
 	}
-	var buf [sha256.Size]byte
+	var buf [MACSize]byte
 	if len(r.MAC) != MACSize || !hmac.Equal(mk.sum(buf[:0], workflowID, delta), r.MAC) {
 		return ErrMismatch
 	}
@@ -137,17 +146,18 @@ func (k *Keyring) Verify(workflowID string, delta []byte, r Receipt) error {
 }
 
 func (mk *macKey) sum(dst []byte, workflowID string, delta []byte) []byte {
-	h := mk.pool.Get().(hash.Hash)
-	h.Reset()
-	var n [binary.MaxVarintLen64]byte
-	h.Write([]byte(domain))
-	h.Write(n[:binary.PutUvarint(n[:], uint64(len(workflowID)))])
-	h.Write([]byte(workflowID))
-	h.Write(delta)
-	var sum [sha256.Size]byte
-	out := h.Sum(sum[:0])
-	mk.pool.Put(h)
-	return append(dst, out[:MACSize]...)
+	st := mk.pool.Get().(*macState)
+	st.h.Reset()
+	b := append(st.scratch[:0], domain...)
+	b = binary.AppendUvarint(b, uint64(len(workflowID)))
+	b = append(b, workflowID...)
+	st.h.Write(b)
+	st.h.Write(delta)
+	b = st.h.Sum(b[:0])
+	dst = append(dst, b[:MACSize]...)
+	st.scratch = b[:0]
+	mk.pool.Put(st)
+	return dst
 }
 
 func checkKeyID(id string) error {
