@@ -145,6 +145,10 @@ async function main(): Promise<void> {
   client.on('drag', (d) => editor.onRemoteDrag(d.pos));
   client.on('reject', (r) => {
     banner('reject', rejectText(r));
+    // The local document still holds the refused writes: this editor's policy
+    // is to roll back to the server's state at once (the client leaves the
+    // choice to the app; see FlowsyncClient.reset).
+    client.reset();
     editor.changed();
     showStatus();
   });

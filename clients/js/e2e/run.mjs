@@ -556,7 +556,7 @@ async function testServerEvents({ browser, jwt }) {
   await waitFor(async () => (await eventBanners()).some((t) => t.includes('deleted')), {
     what: 'writer: a "workflow deleted" banner', describe: async () => JSON.stringify(await eventBanners()),
   });
-  await W.waitStatus((s) => s.state === 'closed', 'closed after the workflow was deleted');
+  await W.waitStatus((s) => s.state === 'deleted' && s.pending === 0, 'deleted after the workflow was deleted');
   await W.shot('events-deleted');
 }
 

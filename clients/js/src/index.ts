@@ -17,6 +17,9 @@ export {
   type DragUpdate,
   type LifecycleEvent,
   type NackInfo,
+  type ReceiptStats,
+  MaxReceiptItems,
+  MaxReceiptBytes,
   type WebSocketLike,
   type WebSocketConstructor,
 } from './client/client';
@@ -33,6 +36,9 @@ export {
   type ReplicaLease,
   type LoadedState,
   type StoredEntry,
+  type StoredReceipt,
+  type ReceiptKey,
+  type ReplicaState,
   type LockManagerLike,
   type IndexedDBOptions,
 } from './persist';

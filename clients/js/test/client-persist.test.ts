@@ -18,8 +18,11 @@ import {
   type FlowsyncClientOptions,
   type LoadedState,
   type Persistence,
+  type ReceiptKey,
   type ReplicaLease,
+  type ReplicaState,
   type StoredEntry,
+  type StoredReceipt,
   type WebSocketConstructor,
   type WebSocketLike,
 } from '../src/index';
@@ -80,8 +83,17 @@ class FaultyPersistence implements Persistence {
   appendLocal(wf: string, rid: string, e: StoredEntry): Promise<void> {
     return this.write('appendLocal', () => this.inner.appendLocal(wf, rid, e));
   }
-  appendLog(wf: string, rid: string, d: Uint8Array[]): Promise<void> {
-    return this.write('appendLog', () => this.inner.appendLog(wf, rid, d));
+  appendLog(wf: string, rid: string, d: Uint8Array[], receipts?: StoredReceipt[]): Promise<void> {
+    return this.write('appendLog', () => this.inner.appendLog(wf, rid, d, receipts));
+  }
+  removeReceipts(wf: string, rid: string, keys: ReceiptKey[]): Promise<void> {
+    return this.write('removeReceipts', () => this.inner.removeReceipts(wf, rid, keys));
+  }
+  markRejected(wf: string, rid: string, seqs: number[], r: { code: number; message: string }): Promise<void> {
+    return this.write('markRejected', () => this.inner.markRejected(wf, rid, seqs, r));
+  }
+  saveReplica(wf: string, rid: string, st: ReplicaState): Promise<void> {
+    return this.write('saveReplica', () => this.inner.saveReplica(wf, rid, st));
   }
   saveSnapshot(wf: string, rid: string, doc: Uint8Array): Promise<void> {
     return this.write('saveSnapshot', () => this.inner.saveSnapshot(wf, rid, doc));
@@ -303,7 +315,7 @@ describe('storage failures against a real server', () => {
     await waitFor('b has every edit', () => varNames(b).join() === 'after,before,unstored');
     expect(b.doc.context().max(a.replicaId)).toBeGreaterThan(0);
     expect(b.doc.context().max(old)).toBe(oldMax); // the old id spent nothing more
-    expect(p.calls).toContain('saveSnapshot'); // the retirement was attempted (and failed)
+    expect(p.calls).toContain('saveReplica'); // the retirement was attempted (and failed)
 
     // Storage recovers: the retirement (snapshot under the new id, lease) is stored.
     p.failWrites = false;
@@ -315,7 +327,7 @@ describe('storage failures against a real server', () => {
     expect(varNames(a2)).toEqual(['after', 'before', 'unstored']);
   }, 30_000);
 
-  it('a reload of a stale local state is caught on Joined: reset with a new id, reject + error, no silent loss', async () => {
+  it('a reload of a stale local state is caught on Joined: the colliding edit is re-minted under a new id, nothing is lost', async () => {
     const wf = newWorkflow();
     const p = new FaultyPersistence();
     const a1 = await open({ workflowId: wf, persistence: p });
@@ -334,7 +346,9 @@ describe('storage failures against a real server', () => {
     p.failWrites = false;
 
     // The reload finds the old id and a document without v1; an offline edit
-    // mints the very dot v1 has on the server.
+    // mints the very dot v1 has on the server. Its Join context covers the
+    // server's, so only the client can see the collision (Joined.ctx holds a
+    // dot it neither loaded nor sent).
     const a2 = await open({ workflowId: wf, persistence: p, autoConnect: false });
     expect(a2.replicaId).toBe(rid);
     expect(varNames(a2)).toEqual(['stored']);
@@ -342,27 +356,69 @@ describe('storage failures against a real server', () => {
     a2.applyWire('add', 'variable', { id: 'v2', name: 'reused-dot', type: 'plain', value: 2 });
     const minted = a2.doc.context().max(rid);
     expect(minted).toBeGreaterThan(maxBefore);
-    expect(b.doc.context().max(rid)).toBeGreaterThanOrEqual(minted); // the server already holds those dots
+    expect(b.doc.context().max(rid)).toBe(minted); // the server holds that very dot, with v1
     const rejects: RejectError[] = [];
     const errors: Error[] = [];
     a2.on('reject', (r) => rejects.push(r));
     a2.on('error', (e) => errors.push(e));
-    let changes = 0;
-    a2.on('change', (_d, remote) => remote && changes++);
     a2.goOnline();
-    await waitFor('reject', () => rejects.length > 0);
-    expect(errors.some((e) => e instanceof FlowsyncError && e.kind === 'replica-conflict')).toBe(true);
-    expect(a2.replicaId).not.toBe(rid);
-    await waitFor('caught up', () => changes > 0 && a2.status().state === 'live');
-    // The server's state: v1 is there, the edit with the reused dot was not sent.
-    expect(varNames(a2)).toEqual(['lost-locally', 'stored']);
-    expect(a2.status().pending).toBe(0);
-    // Edits under the new id work; once b has the next one, it has whatever
-    // a2 sent before it (the room relays in order), and the reused dot is not among it.
-    a2.applyWire('add', 'variable', { id: 'v3', name: 'again', type: 'plain', value: 3 });
+    await waitFor('new replica id', () => a2.replicaId !== rid);
     await a2.whenSaved();
-    await waitFor('b has v3', () => varNames(b).includes('again'));
-    expect(varNames(b)).toEqual(['again', 'lost-locally', 'stored']);
+    await live(a2);
+    expect(errors.some((e) => e instanceof FlowsyncError && e.kind === 'replica-conflict')).toBe(true);
+    expect(rejects).toEqual([]);
+    // Every write is kept: the server's v1 under the old id, the offline edit under the new one.
+    expect(varNames(a2)).toEqual(['lost-locally', 'reused-dot', 'stored']);
+    await waitFor('b converges', () => varNames(b).join() === 'lost-locally,reused-dot,stored');
+    expect(b.doc.context().max(rid)).toBe(minted); // the old id spent nothing more
+    expect(b.doc.context().max(a2.replicaId)).toBeGreaterThan(0);
+    expect(b.doc.encode()).toEqual(a2.doc.encode());
+    // The new id and the re-minted state are stored: a reload finds them.
+    await waitFor('lease stored', () => p.replaced.includes(a2.replicaId));
+    const fresh = a2.replicaId;
+    await a2.close();
+    const a3 = await open({ workflowId: wf, persistence: p, autoConnect: false });
+    expect(a3.replicaId).toBe(fresh);
+    expect(varNames(a3)).toEqual(['lost-locally', 'reused-dot', 'stored']);
+    expect(a3.status().pending).toBe(0);
+  }, 30_000);
+
+  it('a reload that lost more writes than it made is refused with REPLICA_BEHIND: the colliding edits move to a new id, nothing is lost', async () => {
+    const wf = newWorkflow();
+    const p = new FaultyPersistence();
+    const a1 = await open({ workflowId: wf, persistence: p });
+    const b = await open({ workflowId: wf, token: 'bob:Bob' });
+    await Promise.all([live(a1), live(b)]);
+    a1.applyWire('add', 'variable', { id: 'v0', name: 'stored', type: 'plain', value: 0 });
+    await a1.whenSaved();
+    const rid = a1.replicaId;
+    p.failWrites = true;
+    for (let i = 1; i <= 3; i++) a1.applyWire('add', 'variable', { id: `v${i}`, name: `lost${i}`, type: 'plain', value: i });
+    await a1.whenSaved();
+    await waitFor('b has the lost writes', () => varNames(b).length === 4);
+    await a1.close();
+    p.failWrites = false;
+
+    // Two offline edits reuse two of the three dots the server holds.
+    const a2 = await open({ workflowId: wf, persistence: p, autoConnect: false });
+    expect(a2.replicaId).toBe(rid);
+    a2.applyWire('add', 'variable', { id: 'w1', name: 'offline1', type: 'plain', value: 1 });
+    a2.applyWire('variable-update', 'variable', { variableId: 'w1', field: 'name', value: 'offline2' });
+    expect(a2.doc.context().max(rid)).toBeLessThan(b.doc.context().max(rid));
+    const errors: Error[] = [];
+    const rejects: RejectError[] = [];
+    a2.on('error', (e) => errors.push(e));
+    a2.on('reject', (r) => rejects.push(r));
+    a2.goOnline();
+    await waitFor('new replica id', () => a2.replicaId !== rid);
+    await a2.whenSaved();
+    await live(a2);
+    expect(errors.some((e) => e instanceof FlowsyncError && e.kind === 'replica-conflict' && /REPLICA_BEHIND|refused the join/.test(e.message))).toBe(true);
+    expect(rejects).toEqual([]);
+    const want = 'lost1,lost2,lost3,offline2,stored';
+    expect(varNames(a2).join()).toBe(want);
+    await waitFor('b converges', () => varNames(b).join() === want);
+    expect(b.doc.encode()).toEqual(a2.doc.encode());
   }, 30_000);
 });
 
@@ -394,8 +450,28 @@ describe('remote changes are logged as deltas', () => {
   }, 30_000);
 });
 
+describe('receipts against the real server', () => {
+  it('relayed deltas are kept with their receipts until the room says they are durable (Stable), and storage ends without them', async () => {
+    const wf = newWorkflow();
+    const a = await open({ workflowId: wf });
+    const pb = new FaultyPersistence();
+    const b = await open({ workflowId: wf, token: 'bob:Bob', persistence: pb });
+    await Promise.all([live(a), live(b)]);
+    let most = 0;
+    b.on('change', () => (most = Math.max(most, b.receipts().items)));
+    for (let i = 0; i < 5; i++) a.applyWire('add', 'variable', { id: `v${i}`, name: `n${i}`, type: 'plain', value: i });
+    await a.whenSaved();
+    await waitFor('b has the edits', () => varNames(b).length === 5);
+    expect(most).toBeGreaterThan(0); // kept while not durable
+    await waitFor('Stable frees them', () => b.receipts().items === 0);
+    expect(b.receipts()).toMatchObject({ dropped: 0, refused: 0 });
+    await pb.settled();
+    expect((await pb.inner.load(wf, b.replicaId)).receipts).toEqual([]);
+  }, 30_000);
+});
+
 describe('stale local state without colliding edits', () => {
-  it('a reload that lost writes but has no new edits catches up, then retires the id', async () => {
+  it('a reload that lost writes but has no new edits is refused with REPLICA_BEHIND, takes a new id and catches up', async () => {
     const wf = newWorkflow();
     const p = new FaultyPersistence();
     const a1 = await open({ workflowId: wf, persistence: p });
@@ -412,15 +488,18 @@ describe('stale local state without colliding edits', () => {
     const a2 = await open({ workflowId: wf, persistence: p });
     expect(a2.replicaId).toBe(rid);
     const rejects: RejectError[] = [];
+    const errors: Error[] = [];
     a2.on('reject', (r) => rejects.push(r));
+    a2.on('error', (e) => errors.push(e));
     await waitFor('new replica id', () => a2.replicaId !== rid);
     await live(a2);
-    expect(rejects).toEqual([]); // nothing collided: no reset
+    expect(rejects).toEqual([]);
+    expect(errors.some((e) => e instanceof FlowsyncError && e.kind === 'replica-conflict')).toBe(true);
     expect(varNames(a2)).toEqual(['lost-locally', 'stored']); // the catch-up filled the gap
     a2.applyWire('add', 'variable', { id: 'v2', name: 'next', type: 'plain', value: 2 });
     await a2.whenSaved();
     expect(a2.doc.context().max(a2.replicaId)).toBeGreaterThan(0);
-    // The retirement is stored: a reload gets the new id and the whole document.
+    // The new id is stored: a reload gets it and the whole document.
     const fresh = a2.replicaId;
     await waitFor('lease stored', () => p.replaced.includes(a2.replicaId));
     await a2.close();
@@ -452,10 +531,11 @@ describe('workflow deletion (admin API)', () => {
     expect(a.status().pending).toBe(0);
     await waitFor('stored state dropped', () => p.calls.includes('dropReplica'));
     const st = await p.inner.load(wf, rid);
-    expect(st).toEqual({ doc: null, log: [], outbox: [], nextSeq: 1 });
-    // The server closes with 4503 (terminal): the client stops.
-    await waitFor('closed', () => a.status().state === 'closed');
-    expect(errors.some((e) => /4503|deleted/.test(e.message))).toBe(true);
+    expect(st).toEqual({ doc: null, log: [], outbox: [], nextSeq: 1, receipts: [] });
+    // The client is in the deleted state for good: it does not reconnect.
+    expect(a.status()).toMatchObject({ state: 'deleted', label: 'deleted' });
+    a.goOnline();
+    expect(a.status().state).toBe('deleted');
   }, 30_000);
 });
 

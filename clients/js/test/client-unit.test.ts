@@ -63,7 +63,7 @@ describe('FlowsyncClient.open options', () => {
   it('autoConnect false stays offline; goOnline dials; goOffline stops', async () => {
     DeadSocket.opened = 0;
     const c = await FlowsyncClient.open(base);
-    expect(c.status()).toEqual({ state: 'offline', pending: 0, unacked: 0, attempt: 0, label: 'offline' });
+    expect(c.status()).toEqual({ state: 'offline', pending: 0, unacked: 0, rejected: 0, attempt: 0, label: 'offline' });
     expect(c.sessionId).toBe('');
     expect(c.user).toBeNull();
     expect(c.role).toBeNull();
@@ -280,5 +280,10 @@ describe('Backoff and status labels', () => {
     expect(statusLabel('live', 2)).toBe('saving (2)');
     expect(statusLabel('offline', 3)).toBe('offline (3 pending)');
     expect(statusLabel('connecting', 0)).toBe('connecting');
+    // A refused edit is never 'saved'; deleted says nothing else.
+    expect(statusLabel('live', 0, 1)).toBe('live, 1 refused');
+    expect(statusLabel('live', 2, 1)).toBe('saving (2), 1 refused');
+    expect(statusLabel('offline', 0, 2)).toBe('offline, 2 refused');
+    expect(statusLabel('deleted', 0, 0)).toBe('deleted');
   });
 });

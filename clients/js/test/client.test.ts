@@ -283,11 +283,7 @@ describe('FlowsyncClient against a real server', () => {
     const oldReplica = reader.replicaId;
     const rejects: RejectError[] = [];
     const changes: boolean[] = [];
-    let shownAtReject: string[] = [];
-    reader.on('reject', (e) => {
-      rejects.push(e);
-      shownAtReject = varNames(reader);
-    });
+    reader.on('reject', (e) => rejects.push(e));
 
     // Not refused locally: the server is the authority on roles.
     reader.applyWire('variable-update', 'variable', { variableId: 'v1', field: 'name', value: 'hacked' });
@@ -296,13 +292,19 @@ describe('FlowsyncClient against a real server', () => {
     await waitFor('reject', () => rejects.length === 1);
     expect(rejects[0]).toBeInstanceOf(RejectError);
     expect(rejects[0]).toMatchObject({ codeName: 'PERMISSION_DENIED', code: 14, retryable: false, kind: 'rejected' });
-    expect(reader.replicaId).not.toBe(oldReplica);
-    expect(reader.status().pending).toBe(0);
+    // The refusal is kept and shown: never "saved" while the local document holds it.
+    expect(reader.status()).toMatchObject({ pending: 0, rejected: 1 });
+    expect(reader.status().label).not.toBe('saved');
+    expect(varNames(reader)).toEqual(['hacked']);
 
+    // reset rolls it back: a new replica id, the server's state.
+    reader.reset();
+    expect(reader.replicaId).not.toBe(oldReplica);
+    expect(reader.status()).toMatchObject({ pending: 0, rejected: 0 });
+    expect(varNames(reader)).toEqual(['hacked']); // until the catch-up completes the old state stays on screen (no empty flash)
     await waitFor('rolled back', () => varNames(reader).join() === 'original' && reader.status().state === 'live');
     expect(changes).toContain(true);
-    // Until the catch-up completes the old state stays on screen (no empty flash).
-    expect(shownAtReject).toEqual(['hacked']);
+    expect(reader.status().label).toBe('saved');
     // The refused edit never reached the writer: an edit the writer makes now
     // is answered after everything the server relayed to it before.
     writer.applyWire('add', 'variable', { id: 'v2', name: 'later', type: 'plain', value: 2 });

@@ -16,7 +16,7 @@ async function suite(name: string, make: () => Promise<Persistence>) {
       const p = await make();
       const lease = await p.claimReplica('wf-1');
       const rid = lease.replicaId;
-      expect(await p.load('wf-1', rid)).toEqual({ doc: null, log: [], outbox: [], nextSeq: 1 });
+      expect(await p.load('wf-1', rid)).toEqual({ doc: null, log: [], outbox: [], nextSeq: 1, receipts: [] });
       await p.appendLocal('wf-1', rid, { seq: 1, id: 'a-1', delta: bytes(9) });
       await p.appendLocal('wf-1', rid, { seq: 2, id: 'a-2', delta: bytes(8) });
       await p.appendLog('wf-1', rid, [bytes(20), bytes(21)]);
@@ -51,7 +51,7 @@ async function suite(name: string, make: () => Promise<Persistence>) {
       expect((await p.load('wf-1', 'other')).log.map((d) => [...d])).toEqual([[6]]);
 
       await p.dropReplica('wf-1', rid);
-      expect(await p.load('wf-1', rid)).toEqual({ doc: null, log: [], outbox: [], nextSeq: 1 });
+      expect(await p.load('wf-1', rid)).toEqual({ doc: null, log: [], outbox: [], nextSeq: 1, receipts: [] });
       expect((await p.load('wf-2', rid)).outbox.map((e) => e.id)).toEqual(['b-1']);
       expect((await p.load('wf-1', 'other')).outbox.map((e) => e.id)).toEqual(['c-1']);
       lease.release();

@@ -64,9 +64,21 @@ export class ScriptedSocket implements WebSocketLike {
 
   /**
    * join plays a server through the handshake: Welcome after Hello, and
-   * Joined (an empty room, no catch-up) after Join.
+   * Joined (by default an empty room, no catch-up) after Join.
    */
-  join(opts: { limits?: ServerLimits; sessionId?: string } = {}): void {
+  join(
+    opts: {
+      limits?: ServerLimits;
+      sessionId?: string;
+      /** The server's context (encoded, §7.4); default empty. */
+      context?: Uint8Array;
+      /** Joined.epoch, seq and stable (receipts); absent by default, as from a server without them. */
+      epoch?: string;
+      seq?: number;
+      stable?: number;
+      chunks?: number;
+    } = {},
+  ): void {
     this.open();
     if (this.sentOf(FrameType.Hello).length !== 1) throw new Error('the client did not say Hello');
     this.deliver({
@@ -83,9 +95,10 @@ export class ScriptedSocket implements WebSocketLike {
       type: FrameType.Joined,
       workflowId: join[0].workflowId,
       role: 'write',
-      context: encodeContext(new Context()),
+      context: opts.context ?? encodeContext(new Context()),
       roster: [],
-      catchUpChunks: 0,
+      catchUpChunks: opts.chunks ?? 0,
+      ...(opts.epoch !== undefined ? { epoch: opts.epoch, seq: opts.seq ?? 0, stable: opts.stable ?? 0 } : {}),
     });
   }
 }

@@ -10,13 +10,15 @@
 //                  Durable, a Nack, a reset, retiring a replica id, close
 //   connection.ts  the websocket: token, dial, Hello, reconnect with backoff
 //   handlers.ts    what each frame from the server does (a handler table)
-//   outbox.ts      local deltas until durable, recent durable ones, folding
+//   outbox.ts      local deltas until durable, recent durable ones, folding,
+//                  edits refused for good
+//   receipts.ts    other sessions' deltas kept with receipts until durable
 //   writer.ts      what is sent when (bucket.ts: the server's rate)
 //   presence.ts    cursor, selection and drag, throttled
 //   roster.ts      the room's roster
 //   local.ts       the replica id, document and clock
 //   store.ts       writes to local storage (deltas, log, snapshots)
-//   lease.ts       the replica-id lease and its retirement
+//   lease.ts       the replica-id lease, its retirement and replica resets
 //   status.ts      the connection state and the status the app sees
 //   events.ts      the events and their listeners
 //   options.ts     the options and their checks
@@ -26,10 +28,11 @@ import type { Op } from '../workflow/builder';
 import { parseOp } from '../workflow/parse';
 import { buildView, type View } from '../workflow/view';
 import { Engine } from './engine';
-import { FlowsyncError } from './errors';
+import { FlowsyncError, RejectError } from './errors';
 import type { ClientEventName, ClientEvents, PresenceSelection, RosterEntry, User } from './events';
 import { checkOptions, tabSessionId, type FlowsyncClientOptions } from './options';
 import type { Doc } from './replica';
+import type { ReceiptStats } from './receipts';
 import type { SyncStatus } from './status';
 import { openStorage } from './store';
 
@@ -38,6 +41,7 @@ export { PresenceIntervalMs } from './presence';
 export { DefaultMaxFrameBytes, HandshakeTimeoutMs } from './connection';
 export { DefaultMaxDeltaBytes } from './engine';
 export { DocSaveDelayMs, SnapshotEveryDeltas, SnapshotLogBytes, SnapshotIdleMs } from './store';
+export { MaxReceiptItems, MaxReceiptBytes, type ReceiptStats } from './receipts';
 export type {
   ClientEventName,
   ClientEvents,
@@ -80,7 +84,7 @@ export class FlowsyncClient {
       throw new FlowsyncError('persistence', `flowsync: cannot load local state: ${(e as Error).message}`, { cause: e });
     }
     const engine = new Engine(opts, opts.tabSessionId ?? tabSessionId(), persistence, owned, lease, WS);
-    engine.restore({ doc: loaded.doc, log: loaded.log ?? [], outbox: loaded.outbox, nextSeq: loaded.nextSeq });
+    engine.restore({ doc: loaded.doc, log: loaded.log ?? [], outbox: loaded.outbox, nextSeq: loaded.nextSeq, receipts: loaded.receipts ?? [] });
     engine.connection.listenOnline();
     if (opts.autoConnect !== false) engine.goOnline();
     return new FlowsyncClient(engine);
@@ -117,6 +121,26 @@ export class FlowsyncClient {
     return this.engine.status.current();
   }
 
+  /**
+   * rejected returns the edits the server refused for good since the last
+   * reset (also those refused before a reload), oldest first; status().rejected
+   * counts them. The 'reject' event reported each when it happened.
+   */
+  rejected(): RejectError[] {
+    return this.engine.outbox.refused.map((r) => new RejectError(r.entry.id, r.code, r.message, r.entry.delta));
+  }
+
+  /**
+   * receipts reports the deltas of other sessions kept with their receipts
+   * until the server says they are durable (handed back to a server that
+   * lost them), and how many were dropped past the bound of 8,192 deltas or
+   * 16 MiB: beyond it, a server crash can lose another user's edit that was
+   * not yet durable.
+   */
+  receipts(): ReceiptStats {
+    return this.engine.receiptStats();
+  }
+
   roster(): RosterEntry[] {
     return this.engine.roster.list();
   }
@@ -133,15 +157,13 @@ export class FlowsyncClient {
    * whole document is only rewritten as a snapshot now and then), and sends it. It
    * returns the delta. It throws the operation's WorkflowError when the op
    * is refused locally (nothing changes), and a FlowsyncError ('closed',
-   * 'workflow-deleted', 'delta-too-large', or 'persistence' in the short
-   * moment after a Joined showed the local state behind the server's record
-   * of this replica while edits of it are still pending).
+   * 'workflow-deleted', 'delta-too-large').
    *
    * A read-only session's edit is not refused here: it is sent, and the
-   * server's PERMISSION_DENIED triggers the reset of PROTOCOL.md §9 (a
-   * 'reject' event, then the server's state). The role can change on the
-   * server at any time (a grant re-joins the session), so the server is the
-   * one authority; apps should disable editing when role is 'read'.
+   * server's PERMISSION_DENIED refuses it (a 'reject' event, status().rejected;
+   * reset() rolls it back). The role can change on the server at any time (a
+   * grant re-joins the session), so the server is the one authority; apps
+   * should disable editing when role is 'read'.
    */
   apply(op: Op): Doc {
     return this.engine.apply(op);
@@ -184,9 +206,27 @@ export class FlowsyncClient {
     this.engine.goOnline();
   }
 
-  /** whenSaved resolves when every local edit is durable on the server (pending is 0). */
+  /**
+   * whenSaved resolves when every local edit is durable on the server
+   * (pending is 0); it rejects (kind 'rejected') when nothing is pending but
+   * edits were refused (rejected > 0), and when the client is closed first.
+   */
   whenSaved(): Promise<void> {
     return this.engine.whenSaved();
+  }
+
+  /**
+   * reset discards the local state of the workflow — the document, the
+   * outbox and the refused edits — takes a new replica id and rejoins with
+   * an empty context; the catch-up rebuilds the document from the server and
+   * one 'change' (remote) is emitted when it completes. Call it after a
+   * 'reject' to converge with the server (the local document still holds
+   * the refused writes); unacknowledged edits are discarded too, so re-apply
+   * the ones the user still wants after the 'change'. It throws a
+   * FlowsyncError 'closed' or 'workflow-deleted'.
+   */
+  reset(): void {
+    this.engine.reset();
   }
 
   /** close closes the connection, writes a snapshot of the document (folding the log), waits for storage, and releases the replica id. */

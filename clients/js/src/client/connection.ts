@@ -47,6 +47,10 @@ export interface Conn {
   /** When the last frame arrived (Date.now), for the ack watchdog. */
   lastRx: number;
   watchdog?: ReturnType<typeof setTimeout>;
+  /** The room incarnation from Joined (absent from a server without receipts). */
+  epoch?: string;
+  /** Joined.seq when the catch-up is not durable yet: its chunks are kept under it. */
+  catchUpSeq?: number;
 }
 
 export interface ConnectionConfig {
@@ -72,6 +76,8 @@ export interface ConnectionHost {
   handleFrame(cn: Conn, f: Frame): void;
   /** disconnected is called when a connection ends, for whatever reason. */
   disconnected(): void;
+  /** terminalClose is called when the server closed with a terminal code, before the error is emitted. */
+  terminalClose(code: number, reason: string): void;
   /** awaitingAnswer reports whether an edit sent on cn waits for its Applied or Nack. */
   awaitingAnswer(cn: Conn): boolean;
 }
@@ -344,11 +350,17 @@ export class Connection {
     if (!shouldReconnect(code)) {
       // Terminal: the user or the app must act (new token, access, upgrade).
       this.wantOnline = false;
+      this.host.terminalClose(code, reason);
       this.host.emitError(new CloseError(code, reason || closeReason(code), cn.lastError));
       this.host.setState('closed');
       return;
     }
     this.scheduleReconnect();
+  }
+
+  /** retryLater connects again after the backoff (a reconnect that must not happen at once). */
+  retryLater(): void {
+    if (!this.conn) this.scheduleReconnect();
   }
 
   private scheduleReconnect(): void {

@@ -4,6 +4,7 @@
 
 import { codeName } from '../protocol/codes';
 import { closeReason as closeCodeReason } from '../protocol/close';
+import type { Doc } from '../workflow/doc';
 
 /** What went wrong, stable across versions. */
 export type FlowsyncErrorKind =
@@ -13,7 +14,7 @@ export type FlowsyncErrorKind =
   | 'delta-too-large' // an edit's delta exceeds the server's delta limit; the local document is unchanged
   | 'workflow-deleted' // the workflow was deleted on the server; edits are refused
   | 'persistence' // local storage failed (the edit is kept in memory; the replica id is retired)
-  | 'replica-conflict' // local state was older than the server's record of this replica; the workflow was reset
+  | 'replica-conflict' // the server holds writes of this replica id that local storage lost; the client switched to a new id and re-minted its unsent edits (nothing is lost)
   | 'protocol' // the server sent something this client cannot read
   | 'timeout' // the server stopped answering on a live connection; the client reconnects
   | 'server' // an Error frame from the server (see ServerError)
@@ -73,22 +74,26 @@ export class CloseError extends FlowsyncError {
 }
 
 /**
- * RejectError reports an edit the server refused for good: a Nack whose
+ * RejectError reports one edit the server refused for good: a Nack whose
  * retry flag is false (PERMISSION_DENIED, FORGED_DOT, CLOCK_SKEW,
- * BLOCK_LOCKED, INVALID_DELTA, TOO_LARGE, …). By the time it is emitted the
- * client has reset the workflow (PROTOCOL.md §9): the local document and
- * outbox were discarded, a new replica id was chosen and the client rejoins
- * with an empty context; a 'change' event follows once the server's state
- * has been caught up.
+ * BLOCK_LOCKED, INVALID_DELTA, TOO_LARGE, …) for a frame holding that edit
+ * alone (a folded frame refused for good is resent one edit per frame
+ * first). The edit left the outbox; it is kept and counted in
+ * status().rejected until reset(), and the other edits are still sent. The
+ * local document still holds its writes (PROTOCOL.md §9): call reset() to
+ * converge with the server.
  */
 export class RejectError extends FlowsyncError {
   override name = 'RejectError';
   readonly codeName: string;
   readonly retryable = false as const;
   constructor(
+    /** The edit's op id (as the outbox and the 'nack' event name it). */
     readonly opId: string,
     readonly code: number,
     readonly serverMessage: string,
+    /** The refused edit's delta, when the client knows it. */
+    readonly delta?: Doc,
   ) {
     super('rejected', `flowsync: edit ${opId} refused: ${codeName(code)}${serverMessage ? ': ' + serverMessage : ''}`);
     this.codeName = codeName(code);

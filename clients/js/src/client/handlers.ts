@@ -4,7 +4,9 @@
 // several parts of the client (a Joined, a delta, a Durable, a Nack) is the
 // host's.
 
+import type { StoredReceipt } from '../persist/types';
 import {
+  Code,
   FrameType,
   ProtocolVersion,
   type Frame,
@@ -19,7 +21,8 @@ import { FlowsyncError, ServerError } from './errors';
 import type { Emitter, LifecycleEvent, User } from './events';
 import type { LocalReplica } from './local';
 import type { Outbox } from './outbox';
-import { encodeContextOf } from './replica';
+import type { Receipts } from './receipts';
+import { encodeContextOf, type Context } from './replica';
 import type { Roster } from './roster';
 import type { SyncState } from './status';
 
@@ -40,6 +43,7 @@ export interface FrameHost {
   readonly info: SessionInfo;
   readonly replica: LocalReplica;
   readonly outbox: Outbox;
+  readonly receipts: Receipts;
   readonly roster: Roster;
   readonly connection: Connection;
   readonly events: Emitter;
@@ -49,13 +53,24 @@ export interface FrameHost {
   notifyStatus(): void;
   /** joined handles a Joined for this workflow (the answer to Join, or a re-join after a role change). */
   joined(cn: Conn, f: Joined): void;
-  /** mergeRemote merges a delta from the server (reported as a change when notify). */
-  mergeRemote(bytes: Uint8Array, notify: boolean): void;
+  /** mergeRemote merges a delta from the server (reported as a change when notify), keeping it with its receipt if given. */
+  mergeRemote(bytes: Uint8Array, notify: boolean, receipt?: StoredReceipt): void;
   /** setLive ends a catch-up. */
   setLive(cn: Conn): void;
+  /** stable drops the kept deltas of epoch up to seq (durable now). */
+  stable(epoch: string, seq: number): void;
   durable(opIds: string[]): void;
   nack(cn: Conn, f: Nack): void;
-  workflowDeleted(): void;
+  /** enterDeleted enters the deleted state (fromEvent: the server's Event already says so). */
+  enterDeleted(message: string, fromEvent?: boolean): void;
+  /** replicaBehind switches to a new replica id and re-mints the unsent edits (server: Joined.ctx, or null after REPLICA_BEHIND). */
+  replicaBehind(server: Context | null, why: string): void;
+}
+
+/** receiptOf returns what to keep of a received delta: only a delta with a receipt, of a room with an epoch. */
+function receiptOf(epoch: string | undefined, seq: number | undefined, sub: number, delta: Uint8Array, keyId?: string, mac?: Uint8Array): StoredReceipt | undefined {
+  if (epoch === undefined || seq === undefined || !keyId || !mac) return undefined;
+  return { epoch, seq, sub, delta, keyId, mac };
 }
 
 type Handler<T extends ServerFrame['type']> = (h: FrameHost, cn: Conn, f: Extract<ServerFrame, { type: T }>) => void;
@@ -83,14 +98,16 @@ const handlers: Handlers = {
 
   [FrameType.CatchUp]: (h, cn, f) => {
     if (f.workflowId !== h.workflowId || cn.phase !== 'joined') return;
-    h.mergeRemote(f.delta, !h.resetting);
+    // Chunks of a catch-up that is not durable yet are kept under the
+    // join's sequence (sub: the chunk number + 1).
+    h.mergeRemote(f.delta, !h.resetting, receiptOf(cn.epoch, cn.catchUpSeq, f.seq + 1, f.delta, f.receiptKeyId, f.receiptMac));
     cn.got++;
     if (f.last || cn.got >= cn.chunks) h.setLive(cn);
   },
 
-  [FrameType.RemoteDelta]: (h, _cn, f) => {
+  [FrameType.RemoteDelta]: (h, cn, f) => {
     if (f.workflowId !== h.workflowId) return;
-    h.mergeRemote(f.delta, !h.resetting);
+    h.mergeRemote(f.delta, !h.resetting, receiptOf(cn.epoch, f.seq, 0, f.delta, f.receiptKeyId, f.receiptMac));
   },
 
   [FrameType.Applied]: (h, cn, f) => {
@@ -98,7 +115,10 @@ const handlers: Handlers = {
     if (e && e.gen === cn.gen) {
       e.applied = true;
       h.notifyStatus();
+      return;
     }
+    const k = h.receipts.byOp(f.opId);
+    if (k && k.gen === cn.gen) k.applied = true;
   },
 
   [FrameType.Durable]: (h, _cn, f) => h.durable(f.opIds),
@@ -123,19 +143,30 @@ const handlers: Handlers = {
 
   [FrameType.Event]: (h, _cn, f) => {
     if (f.workflowId !== h.workflowId) return;
-    if (f.kind === 'workflow-deleted') h.workflowDeleted();
+    if (f.kind === 'workflow-deleted') h.enterDeleted(f.message ?? '', true);
     const ev: LifecycleEvent = { kind: f.kind, ts: f.timestampMs };
     if (f.message) ev.msg = f.message;
     h.events.emit('event', ev);
   },
 
-  // A durable mark only lets a client forget the receipts it kept; this
-  // client keeps none yet (§9 receipts), so there is nothing to free.
-  [FrameType.Stable]: () => {},
+  [FrameType.Stable]: (h, _cn, f) => {
+    if (f.workflowId !== h.workflowId) return;
+    h.stable(f.epoch, f.seq);
+  },
 
   [FrameType.Error]: (h, cn, f) => {
     const err = new ServerError(f.code, f.message ?? '', f.retryable, f.workflowId);
     cn.lastError = err;
+    if (f.workflowId === h.workflowId && f.code === Code.REPLICA_BEHIND) {
+      // Our Join's context lacks dots of our own replica that the server holds.
+      h.replicaBehind(null, `the server refused the join: ${f.message || 'REPLICA_BEHIND'}`);
+      return;
+    }
+    if (f.workflowId === h.workflowId && f.code === Code.WORKFLOW_DELETED) {
+      h.events.emit('error', err);
+      h.enterDeleted(f.message || 'the workflow was deleted');
+      return;
+    }
     if (f.workflowId === h.workflowId && !f.retryable) {
       // A refused Join (ACCESS_DENIED, UNKNOWN_WORKFLOW, WORKFLOW_DELETED)
       // or a room-level refusal: retrying would repeat it.

@@ -1,25 +1,29 @@
 // The replica-id lease: the id this tab holds (so that no other tab mints
-// the same dots), its retirement after local storage failed, and the check
-// that catches a reload of a stale local state.
+// the same dots), and its switch to a fresh id, stored before the lease
+// points at it.
 //
-// Why an id is retired: when a storage write fails, storage may lack a
-// delta whose dots the server has seen, and a reload restoring the older
-// state would mint those dots again with other content, which the server
-// drops as duplicates (silent loss). So after a failure the id is retired
-// as soon as nothing of it is pending (those deltas can only be sent by a
-// session whose Hello names that id), and later edits use a fresh one.
+// Why an id is switched: a replica id must never mint a dot twice with
+// different content (the server keeps the first and drops the other as a
+// duplicate: silent loss). That can happen when local storage lost writes:
+// a reload restores an older document and mints its dots again. So after a
+// failed storage write the id is retired as soon as nothing of it is pending
+// (those deltas can only be sent by a session whose Hello names that id),
+// and when a join shows the server holding dots of the id that this page
+// lost (Error REPLICA_BEHIND, or a Joined context beyond what the page loaded
+// or sent) the id is switched at once and the unsent edits are re-minted
+// under the new one (see the engine's replicaBehind).
 
-import type { Persistence, ReplicaLease } from '../persist/types';
+import type { Persistence, ReplicaLease, ReplicaState } from '../persist/types';
 import { FlowsyncError } from './errors';
-import type { Entry } from './outbox';
 
 /** What the lease keeper asks of the client. */
 export interface LeaseHost {
-  /** The replica id in use now: a retirement overtaken by another id is not retried. */
+  /** The replica id in use now: a switch overtaken by another is not retried. */
   replicaId(): string;
-  encodeDoc(): Uint8Array;
+  /** The whole local state, as it is now, for storing under the new id. */
+  replicaState(): ReplicaState;
   closed(): boolean;
-  /** How long to wait before retrying a retirement storage refused. */
+  /** How long to wait before retrying a switch storage refused. */
   retryDelay(): number;
   emitError(e: Error): void;
 }
@@ -33,6 +37,8 @@ export class LeaseKeeper {
   /** Set while a retired id's replacement has not been stored in the lease yet. */
   stale = false;
   private retryTimer?: ReturnType<typeof setTimeout>;
+  /** The switches in flight, one after another. */
+  private chain: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly lease: ReplicaLease,
@@ -46,32 +52,39 @@ export class LeaseKeeper {
   }
 
   /**
-   * storeRetirement stores a retirement: a snapshot of the document under
-   * the new id, then the lease pointed at it, then the old id's state
-   * deleted. A crash in between leaves garbage, never an id that a reload
-   * could reuse with a stale document (until the lease is stored, a reload
-   * is caught by checkRejoin). A refusal is retried until it is stored or
-   * the id changes again.
+   * switchTo stores a switch to a new id: the whole state under the new id
+   * (one transaction), then the lease pointed at it, then the old id's
+   * state deleted. A crash in between leaves garbage, never an id that a
+   * reload could reuse with a stale document (until the lease is stored, a
+   * reload finds the old id, and its join is caught as behind again).
+   * Switches run one after another, so that the lease ends at the latest;
+   * a refusal is retried (with the state as it is then) until it is stored
+   * or the id changes again. The promise settles after the first attempt.
    */
-  storeRetirement(old: string, fresh: string, doc: Uint8Array): void {
+  switchTo(old: string, fresh: string): Promise<void> {
     this.stale = true;
-    const wf = this.workflowId;
-    this.persistence
-      .saveSnapshot(wf, fresh, doc)
-      .then(() => this.lease.replace(fresh))
-      .then(() => {
-        if (this.host.replicaId() === fresh) this.stale = false;
-        return this.persistence.dropReplica(wf, old).catch(() => {}); // garbage at worst
-      })
-      .catch((e: unknown) => {
-        this.host.emitError(e instanceof FlowsyncError ? e : new FlowsyncError('persistence', `flowsync: cannot store the new replica id: ${(e as Error).message}`, { cause: e }));
-        if (this.host.closed() || this.host.replicaId() !== fresh) return;
-        if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
-        this.retryTimer = setTimeout(() => {
-          this.retryTimer = undefined;
-          if (!this.host.closed() && this.host.replicaId() === fresh && this.stale) this.storeRetirement(old, fresh, this.host.encodeDoc());
-        }, this.host.retryDelay());
-      });
+    const attempt = (): Promise<void> => {
+      if (this.host.closed() || this.host.replicaId() !== fresh) return Promise.resolve();
+      const wf = this.workflowId;
+      return this.persistence
+        .saveReplica(wf, fresh, this.host.replicaState())
+        .then(() => this.lease.replace(fresh))
+        .then(() => {
+          if (this.host.replicaId() === fresh) this.stale = false;
+          return this.persistence.dropReplica(wf, old).catch(() => {}); // garbage at worst
+        })
+        .catch((e: unknown) => {
+          this.host.emitError(e instanceof FlowsyncError ? e : new FlowsyncError('persistence', `flowsync: cannot store the new replica id: ${(e as Error).message}`, { cause: e }));
+          if (this.host.closed() || this.host.replicaId() !== fresh) return;
+          if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+          this.retryTimer = setTimeout(() => {
+            this.retryTimer = undefined;
+            if (this.stale) this.chain = this.chain.then(attempt);
+          }, this.host.retryDelay());
+        });
+    };
+    this.chain = this.chain.then(attempt);
+    return this.chain;
   }
 
   /**
@@ -81,7 +94,10 @@ export class LeaseKeeper {
    */
   replace(old: string, fresh: string): Promise<void> {
     this.retireWanted = false; // the reset is a retirement
-    return this.lease.replace(fresh).then(() => this.persistence.dropReplica(this.workflowId, old));
+    const step = () => this.lease.replace(fresh).then(() => this.persistence.dropReplica(this.workflowId, old));
+    const p = this.chain.then(step);
+    this.chain = p.catch(() => {});
+    return p;
   }
 
   /** stop stops retrying a retirement. */
@@ -96,43 +112,13 @@ export class LeaseKeeper {
   }
 }
 
-/** What a Joined's context says about our replica id (see checkRejoin). */
-export type RejoinVerdict =
-  | { kind: 'ok' }
-  /**
-   * The server holds dots the page neither loaded nor sent, but none was
-   * minted again: catch up, then retire the id. floor, when set, is the
-   * server's max counter, above the document's: minting waits for it.
-   */
-  | { kind: 'behind'; floor?: number }
-  /** Edits minted since the load may reuse dots the server holds with other content: reset. */
-  | { kind: 'conflict'; first: Entry; message: string };
-
 /**
- * checkRejoin guards against a stale local state (a storage write failed,
- * then the page reloaded an older document): the server holds dots of our
- * replica that this page neither loaded nor sent. If deltas minted here
- * after the load are pending, their dots may be the very ones the server
- * holds with other content (it would drop them as duplicates: silent
- * loss), which is treated like a non-retryable refusal. Otherwise nothing
- * collides yet: the catch-up brings the missing dots, and until it has,
- * minting must wait.
+ * isBehind reports whether a Joined's context holds a counter of our replica
+ * beyond what this page loaded or sent: a write of this id the page never
+ * saw, so local storage lost writes and the id was reused. (A page that
+ * minted more dots since than the server holds has a Join context covering
+ * the server's, so the server cannot see it; only the client can.)
  */
-export function checkRejoin(p: {
-  replica: string;
-  serverMax: number;
-  loadMax: number;
-  sentMax: number;
-  localMax: number;
-  /** The pending and recent entries with a dot above loadMax (only asked for when the server is ahead). */
-  mintedHere: () => Entry[];
-}): RejoinVerdict {
-  const known = Math.max(p.loadMax, p.sentMax);
-  if (p.serverMax <= known) return { kind: 'ok' };
-  const minted = p.mintedHere();
-  if (minted.length === 0) return p.serverMax > p.localMax ? { kind: 'behind', floor: p.serverMax } : { kind: 'behind' };
-  const message =
-    `the server holds dots of replica ${p.replica} up to ${p.serverMax}, beyond the ${known} this client loaded or sent, ` +
-    `and ${minted.length} edit(s) minted after loading may reuse them (local storage lost writes)`;
-  return { kind: 'conflict', first: minted[0], message };
+export function isBehind(serverMax: number, loadMax: number, sentMax: number): boolean {
+  return serverMax > Math.max(loadMax, sentMax);
 }

@@ -2,10 +2,11 @@
 // document, the hybrid logical clock, and what is known about the id's
 // dots (what the page loaded, sent, and what the server holds).
 
+import type { Context } from '../crdt/context';
 import { Clock } from '../crdt/hlc';
 import type { Op } from '../workflow/builder';
 import '../workflow/builder'; // adds Doc.prototype.prepare
-import { emptyDoc, type Doc } from './replica';
+import { emptyDoc, remintDoc, type Doc } from './replica';
 import { latestWrite } from './scan';
 
 export class LocalReplica {
@@ -16,12 +17,6 @@ export class LocalReplica {
   loadMax = 0;
   /** The greatest own counter this page has sent. */
   sentMax = 0;
-  /**
-   * The server's max counter of our replica, when a Joined showed it ahead
-   * of the local document: until the catch-up brings those dots, minting
-   * would reuse them (see FlowsyncClient.apply).
-   */
-  ownFloor = 0;
   /**
    * While a reset's catch-up rebuilds the document, doc and view() keep
    * showing the document as it was (refused edit included) instead of the
@@ -89,6 +84,16 @@ export class LocalReplica {
   }
 
   /**
+   * remint switches to a fresh id and renames the old id's dots in which to
+   * dots of the fresh one (see workflow's remint), keeping the clock going.
+   */
+  remint(fresh: string, which: Context): void {
+    const doc = remintDoc(this.doc, this.id, fresh, which);
+    this.retire(fresh);
+    this.doc = doc;
+  }
+
+  /**
    * reset switches to a fresh id with an empty document, to be rebuilt by
    * the catch-up; the old document stays visible until finishReset.
    */
@@ -108,6 +113,5 @@ export class LocalReplica {
     this.clock = new Clock(fresh);
     this.loadMax = 0;
     this.sentMax = 0;
-    this.ownFloor = 0;
   }
 }

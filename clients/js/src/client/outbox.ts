@@ -6,8 +6,13 @@
 // a delta durable and then die before its peers have heard it, so recent
 // durable deltas are kept for a while and go back into the outbox when a
 // Joined shows the server's context lacking their dots. Deltas waiting
-// together are folded by merging, never by dropping one.
+// together are folded by merging, never by dropping one; a folded frame the
+// server refuses for good is unfolded and its edits resent one per frame, so
+// that each edit gets its own answer. An edit refused for good leaves the
+// outbox for the refused list: kept (and counted in the status) until a
+// reset, never sent again.
 
+import type { Range } from '../crdt/context';
 import { randomHex } from './options';
 import { mergeAll, ownDotsCovered, type Context, type Doc } from './replica';
 
@@ -22,6 +27,12 @@ export interface Entry {
   enc: Uint8Array;
   /** The storage seqs this entry stands for (several after coalescing). */
   seqs: number[];
+  /** The counters of the replica the edit minted (the delta's context also covers older dots). */
+  mine: Range[];
+  /** The entries a coalesced entry folded, to resend one by one if it is refused for good. */
+  parts?: Entry[];
+  /** Sent in a frame of its own: a frame it was folded into was refused for good. */
+  solo: boolean;
   /** The connection generation it was last sent on; another gen means "due". */
   gen: number;
   applied: boolean;
@@ -29,14 +40,31 @@ export interface Entry {
   retryAt: number;
 }
 
+/** An edit the server refused for good: kept until a reset, never sent again. */
+export interface Refused {
+  entry: Entry;
+  code: number;
+  message: string;
+}
+
 /** newEntry returns an entry not yet sent. */
-export function newEntry(id: string, delta: Doc, enc: Uint8Array, seqs: number[]): Entry {
-  return { id, delta, enc, seqs, gen: 0, applied: false, retries: 0, retryAt: 0 };
+export function newEntry(id: string, delta: Doc, enc: Uint8Array, seqs: number[], mine: Range[]): Entry {
+  return { id, delta, enc, seqs, mine, solo: false, gen: 0, applied: false, retries: 0, retryAt: 0 };
+}
+
+/** resend marks an entry as not yet sent, to be sent at once. */
+export function resend(e: Entry): void {
+  e.gen = 0;
+  e.applied = false;
+  e.retries = 0;
+  e.retryAt = 0;
 }
 
 export class Outbox {
   private entries: Entry[] = [];
   private recent: Entry[] = [];
+  /** Edits refused for good, oldest first. */
+  refused: Refused[] = [];
   private recentBytes = 0;
   /** Op ids are unique per page (the counter) and tell pages apart in server logs (the prefix). */
   private readonly opPrefix = randomHex(6);
@@ -52,6 +80,42 @@ export class Outbox {
 
   add(e: Entry): void {
     this.entries.push(e);
+  }
+
+  /** pending returns the entries, oldest first (the array is the outbox's own). */
+  pending(): readonly Entry[] {
+    return this.entries;
+  }
+
+  /**
+   * unfold replaces a coalesced entry by the entries it folded, each to be
+   * sent in a frame of its own, and reports whether there was anything to
+   * unfold.
+   */
+  unfold(e: Entry): boolean {
+    if (!e.parts || e.parts.length < 2) return false;
+    const i = this.entries.indexOf(e);
+    if (i < 0) return false;
+    const parts = leaves(e);
+    for (const p of parts) {
+      resend(p);
+      p.solo = true;
+    }
+    this.entries.splice(i, 1, ...parts);
+    return true;
+  }
+
+  /** unfoldAll replaces every coalesced entry by the entries it folded (before a re-mint renames them one by one). */
+  unfoldAll(): void {
+    this.entries = this.entries.flatMap((e) => leaves(e));
+  }
+
+  /** reject moves e from the outbox to the refused edits. */
+  reject(e: Entry, code: number, message: string): Refused {
+    this.entries = this.entries.filter((x) => x !== e);
+    const r = { entry: e, code, message };
+    this.refused.push(r);
+    return r;
   }
 
   get(id: string): Entry | undefined {
@@ -83,6 +147,8 @@ export class Outbox {
       }
       seqs.push(...e.seqs);
       e.seqs = [];
+      // A recent entry is resent whole, if ever: its parts are done with.
+      e.parts = undefined;
       this.recent.push(e);
       this.recentBytes += e.enc.length;
     }
@@ -117,14 +183,10 @@ export class Outbox {
     this.recent = kept;
   }
 
-  /** mintedAfter returns the pending and recent entries with a dot of replica above counter. */
-  mintedAfter(replica: string, counter: number): Entry[] {
-    return [...this.entries, ...this.recent].filter((e) => e.delta.context().max(replica) > counter);
-  }
-
-  /** clear drops every entry, pending and recent. */
+  /** clear drops every entry: pending, recent and refused. */
   clear(): void {
     this.entries = [];
+    this.refused = [];
     this.clearRecent();
   }
 
@@ -153,7 +215,7 @@ export class Outbox {
    * at most 3/4 of the delta limit (a merge's encoding is at most about the
    * sum of its parts'). A merged entry takes the first's place with a fresh
    * op id and stands for every part's storage seq, so its Durable clears
-   * them all. Entries larger than the limit stay alone.
+   * them all. Entries larger than the limit, and solo ones, stay alone.
    */
   coalesce(due: Entry[], maxDelta: number): Entry[] {
     const limit = (maxDelta * 3) / 4;
@@ -170,7 +232,9 @@ export class Outbox {
             delta,
             delta.encode(),
             group.flatMap((e) => e.seqs),
+            group.flatMap((e) => e.mine),
           ),
+          parts: group,
           retries: Math.max(...group.map((e) => e.retries)),
         };
         const drop = new Set(group);
@@ -183,6 +247,11 @@ export class Outbox {
       size = 0;
     };
     for (const e of due) {
+      if (e.solo) {
+        fold();
+        out.push(e);
+        continue;
+      }
       if (group.length > 0 && size + e.enc.length > limit) fold();
       group.push(e);
       size += e.enc.length;
@@ -190,4 +259,10 @@ export class Outbox {
     fold();
     return out;
   }
+}
+
+/** leaves returns the single edits a (possibly nested) coalesced entry folded, or the entry itself. */
+export function leaves(e: Entry): Entry[] {
+  if (!e.parts || e.parts.length === 0) return [e];
+  return e.parts.flatMap(leaves);
 }

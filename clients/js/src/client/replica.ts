@@ -4,7 +4,9 @@
 
 import { Doc } from '../workflow/doc';
 import { decode } from '../workflow/encode';
-import type { Context } from '../crdt/context';
+import { rank, remint } from '../workflow/remint';
+export { writesSince } from '../workflow/writes_since';
+import type { Context, Range } from '../crdt/context';
 
 export { Doc };
 export type { Context };
@@ -45,4 +47,36 @@ export function ownDotsCovered(have: Context, delta: Doc, replica: string): bool
   // have's ranges are disjoint and non-adjacent, so a covered range lies
   // inside a single one of them.
   return delta.context().ranges(replica).every((r) => haves.some((h) => h.lo <= r.lo && r.hi <= h.hi));
+}
+
+/**
+ * remintDoc renames the dots of replica from in which to dots of to,
+ * numbered from 1 (a fresh id holds none): the same rename for the document
+ * and for each outbox delta (workflow's remint).
+ */
+export function remintDoc(d: Doc, from: string, to: string, which: Context): Doc {
+  return remint(d, from, to, which, 1);
+}
+
+/** remintRanges follows ranges of from's counters (all in which) through remintDoc. */
+export function remintRanges(rs: readonly Range[], which: Context, from: string): Range[] {
+  return rs.map((r) => ({ lo: 1 + rank(which, from, r.lo), hi: 1 + rank(which, from, r.hi) }));
+}
+
+/**
+ * mintedBy infers which counters of replica an outbox delta minted when
+ * storage did not record it (entries written before schema 3): an edit mints
+ * one contiguous run above every dot it covers, and every value it stores
+ * is one of its own, so the run reaches from its lowest own stored value (or
+ * its highest own dot, for an edit that only removes) to its highest own dot.
+ * The dots an edit minted and then overwrote within itself may be missed.
+ */
+export function mintedBy(delta: Doc, replica: string): Range[] {
+  const hi = delta.context().max(replica);
+  if (hi === 0) return [];
+  let lo = hi;
+  delta.store().dots((d) => {
+    if (d.replica === replica && d.counter < lo) lo = d.counter;
+  });
+  return [{ lo, hi }];
 }

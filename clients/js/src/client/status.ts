@@ -1,14 +1,18 @@
 // The client's connection and outbox status, the shape an editor's
-// "saved / saving / offline" indicator needs.
+// "saved / saving / offline / refused" indicator needs.
+
+import { FlowsyncError } from './errors';
 
 /**
  * offline: not connected (before the first connect, between attempts while
  * the backoff runs, or after goOffline). connecting: dialing or exchanging
  * Hello/Welcome. joining: Join sent, waiting for Joined and the catch-up.
  * live: joined and caught up. closed: close() was called, or the server
- * ended the session with a terminal code (see the 'error' event).
+ * ended the session with a terminal code (see the 'error' event). deleted:
+ * the workflow was deleted on the server; the outbox was dropped, edits are
+ * refused, and the client does not reconnect.
  */
-export type SyncState = 'offline' | 'connecting' | 'joining' | 'live' | 'closed';
+export type SyncState = 'offline' | 'connecting' | 'joining' | 'live' | 'closed' | 'deleted';
 
 export interface SyncStatus {
   state: SyncState;
@@ -16,27 +20,46 @@ export interface SyncStatus {
   pending: number;
   /** Outbox entries the server has not even applied on this connection. */
   unacked: number;
+  /**
+   * Local edits the server refused for good (see the 'reject' event), kept
+   * until reset(): the server will never have them, so the status is never
+   * 'saved' while one is kept.
+   */
+  rejected: number;
   /** Failed connection attempts since the last successful join (0 while live). */
   attempt: number;
-  /** 'saved' | 'saving (n)' | '<state> (n pending)' | the state name. */
+  /**
+   * 'saved' | 'saving (n)' | '<state> (n pending)' | 'deleted' | the state
+   * name, with ', n refused' appended while refused edits are kept.
+   */
   label: string;
 }
 
 /** statusLabel renders a status as an editor indicator would. */
-export function statusLabel(state: SyncState, pending: number): string {
-  if (state === 'live') return pending === 0 ? 'saved' : `saving (${pending})`;
-  if (pending === 0) return state;
-  return `${state} (${pending} pending)`;
+export function statusLabel(state: SyncState, pending: number, rejected = 0): string {
+  if (state === 'deleted') return 'deleted';
+  let out: string;
+  if (state === 'live' && pending === 0) out = rejected === 0 ? 'saved' : 'live';
+  else if (state === 'live') out = `saving (${pending})`;
+  else if (pending === 0) out = state;
+  else out = `${state} (${pending} pending)`;
+  return rejected > 0 ? `${out}, ${rejected} refused` : out;
+}
+
+/** refusedError is what whenSaved rejects with while refused edits are kept. */
+export function refusedError(n: number): FlowsyncError {
+  return new FlowsyncError('rejected', `flowsync: ${n} edit(s) were refused by the server and will never be saved (see rejected(), reset())`);
 }
 
 export function sameStatus(a: SyncStatus, b: SyncStatus): boolean {
-  return a.state === b.state && a.pending === b.pending && a.unacked === b.unacked && a.attempt === b.attempt;
+  return a.state === b.state && a.pending === b.pending && a.unacked === b.unacked && a.rejected === b.rejected && a.attempt === b.attempt;
 }
 
 /** The counts a status is computed from, read when it is computed. */
 export interface StatusCounts {
   pending: number;
   unacked: number;
+  rejected: number;
   attempt: number;
 }
 
@@ -64,7 +87,14 @@ export class StatusTracker {
 
   current(): SyncStatus {
     const c = this.counts();
-    return { state: this.state, pending: c.pending, unacked: c.unacked, attempt: c.attempt, label: statusLabel(this.state, c.pending) };
+    return {
+      state: this.state,
+      pending: c.pending,
+      unacked: c.unacked,
+      rejected: c.rejected,
+      attempt: c.attempt,
+      label: statusLabel(this.state, c.pending, c.rejected),
+    };
   }
 
   /** settle takes the current status as already reported (after restoring the outbox, before anyone listens). */
@@ -72,11 +102,16 @@ export class StatusTracker {
     this.last = this.current();
   }
 
-  /** notify resolves whenSaved once nothing is pending and reports the status if it changed. */
+  /**
+   * notify settles whenSaved once nothing is pending (resolved, or rejected
+   * when edits were refused: they will never be saved) and reports the
+   * status if it changed.
+   */
   notify(): void {
     const s = this.current();
     if (s.pending === 0 && this.waiters.length > 0) {
-      for (const w of this.waiters.splice(0)) w.resolve();
+      const refused = s.rejected > 0 ? refusedError(s.rejected) : null;
+      for (const w of this.waiters.splice(0)) refused ? w.reject(refused) : w.resolve();
     }
     if (sameStatus(s, this.last)) return;
     this.last = s;

@@ -1,12 +1,12 @@
 // The client's writes to local storage: each local delta (its outbox entry
 // and its log entry, in one transaction), remote deltas batched into the
-// log, and now and then a snapshot of the whole document that folds the
-// log. The cost of an edit is then the size of its delta, not of the
+// log (with the receipts kept for some of them, in the same transaction),
+// and now and then a snapshot of the whole document that folds the log. The cost of an edit is then the size of its delta, not of the
 // document. Opening the storage is here too.
 
 import { IndexedDBPersistence } from '../persist/indexeddb';
 import { MemoryPersistence } from '../persist/memory';
-import type { LockManagerLike, Persistence } from '../persist/types';
+import type { LockManagerLike, Persistence, ReceiptKey, StoredEntry, StoredReceipt } from '../persist/types';
 import { FlowsyncError } from './errors';
 
 /** Remote changes are written to the storage log at most this often (batched). */
@@ -42,6 +42,8 @@ export class LocalStore {
   private saveTimer?: ReturnType<typeof setTimeout>;
   /** Remote deltas merged but not yet written to the storage log (written every DocSaveDelayMs). */
   private pendingLog: Uint8Array[] = [];
+  /** Receipts kept for deltas of pendingLog (or received since), written with the next batch. */
+  private pendingReceipts: StoredReceipt[] = [];
   /** Log entries (and their bytes) written since the last snapshot. */
   private logCount = 0;
   private logBytes = 0;
@@ -72,19 +74,39 @@ export class LocalStore {
   }
 
   /** appendLocal stores a local delta: its outbox entry and its log entry. */
-  appendLocal(seq: number, id: string, enc: Uint8Array): void {
-    this.track(this.persistence.appendLocal(this.workflowId, this.host.replicaId(), { seq, id, delta: enc }));
-    this.logged(1, enc.length);
+  appendLocal(entry: StoredEntry): void {
+    this.track(this.persistence.appendLocal(this.workflowId, this.host.replicaId(), entry));
+    this.logged(1, entry.delta.length);
   }
 
-  /** appendRemote queues a remote delta for the next batched log write. */
-  appendRemote(bytes: Uint8Array): void {
+  /** appendRemote queues a remote delta (and the receipt kept for it, if any) for the next batched log write. */
+  appendRemote(bytes: Uint8Array, receipt?: StoredReceipt): void {
     this.pendingLog.push(bytes.slice());
+    if (receipt) this.pendingReceipts.push(receipt);
+    this.armSave();
+  }
+
+  private armSave(): void {
     if (this.saveTimer !== undefined || this.host.closed()) return;
     this.saveTimer = setTimeout(() => {
       this.saveTimer = undefined;
       this.writePendingLog();
     }, DocSaveDelayMs);
+  }
+
+  /** removeReceipts deletes kept receipts (those not written yet are just not written). */
+  removeReceipts(keys: ReceiptKey[]): void {
+    if (keys.length === 0) return;
+    const gone = new Set(keys.map((k) => JSON.stringify(k)));
+    const before = this.pendingReceipts.length;
+    this.pendingReceipts = this.pendingReceipts.filter((r) => !gone.has(JSON.stringify([r.epoch, r.seq, r.sub])));
+    if (this.pendingReceipts.length === before - keys.length) return;
+    this.track(this.persistence.removeReceipts(this.workflowId, this.host.replicaId(), keys));
+  }
+
+  /** markRejected records outbox entries the server refused for good. */
+  markRejected(seqs: number[], r: { code: number; message: string }): void {
+    if (seqs.length > 0) this.track(this.persistence.markRejected(this.workflowId, this.host.replicaId(), seqs, r));
   }
 
   /** removeEntries deletes outbox entries that became durable. */
@@ -98,13 +120,15 @@ export class LocalStore {
   }
 
   private writePendingLog(): void {
-    if (this.pendingLog.length === 0) return;
+    if (this.pendingLog.length === 0 && this.pendingReceipts.length === 0) return;
     const batch = this.pendingLog;
+    const receipts = this.pendingReceipts;
     this.pendingLog = [];
+    this.pendingReceipts = [];
     let bytes = 0;
     for (const b of batch) bytes += b.length;
-    this.track(this.persistence.appendLog(this.workflowId, this.host.replicaId(), batch));
-    this.logged(batch.length, bytes);
+    this.track(this.persistence.appendLog(this.workflowId, this.host.replicaId(), batch, receipts));
+    if (batch.length > 0) this.logged(batch.length, bytes);
   }
 
   /** logged counts log writes and schedules the snapshot that folds them. */
@@ -142,8 +166,13 @@ export class LocalStore {
       this.snapshotTimer = undefined;
     }
     if (!this.host.maySnapshot()) return;
-    // The snapshot covers the batch not yet logged too: drop it.
+    // The snapshot covers the batch not yet logged too: drop it, but not the
+    // receipts kept with it (written just before the snapshot).
     this.pendingLog = [];
+    if (this.pendingReceipts.length > 0) {
+      this.track(this.persistence.appendLog(this.workflowId, this.host.replicaId(), [], this.pendingReceipts));
+      this.pendingReceipts = [];
+    }
     if (this.saveTimer !== undefined) {
       clearTimeout(this.saveTimer);
       this.saveTimer = undefined;
@@ -159,6 +188,7 @@ export class LocalStore {
    */
   forget(): void {
     this.pendingLog = [];
+    this.pendingReceipts = [];
     this.stopTimers();
     this.logCount = 0;
     this.logBytes = 0;
@@ -166,7 +196,7 @@ export class LocalStore {
 
   /** close folds the log into a snapshot (which also covers the unwritten remote batch) and stops the timers. */
   close(): void {
-    if (this.host.maySnapshot() && (this.logCount > 0 || this.pendingLog.length > 0)) this.writeSnapshot();
+    if (this.host.maySnapshot() && (this.logCount > 0 || this.pendingLog.length > 0 || this.pendingReceipts.length > 0)) this.writeSnapshot();
     this.stopTimers();
   }
 

@@ -2,7 +2,7 @@
 // crashes and going offline, so that an edit made offline is sent when the
 // browser is next online, even from a new page.
 //
-// One database (dbName), schema version 2, five object stores:
+// One database (dbName), schema version 3, six object stores:
 //   replica  [workflow, slot] → {wf, slot, id}: the pool of replica ids
 //   docs     [workflow, replica] → {wf, rid, doc}: a snapshot of the local
 //            document (its whole encoding), rewritten only now and then
@@ -12,6 +12,9 @@
 //   outbox   [workflow, replica, seq] → {wf, rid, seq, id, delta}: local deltas
 //            not yet durable, in write order (key order is seq order)
 //   meta     [workflow, replica] → {wf, rid, nextSeq}: the outbox counter
+//   receipts [workflow, replica, epoch, seq, sub] → {wf, rid, epoch, seq, sub,
+//            delta, keyId, mac}: deltas received from the server with their
+//            receipts, kept until the server says they are durable
 //
 // The document is the snapshot merged with the log and the outbox. A local
 // edit writes its outbox entry, its log entry and meta in one readwrite
@@ -22,7 +25,9 @@
 // Versions: version 1 (no log store; docs rewritten on every edit) is a
 // valid version 2 database with an empty log, so the upgrade only creates
 // the log store and keeps every document and outbox entry: nothing pending
-// is ever dropped. A tab still running version 1 code is closed by
+// is ever dropped. Version 2 is a valid version 3 database with no kept
+// receipts (the upgrade creates the receipts store); its outbox entries lack
+// `mine`, which the client then infers from the delta. A tab still running version 1 code is closed by
 // onversionchange and its later writes fail loudly (PersistenceError); code
 // older than the database refuses to open it (VersionError), never writes a
 // layout this code cannot read.
@@ -45,11 +50,14 @@ import {
   type LoadedState,
   type LockManagerLike,
   type Persistence,
+  type ReceiptKey,
   type ReplicaLease,
+  type ReplicaState,
   type StoredEntry,
+  type StoredReceipt,
 } from './types';
 
-const DBVersion = 2;
+const DBVersion = 3;
 /** How long a reloaded page waits for its previous replica's lock. */
 export const ReloadLockWaitMs = 2000;
 
@@ -115,6 +123,8 @@ export class IndexedDBPersistence implements Persistence {
       if (!db.objectStoreNames.contains('log')) {
         db.createObjectStore('log', { autoIncrement: true }).createIndex('byReplica', ['wf', 'rid']);
       }
+      // Version 3: receipts kept for handing back.
+      if (!db.objectStoreNames.contains('receipts')) db.createObjectStore('receipts', { keyPath: ['wf', 'rid', 'epoch', 'seq', 'sub'] });
     };
     let db: IDBDatabase;
     try {
@@ -270,18 +280,25 @@ export class IndexedDBPersistence implements Persistence {
 
   async load(wf: string, rid: string): Promise<LoadedState> {
     try {
-      const t = this.tx(['docs', 'log', 'outbox', 'meta'], 'readonly');
+      const t = this.tx(['docs', 'log', 'outbox', 'meta', 'receipts'], 'readonly');
       const range = IDBKeyRange.bound([wf, rid, -Infinity], [wf, rid, Infinity]);
-      const [doc, log, entries, meta] = await Promise.all([
+      const [doc, log, entries, meta, kept] = await Promise.all([
         req(t.objectStore('docs').get([wf, rid])) as Promise<{ doc: Uint8Array } | undefined>,
         req(t.objectStore('log').index('byReplica').getAll(IDBKeyRange.only([wf, rid]))) as Promise<Array<{ delta: Uint8Array }>>,
         req(t.objectStore('outbox').getAll(range)) as Promise<Array<StoredEntry & { wf: string; rid: string }>>,
         req(t.objectStore('meta').get([wf, rid])) as Promise<{ nextSeq: number } | undefined>,
+        req(t.objectStore('receipts').getAll(receiptRange(wf, rid))) as Promise<Array<StoredReceipt & { wf: string; rid: string }>>,
       ]);
-      const outbox = entries.map((e) => ({ seq: e.seq, id: e.id, delta: new Uint8Array(e.delta) }));
+      const outbox = entries.map((e) => {
+        const out: StoredEntry = { seq: e.seq, id: e.id, delta: new Uint8Array(e.delta) };
+        if (e.mine) out.mine = e.mine.map((r) => ({ lo: r.lo, hi: r.hi }));
+        if (e.rejected) out.rejected = { code: e.rejected.code, message: e.rejected.message };
+        return out;
+      });
       let nextSeq = meta?.nextSeq ?? 1;
       for (const e of outbox) nextSeq = Math.max(nextSeq, e.seq + 1);
-      return { doc: doc ? new Uint8Array(doc.doc) : null, log: log.map((l) => new Uint8Array(l.delta)), outbox, nextSeq };
+      const receipts = kept.map((k) => ({ epoch: k.epoch, seq: k.seq, sub: k.sub, delta: new Uint8Array(k.delta), keyId: k.keyId, mac: new Uint8Array(k.mac) }));
+      return { doc: doc ? new Uint8Array(doc.doc) : null, log: log.map((l) => new Uint8Array(l.delta)), outbox, nextSeq, receipts };
     } catch (e) {
       throw e instanceof PersistenceError ? e : wrap(`load ${wf}`, e);
     }
@@ -315,17 +332,55 @@ export class IndexedDBPersistence implements Persistence {
 
   appendLocal(wf: string, rid: string, entry: StoredEntry): Promise<void> {
     return this.write(`store an edit of ${wf}`, ['log', 'outbox', 'meta'], (t) => {
-      t.objectStore('outbox').put({ wf, rid, seq: entry.seq, id: entry.id, delta: entry.delta });
+      t.objectStore('outbox').put(entryRecord(wf, rid, entry));
       t.objectStore('log').add({ wf, rid, delta: entry.delta });
       t.objectStore('meta').put({ wf, rid, nextSeq: entry.seq + 1 });
     });
   }
 
-  appendLog(wf: string, rid: string, deltas: Uint8Array[]): Promise<void> {
-    if (deltas.length === 0) return Promise.resolve();
-    return this.write(`store remote changes of ${wf}`, ['log'], (t) => {
+  appendLog(wf: string, rid: string, deltas: Uint8Array[], receipts: StoredReceipt[] = []): Promise<void> {
+    if (deltas.length === 0 && receipts.length === 0) return Promise.resolve();
+    return this.write(`store remote changes of ${wf}`, ['log', 'receipts'], (t) => {
       const s = t.objectStore('log');
       for (const delta of deltas) s.add({ wf, rid, delta });
+      const k = t.objectStore('receipts');
+      for (const r of receipts) k.put(receiptRecord(wf, rid, r));
+    });
+  }
+
+  removeReceipts(wf: string, rid: string, keys: ReceiptKey[]): Promise<void> {
+    if (keys.length === 0) return Promise.resolve();
+    return this.write(`drop durable receipts of ${wf}`, ['receipts'], (t) => {
+      const s = t.objectStore('receipts');
+      for (const [epoch, seq, sub] of keys) s.delete([wf, rid, epoch, seq, sub]);
+    });
+  }
+
+  markRejected(wf: string, rid: string, seqs: number[], rejected: { code: number; message: string }): Promise<void> {
+    if (seqs.length === 0) return Promise.resolve();
+    return this.write(`record refused edits of ${wf}`, ['outbox'], (t) => {
+      const s = t.objectStore('outbox');
+      for (const seq of seqs) {
+        const get = s.get([wf, rid, seq]);
+        get.onsuccess = () => {
+          const rec = get.result as (StoredEntry & { wf: string; rid: string }) | undefined;
+          if (rec) s.put({ ...rec, rejected: { code: rejected.code, message: rejected.message } });
+        };
+      }
+    });
+  }
+
+  saveReplica(wf: string, rid: string, state: ReplicaState): Promise<void> {
+    return this.write(`store the new replica of ${wf}`, ['docs', 'log', 'outbox', 'meta', 'receipts'], (t) => {
+      t.objectStore('docs').put({ wf, rid, doc: state.doc });
+      deleteLog(t, wf, rid);
+      const out = t.objectStore('outbox');
+      out.delete(IDBKeyRange.bound([wf, rid, -Infinity], [wf, rid, Infinity]));
+      for (const e of state.outbox) out.put(entryRecord(wf, rid, e));
+      t.objectStore('meta').put({ wf, rid, nextSeq: state.nextSeq });
+      const k = t.objectStore('receipts');
+      k.delete(receiptRange(wf, rid));
+      for (const r of state.receipts) k.put(receiptRecord(wf, rid, r));
     });
   }
 
@@ -353,11 +408,12 @@ export class IndexedDBPersistence implements Persistence {
   dropReplica(wf: string, rid: string): Promise<void> {
     return this.track(
       (async () => {
-        const t = this.tx(['docs', 'log', 'outbox', 'meta'], 'readwrite');
+        const t = this.tx(['docs', 'log', 'outbox', 'meta', 'receipts'], 'readwrite');
         t.objectStore('docs').delete([wf, rid]);
         deleteLog(t, wf, rid);
         t.objectStore('outbox').delete(IDBKeyRange.bound([wf, rid, -Infinity], [wf, rid, Infinity]));
         t.objectStore('meta').delete([wf, rid]);
+        t.objectStore('receipts').delete(receiptRange(wf, rid));
         await done(t);
       })().catch((e) => {
         throw e instanceof PersistenceError ? e : wrap(`discard the local state of ${wf}`, e);
@@ -374,6 +430,22 @@ export class IndexedDBPersistence implements Persistence {
       this.db.close();
     }
   }
+}
+
+/** receiptRange spans every receipt of (wf, rid): arrays sort after strings and numbers, so [wf, rid, []] is above every [wf, rid, epoch, …]. */
+function receiptRange(wf: string, rid: string): IDBKeyRange {
+  return IDBKeyRange.bound([wf, rid], [wf, rid, []]);
+}
+
+function entryRecord(wf: string, rid: string, e: StoredEntry): Record<string, unknown> {
+  const rec: Record<string, unknown> = { wf, rid, seq: e.seq, id: e.id, delta: e.delta };
+  if (e.mine) rec.mine = e.mine.map((r) => ({ lo: r.lo, hi: r.hi }));
+  if (e.rejected) rec.rejected = { code: e.rejected.code, message: e.rejected.message };
+  return rec;
+}
+
+function receiptRecord(wf: string, rid: string, r: StoredReceipt): Record<string, unknown> {
+  return { wf, rid, epoch: r.epoch, seq: r.seq, sub: r.sub, delta: r.delta, keyId: r.keyId, mac: r.mac };
 }
 
 /** deleteLog deletes, inside t, every log entry of (wf, rid) that exists when t runs. */

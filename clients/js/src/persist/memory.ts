@@ -2,7 +2,16 @@
 // JavaScript realm. Share one instance between clients to simulate a reload
 // in tests; a fresh instance is a fresh device.
 
-import { newReplicaId, type LoadedState, type Persistence, type ReplicaLease, type StoredEntry } from './types';
+import {
+  newReplicaId,
+  type LoadedState,
+  type Persistence,
+  type ReceiptKey,
+  type ReplicaLease,
+  type ReplicaState,
+  type StoredEntry,
+  type StoredReceipt,
+} from './types';
 
 interface Slot {
   id: string;
@@ -14,7 +23,17 @@ interface Record_ {
   log: Uint8Array[];
   outbox: Map<number, StoredEntry>;
   nextSeq: number;
+  receipts: Map<string, StoredReceipt>;
 }
+
+const receiptKey = (k: ReceiptKey) => JSON.stringify(k);
+const copyEntry = (e: StoredEntry): StoredEntry => ({
+  ...e,
+  delta: e.delta.slice(),
+  ...(e.mine ? { mine: e.mine.map((r) => ({ ...r })) } : {}),
+  ...(e.rejected ? { rejected: { ...e.rejected } } : {}),
+});
+const copyReceipt = (r: StoredReceipt): StoredReceipt => ({ ...r, delta: r.delta.slice(), mac: r.mac.slice() });
 
 export class MemoryPersistence implements Persistence {
   readonly kind = 'memory' as const;
@@ -25,7 +44,7 @@ export class MemoryPersistence implements Persistence {
     const k = JSON.stringify([wf, rid]);
     let r = this.records.get(k);
     if (!r) {
-      r = { doc: null, log: [], outbox: new Map(), nextSeq: 1 };
+      r = { doc: null, log: [], outbox: new Map(), nextSeq: 1, receipts: new Map() };
       this.records.set(k, r);
     }
     return r;
@@ -62,20 +81,44 @@ export class MemoryPersistence implements Persistence {
 
   async load(wf: string, rid: string): Promise<LoadedState> {
     const r = this.rec(wf, rid);
-    const outbox = [...r.outbox.values()].sort((a, b) => a.seq - b.seq).map((e) => ({ ...e, delta: e.delta.slice() }));
-    return { doc: r.doc ? r.doc.slice() : null, log: r.log.map((d) => d.slice()), outbox, nextSeq: r.nextSeq };
+    const outbox = [...r.outbox.values()].sort((a, b) => a.seq - b.seq).map(copyEntry);
+    const receipts = [...r.receipts.values()].map(copyReceipt);
+    return { doc: r.doc ? r.doc.slice() : null, log: r.log.map((d) => d.slice()), outbox, nextSeq: r.nextSeq, receipts };
   }
 
   async appendLocal(wf: string, rid: string, entry: StoredEntry): Promise<void> {
     const r = this.rec(wf, rid);
-    r.outbox.set(entry.seq, { ...entry, delta: entry.delta.slice() });
+    r.outbox.set(entry.seq, copyEntry(entry));
     r.log.push(entry.delta.slice());
     r.nextSeq = Math.max(r.nextSeq, entry.seq + 1);
   }
 
-  async appendLog(wf: string, rid: string, deltas: Uint8Array[]): Promise<void> {
+  async appendLog(wf: string, rid: string, deltas: Uint8Array[], receipts: StoredReceipt[] = []): Promise<void> {
     const r = this.rec(wf, rid);
     for (const d of deltas) r.log.push(d.slice());
+    for (const k of receipts) r.receipts.set(receiptKey([k.epoch, k.seq, k.sub]), copyReceipt(k));
+  }
+
+  async removeReceipts(wf: string, rid: string, keys: ReceiptKey[]): Promise<void> {
+    const r = this.rec(wf, rid);
+    for (const k of keys) r.receipts.delete(receiptKey(k));
+  }
+
+  async markRejected(wf: string, rid: string, seqs: number[], rejected: { code: number; message: string }): Promise<void> {
+    const r = this.rec(wf, rid);
+    for (const s of seqs) {
+      const e = r.outbox.get(s);
+      if (e) e.rejected = { ...rejected };
+    }
+  }
+
+  async saveReplica(wf: string, rid: string, state: ReplicaState): Promise<void> {
+    const r = this.rec(wf, rid);
+    r.doc = state.doc.slice();
+    r.log = [];
+    r.outbox = new Map(state.outbox.map((e) => [e.seq, copyEntry(e)]));
+    r.nextSeq = Math.max(r.nextSeq, state.nextSeq);
+    r.receipts = new Map(state.receipts.map((k) => [receiptKey([k.epoch, k.seq, k.sub]), copyReceipt(k)]));
   }
 
   async saveSnapshot(wf: string, rid: string, doc: Uint8Array): Promise<void> {

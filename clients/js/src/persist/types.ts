@@ -6,7 +6,9 @@
 // (its full encoding, rewritten only now and then), a log of the deltas
 // merged since that snapshot (local edits and batches of remote changes),
 // the outbox of local deltas the server has not made durable (in write
-// order), and the next outbox sequence number. The document is the snapshot
+// order), the next outbox sequence number, and the deltas received from the
+// server with receipts that the server has not yet made durable (handed back
+// after a server crash; see the client's receipts.ts). The document is the snapshot
 // merged with every log entry and every outbox entry: writing a delta costs
 // its own size, not the document's (a 100k-entry document takes 50-120 ms to
 // encode). Keying by replica as well as workflow
@@ -23,6 +25,42 @@ export interface StoredEntry {
   id: string;
   /** The encoded delta (workflow encoding, §7). */
   delta: Uint8Array;
+  /**
+   * The counters of the replica this edit minted, as ranges (the delta's
+   * context also covers older dots it overwrote). A replica reset re-mints
+   * exactly these under a new id. Absent in entries written before schema 3.
+   */
+  mine?: Array<{ lo: number; hi: number }>;
+  /** Set once the server refused the edit for good: it is kept (and counted) but never sent again. */
+  rejected?: { code: number; message: string };
+}
+
+/**
+ * A delta received from the server with its receipt (RemoteDelta, or a
+ * CatchUp chunk of a join whose catch-up was not yet durable), kept until the
+ * server says it is durable, so that it can be handed back (Vouch) to a room
+ * that lost it. (epoch, seq, sub) names it: sub is 0 for a RemoteDelta and the
+ * chunk number + 1 for a CatchUp chunk.
+ */
+export interface StoredReceipt {
+  epoch: string;
+  seq: number;
+  sub: number;
+  /** The delta's bytes, exactly as received. */
+  delta: Uint8Array;
+  keyId: string;
+  mac: Uint8Array;
+}
+
+/** The key of a stored receipt: [epoch, seq, sub]. */
+export type ReceiptKey = [string, number, number];
+
+/** The whole stored state of one (workflow, replica), as saveReplica writes it. */
+export interface ReplicaState {
+  doc: Uint8Array;
+  outbox: StoredEntry[];
+  nextSeq: number;
+  receipts: StoredReceipt[];
 }
 
 /** What load returns for one (workflow, replica). */
@@ -35,6 +73,8 @@ export interface LoadedState {
   outbox: StoredEntry[];
   /** The next seq to use (greater than every seq ever used). */
   nextSeq: number;
+  /** Deltas kept with their receipts until durable. */
+  receipts: StoredReceipt[];
 }
 
 /**
@@ -67,8 +107,14 @@ export interface Persistence {
    * the outbox can never disagree after a crash. It costs the delta's size.
    */
   appendLocal(workflowId: string, replicaId: string, entry: StoredEntry): Promise<void>;
-  /** appendLog stores deltas merged from the server (a batch, one transaction). */
-  appendLog(workflowId: string, replicaId: string, deltas: Uint8Array[]): Promise<void>;
+  /**
+   * appendLog stores deltas merged from the server (a batch, one
+   * transaction), and with them the receipts kept for some of them, so that
+   * a delta kept for handing back is stored exactly when it is logged.
+   */
+  appendLog(workflowId: string, replicaId: string, deltas: Uint8Array[], receipts?: StoredReceipt[]): Promise<void>;
+  /** removeReceipts drops kept receipts (durable now, handed back, or past the bound). */
+  removeReceipts(workflowId: string, replicaId: string, keys: ReceiptKey[]): Promise<void>;
   /**
    * saveSnapshot stores the whole document and deletes every log entry
    * written before this call, in one transaction: the document passed must
@@ -78,7 +124,16 @@ export interface Persistence {
   saveSnapshot(workflowId: string, replicaId: string, doc: Uint8Array): Promise<void>;
   /** removeEntries drops outbox entries (they became durable; their log entries stay until the next snapshot). */
   removeEntries(workflowId: string, replicaId: string, seqs: number[]): Promise<void>;
-  /** dropReplica deletes the snapshot, log, outbox and counter of (workflow, replica). */
+  /** markRejected records that the server refused outbox entries for good (they stay, never to be sent). */
+  markRejected(workflowId: string, replicaId: string, seqs: number[], rejected: { code: number; message: string }): Promise<void>;
+  /**
+   * saveReplica writes the whole state of (workflow, replica) in one
+   * transaction: the snapshot (the log is deleted), the outbox entries, the
+   * counter and the receipts, each replacing what was stored. It is how a new
+   * replica id gets its state before the lease points at it.
+   */
+  saveReplica(workflowId: string, replicaId: string, state: ReplicaState): Promise<void>;
+  /** dropReplica deletes the snapshot, log, outbox, counter and receipts of (workflow, replica). */
   dropReplica(workflowId: string, replicaId: string): Promise<void>;
   /** close waits for pending writes and releases resources. Leases are released separately. */
   close(): Promise<void>;
