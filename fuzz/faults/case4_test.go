@@ -174,7 +174,16 @@ func TestCase4ForgedContent(t *testing.T) {
 	jwg.Wait()
 	t.Logf("the server answered: %s", strings.Join(answers, "; "))
 
-	time.Sleep(500 * time.Millisecond) // let the relays reach carl
+	// A barrier, not a pause: the room handles mallory's frames in order and
+	// relays to carl in order, so once carl has mallory's next (honest)
+	// operation, any relay of the forgeries has reached him before it.
+	if err := mallory.Send(&protocol.Operation{WorkflowID: wf, OpID: "op-barrier", Name: "batch-add-blocks", Target: "blocks",
+		Payload: map[string]any{"blocks": []any{map[string]any{"id": "barrier", "type": "agent", "name": "barrier", "position": map[string]any{"x": 2, "y": 2}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := carl.WaitSeen(5*time.Second, "barrier"); err != nil {
+		t.Fatal(err)
+	}
 	mu.Lock()
 	for _, r := range relayed {
 		t.Errorf("forged content relayed: %s", r)
