@@ -1,5 +1,5 @@
 // Package targets starts the servers the benchmark harness measures, in
-// the calling process: flowsync (cmd/flowsync/server), the per-operation
+// the calling process: flowsync (sync/server), the per-operation
 // transaction baseline and the bare relay (benchmarks/baseline).
 package targets
 

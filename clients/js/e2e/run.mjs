@@ -20,7 +20,7 @@
 // FLOWSYNC_E2E_HEADFUL=1 (show the browser).
 //
 // Needs: Go (builds ./cmd/flowsync), the committed demo build in
-// cmd/flowsync/server/web (npm run build), and Chromium (installed with
+// sync/server/web (npm run build), and Chromium (installed with
 // apt-get when missing).
 
 import { mkdtemp, rm, readdir, unlink } from 'node:fs/promises';
