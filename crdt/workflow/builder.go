@@ -110,21 +110,29 @@ func ctxOf(d crdt.Dot) crdt.Context {
 
 // get reads the winning value under k as the operation sees it.
 func (b *builder) get(k Key) Value {
-	if es := b.delta.store.Get(k); len(es) > 0 {
-		return es[crdt.Winner(es)].Value.Value
+	if w, ok := current(b, k); ok {
+		return w.Value.Value
 	}
-	if b.covered(k) {
-		return nil
-	}
-	return b.doc.get(k)
+	return nil
 }
 
-// has reports whether k holds a value as the operation sees it.
+// has reports whether k holds a current value as the operation sees it.
 func (b *builder) has(k Key) bool {
-	if len(b.delta.store.Get(k)) > 0 {
-		return true
+	_, ok := current(b, k)
+	return ok
+}
+
+// rawWinner returns the winner under k as the operation sees it, whatever
+// its incarnation: the operation's own writes cover every value of k in
+// doc, so they alone count once there are any.
+func (b *builder) rawWinner(k Key) (crdt.Dotted[Cell], bool) {
+	if es := b.delta.store.Get(k); len(es) > 0 {
+		return es[crdt.Winner(es)], true
 	}
-	return !b.covered(k) && b.doc.has(k)
+	if b.covered(k) {
+		return crdt.Dotted[Cell]{}, false
+	}
+	return b.doc.rawWinner(k)
 }
 
 // covered reports whether this operation removed every value k held in doc.

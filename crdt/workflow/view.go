@@ -119,6 +119,7 @@ func (s stamp) compare(o stamp) int {
 // and a 10,000-block view would otherwise build 40,000 small maps.
 type blockAcc struct {
 	member     bool
+	incarnated crdt.Timestamp // stamp of the winning add, when member
 	fields     []namedValue
 	nameStamp  stamp
 	parentStmp stamp
@@ -161,6 +162,35 @@ func (a *blockAcc) sub(id string) *subAcc {
 	return &a.subs[len(a.subs)-1]
 }
 
+// stale reports whether a block entry belongs to an earlier or a losing
+// incarnation of the block (see current); Doc.get hides the same entries.
+func (a *blockAcc) stale(w crdt.Dotted[Cell]) bool {
+	return a.member && predates(w, a.incarnated)
+}
+
+// add records the winning entry w of one of the block's keys.
+func (a *blockAcc) add(k Key, w crdt.Dotted[Cell]) {
+	switch k.Kind {
+	case KindBlockField:
+		if a.fields == nil {
+			a.fields = make([]namedValue, 0, 8)
+		}
+		a.fields = append(a.fields, namedValue{k.Sub, w.Value.Value})
+		switch k.Sub {
+		case FieldName:
+			a.nameStamp = stampOf(w)
+		case FieldParentID:
+			a.parentStmp = stampOf(w)
+		}
+	case KindSubBlock:
+		a.sub(k.Sub).value = w.Value.Value
+	case KindSubBlockType:
+		a.sub(k.Sub).typ = w.Value.Value.asString()
+	case KindSubflow:
+		a.subflow = append(a.subflow, namedValue{k.Sub, w.Value.Value})
+	}
+}
+
 // View materializes the document. It costs one pass over the store plus
 // sorting; see BenchmarkView for figures.
 func (d *Doc) View() *View {
@@ -174,6 +204,7 @@ func (d *Doc) View() *View {
 			}
 			a, slab = &slab[0], slab[1:]
 			blocks[id] = a
+			a.incarnated, a.member = d.incarnation(blockKey(id))
 		}
 		return a
 	}
@@ -189,26 +220,11 @@ func (d *Doc) View() *View {
 		w := es[crdt.Winner(es)]
 		switch k.Kind {
 		case KindBlock:
-			acc(k.ID).member = true
-		case KindBlockField:
-			a := acc(k.ID)
-			if a.fields == nil {
-				a.fields = make([]namedValue, 0, 8)
+			acc(k.ID)
+		case KindBlockField, KindSubBlock, KindSubBlockType, KindSubflow:
+			if a := acc(k.ID); !a.stale(w) {
+				a.add(k, w)
 			}
-			a.fields = append(a.fields, namedValue{k.Sub, w.Value.Value})
-			switch k.Sub {
-			case FieldName:
-				a.nameStamp = stampOf(w)
-			case FieldParentID:
-				a.parentStmp = stampOf(w)
-			}
-		case KindSubBlock:
-			acc(k.ID).sub(k.Sub).value = w.Value.Value
-		case KindSubBlockType:
-			acc(k.ID).sub(k.Sub).typ = w.Value.Value.asString()
-		case KindSubflow:
-			a := acc(k.ID)
-			a.subflow = append(a.subflow, namedValue{k.Sub, w.Value.Value})
 		case KindEdge:
 			e := w.Value.Value.asEdge()
 			e.ID = k.ID
@@ -216,7 +232,9 @@ func (d *Doc) View() *View {
 		case KindVariable:
 			variables[k.ID] = &VariableView{ID: k.ID}
 		case KindVariableField:
-			varFields[k.ID] = append(varFields[k.ID], namedValue{k.Sub, w.Value.Value})
+			if inc, ok := d.incarnation(variableKey(k.ID)); !ok || !predates(w, inc) {
+				varFields[k.ID] = append(varFields[k.ID], namedValue{k.Sub, w.Value.Value})
+			}
 		}
 		return true
 	})
