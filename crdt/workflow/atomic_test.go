@@ -12,7 +12,6 @@ import (
 // of one id exactly one record shows, whole, and a re-added id shows nothing
 // of its earlier incarnation.
 
-
 // alphaRecord and betaRecord are two adds of block x that differ in every
 // field, including ones each leaves at its default (which an add does not
 // write).
