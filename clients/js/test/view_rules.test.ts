@@ -72,6 +72,10 @@ class Store implements ViewSource {
     );
   }
 
+  entries(k: Key): readonly ViewEntry[] {
+    return this.keys.get(JSON.stringify([k.kind, k.id, k.sub]))?.es ?? [];
+  }
+
   forEachKey(fn: (k: Key, entries: readonly ViewEntry[]) => void): void {
     const slots = [...this.keys.values()];
     if (this.reversed) slots.reverse();

@@ -5,10 +5,12 @@
 // ops_*.ts module taking the Builder first, so that no module has to patch
 // another's class; the Builder keeps the core write and read primitives.
 
-import { Doc, type Key, type Value } from './doc';
+import { Doc, type Cell, type Key, type Value } from './doc';
 import type { Timestamp } from '../crdt/hlc';
 import { MaxCounter, type Dot } from '../crdt/dot';
+import type { Dotted } from '../crdt/dotmap';
 import { winner } from '../crdt/register';
+import { current } from './incarnation';
 import { errorf } from './util';
 
 /**
@@ -152,16 +154,25 @@ export class Builder {
 
   /** Reads the winning value under k as the operation sees it. */
   get(k: Key): Value {
-    const es = this.delta.store().get(k);
-    if (es.length > 0) return es[winner(es)].value.value;
-    if (this.covered(k)) return null;
-    return this.doc.get(k);
+    const w = current(this, k);
+    return w !== undefined ? w.value.value : null;
   }
 
-  /** Reports whether k holds a value as the operation sees it. */
+  /** Reports whether k holds a current value as the operation sees it. */
   has(k: Key): boolean {
-    if (this.delta.store().get(k).length > 0) return true;
-    return !this.covered(k) && this.doc.has(k);
+    return current(this, k) !== undefined;
+  }
+
+  /**
+   * The winner under k as the operation sees it, whatever its incarnation:
+   * the operation's own writes cover every value of k in doc, so they alone
+   * count once there are any.
+   */
+  rawWinner(k: Key): Dotted<Cell> | undefined {
+    const es = this.delta.store().get(k);
+    if (es.length > 0) return es[winner(es)];
+    if (this.covered(k)) return undefined;
+    return this.doc.rawWinner(k);
   }
 
   /** Reports whether this operation removed every value k held in doc. */

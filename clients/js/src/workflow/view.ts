@@ -52,7 +52,8 @@ import {
   type Edge,
   type Position,
 } from './fields';
-import { TypeLoop, isContainer, normalizeName } from './state';
+import { predates } from './incarnation';
+import { TypeLoop, blockKey, isContainer, normalizeName, variableKey } from './state';
 import { compareStrings } from './util';
 
 export type { Edge, Position } from './fields';
@@ -219,12 +220,15 @@ export interface ViewEntry {
 }
 
 /**
- * What the view needs of a store: every key with its concurrent entries.
- * buildView takes a Doc or any ViewSource, so tests and tools can render a
- * hand-built store with exact stamps.
+ * What the view needs of a store: every key with its concurrent entries, and
+ * the entries under one key (for the membership entry that decides which
+ * values of a block or variable are current). buildView takes a Doc or any
+ * ViewSource, so tests and tools can render a hand-built store with exact
+ * stamps.
  */
 export interface ViewSource {
   forEachKey(fn: (k: Key, entries: readonly ViewEntry[]) => void): void;
+  entries(k: Key): readonly ViewEntry[];
 }
 
 interface NamedValue {
@@ -241,6 +245,8 @@ interface SubAcc {
 /** One block's entries, collected in the single pass over the store. */
 class BlockAcc {
   member = false;
+  /** Stamp of the winning add, when member. */
+  incarnated: Stamp = zeroStamp;
   fields: NamedValue[] = [];
   nameStamp: Stamp = zeroStamp;
   parentStamp: Stamp = zeroStamp;
@@ -253,6 +259,15 @@ class BlockAcc {
 
   field(name: string): Value {
     return lookup(this.fields, name);
+  }
+
+  /**
+   * Reports whether a block entry belongs to an earlier or a losing
+   * incarnation of the block (see incarnation.ts); Doc.get hides the same
+   * entries.
+   */
+  stale(w: ViewEntry): boolean {
+    return this.member && predates(w, this.incarnated);
   }
 
   sub(id: string): SubAcc {
@@ -321,6 +336,11 @@ export function buildView(doc: ViewSource | Doc): View {
     if (a === undefined) {
       a = new BlockAcc();
       blocks.set(id, a);
+      const inc = incarnation(doc, blockKey(id));
+      if (inc !== undefined) {
+        a.member = true;
+        a.incarnated = inc;
+      }
     }
     return a;
   };
@@ -334,24 +354,31 @@ export function buildView(doc: ViewSource | Doc): View {
     const value = w.value.value;
     switch (k.kind) {
       case KindBlock:
-        acc(k.id).member = true;
+        acc(k.id);
         break;
       case KindBlockField: {
         const a = acc(k.id);
+        if (a.stale(w)) break;
         a.fields.push({ name: k.sub, value });
         if (k.sub === FieldName) a.nameStamp = stamp;
         else if (k.sub === FieldParentID) a.parentStamp = stamp;
         break;
       }
-      case KindSubBlock:
-        acc(k.id).sub(k.sub).value = value;
+      case KindSubBlock: {
+        const a = acc(k.id);
+        if (!a.stale(w)) a.sub(k.sub).value = value;
         break;
-      case KindSubBlockType:
-        acc(k.id).sub(k.sub).typ = asString(value);
+      }
+      case KindSubBlockType: {
+        const a = acc(k.id);
+        if (!a.stale(w)) a.sub(k.sub).typ = asString(value);
         break;
-      case KindSubflow:
-        acc(k.id).subflow.push({ name: k.sub, value });
+      }
+      case KindSubflow: {
+        const a = acc(k.id);
+        if (!a.stale(w)) a.subflow.push({ name: k.sub, value });
         break;
+      }
       case KindEdge: {
         const e = asEdge(value);
         e.id = k.id;
@@ -362,6 +389,8 @@ export function buildView(doc: ViewSource | Doc): View {
         variables[k.id] = { id: k.id, name: '', type: '', value: null };
         break;
       case KindVariableField: {
+        const inc = incarnation(doc, variableKey(k.id));
+        if (inc !== undefined && predates(w, inc)) break;
         let fs = varFields.get(k.id);
         if (fs === undefined) varFields.set(k.id, (fs = []));
         fs.push({ name: k.sub, value });
@@ -408,6 +437,15 @@ export function buildView(doc: ViewSource | Doc): View {
     vv.value = decoded(lookup(fs, VarFieldValue));
   }
   return v;
+}
+
+/**
+ * The stamp of the winning membership entry under owner, undefined when the
+ * element has none. (Go: Doc.incarnation.)
+ */
+function incarnation(doc: ViewSource | Doc, owner: Key): Stamp | undefined {
+  const es = doc instanceof Doc ? doc.store().get(owner) : doc.entries(owner);
+  return es.length > 0 ? winnerOf(es).stamp : undefined;
 }
 
 /**
