@@ -453,6 +453,36 @@ describe('variables', () => {
   });
 });
 
+describe('atomic records', () => {
+  it('shows the winning add whole: values stamped before it are not part of the block', () => {
+    const alice = { wall: 5, replica: 'alice' };
+    const bob = { wall: 5, replica: 'bob' }; // same time: the replica id breaks the tie
+    const s = new Store()
+      .block('x', 'agent', 'Alpha', alice)
+      .field('x', 'isWide', boolValue(true), alice)
+      .put(KindSubBlock, 'x', 'prompt', stringValue('from alpha'), alice)
+      .put(KindSubBlockType, 'x', 'prompt', stringValue('long-input'), alice)
+      .put(KindSubflow, 'x', 'iterations', floatValue(9), alice)
+      .block('x', 'api', 'Beta', bob)
+      .field('x', 'enabled', boolValue(false), bob)
+      // Stamped after the winning add: an edit that applies.
+      .field('x', 'position', positionValue({ x: 7, y: 8 }), { wall: 6, replica: 'alice' });
+    const b = view(s).blocks.x;
+    expect(b).toMatchObject({ type: 'api', name: 'Beta', enabled: false, isWide: false, position: { x: 7, y: 8 } });
+    expect(b.subBlocks).toEqual({});
+  });
+
+  it('hides variable fields stamped before the winning add', () => {
+    const s = new Store()
+      .put(KindVariable, 'v', '', null, { wall: 1 })
+      .put(KindVariableField, 'v', 'name', stringValue('old'), { wall: 1 })
+      .put(KindVariableField, 'v', 'value', anyValue(3), { wall: 1 })
+      .put(KindVariable, 'v', '', null, { wall: 2, replica: 'q' })
+      .put(KindVariableField, 'v', 'name', stringValue('new'), { wall: 2, replica: 'q' });
+    expect(view(s).variables.v).toEqual({ id: 'v', name: 'new', type: '', value: null });
+  });
+});
+
 describe('ids that are Object.prototype names', () => {
   it('are ordinary keys', () => {
     const s = new Store().block('__proto__', 'agent', 'P').block('constructor', 'agent', 'C');
