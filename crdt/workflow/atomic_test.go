@@ -264,3 +264,17 @@ func isSuffixed(shown, name string) bool {
 	_, err := fmt.Sscanf(shown[min(len(name), len(shown)):], " %d", &n)
 	return len(shown) > len(name) && shown[:len(name)] == name && err == nil
 }
+
+func TestReplaceStateReAddsTheBlocksItKeeps(t *testing.T) {
+	// replace-state removes every block and writes the new ones: a block it
+	// keeps is a new record, so a concurrent edit stamped before the replace
+	// belongs to the replaced one (stamped after, it applies:
+	// TestReplaceStateVsConcurrentEdit).
+	s := newScenario(t, addBlocks(block("a", "agent", "A", 0, 0)))
+	s.concurrently("alice", 2_000, ReplaceState{Blocks: map[string]BlockInput{"a": block("a", "agent", "A", 50, 50)}})
+	s.concurrently("bob", 1_999, UpdateSubBlock{BlockID: "a", SubBlockID: "prompt", Value: "old"}, UpdateWide{ID: "a", IsWide: true})
+	v := s.converge()
+	if want := s.alone(0, "a"); !reflect.DeepEqual(v.Blocks["a"], want) {
+		t.Fatalf("got %s\nwant %s", jsonOf(v.Blocks["a"]), jsonOf(want))
+	}
+}
