@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"testing"
@@ -276,5 +277,41 @@ func TestReplaceStateReAddsTheBlocksItKeeps(t *testing.T) {
 	v := s.converge()
 	if want := s.alone(0, "a"); !reflect.DeepEqual(v.Blocks["a"], want) {
 		t.Fatalf("got %s\nwant %s", jsonOf(v.Blocks["a"]), jsonOf(want))
+	}
+}
+
+func TestOperationStampedBeforeTheAddIsRefused(t *testing.T) {
+	d := New()
+	if _, err := d.Apply(crdt.Timestamp{Wall: 5_000, Replica: "alice"}, addBlocks(alphaRecord())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Apply(crdt.Timestamp{Wall: 5_000, Replica: "alice"}, AddVariable{ID: "v", VarName: "n"}); err != nil {
+		t.Fatal(err)
+	}
+	before := d.Clone()
+	// bob's clock lags: his edits would be hidden the moment they merge.
+	lagging := crdt.Timestamp{Wall: 4_000, Replica: "bob"}
+	for _, op := range []Op{
+		UpdateWide{ID: "x", IsWide: false},
+		UpdateSubBlock{BlockID: "x", SubBlockID: "prompt", Value: "late"},
+		UpdateVariable{ID: "v", Field: VarFieldName, Value: "m"},
+	} {
+		if delta, err := d.Prepare(lagging, op); !errors.Is(err, ErrInvalid) || delta != nil {
+			t.Fatalf("%s stamped before the add: err %v, delta %v; want ErrInvalid and no delta", op.Name(), err, delta != nil)
+		}
+	}
+	if !d.Equal(before) {
+		t.Fatalf("a refused operation changed the document")
+	}
+	// Same wall time, smaller replica id: still before the add.
+	if _, err := d.Prepare(crdt.Timestamp{Wall: 5_000, Replica: "aaron"}, UpdateWide{ID: "x", IsWide: false}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("err %v, want ErrInvalid", err)
+	}
+	// Stamped after the add, the edit goes through and shows.
+	if _, err := d.Apply(crdt.Timestamp{Wall: 5_001, Replica: "bob"}, UpdateWide{ID: "x", IsWide: false}); err != nil {
+		t.Fatal(err)
+	}
+	if d.View().Blocks["x"].IsWide {
+		t.Fatalf("the edit stamped after the add does not show")
 	}
 }

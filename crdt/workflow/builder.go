@@ -13,7 +13,9 @@ type Op interface {
 }
 
 // Prepare computes the delta of op, authored at ts by ts.Replica, without
-// changing d. It returns a typed error and no delta when op is refused. The
+// changing d. It returns a typed error and no delta when op is refused,
+// ErrInvalid among others when ts is older than the add of a block or
+// variable op writes to (see checkStamps). The
 // delta's dots continue ts.Replica's counter in d, so merge it (or drop it)
 // before preparing the next operation for the same replica.
 func (d *Doc) Prepare(ts crdt.Timestamp, op Op) (*Doc, error) {
@@ -25,6 +27,9 @@ func (d *Doc) Prepare(ts crdt.Timestamp, op Op) (*Doc, error) {
 	}
 	b := &builder{doc: d, ts: ts, next: d.ctx.Max(ts.Replica) + 1, delta: &Doc{}}
 	if err := op.prepare(b); err != nil {
+		return nil, err
+	}
+	if err := b.checkStamps(); err != nil {
 		return nil, err
 	}
 	if b.delta.ctx.IsEmpty() {

@@ -79,3 +79,34 @@ func (d *Doc) incarnation(owner Key) (crdt.Timestamp, bool) {
 	}
 	return stampOfEntry(w), true
 }
+
+// checkStamps refuses, with ErrInvalid, an operation that writes a value
+// stamped before the incarnation it belongs to: the value would be hidden the
+// moment it is merged. An honest replica never does this, since its clock
+// moved past the add when it merged it; a replica whose clock ignores what it
+// merges would otherwise see its edits vanish without a word. The offending
+// key named is the smallest, so the message does not depend on map order.
+func (b *builder) checkStamps() error {
+	var worst, owner Key
+	var inc crdt.Timestamp
+	found := false
+	b.delta.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
+		o, dependent := ownerKey(k)
+		if !dependent || (found && compareKeys(k, worst) >= 0) {
+			return true
+		}
+		if w, ok := b.rawWinner(o); ok && predates(es[0], stampOfEntry(w)) {
+			worst, owner, inc, found = k, o, stampOfEntry(w), true
+		}
+		return true
+	})
+	if !found {
+		return nil
+	}
+	what := "block"
+	if owner.Kind == KindVariable {
+		what = "variable"
+	}
+	return errorf(ErrInvalid, "%s %q: written at %d.%d, before its add at %d.%d by %q: the replica's clock must move past every timestamp it merges",
+		what, owner.ID, b.ts.Wall, b.ts.Logical, inc.Wall, inc.Logical, inc.Replica)
+}
