@@ -13,7 +13,8 @@ package workflow
 // the record of one add (the one that won its id) plus edits stamped after
 // that add: its type and position are the add's, every sub-block the add
 // wrote shows, and every other value is the add's or one a later edit wrote.
-// The reads operations make must agree with the view on every replica.
+// Every edge shown was added after the adds of its ends that show. The reads
+// operations make must agree with the view on every replica.
 
 import (
 	"fmt"
@@ -76,7 +77,7 @@ func drawAtomicOp(t *rapid.T) Op {
 		}
 		return ptr(true)
 	}
-	switch rapid.IntRange(0, 6).Draw(t, "op") {
+	switch rapid.IntRange(0, 7).Draw(t, "op") {
 	case 0, 1:
 		in := BlockInput{ID: id, Type: rapid.SampledFrom([]string{"agent", "api", "function"}).Draw(t, "type"), Name: name(),
 			Enabled: optBool("enabled"), IsWide: optBool("isWide"), AdvancedMode: optBool("advancedMode")}
@@ -101,6 +102,9 @@ func drawAtomicOp(t *rapid.T) Op {
 		return UpdateWide{ID: id, IsWide: rapid.Bool().Draw(t, "wide")}
 	case 5:
 		return ToggleEnabled{ID: id}
+	case 6:
+		other := map[string]string{"x": "y", "y": "x"}[id]
+		return AddEdge{Edge: EdgeInput{ID: rapid.SampledFrom([]string{"e0", "e1"}).Draw(t, "edge"), Source: id, Target: other}}
 	}
 	return UpdateSubBlock{BlockID: id, SubBlockID: rapid.SampledFrom([]string{"p", "q", "r"}).Draw(t, "sub"),
 		Value: rapid.SampledFrom(atomicSubValues).Draw(t, "subValue")}
@@ -183,6 +187,15 @@ func TestAtomicRecordsUnderCollidingAdds(t *testing.T) {
 		}
 		for _, d := range docs {
 			checkReadsMatchView(rt, d)
+		}
+		// A shown edge was added to the records of its ends that show.
+		for _, e := range v.Edges {
+			w, _ := docs[0].rawWinner(edgeKey(e.ID))
+			for _, end := range []string{e.Source, e.Target} {
+				if inc, _ := docs[0].rawWinner(blockKey(end)); w.Value.Stamp(w.Dot).Compare(inc.Value.Stamp(inc.Dot)) < 0 {
+					rt.Fatalf("edge %s shows, but was added before %q's add that shows", e.ID, end)
+				}
+			}
 		}
 		for _, id := range slices.Sorted(func(yield func(string) bool) {
 			for id := range v.Blocks {

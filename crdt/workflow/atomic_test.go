@@ -211,6 +211,13 @@ func checkReadsMatchView(t interface {
 }, d *Doc) {
 	t.Helper()
 	v := d.View()
+	for _, e := range v.Edges {
+		got := d.get(edgeKey(e.ID)).asEdge()
+		got.ID = e.ID
+		if !d.has(edgeKey(e.ID)) || got != e {
+			t.Fatalf("edge %q reads %+v (present: %v), view shows %+v", e.ID, got, d.has(edgeKey(e.ID)), e)
+		}
+	}
 	for id, bv := range v.Blocks {
 		if got := blockType(d, id); got != bv.Type {
 			t.Fatalf("block %q: type reads %q, view shows %q", id, got, bv.Type)
@@ -313,5 +320,49 @@ func TestOperationStampedBeforeTheAddIsRefused(t *testing.T) {
 	}
 	if d.View().Blocks["x"].IsWide {
 		t.Fatalf("the edit stamped after the add does not show")
+	}
+}
+
+func TestEdgeToARemovedRecordDoesNotJoinItsReAdd(t *testing.T) {
+	s := newScenario(t, addBlocks(block("a", "agent", "A", 0, 0), block("x", "agent", "X", 100, 0)))
+	// bob connects a to the old x while alice deletes x and adds it again.
+	s.concurrently("bob", 1_500, AddEdge{Edge: EdgeInput{ID: "e", Source: "a", Target: "x"}})
+	s.concurrently("alice", 2_000, RemoveBlock{ID: "x"}, addBlocks(block("x", "api", "X2", 100, 0)))
+	v := s.converge()
+	if len(v.Edges) != 0 {
+		t.Fatalf("edges = %+v: an edge to the removed x must not attach to the new one", v.Edges)
+	}
+	d := s.base.Clone()
+	for _, delta := range s.delta {
+		d.Merge(delta)
+	}
+	if d.has(edgeKey("e")) {
+		t.Fatalf("operations still see edge e")
+	}
+	// The id is free, and the same connection can be made to the new x.
+	if _, err := d.Apply(crdt.Timestamp{Wall: 3_000, Replica: "carol"}, AddEdge{Edge: EdgeInput{ID: "e", Source: "a", Target: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.View().Edges; len(got) != 1 || got[0].Target != "x" {
+		t.Fatalf("edges = %+v, want the new edge a→x", got)
+	}
+}
+
+func TestEdgeToTheLosingAddOfABlockGoesWithIt(t *testing.T) {
+	s := newScenario(t, addBlocks(block("a", "agent", "A", 0, 0)))
+	// alice adds x and connects it; bob adds x concurrently, later, and wins.
+	s.concurrently("alice", 2_000, addBlocks(block("x", "agent", "Mine", 100, 0)),
+		AddEdge{Edge: EdgeInput{ID: "e", Source: "a", Target: "x"}})
+	s.concurrently("bob", 2_500, addBlocks(block("x", "api", "Theirs", 100, 0)))
+	v := s.converge()
+	if v.Blocks["x"] == nil || v.Blocks["x"].Name != "Theirs" || len(v.Edges) != 0 {
+		t.Fatalf("x = %s, edges = %+v: want bob's x and no edge", jsonOf(v.Blocks["x"]), v.Edges)
+	}
+	// An edge added with its ends in one operation carries their timestamp.
+	s = newScenario(t)
+	s.concurrently("alice", 2_000, BatchAddBlocks{Blocks: []BlockInput{block("a", "agent", "A", 0, 0), block("x", "agent", "X", 100, 0)},
+		Edges: []EdgeInput{{ID: "e", Source: "a", Target: "x"}}})
+	if v := s.converge(); len(v.Edges) != 1 {
+		t.Fatalf("edges = %+v, want the edge added with its ends", v.Edges)
 	}
 }

@@ -712,8 +712,8 @@ func goldenCases(t *testing.T) ([]*goldenCase, *goldenGen) {
 	add(c, true)
 
 	// 21. Atomic records: of concurrent adds of one id one record shows
-	// whole; a re-added block shows nothing of the removed one; an edge's
-	// losing add does not count.
+	// whole; a re-added block shows nothing of the removed one, not even an
+	// edge to it; an edge's losing add does not count.
 	c = g.newCase("atomic records", "alice", "bob")
 	g.ok("alice", "batch-add-blocks", "blocks", gBlocks(gBlock("a", "agent", "A", 0, 0), gBlock("b", "agent", "B", 100, 0),
 		gBlock("c", "agent", "C", 200, 0)))
@@ -731,6 +731,7 @@ func goldenCases(t *testing.T) ([]*goldenCase, *goldenGen) {
 	g.ok("alice", "update-name", "block", `{"id":"c","name":"Alpha"}`) // the losing add's name is free
 	g.ok("bob", "subblock-update", "subblock", `{"blockId":"x","subblockId":"url","value":"edited"}`)
 	g.ok("bob", "update-wide", "block", `{"id":"x","isWide":true}`)
+	g.ok("bob", "add", "edge", goldenJSON(gEdge("e2", "b", "x"))) // to the x alice is about to replace
 	g.ok("alice", "batch-remove-blocks", "blocks", `{"ids":["x"]}`)
 	g.ok("alice", "batch-add-blocks", "blocks", gBlocks(gBlock("x", "function", "Gamma", 5, 6)))
 	g.ok("alice", "batch-remove-blocks", "blocks", `{"ids":["a"]}`) // an end of the losing edge add only

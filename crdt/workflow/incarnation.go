@@ -24,7 +24,8 @@ import "github.com/flowsync/flowsync/crdt"
 
 // ownerKey returns the membership key whose winning entry decides which of
 // k's values are current, and false when k's values stand alone (membership
-// keys themselves, and edges, whose one value is their whole record).
+// keys themselves, and edges, whose one value is their whole record and
+// which edgePredatesAnEnd checks against their ends instead).
 func ownerKey(k Key) (Key, bool) {
 	switch k.Kind {
 	case KindBlockField, KindSubBlock, KindSubBlockType, KindSubflow:
@@ -43,7 +44,7 @@ type rawReader interface {
 }
 
 // current returns the winning entry under k if it belongs to its element's
-// incarnation. Checking the winner is enough: every other entry under k is
+// incarnation (for an edge: to the incarnations of both its ends). Checking the winner is enough: every other entry under k is
 // older, so when the winner predates the incarnation they all do. A key
 // whose element has no membership entry (removed, or written by a raw
 // delta) keeps its values: no incarnation says they are stale, and no
@@ -58,7 +59,36 @@ func current(r rawReader, k Key) (crdt.Dotted[Cell], bool) {
 			return crdt.Dotted[Cell]{}, false
 		}
 	}
+	if k.Kind == KindEdge && edgePredatesAnEnd(r, w) {
+		return crdt.Dotted[Cell]{}, false
+	}
 	return w, true
+}
+
+// edgePredatesAnEnd reports whether edge entry w was added before the
+// incarnation of one of its ends: it joined an earlier or a losing record of
+// that block (one removed and re-added since, or a concurrent add that lost),
+// not the one that shows, so it goes with that record. An edge added in the
+// same operation as its ends carries their timestamp and stays.
+func edgePredatesAnEnd(r rawReader, w crdt.Dotted[Cell]) bool {
+	e := w.Value.Value.asEdge()
+	for _, end := range [2]string{e.Source, e.Target} {
+		if inc, ok := r.rawWinner(blockKey(end)); ok && predates(w, stampOfEntry(inc)) {
+			return true
+		}
+	}
+	return false
+}
+
+// edgeOutlivedByAnEnd is edgePredatesAnEnd for the view, which has each
+// block's incarnation in its accumulator.
+func edgeOutlivedByAnEnd(blocks map[string]*blockAcc, e Edge, added crdt.Timestamp) bool {
+	for _, end := range [2]string{e.Source, e.Target} {
+		if a := blocks[end]; a != nil && a.member && added.Compare(a.incarnated) < 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // predates reports whether entry e was written before an incarnation

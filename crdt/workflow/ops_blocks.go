@@ -490,8 +490,9 @@ func (b *builder) removeBlocks(ids []string) {
 		case KindEdge:
 			// The edge is its winning value: a losing concurrent add of the
 			// same id is not part of the document, so its ends do not
-			// count (it stays stored, hidden, until the id is removed).
-			if w, ok := current(b, k); ok {
+			// count (it stays stored, hidden, until the id is removed). The
+			// winner goes with its ends even when an end's re-add hides it.
+			if w, ok := b.rawWinner(k); ok {
 				ed := w.Value.Value.asEdge()
 				return set[ed.Source] || set[ed.Target]
 			}

@@ -257,7 +257,7 @@ func (d *Doc) View() *View {
 	// Edges: visible ends, no self-loop, scope, no duplicate, no cycle.
 	candidates := make([]edgeAcc, 0, len(edges))
 	for _, e := range edges {
-		if edgeAllowed(v.Blocks, blocks, e.edge) {
+		if !edgeOutlivedByAnEnd(blocks, e.edge, e.stamp.ts) && edgeAllowed(v.Blocks, blocks, e.edge) {
 			candidates = append(candidates, e)
 		}
 	}

@@ -11,8 +11,10 @@
 import type { Dotted } from '../crdt/dotmap';
 import { compareTimestamps, type Timestamp } from '../crdt/hlc';
 import { stamp } from '../crdt/register';
+import { asEdge } from './fields';
 import {
   KindBlock,
+  KindEdge,
   KindBlockField,
   KindSubBlock,
   KindSubBlockType,
@@ -26,7 +28,8 @@ import {
 /**
  * The membership key whose winning entry decides which of k's values are
  * current, or undefined when k's values stand alone (membership keys
- * themselves, and edges, whose one value is their whole record).
+ * themselves, and edges, whose one value is their whole record and which
+ * edgePredatesAnEnd checks against their ends instead).
  */
 export function ownerKey(k: Key): Key | undefined {
   switch (k.kind) {
@@ -50,7 +53,8 @@ export interface RawReader {
 }
 
 /**
- * The winning entry under k if it belongs to its element's incarnation.
+ * The winning entry under k if it belongs to its element's incarnation (for
+ * an edge: to the incarnations of both its ends).
  * Checking the winner is enough: every other entry under k is older. A key
  * whose element has no membership entry keeps its values.
  */
@@ -62,7 +66,23 @@ export function current(r: RawReader, k: Key): Dotted<Cell> | undefined {
     const inc = r.rawWinner(owner);
     if (inc !== undefined && predates(w, stamp(inc.value, inc.dot))) return undefined;
   }
+  if (k.kind === KindEdge && edgePredatesAnEnd(r, w)) return undefined;
   return w;
+}
+
+/**
+ * Reports whether edge entry w was added before the incarnation of one of its
+ * ends: it joined an earlier or a losing record of that block, not the one
+ * that shows, so it goes with that record. An edge added in the same
+ * operation as its ends carries their timestamp and stays.
+ */
+export function edgePredatesAnEnd(r: RawReader, w: Dotted<Cell>): boolean {
+  const e = asEdge(w.value.value);
+  for (const end of [e.source, e.target]) {
+    const inc = r.rawWinner({ kind: KindBlock, id: end, sub: '' });
+    if (inc !== undefined && predates(w, stamp(inc.value, inc.dot))) return true;
+  }
+  return false;
 }
 
 /**

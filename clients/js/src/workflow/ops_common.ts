@@ -46,7 +46,6 @@ import {
   stringValue,
   type Position,
 } from './fields';
-import { current } from './incarnation';
 import { blockKey, fieldKey, isReservedName, normalizeName, parentOf, subBlockKey, subBlockTypeKey } from './state';
 import { compareStrings, errorf, isObject, own, q, show, sortedKeys } from './util';
 
@@ -172,8 +171,9 @@ export function removeBlocks(b: Builder, ids: string[]): void {
       case KindEdge: {
         // The edge is its winning value: a losing concurrent add of the same
         // id is not part of the document, so its ends do not count (it stays
-        // stored, hidden, until the id is removed).
-        const w = current(b, k);
+        // stored, hidden, until the id is removed). The winner goes with its
+        // ends even when an end's re-add hides it.
+        const w = b.rawWinner(k);
         if (w !== undefined) {
           const ed = asEdge(w.value.value);
           return set.has(ed.source) || set.has(ed.target);

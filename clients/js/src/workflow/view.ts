@@ -52,6 +52,7 @@ import {
   type Edge,
   type Position,
 } from './fields';
+import { compareTimestamps } from '../crdt/hlc';
 import { predates } from './incarnation';
 import { TypeLoop, blockKey, isContainer, normalizeName, variableKey } from './state';
 import { compareStrings } from './util';
@@ -414,7 +415,7 @@ export function buildView(doc: ViewSource | Doc): View {
   renderSubflows(v, blocks);
 
   // Edges: visible ends, no self-loop, scope, no duplicate, no cycle.
-  const candidates = edges.filter((e) => edgeAllowed(v.blocks, blocks, e.edge));
+  const candidates = edges.filter((e) => !edgeOutlivedByAnEnd(blocks, e.edge, e.stamp) && edgeAllowed(v.blocks, blocks, e.edge));
   candidates.sort((a, b) => compareStamps(a.stamp, b.stamp) || compareStrings(a.edge.id, b.edge.id));
   // Rule (duplicates): of edges with the same ends and handles, the
   // earliest added shows.
@@ -446,6 +447,18 @@ export function buildView(doc: ViewSource | Doc): View {
 function incarnation(doc: ViewSource | Doc, owner: Key): Stamp | undefined {
   const es = doc instanceof Doc ? doc.store().get(owner) : doc.entries(owner);
   return es.length > 0 ? winnerOf(es).stamp : undefined;
+}
+
+/**
+ * edgePredatesAnEnd (incarnation.ts) for the view, which has each block's
+ * incarnation in its accumulator. (Go: edgeOutlivedByAnEnd.)
+ */
+function edgeOutlivedByAnEnd(blocks: Map<string, BlockAcc>, e: Edge, added: Stamp): boolean {
+  for (const end of [e.source, e.target]) {
+    const a = blocks.get(end);
+    if (a !== undefined && a.member && compareTimestamps(added, a.incarnated) < 0) return true;
+  }
+  return false;
 }
 
 /**
