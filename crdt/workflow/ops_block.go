@@ -320,8 +320,9 @@ func (op DuplicateBlock) prepare(b *builder) error {
 	if err := checkNewCopy(b, op.SourceID, op.ID); err != nil {
 		return err
 	}
-	if p := parentOf(b, op.SourceID); p != "" && protected(b, p) {
-		return errorf(ErrLocked, "parent %q", p)
+	parent := effectiveParent(b, op.SourceID)
+	if parent != "" && protected(b, parent) {
+		return errorf(ErrLocked, "parent %q", parent)
 	}
 	names := b.blockNames()
 	name := op.NewName
@@ -336,7 +337,19 @@ func (op DuplicateBlock) prepare(b *builder) error {
 		pos = *op.Position
 	}
 	b.copyBlock(op.SourceID, op.ID, name, pos)
+	b.setCopyParent(op.ID, parent)
 	return nil
+}
+
+// setCopyParent gives a copy the source's effective parent, which differs
+// from the stored one the copy inherited when the source is an orphan or a
+// cycle's cut: the copy lands where the source shows.
+func (b *builder) setCopyParent(id, parent string) {
+	if parent == "" {
+		b.remove(fieldKey(id, FieldParentID))
+		return
+	}
+	b.put(fieldKey(id, FieldParentID), stringValue(parent))
 }
 
 // checkNewCopy checks the source and the new id of a duplicate.
