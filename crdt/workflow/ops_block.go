@@ -345,6 +345,9 @@ func (op DuplicateBlock) prepare(b *builder) error {
 // from the stored one the copy inherited when the source is an orphan or a
 // cycle's cut: the copy lands where the source shows.
 func (b *builder) setCopyParent(id, parent string) {
+	if b.get(fieldKey(id, FieldParentID)).asString() == parent {
+		return // the common case: nothing to correct, no write
+	}
 	if parent == "" {
 		b.remove(fieldKey(id, FieldParentID))
 		return
