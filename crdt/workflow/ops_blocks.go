@@ -556,17 +556,6 @@ func (b *builder) withDescendants(ids []string, keep func(string) bool) []string
 	return out
 }
 
-// blockNames maps the normalized name of every present block to its id.
-func (b *builder) blockNames() map[string]string {
-	names := map[string]string{}
-	for _, id := range b.liveIDs(KindBlock) {
-		if n := NormalizeName(b.get(fieldKey(id, FieldName)).asString()); n != "" {
-			names[n] = id
-		}
-	}
-	return names
-}
-
 // checkName applies the name rules to a name for block self and returns its
 // normalized form: not empty, not reserved, not another block's.
 func checkName(name string, names map[string]string, self string) (string, error) {

@@ -372,3 +372,35 @@ func TestOfflineAddsPaintInOneOrder(t *testing.T) {
 		t.Fatalf("order %v, want [L k a4 b4]: setup first, container before child, then by add stamp", v.Order)
 	}
 }
+
+// TestOfflineAddsSameNameRenameReported: the later of two blocks added
+// offline with one name shows suffixed; RenamedBy reports it to its author
+// only, and the suffixed name is taken like any shown name.
+func TestOfflineAddsSameNameRenameReported(t *testing.T) {
+	s := newScenario(t)
+	s.concurrently("alice", 2_000, addBlocks(block("a4", "agent", "Agent 4", 100, 100)))
+	s.concurrently("bob", 2_000, addBlocks(block("b4", "agent", "Agent 4", 100, 100)))
+	v := s.converge()
+	doc := s.merged()
+	checkTree(t, doc, v)
+	if v.Blocks["a4"].Name != "Agent 4" || v.Blocks["b4"].Name != "Agent 4 2" {
+		t.Fatalf("names a4=%q b4=%q", v.Blocks["a4"].Name, v.Blocks["b4"].Name)
+	}
+	if got := RenamedBy(doc, "alice"); len(got) != 0 {
+		t.Fatalf("alice's block kept its name, yet RenamedBy reports %v", got)
+	}
+	want := []Renamed{{ID: "b4", Name: "Agent 4", ShownAs: "Agent 4 2"}}
+	if got := RenamedBy(doc, "bob"); !slices.Equal(got, want) {
+		t.Fatalf("RenamedBy(bob) = %v, want %v", got, want)
+	}
+	clock := crdt.NewClock("carol")
+	if _, err := doc.Clone().Apply(clock.Now(5_000), addBlocks(block("c", "agent", "Agent 4 2", 0, 0))); !errors.Is(err, ErrNameConflict) {
+		t.Fatalf("adding %q, which b4 shows: %v, want ErrNameConflict", "Agent 4 2", err)
+	}
+	// Renaming b4 to the name it shows makes it stored, and the report ends.
+	d, v := after(t, doc, UpdateName{ID: "b4", NewName: "Agent 4 2"})
+	checkTree(t, d, v)
+	if got := RenamedBy(d, "later"); len(got) != 0 {
+		t.Fatalf("after the rename RenamedBy reports %v", got)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/flowsync/flowsync/crdt"
@@ -436,38 +435,16 @@ func internType(t string) string {
 	return t
 }
 
-// resolveNames enforces unique names. Rule (concurrent renames): when several
-// visible blocks share a normalized name, the one whose name was written
-// first (hybrid time, then dot) keeps it and the others show it with the
-// smallest numeric suffix (" 2", " 3", …) that is free.
+// resolveNames applies the rule for concurrent names (resolveNameList) to
+// the visible blocks.
 func resolveNames(views map[string]*BlockView, blocks map[string]*blockAcc) {
-	ids := make([]string, 0, len(views))
-	for id := range views {
-		ids = append(ids, id)
+	es := make([]nameEntry, 0, len(views))
+	for id, bv := range views {
+		es = append(es, nameEntry{id: id, name: bv.Name, at: blocks[id].nameStamp})
 	}
-	slices.SortFunc(ids, func(a, b string) int {
-		if c := blocks[a].nameStamp.compare(blocks[b].nameStamp); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
-	})
-	taken := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		bv := views[id]
-		norm := NormalizeName(bv.Name)
-		if norm == "" {
-			continue
-		}
-		if taken[norm] {
-			for n := 2; ; n++ {
-				name := bv.Name + " " + strconv.Itoa(n)
-				if norm2 := NormalizeName(name); !taken[norm2] {
-					bv.Name, norm = name, norm2
-					break
-				}
-			}
-		}
-		taken[norm] = true
+	resolveNameList(es)
+	for _, e := range es {
+		views[e.id].Name = e.name
 	}
 }
 
