@@ -48,6 +48,7 @@ import {
 } from './fields';
 import { blockKey, fieldKey, isReservedName, normalizeName, subBlockKey, subBlockTypeKey } from './state';
 import { treeOf } from './tree';
+import { shownNames } from './names';
 import { compareStrings, errorf, isObject, own, q, show, sortedKeys } from './util';
 
 /** Bounds block, edge and variable ids, so one id cannot bloat every key it appears in. */
@@ -224,12 +225,16 @@ export function withDescendants(b: Builder, ids: string[], keep?: (id: string) =
   return out;
 }
 
-/** Maps the normalized name of every present block to its id. */
+/**
+ * Maps the normalized name every present block shows (in the view, after the
+ * concurrent-names rule) to its id. Every live block shows (tree.ts), so no
+ * hidden block holds a name.
+ */
 export function blockNames(b: Builder): Map<string, string> {
   const names = new Map<string, string>();
-  for (const id of liveIDs(b, KindBlock)) {
-    const n = normalizeName(asString(b.get(fieldKey(id, FieldName))));
-    if (n !== '') names.set(n, id);
+  for (const e of shownNames(b, liveIDs(b, KindBlock))) {
+    const n = normalizeName(e.name);
+    if (n !== '') names.set(n, e.id);
   }
   return names;
 }

@@ -52,7 +52,8 @@ import {
   type Edge,
   type Position,
 } from './fields';
-import { TypeLoop, isContainer, normalizeName } from './state';
+import { TypeLoop, isContainer } from './state';
+import { resolveNameList, type NameEntry } from './names';
 import { Tree, compareStamps, zeroStamp, type Link, type ParentLinks, type Stamp } from './tree';
 import { compareStrings } from './util';
 
@@ -571,33 +572,12 @@ function render(id: string, a: BlockAcc): BlockView {
   return b;
 }
 
-/**
- * Enforces unique names. Rule (concurrent renames): when several visible
- * blocks share a normalized name, the one whose name was written first
- * (hybrid time, then dot) keeps it and the others show it with the smallest
- * numeric suffix (" 2", " 3", …) that is free.
- */
+/** Applies the rule for concurrent names (names.ts) to the visible blocks. */
 function resolveNames(views: Record<string, BlockView>, blocks: Map<string, BlockAcc>): void {
-  const ids = Object.keys(views);
-  ids.sort((a, b) => compareStamps(blocks.get(a)!.nameStamp, blocks.get(b)!.nameStamp) || compareStrings(a, b));
-  const taken = new Set<string>();
-  for (const id of ids) {
-    const bv = views[id];
-    let norm = normalizeName(bv.name);
-    if (norm === '') continue;
-    if (taken.has(norm)) {
-      for (let n = 2; ; n++) {
-        const name = `${bv.name} ${n}`;
-        const norm2 = normalizeName(name);
-        if (!taken.has(norm2)) {
-          bv.name = name;
-          norm = norm2;
-          break;
-        }
-      }
-    }
-    taken.add(norm);
-  }
+  const es: NameEntry[] = [];
+  for (const id in views) es.push({ id, name: views[id].name, at: blocks.get(id)!.nameStamp });
+  resolveNameList(es);
+  for (const e of es) views[e.id].name = e.name;
 }
 
 /**
