@@ -59,7 +59,20 @@ func shownNames(r reader, ids []string) []nameEntry {
 		}
 		es = append(es, e)
 	}
-	resolveNameList(es)
+	// Suffixes appear only where two blocks share a normalized name; without
+	// such a pair every block shows its own name and the sort is skipped.
+	seen := make(map[string]bool, len(es))
+	for _, e := range es {
+		n := NormalizeName(e.name)
+		if n == "" {
+			continue
+		}
+		if seen[n] {
+			resolveNameList(es)
+			return es
+		}
+		seen[n] = true
+	}
 	return es
 }
 

@@ -40,6 +40,7 @@ type parentLinks interface {
 type tree struct {
 	links  parentLinks
 	parent map[string]string // effective parent; "" at top level
+	path   []step            // reused by resolve
 }
 
 func newTree(l parentLinks) *tree { return &tree{links: l, parent: make(map[string]string)} }
@@ -66,7 +67,7 @@ type step struct {
 // resolved, or a block seen twice (a cycle), and records the effective
 // parent of every block on the way.
 func (t *tree) resolve(id string) {
-	var path []step
+	path := t.path[:0]
 	var index map[string]int // built once the path is long
 	cycle := -1
 	for cur := id; ; {
@@ -108,6 +109,7 @@ func (t *tree) resolve(id string) {
 	for _, s := range path {
 		t.parent[s.id] = s.parent
 	}
+	t.path = path
 }
 
 func findStep(path []step, index map[string]int, id string) int {

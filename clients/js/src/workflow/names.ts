@@ -54,7 +54,18 @@ export function shownNames(r: Reader, ids: string[]): NameEntry[] {
       at: { wall: w.value.wall, logical: w.value.logical, replica: w.dot.replica, counter: w.dot.counter },
     };
   });
-  resolveNameList(es);
+  // Suffixes appear only where two blocks share a normalized name; without
+  // such a pair every block shows its own name and the sort is skipped.
+  const seen = new Set<string>();
+  for (const e of es) {
+    const n = normalizeName(e.name);
+    if (n === '') continue;
+    if (seen.has(n)) {
+      resolveNameList(es);
+      return es;
+    }
+    seen.add(n);
+  }
   return es;
 }
 
