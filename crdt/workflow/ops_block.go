@@ -98,8 +98,9 @@ func setFlag(b *builder, id, field string, v bool) error {
 // it when ParentID is empty (which also drops the extent). A non-empty Extent
 // is written; an empty one leaves the stored extent. It fails with
 // ErrUnknownBlock or ErrNotContainer for a bad parent, ErrInvalid when the
-// parent is the block or one of its descendants, and ErrLocked when the
-// parent is protected.
+// parent is the block or one of its effective descendants (any depth), and
+// ErrLocked when the parent is protected, or when the move would have to
+// clear the stale parent of a protected block (see staleCut).
 type UpdateParent struct {
 	ID       string
 	ParentID string
