@@ -84,7 +84,7 @@ func edgePredatesAnEnd(r rawReader, w crdt.Dotted[Cell]) bool {
 // block's incarnation in its accumulator.
 func edgeOutlivedByAnEnd(blocks map[string]*blockAcc, e Edge, added crdt.Timestamp) bool {
 	for _, end := range [2]string{e.Source, e.Target} {
-		if a := blocks[end]; a != nil && a.member && added.Compare(a.incarnated) < 0 {
+		if a := blocks[end]; a != nil && a.member && added.Compare(a.addStamp.ts) < 0 {
 			return true
 		}
 	}

@@ -195,6 +195,14 @@ export class Builder {
     return w !== undefined ? w.value.value : null;
   }
 
+  /**
+   * The winning entry under k as the operation sees it, if it belongs to the
+   * current incarnation of its element (incarnation.ts).
+   */
+  winner(k: Key): Dotted<Cell> | undefined {
+    return current(this, k);
+  }
+
   /** Reports whether k holds a current value as the operation sees it. */
   has(k: Key): boolean {
     return current(this, k) !== undefined;
