@@ -31,6 +31,8 @@ var (
 		opt("ops", "MaxOpsPerSecond", tUint, "sustained frames per second (every client frame counts)"),
 		opt("burst", "OpsBurst", tUint, "burst above `ops`"),
 		opt("skew", "MaxClockSkewMs", tUint, "max ms a delta's HLC wall time may lead the server clock"),
+		opt("lag", "MaxClockLagMs", tUint, "max ms a delta's HLC wall time may trail the server clock (edits the server has not seen; absent: no bound)"),
+		opt("rooms", "MaxRooms", tUint, "max rooms this session may be in at once"),
 	)
 	originRecord = newRecord[Origin]("origin", "Who wrote a relayed delta.", ruleNone,
 		req("uid", "UserID", tID, "user id"),

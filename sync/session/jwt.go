@@ -2,10 +2,13 @@ package session
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -174,6 +177,11 @@ func (a *JWTAuthenticator) Authenticate(_ context.Context, hello *protocol.Hello
 	if _, err := a.parser.ParseWithClaims(hello.Token, &c, a.key); err != nil {
 		return Principal{}, refuse(jwtReason(err))
 	}
+	if !audIsString(hello.Token) {
+		// golang-jwt accepts an array of audiences; the claim is
+		// documented (and checked) as one string.
+		return Principal{}, refuse("claim aud must be a string")
+	}
 	switch {
 	case c.Subject == "":
 		return Principal{}, refuse("claim sub is required")
@@ -263,4 +271,24 @@ func jwtReason(err error) string {
 		return "invalid claims"
 	}
 	return "invalid token"
+}
+
+// audIsString reports whether the aud claim of token, whose signature the
+// parser has checked, is a JSON string.
+func audIsString(token string) bool {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return false
+	}
+	var claims struct {
+		Aud json.RawMessage `json:"aud"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return false
+	}
+	return len(claims.Aud) > 0 && claims.Aud[0] == '"'
 }
