@@ -14,7 +14,7 @@ import {
   type WebSocketConstructor,
   type WebSocketLike,
 } from '../src/index';
-import { FrameType } from '../src/protocol';
+import { Code, FrameType, MaxDragBlocks } from '../src/protocol';
 import { ScriptedServer } from './scripted';
 
 /** A websocket that never opens: enough for offline behaviour. */
@@ -285,5 +285,24 @@ describe('Backoff and status labels', () => {
     expect(statusLabel('live', 2, 1)).toBe('saving (2), 1 refused');
     expect(statusLabel('offline', 0, 2)).toBe('offline, 2 refused');
     expect(statusLabel('deleted', 0, 0)).toBe('deleted');
+  });
+});
+
+describe('drag bounds and refusals', () => {
+  it('refuses a drag over MaxDragBlocks; a refused Drag does not end the session', async () => {
+    const server = new ScriptedServer();
+    const c = await FlowsyncClient.open({ ...base, WebSocket: server.WebSocket });
+    c.goOnline();
+    const ws = server.last;
+    ws.join();
+    const big: Record<string, { x: number; y: number }> = {};
+    for (let i = 0; i <= MaxDragBlocks; i++) big[`b${i}`] = { x: 1, y: 1 };
+    expect(() => c.drag(big)).toThrow(/at most/);
+    const errors: unknown[] = [];
+    c.on('error', (e) => errors.push(e));
+    ws.deliver({ type: FrameType.Error, code: Code.PERMISSION_DENIED, message: 'role "read" may not drag blocks', retryable: false, workflowId: 'wf' });
+    expect(errors).toHaveLength(1);
+    expect(c.status().state).toBe('live');
+    await c.close();
   });
 });

@@ -45,6 +45,10 @@ export const MaxIDBytes = 256;
 export const MaxTextBytes = 4096;
 /** The Hello token. */
 export const MaxTokenBytes = 16384;
+/** Block ids in one Drag frame; the server refuses more with TOO_LARGE. */
+export const MaxDragBlocks = 1024;
+/** Encoded size of one Drag frame; the server refuses more with TOO_LARGE. */
+export const MaxDragBytes = 131072;
 /** Encoded size of one frame, unless Limits says otherwise. */
 export const DefaultMaxFrameBytes = 1048576;
 /** Nesting of arrays and maps, counting the envelope, unless Limits says otherwise. */
