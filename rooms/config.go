@@ -25,6 +25,12 @@ type Config struct {
 	// MaxClockSkew is how far a delta's HLC wall time may lead the server
 	// clock before it is refused with CLOCK_SKEW. Default: 5 minutes.
 	MaxClockSkew time.Duration
+	// MaxMembers caps the sessions in one room on this node (a re-join
+	// takes no new place); a Join over it gets the retryable OVERLOADED.
+	// Each join and leave sends every member the roster, so this bounds
+	// both that fan-out and the Roster frame (in a cluster, the roster also
+	// lists other nodes' members). -1: no cap. Default: 1,000.
+	MaxMembers int
 	// MaxClockLag is how far a delta's HLC wall time may trail the server
 	// clock before it is refused with CLOCK_SKEW (a Nack that is not
 	// retryable: the client drops the edit and reports it). Only entries
@@ -123,6 +129,7 @@ const (
 	DefaultIdleTimeout      = time.Minute
 	DefaultMaxClockSkew     = 5 * time.Minute
 	DefaultMaxClockLag      = 400 * 24 * time.Hour
+	DefaultMaxMembers       = 1000
 	DefaultLoadTimeout      = 10 * time.Second
 	DefaultWriteTimeout     = 10 * time.Second
 	DefaultInboxSize        = 256
@@ -153,6 +160,7 @@ func (c Config) withDefaults() Config {
 	}
 	def(&c.MaxCatchUpChunk, DefaultMaxCatchUpChunk)
 	def(&c.InboxSize, DefaultInboxSize)
+	def(&c.MaxMembers, DefaultMaxMembers)
 	def(&c.MaxBatchDeltas, DefaultMaxBatchDeltas)
 	def(&c.MaxPendingBytes, DefaultMaxPendingBytes)
 	def(&c.EvictionSnapshotAttempts, DefaultEvictionSnapshotAttempts)
@@ -200,6 +208,9 @@ func (c Config) validate() error {
 	neg("MaxClockSkew", c.MaxClockSkew < 0)
 	if c.MaxClockLag < 0 && c.MaxClockLag != -1 {
 		errs = append(errs, errors.New("rooms: Config.MaxClockLag must be positive, or -1 for no bound"))
+	}
+	if c.MaxMembers < -1 {
+		errs = append(errs, errors.New("rooms: Config.MaxMembers must be positive, or -1 for no cap"))
 	}
 	neg("LoadTimeout", c.LoadTimeout < 0)
 	neg("WriteTimeout", c.WriteTimeout < 0)

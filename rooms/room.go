@@ -528,6 +528,11 @@ func (rm *Room) handleJoin(ev *joinEvent) {
 	} else if err := rm.replicaBehind(id.ReplicaID, ev.opts.Have); err != nil {
 		ev.reply <- joinReply{err: err}
 		return
+	} else if c := rm.cfg.MaxMembers; c > 0 && len(rm.members) >= c {
+		// Every join and leave sends the roster to every member: the
+		// cap keeps that, and the Roster frame, bounded.
+		ev.reply <- joinReply{err: protocol.NewError(protocol.CodeOverloaded, "the room has %d members, the most it takes", c)}
+		return
 	}
 	if tab := ev.opts.TabSessionID; tab != "" {
 		// A reload of the same tab replaces its ghost entry.

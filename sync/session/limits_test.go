@@ -280,11 +280,12 @@ func TestJoinBadContextCode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	i := strings.Index(string(doc), "A refused join gets `Error{wf, code}`")
+	text := strings.Join(strings.Fields(string(doc)), " ")
+	i := strings.Index(text, "A refused join gets `Error{wf, code}`")
 	if i < 0 {
 		t.Fatal("PROTOCOL.md §3 no longer lists the Join refusals")
 	}
-	if list := string(doc[i : i+400]); !strings.Contains(list, "`INVALID_DELTA`") || !strings.Contains(list, "`TOO_MANY_ROOMS`") {
+	if list := text[i : i+400]; !strings.Contains(list, "`INVALID_DELTA`") || !strings.Contains(list, "`TOO_MANY_ROOMS`") {
 		t.Fatalf("PROTOCOL.md's list of Join refusals lacks INVALID_DELTA or TOO_MANY_ROOMS: %s", list)
 	}
 }
@@ -334,5 +335,26 @@ func TestClockLagBound(t *testing.T) {
 		if v := snap.View(); v.Blocks["old"] != nil || v.Blocks["month"] == nil {
 			t.Fatalf("blocks after the two edits: %v", v.Blocks)
 		}
+	})
+}
+
+// A room takes rooms.Config.MaxMembers sessions; the next Join gets the
+// retryable OVERLOADED, a re-join of a member is not refused.
+func TestRoomMemberCap(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newBubbleEnv(t, func(_ *session.Config, r *rooms.Config) { r.MaxMembers = 2 })
+		a := e.connect(t, "ua:A", "rep-a")
+		b := e.connect(t, "ub:B", "rep-b")
+		c := e.connect(t, "uc:C", "rep-c")
+		a.join("wf", "")
+		b.join("wf", "")
+		c.send(&protocol.Join{WorkflowID: "wf"})
+		if er := expectErrorFor(c, "wf"); er.Code != protocol.CodeOverloaded || !er.Retryable {
+			t.Fatalf("third member: %+v", er)
+		}
+		b.join("wf", "") // a re-join
+		a.send(&protocol.Leave{WorkflowID: "wf"})
+		synctest.Wait()
+		c.join("wf", "")
 	})
 }
