@@ -358,3 +358,18 @@ func TestRoomMemberCap(t *testing.T) {
 		c.join("wf", "")
 	})
 }
+
+func TestGrantsBounded(t *testing.T) {
+	e := newEnv(t, nil)
+	g := session.Grants{Workflows: make(map[string]protocol.Role, session.MaxGrantWorkflows+1)}
+	for i := range session.MaxGrantWorkflows + 1 {
+		g.Workflows[fmt.Sprintf("wf-%d", i)] = protocol.RoleRead
+	}
+	if _, err := e.h.SetGrants(t.Context(), "u1", g); !errors.Is(err, session.ErrInvalidGrants) {
+		t.Fatalf("SetGrants of %d workflows: %v", len(g.Workflows), err)
+	}
+	delete(g.Workflows, "wf-0")
+	if _, err := e.h.SetGrants(t.Context(), "u1", g); err != nil {
+		t.Fatal(err)
+	}
+}
