@@ -681,3 +681,35 @@ func TestDurableDeltasResentToAServerThatLacksThem(t *testing.T) {
 		t.Fatalf("server view after re-send = %+v", got)
 	}
 }
+
+// A server refusing a Drag (a read role's: PERMISSION_DENIED; one over the
+// bounds: TOO_LARGE) answers with an Error about the workflow: the session
+// goes on, and edits are still acknowledged.
+func TestDragRefusalKeepsRunning(t *testing.T) {
+	f := newFakeServer(t)
+	c := startClient(t, f, "alice", nil)
+	c.waitLive(t)
+	for _, code := range []protocol.Code{protocol.CodePermissionDenied, protocol.CodeTooLarge} {
+		e := protocol.NewError(code, "drag refused")
+		e.WorkflowID = "wf-1"
+		f.emit(e)
+	}
+	mustApply(t, c.Client, addBlock("b1", "A"))
+	testutil.WaitFor(t, "durable", func() bool { return c.Pending() == 0 })
+	select {
+	case err := <-c.done:
+		c.done <- err
+		t.Fatalf("Run ended on a Drag refusal: %v", err)
+	default:
+	}
+	if s := c.Status().State; s != StateLive {
+		t.Fatalf("state = %s", s)
+	}
+	big := make(map[string]Point, protocol.MaxDragBlocks+1)
+	for i := range protocol.MaxDragBlocks + 1 {
+		big[fmt.Sprintf("b%d", i)] = Point{X: 1, Y: 1}
+	}
+	if err := c.Drag(big); err == nil {
+		t.Fatal("a drag over MaxDragBlocks was accepted")
+	}
+}
