@@ -554,16 +554,20 @@ func TestTerminalCloseStopsRun(t *testing.T) {
 }
 
 func TestJoinRefusedStopsRun(t *testing.T) {
-	f := newFakeServer(t)
-	f.set(func(f *fakeServer) { f.joinError = protocol.NewError(protocol.CodeAccessDenied, "no") })
-	c, err := New(Config{URL: f.url(), ReplicaID: "alice", WorkflowID: "wf-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	var pe *protocol.Error
-	if err := c.Run(t.Context()); !errors.As(err, &pe) || pe.Code != protocol.CodeAccessDenied {
-		t.Fatalf("Run = %v, want ACCESS_DENIED", err)
+	for _, code := range []protocol.Code{protocol.CodeAccessDenied, protocol.CodeUnknownWorkflow, protocol.CodeTooManyRooms} {
+		t.Run(code.String(), func(t *testing.T) {
+			f := newFakeServer(t)
+			f.set(func(f *fakeServer) { f.joinError = protocol.NewError(code, "no") })
+			c, err := New(Config{URL: f.url(), ReplicaID: "alice", WorkflowID: "wf-1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			var pe *protocol.Error
+			if err := c.Run(t.Context()); !errors.As(err, &pe) || pe.Code != code {
+				t.Fatalf("Run = %v, want %s", err, code)
+			}
+		})
 	}
 }
 
