@@ -87,6 +87,7 @@ type Client struct {
 	selection  protocol.Selection
 	presDirty  bool             // presence changed since the last Presence frame
 	drag       map[string]Point // positions not yet sent; nil when none
+	renames    renames          // reported by OnRename; nil without OnRename
 }
 
 // New returns a Client for cfg. It does not connect: call Run. It returns an
@@ -126,6 +127,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.clock = crdt.NewClock(c.replica)
 	c.loadMax = c.doc.Context().Max(c.replica)
+	if cfg.OnRename != nil {
+		c.renames = seedRenames(c.doc, c.replica)
+	}
 	// A saved or stored document may hold writes stamped ahead of this
 	// machine's clock (observed from a faster one): the next local write
 	// must still order after them, or it would lose to what it overwrites.
@@ -301,6 +305,9 @@ func (c *Client) reset(replicaID crdt.ReplicaID) error {
 	c.clock = crdt.NewClock(c.replica)
 	c.loadMax, c.sentMax = 0, 0
 	c.doc = workflow.New()
+	if c.renames != nil {
+		c.renames = renames{}
+	}
 	c.out.clear()
 	c.recent = recent{}
 	c.rejected = nil

@@ -552,6 +552,10 @@ func (c *Client) mergeRemote(cn *conn, b []byte, relay uint64, r protocol.Receip
 		return nil
 	}
 	c.doc.Merge(delta)
+	var renamed []workflow.Renamed
+	if c.renames != nil && touchesNames(delta) {
+		renamed = c.renames.check(c.doc, c.replica)
+	}
 	c.logLocked(b)
 	if !r.IsZero() {
 		c.keepLocked(cn, &kept{epoch: cn.epoch, relay: relay, enc: b, receipt: r, ctx: delta.Context().Clone()})
@@ -566,6 +570,9 @@ func (c *Client) mergeRemote(cn *conn, b []byte, relay uint64, r protocol.Receip
 	}
 	if fn := c.cfg.OnChange; fn != nil {
 		c.callback(func() { fn(delta, true) })
+	}
+	for _, r := range renamed {
+		c.callback(func() { c.cfg.OnRename(r) })
 	}
 	return nil
 }
