@@ -16,7 +16,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
 
@@ -31,9 +30,6 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	// The aud claim is a string (PROTOCOL §4.1); golang-jwt writes a
-	// one-element array unless told otherwise.
-	jwt.MarshalSingleStringAsArray = false
 	goleak.VerifyTestMain(m)
 }
 

@@ -247,23 +247,29 @@ func TestLongTokenAuthenticationFailed(t *testing.T) {
 	ok.expect(protocol.FrameWelcome)
 }
 
-func TestAudienceArrayRefused(t *testing.T) {
+// aud follows RFC 7519 §4.1.3: a string equal to the audience, or an array
+// of strings that contains it (golang-jwt's RegisteredClaims writes an
+// array); an array without it, or another JSON type, is refused.
+func TestAudienceForms(t *testing.T) {
 	e := newJWTEnv(t, nil)
 	now := time.Now()
-	tok := sign(t, jwt.MapClaims{"sub": "u1", "aud": []string{testAudience}, "iss": "app",
-		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "roles": map[string]string{"wf": "write"}}, "", testSecret)
-	c := e.dial(t, nil)
-	c.send(&protocol.Hello{ProtocolVersion: 1, Token: tok, ReplicaID: "rep"})
-	if er := c.expect(protocol.FrameError).(*protocol.Error); er.Code != protocol.CodeAuthenticationFailed || !strings.Contains(er.Message, "aud") {
-		t.Fatalf("aud array: %+v", er)
+	token := func(aud any) string {
+		return sign(t, jwt.MapClaims{"sub": "u1", "aud": aud, "iss": "app",
+			"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "roles": map[string]string{"wf": "write"}}, "", testSecret)
 	}
-	if got := c.expectClose(); got != int(protocol.CloseAuthenticationFailed) {
-		t.Fatalf("close = %d, want 4500", got)
+	for _, aud := range []any{[]string{"other"}, []string{}, 7, map[string]string{"a": testAudience}, "other"} {
+		c := e.dial(t, nil)
+		c.send(&protocol.Hello{ProtocolVersion: 1, Token: token(aud), ReplicaID: "rep"})
+		if er := c.expect(protocol.FrameError).(*protocol.Error); er.Code != protocol.CodeAuthenticationFailed {
+			t.Fatalf("aud %v: %+v", aud, er)
+		}
+		if got := c.expectClose(); got != int(protocol.CloseAuthenticationFailed) {
+			t.Fatalf("aud %v: close = %d, want 4500", aud, got)
+		}
 	}
-	// The same claims with aud a string pass.
-	tok = sign(t, jwt.MapClaims{"sub": "u1", "aud": testAudience, "iss": "app",
-		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}, "", testSecret)
-	e.connect(t, tok, "rep")
+	e.connect(t, token(testAudience), "rep-s")
+	e.connect(t, token([]string{"other", testAudience}), "rep-a")
+	e.connect(t, token(jwt.ClaimStrings{testAudience}), "rep-c")
 }
 
 // A Join whose ctx does not decode gets INVALID_DELTA (the code of an
