@@ -467,8 +467,15 @@ func (c *Client) setPresence(set func()) error {
 // are ephemeral: relayed to the room, never merged or stored, and dropped
 // while offline. On drop, Apply the final positions
 // (workflow.BatchUpdatePositions) as a real edit. Calls faster than
-// Config.PresenceInterval are folded, later positions winning.
+// Config.PresenceInterval are folded, later positions winning. A call over
+// protocol.MaxDragBlocks blocks or protocol.MaxDragBytes is refused. A
+// session with the read role may not drag: the server answers Error
+// PERMISSION_DENIED, which the client logs (Run goes on).
 func (c *Client) Drag(positions map[string]Point) error {
+	if len(positions) > protocol.MaxDragBlocks || dragBytes(positions) > protocol.MaxDragBytes {
+		return fmt.Errorf("client: a drag carries at most %d blocks and %d bytes (the server refuses more with TOO_LARGE)",
+			protocol.MaxDragBlocks, protocol.MaxDragBytes)
+	}
 	for id, p := range positions {
 		if id == "" || len(id) > protocol.MaxIDBytes {
 			return fmt.Errorf("client: drag block id must be 1 to %d bytes", protocol.MaxIDBytes)
@@ -487,6 +494,10 @@ func (c *Client) Drag(positions map[string]Point) error {
 	}
 	if c.drag == nil {
 		c.drag = make(map[string]Point, len(positions))
+	} else if len(c.drag)+len(positions) > protocol.MaxDragBlocks || dragBytes(c.drag)+dragBytes(positions) > protocol.MaxDragBytes {
+		// Folding calls must not build a frame over the server's bounds:
+		// the latest call wins.
+		clear(c.drag)
 	}
 	for id, p := range positions {
 		c.drag[id] = p
@@ -558,4 +569,15 @@ func (c *Client) setState(s State) {
 	}
 	c.mu.Unlock()
 	c.notifyStatus()
+}
+
+// dragBytes is an upper bound of what positions take in a Drag frame: per
+// block its id (with a str header of at most 3 bytes) and a point map of
+// two float64 (23 bytes), plus the frame's envelope and workflow id.
+func dragBytes(positions map[string]Point) int {
+	n := 16 + 3 + protocol.MaxIDBytes
+	for id := range positions {
+		n += 3 + len(id) + 23
+	}
+	return n
 }

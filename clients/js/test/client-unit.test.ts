@@ -19,7 +19,7 @@ import { Clock } from '../src/crdt/hlc';
 import { apply } from '../src/workflow/builder';
 import { Doc } from '../src/workflow/doc';
 import { parseOp } from '../src/workflow/parse';
-import { FrameType } from '../src/protocol';
+import { Code, FrameType, MaxDragBlocks } from '../src/protocol';
 import { ScriptedServer } from './scripted';
 
 /** A websocket that never opens: enough for offline behaviour. */
@@ -320,6 +320,25 @@ describe("the 'rename' event", () => {
     ws.deliver({ type: FrameType.RemoteDelta, workflowId: 'wf', delta: d.encode(), origin: { userId: 'bob', sessionId: 's2', replicaId: 'other-window' } });
     expect(c.view().blocks.mine.name).toBe('Agent 4');
     expect(seen).toHaveLength(1);
+    await c.close();
+  });
+});
+
+describe('drag bounds and refusals', () => {
+  it('refuses a drag over MaxDragBlocks; a refused Drag does not end the session', async () => {
+    const server = new ScriptedServer();
+    const c = await FlowsyncClient.open({ ...base, WebSocket: server.WebSocket });
+    c.goOnline();
+    const ws = server.last;
+    ws.join();
+    const big: Record<string, { x: number; y: number }> = {};
+    for (let i = 0; i <= MaxDragBlocks; i++) big[`b${i}`] = { x: 1, y: 1 };
+    expect(() => c.drag(big)).toThrow(/at most/);
+    const errors: unknown[] = [];
+    c.on('error', (e) => errors.push(e));
+    ws.deliver({ type: FrameType.Error, code: Code.PERMISSION_DENIED, message: 'role "read" may not drag blocks', retryable: false, workflowId: 'wf' });
+    expect(errors).toHaveLength(1);
+    expect(c.status().state).toBe('live');
     await c.close();
   });
 });
