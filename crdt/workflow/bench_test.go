@@ -261,6 +261,11 @@ func mixedOps(tb testing.TB, d *Doc, ids []string, n int, seed uint64) []string 
 	tb.Helper()
 	rng := rand.New(rand.NewPCG(seed, seed+1))
 	clocks := []*benchClock{newBenchClock("alice"), newBenchClock("bob"), newBenchClock("carol")}
+	for _, c := range clocks {
+		// Past every write of the fixture, whose builder's clock ran one
+		// millisecond per batch: an edit must not predate its block's add.
+		c.wall += 1_000_000
+	}
 	ids = append([]string(nil), ids...)
 	next := 1_000_000
 	for i := 0; i < n; i++ {
