@@ -70,7 +70,15 @@ type Doc struct {
 	// idx is derived from store and ctx; nil until first needed, and again
 	// after a merge too large to follow key by key.
 	idx *docIndex
+	// version counts merges, so that a caller can keep what it derived from
+	// the document (an encoding) until the next one.
+	version uint64
 }
+
+// Version returns a number that changes whenever d is merged into: a copy of
+// an encoding of d made at one version is an encoding of d as long as the
+// version stays the same (writes through Store or Context do not count).
+func (d *Doc) Version() uint64 { return d.version }
 
 // New returns an empty document.
 func New() *Doc { return &Doc{} }
@@ -84,6 +92,7 @@ func (d *Doc) Store() *crdt.DotMap[Key, Cell] { return &d.store }
 // Merge joins delta into d and returns how many stored values it added or
 // removed. Merging is commutative, associative and idempotent.
 func (d *Doc) Merge(delta *Doc) int {
+	d.version++
 	if d.idx != nil {
 		if n, ok := d.idx.merge(d, delta); ok {
 			return n
