@@ -143,4 +143,3 @@ func (rm *Room) handleVouch(ev *vouchEvent) {
 	rm.sendTo(ms, ack, protocol.AppendFrame(make([]byte, 0, 16+len(ev.opID)), ack))
 	rm.queueWrite(pendingDelta{m: ms.m, opID: ev.opID, raw: ev.raw, applied: rm.cfg.now()})
 }
-

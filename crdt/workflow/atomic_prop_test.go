@@ -276,4 +276,3 @@ func checkAtomicRecord(t *rapid.T, h *atomicHistory, d *Doc, bv *BlockView) {
 		fail("data", bv.Data, want.Data)
 	}
 }
-
