@@ -38,7 +38,9 @@ type docIndex struct {
 	dots    map[crdt.ReplicaID]*counters
 	removed crdt.Context
 
-	touched []Key // scratch for Merge
+	// Scratch for merge, kept to spare the allocations on every edit.
+	touched []Key
+	added   []crdt.Dot
 }
 
 // entity is the element a key belongs to: a block (with its fields,
@@ -115,8 +117,7 @@ func (x *docIndex) merge(d, delta *Doc) (int, bool) {
 	if delta.ctx.Len() > uint64(d.store.NumDots()) {
 		return 0, false
 	}
-	touched := x.touched[:0]
-	var added []crdt.Dot
+	touched, added := x.touched[:0], x.added[:0]
 	delta.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
 		touched = append(touched, k)
 		for _, e := range es {
@@ -137,24 +138,23 @@ func (x *docIndex) merge(d, delta *Doc) (int, bool) {
 	for _, k := range touched {
 		x.touch(k, d.store.Get(k))
 	}
-	x.touched = touched[:0]
 	for _, dot := range added {
 		x.addDot(dot)
 	}
+	clear(touched) // drop the strings until the next merge
+	x.touched, x.added = touched[:0], added[:0]
 	delta.ctx.ForEach(func(dot crdt.Dot) bool {
 		if !d.store.Has(dot) {
 			x.removed.Add(dot)
 			if c := x.dots[dot.Replica]; c != nil {
-				c.stale++ // harmless when dot was never held: compaction recounts
+				// Overcounts a dot that was never held; compaction recounts.
+				if c.stale++; c.stale > len(c.cs)/2 {
+					x.compact(d, dot.Replica, c)
+				}
 			}
 		}
 		return true
 	})
-	for r, c := range x.dots {
-		if c.stale > len(c.cs)/2 {
-			x.compact(d, r, c)
-		}
-	}
 	return n, true
 }
 

@@ -57,12 +57,12 @@ func TestModelIndexMatchesRebuild(t *testing.T) {
 				}
 				rt.Logf("#%d r%d merges r%d's DeltaSince", step, i, j)
 				d.Merge(got)
-				clocks[i].Observe(latestStamp(d), wall)
+				clocks[i].Observe(d.Latest(), wall)
 			case a < 9 && len(deltas) > 0:
 				k := g.uniform("delta", len(deltas))
 				rt.Logf("#%d r%d merges delta %d", step, i, k)
 				d.Merge(deltas[k])
-				clocks[i].Observe(latestStamp(d), wall)
+				clocks[i].Observe(d.Latest(), wall)
 			default:
 				rt.Logf("#%d r%d decodes its encoding", step, i)
 				d2, err := Decode(d.Encode(), DocLimits)
