@@ -39,8 +39,14 @@ type docIndex struct {
 	removed crdt.Context
 
 	// Scratch for merge, kept to spare the allocations on every edit.
-	touched []Key
+	touched []touchedKey
 	added   []crdt.Dot
+}
+
+// touchedKey is a key a merge may change, and whether it held values before.
+type touchedKey struct {
+	k   Key
+	had bool
 }
 
 // entity is the element a key belongs to: a block (with its fields,
@@ -89,7 +95,8 @@ func buildIndex(d *Doc) *docIndex {
 	}
 	var held crdt.Context
 	d.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
-		x.touch(k, es)
+		x.setKey(k, true)
+		x.derive(k, es)
 		for _, e := range es {
 			c := x.dots[e.Dot.Replica]
 			if c == nil {
@@ -118,8 +125,14 @@ func (x *docIndex) merge(d, delta *Doc) (int, bool) {
 		return 0, false
 	}
 	touched, added := x.touched[:0], x.added[:0]
+	note := func(k Key) {
+		if n := len(touched); n > 0 && touched[n-1].k == k {
+			return // a write and the value it covers: one key
+		}
+		touched = append(touched, touchedKey{k, len(d.store.Get(k)) > 0})
+	}
 	delta.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
-		touched = append(touched, k)
+		note(k)
 		for _, e := range es {
 			if !d.store.Has(e.Dot) && !d.ctx.Contains(e.Dot) {
 				added = append(added, e.Dot)
@@ -129,14 +142,18 @@ func (x *docIndex) merge(d, delta *Doc) (int, bool) {
 	})
 	delta.ctx.ForEach(func(dot crdt.Dot) bool {
 		if k, ok := d.store.KeyOf(dot); ok {
-			touched = append(touched, k)
+			note(k)
 		}
 		return true
 	})
 	n := d.store.Join(&delta.store, &d.ctx, &delta.ctx)
 	d.ctx.Merge(&delta.ctx)
-	for _, k := range touched {
-		x.touch(k, d.store.Get(k))
+	for _, t := range touched {
+		es := d.store.Get(t.k)
+		if has := len(es) > 0; has != t.had {
+			x.setKey(t.k, has)
+		}
+		x.derive(t.k, es)
 	}
 	for _, dot := range added {
 		x.addDot(dot)
@@ -182,15 +199,15 @@ func (x *docIndex) compact(d *Doc, r crdt.ReplicaID, c *counters) {
 	}
 }
 
-// touch brings the indexes up to date for key k, whose values are now es.
-func (x *docIndex) touch(k Key, es []crdt.Dotted[Cell]) {
+// setKey records that key k holds values (has) or no longer does.
+func (x *docIndex) setKey(k Key, has bool) {
 	ent := entityOf(k)
 	ks := x.keys[ent]
 	i := slices.Index(ks, k)
 	switch {
-	case len(es) > 0 && i < 0:
+	case has && i < 0:
 		x.keys[ent] = append(ks, k)
-	case len(es) == 0 && i >= 0:
+	case !has && i >= 0:
 		ks[i] = ks[len(ks)-1]
 		ks = ks[:len(ks)-1]
 		if len(ks) == 0 {
@@ -199,6 +216,11 @@ func (x *docIndex) touch(k Key, es []crdt.Dotted[Cell]) {
 			x.keys[ent] = ks
 		}
 	}
+}
+
+// derive brings the parent, name and edge indexes up to date for key k,
+// whose values are now es.
+func (x *docIndex) derive(k Key, es []crdt.Dotted[Cell]) {
 	switch {
 	case k.Kind == KindBlockField && k.Sub == FieldParentID:
 		p := ""
