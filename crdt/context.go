@@ -80,8 +80,16 @@ func unionRange(rs []Range, r Range) []Range {
 		r.Lo = min(r.Lo, rs[i].Lo)
 		r.Hi = max(r.Hi, rs[j-1].Hi)
 	}
+	if countRangeWork != nil {
+		countRangeWork(len(rs) - i) // the tail slices.Replace moves
+	}
 	return slices.Replace(rs, i, j, r)
 }
+
+// countRangeWork, when set (by tests only, never concurrently with a merge),
+// is told how many ranges each step of a merge touched: the regression test
+// for interleaved contexts bounds the total by the size of the input.
+var countRangeWork func(ranges int)
 
 // Max returns the greatest counter seen from replica, 0 if none.
 func (c *Context) Max(replica ReplicaID) uint64 {
@@ -183,7 +191,11 @@ func (c *Context) ForEach(fn func(Dot) bool) {
 	}
 }
 
-// Merge adds every dot of o to c.
+// Merge adds every dot of o to c. Its cost is linear in the ranges of both:
+// a replica whose new ranges all lie past c's last (every fresh write) costs
+// an append, a handful of ranges is inserted one by one, and more are merged
+// with c's in one pass, so a delta whose context interleaves with c's (dots
+// 3, 5, 7, … into 2, 4, 6, …) cannot make the merge quadratic.
 func (c *Context) Merge(o *Context) {
 	for replica, ors := range o.ranges {
 		if len(ors) == 0 {
@@ -193,17 +205,54 @@ func (c *Context) Merge(o *Context) {
 			c.ranges = make(map[ReplicaID][]Range, len(o.ranges))
 		}
 		rs := c.ranges[replica]
-		if len(rs) == 0 {
-			c.ranges[replica] = slices.Clone(ors)
-			continue
+		switch {
+		case len(rs) == 0:
+			rs = slices.Clone(ors)
+		case ors[0].Lo-1 > rs[len(rs)-1].Hi:
+			rs = append(rs, ors...)
+		case len(ors) <= insertOneByOne:
+			if countRangeWork != nil {
+				countRangeWork(len(ors))
+			}
+			for _, r := range ors {
+				rs = addRange(rs, r)
+			}
+		default:
+			rs = unionRanges(rs, ors)
 		}
 		// One map write per replica, not per range: merging a delta is on
 		// every edit's path.
-		for _, r := range ors {
-			rs = addRange(rs, r)
-		}
 		c.ranges[replica] = rs
 	}
+}
+
+// insertOneByOne is how many ranges Merge inserts singly (a binary search
+// and a copy of the tail each) before a single linear pass is cheaper.
+const insertOneByOne = 4
+
+// unionRanges returns the union of two sorted range sets in one pass over
+// both, coalescing ranges that overlap or touch. Comparisons subtract from a
+// Lo (≥ 1) rather than add to a Hi, which may be MaxUint64.
+func unionRanges(a, b []Range) []Range {
+	if countRangeWork != nil {
+		countRangeWork(len(a) + len(b))
+	}
+	out := make([]Range, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		var r Range
+		if j == len(b) || (i < len(a) && a[i].Lo <= b[j].Lo) {
+			r, i = a[i], i+1
+		} else {
+			r, j = b[j], j+1
+		}
+		if n := len(out); n > 0 && r.Lo-1 <= out[n-1].Hi {
+			out[n-1].Hi = max(out[n-1].Hi, r.Hi)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // addRange adds a valid range to the sorted set rs.
