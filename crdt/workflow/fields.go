@@ -59,6 +59,7 @@ type Position struct {
 
 func boolValue(v bool) Value     { return msgpackx.AppendBool(nil, v) }
 func stringValue(s string) Value { return msgpackx.AppendString(nil, s) }
+
 // floatValue writes f canonically. A NaN or infinity is written as a plain
 // float64 for Prepare to refuse (every delta's values are checked there).
 func floatValue(f float64) Value {
