@@ -91,6 +91,24 @@ func unionRange(rs []Range, r Range) []Range {
 // for interleaved contexts bounds the total by the size of the input.
 var countRangeWork func(ranges int)
 
+// AddRanges records every dot of replica in rs, which must be sorted,
+// disjoint and non-adjacent with 1 ≤ Lo ≤ Hi (what Ranges returns and
+// decoders check). It costs what Merge does for one replica; c takes
+// ownership of rs when it has no range of replica yet (a decoder's case).
+func (c *Context) AddRanges(replica ReplicaID, rs []Range) {
+	if len(rs) == 0 {
+		return
+	}
+	if c.ranges == nil {
+		c.ranges = make(map[ReplicaID][]Range)
+	}
+	if len(c.ranges[replica]) == 0 {
+		c.ranges[replica] = rs
+		return
+	}
+	c.ranges[replica] = mergeInto(c.ranges[replica], rs)
+}
+
 // Max returns the greatest counter seen from replica, 0 if none.
 func (c *Context) Max(replica ReplicaID) uint64 {
 	rs := c.ranges[replica]
@@ -205,25 +223,34 @@ func (c *Context) Merge(o *Context) {
 			c.ranges = make(map[ReplicaID][]Range, len(o.ranges))
 		}
 		rs := c.ranges[replica]
-		switch {
-		case len(rs) == 0:
+		if len(rs) == 0 {
 			rs = slices.Clone(ors)
-		case ors[0].Lo-1 > rs[len(rs)-1].Hi:
-			rs = append(rs, ors...)
-		case len(ors) <= insertOneByOne:
-			if countRangeWork != nil {
-				countRangeWork(len(ors))
-			}
-			for _, r := range ors {
-				rs = addRange(rs, r)
-			}
-		default:
-			rs = unionRanges(rs, ors)
+		} else {
+			rs = mergeInto(rs, ors)
 		}
 		// One map write per replica, not per range: merging a delta is on
 		// every edit's path.
 		c.ranges[replica] = rs
 	}
+}
+
+// mergeInto adds the sorted ranges ors to the non-empty sorted set rs and
+// returns the set: an append when ors lies past rs's end (every fresh
+// write), single inserts for a handful, else one linear pass.
+func mergeInto(rs, ors []Range) []Range {
+	switch {
+	case ors[0].Lo-1 > rs[len(rs)-1].Hi:
+		return append(rs, ors...)
+	case len(ors) <= insertOneByOne:
+		if countRangeWork != nil {
+			countRangeWork(len(ors))
+		}
+		for _, r := range ors {
+			rs = addRange(rs, r)
+		}
+		return rs
+	}
+	return unionRanges(rs, ors)
 }
 
 // insertOneByOne is how many ranges Merge inserts singly (a binary search

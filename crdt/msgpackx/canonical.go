@@ -46,6 +46,14 @@ func CheckCanonical(b []byte, lim Limits) error {
 	return nil
 }
 
+// CheckCanonicalForm is CheckCanonical for bytes already known to hold
+// exactly one well-formed value (Check passed on them, or Reader.Raw
+// returned them): it skips the bounds walk. On other input it may panic.
+func CheckCanonicalForm(b []byte) error {
+	_, err := canonicalValue(b, 0)
+	return err
+}
+
 func notCanonical(off int, what string) error {
 	return fmt.Errorf("%w: %s at offset %d", ErrNotCanonical, what, off)
 }

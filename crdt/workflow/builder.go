@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/flowsync/flowsync/crdt"
+	"github.com/flowsync/flowsync/crdt/msgpackx"
 )
 
 // Op is one operation of the editor vocabulary. Implementations live in the
@@ -50,7 +51,7 @@ func (d *Doc) checkValues() error {
 	d.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
 		for _, e := range es {
 			if v := e.Value.Value; len(v) > 0 && !(len(v) == 1 && v[0] == 0xc0) {
-				if err = checkValue(v); err != nil {
+				if err = msgpackx.CheckCanonical(v, msgpackx.Limits{MaxBytes: len(v), MaxDepth: 64}); err != nil {
 					err = fmt.Errorf("%s of %q: %w", k.Sub, k.ID, err)
 					return false
 				}

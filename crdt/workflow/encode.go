@@ -279,6 +279,7 @@ func decodeBody(r *msgpackx.Reader, maxRanges int) (*Doc, error) {
 		if ranges += n / 2; ranges > maxRanges {
 			return nil, fmt.Errorf("%w: more than %d", ErrTooManyRanges, maxRanges)
 		}
+		rs := make([]crdt.Range, 0, n/2)
 		var prev uint64
 		for j := 0; j < n/2; j++ {
 			start, length := r.Uint(), r.Uint()
@@ -295,9 +296,10 @@ func decodeBody(r *msgpackx.Reader, maxRanges int) (*Doc, error) {
 			if lo == 0 || hi < lo || hi > crdt.MaxCounter {
 				return nil, fmt.Errorf("context range [%d, %d] of %q is invalid", lo, hi, replica)
 			}
-			d.ctx.AddRange(replica, crdt.Range{Lo: lo, Hi: hi}) // ascending: appends
+			rs = append(rs, crdt.Range{Lo: lo, Hi: hi}) // ascending, gaps ≥ 1: valid as is
 			prev = hi
 		}
+		d.ctx.AddRanges(replica, rs)
 	}
 	ngroups := r.ArrayHeader()
 	// Ids repeat across kinds (a block's fields and sub-blocks) and field
@@ -418,10 +420,10 @@ func entryAfter(sub string, ridx, counter uint64, prevSub string, prevRidx, prev
 }
 
 // checkValue holds an embedded value to the canonical value form, with
-// non-finite numbers reported as out of the domain. The document's Check
-// already bounded its size and depth.
+// non-finite numbers reported as out of the domain. raw is one well-formed
+// value (Reader.Raw or an encoder returned it), as CheckCanonicalForm needs.
 func checkValue(raw []byte) error {
-	err := msgpackx.CheckCanonical(raw, msgpackx.Limits{MaxBytes: len(raw), MaxDepth: 64})
+	err := msgpackx.CheckCanonicalForm(raw)
 	switch {
 	case err == nil:
 		return nil
