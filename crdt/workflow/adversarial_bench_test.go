@@ -157,6 +157,7 @@ func BenchmarkOrdinaryDelta(b *testing.B) {
 	for _, name := range []string{"subblock-text", "position", "add-block"} {
 		b.Run(name, func(b *testing.B) {
 			client, clock := base.Clone(), newBenchClock("client")
+			clock.wall += 1_000_000 // after the adds: a write must not predate its block's add
 			const pool = 256
 			encs := make([][]byte, pool)
 			for i := range encs {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -115,8 +116,22 @@ func mutantBases(t *testing.T) [][]byte {
 	d, ids := buildDoc(t, 12)
 	bases = append(bases, d.Encode())
 	other := d.Clone()
-	mixedOps(t, other, ids, 20, 3)
-	bases = append(bases, other.DeltaSince(d.Context()).Encode(), d.DeltaSince(other.Context()).Encode())
+	clock := newBenchClock("editor")
+	clock.wall += 1_000_000 // after the adds: a write must not predate its block's add
+	for i, id := range ids[:6] {
+		for _, op := range []Op{
+			UpdatePosition{ID: id, Position: Position{X: float64(i), Y: 2.5}},
+			UpdateName{ID: id, NewName: fmt.Sprint("Renamed ", i)},
+		} {
+			if _, err := other.Apply(clock.now(), op); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := other.Apply(clock.now(), RemoveBlock{ID: ids[7]}); err != nil {
+		t.Fatal(err)
+	}
+	bases = append(bases, other.DeltaSince(d.Context()).Encode(), d.DeltaSince(other.Context()).Encode(), other.Encode())
 	v, err := d.Apply(crdt.Timestamp{Wall: 1_700_000_000_000, Replica: "z-vars"}, AddVariable{ID: "v1", VarName: "n", Type: "number", Value: 2.5})
 	if err != nil {
 		t.Fatal(err)

@@ -72,6 +72,10 @@ class Store implements ViewSource {
     );
   }
 
+  entries(k: Key): readonly ViewEntry[] {
+    return this.keys.get(JSON.stringify([k.kind, k.id, k.sub]))?.es ?? [];
+  }
+
   forEachKey(fn: (k: Key, entries: readonly ViewEntry[]) => void): void {
     const slots = [...this.keys.values()];
     if (this.reversed) slots.reverse();
@@ -216,7 +220,7 @@ describe('block rendering', () => {
 });
 
 describe('visibility', () => {
-  it('hides a child, its edges and its container config when the container is removed', () => {
+  it('shows the children of a removed container at the top level (the orphan rule); their edges to removed blocks hide', () => {
     const s = new Store()
       .field('loop', 'type', stringValue('loop')) // fields survive, membership is gone
       .block('c1', 'agent', 'C1')
@@ -224,16 +228,17 @@ describe('visibility', () => {
       .block('c2', 'agent', 'C2')
       .field('c2', 'parentId', stringValue('loop'))
       .block('gc', 'agent', 'Grandchild')
-      .edge('e', 'c1', 'c2');
-    // A grandchild under a hidden child stays hidden too.
-    s.field('gc', 'parentId', stringValue('c1'));
+      .edge('e', 'c1', 'c2')
+      .edge('e2', 'c1', 'gone');
+    s.field('gc', 'parentId', stringValue('c1')); // c1 is no container: gc's parent is ignored
     const v = view(s);
-    expect(Object.keys(v.blocks)).toEqual(['gc']); // c1 is no container, so gc's parent is ignored
-    expect(v.edges).toEqual([]);
+    expect(Object.keys(v.blocks).sort()).toEqual(['c1', 'c2', 'gc']);
+    for (const id of ['c1', 'c2', 'gc']) expect(v.blocks[id].data).not.toHaveProperty('parentId');
+    expect(v.edges.map((e) => e.id)).toEqual(['e']); // both ends show, both top-level now
     expect(Object.keys(v.loops)).toEqual([]);
   });
 
-  it('hides a chain of descendants under a removed container', () => {
+  it('keeps a chain of descendants under a removed container, rooted at the top level', () => {
     const s = new Store()
       .field('outer', 'type', stringValue('loop'))
       .block('inner', 'parallel', 'Inner')
@@ -242,11 +247,14 @@ describe('visibility', () => {
       .field('leaf', 'parentId', stringValue('inner'))
       .block('other', 'agent', 'Other');
     const v = view(s);
-    expect(Object.keys(v.blocks)).toEqual(['other']);
-    expect(Object.keys(v.parallels)).toEqual([]);
+    expect(Object.keys(v.blocks).sort()).toEqual(['inner', 'leaf', 'other']);
+    expect(v.blocks.inner.data).not.toHaveProperty('parentId');
+    expect(v.blocks.leaf.data.parentId).toBe('inner');
+    expect(Object.keys(v.parallels)).toEqual(['inner']);
+    expect(v.order.indexOf('inner')).toBeLessThan(v.order.indexOf('leaf'));
   });
 
-  it('breaks a move cycle at the newer move (Kleppmann et al.)', () => {
+  it('breaks a move cycle at its newest pointer', () => {
     const s = new Store()
       .block('l1', 'loop', 'Loop 1')
       .block('l2', 'loop', 'Loop 2')
@@ -446,6 +454,36 @@ describe('variables', () => {
     expect(Object.keys(v.variables).sort()).toEqual(['v1', 'v2']);
     expect(v.variables.v1).toEqual({ id: 'v1', name: 'apiKey', type: 'string', value: { secret: true } });
     expect(v.variables.v2).toEqual({ id: 'v2', name: '', type: '', value: null });
+  });
+});
+
+describe('atomic records', () => {
+  it('shows the winning add whole: values stamped before it are not part of the block', () => {
+    const alice = { wall: 5, replica: 'alice' };
+    const bob = { wall: 5, replica: 'bob' }; // same time: the replica id breaks the tie
+    const s = new Store()
+      .block('x', 'agent', 'Alpha', alice)
+      .field('x', 'isWide', boolValue(true), alice)
+      .put(KindSubBlock, 'x', 'prompt', stringValue('from alpha'), alice)
+      .put(KindSubBlockType, 'x', 'prompt', stringValue('long-input'), alice)
+      .put(KindSubflow, 'x', 'iterations', floatValue(9), alice)
+      .block('x', 'api', 'Beta', bob)
+      .field('x', 'enabled', boolValue(false), bob)
+      // Stamped after the winning add: an edit that applies.
+      .field('x', 'position', positionValue({ x: 7, y: 8 }), { wall: 6, replica: 'alice' });
+    const b = view(s).blocks.x;
+    expect(b).toMatchObject({ type: 'api', name: 'Beta', enabled: false, isWide: false, position: { x: 7, y: 8 } });
+    expect(b.subBlocks).toEqual({});
+  });
+
+  it('hides variable fields stamped before the winning add', () => {
+    const s = new Store()
+      .put(KindVariable, 'v', '', null, { wall: 1 })
+      .put(KindVariableField, 'v', 'name', stringValue('old'), { wall: 1 })
+      .put(KindVariableField, 'v', 'value', anyValue(3), { wall: 1 })
+      .put(KindVariable, 'v', '', null, { wall: 2, replica: 'q' })
+      .put(KindVariableField, 'v', 'name', stringValue('new'), { wall: 2, replica: 'q' });
+    expect(view(s).variables.v).toEqual({ id: 'v', name: 'new', type: '', value: null });
   });
 });
 

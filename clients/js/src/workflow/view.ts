@@ -52,7 +52,11 @@ import {
   type Edge,
   type Position,
 } from './fields';
-import { TypeLoop, isContainer, normalizeName } from './state';
+import { compareTimestamps } from '../crdt/hlc';
+import { predates } from './incarnation';
+import { TypeLoop, blockKey, isContainer, variableKey } from './state';
+import { resolveNameList, type NameEntry } from './names';
+import { Tree, compareStamps, zeroStamp, type Link, type ParentLinks, type Stamp } from './tree';
 import { compareStrings } from './util';
 
 export type { Edge, Position } from './fields';
@@ -95,6 +99,13 @@ export interface View {
   parallels: Record<string, ParallelView>;
   /** Variables by id. */
   variables: Record<string, VariableView>;
+  /**
+   * The paint order: every visible block id once, each container before its
+   * children, siblings by their winning add (hybrid time, then dot), then
+   * id. Drawing in this order gives every replica the same picture where
+   * blocks overlap.
+   */
+  order: string[];
 }
 
 /** One visible block. Absent fields read as the reference's defaults. */
@@ -181,37 +192,6 @@ export const MaxBatchSize = 20;
 const defaultWidth = 500;
 const defaultHeight = 300;
 
-function compareNumbers(a: number, b: number): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/**
- * Orders entries for the view's tie-breaks: hybrid time (wall, logical, the
- * writer's replica), then dot (replica, counter). It is also
- * last-writer-wins's order (crdt.Winner), so the winner of a key is its
- * greatest stamp.
- */
-interface Stamp {
-  wall: number;
-  logical: number;
-  replica: string;
-  counter: number;
-}
-
-const zeroStamp: Stamp = { wall: 0, logical: 0, replica: '', counter: 0 };
-
-function compareStamps(s: Stamp, o: Stamp): number {
-  // The timestamp's replica is the dot's replica (Register.Stamp), so
-  // comparing it once covers both Timestamp.Compare's tie-break and the
-  // dot's.
-  return (
-    compareNumbers(s.wall, o.wall) ||
-    compareNumbers(s.logical, o.logical) ||
-    compareStrings(s.replica, o.replica) ||
-    compareNumbers(s.counter, o.counter)
-  );
-}
-
 /** One concurrent value under a key, as the view reads the store. */
 export interface ViewEntry {
   dot: { replica: string; counter: number };
@@ -219,12 +199,15 @@ export interface ViewEntry {
 }
 
 /**
- * What the view needs of a store: every key with its concurrent entries.
- * buildView takes a Doc or any ViewSource, so tests and tools can render a
- * hand-built store with exact stamps.
+ * What the view needs of a store: every key with its concurrent entries, and
+ * the entries under one key (for the membership entry that decides which
+ * values of a block or variable are current). buildView takes a Doc or any
+ * ViewSource, so tests and tools can render a hand-built store with exact
+ * stamps.
  */
 export interface ViewSource {
   forEachKey(fn: (k: Key, entries: readonly ViewEntry[]) => void): void;
+  entries(k: Key): readonly ViewEntry[];
 }
 
 interface NamedValue {
@@ -241,18 +224,30 @@ interface SubAcc {
 /** One block's entries, collected in the single pass over the store. */
 class BlockAcc {
   member = false;
+  /**
+   * The winning add, when member: the paint order, and the incarnation whose
+   * values are the block's (incarnation.ts).
+   */
+  addStamp: Stamp = zeroStamp;
   fields: NamedValue[] = [];
   nameStamp: Stamp = zeroStamp;
   parentStamp: Stamp = zeroStamp;
   subs: SubAcc[] = [];
   subflow: NamedValue[] = [];
-  /** Effective parent after cycle breaking. */
+  /** Effective parent (tree.ts). */
   parent = '';
-  /** 0 unknown, 1 visible, -1 hidden. */
-  visible = 0;
 
   field(name: string): Value {
     return lookup(this.fields, name);
+  }
+
+  /**
+   * Reports whether a block entry belongs to an earlier or a losing
+   * incarnation of the block (see incarnation.ts); Doc.get hides the same
+   * entries.
+   */
+  stale(w: ViewEntry): boolean {
+    return this.member && predates(w, this.addStamp);
   }
 
   sub(id: string): SubAcc {
@@ -321,6 +316,11 @@ export function buildView(doc: ViewSource | Doc): View {
     if (a === undefined) {
       a = new BlockAcc();
       blocks.set(id, a);
+      const inc = incarnation(doc, blockKey(id));
+      if (inc !== undefined) {
+        a.member = true;
+        a.addStamp = inc;
+      }
     }
     return a;
   };
@@ -334,24 +334,31 @@ export function buildView(doc: ViewSource | Doc): View {
     const value = w.value.value;
     switch (k.kind) {
       case KindBlock:
-        acc(k.id).member = true;
+        acc(k.id);
         break;
       case KindBlockField: {
         const a = acc(k.id);
+        if (a.stale(w)) break;
         a.fields.push({ name: k.sub, value });
         if (k.sub === FieldName) a.nameStamp = stamp;
         else if (k.sub === FieldParentID) a.parentStamp = stamp;
         break;
       }
-      case KindSubBlock:
-        acc(k.id).sub(k.sub).value = value;
+      case KindSubBlock: {
+        const a = acc(k.id);
+        if (!a.stale(w)) a.sub(k.sub).value = value;
         break;
-      case KindSubBlockType:
-        acc(k.id).sub(k.sub).typ = asString(value);
+      }
+      case KindSubBlockType: {
+        const a = acc(k.id);
+        if (!a.stale(w)) a.sub(k.sub).typ = asString(value);
         break;
-      case KindSubflow:
-        acc(k.id).subflow.push({ name: k.sub, value });
+      }
+      case KindSubflow: {
+        const a = acc(k.id);
+        if (!a.stale(w)) a.subflow.push({ name: k.sub, value });
         break;
+      }
       case KindEdge: {
         const e = asEdge(value);
         e.id = k.id;
@@ -362,6 +369,8 @@ export function buildView(doc: ViewSource | Doc): View {
         variables[k.id] = { id: k.id, name: '', type: '', value: null };
         break;
       case KindVariableField: {
+        const inc = incarnation(doc, variableKey(k.id));
+        if (inc !== undefined && predates(w, inc)) break;
         let fs = varFields.get(k.id);
         if (fs === undefined) varFields.set(k.id, (fs = []));
         fs.push({ name: k.sub, value });
@@ -370,22 +379,29 @@ export function buildView(doc: ViewSource | Doc): View {
     }
   });
 
-  resolveParents(blocks);
+  const tree = new Tree(new ViewLinks(blocks));
+  for (const [id, a] of blocks) {
+    if (a.member) a.parent = tree.parentOf(id);
+  }
   const v: View = {
     blocks: dict<BlockView>(),
     edges: [],
     loops: dict<LoopView>(),
     parallels: dict<ParallelView>(),
     variables,
+    order: [],
   };
+  // Rule (orphans, tree.ts): every live block shows, so a block moved into
+  // or added to a concurrently removed container is never hidden.
   for (const [id, a] of blocks) {
-    if (isVisible(blocks, a)) v.blocks[id] = render(id, a);
+    if (a.member) v.blocks[id] = render(id, a);
   }
+  v.order = paintOrder(v.blocks, blocks);
   resolveNames(v.blocks, blocks);
   renderSubflows(v, blocks);
 
   // Edges: visible ends, no self-loop, scope, no duplicate, no cycle.
-  const candidates = edges.filter((e) => edgeAllowed(v.blocks, blocks, e.edge));
+  const candidates = edges.filter((e) => !edgeOutlivedByAnEnd(blocks, e.edge, e.stamp) && edgeAllowed(v.blocks, blocks, e.edge));
   candidates.sort((a, b) => compareStamps(a.stamp, b.stamp) || compareStrings(a.edge.id, b.edge.id));
   // Rule (duplicates): of edges with the same ends and handles, the
   // earliest added shows.
@@ -408,6 +424,27 @@ export function buildView(doc: ViewSource | Doc): View {
     vv.value = decoded(lookup(fs, VarFieldValue));
   }
   return v;
+}
+
+/**
+ * The stamp of the winning membership entry under owner, undefined when the
+ * element has none. (Go: Doc.incarnation.)
+ */
+function incarnation(doc: ViewSource | Doc, owner: Key): Stamp | undefined {
+  const es = doc instanceof Doc ? doc.store().get(owner) : doc.entries(owner);
+  return es.length > 0 ? winnerOf(es).stamp : undefined;
+}
+
+/**
+ * edgePredatesAnEnd (incarnation.ts) for the view, which has each block's
+ * incarnation in its accumulator. (Go: edgeOutlivedByAnEnd.)
+ */
+function edgeOutlivedByAnEnd(blocks: Map<string, BlockAcc>, e: Edge, added: Stamp): boolean {
+  for (const end of [e.source, e.target]) {
+    const a = blocks.get(end);
+    if (a !== undefined && a.member && compareTimestamps(added, a.addStamp) < 0) return true;
+  }
+  return false;
 }
 
 /**
@@ -441,76 +478,52 @@ if (!Object.prototype.hasOwnProperty.call(Doc.prototype, 'view')) {
   };
 }
 
-/**
- * Computes each block's effective parent. Rule (move cycles): concurrent
- * moves can make containers each other's ancestors. Parent assignments are
- * applied in the order of their hybrid timestamps (then block id); one that
- * would close a cycle is skipped and its block shows at the top level, as in
- * Kleppmann et al., "A highly-available move operation for replicated trees"
- * (2021). A parent that is not a container is ignored.
- */
-function resolveParents(blocks: Map<string, BlockAcc>): void {
-  const moves: { child: string; parent: string; stamp: Stamp }[] = [];
-  for (const [id, a] of blocks) {
+/** The stored parent pointers, read from the view's accumulators (Go: viewLinks). */
+class ViewLinks implements ParentLinks {
+  constructor(private readonly blocks: Map<string, BlockAcc>) {}
+
+  link(id: string): Link | undefined {
+    const a = this.blocks.get(id);
+    if (a === undefined) return undefined;
     const p = asString(a.field(FieldParentID));
-    if (p === '') continue;
-    const pa = blocks.get(p);
-    if (pa !== undefined && pa.member && !isContainer(asString(pa.field(FieldType)))) continue;
-    moves.push({ child: id, parent: p, stamp: a.parentStamp });
-  }
-  moves.sort((a, b) => compareStamps(a.stamp, b.stamp) || compareStrings(a.child, b.child));
-  for (const m of moves) {
-    // Would m.child become its own ancestor?
-    let cyclic = false;
-    for (let p = m.parent, n = 0; p !== '' && n <= moves.length; n++) {
-      if (p === m.child) {
-        cyclic = true;
-        break;
-      }
-      const pa = blocks.get(p);
-      if (pa === undefined) break;
-      p = pa.parent;
-    }
-    if (!cyclic) blocks.get(m.child)!.parent = m.parent;
+    if (p === '') return undefined;
+    const pa = this.blocks.get(p);
+    if (pa === undefined || !pa.member || !isContainer(asString(pa.field(FieldType)))) return undefined;
+    return { parent: p, at: a.parentStamp };
   }
 }
 
 /**
- * A block shows when it is a member and so is every ancestor. Rule (removed
- * containers): a child added concurrently with its container's removal
- * survives in the state but is hidden with the container. Go recurses; this
- * walks the (acyclic, after resolveParents) chain iteratively so that deep
- * nesting cannot overflow the JavaScript stack, with the same memoization.
+ * Lists the visible blocks depth first: top-level blocks, and the children
+ * of each container right after it, each group by winning add (hybrid time,
+ * then dot), then id. Iterative, so nesting of any depth cannot overflow the
+ * stack.
  */
-function isVisible(blocks: Map<string, BlockAcc>, a: BlockAcc): boolean {
-  const chain: BlockAcc[] = [];
-  let cur: BlockAcc | undefined = a;
-  let vis = false;
-  for (;;) {
-    if (cur === undefined) {
-      vis = false; // the parent has no entries at all
-      break;
-    }
-    if (cur.visible !== 0) {
-      vis = cur.visible > 0;
-      break;
-    }
-    chain.push(cur);
-    if (!cur.member) {
-      vis = false;
-      break;
-    }
-    if (cur.parent === '') {
-      vis = true;
-      break;
-    }
-    cur = blocks.get(cur.parent);
+function paintOrder(views: Record<string, BlockView>, blocks: Map<string, BlockAcc>): string[] {
+  const children = new Map<string, string[]>();
+  for (const id in views) {
+    const p = blocks.get(id)!.parent;
+    const l = children.get(p);
+    if (l === undefined) children.set(p, [id]);
+    else l.push(id);
   }
-  // A hidden ancestor hides every descendant on the chain; a visible one
-  // shows those that are members, and the walk stopped at the first
-  // non-member, so all chained blocks share the outcome.
-  for (const c of chain) c.visible = vis ? 1 : -1;
-  return vis;
+  for (const ids of children.values()) {
+    ids.sort((a, b) => compareStamps(blocks.get(a)!.addStamp, blocks.get(b)!.addStamp) || compareStrings(a, b));
+  }
+  const order: string[] = [];
+  const stack: { ids: string[]; next: number }[] = [{ ids: children.get('') ?? [], next: 0 }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    if (top.next === top.ids.length) {
+      stack.pop();
+      continue;
+    }
+    const id = top.ids[top.next++];
+    order.push(id);
+    const kids = children.get(id);
+    if (kids !== undefined) stack.push({ ids: kids, next: 0 });
+  }
+  return order;
 }
 
 function render(id: string, a: BlockAcc): BlockView {
@@ -608,33 +621,12 @@ function render(id: string, a: BlockAcc): BlockView {
   return b;
 }
 
-/**
- * Enforces unique names. Rule (concurrent renames): when several visible
- * blocks share a normalized name, the one whose name was written first
- * (hybrid time, then dot) keeps it and the others show it with the smallest
- * numeric suffix (" 2", " 3", …) that is free.
- */
+/** Applies the rule for concurrent names (names.ts) to the visible blocks. */
 function resolveNames(views: Record<string, BlockView>, blocks: Map<string, BlockAcc>): void {
-  const ids = Object.keys(views);
-  ids.sort((a, b) => compareStamps(blocks.get(a)!.nameStamp, blocks.get(b)!.nameStamp) || compareStrings(a, b));
-  const taken = new Set<string>();
-  for (const id of ids) {
-    const bv = views[id];
-    let norm = normalizeName(bv.name);
-    if (norm === '') continue;
-    if (taken.has(norm)) {
-      for (let n = 2; ; n++) {
-        const name = `${bv.name} ${n}`;
-        const norm2 = normalizeName(name);
-        if (!taken.has(norm2)) {
-          bv.name = name;
-          norm = norm2;
-          break;
-        }
-      }
-    }
-    taken.add(norm);
-  }
+  const es: NameEntry[] = [];
+  for (const id in views) es.push({ id, name: views[id].name, at: blocks.get(id)!.nameStamp });
+  resolveNameList(es);
+  for (const e of es) views[e.id].name = e.name;
 }
 
 /**
