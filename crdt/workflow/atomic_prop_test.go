@@ -141,7 +141,7 @@ func TestAtomicRecordsUnderCollidingAdds(t *testing.T) {
 		deliver := func(from, into int) {
 			delta := docs[from].DeltaSince(docs[into].Context())
 			docs[into].Merge(delta)
-			if latest := latestStamp(delta); latest.Wall != 0 {
+			if latest := delta.Latest(); latest.Wall != 0 {
 				clocks[into].Observe(latest, wall)
 			}
 		}
@@ -275,19 +275,4 @@ func checkAtomicRecord(t *rapid.T, h *atomicHistory, d *Doc, bv *BlockView) {
 	if !reflect.DeepEqual(bv.Data, want.Data) {
 		fail("data", bv.Data, want.Data)
 	}
-}
-
-// latestStamp returns the greatest hybrid time of d's values, the way a
-// client's clock observes what it merges.
-func latestStamp(d *Doc) crdt.Timestamp {
-	var latest crdt.Timestamp
-	d.store.Range(func(_ Key, es []crdt.Dotted[Cell]) bool {
-		for _, e := range es {
-			if ts := (crdt.Timestamp{Wall: e.Value.Wall, Logical: e.Value.Logical}); ts.Compare(latest) > 0 {
-				latest = ts
-			}
-		}
-		return true
-	})
-	return latest
 }

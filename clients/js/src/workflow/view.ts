@@ -489,6 +489,7 @@ class ViewLinks implements ParentLinks {
     if (p === '') return undefined;
     const pa = this.blocks.get(p);
     if (pa === undefined || !pa.member || !isContainer(asString(pa.field(FieldType)))) return undefined;
+    if (compareTimestamps(a.parentStamp, pa.addStamp) < 0) return undefined;
     return { parent: p, at: a.parentStamp };
   }
 }
