@@ -445,3 +445,18 @@ func BenchmarkDeltaSinceBehind(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkIndexBuild builds a document's index from its store: what the
+// first operation or join after Decode or Clone pays once (index.go).
+func BenchmarkIndexBuild(b *testing.B) {
+	for _, n := range scaleSizes {
+		b.Run(fmt.Sprintf("blocks=%d", n), func(b *testing.B) {
+			d, _ := cachedDoc(b, n)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				buildIndex(d)
+			}
+		})
+	}
+}
