@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,7 +35,7 @@ type env struct {
 	ln             *testutil.PipeListener
 	hs             *http.Server
 	served         chan struct{}
-	closed         bool
+	closed         atomic.Bool
 	// closeWait bounds close; zero means 10 s.
 	closeWait time.Duration
 }
@@ -90,10 +91,9 @@ func newEnv(tb testing.TB) *env {
 // close shuts the server down: the rooms first, so that everything merged
 // reaches the store, then the sessions. It may be called more than once.
 func (e *env) close() error {
-	if e.closed {
+	if !e.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	e.closed = true
 	wait := e.closeWait
 	if wait == 0 {
 		wait = 10 * time.Second

@@ -28,10 +28,23 @@ import (
 // reach.
 var stallBound = flag.Duration("stall-bound", 250*time.Millisecond, "longest the room may take to answer one hostile step")
 
-// stallAttempts is how many times an input that only stalled is run again
-// before it counts as a finding: a real blow-up stalls every time, a
-// scheduler hiccup on a shared machine does not.
-const stallAttempts = 3
+// stallAttempts is how many times an input that only stalled, and by less
+// than retryBelow, is run before it counts as a finding: a real blow-up
+// stalls every time, a scheduler hiccup on a shared machine does not.
+// Longer stalls are not retried, so that an exec stays well inside the
+// 10 s after which the fuzzer counts an input as a hang.
+const (
+	stallAttempts = 3
+	retryBelow    = time.Second
+)
+
+// execBudget is the time one exec aims to stay within, retries included;
+// the fuzzer counts an input that takes 10 s as a hang.
+const execBudget = 7 * time.Second
+
+// answerWithin is how long a step or an honest edit may go unanswered
+// before the room counts as hung.
+const answerWithin = 3 * time.Second
 
 // maxSteps bounds the steps of one attack, so that an exec stays short.
 const maxSteps = 8
@@ -53,11 +66,18 @@ func FuzzHostileRoom(f *testing.F) {
 			t.Skipf("reproduces a defect not fixed on this branch yet (%s); run with -known-defects", why)
 		}
 		var out outcome
+		start := time.Now()
 		for range stallAttempts {
+			if time.Since(start) > execBudget/2 {
+				break // no time left for a whole run
+			}
 			out = runRoom(t, data)
-			if len(out.faults) > 0 || len(out.stalls) == 0 {
+			if len(out.faults) > 0 || len(out.stalls) == 0 || out.worst >= retryBelow {
 				break
 			}
+		}
+		if testing.Verbose() {
+			t.Logf("attacker's answers: %v", out.answers)
 		}
 		found := append(out.faults, out.stalls...)
 		if len(found) == 0 {
@@ -109,8 +129,15 @@ func record(t *testing.T, dir string, data []byte, found []string) {
 // outcome is what one run found: stalls (a step answered slower than the
 // bound) apart from every other fault.
 type outcome struct {
-	stalls []string
-	faults []string
+	stalls  []string
+	worst   time.Duration // the longest stall
+	answers []string      // the attacker's answers, for -v
+	faults  []string
+}
+
+func (o *outcome) stall(took time.Duration, format string, args ...any) {
+	o.stalls = append(o.stalls, fmt.Sprintf(format, args...)+fmt.Sprintf(" took %v (bound %v)", took, *stallBound))
+	o.worst = max(o.worst, took)
 }
 
 func (o *outcome) fault(format string, args ...any) {
@@ -121,10 +148,12 @@ func (o *outcome) fault(format string, args ...any) {
 func runRoom(tb testing.TB, data []byte) (out outcome) {
 	e := newEnv(tb)
 	defer func() {
-		if len(out.faults) > 0 {
-			// A room that hangs would hold the shutdown for its whole
-			// timeout; the finding is made, so do not wait for it.
+		if len(out.faults) > 0 || len(out.stalls) > 0 {
+			// A room still busy with a blow-up would hold the shutdown
+			// until it is done; the finding is made, so do not wait.
 			e.closeWait = time.Second
+			go e.close()
+			return
 		}
 		_ = e.close()
 	}()
@@ -154,10 +183,17 @@ func runRoom(tb testing.TB, data []byte) (out outcome) {
 		out.fault("the attacker cannot join: %v", err)
 		return out
 	}
+	// What the honest members do next, a stale attacker never merges: its
+	// edits are concurrent with these.
 	xp.stale = cfg&4 != 0
+	if err := concurrentEdits(e, a, b); err != nil {
+		out.fault("the honest members cannot edit after the attacker joined: %v", err)
+		return out
+	}
 	x := &attacker{peer: xp, in: in, wf: wf, honest: []crdt.ReplicaID{a.replica, b.replica}}
 	probeMAC := make([]byte, 32)
-	for step := 0; step < maxSteps && !in.done() && x.closeCode == 0; step++ {
+	attackStart := time.Now()
+	for step := 0; step < maxSteps && !in.done() && x.closeCode == 0 && time.Since(attackStart) < execBudget/4; step++ {
 		gen := int(data[min(in.i, len(data)-1)]) % numGenerators
 		start := time.Now()
 		x.step()
@@ -166,25 +202,37 @@ func runRoom(tb testing.TB, data []byte) (out outcome) {
 		op := fmt.Sprintf("probe-%d", step)
 		x.peer.send(&protocol.Vouch{WorkflowID: wf, OpID: op, Delta: workflow.New().Encode(),
 			Receipt: protocol.Receipt{KeyID: receiptKey.ID, MAC: probeMAC}})
-		_, err := x.until(10*time.Second, func(f protocol.Frame) bool {
+		_, err := x.until(answerWithin, func(f protocol.Frame) bool {
 			switch f := f.(type) {
 			case *protocol.Nack:
+				if f.OpID != op {
+					out.answers = append(out.answers, f.Code.String())
+				}
 				return f.OpID == op
 			case *protocol.Applied:
+				if f.OpID != op {
+					out.answers = append(out.answers, "applied")
+				}
 				return f.OpID == op
+			case *protocol.Error:
+				out.answers = append(out.answers, "error "+f.Code.String())
+			case *protocol.Joined:
+				out.answers = append(out.answers, "joined")
 			}
 			return false
 		})
 		took := time.Since(start)
 		switch {
 		case errors.Is(err, context.DeadlineExceeded):
-			out.fault("step %d (generator %d): the room did not answer within 10 s", step, gen)
+			out.fault("step %d (generator %d): the room did not answer within %v", step, gen, answerWithin)
 		case err != nil && x.closeCode == int(protocol.CloseInternalError):
 			out.fault("step %d (generator %d): the attacker's session was closed with an internal error", step, gen)
 		case err == nil && took > *stallBound:
-			out.stalls = append(out.stalls, fmt.Sprintf("step %d (generator %d): the room took %v to answer (bound %v)", step, gen, took, *stallBound))
+			out.stall(took, "step %d (generator %d): the room's answer", step, gen)
 		}
-		if len(out.faults) > 0 {
+		if len(out.faults) > 0 || out.worst >= retryBelow {
+			// Found; a room still busy would only make what follows
+			// time out, and the exec must stay short.
 			return out
 		}
 	}
@@ -209,7 +257,7 @@ func runRoom(tb testing.TB, data []byte) (out outcome) {
 		case nack != nil:
 			out.fault("%s's edit was refused: %s (%s)", h.name, nack.Code, nack.Message)
 		case took > *stallBound:
-			out.stalls = append(out.stalls, fmt.Sprintf("%s's edit took %v to be applied (bound %v)", h.name, took, *stallBound))
+			out.stall(took, "%s's edit", h.name)
 		}
 	}
 	if len(out.faults) > 0 {
@@ -222,7 +270,7 @@ func runRoom(tb testing.TB, data []byte) (out outcome) {
 		out.fault("the room is gone")
 		return out
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), answerWithin)
 	defer cancel()
 	server, err := rm.Snapshot(ctx)
 	if err != nil {
@@ -231,7 +279,7 @@ func runRoom(tb testing.TB, data []byte) (out outcome) {
 	}
 	want := server.Encode()
 	for _, h := range []*peer{a, b} {
-		if err := h.converge(want, 5*time.Second); err != nil {
+		if err := h.converge(want, answerWithin); err != nil {
 			out.fault("%v", err)
 		}
 	}
@@ -299,10 +347,7 @@ func setUp(e *env) (a, b *peer, err error) {
 		}
 	}
 	at := func(x float64) *workflow.Position { return &workflow.Position{X: x, Y: 100} }
-	edits := []struct {
-		p  *peer
-		op workflow.Op
-	}{
+	edits := []edit{
 		{a, workflow.BatchAddBlocks{Blocks: []workflow.BlockInput{
 			{ID: "b1", Type: "agent", Name: "Agent 1", Position: at(0)},
 			{ID: "loop1", Type: "loop", Name: "Loop 1", Position: at(200)},
@@ -311,26 +356,48 @@ func setUp(e *env) (a, b *peer, err error) {
 		{b, workflow.BatchAddBlocks{Blocks: []workflow.BlockInput{
 			{ID: "b2", Type: "agent", Name: "Agent 2", Position: at(600), Data: map[string]any{"parentId": "loop1", "extent": "parent"}},
 		}}},
-		{a, workflow.UpdateParent{ID: "loop1", ParentID: "par1", Extent: "parent"}},
 	}
+	return a, b, run(e, edits)
+}
+
+// concurrentEdits are the honest members' edits after the attacker joined:
+// a move of one container into another and the add of an id the attacker
+// also uses.
+func concurrentEdits(e *env, a, b *peer) error {
+	return run(e, []edit{
+		{a, workflow.UpdateParent{ID: "loop1", ParentID: "par1", Extent: "parent"}},
+		{b, workflow.BatchAddBlocks{Blocks: []workflow.BlockInput{
+			{ID: "x1", Type: "agent", Name: "Agent x1", Position: &workflow.Position{X: 800, Y: 100}},
+		}}},
+	})
+}
+
+// edit is one honest edit.
+type edit struct {
+	p  *peer
+	op workflow.Op
+}
+
+// run makes the edits one after the other.
+func run(e *env, edits []edit) error {
 	for _, ed := range edits {
 		// Each sees the other's edits first, as a user would.
 		if err := ed.p.catchUp(e); err != nil {
-			return nil, nil, err
+			return err
 		}
 		raw, err := ed.p.edit(ed.op)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		nack, _, err := ed.p.submit(wf, raw)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		if nack != nil {
-			return nil, nil, fmt.Errorf("%s: %s refused: %s", ed.p.name, ed.op.Name(), nack.Code)
+			return fmt.Errorf("%s: %s refused: %s", ed.p.name, ed.op.Name(), nack.Code)
 		}
 	}
-	return a, b, nil
+	return nil
 }
 
 // catchUp reads until the peer holds the room's document.
@@ -339,13 +406,13 @@ func (p *peer) catchUp(e *env) error {
 	if rm == nil {
 		return errors.New("the room is gone")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), answerWithin)
 	defer cancel()
 	d, err := rm.Snapshot(ctx)
 	if err != nil {
 		return err
 	}
-	return p.converge(d.Encode(), 5*time.Second)
+	return p.converge(d.Encode(), answerWithin)
 }
 
 // converge reads until the peer's document encodes to want.

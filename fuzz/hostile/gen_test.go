@@ -61,7 +61,8 @@ const (
 	genRandom      = 10 // random bytes as a frame
 	genMutate      = 11 // the previous frame with bytes flipped
 	genRejoin      = 12 // leave, then join again with a hostile context
-	numGenerators  = 13
+	genParent      = 13 // a parentId written by hand: itself, a non-container, a block that never existed
+	numGenerators  = 14
 )
 
 // attacker is the fuzzer's member of the room.
@@ -135,6 +136,8 @@ func (a *attacker) step() {
 		a.mutate()
 	case genRejoin:
 		a.rejoin()
+	case genParent:
+		a.parent()
 	}
 }
 
@@ -371,4 +374,18 @@ func (a *attacker) rejoin() {
 	rep := string(a.honest[a.in.intn(len(a.honest))])
 	ctx := rawDelta{ctx: []rawRanges{{replica: rep, ranges: rs}}}.encode(spelling{widened: a.in.bit()})
 	a.send(&protocol.Join{WorkflowID: a.wf, Context: ctx, TabSessionID: "tab-x"})
+}
+
+// parent writes a block's parentId by hand, past the checks an operation
+// makes: the block itself, a block that is no container, one that never
+// existed, or a container (concurrently with the honest members' moves).
+func (a *attacker) parent() {
+	id := attackIDs[a.in.intn(len(attackIDs))]
+	parents := append([]string{id, "ghost", ""}, attackIDs...)
+	p := parents[a.in.intn(len(parents))]
+	v := msgpackx.AppendString(nil, p)
+	if p == "" {
+		v = nil
+	}
+	a.sendDelta(a.entryDelta(id, workflow.FieldParentID, time.Now().UnixMilli(), 0, v).encode(spelling{}))
 }

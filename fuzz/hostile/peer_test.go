@@ -51,7 +51,7 @@ var errClosed = errors.New("hostile: connection closed")
 
 // connect dials e and says Hello as token with replica rid.
 func (e *env) connect(name, token, rid string) (*peer, error) {
-	d := websocket.Dialer{NetDialContext: e.ln.Dial, HandshakeTimeout: 10 * time.Second}
+	d := websocket.Dialer{NetDialContext: e.ln.Dial, HandshakeTimeout: answerWithin}
 	conn, _, err := d.Dial("ws://pipe/v1/sync", nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s: dial: %w", name, err)
@@ -59,7 +59,7 @@ func (e *env) connect(name, token, rid string) (*peer, error) {
 	p := &peer{name: name, conn: conn, replica: crdt.ReplicaID(rid), doc: workflow.New(),
 		clock: crdt.NewClock(crdt.ReplicaID(rid)), closeCode: 0, dragsFrom: map[string]int{}}
 	p.send(&protocol.Hello{ProtocolVersion: protocol.ProtocolVersion, Token: token, ReplicaID: rid, ClientName: "hostile"})
-	f, err := p.expect(protocol.FrameWelcome, 10*time.Second)
+	f, err := p.expect(protocol.FrameWelcome, answerWithin)
 	if err != nil {
 		conn.Close()
 		return nil, err
@@ -75,7 +75,7 @@ func (p *peer) send(f protocol.Frame) { p.sendRaw(protocol.AppendFrame(nil, f)) 
 // sendRaw writes one binary message. A write to a connection the server
 // closed fails; the close code is read by next.
 func (p *peer) sendRaw(b []byte) {
-	_ = p.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_ = p.conn.SetWriteDeadline(time.Now().Add(answerWithin))
 	_ = p.conn.WriteMessage(websocket.BinaryMessage, b)
 }
 
@@ -210,7 +210,7 @@ func (p *peer) join(wf string) (*protocol.Joined, error) {
 	ctx := workflow.New()
 	ctx.Context().Merge(p.doc.Context())
 	p.send(&protocol.Join{WorkflowID: wf, Context: ctx.Encode(), TabSessionID: "tab-" + p.name})
-	f, err := p.until(10*time.Second, func(f protocol.Frame) bool {
+	f, err := p.until(answerWithin, func(f protocol.Frame) bool {
 		if e, ok := f.(*protocol.Error); ok && e.WorkflowID == wf {
 			return true
 		}
@@ -224,7 +224,7 @@ func (p *peer) join(wf string) (*protocol.Joined, error) {
 	}
 	j := f.(*protocol.Joined)
 	for range j.CatchUpChunks {
-		if _, err := p.expect(protocol.FrameCatchUp, 10*time.Second); err != nil {
+		if _, err := p.expect(protocol.FrameCatchUp, answerWithin); err != nil {
 			return nil, err
 		}
 	}
@@ -248,7 +248,7 @@ func (p *peer) submit(wf string, raw []byte) (*protocol.Nack, time.Duration, err
 	op := fmt.Sprintf("%s-op-%d", p.name, p.ops)
 	start := time.Now()
 	p.send(&protocol.Delta{WorkflowID: wf, OpID: op, Delta: raw})
-	f, err := p.until(10*time.Second, func(f protocol.Frame) bool {
+	f, err := p.until(answerWithin, func(f protocol.Frame) bool {
 		switch f := f.(type) {
 		case *protocol.Applied:
 			return f.OpID == op

@@ -33,6 +33,11 @@ func seeds() [][]byte {
 		{0, genOp, 0, 0, 0, 0, 0, 0, 7, 1, 0, genMutate, 3, 0, 9, 0, 0x55, 0, 20, 1, 0xff, 0, 30, 2, 7},
 		{0, genRejoin, 0x9c, 0x3f, 0, 0, 0}, // rejoin with 40,000 interleaved ranges
 		{0, genRejoin, 0, 10, 0, 1, 1},      // rejoin with a widened context
+		{4, genOp, 0, 4, 0, 2, 0, 0},        // stale: par1 into loop1, concurrent with loop1 into par1
+		{4, genOp, 0, 5, 0, 0, 0, 1, 0, 0},  // stale: add x1 as a loop, concurrent with x1 as an agent
+		{0, genParent, 0, 0, 0, 0},          // b1 is its own parent
+		{0, genParent, 0, 3, 0, 1},          // loop1's parent never existed
+		{0, genParent, 0, 4, 0, 3},          // par1 into b1, which is no container
 		{0, genInterleaved, 20, 0, 1, genNaN, 0, 0, 0, 0, 0, 0, 0, genNonCanon, 31, 0, 0, genWall, 0, 4, 0, 0, 0, 0},
 	}
 }
