@@ -124,7 +124,7 @@ func randValue(rng *rand.Rand) any {
 func randomOp(rng *rand.Rand, doc *workflow.Doc) workflow.Op {
 	s := observe(doc)
 	blockID := func() string { return pick(rng, s.blocks, "b", blockPool) }
-	switch rng.IntN(34) {
+	switch rng.IntN(38) {
 	case 0, 1, 2:
 		return workflow.BatchAddBlocks{Blocks: []workflow.BlockInput{randBlock(rng, s)}}
 	case 3:
@@ -194,8 +194,45 @@ func randomOp(rng *rand.Rand, doc *workflow.Doc) workflow.Op {
 	case 32:
 		fields := []string{workflow.VarFieldName, workflow.VarFieldType, workflow.VarFieldValue}
 		return workflow.UpdateVariable{ID: pick(rng, s.variables, "v", variablePool), Field: fields[rng.IntN(3)], Value: fmt.Sprint(rng.IntN(9))}
+	case 33:
+		return nestedLoops(rng, s)
+	case 34: // container into container: concurrent ones close cycles
+		return workflow.UpdateParent{ID: pick(rng, s.containers, "b", blockPool), ParentID: pick(rng, s.containers, "n", nestPool), Extent: "parent"}
+	case 35: // a container removed while others move or add into it
+		return workflow.BatchRemoveBlocks{IDs: []string{pick(rng, s.containers, "b", blockPool)}}
+	case 36:
+		return workflow.BatchUpdateParent{Updates: []workflow.ParentUpdate{{ID: blockID(), ParentID: pick(rng, s.containers, "n", nestPool)}}}
 	}
 	return legacyOrReplace(rng, s)
+}
+
+// nestPool is the id pool of nested loops, apart from blockPool so that a
+// chain can be deep.
+const nestPool = 40
+
+// nestedLoops adds a chain of 2 to 16 loops, each inside the last, the
+// first inside an existing container or at the top.
+func nestedLoops(rng *rand.Rand, s state) workflow.Op {
+	parent := ""
+	if len(s.containers) > 0 && rng.IntN(2) == 0 {
+		parent = s.containers[rng.IntN(len(s.containers))]
+	}
+	seen := map[string]bool{}
+	var bs []workflow.BlockInput
+	for range 2 + rng.IntN(15) {
+		id := fmt.Sprintf("n%d", rng.IntN(nestPool))
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		b := workflow.BlockInput{ID: id, Type: workflow.TypeLoop, Name: "Nest " + id, Position: randPos(rng)}
+		if parent != "" {
+			b.Data = map[string]any{"parentId": parent, "extent": "parent"}
+		}
+		bs = append(bs, b)
+		parent = id
+	}
+	return workflow.BatchAddBlocks{Blocks: bs}
 }
 
 func legacyOrReplace(rng *rand.Rand, s state) workflow.Op {

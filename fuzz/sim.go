@@ -107,6 +107,11 @@ func Run(cfg Config) (Report, error) {
 		}
 		to.doc.Merge(d)
 		rep.Delivered++
+		if deliveries%cfg.CheckEvery == 0 {
+			if err := checkTree(to.doc, deliveries/cfg.CheckEvery); err != nil {
+				return err
+			}
+		}
 		if rng.Float64() < cfg.DupRate {
 			// Deliver it again at a random later point.
 			to.inbox = append(to.inbox, d)
@@ -188,6 +193,11 @@ func Run(cfg Config) (Report, error) {
 	}
 	if err := checkConverged(rs); err != nil {
 		return rep, err
+	}
+	for i := range 3 {
+		if err := checkTree(rs[0].doc, rng.IntN(1<<20)+i); err != nil {
+			return rep, fmt.Errorf("converged: %w", err)
+		}
 	}
 	v := rs[0].doc.View()
 	rep.Blocks, rep.Edges = len(v.Blocks), len(v.Edges)

@@ -69,3 +69,27 @@ func admit(doc *workflow.Doc, c *Change, server crdt.ReplicaID, nowMs, maxSkewMs
 	}
 	return latest, nil
 }
+
+// checkLag refuses a delta with an entry whose HLC wall time trails the
+// server clock by more than maxLagMs (CLOCK_SKEW; maxLagMs < 0: no bound).
+// It runs on what Doc.Vet kept, the entries the room has not seen, so an
+// old edit re-sent after its ack was lost is acknowledged, not refused.
+func checkLag(delta *workflow.Doc, nowMs, maxLagMs int64) error {
+	if maxLagMs < 0 {
+		return nil
+	}
+	lagging := false
+	delta.Store().Range(func(_ workflow.Key, es []crdt.Dotted[workflow.Cell]) bool {
+		for _, e := range es {
+			if nowMs-e.Value.Wall > maxLagMs {
+				lagging = true
+				return false
+			}
+		}
+		return true
+	})
+	if lagging {
+		return protocol.NewError(protocol.CodeClockSkew, "HLC wall time trails the server clock by more than %d ms", maxLagMs)
+	}
+	return nil
+}

@@ -25,6 +25,27 @@ type Config struct {
 	// MaxClockSkew is how far a delta's HLC wall time may lead the server
 	// clock before it is refused with CLOCK_SKEW. Default: 5 minutes.
 	MaxClockSkew time.Duration
+	// MaxMembers caps the sessions in one room on this node (a re-join
+	// takes no new place); a Join over it gets the retryable OVERLOADED.
+	// Each join and leave sends every member the roster, so this bounds
+	// both that fan-out and the Roster frame (in a cluster, the roster also
+	// lists other nodes' members). -1: no cap. Default: 1,000.
+	MaxMembers int
+	// MaxClockLag is how far a delta's HLC wall time may trail the server
+	// clock before it is refused with CLOCK_SKEW (a Nack that is not
+	// retryable: the client drops the edit and reports it). Only entries
+	// the room has not seen count, so re-sending an edit the room already
+	// holds is acknowledged however old it is. Offline editors send edits
+	// stamped when they were made, so keep it well above the longest
+	// offline spell honest clients have. -1: no bound. Default: 400 days.
+	MaxClockLag time.Duration
+	// RequireExisting refuses joins (and edits through the admin API) of
+	// workflows that were never created nor written with UNKNOWN_WORKFLOW,
+	// instead of opening an empty room for any id a token grants. The
+	// store must implement storage.Catalog; workflows are created with
+	// Registry.CreateWorkflow (the admin API's POST /v1/workflows/{id}).
+	// Default: false.
+	RequireExisting bool
 	// LoadTimeout bounds one Store.Load. Default: 10 s.
 	LoadTimeout time.Duration
 	// WriteTimeout bounds one Store.Append. Default: 10 s.
@@ -107,6 +128,8 @@ const (
 	DefaultMaxCatchUpChunk  = 256 << 10
 	DefaultIdleTimeout      = time.Minute
 	DefaultMaxClockSkew     = 5 * time.Minute
+	DefaultMaxClockLag      = 400 * 24 * time.Hour
+	DefaultMaxMembers       = 1000
 	DefaultLoadTimeout      = 10 * time.Second
 	DefaultWriteTimeout     = 10 * time.Second
 	DefaultInboxSize        = 256
@@ -137,6 +160,7 @@ func (c Config) withDefaults() Config {
 	}
 	def(&c.MaxCatchUpChunk, DefaultMaxCatchUpChunk)
 	def(&c.InboxSize, DefaultInboxSize)
+	def(&c.MaxMembers, DefaultMaxMembers)
 	def(&c.MaxBatchDeltas, DefaultMaxBatchDeltas)
 	def(&c.MaxPendingBytes, DefaultMaxPendingBytes)
 	def(&c.EvictionSnapshotAttempts, DefaultEvictionSnapshotAttempts)
@@ -146,6 +170,7 @@ func (c Config) withDefaults() Config {
 	defDur(&c.MinWriteInterval, DefaultMinWriteInterval)
 	defDur(&c.IdleTimeout, DefaultIdleTimeout)
 	defDur(&c.MaxClockSkew, DefaultMaxClockSkew)
+	defDur(&c.MaxClockLag, DefaultMaxClockLag)
 	defDur(&c.LoadTimeout, DefaultLoadTimeout)
 	defDur(&c.WriteTimeout, DefaultWriteTimeout)
 	defDur(&c.RetryBackoff, DefaultRetryBackoff)
@@ -181,6 +206,12 @@ func (c Config) validate() error {
 	neg("MaxCatchUpChunk", c.MaxCatchUpChunk < 0)
 	neg("IdleTimeout", c.IdleTimeout < 0)
 	neg("MaxClockSkew", c.MaxClockSkew < 0)
+	if c.MaxClockLag < 0 && c.MaxClockLag != -1 {
+		errs = append(errs, errors.New("rooms: Config.MaxClockLag must be positive, or -1 for no bound"))
+	}
+	if c.MaxMembers < -1 {
+		errs = append(errs, errors.New("rooms: Config.MaxMembers must be positive, or -1 for no cap"))
+	}
 	neg("LoadTimeout", c.LoadTimeout < 0)
 	neg("WriteTimeout", c.WriteTimeout < 0)
 	neg("InboxSize", c.InboxSize < 0)

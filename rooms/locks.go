@@ -291,22 +291,12 @@ func (t *touched) removable(doc *workflow.Doc, id string) bool {
 	if !t.removed[id] {
 		return false
 	}
-	for range 64 { // bounded like workflow's own parent walks
-		if id == "" || !t.removed[id] {
-			return false
-		}
+	// The effective parents (the ones the view shows) form a forest, so the
+	// walk ends at the top level whatever the depth.
+	for ; id != "" && t.removed[id]; id = workflow.Parent(doc, id) {
 		if !workflow.Protected(doc, id) {
 			return true
 		}
-		id = parentOf(doc, id)
 	}
 	return false
-}
-
-func parentOf(doc *workflow.Doc, id string) string {
-	es := doc.Store().Get(workflow.Key{Kind: workflow.KindBlockField, ID: id, Sub: workflow.FieldParentID})
-	if i := crdt.Winner(es); i >= 0 {
-		return workflow.StringOf(es[i].Value.Value)
-	}
-	return ""
 }

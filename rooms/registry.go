@@ -26,7 +26,8 @@ var (
 
 // ErrorCode maps an error returned by Join to the error code for the
 // client: ErrClosed → OVERLOADED (retryable), storage.ErrDeleted →
-// WORKFLOW_DELETED, ErrLoad → STORAGE_UNAVAILABLE (retryable), others as
+// WORKFLOW_DELETED, ErrUnknownWorkflow → UNKNOWN_WORKFLOW, ErrLoad →
+// STORAGE_UNAVAILABLE (retryable), others as
 // protocol.CodeFor.
 func ErrorCode(err error) protocol.Code {
 	switch {
@@ -34,6 +35,8 @@ func ErrorCode(err error) protocol.Code {
 		return protocol.CodeOverloaded
 	case errors.Is(err, storage.ErrDeleted):
 		return protocol.CodeWorkflowDeleted
+	case errors.Is(err, ErrUnknownWorkflow):
+		return protocol.CodeUnknownWorkflow
 	case errors.Is(err, ErrLoad):
 		return protocol.CodeStorageUnavailable
 	}
@@ -89,6 +92,9 @@ func NewRegistry(cfg Config, store storage.Store, logger *slog.Logger, m *Metric
 	}
 	if store == nil {
 		return nil, errors.New("rooms: NewRegistry needs a store")
+	}
+	if _, ok := store.(storage.Catalog); cfg.RequireExisting && !ok {
+		return nil, fmt.Errorf("rooms: Config.RequireExisting: %w (%T)", ErrNoCatalog, store)
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)

@@ -388,6 +388,14 @@ func (rm *Room) load() bool {
 		rm.reg.remove(rm)
 		return false
 	}
+	if rm.cfg.RequireExisting && doc.IsEmpty() {
+		// Only an empty document can be one nobody created.
+		if err := rm.checkExists(ctx); err != nil {
+			rm.loadErr = err
+			rm.reg.remove(rm)
+			return false
+		}
+	}
 	rm.doc = doc
 	rm.receipts.epoch = newEpoch()
 	rm.clock = crdt.NewClock(rm.cfg.ServerReplicaID)
@@ -447,11 +455,18 @@ func (rm *Room) handle(ev event) {
 			rm.markDirty(ms)
 		}
 	case *dragEvent:
-		if ms, ok := rm.members[ev.m]; ok {
+		// A read member may not drag (the session refuses it first); the
+		// room checks again, as admission does for edits.
+		if ms, ok := rm.members[ev.m]; ok && ms.id.Role != protocol.RoleRead && len(ev.pos) <= protocol.MaxDragBlocks {
 			if ms.drag == nil {
 				ms.drag = make(map[string]protocol.Point, len(ev.pos))
 			} else {
 				rm.metrics.coalesced()
+				if len(ms.drag)+len(ev.pos) > protocol.MaxDragBlocks {
+					// Folding frames must not build a DragUpdate over the
+					// bound no single frame may reach: the latest wins.
+					clear(ms.drag)
+				}
 			}
 			maps.Copy(ms.drag, ev.pos)
 			ms.entry.LastActivityMs = rm.nowMs()
@@ -483,6 +498,14 @@ func (rm *Room) handle(ev event) {
 
 func (rm *Room) nowMs() int64 { return rm.cfg.now().UnixMilli() }
 
+// maxLagMs is Config.MaxClockLag in ms, -1 for no bound.
+func (rm *Room) maxLagMs() int64 {
+	if rm.cfg.MaxClockLag < 0 {
+		return -1
+	}
+	return rm.cfg.MaxClockLag.Milliseconds()
+}
+
 // ---- membership ----------------------------------------------------------
 
 func (rm *Room) handleJoin(ev *joinEvent) {
@@ -504,6 +527,11 @@ func (rm *Room) handleJoin(ev *joinEvent) {
 		rm.remove(old)
 	} else if err := rm.replicaBehind(id.ReplicaID, ev.opts.Have); err != nil {
 		ev.reply <- joinReply{err: err}
+		return
+	} else if c := rm.cfg.MaxMembers; c > 0 && len(rm.members) >= c {
+		// Every join and leave sends the roster to every member: the
+		// cap keeps that, and the Roster frame, bounded.
+		ev.reply <- joinReply{err: protocol.NewError(protocol.CodeOverloaded, "the room has %d members, the most it takes", c)}
 		return
 	}
 	if tab := ev.opts.TabSessionID; tab != "" {
@@ -648,6 +676,9 @@ func (rm *Room) handleDelta(ev *deltaEvent) {
 		if v, err = rm.doc.Vet(ev.delta, ms.id.ReplicaID); err != nil {
 			err = protocol.NewError(protocol.CodeForgedDot, "%v", err)
 		}
+	}
+	if err == nil {
+		err = checkLag(v.Delta, nowMs, rm.maxLagMs())
 	}
 	if err == nil && !v.Unverified.IsEmpty() && !ev.vetted && rm.cfg.Cluster != nil && rm.park(ev) {
 		// Another node may have made those dots durable: read the store

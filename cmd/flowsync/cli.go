@@ -120,9 +120,14 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.IntVar(&cfg.Session.FrameBurst, "frame-burst", envInt("frame-burst", 200), "burst of frames above the rate (FLOWSYNC_FRAME_BURST)")
 	fs.IntVar(&cfg.Session.BytesPerSecond, "bytes-per-second", envInt("bytes-per-second", 1<<20), "message bytes a session may send per second; -1: no limit (FLOWSYNC_BYTES_PER_SECOND)")
 	fs.IntVar(&cfg.Session.ByteBurst, "byte-burst", envInt("byte-burst", 2<<20), "burst of bytes above the rate (FLOWSYNC_BYTE_BURST)")
-	fs.IntVar(&cfg.Session.MaxRateLimitRefusals, "max-rate-limit-refusals", envInt("max-rate-limit-refusals", 100), "RATE_LIMITED refusals within 10 s before a session is closed with 4006 (FLOWSYNC_MAX_RATE_LIMIT_REFUSALS)")
+	fs.IntVar(&cfg.Session.MaxRateLimitRefusals, "max-rate-limit-refusals", envInt("max-rate-limit-refusals", 100), "rate-limit refusals (dropped Presence and Drag frames included) within 10 s before a session is closed with 4006 (FLOWSYNC_MAX_RATE_LIMIT_REFUSALS)")
 	fs.DurationVar(&cfg.Session.GrantOverrideTTL, "grant-override-ttl", envDur("grant-override-ttl", 24*time.Hour), "how long a role change from the admin API is remembered for older tokens; at least the longest token lifetime (FLOWSYNC_GRANT_OVERRIDE_TTL)")
 	fs.DurationVar(&cfg.Rooms.MaxClockSkew, "max-clock-skew", envDur("max-clock-skew", 5*time.Minute), "how far a delta's clock may lead the server's (FLOWSYNC_MAX_CLOCK_SKEW)")
+	maxClockLag := fs.Duration("max-clock-lag", envDur("max-clock-lag", 400*24*time.Hour), "how far behind the server's clock an edit the server has not seen may be stamped (offline editors send edits stamped when made); 0: no bound (FLOWSYNC_MAX_CLOCK_LAG)")
+	fs.IntVar(&cfg.Session.MaxRoomsPerSession, "max-rooms-per-session", envInt("max-rooms-per-session", 64), "rooms one session may be in at once; a Join over it gets TOO_MANY_ROOMS; -1: no cap (FLOWSYNC_MAX_ROOMS_PER_SESSION)")
+	fs.IntVar(&cfg.Session.MaxRoomsPerUser, "max-rooms-per-user", envInt("max-rooms-per-user", 256), "rooms all sessions of one user may be in at once; -1: no cap (FLOWSYNC_MAX_ROOMS_PER_USER)")
+	fs.IntVar(&cfg.Rooms.MaxMembers, "max-room-members", envInt("max-room-members", 1000), "sessions one room takes on this node; a Join over it gets a retryable OVERLOADED; -1: no cap (FLOWSYNC_MAX_ROOM_MEMBERS)")
+	fs.BoolVar(&cfg.Rooms.RequireExisting, "require-existing-workflows", envBool("require-existing-workflows", false), "refuse joins of workflows never created (admin API PUT /admin/v1/workflows/{id}) nor written, with UNKNOWN_WORKFLOW (FLOWSYNC_REQUIRE_EXISTING_WORKFLOWS)")
 	fs.DurationVar(&cfg.Rooms.IdleTimeout, "room-idle-timeout", envDur("room-idle-timeout", time.Minute), "how long an empty room stays loaded (FLOWSYNC_ROOM_IDLE_TIMEOUT)")
 	fs.IntVar(&cfg.Rooms.MaxCatchUpChunk, "max-catchup-chunk", envInt("max-catchup-chunk", 256<<10), "largest catch-up chunk in bytes (FLOWSYNC_MAX_CATCHUP_CHUNK)")
 	fs.StringVar(&cfg.Store.Kind, "store", env("store", "auto"), "where documents live: auto (postgres if --postgres-url is set, else bolt), bolt, postgres, or memory (tests only: lost on exit) (FLOWSYNC_STORE)")
@@ -159,6 +164,10 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		return cfg, 0, errors.Join(envErrs...)
 	}
 	cfg.Session.FramesPerSecond = float64(*framesPerSecond)
+	cfg.Rooms.MaxClockLag = *maxClockLag
+	if *maxClockLag == 0 {
+		cfg.Rooms.MaxClockLag = -1
+	}
 	cfg.Session.FlushInterval = *flushInterval
 	if *flushInterval == 0 {
 		cfg.Session.FlushInterval = -1 // session.Config: negative means off, zero the default

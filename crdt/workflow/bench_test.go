@@ -315,7 +315,7 @@ func BenchmarkPrepareOp(b *testing.B) {
 	// one is admitted after a full cycle-check walk down the chain.
 	var top []string
 	for _, id := range ids {
-		if parentOf(d, id) == "" && blockType(d, id) != TypeLoop {
+		if effectiveParent(d, id) == "" && blockType(d, id) != TypeLoop {
 			top = append(top, id)
 		}
 	}

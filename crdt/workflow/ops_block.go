@@ -98,8 +98,9 @@ func setFlag(b *builder, id, field string, v bool) error {
 // it when ParentID is empty (which also drops the extent). A non-empty Extent
 // is written; an empty one leaves the stored extent. It fails with
 // ErrUnknownBlock or ErrNotContainer for a bad parent, ErrInvalid when the
-// parent is the block or one of its descendants, and ErrLocked when the
-// parent is protected.
+// parent is the block or one of its effective descendants (any depth), and
+// ErrLocked when the parent is protected, or when the move would have to
+// clear the stale parent of a protected block (see staleCut).
 type UpdateParent struct {
 	ID       string
 	ParentID string
@@ -320,8 +321,9 @@ func (op DuplicateBlock) prepare(b *builder) error {
 	if err := checkNewCopy(b, op.SourceID, op.ID); err != nil {
 		return err
 	}
-	if p := parentOf(b, op.SourceID); p != "" && protected(b, p) {
-		return errorf(ErrLocked, "parent %q", p)
+	parent := effectiveParent(b, op.SourceID)
+	if parent != "" && protected(b, parent) {
+		return errorf(ErrLocked, "parent %q", parent)
 	}
 	names := b.blockNames()
 	name := op.NewName
@@ -336,7 +338,22 @@ func (op DuplicateBlock) prepare(b *builder) error {
 		pos = *op.Position
 	}
 	b.copyBlock(op.SourceID, op.ID, name, pos)
+	b.setCopyParent(op.ID, parent)
 	return nil
+}
+
+// setCopyParent gives a copy the source's effective parent, which differs
+// from the stored one the copy inherited when the source is an orphan or a
+// cycle's cut: the copy lands where the source shows.
+func (b *builder) setCopyParent(id, parent string) {
+	if b.get(fieldKey(id, FieldParentID)).asString() == parent {
+		return // the common case: nothing to correct, no write
+	}
+	if parent == "" {
+		b.remove(fieldKey(id, FieldParentID))
+		return
+	}
+	b.put(fieldKey(id, FieldParentID), stringValue(parent))
 }
 
 // checkNewCopy checks the source and the new id of a duplicate.

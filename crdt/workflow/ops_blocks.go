@@ -166,21 +166,25 @@ func checkNewParent(b *builder, id string, batch map[string]BlockInput) error {
 			return errorf(ErrNotContainer, "parent %q of block %q", parent, id)
 		}
 		// Walk the batch's own parent links: a batch must not nest a block in
-		// itself.
-		for p, n := parent, 0; p != "" && n < maxParentDepth; p, n = dataString(batch[p].Data, "parentId"), n+1 {
+		// itself. Each batch block is visited once at most, so the walk ends.
+		seen := map[string]bool{}
+		for p := parent; p != "" && !seen[p]; p = dataString(batch[p].Data, "parentId") {
 			if p == id {
 				return errorf(ErrInvalid, "block %q is its own ancestor", id)
 			}
 			if _, ok := batch[p]; !ok {
 				break
 			}
+			seen[p] = true
 		}
 		return nil
 	}
 	return checkParent(b, id, parent)
 }
 
-// checkParent checks that a present block may become a child of parent.
+// checkParent checks that a present block may become a child of parent: a
+// live container that is not the block or one of its effective descendants
+// (at any depth) and not protected.
 func checkParent(b *builder, id, parent string) error {
 	if !blockExists(b, parent) {
 		return errorf(ErrUnknownBlock, "parent %q of block %q", parent, id)
@@ -188,13 +192,17 @@ func checkParent(b *builder, id, parent string) error {
 	if !IsContainer(blockType(b, parent)) {
 		return errorf(ErrNotContainer, "parent %q of block %q", parent, id)
 	}
-	for p, n := parent, 0; p != "" && n < maxParentDepth; p, n = parentOf(b, p), n+1 {
-		if p == id {
-			return errorf(ErrInvalid, "block %q cannot move into itself or a descendant", id)
-		}
+	t := treeOf(b)
+	if t.contains(id, parent) {
+		return errorf(ErrInvalid, "block %q cannot move into itself or a descendant", id)
 	}
-	if protected(b, parent) {
+	if t.protected(b, parent) {
 		return errorf(ErrLocked, "parent %q", parent)
+	}
+	for _, c := range staleCut(b, t, id, parent) {
+		if t.protected(b, c) {
+			return errorf(ErrLocked, "block %q holds a stale parent that the move must clear", c)
+		}
 	}
 	return nil
 }
@@ -268,7 +276,8 @@ func (op BatchToggleEnabled) prepare(b *builder) error {
 	if err := s.err("batch-toggle-enabled"); err != nil {
 		return err
 	}
-	set := b.withDescendants(ids, func(id string) bool { return !protected(b, id) })
+	t := treeOf(b)
+	set := b.withDescendants(ids, func(id string) bool { return !t.protected(b, id) })
 	target := !b.get(fieldKey(ids[0], FieldEnabled)).asBool(true)
 	for _, id := range set {
 		b.put(fieldKey(id, FieldEnabled), boolValue(target))
@@ -359,12 +368,18 @@ func (op BatchUpdateParent) prepare(b *builder) error {
 }
 
 // setParent moves id under parent with extent, or detaches it when parent is
-// empty. An empty extent leaves the stored one as it is.
+// empty. An empty extent leaves the stored one as it is. A stale pointer
+// that would close a cycle through the new one (see staleCut) is cleared, so
+// the move shows as asked; checkParent has refused the move if that block is
+// protected.
 func (b *builder) setParent(id, parent, extent string) {
 	if parent == "" {
 		b.remove(fieldKey(id, FieldParentID))
 		b.remove(fieldKey(id, FieldExtent))
 		return
+	}
+	for _, c := range staleCut(b, treeOf(b), id, parent) {
+		b.remove(fieldKey(c, FieldParentID))
 	}
 	b.put(fieldKey(id, FieldParentID), stringValue(parent))
 	if extent != "" {
@@ -503,11 +518,13 @@ func (b *builder) removeBlocks(ids []string) {
 	}
 }
 
-// childIndex maps each present block to its present children, sorted.
+// childIndex maps each present block to its present effective children,
+// sorted: the children the view shows in it.
 func (b *builder) childIndex() map[string][]string {
 	kids := map[string][]string{}
+	t := treeOf(b)
 	for _, id := range b.liveIDs(KindBlock) {
-		if p := parentOf(b, id); p != "" {
+		if p := t.parentOf(id); p != "" {
 			kids[p] = append(kids[p], id)
 		}
 	}
@@ -515,9 +532,9 @@ func (b *builder) childIndex() map[string][]string {
 }
 
 // withDescendants returns ids (deduplicated, in order) followed by every
-// descendant of them, breadth first. keep, if not nil, filters both the ids'
-// descendants and what is walked below them. The walk is safe against parent
-// cycles, which concurrent moves can create.
+// effective descendant of them, breadth first: exactly what the view shows
+// inside them. keep, if not nil, filters both the ids' descendants and what
+// is walked below them.
 func (b *builder) withDescendants(ids []string, keep func(string) bool) []string {
 	kids := b.childIndex()
 	seen := map[string]bool{}
@@ -537,17 +554,6 @@ func (b *builder) withDescendants(ids []string, keep func(string) bool) []string
 		}
 	}
 	return out
-}
-
-// blockNames maps the normalized name of every present block to its id.
-func (b *builder) blockNames() map[string]string {
-	names := map[string]string{}
-	for _, id := range b.liveIDs(KindBlock) {
-		if n := NormalizeName(b.get(fieldKey(id, FieldName)).asString()); n != "" {
-			names[n] = id
-		}
-	}
-	return names
 }
 
 // checkName applies the name rules to a name for block self and returns its

@@ -92,7 +92,8 @@ func (c *edgeChecker) check(e Edge) error {
 	if b.get(fieldKey(e.Target, FieldTriggerMode)).asBool(false) || blockType(b, e.Target) == TypeStarter {
 		return reject("target %q is a trigger", e.Target)
 	}
-	ps, pt := parentOf(b, e.Source), parentOf(b, e.Target)
+	t := treeOf(b)
+	ps, pt := t.parentOf(e.Source), t.parentOf(e.Target)
 	if ps != pt && ps != e.Target && pt != e.Source {
 		return reject("crosses a container boundary")
 	}

@@ -227,8 +227,10 @@ func (op DuplicateSubflowWithChildren) prepare(b *builder) error {
 	if !IsContainer(blockType(b, op.SourceID)) {
 		return errorf(ErrNotContainer, "block %q", op.SourceID)
 	}
-	if p := parentOf(b, op.SourceID); p != "" && protected(b, p) {
-		return errorf(ErrLocked, "parent %q", p)
+	t := treeOf(b)
+	parent := t.parentOf(op.SourceID)
+	if parent != "" && t.protected(b, parent) {
+		return errorf(ErrLocked, "parent %q", parent)
 	}
 	blocks := b.withDescendants([]string{op.SourceID}, nil)
 	newID := map[string]string{op.SourceID: op.ID}
@@ -252,7 +254,9 @@ func (op DuplicateSubflowWithChildren) prepare(b *builder) error {
 		}
 		b.copyBlock(src, newID[src], name, pos)
 		if i > 0 {
-			b.put(fieldKey(newID[src], FieldParentID), stringValue(newID[parentOf(b, src)]))
+			b.put(fieldKey(newID[src], FieldParentID), stringValue(newID[t.parentOf(src)]))
+		} else {
+			b.setCopyParent(newID[src], parent)
 		}
 	}
 	c := newEdgeChecker(b)

@@ -8,6 +8,12 @@ package workflow
 // block is not protected.
 func Protected(doc *Doc, id string) bool { return protected(doc, id) }
 
+// Parent returns block id's effective parent in doc, the container the view
+// shows it in ("" at the top level): the stored parentId unless the orphan
+// or the move-cycle rule applies (see docs/ARCHITECTURE.md). Walking Parent
+// up from any block ends at the top level; there is no depth cap.
+func Parent(doc *Doc, id string) string { return effectiveParent(doc, id) }
+
 // Locked reports whether block id's own locked field is set in doc
 // (ignoring its ancestors).
 func Locked(doc *Doc, id string) bool { return isLocked(doc, id) }

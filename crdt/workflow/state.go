@@ -1,12 +1,17 @@
 package workflow
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/flowsync/flowsync/crdt"
+)
 
 // reader is what operations and the view read the document through: a *Doc,
 // or a *builder that overlays an operation's own writes on its document.
 type reader interface {
 	get(Key) Value
 	has(Key) bool
+	winner(Key) (crdt.Dotted[Cell], bool)
 }
 
 func blockKey(id string) Key                { return Key{KindBlock, id, ""} }
@@ -31,26 +36,11 @@ func IsContainer(t string) bool { return t == TypeLoop || t == TypeParallel }
 
 func blockExists(r reader, id string) bool { return r.has(blockKey(id)) }
 func blockType(r reader, id string) string { return r.get(fieldKey(id, FieldType)).asString() }
-func parentOf(r reader, id string) string  { return r.get(fieldKey(id, FieldParentID)).asString() }
 func isLocked(r reader, id string) bool    { return r.get(fieldKey(id, FieldLocked)).asBool(false) }
 
 // protected reports whether a block is locked or sits under a locked
-// ancestor. The walk stops at a cycle, which concurrent moves can create
-// (the view breaks such cycles; here any locked block on the loop counts).
-func protected(r reader, id string) bool {
-	seen := 0
-	for id != "" && seen < maxParentDepth {
-		if isLocked(r, id) {
-			return true
-		}
-		id = parentOf(r, id)
-		seen++
-	}
-	return false
-}
-
-// maxParentDepth bounds walks up the parent chain.
-const maxParentDepth = 64
+// effective ancestor (see tree.go): the containers the view shows it in.
+func protected(r reader, id string) bool { return treeOf(r).protected(r, id) }
 
 // NormalizeName is the form block names are compared in: lower-cased, with
 // whitespace and dots removed.

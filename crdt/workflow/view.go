@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/flowsync/flowsync/crdt"
@@ -22,6 +21,11 @@ type View struct {
 	Loops     map[string]*LoopView     `json:"loops"`
 	Parallels map[string]*ParallelView `json:"parallels"`
 	Variables map[string]*VariableView `json:"variables"`
+	// Order is the paint order: every visible block id once, each container
+	// before its children, siblings by their winning add (hybrid time, then
+	// dot), then id. Drawing in this order gives every replica the same
+	// picture where blocks overlap.
+	Order []string `json:"order"`
 }
 
 // BlockView is one visible block.
@@ -119,14 +123,14 @@ func (s stamp) compare(o stamp) int {
 // and a 10,000-block view would otherwise build 40,000 small maps.
 type blockAcc struct {
 	member     bool
+	addStamp   stamp // the winning add, for the paint order
 	fields     []namedValue
 	nameStamp  stamp
 	parentStmp stamp
 	subs       []subAcc
 	subflow    []namedValue
 	// derived
-	parent  string // effective parent after cycle breaking
-	visible int8   // 0 unknown, 1 visible, -1 hidden
+	parent string // effective parent (tree.go)
 }
 
 type namedValue struct {
@@ -189,7 +193,9 @@ func (d *Doc) View() *View {
 		w := es[crdt.Winner(es)]
 		switch k.Kind {
 		case KindBlock:
-			acc(k.ID).member = true
+			a := acc(k.ID)
+			a.member = true
+			a.addStamp = stampOf(w)
 		case KindBlockField:
 			a := acc(k.ID)
 			if a.fields == nil {
@@ -221,18 +227,26 @@ func (d *Doc) View() *View {
 		return true
 	})
 
-	resolveParents(blocks)
+	t := newTree(viewLinks(blocks))
+	for id, a := range blocks {
+		if a.member {
+			a.parent = t.parentOf(id)
+		}
+	}
 	v := &View{
 		Blocks:    make(map[string]*BlockView),
 		Loops:     make(map[string]*LoopView),
 		Parallels: make(map[string]*ParallelView),
 		Variables: variables,
 	}
+	// Rule (orphans, tree.go): every live block shows, so a block moved into
+	// or added to a concurrently removed container is never hidden.
 	for id, a := range blocks {
-		if isVisible(blocks, id, a) {
+		if a.member {
 			v.Blocks[id] = a.render(id)
 		}
 	}
+	v.Order = paintOrder(v.Blocks, blocks)
 	resolveNames(v.Blocks, blocks)
 	v.renderSubflows(blocks)
 
@@ -274,73 +288,42 @@ func (d *Doc) View() *View {
 	return v
 }
 
-// resolveParents computes each block's effective parent. Rule (move cycles):
-// concurrent moves can make containers each other's ancestors. Parent
-// assignments are applied in the order of their hybrid timestamps (then block
-// id); one that would close a cycle is skipped and its block shows at the top
-// level, as in Kleppmann et al., "A highly-available move operation for
-// replicated trees" (2021). A parent that is not a container is ignored.
-func resolveParents(blocks map[string]*blockAcc) {
-	type move struct {
-		child, parent string
-		stamp         stamp
+// paintOrder lists the visible blocks depth first: top-level blocks, and
+// the children of each container right after it, each group by winning add
+// (hybrid time, then dot), then id.
+func paintOrder(views map[string]*BlockView, blocks map[string]*blockAcc) []string {
+	children := make(map[string][]string)
+	for id := range views {
+		p := blocks[id].parent
+		children[p] = append(children[p], id)
 	}
-	var moves []move
-	for id, a := range blocks {
-		p := a.field(FieldParentID).asString()
-		if p == "" {
-			continue
-		}
-		pa := blocks[p]
-		if pa != nil && pa.member && !IsContainer(pa.field(FieldType).asString()) {
-			continue
-		}
-		moves = append(moves, move{id, p, a.parentStmp})
-	}
-	slices.SortFunc(moves, func(a, b move) int {
-		if c := a.stamp.compare(b.stamp); c != 0 {
+	byAdd := func(a, b string) int {
+		if c := blocks[a].addStamp.compare(blocks[b].addStamp); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.child, b.child)
-	})
-	for _, m := range moves {
-		// Would m.child become its own ancestor?
-		cyclic := false
-		for p, n := m.parent, 0; p != "" && n <= len(moves); n++ {
-			if p == m.child {
-				cyclic = true
-				break
-			}
-			pa := blocks[p]
-			if pa == nil {
-				break
-			}
-			p = pa.parent
+		return cmp.Compare(a, b)
+	}
+	for _, ids := range children {
+		slices.SortFunc(ids, byAdd)
+	}
+	order := make([]string, 0, len(views))
+	// Iterative, so nesting of any depth cannot overflow the stack: the
+	// stack holds what is left of each open group.
+	stack := [][]string{children[""]}
+	for len(stack) > 0 {
+		top := &stack[len(stack)-1]
+		if len(*top) == 0 {
+			stack = stack[:len(stack)-1]
+			continue
 		}
-		if !cyclic {
-			blocks[m.child].parent = m.parent
+		id := (*top)[0]
+		*top = (*top)[1:]
+		order = append(order, id)
+		if kids := children[id]; len(kids) > 0 {
+			stack = append(stack, kids)
 		}
 	}
-}
-
-// isVisible: a block shows when it is a member and so is every ancestor. Rule
-// (removed containers): a child added concurrently with its container's
-// removal survives in the state but is hidden with the container.
-func isVisible(blocks map[string]*blockAcc, id string, a *blockAcc) bool {
-	if a.visible != 0 {
-		return a.visible > 0
-	}
-	vis := a.member
-	if vis && a.parent != "" {
-		pa := blocks[a.parent]
-		vis = pa != nil && isVisible(blocks, a.parent, pa)
-	}
-	if vis {
-		a.visible = 1
-	} else {
-		a.visible = -1
-	}
-	return vis
+	return order
 }
 
 func (a *blockAcc) render(id string) *BlockView {
@@ -452,38 +435,16 @@ func internType(t string) string {
 	return t
 }
 
-// resolveNames enforces unique names. Rule (concurrent renames): when several
-// visible blocks share a normalized name, the one whose name was written
-// first (hybrid time, then dot) keeps it and the others show it with the
-// smallest numeric suffix (" 2", " 3", …) that is free.
+// resolveNames applies the rule for concurrent names (resolveNameList) to
+// the visible blocks.
 func resolveNames(views map[string]*BlockView, blocks map[string]*blockAcc) {
-	ids := make([]string, 0, len(views))
-	for id := range views {
-		ids = append(ids, id)
+	es := make([]nameEntry, 0, len(views))
+	for id, bv := range views {
+		es = append(es, nameEntry{id: id, name: bv.Name, at: blocks[id].nameStamp})
 	}
-	slices.SortFunc(ids, func(a, b string) int {
-		if c := blocks[a].nameStamp.compare(blocks[b].nameStamp); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
-	})
-	taken := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		bv := views[id]
-		norm := NormalizeName(bv.Name)
-		if norm == "" {
-			continue
-		}
-		if taken[norm] {
-			for n := 2; ; n++ {
-				name := bv.Name + " " + strconv.Itoa(n)
-				if norm2 := NormalizeName(name); !taken[norm2] {
-					bv.Name, norm = name, norm2
-					break
-				}
-			}
-		}
-		taken[norm] = true
+	resolveNameList(es)
+	for _, e := range es {
+		views[e.id].Name = e.name
 	}
 }
 

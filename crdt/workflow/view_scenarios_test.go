@@ -229,18 +229,6 @@ func TestTwoUsersDraggingOneBlock(t *testing.T) {
 	}
 }
 
-func TestDeleteContainerWhileChildAdded(t *testing.T) {
-	s := newScenario(t, addBlocks(block("loop", TypeLoop, "Loop 1", 0, 0), child("c1", "C1", "loop")))
-	s.concurrently("alice", 2_000, BatchRemoveBlocks{IDs: []string{"loop"}})
-	s.concurrently("bob", 2_000, addBlocks(child("c2", "C2", "loop")),
-		AddEdge{Edge: EdgeInput{ID: "e", Source: "c1", Target: "c2"}})
-	v := s.converge()
-	if len(v.Blocks) != 0 || len(v.Edges) != 0 || len(v.Loops) != 0 {
-		t.Fatalf("blocks=%v edges=%v loops=%v, want all hidden with the removed container",
-			keys(v.Blocks), v.Edges, v.Loops)
-	}
-}
-
 func TestVariableRemovedWhileRenamed(t *testing.T) {
 	s := newScenario(t, AddVariable{ID: "v1", VarName: "apiKey", Type: "string", Value: "x"})
 	s.concurrently("alice", 2_000, RemoveVariable{ID: "v1"})

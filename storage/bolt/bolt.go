@@ -20,7 +20,8 @@
 //
 //	meta/format                     uint64 big-endian: layoutVersion
 //	deleted/<workflow id>           uint64 big-endian: deletion time, Unix ns (tombstone)
-//	workflows/<workflow id>/        one bucket per workflow:
+//	workflows/<workflow id>/        one bucket per workflow; its presence means the
+//	                                workflow exists (storage.Catalog; Create makes it empty):
 //	    log/<sha-256 of delta>      the delta's bytes (re-sends hit the same key)
 //	    snapshot                    snapshot frame (storage/internal/storecodec)
 //	    version                     uint64 big-endian: snapshot version

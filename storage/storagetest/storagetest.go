@@ -51,6 +51,7 @@ func RunWithOptions(t *testing.T, newStore func() storage.Store, opts Options) {
 		{"Closed", testClosed},
 		{"ConcurrentAppends", testConcurrentAppends},
 		{"ConcurrentAppendsAcrossWorkflows", testConcurrentAppendsAcrossWorkflows},
+		{"Catalog", testCatalog},
 	}
 	tests = append(tests, snapshotTests(opts)...)
 	tests = append(tests, keyTests()...)

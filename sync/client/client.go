@@ -87,6 +87,7 @@ type Client struct {
 	selection  protocol.Selection
 	presDirty  bool             // presence changed since the last Presence frame
 	drag       map[string]Point // positions not yet sent; nil when none
+	renames    renames          // reported by OnRename; nil without OnRename
 }
 
 // New returns a Client for cfg. It does not connect: call Run. It returns an
@@ -126,6 +127,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.clock = crdt.NewClock(c.replica)
 	c.loadMax = c.doc.Context().Max(c.replica)
+	if cfg.OnRename != nil {
+		c.renames = seedRenames(c.doc, c.replica)
+	}
 	// A saved or stored document may hold writes stamped ahead of this
 	// machine's clock (observed from a faster one): the next local write
 	// must still order after them, or it would lose to what it overwrites.
@@ -301,6 +305,9 @@ func (c *Client) reset(replicaID crdt.ReplicaID) error {
 	c.clock = crdt.NewClock(c.replica)
 	c.loadMax, c.sentMax = 0, 0
 	c.doc = workflow.New()
+	if c.renames != nil {
+		c.renames = renames{}
+	}
 	c.out.clear()
 	c.recent = recent{}
 	c.rejected = nil
@@ -460,8 +467,15 @@ func (c *Client) setPresence(set func()) error {
 // are ephemeral: relayed to the room, never merged or stored, and dropped
 // while offline. On drop, Apply the final positions
 // (workflow.BatchUpdatePositions) as a real edit. Calls faster than
-// Config.PresenceInterval are folded, later positions winning.
+// Config.PresenceInterval are folded, later positions winning. A call over
+// protocol.MaxDragBlocks blocks or protocol.MaxDragBytes is refused. A
+// session with the read role may not drag: the server answers Error
+// PERMISSION_DENIED, which the client logs (Run goes on).
 func (c *Client) Drag(positions map[string]Point) error {
+	if len(positions) > protocol.MaxDragBlocks || dragBytes(positions) > protocol.MaxDragBytes {
+		return fmt.Errorf("client: a drag carries at most %d blocks and %d bytes (the server refuses more with TOO_LARGE)",
+			protocol.MaxDragBlocks, protocol.MaxDragBytes)
+	}
 	for id, p := range positions {
 		if id == "" || len(id) > protocol.MaxIDBytes {
 			return fmt.Errorf("client: drag block id must be 1 to %d bytes", protocol.MaxIDBytes)
@@ -480,6 +494,10 @@ func (c *Client) Drag(positions map[string]Point) error {
 	}
 	if c.drag == nil {
 		c.drag = make(map[string]Point, len(positions))
+	} else if len(c.drag)+len(positions) > protocol.MaxDragBlocks || dragBytes(c.drag)+dragBytes(positions) > protocol.MaxDragBytes {
+		// Folding calls must not build a frame over the server's bounds:
+		// the latest call wins.
+		clear(c.drag)
 	}
 	for id, p := range positions {
 		c.drag[id] = p
@@ -551,4 +569,15 @@ func (c *Client) setState(s State) {
 	}
 	c.mu.Unlock()
 	c.notifyStatus()
+}
+
+// dragBytes is an upper bound of what positions take in a Drag frame: per
+// block its id (with a str header of at most 3 bytes) and a point map of
+// two float64 (23 bytes), plus the frame's envelope and workflow id.
+func dragBytes(positions map[string]Point) int {
+	n := 16 + 3 + protocol.MaxIDBytes
+	for id := range positions {
+		n += 3 + len(id) + 23
+	}
+	return n
 }

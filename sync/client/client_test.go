@@ -554,16 +554,20 @@ func TestTerminalCloseStopsRun(t *testing.T) {
 }
 
 func TestJoinRefusedStopsRun(t *testing.T) {
-	f := newFakeServer(t)
-	f.set(func(f *fakeServer) { f.joinError = protocol.NewError(protocol.CodeAccessDenied, "no") })
-	c, err := New(Config{URL: f.url(), ReplicaID: "alice", WorkflowID: "wf-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	var pe *protocol.Error
-	if err := c.Run(t.Context()); !errors.As(err, &pe) || pe.Code != protocol.CodeAccessDenied {
-		t.Fatalf("Run = %v, want ACCESS_DENIED", err)
+	for _, code := range []protocol.Code{protocol.CodeAccessDenied, protocol.CodeUnknownWorkflow, protocol.CodeTooManyRooms} {
+		t.Run(code.String(), func(t *testing.T) {
+			f := newFakeServer(t)
+			f.set(func(f *fakeServer) { f.joinError = protocol.NewError(code, "no") })
+			c, err := New(Config{URL: f.url(), ReplicaID: "alice", WorkflowID: "wf-1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			var pe *protocol.Error
+			if err := c.Run(t.Context()); !errors.As(err, &pe) || pe.Code != code {
+				t.Fatalf("Run = %v, want %s", err, code)
+			}
+		})
 	}
 }
 
@@ -679,5 +683,37 @@ func TestDurableDeltasResentToAServerThatLacksThem(t *testing.T) {
 	})
 	if got := f.snapshot().View().Blocks["b1"]; got == nil || got.Name != "Writer" {
 		t.Fatalf("server view after re-send = %+v", got)
+	}
+}
+
+// A server refusing a Drag (a read role's: PERMISSION_DENIED; one over the
+// bounds: TOO_LARGE) answers with an Error about the workflow: the session
+// goes on, and edits are still acknowledged.
+func TestDragRefusalKeepsRunning(t *testing.T) {
+	f := newFakeServer(t)
+	c := startClient(t, f, "alice", nil)
+	c.waitLive(t)
+	for _, code := range []protocol.Code{protocol.CodePermissionDenied, protocol.CodeTooLarge} {
+		e := protocol.NewError(code, "drag refused")
+		e.WorkflowID = "wf-1"
+		f.emit(e)
+	}
+	mustApply(t, c.Client, addBlock("b1", "A"))
+	testutil.WaitFor(t, "durable", func() bool { return c.Pending() == 0 })
+	select {
+	case err := <-c.done:
+		c.done <- err
+		t.Fatalf("Run ended on a Drag refusal: %v", err)
+	default:
+	}
+	if s := c.Status().State; s != StateLive {
+		t.Fatalf("state = %s", s)
+	}
+	big := make(map[string]Point, protocol.MaxDragBlocks+1)
+	for i := range protocol.MaxDragBlocks + 1 {
+		big[fmt.Sprintf("b%d", i)] = Point{X: 1, Y: 1}
+	}
+	if err := c.Drag(big); err == nil {
+		t.Fatal("a drag over MaxDragBlocks was accepted")
 	}
 }

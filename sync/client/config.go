@@ -156,6 +156,13 @@ type Config struct {
 	// whose retry flag is false). The entry has already left the outbox;
 	// see RejectError for what the caller must do.
 	OnReject func(err *RejectError)
+	// OnRename is called once per rename when a merge of the server's
+	// deltas leaves a block this replica added or named showing under
+	// another name: another replica gave a block the same name
+	// concurrently, and the view's rule for concurrent names suffixed ours
+	// ("Agent 4" shows as "Agent 4 2"). Renaming the block settles it.
+	// Renames standing when the client starts are not reported.
+	OnRename func(r workflow.Renamed)
 }
 
 // Dialer opens the websocket; *websocket.Dialer implements it (see

@@ -69,7 +69,7 @@ func (cn *conn) kick() {
 // said so, if any); a *CloseError for another terminal close code
 // (authentication failed, access revoked, …); a *protocol.Error when the
 // server refused the Join with a non-retryable code (ACCESS_DENIED,
-// UNKNOWN_WORKFLOW, …); ErrRunning when another Run of this Client has not
+// UNKNOWN_WORKFLOW, TOO_MANY_ROOMS, …); ErrRunning when another Run of this Client has not
 // returned. Run may be called again after it returned for ctx (the outbox
 // and document are kept).
 func (c *Client) Run(ctx context.Context) error {
@@ -516,7 +516,7 @@ func (c *Client) readLoop(ctx context.Context, cn *conn, chunks uint64) error {
 				c.enterDeleted(f.Message)
 				return fmt.Errorf("%w: %w", ErrWorkflowDeleted, f)
 			}
-			if f.WorkflowID == c.cfg.WorkflowID && !f.Retryable {
+			if f.WorkflowID == c.cfg.WorkflowID && !f.Retryable && !ephemeralRefusal(f.Code) {
 				return f
 			}
 		default:
@@ -552,6 +552,10 @@ func (c *Client) mergeRemote(cn *conn, b []byte, relay uint64, r protocol.Receip
 		return nil
 	}
 	c.doc.Merge(delta)
+	var renamed []workflow.Renamed
+	if c.renames != nil && touchesNames(delta) {
+		renamed = c.renames.check(c.doc, c.replica)
+	}
 	c.logLocked(b)
 	if !r.IsZero() {
 		c.keepLocked(cn, &kept{epoch: cn.epoch, relay: relay, enc: b, receipt: r, ctx: delta.Context().Clone()})
@@ -566,6 +570,9 @@ func (c *Client) mergeRemote(cn *conn, b []byte, relay uint64, r protocol.Receip
 	}
 	if fn := c.cfg.OnChange; fn != nil {
 		c.callback(func() { fn(delta, true) })
+	}
+	for _, r := range renamed {
+		c.callback(func() { c.cfg.OnRename(r) })
 	}
 	return nil
 }
@@ -730,4 +737,13 @@ func (c *Client) onEvent(e *protocol.Event) {
 	if fn := c.cfg.OnEvent; fn != nil {
 		c.callback(func() { fn(*e) })
 	}
+}
+
+// ephemeralRefusal reports whether an Error about the joined workflow,
+// after Joined, refused a Drag (a read role's, PERMISSION_DENIED, or one
+// over protocol.MaxDragBlocks or MaxDragBytes, TOO_LARGE): nothing was
+// relayed, and the session and its edits are unaffected, so it is logged,
+// not the end of Run.
+func ephemeralRefusal(code protocol.Code) bool {
+	return code == protocol.CodePermissionDenied || code == protocol.CodeTooLarge
 }

@@ -115,6 +115,9 @@ func (c *Client) remint(server *crdt.Context) {
 	last := c.clock.Last()
 	c.doc = doc
 	c.replica = fresh
+	if c.renames != nil {
+		c.renames = seedRenames(doc, fresh)
+	}
 	c.loadMax, c.sentMax = 0, 0
 	c.clock = crdt.NewClock(fresh)
 	c.clock.Observe(last, c.nowMs())

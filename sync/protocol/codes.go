@@ -51,11 +51,14 @@ const (
 	// id is unknown here (retired, or another deployment's) or its MAC does
 	// not match the workflow and bytes. The client drops that delta.
 	CodeBadReceipt Code = 25
+	// CodeTooManyRooms refuses a Join over the session's or the user's cap
+	// on rooms joined at once: leave a room first (Leave frees the slot).
+	CodeTooManyRooms Code = 26
 
 	CodeInvalidOperation   Code = 30 // the operation's input is malformed, or names an unknown operation
 	CodeInvalidDelta       Code = 31 // the delta does not decode as a workflow delta
 	CodePreconditionFailed Code = 32 // a compare-and-set expectation does not hold
-	CodeClockSkew          Code = 33 // the delta's HLC wall time is too far ahead of the server's clock
+	CodeClockSkew          Code = 33 // the delta's HLC wall time is too far ahead of (or behind) the server's clock
 	CodeBlockLocked        Code = 34 // a target block is locked (or under a locked container)
 	CodeConflict           Code = 35 // the operation conflicts with the current state (id exists, name taken, edge breaks a graph rule)
 	CodeUnknownEntity      Code = 36 // a block, edge or variable the operation names does not exist
@@ -91,11 +94,12 @@ var codes = map[Code]codeInfo{
 	CodeWorkflowDeleted:    {"WORKFLOW_DELETED", false, "the workflow was deleted"},
 	CodeWorkflowLocked:     {"WORKFLOW_LOCKED", false, "the workflow (or its folder) is locked"},
 	CodeBadReceipt:         {"BAD_RECEIPT", false, "a `Vouch`'s receipt does not check (unknown key id, or a MAC that does not match `wf` and `d`): drop that delta (§9)"},
+	CodeTooManyRooms:       {"TOO_MANY_ROOMS", false, "a Join over the cap on rooms joined at once by this session or by this user (§10 limits); leave a room first"},
 	CodeReplicaBehind:      {"REPLICA_BEHIND", false, "the Join's context lacks dots of the session's own replica (`Hello.rid`) that the server holds: the client lost local state and reused its id; take a new replica id, re-mint the unsent edits under it, join again (§9)"},
 	CodeInvalidOperation:   {"INVALID_OPERATION", false, "malformed operation input, unknown operation, or a parent/subflow target that is not a loop/parallel"},
-	CodeInvalidDelta:       {"INVALID_DELTA", false, "`d` is not a valid workflow encoding (§7)"},
+	CodeInvalidDelta:       {"INVALID_DELTA", false, "`d` (or a Join's `ctx`) is not a valid workflow encoding (§7)"},
 	CodePreconditionFailed: {"PRECONDITION_FAILED", false, "a compare-and-set expectation does not hold"},
-	CodeClockSkew:          {"CLOCK_SKEW", false, "the delta's HLC wall time leads the server clock by more than `lim.skew`"},
+	CodeClockSkew:          {"CLOCK_SKEW", false, "the delta's HLC wall time leads the server clock by more than `lim.skew`, or trails it by more than `lim.lag`"},
 	CodeBlockLocked:        {"BLOCK_LOCKED", false, "a target block is locked or inside a locked container"},
 	CodeConflict:           {"CONFLICT", false, "id already exists, name taken, or an edge breaks a graph rule"},
 	CodeUnknownEntity:      {"UNKNOWN_ENTITY", false, "a named block, edge or variable does not exist"},

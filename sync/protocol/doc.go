@@ -76,6 +76,16 @@ const (
 	MaxTokenBytes = 16 << 10
 )
 
+// Bounds on a Drag frame, which the server relays to every member of the
+// room: a frame over either is refused with TOO_LARGE and not relayed.
+// Dragging more blocks at once than MaxDragBlocks is not a canvas gesture.
+const (
+	// MaxDragBlocks bounds the block ids of one Drag (and of a DragUpdate).
+	MaxDragBlocks = 1024
+	// MaxDragBytes bounds the encoded Drag frame.
+	MaxDragBytes = 128 << 10
+)
+
 func (l Limits) withDefaults() Limits {
 	if l.MaxFrameBytes <= 0 {
 		l.MaxFrameBytes = DefaultMaxFrameBytes

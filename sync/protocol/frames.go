@@ -131,6 +131,8 @@ type ServerLimits struct {
 	MaxOpsPerSecond uint64 // sustained client frames per second (every frame type counts)
 	OpsBurst        uint64 // burst above MaxOpsPerSecond
 	MaxClockSkewMs  uint64 // how far a delta's HLC wall time may lead the server clock
+	MaxClockLagMs   uint64 // how far a delta's HLC wall time may trail the server clock (0: no bound)
+	MaxRooms        uint64 // rooms a session may be in at once (0: not announced)
 }
 
 // Origin says who wrote a relayed delta.

@@ -331,6 +331,8 @@ import type { RecordSchema } from './kinds';
 		{"MaxIDBytes", MaxIDBytes, "Every id: workflow, operation, session, user, replica, tab, block."},
 		{"MaxTextBytes", MaxTextBytes, "Names, avatar URLs, messages."},
 		{"MaxTokenBytes", MaxTokenBytes, "The Hello token."},
+		{"MaxDragBlocks", MaxDragBlocks, "Block ids in one Drag frame; the server refuses more with TOO_LARGE."},
+		{"MaxDragBytes", MaxDragBytes, "Encoded size of one Drag frame; the server refuses more with TOO_LARGE."},
 		{"DefaultMaxFrameBytes", DefaultMaxFrameBytes, "Encoded size of one frame, unless Limits says otherwise."},
 		{"DefaultMaxDepth", DefaultMaxDepth, "Nesting of arrays and maps, counting the envelope, unless Limits says otherwise."},
 		{"MaxArrayElements", MaxArrayElements, "Array elements in one frame, summed over its arrays."},

@@ -46,11 +46,15 @@ type field struct {
 	req    bool // required on the wire (and, for ruleID, not empty)
 	rule   rule // the bound its value must respect
 	max    int  // ruleText: most bytes
-	values []string
-	elem   *field  // kindList: the elements (key unused)
-	rec    *record // kindRecord, kindRecordOrNil, kindDict: the nested record (a list of records has it on elem)
-	keyDoc string  // kindDict: what the keys are, e.g. "block id"
-	doc    string  // meaning, for docs
+	// overCode, when set, is the code of a ruleText value over max, instead
+	// of INVALID_FRAME (the Hello token: a token too long is a refused
+	// token, whatever layer noticed).
+	overCode Code
+	values   []string
+	elem     *field  // kindList: the elements (key unused)
+	rec      *record // kindRecord, kindRecordOrNil, kindDict: the nested record (a list of records has it on elem)
+	keyDoc   string  // kindDict: what the keys are, e.g. "block id"
+	doc      string  // meaning, for docs
 
 	// Derived by resolve.
 	off     uintptr
@@ -120,6 +124,13 @@ var (
 )
 
 func tText(max int) field { return field{kind: kindStr, rule: ruleText, max: max} }
+
+// tTextOr is tText whose value over max is refused with code.
+func tTextOr(max int, code Code) field {
+	f := tText(max)
+	f.overCode = code
+	return f
+}
 
 func tEnum(values ...string) field { return field{kind: kindStr, rule: ruleEnum, values: values} }
 

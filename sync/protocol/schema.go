@@ -31,6 +31,8 @@ var (
 		opt("ops", "MaxOpsPerSecond", tUint, "sustained frames per second (every client frame counts)"),
 		opt("burst", "OpsBurst", tUint, "burst above `ops`"),
 		opt("skew", "MaxClockSkewMs", tUint, "max ms a delta's HLC wall time may lead the server clock"),
+		opt("lag", "MaxClockLagMs", tUint, "max ms a delta's HLC wall time may trail the server clock (edits the server has not seen; absent: no bound)"),
+		opt("rooms", "MaxRooms", tUint, "max rooms this session may be in at once"),
 	)
 	originRecord = newRecord[Origin]("origin", "Who wrote a relayed delta.", ruleNone,
 		req("uid", "UserID", tID, "user id"),
@@ -57,7 +59,7 @@ var tRole = tEnum(string(RoleRead), string(RoleWrite), string(RoleAdmin))
 var (
 	helloBody = newRecord[Hello]("Hello", "", ruleNone,
 		req("v", "ProtocolVersion", tVersion, "protocol version the client speaks (1). Never changes meaning in any version."),
-		req("tok", "Token", tText(MaxTokenBytes), "bearer token (see \"Access token\" below); may be `\"\"` only if the HTTP upgrade already authenticated"),
+		req("tok", "Token", tTextOr(MaxTokenBytes, CodeAuthenticationFailed), "bearer token (see \"Access token\" below); may be `\"\"` only if the HTTP upgrade already authenticated. A longer token is a refused token: `AUTHENTICATION_FAILED`, close 4500"),
 		opt("rid", "ReplicaID", tID, "the client's CRDT replica id. Every dot in this session's deltas must belong to it (`FORGED_DOT` otherwise). Absent for a thin client that only sends `Operation`. A replica id names a device/install, not a tab or connection, and is reused across sessions."),
 		opt("cn", "ClientName", tText(MaxIDBytes), "client name, e.g. `flowsync-js`"),
 		opt("cv", "ClientVersion", tText(MaxIDBytes), "client version"),

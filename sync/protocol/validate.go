@@ -38,7 +38,12 @@ func (r *record) check(p unsafe.Pointer, prefix string) error {
 func (f *field) check(p unsafe.Pointer, prefix string) error {
 	switch f.kind {
 	case kindStr:
-		if why := f.strFault(*(*string)(p)); why != "" {
+		s := *(*string)(p)
+		if why := f.strFault(s); why != "" {
+			if f.overCode != 0 && len(s) > f.max {
+				return &decodeError{kind: ErrInvalidValue, detail: fmt.Sprintf("%q %s", prefix+f.key, why),
+					cause: NewError(f.overCode, "%q is over %d bytes", prefix+f.key, f.max)}
+			}
 			return fieldErr(prefix+f.key, why)
 		}
 	case kindUint:

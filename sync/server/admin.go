@@ -58,6 +58,7 @@ type AdminRooms interface {
 	Roster(ctx context.Context, workflowID string) ([]protocol.RosterEntry, bool)
 	LiveWorkflows() []string
 	DeleteWorkflow(ctx context.Context, workflowID string) error
+	CreateWorkflow(ctx context.Context, workflowID string) error
 }
 
 // RoleChanger changes a user's roles on live sessions (*session.Handler).
@@ -117,6 +118,7 @@ func NewAdminHandler(cfg AdminConfig, deps AdminDeps) (http.Handler, error) {
 	}
 	h.mux.HandleFunc("GET /admin/v1/workflows/{id}", h.getWorkflow)
 	h.mux.HandleFunc("DELETE /admin/v1/workflows/{id}", h.deleteWorkflow)
+	h.mux.HandleFunc("PUT /admin/v1/workflows/{id}", h.putWorkflow)
 	h.mux.HandleFunc("POST /admin/v1/workflows/{id}/operations", h.postOperations)
 	h.mux.HandleFunc("POST /admin/v1/workflows/{id}/events", h.postEvent)
 	h.mux.HandleFunc("POST /admin/v1/workflows/{id}/lock", h.lock(true))

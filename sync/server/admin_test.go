@@ -73,11 +73,21 @@ func (s *syncBuffer) String() string {
 
 func newAdminEnv(t *testing.T) *adminEnv {
 	t.Helper()
+	return newAdminEnvWith(t, nil)
+}
+
+// newAdminEnvWith is newAdminEnv with tweak applied to the rooms' Config.
+func newAdminEnvWith(t *testing.T, tweak func(*rooms.Config)) *adminEnv {
+	t.Helper()
 	e := &adminEnv{t: t, locks: &rooms.WorkflowLocks{}, roles: &fakeRoles{}, logs: &syncBuffer{}}
 	store := memory.New()
 	logger := slog.New(slog.NewJSONHandler(e.logs, nil))
 	admit := rooms.Admissions(rooms.LockAdmission(e.locks.IsLocked), rooms.AuditAdmission(logger))
-	reg, err := rooms.NewRegistry(rooms.Config{Admit: admit}, store, nil, nil)
+	rcfg := rooms.Config{Admit: admit}
+	if tweak != nil {
+		tweak(&rcfg)
+	}
+	reg, err := rooms.NewRegistry(rcfg, store, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,4 +338,23 @@ func TestAdminRooms(t *testing.T) {
 	if len(rs) != 1 || rs[0].(map[string]any)["workflowId"] != "wf1" || rs[0].(map[string]any)["locked"] != true {
 		t.Fatalf("rooms: %v", rs)
 	}
+}
+
+// PUT /admin/v1/workflows/{id} creates a workflow, idempotently; with
+// RequireExisting only created (or written) workflows load.
+func TestAdminCreateWorkflow(t *testing.T) {
+	e := newAdminEnvWith(t, func(c *rooms.Config) { c.RequireExisting = true })
+	e.expect(e.do("GET", "/admin/v1/workflows/wf-new", ""), 404, "UNKNOWN_WORKFLOW")
+	for range 2 {
+		r := e.do("PUT", "/admin/v1/workflows/wf-new", "")
+		e.expect(r, 200, "")
+		if r.body["exists"] != true {
+			t.Fatalf("PUT answered %v", r.body)
+		}
+	}
+	e.view("wf-new")
+	e.expect(e.do("POST", "/admin/v1/workflows/wf-new/operations", ops("null", addA)), 200, "")
+	e.expect(e.do("DELETE", "/admin/v1/workflows/wf-new", ""), 200, "")
+	e.expect(e.do("PUT", "/admin/v1/workflows/wf-new", ""), 404, "WORKFLOW_DELETED")
+	e.expect(e.do("GET", "/admin/v1/workflows/wf-new", ""), 404, "WORKFLOW_DELETED")
 }

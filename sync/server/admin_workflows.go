@@ -1,9 +1,11 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 
+	"github.com/flowsync/flowsync/rooms"
 	"github.com/flowsync/flowsync/sync/protocol"
 )
 
@@ -25,6 +27,25 @@ func (h *adminHandler) getWorkflow(w http.ResponseWriter, r *http.Request) {
 		"locked":     h.deps.Locks.IsLocked(id),
 		"view":       v,
 	})
+}
+
+// putWorkflow creates the workflow (idempotent): with --require-existing-
+// workflows, only created (or written) workflows can be joined.
+func (h *adminHandler) putWorkflow(w http.ResponseWriter, r *http.Request) {
+	id, ok := h.pathID(w, r, "id")
+	if !ok {
+		return
+	}
+	if err := h.deps.Rooms.CreateWorkflow(r.Context(), id); err != nil {
+		if errors.Is(err, rooms.ErrNoCatalog) {
+			writeError(w, http.StatusNotImplemented, protocol.CodeInvalidOperation, "this store does not record which workflows exist")
+			return
+		}
+		h.failed(w, r, err)
+		return
+	}
+	h.audit(r.Context(), "workflow.create", id, nil)
+	writeJSON(w, http.StatusOK, map[string]any{"workflowId": id, "exists": true})
 }
 
 func (h *adminHandler) deleteWorkflow(w http.ResponseWriter, r *http.Request) {

@@ -84,6 +84,9 @@ func (c Config) withDefaults() Config {
 	if c.Session.MaxClockSkew == 0 {
 		c.Session.MaxClockSkew = c.Rooms.MaxClockSkew
 	}
+	if c.Session.MaxClockLag == 0 {
+		c.Session.MaxClockLag = c.Rooms.MaxClockLag // announced as the rooms enforce it
+	}
 	if c.Session.ServerVersion == "" {
 		c.Session.ServerVersion = c.Version
 	}

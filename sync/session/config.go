@@ -66,6 +66,18 @@ type Config struct {
 	// MaxClockSkew is announced in Welcome.lim.skew; the rooms enforce it
 	// and should be configured with the same value. Default: 5 minutes.
 	MaxClockSkew time.Duration
+	// MaxClockLag is announced in Welcome.lim.lag; the rooms enforce it
+	// (rooms.Config.MaxClockLag) and should be configured with the same
+	// value. -1: no bound (not announced). Default: 400 days.
+	MaxClockLag time.Duration
+	// MaxRoomsPerSession caps the rooms one session is in at once; a Join
+	// over it gets Error TOO_MANY_ROOMS, and a Leave frees the slot.
+	// Announced in Welcome.lim.rooms. -1: no cap. Default: 64.
+	MaxRoomsPerSession int
+	// MaxRoomsPerUser caps the rooms all sessions of one user id are in at
+	// once (a room joined by two sessions counts twice); a Join over it
+	// gets Error TOO_MANY_ROOMS. -1: no cap. Default: 256.
+	MaxRoomsPerUser int
 	// ServerVersion is announced in Welcome.sv. Default: empty.
 	ServerVersion string
 	// Now is the server clock (Welcome.now). Default: time.Now.
@@ -100,8 +112,9 @@ type Config struct {
 	BytesPerSecond int
 	ByteBurst      int
 	// MaxRateLimitRefusals is how many frames a session may have refused
-	// with RATE_LIMITED within 10 s before it is closed with 4006 (dropped
-	// Presence and Drag frames do not count). Default: 100.
+	// by the rate limits within 10 s before it is closed with 4006. Every
+	// frame type counts, Presence and Drag frames dropped silently too: a
+	// flood of any frame is cut, not just thinned. Default: 100.
 	MaxRateLimitRefusals int
 	// GrantOverrideTTL is how long a role change made with Handler.SetRole
 	// or SetGrants is remembered for new sessions whose token was issued
@@ -112,15 +125,18 @@ type Config struct {
 
 // Defaults; see Config.
 const (
-	DefaultAuthTimeout      = 5 * time.Second
-	DefaultWriteTimeout     = 10 * time.Second
-	DefaultPongTimeout      = 60 * time.Second
-	DefaultCloseGrace       = time.Second
-	DefaultMaxQueueBytes    = 1 << 20
-	DefaultMaxQueueFrames   = 256
-	DefaultFlushInterval    = 10 * time.Millisecond
-	DefaultMaxInvalidFrames = 10
-	DefaultMaxClockSkew     = 5 * time.Minute
+	DefaultAuthTimeout        = 5 * time.Second
+	DefaultWriteTimeout       = 10 * time.Second
+	DefaultPongTimeout        = 60 * time.Second
+	DefaultCloseGrace         = time.Second
+	DefaultMaxQueueBytes      = 1 << 20
+	DefaultMaxQueueFrames     = 256
+	DefaultFlushInterval      = 10 * time.Millisecond
+	DefaultMaxInvalidFrames   = 10
+	DefaultMaxClockSkew       = 5 * time.Minute
+	DefaultMaxClockLag        = 400 * 24 * time.Hour
+	DefaultMaxRoomsPerSession = 64
+	DefaultMaxRoomsPerUser    = 256
 
 	DefaultMaxConnections        = 10_000
 	DefaultMaxConnectionsPerIP   = 100
@@ -175,6 +191,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxClockSkew == 0 {
 		c.MaxClockSkew = DefaultMaxClockSkew
+	}
+	if c.MaxClockLag == 0 {
+		c.MaxClockLag = DefaultMaxClockLag
+	}
+	if c.MaxRoomsPerSession == 0 {
+		c.MaxRoomsPerSession = DefaultMaxRoomsPerSession
+	}
+	if c.MaxRoomsPerUser == 0 {
+		c.MaxRoomsPerUser = DefaultMaxRoomsPerUser
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -240,6 +265,9 @@ func (c Config) validate() error {
 	noLimit("MaxConnections", c.MaxConnections < -1)
 	noLimit("MaxConnectionsPerIP", c.MaxConnectionsPerIP < -1)
 	noLimit("MaxConnectionsPerUser", c.MaxConnectionsPerUser < -1)
+	noLimit("MaxRoomsPerSession", c.MaxRoomsPerSession < -1)
+	noLimit("MaxRoomsPerUser", c.MaxRoomsPerUser < -1)
+	noLimit("MaxClockLag", c.MaxClockLag < 0 && c.MaxClockLag != -1)
 	noLimit("FramesPerSecond", c.FramesPerSecond < 0 && c.FramesPerSecond != -1)
 	noLimit("BytesPerSecond", c.BytesPerSecond < -1)
 	if (c.FlushInterval < 0 && c.FlushInterval != -1) || c.FlushInterval > maxFlushInterval {

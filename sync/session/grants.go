@@ -64,10 +64,18 @@ func (g Grants) Empty() bool {
 	return true
 }
 
-// validate checks every role and workflow id.
+// MaxGrantWorkflows bounds the workflows one user's grants name (from the
+// admin API; a token's roles are bounded by the token's 16 KiB): every
+// live session of the user holds a copy.
+const MaxGrantWorkflows = 10_000
+
+// validate checks every role and workflow id, and the number of workflows.
 func (g Grants) validate() error {
 	if g.All != "" && !g.All.Valid() {
 		return fmt.Errorf("%w: role %q", ErrInvalidGrants, g.All)
+	}
+	if len(g.Workflows) > MaxGrantWorkflows {
+		return fmt.Errorf("%w: %d workflows (at most %d; use the \"*\" role for more)", ErrInvalidGrants, len(g.Workflows), MaxGrantWorkflows)
 	}
 	for wf, r := range g.Workflows {
 		if wf == "" || len(wf) > protocol.MaxIDBytes {

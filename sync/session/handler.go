@@ -40,6 +40,7 @@ type Handler struct {
 	perIP     map[string]int           // guarded by mu: conns by clientKey
 	byUser    map[string][]*session    // guarded by mu: authenticated sessions by user id (a user has few)
 	overrides map[string][]grantChange // guarded by mu: recent role changes by user id
+	userRooms map[string]int           // guarded by mu: memberships by user id, over all sessions (MaxRoomsPerUser)
 	wg        sync.WaitGroup           // one per live ServeHTTP session
 }
 
@@ -61,7 +62,7 @@ func NewHandler(cfg Config, reg *rooms.Registry, auth Authenticator, logger *slo
 	h := &Handler{
 		cfg: cfg, rooms: reg, auth: auth, logger: logger, metrics: m, ctx: ctx, cancel: cancel,
 		sessions: make(map[*session]struct{}),
-		perIP:    make(map[string]int), byUser: make(map[string][]*session),
+		perIP:    make(map[string]int), byUser: make(map[string][]*session), userRooms: make(map[string]int),
 		overrides: make(map[string][]grantChange),
 	}
 	for _, o := range cfg.AllowedOrigins {

@@ -29,7 +29,9 @@ import (
 	"github.com/flowsync/flowsync/sync/session"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
 
 // countingStore counts loads and can slow them down, or hold the loads of
 // one workflow until held is closed.
@@ -54,6 +56,15 @@ func (s *countingStore) Load(ctx context.Context, wf string) (*workflow.Doc, err
 		}
 	}
 	return s.Store.Load(ctx, wf)
+}
+
+// Create and Exists pass storage.Catalog through to the memory store.
+func (s *countingStore) Create(ctx context.Context, wf string) error {
+	return s.Store.(storage.Catalog).Create(ctx, wf)
+}
+
+func (s *countingStore) Exists(ctx context.Context, wf string) (bool, error) {
+	return s.Store.(storage.Catalog).Exists(ctx, wf)
 }
 
 type env struct {
@@ -137,7 +148,7 @@ func newEnvOn(t *testing.T, auth session.Authenticator, tweak func(*session.Conf
 	mux := http.NewServeMux()
 	mux.Handle("/v1/sync", h)
 	e := &env{reg: reg, h: h, store: store, metrics: metrics, logs: logs,
-		dialer: websocket.DefaultDialer, wall0: 1_700_000_000_000}
+		dialer: websocket.DefaultDialer, wall0: time.Now().Add(-time.Hour).UnixMilli()}
 	if pipes {
 		ln := testutil.NewPipeListener()
 		hs := &http.Server{Handler: mux}
@@ -365,7 +376,7 @@ func (e *env) dialSmallBuffer(t *testing.T) *client {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	c := &client{t: t, conn: conn, doc: workflow.New(), replica: "rep-slow", clock: crdt.NewClock("rep-slow"), wall: 1_700_000_000_000}
+	c := &client{t: t, conn: conn, doc: workflow.New(), replica: "rep-slow", clock: crdt.NewClock("rep-slow"), wall: time.Now().Add(-time.Hour).UnixMilli()}
 	c.send(&protocol.Hello{ProtocolVersion: 1, Token: "slow:Slow", ReplicaID: "rep-slow"})
 	c.sid = c.expect(protocol.FrameWelcome).(*protocol.Welcome).SessionID
 	return c

@@ -29,7 +29,7 @@ import (
 //	                          non-empty rid is refused
 //	exp     number  required  expiry (Unix seconds); the session is closed
 //	                          with 4004 when it passes (plus the leeway)
-//	aud     string  required  must equal JWTConfig.Audience
+//	aud     string or [string]  required  must be, or contain, JWTConfig.Audience (RFC 7519 §4.1.3)
 //	iss     string            must equal JWTConfig.Issuer when that is set
 //	iat     number            issue time; recommended (role changes made on
 //	                          the server apply to tokens issued before them)

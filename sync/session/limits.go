@@ -121,8 +121,9 @@ func (b *tokenBucket) take(now time.Time, rate, burst, n float64) bool {
 // throttle answers a frame the rate limits refused: Presence and Drag are
 // dropped silently (they are ephemeral, and the next one supersedes them);
 // a Delta or Operation gets a retryable RATE_LIMITED Nack, anything else a
-// RATE_LIMITED Error. It returns CloseRateLimited when the session has had
-// MaxRateLimitRefusals refusals within rateLimitWindow.
+// RATE_LIMITED Error. Every refusal counts, a silent drop too, so a flood of
+// any frame type ends the session: it returns CloseRateLimited when the
+// session has had MaxRateLimitRefusals refusals within rateLimitWindow.
 func (s *session) throttle(f protocol.Frame, limit string) protocol.CloseCode {
 	s.h.metrics.refused(limit)
 	msg := "too many frames per second; slow down"
@@ -132,7 +133,6 @@ func (s *session) throttle(f protocol.Frame, limit string) protocol.CloseCode {
 	switch f := f.(type) {
 	case *protocol.Presence, *protocol.Drag:
 		s.h.metrics.ephemeralDropped()
-		return 0
 	case *protocol.Delta:
 		s.nack(f.OpID, protocol.NewError(protocol.CodeRateLimited, "%s", msg))
 	case *protocol.Operation:

@@ -101,6 +101,14 @@ func (s *session) join(ctx context.Context, f *protocol.Join) {
 		have = d.Context()
 	}
 	opts := rooms.JoinOptions{Have: have, TabSessionID: f.TabSessionID}
+	// reserved: a slot of the room caps is held for a new membership;
+	// it is given back unless the membership is kept.
+	reserved, kept := false, false
+	defer func() {
+		if reserved && !kept {
+			s.h.releaseRoom(s.principal.UserID)
+		}
+	}()
 	for {
 		s.memberMu.Lock()
 		role := s.role(wf)
@@ -113,6 +121,15 @@ func (s *session) join(ctx context.Context, f *protocol.Join) {
 			return
 		}
 		m := s.members.get(wf)
+		if m == nil && !reserved {
+			if e := s.reserveRoomLocked(); e != nil {
+				s.memberMu.Unlock()
+				s.logger().Info("join refused", "workflow", wf, "code", e.Code)
+				refuse(e.Code, "%s", e.Message)
+				return
+			}
+			reserved = true
+		}
 		if m == nil {
 			m = s.newMember(wf, role)
 		} else if m.role() != role {
@@ -135,6 +152,7 @@ func (s *session) join(ctx context.Context, f *protocol.Join) {
 		settled := !s.ended && s.role(wf) == m.role() && !s.isRevoked(m)
 		if settled {
 			m.rm = rm
+			kept = kept || (reserved && s.members.get(wf) == nil)
 			s.members.put(m)
 		}
 		s.memberMu.Unlock()
@@ -158,7 +176,7 @@ func (s *session) leave(wf string) {
 	s.memberMu.Lock()
 	defer s.memberMu.Unlock()
 	if m := s.members.get(wf); m != nil {
-		s.members.remove(wf)
+		s.forgetLocked(wf)
 		m.rm.Leave(m)
 	}
 }
@@ -170,7 +188,7 @@ func (s *session) leaveAll() {
 	defer s.memberMu.Unlock()
 	s.ended = true
 	for _, m := range s.members.list() {
-		s.members.remove(m.wf)
+		s.forgetLocked(m.wf)
 		m.rm.Leave(m)
 	}
 }
@@ -198,7 +216,7 @@ func (s *session) reconcile(ctx context.Context) bool {
 		want := s.role(wf)
 		switch {
 		case want == "":
-			s.members.remove(wf)
+			s.forgetLocked(wf)
 			s.revoke(m)
 		case want != m.role():
 			m.setRole(want)
@@ -215,7 +233,7 @@ func (s *session) reconcile(ctx context.Context) bool {
 		case err != nil && current:
 			// The room is closing or the store failed: the client
 			// re-joins after the Error, with its new role.
-			s.members.remove(m.wf)
+			s.forgetLocked(m.wf)
 			m.rm.Leave(m)
 			e := protocol.NewError(rooms.ErrorCode(err), "re-join with a changed role failed: %v", err)
 			e.WorkflowID = m.wf

@@ -64,6 +64,14 @@ func (ms *memberSet) remove(wf string) {
 	}
 }
 
+// len returns the number of memberships.
+func (ms *memberSet) len() int {
+	if ms.many != nil {
+		return len(ms.many)
+	}
+	return len(ms.few)
+}
+
 // list returns the memberships, in no particular order, in a slice of its
 // own (the caller may remove them while it goes through it).
 func (ms *memberSet) list() []*roomMember {

@@ -139,6 +139,8 @@ const (
 	limitConnections        = "connections"
 	limitConnectionsPerIP   = "connections_per_ip"
 	limitConnectionsPerUser = "connections_per_user"
+	limitRoomsPerSession    = "rooms_per_session"
+	limitRoomsPerUser       = "rooms_per_user"
 	limitFrameRate          = "frame_rate"
 	limitByteRate           = "byte_rate"
 )

@@ -114,6 +114,14 @@ func (s *session) readFrame(ctx context.Context, mt int, data []byte) (protocol.
 		if c == protocol.CodeInternal {
 			c = protocol.CodeInvalidFrame
 		}
+		if c == protocol.CodeAuthenticationFailed && !s.authed {
+			// A Hello whose token is over protocol.MaxTokenBytes: a
+			// refused token, as any other (PROTOCOL §4.1).
+			s.h.metrics.authFailed()
+			s.logger().Info("authentication failed", "code", c, "reason", "token too long")
+			s.send(protocol.NewError(c, "token refused: longer than %d bytes", protocol.MaxTokenBytes))
+			return protocol.CloseAuthenticationFailed, "authentication failed"
+		}
 		s.h.metrics.invalid(c)
 		s.send(&protocol.Error{Code: c, Message: err.Error(), Retryable: false})
 		if s.invalid++; s.invalid >= cfg.MaxInvalidFrames || !s.authed {
@@ -131,7 +139,7 @@ func (s *session) readFrame(ctx context.Context, mt int, data []byte) (protocol.
 		}
 		return 0, ""
 	}
-	s.handle(ctx, f)
+	s.handle(ctx, f, len(data))
 	return 0, ""
 }
 
@@ -214,6 +222,12 @@ func (s *session) hello(ctx context.Context, f protocol.Frame) (protocol.CloseCo
 	if cfg.FramesPerSecond > 0 {
 		lim.MaxOpsPerSecond, lim.OpsBurst = uint64(cfg.FramesPerSecond), uint64(cfg.FrameBurst)
 	}
+	if cfg.MaxClockLag > 0 {
+		lim.MaxClockLagMs = uint64(cfg.MaxClockLag.Milliseconds())
+	}
+	if cfg.MaxRoomsPerSession > 0 {
+		lim.MaxRooms = uint64(cfg.MaxRoomsPerSession)
+	}
 	s.send(&protocol.Welcome{
 		ProtocolVersion: protocol.ProtocolVersion,
 		SessionID:       s.id,
@@ -266,8 +280,9 @@ func isWebsocketProtocolError(err error) bool {
 	return strings.HasPrefix(err.Error(), "websocket: ")
 }
 
-// handle routes one decoded client frame of an authenticated session.
-func (s *session) handle(ctx context.Context, f protocol.Frame) {
+// handle routes one decoded client frame of an authenticated session; n is
+// its size on the wire.
+func (s *session) handle(ctx context.Context, f protocol.Frame, n int) {
 	switch f := f.(type) {
 	case *protocol.Hello:
 		s.h.metrics.invalid(protocol.CodeInvalidFrame)
@@ -320,7 +335,7 @@ func (s *session) handle(ctx context.Context, f protocol.Frame) {
 			m.rm.Presence(m, f.Cursor, f.Selection)
 		}
 	case *protocol.Drag:
-		if m := s.joinedMember(f.WorkflowID); m != nil {
+		if m := s.dragger(f, n); m != nil {
 			m.rm.Drag(m, f.Positions)
 		}
 	}
@@ -333,6 +348,33 @@ func (s *session) joinedMember(wf string) *roomMember {
 		e := protocol.NewError(protocol.CodeNotJoined, "join %q first", wf)
 		e.WorkflowID = wf
 		s.send(e)
+	}
+	return m
+}
+
+// dragger returns the membership a Drag of n bytes is relayed to, or
+// answers why it is not (nothing is relayed): NOT_JOINED; PERMISSION_DENIED
+// for a read role (live positions are an edit in progress, and the drop is
+// an edit a reader may not make); TOO_LARGE over protocol.MaxDragBlocks
+// ids or protocol.MaxDragBytes.
+func (s *session) dragger(f *protocol.Drag, n int) *roomMember {
+	m := s.joinedMember(f.WorkflowID)
+	if m == nil {
+		return nil
+	}
+	var e *protocol.Error
+	switch r := s.role(f.WorkflowID); {
+	case r != protocol.RoleWrite && r != protocol.RoleAdmin:
+		e = protocol.NewError(protocol.CodePermissionDenied, "role %q may not drag blocks", r)
+	case len(f.Positions) > protocol.MaxDragBlocks:
+		e = protocol.NewError(protocol.CodeTooLarge, "drag of %d blocks (at most %d)", len(f.Positions), protocol.MaxDragBlocks)
+	case n > protocol.MaxDragBytes:
+		e = protocol.NewError(protocol.CodeTooLarge, "drag frame of %d bytes (at most %d)", n, protocol.MaxDragBytes)
+	}
+	if e != nil {
+		e.WorkflowID = f.WorkflowID
+		s.send(e)
+		return nil
 	}
 	return m
 }

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -601,33 +600,6 @@ func TestFloodIsThrottled(t *testing.T) {
 	// The victim is still served.
 	vop = victim.sendDelta("wf", victim.edit(addBlock("v2", "Victim 2")))
 	expectApplied(victim, vop)
-}
-
-func TestPresenceFloodDroppedSilently(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		e := newBubbleEnv(t, func(s *session.Config, _ *rooms.Config) { s.FrameBurst = 20; s.FramesPerSecond = 10 })
-		a := e.connect(t, "ua:A", "rep-a")
-		b := e.connect(t, "ub:B", "rep-b")
-		a.join("wf", "")
-		b.join("wf", "")
-		for i := range 300 {
-			a.send(&protocol.Presence{WorkflowID: "wf", Cursor: &protocol.Point{X: float64(i), Y: 1}})
-		}
-		synctest.Wait()
-		if n := counterValue(e.metrics.EphemeralDropped); n < 250 {
-			t.Fatalf("%v presence frames dropped, want at least 250", n)
-		}
-		advance(300 * time.Millisecond) // the bucket refills, so that the marker passes
-		for _, f := range a.sync() {
-			if f.Type() == protocol.FrameError || f.Type() == protocol.FrameNack {
-				t.Fatalf("a dropped presence frame was answered: %+v", f)
-			}
-		}
-		if e.h.Len() != 2 {
-			t.Fatal("a presence flood closed the session")
-		}
-		b.expect(protocol.FramePresenceUpdate) // some presence reached the peer
-	})
 }
 
 func invalidTotal(m *session.Metrics) float64 { return counterValue(m.InvalidFrames) }

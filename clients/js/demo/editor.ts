@@ -15,6 +15,8 @@ export interface Point {
 export interface ViewLike {
   blocks: Record<string, BlockLike>;
   edges: EdgeLike[];
+  /** The paint order: every replica stacks overlapping blocks the same way. */
+  order: string[];
 }
 export interface BlockLike {
   id: string;
@@ -71,7 +73,9 @@ export class Editor {
   private readonly blockEls = new Map<string, BlockEls>();
   private readonly edgeEls = new Map<string, SVGGElement>();
   private readonly cursorEls = new Map<string, HTMLDivElement>();
-  private view: ViewLike = { blocks: {}, edges: [] };
+  private view: ViewLike = { blocks: {}, edges: [], order: [] };
+  /** The paint order the block elements are in (DOM order decides who is on top). */
+  private paintedOrder = '';
   private selection: Selection = { t: 'none' };
   /** this window's drag in progress: block id → position (not in the view until drop) */
   private localDrag: { id: string; start: Point; pointer: Point; pos: Point; moved: boolean } | null = null;
@@ -241,7 +245,8 @@ export class Editor {
     let maxX = 0;
     let maxY = 0;
     const seen = new Set<string>();
-    for (const b of Object.values(this.view.blocks)) {
+    for (const id of this.view.order) {
+      const b = this.view.blocks[id];
       seen.add(b.id);
       const els = this.blockEls.get(b.id) ?? this.createBlock(b.id);
       const p = this.positionOf(b);
@@ -265,6 +270,13 @@ export class Editor {
         els.root.remove();
         this.blockEls.delete(id);
       }
+    }
+    // Stack blocks in the view's paint order. Moving elements only when the
+    // order changed keeps a drag's pointer capture (a moved element loses it).
+    const orderKey = this.view.order.join('\u0000');
+    if (orderKey !== this.paintedOrder) {
+      this.paintedOrder = orderKey;
+      for (const id of this.view.order) this.blocksLayer.append(this.blockEls.get(id)!.root);
     }
 
     const seenEdges = new Set<string>();

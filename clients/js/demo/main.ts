@@ -152,6 +152,9 @@ async function main(): Promise<void> {
     editor.changed();
     showStatus();
   });
+  client.on('rename', (r) => {
+    banner('info', `"${r.name}" shows as "${r.shownAs}": another window used that name at the same time. Rename it to settle.`);
+  });
   let deleted = false;
   client.on('event', (ev: LifecycleEvent) => {
     // Unknown kinds are shown with the server's message (PROTOCOL.md §4.17 says ignore; a demo shows).

@@ -25,6 +25,7 @@ export {
 } from './client/client';
 export { type SyncStatus, type SyncState, statusLabel } from './client/status';
 export { Backoff } from './client/backoff';
+export { type RenameEvent } from './client/renames';
 export { FlowsyncError, ServerError, CloseError, RejectError, type FlowsyncErrorKind } from './client/errors';
 
 // Persistence.
@@ -65,6 +66,7 @@ export { decode } from './workflow/encode';
 export { WorkflowError, DecodeError, isError, type ErrorCode } from './workflow/errors';
 export { parseOp, parseSubBlockUpdate, parseVariableUpdate, operations, type Payload } from './workflow/parse';
 export { buildView } from './workflow/view';
+export { renamedBy, type Renamed } from './workflow/names';
 export { viewToJSON } from './workflow/json';
 export type { Op } from './workflow/builder';
 export type {

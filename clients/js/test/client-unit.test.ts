@@ -12,9 +12,14 @@ import {
   statusLabel,
   WorkflowError,
   type WebSocketConstructor,
+  type RenameEvent,
   type WebSocketLike,
 } from '../src/index';
-import { FrameType } from '../src/protocol';
+import { Clock } from '../src/crdt/hlc';
+import { apply } from '../src/workflow/builder';
+import { Doc } from '../src/workflow/doc';
+import { parseOp } from '../src/workflow/parse';
+import { Code, FrameType, MaxDragBlocks } from '../src/protocol';
 import { ScriptedServer } from './scripted';
 
 /** A websocket that never opens: enough for offline behaviour. */
@@ -285,5 +290,55 @@ describe('Backoff and status labels', () => {
     expect(statusLabel('live', 2, 1)).toBe('saving (2), 1 refused');
     expect(statusLabel('offline', 0, 2)).toBe('offline, 2 refused');
     expect(statusLabel('deleted', 0, 0)).toBe('deleted');
+  });
+});
+
+describe("the 'rename' event", () => {
+  it('fires once when a block we added shows suffixed after a merge, and not for unrelated merges', async () => {
+    const server = new ScriptedServer();
+    const c = await FlowsyncClient.open({ ...base, WebSocket: server.WebSocket });
+    c.goOnline();
+    const ws = server.last;
+    ws.join();
+    const seen: RenameEvent[] = [];
+    c.on('rename', (r) => seen.push(r));
+    c.applyWire('batch-add-blocks', 'blocks', { blocks: [{ id: 'mine', type: 'agent', name: 'Agent 4', position: { x: 0, y: 0 } }] });
+    // Another window added an "Agent 4" offline, earlier: ours is suffixed.
+    const other = new Doc();
+    const clock = new Clock('other-window');
+    const remote = (name: string, payload: Record<string, unknown>): void => {
+      const d = apply(other, clock.now(1), parseOp(name, 'blocks', payload));
+      ws.deliver({ type: FrameType.RemoteDelta, workflowId: 'wf', delta: d.encode(), origin: { userId: 'bob', sessionId: 's2', replicaId: 'other-window' } });
+    };
+    remote('batch-add-blocks', { blocks: [{ id: 'theirs', type: 'agent', name: 'Agent 4', position: { x: 0, y: 0 } }] });
+    expect(c.view().blocks.mine.name).toBe('Agent 4 2');
+    expect(seen).toEqual([{ id: 'mine', name: 'Agent 4', shownAs: 'Agent 4 2' }]);
+    remote('batch-add-blocks', { blocks: [{ id: 'x', type: 'agent', name: 'Unrelated', position: { x: 0, y: 0 } }] });
+    expect(seen).toHaveLength(1); // once per rename
+    // Their block is renamed away: ours shows as asked again; nothing to report.
+    const d = apply(other, clock.now(2), parseOp('update-name', 'block', { id: 'theirs', name: 'Agent 5' }));
+    ws.deliver({ type: FrameType.RemoteDelta, workflowId: 'wf', delta: d.encode(), origin: { userId: 'bob', sessionId: 's2', replicaId: 'other-window' } });
+    expect(c.view().blocks.mine.name).toBe('Agent 4');
+    expect(seen).toHaveLength(1);
+    await c.close();
+  });
+});
+
+describe('drag bounds and refusals', () => {
+  it('refuses a drag over MaxDragBlocks; a refused Drag does not end the session', async () => {
+    const server = new ScriptedServer();
+    const c = await FlowsyncClient.open({ ...base, WebSocket: server.WebSocket });
+    c.goOnline();
+    const ws = server.last;
+    ws.join();
+    const big: Record<string, { x: number; y: number }> = {};
+    for (let i = 0; i <= MaxDragBlocks; i++) big[`b${i}`] = { x: 1, y: 1 };
+    expect(() => c.drag(big)).toThrow(/at most/);
+    const errors: unknown[] = [];
+    c.on('error', (e) => errors.push(e));
+    ws.deliver({ type: FrameType.Error, code: Code.PERMISSION_DENIED, message: 'role "read" may not drag blocks', retryable: false, workflowId: 'wf' });
+    expect(errors).toHaveLength(1);
+    expect(c.status().state).toBe('live');
+    await c.close();
   });
 });

@@ -63,11 +63,11 @@ import {
   blockKey,
   fieldKey,
   normalizeName,
-  protected_,
   subflowKey,
   variableFieldKey,
   variableKey,
 } from '../src/workflow/state';
+import { protected_ } from '../src/workflow/tree';
 import { OtDoc, numEq, otBlock, otChild, otFixture } from './ops_helpers';
 
 describe('fixture', () => {

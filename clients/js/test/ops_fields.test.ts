@@ -17,7 +17,8 @@ import {
   stringValue,
   zeroEdge,
 } from '../src/workflow/fields';
-import { canonicalHandle, fieldKey, isContainer, isReservedName, protected_, type Reader } from '../src/workflow/state';
+import { blockKey, canonicalHandle, fieldKey, isContainer, isReservedName, type Reader } from '../src/workflow/state';
+import { protected_ } from '../src/workflow/tree';
 import { compareStrings } from '../src/workflow/util';
 import { boolOf, edgeOf, isProtected, locked, stringOf } from '../src/workflow/protect';
 import type { Key, Value } from '../src/workflow/doc';
@@ -104,28 +105,61 @@ describe('readers', () => {
   });
 });
 
-/** A reader over a fixed map of block fields, to build parent cycles directly. */
+/**
+ * A reader over a fixed map of keys, to build parent cycles directly. Each
+ * entry's stamp is its position in the map (later = newer).
+ */
 function fieldsReader(fields: Record<string, Value>): Reader {
   const id = (k: Key): string => `${k.kind}/${k.id}/${k.sub}`;
-  const m = new Map(Object.entries(fields));
-  return { get: (k) => m.get(id(k)) ?? null, has: (k) => m.has(id(k)) };
+  const entries = Object.entries(fields);
+  const m = new Map(entries);
+  return {
+    get: (k) => m.get(id(k)) ?? null,
+    has: (k) => m.has(id(k)),
+    winner: (k) => {
+      const i = entries.findIndex(([key]) => key === id(k));
+      if (i < 0) return undefined;
+      return { dot: { replica: 'r', counter: i + 1 }, value: { wall: i + 1, logical: 0, value: entries[i][1] } };
+    },
+  };
 }
 
 describe('state rules', () => {
-  it('protection walks up parents and stops at cycles', () => {
+  it('protection follows the effective tree, whose cycles are cut at the newest pointer', () => {
     const f = (id: string, field: string): string => `${KindBlockField}/${id}/${field}`;
+    const live = (id: string): Record<string, Value> => ({
+      [`${blockKey(id).kind}/${id}/`]: null,
+      [f(id, 'type')]: stringValue('loop'),
+    });
     const cycle = fieldsReader({
+      ...live('a'),
+      ...live('b'),
       [f('a', 'parentId')]: stringValue('b'),
-      [f('b', 'parentId')]: stringValue('a'),
+      [f('b', 'parentId')]: stringValue('a'), // newest: b is top-level, a in b
     });
     expect(protected_(cycle, 'a')).toBe(false);
-    const lockedCycle = fieldsReader({
+    const lockedA = fieldsReader({
+      ...live('a'),
+      ...live('b'),
+      [f('a', 'parentId')]: stringValue('b'),
+      [f('b', 'parentId')]: stringValue('a'),
+      [f('a', 'locked')]: boolValue(true),
+    });
+    // b shows at the top level: a lock on a, inside it, does not reach it.
+    expect(protected_(lockedA, 'b')).toBe(false);
+    expect(protected_(lockedA, 'a')).toBe(true);
+    const lockedB = fieldsReader({
+      ...live('a'),
+      ...live('b'),
       [f('a', 'parentId')]: stringValue('b'),
       [f('b', 'parentId')]: stringValue('a'),
       [f('b', 'locked')]: boolValue(true),
     });
-    expect(protected_(lockedCycle, 'a')).toBe(true);
-    expect(protected_(lockedCycle, 'zz')).toBe(false);
+    expect(protected_(lockedB, 'a')).toBe(true);
+    expect(protected_(lockedB, 'zz')).toBe(false);
+    // A parent that is not a live block is no parent (the orphan rule).
+    const orphan = fieldsReader({ ...live('a'), [f('a', 'parentId')]: stringValue('gone'), [f('gone', 'locked')]: boolValue(true) });
+    expect(protected_(orphan, 'a')).toBe(false);
     expect(fieldKey('a', 'parentId').kind).toBe(KindBlockField);
   });
 

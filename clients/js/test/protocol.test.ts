@@ -193,7 +193,7 @@ describe('codes', () => {
     const table = /^\| (\d+) \| `([A-Z_]+)` \| (yes|no) \|/gm;
     const doc = readFileSync(fileURLToPath(new URL('../../../docs/PROTOCOL.md', import.meta.url)), 'utf8');
     const rows = [...doc.matchAll(table)];
-    expect(rows.length).toBe(27);
+    expect(rows.length).toBe(28);
     expect(codes()).toEqual(rows.map((r) => Number(r[1])));
     for (const [, n, name, retry] of rows) {
       expect(codeName(Number(n))).toBe(name);

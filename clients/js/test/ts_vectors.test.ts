@@ -257,14 +257,51 @@ function containersCase(): Case {
   rec.deltaSince('r2', 'r1');
   rec.wall += 10;
   // Concurrently: r1 removes the loop (and what it has seen inside it); r2
-  // adds another child to it, which stays hidden with the removed loop, and
-  // sets a retry on in2.
+  // adds another child to it, which shows at the top level (the orphan
+  // rule), and sets a retry on in2.
   rec.op('r1', 'batch-remove-blocks', 'blocks', { ids: ['loop'] });
   rec.op('r2', 'batch-add-blocks', 'blocks', {
     blocks: [block('in4', 'agent', 'Inner 4', 130, 10, { data: { parentId: 'loop', extent: 'parent' } })],
   });
   rec.op('r2', 'update-retry', 'block', { id: 'in2', retry: { maxAttempts: 3, backoff: 'exponential' } });
   rec.op('r2', 'update', 'subflow', { id: 'l2', type: 'loop', config: { doWhileCondition: '<x>', forEachItems: { a: [1, 2] } } });
+  rec.converge();
+  return rec.finish();
+}
+
+function treeCase(): Case {
+  const rec = new Recorder('tree', ['r1', 'r2', 'r3']);
+  rec.op('r1', 'batch-add-blocks', 'blocks', {
+    blocks: [
+      block('l1', 'loop', 'L1', 0, 0),
+      block('l2', 'loop', 'L2', 600, 0),
+      block('l3', 'parallel', 'L3', 1200, 0),
+      block('c', 'agent', 'C', 10, 10, { data: { parentId: 'l2', extent: 'parent' } }),
+      block('w', 'agent', 'Worker', 0, 400),
+    ],
+  });
+  rec.merge('r1', 'r2');
+  rec.merge('r1', 'r3');
+  rec.wall += 10;
+  // A three-container cycle by concurrent moves; meanwhile r3 removes l3 and
+  // r1 moves w into it (w shows at the top level after the merge).
+  rec.op('r1', 'update-parent', 'block', { id: 'l1', parentId: 'l2', extent: 'parent' });
+  rec.op('r2', 'update-parent', 'block', { id: 'l2', parentId: 'l1', extent: 'parent' });
+  rec.op('r1', 'batch-update-parent', 'blocks', { updates: [{ id: 'w', parentId: 'l3', position: { x: 5, y: 5 } }] });
+  rec.op('r3', 'batch-remove-blocks', 'blocks', { ids: ['l3'] });
+  rec.converge();
+  rec.wall += 10;
+  // On the merged tree: moving l1 into l2 again clears l2's stale pointer;
+  // duplicating top-level l2 lands the copy at the top; toggles and a lock
+  // follow the view; moving l2 into l1 is refused (a descendant).
+  rec.op('r1', 'batch-update-parent', 'blocks', { updates: [{ id: 'l1', parentId: 'l2' }] });
+  rec.op('r2', 'duplicate', 'block', { sourceId: 'l2', id: 'l2copy' });
+  rec.op('r3', 'batch-toggle-enabled', 'blocks', { blockIds: ['l1'] });
+  rec.op('r3', 'batch-toggle-locked', 'blocks', { blockIds: ['l2'] });
+  rec.converge();
+  rec.wall += 10;
+  rec.op('r1', 'update-parent', 'block', { id: 'l2', parentId: 'l1', extent: 'parent' });
+  rec.op('r2', 'batch-remove-blocks', 'blocks', { ids: ['w', 'l1'] });
   rec.converge();
   return rec.finish();
 }
@@ -426,6 +463,7 @@ function generate(): VectorFile {
     cases: [
       conflictsCase(),
       containersCase(),
+      treeCase(),
       randomCase('random-3-replicas-seed-1', 1, ['r1', 'r2', 'r3'], 80),
       randomCase('random-3-replicas-seed-2', 2, ['r1', 'r2', 'r3'], 80),
       randomCase('random-2-replicas-seed-7', 7, ['a', 'b'], 100),

@@ -30,7 +30,7 @@ function block(over: Partial<BlockView> = {}): BlockView {
 }
 
 function viewOf(b: BlockView): View {
-  return { blocks: { [b.id]: b }, edges: [], loops: {}, parallels: {}, variables: {} };
+  return { blocks: { [b.id]: b }, edges: [], loops: {}, parallels: {}, variables: {}, order: [b.id] };
 }
 
 describe('values', () => {
@@ -108,6 +108,7 @@ describe('omitempty', () => {
       loops: {},
       parallels: {},
       variables: {},
+      order: [],
     };
     expect(viewToJSON(v).edges).toEqual([
       { id: 'e1', source: 'a', target: 'b' },
@@ -130,6 +131,7 @@ describe('omitempty', () => {
       },
       parallels: {},
       variables: {},
+      order: [],
     };
     expect(viewToJSON(v).loops.l).toEqual({ id: 'l', nodes: [], iterations: 5, loopType: 'while', forEachItems: '', whileCondition: 'x' });
   });

@@ -216,7 +216,7 @@ describe('block rendering', () => {
 });
 
 describe('visibility', () => {
-  it('hides a child, its edges and its container config when the container is removed', () => {
+  it('shows the children of a removed container at the top level (the orphan rule); their edges to removed blocks hide', () => {
     const s = new Store()
       .field('loop', 'type', stringValue('loop')) // fields survive, membership is gone
       .block('c1', 'agent', 'C1')
@@ -224,16 +224,17 @@ describe('visibility', () => {
       .block('c2', 'agent', 'C2')
       .field('c2', 'parentId', stringValue('loop'))
       .block('gc', 'agent', 'Grandchild')
-      .edge('e', 'c1', 'c2');
-    // A grandchild under a hidden child stays hidden too.
-    s.field('gc', 'parentId', stringValue('c1'));
+      .edge('e', 'c1', 'c2')
+      .edge('e2', 'c1', 'gone');
+    s.field('gc', 'parentId', stringValue('c1')); // c1 is no container: gc's parent is ignored
     const v = view(s);
-    expect(Object.keys(v.blocks)).toEqual(['gc']); // c1 is no container, so gc's parent is ignored
-    expect(v.edges).toEqual([]);
+    expect(Object.keys(v.blocks).sort()).toEqual(['c1', 'c2', 'gc']);
+    for (const id of ['c1', 'c2', 'gc']) expect(v.blocks[id].data).not.toHaveProperty('parentId');
+    expect(v.edges.map((e) => e.id)).toEqual(['e']); // both ends show, both top-level now
     expect(Object.keys(v.loops)).toEqual([]);
   });
 
-  it('hides a chain of descendants under a removed container', () => {
+  it('keeps a chain of descendants under a removed container, rooted at the top level', () => {
     const s = new Store()
       .field('outer', 'type', stringValue('loop'))
       .block('inner', 'parallel', 'Inner')
@@ -242,11 +243,14 @@ describe('visibility', () => {
       .field('leaf', 'parentId', stringValue('inner'))
       .block('other', 'agent', 'Other');
     const v = view(s);
-    expect(Object.keys(v.blocks)).toEqual(['other']);
-    expect(Object.keys(v.parallels)).toEqual([]);
+    expect(Object.keys(v.blocks).sort()).toEqual(['inner', 'leaf', 'other']);
+    expect(v.blocks.inner.data).not.toHaveProperty('parentId');
+    expect(v.blocks.leaf.data.parentId).toBe('inner');
+    expect(Object.keys(v.parallels)).toEqual(['inner']);
+    expect(v.order.indexOf('inner')).toBeLessThan(v.order.indexOf('leaf'));
   });
 
-  it('breaks a move cycle at the newer move (Kleppmann et al.)', () => {
+  it('breaks a move cycle at its newest pointer', () => {
     const s = new Store()
       .block('l1', 'loop', 'Loop 1')
       .block('l2', 'loop', 'Loop 2')

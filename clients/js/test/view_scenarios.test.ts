@@ -11,6 +11,8 @@ import { Doc } from '../src/workflow/doc';
 import { viewToJSON } from '../src/workflow/json';
 import { parseOp } from '../src/workflow/parse';
 import { buildView, type View } from '../src/workflow/view';
+import type { WorkflowError } from '../src/workflow/errors';
+import { isProtected } from '../src/workflow/protect';
 
 /** An operation in wire form: [operation, target, payload]. */
 type WireOp = [string, string, Record<string, unknown>];
@@ -72,6 +74,30 @@ class Scenario {
       expect(viewToJSON(v), `order ${order}: view differs`).toEqual(viewToJSON(firstView!));
     }
     return firstView!;
+  }
+
+  /** The base with every branch merged in. */
+  merged(): Doc {
+    const doc = this.base.clone();
+    for (const d of this.deltas) doc.merge(d);
+    return doc;
+  }
+}
+
+/** Applies op to a copy of doc as replica "later" and returns the copy's view. */
+function after(doc: Doc, op: WireOp): View {
+  const out = doc.clone();
+  apply(out, new Clock('later').now(10_000), parseOp(...op));
+  return buildView(out);
+}
+
+/** The code an operation on a copy of doc is refused with, '' if accepted. */
+function refusal(doc: Doc, op: WireOp): string {
+  try {
+    apply(doc.clone(), new Clock('later').now(10_000), parseOp(...op));
+    return '';
+  } catch (e) {
+    return (e as WorkflowError).code;
   }
 }
 
@@ -141,7 +167,7 @@ describe('view scenarios (concurrent edits, every delivery order)', () => {
     expect(v.edges.map((e) => e.id)).toEqual(['e-ab', 'e-bc']);
   });
 
-  it('containers moved into each other: the older move wins, the newer is skipped', () => {
+  it('containers moved into each other: the newest pointer on the cycle is cut', () => {
     const v = new Scenario([addBlocks(block('l1', 'loop', 'Loop 1', 0, 0), block('l2', 'loop', 'Loop 2', 600, 0))])
       .concurrently('alice', 2_000, move('l1', 'l2'))
       .concurrently('bob', 2_001, move('l2', 'l1'))
@@ -198,12 +224,13 @@ describe('view scenarios (concurrent edits, every delivery order)', () => {
     expect(v.blocks.a.position).toEqual({ x: 90, y: 90 });
   });
 
-  it('deleting a container while a child is added: everything hides with the container', () => {
+  it('deleting a container while a child is added: the child shows at the top level', () => {
     const v = new Scenario([addBlocks(block('loop', 'loop', 'Loop 1', 0, 0), child('c1', 'C1', 'loop'))])
       .concurrently('alice', 2_000, removeBlocks('loop'))
       .concurrently('bob', 2_000, addBlocks(child('c2', 'C2', 'loop')), addEdge('e', 'c1', 'c2'))
       .converge();
-    expect(Object.keys(v.blocks)).toEqual([]);
+    expect(Object.keys(v.blocks)).toEqual(['c2']);
+    expect(v.blocks.c2.data).not.toHaveProperty('parentId');
     expect(v.edges).toEqual([]);
     expect(Object.keys(v.loops)).toEqual([]);
   });
@@ -283,5 +310,80 @@ describe('view rules a single replica reaches (model_test.go render)', () => {
     expect(buildView(doc).edges).toEqual([]);
     run('update-parent', 'block', { id: 'b', parentId: null });
     expect(buildView(doc).edges.map((e) => e.id)).toEqual(['e']);
+  });
+});
+
+describe('container tree (operations follow the view)', () => {
+  const cycle = (...extra: [string, number, WireOp][]): { doc: Doc; v: View } => {
+    const s = new Scenario([addBlocks(block('l1', 'loop', 'L1', 0, 0), block('l2', 'loop', 'L2', 600, 0), child('c', 'C', 'l2'))])
+      .concurrently('alice', 2_000, move('l1', 'l2'))
+      .concurrently('bob', 2_001, move('l2', 'l1'));
+    for (const [r, w, op] of extra) s.concurrently(r, w, op);
+    const v = s.converge();
+    expect([v.blocks.l1.data.parentId, v.blocks.l2.data.parentId, v.blocks.c.data.parentId]).toEqual(['l2', undefined, 'l2']);
+    return { doc: s.merged(), v };
+  };
+
+  it('removing a cycle end removes exactly its view descendants', () => {
+    const { doc } = cycle();
+    expect(Object.keys(after(doc, removeBlocks('l1')).blocks).sort()).toEqual(['c', 'l2']);
+    expect(Object.keys(after(doc, removeBlocks('l2')).blocks)).toEqual([]);
+  });
+
+  it('toggling a cycle end touches exactly its view descendants', () => {
+    const { doc } = cycle();
+    const v = after(doc, ['batch-toggle-enabled', 'blocks', { blockIds: ['l1'] }]);
+    expect([v.blocks.l1.enabled, v.blocks.l2.enabled, v.blocks.c.enabled]).toEqual([false, true, true]);
+  });
+
+  it('a lock on a cycle end protects exactly its view descendants', () => {
+    const { doc } = cycle(['carol', 2_000, ['batch-toggle-locked', 'blocks', { blockIds: ['l1'] }]]);
+    expect(isProtected(doc, 'l1')).toBe(true);
+    expect(isProtected(doc, 'l2')).toBe(false);
+    expect(refusal(doc, rename('l2', 'Outer'))).toBe('');
+    expect(refusal(doc, rename('l1', 'X'))).toBe('Locked');
+  });
+
+  it('moving a block into the container it shows in keeps the tree as it is', () => {
+    const { doc } = cycle();
+    const v = after(doc, ['batch-update-parent', 'blocks', { updates: [{ id: 'l1', parentId: 'l2' }] }]);
+    expect(v.blocks.l1.data.parentId).toBe('l2');
+    expect(v.blocks.l2.data).not.toHaveProperty('parentId');
+    expect(refusal(doc, move('l2', 'l1'))).toBe('Invalid');
+  });
+
+  for (const n of [70, 1000]) {
+    it(`refuses a move into a descendant ${n} levels down; a lock reaches all the way`, () => {
+      const blocks = Array.from({ length: n }, (_, i) => ({
+        ...block(`l${i}`, 'loop', `Loop ${i}`, 0, 0),
+        ...(i > 0 ? { data: { parentId: `l${i - 1}` } } : {}),
+      }));
+      const doc = new Doc();
+      apply(doc, new Clock('solo').now(1_000), parseOp(...addBlocks(...blocks)));
+      expect(refusal(doc, move('l0', `l${n - 1}`))).toBe('Invalid');
+      expect(Object.keys(after(doc, removeBlocks(`l${n - 1}`)).blocks).length).toBe(n - 1);
+      apply(doc, new Clock('solo').now(2_000), parseOp('batch-toggle-locked', 'blocks', { blockIds: ['l0'] }));
+      expect(isProtected(doc, `l${n - 1}`)).toBe(true);
+    });
+  }
+
+  it('a block moved into a concurrently removed loop shows at the top level and holds its name once', () => {
+    const s = new Scenario([addBlocks(block('L', 'loop', 'Loop 1', 0, 0), block('w', 'agent', 'Worker', 700, 0))])
+      .concurrently('alice', 2_000, removeBlocks('L'))
+      .concurrently('bob', 2_000, ['batch-update-parent', 'blocks', { updates: [{ id: 'w', parentId: 'L', position: { x: 20, y: 30 } }] }]);
+    const v = s.converge();
+    expect(Object.keys(v.blocks)).toEqual(['w']);
+    expect(v.blocks.w.data).not.toHaveProperty('parentId');
+    expect(v.blocks.w.position).toEqual({ x: 20, y: 30 });
+    const doc = s.merged();
+    expect(refusal(doc, addBlocks(block('n1', 'agent', 'Worker', 0, 0)))).toBe('NameConflict');
+  });
+
+  it('two offline adds at one spot paint in one order everywhere', () => {
+    const v = new Scenario([addBlocks(block('L', 'loop', 'Loop 1', 0, 0))])
+      .concurrently('alice', 2_000, addBlocks(block('a4', 'agent', 'Agent 4', 100, 100)))
+      .concurrently('bob', 2_000, addBlocks(block('b4', 'agent', 'Agent 4', 100, 100), child('k', 'Kid', 'L')))
+      .converge();
+    expect(v.order).toEqual(['L', 'k', 'a4', 'b4']);
   });
 });

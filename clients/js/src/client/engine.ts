@@ -39,6 +39,7 @@ import { PresenceSender } from './presence';
 import { receiptKey, Receipts, type KeptReceipt, type ReceiptStats } from './receipts';
 import { decodeDoc, mintedBy, remintDoc, remintRanges, writesSince, type Doc } from './replica';
 import { Roster } from './roster';
+import { RenameTracker } from './renames';
 import { refusedError, StatusTracker, type SyncState } from './status';
 import { LocalStore } from './store';
 import { Writer } from './writer';
@@ -58,6 +59,8 @@ export interface Restored {
 export class Engine implements FrameHost {
   readonly workflowId: string;
   readonly events = new Emitter();
+  /** Which renames of our blocks the 'rename' event has reported. */
+  private readonly renames = new RenameTracker();
   readonly info: SessionInfo = { sessionId: '', user: null, role: null, limits: {} };
   readonly replica: LocalReplica;
   readonly outbox = new Outbox();
@@ -219,6 +222,7 @@ export class Engine implements FrameHost {
     this.store.removeReceipts(this.receipts.restore(st.receipts).map(receiptKey));
     this.store.nextSeq = st.nextSeq;
     r.loaded();
+    this.renames.seed(r.doc, r.id);
     this.status.settle();
     // A long log from the last session: fold it into a snapshot when idle.
     if (this.store.hasLog()) this.store.scheduleSnapshot();
@@ -426,6 +430,7 @@ export class Engine implements FrameHost {
       this.replica.finishReset();
       this.store.writeSnapshot();
       this.events.emit('change', this.replica.doc, true);
+      this.reportRenames();
     }
     this.setState('live');
     if (this.store.snapshotDue()) this.store.scheduleSnapshot();
@@ -474,7 +479,22 @@ export class Engine implements FrameHost {
     this.replica.observe(bytes);
     if (receipt) this.store.removeReceipts(this.receipts.keep(receipt).map(receiptKey));
     this.store.appendRemote(bytes, receipt);
-    if (notify) this.events.emit('change', delta, true);
+    if (notify) {
+      this.events.emit('change', delta, true);
+      this.reportRenames(delta);
+    }
+  }
+
+  /**
+   * reportRenames emits 'rename' for each block of ours that a merge left
+   * showing under another name, once per rename. delta, if given, is what
+   * was just merged (see RenameTracker.check). Without a listener nothing
+   * is computed.
+   */
+  private reportRenames(delta?: Doc): void {
+    if (!this.events.listening('rename')) return;
+    const r = this.replica;
+    for (const ev of this.renames.check(r.doc, r.id, delta)) this.events.emit('rename', ev);
   }
 
   /** stable drops the kept deltas the room's durable mark now covers. */

@@ -4,6 +4,7 @@
 import type { Point, Role } from '../protocol';
 import type { RejectError } from './errors';
 import type { Doc } from './replica';
+import type { RenameEvent } from './renames';
 import type { SyncStatus } from './status';
 
 export interface User {
@@ -67,6 +68,14 @@ export interface ClientEvents {
   /** Every Nack the server sends (diagnostics): retryable ones are resent, the others end in 'reject'. */
   nack: (nack: NackInfo) => void;
   error: (error: Error) => void;
+  /**
+   * A block this replica added or named shows under another name after a
+   * merge: another replica gave a block the same name concurrently, and the
+   * view's rule for concurrent names suffixed ours ("Agent 4" shows as
+   * "Agent 4 2"). Emitted once per rename; renaming the block (to the shown
+   * name or another free one) settles it.
+   */
+  rename: (rename: RenameEvent) => void;
 }
 export type ClientEventName = keyof ClientEvents;
 
@@ -83,6 +92,11 @@ export class Emitter {
     return () => {
       set!.delete(fn as Listener);
     };
+  }
+
+  /** Reports whether event has a listener, so costly checks can be skipped. */
+  listening(event: ClientEventName): boolean {
+    return (this.listeners.get(event)?.size ?? 0) > 0;
   }
 
   emit<K extends ClientEventName>(event: K, ...args: Parameters<ClientEvents[K]>): void {

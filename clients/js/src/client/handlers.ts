@@ -167,9 +167,15 @@ const handlers: Handlers = {
       h.enterDeleted(f.message || 'the workflow was deleted');
       return;
     }
+    if (f.workflowId === h.workflowId && cn.phase === 'joined' && (f.code === Code.PERMISSION_DENIED || f.code === Code.TOO_LARGE)) {
+      // A refused Drag (a read role's, or one over MaxDragBlocks or
+      // MaxDragBytes): nothing was relayed, the session goes on.
+      h.events.emit('error', err);
+      return;
+    }
     if (f.workflowId === h.workflowId && !f.retryable) {
-      // A refused Join (ACCESS_DENIED, UNKNOWN_WORKFLOW, WORKFLOW_DELETED)
-      // or a room-level refusal: retrying would repeat it.
+      // A refused Join (ACCESS_DENIED, UNKNOWN_WORKFLOW, TOO_MANY_ROOMS,
+      // WORKFLOW_DELETED) or a room-level refusal: retrying would repeat it.
       h.events.emit('error', err);
       h.connection.refused();
       return;

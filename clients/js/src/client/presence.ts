@@ -3,7 +3,7 @@
 // or stored. Presence is the latest state (kept across connections and
 // sent again after every join); drag positions are dropped while offline.
 
-import { FrameType, MaxIDBytes, type ClientFrame, type Point, type Selection } from '../protocol';
+import { FrameType, MaxDragBlocks, MaxDragBytes, MaxIDBytes, type ClientFrame, type Point, type Selection } from '../protocol';
 import { utf8Length } from '../protocol/msgpack';
 import { FlowsyncError } from './errors';
 import type { PresenceSelection } from './events';
@@ -62,8 +62,15 @@ export class PresenceSender {
       if (id === '' || utf8Length(id) > MaxIDBytes) throw new FlowsyncError('invalid-argument', `flowsync: drag block ids must be 1 to ${MaxIDBytes} bytes`);
       checked[id] = finitePoint(`drag position of ${JSON.stringify(id)}`, positions[id]);
     }
+    if (Object.keys(checked).length > MaxDragBlocks || dragBytes(checked) > MaxDragBytes) {
+      throw new FlowsyncError('invalid-argument', `flowsync: a drag carries at most ${MaxDragBlocks} blocks and ${MaxDragBytes} bytes`);
+    }
     if (!joined || Object.keys(checked).length === 0) return false;
-    this.dragPending = { ...(this.dragPending ?? {}), ...checked };
+    const pending = this.dragPending ?? {};
+    // Folding calls must not build a frame over the server's bounds (it
+    // would refuse it with TOO_LARGE): then the latest call wins.
+    const fits = Object.keys(pending).length + Object.keys(checked).length <= MaxDragBlocks && dragBytes(pending) + dragBytes(checked) <= MaxDragBytes;
+    this.dragPending = fits ? { ...pending, ...checked } : checked;
     return true;
   }
 
@@ -107,4 +114,15 @@ export class PresenceSender {
     }
     return out;
   }
+}
+
+/**
+ * dragBytes is an upper bound of what positions take in a Drag frame: per
+ * block its id with a str header and a point map of two float64, plus the
+ * envelope and workflow id (as the Go client's dragBytes).
+ */
+function dragBytes(positions: Record<string, Point>): number {
+  let n = 16 + 3 + MaxIDBytes;
+  for (const id of Object.keys(positions)) n += 3 + utf8Length(id) + 23;
+  return n;
 }

@@ -20,6 +20,8 @@ export {
   FrameType,
   MaxArrayElements,
   MaxContainers,
+  MaxDragBlocks,
+  MaxDragBytes,
   MaxIDBytes,
   MaxMapPairs,
   MaxTextBytes,

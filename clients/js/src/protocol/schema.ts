@@ -45,6 +45,10 @@ export const MaxIDBytes = 256;
 export const MaxTextBytes = 4096;
 /** The Hello token. */
 export const MaxTokenBytes = 16384;
+/** Block ids in one Drag frame; the server refuses more with TOO_LARGE. */
+export const MaxDragBlocks = 1024;
+/** Encoded size of one Drag frame; the server refuses more with TOO_LARGE. */
+export const MaxDragBytes = 131072;
 /** Encoded size of one frame, unless Limits says otherwise. */
 export const DefaultMaxFrameBytes = 1048576;
 /** Nesting of arrays and maps, counting the envelope, unless Limits says otherwise. */
@@ -76,6 +80,7 @@ export const Code = {
   WORKFLOW_LOCKED: 23,
   REPLICA_BEHIND: 24,
   BAD_RECEIPT: 25,
+  TOO_MANY_ROOMS: 26,
   INVALID_OPERATION: 30,
   INVALID_DELTA: 31,
   PRECONDITION_FAILED: 32,
@@ -180,6 +185,13 @@ export interface ServerLimits {
   opsBurst?: number;
   /** `skew`: max ms a delta's HLC wall time may lead the server clock */
   maxClockSkewMs?: number;
+  /**
+   * `lag`: max ms a delta's HLC wall time may trail the server clock (edits the server has not
+   * seen; absent: no bound)
+   */
+  maxClockLagMs?: number;
+  /** `rooms`: max rooms this session may be in at once */
+  maxRooms?: number;
 }
 
 /** One session present in a room. Presence is per session (tab), not per user. */
@@ -222,7 +234,7 @@ export interface Hello {
   protocolVersion: number;
   /**
    * `tok`: bearer token (see "Access token" below); may be `""` only if the HTTP upgrade already
-   * authenticated
+   * authenticated. A longer token is a refused token: `AUTHENTICATION_FAILED`, close 4500
    */
   token: string;
   /**
@@ -556,6 +568,8 @@ const limitsRecord: RecordSchema = {
     { key: 'ops', prop: 'maxOpsPerSecond', kind: 'uint', required: false },
     { key: 'burst', prop: 'opsBurst', kind: 'uint', required: false },
     { key: 'skew', prop: 'maxClockSkewMs', kind: 'uint', required: false },
+    { key: 'lag', prop: 'maxClockLagMs', kind: 'uint', required: false },
+    { key: 'rooms', prop: 'maxRooms', kind: 'uint', required: false },
   ],
 };
 

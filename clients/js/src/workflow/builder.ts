@@ -6,6 +6,8 @@
 // another's class; the Builder keeps the core write and read primitives.
 
 import { Doc, type Key, type Value } from './doc';
+import type { Dotted } from '../crdt/dotmap';
+import type { Cell } from './key';
 import type { Timestamp } from '../crdt/hlc';
 import { MaxCounter, type Dot } from '../crdt/dot';
 import { winner } from '../crdt/register';
@@ -156,6 +158,14 @@ export class Builder {
     if (es.length > 0) return es[winner(es)].value.value;
     if (this.covered(k)) return null;
     return this.doc.get(k);
+  }
+
+  /** The winning entry under k as the operation sees it, undefined if none. */
+  winner(k: Key): Dotted<Cell> | undefined {
+    const es = this.delta.store().get(k);
+    if (es.length > 0) return es[winner(es)];
+    if (this.covered(k)) return undefined;
+    return this.doc.winner(k);
   }
 
   /** Reports whether k holds a value as the operation sees it. */

@@ -42,6 +42,7 @@ export interface ViewJSON {
   loops: Record<string, LoopJSON>;
   parallels: Record<string, ParallelJSON>;
   variables: Record<string, VariableJSON>;
+  order: string[];
 }
 
 export interface BlockJSON {
@@ -103,6 +104,7 @@ export function viewToJSON(view: View): ViewJSON {
     loops: mapRecord(view.loops, loopToJSON),
     parallels: mapRecord(view.parallels, parallelToJSON),
     variables: mapRecord(view.variables, variableToJSON),
+    order: [...view.order],
   };
 }
 

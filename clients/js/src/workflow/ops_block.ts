@@ -15,6 +15,7 @@ import {
   FieldIsWide,
   FieldLocked,
   FieldName,
+  FieldParentID,
   FieldPosition,
   FieldRetry,
   FieldTriggerMode,
@@ -40,7 +41,8 @@ import {
   type BlockInput,
 } from './ops_common';
 import type { EdgeInput } from './ops_edge';
-import { blockExists, blockKey, fieldKey, parentOf, protected_ } from './state';
+import { blockExists, blockKey, fieldKey } from './state';
+import { effectiveParent, protected_ } from './tree';
 import { errorf, hasOwn, q, sortedKeys } from './util';
 
 /** Checks that a single-block operation may touch block id. */
@@ -364,7 +366,7 @@ export class DuplicateBlock implements Op {
   }
   prepare(b: Builder): void {
     checkNewCopy(b, this.sourceId, this.id);
-    const p = parentOf(b, this.sourceId);
+    const p = effectiveParent(b, this.sourceId);
     if (p !== '' && protected_(b, p)) {
       throw errorf('Locked', `parent ${q(p)}`);
     }
@@ -379,7 +381,22 @@ export class DuplicateBlock implements Op {
     pos = { x: pos.x + duplicateOffset, y: pos.y + duplicateOffset };
     if (this.position !== undefined) pos = this.position;
     copyBlock(b, this.sourceId, this.id, name, pos);
+    setCopyParent(b, this.id, p);
   }
+}
+
+/**
+ * Gives a copy the source's effective parent, which differs from the stored
+ * one the copy inherited when the source is an orphan or a cycle's cut: the
+ * copy lands where the source shows.
+ */
+export function setCopyParent(b: Builder, id: string, parent: string): void {
+  if (asString(b.get(fieldKey(id, FieldParentID))) === parent) return; // nothing to correct, no write
+  if (parent === '') {
+    b.remove(fieldKey(id, FieldParentID));
+    return;
+  }
+  b.put(fieldKey(id, FieldParentID), stringValue(parent));
 }
 
 /** Checks the source and the new id of a duplicate. */

@@ -31,7 +31,8 @@ import {
   type SubflowConfigs,
 } from './ops_common';
 import { newEdgeChecker, type EdgeInput } from './ops_edge';
-import { blockExists, blockType, fieldKey, isContainer, isLocked, maxParentDepth, parentOf, protected_ } from './state';
+import { blockExists, blockType, fieldKey, isContainer, isLocked } from './state';
+import { protected_, staleCut, treeOf } from './tree';
 import { writeNewSubflow } from './subflow_config';
 import { errorf, hasOwn, own, q } from './util';
 
@@ -167,19 +168,26 @@ export function checkNewParent(b: Builder, id: string, batch: Map<string, BlockI
     if (!isContainer(inp.type)) {
       throw errorf('NotContainer', `parent ${q(parent)} of block ${q(id)}`);
     }
-    // Walk the batch's own parent links: a batch must not nest a block in itself.
-    for (let p = parent, n = 0; p !== '' && n < maxParentDepth; p = dataString(batch.get(p)?.data, 'parentId'), n++) {
+    // Walk the batch's own parent links: a batch must not nest a block in
+    // itself. Each batch block is visited once at most, so the walk ends.
+    const seen = new Set<string>();
+    for (let p = parent; p !== '' && !seen.has(p); p = dataString(batch.get(p)?.data, 'parentId')) {
       if (p === id) {
         throw errorf('Invalid', `block ${q(id)} is its own ancestor`);
       }
       if (!batch.has(p)) break;
+      seen.add(p);
     }
     return;
   }
   checkParent(b, id, parent);
 }
 
-/** Checks that a present block may become a child of parent. */
+/**
+ * Checks that a present block may become a child of parent: a live container
+ * that is not the block or one of its effective descendants (at any depth)
+ * and not protected.
+ */
 export function checkParent(b: Builder, id: string, parent: string): void {
   if (!blockExists(b, parent)) {
     throw errorf('UnknownBlock', `parent ${q(parent)} of block ${q(id)}`);
@@ -187,13 +195,17 @@ export function checkParent(b: Builder, id: string, parent: string): void {
   if (!isContainer(blockType(b, parent))) {
     throw errorf('NotContainer', `parent ${q(parent)} of block ${q(id)}`);
   }
-  for (let p = parent, n = 0; p !== '' && n < maxParentDepth; p = parentOf(b, p), n++) {
-    if (p === id) {
-      throw errorf('Invalid', `block ${q(id)} cannot move into itself or a descendant`);
-    }
+  const t = treeOf(b);
+  if (t.contains(id, parent)) {
+    throw errorf('Invalid', `block ${q(id)} cannot move into itself or a descendant`);
   }
-  if (protected_(b, parent)) {
+  if (t.protected(b, parent)) {
     throw errorf('Locked', `parent ${q(parent)}`);
+  }
+  for (const c of staleCut(b, t, id, parent)) {
+    if (t.protected(b, c)) {
+      throw errorf('Locked', `block ${q(c)} holds a stale parent that the move must clear`);
+    }
   }
 }
 
@@ -264,7 +276,8 @@ export class BatchToggleEnabled implements Op {
       if (s.usable(b, id)) ids.push(id);
     }
     s.err('batch-toggle-enabled');
-    const set = withDescendants(b, ids, (id) => !protected_(b, id));
+    const t = treeOf(b);
+    const set = withDescendants(b, ids, (id) => !t.protected(b, id));
     const target = !asBool(b.get(fieldKey(ids[0], FieldEnabled)), true);
     for (const id of set) {
       b.put(fieldKey(id, FieldEnabled), boolValue(target));
@@ -362,13 +375,19 @@ export class BatchUpdateParent implements Op {
 
 /**
  * Moves id under parent with extent, or detaches it when parent is empty. An
- * empty extent leaves the stored one as it is.
+ * empty extent leaves the stored one as it is. A stale pointer that would
+ * close a cycle through the new one (see staleCut) is cleared, so the move
+ * shows as asked; checkParent has refused the move if that block is
+ * protected.
  */
 export function setParent(b: Builder, id: string, parent: string, extent: string): void {
   if (parent === '') {
     b.remove(fieldKey(id, FieldParentID));
     b.remove(fieldKey(id, FieldExtent));
     return;
+  }
+  for (const c of staleCut(b, treeOf(b), id, parent)) {
+    b.remove(fieldKey(c, FieldParentID));
   }
   b.put(fieldKey(id, FieldParentID), stringValue(parent));
   if (extent !== '') {

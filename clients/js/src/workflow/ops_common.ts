@@ -46,7 +46,9 @@ import {
   stringValue,
   type Position,
 } from './fields';
-import { blockKey, fieldKey, isReservedName, normalizeName, parentOf, subBlockKey, subBlockTypeKey } from './state';
+import { blockKey, fieldKey, isReservedName, normalizeName, subBlockKey, subBlockTypeKey } from './state';
+import { treeOf } from './tree';
+import { shownNames } from './names';
 import { compareStrings, errorf, isObject, own, q, show, sortedKeys } from './util';
 
 /** Bounds block, edge and variable ids, so one id cannot bloat every key it appears in. */
@@ -181,11 +183,12 @@ export function removeBlocks(b: Builder, ids: string[]): void {
   for (const k of keys) b.remove(k);
 }
 
-/** Maps each present block to its present children, sorted. */
+/** Maps each present block to its present effective children, sorted: the children the view shows in it. */
 export function childIndex(b: Builder): Map<string, string[]> {
   const kids = new Map<string, string[]>();
+  const t = treeOf(b);
   for (const id of liveIDs(b, KindBlock)) {
-    const p = parentOf(b, id);
+    const p = t.parentOf(id);
     if (p !== '') {
       const l = kids.get(p);
       if (l === undefined) kids.set(p, [id]);
@@ -196,10 +199,10 @@ export function childIndex(b: Builder): Map<string, string[]> {
 }
 
 /**
- * Returns ids (deduplicated, in order) followed by every descendant of them,
- * breadth first. keep, if given, filters both the ids' descendants and what
- * is walked below them. The walk is safe against parent cycles, which
- * concurrent moves can create.
+ * Returns ids (deduplicated, in order) followed by every effective
+ * descendant of them, breadth first: exactly what the view shows inside
+ * them. keep, if given, filters both the ids' descendants and what is walked
+ * below them.
  */
 export function withDescendants(b: Builder, ids: string[], keep?: (id: string) => boolean): string[] {
   const kids = childIndex(b);
@@ -222,12 +225,16 @@ export function withDescendants(b: Builder, ids: string[], keep?: (id: string) =
   return out;
 }
 
-/** Maps the normalized name of every present block to its id. */
+/**
+ * Maps the normalized name every present block shows (in the view, after the
+ * concurrent-names rule) to its id. Every live block shows (tree.ts), so no
+ * hidden block holds a name.
+ */
 export function blockNames(b: Builder): Map<string, string> {
   const names = new Map<string, string>();
-  for (const id of liveIDs(b, KindBlock)) {
-    const n = normalizeName(asString(b.get(fieldKey(id, FieldName))));
-    if (n !== '') names.set(n, id);
+  for (const e of shownNames(b, liveIDs(b, KindBlock))) {
+    const n = normalizeName(e.name);
+    if (n !== '') names.set(n, e.id);
   }
   return names;
 }

@@ -6,7 +6,8 @@ import { KindEdge } from './doc';
 import { isError, WorkflowError } from './errors';
 import { FieldTriggerMode, asBool, asEdge, edgeValue, type Edge } from './fields';
 import { checkID, liveIDs } from './ops_common';
-import { TypeNote, TypeStarter, blockExists, blockType, canonicalHandle, edgeKey, fieldKey, parentOf, protected_ } from './state';
+import { TypeNote, TypeStarter, blockExists, blockType, canonicalHandle, edgeKey, fieldKey } from './state';
+import { protected_, treeOf } from './tree';
 import { errorf, q } from './util';
 
 /**
@@ -95,8 +96,9 @@ export class EdgeChecker {
     if (asBool(b.get(fieldKey(e.target, FieldTriggerMode)), false) || blockType(b, e.target) === TypeStarter) {
       throw reject(`target ${q(e.target)} is a trigger`);
     }
-    const ps = parentOf(b, e.source);
-    const pt = parentOf(b, e.target);
+    const t = treeOf(b);
+    const ps = t.parentOf(e.source);
+    const pt = t.parentOf(e.target);
     if (ps !== pt && ps !== e.target && pt !== e.source) {
       throw reject('crosses a container boundary');
     }

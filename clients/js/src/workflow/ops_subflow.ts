@@ -4,7 +4,7 @@
 import type { Builder, Op } from './builder';
 import { KindEdge } from './doc';
 import { FieldName, FieldParentID, FieldPosition, asEdge, asPosition, asString, stringValue, type Edge, type Position } from './fields';
-import { copyBlock, checkNewCopy, duplicateOffset } from './ops_block';
+import { copyBlock, checkNewCopy, duplicateOffset, setCopyParent } from './ops_block';
 import { BatchAddBlocks } from './ops_blocks';
 import {
   blockNames,
@@ -26,10 +26,9 @@ import {
   fieldKey,
   isContainer,
   normalizeName,
-  parentOf,
-  protected_,
   type Reader,
 } from './state';
+import { protected_, treeOf } from './tree';
 import { errorf, own, q } from './util';
 
 /**
@@ -152,8 +151,9 @@ export class DuplicateSubflowWithChildren implements Op {
     if (!isContainer(blockType(b, this.sourceId))) {
       throw errorf('NotContainer', `block ${q(this.sourceId)}`);
     }
-    const p = parentOf(b, this.sourceId);
-    if (p !== '' && protected_(b, p)) {
+    const t = treeOf(b);
+    const p = t.parentOf(this.sourceId);
+    if (p !== '' && t.protected(b, p)) {
       throw errorf('Locked', `parent ${q(p)}`);
     }
     const blocks = withDescendants(b, [this.sourceId]);
@@ -180,7 +180,9 @@ export class DuplicateSubflowWithChildren implements Op {
       }
       copyBlock(b, src, newID.get(src) ?? '', name, pos);
       if (i > 0) {
-        b.put(fieldKey(newID.get(src) ?? '', FieldParentID), stringValue(newID.get(parentOf(b, src)) ?? ''));
+        b.put(fieldKey(newID.get(src) ?? '', FieldParentID), stringValue(newID.get(t.parentOf(src)) ?? ''));
+      } else {
+        setCopyParent(b, newID.get(src) ?? '', p);
       }
     });
     const c = newEdgeChecker(b);

@@ -4,11 +4,12 @@
 import type { Doc, Value } from './doc';
 import type { Edge } from './fields';
 import { asBool, asEdge, asString } from './fields';
-import { isLocked, protected_ } from './state';
+import { isLocked } from './state';
+import { effectiveParent, protected_ } from './tree';
 
 /**
  * Reports whether block id is protected in doc: locked, or under a locked
- * ancestor container, the rule of the replaced system. Operations skip or refuse
+ * effective ancestor container, the rule of the replaced system. Operations skip or refuse
  * protected blocks on their own; the server uses this to check raw deltas,
  * which carry no operation, against the same rule. An unknown block is not
  * protected. (Go's exported Protected; the unexported protected of state.go
@@ -16,6 +17,16 @@ import { isLocked, protected_ } from './state';
  */
 export function isProtected(doc: Doc, id: string): boolean {
   return protected_(doc, id);
+}
+
+/**
+ * Block id's effective parent in doc, the container the view shows it in
+ * ('' at the top level): the stored parentId unless the orphan or the
+ * move-cycle rule applies (tree.ts). Walking it up from any block ends at the
+ * top level; there is no depth cap. (Go's exported Parent.)
+ */
+export function parent(doc: Doc, id: string): string {
+  return effectiveParent(doc, id);
 }
 
 /** Reports whether block id's own locked field is set in doc (ignoring its ancestors). */

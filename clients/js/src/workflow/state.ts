@@ -1,5 +1,5 @@
 // Port of crdt/workflow/state.go: key constructors, block-type rules, the
-// protection walk and the name rules shared by the operations and the view.
+// lock field and the name rules shared by the operations and the view.
 
 import {
   KindBlock,
@@ -13,7 +13,9 @@ import {
   type Key,
   type Value,
 } from './doc';
-import { FieldLocked, FieldParentID, FieldType, asBool, asString } from './fields';
+import type { Dotted } from '../crdt/dotmap';
+import type { Cell } from './key';
+import { FieldLocked, FieldType, asBool, asString } from './fields';
 
 /**
  * What operations and the view read the document through: a Doc, or a
@@ -22,6 +24,7 @@ import { FieldLocked, FieldParentID, FieldType, asBool, asString } from './field
 export interface Reader {
   get(k: Key): Value;
   has(k: Key): boolean;
+  winner(k: Key): Dotted<Cell> | undefined;
 }
 
 export function blockKey(id: string): Key {
@@ -66,34 +69,9 @@ export function blockExists(r: Reader, id: string): boolean {
 export function blockType(r: Reader, id: string): string {
   return asString(r.get(fieldKey(id, FieldType)));
 }
-export function parentOf(r: Reader, id: string): string {
-  return asString(r.get(fieldKey(id, FieldParentID)));
-}
 export function isLocked(r: Reader, id: string): boolean {
   return asBool(r.get(fieldKey(id, FieldLocked)), false);
 }
-
-/**
- * Reports whether a block is locked or sits under a locked ancestor. The walk
- * stops at a cycle, which concurrent moves can create (the view breaks such
- * cycles; here any locked block on the loop counts).
- */
-export function protected_(r: Reader, id: string): boolean {
-  let seen = 0;
-  while (id !== '' && seen < maxParentDepth) {
-    if (isLocked(r, id)) return true;
-    id = parentOf(r, id);
-    seen++;
-  }
-  return false;
-}
-// `protected` is a reserved word in strict mode, so it cannot name a
-// function; it is exported under its Go name by alias (import it as
-// `protected_`, or `import { protected as isProtected }`).
-export { protected_ as protected };
-
-/** Bounds walks up the parent chain. */
-export const maxParentDepth = 64;
 
 /** Characters NormalizeName drops, after lower-casing (Go's list, including U+00A0). */
 const droppedRunes = new Set(['.', ' ', '\t', '\n', '\r', '\f', '\v', '\u00a0']);

@@ -52,7 +52,9 @@ import {
   type Edge,
   type Position,
 } from './fields';
-import { TypeLoop, isContainer, normalizeName } from './state';
+import { TypeLoop, isContainer } from './state';
+import { resolveNameList, type NameEntry } from './names';
+import { Tree, compareStamps, zeroStamp, type Link, type ParentLinks, type Stamp } from './tree';
 import { compareStrings } from './util';
 
 export type { Edge, Position } from './fields';
@@ -95,6 +97,13 @@ export interface View {
   parallels: Record<string, ParallelView>;
   /** Variables by id. */
   variables: Record<string, VariableView>;
+  /**
+   * The paint order: every visible block id once, each container before its
+   * children, siblings by their winning add (hybrid time, then dot), then
+   * id. Drawing in this order gives every replica the same picture where
+   * blocks overlap.
+   */
+  order: string[];
 }
 
 /** One visible block. Absent fields read as the reference's defaults. */
@@ -181,37 +190,6 @@ export const MaxBatchSize = 20;
 const defaultWidth = 500;
 const defaultHeight = 300;
 
-function compareNumbers(a: number, b: number): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/**
- * Orders entries for the view's tie-breaks: hybrid time (wall, logical, the
- * writer's replica), then dot (replica, counter). It is also
- * last-writer-wins's order (crdt.Winner), so the winner of a key is its
- * greatest stamp.
- */
-interface Stamp {
-  wall: number;
-  logical: number;
-  replica: string;
-  counter: number;
-}
-
-const zeroStamp: Stamp = { wall: 0, logical: 0, replica: '', counter: 0 };
-
-function compareStamps(s: Stamp, o: Stamp): number {
-  // The timestamp's replica is the dot's replica (Register.Stamp), so
-  // comparing it once covers both Timestamp.Compare's tie-break and the
-  // dot's.
-  return (
-    compareNumbers(s.wall, o.wall) ||
-    compareNumbers(s.logical, o.logical) ||
-    compareStrings(s.replica, o.replica) ||
-    compareNumbers(s.counter, o.counter)
-  );
-}
-
 /** One concurrent value under a key, as the view reads the store. */
 export interface ViewEntry {
   dot: { replica: string; counter: number };
@@ -241,15 +219,15 @@ interface SubAcc {
 /** One block's entries, collected in the single pass over the store. */
 class BlockAcc {
   member = false;
+  /** The winning add, for the paint order. */
+  addStamp: Stamp = zeroStamp;
   fields: NamedValue[] = [];
   nameStamp: Stamp = zeroStamp;
   parentStamp: Stamp = zeroStamp;
   subs: SubAcc[] = [];
   subflow: NamedValue[] = [];
-  /** Effective parent after cycle breaking. */
+  /** Effective parent (tree.ts). */
   parent = '';
-  /** 0 unknown, 1 visible, -1 hidden. */
-  visible = 0;
 
   field(name: string): Value {
     return lookup(this.fields, name);
@@ -333,9 +311,12 @@ export function buildView(doc: ViewSource | Doc): View {
     const { entry: w, stamp } = winnerOf(es);
     const value = w.value.value;
     switch (k.kind) {
-      case KindBlock:
-        acc(k.id).member = true;
+      case KindBlock: {
+        const a = acc(k.id);
+        a.member = true;
+        a.addStamp = stamp;
         break;
+      }
       case KindBlockField: {
         const a = acc(k.id);
         a.fields.push({ name: k.sub, value });
@@ -370,17 +351,24 @@ export function buildView(doc: ViewSource | Doc): View {
     }
   });
 
-  resolveParents(blocks);
+  const tree = new Tree(new ViewLinks(blocks));
+  for (const [id, a] of blocks) {
+    if (a.member) a.parent = tree.parentOf(id);
+  }
   const v: View = {
     blocks: dict<BlockView>(),
     edges: [],
     loops: dict<LoopView>(),
     parallels: dict<ParallelView>(),
     variables,
+    order: [],
   };
+  // Rule (orphans, tree.ts): every live block shows, so a block moved into
+  // or added to a concurrently removed container is never hidden.
   for (const [id, a] of blocks) {
-    if (isVisible(blocks, a)) v.blocks[id] = render(id, a);
+    if (a.member) v.blocks[id] = render(id, a);
   }
+  v.order = paintOrder(v.blocks, blocks);
   resolveNames(v.blocks, blocks);
   renderSubflows(v, blocks);
 
@@ -441,76 +429,52 @@ if (!Object.prototype.hasOwnProperty.call(Doc.prototype, 'view')) {
   };
 }
 
-/**
- * Computes each block's effective parent. Rule (move cycles): concurrent
- * moves can make containers each other's ancestors. Parent assignments are
- * applied in the order of their hybrid timestamps (then block id); one that
- * would close a cycle is skipped and its block shows at the top level, as in
- * Kleppmann et al., "A highly-available move operation for replicated trees"
- * (2021). A parent that is not a container is ignored.
- */
-function resolveParents(blocks: Map<string, BlockAcc>): void {
-  const moves: { child: string; parent: string; stamp: Stamp }[] = [];
-  for (const [id, a] of blocks) {
+/** The stored parent pointers, read from the view's accumulators (Go: viewLinks). */
+class ViewLinks implements ParentLinks {
+  constructor(private readonly blocks: Map<string, BlockAcc>) {}
+
+  link(id: string): Link | undefined {
+    const a = this.blocks.get(id);
+    if (a === undefined) return undefined;
     const p = asString(a.field(FieldParentID));
-    if (p === '') continue;
-    const pa = blocks.get(p);
-    if (pa !== undefined && pa.member && !isContainer(asString(pa.field(FieldType)))) continue;
-    moves.push({ child: id, parent: p, stamp: a.parentStamp });
-  }
-  moves.sort((a, b) => compareStamps(a.stamp, b.stamp) || compareStrings(a.child, b.child));
-  for (const m of moves) {
-    // Would m.child become its own ancestor?
-    let cyclic = false;
-    for (let p = m.parent, n = 0; p !== '' && n <= moves.length; n++) {
-      if (p === m.child) {
-        cyclic = true;
-        break;
-      }
-      const pa = blocks.get(p);
-      if (pa === undefined) break;
-      p = pa.parent;
-    }
-    if (!cyclic) blocks.get(m.child)!.parent = m.parent;
+    if (p === '') return undefined;
+    const pa = this.blocks.get(p);
+    if (pa === undefined || !pa.member || !isContainer(asString(pa.field(FieldType)))) return undefined;
+    return { parent: p, at: a.parentStamp };
   }
 }
 
 /**
- * A block shows when it is a member and so is every ancestor. Rule (removed
- * containers): a child added concurrently with its container's removal
- * survives in the state but is hidden with the container. Go recurses; this
- * walks the (acyclic, after resolveParents) chain iteratively so that deep
- * nesting cannot overflow the JavaScript stack, with the same memoization.
+ * Lists the visible blocks depth first: top-level blocks, and the children
+ * of each container right after it, each group by winning add (hybrid time,
+ * then dot), then id. Iterative, so nesting of any depth cannot overflow the
+ * stack.
  */
-function isVisible(blocks: Map<string, BlockAcc>, a: BlockAcc): boolean {
-  const chain: BlockAcc[] = [];
-  let cur: BlockAcc | undefined = a;
-  let vis = false;
-  for (;;) {
-    if (cur === undefined) {
-      vis = false; // the parent has no entries at all
-      break;
-    }
-    if (cur.visible !== 0) {
-      vis = cur.visible > 0;
-      break;
-    }
-    chain.push(cur);
-    if (!cur.member) {
-      vis = false;
-      break;
-    }
-    if (cur.parent === '') {
-      vis = true;
-      break;
-    }
-    cur = blocks.get(cur.parent);
+function paintOrder(views: Record<string, BlockView>, blocks: Map<string, BlockAcc>): string[] {
+  const children = new Map<string, string[]>();
+  for (const id in views) {
+    const p = blocks.get(id)!.parent;
+    const l = children.get(p);
+    if (l === undefined) children.set(p, [id]);
+    else l.push(id);
   }
-  // A hidden ancestor hides every descendant on the chain; a visible one
-  // shows those that are members, and the walk stopped at the first
-  // non-member, so all chained blocks share the outcome.
-  for (const c of chain) c.visible = vis ? 1 : -1;
-  return vis;
+  for (const ids of children.values()) {
+    ids.sort((a, b) => compareStamps(blocks.get(a)!.addStamp, blocks.get(b)!.addStamp) || compareStrings(a, b));
+  }
+  const order: string[] = [];
+  const stack: { ids: string[]; next: number }[] = [{ ids: children.get('') ?? [], next: 0 }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    if (top.next === top.ids.length) {
+      stack.pop();
+      continue;
+    }
+    const id = top.ids[top.next++];
+    order.push(id);
+    const kids = children.get(id);
+    if (kids !== undefined) stack.push({ ids: kids, next: 0 });
+  }
+  return order;
 }
 
 function render(id: string, a: BlockAcc): BlockView {
@@ -608,33 +572,12 @@ function render(id: string, a: BlockAcc): BlockView {
   return b;
 }
 
-/**
- * Enforces unique names. Rule (concurrent renames): when several visible
- * blocks share a normalized name, the one whose name was written first
- * (hybrid time, then dot) keeps it and the others show it with the smallest
- * numeric suffix (" 2", " 3", …) that is free.
- */
+/** Applies the rule for concurrent names (names.ts) to the visible blocks. */
 function resolveNames(views: Record<string, BlockView>, blocks: Map<string, BlockAcc>): void {
-  const ids = Object.keys(views);
-  ids.sort((a, b) => compareStamps(blocks.get(a)!.nameStamp, blocks.get(b)!.nameStamp) || compareStrings(a, b));
-  const taken = new Set<string>();
-  for (const id of ids) {
-    const bv = views[id];
-    let norm = normalizeName(bv.name);
-    if (norm === '') continue;
-    if (taken.has(norm)) {
-      for (let n = 2; ; n++) {
-        const name = `${bv.name} ${n}`;
-        const norm2 = normalizeName(name);
-        if (!taken.has(norm2)) {
-          bv.name = name;
-          norm = norm2;
-          break;
-        }
-      }
-    }
-    taken.add(norm);
-  }
+  const es: NameEntry[] = [];
+  for (const id in views) es.push({ id, name: views[id].name, at: blocks.get(id)!.nameStamp });
+  resolveNameList(es);
+  for (const e of es) views[e.id].name = e.name;
 }
 
 /**
