@@ -3,6 +3,7 @@ package hostile
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/flowsync/flowsync/crdt"
@@ -68,13 +69,12 @@ const (
 // attacker is the fuzzer's member of the room.
 type attacker struct {
 	*peer
-	in      *input
-	wf      string
-	honest  []crdt.ReplicaID
-	own     uint64 // the greatest counter of its own replica it has spent
-	last    []byte // the last frame sent
-	joins   int
-	removes bool
+	in     *input
+	wf     string
+	honest []crdt.ReplicaID
+	own    uint64 // the greatest counter of its own replica it has spent
+	last   []byte // the last frame sent
+	joins  int
 }
 
 // nextCounter spends one of the attacker's own dots.
@@ -225,7 +225,7 @@ func (a *attacker) interleaved() {
 
 func (a *attacker) wallTimes() {
 	now := time.Now().UnixMilli()
-	walls := append(hostileWalls, now-365*24*3600*1000, now+4*60*1000, now+10*60*1000)
+	walls := slices.Concat(hostileWalls, []int64{now - 365*24*3600*1000, now + 4*60*1000, now + 10*60*1000})
 	wall := walls[a.in.intn(len(walls))]
 	logical := hostileLogical[a.in.intn(len(hostileLogical))]
 	id := attackIDs[a.in.intn(len(attackIDs))]

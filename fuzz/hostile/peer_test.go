@@ -57,7 +57,7 @@ func (e *env) connect(name, token, rid string) (*peer, error) {
 		return nil, fmt.Errorf("%s: dial: %w", name, err)
 	}
 	p := &peer{name: name, conn: conn, replica: crdt.ReplicaID(rid), doc: workflow.New(),
-		clock: crdt.NewClock(crdt.ReplicaID(rid)), closeCode: 0, dragsFrom: map[string]int{}}
+		clock: crdt.NewClock(crdt.ReplicaID(rid)), dragsFrom: map[string]int{}}
 	p.send(&protocol.Hello{ProtocolVersion: protocol.ProtocolVersion, Token: token, ReplicaID: rid, ClientName: "hostile"})
 	f, err := p.expect(protocol.FrameWelcome, answerWithin)
 	if err != nil {
