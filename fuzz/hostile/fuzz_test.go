@@ -26,7 +26,8 @@ import (
 // machine under -race while still catching work that grows quadratically
 // with a frame's size, which takes seconds at the sizes the generators
 // reach.
-var stallBound = flag.Duration("stall-bound", 250*time.Millisecond, "longest the room may take to answer one hostile step")
+// Under the race detector every bound is timeScale times longer.
+var stallBound = flag.Duration("stall-bound", timeScale*250*time.Millisecond, "longest the room may take to answer one hostile step")
 
 // stallAttempts is how many times an input that only stalled, and by less
 // than retryBelow, is run before it counts as a finding: a real blow-up
@@ -35,16 +36,16 @@ var stallBound = flag.Duration("stall-bound", 250*time.Millisecond, "longest the
 // 10 s after which the fuzzer counts an input as a hang.
 const (
 	stallAttempts = 3
-	retryBelow    = time.Second
+	retryBelow    = timeScale * time.Second
 )
 
 // execBudget is the time one exec aims to stay within, retries included;
 // the fuzzer counts an input that takes 10 s as a hang.
-const execBudget = 7 * time.Second
+const execBudget = timeScale * 7 * time.Second
 
 // answerWithin is how long a step or an honest edit may go unanswered
 // before the room counts as hung.
-const answerWithin = 3 * time.Second
+const answerWithin = timeScale * 3 * time.Second
 
 // maxSteps bounds the steps of one attack, so that an exec stays short.
 const maxSteps = 8
