@@ -106,6 +106,7 @@ func Run(cfg Config) (Report, error) {
 			}
 		}
 		to.doc.Merge(d)
+		to.observe(d, wall+to.skew)
 		rep.Delivered++
 		if deliveries%cfg.CheckEvery == 0 {
 			if err := checkTree(to.doc, deliveries/cfg.CheckEvery); err != nil {
@@ -207,7 +208,17 @@ func Run(cfg Config) (Report, error) {
 // antiEntropy sends to r what its causal context lacks from peer, as a
 // reconnecting client or a rejoining node does.
 func antiEntropy(r, peer *replica) {
-	r.doc.Merge(peer.doc.DeltaSince(r.doc.Context()))
+	d := peer.doc.DeltaSince(r.doc.Context())
+	r.doc.Merge(d)
+	r.observe(d, 0) // the clock's own reading is ahead of 0
+}
+
+// observe moves r's clock past what it merged, as the clients and the rooms
+// do, so that its later edits order after what they edit.
+func (r *replica) observe(d *workflow.Doc, wallMillis int64) {
+	if latest := d.Latest(); !latest.IsZero() {
+		r.clock.Observe(latest, wallMillis)
+	}
 }
 
 // checkCommutes verifies merge(a, d) = merge(d, a) on copies.

@@ -428,7 +428,7 @@ func (rm *Room) handleRemote(ev *remoteEvent) {
 		ev.reply <- err // anti-entropy offers it again
 		return
 	}
-	latest := latestStamp(d)
+	latest := d.Latest()
 	rm.doc.Merge(d)
 	if !latest.IsZero() {
 		rm.clock.Observe(latest, rm.nowMs())

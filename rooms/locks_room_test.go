@@ -83,7 +83,16 @@ func TestLockAdmissionInRoom(t *testing.T) {
 			t.Fatalf("admin's lock toggle: %v", c)
 		}
 
+		// The client's clock has seen the document it edits, as a real
+		// client's has: in the bubble every reading shares one wall time, and
+		// an edit stamped before the add of its block would be refused.
 		clock := crdt.NewClock("rw")
+		base.Store().Range(func(_ workflow.Key, es []crdt.Dotted[workflow.Cell]) bool {
+			for _, e := range es {
+				clock.Observe(e.Value.Stamp(e.Dot), 0)
+			}
+			return true
+		})
 		delta := func(id string) (*workflow.Doc, []byte) {
 			d, err := base.Prepare(clock.Now(time.Now().UnixMilli()), workflow.UpdatePosition{ID: id, Position: workflow.Position{X: 7}})
 			if err != nil {

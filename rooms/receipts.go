@@ -4,8 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 
-	"github.com/flowsync/flowsync/crdt"
-	"github.com/flowsync/flowsync/crdt/workflow"
 	"github.com/flowsync/flowsync/sync/protocol"
 	"github.com/flowsync/flowsync/sync/receipt"
 )
@@ -130,7 +128,7 @@ func (rm *Room) handleVouch(ev *vouchEvent) {
 	}
 	rm.metrics.vouch(true)
 	if !rm.doc.Context().Covers(ev.delta.Context()) {
-		latest := latestStamp(ev.delta)
+		latest := ev.delta.Latest()
 		rm.doc.Merge(ev.delta)
 		if !latest.IsZero() {
 			rm.clock.Observe(latest, rm.nowMs())
@@ -144,18 +142,4 @@ func (rm *Room) handleVouch(ev *vouchEvent) {
 	ack := &protocol.Applied{OpID: ev.opID}
 	rm.sendTo(ms, ack, protocol.AppendFrame(make([]byte, 0, 16+len(ev.opID)), ack))
 	rm.queueWrite(pendingDelta{m: ms.m, opID: ev.opID, raw: ev.raw, applied: rm.cfg.now()})
-}
-
-// latestStamp is the greatest hybrid timestamp among d's entries.
-func latestStamp(d *workflow.Doc) crdt.Timestamp {
-	var latest crdt.Timestamp
-	d.Store().Range(func(_ workflow.Key, es []crdt.Dotted[workflow.Cell]) bool {
-		for _, e := range es {
-			if ts := e.Value.Stamp(e.Dot); ts.Compare(latest) > 0 {
-				latest = ts
-			}
-		}
-		return true
-	})
-	return latest
 }

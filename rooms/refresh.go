@@ -127,7 +127,7 @@ func (rm *Room) handleRefresh(res refreshResult) {
 // mergeStored merges a delta read back from the store and relays it. It is
 // durable already, so it is neither appended nor published.
 func (rm *Room) mergeStored(delta *workflow.Doc) {
-	latest := latestStamp(delta)
+	latest := delta.Latest()
 	rm.doc.Merge(delta)
 	if !latest.IsZero() {
 		rm.clock.Observe(latest, rm.nowMs())

@@ -13,7 +13,9 @@ type Op interface {
 }
 
 // Prepare computes the delta of op, authored at ts by ts.Replica, without
-// changing d. It returns a typed error and no delta when op is refused. The
+// changing d. It returns a typed error and no delta when op is refused,
+// ErrInvalid among others when ts is older than the add of a block or
+// variable op writes to (see checkStamps). The
 // delta's dots continue ts.Replica's counter in d, so merge it (or drop it)
 // before preparing the next operation for the same replica.
 func (d *Doc) Prepare(ts crdt.Timestamp, op Op) (*Doc, error) {
@@ -25,6 +27,9 @@ func (d *Doc) Prepare(ts crdt.Timestamp, op Op) (*Doc, error) {
 	}
 	b := &builder{doc: d, ts: ts, next: d.ctx.Max(ts.Replica) + 1, delta: &Doc{}}
 	if err := op.prepare(b); err != nil {
+		return nil, err
+	}
+	if err := b.checkStamps(); err != nil {
 		return nil, err
 	}
 	if b.delta.ctx.IsEmpty() {
@@ -110,21 +115,29 @@ func ctxOf(d crdt.Dot) crdt.Context {
 
 // get reads the winning value under k as the operation sees it.
 func (b *builder) get(k Key) Value {
-	if es := b.delta.store.Get(k); len(es) > 0 {
-		return es[crdt.Winner(es)].Value.Value
+	if w, ok := current(b, k); ok {
+		return w.Value.Value
 	}
-	if b.covered(k) {
-		return nil
-	}
-	return b.doc.get(k)
+	return nil
 }
 
-// has reports whether k holds a value as the operation sees it.
+// has reports whether k holds a current value as the operation sees it.
 func (b *builder) has(k Key) bool {
-	if len(b.delta.store.Get(k)) > 0 {
-		return true
+	_, ok := current(b, k)
+	return ok
+}
+
+// rawWinner returns the winner under k as the operation sees it, whatever
+// its incarnation: the operation's own writes cover every value of k in
+// doc, so they alone count once there are any.
+func (b *builder) rawWinner(k Key) (crdt.Dotted[Cell], bool) {
+	if es := b.delta.store.Get(k); len(es) > 0 {
+		return es[crdt.Winner(es)], true
 	}
-	return !b.covered(k) && b.doc.has(k)
+	if b.covered(k) {
+		return crdt.Dotted[Cell]{}, false
+	}
+	return b.doc.rawWinner(k)
 }
 
 // covered reports whether this operation removed every value k held in doc.

@@ -136,17 +136,22 @@ func (d *Doc) cellAt(k Key, dot crdt.Dot) (Cell, bool) {
 	return Cell{}, false
 }
 
-// get returns the winning value under k, nil if none.
+// get returns the winning value under k, nil if none (or if it belongs to
+// an earlier incarnation of its element: see current).
 func (d *Doc) get(k Key) Value {
-	es := d.store.Get(k)
-	if i := crdt.Winner(es); i >= 0 {
-		return es[i].Value.Value
+	if w, ok := current(d, k); ok {
+		return w.Value.Value
 	}
 	return nil
 }
 
-// winner returns the winning entry under k.
-func (d *Doc) winner(k Key) (crdt.Dotted[Cell], bool) {
+// winner returns the winning entry under k, if it belongs to the current
+// incarnation of its element.
+func (d *Doc) winner(k Key) (crdt.Dotted[Cell], bool) { return current(d, k) }
+
+// rawWinner returns the last-writer-wins winner under k, whatever its
+// incarnation.
+func (d *Doc) rawWinner(k Key) (crdt.Dotted[Cell], bool) {
 	es := d.store.Get(k)
 	if i := crdt.Winner(es); i >= 0 {
 		return es[i], true
@@ -154,6 +159,9 @@ func (d *Doc) winner(k Key) (crdt.Dotted[Cell], bool) {
 	return crdt.Dotted[Cell]{}, false
 }
 
-// has reports whether any value is stored under k: for a membership key,
-// whether the element is in the set.
-func (d *Doc) has(k Key) bool { return len(d.store.Get(k)) > 0 }
+// has reports whether k holds a current value: for a membership key, whether
+// the element is in the set.
+func (d *Doc) has(k Key) bool {
+	_, ok := current(d, k)
+	return ok
+}

@@ -498,17 +498,18 @@ func (b *builder) removeBlocks(ids []string) {
 	for _, id := range ids {
 		set[id] = true
 	}
-	keys := b.keysWhere(func(k Key, es []crdt.Dotted[Cell]) bool {
+	keys := b.keysWhere(func(k Key, _ []crdt.Dotted[Cell]) bool {
 		switch k.Kind {
 		case KindBlock, KindBlockField, KindSubBlock, KindSubBlockType, KindSubflow:
 			return set[k.ID]
 		case KindEdge:
-			// Every concurrent value counts: an edge is dropped if any
-			// version of it touches a removed block.
-			for _, e := range es {
-				if ed := e.Value.Value.asEdge(); set[ed.Source] || set[ed.Target] {
-					return true
-				}
+			// The edge is its winning value: a losing concurrent add of the
+			// same id is not part of the document, so its ends do not
+			// count (it stays stored, hidden, until the id is removed). The
+			// winner goes with its ends even when an end's re-add hides it.
+			if w, ok := b.rawWinner(k); ok {
+				ed := w.Value.Value.asEdge()
+				return set[ed.Source] || set[ed.Target]
 			}
 		}
 		return false

@@ -13,7 +13,9 @@ import "github.com/flowsync/flowsync/crdt"
 // block is its stored parent, except:
 //
 //   - Rule (orphans): the stored parent is not a live block, or not a loop or
-//     parallel container. The block is top-level. A block moved into, or
+//     parallel container, or the pointer was written before the parent's
+//     winning add (it joined an earlier or a losing record of that id, as
+//     incarnation.go says of values). The block is top-level. A block moved into, or
 //     added to, a container another replica removed concurrently therefore
 //     stays visible with its values and its name; its position, stored
 //     relative to the old container, is read as a canvas position.
@@ -169,6 +171,9 @@ func (l readerLinks) link(id string) (string, stamp, bool) {
 	if p == "" || !blockExists(l.r, p) || !IsContainer(blockType(l.r, p)) {
 		return "", stamp{}, false
 	}
+	if inc, ok := l.r.winner(blockKey(p)); ok && predates(w, stampOfEntry(inc)) {
+		return "", stamp{}, false // joined an earlier or a losing record of p
+	}
 	return p, stampOf(w), true
 }
 
@@ -185,7 +190,7 @@ func (l viewLinks) link(id string) (string, stamp, bool) {
 		return "", stamp{}, false
 	}
 	pa := l[p]
-	if pa == nil || !pa.member || !IsContainer(pa.field(FieldType).asString()) {
+	if pa == nil || !pa.member || !IsContainer(pa.field(FieldType).asString()) || a.parentStmp.ts.Compare(pa.addStamp.ts) < 0 {
 		return "", stamp{}, false
 	}
 	return p, a.parentStmp, true
@@ -222,13 +227,6 @@ func staleCut(r reader, t *tree, id, parent string) []string {
 	return nil
 }
 
-// winner returns the winning entry under k as the operation sees it.
-func (b *builder) winner(k Key) (crdt.Dotted[Cell], bool) {
-	if es := b.delta.store.Get(k); len(es) > 0 {
-		return es[crdt.Winner(es)], true
-	}
-	if b.covered(k) {
-		return crdt.Dotted[Cell]{}, false
-	}
-	return b.doc.winner(k)
-}
+// winner returns the winning entry under k as the operation sees it, if it
+// belongs to the current incarnation of its element (incarnation.go).
+func (b *builder) winner(k Key) (crdt.Dotted[Cell], bool) { return current(b, k) }

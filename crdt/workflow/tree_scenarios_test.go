@@ -404,3 +404,30 @@ func TestOfflineAddsSameNameRenameReported(t *testing.T) {
 		t.Fatalf("after the rename RenamedBy reports %v", got)
 	}
 }
+
+// TestChildOfLosingContainerAddShowsAtTop: alice adds loop L with child c
+// while bob adds another L a moment later. Bob's add is L's record
+// (incarnation.go); c joined alice's record, which does not show, so the
+// orphan rule puts c at the top level rather than inside bob's loop.
+func TestChildOfLosingContainerAddShowsAtTop(t *testing.T) {
+	s := newScenario(t, addBlocks(block("x", "agent", "X", 0, 0)))
+	s.concurrently("alice", 2_000, addBlocks(block("L", TypeLoop, "Loop A", 0, 0), child("c", "C", "L")))
+	s.concurrently("bob", 2_001, addBlocks(block("L", TypeLoop, "Loop B", 100, 0)))
+	v := s.converge()
+	doc := s.merged()
+	checkTree(t, doc, v)
+	if v.Blocks["L"] == nil || v.Blocks["L"].Name != "Loop B" {
+		t.Fatalf("L = %+v, want bob's record", v.Blocks["L"])
+	}
+	if v.Blocks["c"] == nil || parentIn(v, "c") != "" {
+		t.Fatalf("c = %+v, want it visible at the top level", v.Blocks["c"])
+	}
+	if nodes := v.Loops["L"].Nodes; len(nodes) != 0 {
+		t.Fatalf("bob's loop lists nodes %v, want none", nodes)
+	}
+	// Operations agree: removing L leaves c.
+	_, after := after(t, doc, RemoveBlock{ID: "L"})
+	if after.Blocks["c"] == nil {
+		t.Fatal("removing L removed c, which the view shows outside it")
+	}
+}

@@ -122,8 +122,10 @@ func (s stamp) compare(o stamp) int {
 // store. Fields live in slices rather than maps: a block has a dozen of them,
 // and a 10,000-block view would otherwise build 40,000 small maps.
 type blockAcc struct {
-	member     bool
-	addStamp   stamp // the winning add, for the paint order
+	member bool
+	// addStamp is the winning add, when member: the paint order, and the
+	// incarnation whose values are the block's (incarnation.go).
+	addStamp   stamp
 	fields     []namedValue
 	nameStamp  stamp
 	parentStmp stamp
@@ -165,6 +167,35 @@ func (a *blockAcc) sub(id string) *subAcc {
 	return &a.subs[len(a.subs)-1]
 }
 
+// stale reports whether a block entry belongs to an earlier or a losing
+// incarnation of the block (see current); Doc.get hides the same entries.
+func (a *blockAcc) stale(w crdt.Dotted[Cell]) bool {
+	return a.member && predates(w, a.addStamp.ts)
+}
+
+// add records the winning entry w of one of the block's keys.
+func (a *blockAcc) add(k Key, w crdt.Dotted[Cell]) {
+	switch k.Kind {
+	case KindBlockField:
+		if a.fields == nil {
+			a.fields = make([]namedValue, 0, 8)
+		}
+		a.fields = append(a.fields, namedValue{k.Sub, w.Value.Value})
+		switch k.Sub {
+		case FieldName:
+			a.nameStamp = stampOf(w)
+		case FieldParentID:
+			a.parentStmp = stampOf(w)
+		}
+	case KindSubBlock:
+		a.sub(k.Sub).value = w.Value.Value
+	case KindSubBlockType:
+		a.sub(k.Sub).typ = w.Value.Value.asString()
+	case KindSubflow:
+		a.subflow = append(a.subflow, namedValue{k.Sub, w.Value.Value})
+	}
+}
+
 // View materializes the document. It costs one pass over the store plus
 // sorting; see BenchmarkView for figures.
 func (d *Doc) View() *View {
@@ -178,6 +209,9 @@ func (d *Doc) View() *View {
 			}
 			a, slab = &slab[0], slab[1:]
 			blocks[id] = a
+			if w, ok := d.rawWinner(blockKey(id)); ok {
+				a.member, a.addStamp = true, stampOf(w)
+			}
 		}
 		return a
 	}
@@ -193,28 +227,11 @@ func (d *Doc) View() *View {
 		w := es[crdt.Winner(es)]
 		switch k.Kind {
 		case KindBlock:
-			a := acc(k.ID)
-			a.member = true
-			a.addStamp = stampOf(w)
-		case KindBlockField:
-			a := acc(k.ID)
-			if a.fields == nil {
-				a.fields = make([]namedValue, 0, 8)
+			acc(k.ID)
+		case KindBlockField, KindSubBlock, KindSubBlockType, KindSubflow:
+			if a := acc(k.ID); !a.stale(w) {
+				a.add(k, w)
 			}
-			a.fields = append(a.fields, namedValue{k.Sub, w.Value.Value})
-			switch k.Sub {
-			case FieldName:
-				a.nameStamp = stampOf(w)
-			case FieldParentID:
-				a.parentStmp = stampOf(w)
-			}
-		case KindSubBlock:
-			acc(k.ID).sub(k.Sub).value = w.Value.Value
-		case KindSubBlockType:
-			acc(k.ID).sub(k.Sub).typ = w.Value.Value.asString()
-		case KindSubflow:
-			a := acc(k.ID)
-			a.subflow = append(a.subflow, namedValue{k.Sub, w.Value.Value})
 		case KindEdge:
 			e := w.Value.Value.asEdge()
 			e.ID = k.ID
@@ -222,7 +239,9 @@ func (d *Doc) View() *View {
 		case KindVariable:
 			variables[k.ID] = &VariableView{ID: k.ID}
 		case KindVariableField:
-			varFields[k.ID] = append(varFields[k.ID], namedValue{k.Sub, w.Value.Value})
+			if inc, ok := d.incarnation(variableKey(k.ID)); !ok || !predates(w, inc) {
+				varFields[k.ID] = append(varFields[k.ID], namedValue{k.Sub, w.Value.Value})
+			}
 		}
 		return true
 	})
@@ -253,7 +272,7 @@ func (d *Doc) View() *View {
 	// Edges: visible ends, no self-loop, scope, no duplicate, no cycle.
 	candidates := make([]edgeAcc, 0, len(edges))
 	for _, e := range edges {
-		if edgeAllowed(v.Blocks, blocks, e.edge) {
+		if !edgeOutlivedByAnEnd(blocks, e.edge, e.stamp.ts) && edgeAllowed(v.Blocks, blocks, e.edge) {
 			candidates = append(candidates, e)
 		}
 	}

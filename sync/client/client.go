@@ -133,7 +133,7 @@ func New(cfg Config) (*Client, error) {
 	// A saved or stored document may hold writes stamped ahead of this
 	// machine's clock (observed from a faster one): the next local write
 	// must still order after them, or it would lose to what it overwrites.
-	if latest := latestWrite(c.doc); !latest.IsZero() {
+	if latest := c.doc.Latest(); !latest.IsZero() {
 		c.clock.Observe(latest, c.nowMs())
 	}
 	if c.deleted {

@@ -545,7 +545,7 @@ func (c *Client) mergeRemote(cn *conn, b []byte, relay uint64, r protocol.Receip
 	if err != nil {
 		return fmt.Errorf("client: delta from the server: %w", err)
 	}
-	latest := latestWrite(delta)
+	latest := delta.Latest()
 	c.mu.Lock()
 	if c.deleted {
 		c.mu.Unlock()
@@ -578,18 +578,6 @@ func (c *Client) mergeRemote(cn *conn, b []byte, relay uint64, r protocol.Receip
 }
 
 // latestWrite returns the greatest hybrid timestamp of d's values.
-func latestWrite(d *workflow.Doc) crdt.Timestamp {
-	var latest crdt.Timestamp
-	d.Store().Range(func(_ workflow.Key, es []crdt.Dotted[workflow.Cell]) bool {
-		for _, e := range es {
-			if ts := (crdt.Timestamp{Wall: e.Value.Wall, Logical: e.Value.Logical}); ts.Compare(latest) > 0 {
-				latest = ts
-			}
-		}
-		return true
-	})
-	return latest
-}
 
 func (c *Client) onApplied(cn *conn, id string) {
 	c.mu.Lock()

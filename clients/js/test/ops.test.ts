@@ -354,6 +354,23 @@ describe('builder', () => {
     expect(decodeValue(d.get(variableFieldKey('v', VarFieldValue)))).toBe(''); // still the default value
   });
 
+  it('refuses an edit stamped before the add of what it edits (its value would be hidden)', () => {
+    const d = new Doc();
+    apply(d, { wall: 5000, logical: 0, replica: 'alice' }, new AddVariable({ id: 'v', varName: 'n', type: 'string' }));
+    const before = d.encode();
+    const lagging = { wall: 4000, logical: 0, replica: 'bob' };
+    expect(() => prepare(d, lagging, new UpdateVariable({ id: 'v', field: 'value', value: 2 }))).toThrowError(
+      expect.objectContaining({ code: 'Invalid' }),
+    );
+    // Same time, smaller replica id: still before the add.
+    expect(() =>
+      prepare(d, { wall: 5000, logical: 0, replica: 'aaron' }, new UpdateVariable({ id: 'v', field: 'value', value: 2 })),
+    ).toThrowError(expect.objectContaining({ code: 'Invalid' }));
+    expect(d.encode()).toEqual(before);
+    apply(d, { wall: 5001, logical: 0, replica: 'bob' }, new UpdateVariable({ id: 'v', field: 'value', value: 2 }));
+    expect(decodeValue(d.get(variableFieldKey('v', VarFieldValue)))).toBe(2);
+  });
+
   it('refuses a replica whose counters are spent', () => {
     const d = new Doc();
     d.context().add({ replica: 'r1', counter: Number.MAX_SAFE_INTEGER - 2 ** 20 });

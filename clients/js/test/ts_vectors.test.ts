@@ -222,6 +222,44 @@ function conflictsCase(): Case {
   return rec.finish();
 }
 
+/**
+ * Adds as atomic records: three replicas add one block id, one variable id
+ * and one edge id concurrently with different records (in the same
+ * millisecond, so the replica id breaks the tie); then one re-adds the block
+ * while the others edit the removed one.
+ */
+function atomicCase(): Case {
+  const rec = new Recorder('atomic-records', ['alice', 'bob', 'carol']);
+  rec.op('alice', 'batch-add-blocks', 'blocks', {
+    blocks: [block('a', 'agent', 'A', 0, 0), block('b', 'agent', 'B', 200, 0), block('c', 'agent', 'C', 400, 0)],
+  });
+  rec.merge('alice', 'bob');
+  rec.merge('alice', 'carol');
+  rec.wall += 1_000;
+  rec.op('alice', 'batch-add-blocks', 'blocks', {
+    blocks: [block('x', 'agent', 'Alpha', 1, 2, { isWide: true, subBlocks: { prompt: { id: 'prompt', type: 'long-input', value: 'a' } } })],
+  });
+  rec.op('bob', 'batch-add-blocks', 'blocks', {
+    blocks: [block('x', 'api', 'Beta', 3, 4, { enabled: false, subBlocks: { url: { id: 'url', type: 'short-input', value: 'b' } } })],
+  });
+  rec.op('carol', 'add', 'block', { ...block('x', 'function', 'Gamma', 5, 6), advancedMode: true });
+  rec.op('alice', 'add', 'variable', { id: 'v', name: 'count', type: 'number', value: 3 });
+  rec.op('bob', 'add', 'variable', { id: 'v', name: 'label', type: 'string' });
+  rec.op('alice', 'add', 'edge', { id: 'e', source: 'a', target: 'b' });
+  rec.op('carol', 'add', 'edge', { id: 'e', source: 'b', target: 'c' });
+  rec.converge();
+  rec.wall += 1_000;
+  rec.op('alice', 'update-wide', 'block', { id: 'x', isWide: true });
+  rec.op('bob', 'subblock-update', 'subblock', { blockId: 'x', subblockId: 'url', value: 'edited' });
+  rec.wall += 1_000;
+  rec.op('carol', 'batch-remove-blocks', 'blocks', { ids: ['x'] });
+  rec.op('carol', 'batch-add-blocks', 'blocks', { blocks: [block('x', 'note', 'Delta', 7, 8)] });
+  // c is an end of the losing edge add only (alice's is stamped later).
+  rec.op('carol', 'batch-remove-blocks', 'blocks', { ids: ['c'] });
+  rec.converge();
+  return rec.finish();
+}
+
 function containersCase(): Case {
   const rec = new Recorder('containers', ['r1', 'r2']);
   rec.op('r1', 'add', 'subflow', {
@@ -463,6 +501,7 @@ function generate(): VectorFile {
     cases: [
       conflictsCase(),
       containersCase(),
+      atomicCase(),
       treeCase(),
       randomCase('random-3-replicas-seed-1', 1, ['r1', 'r2', 'r3'], 80),
       randomCase('random-3-replicas-seed-2', 2, ['r1', 'r2', 'r3'], 80),

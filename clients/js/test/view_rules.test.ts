@@ -72,6 +72,10 @@ class Store implements ViewSource {
     );
   }
 
+  entries(k: Key): readonly ViewEntry[] {
+    return this.keys.get(JSON.stringify([k.kind, k.id, k.sub]))?.es ?? [];
+  }
+
   forEachKey(fn: (k: Key, entries: readonly ViewEntry[]) => void): void {
     const slots = [...this.keys.values()];
     if (this.reversed) slots.reverse();
@@ -450,6 +454,36 @@ describe('variables', () => {
     expect(Object.keys(v.variables).sort()).toEqual(['v1', 'v2']);
     expect(v.variables.v1).toEqual({ id: 'v1', name: 'apiKey', type: 'string', value: { secret: true } });
     expect(v.variables.v2).toEqual({ id: 'v2', name: '', type: '', value: null });
+  });
+});
+
+describe('atomic records', () => {
+  it('shows the winning add whole: values stamped before it are not part of the block', () => {
+    const alice = { wall: 5, replica: 'alice' };
+    const bob = { wall: 5, replica: 'bob' }; // same time: the replica id breaks the tie
+    const s = new Store()
+      .block('x', 'agent', 'Alpha', alice)
+      .field('x', 'isWide', boolValue(true), alice)
+      .put(KindSubBlock, 'x', 'prompt', stringValue('from alpha'), alice)
+      .put(KindSubBlockType, 'x', 'prompt', stringValue('long-input'), alice)
+      .put(KindSubflow, 'x', 'iterations', floatValue(9), alice)
+      .block('x', 'api', 'Beta', bob)
+      .field('x', 'enabled', boolValue(false), bob)
+      // Stamped after the winning add: an edit that applies.
+      .field('x', 'position', positionValue({ x: 7, y: 8 }), { wall: 6, replica: 'alice' });
+    const b = view(s).blocks.x;
+    expect(b).toMatchObject({ type: 'api', name: 'Beta', enabled: false, isWide: false, position: { x: 7, y: 8 } });
+    expect(b.subBlocks).toEqual({});
+  });
+
+  it('hides variable fields stamped before the winning add', () => {
+    const s = new Store()
+      .put(KindVariable, 'v', '', null, { wall: 1 })
+      .put(KindVariableField, 'v', 'name', stringValue('old'), { wall: 1 })
+      .put(KindVariableField, 'v', 'value', anyValue(3), { wall: 1 })
+      .put(KindVariable, 'v', '', null, { wall: 2, replica: 'q' })
+      .put(KindVariableField, 'v', 'name', stringValue('new'), { wall: 2, replica: 'q' });
+    expect(view(s).variables.v).toEqual({ id: 'v', name: 'new', type: '', value: null });
   });
 });
 

@@ -5,13 +5,13 @@
 // ops_*.ts module taking the Builder first, so that no module has to patch
 // another's class; the Builder keeps the core write and read primitives.
 
-import { Doc, type Key, type Value } from './doc';
-import type { Dotted } from '../crdt/dotmap';
-import type { Cell } from './key';
+import { Doc, KindVariable, type Cell, type Key, type Value } from './doc';
 import type { Timestamp } from '../crdt/hlc';
 import { MaxCounter, type Dot } from '../crdt/dot';
-import { winner } from '../crdt/register';
-import { errorf } from './util';
+import type { Dotted } from '../crdt/dotmap';
+import { stamp, winner } from '../crdt/register';
+import { current, ownerKey, predates } from './incarnation';
+import { compareStrings, errorf } from './util';
 
 /**
  * One operation of the editor vocabulary. Implementations live in the
@@ -34,7 +34,8 @@ const counterGuard = MaxCounter - 2 ** 20;
 /**
  * Computes the delta of op, authored at ts by ts.replica, without changing
  * doc. It throws a typed WorkflowError and returns no delta when op is
- * refused. The delta's dots continue ts.replica's counter in doc, so merge it
+ * refused: Invalid among others when ts is older than the add of a block or
+ * variable op writes to (see checkStamps). The delta's dots continue ts.replica's counter in doc, so merge it
  * (or drop it) before preparing the next operation for the same replica.
  */
 export function prepare(doc: Doc, ts: Timestamp, op: Op): Doc {
@@ -47,10 +48,46 @@ export function prepare(doc: Doc, ts: Timestamp, op: Op): Doc {
   }
   const b = new Builder(doc, ts, max + 1);
   op.prepare(b);
+  checkStamps(b);
   if (b.delta.context().isEmpty()) {
     throw errorf('NoEffect', `${op.name()} changes nothing`);
   }
   return b.delta;
+}
+
+/**
+ * Refuses (Invalid) an operation that writes a value stamped before the
+ * incarnation it belongs to: the value would be hidden the moment it is
+ * merged. An honest replica never does this, since its clock moved past the
+ * add when it merged it. The offending key named is the smallest, so the
+ * message does not depend on the store's order. (Go: builder.checkStamps.)
+ */
+function checkStamps(b: Builder): void {
+  let worst: Key | undefined;
+  let owner: Key | undefined;
+  let inc: Timestamp | undefined;
+  b.delta.store().range((k, es) => {
+    const o = ownerKey(k);
+    if (o === undefined || (worst !== undefined && compareKeyOrder(k, worst) >= 0)) return true;
+    const w = b.rawWinner(o);
+    if (w !== undefined && predates(es[0], stamp(w.value, w.dot))) {
+      worst = k;
+      owner = o;
+      inc = stamp(w.value, w.dot);
+    }
+    return true;
+  });
+  if (worst === undefined || owner === undefined || inc === undefined) return;
+  const what = owner.kind === KindVariable ? 'variable' : 'block';
+  throw errorf(
+    'Invalid',
+    `${what} ${JSON.stringify(owner.id)}: written at ${b.ts.wall}.${b.ts.logical}, before its add at ${inc.wall}.${inc.logical} by ${JSON.stringify(inc.replica)}: the replica's clock must move past every timestamp it merges`,
+  );
+}
+
+/** Orders keys as Go's compareKeys: kind, then id, then sub, strings by bytes. */
+function compareKeyOrder(a: Key, c: Key): number {
+  return a.kind - c.kind || compareStrings(a.id, c.id) || compareStrings(a.sub, c.sub);
 }
 
 /**
@@ -154,24 +191,33 @@ export class Builder {
 
   /** Reads the winning value under k as the operation sees it. */
   get(k: Key): Value {
-    const es = this.delta.store().get(k);
-    if (es.length > 0) return es[winner(es)].value.value;
-    if (this.covered(k)) return null;
-    return this.doc.get(k);
+    const w = current(this, k);
+    return w !== undefined ? w.value.value : null;
   }
 
-  /** The winning entry under k as the operation sees it, undefined if none. */
+  /**
+   * The winning entry under k as the operation sees it, if it belongs to the
+   * current incarnation of its element (incarnation.ts).
+   */
   winner(k: Key): Dotted<Cell> | undefined {
+    return current(this, k);
+  }
+
+  /** Reports whether k holds a current value as the operation sees it. */
+  has(k: Key): boolean {
+    return current(this, k) !== undefined;
+  }
+
+  /**
+   * The winner under k as the operation sees it, whatever its incarnation:
+   * the operation's own writes cover every value of k in doc, so they alone
+   * count once there are any.
+   */
+  rawWinner(k: Key): Dotted<Cell> | undefined {
     const es = this.delta.store().get(k);
     if (es.length > 0) return es[winner(es)];
     if (this.covered(k)) return undefined;
-    return this.doc.winner(k);
-  }
-
-  /** Reports whether k holds a value as the operation sees it. */
-  has(k: Key): boolean {
-    if (this.delta.store().get(k).length > 0) return true;
-    return !this.covered(k) && this.doc.has(k);
+    return this.doc.rawWinner(k);
   }
 
   /** Reports whether this operation removed every value k held in doc. */

@@ -7,6 +7,7 @@ import type { Dot } from '../crdt/dot';
 import { DotMap, type Dotted } from '../crdt/dotmap';
 import { winner as winnerIndex } from '../crdt/register';
 import { encodeState } from './codec';
+import { current } from './incarnation';
 import { keyString, sameCellValue, type Cell, type Key, type Value } from './key';
 import { encodeStateChunks } from './split';
 
@@ -115,23 +116,30 @@ export class Doc {
     return undefined;
   }
 
-  /** The winning value under k, null if none. */
+  /**
+   * The winning value under k, null if none (or if it belongs to an earlier
+   * incarnation of its element: see incarnation.ts).
+   */
   get(k: Key): Value {
-    const es = this.st.get(k);
-    const i = winnerIndex(es);
-    return i >= 0 ? es[i].value.value : null;
+    const w = current(this, k);
+    return w !== undefined ? w.value.value : null;
   }
 
-  /** The winning entry under k, undefined if none. */
+  /** The winning entry under k, if it belongs to the current incarnation of its element. */
   winner(k: Key): Dotted<Cell> | undefined {
+    return current(this, k);
+  }
+
+  /** The last-writer-wins winner under k, whatever its incarnation. */
+  rawWinner(k: Key): Dotted<Cell> | undefined {
     const es = this.st.get(k);
     const i = winnerIndex(es);
     return i >= 0 ? es[i] : undefined;
   }
 
-  /** Reports whether any value is stored under k: for a membership key, whether the element is in the set. */
+  /** Reports whether k holds a current value: for a membership key, whether the element is in the set. */
   has(k: Key): boolean {
-    return this.st.get(k).length > 0;
+    return current(this, k) !== undefined;
   }
 
   /**

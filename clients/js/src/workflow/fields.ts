@@ -5,7 +5,7 @@
 import { Writer } from '../msgpackx/append';
 import { Reader, decodeUtf8Go } from '../msgpackx/reader';
 import { canonical, decode as decodeMsgpack } from '../msgpackx/value';
-import type { Value } from './doc';
+import type { Value } from './key';
 
 // Block field names (the sub of a KindBlockField key). Each is its own
 // last-writer-wins register, so concurrent edits to different fields of one

@@ -162,7 +162,7 @@ export function compareKeys(a: Key, c: Key): number {
  */
 export function removeBlocks(b: Builder, ids: string[]): void {
   const set = new Set(ids);
-  const keys = keysWhere(b, (k, es) => {
+  const keys = keysWhere(b, (k) => {
     switch (k.kind) {
       case KindBlock:
       case KindBlockField:
@@ -170,13 +170,17 @@ export function removeBlocks(b: Builder, ids: string[]): void {
       case KindSubBlockType:
       case KindSubflow:
         return set.has(k.id);
-      case KindEdge:
-        // Every concurrent value counts: an edge is dropped if any version of
-        // it touches a removed block.
-        for (const e of es) {
-          const ed = asEdge(e.value.value);
-          if (set.has(ed.source) || set.has(ed.target)) return true;
+      case KindEdge: {
+        // The edge is its winning value: a losing concurrent add of the same
+        // id is not part of the document, so its ends do not count (it stays
+        // stored, hidden, until the id is removed). The winner goes with its
+        // ends even when an end's re-add hides it.
+        const w = b.rawWinner(k);
+        if (w !== undefined) {
+          const ed = asEdge(w.value.value);
+          return set.has(ed.source) || set.has(ed.target);
         }
+      }
     }
     return false;
   });

@@ -8,7 +8,8 @@
 // of a block is its stored parent, except:
 //
 //   - Rule (orphans): the stored parent is not a live block, or not a loop or
-//     parallel container. The block is top-level: a block moved into, or
+//     parallel container, or the pointer was written before the parent's
+//     winning add. The block is top-level: a block moved into, or
 //     added to, a container another replica removed concurrently stays
 //     visible with its values and its name.
 //   - Rule (move cycles): the block's pointer is the newest (hybrid time,
@@ -18,8 +19,10 @@
 // Both rules are local: a walk up the stored pointers, O(depth + cycle
 // length), with no depth cap; a Tree memoizes what its walks learn.
 
+import { stamp } from '../crdt/register';
 import { FieldParentID, asString } from './fields';
-import { blockExists, blockType, fieldKey, isContainer, isLocked, type Reader } from './state';
+import { predates } from './incarnation';
+import { blockExists, blockKey, blockType, fieldKey, isContainer, isLocked, type Reader } from './state';
 import { compareStrings } from './util';
 
 /**
@@ -141,6 +144,10 @@ export class ReaderLinks implements ParentLinks {
     if (w === undefined) return undefined;
     const p = asString(w.value.value);
     if (p === '' || !blockExists(this.r, p) || !isContainer(blockType(this.r, p))) return undefined;
+    // A pointer written before p's winning add joined an earlier or a losing
+    // record of p (incarnation.ts).
+    const inc = this.r.winner(blockKey(p));
+    if (inc !== undefined && predates(w, stamp(inc.value, inc.dot))) return undefined;
     return {
       parent: p,
       at: { wall: w.value.wall, logical: w.value.logical, replica: w.dot.replica, counter: w.dot.counter },

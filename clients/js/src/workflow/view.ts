@@ -52,7 +52,9 @@ import {
   type Edge,
   type Position,
 } from './fields';
-import { TypeLoop, isContainer } from './state';
+import { compareTimestamps } from '../crdt/hlc';
+import { predates } from './incarnation';
+import { TypeLoop, blockKey, isContainer, variableKey } from './state';
 import { resolveNameList, type NameEntry } from './names';
 import { Tree, compareStamps, zeroStamp, type Link, type ParentLinks, type Stamp } from './tree';
 import { compareStrings } from './util';
@@ -197,12 +199,15 @@ export interface ViewEntry {
 }
 
 /**
- * What the view needs of a store: every key with its concurrent entries.
- * buildView takes a Doc or any ViewSource, so tests and tools can render a
- * hand-built store with exact stamps.
+ * What the view needs of a store: every key with its concurrent entries, and
+ * the entries under one key (for the membership entry that decides which
+ * values of a block or variable are current). buildView takes a Doc or any
+ * ViewSource, so tests and tools can render a hand-built store with exact
+ * stamps.
  */
 export interface ViewSource {
   forEachKey(fn: (k: Key, entries: readonly ViewEntry[]) => void): void;
+  entries(k: Key): readonly ViewEntry[];
 }
 
 interface NamedValue {
@@ -219,7 +224,10 @@ interface SubAcc {
 /** One block's entries, collected in the single pass over the store. */
 class BlockAcc {
   member = false;
-  /** The winning add, for the paint order. */
+  /**
+   * The winning add, when member: the paint order, and the incarnation whose
+   * values are the block's (incarnation.ts).
+   */
   addStamp: Stamp = zeroStamp;
   fields: NamedValue[] = [];
   nameStamp: Stamp = zeroStamp;
@@ -231,6 +239,15 @@ class BlockAcc {
 
   field(name: string): Value {
     return lookup(this.fields, name);
+  }
+
+  /**
+   * Reports whether a block entry belongs to an earlier or a losing
+   * incarnation of the block (see incarnation.ts); Doc.get hides the same
+   * entries.
+   */
+  stale(w: ViewEntry): boolean {
+    return this.member && predates(w, this.addStamp);
   }
 
   sub(id: string): SubAcc {
@@ -299,6 +316,11 @@ export function buildView(doc: ViewSource | Doc): View {
     if (a === undefined) {
       a = new BlockAcc();
       blocks.set(id, a);
+      const inc = incarnation(doc, blockKey(id));
+      if (inc !== undefined) {
+        a.member = true;
+        a.addStamp = inc;
+      }
     }
     return a;
   };
@@ -311,28 +333,32 @@ export function buildView(doc: ViewSource | Doc): View {
     const { entry: w, stamp } = winnerOf(es);
     const value = w.value.value;
     switch (k.kind) {
-      case KindBlock: {
-        const a = acc(k.id);
-        a.member = true;
-        a.addStamp = stamp;
+      case KindBlock:
+        acc(k.id);
         break;
-      }
       case KindBlockField: {
         const a = acc(k.id);
+        if (a.stale(w)) break;
         a.fields.push({ name: k.sub, value });
         if (k.sub === FieldName) a.nameStamp = stamp;
         else if (k.sub === FieldParentID) a.parentStamp = stamp;
         break;
       }
-      case KindSubBlock:
-        acc(k.id).sub(k.sub).value = value;
+      case KindSubBlock: {
+        const a = acc(k.id);
+        if (!a.stale(w)) a.sub(k.sub).value = value;
         break;
-      case KindSubBlockType:
-        acc(k.id).sub(k.sub).typ = asString(value);
+      }
+      case KindSubBlockType: {
+        const a = acc(k.id);
+        if (!a.stale(w)) a.sub(k.sub).typ = asString(value);
         break;
-      case KindSubflow:
-        acc(k.id).subflow.push({ name: k.sub, value });
+      }
+      case KindSubflow: {
+        const a = acc(k.id);
+        if (!a.stale(w)) a.subflow.push({ name: k.sub, value });
         break;
+      }
       case KindEdge: {
         const e = asEdge(value);
         e.id = k.id;
@@ -343,6 +369,8 @@ export function buildView(doc: ViewSource | Doc): View {
         variables[k.id] = { id: k.id, name: '', type: '', value: null };
         break;
       case KindVariableField: {
+        const inc = incarnation(doc, variableKey(k.id));
+        if (inc !== undefined && predates(w, inc)) break;
         let fs = varFields.get(k.id);
         if (fs === undefined) varFields.set(k.id, (fs = []));
         fs.push({ name: k.sub, value });
@@ -373,7 +401,7 @@ export function buildView(doc: ViewSource | Doc): View {
   renderSubflows(v, blocks);
 
   // Edges: visible ends, no self-loop, scope, no duplicate, no cycle.
-  const candidates = edges.filter((e) => edgeAllowed(v.blocks, blocks, e.edge));
+  const candidates = edges.filter((e) => !edgeOutlivedByAnEnd(blocks, e.edge, e.stamp) && edgeAllowed(v.blocks, blocks, e.edge));
   candidates.sort((a, b) => compareStamps(a.stamp, b.stamp) || compareStrings(a.edge.id, b.edge.id));
   // Rule (duplicates): of edges with the same ends and handles, the
   // earliest added shows.
@@ -396,6 +424,27 @@ export function buildView(doc: ViewSource | Doc): View {
     vv.value = decoded(lookup(fs, VarFieldValue));
   }
   return v;
+}
+
+/**
+ * The stamp of the winning membership entry under owner, undefined when the
+ * element has none. (Go: Doc.incarnation.)
+ */
+function incarnation(doc: ViewSource | Doc, owner: Key): Stamp | undefined {
+  const es = doc instanceof Doc ? doc.store().get(owner) : doc.entries(owner);
+  return es.length > 0 ? winnerOf(es).stamp : undefined;
+}
+
+/**
+ * edgePredatesAnEnd (incarnation.ts) for the view, which has each block's
+ * incarnation in its accumulator. (Go: edgeOutlivedByAnEnd.)
+ */
+function edgeOutlivedByAnEnd(blocks: Map<string, BlockAcc>, e: Edge, added: Stamp): boolean {
+  for (const end of [e.source, e.target]) {
+    const a = blocks.get(end);
+    if (a !== undefined && a.member && compareTimestamps(added, a.addStamp) < 0) return true;
+  }
+  return false;
 }
 
 /**
@@ -440,6 +489,7 @@ class ViewLinks implements ParentLinks {
     if (p === '') return undefined;
     const pa = this.blocks.get(p);
     if (pa === undefined || !pa.member || !isContainer(asString(pa.field(FieldType)))) return undefined;
+    if (compareTimestamps(a.parentStamp, pa.addStamp) < 0) return undefined;
     return { parent: p, at: a.parentStamp };
   }
 }
