@@ -80,7 +80,33 @@ func unionRange(rs []Range, r Range) []Range {
 		r.Lo = min(r.Lo, rs[i].Lo)
 		r.Hi = max(r.Hi, rs[j-1].Hi)
 	}
+	if countRangeWork != nil {
+		countRangeWork(len(rs) - i) // the tail slices.Replace moves
+	}
 	return slices.Replace(rs, i, j, r)
+}
+
+// countRangeWork, when set (by tests only, never concurrently with a merge),
+// is told how many ranges each step of a merge touched: the regression test
+// for interleaved contexts bounds the total by the size of the input.
+var countRangeWork func(ranges int)
+
+// AddRanges records every dot of replica in rs, which must be sorted,
+// disjoint and non-adjacent with 1 ≤ Lo ≤ Hi (what Ranges returns and
+// decoders check). It costs what Merge does for one replica; c takes
+// ownership of rs when it has no range of replica yet (a decoder's case).
+func (c *Context) AddRanges(replica ReplicaID, rs []Range) {
+	if len(rs) == 0 {
+		return
+	}
+	if c.ranges == nil {
+		c.ranges = make(map[ReplicaID][]Range)
+	}
+	if len(c.ranges[replica]) == 0 {
+		c.ranges[replica] = rs
+		return
+	}
+	c.ranges[replica] = mergeInto(c.ranges[replica], rs)
 }
 
 // Max returns the greatest counter seen from replica, 0 if none.
@@ -183,7 +209,11 @@ func (c *Context) ForEach(fn func(Dot) bool) {
 	}
 }
 
-// Merge adds every dot of o to c.
+// Merge adds every dot of o to c. Its cost is linear in the ranges of both:
+// a replica whose new ranges all lie past c's last (every fresh write) costs
+// an append, a handful of ranges is inserted one by one, and more are merged
+// with c's in one pass, so a delta whose context interleaves with c's (dots
+// 3, 5, 7, … into 2, 4, 6, …) cannot make the merge quadratic.
 func (c *Context) Merge(o *Context) {
 	for replica, ors := range o.ranges {
 		if len(ors) == 0 {
@@ -194,16 +224,62 @@ func (c *Context) Merge(o *Context) {
 		}
 		rs := c.ranges[replica]
 		if len(rs) == 0 {
-			c.ranges[replica] = slices.Clone(ors)
-			continue
+			rs = slices.Clone(ors)
+		} else {
+			rs = mergeInto(rs, ors)
 		}
 		// One map write per replica, not per range: merging a delta is on
 		// every edit's path.
+		c.ranges[replica] = rs
+	}
+}
+
+// mergeInto adds the sorted ranges ors to the non-empty sorted set rs and
+// returns the set: an append when ors lies past rs's end (every fresh
+// write), single inserts for a handful, else one linear pass.
+func mergeInto(rs, ors []Range) []Range {
+	switch {
+	case ors[0].Lo-1 > rs[len(rs)-1].Hi:
+		return append(rs, ors...)
+	case len(ors) <= insertOneByOne:
+		if countRangeWork != nil {
+			countRangeWork(len(ors))
+		}
 		for _, r := range ors {
 			rs = addRange(rs, r)
 		}
-		c.ranges[replica] = rs
+		return rs
 	}
+	return unionRanges(rs, ors)
+}
+
+// insertOneByOne is how many ranges Merge inserts singly (a binary search
+// and a copy of the tail each) before a single linear pass is cheaper.
+const insertOneByOne = 4
+
+// unionRanges returns the union of two sorted range sets in one pass over
+// both, coalescing ranges that overlap or touch. Comparisons subtract from a
+// Lo (≥ 1) rather than add to a Hi, which may be MaxUint64.
+func unionRanges(a, b []Range) []Range {
+	if countRangeWork != nil {
+		countRangeWork(len(a) + len(b))
+	}
+	out := make([]Range, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		var r Range
+		if j == len(b) || (i < len(a) && a[i].Lo <= b[j].Lo) {
+			r, i = a[i], i+1
+		} else {
+			r, j = b[j], j+1
+		}
+		if n := len(out); n > 0 && r.Lo-1 <= out[n-1].Hi {
+			out[n-1].Hi = max(out[n-1].Hi, r.Hi)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // addRange adds a valid range to the sorted set rs.

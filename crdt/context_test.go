@@ -348,3 +348,30 @@ func TestJoinWithHugeContextTerminates(t *testing.T) {
 		t.Fatalf("%d keys left, want 1", m.Len())
 	}
 }
+
+// TestMergeInterleavedIsLinear is the regression test for a delta whose
+// context interleaves with the document's (dots 3, 5, 7, … merged into 2, 4,
+// 6, …): merging it used to coalesce one range at a time, each moving the
+// tail of the document's ranges, so n ranges cost n²/2 range moves (80,000
+// took seconds). The work, counted in ranges touched, must stay within a
+// small multiple of the input's ranges; the result must be the single range
+// the union is.
+func TestMergeInterleavedIsLinear(t *testing.T) {
+	const n = 20_000
+	even, odd := NewContext(), NewContext()
+	for i := uint64(1); i <= n; i++ {
+		even.Add(Dot{"r", 2 * i})
+		odd.Add(Dot{"r", 2*i + 1})
+	}
+	work := 0
+	countRangeWork = func(k int) { work += k }
+	defer func() { countRangeWork = nil }()
+	even.Merge(odd)
+	if got := even.Ranges("r"); len(got) != 1 || got[0] != (Range{2, 2*n + 1}) {
+		t.Fatalf("merge of interleaved ranges = %d ranges starting %v, want [2, %d]", len(got), got[:min(len(got), 3)], 2*n+1)
+	}
+	if limit := 4 * 2 * n; work > limit {
+		t.Fatalf("merging %d interleaved ranges into %d touched %d ranges, want at most %d", n, n, work, limit)
+	}
+
+}

@@ -152,23 +152,60 @@ func (m *DotMap[K, V]) Join(o *DotMap[K, V], mc, oc *Context) int {
 	}
 	// Remove what o has seen and does not hold. Walk whichever side is smaller:
 	// a delta's context has a handful of dots, a full state's covers them all.
+	//
+	// A key holding many concurrent values (any client may write thousands
+	// under one key) is compacted once at the end rather than searched per
+	// removed value, which would be quadratic in its values.
+	var crowded map[*slot[K, V]]struct{}
+	drop := func(d Dot, s *slot[K, V]) {
+		changed++
+		if len(s.entries) <= crowdedSlot {
+			m.remove(d, s)
+			return
+		}
+		delete(m.byDot, d)
+		if crowded == nil {
+			crowded = make(map[*slot[K, V]]struct{})
+		}
+		crowded[s] = struct{}{}
+	}
 	if oc.Len() <= uint64(len(m.byDot)) {
 		oc.ForEach(func(d Dot) bool {
 			if s := m.byDot[d]; s != nil && !o.Has(d) {
-				m.remove(d, s)
-				changed++
+				drop(d, s)
 			}
 			return true
 		})
-		return changed
-	}
-	for d, s := range m.byDot {
-		if oc.Contains(d) && !o.Has(d) {
-			m.remove(d, s)
-			changed++
+	} else {
+		for d, s := range m.byDot {
+			if oc.Contains(d) && !o.Has(d) {
+				drop(d, s)
+			}
 		}
 	}
+	for s := range crowded {
+		m.compact(s)
+	}
 	return changed
+}
+
+// crowdedSlot is how many values a key may hold before Join stops removing
+// them one linear search at a time.
+const crowdedSlot = 8
+
+// compact drops from s the values whose dots byDot no longer holds.
+func (m *DotMap[K, V]) compact(s *slot[K, V]) {
+	kept := s.entries[:0]
+	for _, e := range s.entries {
+		if m.byDot[e.Dot] == s {
+			kept = append(kept, e)
+		}
+	}
+	clear(s.entries[len(kept):])
+	s.entries = kept
+	if len(kept) == 0 {
+		delete(m.byKey, s.key)
+	}
 }
 
 // Since returns the values of m whose dots have lacks, and the causal context

@@ -2,6 +2,17 @@ package crdt
 
 import "math"
 
+// MaxWall bounds the wall time of every timestamp: walls lie in
+// [-MaxWall, MaxWall], 2^53-1 milliseconds (285,000 years) either side of the
+// epoch, the integers every client's number type holds exactly. Decoders
+// refuse a timestamp outside, and a Clock never leaves the range.
+const MaxWall = 1<<53 - 1
+
+// ValidWall reports whether wall lies in [-MaxWall, MaxWall].
+func ValidWall(wall int64) bool { return wall >= -MaxWall && wall <= MaxWall }
+
+func clampWall(wall int64) int64 { return min(max(wall, -MaxWall), MaxWall) }
+
 // Timestamp is a hybrid logical clock reading: wall milliseconds, a logical
 // counter for events within one millisecond (or while the wall clock lags), and
 // the replica that took it. Timestamps are totally ordered; last-writer-wins
@@ -39,6 +50,13 @@ func (t Timestamp) IsZero() bool { return t.Wall == 0 && t.Logical == 0 && t.Rep
 // backwards, whatever the wall time passed in, and after Observe they are
 // greater than every timestamp observed. The zero Clock is not usable: create
 // one with NewClock.
+//
+// The clock saturates rather than wraps: wall times passed in or observed
+// outside [-MaxWall, MaxWall] count as the nearest bound, and once the clock
+// reads (MaxWall, MaxUint32) it keeps returning that reading, no longer
+// strictly greater than the last. Only a timestamp from 285,000 years ahead
+// gets it there, which admission refuses long before; a wrapped clock would
+// instead order every later write before every earlier one.
 type Clock struct {
 	replica ReplicaID
 	wall    int64
@@ -76,6 +94,7 @@ func (c *Clock) Observe(t Timestamp, wallMillis int64) {
 }
 
 func (c *Clock) advance(wall, seenWall int64, seenLogical uint32) {
+	wall, seenWall = clampWall(wall), clampWall(seenWall)
 	next, logical := c.wall, c.logical
 	switch {
 	case wall > next && wall > seenWall:
@@ -93,9 +112,13 @@ func (c *Clock) advance(wall, seenWall int64, seenLogical uint32) {
 }
 
 // tick increments the logical counter; on overflow it borrows a millisecond,
-// which keeps readings monotonic at the price of a 1 ms lead.
+// which keeps readings monotonic at the price of a 1 ms lead. At the top of
+// the domain it stays put (see Clock).
 func (c *Clock) tick(wall *int64, logical *uint32) {
 	if *logical == math.MaxUint32 {
+		if *wall >= MaxWall {
+			return
+		}
 		*wall++
 		*logical = 0
 		return

@@ -148,3 +148,41 @@ func TestTimestampCompareIsATotalOrder(t *testing.T) {
 		}
 	})
 }
+
+// TestClockSaturatesAtTheTopOfTheDomain is the regression test for
+// Observe(MaxInt64, MaxUint32), which used to borrow a millisecond past
+// MaxInt64 and wrap the clock to MinInt64: every later write would have lost
+// to every earlier one. Readings now stay within [-MaxWall, MaxWall] and
+// never run backwards, whatever is observed or passed in.
+func TestClockSaturatesAtTheTopOfTheDomain(t *testing.T) {
+	c := NewClock("a")
+	c.Observe(Timestamp{Wall: math.MaxInt64, Logical: math.MaxUint32, Replica: "b"}, 1_700_000_000_000)
+	prev := c.Last()
+	if prev.Wall != MaxWall || prev.Logical != math.MaxUint32 {
+		t.Fatalf("after observing the top: %+v, want wall %d logical %d", prev, int64(MaxWall), uint32(math.MaxUint32))
+	}
+	for _, wall := range []int64{0, math.MaxInt64, math.MinInt64, MaxWall} {
+		now := c.Now(wall)
+		if now.Compare(prev) < 0 || now.Wall != MaxWall {
+			t.Fatalf("Now(%d) = %+v after %+v: ran backwards or left the domain", wall, now, prev)
+		}
+		prev = now
+	}
+
+	// Below the top a borrowed millisecond still orders strictly after.
+	c = NewClock("a")
+	c.Observe(Timestamp{Wall: MaxWall - 1, Logical: math.MaxUint32, Replica: "b"}, 0)
+	if got := c.Last(); got.Wall != MaxWall || got.Logical != 0 {
+		t.Fatalf("borrowing below the top: %+v, want wall %d logical 0", got, int64(MaxWall))
+	}
+
+	// A wall far below the domain counts as its bottom.
+	c = NewClock("a")
+	if got := c.Now(math.MinInt64); !ValidWall(got.Wall) {
+		t.Fatalf("Now(MinInt64) = %+v, outside the domain", got)
+	}
+	c.Observe(Timestamp{Wall: math.MinInt64, Logical: 7, Replica: "b"}, math.MinInt64)
+	if got := c.Last(); !ValidWall(got.Wall) {
+		t.Fatalf("after observing MinInt64: %+v, outside the domain", got)
+	}
+}

@@ -1,8 +1,11 @@
 package msgpackx
 
 import (
+	"encoding/hex"
 	"errors"
+	"math"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -124,6 +127,86 @@ func TestDecodeWidensNumbers(t *testing.T) {
 	for i := range want {
 		if got[i] != want[i] {
 			t.Fatalf("element %d = %#v (%T), want %#v", i, got[i], got[i], want[i])
+		}
+	}
+}
+
+// TestCanonicalRefusesNonFinite is the regression test for NaN values: an
+// operation carrying NaN or an infinity used to be stored, after which the
+// view no longer marshalled to JSON. Canonical refuses them with a typed
+// error, wherever they sit.
+func TestCanonicalRefusesNonFinite(t *testing.T) {
+	for _, v := range []any{
+		math.NaN(), math.Inf(1), math.Inf(-1), float32(math.Inf(1)),
+		[]any{1, math.NaN()},
+		map[string]any{"a": map[string]any{"b": []any{math.Inf(-1)}}},
+		[]float64{1, math.NaN()},
+	} {
+		if b, err := Canonical(v); !errors.Is(err, ErrNonFinite) {
+			t.Errorf("Canonical(%v) = %x, %v; want ErrNonFinite", v, b, err)
+		}
+	}
+}
+
+// TestCheckCanonical holds every rule of the canonical form: what Canonical
+// and the Append functions write passes, each longer or unsorted form and
+// each non-finite float is refused with its typed error.
+func TestCheckCanonical(t *testing.T) {
+	for _, v := range []any{
+		nil, true, 0, 127, 128, 255, 256, 65535, 65536, uint64(math.MaxUint32), uint64(math.MaxUint32) + 1,
+		-1, -32, -33, -128, -129, -32768, -32769, math.MinInt32, math.MinInt32 - 1, int64(math.MinInt64),
+		uint64(math.MaxUint64), 1.5, -0.25, math.MaxFloat64, "", strings.Repeat("s", 31), strings.Repeat("s", 32),
+		strings.Repeat("s", 256), strings.Repeat("s", 65536), []byte("bin"), make([]any, 15), make([]any, 16),
+		map[string]any{"b": 1, "a": []any{map[string]any{"z": nil, "y": "x"}}, "": 2},
+	} {
+		b := MustCanonical(v)
+		if err := CheckCanonical(b, Limits{}); err != nil {
+			t.Errorf("CheckCanonical(Canonical(%.40v)) = %v", v, err)
+		}
+	}
+	// A position: two float64 that hold integers, as the operations write it.
+	pos := AppendFloat(AppendFloat(AppendArrayHeader(nil, 2), 100), -3)
+	if err := CheckCanonical(pos, Limits{}); err != nil {
+		t.Errorf("position: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		hex  string
+		want error
+	}{
+		{"uint8 below 128", "cc05", ErrNotCanonical},
+		{"uint16 fits uint8", "cd00ff", ErrNotCanonical},
+		{"uint32 fits uint16", "ce0000ffff", ErrNotCanonical},
+		{"uint64 fits uint32", "cf00000000ffffffff", ErrNotCanonical},
+		{"int8 positive", "d001", ErrNotCanonical},
+		{"int8 fits fixint", "d0e0", ErrNotCanonical},
+		{"int16 fits int8", "d1ff80", ErrNotCanonical},
+		{"int32 fits int16", "d2ffff8000", ErrNotCanonical},
+		{"int64 fits int32", "d3ffffffff80000000", ErrNotCanonical},
+		{"int64 positive", "d30000000000000001", ErrNotCanonical},
+		{"float32", "ca3f800000", ErrNotCanonical},
+		{"NaN", "cb7ff8000000000001", ErrNonFinite},
+		{"+Inf", "cb7ff0000000000000", ErrNonFinite},
+		{"-Inf", "cbfff0000000000000", ErrNonFinite},
+		{"NaN in a map", "81a161cb7ff8000000000000", ErrNonFinite},
+		{"str8 fits fixstr", "d90161", ErrNotCanonical},
+		{"str16 fits str8", "da000161", ErrNotCanonical},
+		{"bin16 fits bin8", "c5000161", ErrNotCanonical},
+		{"array16 fits fixarray", "dc000101", ErrNotCanonical},
+		{"array32 fits array16", "dd0000000101", ErrNotCanonical},
+		{"map16 fits fixmap", "de0001a16101", ErrNotCanonical},
+		{"keys unsorted", "82a16201a16102", ErrNotCanonical},
+		{"key repeated", "82a16101a16102", ErrNotCanonical},
+		{"integer key", "810101", ErrNotCanonical},
+		{"bin key", "81c4016101", ErrNotCanonical},
+		{"nested longer form", "9191cc01", ErrNotCanonical},
+	} {
+		b, err := hex.DecodeString(tc.hex)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := CheckCanonical(b, Limits{}); !errors.Is(err, tc.want) {
+			t.Errorf("%s (%s): %v, want %v", tc.name, tc.hex, err, tc.want)
 		}
 	}
 }

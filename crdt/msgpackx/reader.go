@@ -16,13 +16,29 @@ var ErrType = errors.New("msgpackx: unexpected type")
 // a misuse is an error, not a panic. The first error sticks; check Err once at
 // the end.
 type Reader struct {
-	b   []byte
-	off int
-	err error
+	b         []byte
+	off       int
+	err       error
+	canonical bool
 }
 
 // NewReader returns a reader over b.
 func NewReader(b []byte) *Reader { return &Reader{b: b} }
+
+// NewCanonicalReader returns a reader over b that also refuses, with
+// ErrNotCanonical, integers, string and array lengths in a longer form than
+// needed and non-negative integers in a signed form: what the Append
+// functions never write. Raw values are returned as they are; check them
+// with CheckCanonical.
+func NewCanonicalReader(b []byte) *Reader { return &Reader{b: b, canonical: true} }
+
+// longer fails the read when a canonical reader met a value of n written
+// in a form meant for values above limit.
+func (r *Reader) longer(n, limit uint64, what string) {
+	if r.canonical && n <= limit && r.err == nil {
+		r.err = fmt.Errorf("%w: %s at offset %d", ErrNotCanonical, what, r.off)
+	}
+}
 
 // Err returns the first error met.
 func (r *Reader) Err() error { return r.err }
@@ -85,10 +101,12 @@ func (r *Reader) ArrayHeader() int {
 		return int(c & 0x0f)
 	case c == 0xdc && r.need(3):
 		n := int(binary.BigEndian.Uint16(r.b[r.off+1:]))
+		r.longer(uint64(n), 15, "array16 that fits a fixarray")
 		r.off += 3
 		return r.fit(n)
 	case c == 0xdd && r.need(5):
 		n := uint64(binary.BigEndian.Uint32(r.b[r.off+1:]))
+		r.longer(n, math.MaxUint16, "array32 that fits an array16")
 		r.off += 5
 		return r.fit64(n)
 	}
@@ -108,10 +126,12 @@ func (r *Reader) MapHeader() int {
 		return int(c & 0x0f)
 	case c == 0xde && r.need(3):
 		n := int(binary.BigEndian.Uint16(r.b[r.off+1:]))
+		r.longer(uint64(n), 15, "map16 that fits a fixmap")
 		r.off += 3
 		return r.fit(2*n) / 2
 	case c == 0xdf && r.need(5):
 		n := uint64(binary.BigEndian.Uint32(r.b[r.off+1:]))
+		r.longer(n, math.MaxUint16, "map32 that fits a map16")
 		r.off += 5
 		return r.fit64(2*n) / 2
 	}
@@ -144,17 +164,25 @@ func (r *Reader) Uint() uint64 {
 		r.off++
 		return uint64(c)
 	case c == 0xcc && r.need(2):
+		v := uint64(r.b[r.off+1])
+		r.longer(v, 0x7f, "uint8 below 128")
 		r.off += 2
-		return uint64(r.b[r.off-1])
+		return v
 	case c == 0xcd && r.need(3):
+		v := uint64(binary.BigEndian.Uint16(r.b[r.off+1:]))
+		r.longer(v, math.MaxUint8, "uint16 that fits a uint8")
 		r.off += 3
-		return uint64(binary.BigEndian.Uint16(r.b[r.off-2:]))
+		return v
 	case c == 0xce && r.need(5):
+		v := uint64(binary.BigEndian.Uint32(r.b[r.off+1:]))
+		r.longer(v, math.MaxUint16, "uint32 that fits a uint16")
 		r.off += 5
-		return uint64(binary.BigEndian.Uint32(r.b[r.off-4:]))
+		return v
 	case c == 0xcf && r.need(9):
+		v := binary.BigEndian.Uint64(r.b[r.off+1:])
+		r.longer(v, math.MaxUint32, "uint64 that fits a uint32")
 		r.off += 9
-		return binary.BigEndian.Uint64(r.b[r.off-8:])
+		return v
 	}
 	r.fail("unsigned integer")
 	return 0
@@ -180,20 +208,36 @@ func (r *Reader) Int() int64 {
 		r.off++
 		return int64(int8(c))
 	case c == 0xd0 && r.need(2):
+		v := int64(int8(r.b[r.off+1]))
+		r.signedLonger(v, -32, "int8")
 		r.off += 2
-		return int64(int8(r.b[r.off-1]))
+		return v
 	case c == 0xd1 && r.need(3):
+		v := int64(int16(binary.BigEndian.Uint16(r.b[r.off+1:])))
+		r.signedLonger(v, math.MinInt8, "int16")
 		r.off += 3
-		return int64(int16(binary.BigEndian.Uint16(r.b[r.off-2:])))
+		return v
 	case c == 0xd2 && r.need(5):
+		v := int64(int32(binary.BigEndian.Uint32(r.b[r.off+1:])))
+		r.signedLonger(v, math.MinInt16, "int32")
 		r.off += 5
-		return int64(int32(binary.BigEndian.Uint32(r.b[r.off-4:])))
+		return v
 	case c == 0xd3 && r.need(9):
+		v := int64(binary.BigEndian.Uint64(r.b[r.off+1:]))
+		r.signedLonger(v, math.MinInt32, "int64")
 		r.off += 9
-		return int64(binary.BigEndian.Uint64(r.b[r.off-8:]))
+		return v
 	}
 	r.fail("integer")
 	return 0
+}
+
+// signedLonger fails the read when a canonical reader met, in a signed form,
+// a value at or above floor: one a shorter form (or an unsigned one) holds.
+func (r *Reader) signedLonger(v, floor int64, form string) {
+	if r.canonical && v >= floor && r.err == nil {
+		r.err = fmt.Errorf("%w: %s holding %d at offset %d", ErrNotCanonical, form, v, r.off)
+	}
 }
 
 // Float reads a number of any numeric form as a float64.
@@ -245,10 +289,13 @@ func (r *Reader) StringBytes() []byte {
 		n, hdr = int(c&0x1f), 1
 	case c == 0xd9 && r.need(2):
 		n, hdr = int(r.b[r.off+1]), 2
+		r.longer(uint64(n), 31, "str8 that fits a fixstr")
 	case c == 0xda && r.need(3):
 		n, hdr = int(binary.BigEndian.Uint16(r.b[r.off+1:])), 3
+		r.longer(uint64(n), math.MaxUint8, "str16 that fits a str8")
 	case c == 0xdb && r.need(5):
 		n, hdr = int(binary.BigEndian.Uint32(r.b[r.off+1:])), 5
+		r.longer(uint64(n), math.MaxUint16, "str32 that fits a str16")
 	default:
 		r.fail("string")
 		return nil

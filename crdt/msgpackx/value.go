@@ -15,18 +15,33 @@ var ValueLimits = Limits{MaxBytes: 1 << 20, MaxDepth: 32}
 // shortest form, floats that hold an integer written as that integer, other
 // floats as float64. JSON-shaped values (nil, bool, numbers, strings, []any,
 // map[string]any) round-trip through Decode unchanged up to that numeric
-// normalization.
+// normalization. A NaN or infinite float anywhere in v is refused with
+// ErrNonFinite: no stored value may hold one (CheckCanonical refuses it too).
 func Canonical(v any) ([]byte, error) {
+	nv, err := normalize(v)
+	if err != nil {
+		return nil, err
+	}
 	var buf bytes.Buffer
 	enc := msgpack.NewEncoder(&buf)
 	enc.SetSortMapKeys(true)
 	enc.UseCompactInts(true)
 	enc.UseCompactFloats(true)
-	if err := enc.Encode(normalize(v)); err != nil {
+	if err := enc.Encode(nv); err != nil {
+		return nil, fmt.Errorf("msgpackx: encode value: %w", err)
+	}
+	// Values that are not JSON-shaped ([]float32, structs, maps with
+	// integer keys) bypass normalize: hold every output to the rules the
+	// decoders enforce rather than store what no decoder accepts.
+	if err := CheckCanonical(buf.Bytes(), encodeLimits); err != nil {
 		return nil, fmt.Errorf("msgpackx: encode value: %w", err)
 	}
 	return buf.Bytes(), nil
 }
+
+// encodeLimits bounds what Canonical writes: any size, and the deepest
+// nesting Check can ever accept.
+var encodeLimits = Limits{MaxBytes: math.MaxInt32, MaxDepth: 64}
 
 // MustCanonical is Canonical for values built in code, which cannot fail.
 func MustCanonical(v any) []byte {
@@ -37,31 +52,38 @@ func MustCanonical(v any) []byte {
 	return b
 }
 
-// normalize turns float32 into float64 so that both encode alike, and
-// recurses into JSON-shaped containers.
-func normalize(v any) any {
+// normalize turns float32 into float64 so that both encode alike, refuses
+// NaN and infinities, and recurses into JSON-shaped containers.
+func normalize(v any) (any, error) {
 	switch x := v.(type) {
 	case float32:
-		return float64(x)
+		return normalize(float64(x))
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return x
+			return nil, fmt.Errorf("%w: %v", ErrNonFinite, x)
 		}
-		return x
+		return x, nil
 	case []any:
 		out := make([]any, len(x))
 		for i := range x {
-			out[i] = normalize(x[i])
+			var err error
+			if out[i], err = normalize(x[i]); err != nil {
+				return nil, err
+			}
 		}
-		return out
+		return out, nil
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			out[k] = normalize(e)
+			n, err := normalize(e)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = n
 		}
-		return out
+		return out, nil
 	}
-	return v
+	return v, nil
 }
 
 // Decode checks b against lim and decodes it into JSON-shaped Go values:

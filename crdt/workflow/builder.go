@@ -1,7 +1,10 @@
 package workflow
 
 import (
+	"fmt"
+
 	"github.com/flowsync/flowsync/crdt"
+	"github.com/flowsync/flowsync/crdt/msgpackx"
 )
 
 // Op is one operation of the editor vocabulary. Implementations live in the
@@ -22,6 +25,9 @@ func (d *Doc) Prepare(ts crdt.Timestamp, op Op) (*Doc, error) {
 	if ts.Replica == "" {
 		return nil, errorf(ErrInvalid, "timestamp has no replica")
 	}
+	if !crdt.ValidWall(ts.Wall) {
+		return nil, errorf(ErrInvalid, "wall time %d beyond ±%d", ts.Wall, int64(crdt.MaxWall))
+	}
 	if d.ctx.Max(ts.Replica) >= crdt.MaxCounter-1<<20 {
 		return nil, errorf(ErrInvalid, "replica %q has spent its counters; use a new replica id", ts.Replica)
 	}
@@ -35,7 +41,30 @@ func (d *Doc) Prepare(ts crdt.Timestamp, op Op) (*Doc, error) {
 	if b.delta.ctx.IsEmpty() {
 		return nil, errorf(ErrNoEffect, "%s changes nothing", op.Name())
 	}
+	if err := b.delta.checkValues(); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrInvalid, op.Name(), err)
+	}
 	return b.delta, nil
+}
+
+// checkValues holds every value of a delta to what Decode accepts, so that
+// no replica stores or sends a value another refuses: a NaN or infinity
+// that reached a field (a position, a height, a payload number) is refused
+// here rather than in every peer's decoder.
+func (d *Doc) checkValues() error {
+	var err error
+	d.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
+		for _, e := range es {
+			if v := e.Value.Value; len(v) > 0 && !(len(v) == 1 && v[0] == 0xc0) {
+				if err = msgpackx.CheckCanonical(v, msgpackx.Limits{MaxBytes: len(v), MaxDepth: 64}); err != nil {
+					err = fmt.Errorf("%s of %q: %w", k.Sub, k.ID, err)
+					return false
+				}
+			}
+		}
+		return true
+	})
+	return err
 }
 
 // Apply prepares op and merges its delta into d, returning the delta to send

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"unicode/utf8"
 
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/msgpackx"
@@ -18,19 +19,52 @@ import (
 const FormatVersion = 1
 
 // Decoding limits. A delta is a document, so both share the codec; callers
-// pick the limit that fits what they expect.
+// pick the limit that fits what they expect. Decode also caps the ranges of
+// the decoded context at MaxRanges(lim).
 var (
 	// DocLimits bounds a stored or transferred document: 64 MiB.
 	DocLimits = msgpackx.Limits{MaxBytes: 64 << 20, MaxDepth: 40}
-	// DeltaLimits bounds a delta sent by a client: 1 MiB.
+	// DeltaLimits bounds a delta sent by a client: 1 MiB, and so at most
+	// 262,144 context ranges (MaxRanges).
 	DeltaLimits = msgpackx.Limits{MaxBytes: 1 << 20, MaxDepth: 40}
 )
 
-// Errors returned by Decode. Decode wraps them with detail; test with
-// errors.Is.
+// MaxRanges returns how many context ranges Decode accepts under lim: one
+// per 4 bytes of lim.MaxBytes (262,144 for DeltaLimits, 16,777,216 for
+// DocLimits). A range takes at least 2 bytes, so without the cap a 1 MiB
+// delta could carry 524,288 ranges, each of which a merge must visit and
+// the document keeps. An honest context has one range per replica plus one
+// per gap: a delta's gaps are the values its sender holds and the receiver
+// has seen (the holes in a removal context), so a client reaches the cap only
+// with more than 262,144 live values in one document, far beyond what
+// DocLimits stores in practice. Decode refuses more with ErrTooManyRanges.
+func MaxRanges(lim msgpackx.Limits) int {
+	if lim.MaxBytes <= 0 {
+		lim.MaxBytes = defaultMaxBytes
+	}
+	return lim.MaxBytes / 4
+}
+
+// defaultMaxBytes is msgpackx's default for a zero Limits.MaxBytes.
+const defaultMaxBytes = 16 << 20
+
+// Errors returned by Decode. Decode wraps them with detail, and every one
+// but ErrFormatVersion also wraps ErrMalformed; test with errors.Is.
 var (
 	ErrFormatVersion = errors.New("workflow: unknown format version")
 	ErrMalformed     = errors.New("workflow: malformed document")
+	// ErrNotCanonical: the input is well formed but not in the one form
+	// Encode writes (groups or entries out of order, a replica the context
+	// does not use, an integer in a longer form than needed, a value that is
+	// not canonical msgpack...). Accepting it would let two byte strings stand
+	// for one state, and the document would re-encode to other bytes.
+	ErrNotCanonical = errors.New("workflow: document not in canonical form")
+	// ErrOutOfDomain: a value every replica cannot hold exactly: a wall time
+	// outside [-crdt.MaxWall, crdt.MaxWall], a NaN or infinite number in a
+	// value, a string that is not valid UTF-8.
+	ErrOutOfDomain = errors.New("workflow: value outside the shared domain")
+	// ErrTooManyRanges: the context holds more ranges than MaxRanges allows.
+	ErrTooManyRanges = errors.New("workflow: context has too many ranges")
 )
 
 // Encode returns the canonical encoding of d: equal states encode to equal
@@ -156,6 +190,11 @@ func (d *Doc) AppendEncode(b []byte) []byte {
 // first: a hostile input is an error, never a large allocation or a panic.
 // Every dot must be in the decoded context, which is what a valid state
 // guarantees. The returned document does not alias b.
+//
+// Only the canonical encoding is accepted (docs/PROTOCOL.md §7.2 lists the
+// rules), so a document that decodes re-encodes to exactly b. Errors wrap
+// ErrFormatVersion, or ErrMalformed and, where it applies, ErrNotCanonical,
+// ErrOutOfDomain or ErrTooManyRanges.
 func Decode(b []byte, lim msgpackx.Limits) (*Doc, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("%w: empty input", ErrMalformed)
@@ -170,22 +209,40 @@ func Decode(b []byte, lim msgpackx.Limits) (*Doc, error) {
 	if err := msgpackx.Check(body, lim); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	d, err := decodeBody(msgpackx.NewReader(body))
+	d, err := decodeBody(msgpackx.NewCanonicalReader(body), MaxRanges(lim))
 	if err != nil {
+		if errors.Is(err, msgpackx.ErrNotCanonical) && !errors.Is(err, ErrNotCanonical) {
+			err = fmt.Errorf("%w: %w", ErrNotCanonical, err)
+		}
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	return d, nil
 }
 
-func decodeBody(r *msgpackx.Reader) (*Doc, error) {
+func notCanonical(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrNotCanonical}, args...)...)
+}
+
+func outOfDomain(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrOutOfDomain}, args...)...)
+}
+
+func decodeBody(r *msgpackx.Reader, maxRanges int) (*Doc, error) {
 	if n := r.ArrayHeader(); n != 3 {
 		return nil, fmt.Errorf("top level has %d elements, want 3", n)
 	}
 	nrep := r.ArrayHeader()
 	replicas := make([]crdt.ReplicaID, nrep)
 	for i := range replicas {
-		replicas[i] = crdt.ReplicaID(r.String())
-		if r.Err() == nil && (replicas[i] == "" || (i > 0 && replicas[i] <= replicas[i-1])) {
+		s := r.StringBytes()
+		if r.Err() != nil {
+			return nil, r.Err()
+		}
+		if !utf8.Valid(s) {
+			return nil, outOfDomain("replica id %q is not valid UTF-8", s)
+		}
+		replicas[i] = crdt.ReplicaID(s)
+		if replicas[i] == "" || (i > 0 && replicas[i] <= replicas[i-1]) {
 			return nil, fmt.Errorf("replica table not sorted, unique and non-empty at %d", i)
 		}
 	}
@@ -196,22 +253,33 @@ func decodeBody(r *msgpackx.Reader) (*Doc, error) {
 		return replicas[i], nil
 	}
 	d := &Doc{}
+	// The context lists every replica of the table, in table order: the
+	// table is the context's replicas (every dot is in the context).
 	nctx := r.ArrayHeader()
+	if r.Err() == nil && nctx != nrep {
+		return nil, notCanonical("context has %d replicas, the table %d", nctx, nrep)
+	}
+	ranges := 0
 	for i := 0; i < nctx && r.Err() == nil; i++ {
 		if r.ArrayHeader() != 2 {
 			return nil, errors.New("context entry is not [replica, ranges]")
 		}
-		replica, err := replicaAt(r.Uint())
+		ridx := r.Uint()
+		replica, err := replicaAt(ridx)
 		if err != nil {
 			return nil, err
 		}
-		if len(d.ctx.Ranges(replica)) > 0 {
-			return nil, fmt.Errorf("replica %q appears twice in the context", replica)
+		if ridx != uint64(i) {
+			return nil, notCanonical("context entry %d is for replica %d (entries follow the table)", i, ridx)
 		}
 		n := r.ArrayHeader()
 		if n == 0 || n%2 != 0 {
 			return nil, fmt.Errorf("context ranges of %q: %d numbers, want a positive even count", replica, n)
 		}
+		if ranges += n / 2; ranges > maxRanges {
+			return nil, fmt.Errorf("%w: more than %d", ErrTooManyRanges, maxRanges)
+		}
+		rs := make([]crdt.Range, 0, n/2)
 		var prev uint64
 		for j := 0; j < n/2; j++ {
 			start, length := r.Uint(), r.Uint()
@@ -228,39 +296,65 @@ func decodeBody(r *msgpackx.Reader) (*Doc, error) {
 			if lo == 0 || hi < lo || hi > crdt.MaxCounter {
 				return nil, fmt.Errorf("context range [%d, %d] of %q is invalid", lo, hi, replica)
 			}
-			d.ctx.AddRange(replica, crdt.Range{Lo: lo, Hi: hi})
+			rs = append(rs, crdt.Range{Lo: lo, Hi: hi}) // ascending, gaps ≥ 1: valid as is
 			prev = hi
 		}
+		d.ctx.AddRanges(replica, rs)
 	}
 	ngroups := r.ArrayHeader()
 	// Ids repeat across kinds (a block's fields and sub-blocks) and field
 	// names repeat across blocks: decode each distinct string once.
 	interned := make(map[string]string, ngroups)
-	intern := func(b []byte) string {
+	intern := func(b []byte) (string, error) {
 		if s, ok := interned[string(b)]; ok {
-			return s
+			return s, nil
+		}
+		if !utf8.Valid(b) {
+			return "", outOfDomain("string %q is not valid UTF-8", b)
 		}
 		s := string(b)
 		interned[s] = s
-		return s
+		return s, nil
 	}
 	d.store.Grow(r.Remaining() / 48) // a typical entry takes ~50 bytes; maps grow if needed
+	var prevKind uint64
+	var prevID string
 	for i := 0; i < ngroups && r.Err() == nil; i++ {
 		if r.ArrayHeader() != 3 {
 			return nil, errors.New("group is not [kind, id, entries]")
 		}
 		kind := r.Uint()
-		if kind == 0 || kind > uint64(maxKind) {
+		if r.Err() == nil && (kind == 0 || kind > uint64(maxKind)) {
 			return nil, fmt.Errorf("unknown kind %d", kind)
 		}
-		id := intern(r.StringBytes())
+		id, err := intern(r.StringBytes())
+		if err != nil {
+			return nil, err
+		}
+		if r.Err() != nil {
+			break
+		}
+		if i > 0 && (kind < prevKind || kind == prevKind && id <= prevID) {
+			return nil, notCanonical("group (%d, %q) does not follow (%d, %q)", kind, id, prevKind, prevID)
+		}
+		prevKind, prevID = kind, id
 		n := r.ArrayHeader()
+		if r.Err() == nil && n == 0 {
+			return nil, notCanonical("group (%d, %q) has no entries", kind, id)
+		}
+		membership := isMembership(Kind(kind))
+		var prevSub string
+		var prevRidx, prevCounter uint64
 		for j := 0; j < n && r.Err() == nil; j++ {
 			if r.ArrayHeader() != 6 {
 				return nil, errors.New("entry is not [sub, replica, counter, wall, logical, value]")
 			}
-			sub := intern(r.StringBytes())
-			replica, err := replicaAt(r.Uint())
+			sub, err := intern(r.StringBytes())
+			if err != nil {
+				return nil, err
+			}
+			ridx := r.Uint()
+			replica, err := replicaAt(ridx)
 			if err != nil {
 				return nil, err
 			}
@@ -271,14 +365,27 @@ func decodeBody(r *msgpackx.Reader) (*Doc, error) {
 			if r.Err() != nil {
 				break
 			}
+			if membership && sub != "" {
+				return nil, notCanonical("membership entry of (%d, %q) has sub %q", kind, id, sub)
+			}
+			if j > 0 && !entryAfter(sub, ridx, dot.Counter, prevSub, prevRidx, prevCounter) {
+				return nil, notCanonical("entries of (%d, %q) out of order at %d", kind, id, j)
+			}
+			prevSub, prevRidx, prevCounter = sub, ridx, dot.Counter
 			if logical > 1<<32-1 {
 				return nil, fmt.Errorf("logical time %d out of range", logical)
+			}
+			if !crdt.ValidWall(wall) {
+				return nil, outOfDomain("wall time %d beyond ±%d", wall, int64(crdt.MaxWall))
 			}
 			if !d.ctx.Contains(dot) {
 				return nil, fmt.Errorf("dot %v is not in the context", dot)
 			}
 			var v Value
 			if len(raw) > 0 && raw[0] != 0xc0 {
+				if err := checkValue(raw); err != nil {
+					return nil, fmt.Errorf("value of (%d, %q, %q): %w", kind, id, sub, err)
+				}
 				v = Value(raw[:len(raw):len(raw)])
 			}
 			if !d.store.Put(Key{Kind(kind), id, sub}, dot, Cell{Wall: wall, Logical: uint32(logical), Value: v}) {
@@ -293,4 +400,35 @@ func decodeBody(r *msgpackx.Reader) (*Doc, error) {
 		return nil, errors.New("trailing bytes")
 	}
 	return d, nil
+}
+
+// isMembership reports whether k is a set's membership, whose entries have
+// no sub.
+func isMembership(k Kind) bool { return k == KindBlock || k == KindEdge || k == KindVariable }
+
+// entryAfter reports whether entry (sub, ridx, counter) sorts strictly after
+// the previous one of its group: by sub, then replica (the table is sorted,
+// so its index orders as its id), then counter.
+func entryAfter(sub string, ridx, counter uint64, prevSub string, prevRidx, prevCounter uint64) bool {
+	if sub != prevSub {
+		return sub > prevSub
+	}
+	if ridx != prevRidx {
+		return ridx > prevRidx
+	}
+	return counter > prevCounter
+}
+
+// checkValue holds an embedded value to the canonical value form, with
+// non-finite numbers reported as out of the domain. raw is one well-formed
+// value (Reader.Raw or an encoder returned it), as CheckCanonicalForm needs.
+func checkValue(raw []byte) error {
+	err := msgpackx.CheckCanonicalForm(raw)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, msgpackx.ErrNonFinite):
+		return fmt.Errorf("%w: %w", ErrOutOfDomain, err)
+	}
+	return fmt.Errorf("%w: %w", ErrNotCanonical, err)
 }

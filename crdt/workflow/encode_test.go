@@ -92,15 +92,19 @@ var genDocSpec = rapid.Custom(func(t *rapid.T) docSpec {
 			continue
 		}
 		used[d] = true
+		key := Key{
+			Kind: Kind(rapid.IntRange(1, int(maxKind)).Draw(t, "kind")),
+			ID:   rapid.SampledFrom([]string{"", "b1", "b2", "a-much-longer-block-id-0123456789"}).Draw(t, "id"),
+			Sub:  rapid.SampledFrom([]string{"", FieldPosition, FieldName, "data.width", "code"}).Draw(t, "sub"),
+		}
+		if isMembership(key.Kind) {
+			key.Sub = "" // the canonical form: membership has no sub
+		}
 		s.entries = append(s.entries, genEntry{
-			key: Key{
-				Kind: Kind(rapid.IntRange(1, int(maxKind)).Draw(t, "kind")),
-				ID:   rapid.SampledFrom([]string{"", "b1", "b2", "a-much-longer-block-id-0123456789"}).Draw(t, "id"),
-				Sub:  rapid.SampledFrom([]string{"", FieldPosition, FieldName, "data.width", "code"}).Draw(t, "sub"),
-			},
+			key: key,
 			dot: d,
 			cell: Cell{
-				Wall:    rapid.Int64().Draw(t, "wall"),
+				Wall:    rapid.Int64Range(-crdt.MaxWall, crdt.MaxWall).Draw(t, "wall"),
 				Logical: rapid.Uint32().Draw(t, "logical"),
 				Value:   genValue.Draw(t, "value"),
 			},

@@ -59,7 +59,16 @@ type Position struct {
 
 func boolValue(v bool) Value     { return msgpackx.AppendBool(nil, v) }
 func stringValue(s string) Value { return msgpackx.AppendString(nil, s) }
-func floatValue(f float64) Value { return Value(msgpackx.MustCanonical(f)) }
+
+// floatValue writes f canonically. A NaN or infinity is written as a plain
+// float64 for Prepare to refuse (every delta's values are checked there).
+func floatValue(f float64) Value {
+	b, err := msgpackx.Canonical(f)
+	if err != nil {
+		return Value(msgpackx.AppendFloat(nil, f))
+	}
+	return Value(b)
+}
 func anyValue(v any) (Value, error) {
 	if v == nil {
 		return nil, nil

@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"bytes"
+	"encoding/json"
 	"testing"
 
 	"github.com/flowsync/flowsync/crdt"
@@ -41,7 +42,9 @@ func fuzzSeeds() [][]byte {
 }
 
 // checkDecode is the property both decode targets share: no panic, and a
-// successful decode round-trips and merges idempotently.
+// successful decode re-encodes to exactly its input (only the canonical
+// encoding is accepted), gives a view that marshals to JSON, and merges
+// idempotently.
 func checkDecode(t *testing.T, data []byte, lim msgpackx.Limits) {
 	// Split input, as a stream reader would see it: neither half may panic.
 	half := len(data) / 2
@@ -53,6 +56,12 @@ func checkDecode(t *testing.T, data []byte, lim msgpackx.Limits) {
 		return
 	}
 	enc := d.Encode()
+	if !bytes.Equal(enc, data) {
+		t.Fatalf("accepted an input that re-encodes to other bytes\ninput % x\nre-encoded % x", data, enc)
+	}
+	if _, err := json.Marshal(d.View()); err != nil {
+		t.Fatalf("view of an accepted input does not marshal to JSON: %v\ninput % x", err, data)
+	}
 	d2, err := Decode(enc, DocLimits)
 	if err != nil {
 		t.Fatalf("re-encoding of an accepted input does not decode: %v\ninput % x\nre-encoded % x", err, data, enc)

@@ -3,6 +3,7 @@ package workflow
 import (
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 )
 
@@ -274,8 +275,8 @@ func (p *wire) optBool(field string) *bool {
 
 func (p *wire) number(field string) float64 {
 	f, ok := toFloat(p.m[field])
-	if !ok {
-		p.fail(field, "a number")
+	if !ok || math.IsNaN(f) || math.IsInf(f, 0) {
+		p.fail(field, "a finite number")
 	}
 	return f
 }

@@ -57,17 +57,32 @@ func (d *Doc) EncodeChunks(limit int) [][]byte {
 
 	var chunks []*Doc
 	cur, curSize := New(), 0
+	// A chunk's dots, added to its context in order once it is complete: in
+	// key order they are scattered, and adding each into the middle of the
+	// ranges would cost a copy of the tail per dot.
+	var dots []crdt.Dot
+	seal := func() {
+		slices.SortFunc(dots, func(a, b crdt.Dot) int {
+			return cmp.Or(cmp.Compare(a.Replica, b.Replica), cmp.Compare(a.Counter, b.Counter))
+		})
+		for _, d := range dots {
+			cur.ctx.Add(d)
+		}
+		dots = dots[:0]
+	}
 	for _, g := range groups {
 		if curSize > 0 && curSize+g.size > budget {
+			seal()
 			chunks = append(chunks, cur)
 			cur, curSize = New(), 0
 		}
 		for _, e := range g.entries {
 			cur.store.Put(g.key, e.Dot, e.Value)
-			cur.ctx.Add(e.Dot)
+			dots = append(dots, e.Dot)
 		}
 		curSize += g.size
 	}
+	seal()
 	earlier := crdt.NewContext()
 	for _, c := range chunks {
 		earlier.Merge(&c.ctx)

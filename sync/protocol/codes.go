@@ -198,7 +198,9 @@ func CodeFor(err error) Code {
 	// "too large", whatever layer noticed.
 	case errors.Is(err, msgpackx.ErrTooLarge), errors.Is(err, ErrTooLarge):
 		return CodeTooLarge
-	case errors.Is(err, workflow.ErrMalformed), errors.Is(err, workflow.ErrFormatVersion):
+	case errors.Is(err, workflow.ErrMalformed), errors.Is(err, workflow.ErrFormatVersion),
+		errors.Is(err, workflow.ErrNotCanonical), errors.Is(err, workflow.ErrOutOfDomain),
+		errors.Is(err, workflow.ErrTooManyRanges):
 		return CodeInvalidDelta
 	// Frame decoding (this package).
 	case errors.Is(err, ErrInvalidFrame):

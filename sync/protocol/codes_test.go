@@ -51,7 +51,8 @@ var workflowSentinels = map[string]error{
 	"ErrNameConflict": workflow.ErrNameConflict, "ErrEdgeRejected": workflow.ErrEdgeRejected,
 	"ErrNotContainer": workflow.ErrNotContainer, "ErrPrecondition": workflow.ErrPrecondition,
 	"ErrNoEffect": workflow.ErrNoEffect, "ErrMalformed": workflow.ErrMalformed,
-	"ErrFormatVersion": workflow.ErrFormatVersion,
+	"ErrFormatVersion": workflow.ErrFormatVersion, "ErrNotCanonical": workflow.ErrNotCanonical,
+	"ErrOutOfDomain": workflow.ErrOutOfDomain, "ErrTooManyRanges": workflow.ErrTooManyRanges,
 }
 
 func TestCodeForMapsEveryWorkflowSentinel(t *testing.T) {
@@ -62,7 +63,8 @@ func TestCodeForMapsEveryWorkflowSentinel(t *testing.T) {
 		workflow.ErrNameConflict: CodeConflict, workflow.ErrEdgeRejected: CodeConflict,
 		workflow.ErrLocked: CodeBlockLocked, workflow.ErrPrecondition: CodePreconditionFailed,
 		workflow.ErrNoEffect: CodeNoEffect, workflow.ErrMalformed: CodeInvalidDelta,
-		workflow.ErrFormatVersion: CodeInvalidDelta,
+		workflow.ErrFormatVersion: CodeInvalidDelta, workflow.ErrNotCanonical: CodeInvalidDelta,
+		workflow.ErrOutOfDomain: CodeInvalidDelta, workflow.ErrTooManyRanges: CodeInvalidDelta,
 	}
 	for name, err := range workflowSentinels {
 		wrapped := fmt.Errorf("op on block b-1: %w", err)

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { Context, type Range } from '../src/crdt/context';
 import { compareDots, compareStrings, MaxCounter, type Dot } from '../src/crdt/dot';
 import { DotMap, type Dotted } from '../src/crdt/dotmap';
-import { Clock, compareTimestamps, MaxLogical, type Timestamp } from '../src/crdt/hlc';
+import { Clock, compareTimestamps, MaxLogical, MaxWall, type Timestamp } from '../src/crdt/hlc';
 import { LWWMap } from '../src/crdt/lww';
 import { ORSet } from '../src/crdt/orset';
 import { winner } from '../src/crdt/register';
@@ -517,5 +517,61 @@ describe('DotMap and winner', () => {
     expect(winner([e('a', 1, 5, 0), e('a', 2, 5, 1)])).toBe(1);
     expect(winner([e('b', 1, 5, 0), e('a', 2, 5, 0)])).toBe(0);
     expect(winner([e('\u{1F600}', 1, 5, 0), e('\uFF21', 2, 5, 0)])).toBe(0);
+  });
+});
+
+// Regression: Observe(MaxInt64-like walls, MaxUint32) used to borrow a
+// millisecond past the top of the domain (Go wrapped to MinInt64). The
+// clock now saturates at (MaxWall, MaxLogical), as Go's does.
+describe('Clock at the top of the wall domain', () => {
+  it('saturates instead of leaving the domain', () => {
+    const c = new Clock('a');
+    c.observe({ wall: MaxWall, logical: MaxLogical, replica: 'b' }, 1_700_000_000_000);
+    let prev = c.last();
+    expect(prev.wall).toBe(MaxWall);
+    expect(prev.logical).toBe(MaxLogical);
+    for (const wall of [0, MaxWall, -MaxWall]) {
+      const now = c.now(wall);
+      expect(compareTimestamps(now, prev)).toBeGreaterThanOrEqual(0);
+      expect(now.wall).toBe(MaxWall);
+      prev = now;
+    }
+    const d = new Clock('a');
+    d.observe({ wall: MaxWall - 1, logical: MaxLogical, replica: 'b' }, 0);
+    expect(d.last()).toEqual({ wall: MaxWall, logical: 0, replica: 'a' });
+    expect(() => new Clock('a').now(2 ** 60)).toThrow(RangeError);
+  });
+});
+
+// Regression: merging a context whose ranges interleave with this one's
+// coalesced them one at a time (quadratic). The result must be the single
+// range of the union; Go's TestMergeInterleavedIsLinear bounds the work.
+describe('Context.merge of interleaved contexts', () => {
+  it('coalesces 40,000 interleaved ranges into one', () => {
+    const n = 20_000;
+    const even = new Context();
+    const odd = new Context();
+    for (let i = 1; i <= n; i++) {
+      even.add({ replica: 'r', counter: 2 * i });
+      odd.add({ replica: 'r', counter: 2 * i + 1 });
+    }
+    even.merge(odd);
+    expect(even.ranges('r')).toEqual([{ lo: 2, hi: 2 * n + 1 }]);
+    const a = new Context();
+    a.addRange('r', { lo: 1, hi: 3 });
+    a.addRange('r', { lo: 10, hi: 12 });
+    const b = new Context();
+    for (const lo of [5, 7, 14, 20, 30, 40]) b.addRange('r', { lo, hi: lo });
+    a.merge(b);
+    expect(a.ranges('r')).toEqual([
+      { lo: 1, hi: 3 },
+      { lo: 5, hi: 5 },
+      { lo: 7, hi: 7 },
+      { lo: 10, hi: 12 },
+      { lo: 14, hi: 14 },
+      { lo: 20, hi: 20 },
+      { lo: 30, hi: 30 },
+      { lo: 40, hi: 40 },
+    ]);
   });
 });

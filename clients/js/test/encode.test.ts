@@ -11,7 +11,9 @@ import {
   Doc,
   KindBlock,
   KindBlockField,
+  KindEdge,
   KindSubBlock,
+  KindVariable,
   KindVariableField,
   keyString,
   maxKind,
@@ -20,6 +22,7 @@ import {
   type Key,
   type Kind,
 } from '../src/workflow/doc';
+import { maxRanges } from '../src/workflow/codec';
 import { decode, decodeContext, DeltaLimits, DocLimits, encodeContext, FormatVersion } from '../src/workflow/encode';
 import { DecodeError, ErrorCodes, isError, WorkflowError, type AnyErrorCode } from '../src/workflow/errors';
 
@@ -68,8 +71,11 @@ function genDoc(seed: number): { entries: GenEntry[]; extra: [string, number, nu
     if (used.has(`${dot.replica}:${dot.counter}`)) continue;
     used.add(`${dot.replica}:${dot.counter}`);
     const v = g.pick(values);
+    const kind = g.int(1, maxKind) as Kind;
+    // Membership entries have no sub: the canonical form.
+    const sub = kind === KindBlock || kind === KindEdge || kind === KindVariable ? '' : g.pick(['', 'position', 'name', 'data.width', 'code', '\uFF21']);
     entries.push({
-      key: { kind: g.int(1, maxKind) as Kind, id: g.pick(['', 'b1', 'b2', 'a-much-longer-block-id-0123456789', '\u{1F600}', '\uFF21']), sub: g.pick(['', 'position', 'name', 'data.width', 'code', '\uFF21']) },
+      key: { kind, id: g.pick(['', 'b1', 'b2', 'a-much-longer-block-id-0123456789', '\u{1F600}', '\uFF21']), sub },
       dot,
       cell: { wall: g.pick([0, 1, -5, 1_700_000_000_000, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, g.int(-1e9, 1e9)]), logical: g.pick([0, 1, 0xffffffff]), value: v === null ? null : canonical(v) },
     });
@@ -252,8 +258,8 @@ describe('decode refuses invalid input with typed errors', () => {
     'unknown kind 9': [rawDoc(['a'], okCtx, [withEntry((e) => (e.kind = maxKind + 1))])],
     'huge kind': [rawDoc(['a'], okCtx, [withEntry((e) => (e.kind = u64max))])],
     'logical out of range': [rawDoc(['a'], okCtx, [withEntry((e) => (e.logical = 2 ** 32))])],
-    'wall beyond 2^53 (TypeScript only)': [rawDoc(['a'], okCtx, [withEntry((e) => (e.wall = 2n ** 60n))])],
-    'invalid UTF-8 id (TypeScript only)': [
+    'wall beyond 2^53': [rawDoc(['a'], okCtx, [withEntry((e) => (e.wall = 2n ** 60n))])],
+    'invalid UTF-8 id': [
       (() => {
         const b = rawDoc(['a'], okCtx, [withEntry((e) => (e.id = 'bX'))]);
         b[b.indexOf(0x58)] = 0xff; // 'X' → 0xff
@@ -289,6 +295,126 @@ describe('decode refuses invalid input with typed errors', () => {
       }
     });
   }
+
+  /** Writes an encoding with groups of several entries. */
+  const rawGroups = (replicas: string[], ctx: [number, number[]][], groups: [number, string, RawEntry[]][]): Uint8Array => {
+    const w = new Writer().byte(FormatVersion).arrayHeader(3).arrayHeader(replicas.length);
+    for (const r of replicas) w.string(r);
+    w.arrayHeader(ctx.length);
+    for (const [ridx, nums] of ctx) {
+      w.arrayHeader(2).uint(ridx).arrayHeader(nums.length);
+      for (const n of nums) w.uint(n);
+    }
+    w.arrayHeader(groups.length);
+    for (const [kind, id, es] of groups) {
+      w.arrayHeader(3).uint(kind).string(id).arrayHeader(es.length);
+      for (const e of es) {
+        w.arrayHeader(6).string(e.sub).uint(e.ridx).uint(e.counter).int(e.wall).uint(e.logical);
+        if (e.value === null) w.nil();
+        else w.raw(e.value);
+      }
+    }
+    return w.bytes();
+  };
+  const ab: [number, number[]][] = [
+    [0, [1, 1]],
+    [1, [1, 0]],
+  ];
+  const e1 = withEntry((e) => (e.sub = 'name'));
+  const e2 = withEntry((e) => ((e.sub = 'type'), (e.counter = 2)));
+  const e3 = withEntry((e) => ((e.sub = 'type'), (e.ridx = 1), (e.counter = 1)));
+  const canonicalDoc = rawGroups(['a', 'b'], ab, [[KindBlockField, 'b1', [e1, e2, e3]]]);
+  const widened = (from: number[], to: number[]): Uint8Array => {
+    const b = Array.from(canonicalDoc);
+    for (let i = 0; i + from.length <= b.length; i++) {
+      if (from.every((x, j) => b[i + j] === x)) return new Uint8Array([...b.slice(0, i), ...to, ...b.slice(i + from.length)]);
+    }
+    throw new Error('pattern not found');
+  };
+
+  it('accepts the hand-built canonical document and re-encodes it to itself', () => {
+    expect(hex(decode(canonicalDoc).encode())).toBe(hex(canonicalDoc));
+  });
+
+  // Regression: each form used to decode and re-encode to other bytes. The
+  // same forms are refused by Go (canonical_test.go); the golden decode
+  // vectors check the two decoders agree on thousands of mutants.
+  const nonCanonical: Record<string, Uint8Array> = {
+    'groups out of order': rawGroups(['a', 'b'], ab, [
+      [KindBlockField, 'b2', [e1]],
+      [KindBlockField, 'b1', [e2, e3]],
+    ]),
+    'one key split across groups': rawGroups(['a', 'b'], ab, [
+      [KindBlockField, 'b1', [e1]],
+      [KindBlockField, 'b1', [e2, e3]],
+    ]),
+    'entries out of order (sub)': rawGroups(['a', 'b'], ab, [[KindBlockField, 'b1', [e2, e1, e3]]]),
+    'entries out of order (replica)': rawGroups(['a', 'b'], ab, [[KindBlockField, 'b1', [e1, e3, e2]]]),
+    'empty group': rawGroups(['a', 'b'], ab, [
+      [KindBlockField, 'b1', [e1, e2, e3]],
+      [KindVariableField, 'v', []],
+    ]),
+    'unused replica in the table': rawGroups(['a', 'b', 'c'], ab, [[KindBlockField, 'b1', [e1, e2, e3]]]),
+    'context entries out of order': rawGroups(
+      ['a', 'b'],
+      [
+        [1, [1, 0]],
+        [0, [1, 1]],
+      ],
+      [[KindBlockField, 'b1', [e1, e2, e3]]],
+    ),
+    'sub on block membership': rawGroups(['a'], okCtx, [[KindBlock, 'b1', [withEntry((e) => ((e.sub = 'x'), (e.value = null)))]]]),
+    'sub on edge membership': rawGroups(['a'], okCtx, [[KindEdge, 'e1', [withEntry((e) => (e.sub = 'x'))]]]),
+    'uint in a longer form': widened([0x92, 0x00, 0x92, 0x01, 0x01], [0x92, 0x00, 0x92, 0xcc, 0x01, 0x01]),
+    'array in a longer form': widened([0x93, 0x92], [0xdc, 0x00, 0x03, 0x92]),
+    'string in a longer form': widened([0xa4, 0x6e, 0x61, 0x6d, 0x65], [0xd9, 0x04, 0x6e, 0x61, 0x6d, 0x65]),
+    'wall in a signed form': widened([0x01, 0x05, 0x00], [0x01, 0xd0, 0x05, 0x00]),
+    'value with unsorted keys': rawDoc(['a'], okCtx, [withEntry((e) => (e.value = new Uint8Array([0x82, 0xa1, 0x62, 0x01, 0xa1, 0x61, 0x02])))]),
+    'value with a uint8 below 128': rawDoc(['a'], okCtx, [withEntry((e) => (e.value = new Uint8Array([0xcc, 0x01])))]),
+    'value as float32': rawDoc(['a'], okCtx, [withEntry((e) => (e.value = new Uint8Array([0xca, 0x3f, 0x80, 0, 0])))]),
+  };
+  for (const [name, input] of Object.entries(nonCanonical)) {
+    it(`refuses a non-canonical form: ${name}`, () => {
+      const err = decodeError(input);
+      expect(err, 'decode accepted it').toBeInstanceOf(DecodeError);
+      expect(isError(err, 'Malformed') && isError(err, 'NotCanonical'), (err as Error).message).toBe(true);
+    });
+  }
+
+  // Regression: a wall of -2^60 and NaN values were accepted by Go (and NaN
+  // by TypeScript); both decoders now refuse them as out of the domain.
+  it('refuses walls beyond ±(2^53-1) and NaN or infinite values as OutOfDomain', () => {
+    for (const wall of [-(2n ** 60n), 2n ** 60n, 2n ** 53n, -(2n ** 53n)]) {
+      const err = decodeError(rawDoc(['a'], okCtx, [withEntry((e) => (e.wall = wall))]));
+      expect(isError(err, 'Malformed') && isError(err, 'OutOfDomain'), `wall ${wall}`).toBe(true);
+    }
+    for (const wall of [Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER]) {
+      expect(decodeError(rawDoc(['a'], okCtx, [withEntry((e) => (e.wall = wall))]))).toBeUndefined();
+    }
+    for (const v of [
+      [0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 1],
+      [0xcb, 0x7f, 0xf0, 0, 0, 0, 0, 0, 0],
+      [0xcb, 0xff, 0xf0, 0, 0, 0, 0, 0, 0],
+      [0x92, 0xcb, 0, 0, 0, 0, 0, 0, 0, 0, 0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0],
+    ]) {
+      const err = decodeError(rawDoc(['a'], okCtx, [withEntry((e) => (e.value = new Uint8Array(v)))]));
+      expect(isError(err, 'OutOfDomain') && isError(err, 'NonFinite'), hex(new Uint8Array(v))).toBe(true);
+    }
+  });
+
+  it('caps context ranges at maxRanges(lim) with TooManyRanges', () => {
+    const lim = { maxBytes: 4096, maxDepth: 40 };
+    const cap = maxRanges(lim);
+    const interleaved = (n: number): Uint8Array => {
+      const c = new Context();
+      for (let i = 0; i < n; i++) c.add({ replica: 'a', counter: 2 * i + 2 });
+      return encodeContext(c);
+    };
+    expect(decodeError(interleaved(cap), lim)).toBeUndefined();
+    const err = decodeError(interleaved(cap + 1), lim);
+    expect(isError(err, 'Malformed') && isError(err, 'TooManyRanges')).toBe(true);
+    expect(maxRanges(DeltaLimits)).toBe(262_144);
+  });
 
   it('respects the size limit: a 2 MiB delta is refused, a 2 MiB document accepted', () => {
     const d = new Doc();

@@ -115,7 +115,6 @@ describe('canonical', () => {
     [-(2 ** 63), 'd38000000000000000'],
     [2 ** 63, 'cb43e0000000000000'], // outside int64: float64 (Go's result is platform-defined here)
     [1e300, 'cb7e37e43c8800759c'],
-    [Infinity, 'cb7ff0000000000000'],
     [2n ** 64n - 1n, 'cfffffffffffffffff'],
     [-(2n ** 63n), 'd38000000000000000'],
     [5n, '05'],
@@ -164,6 +163,14 @@ describe('canonical', () => {
     const cyclic: unknown[] = [];
     cyclic.push(cyclic);
     expect(codeOf(() => canonical(cyclic))).toBe('TooDeep');
+  });
+
+  // Regression: NaN and ±Infinity used to encode as float64, and a stored
+  // NaN made Go's view fail to marshal. Refused wherever they sit, as Go does.
+  it('refuses NaN and infinities with NonFinite', () => {
+    for (const v of [NaN, Infinity, -Infinity, [1, NaN], { a: { b: [-Infinity] } }]) {
+      expect(codeOf(() => canonical(v)), JSON.stringify(v)).toBe('NonFinite');
+    }
   });
 
   it('normalizes numbers so equal values have equal bytes', () => {

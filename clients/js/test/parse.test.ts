@@ -205,7 +205,21 @@ describe('parseOp', () => {
   it('names the offending field', () => {
     expect(() => parseOp('update-name', 'block', { id: 'a' })).toThrowError(/update-name\.name: want a string/);
     expect(() => parseOp('batch-update-positions', 'blocks', { updates: [{ id: 'a', position: { x: 1 } }] })).toThrowError(
-      /batch-update-positions\.updates\[0\]\.position\.y: want a number/,
+      /batch-update-positions\.updates\[0\]\.position\.y: want a finite number/,
     );
+  });
+});
+
+// Regression: an operation carrying NaN or an infinity was stored, and Go's
+// view of the document no longer marshalled to JSON. Refused as Invalid
+// (payload numbers by parseOp, values by prepare), changing nothing.
+describe('operations refuse NaN and infinities', () => {
+  it('refuses them in parsed payloads and in built operations', () => {
+    expect(() => parseOp('update-position', 'block', { id: 'a', position: { x: NaN, y: 0 }, commit: true })).toThrow(/finite number/);
+    const d = otFixture();
+    d.fails(new UpdatePosition({ id: 'a', position: { x: NaN, y: 1 } }), 'Invalid');
+    d.fails(new UpdatePosition({ id: 'a', position: { x: 1, y: -Infinity } }), 'Invalid');
+    d.fails(new UpdateSubBlock({ blockId: 'a', subBlockId: 'code', value: { deep: [Infinity] } }), 'Invalid');
+    d.fails(new AddVariable({ id: 'v', varName: 'v', type: 'number', value: NaN }), 'Invalid');
   });
 });

@@ -135,16 +135,25 @@ export class Context {
     }
   }
 
-  /** Adds every dot of o to this context. */
+  /**
+   * Adds every dot of o to this context. Linear in the ranges of both: new
+   * ranges past the last are appended, a handful are inserted singly, more
+   * are merged in one pass, so a context that interleaves with this one
+   * (3, 5, 7, … into 2, 4, 6, …) cannot make the merge quadratic.
+   */
   merge(o: Context): void {
     for (const [replica, ors] of o.byReplica) {
       if (ors.length === 0) continue;
       let rs = this.byReplica.get(replica);
       if (rs === undefined || rs.length === 0) {
-        this.byReplica.set(replica, cloneRanges(ors));
-        continue;
+        rs = cloneRanges(ors);
+      } else if (ors[0].lo - 1 > rs[rs.length - 1].hi) {
+        for (const r of ors) rs.push({ lo: r.lo, hi: r.hi });
+      } else if (ors.length <= insertOneByOne) {
+        for (const r of ors) rs = addRange(rs, r);
+      } else {
+        rs = unionRanges(rs, ors);
       }
-      for (const r of ors) rs = addRange(rs, r);
       this.byReplica.set(replica, rs);
     }
   }
@@ -289,6 +298,31 @@ function unionRange(rs: Range[], r: Range): Range[] {
   }
   rs.splice(i, j - i, { lo, hi });
   return rs;
+}
+
+/**
+ * How many ranges merge inserts singly (a search and a splice each) before
+ * one linear pass is cheaper. (Go: insertOneByOne.)
+ */
+const insertOneByOne = 4;
+
+/** The union of two sorted range sets in one pass over both, coalescing what touches. */
+function unionRanges(a: readonly Range[], b: readonly Range[]): Range[] {
+  const out: Range[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    let r: Range;
+    if (j === b.length || (i < a.length && a[i].lo <= b[j].lo)) r = a[i++];
+    else r = b[j++];
+    const last = out.length > 0 ? out[out.length - 1] : undefined;
+    if (last !== undefined && r.lo - 1 <= last.hi) {
+      last.hi = Math.max(last.hi, r.hi);
+      continue;
+    }
+    out.push({ lo: r.lo, hi: r.hi });
+  }
+  return out;
 }
 
 /** Returns a \ b for sorted range sets. */

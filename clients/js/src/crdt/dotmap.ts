@@ -10,6 +10,12 @@ export interface Dotted<V> {
 }
 
 /** The values under one key, with the key itself (Go: slot). */
+/**
+ * How many values a key may hold before join stops removing them one
+ * linear search at a time. (Go: crowdedSlot.)
+ */
+const crowdedSlot = 8;
+
 interface Slot<K, V> {
   readonly key: K;
   /** keyOf(key), kept so that dropping an emptied slot needs no recomputation. */
@@ -113,11 +119,7 @@ export class DotMap<K, V> {
   }
 
   private remove(d: Dot, s: Slot<K, V>): void {
-    const perReplica = this.byDot.get(d.replica);
-    if (perReplica !== undefined && perReplica.delete(d.counter)) {
-      this.count--;
-      if (perReplica.size === 0) this.byDot.delete(d.replica);
-    }
+    this.forget(d);
     const es = s.entries;
     const i = es.findIndex((e) => e.dot.counter === d.counter && e.dot.replica === d.replica);
     if (i < 0) return;
@@ -145,29 +147,48 @@ export class DotMap<K, V> {
     }
     // Remove what o has seen and does not hold. Walk whichever side is
     // smaller: a delta's context has a handful of dots, a full state's
-    // covers them all.
+    // covers them all. A key holding many concurrent values is compacted
+    // once at the end rather than searched per removed value, which would be
+    // quadratic in its values (Go: Join).
+    const crowded = new Set<Slot<K, V>>();
+    const drop = (d: Dot, s: Slot<K, V>): void => {
+      changed++;
+      if (s.entries.length <= crowdedSlot) {
+        this.remove(d, s);
+        return;
+      }
+      this.forget(d);
+      crowded.add(s);
+    };
     if (oc.len() <= this.count) {
       oc.forEach((d) => {
         const s = this.slotOf(d);
-        if (s !== undefined && !o.has(d)) {
-          this.remove(d, s);
-          changed++;
-        }
+        if (s !== undefined && !o.has(d)) drop(d, s);
         return true;
       });
-      return changed;
-    }
-    const doomed: [Dot, Slot<K, V>][] = [];
-    for (const s of this.byKey.values()) {
-      for (const e of s.entries) {
-        if (oc.contains(e.dot) && !o.has(e.dot)) doomed.push([e.dot, s]);
+    } else {
+      const doomed: [Dot, Slot<K, V>][] = [];
+      for (const s of this.byKey.values()) {
+        for (const e of s.entries) {
+          if (oc.contains(e.dot) && !o.has(e.dot)) doomed.push([e.dot, s]);
+        }
       }
+      for (const [d, s] of doomed) drop(d, s);
     }
-    for (const [d, s] of doomed) {
-      this.remove(d, s);
-      changed++;
+    for (const s of crowded) {
+      s.entries = s.entries.filter((e) => this.slotOf(e.dot) === s);
+      if (s.entries.length === 0) this.byKey.delete(s.ks);
     }
     return changed;
+  }
+
+  /** Drops d from the dot index only (compaction of its slot follows). */
+  private forget(d: Dot): void {
+    const perReplica = this.byDot.get(d.replica);
+    if (perReplica !== undefined && perReplica.delete(d.counter)) {
+      this.count--;
+      if (perReplica.size === 0) this.byDot.delete(d.replica);
+    }
   }
 
   /**

@@ -20,6 +20,13 @@ export interface Timestamp {
 export const MaxLogical = 0xffffffff;
 
 /**
+ * Bounds the wall time of every timestamp: walls lie in [-MaxWall, MaxWall],
+ * 2^53-1 ms, exactly the safe integers. Decoders refuse a timestamp outside,
+ * and a Clock never leaves the range. (Go: crdt.MaxWall.)
+ */
+export const MaxWall = Number.MAX_SAFE_INTEGER;
+
+/**
  * Returns -1, 0 or +1 as t is before, equal to or after u. Ties on wall and
  * logical time are broken by replica id, compared bytewise as Go does.
  * (Go: Timestamp.Compare.)
@@ -45,6 +52,12 @@ export const ZeroTimestamp: Timestamp = Object.freeze({ wall: 0, logical: 0, rep
  * whatever the wall time passed in, and after observe they are greater than
  * every timestamp observed. The caller passes wall time in (milliseconds
  * since the Unix epoch), so the clock is deterministic and testable.
+ *
+ * Wall times that are not safe integers throw a RangeError (Go clamps them
+ * to ±MaxWall: an int64 has values beyond; a number past 2^53 has no exact
+ * value to clamp). At the top of the domain the clock saturates rather than
+ * leaves it: once it reads (MaxWall, MaxLogical) it keeps returning that
+ * reading, as Go's does.
  */
 export class Clock {
   private wallMs = 0;
@@ -113,9 +126,10 @@ export class Clock {
 
 /**
  * Increments the logical counter; on overflow it borrows a millisecond, which
- * keeps readings monotonic at the price of a 1 ms lead.
+ * keeps readings monotonic at the price of a 1 ms lead. At the top of the
+ * domain it stays put (see Clock).
  */
 function tick(wall: number, logical: number): [number, number] {
-  if (logical >= MaxLogical) return [wall + 1, 0];
+  if (logical >= MaxLogical) return wall >= MaxWall ? [wall, MaxLogical] : [wall + 1, 0];
   return [wall, logical + 1];
 }

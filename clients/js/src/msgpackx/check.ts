@@ -24,7 +24,8 @@ const defaultMaxDepth = 32;
  * The ways msgpack input is refused; each is the name of a Go sentinel
  * without Err (msgpackx.ErrTruncated → "Truncated"). "Unsupported" is a
  * value canonical cannot encode and "DuplicateKey" a map key that appears
- * twice (Go reports both as untyped errors).
+ * twice (Go reports both as untyped errors). "NotCanonical" and "NonFinite"
+ * come from checkCanonical (Go: ErrNotCanonical, ErrNonFinite).
  */
 export type MsgpackErrorCode =
   | 'TooLarge'
@@ -35,7 +36,9 @@ export type MsgpackErrorCode =
   | 'Empty'
   | 'Type'
   | 'Unsupported'
-  | 'DuplicateKey';
+  | 'DuplicateKey'
+  | 'NotCanonical'
+  | 'NonFinite';
 
 /** A typed msgpack error; code says which rule was broken, the message where. */
 export class MsgpackError extends Error {

@@ -126,7 +126,24 @@ function decodeInvalidUtf8(b: Uint8Array): string {
 export class Reader {
   private off = 0;
 
-  constructor(private readonly b: Uint8Array) {}
+  /**
+   * canonical makes the reader also refuse, with a MsgpackError of code
+   * "NotCanonical", integers, string and array lengths in a longer form
+   * than needed and non-negative integers in a signed form: what the Writer
+   * never writes. (Go: NewCanonicalReader.) Raw values are returned as they
+   * are; check them with checkCanonical.
+   */
+  constructor(
+    private readonly b: Uint8Array,
+    private readonly canonical = false,
+  ) {}
+
+  /** Refuses, in canonical mode, a value of n written in a form meant for values above limit. */
+  private longer(n: number | bigint, limit: number | bigint, what: string): void {
+    if (this.canonical && n <= limit) {
+      throw new MsgpackError('NotCanonical', `not in canonical form: ${what} at offset ${this.off}`);
+    }
+  }
 
   /** How many bytes have been consumed. */
   offset(): number {
@@ -193,12 +210,14 @@ export class Reader {
     if (c === 0xdc) {
       this.need(3);
       const n = this.u16(this.off + 1);
+      this.longer(n, 15, 'array16 that fits a fixarray');
       this.off += 3;
       return this.fit(n);
     }
     if (c === 0xdd) {
       this.need(5);
       const n = this.u32(this.off + 1);
+      this.longer(n, 0xffff, 'array32 that fits an array16');
       this.off += 5;
       return this.fit(n);
     }
@@ -215,12 +234,14 @@ export class Reader {
     if (c === 0xde) {
       this.need(3);
       const n = this.u16(this.off + 1);
+      this.longer(n, 15, 'map16 that fits a fixmap');
       this.off += 3;
       return this.fit(2 * n) / 2;
     }
     if (c === 0xdf) {
       this.need(5);
       const n = this.u32(this.off + 1);
+      this.longer(n, 0xffff, 'map32 that fits a map16');
       this.off += 5;
       return this.fit(2 * n) / 2;
     }
@@ -254,16 +275,19 @@ export class Reader {
     }
     if (c === 0xcc) {
       this.need(2);
+      this.longer(this.b[this.off + 1], 0x7f, 'uint8 below 128');
       this.off += 2;
       return this.b[this.off - 1];
     }
     if (c === 0xcd) {
       this.need(3);
+      this.longer(this.u16(this.off + 1), 0xff, 'uint16 that fits a uint8');
       this.off += 3;
       return this.u16(this.off - 2);
     }
     if (c === 0xce) {
       this.need(5);
+      this.longer(this.u32(this.off + 1), 0xffff, 'uint32 that fits a uint16');
       this.off += 5;
       return this.u32(this.off - 4);
     }
@@ -275,6 +299,7 @@ export class Reader {
     const c = this.peek();
     if (c === 0xcf) {
       this.need(9);
+      this.longer(this.u64(this.off + 1), 0xffffffffn, 'uint64 that fits a uint32');
       this.off += 9;
       return this.u64(this.off - 8);
     }
@@ -296,16 +321,19 @@ export class Reader {
     }
     if (c === 0xd0) {
       this.need(2);
+      this.signedLonger((this.b[this.off + 1] << 24) >> 24, -32, 'int8');
       this.off += 2;
       return (this.b[this.off - 1] << 24) >> 24;
     }
     if (c === 0xd1) {
       this.need(3);
+      this.signedLonger((this.u16(this.off + 1) << 16) >> 16, -128, 'int16');
       this.off += 3;
       return (this.u16(this.off - 2) << 16) >> 16;
     }
     if (c === 0xd2) {
       this.need(5);
+      this.signedLonger(this.u32(this.off + 1) | 0, -32768, 'int32');
       this.off += 5;
       return this.u32(this.off - 4) | 0;
     }
@@ -319,15 +347,25 @@ export class Reader {
       this.need(9);
       const v = this.u64(this.off + 1);
       if (v > 0x7fffffffffffffffn) return this.fail('int64');
+      this.longer(v, 0xffffffffn, 'uint64 that fits a uint32');
       this.off += 9;
       return v;
     }
     if (c === 0xd3) {
       this.need(9);
+      const v = BigInt.asIntN(64, this.u64(this.off + 1));
+      this.signedLonger(v, -2147483648n, 'int64');
       this.off += 9;
-      return BigInt.asIntN(64, this.u64(this.off - 8));
+      return v;
     }
     return BigInt(this.int());
+  }
+
+  /** Refuses, in canonical mode, a signed form holding v ≥ floor: a shorter (or unsigned) form holds it. */
+  private signedLonger(v: number | bigint, floor: number | bigint, form: string): void {
+    if (this.canonical && v >= floor) {
+      throw new MsgpackError('NotCanonical', `not in canonical form: ${form} holding ${v} at offset ${this.off}`);
+    }
   }
 
   /** Reads a number of any numeric form as a float64. */
@@ -371,14 +409,17 @@ export class Reader {
       this.need(2);
       n = this.b[this.off + 1];
       hdr = 2;
+      this.longer(n, 31, 'str8 that fits a fixstr');
     } else if (c === 0xda) {
       this.need(3);
       n = this.u16(this.off + 1);
       hdr = 3;
+      this.longer(n, 0xff, 'str16 that fits a str8');
     } else if (c === 0xdb) {
       this.need(5);
       n = this.u32(this.off + 1);
       hdr = 5;
+      this.longer(n, 0xffff, 'str32 that fits a str16');
     } else {
       return this.fail('string');
     }

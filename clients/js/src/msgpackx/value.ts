@@ -28,8 +28,10 @@ const two63 = 2 ** 63;
  *   an undefined array element is nil, as JSON.stringify does);
  * - map keys are sorted by their UTF-8 bytes (not by UTF-16 units);
  * - an integral number in [-2^63, 2^63) is written as the shortest integer,
- *   unsigned forms for non-negative values (-0 is 0); every other number,
- *   NaN and ±Infinity included, as float64 (never float32);
+ *   unsigned forms for non-negative values (-0 is 0); every other finite
+ *   number as float64 (never float32); NaN and ±Infinity throw a
+ *   MsgpackError with code "NonFinite", as Go's Canonical refuses them
+ *   (no stored value may hold one);
  * - bigint in the int64/uint64 range is written as an integer;
  * - Uint8Array is bin; arrays are arrays; plain objects and Map<string, …>
  *   are maps.
@@ -126,6 +128,7 @@ function writeCanonical(w: Writer, v: unknown, depth: number): void {
  * platform-defined; in range, [-2^63, 2^63), both agree.
  */
 function writeNumber(w: Writer, f: number): void {
+  if (!Number.isFinite(f)) throw new MsgpackError('NonFinite', `NaN or infinite number: ${f}`);
   if (Number.isInteger(f) && f >= -two63 && f < two63) {
     if (Number.isSafeInteger(f)) w.int(f === 0 ? 0 : f);
     else w.int(BigInt(f));

@@ -6,7 +6,9 @@
 // another's class; the Builder keeps the core write and read primitives.
 
 import { Doc, KindVariable, type Cell, type Key, type Value } from './doc';
-import type { Timestamp } from '../crdt/hlc';
+import { MaxWall, type Timestamp } from '../crdt/hlc';
+import { checkCanonical } from '../msgpackx/canonical';
+import { WorkflowError } from './errors';
 import { MaxCounter, type Dot } from '../crdt/dot';
 import type { Dotted } from '../crdt/dotmap';
 import { stamp, winner } from '../crdt/register';
@@ -42,6 +44,9 @@ export function prepare(doc: Doc, ts: Timestamp, op: Op): Doc {
   if (ts.replica === '') {
     throw errorf('Invalid', 'timestamp has no replica');
   }
+  if (!Number.isSafeInteger(ts.wall)) {
+    throw errorf('Invalid', `wall time ${ts.wall} beyond ±${MaxWall}`);
+  }
   const max = doc.context().max(ts.replica);
   if (max >= counterGuard) {
     throw errorf('Invalid', `replica ${JSON.stringify(ts.replica)} has spent its counters; use a new replica id`);
@@ -52,7 +57,30 @@ export function prepare(doc: Doc, ts: Timestamp, op: Op): Doc {
   if (b.delta.context().isEmpty()) {
     throw errorf('NoEffect', `${op.name()} changes nothing`);
   }
+  checkValues(b.delta, op);
   return b.delta;
+}
+
+/**
+ * Holds every value of a delta to what decode accepts, so that no replica
+ * stores or sends a value another refuses: a NaN or infinity that reached a
+ * field (a position, a height, a payload number) is refused here rather than
+ * in every peer's decoder. (Go: Doc.checkValues.)
+ */
+function checkValues(delta: Doc, op: Op): void {
+  delta.store().range((k, es) => {
+    for (const e of es) {
+      const v = e.value.value;
+      if (v === null || v.length === 0 || (v.length === 1 && v[0] === 0xc0)) continue;
+      try {
+        checkCanonical(v, { maxBytes: v.length, maxDepth: 64 });
+      } catch (err) {
+        const detail = err instanceof Error ? err.message : String(err);
+        throw new WorkflowError('Invalid', `${op.name()}: ${k.sub} of ${JSON.stringify(k.id)}: ${detail}`, { cause: err });
+      }
+    }
+    return true;
+  });
 }
 
 /**

@@ -7,10 +7,12 @@ import { Context } from '../crdt/context';
 import { compareStrings, MaxCounter, type Dot, type ReplicaID } from '../crdt/dot';
 import { DotMap } from '../crdt/dotmap';
 import { Writer } from '../msgpackx/append';
-import { check, type Limits } from '../msgpackx/check';
-import { Reader } from '../msgpackx/reader';
-import { DecodeError } from './errors';
-import { isKind, keyString, type Cell, type Key } from './key';
+import { MaxWall } from '../crdt/hlc';
+import { checkCanonical } from '../msgpackx/canonical';
+import { check, MsgpackError, withDefaults, type Limits } from '../msgpackx/check';
+import { decodeUtf8, Reader } from '../msgpackx/reader';
+import { DecodeError, type DecodeReason } from './errors';
+import { isKind, keyString, KindBlock, KindEdge, KindVariable, type Cell, type Key } from './key';
 
 /**
  * The first byte of every encoded document or delta.
@@ -139,17 +141,32 @@ function compareEntries(a: Entry, b: Entry): number {
 }
 
 /**
+ * How many context ranges decode accepts under lim: one per 4 bytes of
+ * lim.maxBytes (262,144 for DeltaLimits). A range takes at least 2 bytes;
+ * an honest context has one range per replica plus one per gap, and a
+ * delta's gaps are values its sender holds that the receiver has seen.
+ * (Go: MaxRanges; the reasoning is in its doc and PROTOCOL.md §7.2.)
+ */
+export function maxRanges(lim: Limits = DocLimits): number {
+  return Math.floor(withDefaults(lim).maxBytes / 4);
+}
+
+/**
  * Parses an encoded document or delta into its state, checking it against lim first
  * (default DocLimits; pass DeltaLimits for what a peer sends): a hostile
  * input is an error, never a large allocation. Every dot must be in the
  * decoded context, which is what a valid state guarantees. The returned
  * document does not alias bytes.
  *
+ * Only the canonical encoding is accepted (PROTOCOL.md §7.2 lists the
+ * rules), so a document that decodes re-encodes to exactly bytes, and this
+ * decoder accepts and refuses exactly what Go's does.
+ *
  * Throws DecodeError: "FormatVersion" for an unknown version byte,
  * "Malformed" for everything else, with the msgpack-level MsgpackError (if
- * any) as cause. Two refusals go beyond Go, which accepts them: a wall time
- * outside ±(2^53-1) and a string that is not valid UTF-8 — neither could be
- * held exactly here and re-encoded to the same bytes.
+ * any) as cause and, where it applies, a reason: "NotCanonical",
+ * "OutOfDomain" (a wall outside ±(2^53-1), NaN or ±Infinity in a value, a
+ * string that is not valid UTF-8) or "TooManyRanges".
  */
 export function decodeState(bytes: Uint8Array, lim: Limits = DocLimits): State {
   if (bytes.length === 0) throw new DecodeError('Malformed', 'empty input');
@@ -162,25 +179,45 @@ export function decodeState(bytes: Uint8Array, lim: Limits = DocLimits): State {
   const body = new Uint8Array(bytes.subarray(1));
   try {
     check(body, lim);
-    return decodeBody(new Reader(body));
+    return decodeBody(new Reader(body, true), maxRanges(lim));
   } catch (err) {
     if (err instanceof DecodeError) throw err;
     const detail = err instanceof Error ? err.message : String(err);
-    throw new DecodeError('Malformed', detail, { cause: err });
+    const reason =
+      err instanceof MsgpackError && err.code === 'NotCanonical'
+        ? 'NotCanonical'
+        : err instanceof MsgpackError && err.code === 'NonFinite'
+          ? 'OutOfDomain'
+          : undefined;
+    throw new DecodeError('Malformed', detail, { cause: err, reason });
   }
 }
 
-function malformed(detail: string): DecodeError {
-  return new DecodeError('Malformed', detail);
+function malformed(detail: string, reason?: DecodeReason): DecodeError {
+  return new DecodeError('Malformed', detail, { reason });
 }
 
-function decodeBody(r: Reader): State {
+/** Reads a string, refusing invalid UTF-8 as out of the domain. */
+function readString(r: Reader): string {
+  const b = r.stringBytes();
+  try {
+    return decodeUtf8(b);
+  } catch (err) {
+    throw new DecodeError('Malformed', `string is not valid UTF-8`, { cause: err, reason: 'OutOfDomain' });
+  }
+}
+
+function isMembership(kind: number): boolean {
+  return kind === KindBlock || kind === KindEdge || kind === KindVariable;
+}
+
+function decodeBody(r: Reader, rangeCap: number): State {
   const top = r.arrayHeader();
   if (top !== 3) throw malformed(`top level has ${top} elements, want 3`);
   const nrep = r.arrayHeader();
   const replicas: ReplicaID[] = new Array(nrep);
   for (let i = 0; i < nrep; i++) {
-    replicas[i] = r.string();
+    replicas[i] = readString(r);
     if (replicas[i] === '' || (i > 0 && compareStrings(replicas[i], replicas[i - 1]) <= 0)) {
       throw malformed(`replica table not sorted, unique and non-empty at ${i}`);
     }
@@ -190,15 +227,21 @@ function decodeBody(r: Reader): State {
     return replicas[i];
   };
   const ctx = new Context();
+  // The context lists every replica of the table, in table order.
   const nctx = r.arrayHeader();
+  if (nctx !== nrep) throw malformed(`context has ${nctx} replicas, the table ${nrep}`, 'NotCanonical');
+  let ranges = 0;
   for (let i = 0; i < nctx; i++) {
     if (r.arrayHeader() !== 2) throw malformed('context entry is not [replica, ranges]');
-    const replica = replicaAt(r.uint());
-    if (ctx.ranges(replica).length > 0) throw malformed(`replica ${JSON.stringify(replica)} appears twice in the context`);
+    const ridx = r.uint();
+    const replica = replicaAt(ridx);
+    if (ridx !== i) throw malformed(`context entry ${i} is for replica ${ridx} (entries follow the table)`, 'NotCanonical');
     const n = r.arrayHeader();
     if (n === 0 || n % 2 !== 0) {
       throw malformed(`context ranges of ${JSON.stringify(replica)}: ${n} numbers, want a positive even count`);
     }
+    ranges += n / 2;
+    if (ranges > rangeCap) throw malformed(`context has too many ranges: more than ${rangeCap}`, 'TooManyRanges');
     let prev = 0;
     for (let j = 0; j < n / 2; j++) {
       const start = r.uint();
@@ -210,30 +253,57 @@ function decodeBody(r: Reader): State {
       if (lo === 0 || hi < lo || hi > MaxCounter) {
         throw malformed(`context range [${lo}, ${hi}] of ${JSON.stringify(replica)} is invalid`);
       }
-      ctx.addRange(replica, { lo, hi });
+      ctx.addRange(replica, { lo, hi }); // ascending: appends
       prev = hi;
     }
   }
   const ngroups = r.arrayHeader();
   const store: Store = new DotMap<Key, Cell>(keyString);
+  let prevKind = 0;
+  let prevID = '';
   for (let i = 0; i < ngroups; i++) {
     if (r.arrayHeader() !== 3) throw malformed('group is not [kind, id, entries]');
     const kind = r.uint();
     if (!isKind(kind)) throw malformed(`unknown kind ${kind}`);
-    const id = r.string();
+    const id = readString(r);
+    if (i > 0 && (kind < prevKind || (kind === prevKind && compareStrings(id, prevID) <= 0))) {
+      throw malformed(`group (${kind}, ${JSON.stringify(id)}) does not follow (${prevKind}, ${JSON.stringify(prevID)})`, 'NotCanonical');
+    }
+    prevKind = kind;
+    prevID = id;
     const n = r.arrayHeader();
+    if (n === 0) throw malformed(`group (${kind}, ${JSON.stringify(id)}) has no entries`, 'NotCanonical');
+    const membership = isMembership(kind);
+    let prevSub = '';
+    let prevRidx = 0;
+    let prevCounter = 0;
     for (let j = 0; j < n; j++) {
       if (r.arrayHeader() !== 6) throw malformed('entry is not [sub, replica, counter, wall, logical, value]');
-      const sub = r.string();
-      const replica = replicaAt(r.uint());
+      const sub = readString(r);
+      const ridx = r.uint();
+      const replica = replicaAt(ridx);
       const dot: Dot = { replica, counter: r.uint() };
       const wall = r.int();
       const logical = r.uint();
       const raw = r.raw();
+      if (membership && sub !== '') {
+        throw malformed(`membership entry of (${kind}, ${JSON.stringify(id)}) has sub ${JSON.stringify(sub)}`, 'NotCanonical');
+      }
+      if (j > 0) {
+        const c = compareStrings(sub, prevSub) || ridx - prevRidx || dot.counter - prevCounter;
+        if (c <= 0) throw malformed(`entries of (${kind}, ${JSON.stringify(id)}) out of order at ${j}`, 'NotCanonical');
+      }
+      prevSub = sub;
+      prevRidx = ridx;
+      prevCounter = dot.counter;
       if (logical > maxLogical) throw malformed(`logical time ${logical} out of range`);
-      if (!Number.isSafeInteger(wall)) throw malformed(`wall time ${wall} is beyond ±(2^53-1)`);
+      if (!Number.isSafeInteger(wall)) throw malformed(`wall time ${wall} beyond ±${MaxWall}`, 'OutOfDomain');
       if (!ctx.contains(dot)) throw malformed(`dot ${replica}:${dot.counter} is not in the context`);
-      const value = raw.length > 0 && raw[0] !== 0xc0 ? raw : null;
+      let value: Uint8Array | null = null;
+      if (raw.length > 0 && raw[0] !== 0xc0) {
+        checkCanonical(raw, { maxBytes: raw.length, maxDepth: 64 });
+        value = raw;
+      }
       if (!store.put({ kind, id, sub }, dot, { wall, logical, value })) {
         throw malformed(`dot ${replica}:${dot.counter} appears twice`);
       }

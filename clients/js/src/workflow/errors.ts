@@ -87,20 +87,35 @@ export class WorkflowError extends Error {
  */
 export type DecodeErrorCode = 'FormatVersion' | 'Malformed';
 
+/**
+ * Which rule a "Malformed" input broke, where one of Go's finer sentinels
+ * applies (Go wraps them inside ErrMalformed): "NotCanonical" for a
+ * well-formed input in another form than the one encode writes,
+ * "OutOfDomain" for a value not every replica holds exactly (a wall beyond
+ * ±(2^53-1), NaN or ±Infinity, a string that is not UTF-8),
+ * "TooManyRanges" for a context beyond maxRanges(lim). isError tests them
+ * too.
+ */
+export type DecodeReason = 'NotCanonical' | 'OutOfDomain' | 'TooManyRanges';
+
 /** Bytes that are not a valid document, delta or context. */
 export class DecodeError extends Error {
   constructor(
     readonly code: DecodeErrorCode,
     readonly detail: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; reason?: DecodeReason },
   ) {
     super(`workflow: ${code === 'FormatVersion' ? 'unknown format version' : 'malformed document'}: ${detail}`, options);
     this.name = 'DecodeError';
+    this.reason = options?.reason;
   }
+
+  /** The finer rule broken, if any (see DecodeReason). */
+  readonly reason: DecodeReason | undefined;
 }
 
 /** Any code isError can test for. */
-export type AnyErrorCode = ErrorCode | DecodeErrorCode | MsgpackErrorCode;
+export type AnyErrorCode = ErrorCode | DecodeErrorCode | DecodeReason | MsgpackErrorCode;
 
 /**
  * Reports whether err is, or wraps (through cause), an error with the given
@@ -112,6 +127,7 @@ export function isError(err: unknown, code: AnyErrorCode): boolean {
     if ((e instanceof WorkflowError || e instanceof DecodeError || e instanceof MsgpackError) && e.code === code) {
       return true;
     }
+    if (e instanceof DecodeError && e.reason === code) return true;
     e = (e as { cause?: unknown }).cause;
   }
   return false;

@@ -75,8 +75,13 @@ export function stringValue(s: string): Value {
   return new Writer(s.length + 5).string(s).bytes();
 }
 
-/** A number in canonical form: an integral value as the shortest integer, others as float64. */
+/**
+ * A number in canonical form: an integral value as the shortest integer,
+ * others as float64. NaN and ±Infinity are written as a plain float64 for
+ * prepare to refuse (every delta's values are checked there), as in Go.
+ */
 export function floatValue(f: number): Value {
+  if (!Number.isFinite(f)) return new Writer(9).float(f).bytes();
   return canonical(f);
 }
 

@@ -351,7 +351,7 @@ export class Wire {
 
   number(field: string): number {
     const [f, ok] = toFloat(this.raw(field));
-    if (!ok) this.fail(field, 'a number');
+    if (!ok || !Number.isFinite(f)) this.fail(field, 'a finite number');
     return f;
   }
 

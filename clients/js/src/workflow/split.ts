@@ -3,7 +3,7 @@
 // is what lets Doc.encodeChunks call it without an import cycle.
 
 import { Context } from '../crdt/context';
-import { compareStrings } from '../crdt/dot';
+import { compareDots, compareStrings, type Dot } from '../crdt/dot';
 import { DotMap, type Dotted } from '../crdt/dotmap';
 import { utf8Length } from '../msgpackx/append';
 import { encodeState, type State, type Store } from './codec';
@@ -60,18 +60,29 @@ export function encodeStateChunks(ctx: Context, store: Store, limit: number): Ui
   const chunks: State[] = [];
   let cur = emptyState();
   let curSize = 0;
+  // A chunk's dots, added to its context in order once it is complete: in
+  // key order they are scattered, and adding each into the middle of the
+  // ranges would cost a copy of the tail per dot. (Go: seal.)
+  let dots: Dot[] = [];
+  const seal = (): void => {
+    dots.sort(compareDots);
+    for (const d of dots) cur.ctx.add(d);
+    dots = [];
+  };
   for (const g of groups) {
     if (curSize > 0 && curSize + g.size > budget) {
+      seal();
       chunks.push(cur);
       cur = emptyState();
       curSize = 0;
     }
     for (const e of g.entries) {
       cur.store.put(g.key, e.dot, e.value);
-      cur.ctx.add(e.dot);
+      dots.push(e.dot);
     }
     curSize += g.size;
   }
+  seal();
   const earlier = new Context();
   for (const c of chunks) earlier.merge(c.ctx);
   cur.ctx.merge(ctx.missing(earlier));
