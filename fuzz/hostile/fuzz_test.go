@@ -63,9 +63,6 @@ func FuzzHostileRoom(f *testing.F) {
 	}
 	survey := os.Getenv("FLOWSYNC_HOSTILE_SURVEY")
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if why, ok := knownDefects[string(data)]; ok && !*runKnown && survey == "" {
-			t.Skipf("reproduces a defect not fixed on this branch yet (%s); run with -known-defects", why)
-		}
 		var out outcome
 		start := time.Now()
 		for range stallAttempts {
@@ -91,8 +88,6 @@ func FuzzHostileRoom(f *testing.F) {
 		t.Fatalf("input %x:\n%s", data, strings.Join(found, "\n"))
 	})
 }
-
-var runKnown = flag.Bool("known-defects", false, "run the seeds that reproduce defects not yet fixed too")
 
 // record records a failing input under dir instead of failing, once per
 // kind of finding (its first line with the numbers taken out), so that one

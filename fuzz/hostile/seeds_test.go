@@ -41,18 +41,3 @@ func seeds() [][]byte {
 		{0, genInterleaved, 20, 0, 1, genNaN, 0, 0, 0, 0, 0, 0, 0, genNonCanon, 31, 0, 0, genWall, 0, 4, 0, 0, 0, 0},
 	}
 }
-
-// knownDefects are the seeds that fail on this branch until the fixes of
-// the defects they reproduce are merged; a plain `go test` skips them, and
-// -known-defects runs them. Remove an entry once its fix is in.
-var knownDefects = map[string]string{
-	string([]byte{0, genInterleaved, 9, 1, 1}):     "interleaved context ranges merge in quadratic time (a stall under -race)",
-	string([]byte{0, genInterleaved, 39, 1, 1}):    "interleaved context ranges merge in quadratic time",
-	string([]byte{0, genNaN, 0, 0, 0, 0, 0, 0, 0}): "NaN values are admitted",
-	string([]byte{0, genNaN, 0, 1, 0, 2, 0, 0, 1}): "±Inf values are admitted",
-	string([]byte{0, genNonCanon, 1, 0, 0}):        "non-canonical deltas are admitted and relayed",
-	string([]byte{0, genNonCanon, 4, 0, 0}):        "non-canonical deltas are admitted and relayed",
-	string([]byte{0, genNonCanon, 8, 0, 0}):        "non-canonical deltas are admitted and relayed",
-	string([]byte{0, genNonCanon, 16, 0, 0}):       "non-canonical deltas are admitted and relayed",
-	string([]byte{0, genInterleaved, 20, 0, 1, genNaN, 0, 0, 0, 0, 0, 0, 0, genNonCanon, 31, 0, 0, genWall, 0, 4, 0, 0, 0, 0}): "non-canonical deltas are admitted and relayed",
-}
