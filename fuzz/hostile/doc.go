@@ -14,6 +14,16 @@
 //     in another language can load (every wall time a safe integer);
 //   - every delta the server hands a client is in the canonical encoding.
 //
-// The package is test code only: it is never imported, and it reads no
-// wall clock outside its tests.
+// Time is real, not a synctest bubble's, since the bound is on real work:
+// 250 ms per step (timeScale times that under the race detector), against
+// the room's 10 ms target, so linear work on a loaded machine passes and a
+// quadratic blow-up does not. An input that only stalled by less than a
+// second is run up to three times and counts only if it stalls every time.
+//
+// A finding stops a campaign; with FLOWSYNC_HOSTILE_SURVEY=dir set the
+// target instead writes one input per kind of finding under dir and goes
+// on, so that one campaign lists them all. Inputs that once failed live in
+// testdata/fuzz/FuzzHostileRoom and run with every `go test`.
+//
+// The package is test code only: nothing imports it.
 package hostile
