@@ -115,6 +115,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.IntVar(&cfg.Session.MaxConnections, "max-connections", envInt("max-connections", 10_000), "open websockets on this server; -1: no cap (FLOWSYNC_MAX_CONNECTIONS)")
 	fs.IntVar(&cfg.Session.MaxConnectionsPerIP, "max-connections-per-ip", envInt("max-connections-per-ip", 100), "open websockets per client address (IPv6: per /64); -1: no cap (FLOWSYNC_MAX_CONNECTIONS_PER_IP)")
 	fs.IntVar(&cfg.Session.MaxConnectionsPerUser, "max-connections-per-user", envInt("max-connections-per-user", 50), "authenticated sessions per user; -1: no cap (FLOWSYNC_MAX_CONNECTIONS_PER_USER)")
+	connectionsPerMinute := fs.Int("connections-per-minute-per-ip", envInt("connections-per-minute-per-ip", 15), "websocket upgrade attempts per minute per client address (IPv6: per /64), refused with 429 and Retry-After; -1: no limit; loopback is exempt with --dev (FLOWSYNC_CONNECTIONS_PER_MINUTE_PER_IP)")
+	fs.IntVar(&cfg.Session.ConnectionBurstPerIP, "connection-burst-per-ip", envInt("connection-burst-per-ip", 100), "burst of upgrade attempts per client address above the rate (FLOWSYNC_CONNECTION_BURST_PER_IP)")
 	fs.BoolVar(&cfg.Session.TrustProxyHeaders, "trust-proxy-headers", envBool("trust-proxy-headers", false), "take the client address from X-Forwarded-For (only behind exactly one trusted proxy) (FLOWSYNC_TRUST_PROXY_HEADERS)")
 	framesPerSecond := fs.Int("frames-per-second", envInt("frames-per-second", 50), "frames a session may send per second; -1: no limit (FLOWSYNC_FRAMES_PER_SECOND)")
 	fs.IntVar(&cfg.Session.FrameBurst, "frame-burst", envInt("frame-burst", 200), "burst of frames above the rate (FLOWSYNC_FRAME_BURST)")
@@ -164,6 +166,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		return cfg, 0, errors.Join(envErrs...)
 	}
 	cfg.Session.FramesPerSecond = float64(*framesPerSecond)
+	cfg.Session.ConnectionsPerMinutePerIP = float64(*connectionsPerMinute)
 	cfg.Rooms.MaxClockLag = *maxClockLag
 	if *maxClockLag == 0 {
 		cfg.Rooms.MaxClockLag = -1
