@@ -78,6 +78,9 @@ func (s *session) readBurst(ctx context.Context) (r burstResult) {
 			return burstResult{code: code, reason: reason, end: true}
 		}
 		current = data
+		if hook := s.h.frameHook; hook != nil {
+			hook(data)
+		}
 		if code, reason := s.readFrame(ctx, mt, data); code != 0 {
 			return burstResult{code: code, reason: reason, end: true}
 		}
