@@ -163,6 +163,9 @@ func (a *blockAcc) sub(id string) *subAcc {
 			return &a.subs[i]
 		}
 	}
+	if a.subs == nil {
+		a.subs = make([]subAcc, 0, 4) // most blocks have a few
+	}
 	a.subs = append(a.subs, subAcc{id: id})
 	return &a.subs[len(a.subs)-1]
 }
@@ -174,7 +177,7 @@ func (a *blockAcc) stale(w crdt.Dotted[Cell]) bool {
 }
 
 // add records the winning entry w of one of the block's keys.
-func (a *blockAcc) add(k Key, w crdt.Dotted[Cell]) {
+func (a *blockAcc) add(k Key, w crdt.Dotted[Cell], in interner) {
 	switch k.Kind {
 	case KindBlockField:
 		if a.fields == nil {
@@ -190,7 +193,7 @@ func (a *blockAcc) add(k Key, w crdt.Dotted[Cell]) {
 	case KindSubBlock:
 		a.sub(k.Sub).value = w.Value.Value
 	case KindSubBlockType:
-		a.sub(k.Sub).typ = w.Value.Value.asString()
+		a.sub(k.Sub).typ = in.of(w.Value.Value)
 	case KindSubflow:
 		a.subflow = append(a.subflow, namedValue{k.Sub, w.Value.Value})
 	}
@@ -201,6 +204,8 @@ func (a *blockAcc) add(k Key, w crdt.Dotted[Cell]) {
 func (d *Doc) View() *View {
 	blocks := make(map[string]*blockAcc)
 	var slab []blockAcc // allocates accumulators in chunks
+	members := 0
+	in := make(interner)
 	acc := func(id string) *blockAcc {
 		a := blocks[id]
 		if a == nil {
@@ -211,6 +216,7 @@ func (d *Doc) View() *View {
 			blocks[id] = a
 			if w, ok := d.rawWinner(blockKey(id)); ok {
 				a.member, a.addStamp = true, stampOf(w)
+				members++
 			}
 		}
 		return a
@@ -230,7 +236,7 @@ func (d *Doc) View() *View {
 			acc(k.ID)
 		case KindBlockField, KindSubBlock, KindSubBlockType, KindSubflow:
 			if a := acc(k.ID); !a.stale(w) {
-				a.add(k, w)
+				a.add(k, w, in)
 			}
 		case KindEdge:
 			e := w.Value.Value.asEdge()
@@ -247,25 +253,36 @@ func (d *Doc) View() *View {
 	})
 
 	t := newTree(viewLinks(blocks))
-	for id, a := range blocks {
-		if a.member {
-			a.parent = t.parentOf(id)
-		}
-	}
 	v := &View{
-		Blocks:    make(map[string]*BlockView),
+		Blocks:    make(map[string]*BlockView, members),
 		Loops:     make(map[string]*LoopView),
 		Parallels: make(map[string]*ParallelView),
 		Variables: variables,
 	}
-	// Rule (orphans, tree.go): every live block shows, so a block moved into
-	// or added to a concurrently removed container is never hidden.
-	for id, a := range blocks {
+	// The block views, and their sub-block views, are carved from slabs:
+	// two allocations for the whole view instead of two per block.
+	bvs := make([]BlockView, members)
+	nsubs := 0
+	for _, a := range blocks {
 		if a.member {
-			v.Blocks[id] = a.render(id)
+			nsubs += len(a.subs)
 		}
 	}
-	v.Order = paintOrder(v.Blocks, blocks)
+	r := renderer{in: in, subs: make([]SubBlockView, nsubs)}
+	// Rule (orphans, tree.go): every live block shows, so a block moved into
+	// or added to a concurrently removed container is never hidden. A
+	// block's parent depends only on the stored links, never on another
+	// block's derived parent, so each can be rendered as soon as it is known.
+	for id, a := range blocks {
+		if a.member {
+			a.parent = t.parentOf(id)
+			b := &bvs[0]
+			bvs = bvs[1:]
+			r.render(b, id, a)
+			v.Blocks[id] = b
+		}
+	}
+	v.Order = paintOrder(blocks, members)
 	resolveNames(v.Blocks, blocks)
 	v.renderSubflows(blocks)
 
@@ -309,33 +326,39 @@ func (d *Doc) View() *View {
 
 // paintOrder lists the visible blocks depth first: top-level blocks, and
 // the children of each container right after it, each group by winning add
-// (hybrid time, then dot), then id.
-func paintOrder(views map[string]*BlockView, blocks map[string]*blockAcc) []string {
-	children := make(map[string][]string)
-	for id := range views {
-		p := blocks[id].parent
-		children[p] = append(children[p], id)
+// (hybrid time, then dot), then id. Each entry carries its stamp so that
+// sorting compares in place instead of looking blocks up.
+func paintOrder(blocks map[string]*blockAcc, members int) []string {
+	type entry struct {
+		id string
+		at stamp
 	}
-	byAdd := func(a, b string) int {
-		if c := blocks[a].addStamp.compare(blocks[b].addStamp); c != 0 {
+	children := make(map[string][]entry)
+	for id, a := range blocks {
+		if a.member {
+			children[a.parent] = append(children[a.parent], entry{id, a.addStamp})
+		}
+	}
+	byAdd := func(a, b entry) int {
+		if c := a.at.compare(b.at); c != 0 {
 			return c
 		}
-		return cmp.Compare(a, b)
+		return cmp.Compare(a.id, b.id)
 	}
-	for _, ids := range children {
-		slices.SortFunc(ids, byAdd)
+	for _, es := range children {
+		slices.SortFunc(es, byAdd)
 	}
-	order := make([]string, 0, len(views))
+	order := make([]string, 0, members)
 	// Iterative, so nesting of any depth cannot overflow the stack: the
 	// stack holds what is left of each open group.
-	stack := [][]string{children[""]}
+	stack := [][]entry{children[""]}
 	for len(stack) > 0 {
 		top := &stack[len(stack)-1]
 		if len(*top) == 0 {
 			stack = stack[:len(stack)-1]
 			continue
 		}
-		id := (*top)[0]
+		id := (*top)[0].id
 		*top = (*top)[1:]
 		order = append(order, id)
 		if kids := children[id]; len(kids) > 0 {
@@ -345,8 +368,42 @@ func paintOrder(views map[string]*BlockView, blocks map[string]*blockAcc) []stri
 	return order
 }
 
-func (a *blockAcc) render(id string) *BlockView {
-	b := &BlockView{
+// renderer holds what rendering the blocks of one view shares.
+type renderer struct {
+	in   interner
+	subs []SubBlockView // slab, len = the sub-blocks not yet rendered
+}
+
+// interner returns one shared string per distinct string value, so the
+// types that thousands of blocks and sub-blocks repeat are not copied each.
+type interner map[string]string
+
+func (in interner) of(v Value) string {
+	b := v.stringBytes()
+	if s, ok := in[string(b)]; ok { // no allocation for the lookup
+		return s
+	}
+	s := string(b)
+	in[s] = s
+	return s
+}
+
+// stringBytes is asString without the copy: the bytes alias v.
+func (v Value) stringBytes() []byte {
+	if len(v) == 0 {
+		return nil
+	}
+	r := msgpackx.NewReader(v)
+	s := r.StringBytes()
+	if r.Err() != nil || !r.Done() {
+		return nil
+	}
+	return s
+}
+
+// render fills b, the view of block id, from its accumulator a.
+func (r *renderer) render(b *BlockView, id string, a *blockAcc) {
+	*b = BlockView{
 		ID:                id,
 		SubBlocks:         make(map[string]*SubBlockView, len(a.subs)),
 		Outputs:           emptyMap,
@@ -360,7 +417,7 @@ func (a *blockAcc) render(id string) *BlockView {
 		v := f.value
 		switch f.name {
 		case FieldType:
-			b.Type = internType(v.asString())
+			b.Type = r.in.of(v)
 		case FieldName:
 			b.Name = v.asString()
 		case FieldPosition:
@@ -416,7 +473,8 @@ func (a *blockAcc) render(id string) *BlockView {
 			b.Data["extent"] = extent
 		}
 	}
-	subs := make([]SubBlockView, len(a.subs)) // one allocation for all
+	subs := r.subs[:len(a.subs):len(a.subs)]
+	r.subs = r.subs[len(a.subs):]
 	for i, sa := range a.subs {
 		if sa.value == nil && sa.typ == "" {
 			continue
@@ -428,35 +486,29 @@ func (a *blockAcc) render(id string) *BlockView {
 		subs[i] = SubBlockView{ID: sa.id, Type: t, Value: sa.value}
 		b.SubBlocks[sa.id] = &subs[i]
 	}
-	return b
-}
-
-// internType returns common block types without allocating a copy each.
-func internType(t string) string {
-	switch t {
-	case "agent":
-		return "agent"
-	case TypeLoop:
-		return TypeLoop
-	case TypeParallel:
-		return TypeParallel
-	case "api":
-		return "api"
-	case "function":
-		return "function"
-	case "condition":
-		return "condition"
-	case "router":
-		return "router"
-	case TypeStarter:
-		return TypeStarter
-	}
-	return t
 }
 
 // resolveNames applies the rule for concurrent names (resolveNameList) to
 // the visible blocks.
 func resolveNames(views map[string]*BlockView, blocks map[string]*blockAcc) {
+	// Suffixes appear only where two blocks share a normalized name; without
+	// such a pair every block shows its own name and the sort is skipped.
+	seen := make(map[string]struct{}, len(views))
+	shared := false
+	for _, bv := range views {
+		n := NormalizeName(bv.Name)
+		if n == "" {
+			continue
+		}
+		if _, ok := seen[n]; ok {
+			shared = true
+			break
+		}
+		seen[n] = struct{}{}
+	}
+	if !shared {
+		return
+	}
 	es := make([]nameEntry, 0, len(views))
 	for id, bv := range views {
 		es = append(es, nameEntry{id: id, name: bv.Name, at: blocks[id].nameStamp})
