@@ -42,7 +42,7 @@ func parentIn(v *View, id string) string {
 // checkTree checks the invariants every view must hold: effective parents
 // form a forest of visible containers, every live block shows, visible names
 // are unique, and the paint order lists each visible block once, containers
-// before their children.
+// before their children and siblings by their winning add.
 func checkTree(t *testing.T, doc *Doc, v *View) {
 	t.Helper()
 	for id := range v.Blocks {
@@ -91,6 +91,20 @@ func checkTree(t *testing.T, doc *Doc, v *View) {
 		if p := parentIn(v, id); p != "" && at[p] > at[id] {
 			t.Fatalf("order paints %q before its container %q", id, p)
 		}
+	}
+	// Siblings paint by winning add (hybrid time, then dot), then id.
+	last := map[string]string{} // parent → the sibling painted last
+	for _, id := range v.Order {
+		p := parentIn(v, id)
+		if prev, ok := last[p]; ok {
+			wp, _ := doc.rawWinner(blockKey(prev))
+			wi, _ := doc.rawWinner(blockKey(id))
+			c := stampOf(wp).compare(stampOf(wi))
+			if c > 0 || c == 0 && prev > id {
+				t.Fatalf("order paints sibling %q before %q, though it was added later or has the greater id", prev, id)
+			}
+		}
+		last[p] = id
 	}
 	for id := range v.Blocks {
 		if Parent(doc, id) != parentIn(v, id) {

@@ -287,7 +287,7 @@ func (d *Doc) View() *View {
 	v.renderSubflows(blocks)
 
 	// Edges: visible ends, no self-loop, scope, no duplicate, no cycle.
-	candidates := make([]edgeAcc, 0, len(edges))
+	candidates := edges[:0] // filtered in place: edges is not read again
 	for _, e := range edges {
 		if !edgeOutlivedByAnEnd(blocks, e.edge, e.stamp.ts) && edgeAllowed(v.Blocks, blocks, e.edge) {
 			candidates = append(candidates, e)
@@ -330,23 +330,34 @@ func (d *Doc) View() *View {
 // sorting compares in place instead of looking blocks up.
 func paintOrder(blocks map[string]*blockAcc, members int) []string {
 	type entry struct {
-		id string
-		at stamp
+		id, parent string
+		at         stamp
 	}
-	children := make(map[string][]entry)
+	// One slice sorted by parent, then add, then id, holds every group
+	// contiguously, and children maps each parent to its group.
+	all := make([]entry, 0, members)
 	for id, a := range blocks {
 		if a.member {
-			children[a.parent] = append(children[a.parent], entry{id, a.addStamp})
+			all = append(all, entry{id, a.parent, a.addStamp})
 		}
 	}
-	byAdd := func(a, b entry) int {
+	slices.SortFunc(all, func(a, b entry) int {
+		if c := cmp.Compare(a.parent, b.parent); c != 0 {
+			return c
+		}
 		if c := a.at.compare(b.at); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.id, b.id)
-	}
-	for _, es := range children {
-		slices.SortFunc(es, byAdd)
+	})
+	children := make(map[string][]entry)
+	for i := 0; i < len(all); {
+		j := i + 1
+		for j < len(all) && all[j].parent == all[i].parent {
+			j++
+		}
+		children[all[i].parent] = all[i:j:j]
+		i = j
 	}
 	order := make([]string, 0, members)
 	// Iterative, so nesting of any depth cannot overflow the stack: the
