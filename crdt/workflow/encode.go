@@ -303,8 +303,10 @@ func decodeBody(r *msgpackx.Reader, maxRanges int) (*Doc, error) {
 	}
 	ngroups := r.ArrayHeader()
 	// Ids repeat across kinds (a block's fields and sub-blocks) and field
-	// names repeat across blocks: decode each distinct string once.
-	interned := make(map[string]string, ngroups)
+	// names repeat across blocks: decode each distinct string once. Only
+	// the first maxInterned are kept: past them a delta is made of distinct
+	// strings (a key each), which interning would only cost a map insert.
+	interned := make(map[string]string, min(ngroups, maxInterned))
 	intern := func(b []byte) (string, error) {
 		if s, ok := interned[string(b)]; ok {
 			return s, nil
@@ -313,7 +315,9 @@ func decodeBody(r *msgpackx.Reader, maxRanges int) (*Doc, error) {
 			return "", outOfDomain("string %q is not valid UTF-8", b)
 		}
 		s := string(b)
-		interned[s] = s
+		if len(interned) < maxInterned {
+			interned[s] = s
+		}
 		return s, nil
 	}
 	d.store.Grow(r.Remaining() / 48) // a typical entry takes ~50 bytes; maps grow if needed
@@ -401,6 +405,10 @@ func decodeBody(r *msgpackx.Reader, maxRanges int) (*Doc, error) {
 	}
 	return d, nil
 }
+
+// maxInterned bounds the strings Decode interns: more than a document's
+// distinct ids and field names usually are.
+const maxInterned = 1 << 14
 
 // isMembership reports whether k is a set's membership, whose entries have
 // no sub.
