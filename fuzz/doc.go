@@ -7,5 +7,7 @@
 // Every run is determined by its seed: a failing seed printed by a test
 // replays exactly with -seed and -steps, and once fixed is added to the
 // regression table in regressions_test.go. The package has no I/O and no
-// goroutines.
+// goroutines. Its neighbours run real components: fuzz/hostile attacks a
+// live room through real sessions, fuzz/faults crashes and cuts off the
+// real binary.
 package fuzz
