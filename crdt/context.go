@@ -109,6 +109,9 @@ func (c *Context) AddRanges(replica ReplicaID, rs []Range) {
 	c.ranges[replica] = mergeInto(c.ranges[replica], rs)
 }
 
+// RemoveReplica forgets every dot of replica.
+func (c *Context) RemoveReplica(replica ReplicaID) { delete(c.ranges, replica) }
+
 // Max returns the greatest counter seen from replica, 0 if none.
 func (c *Context) Max(replica ReplicaID) uint64 {
 	rs := c.ranges[replica]
