@@ -289,7 +289,7 @@ func decodeBody(r *msgpackx.Reader, maxRanges int) (*Doc, error) {
 		if len(slab)+n/2 > cap(slab) {
 			slab = make([]crdt.Range, 0, max(n/2, 2*cap(slab)))
 		}
-		rs := slab[len(slab):len(slab):len(slab)+n/2]
+		rs := slab[len(slab) : len(slab) : len(slab)+n/2]
 		var prev uint64
 		for j := 0; j < n/2; j++ {
 			start, length := r.Uint(), r.Uint()
