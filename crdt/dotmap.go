@@ -183,7 +183,7 @@ func (m *DotMap[K, V]) Join(o *DotMap[K, V], mc, oc *Context) int {
 	}
 	// Add what o holds and m has never seen. m holds only dots mc has
 	// seen, so mc alone decides; Put still refuses a dot m holds.
-	m.reserve(len(o.byDot))
+	m.reserve(len(o.byKey), len(o.byDot))
 	for k, os := range o.byKey {
 		for _, e := range os.entries {
 			if !mc.Contains(e.Dot) && m.Put(k, e.Dot, e.Value) {
@@ -194,15 +194,15 @@ func (m *DotMap[K, V]) Join(o *DotMap[K, V], mc, oc *Context) int {
 	return changed
 }
 
-// reserve makes room for n more values when they would more than double m:
-// rebuilding both maps at their final size once costs less than the
-// rehashing of growing them step by step.
-func (m *DotMap[K, V]) reserve(n int) {
-	if n <= len(m.byDot) || n < 1024 {
+// reserve makes room for up to keys more keys and dots more values when
+// the values would more than double m: rebuilding both maps at their final
+// size once costs less than the rehashing of growing them step by step.
+func (m *DotMap[K, V]) reserve(keys, dots int) {
+	if dots <= len(m.byDot) || dots < 1024 {
 		return
 	}
-	byKey := make(map[K]*slot[K, V], len(m.byKey)+n)
-	byDot := make(map[Dot]*slot[K, V], len(m.byDot)+n)
+	byKey := make(map[K]*slot[K, V], len(m.byKey)+keys)
+	byDot := make(map[Dot]*slot[K, V], len(m.byDot)+dots)
 	for k, s := range m.byKey {
 		byKey[k] = s
 	}

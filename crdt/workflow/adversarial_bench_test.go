@@ -2,6 +2,7 @@ package workflow_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/flowsync/flowsync/crdt/workflow"
 	"github.com/flowsync/flowsync/crdt/workflow/workflowtest"
@@ -22,16 +23,22 @@ func BenchmarkAdversarialDelta(b *testing.B) {
 		b.Run(c.Name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.ReportMetric(float64(len(c.Delta)), "delta-bytes")
+			var cpu time.Duration
 			for range b.N {
 				b.StopTimer()
 				doc := c.Doc.Clone()
+				before := cpuTime(b)
 				b.StartTimer()
 				d, err := workflow.Decode(c.Delta, workflow.DeltaLimits)
 				if err != nil {
 					b.Fatal(err)
 				}
 				doc.Merge(d)
+				b.StopTimer()
+				cpu += cpuTime(b) - before
+				b.StartTimer()
 			}
+			b.ReportMetric(float64(cpu.Microseconds())/1e3/float64(b.N), "cpu-ms/op")
 		})
 	}
 }
