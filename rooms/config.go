@@ -10,6 +10,8 @@ import (
 
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/sync/receipt"
+
+	"github.com/flowsync/flowsync/crdt/workflow"
 )
 
 // Config configures a Registry. The zero Config is valid: every zero field
@@ -66,6 +68,13 @@ type Config struct {
 	// deltas are refused with the retryable STORAGE_UNAVAILABLE instead of
 	// growing memory while the store is down. Default: 64 MiB.
 	MaxPendingBytes int
+	// MaxDocumentBytes bounds a document's encoded size: an edit that
+	// would take it past the bound is refused with the final TOO_LARGE,
+	// the document unchanged (see docsize.go for the estimate). It is at
+	// most workflow.DocLimits.MaxBytes (64 MiB), what a stored snapshot may
+	// decode to; a document past that could not be loaded again. -1: no
+	// bound. Default: 48 MiB.
+	MaxDocumentBytes int
 	// RetryBackoff and MaxRetryBackoff bound the exponential backoff
 	// between failed store writes. Defaults: 100 ms and 10 s.
 	RetryBackoff    time.Duration
@@ -136,6 +145,7 @@ const (
 	DefaultMaxBatchDeltas   = 1000
 	DefaultMinWriteInterval = 10 * time.Millisecond
 	DefaultMaxPendingBytes  = 64 << 20
+	DefaultMaxDocumentBytes = 48 << 20
 	DefaultRetryBackoff     = 100 * time.Millisecond
 	DefaultMaxRetryBackoff  = 10 * time.Second
 
@@ -163,6 +173,7 @@ func (c Config) withDefaults() Config {
 	def(&c.MaxMembers, DefaultMaxMembers)
 	def(&c.MaxBatchDeltas, DefaultMaxBatchDeltas)
 	def(&c.MaxPendingBytes, DefaultMaxPendingBytes)
+	def(&c.MaxDocumentBytes, DefaultMaxDocumentBytes)
 	def(&c.EvictionSnapshotAttempts, DefaultEvictionSnapshotAttempts)
 	defDur(&c.SnapshotInterval, DefaultSnapshotInterval)
 	defDur(&c.SnapshotMaxDelay, max(DefaultSnapshotMaxDelay, c.SnapshotInterval))
@@ -217,6 +228,9 @@ func (c Config) validate() error {
 	neg("InboxSize", c.InboxSize < 0)
 	neg("MaxBatchDeltas", c.MaxBatchDeltas < 0)
 	neg("MaxPendingBytes", c.MaxPendingBytes < 0)
+	if c.MaxDocumentBytes < -1 || c.MaxDocumentBytes > workflow.DocLimits.MaxBytes {
+		errs = append(errs, fmt.Errorf("rooms: Config.MaxDocumentBytes must be positive and at most %d (what a snapshot may decode to), or -1 for no bound", workflow.DocLimits.MaxBytes))
+	}
 	neg("RetryBackoff", c.RetryBackoff < 0)
 	neg("MaxRetryBackoff", c.MaxRetryBackoff < 0)
 	neg("SnapshotInterval", c.SnapshotInterval < 0)

@@ -126,8 +126,15 @@ func (rm *Room) handleVouch(ev *vouchEvent) {
 		rm.refuse(ms, ev.opID, err)
 		return
 	}
+	covered := rm.doc.Context().Covers(ev.delta.Context())
+	if !covered {
+		if err := rm.checkDocSize(len(ev.raw)); err != nil {
+			rm.refuse(ms, ev.opID, err)
+			return
+		}
+	}
 	rm.metrics.vouch(true)
-	if !rm.doc.Context().Covers(ev.delta.Context()) {
+	if !covered {
 		latest := ev.delta.Latest()
 		rm.doc.Merge(ev.delta)
 		if !latest.IsZero() {

@@ -58,6 +58,7 @@ type Room struct {
 	closing       context.Context // non-nil once Registry.Close asked
 	stopped       bool            // the workflow was deleted: the loop returns
 	snap          snapState
+	docSize       docSizeState // docsize.go
 	refresh       refreshState // store reloads (refresh.go)
 	receipts      receiptState // epoch, relay sequence, durable mark (receipts.go)
 }
@@ -397,6 +398,7 @@ func (rm *Room) load() bool {
 		}
 	}
 	rm.doc = doc
+	rm.measureDocSize()
 	rm.receipts.epoch = newEpoch()
 	rm.clock = crdt.NewClock(rm.cfg.ServerReplicaID)
 	return true
@@ -700,6 +702,10 @@ func (rm *Room) handleDelta(ev *deltaEvent) {
 		rm.metrics.vetted(v.Unverified.Len(), v.Dead)
 		raw = v.Delta.Encode()
 	}
+	if err := rm.checkDocSize(len(raw)); err != nil {
+		rm.refuse(ms, ev.opID, err)
+		return
+	}
 	rm.doc.Merge(v.Delta)
 	if !latest.IsZero() {
 		rm.clock.Observe(latest, nowMs)
@@ -756,9 +762,12 @@ func (rm *Room) runOperation(id Identity, op workflow.Op) (*workflow.Doc, []byte
 	if err != nil {
 		return nil, nil, err
 	}
+	raw := delta.Encode()
+	if err := rm.checkDocSize(len(raw)); err != nil {
+		return nil, nil, err
+	}
 	rm.doc.Merge(delta)
 	rm.metrics.observeMerge(rm.cfg.since(start))
-	raw := delta.Encode()
 	rm.publish(raw)
 	return delta, raw, nil
 }
@@ -800,6 +809,7 @@ func (rm *Room) queueWrite(p pendingDelta) {
 	rm.markSnapDirty()
 	rm.pending = append(rm.pending, p)
 	rm.pendingBytes += len(p.raw)
+	rm.grewBy(len(p.raw))
 	rm.metrics.gauges(0, 0, float64(len(p.raw)))
 }
 

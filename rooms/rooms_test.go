@@ -330,6 +330,9 @@ func TestConfigValidate(t *testing.T) {
 		{Config{IdleTimeout: -1}, false},
 		{Config{MaxCatchUpChunk: 10}, false},
 		{Config{RetryBackoff: time.Second, MaxRetryBackoff: time.Millisecond}, false},
+		{Config{MaxDocumentBytes: -1}, true},
+		{Config{MaxDocumentBytes: -2}, false},
+		{Config{MaxDocumentBytes: 64<<20 + 1}, false},
 	} {
 		if err := tc.cfg.validate(); (err == nil) != tc.ok {
 			t.Errorf("%+v: validate() = %v", tc.cfg, err)

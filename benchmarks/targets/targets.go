@@ -117,6 +117,8 @@ func build(ctx context.Context, name string, o Options) (serve func(context.Cont
 			MaxConnections:        -1,
 			MaxConnectionsPerIP:   -1,
 			MaxConnectionsPerUser: -1,
+			// Every simulated client dials from this one address.
+			ConnectionsPerMinutePerIP: -1,
 		}
 		if o.NoRateLimits {
 			sess.FramesPerSecond, sess.BytesPerSecond = -1, -1

@@ -115,6 +115,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.IntVar(&cfg.Session.MaxConnections, "max-connections", envInt("max-connections", 10_000), "open websockets on this server; -1: no cap (FLOWSYNC_MAX_CONNECTIONS)")
 	fs.IntVar(&cfg.Session.MaxConnectionsPerIP, "max-connections-per-ip", envInt("max-connections-per-ip", 100), "open websockets per client address (IPv6: per /64); -1: no cap (FLOWSYNC_MAX_CONNECTIONS_PER_IP)")
 	fs.IntVar(&cfg.Session.MaxConnectionsPerUser, "max-connections-per-user", envInt("max-connections-per-user", 50), "authenticated sessions per user; -1: no cap (FLOWSYNC_MAX_CONNECTIONS_PER_USER)")
+	connectionsPerMinute := fs.Int("connections-per-minute-per-ip", envInt("connections-per-minute-per-ip", 15), "websocket upgrade attempts per minute per client address (IPv6: per /64), refused with 429 and Retry-After; -1: no limit; loopback is exempt with --dev (FLOWSYNC_CONNECTIONS_PER_MINUTE_PER_IP)")
+	fs.IntVar(&cfg.Session.ConnectionBurstPerIP, "connection-burst-per-ip", envInt("connection-burst-per-ip", 100), "burst of upgrade attempts per client address above the rate (FLOWSYNC_CONNECTION_BURST_PER_IP)")
 	fs.BoolVar(&cfg.Session.TrustProxyHeaders, "trust-proxy-headers", envBool("trust-proxy-headers", false), "take the client address from X-Forwarded-For (only behind exactly one trusted proxy) (FLOWSYNC_TRUST_PROXY_HEADERS)")
 	framesPerSecond := fs.Int("frames-per-second", envInt("frames-per-second", 50), "frames a session may send per second; -1: no limit (FLOWSYNC_FRAMES_PER_SECOND)")
 	fs.IntVar(&cfg.Session.FrameBurst, "frame-burst", envInt("frame-burst", 200), "burst of frames above the rate (FLOWSYNC_FRAME_BURST)")
@@ -127,6 +129,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.IntVar(&cfg.Session.MaxRoomsPerSession, "max-rooms-per-session", envInt("max-rooms-per-session", 64), "rooms one session may be in at once; a Join over it gets TOO_MANY_ROOMS; -1: no cap (FLOWSYNC_MAX_ROOMS_PER_SESSION)")
 	fs.IntVar(&cfg.Session.MaxRoomsPerUser, "max-rooms-per-user", envInt("max-rooms-per-user", 256), "rooms all sessions of one user may be in at once; -1: no cap (FLOWSYNC_MAX_ROOMS_PER_USER)")
 	fs.IntVar(&cfg.Rooms.MaxMembers, "max-room-members", envInt("max-room-members", 1000), "sessions one room takes on this node; a Join over it gets a retryable OVERLOADED; -1: no cap (FLOWSYNC_MAX_ROOM_MEMBERS)")
+	fs.IntVar(&cfg.Rooms.MaxDocumentBytes, "max-document-bytes", envInt("max-document-bytes", 48<<20), "largest encoded size a document may grow to; an edit past it gets TOO_LARGE; at most 64 MiB (what a snapshot may decode to); -1: no bound (FLOWSYNC_MAX_DOCUMENT_BYTES)")
 	fs.BoolVar(&cfg.Rooms.RequireExisting, "require-existing-workflows", envBool("require-existing-workflows", false), "refuse joins of workflows never created (admin API PUT /admin/v1/workflows/{id}) nor written, with UNKNOWN_WORKFLOW (FLOWSYNC_REQUIRE_EXISTING_WORKFLOWS)")
 	fs.DurationVar(&cfg.Rooms.IdleTimeout, "room-idle-timeout", envDur("room-idle-timeout", time.Minute), "how long an empty room stays loaded (FLOWSYNC_ROOM_IDLE_TIMEOUT)")
 	fs.IntVar(&cfg.Rooms.MaxCatchUpChunk, "max-catchup-chunk", envInt("max-catchup-chunk", 256<<10), "largest catch-up chunk in bytes (FLOWSYNC_MAX_CATCHUP_CHUNK)")
@@ -164,6 +167,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		return cfg, 0, errors.Join(envErrs...)
 	}
 	cfg.Session.FramesPerSecond = float64(*framesPerSecond)
+	cfg.Session.ConnectionsPerMinutePerIP = float64(*connectionsPerMinute)
 	cfg.Rooms.MaxClockLag = *maxClockLag
 	if *maxClockLag == 0 {
 		cfg.Rooms.MaxClockLag = -1

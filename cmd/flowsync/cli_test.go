@@ -155,14 +155,15 @@ func TestParseServeAuthFiles(t *testing.T) {
 
 func TestParseServeLimits(t *testing.T) {
 	env := map[string]string{"FLOWSYNC_DEV": "true", "FLOWSYNC_MAX_CONNECTIONS_PER_IP": "7", "FLOWSYNC_FRAMES_PER_SECOND": "-1"}
-	cfg, _, err := parseServe([]string{"--max-connections", "500", "--byte-burst", "4194304", "--trust-proxy-headers"},
+	cfg, _, err := parseServe([]string{"--max-connections", "500", "--byte-burst", "4194304", "--trust-proxy-headers", "--connections-per-minute-per-ip", "-1", "--max-document-bytes", "1048576"},
 		func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := cfg.Session
 	if s.MaxConnections != 500 || s.MaxConnectionsPerIP != 7 || s.MaxConnectionsPerUser != 50 || !s.TrustProxyHeaders ||
-		s.FramesPerSecond != -1 || s.FrameBurst != 200 || s.ByteBurst != 4<<20 || s.MaxRateLimitRefusals != 100 {
+		s.FramesPerSecond != -1 || s.FrameBurst != 200 || s.ByteBurst != 4<<20 || s.MaxRateLimitRefusals != 100 ||
+		s.ConnectionsPerMinutePerIP != -1 || s.ConnectionBurstPerIP != 100 || cfg.Rooms.MaxDocumentBytes != 1<<20 {
 		t.Fatalf("session limits = %+v", s)
 	}
 }

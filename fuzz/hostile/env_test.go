@@ -73,7 +73,7 @@ func newEnv(tb testing.TB) *env {
 	// Flushing at once instead of every 10 ms makes each reply, and so each
 	// exec, quicker; it changes when frames are written, not which.
 	sm := session.NewMetrics(nil)
-	h, err := session.NewHandler(session.Config{FlushInterval: -1, CloseGrace: 50 * time.Millisecond}, reg, roleAuth{}, quiet, sm)
+	h, err := session.NewHandler(session.Config{FlushInterval: -1, CloseGrace: 50 * time.Millisecond, ConnectionsPerMinutePerIP: -1}, reg, roleAuth{}, quiet, sm)
 	if err != nil {
 		tb.Fatal(err)
 	}

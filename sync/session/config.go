@@ -95,6 +95,23 @@ type Config struct {
 	// id; the Hello over it is answered with Error OVERLOADED and close
 	// 4005. -1: no cap. Default: 50.
 	MaxConnectionsPerUser int
+	// ConnectionsPerMinutePerIP and ConnectionBurstPerIP limit how fast
+	// one client address (IPv6: one /64, as MaxConnectionsPerIP) may
+	// attempt websocket upgrades: a token bucket per address, taken by
+	// every attempt, refused with HTTP 429 and Retry-After before
+	// upgrading. The burst lets an address reopen all the connections
+	// MaxConnectionsPerIP lets it hold at once (a server restart); the rate
+	// is far above what one browser reconnecting with backoff attempts.
+	// Idle buckets are dropped and the table is capped at 65,536
+	// addresses. -1 (ConnectionsPerMinutePerIP): no limit. Defaults: 15
+	// per minute and a burst of 100.
+	ConnectionsPerMinutePerIP float64
+	ConnectionBurstPerIP      int
+	// ConnectionRateSkipsLoopback exempts loopback addresses from the
+	// connection-rate limit (the server sets it in development mode, where
+	// one developer's tools reconnect from 127.0.0.1 all day). Default:
+	// false.
+	ConnectionRateSkipsLoopback bool
 	// TrustProxyHeaders takes the client address from the last entry of
 	// X-Forwarded-For (the one the proxy in front appended) instead of the
 	// TCP peer. Set it only behind exactly one trusted proxy that appends
@@ -141,6 +158,8 @@ const (
 	DefaultMaxConnections        = 10_000
 	DefaultMaxConnectionsPerIP   = 100
 	DefaultMaxConnectionsPerUser = 50
+	DefaultConnectionsPerMinute  = 15
+	DefaultConnectionBurstPerIP  = 100
 	DefaultFramesPerSecond       = 50
 	DefaultFrameBurst            = 200
 	DefaultBytesPerSecond        = 1 << 20
@@ -213,6 +232,12 @@ func (c Config) withDefaults() Config {
 	if c.MaxConnectionsPerUser == 0 {
 		c.MaxConnectionsPerUser = DefaultMaxConnectionsPerUser
 	}
+	if c.ConnectionsPerMinutePerIP == 0 {
+		c.ConnectionsPerMinutePerIP = DefaultConnectionsPerMinute
+	}
+	if c.ConnectionBurstPerIP == 0 {
+		c.ConnectionBurstPerIP = DefaultConnectionBurstPerIP
+	}
 	if c.FramesPerSecond == 0 {
 		c.FramesPerSecond = DefaultFramesPerSecond
 	}
@@ -254,6 +279,7 @@ func (c Config) validate() error {
 	neg("MaxInvalidFrames", c.MaxInvalidFrames < 0)
 	neg("MaxClockSkew", c.MaxClockSkew < 0)
 	neg("FrameBurst", c.FrameBurst < 0)
+	neg("ConnectionBurstPerIP", c.ConnectionBurstPerIP < 0)
 	neg("ByteBurst", c.ByteBurst < 0)
 	neg("MaxRateLimitRefusals", c.MaxRateLimitRefusals < 0)
 	neg("GrantOverrideTTL", c.GrantOverrideTTL < 0)
@@ -268,6 +294,7 @@ func (c Config) validate() error {
 	noLimit("MaxRoomsPerSession", c.MaxRoomsPerSession < -1)
 	noLimit("MaxRoomsPerUser", c.MaxRoomsPerUser < -1)
 	noLimit("MaxClockLag", c.MaxClockLag < 0 && c.MaxClockLag != -1)
+	noLimit("ConnectionsPerMinutePerIP", c.ConnectionsPerMinutePerIP < 0 && c.ConnectionsPerMinutePerIP != -1)
 	noLimit("FramesPerSecond", c.FramesPerSecond < 0 && c.FramesPerSecond != -1)
 	noLimit("BytesPerSecond", c.BytesPerSecond < -1)
 	if (c.FlushInterval < 0 && c.FlushInterval != -1) || c.FlushInterval > maxFlushInterval {

@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -29,9 +31,14 @@ type Handler struct {
 	logger   *slog.Logger
 	metrics  *Metrics
 	upgrader websocket.Upgrader
-	allowed  []string        // normalized AllowedOrigins
-	ctx      context.Context // cancelled when Close gives up waiting
-	cancel   context.CancelFunc
+	allowed  []string // normalized AllowedOrigins
+	connRate *connRateLimiter
+	// frameHook, when set (only by tests, through export_test.go, before
+	// any connection), sees each message before it is handled: the seam
+	// that makes frame handling panic.
+	frameHook func(data []byte)
+	ctx       context.Context // cancelled when Close gives up waiting
+	cancel    context.CancelFunc
 
 	mu        sync.Mutex
 	sessions  map[*session]struct{}    // guarded by mu
@@ -64,6 +71,7 @@ func NewHandler(cfg Config, reg *rooms.Registry, auth Authenticator, logger *slo
 		sessions: make(map[*session]struct{}),
 		perIP:    make(map[string]int), byUser: make(map[string][]*session), userRooms: make(map[string]int),
 		overrides: make(map[string][]grantChange),
+		connRate:  newConnRateLimiter(&cfg),
 	}
 	for _, o := range cfg.AllowedOrigins {
 		h.allowed = append(h.allowed, normalizeOrigin(o))
@@ -114,8 +122,8 @@ func (h *Handler) checkOrigin(r *http.Request) bool {
 }
 
 // ServeHTTP implements http.Handler. An upgrade over MaxConnections is
-// refused with 503, one over MaxConnectionsPerIP with 429, both before
-// upgrading.
+// refused with 503, one over MaxConnectionsPerIP or the connection-rate
+// limit with 429, all before upgrading.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key := clientKey(r, h.cfg.TrustProxyHeaders)
 	h.mu.Lock()
@@ -126,6 +134,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Unlock()
 	if closing {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	if ok, wait := h.connRate.allow(key, time.Now()); !ok {
+		h.wg.Done()
+		h.metrics.refused(limitConnectionRate)
+		h.logger.Debug("websocket upgrade refused by the connection-rate limit", "remote", key)
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
+		http.Error(w, http.StatusText(http.StatusTooManyRequests), http.StatusTooManyRequests)
 		return
 	}
 	if status := h.admitConn(key); status != 0 {

@@ -127,9 +127,23 @@ func newEnvAuth(t *testing.T, auth session.Authenticator, tweak func(*session.Co
 
 func newEnvOn(t *testing.T, auth session.Authenticator, tweak func(*session.Config, *rooms.Config), pipes bool) *env {
 	t.Helper()
+	var wrap func(net.Listener) net.Listener
+	if pipes {
+		wrap = func(ln net.Listener) net.Listener { return ln }
+	}
+	return newEnvListening(t, auth, tweak, wrap)
+}
+
+// newEnvListening is newEnvOn with its server listening on wrap of a
+// PipeListener (the env is then a bubble env), or on a socket if wrap is
+// nil.
+func newEnvListening(t *testing.T, auth session.Authenticator, tweak func(*session.Config, *rooms.Config), wrap func(net.Listener) net.Listener) *env {
+	t.Helper()
+	pipes := wrap != nil
 	var scfg session.Config
 	var rcfg rooms.Config
 	scfg.CloseGrace = 200 * time.Millisecond
+	scfg.ConnectionsPerMinutePerIP = -1 // tests open many connections from 127.0.0.1
 	if tweak != nil {
 		tweak(&scfg, &rcfg)
 	}
@@ -153,7 +167,7 @@ func newEnvOn(t *testing.T, auth session.Authenticator, tweak func(*session.Conf
 		ln := testutil.NewPipeListener()
 		hs := &http.Server{Handler: mux}
 		served := make(chan struct{})
-		go func() { defer close(served); _ = hs.Serve(ln) }()
+		go func() { defer close(served); _ = hs.Serve(wrap(ln)) }()
 		e.url = "ws://pipe/v1/sync"
 		e.dialer = &websocket.Dialer{NetDialContext: ln.Dial}
 		// Fake time starts in 2000: the clients' clocks must not lead it.

@@ -88,6 +88,7 @@ func measureIdle(b *testing.B, n, nRooms int, profile string) idleFootprint {
 	b.Helper()
 	var scfg session.Config
 	scfg.MaxConnections, scfg.MaxConnectionsPerIP, scfg.MaxConnectionsPerUser = -1, -1, -1
+	scfg.ConnectionsPerMinutePerIP = -1
 	reg, err := rooms.NewRegistry(rooms.Config{}, memory.New(), nil, rooms.NewMetrics(nil))
 	if err != nil {
 		b.Fatal(err)

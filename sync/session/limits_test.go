@@ -203,6 +203,12 @@ func TestOversizedDragRefused(t *testing.T) {
 		if er := expectErrorFor(a, "wf"); er.Code != protocol.CodeTooLarge {
 			t.Fatalf("drag of %d long ids: %+v", len(long), er)
 		}
+		// Over the byte bound, for a workflow not joined: NOT_JOINED, as
+		// for any frame (the oversized Drag is answered from a scan).
+		a.send(&protocol.Drag{WorkflowID: "elsewhere", Positions: long})
+		if er := expectErrorFor(a, "elsewhere"); er.Code != protocol.CodeNotJoined {
+			t.Fatalf("oversized drag for a workflow not joined: %+v", er)
+		}
 		delete(big, "b0")
 		a.send(&protocol.Drag{WorkflowID: "wf", Positions: big}) // at the bound: relayed
 		for {

@@ -139,6 +139,7 @@ const (
 	limitConnections        = "connections"
 	limitConnectionsPerIP   = "connections_per_ip"
 	limitConnectionsPerUser = "connections_per_user"
+	limitConnectionRate     = "connection_rate"
 	limitRoomsPerSession    = "rooms_per_session"
 	limitRoomsPerUser       = "rooms_per_user"
 	limitFrameRate          = "frame_rate"

@@ -78,6 +78,9 @@ func (s *session) readBurst(ctx context.Context) (r burstResult) {
 			return burstResult{code: code, reason: reason, end: true}
 		}
 		current = data
+		if hook := s.h.frameHook; hook != nil {
+			hook(data)
+		}
 		if code, reason := s.readFrame(ctx, mt, data); code != 0 {
 			return burstResult{code: code, reason: reason, end: true}
 		}
@@ -104,6 +107,13 @@ func (s *session) readFrame(ctx context.Context, mt int, data []byte) (protocol.
 		s.h.metrics.invalid(protocol.CodeInvalidFrame)
 		s.send(protocol.NewError(protocol.CodeInvalidFrame, "text messages are not part of the protocol; send binary frames"))
 		return protocol.CloseInvalidFrames, "text message"
+	}
+	if s.authed && limited == "" && len(data) > protocol.MaxDragBytes {
+		if wf, ok := protocol.DragWorkflow(data); ok {
+			s.h.metrics.frameIn(protocol.FrameDrag)
+			s.refuseLargeDrag(wf, len(data))
+			return 0, ""
+		}
 	}
 	f, err := protocol.Decode(data, protocol.Limits{MaxFrameBytes: cfg.MaxFrameBytes})
 	if err == nil && !f.Type().FromClient() {
@@ -350,6 +360,18 @@ func (s *session) joinedMember(wf string) *roomMember {
 		s.send(e)
 	}
 	return m
+}
+
+// refuseLargeDrag answers a Drag of n > protocol.MaxDragBytes bytes, found
+// by a scan instead of a decode: NOT_JOINED as any frame for a workflow the
+// session has not joined, else TOO_LARGE; nothing is relayed.
+func (s *session) refuseLargeDrag(wf string, n int) {
+	if s.joinedMember(wf) == nil {
+		return
+	}
+	e := protocol.NewError(protocol.CodeTooLarge, "drag frame of %d bytes (at most %d)", n, protocol.MaxDragBytes)
+	e.WorkflowID = wf
+	s.send(e)
 }
 
 // dragger returns the membership a Drag of n bytes is relayed to, or

@@ -68,6 +68,7 @@ func newJWTEnv(t *testing.T, tweak func(*session.JWTConfig, *session.Config)) *e
 		Issuer:   "app",
 	}
 	var scfg session.Config
+	scfg.ConnectionsPerMinutePerIP = -1 // many connections from 127.0.0.1
 	if tweak != nil {
 		tweak(&jcfg, &scfg)
 	}
@@ -693,4 +694,49 @@ func TestHostileInputPack(t *testing.T) {
 	op := bystander.sendDelta("wf", bystander.edit(addBlock("b1", "Still here")))
 	expectApplied(bystander, op)
 	testutil.WaitFor(t, "the offenders to be gone", func() bool { return e.h.Len() == 1 })
+}
+
+// TestConnectionRateLimit: upgrade attempts past an address's burst get 429
+// with Retry-After before the upgrade, counted in the metric; another
+// address is not affected.
+func TestConnectionRateLimit(t *testing.T) {
+	e := newEnv(t, func(s *session.Config, _ *rooms.Config) {
+		s.ConnectionsPerMinutePerIP, s.ConnectionBurstPerIP, s.TrustProxyHeaders = 1, 2, true
+	})
+	a := http.Header{"X-Forwarded-For": {"203.0.113.1"}}
+	for i := range 2 {
+		conn, st := dialStatus(t, e, a)
+		if st != http.StatusSwitchingProtocols {
+			t.Fatalf("attempt %d within the burst: status %d", i, st)
+		}
+		conn.Close() // the rate counts attempts, not open connections
+	}
+	_, resp, err := websocket.DefaultDialer.Dial(e.url, a)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("attempt past the burst: %v %v, want 429", resp, err)
+	}
+	if ra := resp.Header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Fatalf("Retry-After = %q", ra)
+	}
+	if got := counterValue(e.metrics.LimitRefusals.WithLabelValues("connection_rate")); got != 1 {
+		t.Fatalf("metric = %v", got)
+	}
+	if _, st := dialStatus(t, e, http.Header{"X-Forwarded-For": {"203.0.113.2"}}); st != http.StatusSwitchingProtocols {
+		t.Fatalf("another address: status %d", st)
+	}
+}
+
+// TestConnectionRateLimitOnByDefault: the zero Config limits the rate.
+func TestConnectionRateLimitOnByDefault(t *testing.T) {
+	e := newEnv(t, func(s *session.Config, _ *rooms.Config) { s.ConnectionsPerMinutePerIP = 0 })
+	for i := range session.DefaultConnectionBurstPerIP {
+		conn, st := dialStatus(t, e, nil)
+		if st != http.StatusSwitchingProtocols {
+			t.Fatalf("attempt %d: status %d", i, st)
+		}
+		conn.Close()
+	}
+	if _, st := dialStatus(t, e, nil); st != http.StatusTooManyRequests {
+		t.Fatalf("attempt %d: status %d, want 429", session.DefaultConnectionBurstPerIP+1, st)
+	}
 }

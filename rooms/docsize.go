@@ -1,0 +1,62 @@
+package rooms
+
+import (
+	"time"
+
+	"github.com/flowsync/flowsync/sync/protocol"
+)
+
+// Document size bound. A stored snapshot is decoded against
+// workflow.DocLimits when the room loads, so a document that grew past it
+// could never be loaded again: the room refuses an edit that would take
+// its document past Config.MaxDocumentBytes (below DocLimits, with margin)
+// with the final TOO_LARGE, the document unchanged.
+//
+// Encoding the document per edit would cost as much as the edit's merge
+// many times over, so the room keeps an estimate: the exact encoded size
+// measured at load, plus the encoded size of every delta merged since.
+// A delta that overwrites a value adds its full size although the document
+// grows by less, so the estimate only errs high; before refusing on a
+// stale estimate the room measures again (one encode), at most once per
+// docSizeRemeasure, so an edit is refused on an exact size unless the
+// document changed within that time.
+
+// docSizeRemeasure spaces the exact measures an edit near the bound
+// triggers.
+const docSizeRemeasure = 10 * time.Second
+
+// docSizeState is the room loop's size estimate. Owned by run.
+type docSizeState struct {
+	measured   int       // exact encoded size at the last measure
+	since      int       // encoded bytes of the deltas merged since
+	measuredAt time.Time // zero: never measured
+}
+
+// measureDocSize encodes the document once and restarts the estimate.
+func (rm *Room) measureDocSize() {
+	rm.docSize = docSizeState{measured: len(rm.doc.Encode()), measuredAt: rm.cfg.now()}
+}
+
+// grewBy adds a merged delta's encoded size to the estimate.
+func (rm *Room) grewBy(n int) { rm.docSize.since += n }
+
+// checkDocSize returns the TOO_LARGE refusal when a delta of n encoded
+// bytes would take the document past Config.MaxDocumentBytes.
+func (rm *Room) checkDocSize(n int) error {
+	limit := rm.cfg.MaxDocumentBytes
+	if limit < 0 {
+		return nil
+	}
+	s := &rm.docSize
+	if s.measured+s.since+n <= limit {
+		return nil
+	}
+	if s.since > 0 && rm.cfg.since(s.measuredAt) >= docSizeRemeasure {
+		rm.measureDocSize()
+		if s.measured+n <= limit {
+			return nil
+		}
+	}
+	return protocol.NewError(protocol.CodeTooLarge,
+		"the edit would make the document larger than %d bytes (about %d now)", limit, s.measured+s.since)
+}
