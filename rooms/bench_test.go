@@ -134,3 +134,52 @@ func BenchmarkDecodeMergeEncode(b *testing.B) {
 			Origin: protocol.Origin{UserID: "u", ReplicaID: "client", SessionID: "s"}})
 	}
 }
+
+// BenchmarkColdJoin is the room's cost of a join with an empty context: the
+// whole document as catch-up chunks, the Joined frame, the roster. It drives
+// handleJoin directly, one joiner at a time, and removes the joiner after.
+func BenchmarkColdJoin(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("blocks=%d", n), func(b *testing.B) {
+			r := newRegistry(b, Config{}, nil)
+			rm := newRoom(r, "wf")
+			rm.doc = batchDoc(b, n)
+			rm.clock = crdt.NewClock("server")
+			m := &countingMember{sid: "s", id: Identity{UserID: "u", ReplicaID: "joiner", Role: protocol.RoleWrite}}
+			reply := make(chan joinReply, 1)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				rm.handleJoin(&joinEvent{m: m, reply: reply})
+				if res := <-reply; res.err != nil {
+					b.Fatal(res.err)
+				}
+				rm.remove(rm.members[m])
+			}
+			b.ReportMetric(float64(m.bytes)/float64(b.N), "bytes/join")
+		})
+	}
+}
+
+// batchDoc is a document of n agent blocks added 500 at a time.
+func batchDoc(tb testing.TB, n int) *workflow.Doc {
+	tb.Helper()
+	doc := workflow.New()
+	clock := crdt.NewClock("w")
+	wall := int64(1_700_000_000_000)
+	for start := 0; start < n; start += 500 {
+		var op workflow.BatchAddBlocks
+		for i := start; i < min(start+500, n); i++ {
+			id := fmt.Sprintf("block-%05d", i)
+			op.Blocks = append(op.Blocks, workflow.BlockInput{
+				ID: id, Type: "agent", Name: "Agent " + id, Position: &workflow.Position{X: float64(i), Y: 1},
+				SubBlocks: map[string]workflow.SubBlockInput{"prompt": {ID: "prompt", Type: "long-input", Value: "write a poem about " + id}},
+			})
+		}
+		wall++
+		if _, err := doc.Apply(clock.Now(wall), op); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return doc
+}

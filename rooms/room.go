@@ -38,6 +38,7 @@ type Room struct {
 	// Owned by run.
 	doc           *workflow.Doc
 	clock         *crdt.Clock
+	fullState     fullState
 	members       map[Member]*memberState
 	remote        map[string][]protocol.RosterEntry // other nodes' members, by node id (shown, never stored)
 	slow          []*memberState                    // queue overflowed; removed after the current event
@@ -560,7 +561,7 @@ func (rm *Room) handleJoin(ev *joinEvent) {
 	}
 	// The whole reply goes out from here, in one call: Joined, then every
 	// chunk, so no other frame of this room can come before Joined.
-	chunks := rm.doc.DeltaSince(have).EncodeChunks(rm.cfg.MaxCatchUpChunk)
+	chunks := rm.catchUp(have)
 	ctx := workflow.New()
 	ctx.Context().Merge(rm.doc.Context())
 	joined := &protocol.Joined{

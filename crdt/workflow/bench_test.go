@@ -55,20 +55,29 @@ func benchBlock(i int, typ string) BlockInput {
 // buildDoc returns a document of nBlocks blocks written by replica
 // "builder": agents with a name, a position and 3 sub-blocks, chained by
 // edges, plus a few loop containers with 4 agent children each. Blocks are
-// added with BatchAddBlocks in batches of 100.
+// added with BatchAddBlocks in batches of 100 (1,000 above 10,000 blocks).
 func buildDoc(tb testing.TB, nBlocks int) (*Doc, []string) {
 	tb.Helper()
 	d := New()
 	clock := newBenchClock("builder")
+	// The fixture is written before any bench clock starts: an edit must not
+	// predate the add of its block (checkStamps).
+	clock.wall -= 1_000_000
 	ids := make([]string, 0, nBlocks)
 	nLoops := min(10, max(1, nBlocks/100))
 	loopEvery := max(1, nBlocks/nLoops)
 	const childrenPerLoop = 4
 	prevTop := "" // last top-level agent, the next one's edge source
-	for start := 0; start < nBlocks; start += 100 {
+	// Larger documents are added in larger batches, so that building one
+	// does not cost n²/100 of the old per-operation scans.
+	batch := 100
+	if nBlocks > 10000 {
+		batch = 1000
+	}
+	for start := 0; start < nBlocks; start += batch {
 		var op BatchAddBlocks
-		for i := start; i < min(start+100, nBlocks); {
-			if i%loopEvery == 0 && i+childrenPerLoop < min(start+100, nBlocks) {
+		for i := start; i < min(start+batch, nBlocks); {
+			if i%loopEvery == 0 && i+childrenPerLoop < min(start+batch, nBlocks) {
 				loop := benchBlock(i, TypeLoop)
 				op.Blocks = append(op.Blocks, loop)
 				ids = append(ids, loop.ID)
@@ -125,7 +134,7 @@ func cachedDoc(tb testing.TB, n int) (*Doc, []string) {
 // (position updates by a second replica, prepared in order on the writer's
 // own copy so its dots advance) into the reader's document.
 func BenchmarkApplyOneFieldDelta(b *testing.B) {
-	for _, n := range []int{1000, 10000} {
+	for _, n := range scaleSizes {
 		b.Run(fmt.Sprintf("blocks=%d", n), func(b *testing.B) {
 			base, ids := cachedDoc(b, n)
 			const pool = 20000
@@ -141,13 +150,17 @@ func BenchmarkApplyOneFieldDelta(b *testing.B) {
 				}
 				deltas[i] = d
 			}
+			// The reader is a long-lived document, as a room's: its index
+			// is built (it has prepared operations or answered a join).
 			reader := base.Clone()
+			warmIndex(reader)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i, j := 0, 0; i < b.N; i, j = i+1, j+1 {
 				if j == pool {
 					b.StopTimer()
 					reader = base.Clone()
+					warmIndex(reader)
 					j = 0
 					b.StartTimer()
 				}
@@ -197,46 +210,55 @@ func BenchmarkDecodeApplyClientDelta(b *testing.B) {
 	b.ReportMetric(float64(size)/pool, "delta-bytes")
 }
 
+// scaleSizes are the document sizes the per-operation benchmarks run at.
+var scaleSizes = []int{1000, 10000, 50000}
+
 func BenchmarkEncodeDocument(b *testing.B) {
-	b.Run("blocks=10000", func(b *testing.B) {
-		d, _ := cachedDoc(b, 10000)
-		var enc []byte
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			enc = d.Encode()
-		}
-		b.ReportMetric(float64(len(enc)), "bytes")
-	})
+	for _, n := range scaleSizes {
+		b.Run(fmt.Sprintf("blocks=%d", n), func(b *testing.B) {
+			d, _ := cachedDoc(b, n)
+			var enc []byte
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				enc = d.Encode()
+			}
+			b.ReportMetric(float64(len(enc)), "bytes")
+		})
+	}
 }
 
 func BenchmarkDecodeDocument(b *testing.B) {
-	b.Run("blocks=10000", func(b *testing.B) {
-		d, _ := cachedDoc(b, 10000)
-		enc := d.Encode()
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			if _, err := Decode(enc, DocLimits); err != nil {
-				b.Fatal(err)
+	for _, n := range scaleSizes {
+		b.Run(fmt.Sprintf("blocks=%d", n), func(b *testing.B) {
+			d, _ := cachedDoc(b, n)
+			enc := d.Encode()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := Decode(enc, DocLimits); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-		b.ReportMetric(float64(len(enc)), "bytes")
-	})
+			b.ReportMetric(float64(len(enc)), "bytes")
+		})
+	}
 }
 
 func BenchmarkView(b *testing.B) {
-	b.Run("blocks=10000", func(b *testing.B) {
-		d, _ := cachedDoc(b, 10000)
-		if v := d.View(); len(v.Blocks) != 10000 {
-			b.Fatalf("view has %d blocks, want 10000", len(v.Blocks))
-		}
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			d.View()
-		}
-	})
+	for _, n := range scaleSizes {
+		b.Run(fmt.Sprintf("blocks=%d", n), func(b *testing.B) {
+			d, _ := cachedDoc(b, n)
+			if v := d.View(); len(v.Blocks) != n {
+				b.Fatalf("view has %d blocks, want %d", len(v.Blocks), n)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				d.View()
+			}
+		})
+	}
 }
 
 // mixedOps applies n mixed operations to d from three replicas: mostly
@@ -340,6 +362,100 @@ func BenchmarkPrepareOp(b *testing.B) {
 				if _, err := d.Prepare(ts, op); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// BenchmarkStructuralOp prepares (without merging) one structural
+// operation on documents of growing size: what an edit costs the replica
+// that makes it, and the server that vets it. A cost that grows with the
+// document shows as a ratio between the sizes.
+func BenchmarkStructuralOp(b *testing.B) {
+	for _, n := range scaleSizes {
+		d, ids := cachedDoc(b, n)
+		var top []string
+		loop := ""
+		for _, id := range ids {
+			switch {
+			case blockType(d, id) == TypeLoop:
+				if loop == "" {
+					loop = id
+				}
+			case effectiveParent(d, id) == "":
+				top = append(top, id)
+			}
+		}
+		mid := top[len(top)/2]
+		newBlock := benchBlock(10_000_000, "agent")
+		ops := []struct {
+			name string
+			op   Op
+		}{
+			{"add", BatchAddBlocks{Blocks: []BlockInput{newBlock}}},
+			{"remove", BatchRemoveBlocks{IDs: []string{mid}}},
+			{"rename", UpdateName{ID: mid, NewName: "Reviewer"}},
+			{"move", UpdateParent{ID: mid, ParentID: loop, Extent: "parent"}},
+			{"edge-add", AddEdge{Edge: EdgeInput{ID: "bench-edge", Source: top[len(top)-3], Target: top[len(top)-1]}}},
+			{"edge-remove", RemoveEdge{ID: "e-" + mid}},
+			{"duplicate", DuplicateBlock{SourceID: mid, ID: benchID(10_000_001)}},
+			{"position", UpdatePosition{ID: mid, Position: Position{X: 1, Y: 2}}},
+			{"subblock", UpdateSubBlock{BlockID: mid, SubBlockID: "systemPrompt", Value: "You are a careful reviewer of pull requests"}},
+		}
+		ts := crdt.Timestamp{Wall: benchWall + 1_000_000, Replica: "preparer"}
+		for _, o := range ops {
+			b.Run(fmt.Sprintf("op=%s/blocks=%d", o.name, n), func(b *testing.B) {
+				if _, err := d.Prepare(ts, o.op); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					if _, err := d.Prepare(ts, o.op); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkDeltaSinceBehind computes the delta for a peer that missed the
+// last k mixed operations: what a reconnecting editor costs the server.
+func BenchmarkDeltaSinceBehind(b *testing.B) {
+	for _, n := range scaleSizes {
+		base, ids := cachedDoc(b, n)
+		for _, k := range []int{1, 100} {
+			b.Run(fmt.Sprintf("behind=%d/blocks=%d", k, n), func(b *testing.B) {
+				behind := base.Clone()
+				ahead := base.Clone()
+				mixedOps(b, ahead, ids, k, 11)
+				delta := ahead.DeltaSince(behind.Context())
+				check := behind.Clone()
+				check.Merge(delta)
+				if !check.Equal(ahead) {
+					b.Fatal("behind replica merged with DeltaSince differs from the up-to-date one")
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					ahead.DeltaSince(behind.Context())
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkIndexBuild builds a document's index from its store: what the
+// first operation or join after Decode or Clone pays once (index.go).
+func BenchmarkIndexBuild(b *testing.B) {
+	for _, n := range scaleSizes {
+		b.Run(fmt.Sprintf("blocks=%d", n), func(b *testing.B) {
+			d, _ := cachedDoc(b, n)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				buildIndex(d)
 			}
 		})
 	}

@@ -59,10 +59,26 @@ type Cell = crdt.Register[Value]
 
 // Doc is a workflow document, and also a delta: a delta is a document that
 // holds only what changed. The zero Doc is empty and ready to use.
+//
+// A Doc is not safe for concurrent use, not even by readers only: Prepare
+// and DeltaSince build its index (index.go) the first time they need it.
+// Write to a document through Store or Context only while building it,
+// before either reads it.
 type Doc struct {
 	ctx   crdt.Context
 	store crdt.DotMap[Key, Cell]
+	// idx is derived from store and ctx; nil until first needed, and again
+	// after a merge too large to follow key by key.
+	idx *docIndex
+	// version counts merges, so that a caller can keep what it derived from
+	// the document (an encoding) until the next one.
+	version uint64
 }
+
+// Version returns a number that changes whenever d is merged into: a copy of
+// an encoding of d made at one version is an encoding of d as long as the
+// version stays the same (writes through Store or Context do not count).
+func (d *Doc) Version() uint64 { return d.version }
 
 // New returns an empty document.
 func New() *Doc { return &Doc{} }
@@ -76,17 +92,22 @@ func (d *Doc) Store() *crdt.DotMap[Key, Cell] { return &d.store }
 // Merge joins delta into d and returns how many stored values it added or
 // removed. Merging is commutative, associative and idempotent.
 func (d *Doc) Merge(delta *Doc) int {
+	d.version++
+	if d.idx != nil {
+		if n, ok := d.idx.merge(d, delta); ok {
+			return n
+		}
+		d.idx = nil
+	}
 	n := d.store.Join(&delta.store, &d.ctx, &delta.ctx)
 	d.ctx.Merge(&delta.ctx)
 	return n
 }
 
 // DeltaSince returns what a replica whose causal context is have lacks: the
-// writes it has not seen and the removals it has not seen.
-func (d *Doc) DeltaSince(have *crdt.Context) *Doc {
-	store, ctx := d.store.Since(&d.ctx, have)
-	return &Doc{ctx: *ctx, store: *store}
-}
+// writes it has not seen and the removals it has not seen. It visits only
+// the values have lacks (see docIndex.since).
+func (d *Doc) DeltaSince(have *crdt.Context) *Doc { return d.index().since(d, have) }
 
 // Clone returns an independent copy of d.
 func (d *Doc) Clone() *Doc {

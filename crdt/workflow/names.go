@@ -78,15 +78,21 @@ func shownNames(r reader, ids []string) []nameEntry {
 
 // blockNames maps the normalized name every present block shows (in the
 // view, after the concurrent-names rule) to its id. Every live block shows
-// (tree.go), so no hidden block holds a name.
-func (b *builder) blockNames() map[string]string {
+// (tree.go), so no hidden block holds a name. While no two blocks share a
+// name and the operation has written nothing, every block shows its stored
+// name and the index answers each lookup; otherwise the set is computed
+// over every block.
+func (b *builder) blockNames() *nameSet {
+	if b.delta.IsEmpty() && b.doc.index().shared == 0 {
+		return &nameSet{doc: b.doc}
+	}
 	names := map[string]string{}
 	for _, e := range shownNames(b, b.liveIDs(KindBlock)) {
 		if n := NormalizeName(e.name); n != "" {
 			names[n] = e.id
 		}
 	}
-	return names
+	return &nameSet{full: names}
 }
 
 // Renamed is a block the view shows under another name than the one stored

@@ -4,8 +4,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-
-	"github.com/flowsync/flowsync/crdt"
 )
 
 // Every single-block operation fails with ErrInvalid for an empty id,
@@ -209,7 +207,7 @@ func (op ReplaceCanonicalModes) prepare(b *builder) error {
 	if err := checkModes(op.Modes); err != nil {
 		return err
 	}
-	stale := b.keysWhere(func(k Key, _ []crdt.Dotted[Cell]) bool {
+	stale := b.entityKeysWhere(entity{KindBlock, op.ID}, func(k Key) bool {
 		if k.Kind != KindBlockField || k.ID != op.ID || !strings.HasPrefix(k.Sub, FieldCanonicalPrefix) {
 			return false
 		}
@@ -376,7 +374,7 @@ func checkNewCopy(b *builder, src, id string) error {
 // copyBlock writes block dst as a copy of src's fields, sub-blocks and
 // subflow config, with the given name and position, unlocked.
 func (b *builder) copyBlock(src, dst, name string, pos Position) {
-	keys := b.keysWhere(func(k Key, _ []crdt.Dotted[Cell]) bool {
+	keys := b.entityKeysWhere(entity{KindBlock, src}, func(k Key) bool {
 		switch k.Kind {
 		case KindBlockField, KindSubBlock, KindSubBlockType, KindSubflow:
 			return k.ID == src && b.has(k)

@@ -133,7 +133,7 @@ func (op BatchAddBlocks) prepare(b *builder) error {
 
 // checkNewBlock validates a block to be added against the document and the
 // blocks of the batch before it, and records its name in names.
-func checkNewBlock(b *builder, in BlockInput, batch map[string]BlockInput, names map[string]string) error {
+func checkNewBlock(b *builder, in BlockInput, batch map[string]BlockInput, names *nameSet) error {
 	if err := checkID("block", in.ID); err != nil {
 		return err
 	}
@@ -150,7 +150,7 @@ func checkNewBlock(b *builder, in BlockInput, batch map[string]BlockInput, names
 	if err != nil {
 		return err
 	}
-	names[norm] = in.ID
+	names.set(norm, in.ID)
 	return nil
 }
 
@@ -498,7 +498,7 @@ func (b *builder) removeBlocks(ids []string) {
 	for _, id := range ids {
 		set[id] = true
 	}
-	keys := b.keysWhere(func(k Key, _ []crdt.Dotted[Cell]) bool {
+	match := func(k Key) bool {
 		switch k.Kind {
 		case KindBlock, KindBlockField, KindSubBlock, KindSubBlockType, KindSubflow:
 			return set[k.ID]
@@ -513,23 +513,31 @@ func (b *builder) removeBlocks(ids []string) {
 			}
 		}
 		return false
-	})
-	for _, k := range keys {
-		b.remove(k)
 	}
-}
-
-// childIndex maps each present block to its present effective children,
-// sorted: the children the view shows in it.
-func (b *builder) childIndex() map[string][]string {
-	kids := map[string][]string{}
-	t := treeOf(b)
-	for _, id := range b.liveIDs(KindBlock) {
-		if p := t.parentOf(id); p != "" {
-			kids[p] = append(kids[p], id)
+	// Candidates: the keys of the blocks and the edges at them, through the
+	// index, and this operation's own writes.
+	seen := map[Key]bool{}
+	consider := func(k Key) {
+		if !seen[k] && match(k) {
+			seen[k] = true
 		}
 	}
-	return kids
+	x := b.doc.index()
+	for _, id := range ids {
+		for _, k := range x.keys[entity{KindBlock, id}] {
+			consider(k)
+		}
+		for e := range x.edgesAt[id] {
+			consider(edgeKey(e))
+		}
+	}
+	b.delta.store.Range(func(k Key, _ []crdt.Dotted[Cell]) bool {
+		consider(k)
+		return true
+	})
+	for _, k := range slices.SortedFunc(maps.Keys(seen), compareKeys) {
+		b.remove(k)
+	}
 }
 
 // withDescendants returns ids (deduplicated, in order) followed by every
@@ -537,7 +545,7 @@ func (b *builder) childIndex() map[string][]string {
 // inside them. keep, if not nil, filters both the ids' descendants and what
 // is walked below them.
 func (b *builder) withDescendants(ids []string, keep func(string) bool) []string {
-	kids := b.childIndex()
+	kids := b.childFinder()
 	seen := map[string]bool{}
 	var out []string
 	for _, id := range ids {
@@ -547,7 +555,7 @@ func (b *builder) withDescendants(ids []string, keep func(string) bool) []string
 		}
 	}
 	for i := 0; i < len(out); i++ {
-		for _, c := range kids[out[i]] {
+		for _, c := range kids.children(out[i]) {
 			if !seen[c] && (keep == nil || keep(c)) {
 				seen[c] = true
 				out = append(out, c)
@@ -559,7 +567,7 @@ func (b *builder) withDescendants(ids []string, keep func(string) bool) []string
 
 // checkName applies the name rules to a name for block self and returns its
 // normalized form: not empty, not reserved, not another block's.
-func checkName(name string, names map[string]string, self string) (string, error) {
+func checkName(name string, names *nameSet, self string) (string, error) {
 	n := NormalizeName(name)
 	switch {
 	case n == "":
@@ -567,7 +575,7 @@ func checkName(name string, names map[string]string, self string) (string, error
 	case IsReservedName(n):
 		return "", errorf(ErrNameConflict, "name %q is reserved", name)
 	}
-	if other, ok := names[n]; ok && other != self {
+	if other, ok := names.lookup(n); ok && other != self {
 		return "", errorf(ErrNameConflict, "name %q is used by block %q", name, other)
 	}
 	return n, nil
@@ -575,7 +583,7 @@ func checkName(name string, names map[string]string, self string) (string, error
 
 // copyName returns a name for a copy of a block named base that passes the
 // name rules: "base (copy)", then "base (copy 2)", "base (copy 3)", ...
-func copyName(base string, names map[string]string) string {
+func copyName(base string, names *nameSet) string {
 	if NormalizeName(base) == "" || IsReservedName(NormalizeName(base)) {
 		base = "Block"
 	}
@@ -584,7 +592,7 @@ func copyName(base string, names map[string]string) string {
 		if i > 1 {
 			name = base + " (copy " + strconv.Itoa(i) + ")"
 		}
-		if _, taken := names[NormalizeName(name)]; !taken {
+		if _, taken := names.lookup(NormalizeName(name)); !taken {
 			return name
 		}
 	}

@@ -34,26 +34,25 @@ type edgeSig struct{ source, sourceHandle, target, targetHandle string }
 func sigOf(e Edge) edgeSig { return edgeSig{e.Source, e.SourceHandle, e.Target, e.TargetHandle} }
 
 // edgeChecker is the validation pipeline every edge add goes through. It
-// loads the present edges once and tracks the ones it admits, so a batch is
-// checked incrementally: each edge against the document plus the batch's
-// earlier edges.
+// reads the present edges at the blocks it asks about (edgeFinder) and
+// tracks the ones it admits, so a batch is checked incrementally: each edge
+// against the document plus the batch's earlier edges.
 type edgeChecker struct {
-	b    *builder
-	out  map[string][]string // source block → target blocks
-	sigs map[edgeSig]bool
+	b     *builder
+	edges *edgeFinder
 }
 
 func newEdgeChecker(b *builder) *edgeChecker {
-	c := &edgeChecker{b: b, out: map[string][]string{}, sigs: map[edgeSig]bool{}}
-	for _, id := range b.liveIDs(KindEdge) {
-		c.note(b.get(edgeKey(id)).asEdge())
-	}
-	return c
+	return &edgeChecker{b: b, edges: b.edgeFinder()}
 }
 
-func (c *edgeChecker) note(e Edge) {
-	c.out[e.Source] = append(c.out[e.Source], e.Target)
-	c.sigs[sigOf(e)] = true
+func (c *edgeChecker) note(e Edge) { c.edges.note(e.ID, e) }
+
+// duplicates reports whether a present edge has e's ends and handles.
+func (c *edgeChecker) duplicates(e Edge) bool {
+	dup := false
+	c.edges.at(e.Source, func(o Edge) { dup = dup || sigOf(o) == sigOf(e) })
+	return dup
 }
 
 // admit validates in and writes it. The checks run in the reference's order;
@@ -68,8 +67,8 @@ func (c *edgeChecker) admit(in EdgeInput) error {
 	if err := c.check(e); err != nil {
 		return err
 	}
-	c.note(e)
 	c.b.put(edgeKey(e.ID), edgeValue(e))
+	c.note(e)
 	return nil
 }
 
@@ -100,7 +99,7 @@ func (c *edgeChecker) check(e Edge) error {
 	if e.Source == e.Target {
 		return reject("self-loop")
 	}
-	if c.sigs[sigOf(e)] {
+	if c.duplicates(e) {
 		return reject("duplicates an existing edge")
 	}
 	if b.has(edgeKey(e.ID)) {
@@ -122,12 +121,12 @@ func (c *edgeChecker) reaches(from, to string) bool {
 		if n == to {
 			return true
 		}
-		for _, m := range c.out[n] {
-			if !seen[m] {
+		c.edges.at(n, func(e Edge) {
+			if m := e.Target; e.Source == n && !seen[m] {
 				seen[m] = true
 				stack = append(stack, m)
 			}
-		}
+		})
 	}
 	return false
 }

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 )
 
 // Subflow config keys with rules of their own.
@@ -244,7 +245,7 @@ func (op DuplicateSubflowWithChildren) prepare(b *builder) error {
 	names := b.blockNames()
 	for i, src := range blocks {
 		name := copyName(b.get(fieldKey(src, FieldName)).asString(), names)
-		names[NormalizeName(name)] = newID[src]
+		names.set(NormalizeName(name), newID[src])
 		pos := b.get(fieldKey(src, FieldPosition)).asPosition()
 		if i == 0 {
 			pos.X, pos.Y = pos.X+duplicateOffset, pos.Y+duplicateOffset
@@ -294,15 +295,17 @@ func mapIDs(b *builder, old []string, idMap, newID map[string]string, exists fun
 // blocks, sorted by id.
 func (b *builder) internalEdges(blocks map[string]string) []Edge {
 	var out []Edge
-	for _, id := range b.liveIDs(KindEdge) {
-		e := b.get(edgeKey(id)).asEdge()
-		e.ID = id
-		_, s := blocks[e.Source]
-		_, t := blocks[e.Target]
-		if s && t {
-			out = append(out, e)
-		}
+	f := b.edgeFinder()
+	for block := range blocks {
+		f.at(block, func(e Edge) {
+			_, s := blocks[e.Source]
+			_, t := blocks[e.Target]
+			if s && t && e.Source == block { // each internal edge once, at its source
+				out = append(out, e)
+			}
+		})
 	}
+	slices.SortFunc(out, func(a, c Edge) int { return strings.Compare(a.ID, c.ID) })
 	return out
 }
 

@@ -1,7 +1,5 @@
 package workflow
 
-import "github.com/flowsync/flowsync/crdt"
-
 // AddVariable ("add", target variable) adds a workflow variable. Value
 // defaults to the empty string. It fails with ErrInvalid (empty id) or
 // ErrExists.
@@ -45,7 +43,7 @@ func (op RemoveVariable) prepare(b *builder) error {
 	if err := knownVariable(b, op.ID); err != nil {
 		return err
 	}
-	keys := b.keysWhere(func(k Key, _ []crdt.Dotted[Cell]) bool {
+	keys := b.entityKeysWhere(entity{KindVariable, op.ID}, func(k Key) bool {
 		return (k.Kind == KindVariable || k.Kind == KindVariableField) && k.ID == op.ID
 	})
 	for _, k := range keys {

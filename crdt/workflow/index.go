@@ -1,0 +1,352 @@
+package workflow
+
+import (
+	"slices"
+
+	"github.com/flowsync/flowsync/crdt"
+)
+
+// docIndex is what lets an operation, and DeltaSince, touch only what they
+// concern instead of scanning the document: secondary indexes over the
+// document's store, kept up to date by Doc.Merge and rebuilt from the store
+// when missing (after Decode, Clone, or a merge too large to follow key by
+// key). It is derived state only: never encoded, never compared.
+//
+// Each index answers with a superset of the right answer, and callers check
+// every candidate against the document with the same reads as before, so
+// an index can make an operation cheaper but never change what it does:
+//
+//   - keys: the keys stored for each block, edge or variable id;
+//   - children: the blocks whose winning stored parentId names a block (a
+//     block's effective parent is its stored one, or none; tree.go);
+//   - names: the blocks whose winning stored name normalizes to a name;
+//   - edgesAt: the edges with a value naming a block as an end;
+//   - dots: per replica, the counters of the dots held, sorted, and removed,
+//     the dots of the context no longer held (both for DeltaSince).
+type docIndex struct {
+	keys     map[entity][]Key
+	parent   map[string]string // block → parent its winning parentId names
+	children map[string]map[string]struct{}
+	name     map[string]string // block → its winning name, normalized
+	names    map[string]map[string]struct{}
+	// shared counts the normalized names that more than one block holds:
+	// while it is 0 every block shows its own name (names.go).
+	shared  int
+	ends    map[string][]string // edge → the ends its values name
+	edgesAt map[string]map[string]struct{}
+
+	dots    map[crdt.ReplicaID]*counters
+	removed crdt.Context
+
+	// Scratch for merge, kept to spare the allocations on every edit.
+	touched []touchedKey
+	added   []crdt.Dot
+}
+
+// touchedKey is a key a merge may change, and whether it held values before.
+type touchedKey struct {
+	k   Key
+	had bool
+}
+
+// entity is the element a key belongs to: a block (with its fields,
+// sub-blocks and subflow config), an edge or a variable.
+type entity struct {
+	kind Kind // KindBlock, KindEdge or KindVariable
+	id   string
+}
+
+func entityOf(k Key) entity {
+	switch k.Kind {
+	case KindBlock, KindBlockField, KindSubBlock, KindSubBlockType, KindSubflow:
+		return entity{KindBlock, k.ID}
+	case KindVariable, KindVariableField:
+		return entity{KindVariable, k.ID}
+	}
+	return entity{k.Kind, k.ID}
+}
+
+// counters are one replica's held counters, ascending. Removals are lazy:
+// a removed counter stays until compaction, and readers skip counters the
+// store no longer holds. stale counts them, so compaction is amortized O(1).
+type counters struct {
+	cs    []uint64
+	stale int
+}
+
+// index returns d's index, building it if it is missing.
+func (d *Doc) index() *docIndex {
+	if d.idx == nil {
+		d.idx = buildIndex(d)
+	}
+	return d.idx
+}
+
+func buildIndex(d *Doc) *docIndex {
+	x := &docIndex{
+		keys:     make(map[entity][]Key),
+		parent:   map[string]string{},
+		children: map[string]map[string]struct{}{},
+		name:     map[string]string{},
+		names:    map[string]map[string]struct{}{},
+		ends:     map[string][]string{},
+		edgesAt:  map[string]map[string]struct{}{},
+		dots:     map[crdt.ReplicaID]*counters{},
+	}
+	var held crdt.Context
+	d.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
+		x.setKey(k, true)
+		x.derive(k, es)
+		for _, e := range es {
+			c := x.dots[e.Dot.Replica]
+			if c == nil {
+				c = &counters{}
+				x.dots[e.Dot.Replica] = c
+			}
+			c.cs = append(c.cs, e.Dot.Counter)
+		}
+		return true
+	})
+	for r, c := range x.dots {
+		slices.Sort(c.cs)
+		for _, n := range c.cs {
+			held.Add(crdt.Dot{Replica: r, Counter: n})
+		}
+	}
+	x.removed = *d.ctx.Missing(&held)
+	return x
+}
+
+// merge joins delta into d keeping x up to date, and reports false (having
+// done nothing) when delta is too large to follow dot by dot: the caller
+// then merges and drops the index.
+func (x *docIndex) merge(d, delta *Doc) (int, bool) {
+	if delta.ctx.Len() > uint64(d.store.NumDots()) {
+		return 0, false
+	}
+	touched, added := x.touched[:0], x.added[:0]
+	note := func(k Key) {
+		if n := len(touched); n > 0 && touched[n-1].k == k {
+			return // a write and the value it covers: one key
+		}
+		touched = append(touched, touchedKey{k, len(d.store.Get(k)) > 0})
+	}
+	delta.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
+		note(k)
+		for _, e := range es {
+			if !d.store.Has(e.Dot) && !d.ctx.Contains(e.Dot) {
+				added = append(added, e.Dot)
+			}
+		}
+		return true
+	})
+	delta.ctx.ForEach(func(dot crdt.Dot) bool {
+		if k, ok := d.store.KeyOf(dot); ok {
+			note(k)
+		}
+		return true
+	})
+	n := d.store.Join(&delta.store, &d.ctx, &delta.ctx)
+	d.ctx.Merge(&delta.ctx)
+	for _, t := range touched {
+		es := d.store.Get(t.k)
+		if has := len(es) > 0; has != t.had {
+			x.setKey(t.k, has)
+		}
+		x.derive(t.k, es)
+	}
+	for _, dot := range added {
+		x.addDot(dot)
+	}
+	clear(touched) // drop the strings until the next merge
+	x.touched, x.added = touched[:0], added[:0]
+	delta.ctx.ForEach(func(dot crdt.Dot) bool {
+		if !d.store.Has(dot) {
+			x.removed.Add(dot)
+			if c := x.dots[dot.Replica]; c != nil {
+				// Overcounts a dot that was never held; compaction recounts.
+				if c.stale++; c.stale > len(c.cs)/2 {
+					x.compact(d, dot.Replica, c)
+				}
+			}
+		}
+		return true
+	})
+	return n, true
+}
+
+func (x *docIndex) addDot(dot crdt.Dot) {
+	c := x.dots[dot.Replica]
+	if c == nil {
+		c = &counters{}
+		x.dots[dot.Replica] = c
+	}
+	if n := len(c.cs); n == 0 || c.cs[n-1] < dot.Counter {
+		c.cs = append(c.cs, dot.Counter) // the common case: a replica's next write
+		return
+	}
+	if i, found := slices.BinarySearch(c.cs, dot.Counter); !found {
+		c.cs = slices.Insert(c.cs, i, dot.Counter)
+	}
+}
+
+// compact drops the counters of replica r that d no longer holds.
+func (x *docIndex) compact(d *Doc, r crdt.ReplicaID, c *counters) {
+	c.cs = slices.DeleteFunc(c.cs, func(n uint64) bool { return !d.store.Has(crdt.Dot{Replica: r, Counter: n}) })
+	c.stale = 0
+	if len(c.cs) == 0 {
+		delete(x.dots, r)
+	}
+}
+
+// setKey records that key k holds values (has) or no longer does.
+func (x *docIndex) setKey(k Key, has bool) {
+	ent := entityOf(k)
+	ks := x.keys[ent]
+	i := slices.Index(ks, k)
+	switch {
+	case has && i < 0:
+		x.keys[ent] = append(ks, k)
+	case !has && i >= 0:
+		ks[i] = ks[len(ks)-1]
+		ks = ks[:len(ks)-1]
+		if len(ks) == 0 {
+			delete(x.keys, ent)
+		} else {
+			x.keys[ent] = ks
+		}
+	}
+}
+
+// derive brings the parent, name and edge indexes up to date for key k,
+// whose values are now es.
+func (x *docIndex) derive(k Key, es []crdt.Dotted[Cell]) {
+	switch {
+	case k.Kind == KindBlockField && k.Sub == FieldParentID:
+		p := ""
+		if w := crdt.Winner(es); w >= 0 {
+			p = es[w].Value.Value.asString()
+		}
+		x.setParent(k.ID, p)
+	case k.Kind == KindBlockField && k.Sub == FieldName:
+		n := ""
+		if w := crdt.Winner(es); w >= 0 {
+			n = NormalizeName(es[w].Value.Value.asString())
+		}
+		x.setName(k.ID, n)
+	case k.Kind == KindEdge:
+		var ends []string
+		for _, e := range es {
+			ed := e.Value.Value.asEdge()
+			for _, end := range [2]string{ed.Source, ed.Target} {
+				if !slices.Contains(ends, end) {
+					ends = append(ends, end)
+				}
+			}
+		}
+		x.setEnds(k.ID, ends)
+	}
+}
+
+func (x *docIndex) setParent(id, p string) {
+	old := x.parent[id]
+	if old == p {
+		return
+	}
+	unlink(x.children, old, id)
+	delete(x.parent, id)
+	if p != "" {
+		link(x.children, p, id)
+		x.parent[id] = p
+	}
+}
+
+func (x *docIndex) setName(id, n string) {
+	old := x.name[id]
+	if old == n {
+		return
+	}
+	if old != "" {
+		if len(x.names[old]) == 2 {
+			x.shared--
+		}
+		unlink(x.names, old, id)
+		delete(x.name, id)
+	}
+	if n != "" {
+		link(x.names, n, id)
+		if len(x.names[n]) == 2 {
+			x.shared++
+		}
+		x.name[id] = n
+	}
+}
+
+func (x *docIndex) setEnds(id string, ends []string) {
+	for _, end := range x.ends[id] {
+		if !slices.Contains(ends, end) {
+			unlink(x.edgesAt, end, id)
+		}
+	}
+	for _, end := range ends {
+		link(x.edgesAt, end, id)
+	}
+	if len(ends) == 0 {
+		delete(x.ends, id)
+	} else {
+		x.ends[id] = ends
+	}
+}
+
+func link(m map[string]map[string]struct{}, at, id string) {
+	s := m[at]
+	if s == nil {
+		s = map[string]struct{}{}
+		m[at] = s
+	}
+	s[id] = struct{}{}
+}
+
+func unlink(m map[string]map[string]struct{}, at, id string) {
+	if s := m[at]; s != nil {
+		delete(s, id)
+		if len(s) == 0 {
+			delete(m, at)
+		}
+	}
+}
+
+// since is DeltaSince. The values have lacks are those whose dots are in
+// d's context and not in have: each replica's missing ranges, looked up in
+// its sorted counters. The delta's context must let a replica at have
+// remove what d removed without removing what d still holds: it is every
+// dot of d's context except the held ones have has seen, which is the dots
+// have lacks plus the dots d no longer holds (x.removed).
+func (x *docIndex) since(d *Doc, have *crdt.Context) *Doc {
+	out := &Doc{}
+	missing := d.ctx.Missing(have)
+	for _, r := range missing.Replicas() {
+		c := x.dots[r]
+		if c == nil {
+			continue
+		}
+		for _, rg := range missing.Ranges(r) {
+			i, _ := slices.BinarySearch(c.cs, rg.Lo)
+			for ; i < len(c.cs) && c.cs[i] <= rg.Hi; i++ {
+				dot := crdt.Dot{Replica: r, Counter: c.cs[i]}
+				k, ok := d.store.KeyOf(dot)
+				if !ok {
+					continue // removed; compaction has not dropped it yet
+				}
+				for _, e := range d.store.Get(k) {
+					if e.Dot == dot {
+						out.store.Put(k, dot, e.Value)
+					}
+				}
+			}
+		}
+	}
+	missing.Merge(&x.removed)
+	out.ctx = *missing
+	return out
+}

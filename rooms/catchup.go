@@ -1,0 +1,29 @@
+package rooms
+
+import (
+	"github.com/flowsync/flowsync/crdt"
+	"github.com/flowsync/flowsync/crdt/workflow"
+)
+
+// fullState is the catch-up of a join with an empty context (the whole
+// document, encoded in chunks) kept for the document version it was made
+// at: joiners that arrive together, as after a deploy or a shared link, all
+// need it, and encoding it is the dearest part of a join.
+type fullState struct {
+	doc     *workflow.Doc // the document it encodes; a reload replaces rm.doc
+	version uint64
+	chunks  [][]byte // shared by every reply; never written to
+}
+
+// catchUp returns the encoded chunks of what have lacks.
+func (rm *Room) catchUp(have *crdt.Context) [][]byte {
+	if !have.IsEmpty() {
+		return rm.doc.DeltaSince(have).EncodeChunks(rm.cfg.MaxCatchUpChunk)
+	}
+	f := &rm.fullState
+	if f.chunks == nil || f.doc != rm.doc || f.version != rm.doc.Version() {
+		*f = fullState{doc: rm.doc, version: rm.doc.Version(),
+			chunks: rm.doc.DeltaSince(have).EncodeChunks(rm.cfg.MaxCatchUpChunk)}
+	}
+	return f.chunks
+}
