@@ -109,6 +109,17 @@ func (c *Context) AddRanges(replica ReplicaID, rs []Range) {
 	c.ranges[replica] = mergeInto(c.ranges[replica], rs)
 }
 
+// Grow sizes an empty context for n replicas, so that decoding a context of
+// known size does not rehash as it fills.
+func (c *Context) Grow(n int) {
+	if c.ranges == nil && n > 0 {
+		c.ranges = make(map[ReplicaID][]Range, n)
+	}
+}
+
+// RemoveReplica forgets every dot of replica.
+func (c *Context) RemoveReplica(replica ReplicaID) { delete(c.ranges, replica) }
+
 // Max returns the greatest counter seen from replica, 0 if none.
 func (c *Context) Max(replica ReplicaID) uint64 {
 	rs := c.ranges[replica]

@@ -375,3 +375,14 @@ func TestMergeInterleavedIsLinear(t *testing.T) {
 	}
 
 }
+
+func TestRemoveReplica(t *testing.T) {
+	c := NewContext()
+	c.AddRange("a", Range{Lo: 1, Hi: 3})
+	c.AddRange("b", Range{Lo: 2, Hi: 2})
+	c.RemoveReplica("a")
+	c.RemoveReplica("zz") // absent: nothing to do
+	if c.Contains(Dot{"a", 1}) || !c.Contains(Dot{"b", 2}) || c.NumReplicas() != 1 {
+		t.Fatalf("after removing a: %v", c.Replicas())
+	}
+}

@@ -137,21 +137,16 @@ func (m *DotMap[K, V]) remove(d Dot, s *slot[K, V]) {
 // mc. It does not change either context: the caller merges oc into mc after
 // joining every store that shares it. It returns how many values were added or
 // removed.
+//
+// Its cost is a few map operations per value of the smaller side, plus one
+// per value o adds: a delta of any size or shape costs what its values cost.
 func (m *DotMap[K, V]) Join(o *DotMap[K, V], mc, oc *Context) int {
 	changed := 0
-	// Add what o holds and m has never seen. Adding first lets a key keep its
-	// slice when a write replaces the value it covers.
-	for k, os := range o.byKey {
-		for _, e := range os.entries {
-			if _, ok := m.byDot[e.Dot]; ok || mc.Contains(e.Dot) {
-				continue
-			}
-			m.Put(k, e.Dot, e.Value)
-			changed++
-		}
-	}
-	// Remove what o has seen and does not hold. Walk whichever side is smaller:
-	// a delta's context has a handful of dots, a full state's covers them all.
+	// Remove what o has seen and does not hold, before adding what it
+	// brings: the removals then walk whichever side is smaller without
+	// visiting o's new values (a delta's context has a handful of dots, a
+	// full state's covers them all, and a delta adding 70,000 values would
+	// otherwise have each looked up twice more).
 	//
 	// A key holding many concurrent values (any client may write thousands
 	// under one key) is compacted once at the end rather than searched per
@@ -186,7 +181,35 @@ func (m *DotMap[K, V]) Join(o *DotMap[K, V], mc, oc *Context) int {
 	for s := range crowded {
 		m.compact(s)
 	}
+	// Add what o holds and m has never seen. m holds only dots mc has
+	// seen, so mc alone decides; Put still refuses a dot m holds.
+	m.reserve(len(o.byKey), len(o.byDot))
+	for k, os := range o.byKey {
+		for _, e := range os.entries {
+			if !mc.Contains(e.Dot) && m.Put(k, e.Dot, e.Value) {
+				changed++
+			}
+		}
+	}
 	return changed
+}
+
+// reserve makes room for up to keys more keys and dots more values when
+// the values would more than double m: rebuilding both maps at their final
+// size once costs less than the rehashing of growing them step by step.
+func (m *DotMap[K, V]) reserve(keys, dots int) {
+	if dots <= len(m.byDot) || dots < 1024 {
+		return
+	}
+	byKey := make(map[K]*slot[K, V], len(m.byKey)+keys)
+	byDot := make(map[Dot]*slot[K, V], len(m.byDot)+dots)
+	for k, s := range m.byKey {
+		byKey[k] = s
+	}
+	for d, s := range m.byDot {
+		byDot[d] = s
+	}
+	m.byKey, m.byDot = byKey, byDot
 }
 
 // crowdedSlot is how many values a key may hold before Join stops removing

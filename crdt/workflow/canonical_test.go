@@ -11,31 +11,17 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
-	"time"
 
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/msgpackx"
+	"github.com/flowsync/flowsync/internal/testutil"
 )
 
 var mutantSeed = flag.Uint64("mutant.seed", 0, "seed of TestMutantCampaign (0: from FLOWSYNC_SEED, else the time)")
 
 func mutantRand(t *testing.T) *rand.Rand {
-	seed := *mutantSeed
-	if seed == 0 {
-		if s := os.Getenv("FLOWSYNC_SEED"); s != "" {
-			v, err := strconv.ParseUint(s, 10, 64)
-			if err != nil {
-				t.Fatalf("FLOWSYNC_SEED=%q: %v", s, err)
-			}
-			seed = v
-		}
-	}
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	t.Logf("seed %d (replay with -mutant.seed=%d)", seed, seed)
+	seed := testutil.Seed(t, *mutantSeed)
 	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 }
 

@@ -260,6 +260,13 @@ func decodeBody(r *msgpackx.Reader, maxRanges int) (*Doc, error) {
 		return nil, notCanonical("context has %d replicas, the table %d", nctx, nrep)
 	}
 	ranges := 0
+	d.ctx.Grow(nrep)
+	// Replicas' ranges are cut from slabs (each capped at its own length,
+	// so that growing one copies it): a context of 60,000 replicas costs a
+	// few allocations for its ranges, not 60,000. The first slab holds one
+	// range per replica (each has at least one; the table was read, so
+	// nrep is bounded by the input), the next ones double.
+	slab := make([]crdt.Range, 0, nrep)
 	for i := 0; i < nctx && r.Err() == nil; i++ {
 		if r.ArrayHeader() != 2 {
 			return nil, errors.New("context entry is not [replica, ranges]")
@@ -279,7 +286,10 @@ func decodeBody(r *msgpackx.Reader, maxRanges int) (*Doc, error) {
 		if ranges += n / 2; ranges > maxRanges {
 			return nil, fmt.Errorf("%w: more than %d", ErrTooManyRanges, maxRanges)
 		}
-		rs := make([]crdt.Range, 0, n/2)
+		if len(slab)+n/2 > cap(slab) {
+			slab = make([]crdt.Range, 0, max(n/2, 2*cap(slab)))
+		}
+		rs := slab[len(slab) : len(slab) : len(slab)+n/2]
 		var prev uint64
 		for j := 0; j < n/2; j++ {
 			start, length := r.Uint(), r.Uint()
@@ -299,12 +309,15 @@ func decodeBody(r *msgpackx.Reader, maxRanges int) (*Doc, error) {
 			rs = append(rs, crdt.Range{Lo: lo, Hi: hi}) // ascending, gaps ≥ 1: valid as is
 			prev = hi
 		}
+		slab = slab[:len(slab)+len(rs)]
 		d.ctx.AddRanges(replica, rs)
 	}
 	ngroups := r.ArrayHeader()
 	// Ids repeat across kinds (a block's fields and sub-blocks) and field
-	// names repeat across blocks: decode each distinct string once.
-	interned := make(map[string]string, ngroups)
+	// names repeat across blocks: decode each distinct string once. Only
+	// the first maxInterned are kept: past them a delta is made of distinct
+	// strings (a key each), which interning would only cost a map insert.
+	interned := make(map[string]string, min(ngroups, maxInterned))
 	intern := func(b []byte) (string, error) {
 		if s, ok := interned[string(b)]; ok {
 			return s, nil
@@ -313,7 +326,9 @@ func decodeBody(r *msgpackx.Reader, maxRanges int) (*Doc, error) {
 			return "", outOfDomain("string %q is not valid UTF-8", b)
 		}
 		s := string(b)
-		interned[s] = s
+		if len(interned) < maxInterned {
+			interned[s] = s
+		}
 		return s, nil
 	}
 	d.store.Grow(r.Remaining() / 48) // a typical entry takes ~50 bytes; maps grow if needed
@@ -401,6 +416,10 @@ func decodeBody(r *msgpackx.Reader, maxRanges int) (*Doc, error) {
 	}
 	return d, nil
 }
+
+// maxInterned bounds the strings Decode interns: more than a document's
+// distinct ids and field names usually are.
+const maxInterned = 1 << 14
 
 // isMembership reports whether k is a set's membership, whose entries have
 // no sub.

@@ -423,3 +423,22 @@ func TestDecodeRefusesCountersBeyondMaxCounter(t *testing.T) {
 		t.Fatalf("Prepare with exhausted counters = %v, want ErrInvalid", err)
 	}
 }
+
+// Decode cuts the replicas' context ranges from one slab: growing one
+// replica's ranges must not write over the next replica's.
+func TestDecodeContextRangesIndependent(t *testing.T) {
+	d := New()
+	d.ctx.AddRange("a", crdt.Range{Lo: 1, Hi: 1})
+	d.ctx.AddRange("b", crdt.Range{Lo: 5, Hi: 5})
+	got, err := Decode(d.Encode(), DeltaLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.ctx.AddRange("a", crdt.Range{Lo: 3, Hi: 3}) // appends to a's ranges
+	if rs := got.ctx.Ranges("b"); len(rs) != 1 || rs[0] != (crdt.Range{Lo: 5, Hi: 5}) {
+		t.Fatalf("b's ranges after growing a's: %v", rs)
+	}
+	if !got.ctx.Contains(crdt.Dot{Replica: "a", Counter: 3}) || got.ctx.Contains(crdt.Dot{Replica: "a", Counter: 2}) {
+		t.Fatalf("a's ranges: %v", got.ctx.Ranges("a"))
+	}
+}

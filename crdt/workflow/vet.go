@@ -56,7 +56,6 @@ type Vetted struct {
 //
 // Vet reads d and delta and changes neither.
 func (d *Doc) Vet(delta *Doc, own crdt.ReplicaID) (Vetted, error) {
-	unverified := &crdt.Context{}
 	// The refusal names the smallest offending dot, so that it does not
 	// depend on map order.
 	var forged error
@@ -90,15 +89,10 @@ func (d *Doc) Vet(delta *Doc, own crdt.ReplicaID) (Vetted, error) {
 	if forged != nil {
 		return Vetted{}, fmt.Errorf("%w: dot %s:%d", forged, worst.Replica, worst.Counter)
 	}
-	missing := delta.ctx.Missing(&d.ctx)
-	for _, r := range missing.Replicas() {
-		if r == own {
-			continue
-		}
-		for _, rg := range missing.Ranges(r) {
-			unverified.AddRange(r, rg)
-		}
-	}
+	// What d has not seen, but own's dots: a fresh context Vet may change,
+	// built in one pass however many replicas the delta names.
+	unverified := delta.ctx.Missing(&d.ctx)
+	unverified.RemoveReplica(own)
 	if dead == 0 && unverified.IsEmpty() {
 		return Vetted{Delta: delta, Unverified: unverified}, nil
 	}

@@ -2,24 +2,14 @@ package faults
 
 import (
 	"os"
-	"strconv"
 	"testing"
 	"time"
+
+	"github.com/flowsync/flowsync/internal/testutil"
 )
 
 // campaignSeed is FLOWSYNC_SEED, or the clock; printed either way.
-func campaignSeed(t *testing.T) uint64 {
-	t.Helper()
-	s := uint64(time.Now().UnixNano())
-	if v := os.Getenv("FLOWSYNC_SEED"); v != "" {
-		var err error
-		if s, err = strconv.ParseUint(v, 10, 64); err != nil {
-			t.Fatalf("FLOWSYNC_SEED=%q: %v", v, err)
-		}
-	}
-	t.Logf("seed %d (replay with FLOWSYNC_SEED=%d)", s, s)
-	return s
-}
+func campaignSeed(t *testing.T) uint64 { return testutil.Seed(t, 0) }
 
 // envDuration reads a duration from the environment, else def.
 func envDuration(t *testing.T, name string, def time.Duration) time.Duration {

@@ -18,7 +18,8 @@
 // 250 ms per step (timeScale times that under the race detector), against
 // the room's 10 ms target, so linear work on a loaded machine passes and a
 // quadratic blow-up does not. An input that only stalled by less than a
-// second is run up to three times and counts only if it stalls every time.
+// second is run up to three times, a second apart, and counts only if it
+// stalls every time.
 //
 // A finding stops a campaign; with FLOWSYNC_HOSTILE_SURVEY=dir set the
 // target instead writes one input per kind of finding under dir and goes

@@ -33,10 +33,12 @@ var stallBound = flag.Duration("stall-bound", timeScale*250*time.Millisecond, "l
 // than retryBelow, is run before it counts as a finding: a real blow-up
 // stalls every time, a scheduler hiccup on a shared machine does not.
 // Longer stalls are not retried, so that an exec stays well inside the
-// 10 s after which the fuzzer counts an input as a hang.
+// 10 s after which the fuzzer counts an input as a hang. Retries wait
+// stallPause first, so a burst of load does not cover every attempt.
 const (
 	stallAttempts = 3
 	retryBelow    = timeScale * time.Second
+	stallPause    = time.Second
 )
 
 // execBudget is the time one exec aims to stay within, retries included;
@@ -65,9 +67,15 @@ func FuzzHostileRoom(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var out outcome
 		start := time.Now()
-		for range stallAttempts {
-			if time.Since(start) > execBudget/2 {
-				break // no time left for a whole run
+		for attempt := range stallAttempts {
+			if attempt > 0 {
+				if time.Since(start)+stallPause+retryBelow > execBudget {
+					break // no time left for a whole run
+				}
+				// A burst of other work on a shared machine can last longer
+				// than one run; a blow-up in the room does not go away
+				// with a pause.
+				time.Sleep(stallPause)
 			}
 			out = runRoom(t, data)
 			if len(out.faults) > 0 || len(out.stalls) == 0 || out.worst >= retryBelow {

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"reflect"
 	"strconv"
 	"strings"
@@ -283,19 +282,7 @@ func isWorkflowRefusal(err error) bool {
 	return false
 }
 
-func seed(t *testing.T) uint64 {
-	t.Helper()
-	s := uint64(time.Now().UnixNano())
-	if env := os.Getenv("FLOWSYNC_SEED"); env != "" {
-		v, err := strconv.ParseUint(env, 10, 64)
-		if err != nil {
-			t.Fatalf("FLOWSYNC_SEED: %v", err)
-		}
-		s = v
-	}
-	t.Logf("seed %d (replay with FLOWSYNC_SEED=%d)", s, s)
-	return s
-}
+func seed(t *testing.T) uint64 { return testutil.Seed(t, 0) }
 
 // ---- tests ---------------------------------------------------------------
 

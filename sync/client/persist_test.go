@@ -189,11 +189,7 @@ func TestDirEditsSurviveKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a process")
 	}
-	seed := uint64(time.Now().UnixNano())
-	if env := os.Getenv("FLOWSYNC_SEED"); env != "" {
-		seed, _ = strconv.ParseUint(env, 10, 64)
-	}
-	t.Logf("seed %d (replay with FLOWSYNC_SEED=%d)", seed, seed)
+	seed := testutil.Seed(t, 0)
 	rng := rand.New(rand.NewPCG(seed, 6))
 	for round := range 3 {
 		dir := t.TempDir()

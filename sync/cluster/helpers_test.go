@@ -7,8 +7,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
-	"os"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -26,18 +24,7 @@ import (
 )
 
 // seed returns FLOWSYNC_SEED or a fresh seed, and logs it.
-func seed(t testing.TB) uint64 {
-	t.Helper()
-	s := rand.Uint64()
-	if v := os.Getenv("FLOWSYNC_SEED"); v != "" {
-		var err error
-		if s, err = strconv.ParseUint(v, 10, 64); err != nil {
-			t.Fatalf("FLOWSYNC_SEED: %v", err)
-		}
-	}
-	t.Logf("seed %d (replay with FLOWSYNC_SEED=%d)", s, s)
-	return s
-}
+func seed(t testing.TB) uint64 { return testutil.Seed(t, 0) }
 
 // region is one NATS server forming cluster name, with a gateway that others
 // reach through a proxy that can be cut.
