@@ -12,18 +12,21 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowsync/flowsync/internal/buildinfo"
 	"github.com/flowsync/flowsync/sync/receipt"
 	"github.com/flowsync/flowsync/sync/server"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
+// version may be set at link time with -ldflags "-X main.version=…"; by
+// default the module version and VCS stamps of the build info are reported
+// (internal/buildinfo).
 var version = "dev"
 
 const usage = `usage: flowsync <command> [flags]
 
 commands:
   serve     run the sync server (flowsync serve -h for flags)
-  version   print the version
+  version   print the version, commit, build date and Go version (also --version)
 `
 
 // run is the whole command; main only wires the process to it.
@@ -33,8 +36,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 2
 	}
 	switch args[0] {
-	case "version":
-		fmt.Fprintln(stdout, "flowsync", version)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, buildinfo.Read(version))
 		return 0
 	case "serve":
 		cfg, level, err := parseServe(args[1:], getenv, stderr)
@@ -218,6 +221,6 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		return cfg, 0, fmt.Errorf("flowsync: --postgres-max-conns %d is out of range", pgMaxConns)
 	}
 	cfg.Store.Postgres.MaxConns = int32(pgMaxConns)
-	cfg.Version = version
+	cfg.Version = buildinfo.Read(version).Version
 	return cfg, level, nil
 }

@@ -1,7 +1,7 @@
 // Command flowsync runs the flowsync sync server.
 //
 //	flowsync serve [flags]   serve /v1/sync, /healthz, /readyz, /metrics
-//	flowsync version         print the version
+//	flowsync version         print the version, commit, build date and Go version (also --version)
 //
 // Every flag has an environment variable (FLOWSYNC_ plus the flag name in
 // upper case with - as _); a flag given on the command line wins.

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/flowsync/flowsync/internal/buildinfo"
 	"github.com/flowsync/flowsync/rooms"
 	"github.com/flowsync/flowsync/storage"
 	"github.com/flowsync/flowsync/sync/cluster"
@@ -57,7 +58,9 @@ type Config struct {
 	// AdminSecret turns on the admin API under /admin/v1/; at least
 	// MinAdminSecretBytes. Default: off.
 	AdminSecret []byte
-	// Version is reported in Welcome.sv and by `flowsync version`.
+	// Version is reported in Welcome.sv and in flowsync_build_info's
+	// version label; empty: the build info's module version (see
+	// internal/buildinfo).
 	Version string
 	// Demo serves the demo editor (web.go) at /demo/ and redirects / to
 	// it. `flowsync serve` turns it on unless --demo=false.
@@ -215,6 +218,7 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 		return nil, err
 	}
 	registerStoreStats(reg, store)
+	registerBuildInfo(reg, cfg.Version)
 	s := &Server{cfg: cfg, logger: logger, store: store, rooms: rr, sessions: sh, mux: http.NewServeMux(), nc: nc, node: node}
 	s.mux.Handle("GET /v1/sync", sh)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -260,6 +264,18 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 			"role", string(protocolRole(cfg.DevRole)))
 	}
 	return s, nil
+}
+
+// registerBuildInfo exports flowsync_build_info for the running binary,
+// with version as the link-time override (Config.Version). A registry
+// shared by two servers keeps the first one's series.
+func registerBuildInfo(reg prometheus.Registerer, version string) {
+	if err := buildinfo.Register(reg, buildinfo.Read(version)); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if !errors.As(err, &are) {
+			panic(err) // a programming error, as MustRegister would report it
+		}
+	}
 }
 
 // Handler returns the HTTP handler with every endpoint.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -80,8 +81,12 @@ func TestServeEndpointsAndShutdown(t *testing.T) {
 	if f, err := protocol.Decode(msg, protocol.Limits{}); err != nil || f.Type() != protocol.FrameWelcome {
 		t.Fatalf("first frame: %v %v", f, err)
 	}
-	if code, body := get(t, base+"/metrics"); code != 200 || !strings.Contains(body, "flowsync_connections 1") {
+	code, body := get(t, base+"/metrics")
+	if code != 200 || !strings.Contains(body, "flowsync_connections 1") {
 		t.Fatalf("metrics: %d, connections gauge missing", code)
+	}
+	if want := `flowsync_build_info{commit="unknown",goversion="` + runtime.Version() + `",version="devel"} 1`; !strings.Contains(body, want) {
+		t.Fatalf("metrics: no %s", want)
 	}
 
 	cancel() // SIGTERM
