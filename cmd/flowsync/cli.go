@@ -106,7 +106,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 
 	var cfg server.Config
 	var origins, logLevel string
-	fs.StringVar(&cfg.Addr, "addr", env("addr", ":8080"), "listen address (FLOWSYNC_ADDR)")
+	fs.StringVar(&cfg.Addr, "addr", env("addr", ""), "listen address; default :8080, and 127.0.0.1:8080 with --dev (FLOWSYNC_ADDR)")
 	fs.BoolVar(&cfg.Dev, "dev", envBool("dev", false), "development mode: no authentication, every token accepted (FLOWSYNC_DEV)")
 	fs.StringVar(&cfg.DevRole, "dev-role", env("dev-role", "admin"), "role of every session in development mode: read, write or admin (FLOWSYNC_DEV_ROLE)")
 	fs.StringVar(&origins, "allowed-origins", env("allowed-origins", ""), "comma-separated browser origins allowed to connect; empty: same host only (FLOWSYNC_ALLOWED_ORIGINS)")
@@ -182,6 +182,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	if fs.NArg() > 0 {
 		return cfg, 0, fmt.Errorf("flowsync serve: unexpected argument %q", fs.Arg(0))
 	}
+	cfg.Addr = server.DefaultAddr(cfg.Addr, cfg.Dev)
 	if jwtSecretFile != "" {
 		keys, err := server.ReadJWTKeys(jwtSecretFile)
 		if err != nil {

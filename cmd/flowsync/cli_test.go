@@ -57,6 +57,27 @@ func TestVersion(t *testing.T) {
 	}
 }
 
+// A dev server checks no tokens: it listens on loopback unless --addr (or
+// FLOWSYNC_ADDR) says otherwise; a production server on every interface.
+func TestParseServeDevListensOnLoopback(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"--dev"}, nil, "127.0.0.1:8080"},
+		{nil, map[string]string{"FLOWSYNC_DEV": "true"}, "127.0.0.1:8080"},
+		{[]string{"--dev", "--addr", ":8080"}, nil, ":8080"},
+		{[]string{"--dev"}, map[string]string{"FLOWSYNC_ADDR": "0.0.0.0:9000"}, "0.0.0.0:9000"},
+		{nil, nil, ":8080"},
+	} {
+		cfg, _, err := parseServe(c.args, func(k string) string { return c.env[k] }, io.Discard)
+		if err != nil || cfg.Addr != c.want {
+			t.Errorf("%v %v: addr %q (%v), want %q", c.args, c.env, cfg.Addr, err, c.want)
+		}
+	}
+}
+
 func TestParseServeStoreFlags(t *testing.T) {
 	none := func(string) string { return "" }
 	cfg, _, err := parseServe([]string{"--dev"}, none, &bytes.Buffer{})

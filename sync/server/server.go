@@ -35,7 +35,7 @@ import (
 // Config is a node's configuration. The zero value is not valid: Dev must
 // be set until authentication is implemented.
 type Config struct {
-	// Addr is the listen address. Default: ":8080".
+	// Addr is the listen address. Default: DefaultAddr.
 	Addr string
 	// Dev runs without authentication (session.DevAuthenticator): any
 	// token is accepted. Required until JWT authentication lands.
@@ -77,10 +77,22 @@ type Config struct {
 // configured.
 var ErrNoAuth = errors.New("flowsync: refusing to start: authentication is not configured; give --jwt-secret-file (and --jwt-audience), or run with --dev for local development (no tokens are checked)")
 
-func (c Config) withDefaults() Config {
-	if c.Addr == "" {
-		c.Addr = ":8080"
+// DefaultAddr returns addr, or when it is empty the listen address of a
+// server in dev mode or not: a dev server checks no tokens, so it listens
+// on loopback only unless told otherwise; a production server on every
+// interface.
+func DefaultAddr(addr string, dev bool) string {
+	switch {
+	case addr != "":
+		return addr
+	case dev:
+		return "127.0.0.1:8080"
 	}
+	return ":8080"
+}
+
+func (c Config) withDefaults() Config {
+	c.Addr = DefaultAddr(c.Addr, c.Dev)
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 30 * time.Second
 	}
