@@ -13,7 +13,8 @@
 // batches its own deltas), so the number of fsyncs follows the disk's
 // latency rather than the number of busy documents.
 // The file is locked: a second process opening it waits OpenTimeout and
-// fails.
+// fails with a LockedError (ErrLocked) naming the file and, on Linux, the
+// process that holds it.
 //
 // Layout (bucket names are bytes on disk; changing them needs a
 // migration):
@@ -122,6 +123,13 @@ func Open(cfg Config) (*Store, error) {
 		NoSync:       false, // durability is the promise
 		FreelistType: bbolt.FreelistMapType,
 	})
+	if errors.Is(err, bbolterrors.ErrTimeout) {
+		abs, aerr := filepath.Abs(cfg.Path)
+		if aerr != nil {
+			abs = cfg.Path
+		}
+		return nil, &LockedError{Path: abs, Holder: lockHolder(cfg.Path), Err: err}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("bolt: open %s: %w", cfg.Path, err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/flowsync/flowsync/internal/testutil"
 	"github.com/flowsync/flowsync/rooms"
 	"github.com/flowsync/flowsync/storage"
+	"github.com/flowsync/flowsync/storage/bolt"
 	"github.com/flowsync/flowsync/storage/memory"
 	"github.com/flowsync/flowsync/sync/protocol"
 	"github.com/flowsync/flowsync/sync/server"
@@ -173,4 +174,37 @@ func TestReadyzDegradedWhileStoreWritesFail(t *testing.T) {
 	}
 	store.down.Store(false)
 	waitStatus(200)
+}
+
+// A second server on the same --data-dir (a second process, as far as the
+// file lock goes) refuses to start with an error that names the file,
+// says another process holds it and what to do.
+func TestSecondServerOnSameDataDir(t *testing.T) {
+	dir := t.TempDir()
+	cfg := server.Config{Dev: true, Store: server.StoreConfig{Kind: server.StoreBolt, DataDir: dir, OpenTimeout: 100 * time.Millisecond}}
+	first, err := server.New(cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = first.Shutdown(ctx, nil)
+	}()
+	second, err := server.New(cfg, nil, nil)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = second.Shutdown(ctx, nil)
+		t.Fatal("a second server opened a store another one holds")
+	}
+	msg := err.Error()
+	for _, want := range []string{dir + "/" + server.BoltFile, "another process", "Stop the other flowsync process", "another --data-dir"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q does not say %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "bolt: open") || !errors.Is(err, bolt.ErrLocked) {
+		t.Errorf("error %q: want bolt.ErrLocked, not bbolt's terse timeout", msg)
+	}
 }
