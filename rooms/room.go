@@ -541,7 +541,7 @@ func (rm *Room) handleJoin(ev *joinEvent) {
 		// A reload of the same tab replaces its ghost entry.
 		for _, ms := range rm.members {
 			if ms.id.UserID == id.UserID && ms.entry.TabSessionID == tab {
-				rm.logger.Debug("same-tab rejoin replaces a session", "old", ms.entry.SessionID, "new", ev.m.SessionID())
+				rm.logger.Debug("same-tab rejoin replaces a session", "conn", ev.m.SessionID(), "replaced_conn", ms.entry.SessionID)
 				rm.remove(ms)
 			}
 		}
@@ -836,7 +836,7 @@ func (rm *Room) refuse(ms *memberState, opID string, err error) {
 	code := protocol.CodeFor(err)
 	rm.metrics.refused(code)
 	if code == protocol.CodeInternal {
-		rm.logger.Error("refusing an edit", "op", opID, "err", err)
+		rm.logger.Error("refusing an edit", "conn", ms.entry.SessionID, "op", opID, "err", err)
 	}
 	n := nackFrame(opID, code, err)
 	rm.sendTo(ms, n, protocol.AppendFrame(nil, n))
@@ -912,7 +912,7 @@ func (rm *Room) dropSlow() {
 			}
 			rm.remove(ms)
 			rm.metrics.slowConsumer()
-			rm.logger.Info("closing slow consumer", "session", ms.entry.SessionID)
+			rm.logger.Info("closing slow consumer", "conn", ms.entry.SessionID)
 			ms.m.Close(protocol.CloseSlowConsumer, "outbound queue full")
 		}
 		rm.rosterChanged(nil) // may mark more members slow

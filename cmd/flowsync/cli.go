@@ -48,7 +48,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			fmt.Fprintln(stderr, err)
 			return 2
 		}
-		logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+		logger := server.NewLogger(stderr, level)
 		srv, err := server.New(cfg, logger, nil)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
