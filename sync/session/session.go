@@ -25,7 +25,7 @@ type session struct {
 	// Static after construction.
 	h          *Handler
 	conn       *websocket.Conn
-	nc         *batchConn // conn's net.Conn: the writer batches its frames here
+	nc         *batchConn    // conn's net.Conn: the writer batches its frames here
 	id         string        // the connection id: Welcome's sid, and "conn" on every log line
 	started    time.Time     // when the upgrade completed, for the session's last log line
 	key        string        // the admission key (clientKey), for releaseConn
