@@ -27,10 +27,18 @@ const usage = `usage: flowsync <command> [flags]
 commands:
   serve     run the sync server (flowsync serve -h for flags)
   version   print the version, commit, build date and Go version (also --version)
+  inspect   list the workflows of a stopped server's --data-dir: sizes, last change
+  export    write one workflow of a --data-dir: --workflow ID [--format json|binary]
+  import    join a binary export into a workflow of a --data-dir: --workflow ID [--in FILE]
 `
 
 // run is the whole command; main only wires the process to it.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	return runWithInput(ctx, args, getenv, os.Stdin, stdout, stderr)
+}
+
+// runWithInput is run with import's standard input.
+func runWithInput(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -59,6 +67,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return 1
 		}
 		return 0
+	case "inspect", "export", "import":
+		return runTool(ctx, args[0], args[1:], getenv, stdin, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

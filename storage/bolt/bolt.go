@@ -72,6 +72,10 @@ type Config struct {
 	// OpenTimeout bounds the wait for the file lock another process holds.
 	// Default: 5 s.
 	OpenTimeout time.Duration
+	// ReadOnly opens an existing file for reading (inspect and export
+	// tools): nothing is created or written, and every write method
+	// fails. bbolt's lock still excludes a server holding the file.
+	ReadOnly bool
 }
 
 func (c Config) withDefaults() Config {
@@ -115,13 +119,18 @@ func Open(cfg Config) (*Store, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o700); err != nil {
+	if cfg.ReadOnly {
+		if _, err := os.Stat(cfg.Path); err != nil {
+			return nil, fmt.Errorf("bolt: no store to read: %w", err)
+		}
+	} else if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o700); err != nil {
 		return nil, fmt.Errorf("bolt: %w", err)
 	}
 	db, err := bbolt.Open(cfg.Path, 0o600, &bbolt.Options{
 		Timeout:      cfg.OpenTimeout,
 		NoSync:       false, // durability is the promise
 		FreelistType: bbolt.FreelistMapType,
+		ReadOnly:     cfg.ReadOnly,
 	})
 	if errors.Is(err, bbolterrors.ErrTimeout) {
 		abs, aerr := filepath.Abs(cfg.Path)
@@ -132,6 +141,13 @@ func Open(cfg Config) (*Store, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("bolt: open %s: %w", cfg.Path, err)
+	}
+	if cfg.ReadOnly {
+		if err := db.View(func(tx *bbolt.Tx) error { return checkLayout(tx, cfg.Path) }); err != nil {
+			db.Close()
+			return nil, err
+		}
+		return &Store{db: db}, nil
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
