@@ -672,7 +672,7 @@ func (rm *Room) handleDelta(ev *deltaEvent) {
 	}
 	start := rm.cfg.now()
 	nowMs := rm.nowMs()
-	c := &Change{WorkflowID: rm.id, Member: ms.id, Delta: ev.delta}
+	c := &Change{WorkflowID: rm.id, Member: ms.id, Conn: ms.entry.SessionID, Delta: ev.delta}
 	latest, err := admit(rm.doc, c, rm.cfg.ServerReplicaID, nowMs, rm.cfg.MaxClockSkew.Milliseconds())
 	var v workflow.Vetted
 	if err == nil {
@@ -728,7 +728,7 @@ func (rm *Room) handleOperation(ev *opEvent) {
 		nack(ev.m, ev.opID, protocol.NewError(protocol.CodeNotJoined, "join %q first", rm.id))
 		return
 	}
-	delta, raw, err := rm.runOperation(ms.id, ev.op)
+	delta, raw, err := rm.runOperation(ms.id, ms.entry.SessionID, ev.op)
 	if err != nil {
 		rm.refuse(ms, ev.opID, err)
 		return
@@ -741,7 +741,7 @@ func (rm *Room) handleOperation(ev *opEvent) {
 // before Prepare; then the built-in checks and Config.Admit), the merge and
 // the publish to the cluster. It returns the merged delta and its encoding,
 // or why op was refused, the document unchanged.
-func (rm *Room) runOperation(id Identity, op workflow.Op) (*workflow.Doc, []byte, error) {
+func (rm *Room) runOperation(id Identity, conn string, op workflow.Op) (*workflow.Doc, []byte, error) {
 	if err := rm.canTakeWork(0); err != nil {
 		return nil, nil, err
 	}
@@ -754,7 +754,7 @@ func (rm *Room) runOperation(id Identity, op workflow.Op) (*workflow.Doc, []byte
 	nowMs := rm.nowMs()
 	delta, err := rm.doc.Prepare(rm.clock.Now(nowMs), op)
 	if err == nil {
-		c := &Change{WorkflowID: rm.id, Member: id, Delta: delta, Op: op}
+		c := &Change{WorkflowID: rm.id, Member: id, Conn: conn, Delta: delta, Op: op}
 		_, err = admit(rm.doc, c, rm.cfg.ServerReplicaID, nowMs, rm.cfg.MaxClockSkew.Milliseconds())
 		if err == nil && rm.cfg.Admit != nil {
 			err = rm.cfg.Admit(rm.doc, c)

@@ -35,7 +35,8 @@ func TestLoggerDurationsAsStrings(t *testing.T) {
 }
 
 // Every log line a session writes carries its connection id ("conn", the
-// sid of its Welcome), from authentication to the end of the session.
+// sid of its Welcome), from authentication to the end of the session, and
+// so do the audit records of the changes it makes.
 func TestSessionLogLinesCarryConnID(t *testing.T) {
 	logs := &syncBuffer{}
 	srv, err := server.New(server.Config{Dev: true, Store: server.StoreConfig{Kind: server.StoreMemory},
@@ -78,6 +79,14 @@ func TestSessionLogLinesCarryConnID(t *testing.T) {
 	send(&protocol.Join{WorkflowID: "wf-logs"})
 	for f := read(); f.Type() != protocol.FrameJoined; f = read() {
 	}
+	// A variable added: the room writes an audit record for the session.
+	send(&protocol.Operation{WorkflowID: "wf-logs", OpID: "op-1", Name: "add", Target: "variable",
+		Payload: map[string]any{"id": "v1", "name": "apiKey", "type": "plain", "value": "x"}})
+	for f := read(); f.Type() != protocol.FrameApplied; f = read() {
+		if n, ok := f.(*protocol.Nack); ok {
+			t.Fatalf("operation refused: %+v", n)
+		}
+	}
 	// Over MaxFrameBytes: the server closes the session, and logs why.
 	_ = ws.WriteMessage(websocket.BinaryMessage, make([]byte, 8192))
 	for {
@@ -100,6 +109,12 @@ func TestSessionLogLinesCarryConnID(t *testing.T) {
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			t.Fatalf("not JSON: %s", sc.Text())
 		}
+		if rec["audit"] == true {
+			seen["audit"] = true
+			if rec["conn"] != welcome.SessionID {
+				t.Errorf("audit record of the session without its conn: %s", sc.Text())
+			}
+		}
 		if rec["component"] != "session" {
 			continue
 		}
@@ -114,7 +129,7 @@ func TestSessionLogLinesCarryConnID(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"session authenticated", "closing session: message too big", "session ended"} {
+	for _, want := range []string{"session authenticated", "audit", "closing session: message too big", "session ended"} {
 		if !seen[want] {
 			t.Errorf("no %q line; logs:\n%s", want, logs.String())
 		}
