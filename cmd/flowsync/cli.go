@@ -26,7 +26,7 @@ const usage = `usage: flowsync <command> [flags]
 
 commands:
   serve     run the sync server (flowsync serve -h for flags)
-  version   print the version, commit, build date and Go version (also --version)
+  version   print the version, commit and its date, and Go version (also --version)
   inspect   list the workflows of a stopped server's --data-dir: sizes, last change
   export    write one workflow of a --data-dir: --workflow ID [--format json|binary]
   import    join a binary export into a workflow of a --data-dir: --workflow ID [--in FILE]

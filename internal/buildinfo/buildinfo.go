@@ -1,5 +1,6 @@
 // Package buildinfo says which build of flowsync is running: the module
-// version, the VCS commit and its time, and the Go version, as the Go
+// version, the VCS commit and its time (the build's date), and the Go
+// version, as the Go
 // toolchain stamps them into the binary (runtime/debug.ReadBuildInfo). It
 // feeds `flowsync version` and the flowsync_build_info metric, so an
 // operator can tell from either which code a node runs.
@@ -24,9 +25,12 @@ const Devel = "devel"
 
 // Info describes one build.
 type Info struct {
-	Version   string // module version, or Devel
-	Commit    string // VCS revision, with "-dirty" when built from a modified tree; or Unknown
-	Date      string // VCS commit time (RFC 3339), or Unknown
+	Version string // module version, or Devel
+	Commit  string // VCS revision, with "-dirty" when built from a modified tree; or Unknown
+	// Date is the VCS commit time (RFC 3339), or Unknown. The build info
+	// records no build time (builds are reproducible): the commit's time
+	// is the date of the code.
+	Date      string
 	GoVersion string // the toolchain that built the binary
 }
 
@@ -78,7 +82,7 @@ func FromBuildInfo(bi *debug.BuildInfo, override string) Info {
 
 // String is the one line `flowsync version` prints.
 func (i Info) String() string {
-	return fmt.Sprintf("flowsync %s (commit %s, built %s, %s)", i.Version, i.Commit, i.Date, i.GoVersion)
+	return fmt.Sprintf("flowsync %s (commit %s of %s, %s)", i.Version, i.Commit, i.Date, i.GoVersion)
 }
 
 // Register registers the flowsync_build_info gauge with reg: always 1,

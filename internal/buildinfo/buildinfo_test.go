@@ -27,7 +27,7 @@ func TestFromBuildInfo(t *testing.T) {
 			t.Fatalf("%+v", got)
 		}
 	}
-	if s := want.String(); s != "flowsync v1.2.3 (commit abc123-dirty, built 2026-01-02T03:04:05Z, go1.99)" {
+	if s := want.String(); s != "flowsync v1.2.3 (commit abc123-dirty of 2026-01-02T03:04:05Z, go1.99)" {
 		t.Fatalf("String() = %q", s)
 	}
 }
