@@ -61,8 +61,9 @@ type Registry struct {
 
 	bgSnapshots atomic.Int64 // snapshots of evicted rooms still running
 
-	tombs   tombs   // deletions known to this process (cluster.go)
-	hosting hosting // Cluster Host/Release calls, in order (cluster.go)
+	tombs   tombs     // deletions known to this process (cluster.go)
+	hosting hosting   // Cluster Host/Release calls, in order (cluster.go)
+	locks   lockCache // workflow locks, cached from the store (workflowlock.go)
 
 	healthMu sync.Mutex
 	health   StoreHealth // guarded by healthMu

@@ -390,6 +390,15 @@ func (rm *Room) load() bool {
 		rm.reg.remove(rm)
 		return false
 	}
+	if _, err := rm.reg.loadLock(ctx, rm.id); err != nil {
+		// Serving the room without knowing its lock could admit edits a
+		// lock refuses: fail the load instead (the join may retry).
+		rm.metrics.storeError("load")
+		rm.logger.Warn("loading workflow lock failed", "err", err)
+		rm.loadErr = errors.Join(ErrLoad, err)
+		rm.reg.remove(rm)
+		return false
+	}
 	if rm.cfg.RequireExisting && doc.IsEmpty() {
 		// Only an empty document can be one nobody created.
 		if err := rm.checkExists(ctx); err != nil {
