@@ -505,6 +505,8 @@ func (rm *Room) handle(ev event) {
 		ev.reply <- rm.doc.DeltaSince(ev.have)
 	case *remotePresenceEvent:
 		rm.handleRemotePresence(ev)
+	case *remoteEphemeralEvent:
+		rm.handleRemoteEphemeral(ev)
 	}
 }
 
@@ -949,11 +951,15 @@ func (rm *Room) flushEphemeral() {
 			ms.presence = false
 			f := &protocol.PresenceUpdate{WorkflowID: rm.id, SessionID: ms.entry.SessionID, UserID: ms.id.UserID,
 				Name: ms.id.Name, Avatar: ms.id.Avatar, Cursor: ms.entry.Cursor, Selection: ms.entry.Selection}
-			rm.broadcast(f, protocol.AppendFrame(nil, f), ms)
+			b := protocol.AppendFrame(nil, f)
+			rm.broadcast(f, b, ms)
+			rm.publishEphemeral(f, b)
 		}
 		if len(ms.drag) > 0 {
 			f := &protocol.DragUpdate{WorkflowID: rm.id, SessionID: ms.entry.SessionID, UserID: ms.id.UserID, Positions: ms.drag}
-			rm.broadcast(f, protocol.AppendFrame(nil, f), ms)
+			b := protocol.AppendFrame(nil, f)
+			rm.broadcast(f, b, ms)
+			rm.publishEphemeral(f, b)
 			ms.drag = nil
 		}
 	}
