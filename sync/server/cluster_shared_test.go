@@ -252,4 +252,3 @@ func TestClusterRosterPromptOnLoad(t *testing.T) {
 	}
 	waitRoster(t, ea, "ea", "eb")
 }
-
