@@ -27,7 +27,8 @@ var (
 // ErrorCode maps an error returned by Join to the error code for the
 // client: ErrClosed → OVERLOADED (retryable), storage.ErrDeleted →
 // WORKFLOW_DELETED, ErrUnknownWorkflow → UNKNOWN_WORKFLOW, ErrLoad →
-// STORAGE_UNAVAILABLE (retryable), others as
+// STORAGE_UNAVAILABLE (retryable), ErrLockStore → STORAGE_UNAVAILABLE,
+// others as
 // protocol.CodeFor.
 func ErrorCode(err error) protocol.Code {
 	switch {
@@ -37,7 +38,7 @@ func ErrorCode(err error) protocol.Code {
 		return protocol.CodeWorkflowDeleted
 	case errors.Is(err, ErrUnknownWorkflow):
 		return protocol.CodeUnknownWorkflow
-	case errors.Is(err, ErrLoad):
+	case errors.Is(err, ErrLoad), errors.Is(err, ErrLockStore):
 		return protocol.CodeStorageUnavailable
 	}
 	return protocol.CodeFor(err)

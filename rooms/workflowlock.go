@@ -2,6 +2,7 @@ package rooms
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -16,6 +17,10 @@ import (
 // admission and the drag path read memory only; the cache is refreshed from
 // the store on every room load and from the bus on every change another
 // node makes.
+
+// ErrLockStore wraps a store error reading or writing a workflow lock (a
+// retryable STORAGE_UNAVAILABLE for the caller).
+var ErrLockStore = errors.New("rooms: the store could not keep the workflow lock")
 
 // ClusterLocker may be implemented by a Cluster to tell the other nodes
 // about lock changes (*cluster.Node does). Without it a lock is still
@@ -90,7 +95,7 @@ func (r *Registry) loadLock(ctx context.Context, workflowID string) (storage.Wor
 	}
 	l, err := ls.GetLock(ctx, workflowID)
 	if err != nil {
-		return storage.WorkflowLock{}, fmt.Errorf("rooms: reading the lock of %q: %w", workflowID, err)
+		return storage.WorkflowLock{}, fmt.Errorf("%w: reading the lock of %q: %w", ErrLockStore, workflowID, err)
 	}
 	r.locks.merge(workflowID, l)
 	l, _ = r.locks.get(workflowID)
@@ -120,7 +125,7 @@ func (r *Registry) SetLocked(ctx context.Context, workflowID string, locked bool
 	if ls, ok := r.store.(storage.LockStore); ok {
 		applied, err := ls.SetLock(ctx, workflowID, l)
 		if err != nil {
-			return false, fmt.Errorf("rooms: storing the lock of %q: %w", workflowID, err)
+			return false, fmt.Errorf("%w: storing the lock of %q: %w", ErrLockStore, workflowID, err)
 		}
 		if !applied {
 			// Another node sharing the store wrote a newer change between
@@ -161,7 +166,7 @@ func (r *Registry) applyRemoteLock(workflowID string, l storage.WorkflowLock) er
 		ctx, cancel := context.WithTimeout(r.ctx, r.cfg.WriteTimeout)
 		defer cancel()
 		if _, err := ls.SetLock(ctx, workflowID, l); err != nil {
-			return fmt.Errorf("rooms: storing a lock from the cluster for %q: %w", workflowID, err)
+			return fmt.Errorf("%w: storing a lock from the cluster for %q: %w", ErrLockStore, workflowID, err)
 		}
 	}
 	r.locks.merge(workflowID, l)

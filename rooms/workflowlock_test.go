@@ -91,8 +91,9 @@ func TestLockUnreadableFailsLoad(t *testing.T) {
 	if !errors.Is(err, ErrLoad) || !errors.Is(err, errLockRead) {
 		t.Fatalf("Apply with unreadable locks: %v", err)
 	}
-	if _, err := r.SetLocked(context.Background(), "wf", true); !errors.Is(err, errLockRead) {
-		t.Fatalf("SetLocked with an unreachable lock table: %v", err)
+	_, err = r.SetLocked(context.Background(), "wf", true)
+	if !errors.Is(err, errLockRead) || ErrorCode(err) != protocol.CodeStorageUnavailable {
+		t.Fatalf("SetLocked with an unreachable lock table: %v (%v)", err, ErrorCode(err))
 	}
 	if r.Locked("wf") {
 		t.Fatal("a lock that was not stored is enforced")
