@@ -89,20 +89,24 @@ func (d *Doc) EncodeChunksCapped(limit int, caps Caps) [][]byte {
 		clear(curReplicas)
 	}
 	nodes := make([]int, 0, 16)
-	gSeen := map[crdt.ReplicaID]bool{}
 	for _, g := range groups {
 		nodes = nodes[:0]
-		gNodes := 0
-		clear(gSeen)
+		gNodes, gReplicas := 0, 0
+		var seen map[crdt.ReplicaID]bool // concurrent values only
+		if len(g.entries) > 1 {
+			seen = make(map[crdt.ReplicaID]bool, len(g.entries))
+		}
 		for _, e := range g.entries {
 			n := valueNodes(e.Value.Value)
 			nodes = append(nodes, n)
 			gNodes += n
-			if !curReplicas[e.Dot.Replica] {
-				gSeen[e.Dot.Replica] = true
+			if !curReplicas[e.Dot.Replica] && !seen[e.Dot.Replica] {
+				gReplicas++
+				if seen != nil {
+					seen[e.Dot.Replica] = true
+				}
 			}
 		}
-		gReplicas := len(gSeen)
 		if n := cur.store.NumDots(); n > 0 && (curSize+g.size > budget || n+len(g.entries) > maxEntries ||
 			curNodes+gNodes > caps.MaxValueNodes || len(curReplicas)+gReplicas > caps.MaxReplicas) {
 			next()
