@@ -125,3 +125,13 @@ func valueNodes(v Value) int {
 func overCap(sentinel error, limit int) error {
 	return fmt.Errorf("%w: more than %d", sentinel, limit)
 }
+
+// SafeBytes returns a size up to which no encoding can pass caps, so that a
+// sender need not count what it sends: an entry takes at least 7 bytes, a
+// replica 7 (its table entry and its context entry), a range 2 and a value
+// node 1.
+func (c Caps) SafeBytes() int {
+	c = c.resolved(msgpackx.Limits{MaxBytes: math.MaxInt / 2})
+	const most = math.MaxInt / 8
+	return min(min(c.MaxValues, c.MaxReplicas, most)*7, min(c.MaxRanges, most)*2, c.MaxValueNodes)
+}

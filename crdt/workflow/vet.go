@@ -22,6 +22,15 @@ var ErrForgedContent = errors.New("workflow: dot already held with other content
 // server's receipt for it — never as part of a replica's own delta.
 var ErrForeignContent = errors.New("workflow: values under another replica's unseen dots")
 
+// ErrCrowdedKey: a delta would leave two values of one replica under one
+// key. A replica's writes are sequential and each covers what it saw of
+// the key, its own earlier value included, so an honest replica never
+// holds two values of its own under a key (a replica that lost its state
+// is refused at join, REPLICA_BEHIND). Without this rule one replica could
+// pile values on a key, delta after delta, and make every read and write
+// of that key cost as many.
+var ErrCrowdedKey = errors.New("workflow: two values of one replica under one key")
+
 // Vetted is what a server may merge of a delta written by one replica.
 type Vetted struct {
 	// Delta is what to merge, store and relay. It is the delta given to Vet
@@ -49,6 +58,9 @@ type Vetted struct {
 //   - an entry under another replica's dot that d has never seen is refused
 //     (ErrForeignContent: nothing is taken);
 //   - an entry whose dot d has seen removed is left out;
+//   - a delta that would leave two values of one replica under one key
+//     (two in the delta, or one beside a value d holds that the delta's
+//     context does not cover) is refused (ErrCrowdedKey: nothing is taken);
 //   - context dots of other replicas that d has never seen are left out:
 //     only own's dots, and dots d has seen, may enter d's context through
 //     own. (Dots that another node or a receipt vouches for are merged
@@ -67,6 +79,9 @@ func (d *Doc) Vet(delta *Doc, own crdt.ReplicaID) (Vetted, error) {
 	}
 	dead := 0
 	delta.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
+		if dot, ok := crowds(d, delta, k, es); ok {
+			refuse(ErrCrowdedKey, dot)
+		}
 		for _, e := range es {
 			if !d.ctx.Contains(e.Dot) {
 				if e.Dot.Replica != own {
@@ -107,4 +122,51 @@ func (d *Doc) Vet(delta *Doc, own crdt.ReplicaID) (Vetted, error) {
 		return true
 	})
 	return Vetted{Delta: out, Changed: true, Unverified: unverified, Dead: dead}, nil
+}
+
+// crowds reports a new value of es (delta's values under k, whose dots d
+// has not seen) that would stand beside another value of its replica under
+// k once delta is merged into d, and which: the greatest such dot. Values d
+// holds already are Vet's other checks' concern.
+func crowds(d, delta *Doc, k Key, es []crdt.Dotted[Cell]) (crdt.Dot, bool) {
+	var worst crdt.Dot
+	found := false
+	note := func(dot crdt.Dot) {
+		if !found || dot.Replica > worst.Replica || dot.Replica == worst.Replica && dot.Counter > worst.Counter {
+			worst, found = dot, true
+		}
+	}
+	held := d.store.Get(k)
+	if len(es) == 1 {
+		// The common case, without a map: one value, set or overwriting.
+		e := es[0]
+		if d.ctx.Contains(e.Dot) {
+			return worst, false
+		}
+		for _, h := range held {
+			if h.Dot.Replica == e.Dot.Replica && h.Dot != e.Dot && !delta.ctx.Contains(h.Dot) {
+				return e.Dot, true
+			}
+		}
+		return worst, false
+	}
+	// Values per replica that stay under k: the delta's, and those d holds
+	// that the delta's context does not cover. A forged crowd is bounded by
+	// the value cap (the delta) or by this rule (the document), and counting
+	// in a map keeps the check linear in both.
+	stays := make(map[crdt.ReplicaID]int, len(es)+len(held))
+	for _, e := range es {
+		stays[e.Dot.Replica]++
+	}
+	for _, h := range held {
+		if !delta.ctx.Contains(h.Dot) {
+			stays[h.Dot.Replica]++
+		}
+	}
+	for _, e := range es {
+		if stays[e.Dot.Replica] > 1 && !d.ctx.Contains(e.Dot) {
+			note(e.Dot)
+		}
+	}
+	return worst, found
 }

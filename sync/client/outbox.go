@@ -146,7 +146,8 @@ func group(due []*entry, limit int, folding bool) [][]*entry {
 // fresh id from newID. A fold never drops a write: the merged delta's
 // context covers every folded dot, so it carries everything its parts did.
 // A join that comes out larger than limit (msgpack growth past group's
-// margin) is sent as its parts instead.
+// margin), or past the work caps a server holds a delta to
+// (workflow.DeltaCaps), is sent as its parts instead.
 func fold(run []*entry, limit int, newID func() string) []outFrame {
 	alone := func(e *entry) outFrame { return outFrame{id: e.id, entries: []*entry{e}, enc: e.enc} }
 	if len(run) == 1 {
@@ -156,7 +157,7 @@ func fold(run []*entry, limit int, newID func() string) []outFrame {
 	for _, e := range run {
 		merged.Merge(e.delta)
 	}
-	if enc := merged.Encode(); len(enc) <= limit {
+	if enc := merged.Encode(); len(enc) <= limit && (len(enc) <= workflow.DeltaCaps.SafeBytes() || merged.Counts().Within(workflow.DeltaCaps)) {
 		return []outFrame{{id: newID(), entries: run, enc: enc}}
 	}
 	out := make([]outFrame, len(run))

@@ -309,7 +309,9 @@ func (s *session) handle(ctx context.Context, f protocol.Frame, n int) {
 		if m == nil {
 			return
 		}
-		d, err := workflow.Decode(f.Delta, workflow.DeltaLimits)
+		// The client's own delta: held to the per-delta work caps here, in
+		// the session's goroutine, before the room loop sees it.
+		d, err := workflow.DecodeDelta(f.Delta)
 		if err != nil {
 			s.nack(f.OpID, err)
 			return
@@ -323,6 +325,9 @@ func (s *session) handle(ctx context.Context, f protocol.Frame, n int) {
 			s.nack(f.OpID, protocol.NewError(protocol.CodeNotJoined, "join %q first", f.WorkflowID))
 			return
 		}
+		// Not held to the work caps: a vouched delta is bytes a server
+		// sent (an operation's relay may pass them), and the room merges
+		// it only once its receipt proves that.
 		d, err := workflow.Decode(f.Delta, workflow.DeltaLimits)
 		if err != nil {
 			s.nack(f.OpID, err)
