@@ -37,7 +37,7 @@ type Caps struct {
 // admitted. Stored documents, and what a server sends its clients
 // (catch-up, Joined), are not held to them.
 var DeltaCaps = Caps{
-	MaxValues:     4096,
+	MaxValues:     2048,
 	MaxReplicas:   4096,
 	MaxRanges:     32768,
 	MaxValueNodes: 65536,
