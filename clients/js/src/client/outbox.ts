@@ -13,6 +13,7 @@
 // reset, never sent again.
 
 import type { Range } from '../crdt/context';
+import { DeltaCaps, withinCaps } from '../workflow/codec';
 import { randomHex } from './options';
 import { mergeAll, ownDotsCovered, type Context, type Doc } from './replica';
 
@@ -215,7 +216,8 @@ export class Outbox {
    * at most 3/4 of the delta limit (a merge's encoding is at most about the
    * sum of its parts'). A merged entry takes the first's place with a fresh
    * op id and stands for every part's storage seq, so its Durable clears
-   * them all. Entries larger than the limit, and solo ones, stay alone.
+   * them all. Entries larger than the limit, and solo ones, stay alone, and
+   * so do the parts of a merge past the work caps (DeltaCaps).
    */
   coalesce(due: Entry[], maxDelta: number): Entry[] {
     const limit = (maxDelta * 3) / 4;
@@ -223,9 +225,12 @@ export class Outbox {
     let group: Entry[] = [];
     let size = 0;
     const fold = () => {
+      const delta = group.length > 1 ? mergeAll(group.map((e) => e.delta)) : null;
       if (group.length === 1) out.push(group[0]);
-      else if (group.length > 1) {
-        const delta = mergeAll(group.map((e) => e.delta));
+      else if (delta !== null && !withinCaps(delta.counts(), DeltaCaps)) {
+        // Past the work caps a server holds a delta to: sent as its parts.
+        out.push(...group);
+      } else if (delta !== null) {
         const m: Entry = {
           ...newEntry(
             this.newId(),

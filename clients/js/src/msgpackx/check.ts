@@ -25,7 +25,8 @@ const defaultMaxDepth = 32;
  * without Err (msgpackx.ErrTruncated → "Truncated"). "Unsupported" is a
  * value canonical cannot encode and "DuplicateKey" a map key that appears
  * twice (Go reports both as untyped errors). "NotCanonical" and "NonFinite"
- * come from checkCanonical (Go: ErrNotCanonical, ErrNonFinite).
+ * come from checkCanonical (Go: ErrNotCanonical, ErrNonFinite), "TooManyNodes"
+ * from checkCanonicalNodes (Go: ErrTooManyNodes).
  */
 export type MsgpackErrorCode =
   | 'TooLarge'
@@ -38,7 +39,8 @@ export type MsgpackErrorCode =
   | 'Unsupported'
   | 'DuplicateKey'
   | 'NotCanonical'
-  | 'NonFinite';
+  | 'NonFinite'
+  | 'TooManyNodes';
 
 /** A typed msgpack error; code says which rule was broken, the message where. */
 export class MsgpackError extends Error {
