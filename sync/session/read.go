@@ -344,6 +344,12 @@ func (s *session) handle(ctx context.Context, f protocol.Frame, n int) {
 			s.nack(f.OpID, err)
 			return
 		}
+		// Held here, before the room loop runs it: a batch's cost there is
+		// per item.
+		if n := workflow.OpItems(op); n > workflow.MaxOpItems {
+			s.nack(f.OpID, protocol.NewError(protocol.CodeTooLarge, "%s names %d items (at most %d); send it as several", op.Name(), n, workflow.MaxOpItems))
+			return
+		}
 		m.rm.SubmitOperation(m, f.OpID, op)
 	case *protocol.Presence:
 		if m := s.joinedMember(f.WorkflowID); m != nil {
