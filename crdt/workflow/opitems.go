@@ -3,12 +3,15 @@ package workflow
 // MaxOpItems caps the items of one operation a client sends in an Operation
 // frame (OpItems): the blocks, edges, sub-blocks, ids or updates it names.
 // A server runs the operation in its room loop, where every member waits,
-// and its cost is per item (a batch of 512 plain blocks added costs about
-// as much as a delta at DeltaCaps.MaxValues, BENCHMARKS.md); without it
-// one 1 MiB frame carries 16,000 blocks to add (over a second) or 100,000
-// ids to remove. A larger batch is sent as several. The admin API, whose
-// callers are trusted, is not held to it.
-const MaxOpItems = 512
+// and its cost is per item: removing a block costs tens of microseconds
+// (its values, edges and index entries), so 128 removals take a few
+// milliseconds and 512 already tens (BENCHMARKS.md); without a cap one
+// 1 MiB frame carries 16,000 blocks to add (over a second) or 100,000 ids
+// to remove. A larger batch is sent as several. The admin API, whose
+// callers are trusted, is not held to it. The cap bounds what the payload
+// names, not what the document holds: removing or duplicating one
+// container costs as much as the blocks inside it.
+const MaxOpItems = 128
 
 // OpItems counts the items op names: one for a single-entity operation; for
 // a batch, its entries, and for an added block its sub-blocks as well (each
