@@ -52,14 +52,32 @@ var (
 	// ErrTooManyValueNodes: the embedded values hold more msgpack nodes
 	// than Caps.MaxValueNodes.
 	ErrTooManyValueNodes = errors.New("workflow: delta values hold too many nodes")
+	// ErrTooManyNodes: the input holds more msgpack nodes than any delta
+	// within the caps can (Caps.maxNodes): it passes some cap, and the walk
+	// that checks its form stops there rather than cross the rest.
+	ErrTooManyNodes = errors.New("workflow: delta holds more nodes than the caps allow")
 )
+
+// maxNodes is how many msgpack nodes a delta within c (resolved) holds at
+// most: the top level 4; per replica its id and 3 for its context entry;
+// per range 2 numbers; per value a group's 4 (every group holds one at
+// least) and an entry's 7 (nil counted); and the values' own nodes. A cap
+// left unbounded leaves this unbounded too.
+func (c Caps) maxNodes() int {
+	const most = math.MaxInt / 64
+	if c.MaxReplicas > most || c.MaxRanges > most || c.MaxValues > most || c.MaxValueNodes > most {
+		return math.MaxInt
+	}
+	return 4 + 4*c.MaxReplicas + 2*c.MaxRanges + 11*c.MaxValues + c.MaxValueNodes
+}
 
 // IsOverCap reports whether err is a refusal for exceeding a count cap
 // (values, replicas, ranges or value nodes) rather than a malformed input:
 // the delta would be admissible cut into several (EncodeChunks).
 func IsOverCap(err error) bool {
 	return errors.Is(err, ErrTooManyValues) || errors.Is(err, ErrTooManyReplicas) ||
-		errors.Is(err, ErrTooManyRanges) || errors.Is(err, ErrTooManyValueNodes)
+		errors.Is(err, ErrTooManyRanges) || errors.Is(err, ErrTooManyValueNodes) ||
+		errors.Is(err, ErrTooManyNodes)
 }
 
 // DecodeDelta decodes a delta a client or a cluster peer sent: Decode

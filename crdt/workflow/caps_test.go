@@ -88,6 +88,61 @@ func TestDecodeDeltaCaps(t *testing.T) {
 	}
 }
 
+// TestDecodeDeltaAtEveryCap: a delta at all of DeltaCaps at once is
+// admitted (the bound on its nodes in all is not below what the caps
+// allow), and the 1 MiB value of a million nodes is refused by that bound,
+// before its walk crosses the rest.
+func TestDecodeDeltaAtEveryCap(t *testing.T) {
+	c := DeltaCaps
+	d := New()
+	// Replicas: c.MaxReplicas-1 context-only ones, with as many ranges as
+	// the range cap leaves after the value writer's one range.
+	perReplica := (c.MaxRanges - 1) / (c.MaxReplicas - 1)
+	extra := (c.MaxRanges - 1) % (c.MaxReplicas - 1)
+	for i := range c.MaxReplicas - 1 {
+		n := perReplica
+		if i < extra {
+			n++
+		}
+		for j := range n {
+			d.ctx.Add(crdt.Dot{Replica: crdt.ReplicaID(fmt.Sprintf("r%04d", i)), Counter: uint64(2*j + 1)})
+		}
+	}
+	// Values: each its own group, their nodes summing to the node cap.
+	per := c.MaxValueNodes / c.MaxValues
+	for i := range c.MaxValues {
+		n := per
+		if i == 0 {
+			n += c.MaxValueNodes - per*c.MaxValues
+		}
+		items := make([]any, n-1)
+		for j := range items {
+			items[j] = j % 100
+		}
+		dot := crdt.Dot{Replica: "writer", Counter: uint64(i + 1)}
+		d.ctx.Add(dot)
+		d.store.Put(Key{KindSubBlock, fmt.Sprintf("b%05d", i), "s"}, dot, Cell{Wall: 1, Value: msgpackx.MustCanonical(items)})
+	}
+	got := d.Counts()
+	if got != (Counts{Values: c.MaxValues, Replicas: c.MaxReplicas, Ranges: c.MaxRanges, ValueNodes: c.MaxValueNodes}) {
+		t.Fatalf("counts %+v, want every cap", got)
+	}
+	if _, err := DecodeDelta(d.Encode()); err != nil {
+		t.Fatalf("a delta at every cap: %v", err)
+	}
+	items := make([]any, DeltaLimits.MaxBytes-128)
+	for i := range items {
+		items[i] = i % 100
+	}
+	wide := New()
+	dot := crdt.Dot{Replica: "a", Counter: 1}
+	wide.ctx.Add(dot)
+	wide.store.Put(Key{KindSubBlock, "b", "s"}, dot, Cell{Wall: 1, Value: msgpackx.MustCanonical(items)})
+	if _, err := DecodeDelta(wide.Encode()); !errors.Is(err, ErrTooManyNodes) || !IsOverCap(err) {
+		t.Fatalf("a value of a million nodes: %v, want ErrTooManyNodes", err)
+	}
+}
+
 // TestDecodeCappedRefusesAtTheHeader: a count header past a cap is refused
 // before what it announces is read: a delta whose group array claims more
 // values than the cap is refused for the count, though its body is cut

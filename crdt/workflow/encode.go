@@ -214,10 +214,14 @@ func DecodeCapped(b []byte, lim msgpackx.Limits, caps Caps) (*Doc, error) {
 	// 10,000-block document costs one allocation for its values, not one per
 	// value.
 	body := slices.Clone(b[1:])
-	if err := msgpackx.Check(body, lim); err != nil {
+	caps = caps.resolved(lim)
+	if err := msgpackx.CheckNodes(body, lim, caps.maxNodes()); err != nil {
+		if errors.Is(err, msgpackx.ErrTooManyNodes) {
+			return nil, fmt.Errorf("%w: %w: %w", ErrMalformed, ErrTooManyNodes, err)
+		}
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	d, err := decodeBody(msgpackx.NewCanonicalReader(body), caps.resolved(lim))
+	d, err := decodeBody(msgpackx.NewCanonicalReader(body), caps)
 	if err != nil {
 		if errors.Is(err, msgpackx.ErrNotCanonical) && !errors.Is(err, ErrNotCanonical) {
 			err = fmt.Errorf("%w: %w", ErrNotCanonical, err)

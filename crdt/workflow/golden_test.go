@@ -1114,6 +1114,13 @@ func goldenCapDecodes(t *testing.T) []goldenCapDecode {
 			out = append(out, goldenCapDecode{Bytes: goldenB64(b), Caps: gc, Reason: reason})
 		}
 	}
+	// Far past the node cap: more nodes in all than any delta within the
+	// caps holds, refused by the form check's walk before decoding.
+	far := capShapes[3].build(200)
+	if _, err := DecodeCapped(far, DeltaLimits, gc.caps()); !errors.Is(err, ErrTooManyNodes) {
+		t.Fatalf("200 value nodes under %+v: %v, want ErrTooManyNodes", gc, err)
+	}
+	out = append(out, goldenCapDecode{Bytes: goldenB64(far), Caps: gc, Reason: "TooManyNodes"})
 	return out
 }
 

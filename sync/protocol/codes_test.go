@@ -54,7 +54,7 @@ var workflowSentinels = map[string]error{
 	"ErrFormatVersion": workflow.ErrFormatVersion, "ErrNotCanonical": workflow.ErrNotCanonical,
 	"ErrOutOfDomain": workflow.ErrOutOfDomain, "ErrTooManyRanges": workflow.ErrTooManyRanges,
 	"ErrTooManyValues": workflow.ErrTooManyValues, "ErrTooManyReplicas": workflow.ErrTooManyReplicas,
-	"ErrTooManyValueNodes": workflow.ErrTooManyValueNodes,
+	"ErrTooManyValueNodes": workflow.ErrTooManyValueNodes, "ErrTooManyNodes": workflow.ErrTooManyNodes,
 }
 
 func TestCodeForMapsEveryWorkflowSentinel(t *testing.T) {
@@ -71,6 +71,7 @@ func TestCodeForMapsEveryWorkflowSentinel(t *testing.T) {
 		// deltas, as for a delta over its byte limit.
 		workflow.ErrTooManyRanges: CodeTooLarge, workflow.ErrTooManyValues: CodeTooLarge,
 		workflow.ErrTooManyReplicas: CodeTooLarge, workflow.ErrTooManyValueNodes: CodeTooLarge,
+		workflow.ErrTooManyNodes: CodeTooLarge,
 	}
 	for name, err := range workflowSentinels {
 		wrapped := fmt.Errorf("op on block b-1: %w", err)

@@ -9,7 +9,7 @@ import { DotMap } from '../crdt/dotmap';
 import { Writer } from '../msgpackx/append';
 import { MaxWall } from '../crdt/hlc';
 import { checkCanonicalNodes } from '../msgpackx/canonical';
-import { check, MsgpackError, withDefaults, type Limits } from '../msgpackx/check';
+import { check, checkNodes, MsgpackError, withDefaults, type Limits } from '../msgpackx/check';
 import { decodeUtf8, Reader } from '../msgpackx/reader';
 import { DecodeError, type DecodeReason } from './errors';
 import { isKind, keyString, KindBlock, KindEdge, KindVariable, type Cell, type Key } from './key';
@@ -169,7 +169,9 @@ export function maxRanges(lim: Limits = DocLimits): number {
  * string that is not valid UTF-8), "TooManyRanges", or, past caps (none by
  * default; DeltaCaps for a delta a client or peer sends), "TooManyValues",
  * "TooManyReplicas" or "TooManyValueNodes", thrown as soon as a count
- * header passes the cap.
+ * header passes the cap, or "TooManyNodes" for an input of more nodes in
+ * all than a delta within the caps holds (the form check's walk stops
+ * there).
  */
 /**
  * Caps on the work one delta can make its receiver do, counted rather than
@@ -205,6 +207,18 @@ export function resolveCaps(caps: Caps, lim: Limits = DocLimits): Required<Caps>
     maxValueNodes: unbounded(caps.maxValueNodes),
     maxRanges: Math.min(unbounded(caps.maxRanges), maxRanges(lim)),
   };
+}
+
+/**
+ * How many msgpack nodes a delta within caps (resolved) holds at most: the
+ * top level 4; per replica 4; per range 2; per value 11 (its group's 4 and
+ * its entry's 7); and the values' own nodes. Unbounded when a cap is.
+ * (Go: Caps.maxNodes.)
+ */
+function maxNodes(c: Required<Caps>): number {
+  const most = 2 ** 40;
+  if (c.maxReplicas > most || c.maxRanges > most || c.maxValues > most || c.maxValueNodes > most) return Number.MAX_SAFE_INTEGER;
+  return 4 + 4 * c.maxReplicas + 2 * c.maxRanges + 11 * c.maxValues + c.maxValueNodes;
 }
 
 /** What a state holds of each thing Caps bound. (Go: Counts.) */
@@ -261,9 +275,10 @@ export function decodeState(bytes: Uint8Array, lim: Limits = DocLimits, caps: Ca
   // bytes.slice: on a Node Buffer that is a view, and the document would
   // alias the caller's buffer; new Uint8Array(view) copies into a plain array.)
   const body = new Uint8Array(bytes.subarray(1));
+  const resolved = resolveCaps(caps, lim);
   try {
-    check(body, lim);
-    return decodeBody(new Reader(body, true), resolveCaps(caps, lim));
+    checkNodes(body, lim, maxNodes(resolved));
+    return decodeBody(new Reader(body, true), resolved);
   } catch (err) {
     if (err instanceof DecodeError) throw err;
     const detail = err instanceof Error ? err.message : String(err);
@@ -272,7 +287,9 @@ export function decodeState(bytes: Uint8Array, lim: Limits = DocLimits, caps: Ca
         ? 'NotCanonical'
         : err instanceof MsgpackError && err.code === 'NonFinite'
           ? 'OutOfDomain'
-          : undefined;
+          : err instanceof MsgpackError && err.code === 'TooManyNodes'
+            ? 'TooManyNodes'
+            : undefined;
     throw new DecodeError('Malformed', detail, { cause: err, reason });
   }
 }

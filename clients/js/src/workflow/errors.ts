@@ -95,7 +95,8 @@ export type DecodeErrorCode = 'FormatVersion' | 'Malformed';
  * ±(2^53-1), NaN or ±Infinity, a string that is not UTF-8),
  * "TooManyRanges" for a context beyond maxRanges(lim) or the caps'
  * maxRanges, and "TooManyValues", "TooManyReplicas", "TooManyValueNodes" for
- * a delta past the other caps (decode with DeltaCaps). isError tests them
+ * a delta past the other caps (decode with DeltaCaps), "TooManyNodes" for
+ * one of more msgpack nodes in all than the caps allow. isError tests them
  * too.
  */
 export type DecodeReason =
@@ -104,7 +105,8 @@ export type DecodeReason =
   | 'TooManyRanges'
   | 'TooManyValues'
   | 'TooManyReplicas'
-  | 'TooManyValueNodes';
+  | 'TooManyValueNodes'
+  | 'TooManyNodes';
 
 /** Bytes that are not a valid document, delta or context. */
 export class DecodeError extends Error {
