@@ -16,14 +16,21 @@ type fullState struct {
 }
 
 // catchUp returns the encoded chunks of what have lacks.
+//
+// A joiner with an empty context lacks the whole document, which is the
+// document itself: it is encoded as it is, without DeltaSince (which would
+// build the document's index and copy every value first). That encoding
+// also measures the document exactly (docsize.go), so a cold room, whose
+// first joiner needs it anyway, does not encode its document twice.
 func (rm *Room) catchUp(have *crdt.Context) [][]byte {
 	if !have.IsEmpty() {
 		return rm.doc.DeltaSince(have).EncodeChunks(rm.cfg.MaxCatchUpChunk)
 	}
 	f := &rm.fullState
 	if f.chunks == nil || f.doc != rm.doc || f.version != rm.doc.Version() {
-		*f = fullState{doc: rm.doc, version: rm.doc.Version(),
-			chunks: rm.doc.DeltaSince(have).EncodeChunks(rm.cfg.MaxCatchUpChunk)}
+		chunks, size := rm.doc.EncodeChunksSize(rm.cfg.MaxCatchUpChunk)
+		*f = fullState{doc: rm.doc, version: rm.doc.Version(), chunks: chunks}
+		rm.measuredDocSize(size)
 	}
 	return f.chunks
 }

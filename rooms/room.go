@@ -399,7 +399,6 @@ func (rm *Room) load() bool {
 		}
 	}
 	rm.doc = doc
-	rm.measureDocSize()
 	rm.receipts.epoch = newEpoch()
 	rm.clock = crdt.NewClock(rm.cfg.ServerReplicaID)
 	return true

@@ -23,12 +23,20 @@ import (
 // fragmented context, can make a chunk larger than limit; callers bound
 // frames separately (DeltaLimits).
 func (d *Doc) EncodeChunks(limit int) [][]byte {
+	chunks, _ := d.EncodeChunksSize(limit)
+	return chunks
+}
+
+// EncodeChunksSize is EncodeChunks that also returns the length of d's
+// whole encoding (Encode), which it computes anyway to decide whether d
+// fits one chunk: a caller that needs both pays one encoding.
+func (d *Doc) EncodeChunksSize(limit int) (chunks [][]byte, size int) {
 	if d.IsEmpty() {
-		return nil
+		return nil, len(d.Encode())
 	}
 	whole := d.Encode()
 	if len(whole) <= limit {
-		return [][]byte{whole}
+		return [][]byte{whole}, len(whole)
 	}
 	type group struct {
 		key     Key
@@ -55,7 +63,7 @@ func (d *Doc) EncodeChunks(limit int) [][]byte {
 	}
 	budget := max(limit-overhead, limit/2)
 
-	var chunks []*Doc
+	var parts []*Doc
 	cur, curSize := New(), 0
 	// A chunk's dots, added to its context in order once it is complete: in
 	// key order they are scattered, and adding each into the middle of the
@@ -73,7 +81,7 @@ func (d *Doc) EncodeChunks(limit int) [][]byte {
 	for _, g := range groups {
 		if curSize > 0 && curSize+g.size > budget {
 			seal()
-			chunks = append(chunks, cur)
+			parts = append(parts, cur)
 			cur, curSize = New(), 0
 		}
 		for _, e := range g.entries {
@@ -84,15 +92,15 @@ func (d *Doc) EncodeChunks(limit int) [][]byte {
 	}
 	seal()
 	earlier := crdt.NewContext()
-	for _, c := range chunks {
+	for _, c := range parts {
 		earlier.Merge(&c.ctx)
 	}
 	cur.ctx.Merge(d.ctx.Missing(earlier))
-	chunks = append(chunks, cur)
+	parts = append(parts, cur)
 
-	out := make([][]byte, len(chunks))
-	for i, c := range chunks {
+	out := make([][]byte, len(parts))
+	for i, c := range parts {
 		out[i] = c.Encode()
 	}
-	return out
+	return out, len(whole)
 }
