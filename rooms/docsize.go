@@ -32,8 +32,8 @@ const docSizeRemeasure = 10 * time.Second
 
 // docSizeState is the room loop's size estimate. Owned by run.
 type docSizeState struct {
-	measured   int       // exact encoded size at the last measure
-	since      int       // encoded bytes of the deltas merged since
+	measured   int // exact encoded size at the last measure
+	since      int // encoded bytes of the deltas merged since
 	measuredAt time.Time
 	known      bool // measured at least once since the load
 }

@@ -23,14 +23,17 @@ import (
 // rows (storagetest.PrepareColdLoad), no room has it loaded, and joiners
 // dial, send Hello and Join with an empty context. Each iteration uses a
 // workflow of its own, so every join loads from the store. Metrics:
+//
 //   - joined-ms: from the first joiner's Join to its Joined (the load,
 //     the first catch-up encoding, the frames);
+//
 //   - full-ms: from that Join to the joiner's last CatchUp frame: the
 //     full state received (not merged: that is the client's cost);
+//
 //   - last-full-ms (joiners=10): the ten Joins sent at once, the time
 //     until the slowest of them has its last CatchUp.
 //
-//	nice go test -run '^$' -bench ColdJoinServer -benchtime 3x ./sync/server
+//     nice go test -run '^$' -bench ColdJoinServer -benchtime 3x ./sync/server
 func BenchmarkColdJoinServer(b *testing.B) {
 	for _, joiners := range []int{1, 10} {
 		b.Run(fmt.Sprintf("joiners=%d", joiners), func(b *testing.B) { benchColdJoinServer(b, joiners) })
