@@ -26,14 +26,14 @@ import (
 //
 //   - joined-ms: from the first joiner's Join to its Joined (the load,
 //     the first catch-up encoding, the frames);
-//
 //   - full-ms: from that Join to the joiner's last CatchUp frame: the
 //     full state received (not merged: that is the client's cost);
-//
 //   - last-full-ms (joiners=10): the ten Joins sent at once, the time
 //     until the slowest of them has its last CatchUp.
 //
-//     nice go test -run '^$' -bench ColdJoinServer -benchtime 3x ./sync/server
+// Run it with
+//
+//	nice go test -run '^$' -bench ColdJoinServer -benchtime 3x ./sync/server
 func BenchmarkColdJoinServer(b *testing.B) {
 	for _, joiners := range []int{1, 10} {
 		b.Run(fmt.Sprintf("joiners=%d", joiners), func(b *testing.B) { benchColdJoinServer(b, joiners) })
