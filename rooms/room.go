@@ -59,6 +59,7 @@ type Room struct {
 	closing       context.Context // non-nil once Registry.Close asked
 	stopped       bool            // the workflow was deleted: the loop returns
 	snap          snapState
+	shadow        shadow       // what snapshots write (shadow.go); not owned by run
 	docSize       docSizeState // docsize.go
 	refresh       refreshState // store reloads (refresh.go)
 	receipts      receiptState // epoch, relay sequence, durable mark (receipts.go)
@@ -706,7 +707,7 @@ func (rm *Room) handleDelta(ev *deltaEvent) {
 		rm.refuse(ms, ev.opID, err)
 		return
 	}
-	rm.doc.Merge(v.Delta)
+	rm.merge(v.Delta)
 	if !latest.IsZero() {
 		rm.clock.Observe(latest, nowMs)
 	}
@@ -766,7 +767,7 @@ func (rm *Room) runOperation(id Identity, op workflow.Op) (*workflow.Doc, []byte
 	if err := rm.checkDocSize(len(raw)); err != nil {
 		return nil, nil, err
 	}
-	rm.doc.Merge(delta)
+	rm.merge(delta)
 	rm.metrics.observeMerge(rm.cfg.since(start))
 	rm.publish(raw)
 	return delta, raw, nil
