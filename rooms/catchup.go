@@ -3,16 +3,22 @@ package rooms
 import (
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/sync/protocol"
 )
 
 // fullState is the catch-up of a join with an empty context (the whole
-// document, encoded in chunks) kept for the document version it was made
-// at: joiners that arrive together, as after a deploy or a shared link, all
-// need it, and encoding it is the dearest part of a join.
+// document, encoded in chunks, and the CatchUp frames that carry them)
+// kept for the document version it was made at: joiners that arrive
+// together, as after a deploy or a shared link, all need it, and encoding
+// it is the dearest part of a join. The frames are the same for every
+// joiner (their receipts sign the workflow id and the chunk), so each
+// joiner costs a slice of shared frames, not a copy and a MAC of the
+// whole document.
 type fullState struct {
 	doc     *workflow.Doc // the document it encodes; a reload replaces rm.doc
 	version uint64
 	chunks  [][]byte // shared by every reply; never written to
+	frames  [][]byte // the CatchUp frames of chunks, made on first use; shared, never written to
 }
 
 // catchUp returns the encoded chunks of what have lacks.
@@ -33,4 +39,21 @@ func (rm *Room) catchUp(have *crdt.Context) [][]byte {
 		rm.measuredDocSize(size)
 	}
 	return f.chunks
+}
+
+// catchUpFrames returns the CatchUp frames of what have lacks.
+func (rm *Room) catchUpFrames(have *crdt.Context) [][]byte {
+	chunks := rm.catchUp(have)
+	if have.IsEmpty() && rm.fullState.frames != nil {
+		return rm.fullState.frames
+	}
+	frames := make([][]byte, len(chunks))
+	for i, c := range chunks {
+		f := &protocol.CatchUp{WorkflowID: rm.id, Seq: uint64(i), Last: i == len(chunks)-1, Delta: c, Receipt: rm.sign(c)}
+		frames[i] = protocol.AppendFrame(make([]byte, 0, 80+len(rm.id)+len(c)), f)
+	}
+	if have.IsEmpty() {
+		rm.fullState.frames = frames
+	}
+	return frames
 }

@@ -561,23 +561,20 @@ func (rm *Room) handleJoin(ev *joinEvent) {
 	}
 	// The whole reply goes out from here, in one call: Joined, then every
 	// chunk, so no other frame of this room can come before Joined.
-	chunks := rm.catchUp(have)
+	frames := rm.catchUpFrames(have)
 	ctx := workflow.New()
 	ctx.Context().Merge(rm.doc.Context())
 	joined := &protocol.Joined{
 		WorkflowID: rm.id, Role: id.Role, Context: ctx.Encode(),
-		Roster: rm.roster(), CatchUpChunks: uint64(len(chunks)),
+		Roster: rm.roster(), CatchUpChunks: uint64(len(frames)),
 		Epoch: rm.receipts.epoch, Seq: rm.receipts.relaySeq, Stable: rm.stableMark(),
 	}
 	// The catch-up may hold edits not durable yet: the member is told when
 	// they are, as for relayed ones.
 	ms.lastSeq, ms.stableSent = joined.Seq, joined.Stable
-	reply := make([][]byte, 1+len(chunks))
+	reply := make([][]byte, 1+len(frames))
 	reply[0] = protocol.AppendFrame(nil, joined)
-	for i, c := range chunks {
-		f := &protocol.CatchUp{WorkflowID: rm.id, Seq: uint64(i), Last: i == len(chunks)-1, Delta: c, Receipt: rm.sign(c)}
-		reply[1+i] = protocol.AppendFrame(make([]byte, 0, 80+len(rm.id)+len(c)), f)
-	}
+	copy(reply[1:], frames)
 	if ev.m.EnqueueReply(reply) {
 		rm.metrics.frameOut(protocol.FrameJoined, 1, len(reply[0]))
 		for _, b := range reply[1:] {
