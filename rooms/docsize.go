@@ -23,8 +23,9 @@ import (
 
 // The load does not measure: most rooms load for a joiner with an empty
 // context, whose catch-up encodes the whole document anyway and measures it
-// on the way (catchup.go); a room edited before any such join measures
-// before its first edit's check.
+// on the way (catchup.go). A first joiner with a context measures before
+// its Joined (as the load used to), and a room edited before any join (an
+// application's Apply) before its first edit's check.
 
 // docSizeRemeasure spaces the exact measures an edit near the bound
 // triggers.

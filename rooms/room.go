@@ -562,6 +562,12 @@ func (rm *Room) handleJoin(ev *joinEvent) {
 	// The whole reply goes out from here, in one call: Joined, then every
 	// chunk, so no other frame of this room can come before Joined.
 	frames := rm.catchUpFrames(have)
+	if !rm.docSize.known {
+		// A cold join's catch-up measured the document; a warm one did
+		// not: measure now, before anyone edits, not during the first
+		// edit while the members wait for its relay.
+		rm.measureDocSize()
+	}
 	ctx := workflow.New()
 	ctx.Context().Merge(rm.doc.Context())
 	joined := &protocol.Joined{
