@@ -22,6 +22,7 @@ import { DocIndex, entity, entityOf } from '../src/workflow/doc_index';
 import { ChildFinder, EdgeFinder, entityKeysWhere } from '../src/workflow/doc_index_reads';
 import { FieldName, FieldParentID, asEdge, edgeValue, stringValue } from '../src/workflow/fields';
 import { blockNames, keysWhere, liveIDs, removeBlocks } from '../src/workflow/ops_common';
+import { renamedBy, type Renamed } from '../src/workflow/names';
 import { parseOp } from '../src/workflow/parse';
 import { normalizeName, edgeKey, fieldKey } from '../src/workflow/state';
 import { treeOf } from '../src/workflow/tree';
@@ -151,7 +152,7 @@ function midway(doc: Doc, rnd: (n: number) => number, replica: string): Builder 
 }
 
 /** How often the histories reached what the checks are about, so a generator that stops reaching it fails. */
-const reached = { accepted: 0, children: 0, edges: 0, shared: 0, removed: 0, midwayWrites: 0 };
+const reached = { renamed: 0, accepted: 0, children: 0, edges: 0, shared: 0, removed: 0, midwayWrites: 0 };
 
 /** Every read through the index equals the scan, on b's view of its document. */
 function checkReads(b: Builder, where: string): void {
@@ -183,6 +184,11 @@ function checkReads(b: Builder, where: string): void {
     const full = forcedFullNames(b);
     if ((b.doc.index() as unknown as { shared: number }).shared > 0) reached.shared++;
     const ns = blockNames(b);
+    for (const r of ['r0', 'r1', 'r2']) {
+      const want = forcedRenamedBy(b.doc, r);
+      expect(renamedBy(b.doc, r), `${where}: renamedBy ${r}`).toEqual(want);
+      if (want.length > 0) reached.renamed++;
+    }
     for (const n of [...names.map(normalizeName), ...blockIds.map((id) => normalizeName(`x ${id}`)), 'nothing']) {
       expect(ns.get(n), `${where}: name ${n}`).toBe(full.get(n));
     }
@@ -212,6 +218,18 @@ function checkReads(b: Builder, where: string): void {
 /** An element's keys through the index (doc_index_reads.ts), accepting every key. */
 function entityKeysWhereAll(b: Builder, ent: string): Key[] {
   return entityKeysWhere(b, ent, () => true);
+}
+
+/** renamedBy's whole computation, whatever the index says. */
+function forcedRenamedBy(doc: Doc, replica: string): Renamed[] {
+  const x = doc.index() as unknown as { shared: number };
+  const saved = x.shared;
+  x.shared = 1;
+  try {
+    return renamedBy(doc, replica);
+  } finally {
+    x.shared = saved;
+  }
 }
 
 /** blockNames' whole computation, whatever the index says. */
