@@ -17,7 +17,7 @@ import type { Context } from '../src/crdt/context';
 import { Clock } from '../src/crdt/hlc';
 import { Builder, apply } from '../src/workflow/builder';
 import { decode } from '../src/workflow/encode';
-import { Doc, KindBlock, KindEdge, KindVariable, type Key } from '../src/workflow/doc';
+import { Doc, KindBlock, KindEdge, KindVariable, keyString, type Key } from '../src/workflow/doc';
 import { DocIndex, entity, entityOf } from '../src/workflow/doc_index';
 import { ChildFinder, EdgeFinder, entityKeysWhere } from '../src/workflow/doc_index_reads';
 import { FieldName, FieldParentID, asEdge, edgeValue, stringValue } from '../src/workflow/fields';
@@ -101,7 +101,7 @@ function randomOp(rnd: (n: number) => number, n: number): Wire {
 /** What an index says, in a form toEqual compares: counters the store no longer holds are dropped (they are removed lazily). */
 function snapshot(x: DocIndex, doc: Doc): unknown {
   const p = x as unknown as {
-    keys: Map<string, Map<string, Key>>;
+    keys: Map<string, Key[]>;
     children: Map<string, Set<string>>;
     names: Map<string, Set<string>>;
     edgesAt: Map<string, Set<string>>;
@@ -118,7 +118,7 @@ function snapshot(x: DocIndex, doc: Doc): unknown {
       .sort((a, b) => compareStrings(a[0], b[0])),
   );
   const removed = Object.fromEntries(p.removed.replicas().map((r) => [r, p.removed.ranges(r).map((g) => [g.lo, g.hi])]));
-  return { keys: sets(new Map([...p.keys].map(([e, m]) => [e, m.keys()]))), children: sets(p.children), names: sets(p.names), edgesAt: sets(p.edgesAt), shared: p.shared, dots, removed };
+  return { keys: sets(new Map([...p.keys].map(([e, ks]) => [e, ks.map(keyString)]))), children: sets(p.children), names: sets(p.names), edgesAt: sets(p.edgesAt), shared: p.shared, dots, removed };
 }
 
 /** deltaSince as it was computed before the index: a scan of the whole store. */

@@ -87,8 +87,8 @@ interface TouchedKey {
 
 /** See the module comment. */
 export class DocIndex {
-  /** entity → keyString → key, for every key holding values. */
-  readonly keys = new Map<string, Map<string, Key>>();
+  /** entity → its keys holding values (a handful each: arrays, as Go's slices). */
+  readonly keys = new Map<string, Key[]>();
   /** block → the parent its winning parentId names. */
   private readonly parent = new Map<string, string>();
   readonly children = new Map<string, Set<string>>();
@@ -110,7 +110,11 @@ export class DocIndex {
   static build(st: DotMap<Key, Cell>, ctx: Context): DocIndex {
     const x = new DocIndex();
     st.range((k, es) => {
-      x.setKey(k, true);
+      // Each key of the store once: no search for it in its element's list.
+      const ent = entityOf(k);
+      const ks = x.keys.get(ent);
+      if (ks === undefined) x.keys.set(ent, [k]);
+      else ks.push(k);
       x.derive(k, es);
       for (const e of es) x.counters(e.dot.replica).cs.push(e.dot.counter);
       return true;
@@ -231,16 +235,15 @@ export class DocIndex {
   /** Records that key k holds values (has) or no longer does. */
   private setKey(k: Key, has: boolean): void {
     const ent = entityOf(k);
-    const ks = keyString(k);
-    let m = this.keys.get(ent);
-    if (has) {
-      if (m === undefined) {
-        m = new Map();
-        this.keys.set(ent, m);
-      }
-      m.set(ks, k);
-    } else if (m !== undefined && m.delete(ks) && m.size === 0) {
-      this.keys.delete(ent);
+    const ks = this.keys.get(ent);
+    const i = ks === undefined ? -1 : ks.findIndex((o) => o.kind === k.kind && o.sub === k.sub && o.id === k.id);
+    if (has && i < 0) {
+      if (ks === undefined) this.keys.set(ent, [k]);
+      else ks.push(k);
+    } else if (!has && ks !== undefined && i >= 0) {
+      ks[i] = ks[ks.length - 1];
+      ks.pop();
+      if (ks.length === 0) this.keys.delete(ent);
     }
   }
 

@@ -31,7 +31,7 @@ export function entityKeysWhere(b: Builder, ent: string, match: (k: Key) => bool
     const ks = keyString(k);
     if (!seen.has(ks) && entityOf(k) === ent && match(k)) seen.set(ks, k);
   };
-  for (const k of b.doc.index().keys.get(ent)?.values() ?? []) consider(k);
+  for (const k of b.doc.index().keys.get(ent) ?? []) consider(k);
   b.delta.store().range((k) => {
     consider(k);
     return true;

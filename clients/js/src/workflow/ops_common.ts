@@ -190,7 +190,7 @@ export function removeBlocks(b: Builder, ids: string[]): void {
   };
   const x = b.doc.index();
   for (const id of ids) {
-    for (const k of x.keys.get(entity(KindBlock, id))?.values() ?? []) consider(k);
+    for (const k of x.keys.get(entity(KindBlock, id)) ?? []) consider(k);
     for (const e of x.edgesAt.get(id) ?? []) consider(edgeKey(e));
   }
   b.delta.store().range((k) => {
