@@ -1,0 +1,353 @@
+package text
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"sort"
+	"unicode/utf8"
+
+	"github.com/flowsync/flowsync/crdt"
+)
+
+// Run is a run of inserted items as deltas carry it: Len items with the
+// consecutive dots ID, ID+1, … The first item's left origin is Left (the
+// zero Dot: the start of the text), every other item's the item before it;
+// every item's right origin is Right (the zero Dot: the end of the text).
+// Text holds the items' code points, or is empty when every item of the run
+// is deleted: deleted content is not kept, only the skeleton that orders
+// later inserts.
+type Run struct {
+	ID    crdt.Dot
+	Len   int
+	Text  string
+	Left  crdt.Dot
+	Right crdt.Dot
+}
+
+// Delta is what one replica sends another: inserted runs and the dots of
+// deleted items. A delta may be one edit or a whole state (DeltaSince).
+type Delta struct {
+	Runs    []Run
+	Deleted crdt.Context
+}
+
+// IsEmpty reports whether d changes nothing.
+func (d *Delta) IsEmpty() bool { return len(d.Runs) == 0 && d.Deleted.IsEmpty() }
+
+// last returns the dot of the run's last item.
+func (r *Run) last() crdt.Dot { return crdt.Dot{Replica: r.ID.Replica, Counter: r.ID.Counter + uint64(r.Len) - 1} }
+
+// checkRun checks one run on its own.
+func checkRun(r *Run) error {
+	switch {
+	case r.ID.Replica == "":
+		return fmt.Errorf("%w: run without a replica", ErrBadRun)
+	case r.Len <= 0:
+		return fmt.Errorf("%w: run %v of %d items", ErrBadRun, r.ID, r.Len)
+	case r.ID.Counter == 0 || r.ID.Counter > crdt.MaxCounter || uint64(r.Len-1) > crdt.MaxCounter-r.ID.Counter:
+		return fmt.Errorf("%w: run %v of %d items", ErrCounter, r.ID, r.Len)
+	case r.Text != "" && !utf8.ValidString(r.Text):
+		return fmt.Errorf("%w: run %v", ErrInvalidUTF8, r.ID)
+	case r.Text != "" && utf8.RuneCountInString(r.Text) != r.Len:
+		return fmt.Errorf("%w: run %v has %d code points, says %d", ErrBadRun, r.ID, utf8.RuneCountInString(r.Text), r.Len)
+	}
+	for _, o := range [2]crdt.Dot{r.Left, r.Right} {
+		if o != (crdt.Dot{}) && (o.Replica == "" || o.Counter == 0 || o.Counter > crdt.MaxCounter) {
+			return fmt.Errorf("%w: run %v has origin %v", ErrBadRun, r.ID, o)
+		}
+	}
+	return nil
+}
+
+// plan is a checked delta: its runs sorted by dot (for origin lookups) and
+// the order to integrate them in (every run after the runs holding its
+// origins).
+type plan struct {
+	sorted []int // run indices by (replica, counter)
+	order  []int
+}
+
+// find returns the index of the run holding d, or -1.
+func (p *plan) find(runs []Run, d crdt.Dot) int {
+	s := p.sorted
+	i := sort.Search(len(s), func(i int) bool {
+		r := &runs[s[i]]
+		return r.ID.Replica > d.Replica || r.ID.Replica == d.Replica && r.last().Counter >= d.Counter
+	})
+	if i < len(s) {
+		if r := &runs[s[i]]; r.ID.Replica == d.Replica && r.ID.Counter <= d.Counter {
+			return s[i]
+		}
+	}
+	return -1
+}
+
+// check validates d against t without changing either and returns the
+// order to integrate its runs in.
+func (t *Text) check(d *Delta) (plan, error) {
+	var p plan
+	runs := d.Runs
+	for i := range runs {
+		if err := checkRun(&runs[i]); err != nil {
+			return p, err
+		}
+	}
+	p.sorted = make([]int, len(runs))
+	for i := range p.sorted {
+		p.sorted[i] = i
+	}
+	slices.SortFunc(p.sorted, func(a, b int) int {
+		if c := cmp.Compare(runs[a].ID.Replica, runs[b].ID.Replica); c != 0 {
+			return c
+		}
+		return cmp.Compare(runs[a].ID.Counter, runs[b].ID.Counter)
+	})
+	for k := 1; k < len(p.sorted); k++ {
+		a, b := &runs[p.sorted[k-1]], &runs[p.sorted[k]]
+		if a.ID.Replica == b.ID.Replica && a.last().Counter >= b.ID.Counter {
+			return p, fmt.Errorf("%w: %v and %v", ErrOverlap, a.ID, b.ID)
+		}
+	}
+	// deps[i] lists the runs i's origins lie in (−1: none, or known here).
+	deps := make([][2]int, len(runs))
+	for i := range runs {
+		r := &runs[i]
+		for k, o := range [2]crdt.Dot{r.Left, r.Right} {
+			deps[i][k] = -1
+			if o == (crdt.Dot{}) {
+				continue
+			}
+			j := p.find(runs, o)
+			switch {
+			case j == i:
+				return p, fmt.Errorf("%w: run %v has an origin inside itself", ErrOriginCycle, r.ID)
+			case j >= 0:
+				deps[i][k] = j
+			case !t.ctx.Contains(o):
+				return p, fmt.Errorf("%w: %v (run %v)", ErrMissingOrigin, o, r.ID)
+			}
+		}
+		if r.Text == "" && !covers(&d.Deleted, r.ID.Replica, r.ID.Counter, r.last().Counter) {
+			return p, fmt.Errorf("%w: run %v", ErrNoContent, r.ID)
+		}
+	}
+	// Depth-first, iteratively: a hostile delta could chain a million
+	// runs.
+	const (
+		unseen = iota
+		active
+		done
+	)
+	state := make([]uint8, len(runs))
+	p.order = make([]int, 0, len(runs))
+	var stack []int
+	for i := range runs {
+		if state[i] != unseen {
+			continue
+		}
+		stack = append(stack[:0], i)
+		state[i] = active
+		for len(stack) > 0 {
+			top := stack[len(stack)-1]
+			pushed := false
+			for _, dep := range deps[top] {
+				if dep < 0 {
+					continue
+				}
+				switch state[dep] {
+				case active:
+					return p, fmt.Errorf("%w: through run %v", ErrOriginCycle, runs[dep].ID)
+				case unseen:
+					state[dep] = active
+					stack = append(stack, dep)
+					pushed = true
+				}
+				if pushed {
+					break
+				}
+			}
+			if !pushed {
+				stack = stack[:len(stack)-1]
+				state[top] = done
+				p.order = append(p.order, top)
+			}
+		}
+	}
+	return p, nil
+}
+
+// covers reports whether c holds every counter lo..hi of replica.
+func covers(c *crdt.Context, replica crdt.ReplicaID, lo, hi uint64) bool {
+	rs := c.Ranges(replica)
+	i := sort.Search(len(rs), func(i int) bool { return rs[i].Hi >= lo })
+	return i < len(rs) && rs[i].Lo <= lo && rs[i].Hi >= hi
+}
+
+// Merge applies a delta from another replica (or a whole state). It is
+// idempotent, commutative and associative: items already known are skipped,
+// and a delete may arrive before its insert. A delta whose origins t lacks
+// and that does not carry them is refused with ErrMissingOrigin; on any
+// error t is unchanged.
+func (t *Text) Merge(d Delta) error {
+	var p plan
+	if len(d.Runs) == 1 {
+		// One edit, the common case: no sort, no graph.
+		r := &d.Runs[0]
+		if err := checkRun(r); err != nil {
+			return err
+		}
+		for _, o := range [2]crdt.Dot{r.Left, r.Right} {
+			if o == (crdt.Dot{}) {
+				continue
+			}
+			if o.Replica == r.ID.Replica && o.Counter >= r.ID.Counter && o.Counter <= r.last().Counter {
+				return fmt.Errorf("%w: run %v has an origin inside itself", ErrOriginCycle, r.ID)
+			}
+			if !t.ctx.Contains(o) {
+				return fmt.Errorf("%w: %v (run %v)", ErrMissingOrigin, o, r.ID)
+			}
+		}
+		if r.Text == "" && !covers(&d.Deleted, r.ID.Replica, r.ID.Counter, r.last().Counter) {
+			return fmt.Errorf("%w: run %v", ErrNoContent, r.ID)
+		}
+		p.order = []int{0}
+	} else if len(d.Runs) > 1 {
+		var err error
+		if p, err = t.check(&d); err != nil {
+			return err
+		}
+	}
+	if len(d.Runs) > 0 && int(t.ids.next)+runItems(d.Runs) > maxItems {
+		return fmt.Errorf("%w: more than %d items", ErrCounter, maxItems)
+	}
+	var newDead *crdt.Context
+	if !d.Deleted.IsEmpty() {
+		newDead = d.Deleted.Missing(&t.dead)
+		t.dead.Merge(newDead)
+	}
+	for _, i := range p.order {
+		t.mergeRun(&d.Runs[i])
+	}
+	if newDead != nil {
+		for _, replica := range newDead.Replicas() {
+			rep, ok := t.ids.index[replica]
+			if !ok {
+				continue
+			}
+			for _, r := range newDead.Ranges(replica) {
+				t.killCounters(rep, r.Lo, r.Hi)
+			}
+		}
+	}
+	return nil
+}
+
+func runItems(runs []Run) int {
+	n := 0
+	for i := range runs {
+		n += runs[i].Len
+	}
+	return n
+}
+
+// mergeRun integrates the items of r this replica lacks.
+func (t *Text) mergeRun(r *Run) {
+	rep := t.ids.replicaIndex(r.ID.Replica)
+	known := t.ctx.Ranges(r.ID.Replica)
+	lo, hi := r.ID.Counter, r.last().Counter
+	var content []byte
+	if r.Text != "" {
+		content = []byte(r.Text)
+	}
+	byteOff := 0 // byte offset in content of counter c
+	for c := lo; c <= hi; {
+		// The known range at or after c, if any.
+		i := sort.Search(len(known), func(i int) bool { return known[i].Hi >= c })
+		end := hi
+		if i < len(known) {
+			if known[i].Lo <= c {
+				skip := min(known[i].Hi, hi) - c + 1
+				byteOff = advance(content, byteOff, skip)
+				c += skip
+				continue
+			}
+			end = min(hi, known[i].Lo-1)
+		}
+		n := end - c + 1
+		left := r.Left
+		if c > lo {
+			left = crdt.Dot{Replica: r.ID.Replica, Counter: c - 1}
+		}
+		leftLV, _ := t.lvOf(left)
+		rightLV, _ := t.lvOf(r.Right)
+		var piece []byte
+		if content != nil {
+			next := advance(content, byteOff, n)
+			piece = content[byteOff:next:next]
+			byteOff = next
+		}
+		lv := t.ids.add(rep, c, int32(n))
+		t.integrate(rep, lv, int32(n), piece, leftLV, rightLV)
+		t.ctx.AddRange(r.ID.Replica, crdt.Range{Lo: c, Hi: end})
+		known = t.ctx.Ranges(r.ID.Replica)
+		// Items deleted before they arrived.
+		for _, dr := range t.dead.Ranges(r.ID.Replica) {
+			if dr.Hi >= c && dr.Lo <= end {
+				t.killLV(lv+int32(max(dr.Lo, c)-c), lv+int32(min(dr.Hi, end)-c)+1)
+			}
+		}
+		c = end + 1
+	}
+}
+
+// advance returns the byte offset n code points after off in b (nil b: 0).
+func advance(b []byte, off int, n uint64) int {
+	if b == nil {
+		return 0
+	}
+	for ; n > 0 && off < len(b); n-- {
+		if b[off] < utf8.RuneSelf {
+			off++
+			continue
+		}
+		_, size := utf8.DecodeRune(b[off:])
+		off += size
+	}
+	return off
+}
+
+// killCounters deletes the known items with counters lo..hi of replica rep.
+func (t *Text) killCounters(rep int32, lo, hi uint64) {
+	cr := t.ids.byReplica[rep]
+	i := sort.Search(len(cr), func(i int) bool { return cr[i].counter+uint64(cr[i].n) > lo })
+	for ; i < len(cr) && cr[i].counter <= hi; i++ {
+		a := max(lo, cr[i].counter)
+		b := min(hi, cr[i].counter+uint64(cr[i].n)-1)
+		t.killLV(cr[i].lv+int32(a-cr[i].counter), cr[i].lv+int32(b-cr[i].counter)+1)
+	}
+}
+
+// killLV deletes items lo..hi-1.
+func (t *Text) killLV(lo, hi int32) {
+	for lv := lo; lv < hi; {
+		l, j := t.tree.locate(lv)
+		sp := &l.spans[j]
+		if sp.dead {
+			lv = sp.lv + sp.n
+			continue
+		}
+		if k := lv - sp.lv; k > 0 {
+			l, j = t.tree.splitSpan(l, j, k)
+			sp = &l.spans[j]
+		}
+		m := min(hi-lv, sp.n)
+		if m < sp.n {
+			t.tree.splitSpan(l, j, m)
+			l, j = t.tree.locate(lv)
+		}
+		t.tree.setDead(l, j)
+		t.joinAround(l, j)
+		lv += m
+	}
+}

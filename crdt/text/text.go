@@ -1,0 +1,220 @@
+package text
+
+import (
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/flowsync/flowsync/crdt"
+)
+
+// Text is a replica of one collaborative text. The zero value is not ready
+// to use; call New. A Text is not safe for concurrent use.
+type Text struct {
+	tree tree
+	ids  ids
+	// ctx holds the dots of every inserted item this replica has seen;
+	// dead those of every deleted one (a subset of ctx once every insert
+	// has arrived; a delete may come first when states merge in any order).
+	ctx  crdt.Context
+	dead crdt.Context
+}
+
+// New returns an empty text.
+func New() *Text { return &Text{tree: newTree()} }
+
+// Errors of the local edits, Merge, Admit and the anchors. They are wrapped
+// with detail; test with errors.Is.
+var (
+	ErrRange         = errors.New("text: position or length out of range")
+	ErrInvalidUTF8   = errors.New("text: text is not valid UTF-8")
+	ErrReplica       = errors.New("text: empty replica id")
+	ErrCounter       = errors.New("text: counter out of range")
+	ErrBadRun        = errors.New("text: malformed run")
+	ErrOverlap       = errors.New("text: runs of one delta overlap")
+	ErrMissingOrigin = errors.New("text: origin is neither known nor in the delta")
+	ErrOriginCycle   = errors.New("text: origins of the delta's runs form a cycle")
+	ErrNoContent     = errors.New("text: run without content is not deleted")
+	ErrForeignDot    = errors.New("text: delta inserts under another replica's dots")
+	ErrUnknownDelete = errors.New("text: delta deletes items neither known nor in the delta")
+	ErrUnknownAnchor = errors.New("text: anchor refers to an unknown item")
+)
+
+// Len returns the number of visible code points.
+func (t *Text) Len() int { return t.tree.root.vis }
+
+// String returns the visible text.
+func (t *Text) String() string {
+	b := make([]byte, 0, t.Len())
+	for l := t.tree.first; l != nil; l = l.next {
+		for i := range l.spans {
+			b = append(b, l.spans[i].content...)
+		}
+	}
+	return string(b)
+}
+
+// Context returns a copy of the dots of every item this replica has seen
+// inserted, deleted ones included.
+func (t *Text) Context() *crdt.Context { return t.ctx.Clone() }
+
+// Deleted returns a copy of the dots of every item known deleted.
+func (t *Text) Deleted() *crdt.Context { return t.dead.Clone() }
+
+// dotOf returns the dot of item lv, the zero Dot for none.
+func (t *Text) dotOf(lv int32) crdt.Dot {
+	if lv == none {
+		return crdt.Dot{}
+	}
+	rep, c := t.ids.dot(lv)
+	return crdt.Dot{Replica: t.ids.replicas[rep], Counter: c}
+}
+
+// lvOf returns the item of dot d, none for the zero Dot, and whether d is
+// the zero Dot or known.
+func (t *Text) lvOf(d crdt.Dot) (int32, bool) {
+	if d == (crdt.Dot{}) {
+		return none, true
+	}
+	lv := t.ids.lookup(d.Replica, d.Counter)
+	return lv, lv != none
+}
+
+// Insert inserts s at code point index pos as replica's next writes: its
+// items take the counters after the greatest one of replica this text has
+// seen. It returns the delta to send to the other replicas.
+func (t *Text) Insert(replica crdt.ReplicaID, pos int, s string) (Delta, error) {
+	switch {
+	case replica == "":
+		return Delta{}, ErrReplica
+	case pos < 0 || pos > t.Len():
+		return Delta{}, fmt.Errorf("%w: insert at %d in a text of %d", ErrRange, pos, t.Len())
+	case !utf8.ValidString(s):
+		return Delta{}, ErrInvalidUTF8
+	}
+	n := utf8.RuneCountInString(s)
+	if n == 0 {
+		return Delta{}, nil
+	}
+	counter := t.ctx.Max(replica) + 1
+	if uint64(n) > crdt.MaxCounter-counter+1 || n > maxItems-int(t.ids.next) {
+		return Delta{}, fmt.Errorf("%w: %d items after counter %d", ErrCounter, n, counter-1)
+	}
+	rep := t.ids.replicaIndex(replica)
+	left, right := none, none
+	l, j := t.tree.first, 0
+	if pos > 0 {
+		var k int32
+		l, j, k = t.tree.findVisible(pos - 1)
+		sp := &l.spans[j]
+		left = sp.lv + k
+		if k+1 < sp.n {
+			right = left + 1
+			l, j = t.tree.splitSpan(l, j, k+1)
+		} else {
+			c := cursor{leaf: l, idx: j + 1}
+			if !c.atEnd() {
+				right = c.span().lv + c.off
+			}
+			j++
+		}
+	} else if len(l.spans) > 0 {
+		right = l.spans[0].lv
+	}
+	lv := t.ids.add(rep, counter, int32(n))
+	t.place(l, j, lv, int32(n), []byte(s), left, right)
+	t.ctx.AddRange(replica, crdt.Range{Lo: counter, Hi: counter + uint64(n) - 1})
+	return Delta{Runs: []Run{{
+		ID: crdt.Dot{Replica: replica, Counter: counter}, Len: n, Text: s,
+		Left: t.dotOf(left), Right: t.dotOf(right),
+	}}}, nil
+}
+
+// maxItems bounds the items one replica holds, deleted ones included, so
+// that local versions fit an int32.
+const maxItems = 1<<31 - 1
+
+// place puts n new items lv.. with the given origins at span index j of
+// leaf l (j may be len(l.spans)), extending the span before them when they
+// continue it. content is nil for items that arrive deleted.
+func (t *Text) place(l *node, j int, lv, n int32, content []byte, left, right int32) {
+	if j == 0 && l.prev != nil {
+		l, j = l.prev, len(l.prev.spans)
+	}
+	dead := content == nil
+	if j > 0 {
+		p := &l.spans[j-1]
+		if p.dead == dead && p.lv+p.n == lv && left == lv-1 && right == p.right && t.ids.sameRun(lv-1, lv) {
+			p.n += n
+			p.content = append(p.content, content...)
+			for range n {
+				t.tree.leafOf = append(t.tree.leafOf, l)
+			}
+			if dead {
+				l.bump(0, int(n))
+			} else {
+				l.bump(int(n), int(n))
+			}
+			return
+		}
+	}
+	t.tree.insertSpan(l, j, span{lv: lv, n: n, left: left, right: right, dead: dead, content: content})
+}
+
+// Delete deletes n code points from index pos and returns the delta to send
+// to the other replicas: the dots of the deleted items.
+func (t *Text) Delete(pos, n int) (Delta, error) {
+	if pos < 0 || n < 0 || n > t.Len()-pos {
+		return Delta{}, fmt.Errorf("%w: delete %d at %d in a text of %d", ErrRange, n, pos, t.Len())
+	}
+	var d Delta
+	for n > 0 {
+		l, j, k := t.tree.findVisible(pos)
+		if k > 0 {
+			l, j = t.tree.splitSpan(l, j, k)
+		}
+		sp := &l.spans[j]
+		m := min(int32(n), sp.n)
+		if m < sp.n {
+			lv := sp.lv
+			t.tree.splitSpan(l, j, m)
+			l, j = t.tree.locate(lv)
+			sp = &l.spans[j]
+		}
+		rep, c := t.ids.dot(sp.lv)
+		r := crdt.Range{Lo: c, Hi: c + uint64(m) - 1}
+		d.Deleted.AddRange(t.ids.replicas[rep], r)
+		t.dead.AddRange(t.ids.replicas[rep], r)
+		t.tree.setDead(l, j)
+		t.joinAround(l, j)
+		n -= int(m)
+	}
+	return d, nil
+}
+
+// joinAround merges span j of leaf l with its neighbours in l where one
+// continues the other, so that deleting a run piece by piece leaves one
+// dead span rather than many.
+func (t *Text) joinAround(l *node, j int) {
+	if j+1 < len(l.spans) && t.joinable(&l.spans[j], &l.spans[j+1]) {
+		t.join(l, j)
+	}
+	if j > 0 && t.joinable(&l.spans[j-1], &l.spans[j]) {
+		t.join(l, j-1)
+	}
+}
+
+func (t *Text) joinable(a, b *span) bool {
+	return a.dead == b.dead && b.lv == a.lv+a.n && b.left == b.lv-1 && b.right == a.right && t.ids.sameRun(b.lv-1, b.lv)
+}
+
+// join merges span j+1 of l into span j.
+func (t *Text) join(l *node, j int) {
+	a, b := &l.spans[j], &l.spans[j+1]
+	a.n += b.n
+	if !a.dead {
+		a.content = append(a.content[:len(a.content):len(a.content)], b.content...)
+	}
+	l.spans = append(l.spans[:j+1], l.spans[j+2:]...)
+	l.spans[len(l.spans):cap(l.spans)][0] = span{} // drop the moved-out copy's content
+}
