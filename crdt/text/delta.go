@@ -29,14 +29,53 @@ type Run struct {
 // deleted items. A delta may be one edit or a whole state (DeltaSince).
 type Delta struct {
 	Runs    []Run
-	Deleted crdt.Context
+	Deleted []Dead
+}
+
+// Dead is a range of deleted items: the counters Lo..Hi of Replica. Merge
+// takes them in any order; the encoding sorts and coalesces them.
+type Dead struct {
+	Replica crdt.ReplicaID
+	crdt.Range
 }
 
 // IsEmpty reports whether d changes nothing.
-func (d *Delta) IsEmpty() bool { return len(d.Runs) == 0 && d.Deleted.IsEmpty() }
+func (d *Delta) IsEmpty() bool { return len(d.Runs) == 0 && len(d.Deleted) == 0 }
+
+// deadContext returns ds as a context.
+func deadContext(ds []Dead) *crdt.Context {
+	c := crdt.NewContext()
+	for _, x := range ds {
+		c.AddRange(x.Replica, x.Range)
+	}
+	return c
+}
+
+// checkDead checks the deleted ranges of a delta.
+func checkDead(ds []Dead) error {
+	for _, x := range ds {
+		if x.Replica == "" || x.Lo == 0 || x.Lo > x.Hi || x.Hi > crdt.MaxCounter {
+			return fmt.Errorf("%w: deleted range %q [%d, %d]", ErrBadRun, x.Replica, x.Lo, x.Hi)
+		}
+	}
+	return nil
+}
+
+// needsDead returns the deleted ranges as a context if a run without
+// content needs them, else nil.
+func needsDead(d *Delta) *crdt.Context {
+	for i := range d.Runs {
+		if d.Runs[i].Text == "" {
+			return deadContext(d.Deleted)
+		}
+	}
+	return nil
+}
 
 // last returns the dot of the run's last item.
-func (r *Run) last() crdt.Dot { return crdt.Dot{Replica: r.ID.Replica, Counter: r.ID.Counter + uint64(r.Len) - 1} }
+func (r *Run) last() crdt.Dot {
+	return crdt.Dot{Replica: r.ID.Replica, Counter: r.ID.Counter + uint64(r.Len) - 1}
+}
 
 // checkRun checks one run on its own.
 func checkRun(r *Run) error {
@@ -93,6 +132,7 @@ func (t *Text) check(d *Delta) (plan, error) {
 			return p, err
 		}
 	}
+	dead := needsDead(d)
 	p.sorted = make([]int, len(runs))
 	for i := range p.sorted {
 		p.sorted[i] = i
@@ -128,7 +168,7 @@ func (t *Text) check(d *Delta) (plan, error) {
 				return p, fmt.Errorf("%w: %v (run %v)", ErrMissingOrigin, o, r.ID)
 			}
 		}
-		if r.Text == "" && !covers(&d.Deleted, r.ID.Replica, r.ID.Counter, r.last().Counter) {
+		if r.Text == "" && !covers(dead, r.ID.Replica, r.ID.Counter, r.last().Counter) {
 			return p, fmt.Errorf("%w: run %v", ErrNoContent, r.ID)
 		}
 	}
@@ -177,8 +217,12 @@ func (t *Text) check(d *Delta) (plan, error) {
 	return p, nil
 }
 
-// covers reports whether c holds every counter lo..hi of replica.
+// covers reports whether c (nil: empty) holds every counter lo..hi of
+// replica.
 func covers(c *crdt.Context, replica crdt.ReplicaID, lo, hi uint64) bool {
+	if c == nil {
+		return false
+	}
 	rs := c.Ranges(replica)
 	i := sort.Search(len(rs), func(i int) bool { return rs[i].Hi >= lo })
 	return i < len(rs) && rs[i].Lo <= lo && rs[i].Hi >= hi
@@ -190,6 +234,9 @@ func covers(c *crdt.Context, replica crdt.ReplicaID, lo, hi uint64) bool {
 // and that does not carry them is refused with ErrMissingOrigin; on any
 // error t is unchanged.
 func (t *Text) Merge(d Delta) error {
+	if err := checkDead(d.Deleted); err != nil {
+		return err
+	}
 	var p plan
 	if len(d.Runs) == 1 {
 		// One edit, the common case: no sort, no graph.
@@ -208,7 +255,7 @@ func (t *Text) Merge(d Delta) error {
 				return fmt.Errorf("%w: %v (run %v)", ErrMissingOrigin, o, r.ID)
 			}
 		}
-		if r.Text == "" && !covers(&d.Deleted, r.ID.Replica, r.ID.Counter, r.last().Counter) {
+		if r.Text == "" && !covers(needsDead(&d), r.ID.Replica, r.ID.Counter, r.last().Counter) {
 			return fmt.Errorf("%w: run %v", ErrNoContent, r.ID)
 		}
 		p.order = []int{0}
@@ -221,26 +268,39 @@ func (t *Text) Merge(d Delta) error {
 	if len(d.Runs) > 0 && int(t.ids.next)+runItems(d.Runs) > maxItems {
 		return fmt.Errorf("%w: more than %d items", ErrCounter, maxItems)
 	}
-	var newDead *crdt.Context
-	if !d.Deleted.IsEmpty() {
-		newDead = d.Deleted.Missing(&t.dead)
-		t.dead.Merge(newDead)
-	}
 	for _, i := range p.order {
 		t.mergeRun(&d.Runs[i])
 	}
-	if newDead != nil {
-		for _, replica := range newDead.Replicas() {
-			rep, ok := t.ids.index[replica]
-			if !ok {
-				continue
-			}
-			for _, r := range newDead.Ranges(replica) {
-				t.killCounters(rep, r.Lo, r.Hi)
-			}
+	for _, x := range d.Deleted {
+		if rep, ok := t.ids.index[x.Replica]; ok {
+			t.killCounters(rep, x.Lo, x.Hi)
 		}
+		t.keepPending(x)
 	}
 	return nil
+}
+
+// keepPending records the items of x this replica has not seen inserted,
+// so that they arrive deleted.
+func (t *Text) keepPending(x Dead) {
+	known := t.ctx.Ranges(x.Replica)
+	i := sort.Search(len(known), func(i int) bool { return known[i].Hi >= x.Lo })
+	for lo := x.Lo; lo <= x.Hi; {
+		if i < len(known) && known[i].Lo <= lo {
+			if known[i].Hi >= x.Hi {
+				return
+			}
+			lo = known[i].Hi + 1
+			i++
+			continue
+		}
+		hi := x.Hi
+		if i < len(known) && known[i].Lo <= hi {
+			hi = known[i].Lo - 1
+		}
+		t.pending.AddRange(x.Replica, crdt.Range{Lo: lo, Hi: hi})
+		lo = hi + 1
+	}
 }
 
 func runItems(runs []Run) int {
@@ -256,10 +316,7 @@ func (t *Text) mergeRun(r *Run) {
 	rep := t.ids.replicaIndex(r.ID.Replica)
 	known := t.ctx.Ranges(r.ID.Replica)
 	lo, hi := r.ID.Counter, r.last().Counter
-	var content []byte
-	if r.Text != "" {
-		content = []byte(r.Text)
-	}
+	content := r.Text
 	byteOff := 0 // byte offset in content of counter c
 	for c := lo; c <= hi; {
 		// The known range at or after c, if any.
@@ -281,18 +338,15 @@ func (t *Text) mergeRun(r *Run) {
 		}
 		leftLV, _ := t.lvOf(left)
 		rightLV, _ := t.lvOf(r.Right)
-		var piece []byte
-		if content != nil {
-			next := advance(content, byteOff, n)
-			piece = content[byteOff:next:next]
-			byteOff = next
-		}
+		next := advance(content, byteOff, n)
+		piece := content[byteOff:next]
+		byteOff = next
 		lv := t.ids.add(rep, c, int32(n))
-		t.integrate(rep, lv, int32(n), piece, leftLV, rightLV)
+		t.integrate(rep, lv, int32(n), piece, content == "", leftLV, rightLV)
 		t.ctx.AddRange(r.ID.Replica, crdt.Range{Lo: c, Hi: end})
 		known = t.ctx.Ranges(r.ID.Replica)
 		// Items deleted before they arrived.
-		for _, dr := range t.dead.Ranges(r.ID.Replica) {
+		for _, dr := range t.pending.Ranges(r.ID.Replica) {
 			if dr.Hi >= c && dr.Lo <= end {
 				t.killLV(lv+int32(max(dr.Lo, c)-c), lv+int32(min(dr.Hi, end)-c)+1)
 			}
@@ -301,20 +355,29 @@ func (t *Text) mergeRun(r *Run) {
 	}
 }
 
-// advance returns the byte offset n code points after off in b (nil b: 0).
-func advance(b []byte, off int, n uint64) int {
-	if b == nil {
-		return 0
-	}
+// advance returns the byte offset n code points after off in b (or the
+// end of b).
+func advance[B []byte | string](b B, off int, n uint64) int {
 	for ; n > 0 && off < len(b); n-- {
 		if b[off] < utf8.RuneSelf {
 			off++
 			continue
 		}
-		_, size := utf8.DecodeRune(b[off:])
-		off += size
+		off += seqLen(b[off])
 	}
 	return off
+}
+
+// seqLen returns the length of the UTF-8 sequence that starts with lead
+// (content is valid UTF-8: every run was checked).
+func seqLen(lead byte) int {
+	switch {
+	case lead < 0xe0:
+		return 2
+	case lead < 0xf0:
+		return 3
+	}
+	return 4
 }
 
 // killCounters deletes the known items with counters lo..hi of replica rep.

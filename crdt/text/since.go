@@ -51,7 +51,7 @@ func (t *Text) DeltaSince(have *crdt.Context) Delta {
 			lo = end + 1
 		}
 	})
-	d.Deleted = *t.dead.Clone()
+	d.Deleted = t.deadRanges()
 	return d
 }
 

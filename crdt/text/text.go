@@ -1,8 +1,10 @@
 package text
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/flowsync/flowsync/crdt"
@@ -13,11 +15,12 @@ import (
 type Text struct {
 	tree tree
 	ids  ids
-	// ctx holds the dots of every inserted item this replica has seen;
-	// dead those of every deleted one (a subset of ctx once every insert
-	// has arrived; a delete may come first when states merge in any order).
-	ctx  crdt.Context
-	dead crdt.Context
+	// ctx holds the dots of every inserted item this replica has seen.
+	// Which of them are deleted the tree's spans say; pending holds the
+	// deleted dots whose insert has not arrived (states may merge in any
+	// order), so that it arrives deleted.
+	ctx     crdt.Context
+	pending crdt.Context
 }
 
 // New returns an empty text.
@@ -58,8 +61,52 @@ func (t *Text) String() string {
 // inserted, deleted ones included.
 func (t *Text) Context() *crdt.Context { return t.ctx.Clone() }
 
-// Deleted returns a copy of the dots of every item known deleted.
-func (t *Text) Deleted() *crdt.Context { return t.dead.Clone() }
+// Deleted returns the dots of every item known deleted.
+func (t *Text) Deleted() *crdt.Context {
+	c := crdt.NewContext()
+	for _, x := range t.deadRanges() {
+		c.AddRange(x.Replica, x.Range)
+	}
+	return c
+}
+
+// deadRanges returns the deleted dots sorted by replica and counter,
+// coalesced.
+func (t *Text) deadRanges() []Dead {
+	var ds []Dead
+	t.walk(func(s *span) {
+		if s.dead {
+			rep, c := t.ids.dot(s.lv)
+			ds = append(ds, Dead{t.ids.replicas[rep], crdt.Range{Lo: c, Hi: c + uint64(s.n) - 1}})
+		}
+	})
+	for _, r := range t.pending.Replicas() {
+		for _, x := range t.pending.Ranges(r) {
+			ds = append(ds, Dead{r, x})
+		}
+	}
+	return normalizeDead(ds)
+}
+
+// normalizeDead sorts ds by replica and counter and coalesces ranges that
+// overlap or touch.
+func normalizeDead(ds []Dead) []Dead {
+	slices.SortFunc(ds, func(a, b Dead) int {
+		if c := cmp.Compare(a.Replica, b.Replica); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Lo, b.Lo)
+	})
+	out := ds[:0]
+	for _, x := range ds {
+		if n := len(out); n > 0 && out[n-1].Replica == x.Replica && x.Lo-1 <= out[n-1].Hi {
+			out[n-1].Hi = max(out[n-1].Hi, x.Hi)
+			continue
+		}
+		out = append(out, x)
+	}
+	return out
+}
 
 // dotOf returns the dot of item lv, the zero Dot for none.
 func (t *Text) dotOf(lv int32) crdt.Dot {
@@ -122,7 +169,7 @@ func (t *Text) Insert(replica crdt.ReplicaID, pos int, s string) (Delta, error) 
 		right = l.spans[0].lv
 	}
 	lv := t.ids.add(rep, counter, int32(n))
-	t.place(l, j, lv, int32(n), []byte(s), left, right)
+	t.place(l, j, lv, int32(n), s, false, left, right)
 	t.ctx.AddRange(replica, crdt.Range{Lo: counter, Hi: counter + uint64(n) - 1})
 	return Delta{Runs: []Run{{
 		ID: crdt.Dot{Replica: replica, Counter: counter}, Len: n, Text: s,
@@ -136,20 +183,17 @@ const maxItems = 1<<31 - 1
 
 // place puts n new items lv.. with the given origins at span index j of
 // leaf l (j may be len(l.spans)), extending the span before them when they
-// continue it. content is nil for items that arrive deleted.
-func (t *Text) place(l *node, j int, lv, n int32, content []byte, left, right int32) {
+// continue it. Items that arrive deleted have no content.
+func (t *Text) place(l *node, j int, lv, n int32, content string, dead bool, left, right int32) {
 	if j == 0 && l.prev != nil {
 		l, j = l.prev, len(l.prev.spans)
 	}
-	dead := content == nil
 	if j > 0 {
 		p := &l.spans[j-1]
 		if p.dead == dead && p.lv+p.n == lv && left == lv-1 && right == p.right && t.ids.sameRun(lv-1, lv) {
 			p.n += n
 			p.content = append(p.content, content...)
-			for range n {
-				t.tree.leafOf = append(t.tree.leafOf, l)
-			}
+			t.tree.note(l, n)
 			if dead {
 				l.bump(0, int(n))
 			} else {
@@ -158,7 +202,11 @@ func (t *Text) place(l *node, j int, lv, n int32, content []byte, left, right in
 			return
 		}
 	}
-	t.tree.insertSpan(l, j, span{lv: lv, n: n, left: left, right: right, dead: dead, content: content})
+	s := span{lv: lv, n: n, left: left, right: right, dead: dead}
+	if !dead {
+		s.content = []byte(content)
+	}
+	t.tree.insertSpan(l, j, s)
 }
 
 // Delete deletes n code points from index pos and returns the delta to send
@@ -183,8 +231,7 @@ func (t *Text) Delete(pos, n int) (Delta, error) {
 		}
 		rep, c := t.ids.dot(sp.lv)
 		r := crdt.Range{Lo: c, Hi: c + uint64(m) - 1}
-		d.Deleted.AddRange(t.ids.replicas[rep], r)
-		t.dead.AddRange(t.ids.replicas[rep], r)
+		d.Deleted = append(d.Deleted, Dead{t.ids.replicas[rep], r})
 		t.tree.setDead(l, j)
 		t.joinAround(l, j)
 		n -= int(m)

@@ -56,9 +56,10 @@ func (s *span) splitAt(k int32) span {
 
 // Tree shape: leaves hold up to maxSpans spans, inner nodes up to maxKids
 // children. Nodes split in halves when they overflow and are never merged:
-// spans only ever split or grow, so leaves never empty.
-const (
-	maxSpans = 48
+// spans only ever split or grow, so leaves never empty. Variables only so
+// that tests can shrink them to exercise splits.
+var (
+	maxSpans = 32
 	maxKids  = 32
 )
 
@@ -72,6 +73,7 @@ type node struct {
 	prev, next *node   // leaves, in document order
 	vis, all   int
 	leaf       bool
+	id         int32 // leaves: its number in tree.leaves
 }
 
 // bump adds to the counts of n and its ancestors.
@@ -123,12 +125,25 @@ type tree struct {
 	first *node // leftmost leaf
 	// leafOf maps every local version to the leaf holding its item, so an
 	// item is found from its id without a search.
-	leafOf []*node
+	// It holds leaf numbers, not pointers, so that the garbage collector
+	// need not scan it.
+	leafOf []int32
+	leaves []*node // by number
 }
 
 func newTree() tree {
 	l := &node{leaf: true}
-	return tree{root: l, first: l}
+	return tree{root: l, first: l, leaves: []*node{l}}
+}
+
+// leafAt returns the leaf holding item lv.
+func (t *tree) leafAt(lv int32) *node { return t.leaves[t.leafOf[lv]] }
+
+// note records that n new items, the next local versions, live in leaf l.
+func (t *tree) note(l *node, n int32) {
+	for range n {
+		t.leafOf = append(t.leafOf, l.id)
+	}
 }
 
 // findVisible returns the span holding visible item i (0 ≤ i < root.vis) and
@@ -158,7 +173,7 @@ func (t *tree) findVisible(i int) (*node, int, int32) {
 
 // locate returns the leaf and span index holding item lv.
 func (t *tree) locate(lv int32) (*node, int) {
-	l := t.leafOf[lv]
+	l := t.leafAt(lv)
 	for j := range l.spans {
 		s := &l.spans[j]
 		if lv >= s.lv && lv < s.lv+s.n {
@@ -240,9 +255,7 @@ func (t *tree) insertSpan(l *node, j int, s span) {
 	l.spans = append(l.spans, span{})
 	copy(l.spans[j+1:], l.spans[j:])
 	l.spans[j] = s
-	for range s.n {
-		t.leafOf = append(t.leafOf, l)
-	}
+	t.note(l, s.n)
 	l.bump(s.vis(), int(s.n))
 	if len(l.spans) > maxSpans {
 		t.splitLeaf(l)
@@ -269,7 +282,8 @@ func (t *tree) splitSpan(l *node, j int, k int32) (*node, int) {
 // returns the new leaf.
 func (t *tree) splitLeaf(l *node) *node {
 	half := len(l.spans) / 2
-	nl := &node{leaf: true, prev: l, next: l.next}
+	nl := &node{leaf: true, prev: l, next: l.next, id: int32(len(t.leaves))}
+	t.leaves = append(t.leaves, nl)
 	nl.spans = make([]span, len(l.spans)-half, maxSpans+1)
 	copy(nl.spans, l.spans[half:])
 	clear(l.spans[half:])
@@ -282,7 +296,7 @@ func (t *tree) splitLeaf(l *node) *node {
 		nl.vis += s.vis()
 		nl.all += int(s.n)
 		for lv := s.lv; lv < s.lv+s.n; lv++ {
-			t.leafOf[lv] = nl
+			t.leafOf[lv] = nl.id
 		}
 	}
 	l.vis -= nl.vis
