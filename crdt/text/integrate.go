@@ -8,20 +8,20 @@ package text
 // right (a descendant of an item in the range) is skipped, and a sibling
 // with the same left origin is ordered by its right origin, then by
 // replica id.
-func (t *Text) integrate(rep, lv, n int32, content []byte, left, right int32) {
+func (t *Text) integrate(rep, lv, n int32, content string, dead bool, left, right int32) {
 	c := t.tree.cursorAfter(left)
 	if !c.atEnd() && c.span().lv+c.off != right {
 		c = t.scan(c, rep, lv, left, right)
 	}
 	if c.atEnd() {
-		t.place(c.leaf, len(c.leaf.spans), lv, n, content, left, right)
+		t.place(c.leaf, len(c.leaf.spans), lv, n, content, dead, left, right)
 		return
 	}
 	l, j := c.leaf, c.idx
 	if c.off > 0 {
 		l, j = t.tree.splitSpan(l, j, c.off)
 	}
-	t.place(l, j, lv, n, content, left, right)
+	t.place(l, j, lv, n, content, dead, left, right)
 }
 
 // scan finds where the item lv goes, starting from c, the item right after

@@ -236,6 +236,7 @@ func (t *Text) Delete(pos, n int) (Delta, error) {
 		t.joinAround(l, j)
 		n -= int(m)
 	}
+	d.Deleted = normalizeDead(d.Deleted)
 	return d, nil
 }
 

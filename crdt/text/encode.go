@@ -1,0 +1,649 @@
+package text
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"unicode/utf8"
+
+	"github.com/flowsync/flowsync/crdt"
+	"github.com/flowsync/flowsync/crdt/msgpackx"
+)
+
+// FormatVersion is the first byte of an encoded text delta or state.
+const FormatVersion = 1
+
+// Decoding limits: DeltaLimits for what a client sends, StateLimits for a
+// stored or transferred whole text.
+var (
+	DeltaLimits = msgpackx.Limits{MaxBytes: 1 << 20, MaxDepth: 8}
+	StateLimits = msgpackx.Limits{MaxBytes: 64 << 20, MaxDepth: 8}
+)
+
+// MaxItems returns how many items (code points, deleted ones included) a
+// delta decoded under lim may hold: 4 per byte of lim.MaxBytes. Deleted
+// items cost a few bytes per run on the wire whatever the run's length but
+// an int32 each in memory, so without a bound ten bytes could claim two
+// billion of them.
+func MaxItems(lim msgpackx.Limits) int {
+	if lim.MaxBytes <= 0 {
+		lim.MaxBytes = 16 << 20
+	}
+	return min(4*lim.MaxBytes, maxItems)
+}
+
+// Decoding errors. Every one wraps ErrMalformed; test with errors.Is.
+var (
+	ErrFormatVersion = errors.New("text: unknown format version")
+	ErrMalformed     = errors.New("text: malformed delta")
+	// ErrNotCanonical: well formed, but not the one encoding Encode writes
+	// for this delta.
+	ErrNotCanonical = errors.New("text: delta not in canonical form")
+	ErrTooManyItems = errors.New("text: delta holds too many items")
+)
+
+// Run flags: the low 6 bits of a run's first varint.
+const (
+	flagContent    = 1 << 0 // the run's code points are in the text column
+	flagNewReplica = 1 << 1 // a replica index follows; else the previous run's
+	leftShift      = 2      // 2 bits: leftStart, leftPrev, leftOwn, leftDot
+	rightShift     = 4      // 2 bits: rightEnd, rightNext, rightInherit, rightDot
+	flagBits       = 6
+)
+
+// Left origin forms, the first that applies is the one written.
+const (
+	leftStart = iota // the start of the text
+	leftPrev         // the previous run's last item
+	leftOwn          // the item before the run's first (same replica, counter−1)
+	leftDot          // explicit: replica index, counter
+)
+
+// Right origin forms, the first that applies is the one written.
+const (
+	rightEnd     = iota // the end of the text
+	rightNext           // the next run's first item
+	rightInherit        // the right origin of the run of this delta holding the left origin
+	rightDot            // explicit: replica index, counter
+)
+
+// Encode returns the canonical encoding of d. d must be in the form
+// DeltaSince, Insert and Delete return: runs valid and in their order, with
+// no run that continues the one before it, and Deleted holding every dot of
+// the runs without content.
+//
+// Layout: the version byte, then one msgpack array
+//
+//	[ replicas: [str ...]     sorted, each used by a run, an origin or a deleted range
+//	  runs:     bin           per run, varints: (len−1)<<6 | flags, [replica index],
+//	                          zigzag(counter − base), [left ridx, counter], [right ridx, counter]
+//	  text:     str           the code points of the runs with content, concatenated
+//	  deleted:  [[ridx, [lo, n, gap, n, ...]] ...]   Deleted minus the runs without
+//	                          content, as the workflow document writes a context ]
+//
+// base is the previous run's last counter + 1 when it has the same replica,
+// else 1. docs/PROTOCOL.md, "Text deltas", has the details and a hex dump.
+func Encode(d *Delta) []byte {
+	e := newEncoder(d)
+	return e.encode()
+}
+
+type encoder struct {
+	d        *Delta
+	replicas []crdt.ReplicaID
+	index    map[crdt.ReplicaID]int
+	sorted   []int // runs by dot
+}
+
+func newEncoder(d *Delta) *encoder {
+	e := &encoder{d: d, index: make(map[crdt.ReplicaID]int)}
+	add := func(r crdt.ReplicaID) {
+		if _, ok := e.index[r]; !ok && r != "" {
+			e.index[r] = 0
+			e.replicas = append(e.replicas, r)
+		}
+	}
+	for i := range d.Runs {
+		r := &d.Runs[i]
+		add(r.ID.Replica)
+		add(r.Left.Replica)
+		add(r.Right.Replica)
+	}
+	for _, x := range d.Deleted {
+		add(x.Replica)
+	}
+	slices.Sort(e.replicas)
+	for i, r := range e.replicas {
+		e.index[r] = i
+	}
+	e.sorted = sortedRuns(d.Runs)
+	return e
+}
+
+// sortedRuns returns the indices of runs sorted by first dot.
+func sortedRuns(runs []Run) []int {
+	s := make([]int, len(runs))
+	for i := range s {
+		s[i] = i
+	}
+	slices.SortFunc(s, func(a, b int) int {
+		if c := cmp.Compare(runs[a].ID.Replica, runs[b].ID.Replica); c != 0 {
+			return c
+		}
+		return cmp.Compare(runs[a].ID.Counter, runs[b].ID.Counter)
+	})
+	return s
+}
+
+// runHolding returns the index of the run holding dot d, or −1.
+func runHolding(runs []Run, sorted []int, d crdt.Dot) int {
+	p := plan{sorted: sorted}
+	return p.find(runs, d)
+}
+
+// leftForm returns the form of run i's left origin.
+func leftForm(runs []Run, i int) int {
+	r := &runs[i]
+	switch {
+	case r.Left == (crdt.Dot{}):
+		return leftStart
+	case i > 0 && r.Left == runs[i-1].last():
+		return leftPrev
+	case r.Left.Replica == r.ID.Replica && r.Left.Counter+1 == r.ID.Counter:
+		return leftOwn
+	}
+	return leftDot
+}
+
+// rightForm returns the form of run i's right origin.
+func rightForm(runs []Run, sorted []int, i int) int {
+	r := &runs[i]
+	switch {
+	case r.Right == (crdt.Dot{}):
+		return rightEnd
+	case i+1 < len(runs) && r.Right == runs[i+1].ID:
+		return rightNext
+	case r.Left != (crdt.Dot{}):
+		if j := runHolding(runs, sorted, r.Left); j >= 0 && j != i && runs[j].Right == r.Right {
+			return rightInherit
+		}
+	}
+	return rightDot
+}
+
+func (e *encoder) encode() []byte {
+	d := e.d
+	b := make([]byte, 0, 64+len(d.Runs)*8+textBytes(d.Runs))
+	b = append(b, FormatVersion)
+	b = msgpackx.AppendArrayHeader(b, 4)
+	b = msgpackx.AppendArrayHeader(b, len(e.replicas))
+	for _, r := range e.replicas {
+		b = msgpackx.AppendString(b, string(r))
+	}
+	var rb []byte
+	prevRep, prevLast := -1, uint64(0)
+	for i := range d.Runs {
+		r := &d.Runs[i]
+		rep := e.index[r.ID.Replica]
+		lf, rf := leftForm(d.Runs, i), rightForm(d.Runs, e.sorted, i)
+		flags := uint64(lf<<leftShift | rf<<rightShift)
+		if r.Text != "" {
+			flags |= flagContent
+		}
+		if rep != prevRep {
+			flags |= flagNewReplica
+		}
+		rb = appendVarint(rb, uint64(r.Len-1)<<flagBits|flags)
+		base := uint64(1)
+		if rep != prevRep {
+			rb = appendVarint(rb, uint64(rep))
+		} else {
+			base = prevLast + 1
+		}
+		rb = appendVarint(rb, zigzag(int64(r.ID.Counter-base)))
+		if lf == leftDot {
+			rb = appendVarint(appendVarint(rb, uint64(e.index[r.Left.Replica])), r.Left.Counter)
+		}
+		if rf == rightDot {
+			rb = appendVarint(appendVarint(rb, uint64(e.index[r.Right.Replica])), r.Right.Counter)
+		}
+		prevRep, prevLast = rep, r.last().Counter
+	}
+	b = msgpackx.AppendBytes(b, rb)
+	n := textBytes(d.Runs)
+	b = appendStrHeader(b, n)
+	for i := range d.Runs {
+		b = append(b, d.Runs[i].Text...)
+	}
+	explicit := subtractDead(normalizeDead(slices.Clone(d.Deleted)), skeleton(d.Runs))
+	groups := 0
+	for i := range explicit {
+		if i == 0 || explicit[i].Replica != explicit[i-1].Replica {
+			groups++
+		}
+	}
+	b = msgpackx.AppendArrayHeader(b, groups)
+	for i := 0; i < len(explicit); {
+		j := i + 1
+		for j < len(explicit) && explicit[j].Replica == explicit[i].Replica {
+			j++
+		}
+		b = msgpackx.AppendArrayHeader(b, 2)
+		b = msgpackx.AppendUint(b, uint64(e.index[explicit[i].Replica]))
+		b = msgpackx.AppendArrayHeader(b, 2*(j-i))
+		for k, x := range explicit[i:j] {
+			if k == 0 {
+				b = msgpackx.AppendUint(b, x.Lo)
+			} else {
+				b = msgpackx.AppendUint(b, x.Lo-explicit[i+k-1].Hi-2)
+			}
+			b = msgpackx.AppendUint(b, x.Hi-x.Lo)
+		}
+		i = j
+	}
+	return b
+}
+
+func textBytes(runs []Run) int {
+	n := 0
+	for i := range runs {
+		n += len(runs[i].Text)
+	}
+	return n
+}
+
+// appendStrHeader appends the header of a msgpack str of n bytes.
+func appendStrHeader(b []byte, n int) []byte {
+	switch {
+	case n <= 31:
+		return append(b, 0xa0|byte(n))
+	case n <= 0xff:
+		return append(b, 0xd9, byte(n))
+	case n <= 0xffff:
+		return append(b, 0xda, byte(n>>8), byte(n))
+	}
+	return append(b, 0xdb, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+}
+
+// skeleton returns the dots of the runs without content, normalized.
+func skeleton(runs []Run) []Dead {
+	var s []Dead
+	for i := range runs {
+		if r := &runs[i]; r.Text == "" {
+			s = append(s, Dead{r.ID.Replica, crdt.Range{Lo: r.ID.Counter, Hi: r.last().Counter}})
+		}
+	}
+	return normalizeDead(s)
+}
+
+// subtractDead returns a \ b for normalized range lists.
+func subtractDead(a, b []Dead) []Dead {
+	var out []Dead
+	j := 0
+	for _, x := range a {
+		lo := x.Lo
+		for j < len(b) && (b[j].Replica < x.Replica || b[j].Replica == x.Replica && b[j].Hi < lo) {
+			j++
+		}
+		open := true
+		for k := j; open && k < len(b) && b[k].Replica == x.Replica && b[k].Lo <= x.Hi; k++ {
+			if b[k].Lo > lo {
+				out = append(out, Dead{x.Replica, crdt.Range{Lo: lo, Hi: b[k].Lo - 1}})
+			}
+			if b[k].Hi >= x.Hi {
+				open = false
+			} else {
+				lo = b[k].Hi + 1
+			}
+		}
+		if open {
+			out = append(out, Dead{x.Replica, crdt.Range{Lo: lo, Hi: x.Hi}})
+		}
+	}
+	return out
+}
+
+// DecodeDelta parses an encoded delta or state under lim: a hostile input is
+// an error (wrapping ErrMalformed), never a large allocation or a panic, and
+// only the canonical encoding is accepted, so a delta that decodes
+// re-encodes to exactly b. The result is what Encode was given, in the form
+// DeltaSince returns; it does not alias b.
+func DecodeDelta(b []byte, lim msgpackx.Limits) (Delta, error) {
+	if len(b) == 0 {
+		return Delta{}, fmt.Errorf("%w: empty input", ErrMalformed)
+	}
+	if b[0] != FormatVersion {
+		return Delta{}, fmt.Errorf("%w: %w: %d (this build reads %d)", ErrMalformed, ErrFormatVersion, b[0], FormatVersion)
+	}
+	body := b[1:]
+	if err := msgpackx.Check(body, lim); err != nil {
+		return Delta{}, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	d, err := decodeBody(msgpackx.NewCanonicalReader(body), MaxItems(lim))
+	if err != nil {
+		if errors.Is(err, msgpackx.ErrNotCanonical) && !errors.Is(err, ErrNotCanonical) {
+			err = fmt.Errorf("%w: %w", ErrNotCanonical, err)
+		}
+		return Delta{}, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return d, nil
+}
+
+func notCanonical(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrNotCanonical}, args...)...)
+}
+
+func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, error) {
+	var d Delta
+	if n := r.ArrayHeader(); n != 4 {
+		return d, fmt.Errorf("top level has %d elements, want 4", n)
+	}
+	nrep := r.ArrayHeader()
+	replicas := make([]crdt.ReplicaID, nrep)
+	for i := range replicas {
+		s := r.StringBytes()
+		if r.Err() != nil {
+			return d, r.Err()
+		}
+		if !utf8.Valid(s) {
+			return d, fmt.Errorf("%w: replica id %q", ErrInvalidUTF8, s)
+		}
+		replicas[i] = crdt.ReplicaID(s)
+		if replicas[i] == "" || (i > 0 && replicas[i] <= replicas[i-1]) {
+			return d, notCanonical("replica table not sorted, unique and non-empty at %d", i)
+		}
+	}
+	used := make([]bool, nrep)
+	replicaAt := func(i uint64) (crdt.ReplicaID, error) {
+		if i >= uint64(nrep) {
+			return "", fmt.Errorf("replica index %d out of range (%d replicas)", i, nrep)
+		}
+		used[i] = true
+		return replicas[i], nil
+	}
+	raw := r.Raw()
+	if r.Err() != nil {
+		return d, r.Err()
+	}
+	rb, err := binPayload(raw)
+	if err != nil {
+		return d, err
+	}
+	text := r.StringBytes()
+	if r.Err() != nil {
+		return d, r.Err()
+	}
+	// Runs, with the forms that refer to other runs resolved once all are
+	// read.
+	type pending struct{ lf, rf int }
+	var forms []pending
+	v := varints{b: rb}
+	prevRep, prevLast := uint64(0), uint64(0)
+	items, textOff := 0, 0
+	for i := 0; !v.done() && v.err == nil; i++ {
+		h := v.next()
+		flags := h & (1<<flagBits - 1)
+		n := h >> flagBits
+		if n >= uint64(maxItems-items) {
+			return d, fmt.Errorf("%w: more than %d", ErrTooManyItems, maxItems)
+		}
+		items += int(n) + 1
+		run := Run{Len: int(n) + 1}
+		base := uint64(1)
+		rep := prevRep
+		if flags&flagNewReplica != 0 {
+			rep = v.next()
+			if i > 0 && rep == prevRep && v.err == nil {
+				return d, notCanonical("run %d names the previous run's replica", i)
+			}
+		} else if i == 0 {
+			return d, notCanonical("first run without a replica")
+		} else {
+			base = prevLast + 1
+		}
+		delta := unzigzag(v.next())
+		if v.err != nil {
+			break
+		}
+		replica, err := replicaAt(rep)
+		if err != nil {
+			return d, err
+		}
+		counter := base + uint64(delta)
+		if (delta < 0 && uint64(-delta) >= base) || (delta >= 0 && counter < base) || counter > crdt.MaxCounter || uint64(run.Len-1) > crdt.MaxCounter-counter {
+			return d, fmt.Errorf("%w: run %d starts at counter %d%+d", ErrCounter, i, base, delta)
+		}
+		run.ID = crdt.Dot{Replica: replica, Counter: counter}
+		lf, rf := int(flags>>leftShift&3), int(flags>>rightShift&3)
+		if lf == leftDot {
+			run.Left, err = readDot(&v, replicaAt)
+			if err != nil {
+				return d, err
+			}
+		}
+		if rf == rightDot {
+			run.Right, err = readDot(&v, replicaAt)
+			if err != nil {
+				return d, err
+			}
+		}
+		if flags&flagContent != 0 {
+			end := textOff
+			for k := 0; k < run.Len; k++ {
+				if end >= len(text) {
+					return d, fmt.Errorf("text column ends inside run %d", i)
+				}
+				c, size := utf8.DecodeRune(text[end:])
+				if c == utf8.RuneError && size <= 1 {
+					return d, fmt.Errorf("%w: in run %d", ErrInvalidUTF8, i)
+				}
+				end += size
+			}
+			run.Text = string(text[textOff:end])
+			textOff = end
+		}
+		d.Runs = append(d.Runs, run)
+		forms = append(forms, pending{lf, rf})
+		prevRep, prevLast = rep, run.last().Counter
+	}
+	if v.err != nil {
+		return d, fmt.Errorf("run column: %w", v.err)
+	}
+	if textOff != len(text) {
+		return d, fmt.Errorf("text column has %d bytes past the last run", len(text)-textOff)
+	}
+	sorted := sortedRuns(d.Runs)
+	for k := 1; k < len(sorted); k++ {
+		a, b := &d.Runs[sorted[k-1]], &d.Runs[sorted[k]]
+		if a.ID.Replica == b.ID.Replica && a.last().Counter >= b.ID.Counter {
+			return d, fmt.Errorf("%w: %v and %v", ErrOverlap, a.ID, b.ID)
+		}
+	}
+	// Resolve the short forms in order: a left origin first (leftPrev,
+	// leftOwn), then the right (rightNext, rightInherit needs the left).
+	for i := range d.Runs {
+		run := &d.Runs[i]
+		switch forms[i].lf {
+		case leftPrev:
+			if i == 0 {
+				return d, fmt.Errorf("run 0 refers to a previous run")
+			}
+			run.Left = d.Runs[i-1].last()
+		case leftOwn:
+			if run.ID.Counter == 1 {
+				return d, fmt.Errorf("run %d: counter 1 has no item before it", i)
+			}
+			run.Left = crdt.Dot{Replica: run.ID.Replica, Counter: run.ID.Counter - 1}
+		}
+		if f := leftForm(d.Runs, i); f != forms[i].lf {
+			return d, notCanonical("run %d: left origin written in form %d, not %d", i, forms[i].lf, f)
+		}
+	}
+	for i := range d.Runs {
+		run := &d.Runs[i]
+		switch forms[i].rf {
+		case rightNext:
+			if i+1 == len(d.Runs) {
+				return d, fmt.Errorf("last run refers to a next run")
+			}
+			run.Right = d.Runs[i+1].ID
+		case rightInherit:
+			j := -1
+			if run.Left != (crdt.Dot{}) {
+				j = runHolding(d.Runs, sorted, run.Left)
+			}
+			if j < 0 || j == i || forms[j].rf == rightInherit && j > i {
+				// A run inherits from one resolved before it, so that no
+				// chain of inheritance loops.
+				return d, fmt.Errorf("run %d inherits a right origin it cannot", i)
+			}
+			run.Right = d.Runs[j].Right
+		}
+	}
+	for i := range d.Runs {
+		if f := rightForm(d.Runs, sorted, i); f != forms[i].rf {
+			return d, notCanonical("run %d: right origin written in form %d, not %d", i, forms[i].rf, f)
+		}
+		if i > 0 && continues(&d.Runs[i-1], &d.Runs[i]) {
+			return d, notCanonical("run %d continues the run before it", i)
+		}
+		if err := checkRun(&d.Runs[i]); err != nil {
+			return d, err
+		}
+	}
+	// Deleted ranges.
+	ngroups := r.ArrayHeader()
+	var explicit []Dead
+	prevRidx := -1
+	for g := 0; g < ngroups && r.Err() == nil; g++ {
+		if r.ArrayHeader() != 2 {
+			return d, errors.New("deleted entry is not [replica, ranges]")
+		}
+		ridx := r.Uint()
+		if r.Err() != nil {
+			break
+		}
+		replica, err := replicaAt(ridx)
+		if err != nil {
+			return d, err
+		}
+		if int(ridx) <= prevRidx {
+			return d, notCanonical("deleted entries not sorted by replica at %d", g)
+		}
+		prevRidx = int(ridx)
+		n := r.ArrayHeader()
+		if n == 0 || n%2 != 0 {
+			return d, fmt.Errorf("deleted ranges of %q: %d numbers, want a positive even count", replica, n)
+		}
+		var prev uint64
+		for j := 0; j < n/2 && r.Err() == nil; j++ {
+			start, length := r.Uint(), r.Uint()
+			lo := start
+			if j > 0 {
+				if prev > crdt.MaxCounter || start > crdt.MaxCounter {
+					return d, errors.New("deleted range overflows")
+				}
+				lo = prev + 2 + start
+			}
+			hi := lo + length
+			if lo == 0 || hi < lo || hi > crdt.MaxCounter {
+				return d, fmt.Errorf("deleted range [%d, %d] of %q is invalid", lo, hi, replica)
+			}
+			explicit = append(explicit, Dead{replica, crdt.Range{Lo: lo, Hi: hi}})
+			prev = hi
+		}
+	}
+	if err := r.Err(); err != nil {
+		return d, err
+	}
+	if !r.Done() {
+		return d, errors.New("trailing bytes")
+	}
+	for i, u := range used {
+		if !u {
+			return d, notCanonical("replica %q is not used", replicas[i])
+		}
+	}
+	skel := skeleton(d.Runs)
+	if overlapsDead(explicit, skel) {
+		return d, notCanonical("deleted ranges repeat runs without content")
+	}
+	d.Deleted = normalizeDead(append(explicit, skel...))
+	return d, nil
+}
+
+// continues reports whether b could be folded into a (Delta.appendRun).
+func continues(a, b *Run) bool {
+	return a.ID.Replica == b.ID.Replica && a.last().Counter+1 == b.ID.Counter && b.Left == a.last() &&
+		b.Right == a.Right && (a.Text == "") == (b.Text == "")
+}
+
+func readDot(v *varints, replicaAt func(uint64) (crdt.ReplicaID, error)) (crdt.Dot, error) {
+	ridx, c := v.next(), v.next()
+	if v.err != nil {
+		return crdt.Dot{}, v.err
+	}
+	replica, err := replicaAt(ridx)
+	if err != nil {
+		return crdt.Dot{}, err
+	}
+	if c == 0 || c > crdt.MaxCounter {
+		return crdt.Dot{}, fmt.Errorf("%w: origin counter %d", ErrCounter, c)
+	}
+	return crdt.Dot{Replica: replica, Counter: c}, nil
+}
+
+// binPayload returns the payload of one msgpack bin value, refusing a
+// longer header than its length needs.
+func binPayload(raw []byte) ([]byte, error) {
+	if len(raw) == 0 {
+		return nil, errors.New("run column missing")
+	}
+	var hdr int
+	switch raw[0] {
+	case 0xc4:
+		hdr = 2
+	case 0xc5:
+		hdr = 3
+	case 0xc6:
+		hdr = 5
+	default:
+		return nil, fmt.Errorf("run column is not a bin (0x%02x)", raw[0])
+	}
+	n := len(raw) - hdr
+	if (hdr == 3 && n <= 0xff) || (hdr == 5 && n <= 0xffff) {
+		return nil, notCanonical("bin of %d bytes with a %d-byte header", n, hdr)
+	}
+	return raw[hdr:], nil
+}
+
+// overlapsDead reports whether two normalized range lists share a dot.
+func overlapsDead(a, b []Dead) bool {
+	j := 0
+	for _, x := range a {
+		for j < len(b) && (b[j].Replica < x.Replica || b[j].Replica == x.Replica && b[j].Hi < x.Lo) {
+			j++
+		}
+		if j < len(b) && b[j].Replica == x.Replica && b[j].Lo <= x.Hi {
+			return true
+		}
+	}
+	return false
+}
+
+var _ = sort.Search
+
+// Load decodes a state (an encoded DeltaSince(nil)) into a new replica.
+func Load(b []byte) (*Text, error) {
+	d, err := DecodeDelta(b, StateLimits)
+	if err != nil {
+		return nil, err
+	}
+	t := New()
+	if err := t.Merge(d); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
