@@ -1,0 +1,52 @@
+package text
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/flowsync/flowsync/crdt"
+)
+
+// Admit checks a delta a client sent as sender before t merges it: it may
+// insert only under the sender's own dots, its origins must be known to t
+// or inserted by the delta itself, and it may delete only items t knows or
+// the delta inserts. The errors are ErrForeignDot, ErrMissingOrigin,
+// ErrUnknownDelete, or what Merge would refuse the delta with. Admit
+// changes nothing.
+func (t *Text) Admit(d *Delta, sender crdt.ReplicaID) error {
+	for i := range d.Runs {
+		if d.Runs[i].ID.Replica != sender {
+			return fmt.Errorf("%w: run %v from %q", ErrForeignDot, d.Runs[i].ID, sender)
+		}
+	}
+	if err := checkDead(d.Deleted); err != nil {
+		return err
+	}
+	if _, err := t.check(d); err != nil {
+		return err
+	}
+	sorted := sortedRuns(d.Runs)
+	for _, x := range d.Deleted {
+		for lo := x.Lo; lo <= x.Hi; {
+			known := t.ctx.Ranges(x.Replica)
+			i := sort.Search(len(known), func(i int) bool { return known[i].Hi >= lo })
+			if i < len(known) && known[i].Lo <= lo {
+				if known[i].Hi >= x.Hi {
+					break
+				}
+				lo = known[i].Hi + 1
+				continue
+			}
+			j := runHolding(d.Runs, sorted, crdt.Dot{Replica: x.Replica, Counter: lo})
+			if j < 0 {
+				return fmt.Errorf("%w: %v", ErrUnknownDelete, crdt.Dot{Replica: x.Replica, Counter: lo})
+			}
+			last := d.Runs[j].last().Counter
+			if last >= x.Hi {
+				break
+			}
+			lo = last + 1
+		}
+	}
+	return nil
+}
