@@ -25,7 +25,7 @@ func (t *Text) Admit(d *Delta, sender crdt.ReplicaID) error {
 	if _, err := t.check(d); err != nil {
 		return err
 	}
-	sorted := sortedRuns(d.Runs)
+	p := newPlan(d.Runs)
 	for _, x := range d.Deleted {
 		for lo := x.Lo; lo <= x.Hi; {
 			known := t.ctx.Ranges(x.Replica)
@@ -37,7 +37,7 @@ func (t *Text) Admit(d *Delta, sender crdt.ReplicaID) error {
 				lo = known[i].Hi + 1
 				continue
 			}
-			j := runHolding(d.Runs, sorted, crdt.Dot{Replica: x.Replica, Counter: lo})
+			j := p.find(crdt.Dot{Replica: x.Replica, Counter: lo})
 			if j < 0 {
 				return fmt.Errorf("%w: %v", ErrUnknownDelete, crdt.Dot{Replica: x.Replica, Counter: lo})
 			}

@@ -1,8 +1,28 @@
 package text
 
 import (
+	"math/rand/v2"
+	"runtime"
+	"syscall"
 	"testing"
+	"time"
 )
+
+// The trace benchmarks. BENCHMARKS.md, "Collaborative text", has the
+// command and the results. Besides ns/op each reports cpu-ms/op, the CPU
+// time the whole process (garbage collector included) spent per operation,
+// which a loaded machine inflates far less than wall time.
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports the CPU time per operation since start.
+func reportCPU(b *testing.B, start time.Duration, unit string, scale float64) {
+	b.ReportMetric(float64(cpuTime()-start)/float64(b.N)/scale, unit)
+}
 
 func BenchmarkApplyLocal(b *testing.B) {
 	for _, name := range traceNames {
@@ -10,21 +30,74 @@ func BenchmarkApplyLocal(b *testing.B) {
 			tr := loadTrace(b, name)
 			ps := tr.patches()
 			b.ReportAllocs()
+			runtime.GC()
 			b.ResetTimer()
+			start := cpuTime()
 			for range b.N {
 				replay(b, tr, ps, false)
 			}
+			reportCPU(b, start, "cpu-ms/op", 1e6)
+			b.StopTimer()
+			peak, retained := peakHeap(b, func(sample func()) {
+				t := New()
+				t.Insert("a", 0, tr.StartContent)
+				for i := range ps {
+					p := &ps[i]
+					if p.Del > 0 {
+						t.Delete(p.Pos, p.Del)
+					}
+					if p.Ins != "" {
+						t.Insert("a", p.Pos, p.Ins)
+					}
+					if i%2000 == 0 {
+						sample()
+					}
+				}
+				sample()
+				runtime.KeepAlive(t)
+			})
+			b.ReportMetric(float64(peak), "peak-heap-B")
+			b.ReportMetric(float64(retained), "live-heap-B")
 		})
 	}
+}
+
+// peakHeap runs fn once and returns the most heap in use above what was in
+// use before it, over the samples fn takes, and what stays live at its
+// end.
+func peakHeap(b *testing.B, fn func(sample func())) (peak, live uint64) {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapAlloc
+	fn(func() {
+		runtime.ReadMemStats(&ms)
+		if ms.HeapAlloc > base && ms.HeapAlloc-base > peak {
+			peak = ms.HeapAlloc - base
+		}
+	})
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	if ms.HeapAlloc > base {
+		live = ms.HeapAlloc - base
+	}
+	return peak, live
+}
+
+// finished returns the final replica of a trace and every delta of it.
+func finished(b *testing.B, name string) (*Text, []Delta) {
+	tr := loadTrace(b, name)
+	return replay(b, tr, tr.patches(), true)
 }
 
 func BenchmarkMergeRemote(b *testing.B) {
 	for _, name := range traceNames {
 		b.Run(name, func(b *testing.B) {
-			tr := loadTrace(b, name)
-			_, deltas := replay(b, tr, tr.patches(), true)
+			_, deltas := finished(b, name)
 			b.ReportAllocs()
+			runtime.GC()
 			b.ResetTimer()
+			start := cpuTime()
 			for range b.N {
 				t := New()
 				for _, d := range deltas {
@@ -33,6 +106,101 @@ func BenchmarkMergeRemote(b *testing.B) {
 					}
 				}
 			}
+			reportCPU(b, start, "cpu-ms/op", 1e6)
+		})
+	}
+}
+
+func BenchmarkEncode(b *testing.B) {
+	for _, name := range traceNames {
+		b.Run(name, func(b *testing.B) {
+			t, _ := finished(b, name)
+			var enc []byte
+			b.ReportAllocs()
+			runtime.GC()
+			b.ResetTimer()
+			start := cpuTime()
+			for range b.N {
+				enc = Encode(ptr(t.DeltaSince(nil)))
+			}
+			reportCPU(b, start, "cpu-ms/op", 1e6)
+			b.ReportMetric(float64(len(enc)), "bytes")
+			b.ReportMetric(float64(flateSize(enc)), "flate-bytes")
+		})
+	}
+}
+
+func BenchmarkLoad(b *testing.B) {
+	for _, name := range traceNames {
+		b.Run(name, func(b *testing.B) {
+			t, _ := finished(b, name)
+			enc := Encode(ptr(t.DeltaSince(nil)))
+			b.ReportAllocs()
+			runtime.GC()
+			b.ResetTimer()
+			start := cpuTime()
+			for range b.N {
+				if _, err := Load(enc); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportCPU(b, start, "cpu-ms/op", 1e6)
+		})
+	}
+}
+
+func BenchmarkDecode(b *testing.B) {
+	for _, name := range traceNames {
+		b.Run(name, func(b *testing.B) {
+			t, _ := finished(b, name)
+			enc := Encode(ptr(t.DeltaSince(nil)))
+			b.ReportAllocs()
+			runtime.GC()
+			b.ResetTimer()
+			start := cpuTime()
+			for range b.N {
+				if _, err := DecodeDelta(enc, StateLimits); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportCPU(b, start, "cpu-ms/op", 1e6)
+		})
+	}
+}
+
+// BenchmarkMergeOneChar merges one-character inserts typed at random
+// places by another replica into the finished document.
+func BenchmarkMergeOneChar(b *testing.B) {
+	for _, name := range traceNames {
+		b.Run(name, func(b *testing.B) {
+			t, _ := finished(b, name)
+			enc := Encode(ptr(t.DeltaSince(nil)))
+			other, err := Load(enc)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(1, 2))
+			const batch = 1024
+			deltas := make([]Delta, batch)
+			b.ReportAllocs()
+			b.ResetTimer()
+			var cpu time.Duration
+			for done := 0; done < b.N; done += batch {
+				b.StopTimer()
+				n := min(batch, b.N-done)
+				for i := range n {
+					deltas[i], _ = other.Insert("z", rng.IntN(other.Len()+1), "x")
+				}
+				b.StartTimer()
+				start := cpuTime()
+				for i := range n {
+					if err := t.Merge(deltas[i]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				cpu += cpuTime() - start
+			}
+			b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

@@ -104,22 +104,90 @@ func checkRun(r *Run) error {
 // origins).
 type plan struct {
 	sorted []int // run indices by (replica, counter)
+	keys   []runKey
+	rank   map[crdt.ReplicaID]int32
 	order  []int
 }
 
-// find returns the index of the run holding d, or -1.
-func (p *plan) find(runs []Run, d crdt.Dot) int {
-	s := p.sorted
-	i := sort.Search(len(s), func(i int) bool {
-		r := &runs[s[i]]
-		return r.ID.Replica > d.Replica || r.ID.Replica == d.Replica && r.last().Counter >= d.Counter
-	})
-	if i < len(s) {
-		if r := &runs[s[i]]; r.ID.Replica == d.Replica && r.ID.Counter <= d.Counter {
-			return s[i]
+// runKey is a run's dots with its replica ranked, so that sorting and
+// searching compare integers, not replica ids.
+type runKey struct {
+	rep    int32
+	lo, hi uint64
+}
+
+func compareKeys(a, b runKey) int {
+	if a.rep != b.rep {
+		return cmp.Compare(a.rep, b.rep)
+	}
+	return cmp.Compare(a.lo, b.lo)
+}
+
+// newPlan sorts runs by dot.
+func newPlan(runs []Run) plan {
+	p := plan{rank: make(map[crdt.ReplicaID]int32)}
+	var names []crdt.ReplicaID
+	for i := range runs {
+		if _, ok := p.rank[runs[i].ID.Replica]; !ok {
+			p.rank[runs[i].ID.Replica] = 0
+			names = append(names, runs[i].ID.Replica)
 		}
 	}
+	slices.Sort(names)
+	for i, n := range names {
+		p.rank[n] = int32(i)
+	}
+	type indexed struct {
+		k runKey
+		i int
+	}
+	ks := make([]indexed, len(runs))
+	for i := range runs {
+		r := &runs[i]
+		ks[i] = indexed{runKey{p.rank[r.ID.Replica], r.ID.Counter, r.last().Counter}, i}
+	}
+	cmpIndexed := func(a, b indexed) int { return compareKeys(a.k, b.k) }
+	if !slices.IsSortedFunc(ks, cmpIndexed) {
+		slices.SortFunc(ks, cmpIndexed)
+	}
+	p.sorted = make([]int, len(runs))
+	p.keys = make([]runKey, len(runs))
+	for j, k := range ks {
+		p.sorted[j], p.keys[j] = k.i, k.k
+	}
+	return p
+}
+
+// find returns the index of the run holding d, or -1.
+func (p *plan) find(d crdt.Dot) int {
+	rep, ok := p.rank[d.Replica]
+	if !ok {
+		return -1
+	}
+	ks := p.keys
+	lo, hi := 0, len(ks)
+	for lo < hi { // first key ending at or after d
+		m := int(uint(lo+hi) >> 1)
+		if k := ks[m]; k.rep < rep || k.rep == rep && k.hi < d.Counter {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(ks) && ks[lo].rep == rep && ks[lo].lo <= d.Counter {
+		return p.sorted[lo]
+	}
 	return -1
+}
+
+// overlap returns two runs of p that share a dot, or −1s.
+func (p *plan) overlap() (int, int) {
+	for k := 1; k < len(p.keys); k++ {
+		if a, b := p.keys[k-1], p.keys[k]; a.rep == b.rep && a.hi >= b.lo {
+			return p.sorted[k-1], p.sorted[k]
+		}
+	}
+	return -1, -1
 }
 
 // check validates d against t without changing either and returns the
@@ -133,21 +201,9 @@ func (t *Text) check(d *Delta) (plan, error) {
 		}
 	}
 	dead := needsDead(d)
-	p.sorted = make([]int, len(runs))
-	for i := range p.sorted {
-		p.sorted[i] = i
-	}
-	slices.SortFunc(p.sorted, func(a, b int) int {
-		if c := cmp.Compare(runs[a].ID.Replica, runs[b].ID.Replica); c != 0 {
-			return c
-		}
-		return cmp.Compare(runs[a].ID.Counter, runs[b].ID.Counter)
-	})
-	for k := 1; k < len(p.sorted); k++ {
-		a, b := &runs[p.sorted[k-1]], &runs[p.sorted[k]]
-		if a.ID.Replica == b.ID.Replica && a.last().Counter >= b.ID.Counter {
-			return p, fmt.Errorf("%w: %v and %v", ErrOverlap, a.ID, b.ID)
-		}
+	p = newPlan(runs)
+	if a, b := p.overlap(); a >= 0 {
+		return p, fmt.Errorf("%w: %v and %v", ErrOverlap, runs[a].ID, runs[b].ID)
 	}
 	// deps[i] lists the runs i's origins lie in (−1: none, or known here).
 	deps := make([][2]int, len(runs))
@@ -158,7 +214,7 @@ func (t *Text) check(d *Delta) (plan, error) {
 			if o == (crdt.Dot{}) {
 				continue
 			}
-			j := p.find(runs, o)
+			j := p.find(o)
 			switch {
 			case j == i:
 				return p, fmt.Errorf("%w: run %v has an origin inside itself", ErrOriginCycle, r.ID)
@@ -182,7 +238,10 @@ func (t *Text) check(d *Delta) (plan, error) {
 	state := make([]uint8, len(runs))
 	p.order = make([]int, 0, len(runs))
 	var stack []int
-	for i := range runs {
+	// Roots in dot order: a replica's runs then integrate in the order it
+	// typed them (its own origins have lower counters), which appends to
+	// the id tables instead of inserting into them.
+	for _, i := range p.sorted {
 		if state[i] != unseen {
 			continue
 		}
@@ -234,6 +293,7 @@ func covers(c *crdt.Context, replica crdt.ReplicaID, lo, hi uint64) bool {
 // and that does not carry them is refused with ErrMissingOrigin; on any
 // error t is unchanged.
 func (t *Text) Merge(d Delta) error {
+	var one [1]int // the order of a one-run delta, without an allocation
 	if err := checkDead(d.Deleted); err != nil {
 		return err
 	}
@@ -258,7 +318,7 @@ func (t *Text) Merge(d Delta) error {
 		if r.Text == "" && !covers(needsDead(&d), r.ID.Replica, r.ID.Counter, r.last().Counter) {
 			return fmt.Errorf("%w: run %v", ErrNoContent, r.ID)
 		}
-		p.order = []int{0}
+		p.order = one[:]
 	} else if len(d.Runs) > 1 {
 		var err error
 		if p, err = t.check(&d); err != nil {

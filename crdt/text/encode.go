@@ -1,11 +1,9 @@
 package text
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"unicode/utf8"
 
 	"github.com/flowsync/flowsync/crdt"
@@ -94,7 +92,7 @@ type encoder struct {
 	d        *Delta
 	replicas []crdt.ReplicaID
 	index    map[crdt.ReplicaID]int
-	sorted   []int // runs by dot
+	plan     plan // runs by dot
 }
 
 func newEncoder(d *Delta) *encoder {
@@ -118,29 +116,8 @@ func newEncoder(d *Delta) *encoder {
 	for i, r := range e.replicas {
 		e.index[r] = i
 	}
-	e.sorted = sortedRuns(d.Runs)
+	e.plan = newPlan(d.Runs)
 	return e
-}
-
-// sortedRuns returns the indices of runs sorted by first dot.
-func sortedRuns(runs []Run) []int {
-	s := make([]int, len(runs))
-	for i := range s {
-		s[i] = i
-	}
-	slices.SortFunc(s, func(a, b int) int {
-		if c := cmp.Compare(runs[a].ID.Replica, runs[b].ID.Replica); c != 0 {
-			return c
-		}
-		return cmp.Compare(runs[a].ID.Counter, runs[b].ID.Counter)
-	})
-	return s
-}
-
-// runHolding returns the index of the run holding dot d, or −1.
-func runHolding(runs []Run, sorted []int, d crdt.Dot) int {
-	p := plan{sorted: sorted}
-	return p.find(runs, d)
 }
 
 // leftForm returns the form of run i's left origin.
@@ -158,7 +135,7 @@ func leftForm(runs []Run, i int) int {
 }
 
 // rightForm returns the form of run i's right origin.
-func rightForm(runs []Run, sorted []int, i int) int {
+func rightForm(runs []Run, p *plan, i int) int {
 	r := &runs[i]
 	switch {
 	case r.Right == (crdt.Dot{}):
@@ -166,7 +143,7 @@ func rightForm(runs []Run, sorted []int, i int) int {
 	case i+1 < len(runs) && r.Right == runs[i+1].ID:
 		return rightNext
 	case r.Left != (crdt.Dot{}):
-		if j := runHolding(runs, sorted, r.Left); j >= 0 && j != i && runs[j].Right == r.Right {
+		if j := p.find(r.Left); j >= 0 && j != i && runs[j].Right == r.Right {
 			return rightInherit
 		}
 	}
@@ -187,7 +164,7 @@ func (e *encoder) encode() []byte {
 	for i := range d.Runs {
 		r := &d.Runs[i]
 		rep := e.index[r.ID.Replica]
-		lf, rf := leftForm(d.Runs, i), rightForm(d.Runs, e.sorted, i)
+		lf, rf := leftForm(d.Runs, i), rightForm(d.Runs, &e.plan, i)
 		flags := uint64(lf<<leftShift | rf<<rightShift)
 		if r.Text != "" {
 			flags |= flagContent
@@ -371,9 +348,13 @@ func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, error) {
 	if err != nil {
 		return d, err
 	}
-	text := r.StringBytes()
+	// One string backs every run's text: one allocation, not one per run.
+	text := string(r.StringBytes())
 	if r.Err() != nil {
 		return d, r.Err()
+	}
+	if len(rb) > 0 {
+		d.Runs = make([]Run, 0, len(rb)/3) // a run takes at least 3 bytes
 	}
 	// Runs, with the forms that refer to other runs resolved once all are
 	// read.
@@ -435,13 +416,13 @@ func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, error) {
 				if end >= len(text) {
 					return d, fmt.Errorf("text column ends inside run %d", i)
 				}
-				c, size := utf8.DecodeRune(text[end:])
+				c, size := utf8.DecodeRuneInString(text[end:])
 				if c == utf8.RuneError && size <= 1 {
 					return d, fmt.Errorf("%w: in run %d", ErrInvalidUTF8, i)
 				}
 				end += size
 			}
-			run.Text = string(text[textOff:end])
+			run.Text = text[textOff:end]
 			textOff = end
 		}
 		d.Runs = append(d.Runs, run)
@@ -454,12 +435,9 @@ func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, error) {
 	if textOff != len(text) {
 		return d, fmt.Errorf("text column has %d bytes past the last run", len(text)-textOff)
 	}
-	sorted := sortedRuns(d.Runs)
-	for k := 1; k < len(sorted); k++ {
-		a, b := &d.Runs[sorted[k-1]], &d.Runs[sorted[k]]
-		if a.ID.Replica == b.ID.Replica && a.last().Counter >= b.ID.Counter {
-			return d, fmt.Errorf("%w: %v and %v", ErrOverlap, a.ID, b.ID)
-		}
+	p := newPlan(d.Runs)
+	if a, b := p.overlap(); a >= 0 {
+		return d, fmt.Errorf("%w: %v and %v", ErrOverlap, d.Runs[a].ID, d.Runs[b].ID)
 	}
 	// Resolve the short forms in order: a left origin first (leftPrev,
 	// leftOwn), then the right (rightNext, rightInherit needs the left).
@@ -492,7 +470,7 @@ func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, error) {
 		case rightInherit:
 			j := -1
 			if run.Left != (crdt.Dot{}) {
-				j = runHolding(d.Runs, sorted, run.Left)
+				j = p.find(run.Left)
 			}
 			if j < 0 || j == i || forms[j].rf == rightInherit && j > i {
 				// A run inherits from one resolved before it, so that no
@@ -503,7 +481,7 @@ func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, error) {
 		}
 	}
 	for i := range d.Runs {
-		if f := rightForm(d.Runs, sorted, i); f != forms[i].rf {
+		if f := rightForm(d.Runs, &p, i); f != forms[i].rf {
 			return d, notCanonical("run %d: right origin written in form %d, not %d", i, forms[i].rf, f)
 		}
 		if i > 0 && continues(&d.Runs[i-1], &d.Runs[i]) {
@@ -631,19 +609,4 @@ func overlapsDead(a, b []Dead) bool {
 		}
 	}
 	return false
-}
-
-var _ = sort.Search
-
-// Load decodes a state (an encoded DeltaSince(nil)) into a new replica.
-func Load(b []byte) (*Text, error) {
-	d, err := DecodeDelta(b, StateLimits)
-	if err != nil {
-		return nil, err
-	}
-	t := New()
-	if err := t.Merge(d); err != nil {
-		return nil, err
-	}
-	return t, nil
 }

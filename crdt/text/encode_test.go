@@ -64,7 +64,34 @@ func TestEncodeRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			roundTrip(t, d)
-			roundTrip(t, r.DeltaSince(nil))
+			state := roundTrip(t, r.DeltaSince(nil))
+			loaded, err := Load(state)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := loaded.validate(); err != nil {
+				t.Fatal(err)
+			}
+			if loaded.String() != r.String() || !bytes.Equal(Encode(ptr(loaded.DeltaSince(nil))), state) {
+				t.Fatalf("loaded state differs: %q vs %q", loaded.String(), r.String())
+			}
+			// A loaded replica goes on editing like the original.
+			if loaded.Len() > 0 {
+				pos := rapid.IntRange(0, loaded.Len()-1).Draw(t, "probe")
+				d1, _ := loaded.Delete(pos, 1)
+				d2, _ := loaded.Insert("probe", pos, "Q")
+				probe := New()
+				probe.Merge(r.DeltaSince(nil))
+				if err := probe.Merge(d1); err != nil {
+					t.Fatal(err)
+				}
+				if err := probe.Merge(d2); err != nil {
+					t.Fatal(err)
+				}
+				if probe.String() != loaded.String() {
+					t.Fatalf("edits on a loaded replica merge to %q, it holds %q", probe.String(), loaded.String())
+				}
+			}
 		}
 		for _, p := range reps {
 			for _, q := range reps {

@@ -89,14 +89,29 @@ func (t *Text) deadRanges() []Dead {
 }
 
 // normalizeDead sorts ds by replica and counter and coalesces ranges that
-// overlap or touch.
+// overlap or touch. Input already in order (a decoder's, one edit's) is
+// only coalesced; otherwise ranges are grouped by replica first, so that
+// the sort compares counters, not replica ids.
 func normalizeDead(ds []Dead) []Dead {
-	slices.SortFunc(ds, func(a, b Dead) int {
-		if c := cmp.Compare(a.Replica, b.Replica); c != 0 {
-			return c
+	if !slices.IsSortedFunc(ds, compareDead) {
+		byReplica := make(map[crdt.ReplicaID][]crdt.Range)
+		for _, x := range ds {
+			byReplica[x.Replica] = append(byReplica[x.Replica], x.Range)
 		}
-		return cmp.Compare(a.Lo, b.Lo)
-	})
+		replicas := make([]crdt.ReplicaID, 0, len(byReplica))
+		for r := range byReplica {
+			replicas = append(replicas, r)
+		}
+		slices.Sort(replicas)
+		ds = ds[:0]
+		for _, r := range replicas {
+			rs := byReplica[r]
+			slices.SortFunc(rs, func(a, b crdt.Range) int { return cmp.Compare(a.Lo, b.Lo) })
+			for _, x := range rs {
+				ds = append(ds, Dead{r, x})
+			}
+		}
+	}
 	out := ds[:0]
 	for _, x := range ds {
 		if n := len(out); n > 0 && out[n-1].Replica == x.Replica && x.Lo-1 <= out[n-1].Hi {
@@ -106,6 +121,13 @@ func normalizeDead(ds []Dead) []Dead {
 		out = append(out, x)
 	}
 	return out
+}
+
+func compareDead(a, b Dead) int {
+	if c := cmp.Compare(a.Replica, b.Replica); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Lo, b.Lo)
 }
 
 // dotOf returns the dot of item lv, the zero Dot for none.
