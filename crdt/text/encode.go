@@ -47,7 +47,7 @@ const (
 	flagContent    = 1 << 0 // the run's code points are in the text column
 	flagNewReplica = 1 << 1 // a replica index follows; else the previous run's
 	leftShift      = 2      // 2 bits: leftStart, leftPrev, leftOwn, leftDot
-	rightShift     = 4      // 2 bits: rightEnd, rightNext, rightInherit, rightDot
+	rightShift     = 4      // 2 bits: rightEnd, rightNext, rightInherit, rightFar
 	flagBits       = 6
 )
 
@@ -55,7 +55,7 @@ const (
 const (
 	leftStart = iota // the start of the text
 	leftPrev         // the previous run's last item
-	leftOwn          // the item before the run's first (same replica, counter−1)
+	leftOwn          // the item before the run's first, the last item of an earlier run k back: only k−1 is written, no replica or counter
 	leftDot          // explicit: replica index, counter
 )
 
@@ -64,8 +64,46 @@ const (
 	rightEnd     = iota // the end of the text
 	rightNext           // the next run's first item
 	rightInherit        // the right origin of the run of this delta holding the left origin
-	rightDot            // explicit: replica index, counter
+	rightFar            // v > 0: the first item of run i+1+v; v = 0: an explicit replica index, counter follow
 )
+
+// leftForm returns the form of run i's left origin and, for leftOwn, how
+// many runs back the run that ends at it is.
+func leftForm(runs []Run, p *plan, i int) (int, int) {
+	r := &runs[i]
+	switch {
+	case r.Left == (crdt.Dot{}):
+		return leftStart, 0
+	case i > 0 && r.Left == runs[i-1].last():
+		return leftPrev, 0
+	case r.Left.Replica == r.ID.Replica && r.Left.Counter+1 == r.ID.Counter:
+		if j := p.find(r.Left); j >= 0 && j < i && runs[j].last() == r.Left {
+			return leftOwn, i - j
+		}
+	}
+	return leftDot, 0
+}
+
+// rightForm returns the form of run i's right origin and, for rightFar,
+// its v.
+func rightForm(runs []Run, p *plan, i int) (int, int) {
+	r := &runs[i]
+	switch {
+	case r.Right == (crdt.Dot{}):
+		return rightEnd, 0
+	case i+1 < len(runs) && r.Right == runs[i+1].ID:
+		return rightNext, 0
+	}
+	if r.Left != (crdt.Dot{}) {
+		if j := p.find(r.Left); j >= 0 && j != i && runs[j].Right == r.Right {
+			return rightInherit, 0
+		}
+	}
+	if j := p.find(r.Right); j > i+1 && runs[j].ID == r.Right {
+		return rightFar, j - i - 1
+	}
+	return rightFar, 0
+}
 
 // Encode returns the canonical encoding of d. d must be in the form
 // DeltaSince, Insert and Delete return: runs valid and in their order, with
@@ -75,8 +113,10 @@ const (
 // Layout: the version byte, then one msgpack array
 //
 //	[ replicas: [str ...]     sorted, each used by a run, an origin or a deleted range
-//	  runs:     bin           per run, varints: (len−1)<<6 | flags, [replica index],
-//	                          zigzag(counter − base), [left ridx, counter], [right ridx, counter]
+//	  runs:     bin           per run, varints: (len−1)<<6 | flags, then [replica index]
+//	                          and zigzag(counter − base), or for a continued run (left
+//	                          form 2) how many runs back it continues; [left ridx,
+//	                          counter]; [right: runs ahead, or 0, ridx, counter]
 //	  text:     str           the code points of the runs with content, concatenated
 //	  deleted:  [[ridx, [lo, n, gap, n, ...]] ...]   Deleted minus the runs without
 //	                          content, as the workflow document writes a context ]
@@ -120,36 +160,6 @@ func newEncoder(d *Delta) *encoder {
 	return e
 }
 
-// leftForm returns the form of run i's left origin.
-func leftForm(runs []Run, i int) int {
-	r := &runs[i]
-	switch {
-	case r.Left == (crdt.Dot{}):
-		return leftStart
-	case i > 0 && r.Left == runs[i-1].last():
-		return leftPrev
-	case r.Left.Replica == r.ID.Replica && r.Left.Counter+1 == r.ID.Counter:
-		return leftOwn
-	}
-	return leftDot
-}
-
-// rightForm returns the form of run i's right origin.
-func rightForm(runs []Run, p *plan, i int) int {
-	r := &runs[i]
-	switch {
-	case r.Right == (crdt.Dot{}):
-		return rightEnd
-	case i+1 < len(runs) && r.Right == runs[i+1].ID:
-		return rightNext
-	case r.Left != (crdt.Dot{}):
-		if j := p.find(r.Left); j >= 0 && j != i && runs[j].Right == r.Right {
-			return rightInherit
-		}
-	}
-	return rightDot
-}
-
 func (e *encoder) encode() []byte {
 	d := e.d
 	b := make([]byte, 0, 64+len(d.Runs)*8+textBytes(d.Runs))
@@ -164,27 +174,33 @@ func (e *encoder) encode() []byte {
 	for i := range d.Runs {
 		r := &d.Runs[i]
 		rep := e.index[r.ID.Replica]
-		lf, rf := leftForm(d.Runs, i), rightForm(d.Runs, &e.plan, i)
+		lf, back := leftForm(d.Runs, &e.plan, i)
+		rf, ahead := rightForm(d.Runs, &e.plan, i)
 		flags := uint64(lf<<leftShift | rf<<rightShift)
 		if r.Text != "" {
 			flags |= flagContent
 		}
-		if rep != prevRep {
+		if rep != prevRep && lf != leftOwn {
 			flags |= flagNewReplica
 		}
 		rb = appendVarint(rb, uint64(r.Len-1)<<flagBits|flags)
-		base := uint64(1)
-		if rep != prevRep {
+		switch {
+		case lf == leftOwn:
+			rb = appendVarint(rb, uint64(back-1))
+		case rep != prevRep:
 			rb = appendVarint(rb, uint64(rep))
-		} else {
-			base = prevLast + 1
+			rb = appendVarint(rb, zigzag(int64(r.ID.Counter-1)))
+		default:
+			rb = appendVarint(rb, zigzag(int64(r.ID.Counter-prevLast-1)))
 		}
-		rb = appendVarint(rb, zigzag(int64(r.ID.Counter-base)))
 		if lf == leftDot {
 			rb = appendVarint(appendVarint(rb, uint64(e.index[r.Left.Replica])), r.Left.Counter)
 		}
-		if rf == rightDot {
-			rb = appendVarint(appendVarint(rb, uint64(e.index[r.Right.Replica])), r.Right.Counter)
+		if rf == rightFar {
+			rb = appendVarint(rb, uint64(ahead))
+			if ahead == 0 {
+				rb = appendVarint(appendVarint(rb, uint64(e.index[r.Right.Replica])), r.Right.Counter)
+			}
 		}
 		prevRep, prevLast = rep, r.last().Counter
 	}
@@ -358,8 +374,9 @@ func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, error) {
 	}
 	// Runs, with the forms that refer to other runs resolved once all are
 	// read.
-	type pending struct{ lf, rf int }
+	type pending struct{ lf, rf, back, ahead int }
 	var forms []pending
+	var reps []uint64 // each run's replica index
 	v := varints{b: rb}
 	prevRep, prevLast := uint64(0), uint64(0)
 	items, textOff := 0, 0
@@ -372,19 +389,49 @@ func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, error) {
 		}
 		items += int(n) + 1
 		run := Run{Len: int(n) + 1}
-		base := uint64(1)
-		rep := prevRep
-		if flags&flagNewReplica != 0 {
+		f := pending{lf: int(flags >> leftShift & 3), rf: int(flags >> rightShift & 3)}
+		var rep, counter uint64
+		switch {
+		case f.lf == leftOwn:
+			if flags&flagNewReplica != 0 {
+				return d, notCanonical("run %d derives its replica but names one", i)
+			}
+			back := v.next()
+			if v.err == nil && back >= uint64(i) {
+				return d, fmt.Errorf("run %d continues a run before the first", i)
+			}
+			if v.err != nil {
+				break
+			}
+			j := i - 1 - int(back)
+			f.back = i - j
+			rep = reps[j]
+			run.Left = d.Runs[j].last()
+			counter = run.Left.Counter + 1
+			if counter > crdt.MaxCounter {
+				return d, fmt.Errorf("%w: run %d continues past the last counter", ErrCounter, i)
+			}
+		case flags&flagNewReplica != 0:
 			rep = v.next()
 			if i > 0 && rep == prevRep && v.err == nil {
 				return d, notCanonical("run %d names the previous run's replica", i)
 			}
-		} else if i == 0 {
+			delta := unzigzag(v.next())
+			if delta < 0 || uint64(delta) >= crdt.MaxCounter {
+				return d, fmt.Errorf("%w: run %d starts at counter 1%+d", ErrCounter, i, delta)
+			}
+			counter = 1 + uint64(delta)
+		case i == 0:
 			return d, notCanonical("first run without a replica")
-		} else {
-			base = prevLast + 1
+		default:
+			rep = prevRep
+			delta := unzigzag(v.next())
+			base := prevLast + 1
+			if (delta < 0 && uint64(-delta) >= base) || (delta >= 0 && uint64(delta) > crdt.MaxCounter-base) {
+				return d, fmt.Errorf("%w: run %d starts at counter %d%+d", ErrCounter, i, base, delta)
+			}
+			counter = base + uint64(delta)
 		}
-		delta := unzigzag(v.next())
 		if v.err != nil {
 			break
 		}
@@ -392,22 +439,23 @@ func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, error) {
 		if err != nil {
 			return d, err
 		}
-		counter := base + uint64(delta)
-		if (delta < 0 && uint64(-delta) >= base) || (delta >= 0 && counter < base) || counter > crdt.MaxCounter || uint64(run.Len-1) > crdt.MaxCounter-counter {
-			return d, fmt.Errorf("%w: run %d starts at counter %d%+d", ErrCounter, i, base, delta)
+		if uint64(run.Len-1) > crdt.MaxCounter-counter {
+			return d, fmt.Errorf("%w: run %d of %d items at counter %d", ErrCounter, i, run.Len, counter)
 		}
 		run.ID = crdt.Dot{Replica: replica, Counter: counter}
-		lf, rf := int(flags>>leftShift&3), int(flags>>rightShift&3)
-		if lf == leftDot {
+		if f.lf == leftDot {
 			run.Left, err = readDot(&v, replicaAt)
 			if err != nil {
 				return d, err
 			}
 		}
-		if rf == rightDot {
-			run.Right, err = readDot(&v, replicaAt)
-			if err != nil {
-				return d, err
+		if f.rf == rightFar {
+			f.ahead = int(min(v.next(), uint64(maxItems)))
+			if f.ahead == 0 {
+				run.Right, err = readDot(&v, replicaAt)
+				if err != nil {
+					return d, err
+				}
 			}
 		}
 		if flags&flagContent != 0 {
@@ -426,7 +474,8 @@ func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, error) {
 			textOff = end
 		}
 		d.Runs = append(d.Runs, run)
-		forms = append(forms, pending{lf, rf})
+		forms = append(forms, f)
+		reps = append(reps, rep)
 		prevRep, prevLast = rep, run.last().Counter
 	}
 	if v.err != nil {
@@ -439,8 +488,8 @@ func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, error) {
 	if a, b := p.overlap(); a >= 0 {
 		return d, fmt.Errorf("%w: %v and %v", ErrOverlap, d.Runs[a].ID, d.Runs[b].ID)
 	}
-	// Resolve the short forms in order: a left origin first (leftPrev,
-	// leftOwn), then the right (rightNext, rightInherit needs the left).
+	// Resolve the forms that refer to other runs: the left origins first
+	// (rightInherit needs them), then the right ones.
 	for i := range d.Runs {
 		run := &d.Runs[i]
 		switch forms[i].lf {
@@ -449,14 +498,9 @@ func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, error) {
 				return d, fmt.Errorf("run 0 refers to a previous run")
 			}
 			run.Left = d.Runs[i-1].last()
-		case leftOwn:
-			if run.ID.Counter == 1 {
-				return d, fmt.Errorf("run %d: counter 1 has no item before it", i)
-			}
-			run.Left = crdt.Dot{Replica: run.ID.Replica, Counter: run.ID.Counter - 1}
 		}
-		if f := leftForm(d.Runs, i); f != forms[i].lf {
-			return d, notCanonical("run %d: left origin written in form %d, not %d", i, forms[i].lf, f)
+		if f, back := leftForm(d.Runs, &p, i); f != forms[i].lf || back != forms[i].back {
+			return d, notCanonical("run %d: left origin written in form %d/%d, not %d/%d", i, forms[i].lf, forms[i].back, f, back)
 		}
 	}
 	for i := range d.Runs {
@@ -467,6 +511,13 @@ func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, error) {
 				return d, fmt.Errorf("last run refers to a next run")
 			}
 			run.Right = d.Runs[i+1].ID
+		case rightFar:
+			if a := forms[i].ahead; a > 0 {
+				if a >= len(d.Runs)-i-1 {
+					return d, fmt.Errorf("run %d refers to a run past the last", i)
+				}
+				run.Right = d.Runs[i+1+a].ID
+			}
 		case rightInherit:
 			j := -1
 			if run.Left != (crdt.Dot{}) {
@@ -481,8 +532,8 @@ func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, error) {
 		}
 	}
 	for i := range d.Runs {
-		if f := rightForm(d.Runs, &p, i); f != forms[i].rf {
-			return d, notCanonical("run %d: right origin written in form %d, not %d", i, forms[i].rf, f)
+		if f, ahead := rightForm(d.Runs, &p, i); f != forms[i].rf || ahead != forms[i].ahead {
+			return d, notCanonical("run %d: right origin written in form %d/%d, not %d/%d", i, forms[i].rf, forms[i].ahead, f, ahead)
 		}
 		if i > 0 && continues(&d.Runs[i-1], &d.Runs[i]) {
 			return d, notCanonical("run %d continues the run before it", i)
