@@ -2,7 +2,6 @@ package text
 
 import (
 	"fmt"
-	"sort"
 
 	"github.com/flowsync/flowsync/crdt"
 )
@@ -28,13 +27,11 @@ func (t *Text) Admit(d *Delta, sender crdt.ReplicaID) error {
 	p := newPlan(d.Runs)
 	for _, x := range d.Deleted {
 		for lo := x.Lo; lo <= x.Hi; {
-			known := t.ctx.Ranges(x.Replica)
-			i := sort.Search(len(known), func(i int) bool { return known[i].Hi >= lo })
-			if i < len(known) && known[i].Lo <= lo {
-				if known[i].Hi >= x.Hi {
+			if klo, khi, ok := t.ids.knownFrom(x.Replica, lo); ok && klo <= lo {
+				if khi >= x.Hi {
 					break
 				}
-				lo = known[i].Hi + 1
+				lo = khi + 1
 				continue
 			}
 			j := p.find(crdt.Dot{Replica: x.Replica, Counter: lo})

@@ -220,7 +220,7 @@ func (t *Text) check(d *Delta) (plan, error) {
 				return p, fmt.Errorf("%w: run %v has an origin inside itself", ErrOriginCycle, r.ID)
 			case j >= 0:
 				deps[i][k] = j
-			case !t.ctx.Contains(o):
+			case !t.ids.knows(o):
 				return p, fmt.Errorf("%w: %v (run %v)", ErrMissingOrigin, o, r.ID)
 			}
 		}
@@ -311,7 +311,7 @@ func (t *Text) Merge(d Delta) error {
 			if o.Replica == r.ID.Replica && o.Counter >= r.ID.Counter && o.Counter <= r.last().Counter {
 				return fmt.Errorf("%w: run %v has an origin inside itself", ErrOriginCycle, r.ID)
 			}
-			if !t.ctx.Contains(o) {
+			if !t.ids.knows(o) {
 				return fmt.Errorf("%w: %v (run %v)", ErrMissingOrigin, o, r.ID)
 			}
 		}
@@ -343,20 +343,18 @@ func (t *Text) Merge(d Delta) error {
 // keepPending records the items of x this replica has not seen inserted,
 // so that they arrive deleted.
 func (t *Text) keepPending(x Dead) {
-	known := t.ctx.Ranges(x.Replica)
-	i := sort.Search(len(known), func(i int) bool { return known[i].Hi >= x.Lo })
 	for lo := x.Lo; lo <= x.Hi; {
-		if i < len(known) && known[i].Lo <= lo {
-			if known[i].Hi >= x.Hi {
+		klo, khi, ok := t.ids.knownFrom(x.Replica, lo)
+		if ok && klo <= lo {
+			if khi >= x.Hi {
 				return
 			}
-			lo = known[i].Hi + 1
-			i++
+			lo = khi + 1
 			continue
 		}
 		hi := x.Hi
-		if i < len(known) && known[i].Lo <= hi {
-			hi = known[i].Lo - 1
+		if ok && klo <= hi {
+			hi = klo - 1
 		}
 		t.pending.AddRange(x.Replica, crdt.Range{Lo: lo, Hi: hi})
 		lo = hi + 1
@@ -374,22 +372,20 @@ func runItems(runs []Run) int {
 // mergeRun integrates the items of r this replica lacks.
 func (t *Text) mergeRun(r *Run) {
 	rep := t.ids.replicaIndex(r.ID.Replica)
-	known := t.ctx.Ranges(r.ID.Replica)
 	lo, hi := r.ID.Counter, r.last().Counter
 	content := r.Text
 	byteOff := 0 // byte offset in content of counter c
 	for c := lo; c <= hi; {
-		// The known range at or after c, if any.
-		i := sort.Search(len(known), func(i int) bool { return known[i].Hi >= c })
+		// The known items at or after c, if any.
 		end := hi
-		if i < len(known) {
-			if known[i].Lo <= c {
-				skip := min(known[i].Hi, hi) - c + 1
+		if klo, khi, ok := t.ids.knownFrom(r.ID.Replica, c); ok {
+			if klo <= c {
+				skip := min(khi, hi) - c + 1
 				byteOff = advance(content, byteOff, skip)
 				c += skip
 				continue
 			}
-			end = min(hi, known[i].Lo-1)
+			end = min(hi, klo-1)
 		}
 		n := end - c + 1
 		left := r.Left
@@ -403,8 +399,6 @@ func (t *Text) mergeRun(r *Run) {
 		byteOff = next
 		lv := t.ids.add(rep, c, int32(n))
 		t.integrate(rep, lv, int32(n), piece, content == "", leftLV, rightLV)
-		t.ctx.AddRange(r.ID.Replica, crdt.Range{Lo: c, Hi: end})
-		known = t.ctx.Ranges(r.ID.Replica)
 		// Items deleted before they arrived.
 		for _, dr := range t.pending.Ranges(r.ID.Replica) {
 			if dr.Hi >= c && dr.Lo <= end {

@@ -20,6 +20,56 @@ type ids struct {
 	byReplica [][]counterRun
 	next      int32 // the next unused lv
 	hint      int   // the run the last dot lookup found
+	// The last replica replicaIndex returned: one replica makes most edits
+	// in a row.
+	lastName crdt.ReplicaID
+	lastRep  int32
+}
+
+// maxCounter returns the greatest counter of replica rep's items, 0 if none.
+func (x *ids) maxCounter(rep int32) uint64 {
+	cr := x.byReplica[rep]
+	if len(cr) == 0 {
+		return 0
+	}
+	return cr[len(cr)-1].counter + uint64(cr[len(cr)-1].n) - 1
+}
+
+// knownFrom returns the first run of known counters of replica that ends
+// at or after c, and whether there is one.
+func (x *ids) knownFrom(replica crdt.ReplicaID, c uint64) (lo, hi uint64, ok bool) {
+	rep, found := x.index[replica]
+	if !found {
+		return 0, 0, false
+	}
+	cr := x.byReplica[rep]
+	i := sort.Search(len(cr), func(i int) bool { return cr[i].counter+uint64(cr[i].n)-1 >= c })
+	if i == len(cr) {
+		return 0, 0, false
+	}
+	return cr[i].counter, cr[i].counter + uint64(cr[i].n) - 1, true
+}
+
+// knows reports whether dot d is a known item.
+func (x *ids) knows(d crdt.Dot) bool { return x.lookup(d.Replica, d.Counter) != none }
+
+// context returns the known dots as a context.
+func (x *ids) context() *crdt.Context {
+	c := crdt.NewContext()
+	c.Grow(len(x.replicas))
+	for rep, cr := range x.byReplica {
+		var rs []crdt.Range
+		for _, r := range cr {
+			hi := r.counter + uint64(r.n) - 1
+			if k := len(rs); k > 0 && rs[k-1].Hi+1 == r.counter {
+				rs[k-1].Hi = hi
+				continue
+			}
+			rs = append(rs, crdt.Range{Lo: r.counter, Hi: hi})
+		}
+		c.AddRanges(x.replicas[rep], rs)
+	}
+	return c
 }
 
 type lvRun struct {
@@ -35,7 +85,11 @@ type counterRun struct {
 
 // replicaIndex returns r's index, adding r if new.
 func (x *ids) replicaIndex(r crdt.ReplicaID) int32 {
+	if r == x.lastName && x.lastName != "" {
+		return x.lastRep
+	}
 	if i, ok := x.index[r]; ok {
+		x.lastName, x.lastRep = r, i
 		return i
 	}
 	if x.index == nil {

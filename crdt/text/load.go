@@ -4,8 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-
-	"github.com/flowsync/flowsync/crdt"
 )
 
 // Load decodes a state (an encoded DeltaSince(nil)) into a new replica.
@@ -37,23 +35,11 @@ func fromState(d *Delta) (*Text, error) {
 	// Items are numbered in document order, so an origin's place is its
 	// number.
 	lvs := make([]int32, len(d.Runs))
-	known := make([]Dead, 0, len(d.Runs))
 	for i := range d.Runs {
 		r := &d.Runs[i]
 		lvs[i] = t.ids.addUnsorted(t.ids.replicaIndex(r.ID.Replica), r.ID.Counter, int32(r.Len))
-		known = append(known, Dead{r.ID.Replica, crdt.Range{Lo: r.ID.Counter, Hi: r.last().Counter}})
 	}
 	t.ids.sortCounters()
-	known = normalizeDead(known)
-	for i := 0; i < len(known); {
-		j := i
-		var rs []crdt.Range
-		for ; j < len(known) && known[j].Replica == known[i].Replica; j++ {
-			rs = append(rs, known[j].Range)
-		}
-		t.ctx.AddRanges(known[i].Replica, rs)
-		i = j
-	}
 	all := make([]byte, 0, textBytes(d.Runs))
 	spans := make([]span, len(d.Runs))
 	for i := range d.Runs {

@@ -15,12 +15,39 @@ import (
 type Text struct {
 	tree tree
 	ids  ids
-	// ctx holds the dots of every inserted item this replica has seen.
-	// Which of them are deleted the tree's spans say; pending holds the
+	// Which items are deleted the tree's spans say; pending holds the
 	// deleted dots whose insert has not arrived (states may merge in any
 	// order), so that it arrives deleted.
-	ctx     crdt.Context
 	pending crdt.Context
+	// Slabs the deltas of local edits take their one-element slices from:
+	// an edit costs a fraction of an allocation, not one. Each slice is
+	// capped at its element, so appending to it copies, and a slot is
+	// never written twice.
+	runSlab  []Run
+	deadSlab []Dead
+}
+
+const slab = 64
+
+// runSlot returns a one-run slice for a delta.
+func (t *Text) runSlot() []Run {
+	if len(t.runSlab) == 0 {
+		t.runSlab = make([]Run, slab)
+	}
+	s := t.runSlab[:1:1]
+	t.runSlab = t.runSlab[1:]
+	return s
+}
+
+// deadSlot returns a one-range slice for a delta.
+func (t *Text) deadSlot(x Dead) []Dead {
+	if len(t.deadSlab) == 0 {
+		t.deadSlab = make([]Dead, slab)
+	}
+	s := t.deadSlab[:1:1]
+	t.deadSlab = t.deadSlab[1:]
+	s[0] = x
+	return s
 }
 
 // New returns an empty text.
@@ -59,7 +86,7 @@ func (t *Text) String() string {
 
 // Context returns a copy of the dots of every item this replica has seen
 // inserted, deleted ones included.
-func (t *Text) Context() *crdt.Context { return t.ctx.Clone() }
+func (t *Text) Context() *crdt.Context { return t.ids.context() }
 
 // Deleted returns the dots of every item known deleted.
 func (t *Text) Deleted() *crdt.Context {
@@ -165,11 +192,11 @@ func (t *Text) Insert(replica crdt.ReplicaID, pos int, s string) (Delta, error) 
 	if n == 0 {
 		return Delta{}, nil
 	}
-	counter := t.ctx.Max(replica) + 1
+	rep := t.ids.replicaIndex(replica)
+	counter := t.ids.maxCounter(rep) + 1
 	if uint64(n) > crdt.MaxCounter-counter+1 || n > maxItems-int(t.ids.next) {
 		return Delta{}, fmt.Errorf("%w: %d items after counter %d", ErrCounter, n, counter-1)
 	}
-	rep := t.ids.replicaIndex(replica)
 	left, right := none, none
 	l, j := t.tree.first, 0
 	if pos > 0 {
@@ -192,11 +219,12 @@ func (t *Text) Insert(replica crdt.ReplicaID, pos int, s string) (Delta, error) 
 	}
 	lv := t.ids.add(rep, counter, int32(n))
 	t.place(l, j, lv, int32(n), s, false, left, right)
-	t.ctx.AddRange(replica, crdt.Range{Lo: counter, Hi: counter + uint64(n) - 1})
-	return Delta{Runs: []Run{{
+	runs := t.runSlot()
+	runs[0] = Run{
 		ID: crdt.Dot{Replica: replica, Counter: counter}, Len: n, Text: s,
 		Left: t.dotOf(left), Right: t.dotOf(right),
-	}}}, nil
+	}
+	return Delta{Runs: runs}, nil
 }
 
 // maxItems bounds the items one replica holds, deleted ones included, so
@@ -253,7 +281,11 @@ func (t *Text) Delete(pos, n int) (Delta, error) {
 		}
 		rep, c := t.ids.dot(sp.lv)
 		r := crdt.Range{Lo: c, Hi: c + uint64(m) - 1}
-		d.Deleted = append(d.Deleted, Dead{t.ids.replicas[rep], r})
+		if d.Deleted == nil {
+			d.Deleted = t.deadSlot(Dead{t.ids.replicas[rep], r})
+		} else {
+			d.Deleted = append(d.Deleted, Dead{t.ids.replicas[rep], r})
+		}
 		t.tree.setDead(l, j)
 		t.joinAround(l, j)
 		n -= int(m)
