@@ -337,6 +337,9 @@ func (t *Text) Merge(d Delta) error {
 		}
 		t.keepPending(x)
 	}
+	if len(d.Deleted) > 0 {
+		t.tree.compact()
+	}
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 func (t *Text) validate() error {
 	var check func(n *node, depth int) (int, int, int, error)
 	leafDepth := -1
+	used := 0
 	check = func(n *node, depth int) (vis, all, leaves int, err error) {
 		if n.leaf {
 			if leafDepth >= 0 && depth != leafDepth {
@@ -20,12 +21,13 @@ func (t *Text) validate() error {
 				if s.n <= 0 {
 					return 0, 0, 0, fmt.Errorf("empty span")
 				}
-				if s.dead && s.content != nil {
+				if s.dead && s.size != 0 {
 					return 0, 0, 0, fmt.Errorf("dead span keeps content")
 				}
-				if !s.dead && utf8.RuneCount(s.content) != int(s.n) {
-					return 0, 0, 0, fmt.Errorf("span of %d items holds %d code points", s.n, utf8.RuneCount(s.content))
+				if c := s.content(t.tree.text); !s.dead && utf8.RuneCount(c) != int(s.n) {
+					return 0, 0, 0, fmt.Errorf("span of %d items holds %d code points", s.n, utf8.RuneCount(c))
 				}
+				used += int(s.size)
 				if t.ids.runEnd(s.lv) < s.lv+s.n {
 					return 0, 0, 0, fmt.Errorf("span %d+%d crosses a run of ids", s.lv, s.n)
 				}
@@ -67,6 +69,9 @@ func (t *Text) validate() error {
 	}
 	if all != int(t.ids.next) || len(t.tree.leafOf) != all {
 		return fmt.Errorf("%d items in the tree, %d ids, %d leaf entries", all, t.ids.next, len(t.tree.leafOf))
+	}
+	if used+t.tree.garbage != len(t.tree.text) {
+		return fmt.Errorf("text arena of %d bytes: %d used, %d garbage", len(t.tree.text), used, t.tree.garbage)
 	}
 	chained := 0
 	var prev *node

@@ -55,12 +55,12 @@ func fromState(d *Delta) (*Text, error) {
 		}
 		s := span{lv: lv, n: n, left: left, right: right, dead: r.Text == ""}
 		if !s.dead {
-			start := len(all)
+			s.off, s.size = uint32(len(all)), uint32(len(r.Text))
 			all = append(all, r.Text...)
-			s.content = all[start:len(all):len(all)]
 		}
 		spans[i] = s
 	}
+	t.tree.text = all
 	t.tree.build(spans)
 	// Deletes beyond the runs without content: items deleted before their
 	// insert arrived, and runs with content that are deleted all the same.

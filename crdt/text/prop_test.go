@@ -68,10 +68,11 @@ func (p *peer) check(t *rapid.T) {
 func TestConvergence(t *testing.T) { rapid.Check(t, convergence) }
 
 // TestConvergenceSmallNodes runs the same property with nodes of three, so
-// that leaves and inner nodes split all the time.
+// that leaves and inner nodes split all the time, and the text arena
+// compacted as soon as half of it is garbage.
 func TestConvergenceSmallNodes(t *testing.T) {
-	defer func(s, k int) { maxSpans, maxKids = s, k }(maxSpans, maxKids)
-	maxSpans, maxKids = 3, 3
+	defer func(s, k, c int) { maxSpans, maxKids, compactMin = s, k, c }(maxSpans, maxKids, compactMin)
+	maxSpans, maxKids, compactMin = 3, 3, 0
 	rapid.Check(t, convergence)
 }
 

@@ -13,6 +13,7 @@ import (
 // DeltaSince(nil) is the whole state.
 func (t *Text) DeltaSince(have *crdt.Context) Delta {
 	var d Delta
+	text := t.tree.text
 	t.walk(func(s *span) {
 		rep, c := t.ids.dot(s.lv)
 		replica := t.ids.replicas[rep]
@@ -22,13 +23,14 @@ func (t *Text) DeltaSince(have *crdt.Context) Delta {
 			known = have.Ranges(replica)
 		}
 		i := sort.Search(len(known), func(i int) bool { return known[i].Hi >= c })
-		off := 0 // byte offset of counter lo in s.content
+		content := s.content(text)
+		off := 0 // byte offset of counter lo in content
 		for lo := c; lo <= hi; {
 			end := hi
 			if i < len(known) && known[i].Lo <= hi {
 				if known[i].Lo <= lo {
 					skip := min(known[i].Hi, hi) - lo + 1
-					off = advance(s.content, off, skip)
+					off = advance(content, off, skip)
 					lo += skip
 					i++
 					continue
@@ -43,8 +45,8 @@ func (t *Text) DeltaSince(have *crdt.Context) Delta {
 				r.Left = crdt.Dot{Replica: replica, Counter: lo - 1}
 			}
 			if !s.dead {
-				next := advance(s.content, off, end-lo+1)
-				r.Text = string(s.content[off:next])
+				next := advance(content, off, end-lo+1)
+				r.Text = string(content[off:next])
 				off = next
 			}
 			d.appendRun(r)

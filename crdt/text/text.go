@@ -78,7 +78,7 @@ func (t *Text) String() string {
 	b := make([]byte, 0, t.Len())
 	for l := t.tree.first; l != nil; l = l.next {
 		for i := range l.spans {
-			b = append(b, l.spans[i].content...)
+			b = append(b, l.spans[i].content(t.tree.text)...)
 		}
 	}
 	return string(b)
@@ -242,7 +242,9 @@ func (t *Text) place(l *node, j int, lv, n int32, content string, dead bool, lef
 		p := &l.spans[j-1]
 		if p.dead == dead && p.lv+p.n == lv && left == lv-1 && right == p.right && t.ids.sameRun(lv-1, lv) {
 			p.n += n
-			p.content = append(p.content, content...)
+			if !dead {
+				t.tree.extend(p, content)
+			}
 			t.tree.note(l, n)
 			if dead {
 				l.bump(0, int(n))
@@ -254,7 +256,7 @@ func (t *Text) place(l *node, j int, lv, n int32, content string, dead bool, lef
 	}
 	s := span{lv: lv, n: n, left: left, right: right, dead: dead}
 	if !dead {
-		s.content = []byte(content)
+		s.off, s.size = t.tree.appendText(content), uint32(len(content))
 	}
 	t.tree.insertSpan(l, j, s)
 }
@@ -290,6 +292,7 @@ func (t *Text) Delete(pos, n int) (Delta, error) {
 		t.joinAround(l, j)
 		n -= int(m)
 	}
+	t.tree.compact()
 	d.Deleted = normalizeDead(d.Deleted)
 	return d, nil
 }
@@ -315,8 +318,15 @@ func (t *Text) join(l *node, j int) {
 	a, b := &l.spans[j], &l.spans[j+1]
 	a.n += b.n
 	if !a.dead {
-		a.content = append(a.content[:len(a.content):len(a.content)], b.content...)
+		if a.off+a.size != b.off {
+			// Not neighbours in the arena: copy both to its end.
+			off := uint32(len(t.tree.text))
+			t.tree.text = append(t.tree.text, a.content(t.tree.text)...)
+			t.tree.text = append(t.tree.text, b.content(t.tree.text)...)
+			t.tree.garbage += int(a.size + b.size)
+			a.off = off
+		}
+		a.size += b.size
 	}
 	l.spans = append(l.spans[:j+1], l.spans[j+2:]...)
-	l.spans[len(l.spans):cap(l.spans)][0] = span{} // drop the moved-out copy's content
 }

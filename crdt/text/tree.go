@@ -14,11 +14,13 @@ const none int32 = -1
 type span struct {
 	lv, n       int32
 	left, right int32
-	dead        bool
-	// content holds the UTF-8 text of a visible span; a dead span keeps
-	// none. Its capacity is clipped when it is shared after a split, so an
-	// append never writes into a neighbour's bytes.
-	content []byte
+	// The UTF-8 text of a visible span is tree.text[off : off+size]; a
+	// dead span keeps none (size 0). Offsets rather than a slice keep
+	// spans free of pointers: leaves are then plain memory that the
+	// garbage collector need not scan, and moving spans needs no write
+	// barriers.
+	off, size uint32
+	dead      bool
 }
 
 func (s *span) vis() int {
@@ -28,27 +30,31 @@ func (s *span) vis() int {
 	return int(s.n)
 }
 
+// content returns the span's text in the arena.
+func (s *span) content(text []byte) []byte { return text[s.off : s.off+s.size] }
+
 // byteOffset returns the byte offset of code point k of the content.
-func (s *span) byteOffset(k int32) int {
-	if len(s.content) == int(s.n) { // ASCII: one byte per code point
-		return int(k)
+func (s *span) byteOffset(text []byte, k int32) uint32 {
+	if s.size == uint32(s.n) { // ASCII: one byte per code point
+		return uint32(k)
 	}
+	c := s.content(text)
 	off := 0
 	for ; k > 0; k-- {
-		_, size := utf8.DecodeRune(s.content[off:])
+		_, size := utf8.DecodeRune(c[off:])
 		off += size
 	}
-	return off
+	return uint32(off)
 }
 
 // splitAt cuts s at item k (0 < k < n) and returns the second piece; s keeps
-// the first.
-func (s *span) splitAt(k int32) span {
+// the first. Both keep their bytes where they are in the arena.
+func (s *span) splitAt(text []byte, k int32) span {
 	b := span{lv: s.lv + k, n: s.n - k, left: s.lv + k - 1, right: s.right, dead: s.dead}
 	if !s.dead {
-		off := s.byteOffset(k)
-		b.content = s.content[off:]
-		s.content = s.content[:off:off]
+		off := s.byteOffset(text, k)
+		b.off, b.size = s.off+off, s.size-off
+		s.size = off
 	}
 	s.n = k
 	return b
@@ -59,8 +65,9 @@ func (s *span) splitAt(k int32) span {
 // spans only ever split or grow, so leaves never empty. Variables only so
 // that tests can shrink them to exercise splits.
 var (
-	maxSpans = 32
-	maxKids  = 32
+	maxSpans   = 32
+	maxKids    = 32
+	compactMin = 1 << 14 // bytes of garbage below which compact waits
 )
 
 // node is a B-tree node. Each node knows how many items it covers (all,
@@ -129,6 +136,53 @@ type tree struct {
 	// need not scan it.
 	leafOf []int32
 	leaves []*node // by number
+	// text is the arena of the visible spans' bytes: new text is
+	// appended, and garbage counts the bytes no span uses any more
+	// (deleted or copied away), which compact drops.
+	text    []byte
+	garbage int
+}
+
+// appendText stores s at the end of the arena and returns its offset.
+func (t *tree) appendText(s string) uint32 {
+	off := len(t.text)
+	t.text = append(t.text, s...)
+	return uint32(off)
+}
+
+// extend appends s to the content of span sp, in place when the span's
+// bytes end the arena (typing at the end of the last run), else after
+// moving them to the end.
+func (t *tree) extend(sp *span, s string) {
+	if int(sp.off+sp.size) != len(t.text) {
+		off := uint32(len(t.text))
+		t.text = append(t.text, sp.content(t.text)...)
+		t.garbage += int(sp.size)
+		sp.off = off
+	}
+	t.text = append(t.text, s...)
+	sp.size += uint32(len(s))
+}
+
+// compact drops the garbage from the arena once it outweighs what is used,
+// so deleted text is not kept: the cost is amortized over the deletes that
+// made the garbage.
+func (t *tree) compact() {
+	if t.garbage < compactMin || t.garbage < len(t.text)/2 {
+		return
+	}
+	text := make([]byte, 0, len(t.text)-t.garbage+len(t.text)/4)
+	for l := t.first; l != nil; l = l.next {
+		for i := range l.spans {
+			s := &l.spans[i]
+			if s.size > 0 {
+				off := uint32(len(text))
+				text = append(text, s.content(t.text)...)
+				s.off = off
+			}
+		}
+	}
+	t.text, t.garbage = text, 0
 }
 
 func newTree() tree {
@@ -266,7 +320,7 @@ func (t *tree) insertSpan(l *node, j int, s span) {
 // in l (which may then split). It returns the leaf and index of the second
 // piece.
 func (t *tree) splitSpan(l *node, j int, k int32) (*node, int) {
-	b := l.spans[j].splitAt(k)
+	b := l.spans[j].splitAt(t.text, k)
 	l.spans = append(l.spans, span{})
 	copy(l.spans[j+2:], l.spans[j+1:])
 	l.spans[j+1] = b
@@ -345,5 +399,6 @@ func (t *tree) setDead(l *node, j int) {
 		return
 	}
 	l.bump(-int(s.n), 0)
-	s.dead, s.content = true, nil
+	t.garbage += int(s.size)
+	s.dead, s.off, s.size = true, 0, 0
 }
