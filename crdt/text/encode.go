@@ -260,6 +260,47 @@ func appendStrHeader(b []byte, n int) []byte {
 	return append(b, 0xdb, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
 }
 
+// skeletonSorted is skeleton for runs p has sorted.
+func skeletonSorted(runs []Run, p *plan) []Dead {
+	var s []Dead
+	for _, i := range p.sorted {
+		r := &runs[i]
+		if r.Text != "" {
+			continue
+		}
+		x := Dead{r.ID.Replica, crdt.Range{Lo: r.ID.Counter, Hi: r.last().Counter}}
+		if n := len(s); n > 0 && s[n-1].Replica == x.Replica && s[n-1].Hi+1 == x.Lo {
+			s[n-1].Hi = x.Hi
+			continue
+		}
+		s = append(s, x)
+	}
+	return s
+}
+
+// unionDead merges two normalized, disjoint range lists into one.
+func unionDead(a, b []Dead) []Dead {
+	if len(a) == 0 {
+		return b
+	}
+	out := make([]Dead, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		var x Dead
+		if j == len(b) || i < len(a) && compareDead(a[i], b[j]) < 0 {
+			x, i = a[i], i+1
+		} else {
+			x, j = b[j], j+1
+		}
+		if n := len(out); n > 0 && out[n-1].Replica == x.Replica && out[n-1].Hi+1 >= x.Lo {
+			out[n-1].Hi = max(out[n-1].Hi, x.Hi)
+			continue
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
 // skeleton returns the dots of the runs without content, normalized.
 func skeleton(runs []Run) []Dead {
 	var s []Dead
@@ -314,7 +355,7 @@ func DecodeDelta(b []byte, lim msgpackx.Limits) (Delta, error) {
 	if err := msgpackx.Check(body, lim); err != nil {
 		return Delta{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	d, err := decodeBody(msgpackx.NewCanonicalReader(body), MaxItems(lim))
+	d, _, err := decodeBody(msgpackx.NewCanonicalReader(body), MaxItems(lim))
 	if err != nil {
 		if errors.Is(err, msgpackx.ErrNotCanonical) && !errors.Is(err, ErrNotCanonical) {
 			err = fmt.Errorf("%w: %w", ErrNotCanonical, err)
@@ -328,24 +369,27 @@ func notCanonical(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrNotCanonical}, args...)...)
 }
 
-func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, error) {
+// decodeBody decodes the msgpack body of a delta and also returns the
+// deleted ranges it wrote explicitly (the rest are its runs without
+// content).
+func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, []Dead, error) {
 	var d Delta
 	if n := r.ArrayHeader(); n != 4 {
-		return d, fmt.Errorf("top level has %d elements, want 4", n)
+		return d, nil, fmt.Errorf("top level has %d elements, want 4", n)
 	}
 	nrep := r.ArrayHeader()
 	replicas := make([]crdt.ReplicaID, nrep)
 	for i := range replicas {
 		s := r.StringBytes()
 		if r.Err() != nil {
-			return d, r.Err()
+			return d, nil, r.Err()
 		}
 		if !utf8.Valid(s) {
-			return d, fmt.Errorf("%w: replica id %q", ErrInvalidUTF8, s)
+			return d, nil, fmt.Errorf("%w: replica id %q", ErrInvalidUTF8, s)
 		}
 		replicas[i] = crdt.ReplicaID(s)
 		if replicas[i] == "" || (i > 0 && replicas[i] <= replicas[i-1]) {
-			return d, notCanonical("replica table not sorted, unique and non-empty at %d", i)
+			return d, nil, notCanonical("replica table not sorted, unique and non-empty at %d", i)
 		}
 	}
 	used := make([]bool, nrep)
@@ -358,16 +402,16 @@ func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, error) {
 	}
 	raw := r.Raw()
 	if r.Err() != nil {
-		return d, r.Err()
+		return d, nil, r.Err()
 	}
 	rb, err := binPayload(raw)
 	if err != nil {
-		return d, err
+		return d, nil, err
 	}
 	// One string backs every run's text: one allocation, not one per run.
 	text := string(r.StringBytes())
 	if r.Err() != nil {
-		return d, r.Err()
+		return d, nil, r.Err()
 	}
 	if len(rb) > 0 {
 		d.Runs = make([]Run, 0, len(rb)/3) // a run takes at least 3 bytes
@@ -377,6 +421,10 @@ func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, error) {
 	type pending struct{ lf, rf, back, ahead int }
 	var forms []pending
 	var reps []uint64 // each run's replica index
+	if len(rb) > 0 {
+		forms = make([]pending, 0, len(rb)/3)
+		reps = make([]uint64, 0, len(rb)/3)
+	}
 	v := varints{b: rb}
 	prevRep, prevLast := uint64(0), uint64(0)
 	items, textOff := 0, 0
@@ -385,7 +433,7 @@ func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, error) {
 		flags := h & (1<<flagBits - 1)
 		n := h >> flagBits
 		if n >= uint64(maxItems-items) {
-			return d, fmt.Errorf("%w: more than %d", ErrTooManyItems, maxItems)
+			return d, nil, fmt.Errorf("%w: more than %d", ErrTooManyItems, maxItems)
 		}
 		items += int(n) + 1
 		run := Run{Len: int(n) + 1}
@@ -394,11 +442,11 @@ func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, error) {
 		switch {
 		case f.lf == leftOwn:
 			if flags&flagNewReplica != 0 {
-				return d, notCanonical("run %d derives its replica but names one", i)
+				return d, nil, notCanonical("run %d derives its replica but names one", i)
 			}
 			back := v.next()
 			if v.err == nil && back >= uint64(i) {
-				return d, fmt.Errorf("run %d continues a run before the first", i)
+				return d, nil, fmt.Errorf("run %d continues a run before the first", i)
 			}
 			if v.err != nil {
 				break
@@ -409,26 +457,26 @@ func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, error) {
 			run.Left = d.Runs[j].last()
 			counter = run.Left.Counter + 1
 			if counter > crdt.MaxCounter {
-				return d, fmt.Errorf("%w: run %d continues past the last counter", ErrCounter, i)
+				return d, nil, fmt.Errorf("%w: run %d continues past the last counter", ErrCounter, i)
 			}
 		case flags&flagNewReplica != 0:
 			rep = v.next()
 			if i > 0 && rep == prevRep && v.err == nil {
-				return d, notCanonical("run %d names the previous run's replica", i)
+				return d, nil, notCanonical("run %d names the previous run's replica", i)
 			}
 			delta := unzigzag(v.next())
 			if delta < 0 || uint64(delta) >= crdt.MaxCounter {
-				return d, fmt.Errorf("%w: run %d starts at counter 1%+d", ErrCounter, i, delta)
+				return d, nil, fmt.Errorf("%w: run %d starts at counter 1%+d", ErrCounter, i, delta)
 			}
 			counter = 1 + uint64(delta)
 		case i == 0:
-			return d, notCanonical("first run without a replica")
+			return d, nil, notCanonical("first run without a replica")
 		default:
 			rep = prevRep
 			delta := unzigzag(v.next())
 			base := prevLast + 1
 			if (delta < 0 && uint64(-delta) >= base) || (delta >= 0 && uint64(delta) > crdt.MaxCounter-base) {
-				return d, fmt.Errorf("%w: run %d starts at counter %d%+d", ErrCounter, i, base, delta)
+				return d, nil, fmt.Errorf("%w: run %d starts at counter %d%+d", ErrCounter, i, base, delta)
 			}
 			counter = base + uint64(delta)
 		}
@@ -437,16 +485,16 @@ func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, error) {
 		}
 		replica, err := replicaAt(rep)
 		if err != nil {
-			return d, err
+			return d, nil, err
 		}
 		if uint64(run.Len-1) > crdt.MaxCounter-counter {
-			return d, fmt.Errorf("%w: run %d of %d items at counter %d", ErrCounter, i, run.Len, counter)
+			return d, nil, fmt.Errorf("%w: run %d of %d items at counter %d", ErrCounter, i, run.Len, counter)
 		}
 		run.ID = crdt.Dot{Replica: replica, Counter: counter}
 		if f.lf == leftDot {
 			run.Left, err = readDot(&v, replicaAt)
 			if err != nil {
-				return d, err
+				return d, nil, err
 			}
 		}
 		if f.rf == rightFar {
@@ -454,7 +502,7 @@ func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, error) {
 			if f.ahead == 0 {
 				run.Right, err = readDot(&v, replicaAt)
 				if err != nil {
-					return d, err
+					return d, nil, err
 				}
 			}
 		}
@@ -462,11 +510,11 @@ func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, error) {
 			end := textOff
 			for k := 0; k < run.Len; k++ {
 				if end >= len(text) {
-					return d, fmt.Errorf("text column ends inside run %d", i)
+					return d, nil, fmt.Errorf("text column ends inside run %d", i)
 				}
 				c, size := utf8.DecodeRuneInString(text[end:])
 				if c == utf8.RuneError && size <= 1 {
-					return d, fmt.Errorf("%w: in run %d", ErrInvalidUTF8, i)
+					return d, nil, fmt.Errorf("%w: in run %d", ErrInvalidUTF8, i)
 				}
 				end += size
 			}
@@ -479,14 +527,14 @@ func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, error) {
 		prevRep, prevLast = rep, run.last().Counter
 	}
 	if v.err != nil {
-		return d, fmt.Errorf("run column: %w", v.err)
+		return d, nil, fmt.Errorf("run column: %w", v.err)
 	}
 	if textOff != len(text) {
-		return d, fmt.Errorf("text column has %d bytes past the last run", len(text)-textOff)
+		return d, nil, fmt.Errorf("text column has %d bytes past the last run", len(text)-textOff)
 	}
 	p := newPlan(d.Runs)
 	if a, b := p.overlap(); a >= 0 {
-		return d, fmt.Errorf("%w: %v and %v", ErrOverlap, d.Runs[a].ID, d.Runs[b].ID)
+		return d, nil, fmt.Errorf("%w: %v and %v", ErrOverlap, d.Runs[a].ID, d.Runs[b].ID)
 	}
 	// Resolve the forms that refer to other runs: the left origins first
 	// (rightInherit needs them), then the right ones.
@@ -495,12 +543,12 @@ func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, error) {
 		switch forms[i].lf {
 		case leftPrev:
 			if i == 0 {
-				return d, fmt.Errorf("run 0 refers to a previous run")
+				return d, nil, fmt.Errorf("run 0 refers to a previous run")
 			}
 			run.Left = d.Runs[i-1].last()
 		}
 		if f, back := leftForm(d.Runs, &p, i); f != forms[i].lf || back != forms[i].back {
-			return d, notCanonical("run %d: left origin written in form %d/%d, not %d/%d", i, forms[i].lf, forms[i].back, f, back)
+			return d, nil, notCanonical("run %d: left origin written in form %d/%d, not %d/%d", i, forms[i].lf, forms[i].back, f, back)
 		}
 	}
 	for i := range d.Runs {
@@ -508,13 +556,13 @@ func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, error) {
 		switch forms[i].rf {
 		case rightNext:
 			if i+1 == len(d.Runs) {
-				return d, fmt.Errorf("last run refers to a next run")
+				return d, nil, fmt.Errorf("last run refers to a next run")
 			}
 			run.Right = d.Runs[i+1].ID
 		case rightFar:
 			if a := forms[i].ahead; a > 0 {
 				if a >= len(d.Runs)-i-1 {
-					return d, fmt.Errorf("run %d refers to a run past the last", i)
+					return d, nil, fmt.Errorf("run %d refers to a run past the last", i)
 				}
 				run.Right = d.Runs[i+1+a].ID
 			}
@@ -526,20 +574,20 @@ func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, error) {
 			if j < 0 || j == i || forms[j].rf == rightInherit && j > i {
 				// A run inherits from one resolved before it, so that no
 				// chain of inheritance loops.
-				return d, fmt.Errorf("run %d inherits a right origin it cannot", i)
+				return d, nil, fmt.Errorf("run %d inherits a right origin it cannot", i)
 			}
 			run.Right = d.Runs[j].Right
 		}
 	}
 	for i := range d.Runs {
 		if f, ahead := rightForm(d.Runs, &p, i); f != forms[i].rf || ahead != forms[i].ahead {
-			return d, notCanonical("run %d: right origin written in form %d/%d, not %d/%d", i, forms[i].rf, forms[i].ahead, f, ahead)
+			return d, nil, notCanonical("run %d: right origin written in form %d/%d, not %d/%d", i, forms[i].rf, forms[i].ahead, f, ahead)
 		}
 		if i > 0 && continues(&d.Runs[i-1], &d.Runs[i]) {
-			return d, notCanonical("run %d continues the run before it", i)
+			return d, nil, notCanonical("run %d continues the run before it", i)
 		}
 		if err := checkRun(&d.Runs[i]); err != nil {
-			return d, err
+			return d, nil, err
 		}
 	}
 	// Deleted ranges.
@@ -548,7 +596,7 @@ func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, error) {
 	prevRidx := -1
 	for g := 0; g < ngroups && r.Err() == nil; g++ {
 		if r.ArrayHeader() != 2 {
-			return d, errors.New("deleted entry is not [replica, ranges]")
+			return d, nil, errors.New("deleted entry is not [replica, ranges]")
 		}
 		ridx := r.Uint()
 		if r.Err() != nil {
@@ -556,15 +604,15 @@ func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, error) {
 		}
 		replica, err := replicaAt(ridx)
 		if err != nil {
-			return d, err
+			return d, nil, err
 		}
 		if int(ridx) <= prevRidx {
-			return d, notCanonical("deleted entries not sorted by replica at %d", g)
+			return d, nil, notCanonical("deleted entries not sorted by replica at %d", g)
 		}
 		prevRidx = int(ridx)
 		n := r.ArrayHeader()
 		if n == 0 || n%2 != 0 {
-			return d, fmt.Errorf("deleted ranges of %q: %d numbers, want a positive even count", replica, n)
+			return d, nil, fmt.Errorf("deleted ranges of %q: %d numbers, want a positive even count", replica, n)
 		}
 		var prev uint64
 		for j := 0; j < n/2 && r.Err() == nil; j++ {
@@ -572,35 +620,35 @@ func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, error) {
 			lo := start
 			if j > 0 {
 				if prev > crdt.MaxCounter || start > crdt.MaxCounter {
-					return d, errors.New("deleted range overflows")
+					return d, nil, errors.New("deleted range overflows")
 				}
 				lo = prev + 2 + start
 			}
 			hi := lo + length
 			if lo == 0 || hi < lo || hi > crdt.MaxCounter {
-				return d, fmt.Errorf("deleted range [%d, %d] of %q is invalid", lo, hi, replica)
+				return d, nil, fmt.Errorf("deleted range [%d, %d] of %q is invalid", lo, hi, replica)
 			}
 			explicit = append(explicit, Dead{replica, crdt.Range{Lo: lo, Hi: hi}})
 			prev = hi
 		}
 	}
 	if err := r.Err(); err != nil {
-		return d, err
+		return d, nil, err
 	}
 	if !r.Done() {
-		return d, errors.New("trailing bytes")
+		return d, nil, errors.New("trailing bytes")
 	}
 	for i, u := range used {
 		if !u {
-			return d, notCanonical("replica %q is not used", replicas[i])
+			return d, nil, notCanonical("replica %q is not used", replicas[i])
 		}
 	}
-	skel := skeleton(d.Runs)
+	skel := skeletonSorted(d.Runs, &p)
 	if overlapsDead(explicit, skel) {
-		return d, notCanonical("deleted ranges repeat runs without content")
+		return d, nil, notCanonical("deleted ranges repeat runs without content")
 	}
-	d.Deleted = normalizeDead(append(explicit, skel...))
-	return d, nil
+	d.Deleted = unionDead(explicit, skel)
+	return d, explicit, nil
 }
 
 // continues reports whether b could be folded into a (Delta.appendRun).

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+
+	"github.com/flowsync/flowsync/crdt/msgpackx"
 )
 
 // Load decodes a state (an encoded DeltaSince(nil)) into a new replica.
@@ -16,15 +18,23 @@ import (
 // but it cannot tell a reordered state from a true one: a state from an
 // untrusted peer goes through DecodeDelta and Merge instead.
 func Load(b []byte) (*Text, error) {
-	d, err := DecodeDelta(b, StateLimits)
-	if err != nil {
+	if len(b) == 0 || b[0] != FormatVersion {
+		_, err := DecodeDelta(b, StateLimits) // the same errors
 		return nil, err
 	}
-	return fromState(&d)
+	if err := msgpackx.Check(b[1:], StateLimits); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	d, explicit, err := decodeBody(msgpackx.NewCanonicalReader(b[1:]), MaxItems(StateLimits))
+	if err != nil {
+		_, err = DecodeDelta(b, StateLimits) // wrapped as DecodeDelta wraps it
+		return nil, err
+	}
+	return fromState(&d, explicit)
 }
 
 // fromState builds a replica whose document order is d's run order.
-func fromState(d *Delta) (*Text, error) {
+func fromState(d *Delta, explicit []Dead) (*Text, error) {
 	t := New()
 	if len(d.Runs) == 0 {
 		return t, t.Merge(Delta{Deleted: d.Deleted})
@@ -35,6 +45,7 @@ func fromState(d *Delta) (*Text, error) {
 	// Items are numbered in document order, so an origin's place is its
 	// number.
 	lvs := make([]int32, len(d.Runs))
+	t.ids.runs = make([]lvRun, 0, len(d.Runs))
 	for i := range d.Runs {
 		r := &d.Runs[i]
 		lvs[i] = t.ids.addUnsorted(t.ids.replicaIndex(r.ID.Replica), r.ID.Counter, int32(r.Len))
@@ -64,7 +75,7 @@ func fromState(d *Delta) (*Text, error) {
 	t.tree.build(spans)
 	// Deletes beyond the runs without content: items deleted before their
 	// insert arrived, and runs with content that are deleted all the same.
-	for _, x := range subtractDead(d.Deleted, skeleton(d.Runs)) {
+	for _, x := range explicit {
 		if rep, ok := t.ids.index[x.Replica]; ok {
 			t.killCounters(rep, x.Lo, x.Hi)
 		}
