@@ -44,6 +44,12 @@ func TestAdmit(t *testing.T) {
 	if err := server.Admit(&del, "bob"); !errors.Is(err, ErrUnknownDelete) {
 		t.Fatalf("delete past the known items: %v", err)
 	}
+	// Origins the wrong way round: "w" (alice:7) as left, "h" (alice:1) as right.
+	swapped := Delta{Runs: []Run{{ID: crdt.Dot{Replica: "bob", Counter: 1}, Len: 1, Text: "x",
+		Left: crdt.Dot{Replica: "alice", Counter: 7}, Right: crdt.Dot{Replica: "alice", Counter: 1}}}}
+	if err := server.Admit(&swapped, "bob"); !errors.Is(err, ErrOriginOrder) {
+		t.Fatalf("swapped origins: %v", err)
+	}
 	if server.String() != "hello world" {
 		t.Fatalf("admission changed the text: %q", server.String())
 	}

@@ -364,10 +364,13 @@ func (t *Text) keepPending(x Dead) {
 	}
 }
 
+// runItems returns the items of runs, saturating at maxItems+1.
 func runItems(runs []Run) int {
 	n := 0
 	for i := range runs {
-		n += runs[i].Len
+		if n += runs[i].Len; n > maxItems {
+			return maxItems + 1
+		}
 	}
 	return n
 }

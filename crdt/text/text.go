@@ -67,6 +67,7 @@ var (
 	ErrNoContent     = errors.New("text: run without content is not deleted")
 	ErrForeignDot    = errors.New("text: delta inserts under another replica's dots")
 	ErrUnknownDelete = errors.New("text: delta deletes items neither known nor in the delta")
+	ErrOriginOrder   = errors.New("text: right origin is not after the left origin")
 	ErrUnknownAnchor = errors.New("text: anchor refers to an unknown item")
 )
 
