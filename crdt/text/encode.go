@@ -590,47 +590,9 @@ func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, []Dead, error) {
 			return d, nil, err
 		}
 	}
-	// Deleted ranges.
-	ngroups := r.ArrayHeader()
-	var explicit []Dead
-	prevRidx := -1
-	for g := 0; g < ngroups && r.Err() == nil; g++ {
-		if r.ArrayHeader() != 2 {
-			return d, nil, errors.New("deleted entry is not [replica, ranges]")
-		}
-		ridx := r.Uint()
-		if r.Err() != nil {
-			break
-		}
-		replica, err := replicaAt(ridx)
-		if err != nil {
-			return d, nil, err
-		}
-		if int(ridx) <= prevRidx {
-			return d, nil, notCanonical("deleted entries not sorted by replica at %d", g)
-		}
-		prevRidx = int(ridx)
-		n := r.ArrayHeader()
-		if n == 0 || n%2 != 0 {
-			return d, nil, fmt.Errorf("deleted ranges of %q: %d numbers, want a positive even count", replica, n)
-		}
-		var prev uint64
-		for j := 0; j < n/2 && r.Err() == nil; j++ {
-			start, length := r.Uint(), r.Uint()
-			lo := start
-			if j > 0 {
-				if prev > crdt.MaxCounter || start > crdt.MaxCounter {
-					return d, nil, errors.New("deleted range overflows")
-				}
-				lo = prev + 2 + start
-			}
-			hi := lo + length
-			if lo == 0 || hi < lo || hi > crdt.MaxCounter {
-				return d, nil, fmt.Errorf("deleted range [%d, %d] of %q is invalid", lo, hi, replica)
-			}
-			explicit = append(explicit, Dead{replica, crdt.Range{Lo: lo, Hi: hi}})
-			prev = hi
-		}
+	explicit, err := readDeleted(r, replicaAt)
+	if err != nil {
+		return d, nil, err
 	}
 	if err := r.Err(); err != nil {
 		return d, nil, err
@@ -649,6 +611,52 @@ func decodeBody(r *msgpackx.Reader, maxItems int) (Delta, []Dead, error) {
 	}
 	d.Deleted = unionDead(explicit, skel)
 	return d, explicit, nil
+}
+
+// readDeleted reads the deleted column: ranges sorted by replica index.
+func readDeleted(r *msgpackx.Reader, replicaAt func(uint64) (crdt.ReplicaID, error)) ([]Dead, error) {
+	ngroups := r.ArrayHeader()
+	var explicit []Dead
+	prevRidx := -1
+	for g := 0; g < ngroups && r.Err() == nil; g++ {
+		if r.ArrayHeader() != 2 {
+			return nil, errors.New("deleted entry is not [replica, ranges]")
+		}
+		ridx := r.Uint()
+		if r.Err() != nil {
+			break
+		}
+		replica, err := replicaAt(ridx)
+		if err != nil {
+			return nil, err
+		}
+		if int(ridx) <= prevRidx {
+			return nil, notCanonical("deleted entries not sorted by replica at %d", g)
+		}
+		prevRidx = int(ridx)
+		n := r.ArrayHeader()
+		if n == 0 || n%2 != 0 {
+			return nil, fmt.Errorf("deleted ranges of %q: %d numbers, want a positive even count", replica, n)
+		}
+		var prev uint64
+		for j := 0; j < n/2 && r.Err() == nil; j++ {
+			start, length := r.Uint(), r.Uint()
+			lo := start
+			if j > 0 {
+				if prev > crdt.MaxCounter || start > crdt.MaxCounter {
+					return nil, errors.New("deleted range overflows")
+				}
+				lo = prev + 2 + start
+			}
+			hi := lo + length
+			if lo == 0 || hi < lo || hi > crdt.MaxCounter {
+				return nil, fmt.Errorf("deleted range [%d, %d] of %q is invalid", lo, hi, replica)
+			}
+			explicit = append(explicit, Dead{replica, crdt.Range{Lo: lo, Hi: hi}})
+			prev = hi
+		}
+	}
+	return explicit, r.Err()
 }
 
 // continues reports whether b could be folded into a (Delta.appendRun).

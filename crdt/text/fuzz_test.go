@@ -17,6 +17,13 @@ func FuzzDecodeText(f *testing.F) {
 		f.Add(Encode(&d))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// Load, the trusting loader, must never panic or build a broken
+		// tree, whatever it is given.
+		if loaded, err := Load(b); err == nil {
+			if err := loaded.validate(); err != nil {
+				t.Fatalf("Load built a broken replica: %v", err)
+			}
+		}
 		d, err := DecodeDelta(b, DeltaLimits)
 		if err != nil {
 			return
@@ -30,6 +37,17 @@ func FuzzDecodeText(f *testing.F) {
 		}
 		if err := r.validate(); err != nil {
 			t.Fatal(err)
+		}
+		// A canonical state in document order loads to the text merging
+		// gives (other inputs may load to other orders, or be refused).
+		if bytes.Equal(Encode(ptr(r.DeltaSince(nil))), b) {
+			loaded, err := Load(b)
+			if err != nil {
+				t.Fatalf("state that merges does not load: %v", err)
+			}
+			if loaded.String() != r.String() {
+				t.Fatalf("state merges to %q, loads to %q", r.String(), loaded.String())
+			}
 		}
 	})
 }

@@ -2,86 +2,289 @@ package text
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
+	"sort"
+	"unicode/utf8"
+
+	"github.com/flowsync/flowsync/crdt"
 
 	"github.com/flowsync/flowsync/crdt/msgpackx"
 )
 
 // Load decodes a state (an encoded DeltaSince(nil)) into a new replica.
 //
-// It builds the tree straight from the runs, in the order the state lists
-// them, instead of integrating run after run: that order is the one every
-// replica that merged the state computes, so a state this package wrote
-// (one a server stored) loads in one pass. Load checks that each run's
-// origins exist, the left one before the run and the right one after it,
-// but it cannot tell a reordered state from a true one: a state from an
-// untrusted peer goes through DecodeDelta and Merge instead.
+// It is the loader for states this package wrote (what a server stored):
+// it builds the tree straight from the runs, in the order the state lists
+// them (the order every replica that merged the state computes), instead
+// of integrating run after run, and it does not re-derive the canonical
+// form. It checks everything the tree relies on: the bounds DecodeDelta
+// has, the run column and the text column agreeing, no dot twice, every
+// origin present with the left one before its run and the right one after
+// it. It cannot tell a reordered state from a true one: a state from an
+// untrusted peer goes through DecodeDelta and Merge instead. Errors wrap
+// ErrMalformed.
 func Load(b []byte) (*Text, error) {
+	t, err := load(b)
+	if err != nil && !errors.Is(err, ErrMalformed) {
+		err = fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return t, err
+}
+
+func load(b []byte) (*Text, error) {
 	if len(b) == 0 || b[0] != FormatVersion {
 		_, err := DecodeDelta(b, StateLimits) // the same errors
 		return nil, err
 	}
-	if err := msgpackx.Check(b[1:], StateLimits); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	d, explicit, err := decodeBody(msgpackx.NewCanonicalReader(b[1:]), MaxItems(StateLimits))
-	if err != nil {
-		_, err = DecodeDelta(b, StateLimits) // wrapped as DecodeDelta wraps it
+	body := b[1:]
+	if err := msgpackx.Check(body, StateLimits); err != nil {
 		return nil, err
 	}
-	return fromState(&d, explicit)
-}
-
-// fromState builds a replica whose document order is d's run order.
-func fromState(d *Delta, explicit []Dead) (*Text, error) {
+	r := msgpackx.NewCanonicalReader(body)
+	if n := r.ArrayHeader(); n != 4 {
+		return nil, fmt.Errorf("top level has %d elements, want 4", n)
+	}
 	t := New()
-	if len(d.Runs) == 0 {
-		return t, t.Merge(Delta{Deleted: d.Deleted})
-	}
-	if int(runItems(d.Runs)) > maxItems {
-		return nil, fmt.Errorf("%w: more than %d items", ErrCounter, maxItems)
-	}
-	// Items are numbered in document order, so an origin's place is its
-	// number.
-	lvs := make([]int32, len(d.Runs))
-	t.ids.runs = make([]lvRun, 0, len(d.Runs))
-	for i := range d.Runs {
-		r := &d.Runs[i]
-		lvs[i] = t.ids.addUnsorted(t.ids.replicaIndex(r.ID.Replica), r.ID.Counter, int32(r.Len))
-	}
-	t.ids.sortCounters()
-	all := make([]byte, 0, textBytes(d.Runs))
-	spans := make([]span, len(d.Runs))
-	for i := range d.Runs {
-		r := &d.Runs[i]
-		lv, n := lvs[i], int32(r.Len)
-		left, ok := t.lvOf(r.Left)
-		if !ok || left >= lv {
-			return nil, fmt.Errorf("%w: left origin %v of run %v is not before it", ErrMissingOrigin, r.Left, r.ID)
+	nrep := r.ArrayHeader()
+	for i := 0; i < nrep && r.Err() == nil; i++ {
+		s := r.StringBytes()
+		if r.Err() != nil {
+			break
 		}
-		right, ok := t.lvOf(r.Right)
-		if !ok || right != none && right < lv+n {
-			return nil, fmt.Errorf("%w: right origin %v of run %v is not after it", ErrMissingOrigin, r.Right, r.ID)
+		if !utf8.Valid(s) || len(s) == 0 || i > 0 && crdt.ReplicaID(s) <= t.ids.replicas[i-1] {
+			return nil, fmt.Errorf("replica table not sorted, unique, non-empty UTF-8 at %d", i)
 		}
-		s := span{lv: lv, n: n, left: left, right: right, dead: r.Text == ""}
-		if !s.dead {
-			s.off, s.size = uint32(len(all)), uint32(len(r.Text))
-			all = append(all, r.Text...)
-		}
-		spans[i] = s
+		t.ids.replicaIndex(crdt.ReplicaID(s)) // table index = replica index
 	}
-	t.tree.text = all
-	t.tree.build(spans)
-	// Deletes beyond the runs without content: items deleted before their
-	// insert arrived, and runs with content that are deleted all the same.
+	replicaAt := func(i uint64) (crdt.ReplicaID, error) {
+		if i >= uint64(len(t.ids.replicas)) {
+			return "", fmt.Errorf("replica index %d out of range (%d replicas)", i, len(t.ids.replicas))
+		}
+		return t.ids.replicas[i], nil
+	}
+	raw := r.Raw()
+	if r.Err() != nil {
+		return nil, r.Err()
+	}
+	rb, err := binPayload(raw)
+	if err != nil {
+		return nil, err
+	}
+	text := r.StringBytes()
+	if r.Err() != nil {
+		return nil, r.Err()
+	}
+	if !utf8.Valid(text) {
+		return nil, fmt.Errorf("%w: text column", ErrInvalidUTF8)
+	}
+	explicit, err := readDeleted(r, replicaAt)
+	if err != nil {
+		return nil, err
+	}
+	if !r.Done() {
+		return nil, errors.New("trailing bytes")
+	}
+	t.tree.text = append([]byte(nil), text...)
+	spans, err := t.readSpans(rb, text)
+	if err != nil {
+		return nil, err
+	}
+	if len(spans) > 0 {
+		t.tree.build(spans)
+	}
 	for _, x := range explicit {
-		if rep, ok := t.ids.index[x.Replica]; ok {
-			t.killCounters(rep, x.Lo, x.Hi)
-		}
+		t.killCounters(t.ids.index[x.Replica], x.Lo, x.Hi)
 		t.keepPending(x)
 	}
 	return t, nil
+}
+
+// Origins Load resolves once every run is read.
+const (
+	laterNone    = iota
+	laterDot     // an explicit dot
+	laterRun     // the first item of a run
+	laterInherit // the right origin of the run holding the left one
+)
+
+type later struct {
+	kind int
+	rep  uint64
+	at   uint64 // counter or run index
+}
+
+// readSpans turns the run column into spans numbered in document order.
+func (t *Text) readSpans(rb, text []byte) ([]span, error) {
+	n := len(rb) / 3 // a run takes at least 3 bytes
+	spans := make([]span, 0, n)
+	counters := make([]uint64, 0, n) // each run's first counter
+	reps := make([]int32, 0, n)
+	lefts := make([]later, 0, n)
+	rights := make([]later, 0, n)
+	t.ids.runs = make([]lvRun, 0, n)
+	maxItems := MaxItems(StateLimits)
+	v := varints{b: rb}
+	var lv int32
+	textOff := 0
+	for i := 0; !v.done() && v.err == nil; i++ {
+		h := v.next()
+		flags := h & (1<<flagBits - 1)
+		if h>>flagBits >= uint64(maxItems-int(lv)) {
+			return nil, fmt.Errorf("%w: more than %d", ErrTooManyItems, maxItems)
+		}
+		s := span{lv: lv, n: int32(h>>flagBits) + 1, left: none, right: none, dead: flags&flagContent == 0}
+		lf, rf := int(flags>>leftShift&3), int(flags>>rightShift&3)
+		var rep int32
+		var counter uint64
+		var left, right later
+		switch {
+		case lf == leftOwn:
+			back := v.next()
+			if back >= uint64(i) {
+				return nil, fmt.Errorf("run %d continues a run before the first", i)
+			}
+			j := i - 1 - int(back)
+			rep, counter = reps[j], counters[j]+uint64(spans[j].n)
+			s.left = spans[j].lv + spans[j].n - 1
+		case flags&flagNewReplica != 0:
+			x := v.next()
+			if x >= uint64(len(t.ids.replicas)) {
+				return nil, fmt.Errorf("replica index %d out of range", x)
+			}
+			rep, counter = int32(x), 1+uint64(unzigzag(v.next()))
+		case i == 0:
+			return nil, errors.New("first run without a replica")
+		default:
+			rep = reps[i-1]
+			counter = counters[i-1] + uint64(spans[i-1].n) + uint64(unzigzag(v.next()))
+		}
+		if counter == 0 || counter > crdt.MaxCounter || uint64(s.n-1) > crdt.MaxCounter-counter {
+			return nil, fmt.Errorf("%w: run %d", ErrCounter, i)
+		}
+		switch lf {
+		case leftPrev:
+			if i == 0 {
+				return nil, errors.New("run 0 refers to a previous run")
+			}
+			s.left = lv - 1
+		case leftDot:
+			left = later{kind: laterDot, rep: v.next(), at: v.next()}
+		}
+		switch rf {
+		case rightNext:
+			right = later{kind: laterRun, at: uint64(i) + 1}
+		case rightInherit:
+			right = later{kind: laterInherit}
+		case rightFar:
+			if a := v.next(); a > 0 {
+				right = later{kind: laterRun, at: uint64(i) + 1 + min(a, uint64(maxItems))}
+			} else {
+				right = later{kind: laterDot, rep: v.next(), at: v.next()}
+			}
+		}
+		if !s.dead {
+			end := textOff
+			for k := int32(0); k < s.n; k++ {
+				if end >= len(text) {
+					return nil, fmt.Errorf("text column ends inside run %d", i)
+				}
+				if text[end] < utf8.RuneSelf {
+					end++
+				} else {
+					end += seqLen(text[end])
+				}
+			}
+			s.off, s.size = uint32(textOff), uint32(end-textOff)
+			textOff = end
+		}
+		if v.err != nil {
+			break
+		}
+		t.ids.addUnsorted(rep, counter, s.n)
+		spans = append(spans, s)
+		counters = append(counters, counter)
+		reps = append(reps, rep)
+		lefts = append(lefts, left)
+		rights = append(rights, right)
+		lv += s.n
+	}
+	if v.err != nil {
+		return nil, fmt.Errorf("run column: %w", v.err)
+	}
+	if textOff != len(text) {
+		return nil, fmt.Errorf("text column has %d bytes past the last run", len(text)-textOff)
+	}
+	t.ids.sortCounters()
+	for rep, cr := range t.ids.byReplica {
+		for k := 1; k < len(cr); k++ {
+			if cr[k].counter < cr[k-1].counter+uint64(cr[k-1].n) {
+				return nil, fmt.Errorf("%w: dots of %q repeat", ErrOverlap, t.ids.replicas[rep])
+			}
+		}
+	}
+	resolve := func(x later, i int) (int32, error) {
+		switch x.kind {
+		case laterDot:
+			if x.rep >= uint64(len(t.ids.replicas)) {
+				return none, fmt.Errorf("replica index %d out of range", x.rep)
+			}
+			lv, _ := t.ids.lookupRep(int32(x.rep), x.at)
+			if lv == none {
+				return none, fmt.Errorf("%w: origin %q:%d of run %d", ErrMissingOrigin, t.ids.replicas[x.rep], x.at, i)
+			}
+			return lv, nil
+		case laterRun:
+			if x.at >= uint64(len(spans)) {
+				return none, fmt.Errorf("run %d refers to a run past the last", i)
+			}
+			return spans[x.at].lv, nil
+		}
+		return none, nil
+	}
+	for i := range spans {
+		s := &spans[i]
+		if lefts[i].kind != laterNone {
+			var err error
+			if s.left, err = resolve(lefts[i], i); err != nil {
+				return nil, err
+			}
+		}
+		if s.left != none && s.left >= s.lv {
+			return nil, fmt.Errorf("%w: the left origin of run %d is not before it", ErrMissingOrigin, i)
+		}
+	}
+	for i := range spans {
+		s := &spans[i]
+		var err error
+		switch rights[i].kind {
+		case laterInherit:
+			if s.left == none {
+				return nil, fmt.Errorf("run %d inherits a right origin without a left one", i)
+			}
+			j := sort.Search(len(spans), func(j int) bool { return spans[j].lv+spans[j].n > s.left })
+			if j == i || j > i && rights[j].kind == laterInherit {
+				return nil, fmt.Errorf("run %d inherits a right origin it cannot", i)
+			}
+			if j > i { // not resolved yet
+				if spans[j].right, err = resolve(rights[j], j); err != nil {
+					return nil, err
+				}
+				rights[j].kind = laterNone
+			}
+			s.right = spans[j].right
+		case laterDot, laterRun:
+			if s.right, err = resolve(rights[i], i); err != nil {
+				return nil, err
+			}
+		}
+		rights[i].kind = laterNone
+		if s.right != none && s.right < s.lv+s.n {
+			return nil, fmt.Errorf("%w: the right origin of run %d is not after it", ErrMissingOrigin, i)
+		}
+	}
+	return spans, nil
 }
 
 // addUnsorted is add for a bulk load: the counter runs are sorted once at
