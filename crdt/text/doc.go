@@ -31,7 +31,8 @@
 // typed left to right form a run: one left origin (its first item's), one
 // right origin (shared by every item), the text, so a typed word costs one
 // record, not one per character. A delete carries no dot of its own: it
-// names the dots it kills, as ranges (Dead). Deleted content is dropped; the
+// names the dots it kills, as ranges (Dead). Deleted content is dropped (the
+// text arena is compacted once deleted bytes make up half of it); the
 // skeleton (dots and origins) stays, because later concurrent inserts are
 // ordered against it.
 //
