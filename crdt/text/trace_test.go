@@ -47,6 +47,14 @@ func loadTrace(tb testing.TB, name string) *trace {
 	if v, ok := traceCache.Load(name); ok {
 		return v.(*trace)
 	}
+	tr := readTrace(tb, name)
+	traceCache.Store(name, tr)
+	return tr
+}
+
+// readTrace reads testdata/name.json.gz.
+func readTrace(tb testing.TB, name string) *trace {
+	tb.Helper()
 	f, err := os.Open(filepath.Join("testdata", name+".json.gz"))
 	if err != nil {
 		tb.Fatal(err)
@@ -60,7 +68,6 @@ func loadTrace(tb testing.TB, name string) *trace {
 	if err := json.NewDecoder(zr).Decode(&tr); err != nil {
 		tb.Fatal(err)
 	}
-	traceCache.Store(name, &tr)
 	return &tr
 }
 
