@@ -332,7 +332,7 @@ func (t *Text) Merge(d Delta) error {
 		t.mergeRun(&d.Runs[i])
 	}
 	for _, x := range d.Deleted {
-		if rep, ok := t.ids.index[x.Replica]; ok {
+		if rep, ok := t.ids.repOf(x.Replica); ok {
 			t.killCounters(rep, x.Lo, x.Hi)
 		}
 		t.keepPending(x)

@@ -26,6 +26,19 @@ type ids struct {
 	lastRep  int32
 }
 
+// repOf returns the index of a known replica: one replica makes most
+// edits in a row, so the last answer is checked before the map.
+func (x *ids) repOf(r crdt.ReplicaID) (int32, bool) {
+	if r == x.lastName && r != "" {
+		return x.lastRep, true
+	}
+	i, ok := x.index[r]
+	if ok {
+		x.lastName, x.lastRep = r, i
+	}
+	return i, ok
+}
+
 // maxCounter returns the greatest counter of replica rep's items, 0 if none.
 func (x *ids) maxCounter(rep int32) uint64 {
 	cr := x.byReplica[rep]
@@ -38,7 +51,7 @@ func (x *ids) maxCounter(rep int32) uint64 {
 // knownFrom returns the first run of known counters of replica that ends
 // at or after c, and whether there is one.
 func (x *ids) knownFrom(replica crdt.ReplicaID, c uint64) (lo, hi uint64, ok bool) {
-	rep, found := x.index[replica]
+	rep, found := x.repOf(replica)
 	if !found {
 		return 0, 0, false
 	}
@@ -173,7 +186,7 @@ func (x *ids) sameRun(a, b int32) bool {
 
 // lookup returns the lv of dot (replica, counter), or none.
 func (x *ids) lookup(replica crdt.ReplicaID, counter uint64) int32 {
-	rep, ok := x.index[replica]
+	rep, ok := x.repOf(replica)
 	if !ok {
 		return none
 	}
