@@ -261,18 +261,6 @@ func (t *tree) visibleBefore(lv int32) int {
 	return p + t.before(l, func(n *node) int { return n.vis })
 }
 
-// cursorPosition returns the document position of the item c points at.
-func (t *tree) cursorPosition(c cursor) int {
-	if c.atEnd() {
-		return t.root.all
-	}
-	p := int(c.off)
-	for k := 0; k < c.idx; k++ {
-		p += int(c.leaf.spans[k].n)
-	}
-	return p + t.before(c.leaf, func(n *node) int { return n.all })
-}
-
 // before sums count over the nodes left of n on the way up to the root.
 func (t *tree) before(n *node, count func(*node) int) int {
 	p := 0
