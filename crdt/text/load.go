@@ -306,8 +306,13 @@ func (x *ids) addUnsorted(rep int32, counter uint64, n int32) int32 {
 
 // sortCounters sorts every replica's counter runs and joins neighbours.
 func (x *ids) sortCounters() {
+	var tmp []counterRun
 	for rep, cr := range x.byReplica {
-		slices.SortFunc(cr, func(a, b counterRun) int { return cmp.Compare(a.counter, b.counter) })
+		if len(cr) < 256 {
+			slices.SortFunc(cr, func(a, b counterRun) int { return cmp.Compare(a.counter, b.counter) })
+		} else {
+			tmp = radixSort(cr, tmp)
+		}
 		out := cr[:0]
 		for _, c := range cr {
 			if k := len(out); k > 0 && out[k-1].counter+uint64(out[k-1].n) == c.counter && out[k-1].lv+out[k-1].n == c.lv {
@@ -320,13 +325,51 @@ func (x *ids) sortCounters() {
 	}
 }
 
-// build fills an empty tree with spans, in order, leaving room in every node
-// for the edits to come.
+// radixSort sorts runs by counter (least significant 11 bits first, as many
+// passes as the largest counter needs): a state lists its runs in document
+// order, where counters are shuffled, and a comparison sort of them was a
+// fifth of Load. tmp is scratch space, returned for reuse.
+func radixSort(runs, tmp []counterRun) []counterRun {
+	var top uint64
+	for _, r := range runs {
+		top |= r.counter
+	}
+	if cap(tmp) < len(runs) {
+		tmp = make([]counterRun, len(runs))
+	}
+	tmp = tmp[:len(runs)]
+	src, dst := runs, tmp
+	for shift := uint(0); shift < 64 && top>>shift != 0; shift += 11 {
+		var count [1 << 11]int
+		for _, r := range src {
+			count[r.counter>>shift&(1<<11-1)]++
+		}
+		pos := 0
+		for i, c := range count {
+			count[i] = pos
+			pos += c
+		}
+		for _, r := range src {
+			d := r.counter >> shift & (1<<11 - 1)
+			dst[count[d]] = r
+			count[d]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &runs[0] {
+		copy(runs, src)
+	}
+	return tmp
+}
+
+// build fills an empty tree with spans numbered in order (span i starts at
+// the item after span i−1's last), leaving room in every node for the
+// edits to come.
 func (t *tree) build(spans []span) {
 	per := max(1, maxSpans*3/4)
 	var level []*node
 	t.leaves = t.leaves[:0]
-	t.leafOf = make([]int32, 0, spanItems(spans))
+	t.leafOf = make([]int32, spanItems(spans)) // spans are numbered in order: item lv is entry lv
 	var prev *node
 	for i := 0; i < len(spans); i += per {
 		chunk := spans[i:min(i+per, len(spans))]
@@ -335,7 +378,10 @@ func (t *tree) build(spans []span) {
 		for _, s := range chunk {
 			l.vis += s.vis()
 			l.all += int(s.n)
-			t.note(l, s.n)
+			ids := t.leafOf[s.lv : s.lv+s.n]
+			for k := range ids {
+				ids[k] = l.id
+			}
 		}
 		if prev != nil {
 			prev.next = l
