@@ -36,8 +36,18 @@ func roundTrip(t interface {
 // TestEncodeRoundTrip: every delta a replica emits and every state
 // round-trips, and replicas that converged encode their states to the same
 // bytes.
-func TestEncodeRoundTrip(t *testing.T) {
-	rapid.Check(t, func(t *rapid.T) {
+func TestEncodeRoundTrip(t *testing.T) { rapid.Check(t, encodeRoundTrip) }
+
+// TestEncodeRoundTripSmallNodes: the same with nodes of three, so that Load
+// builds many leaves and levels and the edits after it split them.
+func TestEncodeRoundTripSmallNodes(t *testing.T) {
+	defer func(s, k int) { maxSpans, maxKids = s, k }(maxSpans, maxKids)
+	maxSpans, maxKids = 3, 3
+	rapid.Check(t, encodeRoundTrip)
+}
+
+func encodeRoundTrip(t *rapid.T) {
+	{
 		n := rapid.IntRange(1, 3).Draw(t, "replicas")
 		reps := make([]*Text, n)
 		for i := range reps {
@@ -106,7 +116,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 				t.Fatalf("replica %d encodes its converged state to other bytes", i+1)
 			}
 		}
-	})
+	}
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -372,9 +372,12 @@ func (t *tree) build(spans []span) {
 	t.leafOf = make([]int32, spanItems(spans)) // spans are numbered in order: item lv is entry lv
 	var prev *node
 	for i := 0; i < len(spans); i += per {
-		chunk := spans[i:min(i+per, len(spans))]
-		l := &node{leaf: true, id: int32(len(t.leaves)), prev: prev, spans: make([]span, len(chunk), maxSpans+1)}
-		copy(l.spans, chunk)
+		end := min(i+per, len(spans))
+		// A leaf uses its piece of spans in place, capped so that its
+		// first insert moves it to an array of its own instead of writing
+		// into the next leaf's piece.
+		chunk := spans[i:end:end]
+		l := &node{leaf: true, id: int32(len(t.leaves)), prev: prev, spans: chunk}
 		for _, s := range chunk {
 			l.vis += s.vis()
 			l.all += int(s.n)
