@@ -1,6 +1,9 @@
 package text
 
-import "unicode/utf8"
+import (
+	"slices"
+	"unicode/utf8"
+)
 
 // none stands for "no item": the start of the document as a left origin, its
 // end as a right origin.
@@ -195,8 +198,11 @@ func (t *tree) leafAt(lv int32) *node { return t.leaves[t.leafOf[lv]] }
 
 // note records that n new items, the next local versions, live in leaf l.
 func (t *tree) note(l *node, n int32) {
-	for range n {
-		t.leafOf = append(t.leafOf, l.id)
+	start := len(t.leafOf)
+	t.leafOf = slices.Grow(t.leafOf, int(n))[:start+int(n)]
+	f := t.leafOf[start:]
+	for i := range f {
+		f[i] = l.id
 	}
 }
 
