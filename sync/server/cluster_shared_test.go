@@ -119,6 +119,9 @@ func TestClusterLockShared(t *testing.T) {
 	ec := startEditor(t, "ec", wf, c.url, nil)
 	ec.waitLive(t)
 	testutil.WaitWithin(t, 5*time.Second, "c to learn the lock on load", func() bool { return c.srv.Rooms().Locked(wf) })
+	// An operation on a block c has not caught up yet is refused for that
+	// (UNKNOWN_ENTITY) before the lock is checked: wait for the document.
+	testutil.WaitWithin(t, 5*time.Second, "c to catch up", func() bool { _, ok := ec.c.View().Blocks["eb-b"]; return ok })
 	if code := rename(t, c, wf, "Y"); code != protocol.CodeWorkflowLocked {
 		t.Fatalf("edit on c of a locked workflow: %v", code)
 	}
