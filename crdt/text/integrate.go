@@ -10,7 +10,19 @@ package text
 // replica id.
 func (t *Text) integrate(rep, lv, n int32, content string, dead bool, left, right int32) {
 	c := t.tree.cursorAfter(left)
-	if !c.atEnd() && c.span().lv+c.off != right {
+	if c.atEnd() {
+		// Nothing follows the left origin: a right origin is before it.
+		right = none
+	} else if c.span().lv+c.off != right {
+		// A right origin that breaks the order rule (only a hostile delta
+		// names one) would make the scan stop where no replica typed, at a
+		// place that depends on which concurrent items a replica holds.
+		// Every replica orders the items alike, so each drops such a right
+		// origin the same way and stores the run as typed at the end of
+		// what follows its left origin.
+		if right != none && !t.originsOrdered(left, right) {
+			right = none
+		}
 		c = t.scan(c, rep, lv, left, right)
 	}
 	if c.atEnd() {
@@ -64,6 +76,14 @@ func (t *Text) scan(c cursor, rep, lv, left, right int32) cursor {
 				}
 			}
 		}
+		// The rest of the span descends from other, so the scan skips it
+		// whole, unless it holds the right origin, where the scan ends.
+		// Typing never names such an item (its left origin is the item
+		// before it, reached without a scan); a hostile delta may.
+		if right > other && right < sp.lv+sp.n {
+			c.off = right - sp.lv
+			break
+		}
 		c.nextSpan()
 	}
 	if scanning {
@@ -98,4 +118,35 @@ func (t *Text) before(rep, lv, other int32) bool {
 	}
 	_, c := t.ids.dot(lv)
 	return c < oc
+}
+
+// originsOrdered reports whether right may be the right origin of an item
+// whose left origin is left, both present: right follows left, and right's
+// own left origin is left or precedes it. Items form a tree (each the child
+// of its left origin) laid out in preorder, so the item that follows left
+// when someone types after it is its first child or the next sibling of
+// left or of one of its ancestors; in both cases right's left origin is at
+// or before left. An origin pair that breaks this names a place inside
+// another item's subtree, where replicas holding different concurrent
+// items would put the new one differently.
+func (t *Text) originsOrdered(left, right int32) bool {
+	l := t.at(left) // −1 for the start
+	if left == none {
+		l = -1
+	}
+	parent := t.leftOf(right)
+	p := -1
+	if parent != none {
+		p = t.tree.position(parent)
+	}
+	return p <= l && l < t.at(right)
+}
+
+// leftOf returns the left origin of item lv.
+func (t *Text) leftOf(lv int32) int32 {
+	l, j := t.tree.locate(lv)
+	if sp := &l.spans[j]; sp.lv < lv {
+		return lv - 1
+	}
+	return l.spans[j].left
 }
