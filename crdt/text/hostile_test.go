@@ -1,6 +1,7 @@
 package text
 
 import (
+	"errors"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -66,6 +67,15 @@ func hostileDelta(t *rapid.T, base *Text, dots []crdt.Dot) Delta {
 		m := clone(t, base)
 		ds := randomEdits(t, m, "m", rapid.IntRange(1, 4).Draw(t, "m-edits"), "m")
 		d := m.DeltaSince(base.Context())
+		if rapid.Bool().Draw(t, "resend") {
+			// m sends again the items of its own the base holds too.
+			d.Runs = nil
+			for _, r := range m.DeltaSince(nil).Runs {
+				if r.ID.Replica == "m" {
+					d.Runs = append(d.Runs, r)
+				}
+			}
+		}
 		d.Deleted = append(d.Deleted, ds[len(ds)-1].Deleted...)
 		if len(d.Runs) > 0 {
 			i := rapid.IntRange(0, len(d.Runs)-1).Draw(t, "mutate-run")
@@ -109,6 +119,17 @@ func hostileDelta(t *rapid.T, base *Text, dots []crdt.Dot) Delta {
 	return d
 }
 
+// isAdmitError reports whether err is one of the errors Admit documents.
+func isAdmitError(err error) bool {
+	for _, e := range []error{ErrForeignDot, ErrMissingOrigin, ErrUnknownDelete, ErrOriginOrder, ErrChangedItem,
+		ErrBadRun, ErrCounter, ErrInvalidUTF8, ErrOverlap, ErrOriginCycle, ErrNoContent} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
 // contextDots lists every dot of c.
 func contextDots(c *crdt.Context) []crdt.Dot {
 	var ds []crdt.Dot
@@ -136,13 +157,22 @@ func TestHostileDeltasSmallNodes(t *testing.T) {
 
 func hostileDeltas(t *rapid.T) {
 	base := New()
-	randomEdits(t, base, "a", rapid.IntRange(0, 6).Draw(t, "base-edits"), "a")
+	var baseDeltas []Delta
+	for range rapid.IntRange(0, 6).Draw(t, "base-edits") {
+		// m's own earlier items are in the base too, so that a hostile
+		// delta can send them again with other origins or text.
+		id := rapid.SampledFrom([]crdt.ReplicaID{"a", "m"}).Draw(t, "base-author")
+		baseDeltas = append(baseDeltas, randomEdits(t, base, id, 1, string(id))...)
+	}
 	dots := contextDots(base.Context())
 	d := hostileDelta(t, base, dots)
 
 	server := clone(t, base)
 	before := Encode(ptr(server.DeltaSince(nil)))
 	if err := server.Admit(&d, "m"); err != nil {
+		if !isAdmitError(err) {
+			t.Fatalf("untyped refusal: %v", err)
+		}
 		if string(Encode(ptr(server.DeltaSince(nil)))) != string(before) {
 			t.Fatalf("refused delta changed the server")
 		}
@@ -167,12 +197,27 @@ func hostileDeltas(t *rapid.T) {
 	// r3 learns the hostile items from r2's state, not from the delta.
 	mergeAll(r3, honest...)
 	mergeAll(r3, r2.DeltaSince(r3.Context()))
-	for i, r := range []*Text{r1, r2, r3} {
+	// r4 takes the hostile delta as early as its origins allow, before
+	// the base edits that follow, and so before m's own earlier items if
+	// the delta sends them again.
+	r4, merged := New(), false
+	for _, x := range append(baseDeltas, Delta{}) {
+		if !merged {
+			err := r4.Merge(d)
+			if err != nil && !errors.Is(err, ErrMissingOrigin) {
+				t.Fatalf("early merge of an admitted delta: %v", err)
+			}
+			merged = err == nil
+		}
+		mergeAll(r4, x)
+	}
+	mergeAll(r4, honest...)
+	for i, r := range []*Text{r1, r2, r3, r4} {
 		if err := r.validate(); err != nil {
 			t.Fatalf("replica %d: %v", i+1, err)
 		}
 	}
-	for i, r := range []*Text{r2, r3} {
+	for i, r := range []*Text{r2, r3, r4} {
 		if r.String() != r1.String() {
 			t.Fatalf("replica %d has %q, replica 1 %q", i+2, r.String(), r1.String())
 		}
