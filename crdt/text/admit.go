@@ -23,30 +23,18 @@ func (t *Text) Admit(d *Delta, sender crdt.ReplicaID) error {
 	if err := checkDead(d.Deleted); err != nil {
 		return err
 	}
-	if _, err := t.check(d); err != nil {
+	p, err := t.check(d)
+	if err != nil {
 		return err
 	}
-	// The right origin must follow the left one, and its own left origin
-	// must be at or before the left origin (originsOrdered): a run naming
-	// other origins was not typed there, and Merge stores it without its
-	// right origin. Origins t holds are checked here; a pair involving an
-	// item the delta itself inserts has no position before the merge, so
-	// Merge applies the rule to it, the same way in every replica.
 	for i := range d.Runs {
-		r := &d.Runs[i]
-		if err := t.sameAsKnown(r); err != nil {
+		if err := t.sameAsKnown(&d.Runs[i]); err != nil {
 			return err
 		}
-		if r.Right == (crdt.Dot{}) {
-			continue
-		}
-		l, lok := t.lvOf(r.Left)
-		rt, rok := t.lvOf(r.Right)
-		if lok && rok && !t.originsOrdered(l, rt) {
-			return fmt.Errorf("%w: run %v after %v cannot have %v as its right origin", ErrOriginOrder, r.ID, r.Left, r.Right)
-		}
 	}
-	p := newPlan(d.Runs)
+	if err := t.checkOrigins(d, &p); err != nil {
+		return err
+	}
 	for _, x := range d.Deleted {
 		for lo := x.Lo; lo <= x.Hi; {
 			if klo, khi, ok := t.ids.knownFrom(x.Replica, lo); ok && klo <= lo {

@@ -227,3 +227,60 @@ func hostileDeltas(t *rapid.T) {
 		}
 	}
 }
+
+// TestAdmitHonest: clients that edit concurrently and learn each other's
+// edits through a server have every edit admitted, sent one by one or
+// batched as the runs the server lacks, so the rules refuse nothing honest.
+func TestAdmitHonest(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		server := New()
+		ids := []crdt.ReplicaID{"a", "m", "q"}
+		clients := make([]*Text, len(ids))
+		queued := make([][]Delta, len(ids))
+		for i := range clients {
+			clients[i] = New()
+		}
+		send := func(i int, d Delta) {
+			if err := server.Admit(&d, ids[i]); err != nil {
+				t.Fatalf("honest delta of %s refused: %v\n%+v", ids[i], err, d)
+			}
+			if err := server.Merge(d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range rapid.IntRange(1, 40).Draw(t, "steps") {
+			i := rapid.IntRange(0, len(ids)-1).Draw(t, "client")
+			c := clients[i]
+			switch rapid.IntRange(0, 3).Draw(t, "op") {
+			case 0, 1:
+				queued[i] = append(queued[i], randomEdits(t, c, ids[i], 1, "edit")...)
+			case 2:
+				if rapid.Bool().Draw(t, "batched") {
+					// The runs of its own the server lacks and every delete
+					// it made, as one delta.
+					d := c.DeltaSince(server.Context())
+					var own []Run
+					for _, r := range d.Runs {
+						if r.ID.Replica == ids[i] {
+							own = append(own, r)
+						}
+					}
+					var dead []Dead
+					for _, q := range queued[i] {
+						dead = append(dead, q.Deleted...)
+					}
+					send(i, Delta{Runs: own, Deleted: dead})
+				} else {
+					for _, q := range queued[i] {
+						send(i, q)
+					}
+				}
+				queued[i] = nil
+			case 3:
+				if err := c.Merge(server.DeltaSince(c.Context())); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	})
+}

@@ -119,34 +119,3 @@ func (t *Text) before(rep, lv, other int32) bool {
 	_, c := t.ids.dot(lv)
 	return c < oc
 }
-
-// originsOrdered reports whether right may be the right origin of an item
-// whose left origin is left, both present: right follows left, and right's
-// own left origin is left or precedes it. Items form a tree (each the child
-// of its left origin) laid out in preorder, so the item that follows left
-// when someone types after it is its first child or the next sibling of
-// left or of one of its ancestors; in both cases right's left origin is at
-// or before left. An origin pair that breaks this names a place inside
-// another item's subtree, where replicas holding different concurrent
-// items would put the new one differently.
-func (t *Text) originsOrdered(left, right int32) bool {
-	l := t.at(left) // −1 for the start
-	if left == none {
-		l = -1
-	}
-	parent := t.leftOf(right)
-	p := -1
-	if parent != none {
-		p = t.tree.position(parent)
-	}
-	return p <= l && l < t.at(right)
-}
-
-// leftOf returns the left origin of item lv.
-func (t *Text) leftOf(lv int32) int32 {
-	l, j := t.tree.locate(lv)
-	if sp := &l.spans[j]; sp.lv < lv {
-		return lv - 1
-	}
-	return l.spans[j].left
-}
