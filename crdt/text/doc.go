@@ -56,7 +56,7 @@
 // docs/PROTOCOL.md "Text deltas"); DecodeDelta bounds and checks it, and
 // Admit holds a client's delta to the admission rules: only the sender's
 // own dots, origins that exist and that typing could have produced, known
-// items unchanged. Merge itself places a run whose right origin breaks the
-// rule as if typed before the end, identically in every replica, so no
-// delta it accepts can make replicas diverge.
+// items unchanged. Merge places a run whose right origin breaks the rule
+// (one Admit could not judge before the merge) with the end as its right
+// origin, identically in every replica.
 package text
