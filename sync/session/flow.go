@@ -56,7 +56,7 @@ func (s *session) answeredLocked(frame []byte) chan struct{} {
 // the client's next frame. Called with mu held.
 func (s *session) pastHighWaterLocked() bool {
 	cfg := &s.h.cfg
-	return len(s.queue) >= cfg.MaxQueueFrames/2 || s.queueBytes >= cfg.MaxQueueBytes/2 ||
+	return len(s.queue) >= max(1, cfg.MaxQueueFrames/2) || s.queueBytes >= max(1, cfg.MaxQueueBytes/2) ||
 		s.unanswered >= s.submissionWindow()
 }
 
