@@ -93,8 +93,9 @@ func TestBacklogLargerThanQueueIsAnswered(t *testing.T) {
 // its submissions does not shield it from what it does not cause itself.
 func TestNonReadingSubmitterIsStillCut(t *testing.T) {
 	e := newEnv(t, func(s *session.Config, _ *rooms.Config) {
+		// The byte bound cuts slow (A's edits are 100 KiB each); the frame
+		// bound leaves A, which reads, room for the relays of slow's flood.
 		s.MaxQueueBytes = 512 << 10
-		s.MaxQueueFrames = 32
 		s.FramesPerSecond, s.BytesPerSecond = -1, -1
 	})
 	a := e.connect(t, "ua:A", "rep-a")
