@@ -1,7 +1,9 @@
 package workflow
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/msgpackx"
@@ -130,6 +132,36 @@ func (b *builder) remove(k Key) {
 		b.delta.ctx.Add(b.mint())
 	}
 	b.cover(k)
+}
+
+// removeAll is remove for many keys at once. It adds the dots they hold
+// to the delta's context in dot order: added key by key they land in the
+// middle of the context's ranges, a copy of the tail each, which made
+// removing a container quadratic in what it held.
+func (b *builder) removeAll(keys []Key) {
+	if len(keys) == 0 {
+		return
+	}
+	if !b.spent {
+		b.delta.ctx.Add(b.mint())
+	}
+	var dots []crdt.Dot
+	for _, k := range keys {
+		for _, e := range b.doc.store.Get(k) {
+			dots = append(dots, e.Dot)
+		}
+	}
+	slices.SortFunc(dots, func(x, y crdt.Dot) int {
+		return cmp.Or(cmp.Compare(x.Replica, y.Replica), cmp.Compare(x.Counter, y.Counter))
+	})
+	for _, d := range dots {
+		b.delta.ctx.Add(d)
+	}
+	for _, k := range keys {
+		for _, e := range append([]crdt.Dotted[Cell](nil), b.delta.store.Get(k)...) {
+			b.delta.Merge(&Doc{ctx: ctxOf(e.Dot)}) // removes the superseded value
+		}
+	}
 }
 
 // cover adds the dots under k (in the document and in this delta) to the

@@ -53,17 +53,20 @@ func (b *builder) childFinder() *childFinder {
 }
 
 func (f *childFinder) children(p string) []string {
-	var out []string
-	consider := func(c string) {
-		if f.t.parentOf(c) == p && blockExists(f.b, c) && !slices.Contains(out, c) {
+	held := f.b.doc.index().children[p]
+	out := make([]string, 0, len(held)+len(f.extra[p]))
+	for c := range held {
+		if f.t.parentOf(c) == p && blockExists(f.b, c) {
 			out = append(out, c)
 		}
 	}
-	for c := range f.b.doc.index().children[p] {
-		consider(c)
-	}
+	// A block this operation moved may be held under p already; the index
+	// set and the extra list hold each block once, so one lookup keeps the
+	// result a set without a search per child.
 	for _, c := range f.extra[p] {
-		consider(c)
+		if _, dup := held[c]; !dup && f.t.parentOf(c) == p && blockExists(f.b, c) {
+			out = append(out, c)
+		}
 	}
 	slices.Sort(out)
 	return out

@@ -535,9 +535,7 @@ func (b *builder) removeBlocks(ids []string) {
 		consider(k)
 		return true
 	})
-	for _, k := range slices.SortedFunc(maps.Keys(seen), compareKeys) {
-		b.remove(k)
-	}
+	b.removeAll(slices.SortedFunc(maps.Keys(seen), compareKeys))
 }
 
 // withDescendants returns ids (deduplicated, in order) followed by every

@@ -1,0 +1,57 @@
+package workflow
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/flowsync/flowsync/crdt"
+)
+
+// containerDoc is a document holding one loop with n agent blocks inside.
+func containerDoc(tb testing.TB, n int) (*Doc, int64) {
+	tb.Helper()
+	d := New()
+	wall := int64(1000)
+	apply := func(op Op) {
+		wall++
+		if _, err := d.Apply(crdt.Timestamp{Wall: wall, Replica: "a"}, op); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	apply(AddBlock{Block: BlockInput{ID: "loop", Type: "loop", Name: "Outer loop"}})
+	for i := 0; i < n; i += 100 {
+		var batch BatchAddBlocks
+		for j := i; j < min(i+100, n); j++ {
+			batch.Blocks = append(batch.Blocks, BlockInput{ID: fmt.Sprint("c", j), Type: "agent", Name: fmt.Sprint("Child ", j),
+				Data: map[string]any{"parentId": "loop", "extent": "parent"}})
+		}
+		apply(batch)
+	}
+	return d, wall
+}
+
+// BenchmarkRemoveContainer removes a loop holding n blocks (Prepare, with
+// the index built, and the merge): the cascade costs what it removes, and
+// per child it must not grow with n. It reports µs per child.
+func BenchmarkRemoveContainer(b *testing.B) {
+	for _, n := range []int{1000, 8000} {
+		b.Run(fmt.Sprintf("children=%d", n), func(b *testing.B) {
+			base, wall := containerDoc(b, n)
+			b.ResetTimer()
+			for range b.N {
+				b.StopTimer()
+				d := base.Clone()
+				if _, err := d.Prepare(crdt.Timestamp{Wall: wall + 1, Replica: "a"}, UpdateName{ID: "c1", NewName: "warm"}); err != nil {
+					b.Fatal(err) // builds the index outside the timing
+				}
+				b.StartTimer()
+				delta, err := d.Prepare(crdt.Timestamp{Wall: wall + 1, Replica: "a"}, RemoveBlock{ID: "loop"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				d.Merge(delta)
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/float64(n), "µs/child")
+		})
+	}
+}
