@@ -1,0 +1,110 @@
+package workflow
+
+import (
+	"github.com/flowsync/flowsync/crdt"
+)
+
+// loader fills an empty store with values that arrive in the encoding's
+// order (by kind, id, sub, then dot), as Decode reads them. It knows that
+// order, so each value is appended where it belongs instead of searched
+// for, and it carves slots and the groups' slot lists from slabs: decoding
+// a document costs a few allocations per thousand keys, not one per key.
+//
+// The slabs are shared by many keys, so one live key keeps its slab's
+// memory: at most the decoded document's own size, like the copy of the
+// input that the values point into.
+type loader struct {
+	m      *Store
+	slots  []slot
+	groups []group
+	ptrs   []*slot
+	// The group and slot the previous value went to.
+	g *group
+	s *slot
+}
+
+// newLoader prepares m, which must be empty, for values whose dots name
+// replicas by their index in replicas (the encoding's sorted table), and
+// sizes it for about n values.
+func newLoader(m *Store, replicas []crdt.ReplicaID, n int) *loader {
+	m.Grow(n)
+	m.init()
+	m.reps.ids = make(map[crdt.ReplicaID]uint32, len(replicas))
+	for i, r := range replicas {
+		m.reps.ids[r] = uint32(i)
+	}
+	m.reps.names = replicas
+	return &loader{m: m}
+}
+
+// slabChunk bounds one slab allocation.
+const slabChunk = 4096
+
+// group starts the values of (kind, id), which has at most n values and
+// sorts after every group put so far.
+func (l *loader) group(kind Kind, id string, n int) {
+	g := l.m.groups[id]
+	if g == nil {
+		if len(l.groups) == 0 {
+			l.groups = make([]group, slabChunk)
+		}
+		g, l.groups = &l.groups[0], l.groups[1:]
+		g.id = id
+		l.m.groups[id] = g
+		l.m.order.add(g)
+	}
+	if need := len(g.slots) + n; cap(g.slots) < need {
+		if len(l.ptrs) < need {
+			l.ptrs = make([]*slot, max(need, slabChunk))
+		}
+		ps := l.ptrs[:len(g.slots):need]
+		copy(ps, g.slots)
+		l.ptrs = l.ptrs[need:]
+		g.slots = ps
+	}
+	l.g, l.s = g, nil
+}
+
+// put adds the next value of the current group, under sub with dot d
+// (its replica numbered ridx in the table), and reports false if d is
+// already held. sub's values follow the group's previous value.
+func (l *loader) put(kind Kind, sub string, ridx uint32, d crdt.Dot, v Cell) bool {
+	m := l.m
+	rd := rdot{ridx, d.Counter}
+	n := len(m.byDot)
+	m.byDot[rd] = nil // placeholder: one map operation both checks and inserts
+	if len(m.byDot) == n {
+		return false
+	}
+	e := crdt.Dotted[Cell]{Dot: d, Value: v}
+	if s := l.s; s != nil && s.sub == sub {
+		// Another concurrent value of the same key (rare): a new slice,
+		// as every change to a key makes.
+		es := make([]crdt.Dotted[Cell], len(s.es), len(s.es)+1)
+		copy(es, s.es)
+		s.es = append(es, e)
+	} else {
+		if len(l.slots) == 0 {
+			l.slots = make([]slot, slabChunk)
+		}
+		s, l.slots = &l.slots[0], l.slots[1:]
+		s.g, s.kind, s.sub = l.g, kind, sub
+		s.first[0] = e
+		s.es = s.first[:1:1]
+		l.g.slots = append(l.g.slots, s)
+		l.s = s
+		m.keys++
+	}
+	m.byDot[rd] = l.s
+	m.dots++
+	return true
+}
+
+// finish sorts the groups whose ids came out of order (each kind's ids
+// come sorted, but a later kind's new ids interleave with the earlier
+// ones), so that the first Encode walks them without sorting.
+func (l *loader) finish() {
+	if len(l.m.order.tail) > 0 {
+		l.m.order.fold()
+	}
+}
