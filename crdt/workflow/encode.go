@@ -79,7 +79,7 @@ var (
 // Groups are sorted by (kind, id) and entries by (sub, replica, counter);
 // value is the cell's canonical msgpack, embedded as is.
 func (d *Doc) Encode() []byte {
-	return d.AppendEncode(make([]byte, 0, 64+d.store.NumDots()*32))
+	return d.AppendEncode(make([]byte, 0, 64+d.store.NumDots()*64))
 }
 
 // AppendEncode appends the encoding of d to b.
@@ -167,7 +167,7 @@ type kindGroup struct{ slots []*slot }
 // by kind, then id. The store's groups are walked once in id order and
 // their runs placed by kind (a counting sort over the 8 kinds).
 func kindRuns(m *Store) []kindGroup {
-	var runs []kindGroup
+	runs := make([]kindGroup, 0, 2*m.order.live())
 	var count [maxKind + 1]int
 	m.order.eachSorted(func(g *group) bool {
 		for i := 0; i < len(g.slots); {
@@ -376,9 +376,12 @@ func decodeBody(r *msgpackx.Reader, maxRanges int) (*Doc, error) {
 			if r.ArrayHeader() != 6 {
 				return nil, errors.New("entry is not [sub, replica, counter, wall, logical, value]")
 			}
-			sub, err := intern(r.StringBytes())
-			if err != nil {
-				return nil, err
+			sb := r.StringBytes()
+			sub := prevSub // a key's concurrent values repeat its sub
+			if j == 0 || string(sb) != prevSub {
+				if sub, err = intern(sb); err != nil {
+					return nil, err
+				}
 			}
 			ridx := r.Uint()
 			replica, err := replicaAt(ridx)

@@ -70,33 +70,47 @@ func (l *loader) group(kind Kind, id string, n int) {
 // already held. sub's values follow the group's previous value.
 func (l *loader) put(kind Kind, sub string, ridx uint32, d crdt.Dot, v Cell) bool {
 	m := l.m
-	rd := rdot{ridx, d.Counter}
-	n := len(m.byDot)
-	m.byDot[rd] = nil // placeholder: one map operation both checks and inserts
-	if len(m.byDot) == n {
-		return false
-	}
 	e := crdt.Dotted[Cell]{Dot: d, Value: v}
-	if s := l.s; s != nil && s.sub == sub {
+	s := l.s
+	if s != nil && s.sub == sub {
 		// Another concurrent value of the same key (rare): a new slice,
 		// as every change to a key makes.
 		es := make([]crdt.Dotted[Cell], len(s.es), len(s.es)+1)
 		copy(es, s.es)
-		s.es = append(es, e)
-	} else {
-		if len(l.slots) == 0 {
-			l.slots = make([]slot, slabChunk)
+		es = append(es, e)
+		if !l.index(ridx, d, s) {
+			return false
 		}
-		s, l.slots = &l.slots[0], l.slots[1:]
-		s.g, s.kind, s.sub = l.g, kind, sub
-		s.first[0] = e
-		s.es = s.first[:1:1]
-		l.g.slots = append(l.g.slots, s)
-		l.s = s
-		m.keys++
+		s.es = es
+		return true
 	}
-	m.byDot[rd] = l.s
-	m.dots++
+	if len(l.slots) == 0 {
+		l.slots = make([]slot, slabChunk)
+	}
+	s = &l.slots[0]
+	if !l.index(ridx, d, s) {
+		return false
+	}
+	l.slots = l.slots[1:]
+	s.g, s.kind, s.sub = l.g, kind, sub
+	s.first[0] = e
+	s.es = s.first[:1:1]
+	l.g.slots = append(l.g.slots, s)
+	l.s = s
+	m.keys++
+	return true
+}
+
+// index points d at s in the dot index, and reports false if d was there
+// already: one map operation both checks and inserts (the store is
+// discarded on false).
+func (l *loader) index(ridx uint32, d crdt.Dot, s *slot) bool {
+	n := len(l.m.byDot)
+	l.m.byDot[rdot{ridx, d.Counter}] = s
+	if len(l.m.byDot) == n {
+		return false
+	}
+	l.m.dots++
 	return true
 }
 

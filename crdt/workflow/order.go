@@ -98,3 +98,6 @@ func (o *groupOrder) each(fn func(*group) bool) {
 func (o *groupOrder) eachSorted(fn func(*group) bool) {
 	mergeGroups(o.sorted, o.sortedTail(), fn)
 }
+
+// live returns how many live groups there are.
+func (o *groupOrder) live() int { return len(o.sorted) + len(o.tail) - o.dead }
