@@ -205,7 +205,7 @@ func carve[T any](buf []T, n int) ([]T, []T) {
 	if cap(buf)-len(buf) < n {
 		buf = make([]T, 0, max(4096, n))
 	}
-	return buf[len(buf):len(buf):len(buf)+n], buf
+	return buf[len(buf) : len(buf) : len(buf)+n], buf
 }
 
 // seal caps s, carved from buf, at what it holds, and returns it with buf
