@@ -116,6 +116,17 @@ func (c *replicaCache) intern(t *replicaTable, r crdt.ReplicaID) uint32 {
 	return c.n
 }
 
+// entityKeys calls fn with every key of element ent.
+func (m *Store) entityKeys(ent entity, fn func(Key)) {
+	if g := m.groups[ent.id]; g != nil {
+		for _, s := range g.slots {
+			if k := s.key(); entityOf(k) == ent {
+				fn(k)
+			}
+		}
+	}
+}
+
 func (m *Store) rdotOf(d crdt.Dot) (rdot, bool) {
 	n, ok := m.reps.lookup(d.Replica)
 	return rdot{n, d.Counter}, ok
@@ -239,7 +250,7 @@ func (m *Store) groupFor(id string) *group {
 
 // insert adds e (whose dot m does not hold) under (kind, sub) of g. A new
 // key's slot comes from fresh when it is not nil (a decoder's slab).
-func (m *Store) insert(g *group, kind Kind, sub string, rd rdot, e crdt.Dotted[Cell], fresh *slot) {
+func (m *Store) insert(g *group, kind Kind, sub string, rd rdot, e crdt.Dotted[Cell], fresh *slot) *slot {
 	i, found := g.find(kind, sub)
 	var s *slot
 	if found {
@@ -263,6 +274,7 @@ func (m *Store) insert(g *group, kind Kind, sub string, rd rdot, e crdt.Dotted[C
 	}
 	m.byDot[rd] = s
 	m.dots++
+	return s
 }
 
 // compareDots orders dots by replica id, then counter: the order of a key's
@@ -297,6 +309,7 @@ func (m *Store) dropSlot(s *slot) {
 	if i, found := g.find(s.kind, s.sub); found && g.slots[i] == s {
 		g.slots = slices.Delete(g.slots, i, i+1)
 	}
+	s.es = nil // the slot's own field: the slice itself is left as it was
 	m.keys--
 	if len(g.slots) == 0 {
 		delete(m.groups, g.id)
@@ -328,11 +341,41 @@ func (m *Store) compact(s *slot) {
 // Join merges o, whose causal context is oc, into m, whose causal context is
 // mc, with the rule and the costs of crdt.DotMap.Join. It does not change
 // either context. It returns how many values were added or removed.
-func (m *Store) Join(o *Store, mc, oc *crdt.Context) int {
+func (m *Store) Join(o *Store, mc, oc *crdt.Context) int { return m.join(o, mc, oc, nil) }
+
+// joinLog is what a join changed, for the document index to follow.
+type joinLog struct {
+	// slots are the keys the index derives from (names, parents, edges)
+	// that gained or lost values, in the order they changed: a key emptied
+	// and written again appears as its old slot (no values), then its new.
+	slots []*slot
+	added []crdt.Dot // values added
+	gone  []crdt.Dot // dots of the joined context that m does not hold after
+}
+
+func (l *joinLog) reset() {
+	clear(l.slots) // drop the pointers until the next join
+	l.slots, l.added, l.gone = l.slots[:0], l.added[:0], l.gone[:0]
+}
+
+func (l *joinLog) touch(s *slot) {
+	if s.kind == KindEdge || s.kind == KindBlockField && (s.sub == FieldName || s.sub == FieldParentID) {
+		l.slots = append(l.slots, s)
+	}
+}
+
+// join is Join, recording what it changed in log when log is not nil. With
+// a log it walks oc's dots (the caller keeps oc no larger than m), so that
+// every dot of oc is looked up once.
+func (m *Store) join(o *Store, mc, oc *crdt.Context, log *joinLog) int {
 	changed := 0
 	var crowded map[*slot]struct{}
 	drop := func(rd rdot, d crdt.Dot, s *slot) {
 		changed++
+		if log != nil {
+			log.gone = append(log.gone, d)
+			log.touch(s)
+		}
 		if len(s.es) <= crowdedSlot {
 			m.remove(rd, d, s)
 			return
@@ -345,16 +388,19 @@ func (m *Store) Join(o *Store, mc, oc *crdt.Context) int {
 		crowded[s] = struct{}{}
 	}
 	// Removals first, walking the smaller side (see crdt.DotMap.Join).
-	if oc.Len() <= uint64(m.dots) {
+	if log != nil || oc.Len() <= uint64(m.dots) {
 		var rc replicaCache
 		oc.ForEach(func(d crdt.Dot) bool {
 			n, ok := rc.lookup(&m.reps, d.Replica)
-			if !ok {
-				return true
+			var s *slot
+			if ok {
+				s = m.byDot[rdot{n, d.Counter}]
 			}
-			rd := rdot{n, d.Counter}
-			if s := m.byDot[rd]; s != nil && !o.Has(d) {
-				drop(rd, d, s)
+			switch {
+			case s != nil && !o.Has(d):
+				drop(rdot{n, d.Counter}, d, s)
+			case s == nil && log != nil && (mc.Contains(d) || !o.Has(d)):
+				log.gone = append(log.gone, d) // not held, and the adds below skip it
 			}
 			return true
 		})
@@ -388,8 +434,12 @@ func (m *Store) Join(o *Store, mc, oc *crdt.Context) int {
 				if g == nil {
 					g = m.groupFor(og.id)
 				}
-				m.insert(g, os.kind, os.sub, rd, e, nil)
+				s := m.insert(g, os.kind, os.sub, rd, e, nil)
 				changed++
+				if log != nil {
+					log.added = append(log.added, e.Dot)
+					log.touch(s)
+				}
 			}
 		}
 		return true
