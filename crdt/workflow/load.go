@@ -29,6 +29,8 @@ type loader struct {
 func newLoader(m *Store, replicas []crdt.ReplicaID, n int) *loader {
 	m.Grow(n)
 	m.init()
+	// Most values are usually one replica's; the others' maps grow.
+	m.byDot.hint = n / max(1, len(replicas))
 	m.reps.ids = make(map[crdt.ReplicaID]uint32, len(replicas))
 	for i, r := range replicas {
 		m.reps.ids[r] = uint32(i)
@@ -105,19 +107,18 @@ func (l *loader) put(kind Kind, sub string, ridx uint32, d crdt.Dot, v Cell) boo
 // already: one map operation both checks and inserts (the store is
 // discarded on false).
 func (l *loader) index(ridx uint32, d crdt.Dot, s *slot) bool {
-	n := len(l.m.byDot)
-	l.m.byDot[rdot{ridx, d.Counter}] = s
-	if len(l.m.byDot) == n {
+	if !l.m.byDot.set(rdot{ridx, d.Counter}, s) {
 		return false
 	}
 	l.m.dots++
 	return true
 }
 
-// finish sorts the groups whose ids came out of order (each kind's ids
+// finish drops the decoder's size hint and sorts the groups whose ids came out of order (each kind's ids
 // come sorted, but a later kind's new ids interleave with the earlier
 // ones), so that the first Encode walks them without sorting.
 func (l *loader) finish() {
+	l.m.byDot.hint = 0 // a replica that writes later starts small
 	if len(l.m.order.tail) > 0 {
 		l.m.order.fold()
 	}

@@ -31,7 +31,7 @@ import (
 // The zero Store is empty and ready to use.
 type Store struct {
 	groups map[string]*group
-	byDot  map[rdot]*slot
+	byDot  dotIndex
 	reps   replicaTable
 	order  groupOrder
 	keys   int // slots, i.e. keys holding at least one value
@@ -168,14 +168,13 @@ func (m *Store) Has(d crdt.Dot) bool {
 	if !ok {
 		return false
 	}
-	_, ok = m.byDot[rd]
-	return ok
+	return ok && m.byDot.get(rd) != nil
 }
 
 // KeyOf returns the key that dot d is written under.
 func (m *Store) KeyOf(d crdt.Dot) (Key, bool) {
 	if rd, ok := m.rdotOf(d); ok {
-		if s := m.byDot[rd]; s != nil {
+		if s := m.byDot.get(rd); s != nil {
 			return s.key(), true
 		}
 	}
@@ -203,24 +202,23 @@ func (m *Store) Range(fn func(Key, []crdt.Dotted[Cell]) bool) {
 
 // Dots calls fn for every dot held, in unspecified order.
 func (m *Store) Dots(fn func(crdt.Dot)) {
-	for rd := range m.byDot {
+	m.byDot.each(func(rd rdot, _ *slot) {
 		fn(crdt.Dot{Replica: m.reps.names[rd.r], Counter: rd.c})
-	}
+	})
 }
 
 // Grow sizes an empty store for n values, so that decoding a document of
 // known size does not rehash as it fills.
 func (m *Store) Grow(n int) {
-	if m.byDot == nil && n > 0 {
+	if m.groups == nil && n > 0 {
 		m.groups = make(map[string]*group, n/4)
-		m.byDot = make(map[rdot]*slot, n)
+		m.byDot.hint = n
 	}
 }
 
 func (m *Store) init() {
-	if m.byDot == nil {
+	if m.groups == nil {
 		m.groups = make(map[string]*group)
-		m.byDot = make(map[rdot]*slot)
 	}
 }
 
@@ -230,7 +228,7 @@ func (m *Store) init() {
 func (m *Store) Put(k Key, d crdt.Dot, v Cell) bool {
 	m.init()
 	rd := rdot{m.reps.intern(d.Replica), d.Counter}
-	if _, ok := m.byDot[rd]; ok {
+	if m.byDot.get(rd) != nil {
 		return false
 	}
 	m.insert(m.groupFor(k.ID), k.Kind, k.Sub, rd, crdt.Dotted[Cell]{Dot: d, Value: v}, nil)
@@ -272,7 +270,7 @@ func (m *Store) insert(g *group, kind Kind, sub string, rd rdot, e crdt.Dotted[C
 		g.slots = slices.Insert(g.slots, i, s)
 		m.keys++
 	}
-	m.byDot[rd] = s
+	m.byDot.set(rd, s)
 	m.dots++
 	return s
 }
@@ -288,7 +286,7 @@ func compareDots(a, b crdt.Dot) int {
 
 // remove drops the value with dot d (interned as rd) from s.
 func (m *Store) remove(rd rdot, d crdt.Dot, s *slot) {
-	delete(m.byDot, rd)
+	m.byDot.del(rd)
 	m.dots--
 	i := slices.IndexFunc(s.es, func(e crdt.Dotted[Cell]) bool { return e.Dot == d })
 	if i < 0 {
@@ -327,7 +325,7 @@ const crowdedSlot = 8
 func (m *Store) compact(s *slot) {
 	kept := make([]crdt.Dotted[Cell], 0, len(s.es))
 	for _, e := range s.es {
-		if rd, ok := m.rdotOf(e.Dot); ok && m.byDot[rd] == s {
+		if rd, ok := m.rdotOf(e.Dot); ok && m.byDot.get(rd) == s {
 			kept = append(kept, e)
 		}
 	}
@@ -380,7 +378,7 @@ func (m *Store) join(o *Store, mc, oc *crdt.Context, log *joinLog) int {
 			m.remove(rd, d, s)
 			return
 		}
-		delete(m.byDot, rd)
+		m.byDot.del(rd)
 		m.dots--
 		if crowded == nil {
 			crowded = make(map[*slot]struct{})
@@ -394,7 +392,7 @@ func (m *Store) join(o *Store, mc, oc *crdt.Context, log *joinLog) int {
 			n, ok := rc.lookup(&m.reps, d.Replica)
 			var s *slot
 			if ok {
-				s = m.byDot[rdot{n, d.Counter}]
+				s = m.byDot.get(rdot{n, d.Counter})
 			}
 			switch {
 			case s != nil && !o.Has(d):
@@ -405,12 +403,12 @@ func (m *Store) join(o *Store, mc, oc *crdt.Context, log *joinLog) int {
 			return true
 		})
 	} else {
-		for rd, s := range m.byDot {
+		m.byDot.each(func(rd rdot, s *slot) {
 			d := crdt.Dot{Replica: m.reps.names[rd.r], Counter: rd.c}
 			if oc.Contains(d) && !o.Has(d) {
 				drop(rd, d, s)
 			}
-		}
+		})
 	}
 	for s := range crowded {
 		m.compact(s)
@@ -428,7 +426,7 @@ func (m *Store) join(o *Store, mc, oc *crdt.Context, log *joinLog) int {
 					continue
 				}
 				rd := rdot{rc.intern(&m.reps, e.Dot.Replica), e.Dot.Counter}
-				if _, held := m.byDot[rd]; held {
+				if m.byDot.get(rd) != nil {
 					continue
 				}
 				if g == nil {
@@ -447,23 +445,19 @@ func (m *Store) join(o *Store, mc, oc *crdt.Context, log *joinLog) int {
 	return changed
 }
 
-// reserve makes room for up to groups more groups and dots more values
-// when the values would more than double m: rebuilding both maps at their
-// final size once costs less than the rehashing of growing them step by
-// step.
+// reserve makes room for up to groups more groups when the values would
+// more than double m: rebuilding the map at its final size once costs less
+// than the rehashing of growing it step by step. (The dot index grows per
+// replica, and a large join is mostly one replica's values.)
 func (m *Store) reserve(groups, dots int) {
 	if dots <= m.dots || dots < 1024 {
 		return
 	}
 	byGroup := make(map[string]*group, len(m.groups)+groups)
-	byDot := make(map[rdot]*slot, m.dots+dots)
 	for k, g := range m.groups {
 		byGroup[k] = g
 	}
-	for d, s := range m.byDot {
-		byDot[d] = s
-	}
-	m.groups, m.byDot = byGroup, byDot
+	m.groups = byGroup
 }
 
 // Since returns the values of m whose dots have lacks, and the causal
@@ -494,12 +488,17 @@ func (m *Store) Clone() *Store {
 		return out
 	}
 	out.groups = make(map[string]*group, len(m.groups))
-	out.byDot = make(map[rdot]*slot, m.dots)
 	out.reps.ids = make(map[crdt.ReplicaID]uint32, len(m.reps.names))
 	for i, r := range m.reps.names {
 		out.reps.ids[r] = uint32(i)
 	}
 	out.reps.names = slices.Clone(m.reps.names)
+	out.byDot.byReplica = make([]map[uint64]*slot, len(m.byDot.byReplica))
+	for r, dm := range m.byDot.byReplica {
+		if len(dm) > 0 {
+			out.byDot.byReplica[r] = make(map[uint64]*slot, len(dm))
+		}
+	}
 	gs := make([]group, 0, len(m.groups))
 	ss := make([]slot, m.keys)
 	ptrs := make([]*slot, m.keys)
@@ -517,7 +516,7 @@ func (m *Store) Clone() *Store {
 			c.slots[i] = cs
 			for _, e := range s.es {
 				n, _ := rc.lookup(&m.reps, e.Dot.Replica)
-				out.byDot[rdot{n, e.Dot.Counter}] = cs
+				out.byDot.set(rdot{n, e.Dot.Counter}, cs)
 			}
 		}
 		out.groups[c.id] = c
