@@ -22,6 +22,9 @@ import (
 //   - edgesAt: the edges with a value naming a block as an end;
 //   - dots: per replica, the counters of the dots held, sorted, and removed,
 //     the dots of the context no longer held (both for DeltaSince).
+//
+// An element's keys need no index: the store keeps each id's keys together
+// (Store.entityKeys).
 type docIndex struct {
 	parent   map[string]string // block → parent its winning parentId names
 	children map[string]map[string]struct{}
