@@ -340,7 +340,7 @@ func decodeBody(r *msgpackx.Reader, maxRanges int) (*Doc, error) {
 		}
 		return s, nil
 	}
-	ld := newLoader(&d.store, replicas, r.Remaining()/48) // a typical entry takes ~50 bytes; maps grow if needed
+	ld := newLoader(&d.store, &d.ctx, replicas, r.Remaining()/48) // a typical entry takes ~50 bytes; maps grow if needed
 	var prevKind uint64
 	var prevID string
 	for i := 0; i < ngroups && r.Err() == nil; i++ {

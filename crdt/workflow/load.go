@@ -24,13 +24,28 @@ type loader struct {
 }
 
 // newLoader prepares m, which must be empty, for values whose dots name
-// replicas by their index in replicas (the encoding's sorted table), and
-// sizes it for about n values.
-func newLoader(m *Store, replicas []crdt.ReplicaID, n int) *loader {
+// replicas by their index in replicas (the encoding's sorted table) and
+// lie in ctx, and sizes it for about n values.
+func newLoader(m *Store, ctx *crdt.Context, replicas []crdt.ReplicaID, n int) *loader {
 	m.Grow(n)
 	m.init()
-	// Most values are usually one replica's; the others' maps grow.
-	m.byDot.hint = n / max(1, len(replicas))
+	// A replica's held counters are usually most of its range: index them
+	// in arrays (dotindex.go), within a budget of twice the values
+	// expected, so that a replica with a wide range and few values costs
+	// no more than the document. finish gives up those that came out
+	// sparse.
+	budget := uint64(2 * n)
+	for i, r := range replicas {
+		rs := ctx.Ranges(r)
+		if len(rs) == 0 {
+			continue
+		}
+		lo, hi := rs[0].Lo, rs[len(rs)-1].Hi
+		if span := hi - lo + 1; span <= budget {
+			m.byDot.reserveDense(uint32(i), lo, hi)
+			budget -= span
+		}
+	}
 	m.reps.ids = make(map[crdt.ReplicaID]uint32, len(replicas))
 	for i, r := range replicas {
 		m.reps.ids[r] = uint32(i)
@@ -114,11 +129,11 @@ func (l *loader) index(ridx uint32, d crdt.Dot, s *slot) bool {
 	return true
 }
 
-// finish drops the decoder's size hint and sorts the groups whose ids came out of order (each kind's ids
+// finish gives up the dot arrays that came out sparse and sorts the groups whose ids came out of order (each kind's ids
 // come sorted, but a later kind's new ids interleave with the earlier
 // ones), so that the first Encode walks them without sorting.
 func (l *loader) finish() {
-	l.m.byDot.hint = 0 // a replica that writes later starts small
+	l.m.byDot.settle()
 	if len(l.m.order.tail) > 0 {
 		l.m.order.fold()
 	}

@@ -212,7 +212,6 @@ func (m *Store) Dots(fn func(crdt.Dot)) {
 func (m *Store) Grow(n int) {
 	if m.groups == nil && n > 0 {
 		m.groups = make(map[string]*group, n/4)
-		m.byDot.hint = n
 	}
 }
 
@@ -493,12 +492,7 @@ func (m *Store) Clone() *Store {
 		out.reps.ids[r] = uint32(i)
 	}
 	out.reps.names = slices.Clone(m.reps.names)
-	out.byDot.byReplica = make([]map[uint64]*slot, len(m.byDot.byReplica))
-	for r, dm := range m.byDot.byReplica {
-		if len(dm) > 0 {
-			out.byDot.byReplica[r] = make(map[uint64]*slot, len(dm))
-		}
-	}
+	out.byDot = m.byDot.cloneShape()
 	gs := make([]group, 0, len(m.groups))
 	ss := make([]slot, m.keys)
 	ptrs := make([]*slot, m.keys)
