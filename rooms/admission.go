@@ -10,6 +10,9 @@ import (
 type Change struct {
 	WorkflowID string
 	Member     Identity
+	// Conn is the member's connection id (its session id), for logs;
+	// empty for a change the application made through Registry.Apply.
+	Conn string
 	// Delta is the delta to merge: the client's (Delta frame) or the one
 	// the server prepared (Operation frame). Admission must not change it.
 	Delta *workflow.Doc

@@ -194,7 +194,7 @@ func (rm *Room) handleApply(ev *applyEvent) {
 	w := &durableWaiter{reply: durable}
 	origin := protocol.Origin{UserID: ev.as.UserID, SessionID: AppSessionID}
 	for _, op := range ev.ops {
-		delta, raw, err := rm.runOperation(ev.as, op)
+		delta, raw, err := rm.runOperation(ev.as, "", op)
 		if err != nil {
 			code := protocol.CodeFor(err)
 			rm.metrics.refused(code)

@@ -32,7 +32,8 @@ func Admissions(checks ...Admission) Admission {
 //	action=block.lock / block.unlock   block=<id>
 //	action=variable.add / variable.update / variable.remove   variable=<id> [fields=...]
 //
-// with workflow, actor (user id), frame (delta or operation) and op (the
+// with workflow, actor (user id), conn (the session's connection id, when
+// a session made the change), frame (delta or operation) and op (the
 // operation's name, for operation frames). Values are never logged: only
 // ids and field names, since logs are kept and read more widely than the
 // documents they describe.
@@ -94,6 +95,9 @@ func AuditAdmission(logger *slog.Logger) Admission {
 			slog.String("workflow", c.WorkflowID),
 			slog.String("actor", c.Member.UserID),
 			slog.String("role", string(c.Member.Role)),
+		}
+		if c.Conn != "" {
+			base = append(base, slog.String("conn", c.Conn))
 		}
 		if c.Op != nil {
 			base = append(base, slog.String("frame", "operation"), slog.String("op", c.Op.Name()))

@@ -89,11 +89,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	m.repair = newRepairMetrics()
 	m.StoreReady.Set(1)
+	// Only the frame types this version defines get a series.
 	for t := range 256 {
 		ft := protocol.FrameType(t)
-		if ft.FromServer() {
+		if ft.FromServer() && ft.Known() {
 			m.framesOut[t] = m.FramesOut.WithLabelValues(ft.String())
 		}
+	}
+	// The store operations start at 0, so an alert on their rate has a
+	// series before the first failure.
+	for _, op := range []string{"load", "append", "snapshot", "delete", "refresh"} {
+		m.StoreErrors.WithLabelValues(op)
 	}
 	for _, c := range protocol.Codes() {
 		m.refusals[c] = m.Refusals.WithLabelValues(c.String())

@@ -541,7 +541,7 @@ func (rm *Room) handleJoin(ev *joinEvent) {
 		// A reload of the same tab replaces its ghost entry.
 		for _, ms := range rm.members {
 			if ms.id.UserID == id.UserID && ms.entry.TabSessionID == tab {
-				rm.logger.Debug("same-tab rejoin replaces a session", "old", ms.entry.SessionID, "new", ev.m.SessionID())
+				rm.logger.Debug("same-tab rejoin replaces a session", "conn", ev.m.SessionID(), "replaced_conn", ms.entry.SessionID)
 				rm.remove(ms)
 			}
 		}
@@ -672,7 +672,7 @@ func (rm *Room) handleDelta(ev *deltaEvent) {
 	}
 	start := rm.cfg.now()
 	nowMs := rm.nowMs()
-	c := &Change{WorkflowID: rm.id, Member: ms.id, Delta: ev.delta}
+	c := &Change{WorkflowID: rm.id, Member: ms.id, Conn: ms.entry.SessionID, Delta: ev.delta}
 	latest, err := admit(rm.doc, c, rm.cfg.ServerReplicaID, nowMs, rm.cfg.MaxClockSkew.Milliseconds())
 	var v workflow.Vetted
 	if err == nil {
@@ -728,7 +728,7 @@ func (rm *Room) handleOperation(ev *opEvent) {
 		nack(ev.m, ev.opID, protocol.NewError(protocol.CodeNotJoined, "join %q first", rm.id))
 		return
 	}
-	delta, raw, err := rm.runOperation(ms.id, ev.op)
+	delta, raw, err := rm.runOperation(ms.id, ms.entry.SessionID, ev.op)
 	if err != nil {
 		rm.refuse(ms, ev.opID, err)
 		return
@@ -741,7 +741,7 @@ func (rm *Room) handleOperation(ev *opEvent) {
 // before Prepare; then the built-in checks and Config.Admit), the merge and
 // the publish to the cluster. It returns the merged delta and its encoding,
 // or why op was refused, the document unchanged.
-func (rm *Room) runOperation(id Identity, op workflow.Op) (*workflow.Doc, []byte, error) {
+func (rm *Room) runOperation(id Identity, conn string, op workflow.Op) (*workflow.Doc, []byte, error) {
 	if err := rm.canTakeWork(0); err != nil {
 		return nil, nil, err
 	}
@@ -754,7 +754,7 @@ func (rm *Room) runOperation(id Identity, op workflow.Op) (*workflow.Doc, []byte
 	nowMs := rm.nowMs()
 	delta, err := rm.doc.Prepare(rm.clock.Now(nowMs), op)
 	if err == nil {
-		c := &Change{WorkflowID: rm.id, Member: id, Delta: delta, Op: op}
+		c := &Change{WorkflowID: rm.id, Member: id, Conn: conn, Delta: delta, Op: op}
 		_, err = admit(rm.doc, c, rm.cfg.ServerReplicaID, nowMs, rm.cfg.MaxClockSkew.Milliseconds())
 		if err == nil && rm.cfg.Admit != nil {
 			err = rm.cfg.Admit(rm.doc, c)
@@ -836,7 +836,7 @@ func (rm *Room) refuse(ms *memberState, opID string, err error) {
 	code := protocol.CodeFor(err)
 	rm.metrics.refused(code)
 	if code == protocol.CodeInternal {
-		rm.logger.Error("refusing an edit", "op", opID, "err", err)
+		rm.logger.Error("refusing an edit", "conn", ms.entry.SessionID, "op", opID, "err", err)
 	}
 	n := nackFrame(opID, code, err)
 	rm.sendTo(ms, n, protocol.AppendFrame(nil, n))
@@ -912,7 +912,7 @@ func (rm *Room) dropSlow() {
 			}
 			rm.remove(ms)
 			rm.metrics.slowConsumer()
-			rm.logger.Info("closing slow consumer", "session", ms.entry.SessionID)
+			rm.logger.Info("closing slow consumer", "conn", ms.entry.SessionID)
 			ms.m.Close(protocol.CloseSlowConsumer, "outbound queue full")
 		}
 		rm.rosterChanged(nil) // may mark more members slow

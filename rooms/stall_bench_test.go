@@ -90,11 +90,13 @@ func (a *ackMember) EnqueueReply(r [][]byte) bool {
 // BenchmarkHostileFrameStall drives a real room (its own goroutine, a
 // memory store) holding a 1,000-block document, where an honest member
 // edits a block every millisecond and a second honest member watches the
-// relays, while an attacker sends one adversarial 1 MiB delta of each
-// shape (workflowtest.AdversarialDeltas) per iteration, into a fresh room.
+// relays, while an attacker sends one adversarial delta of each shape
+// (workflowtest.AdversarialDeltas) per iteration, into a fresh room: for
+// "/admit" the largest the caps admit, for "/refuse" the 1 MiB one the
+// caps refuse (the session's decode refuses it; the room never sees it).
 // Metrics per hostile frame:
-//   - decode-ms: workflow.Decode of the frame's delta, which the session
-//     goroutine runs before the room sees it;
+//   - decode-ms: workflow.DecodeDelta of the frame's delta, which the
+//     session goroutine runs before the room sees it;
 //   - room-ms: from SubmitDelta to the attacker's Applied or Nack, the
 //     room loop's admission, Vet, merge, relay and ack;
 //   - max-gap-ms: the longest time between two relays the watcher
@@ -113,8 +115,24 @@ func BenchmarkHostileFrameStall(b *testing.B) {
 			ids = append(ids, fmt.Sprintf("block-%04d", i))
 		}
 	}
-	cases := append([]workflowtest.Adversarial{{Name: "none", Doc: base}},
-		workflowtest.AdversarialDeltas(b, base, ids, "evil", wall+10_000)...)
+	var cases []workflowtest.Adversarial
+	for _, c := range append([]workflowtest.Adversarial{{Name: "none", Doc: base}},
+		workflowtest.AdversarialDeltas(b, base, ids, "evil", wall+10_000)...) {
+		if c.Delta == nil {
+			cases = append(cases, c)
+			continue
+		}
+		admit := c
+		admit.Name, admit.Refused = c.Name+"/admit", nil
+		cases = append(cases, admit)
+		if c.Refused != nil {
+			// The 1 MiB delta of the shape: the session refuses it while
+			// decoding; the room never sees it.
+			refuse := c
+			refuse.Name, refuse.Delta = c.Name+"/refuse", nil
+			cases = append(cases, refuse)
+		}
+	}
 	for _, c := range cases {
 		b.Run(c.Name, func(b *testing.B) {
 			// The honest edits, built once: every iteration starts from
@@ -131,7 +149,7 @@ func BenchmarkHostileFrameStall(b *testing.B) {
 			}
 			seed := c.Doc // stored as a snapshot: some exceed what a log row may hold
 			var decode, room, gap time.Duration
-			b.ReportMetric(float64(len(c.Delta)), "delta-bytes")
+			b.ReportMetric(float64(max(len(c.Delta), len(c.Refused))), "delta-bytes")
 			b.ResetTimer()
 			for range b.N {
 				b.StopTimer()
@@ -206,9 +224,16 @@ func hostileFrame(b *testing.B, seed *workflow.Doc, edits [][]byte, c workflowte
 	time.Sleep(50 * time.Millisecond) // the honest relays settle into their pace
 	from := time.Now()
 	time.Sleep(20 * time.Millisecond)
+	if c.Refused != nil {
+		start := time.Now()
+		if _, err := workflow.DecodeDelta(slices.Clone(c.Refused)); !workflow.IsOverCap(err) {
+			b.Fatalf("%s: %v, want a cap's refusal", c.Name, err)
+		}
+		decode = time.Since(start)
+	}
 	if c.Delta != nil {
 		start := time.Now()
-		d, err := workflow.Decode(slices.Clone(c.Delta), workflow.DeltaLimits)
+		d, err := workflow.DecodeDelta(slices.Clone(c.Delta))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -12,29 +12,40 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowsync/flowsync/internal/buildinfo"
 	"github.com/flowsync/flowsync/sync/receipt"
 	"github.com/flowsync/flowsync/sync/server"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
+// version may be set at link time with -ldflags "-X main.version=…"; by
+// default the module version and VCS stamps of the build info are reported
+// (internal/buildinfo).
 var version = "dev"
 
 const usage = `usage: flowsync <command> [flags]
 
 commands:
   serve     run the sync server (flowsync serve -h for flags)
-  version   print the version
+  version   print the version, commit and its date, and Go version (also --version)
+  inspect   list the workflows of a stopped server's --data-dir: sizes, last change
+  export    write one workflow of a --data-dir: --workflow ID [--format json|binary]
+  import    join a binary export into a workflow of a --data-dir: --workflow ID [--in FILE]
 `
 
 // run is the whole command; main only wires the process to it.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	return runWithInput(ctx, args, getenv, os.Stdin, stdout, stderr)
+}
+
+// runWithInput is run with import's standard input.
+func runWithInput(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
 	switch args[0] {
-	case "version":
-		fmt.Fprintln(stdout, "flowsync", version)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, buildinfo.Read(version))
 		return 0
 	case "serve":
 		cfg, level, err := parseServe(args[1:], getenv, stderr)
@@ -45,7 +56,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			fmt.Fprintln(stderr, err)
 			return 2
 		}
-		logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+		logger := server.NewLogger(stderr, level)
 		srv, err := server.New(cfg, logger, nil)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
@@ -56,6 +67,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return 1
 		}
 		return 0
+	case "inspect", "export", "import":
+		return runTool(ctx, args[0], args[1:], getenv, stdin, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -103,7 +116,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 
 	var cfg server.Config
 	var origins, logLevel string
-	fs.StringVar(&cfg.Addr, "addr", env("addr", ":8080"), "listen address (FLOWSYNC_ADDR)")
+	fs.StringVar(&cfg.Addr, "addr", env("addr", ""), "listen address; default :8080, and 127.0.0.1:8080 with --dev (FLOWSYNC_ADDR)")
 	fs.BoolVar(&cfg.Dev, "dev", envBool("dev", false), "development mode: no authentication, every token accepted (FLOWSYNC_DEV)")
 	fs.StringVar(&cfg.DevRole, "dev-role", env("dev-role", "admin"), "role of every session in development mode: read, write or admin (FLOWSYNC_DEV_ROLE)")
 	fs.StringVar(&origins, "allowed-origins", env("allowed-origins", ""), "comma-separated browser origins allowed to connect; empty: same host only (FLOWSYNC_ALLOWED_ORIGINS)")
@@ -179,6 +192,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	if fs.NArg() > 0 {
 		return cfg, 0, fmt.Errorf("flowsync serve: unexpected argument %q", fs.Arg(0))
 	}
+	cfg.Addr = server.DefaultAddr(cfg.Addr, cfg.Dev)
 	if jwtSecretFile != "" {
 		keys, err := server.ReadJWTKeys(jwtSecretFile)
 		if err != nil {
@@ -218,6 +232,6 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		return cfg, 0, fmt.Errorf("flowsync: --postgres-max-conns %d is out of range", pgMaxConns)
 	}
 	cfg.Store.Postgres.MaxConns = int32(pgMaxConns)
-	cfg.Version = version
+	cfg.Version = buildinfo.Read(version).Version
 	return cfg, level, nil
 }

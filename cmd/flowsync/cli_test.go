@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -42,10 +43,38 @@ func TestParseServeFlagsAndEnv(t *testing.T) {
 	}
 }
 
+// `flowsync version` and `flowsync --version` print the same line: the
+// version, the commit and its date, and the Go version. A test binary
+// carries no VCS stamps, so it reports devel and unknown.
 func TestVersion(t *testing.T) {
-	var out bytes.Buffer
-	if code := run(context.Background(), []string{"version"}, func(string) string { return "" }, &out, &out); code != 0 || !strings.HasPrefix(out.String(), "flowsync ") {
-		t.Fatalf("%d %q", code, out.String())
+	for _, arg := range []string{"version", "--version"} {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), []string{arg}, func(string) string { return "" }, &out, &errb)
+		line := out.String()
+		if code != 0 || !strings.HasPrefix(line, "flowsync devel (commit unknown of unknown, go1.") || !strings.Contains(line, runtime.Version()) {
+			t.Fatalf("%s: exit %d, stdout %q, stderr %q", arg, code, line, errb.String())
+		}
+	}
+}
+
+// A dev server checks no tokens: it listens on loopback unless --addr (or
+// FLOWSYNC_ADDR) says otherwise; a production server on every interface.
+func TestParseServeDevListensOnLoopback(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"--dev"}, nil, "127.0.0.1:8080"},
+		{nil, map[string]string{"FLOWSYNC_DEV": "true"}, "127.0.0.1:8080"},
+		{[]string{"--dev", "--addr", ":8080"}, nil, ":8080"},
+		{[]string{"--dev"}, map[string]string{"FLOWSYNC_ADDR": "0.0.0.0:9000"}, "0.0.0.0:9000"},
+		{nil, nil, ":8080"},
+	} {
+		cfg, _, err := parseServe(c.args, func(k string) string { return c.env[k] }, io.Discard)
+		if err != nil || cfg.Addr != c.want {
+			t.Errorf("%v %v: addr %q (%v), want %q", c.args, c.env, cfg.Addr, err, c.want)
+		}
 	}
 }
 

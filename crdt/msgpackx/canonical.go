@@ -36,7 +36,8 @@ func CheckCanonical(b []byte, lim Limits) error {
 	if err := Check(b, lim); err != nil {
 		return err
 	}
-	end, err := canonicalValue(b, 0)
+	budget := math.MaxInt
+	end, err := canonicalValue(b, 0, &budget)
 	if err != nil {
 		return err
 	}
@@ -50,8 +51,41 @@ func CheckCanonical(b []byte, lim Limits) error {
 // exactly one well-formed value (Check passed on them, or Reader.Raw
 // returned them): it skips the bounds walk. On other input it may panic.
 func CheckCanonicalForm(b []byte) error {
-	_, err := canonicalValue(b, 0)
+	budget := math.MaxInt
+	_, err := canonicalValue(b, 0, &budget)
 	return err
+}
+
+// ErrTooManyNodes: a value holds more msgpack nodes (scalars, arrays and
+// maps, each map key and value counted) than the budget allows.
+var ErrTooManyNodes = errors.New("msgpackx: value holds too many nodes")
+
+// CheckCanonicalNodes is CheckCanonicalForm that also counts the nodes of
+// the value (1 for a scalar; a container counts 1 plus its elements, a map's
+// keys and values both) and refuses with ErrTooManyNodes as soon as a
+// container's header would take the count past budget, before walking it.
+// It returns the count. Its input needs what CheckCanonicalForm's does.
+func CheckCanonicalNodes(b []byte, budget int) (int, error) {
+	left := budget - 1
+	if left < 0 {
+		return 0, fmt.Errorf("%w: more than %d", ErrTooManyNodes, budget)
+	}
+	if _, err := canonicalValue(b, 0, &left); err != nil {
+		if errors.Is(err, ErrTooManyNodes) {
+			err = fmt.Errorf("%w: more than %d", ErrTooManyNodes, budget)
+		}
+		return 0, err
+	}
+	return budget - left, nil
+}
+
+// spend takes n nodes from the budget, failing when it runs out.
+func spend(budget *int, n int) error {
+	if *budget < n {
+		return ErrTooManyNodes
+	}
+	*budget -= n
+	return nil
 }
 
 func notCanonical(off int, what string) error {
@@ -60,8 +94,9 @@ func notCanonical(off int, what string) error {
 
 // canonicalValue checks the value at off and returns the offset past it. b
 // has passed Check, so every length fits and the nesting is bounded by the
-// Check's depth limit (at most 64), which bounds the recursion.
-func canonicalValue(b []byte, off int) (int, error) {
+// Check's depth limit (at most 64), which bounds the recursion. Each
+// container's elements are taken from *budget before they are walked.
+func canonicalValue(b []byte, off int, budget *int) (int, error) {
 	c := b[off]
 	start := off
 	off++
@@ -71,9 +106,9 @@ func canonicalValue(b []byte, off int) (int, error) {
 	case c >= 0xa0 && c <= 0xbf:
 		return off + int(c&0x1f), nil
 	case c >= 0x90 && c <= 0x9f:
-		return canonicalArray(b, off, int(c&0x0f))
+		return canonicalArray(b, off, int(c&0x0f), budget)
 	case c >= 0x80 && c <= 0x8f:
-		return canonicalMap(b, off, int(c&0x0f))
+		return canonicalMap(b, off, int(c&0x0f), budget)
 	}
 	switch c {
 	case 0xcc:
@@ -146,41 +181,47 @@ func canonicalValue(b []byte, off int) (int, error) {
 		if n <= 15 {
 			return 0, notCanonical(start, "array16 that fits a fixarray")
 		}
-		return canonicalArray(b, off+2, n)
+		return canonicalArray(b, off+2, n, budget)
 	case 0xdd:
 		n := int(binary.BigEndian.Uint32(b[off:]))
 		if n <= math.MaxUint16 {
 			return 0, notCanonical(start, "array32 that fits an array16")
 		}
-		return canonicalArray(b, off+4, n)
+		return canonicalArray(b, off+4, n, budget)
 	case 0xde:
 		n := int(binary.BigEndian.Uint16(b[off:]))
 		if n <= 15 {
 			return 0, notCanonical(start, "map16 that fits a fixmap")
 		}
-		return canonicalMap(b, off+2, n)
+		return canonicalMap(b, off+2, n, budget)
 	case 0xdf:
 		n := int(binary.BigEndian.Uint32(b[off:]))
 		if n <= math.MaxUint16 {
 			return 0, notCanonical(start, "map32 that fits a map16")
 		}
-		return canonicalMap(b, off+4, n)
+		return canonicalMap(b, off+4, n, budget)
 	}
 	// Check refuses every other byte.
 	return 0, fmt.Errorf("%w: 0x%02x at offset %d", ErrBadByte, c, start)
 }
 
-func canonicalArray(b []byte, off, n int) (int, error) {
+func canonicalArray(b []byte, off, n int, budget *int) (int, error) {
+	if err := spend(budget, n); err != nil {
+		return 0, err
+	}
 	var err error
 	for range n {
-		if off, err = canonicalValue(b, off); err != nil {
+		if off, err = canonicalValue(b, off, budget); err != nil {
 			return 0, err
 		}
 	}
 	return off, nil
 }
 
-func canonicalMap(b []byte, off, n int) (int, error) {
+func canonicalMap(b []byte, off, n int, budget *int) (int, error) {
+	if err := spend(budget, 2*n); err != nil {
+		return 0, err
+	}
 	var prev []byte
 	for i := range n {
 		c := b[off]
@@ -188,7 +229,7 @@ func canonicalMap(b []byte, off, n int) (int, error) {
 			return 0, notCanonical(off, "map key that is not a string")
 		}
 		keyAt := off
-		end, err := canonicalValue(b, off)
+		end, err := canonicalValue(b, off, budget)
 		if err != nil {
 			return 0, err
 		}
@@ -197,7 +238,7 @@ func canonicalMap(b []byte, off, n int) (int, error) {
 			return 0, notCanonical(keyAt, "map keys not sorted and unique")
 		}
 		prev = key
-		if off, err = canonicalValue(b, end); err != nil {
+		if off, err = canonicalValue(b, end, budget); err != nil {
 			return 0, err
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 )
 
 // Limits bounds what Check accepts. Zero fields take the defaults.
@@ -59,7 +60,27 @@ func Check(b []byte, lim Limits) error {
 	if len(b) > lim.MaxBytes {
 		return fmt.Errorf("%w: %d > %d bytes", ErrTooLarge, len(b), lim.MaxBytes)
 	}
-	end, err := skip(b, 0, lim.MaxDepth)
+	return checkNodes(b, lim, math.MaxInt)
+}
+
+// CheckNodes is Check that also refuses, with ErrTooManyNodes, an input of
+// more than maxNodes msgpack nodes (every scalar, array and map, each map key
+// and value counted), as soon as the walk reaches the node past it: a
+// decoder that knows how many nodes an admissible input can hold stops
+// there instead of walking the rest.
+func CheckNodes(b []byte, lim Limits, maxNodes int) error {
+	lim = lim.withDefaults()
+	if len(b) == 0 {
+		return ErrEmpty
+	}
+	if len(b) > lim.MaxBytes {
+		return fmt.Errorf("%w: %d > %d bytes", ErrTooLarge, len(b), lim.MaxBytes)
+	}
+	return checkNodes(b, lim, maxNodes)
+}
+
+func checkNodes(b []byte, lim Limits, maxNodes int) error {
+	end, err := skip(b, 0, lim.MaxDepth, maxNodes)
 	if err != nil {
 		return err
 	}
@@ -75,17 +96,18 @@ func Skip(b []byte, off, maxDepth int) (int, error) {
 	if maxDepth <= 0 {
 		maxDepth = defaultMaxDepth
 	}
-	return skip(b, off, maxDepth)
+	return skip(b, off, maxDepth, math.MaxInt)
 }
 
 // skip iterates rather than recursing on the last pending element count so
 // that a long flat array costs no stack; depth is tracked explicitly.
-func skip(b []byte, off, maxDepth int) (int, error) {
+// It refuses the node past maxNodes with ErrTooManyNodes.
+func skip(b []byte, off, maxDepth, maxNodes int) (int, error) {
 	// pending[i] is how many values are still expected at depth i.
 	var stack [64]int
 	pending := stack[:0]
 	need := 1
-	for {
+	for nodes := 1; ; nodes++ {
 		for need == 0 {
 			if len(pending) == 0 {
 				return off, nil
@@ -94,6 +116,9 @@ func skip(b []byte, off, maxDepth int) (int, error) {
 			pending = pending[:len(pending)-1]
 		}
 		need--
+		if nodes > maxNodes {
+			return off, fmt.Errorf("%w: more than %d at offset %d", ErrTooManyNodes, maxNodes, off)
+		}
 		if off >= len(b) {
 			return off, fmt.Errorf("%w at offset %d", ErrTruncated, off)
 		}

@@ -8,19 +8,18 @@ import (
 	"github.com/flowsync/flowsync/crdt/workflow/workflowtest"
 )
 
-// Adversarial deltas: the largest a client may send (DeltaLimits, 1 MiB),
-// shaped to make decoding and merging as costly as possible
-// (workflowtest.AdversarialDeltas), merged into a
-// realistic 1,000-block document. Each iteration decodes the delta and
-// merges it into a fresh copy of the document; the copy is made with the
-// timer stopped. Goal: ≤ 10 ms each.
+// Adversarial deltas (workflowtest.AdversarialDeltas), merged into a
+// realistic 1,000-block document. For each shape, "admit" decodes the
+// largest delta DecodeDelta admits (DeltaLimits and DeltaCaps) and merges
+// it into a fresh copy of the document, made with the timer stopped;
+// "refuse" decodes the 1 MiB delta of the shape, which a cap refuses.
+// Goal: ≤ 10 ms each.
 //
 //	go test -run XXX -bench Adversarial -benchtime 20x ./crdt/workflow
-
 func BenchmarkAdversarialDelta(b *testing.B) {
 	base, ids := workflow.BuildBenchDoc(b, 1000)
 	for _, c := range workflowtest.AdversarialDeltas(b, base, ids, "evil", workflow.BenchWall) {
-		b.Run(c.Name, func(b *testing.B) {
+		b.Run(c.Name+"/admit", func(b *testing.B) {
 			b.ReportAllocs()
 			b.ReportMetric(float64(len(c.Delta)), "delta-bytes")
 			var cpu time.Duration
@@ -29,11 +28,31 @@ func BenchmarkAdversarialDelta(b *testing.B) {
 				doc := c.Doc.Clone()
 				before := cpuTime(b)
 				b.StartTimer()
-				d, err := workflow.Decode(c.Delta, workflow.DeltaLimits)
+				d, err := workflow.DecodeDelta(c.Delta)
 				if err != nil {
 					b.Fatal(err)
 				}
 				doc.Merge(d)
+				b.StopTimer()
+				cpu += cpuTime(b) - before
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(cpu.Microseconds())/1e3/float64(b.N), "cpu-ms/op")
+		})
+		if c.Refused == nil {
+			continue
+		}
+		b.Run(c.Name+"/refuse", func(b *testing.B) {
+			b.ReportAllocs()
+			b.ReportMetric(float64(len(c.Refused)), "delta-bytes")
+			var cpu time.Duration
+			for range b.N {
+				b.StopTimer()
+				before := cpuTime(b)
+				b.StartTimer()
+				if _, err := workflow.DecodeDelta(c.Refused); !workflow.IsOverCap(err) {
+					b.Fatalf("refused shape: %v", err)
+				}
 				b.StopTimer()
 				cpu += cpuTime(b) - before
 				b.StartTimer()

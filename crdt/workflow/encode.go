@@ -205,6 +205,14 @@ func kindRuns(m *Store) []kindGroup {
 // ErrFormatVersion, or ErrMalformed and, where it applies, ErrNotCanonical,
 // ErrOutOfDomain or ErrTooManyRanges.
 func Decode(b []byte, lim msgpackx.Limits) (*Doc, error) {
+	return DecodeCapped(b, lim, Caps{})
+}
+
+// DecodeCapped is Decode that also holds the input to caps (a zero field is
+// no cap): a count beyond one is refused with ErrTooManyValues,
+// ErrTooManyReplicas, ErrTooManyRanges or ErrTooManyValueNodes, wrapped in
+// ErrMalformed, as soon as its header is read.
+func DecodeCapped(b []byte, lim msgpackx.Limits, caps Caps) (*Doc, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("%w: empty input", ErrMalformed)
 	}
@@ -215,10 +223,14 @@ func Decode(b []byte, lim msgpackx.Limits) (*Doc, error) {
 	// 10,000-block document costs one allocation for its values, not one per
 	// value.
 	body := slices.Clone(b[1:])
-	if err := msgpackx.Check(body, lim); err != nil {
+	caps = caps.resolved(lim)
+	if err := msgpackx.CheckNodes(body, lim, caps.maxNodes()); err != nil {
+		if errors.Is(err, msgpackx.ErrTooManyNodes) {
+			return nil, fmt.Errorf("%w: %w: %w", ErrMalformed, ErrTooManyNodes, err)
+		}
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	d, err := decodeBody(msgpackx.NewCanonicalReader(body), MaxRanges(lim))
+	d, err := decodeBody(msgpackx.NewCanonicalReader(body), caps)
 	if err != nil {
 		if errors.Is(err, msgpackx.ErrNotCanonical) && !errors.Is(err, ErrNotCanonical) {
 			err = fmt.Errorf("%w: %w", ErrNotCanonical, err)
@@ -236,11 +248,14 @@ func outOfDomain(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrOutOfDomain}, args...)...)
 }
 
-func decodeBody(r *msgpackx.Reader, maxRanges int) (*Doc, error) {
+func decodeBody(r *msgpackx.Reader, caps Caps) (*Doc, error) {
 	if n := r.ArrayHeader(); n != 3 {
 		return nil, fmt.Errorf("top level has %d elements, want 3", n)
 	}
 	nrep := r.ArrayHeader()
+	if nrep > caps.MaxReplicas {
+		return nil, overCap(ErrTooManyReplicas, caps.MaxReplicas)
+	}
 	replicas := make([]crdt.ReplicaID, nrep)
 	for i := range replicas {
 		s := r.StringBytes()
@@ -292,8 +307,8 @@ func decodeBody(r *msgpackx.Reader, maxRanges int) (*Doc, error) {
 		if n == 0 || n%2 != 0 {
 			return nil, fmt.Errorf("context ranges of %q: %d numbers, want a positive even count", replica, n)
 		}
-		if ranges += n / 2; ranges > maxRanges {
-			return nil, fmt.Errorf("%w: more than %d", ErrTooManyRanges, maxRanges)
+		if ranges += n / 2; ranges > caps.MaxRanges {
+			return nil, overCap(ErrTooManyRanges, caps.MaxRanges)
 		}
 		if len(slab)+n/2 > cap(slab) {
 			slab = make([]crdt.Range, 0, max(n/2, 2*cap(slab)))
@@ -322,6 +337,11 @@ func decodeBody(r *msgpackx.Reader, maxRanges int) (*Doc, error) {
 		d.ctx.AddRanges(replica, rs)
 	}
 	ngroups := r.ArrayHeader()
+	// Every group holds at least one entry.
+	if ngroups > caps.MaxValues {
+		return nil, overCap(ErrTooManyValues, caps.MaxValues)
+	}
+	values, nodesLeft := 0, caps.MaxValueNodes
 	// Ids repeat across kinds (a block's fields and sub-blocks) and field
 	// names repeat across blocks: decode each distinct string once. Only
 	// the first maxInterned are kept: past them a delta is made of distinct
@@ -340,7 +360,7 @@ func decodeBody(r *msgpackx.Reader, maxRanges int) (*Doc, error) {
 		}
 		return s, nil
 	}
-	ld := newLoader(&d.store, &d.ctx, replicas, r.Remaining()/48) // a typical entry takes ~50 bytes; maps grow if needed
+	ld := newLoader(&d.store, &d.ctx, replicas, min(r.Remaining()/48, caps.MaxValues)) // a typical entry takes ~50 bytes; maps grow if needed
 	var prevKind uint64
 	var prevID string
 	for i := 0; i < ngroups && r.Err() == nil; i++ {
@@ -365,6 +385,9 @@ func decodeBody(r *msgpackx.Reader, maxRanges int) (*Doc, error) {
 		n := r.ArrayHeader()
 		if r.Err() == nil && n == 0 {
 			return nil, notCanonical("group (%d, %q) has no entries", kind, id)
+		}
+		if values += n; values > caps.MaxValues {
+			return nil, overCap(ErrTooManyValues, caps.MaxValues)
 		}
 		membership := isMembership(Kind(kind))
 		if r.Err() == nil {
@@ -413,9 +436,14 @@ func decodeBody(r *msgpackx.Reader, maxRanges int) (*Doc, error) {
 			}
 			var v Value
 			if len(raw) > 0 && raw[0] != 0xc0 {
-				if err := checkValue(raw); err != nil {
+				used, err := checkValue(raw, nodesLeft)
+				if err != nil {
+					if errors.Is(err, msgpackx.ErrTooManyNodes) {
+						return nil, overCap(ErrTooManyValueNodes, caps.MaxValueNodes)
+					}
 					return nil, fmt.Errorf("value of (%d, %q, %q): %w", kind, id, sub, err)
 				}
+				nodesLeft -= used
 				v = Value(raw[:len(raw):len(raw)])
 			}
 			if !ld.put(Kind(kind), sub, uint32(ridx), dot, Cell{Wall: wall, Logical: uint32(logical), Value: v}) {
@@ -457,13 +485,17 @@ func entryAfter(sub string, ridx, counter uint64, prevSub string, prevRidx, prev
 // checkValue holds an embedded value to the canonical value form, with
 // non-finite numbers reported as out of the domain. raw is one well-formed
 // value (Reader.Raw or an encoder returned it), as CheckCanonicalForm needs.
-func checkValue(raw []byte) error {
-	err := msgpackx.CheckCanonicalForm(raw)
+// It returns the value's nodes, refusing with msgpackx.ErrTooManyNodes past
+// budget.
+func checkValue(raw []byte, budget int) (int, error) {
+	n, err := msgpackx.CheckCanonicalNodes(raw, budget)
 	switch {
 	case err == nil:
-		return nil
+		return n, nil
+	case errors.Is(err, msgpackx.ErrTooManyNodes):
+		return 0, err
 	case errors.Is(err, msgpackx.ErrNonFinite):
-		return fmt.Errorf("%w: %w", ErrOutOfDomain, err)
+		return 0, fmt.Errorf("%w: %w", ErrOutOfDomain, err)
 	}
-	return fmt.Errorf("%w: %w", ErrNotCanonical, err)
+	return 0, fmt.Errorf("%w: %w", ErrNotCanonical, err)
 }

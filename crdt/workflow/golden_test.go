@@ -44,6 +44,9 @@ type goldenFile struct {
 	// removed) with Go's verdict, so the TypeScript decoder can prove it
 	// accepts and refuses exactly the same inputs.
 	Decode []goldenDecode `json:"decode"`
+	// CapDecode holds deltas at and one past small caps, with Go's verdict
+	// under those caps (DecodeCapped with DeltaLimits): "" or the reason.
+	CapDecode []goldenCapDecode `json:"capDecode"`
 	// InvalidUTF8 holds documents whose string values are not valid UTF-8
 	// (written cell by cell, as a raw delta from any client could), with Go's
 	// view JSON and the outcome of operations whose name checks read them.
@@ -129,9 +132,30 @@ type goldenContext struct {
 }
 
 type goldenChunks struct {
-	Doc    string   `json:"doc"`
-	Limit  int      `json:"limit"`
-	Chunks []string `json:"chunks"`
+	Doc    string      `json:"doc"`
+	Limit  int         `json:"limit"`
+	Caps   *goldenCaps `json:"caps,omitempty"` // absent: DeltaCaps
+	Chunks []string    `json:"chunks"`
+}
+
+// goldenCaps is a workflow.Caps (0: no cap).
+type goldenCaps struct {
+	MaxValues     int `json:"maxValues"`
+	MaxReplicas   int `json:"maxReplicas"`
+	MaxRanges     int `json:"maxRanges"`
+	MaxValueNodes int `json:"maxValueNodes"`
+}
+
+func (c goldenCaps) caps() Caps {
+	return Caps{MaxValues: c.MaxValues, MaxReplicas: c.MaxReplicas, MaxRanges: c.MaxRanges, MaxValueNodes: c.MaxValueNodes}
+}
+
+// goldenCapDecode is one delta decoded under Caps: Reason is "" when it is
+// admitted, else the TypeScript DecodeReason of Go's sentinel.
+type goldenCapDecode struct {
+	Bytes  string     `json:"bytes"`
+	Caps   goldenCaps `json:"caps"`
+	Reason string     `json:"reason"`
 }
 
 func goldenB64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
@@ -1036,7 +1060,67 @@ func goldenChunkSets(t *testing.T, cases []*goldenCase) []goldenChunks {
 			}
 			out = append(out, goldenChunks{Doc: goldenB64(raw), Limit: limit, Chunks: enc})
 		}
+		// Small caps, so that these documents are cut by counts.
+		for _, gc := range []goldenCaps{
+			{MaxValues: 5, MaxReplicas: 2, MaxRanges: 4, MaxValueNodes: 12},
+			{MaxValues: 3},
+			{MaxReplicas: 1, MaxRanges: 2},
+			{MaxValueNodes: 8},
+		} {
+			for _, limit := range []int{1024, 1 << 20} {
+				var enc []string
+				joined := New()
+				for _, ch := range d.EncodeChunksCapped(limit, gc.caps()) {
+					enc = append(enc, goldenB64(ch))
+					cd, err := DecodeCapped(ch, DeltaLimits, gc.caps())
+					if err != nil && gc.MaxValueNodes == 0 {
+						t.Fatalf("a chunk of %q under %+v: %v", name, gc, err)
+					}
+					if cd == nil {
+						cd, _ = Decode(ch, DeltaLimits) // one value past the node cap: alone
+					}
+					joined.Merge(cd)
+				}
+				if !joined.Equal(d) {
+					t.Fatalf("chunks of %q at %d under %+v do not join to the document", name, limit, gc)
+				}
+				c := gc
+				out = append(out, goldenChunks{Doc: goldenB64(raw), Limit: limit, Caps: &c, Chunks: enc})
+			}
+		}
 	}
+	return out
+}
+
+// goldenCapDecodes records each cap's shape (capShapes) at and one past a
+// small cap, and Go's verdict.
+func goldenCapDecodes(t *testing.T) []goldenCapDecode {
+	reasons := map[error]string{ErrTooManyValues: "TooManyValues", ErrTooManyReplicas: "TooManyReplicas", ErrTooManyRanges: "TooManyRanges", ErrTooManyValueNodes: "TooManyValueNodes"}
+	gc := goldenCaps{MaxValues: 6, MaxReplicas: 3, MaxRanges: 5, MaxValueNodes: 10}
+	var out []goldenCapDecode
+	for _, s := range capShapes {
+		n := s.cap(gc.caps())
+		for _, k := range []int{n - 1, n, n + 1} {
+			b := s.build(k)
+			reason := ""
+			if _, err := DecodeCapped(b, DeltaLimits, gc.caps()); err != nil {
+				if reason = reasons[s.sentinel]; !errors.Is(err, s.sentinel) {
+					t.Fatalf("%s, %d under %+v: %v", s.name, k, gc, err)
+				}
+			}
+			if (reason != "") != (k > n) {
+				t.Fatalf("%s, %d under %+v: reason %q", s.name, k, gc, reason)
+			}
+			out = append(out, goldenCapDecode{Bytes: goldenB64(b), Caps: gc, Reason: reason})
+		}
+	}
+	// Far past the node cap: more nodes in all than any delta within the
+	// caps holds, refused by the form check's walk before decoding.
+	far := capShapes[3].build(200)
+	if _, err := DecodeCapped(far, DeltaLimits, gc.caps()); !errors.Is(err, ErrTooManyNodes) {
+		t.Fatalf("200 value nodes under %+v: %v, want ErrTooManyNodes", gc, err)
+	}
+	out = append(out, goldenCapDecode{Bytes: goldenB64(far), Caps: gc, Reason: "TooManyNodes"})
 	return out
 }
 
@@ -1100,7 +1184,7 @@ func buildGolden(t *testing.T) []byte {
 			t.Errorf("golden vectors never refuse an operation with %s", s.name)
 		}
 	}
-	f := goldenFile{Version: 1, Cases: cases, Values: goldenValues(t), Contexts: goldenContexts(), Chunks: goldenChunkSets(t, cases), Decode: goldenDecodes(t, cases), InvalidUTF8: goldenInvalidUTF8(t)}
+	f := goldenFile{Version: 1, Cases: cases, Values: goldenValues(t), Contexts: goldenContexts(), Chunks: goldenChunkSets(t, cases), Decode: goldenDecodes(t, cases), CapDecode: goldenCapDecodes(t), InvalidUTF8: goldenInvalidUTF8(t)}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

@@ -44,7 +44,7 @@ func BenchmarkOrdinaryDelta(b *testing.B) {
 					server = base.Clone()
 					b.StartTimer()
 				}
-				d, err := Decode(encs[j], DeltaLimits)
+				d, err := DecodeDelta(encs[j])
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -8,26 +8,35 @@ import (
 )
 
 // EncodeChunks encodes d as one or more chunks, each a valid delta of at
-// most about limit encoded bytes, whose join, in any order, is d. It is how a
-// large catch-up or anti-entropy answer travels in frames of bounded size.
-// It returns nil for an empty d.
+// most about limit encoded bytes and within DeltaCaps, whose join, in any
+// order, is d. It is how a large edit, catch-up or anti-entropy answer
+// travels in frames that a receiver admits. It returns nil for an empty d.
 //
-// A d that encodes within limit is one chunk, as is. Otherwise its entries
-// are taken in key order and cut into runs (a run never splits one key's
-// concurrent values); every chunk but the last carries its entries and a
-// context of exactly their dots, and the last carries its entries and every
-// other dot of d's context (which includes the dots of removals). No
-// chunk's context holds the dot of another chunk's entry, so no chunk
-// removes what another adds: the chunks commute with each other and with
-// any other delta. A single key whose values exceed limit, or a very
-// fragmented context, can make a chunk larger than limit; callers bound
-// frames separately (DeltaLimits).
+// A d that encodes within limit and DeltaCaps is one chunk, as is.
+// Otherwise its entries are taken in key order and cut into runs, each
+// carrying its entries and a context of exactly their dots; a run never
+// splits one key's concurrent values unless they alone pass a cap (which no
+// honest document does: a replica holds one value per key). Every other
+// dot of d's context (which includes the dots of removals) follows, replica
+// by replica, in the last run and then, as the caps and limit require, in
+// context-only chunks. No chunk's context holds the dot of another chunk's
+// entry, so no chunk removes what another adds: the chunks commute with
+// each other and with any other delta. A single value larger than limit,
+// or with more nodes than DeltaCaps.MaxValueNodes, makes a chunk that
+// breaks them; callers bound frames separately (DeltaLimits).
 func (d *Doc) EncodeChunks(limit int) [][]byte {
+	return d.EncodeChunksCapped(limit, DeltaCaps)
+}
+
+// EncodeChunksCapped is EncodeChunks cutting by caps instead of DeltaCaps
+// (a zero field is no cap).
+func (d *Doc) EncodeChunksCapped(limit int, caps Caps) [][]byte {
 	if d.IsEmpty() {
 		return nil
 	}
+	caps = caps.resolved(DocLimits)
 	whole := d.Encode()
-	if len(whole) <= limit {
+	if len(whole) <= limit && d.Counts().Within(caps) {
 		return [][]byte{whole}
 	}
 	type group struct {
@@ -54,9 +63,12 @@ func (d *Doc) EncodeChunks(limit int) [][]byte {
 		overhead += len(r) + 8
 	}
 	budget := max(limit-overhead, limit/2)
+	// A run's context is its dots, a range each at most.
+	maxEntries := min(caps.MaxValues, caps.MaxRanges)
 
 	var chunks []*Doc
-	cur, curSize := New(), 0
+	cur, curSize, curNodes := New(), 0, 0
+	curReplicas := map[crdt.ReplicaID]bool{}
 	// A chunk's dots, added to its context in order once it is complete: in
 	// key order they are scattered, and adding each into the middle of the
 	// ranges would cost a copy of the tail per dot.
@@ -70,24 +82,84 @@ func (d *Doc) EncodeChunks(limit int) [][]byte {
 		}
 		dots = dots[:0]
 	}
+	next := func() {
+		seal()
+		chunks = append(chunks, cur)
+		cur, curSize, curNodes = New(), 0, 0
+		clear(curReplicas)
+	}
+	nodes := make([]int, 0, 16)
 	for _, g := range groups {
-		if curSize > 0 && curSize+g.size > budget {
-			seal()
-			chunks = append(chunks, cur)
-			cur, curSize = New(), 0
+		nodes = nodes[:0]
+		gNodes, gReplicas := 0, 0
+		var seen map[crdt.ReplicaID]bool // concurrent values only
+		if len(g.entries) > 1 {
+			seen = make(map[crdt.ReplicaID]bool, len(g.entries))
 		}
 		for _, e := range g.entries {
+			n := valueNodes(e.Value.Value)
+			nodes = append(nodes, n)
+			gNodes += n
+			if !curReplicas[e.Dot.Replica] && !seen[e.Dot.Replica] {
+				gReplicas++
+				if seen != nil {
+					seen[e.Dot.Replica] = true
+				}
+			}
+		}
+		if n := cur.store.NumDots(); n > 0 && (curSize+g.size > budget || n+len(g.entries) > maxEntries ||
+			curNodes+gNodes > caps.MaxValueNodes || len(curReplicas)+gReplicas > caps.MaxReplicas) {
+			next()
+		}
+		for i, e := range g.entries {
+			// Only a key whose values alone pass a cap gets here full.
+			if n := cur.store.NumDots(); n > 0 && (n+1 > maxEntries || curNodes+nodes[i] > caps.MaxValueNodes ||
+				!curReplicas[e.Dot.Replica] && len(curReplicas)+1 > caps.MaxReplicas) {
+				next()
+			}
 			cur.store.Put(g.key, e.Dot, e.Value)
 			dots = append(dots, e.Dot)
+			curNodes += nodes[i]
+			curReplicas[e.Dot.Replica] = true
 		}
 		curSize += g.size
 	}
 	seal()
-	earlier := crdt.NewContext()
+	held := crdt.NewContext()
 	for _, c := range chunks {
-		earlier.Merge(&c.ctx)
+		held.Merge(&c.ctx)
 	}
-	cur.ctx.Merge(d.ctx.Missing(earlier))
+	held.Merge(&cur.ctx)
+	rest := d.ctx.Missing(held)
+
+	// The rest of the context joins the last run, and context-only chunks
+	// after it, as the caps and the limit allow. The replica table is in
+	// the budget already; allow bounds the bytes of the ranges.
+	leftRanges := caps.MaxRanges - cur.ctx.NumRanges()
+	leftReplicas := caps.MaxReplicas - cur.ctx.NumReplicas()
+	allow, used := max(budget-curSize, limit/4), 0
+	for _, r := range rest.Replicas() {
+		rs := rest.Ranges(r)
+		from, prev := 0, uint64(0)
+		named := len(cur.ctx.Ranges(r)) > 0
+		for i, rg := range rs {
+			cost := uintLen(rg.Lo-prev) + uintLen(rg.Hi-rg.Lo)
+			prev = rg.Hi
+			if !named && leftReplicas < 1 || leftRanges < 1 || used > 0 && used+cost > allow {
+				cur.ctx.AddRanges(r, slices.Clone(rs[from:i]))
+				chunks = append(chunks, cur)
+				cur, from, named = New(), i, false
+				leftRanges, leftReplicas, allow, used = caps.MaxRanges, caps.MaxReplicas, budget, 0
+			}
+			if !named {
+				named = true
+				leftReplicas--
+			}
+			leftRanges--
+			used += cost
+		}
+		cur.ctx.AddRanges(r, slices.Clone(rs[from:]))
+	}
 	chunks = append(chunks, cur)
 
 	out := make([][]byte, len(chunks))
@@ -95,4 +167,19 @@ func (d *Doc) EncodeChunks(limit int) [][]byte {
 		out[i] = c.Encode()
 	}
 	return out
+}
+
+// uintLen is the length of n's shortest msgpack unsigned form.
+func uintLen(n uint64) int {
+	switch {
+	case n < 1<<7:
+		return 1
+	case n < 1<<8:
+		return 2
+	case n < 1<<16:
+		return 3
+	case n < 1<<32:
+		return 5
+	}
+	return 9
 }

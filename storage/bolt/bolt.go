@@ -13,7 +13,8 @@
 // batches its own deltas), so the number of fsyncs follows the disk's
 // latency rather than the number of busy documents.
 // The file is locked: a second process opening it waits OpenTimeout and
-// fails.
+// fails with a LockedError (ErrLocked) naming the file and, on Linux, the
+// process that holds it.
 //
 // Layout (bucket names are bytes on disk; changing them needs a
 // migration):
@@ -71,6 +72,10 @@ type Config struct {
 	// OpenTimeout bounds the wait for the file lock another process holds.
 	// Default: 5 s.
 	OpenTimeout time.Duration
+	// ReadOnly opens an existing file for reading (inspect and export
+	// tools): nothing is created or written, and every write method
+	// fails. bbolt's lock still excludes a server holding the file.
+	ReadOnly bool
 }
 
 func (c Config) withDefaults() Config {
@@ -114,16 +119,35 @@ func Open(cfg Config) (*Store, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o700); err != nil {
+	if cfg.ReadOnly {
+		if _, err := os.Stat(cfg.Path); err != nil {
+			return nil, fmt.Errorf("bolt: no store to read: %w", err)
+		}
+	} else if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o700); err != nil {
 		return nil, fmt.Errorf("bolt: %w", err)
 	}
 	db, err := bbolt.Open(cfg.Path, 0o600, &bbolt.Options{
 		Timeout:      cfg.OpenTimeout,
 		NoSync:       false, // durability is the promise
 		FreelistType: bbolt.FreelistMapType,
+		ReadOnly:     cfg.ReadOnly,
 	})
+	if errors.Is(err, bbolterrors.ErrTimeout) {
+		abs, aerr := filepath.Abs(cfg.Path)
+		if aerr != nil {
+			abs = cfg.Path
+		}
+		return nil, &LockedError{Path: abs, Holder: lockHolder(cfg.Path), Err: err}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("bolt: open %s: %w", cfg.Path, err)
+	}
+	if cfg.ReadOnly {
+		if err := db.View(func(tx *bbolt.Tx) error { return checkLayout(tx, cfg.Path) }); err != nil {
+			db.Close()
+			return nil, err
+		}
+		return &Store{db: db}, nil
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists(bucketMeta)

@@ -218,38 +218,81 @@ func (c *Client) apply(op workflow.Op) (*workflow.Doc, error) {
 		c.mu.Unlock()
 		return nil, fmt.Errorf("%w: %s is %d bytes, the limit is %d", ErrDeltaTooLarge, op.Name(), len(enc), limit)
 	}
-	e := &entry{id: c.nextOpIDLocked(), delta: delta, enc: enc, mine: []crdt.Range{{Lo: before + 1, Hi: delta.Context().Max(c.replica)}}}
+	es, err := c.entriesLocked(delta, enc, before)
+	if err != nil {
+		c.mu.Unlock()
+		return nil, err
+	}
 	// Merged at once, so that the next Apply, which may run while this one
 	// waits for the disk, mints after it.
 	c.doc.Merge(delta)
 	if !c.persist {
-		c.out.add(e)
+		for _, e := range es {
+			c.out.add(e)
+		}
 		c.kickLocked()
 		c.mu.Unlock()
 		return delta, nil
 	}
-	e.seq = c.nextSeqLocked()
-	ticket := c.queueLocked(opPutEntry(e))
 	if c.storing == nil {
 		c.storing = make(map[*entry]bool)
 	}
-	c.storing[e] = true
+	var ticket uint64
+	for _, e := range es {
+		e.seq = c.nextSeqLocked()
+		ticket = c.queueLocked(opPutEntry(e))
+		c.storing[e] = true
+	}
 	c.mu.Unlock()
 	// Only a stored edit joins the outbox, which is all the writer sends
 	// (and the catch-up after a join leaves the edits in storing out).
 	err = c.flush(ticket)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.storing, e)
+	for _, e := range es {
+		delete(c.storing, e)
+	}
 	if err != nil {
 		return nil, err
 	}
 	if c.deleted {
 		return nil, ErrWorkflowDeleted // the deletion dropped the stored entry too
 	}
-	c.out.add(e)
+	for _, e := range es {
+		c.out.add(e)
+	}
 	c.kickLocked()
 	return delta, nil
+}
+
+// entriesLocked turns an edit's delta (encoded as enc; the replica's
+// counters up to before were minted earlier) into outbox entries: one, or,
+// when the delta passes the work caps a server holds every delta to
+// (workflow.DeltaCaps), its chunks (Doc.EncodeChunks), each a delta of its
+// own that the server admits. The chunks commute, so their order and
+// any loss between them do not matter.
+func (c *Client) entriesLocked(delta *workflow.Doc, enc []byte, before uint64) ([]*entry, error) {
+	minted := func(ctx *crdt.Context) []crdt.Range {
+		var out []crdt.Range
+		for _, r := range ctx.Ranges(c.replica) {
+			if r.Hi > before {
+				out = append(out, crdt.Range{Lo: max(r.Lo, before+1), Hi: r.Hi})
+			}
+		}
+		return out
+	}
+	if len(enc) <= workflow.DeltaCaps.SafeBytes() || delta.Counts().Within(workflow.DeltaCaps) {
+		return []*entry{{id: c.nextOpIDLocked(), delta: delta, enc: enc, mine: minted(delta.Context())}}, nil
+	}
+	var es []*entry
+	for _, chunk := range delta.EncodeChunks(c.maxDeltaLocked()) {
+		d, err := workflow.Decode(chunk, workflow.DocLimits)
+		if err != nil {
+			return nil, fmt.Errorf("client: a chunk of an edit does not decode: %w", err)
+		}
+		es = append(es, &entry{id: c.nextOpIDLocked(), delta: d, enc: chunk, mine: minted(d.Context())})
+	}
+	return es, nil
 }
 
 // maxDeltaLocked is the largest delta the server accepts.

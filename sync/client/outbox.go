@@ -29,6 +29,18 @@ type entry struct {
 	// folded into was refused for good, and only a frame per edit lets the
 	// server say which edit it refuses.
 	solo bool
+	// count caches counts().
+	count *workflow.Counts
+}
+
+// counts returns what e's delta holds of each thing the work caps bound,
+// computed once.
+func (e *entry) counts() workflow.Counts {
+	if e.count == nil {
+		c := e.delta.Counts()
+		e.count = &c
+	}
+	return *e.count
 }
 
 // mintedBy returns the dots of replica that e minted, as a context.
@@ -107,7 +119,8 @@ type outFrame struct {
 }
 
 // group cuts the due entries (in outbox order) into runs to fold into one
-// frame each, of at most about limit encoded bytes. Solo entries, entries
+// frame each, of at most about limit encoded bytes and within the work caps
+// (workflow.DeltaCaps, by the parts' summed counts). Solo entries, entries
 // larger than limit (the server will refuse them with TOO_LARGE), and every
 // entry when folding is off make runs of one. Grouping only adds sizes, so
 // the writer can group everything due and fold only the runs it has the
@@ -116,11 +129,12 @@ func group(due []*entry, limit int, folding bool) [][]*entry {
 	var out [][]*entry
 	var run []*entry
 	size := 0
+	var counts workflow.Counts // summed over the run: at least the fold's
 	flush := func() {
 		if len(run) > 0 {
 			out = append(out, run)
 		}
-		run, size = nil, 0
+		run, size, counts = nil, 0, workflow.Counts{}
 	}
 	for _, e := range due {
 		if !folding || e.solo || len(e.enc) > limit {
@@ -131,11 +145,18 @@ func group(due []*entry, limit int, folding bool) [][]*entry {
 		// The encoded size of a merge is at most about the sum of the
 		// parts' (shared replica tables and contexts only shrink it); keep
 		// a margin for msgpack headers that grow.
-		if len(run) > 0 && size+len(e.enc) > limit*3/4 {
+		// Counts only shrink in a merge too: a run whose summed counts
+		// are within the work caps folds into a delta the server admits.
+		c := e.counts()
+		sum := workflow.Counts{Values: counts.Values + c.Values, Replicas: counts.Replicas + c.Replicas,
+			Ranges: counts.Ranges + c.Ranges, ValueNodes: counts.ValueNodes + c.ValueNodes}
+		if len(run) > 0 && (size+len(e.enc) > limit*3/4 || !sum.Within(workflow.DeltaCaps)) {
 			flush()
+			sum = c
 		}
 		run = append(run, e)
 		size += len(e.enc)
+		counts = sum
 	}
 	flush()
 	return out
@@ -146,7 +167,8 @@ func group(due []*entry, limit int, folding bool) [][]*entry {
 // fresh id from newID. A fold never drops a write: the merged delta's
 // context covers every folded dot, so it carries everything its parts did.
 // A join that comes out larger than limit (msgpack growth past group's
-// margin) is sent as its parts instead.
+// margin), or past the work caps a server holds a delta to
+// (workflow.DeltaCaps), is sent as its parts instead.
 func fold(run []*entry, limit int, newID func() string) []outFrame {
 	alone := func(e *entry) outFrame { return outFrame{id: e.id, entries: []*entry{e}, enc: e.enc} }
 	if len(run) == 1 {
@@ -156,7 +178,7 @@ func fold(run []*entry, limit int, newID func() string) []outFrame {
 	for _, e := range run {
 		merged.Merge(e.delta)
 	}
-	if enc := merged.Encode(); len(enc) <= limit {
+	if enc := merged.Encode(); len(enc) <= limit && (len(enc) <= workflow.DeltaCaps.SafeBytes() || merged.Counts().Within(workflow.DeltaCaps)) {
 		return []outFrame{{id: newID(), entries: run, enc: enc}}
 	}
 	out := make([]outFrame, len(run))

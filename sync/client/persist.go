@@ -81,6 +81,19 @@ func (c *Client) openDir(doc *workflow.Doc) error {
 	// the directory holds the new id, and the old one must never write again.
 	c.replica = st.replica
 	c.doc = st.doc
+	c.store.seq = st.lastSeq
+	outbox, err := c.cutPastCapsLocked(st.outbox)
+	if err != nil {
+		d.close()
+		return err
+	}
+	if outbox != nil {
+		if err := d.update([]diskOp{opReplaceOutbox(outbox)}); err != nil {
+			d.close()
+			return err
+		}
+		st.outbox = outbox
+	}
 	for _, e := range st.outbox {
 		c.out.add(e)
 	}
@@ -90,7 +103,6 @@ func (c *Client) openDir(doc *workflow.Doc) error {
 		c.kept.bytes += len(k.enc)
 	}
 	c.deleted = st.deleted
-	c.store.seq = st.lastSeq
 	c.store.logItems, c.store.logBytes = st.logItems, st.logBytes
 	c.disk = d
 	return nil

@@ -103,7 +103,7 @@ func (c *Client) remint(server *crdt.Context) {
 			c.log.Error("cannot re-mint under a new replica id", "err", err)
 			return
 		}
-		e.delta, e.enc = d, d.Encode()
+		e.delta, e.enc, e.count = d, d.Encode(), nil
 		for i, r := range e.mine {
 			e.mine[i] = crdt.Range{Lo: 1 + rank(which, old, r.Lo), Hi: 1 + rank(which, old, r.Hi)}
 		}

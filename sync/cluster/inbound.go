@@ -118,7 +118,10 @@ func (n *Node) handle(m *nats.Msg) {
 
 // onDelta merges a live delta or an anti-entropy answer.
 func (n *Node) onDelta(in inbound) {
-	delta, err := workflow.Decode(in.msg.Data, workflow.DocLimits)
+	// A peer's delta is merged in a room loop like a client's, so it is
+	// held to the same work caps; peers cut what they send by them
+	// (Publish, EncodeChunks).
+	delta, err := workflow.DecodeCapped(in.msg.Data, workflow.DocLimits, workflow.DeltaCaps)
 	if err != nil {
 		n.metrics.busError("decode", 1)
 		n.logger.Warn("undecodable delta on the bus", "workflow", in.workflow, "origin", in.originTok, "err", err)

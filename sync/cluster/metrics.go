@@ -68,6 +68,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Hosted: prometheus.NewGauge(prometheus.GaugeOpts{Name: "flowsync_cluster_hosted_workflows",
 			Help: "Workflows this node hosts on the bus."}),
 	}
+	// Closed label sets start at 0, so a rate or an alert has a series
+	// before the first event.
+	for _, k := range []Kind{KindDelta, KindDigest, KindRequest, KindTombstone, KindPresence} {
+		m.Published.WithLabelValues(kindName(k))
+	}
+	for _, p := range []string{"live", "repair"} {
+		m.Received.WithLabelValues(p)
+	}
+	for _, r := range []string{"publish", "subscribe", "flush", "decode", "apply", "version", "dropped", "oversize", "panic"} {
+		m.BusErrors.WithLabelValues(r)
+	}
+	for _, e := range []string{"deleted", "learned", "answered"} {
+		m.Tombstones.WithLabelValues(e)
+	}
 	if reg != nil {
 		reg.MustRegister(m.Published, m.Received, m.Echoes, m.Lag, m.Rounds, m.Repaired,
 			m.BusErrors, m.SkewRefused, m.Tombstones, m.Hosted)

@@ -236,7 +236,8 @@ func (n *Node) Release(workflowID string) {
 
 // Publish sends a delta this node merged from its own clients (workflow
 // encoding) to every other node hosting the workflow, once. A delta larger
-// than MaxMessageBytes is split into chunks that commute. It does not wait
+// than MaxMessageBytes, or that may pass workflow.DeltaCaps (the caps every
+// peer holds a delta to), is split into chunks that commute. It does not wait
 // for delivery: loss is repaired by anti-entropy. It returns ErrInvalidID,
 // ErrClosed, workflow.ErrMalformed for an oversized delta that does not
 // decode, or a NATS error (counted).
@@ -249,7 +250,9 @@ func (n *Node) Publish(workflowID string, delta []byte) error {
 		return ErrClosed
 	}
 	subject := n.subj.workflow(tok, KindDelta)
-	if len(delta) <= n.cfg.MaxMessageBytes {
+	// Peers hold deltas to workflow.DeltaCaps: one that might pass them
+	// (an operation's delta can) is cut like one over the size.
+	if len(delta) <= n.cfg.MaxMessageBytes && len(delta) <= workflow.DeltaCaps.SafeBytes() {
 		return n.send(KindDelta, subject, tok, delta)
 	}
 	doc, err := workflow.Decode(delta, workflow.DocLimits)

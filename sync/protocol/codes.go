@@ -196,11 +196,12 @@ func CodeFor(err error) Code {
 		return CodeNoEffect
 	// Delta decoding (crdt/workflow). A delta over its byte limit is
 	// "too large", whatever layer noticed.
-	case errors.Is(err, msgpackx.ErrTooLarge), errors.Is(err, ErrTooLarge):
+	// So is one over a count cap (values, replicas, ranges, value nodes):
+	// the same content is admitted cut into several deltas.
+	case errors.Is(err, msgpackx.ErrTooLarge), errors.Is(err, ErrTooLarge), workflow.IsOverCap(err):
 		return CodeTooLarge
 	case errors.Is(err, workflow.ErrMalformed), errors.Is(err, workflow.ErrFormatVersion),
-		errors.Is(err, workflow.ErrNotCanonical), errors.Is(err, workflow.ErrOutOfDomain),
-		errors.Is(err, workflow.ErrTooManyRanges):
+		errors.Is(err, workflow.ErrNotCanonical), errors.Is(err, workflow.ErrOutOfDomain):
 		return CodeInvalidDelta
 	// Frame decoding (this package).
 	case errors.Is(err, ErrInvalidFrame):

@@ -53,6 +53,8 @@ var workflowSentinels = map[string]error{
 	"ErrNoEffect": workflow.ErrNoEffect, "ErrMalformed": workflow.ErrMalformed,
 	"ErrFormatVersion": workflow.ErrFormatVersion, "ErrNotCanonical": workflow.ErrNotCanonical,
 	"ErrOutOfDomain": workflow.ErrOutOfDomain, "ErrTooManyRanges": workflow.ErrTooManyRanges,
+	"ErrTooManyValues": workflow.ErrTooManyValues, "ErrTooManyReplicas": workflow.ErrTooManyReplicas,
+	"ErrTooManyValueNodes": workflow.ErrTooManyValueNodes, "ErrTooManyNodes": workflow.ErrTooManyNodes,
 }
 
 func TestCodeForMapsEveryWorkflowSentinel(t *testing.T) {
@@ -64,7 +66,12 @@ func TestCodeForMapsEveryWorkflowSentinel(t *testing.T) {
 		workflow.ErrLocked: CodeBlockLocked, workflow.ErrPrecondition: CodePreconditionFailed,
 		workflow.ErrNoEffect: CodeNoEffect, workflow.ErrMalformed: CodeInvalidDelta,
 		workflow.ErrFormatVersion: CodeInvalidDelta, workflow.ErrNotCanonical: CodeInvalidDelta,
-		workflow.ErrOutOfDomain: CodeInvalidDelta, workflow.ErrTooManyRanges: CodeInvalidDelta,
+		workflow.ErrOutOfDomain: CodeInvalidDelta,
+		// Over a count cap: the content is admitted cut into several
+		// deltas, as for a delta over its byte limit.
+		workflow.ErrTooManyRanges: CodeTooLarge, workflow.ErrTooManyValues: CodeTooLarge,
+		workflow.ErrTooManyReplicas: CodeTooLarge, workflow.ErrTooManyValueNodes: CodeTooLarge,
+		workflow.ErrTooManyNodes: CodeTooLarge,
 	}
 	for name, err := range workflowSentinels {
 		wrapped := fmt.Errorf("op on block b-1: %w", err)

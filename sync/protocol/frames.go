@@ -46,6 +46,13 @@ func (t FrameType) FromClient() bool { return t >= 0x01 && t <= 0x3f }
 // FromServer reports whether t is in the server→client range.
 func (t FrameType) FromServer() bool { return t >= 0x40 && t <= 0x7f }
 
+// Known reports whether t is a defined frame type (one this version
+// encodes and decodes), not merely a value in one of the two ranges.
+func (t FrameType) Known() bool {
+	_, ok := frameTypeNames[t]
+	return ok
+}
+
 var frameTypeNames = map[FrameType]string{
 	FrameHello: "Hello", FrameJoin: "Join", FrameLeave: "Leave", FrameDelta: "Delta",
 	FrameOperation: "Operation", FramePresence: "Presence", FrameDrag: "Drag", FrameVouch: "Vouch",

@@ -57,6 +57,7 @@ type AdminRooms interface {
 	SendEvent(ctx context.Context, workflowID string, kind protocol.EventKind, msg string) (members int, live bool)
 	Roster(ctx context.Context, workflowID string) ([]protocol.RosterEntry, bool)
 	LiveWorkflows() []string
+	Exists(ctx context.Context, workflowID string) (bool, error)
 	DeleteWorkflow(ctx context.Context, workflowID string) error
 	CreateWorkflow(ctx context.Context, workflowID string) error
 }

@@ -199,7 +199,31 @@ func TestAdminWorkflowIDs(t *testing.T) {
 	for _, id := range []string{"a%2Fb", "a%00b", "%2E%2E", "a%5Cb", strings.Repeat("w", 257)} {
 		e.expect(e.do("GET", "/admin/v1/workflows/"+id, ""), 400, "INVALID_OPERATION")
 	}
-	e.expect(e.do("GET", "/admin/v1/workflows/"+strings.Repeat("w", 256), ""), 200, "")
+	// The longest id passes the checks: never created, it is unknown;
+	// created, it has a view.
+	long := strings.Repeat("w", 256)
+	e.expect(e.do("GET", "/admin/v1/workflows/"+long, ""), 404, "UNKNOWN_WORKFLOW")
+	e.expect(e.do("PUT", "/admin/v1/workflows/"+long, ""), 200, "")
+	e.expect(e.do("GET", "/admin/v1/workflows/"+long, ""), 200, "")
+}
+
+// GET of a workflow that never existed (no snapshot, no log, not in the
+// catalog) is 404 UNKNOWN_WORKFLOW, without --require-existing-workflows
+// too, and loads no room; one created, or written (stored or still
+// pending in its live room), has a view, even when its blocks are gone.
+func TestAdminGetUnknownWorkflow(t *testing.T) {
+	e := newAdminEnv(t)
+	e.expect(e.do("GET", "/admin/v1/workflows/never", ""), 404, "UNKNOWN_WORKFLOW")
+	if live := e.reg.LiveWorkflows(); len(live) != 0 {
+		t.Fatalf("a 404 loaded rooms %v", live)
+	}
+	e.expect(e.do("PUT", "/admin/v1/workflows/created", ""), 200, "")
+	e.expect(e.do("GET", "/admin/v1/workflows/created", ""), 200, "")
+	e.expect(e.do("POST", "/admin/v1/workflows/written/operations", ops("null", addA)), 200, "")
+	e.expect(e.do("GET", "/admin/v1/workflows/written", ""), 200, "")
+	e.expect(e.do("POST", "/admin/v1/workflows/written/operations",
+		ops("null", `{"operation": "remove", "target": "block", "payload": {"id": "a"}}`)), 200, "")
+	e.expect(e.do("GET", "/admin/v1/workflows/written", ""), 200, "")
 }
 
 func TestAdminOperations(t *testing.T) {

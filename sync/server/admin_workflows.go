@@ -17,6 +17,17 @@ func (h *adminHandler) getWorkflow(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// A workflow nobody created nor wrote is 404, not an empty view (and
+	// no room is loaded for it).
+	exists, err := h.deps.Rooms.Exists(r.Context(), id)
+	if err != nil {
+		h.failed(w, r, err)
+		return
+	}
+	if !exists {
+		writeError(w, http.StatusNotFound, protocol.CodeUnknownWorkflow, "no workflow "+strconv.Quote(id)+": never created nor written")
+		return
+	}
 	v, err := h.deps.Rooms.View(r.Context(), id)
 	if err != nil {
 		h.failed(w, r, err)
@@ -139,9 +150,48 @@ func (h *adminHandler) lock(lock bool) http.HandlerFunc {
 
 // RoomInfo is one live room in GET /admin/v1/rooms.
 type RoomInfo struct {
-	WorkflowID string                 `json:"workflowId"`
-	Locked     bool                   `json:"locked"`
-	Members    []protocol.RosterEntry `json:"members"`
+	WorkflowID string       `json:"workflowId"`
+	Locked     bool         `json:"locked"`
+	Members    []MemberInfo `json:"members"`
+}
+
+// MemberInfo is one roster entry of a room in GET /admin/v1/rooms: what
+// the room's editors see of each other, in the API's JSON spelling.
+type MemberInfo struct {
+	SessionID      string     `json:"sessionId"`
+	TabSessionID   string     `json:"tabSessionId,omitempty"`
+	UserID         string     `json:"userId"`
+	Name           string     `json:"name"`
+	Avatar         string     `json:"avatar,omitempty"`
+	Role           string     `json:"role"`
+	JoinedAtMs     int64      `json:"joinedAtMs"`
+	LastActivityMs int64      `json:"lastActivityMs"`
+	Cursor         *PointInfo `json:"cursor"`    // null: not on the canvas
+	Selection      *SelInfo   `json:"selection"` // null: nothing selected
+}
+
+// PointInfo is a cursor position in canvas coordinates.
+type PointInfo struct {
+	X float64 `json:"x"`
+	Y float64 `json:"y"`
+}
+
+// SelInfo is a selection: type block or edge, and the id.
+type SelInfo struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+}
+
+func memberInfo(e protocol.RosterEntry) MemberInfo {
+	m := MemberInfo{SessionID: e.SessionID, TabSessionID: e.TabSessionID, UserID: e.UserID, Name: e.Name,
+		Avatar: e.Avatar, Role: string(e.Role), JoinedAtMs: e.JoinedAtMs, LastActivityMs: e.LastActivityMs}
+	if e.Cursor != nil {
+		m.Cursor = &PointInfo{X: e.Cursor.X, Y: e.Cursor.Y}
+	}
+	if !e.Selection.IsZero() {
+		m.Selection = &SelInfo{Type: string(e.Selection.Type), ID: e.Selection.ID}
+	}
+	return m
 }
 
 func (h *adminHandler) getRooms(w http.ResponseWriter, r *http.Request) {
@@ -156,10 +206,11 @@ func (h *adminHandler) getRooms(w http.ResponseWriter, r *http.Request) {
 			}
 			continue // gone meanwhile
 		}
-		if members == nil {
-			members = []protocol.RosterEntry{}
+		infos := make([]MemberInfo, 0, len(members))
+		for _, e := range members {
+			infos = append(infos, memberInfo(e))
 		}
-		rs = append(rs, RoomInfo{WorkflowID: id, Locked: h.deps.Locks.IsLocked(id), Members: members})
+		rs = append(rs, RoomInfo{WorkflowID: id, Locked: h.deps.Locks.IsLocked(id), Members: infos})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"rooms": rs})
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/flowsync/flowsync/internal/buildinfo"
 	"github.com/flowsync/flowsync/rooms"
 	"github.com/flowsync/flowsync/storage"
 	"github.com/flowsync/flowsync/sync/cluster"
@@ -34,7 +35,7 @@ import (
 // Config is a node's configuration. The zero value is not valid: Dev must
 // be set until authentication is implemented.
 type Config struct {
-	// Addr is the listen address. Default: ":8080".
+	// Addr is the listen address. Default: DefaultAddr.
 	Addr string
 	// Dev runs without authentication (session.DevAuthenticator): any
 	// token is accepted. Required until JWT authentication lands.
@@ -57,7 +58,9 @@ type Config struct {
 	// AdminSecret turns on the admin API under /admin/v1/; at least
 	// MinAdminSecretBytes. Default: off.
 	AdminSecret []byte
-	// Version is reported in Welcome.sv and by `flowsync version`.
+	// Version is reported in Welcome.sv and in flowsync_build_info's
+	// version label; empty: the build info's module version (see
+	// internal/buildinfo).
 	Version string
 	// Demo serves the demo editor (web.go) at /demo/ and redirects / to
 	// it. `flowsync serve` turns it on unless --demo=false.
@@ -74,10 +77,22 @@ type Config struct {
 // configured.
 var ErrNoAuth = errors.New("flowsync: refusing to start: authentication is not configured; give --jwt-secret-file (and --jwt-audience), or run with --dev for local development (no tokens are checked)")
 
-func (c Config) withDefaults() Config {
-	if c.Addr == "" {
-		c.Addr = ":8080"
+// DefaultAddr returns addr, or when it is empty the listen address of a
+// server in dev mode or not: a dev server checks no tokens, so it listens
+// on loopback only unless told otherwise; a production server on every
+// interface.
+func DefaultAddr(addr string, dev bool) string {
+	switch {
+	case addr != "":
+		return addr
+	case dev:
+		return "127.0.0.1:8080"
 	}
+	return ":8080"
+}
+
+func (c Config) withDefaults() Config {
+	c.Addr = DefaultAddr(c.Addr, c.Dev)
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 30 * time.Second
 	}
@@ -215,6 +230,7 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 		return nil, err
 	}
 	registerStoreStats(reg, store)
+	registerBuildInfo(reg, cfg.Version)
 	s := &Server{cfg: cfg, logger: logger, store: store, rooms: rr, sessions: sh, mux: http.NewServeMux(), nc: nc, node: node}
 	s.mux.Handle("GET /v1/sync", sh)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -260,6 +276,18 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 			"role", string(protocolRole(cfg.DevRole)))
 	}
 	return s, nil
+}
+
+// registerBuildInfo exports flowsync_build_info for the running binary,
+// with version as the link-time override (Config.Version). A registry
+// shared by two servers keeps the first one's series.
+func registerBuildInfo(reg prometheus.Registerer, version string) {
+	if err := buildinfo.Register(reg, buildinfo.Read(version)); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if !errors.As(err, &are) {
+			panic(err) // a programming error, as MustRegister would report it
+		}
+	}
 }
 
 // Handler returns the HTTP handler with every endpoint.

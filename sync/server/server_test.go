@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	"github.com/flowsync/flowsync/internal/testutil"
 	"github.com/flowsync/flowsync/rooms"
 	"github.com/flowsync/flowsync/storage"
+	"github.com/flowsync/flowsync/storage/bolt"
 	"github.com/flowsync/flowsync/storage/memory"
 	"github.com/flowsync/flowsync/sync/protocol"
 	"github.com/flowsync/flowsync/sync/server"
@@ -80,8 +82,12 @@ func TestServeEndpointsAndShutdown(t *testing.T) {
 	if f, err := protocol.Decode(msg, protocol.Limits{}); err != nil || f.Type() != protocol.FrameWelcome {
 		t.Fatalf("first frame: %v %v", f, err)
 	}
-	if code, body := get(t, base+"/metrics"); code != 200 || !strings.Contains(body, "flowsync_connections 1") {
+	code, body := get(t, base+"/metrics")
+	if code != 200 || !strings.Contains(body, "flowsync_connections 1") {
 		t.Fatalf("metrics: %d, connections gauge missing", code)
+	}
+	if want := `flowsync_build_info{commit="unknown",goversion="` + runtime.Version() + `",version="devel"} 1`; !strings.Contains(body, want) {
+		t.Fatalf("metrics: no %s", want)
 	}
 
 	cancel() // SIGTERM
@@ -168,4 +174,37 @@ func TestReadyzDegradedWhileStoreWritesFail(t *testing.T) {
 	}
 	store.down.Store(false)
 	waitStatus(200)
+}
+
+// A second server on the same --data-dir (a second process, as far as the
+// file lock goes) refuses to start with an error that names the file,
+// says another process holds it and what to do.
+func TestSecondServerOnSameDataDir(t *testing.T) {
+	dir := t.TempDir()
+	cfg := server.Config{Dev: true, Store: server.StoreConfig{Kind: server.StoreBolt, DataDir: dir, OpenTimeout: 100 * time.Millisecond}}
+	first, err := server.New(cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = first.Shutdown(ctx, nil)
+	}()
+	second, err := server.New(cfg, nil, nil)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = second.Shutdown(ctx, nil)
+		t.Fatal("a second server opened a store another one holds")
+	}
+	msg := err.Error()
+	for _, want := range []string{dir + "/" + server.BoltFile, "another process", "Stop the other flowsync process", "another --data-dir"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q does not say %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "bolt: open") || !errors.Is(err, bolt.ErrLocked) {
+		t.Errorf("error %q: want bolt.ErrLocked, not bbolt's terse timeout", msg)
+	}
 }

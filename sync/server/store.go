@@ -111,6 +111,10 @@ func openStore(c StoreConfig, logger *slog.Logger) (storage.Store, error) {
 		}
 		path := filepath.Join(dir, BoltFile)
 		s, err := bolt.Open(bolt.Config{Path: path, OpenTimeout: min(timeout, 5*time.Second)})
+		if errors.Is(err, bolt.ErrLocked) {
+			return nil, fmt.Errorf("flowsync: cannot open the embedded store: %w. "+
+				"Stop the other flowsync process using --data-dir %s, or start this one with another --data-dir (FLOWSYNC_DATA_DIR)", err, dir)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("flowsync: opening the embedded store: %w", err)
 		}

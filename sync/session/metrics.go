@@ -66,10 +66,22 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		RoleChanges: prometheus.NewCounter(prometheus.CounterOpts{Name: "flowsync_role_changes_total",
 			Help: "Room memberships re-joined with a changed role on a live session."}),
 	}
+	// Only the frame types this version defines get a series: the rest
+	// of the client range never decodes (refusals count under
+	// flowsync_invalid_frames_total).
 	for t := range 256 {
-		if ft := protocol.FrameType(t); ft.FromClient() {
+		if ft := protocol.FrameType(t); ft.FromClient() && ft.Known() {
 			m.framesIn[t] = m.FramesIn.WithLabelValues(ft.String())
 		}
+	}
+	// Closed label sets start at 0, so a rate or an alert has a series
+	// before the first event.
+	for _, c := range protocol.CloseCodes() {
+		m.Closes.WithLabelValues(c.String())
+	}
+	for _, l := range []string{limitConnections, limitConnectionsPerIP, limitConnectionsPerUser, limitConnectionRate,
+		limitRoomsPerSession, limitRoomsPerUser, limitFrameRate, limitByteRate} {
+		m.LimitRefusals.WithLabelValues(l)
 	}
 	if reg != nil {
 		reg.MustRegister(m.Connections, m.Accepted, m.FramesIn, m.BytesIn, m.BytesOut, m.InvalidFrames,

@@ -309,7 +309,9 @@ func (s *session) handle(ctx context.Context, f protocol.Frame, n int) {
 		if m == nil {
 			return
 		}
-		d, err := workflow.Decode(f.Delta, workflow.DeltaLimits)
+		// The client's own delta: held to the per-delta work caps here, in
+		// the session's goroutine, before the room loop sees it.
+		d, err := workflow.DecodeDelta(f.Delta)
 		if err != nil {
 			s.nack(f.OpID, err)
 			return
@@ -323,6 +325,9 @@ func (s *session) handle(ctx context.Context, f protocol.Frame, n int) {
 			s.nack(f.OpID, protocol.NewError(protocol.CodeNotJoined, "join %q first", f.WorkflowID))
 			return
 		}
+		// Not held to the work caps: a vouched delta is bytes a server
+		// sent (an operation's relay may pass them), and the room merges
+		// it only once its receipt proves that.
 		d, err := workflow.Decode(f.Delta, workflow.DeltaLimits)
 		if err != nil {
 			s.nack(f.OpID, err)
@@ -337,6 +342,12 @@ func (s *session) handle(ctx context.Context, f protocol.Frame, n int) {
 		op, err := workflow.ParseOp(f.Name, f.Target, f.Payload)
 		if err != nil {
 			s.nack(f.OpID, err)
+			return
+		}
+		// Held here, before the room loop runs it: a batch's cost there is
+		// per item.
+		if n := workflow.OpItems(op); n > workflow.MaxOpItems {
+			s.nack(f.OpID, protocol.NewError(protocol.CodeTooLarge, "%s names %d items (at most %d); send it as several", op.Name(), n, workflow.MaxOpItems))
 			return
 		}
 		m.rm.SubmitOperation(m, f.OpID, op)

@@ -25,8 +25,9 @@ type session struct {
 	// Static after construction.
 	h          *Handler
 	conn       *websocket.Conn
-	nc         *batchConn // conn's net.Conn: the writer batches its frames here
-	id         string
+	nc         *batchConn    // conn's net.Conn: the writer batches its frames here
+	id         string        // the connection id: Welcome's sid, and "conn" on every log line
+	started    time.Time     // when the upgrade completed, for the session's last log line
 	key        string        // the admission key (clientKey), for releaseConn
 	readerDone chan struct{} // closed when the reader is done (end)
 	peerGone   atomic.Bool   // set before readerDone closes when the peer is gone: the writer returns without writing
@@ -75,12 +76,12 @@ type session struct {
 // logger is the session's logger. It is built per call rather than kept:
 // every connection would hold its handler's pre-formatted attributes for
 // its whole life, for the few lines a session logs.
-func (s *session) logger() *slog.Logger { return s.h.logger.With("session", s.id) }
+func (s *session) logger() *slog.Logger { return s.h.logger.With("conn", s.id) }
 
 func newSession(h *Handler, conn *websocket.Conn, nc *batchConn, r *http.Request, key string) *session {
 	id := uuid.NewString()
 	return &session{
-		h: h, conn: conn, nc: nc, req: r, key: key, id: id,
+		h: h, conn: conn, nc: nc, req: r, key: key, id: id, started: time.Now(),
 		readerDone: make(chan struct{}),
 	}
 }
@@ -379,6 +380,13 @@ func (s *session) end(code protocol.CloseCode, reason string) {
 	s.queue, s.queueBytes = nil, 0
 	s.mu.Unlock()
 	s.h.metrics.queued(-left)
+	if s.h.logger.Enabled(context.Background(), slog.LevelDebug) {
+		closed := "peer gone"
+		if code != 0 {
+			closed = code.String()
+		}
+		s.logger().Debug("session ended", "close", closed, "reason", reason, "lasted", time.Since(s.started).Round(time.Millisecond))
+	}
 }
 
 // cutConn closes the TCP connection now, without waiting for a closeConn

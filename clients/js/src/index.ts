@@ -62,7 +62,7 @@ export {
 
 // The workflow document, its operations and its view.
 export { Doc } from './workflow/doc';
-export { decode } from './workflow/encode';
+export { decode, decodeDelta, DeltaCaps, type Caps } from './workflow/encode';
 export { WorkflowError, DecodeError, isError, type ErrorCode } from './workflow/errors';
 export { parseOp, parseSubBlockUpdate, parseVariableUpdate, operations, type Payload } from './workflow/parse';
 export { buildView } from './workflow/view';

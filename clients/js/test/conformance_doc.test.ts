@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { Context } from '../src/crdt/context';
 import { canonical, decode as decodeValue } from '../src/msgpackx/value';
 import { Doc } from '../src/workflow/doc';
-import { decode, decodeContext, DeltaLimits, DocLimits, encodeContext } from '../src/workflow/encode';
+import { decode, decodeContext, DeltaCaps, DeltaLimits, DocLimits, encodeContext, type Caps } from '../src/workflow/encode';
 import { DecodeError } from '../src/workflow/errors';
 
 interface GoldenStep {
@@ -36,8 +36,9 @@ interface GoldenFile {
   cases: GoldenCase[];
   values: { json?: unknown; canonical: string; note?: string }[];
   contexts: { ranges: Record<string, [number, number][]>; bytes: string }[];
-  chunks: { doc: string; limit: number; chunks: string[] }[];
+  chunks: { doc: string; limit: number; caps?: Caps; chunks: string[] }[];
   decode: { bytes: string; error?: 'FormatVersion' | 'Malformed'; doc?: string }[];
+  capDecode: { bytes: string; caps: Caps; reason: string }[];
 }
 
 const path = fileURLToPath(new URL('../../../crdt/workflow/testdata/golden/vectors.json', import.meta.url));
@@ -201,11 +202,31 @@ describe('golden chunks', () => {
     for (const c of golden.chunks) {
       const raw = bytes(c.doc);
       const d = decode(raw, DocLimits);
-      const got = d.encodeChunks(c.limit);
-      expect(got.map(hex), `chunks at limit ${c.limit}`).toEqual(c.chunks.map((x) => hex(bytes(x))));
+      const got = d.encodeChunks(c.limit, c.caps ?? DeltaCaps);
+      expect(got.map(hex), `chunks at limit ${c.limit}, caps ${JSON.stringify(c.caps)}`).toEqual(c.chunks.map((x) => hex(bytes(x))));
       const joined = new Doc();
       for (const ch of [...got].reverse()) joined.merge(decode(ch, DeltaLimits));
       expect(joined.equal(d)).toBe(true);
+    }
+    expect(golden.chunks.some((c) => c.caps !== undefined)).toBe(true);
+  });
+});
+
+describe('golden cap verdicts', () => {
+  it('admit at each cap and refuse one past it, with the reason Go gives', () => {
+    expect(golden.capDecode.length).toBeGreaterThan(8);
+    for (const c of golden.capDecode) {
+      const raw = bytes(c.bytes);
+      let reason = '';
+      try {
+        expect(hex(decode(raw, DeltaLimits, c.caps).encode())).toBe(hex(raw));
+      } catch (err) {
+        if (!(err instanceof DecodeError)) throw err;
+        reason = err.reason ?? `(no reason: ${err.message})`;
+      }
+      expect(reason, `${c.bytes.slice(0, 40)}… under ${JSON.stringify(c.caps)}`).toBe(c.reason);
+      // Without caps every one of them decodes.
+      expect(() => decode(raw, DeltaLimits)).not.toThrow();
     }
   });
 });

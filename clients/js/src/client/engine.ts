@@ -21,7 +21,8 @@
 //   - A failed storage write retires the replica id (see lease.ts).
 
 import { CloseCode, Code, codeName, type Joined, type Nack } from '../protocol';
-import { Context } from '../crdt/context';
+import { Context, type Range } from '../crdt/context';
+import { DeltaCaps, safeBytes, withinCaps } from '../workflow/codec';
 import type { Persistence, ReplicaLease, ReplicaState, StoredEntry, StoredReceipt } from '../persist/types';
 import { newReplicaId } from '../persist/types';
 import type { Op } from '../workflow/builder';
@@ -243,11 +244,27 @@ export class Engine implements FrameHost {
       throw new FlowsyncError('delta-too-large', `flowsync: ${op.name()} makes a delta of ${enc.length} bytes; the limit is ${limit}`);
     }
     r.doc.merge(delta);
-    const seq = this.store.nextSeq++;
-    const id = this.outbox.newId();
-    const mine = [{ lo: before + 1, hi: delta.context().max(r.id) }];
-    this.outbox.add(newEntry(id, delta, enc, [seq], mine));
-    this.store.appendLocal({ seq, id, delta: enc, mine });
+    // Minted by this edit: the replica's counters past before (the
+    // context also names older dots the edit overwrote or removed).
+    const minted = (d: Doc): Range[] =>
+      d
+        .context()
+        .ranges(r.id)
+        .filter((rg) => rg.hi > before)
+        .map((rg) => ({ lo: Math.max(rg.lo, before + 1), hi: rg.hi }));
+    // An edit past the work caps a server holds every delta to (DeltaCaps)
+    // goes as its chunks, each a delta the server admits; they commute.
+    const parts =
+      enc.length <= safeBytes(DeltaCaps) || withinCaps(delta.counts(), DeltaCaps)
+        ? [{ d: delta, enc }]
+        : delta.encodeChunks(limit).map((c) => ({ d: decodeDoc(c), enc: c }));
+    for (const p of parts) {
+      const seq = this.store.nextSeq++;
+      const id = this.outbox.newId();
+      const mine = minted(p.d);
+      this.outbox.add(newEntry(id, p.d, p.enc, [seq], mine));
+      this.store.appendLocal({ seq, id, delta: p.enc, mine });
+    }
     this.events.emit('change', delta, false);
     this.notifyStatus();
     this.writer.flush();

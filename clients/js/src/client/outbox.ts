@@ -13,6 +13,7 @@
 // reset, never sent again.
 
 import type { Range } from '../crdt/context';
+import { DeltaCaps, withinCaps } from '../workflow/codec';
 import { randomHex } from './options';
 import { mergeAll, ownDotsCovered, type Context, type Doc } from './replica';
 
@@ -215,17 +216,25 @@ export class Outbox {
    * at most 3/4 of the delta limit (a merge's encoding is at most about the
    * sum of its parts'). A merged entry takes the first's place with a fresh
    * op id and stands for every part's storage seq, so its Durable clears
-   * them all. Entries larger than the limit, and solo ones, stay alone.
+   * them all. A group also stays within the work caps (DeltaCaps) by its
+   * parts' summed counts, and a merge past them is sent as its parts.
+   * Entries larger than the limit, and solo ones, stay alone.
    */
   coalesce(due: Entry[], maxDelta: number): Entry[] {
     const limit = (maxDelta * 3) / 4;
     const out: Entry[] = [];
     let group: Entry[] = [];
     let size = 0;
+    // Summed over the group: counts only shrink in a merge, so a group
+    // within the work caps folds into a delta the server admits.
+    let counts = { values: 0, replicas: 0, ranges: 0, valueNodes: 0 };
     const fold = () => {
+      const delta = group.length > 1 ? mergeAll(group.map((e) => e.delta)) : null;
       if (group.length === 1) out.push(group[0]);
-      else if (group.length > 1) {
-        const delta = mergeAll(group.map((e) => e.delta));
+      else if (delta !== null && !withinCaps(delta.counts(), DeltaCaps)) {
+        // Past the work caps a server holds a delta to: sent as its parts.
+        out.push(...group);
+      } else if (delta !== null) {
         const m: Entry = {
           ...newEntry(
             this.newId(),
@@ -245,6 +254,7 @@ export class Outbox {
       }
       group = [];
       size = 0;
+      counts = { values: 0, replicas: 0, ranges: 0, valueNodes: 0 };
     };
     for (const e of due) {
       if (e.solo) {
@@ -252,9 +262,13 @@ export class Outbox {
         out.push(e);
         continue;
       }
-      if (group.length > 0 && size + e.enc.length > limit) fold();
+      const c = e.delta.counts();
+      const sum = (k: keyof typeof counts): number => counts[k] + c[k];
+      const next = { values: sum('values'), replicas: sum('replicas'), ranges: sum('ranges'), valueNodes: sum('valueNodes') };
+      if (group.length > 0 && (size + e.enc.length > limit || !withinCaps(next, DeltaCaps))) fold();
       group.push(e);
       size += e.enc.length;
+      counts = { values: counts.values + c.values, replicas: counts.replicas + c.replicas, ranges: counts.ranges + c.ranges, valueNodes: counts.valueNodes + c.valueNodes };
     }
     fold();
     return out;

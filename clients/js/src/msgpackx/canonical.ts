@@ -22,6 +22,30 @@ export function checkCanonical(b: Uint8Array, lim?: Limits): void {
   new CanonicalWalker(b).value();
 }
 
+/**
+ * checkCanonical for bytes already known to hold exactly one well-formed
+ * value (check passed on them, or Reader.raw returned them), that also
+ * counts the value's nodes (1 for a scalar; a container counts 1 plus its
+ * elements, a map's keys and values both) and throws "TooManyNodes" as soon
+ * as a container's header would take the count past budget, before walking
+ * it. Returns the count. (Go: CheckCanonicalNodes.)
+ */
+export function checkCanonicalNodes(b: Uint8Array, budget: number): number {
+  if (budget < 1) throw tooManyNodes(budget);
+  const w = new CanonicalWalker(b, budget - 1);
+  try {
+    w.value();
+  } catch (err) {
+    if (err instanceof MsgpackError && err.code === 'TooManyNodes') throw tooManyNodes(budget);
+    throw err;
+  }
+  return budget - w.budget;
+}
+
+function tooManyNodes(budget: number): MsgpackError {
+  return new MsgpackError('TooManyNodes', `value holds too many nodes: more than ${budget}`);
+}
+
 function notCanonical(off: number, what: string): MsgpackError {
   return new MsgpackError('NotCanonical', `not in canonical form: ${what} at offset ${off}`);
 }
@@ -30,7 +54,11 @@ class CanonicalWalker {
   off = 0;
   private readonly view: DataView;
 
-  constructor(private readonly b: Uint8Array) {
+  constructor(
+    private readonly b: Uint8Array,
+    /** Nodes the walk may still take; each container's elements are taken before they are walked. */
+    public budget = Number.MAX_SAFE_INTEGER,
+  ) {
     this.view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   }
 
@@ -140,11 +168,18 @@ class CanonicalWalker {
     throw new MsgpackError('BadByte', `unexpected byte 0x${c.toString(16)} at offset ${start}`);
   }
 
+  private spend(n: number): void {
+    if (this.budget < n) throw new MsgpackError('TooManyNodes', 'value holds too many nodes');
+    this.budget -= n;
+  }
+
   private array(n: number): void {
+    this.spend(n);
     for (let i = 0; i < n; i++) this.value();
   }
 
   private map(n: number): void {
+    this.spend(2 * n);
     let prev: Uint8Array | null = null;
     for (let i = 0; i < n; i++) {
       const keyAt = this.off;

@@ -25,7 +25,8 @@ const defaultMaxDepth = 32;
  * without Err (msgpackx.ErrTruncated → "Truncated"). "Unsupported" is a
  * value canonical cannot encode and "DuplicateKey" a map key that appears
  * twice (Go reports both as untyped errors). "NotCanonical" and "NonFinite"
- * come from checkCanonical (Go: ErrNotCanonical, ErrNonFinite).
+ * come from checkCanonical (Go: ErrNotCanonical, ErrNonFinite), "TooManyNodes"
+ * from checkCanonicalNodes (Go: ErrTooManyNodes).
  */
 export type MsgpackErrorCode =
   | 'TooLarge'
@@ -38,7 +39,8 @@ export type MsgpackErrorCode =
   | 'Unsupported'
   | 'DuplicateKey'
   | 'NotCanonical'
-  | 'NonFinite';
+  | 'NonFinite'
+  | 'TooManyNodes';
 
 /** A typed msgpack error; code says which rule was broken, the message where. */
 export class MsgpackError extends Error {
@@ -65,12 +67,21 @@ export function withDefaults(lim: Limits = {}): Required<Limits> {
  * encoding uses them.
  */
 export function check(b: Uint8Array, lim?: Limits): void {
+  checkNodes(b, lim, Number.MAX_SAFE_INTEGER);
+}
+
+/**
+ * check that also throws "TooManyNodes" for an input of more than maxNodes
+ * msgpack nodes (every scalar, array and map, each map key and value
+ * counted), as soon as the walk reaches the node past it. (Go: CheckNodes.)
+ */
+export function checkNodes(b: Uint8Array, lim: Limits | undefined, maxNodes: number): void {
   const l = withDefaults(lim);
   if (b.length === 0) throw new MsgpackError('Empty', 'empty input');
   if (b.length > l.maxBytes) {
     throw new MsgpackError('TooLarge', `input larger than the limit: ${b.length} > ${l.maxBytes} bytes`);
   }
-  const end = skipValue(b, 0, l.maxDepth);
+  const end = skipValue(b, 0, l.maxDepth, maxNodes);
   if (end !== b.length) {
     throw new MsgpackError('Trailing', `trailing bytes after the value: ${b.length - end} bytes at offset ${end}`);
   }
@@ -81,7 +92,7 @@ export function check(b: Uint8Array, lim?: Limits): void {
  * check does (without the size limit). maxDepth ≤ 0 takes the default.
  */
 export function skip(b: Uint8Array, off: number, maxDepth = 0): number {
-  return skipValue(b, off, maxDepth > 0 ? maxDepth : defaultMaxDepth);
+  return skipValue(b, off, maxDepth > 0 ? maxDepth : defaultMaxDepth, Number.MAX_SAFE_INTEGER);
 }
 
 /** Go's stack capacity in skip: nesting beyond it is refused whatever maxDepth says. */
@@ -94,16 +105,17 @@ function truncated(detail: string): MsgpackError {
 // Iterates rather than recursing on the pending element counts so that a
 // long flat array costs no stack; depth is tracked explicitly, with the same
 // rule as Go: refused when the pending stack would reach maxDepth.
-function skipValue(b: Uint8Array, off: number, maxDepth: number): number {
+function skipValue(b: Uint8Array, off: number, maxDepth: number, maxNodes: number): number {
   // pending[i] is how many values are still expected at depth i.
   const pending: number[] = [];
   let need = 1;
-  for (;;) {
+  for (let nodes = 1; ; nodes++) {
     while (need === 0) {
       if (pending.length === 0) return off;
       need = pending.pop()!;
     }
     need--;
+    if (nodes > maxNodes) throw new MsgpackError('TooManyNodes', `more than ${maxNodes} nodes at offset ${off}`);
     if (off >= b.length) throw truncated(` at offset ${off}`);
     const c = b[off];
     off++;

@@ -8,8 +8,8 @@ import { compareStrings, MaxCounter, type Dot, type ReplicaID } from '../crdt/do
 import { DotMap } from '../crdt/dotmap';
 import { Writer } from '../msgpackx/append';
 import { MaxWall } from '../crdt/hlc';
-import { checkCanonical } from '../msgpackx/canonical';
-import { check, MsgpackError, withDefaults, type Limits } from '../msgpackx/check';
+import { checkCanonicalNodes } from '../msgpackx/canonical';
+import { check, checkNodes, MsgpackError, withDefaults, type Limits } from '../msgpackx/check';
 import { decodeUtf8, Reader } from '../msgpackx/reader';
 import { DecodeError, type DecodeReason } from './errors';
 import { isKind, keyString, KindBlock, KindEdge, KindVariable, type Cell, type Key } from './key';
@@ -166,9 +166,107 @@ export function maxRanges(lim: Limits = DocLimits): number {
  * "Malformed" for everything else, with the msgpack-level MsgpackError (if
  * any) as cause and, where it applies, a reason: "NotCanonical",
  * "OutOfDomain" (a wall outside ±(2^53-1), NaN or ±Infinity in a value, a
- * string that is not valid UTF-8) or "TooManyRanges".
+ * string that is not valid UTF-8), "TooManyRanges", or, past caps (none by
+ * default; DeltaCaps for a delta a client or peer sends), "TooManyValues",
+ * "TooManyReplicas" or "TooManyValueNodes", thrown as soon as a count
+ * header passes the cap, or "TooManyNodes" for an input of more nodes in
+ * all than a delta within the caps holds (the form check's walk stops
+ * there).
  */
-export function decodeState(bytes: Uint8Array, lim: Limits = DocLimits): State {
+/**
+ * Caps on the work one delta can make its receiver do, counted rather than
+ * measured in bytes: values (entries), replicas in the table, context
+ * ranges, and msgpack nodes of all embedded values together. A zero or
+ * absent field is no cap; the range cap of maxRanges(lim) always applies.
+ * (Go: workflow.Caps; the reasoning is in its doc and PROTOCOL.md §7.2.)
+ */
+export interface Caps {
+  maxValues?: number;
+  maxReplicas?: number;
+  maxRanges?: number;
+  maxValueNodes?: number;
+}
+
+/**
+ * The caps a server holds every delta a client or cluster peer sends to
+ * (Go: DeltaCaps). encodeChunks cuts by them, so every chunk is admitted.
+ */
+export const DeltaCaps: Readonly<Required<Caps>> = Object.freeze({
+  maxValues: 2048,
+  maxReplicas: 4096,
+  maxRanges: 32768,
+  maxValueNodes: 65536,
+});
+
+/** caps with every absent or zero field unbounded and ranges at most maxRanges(lim). */
+export function resolveCaps(caps: Caps, lim: Limits = DocLimits): Required<Caps> {
+  const unbounded = (n: number | undefined): number => (n === undefined || n <= 0 ? Number.MAX_SAFE_INTEGER : n);
+  return {
+    maxValues: unbounded(caps.maxValues),
+    maxReplicas: unbounded(caps.maxReplicas),
+    maxValueNodes: unbounded(caps.maxValueNodes),
+    maxRanges: Math.min(unbounded(caps.maxRanges), maxRanges(lim)),
+  };
+}
+
+/**
+ * How many msgpack nodes a delta within caps (resolved) holds at most: the
+ * top level 4; per replica 4; per range 2; per value 11 (its group's 4 and
+ * its entry's 7); and the values' own nodes. Unbounded when a cap is.
+ * (Go: Caps.maxNodes.)
+ */
+function maxNodes(c: Required<Caps>): number {
+  const most = 2 ** 40;
+  if (c.maxReplicas > most || c.maxRanges > most || c.maxValues > most || c.maxValueNodes > most) return Number.MAX_SAFE_INTEGER;
+  return 4 + 4 * c.maxReplicas + 2 * c.maxRanges + 11 * c.maxValues + c.maxValueNodes;
+}
+
+/** What a state holds of each thing Caps bound. (Go: Counts.) */
+export interface Counts {
+  values: number;
+  replicas: number;
+  ranges: number;
+  valueNodes: number;
+}
+
+/** Counts what (ctx, store) holds of each thing Caps bound. */
+export function countState(ctx: Context, store: Store): Counts {
+  let valueNodes = 0;
+  store.range((_k, es) => {
+    for (const e of es) valueNodes += valueNodeCount(e.value.value);
+    return true;
+  });
+  return { values: store.numDots(), replicas: ctx.numReplicas(), ranges: ctx.numRanges(), valueNodes };
+}
+
+/** Whether c satisfies caps (absent fields unbounded). */
+export function withinCaps(c: Counts, caps: Caps): boolean {
+  const r = resolveCaps(caps, { maxBytes: Number.MAX_SAFE_INTEGER });
+  return c.values <= r.maxValues && c.replicas <= r.maxReplicas && c.ranges <= r.maxRanges && c.valueNodes <= r.maxValueNodes;
+}
+
+/**
+ * A size up to which no encoding can pass caps, so a sender need not count:
+ * an entry takes at least 7 bytes, a replica 7, a range 2, a value node 1.
+ * (Go: Caps.SafeBytes.)
+ */
+export function safeBytes(caps: Caps): number {
+  const r = resolveCaps(caps, { maxBytes: Number.MAX_SAFE_INTEGER });
+  const most = 2 ** 40;
+  return Math.min(Math.min(r.maxValues, r.maxReplicas, most) * 7, Math.min(r.maxRanges, most) * 2, r.maxValueNodes);
+}
+
+/** The msgpack nodes of a stored value (0 for none). */
+export function valueNodeCount(v: Uint8Array | null): number {
+  if (v === null || v.length === 0 || v[0] === 0xc0) return 0;
+  try {
+    return checkCanonicalNodes(v, Number.MAX_SAFE_INTEGER);
+  } catch {
+    return 2 ** 40; // stored values passed the checks; count it as large (Go: the same)
+  }
+}
+
+export function decodeState(bytes: Uint8Array, lim: Limits = DocLimits, caps: Caps = {}): State {
   if (bytes.length === 0) throw new DecodeError('Malformed', 'empty input');
   if (bytes[0] !== FormatVersion) {
     throw new DecodeError('FormatVersion', `${bytes[0]} (this build reads ${FormatVersion})`);
@@ -177,9 +275,10 @@ export function decodeState(bytes: Uint8Array, lim: Limits = DocLimits): State {
   // bytes.slice: on a Node Buffer that is a view, and the document would
   // alias the caller's buffer; new Uint8Array(view) copies into a plain array.)
   const body = new Uint8Array(bytes.subarray(1));
+  const resolved = resolveCaps(caps, lim);
   try {
-    check(body, lim);
-    return decodeBody(new Reader(body, true), maxRanges(lim));
+    checkNodes(body, lim, maxNodes(resolved));
+    return decodeBody(new Reader(body, true), resolved);
   } catch (err) {
     if (err instanceof DecodeError) throw err;
     const detail = err instanceof Error ? err.message : String(err);
@@ -188,7 +287,9 @@ export function decodeState(bytes: Uint8Array, lim: Limits = DocLimits): State {
         ? 'NotCanonical'
         : err instanceof MsgpackError && err.code === 'NonFinite'
           ? 'OutOfDomain'
-          : undefined;
+          : err instanceof MsgpackError && err.code === 'TooManyNodes'
+            ? 'TooManyNodes'
+            : undefined;
     throw new DecodeError('Malformed', detail, { cause: err, reason });
   }
 }
@@ -211,10 +312,11 @@ function isMembership(kind: number): boolean {
   return kind === KindBlock || kind === KindEdge || kind === KindVariable;
 }
 
-function decodeBody(r: Reader, rangeCap: number): State {
+function decodeBody(r: Reader, caps: Required<Caps>): State {
   const top = r.arrayHeader();
   if (top !== 3) throw malformed(`top level has ${top} elements, want 3`);
   const nrep = r.arrayHeader();
+  if (nrep > caps.maxReplicas) throw malformed(`delta names too many replicas: more than ${caps.maxReplicas}`, 'TooManyReplicas');
   const replicas: ReplicaID[] = new Array(nrep);
   for (let i = 0; i < nrep; i++) {
     replicas[i] = readString(r);
@@ -241,7 +343,7 @@ function decodeBody(r: Reader, rangeCap: number): State {
       throw malformed(`context ranges of ${JSON.stringify(replica)}: ${n} numbers, want a positive even count`);
     }
     ranges += n / 2;
-    if (ranges > rangeCap) throw malformed(`context has too many ranges: more than ${rangeCap}`, 'TooManyRanges');
+    if (ranges > caps.maxRanges) throw malformed(`context has too many ranges: more than ${caps.maxRanges}`, 'TooManyRanges');
     let prev = 0;
     for (let j = 0; j < n / 2; j++) {
       const start = r.uint();
@@ -258,6 +360,10 @@ function decodeBody(r: Reader, rangeCap: number): State {
     }
   }
   const ngroups = r.arrayHeader();
+  // Every group holds at least one entry.
+  if (ngroups > caps.maxValues) throw malformed(`delta has too many values: more than ${caps.maxValues}`, 'TooManyValues');
+  let values = 0;
+  let nodesLeft = caps.maxValueNodes;
   const store: Store = new DotMap<Key, Cell>(keyString);
   let prevKind = 0;
   let prevID = '';
@@ -273,6 +379,8 @@ function decodeBody(r: Reader, rangeCap: number): State {
     prevID = id;
     const n = r.arrayHeader();
     if (n === 0) throw malformed(`group (${kind}, ${JSON.stringify(id)}) has no entries`, 'NotCanonical');
+    values += n;
+    if (values > caps.maxValues) throw malformed(`delta has too many values: more than ${caps.maxValues}`, 'TooManyValues');
     const membership = isMembership(kind);
     let prevSub = '';
     let prevRidx = 0;
@@ -301,7 +409,15 @@ function decodeBody(r: Reader, rangeCap: number): State {
       if (!ctx.contains(dot)) throw malformed(`dot ${replica}:${dot.counter} is not in the context`);
       let value: Uint8Array | null = null;
       if (raw.length > 0 && raw[0] !== 0xc0) {
-        checkCanonical(raw, { maxBytes: raw.length, maxDepth: 64 });
+        check(raw, { maxBytes: raw.length, maxDepth: 64 });
+        try {
+          nodesLeft -= checkCanonicalNodes(raw, nodesLeft);
+        } catch (err) {
+          if (err instanceof MsgpackError && err.code === 'TooManyNodes') {
+            throw malformed(`delta values hold too many nodes: more than ${caps.maxValueNodes}`, 'TooManyValueNodes');
+          }
+          throw err;
+        }
         value = raw;
       }
       if (!store.put({ kind, id, sub }, dot, { wall, logical, value })) {

@@ -6,7 +6,7 @@ import { Context } from '../crdt/context';
 import type { Dot } from '../crdt/dot';
 import { DotMap, type Dotted } from '../crdt/dotmap';
 import { winner as winnerIndex } from '../crdt/register';
-import { encodeState } from './codec';
+import { countState, DeltaCaps, encodeState, type Caps, type Counts } from './codec';
 import { current } from './incarnation';
 import { keyString, sameCellValue, type Cell, type Key, type Value } from './key';
 import { encodeStateChunks } from './split';
@@ -152,10 +152,16 @@ export class Doc {
 
   /**
    * The document as one or more encoded chunks of about limit bytes each,
-   * whose join in any order is this document. See split.ts.
+   * each within caps (default DeltaCaps, which a server holds every delta
+   * to), whose join in any order is this document. See split.ts.
    */
-  encodeChunks(limit: number): Uint8Array[] {
-    return encodeStateChunks(this.ctx, this.st, limit);
+  encodeChunks(limit: number, caps: Caps = DeltaCaps): Uint8Array[] {
+    return encodeStateChunks(this.ctx, this.st, limit, caps);
+  }
+
+  /** What the document holds of each thing Caps bound. (Go: Counts.) */
+  counts(): Counts {
+    return countState(this.ctx, this.st);
   }
 }
 

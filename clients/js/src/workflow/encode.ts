@@ -4,20 +4,29 @@
 
 import type { Context } from '../crdt/context';
 import type { Limits } from '../msgpackx/check';
-import { decodeState, DeltaLimits, DocLimits } from './codec';
+import { DeltaCaps, decodeState, DeltaLimits, DocLimits, type Caps } from './codec';
 import { Doc } from './doc';
 
-export { FormatVersion, DocLimits, DeltaLimits } from './codec';
+export { FormatVersion, DocLimits, DeltaLimits, DeltaCaps, type Caps, type Counts } from './codec';
 
 /**
  * Parses an encoded document or delta, checking it against lim first
  * (default DocLimits; pass DeltaLimits for what a peer sends): a hostile
- * input is an error, never a large allocation. See decodeState in codec.ts
- * for what is refused; the returned document does not alias bytes.
+ * input is an error, never a large allocation. caps (none by default) bound
+ * the delta's values, replicas, ranges and value nodes. See decodeState in
+ * codec.ts for what is refused; the returned document does not alias bytes.
  */
-export function decode(bytes: Uint8Array, lim: Limits = DocLimits): Doc {
-  const { ctx, store } = decodeState(bytes, lim);
+export function decode(bytes: Uint8Array, lim: Limits = DocLimits, caps: Caps = {}): Doc {
+  const { ctx, store } = decodeState(bytes, lim, caps);
   return new Doc(ctx, store);
+}
+
+/**
+ * Decodes a delta as a server does one a client or cluster peer sends:
+ * under DeltaLimits and DeltaCaps. (Go: DecodeDelta.)
+ */
+export function decodeDelta(bytes: Uint8Array): Doc {
+  return decode(bytes, DeltaLimits, DeltaCaps);
 }
 
 /**

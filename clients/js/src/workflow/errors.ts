@@ -93,10 +93,20 @@ export type DecodeErrorCode = 'FormatVersion' | 'Malformed';
  * well-formed input in another form than the one encode writes,
  * "OutOfDomain" for a value not every replica holds exactly (a wall beyond
  * ±(2^53-1), NaN or ±Infinity, a string that is not UTF-8),
- * "TooManyRanges" for a context beyond maxRanges(lim). isError tests them
+ * "TooManyRanges" for a context beyond maxRanges(lim) or the caps'
+ * maxRanges, and "TooManyValues", "TooManyReplicas", "TooManyValueNodes" for
+ * a delta past the other caps (decode with DeltaCaps), "TooManyNodes" for
+ * one of more msgpack nodes in all than the caps allow. isError tests them
  * too.
  */
-export type DecodeReason = 'NotCanonical' | 'OutOfDomain' | 'TooManyRanges';
+export type DecodeReason =
+  | 'NotCanonical'
+  | 'OutOfDomain'
+  | 'TooManyRanges'
+  | 'TooManyValues'
+  | 'TooManyReplicas'
+  | 'TooManyValueNodes'
+  | 'TooManyNodes';
 
 /** Bytes that are not a valid document, delta or context. */
 export class DecodeError extends Error {
