@@ -3,27 +3,57 @@ package rooms
 import (
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/sync/protocol"
 )
 
 // fullState is the catch-up of a join with an empty context (the whole
-// document, encoded in chunks) kept for the document version it was made
-// at: joiners that arrive together, as after a deploy or a shared link, all
-// need it, and encoding it is the dearest part of a join.
+// document, encoded in chunks, and the CatchUp frames that carry them)
+// kept for the document version it was made at: joiners that arrive
+// together, as after a deploy or a shared link, all need it, and encoding
+// it is the dearest part of a join. The frames are the same for every
+// joiner (their receipts sign the workflow id and the chunk), so each
+// joiner costs a slice of shared frames, not a copy and a MAC of the
+// whole document.
 type fullState struct {
 	doc     *workflow.Doc // the document it encodes; a reload replaces rm.doc
 	version uint64
 	chunks  [][]byte // shared by every reply; never written to
+	frames  [][]byte // the CatchUp frames of chunks, made on first use; shared, never written to
 }
 
 // catchUp returns the encoded chunks of what have lacks.
+//
+// A joiner with an empty context lacks the whole document, which is the
+// document itself: it is encoded as it is, without DeltaSince (which would
+// build the document's index and copy every value first). That encoding
+// also measures the document exactly (docsize.go), so a cold room, whose
+// first joiner needs it anyway, does not encode its document twice.
 func (rm *Room) catchUp(have *crdt.Context) [][]byte {
 	if !have.IsEmpty() {
 		return rm.doc.DeltaSince(have).EncodeChunks(rm.cfg.MaxCatchUpChunk)
 	}
 	f := &rm.fullState
 	if f.chunks == nil || f.doc != rm.doc || f.version != rm.doc.Version() {
-		*f = fullState{doc: rm.doc, version: rm.doc.Version(),
-			chunks: rm.doc.DeltaSince(have).EncodeChunks(rm.cfg.MaxCatchUpChunk)}
+		chunks, size := rm.doc.EncodeChunksSize(rm.cfg.MaxCatchUpChunk)
+		*f = fullState{doc: rm.doc, version: rm.doc.Version(), chunks: chunks}
+		rm.measuredDocSize(size)
 	}
 	return f.chunks
+}
+
+// catchUpFrames returns the CatchUp frames of what have lacks.
+func (rm *Room) catchUpFrames(have *crdt.Context) [][]byte {
+	chunks := rm.catchUp(have)
+	if have.IsEmpty() && rm.fullState.frames != nil {
+		return rm.fullState.frames
+	}
+	frames := make([][]byte, len(chunks))
+	for i, c := range chunks {
+		f := &protocol.CatchUp{WorkflowID: rm.id, Seq: uint64(i), Last: i == len(chunks)-1, Delta: c, Receipt: rm.sign(c)}
+		frames[i] = protocol.AppendFrame(make([]byte, 0, 80+len(rm.id)+len(c)), f)
+	}
+	if have.IsEmpty() {
+		rm.fullState.frames = frames
+	}
+	return frames
 }

@@ -1,10 +1,13 @@
 package rooms
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/sync/protocol"
+	"github.com/flowsync/flowsync/sync/receipt"
 )
 
 // TestCatchUpFullStateCache checks that cold joiners share one encoding of
@@ -50,5 +53,48 @@ func assertCatchUpIs(t *testing.T, chunks [][]byte, want *workflow.Doc) {
 	}
 	if !got.Equal(want) {
 		t.Fatal("the catch-up of a cold join is not the document")
+	}
+}
+
+// TestCatchUpFramesShared checks that cold joiners of an unchanged
+// document share the CatchUp frames themselves (not only the chunks: no
+// copy and no receipt per joiner), and that those frames carry the chunks
+// in order with receipts that verify.
+func TestCatchUpFramesShared(t *testing.T) {
+	ring := testKeyring(t)
+	r := newRegistry(t, Config{MaxCatchUpChunk: 4096, Receipts: ring}, nil)
+	rm := newRoom(r, "wf")
+	rm.doc = batchDoc(t, 60)
+	empty := crdt.NewContext()
+	first := rm.catchUpFrames(empty)
+	if again := rm.catchUpFrames(empty); &again[0] != &first[0] {
+		t.Fatal("a second cold join built its CatchUp frames again")
+	}
+	chunks := rm.catchUp(empty)
+	if len(first) != len(chunks) || len(chunks) < 2 {
+		t.Fatalf("%d frames for %d chunks", len(first), len(chunks))
+	}
+	for i, b := range first {
+		f, err := protocol.Decode(b, protocol.Limits{MaxFrameBytes: 1 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, ok := f.(*protocol.CatchUp)
+		if !ok || c.Seq != uint64(i) || c.Last != (i == len(first)-1) || !bytes.Equal(c.Delta, chunks[i]) {
+			t.Fatalf("frame %d is not chunk %d: %+v", i, i, f)
+		}
+		if err := ring.Verify("wf", c.Delta, receipt.Receipt{KeyID: c.Receipt.KeyID, MAC: c.Receipt.MAC}); err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+	}
+	// A change makes new frames.
+	clock := crdt.NewClock("editor")
+	edit, err := rm.doc.Prepare(clock.Now(1_800_000_000_000), workflow.UpdateName{ID: "block-00007", NewName: "Renamed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rm.doc.Merge(edit)
+	if after := rm.catchUpFrames(empty); &after[0] == &first[0] {
+		t.Fatal("the frames of an older version were reused")
 	}
 }

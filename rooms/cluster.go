@@ -429,7 +429,7 @@ func (rm *Room) handleRemote(ev *remoteEvent) {
 		return
 	}
 	latest := d.Latest()
-	rm.doc.Merge(d)
+	rm.merge(d)
 	if !latest.IsZero() {
 		rm.clock.Observe(latest, rm.nowMs())
 	}

@@ -21,20 +21,32 @@ import (
 // docSizeRemeasure, so an edit is refused on an exact size unless the
 // document changed within that time.
 
+// The load does not measure: most rooms load for a joiner with an empty
+// context, whose catch-up encodes the whole document anyway and measures it
+// on the way (catchup.go). A first joiner with a context measures before
+// its Joined (as the load used to), and a room edited before any join (an
+// application's Apply) before its first edit's check.
+
 // docSizeRemeasure spaces the exact measures an edit near the bound
 // triggers.
 const docSizeRemeasure = 10 * time.Second
 
 // docSizeState is the room loop's size estimate. Owned by run.
 type docSizeState struct {
-	measured   int       // exact encoded size at the last measure
-	since      int       // encoded bytes of the deltas merged since
-	measuredAt time.Time // zero: never measured
+	measured   int // exact encoded size at the last measure
+	since      int // encoded bytes of the deltas merged since
+	measuredAt time.Time
+	known      bool // measured at least once since the load
 }
 
 // measureDocSize encodes the document once and restarts the estimate.
-func (rm *Room) measureDocSize() {
-	rm.docSize = docSizeState{measured: len(rm.doc.Encode()), measuredAt: rm.cfg.now()}
+func (rm *Room) measureDocSize() { rm.measuredDocSize(len(rm.doc.Encode())) }
+
+// measuredDocSize restarts the estimate from size, the exact encoded size
+// of the document as it is now (measured, or known from an encoding made
+// for another reason).
+func (rm *Room) measuredDocSize(size int) {
+	rm.docSize = docSizeState{measured: size, measuredAt: rm.cfg.now(), known: true}
 }
 
 // grewBy adds a merged delta's encoded size to the estimate.
@@ -48,6 +60,11 @@ func (rm *Room) checkDocSize(n int) error {
 		return nil
 	}
 	s := &rm.docSize
+	if !s.known {
+		// Never measured since the load: measure now, before the first
+		// edit it would let through.
+		rm.measureDocSize()
+	}
 	if s.measured+s.since+n <= limit {
 		return nil
 	}

@@ -136,3 +136,28 @@ func TestDocumentSizeEstimateRemeasured(t *testing.T) {
 		}
 	})
 }
+
+// TestDocSizeMeasuredByTheFirstJoin: a loaded room's first join gives it
+// the exact encoded size of its document, from the catch-up of a cold
+// join (no second encoding) or from one encoding for a join with a
+// context, so no edit pays for the measure while the members wait.
+func TestDocSizeMeasuredByTheFirstJoin(t *testing.T) {
+	for _, cold := range []bool{true, false} {
+		r := newRegistry(t, Config{MaxCatchUpChunk: 4096}, nil)
+		rm := newRoom(r, "wf")
+		rm.doc = buildDoc(t, 30)
+		rm.clock = crdt.NewClock("server")
+		opts := JoinOptions{}
+		if !cold {
+			opts.Have = rm.doc.Context().Clone()
+		}
+		reply := make(chan joinReply, 1)
+		rm.handleJoin(&joinEvent{m: member("a", "ra"), opts: opts, reply: reply})
+		if res := <-reply; res.err != nil {
+			t.Fatal(res.err)
+		}
+		if want := len(rm.doc.Encode()); !rm.docSize.known || rm.docSize.measured != want || rm.docSize.since != 0 {
+			t.Fatalf("cold=%v: size %+v after the first join, want %d measured", cold, rm.docSize, want)
+		}
+	}
+}

@@ -136,7 +136,7 @@ func (rm *Room) handleVouch(ev *vouchEvent) {
 	rm.metrics.vouch(true)
 	if !covered {
 		latest := ev.delta.Latest()
-		rm.doc.Merge(ev.delta)
+		rm.merge(ev.delta)
 		if !latest.IsZero() {
 			rm.clock.Observe(latest, rm.nowMs())
 		}

@@ -128,7 +128,7 @@ func (rm *Room) handleRefresh(res refreshResult) {
 // durable already, so it is neither appended nor published.
 func (rm *Room) mergeStored(delta *workflow.Doc) {
 	latest := delta.Latest()
-	rm.doc.Merge(delta)
+	rm.merge(delta)
 	if !latest.IsZero() {
 		rm.clock.Observe(latest, rm.nowMs())
 	}

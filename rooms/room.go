@@ -59,6 +59,7 @@ type Room struct {
 	closing       context.Context // non-nil once Registry.Close asked
 	stopped       bool            // the workflow was deleted: the loop returns
 	snap          snapState
+	shadow        shadow       // what snapshots write (shadow.go); not owned by run
 	docSize       docSizeState // docsize.go
 	refresh       refreshState // store reloads (refresh.go)
 	receipts      receiptState // epoch, relay sequence, durable mark (receipts.go)
@@ -399,7 +400,6 @@ func (rm *Room) load() bool {
 		}
 	}
 	rm.doc = doc
-	rm.measureDocSize()
 	rm.receipts.epoch = newEpoch()
 	rm.clock = crdt.NewClock(rm.cfg.ServerReplicaID)
 	return true
@@ -561,23 +561,26 @@ func (rm *Room) handleJoin(ev *joinEvent) {
 	}
 	// The whole reply goes out from here, in one call: Joined, then every
 	// chunk, so no other frame of this room can come before Joined.
-	chunks := rm.catchUp(have)
+	frames := rm.catchUpFrames(have)
+	if !rm.docSize.known {
+		// A cold join's catch-up measured the document; a warm one did
+		// not: measure now, before anyone edits, not during the first
+		// edit while the members wait for its relay.
+		rm.measureDocSize()
+	}
 	ctx := workflow.New()
 	ctx.Context().Merge(rm.doc.Context())
 	joined := &protocol.Joined{
 		WorkflowID: rm.id, Role: id.Role, Context: ctx.Encode(),
-		Roster: rm.roster(), CatchUpChunks: uint64(len(chunks)),
+		Roster: rm.roster(), CatchUpChunks: uint64(len(frames)),
 		Epoch: rm.receipts.epoch, Seq: rm.receipts.relaySeq, Stable: rm.stableMark(),
 	}
 	// The catch-up may hold edits not durable yet: the member is told when
 	// they are, as for relayed ones.
 	ms.lastSeq, ms.stableSent = joined.Seq, joined.Stable
-	reply := make([][]byte, 1+len(chunks))
+	reply := make([][]byte, 1+len(frames))
 	reply[0] = protocol.AppendFrame(nil, joined)
-	for i, c := range chunks {
-		f := &protocol.CatchUp{WorkflowID: rm.id, Seq: uint64(i), Last: i == len(chunks)-1, Delta: c, Receipt: rm.sign(c)}
-		reply[1+i] = protocol.AppendFrame(make([]byte, 0, 80+len(rm.id)+len(c)), f)
-	}
+	copy(reply[1:], frames)
 	if ev.m.EnqueueReply(reply) {
 		rm.metrics.frameOut(protocol.FrameJoined, 1, len(reply[0]))
 		for _, b := range reply[1:] {
@@ -707,7 +710,7 @@ func (rm *Room) handleDelta(ev *deltaEvent) {
 		rm.refuse(ms, ev.opID, err)
 		return
 	}
-	rm.doc.Merge(v.Delta)
+	rm.merge(v.Delta)
 	if !latest.IsZero() {
 		rm.clock.Observe(latest, nowMs)
 	}
@@ -767,7 +770,7 @@ func (rm *Room) runOperation(id Identity, conn string, op workflow.Op) (*workflo
 	if err := rm.checkDocSize(len(raw)); err != nil {
 		return nil, nil, err
 	}
-	rm.doc.Merge(delta)
+	rm.merge(delta)
 	rm.metrics.observeMerge(rm.cfg.since(start))
 	rm.publish(raw)
 	return delta, raw, nil

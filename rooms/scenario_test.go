@@ -173,7 +173,14 @@ func (s *scriptStore) Snapshot(ctx context.Context, wf string, doc *workflow.Doc
 	if !s.isDown() {
 		v, err = s.Store.Snapshot(ctx, wf, doc)
 	}
-	s.record("snapshot of blocks "+blockNames(doc), err)
+	// What the snapshot stores, or would have: doc joined with what the
+	// store holds. A room hands over what it merged since it loaded (its
+	// shadow replica, shadow.go), not the whole document.
+	stores := doc.Clone()
+	if held, lerr := s.Store.Load(ctx, wf); lerr == nil {
+		stores.Merge(held)
+	}
+	s.record("snapshot of blocks "+blockNames(stores), err)
 	return v, err
 }
 

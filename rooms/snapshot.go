@@ -17,12 +17,12 @@ import (
 // harmless). Durable acks never depend on snapshots: they follow the Append
 // commit only.
 //
-// The loop captures the document as an immutable value (doc.Clone, which
-// costs about as much as encoding it: the loop pays that, the store's
-// encode, compression and write run outside; see BENCHMARKS.md) and one
-// goroutine per snapshot writes it; at most one snapshot per room is in flight, and
-// changes made meanwhile make the room dirty again, so later requests
-// coalesce into the next capture.
+// A capture costs the loop nothing that grows with the document: the
+// snapshot side keeps its own replica, fed with every delta the loop merges
+// (shadow.go), and the snapshot goroutine brings it up to date, then the
+// store joins, encodes, compresses and writes it, all outside the loop. At
+// most one snapshot per room is in flight, and changes made meanwhile make
+// the room dirty again, so later requests coalesce into the next capture.
 
 // snapState is the room loop's snapshot bookkeeping.
 type snapState struct {
@@ -30,7 +30,6 @@ type snapState struct {
 	dirtySince  time.Time // first change not captured
 	lastChange  time.Time // latest change not captured
 	inflight    bool
-	doc         *workflow.Doc // what the in-flight snapshot writes
 	backoff     time.Duration
 	retryAt     time.Time // after a failure, no new attempt before this
 	finalTried  bool      // closing: the shutdown snapshot was started
@@ -105,11 +104,9 @@ func (rm *Room) snapSettled() bool {
 }
 
 func (rm *Room) startSnapshot(trigger string) {
-	doc := rm.doc.Clone()
 	since := rm.snap.dirtySince
 	rm.snap.dirty = false
 	rm.snap.inflight = true
-	rm.snap.doc = doc
 	if rm.snap.armed {
 		rm.snap.timer.Stop()
 		rm.snap.armed = false
@@ -119,10 +116,18 @@ func (rm *Room) startSnapshot(trigger string) {
 	rm.logger.Debug("snapshot started", "trigger", trigger)
 	go func() {
 		defer reg.wg.Done()
-		res := reg.writeSnapshot(rm.id, doc, trigger)
+		// Every delta merged so far is queued for the shadow: it covers
+		// the document as it is now, the capture.
+		res := reg.writeShadow(rm, trigger)
 		res.since = since
 		rm.snapC <- res
 	}()
+}
+
+// writeShadow writes the room's shadow replica as a snapshot.
+func (r *Registry) writeShadow(rm *Room, trigger string) (res snapResult) {
+	rm.shadow.write(func(doc *workflow.Doc) { res = r.writeSnapshot(rm.id, doc, trigger) })
+	return res
 }
 
 // writeSnapshot runs one Store.Snapshot outside any loop and records it.
@@ -147,7 +152,6 @@ func (r *Registry) writeSnapshot(id string, doc *workflow.Doc, trigger string) s
 
 func (rm *Room) handleSnapshot(res snapResult) {
 	rm.snap.inflight = false
-	rm.snap.doc = nil
 	if res.err == nil {
 		rm.snap.backoff = 0
 		rm.snap.retryAt = time.Time{}
@@ -179,15 +183,10 @@ func (rm *Room) handleSnapshot(res snapResult) {
 // and the log already holds every durable delta, so a snapshot given up
 // costs load time only.
 func (rm *Room) evictSnapshot() {
-	var doc *workflow.Doc
-	if rm.snap.dirty {
-		doc = rm.doc.Clone()
-	}
-	inflight := rm.snap.inflight
-	if doc == nil && !inflight {
+	dirty, inflight := rm.snap.dirty, rm.snap.inflight
+	if !dirty && !inflight {
 		return
 	}
-	prev := rm.snap.doc
 	r := rm.reg
 	r.bgSnapshots.Add(1)
 	r.wg.Add(1)
@@ -196,20 +195,16 @@ func (rm *Room) evictSnapshot() {
 		defer r.bgSnapshots.Add(-1)
 		if inflight {
 			// One snapshot per document at a time: wait for the one the
-			// room started.
+			// room started. If it failed, the shadow still holds what it
+			// was writing.
 			res := <-rm.snapC
-			switch {
-			case res.err == nil && doc == nil:
+			if errors.Is(res.err, storage.ErrDeleted) || (res.err == nil && !dirty) {
 				return
-			case errors.Is(res.err, storage.ErrDeleted):
-				return
-			case doc == nil:
-				doc = prev
 			}
 		}
 		backoff := r.cfg.RetryBackoff
 		for attempt := 1; ; attempt++ {
-			res := r.writeSnapshot(rm.id, doc, "evict")
+			res := r.writeShadow(rm, "evict")
 			if res.err == nil || errors.Is(res.err, storage.ErrDeleted) {
 				return
 			}

@@ -197,8 +197,11 @@ type Store interface {
 	// doc.
 	//
 	// The caller keeps ownership of doc (it is not modified or retained),
-	// but must not modify it during the call: a room passes an immutable
-	// copy taken in its loop and calls Snapshot outside the loop. Snapshot
+	// but must not modify it during the call: a room passes its shadow
+	// replica (the join of every delta it merged since it loaded, which
+	// this join completes with what was stored) and calls Snapshot outside
+	// its loop. Because the join is with everything stored, doc need not
+	// hold what the store already has. Snapshot
 	// returns ErrDeleted for a deleted workflow, ErrCorrupt when the stored
 	// snapshot does not decode (it then writes nothing: overwriting would
 	// lose what the damaged snapshot held), ErrClosed after Close and

@@ -762,7 +762,57 @@ func goldenCases(t *testing.T) ([]*goldenCase, *goldenGen) {
 	g.merge("bob", "alice")
 	add(c, true)
 
-	// 22-29. Random operation sequences with a fixed seed.
+	// 22. The container tree, which operations and the view share: moves
+	// that cross make a cycle, cut at its newest pointer, and removing,
+	// toggling or locking a cycle end touches what the view shows under it
+	// only; a move into a descendant 70 levels down is refused (no depth
+	// cap); a block moved into a container removed concurrently stays at
+	// the top level with its name; offline adds at one spot paint in one
+	// order.
+	c = g.newCase("container tree", "alice", "bob")
+	g.ok("alice", "batch-add-blocks", "blocks", goldenJSON(gobj{"blocks": []any{
+		gBlock("l1", "loop", "L1", 0, 0), gBlock("l2", "loop", "L2", 600, 0),
+		gWith(gBlock("c", "agent", "C", 10, 10), "data", gobj{"parentId": "l2", "extent": "parent"}),
+		gBlock("gone", "parallel", "Gone", 0, 900), gBlock("w", "agent", "Worker", 700, 900),
+	}}))
+	g.merge("alice", "bob")
+	g.ok("alice", "update-parent", "block", `{"id":"l1","parentId":"l2","extent":"parent"}`)
+	g.ok("bob", "update-parent", "block", `{"id":"l2","parentId":"l1","extent":"parent"}`)
+	g.ok("alice", "batch-remove-blocks", "blocks", `{"ids":["gone"]}`)
+	g.ok("bob", "batch-update-parent", "blocks", `{"updates":[{"id":"w","parentId":"gone","position":{"x":20,"y":30}}]}`)
+	g.ok("alice", "add", "block", goldenJSON(gBlock("a4", "agent", "Agent 4", 100, 100)))
+	g.ok("bob", "add", "block", goldenJSON(gBlock("b4", "agent", "Agent 4", 100, 100)))
+	g.merge("alice", "bob")
+	g.merge("bob", "alice")
+	g.fail("alice", "add", "block", goldenJSON(gBlock("n1", "agent", "Worker", 0, 0)), "NameConflict")
+	g.ok("alice", "batch-toggle-enabled", "blocks", `{"blockIds":["l1"]}`)
+	g.ok("bob", "batch-toggle-locked", "blocks", `{"blockIds":["l1"]}`)
+	g.fail("bob", "update-name", "block", `{"id":"l1","name":"X"}`, "Locked")
+	g.ok("bob", "update-name", "block", `{"id":"l2","name":"Outer"}`)
+	g.fail("alice", "update-parent", "block", `{"id":"l2","parentId":"l1","extent":"parent"}`, "Invalid")
+	g.ok("alice", "batch-update-parent", "blocks", `{"updates":[{"id":"l1","parentId":"l2"}]}`)
+	g.merge("bob", "alice")
+	g.fail("alice", "batch-remove-blocks", "blocks", `{"ids":["l1"]}`, "Locked")
+	g.ok("alice", "batch-toggle-locked", "blocks", `{"blockIds":["l1"]}`)
+	g.ok("alice", "batch-remove-blocks", "blocks", `{"ids":["l1"]}`)
+	var deep []any
+	for i := range 70 {
+		b := gBlock(fmt.Sprintf("d%02d", i), "loop", fmt.Sprintf("Deep %d", i), 0, 0)
+		if i > 0 {
+			b = gWith(b, "data", gobj{"parentId": fmt.Sprintf("d%02d", i-1), "extent": "parent"})
+		}
+		deep = append(deep, b)
+	}
+	g.ok("bob", "batch-add-blocks", "blocks", goldenJSON(gobj{"blocks": deep}))
+	g.fail("bob", "update-parent", "block", `{"id":"d00","parentId":"d69","extent":"parent"}`, "Invalid")
+	g.ok("bob", "batch-toggle-locked", "blocks", `{"blockIds":["d00"]}`)
+	g.fail("bob", "update-position", "block", `{"id":"d69","position":{"x":1,"y":1}}`, "Locked")
+	g.ok("bob", "batch-toggle-locked", "blocks", `{"blockIds":["d00"]}`)
+	g.ok("bob", "batch-remove-blocks", "blocks", `{"ids":["d60"]}`)
+	g.sync()
+	add(c, true)
+
+	// 23-30. Random operation sequences with a fixed seed.
 	for seed := uint64(1); seed <= 8; seed++ {
 		cases = append(cases, goldenRandomCase(g, seed))
 	}

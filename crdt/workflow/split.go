@@ -28,16 +28,29 @@ func (d *Doc) EncodeChunks(limit int) [][]byte {
 	return d.EncodeChunksCapped(limit, DeltaCaps)
 }
 
+// EncodeChunksSize is EncodeChunks that also returns the length of d's
+// whole encoding (Encode), which it computes anyway to decide whether d
+// fits one chunk: a caller that needs both pays one encoding.
+func (d *Doc) EncodeChunksSize(limit int) (chunks [][]byte, size int) {
+	return d.encodeChunks(limit, DeltaCaps)
+}
+
 // EncodeChunksCapped is EncodeChunks cutting by caps instead of DeltaCaps
 // (a zero field is no cap).
 func (d *Doc) EncodeChunksCapped(limit int, caps Caps) [][]byte {
+	chunks, _ := d.encodeChunks(limit, caps)
+	return chunks
+}
+
+// encodeChunks is EncodeChunksCapped, and the length of d's whole encoding.
+func (d *Doc) encodeChunks(limit int, caps Caps) ([][]byte, int) {
 	if d.IsEmpty() {
-		return nil
+		return nil, len(d.Encode())
 	}
 	caps = caps.resolved(DocLimits)
 	whole := d.Encode()
 	if len(whole) <= limit && d.Counts().Within(caps) {
-		return [][]byte{whole}
+		return [][]byte{whole}, len(whole)
 	}
 	type group struct {
 		key     Key
@@ -166,7 +179,7 @@ func (d *Doc) EncodeChunksCapped(limit int, caps Caps) [][]byte {
 	for i, c := range chunks {
 		out[i] = c.Encode()
 	}
-	return out
+	return out, len(whole)
 }
 
 // uintLen is the length of n's shortest msgpack unsigned form.

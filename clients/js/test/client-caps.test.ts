@@ -4,6 +4,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { DeltaCaps, FlowsyncClient, decodeDelta, type WebSocketConstructor } from '../src/index';
 import { Doc } from '../src/workflow/doc';
+import { MemoryPersistence } from '../src/persist/memory';
+import type { StoredEntry } from '../src/persist/types';
 import { FrameType } from '../src/protocol';
 import { ScriptedServer } from './scripted';
 
@@ -71,5 +73,23 @@ describe('the per-delta work caps', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('an edit past them is stored in one write, so a crash never keeps part of it', async () => {
+    const persistence = new MemoryPersistence();
+    const writes: number[] = [];
+    const append = persistence.appendLocal.bind(persistence);
+    persistence.appendLocal = (wf: string, rid: string, entries: readonly StoredEntry[]) => {
+      writes.push(entries.length);
+      return append(wf, rid, entries);
+    };
+    const server = new ScriptedServer();
+    const c = await FlowsyncClient.open({ ...base, persistence, WebSocket: server.WebSocket as WebSocketConstructor });
+    const delta = c.applyWire('batch-add-blocks', 'blocks', paste('p', 100, 40));
+    expect(delta.counts().values).toBeGreaterThan(2 * DeltaCaps.maxValues);
+    expect(writes.length).toBe(1);
+    expect(writes[0]).toBe(c.status().pending);
+    expect(writes[0]).toBeGreaterThan(2);
+    await c.close();
   });
 });

@@ -80,7 +80,7 @@ class FaultyPersistence implements Persistence {
   load(wf: string, rid: string): Promise<LoadedState> {
     return this.inner.load(wf, rid);
   }
-  appendLocal(wf: string, rid: string, e: StoredEntry): Promise<void> {
+  appendLocal(wf: string, rid: string, e: readonly StoredEntry[]): Promise<void> {
     return this.write('appendLocal', () => this.inner.appendLocal(wf, rid, e));
   }
   appendLog(wf: string, rid: string, d: Uint8Array[], receipts?: StoredReceipt[]): Promise<void> {

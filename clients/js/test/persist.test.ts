@@ -17,13 +17,13 @@ async function suite(name: string, make: () => Promise<Persistence>) {
       const lease = await p.claimReplica('wf-1');
       const rid = lease.replicaId;
       expect(await p.load('wf-1', rid)).toEqual({ doc: null, log: [], outbox: [], nextSeq: 1, receipts: [] });
-      await p.appendLocal('wf-1', rid, { seq: 1, id: 'a-1', delta: bytes(9) });
-      await p.appendLocal('wf-1', rid, { seq: 2, id: 'a-2', delta: bytes(8) });
+      await p.appendLocal('wf-1', rid, [{ seq: 1, id: 'a-1', delta: bytes(9) }]);
+      await p.appendLocal('wf-1', rid, [{ seq: 2, id: 'a-2', delta: bytes(8) }]);
       await p.appendLog('wf-1', rid, [bytes(20), bytes(21)]);
-      await p.appendLocal('wf-1', rid, { seq: 10, id: 'a-3', delta: bytes(7) });
+      await p.appendLocal('wf-1', rid, [{ seq: 10, id: 'a-3', delta: bytes(7) }]);
       // Another workflow and another replica are separate.
-      await p.appendLocal('wf-2', rid, { seq: 1, id: 'b-1', delta: bytes(6) });
-      await p.appendLocal('wf-1', 'other', { seq: 1, id: 'c-1', delta: bytes(6) });
+      await p.appendLocal('wf-2', rid, [{ seq: 1, id: 'b-1', delta: bytes(6) }]);
+      await p.appendLocal('wf-1', 'other', [{ seq: 1, id: 'c-1', delta: bytes(6) }]);
       const got = await p.load('wf-1', rid);
       expect(got.doc).toBeNull();
       expect(got.log.map((d) => [...d]).sort()).toEqual([[20], [21], [7], [8], [9]].sort());
@@ -99,7 +99,7 @@ describe('IndexedDBPersistence across page loads', () => {
     const locks = new TestLocks();
     const p1 = await IndexedDBPersistence.open({ dbName: 'reload-db', locks });
     const l1 = await p1.claimReplica('wf');
-    await p1.appendLocal('wf', l1.replicaId, { seq: 1, id: 'x-1', delta: bytes(2) });
+    await p1.appendLocal('wf', l1.replicaId, [{ seq: 1, id: 'x-1', delta: bytes(2) }]);
     // While the first page holds its lease, a second tab gets another id.
     const p2 = await IndexedDBPersistence.open({ dbName: 'reload-db', locks });
     const l2 = await p2.claimReplica('wf');
@@ -129,7 +129,7 @@ describe('IndexedDBPersistence across page loads', () => {
 
   it('a local edit is all or nothing: a write failing mid-transaction leaves neither outbox nor log entry', async () => {
     const p = await IndexedDBPersistence.open({ dbName: 'atomic-db', locks: null });
-    await p.appendLocal('wf', 'r', { seq: 1, id: 'ok', delta: bytes(1) });
+    await p.appendLocal('wf', 'r', [{ seq: 1, id: 'ok', delta: bytes(1) }]);
     // The outbox put is issued, then building the log entry throws.
     let reads = 0;
     const bad = {
@@ -140,7 +140,7 @@ describe('IndexedDBPersistence across page loads', () => {
         return bytes(2);
       },
     };
-    await expect(p.appendLocal('wf', 'r', bad)).rejects.toThrow(PersistenceError);
+    await expect(p.appendLocal('wf', 'r', [bad])).rejects.toThrow(PersistenceError);
     expect(reads).toBe(2);
     const st = await p.load('wf', 'r');
     expect(st.outbox.map((e) => e.id)).toEqual(['ok']);
@@ -153,7 +153,7 @@ describe('IndexedDBPersistence across page loads', () => {
     const p = await IndexedDBPersistence.open({ dbName: 'closed-db', locks: null });
     await p.close();
     await expect(p.saveSnapshot('wf', 'r', bytes(1))).rejects.toThrow(/closed/);
-    await expect(p.appendLocal('wf', 'r', { seq: 1, id: 'x', delta: bytes(1) })).rejects.toThrow(/closed/);
+    await expect(p.appendLocal('wf', 'r', [{ seq: 1, id: 'x', delta: bytes(1) }])).rejects.toThrow(/closed/);
   });
 
   it('reports a missing IndexedDB clearly', async () => {
@@ -211,7 +211,7 @@ describe('IndexedDBPersistence schema versions', () => {
     ]);
     expect(got.nextSeq).toBe(6);
     // And the upgraded database takes version 2 writes.
-    await p.appendLocal('wf', 'js-old', { seq: 6, id: 'new-6', delta: bytes(6) });
+    await p.appendLocal('wf', 'js-old', [{ seq: 6, id: 'new-6', delta: bytes(6) }]);
     expect((await p.load('wf', 'js-old')).log.map((d) => [...d])).toEqual([[6]]);
     lease.release();
     await p.close();

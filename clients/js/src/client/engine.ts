@@ -258,13 +258,14 @@ export class Engine implements FrameHost {
       enc.length <= safeBytes(DeltaCaps) || withinCaps(delta.counts(), DeltaCaps)
         ? [{ d: delta, enc }]
         : delta.encodeChunks(limit).map((c) => ({ d: decodeDoc(c), enc: c }));
-    for (const p of parts) {
+    const stored = parts.map((p) => {
       const seq = this.store.nextSeq++;
       const id = this.outbox.newId();
       const mine = minted(p.d);
       this.outbox.add(newEntry(id, p.d, p.enc, [seq], mine));
-      this.store.appendLocal({ seq, id, delta: p.enc, mine });
-    }
+      return { seq, id, delta: p.enc, mine };
+    });
+    this.store.appendLocal(stored);
     this.events.emit('change', delta, false);
     this.notifyStatus();
     this.writer.flush();

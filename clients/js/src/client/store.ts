@@ -73,10 +73,10 @@ export class LocalStore {
     return this.logCount > 0;
   }
 
-  /** appendLocal stores a local delta: its outbox entry and its log entry. */
-  appendLocal(entry: StoredEntry): void {
-    this.track(this.persistence.appendLocal(this.workflowId, this.host.replicaId(), entry));
-    this.logged(1, entry.delta.length);
+  /** appendLocal stores a local edit, in one write: its outbox entries and their log entries. */
+  appendLocal(entries: StoredEntry[]): void {
+    this.track(this.persistence.appendLocal(this.workflowId, this.host.replicaId(), entries));
+    this.logged(entries.length, entries.reduce((n, e) => n + e.delta.length, 0));
   }
 
   /** appendRemote queues a remote delta (and the receipt kept for it, if any) for the next batched log write. */

@@ -330,11 +330,16 @@ export class IndexedDBPersistence implements Persistence {
     );
   }
 
-  appendLocal(wf: string, rid: string, entry: StoredEntry): Promise<void> {
+  appendLocal(wf: string, rid: string, entries: readonly StoredEntry[]): Promise<void> {
+    if (entries.length === 0) return Promise.resolve();
     return this.write(`store an edit of ${wf}`, ['log', 'outbox', 'meta'], (t) => {
-      t.objectStore('outbox').put(entryRecord(wf, rid, entry));
-      t.objectStore('log').add({ wf, rid, delta: entry.delta });
-      t.objectStore('meta').put({ wf, rid, nextSeq: entry.seq + 1 });
+      let nextSeq = 0;
+      for (const entry of entries) {
+        t.objectStore('outbox').put(entryRecord(wf, rid, entry));
+        t.objectStore('log').add({ wf, rid, delta: entry.delta });
+        nextSeq = Math.max(nextSeq, entry.seq + 1);
+      }
+      t.objectStore('meta').put({ wf, rid, nextSeq });
     });
   }
 

@@ -86,11 +86,13 @@ export class MemoryPersistence implements Persistence {
     return { doc: r.doc ? r.doc.slice() : null, log: r.log.map((d) => d.slice()), outbox, nextSeq: r.nextSeq, receipts };
   }
 
-  async appendLocal(wf: string, rid: string, entry: StoredEntry): Promise<void> {
+  async appendLocal(wf: string, rid: string, entries: readonly StoredEntry[]): Promise<void> {
     const r = this.rec(wf, rid);
-    r.outbox.set(entry.seq, copyEntry(entry));
-    r.log.push(entry.delta.slice());
-    r.nextSeq = Math.max(r.nextSeq, entry.seq + 1);
+    for (const entry of entries) {
+      r.outbox.set(entry.seq, copyEntry(entry));
+      r.log.push(entry.delta.slice());
+      r.nextSeq = Math.max(r.nextSeq, entry.seq + 1);
+    }
   }
 
   async appendLog(wf: string, rid: string, deltas: Uint8Array[], receipts: StoredReceipt[] = []): Promise<void> {

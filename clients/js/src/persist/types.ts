@@ -102,11 +102,13 @@ export interface Persistence {
   claimReplica(workflowId: string): Promise<ReplicaLease>;
   load(workflowId: string, replicaId: string): Promise<LoadedState>;
   /**
-   * appendLocal stores a local edit: its outbox entry and a log entry with
-   * the same delta, atomically (one transaction), so that the document and
-   * the outbox can never disagree after a crash. It costs the delta's size.
+   * appendLocal stores a local edit: its outbox entries (one, or the chunks
+   * of an edit past the per-delta work caps) and a log entry with the same
+   * delta for each, atomically (one transaction), so that the document and
+   * the outbox can never disagree after a crash and an edit is never stored
+   * in part. It costs the deltas' size.
    */
-  appendLocal(workflowId: string, replicaId: string, entry: StoredEntry): Promise<void>;
+  appendLocal(workflowId: string, replicaId: string, entries: readonly StoredEntry[]): Promise<void>;
   /**
    * appendLog stores deltas merged from the server (a batch, one
    * transaction), and with them the receipts kept for some of them, so that

@@ -7,6 +7,7 @@ import type { Dot } from '../crdt/dot';
 import { DotMap, type Dotted } from '../crdt/dotmap';
 import { winner as winnerIndex } from '../crdt/register';
 import { countState, DeltaCaps, encodeState, type Caps, type Counts } from './codec';
+import { DocIndex } from './doc_index';
 import { current } from './incarnation';
 import { keyString, sameCellValue, type Cell, type Key, type Value } from './key';
 import { encodeStateChunks } from './split';
@@ -34,10 +35,20 @@ export {
  * A workflow document, and also a delta: a delta is a document that holds
  * only what changed. A new Doc is empty and ready to use. Operations
  * (prepare/apply) are attached by builder.ts; the view by view.ts.
+ *
+ * prepare and deltaSince build the document's index (doc_index.ts) the
+ * first time they need it, and merge keeps it up to date. Write to a
+ * document through store() or context() only while building it, before
+ * either reads it.
  */
 export class Doc {
   private ctx: Context;
   private st: DotMap<Key, Cell>;
+  /**
+   * Derived from st and ctx; undefined until first needed, and again after
+   * a merge too large to follow key by key.
+   */
+  private idx: DocIndex | undefined = undefined;
 
   /**
    * Returns an empty document, or one made of the given context and store
@@ -64,6 +75,11 @@ export class Doc {
    * added or removed. Merging is commutative, associative and idempotent.
    */
   merge(delta: Doc): number {
+    if (this.idx !== undefined) {
+      const n = this.idx.merge(this.st, this.ctx, delta.st, delta.ctx);
+      if (n >= 0) return n;
+      this.idx = undefined;
+    }
     const n = this.st.join(delta.st, this.ctx, delta.ctx);
     this.ctx.merge(delta.ctx);
     return n;
@@ -71,11 +87,24 @@ export class Doc {
 
   /**
    * What a replica whose causal context is have lacks: the writes it has not
-   * seen and the removals it has not seen.
+   * seen and the removals it has not seen. It visits only the values have
+   * lacks (see DocIndex.since).
    */
   deltaSince(have: Context): Doc {
-    const [st, ctx] = this.st.since(this.ctx, have);
+    const [st, ctx] = this.index().since(this.st, this.ctx, have);
     return new Doc(ctx, st);
+  }
+
+  /**
+   * The document's index (doc_index.ts), built if it is missing: what the
+   * operations and deltaSince read instead of scanning the store. Not part
+   * of the SDK's API.
+   *
+   * @internal
+   */
+  index(): DocIndex {
+    if (this.idx === undefined) this.idx = DocIndex.build(this.st, this.ctx);
+    return this.idx;
   }
 
   /** An independent copy. (Values are immutable byte arrays and are shared.) */

@@ -89,6 +89,9 @@ export interface Renamed {
  * RenamedBy). Clients report these to their user once per rename.
  */
 export function renamedBy(doc: Doc, replica: string): Renamed[] {
+  // While no two blocks share a normalized stored name (the index counts
+  // them), every block shows its own name: nothing to report, no scan.
+  if (doc.index().shared === 0) return [];
   const ids: string[] = [];
   let mine = false;
   doc.store().range((k) => {

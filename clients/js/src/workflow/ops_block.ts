@@ -5,7 +5,7 @@
 // (locked, or under a locked container).
 
 import type { Builder, Op } from './builder';
-import { KindBlockField, KindSubBlock, KindSubBlockType, KindSubflow, type Key } from './doc';
+import { KindBlock, KindBlockField, KindSubBlock, KindSubBlockType, KindSubflow, type Key } from './doc';
 import {
   FieldAdvancedMode,
   FieldCanonicalPrefix,
@@ -34,12 +34,13 @@ import {
   checkModes,
   checkName,
   copyName,
-  keysWhere,
   putAny,
   removeBlocks,
   withDescendants,
   type BlockInput,
 } from './ops_common';
+import { entity } from './doc_index';
+import { entityKeysWhere } from './doc_index_reads';
 import type { EdgeInput } from './ops_edge';
 import { blockExists, blockKey, fieldKey } from './state';
 import { effectiveParent, protected_ } from './tree';
@@ -234,7 +235,7 @@ export class ReplaceCanonicalModes implements Op {
   prepare(b: Builder): void {
     editable(b, this.id);
     checkModes(this.modes);
-    const stale = keysWhere(b, (k) => {
+    const stale = entityKeysWhere(b, entity(KindBlock, this.id), (k) => {
       if (k.kind !== KindBlockField || k.id !== this.id || !k.sub.startsWith(FieldCanonicalPrefix)) return false;
       const keep = hasOwn(this.modes, k.sub.slice(FieldCanonicalPrefix.length));
       return !keep && b.has(k);
@@ -416,7 +417,7 @@ export function checkNewCopy(b: Builder, src: string, id: string): void {
  * with the given name and position, unlocked.
  */
 export function copyBlock(b: Builder, src: string, dst: string, name: string, pos: Position): void {
-  const keys = keysWhere(b, (k) => {
+  const keys = entityKeysWhere(b, entity(KindBlock, src), (k) => {
     switch (k.kind) {
       case KindBlockField:
       case KindSubBlock:

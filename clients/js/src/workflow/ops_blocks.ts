@@ -31,6 +31,7 @@ import {
   type SubflowConfigs,
 } from './ops_common';
 import { newEdgeChecker, type EdgeInput } from './ops_edge';
+import type { NameSet } from './doc_index_reads';
 import { blockExists, blockType, fieldKey, isContainer, isLocked } from './state';
 import { protected_, staleCut, treeOf } from './tree';
 import { writeNewSubflow } from './subflow_config';
@@ -141,7 +142,7 @@ export class BatchAddBlocks implements Op {
  * Validates a block to be added against the document and the blocks of the
  * batch before it, and records its name in names.
  */
-export function checkNewBlock(b: Builder, inp: BlockInput, batch: Map<string, BlockInput>, names: Map<string, string>): void {
+export function checkNewBlock(b: Builder, inp: BlockInput, batch: Map<string, BlockInput>, names: NameSet): void {
   checkID('block', inp.id);
   if (batch.has(inp.id) || blockExists(b, inp.id)) {
     throw errorf('Exists', `block ${q(inp.id)}`);

@@ -46,8 +46,10 @@ import {
   stringValue,
   type Position,
 } from './fields';
-import { blockKey, fieldKey, isReservedName, normalizeName, subBlockKey, subBlockTypeKey } from './state';
-import { treeOf } from './tree';
+import { blockKey, edgeKey, fieldKey, isReservedName, normalizeName, subBlockKey, subBlockTypeKey } from './state';
+import { entity } from './doc_index';
+import { ChildFinder, NameSet, compareKeys } from './doc_index_reads';
+import { keyString } from './key';
 import { shownNames } from './names';
 import { compareStrings, errorf, isObject, own, q, show, sortedKeys } from './util';
 
@@ -147,12 +149,7 @@ function keyId(k: Key): string {
   return JSON.stringify([k.kind, k.id, k.sub]);
 }
 
-/** Orders keys as Go's compareKeys: kind, then id, then sub, strings by bytes. */
-export function compareKeys(a: Key, c: Key): number {
-  if (a.kind !== c.kind) return a.kind - c.kind;
-  if (a.id !== c.id) return compareStrings(a.id, c.id);
-  return compareStrings(a.sub, c.sub);
-}
+export { compareKeys };
 
 /**
  * Removes every key of the given blocks: membership, fields, sub-blocks,
@@ -162,7 +159,7 @@ export function compareKeys(a: Key, c: Key): number {
  */
 export function removeBlocks(b: Builder, ids: string[]): void {
   const set = new Set(ids);
-  const keys = keysWhere(b, (k) => {
+  const match = (k: Key): boolean => {
     switch (k.kind) {
       case KindBlock:
       case KindBlockField:
@@ -183,23 +180,24 @@ export function removeBlocks(b: Builder, ids: string[]): void {
       }
     }
     return false;
-  });
-  for (const k of keys) b.remove(k);
-}
-
-/** Maps each present block to its present effective children, sorted: the children the view shows in it. */
-export function childIndex(b: Builder): Map<string, string[]> {
-  const kids = new Map<string, string[]>();
-  const t = treeOf(b);
-  for (const id of liveIDs(b, KindBlock)) {
-    const p = t.parentOf(id);
-    if (p !== '') {
-      const l = kids.get(p);
-      if (l === undefined) kids.set(p, [id]);
-      else l.push(id);
-    }
+  };
+  // Candidates: the keys of the blocks and the edges at them, through the
+  // index, and this operation's own writes.
+  const seen = new Map<string, Key>();
+  const consider = (k: Key): void => {
+    const ks = keyString(k);
+    if (!seen.has(ks) && match(k)) seen.set(ks, k);
+  };
+  const x = b.doc.index();
+  for (const id of ids) {
+    for (const k of x.keys.get(entity(KindBlock, id)) ?? []) consider(k);
+    for (const e of x.edgesAt.get(id) ?? []) consider(edgeKey(e));
   }
-  return kids;
+  b.delta.store().range((k) => {
+    consider(k);
+    return true;
+  });
+  for (const k of [...seen.values()].sort(compareKeys)) b.remove(k);
 }
 
 /**
@@ -209,7 +207,7 @@ export function childIndex(b: Builder): Map<string, string[]> {
  * below them.
  */
 export function withDescendants(b: Builder, ids: string[], keep?: (id: string) => boolean): string[] {
-  const kids = childIndex(b);
+  const kids = new ChildFinder(b);
   const seen = new Set<string>();
   const out: string[] = [];
   for (const id of ids) {
@@ -219,7 +217,7 @@ export function withDescendants(b: Builder, ids: string[], keep?: (id: string) =
     }
   }
   for (let i = 0; i < out.length; i++) {
-    for (const c of kids.get(out[i]) ?? []) {
+    for (const c of kids.children(out[i])) {
       if (!seen.has(c) && (keep === undefined || keep(c))) {
         seen.add(c);
         out.push(c);
@@ -230,24 +228,27 @@ export function withDescendants(b: Builder, ids: string[], keep?: (id: string) =
 }
 
 /**
- * Maps the normalized name every present block shows (in the view, after the
- * concurrent-names rule) to its id. Every live block shows (tree.ts), so no
- * hidden block holds a name.
+ * The normalized name every present block shows (in the view, after the
+ * concurrent-names rule) mapped to its id. Every live block shows (tree.ts),
+ * so no hidden block holds a name. While no two blocks share a name and the
+ * operation has written nothing, every block shows its stored name and the
+ * index answers each lookup; otherwise the map is computed over every block.
  */
-export function blockNames(b: Builder): Map<string, string> {
+export function blockNames(b: Builder): NameSet {
+  if (b.delta.isEmpty() && b.doc.index().shared === 0) return new NameSet(b);
   const names = new Map<string, string>();
   for (const e of shownNames(b, liveIDs(b, KindBlock))) {
     const n = normalizeName(e.name);
     if (n !== '') names.set(n, e.id);
   }
-  return names;
+  return new NameSet(b, names);
 }
 
 /**
  * Applies the name rules to a name for block self and returns its normalized
  * form: not empty, not reserved, not another block's.
  */
-export function checkName(name: string, names: Map<string, string>, self: string): string {
+export function checkName(name: string, names: NameSet, self: string): string {
   const n = normalizeName(name);
   if (n === '') {
     throw errorf('NameConflict', `name ${q(name)} is empty once normalized`);
@@ -266,7 +267,7 @@ export function checkName(name: string, names: Map<string, string>, self: string
  * Returns a name for a copy of a block named base that passes the name
  * rules: "base (copy)", then "base (copy 2)", "base (copy 3)", ...
  */
-export function copyName(base: string, names: Map<string, string>): string {
+export function copyName(base: string, names: NameSet): string {
   if (normalizeName(base) === '' || isReservedName(normalizeName(base))) {
     base = 'Block';
   }

@@ -2,10 +2,10 @@
 // pipeline every edge add goes through.
 
 import type { Builder, Op } from './builder';
-import { KindEdge } from './doc';
+import { EdgeFinder } from './doc_index_reads';
 import { isError, WorkflowError } from './errors';
 import { FieldTriggerMode, asBool, asEdge, edgeValue, type Edge } from './fields';
-import { checkID, liveIDs } from './ops_common';
+import { checkID } from './ops_common';
 import { TypeNote, TypeStarter, blockExists, blockType, canonicalHandle, edgeKey, fieldKey } from './state';
 import { protected_, treeOf } from './tree';
 import { errorf, q } from './util';
@@ -42,27 +42,26 @@ export function sigOf(e: Edge): string {
 }
 
 /**
- * The validation pipeline every edge add goes through. It loads the present
- * edges once and tracks the ones it admits, so a batch is checked
- * incrementally: each edge against the document plus the batch's earlier
- * edges.
+ * The validation pipeline every edge add goes through. It reads the present
+ * edges at the blocks it asks about (EdgeFinder) and tracks the ones it
+ * admits, so a batch is checked incrementally: each edge against the
+ * document plus the batch's earlier edges.
  */
 export class EdgeChecker {
-  /** source block → target blocks */
-  private readonly out = new Map<string, string[]>();
-  private readonly sigs = new Set<string>();
+  private readonly edges: EdgeFinder;
 
   constructor(private readonly b: Builder) {
-    for (const id of liveIDs(b, KindEdge)) {
-      this.note(asEdge(b.get(edgeKey(id))));
-    }
+    this.edges = new EdgeFinder(b);
   }
 
-  private note(e: Edge): void {
-    const l = this.out.get(e.source);
-    if (l === undefined) this.out.set(e.source, [e.target]);
-    else l.push(e.target);
-    this.sigs.add(sigOf(e));
+  /** Reports whether a present edge has e's ends and handles. */
+  private duplicates(e: Edge): boolean {
+    const sig = sigOf(e);
+    let dup = false;
+    this.edges.at(e.source, (o) => {
+      dup = dup || sigOf(o) === sig;
+    });
+    return dup;
   }
 
   /**
@@ -75,8 +74,8 @@ export class EdgeChecker {
     const e = edgeOfInput(inp);
     checkID('edge', e.id);
     this.check(e);
-    this.note(e);
     this.b.put(edgeKey(e.id), edgeValue(e));
+    this.edges.note(e.id, e);
   }
 
   private check(e: Edge): void {
@@ -105,7 +104,7 @@ export class EdgeChecker {
     if (e.source === e.target) {
       throw reject('self-loop');
     }
-    if (this.sigs.has(sigOf(e))) {
+    if (this.duplicates(e)) {
       throw reject('duplicates an existing edge');
     }
     if (b.has(edgeKey(e.id))) {
@@ -123,12 +122,13 @@ export class EdgeChecker {
     while (stack.length > 0) {
       const n = stack.pop() as string;
       if (n === to) return true;
-      for (const m of this.out.get(n) ?? []) {
-        if (!seen.has(m)) {
+      this.edges.at(n, (e) => {
+        const m = e.target;
+        if (e.source === n && !seen.has(m)) {
           seen.add(m);
           stack.push(m);
         }
-      }
+      });
     }
     return false;
   }

@@ -2,15 +2,14 @@
 // config rules (keys, defaults, value checks) are in subflow_config.ts.
 
 import type { Builder, Op } from './builder';
-import { KindEdge } from './doc';
-import { FieldName, FieldParentID, FieldPosition, asEdge, asPosition, asString, stringValue, type Edge, type Position } from './fields';
+import { EdgeFinder } from './doc_index_reads';
+import { FieldName, FieldParentID, FieldPosition, asPosition, asString, stringValue, type Edge, type Position } from './fields';
 import { copyBlock, checkNewCopy, duplicateOffset, setCopyParent } from './ops_block';
 import { BatchAddBlocks } from './ops_blocks';
 import {
   blockNames,
   checkID,
   copyName,
-  liveIDs,
   removeBlocks,
   withDescendants,
   type BlockInput,
@@ -29,7 +28,7 @@ import {
   type Reader,
 } from './state';
 import { protected_, treeOf } from './tree';
-import { errorf, own, q } from './util';
+import { compareStrings, errorf, own, q } from './util';
 
 /**
  * "update" on target subflow: merges config shallowly into a container's
@@ -225,10 +224,11 @@ export function mapIDs(
 /** Returns the present edges with both ends among the keys of blocks, sorted by id. */
 export function internalEdges(b: Builder, blocks: Map<string, string>): Edge[] {
   const out: Edge[] = [];
-  for (const id of liveIDs(b, KindEdge)) {
-    const e = asEdge(b.get(edgeKey(id)));
-    e.id = id;
-    if (blocks.has(e.source) && blocks.has(e.target)) out.push(e);
+  const f = new EdgeFinder(b);
+  for (const block of blocks.keys()) {
+    f.at(block, (e) => {
+      if (blocks.has(e.source) && blocks.has(e.target) && e.source === block) out.push(e); // each internal edge once, at its source
+    });
   }
-  return out;
+  return out.sort((x, y) => compareStrings(x.id, y.id));
 }

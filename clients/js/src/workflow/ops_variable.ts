@@ -3,7 +3,9 @@
 import type { Builder, Op } from './builder';
 import { KindVariable, KindVariableField } from './doc';
 import { VarFieldName, VarFieldType, VarFieldValue, asString, stringValue } from './fields';
-import { checkID, keysWhere, putAny } from './ops_common';
+import { entity } from './doc_index';
+import { entityKeysWhere } from './doc_index_reads';
+import { checkID, putAny } from './ops_common';
 import { variableFieldKey, variableKey } from './state';
 import { errorf, q } from './util';
 
@@ -50,7 +52,7 @@ export class RemoveVariable implements Op {
   }
   prepare(b: Builder): void {
     knownVariable(b, this.id);
-    const keys = keysWhere(b, (k) => (k.kind === KindVariable || k.kind === KindVariableField) && k.id === this.id);
+    const keys = entityKeysWhere(b, entity(KindVariable, this.id), (k) => (k.kind === KindVariable || k.kind === KindVariableField) && k.id === this.id);
     for (const k of keys) b.remove(k);
   }
 }

@@ -10,11 +10,11 @@ import {
   KindSubflow,
   KindVariable,
   KindVariableField,
+  type Cell,
   type Key,
   type Value,
-} from './doc';
+} from './key';
 import type { Dotted } from '../crdt/dotmap';
-import type { Cell } from './key';
 import { FieldLocked, FieldType, asBool, asString } from './fields';
 
 /**
