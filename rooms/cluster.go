@@ -463,8 +463,8 @@ func (rm *Room) handleRemotePresence(ev *remotePresenceEvent) {
 
 // publishPresence hands the room's local roster to the cluster (through the
 // registry's hosting goroutine: it never blocks the loop). Cursors and
-// selections are left out: they change too often for the bus and would be
-// stale on the other nodes.
+// selections are left out: they cross nodes as live frames
+// (clusterlive.go), and a copy a heartbeat old would be stale.
 func (rm *Room) publishPresence() {
 	if rm.cfg.Cluster == nil {
 		return

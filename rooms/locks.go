@@ -15,13 +15,13 @@ import (
 // TOO_LARGE (split it).
 const MaxLockWalk = 100_000
 
-// WorkflowLocks is the set of workflows locked by the application (the
-// reference's workflow.locked, or a locked folder above it), driven by the
-// admin API and read by LockAdmission. The zero value is an empty set
-// ready to use; its methods are safe for concurrent use.
+// WorkflowLocks is an in-memory set of locked workflows, for embedders and
+// tests that drive LockAdmission themselves. The zero value is an empty
+// set ready to use; its methods are safe for concurrent use.
 //
-// The set lives in this process only: it is not stored with the document,
-// so after a restart (or on another node) the application must lock again.
+// The set lives in this process only. The server keeps its locks in the
+// store instead (Registry.SetLocked, Registry.Locked): they survive a
+// restart and every node enforces them.
 type WorkflowLocks struct {
 	mu     sync.RWMutex
 	locked map[string]struct{} // guarded by mu
@@ -75,7 +75,7 @@ func (l *WorkflowLocks) List() []string {
 // LockAdmission returns the Admission that enforces the lock rules of the
 // system flowsync replaces, so that a workflow locked there stays locked
 // here. locked reports whether a workflow is locked
-// (nil: none is); WorkflowLocks.IsLocked fits. In order:
+// (nil: none is); Registry.Locked fits. In order:
 //
 //  1. a locked workflow refuses every change: WORKFLOW_LOCKED;
 //  2. lock toggles are admin-only: a BatchToggleLocked operation, or any

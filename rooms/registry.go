@@ -27,7 +27,8 @@ var (
 // ErrorCode maps an error returned by Join to the error code for the
 // client: ErrClosed → OVERLOADED (retryable), storage.ErrDeleted →
 // WORKFLOW_DELETED, ErrUnknownWorkflow → UNKNOWN_WORKFLOW, ErrLoad →
-// STORAGE_UNAVAILABLE (retryable), others as
+// STORAGE_UNAVAILABLE (retryable), ErrLockStore → STORAGE_UNAVAILABLE,
+// others as
 // protocol.CodeFor.
 func ErrorCode(err error) protocol.Code {
 	switch {
@@ -37,7 +38,7 @@ func ErrorCode(err error) protocol.Code {
 		return protocol.CodeWorkflowDeleted
 	case errors.Is(err, ErrUnknownWorkflow):
 		return protocol.CodeUnknownWorkflow
-	case errors.Is(err, ErrLoad):
+	case errors.Is(err, ErrLoad), errors.Is(err, ErrLockStore):
 		return protocol.CodeStorageUnavailable
 	}
 	return protocol.CodeFor(err)
@@ -61,8 +62,9 @@ type Registry struct {
 
 	bgSnapshots atomic.Int64 // snapshots of evicted rooms still running
 
-	tombs   tombs   // deletions known to this process (cluster.go)
-	hosting hosting // Cluster Host/Release calls, in order (cluster.go)
+	tombs   tombs     // deletions known to this process (cluster.go)
+	hosting hosting   // Cluster Host/Release calls, in order (cluster.go)
+	locks   lockCache // workflow locks, cached from the store (workflowlock.go)
 
 	healthMu sync.Mutex
 	health   StoreHealth // guarded by healthMu

@@ -391,6 +391,15 @@ func (rm *Room) load() bool {
 		rm.reg.remove(rm)
 		return false
 	}
+	if _, err := rm.reg.loadLock(ctx, rm.id); err != nil {
+		// Serving the room without knowing its lock could admit edits a
+		// lock refuses: fail the load instead (the join may retry).
+		rm.metrics.storeError("load")
+		rm.logger.Warn("loading workflow lock failed", "err", err)
+		rm.loadErr = errors.Join(ErrLoad, err)
+		rm.reg.remove(rm)
+		return false
+	}
 	if rm.cfg.RequireExisting && doc.IsEmpty() {
 		// Only an empty document can be one nobody created.
 		if err := rm.checkExists(ctx); err != nil {
@@ -496,6 +505,8 @@ func (rm *Room) handle(ev event) {
 		ev.reply <- rm.doc.DeltaSince(ev.have)
 	case *remotePresenceEvent:
 		rm.handleRemotePresence(ev)
+	case *remoteEphemeralEvent:
+		rm.handleRemoteEphemeral(ev)
 	}
 }
 
@@ -943,11 +954,15 @@ func (rm *Room) flushEphemeral() {
 			ms.presence = false
 			f := &protocol.PresenceUpdate{WorkflowID: rm.id, SessionID: ms.entry.SessionID, UserID: ms.id.UserID,
 				Name: ms.id.Name, Avatar: ms.id.Avatar, Cursor: ms.entry.Cursor, Selection: ms.entry.Selection}
-			rm.broadcast(f, protocol.AppendFrame(nil, f), ms)
+			b := protocol.AppendFrame(nil, f)
+			rm.broadcast(f, b, ms)
+			rm.publishEphemeral(f, b)
 		}
 		if len(ms.drag) > 0 {
 			f := &protocol.DragUpdate{WorkflowID: rm.id, SessionID: ms.entry.SessionID, UserID: ms.id.UserID, Positions: ms.drag}
-			rm.broadcast(f, protocol.AppendFrame(nil, f), ms)
+			b := protocol.AppendFrame(nil, f)
+			rm.broadcast(f, b, ms)
+			rm.publishEphemeral(f, b)
 			ms.drag = nil
 		}
 	}

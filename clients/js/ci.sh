@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The browser SDK's part of the project's test command (.ci/run): type-check,
-# unit and cross-language conformance tests, the committed demo build, and
-# the end-to-end tests in Debian's headless Chromium.
+# unit and cross-language conformance tests, the committed demo build, the
+# package as installed from its tarball, and the end-to-end tests in Debian's
+# headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -25,6 +26,9 @@ npx vitest run
 
 echo "== committed demo build matches the source"
 node build.mjs --check
+
+echo "== npm pack: the tarball installed in a scratch project, used from Node, esbuild and tsc"
+node pack-check.mjs
 
 echo "== end-to-end tests in headless Chromium"
 node e2e/run.mjs

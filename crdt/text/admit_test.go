@@ -147,3 +147,61 @@ func TestLocalEditErrors(t *testing.T) {
 		t.Fatalf("%q %+v %v", r.String(), d, err)
 	}
 }
+
+// TestAdmitRefusesHostile: deltas no typing produces are refused with a
+// typed error before they change anything, whether their origins are
+// held by the receiver or inserted by the delta itself.
+func TestAdmitRefusesHostile(t *testing.T) {
+	server, alice := New(), New()
+	hello, _ := alice.Insert("alice", 0, "hello") // alice:1..5, each the child of the one before
+	server.Merge(hello)
+	before := Encode(ptr(server.DeltaSince(nil)))
+	a := func(c uint64) crdt.Dot { return crdt.Dot{Replica: "alice", Counter: c} }
+	m := func(c uint64) crdt.Dot { return crdt.Dot{Replica: "m", Counter: c} }
+	run := func(id crdt.Dot, text string, left, right crdt.Dot) Run {
+		return Run{ID: id, Len: len([]rune(text)), Text: text, Left: left, Right: right}
+	}
+	cases := []struct {
+		name   string
+		sender crdt.ReplicaID
+		d      Delta
+		want   error
+	}{
+		{"origins in a cycle", "m", Delta{Runs: []Run{run(m(1), "x", m(2), crdt.Dot{}), run(m(2), "y", m(1), crdt.Dot{})}}, ErrOriginCycle},
+		{"origin a later item of its own run", "m", Delta{Runs: []Run{run(m(1), "xyz", m(3), crdt.Dot{})}}, ErrOriginCycle},
+		{"runs overlap", "m", Delta{Runs: []Run{run(m(1), "xy", a(5), crdt.Dot{}), run(m(2), "z", a(5), crdt.Dot{})}}, ErrOverlap},
+		{"right origin inside a subtree", "m", Delta{Runs: []Run{run(m(1), "x", crdt.Dot{}, a(3))}}, ErrOriginOrder},
+		{"right origin before the left", "m", Delta{Runs: []Run{run(m(1), "x", a(4), a(2))}}, ErrOriginOrder},
+		{"new left origin after a held right origin", "m", Delta{Runs: []Run{
+			run(m(1), "x", a(5), crdt.Dot{}), run(m(2), "y", m(1), a(1))}}, ErrOriginOrder},
+		{"right origin before the left in one new run", "m", Delta{Runs: []Run{
+			run(m(1), "xyz", a(5), crdt.Dot{}), run(m(4), "w", m(3), m(1))}}, ErrOriginOrder},
+		{"new right origin whose parent is new, held left", "m", Delta{Runs: []Run{
+			run(m(1), "xy", a(5), crdt.Dot{}), run(m(3), "w", a(1), m(2))}}, ErrOriginOrder},
+		{"held items with other text", "alice", Delta{Runs: []Run{run(a(1), "HELLO", crdt.Dot{}, crdt.Dot{})}}, ErrChangedItem},
+		{"held items with other origins", "alice", Delta{Runs: []Run{run(a(2), "ello!", crdt.Dot{}, crdt.Dot{})}}, ErrChangedItem},
+		{"held items with another right origin", "alice", Delta{Runs: []Run{run(a(5), "o!", a(4), a(1))}}, ErrChangedItem},
+	}
+	for _, c := range cases {
+		err := server.Admit(&c.d, c.sender)
+		if !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+		if !bytesEqual(Encode(ptr(server.DeltaSince(nil))), before) {
+			t.Fatalf("%s: Admit changed the server", c.name)
+		}
+	}
+	// What typing produces passes: the same items again, with one more, and
+	// a run between two held items whose right origin the delta inserts.
+	ok := []Delta{
+		{Runs: []Run{run(a(1), "hello!", crdt.Dot{}, crdt.Dot{})}},
+		{Runs: []Run{run(m(1), "x", a(2), a(3)), run(m(2), "y", a(2), m(1))}},
+		{Runs: []Run{run(m(1), "xy", a(2), a(3)), run(m(3), "z", m(1), m(2))}},
+	}
+	for i, d := range ok {
+		sender := d.Runs[len(d.Runs)-1].ID.Replica
+		if err := server.Admit(&d, sender); err != nil {
+			t.Errorf("typed delta %d refused: %v", i, err)
+		}
+	}
+}

@@ -252,3 +252,34 @@ func BenchmarkMergeOneChar(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAdmitOneChar admits (without merging) one-character inserts
+// typed at random places by another replica into the finished document:
+// the cost of the admission rules per edit. Each is typed on a fresh copy,
+// so that its origins are items the document holds.
+func BenchmarkAdmitOneChar(b *testing.B) {
+	for _, name := range traceNames {
+		b.Run(name, func(b *testing.B) {
+			t, _ := finished(b, name)
+			enc := Encode(ptr(t.DeltaSince(nil)))
+			rng := rand.New(rand.NewPCG(1, 2))
+			deltas := make([]Delta, 64)
+			for i := range deltas {
+				other, err := Load(enc)
+				if err != nil {
+					b.Fatal(err)
+				}
+				deltas[i], _ = other.Insert("z", rng.IntN(other.Len()+1), "x")
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := cpuTime()
+			for i := range b.N {
+				if err := t.Admit(&deltas[i%len(deltas)], "z"); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}

@@ -287,6 +287,30 @@ func covers(c *crdt.Context, replica crdt.ReplicaID, lo, hi uint64) bool {
 	return i < len(rs) && rs[i].Lo <= lo && rs[i].Hi >= hi
 }
 
+// checkOne validates a delta of one run against t, without the sort and
+// the graph check builds: one edit, the common case.
+func (t *Text) checkOne(d *Delta) error {
+	r := &d.Runs[0]
+	if err := checkRun(r); err != nil {
+		return err
+	}
+	for _, o := range [2]crdt.Dot{r.Left, r.Right} {
+		if o == (crdt.Dot{}) {
+			continue
+		}
+		if o.Replica == r.ID.Replica && o.Counter >= r.ID.Counter && o.Counter <= r.last().Counter {
+			return fmt.Errorf("%w: run %v has an origin inside itself", ErrOriginCycle, r.ID)
+		}
+		if !t.ids.knows(o) {
+			return fmt.Errorf("%w: %v (run %v)", ErrMissingOrigin, o, r.ID)
+		}
+	}
+	if r.Text == "" && !covers(needsDead(d), r.ID.Replica, r.ID.Counter, r.last().Counter) {
+		return fmt.Errorf("%w: run %v", ErrNoContent, r.ID)
+	}
+	return nil
+}
+
 // Merge applies a delta from another replica (or a whole state). It is
 // idempotent, commutative and associative: items already known are skipped,
 // and a delete may arrive before its insert. A delta whose origins t lacks
@@ -299,24 +323,8 @@ func (t *Text) Merge(d Delta) error {
 	}
 	var p plan
 	if len(d.Runs) == 1 {
-		// One edit, the common case: no sort, no graph.
-		r := &d.Runs[0]
-		if err := checkRun(r); err != nil {
+		if err := t.checkOne(&d); err != nil {
 			return err
-		}
-		for _, o := range [2]crdt.Dot{r.Left, r.Right} {
-			if o == (crdt.Dot{}) {
-				continue
-			}
-			if o.Replica == r.ID.Replica && o.Counter >= r.ID.Counter && o.Counter <= r.last().Counter {
-				return fmt.Errorf("%w: run %v has an origin inside itself", ErrOriginCycle, r.ID)
-			}
-			if !t.ids.knows(o) {
-				return fmt.Errorf("%w: %v (run %v)", ErrMissingOrigin, o, r.ID)
-			}
-		}
-		if r.Text == "" && !covers(needsDead(&d), r.ID.Replica, r.ID.Counter, r.last().Counter) {
-			return fmt.Errorf("%w: run %v", ErrNoContent, r.ID)
 		}
 		p.order = one[:]
 	} else if len(d.Runs) > 1 {

@@ -55,5 +55,8 @@
 // Deltas and whole states share one canonical encoding (encode.go, and
 // docs/PROTOCOL.md "Text deltas"); DecodeDelta bounds and checks it, and
 // Admit holds a client's delta to the admission rules: only the sender's
-// own dots, origins that exist.
+// own dots, origins that exist and that typing could have produced, known
+// items unchanged. Merge places a run whose right origin breaks the rule
+// (one Admit could not judge before the merge) with the end as its right
+// origin, identically in every replica.
 package text

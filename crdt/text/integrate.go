@@ -10,7 +10,19 @@ package text
 // replica id.
 func (t *Text) integrate(rep, lv, n int32, content string, dead bool, left, right int32) {
 	c := t.tree.cursorAfter(left)
-	if !c.atEnd() && c.span().lv+c.off != right {
+	if c.atEnd() {
+		// Nothing follows the left origin: a right origin is before it.
+		right = none
+	} else if c.span().lv+c.off != right {
+		// A right origin that breaks the order rule (only a hostile delta
+		// names one) would make the scan stop where no replica typed, at a
+		// place that depends on which concurrent items a replica holds.
+		// Every replica orders the items alike, so each drops such a right
+		// origin the same way and stores the run as typed at the end of
+		// what follows its left origin.
+		if right != none && !t.originsOrdered(left, right) {
+			right = none
+		}
 		c = t.scan(c, rep, lv, left, right)
 	}
 	if c.atEnd() {
@@ -63,6 +75,14 @@ func (t *Text) scan(c cursor, rep, lv, left, right int32) cursor {
 					scanning = false
 				}
 			}
+		}
+		// The rest of the span descends from other, so the scan skips it
+		// whole, unless it holds the right origin, where the scan ends.
+		// Typing never names such an item (its left origin is the item
+		// before it, reached without a scan); a hostile delta may.
+		if right > other && right < sp.lv+sp.n {
+			c.off = right - sp.lv
+			break
 		}
 		c.nextSpan()
 	}

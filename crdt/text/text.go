@@ -67,7 +67,8 @@ var (
 	ErrNoContent     = errors.New("text: run without content is not deleted")
 	ErrForeignDot    = errors.New("text: delta inserts under another replica's dots")
 	ErrUnknownDelete = errors.New("text: delta deletes items neither known nor in the delta")
-	ErrOriginOrder   = errors.New("text: right origin is not after the left origin")
+	ErrOriginOrder   = errors.New("text: right origin is not where typing after the left origin puts it")
+	ErrChangedItem   = errors.New("text: delta gives a known item other origins or text")
 	ErrUnknownAnchor = errors.New("text: anchor refers to an unknown item")
 )
 

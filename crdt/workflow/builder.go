@@ -50,7 +50,10 @@ func (d *Doc) Prepare(ts crdt.Timestamp, op Op) (*Doc, error) {
 // checkValues holds every value of a delta to what Decode accepts, so that
 // no replica stores or sends a value another refuses: a NaN or infinity
 // that reached a field (a position, a height, a payload number) is refused
-// here rather than in every peer's decoder.
+// here rather than in every peer's decoder. A value with more msgpack nodes
+// than DeltaCaps.MaxValueNodes is refused too: no cut into several deltas
+// can carry it (a chunk holds a key whole), so a client could never send
+// it and a cluster peer would refuse it.
 func (d *Doc) checkValues() error {
 	var err error
 	d.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
@@ -58,6 +61,10 @@ func (d *Doc) checkValues() error {
 			if v := e.Value.Value; len(v) > 0 && !(len(v) == 1 && v[0] == 0xc0) {
 				if err = msgpackx.CheckCanonical(v, msgpackx.Limits{MaxBytes: len(v), MaxDepth: 64}); err != nil {
 					err = fmt.Errorf("%s of %q: %w", k.Sub, k.ID, err)
+					return false
+				}
+				if _, err = msgpackx.CheckCanonicalNodes(v, DeltaCaps.MaxValueNodes); err != nil {
+					err = fmt.Errorf("%s of %q: a value past the per-delta work caps: %w", k.Sub, k.ID, err)
 					return false
 				}
 			}

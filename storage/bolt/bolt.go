@@ -21,6 +21,8 @@
 //
 //	meta/format                     uint64 big-endian: layoutVersion
 //	deleted/<workflow id>           uint64 big-endian: deletion time, Unix ns (tombstone)
+//	locks/<workflow id>             workflow lock (storage.LockStore): 1 byte locked (0/1),
+//	                                then uint64 big-endian: time of the change, Unix ms
 //	workflows/<workflow id>/        one bucket per workflow; its presence means the
 //	                                workflow exists (storage.Catalog; Create makes it empty):
 //	    log/<sha-256 of delta>      the delta's bytes (re-sends hit the same key)
@@ -161,7 +163,7 @@ func Open(cfg Config) (*Store, error) {
 		} else if err := meta.Put(keyFormat, u64(layoutVersion)); err != nil {
 			return err
 		}
-		for _, name := range [][]byte{bucketDeleted, bucketWorkflows} {
+		for _, name := range [][]byte{bucketDeleted, bucketWorkflows, bucketLocks} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}

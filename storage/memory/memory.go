@@ -21,13 +21,14 @@ import (
 // New.
 type Store struct {
 	mu      sync.Mutex
-	docs    map[string]*workflow.Doc // guarded by mu: each workflow's joined state
-	logs    map[string][][]byte      // guarded by mu: deltas appended since the workflow's last join
-	deleted map[string]bool          // guarded by mu
-	created map[string]bool          // guarded by mu; Create calls (catalog.go)
-	version map[string]int64         // guarded by mu; snapshots taken per workflow (snapshot.go)
-	closed  bool                     // guarded by mu
-	keys    []storage.SecretKey      // guarded by mu; created on first ReceiptKeys
+	docs    map[string]*workflow.Doc        // guarded by mu: each workflow's joined state
+	logs    map[string][][]byte             // guarded by mu: deltas appended since the workflow's last join
+	deleted map[string]bool                 // guarded by mu
+	created map[string]bool                 // guarded by mu; Create calls (catalog.go)
+	version map[string]int64                // guarded by mu; snapshots taken per workflow (snapshot.go)
+	closed  bool                            // guarded by mu
+	keys    []storage.SecretKey             // guarded by mu; created on first ReceiptKeys
+	locks   map[string]storage.WorkflowLock // guarded by mu; workflow locks (locks.go)
 }
 
 var _ storage.Store = (*Store)(nil)

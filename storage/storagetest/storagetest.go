@@ -52,6 +52,7 @@ func RunWithOptions(t *testing.T, newStore func() storage.Store, opts Options) {
 		{"ConcurrentAppends", testConcurrentAppends},
 		{"ConcurrentAppendsAcrossWorkflows", testConcurrentAppendsAcrossWorkflows},
 		{"Catalog", testCatalog},
+		{"Locks", testLocks},
 	}
 	tests = append(tests, snapshotTests(opts)...)
 	tests = append(tests, keyTests()...)

@@ -687,13 +687,14 @@ func TestDurableDeltasResentToAServerThatLacksThem(t *testing.T) {
 }
 
 // A server refusing a Drag (a read role's: PERMISSION_DENIED; one over the
-// bounds: TOO_LARGE) answers with an Error about the workflow: the session
-// goes on, and edits are still acknowledged.
+// bounds: TOO_LARGE; one in a locked workflow: WORKFLOW_LOCKED) answers
+// with an Error about the workflow: the session goes on, and edits are
+// still acknowledged.
 func TestDragRefusalKeepsRunning(t *testing.T) {
 	f := newFakeServer(t)
 	c := startClient(t, f, "alice", nil)
 	c.waitLive(t)
-	for _, code := range []protocol.Code{protocol.CodePermissionDenied, protocol.CodeTooLarge} {
+	for _, code := range []protocol.Code{protocol.CodePermissionDenied, protocol.CodeTooLarge, protocol.CodeWorkflowLocked} {
 		e := protocol.NewError(code, "drag refused")
 		e.WorkflowID = "wf-1"
 		f.emit(e)

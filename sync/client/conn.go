@@ -728,10 +728,11 @@ func (c *Client) onEvent(e *protocol.Event) {
 }
 
 // ephemeralRefusal reports whether an Error about the joined workflow,
-// after Joined, refused a Drag (a read role's, PERMISSION_DENIED, or one
-// over protocol.MaxDragBlocks or MaxDragBytes, TOO_LARGE): nothing was
+// after Joined, refused a Drag (a read role's, PERMISSION_DENIED; one
+// over protocol.MaxDragBlocks or MaxDragBytes, TOO_LARGE; one in a locked
+// workflow, WORKFLOW_LOCKED): nothing was
 // relayed, and the session and its edits are unaffected, so it is logged,
 // not the end of Run.
 func ephemeralRefusal(code protocol.Code) bool {
-	return code == protocol.CodePermissionDenied || code == protocol.CodeTooLarge
+	return code == protocol.CodePermissionDenied || code == protocol.CodeTooLarge || code == protocol.CodeWorkflowLocked
 }

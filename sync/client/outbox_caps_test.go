@@ -1,6 +1,7 @@
 package client
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 
@@ -122,5 +123,32 @@ func TestDirEntryPastTheCapsIsCutOnOpen(t *testing.T) {
 	}
 	if !f.snapshot().Equal(want) {
 		t.Fatal("the server does not hold the edits the directory held")
+	}
+}
+
+// A single value with more msgpack nodes than a delta may carry cannot be
+// cut into deltas a server admits: the operation is refused (ErrInvalid)
+// and nothing changes, rather than queue an edit refused for good.
+func TestApplyRefusesAValuePastTheNodeCap(t *testing.T) {
+	c := openOffline(t, t.TempDir(), "r-1")
+	mustApply(t, c, addBlock("b1", "Block"))
+	before := c.Doc()
+	rows := make([]any, workflow.DeltaCaps.MaxValueNodes)
+	for i := range rows {
+		rows[i] = i % 100
+	}
+	_, err := c.Apply(workflow.UpdateSubBlock{BlockID: "b1", SubBlockID: "table", Value: rows})
+	if !errors.Is(err, workflow.ErrInvalid) {
+		t.Fatalf("Apply of a %d-element value: %v, want ErrInvalid", len(rows), err)
+	}
+	if !c.Doc().Equal(before) {
+		t.Fatal("the refused edit changed the document")
+	}
+	if n := c.Pending(); n != 1 {
+		t.Fatalf("outbox holds %d edits, want the one before", n)
+	}
+	// One node fewer (the array's own) is within the cap and is sent.
+	if _, err := c.Apply(workflow.UpdateSubBlock{BlockID: "b1", SubBlockID: "table", Value: rows[1:]}); err != nil {
+		t.Fatalf("Apply of a value at the cap: %v", err)
 	}
 }

@@ -15,9 +15,10 @@
 // NATS ('.', '*', '>', whitespace). A node hosting w subscribes to
 // <prefix>.wf.<token(w)>.*; every node subscribes to its own inbox
 // <prefix>.node.<token(nodeID)> and, in the queue group Config.StoreGroup,
-// to the digests, requests and tombstones of every workflow, so that some
-// node answers for a workflow that is stored but hosted nowhere, and a
-// deletion is heard by a node that does not host the document.
+// to the digests, requests, tombstones and lock changes of every workflow,
+// so that some node answers for a workflow that is stored but hosted
+// nowhere, and a deletion or a lock is heard by a node that does not host
+// the document.
 //
 // Regions are NATS clusters joined by gateways; subjects and interest cross
 // gateways unchanged, so nothing here knows about regions except for logs.
@@ -50,6 +51,17 @@
 // stops hosting it. A node or region that missed the deletion therefore
 // learns it on its first anti-entropy round instead of resurrecting the
 // document.
+//
+// # Presence and locks
+//
+// Besides documents the nodes share each hosted workflow's roster
+// (PublishPresence, re-sent every heartbeat and sent in answer to a peer's
+// Host request), its members' live cursors, selections and drags
+// (PublishEphemeral: latest per session, at most every EphemeralInterval),
+// and its lock (PublishLock: newest change wins; sent in answer to every
+// request, so a node that missed it learns it on its next load). None of
+// it is a CRDT delta: presence is never stored, locks are stored by the
+// Local beside the document.
 //
 // # Clock skew
 //

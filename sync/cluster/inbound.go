@@ -89,7 +89,7 @@ func (n *Node) handle(m *nats.Msg) {
 
 	if in.kind != KindTombstone && n.local.Deleted(id) {
 		// Whoever still uses it missed the deletion: tell them.
-		if in.kind != KindPresence {
+		if in.kind != KindPresence && in.kind != KindEphemeral && in.kind != KindLock {
 			n.answerTombstone(in)
 		}
 		return
@@ -108,8 +108,15 @@ func (n *Node) handle(m *nats.Msg) {
 	case KindTombstone:
 		n.onTombstone(in)
 	case KindPresence:
-		if in.path == pathHosted {
+		// On the inbox: a peer's answer to this node's request.
+		if in.path != pathStore {
 			n.onPresence(in)
+		}
+	case KindLock:
+		n.onLock(in)
+	case KindEphemeral:
+		if in.path == pathHosted {
+			n.onEphemeral(in)
 		}
 	default:
 		n.metrics.busError("decode", 1)
@@ -174,11 +181,18 @@ func (n *Node) onDigest(in inbound) {
 }
 
 // onRequest answers a request with what the requester lacks, from the live
-// room or the store.
+// room or the store, with the workflow's lock when one was ever set, and —
+// from a node hosting the workflow — with this node's presence entry, so a
+// node that just loaded the room shows the others' members at once instead
+// of after their next heartbeat.
 func (n *Node) onRequest(in inbound) {
 	theirs, ok := n.decodeContext(in)
 	if !ok {
 		return
+	}
+	n.answerLock(in)
+	if in.path == pathHosted {
+		n.answerPresence(in)
 	}
 	delta, ok := n.local.DeltaSince(in.workflow, theirs)
 	if !ok || delta.IsEmpty() {

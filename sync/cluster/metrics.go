@@ -10,8 +10,8 @@ import (
 // NewMetrics; a nil *Metrics is valid and records nothing.
 type Metrics struct {
 	// Published counts messages this node published, by kind (delta,
-	// digest, request, tombstone, presence); a chunked delta counts once
-	// per chunk.
+	// digest, request, tombstone, presence, lock, ephemeral); a chunked
+	// delta counts once per chunk.
 	Published *prometheus.CounterVec
 	// Received counts deltas merged from the bus, by path: live (published
 	// by their origin) or repair (an anti-entropy answer).
@@ -70,7 +70,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	// Closed label sets start at 0, so a rate or an alert has a series
 	// before the first event.
-	for _, k := range []Kind{KindDelta, KindDigest, KindRequest, KindTombstone, KindPresence} {
+	for _, k := range []Kind{KindDelta, KindDigest, KindRequest, KindTombstone, KindPresence, KindLock, KindEphemeral} {
 		m.Published.WithLabelValues(kindName(k))
 	}
 	for _, p := range []string{"live", "repair"} {
@@ -162,6 +162,10 @@ func kindName(k Kind) string {
 		return "tombstone"
 	case KindPresence:
 		return "presence"
+	case KindLock:
+		return "lock"
+	case KindEphemeral:
+		return "ephemeral"
 	}
 	return "unknown"
 }

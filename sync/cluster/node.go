@@ -71,6 +71,7 @@ type Node struct {
 	nodeSubs []*nats.Subscription                 // guarded by mu; inbox and store group
 	presence map[string]map[string]remotePresence // guarded by mu; workflow → node → entry
 	dropped  map[*nats.Subscription]int           // guarded by mu; Dropped() already counted
+	eph      ephemeral                            // guarded by mu; live presence to publish (ephemeral.go)
 }
 
 // hosted is a workflow this node hosts.
@@ -127,7 +128,7 @@ func newNode(cfg Config, nc *nats.Conn, local Local, logger *slog.Logger, metric
 		return nil, fmt.Errorf("cluster: subscribe %s: %w", n.inbox, err)
 	}
 	n.nodeSubs = append(n.nodeSubs, sub)
-	for _, k := range []Kind{KindRequest, KindDigest, KindTombstone} {
+	for _, k := range []Kind{KindRequest, KindDigest, KindTombstone, KindLock} {
 		sub, err := nc.ChanQueueSubscribe(n.subj.anyWorkflow(k), group, n.msgs)
 		if err != nil {
 			n.unsubscribe(n.nodeSubs)

@@ -131,3 +131,18 @@ func (n *Node) notifyPresence(workflowID string, gone map[string]remotePresence)
 		sink.RemotePresence(workflowID, node, nil)
 	}
 }
+
+// answerPresence sends the requester this node's presence entry for a
+// hosted workflow, if it has one.
+func (n *Node) answerPresence(in inbound) {
+	n.mu.Lock()
+	h, ok := n.hosted[in.workflow]
+	var own []byte
+	if ok {
+		own = h.own
+	}
+	n.mu.Unlock()
+	if own != nil {
+		_ = n.send(KindPresence, n.subj.inbox(in.originTok), in.workflowTk, own)
+	}
+}

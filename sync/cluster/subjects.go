@@ -12,7 +12,10 @@ import (
 // HeaderVersion. A node drops (and counts) messages of another version.
 //
 // History:
-//   - 1: initial (kinds d, c, q, t, p; headers below).
+//   - 1: initial (kinds d, c, q, t, p; headers below). Kinds l and e were
+//     added later without a version change: a node that does not know them
+//     counts them as decode errors and goes on, and a presence entry sent
+//     to an inbox (the answer to a request) is ignored by such a node.
 const BusVersion = "1"
 
 // Kind is what a bus message carries. Values are wire constants: the last
@@ -38,6 +41,16 @@ const (
 	// KindPresence ("p"): payload = the sender's opaque presence entry for
 	// the workflow (empty: the sender has none any more).
 	KindPresence Kind = "p"
+	// KindLock ("l"): payload = 1 byte locked (0 or 1) then the change's
+	// time, Unix ms, 8 bytes big-endian. Published by PublishLock on the
+	// workflow subject (every hosting node and one node per store group
+	// hear it), or sent to a node's inbox as the answer to its request.
+	KindLock Kind = "l"
+	// KindEphemeral ("e"): payload = one or more encoded PresenceUpdate and
+	// DragUpdate frames of the workflow, concatenated. Published by
+	// PublishEphemeral at most EphemeralRate times per second per workflow
+	// (latest wins per session); never stored, never answered.
+	KindEphemeral Kind = "e"
 )
 
 // Message headers. Every message carries all four.

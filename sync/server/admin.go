@@ -76,14 +76,24 @@ type AdminDeps struct {
 	Rooms AdminRooms
 	// Roles changes roles on live sessions.
 	Roles RoleChanger
-	// Locks holds the locked workflows that rooms.LockAdmission enforces.
-	Locks *rooms.WorkflowLocks
+	// Locks keeps the workflow locks that rooms.LockAdmission enforces
+	// (*rooms.Registry: in the store, shared by the cluster).
+	Locks WorkflowLocker
 }
 
-// RegistryAdminDeps wires the admin API to a node's registry, session
-// handler and workflow locks.
-func RegistryAdminDeps(reg *rooms.Registry, sessions *session.Handler, locks *rooms.WorkflowLocks) AdminDeps {
-	return AdminDeps{Rooms: reg, Roles: sessions, Locks: locks}
+// WorkflowLocker keeps workflow locks; *rooms.Registry implements it.
+type WorkflowLocker interface {
+	// SetLocked locks or unlocks a workflow and reports whether it was in
+	// the other state before.
+	SetLocked(ctx context.Context, workflowID string, locked bool) (bool, error)
+	// IsLocked reports whether a workflow is locked.
+	IsLocked(ctx context.Context, workflowID string) (bool, error)
+}
+
+// RegistryAdminDeps wires the admin API to a node's registry (which keeps
+// the workflow locks) and session handler.
+func RegistryAdminDeps(reg *rooms.Registry, sessions *session.Handler) AdminDeps {
+	return AdminDeps{Rooms: reg, Roles: sessions, Locks: reg}
 }
 
 type adminHandler struct {

@@ -49,7 +49,6 @@ type adminEnv struct {
 	t     *testing.T
 	srv   *httptest.Server
 	reg   *rooms.Registry
-	locks *rooms.WorkflowLocks
 	roles *fakeRoles
 	logs  *syncBuffer
 }
@@ -79,10 +78,10 @@ func newAdminEnv(t *testing.T) *adminEnv {
 // newAdminEnvWith is newAdminEnv with tweak applied to the rooms' Config.
 func newAdminEnvWith(t *testing.T, tweak func(*rooms.Config)) *adminEnv {
 	t.Helper()
-	e := &adminEnv{t: t, locks: &rooms.WorkflowLocks{}, roles: &fakeRoles{}, logs: &syncBuffer{}}
+	e := &adminEnv{t: t, roles: &fakeRoles{}, logs: &syncBuffer{}}
 	store := memory.New()
 	logger := slog.New(slog.NewJSONHandler(e.logs, nil))
-	admit := rooms.Admissions(rooms.LockAdmission(e.locks.IsLocked), rooms.AuditAdmission(logger))
+	admit := rooms.Admissions(rooms.LockAdmission(func(id string) bool { return e.reg.Locked(id) }), rooms.AuditAdmission(logger))
 	rcfg := rooms.Config{Admit: admit}
 	if tweak != nil {
 		tweak(&rcfg)
@@ -96,7 +95,7 @@ func newAdminEnvWith(t *testing.T, tweak func(*rooms.Config)) *adminEnv {
 		Secret:           []byte(adminSecret),
 		OperationTimeout: 5 * time.Second,
 		Logger:           logger,
-	}, server.AdminDeps{Rooms: reg, Roles: e.roles, Locks: e.locks})
+	}, server.AdminDeps{Rooms: reg, Roles: e.roles, Locks: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +280,7 @@ func TestAdminLock(t *testing.T) {
 	e.expect(e.do("POST", "/admin/v1/workflows/wf1/operations", ops("null", addA)), 200, "")
 	r := e.do("POST", "/admin/v1/workflows/wf1/lock", `{"actor": `+user+`}`)
 	e.expect(r, 200, "")
-	if r.body["changed"] != true || !e.locks.IsLocked("wf1") {
+	if r.body["changed"] != true || !e.reg.Locked("wf1") {
 		t.Fatalf("lock: %v", r.body)
 	}
 	if r := e.do("POST", "/admin/v1/workflows/wf1/lock", ""); r.body["changed"] != false {
@@ -356,7 +355,9 @@ func TestAdminRooms(t *testing.T) {
 		t.Fatalf("rooms: %v", rs)
 	}
 	e.expect(e.do("POST", "/admin/v1/workflows/wf1/operations", ops("null", addA)), 200, "")
-	e.locks.Lock("wf1")
+	if _, err := e.reg.SetLocked(context.Background(), "wf1", true); err != nil {
+		t.Fatal(err)
+	}
 	r = e.do("GET", "/admin/v1/rooms", "")
 	rs := r.body["rooms"].([]any)
 	if len(rs) != 1 || rs[0].(map[string]any)["workflowId"] != "wf1" || rs[0].(map[string]any)["locked"] != true {

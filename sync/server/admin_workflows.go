@@ -33,9 +33,14 @@ func (h *adminHandler) getWorkflow(w http.ResponseWriter, r *http.Request) {
 		h.failed(w, r, err)
 		return
 	}
+	locked, err := h.deps.Locks.IsLocked(r.Context(), id)
+	if err != nil {
+		h.failed(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"workflowId": id,
-		"locked":     h.deps.Locks.IsLocked(id),
+		"locked":     locked,
 		"view":       v,
 	})
 }
@@ -74,7 +79,6 @@ func (h *adminHandler) doDelete(w http.ResponseWriter, r *http.Request, id strin
 		h.failed(w, r, err)
 		return false
 	}
-	h.deps.Locks.Unlock(id)
 	h.audit(r.Context(), "workflow.delete", id, actor)
 	return true
 }
@@ -133,13 +137,14 @@ func (h *adminHandler) lock(lock bool) http.HandlerFunc {
 		if !h.readJSON(w, r, &body, true) {
 			return
 		}
-		var changed bool
 		action := "workflow.lock"
-		if lock {
-			changed = h.deps.Locks.Lock(id)
-		} else {
-			changed = h.deps.Locks.Unlock(id)
+		if !lock {
 			action = "workflow.unlock"
+		}
+		changed, err := h.deps.Locks.SetLocked(r.Context(), id, lock)
+		if err != nil {
+			h.failed(w, r, err)
+			return
 		}
 		if changed {
 			h.audit(r.Context(), action, id, body.Actor)
@@ -210,7 +215,12 @@ func (h *adminHandler) getRooms(w http.ResponseWriter, r *http.Request) {
 		for _, e := range members {
 			infos = append(infos, memberInfo(e))
 		}
-		rs = append(rs, RoomInfo{WorkflowID: id, Locked: h.deps.Locks.IsLocked(id), Members: infos})
+		locked, err := h.deps.Locks.IsLocked(r.Context(), id)
+		if err != nil {
+			h.failed(w, r, err)
+			return
+		}
+		rs = append(rs, RoomInfo{WorkflowID: id, Locked: locked, Members: infos})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"rooms": rs})
 }

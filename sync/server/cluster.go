@@ -91,6 +91,20 @@ func (r *nodeRef) PublishPresence(id string, entry []byte) error {
 	return errNoNode
 }
 
+func (r *nodeRef) PublishLock(id string, locked bool, atMs int64) error {
+	if n := r.p.Load(); n != nil {
+		return n.PublishLock(id, locked, atMs)
+	}
+	return errNoNode
+}
+
+func (r *nodeRef) PublishEphemeral(id, key string, frame []byte) error {
+	if n := r.p.Load(); n != nil {
+		return n.PublishEphemeral(id, key, frame)
+	}
+	return errNoNode
+}
+
 func (r *nodeRef) Delete(id string) error {
 	if n := r.p.Load(); n != nil {
 		return n.Delete(id)
@@ -174,3 +188,10 @@ func startCluster(cfg Config, rr *rooms.Registry, ref *nodeRef, logger *slog.Log
 	logger.Info("joined the cluster", "node", node.NodeID(), "region", c.Region, "nats", nc.ConnectedUrlRedacted())
 	return nc, node, nil
 }
+
+// The registry hears lock changes and live presence from the other nodes.
+var (
+	_ cluster.LockSink      = (*rooms.ClusterLocal)(nil)
+	_ cluster.EphemeralSink = (*rooms.ClusterLocal)(nil)
+	_ cluster.PresenceSink  = (*rooms.ClusterLocal)(nil)
+)

@@ -45,8 +45,9 @@ func TestReadSecretFile(t *testing.T) {
 func TestRegistryAdminDeps(t *testing.T) {
 	store := memory.New()
 	defer store.Close()
-	locks := &rooms.WorkflowLocks{}
-	reg, err := rooms.NewRegistry(rooms.Config{Admit: rooms.Admissions(rooms.LockAdmission(locks.IsLocked), rooms.AuditAdmission(nil))}, store, nil, nil)
+	var reg *rooms.Registry
+	locked := func(id string) bool { return reg.Locked(id) }
+	reg, err := rooms.NewRegistry(rooms.Config{Admit: rooms.Admissions(rooms.LockAdmission(locked), rooms.AuditAdmission(nil))}, store, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func TestRegistryAdminDeps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := server.NewAdminHandler(server.AdminConfig{Secret: []byte(adminSecret)}, server.RegistryAdminDeps(reg, sh, locks))
+	h, err := server.NewAdminHandler(server.AdminConfig{Secret: []byte(adminSecret)}, server.RegistryAdminDeps(reg, sh))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -186,8 +186,11 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 		// addresses keep the limit.
 		cfg.Session.ConnectionRateSkipsLoopback = true
 	}
-	locks := &rooms.WorkflowLocks{}
-	cfg.Rooms.Admit = rooms.Admissions(cfg.Rooms.Admit, rooms.LockAdmission(locks.IsLocked), rooms.AuditAdmission(logger.With("component", "audit")))
+	// The registry keeps the locks (in the store); admission runs only in
+	// its rooms, so rr is set by then.
+	var rr *rooms.Registry
+	locked := func(id string) bool { return rr.Locked(id) }
+	cfg.Rooms.Admit = rooms.Admissions(cfg.Rooms.Admit, rooms.LockAdmission(locked), rooms.AuditAdmission(logger.With("component", "audit")))
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -205,7 +208,7 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 		ref = &nodeRef{}
 		cfg.Rooms.Cluster = ref
 	}
-	rr, err := rooms.NewRegistry(cfg.Rooms, store, logger.With("component", "rooms"), rooms.NewMetrics(reg))
+	rr, err = rooms.NewRegistry(cfg.Rooms, store, logger.With("component", "rooms"), rooms.NewMetrics(reg))
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -264,7 +267,7 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 	if len(cfg.AdminSecret) > 0 {
 		// Registry.DeleteWorkflow deletes through the cluster node when
 		// there is one, so an admin delete reaches every node and region.
-		deps := RegistryAdminDeps(rr, sh, locks)
+		deps := RegistryAdminDeps(rr, sh)
 		ah, err := NewAdminHandler(AdminConfig{Secret: cfg.AdminSecret, Logger: logger.With("component", "admin")}, deps)
 		if err != nil { // cannot happen after Validate: the deps are all set
 			return nil, err

@@ -403,6 +403,9 @@ func (s *session) dragger(f *protocol.Drag, n int) *roomMember {
 		e = protocol.NewError(protocol.CodeTooLarge, "drag of %d blocks (at most %d)", len(f.Positions), protocol.MaxDragBlocks)
 	case n > protocol.MaxDragBytes:
 		e = protocol.NewError(protocol.CodeTooLarge, "drag frame of %d bytes (at most %d)", n, protocol.MaxDragBytes)
+	case m.rm.Locked():
+		// Nothing a drag previews could be stored: don't show it.
+		e = protocol.NewError(protocol.CodeWorkflowLocked, "workflow %q is locked", f.WorkflowID)
 	}
 	if e != nil {
 		e.WorkflowID = f.WorkflowID

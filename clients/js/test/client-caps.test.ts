@@ -92,4 +92,20 @@ describe('the per-delta work caps', () => {
     expect(writes[0]).toBeGreaterThan(2);
     await c.close();
   });
+
+  it('an operation writing one value past the node cap is refused and changes nothing', async () => {
+    const server = new ScriptedServer();
+    const c = await FlowsyncClient.open({ ...base, WebSocket: server.WebSocket as WebSocketConstructor });
+    c.applyWire('batch-add-blocks', 'blocks', paste('b', 1, 1));
+    const before = c.doc.encode();
+    const rows = Array.from({ length: DeltaCaps.maxValueNodes }, (_, i) => i % 100);
+    expect(() => c.applyWire('subblock-update', 'subblock', { blockId: 'b-0', subblockId: 'table', value: rows })).toThrow(/more than 65536/);
+    expect(c.doc.encode()).toEqual(before);
+    expect(c.status().pending).toBe(1);
+    // One node fewer (the array's own) is within the cap and is sent.
+    c.applyWire('subblock-update', 'subblock', { blockId: 'b-0', subblockId: 'table', value: rows.slice(1) });
+    expect(c.status().pending).toBeGreaterThan(1);
+    await c.close();
+  });
 });
+

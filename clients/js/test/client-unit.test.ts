@@ -339,6 +339,10 @@ describe('drag bounds and refusals', () => {
     ws.deliver({ type: FrameType.Error, code: Code.PERMISSION_DENIED, message: 'role "read" may not drag blocks', retryable: false, workflowId: 'wf' });
     expect(errors).toHaveLength(1);
     expect(c.status().state).toBe('live');
+    // A drag while the workflow is locked: refused, the session goes on.
+    ws.deliver({ type: FrameType.Error, code: Code.WORKFLOW_LOCKED, message: 'workflow "wf" is locked', retryable: false, workflowId: 'wf' });
+    expect(errors).toHaveLength(2);
+    expect(c.status().state).toBe('live');
     await c.close();
   });
 });

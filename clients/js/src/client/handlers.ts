@@ -167,9 +167,11 @@ const handlers: Handlers = {
       h.enterDeleted(f.message || 'the workflow was deleted');
       return;
     }
-    if (f.workflowId === h.workflowId && cn.phase === 'joined' && (f.code === Code.PERMISSION_DENIED || f.code === Code.TOO_LARGE)) {
-      // A refused Drag (a read role's, or one over MaxDragBlocks or
-      // MaxDragBytes): nothing was relayed, the session goes on.
+    if (f.workflowId === h.workflowId && cn.phase === 'joined' &&
+      (f.code === Code.PERMISSION_DENIED || f.code === Code.TOO_LARGE || f.code === Code.WORKFLOW_LOCKED)) {
+      // A refused Drag (a read role's, one over MaxDragBlocks or
+      // MaxDragBytes, or one in a locked workflow): nothing was relayed,
+      // the session goes on.
       h.events.emit('error', err);
       return;
     }

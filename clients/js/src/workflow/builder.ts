@@ -7,7 +7,8 @@
 
 import { Doc, KindVariable, type Cell, type Key, type Value } from './doc';
 import { MaxWall, type Timestamp } from '../crdt/hlc';
-import { checkCanonical } from '../msgpackx/canonical';
+import { checkCanonical, checkCanonicalNodes } from '../msgpackx/canonical';
+import { DeltaCaps } from './codec';
 import { WorkflowError } from './errors';
 import { MaxCounter, type Dot } from '../crdt/dot';
 import type { Dotted } from '../crdt/dotmap';
@@ -65,7 +66,9 @@ export function prepare(doc: Doc, ts: Timestamp, op: Op): Doc {
  * Holds every value of a delta to what decode accepts, so that no replica
  * stores or sends a value another refuses: a NaN or infinity that reached a
  * field (a position, a height, a payload number) is refused here rather than
- * in every peer's decoder. (Go: Doc.checkValues.)
+ * in every peer's decoder. A value with more msgpack nodes than
+ * DeltaCaps.maxValueNodes is refused too: no cut into several deltas can
+ * carry it, so no client could send it. (Go: Doc.checkValues.)
  */
 function checkValues(delta: Doc, op: Op): void {
   delta.store().range((k, es) => {
@@ -74,6 +77,7 @@ function checkValues(delta: Doc, op: Op): void {
       if (v === null || v.length === 0 || (v.length === 1 && v[0] === 0xc0)) continue;
       try {
         checkCanonical(v, { maxBytes: v.length, maxDepth: 64 });
+        checkCanonicalNodes(v, DeltaCaps.maxValueNodes);
       } catch (err) {
         const detail = err instanceof Error ? err.message : String(err);
         throw new WorkflowError('Invalid', `${op.name()}: ${k.sub} of ${JSON.stringify(k.id)}: ${detail}`, { cause: err });
