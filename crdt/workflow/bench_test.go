@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/flowsync/flowsync/crdt"
 )
@@ -156,6 +157,7 @@ func BenchmarkApplyOneFieldDelta(b *testing.B) {
 			warmIndex(reader)
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := startCPU(b)
 			for i, j := 0, 0; i < b.N; i, j = i+1, j+1 {
 				if j == pool {
 					b.StopTimer()
@@ -165,6 +167,9 @@ func BenchmarkApplyOneFieldDelta(b *testing.B) {
 					b.StartTimer()
 				}
 				reader.Merge(deltas[j])
+			}
+			if b.N <= pool { // else cpu-ns/op would count the fresh copies
+				cpu.report()
 			}
 		})
 	}
@@ -210,6 +215,20 @@ func BenchmarkDecodeApplyClientDelta(b *testing.B) {
 	b.ReportMetric(float64(size)/pool, "delta-bytes")
 }
 
+// cpuMeter reports the process's CPU time per operation (cpu-ns/op) over
+// the timed loop, garbage collection included. On a machine shared with
+// other work it moves far less than wall time.
+type cpuMeter struct {
+	b     *testing.B
+	start time.Duration
+}
+
+func startCPU(b *testing.B) *cpuMeter { return &cpuMeter{b, procCPU(b)} }
+
+func (m *cpuMeter) report() {
+	m.b.ReportMetric(float64((procCPU(m.b)-m.start).Nanoseconds())/float64(m.b.N), "cpu-ns/op")
+}
+
 // scaleSizes are the document sizes the per-operation benchmarks run at.
 var scaleSizes = []int{1000, 10000, 50000}
 
@@ -220,9 +239,11 @@ func BenchmarkEncodeDocument(b *testing.B) {
 			var enc []byte
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := startCPU(b)
 			for b.Loop() {
 				enc = d.Encode()
 			}
+			cpu.report()
 			b.ReportMetric(float64(len(enc)), "bytes")
 		})
 	}
@@ -235,11 +256,13 @@ func BenchmarkDecodeDocument(b *testing.B) {
 			enc := d.Encode()
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := startCPU(b)
 			for b.Loop() {
 				if _, err := Decode(enc, DocLimits); err != nil {
 					b.Fatal(err)
 				}
 			}
+			cpu.report()
 			b.ReportMetric(float64(len(enc)), "bytes")
 		})
 	}
@@ -254,9 +277,11 @@ func BenchmarkView(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := startCPU(b)
 			for b.Loop() {
 				d.View()
 			}
+			cpu.report()
 		})
 	}
 }

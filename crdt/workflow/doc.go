@@ -66,7 +66,7 @@ type Cell = crdt.Register[Value]
 // before either reads it.
 type Doc struct {
 	ctx   crdt.Context
-	store crdt.DotMap[Key, Cell]
+	store Store
 	// idx is derived from store and ctx; nil until first needed, and again
 	// after a merge too large to follow key by key.
 	idx *docIndex
@@ -87,7 +87,7 @@ func New() *Doc { return &Doc{} }
 func (d *Doc) Context() *crdt.Context { return &d.ctx }
 
 // Store returns the document's dot store. It belongs to the document.
-func (d *Doc) Store() *crdt.DotMap[Key, Cell] { return &d.store }
+func (d *Doc) Store() *Store { return &d.store }
 
 // Merge joins delta into d and returns how many stored values it added or
 // removed. Merging is commutative, associative and idempotent.

@@ -1,7 +1,6 @@
 package workflow
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -80,23 +79,17 @@ var (
 // Groups are sorted by (kind, id) and entries by (sub, replica, counter);
 // value is the cell's canonical msgpack, embedded as is.
 func (d *Doc) Encode() []byte {
-	return d.AppendEncode(make([]byte, 0, 64+d.store.NumDots()*32))
+	return d.AppendEncode(make([]byte, 0, 64+d.store.NumDots()*64))
 }
 
 // AppendEncode appends the encoding of d to b.
+//
+// The store keeps its groups in id order and each id's keys in (kind, sub)
+// order, and each key's values in dot order (store.go), so the canonical
+// order comes from one walk of the groups: their runs of one kind are
+// bucketed by kind, and written kind by kind. Nothing is sorted but the
+// ids added since the store last folded its order (order.go).
 func (d *Doc) AppendEncode(b []byte) []byte {
-	type entry struct {
-		key  Key
-		dot  crdt.Dot
-		cell Cell
-	}
-	entries := make([]entry, 0, d.store.NumDots())
-	d.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
-		for _, e := range es {
-			entries = append(entries, entry{k, e.Dot, e.Value})
-		}
-		return true
-	})
 	// Every stored dot is in the context (Merge and Decode keep it so), so
 	// the context's replicas are the whole table.
 	replicas := d.ctx.Replicas()
@@ -112,21 +105,6 @@ func (d *Doc) AppendEncode(b []byte) []byte {
 		}
 		return lastIndex
 	}
-	slices.SortFunc(entries, func(a, b entry) int {
-		if c := cmp.Compare(a.key.Kind, b.key.Kind); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.key.ID, b.key.ID); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.key.Sub, b.key.Sub); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.dot.Replica, b.dot.Replica); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.dot.Counter, b.dot.Counter)
-	})
 
 	b = append(b, FormatVersion)
 	b = msgpackx.AppendArrayHeader(b, 3)
@@ -134,9 +112,8 @@ func (d *Doc) AppendEncode(b []byte) []byte {
 	for _, r := range replicas {
 		b = msgpackx.AppendString(b, string(r))
 	}
-	ctxReplicas := d.ctx.Replicas()
-	b = msgpackx.AppendArrayHeader(b, len(ctxReplicas))
-	for _, r := range ctxReplicas {
+	b = msgpackx.AppendArrayHeader(b, len(replicas))
+	for _, r := range replicas {
 		rs := d.ctx.Ranges(r)
 		b = msgpackx.AppendArrayHeader(b, 2)
 		b = msgpackx.AppendUint(b, uint64(replicaSet[r]))
@@ -152,38 +129,70 @@ func (d *Doc) AppendEncode(b []byte) []byte {
 			prev = rg.Hi
 		}
 	}
-	groups := 0
-	for i := range entries {
-		if i == 0 || entries[i].key.Kind != entries[i-1].key.Kind || entries[i].key.ID != entries[i-1].key.ID {
-			groups++
-		}
-	}
-	b = msgpackx.AppendArrayHeader(b, groups)
-	for i := 0; i < len(entries); {
-		j := i + 1
-		for j < len(entries) && entries[j].key.Kind == entries[i].key.Kind && entries[j].key.ID == entries[i].key.ID {
-			j++
-		}
+	groups := kindRuns(&d.store)
+	b = msgpackx.AppendArrayHeader(b, len(groups))
+	for _, g := range groups {
 		b = msgpackx.AppendArrayHeader(b, 3)
-		b = msgpackx.AppendUint(b, uint64(entries[i].key.Kind))
-		b = msgpackx.AppendString(b, entries[i].key.ID)
-		b = msgpackx.AppendArrayHeader(b, j-i)
-		for _, e := range entries[i:j] {
-			b = msgpackx.AppendArrayHeader(b, 6)
-			b = msgpackx.AppendString(b, e.key.Sub)
-			b = msgpackx.AppendUint(b, uint64(replicaIndex(e.dot.Replica)))
-			b = msgpackx.AppendUint(b, e.dot.Counter)
-			b = msgpackx.AppendInt(b, e.cell.Wall)
-			b = msgpackx.AppendUint(b, uint64(e.cell.Logical))
-			if len(e.cell.Value) == 0 {
-				b = msgpackx.AppendNil(b)
-			} else {
-				b = append(b, e.cell.Value...)
+		b = msgpackx.AppendUint(b, uint64(g.slots[0].kind))
+		b = msgpackx.AppendString(b, g.slots[0].g.id)
+		n := 0
+		for _, s := range g.slots {
+			n += len(s.es)
+		}
+		b = msgpackx.AppendArrayHeader(b, n)
+		for _, s := range g.slots {
+			for _, e := range s.es {
+				b = msgpackx.AppendArrayHeader(b, 6)
+				b = msgpackx.AppendString(b, s.sub)
+				b = msgpackx.AppendUint(b, uint64(replicaIndex(e.Dot.Replica)))
+				b = msgpackx.AppendUint(b, e.Dot.Counter)
+				b = msgpackx.AppendInt(b, e.Value.Wall)
+				b = msgpackx.AppendUint(b, uint64(e.Value.Logical))
+				if len(e.Value.Value) == 0 {
+					b = msgpackx.AppendNil(b)
+				} else {
+					b = append(b, e.Value.Value...)
+				}
 			}
 		}
-		i = j
 	}
 	return b
+}
+
+// kindGroup is one encoded group: the keys of one (kind, id), a run of a
+// store group's slots.
+type kindGroup struct{ slots []*slot }
+
+// kindRuns returns the store's (kind, id) groups in the encoding's order:
+// by kind, then id. The store's groups are walked once in id order and
+// their runs placed by kind (a counting sort over the 8 kinds).
+func kindRuns(m *Store) []kindGroup {
+	runs := make([]kindGroup, 0, 2*m.order.live())
+	var count [maxKind + 1]int
+	m.order.eachSorted(func(g *group) bool {
+		for i := 0; i < len(g.slots); {
+			k := g.slots[i].kind
+			j := i + 1
+			for j < len(g.slots) && g.slots[j].kind == k {
+				j++
+			}
+			runs = append(runs, kindGroup{g.slots[i:j:j]})
+			count[k]++
+			i = j
+		}
+		return true
+	})
+	var at [maxKind + 1]int
+	for k := 1; k <= int(maxKind); k++ {
+		at[k] = at[k-1] + count[k-1]
+	}
+	out := make([]kindGroup, len(runs))
+	for _, r := range runs {
+		k := r.slots[0].kind
+		out[at[k]] = r
+		at[k]++
+	}
+	return out
 }
 
 // Decode parses an encoded document or delta, checking it against lim
@@ -351,7 +360,7 @@ func decodeBody(r *msgpackx.Reader, caps Caps) (*Doc, error) {
 		}
 		return s, nil
 	}
-	d.store.Grow(min(r.Remaining()/48, caps.MaxValues)) // a typical entry takes ~50 bytes; maps grow if needed
+	ld := newLoader(&d.store, &d.ctx, replicas, min(r.Remaining()/48, caps.MaxValues)) // a typical entry takes ~50 bytes; maps grow if needed
 	var prevKind uint64
 	var prevID string
 	for i := 0; i < ngroups && r.Err() == nil; i++ {
@@ -381,15 +390,21 @@ func decodeBody(r *msgpackx.Reader, caps Caps) (*Doc, error) {
 			return nil, overCap(ErrTooManyValues, caps.MaxValues)
 		}
 		membership := isMembership(Kind(kind))
+		if r.Err() == nil {
+			ld.group(Kind(kind), id, n)
+		}
 		var prevSub string
 		var prevRidx, prevCounter uint64
 		for j := 0; j < n && r.Err() == nil; j++ {
 			if r.ArrayHeader() != 6 {
 				return nil, errors.New("entry is not [sub, replica, counter, wall, logical, value]")
 			}
-			sub, err := intern(r.StringBytes())
-			if err != nil {
-				return nil, err
+			sb := r.StringBytes()
+			sub := prevSub // a key's concurrent values repeat its sub
+			if j == 0 || string(sb) != prevSub {
+				if sub, err = intern(sb); err != nil {
+					return nil, err
+				}
 			}
 			ridx := r.Uint()
 			replica, err := replicaAt(ridx)
@@ -431,7 +446,7 @@ func decodeBody(r *msgpackx.Reader, caps Caps) (*Doc, error) {
 				nodesLeft -= used
 				v = Value(raw[:len(raw):len(raw)])
 			}
-			if !d.store.Put(Key{Kind(kind), id, sub}, dot, Cell{Wall: wall, Logical: uint32(logical), Value: v}) {
+			if !ld.put(Kind(kind), sub, uint32(ridx), dot, Cell{Wall: wall, Logical: uint32(logical), Value: v}) {
 				return nil, fmt.Errorf("dot %v appears twice", dot)
 			}
 		}
@@ -442,6 +457,7 @@ func decodeBody(r *msgpackx.Reader, caps Caps) (*Doc, error) {
 	if !r.Done() {
 		return nil, errors.New("trailing bytes")
 	}
+	ld.finish()
 	return d, nil
 }
 

@@ -16,15 +16,16 @@ import (
 // every candidate against the document with the same reads as before, so
 // an index can make an operation cheaper but never change what it does:
 //
-//   - keys: the keys stored for each block, edge or variable id;
 //   - children: the blocks whose winning stored parentId names a block (a
 //     block's effective parent is its stored one, or none; tree.go);
 //   - names: the blocks whose winning stored name normalizes to a name;
 //   - edgesAt: the edges with a value naming a block as an end;
 //   - dots: per replica, the counters of the dots held, sorted, and removed,
 //     the dots of the context no longer held (both for DeltaSince).
+//
+// An element's keys need no index: the store keeps each id's keys together
+// (Store.entityKeys).
 type docIndex struct {
-	keys     map[entity][]Key
 	parent   map[string]string // block → parent its winning parentId names
 	children map[string]map[string]struct{}
 	name     map[string]string // block → its winning name, normalized
@@ -39,14 +40,7 @@ type docIndex struct {
 	removed crdt.Context
 
 	// Scratch for merge, kept to spare the allocations on every edit.
-	touched []touchedKey
-	added   []crdt.Dot
-}
-
-// touchedKey is a key a merge may change, and whether it held values before.
-type touchedKey struct {
-	k   Key
-	had bool
+	log joinLog
 }
 
 // entity is the element a key belongs to: a block (with its fields,
@@ -84,7 +78,6 @@ func (d *Doc) index() *docIndex {
 
 func buildIndex(d *Doc) *docIndex {
 	x := &docIndex{
-		keys:     make(map[entity][]Key),
 		parent:   map[string]string{},
 		children: map[string]map[string]struct{}{},
 		name:     map[string]string{},
@@ -95,7 +88,6 @@ func buildIndex(d *Doc) *docIndex {
 	}
 	var held crdt.Context
 	d.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
-		x.setKey(k, true)
 		x.derive(k, es)
 		for _, e := range es {
 			c := x.dots[e.Dot.Replica]
@@ -119,59 +111,32 @@ func buildIndex(d *Doc) *docIndex {
 
 // merge joins delta into d keeping x up to date, and reports false (having
 // done nothing) when delta is too large to follow dot by dot: the caller
-// then merges and drops the index.
+// then merges and drops the index. The store's join reports what it
+// changed (joinLog), so the index looks up nothing the join has not.
 func (x *docIndex) merge(d, delta *Doc) (int, bool) {
 	if delta.ctx.Len() > uint64(d.store.NumDots()) {
 		return 0, false
 	}
-	touched, added := x.touched[:0], x.added[:0]
-	note := func(k Key) {
-		if n := len(touched); n > 0 && touched[n-1].k == k {
-			return // a write and the value it covers: one key
-		}
-		touched = append(touched, touchedKey{k, len(d.store.Get(k)) > 0})
-	}
-	delta.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
-		note(k)
-		for _, e := range es {
-			if !d.store.Has(e.Dot) && !d.ctx.Contains(e.Dot) {
-				added = append(added, e.Dot)
-			}
-		}
-		return true
-	})
-	delta.ctx.ForEach(func(dot crdt.Dot) bool {
-		if k, ok := d.store.KeyOf(dot); ok {
-			note(k)
-		}
-		return true
-	})
-	n := d.store.Join(&delta.store, &d.ctx, &delta.ctx)
+	lg := &x.log
+	lg.reset()
+	n := d.store.join(&delta.store, &d.ctx, &delta.ctx, lg)
 	d.ctx.Merge(&delta.ctx)
-	for _, t := range touched {
-		es := d.store.Get(t.k)
-		if has := len(es) > 0; has != t.had {
-			x.setKey(t.k, has)
-		}
-		x.derive(t.k, es)
+	for _, s := range lg.slots {
+		x.derive(s.key(), s.es) // es is nil once the key holds nothing
 	}
-	for _, dot := range added {
+	for _, dot := range lg.added {
 		x.addDot(dot)
 	}
-	clear(touched) // drop the strings until the next merge
-	x.touched, x.added = touched[:0], added[:0]
-	delta.ctx.ForEach(func(dot crdt.Dot) bool {
-		if !d.store.Has(dot) {
-			x.removed.Add(dot)
-			if c := x.dots[dot.Replica]; c != nil {
-				// Overcounts a dot that was never held; compaction recounts.
-				if c.stale++; c.stale > len(c.cs)/2 {
-					x.compact(d, dot.Replica, c)
-				}
+	for _, dot := range lg.gone {
+		x.removed.Add(dot)
+		if c := x.dots[dot.Replica]; c != nil {
+			// Overcounts a dot that was never held; compaction recounts.
+			if c.stale++; c.stale > len(c.cs)/2 {
+				x.compact(d, dot.Replica, c)
 			}
 		}
-		return true
-	})
+	}
+	lg.reset()
 	return n, true
 }
 
@@ -196,25 +161,6 @@ func (x *docIndex) compact(d *Doc, r crdt.ReplicaID, c *counters) {
 	c.stale = 0
 	if len(c.cs) == 0 {
 		delete(x.dots, r)
-	}
-}
-
-// setKey records that key k holds values (has) or no longer does.
-func (x *docIndex) setKey(k Key, has bool) {
-	ent := entityOf(k)
-	ks := x.keys[ent]
-	i := slices.Index(ks, k)
-	switch {
-	case has && i < 0:
-		x.keys[ent] = append(ks, k)
-	case !has && i >= 0:
-		ks[i] = ks[len(ks)-1]
-		ks = ks[:len(ks)-1]
-		if len(ks) == 0 {
-			delete(x.keys, ent)
-		} else {
-			x.keys[ent] = ks
-		}
 	}
 }
 

@@ -101,7 +101,6 @@ func diffIndex(d *Doc, got, want *docIndex) string {
 			out = append(out, fmt.Sprintf("%s: got %s, want %s", what, gs, ws))
 		}
 	}
-	check("keys", sortedIndexKeys(got.keys), sortedIndexKeys(want.keys))
 	check("parent", got.parent, want.parent)
 	check("children", setsOf(got.children), setsOf(want.children))
 	check("name", got.name, want.name)
@@ -135,18 +134,6 @@ func diffIndex(d *Doc, got, want *docIndex) string {
 		out = append(out, "removed dots differ")
 	}
 	return strings.Join(out, "; ")
-}
-
-func sortedIndexKeys(m map[entity][]Key) map[string][]string {
-	o := map[string][]string{}
-	for e, ks := range m {
-		var s []string
-		for _, k := range slices.SortedFunc(slices.Values(ks), compareKeys) {
-			s = append(s, fmt.Sprint(k))
-		}
-		o[fmt.Sprint(e)] = s
-	}
-	return o
 }
 
 func setsOf(m map[string]map[string]struct{}) map[string][]string {

@@ -22,9 +22,7 @@ func (b *builder) entityKeysWhere(ent entity, match func(Key) bool) []Key {
 			seen[k] = true
 		}
 	}
-	for _, k := range b.doc.index().keys[ent] {
-		consider(k)
-	}
+	b.doc.store.entityKeys(ent, consider)
 	b.delta.store.Range(func(k Key, _ []crdt.Dotted[Cell]) bool {
 		consider(k)
 		return true

@@ -524,9 +524,7 @@ func (b *builder) removeBlocks(ids []string) {
 	}
 	x := b.doc.index()
 	for _, id := range ids {
-		for _, k := range x.keys[entity{KindBlock, id}] {
-			consider(k)
-		}
+		b.doc.store.entityKeys(entity{KindBlock, id}, consider)
 		for e := range x.edgesAt[id] {
 			consider(edgeKey(e))
 		}

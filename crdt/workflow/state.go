@@ -56,12 +56,37 @@ func NormalizeName(name string) string {
 	if clean {
 		return name // the common case costs no allocation
 	}
+	if ascii := asciiNormal(name); ascii != "" || name == "" {
+		return ascii
+	}
 	var sb strings.Builder
 	for _, r := range strings.ToLower(name) {
 		if r == '.' || r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\f' || r == '\v' || r == '\u00a0' {
 			continue
 		}
 		sb.WriteRune(r)
+	}
+	return sb.String()
+}
+
+// asciiNormal is NormalizeName for an ASCII name, in one allocation; it
+// returns "" for a name with other bytes, or one that normalizes to "".
+func asciiNormal(name string) string {
+	var sb strings.Builder
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 0x80:
+			return ""
+		case c == '.' || c == ' ' || (c >= '\t' && c <= '\r'):
+			continue
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		if sb.Len() == 0 {
+			sb.Grow(len(name) - i)
+		}
+		sb.WriteByte(c)
 	}
 	return sb.String()
 }

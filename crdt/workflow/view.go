@@ -199,25 +199,52 @@ func (a *blockAcc) add(k Key, w crdt.Dotted[Cell], in interner) {
 	}
 }
 
+// carve returns an empty slice with room for n from the free end of buf
+// (a new buffer when buf lacks it), and buf.
+func carve[T any](buf []T, n int) ([]T, []T) {
+	if cap(buf)-len(buf) < n {
+		buf = make([]T, 0, max(4096, n))
+	}
+	return buf[len(buf) : len(buf) : len(buf)+n], buf
+}
+
+// seal caps s, carved from buf, at what it holds, and returns it with buf
+// grown past it: the next carve cannot overlap it.
+func seal[T any](s, buf []T) ([]T, []T) {
+	if len(s) == 0 {
+		return nil, buf
+	}
+	return s[:len(s):len(s)], buf[:len(buf)+len(s)]
+}
+
 // View materializes the document. It costs one pass over the store plus
 // sorting; see BenchmarkView for figures.
 func (d *Doc) View() *View {
-	blocks := make(map[string]*blockAcc)
+	blocks := make(map[string]*blockAcc, d.store.order.live())
 	var slab []blockAcc // allocates accumulators in chunks
+	var fieldBuf, flowBuf []namedValue
+	var subBuf []subAcc
 	members := 0
 	in := make(interner)
-	acc := func(id string) *blockAcc {
-		a := blocks[id]
-		if a == nil {
-			if len(slab) == 0 {
-				slab = make([]blockAcc, 256)
-			}
-			a, slab = &slab[0], slab[1:]
-			blocks[id] = a
-			if w, ok := d.rawWinner(blockKey(id)); ok {
-				a.member, a.addStamp = true, stampOf(w)
-				members++
-			}
+	// newAcc makes the accumulator of group g's block, once per group: the
+	// walk below visits each id once, with all of its keys.
+	newAcc := func(g *group) *blockAcc {
+		if len(slab) == 0 {
+			slab = make([]blockAcc, 256)
+		}
+		a := &slab[0]
+		slab = slab[1:]
+		blocks[g.id] = a
+		// A block's fields, sub-blocks and config keys are at most its
+		// keys, and all come in this group: they are carved from shared
+		// buffers, capped when the group ends.
+		n := len(g.slots)
+		a.fields, fieldBuf = carve(fieldBuf, n)
+		a.subs, subBuf = carve(subBuf, n)
+		a.subflow, flowBuf = carve(flowBuf, n)
+		if s := g.slots[0]; s.kind == KindBlock { // KindBlock sorts first
+			a.member, a.addStamp = true, stampOf(s.es[crdt.Winner(s.es)])
+			members++
 		}
 		return a
 	}
@@ -229,25 +256,36 @@ func (d *Doc) View() *View {
 	variables := make(map[string]*VariableView)
 	varFields := make(map[string][]namedValue)
 
-	d.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
-		w := es[crdt.Winner(es)]
-		switch k.Kind {
-		case KindBlock:
-			acc(k.ID)
-		case KindBlockField, KindSubBlock, KindSubBlockType, KindSubflow:
-			if a := acc(k.ID); !a.stale(w) {
-				a.add(k, w, in)
+	d.store.order.each(func(g *group) bool {
+		var a *blockAcc
+		for _, s := range g.slots {
+			w := s.es[crdt.Winner(s.es)]
+			switch s.kind {
+			case KindBlock:
+				a = newAcc(g)
+			case KindBlockField, KindSubBlock, KindSubBlockType, KindSubflow:
+				if a == nil {
+					a = newAcc(g)
+				}
+				if !a.stale(w) {
+					a.add(Key{s.kind, g.id, s.sub}, w, in)
+				}
+			case KindEdge:
+				e := w.Value.Value.asEdge()
+				e.ID = g.id
+				edges = append(edges, edgeAcc{e, stampOf(w)})
+			case KindVariable:
+				variables[g.id] = &VariableView{ID: g.id}
+			case KindVariableField:
+				if inc, ok := d.incarnation(variableKey(g.id)); !ok || !predates(w, inc) {
+					varFields[g.id] = append(varFields[g.id], namedValue{s.sub, w.Value.Value})
+				}
 			}
-		case KindEdge:
-			e := w.Value.Value.asEdge()
-			e.ID = k.ID
-			edges = append(edges, edgeAcc{e, stampOf(w)})
-		case KindVariable:
-			variables[k.ID] = &VariableView{ID: k.ID}
-		case KindVariableField:
-			if inc, ok := d.incarnation(variableKey(k.ID)); !ok || !predates(w, inc) {
-				varFields[k.ID] = append(varFields[k.ID], namedValue{k.Sub, w.Value.Value})
-			}
+		}
+		if a != nil {
+			a.fields, fieldBuf = seal(a.fields, fieldBuf)
+			a.subs, subBuf = seal(a.subs, subBuf)
+			a.subflow, flowBuf = seal(a.subflow, flowBuf)
 		}
 		return true
 	})

@@ -1,0 +1,140 @@
+package workflow
+
+import (
+	"github.com/flowsync/flowsync/crdt"
+)
+
+// loader fills an empty store with values that arrive in the encoding's
+// order (by kind, id, sub, then dot), as Decode reads them. It knows that
+// order, so each value is appended where it belongs instead of searched
+// for, and it carves slots and the groups' slot lists from slabs: decoding
+// a document costs a few allocations per thousand keys, not one per key.
+//
+// The slabs are shared by many keys, so one live key keeps its slab's
+// memory: at most the decoded document's own size, like the copy of the
+// input that the values point into.
+type loader struct {
+	m      *Store
+	slots  []slot
+	groups []group
+	ptrs   []*slot
+	// The group and slot the previous value went to.
+	g *group
+	s *slot
+}
+
+// newLoader prepares m, which must be empty, for values whose dots name
+// replicas by their index in replicas (the encoding's sorted table) and
+// lie in ctx, and sizes it for about n values.
+func newLoader(m *Store, ctx *crdt.Context, replicas []crdt.ReplicaID, n int) *loader {
+	m.Grow(n)
+	m.init()
+	// A replica's held counters are usually most of its range: index them
+	// in arrays (dotindex.go), within a budget of twice the values
+	// expected, so that a replica with a wide range and few values costs
+	// no more than the document. finish gives up those that came out
+	// sparse.
+	budget := uint64(2 * n)
+	for i, r := range replicas {
+		rs := ctx.Ranges(r)
+		if len(rs) == 0 {
+			continue
+		}
+		lo, hi := rs[0].Lo, rs[len(rs)-1].Hi
+		if span := hi - lo + 1; span <= budget {
+			m.byDot.reserveDense(uint32(i), lo, hi)
+			budget -= span
+		}
+	}
+	m.reps.ids = make(map[crdt.ReplicaID]uint32, len(replicas))
+	for i, r := range replicas {
+		m.reps.ids[r] = uint32(i)
+	}
+	m.reps.names = replicas
+	return &loader{m: m}
+}
+
+// slabChunk bounds one slab allocation.
+const slabChunk = 4096
+
+// group starts the values of (kind, id), which has at most n values and
+// sorts after every group put so far.
+func (l *loader) group(kind Kind, id string, n int) {
+	g := l.m.groups[id]
+	if g == nil {
+		if len(l.groups) == 0 {
+			l.groups = make([]group, slabChunk)
+		}
+		g, l.groups = &l.groups[0], l.groups[1:]
+		g.id = id
+		l.m.groups[id] = g
+		l.m.order.add(g)
+	}
+	if need := len(g.slots) + n; cap(g.slots) < need {
+		if len(l.ptrs) < need {
+			l.ptrs = make([]*slot, max(need, slabChunk))
+		}
+		ps := l.ptrs[:len(g.slots):need]
+		copy(ps, g.slots)
+		l.ptrs = l.ptrs[need:]
+		g.slots = ps
+	}
+	l.g, l.s = g, nil
+}
+
+// put adds the next value of the current group, under sub with dot d
+// (its replica numbered ridx in the table), and reports false if d is
+// already held. sub's values follow the group's previous value.
+func (l *loader) put(kind Kind, sub string, ridx uint32, d crdt.Dot, v Cell) bool {
+	m := l.m
+	e := crdt.Dotted[Cell]{Dot: d, Value: v}
+	s := l.s
+	if s != nil && s.sub == sub {
+		// Another concurrent value of the same key (rare): a new slice,
+		// as every change to a key makes.
+		es := make([]crdt.Dotted[Cell], len(s.es), len(s.es)+1)
+		copy(es, s.es)
+		es = append(es, e)
+		if !l.index(ridx, d, s) {
+			return false
+		}
+		s.es = es
+		return true
+	}
+	if len(l.slots) == 0 {
+		l.slots = make([]slot, slabChunk)
+	}
+	s = &l.slots[0]
+	if !l.index(ridx, d, s) {
+		return false
+	}
+	l.slots = l.slots[1:]
+	s.g, s.kind, s.sub = l.g, kind, sub
+	s.first[0] = e
+	s.es = s.first[:1:1]
+	l.g.slots = append(l.g.slots, s)
+	l.s = s
+	m.keys++
+	return true
+}
+
+// index points d at s in the dot index, and reports false if d was there
+// already: one map operation both checks and inserts (the store is
+// discarded on false).
+func (l *loader) index(ridx uint32, d crdt.Dot, s *slot) bool {
+	if !l.m.byDot.set(rdot{ridx, d.Counter}, s) {
+		return false
+	}
+	l.m.dots++
+	return true
+}
+
+// finish gives up the dot arrays that came out sparse and sorts the groups whose ids came out of order (each kind's ids
+// come sorted, but a later kind's new ids interleave with the earlier
+// ones), so that the first Encode walks them without sorting.
+func (l *loader) finish() {
+	l.m.byDot.settle()
+	if len(l.m.order.tail) > 0 {
+		l.m.order.fold()
+	}
+}

@@ -1,0 +1,523 @@
+package workflow
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/flowsync/flowsync/crdt"
+)
+
+// Store is the document's dot store: the values written under each key,
+// each tagged with the dot of its write. It has the semantics of
+// crdt.DotMap[Key, Cell] (see there for the join rule) with a layout made
+// for the document's whole-state paths:
+//
+//   - two levels: an id's keys (a block's membership, fields, sub-blocks,
+//     ...) live together in one group, sorted by (kind, sub), so a walk of
+//     the store visits the ~2 groups of each block or edge instead of a
+//     dozen map entries each;
+//   - the groups are also kept in id order (order.go), so Encode writes the
+//     canonical order without sorting the values;
+//   - the dot index is keyed by a replica number interned per store and a
+//     counter: a map of small fixed-size keys.
+//
+// Ownership: a slice returned by Get or passed to Range is never changed
+// by the store afterwards. A change to a key builds a new slice (a key
+// holds one value almost always, so that costs what the value does), so a
+// caller may keep such a slice across later Puts, Joins and removals and
+// still read what it read; it must not write to it. Clones share these
+// slices for the same reason.
+//
+// The zero Store is empty and ready to use.
+type Store struct {
+	groups map[string]*group
+	byDot  dotIndex
+	reps   replicaTable
+	order  groupOrder
+	keys   int // slots, i.e. keys holding at least one value
+	dots   int
+}
+
+// group holds the keys of one id.
+type group struct {
+	id    string
+	slots []*slot // sorted by (kind, sub); none is empty
+	dead  bool    // removed from the store; a new group replaces it
+}
+
+// slot holds the values under one key, sorted by dot (replica id, then
+// counter): the order Encode writes them in.
+type slot struct {
+	g    *group
+	kind Kind
+	sub  string
+	es   []crdt.Dotted[Cell] // never written to once set: see Store
+	// first backs es while the key holds its first value: one allocation
+	// per key. It is written once, when the slot is made.
+	first [1]crdt.Dotted[Cell]
+}
+
+func (s *slot) key() Key { return Key{s.kind, s.g.id, s.sub} }
+
+// rdot is a dot with its replica interned in the store's replicaTable.
+type rdot struct {
+	r uint32
+	c uint64
+}
+
+// replicaTable interns replica ids to small numbers. Numbers are never
+// reused; a store keeps every replica it ever held a value of (the
+// document's context keeps them anyway).
+type replicaTable struct {
+	ids   map[crdt.ReplicaID]uint32
+	names []crdt.ReplicaID
+}
+
+func (t *replicaTable) lookup(r crdt.ReplicaID) (uint32, bool) {
+	n, ok := t.ids[r]
+	return n, ok
+}
+
+func (t *replicaTable) intern(r crdt.ReplicaID) uint32 {
+	if n, ok := t.ids[r]; ok {
+		return n
+	}
+	if t.ids == nil {
+		t.ids = make(map[crdt.ReplicaID]uint32)
+	}
+	n := uint32(len(t.names))
+	t.ids[r] = n
+	t.names = append(t.names, r)
+	return n
+}
+
+// replicaCache remembers the last replica a loop looked up: most runs of
+// values share their replica. It is local to one call, so that reads of a
+// store never write to it.
+type replicaCache struct {
+	name crdt.ReplicaID
+	n    uint32
+	ok   bool
+	set  bool
+}
+
+func (c *replicaCache) lookup(t *replicaTable, r crdt.ReplicaID) (uint32, bool) {
+	if !c.set || r != c.name {
+		c.n, c.ok = t.lookup(r)
+		c.name, c.set = r, true
+	}
+	return c.n, c.ok
+}
+
+func (c *replicaCache) intern(t *replicaTable, r crdt.ReplicaID) uint32 {
+	if !c.set || !c.ok || r != c.name {
+		c.n, c.ok, c.name, c.set = t.intern(r), true, r, true
+	}
+	return c.n
+}
+
+// entityKeys calls fn with every key of element ent.
+func (m *Store) entityKeys(ent entity, fn func(Key)) {
+	if g := m.groups[ent.id]; g != nil {
+		for _, s := range g.slots {
+			if k := s.key(); entityOf(k) == ent {
+				fn(k)
+			}
+		}
+	}
+}
+
+func (m *Store) rdotOf(d crdt.Dot) (rdot, bool) {
+	n, ok := m.reps.lookup(d.Replica)
+	return rdot{n, d.Counter}, ok
+}
+
+// Get returns the values held under k, sorted by dot. See Store for who
+// owns the slice.
+func (m *Store) Get(k Key) []crdt.Dotted[Cell] {
+	if s := m.slotOf(k); s != nil {
+		return s.es
+	}
+	return nil
+}
+
+func (m *Store) slotOf(k Key) *slot {
+	g := m.groups[k.ID]
+	if g == nil {
+		return nil
+	}
+	if i, found := g.find(k.Kind, k.Sub); found {
+		return g.slots[i]
+	}
+	return nil
+}
+
+// find returns where (kind, sub) is or would be in g.slots.
+func (g *group) find(kind Kind, sub string) (int, bool) {
+	return slices.BinarySearchFunc(g.slots, kind, func(s *slot, kind Kind) int {
+		if c := cmp.Compare(s.kind, kind); c != 0 {
+			return c
+		}
+		return cmp.Compare(s.sub, sub)
+	})
+}
+
+// Has reports whether a value is written under dot d.
+func (m *Store) Has(d crdt.Dot) bool {
+	rd, ok := m.rdotOf(d)
+	if !ok {
+		return false
+	}
+	return ok && m.byDot.get(rd) != nil
+}
+
+// KeyOf returns the key that dot d is written under.
+func (m *Store) KeyOf(d crdt.Dot) (Key, bool) {
+	if rd, ok := m.rdotOf(d); ok {
+		if s := m.byDot.get(rd); s != nil {
+			return s.key(), true
+		}
+	}
+	return Key{}, false
+}
+
+// Len returns the number of keys holding at least one value.
+func (m *Store) Len() int { return m.keys }
+
+// NumDots returns the number of values held.
+func (m *Store) NumDots() int { return m.dots }
+
+// Range calls fn for every key and its values, in unspecified order, until
+// fn returns false. fn must not change m.
+func (m *Store) Range(fn func(Key, []crdt.Dotted[Cell]) bool) {
+	m.order.each(func(g *group) bool {
+		for _, s := range g.slots {
+			if !fn(Key{s.kind, g.id, s.sub}, s.es) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// Dots calls fn for every dot held, in unspecified order.
+func (m *Store) Dots(fn func(crdt.Dot)) {
+	m.byDot.each(func(rd rdot, _ *slot) {
+		fn(crdt.Dot{Replica: m.reps.names[rd.r], Counter: rd.c})
+	})
+}
+
+// Grow sizes an empty store for n values, so that decoding a document of
+// known size does not rehash as it fills.
+func (m *Store) Grow(n int) {
+	if m.groups == nil && n > 0 {
+		m.groups = make(map[string]*group, n/4)
+	}
+}
+
+func (m *Store) init() {
+	if m.groups == nil {
+		m.groups = make(map[string]*group)
+	}
+}
+
+// Put stores v under k with dot d and reports whether it did: it is how a
+// mutator builds its delta and how a decoder rebuilds a store. A dot already
+// held is left as it is (and Put returns false).
+func (m *Store) Put(k Key, d crdt.Dot, v Cell) bool {
+	m.init()
+	rd := rdot{m.reps.intern(d.Replica), d.Counter}
+	if m.byDot.get(rd) != nil {
+		return false
+	}
+	m.insert(m.groupFor(k.ID), k.Kind, k.Sub, rd, crdt.Dotted[Cell]{Dot: d, Value: v}, nil)
+	return true
+}
+
+// groupFor returns the group of id, making it if needed.
+func (m *Store) groupFor(id string) *group {
+	g := m.groups[id]
+	if g == nil {
+		g = &group{id: id}
+		m.groups[id] = g
+		m.order.add(g)
+	}
+	return g
+}
+
+// insert adds e (whose dot m does not hold) under (kind, sub) of g. A new
+// key's slot comes from fresh when it is not nil (a decoder's slab).
+func (m *Store) insert(g *group, kind Kind, sub string, rd rdot, e crdt.Dotted[Cell], fresh *slot) *slot {
+	i, found := g.find(kind, sub)
+	var s *slot
+	if found {
+		s = g.slots[i]
+		es := s.es
+		j, _ := slices.BinarySearchFunc(es, e.Dot, func(x crdt.Dotted[Cell], d crdt.Dot) int { return compareDots(x.Dot, d) })
+		// A new slice: the old one may be in a caller's hands.
+		out := make([]crdt.Dotted[Cell], 0, len(es)+1)
+		out = append(append(append(out, es[:j]...), e), es[j:]...)
+		s.es = out
+	} else {
+		s = fresh
+		if s == nil {
+			s = &slot{}
+		}
+		s.g, s.kind, s.sub = g, kind, sub
+		s.first[0] = e
+		s.es = s.first[:1:1]
+		g.slots = slices.Insert(g.slots, i, s)
+		m.keys++
+	}
+	m.byDot.set(rd, s)
+	m.dots++
+	return s
+}
+
+// compareDots orders dots by replica id, then counter: the order of a key's
+// values in the encoding.
+func compareDots(a, b crdt.Dot) int {
+	if c := cmp.Compare(a.Replica, b.Replica); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Counter, b.Counter)
+}
+
+// remove drops the value with dot d (interned as rd) from s.
+func (m *Store) remove(rd rdot, d crdt.Dot, s *slot) {
+	m.byDot.del(rd)
+	m.dots--
+	i := slices.IndexFunc(s.es, func(e crdt.Dotted[Cell]) bool { return e.Dot == d })
+	if i < 0 {
+		return
+	}
+	if len(s.es) == 1 {
+		m.dropSlot(s)
+		return
+	}
+	out := make([]crdt.Dotted[Cell], 0, len(s.es)-1)
+	s.es = append(append(out, s.es[:i]...), s.es[i+1:]...)
+}
+
+// dropSlot removes an emptied key from its group, and the group from the
+// store when it was its last key.
+func (m *Store) dropSlot(s *slot) {
+	g := s.g
+	if i, found := g.find(s.kind, s.sub); found && g.slots[i] == s {
+		g.slots = slices.Delete(g.slots, i, i+1)
+	}
+	s.es = nil // the slot's own field: the slice itself is left as it was
+	m.keys--
+	if len(g.slots) == 0 {
+		delete(m.groups, g.id)
+		g.dead = true
+		m.order.died()
+	}
+}
+
+// crowdedSlot is how many values a key may hold before Join stops removing
+// them one linear search at a time.
+const crowdedSlot = 8
+
+// compact drops from s the values whose dots byDot no longer points at s.
+// The dots were already counted out.
+func (m *Store) compact(s *slot) {
+	kept := make([]crdt.Dotted[Cell], 0, len(s.es))
+	for _, e := range s.es {
+		if rd, ok := m.rdotOf(e.Dot); ok && m.byDot.get(rd) == s {
+			kept = append(kept, e)
+		}
+	}
+	if len(kept) == 0 {
+		m.dropSlot(s)
+		return
+	}
+	s.es = kept
+}
+
+// Join merges o, whose causal context is oc, into m, whose causal context is
+// mc, with the rule and the costs of crdt.DotMap.Join. It does not change
+// either context. It returns how many values were added or removed.
+func (m *Store) Join(o *Store, mc, oc *crdt.Context) int { return m.join(o, mc, oc, nil) }
+
+// joinLog is what a join changed, for the document index to follow.
+type joinLog struct {
+	// slots are the keys the index derives from (names, parents, edges)
+	// that gained or lost values, in the order they changed: a key emptied
+	// and written again appears as its old slot (no values), then its new.
+	slots []*slot
+	added []crdt.Dot // values added
+	gone  []crdt.Dot // dots of the joined context that m does not hold after
+}
+
+func (l *joinLog) reset() {
+	clear(l.slots) // drop the pointers until the next join
+	l.slots, l.added, l.gone = l.slots[:0], l.added[:0], l.gone[:0]
+}
+
+func (l *joinLog) touch(s *slot) {
+	if s.kind == KindEdge || s.kind == KindBlockField && (s.sub == FieldName || s.sub == FieldParentID) {
+		l.slots = append(l.slots, s)
+	}
+}
+
+// join is Join, recording what it changed in log when log is not nil. With
+// a log it walks oc's dots (the caller keeps oc no larger than m), so that
+// every dot of oc is looked up once.
+func (m *Store) join(o *Store, mc, oc *crdt.Context, log *joinLog) int {
+	changed := 0
+	var crowded map[*slot]struct{}
+	drop := func(rd rdot, d crdt.Dot, s *slot) {
+		changed++
+		if log != nil {
+			log.gone = append(log.gone, d)
+			log.touch(s)
+		}
+		if len(s.es) <= crowdedSlot {
+			m.remove(rd, d, s)
+			return
+		}
+		m.byDot.del(rd)
+		m.dots--
+		if crowded == nil {
+			crowded = make(map[*slot]struct{})
+		}
+		crowded[s] = struct{}{}
+	}
+	// Removals first, walking the smaller side (see crdt.DotMap.Join).
+	if log != nil || oc.Len() <= uint64(m.dots) {
+		var rc replicaCache
+		oc.ForEach(func(d crdt.Dot) bool {
+			n, ok := rc.lookup(&m.reps, d.Replica)
+			var s *slot
+			if ok {
+				s = m.byDot.get(rdot{n, d.Counter})
+			}
+			switch {
+			case s != nil && !o.Has(d):
+				drop(rdot{n, d.Counter}, d, s)
+			case s == nil && log != nil && (mc.Contains(d) || !o.Has(d)):
+				log.gone = append(log.gone, d) // not held, and the adds below skip it
+			}
+			return true
+		})
+	} else {
+		m.byDot.each(func(rd rdot, s *slot) {
+			d := crdt.Dot{Replica: m.reps.names[rd.r], Counter: rd.c}
+			if oc.Contains(d) && !o.Has(d) {
+				drop(rd, d, s)
+			}
+		})
+	}
+	for s := range crowded {
+		m.compact(s)
+	}
+	// Add what o holds and m has never seen. m holds only dots mc has
+	// seen, so mc alone decides; the dot index still refuses a dot m holds.
+	m.reserve(len(o.groups), o.dots)
+	m.init()
+	var rc replicaCache
+	o.order.each(func(og *group) bool {
+		var g *group
+		for _, os := range og.slots {
+			for _, e := range os.es {
+				if mc.Contains(e.Dot) {
+					continue
+				}
+				rd := rdot{rc.intern(&m.reps, e.Dot.Replica), e.Dot.Counter}
+				if m.byDot.get(rd) != nil {
+					continue
+				}
+				if g == nil {
+					g = m.groupFor(og.id)
+				}
+				s := m.insert(g, os.kind, os.sub, rd, e, nil)
+				changed++
+				if log != nil {
+					log.added = append(log.added, e.Dot)
+					log.touch(s)
+				}
+			}
+		}
+		return true
+	})
+	return changed
+}
+
+// reserve makes room for up to groups more groups when the values would
+// more than double m: rebuilding the map at its final size once costs less
+// than the rehashing of growing it step by step. (The dot index grows per
+// replica, and a large join is mostly one replica's values.)
+func (m *Store) reserve(groups, dots int) {
+	if dots <= m.dots || dots < 1024 {
+		return
+	}
+	byGroup := make(map[string]*group, len(m.groups)+groups)
+	for k, g := range m.groups {
+		byGroup[k] = g
+	}
+	m.groups = byGroup
+}
+
+// Since returns the values of m whose dots have lacks, and the causal
+// context a delta carrying them must have (see crdt.DotMap.Since). It walks
+// the whole store: Doc.DeltaSince uses the index instead, and tests use
+// this as its reference.
+func (m *Store) Since(mc, have *crdt.Context) (*Store, *crdt.Context) {
+	out := &Store{}
+	var kept crdt.Context
+	m.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
+		for _, e := range es {
+			if have.Contains(e.Dot) {
+				kept.Add(e.Dot)
+				continue
+			}
+			out.Put(k, e.Dot, e.Value)
+		}
+		return true
+	})
+	return out, mc.Missing(&kept)
+}
+
+// Clone returns a copy of m that shares no maps with it. The values'
+// slices are shared: neither store writes to them (see Store).
+func (m *Store) Clone() *Store {
+	out := &Store{}
+	if m.dots == 0 {
+		return out
+	}
+	out.groups = make(map[string]*group, len(m.groups))
+	out.reps.ids = make(map[crdt.ReplicaID]uint32, len(m.reps.names))
+	for i, r := range m.reps.names {
+		out.reps.ids[r] = uint32(i)
+	}
+	out.reps.names = slices.Clone(m.reps.names)
+	out.byDot = m.byDot.cloneShape()
+	gs := make([]group, 0, len(m.groups))
+	ss := make([]slot, m.keys)
+	ptrs := make([]*slot, m.keys)
+	order := make([]*group, 0, len(m.groups))
+	var rc replicaCache
+	m.order.eachSorted(func(g *group) bool {
+		gs = append(gs, group{id: g.id})
+		c := &gs[len(gs)-1]
+		n := len(g.slots)
+		c.slots, ptrs = ptrs[:n:n], ptrs[n:]
+		for i, s := range g.slots {
+			cs := &ss[0]
+			ss = ss[1:]
+			cs.g, cs.kind, cs.sub, cs.es = c, s.kind, s.sub, s.es
+			c.slots[i] = cs
+			for _, e := range s.es {
+				n, _ := rc.lookup(&m.reps, e.Dot.Replica)
+				out.byDot.set(rdot{n, e.Dot.Counter}, cs)
+			}
+		}
+		out.groups[c.id] = c
+		order = append(order, c)
+		return true
+	})
+	out.order.sorted = order
+	out.keys, out.dots = m.keys, m.dots
+	return out
+}
