@@ -1,0 +1,40 @@
+package msgpackx
+
+import "testing"
+
+// benchValue is a field value as editors store them: a small JSON table,
+// three levels deep.
+func benchValue() []byte {
+	rows := make([]any, 8)
+	for i := range rows {
+		rows[i] = map[string]any{"name": "column", "type": "string", "required": i%2 == 0, "width": 120 + i}
+	}
+	return MustCanonical(map[string]any{"rows": rows, "version": 3})
+}
+
+func BenchmarkCheckCanonical(b *testing.B) {
+	v := benchValue()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(v)))
+	for b.Loop() {
+		if err := CheckCanonical(v, ValueLimits); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCheckCanonicalFreshGoroutine is CheckCanonical on a new
+// goroutine per operation: a walk whose frames outgrow the starting stack
+// pays for a stack copy each time.
+func BenchmarkCheckCanonicalFreshGoroutine(b *testing.B) {
+	v := benchValue()
+	done := make(chan error)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(v)))
+	for b.Loop() {
+		go func() { done <- CheckCanonical(v, ValueLimits) }()
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+	}
+}
