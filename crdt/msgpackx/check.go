@@ -18,9 +18,12 @@ import (
 
 // Limits bounds what Check accepts. Zero fields take the defaults.
 type Limits struct {
-	// MaxBytes caps the encoded size. Default: 16 MiB.
+	// MaxBytes caps the encoded size. Default: 16 MiB. Inputs over 4 GiB
+	// are refused whatever it says: the walkers keep offsets and counts in
+	// 32 bits.
 	MaxBytes int
-	// MaxDepth caps the nesting of arrays and maps. Default: 32.
+	// MaxDepth caps the nesting of arrays and maps. Default: 32; no
+	// walker accepts more than 64 levels, whatever it says.
 	MaxDepth int
 }
 

@@ -1,11 +1,6 @@
 package msgpackx
 
-import (
-	"runtime"
-	"runtime/debug"
-	"sync"
-	"testing"
-)
+import "testing"
 
 // benchValue is a field value as editors store them: a small JSON table,
 // three levels deep.
@@ -43,28 +38,4 @@ func BenchmarkCheckCanonicalFreshGoroutine(b *testing.B) {
 		}
 	}
 	b.ReportMetric(stackPerGoroutine(1000, func() { _ = CheckCanonical(v, ValueLimits) }), "stack-B/goroutine")
-}
-
-// stackPerGoroutine runs f on n goroutines that then park, and returns the
-// stack bytes each holds: the starting stack, or the larger one a frame
-// past it made the runtime copy to. The collector is off meanwhile so that
-// it shrinks no stack.
-func stackPerGoroutine(n int, f func()) float64 {
-	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	var ready sync.WaitGroup
-	release := make(chan struct{})
-	ready.Add(n)
-	for range n {
-		go func() {
-			f()
-			ready.Done()
-			<-release
-		}()
-	}
-	ready.Wait()
-	runtime.ReadMemStats(&after)
-	close(release)
-	return float64(after.StackInuse-before.StackInuse) / float64(n)
 }
