@@ -113,9 +113,10 @@ func canonicalValue(b []byte, off int, budget *int) (int, error) {
 		maps    uint64           // bit i: the container at depth i is a map
 	)
 	depth := 0
-	need := 1      // elements still to walk in the current container
-	inMap := false // the current container is a map: keys where need is even
-	prev := 0      // 1 + offset of the current map's last key, 0 before its first
+	need := 1          // elements still to walk in the current container
+	inMap := false     // the current container is a map: keys where need is even
+	prev := 0          // 1 + offset of the current map's last key, 0 before its first
+	var prevKey []byte // the bytes of that key
 	for {
 		for need == 0 {
 			if depth == 0 {
@@ -124,39 +125,55 @@ func canonicalValue(b []byte, off int, budget *int) (int, error) {
 			depth--
 			need, prev = int(left[depth]), int(lastKey[depth])
 			inMap = maps&(1<<depth) != 0
-		}
-		start := off
-		c := b[off]
-		isKey := inMap && need%2 == 0
-		if isKey && !(c >= 0xa0 && c <= 0xbf) && c != 0xd9 && c != 0xda && c != 0xdb {
-			return 0, notCanonical(off, "map key that is not a string")
-		}
-		need--
-		off++
-		n, isMapHdr := -1, false // n >= 0: a container of n entries starts at off
-		switch {
-		case c <= 0x7f, c >= 0xe0, c == 0xc0, c == 0xc2, c == 0xc3:
-		case c >= 0xa0 && c <= 0xbf:
-			off += int(c & 0x1f)
-		case c >= 0x90 && c <= 0x9f:
-			n = int(c & 0x0f)
-		case c >= 0x80 && c <= 0x8f:
-			n, isMapHdr = int(c&0x0f), true
-		default:
-			var err error
-			if off, n, isMapHdr, err = canonicalLong(b, c, start, off); err != nil {
-				return 0, err
+			if prev > 0 {
+				prevKey = stringAt(b, prev-1)
 			}
 		}
-		if isKey {
-			key := b[start+stringHeaderLen(c) : off]
-			if prev > 0 && bytes.Compare(key, stringAt(b, prev-1)) <= 0 {
+		c := b[off]
+		need--
+		if inMap && need&1 != 0 { // a key: need was even before this element
+			start := off
+			end := off + 1 + int(c&0x1f)
+			switch {
+			case c >= 0xa0 && c <= 0xbf:
+			case c == 0xd9, c == 0xda, c == 0xdb:
+				var err error
+				if end, _, _, err = canonicalLong(b, c, start, off+1); err != nil {
+					return 0, err
+				}
+			default:
+				return 0, notCanonical(off, "map key that is not a string")
+			}
+			key := b[start+stringHeaderLen(c) : end]
+			if prev > 0 && bytes.Compare(key, prevKey) <= 0 {
 				return 0, notCanonical(start, "map keys not sorted and unique")
 			}
-			prev = start + 1
-		}
-		if n < 0 {
+			prev, prevKey, off = start+1, key, end
 			continue
+		}
+		switch {
+		case c <= 0x7f, c >= 0xe0, c == 0xc0, c == 0xc2, c == 0xc3:
+			off++
+			continue
+		case c >= 0xa0 && c <= 0xbf:
+			off += 1 + int(c&0x1f)
+			continue
+		}
+		var n int // a container of n entries starts at off
+		var isMapHdr bool
+		switch {
+		case c >= 0x90 && c <= 0x9f:
+			n, off = int(c&0x0f), off+1
+		case c >= 0x80 && c <= 0x8f:
+			n, isMapHdr, off = int(c&0x0f), true, off+1
+		default:
+			var err error
+			if off, n, isMapHdr, err = canonicalLong(b, c, off, off+1); err != nil {
+				return 0, err
+			}
+			if n < 0 {
+				continue
+			}
 		}
 		entries := n
 		if isMapHdr {

@@ -39,3 +39,39 @@ func BenchmarkCheckCanonicalFreshGoroutine(b *testing.B) {
 	}
 	b.ReportMetric(stackPerGoroutine(1000, func() { _ = CheckCanonical(v, ValueLimits) }), "stack-B/goroutine")
 }
+
+// BenchmarkWalkers compares the walkers with the ones they replaced
+// (ref_test.go) in one binary, on benchValue.
+func BenchmarkWalkers(b *testing.B) {
+	v := benchValue()
+	b.Run("canonical", func(b *testing.B) {
+		for b.Loop() {
+			budget := len(v)
+			if _, err := canonicalValue(v, 0, &budget); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("canonical-ref", func(b *testing.B) {
+		for b.Loop() {
+			budget := len(v)
+			if _, err := canonicalValueRef(v, 0, &budget); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("skip", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := skip(v, 0, 32, len(v)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("skip-ref", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := skipRef(v, 0, 32, len(v)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
