@@ -27,3 +27,19 @@ func DragWorkflow(b []byte) (wf string, ok bool) {
 	}
 	return wf, true
 }
+
+// PeekType returns the frame type of an encoded frame from its envelope
+// alone, without decoding the body: for code that routes or counts frames
+// it did not build. ok is false for bytes that do not start a frame
+// envelope.
+func PeekType(b []byte) (t FrameType, ok bool) {
+	r := m.NewReader(b)
+	if r.ArrayHeader() != 2 {
+		return 0, false
+	}
+	v := r.Uint()
+	if r.Err() != nil || v > 0xff {
+		return 0, false
+	}
+	return FrameType(v), true
+}

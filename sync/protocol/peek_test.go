@@ -38,3 +38,22 @@ func TestDragWorkflow(t *testing.T) {
 		}
 	}
 }
+
+func TestPeekType(t *testing.T) {
+	for _, f := range []Frame{&Applied{OpID: "op-1"}, &Nack{OpID: "op-2", Code: CodeTooLarge}, &Durable{OpIDs: []string{"a"}}} {
+		if got, ok := PeekType(AppendFrame(nil, f)); !ok || got != f.Type() {
+			t.Errorf("PeekType(%s) = %v, %v", f.Type(), got, ok)
+		}
+	}
+	for name, b := range map[string][]byte{
+		"empty":           nil,
+		"envelope of one": {0x91, 0x43},
+		"type not a uint": {0x92, 0xa1, 'x', 0x80},
+		"type too large":  {0x92, 0xcd, 0x01, 0x00, 0x80},
+		"not an array":    {0x80},
+	} {
+		if got, ok := PeekType(b); ok {
+			t.Errorf("%s: PeekType = %v, true; want false", name, got)
+		}
+	}
+}

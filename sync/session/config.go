@@ -36,7 +36,10 @@ type Config struct {
 	// past either, the session is closed as a slow consumer. A Join's
 	// catch-up chunks wait outside the queue and go out at most a queue's
 	// worth per flush (a chunk larger than the bound alone), so a catch-up
-	// never takes the room the room's other frames need.
+	// never takes the room the room's other frames need. The answers to
+	// the client's own submissions do not close it: the reader stops
+	// reading while the queue is past half its bounds or MaxQueueFrames/8
+	// submissions await an answer (backpressure).
 	// Defaults: 1 MiB and 256 frames.
 	MaxQueueBytes  int
 	MaxQueueFrames int

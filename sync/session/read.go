@@ -72,6 +72,11 @@ func (s *session) readBurst(ctx context.Context) (r burstResult) {
 		if s.nc.buffered() == 0 {
 			return burstResult{}
 		}
+		if s.authed {
+			// Backpressure: the answers to what the client sent must fit
+			// the queue before it may send more (flow.go).
+			s.awaitRoom()
+		}
 		mt, data, err := s.conn.ReadMessage()
 		if err != nil {
 			code, reason := s.readError(err)
@@ -316,6 +321,7 @@ func (s *session) handle(ctx context.Context, f protocol.Frame, n int) {
 			s.nack(f.OpID, err)
 			return
 		}
+		s.submitting()
 		m.rm.SubmitDelta(m, f.OpID, f.Delta, d)
 	case *protocol.Vouch:
 		// Any role may hand back what a server sent it: nothing of it is
@@ -333,6 +339,7 @@ func (s *session) handle(ctx context.Context, f protocol.Frame, n int) {
 			s.nack(f.OpID, err)
 			return
 		}
+		s.submitting()
 		m.rm.SubmitVouch(m, f.OpID, f.Delta, d, f.Receipt)
 	case *protocol.Operation:
 		m := s.writer(f.WorkflowID, f.OpID)
@@ -350,6 +357,7 @@ func (s *session) handle(ctx context.Context, f protocol.Frame, n int) {
 			s.nack(f.OpID, protocol.NewError(protocol.CodeTooLarge, "%s names %d items (at most %d); send it as several", op.Name(), n, workflow.MaxOpItems))
 			return
 		}
+		s.submitting()
 		m.rm.SubmitOperation(m, f.OpID, op)
 	case *protocol.Presence:
 		if m := s.joinedMember(f.WorkflowID); m != nil {

@@ -61,11 +61,12 @@ type session struct {
 	ended    bool      // guarded by memberMu: no more memberships
 
 	mu          sync.Mutex
-	space       chan struct{}      // guarded by mu: nil until awaitBacklog waits; capacity 1: the writer took frames
+	space       chan struct{}      // guarded by mu: nil until awaitBacklog or awaitRoom waits; capacity 1: the writer took frames or a room answered
 	queue       [][]byte           // guarded by mu
 	backlog     []backlogFrame     // guarded by mu: CatchUp frames of Join replies, outside the queue's bounds (enqueueReply)
 	spare       [][]byte           // guarded by mu: the last batch's slice, reused as the next queue
 	queueBytes  int                // guarded by mu
+	unanswered  int                // guarded by mu: submissions handed to a room, not yet answered (flow.go)
 	closeCode   protocol.CloseCode // guarded by mu; 0 until Close
 	closeReason string             // guarded by mu
 	writing     bool               // guarded by mu: a writer goroutine runs
@@ -95,8 +96,13 @@ func (s *session) Enqueue(frame []byte) bool { return s.enqueue(nil, frame) }
 // which is dropped once m was revoked.
 func (s *session) enqueue(m *roomMember, frame []byte) bool {
 	s.mu.Lock()
+	var space chan struct{}
+	if m != nil {
+		space = s.answeredLocked(frame)
+	}
 	if s.closeCode != 0 || (m != nil && m.revoked) {
 		s.mu.Unlock()
+		signal(space)
 		return true
 	}
 	if len(s.queue) >= s.h.cfg.MaxQueueFrames || s.queueBytes+len(frame) > s.h.cfg.MaxQueueBytes {
@@ -107,6 +113,7 @@ func (s *session) enqueue(m *roomMember, frame []byte) bool {
 	s.queueBytes += len(frame)
 	start := s.startWriterLocked()
 	s.mu.Unlock()
+	signal(space) // (nil: nobody waits) awaitRoom sees the answer
 	s.h.metrics.queued(len(frame))
 	if start {
 		go s.writeLoop()
