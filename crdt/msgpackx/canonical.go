@@ -88,161 +88,234 @@ func spend(budget *int, n int) error {
 	return nil
 }
 
+//go:noinline
 func notCanonical(off int, what string) error {
 	return fmt.Errorf("%w: %s at offset %d", ErrNotCanonical, what, off)
 }
 
 // canonicalValue checks the value at off and returns the offset past it. b
-// has passed Check, so every length fits and the nesting is bounded by the
-// Check's depth limit (at most 64), which bounds the recursion. Each
-// container's elements are taken from *budget before they are walked.
+// has passed Check, so every length fits and the nesting stays under
+// maxStack. Each container's elements are taken from *budget before they
+// are walked.
+//
+// It walks with an explicit stack rather than recursing, for the reason
+// skip does: it runs on every delta, and a deep call chain would grow a
+// fresh goroutine's stack. For each open container the stack holds the
+// elements still to walk and, for a map, where its last key started, so
+// that the next key can be compared with it.
 func canonicalValue(b []byte, off int, budget *int) (int, error) {
-	c := b[off]
-	start := off
-	off++
-	switch {
-	case c <= 0x7f, c >= 0xe0, c == 0xc0, c == 0xc2, c == 0xc3:
-		return off, nil
-	case c >= 0xa0 && c <= 0xbf:
-		return off + int(c&0x1f), nil
-	case c >= 0x90 && c <= 0x9f:
-		return canonicalArray(b, off, int(c&0x0f), budget)
-	case c >= 0x80 && c <= 0x8f:
-		return canonicalMap(b, off, int(c&0x0f), budget)
+	if len(b) > math.MaxUint32 {
+		return 0, errHuge(len(b))
 	}
+	var (
+		left    [maxStack]uint32 // elements still to walk in each enclosing container
+		lastKey [maxStack]uint32 // 1 + offset of the last key of each enclosing map, 0 before its first
+		maps    uint64           // bit i: the container at depth i is a map
+	)
+	depth := 0
+	need := 1          // elements still to walk in the current container
+	inMap := false     // the current container is a map: keys where need is even
+	prev := 0          // 1 + offset of the current map's last key, 0 before its first
+	var prevKey []byte // the bytes of that key
+	for {
+		for need == 0 {
+			if depth == 0 {
+				return off, nil
+			}
+			depth--
+			need, prev = int(left[depth]), int(lastKey[depth])
+			inMap = maps&(1<<depth) != 0
+			if prev > 0 {
+				prevKey = stringAt(b, prev-1)
+			}
+		}
+		c := b[off]
+		need--
+		if inMap && need&1 != 0 { // a key: need was even before this element
+			start := off
+			end := off + 1 + int(c&0x1f)
+			switch {
+			case c >= 0xa0 && c <= 0xbf:
+			case c == 0xd9, c == 0xda, c == 0xdb:
+				var err error
+				if end, _, _, err = canonicalLong(b, c, start, off+1); err != nil {
+					return 0, err
+				}
+			default:
+				return 0, notCanonical(off, "map key that is not a string")
+			}
+			key := b[start+stringHeaderLen(c) : end]
+			if prev > 0 && bytes.Compare(key, prevKey) <= 0 {
+				return 0, notCanonical(start, "map keys not sorted and unique")
+			}
+			prev, prevKey, off = start+1, key, end
+			continue
+		}
+		switch {
+		case c <= 0x7f, c >= 0xe0, c == 0xc0, c == 0xc2, c == 0xc3:
+			off++
+			continue
+		case c >= 0xa0 && c <= 0xbf:
+			off += 1 + int(c&0x1f)
+			continue
+		}
+		var n int // a container of n entries starts at off
+		var isMapHdr bool
+		switch {
+		case c >= 0x90 && c <= 0x9f:
+			n, off = int(c&0x0f), off+1
+		case c >= 0x80 && c <= 0x8f:
+			n, isMapHdr, off = int(c&0x0f), true, off+1
+		default:
+			var err error
+			if off, n, isMapHdr, err = canonicalLong(b, c, off, off+1); err != nil {
+				return 0, err
+			}
+			if n < 0 {
+				continue
+			}
+		}
+		entries := n
+		if isMapHdr {
+			entries = 2 * n
+		}
+		if err := spend(budget, entries); err != nil {
+			return 0, err
+		}
+		if depth >= maxStack { // unreachable after Check; kept as a guard
+			return 0, errDepth(maxStack)
+		}
+		left[depth], lastKey[depth] = uint32(need), uint32(prev)
+		if inMap {
+			maps |= 1 << depth
+		} else {
+			maps &^= 1 << depth
+		}
+		depth++
+		need, inMap, prev = entries, isMapHdr, 0
+	}
+}
+
+// canonicalLong checks a value whose type byte c (at start) is not a fix
+// form: it returns the offset past a scalar (n = -1), or past the header of
+// an array or map of n entries.
+func canonicalLong(b []byte, c byte, start, off int) (end, n int, isMap bool, err error) {
 	switch c {
 	case 0xcc:
 		if b[off] <= 0x7f {
-			return 0, notCanonical(start, "uint8 below 128")
+			return 0, 0, false, notCanonical(start, "uint8 below 128")
 		}
-		return off + 1, nil
+		return off + 1, -1, false, nil
 	case 0xcd:
 		if binary.BigEndian.Uint16(b[off:]) <= math.MaxUint8 {
-			return 0, notCanonical(start, "uint16 that fits a uint8")
+			return 0, 0, false, notCanonical(start, "uint16 that fits a uint8")
 		}
-		return off + 2, nil
+		return off + 2, -1, false, nil
 	case 0xce:
 		if binary.BigEndian.Uint32(b[off:]) <= math.MaxUint16 {
-			return 0, notCanonical(start, "uint32 that fits a uint16")
+			return 0, 0, false, notCanonical(start, "uint32 that fits a uint16")
 		}
-		return off + 4, nil
+		return off + 4, -1, false, nil
 	case 0xcf:
 		if binary.BigEndian.Uint64(b[off:]) <= math.MaxUint32 {
-			return 0, notCanonical(start, "uint64 that fits a uint32")
+			return 0, 0, false, notCanonical(start, "uint64 that fits a uint32")
 		}
-		return off + 8, nil
+		return off + 8, -1, false, nil
 	case 0xd0:
 		if v := int8(b[off]); v >= -32 {
-			return 0, notCanonical(start, "int8 that fits a fixint")
+			return 0, 0, false, notCanonical(start, "int8 that fits a fixint")
 		}
-		return off + 1, nil
+		return off + 1, -1, false, nil
 	case 0xd1:
 		if v := int16(binary.BigEndian.Uint16(b[off:])); v >= math.MinInt8 {
-			return 0, notCanonical(start, "int16 that fits a shorter form")
+			return 0, 0, false, notCanonical(start, "int16 that fits a shorter form")
 		}
-		return off + 2, nil
+		return off + 2, -1, false, nil
 	case 0xd2:
 		if v := int32(binary.BigEndian.Uint32(b[off:])); v >= math.MinInt16 {
-			return 0, notCanonical(start, "int32 that fits a shorter form")
+			return 0, 0, false, notCanonical(start, "int32 that fits a shorter form")
 		}
-		return off + 4, nil
+		return off + 4, -1, false, nil
 	case 0xd3:
 		if v := int64(binary.BigEndian.Uint64(b[off:])); v >= math.MinInt32 {
-			return 0, notCanonical(start, "int64 that fits a shorter form")
+			return 0, 0, false, notCanonical(start, "int64 that fits a shorter form")
 		}
-		return off + 8, nil
+		return off + 8, -1, false, nil
 	case 0xca:
-		return 0, notCanonical(start, "float32")
+		return 0, 0, false, notCanonical(start, "float32")
 	case 0xcb:
 		if f := math.Float64frombits(binary.BigEndian.Uint64(b[off:])); math.IsNaN(f) || math.IsInf(f, 0) {
-			return 0, fmt.Errorf("%w: %v at offset %d", ErrNonFinite, f, start)
+			return 0, 0, false, errNonFinite(f, start)
 		}
-		return off + 8, nil
+		return off + 8, -1, false, nil
 	case 0xd9, 0xc4:
 		n := int(b[off])
 		if c == 0xd9 && n <= 31 {
-			return 0, notCanonical(start, "str8 that fits a fixstr")
+			return 0, 0, false, notCanonical(start, "str8 that fits a fixstr")
 		}
-		return off + 1 + n, nil
+		return off + 1 + n, -1, false, nil
 	case 0xda, 0xc5:
 		n := int(binary.BigEndian.Uint16(b[off:]))
 		if n <= math.MaxUint8 {
-			return 0, notCanonical(start, "16-bit length that fits 8 bits")
+			return 0, 0, false, notCanonical(start, "16-bit length that fits 8 bits")
 		}
-		return off + 2 + n, nil
+		return off + 2 + n, -1, false, nil
 	case 0xdb, 0xc6:
 		n := int(binary.BigEndian.Uint32(b[off:]))
 		if n <= math.MaxUint16 {
-			return 0, notCanonical(start, "32-bit length that fits 16 bits")
+			return 0, 0, false, notCanonical(start, "32-bit length that fits 16 bits")
 		}
-		return off + 4 + n, nil
+		return off + 4 + n, -1, false, nil
 	case 0xdc:
 		n := int(binary.BigEndian.Uint16(b[off:]))
 		if n <= 15 {
-			return 0, notCanonical(start, "array16 that fits a fixarray")
+			return 0, 0, false, notCanonical(start, "array16 that fits a fixarray")
 		}
-		return canonicalArray(b, off+2, n, budget)
+		return off + 2, n, false, nil
 	case 0xdd:
 		n := int(binary.BigEndian.Uint32(b[off:]))
 		if n <= math.MaxUint16 {
-			return 0, notCanonical(start, "array32 that fits an array16")
+			return 0, 0, false, notCanonical(start, "array32 that fits an array16")
 		}
-		return canonicalArray(b, off+4, n, budget)
+		return off + 4, n, false, nil
 	case 0xde:
 		n := int(binary.BigEndian.Uint16(b[off:]))
 		if n <= 15 {
-			return 0, notCanonical(start, "map16 that fits a fixmap")
+			return 0, 0, false, notCanonical(start, "map16 that fits a fixmap")
 		}
-		return canonicalMap(b, off+2, n, budget)
+		return off + 2, n, true, nil
 	case 0xdf:
 		n := int(binary.BigEndian.Uint32(b[off:]))
 		if n <= math.MaxUint16 {
-			return 0, notCanonical(start, "map32 that fits a map16")
+			return 0, 0, false, notCanonical(start, "map32 that fits a map16")
 		}
-		return canonicalMap(b, off+4, n, budget)
+		return off + 4, n, true, nil
 	}
 	// Check refuses every other byte.
-	return 0, fmt.Errorf("%w: 0x%02x at offset %d", ErrBadByte, c, start)
+	return 0, 0, false, errBadByte(c, start)
 }
 
-func canonicalArray(b []byte, off, n int, budget *int) (int, error) {
-	if err := spend(budget, n); err != nil {
-		return 0, err
-	}
-	var err error
-	for range n {
-		if off, err = canonicalValue(b, off, budget); err != nil {
-			return 0, err
-		}
-	}
-	return off, nil
+//go:noinline
+func errNonFinite(f float64, off int) error {
+	return fmt.Errorf("%w: %v at offset %d", ErrNonFinite, f, off)
 }
 
-func canonicalMap(b []byte, off, n int, budget *int) (int, error) {
-	if err := spend(budget, 2*n); err != nil {
-		return 0, err
+// stringAt returns the bytes of the string whose header starts at off.
+func stringAt(b []byte, off int) []byte {
+	c := b[off]
+	var n int
+	switch c {
+	case 0xd9:
+		n = int(b[off+1])
+	case 0xda:
+		n = int(binary.BigEndian.Uint16(b[off+1:]))
+	case 0xdb:
+		n = int(binary.BigEndian.Uint32(b[off+1:]))
+	default:
+		n = int(c & 0x1f)
 	}
-	var prev []byte
-	for i := range n {
-		c := b[off]
-		if !(c >= 0xa0 && c <= 0xbf) && c != 0xd9 && c != 0xda && c != 0xdb {
-			return 0, notCanonical(off, "map key that is not a string")
-		}
-		keyAt := off
-		end, err := canonicalValue(b, off, budget)
-		if err != nil {
-			return 0, err
-		}
-		key := b[keyAt+stringHeaderLen(c) : end]
-		if i > 0 && bytes.Compare(key, prev) <= 0 {
-			return 0, notCanonical(keyAt, "map keys not sorted and unique")
-		}
-		prev = key
-		if off, err = canonicalValue(b, end, budget); err != nil {
-			return 0, err
-		}
-	}
-	return off, nil
+	h := off + stringHeaderLen(c)
+	return b[h : h+n]
 }
 
 func stringHeaderLen(c byte) int {

@@ -11,7 +11,6 @@
 package msgpackx
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -19,9 +18,12 @@ import (
 
 // Limits bounds what Check accepts. Zero fields take the defaults.
 type Limits struct {
-	// MaxBytes caps the encoded size. Default: 16 MiB.
+	// MaxBytes caps the encoded size. Default: 16 MiB. Inputs over 4 GiB
+	// are refused whatever it says: the walkers keep offsets and counts in
+	// 32 bits.
 	MaxBytes int
-	// MaxDepth caps the nesting of arrays and maps. Default: 32.
+	// MaxDepth caps the nesting of arrays and maps. Default: 32; no
+	// walker accepts more than 64 levels, whatever it says.
 	MaxDepth int
 }
 
@@ -97,106 +99,4 @@ func Skip(b []byte, off, maxDepth int) (int, error) {
 		maxDepth = defaultMaxDepth
 	}
 	return skip(b, off, maxDepth, math.MaxInt)
-}
-
-// skip iterates rather than recursing on the last pending element count so
-// that a long flat array costs no stack; depth is tracked explicitly.
-// It refuses the node past maxNodes with ErrTooManyNodes.
-func skip(b []byte, off, maxDepth, maxNodes int) (int, error) {
-	// pending[i] is how many values are still expected at depth i.
-	var stack [64]int
-	pending := stack[:0]
-	need := 1
-	for nodes := 1; ; nodes++ {
-		for need == 0 {
-			if len(pending) == 0 {
-				return off, nil
-			}
-			need = pending[len(pending)-1]
-			pending = pending[:len(pending)-1]
-		}
-		need--
-		if nodes > maxNodes {
-			return off, fmt.Errorf("%w: more than %d at offset %d", ErrTooManyNodes, maxNodes, off)
-		}
-		if off >= len(b) {
-			return off, fmt.Errorf("%w at offset %d", ErrTruncated, off)
-		}
-		c := b[off]
-		off++
-		var payload, children int
-		var hdr int // bytes of length header following the type byte
-		switch {
-		case c <= 0x7f, c >= 0xe0, c == 0xc0, c == 0xc2, c == 0xc3:
-		case c >= 0x80 && c <= 0x8f:
-			children = 2 * int(c&0x0f)
-		case c >= 0x90 && c <= 0x9f:
-			children = int(c & 0x0f)
-		case c >= 0xa0 && c <= 0xbf:
-			payload = int(c & 0x1f)
-		case c == 0xcc, c == 0xd0:
-			payload = 1
-		case c == 0xcd, c == 0xd1:
-			payload = 2
-		case c == 0xca, c == 0xce, c == 0xd2:
-			payload = 4
-		case c == 0xcb, c == 0xcf, c == 0xd3:
-			payload = 8
-		case c == 0xc4, c == 0xd9:
-			hdr = 1
-		case c == 0xc5, c == 0xda:
-			hdr = 2
-		case c == 0xc6, c == 0xdb:
-			hdr = 4
-		case c == 0xdc, c == 0xde:
-			hdr = 2
-		case c == 0xdd, c == 0xdf:
-			hdr = 4
-		default: // 0xc1, ext and fixext
-			return off - 1, fmt.Errorf("%w: 0x%02x at offset %d", ErrBadByte, c, off-1)
-		}
-		if hdr > 0 {
-			if len(b)-off < hdr {
-				return off, fmt.Errorf("%w at offset %d", ErrTruncated, off)
-			}
-			var n uint64
-			switch hdr {
-			case 1:
-				n = uint64(b[off])
-			case 2:
-				n = uint64(binary.BigEndian.Uint16(b[off:]))
-			case 4:
-				n = uint64(binary.BigEndian.Uint32(b[off:]))
-			}
-			off += hdr
-			if n > uint64(len(b)-off) {
-				return off, fmt.Errorf("%w: %d declared, %d left at offset %d", ErrTruncated, n, len(b)-off, off)
-			}
-			switch c {
-			case 0xdc, 0xdd:
-				children = int(n)
-			case 0xde, 0xdf:
-				if 2*n > uint64(len(b)-off) {
-					return off, fmt.Errorf("%w: map of %d entries, %d bytes left at offset %d", ErrTruncated, n, len(b)-off, off)
-				}
-				children = 2 * int(n)
-			default:
-				payload = int(n)
-			}
-		}
-		if payload > len(b)-off {
-			return off, fmt.Errorf("%w: %d declared, %d left at offset %d", ErrTruncated, payload, len(b)-off, off)
-		}
-		off += payload
-		if children > 0 {
-			if children > len(b)-off {
-				return off, fmt.Errorf("%w: %d elements declared, %d bytes left at offset %d", ErrTruncated, children, len(b)-off, off)
-			}
-			if len(pending)+1 >= maxDepth || len(pending) >= len(stack) {
-				return off, fmt.Errorf("%w (%d)", ErrTooDeep, maxDepth)
-			}
-			pending = append(pending, need)
-			need = children
-		}
-	}
 }

@@ -182,18 +182,22 @@ func (d *decoder) fields(field func(key []byte) bool) error {
 	if n > maxStructKeys {
 		return &decodeError{kind: ErrTooLarge, detail: fmt.Sprintf("map of %d keys (at most %d)", n, maxStructKeys)}
 	}
-	var seen [maxStructKeys][]byte
+	// The keys seen so far, as the offsets in d.in where each ends and its
+	// length (Check refused inputs past 4 GiB): a quarter of the stack
+	// that slices would take, which matters because this frame sits on
+	// every decode's call chain, once per nesting level.
+	var seen [maxStructKeys]struct{ end, n uint32 }
 	for i := 0; i < n; i++ {
 		k := d.r.StringBytes()
 		if err := d.r.Err(); err != nil {
 			return &decodeError{kind: ErrWrongType, detail: "map key is not a string", cause: err}
 		}
 		for _, s := range seen[:i] {
-			if bytes.Equal(s, k) {
-				return &decodeError{kind: ErrDuplicateKey, detail: fmt.Sprintf("%q", k)}
+			if bytes.Equal(d.in[s.end-s.n:s.end], k) {
+				return duplicateKey(k)
 			}
 		}
-		seen[i] = k
+		seen[i].end, seen[i].n = uint32(d.r.Offset()), uint32(len(k))
 		if !field(k) {
 			d.r.Skip()
 		}
@@ -208,6 +212,11 @@ func (d *decoder) fields(field func(key []byte) bool) error {
 		}
 	}
 	return nil
+}
+
+//go:noinline
+func duplicateKey(k []byte) error {
+	return &decodeError{kind: ErrDuplicateKey, detail: fmt.Sprintf("%q", k)}
 }
 
 func missing(key string) error {
