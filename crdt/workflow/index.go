@@ -181,16 +181,15 @@ func (x *docIndex) derive(k Key, es []crdt.Dotted[Cell]) {
 		}
 		x.setName(k.ID, n)
 	case k.Kind == KindEdge:
-		var ends []string
+		// Sorted and deduplicated in one pass: a key crowded with
+		// concurrent values must not cost a search per end.
+		ends := make([]string, 0, 2*len(es))
 		for _, e := range es {
 			ed := e.Value.Value.asEdge()
-			for _, end := range [2]string{ed.Source, ed.Target} {
-				if !slices.Contains(ends, end) {
-					ends = append(ends, end)
-				}
-			}
+			ends = append(ends, ed.Source, ed.Target)
 		}
-		x.setEnds(k.ID, ends)
+		slices.Sort(ends)
+		x.setEnds(k.ID, slices.Compact(ends))
 	}
 }
 
@@ -228,9 +227,10 @@ func (x *docIndex) setName(id, n string) {
 	}
 }
 
+// setEnds records the ends (sorted, distinct) of edge id.
 func (x *docIndex) setEnds(id string, ends []string) {
 	for _, end := range x.ends[id] {
-		if !slices.Contains(ends, end) {
+		if _, still := slices.BinarySearch(ends, end); !still {
 			unlink(x.edgesAt, end, id)
 		}
 	}

@@ -90,15 +90,13 @@ func (l *loader) put(kind Kind, sub string, ridx uint32, d crdt.Dot, v Cell) boo
 	e := crdt.Dotted[Cell]{Dot: d, Value: v}
 	s := l.s
 	if s != nil && s.sub == sub {
-		// Another concurrent value of the same key (rare): a new slice,
-		// as every change to a key makes.
-		es := make([]crdt.Dotted[Cell], len(s.es), len(s.es)+1)
-		copy(es, s.es)
-		es = append(es, e)
+		// Another concurrent value of the same key (rare): appended to a
+		// slice the store owns (the slot's first value lives in the slot).
 		if !l.index(ridx, d, s) {
 			return false
 		}
-		s.es = es
+		s.claim(1)
+		s.es = append(s.es, e)
 		return true
 	}
 	if len(l.slots) == 0 {

@@ -22,11 +22,13 @@ import (
 //     counter: a map of small fixed-size keys.
 //
 // Ownership: a slice returned by Get or passed to Range is never changed
-// by the store afterwards. A change to a key builds a new slice (a key
-// holds one value almost always, so that costs what the value does), so a
-// caller may keep such a slice across later Puts, Joins and removals and
-// still read what it read; it must not write to it. Clones share these
-// slices for the same reason.
+// by the store afterwards. The first change to a key after its slice was
+// handed out builds a new slice, which the store then owns and changes in
+// place until it hands it out again; so a caller may keep such a slice
+// across later Puts, Joins and removals and still read what it read, it
+// must not write to it, and a key crowded with values still costs
+// amortized O(1) per value added. Clones share these slices for the same
+// reason (neither side owns them).
 //
 // The zero Store is empty and ready to use.
 type Store struct {
@@ -51,7 +53,12 @@ type slot struct {
 	g    *group
 	kind Kind
 	sub  string
-	es   []crdt.Dotted[Cell] // never written to once set: see Store
+	es   []crdt.Dotted[Cell] // see Store for who may write it
+	// own reports that es was never handed out (Get, Range, a clone): the
+	// store may then change it in place, so that a key receiving many
+	// values costs amortized O(1) per value rather than a copy of the
+	// whole slice each.
+	own bool
 	// first backs es while the key holds its first value: one allocation
 	// per key. It is written once, when the slot is made.
 	first [1]crdt.Dotted[Cell]
@@ -136,6 +143,7 @@ func (m *Store) rdotOf(d crdt.Dot) (rdot, bool) {
 // owns the slice.
 func (m *Store) Get(k Key) []crdt.Dotted[Cell] {
 	if s := m.slotOf(k); s != nil {
+		s.own = false
 		return s.es
 	}
 	return nil
@@ -192,6 +200,7 @@ func (m *Store) NumDots() int { return m.dots }
 func (m *Store) Range(fn func(Key, []crdt.Dotted[Cell]) bool) {
 	m.order.each(func(g *group) bool {
 		for _, s := range g.slots {
+			s.own = false
 			if !fn(Key{s.kind, g.id, s.sub}, s.es) {
 				return false
 			}
@@ -252,12 +261,9 @@ func (m *Store) insert(g *group, kind Kind, sub string, rd rdot, e crdt.Dotted[C
 	var s *slot
 	if found {
 		s = g.slots[i]
-		es := s.es
-		j, _ := slices.BinarySearchFunc(es, e.Dot, func(x crdt.Dotted[Cell], d crdt.Dot) int { return compareDots(x.Dot, d) })
-		// A new slice: the old one may be in a caller's hands.
-		out := make([]crdt.Dotted[Cell], 0, len(es)+1)
-		out = append(append(append(out, es[:j]...), e), es[j:]...)
-		s.es = out
+		j, _ := slices.BinarySearchFunc(s.es, e.Dot, func(x crdt.Dotted[Cell], d crdt.Dot) int { return compareDots(x.Dot, d) })
+		s.claim(1)
+		s.es = slices.Insert(s.es, j, e)
 	} else {
 		s = fresh
 		if s == nil {
@@ -295,8 +301,19 @@ func (m *Store) remove(rd rdot, d crdt.Dot, s *slot) {
 		m.dropSlot(s)
 		return
 	}
-	out := make([]crdt.Dotted[Cell], 0, len(s.es)-1)
-	s.es = append(append(out, s.es[:i]...), s.es[i+1:]...)
+	s.claim(0)
+	s.es = slices.Delete(s.es, i, i+1)
+}
+
+// claim makes s.es a slice the store owns, with room for extra more
+// values: a copy when it was handed out (the old one stays as it was).
+func (s *slot) claim(extra int) {
+	if s.own {
+		return
+	}
+	es := make([]crdt.Dotted[Cell], len(s.es), 2*len(s.es)+extra)
+	copy(es, s.es)
+	s.es, s.own = es, true
 }
 
 // dropSlot removes an emptied key from its group, and the group from the
@@ -332,7 +349,7 @@ func (m *Store) compact(s *slot) {
 		m.dropSlot(s)
 		return
 	}
-	s.es = kept
+	s.es, s.own = kept, true
 }
 
 // Join merges o, whose causal context is oc, into m, whose causal context is
@@ -507,6 +524,7 @@ func (m *Store) Clone() *Store {
 			cs := &ss[0]
 			ss = ss[1:]
 			cs.g, cs.kind, cs.sub, cs.es = c, s.kind, s.sub, s.es
+			s.own = false // shared with the clone from now on
 			c.slots[i] = cs
 			for _, e := range s.es {
 				n, _ := rc.lookup(&m.reps, e.Dot.Replica)
