@@ -3,6 +3,7 @@ package workflow
 import (
 	"cmp"
 	"slices"
+	"sync/atomic"
 
 	"github.com/flowsync/flowsync/crdt"
 )
@@ -57,8 +58,9 @@ type slot struct {
 	// own reports that es was never handed out (Get, Range, a clone): the
 	// store may then change it in place, so that a key receiving many
 	// values costs amortized O(1) per value rather than a copy of the
-	// whole slice each.
-	own bool
+	// whole slice each. Atomic because readers clear it, and a document
+	// may be read by several goroutines at once.
+	own atomic.Bool
 	// first backs es while the key holds its first value: one allocation
 	// per key. It is written once, when the slot is made.
 	first [1]crdt.Dotted[Cell]
@@ -143,7 +145,7 @@ func (m *Store) rdotOf(d crdt.Dot) (rdot, bool) {
 // owns the slice.
 func (m *Store) Get(k Key) []crdt.Dotted[Cell] {
 	if s := m.slotOf(k); s != nil {
-		s.own = false
+		s.handOut()
 		return s.es
 	}
 	return nil
@@ -200,7 +202,7 @@ func (m *Store) NumDots() int { return m.dots }
 func (m *Store) Range(fn func(Key, []crdt.Dotted[Cell]) bool) {
 	m.order.each(func(g *group) bool {
 		for _, s := range g.slots {
-			s.own = false
+			s.handOut()
 			if !fn(Key{s.kind, g.id, s.sub}, s.es) {
 				return false
 			}
@@ -308,12 +310,20 @@ func (m *Store) remove(rd rdot, d crdt.Dot, s *slot) {
 // claim makes s.es a slice the store owns, with room for extra more
 // values: a copy when it was handed out (the old one stays as it was).
 func (s *slot) claim(extra int) {
-	if s.own {
+	if s.own.Load() {
 		return
 	}
 	es := make([]crdt.Dotted[Cell], len(s.es), 2*len(s.es)+extra)
 	copy(es, s.es)
-	s.es, s.own = es, true
+	s.es = es
+	s.own.Store(true)
+}
+
+// handOut records that s.es leaves the store: the next change copies it.
+func (s *slot) handOut() {
+	if s.own.Load() {
+		s.own.Store(false)
+	}
 }
 
 // dropSlot removes an emptied key from its group, and the group from the
@@ -349,7 +359,8 @@ func (m *Store) compact(s *slot) {
 		m.dropSlot(s)
 		return
 	}
-	s.es, s.own = kept, true
+	s.es = kept
+	s.own.Store(true)
 }
 
 // Join merges o, whose causal context is oc, into m, whose causal context is
@@ -524,7 +535,7 @@ func (m *Store) Clone() *Store {
 			cs := &ss[0]
 			ss = ss[1:]
 			cs.g, cs.kind, cs.sub, cs.es = c, s.kind, s.sub, s.es
-			s.own = false // shared with the clone from now on
+			s.handOut() // shared with the clone from now on
 			c.slots[i] = cs
 			for _, e := range s.es {
 				n, _ := rc.lookup(&m.reps, e.Dot.Replica)
