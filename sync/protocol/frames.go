@@ -15,7 +15,7 @@ type FrameType uint8
 // their types, bounds and meaning); * marks a required key.
 const (
 	// Client → server.
-	FrameHello     = FrameType(0x01) // v*, tok*, rid, cn, cv
+	FrameHello     = FrameType(0x01) // v*, tok*, rid, cn, cv, caps ([str])
 	FrameJoin      = FrameType(0x02) // wf*, ctx (bin), tab
 	FrameLeave     = FrameType(0x03) // wf*
 	FrameDelta     = FrameType(0x04) // wf*, op*, d* (bin)
@@ -25,7 +25,7 @@ const (
 	FrameVouch     = FrameType(0x08) // wf*, op*, d* (bin), rk*, rm* (bin)
 
 	// Server → client.
-	FrameWelcome        = FrameType(0x40) // v*, sid*, user* ({id*, name, avatar}), sv, lim ({frame, delta, ops, burst, skew}), now*
+	FrameWelcome        = FrameType(0x40) // v*, sid*, user* ({id*, name, avatar}), sv, lim ({frame, delta, ops, burst, skew}), now*, caps ([str])
 	FrameJoined         = FrameType(0x41) // wf*, role*, ctx* (bin), roster* ([entry]), chunks*, epoch, seq, stable
 	FrameCatchUp        = FrameType(0x42) // wf*, seq*, last*, d* (bin), rk, rm (bin)
 	FrameApplied        = FrameType(0x43) // op*
@@ -38,6 +38,7 @@ const (
 	FrameEvent          = FrameType(0x4a) // wf*, kind*, msg, ts*
 	FrameError          = FrameType(0x4b) // code*, msg, retry*, wf
 	FrameStable         = FrameType(0x4c) // wf*, epoch*, seq*
+	FrameAcks           = FrameType(0x4d) // ap ([str]), du ([str])
 )
 
 // FromClient reports whether t is in the client→server range.
@@ -60,7 +61,7 @@ var frameTypeNames = map[FrameType]string{
 	FrameApplied: "Applied", FrameDurable: "Durable", FrameNack: "Nack",
 	FrameRemoteDelta: "RemoteDelta", FramePresenceUpdate: "PresenceUpdate",
 	FrameRoster: "Roster", FrameDragUpdate: "DragUpdate", FrameEvent: "Event",
-	FrameError: "Error", FrameStable: "Stable",
+	FrameError: "Error", FrameStable: "Stable", FrameAcks: "Acks",
 }
 
 func (t FrameType) String() string {
@@ -186,6 +187,9 @@ type Hello struct {
 	ReplicaID       string // the client's CRDT replica id; empty for a thin client that sends only Operation frames
 	ClientName      string // e.g. "flowsync-js"
 	ClientVersion   string // e.g. "1.4.2"
+	// Caps names the optional behaviours the client asks for
+	// (CapabilityAcks); a server ignores the names it does not know.
+	Caps []string
 }
 
 // Welcome answers Hello once the token is verified.
@@ -196,6 +200,8 @@ type Welcome struct {
 	ServerVersion   string
 	Limits          ServerLimits
 	ServerTimeMs    int64 // the server's wall clock, for the client's skew estimate
+	// Caps names the capabilities of Hello.Caps this session uses.
+	Caps []string
 }
 
 // Join asks to enter a workflow room. Context is the client's causal context
@@ -286,6 +292,31 @@ type Applied struct {
 // client may drop them from its outbox. A Durable may cover many ops.
 type Durable struct {
 	OpIDs []string
+}
+
+// Acks answers many submissions at once, for a session that asked for
+// CapabilityAcks: it stands for an Applied for each of Applied, in order,
+// then a Durable listing Durable. The server sends one per flush of the
+// connection, in place of the Applied and Durable frames that flush would
+// have carried, at the place of the last of them.
+type Acks struct {
+	Applied []string
+	Durable []string
+}
+
+// CapabilityAcks is the Hello.Caps name a client gives to receive Acks
+// frames instead of an Applied per submission and a Durable per store
+// write.
+const CapabilityAcks = "acks"
+
+// HasCap reports whether caps names c.
+func HasCap(caps []string, c string) bool {
+	for _, x := range caps {
+		if x == c {
+			return true
+		}
+	}
+	return false
 }
 
 // Nack refuses operation OpID; nothing of it was merged or relayed.
@@ -397,6 +428,7 @@ func (*Roster) Type() FrameType         { return FrameRoster }
 func (*DragUpdate) Type() FrameType     { return FrameDragUpdate }
 func (*Event) Type() FrameType          { return FrameEvent }
 func (*Error) Type() FrameType          { return FrameError }
+func (*Acks) Type() FrameType           { return FrameAcks }
 
 func (f *Hello) ptr() unsafe.Pointer          { return unsafe.Pointer(f) }
 func (f *Join) ptr() unsafe.Pointer           { return unsafe.Pointer(f) }
@@ -419,3 +451,4 @@ func (f *Roster) ptr() unsafe.Pointer         { return unsafe.Pointer(f) }
 func (f *DragUpdate) ptr() unsafe.Pointer     { return unsafe.Pointer(f) }
 func (f *Event) ptr() unsafe.Pointer          { return unsafe.Pointer(f) }
 func (f *Error) ptr() unsafe.Pointer          { return unsafe.Pointer(f) }
+func (f *Acks) ptr() unsafe.Pointer           { return unsafe.Pointer(f) }

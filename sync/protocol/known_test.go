@@ -18,12 +18,12 @@ func TestFrameTypeKnown(t *testing.T) {
 	if known != len(frameTypeNames) {
 		t.Fatalf("%d known types, %d named", known, len(frameTypeNames))
 	}
-	for _, ft := range []FrameType{FrameHello, FrameVouch, FrameWelcome, FrameStable} {
+	for _, ft := range []FrameType{FrameHello, FrameVouch, FrameWelcome, FrameStable, FrameAcks} {
 		if !ft.Known() {
 			t.Errorf("%v not known", ft)
 		}
 	}
-	for _, ft := range []FrameType{0, 0x09, 0x3f, 0x4d, 0x7f, 0x80} {
+	for _, ft := range []FrameType{0, 0x09, 0x3f, 0x4e, 0x7f, 0x80} {
 		if ft.Known() {
 			t.Errorf("%v known", ft)
 		}

@@ -63,6 +63,7 @@ var (
 		opt("rid", "ReplicaID", tID, "the client's CRDT replica id. Every dot in this session's deltas must belong to it (`FORGED_DOT` otherwise). Absent for a thin client that only sends `Operation`. A replica id names a device/install, not a tab or connection, and is reused across sessions."),
 		opt("cn", "ClientName", tText(MaxIDBytes), "client name, e.g. `flowsync-js`"),
 		opt("cv", "ClientVersion", tText(MaxIDBytes), "client version"),
+		opt("caps", "Caps", tList(tID, ruleNone), "optional behaviours the client asks for; the server ignores names it does not know and lists those it grants in `Welcome.caps`. `acks`: answer submissions with `Acks` frames (§4.21) instead of `Applied` and `Durable`"),
 	)
 	joinBody = newRecord[Join]("Join", "", ruleNone,
 		req("wf", "WorkflowID", tID, "workflow id"),
@@ -107,6 +108,7 @@ var (
 		opt("sv", "ServerVersion", tText(MaxIDBytes), "server version"),
 		opt("lim", "Limits", tRecord(limitsRecord), "limits enforced on this session"),
 		req("now", "ServerTimeMs", tInt, "server wall clock, Unix ms (for the client's own skew estimate)"),
+		opt("caps", "Caps", tList(tID, ruleNone), "the capabilities of `Hello.caps` this session uses; absent: none (an older server never sends it)"),
 	)
 	joinedBody = newRecord[Joined]("Joined", "", ruleNone,
 		req("wf", "WorkflowID", tID, "workflow id"),
@@ -177,6 +179,10 @@ var (
 		req("retry", "Retryable", tBool, "authoritative retry flag"),
 		opt("wf", "WorkflowID", tID, "the workflow concerned (e.g. a refused Join)"),
 	)
+	acksBody = newRecord[Acks]("Acks", "", ruleNone,
+		opt("ap", "Applied", tList(tID, ruleNone), "op ids merged in memory and relayed, in the order they were answered: an `Applied` for each"),
+		opt("du", "Durable", tList(tID, ruleNone), "op ids now covered by a committed write, as a `Durable` listing them; applies after `ap`"),
+	)
 	stableBody = newRecord[Stable]("Stable", "", ruleNone,
 		req("wf", "WorkflowID", tID, "workflow id"),
 		req("epoch", "Epoch", tID, "the room incarnation (`Joined.epoch`) the mark belongs to"),
@@ -209,6 +215,7 @@ var (
 		newFrameSchema[Event](FrameEvent, eventBody),
 		newFrameSchema[Error](FrameError, errorBody),
 		newFrameSchema[Stable](FrameStable, stableBody),
+		newFrameSchema[Acks](FrameAcks, acksBody),
 	}
 	frameByType [256]*frameSchema
 )

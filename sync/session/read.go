@@ -243,7 +243,17 @@ func (s *session) hello(ctx context.Context, f protocol.Frame) (protocol.CloseCo
 	if cfg.MaxRoomsPerSession > 0 {
 		lim.MaxRooms = uint64(cfg.MaxRoomsPerSession)
 	}
+	var caps []string
+	if protocol.HasCap(hello.Caps, protocol.CapabilityAcks) {
+		// Before Welcome is queued and before any room knows the session:
+		// every acknowledgement it is sent is folded.
+		s.mu.Lock()
+		s.acks = true
+		s.mu.Unlock()
+		caps = []string{protocol.CapabilityAcks}
+	}
 	s.send(&protocol.Welcome{
+		Caps:            caps,
 		ProtocolVersion: protocol.ProtocolVersion,
 		SessionID:       s.id,
 		User:            protocol.User{ID: p.UserID, Name: p.Name, Avatar: p.Avatar},

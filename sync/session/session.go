@@ -39,7 +39,8 @@ type session struct {
 	// Owned by the running writer goroutine (one at a time; the next one
 	// starts under mu after the last one stopped under mu).
 	lastFlush time.Time
-	linger    *time.Timer // created at a writer's first linger, dropped when it ends
+	linger    *time.Timer   // created at a writer's first linger, dropped when it ends
+	wake      chan struct{} // likewise; what lingering points at while the writer lingers
 
 	// Set by the reader before the session joins any room or is
 	// registered with the Handler (which orders it before every other
@@ -72,6 +73,11 @@ type session struct {
 	writing     bool               // guarded by mu: a writer goroutine runs
 	writerDone  bool               // guarded by mu: no writer may start again (closed, failed or ended)
 	pingDue     bool               // guarded by mu: the ping timer fired; the writer pings
+	lingering   chan struct{}      // guarded by mu: non-nil while the writer lingers; enqueue signals it once a write's worth is queued
+	acks        bool               // guarded by mu: the client asked for Acks frames (acks.go); set at Hello
+	ackApplied  []string           // guarded by mu: op ids of Applied frames gathered for the next Acks
+	ackDurable  []string           // guarded by mu: op ids of Durable frames gathered for the next Acks
+	ackIDs      int                // guarded by mu: len(ackApplied) + len(ackDurable)
 }
 
 // logger is the session's logger. It is built per call rather than kept:
@@ -105,12 +111,25 @@ func (s *session) enqueue(m *roomMember, frame []byte) bool {
 		signal(space)
 		return true
 	}
+	if s.foldAckLocked(frame) {
+		start := s.startWriterLocked()
+		s.mu.Unlock()
+		signal(space)
+		if start {
+			go s.writeLoop()
+		}
+		return true
+	}
 	if len(s.queue) >= s.h.cfg.MaxQueueFrames || s.queueBytes+len(frame) > s.h.cfg.MaxQueueBytes {
 		s.mu.Unlock()
 		return false
 	}
 	s.queue = append(s.queue, frame)
 	s.queueBytes += len(frame)
+	if s.lingering != nil && s.fullBatchLocked() {
+		signal(s.lingering)
+		s.lingering = nil
+	}
 	start := s.startWriterLocked()
 	s.mu.Unlock()
 	signal(space) // (nil: nobody waits) awaitRoom sees the answer
@@ -268,6 +287,7 @@ func (s *session) Close(code protocol.CloseCode, reason string) {
 		dropped += s.queueBytes
 		clear(s.queue)
 		s.queue, s.queueBytes = s.queue[:0], 0
+		s.dropAcksLocked()
 	}
 	start := s.startWriterLocked()
 	space := s.space
@@ -385,6 +405,7 @@ func (s *session) end(code protocol.CloseCode, reason string) {
 	s.mu.Lock()
 	left := s.queueBytes + s.dropBacklogLocked(nil)
 	s.queue, s.queueBytes = nil, 0
+	s.dropAcksLocked()
 	s.mu.Unlock()
 	s.h.metrics.queued(-left)
 	if s.h.logger.Enabled(context.Background(), slog.LevelDebug) {

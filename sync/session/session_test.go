@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -356,6 +357,7 @@ func TestSlowConsumer(t *testing.T) {
 		err              error
 	}
 	fastDone := make(chan result, 1)
+	var seen atomic.Int64 // relays fast has read
 	go func() {
 		var r result
 		for {
@@ -368,6 +370,7 @@ func TestSlowConsumer(t *testing.T) {
 			switch f := f.(type) {
 			case *protocol.RemoteDelta:
 				r.remote++
+				seen.Add(1)
 				if r.cut {
 					r.afterCut++
 				}
@@ -384,12 +387,18 @@ func TestSlowConsumer(t *testing.T) {
 	}()
 	big := string(bytes.Repeat([]byte("x"), 100<<10))
 	for i := range 400 {
+		// fast is a member that keeps up: A, whose acks come at once,
+		// waits for it to have read all but a few of its relays (bounded
+		// wait: a joined relay counts once for several deltas).
+		for deadline := time.Now().Add(2 * time.Second); seen.Load() < int64(i)-3 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
 		a.sendDelta("wf", a.edit(workflow.UpdateSubBlock{BlockID: "b", SubBlockID: "prompt", Value: big + string(rune('a'+i%26))}))
 		a.expect(protocol.FrameApplied)
 		select {
 		case r := <-fastDone:
 			if !r.cut || r.err != nil {
-				t.Fatalf("fast member: %+v", r)
+				t.Fatalf("fast member: %+v (%v)", r, r.err)
 			}
 			if got := slow.expectClose(); got != int(protocol.CloseSlowConsumer) {
 				t.Fatalf("slow consumer closed with %d, want 4000", got)

@@ -13,11 +13,17 @@ import (
 // writeLoop is the session's writer: the only code that writes data
 // frames to the connection. It runs while there is something to write (see
 // startWriterLocked): it takes everything queued at once (and Join reply
-// frames waiting in the backlog, up to the queue's bounds), writes it with
-// one write to the socket (writeBatch), and repeats until it finds nothing
-// more, then ends. Between two flushes it lingers for the rest of
-// Config.FlushInterval so that frames gather. After the close frame, a
-// failed write, or the peer's departure no writer starts again.
+// frames waiting in the backlog, up to the queue's bounds, and the gathered
+// acknowledgements as Acks frames), writes it with one write to the socket
+// (writeBatch), and repeats until it finds nothing more, then ends.
+//
+// The flush is adaptive. A writer that finds frames on a connection that
+// was quiet writes them at once: at low rates a frame goes out as soon as
+// it is queued, as from a bare relay. Only when frames were queued while a
+// flush was under way — the connection is busy — does the writer linger
+// for the rest of Config.FlushInterval since that flush, so that what
+// follows gathers into one write. After the close frame, a failed write,
+// or the peer's departure no writer starts again.
 func (s *session) writeLoop() {
 	defer s.writers.Done()
 	defer func() {
@@ -28,28 +34,12 @@ func (s *session) writeLoop() {
 			s.closeConn(false)
 		}
 	}()
+	busy := false // frames came in while the last flush was under way
 	for {
-		// Flushed less than FlushInterval ago: let more frames gather.
-		if wait := s.h.cfg.FlushInterval - time.Since(s.lastFlush); wait > 0 {
-			if s.linger == nil {
-				s.linger = time.NewTimer(wait)
-			} else {
-				s.linger.Reset(wait)
-			}
-			select {
-			case <-s.linger.C:
-			case <-s.readerDone:
-				// The reader is done: the session ends, the peer gone
-				// or a close frame due; no more lingering.
-				s.linger.Stop()
-				if s.peerGone.Load() {
-					return
-				}
-			case <-s.h.ctx.Done():
-				s.linger.Stop()
-				s.endWriter()
-				return // Handler.Close cuts the connection
-			}
+		// Busy, and flushed less than FlushInterval ago: let more frames
+		// gather, until a write's worth is queued.
+		if wait := s.h.cfg.FlushInterval - time.Since(s.lastFlush); busy && wait > 0 && s.lingerFor(wait) {
+			return
 		}
 		if s.peerGone.Load() {
 			return
@@ -60,6 +50,7 @@ func (s *session) writeLoop() {
 		s.queue, s.spare = s.spare[:0], nil
 		batch, queued := s.takeBacklogLocked(batch, s.queueBytes)
 		s.queueBytes = 0
+		batch = s.appendAcksLocked(batch)
 		code, reason := s.closeCode, s.closeReason
 		ping := s.pingDue
 		s.pingDue = false
@@ -72,8 +63,10 @@ func (s *session) writeLoop() {
 				s.linger.Stop()
 				s.linger = nil
 			}
+			s.wake = nil
 			s.writing = false
 			s.queue = nil
+			s.dropAcksLocked()
 			s.mu.Unlock()
 			return
 		}
@@ -103,6 +96,7 @@ func (s *session) writeLoop() {
 		if code == 0 && s.cut.Load() {
 			code, reason = s.closeCode, s.closeReason
 		}
+		busy = len(batch) > 0 && (len(s.queue) > 0 || s.ackIDs > 0)
 		s.mu.Unlock()
 		if code != 0 {
 			s.endWriter()
@@ -110,6 +104,60 @@ func (s *session) writeLoop() {
 			return
 		}
 	}
+}
+
+// lingerFor waits up to wait for more frames to gather, and reports
+// whether the writer must return at once (the Handler is closing, or the
+// peer is gone). It ends early when a write's worth is queued
+// (fullBatchLocked) or the reader is done.
+func (s *session) lingerFor(wait time.Duration) (stop bool) {
+	s.mu.Lock()
+	if s.fullBatchLocked() {
+		s.mu.Unlock()
+		return false
+	}
+	if s.wake == nil {
+		s.wake = make(chan struct{}, 1)
+	}
+	select {
+	case <-s.wake: // a signal meant for an earlier linger
+	default:
+	}
+	s.lingering = s.wake
+	s.mu.Unlock()
+	if s.linger == nil {
+		s.linger = time.NewTimer(wait)
+	} else {
+		s.linger.Reset(wait)
+	}
+	defer func() {
+		s.mu.Lock()
+		s.lingering = nil
+		s.mu.Unlock()
+	}()
+	select {
+	case <-s.linger.C:
+	case <-s.wake:
+		s.linger.Stop()
+	case <-s.readerDone:
+		// The reader is done: the session ends, the peer gone or a close
+		// frame due; no more lingering.
+		s.linger.Stop()
+		return s.peerGone.Load()
+	case <-s.h.ctx.Done():
+		s.linger.Stop()
+		s.endWriter()
+		return true // Handler.Close cuts the connection
+	}
+	return false
+}
+
+// fullBatchLocked reports whether the queue holds enough for a write of
+// its own, so that a lingering writer should not wait for more: gathering
+// past that saves little, and a fast producer could fill the queue to its
+// bounds meanwhile. Called with mu held.
+func (s *session) fullBatchLocked() bool {
+	return s.queueBytes >= maxBatchBytes || len(s.queue) >= max(1, s.h.cfg.MaxQueueFrames/4)
 }
 
 // endWriter marks the writer done for good: nothing more is written. A

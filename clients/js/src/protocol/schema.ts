@@ -37,6 +37,7 @@ export const FrameType = {
   Event: 0x4a,
   Error: 0x4b,
   Stable: 0x4c,
+  Acks: 0x4d,
 } as const;
 
 /** Every id: workflow, operation, session, user, replica, tab, block. */
@@ -247,6 +248,12 @@ export interface Hello {
   clientName?: string;
   /** `cv`: client version */
   clientVersion?: string;
+  /**
+   * `caps`: optional behaviours the client asks for; the server ignores names it does not know and
+   * lists those it grants in `Welcome.caps`. `acks`: answer submissions with `Acks` frames (§4.21)
+   * instead of `Applied` and `Durable`
+   */
+  caps?: string[];
 }
 
 export interface Join {
@@ -338,6 +345,11 @@ export interface Welcome {
   limits: ServerLimits;
   /** `now`: server wall clock, Unix ms (for the client's own skew estimate) */
   serverTimeMs: number;
+  /**
+   * `caps`: the capabilities of `Hello.caps` this session uses; absent: none (an older server never
+   * sends it)
+   */
+  caps?: string[];
 }
 
 export interface Joined {
@@ -506,6 +518,19 @@ export interface Stable {
   seq: number;
 }
 
+export interface Acks {
+  type: typeof FrameType.Acks;
+  /**
+   * `ap`: op ids merged in memory and relayed, in the order they were answered: an `Applied` for
+   * each
+   */
+  applied?: string[];
+  /**
+   * `du`: op ids now covered by a committed write, as a `Durable` listing them; applies after `ap`
+   */
+  durable?: string[];
+}
+
 export type ClientFrame =
   | Hello
   | Join
@@ -528,7 +553,8 @@ export type ServerFrame =
   | DragUpdate
   | Event
   | ErrorFrame
-  | Stable;
+  | Stable
+  | Acks;
 export type Frame = ClientFrame | ServerFrame;
 
 // ---- the tables codec.ts interprets --------------------------------------
@@ -606,6 +632,7 @@ const helloBody: RecordSchema = {
     { key: 'rid', prop: 'replicaId', kind: 'str', required: false, rule: 'id' },
     { key: 'cn', prop: 'clientName', kind: 'str', required: false, rule: 'text', max: 256 },
     { key: 'cv', prop: 'clientVersion', kind: 'str', required: false, rule: 'text', max: 256 },
+    { key: 'caps', prop: 'caps', kind: 'list', required: false, elem: { kind: 'str', required: true, rule: 'id' } },
   ],
 };
 
@@ -682,6 +709,7 @@ const welcomeBody: RecordSchema = {
     { key: 'sv', prop: 'serverVersion', kind: 'str', required: false, rule: 'text', max: 256 },
     { key: 'lim', prop: 'limits', kind: 'record', required: false, record: limitsRecord },
     { key: 'now', prop: 'serverTimeMs', kind: 'int', required: true },
+    { key: 'caps', prop: 'caps', kind: 'list', required: false, elem: { kind: 'str', required: true, rule: 'id' } },
   ],
 };
 
@@ -807,6 +835,14 @@ const stableBody: RecordSchema = {
   ],
 };
 
+const acksBody: RecordSchema = {
+  name: 'Acks',
+  fields: [
+    { key: 'ap', prop: 'applied', kind: 'list', required: false, elem: { kind: 'str', required: true, rule: 'id' } },
+    { key: 'du', prop: 'durable', kind: 'list', required: false, elem: { kind: 'str', required: true, rule: 'id' } },
+  ],
+};
+
 /** The body record of each frame type. */
 export const frameBodies: ReadonlyMap<number, RecordSchema> = new Map([
   [FrameType.Hello, helloBody],
@@ -830,4 +866,5 @@ export const frameBodies: ReadonlyMap<number, RecordSchema> = new Map([
   [FrameType.Event, eventBody],
   [FrameType.Error, errorBody],
   [FrameType.Stable, stableBody],
+  [FrameType.Acks, acksBody],
 ]);
