@@ -41,6 +41,18 @@ type countingStore struct {
 	loadDelay time.Duration
 	holdWF    string        // set before the first load
 	held      chan struct{} // closed to let holdWF load
+	appends   chan struct{} // set before the first append: each Append waits for a value (nil: none waits)
+}
+
+func (s *countingStore) Append(ctx context.Context, wf string, deltas []storage.Delta) error {
+	if s.appends != nil {
+		select {
+		case <-s.appends:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return s.Store.Append(ctx, wf, deltas)
 }
 
 func (s *countingStore) Load(ctx context.Context, wf string) (*workflow.Doc, error) {
@@ -212,6 +224,7 @@ type client struct {
 	clock   *crdt.Clock
 	wall    int64
 	ops     int
+	caps    []string // Welcome.caps
 }
 
 func (e *env) dial(t *testing.T, header http.Header) *client {
@@ -226,14 +239,15 @@ func (e *env) dial(t *testing.T, header http.Header) *client {
 }
 
 // connect dials and says Hello as token with replica rid.
-func (e *env) connect(t *testing.T, token, rid string) *client {
+func (e *env) connect(t *testing.T, token, rid string, caps ...string) *client {
 	t.Helper()
 	c := e.dial(t, nil)
 	c.replica = crdt.ReplicaID(rid)
 	c.clock = crdt.NewClock(c.replica)
-	c.send(&protocol.Hello{ProtocolVersion: protocol.ProtocolVersion, Token: token, ReplicaID: rid, ClientName: "test"})
+	c.send(&protocol.Hello{ProtocolVersion: protocol.ProtocolVersion, Token: token, ReplicaID: rid, ClientName: "test", Caps: caps})
 	w := c.expect(protocol.FrameWelcome).(*protocol.Welcome)
 	c.sid = w.SessionID
+	c.caps = w.Caps
 	return c
 }
 
