@@ -276,6 +276,7 @@ func (c *Client) handshake(ws *websocket.Conn) (*conn, uint64, error) {
 		ReplicaID:       string(c.replica),
 		ClientName:      c.cfg.ClientName,
 		ClientVersion:   c.cfg.ClientVersion,
+		Caps:            []string{protocol.CapabilityAcks},
 	}
 	c.mu.Unlock()
 	if err := c.write(ws, hello); err != nil {
@@ -479,6 +480,15 @@ func (c *Client) readLoop(ctx context.Context, cn *conn, chunks uint64) error {
 			c.onApplied(cn, f.OpID)
 		case *protocol.Durable:
 			c.onDurable(cn, f.OpIDs)
+		case *protocol.Acks:
+			// Asked for in Hello: one frame for what a server flush
+			// answered, applied ids first.
+			if len(f.Applied) > 0 {
+				c.onApplied(cn, f.Applied...)
+			}
+			if len(f.Durable) > 0 {
+				c.onDurable(cn, f.Durable)
+			}
 		case *protocol.Nack:
 			if f.Code == protocol.CodeWorkflowDeleted {
 				c.enterDeleted(f.Message)
@@ -579,11 +589,13 @@ func (c *Client) mergeRemote(cn *conn, b []byte, relay uint64, r protocol.Receip
 
 // latestWrite returns the greatest hybrid timestamp of d's values.
 
-func (c *Client) onApplied(cn *conn, id string) {
+func (c *Client) onApplied(cn *conn, ids ...string) {
 	c.mu.Lock()
-	for _, e := range cn.flights[id] {
-		if e.gen == cn.gen {
-			e.applied = true
+	for _, id := range ids {
+		for _, e := range cn.flights[id] {
+			if e.gen == cn.gen {
+				e.applied = true
+			}
 		}
 	}
 	c.mu.Unlock()
