@@ -733,7 +733,12 @@ func (rm *Room) handleDelta(ev *deltaEvent) {
 		return
 	}
 	rm.publish(raw)
-	rm.applied(ms, ev.opID, raw, v.Delta, string(ms.id.ReplicaID), false)
+	// The author already holds what it sent: it is not sent it back,
+	// unless Vet changed it. Then what the room took differs from what the
+	// author holds (an entry whose dot the room has seen removed, which the
+	// author drops on merging what the room took), and only that frame
+	// tells it.
+	rm.applied(ms, ev.opID, raw, v.Delta, string(ms.id.ReplicaID), v.Changed)
 }
 
 func (rm *Room) handleOperation(ev *opEvent) {
@@ -800,8 +805,10 @@ func (rm *Room) canTakeWork(size int) error {
 }
 
 // applied relays a merged delta (encoded once, the same bytes for every
-// member), acks it to its author and queues it for the store. A thin
-// client's operation is relayed to its author too, before the Applied.
+// member), acks it to its author and queues it for the store. With
+// toAuthor the author is sent the relay too, before the Applied: a thin
+// client's operation (it has no replica that holds it), a delta the room
+// changed before taking it.
 func (rm *Room) applied(ms *memberState, opID string, raw []byte, delta *workflow.Doc, replica string, toAuthor bool) {
 	ms.entry.LastActivityMs = rm.nowMs()
 	origin := protocol.Origin{UserID: ms.id.UserID, ReplicaID: replica, SessionID: ms.entry.SessionID}

@@ -160,6 +160,34 @@ describe('reconnecting (fake timers)', () => {
   });
 });
 
+describe('coalesced acknowledgements', () => {
+  it('asks for Acks in Hello; an Acks frame stands for the Applied and Durable frames it lists', async () => {
+    const server = new ScriptedServer();
+    const c = await FlowsyncClient.open({ ...base, WebSocket: server.WebSocket });
+    c.goOnline();
+    const ws = server.last;
+    ws.join();
+    expect(ws.sentOf(FrameType.Hello)[0].caps).toEqual(['acks']);
+    c.applyWire('add', 'variable', { id: 'v0', name: 'n0', type: 'plain', value: 0 });
+    c.applyWire('add', 'variable', { id: 'v1', name: 'n1', type: 'plain', value: 1 });
+    const sent = ws.sentOf(FrameType.Delta).map((f) => f.opId);
+    expect(sent).toHaveLength(2);
+    expect(c.status()).toMatchObject({ pending: 2, unacked: 2 });
+    ws.deliver({ type: FrameType.Acks, applied: sent });
+    expect(c.status()).toMatchObject({ pending: 2, unacked: 0 });
+    const saved = c.whenSaved();
+    ws.deliver({ type: FrameType.Acks, durable: [sent[0]] });
+    expect(c.status()).toMatchObject({ pending: 1 });
+    c.applyWire('add', 'variable', { id: 'v2', name: 'n2', type: 'plain', value: 2 });
+    const third = ws.sentOf(FrameType.Delta).map((f) => f.opId)[2];
+    // Applied and durable in one frame: applied first.
+    ws.deliver({ type: FrameType.Acks, applied: [third], durable: [sent[1], third] });
+    await saved;
+    expect(c.status()).toMatchObject({ state: 'live', pending: 0, unacked: 0, label: 'saved' });
+    await c.close();
+  });
+});
+
 describe('presence and drag throttling (fake timers)', () => {
   afterEach(() => {
     vi.useRealTimers();

@@ -9,6 +9,7 @@
 // mean is not decided here: every decoded frame goes to the host.
 
 import {
+  CapabilityAcks,
   closeReason,
   decodeFrame,
   encodeFrame,
@@ -220,6 +221,7 @@ export class Connection {
         replicaId: this.host.replicaId(),
         clientName: this.cfg.clientName,
         clientVersion: this.cfg.clientVersion,
+        caps: [CapabilityAcks],
       });
     };
     ws.onmessage = (ev: { data: unknown }) => {

@@ -73,6 +73,18 @@ function receiptOf(epoch: string | undefined, seq: number | undefined, sub: numb
   return { epoch, seq, sub, delta, keyId, mac };
 }
 
+/** applied marks the edit or Vouch sent on cn as op id merged by the server. */
+function applied(h: FrameHost, cn: Conn, opId: string): void {
+  const e = h.outbox.get(opId);
+  if (e && e.gen === cn.gen) {
+    e.applied = true;
+    h.notifyStatus();
+    return;
+  }
+  const k = h.receipts.byOp(opId);
+  if (k && k.gen === cn.gen) k.applied = true;
+}
+
 type Handler<T extends ServerFrame['type']> = (h: FrameHost, cn: Conn, f: Extract<ServerFrame, { type: T }>) => void;
 type Handlers = { [T in ServerFrame['type']]: Handler<T> };
 
@@ -110,18 +122,15 @@ const handlers: Handlers = {
     h.mergeRemote(f.delta, !h.resetting, receiptOf(cn.epoch, f.seq, 0, f.delta, f.receiptKeyId, f.receiptMac));
   },
 
-  [FrameType.Applied]: (h, cn, f) => {
-    const e = h.outbox.get(f.opId);
-    if (e && e.gen === cn.gen) {
-      e.applied = true;
-      h.notifyStatus();
-      return;
-    }
-    const k = h.receipts.byOp(f.opId);
-    if (k && k.gen === cn.gen) k.applied = true;
-  },
+  [FrameType.Applied]: (h, cn, f) => applied(h, cn, f.opId),
 
   [FrameType.Durable]: (h, _cn, f) => h.durable(f.opIds),
+
+  // Asked for in Hello: what one server flush answered, applied ids first.
+  [FrameType.Acks]: (h, cn, f) => {
+    for (const id of f.applied ?? []) applied(h, cn, id);
+    if (f.durable && f.durable.length > 0) h.durable(f.durable);
+  },
 
   [FrameType.Nack]: (h, cn, f) => h.nack(cn, f),
 

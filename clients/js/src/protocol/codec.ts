@@ -95,6 +95,7 @@ function checkField(f: FieldSchema, v: unknown, prefix: string): void {
       if (v != null) checkElem(f.record!, v as Obj, name);
       return;
     case 'list': {
+      if (!f.required && v == null) return; // absent
       const list = v as unknown[];
       if (f.rule === 'nonEmpty' && list.length === 0) throw invalid(name, 'is empty');
       for (const e of list) {

@@ -28,7 +28,11 @@ export {
   MaxTokenBytes,
   ProtocolVersion,
 } from './schema';
+/** The Hello.caps name asking for Acks frames instead of an Applied per edit and a Durable per store write. */
+export const CapabilityAcks = 'acks';
+
 export type {
+  Acks,
   Applied,
   CatchUp,
   ClientFrame,
