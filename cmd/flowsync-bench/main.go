@@ -197,8 +197,20 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var sf serveFlags
 	sf.register(fs)
 	fs.BoolVar(&sf.noRateLimits, "no-rate-limits", false, "flowsync: turn the per-connection frame and byte rate limits off")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server to this file (until it stops)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	o, cleanup, err := sf.options()
 	if err != nil {

@@ -171,7 +171,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.StringVar(&adminSecretFile, "admin-secret-file", env("admin-secret-file", ""), "file holding the admin API's shared secret (at least 32 bytes); turns on /admin/v1/ (FLOWSYNC_ADMIN_SECRET_FILE)")
 	fs.BoolVar(&cfg.Demo, "demo", envBool("demo", true), "serve the demo editor at /demo/ and redirect / to it; --demo=false turns it off (FLOWSYNC_DEMO)")
 	fs.StringVar(&cfg.DebugAddr, "debug-addr", env("debug-addr", ""), "serve Go's profiling endpoints (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty: off (FLOWSYNC_DEBUG_ADDR)")
-	flushInterval := fs.Duration("flush-interval", envDur("flush-interval", 10*time.Millisecond), "how long a connection gathers frames before one socket write; 0 writes each frame at once (more CPU per frame, less latency) (FLOWSYNC_FLUSH_INTERVAL)")
+	flushInterval := fs.Duration("flush-interval", envDur("flush-interval", 10*time.Millisecond), "how long a busy connection gathers frames before one socket write (a quiet one writes at once); 0 writes each frame at once (more CPU per frame, less latency) (FLOWSYNC_FLUSH_INTERVAL)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", envDur("shutdown-timeout", 30*time.Second), "graceful shutdown bound (FLOWSYNC_SHUTDOWN_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, 0, err

@@ -15,8 +15,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/hexdumps.golden and the files generated from the schema (TestGeneratedFiles)")
 
-// TestProtocolDocHexDumps builds a Join and a Delta for a real document op
-// and compares their hex dumps with the golden file that docs/PROTOCOL.md
+// TestProtocolDocHexDumps builds a Join and a Delta for a real document op,
+// a Hello asking for acks and an Acks, and compares their hex dumps with the golden file that docs/PROTOCOL.md
 // quotes. If the wire format changes, this fails; rerun with -update and
 // paste the new dumps into the doc.
 func TestProtocolDocHexDumps(t *testing.T) {
@@ -39,12 +39,16 @@ func TestProtocolDocHexDumps(t *testing.T) {
 		t.Fatal(err)
 	}
 	deltaFrame := &Delta{WorkflowID: "wf-1", OpID: "op-1", Delta: delta.Encode()}
+	// A client that asked for acks (Hello.caps) hears of it, and of two
+	// later edits, in one frame.
+	hello := &Hello{ProtocolVersion: ProtocolVersion, Token: "t", ReplicaID: "replica-a", Caps: []string{CapabilityAcks}}
+	acks := &Acks{Applied: []string{"op-2", "op-3"}, Durable: []string{"op-1", "op-2"}}
 
 	var out bytes.Buffer
 	for _, x := range []struct {
 		name string
 		f    Frame
-	}{{"Join", join}, {"Delta", deltaFrame}} {
+	}{{"Join", join}, {"Delta", deltaFrame}, {"Hello", hello}, {"Acks", acks}} {
 		b, err := Encode(x.f)
 		if err != nil {
 			t.Fatal(err)

@@ -43,17 +43,18 @@ type Config struct {
 	// Defaults: 1 MiB and 256 frames.
 	MaxQueueBytes  int
 	MaxQueueFrames int
-	// FlushInterval is the shortest time between two flushes of one
-	// connection's outbound queue. A connection that flushed less than
-	// FlushInterval ago waits out the rest before writing again, and the
+	// FlushInterval is the shortest time between two flushes of a busy
+	// connection's outbound queue. A frame queued while nothing is being
+	// written goes out at once; when frames were queued while a flush was
+	// under way, the writer waits out the rest of FlushInterval since that
+	// flush (or until 64 KiB or MaxQueueFrames/4 frames wait) and the
 	// frames queued meanwhile go out together in one write to the socket.
 	// Each write costs a syscall and the kernel's TCP work, far more than
-	// the frame itself, so on busy connections this trades at most
-	// FlushInterval of delivery latency for far less server CPU per frame;
-	// a connection that has been quiet for FlushInterval writes at once, so
-	// sparse traffic is not delayed. A close (slow consumer, shutdown,
-	// token expiry) also waits out the interval, so keep it to
-	// milliseconds; at most 1 s. -1: flush as soon as frames are queued.
+	// the frame itself, so under load this trades at most FlushInterval of
+	// delivery latency for far less server CPU per frame, while sparse
+	// traffic is not delayed. A close (slow consumer, shutdown, token
+	// expiry) also waits out the interval, so keep it to milliseconds; at
+	// most 1 s. -1: flush as soon as frames are queued, busy or not.
 	// Default: 10 ms.
 	FlushInterval time.Duration
 	// MaxInvalidFrames is how many undecodable or misdirected frames a

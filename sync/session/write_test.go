@@ -247,3 +247,30 @@ func TestConnectionLostDuringCatchUp(t *testing.T) {
 	b.conn.Close()
 	testutil.WaitFor(t, "the dropped session to end", func() bool { return e.h.Len() == 1 })
 }
+
+// A quiet connection writes a frame at once, even right after a flush:
+// the flush interval only gathers frames that came while a flush was
+// under way. The bubble's fake time shows any wait exactly.
+func TestQuietConnectionWritesAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const interval = 500 * time.Millisecond
+		e := newBubbleEnv(t, func(s *session.Config, _ *rooms.Config) { s.FlushInterval = interval })
+		a := e.connect(t, "ua:A", "rep-a")
+		a.join("wf", "")
+		a.send(&protocol.Delta{WorkflowID: "wf", OpID: "op-0", Delta: a.edit(addBlock("b", "B"))})
+		a.expect(protocol.FrameDurable)
+		advance(50 * time.Millisecond) // quiet, but flushed less than interval ago
+		for i := 1; i <= 3; i++ {
+			start := time.Now()
+			op := a.sendDelta("wf", a.edit(workflow.UpdatePosition{ID: "b", Position: workflow.Position{X: float64(i), Y: 1}}))
+			if f := a.expect(protocol.FrameApplied).(*protocol.Applied); f.OpID != op {
+				t.Fatalf("Applied %q, want %q", f.OpID, op)
+			}
+			if waited := time.Since(start); waited != 0 {
+				t.Fatalf("edit %d: the Applied of a quiet connection waited %v", i, waited)
+			}
+			a.expect(protocol.FrameDurable)
+			advance(50 * time.Millisecond)
+		}
+	})
+}
