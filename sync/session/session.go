@@ -39,6 +39,9 @@ type session struct {
 	// Owned by the running writer goroutine (one at a time; the next one
 	// starts under mu after the last one stopped under mu).
 	lastFlush time.Time
+	frameRate float64       // frames per second over the last full window (noteFlush)
+	winStart  time.Time     // the current rate window's start
+	winFrames int           // frames flushed in it
 	linger    *time.Timer   // created at a writer's first linger, dropped when it ends
 	wake      chan struct{} // likewise; what lingering points at while the writer lingers
 

@@ -19,10 +19,11 @@ import (
 //
 // The flush is adaptive. A writer that finds frames on a connection that
 // was quiet writes them at once: at low rates a frame goes out as soon as
-// it is queued, as from a bare relay. Only when frames were queued while a
-// flush was under way — the connection is busy — does the writer linger
-// for the rest of Config.FlushInterval since that flush, so that what
-// follows gathers into one write. After the close frame, a failed write,
+// it is queued, as from a bare relay. Only when the connection is busy —
+// frames were queued while a flush was under way, or they have been coming
+// at busyFrames or more per FlushInterval — does the writer linger for the
+// rest of Config.FlushInterval since the last flush, so that what follows
+// gathers into one write. After the close frame, a failed write,
 // or the peer's departure no writer starts again.
 func (s *session) writeLoop() {
 	defer s.writers.Done()
@@ -38,7 +39,7 @@ func (s *session) writeLoop() {
 	for {
 		// Busy, and flushed less than FlushInterval ago: let more frames
 		// gather, until a write's worth is queued.
-		if wait := s.h.cfg.FlushInterval - time.Since(s.lastFlush); busy && wait > 0 && s.lingerFor(wait) {
+		if wait := s.h.cfg.FlushInterval - time.Since(s.lastFlush); (busy || s.busyRate()) && wait > 0 && s.lingerFor(wait) {
 			return
 		}
 		if s.peerGone.Load() {
@@ -87,7 +88,7 @@ func (s *session) writeLoop() {
 				s.writeFailed(err)
 				return
 			}
-			s.lastFlush = time.Now()
+			s.noteFlush(len(batch), time.Now())
 		}
 		s.mu.Lock()
 		if s.spare == nil {
@@ -104,6 +105,40 @@ func (s *session) writeLoop() {
 			return
 		}
 	}
+}
+
+// busyFrames is the frame rate, in frames per FlushInterval, from which a
+// connection counts as busy even when each frame finds the writer idle:
+// then at least this many frames gather in one write by waiting, where
+// writing each at once would cost a write(2) per frame.
+const busyFrames = 4
+
+// rateWindow is how many FlushIntervals one measurement of a connection's
+// frame rate spans.
+const rateWindow = 8
+
+// noteFlush records a flush of n frames at now. The connection's frame
+// rate is measured over windows of rateWindow flush intervals: frameRate
+// is the last full window's, and a connection that did not flush for a
+// window's length has none (it is quiet again).
+func (s *session) noteFlush(n int, now time.Time) {
+	window := rateWindow * s.h.cfg.FlushInterval
+	switch {
+	case s.winStart.IsZero() || now.Sub(s.lastFlush) >= window:
+		s.frameRate, s.winStart, s.winFrames = 0, now, n
+	case now.Sub(s.winStart) >= window:
+		s.frameRate = float64(s.winFrames+n) / now.Sub(s.winStart).Seconds()
+		s.winStart, s.winFrames = now, 0
+	default:
+		s.winFrames += n
+	}
+	s.lastFlush = now
+}
+
+// busyRate reports whether frames have been coming fast enough for the
+// writer to wait for more even though none came during the last flush.
+func (s *session) busyRate() bool {
+	return s.frameRate*s.h.cfg.FlushInterval.Seconds() >= busyFrames
 }
 
 // lingerFor waits up to wait for more frames to gather, and reports
