@@ -159,7 +159,7 @@ describe('PROTOCOL.md §8 hex dumps', () => {
 
   it('the golden file and the doc agree', () => {
     const fromDoc = parseHexDumps(doc.slice(doc.indexOf('## 8. Hex dumps'), doc.indexOf('## 9.')));
-    expect([...fromDoc.keys()]).toEqual(['Join', 'Delta']);
+    expect([...fromDoc.keys()]).toEqual(['Join', 'Delta', 'Hello', 'Acks']);
     for (const [k, v] of dumps) expect(toHex(fromDoc.get(k)!)).toBe(toHex(v));
   });
 
@@ -185,6 +185,20 @@ describe('PROTOCOL.md §8 hex dumps', () => {
     expect(f.delta.length).toBe(53);
     expect(f.delta[0]).toBe(1);
     expect(toHex(encodeFrame({ type: FrameType.Delta, workflowId: 'wf-1', opId: 'op-1', delta: f.delta }))).toBe(toHex(b));
+  });
+
+  it('Hello asking for acks and Acks decode to the documented fields and re-encode identically', () => {
+    const h = decodeFrame(dumps.get('Hello')!);
+    if (h.type !== FrameType.Hello) throw new Error('not a Hello');
+    expect(h.caps).toEqual(['acks']);
+    expect(toHex(encodeFrame(h))).toBe(toHex(dumps.get('Hello')!));
+    const b = dumps.get('Acks')!;
+    expect(b.length).toBe(31);
+    const f = decodeFrame(b);
+    if (f.type !== FrameType.Acks) throw new Error('not an Acks');
+    expect(f.applied).toEqual(['op-2', 'op-3']);
+    expect(f.durable).toEqual(['op-1', 'op-2']);
+    expect(toHex(encodeFrame({ type: FrameType.Acks, applied: ['op-2', 'op-3'], durable: ['op-1', 'op-2'] }))).toBe(toHex(b));
   });
 });
 
