@@ -224,6 +224,9 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintln(stdout, "listening", srv.URL)
 	<-ctx.Done()
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile() // before the shutdown, which is not what was measured
+	}
 	return srv.Stop()
 }
 
