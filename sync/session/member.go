@@ -259,6 +259,7 @@ func (s *session) reconcile(ctx context.Context) bool {
 func (s *session) revoke(m *roomMember) {
 	s.mu.Lock()
 	m.revoked = true // no frame of the room after the Event below
+	s.dropStableLocked(m)
 	dropped := s.dropBacklogLocked(m)
 	s.mu.Unlock()
 	s.h.metrics.queued(-dropped)

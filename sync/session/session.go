@@ -77,6 +77,8 @@ type session struct {
 	writerDone  bool               // guarded by mu: no writer may start again (closed, failed or ended)
 	pingDue     bool               // guarded by mu: the ping timer fired; the writer pings
 	lingering   chan struct{}      // guarded by mu: non-nil while the writer lingers; enqueue signals it once a write's worth is queued
+	lingerAny   bool               // guarded by mu: the linger holds Stable frames only and ends at any other frame (stable.go)
+	stable      []heldStable       // guarded by mu: Stable frames held for the next flush (stable.go)
 	acks        bool               // guarded by mu: the client asked for Acks frames (acks.go); set at Hello
 	ackApplied  []string           // guarded by mu: op ids of Applied frames gathered for the next Acks
 	ackDurable  []string           // guarded by mu: op ids of Durable frames gathered for the next Acks
@@ -114,7 +116,17 @@ func (s *session) enqueue(m *roomMember, frame []byte) bool {
 		signal(space)
 		return true
 	}
+	if s.holdStableLocked(m, frame) {
+		start := s.startWriterLocked()
+		s.mu.Unlock()
+		signal(space)
+		if start {
+			go s.writeLoop()
+		}
+		return true
+	}
 	if s.foldAckLocked(frame) {
+		s.wakeLocked()
 		start := s.startWriterLocked()
 		s.mu.Unlock()
 		signal(space)
@@ -129,7 +141,7 @@ func (s *session) enqueue(m *roomMember, frame []byte) bool {
 	}
 	s.queue = append(s.queue, frame)
 	s.queueBytes += len(frame)
-	if s.lingering != nil && s.fullBatchLocked() {
+	if s.lingering != nil && (s.lingerAny || s.fullBatchLocked()) {
 		signal(s.lingering)
 		s.lingering = nil
 	}
@@ -181,6 +193,7 @@ func (s *session) enqueueReply(m *roomMember, reply [][]byte) bool {
 	for _, f := range rest {
 		s.backlog = append(s.backlog, backlogFrame{m: m, frame: f})
 	}
+	s.wakeLocked()
 	start := s.startWriterLocked()
 	s.mu.Unlock()
 	s.h.metrics.queued(bytes)
@@ -291,7 +304,9 @@ func (s *session) Close(code protocol.CloseCode, reason string) {
 		clear(s.queue)
 		s.queue, s.queueBytes = s.queue[:0], 0
 		s.dropAcksLocked()
+		s.dropStableLocked(nil)
 	}
+	s.wakeLocked()
 	start := s.startWriterLocked()
 	space := s.space
 	s.mu.Unlock()
@@ -343,6 +358,7 @@ func (s *session) pingTick() {
 		return
 	}
 	s.pingDue = true
+	s.wakeLocked()
 	start := s.startWriterLocked()
 	s.ping.Reset(s.h.cfg.PingInterval)
 	s.mu.Unlock()
@@ -409,6 +425,7 @@ func (s *session) end(code protocol.CloseCode, reason string) {
 	left := s.queueBytes + s.dropBacklogLocked(nil)
 	s.queue, s.queueBytes = nil, 0
 	s.dropAcksLocked()
+	s.dropStableLocked(nil)
 	s.mu.Unlock()
 	s.h.metrics.queued(-left)
 	if s.h.logger.Enabled(context.Background(), slog.LevelDebug) {

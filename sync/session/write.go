@@ -39,7 +39,12 @@ func (s *session) writeLoop() {
 	for {
 		// Busy, and flushed less than FlushInterval ago: let more frames
 		// gather, until a write's worth is queued.
-		if wait := s.h.cfg.FlushInterval - time.Since(s.lastFlush); (busy || s.busyRate()) && wait > 0 && s.lingerFor(wait) {
+		if wait := s.h.cfg.FlushInterval - time.Since(s.lastFlush); (busy || s.busyRate()) && wait > 0 && s.lingerFor(wait, false) {
+			return
+		}
+		// Only held Stable frames to write: wait for something to send
+		// them with, for stableDelay at most.
+		if s.lingerFor(stableDelay, true) {
 			return
 		}
 		if s.peerGone.Load() {
@@ -52,6 +57,7 @@ func (s *session) writeLoop() {
 		batch, queued := s.takeBacklogLocked(batch, s.queueBytes)
 		s.queueBytes = 0
 		batch = s.appendAcksLocked(batch)
+		batch = s.appendStableLocked(batch)
 		code, reason := s.closeCode, s.closeReason
 		ping := s.pingDue
 		s.pingDue = false
@@ -144,10 +150,12 @@ func (s *session) busyRate() bool {
 // lingerFor waits up to wait for more frames to gather, and reports
 // whether the writer must return at once (the Handler is closing, or the
 // peer is gone). It ends early when a write's worth is queued
-// (fullBatchLocked) or the reader is done.
-func (s *session) lingerFor(wait time.Duration) (stop bool) {
+// (fullBatchLocked) or the reader is done. With anyFrame it waits only
+// while held Stable frames are all there is to write, and any other frame
+// ends it (wakeLocked).
+func (s *session) lingerFor(wait time.Duration, anyFrame bool) (stop bool) {
 	s.mu.Lock()
-	if s.fullBatchLocked() {
+	if anyFrame && !s.onlyStableLocked() || !anyFrame && s.fullBatchLocked() {
 		s.mu.Unlock()
 		return false
 	}
@@ -158,7 +166,7 @@ func (s *session) lingerFor(wait time.Duration) (stop bool) {
 	case <-s.wake: // a signal meant for an earlier linger
 	default:
 	}
-	s.lingering = s.wake
+	s.lingering, s.lingerAny = s.wake, anyFrame
 	s.mu.Unlock()
 	if s.linger == nil {
 		s.linger = time.NewTimer(wait)
@@ -167,7 +175,7 @@ func (s *session) lingerFor(wait time.Duration) (stop bool) {
 	}
 	defer func() {
 		s.mu.Lock()
-		s.lingering = nil
+		s.lingering, s.lingerAny = nil, false
 		s.mu.Unlock()
 	}()
 	select {

@@ -274,3 +274,61 @@ func TestQuietConnectionWritesAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// A Stable frame waits for the next frames of the connection and goes out
+// with them; on a connection where nothing else comes it goes out after
+// stableDelay (a second). Either way it follows the relays it covers. The
+// store holds each write until the test lets it through, so that the
+// commits come after the relays.
+func TestStableRidesWithNextFrames(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newBubbleEnv(t, nil)
+		e.store.appends = make(chan struct{})
+		defer close(e.store.appends) // later writes pass
+		a := e.connect(t, "ua:A", "rep-a")
+		b := e.connect(t, "ub:B", "rep-b")
+		a.join("wf", "")
+		b.join("wf", "")
+
+		// Nothing else for B: the Stable of the first edit comes alone, a
+		// second after the commit.
+		a.sendDelta("wf", a.edit(addBlock("b1", "One")))
+		b.expect(protocol.FrameRemoteDelta)
+		e.store.appends <- struct{}{}
+		committed := time.Now()
+		f, err := b.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, ok := f.(*protocol.Stable); !ok || st.Seq != 1 {
+			t.Fatalf("after the relay: %T %+v, want Stable seq 1", f, f)
+		}
+		if waited := time.Since(committed); waited != time.Second {
+			t.Fatalf("the lone Stable came %v after the commit, want 1s", waited)
+		}
+
+		// The next edit's Stable is held until the edit after it is
+		// relayed, and goes out with that relay.
+		a.sendDelta("wf", a.edit(addBlock("b2", "Two")))
+		if rd := b.expect(protocol.FrameRemoteDelta).(*protocol.RemoteDelta); rd.Seq != 2 {
+			t.Fatalf("relay seq %d, want 2", rd.Seq)
+		}
+		e.store.appends <- struct{}{}
+		advance(100 * time.Millisecond) // committed; its Stable is held
+		sent := time.Now()
+		a.sendDelta("wf", a.edit(addBlock("b3", "Three")))
+		if rd := b.expect(protocol.FrameRemoteDelta).(*protocol.RemoteDelta); rd.Seq != 3 {
+			t.Fatalf("relay seq %d, want 3", rd.Seq)
+		}
+		f, err = b.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, ok := f.(*protocol.Stable); !ok || st.Seq != 2 {
+			t.Fatalf("after the third relay: %T %+v, want the held Stable seq 2", f, f)
+		}
+		if waited := time.Since(sent); waited != 0 {
+			t.Fatalf("the held Stable came %v after the next relay, want with it", waited)
+		}
+	})
+}
