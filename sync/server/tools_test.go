@@ -65,7 +65,7 @@ func seedDataDir(t *testing.T, dir string) time.Time {
 func TestInspectDataDir(t *testing.T) {
 	dir := t.TempDir()
 	at := seedDataDir(t, dir)
-	inv, err := server.Inspect(context.Background(), dir)
+	inv, err := server.Inspect(context.Background(), server.Source{DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestInspectReportsCorruptWorkflow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inv, err := server.Inspect(context.Background(), dir)
+	inv, err := server.Inspect(context.Background(), server.Source{DataDir: dir})
 	if err == nil || inv == nil || len(inv.Workflows) != 3 {
 		t.Fatalf("Inspect of a damaged store: %v, %+v", err, inv)
 	}
@@ -125,7 +125,7 @@ func TestInspectReportsCorruptWorkflow(t *testing.T) {
 			t.Errorf("%s: error %q", w.ID, w.Error)
 		}
 	}
-	if err := server.Export(context.Background(), &bytes.Buffer{}, dir, "snapped", server.FormatJSON); !errors.Is(err, storage.ErrCorrupt) {
+	if err := server.Export(context.Background(), &bytes.Buffer{}, server.Source{DataDir: dir}, "snapped", server.FormatJSON); !errors.Is(err, storage.ErrCorrupt) {
 		t.Fatalf("export of the damaged workflow: %v", err)
 	}
 }
@@ -139,7 +139,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	seedDataDir(t, dir)
 	var view bytes.Buffer
-	if err := server.Export(ctx, &view, dir, "logged", server.FormatJSON); err != nil {
+	if err := server.Export(ctx, &view, server.Source{DataDir: dir}, "logged", server.FormatJSON); err != nil {
 		t.Fatal(err)
 	}
 	var v struct {
@@ -152,39 +152,39 @@ func TestExportImportRoundTrip(t *testing.T) {
 		t.Fatalf("JSON export %s: %v", view.String(), err)
 	}
 	var bin bytes.Buffer
-	if err := server.Export(ctx, &bin, dir, "logged", server.FormatBinary); err != nil {
+	if err := server.Export(ctx, &bin, server.Source{DataDir: dir}, "logged", server.FormatBinary); err != nil {
 		t.Fatal(err)
 	}
 	restored := t.TempDir()
 	for range 2 {
-		if err := server.Import(ctx, bytes.NewReader(bin.Bytes()), restored, "logged"); err != nil {
+		if err := server.Import(ctx, bytes.NewReader(bin.Bytes()), server.Source{DataDir: restored}, "logged", server.FormatBinary); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var again bytes.Buffer
-	if err := server.Export(ctx, &again, restored, "logged", server.FormatJSON); err != nil {
+	if err := server.Export(ctx, &again, server.Source{DataDir: restored}, "logged", server.FormatJSON); err != nil {
 		t.Fatal(err)
 	}
 	if again.String() != view.String() {
 		t.Fatalf("restored view differs:\n%s\nwant\n%s", again.String(), view.String())
 	}
 
-	if err := server.Export(ctx, &bytes.Buffer{}, dir, "never", server.FormatJSON); !errors.Is(err, server.ErrNoWorkflow) {
+	if err := server.Export(ctx, &bytes.Buffer{}, server.Source{DataDir: dir}, "never", server.FormatJSON); !errors.Is(err, server.ErrNoWorkflow) {
 		t.Fatalf("unknown workflow: %v", err)
 	}
-	if err := server.Export(ctx, &bytes.Buffer{}, dir, "gone", server.FormatBinary); !errors.Is(err, storage.ErrDeleted) {
+	if err := server.Export(ctx, &bytes.Buffer{}, server.Source{DataDir: dir}, "gone", server.FormatBinary); !errors.Is(err, storage.ErrDeleted) {
 		t.Fatalf("deleted workflow: %v", err)
 	}
-	if err := server.Export(ctx, &bytes.Buffer{}, dir, "logged", "xml"); err == nil {
+	if err := server.Export(ctx, &bytes.Buffer{}, server.Source{DataDir: dir}, "logged", "xml"); err == nil {
 		t.Fatal("format xml accepted")
 	}
-	if err := server.Import(ctx, strings.NewReader("not a document"), restored, "other"); !errors.Is(err, storage.ErrCorrupt) {
+	if err := server.Import(ctx, strings.NewReader("not a document"), server.Source{DataDir: restored}, "other", server.FormatBinary); !errors.Is(err, storage.ErrCorrupt) {
 		t.Fatalf("garbage import: %v", err)
 	}
-	if err := server.Export(ctx, &bytes.Buffer{}, restored, "other", server.FormatJSON); !errors.Is(err, server.ErrNoWorkflow) {
+	if err := server.Export(ctx, &bytes.Buffer{}, server.Source{DataDir: restored}, "other", server.FormatJSON); !errors.Is(err, server.ErrNoWorkflow) {
 		t.Fatalf("a refused import left workflow other behind: %v", err)
 	}
-	if err := server.Import(ctx, bytes.NewReader(bin.Bytes()), dir, "gone"); !errors.Is(err, storage.ErrDeleted) {
+	if err := server.Import(ctx, bytes.NewReader(bin.Bytes()), server.Source{DataDir: dir}, "gone", server.FormatBinary); !errors.Is(err, storage.ErrDeleted) {
 		t.Fatalf("import into a deleted workflow: %v", err)
 	}
 }
@@ -199,12 +199,12 @@ func TestDataDirToolsRefuseHeldOrMissingStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer held.Close()
-	_, err = server.Inspect(context.Background(), dir)
+	_, err = server.Inspect(context.Background(), server.Source{DataDir: dir})
 	if !errors.Is(err, bolt.ErrLocked) || !strings.Contains(err.Error(), "Stop the flowsync server") {
 		t.Fatalf("inspect of a held store: %v", err)
 	}
 	empty := t.TempDir()
-	if _, err := server.Inspect(context.Background(), empty); err == nil {
+	if _, err := server.Inspect(context.Background(), server.Source{DataDir: empty}); err == nil {
 		t.Fatal("inspect of a directory without a store succeeded")
 	}
 	if matches, _ := filepath.Glob(filepath.Join(empty, "*")); len(matches) != 0 {
