@@ -24,12 +24,24 @@ import (
 // content, "gone" deleted. It returns the time of the last edit.
 func seedDataDir(t *testing.T, dir string) time.Time {
 	t.Helper()
-	ctx := context.Background()
 	s, err := bolt.Open(bolt.Config{Path: filepath.Join(dir, server.BoltFile)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	return seedStore(t, s)
+}
+
+// catalogStore is a store with its catalog, as both persistent stores are.
+type catalogStore interface {
+	storage.Store
+	storage.Catalog
+}
+
+// seedStore writes the workflows of seedDataDir into s.
+func seedStore(t *testing.T, s catalogStore) time.Time {
+	t.Helper()
+	ctx := context.Background()
 	clock := crdt.NewClock("r1")
 	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 	add := func(id string, blocks ...string) *workflow.Doc {
