@@ -251,3 +251,50 @@ func TestImportSeenOnNextLoadWithoutCluster(t *testing.T) {
 		t.Fatalf("view after the next load: %+v %v", v, err)
 	}
 }
+
+// The recipe for a node without a cluster: after an import, the admin
+// API's "updated" event (Registry.SendEvent) makes the open room re-read
+// the store, so its members receive the imported change right after the
+// Event, as PROTOCOL.md promises for workflow-updated.
+func TestUpdatedEventBringsImportToLiveRoom(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.Schema(t)
+	srv, err := server.New(server.Config{
+		Dev: true, ShutdownTimeout: 5 * time.Second,
+		Store: server.StoreConfig{Kind: server.StorePostgres, PostgresURL: url},
+	}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(sctx, ln) }()
+	defer func() {
+		stop()
+		<-served
+	}()
+	member := joinRaw(t, "ws://"+ln.Addr().String()+"/v1/sync", "alice", "solo")
+	ref := `{"blocks": {"b1": {"id": "b1", "type": "agent", "name": "Imported", "position": {"x": 1, "y": 2}}}}`
+	if err := server.Import(ctx, strings.NewReader(ref), server.Source{PostgresURL: url}, "solo", server.FormatReference); err != nil {
+		t.Fatal(err)
+	}
+	if n, live := srv.Rooms().SendEvent(ctx, "solo", protocol.EventWorkflowUpdated, "imported"); !live || n != 1 {
+		t.Fatalf("event: %d members, live %v", n, live)
+	}
+	member.until(func(f protocol.Frame) bool {
+		e, ok := f.(*protocol.Event)
+		return ok && e.Kind == protocol.EventWorkflowUpdated
+	})
+	member.until(func(f protocol.Frame) bool {
+		rd, ok := f.(*protocol.RemoteDelta)
+		if !ok {
+			return false
+		}
+		d, err := workflow.Decode(rd.Delta, workflow.DeltaLimits)
+		return err == nil && d.View().Blocks["b1"] != nil
+	})
+}
