@@ -30,6 +30,10 @@
 // MVCC snapshot): a concurrent Snapshot that trims the log can never make a
 // Load see neither the old rows nor the new snapshot.
 //
+// Operators' tools open the store with Config.ReadOnly (no migration, every
+// transaction read-only) and list it with Workflows (inspect.go), which
+// takes no lock a writer waits for, so they run beside live nodes.
+//
 // Workflow ids travel only as bind parameters. Nothing here logs document
 // contents; errors carry ids and hashes at most.
 package postgres

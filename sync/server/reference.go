@@ -28,8 +28,8 @@ import (
 //	 "variables": {id: {id, name, type, value}}}
 //
 // Export writes the view in this shape (View without its paint order).
-// Import also takes it wrapped as {"state": {...}} (the reference's
-// workflow export) or as {"view": {...}} (Export's FormatJSON).
+// Import also takes it wrapped as {"state": {...}} (other top-level keys
+// ignored) or as {"view": {...}} (Export's FormatJSON).
 
 // maxReferenceBytes bounds a reference file: JSON of a document at
 // workflow.DocLimits is about twice its binary size.

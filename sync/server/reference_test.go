@@ -54,8 +54,8 @@ func importState(src server.Source, id, state string) error {
 	return server.Import(context.Background(), strings.NewReader(state), src, id, server.FormatReference)
 }
 
-// A workflow state file of the reference system (its export wraps the
-// state in {"version", "state"}) imports as blocks with positions,
+// A workflow state file of the reference system (here wrapped as
+// {"version", "exportedAt", "state"}) imports as blocks with positions,
 // sub-blocks and parents, edges, a parallel and variables; exported back
 // in the reference shape it has the same content, and that export imports
 // into another workflow unchanged.
