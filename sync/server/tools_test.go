@@ -142,6 +142,38 @@ func TestInspectReportsCorruptWorkflow(t *testing.T) {
 	}
 }
 
+// A log row whose bytes changed at rest no longer matches its key (the
+// SHA-256 of the bytes written): Inspect reports it on its workflow even
+// when the bytes still decode, and fails.
+func TestInspectReportsDamagedLogRow(t *testing.T) {
+	dir := t.TempDir()
+	seedDataDir(t, dir)
+	db, err := bbolt.Open(filepath.Join(dir, server.BoltFile), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		log := tx.Bucket([]byte("workflows")).Bucket([]byte("logged")).Bucket([]byte("log"))
+		k, v := log.Cursor().First()
+		v = append([]byte(nil), v...)
+		v[len(v)-1] ^= 0x01
+		return log.Put(append([]byte(nil), k...), v)
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := server.Inspect(context.Background(), server.Source{DataDir: dir})
+	if err == nil || inv == nil || len(inv.Workflows) != 3 {
+		t.Fatalf("Inspect of a damaged store: %v, %+v", err, inv)
+	}
+	for _, w := range inv.Workflows {
+		if damaged := strings.Contains(w.Error, "1 of 2 log rows do not match their SHA-256 key"); damaged != (w.ID == "logged") {
+			t.Errorf("%s: error %q", w.ID, w.Error)
+		}
+	}
+}
+
 // Export writes the view as JSON or the document as bytes; the bytes
 // imported into another data directory give the same view, and importing
 // again changes nothing. Unknown, deleted and undecodable cases are typed

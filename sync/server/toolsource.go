@@ -86,7 +86,8 @@ func openSource(ctx context.Context, src Source, write bool) (*opened, error) {
 		}
 		out := make([]storedWorkflow, len(infos))
 		for i, in := range infos {
-			out[i] = storedWorkflow{ID: in.ID, Bytes: in.Bytes(), LogRows: in.LogRows, SnapshotVersion: in.SnapshotVersion}
+			out[i] = storedWorkflow{ID: in.ID, Bytes: in.Bytes(), LogRows: in.LogRows, SnapshotVersion: in.SnapshotVersion,
+				Damage: logDamage(in.BadLogRows, in.LogRows)}
 		}
 		ts := make([]Tombstone, len(tombs))
 		for i, t := range tombs {
@@ -114,10 +115,8 @@ func openPostgresSource(ctx context.Context, url string, write bool) (*opened, e
 		}
 		out := make([]storedWorkflow, len(infos))
 		for i, in := range infos {
-			out[i] = storedWorkflow{ID: in.ID, Bytes: in.Bytes(), LogRows: in.LogRows, SnapshotVersion: uint64(in.SnapshotVersion)}
-			if in.BadLogRows > 0 {
-				out[i].Damage = fmt.Sprintf("%v: %d of %d log rows do not match their SHA-256 key", storage.ErrCorrupt, in.BadLogRows, in.LogRows)
-			}
+			out[i] = storedWorkflow{ID: in.ID, Bytes: in.Bytes(), LogRows: in.LogRows, SnapshotVersion: uint64(in.SnapshotVersion),
+				Damage: logDamage(in.BadLogRows, in.LogRows)}
 		}
 		ts := make([]Tombstone, len(tombs))
 		for i, t := range tombs {
@@ -125,6 +124,15 @@ func openPostgresSource(ctx context.Context, url string, write bool) (*opened, e
 		}
 		return out, ts, nil
 	}}, nil
+}
+
+// logDamage describes log rows whose key is not the SHA-256 of their bytes
+// (both stores key a delta by its hash on the way in); "" for none.
+func logDamage(bad, rows int) string {
+	if bad == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%v: %d of %d log rows do not match their SHA-256 key", storage.ErrCorrupt, bad, rows)
 }
 
 // errNoSource: a tool given neither a data directory nor a URL.
