@@ -130,3 +130,60 @@ func TestReadOnlyOpen(t *testing.T) {
 		t.Fatalf("read-only open of a newer layout: %v", err)
 	}
 }
+
+// What the listing's transaction holds blocks no writer: with one open (a
+// long listing of a large database), Create, Append, Snapshot and Delete
+// of a listed workflow all commit.
+func TestListingBlocksNoWriter(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.Schema(t)
+	s := open(t, url)
+	defer s.Close()
+	doc := workflow.New()
+	d, err := doc.Apply(crdt.NewClock("r1").Now(time.Now().UnixMilli()), workflow.BatchAddBlocks{Blocks: []workflow.BlockInput{{ID: "a", Type: "agent", Name: "a"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append(ctx, "wf", []storage.Delta{storage.NewDelta(d.Encode())}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Snapshot(ctx, "wf", doc); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	for _, q := range []string{postgres.WorkflowsSQL, postgres.TombstonesSQL} {
+		rows, err := tx.Query(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+	}
+
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	d2, err := doc.Apply(crdt.NewClock("r2").Now(time.Now().UnixMilli()), workflow.BatchAddBlocks{Blocks: []workflow.BlockInput{{ID: "b", Type: "agent", Name: "b"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Create(wctx, "other"); err != nil {
+		t.Fatalf("Create beside an open listing: %v", err)
+	}
+	if err := s.Append(wctx, "wf", []storage.Delta{storage.NewDelta(d2.Encode())}); err != nil {
+		t.Fatalf("Append beside an open listing: %v", err)
+	}
+	if _, err := s.Snapshot(wctx, "wf", doc); err != nil {
+		t.Fatalf("Snapshot beside an open listing: %v", err)
+	}
+	if err := s.Delete(wctx, "wf"); err != nil {
+		t.Fatalf("Delete beside an open listing: %v", err)
+	}
+}
