@@ -198,9 +198,12 @@ func (s *session) lingerFor(wait time.Duration, anyFrame bool) (stop bool) {
 // fullBatchLocked reports whether the queue holds enough for a write of
 // its own, so that a lingering writer should not wait for more: gathering
 // past that saves little, and a fast producer could fill the queue to its
-// bounds meanwhile. Called with mu held.
+// bounds meanwhile (hence a quarter of each bound). Catch-up frames waiting
+// in the backlog are always worth a write. Called with mu held.
 func (s *session) fullBatchLocked() bool {
-	return s.queueBytes >= maxBatchBytes || len(s.queue) >= max(1, s.h.cfg.MaxQueueFrames/4)
+	cfg := &s.h.cfg
+	return s.queueBytes >= min(maxBatchBytes, max(1, cfg.MaxQueueBytes/4)) ||
+		len(s.queue) >= max(1, cfg.MaxQueueFrames/4) || len(s.backlog) > 0
 }
 
 // endWriter marks the writer done for good: nothing more is written. A
