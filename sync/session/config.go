@@ -46,9 +46,10 @@ type Config struct {
 	// FlushInterval is the shortest time between two flushes of a busy
 	// connection's outbound queue. A frame queued while nothing is being
 	// written goes out at once; when frames were queued while a flush was
-	// under way, the writer waits out the rest of FlushInterval since that
-	// flush (or until 64 KiB or MaxQueueFrames/4 frames wait) and the
-	// frames queued meanwhile go out together in one write to the socket.
+	// under way, or have been coming at 4 or more per FlushInterval, the
+	// writer waits out the rest of FlushInterval since the last flush (or
+	// until a quarter of either queue bound, 64 KiB at most, waits) and
+	// the frames queued meanwhile go out together in one write.
 	// Each write costs a syscall and the kernel's TCP work, far more than
 	// the frame itself, so under load this trades at most FlushInterval of
 	// delivery latency for far less server CPU per frame, while sparse
