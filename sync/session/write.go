@@ -103,7 +103,10 @@ func (s *session) writeLoop() {
 		if code == 0 && s.cut.Load() {
 			code, reason = s.closeCode, s.closeReason
 		}
-		busy = len(batch) > 0 && (len(s.queue) > 0 || s.ackIDs > 0)
+		// Acks gathered meanwhile do not make the connection busy: they
+		// answer the client's own submissions, which a client draining a
+		// backlog waits on, and lingering for them slowed such a drain.
+		busy = len(batch) > 0 && len(s.queue) > 0
 		s.mu.Unlock()
 		if code != 0 {
 			s.endWriter()
