@@ -1,0 +1,158 @@
+// Unit tests of the text replica (src/crdt/text): the worked example of
+// docs/PROTOCOL.md "Text deltas", non-interleaving, anchors, admission,
+// the UTF-16 helpers and convergence of randomly interleaved replicas.
+
+import { describe, expect, it } from 'vitest';
+import { admit, codePointToUtf16, decodeDelta, diffText, encodeDelta, Text, TextError, utf16ToCodePoint, type Delta } from '../src/crdt/text';
+import { shape } from '../src/crdt/text/tree';
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+function code(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof TextError) return err.code;
+    throw err;
+  }
+  return '';
+}
+
+describe('text replica', () => {
+  it('writes the bytes of the PROTOCOL.md example', () => {
+    const alice = new Text();
+    const bob = new Text();
+    bob.merge(alice.insert('alice', 0, 'hi'));
+    const da = alice.insert('alice', 2, ' you');
+    const db = bob.insert('bob', 2, '!!');
+    alice.merge(db);
+    bob.merge(da);
+    bob.merge(alice.delete(1, 1));
+    expect(alice.toString()).toBe('h you!!');
+    expect(bob.toString()).toBe('h you!!');
+    expect(hex(encodeDelta(db))).toBe('019492a5616c696365a3626f62c4054f01000002a2212190');
+    const state = encodeDelta(bob.deltaSince());
+    expect(hex(state)).toBe('019492a5616c696365a3626f62c40d0300000400c501004f01000002a76820796f75212190');
+    expect(hex(encodeDelta(decodeDelta(state)))).toBe(hex(state));
+  });
+
+  it('keeps concurrent words whole, typed forwards and backwards', () => {
+    for (const backwards of [false, true]) {
+      const a = new Text();
+      const b = new Text();
+      const base = a.insert('a', 0, 'xy');
+      b.merge(base);
+      const da: Delta[] = [];
+      const db: Delta[] = [];
+      for (const ch of 'hello') da.push(backwards ? a.insert('a', 1, ch) : a.insert('a', a.length - 1, ch));
+      for (const ch of 'WORLD') db.push(backwards ? b.insert('b', 1, ch) : b.insert('b', b.length - 1, ch));
+      for (const d of db) a.merge(d);
+      for (const d of da) b.merge(d);
+      expect(a.toString()).toBe(b.toString());
+      const s = a.toString();
+      const w1 = backwards ? 'olleh' : 'hello';
+      const w2 = backwards ? 'DLROW' : 'WORLD';
+      expect(s.includes(w1) && s.includes(w2), s).toBe(true);
+    }
+  });
+
+  it('counts code points, not UTF-16 units', () => {
+    const t = new Text();
+    t.insert('a', 0, 'a😀b');
+    expect(t.length).toBe(3);
+    t.insert('a', 2, 'é');
+    expect(t.toString()).toBe('a😀éb');
+    t.delete(1, 1);
+    expect(t.toString()).toBe('aéb');
+    expect(code(() => t.insert('a', 0, '\ud800'))).toBe('InvalidUTF8');
+    expect(code(() => t.delete(2, 5))).toBe('Range');
+  });
+
+  it('converts UTF-16 offsets', () => {
+    const s = 'a😀b';
+    expect(utf16ToCodePoint(s, 3)).toBe(2);
+    expect(codePointToUtf16(s, 2)).toBe(3);
+    expect(diffText('a😀b', 'a😁b')).toEqual({ pos: 1, del: 1, ins: '😁' });
+    expect(diffText('hello', 'help')).toEqual({ pos: 3, del: 2, ins: 'p' });
+  });
+
+  it('keeps anchors on their character', () => {
+    const a = new Text();
+    const b = new Text();
+    b.merge(a.insert('a', 0, 'hello world'));
+    const caret = b.anchor(6); // before "world"
+    b.merge(a.insert('a', 0, '>> '));
+    expect(b.resolve(caret)).toBe(9);
+    b.merge(a.delete(3, 6)); // "hello " gone
+    expect(b.toString()).toBe('>> world');
+    expect(b.resolve(caret)).toBe(3);
+    expect(code(() => b.resolve({ after: { replica: 'z', counter: 1 } }))).toBe('UnknownAnchor');
+  });
+
+  it('admits honest edits and refuses foreign dots, missing origins and unknown deletes', () => {
+    const server = new Text();
+    const alice = new Text();
+    const d = alice.insert('alice', 0, 'hello');
+    admit(server, d, 'alice');
+    expect(code(() => admit(server, d, 'mallory'))).toBe('ForeignDot');
+    const d2 = alice.insert('alice', 5, ' world');
+    expect(code(() => admit(server, d2, 'alice'))).toBe('MissingOrigin');
+    expect(code(() => server.merge(d2))).toBe('MissingOrigin');
+    expect(code(() => admit(server, { runs: [], deleted: [{ replica: 'bob', lo: 1, hi: 2 }] }, 'alice'))).toBe('UnknownDelete');
+    server.merge({ runs: [...d.runs, ...d2.runs], deleted: [] });
+    const swapped: Delta = {
+      runs: [{ id: { replica: 'bob', counter: 1 }, len: 1, text: 'x', left: { replica: 'alice', counter: 7 }, right: { replica: 'alice', counter: 1 } }],
+      deleted: [],
+    };
+    expect(code(() => admit(server, swapped, 'bob'))).toBe('OriginOrder');
+    expect(server.toString()).toBe('hello world');
+  });
+
+  it('converges under random concurrent edits with small tree nodes', () => {
+    const seed = Number(process.env.TEXT_SEED ?? Date.now() % 1e9);
+    const saved = { ...shape };
+    shape.maxSpans = 4;
+    shape.maxKids = 4;
+    try {
+      let s = seed >>> 0;
+      const rnd = (n: number) => {
+        s = (s + 0x6d2b79f5) >>> 0;
+        let t = s;
+        t = Math.imul(t ^ (t >>> 15), t | 1);
+        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+        return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
+      };
+      for (let round = 0; round < 10; round++) {
+        const names = ['a', 'b', 'c'];
+        const reps = names.map(() => new Text());
+        for (let step = 0; step < 60; step++) {
+          const i = rnd(3);
+          const t = reps[i];
+          let d: Delta;
+          if (t.length > 0 && rnd(3) === 0) {
+            const pos = rnd(t.length);
+            d = t.delete(pos, 1 + rnd(Math.min(4, t.length - pos)));
+          } else {
+            d = t.insert(names[i], rnd(t.length + 1), ['x', 'yz', '😀', 'abc'][rnd(4)]);
+          }
+          // Every delta survives the round trip through its bytes.
+          expect(hex(encodeDelta(decodeDelta(encodeDelta(d))))).toBe(hex(encodeDelta(d)));
+          if (rnd(4) === 0) {
+            const j = rnd(3);
+            reps[j].merge(decodeDelta(encodeDelta(t.deltaSince(reps[j].context()))));
+          }
+        }
+        for (let k = 0; k < 2; k++) {
+          for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) reps[i].merge(decodeDelta(encodeDelta(reps[j].deltaSince(reps[i].context()))));
+        }
+        const want = hex(encodeDelta(reps[0].deltaSince()));
+        for (const r of reps) {
+          expect(r.toString(), `seed ${seed}`).toBe(reps[0].toString());
+          expect(hex(encodeDelta(r.deltaSince())), `seed ${seed}`).toBe(want);
+        }
+      }
+    } finally {
+      Object.assign(shape, saved);
+    }
+  });
+});
