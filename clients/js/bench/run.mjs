@@ -5,6 +5,8 @@
 //   nice node bench/run.mjs [sizes] [reps]      e.g. node bench/run.mjs 1000,10000,50000 3
 //
 // BENCH_WHOLE=0 leaves out View, encode and decode (whole-document paths).
+// BENCH_ENTRY=text.bench.ts runs the text replica on the editing traces
+// instead (its arguments: [trace] [reps]).
 //
 // The figures and how they were taken are in BENCHMARKS.md.
 
@@ -17,9 +19,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const dir = await mkdtemp(join(tmpdir(), 'flowsync-bench-'));
 try {
-  const out = join(dir, 'ops.bench.mjs');
+  const entry = process.env.BENCH_ENTRY ?? 'ops.bench.ts';
+  process.env.TRACE_DIR ??= join(here, '..', '..', '..', 'crdt', 'text', 'testdata');
+  const out = join(dir, entry.replace(/\.ts$/, '.mjs'));
   await esbuild.build({
-    entryPoints: [join(here, 'ops.bench.ts')],
+    entryPoints: [join(here, entry)],
     bundle: true,
     platform: 'node',
     format: 'esm',
