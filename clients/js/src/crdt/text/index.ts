@@ -6,5 +6,5 @@ export { decodeDelta, maxDecodedItems, TextDeltaLimits, TextStateLimits } from '
 export { emptyDelta, isEmptyDelta, noDot, type Dead, type Delta, type Run } from './delta';
 export { encodeDelta, FormatVersion } from './encode';
 export { TextError, type TextErrorCode } from './errors';
-export { Text, type Anchor } from './text';
+export { Text, type Anchor, type TextChange } from './text';
 export { codePointToUtf16, diffText, utf16ToCodePoint } from './utf16';

@@ -36,6 +36,15 @@ export interface Anchor {
 }
 
 /**
+ * One change a merge made to the visible text, in the order it made them:
+ * applying them one after the other to the text as it was gives the text
+ * as it is (an editor binding replays them to keep its caret and
+ * selection). pos counts code points; text is what was inserted there, or
+ * deleted is how many code points were removed from there.
+ */
+export type TextChange = { pos: number; insert: string; deleted?: undefined } | { pos: number; deleted: number; insert?: undefined };
+
+/**
  * A replica of one collaborative text, the port of Go's crdt/text.Text:
  * FugueMax ordering over runs of items held in a B-tree, the same deltas
  * and, through encode.ts, the same bytes. Every position and length counts
@@ -49,6 +58,8 @@ export class Text {
    * so that the insert arrives deleted. @internal
    */
   readonly pending = new Context();
+  /** While a merge runs with changes asked for, where they go. */
+  private changes: TextChange[] | undefined;
 
   /** The number of visible code points. */
   get length(): number {
@@ -249,12 +260,13 @@ export class Text {
     }
     if (c.atEnd()) {
       this.place(c.leaf, c.leaf.spans.length, lv, n, content, dead, left, right);
-      return;
+    } else {
+      let l = c.leaf;
+      let j = c.idx;
+      if (c.off > 0) ({ leaf: l, idx: j } = this.tree.splitSpan(l, j, c.off));
+      this.place(l, j, lv, n, content, dead, left, right);
     }
-    let l = c.leaf;
-    let j = c.idx;
-    if (c.off > 0) ({ leaf: l, idx: j } = this.tree.splitSpan(l, j, c.off));
-    this.place(l, j, lv, n, content, dead, left, right);
+    if (this.changes !== undefined && !dead) this.changes.push({ pos: this.tree.visibleBefore(lv), insert: content });
   }
 
   /** Finds where item lv goes, from c, the item right after its left origin (not its right origin). */
@@ -460,6 +472,22 @@ export class Text {
     }
   }
 
+  /**
+   * merge that also returns the changes it made to the visible text, in
+   * order, for an editor to replay (an empty list when the delta changed
+   * nothing visible). On an error nothing changes and nothing is returned.
+   */
+  mergeChanges(d: Delta): TextChange[] {
+    const changes: TextChange[] = [];
+    this.changes = changes;
+    try {
+      this.merge(d);
+    } finally {
+      this.changes = undefined;
+    }
+    return changes;
+  }
+
   /** Integrates the items of r this replica lacks. */
   private mergeRun(r: Run): void {
     const rep = this.ids.replicaIndex(r.id.replica);
@@ -532,6 +560,7 @@ export class Text {
         this.tree.splitSpan(l, j, m);
         ({ leaf: l, idx: j } = this.tree.locate(lv));
       }
+      if (this.changes !== undefined) this.changes.push({ pos: this.tree.visibleBefore(lv), deleted: m });
       this.tree.setDead(l, j);
       this.joinAround(l, j);
       lv += m;
