@@ -68,6 +68,31 @@ describe('text replica', () => {
     expect(code(() => t.delete(2, 5))).toBe('Range');
   });
 
+  it('plans inserts and deletes without changing the text, and inserts at a given dot', () => {
+    const a = new Text();
+    a.insert('a', 0, 'hello world');
+    const b = new Text();
+    b.merge(a.deltaSince());
+    for (const [k, [pos, s]] of ([[0, 'X'], [5, ','], [13, '!'], [3, '😀']] as [number, string][]).entries()) {
+      const before = hex(encodeDelta(a.deltaSince()));
+      const plan = a.planInsert({ replica: 'doc', counter: 40 + 10 * k }, pos, s);
+      expect(hex(encodeDelta(a.deltaSince()))).toBe(before);
+      const done = b.insertAt({ replica: 'doc', counter: 40 + 10 * k }, pos, s);
+      expect(hex(encodeDelta(plan))).toBe(hex(encodeDelta(done)));
+      a.merge(plan);
+      expect(a.toString()).toBe(b.toString());
+    }
+    expect(code(() => b.insertAt({ replica: 'doc', counter: 61 }, 0, 'y'))).toBe('Counter');
+    expect(a.knows('doc', 40, 40) && a.knows('a', 1, 11) && !a.knows('doc', 40, 41)).toBe(true);
+    expect(a.knowsAny('doc', 41, 50) && !a.knowsAny('doc', 1, 39)).toBe(true);
+    const before = a.toString();
+    const pd = a.planDelete(2, 6);
+    expect(a.toString()).toBe(before);
+    expect(hex(encodeDelta(pd))).toBe(hex(encodeDelta(b.delete(2, 6))));
+    a.merge(pd);
+    expect(a.toString()).toBe(b.toString());
+  });
+
   it('converts UTF-16 offsets', () => {
     const s = 'a😀b';
     expect(utf16ToCodePoint(s, 3)).toBe(2);

@@ -124,15 +124,41 @@ export class Text {
    * delta to send to the other replicas.
    */
   insert(replica: ReplicaID, pos: number, s: string): Delta {
+    const n = this.checkInsert(replica, pos, s);
+    const rep = this.ids.replicaIndex(replica);
+    return this.insertAs(rep, this.ids.maxCounter(rep) + 1, pos, s, n);
+  }
+
+  /**
+   * insert with the first dot given: s takes the counters at.counter,
+   * at.counter+1, … of at.replica. A text embedded in a larger document
+   * shares the document's counters, so the next free counter is the
+   * document's; at.counter must be above every counter of at.replica this
+   * text holds ("Counter" otherwise). (Go: InsertAt.)
+   */
+  insertAt(at: Dot, pos: number, s: string): Delta {
+    const n = this.checkInsert(at.replica, pos, s);
+    if (!Number.isSafeInteger(at.counter) || at.counter < 1) throw new TextError('Counter', `counter out of range: counter ${at.counter}`);
+    const rep = this.ids.replicaIndex(at.replica);
+    if (at.counter <= this.ids.maxCounter(rep)) throw new TextError('Counter', `counter out of range: ${dotStr(at)} is not above the counters held`);
+    return this.insertAs(rep, at.counter, pos, s, n);
+  }
+
+  /** Checks an insert's arguments and returns the code points of s. */
+  private checkInsert(replica: ReplicaID, pos: number, s: string): number {
     if (replica === '') throw new TextError('Replica', 'empty replica id');
     if (!Number.isSafeInteger(pos) || pos < 0 || pos > this.length) {
       throw new TextError('Range', `position or length out of range: insert at ${pos} in a text of ${this.length}`);
     }
     const n = codePoints(s);
     if (n < 0) throw new TextError('InvalidUTF8', 'text is not valid UTF-8 (a lone surrogate)');
+    return n;
+  }
+
+  /** Inserts s (n code points) at pos under replica rep's counters from counter on. */
+  private insertAs(rep: number, counter: number, pos: number, s: string, n: number): Delta {
+    const replica = this.ids.replicas[rep];
     if (n === 0) return { runs: [], deleted: [] };
-    const rep = this.ids.replicaIndex(replica);
-    const counter = this.ids.maxCounter(rep) + 1;
     if (n > MaxCounter - counter + 1 || n > maxItems - this.ids.next) {
       throw new TextError('Counter', `counter out of range: ${n} items after counter ${counter - 1}`);
     }
@@ -187,6 +213,78 @@ export class Text {
       }
     }
     this.tree.insertSpan(l, j, new Span(lv, n, left, right, dead, dead ? '' : content));
+  }
+
+  /** Reports whether every counter lo..hi of replica is an item this text holds (deleted or not). */
+  knows(replica: ReplicaID, lo: number, hi: number): boolean {
+    for (let c = lo; c <= hi; ) {
+      const k = this.ids.knownFrom(replica, c);
+      if (k === undefined || k.lo > c) return false;
+      if (k.hi >= hi) return true;
+      c = k.hi + 1;
+    }
+    return true;
+  }
+
+  /** Reports whether this text holds any item among the counters lo..hi of replica. */
+  knowsAny(replica: ReplicaID, lo: number, hi: number): boolean {
+    const k = this.ids.knownFrom(replica, lo);
+    return k !== undefined && k.lo <= hi;
+  }
+
+  /**
+   * The delta insertAt(at, pos, s) would return, without changing this
+   * text: merging it has the effect insertAt has. A document prepares an
+   * edit against its text this way and merges it later, or never.
+   * (Go: PlanInsert.)
+   */
+  planInsert(at: Dot, pos: number, s: string): Delta {
+    const n = this.checkInsert(at.replica, pos, s);
+    if (!Number.isSafeInteger(at.counter) || at.counter < 1) throw new TextError('Counter', `counter out of range: counter ${at.counter}`);
+    if (n === 0) return { runs: [], deleted: [] };
+    const rep = this.ids.repOf(at.replica);
+    if (rep >= 0 && at.counter <= this.ids.maxCounter(rep)) throw new TextError('Counter', `counter out of range: ${dotStr(at)} is not above the counters held`);
+    if (n - 1 > MaxCounter - at.counter) throw new TextError('Counter', `counter out of range: ${n} items after counter ${at.counter - 1}`);
+    let left = none;
+    let right = none;
+    if (pos > 0) {
+      const f = this.tree.findVisible(pos - 1);
+      const sp = f.leaf.spans[f.idx];
+      left = sp.lv + f.k;
+      if (f.k + 1 < sp.n) right = left + 1;
+      else {
+        const c = new Cursor(f.leaf, f.idx + 1, 0);
+        if (!c.atEnd()) right = c.span().lv + c.off;
+      }
+    } else {
+      const c = new Cursor(this.tree.first, 0, 0);
+      if (!c.atEnd()) right = c.span().lv;
+    }
+    return { runs: [{ id: { replica: at.replica, counter: at.counter }, len: n, text: s, left: this.dotOf(left), right: this.dotOf(right) }], deleted: [] };
+  }
+
+  /** The delta delete(pos, n) would return, without changing this text. (Go: PlanDelete.) */
+  planDelete(pos: number, n: number): Delta {
+    if (!Number.isSafeInteger(pos) || !Number.isSafeInteger(n) || pos < 0 || n < 0 || n > this.length - pos) {
+      throw new TextError('Range', `position or length out of range: delete ${n} at ${pos} in a text of ${this.length}`);
+    }
+    const deleted: Dead[] = [];
+    if (n === 0) return { runs: [], deleted };
+    const f = this.tree.findVisible(pos);
+    const c = new Cursor(f.leaf, f.idx, f.k);
+    while (n > 0 && !c.atEnd()) {
+      const sp = c.span();
+      if (sp.dead) {
+        c.nextSpan();
+        continue;
+      }
+      const m = Math.min(n, sp.n - c.off);
+      const ctr = this.ids.counterAt(sp.lv + c.off);
+      deleted.push({ replica: this.ids.replicas[this.ids.repAt(sp.lv + c.off)], lo: ctr, hi: ctr + m - 1 });
+      n -= m;
+      c.nextSpan();
+    }
+    return { runs: [], deleted: normalizeDead(deleted) };
   }
 
   /** Deletes n code points from index pos and returns the delta: the dots of the deleted items. */
