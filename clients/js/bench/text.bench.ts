@@ -11,7 +11,7 @@
 
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { decodeDelta, encodeDelta, Text, TextStateLimits, type Delta } from '../src/crdt/text';
+import { encodeDelta, loadState, Text, type Delta } from '../src/crdt/text';
 
 /** [position, deleted count, inserted text], positions in code points. */
 export type Patch = [number, number, string];
@@ -59,11 +59,7 @@ export const flowsyncAdapter: TextAdapter<Text> = {
   },
   text: (t) => t.toString(),
   encode: (t) => encodeDelta(t.deltaSince()),
-  load(b) {
-    const t = new Text();
-    t.merge(decodeDelta(b, TextStateLimits));
-    return t;
-  },
+  load: (b) => loadState(b),
 };
 
 /** Every patch's deltas, for the remote merge. */

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { admit, decodeDelta, encodeDelta, Text, TextError, TextStateLimits, type Delta } from '../src/crdt/text';
+import { admit, decodeDelta, encodeDelta, loadState, Text, TextError, TextStateLimits, type Delta } from '../src/crdt/text';
 import { b64, decodeVerdict, ScriptRunner, unb64, type Script } from './text_helpers';
 
 type GoldenDot = [string, number];
@@ -76,8 +76,10 @@ describe('text golden vectors (Go → TypeScript)', () => {
       for (const r of sc.replicas) {
         expect(fin[r].text, r).toBe(sc.final[r].text);
         expect(fin[r].state, r).toBe(sc.final[r].state);
-        // The state decodes and re-encodes to itself.
+        // The state decodes and re-encodes to itself, and loads into a
+        // replica that writes it again.
         expect(b64(encodeDelta(decodeDelta(unb64(sc.final[r].state), TextStateLimits)))).toBe(sc.final[r].state);
+        expect(stateOf(loadState(unb64(sc.final[r].state)))).toBe(sc.final[r].state);
       }
     });
   }
@@ -106,8 +108,17 @@ describe('text golden vectors (Go → TypeScript)', () => {
     expect(b64(encodeDelta(since))).toBe(tr.sinceHalf);
     half.merge(decodeDelta(unb64(tr.sinceHalf), TextStateLimits));
     expect(half.toString()).toBe(tr.text);
-    // Merged from the whole state, a replica writes the same state.
+    // Merged from the whole state, or loaded, a replica writes the same state.
     expect(stateOf(load(tr.state))).toBe(tr.state);
+    const loaded = loadState(unb64(tr.state));
+    expect(stateOf(loaded)).toBe(tr.state);
+    // A loaded replica goes on editing as one that replayed the trace.
+    for (const r of [t, loaded]) {
+      r.insert('z', 100, 'typed after loading');
+      r.delete(3, 40);
+      r.insert(tr.replica, r.length, '!');
+    }
+    expect(stateOf(loaded)).toBe(stateOf(t));
   });
 
   it('accepts and refuses exactly the inputs Go does', () => {

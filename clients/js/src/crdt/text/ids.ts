@@ -33,7 +33,7 @@ export class Ids {
   /** Sorted by lv and covering every lv: run i ends where run i+1 starts. */
   private readonly runs: LvRun[] = [];
   /** byReplica[r]: replica r's counters, sorted by counter. */
-  readonly byReplica: CounterRun[][] = [];
+  byReplica: CounterRun[][] = [];
   next = 0;
   private hint = 0;
 
@@ -128,6 +128,40 @@ export class Ids {
       else lo = m + 1;
     }
     cr.splice(lo, 0, { counter, lv, n });
+  }
+
+  /**
+   * add for a bulk load: counter runs are appended in arrival order and
+   * sorted once at the end (sortCounters) instead of kept sorted on every
+   * add, since a state lists its runs in document order, where counters
+   * are shuffled.
+   */
+  addUnsorted(rep: number, counter: number, n: number): number {
+    const lv = this.next;
+    this.next += n;
+    const last = this.runs[this.runs.length - 1];
+    if (!(last && last.rep === rep && last.counter + (lv - last.lv) === counter)) this.runs.push({ lv, rep, counter });
+    const cr = this.byReplica[rep];
+    const p = cr[cr.length - 1];
+    if (p !== undefined && p.counter + p.n === counter && p.lv + p.n === lv) p.n += n;
+    else cr.push({ counter, lv, n });
+    return lv;
+  }
+
+  /** Sorts every replica's counter runs after addUnsorted; reports false if two share a counter. */
+  sortCounters(): boolean {
+    for (let rep = 0; rep < this.byReplica.length; rep++) {
+      const cr = this.byReplica[rep].sort((a, b) => a.counter - b.counter);
+      const out: CounterRun[] = [];
+      for (const c of cr) {
+        const p = out[out.length - 1];
+        if (p !== undefined && c.counter < p.counter + p.n) return false;
+        if (p !== undefined && p.counter + p.n === c.counter && p.lv + p.n === c.lv) p.n += c.n;
+        else out.push(c);
+      }
+      this.byReplica[rep] = out;
+    }
+    return true;
   }
 
   /** The index of the lv run holding lv (and remembers it). */

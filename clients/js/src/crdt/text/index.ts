@@ -6,5 +6,6 @@ export { decodeDelta, maxDecodedItems, TextDeltaLimits, TextStateLimits } from '
 export { emptyDelta, isEmptyDelta, noDot, type Dead, type Delta, type Run } from './delta';
 export { encodeDelta, FormatVersion } from './encode';
 export { TextError, type TextErrorCode } from './errors';
+export { loadState } from './load';
 export { Text, type Anchor, type TextChange } from './text';
 export { codePointToUtf16, diffText, utf16ToCodePoint } from './utf16';

@@ -293,6 +293,53 @@ export class Tree {
     this.addSibling(par, np);
   }
 
+  /**
+   * Fills an empty tree with spans numbered in order (span i starts at the
+   * item after span i-1's last), leaving room in every node for the edits
+   * to come.
+   */
+  build(spans: Span[]): void {
+    if (spans.length === 0) return;
+    const per = Math.max(1, (shape.maxSpans * 3) >> 2);
+    const last = spans[spans.length - 1];
+    this.items = last.lv + last.n;
+    this.leafOf = new Int32Array(Math.max(64, this.items));
+    this.leaves.length = 0;
+    let level: TreeNode[] = [];
+    let prev: TreeNode | null = null;
+    for (let i = 0; i < spans.length; i += per) {
+      const l = new TreeNode(true, this.leaves.length);
+      l.spans = spans.slice(i, i + per);
+      l.prev = prev;
+      for (const s of l.spans) {
+        l.vis += s.vis;
+        l.all += s.n;
+        this.leafOf.fill(l.id, s.lv, s.lv + s.n);
+      }
+      if (prev !== null) prev.next = l;
+      prev = l;
+      this.leaves.push(l);
+      level.push(l);
+    }
+    this.first = level[0];
+    const kids = Math.max(2, (shape.maxKids * 3) >> 2);
+    while (level.length > 1) {
+      const up: TreeNode[] = [];
+      for (let i = 0; i < level.length; i += kids) {
+        const n = new TreeNode(false, -1);
+        n.kids = level.slice(i, i + kids);
+        for (const k of n.kids) {
+          k.parent = n;
+          n.vis += k.vis;
+          n.all += k.all;
+        }
+        up.push(n);
+      }
+      level = up;
+    }
+    this.root = level[0];
+  }
+
   /** Marks span j of leaf l deleted, dropping its content. */
   setDead(l: TreeNode, j: number): void {
     const s = l.spans[j];
