@@ -1,12 +1,21 @@
 // Unit tests of the text replica (src/crdt/text): the worked example of
 // docs/PROTOCOL.md "Text deltas", non-interleaving, anchors, admission,
 // the UTF-16 helpers and convergence of randomly interleaved replicas.
+// The random tests print their seed; replay one with
+// TEXT_SEED=N npx vitest run test/text_unit.
 
 import { describe, expect, it } from 'vitest';
 import { admit, codePointToUtf16, decodeDelta, diffText, encodeDelta, loadState, Text, TextError, utf16ToCodePoint, type Delta } from '../src/crdt/text';
 import { shape } from '../src/crdt/text/tree';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+/** A fresh seed per run, printed; TEXT_SEED=N replays one. */
+function textSeed(what: string): number {
+  const seed = process.env.TEXT_SEED !== undefined ? Number(process.env.TEXT_SEED) : Date.now() % 1e9;
+  console.log(`${what}: seed ${seed} (replay with TEXT_SEED=${seed})`);
+  return seed;
+}
 
 function code(fn: () => unknown): string {
   try {
@@ -134,7 +143,7 @@ describe('text replica', () => {
   });
 
   it('converges under random concurrent edits with small tree nodes', () => {
-    const seed = Number(process.env.TEXT_SEED ?? Date.now() % 1e9);
+    const seed = textSeed('text_unit');
     const saved = { ...shape };
     shape.maxSpans = 4;
     shape.maxKids = 4;
@@ -199,5 +208,50 @@ describe('text replica', () => {
     } finally {
       Object.assign(shape, saved);
     }
+  });
+});
+
+describe('text decoder on random damage', () => {
+  it('refuses with a TextError or accepts an input that re-encodes to itself', () => {
+    const seed = textSeed('text_unit');
+    let s = seed >>> 0;
+    const rnd = (n: number) => {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      return Math.floor((s / 4294967296) * n);
+    };
+    const a = new Text();
+    const b = new Text();
+    a.insert('alice', 0, 'hello wörld 😀');
+    b.merge(a.deltaSince());
+    b.insert('bob', 5, ', dear');
+    a.delete(2, 4);
+    a.merge(b.deltaSince(a.context()));
+    const seeds = [encodeDelta(a.deltaSince()), encodeDelta(b.deltaSince()), encodeDelta(a.delete(1, 3)), encodeDelta(a.insert('alice', 2, 'xyz'))];
+    let accepted = 0;
+    for (let i = 0; i < 3000; i++) {
+      const src = seeds[rnd(seeds.length)];
+      let m = Uint8Array.from(src);
+      for (let k = 1 + rnd(3); k > 0; k--) {
+        const at = rnd(m.length);
+        switch (rnd(3)) {
+          case 0:
+            m[at] = rnd(256);
+            break;
+          case 1:
+            m = Uint8Array.from([...m.subarray(0, at), rnd(256), ...m.subarray(at)]);
+            break;
+          default:
+            m = Uint8Array.from([...m.subarray(0, at), ...m.subarray(at + 1)]);
+        }
+      }
+      try {
+        const d = decodeDelta(m);
+        expect(hex(encodeDelta(d)), `seed ${seed}, input ${hex(m)}`).toBe(hex(m));
+        accepted++;
+      } catch (err) {
+        expect(err instanceof TextError && err.malformed, `seed ${seed}, input ${hex(m)}: ${String(err)}`).toBe(true);
+      }
+    }
+    expect(accepted).toBeGreaterThan(0);
   });
 });
