@@ -679,8 +679,13 @@ export class Text {
       const c = this.ids.counterAt(s.lv);
       const hi = c + s.n - 1;
       const known = have ? have.ranges(replica) : [];
-      let i = 0;
-      while (i < known.length && known[i].hi < c) i++;
+      let i = 0; // the first known range ending at or after c
+      let hiIdx = known.length;
+      while (i < hiIdx) {
+        const m = (i + hiIdx) >>> 1;
+        if (known[m].hi >= c) hiIdx = m;
+        else i = m + 1;
+      }
       const content = s.text;
       let off = 0;
       for (let lo = c; lo <= hi; ) {
