@@ -46,8 +46,8 @@ type goldenFile struct {
 // one of: a local insert or delete (Replica, Insert or Delete, and Delta:
 // the bytes it returned), the merge of an earlier step's delta (Replica,
 // MergeStep), or a catch-up (Replica merges Since.DeltaSince(Replica's
-// context), whose bytes are Delta). Final holds each replica's text and
-// encoded whole state. The TypeScript → Go file has the same shape.
+// context), whose bytes are Delta). Final holds each replica's text,
+// encoded whole state and a few anchors. The TypeScript → Go file has the same shape.
 type goldenScript struct {
 	Name     string                 `json:"name"`
 	Replicas []string               `json:"replicas"`
@@ -77,6 +77,9 @@ type goldenDelete struct {
 type goldenFinal struct {
 	Text  string `json:"text"`
 	State string `json:"state"`
+	// Anchors are the stable positions of a few indexes of the final text
+	// (0, the middle, the end), each as [index, after-dot replica, counter].
+	Anchors [][3]any `json:"anchors,omitempty"`
 }
 
 // goldenTrace is the first Patches patches of a trace in testdata applied
@@ -248,7 +251,18 @@ func (s *scriptRunner) final(replicas []string) map[string]goldenFinal {
 	for _, r := range replicas {
 		t := s.docs[r]
 		st := t.DeltaSince(nil)
-		out[r] = goldenFinal{Text: t.String(), State: b64.EncodeToString(Encode(&st))}
+		f := goldenFinal{Text: t.String(), State: b64.EncodeToString(Encode(&st))}
+		for _, pos := range []int{0, t.Len() / 2, t.Len()} {
+			a, err := t.Anchor(pos)
+			if err != nil {
+				s.tb.Fatal(err)
+			}
+			if back, err := t.Resolve(a); err != nil || back != pos {
+				s.tb.Fatalf("anchor of %d resolves to %d (%v)", pos, back, err)
+			}
+			f.Anchors = append(f.Anchors, [3]any{pos, string(a.After.Replica), a.After.Counter})
+		}
+		out[r] = f
 	}
 	return out
 }
@@ -280,8 +294,10 @@ func checkScript(tb testing.TB, sc goldenScript) {
 	}
 	for r, want := range s.final(sc.Replicas) {
 		got := sc.Final[r]
-		if got != want {
-			tb.Fatalf("%s: final state of %s differs\n recorded: %q %s\n go:       %q %s", sc.Name, r, got.Text, got.State, want.Text, want.State)
+		ga, _ := json.Marshal(got.Anchors)
+		wa, _ := json.Marshal(want.Anchors)
+		if got.Text != want.Text || got.State != want.State || !bytes.Equal(ga, wa) {
+			tb.Fatalf("%s: final state of %s differs\n recorded: %q %s %s\n go:       %q %s %s", sc.Name, r, got.Text, got.State, ga, want.Text, want.State, wa)
 		}
 	}
 }

@@ -76,6 +76,7 @@ describe('text golden vectors (Go → TypeScript)', () => {
       for (const r of sc.replicas) {
         expect(fin[r].text, r).toBe(sc.final[r].text);
         expect(fin[r].state, r).toBe(sc.final[r].state);
+        expect(fin[r].anchors, r).toEqual(sc.final[r].anchors);
         // The state decodes and re-encodes to itself, and loads into a
         // replica that writes it again.
         expect(b64(encodeDelta(decodeDelta(unb64(sc.final[r].state), TextStateLimits)))).toBe(sc.final[r].state);

@@ -17,7 +17,14 @@ export interface Script {
   name: string;
   replicas: string[];
   steps: ScriptStep[];
-  final: Record<string, { text: string; state: string }>;
+  final: Record<string, Final>;
+}
+
+/** A replica's final text, state and the anchors of indexes 0, the middle and the end: [index, replica, counter]. */
+export interface Final {
+  text: string;
+  state: string;
+  anchors: [number, string, number][];
 }
 
 export const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
@@ -63,11 +70,17 @@ export class ScriptRunner {
     throw new Error(`step ${i} is empty`);
   }
 
-  final(replicas: string[]): Record<string, { text: string; state: string }> {
-    const out: Record<string, { text: string; state: string }> = {};
+  final(replicas: string[]): Record<string, Final> {
+    const out: Record<string, Final> = {};
     for (const r of replicas) {
       const t = this.doc(r);
-      out[r] = { text: t.toString(), state: b64(encodeDelta(t.deltaSince())) };
+      const anchors: [number, string, number][] = [];
+      for (const pos of [0, Math.floor(t.length / 2), t.length]) {
+        const a = t.anchor(pos);
+        if (t.resolve(a) !== pos) throw new Error(`anchor of ${pos} resolves to ${t.resolve(a)}`);
+        anchors.push([pos, a.after.replica, a.after.counter]);
+      }
+      out[r] = { text: t.toString(), state: b64(encodeDelta(t.deltaSince())), anchors };
     }
     return out;
   }
