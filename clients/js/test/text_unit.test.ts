@@ -5,7 +5,7 @@
 // TEXT_SEED=N npx vitest run test/text_unit.
 
 import { describe, expect, it } from 'vitest';
-import { admit, codePointToUtf16, decodeDelta, diffText, encodeDelta, loadState, Text, TextError, utf16ToCodePoint, type Delta } from '../src/crdt/text';
+import { admit, codePointToUtf16, decodeDelta, diffText, encodeDelta, loadState, Text, TextBinding, TextError, utf16ToCodePoint, type Delta } from '../src/crdt/text';
 import { shape } from '../src/crdt/text/tree';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -253,5 +253,40 @@ describe('text decoder on random damage', () => {
       }
     }
     expect(accepted).toBeGreaterThan(0);
+  });
+});
+
+describe('TextBinding', () => {
+  it('turns editor input into minimal edits and keeps the caret on its character through remote typing', () => {
+    const alice = new TextBinding(new Text(), 'alice');
+    const bob = new TextBinding(new Text(), 'bob');
+    const send = (from: TextBinding, to: TextBinding, ds: Delta[], sel: { start: number; end: number }) => {
+      let s = sel;
+      for (const d of ds) s = to.remote(decodeDelta(encodeDelta(d)), s).selection;
+      return s;
+    };
+    let bobSel = send(alice, bob, alice.input('hello 😀 world'), { start: 0, end: 0 });
+    expect(bob.value).toBe('hello 😀 world');
+    // Bob's caret after "😀" (UTF-16 offset 8); Alice types at the start and replaces "world".
+    bobSel = { start: 8, end: 8 };
+    // An input event changes one range: the edit keeps the common prefix and suffix.
+    const typed = alice.input('>> hello 😀 world');
+    expect(typed.length).toBe(1);
+    expect(typed[0].runs[0].text).toBe('>> ');
+    const replaced = alice.input('>> hello 😀 there');
+    expect(replaced.length).toBe(2); // the delete, then the insert
+    expect(replaced[1].runs[0].text).toBe('there');
+    bobSel = send(alice, bob, [...typed, ...replaced], bobSel);
+    expect(bob.value).toBe('>> hello 😀 there');
+    expect(bob.value.slice(0, bobSel.start)).toBe('>> hello 😀');
+    // Bob types at his caret while Alice types at the same place: both words stay whole.
+    const bobDs = bob.input(bob.value.slice(0, bobSel.start) + 'BOB' + bob.value.slice(bobSel.start));
+    const aliceDs = alice.input('>> hello 😀alice there');
+    const aliceSel = send(bob, alice, bobDs, { start: 0, end: 2 });
+    send(alice, bob, aliceDs, bobSel);
+    expect(alice.value).toBe(bob.value);
+    expect(alice.value.includes('BOB') && alice.value.includes('alice')).toBe(true);
+    expect(aliceSel).toEqual({ start: 0, end: 2 });
+    expect(alice.input(alice.value)).toEqual([]);
   });
 });

@@ -9,3 +9,4 @@ export { TextError, type TextErrorCode } from './errors';
 export { loadState } from './load';
 export { Text, type Anchor, type TextChange } from './text';
 export { codePointToUtf16, diffText, utf16ToCodePoint } from './utf16';
+export { TextBinding, type RemoteUpdate, type Selection } from './binding';
