@@ -136,6 +136,24 @@ describe('text golden vectors (Go → TypeScript)', () => {
     });
   });
 
+  it('loads or refuses with a TextError every decoder input', () => {
+    let loaded = 0;
+    golden.decode.forEach((g, i) => {
+      try {
+        const t = loadState(unb64(g.bytes));
+        // What loads is a canonical state in document order, which the
+        // replica writes again byte for byte.
+        expect(g.error, `input ${i} loads but does not decode`).toBeUndefined();
+        expect(stateOf(t), `input ${i}`).toBe(g.bytes);
+        loaded++;
+      } catch (err) {
+        expect(err instanceof TextError && err.malformed, `input ${i}: ${String(err)}`).toBe(true);
+      }
+    });
+    expect(loaded).toBeGreaterThan(0);
+    for (const sc of golden.scripts) for (const r of sc.replicas) expect(stateOf(loadState(unb64(sc.final[r].state)))).toBe(sc.final[r].state);
+  });
+
   it('admits and merges hostile deltas as Go does', () => {
     const dot = (d: GoldenDot) => ({ replica: d[0], counter: d[1] });
     golden.admit.forEach((g, i) => {

@@ -47,12 +47,12 @@ function notCanonical(detail: string): TextError {
   return new TextError('NotCanonical', `delta not in canonical form: ${detail}`, true);
 }
 
-function malformed(detail: string, code: 'Malformed' | 'Counter' | 'TooManyItems' | 'InvalidUTF8' | 'Overlap' = 'Malformed'): TextError {
+export function malformed(detail: string, code: 'Malformed' | 'Counter' | 'TooManyItems' | 'InvalidUTF8' | 'Overlap' = 'Malformed'): TextError {
   return new TextError(code, `malformed delta: ${detail}`, true);
 }
 
 /** Reads LEB128 varints, refusing a non-minimal or overlong form. Values past 2^53 come back inexact (and are refused by every bound). */
-class Varints {
+export class Varints {
   off = 0;
   constructor(private readonly b: Uint8Array) {}
 
@@ -79,7 +79,7 @@ class Varints {
   }
 }
 
-function unzigzag(u: number): number {
+export function unzigzag(u: number): number {
   // Exact below 2^53; beyond, any value is refused by the counter bounds.
   return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
 }
@@ -263,7 +263,7 @@ function readDot(v: Varints, replicaAt: (i: number) => ReplicaID): Dot {
 }
 
 /** The deleted column: ranges sorted by replica index. */
-function readDeleted(r: Reader, replicaAt: (i: number) => ReplicaID): Dead[] {
+export function readDeleted(r: Reader, replicaAt: (i: number) => ReplicaID): Dead[] {
   const ngroups = r.arrayHeader();
   const explicit: Dead[] = [];
   let prevRidx = -1;
@@ -294,7 +294,7 @@ function readDeleted(r: Reader, replicaAt: (i: number) => ReplicaID): Dead[] {
 }
 
 /** The payload of one msgpack bin value, refusing a longer header than its length needs. */
-function binPayload(raw: Uint8Array): Uint8Array {
+export function binPayload(raw: Uint8Array): Uint8Array {
   if (raw.length === 0) throw malformed('run column missing');
   let hdr: number;
   switch (raw[0]) {
