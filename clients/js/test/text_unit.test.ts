@@ -290,3 +290,50 @@ describe('TextBinding', () => {
     expect(alice.input(alice.value)).toEqual([]);
   });
 });
+
+describe('text intention properties', () => {
+  it('keeps each replica’s concurrently typed word contiguous, and a concurrent delete never removes it', () => {
+    const seed = textSeed('text_unit intention');
+    let s = seed >>> 0;
+    const rnd = (n: number) => {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      return Math.floor((s / 4294967296) * n);
+    };
+    for (let round = 0; round < 60; round++) {
+      const base = new Text();
+      base.insert('base', 0, 'the quick brown fox');
+      const reps = ['ann', 'bob', 'cy'].map((id) => {
+        const t = new Text();
+        t.merge(base.deltaSince());
+        return { id, t, word: `<${id.toUpperCase()}${round}>`, deltas: [] as Delta[] };
+      });
+      const at = rnd(base.length + 1); // all type at one place, or each somewhere
+      const same = rnd(2) === 0;
+      for (const r of reps) {
+        const pos = same ? at : rnd(base.length + 1);
+        const backwards = rnd(2) === 0;
+        const chars = [...r.word];
+        if (backwards) {
+          for (let k = chars.length - 1; k >= 0; k--) r.deltas.push(r.t.insert(r.id, pos, chars[k]));
+        } else {
+          chars.forEach((c, k) => r.deltas.push(r.t.insert(r.id, pos + k, c)));
+        }
+        // A concurrent delete of some of the shared text around the spot.
+        const from = Math.max(0, pos - 3);
+        const n = Math.min(rnd(6), base.length - from);
+        if (rnd(2) === 0 && n > 0) {
+          // Delete only base characters: find them in the replica's own text.
+          const text = r.t.toString();
+          const start = text.indexOf(base.toString().slice(from, from + n));
+          if (start >= 0) r.deltas.push(r.t.delete(start, n));
+        }
+      }
+      for (const a of reps) for (const b of reps) if (a !== b) for (const d of a.deltas) b.t.merge(d);
+      const final = reps[0].t.toString();
+      for (const r of reps) {
+        expect(r.t.toString(), `seed ${seed} round ${round}`).toBe(final);
+        expect(final.includes(r.word), `seed ${seed} round ${round}: ${r.word} in ${final}`).toBe(true);
+      }
+    }
+  });
+});
