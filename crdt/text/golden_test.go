@@ -407,7 +407,7 @@ func goldenDecodes(scripts []goldenScript) []goldenDecode {
 	var inputs [][]byte
 	for _, s := range seeds {
 		inputs = append(inputs, s)
-		for range 6 {
+		for range 16 {
 			m := bytes.Clone(s)
 			switch rng.IntN(4) {
 			case 0:

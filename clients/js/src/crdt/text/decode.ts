@@ -51,27 +51,39 @@ export function malformed(detail: string, code: 'Malformed' | 'Counter' | 'TooMa
   return new TextError(code, `malformed delta: ${detail}`, true);
 }
 
-/** Reads LEB128 varints, refusing a non-minimal or overlong form. Values past 2^53 come back inexact (and are refused by every bound). */
+/**
+ * Reads LEB128 varints, refusing a non-minimal or overlong form. Like Go's
+ * reader the first error sticks (err) and reads return 0 after it, so the
+ * decoder refuses an input for the same reason Go does. Values past 2^53
+ * come back inexact (and are refused by every bound).
+ */
 export class Varints {
   off = 0;
+  err: string | undefined;
   constructor(private readonly b: Uint8Array) {}
 
   next(): number {
     const b = this.b;
+    if (this.err !== undefined) return 0;
     if (this.off < b.length && b[this.off] < 0x80) return b[this.off++];
     let x = 0;
     let mul = 1;
     for (let shift = 0; ; shift += 7) {
-      if (this.off >= b.length) throw malformed('run column: varint runs past the end');
+      if (this.off >= b.length) return this.fail('varint runs past the end');
       const c = b[this.off++];
-      if (shift === 63 && c > 1) throw malformed('run column: varint longer than needed or than 64 bits');
+      if (shift === 63 && c > 1) return this.fail('varint longer than needed or than 64 bits');
       x += (c & 0x7f) * mul;
       mul *= 128;
       if (c < 0x80) {
-        if (c === 0 && shift > 0) throw malformed('run column: varint longer than needed or than 64 bits');
+        if (c === 0 && shift > 0) return this.fail('varint longer than needed or than 64 bits');
         return x;
       }
     }
+  }
+
+  private fail(why: string): number {
+    this.err = why;
+    return 0;
   }
 
   done(): boolean {
@@ -149,7 +161,7 @@ function decodeBody(r: Reader, maxItems: number): Delta {
   let prevLast = 0;
   let items = 0;
   let textOff = 0;
-  for (let i = 0; !v.done(); i++) {
+  for (let i = 0; !v.done() && v.err === undefined; i++) {
     const h = v.next();
     const flags = h % 64;
     const n = Math.floor(h / 64);
@@ -163,7 +175,8 @@ function decodeBody(r: Reader, maxItems: number): Delta {
     if (f.lf === leftOwn) {
       if ((flags & flagNewReplica) !== 0) throw notCanonical(`run ${i} derives its replica but names one`);
       const back = v.next();
-      if (back >= i) throw malformed(`run ${i} continues a run before the first`);
+      if (v.err === undefined && back >= i) throw malformed(`run ${i} continues a run before the first`);
+      if (v.err !== undefined) break;
       const j = i - 1 - back;
       f.back = i - j;
       rep = reps[j];
@@ -173,7 +186,7 @@ function decodeBody(r: Reader, maxItems: number): Delta {
       if (counter > MaxCounter) throw malformed(`run ${i} continues past the last counter`, 'Counter');
     } else if ((flags & flagNewReplica) !== 0) {
       rep = v.next();
-      if (i > 0 && rep === prevRep) throw notCanonical(`run ${i} names the previous run's replica`);
+      if (i > 0 && rep === prevRep && v.err === undefined) throw notCanonical(`run ${i} names the previous run's replica`);
       const delta = unzigzag(v.next());
       if (delta < 0 || delta >= MaxCounter) throw malformed(`run ${i} starts at counter 1+${delta}`, 'Counter');
       counter = 1 + delta;
@@ -188,6 +201,7 @@ function decodeBody(r: Reader, maxItems: number): Delta {
       }
       counter = base + delta;
     }
+    if (v.err !== undefined) break;
     const replica = replicaAt(rep);
     if (len - 1 > MaxCounter - counter) throw malformed(`run ${i} of ${len} items at counter ${counter}`, 'Counter');
     const run: Run = { id: { replica, counter }, len, text: '', left, right: { replica: '', counter: 0 } };
@@ -212,6 +226,7 @@ function decodeBody(r: Reader, maxItems: number): Delta {
     prevRep = rep;
     prevLast = counter + len - 1;
   }
+  if (v.err !== undefined) throw malformed(`run column: ${v.err}`);
   if (textOff !== text.length) throw malformed('text column has bytes past the last run');
   const p = new Plan(runs);
   const ov = p.overlap();
@@ -257,6 +272,7 @@ function decodeBody(r: Reader, maxItems: number): Delta {
 function readDot(v: Varints, replicaAt: (i: number) => ReplicaID): Dot {
   const ridx = v.next();
   const c = v.next();
+  if (v.err !== undefined) throw malformed(`run column: ${v.err}`);
   const replica = replicaAt(ridx);
   if (c === 0 || c > MaxCounter) throw malformed(`origin counter ${c}`, 'Counter');
   return { replica, counter: c };

@@ -72,6 +72,7 @@ function load(r: Reader): Text {
   let lv = 0;
   let textOff = 0;
   for (let i = 0; !v.done(); i++) {
+    if (v.err !== undefined) break;
     const h = v.next();
     const flags = h % 64;
     const len = Math.floor(h / 64);
@@ -130,6 +131,7 @@ function load(r: Reader): Text {
         rat = v.next();
       }
     }
+    if (v.err !== undefined) break;
     let content = '';
     if ((flags & flagContent) !== 0) {
       let end = textOff;
@@ -148,6 +150,7 @@ function load(r: Reader): Text {
     later.push(lk, lrep, lat, rk, rrep, rat);
     lv += n;
   }
+  if (v.err !== undefined) throw malformed(`run column: ${v.err}`);
   if (textOff !== text.length) throw malformed('text column has bytes past the last run');
   if (!ids.sortCounters()) throw malformed('dots repeat', 'Overlap');
   const resolve = (kind: number, rep: number, at: number, i: number): number => {
