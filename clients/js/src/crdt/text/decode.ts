@@ -29,9 +29,9 @@ import { compareReplicas } from './ids';
 import { maxItems as maxLocalItems } from './text';
 
 /** Decoding limits for what a client sends (Go: text.DeltaLimits). */
-export const TextDeltaLimits: Readonly<Required<Limits>> = Object.freeze({ maxBytes: 1 << 20, maxDepth: 8 });
+export const TextDeltaLimits: Readonly<Required<Limits>> = { maxBytes: 1048576, maxDepth: 8 }; // 1 MiB
 /** Decoding limits for a stored or transferred whole text (Go: text.StateLimits). */
-export const TextStateLimits: Readonly<Required<Limits>> = Object.freeze({ maxBytes: 64 << 20, maxDepth: 8 });
+export const TextStateLimits: Readonly<Required<Limits>> = { maxBytes: 67108864, maxDepth: 8 }; // 64 MiB
 
 /**
  * How many items (code points, deleted ones included) a delta decoded under

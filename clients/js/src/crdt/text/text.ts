@@ -23,7 +23,7 @@ import { compareReplicas, Ids, none } from './ids';
 import { Cursor, Span, Tree, unitOffset, type TreeNode } from './tree';
 
 /** Bounds the items one replica holds, deleted ones included (Go keeps lvs in an int32). */
-export const maxItems = 2 ** 31 - 1;
+export const maxItems = 2147483647; // 2^31 - 1
 
 /**
  * A stable position: a caret that stays on its character while others
