@@ -7,7 +7,7 @@ import { TextError } from './errors';
 import { compareReplicas } from './ids';
 
 /** The zero dot: no item (the start as a left origin, the end as a right one). */
-export const noDot: Dot = { replica: "", counter: 0 };
+export const noDot: Dot = { replica: '', counter: 0 };
 
 export function isNoDot(d: Dot): boolean {
   return d.counter === 0 && d.replica === '';
