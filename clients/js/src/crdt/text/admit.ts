@@ -1,10 +1,10 @@
 // Admission: what a server checks before it merges a client's text delta.
 
 import type { Dot, ReplicaID } from '../dot';
-import { checkDead, dotStr, isNoDot, parentOf, Plan, sameDotOrNone, type Delta, type Run } from './delta';
+import { advance, checkDead, dotStr, isNoDot, parentOf, Plan, sameDotOrNone, type Delta, type Run } from './delta';
 import { TextError } from './errors';
 import { none } from './ids';
-import { advance, type Text } from './text';
+import type { Text } from './text';
 
 /**
  * Checks a delta a client sent as sender before t merges it: it may insert

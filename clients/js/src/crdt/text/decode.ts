@@ -6,7 +6,6 @@ import { decodeUtf8, Reader } from '../../msgpackx/reader';
 import { MaxCounter, type Dot, type ReplicaID } from '../dot';
 import { checkRun, continues, Plan, type Dead, type Delta, type Run } from './delta';
 import {
-  flagBits,
   flagContent,
   flagNewReplica,
   FormatVersion,
@@ -25,8 +24,8 @@ import {
   unionDead,
 } from './encode';
 import { asMalformed, TextError } from './errors';
-import { compareReplicas } from './ids';
-import { maxItems as maxLocalItems } from './text';
+import { compareReplicas, maxItems as maxLocalItems } from './ids';
+
 
 /** Decoding limits for what a client sends (Go: text.DeltaLimits). */
 export const TextDeltaLimits: Readonly<Required<Limits>> = { maxBytes: 1048576, maxDepth: 8 }; // 1 MiB

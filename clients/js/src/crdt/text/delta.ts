@@ -227,4 +227,13 @@ export function continues(a: Run, b: Run): boolean {
   );
 }
 
+/** The UTF-16 offset n code points after off in s (or the end of s). */
+export function advance(s: string, off: number, n: number): number {
+  for (; n > 0 && off < s.length; n--) {
+    const c = s.charCodeAt(off);
+    off += c >= 0xd800 && c <= 0xdbff ? 2 : 1;
+  }
+  return off;
+}
+
 export type { Range };

@@ -6,6 +6,9 @@ import { Context, type Range } from '../context';
 /** "No item": the start of the text as a left origin, its end as a right one. */
 export const none = -1;
 
+/** Bounds the items one replica holds, deleted ones included (Go keeps lvs in an int32). */
+export const maxItems = 2147483647; // 2^31 - 1
+
 /** A run of local versions with consecutive counters of one replica. */
 interface LvRun {
   lv: number;

@@ -3,27 +3,24 @@
 import { Context } from '../context';
 import { MaxCounter, type Dot, type ReplicaID } from '../dot';
 import {
+  advance,
   checkDead,
-  checkRun,
   codePoints,
-  covers,
   isNoDot,
-  lastDot,
   noDot,
   normalizeDead,
   Plan,
-  sameDotOrNone,
   dotStr,
   type Dead,
   type Delta,
   type Run,
 } from './delta';
 import { TextError } from './errors';
-import { compareReplicas, Ids, none } from './ids';
+import { checkDelta, checkOneRun, runItems } from './check';
+import { compareReplicas, Ids, maxItems, none } from './ids';
+import { deltaSince, dotOf, walk } from './since';
 import { Cursor, Span, Tree, unitOffset, type TreeNode } from './tree';
 
-/** Bounds the items one replica holds, deleted ones included (Go keeps lvs in an int32). */
-export const maxItems = 2147483647; // 2^31 - 1
 
 /**
  * A stable position: a caret that stays on its character while others
@@ -102,8 +99,7 @@ export class Text {
 
   /** @internal The dot of item lv, noDot for none. */
   dotOf(lv: number): Dot {
-    if (lv === none) return noDot;
-    return { replica: this.ids.replicas[this.ids.repAt(lv)], counter: this.ids.counterAt(lv) };
+    return dotOf(this.ids, lv);
   }
 
   /** @internal The item of dot d: none for noDot, undefined when unknown. */
@@ -115,7 +111,7 @@ export class Text {
 
   /** @internal Calls fn for every span in document order. */
   walk(fn: (s: Span) => void): void {
-    for (let l: TreeNode | null = this.tree.first; l !== null; l = l.next) for (const s of l.spans) fn(s);
+    walk(this.tree, fn);
   }
 
   /**
@@ -451,80 +447,12 @@ export class Text {
 
   /** @internal Validates d against this replica without changing either; returns the integration order. */
   check(d: Delta): Plan {
-    const runs = d.runs;
-    for (const r of runs) checkRun(r);
-    const dead = needsDead(d);
-    const p = new Plan(runs);
-    const ov = p.overlap();
-    if (ov) throw new TextError('Overlap', `runs of one delta overlap: ${dotStr(runs[ov[0]].id)} and ${dotStr(runs[ov[1]].id)}`);
-    const deps: [number, number][] = [];
-    for (let i = 0; i < runs.length; i++) {
-      const r = runs[i];
-      const dep: [number, number] = [-1, -1];
-      [r.left, r.right].forEach((o, k) => {
-        if (isNoDot(o)) return;
-        const j = p.find(o);
-        if (j === i) throw new TextError('OriginCycle', `origins of the delta's runs form a cycle: run ${dotStr(r.id)} has an origin inside itself`);
-        if (j >= 0) dep[k] = j;
-        else if (!this.ids.knows(o.replica, o.counter)) {
-          throw new TextError('MissingOrigin', `origin is neither known nor in the delta: ${dotStr(o)} (run ${dotStr(r.id)})`);
-        }
-      });
-      deps.push(dep);
-      if (r.text === '' && !covers(dead, r.id.replica, r.id.counter, r.id.counter + r.len - 1)) {
-        throw new TextError('NoContent', `run without content is not deleted: run ${dotStr(r.id)}`);
-      }
-    }
-    // Depth-first, iteratively: a hostile delta could chain a million runs.
-    const state = new Uint8Array(runs.length); // 0 unseen, 1 active, 2 done
-    const order: number[] = [];
-    const stack: number[] = [];
-    for (const i of p.sorted) {
-      if (state[i] !== 0) continue;
-      stack.length = 0;
-      stack.push(i);
-      state[i] = 1;
-      while (stack.length > 0) {
-        const top = stack[stack.length - 1];
-        let pushed = false;
-        for (const dep of deps[top]) {
-          if (dep < 0) continue;
-          if (state[dep] === 1) throw new TextError('OriginCycle', `origins of the delta's runs form a cycle: through run ${dotStr(runs[dep].id)}`);
-          if (state[dep] === 0) {
-            state[dep] = 1;
-            stack.push(dep);
-            pushed = true;
-            break;
-          }
-        }
-        if (!pushed) {
-          stack.pop();
-          state[top] = 2;
-          order.push(top);
-        }
-      }
-    }
-    p.order = order;
-    return p;
+    return checkDelta(this.ids, d);
   }
 
   /** @internal Validates a delta of one run, the common case, without a plan. */
   checkOne(d: Delta): void {
-    const r = d.runs[0];
-    checkRun(r);
-    const last = r.id.counter + r.len - 1;
-    for (const o of [r.left, r.right]) {
-      if (isNoDot(o)) continue;
-      if (o.replica === r.id.replica && o.counter >= r.id.counter && o.counter <= last) {
-        throw new TextError('OriginCycle', `origins of the delta's runs form a cycle: run ${dotStr(r.id)} has an origin inside itself`);
-      }
-      if (!this.ids.knows(o.replica, o.counter)) {
-        throw new TextError('MissingOrigin', `origin is neither known nor in the delta: ${dotStr(o)} (run ${dotStr(r.id)})`);
-      }
-    }
-    if (r.text === '' && !covers(needsDead(d), r.id.replica, r.id.counter, last)) {
-      throw new TextError('NoContent', `run without content is not deleted: run ${dotStr(r.id)}`);
-    }
+    checkOneRun(this.ids, d);
   }
 
   /**
@@ -665,58 +593,13 @@ export class Text {
     }
   }
 
-  // ---- catching up ----
-
   /**
    * What a replica that has seen the inserts in have (undefined: nothing)
    * lacks: the runs of every item not in have, in document order, and every
    * deleted dot. deltaSince() is the whole state.
    */
   deltaSince(have?: Context): Delta {
-    const runs: Run[] = [];
-    this.walk((s) => {
-      const replica = this.ids.replicas[this.ids.repAt(s.lv)];
-      const c = this.ids.counterAt(s.lv);
-      const hi = c + s.n - 1;
-      const known = have ? have.ranges(replica) : [];
-      let i = 0; // the first known range ending at or after c
-      let hiIdx = known.length;
-      while (i < hiIdx) {
-        const m = (i + hiIdx) >>> 1;
-        if (known[m].hi >= c) hiIdx = m;
-        else i = m + 1;
-      }
-      const content = s.text;
-      let off = 0;
-      for (let lo = c; lo <= hi; ) {
-        let end = hi;
-        if (i < known.length && known[i].lo <= hi) {
-          if (known[i].lo <= lo) {
-            const skip = Math.min(known[i].hi, hi) - lo + 1;
-            off = advance(content, off, skip);
-            lo += skip;
-            i++;
-            continue;
-          }
-          end = known[i].lo - 1;
-        }
-        const r: Run = {
-          id: { replica, counter: lo },
-          len: end - lo + 1,
-          text: '',
-          left: lo === c ? this.dotOf(s.left) : { replica, counter: lo - 1 },
-          right: this.dotOf(s.right),
-        };
-        if (!s.dead) {
-          const next = advance(content, off, end - lo + 1);
-          r.text = content.slice(off, next);
-          off = next;
-        }
-        appendRun(runs, r);
-        lo = end + 1;
-      }
-    });
-    return { runs, deleted: this.deadRanges() };
+    return deltaSince(this.tree, this.ids, this.deadRanges(), have);
   }
 
   // ---- anchors ----
@@ -740,51 +623,6 @@ export class Text {
     const { leaf, idx } = this.tree.locate(lv);
     return leaf.spans[idx].dead ? p : p + 1;
   }
-}
-
-/** The deleted ranges as a context if a run without content needs them. */
-export function needsDead(d: Delta): Context | undefined {
-  for (const r of d.runs) {
-    if (r.text === '') {
-      const c = new Context();
-      for (const x of d.deleted) c.addRange(x.replica, { lo: x.lo, hi: x.hi });
-      return c;
-    }
-  }
-  return undefined;
-}
-
-function runItems(runs: readonly Run[]): number {
-  let n = 0;
-  for (const r of runs) if ((n += r.len) > maxItems) return maxItems + 1;
-  return n;
-}
-
-/** The UTF-16 offset n code points after off in s (or the end of s). */
-export function advance(s: string, off: number, n: number): number {
-  for (; n > 0 && off < s.length; n--) {
-    const c = s.charCodeAt(off);
-    off += c >= 0xd800 && c <= 0xdbff ? 2 : 1;
-  }
-  return off;
-}
-
-/** Adds r to runs, folding it into the last run when it continues it. */
-function appendRun(runs: Run[], r: Run): void {
-  const p = runs[runs.length - 1];
-  if (
-    p !== undefined &&
-    p.id.replica === r.id.replica &&
-    p.id.counter + p.len === r.id.counter &&
-    sameDotOrNone(r.left, lastDot(p)) &&
-    sameDotOrNone(r.right, p.right) &&
-    (p.text === '') === (r.text === '')
-  ) {
-    p.len += r.len;
-    p.text += r.text;
-    return;
-  }
-  runs.push(r);
 }
 
 export { unitOffset };
