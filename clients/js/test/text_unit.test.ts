@@ -337,3 +337,17 @@ describe('text intention properties', () => {
     }
   });
 });
+
+describe('text fields as the workflow document embeds them', () => {
+  it('reads the text encodings of docs/PROTOCOL.md "Text fields in the document"', () => {
+    const typed = decodeDelta(Buffer.from('019491a5616c696365c40343000aa2686990', 'hex'));
+    expect(typed.runs).toEqual([{ id: { replica: 'alice', counter: 6 }, len: 2, text: 'hi', left: { replica: '', counter: 0 }, right: { replica: '', counter: 0 } }]);
+    expect(hex(encodeDelta(typed))).toBe('019491a5616c696365c40343000aa2686990');
+    const del = decodeDelta(Buffer.from('019491a5616c696365c400a0919200920600', 'hex'));
+    expect(del).toEqual({ runs: [], deleted: [{ replica: 'alice', lo: 6, hi: 6 }] });
+    const t = new Text();
+    t.merge(typed);
+    t.merge(del);
+    expect(t.toString()).toBe('i');
+  });
+});
