@@ -288,6 +288,9 @@ describe('TextBinding', () => {
     expect(alice.value.includes('BOB') && alice.value.includes('alice')).toBe(true);
     expect(aliceSel).toEqual({ start: 0, end: 2 });
     expect(alice.input(alice.value)).toEqual([]);
+    // A stale selection past the end is clamped, not refused.
+    const more = bob.input(bob.value + '.');
+    expect(send(bob, alice, more, { start: 999, end: 999 })).toEqual({ start: alice.value.length - 1, end: alice.value.length - 1 });
   });
 });
 

@@ -62,8 +62,10 @@ export class TextBinding {
    */
   remote(d: Delta, sel: Selection): RemoteUpdate {
     const before = this.text.toString();
-    const a = this.text.anchor(utf16ToCodePoint(before, sel.start));
-    const b = this.text.anchor(utf16ToCodePoint(before, sel.end));
+    // An editor may report a selection past the end (a stale one): clamp it.
+    const clamp = (x: number) => Math.max(0, Math.min(before.length, x));
+    const a = this.text.anchor(utf16ToCodePoint(before, clamp(sel.start)));
+    const b = this.text.anchor(utf16ToCodePoint(before, clamp(sel.end)));
     const changes = this.text.mergeChanges(d);
     const value = this.text.toString();
     return {
