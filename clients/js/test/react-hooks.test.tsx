@@ -7,7 +7,7 @@
 import { act, memo, StrictMode, useRef, type ReactNode } from 'react';
 import { createRoot, type Root } from 'react-dom/client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FlowsyncClient, FlowsyncError, type FlowsyncClientOptions } from '../src/index';
+import { FlowsyncClient, FlowsyncError, type FlowsyncClientOptions, type View } from '../src/index';
 import {
   FlowsyncProvider,
   useBlock,
@@ -23,6 +23,7 @@ import { apply } from '../src/workflow/builder';
 import { Doc } from '../src/workflow/doc';
 import { parseOp } from '../src/workflow/parse';
 import { FrameType, type RosterEntry as WireRosterEntry } from '../src/protocol';
+import { FlowsyncStore } from '../src/react/store';
 import { ScriptedServer, type ScriptedSocket } from './scripted';
 import { waitFor } from './helpers';
 
@@ -214,6 +215,43 @@ describe('re-renders only what changed', () => {
     remote('update-name', 'block', { id: 'b', name: 'Beta' });
     // Three components (the list, two blocks) read the view: two rebuilds, one per delta.
     expect(views).toBe(2);
+  });
+
+  it('a rebuilt view keeps the objects of what did not change', async () => {
+    const { client, ws } = await joined();
+    const seen: View[] = [];
+    function Whole() {
+      seen.push(useWorkflow());
+      return null;
+    }
+    mount(
+      <FlowsyncProvider client={client}>
+        <Whole />
+      </FlowsyncProvider>,
+    );
+    const remote = remoteWindow(ws, client);
+    remote('update-name', 'block', { id: 'a', name: 'Alpha' });
+    const [before, after] = seen.slice(-2);
+    expect(after).not.toBe(before);
+    expect(after.blocks.a.name).toBe('Alpha');
+    expect(after.blocks.b).toBe(before.blocks.b);
+    expect(after.blocks.a.position).toBe(before.blocks.a.position);
+    expect(after.variables).toBe(before.variables);
+    expect(after.order).toBe(before.order);
+
+    // The store shares too (once per change, so each hook's own sharing
+    // finds its slice unchanged by identity, without walking it).
+    const store = new FlowsyncStore(client);
+    const off = store.view.subscribe(() => {});
+    const v1 = store.view.get();
+    remote('update-name', 'block', { id: 'b', name: 'Beta' });
+    const v2 = store.view.get();
+    expect(v2.blocks.b.name).toBe('Beta');
+    expect(v2.blocks.a).toBe(v1.blocks.a);
+    expect(store.view.get()).toBe(v2);
+    expect(store.view.computations).toBe(2);
+    off();
+    expect(store.view.listening).toBe(0);
   });
 });
 
