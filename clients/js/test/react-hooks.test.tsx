@@ -217,6 +217,40 @@ describe('re-renders only what changed', () => {
     expect(views).toBe(2);
   });
 
+  it('mounting many rows builds the view once, not once per row', async () => {
+    const { client } = await joined();
+    const blocks = Array.from({ length: 200 }, (_, i) => ({ id: `m${i}`, type: 'agent', name: `M${i}`, position: { x: i, y: 0 } }));
+    client.applyWire('batch-add-blocks', 'blocks', { blocks });
+    let views = 0;
+    const view = client.view.bind(client);
+    client.view = () => {
+      views++;
+      return view();
+    };
+    const renders = new Renders();
+    const el = mount(
+      <FlowsyncProvider client={client}>
+        <BlockList renders={renders} />
+      </FlowsyncProvider>,
+    );
+    expect(el.querySelectorAll('li')).toHaveLength(202);
+    // Once for the first render; React's check after subscribing reuses it.
+    expect(views).toBe(1);
+  });
+
+  it('a store read outside React sees every change, and stops listening at the end of the task', async () => {
+    const { client } = await joined();
+    const store = new FlowsyncStore(client);
+    expect(store.view.get().blocks.a.name).toBe('A');
+    client.applyWire('update-name', 'block', { id: 'a', name: 'Now' });
+    expect(store.view.get().blocks.a.name).toBe('Now');
+    expect(store.view.watching).toBe(true);
+    await Promise.resolve();
+    expect(store.view.watching).toBe(false);
+    client.applyWire('update-name', 'block', { id: 'a', name: 'Later' });
+    expect(store.view.get().blocks.a.name).toBe('Later');
+  });
+
   it('a rebuilt view keeps the objects of what did not change', async () => {
     const { client, ws } = await joined();
     const seen: View[] = [];

@@ -31,11 +31,13 @@ export interface FlowsyncPresence {
 }
 
 /**
- * Topic is one external store over the client: it listens to the client's
- * events only while a component listens to it (so an unmounted tree leaves
- * no listener behind), recomputes its value at most once per change, and
- * shares structure with the previous value, so the value is the same object
- * until something in it changed.
+ * Topic is one external store over the client. It listens to the client's
+ * events while a component listens to it, and for the rest of the task in
+ * which its value was read without one (the first render reads before React
+ * subscribes): so a change is never missed, an unmounted tree leaves no
+ * listener behind, and the value is computed at most once per change
+ * however many components read it. Each value shares structure with the
+ * previous one, so it is the same object until something in it changed.
  */
 export class Topic<T> {
   private readonly listeners = new Set<() => void>();
@@ -55,24 +57,23 @@ export class Topic<T> {
   /** subscribe is useSyncExternalStore's subscribe: fn is called after every change. */
   readonly subscribe = (fn: () => void): (() => void) => {
     this.listeners.add(fn);
-    if (this.listeners.size === 1) {
-      // What happened while nobody listened is unknown: recompute (sharing
-      // keeps the value's identity if nothing changed).
-      this.dirty = true;
-      this.offs = this.events.map((e) => this.client.on(e, this.changed));
-    }
+    this.watch();
     return () => {
-      if (!this.listeners.delete(fn) || this.listeners.size > 0) return;
-      for (const off of this.offs) off();
-      this.offs = [];
+      if (this.listeners.delete(fn) && this.listeners.size === 0) this.unwatch();
     };
   };
 
   /** get is useSyncExternalStore's getSnapshot: the current value, the same object while nothing changed. */
   readonly get = (): T => {
-    // Unsubscribed, nothing reports changes: recompute every time (the
-    // sharing still returns the same object when nothing changed).
-    if (this.dirty || this.listeners.size === 0) {
+    if (this.offs.length === 0 && this.events.length > 0) {
+      this.watch();
+      // Read outside a subscription: watch until the end of the task, when
+      // React has subscribed (or the reader did not need it).
+      queueMicrotask(() => {
+        if (this.listeners.size === 0) this.unwatch();
+      });
+    }
+    if (this.dirty) {
       const next = this.compute();
       this.computations++;
       this.value = this.computed ? share(this.value, next) : next;
@@ -85,6 +86,24 @@ export class Topic<T> {
   /** listening reports how many components (or other subscribers) listen. */
   get listening(): number {
     return this.listeners.size;
+  }
+
+  /** watching reports whether the topic has listeners on the client. */
+  get watching(): boolean {
+    return this.offs.length > 0;
+  }
+
+  private watch(): void {
+    if (this.offs.length > 0) return;
+    // What happened while nothing watched is unknown: recompute (sharing
+    // keeps the value's identity if nothing changed).
+    this.dirty = true;
+    this.offs = this.events.map((e) => this.client.on(e, this.changed));
+  }
+
+  private unwatch(): void {
+    for (const off of this.offs) off();
+    this.offs = [];
   }
 
   private readonly changed = (): void => {
