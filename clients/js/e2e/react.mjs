@@ -3,7 +3,8 @@
 // SDK's React bindings, against a real server. Edits in one window show in
 // the other, the roster and the "who is editing which block" badges follow
 // presence, a rename of one block does not re-render the other block's row,
-// and both windows end with the same view, everything durable.
+// both windows end with the same view, everything durable, and an edit made
+// offline is counted by the status indicator and sent when back online.
 
 import { randomBytes } from 'node:crypto';
 import { canonical, waitFor } from './harness.mjs';
@@ -111,6 +112,23 @@ export async function testReactDemo({ browser, dev }, Win) {
   const v = views[0];
   assert(Object.keys(v.blocks).sort().join() === [a1, b1].sort().join(), `the view holds the two blocks: ${Object.keys(v.blocks)}`);
   assert(v.blocks[b1].name === 'Reviewer' && v.blocks[a1].subBlocks.prompt.value === 'summarize the ticket', 'the view holds the edits');
+
+  // Alice goes offline and edits: her indicator counts the pending edit,
+  // Bob's roster loses her; back online, Bob gets the edit.
+  await A.page.getByTestId('offline-toggle').check();
+  await A.waitStatus((s) => s.state === 'offline', 'offline');
+  // Her block is still open in her editor (clicking its row would close it).
+  assert(await A.page.evaluate(() => document.querySelector('[data-testid="block-editor"]')?.dataset.blockId) === a1, `alice's editor shows ${a1}`);
+  await A.page.getByTestId('editor-prompt').pressSequentially(' offline');
+  // One outbox entry per keystroke: " offline" is 8.
+  await waitFor(async () => (await A.page.getByTestId('status').textContent()) === 'offline (8 pending)', {
+    what: 'alice: the indicator counts the pending edits',
+    describe: () => A.page.getByTestId('status').textContent(),
+  });
+  await waitFor(async () => (await names(B)).length === 1, { what: 'bob: roster without alice while she is offline' });
+  await A.page.getByTestId('offline-toggle').uncheck();
+  await waitRow(B, a1, (r) => r.prompt === 'summarize the ticket offline', 'alice\'s offline edit after she is back');
+  await A.waitSaved();
 
   // Bob's window closes: Alice's roster drops him, and the badges go.
   await B.close();
