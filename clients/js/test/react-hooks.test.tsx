@@ -455,6 +455,43 @@ describe('provider lifecycle', () => {
     expect(server.sockets.every((s) => s.readyState === 3)).toBe(true);
   });
 
+  it('under StrictMode (effects run twice) one client stays open, and none after unmount', async () => {
+    const server = new ScriptedServer();
+    const opened: FlowsyncClient[] = [];
+    const open = FlowsyncClient.open;
+    FlowsyncClient.open = async (o) => {
+      const c = await open(o);
+      opened.push(c);
+      return c;
+    };
+    try {
+      const el = document.createElement('div');
+      document.body.append(el);
+      const root = createRoot(el);
+      const renders = new Renders();
+      act(() =>
+        root.render(
+          <StrictMode>
+            <FlowsyncProvider options={{ ...base, WebSocket: server.WebSocket }}>
+              <Status renders={renders} />
+            </FlowsyncProvider>
+          </StrictMode>,
+        ),
+      );
+      await act(async () => {
+        await waitFor('both clients opened', () => opened.length === 2);
+      });
+      expect(el.querySelector('[data-testid="status"]')!.textContent).toMatch(/^offline /);
+      await waitFor('the first client closed', () => opened.filter((c) => c.status().state === 'closed').length === opened.length - 1);
+      expect(opened).toHaveLength(2);
+      expect(opened.filter((c) => c.status().state !== 'closed')).toHaveLength(1);
+      act(() => root.unmount());
+      await waitFor('every client closed', () => opened.every((c) => c.status().state === 'closed'));
+    } finally {
+      FlowsyncClient.open = open;
+    }
+  });
+
   it('a client that finishes opening after unmount is closed at once', async () => {
     const server = new ScriptedServer();
     const opened: FlowsyncClient[] = [];
