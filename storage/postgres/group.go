@@ -37,8 +37,8 @@ const (
 
 	lockManySharedSQL = `SELECT count(pg_advisory_xact_lock_shared($1::int4, hashtext(w))) FROM unnest($2::text[]) AS t(w)`
 	deletedManySQL    = `SELECT workflow_id FROM flowsync_deleted WHERE workflow_id = ANY($1::text[])`
-	insertManySQL     = `INSERT INTO flowsync_log (workflow_id, delta_hash, delta)
-SELECT w, h, d FROM unnest($1::text[], $2::bytea[], $3::bytea[]) AS t(w, h, d)
+	insertManySQL     = `INSERT INTO flowsync_log (workflow_id, delta_hash, delta, ops)
+SELECT w, h, d, n FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::int4[]) AS t(w, h, d, n)
 WHERE NOT EXISTS (SELECT 1 FROM flowsync_deleted x WHERE x.workflow_id = t.w)
 ON CONFLICT (workflow_id, delta_hash) DO NOTHING`
 )
@@ -49,8 +49,10 @@ type appendReq struct {
 	workflowID string
 	hashes     [][]byte // distinct within the request
 	raws       [][]byte
+	ops        []int32 // operations each row covers (storage.Delta.Ops)
 	bytes      int
 	calls      int        // deltas the caller passed, duplicates included (Stats.DeltasAppended)
+	opsCalled  int64      // operations those deltas cover (Stats.OpsAppended)
 	done       chan error // buffered: the committer never blocks on it
 }
 
@@ -149,6 +151,7 @@ func (c *committer) write(group []*appendReq) {
 	ids := make([]string, 0, len(live))
 	var wfs []string
 	var hashes, raws [][]byte
+	var ops []int32
 	seen := make(map[string]map[[sha256.Size]byte]bool, len(live))
 	for _, r := range live {
 		if seen[r.workflowID] == nil {
@@ -164,6 +167,7 @@ func (c *committer) write(group []*appendReq) {
 			wfs = append(wfs, r.workflowID)
 			hashes = append(hashes, h)
 			raws = append(raws, r.raws[i])
+			ops = append(ops, r.ops[i])
 		}
 	}
 	slices.Sort(ids)
@@ -188,7 +192,7 @@ func (c *committer) write(group []*appendReq) {
 			}
 			return rows.Err()
 		})
-		b.Queue(insertManySQL, wfs, hashes, raws).Exec(func(ct pgconn.CommandTag) error {
+		b.Queue(insertManySQL, wfs, hashes, raws, ops).Exec(func(ct pgconn.CommandTag) error {
 			inserted = ct.RowsAffected()
 			return nil
 		})
@@ -222,6 +226,7 @@ func (c *committer) write(group []*appendReq) {
 		}
 		st.Appends.Add(1)
 		st.DeltasAppended.Add(int64(r.calls))
+		st.OpsAppended.Add(r.opsCalled)
 		r.done <- nil
 	}
 }

@@ -55,6 +55,7 @@ func RunWithOptions(t *testing.T, newStore func() storage.Store, opts Options) {
 		{"Locks", testLocks},
 	}
 	tests = append(tests, snapshotTests(opts)...)
+	tests = append(tests, batchRowTests(opts)...)
 	tests = append(tests, keyTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
