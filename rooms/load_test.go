@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
 	"github.com/flowsync/flowsync/storage"
@@ -101,13 +103,19 @@ func durableLoad(b *testing.B, kind string, nRooms int) {
 		rate = v
 	}
 	var store storage.Store
+	var pg *pgx.Conn // Postgres: WAL and log rows
 	switch kind {
 	case "postgres":
-		st, err := postgres.Open(context.Background(), postgres.Config{URL: pgtest.Schema(b)})
+		url := pgtest.Schema(b)
+		st, err := postgres.Open(context.Background(), postgres.Config{URL: url})
 		if err != nil {
 			b.Fatal(err)
 		}
 		store = st
+		if pg, err = pgx.Connect(context.Background(), url); err != nil {
+			b.Fatal(err)
+		}
+		defer pg.Close(context.Background())
 	case "bolt":
 		st, err := bolt.Open(bolt.Config{Path: b.TempDir() + "/load.db"})
 		if err != nil {
@@ -166,6 +174,13 @@ func durableLoad(b *testing.B, kind string, nRooms int) {
 		}
 	}
 
+	var lsn string
+	if pg != nil {
+		if err := pg.QueryRow(context.Background(), `SELECT pg_current_wal_lsn()::text`).Scan(&lsn); err != nil {
+			b.Fatal(err)
+		}
+	}
+
 	// Pace: every 5 ms each room submits its share. A ticker, not sleeps:
 	// a late tick does not push every later one back.
 	const tick = 5 * time.Millisecond
@@ -218,4 +233,19 @@ func durableLoad(b *testing.B, kind string, nRooms int) {
 	}
 	b.ReportMetric(float64(after.BytesWritten-before.BytesWritten)/ops, "written-B/op")
 	b.ReportMetric(float64(payload)/ops, "payload-B/op")
+	if appends := after.Appends - before.Appends; appends > 0 {
+		b.ReportMetric(float64(after.OpsAppended-before.OpsAppended)/float64(appends), "ops/append")
+	}
+	if pg != nil {
+		// pg_current_wal_lsn counts the whole server: a quiet one gives
+		// this run's WAL; rows are this schema's.
+		var wal, rows int64
+		err := pg.QueryRow(context.Background(), `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::int8,
+			(SELECT count(*) FROM flowsync_log)`, lsn).Scan(&wal, &rows)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(wal)/ops, "WAL-B/op")
+		b.ReportMetric(float64(rows), "log-rows")
+	}
 }

@@ -24,9 +24,12 @@ import (
 // and reports what the log cost: WAL bytes per operation (from
 // pg_current_wal_lsn, which counts the whole server: run it on a quiet
 // one), the log table's size (pg_total_relation_size, heap, index and
-// TOAST) at the end and at its largest, its live and dead rows, and the
-// rows written. rows=per-op is the layout before batch rows (one row per
-// operation), rows=per-write the current one (one row per write);
+// TOAST) at the end and at its largest, its live and dead rows, its
+// autovacuum runs, and the rows written. rows=per-op is the layout before
+// batch rows (one row per operation, the server's autovacuum settings),
+// rows=per-write the current one (one row per write, the log's own
+// autovacuum settings of migration 0006), and
+// rows=per-write/autovacuum=default the current rows with the server's;
 // baseline=per-op-tx is the per-operation-transaction design
 // (benchmarks/baseline: lock the workflow row, update it, insert the
 // operation, commit) on FLOWSYNC_GROWTH_BASELINE_EDITS edits (default
@@ -37,21 +40,31 @@ import (
 //	nice -n 10 go test -run '^$' -bench LogGrowth -benchtime 1000000x -timeout 30m ./storage/postgres
 func BenchmarkLogGrowth(b *testing.B) {
 	blocks := envInt("FLOWSYNC_GROWTH_BLOCKS", 4)
-	for _, perOp := range []bool{true, false} {
-		name := "rows=per-write"
-		if perOp {
-			name = "rows=per-op"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, c := range []struct {
+		name          string
+		perOp, resetAV bool
+	}{
+		{"rows=per-op", true, true},
+		{"rows=per-write/autovacuum=default", false, true},
+		{"rows=per-write", false, false},
+	} {
+		b.Run(c.name, func(b *testing.B) {
 			url := pgtest.Schema(b)
 			s := open(b, url)
 			defer s.Close()
 			conn := connect(b, url)
+			if c.resetAV {
+				// The layout before batch rows had the server's autovacuum
+				// settings; migration 0006 sets the log's own.
+				if _, err := conn.Exec(context.Background(), `ALTER TABLE flowsync_log RESET (autovacuum_vacuum_scale_factor, autovacuum_vacuum_threshold)`); err != nil {
+					b.Fatal(err)
+				}
+			}
 			g := storagetest.Growth{Edits: b.N, Workflows: 10, OpsPerWrite: 10, Interval: 10 * time.Millisecond,
-				SnapshotEvery: 1000, Blocks: blocks, PerOperation: perOp}
+				SnapshotEvery: 10 * time.Second, Blocks: blocks, PerOperation: c.perOp}
 			var maxSize, maxDead int64
 			sample := func(int64) {
-				size, _, dead := logTable(b, conn, "flowsync_log")
+				size, _, dead, _ := logTable(b, conn, "flowsync_log")
 				maxSize, maxDead = max(maxSize, size), max(maxDead, dead)
 			}
 			lsn := walLSN(b, conn)
@@ -59,13 +72,15 @@ func BenchmarkLogGrowth(b *testing.B) {
 			st := storagetest.PlayGrowth(b, s, g, max(b.N/20, 1), sample)
 			b.StopTimer()
 			wal := walSince(b, conn, lsn)
-			size, live, dead := logTable(b, conn, "flowsync_log")
+			size, live, dead, vacuums := logTable(b, conn, "flowsync_log")
 			b.ReportMetric(float64(wal)/float64(st.Edits), "WAL-B/op")
 			b.ReportMetric(float64(st.Rows), "rows-written")
+			b.ReportMetric(float64(st.Snapshots), "snapshots")
 			b.ReportMetric(float64(size)/1024, "table-KiB")
 			b.ReportMetric(float64(max(maxSize, size))/1024, "table-max-KiB")
 			b.ReportMetric(float64(live), "live-rows")
 			b.ReportMetric(float64(max(maxDead, dead)), "dead-rows-max")
+			b.ReportMetric(float64(vacuums), "autovacuums")
 			b.ReportMetric(float64(st.PayloadBytes)/float64(st.Edits), "payload-B/op")
 		})
 	}
@@ -140,7 +155,7 @@ func BenchmarkLogGrowth(b *testing.B) {
 			b.Fatal(err)
 		}
 		wal := walSince(b, conn, lsn)
-		size, live, _ := logTable(b, conn, "bench_workflow_op")
+		size, live, _, _ := logTable(b, conn, "bench_workflow_op")
 		b.ReportMetric(float64(wal)/float64(perWF*workflows), "WAL-B/op")
 		b.ReportMetric(float64(perWF*workflows), "rows-written")
 		b.ReportMetric(float64(size)/1024, "table-KiB")
@@ -184,15 +199,20 @@ func walSince(b *testing.B, conn *pgx.Conn, lsn string) int64 {
 	return n
 }
 
-// logTable returns the table's total size (heap, indexes, TOAST) and its
-// live and dead rows as the statistics collector last saw them.
-func logTable(b *testing.B, conn *pgx.Conn, table string) (size, live, dead int64) {
+// logTable returns the table's total size (heap, indexes, TOAST), its
+// live rows (counted), and its dead rows and autovacuum runs as the
+// statistics collector last saw them.
+func logTable(b *testing.B, conn *pgx.Conn, table string) (size, live, dead, vacuums int64) {
 	b.Helper()
-	err := conn.QueryRow(context.Background(), `SELECT pg_total_relation_size(c.oid), coalesce(s.n_live_tup, 0), coalesce(s.n_dead_tup, 0)
+	ctx := context.Background()
+	err := conn.QueryRow(ctx, `SELECT pg_total_relation_size(c.oid), coalesce(s.n_dead_tup, 0), coalesce(s.autovacuum_count, 0)
 FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
-WHERE c.oid = to_regclass($1)`, table).Scan(&size, &live, &dead)
+WHERE c.oid = to_regclass($1)`, table).Scan(&size, &dead, &vacuums)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return size, live, dead
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{table}.Sanitize()).Scan(&live); err != nil {
+		b.Fatal(err)
+	}
+	return size, live, dead, vacuums
 }

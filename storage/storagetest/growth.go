@@ -17,16 +17,15 @@ import (
 // like rooms under constant editing: each workflow's editors make
 // OpsPerWrite operations per Interval (a room's MinWriteInterval), and the
 // workflow writes, at most every Interval, the operations made since its
-// last write,
-// and snapshots every SnapshotEvery writes (a room under constant edits
-// snapshots every SnapshotMaxDelay). It measures what the log costs over
+// last write, and snapshots every SnapshotEvery (a room under constant
+// edits snapshots every SnapshotMaxDelay). It measures what the log costs over
 // a long run (BENCHMARKS.md "Storage": rows, table or file size, WAL).
 type Growth struct {
 	Edits         int           // operations in all
 	Workflows     int           // written concurrently, one goroutine each
 	OpsPerWrite   int           // operations per write of one workflow
 	Interval      time.Duration // between two writes of one workflow; 0: unpaced
-	SnapshotEvery int           // writes of a workflow between its snapshots; 0: never
+	SnapshotEvery time.Duration // between two snapshots of a workflow; 0: never
 	Blocks        int           // blocks per workflow the edits spread over
 	// PerOperation writes one row per operation (the layout before batch
 	// rows) instead of one row per write (the join of its operations).
@@ -83,7 +82,8 @@ func PlayGrowth(tb testing.TB, s storage.Store, g Growth, sampleEvery int, sampl
 				tick = t.C
 			}
 			start := time.Now()
-			n, nw := 0, 0
+			lastSnap := start
+			n := 0
 			for n < perWF {
 				// Editors do not wait for the store: what they did while
 				// the last write was in flight is the next write, as in a
@@ -122,11 +122,11 @@ func PlayGrowth(tb testing.TB, s storage.Store, g Growth, sampleEvery int, sampl
 					payload.Add(int64(len(d.Bytes())))
 				}
 				n += k
-				nw++
 				writes.Add(1)
 				rows.Add(int64(len(batch)))
 				total := edits.Add(int64(k))
-				if g.SnapshotEvery > 0 && nw%g.SnapshotEvery == 0 {
+				if g.SnapshotEvery > 0 && time.Since(lastSnap) >= g.SnapshotEvery {
+					lastSnap = time.Now()
 					if _, err := s.Snapshot(ctx, id, doc); err != nil {
 						errs <- err
 						return
