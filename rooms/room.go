@@ -84,7 +84,7 @@ type pendingDelta struct {
 	m       Member // nil for a delta of another node or of an Apply
 	opID    string
 	raw     []byte
-	delta   *workflow.Doc // raw decoded, merged (immutable): the writer joins the batch's (writebatch.go)
+	delta   *workflow.Doc // raw decoded, merged (immutable), for the writer's join; nil in a backlog (writebatch.go)
 	seq     uint64        // relayed in this frame or an earlier one (receipts.go)
 	applied time.Time
 	waiter  *durableWaiter // the Apply it belongs to, if any
@@ -822,6 +822,9 @@ func (rm *Room) applied(ms *memberState, opID string, raw []byte, delta *workflo
 // queueWrite queues a merged delta for the next store write.
 func (rm *Room) queueWrite(p pendingDelta) {
 	p.seq = rm.pendingSeq()
+	if rm.pendingBytes+rm.inflightBytes > keepDecodedBytes {
+		p.delta = nil // a backlog: the writer decodes it (writebatch.go)
+	}
 	rm.markSnapDirty()
 	rm.pending = append(rm.pending, p)
 	rm.pendingBytes += len(p.raw)

@@ -1,8 +1,6 @@
 package rooms
 
 import (
-	"slices"
-
 	"github.com/flowsync/flowsync/crdt/workflow"
 	"github.com/flowsync/flowsync/storage"
 )
@@ -54,17 +52,13 @@ func batchRows(deltas []*workflow.Doc, raws [][]byte) []storage.Delta {
 }
 
 // joinRow joins deltas into one row, or returns one row per delta when
-// the join is too large to be a row (or a delta's decoded form is missing,
-// which no caller does: writing the parts is always correct).
+// the join is too large to be a row. A delta whose decoded form the room
+// did not keep (see keepDecodedBytes) is decoded from its bytes here.
 func joinRow(deltas []*workflow.Doc, raws [][]byte) []storage.Delta {
 	if len(raws) == 1 {
 		return []storage.Delta{storage.NewDelta(raws[0])}
 	}
-	if !slices.Contains(deltas, nil) {
-		joined := workflow.New()
-		for _, d := range deltas {
-			joined.Merge(d)
-		}
+	if joined, ok := join(deltas, raws); ok {
 		if enc := joined.Encode(); len(enc) <= workflow.DeltaLimits.MaxBytes {
 			return []storage.Delta{storage.Merged(enc, len(raws))}
 		}
@@ -75,3 +69,27 @@ func joinRow(deltas []*workflow.Doc, raws [][]byte) []storage.Delta {
 	}
 	return rows
 }
+
+func join(deltas []*workflow.Doc, raws [][]byte) (*workflow.Doc, bool) {
+	joined := workflow.New()
+	for i, d := range deltas {
+		if d == nil {
+			var err error
+			// The room admitted these bytes: they decode. Should they
+			// not, the parts are written as they are, as before joins.
+			if d, err = workflow.Decode(raws[i], workflow.DeltaLimits); err != nil {
+				return nil, false
+			}
+		}
+		joined.Merge(d)
+	}
+	return joined, true
+}
+
+// keepDecodedBytes bounds the pending bytes a room keeps the decoded form
+// of for the writer's join. A decoded delta takes about eleven times its
+// encoding, and pending deltas pile up to MaxPendingBytes while the store
+// is down; past this bound the room keeps only the bytes and the writer
+// decodes them (off the loop) when the store is back. Below it, which is
+// every write while the store keeps up, nothing is decoded twice.
+const keepDecodedBytes = 1 << 20

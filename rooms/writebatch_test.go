@@ -156,10 +156,67 @@ func TestBatchRowsCutAtTheRowBound(t *testing.T) {
 		t.Fatalf("rows cover %d of %d operations, equal = %v", ops, len(deltas), got.Equal(doc))
 	}
 
-	// Without the decoded deltas the writer stores the parts as they are.
+	// A delta whose decoded form the room dropped (a backlog) is decoded
+	// by the writer and joined like the others.
 	maxRowInput = size
 	deltas[3] = nil
-	if rows := batchRows(deltas, raws); len(rows) != len(raws) {
-		t.Fatalf("%d rows for a batch missing a decoded delta, want one per delta (%d)", len(rows), len(raws))
+	rows = batchRows(deltas, raws)
+	if len(rows) != 1 || rows[0].Ops() != len(raws) {
+		t.Fatalf("%d rows for a batch missing a decoded delta, want 1 covering %d ops", len(rows), len(raws))
 	}
+	if d, err := workflow.Decode(rows[0].Bytes(), workflow.DeltaLimits); err != nil || !d.Equal(doc) {
+		t.Fatalf("the join with a re-decoded delta lost something (err %v)", err)
+	}
+}
+
+// A backlog past keepDecodedBytes (the store down) keeps only bytes for
+// its newer deltas; once the store is back, the writer decodes those and
+// joins the backlog into as few rows as the row bound allows, holding
+// every operation it acknowledges.
+func TestBacklogRowsJoinWhatTheRoomDidNotKeepDecoded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &rowStore{Store: memory.New(), failFirst: 1 << 30}
+		r := newRegistry(t, Config{MaxBatchDeltas: 100_000}, store)
+		a := member("a", "ra")
+		e := newEditor(t, r, "wf", a)
+		e.add()
+		long := string(make([]byte, 8<<10))
+		ops := 1
+		for written := 0; written < 2*keepDecodedBytes; ops++ {
+			d, err := e.doc.Apply(e.clock.Now(time.Now().UnixMilli()), workflow.UpdateName{ID: "a-b1", NewName: fmt.Sprint(ops, long)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw := d.Encode()
+			written += len(raw)
+			e.rm.SubmitDelta(a, fmt.Sprintf("op-x%d", ops), raw, d)
+			settle()
+		}
+		settle()
+		store.mu.Lock()
+		store.failFirst = 0
+		store.mu.Unlock()
+		advance(DefaultMaxRetryBackoff)
+		advance(DefaultMaxRetryBackoff)
+		if n := len(durableIDs(t, a)); n != ops {
+			t.Fatalf("%d ops acknowledged durable after the backlog, want %d", n, ops)
+		}
+		calls := store.appends()
+		last := calls[len(calls)-1]
+		covered := 0
+		for _, row := range last {
+			covered += row.Ops()
+		}
+		// Cut only at the row input bound (half a row's byte limit).
+		if most := 2*keepDecodedBytes/maxRowInput + 2; len(last) > most || covered < ops-1 {
+			t.Fatalf("the backlog was written as %d rows covering %d ops; want at most %d rows covering %d", len(last), covered, most, ops-1)
+		}
+		got, err := store.Load(context.Background(), "wf")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Equal(e.doc) {
+			t.Fatal("the stored backlog lacks operations")
+		}
+	})
 }
