@@ -17,3 +17,9 @@ func MigrateTo(ctx context.Context, url string, last int) error {
 	_, err = migrateTo(ctx, pool, last)
 	return err
 }
+
+// VacuumRuns returns how many vacuums of the log s completed.
+func VacuumRuns(s *Store) int64 { return s.vacuum.runs.Load() }
+
+// VacuumAfter is the trimmed rows that start a vacuum.
+const VacuumAfter = vacuumAfter

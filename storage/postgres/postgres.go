@@ -45,6 +45,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -93,7 +94,10 @@ type Store struct {
 
 	closed atomic.Bool
 	stats  storecodec.Counters
-	group  *committer // writes the appends of every workflow (group.go)
+	group  *committer     // writes the appends of every workflow (group.go)
+	vacuum vacuumer       // vacuum.go
+	bgMu   sync.Mutex     // orders a vacuum's start with Close
+	bg     sync.WaitGroup // background vacuums; Close waits for them
 }
 
 var (
@@ -160,6 +164,9 @@ func (s *Store) PoolStat() *pgxpool.Stat { return s.pool.Stat() }
 func (s *Store) Close() error {
 	if !s.closed.Swap(true) {
 		s.group.close()
+		s.bgMu.Lock()
+		s.bgMu.Unlock() //nolint:staticcheck // empty critical section: no vacuum registers after it
+		s.bg.Wait()
 		s.pool.Close()
 	}
 	return nil
@@ -355,6 +362,7 @@ func (s *Store) Snapshot(ctx context.Context, workflowID string, doc *workflow.D
 			s.stats.SnapshotBytes.Store(int64(len(frame)))
 			s.stats.BytesWritten.Add(int64(len(frame)))
 			s.stats.LogTrimmed.Add(trimmed)
+			s.trimmedRows(trimmed)
 			return st.version + 1, nil
 		}
 		// Another writer moved the version: read, join, retry.
