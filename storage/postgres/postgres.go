@@ -6,9 +6,11 @@
 //     committer goroutine writes every batch queued, whatever its
 //     workflow, with one INSERT ... SELECT FROM unnest(...) ON CONFLICT DO
 //     NOTHING, in one transaction sent as one pipelined batch plus COMMIT
-//     (two round trips), whatever the batch size. Log
-//     rows are keyed by (workflow_id, sha-256 of the delta), so a re-sent
-//     delta is not stored twice. No row is locked: the transaction takes a
+//     (two round trips), whatever the batch size. A room appends one
+//     row per write (the join of its operations' deltas, storage.Merged;
+//     the row's ops column counts them). Log rows are keyed by
+//     (workflow_id, sha-256 of the delta), so a retried write is not
+//     stored twice. No row is locked: the transaction takes a
 //     shared transaction-level advisory lock on the workflow id, which
 //     appenders never wait on among themselves; only Delete takes it
 //     exclusively, so a Delete and an Append cannot interleave and leave
@@ -18,6 +20,8 @@
 //     INSERT ... ON CONFLICT DO NOTHING for the first) and delete exactly
 //     the log rows joined; zero rows updated means another node wrote
 //     first, and the store reads, joins and tries again.
+//   - Snapshots trimming rows make the log a queue; the store vacuums it
+//     after every vacuumAfter trimmed rows (vacuum.go).
 //   - Every write is idempotent, so a transient failure (connection lost,
 //     57P01/57P02/57P03, class 08, serialization failure, or anything
 //     pgconn.SafeToRetry accepts) is retried with exponential backoff and
