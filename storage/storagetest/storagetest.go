@@ -7,8 +7,9 @@
 //
 // It checks the contract documented on storage.Store: unknown workflows load
 // empty, appends are joins (idempotent, order-independent, atomic per
-// batch), deleted stays deleted, closed stores refuse work, and concurrent
-// use is safe.
+// batch), a write's batch row (storage.Merged) loads, trims and survives
+// re-sends like the operations it joins, deleted stays deleted, closed
+// stores refuse work, and concurrent use is safe.
 package storagetest
 
 import (
