@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/jackc/pgx/v5"
@@ -54,6 +55,27 @@ type appendReq struct {
 	calls      int        // deltas the caller passed, duplicates included (Stats.DeltasAppended)
 	opsCalled  int64      // operations those deltas cover (Stats.OpsAppended)
 	done       chan error // buffered: the committer never blocks on it
+}
+
+// newAppendReq returns the request of an Append of deltas, each distinct
+// delta once.
+func newAppendReq(ctx context.Context, workflowID string, deltas []storage.Delta) *appendReq {
+	r := &appendReq{ctx: ctx, workflowID: workflowID, calls: len(deltas), done: make(chan error, 1),
+		hashes: make([][]byte, 0, len(deltas)), raws: make([][]byte, 0, len(deltas)), ops: make([]int32, 0, len(deltas))}
+	seen := make(map[[sha256.Size]byte]bool, len(deltas))
+	for _, d := range deltas {
+		r.opsCalled += int64(d.Ops())
+		h := d.Hash()
+		if seen[h] {
+			continue
+		}
+		seen[h] = true
+		r.hashes = append(r.hashes, h[:])
+		r.raws = append(r.raws, d.Bytes())
+		r.ops = append(r.ops, int32(min(d.Ops(), math.MaxInt32)))
+		r.bytes += len(d.Bytes())
+	}
+	return r
 }
 
 // committer owns the queue of appends and the goroutine that writes them.

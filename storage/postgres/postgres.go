@@ -40,12 +40,10 @@ package postgres
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"math/rand/v2"
 	"net"
 	"strconv"
@@ -273,22 +271,7 @@ func (s *Store) Append(ctx context.Context, workflowID string, deltas []storage.
 	if len(deltas) == 0 {
 		return nil
 	}
-	r := &appendReq{ctx: ctx, workflowID: workflowID, calls: len(deltas), done: make(chan error, 1),
-		hashes: make([][]byte, 0, len(deltas)), raws: make([][]byte, 0, len(deltas)), ops: make([]int32, 0, len(deltas))}
-	seen := make(map[[sha256.Size]byte]bool, len(deltas))
-	for _, d := range deltas {
-		r.opsCalled += int64(d.Ops())
-		h := d.Hash()
-		if seen[h] {
-			continue
-		}
-		seen[h] = true
-		r.hashes = append(r.hashes, h[:])
-		r.raws = append(r.raws, d.Bytes())
-		r.ops = append(r.ops, int32(min(d.Ops(), math.MaxInt32)))
-		r.bytes += len(d.Bytes())
-	}
-	return s.group.submit(r)
+	return s.group.submit(newAppendReq(ctx, workflowID, deltas))
 }
 
 // commit sends b (which begins a transaction) and then asks decide
