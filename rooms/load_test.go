@@ -78,8 +78,9 @@ func (m *timingMember) Enqueue(b []byte) bool {
 
 // BenchmarkDurableLoad drives rooms in process at a sustained rate on a
 // real store and reports SubmitDelta→Durable latency percentiles, write
-// transactions per 1,000 operations, deltas per append and bytes written
-// per operation (BENCHMARKS.md, "Durable acks under sustained load"). One
+// transactions per 1,000 operations, deltas (log rows) and operations per
+// append, bytes written per operation, and on Postgres the WAL bytes per
+// operation and the log rows left at the end (BENCHMARKS.md, "Durable acks under sustained load"). One
 // op is one delta offered: b.N deltas are spread over the rooms and paced
 // at FLOWSYNC_LOAD_RATE deltas/s (default 10,000), so ns/op is the pacing,
 // and the metrics are the result. The Postgres runs need a server (see
