@@ -23,3 +23,9 @@ func VacuumRuns(s *Store) int64 { return s.vacuum.runs.Load() }
 
 // VacuumAfter is the trimmed rows that start a vacuum.
 const VacuumAfter = vacuumAfter
+
+// The listing's statements, for a test that holds them open.
+const (
+	WorkflowsSQL  = workflowsSQL
+	TombstonesSQL = tombstonesSQL
+)
