@@ -4,7 +4,7 @@
 // edit's delta merged in order into an empty replica, as Go's
 // crdt/text/bench_test.go does. Run it alone with
 //
-//   BENCH_ENTRY=text.bench.ts nice node bench/run.mjs [trace] [reps]
+//   BENCH_FILE=text.bench.ts nice node bench/run.mjs [trace] [reps]
 //
 // benchmarks/jstext replays the same traces into Yjs and Loro in the same
 // run through textAdapter. The figures are in BENCHMARKS.md.
@@ -122,7 +122,7 @@ export function main(traceDir: string, name: string, reps: number): void {
 }
 
 const g = globalThis as { process?: { argv: string[]; env: Record<string, string | undefined> } };
-if (g.process?.env.BENCH_ENTRY === 'text.bench.ts') {
+if (g.process?.env.BENCH_FILE === 'text.bench.ts') {
   const args = g.process.argv.slice(2);
   main(g.process.env.TRACE_DIR ?? '../../crdt/text/testdata', args[0] ?? 'automerge-paper', Number(args[1] ?? 3));
 }
