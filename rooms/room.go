@@ -63,6 +63,8 @@ type Room struct {
 	docSize       docSizeState // docsize.go
 	refresh       refreshState // store reloads (refresh.go)
 	receipts      receiptState // epoch, relay sequence, durable mark (receipts.go)
+	steps         []*stepping  // removals being merged in steps (stepped.go), the next one first
+	stepYield     int          // inbox events to handle before the next step
 }
 
 type memberState struct {
@@ -314,10 +316,17 @@ func (rm *Room) run() {
 		if rm.snap.armed {
 			snapTimerC = rm.snap.timer.C
 		}
+		var stepC <-chan struct{}
+		if len(rm.steps) > 0 && rm.stepYield == 0 {
+			stepC = ready
+		}
 
 		select {
 		case ev := <-rm.inbox:
+			rm.stepYield = max(rm.stepYield-1, 0)
 			rm.handle(ev)
+		case <-stepC:
+			rm.step()
 		case err := <-rm.written:
 			rm.handleWritten(err)
 		case <-retryC:
@@ -366,7 +375,7 @@ func (rm *Room) run() {
 		}
 		rm.maybeWrite()
 		rm.maybeSnapshot()
-		if rm.closing != nil && len(rm.pending) == 0 && rm.inflight == nil && rm.snapSettled() {
+		if rm.closing != nil && len(rm.pending) == 0 && rm.inflight == nil && len(rm.steps) == 0 && rm.snapSettled() {
 			rm.finish()
 			return
 		}
@@ -417,7 +426,7 @@ func (rm *Room) load() bool {
 func (rm *Room) armIdle() {
 	// A dirty snapshot does not keep a room loaded: eviction hands it to
 	// the background, so a failing store cannot pin documents in memory.
-	idle := len(rm.members) == 0 && len(rm.pending) == 0 && rm.inflight == nil && rm.closing == nil
+	idle := len(rm.members) == 0 && len(rm.pending) == 0 && rm.inflight == nil && rm.closing == nil && len(rm.steps) == 0
 	switch {
 	case idle && !rm.idleArmed:
 		rm.idle.Reset(rm.cfg.IdleTimeout)
@@ -442,6 +451,9 @@ func (rm *Room) finish() {
 }
 
 func (rm *Room) handle(ev event) {
+	if rm.holds(ev) {
+		return
+	}
 	switch ev := ev.(type) {
 	case *joinEvent:
 		rm.handleJoin(ev)
@@ -721,19 +733,20 @@ func (rm *Room) handleDelta(ev *deltaEvent) {
 		rm.refuse(ms, ev.opID, err)
 		return
 	}
-	rm.merge(v.Delta)
 	if !latest.IsZero() {
 		rm.clock.Observe(latest, nowMs)
 	}
-	rm.metrics.observeMerge(rm.cfg.since(start))
-	if v.Delta.IsEmpty() {
-		// Nothing of it was new here: an ack is all it needs.
-		ack := &protocol.Applied{OpID: ev.opID}
-		rm.sendTo(ms, ack, protocol.AppendFrame(nil, ack))
-		return
-	}
-	rm.publish(raw)
-	rm.applied(ms, ev.opID, raw, v.Delta, string(ms.id.ReplicaID), false)
+	rm.mergeThen(ms.m, v.Delta, func() {
+		rm.metrics.observeMerge(rm.cfg.since(start))
+		if v.Delta.IsEmpty() {
+			// Nothing of it was new here: an ack is all it needs.
+			ack := &protocol.Applied{OpID: ev.opID}
+			rm.sendTo(ms, ack, protocol.AppendFrame(nil, ack))
+			return
+		}
+		rm.publish(raw)
+		rm.applied(ms, ev.opID, raw, v.Delta, string(ms.id.ReplicaID), false)
+	})
 }
 
 func (rm *Room) handleOperation(ev *opEvent) {
@@ -742,27 +755,29 @@ func (rm *Room) handleOperation(ev *opEvent) {
 		nack(ev.m, ev.opID, protocol.NewError(protocol.CodeNotJoined, "join %q first", rm.id))
 		return
 	}
-	delta, raw, err := rm.runOperation(ms.id, ms.entry.SessionID, ev.op)
+	err := rm.runOperation(ms.id, ms.entry.SessionID, ev.op, ms.m, func(delta *workflow.Doc, raw []byte) {
+		rm.applied(ms, ev.opID, raw, delta, "", true)
+	})
 	if err != nil {
 		rm.refuse(ms, ev.opID, err)
-		return
 	}
-	rm.applied(ms, ev.opID, raw, delta, "", true)
 }
 
 // runOperation runs op on behalf of id against the document with the
 // server's clock, for an Operation frame or an Apply: admission (the role,
 // before Prepare; then the built-in checks and Config.Admit), the merge and
-// the publish to the cluster. It returns the merged delta and its encoding,
-// or why op was refused, the document unchanged.
-func (rm *Room) runOperation(id Identity, conn string, op workflow.Op) (*workflow.Doc, []byte, error) {
+// the publish to the cluster. It returns why op was refused, the document
+// unchanged, or nil and hands the merged delta and its encoding to then,
+// at once or, when the delta is merged in steps (stepped.go), after the
+// last. Prepare itself runs in this turn.
+func (rm *Room) runOperation(id Identity, conn string, op workflow.Op, author any, then func(*workflow.Doc, []byte)) error {
 	if err := rm.canTakeWork(0); err != nil {
-		return nil, nil, err
+		return err
 	}
 	if r := id.Role; r != protocol.RoleWrite && r != protocol.RoleAdmin {
 		// Before Prepare: a read member must learn nothing about the
 		// document from why an operation would have been refused.
-		return nil, nil, protocol.NewError(protocol.CodePermissionDenied, "role %q may not edit", r)
+		return protocol.NewError(protocol.CodePermissionDenied, "role %q may not edit", r)
 	}
 	start := rm.cfg.now()
 	nowMs := rm.nowMs()
@@ -775,16 +790,18 @@ func (rm *Room) runOperation(id Identity, conn string, op workflow.Op) (*workflo
 		}
 	}
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	raw := delta.Encode()
 	if err := rm.checkDocSize(len(raw)); err != nil {
-		return nil, nil, err
+		return err
 	}
-	rm.merge(delta)
-	rm.metrics.observeMerge(rm.cfg.since(start))
-	rm.publish(raw)
-	return delta, raw, nil
+	rm.mergeThen(author, delta, func() {
+		rm.metrics.observeMerge(rm.cfg.since(start))
+		rm.publish(raw)
+		then(delta, raw)
+	})
+	return nil
 }
 
 // canTakeWork refuses new edits while shutting down or while too much is
