@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -223,6 +225,145 @@ func TestLargeRemovalIsStepped(t *testing.T) {
 				}
 				if !bytes.Equal(stored.Encode(), final.Encode()) {
 					t.Fatal("the store's document differs from the room's")
+				}
+			})
+		})
+	}
+}
+
+// childrenStore keeps snapshots only (as snapshotOnlyStore) and records,
+// after each snapshot, how many of a loopDoc's blocks the stored document
+// still holds.
+type childrenStore struct {
+	snapshotOnlyStore
+	mu     sync.Mutex
+	counts []int
+}
+
+func (s *childrenStore) Snapshot(ctx context.Context, id string, doc *workflow.Doc) (int64, error) {
+	v, err := s.snapshotOnlyStore.Snapshot(ctx, id, doc)
+	if err != nil {
+		return v, err
+	}
+	stored, err := s.Load(ctx, id)
+	if err != nil {
+		return v, err
+	}
+	s.mu.Lock()
+	s.counts = append(s.counts, blocksIn(stored))
+	s.mu.Unlock()
+	return v, nil
+}
+
+// blocksIn counts the blocks of a loopDoc a document still holds.
+func blocksIn(doc *workflow.Doc) int {
+	n := 0
+	doc.Store().Range(func(k workflow.Key, _ []crdt.Dotted[workflow.Cell]) bool {
+		if k.Kind == workflow.KindBlock && (k.ID == "loop" || k.ID[0] == 'c') {
+			n++
+		}
+		return true
+	})
+	return n
+}
+
+// TestSteppedRemovalMidway interrupts a stepped removal by a client's
+// delta: a snapshot taken mid-way never stores part of it; the author
+// leaving mid-way does not stop it (it is merged, relayed and stored, with
+// no Applied to anyone); a shutdown whose deadline has passed either
+// finishes it or drops it whole, and only a finished one is acknowledged.
+func TestSteppedRemovalMidway(t *testing.T) {
+	const children, budget = 10_000, 2_000
+	seed := loopDoc(t, children)
+	for _, what := range []string{"snapshot", "leave", "shutdown"} {
+		t.Run(what, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx := context.Background()
+				store := &childrenStore{snapshotOnlyStore: snapshotOnlyStore{memory.New()}}
+				if _, err := store.Snapshot(ctx, "wf", seed); err != nil {
+					t.Fatal(err)
+				}
+				var rm *Room
+				var r *Registry
+				a, w := member("a", "ra"), member("w", "rw")
+				steps := 0
+				closed := make(chan error, 1)
+				cfg := Config{RemovalStep: budget, MaxClockLag: -1, SnapshotInterval: time.Hour, onStep: func(int) {
+					steps++
+					if steps != 2 {
+						return
+					}
+					switch what {
+					case "snapshot":
+						if !rm.snap.inflight {
+							rm.startSnapshot("test")
+						}
+					case "leave":
+						rm.inbox <- leaveEvent{a}
+					case "shutdown":
+						gone, cancel := context.WithCancel(ctx)
+						cancel()
+						go func() { closed <- r.Close(gone) }()
+					}
+				}}
+				r = newRegistry(t, cfg, store)
+				for _, m := range []*fakeMember{w, a} {
+					var err error
+					if rm, err = r.Join(ctx, "wf", m, JoinOptions{}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				removal, err := seed.Prepare(crdt.Timestamp{Wall: time.Now().UnixMilli(), Replica: "ra"}, workflow.RemoveBlock{ID: "loop"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				rm.SubmitDelta(a, "a-1", removal.Encode(), removal)
+				settle()
+				if steps < 2 {
+					t.Fatalf("%d steps", steps)
+				}
+				applied := false
+				for _, f := range a.decoded(t) {
+					if _, ok := f.(*protocol.Applied); ok {
+						applied = true
+					}
+				}
+				relayed := false
+				for _, f := range w.decoded(t) {
+					if _, ok := f.(*protocol.RemoteDelta); ok {
+						relayed = true
+					}
+				}
+				store.mu.Lock()
+				counts := slices.Clone(store.counts)
+				store.mu.Unlock()
+				for _, n := range counts {
+					if n != 0 && n != children+1 {
+						t.Fatalf("a snapshot stored %d of the %d blocks: a partial removal (all snapshots: %v)", n, children+1, counts)
+					}
+				}
+				switch what {
+				case "snapshot":
+					if len(counts) < 2 || counts[1] != children+1 {
+						t.Fatalf("snapshots stored %v blocks, want the mid-way one to hold them all", counts)
+					}
+					if !applied || !relayed {
+						t.Fatalf("applied %v, relayed %v after the removal", applied, relayed)
+					}
+				case "leave":
+					if applied || !relayed {
+						t.Fatalf("applied %v, relayed %v: want relayed to the watcher, no Applied to the one who left", applied, relayed)
+					}
+				case "shutdown":
+					if err := <-closed; err == nil {
+						// The deadline had passed: Close reports it unless
+						// every room was done first.
+						t.Log("the room finished before the deadline was seen")
+					}
+					if applied != relayed {
+						t.Fatalf("applied %v, relayed %v: an outcome between finished and dropped", applied, relayed)
+					}
+					t.Logf("steps %d, applied %v", steps, applied)
 				}
 			})
 		})
