@@ -493,47 +493,88 @@ func compareKeys(a, c Key) int {
 // sub-blocks, subflow config, and every edge with an end among them. It is
 // the one removal path, so every way of removing a block removes the same
 // things and every replica drops them identically.
+//
+// Its cost is linear in what it removes: the blocks' keys come from the
+// store's groups and the edges from the index, each visited once, and the
+// dots go into the context sorted. Nothing is sorted by key: a removal's
+// delta is its context (and the keys of this operation's own writes it
+// drops), the same whatever order the keys are visited in.
 func (b *builder) removeBlocks(ids []string) {
 	set := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		set[id] = true
 	}
-	match := func(k Key) bool {
-		switch k.Kind {
-		case KindBlock, KindBlockField, KindSubBlock, KindSubBlockType, KindSubflow:
-			return set[k.ID]
-		case KindEdge:
-			// The edge is its winning value: a losing concurrent add of the
-			// same id is not part of the document, so its ends do not
-			// count (it stays stored, hidden, until the id is removed). The
-			// winner goes with its ends even when an end's re-add hides it.
-			if w, ok := b.rawWinner(k); ok {
-				ed := w.Value.Value.asEdge()
-				return set[ed.Source] || set[ed.Target]
-			}
+	edgeGoes := func(k Key) bool {
+		// The edge is its winning value: a losing concurrent add of the
+		// same id is not part of the document, so its ends do not count
+		// (it stays stored, hidden, until the id is removed). The winner
+		// goes with its ends even when an end's re-add hides it.
+		if w, ok := b.rawWinner(k); ok {
+			ed := w.Value.Value.asEdge()
+			return set[ed.Source] || set[ed.Target]
 		}
 		return false
 	}
-	// Candidates: the keys of the blocks and the edges at them, through the
-	// index, and this operation's own writes.
-	seen := map[Key]bool{}
-	consider := func(k Key) {
-		if !seen[k] && match(k) {
-			seen[k] = true
-		}
-	}
+	var dots []crdt.Dot
+	var edges map[string]bool // edges at the blocks, visited: whether each goes
 	x := b.doc.index()
 	for _, id := range ids {
-		b.doc.store.entityKeys(entity{KindBlock, id}, consider)
+		dots = b.doc.store.appendEntityDots(dots, entity{KindBlock, id})
 		for e := range x.edgesAt[id] {
-			consider(edgeKey(e))
+			if _, seen := edges[e]; seen {
+				continue
+			}
+			if edges == nil {
+				edges = make(map[string]bool)
+			}
+			k := edgeKey(e)
+			edges[e] = edgeGoes(k)
+			if edges[e] {
+				for _, v := range b.doc.store.Get(k) {
+					dots = append(dots, v.Dot)
+				}
+			}
 		}
 	}
+	// This operation's own writes to the blocks (and edges at them): the
+	// document's dots under those keys are among dots already, when any.
+	var own []Key
 	b.delta.store.Range(func(k Key, _ []crdt.Dotted[Cell]) bool {
-		consider(k)
+		switch k.Kind {
+		case KindBlock, KindBlockField, KindSubBlock, KindSubBlockType, KindSubflow:
+			if set[k.ID] {
+				own = append(own, k)
+			}
+		case KindEdge:
+			goes, seen := edges[k.ID]
+			if !seen {
+				if goes = edgeGoes(k); goes {
+					for _, v := range b.doc.store.Get(k) {
+						dots = append(dots, v.Dot)
+					}
+				}
+			}
+			if goes {
+				own = append(own, k)
+			}
+		}
 		return true
 	})
-	b.removeAll(slices.SortedFunc(maps.Keys(seen), compareKeys))
+	if len(dots) == 0 && len(own) == 0 {
+		return
+	}
+	if !b.spent {
+		b.delta.ctx.Add(b.mint())
+	}
+	slices.SortFunc(dots, compareDots)
+	for _, d := range dots {
+		b.delta.ctx.Add(d)
+	}
+	for _, k := range own {
+		for _, e := range append([]crdt.Dotted[Cell](nil), b.delta.store.Get(k)...) {
+			b.delta.Merge(&Doc{ctx: ctxOf(e.Dot)}) // removes the superseded value
+		}
+	}
 }
 
 // withDescendants returns ids (deduplicated, in order) followed by every

@@ -136,7 +136,7 @@ func (s *StepMerge) Finish() int {
 		return true
 	})
 	// In dot order: added key by key they would land mid-range, a copy of
-	// the tail each (see builder.removeAll).
+	// the tail each (see builder.removeBlocks).
 	slices.SortFunc(dots, compareDots)
 	for _, d := range dots {
 		final.ctx.Add(d)
