@@ -138,8 +138,9 @@ type Config struct {
 	RemovalStep int
 
 	// onStep, when set, is called by the room loop after each step of a
-	// stepped merge with the values it removed (tests count the steps).
-	onStep func(removed int)
+	// stepped merge with the values it removed and how long the step took
+	// (tests count the steps, benchmarks time them).
+	onStep func(removed int, took time.Duration)
 }
 
 // Defaults; see Config.

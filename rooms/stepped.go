@@ -77,22 +77,25 @@ func (rm *Room) mergeThen(author any, delta *workflow.Doc, then func()) {
 func (rm *Room) step() {
 	st := rm.steps[0]
 	rm.steps = rm.steps[1:]
+	start := rm.cfg.now()
 	before := st.sm.Removed()
 	done := st.sm.Step()
+	if done {
+		st.sm.Finish()
+		rm.shadow.add(rm, st.delta)
+		st.then()
+	} else {
+		rm.steps = append(rm.steps, st)
+	}
 	if rm.cfg.onStep != nil {
-		rm.cfg.onStep(st.sm.Removed() - before)
+		rm.cfg.onStep(st.sm.Removed()-before, rm.cfg.since(start))
 	}
 	// Whatever waits in the inbox now goes before the next part.
 	rm.stepYield = len(rm.inbox)
-	if !done {
-		rm.steps = append(rm.steps, st)
-		return
-	}
-	st.sm.Finish()
-	rm.shadow.add(rm, st.delta)
-	st.then()
-	for _, ev := range st.held {
-		rm.handle(ev)
+	if done {
+		for _, ev := range st.held {
+			rm.handle(ev)
+		}
 	}
 }
 

@@ -87,7 +87,7 @@ func TestLargeRemovalIsStepped(t *testing.T) {
 				var steps []int
 				var rm *Room
 				var hook func(step int)
-				r := newRegistry(t, Config{RemovalStep: budget, MaxClockLag: -1, onStep: func(removed int) {
+				r := newRegistry(t, Config{RemovalStep: budget, MaxClockLag: -1, onStep: func(removed int, _ time.Duration) {
 					steps = append(steps, removed)
 					hook(len(steps))
 				}}, store)
@@ -288,7 +288,7 @@ func TestSteppedRemovalMidway(t *testing.T) {
 				a, w := member("a", "ra"), member("w", "rw")
 				steps := 0
 				closed := make(chan error, 1)
-				cfg := Config{RemovalStep: budget, MaxClockLag: -1, SnapshotInterval: time.Hour, onStep: func(int) {
+				cfg := Config{RemovalStep: budget, MaxClockLag: -1, SnapshotInterval: time.Hour, onStep: func(int, time.Duration) {
 					steps++
 					if steps != 2 {
 						return
