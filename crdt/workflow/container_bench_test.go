@@ -67,3 +67,46 @@ func BenchmarkRemoveContainer(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkStepMergeRemoval merges the removal of a loop holding n blocks
+// in steps of 4,096 values (a room's default step) and reports the process
+// CPU time of the costliest step (the last one includes the rest of the
+// delta) next to that of merging the same delta at once: what one turn of
+// a room loop costs with and without steps, measured in CPU so that other
+// processes on the machine do not count.
+func BenchmarkStepMergeRemoval(b *testing.B) {
+	for _, n := range []int{10_000, 50_000} {
+		b.Run(fmt.Sprintf("children=%d", n), func(b *testing.B) {
+			base, wall := containerDoc(b, n)
+			delta, err := base.Prepare(crdt.Timestamp{Wall: wall + 1, Replica: "a"}, RemoveBlock{ID: "loop"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var worst, whole time.Duration
+			steps := 0
+			for range b.N {
+				b.StopTimer()
+				d := base.Clone()
+				d.index() // a room's document has its index built
+				w := base.Clone()
+				w.index()
+				b.StartTimer()
+				start := procCPU(b)
+				w.Merge(delta)
+				whole = max(whole, procCPU(b)-start)
+				sm := d.StepMerge(delta, 4096)
+				for done := false; !done; {
+					start := procCPU(b)
+					if done = sm.Step(); done {
+						sm.Finish()
+					}
+					worst = max(worst, procCPU(b)-start)
+				}
+				steps = sm.Steps()
+			}
+			b.ReportMetric(float64(worst.Microseconds())/1e3, "max-step-cpu-ms")
+			b.ReportMetric(float64(whole.Microseconds())/1e3, "whole-merge-cpu-ms")
+			b.ReportMetric(float64(steps), "steps")
+		})
+	}
+}
