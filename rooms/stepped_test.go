@@ -76,7 +76,7 @@ func replayed(t testing.TB, m *fakeMember) *workflow.Doc {
 func TestLargeRemovalIsStepped(t *testing.T) {
 	const children, budget = 10_000, 2_000
 	seed := loopDoc(t, children)
-	for _, via := range []string{"delta", "operation", "cluster"} {
+	for _, via := range []string{"delta", "operation", "cluster", "apply"} {
 		t.Run(via, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				store := memory.New()
@@ -109,19 +109,23 @@ func TestLargeRemovalIsStepped(t *testing.T) {
 					t.Fatal(err)
 				}
 				joined := make(chan joinReply, 1)
+				applyDurable := make(chan error, 1)
+				since := make(chan *workflow.Doc, 1)
 				hook = func(step int) {
 					// In the room loop, after a step: what arrives now
 					// must go before the next one.
 					switch step {
 					case 1:
 						rm.SubmitDelta(b, "b-1", edit.Encode(), edit)
-						if via != "cluster" {
+						if via == "delta" || via == "operation" {
 							// The name is free only once the removal is
 							// merged (its block goes in the last part).
 							rm.SubmitOperation(a, "a-2", workflow.AddBlock{Block: workflow.BlockInput{ID: "again", Type: "agent", Name: fmt.Sprint("Child ", children-1)}})
 						}
 					case 2:
 						rm.inbox <- &joinEvent{m: joiner, reply: joined}
+						// Another node's catch-up: it waits for the end.
+						rm.inbox <- sinceEvent{have: crdt.NewContext(), reply: since}
 					}
 				}
 				removed := 0
@@ -142,6 +146,28 @@ func TestLargeRemovalIsStepped(t *testing.T) {
 							t.Error(err)
 						}
 					}()
+				case "apply":
+					// The admin API: the second operation reuses a name the
+					// first frees, and runs once the first is merged.
+					go func() {
+						res, err := r.Apply(ctx, "wf", Identity{UserID: "admin", Role: protocol.RoleAdmin}, []workflow.Op{
+							workflow.RemoveBlock{ID: "loop"},
+							workflow.AddBlock{Block: workflow.BlockInput{ID: "again", Type: "agent", Name: fmt.Sprint("Child ", children-1)}},
+						})
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						for i, o := range res.Results {
+							if o.Err != nil {
+								t.Errorf("operation %d: %v", i, o.Err)
+							}
+						}
+						if len(res.Results) != 2 {
+							t.Errorf("%d results", len(res.Results))
+						}
+						applyDurable <- <-res.Durable
+					}()
 				}
 				settle()
 				select {
@@ -151,6 +177,14 @@ func TestLargeRemovalIsStepped(t *testing.T) {
 					}
 				default:
 					t.Fatal("no join mid-way: the removal took fewer than 2 steps")
+				}
+				select {
+				case d := <-since:
+					if n := blocksIn(d); n != 0 {
+						t.Fatalf("a cluster catch-up served mid-way holds %d of the removed blocks", n)
+					}
+				default:
+					t.Fatal("the cluster catch-up was never answered")
 				}
 				if len(steps) < removed/budget || len(steps) > removed/budget+2 {
 					t.Fatalf("%d values removed in %d steps of %d", removed, len(steps), budget)
@@ -167,9 +201,9 @@ func TestLargeRemovalIsStepped(t *testing.T) {
 						origins = append(origins, rd.Origin.UserID)
 					}
 				}
-				remover := "u-a"
-				if via == "cluster" {
-					remover = remoteOrigin.UserID
+				remover := map[string]string{"cluster": remoteOrigin.UserID, "apply": "admin"}[via]
+				if remover == "" {
+					remover = "u-a"
 				}
 				if len(origins) < 2 || origins[0] != "u-b" || origins[1] != remover {
 					t.Fatalf("relays to the watcher by %v, want u-b, then %s", origins, remover)
@@ -185,7 +219,7 @@ func TestLargeRemovalIsStepped(t *testing.T) {
 					}
 				}
 				want := "[a-1 a-2]"
-				if via == "cluster" {
+				if via == "cluster" || via == "apply" {
 					want = "[]"
 				}
 				if fmt.Sprint(acks) != want {
@@ -208,7 +242,12 @@ func TestLargeRemovalIsStepped(t *testing.T) {
 						t.Fatalf("%s's replayed document differs from the room's", m.sid)
 					}
 				}
-				if via != "operation" {
+				if via == "apply" {
+					if _, ok := final.View().Blocks["again"]; !ok {
+						t.Fatal("the Apply's second operation is missing")
+					}
+				}
+				if via != "operation" && via != "apply" {
 					whole := seed.Clone()
 					whole.Merge(removal)
 					whole.Merge(edit)
@@ -219,6 +258,11 @@ func TestLargeRemovalIsStepped(t *testing.T) {
 					}
 				}
 				advance(time.Second)
+				if via == "apply" {
+					if err := <-applyDurable; err != nil {
+						t.Fatalf("Durable: %v", err)
+					}
+				}
 				stored, err := store.Load(ctx, "wf")
 				if err != nil {
 					t.Fatal(err)
