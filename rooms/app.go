@@ -214,8 +214,21 @@ type applyRun struct {
 func (rm *Room) applyFrom(run *applyRun, i int) {
 	for ; i < len(run.ev.ops); i++ {
 		op, next := run.ev.ops[i], i+1
-		inline := true
-		err := rm.runOperation(run.ev.as, "", op, appAuthor, func(delta *workflow.Doc, raw []byte) {
+		inline, called, refused := true, false, false
+		rm.runOperation(run.ev.as, "", op, appAuthor, func(delta *workflow.Doc, raw []byte, err error) {
+			called = true
+			if err != nil {
+				code := protocol.CodeFor(err)
+				rm.metrics.refused(code)
+				if code == protocol.CodeInternal {
+					rm.logger.Error("refusing an application operation", "op", op.Name(), "err", err)
+				}
+				run.res.Results = append(run.res.Results, OpResult{Err: err, Code: code})
+				if refused = true; !inline {
+					rm.answerApply(run)
+				}
+				return
+			}
 			run.res.Results = append(run.res.Results, OpResult{})
 			// Every member gets it, as a thin client's author does: the
 			// application is none of them. The loop flushes the relay when
@@ -231,21 +244,22 @@ func (rm *Room) applyFrom(run *applyRun, i int) {
 				rm.applyFrom(run, next)
 			}
 		})
-		if err != nil {
-			code := protocol.CodeFor(err)
-			rm.metrics.refused(code)
-			if code == protocol.CodeInternal {
-				rm.logger.Error("refusing an application operation", "op", op.Name(), "err", err)
-			}
-			run.res.Results = append(run.res.Results, OpResult{Err: err, Code: code})
-			break
-		}
-		if len(run.res.Results) < next {
-			// Merged in steps: the last step resumes the request.
+		if !called {
+			// Prepared or merged in steps: the last step resumes the
+			// request.
 			inline = false
 			return
 		}
+		if refused {
+			break
+		}
 	}
+	rm.answerApply(run)
+}
+
+// answerApply answers an Apply whose operations all ran, or stopped at a
+// refusal.
+func (rm *Room) answerApply(run *applyRun) {
 	run.w.written() // the run's own count (see handleApply)
 	run.ev.reply <- run.res
 }

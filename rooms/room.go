@@ -755,53 +755,79 @@ func (rm *Room) handleOperation(ev *opEvent) {
 		nack(ev.m, ev.opID, protocol.NewError(protocol.CodeNotJoined, "join %q first", rm.id))
 		return
 	}
-	err := rm.runOperation(ms.id, ms.entry.SessionID, ev.op, ms.m, func(delta *workflow.Doc, raw []byte) {
+	rm.runOperation(ms.id, ms.entry.SessionID, ev.op, ms.m, func(delta *workflow.Doc, raw []byte, err error) {
+		if err != nil {
+			rm.refuse(ms, ev.opID, err)
+			return
+		}
 		rm.applied(ms, ev.opID, raw, delta, "", true)
 	})
-	if err != nil {
-		rm.refuse(ms, ev.opID, err)
-	}
 }
 
 // runOperation runs op on behalf of id against the document with the
 // server's clock, for an Operation frame or an Apply: admission (the role,
 // before Prepare; then the built-in checks and Config.Admit), the merge and
-// the publish to the cluster. It returns why op was refused, the document
-// unchanged, or nil and hands the merged delta and its encoding to then,
-// at once or, when the delta is merged in steps (stepped.go), after the
-// last. Prepare itself runs in this turn.
-func (rm *Room) runOperation(id Identity, conn string, op workflow.Op, author any, then func(*workflow.Doc, []byte)) error {
+// the publish to the cluster. It calls done once, with the merged delta
+// and its encoding, or with why op was refused, the document unchanged:
+// at once, or, when op is a large removal prepared or merged in steps
+// (stepped.go), after the last step.
+func (rm *Room) runOperation(id Identity, conn string, op workflow.Op, author any, done func(*workflow.Doc, []byte, error)) {
 	if err := rm.canTakeWork(0); err != nil {
-		return err
+		done(nil, nil, err)
+		return
 	}
 	if r := id.Role; r != protocol.RoleWrite && r != protocol.RoleAdmin {
 		// Before Prepare: a read member must learn nothing about the
 		// document from why an operation would have been refused.
-		return protocol.NewError(protocol.CodePermissionDenied, "role %q may not edit", r)
+		done(nil, nil, protocol.NewError(protocol.CodePermissionDenied, "role %q may not edit", r))
+		return
 	}
 	start := rm.cfg.now()
-	nowMs := rm.nowMs()
-	delta, err := rm.doc.Prepare(rm.clock.Now(nowMs), op)
-	if err == nil {
-		c := &Change{WorkflowID: rm.id, Member: id, Conn: conn, Delta: delta, Op: op}
-		_, err = admit(rm.doc, c, rm.cfg.ServerReplicaID, nowMs, rm.cfg.MaxClockSkew.Milliseconds())
-		if err == nil && rm.cfg.Admit != nil {
-			err = rm.cfg.Admit(rm.doc, c)
-		}
-	}
+	prep, err := rm.doc.StepPrepare(op, rm.prepareSteps())
 	if err != nil {
-		return err
+		done(nil, nil, err)
+		return
 	}
-	raw := delta.Encode()
-	if err := rm.checkDocSize(len(raw)); err != nil {
-		return err
+	finish := func() {
+		if err := rm.canTakeWork(0); err != nil {
+			done(nil, nil, err) // shutting down meanwhile
+			return
+		}
+		nowMs := rm.nowMs()
+		var delta *workflow.Doc
+		var err error
+		if prep != nil {
+			delta, err = prep.Finish(rm.clock.Now(nowMs))
+		} else {
+			delta, err = rm.doc.Prepare(rm.clock.Now(nowMs), op)
+		}
+		if err == nil {
+			c := &Change{WorkflowID: rm.id, Member: id, Conn: conn, Delta: delta, Op: op}
+			_, err = admit(rm.doc, c, rm.cfg.ServerReplicaID, nowMs, rm.cfg.MaxClockSkew.Milliseconds())
+			if err == nil && rm.cfg.Admit != nil {
+				err = rm.cfg.Admit(rm.doc, c)
+			}
+		}
+		if err != nil {
+			done(nil, nil, err)
+			return
+		}
+		raw := delta.Encode()
+		if err := rm.checkDocSize(len(raw)); err != nil {
+			done(nil, nil, err)
+			return
+		}
+		rm.mergeThen(author, delta, func() {
+			rm.metrics.observeMerge(rm.cfg.since(start))
+			rm.publish(raw)
+			done(delta, raw, nil)
+		})
 	}
-	rm.mergeThen(author, delta, func() {
-		rm.metrics.observeMerge(rm.cfg.since(start))
-		rm.publish(raw)
-		then(delta, raw)
-	})
-	return nil
+	if prep == nil || prep.Step() {
+		finish()
+		return
+	}
+	rm.steps = append(rm.steps, &stepping{prep: prep, author: author, then: finish})
 }
 
 // canTakeWork refuses new edits while shutting down or while too much is

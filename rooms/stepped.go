@@ -30,18 +30,28 @@ import "github.com/flowsync/flowsync/crdt/workflow"
 //     A cluster catch-up is not served mid-way: another node would store
 //     what it got, so it waits for the end with the author's edits.
 //
+// A thin client's or the admin API's removal operation is prepared in steps
+// too (workflow.StepPrepare: the walk down the container, then the dots, a
+// bounded number of blocks per turn; the delta is built at the last step
+// with the server clock's time then), and then merged like any delta; the
+// author's later edits wait through both. An operation refused at the end
+// (admission, document size, shutdown) changes nothing.
+//
 // A room may step several removals at once (one per author at most); it
 // steps them in turn.
 
 // ready is always ready: the loop selects on it while a step is due.
 var ready = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
-// stepping is one delta being merged in steps.
+// stepping is one delta being merged in steps, or one operation being
+// prepared in steps (then sm is nil until it is merged, as another
+// stepping).
 type stepping struct {
 	sm     *workflow.StepMerge
+	prep   *workflow.StepPrepare
 	delta  *workflow.Doc
 	author any     // whose later edits wait: a Member, remoteAuthor or appAuthor
-	then   func()  // the rest of the delta's path, run after its last part
+	then   func()  // the rest of the path, run after the last step
 	held   []event // events waiting for it, in arrival order
 }
 
@@ -66,31 +76,44 @@ func (rm *Room) mergeThen(author any, delta *workflow.Doc, then func()) {
 		return
 	}
 	rm.steps = append(rm.steps, &stepping{sm: sm, delta: delta, author: author, then: then})
-	rm.step()
 }
 
-// step merges the next part of the removal whose turn it is; after its last
-// one it merges the rest of the delta, hands the delta to the snapshot side
-// (Room.merge's other half) and runs the delta's path. The events that
-// waited for it are then handled in order (some may wait again, behind
-// another removal).
+// prepareSteps is how many blocks one step of an operation's Prepare walks
+// or collects: a block holds several values, and its walk costs more per
+// value than a merge.
+func (rm *Room) prepareSteps() int { return max(rm.cfg.RemovalStep/4, 1) }
+
+// step runs the next step of the stepping whose turn it is. After the last
+// part of a merge it merges the rest of the delta and hands the delta to
+// the snapshot side (Room.merge's other half); after the last step of
+// either kind it runs the rest of the path. The events that waited for it
+// are then handled in order (some may wait again, behind another stepping).
 func (rm *Room) step() {
 	st := rm.steps[0]
 	rm.steps = rm.steps[1:]
 	start := rm.cfg.now()
-	before := st.sm.Removed()
-	done := st.sm.Step()
+	removed := 0
+	var done bool
+	if st.prep != nil {
+		done = st.prep.Step()
+	} else {
+		before := st.sm.Removed()
+		done = st.sm.Step()
+		removed = st.sm.Removed() - before
+		if done {
+			st.sm.Finish()
+			rm.shadow.add(rm, st.delta)
+		}
+	}
 	if done {
-		st.sm.Finish()
-		rm.shadow.add(rm, st.delta)
 		st.then()
 	} else {
 		rm.steps = append(rm.steps, st)
 	}
 	if rm.cfg.onStep != nil {
-		rm.cfg.onStep(st.sm.Removed()-before, rm.cfg.since(start))
+		rm.cfg.onStep(removed, rm.cfg.since(start))
 	}
-	// Whatever waits in the inbox now goes before the next part.
+	// Whatever waits in the inbox now goes before the next step.
 	rm.stepYield = len(rm.inbox)
 	if done {
 		for _, ev := range st.held {

@@ -22,6 +22,19 @@ type Op interface {
 // delta's dots continue ts.Replica's counter in d, so merge it (or drop it)
 // before preparing the next operation for the same replica.
 func (d *Doc) Prepare(ts crdt.Timestamp, op Op) (*Doc, error) {
+	b, err := d.newBuilder(ts)
+	if err != nil {
+		return nil, err
+	}
+	if err := op.prepare(b); err != nil {
+		return nil, err
+	}
+	return b.finish(op)
+}
+
+// newBuilder checks ts and returns a builder of an operation authored at
+// ts, its dots continuing ts.Replica's counter in d.
+func (d *Doc) newBuilder(ts crdt.Timestamp) (*builder, error) {
 	if ts.Replica == "" {
 		return nil, errorf(ErrInvalid, "timestamp has no replica")
 	}
@@ -31,10 +44,11 @@ func (d *Doc) Prepare(ts crdt.Timestamp, op Op) (*Doc, error) {
 	if d.ctx.Max(ts.Replica) >= crdt.MaxCounter-1<<20 {
 		return nil, errorf(ErrInvalid, "replica %q has spent its counters; use a new replica id", ts.Replica)
 	}
-	b := &builder{doc: d, ts: ts, next: d.ctx.Max(ts.Replica) + 1, delta: &Doc{}}
-	if err := op.prepare(b); err != nil {
-		return nil, err
-	}
+	return &builder{doc: d, ts: ts, next: d.ctx.Max(ts.Replica) + 1, delta: &Doc{}}, nil
+}
+
+// finish checks what op wrote and returns its delta.
+func (b *builder) finish(op Op) (*Doc, error) {
 	if err := b.checkStamps(); err != nil {
 		return nil, err
 	}

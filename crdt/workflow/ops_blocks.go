@@ -500,57 +500,89 @@ func compareKeys(a, c Key) int {
 // delta is its context (and the keys of this operation's own writes it
 // drops), the same whatever order the keys are visited in.
 func (b *builder) removeBlocks(ids []string) {
+	r := newRemoval(b, ids)
+	r.collect(len(ids))
+	b.applyRemoval(r)
+}
+
+// removal gathers the dots a removal of blocks covers in the document, a
+// few blocks at a time (collect), so that a server can spread a large one
+// over several turns (StepPrepare).
+type removal struct {
+	b     *builder
+	ids   []string
+	set   map[string]bool
+	next  int // ids[:next] are collected
+	dots  []crdt.Dot
+	edges map[string]bool // edges at the blocks, visited: whether each goes
+}
+
+func newRemoval(b *builder, ids []string) *removal {
 	set := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		set[id] = true
 	}
-	edgeGoes := func(k Key) bool {
-		// The edge is its winning value: a losing concurrent add of the
-		// same id is not part of the document, so its ends do not count
-		// (it stays stored, hidden, until the id is removed). The winner
-		// goes with its ends even when an end's re-add hides it.
-		if w, ok := b.rawWinner(k); ok {
-			ed := w.Value.Value.asEdge()
-			return set[ed.Source] || set[ed.Target]
-		}
-		return false
+	return &removal{b: b, ids: ids, set: set}
+}
+
+// edgeGoes reports whether edge key k goes with the blocks. The edge is
+// its winning value: a losing concurrent add of the same id is not part of
+// the document, so its ends do not count (it stays stored, hidden, until
+// the id is removed). The winner goes with its ends even when an end's
+// re-add hides it.
+func (r *removal) edgeGoes(k Key) bool {
+	if w, ok := r.b.rawWinner(k); ok {
+		ed := w.Value.Value.asEdge()
+		return r.set[ed.Source] || r.set[ed.Target]
 	}
-	var dots []crdt.Dot
-	var edges map[string]bool // edges at the blocks, visited: whether each goes
-	x := b.doc.index()
-	for _, id := range ids {
-		dots = b.doc.store.appendEntityDots(dots, entity{KindBlock, id})
+	return false
+}
+
+// collect gathers the dots of up to n more blocks and of the edges at
+// them, and reports whether every block is collected.
+func (r *removal) collect(n int) bool {
+	x := r.b.doc.index()
+	for ; r.next < len(r.ids) && n > 0; r.next, n = r.next+1, n-1 {
+		id := r.ids[r.next]
+		r.dots = r.b.doc.store.appendEntityDots(r.dots, entity{KindBlock, id})
 		for e := range x.edgesAt[id] {
-			if _, seen := edges[e]; seen {
+			if _, seen := r.edges[e]; seen {
 				continue
 			}
-			if edges == nil {
-				edges = make(map[string]bool)
+			if r.edges == nil {
+				r.edges = make(map[string]bool)
 			}
 			k := edgeKey(e)
-			edges[e] = edgeGoes(k)
-			if edges[e] {
-				for _, v := range b.doc.store.Get(k) {
-					dots = append(dots, v.Dot)
+			r.edges[e] = r.edgeGoes(k)
+			if r.edges[e] {
+				for _, v := range r.b.doc.store.Get(k) {
+					r.dots = append(r.dots, v.Dot)
 				}
 			}
 		}
 	}
-	// This operation's own writes to the blocks (and edges at them): the
-	// document's dots under those keys are among dots already, when any.
+	return r.next == len(r.ids)
+}
+
+// applyRemoval writes the collected removal into b's delta: the dots into
+// its context (with a dot of its own), and the drop of what this operation
+// itself wrote under the blocks' keys and the edges that go.
+func (b *builder) applyRemoval(r *removal) {
+	// The document's dots under the keys of this operation's writes are
+	// among r.dots already, when any.
 	var own []Key
 	b.delta.store.Range(func(k Key, _ []crdt.Dotted[Cell]) bool {
 		switch k.Kind {
 		case KindBlock, KindBlockField, KindSubBlock, KindSubBlockType, KindSubflow:
-			if set[k.ID] {
+			if r.set[k.ID] {
 				own = append(own, k)
 			}
 		case KindEdge:
-			goes, seen := edges[k.ID]
+			goes, seen := r.edges[k.ID]
 			if !seen {
-				if goes = edgeGoes(k); goes {
+				if goes = r.edgeGoes(k); goes {
 					for _, v := range b.doc.store.Get(k) {
-						dots = append(dots, v.Dot)
+						r.dots = append(r.dots, v.Dot)
 					}
 				}
 			}
@@ -560,14 +592,14 @@ func (b *builder) removeBlocks(ids []string) {
 		}
 		return true
 	})
-	if len(dots) == 0 && len(own) == 0 {
+	if len(r.dots) == 0 && len(own) == 0 {
 		return
 	}
 	if !b.spent {
 		b.delta.ctx.Add(b.mint())
 	}
-	slices.SortFunc(dots, compareDots)
-	for _, d := range dots {
+	slices.SortFunc(r.dots, compareDots)
+	for _, d := range r.dots {
 		b.delta.ctx.Add(d)
 	}
 	for _, k := range own {
