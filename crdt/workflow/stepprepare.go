@@ -96,21 +96,24 @@ func (p *StepPrepare) Steps() int { return p.steps }
 // call Finish.
 func (p *StepPrepare) Step() bool {
 	p.steps++
+	n := p.budget
 	if p.r == nil {
-		if !p.walk(p.budget) {
+		if n = p.walk(n); p.walked < len(p.out) {
 			return false
 		}
+		// What the walk left of the budget goes to the dots, so that a
+		// small removal takes one step.
 		p.r = newRemoval(p.b, p.out)
-		return false
 	}
-	return p.r.collect(p.budget)
+	return p.r.collect(max(n, 1))
 }
 
-// walk examines up to n candidates and reports whether the walk is done.
+// walk examines up to n candidates and returns what is left of n; the
+// walk is done when every block found is expanded.
 // A block's candidates are the index's children of it; each counts if the
 // tree, as read now, puts it there and it is present: what withDescendants
 // finds, in another order.
-func (p *StepPrepare) walk(n int) bool {
+func (p *StepPrepare) walk(n int) int {
 	if p.b.spent || !p.b.delta.ctx.IsEmpty() {
 		panic("workflow: StepPrepare's reader wrote")
 	}
@@ -132,7 +135,7 @@ func (p *StepPrepare) walk(n int) bool {
 			p.walked, p.listed, p.cands = p.walked+1, false, nil
 		}
 	}
-	return p.walked == len(p.out)
+	return n
 }
 
 // Finish builds the removal's delta as authored at ts, with what Prepare

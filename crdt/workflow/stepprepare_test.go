@@ -75,6 +75,11 @@ func TestStepPrepareEqualsPrepare(t *testing.T) {
 			}
 		}
 	}
+	// A removal within the budget takes one step, as Prepare takes one
+	// turn.
+	if p, err := doc.StepPrepare(RemoveBlock{ID: "c5"}, 64); err != nil || !p.Step() {
+		t.Fatalf("a one-block removal took more than one step (%v)", err)
+	}
 	if p, err := doc.StepPrepare(UpdateName{ID: "c1", NewName: "x"}, 10); p != nil || err != nil {
 		t.Fatal("an operation that is not a removal was stepped")
 	}
