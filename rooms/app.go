@@ -239,7 +239,7 @@ func (rm *Room) applyFrom(run *applyRun, i int) {
 				rm.flushRelay()
 			}
 			run.w.left++
-			rm.queueWrite(pendingDelta{raw: raw, applied: rm.cfg.now(), waiter: run.w})
+			rm.queueWrite(pendingDelta{raw: raw, delta: delta, applied: rm.cfg.now(), waiter: run.w})
 			if !inline {
 				rm.applyFrom(run, next)
 			}
