@@ -63,6 +63,8 @@ type Room struct {
 	docSize       docSizeState // docsize.go
 	refresh       refreshState // store reloads (refresh.go)
 	receipts      receiptState // epoch, relay sequence, durable mark (receipts.go)
+	steps         []*stepping  // removals being merged in steps (stepped.go), the next one first
+	stepYield     int          // inbox events to handle before the next step
 }
 
 type memberState struct {
@@ -84,7 +86,8 @@ type pendingDelta struct {
 	m       Member // nil for a delta of another node or of an Apply
 	opID    string
 	raw     []byte
-	seq     uint64 // relayed in this frame or an earlier one (receipts.go)
+	delta   *workflow.Doc // raw decoded, merged (immutable), for the writer's join; nil in a backlog (writebatch.go)
+	seq     uint64        // relayed in this frame or an earlier one (receipts.go)
 	applied time.Time
 	waiter  *durableWaiter // the Apply it belongs to, if any
 }
@@ -314,10 +317,17 @@ func (rm *Room) run() {
 		if rm.snap.armed {
 			snapTimerC = rm.snap.timer.C
 		}
+		var stepC <-chan struct{}
+		if len(rm.steps) > 0 && rm.stepYield == 0 {
+			stepC = ready
+		}
 
 		select {
 		case ev := <-rm.inbox:
+			rm.stepYield = max(rm.stepYield-1, 0)
 			rm.handle(ev)
+		case <-stepC:
+			rm.step()
 		case err := <-rm.written:
 			rm.handleWritten(err)
 		case <-retryC:
@@ -366,7 +376,7 @@ func (rm *Room) run() {
 		}
 		rm.maybeWrite()
 		rm.maybeSnapshot()
-		if rm.closing != nil && len(rm.pending) == 0 && rm.inflight == nil && rm.snapSettled() {
+		if rm.closing != nil && len(rm.pending) == 0 && rm.inflight == nil && len(rm.steps) == 0 && rm.snapSettled() {
 			rm.finish()
 			return
 		}
@@ -417,7 +427,7 @@ func (rm *Room) load() bool {
 func (rm *Room) armIdle() {
 	// A dirty snapshot does not keep a room loaded: eviction hands it to
 	// the background, so a failing store cannot pin documents in memory.
-	idle := len(rm.members) == 0 && len(rm.pending) == 0 && rm.inflight == nil && rm.closing == nil
+	idle := len(rm.members) == 0 && len(rm.pending) == 0 && rm.inflight == nil && rm.closing == nil && len(rm.steps) == 0
 	switch {
 	case idle && !rm.idleArmed:
 		rm.idle.Reset(rm.cfg.IdleTimeout)
@@ -442,6 +452,9 @@ func (rm *Room) finish() {
 }
 
 func (rm *Room) handle(ev event) {
+	if rm.holds(ev) {
+		return
+	}
 	switch ev := ev.(type) {
 	case *joinEvent:
 		rm.handleJoin(ev)
@@ -721,24 +734,25 @@ func (rm *Room) handleDelta(ev *deltaEvent) {
 		rm.refuse(ms, ev.opID, err)
 		return
 	}
-	rm.merge(v.Delta)
 	if !latest.IsZero() {
 		rm.clock.Observe(latest, nowMs)
 	}
-	rm.metrics.observeMerge(rm.cfg.since(start))
-	if v.Delta.IsEmpty() {
-		// Nothing of it was new here: an ack is all it needs.
-		ack := &protocol.Applied{OpID: ev.opID}
-		rm.sendTo(ms, ack, protocol.AppendFrame(nil, ack))
-		return
-	}
-	rm.publish(raw)
-	// The author already holds what it sent: it is not sent it back,
-	// unless Vet changed it. Then what the room took differs from what the
-	// author holds (an entry whose dot the room has seen removed, which the
-	// author drops on merging what the room took), and only that frame
-	// tells it.
-	rm.applied(ms, ev.opID, raw, v.Delta, string(ms.id.ReplicaID), v.Changed)
+	rm.mergeThen(ms.m, v.Delta, func() {
+		rm.metrics.observeMerge(rm.cfg.since(start))
+		if v.Delta.IsEmpty() {
+			// Nothing of it was new here: an ack is all it needs.
+			ack := &protocol.Applied{OpID: ev.opID}
+			rm.sendTo(ms, ack, protocol.AppendFrame(nil, ack))
+			return
+		}
+		rm.publish(raw)
+		// The author already holds what it sent: it is not sent it back,
+		// unless Vet changed it. Then what the room took differs from what
+		// the author holds (an entry whose dot the room has seen removed,
+		// which the author drops on merging what the room took), and only
+		// that frame tells it.
+		rm.applied(ms, ev.opID, raw, v.Delta, string(ms.id.ReplicaID), v.Changed)
+	})
 }
 
 func (rm *Room) handleOperation(ev *opEvent) {
@@ -747,49 +761,79 @@ func (rm *Room) handleOperation(ev *opEvent) {
 		nack(ev.m, ev.opID, protocol.NewError(protocol.CodeNotJoined, "join %q first", rm.id))
 		return
 	}
-	delta, raw, err := rm.runOperation(ms.id, ms.entry.SessionID, ev.op)
-	if err != nil {
-		rm.refuse(ms, ev.opID, err)
-		return
-	}
-	rm.applied(ms, ev.opID, raw, delta, "", true)
+	rm.runOperation(ms.id, ms.entry.SessionID, ev.op, ms.m, func(delta *workflow.Doc, raw []byte, err error) {
+		if err != nil {
+			rm.refuse(ms, ev.opID, err)
+			return
+		}
+		rm.applied(ms, ev.opID, raw, delta, "", true)
+	})
 }
 
 // runOperation runs op on behalf of id against the document with the
 // server's clock, for an Operation frame or an Apply: admission (the role,
 // before Prepare; then the built-in checks and Config.Admit), the merge and
-// the publish to the cluster. It returns the merged delta and its encoding,
-// or why op was refused, the document unchanged.
-func (rm *Room) runOperation(id Identity, conn string, op workflow.Op) (*workflow.Doc, []byte, error) {
+// the publish to the cluster. It calls done once, with the merged delta
+// and its encoding, or with why op was refused, the document unchanged:
+// at once, or, when op is a large removal prepared or merged in steps
+// (stepped.go), after the last step.
+func (rm *Room) runOperation(id Identity, conn string, op workflow.Op, author any, done func(*workflow.Doc, []byte, error)) {
 	if err := rm.canTakeWork(0); err != nil {
-		return nil, nil, err
+		done(nil, nil, err)
+		return
 	}
 	if r := id.Role; r != protocol.RoleWrite && r != protocol.RoleAdmin {
 		// Before Prepare: a read member must learn nothing about the
 		// document from why an operation would have been refused.
-		return nil, nil, protocol.NewError(protocol.CodePermissionDenied, "role %q may not edit", r)
+		done(nil, nil, protocol.NewError(protocol.CodePermissionDenied, "role %q may not edit", r))
+		return
 	}
 	start := rm.cfg.now()
-	nowMs := rm.nowMs()
-	delta, err := rm.doc.Prepare(rm.clock.Now(nowMs), op)
-	if err == nil {
-		c := &Change{WorkflowID: rm.id, Member: id, Conn: conn, Delta: delta, Op: op}
-		_, err = admit(rm.doc, c, rm.cfg.ServerReplicaID, nowMs, rm.cfg.MaxClockSkew.Milliseconds())
-		if err == nil && rm.cfg.Admit != nil {
-			err = rm.cfg.Admit(rm.doc, c)
-		}
-	}
+	prep, err := rm.doc.StepPrepare(op, rm.prepareSteps())
 	if err != nil {
-		return nil, nil, err
+		done(nil, nil, err)
+		return
 	}
-	raw := delta.Encode()
-	if err := rm.checkDocSize(len(raw)); err != nil {
-		return nil, nil, err
+	finish := func() {
+		if err := rm.canTakeWork(0); err != nil {
+			done(nil, nil, err) // shutting down meanwhile
+			return
+		}
+		nowMs := rm.nowMs()
+		var delta *workflow.Doc
+		var err error
+		if prep != nil {
+			delta, err = prep.Finish(rm.clock.Now(nowMs))
+		} else {
+			delta, err = rm.doc.Prepare(rm.clock.Now(nowMs), op)
+		}
+		if err == nil {
+			c := &Change{WorkflowID: rm.id, Member: id, Conn: conn, Delta: delta, Op: op}
+			_, err = admit(rm.doc, c, rm.cfg.ServerReplicaID, nowMs, rm.cfg.MaxClockSkew.Milliseconds())
+			if err == nil && rm.cfg.Admit != nil {
+				err = rm.cfg.Admit(rm.doc, c)
+			}
+		}
+		if err != nil {
+			done(nil, nil, err)
+			return
+		}
+		raw := delta.Encode()
+		if err := rm.checkDocSize(len(raw)); err != nil {
+			done(nil, nil, err)
+			return
+		}
+		rm.mergeThen(author, delta, func() {
+			rm.metrics.observeMerge(rm.cfg.since(start))
+			rm.publish(raw)
+			done(delta, raw, nil)
+		})
 	}
-	rm.merge(delta)
-	rm.metrics.observeMerge(rm.cfg.since(start))
-	rm.publish(raw)
-	return delta, raw, nil
+	if prep == nil || prep.Step() {
+		finish()
+		return
+	}
+	rm.steps = append(rm.steps, &stepping{prep: prep, author: author, then: finish})
 }
 
 // canTakeWork refuses new edits while shutting down or while too much is
@@ -822,12 +866,15 @@ func (rm *Room) applied(ms *memberState, opID string, raw []byte, delta *workflo
 	}
 	ack := &protocol.Applied{OpID: opID}
 	rm.sendTo(ms, ack, protocol.AppendFrame(make([]byte, 0, 16+len(opID)), ack))
-	rm.queueWrite(pendingDelta{m: ms.m, opID: opID, raw: raw, applied: rm.cfg.now()})
+	rm.queueWrite(pendingDelta{m: ms.m, opID: opID, raw: raw, delta: delta, applied: rm.cfg.now()})
 }
 
 // queueWrite queues a merged delta for the next store write.
 func (rm *Room) queueWrite(p pendingDelta) {
 	p.seq = rm.pendingSeq()
+	if rm.pendingBytes+rm.inflightBytes > keepDecodedBytes {
+		p.delta = nil // a backlog: the writer decodes it (writebatch.go)
+	}
 	rm.markSnapDirty()
 	rm.pending = append(rm.pending, p)
 	rm.pendingBytes += len(p.raw)
@@ -1004,12 +1051,13 @@ func (rm *Room) maybeWrite() {
 	rm.startWrite()
 }
 
-// startWrite writes rm.inflight on its own goroutine; the result comes back
-// on rm.written.
+// startWrite writes rm.inflight on its own goroutine, as one log row
+// (writebatch.go); the result comes back on rm.written.
 func (rm *Room) startWrite() {
 	raws := make([][]byte, len(rm.inflight))
+	deltas := make([]*workflow.Doc, len(rm.inflight))
 	for i, p := range rm.inflight {
-		raws[i] = p.raw
+		raws[i], deltas[i] = p.raw, p.delta
 	}
 	reg := rm.reg
 	bytes := rm.inflightBytes
@@ -1017,17 +1065,14 @@ func (rm *Room) startWrite() {
 	go func() {
 		defer reg.wg.Done()
 		// Every delta was decoded (or encoded) when it was admitted: the
-		// store gets the bytes and their key, off the loop, and never
-		// decodes them again.
-		batch := make([]storage.Delta, len(raws))
-		for i, raw := range raws {
-			batch[i] = storage.NewDelta(raw)
-		}
+		// writer joins them, off the loop, and the store gets the join's
+		// bytes and key and never decodes them again.
+		batch := batchRows(deltas, raws)
 		ctx, cancel := context.WithTimeout(reg.ctx, rm.cfg.WriteTimeout)
 		defer cancel()
 		start := rm.cfg.now()
 		err := reg.store.Append(ctx, rm.id, batch)
-		rm.metrics.observeAppend(rm.cfg.since(start), len(batch), bytes, err)
+		rm.metrics.observeAppend(rm.cfg.since(start), len(raws), bytes, err)
 		reg.noteWrite(err)
 		rm.written <- err
 	}()
