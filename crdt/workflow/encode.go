@@ -342,10 +342,10 @@ func decodeBody(r *msgpackx.Reader, caps Caps) (*Doc, error) {
 		return nil, overCap(ErrTooManyValues, caps.MaxValues)
 	}
 	values, nodesLeft := 0, caps.MaxValueNodes
-	// Ids repeat across kinds (a block's fields and sub-blocks) and field
-	// names repeat across blocks: decode each distinct string once. Only
-	// the first maxInterned are kept: past them a delta is made of distinct
-	// strings (a key each), which interning would only cost a map insert.
+	// Field names repeat across blocks: decode each distinct string once.
+	// Only the first maxInterned are kept: past them a delta is made of
+	// distinct strings (a key each), which interning would only cost a map
+	// insert. (Ids repeat across kinds: the store's groups intern them.)
 	interned := make(map[string]string, min(ngroups, maxInterned))
 	intern := func(b []byte) (string, error) {
 		if s, ok := interned[string(b)]; ok {
@@ -363,6 +363,9 @@ func decodeBody(r *msgpackx.Reader, caps Caps) (*Doc, error) {
 	ld := newLoader(&d.store, &d.ctx, replicas, min(r.Remaining()/48, caps.MaxValues)) // a typical entry takes ~50 bytes; maps grow if needed
 	var prevKind uint64
 	var prevID string
+	// subsAt[j] is the sub of the j-th entry of an earlier group (the
+	// latest group that had to look it up).
+	var subsAt [32]string
 	for i := 0; i < ngroups && r.Err() == nil; i++ {
 		if r.ArrayHeader() != 3 {
 			return nil, errors.New("group is not [kind, id, entries]")
@@ -371,12 +374,13 @@ func decodeBody(r *msgpackx.Reader, caps Caps) (*Doc, error) {
 		if r.Err() == nil && (kind == 0 || kind > uint64(maxKind)) {
 			return nil, fmt.Errorf("unknown kind %d", kind)
 		}
-		id, err := intern(r.StringBytes())
-		if err != nil {
-			return nil, err
-		}
+		idb := r.StringBytes()
 		if r.Err() != nil {
 			break
+		}
+		id, err := ld.groupID(idb)
+		if err != nil {
+			return nil, err
 		}
 		if i > 0 && (kind < prevKind || kind == prevKind && id <= prevID) {
 			return nil, notCanonical("group (%d, %q) does not follow (%d, %q)", kind, id, prevKind, prevID)
@@ -401,9 +405,18 @@ func decodeBody(r *msgpackx.Reader, caps Caps) (*Doc, error) {
 			}
 			sb := r.StringBytes()
 			sub := prevSub // a key's concurrent values repeat its sub
-			if j == 0 || string(sb) != prevSub {
+			switch {
+			case j > 0 && string(sb) == prevSub:
+			case j < len(subsAt) && string(sb) == subsAt[j]:
+				// Groups of one kind list mostly the same subs in the
+				// same order (a block's fields): compared, not hashed.
+				sub = subsAt[j]
+			default:
 				if sub, err = intern(sb); err != nil {
 					return nil, err
+				}
+				if j < len(subsAt) {
+					subsAt[j] = sub
 				}
 			}
 			ridx := r.Uint()

@@ -1,6 +1,8 @@
 package workflow
 
 import (
+	"unicode/utf8"
+
 	"github.com/flowsync/flowsync/crdt"
 )
 
@@ -21,6 +23,8 @@ type loader struct {
 	// The group and slot the previous value went to.
 	g *group
 	s *slot
+	// next is the group groupID found, nil for a new id.
+	next *group
 }
 
 // newLoader prepares m, which must be empty, for values whose dots name
@@ -57,10 +61,25 @@ func newLoader(m *Store, ctx *crdt.Context, replicas []crdt.ReplicaID, n int) *l
 // slabChunk bounds one slab allocation.
 const slabChunk = 4096
 
+// groupID returns id as a string: the store's own copy when a group of
+// that id was put already (ids repeat across kinds), else a new one, which
+// must be valid UTF-8. It remembers the group for the next call of group.
+func (l *loader) groupID(id []byte) (string, error) {
+	if g := l.m.groups[string(id)]; g != nil { // no allocation for the lookup
+		l.next = g
+		return g.id, nil
+	}
+	l.next = nil
+	if !utf8.Valid(id) {
+		return "", outOfDomain("string %q is not valid UTF-8", id)
+	}
+	return string(id), nil
+}
+
 // group starts the values of (kind, id), which has at most n values and
-// sorts after every group put so far.
+// sorts after every group put so far. id is what groupID returned.
 func (l *loader) group(kind Kind, id string, n int) {
-	g := l.m.groups[id]
+	g := l.next
 	if g == nil {
 		if len(l.groups) == 0 {
 			l.groups = make([]group, slabChunk)
