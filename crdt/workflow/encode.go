@@ -133,8 +133,8 @@ func (d *Doc) AppendEncode(b []byte) []byte {
 	b = msgpackx.AppendArrayHeader(b, len(groups))
 	for _, g := range groups {
 		b = msgpackx.AppendArrayHeader(b, 3)
-		b = msgpackx.AppendUint(b, uint64(g.slots[0].kind))
-		b = msgpackx.AppendString(b, g.slots[0].g.id)
+		b = msgpackx.AppendUint(b, uint64(g.kind))
+		b = msgpackx.AppendString(b, g.id)
 		n := 0
 		for _, s := range g.slots {
 			n += len(s.es)
@@ -161,37 +161,34 @@ func (d *Doc) AppendEncode(b []byte) []byte {
 
 // kindGroup is one encoded group: the keys of one (kind, id), a run of a
 // store group's slots.
-type kindGroup struct{ slots []*slot }
+type kindGroup struct {
+	id    string
+	kind  Kind
+	slots []*slot
+}
 
 // kindRuns returns the store's (kind, id) groups in the encoding's order:
-// by kind, then id. The store's groups are walked once in id order and
-// their runs placed by kind (a counting sort over the 8 kinds).
+// by kind, then id. The store counts the groups of each kind and each
+// group its keys of each kind, so one walk of the groups in id order
+// places every run where it goes without reading a key.
 func kindRuns(m *Store) []kindGroup {
-	runs := make([]kindGroup, 0, 2*m.order.live())
-	var count [maxKind + 1]int
+	var at [maxKind + 1]int
+	for k := 1; k <= int(maxKind); k++ {
+		at[k] = at[k-1] + m.kindGroups[k-1]
+	}
+	out := make([]kindGroup, at[maxKind]+m.kindGroups[maxKind])
 	m.order.eachSorted(func(g *group) bool {
-		for i := 0; i < len(g.slots); {
-			k := g.slots[i].kind
-			j := i + 1
-			for j < len(g.slots) && g.slots[j].kind == k {
-				j++
+		i := 0
+		for k, n := range g.nkind {
+			if n > 0 {
+				j := i + int(n)
+				out[at[k]] = kindGroup{g.id, Kind(k), g.slots[i:j:j]}
+				at[k]++
+				i = j
 			}
-			runs = append(runs, kindGroup{g.slots[i:j:j]})
-			count[k]++
-			i = j
 		}
 		return true
 	})
-	var at [maxKind + 1]int
-	for k := 1; k <= int(maxKind); k++ {
-		at[k] = at[k-1] + count[k-1]
-	}
-	out := make([]kindGroup, len(runs))
-	for _, r := range runs {
-		k := r.slots[0].kind
-		out[at[k]] = r
-		at[k]++
-	}
 	return out
 }
 

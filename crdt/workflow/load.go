@@ -130,6 +130,7 @@ func (l *loader) put(kind Kind, sub string, ridx uint32, d crdt.Dot, v Cell) boo
 	s.first[0] = e
 	s.es = s.first[:1:1]
 	l.g.slots = append(l.g.slots, s)
+	m.added(l.g, kind)
 	l.s = s
 	m.keys++
 	return true

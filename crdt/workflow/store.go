@@ -39,6 +39,9 @@ type Store struct {
 	order  groupOrder
 	keys   int // slots, i.e. keys holding at least one value
 	dots   int
+	// kindGroups[k] counts the groups holding a key of kind k: the
+	// encoding's (kind, id) groups, which Encode places without counting.
+	kindGroups [maxKind + 1]int
 	// emptied is a join's scratch (see remove), kept to spare an
 	// allocation on every edit.
 	emptied []*slot
@@ -49,6 +52,16 @@ type group struct {
 	id    string
 	slots []*slot // sorted by (kind, sub); none is empty
 	dead  bool    // removed from the store; a new group replaces it
+	// nkind[k] counts the slots of kind k: Encode finds the runs of one
+	// kind without reading the slots.
+	nkind [maxKind + 1]int32
+}
+
+// added counts a slot of kind k added to g.
+func (m *Store) added(g *group, k Kind) {
+	if g.nkind[k]++; g.nkind[k] == 1 {
+		m.kindGroups[k]++
+	}
 }
 
 // slot holds the values under one key, sorted by dot (replica id, then
@@ -280,6 +293,7 @@ func (m *Store) insert(g *group, kind Kind, sub string, rd rdot, e crdt.Dotted[C
 		s.es = s.first[:1:1]
 		s.own.Store(true)
 		g.slots = slices.Insert(g.slots, i, s)
+		m.added(g, kind)
 		m.keys++
 	}
 	m.byDot.set(rd, s)
@@ -362,6 +376,9 @@ func (m *Store) dropSlot(s *slot) {
 	g := s.g
 	if i, found := g.find(s.kind, s.sub); found && g.slots[i] == s {
 		g.slots = slices.Delete(g.slots, i, i+1)
+		if g.nkind[s.kind]--; g.nkind[s.kind] == 0 {
+			m.kindGroups[s.kind]--
+		}
 	}
 	s.es = nil // the slot's own field: the slice itself is left as it was
 	m.keys--
@@ -570,7 +587,7 @@ func (m *Store) Clone() *Store {
 	order := make([]*group, 0, len(m.groups))
 	var rc replicaCache
 	m.order.eachSorted(func(g *group) bool {
-		gs = append(gs, group{id: g.id})
+		gs = append(gs, group{id: g.id, nkind: g.nkind})
 		c := &gs[len(gs)-1]
 		n := len(g.slots)
 		c.slots, ptrs = ptrs[:n:n], ptrs[n:]
@@ -590,6 +607,6 @@ func (m *Store) Clone() *Store {
 		return true
 	})
 	out.order.sorted = order
-	out.keys, out.dots = m.keys, m.dots
+	out.keys, out.dots, out.kindGroups = m.keys, m.dots, m.kindGroups
 	return out
 }
