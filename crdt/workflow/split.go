@@ -57,20 +57,21 @@ func (d *Doc) encodeChunks(limit int, caps Caps) ([][]byte, int) {
 		entries []crdt.Dotted[Cell]
 		size    int
 	}
-	var groups []group
-	d.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
-		size := 16 + len(k.ID)
-		for _, e := range es {
-			// sub, replica index, counter, wall, logical, headers and this
-			// entry's share of the context: generous on purpose.
-			size += 40 + len(k.Sub) + len(e.Value.Value)
+	// The keys in key order, (kind, id, sub): the encoding's order, which
+	// the store walks without sorting (kindRuns). The values' slices are
+	// read here only, while d does not change, so they are not handed out.
+	groups := make([]group, 0, d.store.Len())
+	for _, kg := range kindRuns(&d.store) {
+		for _, sl := range kg.slots {
+			size := 16 + len(kg.id)
+			for _, e := range sl.es {
+				// sub, replica index, counter, wall, logical, headers and
+				// this entry's share of the context: generous on purpose.
+				size += 40 + len(sl.sub) + len(e.Value.Value)
+			}
+			groups = append(groups, group{key: Key{kg.kind, kg.id, sl.sub}, entries: sl.es, size: size})
 		}
-		groups = append(groups, group{key: k, entries: es, size: size})
-		return true
-	})
-	slices.SortFunc(groups, func(a, b group) int {
-		return cmp.Or(cmp.Compare(a.key.Kind, b.key.Kind), cmp.Compare(a.key.ID, b.key.ID), cmp.Compare(a.key.Sub, b.key.Sub))
-	})
+	}
 	overhead := 32 // the replica table, written in full in the worst case
 	for _, r := range d.ctx.Replicas() {
 		overhead += len(r) + 8
