@@ -90,9 +90,34 @@ func (d *Doc) Encode() []byte {
 // bucketed by kind, and written kind by kind. Nothing is sorted but the
 // ids added since the store last folded its order (order.go).
 func (d *Doc) AppendEncode(b []byte) []byte {
-	// Every stored dot is in the context (Merge and Decode keep it so), so
-	// the context's replicas are the whole table.
-	replicas := d.ctx.Replicas()
+	b, replicaIndex := appendHead(b, &d.ctx)
+	groups := kindRuns(&d.store)
+	b = msgpackx.AppendArrayHeader(b, len(groups))
+	for _, g := range groups {
+		b = msgpackx.AppendArrayHeader(b, 3)
+		b = msgpackx.AppendUint(b, uint64(g.kind))
+		b = msgpackx.AppendString(b, g.id)
+		n := 0
+		for _, s := range g.slots {
+			n += len(s.es)
+		}
+		b = msgpackx.AppendArrayHeader(b, n)
+		for _, s := range g.slots {
+			for _, e := range s.es {
+				b = appendEntry(b, s.sub, replicaIndex(e.Dot.Replica), e)
+			}
+		}
+	}
+	return b
+}
+
+// appendHead appends the version byte, the top-level array's header, the
+// replica table and the context of a document whose context is ctx, and
+// returns the function that gives a replica's index in the table. Every
+// value's dot is in the context (Merge and Decode keep it so), so the
+// context's replicas are the whole table.
+func appendHead(b []byte, ctx *crdt.Context) ([]byte, func(crdt.ReplicaID) int) {
+	replicas := ctx.Replicas()
 	replicaSet := make(map[crdt.ReplicaID]int, len(replicas))
 	for i, r := range replicas {
 		replicaSet[r] = i
@@ -114,7 +139,7 @@ func (d *Doc) AppendEncode(b []byte) []byte {
 	}
 	b = msgpackx.AppendArrayHeader(b, len(replicas))
 	for _, r := range replicas {
-		rs := d.ctx.Ranges(r)
+		rs := ctx.Ranges(r)
 		b = msgpackx.AppendArrayHeader(b, 2)
 		b = msgpackx.AppendUint(b, uint64(replicaSet[r]))
 		b = msgpackx.AppendArrayHeader(b, 2*len(rs))
@@ -129,34 +154,22 @@ func (d *Doc) AppendEncode(b []byte) []byte {
 			prev = rg.Hi
 		}
 	}
-	groups := kindRuns(&d.store)
-	b = msgpackx.AppendArrayHeader(b, len(groups))
-	for _, g := range groups {
-		b = msgpackx.AppendArrayHeader(b, 3)
-		b = msgpackx.AppendUint(b, uint64(g.kind))
-		b = msgpackx.AppendString(b, g.id)
-		n := 0
-		for _, s := range g.slots {
-			n += len(s.es)
-		}
-		b = msgpackx.AppendArrayHeader(b, n)
-		for _, s := range g.slots {
-			for _, e := range s.es {
-				b = msgpackx.AppendArrayHeader(b, 6)
-				b = msgpackx.AppendString(b, s.sub)
-				b = msgpackx.AppendUint(b, uint64(replicaIndex(e.Dot.Replica)))
-				b = msgpackx.AppendUint(b, e.Dot.Counter)
-				b = msgpackx.AppendInt(b, e.Value.Wall)
-				b = msgpackx.AppendUint(b, uint64(e.Value.Logical))
-				if len(e.Value.Value) == 0 {
-					b = msgpackx.AppendNil(b)
-				} else {
-					b = append(b, e.Value.Value...)
-				}
-			}
-		}
+	return b, replicaIndex
+}
+
+// appendEntry appends one entry of a group: value e under sub, its replica
+// at index ridx of the table.
+func appendEntry(b []byte, sub string, ridx int, e crdt.Dotted[Cell]) []byte {
+	b = msgpackx.AppendArrayHeader(b, 6)
+	b = msgpackx.AppendString(b, sub)
+	b = msgpackx.AppendUint(b, uint64(ridx))
+	b = msgpackx.AppendUint(b, e.Dot.Counter)
+	b = msgpackx.AppendInt(b, e.Value.Wall)
+	b = msgpackx.AppendUint(b, uint64(e.Value.Logical))
+	if len(e.Value.Value) == 0 {
+		return msgpackx.AppendNil(b)
 	}
-	return b
+	return append(b, e.Value.Value...)
 }
 
 // kindGroup is one encoded group: the keys of one (kind, id), a run of a
@@ -357,7 +370,7 @@ func decodeBody(r *msgpackx.Reader, caps Caps) (*Doc, error) {
 		}
 		return s, nil
 	}
-	ld := newLoader(&d.store, &d.ctx, replicas, min(r.Remaining()/48, caps.MaxValues)) // a typical entry takes ~50 bytes; maps grow if needed
+	ld := newLoader(&d.store, &d.ctx, replicas, min(r.Remaining()/48, caps.MaxValues), ngroups) // a typical entry takes ~50 bytes; maps grow if needed
 	var prevKind uint64
 	var prevID string
 	// subsAt[j] is the sub of the j-th entry of an earlier group (the

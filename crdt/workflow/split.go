@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/flowsync/flowsync/crdt"
+	"github.com/flowsync/flowsync/crdt/msgpackx"
 )
 
 // EncodeChunks encodes d as one or more chunks, each a valid delta of at
@@ -80,8 +81,8 @@ func (d *Doc) encodeChunks(limit int, caps Caps) ([][]byte, int) {
 	// A run's context is its dots, a range each at most.
 	maxEntries := min(caps.MaxValues, caps.MaxRanges)
 
-	var chunks []*Doc
-	cur, curSize, curNodes := New(), 0, 0
+	var chunks []*chunk
+	cur, curSize, curNodes := &chunk{}, 0, 0
 	curReplicas := map[crdt.ReplicaID]bool{}
 	// A chunk's dots, added to its context in order once it is complete: in
 	// key order they are scattered, and adding each into the middle of the
@@ -99,7 +100,7 @@ func (d *Doc) encodeChunks(limit int, caps Caps) ([][]byte, int) {
 	next := func() {
 		seal()
 		chunks = append(chunks, cur)
-		cur, curSize, curNodes = New(), 0, 0
+		cur, curSize, curNodes = &chunk{}, 0, 0
 		clear(curReplicas)
 	}
 	nodes := make([]int, 0, 16)
@@ -121,17 +122,17 @@ func (d *Doc) encodeChunks(limit int, caps Caps) ([][]byte, int) {
 				}
 			}
 		}
-		if n := cur.store.NumDots(); n > 0 && (curSize+g.size > budget || n+len(g.entries) > maxEntries ||
+		if n := cur.values; n > 0 && (curSize+g.size > budget || n+len(g.entries) > maxEntries ||
 			curNodes+gNodes > caps.MaxValueNodes || len(curReplicas)+gReplicas > caps.MaxReplicas) {
 			next()
 		}
 		for i, e := range g.entries {
 			// Only a key whose values alone pass a cap gets here full.
-			if n := cur.store.NumDots(); n > 0 && (n+1 > maxEntries || curNodes+nodes[i] > caps.MaxValueNodes ||
+			if n := cur.values; n > 0 && (n+1 > maxEntries || curNodes+nodes[i] > caps.MaxValueNodes ||
 				!curReplicas[e.Dot.Replica] && len(curReplicas)+1 > caps.MaxReplicas) {
 				next()
 			}
-			cur.store.Put(g.key, e.Dot, e.Value)
+			cur.add(g.key, g.entries, i)
 			dots = append(dots, e.Dot)
 			curNodes += nodes[i]
 			curReplicas[e.Dot.Replica] = true
@@ -162,7 +163,7 @@ func (d *Doc) encodeChunks(limit int, caps Caps) ([][]byte, int) {
 			if !named && leftReplicas < 1 || leftRanges < 1 || used > 0 && used+cost > allow {
 				cur.ctx.AddRanges(r, slices.Clone(rs[from:i]))
 				chunks = append(chunks, cur)
-				cur, from, named = New(), i, false
+				cur, from, named = &chunk{}, i, false
 				leftRanges, leftReplicas, allow, used = caps.MaxRanges, caps.MaxReplicas, budget, 0
 			}
 			if !named {
@@ -178,9 +179,74 @@ func (d *Doc) encodeChunks(limit int, caps Caps) ([][]byte, int) {
 
 	out := make([][]byte, len(chunks))
 	for i, c := range chunks {
-		out[i] = c.Encode()
+		out[i] = c.encode()
 	}
 	return out, len(whole)
+}
+
+// chunk is one chunk of encodeChunks: its keys' values, in key order, and
+// its context. It is encoded as the document holding exactly these would
+// be (Encode), without building that document.
+type chunk struct {
+	ctx    crdt.Context
+	keys   []chunkKey
+	values int
+}
+
+// chunkKey is a run of one key's values, es[lo:hi].
+type chunkKey struct {
+	key    Key
+	es     []crdt.Dotted[Cell]
+	lo, hi int
+}
+
+// add adds es[i], a value of key k, to c: k follows every key of c, or
+// es[i-1] is c's last value.
+func (c *chunk) add(k Key, es []crdt.Dotted[Cell], i int) {
+	if n := len(c.keys); n > 0 && c.keys[n-1].key == k {
+		c.keys[n-1].hi = i + 1
+	} else {
+		c.keys = append(c.keys, chunkKey{k, es, i, i + 1})
+	}
+	c.values++
+}
+
+// encode returns c's canonical encoding: that of a document holding c's
+// values under c's context (see Doc.AppendEncode, whose layout this
+// follows; TestChunksEncodeAsDocuments holds the two to the same bytes).
+func (c *chunk) encode() []byte {
+	size := 64
+	for _, k := range c.keys {
+		for _, e := range k.es[k.lo:k.hi] {
+			size += 32 + len(k.key.Sub) + len(e.Value.Value)
+		}
+	}
+	b, replicaIndex := appendHead(make([]byte, 0, size), &c.ctx)
+	groups := 0
+	for i, k := range c.keys {
+		if i == 0 || k.key.Kind != c.keys[i-1].key.Kind || k.key.ID != c.keys[i-1].key.ID {
+			groups++
+		}
+	}
+	b = msgpackx.AppendArrayHeader(b, groups)
+	for i := 0; i < len(c.keys); {
+		first := c.keys[i].key
+		j, n := i, 0
+		for ; j < len(c.keys) && c.keys[j].key.Kind == first.Kind && c.keys[j].key.ID == first.ID; j++ {
+			n += c.keys[j].hi - c.keys[j].lo
+		}
+		b = msgpackx.AppendArrayHeader(b, 3)
+		b = msgpackx.AppendUint(b, uint64(first.Kind))
+		b = msgpackx.AppendString(b, first.ID)
+		b = msgpackx.AppendArrayHeader(b, n)
+		for _, k := range c.keys[i:j] {
+			for _, e := range k.es[k.lo:k.hi] {
+				b = appendEntry(b, k.key.Sub, replicaIndex(e.Dot.Replica), e)
+			}
+		}
+		i = j
+	}
+	return b
 }
 
 // uintLen is the length of n's shortest msgpack unsigned form.
