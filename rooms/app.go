@@ -262,10 +262,17 @@ func (rm *Room) failWaiters(err error) {
 	}
 }
 
-// handleAppEvent sends a lifecycle Event to every member.
+// handleAppEvent sends a lifecycle Event to every member. An updated or
+// reverted workflow was changed outside the editors, possibly in the store
+// itself (`flowsync import`), so the room re-reads the store too: what it
+// lacks reaches the members as remote deltas after the Event, as the
+// protocol promises for those kinds.
 func (rm *Room) handleAppEvent(ev *appEvent) {
 	f := &protocol.Event{WorkflowID: rm.id, Kind: ev.kind, Message: ev.msg, TimestampMs: rm.nowMs()}
 	n := rm.broadcast(f, protocol.AppendFrame(make([]byte, 0, 64+len(ev.msg)), f), nil)
+	if ev.kind == protocol.EventWorkflowUpdated || ev.kind == protocol.EventWorkflowReverted {
+		rm.requestRefresh()
+	}
 	if ev.reply != nil {
 		ev.reply <- n
 	}

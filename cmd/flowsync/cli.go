@@ -27,9 +27,11 @@ const usage = `usage: flowsync <command> [flags]
 commands:
   serve     run the sync server (flowsync serve -h for flags)
   version   print the version, commit and its date, and Go version (also --version)
-  inspect   list the workflows of a stopped server's --data-dir: sizes, last change
-  export    write one workflow of a --data-dir: --workflow ID [--format json|binary]
-  import    join a binary export into a workflow of a --data-dir: --workflow ID [--in FILE]
+  inspect   list the workflows of a --data-dir (server stopped) or --postgres-url: sizes,
+            last change; verifies checksums (exit 1 on damage)
+  export    write one workflow: --workflow ID [--format json|binary|reference]
+  import    write one workflow: --workflow ID [--in FILE] [--format binary|reference]
+            (binary: joined; reference: a workflow state JSON replacing the content)
 `
 
 // run is the whole command; main only wires the process to it.

@@ -87,6 +87,7 @@ func TestToolFlags(t *testing.T) {
 		{"export", "--data-dir", t.TempDir()},            // no --workflow
 		{"import", "--data-dir", t.TempDir(), "--bogus"}, // unknown flag
 		{"inspect", "extra"},
+		{"inspect", "--data-dir", t.TempDir(), "--postgres-url", "postgres://127.0.0.1:1/x"}, // two stores
 	} {
 		var out, errb bytes.Buffer
 		if code := run(context.Background(), args, none, &out, &errb); code != 2 {
@@ -96,5 +97,20 @@ func TestToolFlags(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := run(context.Background(), []string{"inspect", "--data-dir", t.TempDir()}, none, &out, &errb); code != 1 || !strings.Contains(errb.String(), "no store") {
 		t.Errorf("inspect of an empty directory: exit %d, %s", code, errb.String())
+	}
+	// FLOWSYNC_POSTGRES_URL with an explicit --data-dir names two stores too.
+	pgEnv := func(k string) string {
+		if k == "FLOWSYNC_POSTGRES_URL" {
+			return "postgres://127.0.0.1:1/x"
+		}
+		return ""
+	}
+	errb.Reset()
+	if code := run(context.Background(), []string{"export", "--workflow", "w", "--data-dir", t.TempDir()}, pgEnv, &out, &errb); code != 2 || !strings.Contains(errb.String(), "two stores") {
+		t.Errorf("--data-dir with FLOWSYNC_POSTGRES_URL: exit %d, %s", code, errb.String())
+	}
+	errb.Reset()
+	if code := run(context.Background(), []string{"import", "--workflow", "w", "--format", "xml", "--data-dir", t.TempDir()}, none, &out, &errb); code != 1 || !strings.Contains(errb.String(), "not binary or reference") {
+		t.Errorf("import --format xml: exit %d, %s", code, errb.String())
 	}
 }

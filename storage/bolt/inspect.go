@@ -1,7 +1,9 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"sort"
@@ -33,6 +35,9 @@ type WorkflowInfo struct {
 	SnapshotVersion uint64 // 0 without a snapshot
 	LogRows         int    // deltas stored since the snapshot
 	LogBytes        int
+	// BadLogRows counts log rows whose key is not the SHA-256 of their
+	// bytes: damaged at rest.
+	BadLogRows int
 }
 
 // Bytes is the workflow's stored size: snapshot and log rows.
@@ -65,9 +70,12 @@ func (s *Store) Workflows(ctx context.Context) ([]WorkflowInfo, []Tombstone, err
 				info.SnapshotVersion = getU64(wf.Get(keyVersion))
 			}
 			if lb := wf.Bucket(bucketLog); lb != nil {
-				_ = lb.ForEach(func(_, v []byte) error {
+				_ = lb.ForEach(func(k, v []byte) error {
 					info.LogRows++
 					info.LogBytes += len(v)
+					if h := sha256.Sum256(v); !bytes.Equal(k, h[:]) {
+						info.BadLogRows++
+					}
 					return nil
 				})
 			}

@@ -44,6 +44,11 @@ type Config struct {
 	// RetryMin and RetryMax bound the exponential backoff, with jitter,
 	// between attempts. Defaults: 100 ms and 10 s.
 	RetryMin, RetryMax time.Duration
+	// ReadOnly opens the store for reading only (operators' tools): no
+	// migration is applied, Open fails with ErrSchema unless the database
+	// holds exactly this build's migrations, and every connection runs
+	// with default_transaction_read_only, so the server refuses any write.
+	ReadOnly bool
 	// Logger receives startup and retry lines, never document contents.
 	// Default: discard.
 	Logger *slog.Logger

@@ -30,6 +30,10 @@
 // MVCC snapshot): a concurrent Snapshot that trims the log can never make a
 // Load see neither the old rows nor the new snapshot.
 //
+// Operators' tools open the store with Config.ReadOnly (no migration, every
+// transaction read-only) and list it with Workflows (inspect.go), which
+// takes no lock a writer waits for, so they run beside live nodes.
+//
 // Workflow ids travel only as bind parameters. Nothing here logs document
 // contents; errors carry ids and hashes at most.
 package postgres
@@ -121,6 +125,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	rp := pc.ConnConfig.RuntimeParams
 	rp["statement_timeout"] = strconv.FormatInt(cfg.StatementTimeout.Milliseconds(), 10)
 	rp["synchronous_commit"] = "on"
+	if cfg.ReadOnly {
+		rp["default_transaction_read_only"] = "on"
+	}
 	if rp["application_name"] == "" {
 		rp["application_name"] = "flowsync"
 	}
@@ -131,6 +138,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s := &Store{cfg: cfg, pool: pool, log: cfg.Logger}
 	var applied []string
 	err = s.retry(ctx, "migrate", func(ctx context.Context) error {
+		if cfg.ReadOnly {
+			return checkSchema(ctx, pool)
+		}
 		var err error
 		applied, err = migrate(ctx, pool)
 		return err
@@ -145,7 +155,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		"max_conns", cfg.MaxConns, "connect_timeout", cfg.ConnectTimeout,
 		"statement_timeout", cfg.StatementTimeout, "health_check_period", cfg.HealthCheckPeriod,
 		"max_conn_lifetime", cfg.MaxConnLifetime, "max_conn_idle_time", cfg.MaxConnIdleTime,
-		"max_attempts", cfg.MaxAttempts, "migrations_applied", applied)
+		"max_attempts", cfg.MaxAttempts, "read_only", cfg.ReadOnly, "migrations_applied", applied)
 	return s, nil
 }
 

@@ -24,12 +24,24 @@ import (
 // content, "gone" deleted. It returns the time of the last edit.
 func seedDataDir(t *testing.T, dir string) time.Time {
 	t.Helper()
-	ctx := context.Background()
 	s, err := bolt.Open(bolt.Config{Path: filepath.Join(dir, server.BoltFile)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	return seedStore(t, s)
+}
+
+// catalogStore is a store with its catalog, as both persistent stores are.
+type catalogStore interface {
+	storage.Store
+	storage.Catalog
+}
+
+// seedStore writes the workflows of seedDataDir into s.
+func seedStore(t *testing.T, s catalogStore) time.Time {
+	t.Helper()
+	ctx := context.Background()
 	clock := crdt.NewClock("r1")
 	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 	add := func(id string, blocks ...string) *workflow.Doc {
@@ -65,7 +77,7 @@ func seedDataDir(t *testing.T, dir string) time.Time {
 func TestInspectDataDir(t *testing.T) {
 	dir := t.TempDir()
 	at := seedDataDir(t, dir)
-	inv, err := server.Inspect(context.Background(), dir)
+	inv, err := server.Inspect(context.Background(), server.Source{DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +128,7 @@ func TestInspectReportsCorruptWorkflow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inv, err := server.Inspect(context.Background(), dir)
+	inv, err := server.Inspect(context.Background(), server.Source{DataDir: dir})
 	if err == nil || inv == nil || len(inv.Workflows) != 3 {
 		t.Fatalf("Inspect of a damaged store: %v, %+v", err, inv)
 	}
@@ -125,8 +137,40 @@ func TestInspectReportsCorruptWorkflow(t *testing.T) {
 			t.Errorf("%s: error %q", w.ID, w.Error)
 		}
 	}
-	if err := server.Export(context.Background(), &bytes.Buffer{}, dir, "snapped", server.FormatJSON); !errors.Is(err, storage.ErrCorrupt) {
+	if err := server.Export(context.Background(), &bytes.Buffer{}, server.Source{DataDir: dir}, "snapped", server.FormatJSON); !errors.Is(err, storage.ErrCorrupt) {
 		t.Fatalf("export of the damaged workflow: %v", err)
+	}
+}
+
+// A log row whose bytes changed at rest no longer matches its key (the
+// SHA-256 of the bytes written): Inspect reports it on its workflow even
+// when the bytes still decode, and fails.
+func TestInspectReportsDamagedLogRow(t *testing.T) {
+	dir := t.TempDir()
+	seedDataDir(t, dir)
+	db, err := bbolt.Open(filepath.Join(dir, server.BoltFile), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		log := tx.Bucket([]byte("workflows")).Bucket([]byte("logged")).Bucket([]byte("log"))
+		k, v := log.Cursor().First()
+		v = append([]byte(nil), v...)
+		v[len(v)-1] ^= 0x01
+		return log.Put(append([]byte(nil), k...), v)
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := server.Inspect(context.Background(), server.Source{DataDir: dir})
+	if err == nil || inv == nil || len(inv.Workflows) != 3 {
+		t.Fatalf("Inspect of a damaged store: %v, %+v", err, inv)
+	}
+	for _, w := range inv.Workflows {
+		if damaged := strings.Contains(w.Error, "1 of 2 log rows do not match their SHA-256 key"); damaged != (w.ID == "logged") {
+			t.Errorf("%s: error %q", w.ID, w.Error)
+		}
 	}
 }
 
@@ -139,7 +183,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	seedDataDir(t, dir)
 	var view bytes.Buffer
-	if err := server.Export(ctx, &view, dir, "logged", server.FormatJSON); err != nil {
+	if err := server.Export(ctx, &view, server.Source{DataDir: dir}, "logged", server.FormatJSON); err != nil {
 		t.Fatal(err)
 	}
 	var v struct {
@@ -152,39 +196,39 @@ func TestExportImportRoundTrip(t *testing.T) {
 		t.Fatalf("JSON export %s: %v", view.String(), err)
 	}
 	var bin bytes.Buffer
-	if err := server.Export(ctx, &bin, dir, "logged", server.FormatBinary); err != nil {
+	if err := server.Export(ctx, &bin, server.Source{DataDir: dir}, "logged", server.FormatBinary); err != nil {
 		t.Fatal(err)
 	}
 	restored := t.TempDir()
 	for range 2 {
-		if err := server.Import(ctx, bytes.NewReader(bin.Bytes()), restored, "logged"); err != nil {
+		if err := server.Import(ctx, bytes.NewReader(bin.Bytes()), server.Source{DataDir: restored}, "logged", server.FormatBinary); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var again bytes.Buffer
-	if err := server.Export(ctx, &again, restored, "logged", server.FormatJSON); err != nil {
+	if err := server.Export(ctx, &again, server.Source{DataDir: restored}, "logged", server.FormatJSON); err != nil {
 		t.Fatal(err)
 	}
 	if again.String() != view.String() {
 		t.Fatalf("restored view differs:\n%s\nwant\n%s", again.String(), view.String())
 	}
 
-	if err := server.Export(ctx, &bytes.Buffer{}, dir, "never", server.FormatJSON); !errors.Is(err, server.ErrNoWorkflow) {
+	if err := server.Export(ctx, &bytes.Buffer{}, server.Source{DataDir: dir}, "never", server.FormatJSON); !errors.Is(err, server.ErrNoWorkflow) {
 		t.Fatalf("unknown workflow: %v", err)
 	}
-	if err := server.Export(ctx, &bytes.Buffer{}, dir, "gone", server.FormatBinary); !errors.Is(err, storage.ErrDeleted) {
+	if err := server.Export(ctx, &bytes.Buffer{}, server.Source{DataDir: dir}, "gone", server.FormatBinary); !errors.Is(err, storage.ErrDeleted) {
 		t.Fatalf("deleted workflow: %v", err)
 	}
-	if err := server.Export(ctx, &bytes.Buffer{}, dir, "logged", "xml"); err == nil {
+	if err := server.Export(ctx, &bytes.Buffer{}, server.Source{DataDir: dir}, "logged", "xml"); err == nil {
 		t.Fatal("format xml accepted")
 	}
-	if err := server.Import(ctx, strings.NewReader("not a document"), restored, "other"); !errors.Is(err, storage.ErrCorrupt) {
+	if err := server.Import(ctx, strings.NewReader("not a document"), server.Source{DataDir: restored}, "other", server.FormatBinary); !errors.Is(err, storage.ErrCorrupt) {
 		t.Fatalf("garbage import: %v", err)
 	}
-	if err := server.Export(ctx, &bytes.Buffer{}, restored, "other", server.FormatJSON); !errors.Is(err, server.ErrNoWorkflow) {
+	if err := server.Export(ctx, &bytes.Buffer{}, server.Source{DataDir: restored}, "other", server.FormatJSON); !errors.Is(err, server.ErrNoWorkflow) {
 		t.Fatalf("a refused import left workflow other behind: %v", err)
 	}
-	if err := server.Import(ctx, bytes.NewReader(bin.Bytes()), dir, "gone"); !errors.Is(err, storage.ErrDeleted) {
+	if err := server.Import(ctx, bytes.NewReader(bin.Bytes()), server.Source{DataDir: dir}, "gone", server.FormatBinary); !errors.Is(err, storage.ErrDeleted) {
 		t.Fatalf("import into a deleted workflow: %v", err)
 	}
 }
@@ -199,12 +243,12 @@ func TestDataDirToolsRefuseHeldOrMissingStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer held.Close()
-	_, err = server.Inspect(context.Background(), dir)
+	_, err = server.Inspect(context.Background(), server.Source{DataDir: dir})
 	if !errors.Is(err, bolt.ErrLocked) || !strings.Contains(err.Error(), "Stop the flowsync server") {
 		t.Fatalf("inspect of a held store: %v", err)
 	}
 	empty := t.TempDir()
-	if _, err := server.Inspect(context.Background(), empty); err == nil {
+	if _, err := server.Inspect(context.Background(), server.Source{DataDir: empty}); err == nil {
 		t.Fatal("inspect of a directory without a store succeeded")
 	}
 	if matches, _ := filepath.Glob(filepath.Join(empty, "*")); len(matches) != 0 {
