@@ -82,7 +82,10 @@ func (d *Doc) encodeChunks(limit int, caps Caps) ([][]byte, int) {
 	maxEntries := min(caps.MaxValues, caps.MaxRanges)
 
 	var chunks []*chunk
-	cur, curSize, curNodes := &chunk{}, 0, 0
+	// The chunks' keys, one list for all (a key is split across chunks
+	// only when its values alone pass a cap).
+	keys := make([]chunkKey, 0, len(groups)+64)
+	cur, curSize, curNodes := &chunk{keys: &keys}, 0, 0
 	curReplicas := map[crdt.ReplicaID]bool{}
 	// A chunk's dots, added to its context in order once it is complete: in
 	// key order they are scattered, and adding each into the middle of the
@@ -100,7 +103,7 @@ func (d *Doc) encodeChunks(limit int, caps Caps) ([][]byte, int) {
 	next := func() {
 		seal()
 		chunks = append(chunks, cur)
-		cur, curSize, curNodes = &chunk{}, 0, 0
+		cur, curSize, curNodes = &chunk{keys: &keys, from: len(keys), to: len(keys)}, 0, 0
 		clear(curReplicas)
 	}
 	nodes := make([]int, 0, 16)
@@ -163,7 +166,7 @@ func (d *Doc) encodeChunks(limit int, caps Caps) ([][]byte, int) {
 			if !named && leftReplicas < 1 || leftRanges < 1 || used > 0 && used+cost > allow {
 				cur.ctx.AddRanges(r, slices.Clone(rs[from:i]))
 				chunks = append(chunks, cur)
-				cur, from, named = &chunk{}, i, false
+				cur, from, named = &chunk{keys: &keys, from: len(keys), to: len(keys)}, i, false
 				leftRanges, leftReplicas, allow, used = caps.MaxRanges, caps.MaxReplicas, budget, 0
 			}
 			if !named {
@@ -184,13 +187,14 @@ func (d *Doc) encodeChunks(limit int, caps Caps) ([][]byte, int) {
 	return out, len(whole)
 }
 
-// chunk is one chunk of encodeChunks: its keys' values, in key order, and
-// its context. It is encoded as the document holding exactly these would
-// be (Encode), without building that document.
+// chunk is one chunk of encodeChunks: its keys' values, in key order
+// ((*keys)[from:to]), and its context. It is encoded as the document
+// holding exactly these would be (Encode), without building that document.
 type chunk struct {
-	ctx    crdt.Context
-	keys   []chunkKey
-	values int
+	ctx      crdt.Context
+	keys     *[]chunkKey // shared by the chunks, filled one chunk after another
+	from, to int
+	values   int
 }
 
 // chunkKey is a run of one key's values, es[lo:hi].
@@ -203,10 +207,11 @@ type chunkKey struct {
 // add adds es[i], a value of key k, to c: k follows every key of c, or
 // es[i-1] is c's last value.
 func (c *chunk) add(k Key, es []crdt.Dotted[Cell], i int) {
-	if n := len(c.keys); n > 0 && c.keys[n-1].key == k {
-		c.keys[n-1].hi = i + 1
+	if c.to > c.from && (*c.keys)[c.to-1].key == k {
+		(*c.keys)[c.to-1].hi = i + 1
 	} else {
-		c.keys = append(c.keys, chunkKey{k, es, i, i + 1})
+		*c.keys = append(*c.keys, chunkKey{k, es, i, i + 1})
+		c.to = len(*c.keys)
 	}
 	c.values++
 }
@@ -215,31 +220,32 @@ func (c *chunk) add(k Key, es []crdt.Dotted[Cell], i int) {
 // values under c's context (see Doc.AppendEncode, whose layout this
 // follows; TestChunksEncodeAsDocuments holds the two to the same bytes).
 func (c *chunk) encode() []byte {
+	keys := (*c.keys)[c.from:c.to]
 	size := 64
-	for _, k := range c.keys {
+	for _, k := range keys {
 		for _, e := range k.es[k.lo:k.hi] {
 			size += 32 + len(k.key.Sub) + len(e.Value.Value)
 		}
 	}
 	b, replicaIndex := appendHead(make([]byte, 0, size), &c.ctx)
 	groups := 0
-	for i, k := range c.keys {
-		if i == 0 || k.key.Kind != c.keys[i-1].key.Kind || k.key.ID != c.keys[i-1].key.ID {
+	for i, k := range keys {
+		if i == 0 || k.key.Kind != keys[i-1].key.Kind || k.key.ID != keys[i-1].key.ID {
 			groups++
 		}
 	}
 	b = msgpackx.AppendArrayHeader(b, groups)
-	for i := 0; i < len(c.keys); {
-		first := c.keys[i].key
+	for i := 0; i < len(keys); {
+		first := keys[i].key
 		j, n := i, 0
-		for ; j < len(c.keys) && c.keys[j].key.Kind == first.Kind && c.keys[j].key.ID == first.ID; j++ {
-			n += c.keys[j].hi - c.keys[j].lo
+		for ; j < len(keys) && keys[j].key.Kind == first.Kind && keys[j].key.ID == first.ID; j++ {
+			n += keys[j].hi - keys[j].lo
 		}
 		b = msgpackx.AppendArrayHeader(b, 3)
 		b = msgpackx.AppendUint(b, uint64(first.Kind))
 		b = msgpackx.AppendString(b, first.ID)
 		b = msgpackx.AppendArrayHeader(b, n)
-		for _, k := range c.keys[i:j] {
+		for _, k := range keys[i:j] {
 			for _, e := range k.es[k.lo:k.hi] {
 				b = appendEntry(b, k.key.Sub, replicaIndex(e.Dot.Replica), e)
 			}
