@@ -191,7 +191,7 @@ func (rm *Room) handleApply(ev *applyEvent) {
 		ev.reply <- res
 		return
 	}
-	w := &durableWaiter{reply: durable}
+	w := &durableWaiter{reply: durable, user: ev.as.UserID}
 	origin := protocol.Origin{UserID: ev.as.UserID, SessionID: AppSessionID}
 	for _, op := range ev.ops {
 		delta, raw, err := rm.runOperation(ev.as, "", op)
@@ -225,6 +225,7 @@ func (rm *Room) handleApply(ev *applyEvent) {
 type durableWaiter struct {
 	left  int        // deltas not yet written
 	reply chan error // capacity 1; nil once answered
+	user  string     // who asked (Config.OnDurable)
 }
 
 // written counts one of the request's deltas as written.
