@@ -79,6 +79,9 @@ type AdminDeps struct {
 	// Locks keeps the workflow locks that rooms.LockAdmission enforces
 	// (*rooms.Registry: in the store, shared by the cluster).
 	Locks WorkflowLocker
+	// Events, when set, hears of deletes, lock changes and updated or
+	// reverted events (the webhook dispatcher). Optional.
+	Events WebhookEvents
 }
 
 // WorkflowLocker keeps workflow locks; *rooms.Registry implements it.
