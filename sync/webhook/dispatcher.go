@@ -76,6 +76,7 @@ type Dispatcher struct {
 	toPersist map[string]bool
 	due       []string
 	items     map[uint64]*item
+	reserved  int // places taken by events being written (enqueue)
 	inflight  int
 
 	fps map[string]*fingerprint // owned by the loop goroutine
@@ -293,16 +294,33 @@ func (d *Dispatcher) enqueue(ev Event, closeWindow bool) error {
 	ev.ID = "evt_" + hex.EncodeToString(b[:])
 	now := d.cfg.Now()
 	ev.CreatedAt = now.UTC()
+	// Places are reserved before the write so that concurrent events
+	// cannot pass the bound together.
+	n := len(d.cfg.URLs)
 	d.mu.Lock()
-	have := len(d.items)
+	full := len(d.items)+d.reserved+n > d.cfg.MaxQueue
+	if !full {
+		d.reserved += n
+	}
 	d.mu.Unlock()
-	keys, err := d.q.enqueue(ev.WorkflowID, closeWindow, d.cfg.MaxQueue, have, d.cfg.URLs, func(seq uint64) (record, error) {
+	keys, err := d.q.enqueue(ev.WorkflowID, closeWindow, full, d.cfg.URLs, func(seq uint64) (record, error) {
 		ev.Sequence = seq
 		body, err := json.Marshal(ev)
 		return record{EventID: ev.ID, Type: ev.Type, Body: body, Created: now, Next: now}, err
 	})
+	d.mu.Lock()
+	if !full {
+		d.reserved -= n
+	}
+	if err == nil {
+		for _, k := range keys {
+			d.items[k] = &item{next: now}
+		}
+		d.cfg.Metrics.queue(len(d.items))
+	}
+	d.mu.Unlock()
 	if errors.Is(err, errFull) {
-		d.cfg.Metrics.dropped("queue_full", len(d.cfg.URLs))
+		d.cfg.Metrics.dropped("queue_full", n)
 		d.cfg.Logger.Error("webhook: queue full; event dropped", "type", ev.Type, "workflow", ev.WorkflowID, "max_queue", d.cfg.MaxQueue)
 		return err
 	}
@@ -310,12 +328,6 @@ func (d *Dispatcher) enqueue(ev Event, closeWindow bool) error {
 		return fmt.Errorf("webhook: queue %s event: %w", ev.Type, err)
 	}
 	d.cfg.Metrics.event(ev.Type)
-	d.mu.Lock()
-	for _, k := range keys {
-		d.items[k] = &item{next: now}
-	}
-	d.cfg.Metrics.queue(len(d.items))
-	d.mu.Unlock()
 	poke(d.pumpWake)
 	return nil
 }

@@ -118,18 +118,21 @@ var errFull = errors.New("webhook: queue full")
 
 // enqueue adds one record per URL for an event of workflowID (empty for
 // none) built by build from the workflow's next sequence number, and
-// closes the workflow's window if closeWindow, all in one transaction. It
-// refuses with errFull when the queue holds more than limit-len(urls)
-// records; the window is closed anyway (the event is dropped, not kept to
-// grow the file).
-func (q *queue) enqueue(workflowID string, closeWindow bool, limit, have int, urls []string, build func(seq uint64) (record, error)) (keys []uint64, err error) {
-	err = q.db.Update(func(tx *bolt.Tx) error {
+// closes the workflow's window if closeWindow, all in one transaction.
+// With full, it only closes the window and returns errFull: the event is
+// dropped rather than kept to grow the file.
+func (q *queue) enqueue(workflowID string, closeWindow, full bool, urls []string, build func(seq uint64) (record, error)) (keys []uint64, err error) {
+	// Batch: concurrent callers (admin requests, the debounce loop) share
+	// one commit, and one fsync. The function may run again if another in
+	// the batch fails, so it starts from nothing each time.
+	err = q.db.Batch(func(tx *bolt.Tx) error {
+		keys = nil
 		if closeWindow {
 			if err := tx.Bucket(bucketWindows).Delete([]byte(workflowID)); err != nil {
 				return err
 			}
 		}
-		if have+len(urls) > limit {
+		if full {
 			return nil
 		}
 		var seq uint64
@@ -184,10 +187,12 @@ func (q *queue) get(k uint64) (record, error) {
 // put rewrites one record (after a failed attempt).
 func (q *queue) put(k uint64, r record) error {
 	v, _ := json.Marshal(r)
-	return q.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketRecords).Put(key(k), v) })
+	return q.db.Batch(func(tx *bolt.Tx) error { return tx.Bucket(bucketRecords).Put(key(k), v) })
 }
 
-// remove deletes one record (delivered or given up).
+// remove deletes one record (delivered or given up). The workers' removes
+// share commits (Batch): a delivered record found again after a crash is
+// only sent again, under its id.
 func (q *queue) remove(k uint64) error {
-	return q.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketRecords).Delete(key(k)) })
+	return q.db.Batch(func(tx *bolt.Tx) error { return tx.Bucket(bucketRecords).Delete(key(k)) })
 }
