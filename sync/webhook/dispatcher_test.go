@@ -74,10 +74,11 @@ func (r *receiver) deliveries() []delivery {
 	return slices.Clone(r.got)
 }
 
-// waitFor polls until cond holds, failing after 10 s.
+// waitFor polls until cond holds, failing after 30 s (generous: the
+// queue's fsyncs share a disk with whatever else the machine runs).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
