@@ -223,7 +223,10 @@ func TestUndeliveredSurviveCrash(t *testing.T) {
 
 	up.Store(true)
 	cfg.Quiet = 30 * time.Millisecond
-	open(t, cfg)
+	d2, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, "both events after the restart", func() bool {
 		var deleted, changed bool
 		for _, g := range rc.deliveries() {
@@ -232,6 +235,17 @@ func TestUndeliveredSurviveCrash(t *testing.T) {
 		}
 		return deleted && changed
 	})
+	// Once reported, the window is gone from the file: another restart
+	// reports nothing more.
+	if err := d2.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	n := len(rc.deliveries())
+	open(t, cfg)
+	time.Sleep(10 * cfg.Quiet)
+	if got := rc.deliveries()[n:]; len(got) != 0 {
+		t.Fatalf("a second restart sent %+v again", got)
+	}
 }
 
 func TestQueueFullDropsAndCounts(t *testing.T) {
