@@ -213,7 +213,7 @@ func (rm *Room) handleApply(ev *applyEvent) {
 			rm.flushRelay()
 		}
 		w.left++
-		rm.queueWrite(pendingDelta{raw: raw, applied: rm.cfg.now(), waiter: w})
+		rm.queueWrite(pendingDelta{raw: raw, delta: delta, applied: rm.cfg.now(), waiter: w})
 	}
 	if w.left == 0 {
 		durable <- nil

@@ -437,7 +437,7 @@ func (rm *Room) handleRemote(ev *remoteEvent) {
 	if len(rm.inbox) == 0 || rm.relay.full() {
 		rm.flushRelay()
 	}
-	rm.queueWrite(pendingDelta{raw: raw, applied: rm.cfg.now()})
+	rm.queueWrite(pendingDelta{raw: raw, delta: d, applied: rm.cfg.now()})
 	ev.reply <- nil
 }
 

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
 	"github.com/flowsync/flowsync/storage"
@@ -76,8 +78,9 @@ func (m *timingMember) Enqueue(b []byte) bool {
 
 // BenchmarkDurableLoad drives rooms in process at a sustained rate on a
 // real store and reports SubmitDelta→Durable latency percentiles, write
-// transactions per 1,000 operations, deltas per append and bytes written
-// per operation (BENCHMARKS.md, "Durable acks under sustained load"). One
+// transactions per 1,000 operations, deltas (log rows) and operations per
+// append, bytes written per operation, and on Postgres the WAL bytes per
+// operation and the log rows left at the end (BENCHMARKS.md, "Durable acks under sustained load"). One
 // op is one delta offered: b.N deltas are spread over the rooms and paced
 // at FLOWSYNC_LOAD_RATE deltas/s (default 10,000), so ns/op is the pacing,
 // and the metrics are the result. The Postgres runs need a server (see
@@ -101,13 +104,19 @@ func durableLoad(b *testing.B, kind string, nRooms int) {
 		rate = v
 	}
 	var store storage.Store
+	var pg *pgx.Conn // Postgres: WAL and log rows
 	switch kind {
 	case "postgres":
-		st, err := postgres.Open(context.Background(), postgres.Config{URL: pgtest.Schema(b)})
+		url := pgtest.Schema(b)
+		st, err := postgres.Open(context.Background(), postgres.Config{URL: url})
 		if err != nil {
 			b.Fatal(err)
 		}
 		store = st
+		if pg, err = pgx.Connect(context.Background(), url); err != nil {
+			b.Fatal(err)
+		}
+		defer pg.Close(context.Background())
 	case "bolt":
 		st, err := bolt.Open(bolt.Config{Path: b.TempDir() + "/load.db"})
 		if err != nil {
@@ -166,6 +175,13 @@ func durableLoad(b *testing.B, kind string, nRooms int) {
 		}
 	}
 
+	var lsn string
+	if pg != nil {
+		if err := pg.QueryRow(context.Background(), `SELECT pg_current_wal_lsn()::text`).Scan(&lsn); err != nil {
+			b.Fatal(err)
+		}
+	}
+
 	// Pace: every 5 ms each room submits its share. A ticker, not sleeps:
 	// a late tick does not push every later one back.
 	const tick = 5 * time.Millisecond
@@ -218,4 +234,19 @@ func durableLoad(b *testing.B, kind string, nRooms int) {
 	}
 	b.ReportMetric(float64(after.BytesWritten-before.BytesWritten)/ops, "written-B/op")
 	b.ReportMetric(float64(payload)/ops, "payload-B/op")
+	if appends := after.Appends - before.Appends; appends > 0 {
+		b.ReportMetric(float64(after.OpsAppended-before.OpsAppended)/float64(appends), "ops/append")
+	}
+	if pg != nil {
+		// pg_current_wal_lsn counts the whole server: a quiet one gives
+		// this run's WAL; rows are this schema's.
+		var wal, rows int64
+		err := pg.QueryRow(context.Background(), `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::int8,
+			(SELECT count(*) FROM flowsync_log)`, lsn).Scan(&wal, &rows)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(wal)/ops, "WAL-B/op")
+		b.ReportMetric(float64(rows), "log-rows")
+	}
 }

@@ -84,7 +84,8 @@ type pendingDelta struct {
 	m       Member // nil for a delta of another node or of an Apply
 	opID    string
 	raw     []byte
-	seq     uint64 // relayed in this frame or an earlier one (receipts.go)
+	delta   *workflow.Doc // raw decoded, merged (immutable), for the writer's join; nil in a backlog (writebatch.go)
+	seq     uint64        // relayed in this frame or an earlier one (receipts.go)
 	applied time.Time
 	waiter  *durableWaiter // the Apply it belongs to, if any
 }
@@ -815,12 +816,15 @@ func (rm *Room) applied(ms *memberState, opID string, raw []byte, delta *workflo
 	}
 	ack := &protocol.Applied{OpID: opID}
 	rm.sendTo(ms, ack, protocol.AppendFrame(make([]byte, 0, 16+len(opID)), ack))
-	rm.queueWrite(pendingDelta{m: ms.m, opID: opID, raw: raw, applied: rm.cfg.now()})
+	rm.queueWrite(pendingDelta{m: ms.m, opID: opID, raw: raw, delta: delta, applied: rm.cfg.now()})
 }
 
 // queueWrite queues a merged delta for the next store write.
 func (rm *Room) queueWrite(p pendingDelta) {
 	p.seq = rm.pendingSeq()
+	if rm.pendingBytes+rm.inflightBytes > keepDecodedBytes {
+		p.delta = nil // a backlog: the writer decodes it (writebatch.go)
+	}
 	rm.markSnapDirty()
 	rm.pending = append(rm.pending, p)
 	rm.pendingBytes += len(p.raw)
@@ -997,12 +1001,13 @@ func (rm *Room) maybeWrite() {
 	rm.startWrite()
 }
 
-// startWrite writes rm.inflight on its own goroutine; the result comes back
-// on rm.written.
+// startWrite writes rm.inflight on its own goroutine, as one log row
+// (writebatch.go); the result comes back on rm.written.
 func (rm *Room) startWrite() {
 	raws := make([][]byte, len(rm.inflight))
+	deltas := make([]*workflow.Doc, len(rm.inflight))
 	for i, p := range rm.inflight {
-		raws[i] = p.raw
+		raws[i], deltas[i] = p.raw, p.delta
 	}
 	reg := rm.reg
 	bytes := rm.inflightBytes
@@ -1010,17 +1015,14 @@ func (rm *Room) startWrite() {
 	go func() {
 		defer reg.wg.Done()
 		// Every delta was decoded (or encoded) when it was admitted: the
-		// store gets the bytes and their key, off the loop, and never
-		// decodes them again.
-		batch := make([]storage.Delta, len(raws))
-		for i, raw := range raws {
-			batch[i] = storage.NewDelta(raw)
-		}
+		// writer joins them, off the loop, and the store gets the join's
+		// bytes and key and never decodes them again.
+		batch := batchRows(deltas, raws)
 		ctx, cancel := context.WithTimeout(reg.ctx, rm.cfg.WriteTimeout)
 		defer cancel()
 		start := rm.cfg.now()
 		err := reg.store.Append(ctx, rm.id, batch)
-		rm.metrics.observeAppend(rm.cfg.since(start), len(batch), bytes, err)
+		rm.metrics.observeAppend(rm.cfg.since(start), len(raws), bytes, err)
 		reg.noteWrite(err)
 		rm.written <- err
 	}()

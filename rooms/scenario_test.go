@@ -159,9 +159,14 @@ func (s *scriptStore) Append(ctx context.Context, wf string, deltas []storage.De
 	if !s.isDown() {
 		err = s.Store.Append(ctx, wf, deltas)
 	}
+	// A write is one row, the join of its operations' deltas: the log
+	// shows the rows and, when a row covers several, how many operations.
 	what := fmt.Sprintf("append of %d deltas", len(deltas))
 	if len(deltas) == 1 {
 		what = "append of 1 delta"
+		if n := deltas[0].Ops(); n > 1 {
+			what = fmt.Sprintf("append of 1 delta covering %d ops", n)
+		}
 	}
 	s.record(what, err)
 	return err

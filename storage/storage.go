@@ -63,24 +63,37 @@ func CheckWorkflowID(id string) error {
 	return nil
 }
 
-// Delta is one delta of an Append batch: its encoding and the key a
-// persistent store files it under. A room hands over the encoding of every
-// delta it admitted, which it has already decoded (a client's delta) or
-// encoded (an operation's), so the store never decodes it a second time:
-// build it with NewDelta. DecodeDelta is for bytes nobody has checked yet.
-// The zero Delta is refused by every Append.
+// Delta is one log row of an Append batch: the encoding of a delta, the
+// key a persistent store files it under, and how many operations it
+// covers. A room hands over one Delta per write: the join of every delta
+// it admitted since its last write (see Merged), which it has already
+// decoded (a client's delta) or encoded (an operation's), so the store
+// never decodes it a second time: build it with NewDelta or Merged.
+// DecodeDelta is for bytes nobody has checked yet. The zero Delta is
+// refused by every Append.
 type Delta struct {
 	bytes []byte
 	hash  [sha256.Size]byte
+	ops   int
 }
 
 // NewDelta returns the Delta of b, the canonical encoding (workflow.Encode)
-// of a delta the caller decoded or encoded itself; the store does not
-// check that it decodes. b is not copied: the caller must not change it.
-func NewDelta(b []byte) Delta { return Delta{bytes: b, hash: sha256.Sum256(b)} }
+// of one operation's delta the caller decoded or encoded itself; the store
+// does not check that it decodes. b is not copied: the caller must not
+// change it.
+func NewDelta(b []byte) Delta { return Delta{bytes: b, hash: sha256.Sum256(b), ops: 1} }
+
+// Merged returns the Delta of b, the canonical encoding of the join of ops
+// operations' deltas (ops ≥ 1), so that a write batch becomes one log row.
+// A join covers every dot of the deltas joined and keeps every value none
+// of them overwrote, so storing it stores each of them. b is not copied.
+func Merged(b []byte, ops int) Delta {
+	return Delta{bytes: b, hash: sha256.Sum256(b), ops: max(ops, 1)}
+}
 
 // DecodeDelta checks that b decodes as a delta (against
-// workflow.DeltaLimits) and returns its Delta. An error wraps ErrCorrupt.
+// workflow.DeltaLimits) and returns its Delta, covering one operation. An
+// error wraps ErrCorrupt.
 func DecodeDelta(b []byte) (Delta, error) {
 	if _, err := workflow.Decode(b, workflow.DeltaLimits); err != nil {
 		return Delta{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
@@ -95,6 +108,11 @@ func (d Delta) Bytes() []byte { return d.bytes }
 // Hash returns the SHA-256 of the encoding: the key of the delta's log row
 // (see Store on re-sent deltas).
 func (d Delta) Hash() [sha256.Size]byte { return d.hash }
+
+// Ops returns how many operations the delta covers: 1 for NewDelta, the
+// count given to Merged. Stores count it (Stats.OpsAppended) and the
+// Postgres store keeps it with the row, for inspection.
+func (d Delta) Ops() int { return d.ops }
 
 // CheckBatch returns an error wrapping ErrCorrupt, naming the first delta
 // of the batch a store must refuse: the zero Delta, or one whose encoding
@@ -118,7 +136,8 @@ func CheckBatch(deltas []Delta) error {
 // grow. They feed the server's metrics and the storage benchmarks.
 type Stats struct {
 	Appends        int64 // Append calls that committed (persistent stores join concurrent ones into one transaction)
-	DeltasAppended int64 // deltas in those batches
+	DeltasAppended int64 // deltas in those batches (each a log row: a room's write is one merged delta)
+	OpsAppended    int64 // operations those deltas cover (Delta.Ops)
 	DeltasStored   int64 // of those, new log rows; the rest were already stored (re-sent)
 	BytesWritten   int64 // encoded bytes of new log rows and snapshots (payload, not overhead)
 	Snapshots      int64 // snapshots written
@@ -144,14 +163,21 @@ type StatsReporter interface {
 // no ErrConflict either: Snapshot resolves version conflicts itself by
 // joining, which is always safe.
 //
-// Re-sent deltas are stored once: persistent stores key each log row by
-// the SHA-256 of the delta's encoding. workflow.Encode is canonical, so a
-// re-sent delta re-encodes to the same bytes and the same key; and two
-// deltas with the same dots have the same content (a dot is minted once by
-// its replica, and admission binds a session's dots to its replica), so
-// keying by content equals keying by dots for every re-send an honest
-// replica makes, while a forged delta that reuses dots with other content
-// cannot overwrite the stored one.
+// Log rows are write batches, not operations: a room joins every delta
+// it admitted since its last write into one delta (Merged) and appends
+// that, so the log grows by one row per room write, however many
+// operations the write covers; the operations' durable acknowledgements
+// all wait for that one row.
+//
+// Re-sent rows are stored once: persistent stores key each log row by the
+// SHA-256 of the delta's encoding. workflow.Encode is canonical, so an
+// Append retried after an unknown outcome re-encodes to the same bytes
+// and the same key, and a second copy of a row never lands. A client's
+// re-sent delta is folded into whatever batch its room writes next, so it
+// makes a new row, not a duplicate key: that row is covered by what is
+// stored, and joining it changes nothing (the join is idempotent). Keying
+// by content, not by dots, also means a forged delta that reuses dots with
+// other content can never overwrite a stored row.
 type Store interface {
 	// Load returns the stored document of workflowID: the join of every
 	// delta appended and every snapshot stored so far (persistent stores

@@ -5,6 +5,11 @@
 //   dist/index.js      src/index.ts and everything it imports, one ES module
 //                      (not minified; the app's bundler minifies), with a
 //                      source map
+//   dist/react.js      src/react/index.ts, the React bindings
+//                      (@flowsync/client/react): react stays an import (an
+//                      optional peer dependency) and so does the SDK, as
+//                      './index.js', so that an app importing both entry
+//                      points holds one copy of the client's classes
 //   dist/types/        the type declarations, one .d.ts per source file
 //
 // The SDK has no runtime dependencies, so the bundle holds the whole SDK.
@@ -47,11 +52,43 @@ async function main() {
     logLevel: 'warning',
     absWorkingDir: here,
   });
+  const react = await esbuild.build({
+    entryPoints: [join(here, 'src/react/index.ts')],
+    outfile: join(dist, 'react.js'),
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    charset: 'utf8',
+    sourcemap: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+    absWorkingDir: here,
+    packages: 'external',
+    plugins: [sdkAsImport],
+    metafile: true,
+  });
+  const reactDir = join(here, 'src/react');
+  const foreign = Object.keys(react.metafile.inputs).filter((p) => !join(here, p).startsWith(reactDir + '/'));
+  if (foreign.length > 0) {
+    throw new Error(`dist/react.js bundled SDK sources (${foreign.join(', ')}): src/react must import the SDK from '../index' only`);
+  }
   const tsc = join(here, 'node_modules/.bin/tsc');
   execFileSync(tsc, ['-p', join(here, 'tsconfig.build.json')], { stdio: 'inherit' });
   const n = await fixDeclarations(typesDir);
-  console.log(`built ${relative(process.cwd(), dist) || '.'}: index.js, index.js.map, types/ (${n} declaration files)`);
+  console.log(`built ${relative(process.cwd(), dist) || '.'}: index.js, react.js (and their maps), types/ (${n} declaration files)`);
 }
+
+// sdkAsImport keeps src/react's import of the SDK ('../index') an import of
+// the package's main bundle, which sits beside dist/react.js.
+const sdkAsImport = {
+  name: 'sdk-as-import',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/index$/ }, (args) =>
+      dirname(args.importer) === join(here, 'src/react') ? { path: './index.js', external: true } : undefined,
+    );
+  },
+};
 
 // fixDeclarations rewrites every relative specifier in the .d.ts files under
 // dir to name its .js file and returns how many files it read. A specifier

@@ -8,14 +8,19 @@
 //   - from TypeScript: `tsc --noEmit` against the installed declarations,
 //     with "moduleResolution" both "nodenext" and "bundler",
 //
-// and that the tarball holds what package.json promises and nothing of the
-// sources or tests. Offline: the SDK has no runtime dependencies.
+// and the React bindings (@flowsync/client/react) the same three ways with
+// react and react-dom installed beside it (an optional peer dependency: the
+// versions this repository tests with, from npm's cache), and that the
+// tarball holds what package.json promises and nothing of the sources or
+// tests. Offline: the SDK has no runtime dependencies, and `npm ci` has put
+// react in the cache.
 //
 //   node pack-check.mjs            (CI: clients/js/ci.sh)
 //   node pack-check.mjs --keep     keep the scratch directory and say where
 
 import * as esbuild from 'esbuild';
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -74,6 +79,55 @@ export async function main(): Promise<string> {
 }
 `;
 
+// The React bindings from Node: render a provider and hooks to a string.
+// The client comes from the main entry point: the bindings must take it
+// (one copy of the SDK, not a second one inside dist/react.js).
+const reactApp = `
+import { createElement as h } from 'react';
+import { renderToString } from 'react-dom/server';
+import { FlowsyncClient } from '@flowsync/client';
+import { FlowsyncProvider, useBlock, useStatus, useWorkflow } from '@flowsync/client/react';
+const client = await FlowsyncClient.open({
+  url: 'ws://127.0.0.1:1/v1/sync', token: 't', workflowId: 'wf',
+  persistence: 'memory', autoConnect: false, locks: null, tabSessionId: 'tab',
+  WebSocket: class NeverDialled {},
+});
+client.applyWire('add', 'block', { id: 'b1', type: 'agent', name: 'Writer', position: { x: 1, y: 2 } });
+function Row({ id }) { return h('li', null, useBlock(id)?.name ?? '?'); }
+function App() {
+  const order = useWorkflow((v) => v.order);
+  const s = useStatus();
+  return h('div', null, h('p', null, s.label), h('ul', null, order.map((id) => h(Row, { key: id, id }))));
+}
+const html = renderToString(h(FlowsyncProvider, { client }, h(App)));
+await client.close();
+console.log(JSON.stringify({ html }));
+`;
+
+const reactTsApp = `
+import { FlowsyncClient } from '@flowsync/client';
+import { FlowsyncProvider, useBlock, useOperations, usePresence, useStatus, useWorkflow, type FlowsyncStatus } from '@flowsync/client/react';
+function Row({ id }: { id: string }) {
+  const b = useBlock(id);
+  const ops = useOperations();
+  const others: number = usePresence((p) => p.others.length);
+  return <li onClick={() => ops.applyWire('update-name', 'block', { id, name: 'x' })}>{b?.name}{others}</li>;
+}
+export function App({ client }: { client: FlowsyncClient }) {
+  const order: string[] = useWorkflow((v) => v.order);
+  const s: FlowsyncStatus = useStatus();
+  // @ts-expect-error: a selector's result is typed (the types are real, not any)
+  const wrong: string = useWorkflow((v) => v.order);
+  void wrong;
+  return <FlowsyncProvider client={client}><p>{s.label}</p>{order.map((id) => <Row key={id} id={id} />)}</FlowsyncProvider>;
+}
+`;
+
+/** installedVersion reads the version of a package installed in this repository (what the tests ran with). */
+async function installedVersion(name) {
+  return JSON.parse(await readFile(join(here, 'node_modules', name, 'package.json'), 'utf8')).version;
+}
+
 async function main() {
   const scratch = await mkdtemp(join(tmpdir(), 'flowsync-pack-'));
   try {
@@ -84,7 +138,7 @@ async function main() {
     const info = packed[0];
     const files = info.files.map((f) => f.path).sort();
     const tarball = join(scratch, info.filename);
-    for (const want of ['package.json', 'README.md', 'CHANGELOG.md', 'dist/index.js', 'dist/types/index.d.ts']) {
+    for (const want of ['package.json', 'README.md', 'CHANGELOG.md', 'dist/index.js', 'dist/types/index.d.ts', 'dist/react.js', 'dist/types/react/index.d.ts']) {
       if (!files.includes(want)) fail(`the tarball lacks ${want} (has ${files.join(', ')})`);
     }
     const stray = files.filter((f) => !/^(package\.json|README\.md|CHANGELOG\.md|LICENSE|dist\/)/.test(f));
@@ -100,6 +154,11 @@ async function main() {
     if (installed.dependencies && Object.keys(installed.dependencies).length > 0) {
       fail('the package gained runtime dependencies: this check installs offline and must be revisited');
     }
+
+    if (installed.peerDependencies?.react === undefined || installed.peerDependenciesMeta?.react?.optional !== true) {
+      fail('react must be an optional peer dependency');
+    }
+    if (existsSync(join(app, 'node_modules/react'))) fail('installing the package installed react: the peer dependency must be optional');
 
     // 3. Node, as an ES module.
     await writeFile(join(app, 'node-app.mjs'), nodeApp);
@@ -137,16 +196,38 @@ async function main() {
     if (bare > 0) fail(`sideEffects: a bare import of the package bundles to ${bare} bytes, want 0`);
     if (part * 2 > full) fail(`tree shaking: statusLabel alone bundles to ${part} bytes, the client to ${full}`);
 
-    // 5. TypeScript against the installed declarations (skipLibCheck off: the .d.ts are checked too).
+    // 5. The React bindings, with react installed (as an app that uses them would).
+    const reactPkgs = await Promise.all(['react', 'react-dom', '@types/react'].map(async (n) => `${n}@${await installedVersion(n)}`));
+    run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--loglevel=error', ...reactPkgs], app);
+    await writeFile(join(app, 'react-app.mjs'), reactApp);
+    const wantHtml = '<div><p>offline (1 pending)</p><ul><li>Writer</li></ul></div>';
+    const gotReact = JSON.parse(run(process.execPath, ['react-app.mjs'], app));
+    if (gotReact.html !== wantHtml) fail(`react (node): got ${gotReact.html}, want ${wantHtml}`);
+    const reactBundle = await esbuild.build({
+      entryPoints: [join(app, 'react-app.mjs')], bundle: true, format: 'esm', platform: 'node',
+      target: 'es2022', write: true, outfile: join(app, 'out/react-app.js'), absWorkingDir: app, logLevel: 'error',
+      metafile: true, define: { 'process.env.NODE_ENV': '"production"' },
+      // react-dom/server's Node build requires Node's modules (streams, util).
+      banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+    });
+    const reactInputs = Object.keys(reactBundle.metafile.inputs);
+    for (const f of ['dist/index.js', 'dist/react.js']) {
+      if (!reactInputs.some((p) => p.endsWith(`node_modules/@flowsync/client/${f}`))) fail(`the bundler did not take the package's ${f} (inputs: ${reactInputs.join(', ')})`);
+    }
+    const gotReactBundle = JSON.parse(run(process.execPath, ['out/react-app.js'], app));
+    if (gotReactBundle.html !== wantHtml) fail(`react (bundle): got ${gotReactBundle.html}, want ${wantHtml}`);
+
+    // 6. TypeScript against the installed declarations (skipLibCheck off: the .d.ts are checked too).
     await writeFile(join(app, 'app.ts'), tsApp);
+    await writeFile(join(app, 'react-app.tsx'), reactTsApp);
     const tsc = join(here, 'node_modules/.bin/tsc');
     for (const [module, resolution] of [['nodenext', 'nodenext'], ['esnext', 'bundler']]) {
       await writeFile(join(app, 'tsconfig.json'), JSON.stringify({
         compilerOptions: {
           target: 'es2022', module, moduleResolution: resolution, strict: true, noEmit: true,
-          skipLibCheck: false, lib: ['es2022', 'dom'], types: [],
+          skipLibCheck: false, lib: ['es2022', 'dom'], types: [], jsx: 'react-jsx',
         },
-        files: ['app.ts'],
+        files: ['app.ts', 'react-app.tsx'],
       }));
       try {
         run(tsc, ['-p', '.'], app);
@@ -155,7 +236,8 @@ async function main() {
       }
     }
     console.log(`pack check ok: ${info.filename} (${files.length} files, ${info.size} bytes packed), ` +
-      `installed offline; Node ESM, esbuild (statusLabel alone ${part} of ${full} bytes) and tsc (nodenext, bundler) all use it`);
+      `installed offline; Node ESM, esbuild (statusLabel alone ${part} of ${full} bytes) and tsc (nodenext, bundler) all use it, ` +
+      `and its React bindings (with ${reactPkgs.join(', ')})`);
   } finally {
     if (keep) console.log(`scratch kept: ${scratch}`);
     else await rm(scratch, { recursive: true, force: true });

@@ -25,7 +25,8 @@
 //	                                then uint64 big-endian: time of the change, Unix ms
 //	workflows/<workflow id>/        one bucket per workflow; its presence means the
 //	                                workflow exists (storage.Catalog; Create makes it empty):
-//	    log/<sha-256 of delta>      the delta's bytes (re-sends hit the same key)
+//	    log/<sha-256 of delta>      the delta's bytes: one row per room write, the join
+//	                                of its operations' deltas (retries hit the same key)
 //	    snapshot                    snapshot frame (storage/internal/storecodec)
 //	    version                     uint64 big-endian: snapshot version
 //
@@ -347,6 +348,9 @@ func (s *Store) Append(ctx context.Context, workflowID string, deltas []storage.
 	s.stats.Appends.Add(1)
 	s.countTx(txID)
 	s.stats.DeltasAppended.Add(int64(len(deltas)))
+	for _, d := range deltas {
+		s.stats.OpsAppended.Add(int64(d.Ops()))
+	}
 	s.stats.DeltasStored.Add(added)
 	s.stats.BytesWritten.Add(bytes)
 	return nil

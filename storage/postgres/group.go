@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/jackc/pgx/v5"
@@ -37,8 +38,8 @@ const (
 
 	lockManySharedSQL = `SELECT count(pg_advisory_xact_lock_shared($1::int4, hashtext(w))) FROM unnest($2::text[]) AS t(w)`
 	deletedManySQL    = `SELECT workflow_id FROM flowsync_deleted WHERE workflow_id = ANY($1::text[])`
-	insertManySQL     = `INSERT INTO flowsync_log (workflow_id, delta_hash, delta)
-SELECT w, h, d FROM unnest($1::text[], $2::bytea[], $3::bytea[]) AS t(w, h, d)
+	insertManySQL     = `INSERT INTO flowsync_log (workflow_id, delta_hash, delta, ops)
+SELECT w, h, d, n FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::int4[]) AS t(w, h, d, n)
 WHERE NOT EXISTS (SELECT 1 FROM flowsync_deleted x WHERE x.workflow_id = t.w)
 ON CONFLICT (workflow_id, delta_hash) DO NOTHING`
 )
@@ -49,9 +50,32 @@ type appendReq struct {
 	workflowID string
 	hashes     [][]byte // distinct within the request
 	raws       [][]byte
+	ops        []int32 // operations each row covers (storage.Delta.Ops)
 	bytes      int
 	calls      int        // deltas the caller passed, duplicates included (Stats.DeltasAppended)
+	opsCalled  int64      // operations those deltas cover (Stats.OpsAppended)
 	done       chan error // buffered: the committer never blocks on it
+}
+
+// newAppendReq returns the request of an Append of deltas, each distinct
+// delta once.
+func newAppendReq(ctx context.Context, workflowID string, deltas []storage.Delta) *appendReq {
+	r := &appendReq{ctx: ctx, workflowID: workflowID, calls: len(deltas), done: make(chan error, 1),
+		hashes: make([][]byte, 0, len(deltas)), raws: make([][]byte, 0, len(deltas)), ops: make([]int32, 0, len(deltas))}
+	seen := make(map[[sha256.Size]byte]bool, len(deltas))
+	for _, d := range deltas {
+		r.opsCalled += int64(d.Ops())
+		h := d.Hash()
+		if seen[h] {
+			continue
+		}
+		seen[h] = true
+		r.hashes = append(r.hashes, h[:])
+		r.raws = append(r.raws, d.Bytes())
+		r.ops = append(r.ops, int32(min(d.Ops(), math.MaxInt32)))
+		r.bytes += len(d.Bytes())
+	}
+	return r
 }
 
 // committer owns the queue of appends and the goroutine that writes them.
@@ -149,6 +173,7 @@ func (c *committer) write(group []*appendReq) {
 	ids := make([]string, 0, len(live))
 	var wfs []string
 	var hashes, raws [][]byte
+	var ops []int32
 	seen := make(map[string]map[[sha256.Size]byte]bool, len(live))
 	for _, r := range live {
 		if seen[r.workflowID] == nil {
@@ -164,6 +189,7 @@ func (c *committer) write(group []*appendReq) {
 			wfs = append(wfs, r.workflowID)
 			hashes = append(hashes, h)
 			raws = append(raws, r.raws[i])
+			ops = append(ops, r.ops[i])
 		}
 	}
 	slices.Sort(ids)
@@ -188,7 +214,7 @@ func (c *committer) write(group []*appendReq) {
 			}
 			return rows.Err()
 		})
-		b.Queue(insertManySQL, wfs, hashes, raws).Exec(func(ct pgconn.CommandTag) error {
+		b.Queue(insertManySQL, wfs, hashes, raws, ops).Exec(func(ct pgconn.CommandTag) error {
 			inserted = ct.RowsAffected()
 			return nil
 		})
@@ -222,6 +248,7 @@ func (c *committer) write(group []*appendReq) {
 		}
 		st.Appends.Add(1)
 		st.DeltasAppended.Add(int64(r.calls))
+		st.OpsAppended.Add(r.opsCalled)
 		r.done <- nil
 	}
 }

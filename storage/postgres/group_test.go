@@ -28,16 +28,7 @@ func TestGroupWritesManyWorkflowsInOneTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	request := func(wf string, deltas []storage.Delta) *appendReq {
-		r := &appendReq{ctx: ctx, workflowID: wf, calls: len(deltas), done: make(chan error, 1)}
-		for _, d := range deltas {
-			h := d.Hash()
-			r.hashes = append(r.hashes, h[:])
-			r.raws = append(r.raws, d.Bytes())
-			r.bytes += len(d.Bytes())
-		}
-		return r
-	}
+	request := func(wf string, deltas []storage.Delta) *appendReq { return newAppendReq(ctx, wf, deltas) }
 	var group []*appendReq
 	var wantDocs []string
 	for i := range 5 {

@@ -6,9 +6,11 @@
 //     committer goroutine writes every batch queued, whatever its
 //     workflow, with one INSERT ... SELECT FROM unnest(...) ON CONFLICT DO
 //     NOTHING, in one transaction sent as one pipelined batch plus COMMIT
-//     (two round trips), whatever the batch size. Log
-//     rows are keyed by (workflow_id, sha-256 of the delta), so a re-sent
-//     delta is not stored twice. No row is locked: the transaction takes a
+//     (two round trips), whatever the batch size. A room appends one
+//     row per write (the join of its operations' deltas, storage.Merged;
+//     the row's ops column counts them). Log rows are keyed by
+//     (workflow_id, sha-256 of the delta), so a retried write is not
+//     stored twice. No row is locked: the transaction takes a
 //     shared transaction-level advisory lock on the workflow id, which
 //     appenders never wait on among themselves; only Delete takes it
 //     exclusively, so a Delete and an Append cannot interleave and leave
@@ -18,6 +20,8 @@
 //     INSERT ... ON CONFLICT DO NOTHING for the first) and delete exactly
 //     the log rows joined; zero rows updated means another node wrote
 //     first, and the store reads, joins and tries again.
+//   - Snapshots trimming rows make the log a queue; the store vacuums it
+//     after every vacuumAfter trimmed rows (vacuum.go).
 //   - Every write is idempotent, so a transient failure (connection lost,
 //     57P01/57P02/57P03, class 08, serialization failure, or anything
 //     pgconn.SafeToRetry accepts) is retried with exponential backoff and
@@ -40,7 +44,6 @@ package postgres
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -48,6 +51,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -96,7 +100,10 @@ type Store struct {
 
 	closed atomic.Bool
 	stats  storecodec.Counters
-	group  *committer // writes the appends of every workflow (group.go)
+	group  *committer     // writes the appends of every workflow (group.go)
+	vacuum vacuumer       // vacuum.go
+	bgMu   sync.Mutex     // orders a vacuum's start with Close
+	bg     sync.WaitGroup // background vacuums; Close waits for them
 }
 
 var (
@@ -169,6 +176,9 @@ func (s *Store) PoolStat() *pgxpool.Stat { return s.pool.Stat() }
 func (s *Store) Close() error {
 	if !s.closed.Swap(true) {
 		s.group.close()
+		s.bgMu.Lock()
+		s.bgMu.Unlock() //nolint:staticcheck // empty critical section: no vacuum registers after it
+		s.bg.Wait()
 		s.pool.Close()
 	}
 	return nil
@@ -271,23 +281,7 @@ func (s *Store) Append(ctx context.Context, workflowID string, deltas []storage.
 	if len(deltas) == 0 {
 		return nil
 	}
-	hashes := make([][]byte, 0, len(deltas))
-	raws := make([][]byte, 0, len(deltas))
-	seen := make(map[[sha256.Size]byte]bool, len(deltas))
-	for _, d := range deltas {
-		h := d.Hash()
-		if seen[h] {
-			continue
-		}
-		seen[h] = true
-		hashes = append(hashes, h[:])
-		raws = append(raws, d.Bytes())
-	}
-	r := &appendReq{ctx: ctx, workflowID: workflowID, hashes: hashes, raws: raws, calls: len(deltas), done: make(chan error, 1)}
-	for _, raw := range raws {
-		r.bytes += len(raw)
-	}
-	return s.group.submit(r)
+	return s.group.submit(newAppendReq(ctx, workflowID, deltas))
 }
 
 // commit sends b (which begins a transaction) and then asks decide
@@ -365,6 +359,7 @@ func (s *Store) Snapshot(ctx context.Context, workflowID string, doc *workflow.D
 			s.stats.SnapshotBytes.Store(int64(len(frame)))
 			s.stats.BytesWritten.Add(int64(len(frame)))
 			s.stats.LogTrimmed.Add(trimmed)
+			s.trimmedRows(trimmed)
 			return st.version + 1, nil
 		}
 		// Another writer moved the version: read, join, retry.

@@ -64,7 +64,7 @@ func snapshotOK(t *testing.T, s storage.Store, wf string, doc *workflow.Doc) int
 	return v
 }
 
-func joinAll(t *testing.T, deltas []storage.Delta) *workflow.Doc {
+func joinAll(t testing.TB, deltas []storage.Delta) *workflow.Doc {
 	t.Helper()
 	d := workflow.New()
 	for _, b := range deltas {

@@ -7,8 +7,9 @@
 //
 // It checks the contract documented on storage.Store: unknown workflows load
 // empty, appends are joins (idempotent, order-independent, atomic per
-// batch), deleted stays deleted, closed stores refuse work, and concurrent
-// use is safe.
+// batch), a write's batch row (storage.Merged) loads, trims and survives
+// re-sends like the operations it joins, deleted stays deleted, closed
+// stores refuse work, and concurrent use is safe.
 package storagetest
 
 import (
@@ -55,6 +56,7 @@ func RunWithOptions(t *testing.T, newStore func() storage.Store, opts Options) {
 		{"Locks", testLocks},
 	}
 	tests = append(tests, snapshotTests(opts)...)
+	tests = append(tests, batchRowTests(opts)...)
 	tests = append(tests, keyTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -153,7 +153,8 @@ func registerStoreStats(reg prometheus.Registerer, st storage.Store) {
 		get        func(storage.Stats) int64
 	}{
 		{"flowsync_store_appends_total", "Store.Append calls that committed (one write transaction each).", func(s storage.Stats) int64 { return s.Appends }},
-		{"flowsync_store_deltas_appended_total", "Deltas in committed appends.", func(s storage.Stats) int64 { return s.DeltasAppended }},
+		{"flowsync_store_deltas_appended_total", "Deltas (log rows: one per room write) in committed appends.", func(s storage.Stats) int64 { return s.DeltasAppended }},
+		{"flowsync_store_ops_appended_total", "Operations those deltas cover (a room joins a write's operations into one delta).", func(s storage.Stats) int64 { return s.OpsAppended }},
 		{"flowsync_store_deltas_stored_total", "Of those, new log rows (the rest were re-sent and already stored).", func(s storage.Stats) int64 { return s.DeltasStored }},
 		{"flowsync_store_bytes_written_total", "Payload bytes of new log rows and snapshots.", func(s storage.Stats) int64 { return s.BytesWritten }},
 		{"flowsync_store_snapshots_written_total", "Snapshots written.", func(s storage.Stats) int64 { return s.Snapshots }},

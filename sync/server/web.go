@@ -12,8 +12,9 @@ import (
 	"time"
 )
 
-// The demo editor (clients/js/demo, bundled with the browser SDK by
-// clients/js/build.mjs). The files are build output committed to the
+// The demo editors (clients/js/demo, bundled with the browser SDK by
+// clients/js/build.mjs): the canvas demo at /demo/ and the one built with
+// the SDK's React bindings at /demo/react/. The files are build output committed to the
 // repository; `node build.mjs --check` fails when they are stale.
 //
 //go:embed web
@@ -45,10 +46,11 @@ type webAsset struct {
 	etag  string
 }
 
-// WebHandler serves the embedded demo editor: GET /demo/ (index.html) and
-// its assets under /demo/, and a redirect from / to /demo/ that keeps the
-// query (so /?wf=demo&user=alice opens the demo). Mount it with RegisterWeb,
-// or on those two patterns yourself.
+// WebHandler serves the embedded demo editors: GET /demo/ (index.html) and
+// its assets under /demo/, the React demo at /demo/react/ (a page's folder
+// named without its slash is redirected to it), and a redirect from / to
+// /demo/ that keeps the query (so /?wf=demo&user=alice opens the demo).
+// Mount it with RegisterWeb, or on those two patterns yourself.
 //
 // The page reads its token from the URL (?token=…, or ?user=… with --dev),
 // so every response carries Referrer-Policy: no-referrer, and a strict CSP.
@@ -65,11 +67,22 @@ func WebHandler() http.Handler {
 	})
 	mux.HandleFunc("GET "+webRoot, func(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimPrefix(r.URL.Path, webRoot)
-		if name == "" {
-			name = "index.html"
+		if name == "" || strings.HasSuffix(name, "/") {
+			name += "index.html"
 		}
 		a, ok := assets[name]
 		if !ok {
+			// A page's folder named without its slash (/demo/react): its
+			// relative asset URLs only resolve under the slash.
+			if _, page := assets[name+"/index.html"]; page {
+				target := webRoot + name + "/"
+				if r.URL.RawQuery != "" {
+					target += "?" + r.URL.RawQuery
+				}
+				w.Header().Set("Referrer-Policy", "no-referrer")
+				http.Redirect(w, r, target, http.StatusFound)
+				return
+			}
 			http.NotFound(w, r)
 			return
 		}

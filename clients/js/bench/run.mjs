@@ -5,6 +5,7 @@
 //   nice node bench/run.mjs [sizes] [reps]      e.g. node bench/run.mjs 1000,10000,50000 3
 //
 // BENCH_WHOLE=0 leaves out View, encode and decode (whole-document paths).
+// BENCH_FILE=react.bench.ts runs the React bindings' benchmark instead.
 //
 // The figures and how they were taken are in BENCHMARKS.md.
 
@@ -19,7 +20,7 @@ const dir = await mkdtemp(join(tmpdir(), 'flowsync-bench-'));
 try {
   const out = join(dir, 'ops.bench.mjs');
   await esbuild.build({
-    entryPoints: [join(here, 'ops.bench.ts')],
+    entryPoints: [join(here, process.env.BENCH_FILE ?? 'ops.bench.ts')],
     bundle: true,
     platform: 'node',
     format: 'esm',

@@ -9,6 +9,9 @@
 //   4. a read-only user's edits are refused by the server and rolled back
 //   5. the application's backend (admin API) edits, announces and deletes:
 //      the canvas shows the edit, banners show the events
+//   6. the React demo (demo/react/, on the SDK's React bindings) in two
+//      windows: edits, presence badges and roster, rows re-rendered only for
+//      their own block (react.mjs)
 //
 // Screenshots of every step go to test-results/ (with the server logs).
 //
@@ -43,6 +46,7 @@ import {
   waitFor,
   writeSecretFile,
 } from './harness.mjs';
+import { testReactDemo } from './react.mjs';
 
 const AUDIENCE = 'flowsync-e2e';
 const VIEWPORT = { width: 1280, height: 800 };
@@ -65,12 +69,12 @@ class Win {
     });
   }
 
-  static async open(browser, label, base, query) {
+  static async open(browser, label, base, query, path = '/demo/') {
     const context = await browser.newContext({ viewport: VIEWPORT });
     const page = await context.newPage();
     const w = new Win(label, context, page);
     openWindows.push(w);
-    w.url = `${base}/demo/?${query}`;
+    w.url = `${base}${path}?${query}`;
     await page.goto(w.url);
     await w.waitReady();
     return w;
@@ -571,6 +575,7 @@ const TESTS = [
   ['cursors and roster', testPresence],
   ['read-only edits are refused and rolled back', testReadOnly],
   ['server events and admin API operations', testServerEvents],
+  ['react demo: two windows, edits and presence', (env) => testReactDemo(env, Win)],
 ];
 
 /** cleanups run last-in first-out at the end, and on SIGINT/SIGTERM: servers and browser never outlive the run. */
@@ -642,9 +647,11 @@ async function main() {
     ]);
     cleanups.push(() => jwtServer.stop());
     for (const s of [dev, jwtServer]) {
-      const r = await fetch(`${s.base}/demo/`);
-      if (r.status !== 200) {
-        throw new Error(`GET ${s.base}/demo/ answered ${r.status}: this server does not serve the demo (is RegisterWeb wired into server.go, and --demo on?)`);
+      for (const page of ['/demo/', '/demo/react/']) {
+        const r = await fetch(`${s.base}${page}`);
+        if (r.status !== 200) {
+          throw new Error(`GET ${s.base}${page} answered ${r.status}: this server does not serve the demo (is RegisterWeb wired into server.go, and --demo on?)`);
+        }
       }
     }
     log(`launching ${CHROMIUM}`);

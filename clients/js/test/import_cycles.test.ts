@@ -13,6 +13,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
  * What each directory of src/ may import besides itself. The order follows
  * the Go layers: crdt ← msgpackx ← workflow, msgpackx ← protocol, and the
  * client on top of everything; persist stores bytes and needs none of them.
+ * The React bindings import the SDK through its entry point (src/index.ts,
+ * layer '') only, as the published dist/react.js imports dist/index.js.
  */
 const layers: Record<string, string[]> = {
   crdt: [],
@@ -21,6 +23,7 @@ const layers: Record<string, string[]> = {
   protocol: ['crdt', 'msgpackx'],
   persist: [],
   client: ['crdt', 'msgpackx', 'workflow', 'protocol', 'persist'],
+  react: [''],
 };
 
 /** layerOf names the directory of src/ a module belongs to ('' for src/index.ts and modules outside src/). */
@@ -56,6 +59,8 @@ describe('import graph of the sources', () => {
     expect(graph.size).toBeGreaterThan(50);
     expect(graph.get('src/index.ts')).toContain('src/client/client.ts');
     expect(graph.get('demo/main.ts')).toContain('src/index.ts');
+    expect(graph.get('demo/react/main.tsx')).toContain('src/react/index.ts');
+    expect(graph.get('demo/react/main.tsx')).toContain('demo/react/app.tsx');
   });
 
   it('has no import cycle', () => {

@@ -83,7 +83,7 @@ export function buildGraph(files: Map<ModulePath, string>): ImportGraph {
       if (!spec.startsWith('./') && !spec.startsWith('../')) continue;
       const base = path.posix.normalize(path.posix.join(path.posix.dirname(file), spec));
       const stem = base.replace(/\.js$/, '');
-      const target = [base, `${stem}.ts`, `${stem}/index.ts`].find((c) => files.has(c));
+      const target = [base, `${stem}.ts`, `${stem}.tsx`, `${stem}/index.ts`].find((c) => files.has(c));
       if (!target) throw new Error(`${file}: cannot resolve import '${spec}'`);
       if (!deps.includes(target)) deps.push(target);
     }
@@ -92,12 +92,12 @@ export function buildGraph(files: Map<ModulePath, string>): ImportGraph {
   return g;
 }
 
-/** readSources reads every .ts file under the given directories of root (a file map for buildGraph). */
+/** readSources reads every .ts and .tsx file under the given directories of root (a file map for buildGraph). */
 export function readSources(root: string, dirs: string[]): Map<ModulePath, string> {
   const files = new Map<ModulePath, string>();
   for (const dir of dirs) {
     for (const e of readdirSync(path.join(root, dir), { recursive: true, withFileTypes: true })) {
-      if (!e.isFile() || !e.name.endsWith('.ts') || e.name.endsWith('.d.ts')) continue;
+      if (!e.isFile() || !/\.tsx?$/.test(e.name) || e.name.endsWith('.d.ts')) continue;
       const abs = path.join(e.parentPath, e.name);
       files.set(path.relative(root, abs).split(path.sep).join('/'), readFileSync(abs, 'utf8'));
     }
