@@ -113,6 +113,14 @@ func (r *Registry) View(ctx context.Context, workflowID string) (*workflow.View,
 	return doc.View(), nil
 }
 
+// Document returns a copy of the workflow's document, as View reads it
+// (loading the room if it is not live), for exports. It returns the errors
+// of Apply.
+func (r *Registry) Document(ctx context.Context, workflowID string) (*workflow.Doc, error) {
+	ev := viewEvent{reply: make(chan *workflow.Doc, 1)}
+	return request(ctx, r, workflowID, ev, ev.reply)
+}
+
 // SendEvent sends a lifecycle Event of kind with msg to every member of the
 // workflow's live room and returns how many were sent it. live is false
 // when the workflow has no live room here (then nobody is told, and no room

@@ -54,6 +54,7 @@ const (
 type AdminRooms interface {
 	Apply(ctx context.Context, workflowID string, as rooms.Identity, ops []workflow.Op) (*rooms.Applied, error)
 	View(ctx context.Context, workflowID string) (*workflow.View, error)
+	Document(ctx context.Context, workflowID string) (*workflow.Doc, error)
 	SendEvent(ctx context.Context, workflowID string, kind protocol.EventKind, msg string) (members int, live bool)
 	Roster(ctx context.Context, workflowID string) ([]protocol.RosterEntry, bool)
 	LiveWorkflows() []string
@@ -132,6 +133,7 @@ func NewAdminHandler(cfg AdminConfig, deps AdminDeps) (http.Handler, error) {
 	}
 	h.mux.HandleFunc("GET /admin/v1/workflows/{id}", h.getWorkflow)
 	h.mux.HandleFunc("DELETE /admin/v1/workflows/{id}", h.deleteWorkflow)
+	h.mux.HandleFunc("GET /admin/v1/workflows/{id}/export", h.exportWorkflow)
 	h.mux.HandleFunc("PUT /admin/v1/workflows/{id}", h.putWorkflow)
 	h.mux.HandleFunc("POST /admin/v1/workflows/{id}/operations", h.postOperations)
 	h.mux.HandleFunc("POST /admin/v1/workflows/{id}/events", h.postEvent)
