@@ -191,34 +191,77 @@ func (rm *Room) handleApply(ev *applyEvent) {
 		ev.reply <- res
 		return
 	}
-	w := &durableWaiter{reply: durable}
-	origin := protocol.Origin{UserID: ev.as.UserID, SessionID: AppSessionID}
-	for _, op := range ev.ops {
-		delta, raw, err := rm.runOperation(ev.as, "", op)
-		if err != nil {
-			code := protocol.CodeFor(err)
-			rm.metrics.refused(code)
-			if code == protocol.CodeInternal {
-				rm.logger.Error("refusing an application operation", "op", op.Name(), "err", err)
+	// The waiter counts the run itself until its last operation ran, so
+	// that a write of its first deltas, done while a later one is merged
+	// in steps, cannot answer Durable for the whole request.
+	run := &applyRun{ev: ev, res: res, durable: durable, w: &durableWaiter{left: 1, reply: durable},
+		origin: protocol.Origin{UserID: ev.as.UserID, SessionID: AppSessionID}}
+	rm.applyFrom(run, 0)
+}
+
+// applyRun is an Apply under way: its operations run in order, and one
+// whose delta is merged in steps (stepped.go) resumes the rest once merged.
+type applyRun struct {
+	ev      *applyEvent
+	res     *Applied
+	durable chan error
+	w       *durableWaiter
+	origin  protocol.Origin
+}
+
+// applyFrom runs the request's operations from the i-th on, and answers
+// the request after the last one or the first refusal.
+func (rm *Room) applyFrom(run *applyRun, i int) {
+	for ; i < len(run.ev.ops); i++ {
+		op, next := run.ev.ops[i], i+1
+		inline, called, refused := true, false, false
+		rm.runOperation(run.ev.as, "", op, appAuthor, func(delta *workflow.Doc, raw []byte, err error) {
+			called = true
+			if err != nil {
+				code := protocol.CodeFor(err)
+				rm.metrics.refused(code)
+				if code == protocol.CodeInternal {
+					rm.logger.Error("refusing an application operation", "op", op.Name(), "err", err)
+				}
+				run.res.Results = append(run.res.Results, OpResult{Err: err, Code: code})
+				if refused = true; !inline {
+					rm.answerApply(run)
+				}
+				return
 			}
-			res.Results = append(res.Results, OpResult{Err: err, Code: code})
+			run.res.Results = append(run.res.Results, OpResult{})
+			// Every member gets it, as a thin client's author does: the
+			// application is none of them. The loop flushes the relay when
+			// its inbox is empty, so the request's deltas go out as one
+			// frame.
+			rm.relay.add(raw, delta, run.origin, nil)
+			if rm.relay.full() {
+				rm.flushRelay()
+			}
+			run.w.left++
+			rm.queueWrite(pendingDelta{raw: raw, delta: delta, applied: rm.cfg.now(), waiter: run.w})
+			if !inline {
+				rm.applyFrom(run, next)
+			}
+		})
+		if !called {
+			// Prepared or merged in steps: the last step resumes the
+			// request.
+			inline = false
+			return
+		}
+		if refused {
 			break
 		}
-		res.Results = append(res.Results, OpResult{})
-		// Every member gets it, as a thin client's author does: the
-		// application is none of them. The loop flushes the relay when its
-		// inbox is empty, so the request's deltas go out as one frame.
-		rm.relay.add(raw, delta, origin, nil)
-		if rm.relay.full() {
-			rm.flushRelay()
-		}
-		w.left++
-		rm.queueWrite(pendingDelta{raw: raw, delta: delta, applied: rm.cfg.now(), waiter: w})
 	}
-	if w.left == 0 {
-		durable <- nil
-	}
-	ev.reply <- res
+	rm.answerApply(run)
+}
+
+// answerApply answers an Apply whose operations all ran, or stopped at a
+// refusal.
+func (rm *Room) answerApply(run *applyRun) {
+	run.w.written() // the run's own count (see handleApply)
+	run.ev.reply <- run.res
 }
 
 // durableWaiter is the durable signal of one Apply. Owned by the loop.

@@ -428,17 +428,17 @@ func (rm *Room) handleRemote(ev *remoteEvent) {
 		ev.reply <- err // anti-entropy offers it again
 		return
 	}
-	latest := d.Latest()
-	rm.merge(d)
-	if !latest.IsZero() {
+	if latest := d.Latest(); !latest.IsZero() {
 		rm.clock.Observe(latest, rm.nowMs())
 	}
-	rm.relay.add(raw, d, remoteOrigin, nil)
-	if len(rm.inbox) == 0 || rm.relay.full() {
-		rm.flushRelay()
-	}
-	rm.queueWrite(pendingDelta{raw: raw, delta: d, applied: rm.cfg.now()})
-	ev.reply <- nil
+	rm.mergeThen(remoteAuthor, d, func() {
+		rm.relay.add(raw, d, remoteOrigin, nil)
+		if len(rm.inbox) == 0 || rm.relay.full() {
+			rm.flushRelay()
+		}
+		rm.queueWrite(pendingDelta{raw: raw, delta: d, applied: rm.cfg.now()})
+		ev.reply <- nil
+	})
 }
 
 // handleRemotePresence replaces a node's roster entries and shows the new

@@ -130,6 +130,17 @@ type Config struct {
 	// the same documents (see Cluster and Registry.ClusterLocal). Default:
 	// nil, a single node.
 	Cluster Cluster
+	// RemovalStep bounds the values one turn of a room's loop removes
+	// from its document: a delta (of a client, an operation, another node)
+	// whose context covers more values the room has seen is merged in steps
+	// of at most this many, the room handling other events in between, and
+	// acknowledged after the last (stepped.go). Default: 4096.
+	RemovalStep int
+
+	// onStep, when set, is called by the room loop after each step of a
+	// stepped merge with the values it removed and how long the step took
+	// (tests count the steps, benchmarks time them).
+	onStep func(removed int, took time.Duration)
 }
 
 // Defaults; see Config.
@@ -148,6 +159,7 @@ const (
 	DefaultMaxDocumentBytes = 48 << 20
 	DefaultRetryBackoff     = 100 * time.Millisecond
 	DefaultMaxRetryBackoff  = 10 * time.Second
+	DefaultRemovalStep      = 4096
 
 	DefaultStoreRefreshInterval = 5 * time.Second
 
@@ -174,6 +186,7 @@ func (c Config) withDefaults() Config {
 	def(&c.MaxBatchDeltas, DefaultMaxBatchDeltas)
 	def(&c.MaxPendingBytes, DefaultMaxPendingBytes)
 	def(&c.MaxDocumentBytes, DefaultMaxDocumentBytes)
+	def(&c.RemovalStep, DefaultRemovalStep)
 	def(&c.EvictionSnapshotAttempts, DefaultEvictionSnapshotAttempts)
 	defDur(&c.SnapshotInterval, DefaultSnapshotInterval)
 	defDur(&c.SnapshotMaxDelay, max(DefaultSnapshotMaxDelay, c.SnapshotInterval))
@@ -228,6 +241,7 @@ func (c Config) validate() error {
 	neg("InboxSize", c.InboxSize < 0)
 	neg("MaxBatchDeltas", c.MaxBatchDeltas < 0)
 	neg("MaxPendingBytes", c.MaxPendingBytes < 0)
+	neg("RemovalStep", c.RemovalStep < 0)
 	if c.MaxDocumentBytes < -1 || c.MaxDocumentBytes > workflow.DocLimits.MaxBytes {
 		errs = append(errs, fmt.Errorf("rooms: Config.MaxDocumentBytes must be positive and at most %d (what a snapshot may decode to), or -1 for no bound", workflow.DocLimits.MaxBytes))
 	}

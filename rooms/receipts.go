@@ -134,19 +134,24 @@ func (rm *Room) handleVouch(ev *vouchEvent) {
 		}
 	}
 	rm.metrics.vouch(true)
-	if !covered {
-		latest := ev.delta.Latest()
-		rm.merge(ev.delta)
-		if !latest.IsZero() {
-			rm.clock.Observe(latest, rm.nowMs())
-		}
+	ack := func() {
+		ack := &protocol.Applied{OpID: ev.opID}
+		rm.sendTo(ms, ack, protocol.AppendFrame(make([]byte, 0, 16+len(ev.opID)), ack))
+		rm.queueWrite(pendingDelta{m: ms.m, opID: ev.opID, raw: ev.raw, delta: ev.delta, applied: rm.cfg.now()})
+	}
+	if covered {
+		ack()
+		return
+	}
+	if latest := ev.delta.Latest(); !latest.IsZero() {
+		rm.clock.Observe(latest, rm.nowMs())
+	}
+	rm.mergeThen(ms.m, ev.delta, func() {
 		rm.publish(ev.raw)
 		rm.relay.add(ev.raw, ev.delta, remoteOrigin, ms)
 		if len(rm.inbox) == 0 || rm.relay.full() {
 			rm.flushRelay()
 		}
-	}
-	ack := &protocol.Applied{OpID: ev.opID}
-	rm.sendTo(ms, ack, protocol.AppendFrame(make([]byte, 0, 16+len(ev.opID)), ack))
-	rm.queueWrite(pendingDelta{m: ms.m, opID: ev.opID, raw: ev.raw, delta: ev.delta, applied: rm.cfg.now()})
+		ack()
+	})
 }

@@ -63,6 +63,8 @@ type Room struct {
 	docSize       docSizeState // docsize.go
 	refresh       refreshState // store reloads (refresh.go)
 	receipts      receiptState // epoch, relay sequence, durable mark (receipts.go)
+	steps         []*stepping  // removals being merged in steps (stepped.go), the next one first
+	stepYield     int          // inbox events to handle before the next step
 }
 
 type memberState struct {
@@ -315,10 +317,17 @@ func (rm *Room) run() {
 		if rm.snap.armed {
 			snapTimerC = rm.snap.timer.C
 		}
+		var stepC <-chan struct{}
+		if len(rm.steps) > 0 && rm.stepYield == 0 {
+			stepC = ready
+		}
 
 		select {
 		case ev := <-rm.inbox:
+			rm.stepYield = max(rm.stepYield-1, 0)
 			rm.handle(ev)
+		case <-stepC:
+			rm.step()
 		case err := <-rm.written:
 			rm.handleWritten(err)
 		case <-retryC:
@@ -367,7 +376,7 @@ func (rm *Room) run() {
 		}
 		rm.maybeWrite()
 		rm.maybeSnapshot()
-		if rm.closing != nil && len(rm.pending) == 0 && rm.inflight == nil && rm.snapSettled() {
+		if rm.closing != nil && len(rm.pending) == 0 && rm.inflight == nil && len(rm.steps) == 0 && rm.snapSettled() {
 			rm.finish()
 			return
 		}
@@ -418,7 +427,7 @@ func (rm *Room) load() bool {
 func (rm *Room) armIdle() {
 	// A dirty snapshot does not keep a room loaded: eviction hands it to
 	// the background, so a failing store cannot pin documents in memory.
-	idle := len(rm.members) == 0 && len(rm.pending) == 0 && rm.inflight == nil && rm.closing == nil
+	idle := len(rm.members) == 0 && len(rm.pending) == 0 && rm.inflight == nil && rm.closing == nil && len(rm.steps) == 0
 	switch {
 	case idle && !rm.idleArmed:
 		rm.idle.Reset(rm.cfg.IdleTimeout)
@@ -443,6 +452,9 @@ func (rm *Room) finish() {
 }
 
 func (rm *Room) handle(ev event) {
+	if rm.holds(ev) {
+		return
+	}
 	switch ev := ev.(type) {
 	case *joinEvent:
 		rm.handleJoin(ev)
@@ -722,19 +734,20 @@ func (rm *Room) handleDelta(ev *deltaEvent) {
 		rm.refuse(ms, ev.opID, err)
 		return
 	}
-	rm.merge(v.Delta)
 	if !latest.IsZero() {
 		rm.clock.Observe(latest, nowMs)
 	}
-	rm.metrics.observeMerge(rm.cfg.since(start))
-	if v.Delta.IsEmpty() {
-		// Nothing of it was new here: an ack is all it needs.
-		ack := &protocol.Applied{OpID: ev.opID}
-		rm.sendTo(ms, ack, protocol.AppendFrame(nil, ack))
-		return
-	}
-	rm.publish(raw)
-	rm.applied(ms, ev.opID, raw, v.Delta, string(ms.id.ReplicaID), false)
+	rm.mergeThen(ms.m, v.Delta, func() {
+		rm.metrics.observeMerge(rm.cfg.since(start))
+		if v.Delta.IsEmpty() {
+			// Nothing of it was new here: an ack is all it needs.
+			ack := &protocol.Applied{OpID: ev.opID}
+			rm.sendTo(ms, ack, protocol.AppendFrame(nil, ack))
+			return
+		}
+		rm.publish(raw)
+		rm.applied(ms, ev.opID, raw, v.Delta, string(ms.id.ReplicaID), false)
+	})
 }
 
 func (rm *Room) handleOperation(ev *opEvent) {
@@ -743,49 +756,79 @@ func (rm *Room) handleOperation(ev *opEvent) {
 		nack(ev.m, ev.opID, protocol.NewError(protocol.CodeNotJoined, "join %q first", rm.id))
 		return
 	}
-	delta, raw, err := rm.runOperation(ms.id, ms.entry.SessionID, ev.op)
-	if err != nil {
-		rm.refuse(ms, ev.opID, err)
-		return
-	}
-	rm.applied(ms, ev.opID, raw, delta, "", true)
+	rm.runOperation(ms.id, ms.entry.SessionID, ev.op, ms.m, func(delta *workflow.Doc, raw []byte, err error) {
+		if err != nil {
+			rm.refuse(ms, ev.opID, err)
+			return
+		}
+		rm.applied(ms, ev.opID, raw, delta, "", true)
+	})
 }
 
 // runOperation runs op on behalf of id against the document with the
 // server's clock, for an Operation frame or an Apply: admission (the role,
 // before Prepare; then the built-in checks and Config.Admit), the merge and
-// the publish to the cluster. It returns the merged delta and its encoding,
-// or why op was refused, the document unchanged.
-func (rm *Room) runOperation(id Identity, conn string, op workflow.Op) (*workflow.Doc, []byte, error) {
+// the publish to the cluster. It calls done once, with the merged delta
+// and its encoding, or with why op was refused, the document unchanged:
+// at once, or, when op is a large removal prepared or merged in steps
+// (stepped.go), after the last step.
+func (rm *Room) runOperation(id Identity, conn string, op workflow.Op, author any, done func(*workflow.Doc, []byte, error)) {
 	if err := rm.canTakeWork(0); err != nil {
-		return nil, nil, err
+		done(nil, nil, err)
+		return
 	}
 	if r := id.Role; r != protocol.RoleWrite && r != protocol.RoleAdmin {
 		// Before Prepare: a read member must learn nothing about the
 		// document from why an operation would have been refused.
-		return nil, nil, protocol.NewError(protocol.CodePermissionDenied, "role %q may not edit", r)
+		done(nil, nil, protocol.NewError(protocol.CodePermissionDenied, "role %q may not edit", r))
+		return
 	}
 	start := rm.cfg.now()
-	nowMs := rm.nowMs()
-	delta, err := rm.doc.Prepare(rm.clock.Now(nowMs), op)
-	if err == nil {
-		c := &Change{WorkflowID: rm.id, Member: id, Conn: conn, Delta: delta, Op: op}
-		_, err = admit(rm.doc, c, rm.cfg.ServerReplicaID, nowMs, rm.cfg.MaxClockSkew.Milliseconds())
-		if err == nil && rm.cfg.Admit != nil {
-			err = rm.cfg.Admit(rm.doc, c)
-		}
-	}
+	prep, err := rm.doc.StepPrepare(op, rm.prepareSteps())
 	if err != nil {
-		return nil, nil, err
+		done(nil, nil, err)
+		return
 	}
-	raw := delta.Encode()
-	if err := rm.checkDocSize(len(raw)); err != nil {
-		return nil, nil, err
+	finish := func() {
+		if err := rm.canTakeWork(0); err != nil {
+			done(nil, nil, err) // shutting down meanwhile
+			return
+		}
+		nowMs := rm.nowMs()
+		var delta *workflow.Doc
+		var err error
+		if prep != nil {
+			delta, err = prep.Finish(rm.clock.Now(nowMs))
+		} else {
+			delta, err = rm.doc.Prepare(rm.clock.Now(nowMs), op)
+		}
+		if err == nil {
+			c := &Change{WorkflowID: rm.id, Member: id, Conn: conn, Delta: delta, Op: op}
+			_, err = admit(rm.doc, c, rm.cfg.ServerReplicaID, nowMs, rm.cfg.MaxClockSkew.Milliseconds())
+			if err == nil && rm.cfg.Admit != nil {
+				err = rm.cfg.Admit(rm.doc, c)
+			}
+		}
+		if err != nil {
+			done(nil, nil, err)
+			return
+		}
+		raw := delta.Encode()
+		if err := rm.checkDocSize(len(raw)); err != nil {
+			done(nil, nil, err)
+			return
+		}
+		rm.mergeThen(author, delta, func() {
+			rm.metrics.observeMerge(rm.cfg.since(start))
+			rm.publish(raw)
+			done(delta, raw, nil)
+		})
 	}
-	rm.merge(delta)
-	rm.metrics.observeMerge(rm.cfg.since(start))
-	rm.publish(raw)
-	return delta, raw, nil
+	if prep == nil || prep.Step() {
+		finish()
+		return
+	}
+	rm.steps = append(rm.steps, &stepping{prep: prep, author: author, then: finish})
 }
 
 // canTakeWork refuses new edits while shutting down or while too much is

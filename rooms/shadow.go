@@ -32,7 +32,9 @@ import (
 // room's document is changed by merges only (client deltas, operations,
 // receipts, other nodes' deltas, store reloads), and every one goes through
 // Room.merge; TestShadowFollowsEveryMerge checks the equation after each
-// kind.
+// kind. The parts of a removal merged in steps (stepped.go) are the
+// exception: they are subsumed by their delta, which the shadow gets after
+// the last one, so until then the shadow is the document without them.
 //
 // Deltas wait in a queue (one append under a mutex per delta); every
 // shadowFoldAt of them a goroutine folds the queue into a staging document,
@@ -56,8 +58,8 @@ type shadow struct {
 const shadowFoldAt = 256
 
 // merge joins delta into the room's document and hands it to the snapshot
-// side. Every change to rm.doc after the load goes through it; delta must
-// not be written to afterwards.
+// side. Every change to rm.doc after the load goes through it but a stepped
+// removal's parts (see above); delta must not be written to afterwards.
 func (rm *Room) merge(delta *workflow.Doc) int {
 	n := rm.doc.Merge(delta)
 	rm.shadow.add(rm, delta)

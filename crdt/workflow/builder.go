@@ -1,9 +1,7 @@
 package workflow
 
 import (
-	"cmp"
 	"fmt"
-	"slices"
 
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/msgpackx"
@@ -24,6 +22,19 @@ type Op interface {
 // delta's dots continue ts.Replica's counter in d, so merge it (or drop it)
 // before preparing the next operation for the same replica.
 func (d *Doc) Prepare(ts crdt.Timestamp, op Op) (*Doc, error) {
+	b, err := d.newBuilder(ts)
+	if err != nil {
+		return nil, err
+	}
+	if err := op.prepare(b); err != nil {
+		return nil, err
+	}
+	return b.finish(op)
+}
+
+// newBuilder checks ts and returns a builder of an operation authored at
+// ts, its dots continuing ts.Replica's counter in d.
+func (d *Doc) newBuilder(ts crdt.Timestamp) (*builder, error) {
 	if ts.Replica == "" {
 		return nil, errorf(ErrInvalid, "timestamp has no replica")
 	}
@@ -33,10 +44,11 @@ func (d *Doc) Prepare(ts crdt.Timestamp, op Op) (*Doc, error) {
 	if d.ctx.Max(ts.Replica) >= crdt.MaxCounter-1<<20 {
 		return nil, errorf(ErrInvalid, "replica %q has spent its counters; use a new replica id", ts.Replica)
 	}
-	b := &builder{doc: d, ts: ts, next: d.ctx.Max(ts.Replica) + 1, delta: &Doc{}}
-	if err := op.prepare(b); err != nil {
-		return nil, err
-	}
+	return &builder{doc: d, ts: ts, next: d.ctx.Max(ts.Replica) + 1, delta: &Doc{}}, nil
+}
+
+// finish checks what op wrote and returns its delta.
+func (b *builder) finish(op Op) (*Doc, error) {
 	if err := b.checkStamps(); err != nil {
 		return nil, err
 	}
@@ -134,34 +146,20 @@ func (b *builder) remove(k Key) {
 	b.cover(k)
 }
 
-// removeAll is remove for many keys at once. It adds the dots they hold
-// to the delta's context in dot order: added key by key they land in the
-// middle of the context's ranges, a copy of the tail each, which made
-// removing a container quadratic in what it held.
-func (b *builder) removeAll(keys []Key) {
-	if len(keys) == 0 {
-		return
-	}
-	if !b.spent {
-		b.delta.ctx.Add(b.mint())
-	}
-	var dots []crdt.Dot
-	for _, k := range keys {
-		for _, e := range b.doc.store.Get(k) {
-			dots = append(dots, e.Dot)
+// appendEntityDots appends the dots of every value of element ent to dots.
+// It reads the element's group directly: one map lookup for all its keys
+// instead of one search per key.
+func (m *Store) appendEntityDots(dots []crdt.Dot, ent entity) []crdt.Dot {
+	if g := m.groups[ent.id]; g != nil {
+		for _, s := range g.slots {
+			if entityOf(Key{s.kind, g.id, s.sub}) == ent {
+				for _, e := range s.es {
+					dots = append(dots, e.Dot)
+				}
+			}
 		}
 	}
-	slices.SortFunc(dots, func(x, y crdt.Dot) int {
-		return cmp.Or(cmp.Compare(x.Replica, y.Replica), cmp.Compare(x.Counter, y.Counter))
-	})
-	for _, d := range dots {
-		b.delta.ctx.Add(d)
-	}
-	for _, k := range keys {
-		for _, e := range append([]crdt.Dotted[Cell](nil), b.delta.store.Get(k)...) {
-			b.delta.Merge(&Doc{ctx: ctxOf(e.Dot)}) // removes the superseded value
-		}
-	}
+	return dots
 }
 
 // cover adds the dots under k (in the document and in this delta) to the
@@ -199,6 +197,11 @@ func (b *builder) has(k Key) bool {
 // its incarnation: the operation's own writes cover every value of k in
 // doc, so they alone count once there are any.
 func (b *builder) rawWinner(k Key) (crdt.Dotted[Cell], bool) {
+	if !b.spent && b.delta.ctx.IsEmpty() {
+		// Nothing written yet (an operation's reads before its first
+		// write, a removal's walk of what it removes): the document alone.
+		return b.doc.rawWinner(k)
+	}
 	if es := b.delta.store.Get(k); len(es) > 0 {
 		return es[crdt.Winner(es)], true
 	}

@@ -3,6 +3,7 @@ package workflow
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/flowsync/flowsync/crdt"
 )
@@ -32,11 +33,15 @@ func containerDoc(tb testing.TB, n int) (*Doc, int64) {
 
 // BenchmarkRemoveContainer removes a loop holding n blocks (Prepare, with
 // the index built, and the merge): the cascade costs what it removes, and
-// per child it must not grow with n. It reports µs per child.
+// per child it must not grow with n. It reports µs per child of wall time,
+// and of process CPU time (garbage collection included; on a loaded
+// machine the wall time counts other processes' turns too) for Prepare
+// and for Merge apart.
 func BenchmarkRemoveContainer(b *testing.B) {
 	for _, n := range []int{1000, 8000} {
 		b.Run(fmt.Sprintf("children=%d", n), func(b *testing.B) {
 			base, wall := containerDoc(b, n)
+			var prep, merge time.Duration
 			b.ResetTimer()
 			for range b.N {
 				b.StopTimer()
@@ -45,13 +50,63 @@ func BenchmarkRemoveContainer(b *testing.B) {
 					b.Fatal(err) // builds the index outside the timing
 				}
 				b.StartTimer()
+				start := procCPU(b)
 				delta, err := d.Prepare(crdt.Timestamp{Wall: wall + 1, Replica: "a"}, RemoveBlock{ID: "loop"})
 				if err != nil {
 					b.Fatal(err)
 				}
+				mid := procCPU(b)
 				d.Merge(delta)
+				end := procCPU(b)
+				prep, merge = prep+mid-start, merge+end-mid
 			}
-			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/float64(n), "µs/child")
+			per := float64(b.N) * float64(n)
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/per, "µs/child")
+			b.ReportMetric(float64(prep.Nanoseconds())/1e3/per, "prepare-cpu-µs/child")
+			b.ReportMetric(float64(merge.Nanoseconds())/1e3/per, "merge-cpu-µs/child")
+		})
+	}
+}
+
+// BenchmarkStepMergeRemoval merges the removal of a loop holding n blocks
+// in steps of 4,096 values (a room's default step) and reports the process
+// CPU time of the costliest step (the last one includes the rest of the
+// delta) next to that of merging the same delta at once: what one turn of
+// a room loop costs with and without steps, measured in CPU so that other
+// processes on the machine do not count.
+func BenchmarkStepMergeRemoval(b *testing.B) {
+	for _, n := range []int{10_000, 50_000} {
+		b.Run(fmt.Sprintf("children=%d", n), func(b *testing.B) {
+			base, wall := containerDoc(b, n)
+			delta, err := base.Prepare(crdt.Timestamp{Wall: wall + 1, Replica: "a"}, RemoveBlock{ID: "loop"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var worst, whole time.Duration
+			steps := 0
+			for range b.N {
+				b.StopTimer()
+				d := base.Clone()
+				d.index() // a room's document has its index built
+				w := base.Clone()
+				w.index()
+				b.StartTimer()
+				start := procCPU(b)
+				w.Merge(delta)
+				whole = max(whole, procCPU(b)-start)
+				sm := d.StepMerge(delta, 4096)
+				for done := false; !done; {
+					start := procCPU(b)
+					if done = sm.Step(); done {
+						sm.Finish()
+					}
+					worst = max(worst, procCPU(b)-start)
+				}
+				steps = sm.Steps()
+			}
+			b.ReportMetric(float64(worst.Microseconds())/1e3, "max-step-cpu-ms")
+			b.ReportMetric(float64(whole.Microseconds())/1e3, "whole-merge-cpu-ms")
+			b.ReportMetric(float64(steps), "steps")
 		})
 	}
 }

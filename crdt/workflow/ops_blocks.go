@@ -493,47 +493,120 @@ func compareKeys(a, c Key) int {
 // sub-blocks, subflow config, and every edge with an end among them. It is
 // the one removal path, so every way of removing a block removes the same
 // things and every replica drops them identically.
+//
+// Its cost is linear in what it removes: the blocks' keys come from the
+// store's groups and the edges from the index, each visited once, and the
+// dots go into the context sorted. Nothing is sorted by key: a removal's
+// delta is its context (and the keys of this operation's own writes it
+// drops), the same whatever order the keys are visited in.
 func (b *builder) removeBlocks(ids []string) {
+	r := newRemoval(b, ids)
+	r.collect(len(ids))
+	b.applyRemoval(r)
+}
+
+// removal gathers the dots a removal of blocks covers in the document, a
+// few blocks at a time (collect), so that a server can spread a large one
+// over several turns (StepPrepare).
+type removal struct {
+	b     *builder
+	ids   []string
+	set   map[string]bool
+	next  int // ids[:next] are collected
+	dots  []crdt.Dot
+	edges map[string]bool // edges at the blocks, visited: whether each goes
+}
+
+func newRemoval(b *builder, ids []string) *removal {
 	set := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		set[id] = true
 	}
-	match := func(k Key) bool {
-		switch k.Kind {
-		case KindBlock, KindBlockField, KindSubBlock, KindSubBlockType, KindSubflow:
-			return set[k.ID]
-		case KindEdge:
-			// The edge is its winning value: a losing concurrent add of the
-			// same id is not part of the document, so its ends do not
-			// count (it stays stored, hidden, until the id is removed). The
-			// winner goes with its ends even when an end's re-add hides it.
-			if w, ok := b.rawWinner(k); ok {
-				ed := w.Value.Value.asEdge()
-				return set[ed.Source] || set[ed.Target]
+	return &removal{b: b, ids: ids, set: set}
+}
+
+// edgeGoes reports whether edge key k goes with the blocks. The edge is
+// its winning value: a losing concurrent add of the same id is not part of
+// the document, so its ends do not count (it stays stored, hidden, until
+// the id is removed). The winner goes with its ends even when an end's
+// re-add hides it.
+func (r *removal) edgeGoes(k Key) bool {
+	if w, ok := r.b.rawWinner(k); ok {
+		ed := w.Value.Value.asEdge()
+		return r.set[ed.Source] || r.set[ed.Target]
+	}
+	return false
+}
+
+// collect gathers the dots of up to n more blocks and of the edges at
+// them, and reports whether every block is collected.
+func (r *removal) collect(n int) bool {
+	x := r.b.doc.index()
+	for ; r.next < len(r.ids) && n > 0; r.next, n = r.next+1, n-1 {
+		id := r.ids[r.next]
+		r.dots = r.b.doc.store.appendEntityDots(r.dots, entity{KindBlock, id})
+		for e := range x.edgesAt[id] {
+			if _, seen := r.edges[e]; seen {
+				continue
+			}
+			if r.edges == nil {
+				r.edges = make(map[string]bool)
+			}
+			k := edgeKey(e)
+			r.edges[e] = r.edgeGoes(k)
+			if r.edges[e] {
+				for _, v := range r.b.doc.store.Get(k) {
+					r.dots = append(r.dots, v.Dot)
+				}
 			}
 		}
-		return false
 	}
-	// Candidates: the keys of the blocks and the edges at them, through the
-	// index, and this operation's own writes.
-	seen := map[Key]bool{}
-	consider := func(k Key) {
-		if !seen[k] && match(k) {
-			seen[k] = true
-		}
-	}
-	x := b.doc.index()
-	for _, id := range ids {
-		b.doc.store.entityKeys(entity{KindBlock, id}, consider)
-		for e := range x.edgesAt[id] {
-			consider(edgeKey(e))
-		}
-	}
+	return r.next == len(r.ids)
+}
+
+// applyRemoval writes the collected removal into b's delta: the dots into
+// its context (with a dot of its own), and the drop of what this operation
+// itself wrote under the blocks' keys and the edges that go.
+func (b *builder) applyRemoval(r *removal) {
+	// The document's dots under the keys of this operation's writes are
+	// among r.dots already, when any.
+	var own []Key
 	b.delta.store.Range(func(k Key, _ []crdt.Dotted[Cell]) bool {
-		consider(k)
+		switch k.Kind {
+		case KindBlock, KindBlockField, KindSubBlock, KindSubBlockType, KindSubflow:
+			if r.set[k.ID] {
+				own = append(own, k)
+			}
+		case KindEdge:
+			goes, seen := r.edges[k.ID]
+			if !seen {
+				if goes = r.edgeGoes(k); goes {
+					for _, v := range b.doc.store.Get(k) {
+						r.dots = append(r.dots, v.Dot)
+					}
+				}
+			}
+			if goes {
+				own = append(own, k)
+			}
+		}
 		return true
 	})
-	b.removeAll(slices.SortedFunc(maps.Keys(seen), compareKeys))
+	if len(r.dots) == 0 && len(own) == 0 {
+		return
+	}
+	if !b.spent {
+		b.delta.ctx.Add(b.mint())
+	}
+	slices.SortFunc(r.dots, compareDots)
+	for _, d := range r.dots {
+		b.delta.ctx.Add(d)
+	}
+	for _, k := range own {
+		for _, e := range append([]crdt.Dotted[Cell](nil), b.delta.store.Get(k)...) {
+			b.delta.Merge(&Doc{ctx: ctxOf(e.Dot)}) // removes the superseded value
+		}
+	}
 }
 
 // withDescendants returns ids (deduplicated, in order) followed by every

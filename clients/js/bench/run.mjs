@@ -5,7 +5,9 @@
 //   nice node bench/run.mjs [sizes] [reps]      e.g. node bench/run.mjs 1000,10000,50000 3
 //
 // BENCH_WHOLE=0 leaves out View, encode and decode (whole-document paths).
-// BENCH_FILE=react.bench.ts runs the React bindings' benchmark instead.
+// BENCH_FILE=react.bench.ts runs the React bindings' benchmark instead,
+// BENCH_FILE=text.bench.ts the text replica on the editing traces (its
+// arguments: [trace] [reps]; TRACE_DIR defaults to crdt/text/testdata).
 //
 // The figures and how they were taken are in BENCHMARKS.md.
 
@@ -17,6 +19,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dir = await mkdtemp(join(tmpdir(), 'flowsync-bench-'));
+process.env.TRACE_DIR ??= join(here, '..', '..', '..', 'crdt', 'text', 'testdata');
 try {
   const out = join(dir, 'ops.bench.mjs');
   await esbuild.build({

@@ -18,6 +18,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
  */
 const layers: Record<string, string[]> = {
   crdt: [],
+  // The text CRDT encodes its own deltas, as Go's crdt/text does.
+  'crdt/text': ['crdt', 'msgpackx'],
   msgpackx: ['crdt'],
   workflow: ['crdt', 'msgpackx'],
   protocol: ['crdt', 'msgpackx'],
@@ -29,6 +31,7 @@ const layers: Record<string, string[]> = {
 /** layerOf names the directory of src/ a module belongs to ('' for src/index.ts and modules outside src/). */
 function layerOf(m: string): string {
   const parts = m.split('/');
+  if (parts[0] === 'src' && parts[1] === 'crdt' && parts[2] === 'text' && parts.length > 3) return 'crdt/text';
   return parts[0] === 'src' && parts.length > 2 ? parts[1] : '';
 }
 

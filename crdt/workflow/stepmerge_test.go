@@ -1,0 +1,133 @@
+package workflow
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/flowsync/flowsync/crdt"
+	"github.com/flowsync/flowsync/internal/testutil"
+)
+
+var stepSeed = flag.Uint64("stepmerge.seed", 0, "seed for TestStepMergeEqualsMerge (0: from FLOWSYNC_SEED, else the time)")
+
+// TestStepMergeEqualsMerge merges a container's removal in steps while
+// another replica edits the half-removed document between steps (renames,
+// moves, adds into the container), and checks that the document ends equal,
+// byte for byte, to merging the removal at once followed by the same
+// edits; and that no step removes more than its budget.
+func TestStepMergeEqualsMerge(t *testing.T) {
+	seed := testutil.Seed(t, *stepSeed)
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	for round := range 8 {
+		n := 200 + rng.IntN(400)
+		base, wall := containerDoc(t, n)
+		remove, err := base.Prepare(crdt.Timestamp{Wall: wall + 1, Replica: "a"}, RemoveBlock{ID: "loop"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if round%2 == 1 {
+			// A delta that removes and adds (a replace-state): the final
+			// step carries its values.
+			add, err := base.Prepare(crdt.Timestamp{Wall: wall + 2, Replica: "a"}, AddBlock{Block: BlockInput{ID: "fresh", Type: "agent", Name: "Fresh"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			remove = remove.Clone()
+			remove.Merge(add)
+		}
+		budget := 1 + rng.IntN(300)
+		stepped := base.Clone()
+		sm := stepped.StepMerge(remove, budget)
+		if sm == nil {
+			t.Fatalf("round %d: a removal of %d blocks was not stepped with budget %d", round, n, budget)
+		}
+		var edits []*Doc
+		bw := wall + 10
+		edit := func() {
+			bw++
+			ts := crdt.Timestamp{Wall: bw, Replica: "b"}
+			var op Op
+			switch rng.IntN(3) {
+			case 0:
+				op = UpdateName{ID: fmt.Sprint("c", rng.IntN(n)), NewName: fmt.Sprint("renamed ", bw)}
+			case 1:
+				op = AddBlock{Block: BlockInput{ID: fmt.Sprint("b", bw), Type: "agent", Name: fmt.Sprint("B ", bw),
+					Data: map[string]any{"parentId": "loop", "extent": "parent"}}}
+			default:
+				op = UpdatePosition{ID: fmt.Sprint("c", rng.IntN(n)), Position: Position{X: float64(bw), Y: 1}}
+			}
+			d, err := stepped.Apply(ts, op)
+			if err != nil {
+				if errors.Is(err, ErrUnknownBlock) || errors.Is(err, ErrNoEffect) || errors.Is(err, ErrLocked) {
+					return // removed already: what a racing editor meets
+				}
+				t.Fatalf("seed %d: %s: %v", seed, op.Name(), err)
+			}
+			edits = append(edits, d)
+		}
+		for {
+			before := sm.Removed()
+			done := sm.Step()
+			if got := sm.Removed() - before; got > budget {
+				t.Fatalf("seed %d: a step removed %d values, budget %d", seed, got, budget)
+			}
+			if done {
+				break
+			}
+			if rng.IntN(2) == 0 {
+				edit()
+			}
+		}
+		sm.Finish()
+		whole := base.Clone()
+		whole.Merge(remove)
+		for _, e := range edits {
+			whole.Merge(e)
+		}
+		if !whole.Equal(stepped) || !bytes.Equal(whole.Encode(), stepped.Encode()) {
+			t.Fatalf("seed %d round %d: stepped merge differs from a whole one", seed, round)
+		}
+		if min := sm.Removed() / budget; sm.Steps() < min {
+			t.Fatalf("seed %d: %d steps removed %d values with budget %d", seed, sm.Steps(), sm.Removed(), budget)
+		}
+	}
+}
+
+// TestStepMergeSmallIsWhole: a delta covering no more than the budget of
+// seen dots is not stepped, and the walk skips counters the document holds
+// no value for (a context naming a long-removed history) a bounded number
+// per step.
+func TestStepMergeSmallIsWhole(t *testing.T) {
+	base, wall := containerDoc(t, 20)
+	d, err := base.Prepare(crdt.Timestamp{Wall: wall + 1, Replica: "a"}, RemoveBlock{ID: "c3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if base.StepMerge(d, 64) != nil {
+		t.Fatal("a one-block removal was stepped")
+	}
+	// A context covering every dot of the document (removing everything)
+	// with a budget of 1: steps remove one value each, and a step looks up
+	// at most stepProbes counters.
+	all := &Doc{}
+	all.ctx.Merge(&base.ctx)
+	doc := base.Clone()
+	sm := doc.StepMerge(all, 1)
+	held := doc.store.NumDots()
+	for !sm.Step() {
+		if sm.Steps() > held*stepProbes+10 {
+			t.Fatal("the walk does not end")
+		}
+	}
+	sm.Finish()
+	if doc.store.NumDots() != 0 || sm.Removed() != held {
+		t.Fatalf("left %d values, removed %d of %d", doc.store.NumDots(), sm.Removed(), held)
+	}
+	if sm.Steps() < held {
+		t.Fatalf("%d steps removed %d values with budget 1", sm.Steps(), held)
+	}
+}
