@@ -113,6 +113,14 @@ func (r *Registry) View(ctx context.Context, workflowID string) (*workflow.View,
 	return doc.View(), nil
 }
 
+// Document returns a copy of the workflow's document, as View reads it
+// (loading the room if it is not live), for exports. It returns the errors
+// of Apply.
+func (r *Registry) Document(ctx context.Context, workflowID string) (*workflow.Doc, error) {
+	ev := viewEvent{reply: make(chan *workflow.Doc, 1)}
+	return request(ctx, r, workflowID, ev, ev.reply)
+}
+
 // SendEvent sends a lifecycle Event of kind with msg to every member of the
 // workflow's live room and returns how many were sent it. live is false
 // when the workflow has no live room here (then nobody is told, and no room
@@ -194,7 +202,7 @@ func (rm *Room) handleApply(ev *applyEvent) {
 	// The waiter counts the run itself until its last operation ran, so
 	// that a write of its first deltas, done while a later one is merged
 	// in steps, cannot answer Durable for the whole request.
-	run := &applyRun{ev: ev, res: res, durable: durable, w: &durableWaiter{left: 1, reply: durable},
+	run := &applyRun{ev: ev, res: res, durable: durable, w: &durableWaiter{left: 1, reply: durable, user: ev.as.UserID},
 		origin: protocol.Origin{UserID: ev.as.UserID, SessionID: AppSessionID}}
 	rm.applyFrom(run, 0)
 }
@@ -268,6 +276,7 @@ func (rm *Room) answerApply(run *applyRun) {
 type durableWaiter struct {
 	left  int        // deltas not yet written
 	reply chan error // capacity 1; nil once answered
+	user  string     // who asked (Config.OnDurable)
 }
 
 // written counts one of the request's deltas as written.

@@ -126,6 +126,13 @@ type Config struct {
 	// deployment must hold the same keys. Default: nil, no receipts (a
 	// Vouch is refused with BAD_RECEIPT).
 	Receipts *receipt.Keyring
+	// OnDurable, when set, is called from the room loop each time a
+	// batch of this node's edits (its sessions' and Apply's; not those
+	// merged from other nodes) is written to the store, with the workflow
+	// and the user ids of the batch. It must not block: the webhook
+	// dispatcher (sync/webhook) only marks the workflow changed. Default:
+	// none.
+	OnDurable func(workflowID string, users []string)
 	// Cluster, when set, joins this registry to the other nodes serving
 	// the same documents (see Cluster and Registry.ClusterLocal). Default:
 	// nil, a single node.

@@ -1106,6 +1106,7 @@ func (rm *Room) handleWritten(err error) {
 	} else {
 		rm.backoff = 0
 		rm.ackDurable(rm.inflight)
+		rm.noteDurable(rm.inflight)
 	}
 	rm.metrics.gauges(0, 0, -float64(rm.inflightBytes))
 	rm.inflight, rm.inflightBytes = nil, 0

@@ -175,6 +175,17 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.StringVar(&cfg.DebugAddr, "debug-addr", env("debug-addr", ""), "serve Go's profiling endpoints (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty: off (FLOWSYNC_DEBUG_ADDR)")
 	flushInterval := fs.Duration("flush-interval", envDur("flush-interval", 10*time.Millisecond), "how long a busy connection gathers frames before one socket write (a quiet one writes at once); 0 writes each frame at once (more CPU per frame, less latency) (FLOWSYNC_FLUSH_INTERVAL)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", envDur("shutdown-timeout", 30*time.Second), "graceful shutdown bound (FLOWSYNC_SHUTDOWN_TIMEOUT)")
+	var webhookURLs, webhookSecretFile, webhookWorkflows string
+	fs.StringVar(&webhookURLs, "webhook-url", env("webhook-url", ""), "comma-separated URLs that receive signed change and lifecycle events of the workflows; empty: webhooks off (FLOWSYNC_WEBHOOK_URL)")
+	fs.StringVar(&webhookSecretFile, "webhook-secret-file", env("webhook-secret-file", ""), "file holding the secret (at least 32 bytes) webhook requests are signed with; required with --webhook-url (FLOWSYNC_WEBHOOK_SECRET_FILE)")
+	fs.StringVar(&cfg.Webhooks.QueuePath, "webhook-queue", env("webhook-queue", ""), "the file of undelivered webhook events; default <data-dir>/"+server.WebhookFile+" (FLOWSYNC_WEBHOOK_QUEUE)")
+	fs.StringVar(&webhookWorkflows, "webhook-workflows", env("webhook-workflows", ""), "comma-separated workflow ids to send events of; empty: all (FLOWSYNC_WEBHOOK_WORKFLOWS)")
+	fs.DurationVar(&cfg.Webhooks.Quiet, "webhook-quiet", envDur("webhook-quiet", 2*time.Second), "send a workflow's change event once it has had no edit for this long (FLOWSYNC_WEBHOOK_QUIET)")
+	fs.DurationVar(&cfg.Webhooks.MaxDelay, "webhook-max-delay", envDur("webhook-max-delay", 30*time.Second), "and at the latest this long after its first unreported edit (FLOWSYNC_WEBHOOK_MAX_DELAY)")
+	fs.BoolVar(&cfg.Webhooks.IncludeView, "webhook-include-view", envBool("webhook-include-view", false), "put the workflow's view in change events (FLOWSYNC_WEBHOOK_INCLUDE_VIEW)")
+	fs.IntVar(&cfg.Webhooks.MaxQueue, "webhook-max-queue", envInt("webhook-max-queue", 10_000), "undelivered webhook deliveries kept; new events past it are dropped and counted (FLOWSYNC_WEBHOOK_MAX_QUEUE)")
+	fs.IntVar(&cfg.Webhooks.MaxAttempts, "webhook-max-attempts", envInt("webhook-max-attempts", 20), "attempts per delivery before it is given up (FLOWSYNC_WEBHOOK_MAX_ATTEMPTS)")
+	fs.DurationVar(&cfg.Webhooks.MaxAge, "webhook-max-age", envDur("webhook-max-age", 24*time.Hour), "age after which an undelivered event is given up (FLOWSYNC_WEBHOOK_MAX_AGE)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, 0, err
 	}
@@ -218,6 +229,18 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		}
 		cfg.AdminSecret = secret
 	}
+	cfg.Webhooks.URLs = splitList(webhookURLs)
+	cfg.Webhooks.Workflows = splitList(webhookWorkflows)
+	switch {
+	case len(cfg.Webhooks.URLs) > 0 && webhookSecretFile == "":
+		return cfg, 0, errors.New("flowsync: --webhook-url needs --webhook-secret-file")
+	case webhookSecretFile != "":
+		secret, err := server.ReadSecretFile(webhookSecretFile)
+		if err != nil {
+			return cfg, 0, err
+		}
+		cfg.Webhooks.Secret = secret
+	}
 	for o := range strings.SplitSeq(origins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.Session.AllowedOrigins = append(cfg.Session.AllowedOrigins, o)
@@ -236,4 +259,15 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	cfg.Store.Postgres.MaxConns = int32(pgMaxConns)
 	cfg.Version = buildinfo.Read(version).Version
 	return cfg, level, nil
+}
+
+// splitList splits a comma-separated flag, dropping empty items.
+func splitList(v string) []string {
+	var out []string
+	for item := range strings.SplitSeq(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }

@@ -1,5 +1,7 @@
 package workflow
 
+import "slices"
+
 // dotIndex maps each held dot to the slot that holds its value, per
 // interned replica. A replica's counters are mostly contiguous (it numbers
 // its writes 1, 2, 3, ...), so where they are dense enough its dots live in
@@ -163,4 +165,54 @@ func (x *dotIndex) cloneShape() dotIndex {
 		}
 	}
 	return out
+}
+
+// heldFrom returns the least counter c' ≥ c, c' ≤ hi, that replica r may
+// hold, or hi+1 when it holds none there; keys is a sorted copy of the
+// replica's sparse counters (sparseKeys), which the caller keeps while the
+// array's window is unchanged. It lets a walk over a context's ranges skip
+// the counters nobody holds: a context range may span 2^53 counters.
+func (x *dotIndex) heldFrom(r uint32, c, hi uint64, keys []uint64) uint64 {
+	if int(r) >= len(x.byReplica) {
+		return hi + 1
+	}
+	rs := &x.byReplica[r]
+	end := rs.base + uint64(len(rs.dense))
+	if c >= rs.base && c < end {
+		return c
+	}
+	next := hi + 1
+	if i, _ := slices.BinarySearch(keys, c); i < len(keys) {
+		next = min(next, keys[i])
+	}
+	if len(rs.dense) > 0 && c < rs.base {
+		next = min(next, rs.base)
+	}
+	return next
+}
+
+// sparseKeys returns replica r's sparse counters, sorted, and the array
+// window (base, length) they were taken with: counters move from the array
+// into the map only when the window is given up (thin), so the keys stay
+// complete for counters held before as long as the window is the same.
+func (x *dotIndex) sparseKeys(r uint32) (keys []uint64, base uint64, n int) {
+	if int(r) >= len(x.byReplica) {
+		return nil, 0, 0
+	}
+	rs := &x.byReplica[r]
+	keys = make([]uint64, 0, len(rs.sparse))
+	for c := range rs.sparse {
+		keys = append(keys, c)
+	}
+	slices.Sort(keys)
+	return keys, rs.base, len(rs.dense)
+}
+
+// window returns replica r's array window (base, length).
+func (x *dotIndex) window(r uint32) (uint64, int) {
+	if int(r) >= len(x.byReplica) {
+		return 0, 0
+	}
+	rs := &x.byReplica[r]
+	return rs.base, len(rs.dense)
 }

@@ -90,9 +90,34 @@ func (d *Doc) Encode() []byte {
 // bucketed by kind, and written kind by kind. Nothing is sorted but the
 // ids added since the store last folded its order (order.go).
 func (d *Doc) AppendEncode(b []byte) []byte {
-	// Every stored dot is in the context (Merge and Decode keep it so), so
-	// the context's replicas are the whole table.
-	replicas := d.ctx.Replicas()
+	b, replicaIndex := appendHead(b, &d.ctx)
+	groups := kindRuns(&d.store)
+	b = msgpackx.AppendArrayHeader(b, len(groups))
+	for _, g := range groups {
+		b = msgpackx.AppendArrayHeader(b, 3)
+		b = msgpackx.AppendUint(b, uint64(g.kind))
+		b = msgpackx.AppendString(b, g.id)
+		n := 0
+		for _, s := range g.slots {
+			n += len(s.es)
+		}
+		b = msgpackx.AppendArrayHeader(b, n)
+		for _, s := range g.slots {
+			for _, e := range s.es {
+				b = appendEntry(b, s.sub, replicaIndex(e.Dot.Replica), e)
+			}
+		}
+	}
+	return b
+}
+
+// appendHead appends the version byte, the top-level array's header, the
+// replica table and the context of a document whose context is ctx, and
+// returns the function that gives a replica's index in the table. Every
+// value's dot is in the context (Merge and Decode keep it so), so the
+// context's replicas are the whole table.
+func appendHead(b []byte, ctx *crdt.Context) ([]byte, func(crdt.ReplicaID) int) {
+	replicas := ctx.Replicas()
 	replicaSet := make(map[crdt.ReplicaID]int, len(replicas))
 	for i, r := range replicas {
 		replicaSet[r] = i
@@ -114,7 +139,7 @@ func (d *Doc) AppendEncode(b []byte) []byte {
 	}
 	b = msgpackx.AppendArrayHeader(b, len(replicas))
 	for _, r := range replicas {
-		rs := d.ctx.Ranges(r)
+		rs := ctx.Ranges(r)
 		b = msgpackx.AppendArrayHeader(b, 2)
 		b = msgpackx.AppendUint(b, uint64(replicaSet[r]))
 		b = msgpackx.AppendArrayHeader(b, 2*len(rs))
@@ -129,69 +154,54 @@ func (d *Doc) AppendEncode(b []byte) []byte {
 			prev = rg.Hi
 		}
 	}
-	groups := kindRuns(&d.store)
-	b = msgpackx.AppendArrayHeader(b, len(groups))
-	for _, g := range groups {
-		b = msgpackx.AppendArrayHeader(b, 3)
-		b = msgpackx.AppendUint(b, uint64(g.slots[0].kind))
-		b = msgpackx.AppendString(b, g.slots[0].g.id)
-		n := 0
-		for _, s := range g.slots {
-			n += len(s.es)
-		}
-		b = msgpackx.AppendArrayHeader(b, n)
-		for _, s := range g.slots {
-			for _, e := range s.es {
-				b = msgpackx.AppendArrayHeader(b, 6)
-				b = msgpackx.AppendString(b, s.sub)
-				b = msgpackx.AppendUint(b, uint64(replicaIndex(e.Dot.Replica)))
-				b = msgpackx.AppendUint(b, e.Dot.Counter)
-				b = msgpackx.AppendInt(b, e.Value.Wall)
-				b = msgpackx.AppendUint(b, uint64(e.Value.Logical))
-				if len(e.Value.Value) == 0 {
-					b = msgpackx.AppendNil(b)
-				} else {
-					b = append(b, e.Value.Value...)
-				}
-			}
-		}
+	return b, replicaIndex
+}
+
+// appendEntry appends one entry of a group: value e under sub, its replica
+// at index ridx of the table.
+func appendEntry(b []byte, sub string, ridx int, e crdt.Dotted[Cell]) []byte {
+	b = msgpackx.AppendArrayHeader(b, 6)
+	b = msgpackx.AppendString(b, sub)
+	b = msgpackx.AppendUint(b, uint64(ridx))
+	b = msgpackx.AppendUint(b, e.Dot.Counter)
+	b = msgpackx.AppendInt(b, e.Value.Wall)
+	b = msgpackx.AppendUint(b, uint64(e.Value.Logical))
+	if len(e.Value.Value) == 0 {
+		return msgpackx.AppendNil(b)
 	}
-	return b
+	return append(b, e.Value.Value...)
 }
 
 // kindGroup is one encoded group: the keys of one (kind, id), a run of a
 // store group's slots.
-type kindGroup struct{ slots []*slot }
+type kindGroup struct {
+	id    string
+	kind  Kind
+	slots []*slot
+}
 
 // kindRuns returns the store's (kind, id) groups in the encoding's order:
-// by kind, then id. The store's groups are walked once in id order and
-// their runs placed by kind (a counting sort over the 8 kinds).
+// by kind, then id. The store counts the groups of each kind and each
+// group its keys of each kind, so one walk of the groups in id order
+// places every run where it goes without reading a key.
 func kindRuns(m *Store) []kindGroup {
-	runs := make([]kindGroup, 0, 2*m.order.live())
-	var count [maxKind + 1]int
+	var at [maxKind + 1]int
+	for k := 1; k <= int(maxKind); k++ {
+		at[k] = at[k-1] + m.kindGroups[k-1]
+	}
+	out := make([]kindGroup, at[maxKind]+m.kindGroups[maxKind])
 	m.order.eachSorted(func(g *group) bool {
-		for i := 0; i < len(g.slots); {
-			k := g.slots[i].kind
-			j := i + 1
-			for j < len(g.slots) && g.slots[j].kind == k {
-				j++
+		i := 0
+		for k, n := range g.nkind {
+			if n > 0 {
+				j := i + int(n)
+				out[at[k]] = kindGroup{g.id, Kind(k), g.slots[i:j:j]}
+				at[k]++
+				i = j
 			}
-			runs = append(runs, kindGroup{g.slots[i:j:j]})
-			count[k]++
-			i = j
 		}
 		return true
 	})
-	var at [maxKind + 1]int
-	for k := 1; k <= int(maxKind); k++ {
-		at[k] = at[k-1] + count[k-1]
-	}
-	out := make([]kindGroup, len(runs))
-	for _, r := range runs {
-		k := r.slots[0].kind
-		out[at[k]] = r
-		at[k]++
-	}
 	return out
 }
 
@@ -342,10 +352,10 @@ func decodeBody(r *msgpackx.Reader, caps Caps) (*Doc, error) {
 		return nil, overCap(ErrTooManyValues, caps.MaxValues)
 	}
 	values, nodesLeft := 0, caps.MaxValueNodes
-	// Ids repeat across kinds (a block's fields and sub-blocks) and field
-	// names repeat across blocks: decode each distinct string once. Only
-	// the first maxInterned are kept: past them a delta is made of distinct
-	// strings (a key each), which interning would only cost a map insert.
+	// Field names repeat across blocks: decode each distinct string once.
+	// Only the first maxInterned are kept: past them a delta is made of
+	// distinct strings (a key each), which interning would only cost a map
+	// insert. (Ids repeat across kinds: the store's groups intern them.)
 	interned := make(map[string]string, min(ngroups, maxInterned))
 	intern := func(b []byte) (string, error) {
 		if s, ok := interned[string(b)]; ok {
@@ -360,9 +370,12 @@ func decodeBody(r *msgpackx.Reader, caps Caps) (*Doc, error) {
 		}
 		return s, nil
 	}
-	ld := newLoader(&d.store, &d.ctx, replicas, min(r.Remaining()/48, caps.MaxValues)) // a typical entry takes ~50 bytes; maps grow if needed
+	ld := newLoader(&d.store, &d.ctx, replicas, min(r.Remaining()/48, caps.MaxValues), ngroups) // a typical entry takes ~50 bytes; maps grow if needed
 	var prevKind uint64
 	var prevID string
+	// subsAt[j] is the sub of the j-th entry of an earlier group (the
+	// latest group that had to look it up).
+	var subsAt [32]string
 	for i := 0; i < ngroups && r.Err() == nil; i++ {
 		if r.ArrayHeader() != 3 {
 			return nil, errors.New("group is not [kind, id, entries]")
@@ -371,12 +384,13 @@ func decodeBody(r *msgpackx.Reader, caps Caps) (*Doc, error) {
 		if r.Err() == nil && (kind == 0 || kind > uint64(maxKind)) {
 			return nil, fmt.Errorf("unknown kind %d", kind)
 		}
-		id, err := intern(r.StringBytes())
-		if err != nil {
-			return nil, err
-		}
+		idb := r.StringBytes()
 		if r.Err() != nil {
 			break
+		}
+		id, err := ld.groupID(idb)
+		if err != nil {
+			return nil, err
 		}
 		if i > 0 && (kind < prevKind || kind == prevKind && id <= prevID) {
 			return nil, notCanonical("group (%d, %q) does not follow (%d, %q)", kind, id, prevKind, prevID)
@@ -401,9 +415,18 @@ func decodeBody(r *msgpackx.Reader, caps Caps) (*Doc, error) {
 			}
 			sb := r.StringBytes()
 			sub := prevSub // a key's concurrent values repeat its sub
-			if j == 0 || string(sb) != prevSub {
+			switch {
+			case j > 0 && string(sb) == prevSub:
+			case j < len(subsAt) && string(sb) == subsAt[j]:
+				// Groups of one kind list mostly the same subs in the
+				// same order (a block's fields): compared, not hashed.
+				sub = subsAt[j]
+			default:
 				if sub, err = intern(sb); err != nil {
 					return nil, err
+				}
+				if j < len(subsAt) {
+					subsAt[j] = sub
 				}
 			}
 			ridx := r.Uint()

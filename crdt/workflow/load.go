@@ -1,6 +1,8 @@
 package workflow
 
 import (
+	"unicode/utf8"
+
 	"github.com/flowsync/flowsync/crdt"
 )
 
@@ -21,12 +23,17 @@ type loader struct {
 	// The group and slot the previous value went to.
 	g *group
 	s *slot
+	// next is the group groupID found, nil for a new id.
+	next *group
+	// The keys and groups still expected: slabs are cut to them, so that
+	// a small delta does not cost slabs made for a document.
+	keysLeft, groupsLeft int
 }
 
 // newLoader prepares m, which must be empty, for values whose dots name
 // replicas by their index in replicas (the encoding's sorted table) and
-// lie in ctx, and sizes it for about n values.
-func newLoader(m *Store, ctx *crdt.Context, replicas []crdt.ReplicaID, n int) *loader {
+// lie in ctx, and sizes it for about n values in groups (kind, id) groups.
+func newLoader(m *Store, ctx *crdt.Context, replicas []crdt.ReplicaID, n, groups int) *loader {
 	m.Grow(n)
 	m.init()
 	// A replica's held counters are usually most of its range: index them
@@ -51,19 +58,46 @@ func newLoader(m *Store, ctx *crdt.Context, replicas []crdt.ReplicaID, n int) *l
 		m.reps.ids[r] = uint32(i)
 	}
 	m.reps.names = replicas
-	return &loader{m: m}
+	return &loader{m: m, keysLeft: n, groupsLeft: groups}
 }
 
-// slabChunk bounds one slab allocation.
-const slabChunk = 4096
+// slabChunk bounds one slab allocation, and slabMin is the smallest slab
+// cut once the expected count is used up (the estimates may be short).
+const (
+	slabChunk = 4096
+	slabMin   = 16
+)
+
+// slabSize returns the size of the next slab for *left more items, and
+// takes it from *left.
+func slabSize(left *int) int {
+	n := min(max(*left, slabMin), slabChunk)
+	*left = max(*left-n, 0)
+	return n
+}
+
+// groupID returns id as a string: the store's own copy when a group of
+// that id was put already (ids repeat across kinds), else a new one, which
+// must be valid UTF-8. It remembers the group for the next call of group.
+func (l *loader) groupID(id []byte) (string, error) {
+	if g := l.m.groups[string(id)]; g != nil { // no allocation for the lookup
+		l.next = g
+		return g.id, nil
+	}
+	l.next = nil
+	if !utf8.Valid(id) {
+		return "", outOfDomain("string %q is not valid UTF-8", id)
+	}
+	return string(id), nil
+}
 
 // group starts the values of (kind, id), which has at most n values and
-// sorts after every group put so far.
+// sorts after every group put so far. id is what groupID returned.
 func (l *loader) group(kind Kind, id string, n int) {
-	g := l.m.groups[id]
+	g := l.next
 	if g == nil {
 		if len(l.groups) == 0 {
-			l.groups = make([]group, slabChunk)
+			l.groups = make([]group, slabSize(&l.groupsLeft))
 		}
 		g, l.groups = &l.groups[0], l.groups[1:]
 		g.id = id
@@ -72,7 +106,7 @@ func (l *loader) group(kind Kind, id string, n int) {
 	}
 	if need := len(g.slots) + n; cap(g.slots) < need {
 		if len(l.ptrs) < need {
-			l.ptrs = make([]*slot, max(need, slabChunk))
+			l.ptrs = make([]*slot, max(need, min(max(l.keysLeft, slabMin), slabChunk)))
 		}
 		ps := l.ptrs[:len(g.slots):need]
 		copy(ps, g.slots)
@@ -100,7 +134,7 @@ func (l *loader) put(kind Kind, sub string, ridx uint32, d crdt.Dot, v Cell) boo
 		return true
 	}
 	if len(l.slots) == 0 {
-		l.slots = make([]slot, slabChunk)
+		l.slots = make([]slot, slabSize(&l.keysLeft))
 	}
 	s = &l.slots[0]
 	if !l.index(ridx, d, s) {
@@ -111,6 +145,7 @@ func (l *loader) put(kind Kind, sub string, ridx uint32, d crdt.Dot, v Cell) boo
 	s.first[0] = e
 	s.es = s.first[:1:1]
 	l.g.slots = append(l.g.slots, s)
+	m.added(l.g, kind)
 	l.s = s
 	m.keys++
 	return true

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/flowsync/flowsync/crdt"
+	"github.com/flowsync/flowsync/crdt/msgpackx"
 )
 
 // EncodeChunks encodes d as one or more chunks, each a valid delta of at
@@ -57,20 +58,21 @@ func (d *Doc) encodeChunks(limit int, caps Caps) ([][]byte, int) {
 		entries []crdt.Dotted[Cell]
 		size    int
 	}
-	var groups []group
-	d.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
-		size := 16 + len(k.ID)
-		for _, e := range es {
-			// sub, replica index, counter, wall, logical, headers and this
-			// entry's share of the context: generous on purpose.
-			size += 40 + len(k.Sub) + len(e.Value.Value)
+	// The keys in key order, (kind, id, sub): the encoding's order, which
+	// the store walks without sorting (kindRuns). The values' slices are
+	// read here only, while d does not change, so they are not handed out.
+	groups := make([]group, 0, d.store.Len())
+	for _, kg := range kindRuns(&d.store) {
+		for _, sl := range kg.slots {
+			size := 16 + len(kg.id)
+			for _, e := range sl.es {
+				// sub, replica index, counter, wall, logical, headers and
+				// this entry's share of the context: generous on purpose.
+				size += 40 + len(sl.sub) + len(e.Value.Value)
+			}
+			groups = append(groups, group{key: Key{kg.kind, kg.id, sl.sub}, entries: sl.es, size: size})
 		}
-		groups = append(groups, group{key: k, entries: es, size: size})
-		return true
-	})
-	slices.SortFunc(groups, func(a, b group) int {
-		return cmp.Or(cmp.Compare(a.key.Kind, b.key.Kind), cmp.Compare(a.key.ID, b.key.ID), cmp.Compare(a.key.Sub, b.key.Sub))
-	})
+	}
 	overhead := 32 // the replica table, written in full in the worst case
 	for _, r := range d.ctx.Replicas() {
 		overhead += len(r) + 8
@@ -79,8 +81,11 @@ func (d *Doc) encodeChunks(limit int, caps Caps) ([][]byte, int) {
 	// A run's context is its dots, a range each at most.
 	maxEntries := min(caps.MaxValues, caps.MaxRanges)
 
-	var chunks []*Doc
-	cur, curSize, curNodes := New(), 0, 0
+	var chunks []*chunk
+	// The chunks' keys, one list for all (a key is split across chunks
+	// only when its values alone pass a cap).
+	keys := make([]chunkKey, 0, len(groups)+64)
+	cur, curSize, curNodes := &chunk{keys: &keys}, 0, 0
 	curReplicas := map[crdt.ReplicaID]bool{}
 	// A chunk's dots, added to its context in order once it is complete: in
 	// key order they are scattered, and adding each into the middle of the
@@ -98,7 +103,7 @@ func (d *Doc) encodeChunks(limit int, caps Caps) ([][]byte, int) {
 	next := func() {
 		seal()
 		chunks = append(chunks, cur)
-		cur, curSize, curNodes = New(), 0, 0
+		cur, curSize, curNodes = &chunk{keys: &keys, from: len(keys), to: len(keys)}, 0, 0
 		clear(curReplicas)
 	}
 	nodes := make([]int, 0, 16)
@@ -120,17 +125,17 @@ func (d *Doc) encodeChunks(limit int, caps Caps) ([][]byte, int) {
 				}
 			}
 		}
-		if n := cur.store.NumDots(); n > 0 && (curSize+g.size > budget || n+len(g.entries) > maxEntries ||
+		if n := cur.values; n > 0 && (curSize+g.size > budget || n+len(g.entries) > maxEntries ||
 			curNodes+gNodes > caps.MaxValueNodes || len(curReplicas)+gReplicas > caps.MaxReplicas) {
 			next()
 		}
 		for i, e := range g.entries {
 			// Only a key whose values alone pass a cap gets here full.
-			if n := cur.store.NumDots(); n > 0 && (n+1 > maxEntries || curNodes+nodes[i] > caps.MaxValueNodes ||
+			if n := cur.values; n > 0 && (n+1 > maxEntries || curNodes+nodes[i] > caps.MaxValueNodes ||
 				!curReplicas[e.Dot.Replica] && len(curReplicas)+1 > caps.MaxReplicas) {
 				next()
 			}
-			cur.store.Put(g.key, e.Dot, e.Value)
+			cur.add(g.key, g.entries, i)
 			dots = append(dots, e.Dot)
 			curNodes += nodes[i]
 			curReplicas[e.Dot.Replica] = true
@@ -161,7 +166,7 @@ func (d *Doc) encodeChunks(limit int, caps Caps) ([][]byte, int) {
 			if !named && leftReplicas < 1 || leftRanges < 1 || used > 0 && used+cost > allow {
 				cur.ctx.AddRanges(r, slices.Clone(rs[from:i]))
 				chunks = append(chunks, cur)
-				cur, from, named = New(), i, false
+				cur, from, named = &chunk{keys: &keys, from: len(keys), to: len(keys)}, i, false
 				leftRanges, leftReplicas, allow, used = caps.MaxRanges, caps.MaxReplicas, budget, 0
 			}
 			if !named {
@@ -177,9 +182,77 @@ func (d *Doc) encodeChunks(limit int, caps Caps) ([][]byte, int) {
 
 	out := make([][]byte, len(chunks))
 	for i, c := range chunks {
-		out[i] = c.Encode()
+		out[i] = c.encode()
 	}
 	return out, len(whole)
+}
+
+// chunk is one chunk of encodeChunks: its keys' values, in key order
+// ((*keys)[from:to]), and its context. It is encoded as the document
+// holding exactly these would be (Encode), without building that document.
+type chunk struct {
+	ctx      crdt.Context
+	keys     *[]chunkKey // shared by the chunks, filled one chunk after another
+	from, to int
+	values   int
+}
+
+// chunkKey is a run of one key's values, es[lo:hi].
+type chunkKey struct {
+	key    Key
+	es     []crdt.Dotted[Cell]
+	lo, hi int
+}
+
+// add adds es[i], a value of key k, to c: k follows every key of c, or
+// es[i-1] is c's last value.
+func (c *chunk) add(k Key, es []crdt.Dotted[Cell], i int) {
+	if c.to > c.from && (*c.keys)[c.to-1].key == k {
+		(*c.keys)[c.to-1].hi = i + 1
+	} else {
+		*c.keys = append(*c.keys, chunkKey{k, es, i, i + 1})
+		c.to = len(*c.keys)
+	}
+	c.values++
+}
+
+// encode returns c's canonical encoding: that of a document holding c's
+// values under c's context (see Doc.AppendEncode, whose layout this
+// follows; TestChunksEncodeAsDocuments holds the two to the same bytes).
+func (c *chunk) encode() []byte {
+	keys := (*c.keys)[c.from:c.to]
+	size := 64
+	for _, k := range keys {
+		for _, e := range k.es[k.lo:k.hi] {
+			size += 32 + len(k.key.Sub) + len(e.Value.Value)
+		}
+	}
+	b, replicaIndex := appendHead(make([]byte, 0, size), &c.ctx)
+	groups := 0
+	for i, k := range keys {
+		if i == 0 || k.key.Kind != keys[i-1].key.Kind || k.key.ID != keys[i-1].key.ID {
+			groups++
+		}
+	}
+	b = msgpackx.AppendArrayHeader(b, groups)
+	for i := 0; i < len(keys); {
+		first := keys[i].key
+		j, n := i, 0
+		for ; j < len(keys) && keys[j].key.Kind == first.Kind && keys[j].key.ID == first.ID; j++ {
+			n += keys[j].hi - keys[j].lo
+		}
+		b = msgpackx.AppendArrayHeader(b, 3)
+		b = msgpackx.AppendUint(b, uint64(first.Kind))
+		b = msgpackx.AppendString(b, first.ID)
+		b = msgpackx.AppendArrayHeader(b, n)
+		for _, k := range keys[i:j] {
+			for _, e := range k.es[k.lo:k.hi] {
+				b = appendEntry(b, k.key.Sub, replicaIndex(e.Dot.Replica), e)
+			}
+		}
+		i = j
+	}
+	return b
 }
 
 // uintLen is the length of n's shortest msgpack unsigned form.

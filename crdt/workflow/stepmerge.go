@@ -36,6 +36,7 @@ type StepMerge struct {
 	reps   []crdt.ReplicaID
 	ri, gi int    // the part walk's replica and range in seen
 	next   uint64 // next counter of seen.Ranges(reps[ri])[gi] to look up; 0 at a range's start
+	held   heldKeys
 	budget int
 	steps  int
 	parts  int // values removed by the parts so far
@@ -86,22 +87,30 @@ func (s *StepMerge) Step() bool {
 			s.next = g.Lo
 		}
 		n, interned := m.reps.lookup(r)
+		if !interned {
+			// A replica the store never held a value of has nothing to
+			// remove: skip its ranges whole.
+			s.gi = len(rs)
+			continue
+		}
+		keys := s.held.of(&m.byDot, n)
 		for found < s.budget && probes < stepProbes*s.budget {
-			c := s.next
 			probes++
-			if interned && m.byDot.get(rdot{n, c}) != nil {
+			// Jump over counters nobody holds: a range may span 2^53 of
+			// them, and probing each would never end.
+			c := m.byDot.heldFrom(n, s.next, g.Hi, keys)
+			if c > g.Hi {
+				s.gi, s.next = s.gi+1, 0
+				break
+			}
+			if m.byDot.get(rdot{n, c}) != nil {
 				if d := (crdt.Dot{Replica: r, Counter: c}); !s.delta.store.Has(d) {
 					part.ctx.Add(d)
 					found++
 				}
 			}
-			if c == g.Hi || !interned {
-				// A replica the store never held a value of has nothing to
-				// remove: skip its ranges whole.
+			if c == g.Hi {
 				s.gi, s.next = s.gi+1, 0
-				if !interned {
-					s.gi = len(rs)
-				}
 				break
 			}
 			s.next = c + 1
@@ -142,4 +151,26 @@ func (s *StepMerge) Finish() int {
 		final.ctx.Add(d)
 	}
 	return s.doc.Merge(final)
+}
+
+// heldKeys caches one replica's sparse counters, sorted, for a walk: taking
+// them costs the replica's sparse dots once, not once per step. They stay
+// complete for every counter held when the walk started (the only ones a
+// part removes: a dot merged later was not seen) until the replica's array
+// is given up or replaced, which moves counters into the map.
+type heldKeys struct {
+	ok      bool
+	replica uint32
+	base    uint64
+	dense   bool
+	keys    []uint64
+}
+
+func (h *heldKeys) of(x *dotIndex, r uint32) []uint64 {
+	base, n := x.window(r)
+	if !h.ok || h.replica != r || h.base != base || h.dense != (n > 0) {
+		keys, base, n := x.sparseKeys(r)
+		*h = heldKeys{ok: true, replica: r, base: base, dense: n > 0, keys: keys}
+	}
+	return h.keys
 }

@@ -131,3 +131,64 @@ func TestStepMergeSmallIsWhole(t *testing.T) {
 		t.Fatalf("%d steps removed %d values with budget 1", sm.Steps(), held)
 	}
 }
+
+// TestStepMergeSkipsUnheldCounters steps a removal whose context spans 2^53
+// counters of replicas that hold a few hundred values, some of them far
+// apart (sparse): the walk must jump over the counters nobody holds, so the
+// number of steps follows the values removed, not the counters named. On a
+// walk that probes every counter this never finishes.
+func TestStepMergeSkipsUnheldCounters(t *testing.T) {
+	d, wall := containerDoc(t, 300)
+	// Replica b writes at counters a billion apart: its dots are sparse.
+	for i := range 20 {
+		jump := &Doc{} // a context past every counter b holds removes nothing
+		jump.ctx.AddRange("b", crdt.Range{Lo: d.ctx.Max("b") + 1, Hi: uint64(i+1) * 1_000_000_000})
+		d.Merge(jump)
+		wall++
+		if _, err := d.Apply(crdt.Timestamp{Wall: wall, Replica: "b"}, UpdateName{ID: fmt.Sprint("c", i), NewName: fmt.Sprint("far ", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Both replicas' contexts now reach far past what they hold; the
+	// removal names every counter up to the largest a dot may have.
+	past := &Doc{}
+	past.ctx.AddRange("a", crdt.Range{Lo: d.ctx.Max("a") + 1, Hi: crdt.MaxCounter})
+	past.ctx.AddRange("b", crdt.Range{Lo: d.ctx.Max("b") + 1, Hi: crdt.MaxCounter})
+	d.Merge(past)
+	far := &Doc{}
+	far.ctx.AddRange("a", crdt.Range{Lo: 1, Hi: crdt.MaxCounter})
+	far.ctx.AddRange("b", crdt.Range{Lo: 1, Hi: crdt.MaxCounter})
+	held, bDots := 0, 0
+	d.store.Range(func(_ Key, es []crdt.Dotted[Cell]) bool {
+		for _, e := range es {
+			held++
+			if e.Dot.Replica == "b" && e.Dot.Counter > 1_000_000_000 {
+				bDots++
+			}
+		}
+		return true
+	})
+	if held == 0 || bDots < 10 {
+		t.Fatalf("setup: %d values held, %d of b far apart", held, bDots)
+	}
+	whole := d.Clone()
+	whole.Merge(far)
+	const budget = 64
+	sm := d.StepMerge(far, budget)
+	if sm == nil {
+		t.Fatal("a removal of every held value was not stepped")
+	}
+	maxSteps := held/budget + 8
+	for !sm.Step() {
+		if sm.Steps() > maxSteps {
+			t.Fatalf("%d steps for %d held values with budget %d: the walk probes counters nobody holds", sm.Steps(), held, budget)
+		}
+	}
+	sm.Finish()
+	if !bytes.Equal(d.Encode(), whole.Encode()) {
+		t.Fatal("stepped merge differs from the one-shot merge")
+	}
+	if sm.Removed() != held {
+		t.Fatalf("parts removed %d values, want every one of the %d held", sm.Removed(), held)
+	}
+}

@@ -39,6 +39,12 @@ type Store struct {
 	order  groupOrder
 	keys   int // slots, i.e. keys holding at least one value
 	dots   int
+	// kindGroups[k] counts the groups holding a key of kind k: the
+	// encoding's (kind, id) groups, which Encode places without counting.
+	kindGroups [maxKind + 1]int
+	// emptied is a join's scratch (see remove), kept to spare an
+	// allocation on every edit.
+	emptied []*slot
 }
 
 // group holds the keys of one id.
@@ -46,6 +52,16 @@ type group struct {
 	id    string
 	slots []*slot // sorted by (kind, sub); none is empty
 	dead  bool    // removed from the store; a new group replaces it
+	// nkind[k] counts the slots of kind k: Encode finds the runs of one
+	// kind without reading the slots.
+	nkind [maxKind + 1]int32
+}
+
+// added counts a slot of kind k added to g.
+func (m *Store) added(g *group, k Kind) {
+	if g.nkind[k]++; g.nkind[k] == 1 {
+		m.kindGroups[k]++
+	}
 }
 
 // slot holds the values under one key, sorted by dot (replica id, then
@@ -62,7 +78,8 @@ type slot struct {
 	// may be read by several goroutines at once.
 	own atomic.Bool
 	// first backs es while the key holds its first value: one allocation
-	// per key. It is written once, when the slot is made.
+	// per key. Like any backing array it is written only while own (a
+	// merge that replaces the key's only value reuses it).
 	first [1]crdt.Dotted[Cell]
 }
 
@@ -274,7 +291,9 @@ func (m *Store) insert(g *group, kind Kind, sub string, rd rdot, e crdt.Dotted[C
 		s.g, s.kind, s.sub = g, kind, sub
 		s.first[0] = e
 		s.es = s.first[:1:1]
+		s.own.Store(true)
 		g.slots = slices.Insert(g.slots, i, s)
+		m.added(g, kind)
 		m.keys++
 	}
 	m.byDot.set(rd, s)
@@ -291,8 +310,12 @@ func compareDots(a, b crdt.Dot) int {
 	return cmp.Compare(a.Counter, b.Counter)
 }
 
-// remove drops the value with dot d (interned as rd) from s.
-func (m *Store) remove(rd rdot, d crdt.Dot, s *slot) {
+// remove drops the value with dot d (interned as rd) from s. A key left
+// empty is dropped, or, when emptied is not nil, left in its group with no
+// values and appended to *emptied: a join drops those it did not write
+// again (dropEmptied), so that replacing a key's only value, what most
+// edits do, reuses its slot instead of dropping it and making another.
+func (m *Store) remove(rd rdot, d crdt.Dot, s *slot, emptied *[]*slot) {
 	m.byDot.del(rd)
 	m.dots--
 	i := slices.IndexFunc(s.es, func(e crdt.Dotted[Cell]) bool { return e.Dot == d })
@@ -300,11 +323,32 @@ func (m *Store) remove(rd rdot, d crdt.Dot, s *slot) {
 		return
 	}
 	if len(s.es) == 1 {
-		m.dropSlot(s)
+		if emptied == nil {
+			m.dropSlot(s)
+			return
+		}
+		if s.own.Load() {
+			clear(s.es) // drop the value's references; the array stays ours
+			s.es = s.es[:0]
+		} else {
+			s.es = nil // handed out: the next value gets a new array
+		}
+		*emptied = append(*emptied, s)
 		return
 	}
 	s.claim(0)
 	s.es = slices.Delete(s.es, i, i+1)
+}
+
+// dropEmptied drops the slots remove left empty that are still empty.
+func (m *Store) dropEmptied(emptied []*slot) {
+	for _, s := range emptied {
+		if len(s.es) == 0 && !s.g.dead {
+			if i, found := s.g.find(s.kind, s.sub); found && s.g.slots[i] == s {
+				m.dropSlot(s)
+			}
+		}
+	}
 }
 
 // claim makes s.es a slice the store owns, with room for extra more
@@ -332,6 +376,9 @@ func (m *Store) dropSlot(s *slot) {
 	g := s.g
 	if i, found := g.find(s.kind, s.sub); found && g.slots[i] == s {
 		g.slots = slices.Delete(g.slots, i, i+1)
+		if g.nkind[s.kind]--; g.nkind[s.kind] == 0 {
+			m.kindGroups[s.kind]--
+		}
 	}
 	s.es = nil // the slot's own field: the slice itself is left as it was
 	m.keys--
@@ -402,7 +449,7 @@ func (m *Store) join(o *Store, mc, oc *crdt.Context, log *joinLog) int {
 			log.touch(s)
 		}
 		if len(s.es) <= crowdedSlot {
-			m.remove(rd, d, s)
+			m.remove(rd, d, s, &m.emptied)
 			return
 		}
 		m.byDot.del(rd)
@@ -445,6 +492,12 @@ func (m *Store) join(o *Store, mc, oc *crdt.Context, log *joinLog) int {
 	m.reserve(len(o.groups), o.dots)
 	m.init()
 	var rc replicaCache
+	// A delta mostly writes the keys whose values it removed: their groups
+	// are found without a lookup by id.
+	var near *group
+	if len(m.emptied) > 0 {
+		near = m.emptied[len(m.emptied)-1].g
+	}
 	o.order.each(func(og *group) bool {
 		var g *group
 		for _, os := range og.slots {
@@ -457,7 +510,11 @@ func (m *Store) join(o *Store, mc, oc *crdt.Context, log *joinLog) int {
 					continue
 				}
 				if g == nil {
-					g = m.groupFor(og.id)
+					if near != nil && !near.dead && near.id == og.id {
+						g = near
+					} else {
+						g = m.groupFor(og.id)
+					}
 				}
 				s := m.insert(g, os.kind, os.sub, rd, e, nil)
 				changed++
@@ -469,6 +526,9 @@ func (m *Store) join(o *Store, mc, oc *crdt.Context, log *joinLog) int {
 		}
 		return true
 	})
+	m.dropEmptied(m.emptied)
+	clear(m.emptied) // drop the pointers until the next join
+	m.emptied = m.emptied[:0]
 	return changed
 }
 
@@ -527,7 +587,7 @@ func (m *Store) Clone() *Store {
 	order := make([]*group, 0, len(m.groups))
 	var rc replicaCache
 	m.order.eachSorted(func(g *group) bool {
-		gs = append(gs, group{id: g.id})
+		gs = append(gs, group{id: g.id, nkind: g.nkind})
 		c := &gs[len(gs)-1]
 		n := len(g.slots)
 		c.slots, ptrs = ptrs[:n:n], ptrs[n:]
@@ -547,6 +607,6 @@ func (m *Store) Clone() *Store {
 		return true
 	})
 	out.order.sorted = order
-	out.keys, out.dots = m.keys, m.dots
+	out.keys, out.dots, out.kindGroups = m.keys, m.dots, m.kindGroups
 	return out
 }

@@ -162,10 +162,24 @@ func checkSide(t *rapid.T, when string, s *storeSide) {
 	if len(dots) != s.want.NumDots() {
 		t.Fatalf("%s: Dots lists %d, reference holds %d", when, len(dots), s.want.NumDots())
 	}
-	// Layout: ids ascending, keys ascending in each group, values in dot order.
+	// Layout: ids ascending, keys ascending in each group, values in dot
+	// order, and the per-kind counts Encode places groups by.
 	prev := ""
 	first := true
+	var kindGroups [maxKind + 1]int
 	s.got.order.eachSorted(func(g *group) bool {
+		var nkind [maxKind + 1]int32
+		for _, sl := range g.slots {
+			nkind[sl.kind]++
+		}
+		if nkind != g.nkind {
+			t.Fatalf("%s: group %q counts keys per kind %v, holds %v", when, g.id, g.nkind, nkind)
+		}
+		for k, n := range nkind {
+			if n > 0 {
+				kindGroups[k]++
+			}
+		}
 		if !first && g.id <= prev {
 			t.Fatalf("%s: group %q after %q", when, g.id, prev)
 		}
@@ -186,4 +200,7 @@ func checkSide(t *rapid.T, when string, s *storeSide) {
 		}
 		return true
 	})
+	if kindGroups != s.got.kindGroups {
+		t.Fatalf("%s: the store counts groups per kind %v, holds %v", when, s.got.kindGroups, kindGroups)
+	}
 }

@@ -177,25 +177,6 @@ func (l readerLinks) link(id string) (string, stamp, bool) {
 	return p, stampOf(w), true
 }
 
-// viewLinks reads the stored pointers from the view's accumulators.
-type viewLinks map[string]*blockAcc
-
-func (l viewLinks) link(id string) (string, stamp, bool) {
-	a := l[id]
-	if a == nil {
-		return "", stamp{}, false
-	}
-	p := a.field(FieldParentID).asString()
-	if p == "" {
-		return "", stamp{}, false
-	}
-	pa := l[p]
-	if pa == nil || !pa.member || !IsContainer(pa.field(FieldType).asString()) || a.parentStmp.ts.Compare(pa.addStamp.ts) < 0 {
-		return "", stamp{}, false
-	}
-	return p, a.parentStmp, true
-}
-
 // effectiveParent returns block id's effective parent in r, "" at the top
 // level. Operations that ask about many blocks share one tree instead.
 func effectiveParent(r reader, id string) string { return treeOf(r).parentOf(id) }

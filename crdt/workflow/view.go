@@ -132,7 +132,9 @@ type blockAcc struct {
 	subs       []subAcc
 	subflow    []namedValue
 	// derived
-	parent string // effective parent (tree.go)
+	parent string // effective parent (tree.go), once walk is resolved
+	walk   walkState
+	pathAt int // index on the walk, while walk is onPath
 }
 
 type namedValue struct {
@@ -290,7 +292,7 @@ func (d *Doc) View() *View {
 		return true
 	})
 
-	t := newTree(viewLinks(blocks))
+	t := viewTree{blocks: blocks}
 	v := &View{
 		Blocks:    make(map[string]*BlockView, members),
 		Loops:     make(map[string]*LoopView),
@@ -313,7 +315,7 @@ func (d *Doc) View() *View {
 	// block's derived parent, so each can be rendered as soon as it is known.
 	for id, a := range blocks {
 		if a.member {
-			a.parent = t.parentOf(id)
+			t.resolve(id, a)
 			b := &bvs[0]
 			bvs = bvs[1:]
 			r.render(b, id, a)

@@ -54,6 +54,7 @@ const (
 type AdminRooms interface {
 	Apply(ctx context.Context, workflowID string, as rooms.Identity, ops []workflow.Op) (*rooms.Applied, error)
 	View(ctx context.Context, workflowID string) (*workflow.View, error)
+	Document(ctx context.Context, workflowID string) (*workflow.Doc, error)
 	SendEvent(ctx context.Context, workflowID string, kind protocol.EventKind, msg string) (members int, live bool)
 	Roster(ctx context.Context, workflowID string) ([]protocol.RosterEntry, bool)
 	LiveWorkflows() []string
@@ -79,6 +80,9 @@ type AdminDeps struct {
 	// Locks keeps the workflow locks that rooms.LockAdmission enforces
 	// (*rooms.Registry: in the store, shared by the cluster).
 	Locks WorkflowLocker
+	// Events, when set, hears of deletes, lock changes and updated or
+	// reverted events (the webhook dispatcher). Optional.
+	Events WebhookEvents
 }
 
 // WorkflowLocker keeps workflow locks; *rooms.Registry implements it.
@@ -129,6 +133,7 @@ func NewAdminHandler(cfg AdminConfig, deps AdminDeps) (http.Handler, error) {
 	}
 	h.mux.HandleFunc("GET /admin/v1/workflows/{id}", h.getWorkflow)
 	h.mux.HandleFunc("DELETE /admin/v1/workflows/{id}", h.deleteWorkflow)
+	h.mux.HandleFunc("GET /admin/v1/workflows/{id}/export", h.exportWorkflow)
 	h.mux.HandleFunc("PUT /admin/v1/workflows/{id}", h.putWorkflow)
 	h.mux.HandleFunc("POST /admin/v1/workflows/{id}/operations", h.postOperations)
 	h.mux.HandleFunc("POST /admin/v1/workflows/{id}/events", h.postEvent)

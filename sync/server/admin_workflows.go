@@ -7,6 +7,7 @@ import (
 
 	"github.com/flowsync/flowsync/rooms"
 	"github.com/flowsync/flowsync/sync/protocol"
+	"github.com/flowsync/flowsync/sync/webhook"
 )
 
 // The routes on one workflow (but its operations, admin_operations.go), and
@@ -80,6 +81,7 @@ func (h *adminHandler) doDelete(w http.ResponseWriter, r *http.Request, id strin
 		return false
 	}
 	h.audit(r.Context(), "workflow.delete", id, actor)
+	h.lifecycle(id, webhook.TypeDeleted, actor)
 	return true
 }
 
@@ -122,6 +124,12 @@ func (h *adminHandler) postEvent(w http.ResponseWriter, r *http.Request) {
 	// A workflow with no live room has no member to tell: none is loaded
 	// for the event.
 	_, live := h.deps.Rooms.SendEvent(r.Context(), id, kind, body.Message)
+	switch kind {
+	case protocol.EventWorkflowUpdated:
+		h.lifecycle(id, webhook.TypeUpdated, nil)
+	case protocol.EventWorkflowReverted:
+		h.lifecycle(id, webhook.TypeReverted, nil)
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"workflowId": id, "delivered": live})
 }
 
@@ -148,6 +156,11 @@ func (h *adminHandler) lock(lock bool) http.HandlerFunc {
 		}
 		if changed {
 			h.audit(r.Context(), action, id, body.Actor)
+			typ := webhook.TypeUnlocked
+			if lock {
+				typ = webhook.TypeLocked
+			}
+			h.lifecycle(id, typ, body.Actor)
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"workflowId": id, "locked": lock, "changed": changed})
 	}
@@ -223,4 +236,20 @@ func (h *adminHandler) getRooms(w http.ResponseWriter, r *http.Request) {
 		rs = append(rs, RoomInfo{WorkflowID: id, Locked: locked, Members: infos})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"rooms": rs})
+}
+
+// lifecycle queues a webhook event of typ, when webhooks are on. The
+// change itself is done: a full or failing queue is logged (and metered)
+// rather than failing the request.
+func (h *adminHandler) lifecycle(id, typ string, actor *Actor) {
+	if h.deps.Events == nil {
+		return
+	}
+	var who string
+	if actor != nil {
+		who = actor.UserID
+	}
+	if err := h.deps.Events.Lifecycle(id, typ, who); err != nil {
+		h.logger.Error("webhook event not queued", "workflow", id, "type", typ, "err", err)
+	}
 }

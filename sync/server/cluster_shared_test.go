@@ -100,6 +100,9 @@ func TestClusterLockShared(t *testing.T) {
 	eb := startEditor(t, "eb", wf, b.url, nil)
 	eb.waitLive(t)
 	eb.edit(t, 1)
+	// The client applies locally and sends later: until b has the block,
+	// a rename of it on b is UNKNOWN_ENTITY, not WORKFLOW_LOCKED.
+	testutil.WaitFor(t, "eb's block durable on b", func() bool { return eb.c.Pending() == 0 })
 	drag := &protocol.Drag{WorkflowID: wf, Positions: map[string]protocol.Point{"eb-b": {X: 5, Y: 6}}}
 
 	if changed, err := a.srv.Rooms().SetLocked(ctx, wf, true); err != nil || !changed {

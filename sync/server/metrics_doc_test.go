@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"slices"
@@ -134,8 +136,11 @@ func parseMetricsDoc(t *testing.T) map[string]family {
 // FrameType(0x3f).
 func TestMetricsDocumentedAndExposed(t *testing.T) {
 	ns := clustertest.StartNATS(t, nil)
+	hooks := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer hooks.Close()
 	srv, err := server.New(server.Config{
-		Dev: true, ShutdownTimeout: 5 * time.Second,
+		Webhooks: server.WebhookConfig{URLs: []string{hooks.URL}, Secret: []byte(strings.Repeat("h", 32))},
+		Dev:      true, ShutdownTimeout: 5 * time.Second,
 		Store:   server.StoreConfig{Kind: server.StoreBolt, DataDir: t.TempDir()}, // the default store, with its write counters
 		Cluster: server.ClusterConfig{NATSURL: ns.ClientURL(), NodeID: "metrics-1", AntiEntropyInterval: 100 * time.Millisecond},
 		Rooms:   rooms.Config{SnapshotInterval: 20 * time.Millisecond},

@@ -24,12 +24,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/flowsync/flowsync/crdt/workflow"
 	"github.com/flowsync/flowsync/internal/buildinfo"
 	"github.com/flowsync/flowsync/rooms"
 	"github.com/flowsync/flowsync/storage"
 	"github.com/flowsync/flowsync/sync/cluster"
 	"github.com/flowsync/flowsync/sync/receipt"
 	"github.com/flowsync/flowsync/sync/session"
+	"github.com/flowsync/flowsync/sync/webhook"
 )
 
 // Config is a node's configuration. The zero value is not valid: Dev must
@@ -71,6 +73,9 @@ type Config struct {
 	// ReceiptKeys are the keys receipts are made with (the first) and
 	// checked with (all). Default: the store's keys (see receiptKeyring).
 	ReceiptKeys []receipt.Key
+	// Webhooks sends the application signed change and lifecycle events
+	// (package webhook). Default: off.
+	Webhooks WebhookConfig
 }
 
 // ErrNoAuth is returned by New when neither authentication nor Dev is
@@ -159,8 +164,9 @@ type Server struct {
 	sessions *session.Handler
 	mux      *http.ServeMux
 	draining atomic.Bool
-	nc       *nats.Conn    // nil: single node
-	node     *cluster.Node // nil: single node
+	nc       *nats.Conn          // nil: single node
+	node     *cluster.Node       // nil: single node
+	hooks    *webhook.Dispatcher // nil: webhooks off
 }
 
 // New opens the configured store and builds a server on it. reg receives
@@ -203,6 +209,20 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 		store.Close()
 		return nil, err
 	}
+	var hooks *webhook.Dispatcher
+	if cfg.Webhooks.enabled() {
+		view := func(ctx context.Context, id string) (*workflow.View, error) { return rr.View(ctx, id) }
+		if hooks, err = openWebhooks(cfg.Webhooks, cfg.Store.DataDir, view, logger.With("component", "webhook"), reg); err != nil {
+			store.Close()
+			return nil, err
+		}
+		cfg.Rooms.OnDurable = hooks.Notify
+	}
+	closeHooks := func() {
+		if hooks != nil {
+			_ = hooks.Close(context.Background())
+		}
+	}
 	var ref *nodeRef
 	if cfg.Cluster.enabled() {
 		ref = &nodeRef{}
@@ -210,6 +230,7 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 	}
 	rr, err = rooms.NewRegistry(cfg.Rooms, store, logger.With("component", "rooms"), rooms.NewMetrics(reg))
 	if err != nil {
+		closeHooks()
 		store.Close()
 		return nil, err
 	}
@@ -218,6 +239,7 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 	if ref != nil {
 		if nc, node, err = startCluster(cfg, rr, ref, logger, reg); err != nil {
 			_ = rr.Close(context.Background())
+			closeHooks()
 			store.Close()
 			return nil, err
 		}
@@ -229,12 +251,13 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 			_ = node.Close()
 			nc.Close()
 		}
+		closeHooks()
 		store.Close()
 		return nil, err
 	}
 	registerStoreStats(reg, store)
 	registerBuildInfo(reg, cfg.Version)
-	s := &Server{cfg: cfg, logger: logger, store: store, rooms: rr, sessions: sh, mux: http.NewServeMux(), nc: nc, node: node}
+	s := &Server{cfg: cfg, logger: logger, store: store, rooms: rr, sessions: sh, mux: http.NewServeMux(), nc: nc, node: node, hooks: hooks}
 	s.mux.Handle("GET /v1/sync", sh)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -268,6 +291,9 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 		// Registry.DeleteWorkflow deletes through the cluster node when
 		// there is one, so an admin delete reaches every node and region.
 		deps := RegistryAdminDeps(rr, sh)
+		if hooks != nil {
+			deps.Events = hooks
+		}
 		ah, err := NewAdminHandler(AdminConfig{Secret: cfg.AdminSecret, Logger: logger.With("component", "admin")}, deps)
 		if err != nil { // cannot happen after Validate: the deps are all set
 			return nil, err
@@ -373,6 +399,13 @@ func (s *Server) Shutdown(ctx context.Context, hs *http.Server) error {
 	}
 	if err := s.sessions.Close(ctx); err != nil {
 		errs = append(errs, err)
+	}
+	// After the rooms: their last writes report to it. Undelivered events
+	// and open debounce windows stay in its file for the next start.
+	if s.hooks != nil {
+		if err := s.hooks.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := s.store.Close(); err != nil {
 		errs = append(errs, err)
