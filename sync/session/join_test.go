@@ -81,6 +81,10 @@ func TestJoinReplyPastQueueBound(t *testing.T) {
 	edited := make(chan error, 1)
 	go func() {
 		for _, frame := range edits {
+			// An editor's pace, not a flood: the server answers at once, and
+			// a flood of 2 KiB relays would outrun b's reading however the
+			// server queued them.
+			time.Sleep(5 * time.Millisecond)
 			if err := a.conn.WriteMessage(websocket.BinaryMessage, frame); err != nil {
 				edited <- err
 				return
