@@ -105,8 +105,11 @@ func TestWebhooksEndToEnd(t *testing.T) {
 	if n := len(events()); n != 3 {
 		t.Fatalf("%d events, want one change (two edits within the quiet period), lock, delete: %+v", n, events())
 	}
-	_, metrics := get(t, hs.URL+"/metrics")
-	if !strings.Contains(metrics, `flowsync_webhook_deliveries_total{result="ok"} 3`) {
-		t.Fatalf("metrics lack the 3 deliveries:\n%s", metrics)
-	}
+	// The receiver has the third event before the sender counts its 2xx.
+	testutil.WaitReason(t, testutil.DefaultWait, "the 3 deliveries in the metrics", func() string {
+		if _, metrics := get(t, hs.URL+"/metrics"); !strings.Contains(metrics, `flowsync_webhook_deliveries_total{result="ok"} 3`) {
+			return metrics
+		}
+		return ""
+	})
 }
