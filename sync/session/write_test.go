@@ -111,8 +111,10 @@ func TestIdleSessionsRunOneGoroutine(t *testing.T) {
 			s.FlushInterval = 10 * time.Millisecond
 		})
 		a := e.connect(t, "ua:A", "rep-a")
-		a.join("wf", "")     // starts the room's goroutine
-		advance(time.Second) // the writers' last linger passes
+		a.join("wf", "") // starts the room's goroutine
+		// A held Stable waits up to a second for a write to ride with, then
+		// is written and the writer lingers: 2 s leave every writer done.
+		advance(2 * time.Second)
 		base := runtime.NumGoroutine()
 
 		const n = 20
@@ -120,7 +122,7 @@ func TestIdleSessionsRunOneGoroutine(t *testing.T) {
 			c := e.connect(t, fmt.Sprintf("u%d:U", i), fmt.Sprintf("rep-%d", i))
 			c.join("wf", "")
 		}
-		advance(time.Second)
+		advance(2 * time.Second)
 		if got := runtime.NumGoroutine() - base; got > n {
 			t.Fatalf("%d idle sessions run %d goroutines, want at most one each", n, got)
 		}
