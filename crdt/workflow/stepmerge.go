@@ -50,6 +50,10 @@ type StepMerge struct {
 // two contexts, not the dots they cover.
 func (d *Doc) StepMerge(delta *Doc, budget int) *StepMerge {
 	budget = max(budget, 1)
+	if delta.ctx.Len() <= uint64(budget) {
+		// The common case, a delta of a few dots: no context to split.
+		return nil
+	}
 	unseen := delta.ctx.Missing(&d.ctx)
 	seen := delta.ctx.Missing(unseen)
 	if seen.Len() <= uint64(budget) {
