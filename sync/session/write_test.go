@@ -122,8 +122,18 @@ func TestIdleSessionsRunOneGoroutine(t *testing.T) {
 			c := e.connect(t, fmt.Sprintf("u%d:U", i), fmt.Sprintf("rep-%d", i))
 			c.join("wf", "")
 		}
-		advance(2 * time.Second)
-		if got := runtime.NumGoroutine() - base; got > n {
+		// NumGoroutine counts the whole process: a goroutine of another
+		// test finishing late, or a writer of this bubble still lingering,
+		// may be counted once. Idle is what stays: count again after more
+		// idle time before calling it a leak.
+		got := 0
+		for range 5 {
+			advance(2 * time.Second)
+			if got = runtime.NumGoroutine() - base; got <= n {
+				break
+			}
+		}
+		if got > n {
 			t.Fatalf("%d idle sessions run %d goroutines, want at most one each", n, got)
 		}
 	})
