@@ -1,7 +1,5 @@
 package workflow
 
-import "slices"
-
 // dotIndex maps each held dot to the slot that holds its value, per
 // interned replica. A replica's counters are mostly contiguous (it numbers
 // its writes 1, 2, 3, ...), so where they are dense enough its dots live in
@@ -23,11 +21,16 @@ type replicaDots struct {
 
 // denseMin is the size below which a dense array is never given up, and
 // sparsest the fewest live entries per array entry it keeps (1/4): past
-// that a map costs less memory, and giving the array up costs O(its size)
-// after at least 3/4 of it emptied, so O(1) per removal.
+// that a map costs less memory. A removal that leaves the array sparser
+// moves thinChunk of its entries, from its front, to the map (thin): the
+// array shrinks while removals go on, and no single removal pays for the
+// whole array (a stepped removal of a large container would otherwise pay
+// for 250,000 entries in one step). At 1/4 live and thinChunk ≥ sparsest,
+// the array is gone before the removals that could empty it are done.
 const (
-	denseMin = 256
-	sparsest = 4
+	denseMin  = 256
+	sparsest  = 4
+	thinChunk = 16
 )
 
 func (x *dotIndex) replica(r uint32) *replicaDots {
@@ -97,31 +100,44 @@ func (x *dotIndex) del(rd rdot) {
 		if rs.dense[i] != nil {
 			rs.dense[i] = nil
 			rs.live--
-			rs.thin()
+			rs.thin(thinChunk)
 		}
 		return
 	}
-	delete(rs.sparse, rd.c)
+	if _, ok := rs.sparse[rd.c]; ok {
+		delete(rs.sparse, rd.c)
+		rs.thin(thinChunk)
+	}
 }
 
-// thin moves the array's dots to the map once it is mostly empty.
-func (rs *replicaDots) thin() {
+// thin moves up to n entries from the front of the array to the map while
+// the array is mostly empty. Moving from the front keeps the array a window
+// [base, base+len) with every counter outside it in the map.
+func (rs *replicaDots) thin(n int) {
 	if len(rs.dense) <= denseMin || rs.live*sparsest >= len(rs.dense) {
 		return
 	}
-	if rs.sparse == nil {
-		rs.sparse = make(map[uint64]*slot, rs.live)
-	}
-	for i, s := range rs.dense {
+	n = min(n, len(rs.dense))
+	for i, s := range rs.dense[:n] {
 		if s != nil {
+			if rs.sparse == nil {
+				rs.sparse = make(map[uint64]*slot)
+			}
 			rs.sparse[rs.base+uint64(i)] = s
+			rs.dense[i] = nil // a walk over the old window (each) must not see it there too
+			rs.live--
 		}
 	}
-	rs.base, rs.dense, rs.live = 0, nil, 0
+	if n == len(rs.dense) {
+		rs.base, rs.dense = 0, nil
+		return
+	}
+	rs.base, rs.dense = rs.base+uint64(n), rs.dense[n:]
 }
 
 // each calls fn with every dot and its slot, in no particular order. fn
-// may delete the dot it is given.
+// may delete the dot it is given; it may then be called again for a dot it
+// kept (thinning moved it from the array to the map).
 func (x *dotIndex) each(fn func(rdot, *slot)) {
 	for r := range x.byReplica {
 		rs := &x.byReplica[r]
@@ -147,7 +163,8 @@ func (x *dotIndex) reserveDense(r uint32, lo, hi uint64) {
 // settle gives up the arrays a decoder reserved that came out sparse.
 func (x *dotIndex) settle() {
 	for r := range x.byReplica {
-		x.byReplica[r].thin()
+		rs := &x.byReplica[r]
+		rs.thin(len(rs.dense))
 	}
 }
 
@@ -165,54 +182,4 @@ func (x *dotIndex) cloneShape() dotIndex {
 		}
 	}
 	return out
-}
-
-// heldFrom returns the least counter c' ≥ c, c' ≤ hi, that replica r may
-// hold, or hi+1 when it holds none there; keys is a sorted copy of the
-// replica's sparse counters (sparseKeys), which the caller keeps while the
-// array's window is unchanged. It lets a walk over a context's ranges skip
-// the counters nobody holds: a context range may span 2^53 counters.
-func (x *dotIndex) heldFrom(r uint32, c, hi uint64, keys []uint64) uint64 {
-	if int(r) >= len(x.byReplica) {
-		return hi + 1
-	}
-	rs := &x.byReplica[r]
-	end := rs.base + uint64(len(rs.dense))
-	if c >= rs.base && c < end {
-		return c
-	}
-	next := hi + 1
-	if i, _ := slices.BinarySearch(keys, c); i < len(keys) {
-		next = min(next, keys[i])
-	}
-	if len(rs.dense) > 0 && c < rs.base {
-		next = min(next, rs.base)
-	}
-	return next
-}
-
-// sparseKeys returns replica r's sparse counters, sorted, and the array
-// window (base, length) they were taken with: counters move from the array
-// into the map only when the window is given up (thin), so the keys stay
-// complete for counters held before as long as the window is the same.
-func (x *dotIndex) sparseKeys(r uint32) (keys []uint64, base uint64, n int) {
-	if int(r) >= len(x.byReplica) {
-		return nil, 0, 0
-	}
-	rs := &x.byReplica[r]
-	keys = make([]uint64, 0, len(rs.sparse))
-	for c := range rs.sparse {
-		keys = append(keys, c)
-	}
-	slices.Sort(keys)
-	return keys, rs.base, len(rs.dense)
-}
-
-// window returns replica r's array window (base, length).
-func (x *dotIndex) window(r uint32) (uint64, int) {
-	if int(r) >= len(x.byReplica) {
-		return 0, 0
-	}
-	rs := &x.byReplica[r]
-	return rs.base, len(rs.dense)
 }

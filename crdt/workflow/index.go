@@ -60,14 +60,6 @@ func entityOf(k Key) entity {
 	return entity{k.Kind, k.ID}
 }
 
-// counters are one replica's held counters, ascending. Removals are lazy:
-// a removed counter stays until compaction, and readers skip counters the
-// store no longer holds. stale counts them, so compaction is amortized O(1).
-type counters struct {
-	cs    []uint64
-	stale int
-}
-
 // index returns d's index, building it if it is missing.
 func (d *Doc) index() *docIndex {
 	if d.idx == nil {
@@ -87,23 +79,20 @@ func buildIndex(d *Doc) *docIndex {
 		dots:     map[crdt.ReplicaID]*counters{},
 	}
 	var held crdt.Context
+	byReplica := map[crdt.ReplicaID][]uint64{}
 	d.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
 		x.derive(k, es)
 		for _, e := range es {
-			c := x.dots[e.Dot.Replica]
-			if c == nil {
-				c = &counters{}
-				x.dots[e.Dot.Replica] = c
-			}
-			c.cs = append(c.cs, e.Dot.Counter)
+			byReplica[e.Dot.Replica] = append(byReplica[e.Dot.Replica], e.Dot.Counter)
 		}
 		return true
 	})
-	for r, c := range x.dots {
-		slices.Sort(c.cs)
-		for _, n := range c.cs {
+	for r, cs := range byReplica {
+		slices.Sort(cs)
+		for _, n := range cs {
 			held.Add(crdt.Dot{Replica: r, Counter: n})
 		}
+		x.dots[r] = countersOf(cs)
 	}
 	x.removed = *d.ctx.Missing(&held)
 	return x
@@ -130,9 +119,8 @@ func (x *docIndex) merge(d, delta *Doc) (int, bool) {
 	for _, dot := range lg.gone {
 		x.removed.Add(dot)
 		if c := x.dots[dot.Replica]; c != nil {
-			// Overcounts a dot that was never held; compaction recounts.
-			if c.stale++; c.stale > len(c.cs)/2 {
-				x.compact(d, dot.Replica, c)
+			if c.gone(dot.Counter, d, dot.Replica); c.empty() {
+				delete(x.dots, dot.Replica)
 			}
 		}
 	}
@@ -146,22 +134,7 @@ func (x *docIndex) addDot(dot crdt.Dot) {
 		c = &counters{}
 		x.dots[dot.Replica] = c
 	}
-	if n := len(c.cs); n == 0 || c.cs[n-1] < dot.Counter {
-		c.cs = append(c.cs, dot.Counter) // the common case: a replica's next write
-		return
-	}
-	if i, found := slices.BinarySearch(c.cs, dot.Counter); !found {
-		c.cs = slices.Insert(c.cs, i, dot.Counter)
-	}
-}
-
-// compact drops the counters of replica r that d no longer holds.
-func (x *docIndex) compact(d *Doc, r crdt.ReplicaID, c *counters) {
-	c.cs = slices.DeleteFunc(c.cs, func(n uint64) bool { return !d.store.Has(crdt.Dot{Replica: r, Counter: n}) })
-	c.stale = 0
-	if len(c.cs) == 0 {
-		delete(x.dots, r)
-	}
+	c.add(dot.Counter)
 }
 
 // derive brings the parent, name and edge indexes up to date for key k,
@@ -277,9 +250,12 @@ func (x *docIndex) since(d *Doc, have *crdt.Context) *Doc {
 			continue
 		}
 		for _, rg := range missing.Ranges(r) {
-			i, _ := slices.BinarySearch(c.cs, rg.Lo)
-			for ; i < len(c.cs) && c.cs[i] <= rg.Hi; i++ {
-				dot := crdt.Dot{Replica: r, Counter: c.cs[i]}
+			for cur := c.from(rg.Lo); ; {
+				n, ok := cur.next()
+				if !ok || n > rg.Hi {
+					break
+				}
+				dot := crdt.Dot{Replica: r, Counter: n}
 				k, ok := d.store.KeyOf(dot)
 				if !ok {
 					continue // removed; compaction has not dropped it yet

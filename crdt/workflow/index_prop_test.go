@@ -118,10 +118,17 @@ func diffIndex(d *Doc, got, want *docIndex) string {
 	held := func(x *docIndex) map[crdt.ReplicaID][]uint64 {
 		o := map[crdt.ReplicaID][]uint64{}
 		for r, c := range x.dots {
-			if !slices.IsSorted(c.cs) {
+			var all []uint64
+			c.all(func(n uint64) { all = append(all, n) })
+			if !slices.IsSorted(all) || len(slices.Compact(slices.Clone(all))) != len(all) {
 				out = append(out, fmt.Sprintf("counters of %s not sorted", r))
 			}
-			for _, n := range c.cs {
+			for _, b := range c.blocks {
+				if len(b.cs) == 0 || len(b.cs) > counterBlockMax {
+					out = append(out, fmt.Sprintf("counters of %s: a block of %d", r, len(b.cs)))
+				}
+			}
+			for _, n := range all {
 				if d.store.Has(crdt.Dot{Replica: r, Counter: n}) {
 					o[r] = append(o[r], n)
 				}

@@ -35,8 +35,7 @@ type StepMerge struct {
 	unseen *crdt.Context // the rest, which only the final merge can remove
 	reps   []crdt.ReplicaID
 	ri, gi int    // the part walk's replica and range in seen
-	next   uint64 // next counter of seen.Ranges(reps[ri])[gi] to look up; 0 at a range's start
-	held   heldKeys
+	next   uint64 // next counter of seen.Ranges(reps[ri])[gi] to look at; 0 at a range's start
 	budget int
 	steps  int
 	parts  int // values removed by the parts so far
@@ -70,54 +69,50 @@ func (s *StepMerge) Removed() int { return s.parts }
 
 // Step merges the next removal-only part into the document: the values it
 // holds under at most budget dots of the delta's context (none of them a
-// value of the delta), after looking up at most stepProbes×budget
-// counters. It reports true once no part is left; then call Finish.
+// value of the delta), after looking at most stepProbes×budget counters.
+// It reports true once no part is left; then call Finish.
+//
+// The walk follows the document index's held counters (docIndex.dots), not
+// the context's: a range may span 2^53 counters nobody holds, and the
+// counters held when the merge started are all in the index until removed
+// (a dot merged later was not seen, and no part removes it).
 func (s *StepMerge) Step() bool {
 	if s.done {
 		return true
 	}
 	part := &Doc{}
 	found, probes := 0, 0
-	m := &s.doc.store
+	x := s.doc.index()
 	for s.ri < len(s.reps) && found < s.budget && probes < stepProbes*s.budget {
 		r := s.reps[s.ri]
 		rs := s.seen.Ranges(r)
-		if s.gi >= len(rs) {
+		c := x.dots[r]
+		if s.gi >= len(rs) || c == nil {
 			s.ri, s.gi, s.next = s.ri+1, 0, 0
 			continue
 		}
 		g := rs[s.gi]
-		if s.next == 0 {
-			s.next = g.Lo
-		}
-		n, interned := m.reps.lookup(r)
-		if !interned {
-			// A replica the store never held a value of has nothing to
-			// remove: skip its ranges whole.
-			s.gi = len(rs)
-			continue
-		}
-		keys := s.held.of(&m.byDot, n)
+		cur := c.from(max(s.next, g.Lo))
 		for found < s.budget && probes < stepProbes*s.budget {
 			probes++
-			// Jump over counters nobody holds: a range may span 2^53 of
-			// them, and probing each would never end.
-			c := m.byDot.heldFrom(n, s.next, g.Hi, keys)
-			if c > g.Hi {
-				s.gi, s.next = s.gi+1, 0
+			n, ok := cur.next()
+			if !ok {
+				// The replica holds nothing further: its other ranges
+				// have nothing to remove.
+				s.gi = len(rs)
 				break
 			}
-			if m.byDot.get(rdot{n, c}) != nil {
-				if d := (crdt.Dot{Replica: r, Counter: c}); !s.delta.store.Has(d) {
-					part.ctx.Add(d)
-					found++
-				}
-			}
-			if c == g.Hi {
-				s.gi, s.next = s.gi+1, 0
+			if n > g.Hi {
+				// Jump to the first range that reaches n.
+				s.gi += 1 + sortSearchRanges(rs[s.gi+1:], n)
+				s.next = 0
 				break
 			}
-			s.next = c + 1
+			if d := (crdt.Dot{Replica: r, Counter: n}); s.doc.store.Has(d) && !s.delta.store.Has(d) {
+				part.ctx.Add(d)
+				found++
+			}
+			s.next = n + 1 // n ≤ MaxCounter: no wrap
 		}
 	}
 	s.done = s.ri >= len(s.reps)
@@ -127,6 +122,18 @@ func (s *StepMerge) Step() bool {
 	}
 	s.steps++
 	return s.done
+}
+
+// sortSearchRanges returns the index of the first range of rs (sorted,
+// disjoint) whose Hi is at least n, or len(rs).
+func sortSearchRanges(rs []crdt.Range, n uint64) int {
+	i, _ := slices.BinarySearchFunc(rs, n, func(g crdt.Range, n uint64) int {
+		if g.Hi < n {
+			return -1
+		}
+		return 1
+	})
+	return i
 }
 
 // Finish merges what is left of the delta: its values, and the removals of
@@ -155,26 +162,4 @@ func (s *StepMerge) Finish() int {
 		final.ctx.Add(d)
 	}
 	return s.doc.Merge(final)
-}
-
-// heldKeys caches one replica's sparse counters, sorted, for a walk: taking
-// them costs the replica's sparse dots once, not once per step. They stay
-// complete for every counter held when the walk started (the only ones a
-// part removes: a dot merged later was not seen) until the replica's array
-// is given up or replaced, which moves counters into the map.
-type heldKeys struct {
-	ok      bool
-	replica uint32
-	base    uint64
-	dense   bool
-	keys    []uint64
-}
-
-func (h *heldKeys) of(x *dotIndex, r uint32) []uint64 {
-	base, n := x.window(r)
-	if !h.ok || h.replica != r || h.base != base || h.dense != (n > 0) {
-		keys, base, n := x.sparseKeys(r)
-		*h = heldKeys{ok: true, replica: r, base: base, dense: n > 0, keys: keys}
-	}
-	return h.keys
 }

@@ -192,3 +192,68 @@ func TestStepMergeSkipsUnheldCounters(t *testing.T) {
 		t.Fatalf("parts removed %d values, want every one of the %d held", sm.Removed(), held)
 	}
 }
+
+// TestStepMergeIndexUpkeepIsBounded steps the removal of a container of
+// 20,000 blocks (one replica's 100,000 values) and counts, per step, the
+// index upkeep that amortized structures pay now and then: counters dropped
+// from the held-counter lists (compaction) and entries moved out of the
+// dot array (thinning). Each must follow what the step removed, not the
+// size of the document: with one counter list compacted whole, the step
+// crossing the half-stale mark dropped ~50,000 counters, and the step
+// thinning the array moved every entry left in it.
+func TestStepMergeIndexUpkeepIsBounded(t *testing.T) {
+	base, wall := containerDoc(t, 20_000)
+	delta, err := base.Prepare(crdt.Timestamp{Wall: wall + 1, Replica: "a"}, RemoveBlock{ID: "loop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := base.Clone()
+	d.index()
+	const budget = 1024
+	sm := d.StepMerge(delta, budget)
+	if sm == nil {
+		t.Fatal("not stepped")
+	}
+	counted := func() (listed, window int) {
+		for _, c := range d.index().dots {
+			c.all(func(uint64) { listed++ })
+		}
+		for _, rs := range d.store.byDot.byReplica {
+			window += len(rs.dense)
+		}
+		return listed, window
+	}
+	listed, window := counted()
+	if window < 90_000 {
+		t.Fatalf("setup: the replica's dots are not in one array (%d entries)", window)
+	}
+	maxDropped, maxMoved := 0, 0
+	for done := false; !done; {
+		before := sm.Removed()
+		if done = sm.Step(); done {
+			sm.Finish()
+		}
+		removed := sm.Removed() - before
+		l, w := counted()
+		// A step reports each removed dot once to the lists: a block is
+		// compacted when more than half of it is stale, so the counters
+		// dropped are at most the stale ones it had plus one block.
+		if dropped := listed - l - removed; dropped > removed+counterBlockMax {
+			t.Fatalf("step %d removed %d values and dropped %d more counters from the index", sm.Steps(), removed, dropped)
+		} else {
+			maxDropped = max(maxDropped, dropped)
+		}
+		if moved := window - w; !done && moved > thinChunk*removed {
+			t.Fatalf("step %d removed %d values and shrank the dot array by %d entries", sm.Steps(), removed, moved)
+		} else {
+			maxMoved = max(maxMoved, moved)
+		}
+		listed, window = l, w
+	}
+	t.Logf("%d steps; per step at most %d stale counters dropped, %d array entries moved", sm.Steps(), maxDropped, maxMoved)
+	whole := base.Clone()
+	whole.Merge(delta)
+	if !bytes.Equal(d.Encode(), whole.Encode()) {
+		t.Fatal("stepped merge differs from the one-shot merge")
+	}
+}
