@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
 )
 
@@ -29,6 +30,14 @@ import (
 //
 // One load is in flight at a time, and loads start at most every
 // minRefreshGap; requests in between are folded into the next load.
+//
+// Nothing of a reload that grows with the document runs in the room loop:
+// the load goroutine decodes the stored document and computes what the room
+// lacks against the room's context as it was when the load started (a copy
+// taken in the loop, which costs the context's ranges); the loop merges that
+// like any large delta, in steps (stepped.go), and the load counts as in
+// flight until its last step. What the room merged meanwhile may come back
+// in the delta; merging it again changes nothing and members ignore it too.
 
 // minRefreshGap spaces store reloads of one room.
 const minRefreshGap = 250 * time.Millisecond
@@ -47,9 +56,22 @@ type refreshState struct {
 }
 
 type refreshResult struct {
-	doc *workflow.Doc
-	err error
+	delta  *workflow.Doc  // what the store holds that the room lacked when the load started
+	latest crdt.Timestamp // delta.Latest()
+	err    error
 }
+
+// reloaded is the result of a load of stored: what it holds beyond have.
+// It runs on the load goroutine.
+func reloaded(stored *workflow.Doc, have *crdt.Context) refreshResult {
+	delta := stored.DeltaSince(have)
+	return refreshResult{delta: delta, latest: delta.Latest()}
+}
+
+// storeAuthor is the author of a reloaded delta merged in steps: nothing
+// waits behind it but a cluster catch-up (and the parked deltas, which
+// wait for the load anyway).
+const storeAuthor authorKind = appAuthor + 1
 
 // requestRefresh starts a store load unless one is in flight or started
 // less than minRefreshGap ago (then it is folded into the next one).
@@ -67,11 +89,16 @@ func (rm *Room) requestRefresh() {
 	rs.inflight, rs.again, rs.last = true, false, rm.cfg.now()
 	id, store, timeout := rm.id, rm.reg.store, rm.cfg.LoadTimeout
 	ctx := rm.reg.ctx
+	have := rm.doc.Context().Clone()
 	go func() {
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		doc, err := store.Load(ctx, id)
-		rm.refreshC <- refreshResult{doc, err}
+		if err != nil {
+			rm.refreshC <- refreshResult{err: err}
+			return
+		}
+		rm.refreshC <- reloaded(doc, have)
 	}()
 }
 
@@ -102,33 +129,27 @@ func (rm *Room) armPeriodicRefresh() {
 	}
 }
 
-// handleRefresh merges what the store holds that the room lacks, relays it
-// to the members, and vets the parked deltas again.
+// handleRefresh merges what the store holds that the room lacks (in steps
+// when it is large), relays it to the members, and then vets the parked
+// deltas again.
 func (rm *Room) handleRefresh(res refreshResult) {
-	rs := &rm.refresh
-	rs.inflight = false
-	parked := rs.parked
-	rs.parked, rs.bytes = nil, 0
 	if res.err != nil {
 		rm.metrics.storeError("refresh")
 		rm.logger.Debug("re-reading the store failed", "err", res.err)
-	} else if delta := res.doc.DeltaSince(rm.doc.Context()); !delta.IsEmpty() && !rm.stopped {
-		rm.mergeStored(delta)
+	} else if !res.delta.IsEmpty() && !rm.stopped {
+		delta, latest := res.delta, res.latest
+		rm.mergeThen(storeAuthor, delta, func() {
+			rm.storedMerged(delta, latest)
+			rm.refreshDone()
+		})
+		return
 	}
-	for _, ev := range parked {
-		ev.vetted = true
-		rm.handleDelta(ev)
-	}
-	if rs.again {
-		rm.requestRefresh()
-	}
+	rm.refreshDone()
 }
 
-// mergeStored merges a delta read back from the store and relays it. It is
-// durable already, so it is neither appended nor published.
-func (rm *Room) mergeStored(delta *workflow.Doc) {
-	latest := delta.Latest()
-	rm.merge(delta)
+// storedMerged relays a delta read back from the store once it is merged.
+// It is durable already, so it is neither appended nor published.
+func (rm *Room) storedMerged(delta *workflow.Doc, latest crdt.Timestamp) {
 	if !latest.IsZero() {
 		rm.clock.Observe(latest, rm.nowMs())
 	}
@@ -136,6 +157,22 @@ func (rm *Room) mergeStored(delta *workflow.Doc) {
 	rm.relay.add(delta.Encode(), delta, remoteOrigin, nil)
 	rm.flushRelay()
 	rm.markSnapDirty()
+}
+
+// refreshDone ends the load in flight: the parked deltas are vetted again,
+// and a load asked for meanwhile starts.
+func (rm *Room) refreshDone() {
+	rs := &rm.refresh
+	rs.inflight = false
+	parked := rs.parked
+	rs.parked, rs.bytes = nil, 0
+	for _, ev := range parked {
+		ev.vetted = true
+		rm.handleDelta(ev)
+	}
+	if rs.again {
+		rm.requestRefresh()
+	}
 }
 
 // park holds ev until the store load in flight returns, and reports

@@ -418,6 +418,9 @@ func (rm *Room) load() bool {
 			return false
 		}
 	}
+	// Before any member is served: built on the first operation, the
+	// index would stall the loop for as long (workflow.Doc.PrimeIndex).
+	doc.PrimeIndex()
 	rm.doc = doc
 	rm.receipts.epoch = newEpoch()
 	rm.clock = crdt.NewClock(rm.cfg.ServerReplicaID)

@@ -110,7 +110,7 @@ func TestShadowFollowsEveryMerge(t *testing.T) {
 					t.Fatal(err)
 				}
 				rm.refresh.inflight = true
-				rm.handleRefresh(refreshResult{doc: stored})
+				rm.handleRefresh(reloaded(stored, rm.doc.Context()))
 			}
 		}
 		counts[path]++

@@ -12,6 +12,7 @@ import (
 
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/storage"
 	"github.com/flowsync/flowsync/storage/memory"
 	"github.com/flowsync/flowsync/sync/protocol"
 )
@@ -66,8 +67,9 @@ func replayed(t testing.TB, m *fakeMember) *workflow.Doc {
 }
 
 // TestLargeRemovalIsStepped removes a loop of 10,000 blocks, by a client's
-// delta, a thin client's operation, the admin API and another node's
-// delta, while a second member edits: the removal is merged in steps of at
+// delta, a thin client's operation, the admin API, another node's delta
+// and a reload of the store (another node made it durable), while a second
+// member edits: the removal is merged in steps of at
 // most RemovalStep values (an operation is prepared in steps first); the second member's edit, sent after the removal
 // started, is relayed before the removal; the remover's next operation
 // (which reuses a name the removal frees) waits for it and is applied; a
@@ -76,7 +78,7 @@ func replayed(t testing.TB, m *fakeMember) *workflow.Doc {
 func TestLargeRemovalIsStepped(t *testing.T) {
 	const children, budget = 10_000, 2_000
 	seed := loopDoc(t, children)
-	for _, via := range []string{"delta", "operation", "cluster", "apply"} {
+	for _, via := range []string{"delta", "operation", "cluster", "apply", "refresh"} {
 		t.Run(via, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				store := memory.New()
@@ -146,6 +148,13 @@ func TestLargeRemovalIsStepped(t *testing.T) {
 							t.Error(err)
 						}
 					}()
+				case "refresh":
+					// Written to the store behind the room's back (an
+					// import); the Event makes the room read it back.
+					if err := store.Append(ctx, "wf", []storage.Delta{storage.NewDelta(removal.Encode())}); err != nil {
+						t.Fatal(err)
+					}
+					rm.Event(protocol.EventWorkflowUpdated, "imported")
 				case "apply":
 					// The admin API: the second operation reuses a name the
 					// first frees, and runs once the first is merged.
@@ -215,7 +224,7 @@ func TestLargeRemovalIsStepped(t *testing.T) {
 						origins = append(origins, rd.Origin.UserID)
 					}
 				}
-				remover := map[string]string{"cluster": remoteOrigin.UserID, "apply": "admin"}[via]
+				remover := map[string]string{"cluster": remoteOrigin.UserID, "refresh": remoteOrigin.UserID, "apply": "admin"}[via]
 				if remover == "" {
 					remover = "u-a"
 				}
@@ -233,7 +242,7 @@ func TestLargeRemovalIsStepped(t *testing.T) {
 					}
 				}
 				want := "[a-1 a-2]"
-				if via == "cluster" || via == "apply" {
+				if via == "cluster" || via == "apply" || via == "refresh" {
 					want = "[]"
 				}
 				if fmt.Sprint(acks) != want {

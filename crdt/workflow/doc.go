@@ -67,8 +67,8 @@ type Cell = crdt.Register[Value]
 type Doc struct {
 	ctx   crdt.Context
 	store Store
-	// idx is derived from store and ctx; nil until first needed, and again
-	// after a merge too large to follow key by key.
+	// idx is derived from store and ctx; nil until first needed (or
+	// PrimeIndex), then kept by every merge.
 	idx *docIndex
 	// version counts merges, so that a caller can keep what it derived from
 	// the document (an encoding) until the next one.
@@ -94,10 +94,7 @@ func (d *Doc) Store() *Store { return &d.store }
 func (d *Doc) Merge(delta *Doc) int {
 	d.version++
 	if d.idx != nil {
-		if n, ok := d.idx.merge(d, delta); ok {
-			return n
-		}
-		d.idx = nil
+		return d.idx.merge(d, delta)
 	}
 	n := d.store.Join(&delta.store, &d.ctx, &delta.ctx)
 	d.ctx.Merge(&delta.ctx)

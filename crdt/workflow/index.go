@@ -8,9 +8,9 @@ import (
 
 // docIndex is what lets an operation, and DeltaSince, touch only what they
 // concern instead of scanning the document: secondary indexes over the
-// document's store, kept up to date by Doc.Merge and rebuilt from the store
-// when missing (after Decode, Clone, or a merge too large to follow key by
-// key). It is derived state only: never encoded, never compared.
+// document's store, kept up to date by Doc.Merge and built from the store
+// when missing (after Decode or Clone). It is derived state only: never
+// encoded, never compared.
 //
 // Each index answers with a superset of the right answer, and callers check
 // every candidate against the document with the same reads as before, so
@@ -60,6 +60,13 @@ func entityOf(k Key) entity {
 	return entity{k.Kind, k.ID}
 }
 
+// PrimeIndex builds d's index now if it is missing. The first operation,
+// DeltaSince or stepped merge after Decode or Clone builds it otherwise,
+// at a cost that grows with the document (tens of milliseconds at 50,000
+// blocks): a server primes a document it loads before serving it, so that
+// no request pays for it in the room's loop.
+func (d *Doc) PrimeIndex() { d.index() }
+
 // index returns d's index, building it if it is missing.
 func (d *Doc) index() *docIndex {
 	if d.idx == nil {
@@ -98,17 +105,29 @@ func buildIndex(d *Doc) *docIndex {
 	return x
 }
 
-// merge joins delta into d keeping x up to date, and reports false (having
-// done nothing) when delta is too large to follow dot by dot: the caller
-// then merges and drops the index. The store's join reports what it
-// changed (joinLog), so the index looks up nothing the join has not.
-func (x *docIndex) merge(d, delta *Doc) (int, bool) {
-	if delta.ctx.Len() > uint64(d.store.NumDots()) {
-		return 0, false
+// merge joins delta into d keeping x up to date. The store's join reports
+// what it changed (joinLog), so the index looks up nothing the join has not.
+//
+// The join walks the dots of the context it is given. A delta's context may
+// cover far more dots than d holds (the removal of a long history, or a
+// replica naming its own counters up to the largest one): then it is given
+// only the dots of that context d holds, found through the held-counter
+// lists, and the values' dots, and the removed set grows by the rest of the
+// context in ranges. Walking the whole store instead and rebuilding the
+// index afterwards would cost a turn of the room loop what the document
+// holds.
+func (x *docIndex) merge(d, delta *Doc) int {
+	oc := &delta.ctx
+	wide := delta.ctx.Len() > uint64(d.store.NumDots())
+	var own *crdt.Context
+	if wide {
+		own = dotsOf(&delta.store)
+		oc = x.heldWithin(d, &delta.ctx)
+		oc.Merge(own)
 	}
 	lg := &x.log
 	lg.reset()
-	n := d.store.join(&delta.store, &d.ctx, &delta.ctx, lg)
+	n := d.store.join(&delta.store, &d.ctx, oc, lg)
 	d.ctx.Merge(&delta.ctx)
 	for _, s := range lg.slots {
 		x.derive(s.key(), s.es) // es is nil once the key holds nothing
@@ -124,8 +143,51 @@ func (x *docIndex) merge(d, delta *Doc) (int, bool) {
 			}
 		}
 	}
+	if wide {
+		// Every dot of the context but the delta's own values is not held
+		// after the merge (see Store.join), and those are either held or
+		// were removed before.
+		x.removed.Merge(delta.ctx.Missing(own))
+	}
 	lg.reset()
-	return n, true
+	return n
+}
+
+// heldWithin returns the dots of ctx that d holds, looked up in the
+// held-counter lists: it costs ctx's ranges and the counters listed in
+// them, not the dots ctx covers.
+func (x *docIndex) heldWithin(d *Doc, ctx *crdt.Context) *crdt.Context {
+	out := &crdt.Context{}
+	for _, r := range ctx.Replicas() {
+		c := x.dots[r]
+		if c == nil {
+			continue
+		}
+		for _, rg := range ctx.Ranges(r) {
+			for cur := c.from(rg.Lo); ; {
+				n, ok := cur.next()
+				if !ok || n > rg.Hi {
+					break
+				}
+				if dot := (crdt.Dot{Replica: r, Counter: n}); d.store.Has(dot) {
+					out.Add(dot)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// dotsOf returns the context of the dots m holds.
+func dotsOf(m *Store) *crdt.Context {
+	var dots []crdt.Dot
+	m.Dots(func(d crdt.Dot) { dots = append(dots, d) })
+	slices.SortFunc(dots, compareDots)
+	out := &crdt.Context{}
+	for _, d := range dots {
+		out.Add(d)
+	}
+	return out
 }
 
 func (x *docIndex) addDot(dot crdt.Dot) {

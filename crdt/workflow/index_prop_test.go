@@ -36,7 +36,7 @@ func TestModelIndexMatchesRebuild(t *testing.T) {
 		for step := range n {
 			i := g.uniform("replica", len(docs))
 			d := docs[i]
-			switch a := g.uniform("action", 10); {
+			switch a := g.uniform("action", 11); {
 			case a < 5:
 				op := g.op()
 				wall += 10
@@ -63,6 +63,15 @@ func TestModelIndexMatchesRebuild(t *testing.T) {
 				rt.Logf("#%d r%d merges delta %d", step, i, k)
 				d.Merge(deltas[k])
 				clocks[i].Observe(d.Latest(), wall)
+			case a == 10:
+				// A context wider than the document: every counter of a
+				// replica up to far past its writes (Merge must keep the
+				// index without walking them).
+				r := replicas[g.uniform("wide", len(replicas))]
+				wide := &Doc{}
+				wide.ctx.AddRange(r, crdt.Range{Lo: 1 + uint64(g.uniform("lo", 3)), Hi: d.ctx.Max(r) + 1_000_000})
+				rt.Logf("#%d r%d merges a removal of %s's counters %v", step, i, r, wide.ctx.Ranges(r))
+				d.Merge(wide)
 			default:
 				rt.Logf("#%d r%d decodes its encoding", step, i)
 				d2, err := Decode(d.Encode(), DocLimits)

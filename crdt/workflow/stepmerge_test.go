@@ -257,3 +257,28 @@ func TestStepMergeIndexUpkeepIsBounded(t *testing.T) {
 		t.Fatal("stepped merge differs from the one-shot merge")
 	}
 }
+
+// TestWideContextKeepsIndex merges into an indexed document of 20,000
+// blocks a delta whose context covers far more dots than the document
+// holds: every counter of a replica it never held, and of its writer past
+// its last write (what a client may claim of its own replica). The index
+// must be kept, equal to a rebuild: dropping it made the next operation
+// rebuild it in the room loop, at a cost that grows with the document.
+func TestWideContextKeepsIndex(t *testing.T) {
+	d, _ := containerDoc(t, 20_000)
+	d.index()
+	wide := &Doc{}
+	wide.ctx.AddRange("stranger", crdt.Range{Lo: 1, Hi: crdt.MaxCounter})
+	wide.ctx.AddRange("a", crdt.Range{Lo: d.ctx.Max("a") + 1, Hi: crdt.MaxCounter})
+	before := d.store.NumDots()
+	d.Merge(wide)
+	if d.idx == nil {
+		t.Fatal("the merge dropped the index")
+	}
+	if diff := diffIndex(d, d.idx, buildIndex(d)); diff != "" {
+		t.Fatalf("index differs from a rebuilt one: %s", diff)
+	}
+	if d.store.NumDots() != before {
+		t.Fatalf("%d values left of %d", d.store.NumDots(), before)
+	}
+}
