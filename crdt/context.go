@@ -91,6 +91,16 @@ func unionRange(rs []Range, r Range) []Range {
 // for interleaved contexts bounds the total by the size of the input.
 var countRangeWork func(ranges int)
 
+// CountRangeWork makes every later context merge and insertion report the
+// ranges it touched to fn, until the returned function is called. It is
+// for tests of other packages that bound the context work of their own
+// algorithms (a merge linear in its input); it must not be called while
+// any context is being changed, and is never set outside tests.
+func CountRangeWork(fn func(ranges int)) (stop func()) {
+	countRangeWork = fn
+	return func() { countRangeWork = nil }
+}
+
 // AddRanges records every dot of replica in rs, which must be sorted,
 // disjoint and non-adjacent with 1 ≤ Lo ≤ Hi (what Ranges returns and
 // decoders check). It costs what Merge does for one replica; c takes

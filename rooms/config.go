@@ -148,6 +148,12 @@ type Config struct {
 	// stepped merge with the values it removed and how long the step took
 	// (tests count the steps, benchmarks time them).
 	onStep func(removed int, took time.Duration)
+
+	// onTurn, when set, is called by the room loop as a turn starts with
+	// what it handles (an event, or stepTurn for a step), and returns what
+	// the loop calls when the turn, the relay flush and write and snapshot
+	// upkeep after it included, ends (benchmarks time every turn).
+	onTurn func(what any) func()
 }
 
 // Defaults; see Config.

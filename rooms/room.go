@@ -322,11 +322,14 @@ func (rm *Room) run() {
 			stepC = ready
 		}
 
+		var turnEnds func()
 		select {
 		case ev := <-rm.inbox:
+			turnEnds = rm.turnStarts(ev)
 			rm.stepYield = max(rm.stepYield-1, 0)
 			rm.handle(ev)
 		case <-stepC:
+			turnEnds = rm.turnStarts(stepTurn{})
 			rm.step()
 		case err := <-rm.written:
 			rm.handleWritten(err)
@@ -376,6 +379,9 @@ func (rm *Room) run() {
 		}
 		rm.maybeWrite()
 		rm.maybeSnapshot()
+		if turnEnds != nil {
+			turnEnds()
+		}
 		if rm.closing != nil && len(rm.pending) == 0 && rm.inflight == nil && len(rm.steps) == 0 && rm.snapSettled() {
 			rm.finish()
 			return
@@ -527,6 +533,18 @@ func (rm *Room) handle(ev event) {
 }
 
 func (rm *Room) nowMs() int64 { return rm.cfg.now().UnixMilli() }
+
+// stepTurn is what Config.onTurn is told a step of a stepped merge or
+// prepare is.
+type stepTurn struct{}
+
+// turnStarts calls Config.onTurn, if set.
+func (rm *Room) turnStarts(what any) func() {
+	if rm.cfg.onTurn == nil {
+		return nil
+	}
+	return rm.cfg.onTurn(what)
+}
 
 // maxLagMs is Config.MaxClockLag in ms, -1 for no bound.
 func (rm *Room) maxLagMs() int64 {

@@ -135,14 +135,21 @@ func (x *docIndex) merge(d, delta *Doc) int {
 	for _, dot := range lg.added {
 		x.addDot(dot)
 	}
+	// The gone dots come per replica in ascending order (the join walks a
+	// context): gathered apart they append, and one Merge costs the two
+	// sides' ranges. Added one by one to x.removed, each could land between
+	// two of its ranges and move its tail: an interleaved context of 32,768
+	// ranges then cost a second at 50,000 blocks.
+	var gone crdt.Context
 	for _, dot := range lg.gone {
-		x.removed.Add(dot)
+		gone.Add(dot)
 		if c := x.dots[dot.Replica]; c != nil {
 			if c.gone(dot.Counter, d, dot.Replica); c.empty() {
 				delete(x.dots, dot.Replica)
 			}
 		}
 	}
+	x.removed.Merge(&gone)
 	if wide {
 		// Every dot of the context but the delta's own values is not held
 		// after the merge (see Store.join), and those are either held or
