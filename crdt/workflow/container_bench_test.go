@@ -81,10 +81,12 @@ func BenchmarkRemoveContainer(b *testing.B) {
 // the stepping thread's alone (its assists to the collector included);
 // median-step-thread-cpu-ms the typical step.
 func BenchmarkStepMergeRemoval(b *testing.B) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	for _, n := range []int{10_000, 50_000} {
 		b.Run(fmt.Sprintf("children=%d", n), func(b *testing.B) {
+			// Each sub-benchmark runs on a goroutine of its own: lock that
+			// one, or a thread's CPU readings may be two threads'.
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
 			base, wall := containerDoc(b, n)
 			delta, err := base.Prepare(crdt.Timestamp{Wall: wall + 1, Replica: "a"}, RemoveBlock{ID: "loop"})
 			if err != nil {
