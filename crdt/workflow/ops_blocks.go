@@ -496,7 +496,7 @@ func compareKeys(a, c Key) int {
 //
 // Its cost is linear in what it removes: the blocks' keys come from the
 // store's groups and the edges from the index, each visited once, and the
-// dots go into the context sorted. Nothing is sorted by key: a removal's
+// dots go into the context sorted (a batch at a time: removal.fold). Nothing is sorted by key: a removal's
 // delta is its context (and the keys of this operation's own writes it
 // drops), the same whatever order the keys are visited in.
 func (b *builder) removeBlocks(ids []string) {
@@ -512,9 +512,28 @@ type removal struct {
 	b     *builder
 	ids   []string
 	set   map[string]bool
-	next  int // ids[:next] are collected
-	dots  []crdt.Dot
+	next  int             // ids[:next] are collected
+	dots  []crdt.Dot      // collected since the last fold
+	ctx   crdt.Context    // the dots folded so far
+	held  int             // how many dots were folded
 	edges map[string]bool // edges at the blocks, visited: whether each goes
+}
+
+// fold sorts the dots collected since the last fold into r.ctx. Each step
+// of a stepped removal folds what it collected, so that no step sorts the
+// dots of the whole removal (250,000 at 50,000 blocks: tens of ms).
+func (r *removal) fold() {
+	if len(r.dots) == 0 {
+		return
+	}
+	slices.SortFunc(r.dots, compareDots)
+	var batch crdt.Context
+	for _, d := range r.dots { // ascending per replica: appends
+		batch.Add(d)
+	}
+	r.ctx.Merge(&batch)
+	r.held += len(r.dots)
+	r.dots = r.dots[:0]
 }
 
 func newRemoval(b *builder, ids []string) *removal {
@@ -561,6 +580,7 @@ func (r *removal) collect(n int) bool {
 			}
 		}
 	}
+	r.fold()
 	return r.next == len(r.ids)
 }
 
@@ -592,16 +612,14 @@ func (b *builder) applyRemoval(r *removal) {
 		}
 		return true
 	})
-	if len(r.dots) == 0 && len(own) == 0 {
+	r.fold()
+	if r.held == 0 && len(own) == 0 {
 		return
 	}
 	if !b.spent {
 		b.delta.ctx.Add(b.mint())
 	}
-	slices.SortFunc(r.dots, compareDots)
-	for _, d := range r.dots {
-		b.delta.ctx.Add(d)
-	}
+	b.delta.ctx.Merge(&r.ctx)
 	for _, k := range own {
 		for _, e := range append([]crdt.Dotted[Cell](nil), b.delta.store.Get(k)...) {
 			b.delta.Merge(&Doc{ctx: ctxOf(e.Dot)}) // removes the superseded value
