@@ -139,17 +139,25 @@ func (x *docIndex) merge(d, delta *Doc) int {
 	// context): gathered apart they append, and one Merge costs the two
 	// sides' ranges. Added one by one to x.removed, each could land between
 	// two of its ranges and move its tail: an interleaved context of 32,768
-	// ranges then cost a second at 50,000 blocks.
+	// ranges then cost a second at 50,000 blocks. A few are added directly,
+	// sparing an edit the allocations of a context of its own.
 	var gone crdt.Context
+	few := len(lg.gone) <= goneDirect
 	for _, dot := range lg.gone {
-		gone.Add(dot)
+		if few {
+			x.removed.Add(dot)
+		} else {
+			gone.Add(dot)
+		}
 		if c := x.dots[dot.Replica]; c != nil {
 			if c.gone(dot.Counter, d, dot.Replica); c.empty() {
 				delete(x.dots, dot.Replica)
 			}
 		}
 	}
-	x.removed.Merge(&gone)
+	if !few {
+		x.removed.Merge(&gone)
+	}
 	if wide {
 		// Every dot of the context but the delta's own values is not held
 		// after the merge (see Store.join), and those are either held or
@@ -159,6 +167,10 @@ func (x *docIndex) merge(d, delta *Doc) int {
 	lg.reset()
 	return n
 }
+
+// goneDirect is how many gone dots a merge adds to the removed set one by
+// one: each insertion may move the set's tail, so only a bounded number.
+const goneDirect = 16
 
 // heldWithin returns the dots of ctx that d holds, looked up in the
 // held-counter lists: it costs ctx's ranges and the counters listed in
