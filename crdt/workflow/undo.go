@@ -140,7 +140,7 @@ func (m *UndoManager) Record(doc, delta *Doc, ts crdt.Timestamp) {
 		top = m.undo[len(m.undo)-1]
 	}
 	if top == nil {
-		top = &undoEntry{stamp: ts}
+		top = newUndoEntry(ts)
 		m.undo = append(m.undo, top)
 		m.txnStarted = m.depth > 0
 	}
@@ -242,7 +242,7 @@ func (m *UndoManager) prepare(doc *Doc, ts crdt.Timestamp, redo bool) (*UndoStep
 		if err := b.delta.checkValues(); err != nil {
 			return nil, errors.Join(ErrInvalid, err)
 		}
-		inverse := &undoEntry{stamp: ts}
+		inverse := newUndoEntry(ts)
 		inverse.capture(doc, b.delta)
 		return &UndoStep{Delta: b.delta, m: m, redo: redo, skipped: len(st) - 1 - i, inverse: inverse, remap: inv.remap}, nil
 	}

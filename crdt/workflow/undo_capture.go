@@ -10,9 +10,19 @@ type undoEntry struct {
 	// replica wrote after it was written after the entry.
 	stamp crdt.Timestamp
 	items []undoItem
-	// at indexes items by key once there are more than a few, so that a
-	// long typing burst into one field stays one item found in O(1).
+	// at indexes items by key once there are more than a few and a lookup
+	// needs it, so that a long burst of edits stays one item per key found
+	// in O(1).
 	at map[Key]int
+	// one holds the items of the common entry, one key written, so that
+	// recording it costs one allocation.
+	one [1]undoItem
+}
+
+func newUndoEntry(stamp crdt.Timestamp) *undoEntry {
+	e := &undoEntry{stamp: stamp}
+	e.items = e.one[:0]
+	return e
 }
 
 // undoItem is one key an entry touched. Undoing it puts prior back when
@@ -34,6 +44,12 @@ type undoItem struct {
 const linearItems = 8
 
 func (e *undoEntry) find(k Key) int {
+	if e.at == nil && len(e.items) > linearItems {
+		e.at = make(map[Key]int, 2*len(e.items))
+		for i := range e.items {
+			e.at[e.items[i].key] = i
+		}
+	}
 	if e.at != nil {
 		if i, ok := e.at[k]; ok {
 			return i
@@ -50,23 +66,22 @@ func (e *undoEntry) find(k Key) int {
 
 // touch records that the edit being captured left cur under k, which held
 // what doc shows before it; an item already present keeps its prior (the
-// value before the whole group).
-func (e *undoEntry) touch(doc *Doc, k Key, cur crdt.Dot) {
-	if i := e.find(k); i >= 0 {
-		e.items[i].cur = cur
-		return
-	}
-	it := undoItem{key: k, cur: cur}
-	it.prior, it.had = current(doc, k)
-	e.items = append(e.items, it)
-	switch {
-	case e.at != nil:
-		e.at[k] = len(e.items) - 1
-	case len(e.items) > linearItems:
-		e.at = make(map[Key]int, 2*len(e.items))
-		for i := range e.items {
-			e.at[e.items[i].key] = i
+// value before the whole group). fresh says k cannot be present (the first
+// edit of an entry writes each key once), which spares the lookup.
+func (e *undoEntry) touch(doc *Doc, k Key, held []crdt.Dotted[Cell], cur crdt.Dot, fresh bool) {
+	if !fresh {
+		if i := e.find(k); i >= 0 {
+			e.items[i].cur = cur
+			return
 		}
+	}
+	e.items = append(e.items, undoItem{key: k, cur: cur})
+	it := &e.items[len(e.items)-1]
+	if w := crdt.Winner(held); w >= 0 {
+		it.prior, it.had = currentEntry(doc, k, held[w])
+	}
+	if e.at != nil {
+		e.at[k] = len(e.items) - 1
 	}
 }
 
@@ -75,9 +90,11 @@ func (e *undoEntry) touch(doc *Doc, k Key, cur crdt.Dot) {
 // without writing it anew (a removal's cascade).
 func (e *undoEntry) capture(doc, delta *Doc) {
 	covered := 0 // dots of doc the writes below cover
+	fresh := len(e.items) == 0
 	delta.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
-		covered += len(doc.store.Get(k))
-		e.touch(doc, k, es[crdt.Winner(es)].Dot)
+		held := doc.store.Get(k)
+		covered += len(held)
+		e.touch(doc, k, held, es[crdt.Winner(es)].Dot, fresh)
 		return true
 	})
 	// A write covers exactly the values its key held: when the context holds
@@ -92,7 +109,7 @@ func (e *undoEntry) capture(doc, delta *Doc) {
 			return
 		}
 		if k, ok := doc.store.KeyOf(d); ok && delta.store.Get(k) == nil {
-			e.touch(doc, k, crdt.Dot{})
+			e.touch(doc, k, doc.store.Get(k), crdt.Dot{}, false)
 		}
 	}
 	// Walk whichever is smaller, the delta's context or the document's dots
