@@ -105,7 +105,7 @@ func (inv *inverter) element(e *undoEntry, ent entity, items []*undoItem) {
 			return // removed or re-added by someone since
 		}
 		if mem.had {
-			inv.restore(ent, items, mem, false)
+			inv.restore(e, ent, items, mem, false)
 		} else {
 			inv.removeElement(ent)
 		}
@@ -113,7 +113,7 @@ func (inv *inverter) element(e *undoEntry, ent entity, items []*undoItem) {
 		if inv.b.has(mem.key) {
 			return // added again since
 		}
-		inv.restore(ent, items, mem, true)
+		inv.restore(e, ent, items, mem, true)
 	}
 }
 
@@ -136,8 +136,10 @@ func (inv *inverter) removeElement(ent entity) {
 // undone removal, or an undone re-add). For a removal, a value another
 // replica wrote to the removed element after its add (an edit concurrent
 // with the removal, kept as an invisible orphan) wins over the captured one
-// when it is later, so their edit reappears with the block.
-func (inv *inverter) restore(ent entity, items []*undoItem, mem *undoItem, orphans bool) {
+// when it is later, so their edit reappears with the block. For a re-add, a
+// value another replica wrote after the entry stays (rewritten under the
+// restored record, which would hide it otherwise).
+func (inv *inverter) restore(e *undoEntry, ent entity, items []*undoItem, mem *undoItem, orphans bool) {
 	b := inv.b
 	if ent.kind == KindEdge {
 		e := mem.prior.Value.Value.asEdge()
@@ -160,11 +162,17 @@ func (inv *inverter) restore(ent entity, items []*undoItem, mem *undoItem, orpha
 			return
 		}
 		held = append(held, k)
-		if !orphans {
+		w, ok := b.doc.rawWinner(k)
+		if !ok {
 			return
 		}
-		w, ok := b.doc.rawWinner(k)
-		if !ok || predates(w, stampOfEntry(mem.prior)) {
+		if !orphans {
+			if w.Dot.Replica != b.ts.Replica && stampOfEntry(w).Compare(e.stamp) > 0 {
+				vals[k] = w
+			}
+			return
+		}
+		if predates(w, stampOfEntry(mem.prior)) {
 			return
 		}
 		if old, captured := vals[k]; !captured || stampOfEntry(w).Compare(stampOfEntry(old)) > 0 {
