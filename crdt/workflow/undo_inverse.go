@@ -20,9 +20,9 @@ import (
 //     condition as an add;
 //   - a field the entry wrote gets its former value back (or is cleared if
 //     it had none) if it still holds the entry's value: a key someone else
-//     wrote since keeps their value, and a block's position, parent and
-//     extent, which a move writes together, are restored together or not
-//     at all;
+//     wrote since keeps their value, and the keys of a unit (a block's
+//     position, parent and extent, which a move writes together; a
+//     sub-block's value and type) are restored together or not at all;
 //   - nothing is written to a block that is locked or under a locked
 //     container, except its own locked flag, and no block or edge is put
 //     into or onto one: the lock rule as the server applies it to a raw
@@ -208,50 +208,66 @@ func (inv *inverter) restore(e *undoEntry, ent entity, items []*undoItem, mem *u
 // together or not at all.
 var moveFields = map[string]bool{FieldPosition: true, FieldParentID: true, FieldExtent: true}
 
+// unitOf returns the keys undone together with k, all or none: a block's
+// position, parent and extent (a move), a sub-block's value and type; nil
+// for a key that stands alone.
+func unitOf(k Key) []Key {
+	switch {
+	case k.Kind == KindBlockField && moveFields[k.Sub]:
+		return []Key{fieldKey(k.ID, FieldParentID), fieldKey(k.ID, FieldExtent), fieldKey(k.ID, FieldPosition)}
+	case k.Kind == KindSubBlock || k.Kind == KindSubBlockType:
+		return []Key{subBlockKey(k.ID, k.Sub), subBlockTypeKey(k.ID, k.Sub)}
+	}
+	return nil
+}
+
 // fields undoes the entry's field writes to a live element.
 func (inv *inverter) fields(e *undoEntry, ent entity, items []*undoItem) {
 	b := inv.b
 	if ent.kind == KindEdge || !b.has(memberKey(ent)) {
 		return // edges have no fields; a removed element takes none
 	}
-	isBlock := ent.kind == KindBlock
-	lockedBlock := isBlock && protected(b.doc, ent.id)
-	moveOK, moved := true, false
+	lockedBlock := ent.kind == KindBlock && protected(b.doc, ent.id)
+	// A unit is undone only if every key of it the entry wrote still holds
+	// the entry's value and no other replica wrote any key of it since.
+	unitOK := map[Key]bool{}
 	for _, it := range items {
-		if isBlock && it.key.Kind == KindBlockField && moveFields[it.key.Sub] {
-			moved = true
-			if !inv.holds(it) {
-				moveOK = false
-			}
-			if p := it.prior.Value.Value.asString(); it.key.Sub == FieldParentID && it.had && p != "" && protected(b.doc, p) {
-				moveOK = false
-			}
+		unit := unitOf(it.key)
+		if unit == nil {
+			continue
 		}
-	}
-	if moved && moveOK {
-		moveOK = !inv.movedByOthers(e, ent.id)
+		ok, seen := unitOK[unit[0]]
+		if !seen {
+			ok = !inv.writtenByOthers(e, unit)
+		}
+		if !inv.holds(it) {
+			ok = false
+		}
+		if p := it.prior.Value.Value.asString(); it.key.Kind == KindBlockField && it.key.Sub == FieldParentID && it.had && p != "" && protected(b.doc, p) {
+			ok = false // the server refuses a child put into a locked container
+		}
+		unitOK[unit[0]] = ok
 	}
 	for _, it := range items {
 		if !inv.holds(it) {
 			continue
 		}
-		field := it.key.Kind == KindBlockField
-		if lockedBlock && !(field && it.key.Sub == FieldLocked) {
+		if lockedBlock && !(it.key.Kind == KindBlockField && it.key.Sub == FieldLocked) {
 			continue
 		}
-		if isBlock && field && moveFields[it.key.Sub] && !moveOK {
+		if unit := unitOf(it.key); unit != nil && !unitOK[unit[0]] {
 			continue
 		}
 		inv.field(it)
 	}
 }
 
-// movedByOthers reports whether another replica wrote block id's position,
-// parent or extent after entry e: then the block is where they put it, and
-// e's move is not undone, even in the fields they left.
-func (inv *inverter) movedByOthers(e *undoEntry, id string) bool {
-	for f := range moveFields {
-		w, ok := current(inv.b, fieldKey(id, f))
+// writtenByOthers reports whether another replica wrote one of keys after
+// entry e: a block someone moved since stays where they put it, even in the
+// fields they left, and a sub-block keeps its type with their value.
+func (inv *inverter) writtenByOthers(e *undoEntry, keys []Key) bool {
+	for _, k := range keys {
+		w, ok := current(inv.b.doc, k)
 		if ok && w.Dot.Replica != inv.b.ts.Replica && stampOfEntry(w).Compare(e.stamp) > 0 {
 			return true
 		}

@@ -216,6 +216,20 @@ func undoScenarios(t *testing.T) []*undoVectorScenario {
 	g.sync()
 	g.finish()
 
+	g.scenario("a sub-block's value and type are undone together", -1, "alice", "bob")
+	g.edit("alice", 1000, "batch-add-blocks", "blocks", blocks)
+	g.sync()
+	g.edit("alice", 1000, "subblock-update", "subblock", `{"blockId":"b","subblockId":"url","value":"https://a"}`)
+	g.edit("alice", 1000, "subblock-update", "subblock", `{"blockId":"a","subblockId":"prompt","value":"alice"}`)
+	g.sync()
+	g.edit("bob", 1000, "subblock-update", "subblock", `{"blockId":"a","subblockId":"prompt","value":"bob"}`)
+	g.sync()
+	// The prompt step has nothing left (Bob wrote the value, so its type
+	// stays too): the undo skips it and reverts the url.
+	g.undo("alice")
+	g.sync()
+	g.finish()
+
 	g.scenario("a typing burst is one entry, a pause starts another", 500, "alice")
 	g.edit("alice", 1000, "batch-add-blocks", "blocks", blocks)
 	for _, s := range []string{"H", "He", "Hel", "Hell", "Hello"} {

@@ -8,12 +8,12 @@ import type { Dotted } from '../crdt/dotmap';
 import { compareTimestamps, type Timestamp } from '../crdt/hlc';
 import { stamp, winner } from '../crdt/register';
 import { Builder, checkStamps, checkValues } from './builder';
-import { Doc, KindBlock, KindBlockField, KindEdge, KindVariable, KindVariableField, keyString, type Cell, type Key, type Kind } from './doc';
+import { Doc, KindBlock, KindBlockField, KindEdge, KindSubBlock, KindSubBlockType, KindVariable, KindVariableField, keyString, type Cell, type Key, type Kind } from './doc';
 import { entityOf } from './doc_index';
 import { compareKeys } from './doc_index_reads';
 import { FieldExtent, FieldLocked, FieldParentID, FieldPosition, asEdge, asString } from './fields';
 import { current, predates } from './incarnation';
-import { blockKey, fieldKey } from './state';
+import { blockKey, fieldKey, subBlockKey, subBlockTypeKey } from './state';
 import { protected_ } from './tree';
 import { compareStrings, errorf } from './util';
 
@@ -463,26 +463,27 @@ class Inverter {
   private fields(e: UndoEntry, ent: Ent, items: UndoItem[]): void {
     const b = this.b;
     if (ent.kind === KindEdge || !b.has(memberKey(ent))) return;
-    const isBlock = ent.kind === KindBlock;
-    const lockedBlock = isBlock && protected_(b.doc, ent.id);
-    let moveOK = true;
-    let moved = false;
+    const lockedBlock = ent.kind === KindBlock && protected_(b.doc, ent.id);
+    // A unit is undone only if every key of it the entry wrote still holds
+    // the entry's value and no other replica wrote any key of it since.
+    const unitOK = new Map<string, boolean>();
     for (const it of items) {
-      if (isBlock && it.key.kind === KindBlockField && moveFields.has(it.key.sub)) {
-        moved = true;
-        if (!this.holds(it)) moveOK = false;
-        if (it.key.sub === FieldParentID && it.prior !== undefined) {
-          const p = asString(it.prior.value.value);
-          if (p !== '' && protected_(b.doc, p)) moveOK = false;
-        }
+      const unit = unitOf(it.key);
+      if (unit === undefined) continue;
+      const u = keyString(unit[0]);
+      let ok = unitOK.has(u) ? unitOK.get(u)! : !this.writtenByOthers(e, unit);
+      if (!this.holds(it)) ok = false;
+      if (it.key.kind === KindBlockField && it.key.sub === FieldParentID && it.prior !== undefined) {
+        const p = asString(it.prior.value.value);
+        if (p !== '' && protected_(b.doc, p)) ok = false;
       }
+      unitOK.set(u, ok);
     }
-    if (moved && moveOK) moveOK = !this.movedByOthers(e, ent.id);
     for (const it of items) {
       if (!this.holds(it)) continue;
-      const field = it.key.kind === KindBlockField;
-      if (lockedBlock && !(field && it.key.sub === FieldLocked)) continue;
-      if (isBlock && field && moveFields.has(it.key.sub) && !moveOK) continue;
+      if (lockedBlock && !(it.key.kind === KindBlockField && it.key.sub === FieldLocked)) continue;
+      const unit = unitOf(it.key);
+      if (unit !== undefined && !unitOK.get(keyString(unit[0]))) continue;
       if (it.prior !== undefined) {
         b.put(it.key, it.prior.value.value);
         this.wrote(it.prior.dot);
@@ -492,11 +493,20 @@ class Inverter {
     }
   }
 
-  private movedByOthers(e: UndoEntry, id: string): boolean {
-    for (const f of moveFields) {
-      const w = current(this.b, fieldKey(id, f));
+  private writtenByOthers(e: UndoEntry, keys: Key[]): boolean {
+    for (const k of keys) {
+      const w = current(this.b.doc, k);
       if (w !== undefined && w.dot.replica !== this.b.ts.replica && compareTimestamps(stamp(w.value, w.dot), e.stamp) > 0) return true;
     }
     return false;
   }
+}
+
+/** The keys undone together with k, all or none (Go: unitOf); undefined for a key that stands alone. */
+function unitOf(k: Key): Key[] | undefined {
+  if (k.kind === KindBlockField && moveFields.has(k.sub)) {
+    return [fieldKey(k.id, FieldParentID), fieldKey(k.id, FieldExtent), fieldKey(k.id, FieldPosition)];
+  }
+  if (k.kind === KindSubBlock || k.kind === KindSubBlockType) return [subBlockKey(k.id, k.sub), subBlockTypeKey(k.id, k.sub)];
+  return undefined;
 }
