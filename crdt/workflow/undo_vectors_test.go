@@ -23,7 +23,7 @@ import (
 const undoVectorsPath = "testdata/undo/scenarios.json"
 
 type undoVectorFile struct {
-	Comment   string               `json:"comment"`
+	Comment   string                `json:"comment"`
 	Scenarios []*undoVectorScenario `json:"scenarios"`
 }
 
