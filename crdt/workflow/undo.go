@@ -38,6 +38,12 @@ type UndoConfig struct {
 	// MaxKeys bounds the keys captured by both stacks together; past it the
 	// oldest entries are dropped. Default: DefaultUndoKeys.
 	MaxKeys int
+	// SharedReplica says the replica's dots are written for several authors
+	// (a server running thin clients' operations under its own replica id),
+	// so a value under the replica's dots is this manager's own only if its
+	// stacks hold that dot. Default false: every dot of the replica is the
+	// manager's own.
+	SharedReplica bool
 }
 
 func (c UndoConfig) withDefaults() UndoConfig {
@@ -231,7 +237,7 @@ func (m *UndoManager) prepare(doc *Doc, ts crdt.Timestamp, redo bool) (*UndoStep
 		if err != nil {
 			return nil, err
 		}
-		inv := &inverter{b: b, remap: map[crdt.Dot]crdt.Dot{}}
+		inv := &inverter{b: b, remap: map[crdt.Dot]crdt.Dot{}, mine: m.mine(ts.Replica)}
 		inv.invert(st[i])
 		if b.delta.ctx.IsEmpty() {
 			continue
@@ -248,6 +254,29 @@ func (m *UndoManager) prepare(doc *Doc, ts crdt.Timestamp, redo bool) (*UndoStep
 	}
 	m.drop(redo, len(st))
 	return nil, ErrNothingToUndo
+}
+
+// mine returns the test of whether a value's dot is this manager's own
+// write, for an inverse authored by replica.
+func (m *UndoManager) mine(replica crdt.ReplicaID) func(crdt.Dot) bool {
+	if !m.cfg.SharedReplica {
+		return func(d crdt.Dot) bool { return d.Replica == replica }
+	}
+	return func(d crdt.Dot) bool {
+		if d.Replica != replica {
+			return false
+		}
+		for _, st := range [][]*undoEntry{m.undo, m.redo} {
+			for _, e := range st {
+				for i := range e.items {
+					if e.items[i].cur == d {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}
 }
 
 // drop removes the n newest entries of a stack.

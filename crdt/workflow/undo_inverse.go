@@ -32,6 +32,9 @@ type inverter struct {
 	// remap maps the dot of every value the inverse rewrites to the dot it
 	// now lives under, for the entries that expect it (UndoStep.Commit).
 	remap map[crdt.Dot]crdt.Dot
+	// mine reports whether a dot is this manager's own write (see
+	// UndoConfig.SharedReplica); any other is another author's.
+	mine func(crdt.Dot) bool
 }
 
 // invert writes the inverse of e, element by element in a fixed order:
@@ -167,7 +170,7 @@ func (inv *inverter) restore(e *undoEntry, ent entity, items []*undoItem, mem *u
 			return
 		}
 		if !orphans {
-			if w.Dot.Replica != b.ts.Replica && stampOfEntry(w).Compare(e.stamp) > 0 {
+			if !inv.mine(w.Dot) && stampOfEntry(w).Compare(e.stamp) > 0 {
 				vals[k] = w
 			}
 			return
@@ -268,7 +271,7 @@ func (inv *inverter) fields(e *undoEntry, ent entity, items []*undoItem) {
 func (inv *inverter) writtenByOthers(e *undoEntry, keys []Key) bool {
 	for _, k := range keys {
 		w, ok := current(inv.b.doc, k)
-		if ok && w.Dot.Replica != inv.b.ts.Replica && stampOfEntry(w).Compare(e.stamp) > 0 {
+		if ok && !inv.mine(w.Dot) && stampOfEntry(w).Compare(e.stamp) > 0 {
 			return true
 		}
 	}

@@ -462,3 +462,39 @@ func TestUndoLeavesLockedBlocksAlone(t *testing.T) {
 		t.Fatal("the locked block changed")
 	}
 }
+
+// TestUndoSharedReplica: a server writes two thin clients' operations
+// under its one replica id, each client with its own manager. With
+// SharedReplica, the other client's later nudge counts as another author's
+// write, so the first client's move is not undone; only the dots a manager's
+// stacks hold are its own.
+func TestUndoSharedReplica(t *testing.T) {
+	wall := int64(1_000)
+	srv := newUReplica(t, "server", &wall, otFixture(t).d)
+	ann := NewUndoManager(UndoConfig{Window: -1, SharedReplica: true})
+	ben := NewUndoManager(UndoConfig{Window: -1, SharedReplica: true})
+	run := func(m *UndoManager, op Op) {
+		ts := srv.now()
+		delta, err := srv.d.Prepare(ts, op)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Record(srv.d, delta, ts)
+		srv.d.Merge(delta)
+	}
+	run(ann, UpdateParent{ID: "a", ParentID: "L", Extent: "parent"})
+	run(ann, UpdateName{ID: "b", NewName: "Ann's"})
+	run(ben, UpdatePosition{ID: "a", Position: Position{X: 77, Y: 77}})
+	if _, err := ann.Undo(srv.d, srv.now()); err != nil { // the rename
+		t.Fatal(err)
+	}
+	if _, err := ann.Undo(srv.d, srv.now()); !errors.Is(err, ErrNothingToUndo) {
+		t.Fatalf("undo of the move Ben nudged since: %v", err)
+	}
+	if v := srv.view().Blocks["a"]; v.Data["parentId"].asString() != "L" || v.Position.X != 77 {
+		t.Fatalf("a: parent %v at %v, want L at 77", v.Data["parentId"], v.Position)
+	}
+	if _, err := ben.Undo(srv.d, srv.now()); err != nil {
+		t.Fatal(err)
+	}
+}
