@@ -75,6 +75,9 @@ type UndoManager struct {
 	lastWall   int64 // wall of the last recorded edit
 	grouping   bool  // the next edit may join the top entry
 	txnStarted bool  // the open transaction has an entry on the stack
+	// spare holds entries the undo stack's bound dropped, reused by Record
+	// so that a long session records without allocating.
+	spare []*undoEntry
 }
 
 // NewUndoManager returns an empty manager.
@@ -90,7 +93,7 @@ func (m *UndoManager) CanRedo() bool { return len(m.redo) > 0 }
 
 // Clear empties both stacks (a replica reset, a deleted workflow).
 func (m *UndoManager) Clear() {
-	m.undo, m.redo, m.keys, m.grouping, m.txnStarted = nil, nil, 0, false, false
+	m.undo, m.redo, m.keys, m.grouping, m.txnStarted, m.spare = nil, nil, 0, false, false, nil
 }
 
 // Begin opens a transaction: every edit recorded until the matching End is
@@ -146,7 +149,12 @@ func (m *UndoManager) Record(doc, delta *Doc, ts crdt.Timestamp) {
 		top = m.undo[len(m.undo)-1]
 	}
 	if top == nil {
-		top = newUndoEntry(ts)
+		if n := len(m.spare); n > 0 {
+			top, m.spare = m.spare[n-1], m.spare[:n-1]
+			top.reuse(ts)
+		} else {
+			top = newUndoEntry(ts)
+		}
 		m.undo = append(m.undo, top)
 		m.txnStarted = m.depth > 0
 	}
@@ -161,6 +169,9 @@ func (m *UndoManager) Record(doc, delta *Doc, ts crdt.Timestamp) {
 func (m *UndoManager) bound() {
 	for len(m.undo) > 1 && (len(m.undo) > m.cfg.MaxEntries || m.keys > m.cfg.MaxKeys) {
 		m.keys -= len(m.undo[0].items)
+		if len(m.spare) < 4 && cap(m.undo[0].items) <= 4*linearItems {
+			m.spare = append(m.spare, m.undo[0])
+		}
 		m.undo[0] = nil
 		m.undo = m.undo[1:]
 	}

@@ -25,6 +25,13 @@ func newUndoEntry(stamp crdt.Timestamp) *undoEntry {
 	return e
 }
 
+// reuse empties a dropped entry for a new group stamped stamp, keeping its
+// items' storage.
+func (e *undoEntry) reuse(stamp crdt.Timestamp) {
+	clear(e.items)
+	e.stamp, e.items, e.at = stamp, e.items[:0], nil
+}
+
 // undoItem is one key an entry touched. Undoing it puts prior back when
 // the key still holds cur (followed through later undos and redos, which
 // rewrite values under new dots).
