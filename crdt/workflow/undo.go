@@ -162,6 +162,13 @@ func (m *UndoManager) Record(doc, delta *Doc, ts crdt.Timestamp) {
 	top.capture(doc, delta)
 	m.keys += len(top.items) - before
 	m.lastWall, m.grouping = wall, true
+	if len(top.items) == 0 {
+		// The edit touched no value (it cleared a field nobody had set):
+		// an entry would make Undo skip it and revert an older step.
+		m.undo = m.undo[:len(m.undo)-1]
+		m.grouping, m.txnStarted = false, false
+		return
+	}
 	m.bound()
 }
 

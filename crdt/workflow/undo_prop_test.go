@@ -93,6 +93,11 @@ func TestUndoPropRestoresMyView(t *testing.T) {
 			}
 			after := r.view()
 			rt.Logf("#%d %s", i, describe(op))
+			if diffViews(after, before) == "" {
+				// Nothing visible changed (a field cleared that was unset):
+				// nothing to check, and maybe no entry at all.
+				continue
+			}
 			s, err := r.m.PrepareUndo(r.d, r.now())
 			if err != nil || s.skipped > 0 {
 				// The edit changed nothing the view shows (it removed hidden

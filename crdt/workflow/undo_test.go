@@ -498,3 +498,20 @@ func TestUndoSharedReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestUndoEditOfNothingLeavesNoEntry: an edit that touched no value (a
+// parent cleared on a top-level block) is not an undo step: Undo reverts
+// the step before it, not nothing, and CanUndo says so.
+func TestUndoEditOfNothingLeavesNoEntry(t *testing.T) {
+	wall := int64(1_000)
+	r := newUReplica(t, "r1", &wall, otFixture(t).d)
+	r.edit(UpdateName{ID: "a", NewName: "Named"})
+	r.edit(UpdateParent{ID: "b", ParentID: ""})
+	if n := len(r.m.undo); n != 1 {
+		t.Fatalf("%d entries, want 1 (the rename)", n)
+	}
+	r.undo()
+	if r.m.CanUndo() || r.view().Blocks["a"].Name != "A" {
+		t.Fatalf("CanUndo %v, a named %q", r.m.CanUndo(), r.view().Blocks["a"].Name)
+	}
+}

@@ -10,6 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { apply } from '../src/workflow/builder';
 import { Doc } from '../src/workflow/doc';
 import { viewToJSON } from '../src/workflow/json';
+import { Clock } from '../src/crdt/hlc';
+import { isContainer } from '../src/workflow/state';
 import { parseOp, type Payload } from '../src/workflow/parse';
 import { UndoManager } from '../src/workflow/undo';
 import { buildView } from '../src/workflow/view';
@@ -147,5 +149,146 @@ describe('UndoManager', () => {
     doc.merge(apply(other, { wall: 5, logical: 0, replica: 'bob' }, parseOp('batch-add-blocks', 'blocks', { blocks: [block('a', 'A')] })));
     expect(m.canUndo).toBe(false);
     expect(m.undo(doc, { wall: 10, logical: 0, replica: 'alice' })).toBeUndefined();
+  });
+});
+
+/** mulberry32: deterministic across runs and platforms. */
+function prng(seed: number): (n: number) => number {
+  let a = seed >>> 0;
+  return (n) => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
+  };
+}
+
+/** The view without the paint order (a restored block is a new add: it paints on top). */
+function shown(doc: Doc): unknown {
+  const v = { ...viewToJSON(buildView(doc)) } as { order?: unknown };
+  delete v.order;
+  return v;
+}
+
+/** randomOp draws a wire operation over doc's current blocks, edges and variables. */
+function randomOp(doc: Doc, rnd: (n: number) => number, seq: () => number): [string, string, Record<string, unknown>] {
+  const v = buildView(doc);
+  const blocks = Object.keys(v.blocks).sort();
+  const pick = <T>(xs: readonly T[]): T => xs[rnd(xs.length)];
+  const any = () => (blocks.length > 0 ? pick(blocks) : 'none');
+  const containers = blocks.filter((id) => isContainer(v.blocks[id].type));
+  switch (blocks.length < 3 ? 0 : rnd(11)) {
+    case 0: {
+      const data = containers.length > 0 && rnd(2) === 0 ? { parentId: pick(containers), extent: 'parent' } : undefined;
+      return ['batch-add-blocks', 'blocks', { blocks: [{ id: `b${seq()}`, type: pick(['agent', 'api', 'loop']), name: `Block ${seq()}`, position: { x: rnd(500), y: 0 }, data }] }];
+    }
+    case 1:
+      return ['add', 'edge', { id: `e${seq()}`, source: any(), target: any() }];
+    case 2:
+      return ['update-name', 'block', { id: any(), name: `Name ${seq()}` }];
+    case 3:
+      return ['update-position', 'block', { id: any(), position: { x: rnd(900), y: rnd(900) }, commit: true }];
+    case 4:
+      return ['update-parent', 'block', { id: any(), parentId: containers.length > 0 && rnd(2) === 0 ? pick(containers) : null, extent: 'parent' }];
+    case 5:
+      return ['batch-remove-blocks', 'blocks', { ids: [any()] }];
+    case 6:
+      return ['toggle-enabled', 'block', { id: any() }];
+    case 7:
+      return ['subblock-update', 'subblock', { blockId: any(), subblockId: pick(['p', 'q']), value: `v${seq()}` }];
+    case 8:
+      return ['remove', 'edge', { id: v.edges.length > 0 ? pick(v.edges).id : 'none' }];
+    case 9:
+      return ['duplicate', 'block', { sourceId: any(), id: `d${seq()}` }];
+    default:
+      return rnd(2) === 0
+        ? ['add', 'variable', { id: `v${seq()}`, name: `var${seq()}`, type: 'plain', value: seq() }]
+        : ['variable-update', 'variable', { variableId: pick([...Object.keys(v.variables), 'none']), field: 'value', value: seq() }];
+  }
+}
+
+const baseSeed = Number(process.env.FLOWSYNC_SEED ?? Date.now() % 2 ** 31);
+
+describe('UndoManager properties (seeded; replay with FLOWSYNC_SEED)', () => {
+  it('undo of an edit gives back the view before it, redo the view after, with nobody else editing', () => {
+    console.log(`undo properties: seed ${baseSeed} (replay with FLOWSYNC_SEED=${baseSeed})`);
+    let undone = 0;
+    for (let run = 0; run < 20; run++) {
+      const seed = baseSeed + run;
+      const rnd = prng(seed);
+      let n = 0;
+      const seq = () => ++n;
+      const doc = new Doc();
+      const clock = new Clock('solo');
+      let wall = 1_000;
+      const m = new UndoManager({ window: -1 });
+      for (let i = 0; i < 40; i++) {
+        const before = shown(doc);
+        const [name, target, payload] = randomOp(doc, rnd, seq);
+        const ts = clock.now((wall += 10));
+        let delta: Doc;
+        try {
+          delta = doc.prepare(ts, parseOp(name, target, payload));
+        } catch {
+          continue;
+        }
+        m.record(doc, delta, ts);
+        doc.merge(delta);
+        const after = shown(doc);
+        if (JSON.stringify(after) === JSON.stringify(before)) continue; // nothing visible to undo (maybe no entry)
+        const step = m.prepareUndo(doc, clock.now((wall += 10)));
+        expect(step, `seed ${seed} #${i} ${name}: nothing to undo`).toBeDefined();
+        doc.merge(step!.delta);
+        step!.commit();
+        undone++;
+        expect(shown(doc), `seed ${seed} #${i} undo of ${name} ${JSON.stringify(payload)}`).toEqual(before);
+        m.redo(doc, clock.now((wall += 10)));
+        expect(shown(doc), `seed ${seed} #${i} redo of ${name}`).toEqual(after);
+      }
+    }
+    expect(undone).toBeGreaterThan(200);
+  });
+
+  it('two replicas editing, undoing and redoing at random converge', () => {
+    for (let run = 0; run < 20; run++) {
+      const seed = baseSeed + 1000 + run;
+      const rnd = prng(seed);
+      let n = 0;
+      const seq = () => ++n;
+      const rs = ['alice', 'bob'].map((id) => ({ doc: new Doc(), clock: new Clock(id), m: new UndoManager({ window: -1 }) }));
+      let wall = 1_000;
+      for (let i = 0; i < 60; i++) {
+        const r = rs[rnd(2)];
+        const ts = r.clock.now((wall += 10));
+        const what = rnd(6);
+        if (what < 3) {
+          const [name, target, payload] = randomOp(r.doc, rnd, seq);
+          try {
+            const delta = r.doc.prepare(ts, parseOp(name, target, payload));
+            r.m.record(r.doc, delta, ts);
+            r.doc.merge(delta);
+          } catch {
+            // refused: nothing changed
+          }
+        } else if (what === 3) {
+          const all = new Doc();
+          for (const x of rs) all.merge(x.doc.clone());
+          for (const x of rs) {
+            x.doc.merge(all.clone());
+            x.clock.observe({ wall, logical: 999, replica: '' }, wall);
+          }
+        } else if (what === 4) {
+          r.m.undo(r.doc, ts);
+        } else {
+          r.m.redo(r.doc, ts);
+        }
+      }
+      const all = new Doc();
+      for (const x of rs) all.merge(x.doc.clone());
+      for (const x of rs) x.doc.merge(all.clone());
+      expect(rs[0].doc.equal(rs[1].doc), `seed ${seed}: states differ`).toBe(true);
+      expect(shown(rs[0].doc), `seed ${seed}: views differ`).toEqual(shown(rs[1].doc));
+    }
   });
 });

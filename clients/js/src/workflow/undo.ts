@@ -247,6 +247,13 @@ export class UndoManager {
     this.keys += top.items.length - before;
     this.lastWall = wall;
     this.grouping = true;
+    if (top.items.length === 0) {
+      // The edit touched no value: an entry would make undo skip it and revert an older step.
+      this.undoStack.pop();
+      this.grouping = false;
+      this.txnStarted = false;
+      return;
+    }
     this.bound();
   }
 
