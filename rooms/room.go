@@ -275,112 +275,143 @@ func (rm *Room) run() {
 	}
 	close(rm.loaded)
 	rm.reg.queueHost(rm.id, true)
-	rm.retry = time.NewTimer(time.Hour)
-	rm.retry.Stop()
-	rm.idle = time.NewTimer(time.Hour)
-	rm.idle.Stop()
-	rm.snap.timer = time.NewTimer(time.Hour)
-	rm.snap.timer.Stop()
-	rm.linger = time.NewTimer(time.Hour)
-	rm.linger.Stop()
-	rm.refresh.timer = time.NewTimer(time.Hour)
-	rm.refresh.timer.Stop()
-	defer rm.refresh.timer.Stop()
 	rm.armPeriodicRefresh()
-	defer rm.linger.Stop()
-	defer rm.retry.Stop()
-	defer rm.idle.Stop()
-	defer rm.snap.timer.Stop()
+	defer func() { // the timers made so far (timers.go)
+		stopTimer(rm.refresh.timer)
+		stopTimer(rm.linger)
+		stopTimer(rm.retry)
+		stopTimer(rm.idle)
+		stopTimer(rm.snap.timer)
+	}()
 	defer func() {
 		rm.metrics.gauges(0, 0, -float64(rm.pendingBytes+rm.inflightBytes))
 	}()
 
-	for {
-		var idleC, retryC, snapTimerC, lingerC, refreshC <-chan time.Time
-		if rm.refresh.armed {
-			refreshC = rm.refresh.timer.C
-		}
-		if rm.lingerArmed {
-			lingerC = rm.linger.C
-		}
-		var closingC <-chan struct{}
-		rm.armIdle()
-		if rm.idleArmed {
-			idleC = rm.idle.C
-		}
-		if rm.retryArmed {
-			retryC = rm.retry.C
-		}
-		if rm.closing != nil {
-			closingC = rm.closing.Done()
-		}
-		if rm.snap.armed {
-			snapTimerC = rm.snap.timer.C
-		}
-		var stepC <-chan struct{}
-		if len(rm.steps) > 0 && rm.stepYield == 0 {
-			stepC = ready
-		}
-
-		select {
-		case ev := <-rm.inbox:
-			rm.stepYield = max(rm.stepYield-1, 0)
-			rm.handle(ev)
-		case <-stepC:
-			rm.step()
-		case err := <-rm.written:
-			rm.handleWritten(err)
-		case <-retryC:
-			rm.retryArmed = false
-			rm.startWrite()
-		case res := <-rm.snapC:
-			rm.handleSnapshot(res)
-		case <-snapTimerC:
-			rm.snap.armed = false
-		case <-lingerC:
-			rm.lingerArmed = false
-		case res := <-rm.refreshC:
-			rm.handleRefresh(res)
-		case <-refreshC:
-			rm.refreshTick()
-		case <-idleC:
-			rm.idleArmed = false
-			rm.logger.Debug("room evicted: idle")
-			rm.reg.queueHost(rm.id, false)
-			rm.reg.remove(rm)
-			rm.evictSnapshot()
-			return
-		case ctx := <-rm.closeC:
-			rm.closing = ctx
-		case <-closingC:
-			rm.logger.Warn("shutdown deadline: closing with deltas not yet durable",
-				"pending", len(rm.pending)+len(rm.inflight))
-			rm.finish()
-			return
-		}
-		if rm.stopped {
-			// Deleted (closeDeleted): remember it and leave the bus.
-			rm.reg.markTomb(rm.id)
-			rm.reg.queueHost(rm.id, false)
-			return
-		}
-
-		rm.dropSlow()
-		if len(rm.inbox) == 0 {
-			rm.flushRelay()
-			// Nothing else waiting: relay the latest presence and drag
-			// positions. Under load the inbox is not empty, so later
-			// frames fold into these first (latest wins).
-			rm.flushEphemeral()
-			rm.dropSlow()
-		}
-		rm.maybeWrite()
-		rm.maybeSnapshot()
-		if rm.closing != nil && len(rm.pending) == 0 && rm.inflight == nil && len(rm.steps) == 0 && rm.snapSettled() {
-			rm.finish()
-			return
-		}
+	for rm.turn() {
 	}
+}
+
+// turn waits for the room's next event and handles it; false when the loop
+// must return. It is apart from run, and its rare branches are in methods
+// of their own, so that the frames a room blocks in stay under 2 KiB: the
+// runtime halves a parked goroutine's stack only while less than a quarter
+// of it is in use, and a node holds one such goroutine per loaded room.
+func (rm *Room) turn() bool {
+	var idleC, retryC, snapTimerC, lingerC, refreshC <-chan time.Time
+	if rm.refresh.armed {
+		refreshC = rm.refresh.timer.C
+	}
+	if rm.lingerArmed {
+		lingerC = rm.linger.C
+	}
+	var closingC <-chan struct{}
+	rm.armIdle()
+	if rm.idleArmed {
+		idleC = rm.idle.C
+	}
+	if rm.retryArmed {
+		retryC = rm.retry.C
+	}
+	if rm.closing != nil {
+		closingC = rm.closing.Done()
+	}
+	if rm.snap.armed {
+		snapTimerC = rm.snap.timer.C
+	}
+	var stepC <-chan struct{}
+	if len(rm.steps) > 0 && rm.stepYield == 0 {
+		stepC = ready
+	}
+
+	select {
+	case ev := <-rm.inbox:
+		rm.stepYield = max(rm.stepYield-1, 0)
+		rm.handle(ev)
+	case <-stepC:
+		rm.step()
+	case err := <-rm.written:
+		rm.handleWritten(err)
+	case <-retryC:
+		rm.retryArmed = false
+		rm.startWrite()
+	case res := <-rm.snapC:
+		rm.handleSnapshot(res)
+	case <-snapTimerC:
+		rm.snap.armed = false
+	case <-lingerC:
+		rm.lingerArmed = false
+	case res := <-rm.refreshC:
+		rm.handleRefresh(res)
+	case <-refreshC:
+		rm.refreshTick()
+	case <-idleC:
+		rm.evictIdle()
+		return false
+	case ctx := <-rm.closeC:
+		rm.closing = ctx
+	case <-closingC:
+		rm.closeAtDeadline()
+		return false
+	}
+	if rm.stopped {
+		rm.stopDeleted()
+		return false
+	}
+	return rm.afterEvent()
+}
+
+// evictIdle unloads the room after IdleTimeout without members. A cold path,
+// kept out of turn's frame.
+//
+//go:noinline
+func (rm *Room) evictIdle() {
+	rm.idleArmed = false
+	rm.logger.Debug("room evicted: idle")
+	rm.reg.queueHost(rm.id, false)
+	rm.reg.remove(rm)
+	rm.evictSnapshot()
+}
+
+// closeAtDeadline ends the room when Registry.Close's deadline passes
+// before its writes settled. A cold path,
+// kept out of turn's frame.
+//
+//go:noinline
+func (rm *Room) closeAtDeadline() {
+	rm.logger.Warn("shutdown deadline: closing with deltas not yet durable",
+		"pending", len(rm.pending)+len(rm.inflight))
+	rm.finish()
+}
+
+// stopDeleted leaves after the workflow was deleted (closeDeleted):
+// remember it and leave the bus. A cold path,
+// kept out of turn's frame.
+//
+//go:noinline
+func (rm *Room) stopDeleted() {
+	rm.reg.markTomb(rm.id)
+	rm.reg.queueHost(rm.id, false)
+}
+
+// afterEvent relays, writes and snapshots what the event left to do; false
+// when a closing room has settled and the loop must return.
+func (rm *Room) afterEvent() bool {
+	rm.dropSlow()
+	if len(rm.inbox) == 0 {
+		rm.flushRelay()
+		// Nothing else waiting: relay the latest presence and drag
+		// positions. Under load the inbox is not empty, so later
+		// frames fold into these first (latest wins).
+		rm.flushEphemeral()
+		rm.dropSlow()
+	}
+	rm.maybeWrite()
+	rm.maybeSnapshot()
+	if rm.closing != nil && len(rm.pending) == 0 && rm.inflight == nil && len(rm.steps) == 0 && rm.snapSettled() {
+		rm.finish()
+		return false
+	}
+	return true
 }
 
 // load reads the document; on failure the room stops and joiners get the
@@ -430,7 +461,7 @@ func (rm *Room) armIdle() {
 	idle := len(rm.members) == 0 && len(rm.pending) == 0 && rm.inflight == nil && rm.closing == nil && len(rm.steps) == 0
 	switch {
 	case idle && !rm.idleArmed:
-		rm.idle.Reset(rm.cfg.IdleTimeout)
+		armTimer(&rm.idle, rm.cfg.IdleTimeout)
 		rm.idleArmed = true
 	case !idle && rm.idleArmed:
 		rm.idle.Stop()
@@ -1032,7 +1063,7 @@ func (rm *Room) maybeWrite() {
 	if wait := rm.cfg.MinWriteInterval - rm.cfg.since(rm.lastWrite); wait > 0 && rm.closing == nil &&
 		len(rm.pending) < rm.cfg.MaxBatchDeltas {
 		if !rm.lingerArmed {
-			rm.linger.Reset(wait)
+			armTimer(&rm.linger, wait)
 			rm.lingerArmed = true
 		}
 		return
@@ -1099,7 +1130,7 @@ func (rm *Room) handleWritten(err error) {
 		} else {
 			rm.backoff = min(max(rm.backoff*2, rm.cfg.RetryBackoff), rm.cfg.MaxRetryBackoff)
 			rm.logger.Warn("store write failed; retrying", "deltas", len(rm.inflight), "backoff", rm.backoff, "err", err)
-			rm.retry.Reset(rm.backoff)
+			armTimer(&rm.retry, rm.backoff)
 			rm.retryArmed = true
 			return
 		}

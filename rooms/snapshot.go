@@ -92,7 +92,7 @@ func (rm *Room) maybeSnapshot() {
 	// Armed once; when it fires the due time is recomputed (later changes
 	// only move it later), so a busy room does not reset a timer per delta.
 	if !rm.snap.armed {
-		rm.snap.timer.Reset(due.Sub(now))
+		armTimer(&rm.snap.timer, due.Sub(now))
 		rm.snap.armed = true
 	}
 }
