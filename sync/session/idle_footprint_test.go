@@ -1,0 +1,41 @@
+package session_test
+
+import "testing"
+
+// Bounds on what an idle connection holds on the server, measured as
+// BenchmarkIdleConnections measures it (clients in a child process; the
+// server's live heap, goroutine stacks and goroutines after the joins,
+// over the connections): 1,000 connections in 100 rooms, ten per room as
+// in the load generator's idle scenario. The bounds are counts of bytes,
+// not times, so load does not move them; BENCHMARKS.md ("Idle
+// connections") has the figures at 10,000 connections and the server's
+// resident memory.
+//
+// The stack bound is what a connection's one waiting goroutine (2 KiB,
+// the smallest stack) and its share of its room's goroutine leave room
+// for: a room goroutine parked with more than 2 KiB of frames keeps an
+// 8 KiB stack (the runtime halves a parked stack only while less than a
+// quarter is in use), which this bound refuses.
+func TestIdleFootprint(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens 1,000 connections")
+	}
+	const (
+		conns, rooms = 1000, 100
+		maxHeap      = 5 << 10   // live heap bytes per connection (4.5 KiB measured)
+		maxStack     = 3584      // stack bytes per connection (3.2 KiB measured; 3.7 KiB with rooms on 8 KiB stacks)
+		maxGoroutine = 1.0 + 0.1 // the connection's reader, and a tenth of its room's loop
+	)
+	r := measureIdle(t, conns, rooms, "")
+	heap, stack, g := r.heap/conns, r.stack/conns, r.goroutines/conns
+	t.Logf("per connection: live heap %.0f B, stack %.0f B, goroutines %.3f (heap in use %.0f B)", heap, stack, g, r.heapInuse/conns)
+	if heap > maxHeap {
+		t.Errorf("live heap per idle connection %.0f B, want ≤ %d", heap, maxHeap)
+	}
+	if !raceDetector && stack > maxStack {
+		t.Errorf("goroutine stack per idle connection %.0f B, want ≤ %d", stack, maxStack)
+	}
+	if g > maxGoroutine+0.005 {
+		t.Errorf("%.3f goroutines per idle connection, want ≤ %.1f", g, maxGoroutine)
+	}
+}
