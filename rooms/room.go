@@ -28,7 +28,7 @@ type Room struct {
 	metrics  *Metrics
 	inbox    chan event
 	closeC   chan context.Context // Registry.Close
-	written  chan error           // the in-flight store write's result; capacity 1
+	written  chan writeResult     // the in-flight store write's result; capacity 1
 	snapC    chan snapResult      // the in-flight snapshot's result; capacity 1
 	refreshC chan refreshResult   // the in-flight store reload's result; capacity 1
 	done     chan struct{}        // closed when run returns
@@ -83,13 +83,16 @@ type memberState struct {
 }
 
 type pendingDelta struct {
-	m       Member // nil for a delta of another node or of an Apply
-	opID    string
-	raw     []byte
-	delta   *workflow.Doc // raw decoded, merged (immutable), for the writer's join; nil in a backlog (writebatch.go)
-	seq     uint64        // relayed in this frame or an earlier one (receipts.go)
-	applied time.Time
-	waiter  *durableWaiter // the Apply it belongs to, if any
+	m    Member // nil for a delta of another node or of an Apply
+	opID string
+	raw  []byte
+	// unmerged: a vouched delta the document already covered, written
+	// without a merge, so the shadow may not hold it (see snapHeld).
+	unmerged bool
+	delta    *workflow.Doc // raw decoded, merged (immutable), for the writer's join; nil in a backlog (writebatch.go)
+	seq      uint64        // relayed in this frame or an earlier one (receipts.go)
+	applied  time.Time
+	waiter   *durableWaiter // the Apply it belongs to, if any
 }
 
 // Events a room's inbox carries.
@@ -155,7 +158,7 @@ func newRoom(r *Registry, id string) *Room {
 		metrics:  r.metrics,
 		inbox:    make(chan event, r.cfg.InboxSize),
 		closeC:   make(chan context.Context),
-		written:  make(chan error, 1),
+		written:  make(chan writeResult, 1),
 		snapC:    make(chan snapResult, 1),
 		refreshC: make(chan refreshResult, 1),
 		done:     make(chan struct{}),
@@ -329,8 +332,11 @@ func (rm *Room) turn() bool {
 		rm.handle(ev)
 	case <-stepC:
 		rm.step()
-	case err := <-rm.written:
-		rm.handleWritten(err)
+	case res := <-rm.written:
+		rm.handleWritten(res.err)
+		if res.err == nil {
+			rm.snap.noteRows(res.rows)
+		}
 	case <-retryC:
 		rm.retryArmed = false
 		rm.startWrite()
@@ -1087,8 +1093,10 @@ func (rm *Room) maybeWrite() {
 func (rm *Room) startWrite() {
 	raws := make([][]byte, len(rm.inflight))
 	deltas := make([]*workflow.Doc, len(rm.inflight))
+	inShadow := true
 	for i, p := range rm.inflight {
 		raws[i], deltas[i] = p.raw, p.delta
+		inShadow = inShadow && !p.unmerged
 	}
 	reg := rm.reg
 	bytes := rm.inflightBytes
@@ -1105,7 +1113,11 @@ func (rm *Room) startWrite() {
 		err := reg.store.Append(ctx, rm.id, batch)
 		rm.metrics.observeAppend(rm.cfg.since(start), len(raws), bytes, err)
 		reg.noteWrite(err)
-		rm.written <- err
+		res := writeResult{err: err}
+		if err == nil && inShadow {
+			res.rows = rowKeys(batch)
+		}
+		rm.written <- res
 	}()
 }
 

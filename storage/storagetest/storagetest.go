@@ -8,7 +8,8 @@
 // It checks the contract documented on storage.Store: unknown workflows load
 // empty, appends are joins (idempotent, order-independent, atomic per
 // batch), a write's batch row (storage.Merged) loads, trims and survives
-// re-sends like the operations it joins, deleted stays deleted, closed
+// re-sends like the operations it joins, rows a snapshot is told its
+// document holds are trimmed unread, deleted stays deleted, closed
 // stores refuse work, and concurrent use is safe.
 package storagetest
 
@@ -57,6 +58,7 @@ func RunWithOptions(t *testing.T, newStore func() storage.Store, opts Options) {
 	}
 	tests = append(tests, snapshotTests(opts)...)
 	tests = append(tests, batchRowTests(opts)...)
+	tests = append(tests, heldTests(opts)...)
 	tests = append(tests, keyTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
