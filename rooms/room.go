@@ -28,8 +28,8 @@ type Room struct {
 	metrics  *Metrics
 	inbox    chan event
 	closeC   chan context.Context // Registry.Close
-	written  chan writeResult     // the in-flight store write's result; capacity 1
-	snapC    chan snapResult      // the in-flight snapshot's result; capacity 1
+	written  chan *writeResult    // the in-flight store write's result; capacity 1 (pointers: see turn)
+	snapC    chan *snapResult     // the in-flight snapshot's result; capacity 1 (pointers: see turn)
 	refreshC chan refreshResult   // the in-flight store reload's result; capacity 1
 	done     chan struct{}        // closed when run returns
 	loaded   chan struct{}        // closed once the document has loaded
@@ -158,8 +158,8 @@ func newRoom(r *Registry, id string) *Room {
 		metrics:  r.metrics,
 		inbox:    make(chan event, r.cfg.InboxSize),
 		closeC:   make(chan context.Context),
-		written:  make(chan writeResult, 1),
-		snapC:    make(chan snapResult, 1),
+		written:  make(chan *writeResult, 1),
+		snapC:    make(chan *snapResult, 1),
 		refreshC: make(chan refreshResult, 1),
 		done:     make(chan struct{}),
 		loaded:   make(chan struct{}),
@@ -256,49 +256,67 @@ func (rm *Room) Snapshot(ctx context.Context) (*workflow.Doc, error) {
 
 func (rm *Room) run() {
 	defer close(rm.done)
-	defer func() {
-		// A panic in a merge must not take the process down. The document
-		// may be half-merged, so the room is dropped: its members are
-		// closed (they reconnect and resync from the store) and nothing
-		// more is written from this copy.
-		if p := recover(); p != nil {
-			rm.logger.Error("room panicked; closing it", "panic", p)
-			rm.failWaiters(errDropped("the room failed"))
-			rm.reg.queueHost(rm.id, false)
-			rm.reg.remove(rm)
-			for _, ms := range rm.members {
-				ms.m.Close(protocol.CloseInternalError, "internal error")
-			}
-			rm.metrics.gauges(0, -float64(len(rm.members)), 0)
-			clear(rm.members)
-		}
-	}()
-	if !rm.load() {
+	defer rm.recoverPanic()
+	if !rm.start() {
 		return
 	}
-	close(rm.loaded)
-	rm.reg.queueHost(rm.id, true)
-	rm.armPeriodicRefresh()
-	defer func() { // the timers made so far (timers.go)
-		stopTimer(rm.refresh.timer)
-		stopTimer(rm.linger)
-		stopTimer(rm.retry)
-		stopTimer(rm.idle)
-		stopTimer(rm.snap.timer)
-	}()
-	defer func() {
-		rm.metrics.gauges(0, 0, -float64(rm.pendingBytes+rm.inflightBytes))
-	}()
-
+	defer rm.loopEnded()
 	for rm.turn() {
 	}
 }
 
+// recoverPanic drops the room after a panic in its loop. A panic in a
+// merge must not take the process down. The document may be half-merged,
+// so the room is dropped: its members are closed (they reconnect and
+// resync from the store) and nothing more is written from this copy.
+func (rm *Room) recoverPanic() {
+	if p := recover(); p != nil {
+		rm.logger.Error("room panicked; closing it", "panic", p)
+		rm.failWaiters(errDropped("the room failed"))
+		rm.reg.queueHost(rm.id, false)
+		rm.reg.remove(rm)
+		for _, ms := range rm.members {
+			ms.m.Close(protocol.CloseInternalError, "internal error")
+		}
+		rm.metrics.gauges(0, -float64(len(rm.members)), 0)
+		clear(rm.members)
+	}
+}
+
+// start loads the document and announces the room; false if the load
+// failed (the room then stops).
+//
+//go:noinline
+func (rm *Room) start() bool {
+	if !rm.load() {
+		return false
+	}
+	close(rm.loaded)
+	rm.reg.queueHost(rm.id, true)
+	rm.armPeriodicRefresh()
+	return true
+}
+
+// loopEnded runs as the loop returns: it stops the timers made so far
+// (timers.go) and takes the room's unwritten bytes off the gauge.
+func (rm *Room) loopEnded() {
+	stopTimer(rm.refresh.timer)
+	stopTimer(rm.linger)
+	stopTimer(rm.retry)
+	stopTimer(rm.idle)
+	stopTimer(rm.snap.timer)
+	rm.metrics.gauges(0, 0, -float64(rm.pendingBytes+rm.inflightBytes))
+}
+
 // turn waits for the room's next event and handles it; false when the loop
 // must return. It is apart from run, and its rare branches are in methods
-// of their own, so that the frames a room blocks in stay under 2 KiB: the
-// runtime halves a parked goroutine's stack only while less than a quarter
-// of it is in use, and a node holds one such goroutine per loaded room.
+// of their own, so that the frames a room blocks in stay small: the
+// runtime halves a parked goroutine's stack only while its frames and an
+// 800-byte reserve take less than a quarter of it, so a room parked in
+// more than about 1.2 KiB of frames keeps an 8 KiB stack (4 KiB below
+// that), and a node holds one such goroutine per loaded room. Every
+// received value has a slot in this frame: results come as pointers.
+// TestIdleFootprint (sync/session) bounds the stack per idle connection.
 func (rm *Room) turn() bool {
 	var idleC, retryC, snapTimerC, lingerC, refreshC <-chan time.Time
 	if rm.refresh.armed {
@@ -333,15 +351,12 @@ func (rm *Room) turn() bool {
 	case <-stepC:
 		rm.step()
 	case res := <-rm.written:
-		rm.handleWritten(res.err)
-		if res.err == nil {
-			rm.snap.noteRows(res.rows)
-		}
+		rm.writeDone(res)
 	case <-retryC:
 		rm.retryArmed = false
 		rm.startWrite()
 	case res := <-rm.snapC:
-		rm.handleSnapshot(res)
+		rm.handleSnapshot(*res)
 	case <-snapTimerC:
 		rm.snap.armed = false
 	case <-lingerC:
@@ -1113,7 +1128,7 @@ func (rm *Room) startWrite() {
 		err := reg.store.Append(ctx, rm.id, batch)
 		rm.metrics.observeAppend(rm.cfg.since(start), len(raws), bytes, err)
 		reg.noteWrite(err)
-		res := writeResult{err: err}
+		res := &writeResult{err: err}
 		if err == nil && inShadow {
 			res.rows = rowKeys(batch)
 		}

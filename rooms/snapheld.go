@@ -27,6 +27,14 @@ type writeResult struct {
 	rows []storage.RowKey // the rows' keys, when the shadow holds all their deltas
 }
 
+// writeDone handles a store write's outcome (turn).
+func (rm *Room) writeDone(res *writeResult) {
+	rm.handleWritten(res.err)
+	if res.err == nil {
+		rm.snap.noteRows(res.rows)
+	}
+}
+
 // rowKeys returns the keys of batch's rows.
 func rowKeys(batch []storage.Delta) []storage.RowKey {
 	keys := make([]storage.RowKey, len(batch))

@@ -124,7 +124,7 @@ func (rm *Room) startSnapshot(trigger string) {
 		// the document as it is now, the capture.
 		res := reg.writeShadow(rm, trigger, held)
 		res.since = since
-		rm.snapC <- res
+		rm.snapC <- &res
 	}()
 }
 
