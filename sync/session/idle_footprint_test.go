@@ -6,17 +6,18 @@ import "testing"
 // BenchmarkIdleConnections measures it (clients in a child process; the
 // server's live heap, goroutine stacks and goroutines after the joins,
 // over the connections): 1,000 connections in 100 rooms (400 in 40 under
-// the race detector), ten per room as
-// in the load generator's idle scenario. The bounds are counts of bytes,
-// not times, so load does not move them; BENCHMARKS.md ("Idle
-// connections") has the figures at 10,000 connections and the server's
+// the race detector), ten per room as in the load generator's idle
+// scenario. The bounds are counts of bytes, not times, so load does not
+// move them; BENCHMARKS.md ("Idle memory, snapshot trims and decode
+// allocations") has the figures at 10,000 connections and the server's
 // resident memory.
 //
 // The stack bound is what a connection's one waiting goroutine (2 KiB,
-// the smallest stack) and its share of its room's goroutine leave room
-// for: a room goroutine parked with more than 2 KiB of frames keeps an
-// 8 KiB stack (the runtime halves a parked stack only while less than a
-// quarter is in use), which this bound refuses.
+// the smallest stack) and its share of its room's goroutine (4 KiB) leave
+// room for: a room goroutine parked under more than about 1.2 KiB of
+// frames keeps an 8 KiB stack (the runtime halves a parked stack only
+// while its frames and an 800-byte reserve take less than a quarter of
+// it), which this bound refuses.
 func TestIdleFootprint(t *testing.T) {
 	if testing.Short() {
 		t.Skip("opens 1,000 connections")
