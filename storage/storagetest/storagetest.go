@@ -58,6 +58,7 @@ func RunWithOptions(t *testing.T, newStore func() storage.Store, opts Options) {
 	tests = append(tests, snapshotTests(opts)...)
 	tests = append(tests, batchRowTests(opts)...)
 	tests = append(tests, keyTests()...)
+	tests = append(tests, checkpointTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore()
