@@ -162,7 +162,6 @@ func (r Retention) Drop(metas []CheckpointMeta, nowMs int64) []int64 {
 	return drop
 }
 
-
 // CheckpointStore is implemented by stores that keep checkpoints: copies
 // of a workflow's document at points in its history, which the admin API
 // lists, shows, compares and restores. They are kept apart from the
