@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/flowsync/flowsync/internal/buildinfo"
-	"github.com/flowsync/flowsync/sync/receipt"
 	"github.com/flowsync/flowsync/sync/history"
+	"github.com/flowsync/flowsync/sync/receipt"
 	"github.com/flowsync/flowsync/sync/server"
 )
 
