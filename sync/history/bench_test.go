@@ -11,6 +11,8 @@ import (
 	"github.com/flowsync/flowsync/storage"
 	"github.com/flowsync/flowsync/storage/bolt"
 	"github.com/flowsync/flowsync/storage/memory"
+	"github.com/flowsync/flowsync/storage/postgres"
+	"github.com/flowsync/flowsync/storage/postgres/pgtest"
 	"github.com/flowsync/flowsync/storage/storagetest"
 )
 
@@ -31,7 +33,7 @@ func reportCPU(b *testing.B, start time.Duration) {
 // "Checkpoints"): the room's part (copying its document), the manager's
 // (view, fingerprint, summary, compression) and the store's write, on
 // each store; then reading one back and turning it into restore
-// operations.
+// operations. The Postgres case needs a server (storage/postgres/testdb.sh).
 //
 //	go test ./sync/history -run '^$' -bench Checkpoint1000 -benchtime 20x -count 3
 func BenchmarkCheckpoint1000(b *testing.B) {
@@ -55,8 +57,18 @@ func BenchmarkCheckpoint1000(b *testing.B) {
 			b.Cleanup(func() { s.Close() })
 			return s
 		},
+		"postgres": func(b *testing.B) storage.CheckpointStore {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			s, err := postgres.Open(ctx, postgres.Config{URL: pgtest.Schema(b), MaxConns: 2})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { s.Close() })
+			return s
+		},
 	}
-	for _, name := range []string{"memory", "bolt"} {
+	for _, name := range []string{"memory", "bolt", "postgres"} {
 		b.Run("save/"+name, func(b *testing.B) {
 			store := stores[name](b)
 			m, err := New(Config{Store: store, Interval: -1,
