@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
 	"github.com/flowsync/flowsync/storage"
 	"github.com/flowsync/flowsync/storage/bolt"
@@ -119,5 +120,28 @@ func BenchmarkCheckpoint1000(b *testing.B) {
 			}
 		}
 		reportCPU(b, start)
+	})
+	// The room's part of a restore: applying the replace-state of 1,000
+	// blocks over a 1,000-block document (the loop merges it; a room
+	// merges a delta this large in steps, see rooms/stepped.go).
+	ops, err := RestoreOps(view, empty)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("apply-replace-state", func(b *testing.B) {
+		b.ReportAllocs()
+		var cpu time.Duration
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			target := doc.Clone()
+			clock := crdt.NewClock("restorer")
+			b.StartTimer()
+			start := cpuTime()
+			if _, err := target.Apply(clock.Now(2_000_000_000_000), ops[0]); err != nil {
+				b.Fatal(err)
+			}
+			cpu += cpuTime() - start
+		}
+		b.ReportMetric(float64(cpu)/float64(b.N)/1e6, "cpu-ms/op")
 	})
 }
