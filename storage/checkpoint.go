@@ -98,17 +98,29 @@ func CheckCheckpoint(cp NewCheckpoint) error {
 		return fmt.Errorf("%w: no document", ErrInvalidCheckpoint)
 	case cp.AtMs <= 0:
 		return fmt.Errorf("%w: no time", ErrInvalidCheckpoint)
-	case len(cp.Name) > MaxCheckpointNameLen:
-		return fmt.Errorf("%w: name of %d bytes, limit %d", ErrInvalidCheckpoint, len(cp.Name), MaxCheckpointNameLen)
-	case !utf8.ValidString(cp.Name) || strings.ContainsFunc(cp.Name, func(r rune) bool { return !unicode.IsPrint(r) }):
-		return fmt.Errorf("%w: name is not printable UTF-8", ErrInvalidCheckpoint)
 	case len(cp.Authors) > MaxCheckpointAuthors:
 		return fmt.Errorf("%w: %d authors, limit %d", ErrInvalidCheckpoint, len(cp.Authors), MaxCheckpointAuthors)
+	}
+	if err := CheckCheckpointName(cp.Name); err != nil {
+		return err
 	}
 	for _, a := range cp.Authors {
 		if a == "" || len(a) > MaxWorkflowIDLen || !utf8.ValidString(a) {
 			return fmt.Errorf("%w: author id %q", ErrInvalidCheckpoint, a)
 		}
+	}
+	return nil
+}
+
+// CheckCheckpointName returns an error wrapping ErrInvalidCheckpoint
+// unless name is at most MaxCheckpointNameLen bytes of printable UTF-8
+// (empty: an automatic checkpoint).
+func CheckCheckpointName(name string) error {
+	switch {
+	case len(name) > MaxCheckpointNameLen:
+		return fmt.Errorf("%w: name of %d bytes, limit %d", ErrInvalidCheckpoint, len(name), MaxCheckpointNameLen)
+	case !utf8.ValidString(name) || strings.ContainsFunc(name, func(r rune) bool { return !unicode.IsPrint(r) }):
+		return fmt.Errorf("%w: name is not printable UTF-8", ErrInvalidCheckpoint)
 	}
 	return nil
 }

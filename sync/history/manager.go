@@ -255,7 +255,7 @@ func (m *Manager) Create(ctx context.Context, workflowID, name, actor string) (s
 	if m.isClosed() {
 		return storage.CheckpointMeta{}, ErrClosed
 	}
-	if err := storage.CheckCheckpoint(storage.NewCheckpoint{AtMs: 1, Name: name, Doc: workflow.New()}); err != nil {
+	if err := storage.CheckCheckpointName(name); err != nil {
 		return storage.CheckpointMeta{}, err
 	}
 	doc, err := m.cfg.Document(ctx, workflowID)
@@ -326,8 +326,11 @@ type Restored struct {
 // content, as an edit by actor ("system" when empty) applied through the
 // room (Config.Apply), after saving the current state as the checkpoint
 // "before restore of <id>". It returns storage.ErrNoCheckpoint for an
-// unknown id; an error of Apply (a locked workflow, say) leaves the
-// before checkpoint stored and the document unchanged.
+// unknown id. An error of Apply stops the restore at the operation
+// refused, the before checkpoint stored: a locked workflow refuses the
+// first (nothing changes); a variable rename colliding with another
+// variable's name can refuse one after the replace-state, which then
+// stays applied (restoring again, or the before checkpoint, recovers).
 func (m *Manager) Restore(ctx context.Context, workflowID string, id int64, actor string) (Restored, error) {
 	if m.isClosed() {
 		return Restored{}, ErrClosed
