@@ -51,6 +51,8 @@ type Config struct {
 	Clock Clock
 	// Logger receives failures (ids and counts only). Default: discard.
 	Logger *slog.Logger
+	// Metrics records checkpoints and restores. Default: none.
+	Metrics *Metrics
 }
 
 func (c Config) validate() error {

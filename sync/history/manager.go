@@ -189,6 +189,8 @@ func (m *Manager) automatic(d due) {
 func (m *Manager) save(ctx context.Context, workflowID string, doc *workflow.Doc, name string, authors []string, force bool) (meta storage.CheckpointMeta, saved bool, err error) {
 	m.saveMu.Lock()
 	defer m.saveMu.Unlock()
+	start := time.Now()
+	defer func() { m.cfg.Metrics.checkpoint(force, saved, err, time.Since(start), meta.Bytes) }()
 	fp := FingerprintOf(doc.View())
 	prev, err := m.baseline(ctx, workflowID)
 	if err != nil {
@@ -358,7 +360,9 @@ func (m *Manager) Restore(ctx context.Context, workflowID string, id int64, acto
 	if actor == "" {
 		actor = "system"
 	}
-	if err := m.cfg.Apply(ctx, workflowID, actor, ops); err != nil {
+	err = m.cfg.Apply(ctx, workflowID, actor, ops)
+	m.cfg.Metrics.restore(err)
+	if err != nil {
 		return Restored{Checkpoint: meta, Before: before}, err
 	}
 	return Restored{Checkpoint: meta, Before: before, Operations: len(ops)}, nil

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/flowsync/flowsync/crdt/workflow"
 	"github.com/flowsync/flowsync/rooms"
 	"github.com/flowsync/flowsync/storage"
@@ -33,7 +35,7 @@ type HistoryConfig struct {
 // openHistory starts the checkpoint manager on store, or returns nil when
 // it is off or the store keeps no checkpoints. reg is read lazily: the
 // registry is built after the rooms config that reports to the manager.
-func openHistory(c HistoryConfig, store storage.Store, reg func() *rooms.Registry, timeout time.Duration, logger *slog.Logger) (*history.Manager, error) {
+func openHistory(c HistoryConfig, store storage.Store, reg func() *rooms.Registry, timeout time.Duration, logger *slog.Logger, metrics prometheus.Registerer) (*history.Manager, error) {
 	cs, ok := store.(storage.CheckpointStore)
 	if c.Off || !ok {
 		return nil, nil
@@ -47,6 +49,7 @@ func openHistory(c HistoryConfig, store storage.Store, reg func() *rooms.Registr
 		Quiet: c.Quiet, Interval: c.Interval,
 		Retention: storage.Retention{MaxAuto: c.MaxAuto, MaxAge: c.MaxAge, MaxNamed: c.MaxNamed},
 		Logger:    logger,
+		Metrics:   history.NewMetrics(metrics),
 	})
 }
 
