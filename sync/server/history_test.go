@@ -33,7 +33,7 @@ type historyNode struct {
 	events []webhook.Event
 }
 
-func startHistoryNode(t *testing.T) *historyNode {
+func startHistoryNode(t *testing.T, hist ...server.HistoryConfig) *historyNode {
 	t.Helper()
 	n := &historyNode{t: t, logs: &syncBuffer{}}
 	secret := []byte(strings.Repeat("w", 32))
@@ -49,7 +49,11 @@ func startHistoryNode(t *testing.T) *historyNode {
 		n.mu.Unlock()
 	}))
 	t.Cleanup(rc.Close)
-	srv, err := server.New(server.Config{Dev: true, AdminSecret: []byte(adminSecret),
+	var hc server.HistoryConfig
+	if len(hist) > 0 {
+		hc = hist[0]
+	}
+	srv, err := server.New(server.Config{Dev: true, AdminSecret: []byte(adminSecret), History: hc,
 		Store: server.StoreConfig{Kind: server.StoreMemory},
 		Webhooks: server.WebhookConfig{URLs: []string{rc.URL}, Secret: secret,
 			QueuePath: filepath.Join(t.TempDir(), "q.db"), Quiet: time.Hour}},
@@ -214,6 +218,23 @@ func TestCheckpointsAdminAPI(t *testing.T) {
 	n.refused("POST", "/workflows/wf/restore", fmt.Sprintf(`{"checkpoint": %d}`, depID), 423, "WORKFLOW_LOCKED")
 	if v := n.viewJSON("wf"); v != before {
 		t.Fatal("a refused restore changed the workflow")
+	}
+}
+
+// The server wires the rooms' durable edits to the checkpoints: an edit
+// through the admin API makes an automatic checkpoint after the quiet
+// period, naming its author.
+func TestAutomaticCheckpointThroughServer(t *testing.T) {
+	n := startHistoryNode(t, server.HistoryConfig{Quiet: 20 * time.Millisecond})
+	n.ok("POST", "/workflows/wf/operations", ops(user, addA))
+	var list []any
+	testutil.WaitFor(t, "an automatic checkpoint", func() bool {
+		list = n.ok("GET", "/workflows/wf/checkpoints", "")["checkpoints"].([]any)
+		return len(list) > 0
+	})
+	cp := list[0].(map[string]any)
+	if cp["name"] != nil || !slices.Equal(toStrings(cp["authors"]), []string{"u1"}) || cp["bytes"].(float64) <= 0 {
+		t.Fatalf("automatic checkpoint %v", cp)
 	}
 }
 
