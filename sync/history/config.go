@@ -36,8 +36,9 @@ type Config struct {
 	// Quiet is how long a workflow goes without an edit before an
 	// automatic checkpoint. Default: DefaultQuiet.
 	Quiet time.Duration
-	// Interval bounds how long an edited workflow waits for one: under
-	// constant editing, one automatic checkpoint per Interval. Default:
+	// Interval is both the most automatic checkpoints a workflow gets
+	// (one per Interval) and how long an edited workflow waits for one at
+	// most (under constant editing, one per Interval). Default:
 	// DefaultInterval. Negative: automatic checkpoints off (named ones
 	// and restores still work).
 	Interval time.Duration

@@ -6,11 +6,13 @@
 // Automatic checkpoints follow the edits rooms report durable
 // (Manager.Notify, rooms.Config.OnDurable): a workflow's window opens at
 // its first edit after a checkpoint and closes after Config.Quiet without
-// an edit, or Config.Interval after it opened, whichever is first — so a
-// workflow edited without pause still gets one checkpoint per Interval,
-// and never more than one per quiet period. A window whose document shows
-// no change against the previous checkpoint (edits undone, a block moved
-// back) makes none.
+// an edit, or Config.Interval after it opened, whichever is first, but
+// never sooner than Interval after the workflow's previous automatic
+// checkpoint. So a workflow gets at most one automatic checkpoint per
+// Interval, one per Interval while it is edited without pause, and its
+// last edits are checkpointed at most max(Quiet, Interval) after they
+// were made. A window whose document shows no change against the
+// previous checkpoint (edits undone, a block moved back) makes none.
 //
 // Everything runs outside the room loops: a room copies its document on
 // request (as for a snapshot) and the manager's goroutine compares,

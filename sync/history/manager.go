@@ -50,6 +50,10 @@ type Manager struct {
 	closed  bool
 	windows map[string]*window
 	due     []due
+	// lastAuto is when each workflow's last automatic checkpoint was due:
+	// the next waits until Interval after it. Entries older than Interval
+	// constrain nothing and are dropped when the map is full.
+	lastAuto map[string]time.Time
 
 	// saveMu makes one checkpoint at a time on this node, so a summary is
 	// always against the checkpoint saved just before it.
@@ -73,7 +77,7 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{
-		cfg: cfg.withDefaults(), windows: map[string]*window{}, last: map[string]remembered{},
+		cfg: cfg.withDefaults(), windows: map[string]*window{}, last: map[string]remembered{}, lastAuto: map[string]time.Time{},
 		wake: make(chan struct{}, 1), stop: make(chan struct{}),
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
@@ -112,7 +116,17 @@ func (m *Manager) Notify(workflowID string, users []string) {
 	if m.cfg.Interval < 0 {
 		return // automatic checkpoints off: the users are kept for named ones
 	}
-	wait := max(0, min(m.cfg.Quiet, w.opened.Add(m.cfg.Interval).Sub(now)))
+	// After Quiet without an edit, or Interval after the window opened,
+	// whichever comes first; but never sooner than Interval after the
+	// workflow's previous automatic checkpoint.
+	at := now.Add(m.cfg.Quiet)
+	if limit := w.opened.Add(m.cfg.Interval); limit.Before(at) {
+		at = limit
+	}
+	if prev, ok := m.lastAuto[workflowID]; ok && prev.Add(m.cfg.Interval).After(at) {
+		at = prev.Add(m.cfg.Interval)
+	}
+	wait := max(0, at.Sub(now))
 	if w.timer != nil {
 		w.timer.Stop()
 	}
@@ -128,7 +142,25 @@ func (m *Manager) fire(workflowID string, w *window) {
 	}
 	delete(m.windows, workflowID)
 	m.due = append(m.due, due{workflowID: workflowID, users: w.users})
+	m.noteAuto(workflowID)
 	poke(m.wake)
+}
+
+// noteAuto records that workflowID's automatic checkpoint is due now.
+// Called with mu held.
+func (m *Manager) noteAuto(workflowID string) {
+	now := m.cfg.Clock.Now()
+	if _, ok := m.lastAuto[workflowID]; !ok && len(m.lastAuto) >= maxRemembered {
+		for id, at := range m.lastAuto {
+			if now.Sub(at) >= m.cfg.Interval {
+				delete(m.lastAuto, id)
+			}
+		}
+		if len(m.lastAuto) >= maxRemembered {
+			return // every entry still constrains: this workflow goes unbounded once
+		}
+	}
+	m.lastAuto[workflowID] = now
 }
 
 // take closes workflowID's open window, if any, and returns its users.

@@ -179,10 +179,19 @@ func TestAutomaticAfterQuietPeriod(t *testing.T) {
 	if m.AtMs != f.clock.Now().UnixMilli() {
 		t.Fatalf("checkpoint at %d, clock at %d", m.AtMs, f.clock.Now().UnixMilli())
 	}
-	// The next window's summary counts against this checkpoint.
+	// The next window's summary counts against this checkpoint. Its
+	// quiet period passes first, but it waits for the interval since the
+	// previous automatic checkpoint: at most one per interval.
 	f.edit("cy", workflow.UpdateName{ID: "a", NewName: "Renamed"})
 	f.edit("cy", addBlock("c"))
-	f.clock.Advance(time.Minute)
+	f.clock.Advance(10 * time.Minute)
+	f.m.mu.Lock()
+	open, queued = f.m.windows["wf"] != nil, len(f.m.due)
+	f.m.mu.Unlock()
+	if !open || queued != 0 || f.m.attempts.Load() != 1 {
+		t.Fatal("a second automatic checkpoint came within the interval of the first")
+	}
+	f.clock.Advance(time.Hour)
 	f.waitAttempts(2)
 	metas = f.list()
 	if len(metas) != 2 {
@@ -212,7 +221,7 @@ func TestAutomaticIntervalUnderConstantEditing(t *testing.T) {
 // A window whose edits changed nothing in the end makes no automatic
 // checkpoint.
 func TestAutomaticSkipsUnchanged(t *testing.T) {
-	f := newFixture(t, Config{Quiet: time.Minute})
+	f := newFixture(t, Config{Quiet: time.Minute, Interval: time.Minute})
 	f.edit("ann", addBlock("a"))
 	f.clock.Advance(time.Minute)
 	f.waitAttempts(1)
@@ -228,7 +237,7 @@ func TestAutomaticSkipsUnchanged(t *testing.T) {
 // Retention by count and age applies to automatic checkpoints as they are
 // made; named ones stay.
 func TestRetention(t *testing.T) {
-	f := newFixture(t, Config{Quiet: time.Minute, Retention: storage.Retention{MaxAuto: 3, MaxAge: time.Hour}})
+	f := newFixture(t, Config{Quiet: time.Minute, Interval: time.Minute, Retention: storage.Retention{MaxAuto: 3, MaxAge: time.Hour}})
 	ctx := context.Background()
 	if _, err := f.m.Create(ctx, "wf", "deployed", "ops"); err != nil {
 		t.Fatal(err)
