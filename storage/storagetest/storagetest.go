@@ -9,7 +9,10 @@
 // empty, appends are joins (idempotent, order-independent, atomic per
 // batch), a write's batch row (storage.Merged) loads, trims and survives
 // re-sends like the operations it joins, deleted stays deleted, closed
-// stores refuse work, and concurrent use is safe.
+// stores refuse work, and concurrent use is safe; and the optional
+// interfaces every store of the repository implements (Catalog,
+// LockStore, CheckpointStore with its retention). RunCheckpointCrash
+// (crash.go) is the persistent stores' kill -9 test of checkpoint saves.
 package storagetest
 
 import (
