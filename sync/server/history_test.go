@@ -354,3 +354,34 @@ func waitRestoreConverged(t *testing.T, n *historyNode, eds []*editor) map[strin
 	})
 	return last
 }
+
+// A restore is one edit, so its replace-state must fit in one delta (the
+// 1 MiB of a log row). A checkpoint too large for that is refused with
+// TOO_LARGE and nothing changes, in the live room as in the store (before
+// the room checked, it merged and relayed the restore, and the store then
+// refused its row: the live document held an edit never to be durable).
+func TestRestoreTooLargeChangesNothing(t *testing.T) {
+	n := startHistoryNode(t)
+	big := strings.Repeat("p", 4000)
+	for b := range 3 {
+		var items []string
+		for i := b * 100; i < (b+1)*100; i++ {
+			items = append(items, fmt.Sprintf(`{"operation": "add", "target": "block", "payload": {"id": "blk-%03d", "type": "agent", "name": "Agent %d", "position": {"x": %d, "y": 1}, "subBlocks": {"prompt": {"id": "prompt", "type": "long-input", "value": %q}}}}`, i, i, i, big))
+		}
+		n.ok("POST", "/workflows/wf/operations", ops(user, items...))
+	}
+	cp := n.ok("POST", "/workflows/wf/checkpoints", `{"name": "big"}`)
+	n.ok("POST", "/workflows/wf/operations", ops(user, `{"operation": "remove", "target": "block", "payload": {"id": "blk-001"}}`))
+	before := n.viewJSON("wf")
+	n.refused("POST", "/workflows/wf/restore", fmt.Sprintf(`{"checkpoint": %d}`, id(cp, "checkpoint")), 413, "TOO_LARGE")
+	if n.viewJSON("wf") != before {
+		t.Fatal("a refused restore changed the live document")
+	}
+	doc, err := n.srv.Store().Load(context.Background(), "wf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := doc.View().Blocks["blk-001"]; ok {
+		t.Fatal("a refused restore reached the store")
+	}
+}
