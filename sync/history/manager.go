@@ -105,6 +105,11 @@ func (m *Manager) Notify(workflowID string, users []string) {
 	}
 	w := m.windows[workflowID]
 	if w == nil {
+		if m.cfg.Interval < 0 && len(m.windows) >= maxRemembered {
+			// Automatic checkpoints off: windows only remember authors for
+			// named ones and never close on their own, so they are bounded.
+			return
+		}
 		w = &window{opened: now}
 		m.windows[workflowID] = w
 	}
