@@ -25,7 +25,7 @@ import (
 // historyNode is a dev server with the admin API on, checkpoints on a
 // memory store, webhooks to a receiver and its logs captured.
 type historyNode struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *server.Server
 	hs     *httptest.Server
 	logs   *syncBuffer
@@ -33,7 +33,7 @@ type historyNode struct {
 	events []webhook.Event
 }
 
-func startHistoryNode(t *testing.T, hist ...server.HistoryConfig) *historyNode {
+func startHistoryNode(t testing.TB, hist ...server.HistoryConfig) *historyNode {
 	t.Helper()
 	n := &historyNode{t: t, logs: &syncBuffer{}}
 	secret := []byte(strings.Repeat("w", 32))
@@ -119,7 +119,7 @@ func (n *historyNode) viewJSON(id string) string {
 // canonicalView is the JSON of a view as the API answers it, without its
 // paint order (which a checkpoint's view also has, but restores need not
 // keep: it follows the hybrid times of the adds).
-func canonicalView(t *testing.T, v any) string {
+func canonicalView(t testing.TB, v any) string {
 	t.Helper()
 	m, ok := v.(map[string]any)
 	if !ok {
