@@ -131,17 +131,19 @@ func BenchmarkCheckpoint1000(b *testing.B) {
 	b.Run("apply-replace-state", func(b *testing.B) {
 		b.ReportAllocs()
 		var cpu time.Duration
+		var delta *workflow.Doc
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
 			target := doc.Clone()
 			clock := crdt.NewClock("restorer")
 			b.StartTimer()
 			start := cpuTime()
-			if _, err := target.Apply(clock.Now(2_000_000_000_000), ops[0]); err != nil {
+			if delta, err = target.Apply(clock.Now(2_000_000_000_000), ops[0]); err != nil {
 				b.Fatal(err)
 			}
 			cpu += cpuTime() - start
 		}
 		b.ReportMetric(float64(cpu)/float64(b.N)/1e6, "cpu-ms/op")
+		b.ReportMetric(float64(len(delta.Encode())), "delta-bytes")
 	})
 }
