@@ -232,7 +232,7 @@ func (s *Store) Load(ctx context.Context, workflowID string) (*workflow.Doc, err
 	if err := s.begin(ctx, workflowID); err != nil {
 		return nil, err
 	}
-	st, err := s.read(workflowID, false)
+	st, err := s.read(workflowID, false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +265,17 @@ func (st *stored) join(base *workflow.Doc) (*workflow.Doc, error) {
 	return j.Doc(), nil
 }
 
-func (s *Store) read(workflowID string, withKeys bool) (*stored, error) {
+// read reads the workflow's snapshot and log rows; withKeys also keeps the
+// rows' keys (for the trim). A row whose key held names is not read: its
+// key is kept (a snapshot trims it), its bytes are not.
+func (s *Store) read(workflowID string, withKeys bool, held []storage.RowKey) (*stored, error) {
+	var skip map[storage.RowKey]bool
+	if len(held) > 0 {
+		skip = make(map[storage.RowKey]bool, len(held))
+		for _, k := range held {
+			skip[k] = true
+		}
+	}
 	st := new(stored)
 	id := []byte(workflowID)
 	err := s.db.View(func(tx *bbolt.Tx) error {
@@ -281,13 +291,19 @@ func (s *Store) read(workflowID string, withKeys bool) (*stored, error) {
 			st.version = getU64(wf.Get(keyVersion))
 		}
 		if lb := wf.Bucket(bucketLog); lb != nil {
-			return lb.ForEach(func(k, v []byte) error {
-				st.log = append(st.log, append([]byte(nil), v...))
+			c := lb.Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
 				if withKeys {
 					st.keys = append(st.keys, append([]byte(nil), k...))
 				}
-				return nil
-			})
+				if skip != nil && len(k) == len(storage.RowKey{}) && skip[storage.RowKey(k)] {
+					continue
+				}
+				// v points into the mapped file: only a row that is
+				// joined is copied out (its pages read).
+				st.log = append(st.log, append([]byte(nil), v...))
+			}
+			return nil
 		}
 		return nil
 	})
@@ -379,13 +395,14 @@ func (s *Store) countTx(id int) {
 // in one read transaction, joins them into a copy of doc outside any
 // transaction, and writes the result in a write transaction that first
 // checks the version it read; another snapshot in between makes it read,
-// join and try again. The write deletes exactly the log rows it joined.
-func (s *Store) Snapshot(ctx context.Context, workflowID string, doc *workflow.Doc) (int64, error) {
+// join and try again. The write deletes exactly the log rows it joined and
+// those held names, which it read the keys of only.
+func (s *Store) Snapshot(ctx context.Context, workflowID string, doc *workflow.Doc, held ...storage.RowKey) (int64, error) {
 	if err := s.begin(ctx, workflowID); err != nil {
 		return 0, err
 	}
 	for {
-		st, err := s.read(workflowID, true)
+		st, err := s.read(workflowID, true, held)
 		if err != nil {
 			return 0, err
 		}

@@ -8,7 +8,8 @@
 // It checks the contract documented on storage.Store: unknown workflows load
 // empty, appends are joins (idempotent, order-independent, atomic per
 // batch), a write's batch row (storage.Merged) loads, trims and survives
-// re-sends like the operations it joins, deleted stays deleted, closed
+// re-sends like the operations it joins, rows a snapshot is told its
+// document holds are trimmed unread, deleted stays deleted, closed
 // stores refuse work, and concurrent use is safe; and the optional
 // interfaces every store of the repository implements (Catalog,
 // LockStore, CheckpointStore with its retention). RunCheckpointCrash
@@ -60,6 +61,7 @@ func RunWithOptions(t *testing.T, newStore func() storage.Store, opts Options) {
 	}
 	tests = append(tests, snapshotTests(opts)...)
 	tests = append(tests, batchRowTests(opts)...)
+	tests = append(tests, heldTests(opts)...)
 	tests = append(tests, keyTests()...)
 	tests = append(tests, checkpointTests()...)
 	for _, tc := range tests {
