@@ -871,6 +871,10 @@ func (rm *Room) runOperation(id Identity, conn string, op workflow.Op, author an
 			return
 		}
 		raw := delta.Encode()
+		if err := checkOperationDelta(len(raw)); err != nil {
+			done(nil, nil, err)
+			return
+		}
 		if err := rm.checkDocSize(len(raw)); err != nil {
 			done(nil, nil, err)
 			return

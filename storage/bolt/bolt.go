@@ -23,6 +23,9 @@
 //	deleted/<workflow id>           uint64 big-endian: deletion time, Unix ns (tombstone)
 //	locks/<workflow id>             workflow lock (storage.LockStore): 1 byte locked (0/1),
 //	                                then uint64 big-endian: time of the change, Unix ms
+//	checkpoints/<workflow id>/<id>  checkpoint (storage.CheckpointStore): id uint64
+//	                                big-endian from the bucket's sequence; value a
+//	                                storecodec checkpoint record (metadata, snapshot frame)
 //	workflows/<workflow id>/        one bucket per workflow; its presence means the
 //	                                workflow exists (storage.Catalog; Create makes it empty):
 //	    log/<sha-256 of delta>      the delta's bytes: one row per room write, the join
@@ -164,7 +167,7 @@ func Open(cfg Config) (*Store, error) {
 		} else if err := meta.Put(keyFormat, u64(layoutVersion)); err != nil {
 			return err
 		}
-		for _, name := range [][]byte{bucketDeleted, bucketWorkflows, bucketLocks} {
+		for _, name := range [][]byte{bucketDeleted, bucketWorkflows, bucketLocks, bucketCheckpoints} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -461,7 +464,8 @@ func (s *Store) Snapshot(ctx context.Context, workflowID string, doc *workflow.D
 }
 
 // Delete implements storage.Store: it writes the tombstone and drops the
-// workflow's bucket (snapshot and log) in one transaction.
+// workflow's bucket (snapshot and log) and its checkpoints in one
+// transaction.
 func (s *Store) Delete(ctx context.Context, workflowID string) error {
 	if err := s.begin(ctx, workflowID); err != nil {
 		return err
@@ -473,6 +477,9 @@ func (s *Store) Delete(ctx context.Context, workflowID string) error {
 			if err := del.Put(id, u64(uint64(time.Now().UnixNano()))); err != nil {
 				return err
 			}
+		}
+		if err := deleteCheckpoints(tx, id); err != nil {
+			return err
 		}
 		wfs := tx.Bucket(bucketWorkflows)
 		if wfs.Bucket(id) != nil {

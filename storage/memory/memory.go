@@ -29,6 +29,9 @@ type Store struct {
 	closed  bool                            // guarded by mu
 	keys    []storage.SecretKey             // guarded by mu; created on first ReceiptKeys
 	locks   map[string]storage.WorkflowLock // guarded by mu; workflow locks (locks.go)
+
+	checkpoints   map[string][]checkpoint // guarded by mu; oldest first (checkpoint.go)
+	checkpointSeq map[string]int64        // guarded by mu; last checkpoint id per workflow
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -124,6 +127,7 @@ func (s *Store) Delete(ctx context.Context, workflowID string) error {
 	}
 	delete(s.docs, workflowID)
 	delete(s.logs, workflowID)
+	delete(s.checkpoints, workflowID)
 	s.deleted[workflowID] = true
 	return nil
 }

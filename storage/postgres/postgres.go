@@ -408,13 +408,14 @@ func (s *Store) Delete(ctx context.Context, workflowID string) error {
 		b.Queue(insertTombstoneSQL, workflowID)
 		b.Queue(deleteLogSQL, workflowID)
 		b.Queue(deleteSnapshotSQL, workflowID)
+		b.Queue(deleteCheckpointSQL, workflowID)
 		return s.commit(ctx, b, func() (bool, error) { return true, nil })
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: delete: %w", err)
 	}
 	s.stats.Transactions.Add(1)
-	s.stats.Statements.Add(4)
+	s.stats.Statements.Add(5)
 	return nil
 }
 
