@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -301,6 +302,9 @@ func decodeBody(r *msgpackx.Reader, caps Caps) (*Doc, error) {
 	// range per replica (each has at least one; the table was read, so
 	// nrep is bounded by the input), the next ones double.
 	slab := make([]crdt.Range, 0, nrep)
+	// rangesAt[i] are the ranges of replica i of the table: every value's
+	// dot is checked against them without looking its replica up by id.
+	rangesAt := make([][]crdt.Range, nrep)
 	for i := 0; i < nctx && r.Err() == nil; i++ {
 		if r.ArrayHeader() != 2 {
 			return nil, errors.New("context entry is not [replica, ranges]")
@@ -345,6 +349,7 @@ func decodeBody(r *msgpackx.Reader, caps Caps) (*Doc, error) {
 		}
 		slab = slab[:len(slab)+len(rs)]
 		d.ctx.AddRanges(replica, rs)
+		rangesAt[i] = rs
 	}
 	ngroups := r.ArrayHeader()
 	// Every group holds at least one entry.
@@ -388,7 +393,7 @@ func decodeBody(r *msgpackx.Reader, caps Caps) (*Doc, error) {
 		if r.Err() != nil {
 			break
 		}
-		id, err := ld.groupID(idb)
+		id, err := ld.groupID(Kind(kind), idb)
 		if err != nil {
 			return nil, err
 		}
@@ -454,7 +459,7 @@ func decodeBody(r *msgpackx.Reader, caps Caps) (*Doc, error) {
 			if !crdt.ValidWall(wall) {
 				return nil, outOfDomain("wall time %d beyond ±%d", wall, int64(crdt.MaxWall))
 			}
-			if !d.ctx.Contains(dot) {
+			if !inRanges(rangesAt[ridx], dot.Counter) {
 				return nil, fmt.Errorf("dot %v is not in the context", dot)
 			}
 			var v Value
@@ -482,6 +487,16 @@ func decodeBody(r *msgpackx.Reader, caps Caps) (*Doc, error) {
 	}
 	ld.finish()
 	return d, nil
+}
+
+// inRanges reports whether c lies in one of rs, which are ascending and
+// disjoint.
+func inRanges(rs []crdt.Range, c uint64) bool {
+	if len(rs) == 1 { // a replica with no gap: most of a document's
+		return c >= rs[0].Lo && c <= rs[0].Hi
+	}
+	i, _ := slices.BinarySearchFunc(rs, c, func(r crdt.Range, c uint64) int { return cmp.Compare(r.Hi, c) })
+	return i < len(rs) && rs[i].Lo <= c
 }
 
 // maxInterned bounds the strings Decode interns: more than a document's
