@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"cmp"
+	"hash/maphash"
 	"math"
 	"slices"
 	"strings"
@@ -122,6 +123,7 @@ func (s stamp) compare(o stamp) int {
 // store. Fields live in slices rather than maps: a block has a dozen of them,
 // and a 10,000-block view would otherwise build 40,000 small maps.
 type blockAcc struct {
+	id     string
 	member bool
 	// addStamp is the winning add, when member: the paint order, and the
 	// incarnation whose values are the block's (incarnation.go).
@@ -132,7 +134,9 @@ type blockAcc struct {
 	subs       []subAcc
 	subflow    []namedValue
 	// derived
-	parent string // effective parent (tree.go), once walk is resolved
+	parent string     // effective parent (tree.go), once walk is resolved
+	view   *BlockView // the block's view, once rendered (members only)
+	n      int        // index in the view's list of members: its graph node
 	walk   walkState
 	pathAt int // index on the walk, while walk is onPath
 }
@@ -226,7 +230,9 @@ func (d *Doc) View() *View {
 	var slab []blockAcc // allocates accumulators in chunks
 	var fieldBuf, flowBuf []namedValue
 	var subBuf []subAcc
-	members := 0
+	// live lists the members' accumulators: the passes below walk it
+	// instead of iterating the map.
+	live := make([]*blockAcc, 0, d.store.kindGroups[KindBlock])
 	in := make(interner)
 	// newAcc makes the accumulator of group g's block, once per group: the
 	// walk below visits each id once, with all of its keys.
@@ -236,6 +242,7 @@ func (d *Doc) View() *View {
 		}
 		a := &slab[0]
 		slab = slab[1:]
+		a.id = g.id
 		blocks[g.id] = a
 		// A block's fields, sub-blocks and config keys are at most its
 		// keys, and all come in this group: they are carved from shared
@@ -246,15 +253,17 @@ func (d *Doc) View() *View {
 		a.subflow, flowBuf = carve(flowBuf, n)
 		if s := g.slots[0]; s.kind == KindBlock { // KindBlock sorts first
 			a.member, a.addStamp = true, stampOf(s.es[crdt.Winner(s.es)])
-			members++
+			a.n = len(live)
+			live = append(live, a)
 		}
 		return a
 	}
 	type edgeAcc struct {
-		edge  Edge
-		stamp stamp
+		edge     Edge
+		stamp    stamp
+		src, dst int // the ends' graph nodes, once the edge shows
 	}
-	var edges []edgeAcc
+	edges := make([]edgeAcc, 0, d.store.kindGroups[KindEdge])
 	variables := make(map[string]*VariableView)
 	varFields := make(map[string][]namedValue)
 
@@ -275,7 +284,7 @@ func (d *Doc) View() *View {
 			case KindEdge:
 				e := w.Value.Value.asEdge()
 				e.ID = g.id
-				edges = append(edges, edgeAcc{e, stampOf(w)})
+				edges = append(edges, edgeAcc{edge: e, stamp: stampOf(w)})
 			case KindVariable:
 				variables[g.id] = &VariableView{ID: g.id}
 			case KindVariableField:
@@ -293,6 +302,7 @@ func (d *Doc) View() *View {
 	})
 
 	t := viewTree{blocks: blocks}
+	members := len(live)
 	v := &View{
 		Blocks:    make(map[string]*BlockView, members),
 		Loops:     make(map[string]*LoopView),
@@ -303,33 +313,30 @@ func (d *Doc) View() *View {
 	// two allocations for the whole view instead of two per block.
 	bvs := make([]BlockView, members)
 	nsubs := 0
-	for _, a := range blocks {
-		if a.member {
-			nsubs += len(a.subs)
-		}
+	for _, a := range live {
+		nsubs += len(a.subs)
 	}
 	r := renderer{in: in, subs: make([]SubBlockView, nsubs)}
 	// Rule (orphans, tree.go): every live block shows, so a block moved into
 	// or added to a concurrently removed container is never hidden. A
 	// block's parent depends only on the stored links, never on another
 	// block's derived parent, so each can be rendered as soon as it is known.
-	for id, a := range blocks {
-		if a.member {
-			t.resolve(id, a)
-			b := &bvs[0]
-			bvs = bvs[1:]
-			r.render(b, id, a)
-			v.Blocks[id] = b
-		}
+	for i, a := range live {
+		t.resolve(a.id, a)
+		b := &bvs[i]
+		r.render(b, a.id, a)
+		a.view = b
+		v.Blocks[a.id] = b
 	}
-	v.Order = paintOrder(blocks, members)
-	resolveNames(v.Blocks, blocks)
-	v.renderSubflows(blocks)
+	v.Order = paintOrder(live)
+	resolveNames(live)
+	v.renderSubflows(live)
 
 	// Edges: visible ends, no self-loop, scope, no duplicate, no cycle.
 	candidates := edges[:0] // filtered in place: edges is not read again
 	for _, e := range edges {
-		if !edgeOutlivedByAnEnd(blocks, e.edge, e.stamp.ts) && edgeAllowed(v.Blocks, blocks, e.edge) {
+		if src, dst, ok := edgeShows(blocks, e.edge, e.stamp.ts); ok {
+			e.src, e.dst = src.n, dst.n
 			candidates = append(candidates, e)
 		}
 	}
@@ -341,18 +348,24 @@ func (d *Doc) View() *View {
 	})
 	// Rule (duplicates): of edges with the same ends and handles, the
 	// earliest added shows.
-	type endpoints struct{ s, sh, t, th string }
-	seen := make(map[endpoints]bool, len(candidates))
+	type endpoints struct {
+		s, t   int
+		sh, th string
+	}
+	seen := make(map[endpoints]struct{}, len(candidates))
 	ordered := make([]Edge, 0, len(candidates))
+	src := make([]int, 0, len(candidates))
+	dst := make([]int, 0, len(candidates))
 	for _, e := range candidates {
-		k := endpoints{e.edge.Source, e.edge.SourceHandle, e.edge.Target, e.edge.TargetHandle}
-		if seen[k] {
+		k := endpoints{e.src, e.dst, e.edge.SourceHandle, e.edge.TargetHandle}
+		if _, ok := seen[k]; ok {
 			continue
 		}
-		seen[k] = true
+		seen[k] = struct{}{}
 		ordered = append(ordered, e.edge)
+		src, dst = append(src, e.src), append(dst, e.dst)
 	}
-	v.Edges = breakCycles(ordered)
+	v.Edges = breakCycles(ordered, src, dst, members)
 	slices.SortFunc(v.Edges, func(a, b Edge) int { return cmp.Compare(a.ID, b.ID) })
 
 	for id, vv := range variables {
@@ -368,18 +381,17 @@ func (d *Doc) View() *View {
 // the children of each container right after it, each group by winning add
 // (hybrid time, then dot), then id. Each entry carries its stamp so that
 // sorting compares in place instead of looking blocks up.
-func paintOrder(blocks map[string]*blockAcc, members int) []string {
+func paintOrder(live []*blockAcc) []string {
 	type entry struct {
 		id, parent string
 		at         stamp
 	}
 	// One slice sorted by parent, then add, then id, holds every group
 	// contiguously, and children maps each parent to its group.
-	all := make([]entry, 0, members)
-	for id, a := range blocks {
-		if a.member {
-			all = append(all, entry{id, a.parent, a.addStamp})
-		}
+	members := len(live)
+	all := make([]entry, members)
+	for i, a := range live {
+		all[i] = entry{a.id, a.parent, a.addStamp}
 	}
 	slices.SortFunc(all, func(a, b entry) int {
 		if c := cmp.Compare(a.parent, b.parent); c != 0 {
@@ -540,46 +552,54 @@ func (r *renderer) render(b *BlockView, id string, a *blockAcc) {
 }
 
 // resolveNames applies the rule for concurrent names (resolveNameList) to
-// the visible blocks.
-func resolveNames(views map[string]*BlockView, blocks map[string]*blockAcc) {
+// the visible blocks, whose views are rendered.
+func resolveNames(live []*blockAcc) {
 	// Suffixes appear only where two blocks share a normalized name; without
 	// such a pair every block shows its own name and the sort is skipped.
-	seen := make(map[string]struct{}, len(views))
+	// The pairs are looked for by a hash of each normalized name, built in
+	// one buffer: a collision only costs the sort, which decides exactly.
+	seen := make(map[uint64]struct{}, len(live))
+	seed := maphash.MakeSeed()
+	var buf []byte
 	shared := false
-	for _, bv := range views {
-		n := NormalizeName(bv.Name)
-		if n == "" {
+	for _, a := range live {
+		buf = appendNormalName(buf[:0], a.view.Name)
+		if len(buf) == 0 {
 			continue
 		}
-		if _, ok := seen[n]; ok {
+		h := maphash.Bytes(seed, buf)
+		if _, ok := seen[h]; ok {
 			shared = true
 			break
 		}
-		seen[n] = struct{}{}
+		seen[h] = struct{}{}
 	}
 	if !shared {
 		return
 	}
-	es := make([]nameEntry, 0, len(views))
-	for id, bv := range views {
-		es = append(es, nameEntry{id: id, name: bv.Name, at: blocks[id].nameStamp})
+	es := make([]nameEntry, 0, len(live))
+	byID := make(map[string]*BlockView, len(live))
+	for _, a := range live {
+		es = append(es, nameEntry{id: a.id, name: a.view.Name, at: a.nameStamp})
+		byID[a.id] = a.view
 	}
 	resolveNameList(es)
 	for _, e := range es {
-		views[e.id].Name = e.name
+		byID[e.id].Name = e.name
 	}
 }
 
 // renderSubflows builds loops and parallels for visible containers and
 // mirrors their config into the block's data, as the reference does.
-func (v *View) renderSubflows(blocks map[string]*blockAcc) {
+func (v *View) renderSubflows(live []*blockAcc) {
 	children := make(map[string][]string)
-	for id := range v.Blocks {
-		if p := blocks[id].parent; p != "" {
-			children[p] = append(children[p], id)
+	for _, a := range live {
+		if a.parent != "" {
+			children[a.parent] = append(children[a.parent], a.id)
 		}
 	}
-	for id, bv := range v.Blocks {
+	for _, a := range live {
+		id, bv := a.id, a.view
 		if !IsContainer(bv.Type) {
 			continue
 		}
@@ -588,7 +608,7 @@ func (v *View) renderSubflows(blocks map[string]*blockAcc) {
 		if nodes == nil {
 			nodes = []string{}
 		}
-		cfg := blocks[id].subflow
+		cfg := a.subflow
 		num := func(key string, def float64) float64 {
 			if f, ok := lookup(cfg, key).asFloat(); ok && !math.IsInf(f, 0) {
 				return f
@@ -651,43 +671,36 @@ func (v *View) renderSubflows(blocks map[string]*blockAcc) {
 	}
 }
 
-// edgeAllowed applies the per-edge rules. Rule (removed ends): an edge shows
-// only while both ends are visible, so an edge added to a block another
-// replica deleted disappears with it. Rule (scope): an edge joins two blocks
-// with the same parent, or a container and its direct child; concurrent
-// reparenting can break this, and such an edge is hidden until it holds again.
-func edgeAllowed(views map[string]*BlockView, blocks map[string]*blockAcc, e Edge) bool {
+// edgeShows applies the per-edge rules and returns the accumulators of the
+// edge's ends when it passes them. Rule (removed ends): an edge shows only
+// while both ends are visible, so an edge added to a block another replica
+// deleted disappears with it, and an edge added before an end's winning add
+// belongs to an earlier incarnation of that block (edgePredatesAnEnd).
+// Rule (scope): an edge joins two blocks with the same parent, or a
+// container and its direct child; concurrent reparenting can break this,
+// and such an edge is hidden until it holds again.
+func edgeShows(blocks map[string]*blockAcc, e Edge, added crdt.Timestamp) (src, dst *blockAcc, ok bool) {
 	if e.Source == e.Target {
-		return false
+		return nil, nil, false
 	}
-	if views[e.Source] == nil || views[e.Target] == nil {
-		return false
+	src, dst = blocks[e.Source], blocks[e.Target]
+	if src == nil || dst == nil || !src.member || !dst.member ||
+		added.Compare(src.addStamp.ts) < 0 || added.Compare(dst.addStamp.ts) < 0 {
+		return nil, nil, false
 	}
-	ps, pt := blocks[e.Source].parent, blocks[e.Target].parent
-	return ps == pt || ps == e.Target || pt == e.Source
+	ps, pt := src.parent, dst.parent
+	return src, dst, ps == pt || ps == e.Target || pt == e.Source
 }
 
 // breakCycles drops, from edges sorted oldest first, every edge that closes a
 // cycle with older ones. Rule (cycles): concurrent edge adds can close a cycle
 // that neither replica saw; each cycle is broken at its newest edge (greatest
 // hybrid time, then id). Only edges inside a strongly connected component can
-// lie on a cycle, so the common acyclic case costs one linear pass.
-func breakCycles(edges []Edge) []Edge {
-	index := make(map[string]int)
-	node := func(id string) int {
-		i, ok := index[id]
-		if !ok {
-			i = len(index)
-			index[id] = i
-		}
-		return i
-	}
-	src := make([]int, len(edges))
-	dst := make([]int, len(edges))
-	for i, e := range edges {
-		src[i], dst[i] = node(e.Source), node(e.Target)
-	}
-	comp := sccs(len(index), src, dst)
+// lie on a cycle, so the common acyclic case costs one linear pass. Edge i
+// goes from node src[i] to node dst[i] of n; which edges are dropped does
+// not depend on how the nodes are numbered.
+func breakCycles(edges []Edge, src, dst []int, n int) []Edge {
+	comp := sccs(n, src, dst)
 	// Count edges inside each component; components of one node have none
 	// (self-loops were dropped earlier).
 	inside := make([]bool, len(edges))
