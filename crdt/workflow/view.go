@@ -259,7 +259,8 @@ func (d *Doc) View() *View {
 		return a
 	}
 	type edgeAcc struct {
-		edge     Edge
+		edge     Edge // ID only, until the edge passes edgeShows
+		raw      Value
 		stamp    stamp
 		src, dst int // the ends' graph nodes, once the edge shows
 	}
@@ -282,9 +283,9 @@ func (d *Doc) View() *View {
 					a.add(Key{s.kind, g.id, s.sub}, w, in)
 				}
 			case KindEdge:
-				e := w.Value.Value.asEdge()
-				e.ID = g.id
-				edges = append(edges, edgeAcc{edge: e, stamp: stampOf(w)})
+				// Read once the blocks are known: an edge that shows gets its
+				// ends' id strings, and one that does not costs no copy.
+				edges = append(edges, edgeAcc{edge: Edge{ID: g.id}, raw: w.Value.Value, stamp: stampOf(w)})
 			case KindVariable:
 				variables[g.id] = &VariableView{ID: g.id}
 			case KindVariableField:
@@ -335,7 +336,8 @@ func (d *Doc) View() *View {
 	// Edges: visible ends, no self-loop, scope, no duplicate, no cycle.
 	candidates := edges[:0] // filtered in place: edges is not read again
 	for _, e := range edges {
-		if src, dst, ok := edgeShows(blocks, e.edge, e.stamp.ts); ok {
+		if src, dst, ok := edgeShows(blocks, e.raw, e.stamp.ts); ok {
+			e.edge = r.edge(e.edge.ID, e.raw, src, dst)
 			e.src, e.dst = src.n, dst.n
 			candidates = append(candidates, e)
 		}
@@ -441,8 +443,13 @@ type renderer struct {
 // types that thousands of blocks and sub-blocks repeat are not copied each.
 type interner map[string]string
 
-func (in interner) of(v Value) string {
-	b := v.stringBytes()
+func (in interner) of(v Value) string { return in.ofBytes(v.stringBytes()) }
+
+// ofBytes returns the shared string of b.
+func (in interner) ofBytes(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
 	if s, ok := in[string(b)]; ok { // no allocation for the lookup
 		return s
 	}
@@ -549,6 +556,14 @@ func (r *renderer) render(b *BlockView, id string, a *blockAcc) {
 		subs[i] = SubBlockView{ID: sa.id, Type: t, Value: sa.value}
 		b.SubBlocks[sa.id] = &subs[i]
 	}
+}
+
+// edge returns the view of edge id, encoded as raw, between the blocks of
+// src and dst: the ends' ids are theirs, and handles and types are
+// interned, so an edge costs no string of its own.
+func (r *renderer) edge(id string, raw Value, src, dst *blockAcc) Edge {
+	_, sh, _, th, ty, _ := raw.edgeBytes()
+	return Edge{ID: id, Source: src.id, SourceHandle: r.in.ofBytes(sh), Target: dst.id, TargetHandle: r.in.ofBytes(th), Type: r.in.ofBytes(ty)}
 }
 
 // resolveNames applies the rule for concurrent names (resolveNameList) to
@@ -671,25 +686,27 @@ func (v *View) renderSubflows(live []*blockAcc) {
 	}
 }
 
-// edgeShows applies the per-edge rules and returns the accumulators of the
-// edge's ends when it passes them. Rule (removed ends): an edge shows only
-// while both ends are visible, so an edge added to a block another replica
-// deleted disappears with it, and an edge added before an end's winning add
-// belongs to an earlier incarnation of that block (edgePredatesAnEnd).
-// Rule (scope): an edge joins two blocks with the same parent, or a
-// container and its direct child; concurrent reparenting can break this,
-// and such an edge is hidden until it holds again.
-func edgeShows(blocks map[string]*blockAcc, e Edge, added crdt.Timestamp) (src, dst *blockAcc, ok bool) {
-	if e.Source == e.Target {
+// edgeShows applies the per-edge rules to the edge encoded as raw, added
+// at added, and returns the accumulators of its ends when it passes them.
+// Rule (removed ends): an edge shows only while both ends are visible, so
+// an edge added to a block another replica deleted disappears with it, and
+// an edge added before an end's winning add belongs to an earlier
+// incarnation of that block (edgePredatesAnEnd). Rule (scope): an edge
+// joins two blocks with the same parent, or a container and its direct
+// child; concurrent reparenting can break this, and such an edge is hidden
+// until it holds again.
+func edgeShows(blocks map[string]*blockAcc, raw Value, added crdt.Timestamp) (src, dst *blockAcc, ok bool) {
+	s, _, t, _, _, ok := raw.edgeBytes()
+	if !ok || string(s) == string(t) {
 		return nil, nil, false
 	}
-	src, dst = blocks[e.Source], blocks[e.Target]
+	src, dst = blocks[string(s)], blocks[string(t)]
 	if src == nil || dst == nil || !src.member || !dst.member ||
 		added.Compare(src.addStamp.ts) < 0 || added.Compare(dst.addStamp.ts) < 0 {
 		return nil, nil, false
 	}
 	ps, pt := src.parent, dst.parent
-	return src, dst, ps == pt || ps == e.Target || pt == e.Source
+	return src, dst, ps == pt || ps == dst.id || pt == src.id
 }
 
 // breakCycles drops, from edges sorted oldest first, every edge that closes a
