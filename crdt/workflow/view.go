@@ -183,7 +183,7 @@ func (a *blockAcc) stale(w crdt.Dotted[Cell]) bool {
 }
 
 // add records the winning entry w of one of the block's keys.
-func (a *blockAcc) add(k Key, w crdt.Dotted[Cell], in interner) {
+func (a *blockAcc) add(k Key, w crdt.Dotted[Cell], in *interner) {
 	switch k.Kind {
 	case KindBlockField:
 		if a.fields == nil {
@@ -233,7 +233,7 @@ func (d *Doc) View() *View {
 	// live lists the members' accumulators: the passes below walk it
 	// instead of iterating the map.
 	live := make([]*blockAcc, 0, d.store.kindGroups[KindBlock])
-	in := make(interner)
+	in := &interner{m: make(map[string]string)}
 	// newAcc makes the accumulator of group g's block, once per group: the
 	// walk below visits each id once, with all of its keys.
 	newAcc := func(g *group) *blockAcc {
@@ -381,53 +381,63 @@ func (d *Doc) View() *View {
 
 // paintOrder lists the visible blocks depth first: top-level blocks, and
 // the children of each container right after it, each group by winning add
-// (hybrid time, then dot), then id. Each entry carries its stamp so that
-// sorting compares in place instead of looking blocks up.
+// (hybrid time, then dot), then id. The blocks are grouped by effective
+// parent first, and each group is sorted by a small key that holds the add's
+// hybrid time: the full comparison runs only on ties. live's views are
+// rendered (only a container can be a parent).
 func paintOrder(live []*blockAcc) []string {
 	type entry struct {
-		id, parent string
-		at         stamp
+		wall    int64
+		logical uint32
+		i       int32 // in live
 	}
-	// One slice sorted by parent, then add, then id, holds every group
-	// contiguously, and children maps each parent to its group.
-	members := len(live)
-	all := make([]entry, members)
+	top := make([]entry, 0, len(live))
+	var kids map[string][]entry
 	for i, a := range live {
-		all[i] = entry{a.id, a.parent, a.addStamp}
+		e := entry{a.addStamp.ts.Wall, a.addStamp.ts.Logical, int32(i)}
+		if a.parent == "" {
+			top = append(top, e)
+			continue
+		}
+		if kids == nil {
+			kids = make(map[string][]entry)
+		}
+		kids[a.parent] = append(kids[a.parent], e)
 	}
-	slices.SortFunc(all, func(a, b entry) int {
-		if c := cmp.Compare(a.parent, b.parent); c != 0 {
+	byAdd := func(x, y entry) int {
+		if c := cmp.Compare(x.wall, y.wall); c != 0 {
 			return c
 		}
-		if c := a.at.compare(b.at); c != 0 {
+		if c := cmp.Compare(x.logical, y.logical); c != 0 {
+			return c
+		}
+		a, b := live[x.i], live[y.i]
+		if c := a.addStamp.compare(b.addStamp); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.id, b.id)
-	})
-	children := make(map[string][]entry)
-	for i := 0; i < len(all); {
-		j := i + 1
-		for j < len(all) && all[j].parent == all[i].parent {
-			j++
-		}
-		children[all[i].parent] = all[i:j:j]
-		i = j
 	}
-	order := make([]string, 0, members)
+	slices.SortFunc(top, byAdd)
+	for _, group := range kids {
+		slices.SortFunc(group, byAdd)
+	}
+	order := make([]string, 0, len(live))
 	// Iterative, so nesting of any depth cannot overflow the stack: the
 	// stack holds what is left of each open group.
-	stack := [][]entry{children[""]}
+	stack := [][]entry{top}
 	for len(stack) > 0 {
-		top := &stack[len(stack)-1]
-		if len(*top) == 0 {
+		at := &stack[len(stack)-1]
+		if len(*at) == 0 {
 			stack = stack[:len(stack)-1]
 			continue
 		}
-		id := (*top)[0].id
-		*top = (*top)[1:]
-		order = append(order, id)
-		if kids := children[id]; len(kids) > 0 {
-			stack = append(stack, kids)
+		a := live[(*at)[0].i]
+		*at = (*at)[1:]
+		order = append(order, a.id)
+		if kids != nil && IsContainer(a.view.Type) {
+			if group := kids[a.id]; len(group) > 0 {
+				stack = append(stack, group)
+			}
 		}
 	}
 	return order
@@ -435,26 +445,39 @@ func paintOrder(live []*blockAcc) []string {
 
 // renderer holds what rendering the blocks of one view shares.
 type renderer struct {
-	in   interner
+	in   *interner
 	subs []SubBlockView // slab, len = the sub-blocks not yet rendered
 }
 
 // interner returns one shared string per distinct string value, so the
 // types that thousands of blocks and sub-blocks repeat are not copied each.
-type interner map[string]string
+// The few strings it returned last are compared before the map is hashed:
+// a view asks for the same handful of types over and over.
+type interner struct {
+	m      map[string]string
+	recent [8]string
+	next   int
+}
 
-func (in interner) of(v Value) string { return in.ofBytes(v.stringBytes()) }
+func (in *interner) of(v Value) string { return in.ofBytes(v.stringBytes()) }
 
 // ofBytes returns the shared string of b.
-func (in interner) ofBytes(b []byte) string {
+func (in *interner) ofBytes(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
-	if s, ok := in[string(b)]; ok { // no allocation for the lookup
-		return s
+	for _, s := range in.recent {
+		if s == string(b) {
+			return s
+		}
 	}
-	s := string(b)
-	in[s] = s
+	s, ok := in.m[string(b)] // no allocation for the lookup
+	if !ok {
+		s = string(b)
+		in.m[s] = s
+	}
+	in.recent[in.next] = s
+	in.next = (in.next + 1) % len(in.recent)
 	return s
 }
 
