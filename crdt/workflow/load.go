@@ -220,6 +220,8 @@ func (l *loader) finish() {
 // its own copy of the input, which nothing writes after it is made and
 // which the decoded values alias already, so ids and values share it: a
 // document of 20,000 ids costs no allocation per id. b must be such bytes.
+// The copy lives as long as one of its ids does (before, as long as one
+// of its values did): for a loaded document, about as long.
 func aliasString(b []byte) string {
 	if len(b) == 0 {
 		return ""
