@@ -357,23 +357,16 @@ func decodeBody(r *msgpackx.Reader, caps Caps) (*Doc, error) {
 		return nil, overCap(ErrTooManyValues, caps.MaxValues)
 	}
 	values, nodesLeft := 0, caps.MaxValueNodes
-	// Field names repeat across blocks: decode each distinct string once.
-	// Only the first maxInterned are kept: past them a delta is made of
-	// distinct strings (a key each), which interning would only cost a map
-	// insert. (Ids repeat across kinds: the store's groups intern them.)
-	interned := make(map[string]string, min(ngroups, maxInterned))
-	intern := func(b []byte) (string, error) {
-		if s, ok := interned[string(b)]; ok {
-			return s, nil
-		}
+	// Subs (field names, sub-block ids) alias the decoder's copy of the
+	// input, as ids and values do (aliasString): no allocation and no map
+	// per distinct string. Most are not even validated again: groups of one
+	// kind list mostly the same subs in the same order, compared below
+	// with the previous group's.
+	subString := func(b []byte) (string, error) {
 		if !utf8.Valid(b) {
 			return "", outOfDomain("string %q is not valid UTF-8", b)
 		}
-		s := string(b)
-		if len(interned) < maxInterned {
-			interned[s] = s
-		}
-		return s, nil
+		return aliasString(b), nil
 	}
 	ld := newLoader(&d.store, &d.ctx, replicas, min(r.Remaining()/48, caps.MaxValues), ngroups) // a typical entry takes ~50 bytes; maps grow if needed
 	var prevKind uint64
@@ -427,7 +420,7 @@ func decodeBody(r *msgpackx.Reader, caps Caps) (*Doc, error) {
 				// same order (a block's fields): compared, not hashed.
 				sub = subsAt[j]
 			default:
-				if sub, err = intern(sb); err != nil {
+				if sub, err = subString(sb); err != nil {
 					return nil, err
 				}
 				if j < len(subsAt) {
@@ -498,10 +491,6 @@ func inRanges(rs []crdt.Range, c uint64) bool {
 	i, _ := slices.BinarySearchFunc(rs, c, func(r crdt.Range, c uint64) int { return cmp.Compare(r.Hi, c) })
 	return i < len(rs) && rs[i].Lo <= c
 }
-
-// maxInterned bounds the strings Decode interns: more than a document's
-// distinct ids and field names usually are.
-const maxInterned = 1 << 14
 
 // isMembership reports whether k is a set's membership, whose entries have
 // no sub.

@@ -147,7 +147,14 @@ func (l *loader) group(kind Kind, id string, n int) {
 		g, l.groups = &l.groups[0], l.groups[1:]
 		g.id = id
 		l.m.groups[id] = g
-		l.fresh = append(l.fresh, g)
+		if o := &l.m.order; len(l.fresh) == 0 && (len(o.sorted) == 0 || o.sorted[len(o.sorted)-1].id < id) {
+			// Past every sorted id (all of the first kind's, and a small
+			// delta's): appended in place, where the cursor may still meet
+			// it, which is right, as it sorts after the ids it has passed.
+			o.sorted = append(o.sorted, g)
+		} else {
+			l.fresh = append(l.fresh, g)
+		}
 	}
 	if need := len(g.slots) + n; cap(g.slots) < need {
 		if len(l.ptrs) < need {

@@ -36,3 +36,26 @@ func TestViewAllocsPerBlock(t *testing.T) {
 		t.Errorf("a view of %d blocks made %.0f allocations, want at most %.0f", n, allocs, limit)
 	}
 }
+
+// TestSmallDeltaDecodeAllocs: decoding a client's one-value delta (the
+// room's work for every edit, and a cold load's for every log row) costs a
+// fixed set of allocations: no map or string per distinct field name, no
+// list for the group order beyond the store's own.
+func TestSmallDeltaDecodeAllocs(t *testing.T) {
+	base, ids := buildDoc(t, 100)
+	clock := newBenchClock("client")
+	delta, err := base.Clone().Apply(clock.now(), UpdateSubBlock{BlockID: ids[3], SubBlockID: "systemPrompt", Value: "Summarize the ticket."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := delta.Encode()
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := Decode(enc, DeltaLimits); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("decoding a %d-byte delta: %.0f allocations", len(enc), allocs)
+	if allocs > 22 {
+		t.Errorf("decoding a %d-byte delta made %.0f allocations, want at most 22", len(enc), allocs)
+	}
+}
