@@ -307,8 +307,8 @@ type childrenStore struct {
 	counts []int
 }
 
-func (s *childrenStore) Snapshot(ctx context.Context, id string, doc *workflow.Doc) (int64, error) {
-	v, err := s.snapshotOnlyStore.Snapshot(ctx, id, doc)
+func (s *childrenStore) Snapshot(ctx context.Context, id string, doc *workflow.Doc, held ...storage.RowKey) (int64, error) {
+	v, err := s.snapshotOnlyStore.Snapshot(ctx, id, doc, held...)
 	if err != nil {
 		return v, err
 	}

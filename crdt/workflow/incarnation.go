@@ -54,6 +54,11 @@ func current(r rawReader, k Key) (crdt.Dotted[Cell], bool) {
 	if !ok {
 		return w, false
 	}
+	return currentEntry(r, k, w)
+}
+
+// currentEntry is current for a caller that holds k's raw winner w.
+func currentEntry(r rawReader, k Key, w crdt.Dotted[Cell]) (crdt.Dotted[Cell], bool) {
 	if owner, dependent := ownerKey(k); dependent {
 		if inc, live := r.rawWinner(owner); live && predates(w, stampOfEntry(inc)) {
 			return crdt.Dotted[Cell]{}, false
@@ -74,17 +79,6 @@ func edgePredatesAnEnd(r rawReader, w crdt.Dotted[Cell]) bool {
 	e := w.Value.Value.asEdge()
 	for _, end := range [2]string{e.Source, e.Target} {
 		if inc, ok := r.rawWinner(blockKey(end)); ok && predates(w, stampOfEntry(inc)) {
-			return true
-		}
-	}
-	return false
-}
-
-// edgeOutlivedByAnEnd is edgePredatesAnEnd for the view, which has each
-// block's incarnation in its accumulator.
-func edgeOutlivedByAnEnd(blocks map[string]*blockAcc, e Edge, added crdt.Timestamp) bool {
-	for _, end := range [2]string{e.Source, e.Target} {
-		if a := blocks[end]; a != nil && a.member && added.Compare(a.addStamp.ts) < 0 {
 			return true
 		}
 	}

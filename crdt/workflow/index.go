@@ -36,8 +36,16 @@ type docIndex struct {
 	ends    map[string][]string // edge → the ends its values name
 	edgesAt map[string]map[string]struct{}
 
-	dots    map[crdt.ReplicaID]*counters
+	dots map[crdt.ReplicaID]*counters
+	// removed holds the dots of d's context that d no longer holds, but
+	// for those in pending, which merges append to (in no order) and
+	// flushRemoved folds in: inserting one dot into the middle of a
+	// replica's ranges moves every range after it, a cost that would grow
+	// with the edit history on every edit. Read it through removedDots.
 	removed crdt.Context
+	pending []crdt.Dot
+	foldAt  int          // pending dots that trigger a fold: see flushRemoved
+	scratch []crdt.Range // flushRemoved's, kept to spare an allocation per fold
 
 	// Scratch for merge, kept to spare the allocations on every edit.
 	log joinLog
@@ -102,6 +110,8 @@ func buildIndex(d *Doc) *docIndex {
 		x.dots[r] = countersOf(cs)
 	}
 	x.removed = *d.ctx.Missing(&held)
+	x.foldAt = max(pendingMin, x.removed.NumRanges()/8)
+	x.pending = make([]crdt.Dot, 0, x.foldAt)
 	return x
 }
 
@@ -135,28 +145,13 @@ func (x *docIndex) merge(d, delta *Doc) int {
 	for _, dot := range lg.added {
 		x.addDot(dot)
 	}
-	// The gone dots come per replica in ascending order (the join walks a
-	// context): gathered apart they append, and one Merge costs the two
-	// sides' ranges. Added one by one to x.removed, each could land between
-	// two of its ranges and move its tail: an interleaved context of 32,768
-	// ranges then cost a second at 50,000 blocks. A few are added directly,
-	// sparing an edit the allocations of a context of its own.
-	var gone crdt.Context
-	few := len(lg.gone) <= goneDirect
 	for _, dot := range lg.gone {
-		if few {
-			x.removed.Add(dot)
-		} else {
-			gone.Add(dot)
-		}
+		x.pending = append(x.pending, dot)
 		if c := x.dots[dot.Replica]; c != nil {
 			if c.gone(dot.Counter, d, dot.Replica); c.empty() {
 				delete(x.dots, dot.Replica)
 			}
 		}
-	}
-	if !few {
-		x.removed.Merge(&gone)
 	}
 	if wide {
 		// Every dot of the context but the delta's own values is not held
@@ -165,12 +160,11 @@ func (x *docIndex) merge(d, delta *Doc) int {
 		x.removed.Merge(delta.ctx.Missing(own))
 	}
 	lg.reset()
+	if len(x.pending) >= x.foldAt {
+		x.flushRemoved()
+	}
 	return n
 }
-
-// goneDirect is how many gone dots a merge adds to the removed set one by
-// one: each insertion may move the set's tail, so only a bounded number.
-const goneDirect = 16
 
 // heldWithin returns the dots of ctx that d holds, looked up in the
 // held-counter lists: it costs ctx's ranges and the counters listed in
@@ -207,6 +201,48 @@ func dotsOf(m *Store) *crdt.Context {
 		out.Add(d)
 	}
 	return out
+}
+
+// pendingMin is the fewest pending removed dots folded in at once: below
+// it a fold costs more than the searches it saves.
+const pendingMin = 256
+
+// flushRemoved folds the pending dots into removed: sorted, they make a
+// context in one pass, and one linear merge adds it. Folding once the
+// pending dots are an eighth of removed's ranges costs O(1) amortized per
+// dot on top of the sort.
+func (x *docIndex) flushRemoved() {
+	if len(x.pending) == 0 {
+		return
+	}
+	slices.SortFunc(x.pending, compareDots)
+	for ps := x.pending; len(ps) > 0; {
+		r := ps[0].Replica
+		rs := x.scratch[:0]
+		for len(ps) > 0 && ps[0].Replica == r {
+			c := ps[0].Counter
+			ps = ps[1:]
+			if n := len(rs); n > 0 && rs[n-1].Hi+1 >= c { // sorted: c ≥ Hi
+				rs[n-1].Hi = c
+				continue
+			}
+			rs = append(rs, crdt.Range{Lo: c, Hi: c})
+		}
+		x.scratch = rs
+		if len(x.removed.Ranges(r)) == 0 {
+			rs = slices.Clone(rs) // AddRanges keeps a new replica's slice
+		}
+		x.removed.AddRanges(r, rs)
+	}
+	clear(x.pending) // drop the replica ids until the next fold
+	x.pending = x.pending[:0]
+	x.foldAt = max(pendingMin, x.removed.NumRanges()/8)
+}
+
+// removedDots returns the dots of d's context that d no longer holds.
+func (x *docIndex) removedDots() *crdt.Context {
+	x.flushRemoved()
+	return &x.removed
 }
 
 func (x *docIndex) addDot(dot crdt.Dot) {
@@ -349,7 +385,7 @@ func (x *docIndex) since(d *Doc, have *crdt.Context) *Doc {
 			}
 		}
 	}
-	missing.Merge(&x.removed)
+	missing.Merge(x.removedDots())
 	out.ctx = *missing
 	return out
 }

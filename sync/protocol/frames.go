@@ -173,7 +173,7 @@ type EventKind string
 const (
 	EventWorkflowDeleted  EventKind = "workflow-deleted"  // the room is closed; leave and stop editing
 	EventWorkflowUpdated  EventKind = "workflow-updated"  // changed outside the editor (copilot, fork): deltas follow
-	EventWorkflowReverted EventKind = "workflow-reverted" // reverted to the deployed state: deltas follow
+	EventWorkflowReverted EventKind = "workflow-reverted" // reverted to an earlier state (deployed, or a restored checkpoint): deltas follow
 	EventWorkflowDeployed EventKind = "workflow-deployed" // informational
 	EventAccessRevoked    EventKind = "access-revoked"    // this session was removed from the room
 )
@@ -268,6 +268,17 @@ type Delta struct {
 	OpID       string
 	Delta      []byte
 }
+
+// The Operation that undoes (UndoOperation) or redoes (RedoOperation) the
+// newest step of the operations this session sent: target UndoTarget, an
+// empty payload. The server keeps the session's undo stacks (docs/ARCHITECTURE.md,
+// "Undo and redo") and writes the inverse as a new edit; nothing to undo is
+// refused with NO_EFFECT.
+const (
+	UndoOperation = "undo"
+	RedoOperation = "redo"
+	UndoTarget    = "workflow"
+)
 
 // Operation is the thin-client form of an edit: the server runs the named
 // operation against its document and relays the resulting delta. Payload is

@@ -81,7 +81,7 @@ var (
 	operationBody = newRecord[Operation]("Operation", "", ruleNone,
 		req("wf", "WorkflowID", tID, "workflow id"),
 		req("op", "OpID", tID, "client's op id for the acks"),
-		req("name", "Name", tID, "operation name as in the reference protocol, e.g. `batch-add-blocks`, `update-name`"),
+		req("name", "Name", tID, "operation name as in the reference protocol, e.g. `batch-add-blocks`, `update-name`; or `undo` / `redo` (target `workflow`, payload `{}`): undo or redo the newest of the operations this session sent (each operation is one step), written by the server as a new edit that leaves values others wrote since alone; `NO_EFFECT` when there is nothing to undo or redo. The stacks live as long as the session's membership of the workflow"),
 		req("target", "Target", tID, "`block`, `blocks`, `edge`, `edges`, `subflow`, `subblock`, `variable`, `workflow`"),
 		req("payload", "Payload", tPayload, "the operation's JSON-shaped argument object (string keys, no duplicates; values nil, bool, numbers, str, bin, arrays, maps). Encoded canonically (§7.6) by this implementation."),
 	)
@@ -169,7 +169,7 @@ var (
 	)
 	eventBody = newRecord[Event]("Event", "", ruleNone,
 		req("wf", "WorkflowID", tID, "workflow id"),
-		req("kind", "Kind", tID, "`workflow-deleted` (room closed: stop editing, drop the outbox for it), `workflow-updated` (changed outside the editor; the change arrives as RemoteDelta: the room re-reads the store when it sends this), `workflow-reverted` (reverted to the deployed state; deltas follow, as for `workflow-updated`), `workflow-deployed` (informational), `access-revoked` (this session was removed from the room). **Ignore unknown kinds.**"),
+		req("kind", "Kind", tID, "`workflow-deleted` (room closed: stop editing, drop the outbox for it), `workflow-updated` (changed outside the editor; the change arrives as RemoteDelta: the room re-reads the store when it sends this), `workflow-reverted` (reverted to an earlier state: the deployed one, or a checkpoint the admin API restored, the message naming it; deltas follow, as for `workflow-updated`), `workflow-deployed` (informational), `access-revoked` (this session was removed from the room). **Ignore unknown kinds.**"),
 		opt("msg", "Message", tText(MaxTextBytes), "human-readable message"),
 		req("ts", "TimestampMs", tInt, "Unix ms"),
 	)

@@ -288,7 +288,13 @@ export interface Operation {
   workflowId: string;
   /** `op`: client's op id for the acks */
   opId: string;
-  /** `name`: operation name as in the reference protocol, e.g. `batch-add-blocks`, `update-name` */
+  /**
+   * `name`: operation name as in the reference protocol, e.g. `batch-add-blocks`, `update-name`; or
+   * `undo` / `redo` (target `workflow`, payload `{}`): undo or redo the newest of the operations
+   * this session sent (each operation is one step), written by the server as a new edit that leaves
+   * values others wrote since alone; `NO_EFFECT` when there is nothing to undo or redo. The stacks
+   * live as long as the session's membership of the workflow
+   */
   name: string;
   /** `target`: `block`, `blocks`, `edge`, `edges`, `subflow`, `subblock`, `variable`, `workflow` */
   target: string;
@@ -485,9 +491,10 @@ export interface Event {
   /**
    * `kind`: `workflow-deleted` (room closed: stop editing, drop the outbox for it),
    * `workflow-updated` (changed outside the editor; the change arrives as RemoteDelta: the room
-   * re-reads the store when it sends this), `workflow-reverted` (reverted to the deployed state;
-   * deltas follow, as for `workflow-updated`), `workflow-deployed` (informational),
-   * `access-revoked` (this session was removed from the room). **Ignore unknown kinds.**
+   * re-reads the store when it sends this), `workflow-reverted` (reverted to an earlier state: the
+   * deployed one, or a checkpoint the admin API restored, the message naming it; deltas follow, as
+   * for `workflow-updated`), `workflow-deployed` (informational), `access-revoked` (this session
+   * was removed from the room). **Ignore unknown kinds.**
    */
   kind: string;
   /** `msg`: human-readable message */
