@@ -65,7 +65,7 @@ func (b *builder) writeSubBlock(u SubBlockUpdate) error {
 		if err != nil {
 			return errorf(ErrInvalid, "expected value of %s.%s: %v", u.BlockID, u.SubBlockID, err)
 		}
-		if !sameCellValue(b.get(k), want) {
+		if !sameCellValue(b.readValue(k), want) {
 			return errorf(ErrPrecondition, "sub-block %s.%s changed", u.BlockID, u.SubBlockID)
 		}
 	}

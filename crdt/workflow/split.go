@@ -227,7 +227,7 @@ func (c *chunk) encode() []byte {
 			size += 32 + len(k.key.Sub) + len(e.Value.Value)
 		}
 	}
-	b, replicaIndex := appendHead(make([]byte, 0, size), &c.ctx)
+	b, replicaIndex := appendHead(make([]byte, 0, size), &c.ctx, 3)
 	groups := 0
 	for i, k := range keys {
 		if i == 0 || k.key.Kind != keys[i-1].key.Kind || k.key.ID != keys[i-1].key.ID {
