@@ -136,3 +136,12 @@ func (t *Text) Clone() *Text {
 	}
 	return c
 }
+
+// NumSpans returns how many pieces t's items are held in: at least the
+// runs a whole-state delta of t has (DeltaSince(nil) folds some), so a
+// bound on it bounds them.
+func (t *Text) NumSpans() int {
+	n := 0
+	t.walk(func(*span) { n++ })
+	return n
+}

@@ -164,9 +164,13 @@ func (d *Doc) cellAt(k Key, dot crdt.Dot) (Cell, bool) {
 }
 
 // get returns the winning value under k, nil if none (or if it belongs to
-// an earlier incarnation of its element: see current).
+// an earlier incarnation of its element: see current); a text reads as its
+// string, as the view shows it.
 func (d *Doc) get(k Key) Value {
 	if w, ok := current(d, k); ok {
+		if w.Value.Value.isTextMarker() {
+			return d.textValue(w.Dot)
+		}
 		return w.Value.Value
 	}
 	return nil

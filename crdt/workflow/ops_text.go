@@ -65,7 +65,7 @@ func (op InsertText) prepare(b *builder) error {
 	if op.Index < 0 || op.Index > t.Len() {
 		return errorf(ErrInvalid, "text-insert at %d in a text of %d", op.Index, t.Len())
 	}
-	return b.spliceText(m, t, op.Index, 0, op.Text)
+	return b.spliceText(k, m, t, op.Index, 0, op.Text)
 }
 
 // DeleteText ("text-delete", target text) deletes Length code points from
@@ -92,7 +92,7 @@ func (op DeleteText) prepare(b *builder) error {
 	if op.Length <= 0 || op.Index < 0 || op.Index > t.Len()-op.Length {
 		return errorf(ErrInvalid, "text-delete of %d at %d in a text of %d", op.Length, op.Index, t.Len())
 	}
-	return b.spliceText(m, t, op.Index, op.Length, "")
+	return b.spliceText(k, m, t, op.Index, op.Length, "")
 }
 
 // isTextKey reports whether k may hold a text: a sub-block value of a text
@@ -159,7 +159,7 @@ func (b *builder) newText(k Key, s string) crdt.Dot {
 	b.put(k, markerValue)
 	m := crdt.Dot{Replica: b.ts.Replica, Counter: b.next - 1} // the dot put spent
 	if s != "" {
-		b.spliceText(m, text.New(), 0, 0, s) // an empty text takes any insert
+		_ = b.spliceText(k, m, text.New(), 0, 0, s) // an empty text takes any valid insert, and the marker's stamp was just checked
 	}
 	return m
 }
@@ -181,7 +181,7 @@ func (b *builder) writeText(k Key, s string) error {
 	if del == 0 && ins == "" {
 		return nil
 	}
-	return b.spliceText(m, t, pos, del, ins)
+	return b.spliceText(k, m, t, pos, del, ins)
 }
 
 // diffText returns the smallest single splice that turns a into b, in code
@@ -209,7 +209,10 @@ func diffText(a, b string) (pos, del int, ins string) {
 // operation sees it is t, and inserts ins there, spending a dot per
 // inserted code point (and one for a delete that inserts nothing, so that
 // the edit has a dot as every write does).
-func (b *builder) spliceText(m crdt.Dot, t *text.Text, pos, del int, ins string) error {
+func (b *builder) spliceText(k Key, m crdt.Dot, t *text.Text, pos, del int, ins string) error {
+	if err := b.checkTextStamp(k); err != nil {
+		return err
+	}
 	var d text.Delta
 	if del > 0 {
 		dd, err := t.PlanDelete(pos, del)
@@ -299,4 +302,24 @@ func (b *builder) copyValue(src, dst Key) {
 		return
 	}
 	b.put(dst, b.get(src))
+}
+
+// checkTextStamp refuses a text edit of k stamped before the add of k's
+// block or variable, as checkStamps does for values: a text edit writes no
+// value to carry the stamp.
+func (b *builder) checkTextStamp(k Key) error {
+	o, dependent := ownerKey(k)
+	if !dependent {
+		return nil
+	}
+	w, ok := b.rawWinner(o)
+	if !ok {
+		return nil
+	}
+	e := crdt.Dotted[Cell]{Dot: crdt.Dot{Replica: b.ts.Replica, Counter: b.next}, Value: Cell{Wall: b.ts.Wall, Logical: b.ts.Logical}}
+	if predates(e, stampOfEntry(w)) {
+		return errorf(ErrInvalid, "%s %q: text edited at %d.%d, before its add: the replica's clock must move past every timestamp it merges",
+			kindName(k.Kind), k.ID, b.ts.Wall, b.ts.Logical)
+	}
+	return nil
 }

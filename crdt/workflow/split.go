@@ -148,6 +148,10 @@ func (d *Doc) encodeChunks(limit int, caps Caps) ([][]byte, int) {
 		held.Merge(&c.ctx)
 	}
 	held.Merge(&cur.ctx)
+	// Text items travel with their records, in chunks of their own after
+	// the others (so that a record's marker arrives first).
+	textChunks, items := d.textChunks(limit, caps)
+	held.Merge(items)
 	rest := d.ctx.Missing(held)
 
 	// The rest of the context joins the last run, and context-only chunks
@@ -180,11 +184,11 @@ func (d *Doc) encodeChunks(limit int, caps Caps) ([][]byte, int) {
 	}
 	chunks = append(chunks, cur)
 
-	out := make([][]byte, len(chunks))
+	out := make([][]byte, len(chunks), len(chunks)+len(textChunks))
 	for i, c := range chunks {
 		out[i] = c.encode()
 	}
-	return out, len(whole)
+	return append(out, textChunks...), len(whole)
 }
 
 // chunk is one chunk of encodeChunks: its keys' values, in key order

@@ -308,3 +308,89 @@ func (d *Doc) textString(m crdt.Dot) string {
 // textValue returns what a reader that does not know texts sees of the
 // record named by m: its string as a value.
 func (d *Doc) textValue(m crdt.Dot) Value { return stringValue(d.textString(m)) }
+
+// textsSince returns the records of d as a replica whose context is have
+// lacks them (DeltaSince): the runs it lacks and every deleted dot. With
+// only set, runs of other replicas and runs in skip are left out
+// (WritesSince: a replica sends only its own items).
+func (d *Doc) textsSince(have *crdt.Context, only crdt.ReplicaID, skip *crdt.Context) map[crdt.Dot]*textRec {
+	var out map[crdt.Dot]*textRec
+	for m, r := range d.texts {
+		td := r.since(have)
+		if only != "" {
+			runs := td.Runs[:0]
+			for _, x := range td.Runs {
+				if x.ID.Replica != only {
+					continue
+				}
+				if skip == nil {
+					runs = append(runs, x)
+					continue
+				}
+				runs = append(runs, missingPieces(x, skip)...)
+			}
+			td.Runs = runs
+		}
+		if td.IsEmpty() {
+			continue
+		}
+		rec := newTextRec()
+		rec.add(&td)
+		if out == nil {
+			out = map[crdt.Dot]*textRec{}
+		}
+		out[m] = rec
+	}
+	return out
+}
+
+// textValues is what d's records count as values under the caps: one per
+// record and one per run.
+func (d *Doc) textValues() int {
+	n := 0
+	for _, r := range d.texts {
+		n += 1 + len(r.wait)
+		n += r.t.NumSpans()
+	}
+	return n
+}
+
+// textChunks encodes d's records as deltas for EncodeChunks, several
+// records a chunk while they fit limit and caps, each with a context of its
+// items' dots, and returns them with the union of those contexts. A record
+// that alone passes limit or the caps is one chunk.
+func (d *Doc) textChunks(limit int, caps Caps) ([][]byte, *crdt.Context) {
+	items := crdt.NewContext()
+	var out [][]byte
+	cur := &Doc{}
+	size, values := 0, 0
+	flush := func() {
+		if len(cur.texts) > 0 {
+			out = append(out, cur.Encode())
+		}
+		cur, size, values = &Doc{}, 0, 0
+	}
+	for _, m := range d.textIDs() {
+		r := d.texts[m]
+		if r.isEmpty() {
+			continue
+		}
+		dots := r.itemDots()
+		items.Merge(dots)
+		n := len(r.encode()) + 16 + len(m.Replica)
+		v := 1 + len(r.wait)
+		v += r.t.NumSpans()
+		if len(cur.texts) > 0 && (size+n > limit || values+v > caps.MaxValues ||
+			cur.ctx.NumRanges()+dots.NumRanges() > caps.MaxRanges) {
+			flush()
+		}
+		if cur.texts == nil {
+			cur.texts = map[crdt.Dot]*textRec{}
+		}
+		cur.texts[m] = r
+		cur.ctx.Merge(dots)
+		size, values = size+n, values+v
+	}
+	flush()
+	return out, items
+}
