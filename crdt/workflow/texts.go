@@ -394,3 +394,64 @@ func (d *Doc) textChunks(limit int, caps Caps) ([][]byte, *crdt.Context) {
 	flush()
 	return out, items
 }
+
+// textKeyOf returns the key a text target names, without checking it.
+func (t TextTarget) rawKey() Key {
+	if t.VariableID != "" {
+		return variableFieldKey(t.VariableID, VarFieldValue)
+	}
+	return subBlockKey(t.BlockID, t.SubBlockID)
+}
+
+// liveRecord returns the record of the text at t, if t is a text now.
+func (d *Doc) liveRecord(t TextTarget) (crdt.Dot, *textRec, bool) {
+	w, ok := current(d, t.rawKey())
+	if !ok || !w.Value.Value.isTextMarker() {
+		return crdt.Dot{}, nil, false
+	}
+	r := d.texts[w.Dot]
+	if r == nil {
+		r = newTextRec() // a text that holds nothing yet
+	}
+	return w.Dot, r, true
+}
+
+// Text returns the string of the text field t names and true, or false when
+// that field is not a text (absent, or holding another value).
+func (d *Doc) Text(t TextTarget) (string, bool) {
+	_, r, ok := d.liveRecord(t)
+	if !ok {
+		return "", false
+	}
+	return r.t.String(), true
+}
+
+// TextLen returns the length in code points of the text field t names (0
+// when it is not a text).
+func (d *Doc) TextLen(t TextTarget) int {
+	_, r, ok := d.liveRecord(t)
+	if !ok {
+		return 0
+	}
+	return r.t.Len()
+}
+
+// TextAnchor returns the stable position of code point index pos of the
+// text t names: a caret that stays with its character while others edit.
+func (d *Doc) TextAnchor(t TextTarget, pos int) (text.Anchor, error) {
+	_, r, ok := d.liveRecord(t)
+	if !ok {
+		return text.Anchor{}, errorf(ErrInvalid, "not a text field")
+	}
+	return r.t.Anchor(pos)
+}
+
+// ResolveTextAnchor returns the code point index anchor a stands at in the
+// text t names.
+func (d *Doc) ResolveTextAnchor(t TextTarget, a text.Anchor) (int, error) {
+	_, r, ok := d.liveRecord(t)
+	if !ok {
+		return 0, errorf(ErrInvalid, "not a text field")
+	}
+	return r.t.Resolve(a)
+}
