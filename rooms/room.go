@@ -704,7 +704,11 @@ func (rm *Room) handleDelta(ev *deltaEvent) {
 	var v workflow.Vetted
 	if err == nil {
 		if v, err = rm.doc.Vet(ev.delta, ms.id.ReplicaID); err != nil {
-			err = protocol.NewError(protocol.CodeForgedDot, "%v", err)
+			code := protocol.CodeForgedDot
+			if errors.Is(err, workflow.ErrInvalidText) {
+				code = protocol.CodeInvalidDelta
+			}
+			err = protocol.NewError(code, "%v", err)
 		}
 	}
 	if err == nil {
