@@ -60,6 +60,9 @@ func (b *builder) writeSubBlock(u SubBlockUpdate) error {
 		return errorf(ErrInvalid, "block %q: empty sub-block id", u.BlockID)
 	}
 	k := subBlockKey(u.BlockID, u.SubBlockID)
+	if done, err := b.rebaseText(k, u); done || err != nil {
+		return err
+	}
 	if u.HasExpected {
 		want, err := anyValue(u.ExpectedValue)
 		if err != nil {

@@ -323,3 +323,41 @@ func (b *builder) checkTextStamp(k Key) error {
 	}
 	return nil
 }
+
+// rebaseText writes a whole-string update of a text whose expected value
+// is the string the writer edited (a thin client's last view of it) as the
+// writer's own change: the splice from the expected string to the new one,
+// moved past what others changed since (the splice from the expected string
+// to the current one) when the two do not overlap. So a thin client's
+// whole-value writes keep another user's concurrent typing elsewhere in the
+// text, which a splice against the current string would undo. Overlapping
+// changes fail the precondition, as for any value. It reports false when u
+// is not such an update.
+func (b *builder) rebaseText(k Key, u SubBlockUpdate) (bool, error) {
+	want, ok1 := u.ExpectedValue.(string)
+	s, ok2 := u.Value.(string)
+	m, ok3 := b.textMarker(k)
+	if !u.HasExpected || !ok1 || !ok2 || !ok3 || !utf8.ValidString(want) || !utf8.ValidString(s) {
+		return false, nil
+	}
+	t := b.textOf(m)
+	cur := t.String()
+	pos, del, ins := diffText(want, s)
+	if cur != want {
+		p2, d2, i2 := diffText(want, cur)
+		switch {
+		case del == 0 && ins == "":
+			return true, nil
+		case pos+del <= p2:
+			// Wholly before the others' change: the same place.
+		case pos >= p2+d2:
+			pos += utf8.RuneCountInString(i2) - d2
+		default:
+			return true, errorf(ErrPrecondition, "sub-block %s.%s changed where it is written", u.BlockID, u.SubBlockID)
+		}
+	}
+	if del == 0 && ins == "" {
+		return true, nil
+	}
+	return true, b.spliceText(k, m, t, pos, del, ins)
+}

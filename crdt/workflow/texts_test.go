@@ -290,3 +290,26 @@ func TestChunksCarryTexts(t *testing.T) {
 		t.Fatal("the chunks do not join to the document")
 	}
 }
+
+// A whole-value write that names the string it edited keeps another user's
+// concurrent typing elsewhere in the text; one that overlaps it fails its
+// precondition and changes nothing.
+func TestWholeValueWriteRebasesOnItsExpectedValue(t *testing.T) {
+	o := otFixture(t)
+	o.ok(promptBlock("p", "Hello world"))
+	o.ok(InsertText{TextTarget: prompt("p"), Index: 11, Text: "!"}) // another user, unseen by the writer
+	o.ok(SubBlockBatchUpdate{Updates: []SubBlockUpdate{{BlockID: "p", SubBlockID: "prompt",
+		Value: "Howdy world", ExpectedValue: "Hello world", HasExpected: true}}})
+	if s := textOf(t, o.d, prompt("p")); s != "Howdy world!" {
+		t.Fatalf("got %q", s)
+	}
+	o.ok(InsertText{TextTarget: prompt("p"), Index: 0, Text: ">> "})
+	o.ok(SubBlockBatchUpdate{Updates: []SubBlockUpdate{{BlockID: "p", SubBlockID: "prompt",
+		Value: "Howdy world?!", ExpectedValue: "Howdy world!", HasExpected: true}}})
+	if s := textOf(t, o.d, prompt("p")); s != ">> Howdy world?!" {
+		t.Fatalf("got %q", s)
+	}
+	o.ok(InsertText{TextTarget: prompt("p"), Index: 8, Text: "X"}) // inside what the writer replaces
+	o.fails(SubBlockBatchUpdate{Updates: []SubBlockUpdate{{BlockID: "p", SubBlockID: "prompt",
+		Value: ">> Hi", ExpectedValue: ">> Howdy world?!", HasExpected: true}}}, ErrPrecondition)
+}
