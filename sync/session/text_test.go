@@ -20,7 +20,7 @@ func TestThinClientTypesBesideDeltaClient(t *testing.T) {
 	full.join("wf", "")
 	thin.send(&protocol.Operation{WorkflowID: "wf", OpID: "op-1", Name: "batch-add-blocks", Target: "blocks",
 		Payload: map[string]any{"blocks": []any{map[string]any{"id": "p", "type": "agent", "name": "Agent",
-			"position": map[string]any{"x": 0.0, "y": 0.0},
+			"position":  map[string]any{"x": 0.0, "y": 0.0},
 			"subBlocks": map[string]any{"prompt": map[string]any{"id": "prompt", "type": "long-input", "value": "Hello world"}}}}}})
 	thin.expect(protocol.FrameApplied)
 	full.expect(protocol.FrameRemoteDelta)
