@@ -184,6 +184,13 @@ func (b *builder) writeText(k Key, s string) error {
 	return b.spliceText(k, m, t, pos, del, ins)
 }
 
+// DiffText returns the smallest single splice that turns a into b, in code
+// points: delete del code points at pos, then insert ins there (the common
+// prefix first, then the common suffix of the rest). It is how whole-value
+// writes become text edits, and how an editor binding can turn a change of
+// its string into index deltas.
+func DiffText(a, b string) (pos, del int, ins string) { return diffText(a, b) }
+
 // diffText returns the smallest single splice that turns a into b, in code
 // points: delete del code points at pos, then insert ins there. The common
 // prefix is taken first, then the common suffix of what is left.
