@@ -87,6 +87,7 @@ type Client struct {
 	roster     []protocol.RosterEntry
 	cursor     *Point
 	selection  protocol.Selection
+	caret      protocol.TextCaret
 	presDirty  bool             // presence changed since the last Presence frame
 	drag       map[string]Point // positions not yet sent; nil when none
 	renames    renames          // reported by OnRename; nil without OnRename

@@ -107,3 +107,37 @@ func TestTextListenerMayEdit(t *testing.T) {
 		t.Fatalf("events %q, want %q", seen, want)
 	}
 }
+
+// A remote caret in a text stays on its character while the other types
+// before it.
+func TestE2ERemoteCaretFollowsItsCharacter(t *testing.T) {
+	s := newServer(t)
+	a := startPeer(t, s, "alice", nil)
+	b := startPeer(t, s, "bob", nil)
+	a.waitLive(t)
+	b.waitLive(t)
+	if _, err := a.Apply(workflow.BatchAddBlocks{Blocks: []workflow.BlockInput{{ID: "p", Type: "agent", Name: "Agent",
+		SubBlocks: map[string]workflow.SubBlockInput{"prompt": {ID: "prompt", Type: "long-input", Value: "hello world"}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	ta, tb := a.Text("p", "prompt"), b.Text("p", "prompt")
+	testutil.WaitFor(t, "bob sees the prompt", func() bool { return tb.String() == "hello world" })
+	if err := ta.SetCaret(6, 11); err != nil { // alice selects "world"
+		t.Fatal(err)
+	}
+	aliceCaret := func() (int, int, bool) {
+		for _, e := range b.Roster() {
+			if e.UserID == "u-alice" {
+				return tb.Caret(e.Caret)
+			}
+		}
+		return 0, 0, false
+	}
+	testutil.WaitFor(t, "bob sees alice's selection", func() bool { a0, h, ok := aliceCaret(); return ok && a0 == 6 && h == 11 })
+	if err := tb.Insert(0, ">> "); err != nil {
+		t.Fatal(err)
+	}
+	if a0, h, ok := aliceCaret(); !ok || a0 != 9 || h != 14 {
+		t.Fatalf("alice's selection at %d..%d (%v), want 9..14", a0, h, ok)
+	}
+}

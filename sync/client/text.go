@@ -3,8 +3,10 @@ package client
 import (
 	"sync"
 
+	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/text"
 	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/sync/protocol"
 )
 
 // Text is a handle on one text field of the workflow: a sub-block value of
@@ -71,6 +73,67 @@ func (t *Text) Resolve(a text.Anchor) (int, error) {
 	var err error
 	t.c.Read(func(doc *workflow.Doc) { i, err = doc.ResolveTextAnchor(t.target, a) })
 	return i, err
+}
+
+// SetCaret shows this session's caret in the text to the others (through
+// presence, like SetCursor): a selection from code point anchor to head,
+// or a caret when they are equal. Both ends travel as stable positions, so
+// remote carets stay on their characters while others type.
+func (t *Text) SetCaret(anchor, head int) error {
+	a, err := t.Anchor(anchor)
+	if err != nil {
+		return err
+	}
+	caret := protocol.TextCaret{ID: t.target.BlockID, Sub: t.target.SubBlockID, Anchor: textPos(a)}
+	if t.target.VariableID != "" {
+		caret.ID, caret.Sub = t.target.VariableID, ""
+	}
+	if head != anchor {
+		h, err := t.Anchor(head)
+		if err != nil {
+			return err
+		}
+		p := textPos(h)
+		caret.Head = &p
+	}
+	return t.c.setPresence(func() { t.c.caret = caret })
+}
+
+// ClearCaret says this session's caret left the text fields.
+func (t *Text) ClearCaret() error {
+	return t.c.setPresence(func() { t.c.caret = protocol.TextCaret{} })
+}
+
+// Caret resolves a remote session's caret in this text (from its roster
+// entry): the code point indexes of its anchor and head, and false when
+// the caret is in another field or names characters not merged yet.
+func (t *Text) Caret(c protocol.TextCaret) (anchor, head int, ok bool) {
+	id, sub := t.target.BlockID, t.target.SubBlockID
+	if t.target.VariableID != "" {
+		id, sub = t.target.VariableID, ""
+	}
+	if c.IsZero() || c.ID != id || c.Sub != sub {
+		return 0, 0, false
+	}
+	var err error
+	if anchor, err = t.Resolve(anchorOf(c.Anchor)); err != nil {
+		return 0, 0, false
+	}
+	head = anchor
+	if c.Head != nil {
+		if head, err = t.Resolve(anchorOf(*c.Head)); err != nil {
+			return 0, 0, false
+		}
+	}
+	return anchor, head, true
+}
+
+func textPos(a text.Anchor) protocol.TextPos {
+	return protocol.TextPos{Replica: string(a.After.Replica), Counter: a.After.Counter}
+}
+
+func anchorOf(p protocol.TextPos) text.Anchor {
+	return text.Anchor{After: crdt.Dot{Replica: crdt.ReplicaID(p.Replica), Counter: p.Counter}}
 }
 
 // TextChange is one change of a text as an index delta: Deleted code
