@@ -390,7 +390,9 @@ type TextCaret struct {
 }
 
 // IsZero reports whether c is the zero TextCaret (encoded as an absent key).
-func (c TextCaret) IsZero() bool { return c.ID == "" && c.Sub == "" && c.Anchor == TextPos{} && c.Head == nil }
+func (c TextCaret) IsZero() bool {
+	return c.ID == "" && c.Sub == "" && c.Anchor == TextPos{} && c.Head == nil
+}
 
 // TextPos is a stable position in a text: the dot (Replica, Counter) of the
 // code point left of it, or the zero TextPos for the start of the text.
