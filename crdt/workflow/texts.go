@@ -231,9 +231,20 @@ func (d *Doc) textRemoved(m crdt.Dot) bool {
 // delta's records are merged unless d has seen their marker removed.
 func (d *Doc) mergeTexts(delta *Doc) {
 	if len(d.texts) > 0 && !delta.ctx.IsEmpty() {
-		for m := range d.texts {
-			if delta.ctx.Contains(m) && !d.store.Has(m) {
-				delete(d.texts, m)
+		// Visit the smaller side: a typing delta names a few dots, a
+		// document may hold thousands of texts.
+		if delta.ctx.Len() <= uint64(len(d.texts)) {
+			delta.ctx.ForEach(func(m crdt.Dot) bool {
+				if _, ok := d.texts[m]; ok && !d.store.Has(m) {
+					delete(d.texts, m)
+				}
+				return true
+			})
+		} else {
+			for m := range d.texts {
+				if delta.ctx.Contains(m) && !d.store.Has(m) {
+					delete(d.texts, m)
+				}
 			}
 		}
 	}
