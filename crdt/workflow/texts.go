@@ -466,3 +466,20 @@ func (d *Doc) ResolveTextAnchor(t TextTarget, a text.Anchor) (int, error) {
 	}
 	return r.t.Resolve(a)
 }
+
+// TextKeys returns the keys of the text fields delta edits, as d (or the
+// delta itself, for a text it creates) names them: what a text edit
+// writes, for checks and reports that look at the keys a delta writes
+// (locks, audit, change events). Records d has dropped or does not know
+// are left out.
+func (d *Doc) TextKeys(delta *Doc) []Key {
+	var out []Key
+	for _, m := range delta.textIDs() {
+		if k, ok := d.store.KeyOf(m); ok {
+			out = append(out, k)
+		} else if k, ok := delta.store.KeyOf(m); ok {
+			out = append(out, k)
+		}
+	}
+	return out
+}
