@@ -141,23 +141,34 @@ func searchTarget(ctx context.Context, sr *searchResult, srv *server, clients, r
 		}
 		return st, nil
 	}
-	// try runs a rate, and again up to retries times while it fails: one
-	// stall of a shared machine should not end the search.
-	try := func(offered float64) (st searchStep, err error) {
-		for i := 0; i <= retries; i++ {
-			if st, err = try1(offered); err != nil || st.Pass {
-				return st, err
+	return walkRates(start, factor, maxRate, refine, retries, func(offered float64) (bool, error) {
+		st, err := try1(offered)
+		return st.Pass, err
+	})
+}
+
+// walkRates is the search's choice of rates: from start it multiplies the
+// offered rate by factor while each rate passes and stays within maxRate,
+// then narrows refine times between the last passing and the first failing
+// rate (geometric midpoints). A failing rate is tried again up to retries
+// times: one stall of a shared machine should not end the search. step runs
+// one measured window at a rate and says whether it passed.
+func walkRates(start, factor, maxRate float64, refine, retries int, step func(offered float64) (bool, error)) error {
+	try := func(offered float64) (bool, error) {
+		for i := 0; i < retries; i++ {
+			if ok, err := step(offered); err != nil || ok {
+				return ok, err
 			}
 		}
-		return st, nil
+		return step(offered)
 	}
 	pass, fail := 0.0, 0.0
 	for offered := start; offered <= maxRate; offered *= factor {
-		st, err := try(offered)
+		ok, err := try(offered)
 		if err != nil {
 			return err
 		}
-		if !st.Pass {
+		if !ok {
 			fail = offered
 			break
 		}
@@ -169,11 +180,11 @@ func searchTarget(ctx context.Context, sr *searchResult, srv *server, clients, r
 		}
 		lo := math.Max(pass, start/factor)
 		mid := math.Sqrt(lo * fail)
-		st, err := try(mid)
+		ok, err := try(mid)
 		if err != nil {
 			return err
 		}
-		if st.Pass {
+		if ok {
 			pass = mid
 		} else {
 			fail = mid
