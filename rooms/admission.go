@@ -17,8 +17,12 @@ type Change struct {
 	// the server prepared (Operation frame). Admission must not change it.
 	Delta *workflow.Doc
 	// Op is the thin-client operation Delta was prepared from; nil for a
-	// Delta frame.
+	// Delta frame and for an undo.
 	Op workflow.Op
+	// Undo is "undo" or "redo" when Delta is the inverse the server
+	// prepared for a thin client's undo or redo Operation (Op is nil: the
+	// delta is checked like a raw one, locks included).
+	Undo string
 }
 
 // Admission decides whether a change may be merged into doc, the room's
@@ -45,7 +49,7 @@ func admit(doc *workflow.Doc, c *Change, server crdt.ReplicaID, nowMs, maxSkewMs
 	if c.Member.Role != protocol.RoleWrite && c.Member.Role != protocol.RoleAdmin {
 		return crdt.Timestamp{}, protocol.NewError(protocol.CodePermissionDenied, "role %q may not edit", c.Member.Role)
 	}
-	if c.Op == nil {
+	if c.Op == nil && c.Undo == "" {
 		switch own := c.Member.ReplicaID; own {
 		case server:
 			return crdt.Timestamp{}, protocol.NewError(protocol.CodeForgedDot, "replica id is reserved by the server")

@@ -223,7 +223,7 @@ func (rm *Room) applyFrom(run *applyRun, i int) {
 	for ; i < len(run.ev.ops); i++ {
 		op, next := run.ev.ops[i], i+1
 		inline, called, refused := true, false, false
-		rm.runOperation(run.ev.as, "", op, appAuthor, func(delta *workflow.Doc, raw []byte, err error) {
+		rm.runOperation(run.ev.as, "", op, appAuthor, nil, func(delta *workflow.Doc, raw []byte, err error) {
 			called = true
 			if err != nil {
 				code := protocol.CodeFor(err)

@@ -107,6 +107,8 @@ func AuditAdmission(logger *slog.Logger) Admission {
 		}
 		if c.Op != nil {
 			base = append(base, slog.String("frame", "operation"), slog.String("op", c.Op.Name()))
+		} else if c.Undo != "" {
+			base = append(base, slog.String("frame", "operation"), slog.String("op", c.Undo))
 		} else {
 			base = append(base, slog.String("frame", "delta"))
 		}

@@ -80,6 +80,9 @@ type memberState struct {
 	presence   bool                      // presence changed, not yet relayed
 	queued     bool                      // in Room.dirty
 	removed    bool
+	// undo holds a thin client's operations for its undo and redo
+	// Operations (undo.go); nil until its first operation.
+	undo *workflow.UndoManager
 }
 
 type pendingDelta struct {
@@ -522,6 +525,8 @@ func (rm *Room) handle(ev event) {
 		rm.handleVouch(ev)
 	case *opEvent:
 		rm.handleOperation(ev)
+	case *undoEvent:
+		rm.handleUndo(ev)
 	case *presenceEvent:
 		if ms, ok := rm.members[ev.m]; ok {
 			if ms.presence {
@@ -818,7 +823,13 @@ func (rm *Room) handleOperation(ev *opEvent) {
 		nack(ev.m, ev.opID, protocol.NewError(protocol.CodeNotJoined, "join %q first", rm.id))
 		return
 	}
-	rm.runOperation(ms.id, ms.entry.SessionID, ev.op, ms.m, func(delta *workflow.Doc, raw []byte, err error) {
+	record := func(delta *workflow.Doc, ts crdt.Timestamp) {
+		if ms.undo == nil {
+			ms.undo = workflow.NewUndoManager(thinUndoConfig)
+		}
+		ms.undo.Record(rm.doc, delta, ts)
+	}
+	rm.runOperation(ms.id, ms.entry.SessionID, ev.op, ms.m, record, func(delta *workflow.Doc, raw []byte, err error) {
 		if err != nil {
 			rm.refuse(ms, ev.opID, err)
 			return
@@ -833,8 +844,10 @@ func (rm *Room) handleOperation(ev *opEvent) {
 // the publish to the cluster. It calls done once, with the merged delta
 // and its encoding, or with why op was refused, the document unchanged:
 // at once, or, when op is a large removal prepared or merged in steps
-// (stepped.go), after the last step.
-func (rm *Room) runOperation(id Identity, conn string, op workflow.Op, author any, done func(*workflow.Doc, []byte, error)) {
+// (stepped.go), after the last step. record, when not nil, is given the
+// admitted delta and its timestamp just before the merge (a thin client's
+// undo capture).
+func (rm *Room) runOperation(id Identity, conn string, op workflow.Op, author any, record func(*workflow.Doc, crdt.Timestamp), done func(*workflow.Doc, []byte, error)) {
 	if err := rm.canTakeWork(0); err != nil {
 		done(nil, nil, err)
 		return
@@ -857,12 +870,13 @@ func (rm *Room) runOperation(id Identity, conn string, op workflow.Op, author an
 			return
 		}
 		nowMs := rm.nowMs()
+		ts := rm.clock.Now(nowMs)
 		var delta *workflow.Doc
 		var err error
 		if prep != nil {
-			delta, err = prep.Finish(rm.clock.Now(nowMs))
+			delta, err = prep.Finish(ts)
 		} else {
-			delta, err = rm.doc.Prepare(rm.clock.Now(nowMs), op)
+			delta, err = rm.doc.Prepare(ts, op)
 		}
 		if err == nil {
 			c := &Change{WorkflowID: rm.id, Member: id, Conn: conn, Delta: delta, Op: op}
@@ -883,6 +897,9 @@ func (rm *Room) runOperation(id Identity, conn string, op workflow.Op, author an
 		if err := rm.checkDocSize(len(raw)); err != nil {
 			done(nil, nil, err)
 			return
+		}
+		if record != nil {
+			record(delta, ts)
 		}
 		rm.mergeThen(author, delta, func() {
 			rm.metrics.observeMerge(rm.cfg.since(start))

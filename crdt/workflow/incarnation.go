@@ -54,6 +54,11 @@ func current(r rawReader, k Key) (crdt.Dotted[Cell], bool) {
 	if !ok {
 		return w, false
 	}
+	return currentEntry(r, k, w)
+}
+
+// currentEntry is current for a caller that holds k's raw winner w.
+func currentEntry(r rawReader, k Key, w crdt.Dotted[Cell]) (crdt.Dotted[Cell], bool) {
 	if owner, dependent := ownerKey(k); dependent {
 		if inc, live := r.rawWinner(owner); live && predates(w, stampOfEntry(inc)) {
 			return crdt.Dotted[Cell]{}, false

@@ -91,6 +91,7 @@ type Client struct {
 	presDirty  bool             // presence changed since the last Presence frame
 	drag       map[string]Point // positions not yet sent; nil when none
 	renames    renames          // reported by OnRename; nil without OnRename
+	undo       *workflow.UndoManager
 }
 
 // New returns a Client for cfg. It does not connect: call Run. It returns an
@@ -121,6 +122,7 @@ func New(cfg Config) (*Client, error) {
 		replica:  crdt.ReplicaID(cfg.ReplicaID),
 		doc:      doc,
 		state:    StateOffline,
+		undo:     workflow.NewUndoManager(cfg.Undo),
 	}
 	if c.persist {
 		if err := c.openDir(doc); err != nil {
@@ -194,6 +196,32 @@ func (c *Client) Apply(op workflow.Op) (*workflow.Doc, error) {
 
 // apply is Apply with editMu read-locked.
 func (c *Client) apply(op workflow.Op) (*workflow.Doc, error) {
+	return c.edit(func(ts crdt.Timestamp) (localEdit, error) {
+		delta, err := c.doc.Prepare(ts, op)
+		if err != nil {
+			return localEdit{}, err
+		}
+		return localEdit{
+			name:        op.Name(),
+			delta:       delta,
+			beforeMerge: func() { c.undo.Record(c.doc, delta, ts) },
+		}, nil
+	})
+}
+
+// localEdit is an edit prepared against the document (not merged), with
+// what the undo manager does around its merge.
+type localEdit struct {
+	name        string
+	delta       *workflow.Doc
+	beforeMerge func() // capture for undo (Record)
+	afterMerge  func() // an undo's or redo's Commit
+}
+
+// edit runs prepare under mu at a fresh timestamp, merges the edit, and
+// queues it in the outbox (with Config.Dir, once it is stored), with editMu
+// read-locked.
+func (c *Client) edit(prepare func(ts crdt.Timestamp) (localEdit, error)) (*workflow.Doc, error) {
 	c.mu.Lock()
 	switch {
 	case c.closed:
@@ -209,24 +237,31 @@ func (c *Client) apply(op workflow.Op) (*workflow.Doc, error) {
 	}
 	before := c.doc.Context().Max(c.replica)
 	ts := c.clock.Now(c.nowMs())
-	delta, err := c.doc.Prepare(ts, op)
+	le, err := prepare(ts)
 	if err != nil {
 		c.mu.Unlock()
 		return nil, err
 	}
+	delta := le.delta
 	enc := delta.Encode()
 	if limit := c.maxDeltaLocked(); len(enc) > limit {
 		c.mu.Unlock()
-		return nil, fmt.Errorf("%w: %s is %d bytes, the limit is %d", ErrDeltaTooLarge, op.Name(), len(enc), limit)
+		return nil, fmt.Errorf("%w: %s is %d bytes, the limit is %d", ErrDeltaTooLarge, le.name, len(enc), limit)
 	}
 	es, err := c.entriesLocked(delta, enc, before)
 	if err != nil {
 		c.mu.Unlock()
 		return nil, err
 	}
+	if le.beforeMerge != nil {
+		le.beforeMerge()
+	}
 	// Merged at once, so that the next Apply, which may run while this one
 	// waits for the disk, mints after it.
 	c.doc.Merge(delta)
+	if le.afterMerge != nil {
+		le.afterMerge()
+	}
 	if !c.persist {
 		for _, e := range es {
 			c.out.add(e)
@@ -356,6 +391,7 @@ func (c *Client) reset(replicaID crdt.ReplicaID) error {
 	c.recent = recent{}
 	c.rejected = nil
 	c.drag = nil
+	c.undo.Clear()
 	var ticket uint64
 	if c.persist {
 		c.queueLocked(opReplica(c.replica))

@@ -132,6 +132,10 @@ type Config struct {
 	// they run on. Arguments must not be modified or retained past the call
 	// unless stated.
 
+	// Undo bounds and groups Undo and Redo (edits less than Window ms apart
+	// are one step). Default: workflow.UndoConfig's defaults.
+	Undo workflow.UndoConfig
+
 	// OnChange is called after a delta was merged into the local document:
 	// remote is false for Apply (on the caller's goroutine), true for
 	// catch-up chunks and RemoteDelta frames. delta is shared with the

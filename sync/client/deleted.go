@@ -31,6 +31,7 @@ func (c *Client) enterDeletedEvent(e protocol.Event) {
 		return
 	}
 	c.deleted = true
+	c.undo.Clear()
 	if !c.closed {
 		c.state = StateDeleted
 	}

@@ -95,6 +95,7 @@ func (c *Client) remint(server *crdt.Context) {
 		c.log.Error("cannot re-mint under a new replica id", "err", err)
 		return
 	}
+	c.undo.Clear() // its entries name dots of the old id that were just renamed
 	var stored []*entry
 	for _, e := range c.out.entries {
 		d, err := e.delta.Remint(old, fresh, which, 1)

@@ -192,7 +192,7 @@ func CodeFor(err error) Code {
 		return CodeBlockLocked
 	case errors.Is(err, workflow.ErrPrecondition):
 		return CodePreconditionFailed
-	case errors.Is(err, workflow.ErrNoEffect):
+	case errors.Is(err, workflow.ErrNoEffect), errors.Is(err, workflow.ErrNothingToUndo):
 		return CodeNoEffect
 	// Delta decoding (crdt/workflow). A delta over its byte limit is
 	// "too large", whatever layer noticed.

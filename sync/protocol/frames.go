@@ -270,6 +270,17 @@ type Delta struct {
 	Delta      []byte
 }
 
+// The Operation that undoes (UndoOperation) or redoes (RedoOperation) the
+// newest step of the operations this session sent: target UndoTarget, an
+// empty payload. The server keeps the session's undo stacks (docs/ARCHITECTURE.md,
+// "Undo and redo") and writes the inverse as a new edit; nothing to undo is
+// refused with NO_EFFECT.
+const (
+	UndoOperation = "undo"
+	RedoOperation = "redo"
+	UndoTarget    = "workflow"
+)
+
 // Operation is the thin-client form of an edit: the server runs the named
 // operation against its document and relays the resulting delta. Payload is
 // the operation's JSON-shaped argument object as in the reference protocol

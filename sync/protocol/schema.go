@@ -94,7 +94,7 @@ var (
 	operationBody = newRecord[Operation]("Operation", "", ruleNone,
 		req("wf", "WorkflowID", tID, "workflow id"),
 		req("op", "OpID", tID, "client's op id for the acks"),
-		req("name", "Name", tID, "operation name as in the reference protocol, e.g. `batch-add-blocks`, `update-name`"),
+		req("name", "Name", tID, "operation name as in the reference protocol, e.g. `batch-add-blocks`, `update-name`; or `undo` / `redo` (target `workflow`, payload `{}`): undo or redo the newest of the operations this session sent (each operation is one step), written by the server as a new edit that leaves values others wrote since alone; `NO_EFFECT` when there is nothing to undo or redo. The stacks live as long as the session's membership of the workflow"),
 		req("target", "Target", tID, "`block`, `blocks`, `edge`, `edges`, `subflow`, `subblock`, `variable`, `workflow`"),
 		req("payload", "Payload", tPayload, "the operation's JSON-shaped argument object (string keys, no duplicates; values nil, bool, numbers, str, bin, arrays, maps). Encoded canonically (§7.6) by this implementation."),
 	)

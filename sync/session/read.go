@@ -356,6 +356,11 @@ func (s *session) handle(ctx context.Context, f protocol.Frame, n int) {
 		if m == nil {
 			return
 		}
+		if f.Target == protocol.UndoTarget && (f.Name == protocol.UndoOperation || f.Name == protocol.RedoOperation) {
+			s.submitting()
+			m.rm.SubmitUndo(m, f.OpID, f.Name == protocol.RedoOperation)
+			return
+		}
 		op, err := workflow.ParseOp(f.Name, f.Target, f.Payload)
 		if err != nil {
 			s.nack(f.OpID, err)

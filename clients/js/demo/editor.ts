@@ -5,6 +5,7 @@
 // state (pointer, selection, drag frames) goes through setPresence / drag.
 
 import { randomId } from './config';
+import { historyKey } from './shortcuts';
 
 export interface Point {
   x: number;
@@ -49,6 +50,8 @@ export interface EditorClient {
   applyWire(name: string, target: string, payload: Record<string, unknown>): unknown;
   setPresence(p: { cursor: Point | null; selection: { t: 'block' | 'edge' | 'none'; id?: string } }): void;
   drag(pos: Record<string, Point>): void;
+  undo(): unknown;
+  redo(): unknown;
 }
 
 export const BLOCK_W = 220;
@@ -184,7 +187,23 @@ export class Editor {
     this.render();
   }
 
+  /** history undoes or redoes this window's own last edit (the toolbar and the shortcuts). */
+  history(what: 'undo' | 'redo'): void {
+    try {
+      if (what === 'undo') this.client.undo();
+      else this.client.redo();
+    } catch (err) {
+      this.onError(`${what} not applied: ${err instanceof Error ? err.message.replace(/^flowsync: /, '') : String(err)}`);
+    }
+  }
+
   private onKey(e: KeyboardEvent): void {
+    const what = historyKey(e);
+    if (what !== null) {
+      e.preventDefault();
+      this.history(what);
+      return;
+    }
     if (e.key !== 'Delete' && e.key !== 'Backspace') return;
     const el = e.target as HTMLElement | null;
     if (el && (el.tagName === 'TEXTAREA' || el.tagName === 'INPUT' || el.isContentEditable)) return;

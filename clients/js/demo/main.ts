@@ -95,6 +95,8 @@ async function main(): Promise<void> {
   const me = $<HTMLSpanElement>('[data-testid="me"]');
   const offline = $<HTMLInputElement>('[data-testid="offline-toggle"]');
   const add = $<HTMLButtonElement>('[data-testid="add-block"]');
+  const undo = $<HTMLButtonElement>('[data-testid="undo"]');
+  const redo = $<HTMLButtonElement>('[data-testid="redo"]');
   const roster = $<HTMLUListElement>('[data-testid="roster"]');
 
   const showStatus = () => {
@@ -163,6 +165,7 @@ async function main(): Promise<void> {
     if (ev.kind === 'workflow-deleted') {
       deleted = true;
       add.disabled = true;
+      undo.disabled = redo.disabled = true;
       document.body.dataset.deleted = 'true';
     }
   });
@@ -187,12 +190,20 @@ async function main(): Promise<void> {
     editor.addBlock();
     showStatus();
   });
+  const showHistory = () => {
+    undo.disabled = deleted || !client.canUndo;
+    redo.disabled = deleted || !client.canRedo;
+  };
+  client.on('history', showHistory);
+  undo.addEventListener('click', () => editor.history('undo'));
+  redo.addEventListener('click', () => editor.history('redo'));
   document.addEventListener('input', () => showStatus());
   // Releases the replica id (so a reload claims it back) and lets storage finish.
   window.addEventListener('pagehide', () => void client.close());
 
   offline.disabled = false;
   add.disabled = false;
+  showHistory();
   window.__flowsync = {
     client,
     editor,

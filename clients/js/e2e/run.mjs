@@ -9,7 +9,10 @@
 //   4. a read-only user's edits are refused by the server and rolled back
 //   5. the application's backend (admin API) edits, announces and deletes:
 //      the canvas shows the edit, banners show the events
-//   6. the React demo (demo/react/, on the SDK's React bindings) in two
+//   6. Alice deletes a block offline while Bob types into it; Ctrl+Z in
+//      Alice's window brings it back in both with Bob's words; Ctrl+Y and
+//      Shift+Ctrl+Z redo
+//   7. the React demo (demo/react/, on the SDK's React bindings) in two
 //      windows: edits, presence badges and roster, rows re-rendered only for
 //      their own block (react.mjs)
 //
@@ -380,6 +383,54 @@ async function testConverge({ browser, dev }) {
   await A.shot('converge-edge-removed');
 }
 
+async function testUndo({ browser, dev }) {
+  const wf = `undo-${rand()}`;
+  const A = await Win.open(browser, 'alice', dev.base, `wf=${wf}&user=alice&name=Alice`);
+  const B = await Win.open(browser, 'bob', dev.base, `wf=${wf}&user=bob&name=Bob`);
+  await Promise.all([A.waitSaved(), B.waitSaved()]);
+  const a1 = await A.addBlock();
+  await A.type(a1, 'Alice wrote this');
+  const b1 = await B.addBlock();
+  await converge([A, B], 'two blocks', (v) => v.blocks[a1] && v.blocks[b1] && prompt(v, a1) === 'Alice wrote this');
+  await Promise.all([A.waitSaved(), B.waitSaved()]);
+
+  // Alice, offline, deletes her block; Bob, who still sees it, types into it.
+  await A.page.getByTestId('offline-toggle').check();
+  await A.waitStatus((s) => s.state === 'offline', 'offline after the switch');
+  await A.block(a1).getByTestId('block-head').click();
+  await A.page.getByTestId('canvas').focus(); // keys go to the canvas, not the offline switch
+  await A.page.keyboard.press('Delete');
+  await A.waitView((v) => !v.blocks[a1], 'alice: her block deleted');
+  await B.type(a1, ' and Bob added this');
+  await B.waitSaved();
+  await A.page.getByTestId('offline-toggle').uncheck();
+  await converge([A, B], 'the delete wins over the concurrent edit', (v) => !v.blocks[a1] && v.blocks[b1]);
+  await A.shot('undo-deleted');
+  assert(await A.page.getByTestId('undo').isEnabled(), 'alice: the Undo button is enabled');
+  assert(!(await B.page.getByTestId('redo').isEnabled()), 'bob: nothing to redo');
+
+  // Ctrl+Z in Alice's window (not in a text field): the block is back in
+  // both windows, with Bob's concurrent words (his edit is not lost).
+  await A.page.getByTestId('canvas').focus();
+  await A.page.keyboard.press('Control+z');
+  await converge([A, B], "the block restored with Bob's edit", (v) => v.blocks[a1] && prompt(v, a1) === 'Alice wrote this and Bob added this' && v.blocks[b1]);
+  await A.shot('undo-restored');
+  await B.shot('undo-restored');
+  assert(await A.page.getByTestId('redo').isEnabled(), 'alice: the Redo button is enabled after the undo');
+
+  // Ctrl+Y redoes (the delete again), Shift+Ctrl+Z after another Ctrl+Z too.
+  await A.page.keyboard.press('Control+y');
+  await converge([A, B], 'the delete redone', (v) => !v.blocks[a1] && v.blocks[b1]);
+  await A.page.keyboard.press('Control+z');
+  await converge([A, B], 'restored again', (v) => v.blocks[a1] && prompt(v, a1) === 'Alice wrote this and Bob added this');
+  await A.page.keyboard.press('Control+Shift+z');
+  await converge([A, B], 'the delete redone by Shift+Ctrl+Z', (v) => !v.blocks[a1] && v.blocks[b1]);
+  // Bob's block was never touched by Alice's undos.
+  const v = await B.view();
+  assert(v.blocks[b1] && Object.keys(v.blocks).length === 1, `bob's block stays: ${JSON.stringify(summary(v))}`);
+  await Promise.all([A.waitSaved(), B.waitSaved()]);
+}
+
 async function testOfflineReload({ browser, dev }) {
   const wf = `offline-${rand()}`;
   const A = await Win.open(browser, 'alice', dev.base, `wf=${wf}&user=alice&name=Alice`);
@@ -573,6 +624,7 @@ const TESTS = [
   ['two windows converge', testConverge],
   ['offline edits survive a reload', testOfflineReload],
   ['cursors and roster', testPresence],
+  ['undo a delete another window edited concurrently', testUndo],
   ['read-only edits are refused and rolled back', testReadOnly],
   ['server events and admin API operations', testServerEvents],
   ['react demo: two windows, edits and presence', (env) => testReactDemo(env, Win)],

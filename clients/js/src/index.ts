@@ -26,6 +26,7 @@ export {
 export { type SyncStatus, type SyncState, statusLabel } from './client/status';
 export { Backoff } from './client/backoff';
 export { type RenameEvent } from './client/renames';
+export { type HistoryState } from './client/history';
 export { FlowsyncError, ServerError, CloseError, RejectError, type FlowsyncErrorKind } from './client/errors';
 
 // Persistence.
@@ -116,3 +117,4 @@ export { UpdateSubBlock, SubBlockBatchUpdate, type SubBlockUpdate } from './work
 export { UpdateSubflow, AddSubflow, RemoveSubflow, DuplicateSubflowWithChildren } from './workflow/ops_subflow';
 export { AddVariable, RemoveVariable, UpdateVariable, DuplicateVariable } from './workflow/ops_variable';
 export { ReplaceState } from './workflow/ops_workflow';
+export { UndoManager, UndoStep, type UndoConfig } from './workflow/undo';

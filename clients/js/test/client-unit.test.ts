@@ -249,6 +249,34 @@ describe('local edits', () => {
     expect(await kind(() => c.setPresence({ cursor: null }))).toBe('closed');
   });
 
+  it('undo and redo revert the own edits as new edits in the outbox; history events follow canUndo and canRedo', async () => {
+    const c = await FlowsyncClient.open({ ...base, undo: { window: -1 } });
+    const history: string[] = [];
+    c.on('history', (h) => history.push(`${h.canUndo}/${h.canRedo}`));
+    expect(c.canUndo).toBe(false);
+    expect(c.undo()).toBeUndefined();
+    c.transact(() => {
+      c.applyWire('batch-add-blocks', 'blocks', { blocks: [{ id: 'a', type: 'agent', name: 'A', position: { x: 0, y: 0 } }] });
+      c.applyWire('update-name', 'block', { id: 'a', name: 'A2' });
+    });
+    c.applyWire('remove', 'block', { id: 'a' });
+    expect(c.view().blocks['a']).toBeUndefined();
+    expect(c.undo()).toBeDefined();
+    expect(c.view().blocks['a']?.name).toBe('A2');
+    expect(c.status().pending).toBe(4); // three edits and the undo, each its own outbox entry
+    c.undo();
+    expect(c.view().blocks['a']).toBeUndefined();
+    expect(c.canUndo).toBe(false);
+    expect(c.canRedo).toBe(true);
+    c.redo();
+    expect(c.view().blocks['a']?.name).toBe('A2');
+    c.applyWire('update-name', 'block', { id: 'a', name: 'A3' });
+    expect(c.canRedo).toBe(false);
+    expect(history).toEqual(['true/false', 'true/true', 'false/true', 'true/true', 'true/false']);
+    await c.close();
+    expect(await kind(() => c.undo())).toBe('closed');
+  });
+
   it('presence and drag arguments are checked', async () => {
     const c = await FlowsyncClient.open(base);
     expect(await kind(() => c.setPresence({ cursor: { x: NaN, y: 0 } }))).toBe('invalid-argument');

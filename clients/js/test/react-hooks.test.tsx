@@ -14,6 +14,7 @@ import {
   useClientEvent,
   useOperations,
   usePresence,
+  useUndo,
   useStatus,
   useWorkflow,
   type FlowsyncStatus,
@@ -369,6 +370,36 @@ describe('status and remote deltas', () => {
     expect(heard).toEqual(['two:workflow-deployed']);
     expect(opsSeen.size).toBe(1); // the same object at every render
     expect(() => ops!.applyWire('update-name', 'block', { id: 'nope', name: 'X' })).toThrow();
+  });
+});
+
+describe('useUndo', () => {
+  it('re-renders on canUndo and canRedo changes, and undoes and redoes', async () => {
+    const { client } = await joined();
+    let u: ReturnType<typeof useUndo> | null = null;
+    let renders = 0;
+    function Toolbar() {
+      u = useUndo();
+      renders++;
+      return <p data-testid="t">{`${u.canUndo}/${u.canRedo}`}</p>;
+    }
+    const el = mount(
+      <FlowsyncProvider client={client}>
+        <Toolbar />
+      </FlowsyncProvider>,
+    );
+    const text = () => el.querySelector('[data-testid="t"]')!.textContent;
+    expect(text()).toBe('true/false'); // joined() added a and b
+    const n = renders;
+    act(() => u!.stopCapturing());
+    act(() => void client.applyWire('update-name', 'block', { id: 'a', name: 'Renamed' }));
+    expect(renders).toBe(n); // canUndo stayed true: no render
+    act(() => void u!.undo());
+    expect(client.view().blocks['a']?.name).toBe('A');
+    expect(text()).toBe('true/true');
+    act(() => void u!.redo());
+    expect(client.view().blocks['a']?.name).toBe('Renamed');
+    expect(text()).toBe('true/false');
   });
 });
 

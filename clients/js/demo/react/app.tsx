@@ -3,10 +3,11 @@
 // what it shows through a hook, so a remote edit re-renders the rows it
 // touched and a moving cursor re-renders the roster alone.
 
-import { useCallback, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { CloseCode, CloseError, type RejectError } from '../../src/index';
-import { useClientEvent, useOperations, useStatus } from '../../src/react';
+import { useClientEvent, useOperations, useStatus, useUndo } from '../../src/react';
 import type { DemoConfig } from '../config';
+import { historyKey } from '../shortcuts';
 import { BlockEditor, BlockList, useAddBlock } from './blocks';
 import { Roster } from './roster';
 
@@ -77,10 +78,32 @@ export function App({ cfg, log }: { cfg: DemoConfig; log: string[] }) {
   });
 
   const addBlock = useAddBlock(edit, select);
+  const history = useUndo();
+  const runHistory = useCallback(
+    (what: 'undo' | 'redo') => {
+      try {
+        if (what === 'undo') history.undo();
+        else history.redo();
+      } catch (err) {
+        banner('error', `${what} not applied: ${describe(err)}`);
+      }
+    },
+    [history, banner],
+  );
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const what = historyKey(e);
+      if (what === null) return;
+      e.preventDefault();
+      runHistory(what);
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [runHistory]);
 
   return (
     <>
-      <Header cfg={cfg} onAdd={addBlock} />
+      <Header cfg={cfg} onAdd={addBlock} onHistory={runHistory} />
       <div className="banners" aria-live="polite">
         {banners.map((b) => (
           <div key={b.id} className={`banner ${b.kind}`} data-testid="banner" data-kind={b.kind} role={b.kind === 'info' ? 'status' : 'alert'}>
@@ -104,6 +127,7 @@ export function App({ cfg, log }: { cfg: DemoConfig; log: string[] }) {
           <h2>How to</h2>
           <ul className="help">
             <li>Add a block, pick it in the list, edit its name and prompt.</li>
+            <li>Ctrl+Z (⌘Z) undoes your own last edit, Shift+Ctrl+Z or Ctrl+Y redoes it; others' edits are never undone.</li>
             <li>Open this page (or the canvas demo, /demo/) in a second window with another <code>user=</code>: edits and selections show in both.</li>
           </ul>
         </aside>
@@ -112,9 +136,10 @@ export function App({ cfg, log }: { cfg: DemoConfig; log: string[] }) {
   );
 }
 
-function Header({ cfg, onAdd }: { cfg: DemoConfig; onAdd: () => void }) {
+function Header({ cfg, onAdd, onHistory }: { cfg: DemoConfig; onAdd: () => void; onHistory: (what: 'undo' | 'redo') => void }) {
   const s = useStatus();
   const ops = useOperations();
+  const { canUndo, canRedo } = useUndo();
   const [offline, setOffline] = useState(cfg.startOffline);
   const toggle = (off: boolean) => {
     setOffline(off);
@@ -141,6 +166,12 @@ function Header({ cfg, onAdd }: { cfg: DemoConfig; onAdd: () => void }) {
       </span>
       <button type="button" data-testid="add-block" onClick={onAdd} disabled={deleted}>
         Add block
+      </button>
+      <button type="button" data-testid="undo" title="Undo (Ctrl+Z, ⌘Z)" onClick={() => onHistory('undo')} disabled={deleted || !canUndo}>
+        Undo
+      </button>
+      <button type="button" data-testid="redo" title="Redo (Shift+Ctrl+Z, Ctrl+Y, ⇧⌘Z)" onClick={() => onHistory('redo')} disabled={deleted || !canRedo}>
+        Redo
       </button>
       <label className="offline">
         <input type="checkbox" data-testid="offline-toggle" checked={offline} onChange={(e) => toggle(e.target.checked)} /> Offline

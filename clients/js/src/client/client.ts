@@ -174,6 +174,51 @@ export class FlowsyncClient {
     return this.apply(parseOp(name, target, payload));
   }
 
+  // ---- undo and redo -----------------------------------------------------
+
+  /**
+   * undo reverts this page's newest undoable step (an edit, a typing burst
+   * within the undo window, or a transact() group) with a new ordinary edit,
+   * sent and stored like apply's, and returns its delta; undefined when
+   * there is nothing to undo. Only this page's own edits are undone, and a
+   * value another user wrote since keeps their value; undoing a delete
+   * brings the block back with its sub-blocks, children and the edges whose
+   * ends are still there (docs/ARCHITECTURE.md, "Undo and redo"). It throws
+   * a FlowsyncError ('closed', 'workflow-deleted', 'delta-too-large').
+   */
+  undo(): Doc | undefined {
+    return this.engine.undoRedo(false);
+  }
+
+  /** redo re-applies the newest undone step (cleared by any new edit); undefined when there is none. */
+  redo(): Doc | undefined {
+    return this.engine.undoRedo(true);
+  }
+
+  /** Whether undo() has a step to revert (the 'history' event reports changes). */
+  get canUndo(): boolean {
+    return this.engine.history.canUndo;
+  }
+
+  /** Whether redo() has a step to re-apply. */
+  get canRedo(): boolean {
+    return this.engine.history.canRedo;
+  }
+
+  /**
+   * transact runs fn and makes every edit it applies one undo step (a paste,
+   * a multi-block drag's drop with its parent changes); transactions nest.
+   * It returns what fn returns.
+   */
+  transact<T>(fn: () => T): T {
+    return this.engine.history.transact(fn);
+  }
+
+  /** stopCapturing makes the next edit a new undo step even within the undo window (after a blur, a drop). */
+  stopCapturing(): void {
+    this.engine.history.stopCapturing();
+  }
+
   // ---- presence ----------------------------------------------------------
 
   /**

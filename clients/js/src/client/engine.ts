@@ -32,6 +32,7 @@ import { Connection, type Conn } from './connection';
 import { FlowsyncError, RejectError, ServerError } from './errors';
 import { Emitter } from './events';
 import { handleFrame, type FrameHost, type SessionInfo } from './handlers';
+import { History } from './history';
 import { isBehind, LeaseKeeper } from './lease';
 import { LocalReplica } from './local';
 import { DefaultAckTimeoutMs, DefaultClientName, type FlowsyncClientOptions, type WebSocketConstructor } from './options';
@@ -73,6 +74,8 @@ export class Engine implements FrameHost {
   readonly connection: Connection;
   readonly writer: Writer;
   readonly status: StatusTracker;
+  /** Undo and redo of this page's own edits. */
+  readonly history: History;
 
   private isClosed = false;
   /** Set once the workflow is known deleted: nothing can be stored any more. */
@@ -96,6 +99,7 @@ export class Engine implements FrameHost {
     this.backoff = new Backoff(opts.backoff);
     this.nowFn = opts.now ?? Date.now;
     this.replica = new LocalReplica(lease.replicaId, this.nowFn);
+    this.history = new History(opts.undo, (h) => this.events.emit('history', h));
     this.presence = new PresenceSender(opts.workflowId);
     this.store = new LocalStore(persistence, opts.workflowId, {
       replicaId: () => this.replica.id,
@@ -233,16 +237,50 @@ export class Engine implements FrameHost {
 
   /** apply: see FlowsyncClient.apply. */
   apply(op: Op): Doc {
+    this.checkEditable();
+    const r = this.replica;
+    const ts = r.stamp();
+    const delta = r.doc.prepare(ts, op);
+    this.commitLocal(delta, op.name(), () => this.history.record(r.doc, delta, ts));
+    return delta;
+  }
+
+  /**
+   * undo (redo) writes the inverse of this page's newest undoable (undone)
+   * entry as an ordinary edit, sent and stored like apply's; undefined when
+   * there is nothing to undo (redo). Edits of other replicas are never
+   * undone, and a value another replica wrote since stays theirs
+   * (docs/ARCHITECTURE.md, "Undo and redo").
+   */
+  undoRedo(redo: boolean): Doc | undefined {
+    this.checkEditable();
+    const r = this.replica;
+    const s = this.history.prepare(r.doc, r.stamp(), redo);
+    if (s === undefined) return undefined;
+    this.commitLocal(s.delta, redo ? 'redo' : 'undo', () => {});
+    this.history.committed(s);
+    return s.delta;
+  }
+
+  private checkEditable(): void {
     if (this.isClosed) throw new FlowsyncError('closed', 'flowsync: the client is closed');
     if (this.deleted) throw new FlowsyncError('workflow-deleted', `flowsync: workflow ${this.workflowId} was deleted`);
+  }
+
+  /**
+   * commitLocal merges a local edit's delta (prepared, not merged), queues
+   * it in the outbox and storage, and emits 'change'. beforeMerge runs once
+   * the delta is known to fit, before the merge (the undo capture).
+   */
+  private commitLocal(delta: Doc, what: string, beforeMerge: () => void): void {
     const r = this.replica;
     const before = r.max();
-    const delta = r.prepare(op);
     const enc = delta.encode();
     const limit = this.maxDelta();
     if (enc.length > limit) {
-      throw new FlowsyncError('delta-too-large', `flowsync: ${op.name()} makes a delta of ${enc.length} bytes; the limit is ${limit}`);
+      throw new FlowsyncError('delta-too-large', `flowsync: ${what} makes a delta of ${enc.length} bytes; the limit is ${limit}`);
     }
+    beforeMerge();
     r.doc.merge(delta);
     // Minted by this edit: the replica's counters past before (the
     // context also names older dots the edit overwrote or removed).
@@ -269,7 +307,6 @@ export class Engine implements FrameHost {
     this.events.emit('change', delta, false);
     this.notifyStatus();
     this.writer.flush();
-    return delta;
   }
 
   setPresence(p: Parameters<PresenceSender['set']>[0]): void {
@@ -602,6 +639,7 @@ export class Engine implements FrameHost {
   enterDeleted(message: string, fromEvent = false): void {
     if (this.deleted || this.isClosed) return;
     this.deleted = true;
+    this.history.clear();
     this.outbox.clear();
     this.receipts.clear();
     this.store.forget();
@@ -641,6 +679,7 @@ export class Engine implements FrameHost {
       which.merge(lacking);
     }
     r.remint(fresh, which);
+    this.history.clear(); // its entries name the old id's dots
     for (const e of this.outbox.pending()) {
       e.delta = remintDoc(e.delta, old, fresh, which);
       e.enc = e.delta.encode();
@@ -692,6 +731,7 @@ export class Engine implements FrameHost {
     const old = this.replica.id;
     const fresh = newReplicaId();
     this.replica.reset(fresh);
+    this.history.clear();
     this.outbox.clear();
     this.presence.dropDrag();
     this.store.nextSeq = 1;

@@ -3,6 +3,7 @@
 
 import type { Point, Role } from '../protocol';
 import type { RejectError } from './errors';
+import type { HistoryState } from './history';
 import type { Doc } from './replica';
 import type { RenameEvent } from './renames';
 import type { SyncStatus } from './status';
@@ -76,6 +77,8 @@ export interface ClientEvents {
    * name or another free one) settles it.
    */
   rename: (rename: RenameEvent) => void;
+  /** canUndo or canRedo changed: an edit, an undo or redo, a reset (bind undo and redo buttons to it). */
+  history: (state: HistoryState) => void;
 }
 export type ClientEventName = keyof ClientEvents;
 

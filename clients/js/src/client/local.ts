@@ -3,7 +3,7 @@
 // dots (what the page loaded, sent, and what the server holds).
 
 import type { Context } from '../crdt/context';
-import { Clock } from '../crdt/hlc';
+import { Clock, type Timestamp } from '../crdt/hlc';
 import type { Op } from '../workflow/builder';
 import '../workflow/builder'; // adds Doc.prototype.prepare
 import { emptyDoc, remintDoc, type Doc } from './replica';
@@ -46,6 +46,11 @@ export class LocalReplica {
   /** loaded records the document just restored as what the page loaded. */
   loaded(): void {
     this.loadMax = this.max();
+  }
+
+  /** stamp is a fresh timestamp of this replica, for a local edit. */
+  stamp(): Timestamp {
+    return this.clock.now(this.now());
   }
 
   /** prepare runs op against the document at a fresh timestamp and returns its delta (not merged). */

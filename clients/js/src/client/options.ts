@@ -4,6 +4,7 @@
 import { MaxIDBytes } from '../protocol';
 import { utf8Length } from '../protocol/msgpack';
 import type { LockManagerLike, Persistence } from '../persist/types';
+import type { UndoConfig } from '../workflow/undo';
 import { FlowsyncError } from './errors';
 
 /** The client name sent in Hello unless overridden. */
@@ -36,6 +37,12 @@ export interface FlowsyncClientOptions {
    */
   getToken?: () => string | Promise<string>;
   workflowId: string;
+  /**
+   * Bounds and grouping of undo and redo (client.undo()): edits less than
+   * window ms apart (default 500) are one undo step; maxEntries (default
+   * 100) steps are kept.
+   */
+  undo?: UndoConfig;
   /**
    * Where the document and outbox are kept. Default 'indexeddb' when
    * globalThis.indexedDB exists, else 'memory'. A Persistence instance may

@@ -313,7 +313,13 @@ export interface Operation {
   workflowId: string;
   /** `op`: client's op id for the acks */
   opId: string;
-  /** `name`: operation name as in the reference protocol, e.g. `batch-add-blocks`, `update-name` */
+  /**
+   * `name`: operation name as in the reference protocol, e.g. `batch-add-blocks`, `update-name`; or
+   * `undo` / `redo` (target `workflow`, payload `{}`): undo or redo the newest of the operations
+   * this session sent (each operation is one step), written by the server as a new edit that leaves
+   * values others wrote since alone; `NO_EFFECT` when there is nothing to undo or redo. The stacks
+   * live as long as the session's membership of the workflow
+   */
   name: string;
   /** `target`: `block`, `blocks`, `edge`, `edges`, `subflow`, `subblock`, `variable`, `workflow` */
   target: string;

@@ -4,7 +4,7 @@
 // share.ts), not at every change of the document.
 
 import { useEffect, useMemo, useRef, useSyncExternalStore } from 'react';
-import type { BlockView, ClientEventName, ClientEvents, FlowsyncClient, Op, Point, PresenceSelection, View } from '../index';
+import type { BlockView, ClientEventName, ClientEvents, Doc, FlowsyncClient, Op, Point, PresenceSelection, View } from '../index';
 import { useStore } from './provider';
 import { share } from './share';
 import type { FlowsyncPresence, FlowsyncStatus, Topic } from './store';
@@ -74,6 +74,42 @@ export function usePresence<T>(selector: (presence: FlowsyncPresence) => T, isEq
 export function usePresence<T>(selector?: (presence: FlowsyncPresence) => T, isEqual?: Equality<T>): T | FlowsyncPresence {
   const store = useStore();
   return useSelected(store.presence, selector ?? (identity as (p: FlowsyncPresence) => T), isEqual);
+}
+
+/**
+ * What useUndo returns: whether undo and redo have a step, and the calls
+ * (bound to the provider's client, the same functions at every render).
+ */
+export interface FlowsyncUndo {
+  canUndo: boolean;
+  canRedo: boolean;
+  /** Reverts this page's newest step; undefined when there is none (see FlowsyncClient.undo). */
+  undo(): Doc | undefined;
+  redo(): Doc | undefined;
+  /** Makes every edit fn applies one undo step. */
+  transact<T>(fn: () => T): T;
+  stopCapturing(): void;
+}
+
+/**
+ * useUndo returns undo and redo of this page's own edits, and re-renders
+ * its component when canUndo or canRedo changes: bind toolbar buttons and
+ * keyboard shortcuts to it.
+ */
+export function useUndo(): FlowsyncUndo {
+  const store = useStore();
+  const client = store.client;
+  const state = useSelected(store.history, identity);
+  const calls = useMemo(
+    () => ({
+      undo: () => client.undo(),
+      redo: () => client.redo(),
+      transact: <T>(fn: () => T): T => client.transact(fn),
+      stopCapturing: () => client.stopCapturing(),
+    }),
+    [client],
+  );
+  return useMemo(() => ({ ...state, ...calls }), [state, calls]);
 }
 
 /** useFlowsyncClient returns the provider's client, for what the hooks do not cover. */

@@ -18,8 +18,10 @@ export {
   useOperations,
   useClientEvent,
   useFlowsyncClient,
+  useUndo,
   type Equality,
   type FlowsyncOperations,
+  type FlowsyncUndo,
 } from './hooks';
 export type { FlowsyncStatus, FlowsyncPresence } from './store';
 export { share } from './share';

@@ -3,7 +3,7 @@
 // cursor moving in another window does not wake the components that render
 // the document.
 
-import { type ClientEventName, type FlowsyncClient, type RosterEntry, type SyncStatus, type User, type View, type Role } from '../index';
+import { type ClientEventName, type FlowsyncClient, type RosterEntry, type SyncStatus, type User, type View, type Role, type HistoryState } from '../index';
 import { share } from './share';
 
 /** What useStatus returns: the client's status and the session it is in. */
@@ -118,12 +118,15 @@ export class FlowsyncStore {
   readonly view: Topic<View>;
   readonly status: Topic<FlowsyncStatus>;
   readonly presence: Topic<FlowsyncPresence>;
+  /** Whether undo and redo have a step (the client's 'history' event). */
+  readonly history: Topic<HistoryState>;
 
   constructor(readonly client: FlowsyncClient) {
     this.view = new Topic(client, ['change'], () => client.view());
     // Joined (role) comes with a roster; Welcome (user) with a state change.
     this.status = new Topic(client, ['status', 'roster'], () => statusOf(client));
     this.presence = new Topic(client, ['roster', 'presence'], () => presenceOf(client));
+    this.history = new Topic(client, ['history'], () => ({ canUndo: client.canUndo, canRedo: client.canRedo }));
   }
 }
 

@@ -70,7 +70,7 @@ export function prepare(doc: Doc, ts: Timestamp, op: Op): Doc {
  * DeltaCaps.maxValueNodes is refused too: no cut into several deltas can
  * carry it, so no client could send it. (Go: Doc.checkValues.)
  */
-function checkValues(delta: Doc, op: Op): void {
+export function checkValues(delta: Doc, op: Op): void {
   delta.store().range((k, es) => {
     for (const e of es) {
       const v = e.value.value;
@@ -94,7 +94,7 @@ function checkValues(delta: Doc, op: Op): void {
  * add when it merged it. The offending key named is the smallest, so the
  * message does not depend on the store's order. (Go: builder.checkStamps.)
  */
-function checkStamps(b: Builder): void {
+export function checkStamps(b: Builder): void {
   let worst: Key | undefined;
   let owner: Key | undefined;
   let inc: Timestamp | undefined;

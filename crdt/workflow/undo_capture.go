@@ -1,0 +1,148 @@
+package workflow
+
+import "github.com/flowsync/flowsync/crdt"
+
+// undoEntry is one undoable step: the keys a group of local edits wrote or
+// removed, each with what it held before the group and the dot the group
+// left under it.
+type undoEntry struct {
+	// stamp is the timestamp of the group's first edit: a value another
+	// replica wrote after it was written after the entry.
+	stamp crdt.Timestamp
+	items []undoItem
+	// at indexes items by key once there are more than a few and a lookup
+	// needs it, so that a long burst of edits stays one item per key found
+	// in O(1).
+	at map[Key]int
+	// one holds the items of the common entry, one key written, so that
+	// recording it costs one allocation.
+	one [1]undoItem
+}
+
+func newUndoEntry(stamp crdt.Timestamp) *undoEntry {
+	e := &undoEntry{stamp: stamp}
+	e.items = e.one[:0]
+	return e
+}
+
+// reuse empties a dropped entry for a new group stamped stamp, keeping its
+// items' storage.
+func (e *undoEntry) reuse(stamp crdt.Timestamp) {
+	clear(e.items)
+	e.stamp, e.items, e.at = stamp, e.items[:0], nil
+}
+
+// undoItem is one key an entry touched. Undoing it puts prior back when
+// the key still holds cur (followed through later undos and redos, which
+// rewrite values under new dots).
+type undoItem struct {
+	key Key
+	// prior is the current entry under key before the group's first edit
+	// (the incarnation rule applied); had is false when the key showed
+	// nothing.
+	prior crdt.Dotted[Cell]
+	had   bool
+	// cur is the dot the group's last edit wrote under key, the zero Dot
+	// when it removed the key.
+	cur crdt.Dot
+}
+
+// linearItems is how many items an entry scans before it builds its index.
+const linearItems = 8
+
+func (e *undoEntry) find(k Key) int {
+	if e.at == nil && len(e.items) > linearItems {
+		e.at = make(map[Key]int, 2*len(e.items))
+		for i := range e.items {
+			e.at[e.items[i].key] = i
+		}
+	}
+	if e.at != nil {
+		if i, ok := e.at[k]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := range e.items {
+		if e.items[i].key == k {
+			return i
+		}
+	}
+	return -1
+}
+
+// touch records that the edit being captured left cur under k, which held
+// what doc shows before it; an item already present keeps its prior (the
+// value before the whole group). fresh says k cannot be present (the first
+// edit of an entry writes each key once), which spares the lookup.
+func (e *undoEntry) touch(doc *Doc, k Key, held []crdt.Dotted[Cell], cur crdt.Dot, fresh bool) {
+	if !fresh {
+		if i := e.find(k); i >= 0 {
+			e.items[i].cur = cur
+			return
+		}
+	}
+	e.items = append(e.items, undoItem{key: k, cur: cur})
+	it := &e.items[len(e.items)-1]
+	if w := crdt.Winner(held); w >= 0 {
+		it.prior, it.had = currentEntry(doc, k, held[w])
+		if it.had && it.prior.Value.Value.isTextMarker() {
+			// A text is restored as the string it held (as a new text):
+			// its record goes with the marker the edit overwrites.
+			it.prior.Value.Value = doc.textValue(it.prior.Dot)
+		}
+	}
+	if e.at != nil {
+		e.at[k] = len(e.items) - 1
+	}
+}
+
+// capture adds what undoing delta takes, delta not yet merged into doc:
+// every key it writes, and every key whose values its context removes
+// without writing it anew (a removal's cascade).
+func (e *undoEntry) capture(doc, delta *Doc) {
+	covered := 0 // dots of doc the writes below cover
+	fresh := len(e.items) == 0
+	delta.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
+		held := doc.store.Get(k)
+		covered += len(held)
+		e.touch(doc, k, held, es[crdt.Winner(es)].Dot, fresh)
+		return true
+	})
+	// A write covers exactly the values its key held: when the context holds
+	// nothing else but the delta's own dots, nothing was removed on its own
+	// (the common edit: one field written).
+	n := delta.ctx.Len()
+	if n == uint64(delta.store.NumDots()+covered) {
+		return
+	}
+	removed := func(d crdt.Dot) {
+		if delta.store.Has(d) {
+			return
+		}
+		if k, ok := doc.store.KeyOf(d); ok && delta.store.Get(k) == nil {
+			e.touch(doc, k, doc.store.Get(k), crdt.Dot{}, false)
+		}
+	}
+	// Walk whichever is smaller, the delta's context or the document's dots
+	// (a context may name ranges far larger than anything held).
+	if n <= uint64(doc.store.NumDots()) {
+		delta.ctx.ForEach(func(d crdt.Dot) bool { removed(d); return true })
+		return
+	}
+	doc.store.Dots(func(d crdt.Dot) {
+		if delta.ctx.Contains(d) {
+			removed(d)
+		}
+	})
+}
+
+// follow points items at the dots a committed undo or redo rewrote their
+// values under.
+func (e *undoEntry) follow(remap map[crdt.Dot]crdt.Dot) {
+	for i := range e.items {
+		if nd, ok := remap[e.items[i].cur]; ok && e.items[i].cur != (crdt.Dot{}) {
+			e.items[i].cur = nd
+		}
+	}
+}
