@@ -462,8 +462,8 @@ func (rm *Room) handleRemotePresence(ev *remotePresenceEvent) {
 }
 
 // publishPresence hands the room's local roster to the cluster (through the
-// registry's hosting goroutine: it never blocks the loop). Cursors and
-// selections are left out: they cross nodes as live frames
+// registry's hosting goroutine: it never blocks the loop). Cursors,
+// selections and text carets are left out: they cross nodes as live frames
 // (clusterlive.go), and a copy a heartbeat old would be stale.
 func (rm *Room) publishPresence() {
 	if rm.cfg.Cluster == nil {
@@ -472,7 +472,7 @@ func (rm *Room) publishPresence() {
 	var entry []byte
 	if local := rm.localRoster(); len(local) > 0 {
 		for i := range local {
-			local[i].Cursor, local[i].Selection = nil, protocol.Selection{}
+			local[i].Cursor, local[i].Selection, local[i].Caret = nil, protocol.Selection{}, protocol.TextCaret{}
 		}
 		entry = protocol.AppendFrame(nil, &protocol.Roster{WorkflowID: rm.id, Entries: local})
 	}

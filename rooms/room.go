@@ -127,6 +127,7 @@ type (
 		m      Member
 		cursor *protocol.Point
 		sel    protocol.Selection
+		caret  protocol.TextCaret
 	}
 	dragEvent struct {
 		m   Member
@@ -210,10 +211,11 @@ func (rm *Room) SubmitOperation(m Member, opID string, op workflow.Op) {
 	}
 }
 
-// Presence replaces m's cursor and selection and relays them to the others
-// with m's identity. Never stored.
-func (rm *Room) Presence(m Member, cursor *protocol.Point, sel protocol.Selection) {
-	rm.send(&presenceEvent{m: m, cursor: cursor, sel: sel})
+// Presence replaces m's cursor, selection and text caret and relays them to
+// the others with m's identity. Never stored, and the caret is never checked
+// against the document: each receiver resolves it in its own replica.
+func (rm *Room) Presence(m Member, cursor *protocol.Point, sel protocol.Selection, caret protocol.TextCaret) {
+	rm.send(&presenceEvent{m: m, cursor: cursor, sel: sel, caret: caret})
 }
 
 // Drag relays live positions of blocks m is dragging. Never merged or
@@ -474,7 +476,7 @@ func (rm *Room) handle(ev event) {
 			if ms.presence {
 				rm.metrics.coalesced()
 			}
-			ms.entry.Cursor, ms.entry.Selection = ev.cursor, ev.sel
+			ms.entry.Cursor, ms.entry.Selection, ms.entry.Caret = ev.cursor, ev.sel, ev.caret
 			ms.entry.LastActivityMs = rm.nowMs()
 			ms.presence = true
 			rm.markDirty(ms)
@@ -1007,7 +1009,7 @@ func (rm *Room) flushEphemeral() {
 		if ms.presence {
 			ms.presence = false
 			f := &protocol.PresenceUpdate{WorkflowID: rm.id, SessionID: ms.entry.SessionID, UserID: ms.id.UserID,
-				Name: ms.id.Name, Avatar: ms.id.Avatar, Cursor: ms.entry.Cursor, Selection: ms.entry.Selection}
+				Name: ms.id.Name, Avatar: ms.id.Avatar, Cursor: ms.entry.Cursor, Selection: ms.entry.Selection, Caret: ms.entry.Caret}
 			b := protocol.AppendFrame(nil, f)
 			rm.broadcast(f, b, ms)
 			rm.publishEphemeral(f, b)

@@ -85,6 +85,7 @@ type Client struct {
 	roster     []protocol.RosterEntry
 	cursor     *Point
 	selection  protocol.Selection
+	caret      protocol.TextCaret
 	presDirty  bool             // presence changed since the last Presence frame
 	drag       map[string]Point // positions not yet sent; nil when none
 	renames    renames          // reported by OnRename; nil without OnRename
@@ -492,6 +493,22 @@ func (c *Client) SetSelection(kind protocol.SelectionType, id string) error {
 		return fmt.Errorf("client: unknown selection type %q", kind)
 	}
 	return c.setPresence(func() { c.selection = sel })
+}
+
+// SetTextCaret places this session's caret (or selected range) inside a
+// text field, as stable positions other replicas resolve in their own copy
+// of the text. It returns an error wrapping protocol.ErrInvalidValue for a
+// caret that names no text, or both a sub-block and a variable.
+func (c *Client) SetTextCaret(caret protocol.TextCaret) error {
+	if err := caret.Check(); err != nil {
+		return fmt.Errorf("client: %w", err)
+	}
+	return c.setPresence(func() { c.caret = caret })
+}
+
+// ClearTextCaret says this session has no caret in any text.
+func (c *Client) ClearTextCaret() error {
+	return c.setPresence(func() { c.caret = protocol.TextCaret{} })
 }
 
 func (c *Client) setPresence(set func()) error {

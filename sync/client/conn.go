@@ -719,6 +719,7 @@ func (c *Client) onPresence(u *protocol.PresenceUpdate) {
 				c.roster[i].Cursor = &p
 			}
 			c.roster[i].Selection = u.Selection
+			c.roster[i].Caret = u.Caret
 		}
 	}
 	c.mu.Unlock()

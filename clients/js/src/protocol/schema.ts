@@ -164,6 +164,35 @@ export interface Selection {
   id?: string;
 }
 
+/**
+ * A stable position in a text (crdt/text's anchor): the dot of the character left of it; `{}` is
+ * the start of the text.
+ */
+export interface TextPosition {
+  /** `r`: replica id of the dot; absent exactly for the start of the text */
+  replica?: string;
+  /** `c`: counter of the dot, at most 2^53-1; absent (0) exactly for the start of the text */
+  counter?: number;
+}
+
+/**
+ * A caret or selected range inside one text field, as stable positions: receivers resolve them
+ * against their own replica of the text (a position they do not know yet resolves once its insert
+ * arrives).
+ */
+export interface TextCaret {
+  /** `blk`: block id of a text sub-block (with `sub`) */
+  blockId?: string;
+  /** `sub`: sub-block id (with `blk`) */
+  subBlockId?: string;
+  /** `var`: or: id of a variable whose value is a text (without `blk` and `sub`) */
+  variableId?: string;
+  /** `a`: where the selection started */
+  anchor: TextPosition;
+  /** `h`: where the caret is (equal to `a` for a bare caret) */
+  head: TextPosition;
+}
+
 /** The user the server authenticated, as shown to other users. */
 export interface User {
   /** `id`: user id */
@@ -217,6 +246,8 @@ export interface RosterEntry {
   cursor: Point | null;
   /** `sel`: selection, as in Presence */
   selection?: Selection;
+  /** `txt`: caret in a text, as in Presence */
+  caret?: TextCaret;
 }
 
 /** Who wrote a relayed delta. */
@@ -307,6 +338,11 @@ export interface Presence {
   cursor: Point | null;
   /** `sel`: selection; absent = none */
   selection?: Selection;
+  /**
+   * `txt`: caret or selected range inside a text field; absent = none. Relayed like the cursor,
+   * never checked against the document
+   */
+  caret?: TextCaret;
 }
 
 export interface Drag {
@@ -456,6 +492,8 @@ export interface PresenceUpdate {
   cursor: Point | null;
   /** `sel`: as in Presence */
   selection?: Selection;
+  /** `txt`: as in Presence */
+  caret?: TextCaret;
 }
 
 export interface Roster {
@@ -577,6 +615,27 @@ const selectionRecord: RecordSchema = {
   ],
 };
 
+const textPositionRecord: RecordSchema = {
+  name: 'text position',
+  rule: 'textPosition',
+  fields: [
+    { key: 'r', prop: 'replica', kind: 'str', required: false, rule: 'id' },
+    { key: 'c', prop: 'counter', kind: 'uint', required: false },
+  ],
+};
+
+const textCaretRecord: RecordSchema = {
+  name: 'text caret',
+  rule: 'textCaret',
+  fields: [
+    { key: 'blk', prop: 'blockId', kind: 'str', required: false, rule: 'id' },
+    { key: 'sub', prop: 'subBlockId', kind: 'str', required: false, rule: 'id' },
+    { key: 'var', prop: 'variableId', kind: 'str', required: false, rule: 'id' },
+    { key: 'a', prop: 'anchor', kind: 'record', required: true, record: textPositionRecord },
+    { key: 'h', prop: 'head', kind: 'record', required: true, record: textPositionRecord },
+  ],
+};
+
 const userRecord: RecordSchema = {
   name: 'user',
   fields: [
@@ -612,6 +671,7 @@ const rosterEntryRecord: RecordSchema = {
     { key: 'active', prop: 'lastActivityMs', kind: 'int', required: true },
     { key: 'cur', prop: 'cursor', kind: 'recordOrNil', required: false, record: pointRecord },
     { key: 'sel', prop: 'selection', kind: 'record', required: false, record: selectionRecord },
+    { key: 'txt', prop: 'caret', kind: 'record', required: false, record: textCaretRecord },
   ],
 };
 
@@ -678,6 +738,7 @@ const presenceBody: RecordSchema = {
     { key: 'wf', prop: 'workflowId', kind: 'str', required: true, rule: 'id' },
     { key: 'cur', prop: 'cursor', kind: 'recordOrNil', required: false, record: pointRecord },
     { key: 'sel', prop: 'selection', kind: 'record', required: false, record: selectionRecord },
+    { key: 'txt', prop: 'caret', kind: 'record', required: false, record: textCaretRecord },
   ],
 };
 
@@ -785,6 +846,7 @@ const presenceUpdateBody: RecordSchema = {
     { key: 'avatar', prop: 'avatar', kind: 'str', required: false, rule: 'text', max: 4096 },
     { key: 'cur', prop: 'cursor', kind: 'recordOrNil', required: false, record: pointRecord },
     { key: 'sel', prop: 'selection', kind: 'record', required: false, record: selectionRecord },
+    { key: 'txt', prop: 'caret', kind: 'record', required: false, record: textCaretRecord },
   ],
 };
 
