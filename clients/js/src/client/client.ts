@@ -29,7 +29,7 @@ import { parseOp } from '../workflow/parse';
 import { buildView, type View } from '../workflow/view';
 import { Engine } from './engine';
 import { FlowsyncError, RejectError } from './errors';
-import type { ClientEventName, ClientEvents, PresenceSelection, RosterEntry, User } from './events';
+import type { ClientEventName, ClientEvents, PresenceCaret, PresenceSelection, RosterEntry, User } from './events';
 import { checkOptions, tabSessionId, type FlowsyncClientOptions } from './options';
 import type { Doc } from './replica';
 import type { ReceiptStats } from './receipts';
@@ -49,6 +49,8 @@ export type {
   LifecycleEvent,
   NackInfo,
   PresenceSelection,
+  PresenceCaret,
+  TextField,
   PresenceUpdate,
   RosterEntry,
   User,
@@ -177,11 +179,13 @@ export class FlowsyncClient {
   // ---- presence ----------------------------------------------------------
 
   /**
-   * setPresence updates this session's cursor and/or selection (an absent
-   * key keeps its value; cursor null = off the canvas; selection {t:'none'}
-   * = nothing). Frames are throttled to one per 33 ms, latest state wins.
+   * setPresence updates this session's cursor, selection and/or text caret
+   * (an absent key keeps its value; cursor null = off the canvas; selection
+   * {t:'none'} = nothing; caret null = no caret in a text). Frames are
+   * throttled to one per 33 ms, latest state wins. A text handle's binding
+   * sets the caret itself (TextHandle.bind).
    */
-  setPresence(p: { cursor?: Point | null; selection?: PresenceSelection }): void {
+  setPresence(p: { cursor?: Point | null; selection?: PresenceSelection; caret?: PresenceCaret | null }): void {
     this.engine.setPresence(p);
   }
 

@@ -61,6 +61,8 @@ export type {
   SelectionType,
   ServerFrame,
   ServerLimits,
+  TextCaret,
+  TextPosition,
   User,
   Welcome,
 } from './schema';
