@@ -5,6 +5,7 @@ import { sameCellValue } from './doc';
 import { anyValue, stringValue } from './fields';
 import { editable } from './ops_block';
 import { putAny } from './ops_common';
+import { readValue } from './text_write';
 import { subBlockKey, subBlockTypeKey } from './state';
 import { errorf, q } from './util';
 
@@ -80,7 +81,7 @@ export function writeSubBlock(b: Builder, u: SubBlockUpdate): void {
     } catch (err) {
       throw errorf('Invalid', `expected value of ${u.blockId}.${u.subBlockId}: ${(err as Error).message}`);
     }
-    if (!sameCellValue(b.get(k), want)) {
+    if (!sameCellValue(readValue(b, k), want)) {
       throw errorf('Precondition', `sub-block ${u.blockId}.${u.subBlockId} changed`);
     }
   }
