@@ -35,9 +35,12 @@ import type { Doc } from './replica';
 import type { ReceiptStats } from './receipts';
 import type { SyncStatus } from './status';
 import { openStorage } from './store';
+import { TextHandle } from './text';
 
 export { DefaultClientName, DefaultAckTimeoutMs, type FlowsyncClientOptions, type WebSocketConstructor, type WebSocketLike } from './options';
 export { PresenceIntervalMs } from './presence';
+export { TextHandle, type RemoteCaret, type TextChangeEvent, type TextDelta, type TextHost } from './text';
+export { bindTextarea, type TextareaLike } from './text_binding';
 export { DefaultMaxFrameBytes, HandshakeTimeoutMs } from './connection';
 export { DefaultMaxDeltaBytes } from './engine';
 export { DocSaveDelayMs, SnapshotEveryDeltas, SnapshotLogBytes, SnapshotIdleMs } from './store';
@@ -187,6 +190,24 @@ export class FlowsyncClient {
    */
   setPresence(p: { cursor?: Point | null; selection?: PresenceSelection; caret?: PresenceCaret | null }): void {
     this.engine.setPresence(p);
+  }
+
+  // ---- texts --------------------------------------------------------------
+
+  /**
+   * text returns a handle on the text of a sub-block (a prompt, code, a
+   * description: sub-blocks of type long-input, code or textarea): UTF-16
+   * insert/delete, change events with index deltas, stable positions and
+   * carets; bindTextarea(handle, el) binds it to a <textarea>. Close it
+   * when done.
+   */
+  text(blockId: string, subBlockId: string): TextHandle {
+    return new TextHandle(this, { blockId, subBlockId });
+  }
+
+  /** variableText returns a handle on the value of a variable of type plain or string, as text does for a sub-block. */
+  variableText(variableId: string): TextHandle {
+    return new TextHandle(this, { variableId });
   }
 
   /**
