@@ -23,10 +23,12 @@ export interface TextareaLike {
  * text, and every change of the text by others is shown in el with el's
  * selection carried on its characters (text typed before the caret moves
  * it, text typed at it by someone else goes after it). While el has the
- * focus its selection is sent as this session's caret. It returns the
- * function that unbinds (and clears the caret).
+ * focus its selection is sent as this session's caret. An input the
+ * document refuses (a locked block, a read-only field) is taken back: el
+ * shows the text again and onError gets the error (without onError it is
+ * thrown). It returns the function that unbinds (and clears the caret).
  */
-export function bindTextarea(handle: TextHandle, el: TextareaLike): () => void {
+export function bindTextarea(handle: TextHandle, el: TextareaLike, onError?: (err: unknown) => void): () => void {
   // The selection as stable positions, taken at every local interaction,
   // so that it can be put back on its characters after a remote change.
   let anchors: { start: Anchor; end: Anchor; backward: boolean } | undefined;
@@ -42,7 +44,19 @@ export function bindTextarea(handle: TextHandle, el: TextareaLike): () => void {
   };
 
   const onInput = (): void => {
-    handle.setValue(el.value, el.selectionEnd ?? undefined);
+    try {
+      handle.setValue(el.value, el.selectionEnd ?? undefined);
+    } catch (err) {
+      const sel = anchors;
+      el.value = handle.toString();
+      if (sel !== undefined) {
+        const at = handle.resolve(sel.end) ?? el.value.length;
+        el.setSelectionRange(at, at);
+      }
+      if (onError === undefined) throw err;
+      onError(err);
+      return;
+    }
     remember();
   };
   const onSelect = (): void => {
