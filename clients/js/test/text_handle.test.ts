@@ -55,7 +55,15 @@ class FakeClient implements TextHost {
 }
 
 class FakeTextarea implements TextareaLike {
-  value = '';
+  private v = '';
+  /** Setting the value puts the caret at the end, as browsers do. */
+  get value(): string {
+    return this.v;
+  }
+  set value(s: string) {
+    this.v = s;
+    this.selectionStart = this.selectionEnd = s.length;
+  }
   selectionStart = 0;
   selectionEnd = 0;
   selectionDirection = 'forward';
@@ -75,16 +83,20 @@ class FakeTextarea implements TextareaLike {
   /** Types s at the caret, as a browser does, and fires input. */
   type(s: string): void {
     const at = this.selectionStart;
-    this.value = this.value.slice(0, at) + s + this.value.slice(this.selectionEnd);
+    this.v = this.v.slice(0, at) + s + this.v.slice(this.selectionEnd);
     this.selectionStart = this.selectionEnd = at + s.length;
     for (const fn of this.fns.get('input') ?? []) fn();
   }
   backspace(): void {
     const at = this.selectionStart;
     const cut = this.value.codePointAt(at - 2)! > 0xffff ? 2 : 1;
-    this.value = this.value.slice(0, at - cut) + this.value.slice(at);
+    this.v = this.v.slice(0, at - cut) + this.v.slice(at);
     this.selectionStart = this.selectionEnd = at - cut;
     for (const fn of this.fns.get('input') ?? []) fn();
+  }
+  /** The window loses the focus: the element gets blur but stays the active element. */
+  windowBlur(): void {
+    for (const fn of this.fns.get('blur') ?? []) fn();
   }
   click(at: number): void {
     this.selectionStart = this.selectionEnd = at;
@@ -153,6 +165,7 @@ describe('bindTextarea', () => {
     bindTextarea(hb, tb);
     ta.click(2);
     tb.click(2);
+    ta.windowBlur(); // two windows: only one has the focus, both keep typing
     const alice = ' alice writes this sentence.';
     const bob = ' BOB TYPES HERE TOO.';
     for (let i = 0; i < Math.max(alice.length, bob.length); i++) {

@@ -32,6 +32,9 @@ export function bindTextarea(handle: TextHandle, el: TextareaLike, onError?: (er
   // The selection as stable positions, taken at every local interaction,
   // so that it can be put back on its characters after a remote change.
   let anchors: { start: Anchor; end: Anchor; backward: boolean } | undefined;
+  // The element has the caret while it is the document's active element,
+  // also when its window is not focused (a window's blur blurs the element
+  // but keeps it active: the caret stays, and so does its presence).
   let focused = el.ownerDocument?.activeElement === el;
 
   const remember = (): void => {
@@ -67,6 +70,7 @@ export function bindTextarea(handle: TextHandle, el: TextareaLike, onError?: (er
     remember();
   };
   const onBlur = (): void => {
+    if (el.ownerDocument?.activeElement === el) return; // the window lost the focus, not the element
     focused = false;
     handle.clearCaret();
   };
@@ -78,9 +82,10 @@ export function bindTextarea(handle: TextHandle, el: TextareaLike, onError?: (er
     const sel = anchors;
     el.value = ev.value;
     if (sel !== undefined) {
+      // Always, focused or not: setting value put the caret at the end.
       const start = handle.resolve(sel.start) ?? 0;
       const end = Math.max(start, handle.resolve(sel.end) ?? start);
-      if (focused) el.setSelectionRange(start, end, sel.backward ? 'backward' : 'forward');
+      el.setSelectionRange(start, end, sel.backward ? 'backward' : 'forward');
     }
   });
 
