@@ -197,7 +197,7 @@ class Win {
   async type(id, text) {
     const box = this.block(id).getByTestId('block-prompt');
     await box.click();
-    await this.page.keyboard.press('End');
+    await this.page.keyboard.press('Control+End'); // the end of the text, not of a wrapped line
     await box.pressSequentially(text);
   }
 
@@ -495,7 +495,12 @@ async function testTyping({ browser, dev }) {
 
   const alice = 'alice writes this sentence. ';
   const bob = 'BOB TYPES HERE TOO. ';
-  await Promise.all([A.type(a1, alice), B.type(a1, bob)]);
+  // Both put their caret at the end first, then type at the same time.
+  for (const w of [A, B]) {
+    await w.block(a1).getByTestId('block-prompt').click();
+    await w.page.keyboard.press('Control+End');
+  }
+  await Promise.all([A.page.keyboard.type(alice), B.page.keyboard.type(bob)]);
   const v = await converge([A, B], 'two people typing into one prompt', (v) => prompt(v, a1).length === 'Task: '.length + alice.length + bob.length);
   const text = prompt(v, a1);
   log(`the prompt after both typed: ${JSON.stringify(text)}`);
