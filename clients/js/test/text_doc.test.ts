@@ -106,3 +106,26 @@ describe('texts in the workflow document', () => {
     expect(j.encode()).toEqual(a.d.encode());
   });
 });
+
+describe('remint with texts', () => {
+  it('renames the records, items, origins and deleted dots of unsent typing, and the renamed document converges with the text', async () => {
+    const { remint } = await import('../src/workflow/remint');
+    const { Context } = await import('../src/crdt/context');
+    const a = new Replica('ra');
+    a.ok(addAgent);
+    a.ok(new InsertText({ blockId: 'b1', subBlockId: 'prompt', index: 0, text: 'hello world' }));
+    a.ok(new DeleteText({ blockId: 'b1', subBlockId: 'prompt', index: 5, length: 1 }));
+    const which = new Context();
+    for (const rg of a.d.context().ranges('ra')) which.addRange('ra', rg);
+    const r = remint(a.d, 'ra', 'rz', which, 1);
+    expect(r.context().ranges('ra')).toEqual([]);
+    expect(asString(r.get(subBlockKey('b1', 'prompt')))).toBe('helloworld');
+    for (const { id, rec } of r.texts().entries()) {
+      expect(id.replica).toBe('rz');
+      expect(rec.t.context().replicas()).toEqual(['rz']);
+    }
+    // The reminted document encodes, decodes and accepts more typing by rz.
+    const back = decode(r.encode());
+    expect(back.equal(r)).toBe(true);
+  });
+});
