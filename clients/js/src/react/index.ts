@@ -21,5 +21,6 @@ export {
   type Equality,
   type FlowsyncOperations,
 } from './hooks';
+export { useText, type FlowsyncText } from './text';
 export type { FlowsyncStatus, FlowsyncPresence } from './store';
 export { share } from './share';
