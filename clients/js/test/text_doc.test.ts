@@ -8,7 +8,7 @@ import { Doc } from '../src/workflow/doc';
 import { decode } from '../src/workflow/encode';
 import { asString } from '../src/workflow/fields';
 import { BatchAddBlocks } from '../src/workflow/ops_blocks';
-import { UpdateSubBlock } from '../src/workflow/ops_subblock';
+import { SubBlockBatchUpdate, UpdateSubBlock } from '../src/workflow/ops_subblock';
 import { DeleteText, InsertText } from '../src/workflow/ops_text';
 import { RemoveBlock } from '../src/workflow/ops_block';
 import { subBlockKey } from '../src/workflow/state';
@@ -127,5 +127,25 @@ describe('remint with texts', () => {
     // The reminted document encodes, decodes and accepts more typing by rz.
     const back = decode(r.encode());
     expect(back.equal(r)).toBe(true);
+  });
+});
+
+describe('a whole-string update naming the string it edited', () => {
+  it('is rebased past concurrent typing elsewhere, and fails the precondition where it overlaps', () => {
+    const a = new Replica('ra');
+    a.ok(addAgent);
+    a.ok(new UpdateSubBlock({ blockId: 'b1', subBlockId: 'prompt', value: 'one two three' }));
+    // Someone typed at the start since the thin client read "one two three".
+    a.ok(new InsertText({ blockId: 'b1', subBlockId: 'prompt', index: 0, text: '>> ' }));
+    a.ok(new SubBlockBatchUpdate({ updates: [{ blockId: 'b1', subBlockId: 'prompt', value: 'one two three four', expectedValue: 'one two three', hasExpected: true }] }));
+    expect(a.prompt()).toBe('>> one two three four');
+    let code = '';
+    try {
+      a.ok(new SubBlockBatchUpdate({ updates: [{ blockId: 'b1', subBlockId: 'prompt', value: 'X two three', expectedValue: 'one two three', hasExpected: true }] }));
+    } catch (e) {
+      code = (e as { code: string }).code;
+    }
+    expect(code).toBe('Precondition');
+    expect(a.prompt()).toBe('>> one two three four');
   });
 });

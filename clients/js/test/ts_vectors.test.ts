@@ -282,6 +282,9 @@ function textsCase(): Case {
   rec.op('bob', 'text-insert', 'text', { variableId: 'v', index: 2, text: ' there' });
   rec.op('carol', 'variable-update', 'variable', { variableId: 'v', field: 'value', value: 'hello' });
   rec.op('alice', 'text-insert', 'text', { blockId: 'p', subblockId: 'code', index: 0, text: 'return 1' });
+  // A thin client's whole-value write naming what it edited: rebased past alice's typing.
+  rec.op('alice', 'subblock-batch-update', 'subblock', { updates: [{ blockId: 'p', subblockId: 'code', value: 'return 1 // ok', expectedValue: 'return' }] });
+  rec.op('alice', 'subblock-batch-update', 'subblock', { updates: [{ blockId: 'p', subblockId: 'code', value: 'return 2', expectedValue: 'return 1' }] });
   rec.op('bob', 'text-delete', 'text', { blockId: 'q', subblockId: 'prompt', index: 0, length: 1 });
   rec.deltaSince('carol', 'alice');
   rec.deltaSince('bob', 'carol');
