@@ -211,9 +211,8 @@ func (rm *Room) SubmitOperation(m Member, opID string, op workflow.Op) {
 	}
 }
 
-// Presence replaces m's cursor, selection and text caret and relays them to
-// the others with m's identity. Never stored, and the caret is never checked
-// against the document: each receiver resolves it in its own replica.
+// Presence replaces m's cursor and selection and relays them to the others
+// with m's identity. Never stored.
 func (rm *Room) Presence(m Member, cursor *protocol.Point, sel protocol.Selection, caret protocol.TextCaret) {
 	rm.send(&presenceEvent{m: m, cursor: cursor, sel: sel, caret: caret})
 }
@@ -706,7 +705,11 @@ func (rm *Room) handleDelta(ev *deltaEvent) {
 	var v workflow.Vetted
 	if err == nil {
 		if v, err = rm.doc.Vet(ev.delta, ms.id.ReplicaID); err != nil {
-			err = protocol.NewError(protocol.CodeForgedDot, "%v", err)
+			code := protocol.CodeForgedDot
+			if errors.Is(err, workflow.ErrInvalidText) {
+				code = protocol.CodeInvalidDelta
+			}
+			err = protocol.NewError(code, "%v", err)
 		}
 	}
 	if err == nil {

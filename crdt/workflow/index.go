@@ -294,5 +294,6 @@ func (x *docIndex) since(d *Doc, have *crdt.Context) *Doc {
 	}
 	missing.Merge(&x.removed)
 	out.ctx = *missing
+	out.texts = d.textsSince(have, "", nil)
 	return out
 }

@@ -37,6 +37,8 @@ type Client struct {
 	// callbacks counts callbacks in progress, so that Close called from one
 	// does not wait for the goroutine it runs on.
 	callbacks atomic.Int32
+	// texts are the Text handles' change listeners (text.go).
+	texts textWatchers
 
 	// editMu keeps Reset and replica resets, which rename or drop the
 	// replica's dots (write lock), from running while an Apply (read lock)
@@ -186,9 +188,7 @@ func (c *Client) Apply(op workflow.Op) (*workflow.Doc, error) {
 		return nil, err
 	}
 	c.notifyStatus()
-	if fn := c.cfg.OnChange; fn != nil {
-		c.callback(func() { fn(delta, false) })
-	}
+	c.changed(delta, false)
 	return delta, nil
 }
 
@@ -493,22 +493,6 @@ func (c *Client) SetSelection(kind protocol.SelectionType, id string) error {
 		return fmt.Errorf("client: unknown selection type %q", kind)
 	}
 	return c.setPresence(func() { c.selection = sel })
-}
-
-// SetTextCaret places this session's caret (or selected range) inside a
-// text field, as stable positions other replicas resolve in their own copy
-// of the text. It returns an error wrapping protocol.ErrInvalidValue for a
-// caret that names no text, or both a sub-block and a variable.
-func (c *Client) SetTextCaret(caret protocol.TextCaret) error {
-	if err := caret.Check(); err != nil {
-		return fmt.Errorf("client: %w", err)
-	}
-	return c.setPresence(func() { c.caret = caret })
-}
-
-// ClearTextCaret says this session has no caret in any text.
-func (c *Client) ClearTextCaret() error {
-	return c.setPresence(func() { c.caret = protocol.TextCaret{} })
 }
 
 func (c *Client) setPresence(set func()) error {

@@ -123,40 +123,6 @@ type Selection struct {
 // IsZero reports whether s is the zero Selection (encoded as an absent key).
 func (s Selection) IsZero() bool { return s == Selection{} }
 
-// TextCaret is a session's caret, or selected range, inside one text field:
-// a text sub-block (BlockID and SubBlockID) or the value of a text variable
-// (VariableID). Its ends are stable positions, not indices, so a receiver
-// resolves them against its own replica of the text and they stay on their
-// characters while others type. Anchor is where the selection started and
-// Head where the caret is; they are equal for a bare caret. The zero
-// TextCaret means no caret in any text (encoded as an absent key).
-type TextCaret struct {
-	BlockID    string
-	SubBlockID string
-	VariableID string
-	Anchor     TextPosition
-	Head       TextPosition
-}
-
-// IsZero reports whether c is the zero TextCaret (no caret).
-func (c TextCaret) IsZero() bool { return c == TextCaret{} }
-
-// Check reports whether c may be sent as a caret (the zero TextCaret may
-// not: it is the absence of one). Its error wraps ErrInvalidValue and
-// ErrInvalidFrame, as Encode's would.
-func (c TextCaret) Check() error {
-	return textCaretRecord.checkElem(unsafe.Pointer(&c), "", "txt")
-}
-
-// TextPosition is a stable position in a text: the dot (Replica, Counter)
-// of the character left of it, or the zero TextPosition for the start of
-// the text. A deleted character still resolves to where it was. This is
-// crdt/text's Anchor on the wire.
-type TextPosition struct {
-	Replica string
-	Counter uint64
-}
-
 // User is the identity the server authenticated, as shown to other users.
 type User struct {
 	ID     string
@@ -197,7 +163,7 @@ type RosterEntry struct {
 	LastActivityMs int64
 	Cursor         *Point // nil: pointer not on the canvas
 	Selection      Selection
-	Caret          TextCaret // zero: no caret in a text
+	Caret          TextCaret // zero: no caret in a text field
 }
 
 // EventKind names a lifecycle event. Clients must ignore kinds they do not
@@ -392,8 +358,7 @@ type Stable struct {
 }
 
 // Presence replaces the sender's live presence in the room: a nil Cursor
-// means the pointer left the canvas, a zero Selection means none, a zero
-// Caret means no caret in a text.
+// means the pointer left the canvas, a zero Selection means none.
 type Presence struct {
 	WorkflowID string
 	Cursor     *Point
@@ -411,6 +376,29 @@ type PresenceUpdate struct {
 	Cursor     *Point
 	Selection  Selection
 	Caret      TextCaret
+}
+
+// TextCaret is a caret or selection inside a text field (docs/PROTOCOL.md
+// §7.9): the field (a block's sub-block, or a variable when Sub is empty)
+// and its ends as stable positions, which stay on their characters while
+// others type. The zero TextCaret is none (an absent key).
+type TextCaret struct {
+	ID     string
+	Sub    string
+	Anchor TextPos
+	Head   *TextPos // nil: a caret (the selection is empty)
+}
+
+// IsZero reports whether c is the zero TextCaret (encoded as an absent key).
+func (c TextCaret) IsZero() bool {
+	return c.ID == "" && c.Sub == "" && c.Anchor == TextPos{} && c.Head == nil
+}
+
+// TextPos is a stable position in a text: the dot (Replica, Counter) of the
+// code point left of it, or the zero TextPos for the start of the text.
+type TextPos struct {
+	Replica string
+	Counter uint64
 }
 
 // Roster is the full list of sessions in a room, sent on every join, leave

@@ -220,7 +220,6 @@ var kindNames = map[kind]string{
 var ruleNames = map[rule]string{
 	ruleID: "id", ruleText: "text", ruleEnum: "enum", ruleNonZero: "nonZero",
 	ruleNonEmpty: "nonEmpty", ruleFinite: "finite", ruleSelection: "selection",
-	ruleTextCaret: "textCaret", ruleTextPosition: "textPosition",
 }
 
 func sq(s string) string {
@@ -634,10 +633,6 @@ func docBounds(r *record, f *field) string {
 			return "finite"
 		case ruleSelection:
 			return "`id` exactly for `block` and `edge`"
-		case ruleTextCaret:
-			return "`blk` and `sub`, or `var`"
-		case ruleTextPosition:
-			return "`r` exactly when `c` ≥ 1"
 		}
 	}
 	return ""

@@ -87,16 +87,14 @@ const (
 type rule uint8
 
 const (
-	ruleNone         rule = iota
-	ruleID                // str: at most MaxIDBytes of UTF-8, and not empty when required
-	ruleText              // str: at most max bytes of UTF-8
-	ruleEnum              // str: one of values
-	ruleNonZero           // uint, code: not 0
-	ruleNonEmpty          // bin, list: not empty
-	ruleFinite            // record of x and y: both finite
-	ruleSelection         // the selection record: an id exactly when it selects a block or edge
-	ruleTextCaret         // the text caret record: a sub-block (blk and sub) or a variable (var), not both
-	ruleTextPosition      // the text position record: a replica exactly when the counter is not 0, counter ≤ 2^53-1
+	ruleNone      rule = iota
+	ruleID             // str: at most MaxIDBytes of UTF-8, and not empty when required
+	ruleText           // str: at most max bytes of UTF-8
+	ruleEnum           // str: one of values
+	ruleNonZero        // uint, code: not 0
+	ruleNonEmpty       // bin, list: not empty
+	ruleFinite         // record of x and y: both finite
+	ruleSelection      // the selection record: an id exactly when it selects a block or edge
 )
 
 // Field constructors. They keep the tables in schema.go one line per key.
@@ -222,10 +220,6 @@ func (r *record) resolve() {
 		mustBe[Point](r)
 	case ruleSelection:
 		mustBe[Selection](r)
-	case ruleTextCaret:
-		mustBe[TextCaret](r)
-	case ruleTextPosition:
-		mustBe[TextPosition](r)
 	}
 }
 

@@ -19,18 +19,17 @@ var (
 		req("t", "Type", tEnum(string(SelectBlock), string(SelectEdge), string(SelectNone)), "what is selected"),
 		opt("id", "ID", tID, "the block or edge id: required for `block` and `edge`, absent for `none`"),
 	)
-	textPositionRecord = newRecord[TextPosition]("text position",
-		"A stable position in a text (crdt/text's anchor): the dot of the character left of it; `{}` is the start of the text.", ruleTextPosition,
-		opt("r", "Replica", tID, "replica id of the dot; absent exactly for the start of the text"),
-		opt("c", "Counter", tUint, "counter of the dot, at most 2^53-1; absent (0) exactly for the start of the text"),
+	textPosRecord = newRecord[TextPos]("text position",
+		"A stable position in a text (§7.9): the dot of the code point left of it; both keys absent for the start of the text.", ruleNone,
+		opt("r", "Replica", tID, "the dot's replica id"),
+		opt("c", "Counter", tUint, "the dot's counter"),
 	)
 	textCaretRecord = newRecord[TextCaret]("text caret",
-		"A caret or selected range inside one text field, as stable positions: receivers resolve them against their own replica of the text (a position they do not know yet resolves once its insert arrives).", ruleTextCaret,
-		opt("blk", "BlockID", tID, "block id of a text sub-block (with `sub`)"),
-		opt("sub", "SubBlockID", tID, "sub-block id (with `blk`)"),
-		opt("var", "VariableID", tID, "or: id of a variable whose value is a text (without `blk` and `sub`)"),
-		req("a", "Anchor", tRecord(textPositionRecord), "where the selection started"),
-		req("h", "Head", tRecord(textPositionRecord), "where the caret is (equal to `a` for a bare caret)"),
+		"A caret or selection inside a text field (§7.9), as stable positions.", ruleNone,
+		req("b", "ID", tID, "the block id, or the variable id when `s` is absent"),
+		opt("s", "Sub", tID, "the sub-block id; absent for a variable's value"),
+		req("a", "Anchor", tRecord(textPosRecord), "where the selection starts (the caret when `h` is absent)"),
+		opt("h", "Head", tRecordOrNil(textPosRecord), "where it ends; absent/nil: an empty selection (a caret)"),
 	)
 	userRecord = newRecord[User]("user", "The user the server authenticated, as shown to other users.", ruleNone,
 		req("id", "ID", tID, "user id"),
@@ -64,7 +63,7 @@ var (
 		req("active", "LastActivityMs", tInt, "last activity, Unix ms (server clock)"),
 		opt("cur", "Cursor", tRecordOrNil(pointRecord), "cursor, as in Presence (always written by this implementation, nil when none)"),
 		opt("sel", "Selection", tRecord(selectionRecord), "selection, as in Presence"),
-		opt("txt", "Caret", tRecord(textCaretRecord), "caret in a text, as in Presence"),
+		opt("txt", "Caret", tRecord(textCaretRecord), "text caret, as in Presence"),
 	)
 )
 
@@ -103,7 +102,7 @@ var (
 		req("wf", "WorkflowID", tID, "workflow id"),
 		opt("cur", "Cursor", tRecordOrNil(pointRecord), "cursor in canvas coordinates; nil/absent = pointer not on the canvas"),
 		opt("sel", "Selection", tRecord(selectionRecord), "selection; absent = none"),
-		opt("txt", "Caret", tRecord(textCaretRecord), "caret or selected range inside a text field; absent = none. Relayed like the cursor, never checked against the document"),
+		opt("txt", "Caret", tRecord(textCaretRecord), "caret or selection inside a text field; absent = none"),
 	)
 	dragBody = newRecord[Drag]("Drag", "", ruleNone,
 		req("wf", "WorkflowID", tID, "workflow id"),

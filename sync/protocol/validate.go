@@ -7,8 +7,6 @@ import (
 	"strings"
 	"unicode/utf8"
 	"unsafe"
-
-	"github.com/flowsync/flowsync/crdt"
 )
 
 // validate checks f against the bounds of its schema: the rules that Encode
@@ -134,22 +132,6 @@ func (r *record) checkRule(p unsafe.Pointer, prefix, key string) error {
 			if why := idFault(s.ID, true); why != "" {
 				return fieldErr(prefix+key+".id", why)
 			}
-		}
-	case ruleTextCaret:
-		c := (*TextCaret)(p)
-		switch {
-		case c.VariableID != "" && (c.BlockID != "" || c.SubBlockID != ""):
-			return fieldErr(prefix+key, "names both a variable and a sub-block")
-		case c.VariableID == "" && (c.BlockID == "" || c.SubBlockID == ""):
-			return fieldErr(prefix+key, "names no text: it needs blk and sub, or var")
-		}
-	case ruleTextPosition:
-		tp := (*TextPosition)(p)
-		switch {
-		case (tp.Replica == "") != (tp.Counter == 0):
-			return fieldErr(prefix+key, "needs a replica exactly when its counter is not 0")
-		case tp.Counter > crdt.MaxCounter:
-			return fieldErr(prefix+key+".c", "is above 2^53-1")
 		}
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -280,16 +281,16 @@ func TestPresenceTextCaret(t *testing.T) {
 	b := e.connect(t, "ub:Bob", "rep-b")
 	b.join("wf", "tab-b")
 	a.expect(protocol.FrameRoster)
-	caret := protocol.TextCaret{BlockID: "b1", SubBlockID: "prompt",
-		Anchor: protocol.TextPosition{Replica: "rep-a", Counter: 17}, Head: protocol.TextPosition{Replica: "rep-b", Counter: 4}}
+	caret := protocol.TextCaret{ID: "b1", Sub: "prompt",
+		Anchor: protocol.TextPos{Replica: "rep-a", Counter: 17}, Head: &protocol.TextPos{Replica: "rep-b", Counter: 4}}
 	b.send(&protocol.Presence{WorkflowID: "wf", Selection: protocol.Selection{Type: protocol.SelectBlock, ID: "b1"}, Caret: caret})
-	if pu := a.expect(protocol.FramePresenceUpdate).(*protocol.PresenceUpdate); pu.SessionID != b.sid || pu.Caret != caret {
+	if pu := a.expect(protocol.FramePresenceUpdate).(*protocol.PresenceUpdate); pu.SessionID != b.sid || !reflect.DeepEqual(pu.Caret, caret) {
 		t.Fatalf("presence update = %+v, want caret %+v", pu, caret)
 	}
 	c := e.connect(t, "uc:Cy", "rep-c")
 	j := c.join("wf", "tab-c")
 	i := slices.IndexFunc(j.Roster, func(r protocol.RosterEntry) bool { return r.SessionID == b.sid })
-	if i < 0 || j.Roster[i].Caret != caret {
+	if i < 0 || !reflect.DeepEqual(j.Roster[i].Caret, caret) {
 		t.Fatalf("a later joiner's roster = %+v, want B's caret %+v", j.Roster, caret)
 	}
 	b.send(&protocol.Presence{WorkflowID: "wf"})

@@ -390,7 +390,7 @@ describe('text carets in presence', () => {
     const ws = server.last;
     ws.join();
     const carets = () => ws.sentOf(FrameType.Presence).map((f) => f.caret);
-    expect(carets()).toEqual([{ blockId: 'b1', subBlockId: 'prompt', anchor: { replica: 'r1', counter: 4 }, head: {} }]);
+    expect(carets()).toEqual([{ id: 'b1', sub: 'prompt', anchor: { replica: 'r1', counter: 4 }, head: {} }]);
     c.setPresence({ cursor: { x: 1, y: 1 } }); // an absent caret key keeps the caret
     await vi.advanceTimersByTimeAsync(PresenceIntervalMs);
     c.setPresence({ caret: null });
@@ -412,7 +412,7 @@ describe('text carets in presence', () => {
 
     const seen: unknown[] = [];
     c.on('presence', (u) => seen.push(u.caret));
-    const wire = { variableId: 'v1', anchor: { replica: 'r2', counter: 7 }, head: { replica: 'r2', counter: 9 } };
+    const wire = { id: 'v1', anchor: { replica: 'r2', counter: 7 }, head: { replica: 'r2', counter: 9 } };
     ws.deliver({
       type: FrameType.Roster,
       workflowId: 'wf',
@@ -420,9 +420,9 @@ describe('text carets in presence', () => {
     });
     const want = { field: { variableId: 'v1' }, anchor: { after: { replica: 'r2', counter: 7 } }, head: { after: { replica: 'r2', counter: 9 } } };
     expect(c.roster().find((e) => e.sid === 's2')?.caret).toEqual(want);
-    ws.deliver({ type: FrameType.PresenceUpdate, workflowId: 'wf', sessionId: 's2', userId: 'u2', cursor: null, caret: { ...wire, head: {} } });
+    ws.deliver({ type: FrameType.PresenceUpdate, workflowId: 'wf', sessionId: 's2', userId: 'u2', cursor: null, caret: { ...wire, head: null } });
     ws.deliver({ type: FrameType.PresenceUpdate, workflowId: 'wf', sessionId: 's2', userId: 'u2', cursor: null });
-    expect(seen).toEqual([{ ...want, head: { after: { replica: '', counter: 0 } } }, undefined]);
+    expect(seen).toEqual([{ ...want, head: want.anchor }, undefined]);
     expect(c.roster().find((e) => e.sid === 's2')?.caret).toBeUndefined();
     await c.close();
   });

@@ -595,10 +595,10 @@ describe('useText', () => {
     // Bob's caret, anchored after "hello", resolves in our copy.
     const after = client.text('t', 'prompt').anchor(5);
     act(() =>
-      ws.deliver({ type: FrameType.PresenceUpdate, workflowId: 'wf', sessionId: 's2', userId: 'bob', name: 'Bob', cursor: null, caret: { blockId: 't', subBlockId: 'prompt', anchor: { replica: after.after.replica, counter: after.after.counter }, head: { replica: after.after.replica, counter: after.after.counter } } }),
+      ws.deliver({ type: FrameType.PresenceUpdate, workflowId: 'wf', sessionId: 's2', userId: 'bob', name: 'Bob', cursor: null, caret: { id: 't', sub: 'prompt', anchor: { replica: after.after.replica, counter: after.after.counter }, head: null } }),
     );
     act(() =>
-      ws.deliver({ type: FrameType.Roster, workflowId: 'wf', entries: [{ sessionId: 's2', userId: 'bob', name: 'Bob', role: 'write', joinedAtMs: 1, lastActivityMs: 1, cursor: null, caret: { blockId: 't', subBlockId: 'prompt', anchor: { replica: after.after.replica, counter: after.after.counter }, head: { replica: after.after.replica, counter: after.after.counter } } }] }),
+      ws.deliver({ type: FrameType.Roster, workflowId: 'wf', entries: [{ sessionId: 's2', userId: 'bob', name: 'Bob', role: 'write', joinedAtMs: 1, lastActivityMs: 1, cursor: null, caret: { id: 't', sub: 'prompt', anchor: { replica: after.after.replica, counter: after.after.counter }, head: null } }] }),
     );
     expect(el.querySelector('[data-testid="carets"]')!.textContent).toBe('Bob@5');
     expect(renders).toBeGreaterThan(1);

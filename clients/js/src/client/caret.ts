@@ -3,7 +3,7 @@
 
 import { MaxCounter } from '../crdt/dot';
 import type { Anchor } from '../crdt/text';
-import { MaxIDBytes, type TextCaret, type TextPosition } from '../protocol';
+import { MaxIDBytes, type TextCaret, type TextPos } from '../protocol';
 import { utf8Length } from '../protocol/msgpack';
 import { FlowsyncError } from './errors';
 import type { PresenceCaret, TextField } from './events';
@@ -44,30 +44,35 @@ export function checkCaret(c: PresenceCaret): PresenceCaret {
   return { field: checkField(c.field), anchor: checkAnchor('anchor', c.anchor), head: checkAnchor('head', c.head) };
 }
 
-function toPosition(a: Anchor): TextPosition {
+function toPosition(a: Anchor): TextPos {
   return a.after.counter === 0 ? {} : { replica: a.after.replica, counter: a.after.counter };
 }
 
-function fromPosition(p: TextPosition): Anchor {
+function fromPosition(p: TextPos): Anchor {
   return { after: { replica: p.replica ?? '', counter: p.counter ?? 0 } };
 }
 
-/** toWireCaret is the `txt` of a checked caret. */
+/** toWireCaret is the `txt` of a checked caret: a caret (anchor = head) has no head. */
 export function toWireCaret(c: PresenceCaret): TextCaret {
-  const t: TextCaret = { anchor: toPosition(c.anchor), head: toPosition(c.head) };
-  if ('variableId' in c.field) t.variableId = c.field.variableId;
-  else {
-    t.blockId = c.field.blockId;
-    t.subBlockId = c.field.subBlockId;
-  }
-  return t;
+  const head = c.head.after.replica === c.anchor.after.replica && c.head.after.counter === c.anchor.after.counter ? null : toPosition(c.head);
+  if ('variableId' in c.field) return { id: c.field.variableId, anchor: toPosition(c.anchor), head };
+  return { id: c.field.blockId, sub: c.field.subBlockId, anchor: toPosition(c.anchor), head };
 }
 
-/** fromWireCaret is the app's shape of a decoded `txt` (the decoder checked it), undefined for none. */
+/**
+ * fromWireCaret is the app's shape of a decoded `txt`, undefined for none
+ * or for a position no replica can hold (a replica without a counter or
+ * the reverse, a counter past 2^53-1: the decoder does not check them).
+ */
 export function fromWireCaret(t: TextCaret | undefined): PresenceCaret | undefined {
-  if (!t || (!t.variableId && !t.blockId)) return undefined;
-  const field: TextField = t.variableId ? { variableId: t.variableId } : { blockId: t.blockId!, subBlockId: t.subBlockId! };
-  return { field, anchor: fromPosition(t.anchor), head: fromPosition(t.head) };
+  if (!t || !t.id) return undefined;
+  const anchor = fromPosition(t.anchor);
+  const head = t.head ? fromPosition(t.head) : anchor;
+  for (const a of [anchor, head]) {
+    if ((a.after.replica === '') !== (a.after.counter === 0) || !Number.isSafeInteger(a.after.counter)) return undefined;
+  }
+  const field: TextField = t.sub ? { blockId: t.id, subBlockId: t.sub } : { variableId: t.id };
+  return { field, anchor, head };
 }
 
 /** sameField reports whether two text fields are the same field. */

@@ -144,22 +144,6 @@ function checkRule(r: RecordSchema, o: Obj, name: string): void {
       }
       return;
     }
-    case 'textCaret': {
-      const blk = (o.blockId as string | undefined) ?? '';
-      const sub = (o.subBlockId as string | undefined) ?? '';
-      const v = (o.variableId as string | undefined) ?? '';
-      if (v !== '' && (blk !== '' || sub !== '')) throw invalid(name, 'names both a variable and a sub-block');
-      if (v === '' && (blk === '' || sub === '')) throw invalid(name, 'names no text: it needs blk and sub, or var');
-      return;
-    }
-    case 'textPosition': {
-      const r = (o.replica as string | undefined) ?? '';
-      const c = (o.counter as number | undefined) ?? 0;
-      if ((r === '') !== (c === 0)) throw invalid(name, 'needs a replica exactly when its counter is not 0');
-      // Also refuses a counter the decoder read past 2^53 (no longer exact).
-      if (!Number.isSafeInteger(c)) throw invalid(`${name}.c`, 'is above 2^53-1');
-      return;
-    }
   }
 }
 

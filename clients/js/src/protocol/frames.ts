@@ -62,7 +62,7 @@ export type {
   ServerFrame,
   ServerLimits,
   TextCaret,
-  TextPosition,
+  TextPos,
   User,
   Welcome,
 } from './schema';

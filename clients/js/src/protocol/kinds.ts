@@ -21,7 +21,7 @@ export type Kind = 'str' | 'uint' | 'int' | 'bool' | 'float' | 'bin' | 'code' | 
  * empty bin or list; on a record, `finite` (x and y are finite numbers) and
  * `selection` (an id exactly when a block or edge is selected).
  */
-export type Rule = 'id' | 'text' | 'enum' | 'nonZero' | 'nonEmpty' | 'finite' | 'selection' | 'textCaret' | 'textPosition';
+export type Rule = 'id' | 'text' | 'enum' | 'nonZero' | 'nonEmpty' | 'finite' | 'selection';
 
 /** One value: a record's field, or a list's elements. */
 export interface ValueSchema {

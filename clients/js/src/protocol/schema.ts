@@ -165,32 +165,26 @@ export interface Selection {
 }
 
 /**
- * A stable position in a text (crdt/text's anchor): the dot of the character left of it; `{}` is
+ * A stable position in a text (§7.9): the dot of the code point left of it; both keys absent for
  * the start of the text.
  */
-export interface TextPosition {
-  /** `r`: replica id of the dot; absent exactly for the start of the text */
+export interface TextPos {
+  /** `r`: the dot's replica id */
   replica?: string;
-  /** `c`: counter of the dot, at most 2^53-1; absent (0) exactly for the start of the text */
+  /** `c`: the dot's counter */
   counter?: number;
 }
 
-/**
- * A caret or selected range inside one text field, as stable positions: receivers resolve them
- * against their own replica of the text (a position they do not know yet resolves once its insert
- * arrives).
- */
+/** A caret or selection inside a text field (§7.9), as stable positions. */
 export interface TextCaret {
-  /** `blk`: block id of a text sub-block (with `sub`) */
-  blockId?: string;
-  /** `sub`: sub-block id (with `blk`) */
-  subBlockId?: string;
-  /** `var`: or: id of a variable whose value is a text (without `blk` and `sub`) */
-  variableId?: string;
-  /** `a`: where the selection started */
-  anchor: TextPosition;
-  /** `h`: where the caret is (equal to `a` for a bare caret) */
-  head: TextPosition;
+  /** `b`: the block id, or the variable id when `s` is absent */
+  id: string;
+  /** `s`: the sub-block id; absent for a variable's value */
+  sub?: string;
+  /** `a`: where the selection starts (the caret when `h` is absent) */
+  anchor: TextPos;
+  /** `h`: where it ends; absent/nil: an empty selection (a caret) */
+  head: TextPos | null;
 }
 
 /** The user the server authenticated, as shown to other users. */
@@ -246,7 +240,7 @@ export interface RosterEntry {
   cursor: Point | null;
   /** `sel`: selection, as in Presence */
   selection?: Selection;
-  /** `txt`: caret in a text, as in Presence */
+  /** `txt`: text caret, as in Presence */
   caret?: TextCaret;
 }
 
@@ -338,10 +332,7 @@ export interface Presence {
   cursor: Point | null;
   /** `sel`: selection; absent = none */
   selection?: Selection;
-  /**
-   * `txt`: caret or selected range inside a text field; absent = none. Relayed like the cursor,
-   * never checked against the document
-   */
+  /** `txt`: caret or selection inside a text field; absent = none */
   caret?: TextCaret;
 }
 
@@ -617,7 +608,6 @@ const selectionRecord: RecordSchema = {
 
 const textPositionRecord: RecordSchema = {
   name: 'text position',
-  rule: 'textPosition',
   fields: [
     { key: 'r', prop: 'replica', kind: 'str', required: false, rule: 'id' },
     { key: 'c', prop: 'counter', kind: 'uint', required: false },
@@ -626,13 +616,11 @@ const textPositionRecord: RecordSchema = {
 
 const textCaretRecord: RecordSchema = {
   name: 'text caret',
-  rule: 'textCaret',
   fields: [
-    { key: 'blk', prop: 'blockId', kind: 'str', required: false, rule: 'id' },
-    { key: 'sub', prop: 'subBlockId', kind: 'str', required: false, rule: 'id' },
-    { key: 'var', prop: 'variableId', kind: 'str', required: false, rule: 'id' },
+    { key: 'b', prop: 'id', kind: 'str', required: true, rule: 'id' },
+    { key: 's', prop: 'sub', kind: 'str', required: false, rule: 'id' },
     { key: 'a', prop: 'anchor', kind: 'record', required: true, record: textPositionRecord },
-    { key: 'h', prop: 'head', kind: 'record', required: true, record: textPositionRecord },
+    { key: 'h', prop: 'head', kind: 'recordOrNil', required: false, record: textPositionRecord },
   ],
 };
 
