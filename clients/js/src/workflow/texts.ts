@@ -266,7 +266,16 @@ export function textRemoved(ctx: Context, st: DotMap<Key, Cell>, m: Dot): boolea
  */
 export function mergeTexts(texts: Texts, ctx: Context, st: DotMap<Key, Cell>, delta: Texts, deltaCtx: Context): void {
   if (texts.size > 0 && !deltaCtx.isEmpty()) {
-    for (const id of texts.ids()) if (deltaCtx.contains(id) && !st.has(id)) texts.delete(id);
+    // Visit the smaller side: a typing delta names a few dots, a document
+    // may hold thousands of texts.
+    if (deltaCtx.len() <= texts.size) {
+      deltaCtx.forEach((m) => {
+        if (texts.get(m) !== undefined && !st.has(m)) texts.delete(m);
+        return true;
+      });
+    } else {
+      for (const { id } of [...texts.entries()]) if (deltaCtx.contains(id) && !st.has(id)) texts.delete(id);
+    }
   }
   for (const { id, rec: dr } of delta.entries()) {
     if (textRemoved(ctx, st, id) || dr.isEmpty()) continue;
