@@ -231,9 +231,20 @@ func (d *Doc) textRemoved(m crdt.Dot) bool {
 // delta's records are merged unless d has seen their marker removed.
 func (d *Doc) mergeTexts(delta *Doc) {
 	if len(d.texts) > 0 && !delta.ctx.IsEmpty() {
-		for m := range d.texts {
-			if delta.ctx.Contains(m) && !d.store.Has(m) {
-				delete(d.texts, m)
+		// Visit the smaller side: a typing delta names a few dots, a
+		// document may hold thousands of texts.
+		if delta.ctx.Len() <= uint64(len(d.texts)) {
+			delta.ctx.ForEach(func(m crdt.Dot) bool {
+				if _, ok := d.texts[m]; ok && !d.store.Has(m) {
+					delete(d.texts, m)
+				}
+				return true
+			})
+		} else {
+			for m := range d.texts {
+				if delta.ctx.Contains(m) && !d.store.Has(m) {
+					delete(d.texts, m)
+				}
 			}
 		}
 	}
@@ -454,4 +465,21 @@ func (d *Doc) ResolveTextAnchor(t TextTarget, a text.Anchor) (int, error) {
 		return 0, errorf(ErrInvalid, "not a text field")
 	}
 	return r.t.Resolve(a)
+}
+
+// TextKeys returns the keys of the text fields delta edits, as d (or the
+// delta itself, for a text it creates) names them: what a text edit
+// writes, for checks and reports that look at the keys a delta writes
+// (locks, audit, change events). Records d has dropped or does not know
+// are left out.
+func (d *Doc) TextKeys(delta *Doc) []Key {
+	var out []Key
+	for _, m := range delta.textIDs() {
+		if k, ok := d.store.KeyOf(m); ok {
+			out = append(out, k)
+		} else if k, ok := delta.store.KeyOf(m); ok {
+			out = append(out, k)
+		}
+	}
+	return out
 }
