@@ -3,6 +3,7 @@ package rooms
 import (
 	"time"
 
+	"github.com/flowsync/flowsync/crdt/workflow"
 	"github.com/flowsync/flowsync/sync/protocol"
 )
 
@@ -51,6 +52,20 @@ func (rm *Room) measuredDocSize(size int) {
 
 // grewBy adds a merged delta's encoded size to the estimate.
 func (rm *Room) grewBy(n int) { rm.docSize.since += n }
+
+// checkOperationDelta returns the TOO_LARGE refusal when an operation's
+// delta encodes to n bytes, more than a delta may be: a client's delta that
+// size is refused by the session, and the store refuses it as a log row,
+// so merging it would leave the room holding an edit it can never make
+// durable. Such an operation (a replace-state or batch add of thousands of
+// blocks) must be split by its sender.
+func checkOperationDelta(n int) error {
+	if n > workflow.DeltaLimits.MaxBytes {
+		return protocol.NewError(protocol.CodeTooLarge,
+			"the operation's delta is %d bytes, over the %d a delta may be; split it", n, workflow.DeltaLimits.MaxBytes)
+	}
+	return nil
+}
 
 // checkDocSize returns the TOO_LARGE refusal when a delta of n encoded
 // bytes would take the document past Config.MaxDocumentBytes.

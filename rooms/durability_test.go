@@ -51,7 +51,7 @@ func (s *testStore) Append(ctx context.Context, wf string, deltas []storage.Delt
 	return s.Store.Append(ctx, wf, deltas)
 }
 
-func (s *testStore) Snapshot(ctx context.Context, wf string, doc *workflow.Doc) (int64, error) {
+func (s *testStore) Snapshot(ctx context.Context, wf string, doc *workflow.Doc, held ...storage.RowKey) (int64, error) {
 	n := s.snapInflight.Add(1)
 	defer s.snapInflight.Add(-1)
 	for {
@@ -71,7 +71,7 @@ func (s *testStore) Snapshot(ctx context.Context, wf string, doc *workflow.Doc) 
 	var v int64
 	err := errDown
 	if !s.down.Load() && !s.snapFail.Load() {
-		v, err = s.Store.Snapshot(ctx, wf, doc)
+		v, err = s.Store.Snapshot(ctx, wf, doc, held...)
 	}
 	s.mu.Lock()
 	s.snaps = append(s.snaps, snapCall{at: at, doc: doc.Clone(), err: err})

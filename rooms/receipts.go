@@ -137,7 +137,7 @@ func (rm *Room) handleVouch(ev *vouchEvent) {
 	ack := func() {
 		ack := &protocol.Applied{OpID: ev.opID}
 		rm.sendTo(ms, ack, protocol.AppendFrame(make([]byte, 0, 16+len(ev.opID)), ack))
-		rm.queueWrite(pendingDelta{m: ms.m, opID: ev.opID, raw: ev.raw, delta: ev.delta, applied: rm.cfg.now()})
+		rm.queueWrite(pendingDelta{m: ms.m, opID: ev.opID, raw: ev.raw, delta: ev.delta, applied: rm.cfg.now(), unmerged: covered})
 	}
 	if covered {
 		ack()

@@ -81,7 +81,7 @@ func (rm *Room) armRefresh(d time.Duration) {
 	if rs.armed {
 		return
 	}
-	rs.timer.Reset(d)
+	armTimer(&rs.timer, d)
 	rs.armed = true
 }
 

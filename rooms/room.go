@@ -28,8 +28,8 @@ type Room struct {
 	metrics  *Metrics
 	inbox    chan event
 	closeC   chan context.Context // Registry.Close
-	written  chan error           // the in-flight store write's result; capacity 1
-	snapC    chan snapResult      // the in-flight snapshot's result; capacity 1
+	written  chan *writeResult    // the in-flight store write's result; capacity 1 (pointers: see turn)
+	snapC    chan *snapResult     // the in-flight snapshot's result; capacity 1 (pointers: see turn)
 	refreshC chan refreshResult   // the in-flight store reload's result; capacity 1
 	done     chan struct{}        // closed when run returns
 	loaded   chan struct{}        // closed once the document has loaded
@@ -83,13 +83,16 @@ type memberState struct {
 }
 
 type pendingDelta struct {
-	m       Member // nil for a delta of another node or of an Apply
-	opID    string
-	raw     []byte
-	delta   *workflow.Doc // raw decoded, merged (immutable), for the writer's join; nil in a backlog (writebatch.go)
-	seq     uint64        // relayed in this frame or an earlier one (receipts.go)
-	applied time.Time
-	waiter  *durableWaiter // the Apply it belongs to, if any
+	m    Member // nil for a delta of another node or of an Apply
+	opID string
+	raw  []byte
+	// unmerged: a vouched delta the document already covered, written
+	// without a merge, so the shadow may not hold it (see snapHeld).
+	unmerged bool
+	delta    *workflow.Doc // raw decoded, merged (immutable), for the writer's join; nil in a backlog (writebatch.go)
+	seq      uint64        // relayed in this frame or an earlier one (receipts.go)
+	applied  time.Time
+	waiter   *durableWaiter // the Apply it belongs to, if any
 }
 
 // Events a room's inbox carries.
@@ -156,8 +159,8 @@ func newRoom(r *Registry, id string) *Room {
 		metrics:  r.metrics,
 		inbox:    make(chan event, r.cfg.InboxSize),
 		closeC:   make(chan context.Context),
-		written:  make(chan error, 1),
-		snapC:    make(chan snapResult, 1),
+		written:  make(chan *writeResult, 1),
+		snapC:    make(chan *snapResult, 1),
 		refreshC: make(chan refreshResult, 1),
 		done:     make(chan struct{}),
 		loaded:   make(chan struct{}),
@@ -254,134 +257,183 @@ func (rm *Room) Snapshot(ctx context.Context) (*workflow.Doc, error) {
 
 func (rm *Room) run() {
 	defer close(rm.done)
-	defer func() {
-		// A panic in a merge must not take the process down. The document
-		// may be half-merged, so the room is dropped: its members are
-		// closed (they reconnect and resync from the store) and nothing
-		// more is written from this copy.
-		if p := recover(); p != nil {
-			rm.logger.Error("room panicked; closing it", "panic", p)
-			rm.failWaiters(errDropped("the room failed"))
-			rm.reg.queueHost(rm.id, false)
-			rm.reg.remove(rm)
-			for _, ms := range rm.members {
-				ms.m.Close(protocol.CloseInternalError, "internal error")
-			}
-			rm.metrics.gauges(0, -float64(len(rm.members)), 0)
-			clear(rm.members)
-		}
-	}()
-	if !rm.load() {
+	defer rm.recoverPanic()
+	if !rm.start() {
 		return
+	}
+	defer rm.loopEnded()
+	for rm.turn() {
+	}
+}
+
+// recoverPanic drops the room after a panic in its loop. A panic in a
+// merge must not take the process down. The document may be half-merged,
+// so the room is dropped: its members are closed (they reconnect and
+// resync from the store) and nothing more is written from this copy.
+func (rm *Room) recoverPanic() {
+	if p := recover(); p != nil {
+		rm.logger.Error("room panicked; closing it", "panic", p)
+		rm.failWaiters(errDropped("the room failed"))
+		rm.reg.queueHost(rm.id, false)
+		rm.reg.remove(rm)
+		for _, ms := range rm.members {
+			ms.m.Close(protocol.CloseInternalError, "internal error")
+		}
+		rm.metrics.gauges(0, -float64(len(rm.members)), 0)
+		clear(rm.members)
+	}
+}
+
+// start loads the document and announces the room; false if the load
+// failed (the room then stops).
+//
+//go:noinline
+func (rm *Room) start() bool {
+	if !rm.load() {
+		return false
 	}
 	close(rm.loaded)
 	rm.reg.queueHost(rm.id, true)
-	rm.retry = time.NewTimer(time.Hour)
-	rm.retry.Stop()
-	rm.idle = time.NewTimer(time.Hour)
-	rm.idle.Stop()
-	rm.snap.timer = time.NewTimer(time.Hour)
-	rm.snap.timer.Stop()
-	rm.linger = time.NewTimer(time.Hour)
-	rm.linger.Stop()
-	rm.refresh.timer = time.NewTimer(time.Hour)
-	rm.refresh.timer.Stop()
-	defer rm.refresh.timer.Stop()
 	rm.armPeriodicRefresh()
-	defer rm.linger.Stop()
-	defer rm.retry.Stop()
-	defer rm.idle.Stop()
-	defer rm.snap.timer.Stop()
-	defer func() {
-		rm.metrics.gauges(0, 0, -float64(rm.pendingBytes+rm.inflightBytes))
-	}()
+	return true
+}
 
-	for {
-		var idleC, retryC, snapTimerC, lingerC, refreshC <-chan time.Time
-		if rm.refresh.armed {
-			refreshC = rm.refresh.timer.C
-		}
-		if rm.lingerArmed {
-			lingerC = rm.linger.C
-		}
-		var closingC <-chan struct{}
-		rm.armIdle()
-		if rm.idleArmed {
-			idleC = rm.idle.C
-		}
-		if rm.retryArmed {
-			retryC = rm.retry.C
-		}
-		if rm.closing != nil {
-			closingC = rm.closing.Done()
-		}
-		if rm.snap.armed {
-			snapTimerC = rm.snap.timer.C
-		}
-		var stepC <-chan struct{}
-		if len(rm.steps) > 0 && rm.stepYield == 0 {
-			stepC = ready
-		}
+// loopEnded runs as the loop returns: it stops the timers made so far
+// (timers.go) and takes the room's unwritten bytes off the gauge.
+func (rm *Room) loopEnded() {
+	stopTimer(rm.refresh.timer)
+	stopTimer(rm.linger)
+	stopTimer(rm.retry)
+	stopTimer(rm.idle)
+	stopTimer(rm.snap.timer)
+	rm.metrics.gauges(0, 0, -float64(rm.pendingBytes+rm.inflightBytes))
+}
 
-		select {
-		case ev := <-rm.inbox:
-			rm.stepYield = max(rm.stepYield-1, 0)
-			rm.handle(ev)
-		case <-stepC:
-			rm.step()
-		case err := <-rm.written:
-			rm.handleWritten(err)
-		case <-retryC:
-			rm.retryArmed = false
-			rm.startWrite()
-		case res := <-rm.snapC:
-			rm.handleSnapshot(res)
-		case <-snapTimerC:
-			rm.snap.armed = false
-		case <-lingerC:
-			rm.lingerArmed = false
-		case res := <-rm.refreshC:
-			rm.handleRefresh(res)
-		case <-refreshC:
-			rm.refreshTick()
-		case <-idleC:
-			rm.idleArmed = false
-			rm.logger.Debug("room evicted: idle")
-			rm.reg.queueHost(rm.id, false)
-			rm.reg.remove(rm)
-			rm.evictSnapshot()
-			return
-		case ctx := <-rm.closeC:
-			rm.closing = ctx
-		case <-closingC:
-			rm.logger.Warn("shutdown deadline: closing with deltas not yet durable",
-				"pending", len(rm.pending)+len(rm.inflight))
-			rm.finish()
-			return
-		}
-		if rm.stopped {
-			// Deleted (closeDeleted): remember it and leave the bus.
-			rm.reg.markTomb(rm.id)
-			rm.reg.queueHost(rm.id, false)
-			return
-		}
-
-		rm.dropSlow()
-		if len(rm.inbox) == 0 {
-			rm.flushRelay()
-			// Nothing else waiting: relay the latest presence and drag
-			// positions. Under load the inbox is not empty, so later
-			// frames fold into these first (latest wins).
-			rm.flushEphemeral()
-			rm.dropSlow()
-		}
-		rm.maybeWrite()
-		rm.maybeSnapshot()
-		if rm.closing != nil && len(rm.pending) == 0 && rm.inflight == nil && len(rm.steps) == 0 && rm.snapSettled() {
-			rm.finish()
-			return
-		}
+// turn waits for the room's next event and handles it; false when the loop
+// must return. It is apart from run, and its rare branches are in methods
+// of their own, so that the frames a room blocks in stay small: the
+// runtime halves a parked goroutine's stack only while its frames and an
+// 800-byte reserve take less than a quarter of it, so a room parked in
+// more than about 1.2 KiB of frames keeps an 8 KiB stack (4 KiB below
+// that), and a node holds one such goroutine per loaded room. Every
+// received value has a slot in this frame: results come as pointers.
+// TestIdleFootprint (sync/session) bounds the stack per idle connection.
+func (rm *Room) turn() bool {
+	var idleC, retryC, snapTimerC, lingerC, refreshC <-chan time.Time
+	if rm.refresh.armed {
+		refreshC = rm.refresh.timer.C
 	}
+	if rm.lingerArmed {
+		lingerC = rm.linger.C
+	}
+	var closingC <-chan struct{}
+	rm.armIdle()
+	if rm.idleArmed {
+		idleC = rm.idle.C
+	}
+	if rm.retryArmed {
+		retryC = rm.retry.C
+	}
+	if rm.closing != nil {
+		closingC = rm.closing.Done()
+	}
+	if rm.snap.armed {
+		snapTimerC = rm.snap.timer.C
+	}
+	var stepC <-chan struct{}
+	if len(rm.steps) > 0 && rm.stepYield == 0 {
+		stepC = ready
+	}
+
+	select {
+	case ev := <-rm.inbox:
+		rm.stepYield = max(rm.stepYield-1, 0)
+		rm.handle(ev)
+	case <-stepC:
+		rm.step()
+	case res := <-rm.written:
+		rm.writeDone(res)
+	case <-retryC:
+		rm.retryArmed = false
+		rm.startWrite()
+	case res := <-rm.snapC:
+		rm.handleSnapshot(*res)
+	case <-snapTimerC:
+		rm.snap.armed = false
+	case <-lingerC:
+		rm.lingerArmed = false
+	case res := <-rm.refreshC:
+		rm.handleRefresh(res)
+	case <-refreshC:
+		rm.refreshTick()
+	case <-idleC:
+		rm.evictIdle()
+		return false
+	case ctx := <-rm.closeC:
+		rm.closing = ctx
+	case <-closingC:
+		rm.closeAtDeadline()
+		return false
+	}
+	if rm.stopped {
+		rm.stopDeleted()
+		return false
+	}
+	return rm.afterEvent()
+}
+
+// evictIdle unloads the room after IdleTimeout without members. A cold path,
+// kept out of turn's frame.
+//
+//go:noinline
+func (rm *Room) evictIdle() {
+	rm.idleArmed = false
+	rm.logger.Debug("room evicted: idle")
+	rm.reg.queueHost(rm.id, false)
+	rm.reg.remove(rm)
+	rm.evictSnapshot()
+}
+
+// closeAtDeadline ends the room when Registry.Close's deadline passes
+// before its writes settled. A cold path,
+// kept out of turn's frame.
+//
+//go:noinline
+func (rm *Room) closeAtDeadline() {
+	rm.logger.Warn("shutdown deadline: closing with deltas not yet durable",
+		"pending", len(rm.pending)+len(rm.inflight))
+	rm.finish()
+}
+
+// stopDeleted leaves after the workflow was deleted (closeDeleted):
+// remember it and leave the bus. A cold path,
+// kept out of turn's frame.
+//
+//go:noinline
+func (rm *Room) stopDeleted() {
+	rm.reg.markTomb(rm.id)
+	rm.reg.queueHost(rm.id, false)
+}
+
+// afterEvent relays, writes and snapshots what the event left to do; false
+// when a closing room has settled and the loop must return.
+func (rm *Room) afterEvent() bool {
+	rm.dropSlow()
+	if len(rm.inbox) == 0 {
+		rm.flushRelay()
+		// Nothing else waiting: relay the latest presence and drag
+		// positions. Under load the inbox is not empty, so later
+		// frames fold into these first (latest wins).
+		rm.flushEphemeral()
+		rm.dropSlow()
+	}
+	rm.maybeWrite()
+	rm.maybeSnapshot()
+	if rm.closing != nil && len(rm.pending) == 0 && rm.inflight == nil && len(rm.steps) == 0 && rm.snapSettled() {
+		rm.finish()
+		return false
+	}
+	return true
 }
 
 // load reads the document; on failure the room stops and joiners get the
@@ -431,7 +483,7 @@ func (rm *Room) armIdle() {
 	idle := len(rm.members) == 0 && len(rm.pending) == 0 && rm.inflight == nil && rm.closing == nil && len(rm.steps) == 0
 	switch {
 	case idle && !rm.idleArmed:
-		rm.idle.Reset(rm.cfg.IdleTimeout)
+		armTimer(&rm.idle, rm.cfg.IdleTimeout)
 		rm.idleArmed = true
 	case !idle && rm.idleArmed:
 		rm.idle.Stop()
@@ -824,6 +876,10 @@ func (rm *Room) runOperation(id Identity, conn string, op workflow.Op, author an
 			return
 		}
 		raw := delta.Encode()
+		if err := checkOperationDelta(len(raw)); err != nil {
+			done(nil, nil, err)
+			return
+		}
 		if err := rm.checkDocSize(len(raw)); err != nil {
 			done(nil, nil, err)
 			return
@@ -1037,7 +1093,7 @@ func (rm *Room) maybeWrite() {
 	if wait := rm.cfg.MinWriteInterval - rm.cfg.since(rm.lastWrite); wait > 0 && rm.closing == nil &&
 		len(rm.pending) < rm.cfg.MaxBatchDeltas {
 		if !rm.lingerArmed {
-			rm.linger.Reset(wait)
+			armTimer(&rm.linger, wait)
 			rm.lingerArmed = true
 		}
 		return
@@ -1061,8 +1117,10 @@ func (rm *Room) maybeWrite() {
 func (rm *Room) startWrite() {
 	raws := make([][]byte, len(rm.inflight))
 	deltas := make([]*workflow.Doc, len(rm.inflight))
+	inShadow := true
 	for i, p := range rm.inflight {
 		raws[i], deltas[i] = p.raw, p.delta
+		inShadow = inShadow && !p.unmerged
 	}
 	reg := rm.reg
 	bytes := rm.inflightBytes
@@ -1079,7 +1137,11 @@ func (rm *Room) startWrite() {
 		err := reg.store.Append(ctx, rm.id, batch)
 		rm.metrics.observeAppend(rm.cfg.since(start), len(raws), bytes, err)
 		reg.noteWrite(err)
-		rm.written <- err
+		res := &writeResult{err: err}
+		if err == nil && inShadow {
+			res.rows = rowKeys(batch)
+		}
+		rm.written <- res
 	}()
 }
 
@@ -1104,7 +1166,7 @@ func (rm *Room) handleWritten(err error) {
 		} else {
 			rm.backoff = min(max(rm.backoff*2, rm.cfg.RetryBackoff), rm.cfg.MaxRetryBackoff)
 			rm.logger.Warn("store write failed; retrying", "deltas", len(rm.inflight), "backoff", rm.backoff, "err", err)
-			rm.retry.Reset(rm.backoff)
+			armTimer(&rm.retry, rm.backoff)
 			rm.retryArmed = true
 			return
 		}

@@ -172,11 +172,11 @@ func (s *scriptStore) Append(ctx context.Context, wf string, deltas []storage.De
 	return err
 }
 
-func (s *scriptStore) Snapshot(ctx context.Context, wf string, doc *workflow.Doc) (int64, error) {
+func (s *scriptStore) Snapshot(ctx context.Context, wf string, doc *workflow.Doc, held ...storage.RowKey) (int64, error) {
 	var v int64
 	err := errDown
 	if !s.isDown() {
-		v, err = s.Store.Snapshot(ctx, wf, doc)
+		v, err = s.Store.Snapshot(ctx, wf, doc, held...)
 	}
 	// What the snapshot stores, or would have: doc joined with what the
 	// store holds. A room hands over what it merged since it loaded (its

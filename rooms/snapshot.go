@@ -3,6 +3,7 @@ package rooms
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/flowsync/flowsync/crdt/workflow"
@@ -35,7 +36,9 @@ type snapState struct {
 	finalTried  bool      // closing: the shutdown snapshot was started
 	timer       *time.Timer
 	armed       bool
-	nextTrigger string // why the next snapshot is due (metrics label)
+	nextTrigger string           // why the next snapshot is due (metrics label)
+	held        []storage.RowKey // rows the room wrote since the last snapshot (snapheld.go)
+	heldSent    int              // how many of held the in-flight snapshot names
 }
 
 type snapResult struct {
@@ -92,7 +95,7 @@ func (rm *Room) maybeSnapshot() {
 	// Armed once; when it fires the due time is recomputed (later changes
 	// only move it later), so a busy room does not reset a timer per delta.
 	if !rm.snap.armed {
-		rm.snap.timer.Reset(due.Sub(now))
+		armTimer(&rm.snap.timer, due.Sub(now))
 		rm.snap.armed = true
 	}
 }
@@ -112,30 +115,32 @@ func (rm *Room) startSnapshot(trigger string) {
 		rm.snap.armed = false
 	}
 	reg := rm.reg
+	held := rm.snap.takeHeld()
 	reg.wg.Add(1)
 	rm.logger.Debug("snapshot started", "trigger", trigger)
 	go func() {
 		defer reg.wg.Done()
 		// Every delta merged so far is queued for the shadow: it covers
 		// the document as it is now, the capture.
-		res := reg.writeShadow(rm, trigger)
+		res := reg.writeShadow(rm, trigger, held)
 		res.since = since
-		rm.snapC <- res
+		rm.snapC <- &res
 	}()
 }
 
-// writeShadow writes the room's shadow replica as a snapshot.
-func (r *Registry) writeShadow(rm *Room, trigger string) (res snapResult) {
-	rm.shadow.write(func(doc *workflow.Doc) { res = r.writeSnapshot(rm.id, doc, trigger) })
+// writeShadow writes the room's shadow replica as a snapshot; held names
+// the room's rows it holds (snapheld.go).
+func (r *Registry) writeShadow(rm *Room, trigger string, held []storage.RowKey) (res snapResult) {
+	rm.shadow.write(func(doc *workflow.Doc) { res = r.writeSnapshot(rm.id, doc, trigger, held) })
 	return res
 }
 
 // writeSnapshot runs one Store.Snapshot outside any loop and records it.
-func (r *Registry) writeSnapshot(id string, doc *workflow.Doc, trigger string) snapResult {
+func (r *Registry) writeSnapshot(id string, doc *workflow.Doc, trigger string, held []storage.RowKey) snapResult {
 	ctx, cancel := context.WithTimeout(r.ctx, r.cfg.SnapshotTimeout)
 	defer cancel()
 	start := r.cfg.now()
-	version, err := r.store.Snapshot(ctx, id, doc)
+	version, err := r.store.Snapshot(ctx, id, doc, held...)
 	res := snapResult{err: err, dur: r.cfg.since(start), size: -1, trigger: trigger}
 	if err == nil {
 		if sr, ok := r.store.(storage.StatsReporter); ok {
@@ -153,6 +158,7 @@ func (r *Registry) writeSnapshot(id string, doc *workflow.Doc, trigger string) s
 func (rm *Room) handleSnapshot(res snapResult) {
 	rm.snap.inflight = false
 	if res.err == nil {
+		rm.snap.heldTrimmed()
 		rm.snap.backoff = 0
 		rm.snap.retryAt = time.Time{}
 		return
@@ -188,6 +194,9 @@ func (rm *Room) evictSnapshot() {
 		return
 	}
 	r := rm.reg
+	// Every row the room wrote: those the in-flight snapshot named too,
+	// should it fail (a key whose row is gone is ignored).
+	held := slices.Clone(rm.snap.held)
 	r.bgSnapshots.Add(1)
 	r.wg.Add(1)
 	go func() {
@@ -204,7 +213,7 @@ func (rm *Room) evictSnapshot() {
 		}
 		backoff := r.cfg.RetryBackoff
 		for attempt := 1; ; attempt++ {
-			res := r.writeShadow(rm, "evict")
+			res := r.writeShadow(rm, "evict", held)
 			if res.err == nil || errors.Is(res.err, storage.ErrDeleted) {
 				return
 			}

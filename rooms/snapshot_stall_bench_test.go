@@ -21,11 +21,11 @@ type snapTimes struct {
 	starts []time.Time
 }
 
-func (s *snapTimes) Snapshot(ctx context.Context, id string, doc *workflow.Doc) (int64, error) {
+func (s *snapTimes) Snapshot(ctx context.Context, id string, doc *workflow.Doc, held ...storage.RowKey) (int64, error) {
 	s.mu.Lock()
 	s.starts = append(s.starts, time.Now())
 	s.mu.Unlock()
-	return s.Store.Snapshot(ctx, id, doc)
+	return s.Store.Snapshot(ctx, id, doc, held...)
 }
 
 func (s *snapTimes) between(from, to time.Time) int {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/storage"
 	"github.com/flowsync/flowsync/storage/memory"
 	"github.com/flowsync/flowsync/sync/protocol"
 )
@@ -298,8 +299,8 @@ type childrenStore struct {
 	counts []int
 }
 
-func (s *childrenStore) Snapshot(ctx context.Context, id string, doc *workflow.Doc) (int64, error) {
-	v, err := s.snapshotOnlyStore.Snapshot(ctx, id, doc)
+func (s *childrenStore) Snapshot(ctx context.Context, id string, doc *workflow.Doc, held ...storage.RowKey) (int64, error) {
+	v, err := s.snapshotOnlyStore.Snapshot(ctx, id, doc, held...)
 	if err != nil {
 		return v, err
 	}

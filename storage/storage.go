@@ -107,7 +107,11 @@ func (d Delta) Bytes() []byte { return d.bytes }
 
 // Hash returns the SHA-256 of the encoding: the key of the delta's log row
 // (see Store on re-sent deltas).
-func (d Delta) Hash() [sha256.Size]byte { return d.hash }
+func (d Delta) Hash() RowKey { return d.hash }
+
+// RowKey is the key of a log row: the SHA-256 of its delta's encoding
+// (Delta.Hash). Store.Snapshot trims rows by key without reading them.
+type RowKey = [sha256.Size]byte
 
 // Ops returns how many operations the delta covers: 1 for NewDelta, the
 // count given to Merged. Stores count it (Stats.OpsAppended) and the
@@ -217,8 +221,9 @@ type Store interface {
 	// it reads, joins and retries until ctx is done. So a stale node, a
 	// paused node or a node whose load failed (doc empty) can never
 	// overwrite stored edits, and a snapshot never loses a log delta: it
-	// deletes exactly the log rows it joined, whose dots its causal context
-	// therefore covers; rows appended while it ran stay for the next one.
+	// deletes exactly the log rows it joined and those held names (which
+	// doc holds), so its causal context covers their dots; rows appended
+	// while it ran stay for the next one.
 	// Loading afterwards gives the same document as before, joined with
 	// doc.
 	//
@@ -227,13 +232,24 @@ type Store interface {
 	// replica (the join of every delta it merged since it loaded, which
 	// this join completes with what was stored) and calls Snapshot outside
 	// its loop. Because the join is with everything stored, doc need not
-	// hold what the store already has. Snapshot
-	// returns ErrDeleted for a deleted workflow, ErrCorrupt when the stored
+	// hold what the store already has.
+	//
+	// held names log rows doc is known to contain: the keys (Delta.Hash)
+	// of rows the caller appended itself, every delta of which it had
+	// joined into doc. The store deletes those rows with the others it
+	// trims but neither reads nor decodes them, so a snapshot after a run
+	// of a room's own writes costs the snapshot's decode and the rows'
+	// keys, not a decode per row. Rows not named (another node's, or rows
+	// the caller loaded) are read and joined as without held; a key with
+	// no row is ignored. Naming a row whose deltas doc lacks loses them:
+	// only a row's writer can know it may name it.
+	//
+	// Snapshot returns ErrDeleted for a deleted workflow, ErrCorrupt when the stored
 	// snapshot does not decode (it then writes nothing: overwriting would
 	// lose what the damaged snapshot held), ErrClosed after Close and
 	// ctx.Err() when ctx is done first; a version conflict is never
 	// returned.
-	Snapshot(ctx context.Context, workflowID string, doc *workflow.Doc) (version int64, err error)
+	Snapshot(ctx context.Context, workflowID string, doc *workflow.Doc, held ...RowKey) (version int64, err error)
 
 	// Close releases the store. Methods called after it return ErrClosed.
 	Close() error

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/flowsync/flowsync/internal/buildinfo"
+	"github.com/flowsync/flowsync/sync/history"
 	"github.com/flowsync/flowsync/sync/receipt"
 	"github.com/flowsync/flowsync/sync/server"
 )
@@ -186,6 +187,12 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.IntVar(&cfg.Webhooks.MaxQueue, "webhook-max-queue", envInt("webhook-max-queue", 10_000), "undelivered webhook deliveries kept; new events past it are dropped and counted (FLOWSYNC_WEBHOOK_MAX_QUEUE)")
 	fs.IntVar(&cfg.Webhooks.MaxAttempts, "webhook-max-attempts", envInt("webhook-max-attempts", 20), "attempts per delivery before it is given up (FLOWSYNC_WEBHOOK_MAX_ATTEMPTS)")
 	fs.DurationVar(&cfg.Webhooks.MaxAge, "webhook-max-age", envDur("webhook-max-age", 24*time.Hour), "age after which an undelivered event is given up (FLOWSYNC_WEBHOOK_MAX_AGE)")
+	fs.BoolVar(&cfg.History.Off, "checkpoints-off", envBool("checkpoints-off", false), "keep no checkpoints (version history) of the workflows; the admin API's checkpoint routes answer 501 (FLOWSYNC_CHECKPOINTS_OFF)")
+	fs.DurationVar(&cfg.History.Quiet, "checkpoint-quiet", envDur("checkpoint-quiet", history.DefaultQuiet), "make a workflow's automatic checkpoint once it has had no edit for this long (FLOWSYNC_CHECKPOINT_QUIET)")
+	fs.DurationVar(&cfg.History.Interval, "checkpoint-interval", envDur("checkpoint-interval", history.DefaultInterval), "and at the latest this long after its first edit since the last one, so constant editing gets one per interval; negative: named checkpoints only (FLOWSYNC_CHECKPOINT_INTERVAL)")
+	fs.IntVar(&cfg.History.MaxAuto, "checkpoint-keep", envInt("checkpoint-keep", history.DefaultMaxAuto), "automatic checkpoints kept per workflow, newest first; -1: no bound (FLOWSYNC_CHECKPOINT_KEEP)")
+	fs.DurationVar(&cfg.History.MaxAge, "checkpoint-max-age", envDur("checkpoint-max-age", history.DefaultMaxAge), "automatic checkpoints older than this are dropped; -1ns: no bound (FLOWSYNC_CHECKPOINT_MAX_AGE)")
+	fs.IntVar(&cfg.History.MaxNamed, "checkpoint-keep-named", envInt("checkpoint-keep-named", history.DefaultMaxNamed), "named checkpoints (e.g. \"deployed\") kept per workflow, newest first; they never age out; -1: no bound (FLOWSYNC_CHECKPOINT_KEEP_NAMED)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, 0, err
 	}

@@ -379,7 +379,10 @@ func decodeBody(r *msgpackx.Reader, caps Caps, lim msgpackx.Limits) (*Doc, error
 		}
 		return s, nil
 	}
-	ld := newLoader(&d.store, &d.ctx, replicas, min(r.Remaining()/48, caps.MaxValues), ngroups) // a typical entry takes ~50 bytes; maps grow if needed
+	// A typical entry takes ~50 bytes (maps grow if needed); every group
+	// holds one at least, which is the whole of a small client delta's
+	// (a position is 70 bytes, 30 of them the entry).
+	ld := newLoader(&d.store, &d.ctx, replicas, max(min(r.Remaining()/48, caps.MaxValues), ngroups), ngroups)
 	var prevKind uint64
 	var prevID string
 	// subsAt[j] is the sub of the j-th entry of an earlier group (the

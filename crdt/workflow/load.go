@@ -69,9 +69,16 @@ const (
 )
 
 // slabSize returns the size of the next slab for *left more items, and
-// takes it from *left.
+// takes it from *left. A slab is cut to the count expected, however small
+// (a client's delta has one or two keys: a slab of slabMin slots would be
+// most of what decoding it allocates); slabMin applies once that count is
+// used up.
 func slabSize(left *int) int {
-	n := min(max(*left, slabMin), slabChunk)
+	n := *left
+	if n <= 0 {
+		n = slabMin
+	}
+	n = min(n, slabChunk)
 	*left = max(*left-n, 0)
 	return n
 }
@@ -106,7 +113,11 @@ func (l *loader) group(kind Kind, id string, n int) {
 	}
 	if need := len(g.slots) + n; cap(g.slots) < need {
 		if len(l.ptrs) < need {
-			l.ptrs = make([]*slot, max(need, min(max(l.keysLeft, slabMin), slabChunk)))
+			left := l.keysLeft
+			if left <= 0 {
+				left = slabMin
+			}
+			l.ptrs = make([]*slot, max(need, min(left, slabChunk)))
 		}
 		ps := l.ptrs[:len(g.slots):need]
 		copy(ps, g.slots)

@@ -23,6 +23,9 @@
 //	deleted/<workflow id>           uint64 big-endian: deletion time, Unix ns (tombstone)
 //	locks/<workflow id>             workflow lock (storage.LockStore): 1 byte locked (0/1),
 //	                                then uint64 big-endian: time of the change, Unix ms
+//	checkpoints/<workflow id>/<id>  checkpoint (storage.CheckpointStore): id uint64
+//	                                big-endian from the bucket's sequence; value a
+//	                                storecodec checkpoint record (metadata, snapshot frame)
 //	workflows/<workflow id>/        one bucket per workflow; its presence means the
 //	                                workflow exists (storage.Catalog; Create makes it empty):
 //	    log/<sha-256 of delta>      the delta's bytes: one row per room write, the join
@@ -164,7 +167,7 @@ func Open(cfg Config) (*Store, error) {
 		} else if err := meta.Put(keyFormat, u64(layoutVersion)); err != nil {
 			return err
 		}
-		for _, name := range [][]byte{bucketDeleted, bucketWorkflows, bucketLocks} {
+		for _, name := range [][]byte{bucketDeleted, bucketWorkflows, bucketLocks, bucketCheckpoints} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -229,7 +232,7 @@ func (s *Store) Load(ctx context.Context, workflowID string) (*workflow.Doc, err
 	if err := s.begin(ctx, workflowID); err != nil {
 		return nil, err
 	}
-	st, err := s.read(workflowID, false)
+	st, err := s.read(workflowID, false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +265,17 @@ func (st *stored) join(base *workflow.Doc) (*workflow.Doc, error) {
 	return j.Doc(), nil
 }
 
-func (s *Store) read(workflowID string, withKeys bool) (*stored, error) {
+// read reads the workflow's snapshot and log rows; withKeys also keeps the
+// rows' keys (for the trim). A row whose key held names is not read: its
+// key is kept (a snapshot trims it), its bytes are not.
+func (s *Store) read(workflowID string, withKeys bool, held []storage.RowKey) (*stored, error) {
+	var skip map[storage.RowKey]bool
+	if len(held) > 0 {
+		skip = make(map[storage.RowKey]bool, len(held))
+		for _, k := range held {
+			skip[k] = true
+		}
+	}
 	st := new(stored)
 	id := []byte(workflowID)
 	err := s.db.View(func(tx *bbolt.Tx) error {
@@ -278,13 +291,19 @@ func (s *Store) read(workflowID string, withKeys bool) (*stored, error) {
 			st.version = getU64(wf.Get(keyVersion))
 		}
 		if lb := wf.Bucket(bucketLog); lb != nil {
-			return lb.ForEach(func(k, v []byte) error {
-				st.log = append(st.log, append([]byte(nil), v...))
+			c := lb.Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
 				if withKeys {
 					st.keys = append(st.keys, append([]byte(nil), k...))
 				}
-				return nil
-			})
+				if skip != nil && len(k) == len(storage.RowKey{}) && skip[storage.RowKey(k)] {
+					continue
+				}
+				// v points into the mapped file: only a row that is
+				// joined is copied out (its pages read).
+				st.log = append(st.log, append([]byte(nil), v...))
+			}
+			return nil
 		}
 		return nil
 	})
@@ -376,13 +395,14 @@ func (s *Store) countTx(id int) {
 // in one read transaction, joins them into a copy of doc outside any
 // transaction, and writes the result in a write transaction that first
 // checks the version it read; another snapshot in between makes it read,
-// join and try again. The write deletes exactly the log rows it joined.
-func (s *Store) Snapshot(ctx context.Context, workflowID string, doc *workflow.Doc) (int64, error) {
+// join and try again. The write deletes exactly the log rows it joined and
+// those held names, which it read the keys of only.
+func (s *Store) Snapshot(ctx context.Context, workflowID string, doc *workflow.Doc, held ...storage.RowKey) (int64, error) {
 	if err := s.begin(ctx, workflowID); err != nil {
 		return 0, err
 	}
 	for {
-		st, err := s.read(workflowID, true)
+		st, err := s.read(workflowID, true, held)
 		if err != nil {
 			return 0, err
 		}
@@ -444,7 +464,8 @@ func (s *Store) Snapshot(ctx context.Context, workflowID string, doc *workflow.D
 }
 
 // Delete implements storage.Store: it writes the tombstone and drops the
-// workflow's bucket (snapshot and log) in one transaction.
+// workflow's bucket (snapshot and log) and its checkpoints in one
+// transaction.
 func (s *Store) Delete(ctx context.Context, workflowID string) error {
 	if err := s.begin(ctx, workflowID); err != nil {
 		return err
@@ -456,6 +477,9 @@ func (s *Store) Delete(ctx context.Context, workflowID string) error {
 			if err := del.Put(id, u64(uint64(time.Now().UnixNano()))); err != nil {
 				return err
 			}
+		}
+		if err := deleteCheckpoints(tx, id); err != nil {
+			return err
 		}
 		wfs := tx.Bucket(bucketWorkflows)
 		if wfs.Bucket(id) != nil {

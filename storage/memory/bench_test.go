@@ -21,3 +21,15 @@ func BenchmarkAppend(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSnapshotTrim: a snapshot over 200 rows its caller wrote, named
+// (held=true: trimmed unread) or not.
+func BenchmarkSnapshotTrim(b *testing.B) {
+	for _, held := range []bool{false, true} {
+		b.Run(fmt.Sprintf("held=%v", held), func(b *testing.B) {
+			s := memory.New()
+			defer s.Close()
+			storagetest.BenchSnapshotTrim(b, s, 200, held)
+		})
+	}
+}

@@ -22,20 +22,23 @@ import (
 type Store struct {
 	mu      sync.Mutex
 	docs    map[string]*workflow.Doc        // guarded by mu: each workflow's joined state
-	logs    map[string][][]byte             // guarded by mu: deltas appended since the workflow's last join
+	logs    map[string][]logRow             // guarded by mu: deltas appended since the workflow's last join
 	deleted map[string]bool                 // guarded by mu
 	created map[string]bool                 // guarded by mu; Create calls (catalog.go)
 	version map[string]int64                // guarded by mu; snapshots taken per workflow (snapshot.go)
 	closed  bool                            // guarded by mu
 	keys    []storage.SecretKey             // guarded by mu; created on first ReceiptKeys
 	locks   map[string]storage.WorkflowLock // guarded by mu; workflow locks (locks.go)
+
+	checkpoints   map[string][]checkpoint // guarded by mu; oldest first (checkpoint.go)
+	checkpointSeq map[string]int64        // guarded by mu; last checkpoint id per workflow
 }
 
 var _ storage.Store = (*Store)(nil)
 
 // New returns an empty store.
 func New() *Store {
-	return &Store{docs: make(map[string]*workflow.Doc), logs: make(map[string][][]byte), deleted: make(map[string]bool)}
+	return &Store{docs: make(map[string]*workflow.Doc), logs: make(map[string][]logRow), deleted: make(map[string]bool)}
 }
 
 // Load implements storage.Store.
@@ -48,7 +51,7 @@ func (s *Store) Load(ctx context.Context, workflowID string) (*workflow.Doc, err
 	if err := s.checkLocked(workflowID); err != nil {
 		return nil, err
 	}
-	doc, err := s.joinLocked(workflowID)
+	doc, err := s.joinLocked(workflowID, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -69,26 +72,41 @@ func (s *Store) Append(ctx context.Context, workflowID string, deltas []storage.
 		return err
 	}
 	for _, d := range deltas {
-		s.logs[workflowID] = append(s.logs[workflowID], d.Bytes())
+		s.logs[workflowID] = append(s.logs[workflowID], logRow{key: d.Hash(), bytes: d.Bytes()})
 	}
 	return nil
 }
 
+// logRow is an appended delta not joined yet, with its row key.
+type logRow struct {
+	key   storage.RowKey
+	bytes []byte
+}
+
 // joinLocked joins the workflow's appended deltas into its stored document
-// and returns that document (which the caller must not hand out). A delta
-// that does not decode stays in the log, and the error wraps
-// storage.ErrCorrupt, as a damaged log row does in the persistent stores.
-func (s *Store) joinLocked(workflowID string) (*workflow.Doc, error) {
+// and returns that document (which the caller must not hand out). Rows
+// whose keys skip holds are dropped without being decoded (Snapshot's
+// held: its doc holds them). A delta that does not decode stays in the
+// log, and the error wraps storage.ErrCorrupt, as a damaged log row does
+// in the persistent stores.
+func (s *Store) joinLocked(workflowID string, skip map[storage.RowKey]bool) (*workflow.Doc, error) {
 	doc, ok := s.docs[workflowID]
 	if !ok {
 		doc = workflow.New()
 		s.docs[workflowID] = doc
 	}
 	log := s.logs[workflowID]
-	for i, b := range log {
-		d, err := workflow.Decode(b, workflow.DeltaLimits)
+	var skipped []logRow
+	for i, row := range log {
+		if skip[row.key] {
+			skipped = append(skipped, row)
+			continue
+		}
+		d, err := workflow.Decode(row.bytes, workflow.DeltaLimits)
 		if err != nil {
-			s.logs[workflowID] = log[i:]
+			// The snapshot fails and joins nothing: the rows it skipped
+			// stay too.
+			s.logs[workflowID] = append(skipped, log[i:]...)
 			return nil, fmt.Errorf("%w: log row: %w", storage.ErrCorrupt, err)
 		}
 		doc.Merge(d)
@@ -109,6 +127,7 @@ func (s *Store) Delete(ctx context.Context, workflowID string) error {
 	}
 	delete(s.docs, workflowID)
 	delete(s.logs, workflowID)
+	delete(s.checkpoints, workflowID)
 	s.deleted[workflowID] = true
 	return nil
 }

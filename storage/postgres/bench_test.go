@@ -49,3 +49,15 @@ func BenchmarkSnapshot(b *testing.B) {
 	}
 	b.ReportMetric(float64(s.Stats().SnapshotBytes), "snapshot-bytes")
 }
+
+// BenchmarkSnapshotTrim: a snapshot over 200 rows its caller wrote, named
+// (held=true: trimmed unread) or not.
+func BenchmarkSnapshotTrim(b *testing.B) {
+	for _, held := range []bool{false, true} {
+		b.Run(fmt.Sprintf("held=%v", held), func(b *testing.B) {
+			s := open(b, pgtest.Schema(b))
+			defer s.Close()
+			storagetest.BenchSnapshotTrim(b, s, 200, held)
+		})
+	}
+}

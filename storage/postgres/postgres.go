@@ -75,6 +75,13 @@ const (
 	readSQL = `SELECT 0::int2, NULL::bytea, NULL::bytea, 0::int8 FROM flowsync_deleted WHERE workflow_id = $1
 UNION ALL SELECT 1::int2, state, NULL::bytea, version FROM flowsync_snapshot WHERE workflow_id = $1
 UNION ALL SELECT 2::int2, delta, delta_hash, 0::int8 FROM flowsync_log WHERE workflow_id = $1`
+	// snapshotReadSQL is readSQL for a snapshot: the rows whose keys $2
+	// holds (Snapshot's held) come as kind 3, with their key and without
+	// their delta, which is neither sent nor decoded.
+	snapshotReadSQL = `SELECT 0::int2, NULL::bytea, NULL::bytea, 0::int8 FROM flowsync_deleted WHERE workflow_id = $1
+UNION ALL SELECT 1::int2, state, NULL::bytea, version FROM flowsync_snapshot WHERE workflow_id = $1
+UNION ALL SELECT CASE WHEN held THEN 3::int2 ELSE 2::int2 END, CASE WHEN held THEN NULL ELSE delta END, delta_hash, 0::int8
+FROM (SELECT delta, delta_hash, delta_hash = ANY($2::bytea[]) AS held FROM flowsync_log WHERE workflow_id = $1) l`
 
 	lockSharedSQL    = `SELECT pg_advisory_xact_lock_shared($1::int4, hashtext($2))`
 	lockExclusiveSQL = `SELECT pg_advisory_xact_lock($1::int4, hashtext($2))`
@@ -207,9 +214,22 @@ type stored struct {
 }
 
 // read runs readSQL and joins the snapshot and the log into base (nil for
-// an empty document). Each row is decoded as it arrives.
-func (s *Store) read(ctx context.Context, workflowID string, base *workflow.Doc) (*stored, error) {
-	rows, err := s.pool.Query(ctx, readSQL, workflowID)
+// an empty document). Each row is decoded as it arrives. With held it runs
+// snapshotReadSQL: the rows held names are not sent, only their keys.
+func (s *Store) read(ctx context.Context, workflowID string, base *workflow.Doc, held []storage.RowKey) (*stored, error) {
+	var (
+		rows pgx.Rows
+		err  error
+	)
+	if len(held) == 0 {
+		rows, err = s.pool.Query(ctx, readSQL, workflowID)
+	} else {
+		keys := make([][]byte, len(held))
+		for i := range held {
+			keys[i] = held[i][:]
+		}
+		rows, err = s.pool.Query(ctx, snapshotReadSQL, workflowID, keys)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -241,6 +261,9 @@ func (s *Store) read(ctx context.Context, workflowID string, base *workflow.Doc)
 			}
 			st.hashes = append(st.hashes, hash)
 			hash = nil // Scan reuses a non-nil slice; keep this one
+		case 3: // a row the snapshot's doc holds: trimmed unread
+			st.hashes = append(st.hashes, hash)
+			hash = nil
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -258,7 +281,7 @@ func (s *Store) Load(ctx context.Context, workflowID string) (*workflow.Doc, err
 	var st *stored
 	err := s.retry(ctx, "load", func(ctx context.Context) error {
 		var err error
-		st, err = s.read(ctx, workflowID, nil)
+		st, err = s.read(ctx, workflowID, nil, nil)
 		return err
 	})
 	if err != nil {
@@ -304,7 +327,7 @@ func (s *Store) commit(ctx context.Context, b *pgx.Batch, decide func() (bool, e
 }
 
 // Snapshot implements storage.Store.
-func (s *Store) Snapshot(ctx context.Context, workflowID string, doc *workflow.Doc) (int64, error) {
+func (s *Store) Snapshot(ctx context.Context, workflowID string, doc *workflow.Doc, held ...storage.RowKey) (int64, error) {
 	if err := s.begin(ctx, workflowID); err != nil {
 		return 0, err
 	}
@@ -313,7 +336,7 @@ func (s *Store) Snapshot(ctx context.Context, workflowID string, doc *workflow.D
 		var st *stored
 		err := s.retry(ctx, "snapshot read", func(ctx context.Context) error {
 			var err error
-			st, err = s.read(ctx, workflowID, doc.Clone())
+			st, err = s.read(ctx, workflowID, doc.Clone(), held)
 			return err
 		})
 		if err != nil {
@@ -385,13 +408,14 @@ func (s *Store) Delete(ctx context.Context, workflowID string) error {
 		b.Queue(insertTombstoneSQL, workflowID)
 		b.Queue(deleteLogSQL, workflowID)
 		b.Queue(deleteSnapshotSQL, workflowID)
+		b.Queue(deleteCheckpointSQL, workflowID)
 		return s.commit(ctx, b, func() (bool, error) { return true, nil })
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: delete: %w", err)
 	}
 	s.stats.Transactions.Add(1)
-	s.stats.Statements.Add(4)
+	s.stats.Statements.Add(5)
 	return nil
 }
 

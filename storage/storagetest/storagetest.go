@@ -8,8 +8,12 @@
 // It checks the contract documented on storage.Store: unknown workflows load
 // empty, appends are joins (idempotent, order-independent, atomic per
 // batch), a write's batch row (storage.Merged) loads, trims and survives
-// re-sends like the operations it joins, deleted stays deleted, closed
-// stores refuse work, and concurrent use is safe.
+// re-sends like the operations it joins, rows a snapshot is told its
+// document holds are trimmed unread, deleted stays deleted, closed
+// stores refuse work, and concurrent use is safe; and the optional
+// interfaces every store of the repository implements (Catalog,
+// LockStore, CheckpointStore with its retention). RunCheckpointCrash
+// (crash.go) is the persistent stores' kill -9 test of checkpoint saves.
 package storagetest
 
 import (
@@ -57,7 +61,9 @@ func RunWithOptions(t *testing.T, newStore func() storage.Store, opts Options) {
 	}
 	tests = append(tests, snapshotTests(opts)...)
 	tests = append(tests, batchRowTests(opts)...)
+	tests = append(tests, heldTests(opts)...)
 	tests = append(tests, keyTests()...)
+	tests = append(tests, checkpointTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore()

@@ -60,11 +60,11 @@ func (g *gatedStore) Append(ctx context.Context, wf string, deltas []storage.Del
 	return g.Store.Append(ctx, wf, deltas)
 }
 
-func (g *gatedStore) Snapshot(ctx context.Context, wf string, doc *workflow.Doc) (int64, error) {
+func (g *gatedStore) Snapshot(ctx context.Context, wf string, doc *workflow.Doc, held ...storage.RowKey) (int64, error) {
 	if g.down.Load() {
 		return 0, errStoreCut
 	}
-	return g.Store.Snapshot(ctx, wf, doc)
+	return g.Store.Snapshot(ctx, wf, doc, held...)
 }
 
 func (g *gatedStore) Delete(ctx context.Context, wf string) error {

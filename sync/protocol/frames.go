@@ -174,7 +174,7 @@ type EventKind string
 const (
 	EventWorkflowDeleted  EventKind = "workflow-deleted"  // the room is closed; leave and stop editing
 	EventWorkflowUpdated  EventKind = "workflow-updated"  // changed outside the editor (copilot, fork): deltas follow
-	EventWorkflowReverted EventKind = "workflow-reverted" // reverted to the deployed state: deltas follow
+	EventWorkflowReverted EventKind = "workflow-reverted" // reverted to an earlier state (deployed, or a restored checkpoint): deltas follow
 	EventWorkflowDeployed EventKind = "workflow-deployed" // informational
 	EventAccessRevoked    EventKind = "access-revoked"    // this session was removed from the room
 )

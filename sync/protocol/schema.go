@@ -184,7 +184,7 @@ var (
 	)
 	eventBody = newRecord[Event]("Event", "", ruleNone,
 		req("wf", "WorkflowID", tID, "workflow id"),
-		req("kind", "Kind", tID, "`workflow-deleted` (room closed: stop editing, drop the outbox for it), `workflow-updated` (changed outside the editor; the change arrives as RemoteDelta: the room re-reads the store when it sends this), `workflow-reverted` (reverted to the deployed state; deltas follow, as for `workflow-updated`), `workflow-deployed` (informational), `access-revoked` (this session was removed from the room). **Ignore unknown kinds.**"),
+		req("kind", "Kind", tID, "`workflow-deleted` (room closed: stop editing, drop the outbox for it), `workflow-updated` (changed outside the editor; the change arrives as RemoteDelta: the room re-reads the store when it sends this), `workflow-reverted` (reverted to an earlier state: the deployed one, or a checkpoint the admin API restored, the message naming it; deltas follow, as for `workflow-updated`), `workflow-deployed` (informational), `access-revoked` (this session was removed from the room). **Ignore unknown kinds.**"),
 		opt("msg", "Message", tText(MaxTextBytes), "human-readable message"),
 		req("ts", "TimestampMs", tInt, "Unix ms"),
 	)

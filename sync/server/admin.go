@@ -18,8 +18,8 @@ import (
 // docs/ADMIN_API.md). Every route is under /admin/v1/, authenticated by a
 // shared secret (admin_auth.go), and answers JSON; errors are {code,
 // message, retryable} with the codes of sync/protocol (admin_json.go). The
-// routes are in admin_workflows.go, admin_operations.go and
-// admin_access.go.
+// routes are in admin_workflows.go, admin_operations.go, admin_export.go,
+// admin_history.go and admin_access.go.
 //
 // The API is no member of any room: it asks the rooms through their typed
 // requests (rooms.Registry.Apply, View, SendEvent, Roster), which the room
@@ -83,6 +83,9 @@ type AdminDeps struct {
 	// Events, when set, hears of deletes, lock changes and updated or
 	// reverted events (the webhook dispatcher). Optional.
 	Events WebhookEvents
+	// History, when set, keeps checkpoints (the history manager): the
+	// checkpoint routes answer 501 without it. Optional.
+	History Checkpoints
 }
 
 // WorkflowLocker keeps workflow locks; *rooms.Registry implements it.
@@ -139,6 +142,11 @@ func NewAdminHandler(cfg AdminConfig, deps AdminDeps) (http.Handler, error) {
 	h.mux.HandleFunc("POST /admin/v1/workflows/{id}/events", h.postEvent)
 	h.mux.HandleFunc("POST /admin/v1/workflows/{id}/lock", h.lock(true))
 	h.mux.HandleFunc("POST /admin/v1/workflows/{id}/unlock", h.lock(false))
+	h.mux.HandleFunc("GET /admin/v1/workflows/{id}/checkpoints", h.listCheckpoints)
+	h.mux.HandleFunc("POST /admin/v1/workflows/{id}/checkpoints", h.createCheckpoint)
+	h.mux.HandleFunc("GET /admin/v1/workflows/{id}/checkpoints/{cp}", h.getCheckpoint)
+	h.mux.HandleFunc("GET /admin/v1/workflows/{id}/diff", h.diffCheckpoints)
+	h.mux.HandleFunc("POST /admin/v1/workflows/{id}/restore", h.restoreCheckpoint)
 	h.mux.HandleFunc("PUT /admin/v1/users/{userId}/roles", h.putRoles)
 	h.mux.HandleFunc("GET /admin/v1/rooms", h.getRooms)
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {

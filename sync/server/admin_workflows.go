@@ -2,10 +2,12 @@ package server
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 
 	"github.com/flowsync/flowsync/rooms"
+	"github.com/flowsync/flowsync/storage"
 	"github.com/flowsync/flowsync/sync/protocol"
 	"github.com/flowsync/flowsync/sync/webhook"
 )
@@ -121,6 +123,19 @@ func (h *adminHandler) postEvent(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	out := map[string]any{"workflowId": id}
+	if kind == protocol.EventWorkflowDeployed && h.deps.History != nil {
+		// What was deployed is kept as the checkpoint "deployed", before
+		// anyone is told: "revert to deployed" restores the newest one.
+		// A failure fails the request (the application retries it).
+		meta, ok := h.deployedCheckpoint(w, r, id)
+		if !ok {
+			return
+		}
+		if meta != nil {
+			out["checkpoint"] = meta
+		}
+	}
 	// A workflow with no live room has no member to tell: none is loaded
 	// for the event.
 	_, live := h.deps.Rooms.SendEvent(r.Context(), id, kind, body.Message)
@@ -130,7 +145,29 @@ func (h *adminHandler) postEvent(w http.ResponseWriter, r *http.Request) {
 	case protocol.EventWorkflowReverted:
 		h.lifecycle(id, webhook.TypeReverted, nil)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"workflowId": id, "delivered": live})
+	out["delivered"] = live
+	writeJSON(w, http.StatusOK, out)
+}
+
+// deployedCheckpoint makes the "deployed" checkpoint of an existing
+// workflow (nil for one that does not exist); false when it answered an
+// error.
+func (h *adminHandler) deployedCheckpoint(w http.ResponseWriter, r *http.Request, id string) (*storage.CheckpointMeta, bool) {
+	exists, err := h.deps.Rooms.Exists(r.Context(), id)
+	if err != nil {
+		h.failed(w, r, err)
+		return nil, false
+	}
+	if !exists {
+		return nil, true
+	}
+	meta, err := h.deps.History.Create(r.Context(), id, DeployedCheckpoint, "")
+	if err != nil {
+		h.historyFailed(w, r, err)
+		return nil, false
+	}
+	h.audit(r.Context(), "checkpoint.create", id, nil, slog.Int64("checkpoint", meta.ID), slog.String("name", meta.Name))
+	return &meta, true
 }
 
 func (h *adminHandler) lock(lock bool) http.HandlerFunc {

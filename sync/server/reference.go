@@ -9,13 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
-	"slices"
 	"time"
 
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
 	"github.com/flowsync/flowsync/storage"
+	"github.com/flowsync/flowsync/sync/history"
 )
 
 // The reference system's workflow state as a file (FormatReference):
@@ -131,57 +130,14 @@ func referenceEdit(ctx context.Context, st storage.Store, id string, state map[s
 // replaceVariables makes doc's variables those of vars: the ones not in
 // vars removed, new ones added, changed fields of the others updated.
 func replaceVariables(doc *workflow.Doc, vars map[string]any, apply func(workflow.Op) error) error {
-	have := doc.View().Variables
-	for _, id := range slices.Sorted(maps.Keys(have)) {
-		if _, keep := vars[id]; !keep {
-			if err := apply(workflow.RemoveVariable{ID: id}); err != nil {
-				return err
-			}
-		}
+	ops, err := history.VariableOps(doc.View().Variables, vars)
+	if err != nil {
+		return err
 	}
-	for _, id := range slices.Sorted(maps.Keys(vars)) {
-		v, ok := vars[id].(map[string]any)
-		if !ok {
-			return fmt.Errorf("%w: variables.%s is not an object", workflow.ErrInvalid, id)
-		}
-		if vid, ok := v["id"]; ok && vid != id {
-			return fmt.Errorf("%w: variable %v listed under %q", workflow.ErrInvalid, vid, id)
-		}
-		cur := have[id]
-		if cur == nil {
-			op, err := workflow.ParseOp("add", "variable", map[string]any{"id": id, "name": v["name"], "type": v["type"], "value": v["value"]})
-			if err != nil {
-				return err
-			}
-			if err := apply(op); err != nil {
-				return err
-			}
-			continue
-		}
-		for _, f := range []struct {
-			name string
-			now  any
-		}{{"name", cur.Name}, {"type", cur.Type}, {"value", cur.Value}} {
-			want, set := v[f.name]
-			if !set || sameJSON(f.now, want) {
-				continue
-			}
-			op, err := workflow.ParseOp("variable-update", "variable", map[string]any{"variableId": id, "field": f.name, "value": want})
-			if err != nil {
-				return err
-			}
-			if err := apply(op); err != nil {
-				return err
-			}
+	for _, op := range ops {
+		if err := apply(op); err != nil {
+			return err
 		}
 	}
 	return nil
-}
-
-// sameJSON reports whether a and b render to the same JSON (object keys
-// sorted both ways), so an unchanged field is not written again.
-func sameJSON(a, b any) bool {
-	x, err1 := json.Marshal(a)
-	y, err2 := json.Marshal(b)
-	return err1 == nil && err2 == nil && bytes.Equal(x, y)
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/flowsync/flowsync/rooms"
 	"github.com/flowsync/flowsync/storage"
 	"github.com/flowsync/flowsync/sync/cluster"
+	"github.com/flowsync/flowsync/sync/history"
 	"github.com/flowsync/flowsync/sync/receipt"
 	"github.com/flowsync/flowsync/sync/session"
 	"github.com/flowsync/flowsync/sync/webhook"
@@ -76,6 +77,9 @@ type Config struct {
 	// Webhooks sends the application signed change and lifecycle events
 	// (package webhook). Default: off.
 	Webhooks WebhookConfig
+	// History keeps checkpoints of every workflow (package history).
+	// Default: on.
+	History HistoryConfig
 }
 
 // ErrNoAuth is returned by New when neither authentication nor Dev is
@@ -167,6 +171,7 @@ type Server struct {
 	nc       *nats.Conn          // nil: single node
 	node     *cluster.Node       // nil: single node
 	hooks    *webhook.Dispatcher // nil: webhooks off
+	hist     *history.Manager    // nil: checkpoints off
 }
 
 // New opens the configured store and builds a server on it. reg receives
@@ -216,9 +221,20 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 			store.Close()
 			return nil, err
 		}
-		cfg.Rooms.OnDurable = hooks.Notify
 	}
+	hist, err := openHistory(cfg.History, store, func() *rooms.Registry { return rr }, DefaultAdminOperationTimeout, logger.With("component", "history"), reg)
+	if err != nil {
+		if hooks != nil {
+			_ = hooks.Close(context.Background())
+		}
+		store.Close()
+		return nil, err
+	}
+	cfg.Rooms.OnDurable = onDurable(cfg.Rooms.OnDurable, hooks, hist)
 	closeHooks := func() {
+		if hist != nil {
+			_ = hist.Close(context.Background())
+		}
 		if hooks != nil {
 			_ = hooks.Close(context.Background())
 		}
@@ -257,7 +273,7 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 	}
 	registerStoreStats(reg, store)
 	registerBuildInfo(reg, cfg.Version)
-	s := &Server{cfg: cfg, logger: logger, store: store, rooms: rr, sessions: sh, mux: http.NewServeMux(), nc: nc, node: node, hooks: hooks}
+	s := &Server{cfg: cfg, logger: logger, store: store, rooms: rr, sessions: sh, mux: http.NewServeMux(), nc: nc, node: node, hooks: hooks, hist: hist}
 	s.mux.Handle("GET /v1/sync", sh)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -294,6 +310,9 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 		if hooks != nil {
 			deps.Events = hooks
 		}
+		if hist != nil {
+			deps.History = hist
+		}
 		ah, err := NewAdminHandler(AdminConfig{Secret: cfg.AdminSecret, Logger: logger.With("component", "admin")}, deps)
 		if err != nil { // cannot happen after Validate: the deps are all set
 			return nil, err
@@ -324,6 +343,9 @@ func (s *Server) Handler() http.Handler { return s.mux }
 
 // Rooms returns the rooms registry (for tests and the admin API to come).
 func (s *Server) Rooms() *rooms.Registry { return s.rooms }
+
+// History returns the checkpoint manager, nil when checkpoints are off.
+func (s *Server) History() *history.Manager { return s.hist }
 
 // Node returns the cluster node, nil for a single node.
 func (s *Server) Node() *cluster.Node { return s.node }
@@ -386,6 +408,16 @@ func (s *Server) Shutdown(ctx context.Context, hs *http.Server) error {
 			errs = append(errs, err)
 		}
 	}
+	// Before the rooms: it checkpoints the workflows edited since their
+	// last checkpoint, reading the rooms' documents.
+	// A checkpoint it could not make is no failure of the shutdown: the
+	// edits are in the document, and the workflow's next window
+	// checkpoints them.
+	if s.hist != nil {
+		if err := s.hist.Close(ctx); err != nil {
+			s.logger.Warn("checkpoints of the last edits not made at shutdown", "err", err)
+		}
+	}
 	if err := s.rooms.Close(ctx); err != nil {
 		errs = append(errs, err)
 	}
@@ -412,4 +444,30 @@ func (s *Server) Shutdown(ctx context.Context, hs *http.Server) error {
 	}
 	s.logger.Info("flowsync stopped")
 	return errors.Join(errs...)
+}
+
+// onDurable returns the rooms' OnDurable that tells each of the given
+// listeners (the caller's own, the webhooks, the checkpoints) that are on.
+func onDurable(own func(string, []string), hooks *webhook.Dispatcher, hist *history.Manager) func(string, []string) {
+	var fs []func(string, []string)
+	if own != nil {
+		fs = append(fs, own)
+	}
+	if hooks != nil {
+		fs = append(fs, hooks.Notify)
+	}
+	if hist != nil {
+		fs = append(fs, hist.Notify)
+	}
+	switch len(fs) {
+	case 0:
+		return nil
+	case 1:
+		return fs[0]
+	}
+	return func(id string, users []string) {
+		for _, f := range fs {
+			f(id, users)
+		}
+	}
 }

@@ -84,7 +84,7 @@ func BenchmarkIdleConnections(b *testing.B) {
 
 type idleFootprint struct{ heap, heapInuse, stack, rss, goroutines float64 }
 
-func measureIdle(b *testing.B, n, nRooms int, profile string) idleFootprint {
+func measureIdle(b testing.TB, n, nRooms int, profile string) idleFootprint {
 	b.Helper()
 	var scfg session.Config
 	scfg.MaxConnections, scfg.MaxConnectionsPerIP, scfg.MaxConnectionsPerUser = -1, -1, -1

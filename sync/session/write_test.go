@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -115,28 +116,59 @@ func TestIdleSessionsRunOneGoroutine(t *testing.T) {
 		// A held Stable waits up to a second for a write to ride with, then
 		// is written and the writer lingers: 2 s leave every writer done.
 		advance(2 * time.Second)
-		base := runtime.NumGoroutine()
+		base := bubbleGoroutines(t)
 
 		const n = 20
 		for i := range n {
 			c := e.connect(t, fmt.Sprintf("u%d:U", i), fmt.Sprintf("rep-%d", i))
 			c.join("wf", "")
 		}
-		// NumGoroutine counts the whole process: a goroutine of another
-		// test finishing late, or a writer of this bubble still lingering,
-		// may be counted once. Idle is what stays: count again after more
-		// idle time before calling it a leak.
-		got := 0
-		for range 5 {
-			advance(2 * time.Second)
-			if got = runtime.NumGoroutine() - base; got <= n {
-				break
-			}
-		}
+		// Counted in this bubble only: runtime.NumGoroutine counts the whole
+		// process, where a goroutine of an earlier test finishing late (in
+		// real time, which the bubble's fake time does not advance) was once
+		// counted as a leak here.
+		advance(2 * time.Second)
+		got := bubbleGoroutines(t) - base
+		t.Logf("base %d, %d more for %d idle sessions", base, got, n)
 		if got > n {
 			t.Fatalf("%d idle sessions run %d goroutines, want at most one each", n, got)
 		}
+		if got < n { // each session's reader waits for the next frame
+			t.Fatalf("%d idle sessions run %d goroutines in the bubble: the count does not see them", n, got)
+		}
 	})
+}
+
+// bubbleGoroutines counts the goroutines of the caller's synctest bubble,
+// from the headers of a full stack dump ("goroutine 7 [select, synctest
+// bubble 3]:").
+func bubbleGoroutines(t *testing.T) int {
+	t.Helper()
+	self := make([]byte, 256)
+	self = self[:runtime.Stack(self, false)]
+	header, _, _ := bytes.Cut(self, []byte("\n"))
+	i := bytes.Index(header, []byte(", synctest bubble "))
+	if i < 0 {
+		t.Fatalf("not in a synctest bubble: %q", header)
+	}
+	tag := header[i:]
+	tag = tag[:bytes.IndexByte(tag, ']')+1] // ", synctest bubble N]"
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for line := range bytes.Lines(buf) {
+		if bytes.HasPrefix(line, []byte("goroutine ")) && bytes.Contains(line, tag) {
+			count++
+		}
+	}
+	return count
 }
 
 // An idle session still pings, from a writer started by the ping timer,

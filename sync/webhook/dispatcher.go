@@ -20,9 +20,10 @@ const (
 	TypeUnlocked = "workflow.unlocked"
 	TypeUpdated  = "workflow.updated"
 	TypeReverted = "workflow.reverted"
+	TypeRestored = "workflow.restored"
 )
 
-var eventTypes = []string{TypeChanged, TypeDeleted, TypeLocked, TypeUnlocked, TypeUpdated, TypeReverted}
+var eventTypes = []string{TypeChanged, TypeDeleted, TypeLocked, TypeUnlocked, TypeUpdated, TypeReverted, TypeRestored}
 
 // Event is the JSON body of a delivery.
 type Event struct {

@@ -1,10 +1,9 @@
 package webhook
 
 import (
-	"encoding/json"
-	"hash/fnv"
-
 	"github.com/flowsync/flowsync/crdt/workflow"
+	"github.com/flowsync/flowsync/storage"
+	"github.com/flowsync/flowsync/sync/history"
 )
 
 // Counts is what changed of one kind of thing between two events.
@@ -33,67 +32,20 @@ type Summary struct {
 	Totals    Totals `json:"totals"`
 }
 
-// fingerprint is a view reduced to one hash per block, edge and variable:
-// enough to tell added, removed and changed apart at a few words per item,
-// instead of keeping whole views between events.
-type fingerprint struct {
-	blocks, edges, variables map[string]uint64
-}
+// fingerprint is a view reduced to one hash per block, edge and variable
+// (history's, so a change event and a checkpoint count changes alike).
+type fingerprint = history.Fingerprint
 
-func hashJSON(v any) uint64 {
-	h := fnv.New64a()
-	// Every view type marshals (the admin API serves them); an error would
-	// only make two different items hash alike, counting a change as none.
-	_ = json.NewEncoder(h).Encode(v)
-	return h.Sum64()
-}
-
-func fingerprintOf(v *workflow.View) *fingerprint {
-	f := &fingerprint{
-		blocks:    make(map[string]uint64, len(v.Blocks)),
-		edges:     make(map[string]uint64, len(v.Edges)),
-		variables: make(map[string]uint64, len(v.Variables)),
-	}
-	for id, b := range v.Blocks {
-		f.blocks[id] = hashJSON(b)
-	}
-	for _, e := range v.Edges {
-		f.edges[e.ID] = hashJSON(e)
-	}
-	for id, x := range v.Variables {
-		f.variables[id] = hashJSON(x)
-	}
-	return f
-}
-
-func diffCounts(before, after map[string]uint64) Counts {
-	var c Counts
-	for id, h := range after {
-		old, ok := before[id]
-		switch {
-		case !ok:
-			c.Added++
-		case old != h:
-			c.Changed++
-		}
-	}
-	for id := range before {
-		if _, ok := after[id]; !ok {
-			c.Removed++
-		}
-	}
-	return c
-}
+func fingerprintOf(v *workflow.View) *fingerprint { return history.FingerprintOf(v) }
 
 // summarize compares after with before (nil: no baseline).
 func summarize(before, after *fingerprint) Summary {
-	s := Summary{Totals: Totals{Blocks: len(after.blocks), Edges: len(after.edges), Variables: len(after.variables)}}
-	if before == nil {
-		return s
+	h := history.Summarize(before, after)
+	counts := func(c storage.ChangeCounts) Counts {
+		return Counts{Added: c.Added, Removed: c.Removed, Changed: c.Changed}
 	}
-	s.Baseline = true
-	s.Blocks = diffCounts(before.blocks, after.blocks)
-	s.Edges = diffCounts(before.edges, after.edges)
-	s.Variables = diffCounts(before.variables, after.variables)
-	return s
+	return Summary{
+		Baseline: h.Baseline, Blocks: counts(h.Blocks), Edges: counts(h.Edges), Variables: counts(h.Variables),
+		Totals: Totals{Blocks: h.Totals.Blocks, Edges: h.Totals.Edges, Variables: h.Totals.Variables},
+	}
 }

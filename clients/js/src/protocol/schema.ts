@@ -514,9 +514,10 @@ export interface Event {
   /**
    * `kind`: `workflow-deleted` (room closed: stop editing, drop the outbox for it),
    * `workflow-updated` (changed outside the editor; the change arrives as RemoteDelta: the room
-   * re-reads the store when it sends this), `workflow-reverted` (reverted to the deployed state;
-   * deltas follow, as for `workflow-updated`), `workflow-deployed` (informational),
-   * `access-revoked` (this session was removed from the room). **Ignore unknown kinds.**
+   * re-reads the store when it sends this), `workflow-reverted` (reverted to an earlier state: the
+   * deployed one, or a checkpoint the admin API restored, the message naming it; deltas follow, as
+   * for `workflow-updated`), `workflow-deployed` (informational), `access-revoked` (this session
+   * was removed from the room). **Ignore unknown kinds.**
    */
   kind: string;
   /** `msg`: human-readable message */
