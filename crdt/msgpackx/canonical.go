@@ -70,6 +70,22 @@ func CheckCanonicalNodes(b []byte, budget int) (int, error) {
 	if left < 0 {
 		return 0, fmt.Errorf("%w: more than %d", ErrTooManyNodes, budget)
 	}
+	// A scalar (what most values are) is checked from its header, without
+	// the walker and its stacks.
+	switch c := b[0]; {
+	case c <= 0x7f, c >= 0xe0, c == 0xc0, c == 0xc2, c == 0xc3, c >= 0xa0 && c <= 0xbf:
+		return 1, nil
+	case c >= 0x80 && c <= 0x9f, c >= 0xdc && c <= 0xdf:
+		// a container: walked below
+	default:
+		_, n, _, err := canonicalLong(b, c, 0, 1)
+		if err != nil {
+			return 0, err
+		}
+		if n < 0 {
+			return 1, nil
+		}
+	}
 	if _, err := canonicalValue(b, 0, &left); err != nil {
 		if errors.Is(err, ErrTooManyNodes) {
 			err = fmt.Errorf("%w: more than %d", ErrTooManyNodes, budget)

@@ -316,6 +316,13 @@ func (r *Reader) Raw() []byte {
 	if r.err != nil {
 		return nil
 	}
+	// Most values are scalars: measured from their header, without the
+	// walker and its stack.
+	if n := scalarSize(r.b, r.off); n > 0 && n <= len(r.b)-r.off {
+		v := r.b[r.off : r.off+n]
+		r.off += n
+		return v
+	}
 	end, err := Skip(r.b, r.off, defaultMaxDepth)
 	if err != nil {
 		r.err = err
@@ -328,3 +335,30 @@ func (r *Reader) Raw() []byte {
 
 // Skip skips the next value.
 func (r *Reader) Skip() { r.Raw() }
+
+// scalarSize returns the encoded size of the scalar at off when its header
+// alone gives it (every scalar form but str16/32 and bin16/32), and 0 for
+// anything else, a container or off past the end included. The size may
+// run past the end of b: the caller checks.
+func scalarSize(b []byte, off int) int {
+	if off >= len(b) {
+		return 0
+	}
+	switch c := b[off]; {
+	case c <= 0x7f, c >= 0xe0, c == 0xc0, c == 0xc2, c == 0xc3:
+		return 1
+	case c >= 0xa0 && c <= 0xbf:
+		return 1 + int(c&0x1f)
+	case c == 0xcc, c == 0xd0:
+		return 2
+	case c == 0xcd, c == 0xd1:
+		return 3
+	case c == 0xca, c == 0xce, c == 0xd2:
+		return 5
+	case c == 0xcb, c == 0xcf, c == 0xd3:
+		return 9
+	case (c == 0xd9 || c == 0xc4) && off+1 < len(b):
+		return 2 + int(b[off+1])
+	}
+	return 0
+}

@@ -2,7 +2,9 @@ package msgpackx
 
 import (
 	"encoding/binary"
+	"errors"
 	"flag"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -179,10 +181,30 @@ func TestWalkersMatchReferences(t *testing.T) {
 			t.Fatalf("round %d: skip(% x, %d, %d, %d) = %d, %v; reference %d, %v",
 				i, b, off, maxDepth, maxNodes, gotEnd, gotErr, wantEnd, wantErr)
 		}
+		// Raw measures scalars from their header: the same end and error
+		// as the walk.
+		rd := NewReader(b)
+		rd.off = off
+		raw := rd.Raw()
+		wantRawEnd, wantRawErr := Skip(b, off, defaultMaxDepth)
+		if errText(rd.Err()) != errText(wantRawErr) || rd.Err() == nil && (off+len(raw) != wantRawEnd || rd.off != wantRawEnd) {
+			t.Fatalf("round %d: Raw of % x at %d ended at %d, %v; Skip %d, %v", i, b, off, rd.off, rd.Err(), wantRawEnd, wantRawErr)
+		}
 		if Check(b, Limits{MaxDepth: 64}) != nil {
 			continue
 		}
 		canonicalChecked++
+		// CheckCanonicalNodes checks scalars from their header: the same
+		// count and error as the walk it skips.
+		nodesBudget := r.IntN(4)
+		if r.IntN(2) == 0 {
+			nodesBudget = 1 + r.IntN(40)
+		}
+		gotNodes, gotNodesErr := CheckCanonicalNodes(b, nodesBudget)
+		wantNodes, wantNodesErr := checkCanonicalNodesByWalk(b, nodesBudget)
+		if gotNodes != wantNodes || errText(gotNodesErr) != errText(wantNodesErr) {
+			t.Fatalf("round %d: CheckCanonicalNodes(% x, %d) = %d, %v; by the walk %d, %v", i, b, nodesBudget, gotNodes, gotNodesErr, wantNodes, wantNodesErr)
+		}
 		budget := math.MaxInt
 		if r.IntN(2) == 0 {
 			budget = r.IntN(30)
@@ -198,4 +220,20 @@ func TestWalkersMatchReferences(t *testing.T) {
 	if canonicalChecked < rounds/4 {
 		t.Fatalf("only %d of %d inputs passed Check: the generator no longer exercises the canonical walk", canonicalChecked, rounds)
 	}
+}
+
+// checkCanonicalNodesByWalk is CheckCanonicalNodes without its scalar fast
+// path: every value walked by canonicalValue.
+func checkCanonicalNodesByWalk(b []byte, budget int) (int, error) {
+	left := budget - 1
+	if left < 0 {
+		return 0, fmt.Errorf("%w: more than %d", ErrTooManyNodes, budget)
+	}
+	if _, err := canonicalValue(b, 0, &left); err != nil {
+		if errors.Is(err, ErrTooManyNodes) {
+			err = fmt.Errorf("%w: more than %d", ErrTooManyNodes, budget)
+		}
+		return 0, err
+	}
+	return budget - left, nil
 }

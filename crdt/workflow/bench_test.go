@@ -435,11 +435,13 @@ func BenchmarkStructuralOp(b *testing.B) {
 				}
 				b.ReportAllocs()
 				b.ResetTimer()
+				cpu := startCPU(b)
 				for b.Loop() {
 					if _, err := d.Prepare(ts, o.op); err != nil {
 						b.Fatal(err)
 					}
 				}
+				cpu.report()
 			})
 		}
 	}
@@ -463,9 +465,11 @@ func BenchmarkDeltaSinceBehind(b *testing.B) {
 				}
 				b.ReportAllocs()
 				b.ResetTimer()
+				cpu := startCPU(b)
 				for b.Loop() {
 					ahead.DeltaSince(behind.Context())
 				}
+				cpu.report()
 			})
 		}
 	}

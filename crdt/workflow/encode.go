@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -310,6 +311,9 @@ func decodeBody(r *msgpackx.Reader, caps Caps, lim msgpackx.Limits) (*Doc, error
 	// range per replica (each has at least one; the table was read, so
 	// nrep is bounded by the input), the next ones double.
 	slab := make([]crdt.Range, 0, nrep)
+	// rangesAt[i] are the ranges of replica i of the table: every value's
+	// dot is checked against them without looking its replica up by id.
+	rangesAt := make([][]crdt.Range, nrep)
 	for i := 0; i < nctx && r.Err() == nil; i++ {
 		if r.ArrayHeader() != 2 {
 			return nil, errors.New("context entry is not [replica, ranges]")
@@ -354,6 +358,7 @@ func decodeBody(r *msgpackx.Reader, caps Caps, lim msgpackx.Limits) (*Doc, error
 		}
 		slab = slab[:len(slab)+len(rs)]
 		d.ctx.AddRanges(replica, rs)
+		rangesAt[i] = rs
 	}
 	ngroups := r.ArrayHeader()
 	// Every group holds at least one entry.
@@ -361,23 +366,16 @@ func decodeBody(r *msgpackx.Reader, caps Caps, lim msgpackx.Limits) (*Doc, error
 		return nil, overCap(ErrTooManyValues, caps.MaxValues)
 	}
 	values, nodesLeft := 0, caps.MaxValueNodes
-	// Field names repeat across blocks: decode each distinct string once.
-	// Only the first maxInterned are kept: past them a delta is made of
-	// distinct strings (a key each), which interning would only cost a map
-	// insert. (Ids repeat across kinds: the store's groups intern them.)
-	interned := make(map[string]string, min(ngroups, maxInterned))
-	intern := func(b []byte) (string, error) {
-		if s, ok := interned[string(b)]; ok {
-			return s, nil
-		}
+	// Subs (field names, sub-block ids) alias the decoder's copy of the
+	// input, as ids and values do (aliasString): no allocation and no map
+	// per distinct string. Most are not even validated again: groups of one
+	// kind list mostly the same subs in the same order, compared below
+	// with the previous group's.
+	subString := func(b []byte) (string, error) {
 		if !utf8.Valid(b) {
 			return "", outOfDomain("string %q is not valid UTF-8", b)
 		}
-		s := string(b)
-		if len(interned) < maxInterned {
-			interned[s] = s
-		}
-		return s, nil
+		return aliasString(b), nil
 	}
 	// A typical entry takes ~50 bytes (maps grow if needed); every group
 	// holds one at least, which is the whole of a small client delta's
@@ -400,7 +398,7 @@ func decodeBody(r *msgpackx.Reader, caps Caps, lim msgpackx.Limits) (*Doc, error
 		if r.Err() != nil {
 			break
 		}
-		id, err := ld.groupID(idb)
+		id, err := ld.groupID(Kind(kind), idb)
 		if err != nil {
 			return nil, err
 		}
@@ -434,7 +432,7 @@ func decodeBody(r *msgpackx.Reader, caps Caps, lim msgpackx.Limits) (*Doc, error
 				// same order (a block's fields): compared, not hashed.
 				sub = subsAt[j]
 			default:
-				if sub, err = intern(sb); err != nil {
+				if sub, err = subString(sb); err != nil {
 					return nil, err
 				}
 				if j < len(subsAt) {
@@ -466,7 +464,7 @@ func decodeBody(r *msgpackx.Reader, caps Caps, lim msgpackx.Limits) (*Doc, error
 			if !crdt.ValidWall(wall) {
 				return nil, outOfDomain("wall time %d beyond ±%d", wall, int64(crdt.MaxWall))
 			}
-			if !d.ctx.Contains(dot) {
+			if !inRanges(rangesAt[ridx], dot.Counter) {
 				return nil, fmt.Errorf("dot %v is not in the context", dot)
 			}
 			var v Value
@@ -501,9 +499,15 @@ func decodeBody(r *msgpackx.Reader, caps Caps, lim msgpackx.Limits) (*Doc, error
 	return d, nil
 }
 
-// maxInterned bounds the strings Decode interns: more than a document's
-// distinct ids and field names usually are.
-const maxInterned = 1 << 14
+// inRanges reports whether c lies in one of rs, which are ascending and
+// disjoint.
+func inRanges(rs []crdt.Range, c uint64) bool {
+	if len(rs) == 1 { // a replica with no gap: most of a document's
+		return c >= rs[0].Lo && c <= rs[0].Hi
+	}
+	i, _ := slices.BinarySearchFunc(rs, c, func(r crdt.Range, c uint64) int { return cmp.Compare(r.Hi, c) })
+	return i < len(rs) && rs[i].Lo <= c
+}
 
 // isMembership reports whether k is a set's membership, whose entries have
 // no sub.

@@ -202,6 +202,33 @@ func (v Value) asEdge() Edge {
 	return e
 }
 
+// edgeBytes is asEdge without copies: the strings' bytes alias v, and ok
+// is false where asEdge returns the empty edge.
+func (v Value) edgeBytes() (s, sh, t, th, ty []byte, ok bool) {
+	r := msgpackx.NewReader(v)
+	n := r.MapHeader()
+	for i := 0; i < n && r.Err() == nil; i++ {
+		switch string(r.StringBytes()) {
+		case "s":
+			s = r.StringBytes()
+		case "sh":
+			sh = r.StringBytes()
+		case "t":
+			t = r.StringBytes()
+		case "th":
+			th = r.StringBytes()
+		case "ty":
+			ty = r.StringBytes()
+		default:
+			r.Skip()
+		}
+	}
+	if r.Err() != nil || !r.Done() {
+		return nil, nil, nil, nil, nil, false
+	}
+	return s, sh, t, th, ty, true
+}
+
 // Decode returns the value as JSON-shaped Go data (nil for an absent value).
 func (v Value) Decode() (any, error) {
 	if len(v) == 0 {

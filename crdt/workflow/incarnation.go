@@ -80,17 +80,6 @@ func edgePredatesAnEnd(r rawReader, w crdt.Dotted[Cell]) bool {
 	return false
 }
 
-// edgeOutlivedByAnEnd is edgePredatesAnEnd for the view, which has each
-// block's incarnation in its accumulator.
-func edgeOutlivedByAnEnd(blocks map[string]*blockAcc, e Edge, added crdt.Timestamp) bool {
-	for _, end := range [2]string{e.Source, e.Target} {
-		if a := blocks[end]; a != nil && a.member && added.Compare(a.addStamp.ts) < 0 {
-			return true
-		}
-	}
-	return false
-}
-
 // predates reports whether entry e was written before an incarnation
 // stamped inc. Values written at the incarnation's own timestamp are the
 // add's own.

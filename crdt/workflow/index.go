@@ -36,8 +36,16 @@ type docIndex struct {
 	ends    map[string][]string // edge → the ends its values name
 	edgesAt map[string]map[string]struct{}
 
-	dots    map[crdt.ReplicaID]*counters
+	dots map[crdt.ReplicaID]*counters
+	// removed holds the dots of d's context that d no longer holds, but
+	// for those in pending, which merges append to (in no order) and
+	// flushRemoved folds in: inserting one dot into the middle of a
+	// replica's ranges moves every range after it, a cost that would grow
+	// with the edit history on every edit. Read it through removedDots.
 	removed crdt.Context
+	pending []crdt.Dot
+	foldAt  int          // pending dots that trigger a fold: see flushRemoved
+	scratch []crdt.Range // flushRemoved's, kept to spare an allocation per fold
 
 	// Scratch for merge, kept to spare the allocations on every edit.
 	log joinLog
@@ -106,6 +114,8 @@ func buildIndex(d *Doc) *docIndex {
 		}
 	}
 	x.removed = *d.ctx.Missing(&held)
+	x.foldAt = max(pendingMin, x.removed.NumRanges()/8)
+	x.pending = make([]crdt.Dot, 0, x.foldAt)
 	return x
 }
 
@@ -128,7 +138,7 @@ func (x *docIndex) merge(d, delta *Doc) (int, bool) {
 		x.addDot(dot)
 	}
 	for _, dot := range lg.gone {
-		x.removed.Add(dot)
+		x.pending = append(x.pending, dot)
 		if c := x.dots[dot.Replica]; c != nil {
 			// Overcounts a dot that was never held; compaction recounts.
 			if c.stale++; c.stale > len(c.cs)/2 {
@@ -137,7 +147,52 @@ func (x *docIndex) merge(d, delta *Doc) (int, bool) {
 		}
 	}
 	lg.reset()
+	if len(x.pending) >= x.foldAt {
+		x.flushRemoved()
+	}
 	return n, true
+}
+
+// pendingMin is the fewest pending removed dots folded in at once: below
+// it a fold costs more than the searches it saves.
+const pendingMin = 256
+
+// flushRemoved folds the pending dots into removed: sorted, they make a
+// context in one pass, and one linear merge adds it. Folding once the
+// pending dots are an eighth of removed's ranges costs O(1) amortized per
+// dot on top of the sort.
+func (x *docIndex) flushRemoved() {
+	if len(x.pending) == 0 {
+		return
+	}
+	slices.SortFunc(x.pending, compareDots)
+	for ps := x.pending; len(ps) > 0; {
+		r := ps[0].Replica
+		rs := x.scratch[:0]
+		for len(ps) > 0 && ps[0].Replica == r {
+			c := ps[0].Counter
+			ps = ps[1:]
+			if n := len(rs); n > 0 && rs[n-1].Hi+1 >= c { // sorted: c ≥ Hi
+				rs[n-1].Hi = c
+				continue
+			}
+			rs = append(rs, crdt.Range{Lo: c, Hi: c})
+		}
+		x.scratch = rs
+		if len(x.removed.Ranges(r)) == 0 {
+			rs = slices.Clone(rs) // AddRanges keeps a new replica's slice
+		}
+		x.removed.AddRanges(r, rs)
+	}
+	clear(x.pending) // drop the replica ids until the next fold
+	x.pending = x.pending[:0]
+	x.foldAt = max(pendingMin, x.removed.NumRanges()/8)
+}
+
+// removedDots returns the dots of d's context that d no longer holds.
+func (x *docIndex) removedDots() *crdt.Context {
+	x.flushRemoved()
+	return &x.removed
 }
 
 func (x *docIndex) addDot(dot crdt.Dot) {
@@ -292,7 +347,7 @@ func (x *docIndex) since(d *Doc, have *crdt.Context) *Doc {
 			}
 		}
 	}
-	missing.Merge(&x.removed)
+	missing.Merge(x.removedDots())
 	out.ctx = *missing
 	out.texts = d.textsSince(have, "", nil)
 	return out

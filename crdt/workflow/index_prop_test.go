@@ -130,7 +130,7 @@ func diffIndex(d *Doc, got, want *docIndex) string {
 		return o
 	}
 	check("held dots", held(got), held(want))
-	if !got.removed.Equal(&want.removed) {
+	if !got.removedDots().Equal(want.removedDots()) {
 		out = append(out, "removed dots differ")
 	}
 	return strings.Join(out, "; ")

@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/flowsync/flowsync/crdt"
 )
@@ -25,6 +26,15 @@ type loader struct {
 	s *slot
 	// next is the group groupID found, nil for a new id.
 	next *group
+	// The groups of one kind come in id order, and so do the store's
+	// groups (order.go): groupID finds an id of an earlier kind by moving
+	// a cursor along the sorted groups instead of hashing it. kind is the
+	// current group's kind, at the cursor's position in m.order.sorted,
+	// and fresh the new ids of this kind, in order, merged into the
+	// sorted groups when the kind ends.
+	kind  Kind
+	at    int
+	fresh []*group
 	// The keys and groups still expected: slabs are cut to them, so that
 	// a small delta does not cost slabs made for a document.
 	keysLeft, groupsLeft int
@@ -83,19 +93,54 @@ func slabSize(left *int) int {
 	return n
 }
 
-// groupID returns id as a string: the store's own copy when a group of
-// that id was put already (ids repeat across kinds), else a new one, which
-// must be valid UTF-8. It remembers the group for the next call of group.
-func (l *loader) groupID(id []byte) (string, error) {
-	if g := l.m.groups[string(id)]; g != nil { // no allocation for the lookup
-		l.next = g
-		return g.id, nil
+// groupID returns id as a string, for a group of kind: the store's own
+// string when a group of that id was put already (ids repeat across
+// kinds), else one aliasing the input, which must be valid UTF-8. It
+// remembers the group for the next call of group.
+//
+// Groups arrive sorted by (kind, id) (Decode refuses them otherwise, after
+// this call: an id out of order is only looked for past the cursor, and
+// the document is discarded), so an id of an earlier kind is found by
+// walking the sorted groups forward, never by hashing it.
+func (l *loader) groupID(kind Kind, id []byte) (string, error) {
+	o := &l.m.order
+	if kind != l.kind {
+		l.endKind()
+		l.kind, l.at = kind, 0
+	}
+	for l.at < len(o.sorted) && o.sorted[l.at].id < string(id) {
+		l.at++
+	}
+	if l.at < len(o.sorted) && o.sorted[l.at].id == string(id) {
+		l.next = o.sorted[l.at]
+		return l.next.id, nil
 	}
 	l.next = nil
 	if !utf8.Valid(id) {
 		return "", outOfDomain("string %q is not valid UTF-8", id)
 	}
-	return string(id), nil
+	return aliasString(id), nil
+}
+
+// endKind merges the ids the current kind added into the sorted groups,
+// both lists being in id order.
+func (l *loader) endKind() {
+	o := &l.m.order
+	switch {
+	case len(l.fresh) == 0:
+		return
+	case len(o.sorted) == 0 || o.sorted[len(o.sorted)-1].id < l.fresh[0].id:
+		o.sorted = append(o.sorted, l.fresh...)
+	default:
+		out := make([]*group, 0, len(o.sorted)+len(l.fresh))
+		mergeGroups(o.sorted, l.fresh, func(g *group) bool {
+			out = append(out, g)
+			return true
+		})
+		o.sorted = out
+	}
+	clear(l.fresh)
+	l.fresh = l.fresh[:0]
 }
 
 // group starts the values of (kind, id), which has at most n values and
@@ -109,7 +154,14 @@ func (l *loader) group(kind Kind, id string, n int) {
 		g, l.groups = &l.groups[0], l.groups[1:]
 		g.id = id
 		l.m.groups[id] = g
-		l.m.order.add(g)
+		if o := &l.m.order; len(l.fresh) == 0 && (len(o.sorted) == 0 || o.sorted[len(o.sorted)-1].id < id) {
+			// Past every sorted id (all of the first kind's, and a small
+			// delta's): appended in place, where the cursor may still meet
+			// it, which is right, as it sorts after the ids it has passed.
+			o.sorted = append(o.sorted, g)
+		} else {
+			l.fresh = append(l.fresh, g)
+		}
 	}
 	if need := len(g.slots) + n; cap(g.slots) < need {
 		if len(l.ptrs) < need {
@@ -173,12 +225,24 @@ func (l *loader) index(ridx uint32, d crdt.Dot, s *slot) bool {
 	return true
 }
 
-// finish gives up the dot arrays that came out sparse and sorts the groups whose ids came out of order (each kind's ids
-// come sorted, but a later kind's new ids interleave with the earlier
-// ones), so that the first Encode walks them without sorting.
+// finish gives up the dot arrays that came out sparse and merges the last
+// kind's new ids into the sorted groups (each kind's ids come sorted, but
+// a later kind's new ids interleave with the earlier ones), so that Encode
+// walks them without sorting.
 func (l *loader) finish() {
 	l.m.byDot.settle()
-	if len(l.m.order.tail) > 0 {
-		l.m.order.fold()
+	l.endKind()
+}
+
+// aliasString returns b as a string without copying it. Decode reads from
+// its own copy of the input, which nothing writes after it is made and
+// which the decoded values alias already, so ids and values share it: a
+// document of 20,000 ids costs no allocation per id. b must be such bytes.
+// The copy lives as long as one of its ids does (before, as long as one
+// of its values did): for a loaded document, about as long.
+func aliasString(b []byte) string {
+	if len(b) == 0 {
+		return ""
 	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }

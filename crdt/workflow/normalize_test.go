@@ -25,11 +25,17 @@ func TestNormalizeNameMatchesDefinition(t *testing.T) {
 		if got, want := NormalizeName(name), normalizeByRunes(name); got != want {
 			t.Errorf("NormalizeName(%q) = %q, want %q", name, got, want)
 		}
+		if got, want := string(appendNormalName([]byte("prefix"), name)), "prefix"+normalizeByRunes(name); got != want {
+			t.Errorf("appendNormalName(%q) = %q, want %q", name, got, want)
+		}
 	}
 	rapid.Check(t, func(t *rapid.T) {
 		name := rapid.StringOf(rapid.SampledFrom([]rune("aZ .\t\n\v\f\r9_-É\u00a0İ"))).Draw(t, "name")
 		if got, want := NormalizeName(name), normalizeByRunes(name); got != want {
 			t.Fatalf("NormalizeName(%q) = %q, want %q", name, got, want)
+		}
+		if got, want := string(appendNormalName(nil, name)), normalizeByRunes(name); got != want {
+			t.Fatalf("appendNormalName(%q) = %q, want %q", name, got, want)
 		}
 	})
 }

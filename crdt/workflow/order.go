@@ -8,11 +8,12 @@ import (
 // groupOrder keeps a store's groups sorted by id, so that Encode writes
 // the canonical order by walking them instead of sorting every value.
 //
-// A new group is appended to sorted when its id sorts last (how Decode
-// meets most of them), else to an unsorted tail that is folded in when it
-// grows past an eighth of sorted: an insertion costs O(1) amortized and a
-// walk in order sorts only the tail. A removed group is marked dead and
-// skipped; folding drops the dead once they are half of the groups.
+// A new group is appended to sorted when its id sorts last, else to an
+// unsorted tail that is folded in when it grows past an eighth of sorted:
+// an insertion costs O(1) amortized and a walk in order sorts only the
+// tail. A removed group is marked dead and skipped; folding drops the dead
+// once they are half of the groups. Decode fills sorted itself, merging
+// each kind's new ids in (load.go), and also reads it to find ids.
 type groupOrder struct {
 	sorted []*group // ascending by id; may hold dead groups
 	tail   []*group // added since the last fold, in no order

@@ -34,6 +34,13 @@ const (
 // IsContainer reports whether blocks of type t hold child blocks.
 func IsContainer(t string) bool { return t == TypeLoop || t == TypeParallel }
 
+// isContainerValue is IsContainer of a type field's value, read without
+// a copy.
+func isContainerValue(v Value) bool {
+	t := v.stringBytes()
+	return string(t) == TypeLoop || string(t) == TypeParallel
+}
+
 func blockExists(r reader, id string) bool { return r.has(blockKey(id)) }
 func blockType(r reader, id string) string { return r.get(fieldKey(id, FieldType)).asString() }
 func isLocked(r reader, id string) bool    { return r.get(fieldKey(id, FieldLocked)).asBool(false) }
@@ -67,6 +74,26 @@ func NormalizeName(name string) string {
 		sb.WriteRune(r)
 	}
 	return sb.String()
+}
+
+// appendNormalName appends NormalizeName(name) to buf: without an
+// allocation when name is ASCII, so that a pass over every block's name
+// (the view's check for shared names) allocates nothing per block.
+func appendNormalName(buf []byte, name string) []byte {
+	start := len(buf)
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 0x80:
+			return append(buf[:start], NormalizeName(name)...)
+		case c == '.' || c == ' ' || (c >= '\t' && c <= '\r'):
+			continue
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		buf = append(buf, c)
+	}
+	return buf
 }
 
 // asciiNormal is NormalizeName for an ASCII name, in one allocation; it

@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"cmp"
+	"hash/maphash"
 	"math"
 	"slices"
 	"strings"
@@ -122,6 +123,7 @@ func (s stamp) compare(o stamp) int {
 // store. Fields live in slices rather than maps: a block has a dozen of them,
 // and a 10,000-block view would otherwise build 40,000 small maps.
 type blockAcc struct {
+	id     string
 	member bool
 	// addStamp is the winning add, when member: the paint order, and the
 	// incarnation whose values are the block's (incarnation.go).
@@ -132,7 +134,9 @@ type blockAcc struct {
 	subs       []subAcc
 	subflow    []namedValue
 	// derived
-	parent string // effective parent (tree.go), once walk is resolved
+	parent string     // effective parent (tree.go), once walk is resolved
+	view   *BlockView // the block's view, once rendered (members only)
+	n      int        // index in the view's list of members: its graph node
 	walk   walkState
 	pathAt int // index on the walk, while walk is onPath
 }
@@ -179,7 +183,7 @@ func (a *blockAcc) stale(w crdt.Dotted[Cell]) bool {
 }
 
 // add records the winning entry w of one of the block's keys.
-func (a *blockAcc) add(k Key, w crdt.Dotted[Cell], in interner) {
+func (a *blockAcc) add(k Key, w crdt.Dotted[Cell], in *interner) {
 	switch k.Kind {
 	case KindBlockField:
 		if a.fields == nil {
@@ -226,8 +230,10 @@ func (d *Doc) View() *View {
 	var slab []blockAcc // allocates accumulators in chunks
 	var fieldBuf, flowBuf []namedValue
 	var subBuf []subAcc
-	members := 0
-	in := make(interner)
+	// live lists the members' accumulators: the passes below walk it
+	// instead of iterating the map.
+	live := make([]*blockAcc, 0, d.store.kindGroups[KindBlock])
+	in := &interner{m: make(map[string]string)}
 	// newAcc makes the accumulator of group g's block, once per group: the
 	// walk below visits each id once, with all of its keys.
 	newAcc := func(g *group) *blockAcc {
@@ -236,6 +242,7 @@ func (d *Doc) View() *View {
 		}
 		a := &slab[0]
 		slab = slab[1:]
+		a.id = g.id
 		blocks[g.id] = a
 		// A block's fields, sub-blocks and config keys are at most its
 		// keys, and all come in this group: they are carved from shared
@@ -246,15 +253,18 @@ func (d *Doc) View() *View {
 		a.subflow, flowBuf = carve(flowBuf, n)
 		if s := g.slots[0]; s.kind == KindBlock { // KindBlock sorts first
 			a.member, a.addStamp = true, stampOf(s.es[crdt.Winner(s.es)])
-			members++
+			a.n = len(live)
+			live = append(live, a)
 		}
 		return a
 	}
 	type edgeAcc struct {
-		edge  Edge
-		stamp stamp
+		edge     Edge // ID only, until the edge passes edgeShows
+		raw      Value
+		stamp    stamp
+		src, dst int // the ends' graph nodes, once the edge shows
 	}
-	var edges []edgeAcc
+	edges := make([]edgeAcc, 0, d.store.kindGroups[KindEdge])
 	variables := make(map[string]*VariableView)
 	varFields := make(map[string][]namedValue)
 
@@ -276,9 +286,9 @@ func (d *Doc) View() *View {
 					a.add(Key{s.kind, g.id, s.sub}, w, in)
 				}
 			case KindEdge:
-				e := w.Value.Value.asEdge()
-				e.ID = g.id
-				edges = append(edges, edgeAcc{e, stampOf(w)})
+				// Read once the blocks are known: an edge that shows gets its
+				// ends' id strings, and one that does not costs no copy.
+				edges = append(edges, edgeAcc{edge: Edge{ID: g.id}, raw: w.Value.Value, stamp: stampOf(w)})
 			case KindVariable:
 				variables[g.id] = &VariableView{ID: g.id}
 			case KindVariableField:
@@ -296,6 +306,7 @@ func (d *Doc) View() *View {
 	})
 
 	t := viewTree{blocks: blocks}
+	members := len(live)
 	v := &View{
 		Blocks:    make(map[string]*BlockView, members),
 		Loops:     make(map[string]*LoopView),
@@ -306,33 +317,31 @@ func (d *Doc) View() *View {
 	// two allocations for the whole view instead of two per block.
 	bvs := make([]BlockView, members)
 	nsubs := 0
-	for _, a := range blocks {
-		if a.member {
-			nsubs += len(a.subs)
-		}
+	for _, a := range live {
+		nsubs += len(a.subs)
 	}
 	r := renderer{in: in, subs: make([]SubBlockView, nsubs)}
 	// Rule (orphans, tree.go): every live block shows, so a block moved into
 	// or added to a concurrently removed container is never hidden. A
 	// block's parent depends only on the stored links, never on another
 	// block's derived parent, so each can be rendered as soon as it is known.
-	for id, a := range blocks {
-		if a.member {
-			t.resolve(id, a)
-			b := &bvs[0]
-			bvs = bvs[1:]
-			r.render(b, id, a)
-			v.Blocks[id] = b
-		}
+	for i, a := range live {
+		t.resolve(a.id, a)
+		b := &bvs[i]
+		r.render(b, a.id, a)
+		a.view = b
+		v.Blocks[a.id] = b
 	}
-	v.Order = paintOrder(blocks, members)
-	resolveNames(v.Blocks, blocks)
-	v.renderSubflows(blocks)
+	v.Order = paintOrder(live)
+	resolveNames(live)
+	v.renderSubflows(live)
 
 	// Edges: visible ends, no self-loop, scope, no duplicate, no cycle.
 	candidates := edges[:0] // filtered in place: edges is not read again
 	for _, e := range edges {
-		if !edgeOutlivedByAnEnd(blocks, e.edge, e.stamp.ts) && edgeAllowed(v.Blocks, blocks, e.edge) {
+		if src, dst, ok := edgeShows(blocks, e.raw, e.stamp.ts); ok {
+			e.edge = r.edge(e.edge.ID, e.raw, src, dst)
+			e.src, e.dst = src.n, dst.n
 			candidates = append(candidates, e)
 		}
 	}
@@ -344,18 +353,24 @@ func (d *Doc) View() *View {
 	})
 	// Rule (duplicates): of edges with the same ends and handles, the
 	// earliest added shows.
-	type endpoints struct{ s, sh, t, th string }
-	seen := make(map[endpoints]bool, len(candidates))
+	type endpoints struct {
+		s, t   int
+		sh, th string
+	}
+	seen := make(map[endpoints]struct{}, len(candidates))
 	ordered := make([]Edge, 0, len(candidates))
+	src := make([]int, 0, len(candidates))
+	dst := make([]int, 0, len(candidates))
 	for _, e := range candidates {
-		k := endpoints{e.edge.Source, e.edge.SourceHandle, e.edge.Target, e.edge.TargetHandle}
-		if seen[k] {
+		k := endpoints{e.src, e.dst, e.edge.SourceHandle, e.edge.TargetHandle}
+		if _, ok := seen[k]; ok {
 			continue
 		}
-		seen[k] = true
+		seen[k] = struct{}{}
 		ordered = append(ordered, e.edge)
+		src, dst = append(src, e.src), append(dst, e.dst)
 	}
-	v.Edges = breakCycles(ordered)
+	v.Edges = breakCycles(ordered, src, dst, members)
 	slices.SortFunc(v.Edges, func(a, b Edge) int { return cmp.Compare(a.ID, b.ID) })
 
 	for id, vv := range variables {
@@ -369,54 +384,63 @@ func (d *Doc) View() *View {
 
 // paintOrder lists the visible blocks depth first: top-level blocks, and
 // the children of each container right after it, each group by winning add
-// (hybrid time, then dot), then id. Each entry carries its stamp so that
-// sorting compares in place instead of looking blocks up.
-func paintOrder(blocks map[string]*blockAcc, members int) []string {
+// (hybrid time, then dot), then id. The blocks are grouped by effective
+// parent first, and each group is sorted by a small key that holds the add's
+// hybrid time: the full comparison runs only on ties. live's views are
+// rendered (only a container can be a parent).
+func paintOrder(live []*blockAcc) []string {
 	type entry struct {
-		id, parent string
-		at         stamp
+		wall    int64
+		logical uint32
+		i       int32 // in live
 	}
-	// One slice sorted by parent, then add, then id, holds every group
-	// contiguously, and children maps each parent to its group.
-	all := make([]entry, 0, members)
-	for id, a := range blocks {
-		if a.member {
-			all = append(all, entry{id, a.parent, a.addStamp})
+	top := make([]entry, 0, len(live))
+	var kids map[string][]entry
+	for i, a := range live {
+		e := entry{a.addStamp.ts.Wall, a.addStamp.ts.Logical, int32(i)}
+		if a.parent == "" {
+			top = append(top, e)
+			continue
 		}
+		if kids == nil {
+			kids = make(map[string][]entry)
+		}
+		kids[a.parent] = append(kids[a.parent], e)
 	}
-	slices.SortFunc(all, func(a, b entry) int {
-		if c := cmp.Compare(a.parent, b.parent); c != 0 {
+	byAdd := func(x, y entry) int {
+		if c := cmp.Compare(x.wall, y.wall); c != 0 {
 			return c
 		}
-		if c := a.at.compare(b.at); c != 0 {
+		if c := cmp.Compare(x.logical, y.logical); c != 0 {
+			return c
+		}
+		a, b := live[x.i], live[y.i]
+		if c := a.addStamp.compare(b.addStamp); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.id, b.id)
-	})
-	children := make(map[string][]entry)
-	for i := 0; i < len(all); {
-		j := i + 1
-		for j < len(all) && all[j].parent == all[i].parent {
-			j++
-		}
-		children[all[i].parent] = all[i:j:j]
-		i = j
 	}
-	order := make([]string, 0, members)
+	slices.SortFunc(top, byAdd)
+	for _, group := range kids {
+		slices.SortFunc(group, byAdd)
+	}
+	order := make([]string, 0, len(live))
 	// Iterative, so nesting of any depth cannot overflow the stack: the
 	// stack holds what is left of each open group.
-	stack := [][]entry{children[""]}
+	stack := [][]entry{top}
 	for len(stack) > 0 {
-		top := &stack[len(stack)-1]
-		if len(*top) == 0 {
+		at := &stack[len(stack)-1]
+		if len(*at) == 0 {
 			stack = stack[:len(stack)-1]
 			continue
 		}
-		id := (*top)[0].id
-		*top = (*top)[1:]
-		order = append(order, id)
-		if kids := children[id]; len(kids) > 0 {
-			stack = append(stack, kids)
+		a := live[(*at)[0].i]
+		*at = (*at)[1:]
+		order = append(order, a.id)
+		if kids != nil && IsContainer(a.view.Type) {
+			if group := kids[a.id]; len(group) > 0 {
+				stack = append(stack, group)
+			}
 		}
 	}
 	return order
@@ -424,21 +448,39 @@ func paintOrder(blocks map[string]*blockAcc, members int) []string {
 
 // renderer holds what rendering the blocks of one view shares.
 type renderer struct {
-	in   interner
+	in   *interner
 	subs []SubBlockView // slab, len = the sub-blocks not yet rendered
 }
 
 // interner returns one shared string per distinct string value, so the
 // types that thousands of blocks and sub-blocks repeat are not copied each.
-type interner map[string]string
+// The few strings it returned last are compared before the map is hashed:
+// a view asks for the same handful of types over and over.
+type interner struct {
+	m      map[string]string
+	recent [8]string
+	next   int
+}
 
-func (in interner) of(v Value) string {
-	b := v.stringBytes()
-	if s, ok := in[string(b)]; ok { // no allocation for the lookup
-		return s
+func (in *interner) of(v Value) string { return in.ofBytes(v.stringBytes()) }
+
+// ofBytes returns the shared string of b.
+func (in *interner) ofBytes(b []byte) string {
+	if len(b) == 0 {
+		return ""
 	}
-	s := string(b)
-	in[s] = s
+	for _, s := range in.recent {
+		if s == string(b) {
+			return s
+		}
+	}
+	s, ok := in.m[string(b)] // no allocation for the lookup
+	if !ok {
+		s = string(b)
+		in.m[s] = s
+	}
+	in.recent[in.next] = s
+	in.next = (in.next + 1) % len(in.recent)
 	return s
 }
 
@@ -542,47 +584,63 @@ func (r *renderer) render(b *BlockView, id string, a *blockAcc) {
 	}
 }
 
+// edge returns the view of edge id, encoded as raw, between the blocks of
+// src and dst: the ends' ids are theirs, and handles and types are
+// interned, so an edge costs no string of its own.
+func (r *renderer) edge(id string, raw Value, src, dst *blockAcc) Edge {
+	_, sh, _, th, ty, _ := raw.edgeBytes()
+	return Edge{ID: id, Source: src.id, SourceHandle: r.in.ofBytes(sh), Target: dst.id, TargetHandle: r.in.ofBytes(th), Type: r.in.ofBytes(ty)}
+}
+
 // resolveNames applies the rule for concurrent names (resolveNameList) to
-// the visible blocks.
-func resolveNames(views map[string]*BlockView, blocks map[string]*blockAcc) {
+// the visible blocks, whose views are rendered.
+func resolveNames(live []*blockAcc) {
 	// Suffixes appear only where two blocks share a normalized name; without
 	// such a pair every block shows its own name and the sort is skipped.
-	seen := make(map[string]struct{}, len(views))
+	// The pairs are looked for by a hash of each normalized name, built in
+	// one buffer: a collision only costs the sort, which decides exactly.
+	seen := make(map[uint64]struct{}, len(live))
+	seed := maphash.MakeSeed()
+	var buf []byte
 	shared := false
-	for _, bv := range views {
-		n := NormalizeName(bv.Name)
-		if n == "" {
+	for _, a := range live {
+		buf = appendNormalName(buf[:0], a.view.Name)
+		if len(buf) == 0 {
 			continue
 		}
-		if _, ok := seen[n]; ok {
+		h := maphash.Bytes(seed, buf)
+		if _, ok := seen[h]; ok {
 			shared = true
 			break
 		}
-		seen[n] = struct{}{}
+		seen[h] = struct{}{}
 	}
 	if !shared {
 		return
 	}
-	es := make([]nameEntry, 0, len(views))
-	for id, bv := range views {
-		es = append(es, nameEntry{id: id, name: bv.Name, at: blocks[id].nameStamp})
+	es := make([]nameEntry, 0, len(live))
+	byID := make(map[string]*BlockView, len(live))
+	for _, a := range live {
+		es = append(es, nameEntry{id: a.id, name: a.view.Name, at: a.nameStamp})
+		byID[a.id] = a.view
 	}
 	resolveNameList(es)
 	for _, e := range es {
-		views[e.id].Name = e.name
+		byID[e.id].Name = e.name
 	}
 }
 
 // renderSubflows builds loops and parallels for visible containers and
 // mirrors their config into the block's data, as the reference does.
-func (v *View) renderSubflows(blocks map[string]*blockAcc) {
+func (v *View) renderSubflows(live []*blockAcc) {
 	children := make(map[string][]string)
-	for id := range v.Blocks {
-		if p := blocks[id].parent; p != "" {
-			children[p] = append(children[p], id)
+	for _, a := range live {
+		if a.parent != "" {
+			children[a.parent] = append(children[a.parent], a.id)
 		}
 	}
-	for id, bv := range v.Blocks {
+	for _, a := range live {
+		id, bv := a.id, a.view
 		if !IsContainer(bv.Type) {
 			continue
 		}
@@ -591,7 +649,7 @@ func (v *View) renderSubflows(blocks map[string]*blockAcc) {
 		if nodes == nil {
 			nodes = []string{}
 		}
-		cfg := blocks[id].subflow
+		cfg := a.subflow
 		num := func(key string, def float64) float64 {
 			if f, ok := lookup(cfg, key).asFloat(); ok && !math.IsInf(f, 0) {
 				return f
@@ -654,43 +712,38 @@ func (v *View) renderSubflows(blocks map[string]*blockAcc) {
 	}
 }
 
-// edgeAllowed applies the per-edge rules. Rule (removed ends): an edge shows
-// only while both ends are visible, so an edge added to a block another
-// replica deleted disappears with it. Rule (scope): an edge joins two blocks
-// with the same parent, or a container and its direct child; concurrent
-// reparenting can break this, and such an edge is hidden until it holds again.
-func edgeAllowed(views map[string]*BlockView, blocks map[string]*blockAcc, e Edge) bool {
-	if e.Source == e.Target {
-		return false
+// edgeShows applies the per-edge rules to the edge encoded as raw, added
+// at added, and returns the accumulators of its ends when it passes them.
+// Rule (removed ends): an edge shows only while both ends are visible, so
+// an edge added to a block another replica deleted disappears with it, and
+// an edge added before an end's winning add belongs to an earlier
+// incarnation of that block (edgePredatesAnEnd). Rule (scope): an edge
+// joins two blocks with the same parent, or a container and its direct
+// child; concurrent reparenting can break this, and such an edge is hidden
+// until it holds again.
+func edgeShows(blocks map[string]*blockAcc, raw Value, added crdt.Timestamp) (src, dst *blockAcc, ok bool) {
+	s, _, t, _, _, ok := raw.edgeBytes()
+	if !ok || string(s) == string(t) {
+		return nil, nil, false
 	}
-	if views[e.Source] == nil || views[e.Target] == nil {
-		return false
+	src, dst = blocks[string(s)], blocks[string(t)]
+	if src == nil || dst == nil || !src.member || !dst.member ||
+		added.Compare(src.addStamp.ts) < 0 || added.Compare(dst.addStamp.ts) < 0 {
+		return nil, nil, false
 	}
-	ps, pt := blocks[e.Source].parent, blocks[e.Target].parent
-	return ps == pt || ps == e.Target || pt == e.Source
+	ps, pt := src.parent, dst.parent
+	return src, dst, ps == pt || ps == dst.id || pt == src.id
 }
 
 // breakCycles drops, from edges sorted oldest first, every edge that closes a
 // cycle with older ones. Rule (cycles): concurrent edge adds can close a cycle
 // that neither replica saw; each cycle is broken at its newest edge (greatest
 // hybrid time, then id). Only edges inside a strongly connected component can
-// lie on a cycle, so the common acyclic case costs one linear pass.
-func breakCycles(edges []Edge) []Edge {
-	index := make(map[string]int)
-	node := func(id string) int {
-		i, ok := index[id]
-		if !ok {
-			i = len(index)
-			index[id] = i
-		}
-		return i
-	}
-	src := make([]int, len(edges))
-	dst := make([]int, len(edges))
-	for i, e := range edges {
-		src[i], dst[i] = node(e.Source), node(e.Target)
-	}
-	comp := sccs(len(index), src, dst)
+// lie on a cycle, so the common acyclic case costs one linear pass. Edge i
+// goes from node src[i] to node dst[i] of n; which edges are dropped does
+// not depend on how the nodes are numbered.
+func breakCycles(edges []Edge, src, dst []int, n int) []Edge {
+	comp := sccs(n, src, dst)
 	// Count edges inside each component; components of one node have none
 	// (self-loops were dropped earlier).
 	inside := make([]bool, len(edges))

@@ -33,15 +33,15 @@ type viewTree struct {
 // block has none or the orphan rule makes it top-level (the parent is not
 // a live container, or the pointer predates the parent's winning add).
 func (t *viewTree) link(a *blockAcc) (string, *blockAcc, stamp, bool) {
-	p := a.field(FieldParentID).asString()
-	if p == "" {
+	p := a.field(FieldParentID).stringBytes() // looked up without a copy
+	if len(p) == 0 {
 		return "", nil, stamp{}, false
 	}
-	pa := t.blocks[p]
-	if pa == nil || !pa.member || !IsContainer(pa.field(FieldType).asString()) || a.parentStmp.ts.Compare(pa.addStamp.ts) < 0 {
+	pa := t.blocks[string(p)]
+	if pa == nil || !pa.member || !isContainerValue(pa.field(FieldType)) || a.parentStmp.ts.Compare(pa.addStamp.ts) < 0 {
 		return "", nil, stamp{}, false
 	}
-	return p, pa, a.parentStmp, true
+	return pa.id, pa, a.parentStmp, true
 }
 
 // resolve sets a.parent, the effective parent of block id, and that of

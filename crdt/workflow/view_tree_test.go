@@ -71,7 +71,7 @@ func TestViewTreeDeepChainIsLinear(t *testing.T) {
 	accs := make([]blockAcc, n)
 	for i := range n {
 		a := &accs[i]
-		a.member = true
+		a.id, a.member = fmt.Sprintf("l%d", i), true
 		a.fields = []namedValue{{FieldType, stringValue(TypeLoop)}}
 		if i > 0 {
 			a.fields = append(a.fields, namedValue{FieldParentID, stringValue(fmt.Sprintf("l%d", i-1))})
