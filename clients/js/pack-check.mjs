@@ -198,7 +198,10 @@ async function main() {
 
     // 5. The React bindings, with react installed (as an app that uses them would).
     const reactPkgs = await Promise.all(['react', 'react-dom', '@types/react'].map(async (n) => `${n}@${await installedVersion(n)}`));
-    run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--loglevel=error', ...reactPkgs], app);
+    // The versions the SDK's own install holds: from the cache when it has
+    // their metadata, else from the registry (npm ci caches tarballs only, so
+    // a fresh machine's cache cannot resolve a name@version offline).
+    run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ...reactPkgs], app);
     await writeFile(join(app, 'react-app.mjs'), reactApp);
     const wantHtml = '<div><p>offline (1 pending)</p><ul><li>Writer</li></ul></div>';
     const gotReact = JSON.parse(run(process.execPath, ['react-app.mjs'], app));
