@@ -57,33 +57,3 @@ func TestTypingChunksAreAdmittedInOrder(t *testing.T) {
 		}
 	}
 }
-
-// An edit the server merged but lost before storing it (its write batch
-// failed, a later one was stored, the server restarted) is re-sent by its
-// author. When the later edit deleted the lost edit's characters, the
-// server has seen their dots (as deleted) without ever holding them: the
-// re-send is honest and must be admitted, the characters arriving deleted,
-// as a re-sent value a later write superseded is.
-func TestResentTypingSupersededByAStoredDelete(t *testing.T) {
-	wall := int64(1000)
-	srv, a := newReplicaDoc(t, "srv", &wall), newReplicaDoc(t, "a", &wall)
-	a.d.Merge(srv.apply(promptBlock("p", "hello")))
-	d1 := a.apply(InsertText{TextTarget: prompt("p"), Index: 5, Text: " abc"})
-	d2 := a.apply(UpdateSubBlock{BlockID: "p", SubBlockID: "prompt", Value: "hello xyz"})
-	stored := srv.d.Clone()
-	stored.Merge(d2) // as a reload from the store merges the stored row
-	v, err := stored.Vet(d1, "a")
-	if err != nil {
-		t.Fatalf("the honest re-send was refused: %v", err)
-	}
-	stored.Merge(v.Delta)
-	if got := textOf(t, stored, prompt("p")); got != "hello xyz" {
-		t.Fatalf("server holds %q, want %q", got, "hello xyz")
-	}
-	b := srv.d.Clone()
-	b.Merge(d1)
-	b.Merge(d2)
-	if got := textOf(t, b, prompt("p")); got != "hello xyz" {
-		t.Fatalf("in order: %q", got)
-	}
-}
