@@ -21,11 +21,10 @@ const layers: Record<string, string[]> = {
   // The text CRDT encodes its own deltas, as Go's crdt/text does.
   'crdt/text': ['crdt', 'msgpackx'],
   msgpackx: ['crdt'],
-  // Texts in the document are crdt/text replicas, as in Go's crdt/workflow.
-  workflow: ['crdt', 'crdt/text', 'msgpackx'],
+  workflow: ['crdt', 'msgpackx'],
   protocol: ['crdt', 'msgpackx'],
   persist: [],
-  client: ['crdt', 'crdt/text', 'msgpackx', 'workflow', 'protocol', 'persist'],
+  client: ['crdt', 'msgpackx', 'workflow', 'protocol', 'persist'],
   react: [''],
 };
 

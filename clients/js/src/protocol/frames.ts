@@ -61,8 +61,6 @@ export type {
   SelectionType,
   ServerFrame,
   ServerLimits,
-  TextCaret,
-  TextPos,
   User,
   Welcome,
 } from './schema';
