@@ -277,11 +277,7 @@ func (m *model) writeBlock(in BlockInput) {
 		}
 	}
 	for sid, sb := range in.SubBlocks {
-		v := sb.Value
-		if v == nil && IsTextSubBlockType(sb.Type) {
-			v = "" // a new text field is an empty text
-		}
-		b.Subs[sid] = &mSub{Type: sb.Type, Value: v}
+		b.Subs[sid] = &mSub{Type: sb.Type, Value: sb.Value}
 	}
 	m.blocks[in.ID] = b
 }

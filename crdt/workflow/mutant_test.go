@@ -20,7 +20,6 @@ type mutDoc struct {
 	replicas []string
 	ctx      []mutCtx
 	groups   []mutGroup
-	texts    []byte // the texts element as is, when there is one
 }
 
 type mutCtx struct {
@@ -46,7 +45,7 @@ type mutEntry struct {
 func parseMut(b []byte) (*mutDoc, error) {
 	r := msgpackx.NewReader(b[1:])
 	d := &mutDoc{}
-	elems := r.ArrayHeader()
+	r.ArrayHeader()
 	for range r.ArrayHeader() {
 		d.replicas = append(d.replicas, r.String())
 	}
@@ -71,9 +70,6 @@ func parseMut(b []byte) (*mutDoc, error) {
 		}
 		d.groups = append(d.groups, g)
 	}
-	if elems == 4 {
-		d.texts = slices.Clone(r.Raw())
-	}
 	if r.Err() != nil || !r.Done() {
 		return nil, fmt.Errorf("parseMut: %v", r.Err())
 	}
@@ -81,7 +77,7 @@ func parseMut(b []byte) (*mutDoc, error) {
 }
 
 func (d *mutDoc) clone() *mutDoc {
-	out := &mutDoc{replicas: slices.Clone(d.replicas), texts: d.texts}
+	out := &mutDoc{replicas: slices.Clone(d.replicas)}
 	for _, c := range d.ctx {
 		out.ctx = append(out.ctx, mutCtx{c.ridx, slices.Clone(c.nums)})
 	}
@@ -145,11 +141,7 @@ func (w *mutWriter) str(s string) {
 
 func (d *mutDoc) encode(wide func(int) bool) []byte {
 	w := &mutWriter{b: []byte{FormatVersion}, wide: wide}
-	if d.texts != nil {
-		w.array(4)
-	} else {
-		w.array(3)
-	}
+	w.array(3)
 	w.array(len(d.replicas))
 	for _, r := range d.replicas {
 		w.str(r)
@@ -183,7 +175,7 @@ func (d *mutDoc) encode(wide func(int) bool) []byte {
 			}
 		}
 	}
-	return append(w.b, d.texts...)
+	return w.b
 }
 
 // numbers returns how many numbers and headers encode writes: the range of

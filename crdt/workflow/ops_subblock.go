@@ -60,15 +60,12 @@ func (b *builder) writeSubBlock(u SubBlockUpdate) error {
 		return errorf(ErrInvalid, "block %q: empty sub-block id", u.BlockID)
 	}
 	k := subBlockKey(u.BlockID, u.SubBlockID)
-	if done, err := b.rebaseText(k, u); done || err != nil {
-		return err
-	}
 	if u.HasExpected {
 		want, err := anyValue(u.ExpectedValue)
 		if err != nil {
 			return errorf(ErrInvalid, "expected value of %s.%s: %v", u.BlockID, u.SubBlockID, err)
 		}
-		if !sameCellValue(b.readValue(k), want) {
+		if !sameCellValue(b.get(k), want) {
 			return errorf(ErrPrecondition, "sub-block %s.%s changed", u.BlockID, u.SubBlockID)
 		}
 	}
