@@ -27,17 +27,22 @@ func TestIdleFootprint(t *testing.T) {
 		maxStack = 3584    // stack bytes per connection (3.2 KiB measured; 3.7 KiB with rooms on 8 KiB stacks)
 	)
 	conns, rooms := 1000, 100
+	heapBound := maxHeap
 	if raceDetector {
 		// The race detector makes the joins several times slower (and
 		// the package's run long): fewer connections, and no stack bound.
+		// The heap bound gets 1 KiB more: the process's fixed heap is
+		// shared by 400 connections instead of 1,000, and a fresh-check
+		// run measured 5,183 B per connection under -race.
 		conns, rooms = 400, 40
+		heapBound = maxHeap + 1<<10
 	}
 	r := measureIdle(t, conns, rooms, "")
 	n := float64(conns)
 	heap, stack, g := r.heap/n, r.stack/n, r.goroutines/n
 	t.Logf("per connection: live heap %.0f B, stack %.0f B, goroutines %.3f (heap in use %.0f B)", heap, stack, g, r.heapInuse/n)
-	if heap > maxHeap {
-		t.Errorf("live heap per idle connection %.0f B, want ≤ %d", heap, maxHeap)
+	if heap > float64(heapBound) {
+		t.Errorf("live heap per idle connection %.0f B, want ≤ %d", heap, heapBound)
 	}
 	if !raceDetector && stack > maxStack {
 		t.Errorf("goroutine stack per idle connection %.0f B, want ≤ %d", stack, maxStack)
