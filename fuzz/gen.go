@@ -124,7 +124,19 @@ func randValue(rng *rand.Rand) any {
 func randomOp(rng *rand.Rand, doc *workflow.Doc) workflow.Op {
 	s := observe(doc)
 	blockID := func() string { return pick(rng, s.blocks, "b", blockPool) }
-	switch rng.IntN(38) {
+	switch rng.IntN(44) {
+	case 38, 39, 40, 41: // typing into a prompt
+		return typing(rng, doc, blockID())
+	case 42: // deleting from a prompt
+		return deleting(rng, doc, blockID())
+	case 43: // a variable's text
+		id := pick(rng, s.variables, "v", variablePool)
+		tt := workflow.TextTarget{VariableID: id}
+		if n := doc.TextLen(tt); n > 0 && rng.IntN(3) == 0 {
+			i := rng.IntN(n)
+			return workflow.DeleteText{TextTarget: tt, Index: i, Length: 1 + rng.IntN(n-i)}
+		}
+		return workflow.InsertText{TextTarget: tt, Index: rng.IntN(doc.TextLen(tt) + 1), Text: words[rng.IntN(len(words))]}
 	case 0, 1, 2:
 		return workflow.BatchAddBlocks{Blocks: []workflow.BlockInput{randBlock(rng, s)}}
 	case 3:
@@ -262,4 +274,24 @@ func legacyOrReplace(rng *rand.Rand, s state) workflow.Op {
 		return workflow.DuplicateVariable{SourceID: pick(rng, s.variables, "v", variablePool), ID: fmt.Sprintf("v%d", rng.IntN(variablePool))}
 	}
 	return workflow.SubBlockBatchUpdate{Updates: []workflow.SubBlockUpdate{{BlockID: blockID(), SubBlockID: "model", Value: "gpt"}}}
+}
+
+// words are what the simulated users type: multi-byte code points included.
+var words = []string{"a", "hi ", "hello world", "ß", "日本", "🙂x", "typing…", " "}
+
+// typing inserts a word into a block's prompt at a random index.
+func typing(rng *rand.Rand, doc *workflow.Doc, block string) workflow.Op {
+	tt := workflow.TextTarget{BlockID: block, SubBlockID: "prompt"}
+	return workflow.InsertText{TextTarget: tt, Index: rng.IntN(doc.TextLen(tt) + 1), Text: words[rng.IntN(len(words))]}
+}
+
+// deleting deletes a random range of a block's prompt.
+func deleting(rng *rand.Rand, doc *workflow.Doc, block string) workflow.Op {
+	tt := workflow.TextTarget{BlockID: block, SubBlockID: "prompt"}
+	n := doc.TextLen(tt)
+	if n == 0 {
+		return typing(rng, doc, block)
+	}
+	i := rng.IntN(n)
+	return workflow.DeleteText{TextTarget: tt, Index: i, Length: 1 + rng.IntN(min(n-i, 8))}
 }

@@ -62,11 +62,13 @@ type Report struct {
 	AntiEntropy int // anti-entropy exchanges
 	Blocks      int // visible blocks at the end
 	Edges       int // visible edges at the end
+	TextEdits   int // text-insert and text-delete operations applied
+	TextChars   int // code points of the texts at the end
 }
 
 func (r Report) String() string {
-	return fmt.Sprintf("seed=%d steps=%d applied=%d refused=%d delivered=%d dropped=%d duplicated=%d anti-entropy=%d blocks=%d edges=%d",
-		r.Seed, r.Steps, r.Applied, r.Refused, r.Delivered, r.Dropped, r.Duplicated, r.AntiEntropy, r.Blocks, r.Edges)
+	return fmt.Sprintf("seed=%d steps=%d applied=%d refused=%d delivered=%d dropped=%d duplicated=%d anti-entropy=%d blocks=%d edges=%d text-edits=%d text-chars=%d",
+		r.Seed, r.Steps, r.Applied, r.Refused, r.Delivered, r.Dropped, r.Duplicated, r.AntiEntropy, r.Blocks, r.Edges, r.TextEdits, r.TextChars)
 }
 
 type replica struct {
@@ -133,6 +135,10 @@ func Run(cfg Config) (Report, error) {
 				continue
 			}
 			rep.Applied++
+			switch op.(type) {
+			case workflow.InsertText, workflow.DeleteText:
+				rep.TextEdits++
+			}
 			for _, peer := range rs {
 				if peer == r {
 					continue
@@ -202,6 +208,9 @@ func Run(cfg Config) (Report, error) {
 	}
 	v := rs[0].doc.View()
 	rep.Blocks, rep.Edges = len(v.Blocks), len(v.Edges)
+	for id := range v.Blocks {
+		rep.TextChars += rs[0].doc.TextLen(workflow.TextTarget{BlockID: id, SubBlockID: "prompt"})
+	}
 	return rep, nil
 }
 

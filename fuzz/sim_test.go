@@ -39,10 +39,11 @@ func TestConvergenceLadder(t *testing.T) {
 		total.Delivered += rep.Delivered
 		total.Dropped += rep.Dropped
 		total.AntiEntropy += rep.AntiEntropy
+		total.TextEdits += rep.TextEdits
 	}
-	t.Logf("%d seeds (first %d): applied=%d refused=%d delivered=%d dropped=%d anti-entropy=%d",
-		*seedsFlag, *firstSeed, total.Applied, total.Refused, total.Delivered, total.Dropped, total.AntiEntropy)
-	if total.Applied == 0 || total.Delivered == 0 {
+	t.Logf("%d seeds (first %d): applied=%d refused=%d delivered=%d dropped=%d anti-entropy=%d text-edits=%d",
+		*seedsFlag, *firstSeed, total.Applied, total.Refused, total.Delivered, total.Dropped, total.AntiEntropy, total.TextEdits)
+	if total.Applied == 0 || total.Delivered == 0 || total.TextEdits == 0 {
 		t.Fatalf("the simulator applied or delivered nothing: the generator is broken")
 	}
 }

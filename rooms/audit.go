@@ -79,6 +79,12 @@ func AuditAdmission(logger *slog.Logger) Admission {
 			}
 			return true
 		})
+		// Text edits write no value: they change their key's text.
+		for _, k := range doc.TextKeys(c.Delta) {
+			if len(c.Delta.Store().Get(k)) == 0 { // a new text's marker was noted above
+				note(k, false, nil)
+			}
+		}
 		// Removals write no value: find them in what the delta covers.
 		if t, err := touchedBy(doc, c.Delta); err == nil {
 			for _, k := range t.removals {

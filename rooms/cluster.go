@@ -472,7 +472,7 @@ func (rm *Room) publishPresence() {
 	var entry []byte
 	if local := rm.localRoster(); len(local) > 0 {
 		for i := range local {
-			local[i].Cursor, local[i].Selection = nil, protocol.Selection{}
+			local[i].Cursor, local[i].Selection, local[i].Caret = nil, protocol.Selection{}, protocol.TextCaret{}
 		}
 		entry = protocol.AppendFrame(nil, &protocol.Roster{WorkflowID: rm.id, Entries: local})
 	}

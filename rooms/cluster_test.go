@@ -254,7 +254,7 @@ func TestClusterPresence(t *testing.T) {
 		if h, p := slices.Index(calls, "host wf"), slices.Index(calls, "presence wf"); h < 0 || p < h {
 			t.Fatalf("presence published before Host: %v", calls)
 		}
-		rm.Presence(m1, &protocol.Point{X: 1, Y: 2}, protocol.Selection{Type: protocol.SelectBlock, ID: "b"})
+		rm.Presence(m1, &protocol.Point{X: 1, Y: 2}, protocol.Selection{Type: protocol.SelectBlock, ID: "b"}, protocol.TextCaret{})
 
 		// Another node's members: shown; a ghost of s1's tab (it moved here)
 		// is not.

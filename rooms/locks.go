@@ -151,6 +151,11 @@ func touchedBy(doc *workflow.Doc, delta *workflow.Doc) (*touched, error) {
 		}
 		return true
 	})
+	// Text edits write no value but change their key's text.
+	for _, k := range doc.TextKeys(delta) {
+		t.writes = append(t.writes, k)
+		t.values = append(t.values, nil)
+	}
 	dctx, store := delta.Context(), doc.Store()
 	removal := func(d crdt.Dot) {
 		if k, ok := store.KeyOf(d); ok && !delta.Store().Has(d) {

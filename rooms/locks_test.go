@@ -260,3 +260,20 @@ func TestWorkflowLocks(t *testing.T) {
 		t.Fatal("Unlock")
 	}
 }
+
+// Typing into a locked block's prompt is a write to it: refused like a
+// value written there, though a text edit writes no value.
+func TestLockAdmissionTextEdit(t *testing.T) {
+	f := newLockFixture(t)
+	f.apply(workflow.BatchAddBlocks{Blocks: []workflow.BlockInput{{ID: "t", Type: "agent", Name: "T", Position: &workflow.Position{},
+		SubBlocks: map[string]workflow.SubBlockInput{"prompt": {ID: "prompt", Type: "long-input", Value: "hello"}}}}})
+	base := f.doc.Clone()
+	f.apply(workflow.BatchToggleLocked{BlockIDs: []string{"t"}})
+	typing := workflow.InsertText{TextTarget: workflow.TextTarget{BlockID: "t", SubBlockID: "prompt"}, Index: 5, Text: "!"}
+	if got := f.submit(protocol.RoleWrite, false, f.clientDelta(base, typing), nil); got != protocol.CodeBlockLocked {
+		t.Fatalf("typing into a locked block: got %v, want %v", got, protocol.CodeBlockLocked)
+	}
+	if got := f.submit(protocol.RoleWrite, false, f.clientDelta(base, workflow.DeleteText{TextTarget: typing.TextTarget, Index: 0, Length: 1}), nil); got != protocol.CodeBlockLocked {
+		t.Fatalf("deleting in a locked block: got %v, want %v", got, protocol.CodeBlockLocked)
+	}
+}

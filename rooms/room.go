@@ -134,6 +134,7 @@ type (
 		m      Member
 		cursor *protocol.Point
 		sel    protocol.Selection
+		caret  protocol.TextCaret
 	}
 	dragEvent struct {
 		m   Member
@@ -219,8 +220,8 @@ func (rm *Room) SubmitOperation(m Member, opID string, op workflow.Op) {
 
 // Presence replaces m's cursor and selection and relays them to the others
 // with m's identity. Never stored.
-func (rm *Room) Presence(m Member, cursor *protocol.Point, sel protocol.Selection) {
-	rm.send(&presenceEvent{m: m, cursor: cursor, sel: sel})
+func (rm *Room) Presence(m Member, cursor *protocol.Point, sel protocol.Selection, caret protocol.TextCaret) {
+	rm.send(&presenceEvent{m: m, cursor: cursor, sel: sel, caret: caret})
 }
 
 // Drag relays live positions of blocks m is dragging. Never merged or
@@ -541,7 +542,7 @@ func (rm *Room) handle(ev event) {
 			if ms.presence {
 				rm.metrics.coalesced()
 			}
-			ms.entry.Cursor, ms.entry.Selection = ev.cursor, ev.sel
+			ms.entry.Cursor, ms.entry.Selection, ms.entry.Caret = ev.cursor, ev.sel, ev.caret
 			ms.entry.LastActivityMs = rm.nowMs()
 			ms.presence = true
 			rm.markDirty(ms)
@@ -783,7 +784,11 @@ func (rm *Room) handleDelta(ev *deltaEvent) {
 	var v workflow.Vetted
 	if err == nil {
 		if v, err = rm.doc.Vet(ev.delta, ms.id.ReplicaID); err != nil {
-			err = protocol.NewError(protocol.CodeForgedDot, "%v", err)
+			code := protocol.CodeForgedDot
+			if errors.Is(err, workflow.ErrInvalidText) {
+				code = protocol.CodeInvalidDelta
+			}
+			err = protocol.NewError(code, "%v", err)
 		}
 	}
 	if err == nil {
@@ -1102,7 +1107,7 @@ func (rm *Room) flushEphemeral() {
 		if ms.presence {
 			ms.presence = false
 			f := &protocol.PresenceUpdate{WorkflowID: rm.id, SessionID: ms.entry.SessionID, UserID: ms.id.UserID,
-				Name: ms.id.Name, Avatar: ms.id.Avatar, Cursor: ms.entry.Cursor, Selection: ms.entry.Selection}
+				Name: ms.id.Name, Avatar: ms.id.Avatar, Cursor: ms.entry.Cursor, Selection: ms.entry.Selection, Caret: ms.entry.Caret}
 			b := protocol.AppendFrame(nil, f)
 			rm.broadcast(f, b, ms)
 			rm.publishEphemeral(f, b)

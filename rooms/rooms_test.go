@@ -129,6 +129,13 @@ func settled(t testing.TB, what string, cond func() bool) {
 // buildDoc returns a document of n blocks written by replica "w", with
 // every third block removed afterwards.
 func buildDoc(t testing.TB, n int) *workflow.Doc {
+	doc, _ := buildDocDeltas(t, n)
+	return doc
+}
+
+// buildDocDeltas is buildDoc, and the deltas that built it in order.
+func buildDocDeltas(t testing.TB, n int) (*workflow.Doc, []*workflow.Doc) {
+	var deltas []*workflow.Doc
 	doc := workflow.New()
 	clock := crdt.NewClock("w")
 	wall := int64(1_700_000_000_000)
@@ -136,28 +143,35 @@ func buildDoc(t testing.TB, n int) *workflow.Doc {
 	for i := range n {
 		wall++
 		id := fmt.Sprintf("block-%04d", i)
-		if _, err := doc.Apply(clock.Now(wall), workflow.BatchAddBlocks{Blocks: []workflow.BlockInput{{
+		d, err := doc.Apply(clock.Now(wall), workflow.BatchAddBlocks{Blocks: []workflow.BlockInput{{
 			ID: id, Type: "agent", Name: "Agent " + id, Position: &workflow.Position{X: float64(i), Y: 1},
 			SubBlocks: map[string]workflow.SubBlockInput{"prompt": {ID: "prompt", Type: "long-input", Value: "write a poem about " + id}},
-		}}}); err != nil {
+		}}})
+		if err != nil {
 			t.Fatal(err)
 		}
+		deltas = append(deltas, d)
 		if i%3 == 0 {
 			removed = append(removed, id)
 		}
 	}
 	wall++
-	if _, err := doc.Apply(clock.Now(wall), workflow.BatchRemoveBlocks{IDs: removed}); err != nil {
+	d, err := doc.Apply(clock.Now(wall), workflow.BatchRemoveBlocks{IDs: removed})
+	if err != nil {
 		t.Fatal(err)
 	}
-	return doc
+	return doc, append(deltas, d)
 }
 
 func TestSplitCatchUp(t *testing.T) {
-	doc := buildDoc(t, 300)
-	// A client that has the first half of the writes.
-	half := crdt.NewContext()
-	half.AddRange("w", crdt.Range{Lo: 1, Hi: doc.Context().Max("w") / 2})
+	doc, deltas := buildDocDeltas(t, 300)
+	// A client that has the first half of the writes (a replica that
+	// merged them: its prompts' texts included).
+	first := workflow.New()
+	for _, d := range deltas[:len(deltas)/2] {
+		first.Merge(d)
+	}
+	half := first.Context().Clone()
 	for _, tc := range []struct {
 		name string
 		have *crdt.Context
@@ -187,12 +201,12 @@ func TestSplitCatchUp(t *testing.T) {
 			orders := [][]int{identity(len(chunks)), reversed(len(chunks))}
 			for _, order := range orders {
 				got := workflow.New()
-				got.Merge(prefixState(doc, tc.have))
+				got.Merge(prefixState(doc, tc.have, first))
 				for _, i := range order {
 					got.Merge(decoded[i])
 				}
 				want := workflow.New()
-				want.Merge(prefixState(doc, tc.have))
+				want.Merge(prefixState(doc, tc.have, first))
 				want.Merge(delta)
 				if !got.Equal(want) || !got.Equal(doc) {
 					t.Fatalf("order %v: joining the chunks is not the document", order)
@@ -204,18 +218,13 @@ func TestSplitCatchUp(t *testing.T) {
 
 // prefixState is what a replica whose context is have holds of doc: the
 // entries doc holds under dots in have, and have as context.
-func prefixState(doc *workflow.Doc, have *crdt.Context) *workflow.Doc {
-	out := workflow.New()
-	doc.Store().Range(func(k workflow.Key, es []crdt.Dotted[workflow.Cell]) bool {
-		for _, e := range es {
-			if have.Contains(e.Dot) {
-				out.Store().Put(k, e.Dot, e.Value)
-			}
-		}
-		return true
-	})
-	out.Context().Merge(have)
-	return out
+// prefixState returns what a replica that has seen have holds of doc: the
+// replica first when have is its context, else (have empty) nothing.
+func prefixState(doc *workflow.Doc, have *crdt.Context, first *workflow.Doc) *workflow.Doc {
+	if have.IsEmpty() {
+		return workflow.New()
+	}
+	return first.Clone()
 }
 
 func identity(n int) []int {

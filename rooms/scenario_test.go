@@ -267,7 +267,7 @@ func (s *scenario) run(t *testing.T, d *datadriven.TestData) string {
 		var x, y float64
 		d.ScanArgs(t, "x", &x)
 		d.ScanArgs(t, "y", &y)
-		m.room.Presence(m, &protocol.Point{X: x, Y: y}, protocol.Selection{})
+		m.room.Presence(m, &protocol.Point{X: x, Y: y}, protocol.Selection{}, protocol.TextCaret{})
 	case "deliver":
 		s.settle()
 		s.deliver(&out)

@@ -47,10 +47,22 @@ func benchBlock(i int, typ string) BlockInput {
 	}
 	in.SubBlocks = map[string]SubBlockInput{
 		"model":        {ID: "model", Type: "combobox", Value: "gpt-4o"},
-		"systemPrompt": {ID: "systemPrompt", Type: "long-input", Value: fmt.Sprintf("You are agent %d.", i)},
+		"systemPrompt": {ID: "systemPrompt", Type: benchPromptType, Value: fmt.Sprintf("You are agent %d.", i)},
 		"temperature":  {ID: "temperature", Type: "slider", Value: 0.7},
 	}
 	return in
+}
+
+// benchPromptType is the type of the fixture's system prompts: a text kind,
+// so that benchmarks measure documents holding texts. The allocation bounds
+// of the LWW paths set it to a value type (lwwPrompts).
+var benchPromptType = "long-input"
+
+// lwwPrompts makes the fixture's system prompts plain values for the rest
+// of t (tests of this package do not run in parallel).
+func lwwPrompts(t *testing.T) {
+	benchPromptType = "short-input"
+	t.Cleanup(func() { benchPromptType = "long-input" })
 }
 
 // buildDoc returns a document of nBlocks blocks written by replica

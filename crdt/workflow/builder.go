@@ -5,6 +5,7 @@ import (
 
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/msgpackx"
+	"github.com/flowsync/flowsync/crdt/text"
 )
 
 // Op is one operation of the editor vocabulary. Implementations live in the
@@ -52,7 +53,7 @@ func (b *builder) finish(op Op) (*Doc, error) {
 	if err := b.checkStamps(); err != nil {
 		return nil, err
 	}
-	if b.delta.ctx.IsEmpty() {
+	if b.delta.ctx.IsEmpty() && len(b.delta.texts) == 0 {
 		return nil, errorf(ErrNoEffect, "%s changes nothing", op.Name())
 	}
 	if err := b.delta.checkValues(); err != nil {
@@ -108,6 +109,9 @@ type builder struct {
 	next  uint64
 	delta *Doc
 	spent bool
+	// work holds the texts this operation edited more than once, with its
+	// edits (ops_text.go).
+	work map[crdt.Dot]*text.Text
 }
 
 func (b *builder) mint() crdt.Dot {

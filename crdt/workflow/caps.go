@@ -109,7 +109,7 @@ type Counts struct {
 
 // Counts counts what d holds of each thing Caps bound.
 func (d *Doc) Counts() Counts {
-	c := Counts{Values: d.store.NumDots(), Replicas: d.ctx.NumReplicas(), Ranges: d.ctx.NumRanges()}
+	c := Counts{Values: d.store.NumDots() + d.textValues(), Replicas: d.ctx.NumReplicas(), Ranges: d.ctx.NumRanges()}
 	d.store.Range(func(_ Key, es []crdt.Dotted[Cell]) bool {
 		for _, e := range es {
 			c.ValueNodes += valueNodes(e.Value.Value)

@@ -73,6 +73,8 @@ type Doc struct {
 	// version counts merges, so that a caller can keep what it derived from
 	// the document (an encoding) until the next one.
 	version uint64
+	// texts are the text records by the dot of their marker (texts.go).
+	texts map[crdt.Dot]*textRec
 }
 
 // Version returns a number that changes whenever d is merged into: a copy of
@@ -94,10 +96,13 @@ func (d *Doc) Store() *Store { return &d.store }
 func (d *Doc) Merge(delta *Doc) int {
 	d.version++
 	if d.idx != nil {
-		return d.idx.merge(d, delta)
+		n := d.idx.merge(d, delta)
+		d.mergeTexts(delta)
+		return n
 	}
 	n := d.store.Join(&delta.store, &d.ctx, &delta.ctx)
 	d.ctx.Merge(&delta.ctx)
+	d.mergeTexts(delta)
 	return n
 }
 
@@ -108,16 +113,18 @@ func (d *Doc) DeltaSince(have *crdt.Context) *Doc { return d.index().since(d, ha
 
 // Clone returns an independent copy of d.
 func (d *Doc) Clone() *Doc {
-	return &Doc{ctx: *d.ctx.Clone(), store: *d.store.Clone()}
+	return &Doc{ctx: *d.ctx.Clone(), store: *d.store.Clone(), texts: d.cloneTexts()}
 }
 
 // IsEmpty reports whether d holds no value and no context: an empty delta.
-func (d *Doc) IsEmpty() bool { return d.store.NumDots() == 0 && d.ctx.IsEmpty() }
+func (d *Doc) IsEmpty() bool {
+	return d.store.NumDots() == 0 && d.ctx.IsEmpty() && len(d.texts) == 0
+}
 
 // Equal reports whether d and o are the same state: the same causal context
 // and the same values under the same dots.
 func (d *Doc) Equal(o *Doc) bool {
-	if !d.ctx.Equal(&o.ctx) || d.store.NumDots() != o.store.NumDots() {
+	if !d.ctx.Equal(&o.ctx) || d.store.NumDots() != o.store.NumDots() || !d.equalTexts(o) {
 		return false
 	}
 	equal := true
@@ -155,9 +162,13 @@ func (d *Doc) cellAt(k Key, dot crdt.Dot) (Cell, bool) {
 }
 
 // get returns the winning value under k, nil if none (or if it belongs to
-// an earlier incarnation of its element: see current).
+// an earlier incarnation of its element: see current); a text reads as its
+// string, as the view shows it.
 func (d *Doc) get(k Key) Value {
 	if w, ok := current(d, k); ok {
+		if w.Value.Value.isTextMarker() {
+			return d.textValue(w.Dot)
+		}
 		return w.Value.Value
 	}
 	return nil

@@ -91,7 +91,12 @@ func (d *Doc) Encode() []byte {
 // bucketed by kind, and written kind by kind. Nothing is sorted but the
 // ids added since the store last folded its order (order.go).
 func (d *Doc) AppendEncode(b []byte) []byte {
-	b, replicaIndex := appendHead(b, &d.ctx)
+	tids, tbs := d.encodedTexts()
+	elems := 3
+	if len(tids) > 0 {
+		elems = 4
+	}
+	b, replicaIndex := appendHead(b, &d.ctx, elems)
 	groups := kindRuns(&d.store)
 	b = msgpackx.AppendArrayHeader(b, len(groups))
 	for _, g := range groups {
@@ -109,6 +114,9 @@ func (d *Doc) AppendEncode(b []byte) []byte {
 			}
 		}
 	}
+	if len(tids) > 0 {
+		b = appendTexts(b, tids, tbs)
+	}
 	return b
 }
 
@@ -117,7 +125,7 @@ func (d *Doc) AppendEncode(b []byte) []byte {
 // returns the function that gives a replica's index in the table. Every
 // value's dot is in the context (Merge and Decode keep it so), so the
 // context's replicas are the whole table.
-func appendHead(b []byte, ctx *crdt.Context) ([]byte, func(crdt.ReplicaID) int) {
+func appendHead(b []byte, ctx *crdt.Context, elems int) ([]byte, func(crdt.ReplicaID) int) {
 	replicas := ctx.Replicas()
 	replicaSet := make(map[crdt.ReplicaID]int, len(replicas))
 	for i, r := range replicas {
@@ -133,7 +141,7 @@ func appendHead(b []byte, ctx *crdt.Context) ([]byte, func(crdt.ReplicaID) int) 
 	}
 
 	b = append(b, FormatVersion)
-	b = msgpackx.AppendArrayHeader(b, 3)
+	b = msgpackx.AppendArrayHeader(b, elems)
 	b = msgpackx.AppendArrayHeader(b, len(replicas))
 	for _, r := range replicas {
 		b = msgpackx.AppendString(b, string(r))
@@ -241,7 +249,7 @@ func DecodeCapped(b []byte, lim msgpackx.Limits, caps Caps) (*Doc, error) {
 		}
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	d, err := decodeBody(msgpackx.NewCanonicalReader(body), caps)
+	d, err := decodeBody(msgpackx.NewCanonicalReader(body), caps, lim)
 	if err != nil {
 		if errors.Is(err, msgpackx.ErrNotCanonical) && !errors.Is(err, ErrNotCanonical) {
 			err = fmt.Errorf("%w: %w", ErrNotCanonical, err)
@@ -259,9 +267,10 @@ func outOfDomain(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrOutOfDomain}, args...)...)
 }
 
-func decodeBody(r *msgpackx.Reader, caps Caps) (*Doc, error) {
-	if n := r.ArrayHeader(); n != 3 {
-		return nil, fmt.Errorf("top level has %d elements, want 3", n)
+func decodeBody(r *msgpackx.Reader, caps Caps, lim msgpackx.Limits) (*Doc, error) {
+	elems := r.ArrayHeader()
+	if elems != 3 && elems != 4 {
+		return nil, fmt.Errorf("top level has %d elements, want 3 (or 4 with texts)", elems)
 	}
 	nrep := r.ArrayHeader()
 	if nrep > caps.MaxReplicas {
@@ -478,10 +487,15 @@ func decodeBody(r *msgpackx.Reader, caps Caps) (*Doc, error) {
 	if err := r.Err(); err != nil {
 		return nil, err
 	}
+	ld.finish()
+	if elems == 4 {
+		if err := decodeTexts(r, d, lim, caps.MaxValues-values); err != nil {
+			return nil, err
+		}
+	}
 	if !r.Done() {
 		return nil, errors.New("trailing bytes")
 	}
-	ld.finish()
 	return d, nil
 }
 

@@ -138,6 +138,19 @@ func (v Value) asString() string {
 	return string(s)
 }
 
+// stringOK returns v as a string and true when v is a msgpack string.
+func (v Value) stringOK() (string, bool) {
+	if len(v) == 0 {
+		return "", false
+	}
+	r := msgpackx.NewReader(v)
+	s := r.StringBytes()
+	if r.Err() != nil || !r.Done() {
+		return "", false
+	}
+	return string(s), true
+}
+
 func (v Value) asFloat() (float64, bool) {
 	if len(v) == 0 {
 		return 0, false

@@ -27,7 +27,20 @@ func fuzzSeeds() [][]byte {
 		e.value = v
 		return rawDoc([]string{"a"}, okCtx, []rawEntry{e})
 	}
+	// Texts: a state with a typed, partly deleted prompt, and typing and
+	// delete deltas whose origins and record live elsewhere.
+	td := New()
+	ts := crdt.Timestamp{Wall: 1_700_000_000_000, Replica: "t"}
+	_, _ = td.Apply(ts, BatchAddBlocks{Blocks: []BlockInput{{ID: "p", Type: "agent", Name: "P",
+		SubBlocks: map[string]SubBlockInput{"prompt": {ID: "prompt", Type: "long-input", Value: "héllo 🙂"}}}}})
+	ts.Logical++
+	typing, _ := td.Apply(ts, InsertText{TextTarget: TextTarget{BlockID: "p", SubBlockID: "prompt"}, Index: 3, Text: "xyz"})
+	ts.Logical++
+	deleting, _ := td.Apply(ts, DeleteText{TextTarget: TextTarget{BlockID: "p", SubBlockID: "prompt"}, Index: 1, Length: 4})
 	return [][]byte{
+		td.Encode(),
+		typing.Encode(),
+		deleting.Encode(),
 		New().Encode(),
 		d.Encode(),
 		delta.Encode(),

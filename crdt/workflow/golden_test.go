@@ -812,6 +812,36 @@ func goldenCases(t *testing.T) ([]*goldenCase, *goldenGen) {
 	g.sync()
 	add(c, true)
 
+	// Text fields: two replicas type into one prompt at the same place
+	// (neither's word is interleaved), a whole-value write becomes a splice,
+	// deletes race inserts, a variable's text, a duplicate copies the text,
+	// a removal drops it and a re-add starts a new one.
+	c = g.newCase("text fields", "alice", "bob")
+	g.ok("alice", "batch-add-blocks", "blocks", `{"blocks":[{"id":"t","type":"agent","name":"T","position":{"x":0,"y":0},"subBlocks":{"prompt":{"id":"prompt","type":"long-input","value":"Hi "},"code":{"id":"code","type":"code","value":null}}}]}`)
+	g.ok("alice", "add", "variable", `{"id":"v","name":"greeting","type":"plain","value":"héllo"}`)
+	g.merge("alice", "bob")
+	g.ok("alice", "text-insert", "text", `{"blockId":"t","subblockId":"prompt","index":3,"text":"alice writes"}`)
+	g.ok("bob", "text-insert", "text", `{"blockId":"t","subblockId":"prompt","index":3,"text":"BOB TYPES"}`)
+	g.ok("bob", "text-delete", "text", `{"blockId":"t","subblockId":"prompt","index":0,"length":1}`)
+	g.ok("alice", "text-insert", "text", `{"variableId":"v","index":5,"text":" 🙂"}`)
+	g.fail("alice", "text-insert", "text", `{"blockId":"t","subblockId":"prompt","index":99,"text":"x"}`, "Invalid")
+	g.fail("alice", "text-delete", "text", `{"blockId":"t","subblockId":"nope","index":0,"length":1}`, "Invalid")
+	g.merge("alice", "bob")
+	g.merge("bob", "alice")
+	g.ok("bob", "subblock-update", "subblock", `{"blockId":"t","subblockId":"code","value":"print(1)"}`)
+	g.ok("alice", "subblock-update", "subblock", `{"blockId":"t","subblockId":"prompt","value":"i alice writes!BOB TYPES"}`)
+	g.ok("bob", "text-delete", "text", `{"blockId":"t","subblockId":"prompt","index":2,"length":6}`)
+	g.merge("alice", "bob")
+	g.merge("bob", "alice")
+	g.ok("alice", "duplicate", "block", `{"sourceId":"t","id":"t2"}`)
+	g.ok("bob", "text-insert", "text", `{"blockId":"t","subblockId":"code","index":0,"text":"# "}`)
+	g.ok("alice", "remove", "block", `{"id":"t"}`)
+	g.merge("bob", "alice")
+	g.merge("alice", "bob")
+	g.ok("bob", "subblock-update", "subblock", `{"blockId":"t2","subblockId":"prompt","value":42}`)
+	g.sync()
+	add(c, true)
+
 	// 23-30. Random operation sequences with a fixed seed.
 	for seed := uint64(1); seed <= 8; seed++ {
 		cases = append(cases, goldenRandomCase(g, seed))

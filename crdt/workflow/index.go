@@ -387,5 +387,6 @@ func (x *docIndex) since(d *Doc, have *crdt.Context) *Doc {
 	}
 	missing.Merge(x.removedDots())
 	out.ctx = *missing
+	out.texts = d.textsSince(have, "", nil)
 	return out
 }

@@ -99,7 +99,7 @@ func TestModelIndexMatchesRebuild(t *testing.T) {
 // sinceByScan is DeltaSince by a walk of the whole store.
 func sinceByScan(d *Doc, have *crdt.Context) *Doc {
 	store, ctx := d.store.Since(&d.ctx, have)
-	return &Doc{ctx: *ctx, store: *store}
+	return &Doc{ctx: *ctx, store: *store, texts: d.textsSince(have, "", nil)}
 }
 
 // diffIndex compares an incrementally kept index with a rebuilt one.

@@ -277,7 +277,11 @@ func (m *model) writeBlock(in BlockInput) {
 		}
 	}
 	for sid, sb := range in.SubBlocks {
-		b.Subs[sid] = &mSub{Type: sb.Type, Value: sb.Value}
+		v := sb.Value
+		if v == nil && IsTextSubBlockType(sb.Type) {
+			v = "" // a new text field is an empty text
+		}
+		b.Subs[sid] = &mSub{Type: sb.Type, Value: v}
 	}
 	m.blocks[in.ID] = b
 }

@@ -20,6 +20,7 @@ type mutDoc struct {
 	replicas []string
 	ctx      []mutCtx
 	groups   []mutGroup
+	texts    []byte // the texts element as is, when there is one
 }
 
 type mutCtx struct {
@@ -45,7 +46,7 @@ type mutEntry struct {
 func parseMut(b []byte) (*mutDoc, error) {
 	r := msgpackx.NewReader(b[1:])
 	d := &mutDoc{}
-	r.ArrayHeader()
+	elems := r.ArrayHeader()
 	for range r.ArrayHeader() {
 		d.replicas = append(d.replicas, r.String())
 	}
@@ -70,6 +71,9 @@ func parseMut(b []byte) (*mutDoc, error) {
 		}
 		d.groups = append(d.groups, g)
 	}
+	if elems == 4 {
+		d.texts = slices.Clone(r.Raw())
+	}
 	if r.Err() != nil || !r.Done() {
 		return nil, fmt.Errorf("parseMut: %v", r.Err())
 	}
@@ -77,7 +81,7 @@ func parseMut(b []byte) (*mutDoc, error) {
 }
 
 func (d *mutDoc) clone() *mutDoc {
-	out := &mutDoc{replicas: slices.Clone(d.replicas)}
+	out := &mutDoc{replicas: slices.Clone(d.replicas), texts: d.texts}
 	for _, c := range d.ctx {
 		out.ctx = append(out.ctx, mutCtx{c.ridx, slices.Clone(c.nums)})
 	}
@@ -141,7 +145,11 @@ func (w *mutWriter) str(s string) {
 
 func (d *mutDoc) encode(wide func(int) bool) []byte {
 	w := &mutWriter{b: []byte{FormatVersion}, wide: wide}
-	w.array(3)
+	if d.texts != nil {
+		w.array(4)
+	} else {
+		w.array(3)
+	}
 	w.array(len(d.replicas))
 	for _, r := range d.replicas {
 		w.str(r)
@@ -175,7 +183,7 @@ func (d *mutDoc) encode(wide func(int) bool) []byte {
 			}
 		}
 	}
-	return w.b
+	return append(w.b, d.texts...)
 }
 
 // numbers returns how many numbers and headers encode writes: the range of

@@ -383,7 +383,7 @@ func (b *builder) copyBlock(src, dst, name string, pos Position) {
 	})
 	b.put(blockKey(dst), nil)
 	for _, k := range keys {
-		b.put(Key{k.Kind, dst, k.Sub}, b.get(k))
+		b.copyValue(k, Key{k.Kind, dst, k.Sub})
 	}
 	b.put(fieldKey(dst, FieldName), stringValue(name))
 	b.put(fieldKey(dst, FieldPosition), positionValue(pos))

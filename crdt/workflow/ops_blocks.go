@@ -784,6 +784,12 @@ func (b *builder) writeSubBlocks(id string, subs map[string]SubBlockInput) error
 		if sb.Type != "" {
 			b.put(subBlockTypeKey(id, sid), stringValue(sb.Type))
 		}
+		if sb.Value == nil && IsTextSubBlockType(sb.Type) {
+			// An empty text rather than no value: two users who start
+			// typing into the new field type into one text.
+			b.newText(subBlockKey(id, sid), "")
+			continue
+		}
 		if err := b.putAny(subBlockKey(id, sid), sb.Value); err != nil {
 			return err
 		}
@@ -798,8 +804,7 @@ func (b *builder) putAny(k Key, v any) error {
 	if err != nil {
 		return errorf(ErrInvalid, "%s %q %s: %v", kindName(k.Kind), k.ID, k.Sub, err)
 	}
-	b.put(k, val)
-	return nil
+	return b.putValue(k, val)
 }
 
 func kindName(k Kind) string {

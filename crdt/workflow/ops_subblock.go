@@ -60,12 +60,15 @@ func (b *builder) writeSubBlock(u SubBlockUpdate) error {
 		return errorf(ErrInvalid, "block %q: empty sub-block id", u.BlockID)
 	}
 	k := subBlockKey(u.BlockID, u.SubBlockID)
+	if done, err := b.rebaseText(k, u); done || err != nil {
+		return err
+	}
 	if u.HasExpected {
 		want, err := anyValue(u.ExpectedValue)
 		if err != nil {
 			return errorf(ErrInvalid, "expected value of %s.%s: %v", u.BlockID, u.SubBlockID, err)
 		}
-		if !sameCellValue(b.get(k), want) {
+		if !sameCellValue(b.readValue(k), want) {
 			return errorf(ErrPrecondition, "sub-block %s.%s changed", u.BlockID, u.SubBlockID)
 		}
 	}

@@ -115,7 +115,7 @@ func (op DuplicateVariable) prepare(b *builder) error {
 	b.put(variableKey(op.ID), nil)
 	for _, f := range []string{VarFieldType, VarFieldValue} {
 		if k := variableFieldKey(op.SourceID, f); b.has(k) {
-			b.put(variableFieldKey(op.ID, f), b.get(k))
+			b.copyValue(k, variableFieldKey(op.ID, f))
 		}
 	}
 	name := b.get(variableFieldKey(op.SourceID, VarFieldName)).asString()

@@ -105,6 +105,13 @@ var opParsers = map[[2]string]func(*wire) Op{
 		return DuplicateSubflowWithChildren{SourceID: p.id("sourceId"), ID: p.id("id"), IDMap: p.stringMap("idMap"), Position: p.optPosition("position")}
 	},
 
+	{"text", "text-insert"}: func(p *wire) Op {
+		return InsertText{TextTarget: p.textTarget(), Index: p.index("index"), Text: p.str("text")}
+	},
+	{"text", "text-delete"}: func(p *wire) Op {
+		return DeleteText{TextTarget: p.textTarget(), Index: p.index("index"), Length: p.index("length")}
+	},
+
 	{"subblock", "subblock-update"}: func(p *wire) Op {
 		return UpdateSubBlock{BlockID: p.id("blockId"), SubBlockID: p.id("subblockId"), Value: p.value("value")}
 	},
@@ -279,6 +286,25 @@ func (p *wire) number(field string) float64 {
 		p.fail(field, "a finite number")
 	}
 	return f
+}
+
+// index reads a required position or length: an integer in [0, 2^31).
+func (p *wire) index(field string) int {
+	f := p.number(field)
+	if f < 0 || f >= 1<<31 || f != math.Trunc(f) {
+		p.fail(field, "an integer from 0")
+		return 0
+	}
+	return int(f)
+}
+
+// textTarget reads a text field's address: variableId, or blockId and
+// subblockId.
+func (p *wire) textTarget() TextTarget {
+	if p.present("variableId") {
+		return TextTarget{VariableID: p.id("variableId")}
+	}
+	return TextTarget{BlockID: p.id("blockId"), SubBlockID: p.id("subblockId")}
 }
 
 func (p *wire) optNumber(field string) *float64 {

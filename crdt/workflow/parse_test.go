@@ -56,6 +56,8 @@ var otPayloads = map[[2]string]map[string]any{
 	{"subflow", "duplicate-with-children"}: {"sourceId": "L", "id": "M",
 		"idMap": map[string]any{"l1": "m1", "l2": "m2", "l12": "m12"}},
 	{"subblock", "subblock-update"}: {"blockId": "a", "subblockId": "prompt", "value": "hello"},
+	{"text", "text-insert"}:         {"variableId": "v", "index": 1.0, "text": "héllo "},
+	{"text", "text-delete"}:         {"variableId": "v", "index": 1.0, "length": 2.0},
 	{"subblock", "subblock-batch-update"}: {"updates": []any{
 		map[string]any{"blockId": "a", "subblockId": "prompt", "value": "x", "expectedValue": nil}}},
 	{"variable", "add"}:             {"id": "w", "name": "W", "type": "number", "value": 3.0, "workflowId": "wf"},
@@ -90,7 +92,7 @@ func TestParseEveryOperation(t *testing.T) {
 				t.Errorf("Name() = %q", op.Name())
 			}
 			o := otFixture(t)
-			o.ok(AddVariable{ID: "v", VarName: "v", Type: "string"})
+			o.ok(AddVariable{ID: "v", VarName: "v", Type: "string", Value: "text"})
 			o.ok(op)
 		})
 	}

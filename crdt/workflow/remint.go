@@ -4,6 +4,7 @@ import (
 	"sort"
 
 	"github.com/flowsync/flowsync/crdt"
+	"github.com/flowsync/flowsync/crdt/text"
 )
 
 // Remint returns a copy of d in which the dots of replica from that which
@@ -66,7 +67,57 @@ func (d *Doc) Remint(from, to crdt.ReplicaID, which *crdt.Context, start uint64)
 		}
 		return true
 	})
+	out.texts = remintTexts(d.texts, from, to, rn)
 	return out, nil
+}
+
+// remintTexts renames the dots of from in records: a record's id (its
+// marker's dot), its items, their origins and its deleted dots, so that
+// unsent typing moves to the new id with the marker it types into.
+func remintTexts(texts map[crdt.Dot]*textRec, from, to crdt.ReplicaID, rn *renamer) map[crdt.Dot]*textRec {
+	if len(texts) == 0 {
+		return nil
+	}
+	dot := func(d crdt.Dot) crdt.Dot {
+		if d.Replica == from && rn.has(d.Counter) {
+			return crdt.Dot{Replica: to, Counter: rn.rename(d.Counter)}
+		}
+		return d
+	}
+	out := make(map[crdt.Dot]*textRec, len(texts))
+	for m, r := range texts {
+		td := r.since(nil)
+		var nd text.Delta
+		for _, run := range td.Runs {
+			if run.ID.Replica != from {
+				run.Left, run.Right = dot(run.Left), dot(run.Right)
+				nd.Runs = append(nd.Runs, run)
+				continue
+			}
+			rn.splitRange(crdt.Range{Lo: run.ID.Counter, Hi: run.Last().Counter}, func(part crdt.Range, renamed bool) {
+				piece := text.CutRun(run, part.Lo, part.Hi)
+				piece.ID, piece.Left, piece.Right = dot(piece.ID), dot(piece.Left), dot(piece.Right)
+				nd.Runs = append(nd.Runs, piece)
+			})
+		}
+		for _, x := range td.Deleted {
+			if x.Replica != from {
+				nd.Deleted = append(nd.Deleted, x)
+				continue
+			}
+			rn.splitRange(x.Range, func(part crdt.Range, renamed bool) {
+				if renamed {
+					nd.Deleted = append(nd.Deleted, text.Dead{Replica: to, Range: crdt.Range{Lo: rn.rename(part.Lo), Hi: rn.rename(part.Hi)}})
+				} else {
+					nd.Deleted = append(nd.Deleted, text.Dead{Replica: from, Range: part})
+				}
+			})
+		}
+		nr := newTextRec()
+		nr.add(&nd)
+		out[dot(m)] = nr
+	}
+	return out
 }
 
 // renamer maps the counters of a sorted set of ranges onto consecutive

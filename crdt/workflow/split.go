@@ -148,6 +148,10 @@ func (d *Doc) encodeChunks(limit int, caps Caps) ([][]byte, int) {
 		held.Merge(&c.ctx)
 	}
 	held.Merge(&cur.ctx)
+	// Text items travel with their records, in chunks of their own after
+	// the others (so that a record's marker arrives first).
+	textChunks, items := d.textChunks(limit, caps)
+	held.Merge(items)
 	rest := d.ctx.Missing(held)
 
 	// The rest of the context joins the last run, and context-only chunks
@@ -180,11 +184,11 @@ func (d *Doc) encodeChunks(limit int, caps Caps) ([][]byte, int) {
 	}
 	chunks = append(chunks, cur)
 
-	out := make([][]byte, len(chunks))
+	out := make([][]byte, len(chunks), len(chunks)+len(textChunks))
 	for i, c := range chunks {
 		out[i] = c.encode()
 	}
-	return out, len(whole)
+	return append(out, textChunks...), len(whole)
 }
 
 // chunk is one chunk of encodeChunks: its keys' values, in key order
@@ -227,7 +231,7 @@ func (c *chunk) encode() []byte {
 			size += 32 + len(k.key.Sub) + len(e.Value.Value)
 		}
 	}
-	b, replicaIndex := appendHead(make([]byte, 0, size), &c.ctx)
+	b, replicaIndex := appendHead(make([]byte, 0, size), &c.ctx, 3)
 	groups := 0
 	for i, k := range keys {
 		if i == 0 || k.key.Kind != keys[i-1].key.Kind || k.key.ID != keys[i-1].key.ID {

@@ -86,6 +86,11 @@ func (e *undoEntry) touch(doc *Doc, k Key, held []crdt.Dotted[Cell], cur crdt.Do
 	it := &e.items[len(e.items)-1]
 	if w := crdt.Winner(held); w >= 0 {
 		it.prior, it.had = currentEntry(doc, k, held[w])
+		if it.had && it.prior.Value.Value.isTextMarker() {
+			// A text is restored as the string it held (as a new text):
+			// its record goes with the marker the edit overwrites.
+			it.prior.Value.Value = doc.textValue(it.prior.Dot)
+		}
 	}
 	if e.at != nil {
 		e.at[k] = len(e.items) - 1

@@ -283,7 +283,9 @@ func (inv *inverter) writtenByOthers(e *undoEntry, keys []Key) bool {
 // inserted and reviving those it deleted, rather than writing a whole value.
 func (inv *inverter) field(it *undoItem) {
 	if it.had {
-		inv.b.put(it.key, it.prior.Value.Value)
+		if err := inv.b.putValue(it.key, it.prior.Value.Value); err != nil {
+			inv.b.put(it.key, it.prior.Value.Value)
+		}
 		inv.wrote(it.prior.Dot)
 		return
 	}

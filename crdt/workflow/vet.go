@@ -113,6 +113,11 @@ func (d *Doc) Vet(delta *Doc, own crdt.ReplicaID) (Vetted, error) {
 	if forged != nil {
 		return Vetted{}, fmt.Errorf("%w: dot %s:%d", forged, worst.Replica, worst.Counter)
 	}
+	if len(delta.texts) > 0 {
+		if err := d.vetTexts(delta, own); err != nil {
+			return Vetted{}, err
+		}
+	}
 	// What d has not seen, but own's dots: a fresh context Vet may change,
 	// built in one pass however many replicas the delta names.
 	unverified := delta.ctx.Missing(&d.ctx)
@@ -120,7 +125,7 @@ func (d *Doc) Vet(delta *Doc, own crdt.ReplicaID) (Vetted, error) {
 	if dead == 0 && unverified.IsEmpty() && len(superseded) == 0 {
 		return Vetted{Delta: delta, Unverified: unverified}, nil
 	}
-	out := &Doc{ctx: *delta.ctx.Missing(unverified)}
+	out := &Doc{ctx: *delta.ctx.Missing(unverified), texts: delta.texts}
 	for _, dot := range superseded {
 		out.ctx.Add(dot)
 	}

@@ -272,6 +272,9 @@ func (d *Doc) View() *View {
 		var a *blockAcc
 		for _, s := range g.slots {
 			w := s.es[crdt.Winner(s.es)]
+			if w.Value.Value.isTextMarker() {
+				w.Value.Value = d.textValue(w.Dot)
+			}
 			switch s.kind {
 			case KindBlock:
 				a = newAcc(g)

@@ -37,6 +37,8 @@ type Client struct {
 	// callbacks counts callbacks in progress, so that Close called from one
 	// does not wait for the goroutine it runs on.
 	callbacks atomic.Int32
+	// texts are the Text handles' change listeners (text.go).
+	texts textWatchers
 
 	// editMu keeps Reset and replica resets, which rename or drop the
 	// replica's dots (write lock), from running while an Apply (read lock)
@@ -85,6 +87,7 @@ type Client struct {
 	roster     []protocol.RosterEntry
 	cursor     *Point
 	selection  protocol.Selection
+	caret      protocol.TextCaret
 	presDirty  bool             // presence changed since the last Presence frame
 	drag       map[string]Point // positions not yet sent; nil when none
 	renames    renames          // reported by OnRename; nil without OnRename
@@ -187,9 +190,7 @@ func (c *Client) Apply(op workflow.Op) (*workflow.Doc, error) {
 		return nil, err
 	}
 	c.notifyStatus()
-	if fn := c.cfg.OnChange; fn != nil {
-		c.callback(func() { fn(delta, false) })
-	}
+	c.changed(delta, false)
 	return delta, nil
 }
 

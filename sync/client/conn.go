@@ -578,9 +578,7 @@ func (c *Client) mergeRemote(cn *conn, b []byte, relay uint64, r protocol.Receip
 	if flush {
 		c.flushAll()
 	}
-	if fn := c.cfg.OnChange; fn != nil {
-		c.callback(func() { fn(delta, true) })
-	}
+	c.changed(delta, true)
 	for _, r := range renamed {
 		c.callback(func() { c.cfg.OnRename(r) })
 	}
@@ -719,6 +717,7 @@ func (c *Client) onPresence(u *protocol.PresenceUpdate) {
 				c.roster[i].Cursor = &p
 			}
 			c.roster[i].Selection = u.Selection
+			c.roster[i].Caret = u.Caret
 		}
 	}
 	c.mu.Unlock()

@@ -101,7 +101,7 @@ func (c *Client) collect(cn *conn, now time.Time) (frames [][]byte, wait time.Du
 		if next := cn.lastPresence.Add(c.cfg.PresenceInterval); now.Before(next) {
 			later(next.Sub(now))
 		} else {
-			p := &protocol.Presence{WorkflowID: c.cfg.WorkflowID, Selection: c.selection}
+			p := &protocol.Presence{WorkflowID: c.cfg.WorkflowID, Selection: c.selection, Caret: c.caret}
 			if c.cursor != nil {
 				q := *c.cursor
 				p.Cursor = &q

@@ -163,6 +163,7 @@ type RosterEntry struct {
 	LastActivityMs int64
 	Cursor         *Point // nil: pointer not on the canvas
 	Selection      Selection
+	Caret          TextCaret // zero: no caret in a text field
 }
 
 // EventKind names a lifecycle event. Clients must ignore kinds they do not
@@ -373,6 +374,7 @@ type Presence struct {
 	WorkflowID string
 	Cursor     *Point
 	Selection  Selection
+	Caret      TextCaret
 }
 
 // PresenceUpdate relays one session's presence with its identity.
@@ -384,6 +386,30 @@ type PresenceUpdate struct {
 	Avatar     string
 	Cursor     *Point
 	Selection  Selection
+	Caret      TextCaret
+}
+
+// TextCaret is a caret or selection inside a text field (docs/PROTOCOL.md
+// §7.9): the field (a block's sub-block, or a variable when Sub is empty)
+// and its ends as stable positions, which stay on their characters while
+// others type. The zero TextCaret is none (an absent key).
+type TextCaret struct {
+	ID     string
+	Sub    string
+	Anchor TextPos
+	Head   *TextPos // nil: a caret (the selection is empty)
+}
+
+// IsZero reports whether c is the zero TextCaret (encoded as an absent key).
+func (c TextCaret) IsZero() bool {
+	return c.ID == "" && c.Sub == "" && c.Anchor == TextPos{} && c.Head == nil
+}
+
+// TextPos is a stable position in a text: the dot (Replica, Counter) of the
+// code point left of it, or the zero TextPos for the start of the text.
+type TextPos struct {
+	Replica string
+	Counter uint64
 }
 
 // Roster is the full list of sessions in a room, sent on every join, leave

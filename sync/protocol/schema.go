@@ -19,6 +19,18 @@ var (
 		req("t", "Type", tEnum(string(SelectBlock), string(SelectEdge), string(SelectNone)), "what is selected"),
 		opt("id", "ID", tID, "the block or edge id: required for `block` and `edge`, absent for `none`"),
 	)
+	textPosRecord = newRecord[TextPos]("text position",
+		"A stable position in a text (§7.9): the dot of the code point left of it; both keys absent for the start of the text.", ruleNone,
+		opt("r", "Replica", tID, "the dot's replica id"),
+		opt("c", "Counter", tUint, "the dot's counter"),
+	)
+	textCaretRecord = newRecord[TextCaret]("text caret",
+		"A caret or selection inside a text field (§7.9), as stable positions.", ruleNone,
+		req("b", "ID", tID, "the block id, or the variable id when `s` is absent"),
+		opt("s", "Sub", tID, "the sub-block id; absent for a variable's value"),
+		req("a", "Anchor", tRecord(textPosRecord), "where the selection starts (the caret when `h` is absent)"),
+		opt("h", "Head", tRecordOrNil(textPosRecord), "where it ends; absent/nil: an empty selection (a caret)"),
+	)
 	userRecord = newRecord[User]("user", "The user the server authenticated, as shown to other users.", ruleNone,
 		req("id", "ID", tID, "user id"),
 		opt("name", "Name", tText(MaxTextBytes), "display name"),
@@ -51,6 +63,7 @@ var (
 		req("active", "LastActivityMs", tInt, "last activity, Unix ms (server clock)"),
 		opt("cur", "Cursor", tRecordOrNil(pointRecord), "cursor, as in Presence (always written by this implementation, nil when none)"),
 		opt("sel", "Selection", tRecord(selectionRecord), "selection, as in Presence"),
+		opt("txt", "Caret", tRecord(textCaretRecord), "text caret, as in Presence"),
 	)
 )
 
@@ -89,6 +102,7 @@ var (
 		req("wf", "WorkflowID", tID, "workflow id"),
 		opt("cur", "Cursor", tRecordOrNil(pointRecord), "cursor in canvas coordinates; nil/absent = pointer not on the canvas"),
 		opt("sel", "Selection", tRecord(selectionRecord), "selection; absent = none"),
+		opt("txt", "Caret", tRecord(textCaretRecord), "caret or selection inside a text field; absent = none"),
 	)
 	dragBody = newRecord[Drag]("Drag", "", ruleNone,
 		req("wf", "WorkflowID", tID, "workflow id"),
@@ -156,6 +170,7 @@ var (
 		opt("avatar", "Avatar", tText(MaxTextBytes), "avatar URL"),
 		opt("cur", "Cursor", tRecordOrNil(pointRecord), "as in Presence (always written by this implementation, nil when none)"),
 		opt("sel", "Selection", tRecord(selectionRecord), "as in Presence"),
+		opt("txt", "Caret", tRecord(textCaretRecord), "as in Presence"),
 	)
 	rosterBody = newRecord[Roster]("Roster", "", ruleNone,
 		req("wf", "WorkflowID", tID, "workflow id"),

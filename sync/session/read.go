@@ -376,7 +376,7 @@ func (s *session) handle(ctx context.Context, f protocol.Frame, n int) {
 		m.rm.SubmitOperation(m, f.OpID, op)
 	case *protocol.Presence:
 		if m := s.joinedMember(f.WorkflowID); m != nil {
-			m.rm.Presence(m, f.Cursor, f.Selection)
+			m.rm.Presence(m, f.Cursor, f.Selection, f.Caret)
 		}
 	case *protocol.Drag:
 		if m := s.dragger(f, n); m != nil {

@@ -164,6 +164,29 @@ export interface Selection {
   id?: string;
 }
 
+/**
+ * A stable position in a text (§7.9): the dot of the code point left of it; both keys absent for
+ * the start of the text.
+ */
+export interface TextPos {
+  /** `r`: the dot's replica id */
+  replica?: string;
+  /** `c`: the dot's counter */
+  counter?: number;
+}
+
+/** A caret or selection inside a text field (§7.9), as stable positions. */
+export interface TextCaret {
+  /** `b`: the block id, or the variable id when `s` is absent */
+  id: string;
+  /** `s`: the sub-block id; absent for a variable's value */
+  sub?: string;
+  /** `a`: where the selection starts (the caret when `h` is absent) */
+  anchor: TextPos;
+  /** `h`: where it ends; absent/nil: an empty selection (a caret) */
+  head: TextPos | null;
+}
+
 /** The user the server authenticated, as shown to other users. */
 export interface User {
   /** `id`: user id */
@@ -217,6 +240,8 @@ export interface RosterEntry {
   cursor: Point | null;
   /** `sel`: selection, as in Presence */
   selection?: Selection;
+  /** `txt`: text caret, as in Presence */
+  caret?: TextCaret;
 }
 
 /** Who wrote a relayed delta. */
@@ -313,6 +338,8 @@ export interface Presence {
   cursor: Point | null;
   /** `sel`: selection; absent = none */
   selection?: Selection;
+  /** `txt`: caret or selection inside a text field; absent = none */
+  caret?: TextCaret;
 }
 
 export interface Drag {
@@ -462,6 +489,8 @@ export interface PresenceUpdate {
   cursor: Point | null;
   /** `sel`: as in Presence */
   selection?: Selection;
+  /** `txt`: as in Presence */
+  caret?: TextCaret;
 }
 
 export interface Roster {
@@ -584,6 +613,24 @@ const selectionRecord: RecordSchema = {
   ],
 };
 
+const textPositionRecord: RecordSchema = {
+  name: 'text position',
+  fields: [
+    { key: 'r', prop: 'replica', kind: 'str', required: false, rule: 'id' },
+    { key: 'c', prop: 'counter', kind: 'uint', required: false },
+  ],
+};
+
+const textCaretRecord: RecordSchema = {
+  name: 'text caret',
+  fields: [
+    { key: 'b', prop: 'id', kind: 'str', required: true, rule: 'id' },
+    { key: 's', prop: 'sub', kind: 'str', required: false, rule: 'id' },
+    { key: 'a', prop: 'anchor', kind: 'record', required: true, record: textPositionRecord },
+    { key: 'h', prop: 'head', kind: 'recordOrNil', required: false, record: textPositionRecord },
+  ],
+};
+
 const userRecord: RecordSchema = {
   name: 'user',
   fields: [
@@ -619,6 +666,7 @@ const rosterEntryRecord: RecordSchema = {
     { key: 'active', prop: 'lastActivityMs', kind: 'int', required: true },
     { key: 'cur', prop: 'cursor', kind: 'recordOrNil', required: false, record: pointRecord },
     { key: 'sel', prop: 'selection', kind: 'record', required: false, record: selectionRecord },
+    { key: 'txt', prop: 'caret', kind: 'record', required: false, record: textCaretRecord },
   ],
 };
 
@@ -685,6 +733,7 @@ const presenceBody: RecordSchema = {
     { key: 'wf', prop: 'workflowId', kind: 'str', required: true, rule: 'id' },
     { key: 'cur', prop: 'cursor', kind: 'recordOrNil', required: false, record: pointRecord },
     { key: 'sel', prop: 'selection', kind: 'record', required: false, record: selectionRecord },
+    { key: 'txt', prop: 'caret', kind: 'record', required: false, record: textCaretRecord },
   ],
 };
 
@@ -792,6 +841,7 @@ const presenceUpdateBody: RecordSchema = {
     { key: 'avatar', prop: 'avatar', kind: 'str', required: false, rule: 'text', max: 4096 },
     { key: 'cur', prop: 'cursor', kind: 'recordOrNil', required: false, record: pointRecord },
     { key: 'sel', prop: 'selection', kind: 'record', required: false, record: selectionRecord },
+    { key: 'txt', prop: 'caret', kind: 'record', required: false, record: textCaretRecord },
   ],
 };
 
