@@ -462,8 +462,8 @@ func (rm *Room) handleRemotePresence(ev *remotePresenceEvent) {
 }
 
 // publishPresence hands the room's local roster to the cluster (through the
-// registry's hosting goroutine: it never blocks the loop). Cursors and
-// selections are left out: they cross nodes as live frames
+// registry's hosting goroutine: it never blocks the loop). Cursors,
+// selections and text carets are left out: they cross nodes as live frames
 // (clusterlive.go), and a copy a heartbeat old would be stale.
 func (rm *Room) publishPresence() {
 	if rm.cfg.Cluster == nil {

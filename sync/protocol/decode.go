@@ -198,8 +198,8 @@ func (d *decoder) fields(field func(key []byte) bool) error {
 			}
 		}
 		seen[i].end, seen[i].n = uint32(d.r.Offset()), uint32(len(k))
-		if !field(k) {
-			d.r.Skip()
+		if !field(k) && !stringKeys(d.r.Raw()) {
+			return &decodeError{kind: ErrWrongType, detail: fmt.Sprintf("key %q: a map key is not a string", k)}
 		}
 		if err := d.r.Err(); err != nil {
 			return &decodeError{kind: ErrWrongType, detail: fmt.Sprintf("key %q", k), cause: err}
@@ -397,4 +397,35 @@ func (d *decoder) code() Code {
 		return 0
 	}
 	return Code(c)
+}
+
+// stringKeys reports whether every map inside the msgpack value raw (one
+// that Check accepted) has string keys. A key this implementation does not
+// know is skipped, but its value is still held to what §2 refuses anywhere
+// in a frame, as the TypeScript decoder does: two decoders must not differ
+// on a frame one of them would read after an upgrade. Nesting is bounded by
+// Check's depth limit.
+func stringKeys(raw []byte) bool {
+	if len(raw) == 0 {
+		return true // the reader failed; its error is reported by the caller
+	}
+	r := m.NewReader(raw)
+	switch c := raw[0]; {
+	case c >= 0x90 && c <= 0x9f || c == 0xdc || c == 0xdd:
+		for n := r.ArrayHeader(); n > 0; n-- {
+			if !stringKeys(r.Raw()) {
+				return false
+			}
+		}
+	case c >= 0x80 && c <= 0x8f || c == 0xde || c == 0xdf:
+		for n := r.MapHeader(); n > 0; n-- {
+			if k := r.Raw(); len(k) == 0 || !(k[0] >= 0xa0 && k[0] <= 0xbf || k[0] >= 0xd9 && k[0] <= 0xdb) {
+				return false
+			}
+			if !stringKeys(r.Raw()) {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -52,6 +52,9 @@ func TestDecodeStrictness(t *testing.T) {
 		{"wf is an int", frame(0x03, s("wf"), u(7)), ErrWrongType},
 		{"delta is a string", frame(0x04, s("wf"), s("w"), s("op"), s("o"), s("d"), s("xyz")), ErrWrongType},
 		{"map key is an int", frame(0x03, u(1), s("w")), ErrWrongType},
+		// An unknown key is skipped, but its value still obeys §2 (the
+		// TypeScript decoder refuses it too).
+		{"int map key under an unknown key", frame(0x03, s("wf"), s("w"), s("future"), append(append(m.AppendArrayHeader(nil, 1), m.AppendMapHeader(nil, 1)...), append(u(1), u(2)...)...)), ErrWrongType},
 		{"required wf is nil", frame(0x03, s("wf"), m.AppendNil(nil)), ErrWrongType},
 		{"missing wf", frame(0x03), ErrMissingKey},
 		{"missing delta", frame(0x04, s("wf"), s("w"), s("op"), s("o")), ErrMissingKey},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -268,6 +269,34 @@ func TestReadRoleRefused(t *testing.T) {
 	r.sendDelta("wf", r.edit(addBlock("b", "B")))
 	if n := r.expect(protocol.FrameNack).(*protocol.Nack); n.Code != protocol.CodePermissionDenied {
 		t.Fatalf("nack = %+v", n)
+	}
+}
+
+// A caret inside a text travels with presence: relayed as sent, kept in the
+// roster a later joiner receives, and cleared by a presence without it.
+func TestPresenceTextCaret(t *testing.T) {
+	e := newEnv(t, nil)
+	a := e.connect(t, "ua:Ada", "rep-a")
+	a.join("wf", "tab-a")
+	b := e.connect(t, "ub:Bob", "rep-b")
+	b.join("wf", "tab-b")
+	a.expect(protocol.FrameRoster)
+	caret := protocol.TextCaret{ID: "b1", Sub: "prompt",
+		Anchor: protocol.TextPos{Replica: "rep-a", Counter: 17}, Head: &protocol.TextPos{Replica: "rep-b", Counter: 4}}
+	b.send(&protocol.Presence{WorkflowID: "wf", Selection: protocol.Selection{Type: protocol.SelectBlock, ID: "b1"}, Caret: caret})
+	if pu := a.expect(protocol.FramePresenceUpdate).(*protocol.PresenceUpdate); pu.SessionID != b.sid || !reflect.DeepEqual(pu.Caret, caret) {
+		t.Fatalf("presence update = %+v, want caret %+v", pu, caret)
+	}
+	c := e.connect(t, "uc:Cy", "rep-c")
+	j := c.join("wf", "tab-c")
+	i := slices.IndexFunc(j.Roster, func(r protocol.RosterEntry) bool { return r.SessionID == b.sid })
+	if i < 0 || !reflect.DeepEqual(j.Roster[i].Caret, caret) {
+		t.Fatalf("a later joiner's roster = %+v, want B's caret %+v", j.Roster, caret)
+	}
+	b.send(&protocol.Presence{WorkflowID: "wf"})
+	pu := a.expectWhere(protocol.FramePresenceUpdate, func(f protocol.Frame) bool { return f.(*protocol.PresenceUpdate).SessionID == b.sid })
+	if !pu.(*protocol.PresenceUpdate).Caret.IsZero() {
+		t.Fatalf("caret not cleared: %+v", pu)
 	}
 }
 

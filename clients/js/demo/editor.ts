@@ -3,7 +3,10 @@
 // derived from client.view() and client.roster(); user input becomes
 // reference wire operations through client.applyWire, and live, unstored
 // state (pointer, selection, drag frames) goes through setPresence / drag.
+// Each prompt is a collaborative text (client.text + bindTextarea): typing
+// merges character by character, and the other sessions' carets show in it.
 
+import { bindTextarea, type RemoteCaret, type TextHandle } from '../src/index';
 import { randomId } from './config';
 import { historyKey } from './shortcuts';
 
@@ -52,6 +55,7 @@ export interface EditorClient {
   drag(pos: Record<string, Point>): void;
   undo(): unknown;
   redo(): unknown;
+  text(blockId: string, subBlockId: string): TextHandle;
 }
 
 export const BLOCK_W = 220;
@@ -66,6 +70,8 @@ interface BlockEls {
   root: HTMLDivElement;
   name: HTMLSpanElement;
   prompt: HTMLTextAreaElement;
+  /** Unbinds the prompt from its text and closes the handle. */
+  close: () => void;
 }
 
 export class Editor {
@@ -280,12 +286,12 @@ export class Editor {
       if (rc) els.root.style.setProperty('--remote', rc);
       else els.root.style.removeProperty('--remote');
       els.root.classList.toggle('remote-selected', rc !== undefined);
-      syncText(els.prompt, textOf(b.subBlocks[PROMPT]?.value));
       maxX = Math.max(maxX, p.x + BLOCK_W);
       maxY = Math.max(maxY, p.y + BLOCK_H);
     }
     for (const [id, els] of this.blockEls) {
       if (!seen.has(id)) {
+        els.close();
         els.root.remove();
         this.blockEls.delete(id);
       }
@@ -368,12 +374,14 @@ export class Editor {
     root.innerHTML =
       '<div class="block-head" data-testid="block-head"><span class="block-name" data-testid="block-name"></span>' +
       '<button type="button" class="block-delete" data-testid="block-delete" title="Remove block" aria-label="Remove block">×</button></div>' +
-      '<textarea class="prompt" data-testid="block-prompt" placeholder="Prompt…" spellcheck="false"></textarea>' +
+      '<div class="prompt-box"><textarea class="prompt" data-testid="block-prompt" placeholder="Prompt…" spellcheck="false"></textarea>' +
+      '<div class="prompt prompt-carets" aria-hidden="true"></div></div>' +
       '<div class="handle target" data-testid="handle-target" title="Drop a connection here"></div>' +
       '<div class="handle source" data-testid="handle-source" title="Drag to another block to connect"></div>';
     const head = root.querySelector<HTMLDivElement>('.block-head')!;
     const name = root.querySelector<HTMLSpanElement>('.block-name')!;
     const prompt = root.querySelector<HTMLTextAreaElement>('textarea')!;
+    const caretsEl = root.querySelector<HTMLDivElement>('.prompt-carets')!;
     const del = root.querySelector<HTMLButtonElement>('.block-delete')!;
     const source = root.querySelector<HTMLDivElement>('.handle.source')!;
 
@@ -413,10 +421,17 @@ export class Editor {
     head.addEventListener('pointerup', () => drop(true));
     head.addEventListener('pointercancel', () => drop(false));
 
-    // Typing: one subblock-update per input event (last writer wins).
-    prompt.addEventListener('input', () => {
-      this.apply('subblock-update', 'subblock', { blockId: id, subblockId: PROMPT, value: prompt.value });
+    // Typing: the prompt is a text; each input is the smallest edit, merged
+    // character by character with everyone else's typing.
+    const handle = this.client.text(id, PROMPT);
+    const unbind = bindTextarea(handle, prompt, (err) => {
+      this.onError(`prompt not edited: ${err instanceof Error ? err.message.replace(/^(flowsync|workflow): /, '') : String(err)}`);
     });
+    const paint = (cs: RemoteCaret[]) => paintCarets(caretsEl, handle.toString(), cs, prompt.scrollTop);
+    handle.onCarets(paint);
+    handle.onChange(() => paint(handle.remoteCarets()));
+    prompt.addEventListener('scroll', () => (caretsEl.scrollTop = prompt.scrollTop));
+    paint(handle.remoteCarets());
 
     // Connecting: drag from the source handle, drop on another block.
     source.addEventListener('pointerdown', (e) => {
@@ -456,7 +471,15 @@ export class Editor {
     source.addEventListener('pointercancel', (e) => endConnect(e, false));
 
     this.blocksLayer.append(root);
-    const els = { root, name, prompt };
+    const els = {
+      root,
+      name,
+      prompt,
+      close: () => {
+        unbind();
+        handle.close();
+      },
+    };
     this.blockEls.set(id, els);
     return els;
   }
@@ -501,21 +524,49 @@ function curve(a: Point, b: Point): string {
   return `M ${a.x} ${a.y} C ${a.x + dx} ${a.y}, ${b.x - dx} ${b.y}, ${b.x} ${b.y}`;
 }
 
-function textOf(v: unknown): string {
-  if (v === null || v === undefined) return '';
-  return typeof v === 'string' ? v : JSON.stringify(v);
-}
-
-/** syncText shows a remote value in a textarea without moving the caret of someone typing in it. */
-function syncText(el: HTMLTextAreaElement, value: string): void {
-  if (el.value === value) return;
-  if (document.activeElement === el) {
-    const { selectionStart, selectionEnd } = el;
-    el.value = value;
-    el.setSelectionRange(Math.min(selectionStart, value.length), Math.min(selectionEnd, value.length));
-  } else {
-    el.value = value;
+/**
+ * paintCarets draws the other sessions' carets and selections over a
+ * prompt: a mirror of the textarea (same box, font and wrapping, text
+ * transparent) with a colored bar at each caret and a tint over each
+ * selected range.
+ */
+function paintCarets(el: HTMLDivElement, value: string, carets: RemoteCaret[], scrollTop: number): void {
+  el.textContent = '';
+  const cuts = new Set<number>([0, value.length]);
+  for (const c of carets) {
+    cuts.add(Math.min(c.anchor, value.length));
+    cuts.add(Math.min(c.head, value.length));
   }
+  const points = [...cuts].sort((a, b) => a - b);
+  for (let i = 0; i < points.length; i++) {
+    const at = points[i];
+    for (const c of carets) {
+      if (Math.min(c.head, value.length) !== at) continue;
+      const bar = document.createElement('span');
+      bar.className = 'rcaret';
+      bar.dataset.testid = 'remote-caret';
+      bar.dataset.sid = c.sid;
+      bar.dataset.uid = c.uid;
+      bar.dataset.at = String(at);
+      bar.style.setProperty('--c', colorOf(c.sid));
+      const label = document.createElement('span');
+      label.className = 'rcaret-label';
+      label.textContent = c.name || c.uid;
+      bar.append(label);
+      el.append(bar);
+    }
+    const next = points[i + 1];
+    if (next === undefined) break;
+    const seg = document.createElement('span');
+    seg.textContent = value.slice(at, next);
+    const inside = carets.find((c) => Math.min(c.anchor, c.head) <= at && next <= Math.max(c.anchor, c.head));
+    if (inside) {
+      seg.className = 'rsel';
+      seg.style.setProperty('--c', colorOf(inside.sid));
+    }
+    el.append(seg);
+  }
+  el.scrollTop = scrollTop;
 }
 
 /** colorOf gives each session a stable hue. */

@@ -200,7 +200,7 @@ class Win {
   async type(id, text) {
     const box = this.block(id).getByTestId('block-prompt');
     await box.click();
-    await this.page.keyboard.press('End');
+    await this.page.keyboard.press('Control+End'); // the end of the text, not of a wrapped line
     await box.pressSequentially(text);
   }
 
@@ -369,10 +369,10 @@ async function testConverge({ browser, dev }) {
   await A.shot('converge-edited');
   await B.shot('converge-edited');
 
-  // Both type into the same field at once: last writer wins per keystroke,
-  // so the text is unpredictable, but both windows must end up with the same.
+  // Both type into the same field at once: the prompt is a text, so both
+  // keep their words, each in one piece.
   await Promise.all([A.type(b1, ' + alice'), B.type(b1, ' + bob')]);
-  await converge([A, B], 'concurrent typing in one field', (v) => prompt(v, b1).startsWith('Hi from Bob') && prompt(v, b1).length > 'Hi from Bob'.length);
+  await converge([A, B], 'concurrent typing in one field', (v) => ['Hi from Bob + alice + bob', 'Hi from Bob + bob + alice'].includes(prompt(v, b1)));
 
   // Bob removes the edge: click it, press Delete.
   await B.clickEdge(v.edges[0].id);
@@ -532,6 +532,60 @@ async function testPresence({ browser, dev }) {
   await A.shot('presence-bob-left');
 }
 
+// Issue #17: two people typing into one prompt at the same time both keep
+// every character of their words, in runs, and see each other's caret.
+async function testTyping({ browser, dev }) {
+  const wf = `typing-${rand()}`;
+  const A = await Win.open(browser, 'alice', dev.base, `wf=${wf}&user=alice&name=Alice`);
+  const B = await Win.open(browser, 'bob', dev.base, `wf=${wf}&user=bob&name=Bob`);
+  await Promise.all([A.waitSaved(), B.waitSaved()]);
+  const a1 = await A.addBlock();
+  await B.waitView((v) => v.blocks[a1], 'alice\'s block');
+  await A.type(a1, 'Task: ');
+  await converge([A, B], 'the start of the prompt', (v) => prompt(v, a1) === 'Task: ');
+
+  const alice = 'alice writes this sentence. ';
+  const bob = 'BOB TYPES HERE TOO. ';
+  // Both put their caret at the end first, then type at the same time.
+  for (const w of [A, B]) {
+    await w.block(a1).getByTestId('block-prompt').click();
+    await w.page.keyboard.press('Control+End');
+  }
+  await Promise.all([A.page.keyboard.type(alice), B.page.keyboard.type(bob)]);
+  const v = await converge([A, B], 'two people typing into one prompt', (v) => prompt(v, a1).length === 'Task: '.length + alice.length + bob.length);
+  const text = prompt(v, a1);
+  log(`the prompt after both typed: ${JSON.stringify(text)}`);
+  assert(text === 'Task: ' + alice + bob || text === 'Task: ' + bob + alice, `each word run is whole: ${JSON.stringify(text)}`);
+
+  // Each sees the other's caret right after the other's own words.
+  const caretOf = (w, uid) => w.block(a1).evaluate((el, uid) => {
+    const c = el.querySelector(`[data-testid="remote-caret"][data-uid="${uid}"]`);
+    return c ? { at: Number(c.dataset.at), label: c.textContent } : null;
+  }, uid);
+  const endOf = (word) => text.indexOf(word) + word.length;
+  for (const [w, uid, word] of [[A, 'bob', bob], [B, 'alice', alice]]) {
+    await waitFor(async () => {
+      const c = await caretOf(w, uid);
+      return c && c.at === endOf(word);
+    }, { what: `${w.label}: ${uid}'s caret after ${uid}'s words (at ${endOf(word)})`, describe: async () => JSON.stringify(await caretOf(w, uid)) });
+  }
+  await A.shot('typing-one-prompt');
+  await B.shot('typing-one-prompt');
+
+  // Bob types in the middle of alice's words while alice keeps typing at
+  // her end: his caret and hers stay on their characters.
+  const box = B.block(a1).getByTestId('block-prompt');
+  await box.click();
+  const mid = text.indexOf('this');
+  await box.evaluate((el, at) => el.setSelectionRange(at, at), mid);
+  await Promise.all([B.page.keyboard.type('(bob) '), A.page.keyboard.type('More.')]);
+  const v2 = await converge([A, B], 'typing in the middle and at the end', (v) => prompt(v, a1).length === text.length + '(bob) More.'.length);
+  const t2 = prompt(v2, a1);
+  // Alice's caret stayed after her words while Bob typed before it.
+  assert(t2.includes('alice writes (bob) this sentence. More.'), `both edits whole, each where its author's caret was: ${JSON.stringify(t2)}`);
+  await Promise.all([A.waitSaved(), B.waitSaved()]);
+}
+
 async function testReadOnly({ browser, jwt }) {
   const wf = `readonly-${rand()}`;
   const writerTok = mintToken(jwt.secret, { sub: 'wendy', name: 'Wendy Writer', roles: { '*': 'write' }, aud: AUDIENCE });
@@ -629,6 +683,7 @@ const TESTS = [
   ['two windows converge', testConverge],
   ['offline edits survive a reload', testOfflineReload],
   ['cursors and roster', testPresence],
+  ['two windows type into one prompt', testTyping],
   ['read-only edits are refused and rolled back', testReadOnly],
   ['server events and admin API operations', testServerEvents],
   ['react demo: two windows, edits and presence', (env) => testReactDemo(env, Win)],

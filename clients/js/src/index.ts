@@ -22,6 +22,15 @@ export {
   MaxReceiptBytes,
   type WebSocketLike,
   type WebSocketConstructor,
+  type PresenceCaret,
+  type TextField,
+  TextHandle,
+  bindTextarea,
+  type RemoteCaret,
+  type TextChangeEvent,
+  type TextDelta,
+  type TextHost,
+  type TextareaLike,
 } from './client/client';
 export { type SyncStatus, type SyncState, statusLabel } from './client/status';
 export { Backoff } from './client/backoff';
@@ -118,3 +127,6 @@ export { UpdateSubflow, AddSubflow, RemoveSubflow, DuplicateSubflowWithChildren 
 export { AddVariable, RemoveVariable, UpdateVariable, DuplicateVariable } from './workflow/ops_variable';
 export { ReplaceState } from './workflow/ops_workflow';
 export { UndoManager, UndoStep, type UndoConfig } from './workflow/undo';
+export { InsertText, DeleteText, type TextTarget } from './workflow/ops_text';
+export { TextSubBlockTypes, isTextSubBlockType, isTextVariableType } from './workflow/texts';
+export { type Anchor } from './crdt/text';

@@ -402,3 +402,56 @@ describe('drag bounds and refusals', () => {
     await c.close();
   });
 });
+
+describe('text carets in presence', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('sends the caret as stable positions, clears it with null, and reports remote carets in presence and the roster', async () => {
+    vi.useFakeTimers();
+    const server = new ScriptedServer();
+    const c = await FlowsyncClient.open({ ...base, WebSocket: server.WebSocket });
+    const caret = { field: { blockId: 'b1', subBlockId: 'prompt' }, anchor: { after: { replica: 'r1', counter: 4 } }, head: { after: { replica: '', counter: 0 } } };
+    c.setPresence({ caret });
+    c.goOnline();
+    const ws = server.last;
+    ws.join();
+    const carets = () => ws.sentOf(FrameType.Presence).map((f) => f.caret);
+    expect(carets()).toEqual([{ id: 'b1', sub: 'prompt', anchor: { replica: 'r1', counter: 4 }, head: {} }]);
+    c.setPresence({ cursor: { x: 1, y: 1 } }); // an absent caret key keeps the caret
+    await vi.advanceTimersByTimeAsync(PresenceIntervalMs);
+    c.setPresence({ caret: null });
+    await vi.advanceTimersByTimeAsync(PresenceIntervalMs);
+    expect(carets()).toEqual([carets()[0], carets()[0], undefined]);
+
+    // Refused: nothing recorded, nothing sent.
+    for (const bad of [
+      { field: { blockId: 'b1' }, anchor: caret.anchor, head: caret.head },
+      { field: { blockId: 'b1', subBlockId: 'p', variableId: 'v' }, anchor: caret.anchor, head: caret.head },
+      { field: { variableId: 'v' }, anchor: { after: { replica: 'r', counter: 0 } }, head: caret.head },
+      { field: { variableId: 'v' }, anchor: caret.anchor, head: { after: { replica: '', counter: 3 } } },
+      { field: { variableId: 'v' }, anchor: caret.anchor, head: { after: { replica: 'r', counter: 2 ** 53 } } },
+    ]) {
+      expect(await kind(() => c.setPresence({ caret: bad as never, cursor: { x: 9, y: 9 } }))).toBe('invalid-argument');
+    }
+    await vi.advanceTimersByTimeAsync(PresenceIntervalMs);
+    expect(carets()).toHaveLength(3);
+
+    const seen: unknown[] = [];
+    c.on('presence', (u) => seen.push(u.caret));
+    const wire = { id: 'v1', anchor: { replica: 'r2', counter: 7 }, head: { replica: 'r2', counter: 9 } };
+    ws.deliver({
+      type: FrameType.Roster,
+      workflowId: 'wf',
+      entries: [{ sessionId: 's2', userId: 'u2', role: 'write', joinedAtMs: 1, lastActivityMs: 1, cursor: null, selection: { type: 'none' }, caret: wire }],
+    });
+    const want = { field: { variableId: 'v1' }, anchor: { after: { replica: 'r2', counter: 7 } }, head: { after: { replica: 'r2', counter: 9 } } };
+    expect(c.roster().find((e) => e.sid === 's2')?.caret).toEqual(want);
+    ws.deliver({ type: FrameType.PresenceUpdate, workflowId: 'wf', sessionId: 's2', userId: 'u2', cursor: null, caret: { ...wire, head: null } });
+    ws.deliver({ type: FrameType.PresenceUpdate, workflowId: 'wf', sessionId: 's2', userId: 'u2', cursor: null });
+    expect(seen).toEqual([{ ...want, head: want.anchor }, undefined]);
+    expect(c.roster().find((e) => e.sid === 's2')?.caret).toBeUndefined();
+    await c.close();
+  });
+});

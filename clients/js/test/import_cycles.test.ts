@@ -21,10 +21,11 @@ const layers: Record<string, string[]> = {
   // The text CRDT encodes its own deltas, as Go's crdt/text does.
   'crdt/text': ['crdt', 'msgpackx'],
   msgpackx: ['crdt'],
-  workflow: ['crdt', 'msgpackx'],
+  // Texts in the document are crdt/text replicas, as in Go's crdt/workflow.
+  workflow: ['crdt', 'crdt/text', 'msgpackx'],
   protocol: ['crdt', 'msgpackx'],
   persist: [],
-  client: ['crdt', 'msgpackx', 'workflow', 'protocol', 'persist'],
+  client: ['crdt', 'crdt/text', 'msgpackx', 'workflow', 'protocol', 'persist'],
   react: [''],
 };
 

@@ -18,6 +18,9 @@ import { otFixture } from './ops_helpers';
 /** A valid reference payload for every supported pair; each applies cleanly to the fixture (plus variable "v"). */
 const otPayloads: Record<string, Payload> = {
   'block/update-position': { id: 'a', position: { x: 1.5, y: 2 }, commit: true },
+  // As parse_test.go: the fixture's variable "v" is a string, so its value is a text.
+  'text/text-insert': { variableId: 'v', index: 1.0, text: 'héllo ' },
+  'text/text-delete': { variableId: 'v', index: 1.0, length: 2.0 },
   'block/update-name': { id: 'a', name: 'Renamed' },
   'block/toggle-enabled': { id: 'a' },
   'block/update-parent': { id: 'a', parentId: 'L', extent: 'parent' },
@@ -101,7 +104,7 @@ describe('parseOp', () => {
       const op = parseOp(operation, target, payload);
       expect(op.name()).toBe(operation);
       const o = otFixture();
-      o.ok(new AddVariable({ id: 'v', varName: 'v', type: 'string' }));
+      o.ok(new AddVariable({ id: 'v', varName: 'v', type: 'string', value: 'text' }));
       o.ok(op);
     });
   }

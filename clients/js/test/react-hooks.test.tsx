@@ -580,3 +580,58 @@ describe('provider lifecycle', () => {
     expect((thrown as FlowsyncError).kind).toBe('config');
   });
 });
+
+describe('useText', () => {
+  it('re-renders with the text and the remote carets, and binds a textarea both ways', async () => {
+    const { useText } = await import('../src/react');
+    const { client, ws } = await joined();
+    client.applyWire('add', 'block', { id: 't', type: 'agent', name: 'T', position: { x: 0, y: 0 }, subBlocks: { prompt: { id: 'prompt', type: 'long-input', value: 'hello' } } });
+    const remote = remoteWindow(ws, client);
+    let renders = 0;
+    function Prompt() {
+      const t = useText({ blockId: 't', subBlockId: 'prompt' });
+      renders++;
+      return (
+        <div>
+          <textarea data-testid="box" ref={t.bind} />
+          <p data-testid="value">{t.value}</p>
+          <p data-testid="carets">{t.carets.map((c) => `${c.name ?? c.uid}@${c.head}`).join(' ')}</p>
+        </div>
+      );
+    }
+    const el = mount(
+      <FlowsyncProvider client={client}>
+        <Prompt />
+      </FlowsyncProvider>,
+    );
+    const box = el.querySelector('textarea')!;
+    const value = () => el.querySelector('[data-testid="value"]')!.textContent;
+    expect(box.value).toBe('hello');
+    expect(value()).toBe('hello');
+
+    remote('text-insert', 'text', { blockId: 't', subblockId: 'prompt', index: 5, text: ' world' });
+    expect(value()).toBe('hello world');
+    expect(box.value).toBe('hello world');
+
+    // Typing in the textarea edits the text.
+    act(() => {
+      box.focus();
+      box.value = 'hello, world';
+      box.setSelectionRange(6, 6);
+      box.dispatchEvent(new Event('input', { bubbles: true }));
+    });
+    expect(value()).toBe('hello, world');
+    expect(client.view().blocks.t.subBlocks.prompt.value).toBe('hello, world');
+
+    // Bob's caret, anchored after "hello", resolves in our copy.
+    const after = client.text('t', 'prompt').anchor(5);
+    act(() =>
+      ws.deliver({ type: FrameType.PresenceUpdate, workflowId: 'wf', sessionId: 's2', userId: 'bob', name: 'Bob', cursor: null, caret: { id: 't', sub: 'prompt', anchor: { replica: after.after.replica, counter: after.after.counter }, head: null } }),
+    );
+    act(() =>
+      ws.deliver({ type: FrameType.Roster, workflowId: 'wf', entries: [{ sessionId: 's2', userId: 'bob', name: 'Bob', role: 'write', joinedAtMs: 1, lastActivityMs: 1, cursor: null, caret: { id: 't', sub: 'prompt', anchor: { replica: after.after.replica, counter: after.after.counter }, head: null } }] }),
+    );
+    expect(el.querySelector('[data-testid="carets"]')!.textContent).toBe('Bob@5');
+    expect(renders).toBeGreaterThan(1);
+  });
+});

@@ -260,6 +260,45 @@ function atomicCase(): Case {
   return rec.finish();
 }
 
+// Texts (issue #17): three replicas type into one prompt and one variable
+// at once, one writes the whole value, one deletes across others' words,
+// catch-ups arrive out of order, a block with its text is duplicated and
+// one is removed while another still types into it.
+function textsCase(): Case {
+  const rec = new Recorder('texts', ['alice', 'bob', 'carol']);
+  rec.op('alice', 'batch-add-blocks', 'blocks', {
+    blocks: [
+      block('p', 'agent', 'P', 0, 0, { subBlocks: { prompt: { id: 'prompt', type: 'long-input', value: 'Task: ' }, code: { id: 'code', type: 'code', value: null } } }),
+      block('q', 'agent', 'Q', 300, 0, { subBlocks: { prompt: { id: 'prompt', type: 'long-input', value: 'é😀' } } }),
+    ],
+  });
+  rec.op('alice', 'add', 'variable', { id: 'v', name: 'greeting', type: 'plain', value: 'hi' });
+  rec.merge('alice', 'bob');
+  rec.merge('alice', 'carol');
+  rec.wall += 1_000;
+  for (const [i, ch] of [...'alice'].entries()) rec.op('alice', 'text-insert', 'text', { blockId: 'p', subblockId: 'prompt', index: 6 + i, text: ch });
+  rec.op('bob', 'text-insert', 'text', { blockId: 'p', subblockId: 'prompt', index: 6, text: 'BOB 🙂' });
+  rec.op('carol', 'subblock-update', 'subblock', { blockId: 'p', subblockId: 'prompt', value: 'Task:  carol' });
+  rec.op('bob', 'text-insert', 'text', { variableId: 'v', index: 2, text: ' there' });
+  rec.op('carol', 'variable-update', 'variable', { variableId: 'v', field: 'value', value: 'hello' });
+  rec.op('alice', 'text-insert', 'text', { blockId: 'p', subblockId: 'code', index: 0, text: 'return 1' });
+  // A thin client's whole-value write naming what it edited: rebased past alice's typing.
+  rec.op('alice', 'subblock-batch-update', 'subblock', { updates: [{ blockId: 'p', subblockId: 'code', value: 'return 1 // ok', expectedValue: 'return' }] });
+  rec.op('alice', 'subblock-batch-update', 'subblock', { updates: [{ blockId: 'p', subblockId: 'code', value: 'return 2', expectedValue: 'return 1' }] });
+  rec.op('bob', 'text-delete', 'text', { blockId: 'q', subblockId: 'prompt', index: 0, length: 1 });
+  rec.deltaSince('carol', 'alice');
+  rec.deltaSince('bob', 'carol');
+  rec.deltaSince('alice', 'bob');
+  rec.wall += 1_000;
+  rec.op('alice', 'text-delete', 'text', { blockId: 'p', subblockId: 'prompt', index: 2, length: 6 });
+  rec.op('bob', 'duplicate', 'block', { sourceId: 'q', id: 'q2', position: { x: 0, y: 300 } });
+  rec.op('carol', 'text-insert', 'text', { blockId: 'q', subblockId: 'prompt', index: 0, text: '> ' });
+  rec.op('alice', 'batch-remove-blocks', 'blocks', { ids: ['q'] });
+  rec.op('bob', 'text-insert', 'text', { blockId: 'q2', subblockId: 'prompt', index: 1, text: 'copy' });
+  rec.converge();
+  return rec.finish();
+}
+
 function containersCase(): Case {
   const rec = new Recorder('containers', ['r1', 'r2']);
   rec.op('r1', 'add', 'subflow', {
@@ -503,6 +542,7 @@ function generate(): VectorFile {
       containersCase(),
       atomicCase(),
       treeCase(),
+      textsCase(),
       randomCase('random-3-replicas-seed-1', 1, ['r1', 'r2', 'r3'], 80),
       randomCase('random-3-replicas-seed-2', 2, ['r1', 'r2', 'r3'], 80),
       randomCase('random-2-replicas-seed-7', 7, ['a', 'b'], 100),

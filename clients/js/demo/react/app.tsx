@@ -119,7 +119,7 @@ export function App({ cfg, log }: { cfg: DemoConfig; log: string[] }) {
           <BlockList selected={selected} onSelect={select} />
         </main>
         <section className="editor-pane" aria-label="Block editor">
-          <BlockEditor id={selected} edit={edit} onClose={() => select(null)} />
+          <BlockEditor id={selected} edit={edit} onClose={() => select(null)} onTextError={(err) => banner('error', `prompt not edited: ${describe(err)}`)} />
         </section>
         <aside className="side">
           <h2>In this workflow</h2>

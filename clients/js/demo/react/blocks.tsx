@@ -5,7 +5,7 @@
 
 import { memo, useCallback, useEffect, useRef, useState } from 'react';
 import type { View } from '../../src/index';
-import { useBlock, usePresence, useWorkflow, useFlowsyncClient } from '../../src/react';
+import { useBlock, usePresence, useText, useWorkflow, useFlowsyncClient } from '../../src/react';
 import { randomId } from '../config';
 import { BLOCK_H, BLOCK_W, PROMPT, colorOf } from '../editor';
 
@@ -100,7 +100,31 @@ const BlockRow = memo(function BlockRow({ id, selected, onSelect }: { id: string
   );
 });
 
-export function BlockEditor({ id, edit, onClose }: { id: string | null; edit: Edit; onClose: () => void }) {
+/**
+ * PromptField is the block's prompt as a collaborative text: the textarea
+ * is bound to it (uncontrolled), so concurrent typing merges character by
+ * character, and the other sessions' carets are listed under it.
+ */
+function PromptField({ id, onError }: { id: string; onError: (err: unknown) => void }) {
+  const t = useText({ blockId: id, subBlockId: PROMPT }, onError);
+  return (
+    <label>
+      Prompt
+      <textarea data-testid="editor-prompt" rows={6} ref={t.bind} />
+      {t.carets.length > 0 && (
+        <span className="meta" data-testid="editor-carets">
+          {t.carets.map((c) => (
+            <span key={c.sid} style={{ color: colorOf(c.sid) }}>
+              {(c.name || c.uid) + ' at ' + c.head + ' '}
+            </span>
+          ))}
+        </span>
+      )}
+    </label>
+  );
+}
+
+export function BlockEditor({ id, edit, onClose, onTextError }: { id: string | null; edit: Edit; onClose: () => void; onTextError: (err: unknown) => void }) {
   const b = useBlock(id ?? '');
   if (id === null) return <p className="empty">Pick a block in the list to edit it.</p>;
   if (!b) {
@@ -113,15 +137,7 @@ export function BlockEditor({ id, edit, onClose }: { id: string | null; edit: Ed
   return (
     <form className="block-editor" data-testid="block-editor" data-block-id={id} onSubmit={(e) => e.preventDefault()}>
       <NameField id={id} name={b.name} edit={edit} />
-      <label>
-        Prompt
-        <textarea
-          data-testid="editor-prompt"
-          rows={6}
-          value={promptOf(b.subBlocks[PROMPT]?.value)}
-          onChange={(e) => edit('prompt', 'subblock-update', 'subblock', { blockId: id, subblockId: PROMPT, value: e.target.value })}
-        />
-      </label>
+      <PromptField key={id} id={id} onError={onTextError} />
       <p className="meta">
         {b.type} at ({Math.round(b.position.x)}, {Math.round(b.position.y)})
       </p>

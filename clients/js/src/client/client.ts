@@ -29,15 +29,18 @@ import { parseOp } from '../workflow/parse';
 import { buildView, type View } from '../workflow/view';
 import { Engine } from './engine';
 import { FlowsyncError, RejectError } from './errors';
-import type { ClientEventName, ClientEvents, PresenceSelection, RosterEntry, User } from './events';
+import type { ClientEventName, ClientEvents, PresenceCaret, PresenceSelection, RosterEntry, User } from './events';
 import { checkOptions, tabSessionId, type FlowsyncClientOptions } from './options';
 import type { Doc } from './replica';
 import type { ReceiptStats } from './receipts';
 import type { SyncStatus } from './status';
 import { openStorage } from './store';
+import { TextHandle } from './text';
 
 export { DefaultClientName, DefaultAckTimeoutMs, type FlowsyncClientOptions, type WebSocketConstructor, type WebSocketLike } from './options';
 export { PresenceIntervalMs } from './presence';
+export { TextHandle, type RemoteCaret, type TextChangeEvent, type TextDelta, type TextHost } from './text';
+export { bindTextarea, type TextareaLike } from './text_binding';
 export { DefaultMaxFrameBytes, HandshakeTimeoutMs } from './connection';
 export { DefaultMaxDeltaBytes } from './engine';
 export { DocSaveDelayMs, SnapshotEveryDeltas, SnapshotLogBytes, SnapshotIdleMs } from './store';
@@ -49,6 +52,8 @@ export type {
   LifecycleEvent,
   NackInfo,
   PresenceSelection,
+  PresenceCaret,
+  TextField,
   PresenceUpdate,
   RosterEntry,
   User,
@@ -222,12 +227,32 @@ export class FlowsyncClient {
   // ---- presence ----------------------------------------------------------
 
   /**
-   * setPresence updates this session's cursor and/or selection (an absent
-   * key keeps its value; cursor null = off the canvas; selection {t:'none'}
-   * = nothing). Frames are throttled to one per 33 ms, latest state wins.
+   * setPresence updates this session's cursor, selection and/or text caret
+   * (an absent key keeps its value; cursor null = off the canvas; selection
+   * {t:'none'} = nothing; caret null = no caret in a text). Frames are
+   * throttled to one per 33 ms, latest state wins. A text handle's binding
+   * sets the caret itself (TextHandle.bind).
    */
-  setPresence(p: { cursor?: Point | null; selection?: PresenceSelection }): void {
+  setPresence(p: { cursor?: Point | null; selection?: PresenceSelection; caret?: PresenceCaret | null }): void {
     this.engine.setPresence(p);
+  }
+
+  // ---- texts --------------------------------------------------------------
+
+  /**
+   * text returns a handle on the text of a sub-block (a prompt, code, a
+   * description: sub-blocks of type long-input, code or textarea): UTF-16
+   * insert/delete, change events with index deltas, stable positions and
+   * carets; bindTextarea(handle, el) binds it to a <textarea>. Close it
+   * when done.
+   */
+  text(blockId: string, subBlockId: string): TextHandle {
+    return new TextHandle(this, { blockId, subBlockId });
+  }
+
+  /** variableText returns a handle on the value of a variable of type plain or string, as text does for a sub-block. */
+  variableText(variableId: string): TextHandle {
+    return new TextHandle(this, { variableId });
   }
 
   /**

@@ -1,6 +1,7 @@
 // The events a FlowsyncClient emits, the shapes they carry, and the emitter
 // that calls the app's listeners.
 
+import type { Anchor } from '../crdt/text';
 import type { Point, Role } from '../protocol';
 import type { RejectError } from './errors';
 import type { HistoryState } from './history';
@@ -17,6 +18,23 @@ export interface PresenceSelection {
   t: 'block' | 'edge' | 'none';
   id?: string;
 }
+/**
+ * A text field: a text sub-block of a block, or the value of a variable
+ * whose type is a text.
+ */
+export type TextField = { blockId: string; subBlockId: string } | { variableId: string };
+/**
+ * A session's caret, or selected range, inside one text field, as stable
+ * positions (PROTOCOL.md §4.13, `txt`): anchor is where the selection
+ * started, head where the caret is (the same for a bare caret). Resolve them
+ * with the field's text handle (client.text(...).resolve), which keeps them
+ * on their characters while others type.
+ */
+export interface PresenceCaret {
+  field: TextField;
+  anchor: Anchor;
+  head: Anchor;
+}
 export interface RosterEntry {
   sid: string;
   tab?: string;
@@ -28,6 +46,7 @@ export interface RosterEntry {
   active: number;
   cur?: Point | null;
   sel?: PresenceSelection;
+  caret?: PresenceCaret;
 }
 export interface PresenceUpdate {
   sid: string;
@@ -36,6 +55,7 @@ export interface PresenceUpdate {
   avatar?: string;
   cur?: Point | null;
   sel?: PresenceSelection;
+  caret?: PresenceCaret;
 }
 export interface DragUpdate {
   sid: string;

@@ -6,7 +6,8 @@
 import { FrameType, MaxDragBlocks, MaxDragBytes, MaxIDBytes, type ClientFrame, type Point, type Selection } from '../protocol';
 import { utf8Length } from '../protocol/msgpack';
 import { FlowsyncError } from './errors';
-import type { PresenceSelection } from './events';
+import { checkCaret, toWireCaret } from './caret';
+import type { PresenceCaret, PresenceSelection } from './events';
 
 /** Presence and Drag frames are sent at most this often (PROTOCOL.md §4.13). */
 export const PresenceIntervalMs = 33;
@@ -22,6 +23,7 @@ function finitePoint(what: string, p: unknown): Point {
 export class PresenceSender {
   private cursor: Point | null = null;
   private selection: PresenceSelection | undefined;
+  private caret: PresenceCaret | null = null;
   private dirty = false;
   private lastPresence = 0;
   private dragPending: Record<string, Point> | null = null;
@@ -31,9 +33,12 @@ export class PresenceSender {
 
   /**
    * set checks and records a presence change (an absent key keeps its
-   * value; cursor null = off the canvas; selection {t:'none'} = nothing).
+   * value; cursor null = off the canvas; selection {t:'none'} = nothing;
+   * caret null = no caret in a text). Nothing is recorded if any is invalid.
    */
-  set(p: { cursor?: Point | null; selection?: PresenceSelection }): void {
+  set(p: { cursor?: Point | null; selection?: PresenceSelection; caret?: PresenceCaret | null }): void {
+    const caret = p.caret === undefined || p.caret === null ? p.caret : checkCaret(p.caret);
+    if (caret !== undefined) this.caret = caret;
     if (p.cursor !== undefined) this.cursor = p.cursor === null ? null : finitePoint('cursor', p.cursor);
     if (p.selection !== undefined) {
       const s = p.selection;
@@ -76,7 +81,7 @@ export class PresenceSender {
 
   /** rejoined makes a presence set before the join due again, at once. */
   rejoined(): void {
-    this.dirty = this.dirty || this.cursor !== null || this.selection !== undefined;
+    this.dirty = this.dirty || this.cursor !== null || this.selection !== undefined || this.caret !== null;
     this.lastPresence = 0;
     this.lastDrag = 0;
   }
@@ -98,7 +103,13 @@ export class PresenceSender {
       if (now < next) later(next - now);
       else {
         const sel: Selection | undefined = this.selection && this.selection.t !== 'none' ? { type: this.selection.t, id: this.selection.id } : this.selection ? { type: 'none' } : undefined;
-        out.push({ type: FrameType.Presence, workflowId: this.workflowId, cursor: this.cursor, ...(sel ? { selection: sel } : {}) });
+        out.push({
+          type: FrameType.Presence,
+          workflowId: this.workflowId,
+          cursor: this.cursor,
+          ...(sel ? { selection: sel } : {}),
+          ...(this.caret ? { caret: toWireCaret(this.caret) } : {}),
+        });
         this.dirty = false;
         this.lastPresence = now;
       }

@@ -2,7 +2,8 @@
 // roster and presence records into the shapes the app sees.
 
 import type { PresenceUpdate as WirePresenceUpdate, RosterEntry as WireRosterEntry, Selection } from '../protocol';
-import type { PresenceSelection, PresenceUpdate, RosterEntry } from './events';
+import { fromWireCaret } from './caret';
+import type { PresenceCaret, PresenceSelection, PresenceUpdate, RosterEntry } from './events';
 
 function fromWireSelection(s: Selection | undefined): PresenceSelection | undefined {
   if (!s) return undefined;
@@ -24,6 +25,8 @@ function fromWireRoster(es: WireRosterEntry[]): RosterEntry[] {
     if (e.avatar) r.avatar = e.avatar;
     const sel = fromWireSelection(e.selection);
     if (sel) r.sel = sel;
+    const caret = fromWireCaret(e.caret);
+    if (caret) r.caret = caret;
     return r;
   });
 }
@@ -33,7 +36,7 @@ export class Roster {
 
   /** list returns a copy the app may keep. */
   list(): RosterEntry[] {
-    return this.entries.map((e) => ({ ...e, cur: e.cur ? { ...e.cur } : e.cur }));
+    return this.entries.map((e) => ({ ...e, cur: e.cur ? { ...e.cur } : e.cur, ...(e.caret ? { caret: copyCaret(e.caret) } : {}) }));
   }
 
   replace(es: WireRosterEntry[]): void {
@@ -50,17 +53,25 @@ export class Roster {
   /** presence folds another session's cursor and selection into the roster and returns the update to report. */
   presence(f: WirePresenceUpdate): PresenceUpdate {
     const sel = fromWireSelection(f.selection);
+    const caret = fromWireCaret(f.caret);
     for (const r of this.entries) {
       if (r.sid === f.sessionId) {
         r.cur = f.cursor ? { ...f.cursor } : null;
         if (sel) r.sel = sel;
         else delete r.sel;
+        if (caret) r.caret = copyCaret(caret);
+        else delete r.caret;
       }
     }
     const u: PresenceUpdate = { sid: f.sessionId, uid: f.userId, cur: f.cursor ? { ...f.cursor } : null };
     if (f.name) u.name = f.name;
     if (f.avatar) u.avatar = f.avatar;
     if (sel) u.sel = sel;
+    if (caret) u.caret = caret;
     return u;
   }
+}
+
+function copyCaret(c: PresenceCaret): PresenceCaret {
+  return { field: { ...c.field }, anchor: { after: { ...c.anchor.after } }, head: { after: { ...c.head.after } } };
 }

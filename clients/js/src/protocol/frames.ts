@@ -61,6 +61,8 @@ export type {
   SelectionType,
   ServerFrame,
   ServerLimits,
+  TextCaret,
+  TextPos,
   User,
   Welcome,
 } from './schema';

@@ -23,5 +23,6 @@ export {
   type FlowsyncOperations,
   type FlowsyncUndo,
 } from './hooks';
+export { useText, type FlowsyncText } from './text';
 export type { FlowsyncStatus, FlowsyncPresence } from './store';
 export { share } from './share';

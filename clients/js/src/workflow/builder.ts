@@ -15,6 +15,7 @@ import type { Dotted } from '../crdt/dotmap';
 import { stamp, winner } from '../crdt/register';
 import { current, ownerKey, predates } from './incarnation';
 import { compareStrings, errorf } from './util';
+import type { Text } from '../crdt/text/text';
 
 /**
  * One operation of the editor vocabulary. Implementations live in the
@@ -55,7 +56,7 @@ export function prepare(doc: Doc, ts: Timestamp, op: Op): Doc {
   const b = new Builder(doc, ts, max + 1);
   op.prepare(b);
   checkStamps(b);
-  if (b.delta.context().isEmpty()) {
+  if (b.delta.context().isEmpty() && b.delta.texts().size === 0) {
     throw errorf('NoEffect', `${op.name()} changes nothing`);
   }
   checkValues(b.delta, op);
@@ -163,6 +164,8 @@ export class Builder {
   readonly delta: Doc = new Doc();
   /** Whether a dot was minted: a removal must spend one of its own otherwise. */
   spent = false;
+  /** The texts this operation edited more than once, with its edits, by record id (text_write.ts). */
+  readonly work = new Map<string, Text>();
 
   constructor(
     readonly doc: Doc,

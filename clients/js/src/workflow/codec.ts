@@ -13,6 +13,8 @@ import { check, checkNodes, MsgpackError, withDefaults, type Limits } from '../m
 import { decodeUtf8, Reader } from '../msgpackx/reader';
 import { DecodeError, type DecodeReason } from './errors';
 import { isKind, keyString, KindBlock, KindEdge, KindVariable, type Cell, type Key } from './key';
+import type { Texts } from './texts';
+import { appendTexts, decodeTexts, encodedTexts } from './texts_codec';
 
 /**
  * The first byte of every encoded document or delta.
@@ -44,6 +46,8 @@ export type Store = DotMap<Key, Cell>;
 export interface State {
   ctx: Context;
   store: Store;
+  /** The text records (texts.ts); absent when there are none. */
+  texts?: Texts;
 }
 
 /**
@@ -60,7 +64,7 @@ export interface State {
  * strings bytewise (UTF-8 order); value is the cell's canonical msgpack,
  * embedded as is. Doc.encode calls this; every stored dot must be in ctx.
  */
-export function encodeState(ctx: Context, store: Store): Uint8Array {
+export function encodeState(ctx: Context, store: Store, texts?: Texts): Uint8Array {
   const entries: Entry[] = [];
   store.range((key, es) => {
     for (const e of es) entries.push({ key, dot: e.dot, cell: e.value });
@@ -74,8 +78,9 @@ export function encodeState(ctx: Context, store: Store): Uint8Array {
   entries.sort(compareEntries);
 
   const w = new Writer(64 + entries.length * 32);
+  const written = texts !== undefined ? encodedTexts(texts) : [];
   w.byte(FormatVersion);
-  w.arrayHeader(3);
+  w.arrayHeader(written.length > 0 ? 4 : 3);
   w.arrayHeader(replicas.length);
   for (const r of replicas) w.string(r);
   w.arrayHeader(replicas.length);
@@ -122,6 +127,7 @@ export function encodeState(ctx: Context, store: Store): Uint8Array {
     }
     i = j;
   }
+  if (written.length > 0) appendTexts(w, written);
   return w.bytes();
 }
 
@@ -230,13 +236,13 @@ export interface Counts {
 }
 
 /** Counts what (ctx, store) holds of each thing Caps bound. */
-export function countState(ctx: Context, store: Store): Counts {
+export function countState(ctx: Context, store: Store, texts?: Texts): Counts {
   let valueNodes = 0;
   store.range((_k, es) => {
     for (const e of es) valueNodes += valueNodeCount(e.value.value);
     return true;
   });
-  return { values: store.numDots(), replicas: ctx.numReplicas(), ranges: ctx.numRanges(), valueNodes };
+  return { values: store.numDots() + (texts?.values() ?? 0), replicas: ctx.numReplicas(), ranges: ctx.numRanges(), valueNodes };
 }
 
 /** Whether c satisfies caps (absent fields unbounded). */
@@ -278,7 +284,7 @@ export function decodeState(bytes: Uint8Array, lim: Limits = DocLimits, caps: Ca
   const resolved = resolveCaps(caps, lim);
   try {
     checkNodes(body, lim, maxNodes(resolved));
-    return decodeBody(new Reader(body, true), resolved);
+    return decodeBody(new Reader(body, true), resolved, lim);
   } catch (err) {
     if (err instanceof DecodeError) throw err;
     const detail = err instanceof Error ? err.message : String(err);
@@ -312,9 +318,9 @@ function isMembership(kind: number): boolean {
   return kind === KindBlock || kind === KindEdge || kind === KindVariable;
 }
 
-function decodeBody(r: Reader, caps: Required<Caps>): State {
+function decodeBody(r: Reader, caps: Required<Caps>, lim: Limits): State {
   const top = r.arrayHeader();
-  if (top !== 3) throw malformed(`top level has ${top} elements, want 3`);
+  if (top !== 3 && top !== 4) throw malformed(`top level has ${top} elements, want 3 (or 4 with texts)`);
   const nrep = r.arrayHeader();
   if (nrep > caps.maxReplicas) throw malformed(`delta names too many replicas: more than ${caps.maxReplicas}`, 'TooManyReplicas');
   const replicas: ReplicaID[] = new Array(nrep);
@@ -425,6 +431,8 @@ function decodeBody(r: Reader, caps: Required<Caps>): State {
       }
     }
   }
+  let texts: Texts | undefined;
+  if (top === 4) texts = decodeTexts(r, ctx, store, lim, caps.maxValues - values);
   if (!r.done()) throw malformed('trailing bytes');
-  return { ctx, store };
+  return texts ? { ctx, store, texts } : { ctx, store };
 }

@@ -10,7 +10,9 @@ import { countState, DeltaCaps, encodeState, type Caps, type Counts } from './co
 import { DocIndex } from './doc_index';
 import { current } from './incarnation';
 import { keyString, sameCellValue, type Cell, type Key, type Value } from './key';
+import { stringValue } from './fields';
 import { encodeStateChunks } from './split';
+import { isTextMarker, mergeTexts, textsSince, Texts, type TextRec } from './texts';
 
 export {
   KindBlock,
@@ -49,15 +51,33 @@ export class Doc {
    * a merge too large to follow key by key.
    */
   private idx: DocIndex | undefined = undefined;
+  /** The text records by the dot of their marker (texts.ts). */
+  private txt: Texts;
 
   /**
    * Returns an empty document, or one made of the given context and store
    * (which it takes ownership of; the store must be keyed by keyString and
    * hold only dots the context contains, or encode will refuse it).
    */
-  constructor(ctx: Context = new Context(), st: DotMap<Key, Cell> = new DotMap<Key, Cell>(keyString)) {
+  constructor(ctx: Context = new Context(), st: DotMap<Key, Cell> = new DotMap<Key, Cell>(keyString), texts: Texts = new Texts()) {
     this.ctx = ctx;
     this.st = st;
+    this.txt = texts;
+  }
+
+  /** The document's text records. They belong to the document. @internal */
+  texts(): Texts {
+    return this.txt;
+  }
+
+  /** The record named by marker dot m, if the document holds anything of it. @internal */
+  textRecord(m: Dot): TextRec | undefined {
+    return this.txt.get(m);
+  }
+
+  /** The string of the record named by marker dot m ("" for a record that holds nothing yet). */
+  textString(m: Dot): string {
+    return this.txt.get(m)?.t.toString() ?? '';
   }
 
   /** The document's causal context. It belongs to the document. */
@@ -77,11 +97,15 @@ export class Doc {
   merge(delta: Doc): number {
     if (this.idx !== undefined) {
       const n = this.idx.merge(this.st, this.ctx, delta.st, delta.ctx);
-      if (n >= 0) return n;
+      if (n >= 0) {
+        mergeTexts(this.txt, this.ctx, this.st, delta.txt, delta.ctx);
+        return n;
+      }
       this.idx = undefined;
     }
     const n = this.st.join(delta.st, this.ctx, delta.ctx);
     this.ctx.merge(delta.ctx);
+    mergeTexts(this.txt, this.ctx, this.st, delta.txt, delta.ctx);
     return n;
   }
 
@@ -92,7 +116,7 @@ export class Doc {
    */
   deltaSince(have: Context): Doc {
     const [st, ctx] = this.index().since(this.st, this.ctx, have);
-    return new Doc(ctx, st);
+    return new Doc(ctx, st, textsSince(this.txt, have));
   }
 
   /**
@@ -109,12 +133,12 @@ export class Doc {
 
   /** An independent copy. (Values are immutable byte arrays and are shared.) */
   clone(): Doc {
-    return new Doc(this.ctx.clone(), this.st.clone());
+    return new Doc(this.ctx.clone(), this.st.clone(), this.txt.clone());
   }
 
   /** Reports whether the document holds no value and no context: an empty delta. */
   isEmpty(): boolean {
-    return this.st.numDots() === 0 && this.ctx.isEmpty();
+    return this.st.numDots() === 0 && this.ctx.isEmpty() && this.txt.size === 0;
   }
 
   /**
@@ -122,7 +146,7 @@ export class Doc {
    * same values under the same dots.
    */
   equal(o: Doc): boolean {
-    if (!this.ctx.equal(o.ctx) || this.st.numDots() !== o.st.numDots()) return false;
+    if (!this.ctx.equal(o.ctx) || this.st.numDots() !== o.st.numDots() || !this.txt.equal(o.txt)) return false;
     let equal = true;
     this.st.range((k, es) => {
       for (const e of es) {
@@ -151,7 +175,8 @@ export class Doc {
    */
   get(k: Key): Value {
     const w = current(this, k);
-    return w !== undefined ? w.value.value : null;
+    if (w === undefined) return null;
+    return isTextMarker(w.value.value) ? stringValue(this.textString(w.dot)) : w.value.value;
   }
 
   /** The winning entry under k, if it belongs to the current incarnation of its element. */
@@ -176,7 +201,7 @@ export class Doc {
    * replica and in every language (PROTOCOL.md §7.2). See codec.ts.
    */
   encode(): Uint8Array {
-    return encodeState(this.ctx, this.st);
+    return encodeState(this.ctx, this.st, this.txt);
   }
 
   /**
@@ -185,12 +210,12 @@ export class Doc {
    * to), whose join in any order is this document. See split.ts.
    */
   encodeChunks(limit: number, caps: Caps = DeltaCaps): Uint8Array[] {
-    return encodeStateChunks(this.ctx, this.st, limit, caps);
+    return encodeStateChunks(this.ctx, this.st, limit, caps, this.txt);
   }
 
   /** What the document holds of each thing Caps bound. (Go: Counts.) */
   counts(): Counts {
-    return countState(this.ctx, this.st);
+    return countState(this.ctx, this.st, this.txt);
   }
 }
 

@@ -17,8 +17,8 @@ export { FormatVersion, DocLimits, DeltaLimits, DeltaCaps, type Caps, type Count
  * codec.ts for what is refused; the returned document does not alias bytes.
  */
 export function decode(bytes: Uint8Array, lim: Limits = DocLimits, caps: Caps = {}): Doc {
-  const { ctx, store } = decodeState(bytes, lim, caps);
-  return new Doc(ctx, store);
+  const { ctx, store, texts } = decodeState(bytes, lim, caps);
+  return new Doc(ctx, store, texts);
 }
 
 /**

@@ -45,6 +45,7 @@ import type { EdgeInput } from './ops_edge';
 import { blockExists, blockKey, fieldKey } from './state';
 import { effectiveParent, protected_ } from './tree';
 import { errorf, hasOwn, q, sortedKeys } from './util';
+import { copyValue } from './text_write';
 
 /** Checks that a single-block operation may touch block id. */
 export function editable(b: Builder, id: string): void {
@@ -430,7 +431,7 @@ export function copyBlock(b: Builder, src: string, dst: string, name: string, po
   b.put(blockKey(dst), null);
   for (const k of keys) {
     const copy: Key = { kind: k.kind, id: dst, sub: k.sub };
-    b.put(copy, b.get(k));
+    copyValue(b, k, copy);
   }
   b.put(fieldKey(dst, FieldName), stringValue(name));
   b.put(fieldKey(dst, FieldPosition), positionValue(pos));

@@ -52,6 +52,8 @@ import { ChildFinder, NameSet, compareKeys } from './doc_index_reads';
 import { keyString } from './key';
 import { shownNames } from './names';
 import { compareStrings, errorf, isObject, own, q, show, sortedKeys } from './util';
+import { newText, putValue } from './text_write';
+import { isTextSubBlockType } from './texts';
 
 /** Bounds block, edge and variable ids, so one id cannot bloat every key it appears in. */
 export const maxIDLen = 256;
@@ -359,6 +361,12 @@ export function writeSubBlocks(b: Builder, id: string, subs: Record<string, SubB
     if (sb.type) {
       b.put(subBlockTypeKey(id, sid), stringValue(sb.type));
     }
+    if ((sb.value === null || sb.value === undefined) && isTextSubBlockType(sb.type ?? '')) {
+      // An empty text rather than no value: two users who start typing
+      // into the new field type into one text.
+      newText(b, subBlockKey(id, sid), '');
+      continue;
+    }
     putAny(b, subBlockKey(id, sid), sb.value);
   }
 }
@@ -374,7 +382,7 @@ export function putAny(b: Builder, k: Key, v: unknown): void {
   } catch (err) {
     throw errorf('Invalid', `${kindName(k.kind)} ${q(k.id)} ${k.sub}: ${err instanceof Error ? err.message : show(err)}`);
   }
-  b.put(k, val);
+  putValue(b, k, val);
 }
 
 export function kindName(k: Kind): string {

@@ -5,6 +5,10 @@ import { sameCellValue } from './doc';
 import { anyValue, stringValue } from './fields';
 import { editable } from './ops_block';
 import { putAny } from './ops_common';
+import { readValue, spliceText, textMarker, textOf } from './text_write';
+import { codePoints } from '../crdt/text/delta';
+import { diffText } from '../crdt/text/utf16';
+import type { Key } from './doc';
 import { subBlockKey, subBlockTypeKey } from './state';
 import { errorf, q } from './util';
 
@@ -73,6 +77,7 @@ export function writeSubBlock(b: Builder, u: SubBlockUpdate): void {
     throw errorf('Invalid', `block ${q(u.blockId)}: empty sub-block id`);
   }
   const k = subBlockKey(u.blockId, u.subBlockId);
+  if (rebaseText(b, k, u)) return;
   if (u.hasExpected) {
     let want;
     try {
@@ -80,7 +85,7 @@ export function writeSubBlock(b: Builder, u: SubBlockUpdate): void {
     } catch (err) {
       throw errorf('Invalid', `expected value of ${u.blockId}.${u.subBlockId}: ${(err as Error).message}`);
     }
-    if (!sameCellValue(b.get(k), want)) {
+    if (!sameCellValue(readValue(b, k), want)) {
       throw errorf('Precondition', `sub-block ${u.blockId}.${u.subBlockId} changed`);
     }
   }
@@ -89,4 +94,38 @@ export function writeSubBlock(b: Builder, u: SubBlockUpdate): void {
     b.put(tk, stringValue(subBlockTypeUnknown));
   }
   putAny(b, k, u.value);
+}
+
+/**
+ * rebaseText writes a whole-string update of a text whose expected value is
+ * the string the writer edited (a thin client's last view of it) as the
+ * writer's own change: the splice from the expected string to the new one,
+ * moved past what others changed since (the splice from the expected
+ * string to the current one) when the two do not overlap, so that others'
+ * typing elsewhere in the text survives. Overlapping changes fail the
+ * precondition, as for any value. It reports false when u is not such an
+ * update. (Go: builder.rebaseText.)
+ */
+function rebaseText(b: Builder, k: Key, u: SubBlockUpdate): boolean {
+  const want = u.expectedValue;
+  const s = u.value;
+  const m = textMarker(b, k);
+  if (!u.hasExpected || typeof want !== 'string' || typeof s !== 'string' || m === undefined || codePoints(want) < 0 || codePoints(s) < 0) return false;
+  const t = textOf(b, m);
+  const cur = t.toString();
+  let { pos, del, ins } = diffText(want, s);
+  if (cur !== want) {
+    const o = diffText(want, cur);
+    if (del === 0 && ins === '') return true;
+    if (pos + del <= o.pos) {
+      // Wholly before the others' change: the same place.
+    } else if (pos >= o.pos + o.del) {
+      pos += codePoints(o.ins) - o.del;
+    } else {
+      throw errorf('Precondition', `sub-block ${u.blockId}.${u.subBlockId} changed where it is written`);
+    }
+  }
+  if (del === 0 && ins === '') return true;
+  spliceText(b, k, m, t, pos, del, ins);
+  return true;
 }

@@ -6,6 +6,7 @@ import { VarFieldName, VarFieldType, VarFieldValue, asString, stringValue } from
 import { entity } from './doc_index';
 import { entityKeysWhere } from './doc_index_reads';
 import { checkID, putAny } from './ops_common';
+import { copyValue } from './text_write';
 import { variableFieldKey, variableKey } from './state';
 import { errorf, q } from './util';
 
@@ -122,7 +123,7 @@ export class DuplicateVariable implements Op {
     b.put(variableKey(this.id), null);
     for (const f of [VarFieldType, VarFieldValue]) {
       const k = variableFieldKey(this.sourceId, f);
-      if (b.has(k)) b.put(variableFieldKey(this.id, f), b.get(k));
+      if (b.has(k)) copyValue(b, k, variableFieldKey(this.id, f));
     }
     const name = asString(b.get(variableFieldKey(this.sourceId, VarFieldName)));
     b.put(variableFieldKey(this.id, VarFieldName), stringValue(name + ' (copy)'));

@@ -40,6 +40,7 @@ import { AddSubflow, DuplicateSubflowWithChildren, RemoveSubflow, UpdateSubflow 
 import { toFloat } from './subflow_config';
 import { AddVariable, DuplicateVariable, RemoveVariable, UpdateVariable } from './ops_variable';
 import { ReplaceState } from './ops_workflow';
+import { DeleteText, InsertText, type TextTarget } from './ops_text';
 import { compareStrings, errorf, hasOwn, isObject, q, sortedKeys } from './util';
 
 /** A JSON-shaped payload object (Go's map[string]any). */
@@ -52,6 +53,8 @@ type Parser = (p: Wire) => Op;
  * names the replaced system uses on its wire, legacy operations included.
  */
 const opParsers = new Map<string, Parser>([
+  ['text/text-insert', (p) => new InsertText({ ...p.textTarget(), index: p.index('index'), text: p.str('text') })],
+  ['text/text-delete', (p) => new DeleteText({ ...p.textTarget(), index: p.index('index'), length: p.index('length') })],
   ['block/update-position', (p) => new UpdatePosition({ id: p.id('id'), position: p.position('position') })],
   ['block/update-name', (p) => new UpdateName({ id: p.id('id'), newName: p.str('name') })],
   ['block/toggle-enabled', (p) => new ToggleEnabled({ id: p.id('id') })],
@@ -347,6 +350,22 @@ export class Wire {
     const v = this.raw(field);
     if (v === null || v === undefined) return undefined;
     return this.boolean(field);
+  }
+
+  /** Reads a code point index or length: an integer from 0 (below 2^31). */
+  index(field: string): number {
+    const f = this.number(field);
+    if (f < 0 || f >= 2 ** 31 || f !== Math.trunc(f)) {
+      this.fail(field, 'an integer from 0');
+      return 0;
+    }
+    return f;
+  }
+
+  /** Reads a text field's address: variableId, or blockId and subblockId. */
+  textTarget(): TextTarget {
+    if (this.present('variableId')) return { variableId: this.id('variableId') };
+    return { blockId: this.id('blockId'), subBlockId: this.id('subblockId') };
   }
 
   number(field: string): number {

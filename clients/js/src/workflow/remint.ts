@@ -1,8 +1,11 @@
 // Port of crdt/workflow/remint.go.
 
 import { Context, type Range } from '../crdt/context';
-import { MaxCounter, type ReplicaID } from '../crdt/dot';
+import { MaxCounter, type Dot, type ReplicaID } from '../crdt/dot';
+import { lastDot, normalizeDead, type Dead, type Run } from '../crdt/text/delta';
+import { cutRun } from '../crdt/text/embed';
 import { Doc } from './doc';
+import { TextRec } from './texts';
 import { errorf } from './util';
 
 /**
@@ -66,7 +69,46 @@ export function remint(d: Doc, from: ReplicaID, to: ReplicaID, which: Context, s
     }
     return true;
   });
+  remintTexts(d, out, from, to, rn);
   return out;
+}
+
+/**
+ * remintTexts renames the dots of from in d's records into out: a record's
+ * id (its marker's dot), its items, their origins and its deleted dots, so
+ * that unsent typing moves to the new id with the marker it types into.
+ * (Go: remintTexts.)
+ */
+function remintTexts(d: Doc, out: Doc, from: ReplicaID, to: ReplicaID, rn: Renamer): void {
+  const dot = (x: Dot): Dot => (x.replica === from && rn.has(x.counter) ? { replica: to, counter: rn.rename(x.counter) } : x);
+  for (const { id, rec } of d.texts().entries()) {
+    const td = rec.since();
+    const runs: Run[] = [];
+    const deleted: Dead[] = [];
+    for (const run of td.runs) {
+      if (run.id.replica !== from) {
+        runs.push({ ...run, left: dot(run.left), right: dot(run.right) });
+        continue;
+      }
+      rn.splitRange({ lo: run.id.counter, hi: lastDot(run).counter }, (part) => {
+        const piece = cutRun(run, part.lo, part.hi);
+        runs.push({ ...piece, id: dot(piece.id), left: dot(piece.left), right: dot(piece.right) });
+      });
+    }
+    for (const x of td.deleted) {
+      if (x.replica !== from) {
+        deleted.push(x);
+        continue;
+      }
+      rn.splitRange({ lo: x.lo, hi: x.hi }, (part, renamed) => {
+        if (renamed) deleted.push({ replica: to, lo: rn.rename(part.lo), hi: rn.rename(part.hi) });
+        else deleted.push({ replica: from, lo: part.lo, hi: part.hi });
+      });
+    }
+    const nr = new TextRec();
+    nr.add({ runs, deleted: normalizeDead(deleted) });
+    out.texts().set(dot(id), nr);
+  }
 }
 
 /** Renamer maps the counters of a sorted set of ranges onto consecutive counters from start. */

@@ -8,6 +8,7 @@ import { DotMap, type Dotted } from '../crdt/dotmap';
 import { utf8Length } from '../msgpackx/append';
 import { countState, DeltaCaps, DocLimits, encodeState, resolveCaps, valueNodeCount, withinCaps, type Caps, type State, type Store } from './codec';
 import { keyString, type Cell, type Key } from './key';
+import { Texts } from './texts';
 
 interface Group {
   key: Key;
@@ -34,11 +35,11 @@ interface Group {
  * single value larger than limit, or with more nodes than caps allow, makes
  * a chunk that breaks them.
  */
-export function encodeStateChunks(ctx: Context, store: Store, limit: number, capsIn: Caps = DeltaCaps): Uint8Array[] {
-  if (store.numDots() === 0 && ctx.isEmpty()) return [];
+export function encodeStateChunks(ctx: Context, store: Store, limit: number, capsIn: Caps = DeltaCaps, texts?: Texts): Uint8Array[] {
+  if (store.numDots() === 0 && ctx.isEmpty() && (texts === undefined || texts.size === 0)) return [];
   const caps = resolveCaps(capsIn, DocLimits);
-  const whole = encodeState(ctx, store);
-  if (whole.length <= limit && withinCaps(countState(ctx, store), caps)) return [whole];
+  const whole = encodeState(ctx, store, texts);
+  if (whole.length <= limit && withinCaps(countState(ctx, store, texts), caps)) return [whole];
   const groups: Group[] = [];
   store.range((key, es) => {
     // Sizes in UTF-8 bytes, as Go's len: the cut points must match Go's.
@@ -126,6 +127,10 @@ export function encodeStateChunks(ctx: Context, store: Store, limit: number, cap
   const held = new Context();
   for (const c of chunks) held.merge(c.ctx);
   held.merge(cur.ctx);
+  // Text items travel with their records, in chunks of their own after the
+  // others (so that a record's marker arrives first).
+  const { chunks: textChunks, items } = texts !== undefined ? encodeTextChunks(texts, limit, caps) : { chunks: [], items: new Context() };
+  held.merge(items);
   const rest = ctx.missing(held);
 
   // The rest of the context joins the last run, and context-only chunks
@@ -165,7 +170,7 @@ export function encodeStateChunks(ctx: Context, store: Store, limit: number, cap
     addRanges(cur.ctx, r, rs, from, rs.length);
   }
   chunks.push(cur);
-  return chunks.map((c) => encodeState(c.ctx, c.store));
+  return [...chunks.map((c) => encodeState(c.ctx, c.store)), ...textChunks];
 }
 
 function addRanges(ctx: Context, r: ReplicaID, rs: readonly Readonly<{ lo: number; hi: number }>[], from: number, to: number): void {
@@ -183,4 +188,41 @@ function uintLen(n: number): number {
 
 function emptyState(): State {
   return { ctx: new Context(), store: new DotMap<Key, Cell>(keyString) };
+}
+
+/**
+ * The records as deltas for encodeChunks, several records a chunk while
+ * they fit limit and caps, each with a context of its items' dots, and the
+ * union of those contexts. A record that alone passes limit or the caps is
+ * one chunk. (Go: Doc.textChunks.)
+ */
+export function encodeTextChunks(texts: Texts, limit: number, caps: Required<Caps>): { chunks: Uint8Array[]; items: Context } {
+  const items = new Context();
+  const out: Uint8Array[] = [];
+  let cur = new Texts();
+  let curCtx = new Context();
+  let size = 0;
+  let values = 0;
+  const flush = (): void => {
+    if (cur.size > 0) out.push(encodeState(curCtx, new DotMap<Key, Cell>(keyString), cur));
+    cur = new Texts();
+    curCtx = new Context();
+    size = 0;
+    values = 0;
+  };
+  for (const id of texts.ids()) {
+    const r = texts.get(id)!;
+    if (r.isEmpty()) continue;
+    const dots = r.itemDots();
+    items.merge(dots);
+    const n = r.encode().length + 16 + utf8Length(id.replica);
+    const v = r.values();
+    if (cur.size > 0 && (size + n > limit || values + v > caps.maxValues || curCtx.numRanges() + dots.numRanges() > caps.maxRanges)) flush();
+    cur.set(id, r);
+    curCtx.merge(dots);
+    size += n;
+    values += v;
+  }
+  flush();
+  return { chunks: out, items };
 }

@@ -11,10 +11,12 @@ import { Builder, checkStamps, checkValues } from './builder';
 import { Doc, KindBlock, KindBlockField, KindEdge, KindSubBlock, KindSubBlockType, KindVariable, KindVariableField, keyString, type Cell, type Key, type Kind } from './doc';
 import { entityOf } from './doc_index';
 import { compareKeys } from './doc_index_reads';
-import { FieldExtent, FieldLocked, FieldParentID, FieldPosition, asEdge, asString } from './fields';
+import { FieldExtent, FieldLocked, FieldParentID, FieldPosition, asEdge, asString, stringValue } from './fields';
 import { current, predates } from './incarnation';
 import { blockKey, fieldKey, subBlockKey, subBlockTypeKey } from './state';
 import { protected_ } from './tree';
+import { putValue } from './text_write';
+import { isTextMarker } from './texts';
 import { compareStrings, errorf } from './util';
 
 /** Edits less than this many milliseconds apart are one entry by default. */
@@ -70,7 +72,12 @@ class UndoEntry {
       }
     }
     const w = winner(held);
-    const prior = w >= 0 ? currentEntry(doc, k, held[w]) : undefined;
+    let prior = w >= 0 ? currentEntry(doc, k, held[w]) : undefined;
+    if (prior !== undefined && isTextMarker(prior.value.value)) {
+      // A text is restored as the string it held (as a new text): its
+      // record goes with the marker the edit overwrites. (Go: touch.)
+      prior = { dot: prior.dot, value: { ...prior.value, value: stringValue(doc.textString(prior.dot)) } };
+    }
     this.items.push({ key: k, prior, cur });
     if (this.at !== undefined) this.at.set(keyString(k), this.items.length - 1);
   }
@@ -492,7 +499,12 @@ class Inverter {
       const unit = unitOf(it.key);
       if (unit !== undefined && !unitOK.get(keyString(unit[0]))) continue;
       if (it.prior !== undefined) {
-        b.put(it.key, it.prior.value.value);
+        // A string under a text key goes back as a text. (Go: inverter.field.)
+        try {
+          putValue(b, it.key, it.prior.value.value);
+        } catch {
+          b.put(it.key, it.prior.value.value);
+        }
         this.wrote(it.prior.dot);
       } else {
         b.remove(it.key);

@@ -51,9 +51,11 @@ import {
   decodeValue,
   type Edge,
   type Position,
+  stringValue,
 } from './fields';
 import { compareTimestamps } from '../crdt/hlc';
 import { predates } from './incarnation';
+import { isTextMarker } from './texts';
 import { TypeLoop, blockKey, isContainer, variableKey } from './state';
 import { resolveNameList, type NameEntry } from './names';
 import { Tree, compareStamps, zeroStamp, type Link, type ParentLinks, type Stamp } from './tree';
@@ -331,7 +333,8 @@ export function buildView(doc: ViewSource | Doc): View {
   forEachKey(doc, (k, es) => {
     if (es.length === 0) return;
     const { entry: w, stamp } = winnerOf(es);
-    const value = w.value.value;
+    // A text shows as its string, so readers that do not know texts see strings.
+    const value = doc instanceof Doc && isTextMarker(w.value.value) ? stringValue(doc.textString(w.dot)) : w.value.value;
     switch (k.kind) {
       case KindBlock:
         acc(k.id);

@@ -1,6 +1,7 @@
 // Port of crdt/workflow/writes_since.go.
 
 import { Context } from '../crdt/context';
+import { textsSince } from './texts';
 import type { ReplicaID } from '../crdt/dot';
 import { Doc } from './doc';
 
@@ -52,5 +53,9 @@ export function writesSince(d: Doc, r: ReplicaID, have: Context, skip: Context =
     for (const c of cs) held.addRange(rep, { lo: c, hi: c });
   }
   out.context().merge(seen.missing(held).missing(skip));
+  // The replica's typed items, and every deleted dot (deletes spend no dot
+  // of their own in the records: a missing delete dot of r is the only sign
+  // of one).
+  for (const { id, rec } of textsSince(d.texts(), have, r, skip).entries()) out.texts().set(id, rec);
   return out;
 }
