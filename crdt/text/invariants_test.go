@@ -85,5 +85,8 @@ func (t *Text) validate() error {
 	if chained != leaves {
 		return fmt.Errorf("%d leaves chained, %d in the tree", chained, leaves)
 	}
+	if want := t.Context().IsEmpty() && t.Deleted().IsEmpty(); t.IsEmpty() != want {
+		return fmt.Errorf("IsEmpty is %v, the contexts say %v", t.IsEmpty(), want)
+	}
 	return nil
 }

@@ -86,6 +86,11 @@ func (t *Text) String() string {
 	return string(b)
 }
 
+// IsEmpty reports whether t holds nothing: no item, and no deleted dot
+// waiting for its insert. It is Context().IsEmpty() && Deleted().IsEmpty()
+// without building either.
+func (t *Text) IsEmpty() bool { return t.ids.next == 0 && t.pending.IsEmpty() }
+
 // Context returns a copy of the dots of every item this replica has seen
 // inserted, deleted ones included.
 func (t *Text) Context() *crdt.Context { return t.ids.context() }

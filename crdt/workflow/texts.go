@@ -3,6 +3,7 @@ package workflow
 import (
 	"cmp"
 	"slices"
+	"sync/atomic"
 
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/text"
@@ -53,17 +54,26 @@ func IsTextVariableType(t string) bool { return t == "plain" || t == "string" }
 type textRec struct {
 	t    *text.Text
 	wait []text.Run // sorted by dot, disjoint, none known to t, continuing runs folded
+
+	// enc is the record's encoding (encode), kept until add changes the
+	// record: a decoded record keeps the bytes it was read from, so that
+	// encoding a loaded document (a snapshot, a catch-up, chunks) does not
+	// rebuild every text it holds. Atomic because a document that nobody
+	// changes may be encoded from several goroutines at once; the bytes
+	// are never written to.
+	enc atomic.Pointer[[]byte]
 }
 
 func newTextRec() *textRec { return &textRec{t: text.New()} }
 
 // isEmpty reports whether r holds nothing: no item and no deleted dot.
 func (r *textRec) isEmpty() bool {
-	return len(r.wait) == 0 && r.t.Context().IsEmpty() && r.t.Deleted().IsEmpty()
+	return len(r.wait) == 0 && r.t.IsEmpty()
 }
 
 // add merges a text delta (runs, deleted ranges) into r.
 func (r *textRec) add(d *text.Delta) {
+	r.enc.Store(nil)
 	for i := range d.Runs {
 		for _, piece := range r.t.Unknown(d.Runs[i]) {
 			r.addWait(piece)
@@ -200,14 +210,21 @@ func missingPieces(w text.Run, have *crdt.Context) []text.Run {
 }
 
 // encode returns the canonical encoding of the whole record.
+// The bytes are shared: callers must not write to them.
 func (r *textRec) encode() []byte {
+	if p := r.enc.Load(); p != nil {
+		return *p
+	}
 	d := r.since(nil)
-	return text.Encode(&d)
+	b := text.Encode(&d)
+	r.enc.Store(&b)
+	return b
 }
 
 // clone returns an independent copy of r.
 func (r *textRec) clone() *textRec {
 	c := &textRec{t: r.t.Clone(), wait: slices.Clone(r.wait)}
+	c.enc.Store(r.enc.Load()) // the bytes are never written to
 	return c
 }
 

@@ -1,0 +1,62 @@
+package workflow
+
+import (
+	"testing"
+
+	"github.com/flowsync/flowsync/crdt"
+)
+
+// A text record keeps its encoding until it changes (textRec.enc): a
+// decoded record starts with the bytes it was read from. Every way a
+// record changes — a merged edit, an edit applied to the document itself,
+// on a decoded document and on a clone of one — must make the next
+// encoding that of the changed record, or snapshots and catch-ups would
+// carry a text as it was at load.
+func TestTextEncodingFollowsEdits(t *testing.T) {
+	wall := int64(1000)
+	a := newReplicaDoc(t, "a", &wall)
+	a.apply(promptBlock("p", "hello"))
+	a.apply(promptBlock("q", "other"))
+	loaded, err := Decode(a.d.Encode(), DocLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clone := loaded.Clone()
+	_ = loaded.Encode() // encodings made before the edit
+	_ = clone.Encode()
+
+	edit := a.apply(InsertText{TextTarget: prompt("p"), Index: 5, Text: " world"})
+	cut := a.apply(DeleteText{TextTarget: prompt("q"), Index: 0, Length: 2})
+	for name, d := range map[string]*Doc{"decoded": loaded, "clone of decoded": clone} {
+		d.Merge(edit)
+		d.Merge(cut)
+		if got, want := d.Encode(), a.d.Encode(); string(got) != string(want) {
+			t.Errorf("%s: the encoding after merged edits is not the editor's", name)
+		}
+		back, err := Decode(d.Encode(), DocLimits)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if s := textOf(t, back, prompt("p")); s != "hello world" {
+			t.Errorf("%s: re-decoded prompt %q, want %q", name, s, "hello world")
+		}
+		if s := textOf(t, back, prompt("q")); s != "her" {
+			t.Errorf("%s: re-decoded prompt %q, want %q", name, s, "her")
+		}
+	}
+
+	// An edit applied to the decoded document itself.
+	own := &replicaDoc{t: t, d: loaded, clock: crdt.NewClock("b"), wall: &wall}
+	own.apply(InsertText{TextTarget: prompt("p"), Index: 0, Text: "Oh, "})
+	back, err := Decode(loaded.Encode(), DocLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := textOf(t, back, prompt("p")); s != "Oh, hello world" {
+		t.Errorf("after an applied edit: re-decoded prompt %q, want %q", s, "Oh, hello world")
+	}
+	// The clone's record is its own: the edit to loaded did not reach it.
+	if s := textOf(t, clone, prompt("p")); s != "hello world" {
+		t.Errorf("the clone's prompt is %q, want %q", s, "hello world")
+	}
+}
