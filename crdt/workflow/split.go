@@ -143,16 +143,17 @@ func (d *Doc) encodeChunks(limit int, caps Caps) ([][]byte, int) {
 		curSize += g.size
 	}
 	seal()
-	held := crdt.NewContext()
-	for _, c := range chunks {
-		held.Merge(&c.ctx)
-	}
-	held.Merge(&cur.ctx)
 	// Text items travel with their records, in chunks of their own after
 	// the others (so that a record's marker arrives first).
 	textChunks, items := d.textChunks(limit, caps)
-	held.Merge(items)
-	rest := d.ctx.Missing(held)
+	// One union, not a merge per chunk: the chunks' dots follow key order,
+	// not counter order, so their ranges interleave (crdt.Union).
+	held := make([]*crdt.Context, 0, len(chunks)+1+len(items))
+	for _, c := range chunks {
+		held = append(held, &c.ctx)
+	}
+	held = append(append(held, &cur.ctx), items...)
+	rest := d.ctx.Missing(crdt.Union(held...))
 
 	// The rest of the context joins the last run, and context-only chunks
 	// after it, as the caps and the limit allow. The replica table is in

@@ -121,8 +121,11 @@ func (r *textRec) settle() {
 		return
 	}
 	// Usually every run can be placed (a delta carries what its runs need,
-	// or the receiver holds it): one merge does it.
-	if r.t.Merge(r.delta(r.wait)) == nil {
+	// or the receiver holds it): one merge does it. A run with an origin
+	// that is neither known nor waiting dooms that merge (a typing delta
+	// decoded on its own, without the text it edits: every log row of a
+	// load): skip it rather than pay for its error.
+	if r.originsAvailable() && r.t.Merge(r.delta(r.wait)) == nil {
 		r.wait = r.wait[:0]
 		return
 	}
@@ -140,6 +143,33 @@ func (r *textRec) settle() {
 		r.wait = kept
 	}
 	r.fold()
+}
+
+// originsAvailable reports whether every origin of the waiting runs is
+// known to r.t or an item of a waiting run: what merging them all at once
+// needs (text.Text.Merge refuses the delta otherwise, ErrMissingOrigin).
+func (r *textRec) originsAvailable() bool {
+	for i := range r.wait {
+		for _, o := range [2]crdt.Dot{r.wait[i].Left, r.wait[i].Right} {
+			if !r.t.Knows(o) && !r.waiting(o) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// waiting reports whether d is an item of a waiting run.
+func (r *textRec) waiting(d crdt.Dot) bool {
+	i, found := slices.BinarySearchFunc(r.wait, d, func(w text.Run, d crdt.Dot) int { return compareDots(w.ID, d) })
+	if found {
+		return true
+	}
+	if i == 0 {
+		return false
+	}
+	w := &r.wait[i-1]
+	return w.ID.Replica == d.Replica && d.Counter <= w.Last().Counter
 }
 
 // delta returns runs as a text delta, with the dots of those without
@@ -385,10 +415,12 @@ func (d *Doc) textValues() int {
 
 // textChunks encodes d's records as deltas for EncodeChunks, several
 // records a chunk while they fit limit and caps, each with a context of its
-// items' dots, and returns them with the union of those contexts. A record
-// that alone passes limit or the caps is one chunk.
-func (d *Doc) textChunks(limit int, caps Caps) ([][]byte, *crdt.Context) {
-	items := crdt.NewContext()
+// items' dots, and returns them with those contexts (one per record: the
+// caller unites them once, crdt.Union). A record that alone passes limit or
+// the caps is one chunk. The cut is the TypeScript SDK's too (golden chunk
+// vectors): by the exact ranges of the chunk's context.
+func (d *Doc) textChunks(limit int, caps Caps) ([][]byte, []*crdt.Context) {
+	var items []*crdt.Context
 	var out [][]byte
 	cur := &Doc{}
 	size, values := 0, 0
@@ -404,7 +436,7 @@ func (d *Doc) textChunks(limit int, caps Caps) ([][]byte, *crdt.Context) {
 			continue
 		}
 		dots := r.itemDots()
-		items.Merge(dots)
+		items = append(items, dots)
 		n := len(r.encode()) + 16 + len(m.Replica)
 		v := 1 + len(r.wait)
 		v += r.t.NumSpans()

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/flowsync/flowsync/crdt"
+	"github.com/flowsync/flowsync/crdt/text"
 )
 
 // A text record keeps its encoding until it changes (textRec.enc): a
@@ -58,5 +59,47 @@ func TestTextEncodingFollowsEdits(t *testing.T) {
 	// The clone's record is its own: the edit to loaded did not reach it.
 	if s := textOf(t, clone, prompt("p")); s != "hello world" {
 		t.Errorf("the clone's prompt is %q, want %q", s, "hello world")
+	}
+}
+
+// settle skips the merge of all waiting runs at once when an origin is
+// neither known nor waiting (originsAvailable): it must never skip one
+// that would succeed, and the runs must end placed or waiting exactly as
+// without the shortcut.
+func TestOriginsAvailable(t *testing.T) {
+	a, b := crdt.ReplicaID("a"), crdt.ReplicaID("b")
+	dot := func(r crdt.ReplicaID, c uint64) crdt.Dot { return crdt.Dot{Replica: r, Counter: c} }
+	base := text.Run{ID: dot(a, 1), Len: 3, Text: "abc"}
+	cases := []struct {
+		name  string
+		runs  []text.Run
+		avail bool
+	}{
+		{"no origins", []text.Run{base}, true},
+		{"origin inside a waiting run", []text.Run{base, {ID: dot(b, 1), Len: 1, Text: "x", Left: dot(a, 2)}}, true},
+		{"origin at a waiting run's end", []text.Run{base, {ID: dot(b, 1), Len: 1, Text: "x", Left: dot(a, 3)}}, true},
+		{"origin past a waiting run", []text.Run{base, {ID: dot(b, 1), Len: 1, Text: "x", Left: dot(a, 4)}}, false},
+		{"right origin of another replica", []text.Run{base, {ID: dot(b, 1), Len: 1, Text: "x", Right: dot("c", 1)}}, false},
+		{"origin before every waiting run", []text.Run{{ID: dot(b, 1), Len: 1, Text: "x", Left: dot(a, 1)}}, false},
+	}
+	for _, c := range cases {
+		r := newTextRec()
+		r.wait = c.runs
+		if got := r.originsAvailable(); got != c.avail {
+			t.Errorf("%s: originsAvailable = %v, want %v", c.name, got, c.avail)
+		}
+		merged := r.t.Clone().Merge(r.delta(r.wait)) == nil
+		if !r.originsAvailable() && merged {
+			t.Errorf("%s: the shortcut skips a merge that succeeds", c.name)
+		}
+		// Through add, the runs end placed or waiting as without it.
+		viaAdd := newTextRec()
+		viaAdd.add(&text.Delta{Runs: c.runs})
+		if merged && len(viaAdd.wait) != 0 {
+			t.Errorf("%s: %d runs wait though they place", c.name, len(viaAdd.wait))
+		}
+		if !merged && c.avail == false && len(viaAdd.wait) == 0 {
+			t.Errorf("%s: runs with a missing origin were placed", c.name)
+		}
 	}
 }
