@@ -30,8 +30,8 @@ func (d *Doc) EncodeChunks(limit int) [][]byte {
 }
 
 // EncodeChunksSize is EncodeChunks that also returns the length of d's
-// whole encoding (Encode), which it computes anyway to decide whether d
-// fits one chunk: a caller that needs both pays one encoding.
+// whole encoding (Encode), which it measures anyway to decide whether d
+// fits one chunk (without encoding d when it does not).
 func (d *Doc) EncodeChunksSize(limit int) (chunks [][]byte, size int) {
 	return d.encodeChunks(limit, DeltaCaps)
 }
@@ -49,9 +49,9 @@ func (d *Doc) encodeChunks(limit int, caps Caps) ([][]byte, int) {
 		return nil, len(d.Encode())
 	}
 	caps = caps.resolved(DocLimits)
-	whole := d.Encode()
-	if len(whole) <= limit && d.Counts().Within(caps) {
-		return [][]byte{whole}, len(whole)
+	size := d.encodedLen()
+	if size <= limit && d.Counts().Within(caps) {
+		return [][]byte{d.Encode()}, size
 	}
 	type group struct {
 		key     Key
@@ -189,7 +189,7 @@ func (d *Doc) encodeChunks(limit int, caps Caps) ([][]byte, int) {
 	for i, c := range chunks {
 		out[i] = c.encode()
 	}
-	return append(out, textChunks...), len(whole)
+	return append(out, textChunks...), size
 }
 
 // chunk is one chunk of encodeChunks: its keys' values, in key order
