@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/flowsync/flowsync/crdt"
@@ -101,5 +102,39 @@ func TestOriginsAvailable(t *testing.T) {
 		if !merged && c.avail == false && len(viaAdd.wait) == 0 {
 			t.Errorf("%s: runs with a missing origin were placed", c.name)
 		}
+	}
+}
+
+// A record's runs must come in the order they place in (then the waiting
+// ones by dot): Decode takes a record that holds its decoded runs as they
+// are without encoding it (encodesAs), and must still refuse the same runs
+// in another order, which the text codec alone accepts.
+func TestDecodeRefusesRecordOutOfPlaceOrder(t *testing.T) {
+	wall := int64(1000)
+	a, b := newReplicaDoc(t, "alice", &wall), newReplicaDoc(t, "bob", &wall)
+	b.d.Merge(a.apply(promptBlock("p", "a")))
+	a.d.Merge(b.apply(InsertText{TextTarget: prompt("p"), Index: 1, Text: "b"}))
+	m, r, ok := a.d.liveRecord(prompt("p"))
+	if !ok {
+		t.Fatal("the prompt is not a text")
+	}
+	placed := r.since(nil)
+	if len(placed.Runs) != 2 {
+		t.Fatalf("record of %d runs, want 2", len(placed.Runs))
+	}
+	reversed := text.Delta{Runs: []text.Run{placed.Runs[1], placed.Runs[0]}, Deleted: placed.Deleted}
+	bad := text.Encode(&reversed)
+	if _, err := text.DecodeDelta(bad, text.DeltaLimits); err != nil {
+		t.Fatalf("the text codec refuses the reversed runs (%v): this test needs a record only the document refuses", err)
+	}
+	good := a.d.Encode()
+	if _, err := Decode(good, DocLimits); err != nil {
+		t.Fatalf("the true document does not decode: %v", err)
+	}
+	r.enc.Store(&bad) // the encoding now writes the reversed record
+	defer r.enc.Store(nil)
+	_, err := Decode(a.d.Encode(), DocLimits)
+	if !errors.Is(err, ErrNotCanonical) {
+		t.Fatalf("record %v in reversed order: Decode gives %v, want ErrNotCanonical", m, err)
 	}
 }
