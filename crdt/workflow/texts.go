@@ -62,6 +62,9 @@ type textRec struct {
 	// changes may be encoded from several goroutines at once; the bytes
 	// are never written to.
 	enc atomic.Pointer[[]byte]
+	// val is the record's string as a value (textValue), kept the same
+	// way: a view reads every text of the document.
+	val atomic.Pointer[Value]
 }
 
 func newTextRec() *textRec { return &textRec{t: text.New()} }
@@ -74,6 +77,7 @@ func (r *textRec) isEmpty() bool {
 // add merges a text delta (runs, deleted ranges) into r.
 func (r *textRec) add(d *text.Delta) {
 	r.enc.Store(nil)
+	r.val.Store(nil)
 	for i := range d.Runs {
 		for _, piece := range r.t.Unknown(d.Runs[i]) {
 			r.addWait(piece)
@@ -255,6 +259,7 @@ func (r *textRec) encode() []byte {
 func (r *textRec) clone() *textRec {
 	c := &textRec{t: r.t.Clone(), wait: slices.Clone(r.wait)}
 	c.enc.Store(r.enc.Load()) // the bytes are never written to
+	c.val.Store(r.val.Load())
 	return c
 }
 
@@ -354,18 +359,22 @@ func (d *Doc) equalTexts(o *Doc) bool {
 	return true
 }
 
-// textString returns the string of the record named by marker dot m ("" for
-// a record that holds nothing yet).
-func (d *Doc) textString(m crdt.Dot) string {
-	if r := d.texts[m]; r != nil {
-		return r.t.String()
-	}
-	return ""
-}
-
 // textValue returns what a reader that does not know texts sees of the
 // record named by m: its string as a value.
-func (d *Doc) textValue(m crdt.Dot) Value { return stringValue(d.textString(m)) }
+// The bytes are shared (capped, so an append copies): callers must not
+// write to them.
+func (d *Doc) textValue(m crdt.Dot) Value {
+	r := d.texts[m]
+	if r == nil {
+		return stringValue("")
+	}
+	if p := r.val.Load(); p != nil {
+		return *p
+	}
+	v := slices.Clip(stringValue(r.t.String()))
+	r.val.Store(&v)
+	return v
+}
 
 // textsSince returns the records of d as a replica whose context is have
 // lacks them (DeltaSince): the runs it lacks and every deleted dot. With

@@ -24,8 +24,10 @@ func TestTextEncodingFollowsEdits(t *testing.T) {
 		t.Fatal(err)
 	}
 	clone := loaded.Clone()
-	_ = loaded.Encode() // encodings made before the edit
+	_ = loaded.Encode() // encodings and views made before the edit
 	_ = clone.Encode()
+	_ = loaded.View()
+	_ = clone.View()
 
 	edit := a.apply(InsertText{TextTarget: prompt("p"), Index: 5, Text: " world"})
 	cut := a.apply(DeleteText{TextTarget: prompt("q"), Index: 0, Length: 2})
@@ -45,6 +47,9 @@ func TestTextEncodingFollowsEdits(t *testing.T) {
 		if s := textOf(t, back, prompt("q")); s != "her" {
 			t.Errorf("%s: re-decoded prompt %q, want %q", name, s, "her")
 		}
+		if got, want := viewPrompt(t, d, "p"), viewPrompt(t, a.d, "p"); got != want {
+			t.Errorf("%s: the view shows prompt %q, the editor's %q", name, got, want)
+		}
 	}
 
 	// An edit applied to the decoded document itself.
@@ -56,6 +61,9 @@ func TestTextEncodingFollowsEdits(t *testing.T) {
 	}
 	if s := textOf(t, back, prompt("p")); s != "Oh, hello world" {
 		t.Errorf("after an applied edit: re-decoded prompt %q, want %q", s, "Oh, hello world")
+	}
+	if got := viewPrompt(t, loaded, "p"); got != `"Oh, hello world"` {
+		t.Errorf("after an applied edit: the view shows prompt %s", got)
 	}
 	// The clone's record is its own: the edit to loaded did not reach it.
 	if s := textOf(t, clone, prompt("p")); s != "hello world" {
@@ -137,4 +145,24 @@ func TestDecodeRefusesRecordOutOfPlaceOrder(t *testing.T) {
 	if !errors.Is(err, ErrNotCanonical) {
 		t.Fatalf("record %v in reversed order: Decode gives %v, want ErrNotCanonical", m, err)
 	}
+}
+
+// viewPrompt returns the prompt of block id as the view shows it (JSON).
+func viewPrompt(t *testing.T, d *Doc, id string) string {
+	t.Helper()
+	for _, b := range d.View().Blocks {
+		if b.ID == id {
+			sb := b.SubBlocks["prompt"]
+			if sb == nil {
+				t.Fatalf("block %q has no prompt in the view", id)
+			}
+			j, err := sb.Value.MarshalJSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(j)
+		}
+	}
+	t.Fatalf("block %q is not in the view", id)
+	return ""
 }
