@@ -359,6 +359,15 @@ func (d *Doc) equalTexts(o *Doc) bool {
 	return true
 }
 
+// textString returns the string of the record named by marker dot m ("" for
+// a record that holds nothing yet).
+func (d *Doc) textString(m crdt.Dot) string {
+	if r := d.texts[m]; r != nil {
+		return r.t.String()
+	}
+	return ""
+}
+
 // textValue returns what a reader that does not know texts sees of the
 // record named by m: its string as a value.
 // The bytes are shared (capped, so an append copies): callers must not
