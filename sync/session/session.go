@@ -121,7 +121,7 @@ func (s *session) enqueue(m *roomMember, frame []byte) bool {
 		s.mu.Unlock()
 		signal(space)
 		if start {
-			go s.writeLoop()
+			s.h.workers.Go(s.writeLoop)
 		}
 		return true
 	}
@@ -131,7 +131,7 @@ func (s *session) enqueue(m *roomMember, frame []byte) bool {
 		s.mu.Unlock()
 		signal(space)
 		if start {
-			go s.writeLoop()
+			s.h.workers.Go(s.writeLoop)
 		}
 		return true
 	}
@@ -150,7 +150,7 @@ func (s *session) enqueue(m *roomMember, frame []byte) bool {
 	signal(space) // (nil: nobody waits) awaitRoom sees the answer
 	s.h.metrics.queued(len(frame))
 	if start {
-		go s.writeLoop()
+		s.h.workers.Go(s.writeLoop)
 	}
 	return true
 }
@@ -198,7 +198,7 @@ func (s *session) enqueueReply(m *roomMember, reply [][]byte) bool {
 	s.mu.Unlock()
 	s.h.metrics.queued(bytes)
 	if start {
-		go s.writeLoop()
+		s.h.workers.Go(s.writeLoop)
 	}
 	return true
 }
@@ -314,7 +314,7 @@ func (s *session) Close(code protocol.CloseCode, reason string) {
 	s.h.metrics.queued(-dropped)
 	s.h.metrics.closed(code)
 	if start {
-		go s.writeLoop()
+		s.h.workers.Go(s.writeLoop)
 	}
 }
 
@@ -332,12 +332,12 @@ func signal(c chan struct{}) {
 }
 
 // startWriterLocked reports whether the caller must start a writer
-// goroutine (go s.writeLoop()) for what it just queued or asked: there is
+// run (s.h.workers.Go(s.writeLoop)) for what it just queued or asked: there is
 // none running and the session may still write. Called with mu held.
 //
 // A session has no writer goroutine while it has nothing to write: the
-// writer ends when it finds the queue empty, and the next frame starts
-// another. An idle connection then costs one goroutine (the reader), not
+// writer's run ends when it finds the queue empty (its goroutine goes back
+// to the handler's pool of workers), and the next frame starts another. An idle connection then costs one goroutine (the reader), not
 // two; a busy one keeps its writer, which lingers between flushes (see
 // Config.FlushInterval) rather than exiting.
 func (s *session) startWriterLocked() bool {
@@ -363,7 +363,7 @@ func (s *session) pingTick() {
 	s.ping.Reset(s.h.cfg.PingInterval)
 	s.mu.Unlock()
 	if start {
-		go s.writeLoop()
+		s.h.workers.Go(s.writeLoop)
 	}
 }
 
