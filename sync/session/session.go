@@ -35,6 +35,7 @@ type session struct {
 	cut        atomic.Bool    // closed as a slow consumer: the writer drops what it holds
 	writers    sync.WaitGroup // the writer goroutine, while one runs (see startWriterLocked)
 	ping       *time.Timer    // asks the writer for a ping every PingInterval
+	writeTask  func()         // s.writeLoop, made once: a method value per writer start would allocate
 
 	// Owned by the running writer goroutine (one at a time; the next one
 	// starts under mu after the last one stopped under mu).
@@ -92,10 +93,12 @@ func (s *session) logger() *slog.Logger { return s.h.logger.With("conn", s.id) }
 
 func newSession(h *Handler, conn *websocket.Conn, nc *batchConn, r *http.Request, key string) *session {
 	id := uuid.NewString()
-	return &session{
+	s := &session{
 		h: h, conn: conn, nc: nc, req: r, key: key, id: id, started: time.Now(),
 		readerDone: make(chan struct{}),
 	}
+	s.writeTask = s.writeLoop
+	return s
 }
 
 // Enqueue queues frame without blocking (the rooms.Member contract). It
@@ -121,7 +124,7 @@ func (s *session) enqueue(m *roomMember, frame []byte) bool {
 		s.mu.Unlock()
 		signal(space)
 		if start {
-			s.h.workers.Go(s.writeLoop)
+			s.h.workers.Go(s.writeTask)
 		}
 		return true
 	}
@@ -131,7 +134,7 @@ func (s *session) enqueue(m *roomMember, frame []byte) bool {
 		s.mu.Unlock()
 		signal(space)
 		if start {
-			s.h.workers.Go(s.writeLoop)
+			s.h.workers.Go(s.writeTask)
 		}
 		return true
 	}
@@ -150,7 +153,7 @@ func (s *session) enqueue(m *roomMember, frame []byte) bool {
 	signal(space) // (nil: nobody waits) awaitRoom sees the answer
 	s.h.metrics.queued(len(frame))
 	if start {
-		s.h.workers.Go(s.writeLoop)
+		s.h.workers.Go(s.writeTask)
 	}
 	return true
 }
@@ -198,7 +201,7 @@ func (s *session) enqueueReply(m *roomMember, reply [][]byte) bool {
 	s.mu.Unlock()
 	s.h.metrics.queued(bytes)
 	if start {
-		s.h.workers.Go(s.writeLoop)
+		s.h.workers.Go(s.writeTask)
 	}
 	return true
 }
@@ -314,7 +317,7 @@ func (s *session) Close(code protocol.CloseCode, reason string) {
 	s.h.metrics.queued(-dropped)
 	s.h.metrics.closed(code)
 	if start {
-		s.h.workers.Go(s.writeLoop)
+		s.h.workers.Go(s.writeTask)
 	}
 }
 
@@ -332,7 +335,7 @@ func signal(c chan struct{}) {
 }
 
 // startWriterLocked reports whether the caller must start a writer
-// run (s.h.workers.Go(s.writeLoop)) for what it just queued or asked: there is
+// run (s.h.workers.Go(s.writeTask)) for what it just queued or asked: there is
 // none running and the session may still write. Called with mu held.
 //
 // A session has no writer goroutine while it has nothing to write: the
@@ -363,7 +366,7 @@ func (s *session) pingTick() {
 	s.ping.Reset(s.h.cfg.PingInterval)
 	s.mu.Unlock()
 	if start {
-		s.h.workers.Go(s.writeLoop)
+		s.h.workers.Go(s.writeTask)
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 )
 
 // goroutinesCreated reads the process's count of goroutines ever created.
-func goroutinesCreated(t *testing.T) uint64 {
+func goroutinesCreated(t testing.TB) uint64 {
 	t.Helper()
 	s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
 	metrics.Read(s)
