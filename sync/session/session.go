@@ -65,25 +65,26 @@ type session struct {
 	members  memberSet // guarded by memberMu
 	ended    bool      // guarded by memberMu: no more memberships
 
-	mu          sync.Mutex
-	space       chan struct{}      // guarded by mu: nil until awaitBacklog or awaitRoom waits; capacity 1: the writer took frames or a room answered
-	queue       [][]byte           // guarded by mu
-	backlog     []backlogFrame     // guarded by mu: CatchUp frames of Join replies, outside the queue's bounds (enqueueReply)
-	spare       [][]byte           // guarded by mu: the last batch's slice, reused as the next queue
-	queueBytes  int                // guarded by mu
-	unanswered  int                // guarded by mu: submissions handed to a room, not yet answered (flow.go)
-	closeCode   protocol.CloseCode // guarded by mu; 0 until Close
-	closeReason string             // guarded by mu
-	writing     bool               // guarded by mu: a writer goroutine runs
-	writerDone  bool               // guarded by mu: no writer may start again (closed, failed or ended)
-	pingDue     bool               // guarded by mu: the ping timer fired; the writer pings
-	lingering   chan struct{}      // guarded by mu: non-nil while the writer lingers; enqueue signals it once a write's worth is queued
-	lingerAny   bool               // guarded by mu: the linger holds Stable frames only and ends at any other frame (stable.go)
-	stable      []heldStable       // guarded by mu: Stable frames held for the next flush (stable.go)
-	acks        bool               // guarded by mu: the client asked for Acks frames (acks.go); set at Hello
-	ackApplied  []string           // guarded by mu: op ids of Applied frames gathered for the next Acks
-	ackDurable  []string           // guarded by mu: op ids of Durable frames gathered for the next Acks
-	ackIDs      int                // guarded by mu: len(ackApplied) + len(ackDurable)
+	mu           sync.Mutex
+	space        chan struct{}      // guarded by mu: nil until awaitBacklog or awaitRoom waits; capacity 1: the writer took frames or a room answered
+	queue        [][]byte           // guarded by mu
+	backlog      []backlogFrame     // guarded by mu: CatchUp frames of Join replies, outside the queue's bounds (enqueueReply)
+	spare        [][]byte           // guarded by mu: the last batch's slice, reused as the next queue
+	queueBytes   int                // guarded by mu
+	unanswered   int                // guarded by mu: submissions handed to a room, not yet answered (flow.go)
+	closeCode    protocol.CloseCode // guarded by mu; 0 until Close
+	closeReason  string             // guarded by mu
+	writing      bool               // guarded by mu: a writer goroutine runs
+	writerDone   bool               // guarded by mu: no writer may start again (closed, failed or ended)
+	pingDue      bool               // guarded by mu: the ping timer fired; the writer pings
+	lingering    chan struct{}      // guarded by mu: non-nil while the writer lingers; enqueue signals it once a write's worth is queued
+	lingerAny    bool               // guarded by mu: the linger holds Stable frames only and ends at any other frame (stable.go)
+	stable       []heldStable       // guarded by mu: Stable frames held for the next flush (stable.go)
+	acks         bool               // guarded by mu: the client asked for Acks frames (acks.go); set at Hello
+	ackApplied   []string           // guarded by mu: op ids of Applied frames gathered for the next Acks
+	ackDurable   []string           // guarded by mu: op ids of Durable frames gathered for the next Acks
+	ackIDs       int                // guarded by mu: len(ackApplied) + len(ackDurable)
+	appliedSince int64              // guarded by mu: monoNow when the first of ackApplied was gathered
 }
 
 // logger is the session's logger. It is built per call rather than kept:
