@@ -33,7 +33,7 @@ const (
 	// server of 1,000 connections runs hundreds of tasks at once (writers
 	// linger for held frames): with 128 the load generator's 1,000/100/5
 	// row started 10,000-14,000 goroutines in a run, with 1,024 about
-	// 5,000 (2,000 of them the connections' own). Parked, a worker holds
+	// 5,000 (an estimated 2,000 the connections' own). Parked, a worker holds
 	// its stack (up to 8 KiB) for at most DefaultIdleTimeout.
 	DefaultMaxIdle = 1024
 )
