@@ -55,6 +55,7 @@ export interface EditorClient {
   drag(pos: Record<string, Point>): void;
   undo(): unknown;
   redo(): unknown;
+  stopCapturing(): void;
   text(blockId: string, subBlockId: string): TextHandle;
 }
 
