@@ -17,6 +17,8 @@ type undoEntry struct {
 	// one holds the items of the common entry, one key written, so that
 	// recording it costs one allocation.
 	one [1]undoItem
+	// texts is what the entry's typing did, text by text (undo_texts.go).
+	texts []undoText
 }
 
 func newUndoEntry(stamp crdt.Timestamp) *undoEntry {
@@ -29,8 +31,11 @@ func newUndoEntry(stamp crdt.Timestamp) *undoEntry {
 // items' storage.
 func (e *undoEntry) reuse(stamp crdt.Timestamp) {
 	clear(e.items)
-	e.stamp, e.items, e.at = stamp, e.items[:0], nil
+	e.stamp, e.items, e.at, e.texts = stamp, e.items[:0], nil, nil
 }
+
+// isEmpty reports whether e captured nothing to undo.
+func (e *undoEntry) isEmpty() bool { return len(e.items) == 0 && len(e.texts) == 0 }
 
 // undoItem is one key an entry touched. Undoing it puts prior back when
 // the key still holds cur (followed through later undos and redos, which
@@ -101,6 +106,7 @@ func (e *undoEntry) touch(doc *Doc, k Key, held []crdt.Dotted[Cell], cur crdt.Do
 // every key it writes, and every key whose values its context removes
 // without writing it anew (a removal's cascade).
 func (e *undoEntry) capture(doc, delta *Doc) {
+	e.captureTexts(doc, delta)
 	covered := 0 // dots of doc the writes below cover
 	fresh := len(e.items) == 0
 	delta.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
@@ -144,5 +150,12 @@ func (e *undoEntry) follow(remap map[crdt.Dot]crdt.Dot) {
 		if nd, ok := remap[e.items[i].cur]; ok && e.items[i].cur != (crdt.Dot{}) {
 			e.items[i].cur = nd
 		}
+	}
+}
+
+// followTexts points the entry's typing at the items re-inserts made.
+func (e *undoEntry) followTexts(moves []textMove) {
+	for i := range e.texts {
+		e.texts[i].follow(moves)
 	}
 }
