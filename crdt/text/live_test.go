@@ -8,8 +8,8 @@ import (
 
 func TestLiveReadsVisiblePieces(t *testing.T) {
 	x := New()
-	mustDelta(t)(x.Insert("a", 0, "héllo")) // a1..a5
-	mustDelta(t)(x.Insert("b", 2, "XY"))    // hé XY llo: b's items cut a's run
+	mustDelta(t)(x.Insert("a", 0, "héllo"))   // a1..a5
+	mustDelta(t)(x.Insert("b", 2, "XY"))      // hé XY llo: b's items cut a's run
 	if _, err := x.Delete(4, 1); err != nil { // deletes a3 (the first l)
 		t.Fatal(err)
 	}
