@@ -20,12 +20,15 @@ type Piece struct {
 // order; dots t does not know or holds deleted are left out. An undo reads
 // with it what a delete is about to remove (to insert it again later), and
 // which of the items an insert made are still there (to delete them).
-func (t *Text) Live(d Dead) []Piece {
+func (t *Text) Live(d Dead) []Piece { return t.AppendLive(nil, d) }
+
+// AppendLive appends the pieces Live returns to out.
+func (t *Text) AppendLive(out []Piece, d Dead) []Piece {
 	rep, ok := t.ids.repOf(d.Replica)
 	if !ok || d.Hi < d.Lo {
-		return nil
+		return out
 	}
-	var out []Piece
+	first := len(out) // pieces before it are the caller's: never extended
 	last := none // the item the last piece ends with
 	for c := d.Lo; c <= d.Hi; {
 		lv, k := t.ids.lookupRep(rep, c)
@@ -43,7 +46,7 @@ func (t *Text) Live(d Dead) []Piece {
 		if !sp.dead {
 			b, e := sp.byteOffset(t.tree.text, off), sp.byteOffset(t.tree.text, off+n)
 			s := string(sp.content(t.tree.text)[b:e])
-			if p := len(out) - 1; p >= 0 && out[p].ID.Counter+uint64(out[p].Len) == c && t.adjacent(last, lv) {
+			if p := len(out) - 1; p >= first && out[p].ID.Counter+uint64(out[p].Len) == c && t.adjacent(last, lv) {
 				out[p].Len += int(n)
 				out[p].Text += s
 			} else {
@@ -97,3 +100,10 @@ func (t *Text) PlanInsertAfter(id, after crdt.Dot, s string) (Delta, error) {
 	}
 	return Delta{Runs: []Run{{ID: id, Len: n, Text: s, Left: after, Right: t.dotOf(right)}}}, nil
 }
+
+// DeadRanges returns the deleted dots, sorted by replica and counter and
+// coalesced (Deleted as ranges, without building a context).
+func (t *Text) DeadRanges() []Dead { return t.deadRanges() }
+
+// NumItems returns how many items t holds, deleted ones included.
+func (t *Text) NumItems() int { return int(t.ids.next) }

@@ -34,10 +34,17 @@ type textMove struct {
 // captureTexts adds the text edits of delta (not yet merged into doc) to
 // e: for each record of doc it edits, the items it inserts and the visible
 // items it deletes. A record delta creates (a new text) is left to the
-// key's own item, which undoes the value whole.
-func (e *undoEntry) captureTexts(doc, delta *Doc) {
-	if len(delta.texts) == 0 {
-		return
+// key's own item, which undoes the value whole. It returns how many items
+// delta's records insert: dots of its context that name no value.
+func (e *undoEntry) captureTexts(doc, delta *Doc) (items int) {
+	switch len(delta.texts) {
+	case 0:
+		return 0
+	case 1: // typing: one text, no order to fix
+		for m, r := range delta.texts {
+			items += e.captureText(doc, m, r)
+		}
+		return items
 	}
 	ms := make([]crdt.Dot, 0, len(delta.texts))
 	for m := range delta.texts {
@@ -45,31 +52,51 @@ func (e *undoEntry) captureTexts(doc, delta *Doc) {
 	}
 	slices.SortFunc(ms, compareDots)
 	for _, m := range ms {
-		k, ok := doc.store.KeyOf(m)
-		if !ok {
-			continue
-		}
-		held := doc.texts[m] // nil for an empty text
-		r := delta.texts[m]
-		ut := e.text(k, m)
-		ins := r.itemDots()
+		items += e.captureText(doc, m, delta.texts[m])
+	}
+	return items
+}
+
+// captureText adds what delta record r does to doc's text m, and returns
+// how many items r inserts.
+func (e *undoEntry) captureText(doc *Doc, m crdt.Dot, r *textRec) int {
+	items := r.t.NumItems()
+	for _, w := range r.wait {
+		items += w.Len
+	}
+	k, ok := doc.store.KeyOf(m)
+	if !ok {
+		return items // a text the edit creates: its key's item undoes it whole
+	}
+	held := doc.texts[m] // nil for an empty text
+	ut := e.text(k, m)
+	// The items the edit inserts: a keystroke's run waits in the delta's
+	// record (its origins are in the document's); runs placed in it are
+	// read from its text (which builds a context: rare).
+	if r.t.NumItems() > 0 {
+		ins := r.t.Context()
 		for _, rep := range ins.Replicas() {
 			for _, rg := range ins.Ranges(rep) {
 				ut.addIns(text.Dead{Replica: rep, Range: rg})
 			}
 		}
-		dead := r.t.Deleted()
-		for _, rep := range dead.Replicas() {
-			for _, rg := range dead.Ranges(rep) {
-				if held == nil {
-					break // nothing visible to delete
-				}
-				for _, x := range ut.notInserted(text.Dead{Replica: rep, Range: rg}) {
-					ut.del = append(ut.del, held.t.Live(x)...)
-				}
-			}
+	}
+	for _, w := range r.wait {
+		ut.addIns(text.Dead{Replica: w.ID.Replica, Range: crdt.Range{Lo: w.ID.Counter, Hi: w.Last().Counter}})
+	}
+	if held == nil {
+		return items // nothing visible to delete
+	}
+	for _, x := range r.t.DeadRanges() {
+		if !ut.overlapsIns(x) { // deleting what was there before the entry: the common case
+			ut.del = held.t.AppendLive(ut.del, x)
+			continue
+		}
+		for _, y := range ut.notInserted(x) {
+			ut.del = held.t.AppendLive(ut.del, y)
 		}
 	}
+	return items
 }
 
 // text returns e's record of text m under k, adding an empty one.
@@ -91,6 +118,16 @@ func (ut *undoText) addIns(x text.Dead) {
 		return
 	}
 	ut.ins = append(ut.ins, x)
+}
+
+// overlapsIns reports whether x holds items the entry inserted.
+func (ut *undoText) overlapsIns(x text.Dead) bool {
+	for _, in := range ut.ins {
+		if in.Replica == x.Replica && in.Lo <= x.Hi && in.Hi >= x.Lo {
+			return true
+		}
+	}
+	return false
 }
 
 // notInserted returns the parts of x that are not the entry's own inserts:
