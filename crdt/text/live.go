@@ -29,7 +29,7 @@ func (t *Text) AppendLive(out []Piece, d Dead) []Piece {
 		return out
 	}
 	first := len(out) // pieces before it are the caller's: never extended
-	last := none // the item the last piece ends with
+	last := none      // the item the last piece ends with
 	for c := d.Lo; c <= d.Hi; {
 		lv, k := t.ids.lookupRep(rep, c)
 		if lv == none {
