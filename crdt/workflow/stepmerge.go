@@ -146,7 +146,10 @@ func (s *StepMerge) Finish() int {
 	if !s.done {
 		return s.doc.Merge(s.delta)
 	}
-	final := &Doc{ctx: *s.unseen.Clone()}
+	// The delta's text records go with its values: the items they hold are
+	// in the unseen context, and a final part without them would leave the
+	// texts the delta creates empty (a replace-state's prompts).
+	final := &Doc{ctx: *s.unseen.Clone(), texts: s.delta.texts}
 	var dots []crdt.Dot
 	s.delta.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
 		for _, e := range es {
