@@ -394,6 +394,20 @@ async function testUndo({ browser, dev }) {
   await Promise.all([A.waitSaved(), B.waitSaved()]);
   const start = (await A.view()).blocks[a1].position;
 
+  // An add and a delete right after it (well within the SDK's 500 ms
+  // grouping window) are two undo steps: Ctrl+Z brings the block back,
+  // a second Ctrl+Z removes it. (One step would add and remove the block:
+  // it undid to nothing, the flake this test had.)
+  const tmp = await A.addBlock();
+  await A.page.getByTestId('canvas').focus();
+  await A.page.keyboard.press('Delete');
+  await A.waitView((v) => !v.blocks[tmp], 'alice: the new block deleted');
+  await A.page.keyboard.press('Control+z');
+  await converge([A, B], 'the deleted new block back', (v) => v.blocks[tmp]);
+  await A.page.keyboard.press('Control+z');
+  await converge([A, B], 'the new block removed by undoing its add', (v) => !v.blocks[tmp] && v.blocks[a1] && v.blocks[b1]);
+  await Promise.all([A.waitSaved(), B.waitSaved()]);
+
   // Alice, offline, types into her block and deletes it at once (well
   // within the SDK's 500 ms grouping window: the delete must still be an
   // undo step of its own, not joined to the typing); Bob, who still sees
