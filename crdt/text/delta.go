@@ -468,17 +468,9 @@ func (t *Text) killLV(lo, hi int32) {
 			lv = sp.lv + sp.n
 			continue
 		}
-		if k := lv - sp.lv; k > 0 {
-			l, j = t.tree.splitSpan(l, j, k)
-			sp = &l.spans[j]
-		}
-		m := min(hi-lv, sp.n)
-		if m < sp.n {
-			t.tree.splitSpan(l, j, m)
-			l, j = t.tree.locate(lv)
-		}
-		t.tree.setDead(l, j)
-		t.joinAround(l, j)
+		k := lv - sp.lv
+		m := min(hi-lv, sp.n-k)
+		t.kill(l, j, k, m)
 		lv += m
 	}
 }

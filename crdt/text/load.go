@@ -369,7 +369,8 @@ func (t *tree) build(spans []span) {
 	per := max(1, maxSpans*3/4)
 	var level []*node
 	t.leaves = t.leaves[:0]
-	t.leafOf = make([]int32, spanItems(spans)) // spans are numbered in order: item lv is entry lv
+	t.hot = nil
+	t.leafOf.reset(spanItems(spans)) // spans are numbered in order: item lv is entry lv
 	var prev *node
 	for i := 0; i < len(spans); i += per {
 		end := min(i+per, len(spans))
@@ -381,10 +382,7 @@ func (t *tree) build(spans []span) {
 		for _, s := range chunk {
 			l.vis += s.vis()
 			l.all += int(s.n)
-			ids := t.leafOf[s.lv : s.lv+s.n]
-			for k := range ids {
-				ids[k] = l.id
-			}
+			t.leafOf.set(s.lv, s.lv+s.n, l.id)
 		}
 		if prev != nil {
 			prev.next = l
