@@ -9,8 +9,10 @@ package text
 // prompt field) holds one small chunk. The entries hold no pointers, so the
 // garbage collector does not scan them.
 type leafTable struct {
-	chunks [][]int32 // every chunk but the last holds leafChunk entries
-	n      int       // entries in all
+	// Every chunk is as long as its capacity; all but the last hold
+	// leafChunk entries. Entry lv is chunks[lv>>leafChunkBits][lv&mask].
+	chunks [][]int32
+	n      int // entries in use
 }
 
 const (
@@ -36,29 +38,27 @@ func (t *leafTable) set(lo, hi, id int32) {
 	}
 }
 
-// push appends n entries for the next local versions, all leaf id.
+// push appends n entries for the next local versions, all leaf id. Typing
+// finds room in the last chunk: the common case writes no pointer.
 func (t *leafTable) push(n, id int32) {
 	for n > 0 {
-		k := len(t.chunks) - 1
-		if k < 0 || len(t.chunks[k]) == leafChunk {
-			t.chunks = append(t.chunks, nil)
-			k++
+		k, off := t.n>>leafChunkBits, t.n&(leafChunk-1)
+		if k == len(t.chunks) {
+			t.chunks = append(t.chunks, make([]int32, min(leafChunk, max(16, int(n)))))
 		}
 		c := t.chunks[k]
-		m := min(int(n), leafChunk-len(c))
-		start := len(c)
-		if cap(c)-start < m {
-			// Double, as append would, but never past a chunk.
-			nc := make([]int32, start, min(leafChunk, max(2*cap(c), start+m, 16)))
-			copy(nc, c)
-			c = nc
+		m := min(int(n), leafChunk-off)
+		if off+m > len(c) {
+			// Only the last chunk is short: double it, as append would,
+			// but never past a chunk.
+			nc := make([]int32, min(leafChunk, max(2*len(c), off+m)))
+			copy(nc, c[:off])
+			t.chunks[k], c = nc, nc
 		}
-		c = c[:start+m]
-		f := c[start:]
+		f := c[off : off+m]
 		for i := range f {
 			f[i] = id
 		}
-		t.chunks[k] = c
 		t.n += m
 		n -= int32(m)
 	}

@@ -236,16 +236,17 @@ func (t *Text) Insert(replica crdt.ReplicaID, pos int, s string) (Delta, error) 
 // that local versions fit an int32.
 const maxItems = 1<<31 - 1
 
-// place puts n new items lv.. with the given origins at span index j of
-// leaf l (j may be len(l.spans)), extending the span before them when they
-// continue it. Items that arrive deleted have no content.
+// place puts n new items lv.. (the items ids.add gave out last) with the
+// given origins at span index j of leaf l (j may be len(l.spans)),
+// extending the span before them when they continue it. Items that arrive
+// deleted have no content.
 func (t *Text) place(l *node, j int, lv, n int32, content string, dead bool, left, right int32) {
 	if j == 0 && l.prev != nil {
 		l, j = l.prev, len(l.prev.spans)
 	}
 	if j > 0 {
 		p := &l.spans[j-1]
-		if p.dead == dead && p.lv+p.n == lv && left == lv-1 && right == p.right && t.ids.sameRun(lv-1, lv) {
+		if p.dead == dead && p.lv+p.n == lv && left == lv-1 && right == p.right && t.ids.continuesLast(lv) {
 			p.n += n
 			if !dead {
 				t.tree.extend(p, content)

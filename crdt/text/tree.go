@@ -162,8 +162,21 @@ func (t *tree) bump(l *node, dvis, dall int) {
 // appendText stores s at the end of the arena and returns its offset.
 func (t *tree) appendText(s string) uint32 {
 	off := len(t.text)
+	t.reserve(len(s))
 	t.text = append(t.text, s...)
 	return uint32(off)
+}
+
+// reserve makes room for n more bytes at the end of the arena, doubling
+// it when full: append grows a large slice by a quarter at a time, and
+// copied the arena several times over while a long text was typed.
+func (t *tree) reserve(n int) {
+	if len(t.text)+n <= cap(t.text) {
+		return
+	}
+	text := make([]byte, len(t.text), max(2*cap(t.text), len(t.text)+n, 64))
+	copy(text, t.text)
+	t.text = text
 }
 
 // extend appends s to the content of span sp, in place when the span's
@@ -172,10 +185,12 @@ func (t *tree) appendText(s string) uint32 {
 func (t *tree) extend(sp *span, s string) {
 	if int(sp.off+sp.size) != len(t.text) {
 		off := uint32(len(t.text))
+		t.reserve(int(sp.size) + len(s))
 		t.text = append(t.text, sp.content(t.text)...)
 		t.garbage += int(sp.size)
 		sp.off = off
 	}
+	t.reserve(len(s))
 	t.text = append(t.text, s...)
 	sp.size += uint32(len(s))
 }
