@@ -30,10 +30,7 @@ func (t *leafTable) set(lo, hi, id int32) {
 	for lo < hi {
 		c := t.chunks[lo>>leafChunkBits]
 		end := min(hi, lo|(leafChunk-1)+1)
-		f := c[lo&(leafChunk-1) : lo&(leafChunk-1)+end-lo]
-		for i := range f {
-			f[i] = id
-		}
+		fill(c[lo&(leafChunk-1):lo&(leafChunk-1)+end-lo], id)
 		lo = end
 	}
 }
@@ -55,10 +52,7 @@ func (t *leafTable) push(n, id int32) {
 			copy(nc, c[:off])
 			t.chunks[k], c = nc, nc
 		}
-		f := c[off : off+m]
-		for i := range f {
-			f[i] = id
-		}
+		fill(c[off:off+m], id)
 		t.n += m
 		n -= int32(m)
 	}
@@ -72,5 +66,21 @@ func (t *leafTable) reset(n int) {
 		m := min(n, leafChunk)
 		t.chunks = append(t.chunks, make([]int32, m))
 		n -= m
+	}
+}
+
+// fill sets every entry of f to id: a long run of items (a pasted
+// paragraph, a loaded span) doubles a filled prefix with copy, which moves
+// many entries per instruction.
+func fill(f []int32, id int32) {
+	if len(f) < 32 {
+		for i := range f {
+			f[i] = id
+		}
+		return
+	}
+	f[0] = id
+	for done := 1; done < len(f); done *= 2 {
+		copy(f[done:], f[:done])
 	}
 }
