@@ -3,6 +3,8 @@ package workflow
 import (
 	"fmt"
 	"testing"
+
+	"github.com/flowsync/flowsync/crdt"
 )
 
 // catchUpFixture returns a document of n blocks that a server has loaded
@@ -42,32 +44,45 @@ var catchUpEdits = []struct {
 	}},
 }
 
-// BenchmarkCatchUpOneEdit computes the catch-up (DeltaSince) of a replica
-// that missed one edit of a document with a history of removals: its
-// bytes and CPU should be those of the edit, whatever the document's size
-// and history.
+// BenchmarkCatchUpOneEdit computes the catch-up of a replica that missed
+// one edit of a document with a history of removals and text deletes:
+// with CatchUp its bytes should be those of the edit, whatever the
+// document's size and history; DeltaSince names every removed dot.
 func BenchmarkCatchUpOneEdit(b *testing.B) {
+	fns := []struct {
+		name string
+		fn   func(d *Doc, have *crdt.Context) *Doc
+	}{
+		{"DeltaSince", (*Doc).DeltaSince},
+		{"CatchUp", (*Doc).CatchUp},
+	}
 	for _, n := range []int{1000, 10000} {
 		for _, e := range catchUpEdits {
-			b.Run(fmt.Sprintf("edit=%s/blocks=%d", e.name, n), func(b *testing.B) {
-				ahead, behind := catchUpFixture(b, n, e.op)
-				delta := ahead.DeltaSince(behind.Context())
-				check := behind.Clone()
-				check.Merge(delta)
-				if !check.Equal(ahead) {
-					b.Fatal("the replica merged with its catch-up differs from the document")
-				}
-				size := len(delta.Encode())
-				b.ReportAllocs()
-				b.ResetTimer()
-				cpu := startCPU(b)
-				for b.Loop() {
-					ahead.DeltaSince(behind.Context())
-				}
-				cpu.report()
-				b.ReportMetric(float64(size), "delta-bytes")
-				b.ReportMetric(float64(delta.Context().NumRanges()), "ctx-ranges")
-			})
+			for _, f := range fns {
+				b.Run(fmt.Sprintf("fn=%s/edit=%s/blocks=%d", f.name, e.name, n), func(b *testing.B) {
+					benchCatchUp(b, n, e.op, f.fn)
+				})
+			}
 		}
 	}
+}
+
+func benchCatchUp(b *testing.B, n int, op func(d *Doc, ids []string) Op, fn func(d *Doc, have *crdt.Context) *Doc) {
+	ahead, behind := catchUpFixture(b, n, op)
+	delta := fn(ahead, behind.Context())
+	check := behind.Clone()
+	check.Merge(delta)
+	if !check.Equal(ahead) {
+		b.Fatal("the replica merged with its catch-up differs from the document")
+	}
+	size := len(delta.Encode())
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := startCPU(b)
+	for b.Loop() {
+		fn(ahead, behind.Context())
+	}
+	cpu.report()
+	b.ReportMetric(float64(size), "delta-bytes")
+	b.ReportMetric(float64(delta.Context().NumRanges()), "ctx-ranges")
 }

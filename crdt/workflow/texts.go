@@ -177,6 +177,16 @@ func (r *textRec) since(have *crdt.Context) text.Delta {
 	return d
 }
 
+// seenBy reports whether have holds every item of r, placed or waiting.
+func (r *textRec) seenBy(have *crdt.Context) bool {
+	for _, w := range r.wait {
+		if len(missingPieces(w, have)) > 0 {
+			return false
+		}
+	}
+	return r.t.SeenBy(have)
+}
+
 // missingPieces returns the pieces of w whose dots have lacks.
 func missingPieces(w text.Run, have *crdt.Context) []text.Run {
 	var out []text.Run
@@ -261,7 +271,11 @@ func (d *Doc) mergeTexts(delta *Doc) {
 			d.texts[m] = r
 		}
 		td := dr.since(nil)
+		killed := r.t.Killed()
 		r.add(&td)
+		if d.idx != nil && len(td.Deleted) > 0 {
+			d.idx.deaths.textRemoved(m, td.Deleted, r.t.Killed() != killed)
+		}
 	}
 }
 
@@ -323,11 +337,19 @@ func (d *Doc) textValue(m crdt.Dot) Value { return stringValue(d.textString(m)) 
 // textsSince returns the records of d as a replica whose context is have
 // lacks them (DeltaSince): the runs it lacks and every deleted dot. With
 // only set, runs of other replicas and runs in skip are left out
-// (WritesSince: a replica sends only its own items).
-func (d *Doc) textsSince(have *crdt.Context, only crdt.ReplicaID, skip *crdt.Context) map[crdt.Dot]*textRec {
+// (WritesSince: a replica sends only its own items). With deleted set
+// (CatchUp), the deleted dots are those it names instead of all (the
+// items have lacks come as dead runs).
+func (d *Doc) textsSince(have *crdt.Context, only crdt.ReplicaID, skip *crdt.Context, deleted *map[crdt.Dot][]text.Dead) map[crdt.Dot]*textRec {
 	var out map[crdt.Dot]*textRec
 	for m, r := range d.texts {
+		if deleted != nil && len((*deleted)[m]) == 0 && r.seenBy(have) {
+			continue // nothing to send: spare the walk of the text
+		}
 		td := r.since(have)
+		if deleted != nil {
+			td.Deleted = (*deleted)[m]
+		}
 		if only != "" {
 			runs := td.Runs[:0]
 			for _, x := range td.Runs {
