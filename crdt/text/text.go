@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"unicode/utf8"
 
 	"github.com/flowsync/flowsync/crdt"
@@ -93,32 +92,6 @@ func (t *Text) String() string {
 // Context returns a copy of the dots of every item this replica has seen
 // inserted, deleted ones included.
 func (t *Text) Context() *crdt.Context { return t.ids.context() }
-
-// SeenBy reports whether have holds the dot of every item t holds, so
-// that DeltaSince(have) has no run. It costs a binary search per run of
-// consecutive counters, not a walk of the text.
-func (t *Text) SeenBy(have *crdt.Context) bool {
-	for rep, cr := range t.ids.byReplica {
-		if len(cr) == 0 {
-			continue
-		}
-		rs := have.Ranges(t.ids.replicas[rep])
-		// Mostly one range of have spans all of a replica's items.
-		lo, hi := cr[0].counter, cr[len(cr)-1].counter+uint64(cr[len(cr)-1].n)-1
-		i := sort.Search(len(rs), func(i int) bool { return rs[i].Hi >= lo })
-		if i < len(rs) && rs[i].Lo <= lo && rs[i].Hi >= hi {
-			continue
-		}
-		for _, c := range cr {
-			lo, hi := c.counter, c.counter+uint64(c.n)-1
-			i := sort.Search(len(rs), func(i int) bool { return rs[i].Hi >= lo })
-			if i == len(rs) || rs[i].Lo > lo || rs[i].Hi < hi {
-				return false
-			}
-		}
-	}
-	return true
-}
 
 // Deleted returns the dots of every item known deleted.
 func (t *Text) Deleted() *crdt.Context {

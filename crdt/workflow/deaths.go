@@ -46,7 +46,7 @@ type deaths struct {
 	recs  []death // oldest first; recs[i] has sequence number first+i
 	first uint64
 	spans []span     // the key and dots of each record, in record order
-	texts []textDead // the text deletes of each record, in record order
+	texts []textDead // the text changes of each record, in record order
 	// keys lists, per replica, the key ranges of the records, sorted and
 	// disjoint: a dot is unseen by the document in one merge only.
 	keys   map[crdt.ReplicaID][]deathKey
@@ -72,7 +72,8 @@ type span struct {
 	rg      crdt.Range
 }
 
-// textDead is a range of deleted items of the text whose marker is m.
+// textDead is a range of deleted items of the text whose marker is m, or
+// with a zero range, a change of that text.
 type textDead struct {
 	m    crdt.Dot
 	dead text.Dead
@@ -144,9 +145,12 @@ func (x *deaths) removedRange(r crdt.ReplicaID, rg crdt.Range) {
 	x.gone = append(x.gone, span{r, rg})
 }
 
-// textRemoved notes that the merge in progress deleted the items of ds in
-// the text whose marker is m (killed: some were not deleted before).
-func (x *deaths) textRemoved(m crdt.Dot, ds []text.Dead, killed bool) {
+// textChanged notes that the merge in progress changed the text whose
+// marker is m: an entry with no range says so (CatchUp visits only the
+// texts that the edits a replica lacks changed), and one per range of ds
+// names the items it deleted (killed: some were not deleted before).
+func (x *deaths) textChanged(m crdt.Dot, ds []text.Dead, killed bool) {
+	x.tgone = append(x.tgone, textDead{m: m})
 	for _, d := range ds {
 		x.tgone = append(x.tgone, textDead{m, d})
 	}
@@ -289,11 +293,13 @@ func (x *deaths) lacking(missing *crdt.Context, budget int) (extra *crdt.Context
 			return nil, nil, true
 		}
 	}
+	texts = map[crdt.Dot][]text.Dead{}
 	for _, td := range tds {
-		if texts == nil {
-			texts = map[crdt.Dot][]text.Dead{}
+		ds := texts[td.m]
+		if td.dead.Lo != 0 { // 0: the text changed, no delete
+			ds = append(ds, td.dead)
 		}
-		texts[td.m] = append(texts[td.m], td.dead)
+		texts[td.m] = ds
 	}
 	for m, ds := range texts {
 		texts[m] = normalizeDeads(ds)

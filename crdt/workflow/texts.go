@@ -177,16 +177,6 @@ func (r *textRec) since(have *crdt.Context) text.Delta {
 	return d
 }
 
-// seenBy reports whether have holds every item of r, placed or waiting.
-func (r *textRec) seenBy(have *crdt.Context) bool {
-	for _, w := range r.wait {
-		if len(missingPieces(w, have)) > 0 {
-			return false
-		}
-	}
-	return r.t.SeenBy(have)
-}
-
 // missingPieces returns the pieces of w whose dots have lacks.
 func missingPieces(w text.Run, have *crdt.Context) []text.Run {
 	var out []text.Run
@@ -273,8 +263,8 @@ func (d *Doc) mergeTexts(delta *Doc) {
 		td := dr.since(nil)
 		killed := r.t.Killed()
 		r.add(&td)
-		if d.idx != nil && len(td.Deleted) > 0 {
-			d.idx.deaths.textRemoved(m, td.Deleted, r.t.Killed() != killed)
+		if d.idx != nil {
+			d.idx.deaths.textChanged(m, td.Deleted, r.t.Killed() != killed)
 		}
 	}
 }
@@ -338,14 +328,21 @@ func (d *Doc) textValue(m crdt.Dot) Value { return stringValue(d.textString(m)) 
 // lacks them (DeltaSince): the runs it lacks and every deleted dot. With
 // only set, runs of other replicas and runs in skip are left out
 // (WritesSince: a replica sends only its own items). With deleted set
-// (CatchUp), the deleted dots are those it names instead of all (the
-// items have lacks come as dead runs).
+// (CatchUp), only the records it names are visited, those the edits have
+// lacks changed, and their deleted dots are those it names instead of
+// all (the items have lacks come as dead runs).
 func (d *Doc) textsSince(have *crdt.Context, only crdt.ReplicaID, skip *crdt.Context, deleted *map[crdt.Dot][]text.Dead) map[crdt.Dot]*textRec {
 	var out map[crdt.Dot]*textRec
-	for m, r := range d.texts {
-		if deleted != nil && len((*deleted)[m]) == 0 && r.seenBy(have) {
-			continue // nothing to send: spare the walk of the text
+	visit := d.texts
+	if deleted != nil {
+		visit = make(map[crdt.Dot]*textRec, len(*deleted))
+		for m := range *deleted {
+			if r := d.texts[m]; r != nil {
+				visit[m] = r
+			}
 		}
+	}
+	for m, r := range visit {
 		td := r.since(have)
 		if deleted != nil {
 			td.Deleted = (*deleted)[m]
