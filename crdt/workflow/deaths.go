@@ -92,11 +92,12 @@ type deathKey struct {
 const (
 	// maxDeaths is how many deaths are kept apart before the oldest half
 	// are folded into base: enough for the edits a reconnecting replica
-	// typically missed, few enough that their memory is small.
-	maxDeaths = 4096
+	// typically missed (a replica that missed more gets every removed dot),
+	// few enough that a busy document's deaths cost ~100 KB at most.
+	maxDeaths = 1024
 	// maxDeathSpans bounds the spans of the deaths kept apart (a catch-up
-	// merged from a peer can remove many dots at once).
-	maxDeathSpans = 1 << 16
+	// merged from a peer can remove many dots at once): 32 B each.
+	maxDeathSpans = 1 << 14
 )
 
 func compareSpans(a, b span) int {
@@ -181,7 +182,7 @@ func (x *deaths) end() {
 	if x.recs == nil {
 		// Sized for a stream of edits, so that they do not pay the
 		// doubling from nothing one allocation at a time.
-		x.recs, x.spans = make([]death, 0, 256), make([]span, 0, 1024)
+		x.recs, x.spans = make([]death, 0, 128), make([]span, 0, 512)
 		x.keys = map[crdt.ReplicaID][]deathKey{}
 	}
 	seq := x.first + uint64(len(x.recs))
