@@ -36,10 +36,12 @@ type fullState struct {
 // on what it holds). In a cluster a node may merge a removal that names
 // an edit it has not received yet (nodes exchange deltas in any order), and
 // a member of it then holds that edit's dot without its removals: there
-// the joiner is sent every removed dot (DeltaSince), which repairs it.
+// the joiner is sent every removed dot (DeltaSince), which repairs it. A
+// client that merged only part of a chunked catch-up is in the same state,
+// so CatchUp is used only where Config.CatchUpEdits turns it on.
 func (rm *Room) catchUp(have *crdt.Context) [][]byte {
 	if !have.IsEmpty() {
-		if rm.cfg.Cluster == nil {
+		if rm.cfg.Cluster == nil && rm.cfg.CatchUpEdits {
 			return rm.doc.CatchUp(have).EncodeChunks(rm.cfg.MaxCatchUpChunk)
 		}
 		return rm.doc.DeltaSince(have).EncodeChunks(rm.cfg.MaxCatchUpChunk)

@@ -104,7 +104,7 @@ func TestCatchUpFramesShared(t *testing.T) {
 // a document with a history of removals is sent that edit, not every
 // removed dot of the document (rooms on one node: see catchUp).
 func TestCatchUpOfOneMissedEdit(t *testing.T) {
-	r := newRegistry(t, Config{}, nil)
+	r := newRegistry(t, Config{CatchUpEdits: true}, nil)
 	rm := newRoom(r, "wf")
 	rm.doc = batchDoc(t, 400)
 	clock := crdt.NewClock("editor")
