@@ -355,6 +355,10 @@ func (t *Text) Merge(d Delta) error {
 	return nil
 }
 
+// Killed returns how many items merges have deleted here so far: a merge
+// that changes it deleted an item that was not deleted.
+func (t *Text) Killed() uint64 { return t.killed }
+
 // keepPending records the items of x this replica has not seen inserted,
 // so that they arrive deleted.
 func (t *Text) keepPending(x Dead) {
@@ -489,6 +493,7 @@ func (t *Text) killLV(lo, hi int32) {
 		k := lv - sp.lv
 		m := min(hi-lv, sp.n-k)
 		t.kill(l, j, k, m)
+		t.killed += uint64(m)
 		lv += m
 	}
 }

@@ -19,6 +19,9 @@ type Text struct {
 	// deleted dots whose insert has not arrived (states may merge in any
 	// order), so that it arrives deleted.
 	pending crdt.Context
+	// killed counts the items deleted here so far (a merge that changes
+	// it deleted something: the workflow's catch-up records those).
+	killed uint64
 	// Slabs the deltas of local edits take their one-element slices from:
 	// an edit costs a fraction of an allocation, not one. Each slice is
 	// capped at its element, so appending to it copies, and a slot is

@@ -117,7 +117,12 @@ func (s *StepMerge) Step() bool {
 	}
 	s.done = s.ri >= len(s.reps)
 	if found > 0 {
+		// What this part removes, the rest of the delta removes: a
+		// replica that has merged all of it (its unseen dots) has seen
+		// the removals (deaths.go).
+		x.deaths.override = s.unseen
 		s.doc.Merge(part)
+		x.deaths.override = nil
 		s.parts += found
 	}
 	s.steps++

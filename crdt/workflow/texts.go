@@ -313,7 +313,11 @@ func (d *Doc) mergeTexts(delta *Doc) {
 			d.texts[m] = r
 		}
 		td := dr.since(nil)
+		killed := r.t.Killed()
 		r.add(&td)
+		if d.idx != nil {
+			d.idx.deaths.textChanged(m, td.Deleted, r.t.Killed() != killed)
+		}
 	}
 }
 
@@ -388,11 +392,26 @@ func (d *Doc) textValue(m crdt.Dot) Value {
 // textsSince returns the records of d as a replica whose context is have
 // lacks them (DeltaSince): the runs it lacks and every deleted dot. With
 // only set, runs of other replicas and runs in skip are left out
-// (WritesSince: a replica sends only its own items).
-func (d *Doc) textsSince(have *crdt.Context, only crdt.ReplicaID, skip *crdt.Context) map[crdt.Dot]*textRec {
+// (WritesSince: a replica sends only its own items). With deleted set
+// (CatchUp), only the records it names are visited, those the edits have
+// lacks changed, and their deleted dots are those it names instead of
+// all (the items have lacks come as dead runs).
+func (d *Doc) textsSince(have *crdt.Context, only crdt.ReplicaID, skip *crdt.Context, deleted *map[crdt.Dot][]text.Dead) map[crdt.Dot]*textRec {
 	var out map[crdt.Dot]*textRec
-	for m, r := range d.texts {
+	visit := d.texts
+	if deleted != nil {
+		visit = make(map[crdt.Dot]*textRec, len(*deleted))
+		for m := range *deleted {
+			if r := d.texts[m]; r != nil {
+				visit[m] = r
+			}
+		}
+	}
+	for m, r := range visit {
 		td := r.since(have)
+		if deleted != nil {
+			td.Deleted = (*deleted)[m]
+		}
 		if only != "" {
 			runs := td.Runs[:0]
 			for _, x := range td.Runs {

@@ -93,6 +93,16 @@ func TestTextFieldsConverge(t *testing.T) {
 					inbox[i] = append(inbox[i][:k], inbox[i][k+1:]...)
 					r.d.Merge(d)
 				}
+				if j := rapid.IntRange(0, n-1).Draw(rt, "catch up from"); j != i {
+					// CatchUp names fewer deleted items than DeltaSince
+					// and makes the same state (deaths.go).
+					viaFull := r.d.Clone()
+					viaFull.Merge(rs[j].d.DeltaSince(r.d.Context()))
+					r.d.Merge(rs[j].d.CatchUp(r.d.Context()))
+					if !r.d.Equal(viaFull) {
+						rt.Fatalf("%s merged with r%d's CatchUp differs from merged with its DeltaSince", r.clock.Replica(), j)
+					}
+				}
 			}
 		}
 		// Quiescence: every inbox in reverse, then anti-entropy both ways.
