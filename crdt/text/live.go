@@ -107,3 +107,29 @@ func (t *Text) DeadRanges() []Dead { return t.deadRanges() }
 
 // NumItems returns how many items t holds, deleted ones included.
 func (t *Text) NumItems() int { return int(t.ids.next) }
+
+// Runs calls fn for the items of t in document order, in stretches of
+// consecutive dots of one replica that are all visible or all deleted:
+// the dot of the stretch's first item, its length and whether it is
+// deleted. An undo that writes a removed text again as a new one reads
+// with it where each old item stood.
+func (t *Text) Runs(fn func(id crdt.Dot, n int, dead bool)) {
+	var cur crdt.Dot
+	n, dead := 0, false
+	t.walk(func(sp *span) {
+		for k := range sp.n {
+			d := t.dotOf(sp.lv + k)
+			if n > 0 && dead == sp.dead && d.Replica == cur.Replica && d.Counter == cur.Counter+uint64(n) {
+				n++
+				continue
+			}
+			if n > 0 {
+				fn(cur, n, dead)
+			}
+			cur, n, dead = d, 1, sp.dead
+		}
+	})
+	if n > 0 {
+		fn(cur, n, dead)
+	}
+}

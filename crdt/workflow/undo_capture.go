@@ -1,6 +1,9 @@
 package workflow
 
-import "github.com/flowsync/flowsync/crdt"
+import (
+	"github.com/flowsync/flowsync/crdt"
+	"github.com/flowsync/flowsync/crdt/text"
+)
 
 // undoEntry is one undoable step: the keys a group of local edits wrote or
 // removed, each with what it held before the group and the dot the group
@@ -51,6 +54,13 @@ type undoItem struct {
 	// cur is the dot the group's last edit wrote under key, the zero Dot
 	// when it removed the key.
 	cur crdt.Dot
+	// isText says prior was a text (held as its string); text is its
+	// record, nil for an empty one. The edit kills the record (its marker
+	// is overwritten or removed), so nothing writes to it again: an undo
+	// reads it to tell other entries where its items live in the text it
+	// writes instead (undo_retext.go).
+	isText bool
+	text   *text.Text
 }
 
 // linearItems is how many items an entry scans before it builds its index.
@@ -95,6 +105,10 @@ func (e *undoEntry) touch(doc *Doc, r rawReader, k Key, held []crdt.Dotted[Cell]
 		if it.had && it.prior.Value.Value.isTextMarker() {
 			// A text is restored as the string it held (as a new text):
 			// its record goes with the marker the edit overwrites.
+			it.isText = true
+			if r := doc.texts[it.prior.Dot]; r != nil {
+				it.text = r.t
+			}
 			it.prior.Value.Value = doc.textValue(it.prior.Dot)
 		}
 	}
@@ -157,12 +171,18 @@ func (e *undoEntry) follow(remap map[crdt.Dot]crdt.Dot) {
 			e.items[i].cur = nd
 		}
 	}
+	for i := range e.texts {
+		if nd, ok := remap[e.texts[i].marker]; ok {
+			e.texts[i].marker = nd // a text the step wrote again (putText)
+		}
+	}
 }
 
 // followTexts points the entry's typing at the items re-inserts made.
 func (e *undoEntry) followTexts(moves []textMove) {
 	for i := range e.texts {
 		e.texts[i].follow(moves)
+		e.texts[i].followAnchors(moves)
 	}
 }
 

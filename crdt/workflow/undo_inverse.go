@@ -157,9 +157,16 @@ func (inv *inverter) restore(e *undoEntry, ent entity, items []*undoItem, mem *u
 		return
 	}
 	vals := make(map[Key]crdt.Dotted[Cell], len(items))
+	var texts map[Key]*undoItem // captured texts, written again as texts
 	for _, it := range items {
 		if it != mem && it.had {
 			vals[it.key] = it.prior
+			if it.isText {
+				if texts == nil {
+					texts = map[Key]*undoItem{}
+				}
+				texts[it.key] = it
+			}
 		}
 	}
 	var held []Key
@@ -198,6 +205,10 @@ func (inv *inverter) restore(e *undoEntry, ent entity, items []*undoItem, mem *u
 	}
 	slices.SortFunc(keys, compareKeys)
 	for _, k := range keys {
+		if it := texts[k]; it != nil && vals[k].Dot == it.prior.Dot {
+			inv.putText(k, it)
+			continue
+		}
 		b.put(k, vals[k].Value.Value)
 		inv.wrote(vals[k].Dot)
 	}
@@ -284,6 +295,12 @@ func (inv *inverter) writtenByOthers(e *undoEntry, keys []Key) bool {
 // field puts it's former value back, or clears the key if it had none.
 // (Typing into a text writes no value: undo_texts.go inverts it.)
 func (inv *inverter) field(it *undoItem) {
+	if it.had && it.isText && inv.b.isTextKey(it.key) {
+		if _, ok := inv.b.textMarker(it.key); !ok {
+			inv.putText(it.key, it)
+			return
+		}
+	}
 	if it.had {
 		if err := inv.b.putValue(it.key, it.prior.Value.Value); err != nil {
 			inv.b.put(it.key, it.prior.Value.Value)

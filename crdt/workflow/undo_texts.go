@@ -22,14 +22,33 @@ type undoText struct {
 	marker crdt.Dot
 	ins    []text.Dead  // the entry's inserted items, coalesced ranges
 	del    []text.Piece // the visible items it deleted, none of its own inserts
+	// after holds the anchors of pieces of del whose items a rewrite of
+	// the text dropped (undo_retext.go), by the piece's first dot.
+	after map[crdt.Dot]crdt.Dot
 }
 
-// textMove says that the items from (an undo's or redo's re-insert of
-// deleted items) live again under the dots starting at to.
+// textMove says where the items from live now: again under the dots
+// starting at to (an undo's or redo's re-insert of deleted items, or a
+// text it wrote again), or nowhere, deleted items of a text written again
+// whose place is right after item to (the zero Dot: the start).
 type textMove struct {
 	from text.Dead
 	to   crdt.Dot
+	kind moveKind
 }
+
+// moveKind says what a textMove is.
+type moveKind uint8
+
+const (
+	// moveRetyped: deleted items typed again by an undo or redo.
+	moveRetyped moveKind = iota
+	// moveRewritten: visible items of a text an undo wrote again as a new one.
+	moveRewritten
+	// moveAnchor: deleted items of a text an undo wrote again, which it
+	// dropped; to is the item they stood after.
+	moveAnchor
+)
 
 // captureTexts adds the text edits of delta (not yet merged into doc) to
 // e: for each record of doc it edits, the items it inserts and the visible
@@ -161,6 +180,9 @@ func (ut *undoText) notInserted(x text.Dead) []text.Dead {
 func (ut *undoText) follow(moves []textMove) {
 	n := len(ut.ins)
 	for _, mv := range moves {
+		if mv.kind == moveAnchor {
+			continue // no items to delete there
+		}
 		for _, in := range ut.ins[:n] {
 			if in.Replica != mv.from.Replica || in.Hi < mv.from.Lo || in.Lo > mv.from.Hi {
 				continue
@@ -213,7 +235,7 @@ func (inv *inverter) text(ut *undoText) {
 	}
 	for _, p := range ut.del {
 		at := crdt.Dot{Replica: b.ts.Replica, Counter: b.next}
-		if b.typeAfter(m, p.ID, p.Text) != nil {
+		if b.typeAfter(m, ut.anchor(p.ID), p.Text) != nil {
 			continue // not known here (cannot happen: the entry's replica saw it)
 		}
 		inv.moves = append(inv.moves, textMove{from: text.Dead{Replica: p.ID.Replica, Range: crdt.Range{Lo: p.ID.Counter, Hi: p.ID.Counter + uint64(p.Len) - 1}}, to: at})
@@ -225,7 +247,14 @@ func (inv *inverter) text(ut *undoText) {
 // point.
 func (b *builder) typeAfter(m, after crdt.Dot, s string) error {
 	id := crdt.Dot{Replica: b.ts.Replica, Counter: b.next}
-	d, err := b.textOf(m).PlanInsertAfter(id, after, s)
+	var d text.Delta
+	var err error
+	if after == (crdt.Dot{}) {
+		// First in a text written again (putText): nothing stood before.
+		d, err = b.textOf(m).PlanInsert(id, 0, s)
+	} else {
+		d, err = b.textOf(m).PlanInsertAfter(id, after, s)
+	}
 	if err != nil {
 		return err
 	}

@@ -15,9 +15,10 @@ import { FieldExtent, FieldLocked, FieldParentID, FieldPosition, asEdge, asStrin
 import { current, predates } from './incarnation';
 import { blockKey, fieldKey, subBlockKey, subBlockTypeKey } from './state';
 import { protected_ } from './tree';
-import { putValue } from './text_write';
+import { isTextKey, newText, putValue, textMarker } from './text_write';
 import { isTextMarker } from './texts';
-import { captureTexts, followText, invertText, sortTexts, type TextMove, type UndoText } from './undo_texts';
+import type { Text } from '../crdt/text/text';
+import { captureTexts, followAnchors, followText, invertText, MoveAnchor, MoveRewritten, sortTexts, type TextMove, type UndoText } from './undo_texts';
 import { compareStrings, errorf } from './util';
 
 /** Edits less than this many milliseconds apart are one entry by default. */
@@ -42,6 +43,13 @@ interface UndoItem {
   readonly key: Key;
   prior: Dotted<Cell> | undefined;
   cur: Dot | undefined;
+  /**
+   * prior was a text (held as its string); text is its record, undefined
+   * for an empty one. An undo reads it to tell other entries where its
+   * items live in the text it writes instead. (Go: undoItem.isText, text.)
+   */
+  isText?: boolean;
+  text?: Text;
 }
 
 /** One undoable step (Go: undoEntry). */
@@ -76,12 +84,16 @@ class UndoEntry {
     }
     const w = winner(held);
     let prior = w >= 0 ? currentEntry(doc, k, held[w]) : undefined;
+    let isText = false;
+    let text: Text | undefined;
     if (prior !== undefined && isTextMarker(prior.value.value)) {
+      isText = true;
+      text = doc.textRecord(prior.dot)?.t;
       // A text is restored as the string it held (as a new text): its
       // record goes with the marker the edit overwrites. (Go: touch.)
       prior = { dot: prior.dot, value: { ...prior.value, value: stringValue(doc.textString(prior.dot)) } };
     }
-    this.items.push({ key: k, prior, cur });
+    this.items.push(isText ? { key: k, prior, cur, isText, text } : { key: k, prior, cur });
     if (this.at !== undefined) this.at.set(keyString(k), this.items.length - 1);
   }
 
@@ -127,7 +139,12 @@ class UndoEntry {
       const nd = remap.get(dotString(it.cur));
       if (nd !== undefined) it.cur = nd;
     }
-    for (const ut of this.texts) followText(ut, moves);
+    for (const ut of this.texts) {
+      const nm = remap.get(dotString(ut.marker));
+      if (nm !== undefined) ut.marker = nm; // a text the step wrote again (putText)
+      followText(ut, moves);
+      followAnchors(ut, moves);
+    }
   }
 }
 
@@ -468,8 +485,12 @@ class Inverter {
       return;
     }
     const vals = new Map<string, { key: Key; e: Dotted<Cell> }>();
+    const texts = new Map<string, UndoItem>(); // captured texts, written again as texts
     for (const it of items) {
-      if (it !== mem && it.prior !== undefined) vals.set(keyString(it.key), { key: it.key, e: it.prior });
+      if (it !== mem && it.prior !== undefined) {
+        vals.set(keyString(it.key), { key: it.key, e: it.prior });
+        if (it.isText) texts.set(keyString(it.key), it);
+      }
     }
     const incarnation = stamp(prior.value, prior.dot);
     const held: Key[] = [];
@@ -496,6 +517,11 @@ class Inverter {
     this.wrote(prior.dot);
     const sorted = [...vals.values()].sort((a, c) => compareKeys(a.key, c.key));
     for (const v of sorted) {
+      const it = texts.get(keyString(v.key));
+      if (it !== undefined && sameDot(v.e.dot, it.prior!.dot)) {
+        this.putText(v.key, it);
+        continue;
+      }
       b.put(v.key, v.e.value.value);
       this.wrote(v.e.dot);
     }
@@ -528,7 +554,9 @@ class Inverter {
       if (lockedBlock && !(it.key.kind === KindBlockField && it.key.sub === FieldLocked)) continue;
       const unit = unitOf(it.key);
       if (unit !== undefined && !unitOK.get(keyString(unit[0]))) continue;
-      if (it.prior !== undefined) {
+      if (it.prior !== undefined && it.isText && isTextKey(b, it.key) && textMarker(b, it.key) === undefined) {
+        this.putText(it.key, it);
+      } else if (it.prior !== undefined) {
         // A string under a text key goes back as a text. (Go: inverter.field.)
         try {
           putValue(b, it.key, it.prior.value.value);
@@ -540,6 +568,30 @@ class Inverter {
         b.remove(it.key);
       }
     }
+  }
+
+  /**
+   * Writes it's captured text prior under k as a new text (the old record
+   * cannot come back: its marker is dead) and records where the old
+   * marker and items live now. (Go: inverter.putText.)
+   */
+  private putText(k: Key, it: UndoItem): void {
+    const prior = it.prior!;
+    const m = newText(this.b, k, asString(prior.value.value));
+    this.remap.set(dotString(prior.dot), m);
+    if (it.text === undefined) return; // an empty text: no item to follow
+    let next = m.counter + 1; // newText's first item
+    let prev: Dot = { replica: '', counter: 0 }; // the new item of the last visible one: none yet
+    it.text.runs((id, n, dead) => {
+      const from = { replica: id.replica, lo: id.counter, hi: id.counter + n - 1 };
+      if (dead) {
+        this.moves.push({ from, to: prev, kind: MoveAnchor });
+        return;
+      }
+      this.moves.push({ from, to: { replica: m.replica, counter: next }, kind: MoveRewritten });
+      next += n;
+      prev = { replica: m.replica, counter: next - 1 };
+    });
   }
 
   private writtenByOthers(e: UndoEntry, keys: Key[]): boolean {

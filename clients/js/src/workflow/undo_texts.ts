@@ -5,7 +5,7 @@
 // typed are never touched.
 
 import { compareDots, type Dot } from '../crdt/dot';
-import { codePoints, type Dead, type Delta } from '../crdt/text/delta';
+import { codePoints, isNoDot, type Dead, type Delta } from '../crdt/text/delta';
 import type { Piece } from '../crdt/text/text';
 import type { Builder } from './builder';
 import type { Doc, Key } from './doc';
@@ -15,17 +15,29 @@ import { textOf } from './text_write';
 /** What one entry's edits did to one text. (Go: undoText.) */
 export interface UndoText {
   readonly key: Key;
-  readonly marker: Dot;
+  /** Followed through undos that write the text again (Go: undoEntry.follow). */
+  marker: Dot;
   /** The entry's inserted items, coalesced ranges. */
   ins: Dead[];
   /** The visible items it deleted (none of its own inserts), with their content. */
   del: Piece[];
+  /** Anchors of pieces of del whose items a rewrite of the text dropped, by the piece's first dot. */
+  after?: Map<string, Dot>;
 }
 
-/** The items from live again under the dots starting at to (an undo's or redo's re-insert). (Go: textMove.) */
+/** What a TextMove is. (Go: moveKind.) */
+export const MoveRetyped = 0; // deleted items typed again by an undo or redo
+export const MoveRewritten = 1; // visible items of a text an undo wrote again as a new one
+export const MoveAnchor = 2; // deleted items of such a text, dropped; to is the item they stood after (noDot: the start)
+
+/**
+ * Where the items from live now: again under the dots starting at to, or
+ * (MoveAnchor) nowhere, right after item to. (Go: textMove.)
+ */
 export interface TextMove {
   readonly from: Dead;
   readonly to: Dot;
+  readonly kind: number;
 }
 
 /** Adds the text edits of delta (not yet merged into doc) to texts. (Go: undoEntry.captureTexts.) */
@@ -89,6 +101,7 @@ function notInserted(ut: UndoText, x: Dead): Dead[] {
 export function followText(ut: UndoText, moves: readonly TextMove[]): void {
   const n = ut.ins.length;
   for (const mv of moves) {
+    if (mv.kind === MoveAnchor) continue; // no items to delete there
     for (let i = 0; i < n; i++) {
       const ins = ut.ins[i];
       if (ins.replica !== mv.from.replica || ins.hi < mv.from.lo || ins.lo > mv.from.hi) continue;
@@ -98,6 +111,30 @@ export function followText(ut: UndoText, moves: readonly TextMove[]): void {
       ut.ins.push({ replica: mv.to.replica, lo: to, hi: to + (hi - lo) });
     }
   }
+}
+
+/**
+ * Points the pieces ut would type again at the items of a rewritten text:
+ * right after the new item of its old first item, or of the visible one
+ * before it when the rewrite dropped it, or first. (Go: undoText.followAnchors.)
+ */
+export function followAnchors(ut: UndoText, moves: readonly TextMove[]): void {
+  for (const p of ut.del) {
+    let a = anchorOf(ut, p.id);
+    if (isNoDot(a)) continue; // first already
+    for (const mv of moves) {
+      if (mv.kind === MoveRetyped || a.replica !== mv.from.replica || a.counter < mv.from.lo || a.counter > mv.from.hi) continue;
+      a = mv.kind === MoveRewritten ? { replica: mv.to.replica, counter: mv.to.counter + (a.counter - mv.from.lo) } : mv.to;
+      ut.after ??= new Map();
+      ut.after.set(`${p.id.replica}:${p.id.counter}`, a);
+      break;
+    }
+  }
+}
+
+/** The item the piece starting at id is typed after. (Go: undoText.anchor.) */
+function anchorOf(ut: UndoText, id: Dot): Dot {
+  return ut.after?.get(`${id.replica}:${id.counter}`) ?? id;
 }
 
 /**
@@ -120,7 +157,9 @@ export function invertText(b: Builder, ut: UndoText, moves: TextMove[]): void {
     const at: Dot = { replica: b.ts.replica, counter: b.next };
     let d: Delta;
     try {
-      d = textOf(b, m).planInsertAfter(at, p.id, p.text);
+      const after = anchorOf(ut, p.id);
+      // First in a text written again (putText): nothing stood before.
+      d = isNoDot(after) ? textOf(b, m).planInsert(at, 0, p.text) : textOf(b, m).planInsertAfter(at, after, p.text);
     } catch {
       continue; // not known here (cannot happen: the entry's replica saw it)
     }
@@ -129,7 +168,7 @@ export function invertText(b: Builder, ut: UndoText, moves: TextMove[]): void {
     b.spent = true;
     b.delta.context().addRange(at.replica, { lo: at.counter, hi: at.counter + n - 1 });
     textDelta(b, m, d);
-    moves.push({ from: { replica: p.id.replica, lo: p.id.counter, hi: p.id.counter + p.len - 1 }, to: at });
+    moves.push({ from: { replica: p.id.replica, lo: p.id.counter, hi: p.id.counter + p.len - 1 }, to: at, kind: MoveRetyped });
   }
 }
 

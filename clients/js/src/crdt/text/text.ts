@@ -116,6 +116,32 @@ export class Text {
     return lv === none ? undefined : lv;
   }
 
+  /**
+   * Calls fn for the items in document order, in stretches of consecutive
+   * dots of one replica that are all visible or all deleted. An undo that
+   * writes a removed text again as a new one reads where each old item
+   * stood. (Go: Text.Runs.)
+   */
+  runs(fn: (id: Dot, n: number, dead: boolean) => void): void {
+    let cur: Dot = { replica: '', counter: 0 };
+    let n = 0;
+    let dead = false;
+    this.walk((sp) => {
+      for (let k = 0; k < sp.n; k++) {
+        const d = this.dotOf(sp.lv + k);
+        if (n > 0 && dead === sp.dead && d.replica === cur.replica && d.counter === cur.counter + n) {
+          n++;
+          continue;
+        }
+        if (n > 0) fn(cur, n, dead);
+        cur = d;
+        n = 1;
+        dead = sp.dead;
+      }
+    });
+    if (n > 0) fn(cur, n, dead);
+  }
+
   /** @internal Calls fn for every span in document order. */
   walk(fn: (s: Span) => void): void {
     walk(this.tree, fn);
