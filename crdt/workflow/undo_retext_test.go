@@ -53,3 +53,26 @@ func TestUndoTypingAfterItsBlockCameBack(t *testing.T) {
 		t.Fatalf("after redoing the typing: %q, want %q", got, "bcd")
 	}
 }
+
+// TestUndoDeletesInOneGapOfARewrittenText: two pieces an entry deleted
+// that stood in one gap of visible characters (a tombstone between them)
+// are typed again in their order after the block's removal is undone (the
+// new text keeps no tombstone to tell them apart).
+func TestUndoDeletesInOneGapOfARewrittenText(t *testing.T) {
+	wall := int64(1_000)
+	r := newUReplica(t, "r1", &wall, New())
+	r.edit(promptBlock("p", "abxcd"))
+	r.edit(DeleteText{TextTarget: prompt("p"), Index: 2, Length: 1}) // "abcd", x a tombstone
+	r.m.Begin()
+	r.edit(DeleteText{TextTarget: prompt("p"), Index: 1, Length: 2}) // "ad": b and c, two pieces
+	r.m.End()
+	r.edit(RemoveBlock{ID: "p"})
+	r.undo()
+	if got := uText(t, r, "p"); got != "ad" {
+		t.Fatalf("after undoing the removal: %q", got)
+	}
+	r.undo()
+	if got := uText(t, r, "p"); got != "abcd" {
+		t.Fatalf("after undoing the delete: %q, want %q", got, "abcd")
+	}
+}

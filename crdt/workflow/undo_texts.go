@@ -233,9 +233,22 @@ func (inv *inverter) text(ut *undoText) {
 	if len(dead) > 0 {
 		b.killText(m, dead)
 	}
+	// Pieces of a rewritten text whose anchors met in one item (the
+	// rewrite dropped the tombstones between them) go one after the other,
+	// in the order the entry deleted them, not each right after it.
+	var typed map[crdt.Dot]crdt.Dot
 	for _, p := range ut.del {
 		at := crdt.Dot{Replica: b.ts.Replica, Counter: b.next}
-		if b.typeAfter(m, ut.anchor(p.ID), p.Text) != nil {
+		a := ut.anchor(p.ID)
+		if a != p.ID {
+			if last, ok := typed[a]; ok {
+				a = last
+			} else if typed == nil {
+				typed = map[crdt.Dot]crdt.Dot{}
+			}
+			typed[ut.anchor(p.ID)] = crdt.Dot{Replica: at.Replica, Counter: at.Counter + uint64(p.Len) - 1}
+		}
+		if b.typeAfter(m, a, p.Text) != nil {
 			continue // not known here (cannot happen: the entry's replica saw it)
 		}
 		inv.moves = append(inv.moves, textMove{from: text.Dead{Replica: p.ID.Replica, Range: crdt.Range{Lo: p.ID.Counter, Hi: p.ID.Counter + uint64(p.Len) - 1}}, to: at})

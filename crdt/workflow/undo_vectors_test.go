@@ -288,6 +288,26 @@ func undoScenarios(t *testing.T) []*undoVectorScenario {
 	g.sync()
 	g.finish()
 
+	g.scenario("typing follows a text the undo of its block's removal wrote again", -1, "alice")
+	g.edit("alice", 1000, "batch-add-blocks", "blocks", gBlocks(gWith(gBlock("t", "agent", "Writer", 0, 0),
+		"subBlocks", gobj{"prompt": gobj{"id": "prompt", "type": "long-input", "value": "abxcd"}})))
+	g.edit("alice", 1000, "text-delete", "text", `{"blockId":"t","subblockId":"prompt","index":2,"length":1}`)
+	g.begin("alice")
+	g.edit("alice", 1000, "text-insert", "text", `{"blockId":"t","subblockId":"prompt","index":4,"text":"e"}`)
+	g.edit("alice", 1000, "text-delete", "text", `{"blockId":"t","subblockId":"prompt","index":1,"length":2}`)
+	g.end("alice")
+	g.edit("alice", 1000, "remove", "block", `{"id":"t"}`)
+	g.undo("alice") // the prompt comes back as a new text, "ade"
+	g.undo("alice") // "abcd": b and c typed again in their gap, e deleted in the new text
+	g.redo("alice")
+	g.undo("alice")
+	g.undo("alice")
+	g.undo("alice") // the block removed
+	for range 3 {
+		g.redo("alice") // the block, x deleted, "ade" again
+	}
+	g.finish()
+
 	g.scenario("remote edits never enter my stack", -1, "alice", "bob")
 	g.edit("bob", 1000, "batch-add-blocks", "blocks", blocks)
 	g.sync()

@@ -153,11 +153,19 @@ export function invertText(b: Builder, ut: UndoText, moves: TextMove[]): void {
     if (!b.spent) b.delta.context().add(b.mint());
     textDelta(b, m, { runs: [], deleted: dead });
   }
+  // Pieces of a rewritten text whose anchors met in one item go one after
+  // the other, in the order the entry deleted them. (Go: inverter.text.)
+  const typed = new Map<string, Dot>();
   for (const p of ut.del) {
     const at: Dot = { replica: b.ts.replica, counter: b.next };
     let d: Delta;
     try {
-      const after = anchorOf(ut, p.id);
+      let after = anchorOf(ut, p.id);
+      if (after !== p.id) {
+        const ak = `${after.replica}:${after.counter}`;
+        after = typed.get(ak) ?? after;
+        typed.set(ak, { replica: at.replica, counter: at.counter + p.len - 1 });
+      }
       // First in a text written again (putText): nothing stood before.
       d = isNoDot(after) ? textOf(b, m).planInsert(at, 0, p.text) : textOf(b, m).planInsertAfter(at, after, p.text);
     } catch {
