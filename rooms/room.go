@@ -858,11 +858,11 @@ func (rm *Room) handleOperation(ev *opEvent) {
 		nack(ev.m, ev.opID, protocol.NewError(protocol.CodeNotJoined, "join %q first", rm.id))
 		return
 	}
-	record := func(delta *workflow.Doc, ts crdt.Timestamp) {
+	record := func(ts crdt.Timestamp) *workflow.UndoRecording {
 		if ms.undo == nil {
 			ms.undo = workflow.NewUndoManager(thinUndoConfig)
 		}
-		ms.undo.Record(rm.doc, delta, ts)
+		return ms.undo.StartRecord(ts)
 	}
 	rm.runOperation(ms.id, ms.entry.SessionID, ev.op, ms.m, record, func(delta *workflow.Doc, raw []byte, err error) {
 		if err != nil {
@@ -880,9 +880,10 @@ func (rm *Room) handleOperation(ev *opEvent) {
 // and its encoding, or with why op was refused, the document unchanged:
 // at once, or, when op is a large removal prepared or merged in steps
 // (stepped.go), after the last step. record, when not nil, is given the
-// admitted delta and its timestamp just before the merge (a thin client's
-// undo capture).
-func (rm *Room) runOperation(id Identity, conn string, op workflow.Op, author any, record func(*workflow.Doc, crdt.Timestamp), done func(*workflow.Doc, []byte, error)) {
+// admitted delta's timestamp just before the merge and returns the undo
+// recording (a thin client's undo capture) that the merge feeds part by
+// part.
+func (rm *Room) runOperation(id Identity, conn string, op workflow.Op, author any, record func(crdt.Timestamp) *workflow.UndoRecording, done func(*workflow.Doc, []byte, error)) {
 	if err := rm.canTakeWork(0); err != nil {
 		done(nil, nil, err)
 		return
@@ -933,10 +934,11 @@ func (rm *Room) runOperation(id Identity, conn string, op workflow.Op, author an
 			done(nil, nil, err)
 			return
 		}
+		var rec *workflow.UndoRecording
 		if record != nil {
-			record(delta, ts)
+			rec = record(ts)
 		}
-		rm.mergeThen(author, delta, func() {
+		rm.recordMergeThen(author, delta, rec, func() {
 			rm.metrics.observeMerge(rm.cfg.since(start))
 			rm.publish(raw)
 			done(delta, raw, nil)

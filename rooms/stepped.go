@@ -69,11 +69,32 @@ const (
 // merge is small, else after the last of its steps. delta must not be
 // written to afterwards.
 func (rm *Room) mergeThen(author any, delta *workflow.Doc, then func()) {
+	rm.recordMergeThen(author, delta, nil, then)
+}
+
+// recordMergeThen is mergeThen that also captures the undo of delta in
+// rec, part by part as it is merged (a thin client's operation: capturing
+// a removal of thousands of values at once would cost as much as merging
+// it at once); rec is ended before then runs.
+func (rm *Room) recordMergeThen(author any, delta *workflow.Doc, rec *workflow.UndoRecording, then func()) {
 	sm := rm.doc.StepMerge(delta, rm.cfg.RemovalStep)
+	if rec != nil {
+		next := then
+		then = func() {
+			rec.End()
+			next()
+		}
+	}
 	if sm == nil {
+		if rec != nil {
+			rec.Part(rm.doc, delta)
+		}
 		rm.merge(delta)
 		then()
 		return
+	}
+	if rec != nil {
+		sm.OnPart = func(part *workflow.Doc) { rec.Part(rm.doc, part) }
 	}
 	rm.steps = append(rm.steps, &stepping{sm: sm, delta: delta, author: author, then: then})
 }
@@ -135,6 +156,9 @@ func (rm *Room) holds(ev event) bool {
 	case *vouchEvent:
 		author = ev.m
 	case *opEvent:
+		author = ev.m
+	case *undoEvent:
+		// Its undo entry is still being captured.
 		author = ev.m
 	case *remoteEvent:
 		author = remoteAuthor

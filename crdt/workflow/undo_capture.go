@@ -102,11 +102,16 @@ func (e *undoEntry) touch(doc *Doc, k Key, held []crdt.Dotted[Cell], cur crdt.Do
 // without writing it anew (a removal's cascade).
 func (e *undoEntry) capture(doc, delta *Doc) {
 	covered := 0 // dots of doc the writes below cover
+	touched := 0 // keys touched, for countCapture
+	if countCapture != nil {
+		defer func() { countCapture(touched) }()
+	}
 	fresh := len(e.items) == 0
 	delta.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
 		held := doc.store.Get(k)
 		covered += len(held)
 		e.touch(doc, k, held, es[crdt.Winner(es)].Dot, fresh)
+		touched++
 		return true
 	})
 	// A write covers exactly the values its key held: when the context holds
@@ -122,6 +127,7 @@ func (e *undoEntry) capture(doc, delta *Doc) {
 		}
 		if k, ok := doc.store.KeyOf(d); ok && delta.store.Get(k) == nil {
 			e.touch(doc, k, doc.store.Get(k), crdt.Dot{}, false)
+			touched++
 		}
 	}
 	// Walk whichever is smaller, the delta's context or the document's dots
@@ -135,6 +141,19 @@ func (e *undoEntry) capture(doc, delta *Doc) {
 			removed(d)
 		}
 	})
+}
+
+// countCapture, when set (CountUndoCapture), is told how many keys each
+// capture touched.
+var countCapture func(keys int)
+
+// CountUndoCapture makes every undo capture (UndoManager.Record, each
+// UndoRecording.Part) call fn with how many keys it touched, until stop is
+// called: tests bound the work of one capture by counts, not time. Not
+// safe to call while captures run.
+func CountUndoCapture(fn func(keys int)) (stop func()) {
+	countCapture = fn
+	return func() { countCapture = nil }
 }
 
 // follow points items at the dots a committed undo or redo rewrote their
