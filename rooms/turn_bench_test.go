@@ -327,5 +327,10 @@ func longestTurn(b *testing.B, seed *workflow.Doc, c turnCase) (turnTook, int) {
 	b.StartTimer()
 	c.run(b, rm, r, m, seed)
 	b.StopTimer()
+	// A barrier: the turn that answered the case has ended (an answer is
+	// sent before its turn ends) and been recorded.
+	if _, ok := r.Roster(ctx, "wf"); !ok {
+		b.Fatal("no roster")
+	}
 	return tc.since(from)
 }
