@@ -45,7 +45,8 @@ var ready = func() chan struct{} { c := make(chan struct{}); close(c); return c 
 
 // stepping is one delta being merged in steps, or one operation being
 // prepared in steps (then sm is nil until it is merged, as another
-// stepping).
+// stepping), or, with neither, the rest of an Apply, run by its then in a
+// turn of its own (app.go).
 type stepping struct {
 	sm     *workflow.StepMerge
 	prep   *workflow.StepPrepare
@@ -115,9 +116,12 @@ func (rm *Room) step() {
 	start := rm.cfg.now()
 	removed := 0
 	var done bool
-	if st.prep != nil {
+	switch {
+	case st.prep == nil && st.sm == nil:
+		done = true // the rest of an Apply: then runs it
+	case st.prep != nil:
 		done = st.prep.Step()
-	} else {
+	default:
 		before := st.sm.Removed()
 		done = st.sm.Step()
 		removed = st.sm.Removed() - before
