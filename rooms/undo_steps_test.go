@@ -59,3 +59,41 @@ func TestUndoCaptureInSteps(t *testing.T) {
 		}
 	})
 }
+
+// TestUndoTooLargeIsRefused: the undo of a removal whose inverse is larger
+// than a delta may be (12,000 blocks) is refused with TOO_LARGE, the
+// document unchanged: merged, it could never be stored.
+func TestUndoTooLargeIsRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		time.Sleep(time.Until(time.UnixMilli(1_700_000_100_000)))
+		seed := loopDoc(t, 12_000)
+		store := memory.New()
+		if _, err := store.Snapshot(ctx, "wf", seed); err != nil {
+			t.Fatal(err)
+		}
+		r := newRegistry(t, Config{MaxClockLag: -1}, store)
+		thin := member("thin", "")
+		rm, err := r.Join(ctx, "wf", thin, JoinOptions{Have: seed.Context().Clone()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rm.SubmitOperation(thin, "remove", workflow.RemoveBlock{ID: "loop"})
+		settled(t, "the removal's Applied", func() bool { n, _ := count[*protocol.Applied](t, thin); return n == 1 })
+		rm.SubmitUndo(thin, "undo", false)
+		settled(t, "the undo's Nack", func() bool { n, _ := count[*protocol.Nack](t, thin); return n == 1 })
+		if _, nk := count[*protocol.Nack](t, thin); nk.OpID != "undo" || nk.Code != protocol.CodeTooLarge {
+			t.Fatalf("the undo was answered %+v, want TOO_LARGE", nk)
+		}
+		if n, _ := count[*protocol.Applied](t, thin); n != 1 {
+			t.Fatalf("%d Applied, want the removal's only", n)
+		}
+		doc, err := r.Document(ctx, "wf")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(doc.View().Blocks); n != 0 {
+			t.Fatalf("the refused undo changed the document: %d blocks", n)
+		}
+	})
+}
