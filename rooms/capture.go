@@ -125,7 +125,10 @@ func (rm *Room) enqueue(ms *memberState, frame []byte) bool {
 // for the chunk count.
 func (rm *Room) joinLater(ms *memberState, joined *protocol.Joined) {
 	ms.wait = &joinWait{joined: joined, capture: rm.shadow.count()}
-	if f := &rm.full; f.valid && f.covered >= ms.wait.capture {
+	if rm.full == nil {
+		rm.full = &fullCatchUp{} // most rooms never need one
+	}
+	if f := rm.full; f.valid && f.covered >= ms.wait.capture {
 		rm.finishJoin(ms)
 		return
 	}
@@ -185,7 +188,7 @@ func (rm *Room) catchUpFramesOf(chunks [][]byte, seq uint64, last bool) [][]byte
 // handleCatchUp serves the joiners the finished catch-up covers and
 // starts another for the rest.
 func (rm *Room) handleCatchUp(res *catchUpDone) {
-	f := &rm.full
+	f := rm.full
 	f.running = false
 	if rm.base.frames == nil {
 		rm.base.frames = res.baseFrames
@@ -214,7 +217,7 @@ func (rm *Room) handleCatchUp(res *catchUpDone) {
 func (rm *Room) finishJoin(ms *memberState) {
 	w := ms.wait
 	ms.wait = nil
-	f := &rm.full
+	f := rm.full
 	n := f.head + len(f.tail)
 	w.joined.CatchUpChunks = uint64(n)
 	reply := make([][]byte, 0, 1+n)

@@ -39,8 +39,8 @@ type Room struct {
 	doc           *workflow.Doc
 	clock         *crdt.Clock
 	fullState     fullState
-	base          baseState   // the document as loaded, encoded (capture.go)
-	full          fullCatchUp // catch-ups made off the loop (capture.go)
+	base          baseState    // the document as loaded, encoded (capture.go)
+	full          *fullCatchUp // catch-ups made off the loop (capture.go); nil until the first
 	members       map[Member]*memberState
 	remote        map[string][]protocol.RosterEntry // other nodes' members, by node id (shown, never stored)
 	slow          []*memberState                    // queue overflowed; removed after the current event

@@ -159,6 +159,15 @@ func BenchmarkLongestTurn(b *testing.B) {
 				b.Fatal(err)
 			}
 		}},
+		{"join/stale", func(b *testing.B, _ *Room, r *Registry, _ *ackMember, _ *workflow.Doc) {
+			// A context holding one dot: the catch-up is nearly the
+			// whole document, computed by DeltaSince.
+			have := crdt.NewContext()
+			have.Add(crdt.Dot{Replica: "w", Counter: 1})
+			if _, err := r.Join(context.Background(), "wf", member("joiner", "rj"), JoinOptions{Have: have}); err != nil {
+				b.Fatal(err)
+			}
+		}},
 		{"op/update-name", op(workflow.UpdateName{ID: "c7", NewName: "Renamed"})},
 		{"op/batch-add-128", op(batchAdd)},
 		{"op/batch-remove-128", op(workflow.BatchRemoveBlocks{IDs: ids[:workflow.MaxOpItems]})},
