@@ -78,7 +78,12 @@ func (rm *Room) mergeThen(author any, delta *workflow.Doc, then func()) {
 // a removal of thousands of values at once would cost as much as merging
 // it at once); rec is ended before then runs.
 func (rm *Room) recordMergeThen(author any, delta *workflow.Doc, rec *workflow.UndoRecording, then func()) {
-	sm := rm.doc.StepMerge(delta, rm.cfg.RemovalStep)
+	budget := rm.cfg.RemovalStep
+	if rec != nil {
+		// Capturing a part costs about what merging it does.
+		budget = max(budget/2, 1)
+	}
+	sm := rm.doc.StepMerge(delta, budget)
 	if rec != nil {
 		next := then
 		then = func() {
