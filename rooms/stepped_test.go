@@ -436,3 +436,72 @@ func TestSteppedRemovalMidway(t *testing.T) {
 		})
 	}
 }
+
+// TestSteppedMergeKeepsTyping: a client's delta that removes a large loop
+// and types into a prompt outside it (what a client's catch-up after a
+// reconnect looks like) is merged in steps; the room ends holding the
+// typing, and the author's re-send of the typing alone (its outbox entry,
+// never acknowledged before the reconnect) is applied, not refused as
+// FORGED_DOT, as fault campaigns once saw after server kills.
+func TestSteppedMergeKeepsTyping(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seed := loopDoc(t, 3_000)
+		wall := time.Now().UnixMilli()
+		clock := crdt.NewClock("w")
+		if _, err := seed.Apply(clock.Now(wall), workflow.AddBlock{Block: workflow.BlockInput{ID: "p", Type: "agent", Name: "P",
+			SubBlocks: map[string]workflow.SubBlockInput{"prompt": {ID: "prompt", Type: "long-input", Value: "hello"}}}}); err != nil {
+			t.Fatal(err)
+		}
+		store := memory.New()
+		ctx := context.Background()
+		if _, err := store.Snapshot(ctx, "wf", seed); err != nil {
+			t.Fatal(err)
+		}
+		steps := 0
+		r := newRegistry(t, Config{RemovalStep: 500, MaxClockLag: -1, onStep: func(int, time.Duration) { steps++ }}, store)
+		a := member("a", "ra")
+		rm, err := r.Join(ctx, "wf", a, JoinOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tt := workflow.TextTarget{BlockID: "p", SubBlockID: "prompt"}
+		mine := seed.Clone()
+		ac := crdt.NewClock("ra")
+		typed, err := mine.Apply(ac.Now(wall+1), workflow.InsertText{TextTarget: tt, Index: 5, Text: " world"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		removal, err := mine.Apply(ac.Now(wall+2), workflow.RemoveBlock{ID: "loop"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		catchUp := typed.Clone()
+		catchUp.Merge(removal)
+		rm.SubmitDelta(a, "a-1", catchUp.Encode(), catchUp)
+		settle()
+		if steps < 2 {
+			t.Fatalf("the catch-up was merged in %d steps, want several", steps)
+		}
+		rm.SubmitDelta(a, "a-2", typed.Encode(), typed)
+		settle()
+		applied := map[string]bool{}
+		for _, f := range a.decoded(t) {
+			switch f := f.(type) {
+			case *protocol.Applied:
+				applied[f.OpID] = true
+			case *protocol.Nack:
+				t.Fatalf("%s refused: %s %s", f.OpID, f.Code, f.Message)
+			}
+		}
+		if !applied["a-1"] || !applied["a-2"] {
+			t.Fatalf("applied %v, want a-1 and a-2", applied)
+		}
+		doc, err := r.Document(ctx, "wf")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := doc.Text(tt); got != "hello world" {
+			t.Fatalf("the room holds %q, want %q", got, "hello world")
+		}
+	})
+}

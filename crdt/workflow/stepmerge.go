@@ -144,9 +144,9 @@ func sortSearchRanges(rs []crdt.Range, n uint64) int {
 	return i
 }
 
-// Finish merges what is left of the delta: its values, and the removals of
-// dots the document had not seen when the merge started (no part walks
-// those). With every part merged before it, the document is then what
+// Finish merges what is left of the delta: its values, its text records,
+// and the removals of dots the document had not seen when the merge started
+// (no part walks those). With every part merged before it, the document is then what
 // merging the delta at once would have made it. It returns what Merge
 // returns for this last part. Finish before the parts are done merges the
 // delta whole.
@@ -157,7 +157,10 @@ func (s *StepMerge) Finish() int {
 		}
 		return s.doc.Merge(s.delta)
 	}
-	final := &Doc{ctx: *s.unseen.Clone()}
+	// The text records go whole: their items' dots are in unseen, and a
+	// context holding them without the items would make the document
+	// lose the typing and refuse its author's re-send as forged.
+	final := &Doc{ctx: *s.unseen.Clone(), texts: s.delta.texts}
 	var dots []crdt.Dot
 	s.delta.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
 		for _, e := range es {

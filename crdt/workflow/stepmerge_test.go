@@ -312,3 +312,64 @@ func TestInterleavedRemovalKeepsIndexLinear(t *testing.T) {
 		t.Fatalf("index differs from a rebuilt one: %s", diff)
 	}
 }
+
+// TestStepMergeCarriesTexts: a delta that removes a container and types into
+// a text outside it (a client's catch-up after a reconnect carries both: the
+// removals it learnt and its own typing) merged in steps ends equal to the
+// delta merged at once, typed items included. The final step once merged
+// the delta's context but not its text records, so the document held the
+// items' dots without the items: the typing was lost on the server and an
+// honest re-send of it looked like a forged dot.
+func TestStepMergeCarriesTexts(t *testing.T) {
+	base, wall := containerDoc(t, 300)
+	at := func() crdt.Timestamp { wall++; return crdt.Timestamp{Wall: wall, Replica: "a"} }
+	if _, err := base.Apply(at(), AddBlock{Block: BlockInput{ID: "out", Type: "agent", Name: "Outside",
+		SubBlocks: map[string]SubBlockInput{"prompt": {ID: "prompt", Type: "long-input", Value: "hello"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	target := TextTarget{BlockID: "out", SubBlockID: "prompt"}
+	// The typing and the removal come from replica b, which saw base.
+	edit := base.Clone()
+	typed, err := edit.Apply(crdt.Timestamp{Wall: wall + 1, Replica: "b"}, InsertText{TextTarget: target, Index: 5, Text: " world"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	removal, err := edit.Apply(crdt.Timestamp{Wall: wall + 2, Replica: "b"}, RemoveBlock{ID: "loop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	delta := typed.Clone()
+	delta.Merge(removal)
+
+	whole := base.Clone()
+	whole.Merge(delta)
+	stepped := base.Clone()
+	sm := stepped.StepMerge(delta, 50)
+	if sm == nil {
+		t.Fatal("a removal of 300 blocks was not stepped with budget 50")
+	}
+	for !sm.Step() {
+	}
+	sm.Finish()
+	if got, want := stepped.textString(liveMarker(t, stepped, target)), "hello world"; got != want {
+		t.Fatalf("stepped merge: prompt %q, want %q", got, want)
+	}
+	if !whole.Equal(stepped) || !bytes.Equal(whole.Encode(), stepped.Encode()) {
+		t.Fatal("stepped merge differs from a whole one")
+	}
+	// The author's re-send of its typing is admitted, as it is by the
+	// document that merged the delta at once.
+	if _, err := stepped.Vet(typed, "b"); err != nil {
+		t.Fatalf("re-send after the stepped merge: %v", err)
+	}
+}
+
+// liveMarker returns the marker dot of the text at target in d.
+func liveMarker(t *testing.T, d *Doc, target TextTarget) crdt.Dot {
+	t.Helper()
+	m, _, ok := d.liveRecord(target)
+	if !ok {
+		t.Fatalf("%v is not a text", target)
+	}
+	return m
+}

@@ -313,3 +313,40 @@ func TestWholeValueWriteRebasesOnItsExpectedValue(t *testing.T) {
 	o.fails(SubBlockBatchUpdate{Updates: []SubBlockUpdate{{BlockID: "p", SubBlockID: "prompt",
 		Value: ">> Hi", ExpectedValue: ">> Howdy world?!", HasExpected: true}}}, ErrPrecondition)
 }
+
+// TestVetTextsReSendOfWaitingItems: a document can hold typed items it
+// cannot place yet (a peer or the store handed it the second of two typing
+// deltas first). Their dots are in its context, so a re-send of the same
+// items by their author (it never saw them acknowledged) must be taken as
+// known, not as other content under held dots; other content under those
+// dots is still refused.
+func TestVetTextsReSendOfWaitingItems(t *testing.T) {
+	wall := int64(1000)
+	srv, a := newReplicaDoc(t, "srv", &wall), newReplicaDoc(t, "a", &wall)
+	a.d.Merge(srv.apply(promptBlock("p", "hi")))
+	srv.d.Merge(a.d)
+	// The same typing, and other text under the same dots (a twin of a
+	// from the same state).
+	twin := &replicaDoc{t: t, d: a.d.Clone(), clock: crdt.NewClock("a"), wall: &wall}
+	first := a.apply(InsertText{TextTarget: prompt("p"), Index: 2, Text: " there"})
+	second := a.apply(InsertText{TextTarget: prompt("p"), Index: 8, Text: " you"})
+	forged := twin.apply(InsertText{TextTarget: prompt("p"), Index: 2, Text: " THERE"})
+	forged.Merge(twin.apply(InsertText{TextTarget: prompt("p"), Index: 8, Text: " YOU"}))
+
+	srv.d.Merge(second) // its origin is in first: it waits
+	if got := textOf(t, srv.d, prompt("p")); got != "hi" {
+		t.Fatalf("before its origin arrived the text is %q", got)
+	}
+	if _, err := srv.d.Vet(forged, "a"); !errors.Is(err, ErrForgedContent) {
+		t.Fatalf("other text under waiting dots: %v, want ErrForgedContent", err)
+	}
+	both := first.Clone()
+	both.Merge(second)
+	if _, err := srv.d.Vet(both, "a"); err != nil {
+		t.Fatalf("the author's re-send of its waiting typing refused: %v", err)
+	}
+	srv.d.Merge(both)
+	if got := textOf(t, srv.d, prompt("p")); got != "hi there you" {
+		t.Fatalf("after the re-send the text is %q", got)
+	}
+}

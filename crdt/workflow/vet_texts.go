@@ -1,8 +1,10 @@
 package workflow
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/text"
@@ -31,9 +33,13 @@ func (d *Doc) vetTexts(delta *Doc, own crdt.ReplicaID) error {
 		if err := base.Admit(&td, own); err != nil {
 			return fmt.Errorf("%w: record %s:%d: %w", ErrInvalidText, m.Replica, m.Counter, err)
 		}
+		var wait []text.Run
+		if r := d.texts[m]; r != nil {
+			wait = r.wait
+		}
 		for i := range td.Runs {
 			for _, piece := range base.Unknown(td.Runs[i]) {
-				if dot, ok := seenIn(&d.ctx, piece.ID.Replica, piece.ID.Counter, piece.Last().Counter); ok {
+				if dot, ok := d.forgedItem(wait, piece); ok {
 					return fmt.Errorf("%w: dot %s:%d", ErrForgedContent, dot.Replica, dot.Counter)
 				}
 			}
@@ -62,16 +68,57 @@ func (d *Doc) recordFor(delta *Doc, m crdt.Dot) (*text.Text, error) {
 	return nil, fmt.Errorf("%w: record %s:%d is unknown", ErrInvalidText, m.Replica, m.Counter)
 }
 
-// seenIn returns a dot of replica's counters lo..hi that c holds.
-func seenIn(c *crdt.Context, replica crdt.ReplicaID, lo, hi uint64) (crdt.Dot, bool) {
-	for _, rg := range c.Ranges(replica) {
-		if rg.Hi < lo {
-			continue
-		}
+// forgedItem returns an item of piece, a run the record's text does not
+// know, whose dot d has seen and that is not one of the record's waiting
+// items as piece has it: content under a dot d has seen spent otherwise.
+func (d *Doc) forgedItem(wait []text.Run, piece text.Run) (crdt.Dot, bool) {
+	lo, hi := piece.ID.Counter, piece.Last().Counter
+	rs := d.ctx.Ranges(piece.ID.Replica)
+	for _, rg := range rs[sortSearchRanges(rs, lo):] {
 		if rg.Lo > hi {
 			break
 		}
-		return crdt.Dot{Replica: replica, Counter: max(lo, rg.Lo)}, true
+		if a, b := max(lo, rg.Lo), min(hi, rg.Hi); !waitHolds(wait, text.CutRun(piece, a, b)) {
+			return crdt.Dot{Replica: piece.ID.Replica, Counter: a}, true
+		}
 	}
 	return crdt.Dot{}, false
+}
+
+// waitHolds reports whether the waiting runs of a record (sorted by dot,
+// disjoint) hold every item of piece with piece's origins and text: the
+// document has seen those items, but their origins have not arrived, so
+// its text does not know them yet. A re-send of them is honest (the author
+// re-sends what it never saw acknowledged); other content under their dots
+// is not.
+func waitHolds(wait []text.Run, piece text.Run) bool {
+	lo, hi := piece.ID.Counter, piece.Last().Counter
+	i, _ := slices.BinarySearchFunc(wait, piece.ID, func(w text.Run, d crdt.Dot) int {
+		if w.ID.Replica != d.Replica {
+			return cmp.Compare(w.ID.Replica, d.Replica)
+		}
+		if w.Last().Counter < d.Counter {
+			return -1
+		}
+		if w.ID.Counter > d.Counter {
+			return 1
+		}
+		return 0
+	})
+	for c := lo; c <= hi; i++ {
+		if i >= len(wait) {
+			return false
+		}
+		w := wait[i]
+		if w.ID.Replica != piece.ID.Replica || w.ID.Counter > c || w.Last().Counter < c {
+			return false
+		}
+		end := min(hi, w.Last().Counter)
+		a, b := text.CutRun(w, c, end), text.CutRun(piece, c, end)
+		if a.Left != b.Left || a.Right != b.Right || (a.Text != "" && b.Text != "" && a.Text != b.Text) {
+			return false
+		}
+		c = end + 1
+	}
+	return true
 }
