@@ -1,11 +1,13 @@
 package rooms
 
 import (
+	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
 	"github.com/flowsync/flowsync/sync/protocol"
 )
 
-// Whole-document reads off the loop. A joiner with an empty context, the
+// Whole-document reads off the loop. A joiner with an empty context (or one
+// lacking more than RemovalStep of the document's dots: lacksMuch), the
 // admin API's View and Document, and Room.Snapshot need the whole
 // document; encoding or copying it in the loop holds every member of the
 // room for as long (at 50,000 blocks, 50–400 ms of CPU). So the loop only
@@ -103,6 +105,15 @@ func (rm *Room) loadBase() {
 	rm.measuredDocSize(size)
 	// An unchanged room's first inline joiner uses them as they are.
 	rm.fullState = fullState{doc: rm.doc, version: rm.doc.Version(), chunks: chunks}
+}
+
+// lacksMuch reports whether a joiner whose context is have lacks more than
+// RemovalStep of the dots the room's document has seen: then what it lacks
+// (DeltaSince, a copy of every value it lacks) would cost the loop about
+// what the whole document does, and it is sent the whole document, made
+// off the loop, instead. It costs the ranges of both contexts.
+func (rm *Room) lacksMuch(have *crdt.Context) bool {
+	return rm.doc.Context().Missing(have).Len() > uint64(rm.cfg.RemovalStep)
 }
 
 // enqueue queues frame for ms, or holds it while ms waits for its

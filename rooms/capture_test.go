@@ -12,7 +12,8 @@ import (
 	"github.com/flowsync/flowsync/sync/protocol"
 )
 
-// TestWholeDocumentReadsLeaveTheLoop: a joiner with an empty context and a
+// TestWholeDocumentReadsLeaveTheLoop: joiners with an empty context or one
+// that lacks more than RemovalStep dots, and a
 // View of a document over the inline bound are made off the loop. While
 // the goroutines making them are held, the loop has sent the joiners
 // nothing (no Joined from the Join's turn), has not answered the View, and
@@ -32,16 +33,24 @@ func TestWholeDocumentReadsLeaveTheLoop(t *testing.T) {
 		// The fake clock starts in 2000; the seed was written in 2023.
 		time.Sleep(time.Until(time.UnixMilli(1_700_000_100_000)))
 		release := make(chan struct{})
-		r := newRegistry(t, Config{MaxCatchUpChunk: 4 << 10, MaxClockLag: -1, inlineCatchUp: -1,
+		r := newRegistry(t, Config{MaxCatchUpChunk: 4 << 10, MaxClockLag: -1, inlineCatchUp: -1, RemovalStep: 64,
 			onCapture: func() { <-release }}, store)
 		a := member("a", "ra")
 		rm, err := r.Join(ctx, "wf", a, JoinOptions{Have: seed.Context().Clone()})
 		if err != nil {
 			t.Fatal(err)
 		}
-		j1, j2 := member("j1", "rj1"), member("j2", "rj2")
-		for _, j := range []*fakeMember{j1, j2} {
-			if _, err := r.Join(ctx, "wf", j, JoinOptions{}); err != nil {
+		// j3 holds one dot: it lacks more than RemovalStep, and is sent
+		// the whole document too.
+		j1, j2, j3 := member("j1", "rj1"), member("j2", "rj2"), member("j3", "rj3")
+		stale := crdt.NewContext()
+		stale.Add(crdt.Dot{Replica: "w", Counter: 1})
+		for _, j := range []*fakeMember{j1, j2, j3} {
+			opts := JoinOptions{}
+			if j == j3 {
+				opts.Have = stale
+			}
+			if _, err := r.Join(ctx, "wf", j, opts); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -60,7 +69,7 @@ func TestWholeDocumentReadsLeaveTheLoop(t *testing.T) {
 		}
 		rm.SubmitDelta(a, "op-1", edit.Encode(), edit)
 		settled(t, "the edit's Applied", func() bool { n, _ := count[*protocol.Applied](t, a); return n == 1 })
-		for _, j := range []*fakeMember{j1, j2} {
+		for _, j := range []*fakeMember{j1, j2, j3} {
 			if fs := j.decoded(t); len(fs) != 0 {
 				t.Fatalf("%s was sent %d frames (first %T) while its catch-up was held: the loop made it", j.sid, len(fs), fs[0])
 			}
@@ -75,7 +84,7 @@ func TestWholeDocumentReadsLeaveTheLoop(t *testing.T) {
 		settle()
 		want := seed.Clone()
 		want.Merge(edit)
-		for _, j := range []*fakeMember{j1, j2} {
+		for _, j := range []*fakeMember{j1, j2, j3} {
 			fs := j.decoded(t)
 			joined, ok := fs[0].(*protocol.Joined)
 			if !ok {

@@ -684,7 +684,7 @@ func (rm *Room) handleJoin(ev *joinEvent) {
 	// The catch-up may hold edits not durable yet: the member is told when
 	// they are, as for relayed ones.
 	ms.lastSeq, ms.stableSent = joined.Seq, joined.Stable
-	if have.IsEmpty() && !rm.inline() {
+	if !rm.inline() && (have.IsEmpty() || rm.lacksMuch(have)) {
 		// The whole document, encoded off the loop (capture.go).
 		rm.joinLater(ms, joined)
 		ev.reply <- joinReply{}
