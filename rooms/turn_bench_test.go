@@ -141,20 +141,7 @@ func BenchmarkLongestTurn(b *testing.B) {
 			if _, err := r.Join(context.Background(), "wf", j, JoinOptions{}); err != nil {
 				b.Fatal(err)
 			}
-			// Until the joiner has its Joined: a catch-up made off the
-			// loop is handed back to it in a turn of its own.
-			for {
-				j.mu.Lock()
-				n := len(j.frames)
-				j.mu.Unlock()
-				if n > 0 {
-					break
-				}
-				runtime.Gosched()
-			}
-			if _, ok := r.Roster(context.Background(), "wf"); !ok { // a barrier: that turn ended
-				b.Fatal("no roster")
-			}
+			waitJoined(j)
 		}},
 		{"join/current", func(b *testing.B, _ *Room, r *Registry, _ *ackMember, seed *workflow.Doc) {
 			if _, err := r.Join(context.Background(), "wf", member("joiner", "rj"), JoinOptions{Have: seed.Context().Clone()}); err != nil {
@@ -166,9 +153,11 @@ func BenchmarkLongestTurn(b *testing.B) {
 			// whole document, computed by DeltaSince.
 			have := crdt.NewContext()
 			have.Add(crdt.Dot{Replica: "w", Counter: 1})
-			if _, err := r.Join(context.Background(), "wf", member("joiner", "rj"), JoinOptions{Have: have}); err != nil {
+			j := member("joiner", "rj")
+			if _, err := r.Join(context.Background(), "wf", j, JoinOptions{Have: have}); err != nil {
 				b.Fatal(err)
 			}
+			waitJoined(j)
 		}},
 		{"op/update-name", op(workflow.UpdateName{ID: "c7", NewName: "Renamed"})},
 		{"op/batch-add-128", op(batchAdd)},
@@ -289,6 +278,21 @@ func BenchmarkLongestTurn(b *testing.B) {
 			b.ReportMetric(float64(turns)/float64(b.N), "turns")
 			b.Logf("longest turn: %s", longest.what)
 		})
+	}
+}
+
+// waitJoined returns once j has its Joined: a catch-up made off the loop
+// is handed back to it in a turn of its own (longestTurn's barrier then
+// waits for that turn's end).
+func waitJoined(j *fakeMember) {
+	for {
+		j.mu.Lock()
+		n := len(j.frames)
+		j.mu.Unlock()
+		if n > 0 {
+			return
+		}
+		runtime.Gosched()
 	}
 }
 
