@@ -91,9 +91,11 @@ type turnCase struct {
 
 // BenchmarkLongestTurn loads a room holding a loop of 50,000 blocks (a
 // memory store, a real room goroutine) and, per case, makes it handle one
-// frame a member can send — a Join (the catch-up), an Operation of each
-// costly kind at the 128-item cap, a Delta of each adversarial shape at its
-// cap, a Drag at its cap — or an admin API call (Snapshot, View), and
+// frame a member can send — a Join (the catch-up; with an empty, a current
+// or a one-dot context), an Operation of each costly kind at the 128-item
+// cap, an undo and redo, text edits, a Vouch of a large removal, a Delta of
+// each adversarial shape at its cap, a Drag at its cap — or an admin API
+// call (Snapshot, View, an Apply of 1,000 operations), and
 // reports the longest turn of the room loop from the frame to its answer:
 // how long one frame holds everyone else in the room. Turns are timed in the
 // CPU time of the room goroutine's thread (the garbage collector's
