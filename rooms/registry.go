@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/flowsync/flowsync/internal/workers"
 	"github.com/flowsync/flowsync/storage"
 	"github.com/flowsync/flowsync/sync/protocol"
 )
@@ -55,6 +56,7 @@ type Registry struct {
 	ctx     context.Context // parent of every store call; cancelled by Close
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup // room loops, their store writers and snapshots
+	workers *workers.Pool  // runs the rooms' store writes on goroutines whose stacks have grown
 
 	mu      sync.Mutex
 	rooms   map[string]*Room // guarded by mu
@@ -111,6 +113,7 @@ func NewRegistry(cfg Config, store storage.Store, logger *slog.Logger, m *Metric
 		cancel:  cancel,
 		rooms:   make(map[string]*Room),
 		health:  StoreHealth{OK: true},
+		workers: workers.New(0, 0),
 	}, nil
 }
 
@@ -222,6 +225,8 @@ func (r *Registry) Room(workflowID string) *Room {
 // the clients' outboxes and are resent after reconnecting). Safe to call
 // more than once.
 func (r *Registry) Close(ctx context.Context) error {
+	// Parked store writers end now, running ones after their write.
+	defer r.workers.Close()
 	r.mu.Lock()
 	r.closing = true
 	live := make([]*Room, 0, len(r.rooms))

@@ -1166,8 +1166,10 @@ func (rm *Room) maybeWrite() {
 	rm.startWrite()
 }
 
-// startWrite writes rm.inflight on its own goroutine, as one log row
-// (writebatch.go); the result comes back on rm.written.
+// startWrite writes rm.inflight on a pooled goroutine (the registry's
+// workers: hashing and encoding the row grew a fresh goroutine's stack
+// every time), as one log row (writebatch.go); the result comes back on
+// rm.written.
 func (rm *Room) startWrite() {
 	raws := make([][]byte, len(rm.inflight))
 	deltas := make([]*workflow.Doc, len(rm.inflight))
@@ -1179,7 +1181,7 @@ func (rm *Room) startWrite() {
 	reg := rm.reg
 	bytes := rm.inflightBytes
 	reg.wg.Add(1)
-	go func() {
+	reg.workers.Go(func() {
 		defer reg.wg.Done()
 		// Every delta was decoded (or encoded) when it was admitted: the
 		// writer joins them, off the loop, and the store gets the join's
@@ -1196,7 +1198,7 @@ func (rm *Room) startWrite() {
 			res.rows = rowKeys(batch)
 		}
 		rm.written <- res
-	}()
+	})
 }
 
 func (rm *Room) handleWritten(err error) {

@@ -52,6 +52,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -226,6 +227,13 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	<-ctx.Done()
 	if *cpuProfile != "" {
 		pprof.StopCPUProfile() // before the shutdown, which is not what was measured
+	}
+	// Goroutines started while serving: each costs a start and, for work
+	// deeper than 2 KiB of stack, a stack copy (issue 16's hand-off count).
+	created := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(created)
+	if created[0].Value.Kind() == metrics.KindUint64 {
+		fmt.Fprintln(os.Stderr, "goroutines created", created[0].Value.Uint64())
 	}
 	return srv.Stop()
 }

@@ -110,8 +110,9 @@ func buildIndex(d *Doc) *docIndex {
 		x.dots[r] = countersOf(cs)
 	}
 	x.removed = *d.ctx.Missing(&held)
+	// pending is made at the first removal (merge): made here, it was
+	// 6 KiB (256 dots) in every index, an idle room's included.
 	x.foldAt = max(pendingMin, x.removed.NumRanges()/8)
-	x.pending = make([]crdt.Dot, 0, x.foldAt)
 	return x
 }
 
@@ -144,6 +145,9 @@ func (x *docIndex) merge(d, delta *Doc) int {
 	}
 	for _, dot := range lg.added {
 		x.addDot(dot)
+	}
+	if len(lg.gone) > 0 && x.pending == nil {
+		x.pending = make([]crdt.Dot, 0, x.foldAt)
 	}
 	for _, dot := range lg.gone {
 		x.pending = append(x.pending, dot)

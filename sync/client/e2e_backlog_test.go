@@ -99,7 +99,11 @@ func TestE2ELargeBacklogDrainsOnOneConnection(t *testing.T) {
 	start := time.Now()
 	cd.setOffline(false)
 	var st client.Status
-	for deadline := start.Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	// The bound only keeps a broken build from waiting forever: a working
+	// drain took 7-10 s on a loaded machine, 37-47 s under the race
+	// detector, and one run of the race suite at load 30 passed 60 s. The
+	// claim is the one connection.
+	for deadline := start.Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if st = a.Status(); st.State == client.StateLive && st.Pending == 0 {
 			break
 		}
@@ -107,7 +111,7 @@ func TestE2ELargeBacklogDrainsOnOneConnection(t *testing.T) {
 	reconnects := cd.opened.Load() - before
 	t.Logf("%d deltas: %s after %v over %d connection(s)", edits, st, time.Since(start).Round(time.Millisecond), reconnects)
 	if st.State != client.StateLive || st.Pending != 0 {
-		t.Fatalf("the backlog did not drain in 60 s: %s after %d connections", st, reconnects)
+		t.Fatalf("the backlog did not drain in 3 minutes: %s after %d connections", st, reconnects)
 	}
 	if reconnects != 1 {
 		t.Errorf("the backlog took %d connections, want 1", reconnects)

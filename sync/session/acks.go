@@ -1,6 +1,8 @@
 package session
 
 import (
+	"time"
+
 	"github.com/flowsync/flowsync/sync/protocol"
 )
 
@@ -14,6 +16,17 @@ import (
 // answers, where a busy client would otherwise get an Applied per edit and a
 // Durable per store write, each a websocket message to frame, write and
 // parse.
+//
+// Applied ids alone do not start a write at once: the writer holds them
+// for up to twice Config.FlushInterval since the first was gathered
+// (appliedHoldLocked), so that they ride with the next frame that goes out
+// anyway — the Durable of the same edits, typically one store write later,
+// or a relay. At a low edit rate an edit then costs its author one socket
+// write (an Acks with both lists) instead of two (Applied, then Durable),
+// where a bare relay writes two. Durable ids, and every other frame, end
+// the hold. The hold does not bound anything the client waits on: it keeps
+// its edits until they are durable, and the Applied only counts them as
+// received.
 //
 // Order: an Acks only ever goes out later than the frames it replaces would
 // have, within the same flush, so nothing that one of those frames had to
@@ -60,6 +73,9 @@ func (s *session) foldAckLocked(frame []byte) bool {
 	}
 	switch f := f.(type) {
 	case *protocol.Applied:
+		if len(s.ackApplied) == 0 {
+			s.appliedSince = monoNow()
+		}
 		s.ackApplied = append(s.ackApplied, f.OpID)
 		s.ackIDs++
 	case *protocol.Durable:
@@ -119,3 +135,19 @@ func appendAcks(batch [][]byte, applied, durable []string) [][]byte {
 	}
 	return batch
 }
+
+// appliedHoldLocked returns how much longer the gathered Applied ids may
+// wait for a frame to ride with (0 or less: none). Called with mu held.
+func (s *session) appliedHoldLocked() time.Duration {
+	if len(s.ackApplied) == 0 {
+		return 0
+	}
+	return 2*s.h.cfg.FlushInterval - time.Duration(monoNow()-s.appliedSince)
+}
+
+// monoStart is the origin of monoNow.
+var monoStart = time.Now()
+
+// monoNow is the monotonic clock in nanoseconds since monoStart: an int64
+// where a time.Time would grow every session by 16 bytes.
+func monoNow() int64 { return int64(time.Since(monoStart)) }

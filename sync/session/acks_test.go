@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
@@ -228,4 +230,66 @@ func TestFlushKeepsOrder(t *testing.T) {
 	if n := len(b.doc.View().Blocks); n != len(ops) {
 		t.Fatalf("B holds %d blocks, want %d", n, len(ops))
 	}
+}
+
+// An editor alone at a low rate is answered with one socket write per edit:
+// the Applied ids wait (up to twice FlushInterval) for the Durable of the
+// same edit, and one Acks carries both. Before the hold, the Applied went
+// out as soon as the room answered and the Durable in a second write once
+// the store had committed (here each commit waits until the Applied was
+// handed to the writer), where a bare relay also writes two.
+func TestAcksOneWritePerSparseEdit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newBubbleEnv(t, nil) // FlushInterval 10 ms, MinWriteInterval 10 ms
+		a := e.connect(t, "ua:A", "rep-a", protocol.CapabilityAcks)
+		a.join("wf", "")
+		a.sendDelta("wf", a.edit(addBlock("b", "B")))
+		awaitDurable(a, "op-1")
+		advance(2 * time.Second) // every held Stable written, the writer ended
+
+		const edits = 10
+		e.store.appends = make(chan struct{}) // each commit waits for the test
+		n0, _ := batches(t, e.metrics)
+		var log ackLog
+		for i := range edits {
+			op := a.sendDelta("wf", a.edit(workflow.UpdatePosition{ID: "b", Position: workflow.Position{X: float64(i), Y: 2}}))
+			synctest.Wait() // merged, answered; the store write waits
+			e.store.appends <- struct{}{}
+			log.read(t, a, func(l *ackLog) bool { return slices.Contains(l.durable, op) })
+			advance(time.Second) // sparse: the next edit finds the connection quiet
+		}
+		n1, _ := batches(t, e.metrics)
+		t.Logf("%d edits: %d socket writes, frames %v", edits, n1-n0, log.frames)
+		if len(log.applied) != edits {
+			t.Errorf("%d ops applied, want %d", len(log.applied), edits)
+		}
+		if got := n1 - n0; got != edits {
+			t.Errorf("%d socket writes for %d sparse edits, want one each", got, edits)
+		}
+	})
+}
+
+// The hold of Applied ids is bounded: with the store not committing, they
+// go out on their own twice FlushInterval after the room answered.
+func TestAcksAppliedHoldBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newBubbleEnv(t, nil) // FlushInterval 10 ms
+		a := e.connect(t, "ua:A", "rep-a", protocol.CapabilityAcks)
+		a.join("wf", "")
+		a.sendDelta("wf", a.edit(addBlock("b", "B")))
+		awaitDurable(a, "op-1")
+		advance(2 * time.Second)
+
+		e.store.appends = make(chan struct{}) // no commit until the test says
+		op := a.sendDelta("wf", a.edit(workflow.UpdatePosition{ID: "b", Position: workflow.Position{X: 1, Y: 2}}))
+		synctest.Wait()
+		start := time.Now()
+		var log ackLog
+		log.read(t, a, func(l *ackLog) bool { return slices.Contains(l.applied, op) })
+		if held := time.Since(start); held > 20*time.Millisecond || len(log.durable) > 0 {
+			t.Errorf("Applied after %v (durable %v), want within 20 ms and before any Durable", held, log.durable)
+		}
+		e.store.appends <- struct{}{}
+		log.read(t, a, func(l *ackLog) bool { return slices.Contains(l.durable, op) })
+	})
 }

@@ -55,8 +55,10 @@ type Config struct {
 	// delivery latency for far less server CPU per frame, while sparse
 	// traffic is not delayed. A close (slow consumer, shutdown, token
 	// expiry) also waits out the interval, so keep it to milliseconds; at
-	// most 1 s. -1: flush as soon as frames are queued, busy or not.
-	// Default: 10 ms.
+	// most 1 s. A session speaking Acks also holds the ids of Applied
+	// frames up to twice FlushInterval for a frame to ride with (the
+	// Durable of the same edits, typically). -1: flush as soon as frames
+	// are queued, busy or not, and hold no Applied ids. Default: 10 ms.
 	FlushInterval time.Duration
 	// MaxInvalidFrames is how many undecodable or misdirected frames a
 	// session may send (each answered with an Error) before it is closed

@@ -24,8 +24,9 @@ import (
 // BenchmarkDelivery measures what the server writes per edit in rooms of
 // ten editors, each sending rate edits per second (paced, the editors in
 // turn): websocket
-// messages, socket writes (flushes) and bytes out per edit, and the
-// process's CPU per edit (the in-process clients' reading included). One
+// messages, socket writes (flushes) and bytes out per edit, goroutines the
+// process created per edit, and the process's CPU per edit (the in-process
+// clients' reading included). One
 // iteration is one edit from every client. With acks=on the clients ask
 // for Acks frames (Hello.caps).
 //
@@ -162,7 +163,7 @@ func benchDelivery(b *testing.B, rate int, acks bool) {
 		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	n0, f0 := flushes()
-	bytes0, cpu0 := bytesOut(), cpu()
+	bytes0, cpu0, g0 := bytesOut(), cpu(), goroutinesCreated(b)
 	b.ResetTimer()
 	// The editors take turns, evenly spread over each period, as
 	// independent editors' edits arrive.
@@ -190,6 +191,7 @@ func benchDelivery(b *testing.B, rate int, acks bool) {
 	b.ReportMetric((f1-f0)/edits, "messages/edit")
 	b.ReportMetric(float64(n1-n0)/edits, "writes/edit")
 	b.ReportMetric((bytesOut()-bytes0)/edits, "bytes/edit")
+	b.ReportMetric(float64(goroutinesCreated(b)-g0)/edits, "goroutines/edit")
 	b.ReportMetric(float64((cpu()-cpu0).Microseconds())/edits, "cpu-us/edit")
 	for _, e := range eds {
 		_ = e.conn.Close()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/flowsync/flowsync/internal/workers"
 	"github.com/flowsync/flowsync/rooms"
 	"github.com/flowsync/flowsync/sync/protocol"
 )
@@ -39,6 +40,7 @@ type Handler struct {
 	frameHook func(data []byte)
 	ctx       context.Context // cancelled when Close gives up waiting
 	cancel    context.CancelFunc
+	workers   *workers.Pool // runs the sessions' read bursts and writer runs
 
 	mu        sync.Mutex
 	sessions  map[*session]struct{}    // guarded by mu
@@ -72,6 +74,7 @@ func NewHandler(cfg Config, reg *rooms.Registry, auth Authenticator, logger *slo
 		perIP:    make(map[string]int), byUser: make(map[string][]*session), userRooms: make(map[string]int),
 		overrides: make(map[string][]grantChange),
 		connRate:  newConnRateLimiter(&cfg),
+		workers:   workers.New(0, 0),
 	}
 	for _, o := range cfg.AllowedOrigins {
 		h.allowed = append(h.allowed, normalizeOrigin(o))
@@ -211,6 +214,9 @@ func (h *Handler) finish(s *session) {
 // ctx.Err() if sessions were still running when ctx ended (they are then
 // cut).
 func (h *Handler) Close(ctx context.Context) error {
+	// Parked workers end now, the others after their task (the sessions'
+	// last writer runs among them).
+	defer h.workers.Close()
 	h.mu.Lock()
 	h.closing = true
 	live := make([]*session, 0, len(h.sessions))

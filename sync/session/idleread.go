@@ -19,10 +19,12 @@ import (
 // quarter of it is in use, which a goroutine blocked that deep never
 // reaches) and gorilla's read buffer. So the session's reader goroutine
 // only ever waits, shallowly, for the next byte (batchConn.awaitRead); the
-// frames that byte starts are read and handled by a short-lived goroutine
-// (session.readBurst), which reads while gorilla has bytes buffered and
-// then ends. The waiting goroutine keeps the smallest stack (2 KiB), and
-// the read buffer is pooled between bursts.
+// frames that byte starts are read and handled by a burst (session.readBurst)
+// on one of the handler's pooled workers (internal/workers), which reads
+// while gorilla has bytes buffered and then returns the worker to the pool.
+// The waiting goroutine keeps the smallest stack (2 KiB), the worker keeps
+// the grown stack that decoding needs for the next burst of any session,
+// and the read buffer is pooled between bursts.
 //
 // A burst must not end inside gorilla, which blocks for the next data
 // frame after handling a control frame: an idle client's only traffic is

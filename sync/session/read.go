@@ -20,8 +20,8 @@ import (
 // the close code the writer should send (0: the connection is already
 // gone, or gorilla already sent the close, as for 1009).
 //
-// It only waits: for the next byte from the peer, then for a goroutine of
-// its own to read and handle the frames that arrived (readBurst), so that
+// It only waits: for the next byte from the peer, then for a pooled worker
+// to read and handle the frames that arrived (readBurst), so that
 // the goroutine that waits while the connection is idle keeps a small
 // stack and no read buffer (see idleread.go).
 func (s *session) readLoop(ctx context.Context) (code protocol.CloseCode, reason string) {
@@ -33,7 +33,11 @@ func (s *session) readLoop(ctx context.Context) (code protocol.CloseCode, reason
 		}
 		var r burstResult
 		var wg sync.WaitGroup
-		wg.Go(func() { r = s.readBurst(ctx) })
+		wg.Add(1)
+		s.h.workers.Go(func() {
+			defer wg.Done()
+			r = s.readBurst(ctx)
+		})
 		wg.Wait()
 		if r.end {
 			return r.code, r.reason
@@ -50,7 +54,7 @@ type burstResult struct {
 }
 
 // readBurst reads and handles frames while gorilla holds buffered input,
-// on its own goroutine (see readLoop).
+// on a pooled worker goroutine (see readLoop).
 func (s *session) readBurst(ctx context.Context) (r burstResult) {
 	var current []byte // the frame being handled, for the panic log
 	defer func() {

@@ -35,6 +35,7 @@ type session struct {
 	cut        atomic.Bool    // closed as a slow consumer: the writer drops what it holds
 	writers    sync.WaitGroup // the writer goroutine, while one runs (see startWriterLocked)
 	ping       *time.Timer    // asks the writer for a ping every PingInterval
+	writeTask  func()         // s.writeLoop, made once: a method value per writer start would allocate
 
 	// Owned by the running writer goroutine (one at a time; the next one
 	// starts under mu after the last one stopped under mu).
@@ -64,25 +65,26 @@ type session struct {
 	members  memberSet // guarded by memberMu
 	ended    bool      // guarded by memberMu: no more memberships
 
-	mu          sync.Mutex
-	space       chan struct{}      // guarded by mu: nil until awaitBacklog or awaitRoom waits; capacity 1: the writer took frames or a room answered
-	queue       [][]byte           // guarded by mu
-	backlog     []backlogFrame     // guarded by mu: CatchUp frames of Join replies, outside the queue's bounds (enqueueReply)
-	spare       [][]byte           // guarded by mu: the last batch's slice, reused as the next queue
-	queueBytes  int                // guarded by mu
-	unanswered  int                // guarded by mu: submissions handed to a room, not yet answered (flow.go)
-	closeCode   protocol.CloseCode // guarded by mu; 0 until Close
-	closeReason string             // guarded by mu
-	writing     bool               // guarded by mu: a writer goroutine runs
-	writerDone  bool               // guarded by mu: no writer may start again (closed, failed or ended)
-	pingDue     bool               // guarded by mu: the ping timer fired; the writer pings
-	lingering   chan struct{}      // guarded by mu: non-nil while the writer lingers; enqueue signals it once a write's worth is queued
-	lingerAny   bool               // guarded by mu: the linger holds Stable frames only and ends at any other frame (stable.go)
-	stable      []heldStable       // guarded by mu: Stable frames held for the next flush (stable.go)
-	acks        bool               // guarded by mu: the client asked for Acks frames (acks.go); set at Hello
-	ackApplied  []string           // guarded by mu: op ids of Applied frames gathered for the next Acks
-	ackDurable  []string           // guarded by mu: op ids of Durable frames gathered for the next Acks
-	ackIDs      int                // guarded by mu: len(ackApplied) + len(ackDurable)
+	mu           sync.Mutex
+	space        chan struct{}      // guarded by mu: nil until awaitBacklog or awaitRoom waits; capacity 1: the writer took frames or a room answered
+	queue        [][]byte           // guarded by mu
+	backlog      []backlogFrame     // guarded by mu: CatchUp frames of Join replies, outside the queue's bounds (enqueueReply)
+	spare        [][]byte           // guarded by mu: the last batch's slice, reused as the next queue
+	queueBytes   int                // guarded by mu
+	unanswered   int                // guarded by mu: submissions handed to a room, not yet answered (flow.go)
+	closeCode    protocol.CloseCode // guarded by mu; 0 until Close
+	closeReason  string             // guarded by mu
+	writing      bool               // guarded by mu: a writer goroutine runs
+	writerDone   bool               // guarded by mu: no writer may start again (closed, failed or ended)
+	pingDue      bool               // guarded by mu: the ping timer fired; the writer pings
+	lingering    chan struct{}      // guarded by mu: non-nil while the writer lingers; enqueue signals it once a write's worth is queued
+	lingerAny    bool               // guarded by mu: the linger holds Stable frames only and ends at any other frame (stable.go)
+	stable       []heldStable       // guarded by mu: Stable frames held for the next flush (stable.go)
+	acks         bool               // guarded by mu: the client asked for Acks frames (acks.go); set at Hello
+	ackApplied   []string           // guarded by mu: op ids of Applied frames gathered for the next Acks
+	ackDurable   []string           // guarded by mu: op ids of Durable frames gathered for the next Acks
+	ackIDs       int                // guarded by mu: len(ackApplied) + len(ackDurable)
+	appliedSince int64              // guarded by mu: monoNow when the first of ackApplied was gathered
 }
 
 // logger is the session's logger. It is built per call rather than kept:
@@ -92,10 +94,12 @@ func (s *session) logger() *slog.Logger { return s.h.logger.With("conn", s.id) }
 
 func newSession(h *Handler, conn *websocket.Conn, nc *batchConn, r *http.Request, key string) *session {
 	id := uuid.NewString()
-	return &session{
+	s := &session{
 		h: h, conn: conn, nc: nc, req: r, key: key, id: id, started: time.Now(),
 		readerDone: make(chan struct{}),
 	}
+	s.writeTask = s.writeLoop
+	return s
 }
 
 // Enqueue queues frame without blocking (the rooms.Member contract). It
@@ -121,7 +125,7 @@ func (s *session) enqueue(m *roomMember, frame []byte) bool {
 		s.mu.Unlock()
 		signal(space)
 		if start {
-			go s.writeLoop()
+			s.h.workers.Go(s.writeTask)
 		}
 		return true
 	}
@@ -131,7 +135,7 @@ func (s *session) enqueue(m *roomMember, frame []byte) bool {
 		s.mu.Unlock()
 		signal(space)
 		if start {
-			go s.writeLoop()
+			s.h.workers.Go(s.writeTask)
 		}
 		return true
 	}
@@ -150,7 +154,7 @@ func (s *session) enqueue(m *roomMember, frame []byte) bool {
 	signal(space) // (nil: nobody waits) awaitRoom sees the answer
 	s.h.metrics.queued(len(frame))
 	if start {
-		go s.writeLoop()
+		s.h.workers.Go(s.writeTask)
 	}
 	return true
 }
@@ -198,7 +202,7 @@ func (s *session) enqueueReply(m *roomMember, reply [][]byte) bool {
 	s.mu.Unlock()
 	s.h.metrics.queued(bytes)
 	if start {
-		go s.writeLoop()
+		s.h.workers.Go(s.writeTask)
 	}
 	return true
 }
@@ -314,7 +318,7 @@ func (s *session) Close(code protocol.CloseCode, reason string) {
 	s.h.metrics.queued(-dropped)
 	s.h.metrics.closed(code)
 	if start {
-		go s.writeLoop()
+		s.h.workers.Go(s.writeTask)
 	}
 }
 
@@ -332,12 +336,12 @@ func signal(c chan struct{}) {
 }
 
 // startWriterLocked reports whether the caller must start a writer
-// goroutine (go s.writeLoop()) for what it just queued or asked: there is
+// run (s.h.workers.Go(s.writeTask)) for what it just queued or asked: there is
 // none running and the session may still write. Called with mu held.
 //
 // A session has no writer goroutine while it has nothing to write: the
-// writer ends when it finds the queue empty, and the next frame starts
-// another. An idle connection then costs one goroutine (the reader), not
+// writer's run ends when it finds the queue empty (its goroutine goes back
+// to the handler's pool of workers), and the next frame starts another. An idle connection then costs one goroutine (the reader), not
 // two; a busy one keeps its writer, which lingers between flushes (see
 // Config.FlushInterval) rather than exiting.
 func (s *session) startWriterLocked() bool {
@@ -363,7 +367,7 @@ func (s *session) pingTick() {
 	s.ping.Reset(s.h.cfg.PingInterval)
 	s.mu.Unlock()
 	if start {
-		go s.writeLoop()
+		s.h.workers.Go(s.writeTask)
 	}
 }
 

@@ -71,15 +71,19 @@ func (s *session) dropStableLocked(m *roomMember) {
 	s.stable = slices.DeleteFunc(s.stable, func(h heldStable) bool { return h.m == m })
 }
 
-// onlyStableLocked reports whether held Stable frames are all there is to
-// write. Called with mu held.
-func (s *session) onlyStableLocked() bool {
-	return len(s.stable) > 0 && len(s.queue) == 0 && len(s.backlog) == 0 && s.ackIDs == 0 &&
-		s.closeCode == 0 && !s.pingDue
+// onlyHeldLocked reports whether all there is to write may wait for other
+// frames: held Stable frames, and gathered Applied ids within their hold
+// (acks.go). Called with mu held.
+func (s *session) onlyHeldLocked() bool {
+	return (len(s.stable) > 0 || len(s.ackApplied) > 0) && len(s.ackDurable) == 0 &&
+		(len(s.ackApplied) == 0 || s.appliedHoldLocked() > 0) &&
+		len(s.queue) == 0 && len(s.backlog) == 0 && s.closeCode == 0 && !s.pingDue
 }
 
 // wakeLocked ends a linger that waits for any frame (one holding Stable
-// frames): something else is to be written. Called with mu held.
+// frames or Applied ids): something else is to be written (an Applied id
+// ends it too; the writer then holds what it has for what is left of the
+// ids' hold). Called with mu held.
 func (s *session) wakeLocked() {
 	if s.lingering != nil && s.lingerAny {
 		signal(s.lingering)

@@ -42,8 +42,9 @@ func (s *session) writeLoop() {
 		if wait := s.h.cfg.FlushInterval - time.Since(s.lastFlush); (busy || s.busyRate()) && wait > 0 && s.lingerFor(wait, false) {
 			return
 		}
-		// Only held Stable frames to write: wait for something to send
-		// them with, for stableDelay at most.
+		// Only held Stable frames or Applied ids to write: wait for
+		// something to send them with, for stableDelay at most (what is
+		// left of the Applied ids' hold, if any).
 		if s.lingerFor(stableDelay, true) {
 			return
 		}
@@ -154,13 +155,17 @@ func (s *session) busyRate() bool {
 // whether the writer must return at once (the Handler is closing, or the
 // peer is gone). It ends early when a write's worth is queued
 // (fullBatchLocked) or the reader is done. With anyFrame it waits only
-// while held Stable frames are all there is to write, and any other frame
-// ends it (wakeLocked).
+// while held Stable frames and Applied ids are all there is to write (the
+// ids for what is left of their hold at most), and any other frame ends it
+// (wakeLocked).
 func (s *session) lingerFor(wait time.Duration, anyFrame bool) (stop bool) {
 	s.mu.Lock()
-	if anyFrame && !s.onlyStableLocked() || !anyFrame && s.fullBatchLocked() {
+	if anyFrame && !s.onlyHeldLocked() || !anyFrame && s.fullBatchLocked() {
 		s.mu.Unlock()
 		return false
+	}
+	if anyFrame && len(s.ackApplied) > 0 {
+		wait = min(wait, s.appliedHoldLocked())
 	}
 	if s.wake == nil {
 		s.wake = make(chan struct{}, 1)
