@@ -164,6 +164,43 @@ func (c *Context) Replicas() []ReplicaID {
 	return out
 }
 
+// EachReplica calls fn with every replica that has a dot in c and its
+// ranges (sorted; they belong to c), in no order, without allocating: the
+// document's merge calls it on every edit.
+func (c *Context) EachReplica(fn func(replica ReplicaID, rs []Range)) {
+	for r, rs := range c.ranges {
+		if len(rs) > 0 {
+			fn(r, rs)
+		}
+	}
+}
+
+// AppendMissing appends to dst the ranges of a that b lacks (a \ b, both
+// sorted sets of one replica's ranges) and returns it. It costs a's ranges
+// plus a binary search into b per range of a, so a handful of fresh dots
+// is checked against a replica's long history without walking it.
+func AppendMissing(dst, a, b []Range) []Range {
+	for _, r := range a {
+		// the first range of b that may overlap r
+		j := sort.Search(len(b), func(j int) bool { return b[j].Hi >= r.Lo })
+		lo, open := r.Lo, true // as in subtractRanges: r.Hi+1 may overflow
+		for ; open && j < len(b) && b[j].Lo <= r.Hi; j++ {
+			if b[j].Lo > lo {
+				dst = append(dst, Range{lo, b[j].Lo - 1})
+			}
+			if b[j].Hi >= r.Hi {
+				open = false
+			} else {
+				lo = b[j].Hi + 1
+			}
+		}
+		if open {
+			dst = append(dst, Range{lo, r.Hi})
+		}
+	}
+	return dst
+}
+
 // NumReplicas returns how many replicas have at least one dot in c.
 func (c *Context) NumReplicas() int {
 	n := 0

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs every native Go fuzz target in the module for a given time each and
-# reports executions and findings. Usage: fuzz/run-fuzz.sh [fuzztime]
+# reports executions and findings. Usage: fuzz/run-fuzz.sh [fuzztime [target-regexp]]
 #   fuzz/run-fuzz.sh 10s     # CI budget
 #   fuzz/run-fuzz.sh 10m     # a real campaign
+#   fuzz/run-fuzz.sh 20m 'Text'   # only the targets whose name matches
 # A finding is written by `go test` under the package's testdata/fuzz/ and
 # makes this script exit non-zero; commit it as a regression input.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 fuzztime=${1:-10s}
+only=${2:-}
 status=0
 findings=0
 summary=()
@@ -15,6 +17,9 @@ while IFS= read -r line; do
   file=${line%%:*}
   target=$(sed -E 's/^func (Fuzz[A-Za-z0-9_]*).*/\1/' <<<"${line#*:}")
   pkg=./$(dirname "$file")
+  if [ -n "$only" ] && ! grep -qE -- "$only" <<<"$target"; then
+    continue
+  fi
   echo "-- $target in $pkg for $fuzztime"
   out=$(go test -run='^$' -fuzz="^${target}\$" -fuzztime="$fuzztime" "$pkg" 2>&1)
   rc=$?

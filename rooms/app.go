@@ -237,7 +237,7 @@ func (rm *Room) applyFrom(run *applyRun, i int) {
 			return
 		}
 		inline, called, refused := true, false, false
-		rm.runOperation(run.ev.as, "", op, appAuthor, nil, func(delta *workflow.Doc, raw []byte, err error) {
+		rm.runOperation(run.ev.as, "", op, appAuthor, nil, func(_ *workflow.Doc, parts []opDelta, err error) {
 			called = true
 			if err != nil {
 				code := protocol.CodeFor(err)
@@ -256,12 +256,14 @@ func (rm *Room) applyFrom(run *applyRun, i int) {
 			// application is none of them. The loop flushes the relay when
 			// its inbox is empty, so the request's deltas go out as one
 			// frame.
-			rm.relay.add(raw, delta, run.origin, nil)
-			if rm.relay.full() {
-				rm.flushRelay()
+			for _, p := range parts { // one, or the chunks of a large one (operationChunks)
+				rm.relay.add(p.raw, p.delta, run.origin, nil)
+				if rm.relay.full() {
+					rm.flushRelay()
+				}
+				run.w.left++
+				rm.queueWrite(pendingDelta{raw: p.raw, delta: p.delta, applied: rm.cfg.now(), waiter: run.w})
 			}
-			run.w.left++
-			rm.queueWrite(pendingDelta{raw: raw, delta: delta, applied: rm.cfg.now(), waiter: run.w})
 			if !inline {
 				rm.applyFrom(run, next)
 			}

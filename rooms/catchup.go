@@ -28,8 +28,22 @@ type fullState struct {
 // build the document's index and copy every value first). That encoding
 // also measures the document exactly (docsize.go), so a cold room, whose
 // first joiner needs it anyway, does not encode its document twice.
+//
+// A joiner that has part of the document is sent what it lacks. On a
+// single node that is CatchUp: the edits it missed and only the removals
+// they made, since a member has merged every edit it holds the dot of
+// whole (the room relays its merges in order, and its own edits are made
+// on what it holds). In a cluster a node may merge a removal that names
+// an edit it has not received yet (nodes exchange deltas in any order), and
+// a member of it then holds that edit's dot without its removals: there
+// the joiner is sent every removed dot (DeltaSince), which repairs it. A
+// client that merged only part of a chunked catch-up is in the same state,
+// so CatchUp is used only where Config.CatchUpEdits turns it on.
 func (rm *Room) catchUp(have *crdt.Context) [][]byte {
 	if !have.IsEmpty() {
+		if rm.cfg.Cluster == nil && rm.cfg.CatchUpEdits {
+			return rm.doc.CatchUp(have).EncodeChunks(rm.cfg.MaxCatchUpChunk)
+		}
 		return rm.doc.DeltaSince(have).EncodeChunks(rm.cfg.MaxCatchUpChunk)
 	}
 	f := &rm.fullState

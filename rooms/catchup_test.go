@@ -2,6 +2,7 @@ package rooms
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	"github.com/flowsync/flowsync/crdt"
@@ -96,5 +97,50 @@ func TestCatchUpFramesShared(t *testing.T) {
 	rm.doc.Merge(edit)
 	if after := rm.catchUpFrames(empty); &after[0] == &first[0] {
 		t.Fatal("the frames of an older version were reused")
+	}
+}
+
+// TestCatchUpOfOneMissedEdit checks that a member that missed one edit of
+// a document with a history of removals is sent that edit, not every
+// removed dot of the document (rooms on one node: see catchUp).
+func TestCatchUpOfOneMissedEdit(t *testing.T) {
+	r := newRegistry(t, Config{CatchUpEdits: true}, nil)
+	rm := newRoom(r, "wf")
+	rm.doc = batchDoc(t, 400)
+	clock := crdt.NewClock("editor")
+	wall := int64(1_800_000_000_000)
+	edit := func(op workflow.Op) {
+		t.Helper()
+		wall += 10
+		if _, err := rm.doc.Apply(clock.Now(wall), op); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A history of removals: every block renamed (each rename removes the
+	// name before it), then every other block removed, one by one.
+	for i := 0; i < 400; i++ {
+		edit(workflow.UpdateName{ID: fmt.Sprintf("block-%05d", i), NewName: fmt.Sprintf("Step %d", i)})
+	}
+	for i := 0; i < 400; i += 2 {
+		edit(workflow.BatchRemoveBlocks{IDs: []string{fmt.Sprintf("block-%05d", i)}})
+	}
+	member := rm.doc.Clone()
+	edit(workflow.UpdateName{ID: "block-00007", NewName: "Renamed"})
+	chunks := rm.catchUp(member.Context())
+	size := 0
+	for _, c := range chunks {
+		size += len(c)
+		d, err := workflow.Decode(c, workflow.DocLimits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		member.Merge(d)
+	}
+	if !member.Equal(rm.doc) {
+		t.Fatal("the member merged with its catch-up differs from the room's document")
+	}
+	full := len(rm.doc.DeltaSince(member.Context()).Encode())
+	if size > 512 {
+		t.Errorf("the catch-up of one rename is %d bytes, want at most 512 (every removed dot: %d)", size, full)
 	}
 }

@@ -21,6 +21,17 @@ type Config struct {
 	// chunk holding a single very large group may exceed it; see
 	// workflow.Doc.EncodeChunks). Default: 256 KiB.
 	MaxCatchUpChunk int
+
+	// CatchUpEdits makes a joiner that holds part of the document on a
+	// single node get workflow.Doc.CatchUp (the edits it missed and their
+	// removals) instead of DeltaSince (every removed dot). Off by default:
+	// CatchUp trusts that a replica holding an edit's dot has merged its
+	// removals, and a client that merged only the first chunks of a
+	// chunked catch-up before its connection dropped can hold a removal's
+	// dot without its victims' removal; DeltaSince repairs that at the
+	// next join, CatchUp does not. It can be on once clients merge a
+	// catch-up's chunks all or none (docs/ARCHITECTURE.md §5).
+	CatchUpEdits bool
 	// IdleTimeout is how long a room with no members and nothing waiting
 	// for the store stays loaded. Default: 1 minute.
 	IdleTimeout time.Duration

@@ -1,6 +1,7 @@
 package rooms
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/flowsync/flowsync/crdt/workflow"
@@ -65,6 +66,43 @@ func checkOperationDelta(n int) error {
 			"the operation's delta is %d bytes, over the %d a delta may be; split it", n, workflow.DeltaLimits.MaxBytes)
 	}
 	return nil
+}
+
+// opDelta is one delta an operation is written and relayed as, encoded and
+// decoded.
+type opDelta struct {
+	raw   []byte
+	delta *workflow.Doc
+}
+
+// operationChunks returns the deltas an operation's delta (encoded raw)
+// is written and relayed as: itself when it fits in a delta; for an
+// application's operation (split true: a restore, an import) too large for
+// one, its chunks (Doc.EncodeChunks: each fits, they commute, their join is
+// the delta). The room merges the whole delta at once, so its members see
+// one edit; the chunks are separate log rows, so a crash between their
+// writes can leave a part of it durable (docs/ADMIN_API.md, "Restore").
+// A member's operation too large for one delta, or a chunk still too large
+// (one value past the limit), is refused with TOO_LARGE.
+func operationChunks(delta *workflow.Doc, raw []byte, split bool) ([]opDelta, error) {
+	if len(raw) <= workflow.DeltaLimits.MaxBytes {
+		return []opDelta{{raw, delta}}, nil
+	}
+	if !split {
+		return nil, checkOperationDelta(len(raw))
+	}
+	var out []opDelta
+	for _, c := range delta.EncodeChunks(workflow.DeltaLimits.MaxBytes) {
+		if err := checkOperationDelta(len(c)); err != nil {
+			return nil, err
+		}
+		d, err := workflow.DecodeDelta(c)
+		if err != nil {
+			return nil, fmt.Errorf("rooms: a chunk of an operation's delta does not decode: %w", err)
+		}
+		out = append(out, opDelta{c, d})
+	}
+	return out, nil
 }
 
 // checkDocSize returns the TOO_LARGE refusal when a delta of n encoded

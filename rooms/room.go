@@ -864,12 +864,12 @@ func (rm *Room) handleOperation(ev *opEvent) {
 		}
 		return ms.undo.StartRecord(ts)
 	}
-	rm.runOperation(ms.id, ms.entry.SessionID, ev.op, ms.m, record, func(delta *workflow.Doc, raw []byte, err error) {
+	rm.runOperation(ms.id, ms.entry.SessionID, ev.op, ms.m, record, func(delta *workflow.Doc, parts []opDelta, err error) {
 		if err != nil {
 			rm.refuse(ms, ev.opID, err)
 			return
 		}
-		rm.applied(ms, ev.opID, raw, delta, "", true)
+		rm.applied(ms, ev.opID, parts[0].raw, delta, "", true) // a member's operation is one delta
 	})
 }
 
@@ -877,13 +877,14 @@ func (rm *Room) handleOperation(ev *opEvent) {
 // server's clock, for an Operation frame or an Apply: admission (the role,
 // before Prepare; then the built-in checks and Config.Admit), the merge and
 // the publish to the cluster. It calls done once, with the merged delta
-// and its encoding, or with why op was refused, the document unchanged:
+// and its encoding (an application's too large for one delta: its chunks,
+// see operationChunks), or with why op was refused, the document unchanged:
 // at once, or, when op is a large removal prepared or merged in steps
 // (stepped.go), after the last step. record, when not nil, is given the
 // admitted delta's timestamp just before the merge and returns the undo
 // recording (a thin client's undo capture) that the merge feeds part by
 // part.
-func (rm *Room) runOperation(id Identity, conn string, op workflow.Op, author any, record func(crdt.Timestamp) *workflow.UndoRecording, done func(*workflow.Doc, []byte, error)) {
+func (rm *Room) runOperation(id Identity, conn string, op workflow.Op, author any, record func(crdt.Timestamp) *workflow.UndoRecording, done func(*workflow.Doc, []opDelta, error)) {
 	if err := rm.canTakeWork(0); err != nil {
 		done(nil, nil, err)
 		return
@@ -926,7 +927,8 @@ func (rm *Room) runOperation(id Identity, conn string, op workflow.Op, author an
 			return
 		}
 		raw := delta.Encode()
-		if err := checkOperationDelta(len(raw)); err != nil {
+		parts, err := operationChunks(delta, raw, author == any(appAuthor))
+		if err != nil {
 			done(nil, nil, err)
 			return
 		}
@@ -940,8 +942,10 @@ func (rm *Room) runOperation(id Identity, conn string, op workflow.Op, author an
 		}
 		rm.recordMergeThen(author, delta, rec, func() {
 			rm.metrics.observeMerge(rm.cfg.since(start))
-			rm.publish(raw)
-			done(delta, raw, nil)
+			for _, p := range parts {
+				rm.publish(p.raw)
+			}
+			done(delta, parts, nil)
 		})
 	}
 	if prep == nil || prep.Step() {

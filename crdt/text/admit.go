@@ -28,15 +28,15 @@ func (t *Text) Admit(d *Delta, sender crdt.ReplicaID) error {
 		// One edit, the common case: its origins are held (an origin inside
 		// the run itself is a cycle), so the rule is checked exactly and no
 		// plan is built.
-		if err := t.checkOne(d); err != nil {
+		o, err := t.checkOne(d)
+		if err != nil {
 			return err
 		}
 		r := &d.Runs[0]
 		if err := t.sameAsKnown(r); err != nil {
 			return err
 		}
-		l, _ := t.lvOf(r.Left)
-		if rt, _ := t.lvOf(r.Right); rt != none && !t.originsOrdered(l, rt) {
+		if l, rt := o[0], o[1]; rt != none && !t.originsOrdered(l, rt) {
 			return fmt.Errorf("%w: run %v after %v cannot have %v as its right origin", ErrOriginOrder, r.ID, r.Left, r.Right)
 		}
 	} else {

@@ -133,8 +133,13 @@ func peakHeap(b *testing.B, fn func(sample func(), final func())) (peak, live ui
 }
 
 // finished returns the final replica of a trace and every delta of it.
+// It reads the trace afresh and drops the tests' cached traces: a cached
+// trace's quarter of a million strings would stay live, and the garbage
+// collector would mark them on every cycle of the benchmark, a cost that is
+// the harness's, not the replica's.
 func finished(b *testing.B, name string) (*Text, []Delta) {
-	tr := loadTrace(b, name)
+	traceCache.Clear()
+	tr := readTrace(b, name)
 	return replay(b, tr, tr.patches(), true)
 }
 

@@ -288,27 +288,29 @@ func covers(c *crdt.Context, replica crdt.ReplicaID, lo, hi uint64) bool {
 }
 
 // checkOne validates a delta of one run against t, without the sort and
-// the graph check builds: one edit, the common case.
-func (t *Text) checkOne(d *Delta) error {
+// the graph check builds: one edit, the common case. It returns the items
+// of the run's left and right origins (none for the start or the end).
+func (t *Text) checkOne(d *Delta) (origins [2]int32, err error) {
 	r := &d.Runs[0]
 	if err := checkRun(r); err != nil {
-		return err
+		return origins, err
 	}
-	for _, o := range [2]crdt.Dot{r.Left, r.Right} {
+	for k, o := range [2]crdt.Dot{r.Left, r.Right} {
+		origins[k] = none
 		if o == (crdt.Dot{}) {
 			continue
 		}
 		if o.Replica == r.ID.Replica && o.Counter >= r.ID.Counter && o.Counter <= r.last().Counter {
-			return fmt.Errorf("%w: run %v has an origin inside itself", ErrOriginCycle, r.ID)
+			return origins, fmt.Errorf("%w: run %v has an origin inside itself", ErrOriginCycle, r.ID)
 		}
-		if !t.ids.knows(o) {
-			return fmt.Errorf("%w: %v (run %v)", ErrMissingOrigin, o, r.ID)
+		if origins[k] = t.ids.lookup(o.Replica, o.Counter); origins[k] == none {
+			return origins, fmt.Errorf("%w: %v (run %v)", ErrMissingOrigin, o, r.ID)
 		}
 	}
 	if r.Text == "" && !covers(needsDead(d), r.ID.Replica, r.ID.Counter, r.last().Counter) {
-		return fmt.Errorf("%w: run %v", ErrNoContent, r.ID)
+		return origins, fmt.Errorf("%w: run %v", ErrNoContent, r.ID)
 	}
-	return nil
+	return origins, nil
 }
 
 // Merge applies a delta from another replica (or a whole state). It is
@@ -322,11 +324,13 @@ func (t *Text) Merge(d Delta) error {
 		return err
 	}
 	var p plan
+	var origins *[2]int32 // a one-run delta's, resolved by checkOne
 	if len(d.Runs) == 1 {
-		if err := t.checkOne(&d); err != nil {
+		o, err := t.checkOne(&d)
+		if err != nil {
 			return err
 		}
-		p.order = one[:]
+		p.order, origins = one[:], &o
 	} else if len(d.Runs) > 1 {
 		var err error
 		if p, err = t.check(&d); err != nil {
@@ -337,7 +341,7 @@ func (t *Text) Merge(d Delta) error {
 		return fmt.Errorf("%w: more than %d items", ErrCounter, maxItems)
 	}
 	for _, i := range p.order {
-		t.mergeRun(&d.Runs[i])
+		t.mergeRun(&d.Runs[i], origins)
 	}
 	for _, x := range d.Deleted {
 		if rep, ok := t.ids.repOf(x.Replica); ok {
@@ -350,6 +354,10 @@ func (t *Text) Merge(d Delta) error {
 	}
 	return nil
 }
+
+// Killed returns how many items merges have deleted here so far: a merge
+// that changes it deleted an item that was not deleted.
+func (t *Text) Killed() uint64 { return t.killed }
 
 // keepPending records the items of x this replica has not seen inserted,
 // so that they arrive deleted.
@@ -383,40 +391,54 @@ func runItems(runs []Run) int {
 	return n
 }
 
-// mergeRun integrates the items of r this replica lacks.
-func (t *Text) mergeRun(r *Run) {
+// mergeRun integrates the items of r this replica lacks. origins, when
+// not nil, holds the items of r's left and right origins, already looked
+// up.
+func (t *Text) mergeRun(r *Run, origins *[2]int32) {
 	rep := t.ids.replicaIndex(r.ID.Replica)
 	lo, hi := r.ID.Counter, r.last().Counter
+	// Typing sends runs past every counter of their replica held here:
+	// then no item of r is known, and no search is needed to find which.
+	fresh := t.ids.maxCounter(rep) < lo
+	var leftLV, rightLV int32
+	if origins != nil {
+		leftLV, rightLV = origins[0], origins[1]
+	} else {
+		leftLV, _ = t.lvOf(r.Left)
+		rightLV, _ = t.lvOf(r.Right)
+	}
 	content := r.Text
 	byteOff := 0 // byte offset in content of counter c
 	for c := lo; c <= hi; {
 		// The known items at or after c, if any.
 		end := hi
-		if klo, khi, ok := t.ids.knownFrom(r.ID.Replica, c); ok {
-			if klo <= c {
-				skip := min(khi, hi) - c + 1
-				byteOff = advance(content, byteOff, skip)
-				c += skip
-				continue
+		if !fresh {
+			if klo, khi, ok := t.ids.knownFrom(r.ID.Replica, c); ok {
+				if klo <= c {
+					skip := min(khi, hi) - c + 1
+					byteOff = advance(content, byteOff, skip)
+					c += skip
+					continue
+				}
+				end = min(hi, klo-1)
 			}
-			end = min(hi, klo-1)
 		}
 		n := end - c + 1
-		left := r.Left
+		left := leftLV
 		if c > lo {
-			left = crdt.Dot{Replica: r.ID.Replica, Counter: c - 1}
+			left, _ = t.ids.lookupRep(rep, c-1)
 		}
-		leftLV, _ := t.lvOf(left)
-		rightLV, _ := t.lvOf(r.Right)
 		next := advance(content, byteOff, n)
 		piece := content[byteOff:next]
 		byteOff = next
 		lv := t.ids.add(rep, c, int32(n))
-		t.integrate(rep, lv, int32(n), piece, content == "", leftLV, rightLV)
+		t.integrate(rep, lv, int32(n), piece, content == "", left, rightLV)
 		// Items deleted before they arrived.
-		for _, dr := range t.pending.Ranges(r.ID.Replica) {
-			if dr.Hi >= c && dr.Lo <= end {
-				t.killLV(lv+int32(max(dr.Lo, c)-c), lv+int32(min(dr.Hi, end)-c)+1)
+		if !t.pending.IsEmpty() {
+			for _, dr := range t.pending.Ranges(r.ID.Replica) {
+				if dr.Hi >= c && dr.Lo <= end {
+					t.killLV(lv+int32(max(dr.Lo, c)-c), lv+int32(min(dr.Hi, end)-c)+1)
+				}
 			}
 		}
 		c = end + 1
@@ -468,17 +490,10 @@ func (t *Text) killLV(lo, hi int32) {
 			lv = sp.lv + sp.n
 			continue
 		}
-		if k := lv - sp.lv; k > 0 {
-			l, j = t.tree.splitSpan(l, j, k)
-			sp = &l.spans[j]
-		}
-		m := min(hi-lv, sp.n)
-		if m < sp.n {
-			t.tree.splitSpan(l, j, m)
-			l, j = t.tree.locate(lv)
-		}
-		t.tree.setDead(l, j)
-		t.joinAround(l, j)
+		k := lv - sp.lv
+		m := min(hi-lv, sp.n-k)
+		t.kill(l, j, k, m)
+		t.killed += uint64(m)
 		lv += m
 	}
 }

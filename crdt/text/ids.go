@@ -184,6 +184,13 @@ func (x *ids) sameRun(a, b int32) bool {
 	return ra == rb && ca+1 == cb
 }
 
+// continuesLast reports whether item lv, the first of the items add gave
+// out last, has the counter after item lv−1's of the same replica: sameRun
+// (lv−1, lv) without a search, since lv's run is the last.
+func (x *ids) continuesLast(lv int32) bool {
+	return x.runs[len(x.runs)-1].lv < lv
+}
+
 // lookup returns the lv of dot (replica, counter), or none.
 func (x *ids) lookup(replica crdt.ReplicaID, counter uint64) int32 {
 	rep, ok := x.repOf(replica)

@@ -67,8 +67,8 @@ func (t *Text) validate() error {
 	if err != nil {
 		return err
 	}
-	if all != int(t.ids.next) || len(t.tree.leafOf) != all {
-		return fmt.Errorf("%d items in the tree, %d ids, %d leaf entries", all, t.ids.next, len(t.tree.leafOf))
+	if all != int(t.ids.next) || t.tree.leafOf.n != all {
+		return fmt.Errorf("%d items in the tree, %d ids, %d leaf entries", all, t.ids.next, t.tree.leafOf.n)
 	}
 	if used+t.tree.garbage != len(t.tree.text) {
 		return fmt.Errorf("text arena of %d bytes: %d used, %d garbage", len(t.tree.text), used, t.tree.garbage)
@@ -84,6 +84,21 @@ func (t *Text) validate() error {
 	}
 	if chained != leaves {
 		return fmt.Errorf("%d leaves chained, %d in the tree", chained, leaves)
+	}
+	if want := t.Context().IsEmpty() && t.Deleted().IsEmpty(); t.IsEmpty() != want {
+		return fmt.Errorf("IsEmpty is %v, the contexts say %v", t.IsEmpty(), want)
+	}
+	if h := t.tree.hot; h != nil {
+		start := 0
+		for l := t.tree.first; l != h; l = l.next {
+			if l == nil {
+				return fmt.Errorf("findVisible's cached leaf is not in the tree")
+			}
+			start += l.vis
+		}
+		if start != t.tree.hotStart {
+			return fmt.Errorf("findVisible's cached leaf starts at %d, cache says %d", start, t.tree.hotStart)
+		}
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"unicode/utf8"
 
 	"github.com/flowsync/flowsync/crdt"
@@ -101,33 +100,59 @@ func load(b []byte) (*Text, error) {
 	return t, nil
 }
 
-// Origins Load resolves once every run is read.
+// Origins Load resolves once every run is read: most are the previous
+// run's last item, an earlier run's of the same replica, the next run's
+// first or an earlier run's right origin, known while reading or kept as a
+// run index; an explicit dot (and an inherited right origin whose run must
+// be searched for) waits in a list of fixes.
 const (
-	laterNone    = iota
-	laterDot     // an explicit dot
-	laterRun     // the first item of a run
-	laterInherit // the right origin of the run holding the left one
+	laterDot     = iota + 1 // an explicit dot
+	laterInherit            // the right origin of the run holding the left one
 )
 
 type later struct {
 	kind int
 	rep  uint64
-	at   uint64 // counter or run index
+	at   uint64 // counter
+}
+
+// How a run's right origin is known while Load reads: resolved, or to be
+// resolved after every run is read from the index span.right holds, or
+// from a fix. rightInherited marks the inherited form, resolved or not.
+const (
+	rightResolved  uint8 = iota
+	rightRunFirst        // span.right holds a later run, whose first item it is
+	rightRunRight        // span.right holds an earlier run, whose right origin it is
+	rightFixed           // a fix resolves it
+	rightInherited uint8 = 0x80
+)
+
+// fix is an origin of run span resolved after every run is read.
+type fix struct {
+	span int
+	later
+}
+
+// loadRun is a run's dots as read: its replica, first counter and items.
+type loadRun struct {
+	counter uint64
+	lv, n   int32
+	rep     int32
 }
 
 // readSpans turns the run column into spans numbered in document order.
 func (t *Text) readSpans(rb, text []byte) ([]span, error) {
 	n := len(rb) / 3 // a run takes at least 3 bytes
 	spans := make([]span, 0, n)
-	counters := make([]uint64, 0, n) // each run's first counter
-	reps := make([]int32, 0, n)
-	lefts := make([]later, 0, n)
-	rights := make([]later, 0, n)
+	runs := make([]loadRun, 0, n)
+	var leftFixes, rightFixes []fix
+	rightKind := make([]uint8, 0, n)
 	t.ids.runs = make([]lvRun, 0, n)
 	maxItems := MaxItems(StateLimits)
 	v := varints{b: rb}
 	var lv int32
 	textOff := 0
+	nextPending := false // the last run read names the next run's first item
 	for i := 0; !v.done() && v.err == nil; i++ {
 		h := v.next()
 		flags := h & (1<<flagBits - 1)
@@ -138,7 +163,7 @@ func (t *Text) readSpans(rb, text []byte) ([]span, error) {
 		lf, rf := int(flags>>leftShift&3), int(flags>>rightShift&3)
 		var rep int32
 		var counter uint64
-		var left, right later
+		leftRun := -1 // the run holding the left origin, when known now
 		switch {
 		case lf == leftOwn:
 			back := v.next()
@@ -146,8 +171,9 @@ func (t *Text) readSpans(rb, text []byte) ([]span, error) {
 				return nil, fmt.Errorf("run %d continues a run before the first", i)
 			}
 			j := i - 1 - int(back)
-			rep, counter = reps[j], counters[j]+uint64(spans[j].n)
+			rep, counter = runs[j].rep, runs[j].counter+uint64(spans[j].n)
 			s.left = spans[j].lv + spans[j].n - 1
+			leftRun = j
 		case flags&flagNewReplica != 0:
 			x := v.next()
 			if x >= uint64(len(t.ids.replicas)) {
@@ -157,8 +183,8 @@ func (t *Text) readSpans(rb, text []byte) ([]span, error) {
 		case i == 0:
 			return nil, errors.New("first run without a replica")
 		default:
-			rep = reps[i-1]
-			counter = counters[i-1] + uint64(spans[i-1].n) + uint64(unzigzag(v.next()))
+			rep = runs[i-1].rep
+			counter = runs[i-1].counter + uint64(spans[i-1].n) + uint64(unzigzag(v.next()))
 		}
 		if counter == 0 || counter > crdt.MaxCounter || uint64(s.n-1) > crdt.MaxCounter-counter {
 			return nil, fmt.Errorf("%w: run %d", ErrCounter, i)
@@ -169,19 +195,45 @@ func (t *Text) readSpans(rb, text []byte) ([]span, error) {
 				return nil, errors.New("run 0 refers to a previous run")
 			}
 			s.left = lv - 1
+			leftRun = i - 1
 		case leftDot:
-			left = later{kind: laterDot, rep: v.next(), at: v.next()}
+			rep, at := v.next(), v.next()
+			leftFixes = append(leftFixes, fix{i, later{kind: laterDot, rep: rep, at: at}})
 		}
+		nextPending = false
+		kind := rightResolved
 		switch rf {
 		case rightNext:
-			right = later{kind: laterRun, at: uint64(i) + 1}
+			s.right = lv + s.n // spans are numbered in order
+			nextPending = true
 		case rightInherit:
-			right = later{kind: laterInherit}
+			kind = rightInherited
+			switch {
+			case lf == leftStart:
+				return nil, fmt.Errorf("run %d inherits a right origin without a left one", i)
+			case leftRun >= 0 && rightKind[leftRun]&^rightInherited == rightResolved:
+				// The run holding the left origin is read and its right
+				// origin known: the common case, resolved at once.
+				s.right = spans[leftRun].right
+				if s.right != none && s.right < s.lv+s.n {
+					return nil, fmt.Errorf("%w: the right origin of run %d is not after it", ErrMissingOrigin, i)
+				}
+			case leftRun >= 0:
+				kind |= rightRunRight
+				s.right = int32(leftRun)
+			default:
+				kind |= rightFixed
+				rightFixes = append(rightFixes, fix{i, later{kind: laterInherit}})
+			}
 		case rightFar:
 			if a := v.next(); a > 0 {
-				right = later{kind: laterRun, at: uint64(i) + 1 + min(a, uint64(maxItems))}
+				// Past the last run (checked when resolved) if it does not
+				// fit an int32.
+				kind, s.right = rightRunFirst, int32(min(uint64(i)+1+min(a, uint64(maxItems)), 1<<31-1))
 			} else {
-				right = later{kind: laterDot, rep: v.next(), at: v.next()}
+				rep, at := v.next(), v.next()
+				kind = rightFixed
+				rightFixes = append(rightFixes, fix{i, later{kind: laterDot, rep: rep, at: at}})
 			}
 		}
 		if !s.dead {
@@ -202,21 +254,25 @@ func (t *Text) readSpans(rb, text []byte) ([]span, error) {
 		if v.err != nil {
 			break
 		}
-		t.ids.addUnsorted(rep, counter, s.n)
+		if k := len(t.ids.runs); k == 0 || t.ids.runs[k-1].rep != rep || t.ids.runs[k-1].counter+uint64(lv-t.ids.runs[k-1].lv) != counter {
+			t.ids.runs = append(t.ids.runs, lvRun{lv: lv, rep: rep, counter: counter})
+		}
 		spans = append(spans, s)
-		counters = append(counters, counter)
-		reps = append(reps, rep)
-		lefts = append(lefts, left)
-		rights = append(rights, right)
+		rightKind = append(rightKind, kind)
+		runs = append(runs, loadRun{counter: counter, lv: lv, n: s.n, rep: rep})
 		lv += s.n
 	}
 	if v.err != nil {
 		return nil, fmt.Errorf("run column: %w", v.err)
 	}
+	if nextPending {
+		return nil, fmt.Errorf("run %d refers to a run past the last", len(spans)-1)
+	}
 	if textOff != len(text) {
 		return nil, fmt.Errorf("text column has %d bytes past the last run", len(text)-textOff)
 	}
-	t.ids.sortCounters()
+	t.ids.next = lv
+	t.ids.fill(runs)
 	for rep, cr := range t.ids.byReplica {
 		for k := 1; k < len(cr); k++ {
 			if cr[k].counter < cr[k-1].counter+uint64(cr[k-1].n) {
@@ -235,51 +291,77 @@ func (t *Text) readSpans(rb, text []byte) ([]span, error) {
 				return none, fmt.Errorf("%w: origin %q:%d of run %d", ErrMissingOrigin, t.ids.replicas[x.rep], x.at, i)
 			}
 			return lv, nil
-		case laterRun:
-			if x.at >= uint64(len(spans)) {
-				return none, fmt.Errorf("run %d refers to a run past the last", i)
-			}
-			return spans[x.at].lv, nil
 		}
-		return none, nil
+		return none, fmt.Errorf("origin of run %d cannot be resolved", i)
 	}
-	for i := range spans {
-		s := &spans[i]
-		if lefts[i].kind != laterNone {
-			var err error
-			if s.left, err = resolve(lefts[i], i); err != nil {
-				return nil, err
-			}
-		}
-		if s.left != none && s.left >= s.lv {
-			return nil, fmt.Errorf("%w: the left origin of run %d is not before it", ErrMissingOrigin, i)
-		}
-	}
-	for i := range spans {
-		s := &spans[i]
+	for _, f := range leftFixes {
+		s := &spans[f.span]
 		var err error
-		switch rights[i].kind {
-		case laterInherit:
-			if s.left == none {
-				return nil, fmt.Errorf("run %d inherits a right origin without a left one", i)
+		if s.left, err = resolve(f.later, f.span); err != nil {
+			return nil, err
+		}
+		if s.left >= s.lv {
+			return nil, fmt.Errorf("%w: the left origin of run %d is not before it", ErrMissingOrigin, f.span)
+		}
+	}
+	// Right origins in run order: one inherited from an earlier run finds
+	// it resolved. One inherited through a searched left origin may need a
+	// later run's first, which is then resolved early (it may not itself
+	// be inherited).
+	early := func(j int) error {
+		var err error
+		switch rightKind[j] {
+		case rightRunFirst:
+			if int(spans[j].right) >= len(spans) {
+				return fmt.Errorf("run %d refers to a run past the last", j)
 			}
-			j := sort.Search(len(spans), func(j int) bool { return spans[j].lv+spans[j].n > s.left })
-			if j == i || j > i && rights[j].kind == laterInherit {
-				return nil, fmt.Errorf("run %d inherits a right origin it cannot", i)
+			spans[j].right = spans[spans[j].right].lv
+		case rightFixed:
+			if spans[j].right, err = resolve(rightFixes[findFix(rightFixes, j)].later, j); err != nil {
+				return err
 			}
-			if j > i { // not resolved yet
-				if spans[j].right, err = resolve(rights[j], j); err != nil {
+		}
+		rightKind[j] = rightResolved
+		if r := spans[j].right; r != none && r < spans[j].lv+spans[j].n {
+			return fmt.Errorf("%w: the right origin of run %d is not after it", ErrMissingOrigin, j)
+		}
+		return nil
+	}
+	for i := range spans {
+		kind := rightKind[i]
+		if kind&^rightInherited == rightResolved {
+			continue
+		}
+		s := &spans[i]
+		switch kind &^ rightInherited {
+		case rightRunRight:
+			s.right = spans[s.right].right
+		case rightFixed:
+			if kind&rightInherited == 0 {
+				if err := early(i); err != nil {
 					return nil, err
 				}
-				rights[j].kind = laterNone
+				continue
+			}
+			j := spanHolding(spans, s.left)
+			switch {
+			case j == i:
+				return nil, fmt.Errorf("run %d inherits a right origin it cannot", i)
+			case j > i && rightKind[j]&rightInherited != 0:
+				return nil, fmt.Errorf("run %d inherits a right origin it cannot", i)
+			case j > i:
+				if err := early(j); err != nil {
+					return nil, err
+				}
 			}
 			s.right = spans[j].right
-		case laterDot, laterRun:
-			if s.right, err = resolve(rights[i], i); err != nil {
+		default: // rightRunFirst
+			if err := early(i); err != nil {
 				return nil, err
 			}
+			continue
 		}
-		rights[i].kind = laterNone
+		rightKind[i] = rightResolved
 		if s.right != none && s.right < s.lv+s.n {
 			return nil, fmt.Errorf("%w: the right origin of run %d is not after it", ErrMissingOrigin, i)
 		}
@@ -287,21 +369,57 @@ func (t *Text) readSpans(rb, text []byte) ([]span, error) {
 	return spans, nil
 }
 
-// addUnsorted is add for a bulk load: the counter runs are sorted once at
-// the end (sortCounters) rather than kept sorted on every insert.
-func (x *ids) addUnsorted(rep int32, counter uint64, n int32) int32 {
-	lv := x.next
-	x.next += n
-	if k := len(x.runs); k == 0 || x.runs[k-1].rep != rep || x.runs[k-1].counter+uint64(lv-x.runs[k-1].lv) != counter {
-		x.runs = append(x.runs, lvRun{lv: lv, rep: rep, counter: counter})
+// spanHolding returns the index of the span holding item lv (spans are
+// numbered in order, and lv is one of theirs).
+func spanHolding(spans []span, lv int32) int {
+	lo, hi := 0, len(spans)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if spans[m].lv+spans[m].n > lv {
+			hi = m
+		} else {
+			lo = m + 1
+		}
 	}
-	cr := x.byReplica[rep]
-	if k := len(cr); k > 0 && cr[k-1].counter+uint64(cr[k-1].n) == counter && cr[k-1].lv+cr[k-1].n == lv {
-		cr[k-1].n += n
-	} else {
-		x.byReplica[rep] = append(cr, counterRun{counter, lv, n})
+	return lo
+}
+
+// findFix returns the index of the fix of run span in fs (sorted by run),
+// or -1.
+func findFix(fs []fix, span int) int {
+	lo, hi := 0, len(fs)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if fs[m].span < span {
+			lo = m + 1
+		} else {
+			hi = m
+		}
 	}
-	return lv
+	if lo < len(fs) && fs[lo].span == span {
+		return lo
+	}
+	return -1
+}
+
+// fill sets every replica's counter runs from the runs a bulk load read,
+// in one exactly sized slice per replica, then sorts them by counter and
+// joins neighbours.
+func (x *ids) fill(runs []loadRun) {
+	at := make([]int, len(x.replicas))
+	for i := range runs {
+		at[runs[i].rep]++
+	}
+	for rep, c := range at {
+		x.byReplica[rep] = make([]counterRun, c)
+		at[rep] = 0
+	}
+	for i := range runs {
+		r := &runs[i]
+		x.byReplica[r.rep][at[r.rep]] = counterRun{r.counter, r.lv, r.n}
+		at[r.rep]++
+	}
+	x.sortCounters()
 }
 
 // sortCounters sorts every replica's counter runs and joins neighbours.
@@ -369,7 +487,8 @@ func (t *tree) build(spans []span) {
 	per := max(1, maxSpans*3/4)
 	var level []*node
 	t.leaves = t.leaves[:0]
-	t.leafOf = make([]int32, spanItems(spans)) // spans are numbered in order: item lv is entry lv
+	t.hot = nil
+	t.leafOf.reset(spanItems(spans)) // spans are numbered in order: item lv is entry lv
 	var prev *node
 	for i := 0; i < len(spans); i += per {
 		end := min(i+per, len(spans))
@@ -381,10 +500,7 @@ func (t *tree) build(spans []span) {
 		for _, s := range chunk {
 			l.vis += s.vis()
 			l.all += int(s.n)
-			ids := t.leafOf[s.lv : s.lv+s.n]
-			for k := range ids {
-				ids[k] = l.id
-			}
+			t.leafOf.set(s.lv, s.lv+s.n, l.id)
 		}
 		if prev != nil {
 			prev.next = l

@@ -19,6 +19,9 @@ type Text struct {
 	// deleted dots whose insert has not arrived (states may merge in any
 	// order), so that it arrives deleted.
 	pending crdt.Context
+	// killed counts the items deleted here so far (a merge that changes
+	// it deleted something: the workflow's catch-up records those).
+	killed uint64
 	// Slabs the deltas of local edits take their one-element slices from:
 	// an edit costs a fraction of an allocation, not one. Each slice is
 	// capped at its element, so appending to it copies, and a slot is
@@ -85,6 +88,11 @@ func (t *Text) String() string {
 	}
 	return string(b)
 }
+
+// IsEmpty reports whether t holds nothing: no item, and no deleted dot
+// waiting for its insert. It is Context().IsEmpty() && Deleted().IsEmpty()
+// without building either.
+func (t *Text) IsEmpty() bool { return t.ids.next == 0 && t.pending.IsEmpty() }
 
 // Context returns a copy of the dots of every item this replica has seen
 // inserted, deleted ones included.
@@ -221,11 +229,14 @@ func (t *Text) Insert(replica crdt.ReplicaID, pos int, s string) (Delta, error) 
 	}
 	lv := t.ids.add(rep, counter, int32(n))
 	t.place(l, j, lv, int32(n), s, false, left, right)
+	// Field by field: assigning a whole Run literal copies it with a bulk
+	// write barrier, which looks up the slab's heap object on every edit
+	// while the collector runs.
 	runs := t.runSlot()
-	runs[0] = Run{
-		ID: crdt.Dot{Replica: replica, Counter: counter}, Len: n, Text: s,
-		Left: t.dotOf(left), Right: t.dotOf(right),
-	}
+	r := &runs[0]
+	r.ID.Replica, r.ID.Counter = replica, counter
+	r.Len, r.Text = n, s
+	r.Left, r.Right = t.dotOf(left), t.dotOf(right)
 	return Delta{Runs: runs}, nil
 }
 
@@ -233,25 +244,26 @@ func (t *Text) Insert(replica crdt.ReplicaID, pos int, s string) (Delta, error) 
 // that local versions fit an int32.
 const maxItems = 1<<31 - 1
 
-// place puts n new items lv.. with the given origins at span index j of
-// leaf l (j may be len(l.spans)), extending the span before them when they
-// continue it. Items that arrive deleted have no content.
+// place puts n new items lv.. (the items ids.add gave out last) with the
+// given origins at span index j of leaf l (j may be len(l.spans)),
+// extending the span before them when they continue it. Items that arrive
+// deleted have no content.
 func (t *Text) place(l *node, j int, lv, n int32, content string, dead bool, left, right int32) {
 	if j == 0 && l.prev != nil {
 		l, j = l.prev, len(l.prev.spans)
 	}
 	if j > 0 {
 		p := &l.spans[j-1]
-		if p.dead == dead && p.lv+p.n == lv && left == lv-1 && right == p.right && t.ids.sameRun(lv-1, lv) {
+		if p.dead == dead && p.lv+p.n == lv && left == lv-1 && right == p.right && t.ids.continuesLast(lv) {
 			p.n += n
 			if !dead {
 				t.tree.extend(p, content)
 			}
 			t.tree.note(l, n)
 			if dead {
-				l.bump(0, int(n))
+				t.tree.bump(l, 0, int(n))
 			} else {
-				l.bump(int(n), int(n))
+				t.tree.bump(l, int(n), int(n))
 			}
 			return
 		}
@@ -272,31 +284,66 @@ func (t *Text) Delete(pos, n int) (Delta, error) {
 	var d Delta
 	for n > 0 {
 		l, j, k := t.tree.findVisible(pos)
-		if k > 0 {
-			l, j = t.tree.splitSpan(l, j, k)
-		}
 		sp := &l.spans[j]
-		m := min(int32(n), sp.n)
-		if m < sp.n {
-			lv := sp.lv
-			t.tree.splitSpan(l, j, m)
-			l, j = t.tree.locate(lv)
-			sp = &l.spans[j]
-		}
-		rep, c := t.ids.dot(sp.lv)
+		m := min(int32(n), sp.n-k)
+		rep, c := t.ids.dot(sp.lv + k)
 		r := crdt.Range{Lo: c, Hi: c + uint64(m) - 1}
 		if d.Deleted == nil {
 			d.Deleted = t.deadSlot(Dead{t.ids.replicas[rep], r})
 		} else {
 			d.Deleted = append(d.Deleted, Dead{t.ids.replicas[rep], r})
 		}
-		t.tree.setDead(l, j)
-		t.joinAround(l, j)
+		t.kill(l, j, k, m)
 		n -= int(m)
 	}
 	t.tree.compact()
 	d.Deleted = normalizeDead(d.Deleted)
 	return d, nil
+}
+
+// kill deletes items k..k+m-1 (m > 0) of span j of leaf l, which is
+// visible. Deleting the end of a span that a dead span continuing it
+// follows (backspacing over text typed in one run), or the start of one
+// that a dead span it continues precedes, moves the items into that dead
+// span: no split, no join, no span moved in the leaf.
+func (t *Text) kill(l *node, j int, k, m int32) {
+	sp := &l.spans[j]
+	switch {
+	case k > 0 && k+m == sp.n && j+1 < len(l.spans):
+		if next := &l.spans[j+1]; next.dead && t.continues(sp, next) {
+			off := sp.byteOffset(t.tree.text, k)
+			t.tree.garbage += int(sp.size - off)
+			sp.size, sp.n = off, k
+			next.lv -= m
+			next.n += m
+			next.left = next.lv - 1
+			t.tree.bump(l, -int(m), 0)
+			return
+		}
+	case k == 0 && m < sp.n && j > 0:
+		if prev := &l.spans[j-1]; prev.dead && t.continues(prev, sp) {
+			off := sp.byteOffset(t.tree.text, m)
+			t.tree.garbage += int(off)
+			sp.off, sp.size = sp.off+off, sp.size-off
+			prev.n += m
+			sp.lv += m
+			sp.n -= m
+			sp.left = sp.lv - 1
+			t.tree.bump(l, -int(m), 0)
+			return
+		}
+	}
+	if k > 0 {
+		l, j = t.tree.splitSpan(l, j, k)
+		sp = &l.spans[j]
+	}
+	if m < sp.n {
+		lv := sp.lv
+		t.tree.splitSpan(l, j, m)
+		l, j = t.tree.locate(lv)
+	}
+	t.tree.setDead(l, j)
+	t.joinAround(l, j)
 }
 
 // joinAround merges span j of leaf l with its neighbours in l where one
@@ -311,8 +358,12 @@ func (t *Text) joinAround(l *node, j int) {
 	}
 }
 
-func (t *Text) joinable(a, b *span) bool {
-	return a.dead == b.dead && b.lv == a.lv+a.n && b.left == b.lv-1 && b.right == a.right && t.ids.sameRun(b.lv-1, b.lv)
+func (t *Text) joinable(a, b *span) bool { return a.dead == b.dead && t.continues(a, b) }
+
+// continues reports whether span b holds the items that follow a's in one
+// run: one span could hold both, were they both deleted or both visible.
+func (t *Text) continues(a, b *span) bool {
+	return b.lv == a.lv+a.n && b.left == b.lv-1 && b.right == a.right && t.ids.sameRun(b.lv-1, b.lv)
 }
 
 // join merges span j+1 of l into span j.

@@ -1,9 +1,6 @@
 package text
 
-import (
-	"slices"
-	"unicode/utf8"
-)
+import "unicode/utf8"
 
 // none stands for "no item": the start of the document as a left origin, its
 // end as a right origin.
@@ -137,20 +134,49 @@ type tree struct {
 	// item is found from its id without a search.
 	// It holds leaf numbers, not pointers, so that the garbage collector
 	// need not scan it.
-	leafOf []int32
+	leafOf leafTable
 	leaves []*node // by number
 	// text is the arena of the visible spans' bytes: new text is
 	// appended, and garbage counts the bytes no span uses any more
 	// (deleted or copied away), which compact drops.
 	text    []byte
 	garbage int
+	// hot is the leaf findVisible last descended to and hotStart the
+	// visible items before it: an edit usually lands near the one before,
+	// so findVisible looks there before descending from the root. The pair
+	// stays true while only hot's own visible count changes (bump forgets
+	// it otherwise; a leaf split keeps it: it moves items to a new leaf
+	// after the one split, leaving every leaf's start where it was).
+	hot      *node
+	hotStart int
+}
+
+// bump adds to the counts of leaf l and its ancestors.
+func (t *tree) bump(l *node, dvis, dall int) {
+	if dvis != 0 && l != t.hot {
+		t.hot = nil
+	}
+	l.bump(dvis, dall)
 }
 
 // appendText stores s at the end of the arena and returns its offset.
 func (t *tree) appendText(s string) uint32 {
 	off := len(t.text)
+	t.reserve(len(s))
 	t.text = append(t.text, s...)
 	return uint32(off)
+}
+
+// reserve makes room for n more bytes at the end of the arena, doubling
+// it when full: append grows a large slice by a quarter at a time, and
+// copied the arena several times over while a long text was typed.
+func (t *tree) reserve(n int) {
+	if len(t.text)+n <= cap(t.text) {
+		return
+	}
+	text := make([]byte, len(t.text), max(2*cap(t.text), len(t.text)+n, 64))
+	copy(text, t.text)
+	t.text = text
 }
 
 // extend appends s to the content of span sp, in place when the span's
@@ -159,10 +185,12 @@ func (t *tree) appendText(s string) uint32 {
 func (t *tree) extend(sp *span, s string) {
 	if int(sp.off+sp.size) != len(t.text) {
 		off := uint32(len(t.text))
+		t.reserve(int(sp.size) + len(s))
 		t.text = append(t.text, sp.content(t.text)...)
 		t.garbage += int(sp.size)
 		sp.off = off
 	}
+	t.reserve(len(s))
 	t.text = append(t.text, s...)
 	sp.size += uint32(len(s))
 }
@@ -194,30 +222,32 @@ func newTree() tree {
 }
 
 // leafAt returns the leaf holding item lv.
-func (t *tree) leafAt(lv int32) *node { return t.leaves[t.leafOf[lv]] }
+func (t *tree) leafAt(lv int32) *node { return t.leaves[t.leafOf.at(lv)] }
 
 // note records that n new items, the next local versions, live in leaf l.
 func (t *tree) note(l *node, n int32) {
-	start := len(t.leafOf)
-	t.leafOf = slices.Grow(t.leafOf, int(n))[:start+int(n)]
-	f := t.leafOf[start:]
-	for i := range f {
-		f[i] = l.id
-	}
+	t.leafOf.push(n, l.id)
 }
 
 // findVisible returns the span holding visible item i (0 ≤ i < root.vis) and
 // the item's offset in it.
 func (t *tree) findVisible(i int) (*node, int, int32) {
-	n := t.root
-	for !n.leaf {
-		for _, k := range n.kids {
-			if i < k.vis {
-				n = k
-				break
+	var n *node
+	if h := t.hot; h != nil && i >= t.hotStart && i < t.hotStart+h.vis {
+		n, i = h, i-t.hotStart
+	} else {
+		pos := i
+		n = t.root
+		for !n.leaf {
+			for _, k := range n.kids {
+				if i < k.vis {
+					n = k
+					break
+				}
+				i -= k.vis
 			}
-			i -= k.vis
 		}
+		t.hot, t.hotStart = n, pos-i
 	}
 	for j := range n.spans {
 		s := &n.spans[j]
@@ -304,7 +334,7 @@ func (t *tree) insertSpan(l *node, j int, s span) {
 	copy(l.spans[j+1:], l.spans[j:])
 	l.spans[j] = s
 	t.note(l, s.n)
-	l.bump(s.vis(), int(s.n))
+	t.bump(l, s.vis(), int(s.n))
 	if len(l.spans) > maxSpans {
 		t.splitLeaf(l)
 	}
@@ -343,9 +373,7 @@ func (t *tree) splitLeaf(l *node) *node {
 	for _, s := range nl.spans {
 		nl.vis += s.vis()
 		nl.all += int(s.n)
-		for lv := s.lv; lv < s.lv+s.n; lv++ {
-			t.leafOf[lv] = nl.id
-		}
+		t.leafOf.set(s.lv, s.lv+s.n, nl.id)
 	}
 	l.vis -= nl.vis
 	l.all -= nl.all
@@ -392,7 +420,7 @@ func (t *tree) setDead(l *node, j int) {
 	if s.dead {
 		return
 	}
-	l.bump(-int(s.n), 0)
+	t.bump(l, -int(s.n), 0)
 	t.garbage += int(s.size)
 	s.dead, s.off, s.size = true, 0, 0
 }

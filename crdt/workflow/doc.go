@@ -98,6 +98,7 @@ func (d *Doc) Merge(delta *Doc) int {
 	if d.idx != nil {
 		n := d.idx.merge(d, delta)
 		d.mergeTexts(delta)
+		d.idx.deaths.end()
 		return n
 	}
 	n := d.store.Join(&delta.store, &d.ctx, &delta.ctx)
@@ -109,7 +110,21 @@ func (d *Doc) Merge(delta *Doc) int {
 // DeltaSince returns what a replica whose causal context is have lacks: the
 // writes it has not seen and the removals it has not seen. It visits only
 // the values have lacks (see docIndex.since).
-func (d *Doc) DeltaSince(have *crdt.Context) *Doc { return d.index().since(d, have) }
+//
+// Its context names every dot d removed, so the delta is the same whatever
+// have removed already; it is the one the TypeScript port computes byte for
+// byte. A server's catch-up uses CatchUp.
+func (d *Doc) DeltaSince(have *crdt.Context) *Doc { return d.index().since(d, have, false) }
+
+// CatchUp returns a delta that makes a replica whose causal context is have
+// what d is, as DeltaSince does, but whose context names only the removed
+// dots that replica may still hold: those removed by the edits it lacks
+// (deaths.go). A replica missing one edit is sent that edit, not every
+// removal of the document's history. It relies on what every delta
+// carries: a replica that has merged an edit's dot has merged its
+// removals. Where d cannot tell (removals older than its index, or older
+// than the deaths it keeps), it names every removed dot, as DeltaSince.
+func (d *Doc) CatchUp(have *crdt.Context) *Doc { return d.index().since(d, have, true) }
 
 // Clone returns an independent copy of d.
 func (d *Doc) Clone() *Doc {

@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/flowsync/flowsync/crdt"
+	"github.com/flowsync/flowsync/crdt/text"
 )
 
 // docIndex is what lets an operation, and DeltaSince, touch only what they
@@ -49,6 +50,10 @@ type docIndex struct {
 
 	// Scratch for merge, kept to spare the allocations on every edit.
 	log joinLog
+
+	// deaths records which merge removed which dots, so that a catch-up
+	// names only the removals its replica missed (deaths.go).
+	deaths deaths
 }
 
 // entity is the element a key belongs to: a block (with its fields,
@@ -110,6 +115,9 @@ func buildIndex(d *Doc) *docIndex {
 		x.dots[r] = countersOf(cs)
 	}
 	x.removed = *d.ctx.Missing(&held)
+	// Who removed what is not encoded: a replica lacking any dot of the
+	// context the document was built with is sent every removed dot.
+	x.deaths.base = *d.ctx.Clone()
 	// pending is made at the first removal (merge): made here, it was
 	// 6 KiB (256 dots) in every index, an idle room's included.
 	x.foldAt = max(pendingMin, x.removed.NumRanges()/8)
@@ -138,8 +146,28 @@ func (x *docIndex) merge(d, delta *Doc) int {
 	}
 	lg := &x.log
 	lg.reset()
+	x.deaths.begin(&delta.ctx, &d.ctx)
 	n := d.store.join(&delta.store, &d.ctx, oc, lg)
 	d.ctx.Merge(&delta.ctx)
+	for _, dot := range lg.killed {
+		x.deaths.removed(dot)
+	}
+	for _, dot := range lg.gone {
+		// a dot the document had never seen that arrived removed (a
+		// value removed by an edit of the same delta, or the edit's own
+		// dot): a replica holding that value must be told, too
+		if !wide && x.deaths.isFresh(dot) {
+			x.deaths.removed(dot)
+		}
+	}
+	if wide {
+		for _, f := range x.deaths.fresh {
+			var scratch [4]crdt.Range
+			for _, rg := range crdt.AppendMissing(scratch[:0], []crdt.Range{f.rg}, own.Ranges(f.replica)) {
+				x.deaths.removedRange(f.replica, rg)
+			}
+		}
+	}
 	for _, s := range lg.slots {
 		x.derive(s.key(), s.es) // es is nil once the key holds nothing
 	}
@@ -362,7 +390,10 @@ func unlink(m map[string]map[string]struct{}, at, id string) {
 // remove what d removed without removing what d still holds: it is every
 // dot of d's context except the held ones have has seen, which is the dots
 // have lacks plus the dots d no longer holds (x.removed).
-func (x *docIndex) since(d *Doc, have *crdt.Context) *Doc {
+//
+// With lean set (CatchUp), the removed dots are only those have may still
+// hold (deaths.go) instead of all of them.
+func (x *docIndex) since(d *Doc, have *crdt.Context, lean bool) *Doc {
 	out := &Doc{}
 	missing := d.ctx.Missing(have)
 	for _, r := range missing.Replicas() {
@@ -389,8 +420,20 @@ func (x *docIndex) since(d *Doc, have *crdt.Context) *Doc {
 			}
 		}
 	}
-	missing.Merge(x.removedDots())
+	// The removed dots have may still hold: those removed by the edits it
+	// lacks (deaths.go), or all of them when that is cheaper to send or
+	// cannot be told.
+	var texts *map[crdt.Dot][]text.Dead // nil: every text delete
+	if !lean {
+		missing.Merge(x.removedDots())
+	} else if extra, deleted, all := x.deaths.lacking(missing, 8*x.foldAt); all {
+		missing.Merge(x.removedDots())
+		missing.Merge(&x.deaths.sticky)
+	} else {
+		missing.Merge(extra)
+		texts = &deleted
+	}
 	out.ctx = *missing
-	out.texts = d.textsSince(have, "", nil)
+	out.texts = d.textsSince(have, "", nil, texts)
 	return out
 }

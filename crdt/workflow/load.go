@@ -47,11 +47,14 @@ func newLoader(m *Store, ctx *crdt.Context, replicas []crdt.ReplicaID, n, groups
 	m.Grow(n)
 	m.init()
 	// A replica's held counters are usually most of its range: index them
-	// in arrays (dotindex.go), within a budget of twice the values
-	// expected, so that a replica with a wide range and few values costs
-	// no more than the document. finish gives up those that came out
-	// sparse.
-	budget := uint64(2 * n)
+	// in arrays (dotindex.go), within a budget of sparsest times the values
+	// expected (the density below which finish gives an array up), so
+	// that a replica with a wide range and few values costs a few pointers
+	// per value at most. Text items spend counters that hold no value (a
+	// prompt of 16 characters: 16 counters), so a document with texts has
+	// ranges two to three times its values; below that budget its arrays
+	// grew entry by entry instead.
+	budget := uint64(sparsest * n)
 	for i, r := range replicas {
 		rs := ctx.Ranges(r)
 		if len(rs) == 0 {

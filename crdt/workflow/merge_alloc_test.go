@@ -40,8 +40,11 @@ func TestReplaceOneValueMergeAllocs(t *testing.T) {
 			reader.Merge(d)
 		}
 		runtime.ReadMemStats(&ms)
-		if got := ms.Mallocs - mallocs; got > n/8 {
-			t.Errorf("indexed=%v: %d one-field merges made %d allocations, want at most %d", indexed, n, got, n/8)
+		// n/8 for the indexes' amortized growth, and a few dozen for the
+		// deaths' records (deaths.go), which grow by doubling too: a merge
+		// that allocated would make n.
+		if got := ms.Mallocs - mallocs; got > n/8+32 {
+			t.Errorf("indexed=%v: %d one-field merges made %d allocations, want at most %d", indexed, n, got, n/8+32)
 		}
 		if fmt.Sprint(held) != before {
 			t.Errorf("indexed=%v: a handed-out slice changed: %s → %s", indexed, before, fmt.Sprint(held))

@@ -30,8 +30,8 @@ func (d *Doc) EncodeChunks(limit int) [][]byte {
 }
 
 // EncodeChunksSize is EncodeChunks that also returns the length of d's
-// whole encoding (Encode), which it computes anyway to decide whether d
-// fits one chunk: a caller that needs both pays one encoding.
+// whole encoding (Encode), which it measures anyway to decide whether d
+// fits one chunk (without encoding d when it does not).
 func (d *Doc) EncodeChunksSize(limit int) (chunks [][]byte, size int) {
 	return d.encodeChunks(limit, DeltaCaps)
 }
@@ -49,9 +49,9 @@ func (d *Doc) encodeChunks(limit int, caps Caps) ([][]byte, int) {
 		return nil, len(d.Encode())
 	}
 	caps = caps.resolved(DocLimits)
-	whole := d.Encode()
-	if len(whole) <= limit && d.Counts().Within(caps) {
-		return [][]byte{whole}, len(whole)
+	size := d.encodedLen()
+	if size <= limit && d.Counts().Within(caps) {
+		return [][]byte{d.Encode()}, size
 	}
 	type group struct {
 		key     Key
@@ -143,16 +143,17 @@ func (d *Doc) encodeChunks(limit int, caps Caps) ([][]byte, int) {
 		curSize += g.size
 	}
 	seal()
-	held := crdt.NewContext()
-	for _, c := range chunks {
-		held.Merge(&c.ctx)
-	}
-	held.Merge(&cur.ctx)
 	// Text items travel with their records, in chunks of their own after
 	// the others (so that a record's marker arrives first).
 	textChunks, items := d.textChunks(limit, caps)
-	held.Merge(items)
-	rest := d.ctx.Missing(held)
+	// One union, not a merge per chunk: the chunks' dots follow key order,
+	// not counter order, so their ranges interleave (crdt.Union).
+	held := make([]*crdt.Context, 0, len(chunks)+1+len(items))
+	for _, c := range chunks {
+		held = append(held, &c.ctx)
+	}
+	held = append(append(held, &cur.ctx), items...)
+	rest := d.ctx.Missing(crdt.Union(held...))
 
 	// The rest of the context joins the last run, and context-only chunks
 	// after it, as the caps and the limit allow. The replica table is in
@@ -188,7 +189,7 @@ func (d *Doc) encodeChunks(limit int, caps Caps) ([][]byte, int) {
 	for i, c := range chunks {
 		out[i] = c.encode()
 	}
-	return append(out, textChunks...), len(whole)
+	return append(out, textChunks...), size
 }
 
 // chunk is one chunk of encodeChunks: its keys' values, in key order

@@ -125,7 +125,12 @@ func (s *StepMerge) Step() bool {
 		if s.OnPart != nil {
 			s.OnPart(part)
 		}
+		// What this part removes, the rest of the delta removes: a
+		// replica that has merged all of it (its unseen dots) has seen
+		// the removals (deaths.go).
+		x.deaths.override = s.unseen
 		s.doc.Merge(part)
+		x.deaths.override = nil
 		s.parts += found
 	}
 	s.steps++

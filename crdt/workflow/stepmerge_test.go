@@ -373,3 +373,46 @@ func liveMarker(t *testing.T, d *Doc, target TextTarget) crdt.Dot {
 	}
 	return m
 }
+
+// TestStepMergeKeepsTexts: a large delta that writes texts (a restore's
+// replace-state of blocks with prompts), merged in steps, gives the
+// document merging it at once gives, prompts included. The final part
+// lacked the delta's text records, so every prompt came out empty.
+func TestStepMergeKeepsTexts(t *testing.T) {
+	wall := int64(1000)
+	r := newReplicaDoc(t, "srv", &wall)
+	var blocks []BlockInput
+	for i := range 600 {
+		blocks = append(blocks, BlockInput{ID: fmt.Sprintf("b%04d", i), Type: "agent", Name: fmt.Sprintf("A %d", i), Position: &Position{},
+			SubBlocks: map[string]SubBlockInput{"prompt": {ID: "prompt", Type: "long-input", Value: fmt.Sprintf("You are agent %d.", i)}}})
+	}
+	r.apply(BatchAddBlocks{Blocks: blocks})
+	state := map[string]any{"blocks": map[string]any{}}
+	for _, b := range blocks[:500] {
+		state["blocks"].(map[string]any)[b.ID] = map[string]any{"id": b.ID, "type": "agent", "name": b.Name, "position": map[string]any{"x": 1, "y": 2},
+			"subBlocks": map[string]any{"prompt": map[string]any{"id": "prompt", "type": "long-input", "value": "restored " + b.ID}}}
+	}
+	op, err := ParseOp("replace-state", "workflow", map[string]any{"state": state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	delta, err := r.d.Prepare(r.clock.Now(wall+10), op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, stepped := r.d.Clone(), r.d.Clone()
+	whole.Merge(delta)
+	sm := stepped.StepMerge(delta, 64)
+	if sm == nil {
+		t.Fatal("the delta is not merged in steps")
+	}
+	for !sm.Step() {
+	}
+	sm.Finish()
+	if got := textOf(t, stepped, prompt("b0007")); got != "restored b0007" {
+		t.Fatalf("b0007's prompt after the stepped merge: %q", got)
+	}
+	if !stepped.Equal(whole) {
+		t.Fatal("the stepped merge differs from the whole merge")
+	}
+}

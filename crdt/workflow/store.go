@@ -423,11 +423,14 @@ type joinLog struct {
 	slots []*slot
 	added []crdt.Dot // values added
 	gone  []crdt.Dot // dots of the joined context that m does not hold after
+	// killed are the dots of gone that m held before the join: the values
+	// it removed (the catch-up records them: deaths.go).
+	killed []crdt.Dot
 }
 
 func (l *joinLog) reset() {
 	clear(l.slots) // drop the pointers until the next join
-	l.slots, l.added, l.gone = l.slots[:0], l.added[:0], l.gone[:0]
+	l.slots, l.added, l.gone, l.killed = l.slots[:0], l.added[:0], l.gone[:0], l.killed[:0]
 }
 
 func (l *joinLog) touch(s *slot) {
@@ -446,6 +449,7 @@ func (m *Store) join(o *Store, mc, oc *crdt.Context, log *joinLog) int {
 		changed++
 		if log != nil {
 			log.gone = append(log.gone, d)
+			log.killed = append(log.killed, d)
 			log.touch(s)
 		}
 		if len(s.es) <= crowdedSlot {

@@ -3,6 +3,7 @@ package workflow
 import (
 	"cmp"
 	"slices"
+	"sync/atomic"
 
 	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/text"
@@ -53,17 +54,30 @@ func IsTextVariableType(t string) bool { return t == "plain" || t == "string" }
 type textRec struct {
 	t    *text.Text
 	wait []text.Run // sorted by dot, disjoint, none known to t, continuing runs folded
+
+	// enc is the record's encoding (encode), kept until add changes the
+	// record: a decoded record keeps the bytes it was read from, so that
+	// encoding a loaded document (a snapshot, a catch-up, chunks) does not
+	// rebuild every text it holds. Atomic because a document that nobody
+	// changes may be encoded from several goroutines at once; the bytes
+	// are never written to.
+	enc atomic.Pointer[[]byte]
+	// val is the record's string as a value (textValue), kept the same
+	// way: a view reads every text of the document.
+	val atomic.Pointer[Value]
 }
 
 func newTextRec() *textRec { return &textRec{t: text.New()} }
 
 // isEmpty reports whether r holds nothing: no item and no deleted dot.
 func (r *textRec) isEmpty() bool {
-	return len(r.wait) == 0 && r.t.Context().IsEmpty() && r.t.Deleted().IsEmpty()
+	return len(r.wait) == 0 && r.t.IsEmpty()
 }
 
 // add merges a text delta (runs, deleted ranges) into r.
 func (r *textRec) add(d *text.Delta) {
+	r.enc.Store(nil)
+	r.val.Store(nil)
 	for i := range d.Runs {
 		for _, piece := range r.t.Unknown(d.Runs[i]) {
 			r.addWait(piece)
@@ -111,8 +125,11 @@ func (r *textRec) settle() {
 		return
 	}
 	// Usually every run can be placed (a delta carries what its runs need,
-	// or the receiver holds it): one merge does it.
-	if r.t.Merge(r.delta(r.wait)) == nil {
+	// or the receiver holds it): one merge does it. A run with an origin
+	// that is neither known nor waiting dooms that merge (a typing delta
+	// decoded on its own, without the text it edits: every log row of a
+	// load): skip it rather than pay for its error.
+	if r.originsAvailable() && r.t.Merge(r.delta(r.wait)) == nil {
 		r.wait = r.wait[:0]
 		return
 	}
@@ -130,6 +147,33 @@ func (r *textRec) settle() {
 		r.wait = kept
 	}
 	r.fold()
+}
+
+// originsAvailable reports whether every origin of the waiting runs is
+// known to r.t or an item of a waiting run: what merging them all at once
+// needs (text.Text.Merge refuses the delta otherwise, ErrMissingOrigin).
+func (r *textRec) originsAvailable() bool {
+	for i := range r.wait {
+		for _, o := range [2]crdt.Dot{r.wait[i].Left, r.wait[i].Right} {
+			if !r.t.Knows(o) && !r.waiting(o) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// waiting reports whether d is an item of a waiting run.
+func (r *textRec) waiting(d crdt.Dot) bool {
+	i, found := slices.BinarySearchFunc(r.wait, d, func(w text.Run, d crdt.Dot) int { return compareDots(w.ID, d) })
+	if found {
+		return true
+	}
+	if i == 0 {
+		return false
+	}
+	w := &r.wait[i-1]
+	return w.ID.Replica == d.Replica && d.Counter <= w.Last().Counter
 }
 
 // delta returns runs as a text delta, with the dots of those without
@@ -200,14 +244,22 @@ func missingPieces(w text.Run, have *crdt.Context) []text.Run {
 }
 
 // encode returns the canonical encoding of the whole record.
+// The bytes are shared: callers must not write to them.
 func (r *textRec) encode() []byte {
+	if p := r.enc.Load(); p != nil {
+		return *p
+	}
 	d := r.since(nil)
-	return text.Encode(&d)
+	b := text.Encode(&d)
+	r.enc.Store(&b)
+	return b
 }
 
 // clone returns an independent copy of r.
 func (r *textRec) clone() *textRec {
 	c := &textRec{t: r.t.Clone(), wait: slices.Clone(r.wait)}
+	c.enc.Store(r.enc.Load()) // the bytes are never written to
+	c.val.Store(r.val.Load())
 	return c
 }
 
@@ -261,7 +313,11 @@ func (d *Doc) mergeTexts(delta *Doc) {
 			d.texts[m] = r
 		}
 		td := dr.since(nil)
+		killed := r.t.Killed()
 		r.add(&td)
+		if d.idx != nil {
+			d.idx.deaths.textChanged(m, td.Deleted, r.t.Killed() != killed)
+		}
 	}
 }
 
@@ -318,16 +374,44 @@ func (d *Doc) textString(m crdt.Dot) string {
 
 // textValue returns what a reader that does not know texts sees of the
 // record named by m: its string as a value.
-func (d *Doc) textValue(m crdt.Dot) Value { return stringValue(d.textString(m)) }
+// The bytes are shared (capped, so an append copies): callers must not
+// write to them.
+func (d *Doc) textValue(m crdt.Dot) Value {
+	r := d.texts[m]
+	if r == nil {
+		return stringValue("")
+	}
+	if p := r.val.Load(); p != nil {
+		return *p
+	}
+	v := slices.Clip(stringValue(r.t.String()))
+	r.val.Store(&v)
+	return v
+}
 
 // textsSince returns the records of d as a replica whose context is have
 // lacks them (DeltaSince): the runs it lacks and every deleted dot. With
 // only set, runs of other replicas and runs in skip are left out
-// (WritesSince: a replica sends only its own items).
-func (d *Doc) textsSince(have *crdt.Context, only crdt.ReplicaID, skip *crdt.Context) map[crdt.Dot]*textRec {
+// (WritesSince: a replica sends only its own items). With deleted set
+// (CatchUp), only the records it names are visited, those the edits have
+// lacks changed, and their deleted dots are those it names instead of
+// all (the items have lacks come as dead runs).
+func (d *Doc) textsSince(have *crdt.Context, only crdt.ReplicaID, skip *crdt.Context, deleted *map[crdt.Dot][]text.Dead) map[crdt.Dot]*textRec {
 	var out map[crdt.Dot]*textRec
-	for m, r := range d.texts {
+	visit := d.texts
+	if deleted != nil {
+		visit = make(map[crdt.Dot]*textRec, len(*deleted))
+		for m := range *deleted {
+			if r := d.texts[m]; r != nil {
+				visit[m] = r
+			}
+		}
+	}
+	for m, r := range visit {
 		td := r.since(have)
+		if deleted != nil {
+			td.Deleted = (*deleted)[m]
+		}
 		if only != "" {
 			runs := td.Runs[:0]
 			for _, x := range td.Runs {
@@ -368,10 +452,12 @@ func (d *Doc) textValues() int {
 
 // textChunks encodes d's records as deltas for EncodeChunks, several
 // records a chunk while they fit limit and caps, each with a context of its
-// items' dots, and returns them with the union of those contexts. A record
-// that alone passes limit or the caps is one chunk.
-func (d *Doc) textChunks(limit int, caps Caps) ([][]byte, *crdt.Context) {
-	items := crdt.NewContext()
+// items' dots, and returns them with those contexts (one per record: the
+// caller unites them once, crdt.Union). A record that alone passes limit or
+// the caps is one chunk. The cut is the TypeScript SDK's too (golden chunk
+// vectors): by the exact ranges of the chunk's context.
+func (d *Doc) textChunks(limit int, caps Caps) ([][]byte, []*crdt.Context) {
+	var items []*crdt.Context
 	var out [][]byte
 	cur := &Doc{}
 	size, values := 0, 0
@@ -387,7 +473,7 @@ func (d *Doc) textChunks(limit int, caps Caps) ([][]byte, *crdt.Context) {
 			continue
 		}
 		dots := r.itemDots()
-		items.Merge(dots)
+		items = append(items, dots)
 		n := len(r.encode()) + 16 + len(m.Replica)
 		v := 1 + len(r.wait)
 		v += r.t.NumSpans()

@@ -3,6 +3,7 @@ package workflow
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/flowsync/flowsync/crdt"
@@ -120,12 +121,29 @@ func decodeTexts(r *msgpackx.Reader, d *Doc, lim msgpackx.Limits, values int) er
 		if rec.isEmpty() {
 			return notCanonical("empty text record %v", m)
 		}
-		if string(rec.encode()) != string(payload) {
+		if !rec.encodesAs(&td, payload) {
 			return notCanonical("text record %v is not in the order its runs place in", m)
 		}
 		d.texts[m] = rec
 	}
 	return nil
+}
+
+// encodesAs reports whether r encodes as payload, the bytes text.DecodeDelta
+// read td from, and keeps payload as r's encoding when it does. A delta
+// that decodes re-encodes to exactly its bytes (text.DecodeDelta), so when
+// r holds td as is — in DeltaSince's form, the runs in the order they
+// place in — r's encoding is payload without encoding r: the common case,
+// a record in the order it was written. Otherwise r is encoded and
+// compared. payload must not be written to after (Decode's own copy of its
+// input).
+func (r *textRec) encodesAs(td *text.Delta, payload []byte) bool {
+	d := r.since(nil)
+	if slices.Equal(d.Runs, td.Runs) && slices.Equal(d.Deleted, td.Deleted) {
+		r.enc.Store(&payload)
+		return true
+	}
+	return string(r.encode()) == string(payload)
 }
 
 // covers reports whether c holds every counter lo..hi of replica.

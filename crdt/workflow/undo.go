@@ -193,7 +193,7 @@ func (r *UndoRecording) End() {
 	m, top := r.m, r.top
 	m.keys += len(top.items) - r.before
 	m.grouping = true
-	if len(top.items) == 0 {
+	if top.isEmpty() {
 		// The edit touched no value (it cleared a field nobody had set):
 		// an entry would make Undo skip it and revert an older step.
 		m.undo = m.undo[:len(m.undo)-1]
@@ -233,6 +233,7 @@ type UndoStep struct {
 	skipped int        // entries under the top that had no effect
 	inverse *undoEntry // what undoing Delta takes (for the other stack)
 	remap   map[crdt.Dot]crdt.Dot
+	moves   []textMove
 }
 
 // PrepareUndo builds the inverse of the newest undo entry that still has
@@ -299,7 +300,7 @@ func (m *UndoManager) prepare(doc *Doc, ts crdt.Timestamp, redo bool) (*UndoStep
 		}
 		inverse := newUndoEntry(ts)
 		inverse.capture(doc, b.delta)
-		return &UndoStep{Delta: b.delta, m: m, redo: redo, skipped: len(st) - 1 - i, inverse: inverse, remap: inv.remap}, nil
+		return &UndoStep{Delta: b.delta, m: m, redo: redo, skipped: len(st) - 1 - i, inverse: inverse, remap: inv.remap, moves: inv.moves}, nil
 	}
 	m.drop(redo, len(st))
 	return nil, ErrNothingToUndo
@@ -351,10 +352,11 @@ func (s *UndoStep) Commit() {
 	m.drop(s.redo, s.skipped+1)
 	// Later entries (and earlier ones) expect the values the step restored
 	// under their old dots: point them at the step's new ones.
-	if len(s.remap) > 0 {
+	if len(s.remap) > 0 || len(s.moves) > 0 {
 		for _, st := range [][]*undoEntry{m.undo, m.redo} {
 			for _, e := range st {
 				e.follow(s.remap)
+				e.followTexts(s.moves)
 			}
 		}
 	}

@@ -17,6 +17,8 @@ type undoEntry struct {
 	// one holds the items of the common entry, one key written, so that
 	// recording it costs one allocation.
 	one [1]undoItem
+	// texts is what the entry's typing did, text by text (undo_texts.go).
+	texts []undoText
 }
 
 func newUndoEntry(stamp crdt.Timestamp) *undoEntry {
@@ -29,8 +31,12 @@ func newUndoEntry(stamp crdt.Timestamp) *undoEntry {
 // items' storage.
 func (e *undoEntry) reuse(stamp crdt.Timestamp) {
 	clear(e.items)
-	e.stamp, e.items, e.at = stamp, e.items[:0], nil
+	clear(e.texts)
+	e.stamp, e.items, e.at, e.texts = stamp, e.items[:0], nil, e.texts[:0]
 }
+
+// isEmpty reports whether e captured nothing to undo.
+func (e *undoEntry) isEmpty() bool { return len(e.items) == 0 && len(e.texts) == 0 }
 
 // undoItem is one key an entry touched. Undoing it puts prior back when
 // the key still holds cur (followed through later undos and redos, which
@@ -75,7 +81,7 @@ func (e *undoEntry) find(k Key) int {
 // what doc shows before it; an item already present keeps its prior (the
 // value before the whole group). fresh says k cannot be present (the first
 // edit of an entry writes each key once), which spares the lookup.
-func (e *undoEntry) touch(doc *Doc, k Key, held []crdt.Dotted[Cell], cur crdt.Dot, fresh bool) {
+func (e *undoEntry) touch(doc *Doc, r rawReader, k Key, held []crdt.Dotted[Cell], cur crdt.Dot, fresh bool) {
 	if !fresh {
 		if i := e.find(k); i >= 0 {
 			e.items[i].cur = cur
@@ -85,7 +91,7 @@ func (e *undoEntry) touch(doc *Doc, k Key, held []crdt.Dotted[Cell], cur crdt.Do
 	e.items = append(e.items, undoItem{key: k, cur: cur})
 	it := &e.items[len(e.items)-1]
 	if w := crdt.Winner(held); w >= 0 {
-		it.prior, it.had = currentEntry(doc, k, held[w])
+		it.prior, it.had = currentEntry(r, k, held[w])
 		if it.had && it.prior.Value.Value.isTextMarker() {
 			// A text is restored as the string it held (as a new text):
 			// its record goes with the marker the edit overwrites.
@@ -101,6 +107,7 @@ func (e *undoEntry) touch(doc *Doc, k Key, held []crdt.Dotted[Cell], cur crdt.Do
 // every key it writes, and every key whose values its context removes
 // without writing it anew (a removal's cascade).
 func (e *undoEntry) capture(doc, delta *Doc) {
+	items := e.captureTexts(doc, delta)
 	covered := 0 // dots of doc the writes below cover
 	touched := 0 // keys touched, for countCapture
 	if countCapture != nil {
@@ -110,7 +117,7 @@ func (e *undoEntry) capture(doc, delta *Doc) {
 	delta.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
 		held := doc.store.Get(k)
 		covered += len(held)
-		e.touch(doc, k, held, es[crdt.Winner(es)].Dot, fresh)
+		e.touch(doc, doc, k, held, es[crdt.Winner(es)].Dot, fresh)
 		touched++
 		return true
 	})
@@ -118,15 +125,21 @@ func (e *undoEntry) capture(doc, delta *Doc) {
 	// nothing else but the delta's own dots, nothing was removed on its own
 	// (the common edit: one field written).
 	n := delta.ctx.Len()
-	if n == uint64(delta.store.NumDots()+covered) {
-		return
+	if n == uint64(delta.store.NumDots()+covered+items) {
+		return // (a text's inserted items are dots of the context too)
 	}
+	r := &ownerMemo{doc: doc}
 	removed := func(d crdt.Dot) {
 		if delta.store.Has(d) {
 			return
 		}
 		if k, ok := doc.store.KeyOf(d); ok && delta.store.Get(k) == nil {
-			e.touch(doc, k, doc.store.Get(k), crdt.Dot{}, false)
+			// In an entry that was empty, a key holding one value is met
+			// once: no lookup of an earlier item needed (nor the index a
+			// removal's many keys would build for it). A capture in parts
+			// (UndoRecording) meets a one-value key in one part only.
+			held := doc.store.Get(k)
+			e.touch(doc, r, k, held, crdt.Dot{}, fresh && len(held) == 1)
 			touched++
 		}
 	}
@@ -164,4 +177,38 @@ func (e *undoEntry) follow(remap map[crdt.Dot]crdt.Dot) {
 			e.items[i].cur = nd
 		}
 	}
+}
+
+// followTexts points the entry's typing at the items re-inserts made.
+func (e *undoEntry) followTexts(moves []textMove) {
+	for i := range e.texts {
+		e.texts[i].follow(moves)
+	}
+}
+
+// ownerMemo reads doc's raw winners for a capture, remembering those of
+// membership keys: every field of a removed block asks for the block's
+// incarnation, and each of its edges for its ends'.
+type ownerMemo struct {
+	doc  *Doc
+	n    int
+	keys [4]Key
+	wins [4]crdt.Dotted[Cell]
+	oks  [4]bool
+}
+
+func (r *ownerMemo) rawWinner(k Key) (crdt.Dotted[Cell], bool) {
+	if k.Kind != KindBlock && k.Kind != KindVariable {
+		return r.doc.rawWinner(k)
+	}
+	for i := range min(r.n, len(r.keys)) {
+		if r.keys[i] == k {
+			return r.wins[i], r.oks[i]
+		}
+	}
+	w, ok := r.doc.rawWinner(k)
+	i := r.n % len(r.keys)
+	r.keys[i], r.wins[i], r.oks[i] = k, w, ok
+	r.n++
+	return w, ok
 }

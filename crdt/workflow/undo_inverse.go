@@ -35,6 +35,8 @@ type inverter struct {
 	// mine reports whether a dot is this manager's own write (see
 	// UndoConfig.SharedReplica); any other is another author's.
 	mine func(crdt.Dot) bool
+	// moves lists the items the inverse typed again (undo_texts.go).
+	moves []textMove
 }
 
 // invert writes the inverse of e, element by element in a fixed order:
@@ -65,6 +67,7 @@ func (inv *inverter) invert(e *undoEntry) {
 		slices.SortFunc(items, func(a, c *undoItem) int { return compareKeys(a.key, c.key) })
 		inv.element(e, ent, items)
 	}
+	inv.texts(e)
 }
 
 func memberKey(ent entity) Key { return Key{Kind: ent.kind, ID: ent.id} }
@@ -279,8 +282,7 @@ func (inv *inverter) writtenByOthers(e *undoEntry, keys []Key) bool {
 }
 
 // field puts it's former value back, or clears the key if it had none.
-// Text fields will invert here by kind: removing the characters the entry
-// inserted and reviving those it deleted, rather than writing a whole value.
+// (Typing into a text writes no value: undo_texts.go inverts it.)
 func (inv *inverter) field(it *undoItem) {
 	if it.had {
 		if err := inv.b.putValue(it.key, it.prior.Value.Value); err != nil {

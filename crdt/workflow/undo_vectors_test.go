@@ -15,6 +15,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/flowsync/flowsync/crdt"
@@ -264,6 +265,27 @@ func undoScenarios(t *testing.T) []*undoVectorScenario {
 	g.undo("alice")
 	g.redo("alice")
 	g.undo("alice")
+	g.finish()
+
+	g.scenario("typing undone character by character", 500, "alice", "bob")
+	g.edit("alice", 1000, "batch-add-blocks", "blocks", gBlocks(gWith(gBlock("t", "agent", "Writer", 0, 0),
+		"subBlocks", gobj{"prompt": gobj{"id": "prompt", "type": "long-input", "value": "one two three"}})))
+	g.sync()
+	// A burst: a word typed key by key, then a deleted word.
+	for i, c := range []string{" ", "f", "o", "u", "r"} {
+		g.edit("alice", map[bool]int64{true: 1000, false: 100}[i == 0], "text-insert", "text", `{"blockId":"t","subblockId":"prompt","index":`+strconv.Itoa(13+i)+`,"text":"`+c+`"}`)
+	}
+	g.edit("alice", 100, "text-delete", "text", `{"blockId":"t","subblockId":"prompt","index":3,"length":4}`)
+	// Bob types inside the word Alice deleted and after hers, concurrently.
+	g.edit("bob", 1000, "text-insert", "text", `{"blockId":"t","subblockId":"prompt","index":7,"text":"2"}`)
+	g.edit("bob", 100, "text-insert", "text", `{"blockId":"t","subblockId":"prompt","index":14,"text":"!"}`)
+	g.sync()
+	g.undo("alice")
+	g.sync()
+	g.redo("alice")
+	g.sync()
+	g.undo("alice")
+	g.sync()
 	g.finish()
 
 	g.scenario("remote edits never enter my stack", -1, "alice", "bob")

@@ -64,6 +64,6 @@ func (d *Doc) WritesSince(r crdt.ReplicaID, have, skip *crdt.Context) *Doc {
 	// The replica's typed items, and every deleted dot (deletes spend no
 	// dot of their own in the records: a missing delete dot of r is the
 	// only sign of one).
-	out.texts = d.textsSince(have, r, skip)
+	out.texts = d.textsSince(have, r, skip, nil)
 	return out
 }

@@ -30,6 +30,10 @@ type HistoryConfig struct {
 	// the defaults; negative: no bound).
 	MaxAuto, MaxNamed int
 	MaxAge            time.Duration
+	// RestoreTimeout bounds a restore's wait for the room to apply it and
+	// for the store to make it durable (a 5,000-block restore is several
+	// megabytes). Default: DefaultAdminOperationTimeout.
+	RestoreTimeout time.Duration
 }
 
 // openHistory starts the checkpoint manager on store, or returns nil when

@@ -222,7 +222,11 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 			return nil, err
 		}
 	}
-	hist, err := openHistory(cfg.History, store, func() *rooms.Registry { return rr }, DefaultAdminOperationTimeout, logger.With("component", "history"), reg)
+	restoreTimeout := cfg.History.RestoreTimeout
+	if restoreTimeout <= 0 {
+		restoreTimeout = DefaultAdminOperationTimeout
+	}
+	hist, err := openHistory(cfg.History, store, func() *rooms.Registry { return rr }, restoreTimeout, logger.With("component", "history"), reg)
 	if err != nil {
 		if hooks != nil {
 			_ = hooks.Close(context.Background())

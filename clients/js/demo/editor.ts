@@ -55,6 +55,7 @@ export interface EditorClient {
   drag(pos: Record<string, Point>): void;
   undo(): unknown;
   redo(): unknown;
+  stopCapturing(): void;
   text(blockId: string, subBlockId: string): TextHandle;
 }
 
@@ -176,9 +177,15 @@ export class Editor {
     }
   }
 
+  // Every command of the editor (add, delete, connect, drop) is one undo
+  // step of its own: the SDK groups edits less than 500 ms apart, and a
+  // block deleted right after typing into it (or right after its add) must
+  // not join them (an entry that adds and removes a block undoes to nothing).
   private apply(name: string, target: string, payload: Record<string, unknown>): boolean {
     try {
+      this.client.stopCapturing();
       this.client.applyWire(name, target, payload);
+      this.client.stopCapturing();
       return true;
     } catch (err) {
       this.onError(`${target} ${name} not applied: ${err instanceof Error ? err.message.replace(/^flowsync: /, '') : String(err)}`);

@@ -32,6 +32,7 @@ export function App({ cfg, log }: { cfg: DemoConfig; log: string[] }) {
   const [banners, setBanners] = useState<Banner[]>([]);
   const [selected, setSelected] = useState<string | null>(null);
   const ops = useOperations();
+  const { stopCapturing } = useUndo(); // the same function at every render
 
   const banner = useCallback(
     (kind: Banner['kind'], text: string) => {
@@ -54,14 +55,18 @@ export function App({ cfg, log }: { cfg: DemoConfig; log: string[] }) {
   const edit = useCallback(
     (what: string, name: string, target: string, payload: Record<string, unknown>): boolean => {
       try {
+        // One undo step per command, as in the canvas demo: not grouped by
+        // time with the typing before or after it.
+        stopCapturing();
         ops.applyWire(name, target, payload);
+        stopCapturing();
         return true;
       } catch (err) {
         banner('error', `${what} not applied: ${describe(err)}`);
         return false;
       }
     },
-    [ops, banner],
+    [ops, stopCapturing, banner],
   );
 
   useClientEvent('reject', (r: RejectError) => {

@@ -17,6 +17,7 @@ import { blockKey, fieldKey, subBlockKey, subBlockTypeKey } from './state';
 import { protected_ } from './tree';
 import { putValue } from './text_write';
 import { isTextMarker } from './texts';
+import { captureTexts, followText, invertText, sortTexts, type TextMove, type UndoText } from './undo_texts';
 import { compareStrings, errorf } from './util';
 
 /** Edits less than this many milliseconds apart are one entry by default. */
@@ -46,6 +47,8 @@ interface UndoItem {
 /** One undoable step (Go: undoEntry). */
 class UndoEntry {
   readonly items: UndoItem[] = [];
+  /** What the entry's typing did, text by text (undo_texts.ts). */
+  readonly texts: UndoText[] = [];
   private at: Map<string, number> | undefined = undefined;
 
   constructor(readonly stamp: Timestamp) {}
@@ -82,8 +85,14 @@ class UndoEntry {
     if (this.at !== undefined) this.at.set(keyString(k), this.items.length - 1);
   }
 
+  /** Whether the entry captured nothing to undo. */
+  isEmpty(): boolean {
+    return this.items.length === 0 && this.texts.length === 0;
+  }
+
   /** Adds what undoing delta takes, delta not yet merged into doc. (Go: undoEntry.capture.) */
   capture(doc: Doc, delta: Doc): void {
+    captureTexts(this.texts, doc, delta);
     let covered = 0;
     const fresh = this.items.length === 0;
     const st = doc.store();
@@ -112,12 +121,13 @@ class UndoEntry {
     });
   }
 
-  follow(remap: Map<string, Dot>): void {
+  follow(remap: Map<string, Dot>, moves: readonly TextMove[]): void {
     for (const it of this.items) {
       if (it.cur === undefined) continue;
       const nd = remap.get(dotString(it.cur));
       if (nd !== undefined) it.cur = nd;
     }
+    for (const ut of this.texts) followText(ut, moves);
   }
 }
 
@@ -152,13 +162,14 @@ export class UndoStep {
     private readonly skipped: number,
     private readonly inverse: UndoEntry,
     private readonly remap: Map<string, Dot>,
+    private readonly moves: TextMove[],
   ) {}
 
   /** Moves the entry to the other stack, after delta was merged into the document. */
   commit(): void {
     if (this.done) return;
     this.done = true;
-    this.m.commitStep(this.redo, this.skipped, this.inverse, this.remap);
+    this.m.commitStep(this.redo, this.skipped, this.inverse, this.remap, this.moves);
   }
 }
 
@@ -254,7 +265,7 @@ export class UndoManager {
     this.keys += top.items.length - before;
     this.lastWall = wall;
     this.grouping = true;
-    if (top.items.length === 0) {
+    if (top.isEmpty()) {
       // The edit touched no value: an entry would make undo skip it and revert an older step.
       this.undoStack.pop();
       this.grouping = false;
@@ -318,7 +329,7 @@ export class UndoManager {
       checkValues(b.delta, { name: () => (redo ? 'redo' : 'undo'), prepare: () => {} });
       const inverse = new UndoEntry(ts);
       inverse.capture(doc, b.delta);
-      return new UndoStep(b.delta, this, redo, st.length - 1 - i, inverse, inv.remap);
+      return new UndoStep(b.delta, this, redo, st.length - 1 - i, inverse, inv.remap, inv.moves);
     }
     this.drop(redo, st.length);
     return undefined;
@@ -330,11 +341,11 @@ export class UndoManager {
   }
 
   /** @internal UndoStep.commit. */
-  commitStep(redo: boolean, skipped: number, inverse: UndoEntry, remap: Map<string, Dot>): void {
+  commitStep(redo: boolean, skipped: number, inverse: UndoEntry, remap: Map<string, Dot>, moves: TextMove[]): void {
     this.drop(redo, skipped + 1);
-    if (remap.size > 0) {
-      for (const e of this.undoStack) e.follow(remap);
-      for (const e of this.redoStack) e.follow(remap);
+    if (remap.size > 0 || moves.length > 0) {
+      for (const e of this.undoStack) e.follow(remap, moves);
+      for (const e of this.redoStack) e.follow(remap, moves);
     }
     (redo ? this.undoStack : this.redoStack).push(inverse);
     this.keys += inverse.items.length;
@@ -367,6 +378,8 @@ function sameKey(a: Key, b: Key): boolean {
 /** Writes the inverse of an undo entry into a builder. (Go: inverter.) */
 class Inverter {
   readonly remap = new Map<string, Dot>();
+  /** The items the inverse typed again (undo_texts.ts). */
+  readonly moves: TextMove[] = [];
 
   constructor(private readonly b: Builder) {}
 
@@ -388,6 +401,23 @@ class Inverter {
     for (const g of groups) {
       g.items.sort((a, c) => compareKeys(a.key, c.key));
       this.element(e, g.ent, g.items);
+    }
+    this.texts(e);
+  }
+
+  /**
+   * Undoes the entry's typing, text by text: only a text that still is the
+   * one the entry typed into, of a live element the inverse does not
+   * rewrite, outside a lock. (Go: inverter.texts.)
+   */
+  private texts(e: UndoEntry): void {
+    const b = this.b;
+    for (const ut of sortTexts(e.texts, compareKeys)) {
+      const ent: Ent = { kind: entKind(ut.key.kind), id: ut.key.id };
+      if (!b.has(memberKey(ent)) || b.delta.store().get(ut.key).length > 0 || (ent.kind === KindBlock && protected_(b.doc, ent.id))) continue;
+      const w = current(b.doc, ut.key);
+      if (w === undefined || !sameDot(w.dot, ut.marker) || !isTextMarker(w.value.value)) continue; // replaced since: the new value stays
+      invertText(b, ut, this.moves);
     }
   }
 

@@ -7,6 +7,6 @@ export { emptyDelta, isEmptyDelta, noDot, type Dead, type Delta, type Run } from
 export { encodeDelta, FormatVersion } from './encode';
 export { TextError, type TextErrorCode } from './errors';
 export { loadState } from './load';
-export { Text, type Anchor, type TextChange } from './text';
+export { Text, type Anchor, type Piece, type TextChange } from './text';
 export { codePointToUtf16, diffText, utf16ToCodePoint } from './utf16';
 export { TextBinding, type RemoteUpdate, type Selection } from './binding';

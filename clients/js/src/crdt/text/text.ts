@@ -32,6 +32,13 @@ export interface Anchor {
   after: Dot;
 }
 
+/** Visible items with consecutive dots side by side in a text: the first one's dot, how many, their content. (Go: text.Piece.) */
+export interface Piece {
+  id: Dot;
+  len: number;
+  text: string;
+}
+
 /**
  * One change a merge made to the visible text, in the order it made them:
  * applying them one after the other to the text as it was gives the text
@@ -600,6 +607,68 @@ export class Text {
    */
   deltaSince(have?: Context): Delta {
     return deltaSince(this.tree, this.ids, this.deadRanges(), have);
+  }
+
+  // ---- what an undo reads (Go: live.go) ----
+
+  /**
+   * The visible items among the dots of d, as pieces in counter order: each
+   * a stretch of items with consecutive dots that sit side by side in the
+   * text, with their content. Unknown and deleted dots are left out.
+   * (Go: Live.)
+   */
+  live(d: Dead): Piece[] {
+    const rep = this.ids.repOf(d.replica);
+    const out: Piece[] = [];
+    if (rep < 0 || d.hi < d.lo) return out;
+    let last = none;
+    for (let c = d.lo; c <= d.hi; ) {
+      const lv = this.ids.lookupRep(rep, c);
+      if (lv === none) {
+        c++;
+        continue;
+      }
+      const { leaf, idx } = this.tree.locate(lv);
+      const sp = leaf.spans[idx];
+      const off = lv - sp.lv;
+      const n = Math.min(sp.n - off, d.hi - c + 1);
+      if (!sp.dead) {
+        const s = sp.text.slice(unitOffset(sp.text, sp.n, off), unitOffset(sp.text, sp.n, off + n));
+        const p = out.length - 1;
+        if (p >= 0 && out[p].id.counter + out[p].len === c && last !== none && this.tree.position(lv) === this.tree.position(last) + 1) {
+          out[p].len += n;
+          out[p].text += s;
+        } else {
+          out.push({ id: { replica: d.replica, counter: c }, len: n, text: s });
+        }
+        last = lv + n - 1;
+      }
+      c += n;
+    }
+    return out;
+  }
+
+  /**
+   * The delta typing s right after item after (deleted or not) under the
+   * dots at, at+1, … would produce, without changing this text: an undo
+   * types deleted characters again next to where they stood. (Go:
+   * PlanInsertAfter.)
+   */
+  planInsertAfter(at: Dot, after: Dot, s: string): Delta {
+    const lv = this.lvOf(after);
+    if (lv === undefined || lv === none) throw new TextError('UnknownAnchor', `anchor refers to an unknown item: ${dotStr(after)}`);
+    if (at.replica === '') throw new TextError('Replica', 'empty replica id');
+    const n = codePoints(s);
+    if (n < 0) throw new TextError('InvalidUTF8', 'text is not valid UTF-8 (a lone surrogate)');
+    if (n === 0) return { runs: [], deleted: [] };
+    if (!Number.isSafeInteger(at.counter) || at.counter < 1) throw new TextError('Counter', `counter out of range: counter ${at.counter}`);
+    const rep = this.ids.repOf(at.replica);
+    if (rep >= 0 && at.counter <= this.ids.maxCounter(rep)) throw new TextError('Counter', `counter out of range: ${dotStr(at)} is not above the counters held`);
+    if (n - 1 > MaxCounter - at.counter || n > maxItems - this.ids.next) throw new TextError('Counter', `counter out of range: ${n} items after counter ${at.counter - 1}`);
+    let right = none;
+    const c = this.tree.cursorAfter(lv);
+    if (!c.atEnd()) right = c.span().lv + c.off;
+    return { runs: [{ id: { replica: at.replica, counter: at.counter }, len: n, text: s, left: after, right: this.dotOf(right) }], deleted: [] };
   }
 
   // ---- anchors ----
