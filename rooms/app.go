@@ -217,11 +217,25 @@ type applyRun struct {
 	origin  protocol.Origin
 }
 
+// applyItemsPerTurn bounds the operation items (workflow.OpItems) one turn
+// of the loop runs of an Apply: a request may hold thousands of
+// operations, and running them all in one turn would hold every member for
+// as long (1,000 renames at 50,000 blocks: about 14 ms). The rest runs in
+// later turns, after what is queued meanwhile; the application's later
+// requests wait behind it (stepped.go).
+const applyItemsPerTurn = 256
+
 // applyFrom runs the request's operations from the i-th on, and answers
 // the request after the last one or the first refusal.
 func (rm *Room) applyFrom(run *applyRun, i int) {
+	items := 0
 	for ; i < len(run.ev.ops); i++ {
 		op, next := run.ev.ops[i], i+1
+		if items += workflow.OpItems(op); items > applyItemsPerTurn && items > workflow.OpItems(op) {
+			// This turn ran its share: the rest in a later one.
+			rm.steps = append(rm.steps, &stepping{author: appAuthor, then: func() { rm.applyFrom(run, i) }})
+			return
+		}
 		inline, called, refused := true, false, false
 		rm.runOperation(run.ev.as, "", op, appAuthor, nil, func(_ *workflow.Doc, parts []opDelta, err error) {
 			called = true

@@ -165,6 +165,13 @@ type Config struct {
 	// the loop calls when the turn, the relay flush and write and snapshot
 	// upkeep after it included, ends (benchmarks time every turn).
 	onTurn func(what any) func()
+	// inlineCatchUp is the size estimate up to which a room encodes or
+	// copies its whole document in its loop (capture.go); 0 means
+	// defaultInlineCatchUp, negative never (tests).
+	inlineCatchUp int
+	// onCapture, when set, is called first by every goroutine that reads
+	// the whole document off the loop (tests hold them there).
+	onCapture func()
 }
 
 // Defaults; see Config.

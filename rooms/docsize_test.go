@@ -137,27 +137,29 @@ func TestDocumentSizeEstimateRemeasured(t *testing.T) {
 	})
 }
 
-// TestDocSizeMeasuredByTheFirstJoin: a loaded room's first join gives it
-// the exact encoded size of its document, from the catch-up of a cold
-// join (no second encoding) or from one encoding for a join with a
-// context, so no edit pays for the measure while the members wait.
-func TestDocSizeMeasuredByTheFirstJoin(t *testing.T) {
-	for _, cold := range []bool{true, false} {
-		r := newRegistry(t, Config{MaxCatchUpChunk: 4096}, nil)
-		rm := newRoom(r, "wf")
-		rm.doc = buildDoc(t, 30)
-		rm.clock = crdt.NewClock("server")
-		opts := JoinOptions{}
-		if !cold {
-			opts.Have = rm.doc.Context().Clone()
-		}
-		reply := make(chan joinReply, 1)
-		rm.handleJoin(&joinEvent{m: member("a", "ra"), opts: opts, reply: reply})
-		if res := <-reply; res.err != nil {
-			t.Fatal(res.err)
-		}
-		if want := len(rm.doc.Encode()); !rm.docSize.known || rm.docSize.measured != want || rm.docSize.since != 0 {
-			t.Fatalf("cold=%v: size %+v after the first join, want %d measured", cold, rm.docSize, want)
-		}
+// TestDocSizeMeasuredAtLoad: a loaded room knows the exact encoded size of
+// its document from the load on, from the encoding of the base it keeps
+// for reads of the whole document off the loop (capture.go), so neither a
+// join nor an edit pays for the measure while the members wait.
+func TestDocSizeMeasuredAtLoad(t *testing.T) {
+	store := memory.New()
+	want := buildDoc(t, 30)
+	if _, err := store.Snapshot(context.Background(), "wf", want); err != nil {
+		t.Fatal(err)
+	}
+	r := newRegistry(t, Config{MaxCatchUpChunk: 4096}, store)
+	rm := newRoom(r, "wf")
+	if !rm.load() {
+		t.Fatal(rm.loadErr)
+	}
+	if size := len(rm.doc.Encode()); !rm.docSize.known || rm.docSize.measured != size || rm.docSize.since != 0 {
+		t.Fatalf("size %+v after the load, want %d measured", rm.docSize, size)
+	}
+	got, err := decodeChunks(rm.base.chunks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rm.base.chunks) < 2 || !got.Equal(want) {
+		t.Fatalf("the base (%d chunks) is not the loaded document", len(rm.base.chunks))
 	}
 }

@@ -91,7 +91,7 @@ func (rm *Room) announceStable() {
 			frame = protocol.AppendFrame(make([]byte, 0, 48+len(rm.id)), f)
 		}
 		ms.stableSent = mark
-		if !ms.m.Enqueue(frame) {
+		if !rm.enqueue(ms, frame) {
 			rm.markSlow(ms)
 			continue
 		}

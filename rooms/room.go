@@ -39,6 +39,8 @@ type Room struct {
 	doc           *workflow.Doc
 	clock         *crdt.Clock
 	fullState     fullState
+	base          baseState    // the document as loaded, encoded (capture.go)
+	full          *fullCatchUp // catch-ups made off the loop (capture.go); nil until the first
 	members       map[Member]*memberState
 	remote        map[string][]protocol.RosterEntry // other nodes' members, by node id (shown, never stored)
 	slow          []*memberState                    // queue overflowed; removed after the current event
@@ -84,6 +86,9 @@ type memberState struct {
 	// undo holds a thin client's operations for its undo and redo
 	// Operations (undo.go); nil until its first operation.
 	undo *workflow.UndoManager
+	// wait is set while the member waits for a catch-up made off the
+	// loop (capture.go); what is queued to it meanwhile is held there.
+	wait *joinWait
 }
 
 type pendingDelta struct {
@@ -140,8 +145,11 @@ type (
 		m   Member
 		pos map[string]protocol.Point
 	}
-	snapshotEvent struct{ reply chan *workflow.Doc }
-	deleteEvent   struct{ reply chan struct{} }
+	snapshotEvent struct {
+		reply  chan *workflow.Doc
+		inline bool // copy in the loop (capture.go)
+	}
+	deleteEvent struct{ reply chan struct{} }
 )
 
 func (*joinEvent) isEvent()     {}
@@ -485,6 +493,7 @@ func (rm *Room) load() bool {
 	// index would stall the loop for as long (workflow.Doc.PrimeIndex).
 	doc.PrimeIndex()
 	rm.doc = doc
+	rm.loadBase()
 	rm.receipts.epoch = newEpoch()
 	rm.clock = crdt.NewClock(rm.cfg.ServerReplicaID)
 	return true
@@ -568,11 +577,13 @@ func (rm *Room) handle(ev event) {
 	case *appEvent:
 		rm.handleAppEvent(ev)
 	case snapshotEvent:
-		ev.reply <- rm.doc.Clone()
+		rm.readDoc(ev.reply, ev.inline)
+	case *catchUpDone:
+		rm.handleCatchUp(ev)
 	case *applyEvent:
 		rm.handleApply(ev)
 	case viewEvent:
-		ev.reply <- rm.doc.Clone()
+		rm.readDoc(ev.reply, false)
 	case rosterEvent:
 		ev.reply <- rm.roster()
 	case deleteEvent:
@@ -663,25 +674,27 @@ func (rm *Room) handleJoin(ev *joinEvent) {
 	if have == nil {
 		have = crdt.NewContext()
 	}
-	// The whole reply goes out from here, in one call: Joined, then every
-	// chunk, so no other frame of this room can come before Joined.
-	frames := rm.catchUpFrames(have)
-	if !rm.docSize.known {
-		// A cold join's catch-up measured the document; a warm one did
-		// not: measure now, before anyone edits, not during the first
-		// edit while the members wait for its relay.
-		rm.measureDocSize()
-	}
 	ctx := workflow.New()
 	ctx.Context().Merge(rm.doc.Context())
 	joined := &protocol.Joined{
 		WorkflowID: rm.id, Role: id.Role, Context: ctx.Encode(),
-		Roster: rm.roster(), CatchUpChunks: uint64(len(frames)),
-		Epoch: rm.receipts.epoch, Seq: rm.receipts.relaySeq, Stable: rm.stableMark(),
+		Roster: rm.roster(),
+		Epoch:  rm.receipts.epoch, Seq: rm.receipts.relaySeq, Stable: rm.stableMark(),
 	}
 	// The catch-up may hold edits not durable yet: the member is told when
 	// they are, as for relayed ones.
 	ms.lastSeq, ms.stableSent = joined.Seq, joined.Stable
+	if !rm.inline() && (have.IsEmpty() || rm.lacksMuch(have)) {
+		// The whole document, encoded off the loop (capture.go).
+		rm.joinLater(ms, joined)
+		ev.reply <- joinReply{}
+		rm.rosterChanged(ms)
+		return
+	}
+	// The whole reply goes out from here, in one call: Joined, then every
+	// chunk, so no other frame of this room can come before Joined.
+	frames := rm.catchUpFrames(have)
+	joined.CatchUpChunks = uint64(len(frames))
 	reply := make([][]byte, 1+len(frames))
 	reply[0] = protocol.AppendFrame(nil, joined)
 	copy(reply[1:], frames)
@@ -845,11 +858,11 @@ func (rm *Room) handleOperation(ev *opEvent) {
 		nack(ev.m, ev.opID, protocol.NewError(protocol.CodeNotJoined, "join %q first", rm.id))
 		return
 	}
-	record := func(delta *workflow.Doc, ts crdt.Timestamp) {
+	record := func(ts crdt.Timestamp) *workflow.UndoRecording {
 		if ms.undo == nil {
 			ms.undo = workflow.NewUndoManager(thinUndoConfig)
 		}
-		ms.undo.Record(rm.doc, delta, ts)
+		return ms.undo.StartRecord(ts)
 	}
 	rm.runOperation(ms.id, ms.entry.SessionID, ev.op, ms.m, record, func(delta *workflow.Doc, parts []opDelta, err error) {
 		if err != nil {
@@ -868,9 +881,10 @@ func (rm *Room) handleOperation(ev *opEvent) {
 // see operationChunks), or with why op was refused, the document unchanged:
 // at once, or, when op is a large removal prepared or merged in steps
 // (stepped.go), after the last step. record, when not nil, is given the
-// admitted delta and its timestamp just before the merge (a thin client's
-// undo capture).
-func (rm *Room) runOperation(id Identity, conn string, op workflow.Op, author any, record func(*workflow.Doc, crdt.Timestamp), done func(*workflow.Doc, []opDelta, error)) {
+// admitted delta's timestamp just before the merge and returns the undo
+// recording (a thin client's undo capture) that the merge feeds part by
+// part.
+func (rm *Room) runOperation(id Identity, conn string, op workflow.Op, author any, record func(crdt.Timestamp) *workflow.UndoRecording, done func(*workflow.Doc, []opDelta, error)) {
 	if err := rm.canTakeWork(0); err != nil {
 		done(nil, nil, err)
 		return
@@ -922,10 +936,11 @@ func (rm *Room) runOperation(id Identity, conn string, op workflow.Op, author an
 			done(nil, nil, err)
 			return
 		}
+		var rec *workflow.UndoRecording
 		if record != nil {
-			record(delta, ts)
+			rec = record(ts)
 		}
-		rm.mergeThen(author, delta, func() {
+		rm.recordMergeThen(author, delta, rec, func() {
 			rm.metrics.observeMerge(rm.cfg.since(start))
 			for _, p := range parts {
 				rm.publish(p.raw)
@@ -1038,7 +1053,7 @@ func (rm *Room) sendTo(ms *memberState, f protocol.Frame, frame []byte) {
 	if ms.removed {
 		return
 	}
-	if !ms.m.Enqueue(frame) {
+	if !rm.enqueue(ms, frame) {
 		rm.markSlow(ms)
 		return
 	}
@@ -1053,7 +1068,7 @@ func (rm *Room) broadcast(f protocol.Frame, frame []byte, except *memberState) i
 		if ms == except || ms.removed {
 			continue
 		}
-		if !ms.m.Enqueue(frame) {
+		if !rm.enqueue(ms, frame) {
 			rm.markSlow(ms)
 			continue
 		}

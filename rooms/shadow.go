@@ -46,6 +46,7 @@ type shadow struct {
 	mu      sync.Mutex
 	queue   []*workflow.Doc // merged deltas not folded yet; guarded by mu
 	folding bool            // a fold goroutine runs; guarded by mu
+	added   uint64          // how many deltas were ever queued; guarded by mu
 
 	stageMu sync.Mutex
 	staging *workflow.Doc // the fold of the queue; guarded by stageMu
@@ -70,6 +71,7 @@ func (rm *Room) merge(delta *workflow.Doc) int {
 func (s *shadow) add(rm *Room, delta *workflow.Doc) {
 	s.mu.Lock()
 	s.queue = append(s.queue, delta)
+	s.added++
 	start := len(s.queue) >= shadowFoldAt && !s.folding
 	if start {
 		s.folding = true
@@ -111,16 +113,26 @@ func (s *shadow) fold() {
 	}
 }
 
+// count returns how many deltas were ever queued: a write after the loop
+// read it holds at least that many.
+func (s *shadow) count() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.added
+}
+
 // write calls fn with the shadow document, brought up to date with every
-// delta queued so far, and holds it for fn: fn must not keep it. It runs
-// outside the loop (snapshot goroutines); two writes take turns.
-func (s *shadow) write(fn func(doc *workflow.Doc)) {
+// delta queued so far, and how many that is (count's numbering), and
+// holds it for fn: fn must not keep it. It runs outside the loop (snapshot
+// and capture goroutines); two writes take turns.
+func (s *shadow) write(fn func(doc *workflow.Doc, covered uint64)) {
 	s.docMu.Lock()
 	defer s.docMu.Unlock()
 	s.stageMu.Lock()
 	s.mu.Lock()
 	q := s.queue
 	s.queue = nil
+	covered := s.added
 	s.mu.Unlock()
 	staged := s.staging
 	s.staging = nil
@@ -138,5 +150,5 @@ func (s *shadow) write(fn func(doc *workflow.Doc)) {
 	for _, d := range q {
 		s.doc.Merge(d)
 	}
-	fn(s.doc)
+	fn(s.doc, covered)
 }

@@ -59,11 +59,20 @@ func TestShadowFollowsEveryMerge(t *testing.T) {
 	ids := slices.Sorted(maps.Keys(base.View().Blocks))
 	check := func(step int, path string) {
 		t.Helper()
-		rm.shadow.write(func(sh *workflow.Doc) {
+		rm.shadow.write(func(sh *workflow.Doc, _ uint64) {
 			got := base.Clone()
 			got.Merge(sh)
 			if !got.Equal(rm.doc) {
 				t.Fatalf("step %d (after %s): loaded ⊔ shadow is not the room's document", step, path)
+			}
+			// What reads of the whole document off the loop join (capture.go).
+			got, err := decodeChunks(rm.base.chunks)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got.Merge(sh)
+			if !got.Equal(rm.doc) {
+				t.Fatalf("step %d (after %s): the encoded base ⊔ shadow is not the room's document", step, path)
 			}
 		})
 	}

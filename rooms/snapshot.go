@@ -131,7 +131,7 @@ func (rm *Room) startSnapshot(trigger string) {
 // writeShadow writes the room's shadow replica as a snapshot; held names
 // the room's rows it holds (snapheld.go).
 func (r *Registry) writeShadow(rm *Room, trigger string, held []storage.RowKey) (res snapResult) {
-	rm.shadow.write(func(doc *workflow.Doc) { res = r.writeSnapshot(rm.id, doc, trigger, held) })
+	rm.shadow.write(func(doc *workflow.Doc, _ uint64) { res = r.writeSnapshot(rm.id, doc, trigger, held) })
 	return res
 }
 

@@ -45,7 +45,8 @@ var ready = func() chan struct{} { c := make(chan struct{}); close(c); return c 
 
 // stepping is one delta being merged in steps, or one operation being
 // prepared in steps (then sm is nil until it is merged, as another
-// stepping).
+// stepping), or, with neither, the rest of an Apply, run by its then in a
+// turn of its own (app.go).
 type stepping struct {
 	sm     *workflow.StepMerge
 	prep   *workflow.StepPrepare
@@ -69,11 +70,37 @@ const (
 // merge is small, else after the last of its steps. delta must not be
 // written to afterwards.
 func (rm *Room) mergeThen(author any, delta *workflow.Doc, then func()) {
-	sm := rm.doc.StepMerge(delta, rm.cfg.RemovalStep)
+	rm.recordMergeThen(author, delta, nil, then)
+}
+
+// recordMergeThen is mergeThen that also captures the undo of delta in
+// rec, part by part as it is merged (a thin client's operation: capturing
+// a removal of thousands of values at once would cost as much as merging
+// it at once); rec is ended before then runs.
+func (rm *Room) recordMergeThen(author any, delta *workflow.Doc, rec *workflow.UndoRecording, then func()) {
+	budget := rm.cfg.RemovalStep
+	if rec != nil {
+		// Capturing a part costs about what merging it does.
+		budget = max(budget/2, 1)
+	}
+	sm := rm.doc.StepMerge(delta, budget)
+	if rec != nil {
+		next := then
+		then = func() {
+			rec.End()
+			next()
+		}
+	}
 	if sm == nil {
+		if rec != nil {
+			rec.Part(rm.doc, delta)
+		}
 		rm.merge(delta)
 		then()
 		return
+	}
+	if rec != nil {
+		sm.OnPart = func(part *workflow.Doc) { rec.Part(rm.doc, part) }
 	}
 	rm.steps = append(rm.steps, &stepping{sm: sm, delta: delta, author: author, then: then})
 }
@@ -94,9 +121,12 @@ func (rm *Room) step() {
 	start := rm.cfg.now()
 	removed := 0
 	var done bool
-	if st.prep != nil {
+	switch {
+	case st.prep == nil && st.sm == nil:
+		done = true // the rest of an Apply: then runs it
+	case st.prep != nil:
 		done = st.prep.Step()
-	} else {
+	default:
 		before := st.sm.Removed()
 		done = st.sm.Step()
 		removed = st.sm.Removed() - before
@@ -135,6 +165,9 @@ func (rm *Room) holds(ev event) bool {
 	case *vouchEvent:
 		author = ev.m
 	case *opEvent:
+		author = ev.m
+	case *undoEvent:
+		// Its undo entry is still being captured.
 		author = ev.m
 	case *remoteEvent:
 		author = remoteAuthor

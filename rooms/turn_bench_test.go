@@ -2,17 +2,22 @@ package rooms
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"regexp"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/flowsync/flowsync/crdt"
 	"github.com/flowsync/flowsync/crdt/workflow"
 	"github.com/flowsync/flowsync/crdt/workflow/workflowtest"
 	"github.com/flowsync/flowsync/storage/memory"
 	"github.com/flowsync/flowsync/sync/protocol"
+	"github.com/flowsync/flowsync/sync/receipt"
 )
 
 // turnClock records how long each turn of a room's loop took, in the CPU
@@ -86,9 +91,11 @@ type turnCase struct {
 
 // BenchmarkLongestTurn loads a room holding a loop of 50,000 blocks (a
 // memory store, a real room goroutine) and, per case, makes it handle one
-// frame a member can send — a Join (the catch-up), an Operation of each
-// costly kind at the 128-item cap, a Delta of each adversarial shape at its
-// cap, a Drag at its cap — or an admin API call (Snapshot, View), and
+// frame a member can send — a Join (the catch-up; with an empty, a current
+// or a one-dot context), an Operation of each costly kind at the 128-item
+// cap, an undo and redo, text edits, a Vouch of a large removal, a Delta of
+// each adversarial shape at its cap, a Drag at its cap — or an admin API
+// call (Snapshot, View, an Apply of 1,000 operations), and
 // reports the longest turn of the room loop from the frame to its answer:
 // how long one frame holds everyone else in the room. Turns are timed in the
 // CPU time of the room goroutine's thread (the garbage collector's
@@ -121,16 +128,38 @@ func BenchmarkLongestTurn(b *testing.B) {
 		batchAdd.Blocks = append(batchAdd.Blocks, in)
 		replace.Blocks[in.ID] = in
 	}
+	// A vouched removal of the container, made by another replica and
+	// signed by the room's key.
+	vouchDelta, err := seed.Prepare(crdt.NewClock("other").Now(wall), workflow.RemoveBlock{ID: "loop"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	vouchRaw := vouchDelta.Encode()
+	r := turnKeyring.Sign("wf", vouchRaw)
+	vouchReceipt := protocol.Receipt{KeyID: r.KeyID, MAC: r.MAC}
 	cases := []turnCase{
 		{"join/empty", func(b *testing.B, _ *Room, r *Registry, _ *ackMember, _ *workflow.Doc) {
-			if _, err := r.Join(context.Background(), "wf", member("joiner", "rj"), JoinOptions{}); err != nil {
+			j := member("joiner", "rj")
+			if _, err := r.Join(context.Background(), "wf", j, JoinOptions{}); err != nil {
 				b.Fatal(err)
 			}
+			waitJoined(j)
 		}},
 		{"join/current", func(b *testing.B, _ *Room, r *Registry, _ *ackMember, seed *workflow.Doc) {
 			if _, err := r.Join(context.Background(), "wf", member("joiner", "rj"), JoinOptions{Have: seed.Context().Clone()}); err != nil {
 				b.Fatal(err)
 			}
+		}},
+		{"join/stale", func(b *testing.B, _ *Room, r *Registry, _ *ackMember, _ *workflow.Doc) {
+			// A context holding one dot: the catch-up is nearly the
+			// whole document, computed by DeltaSince.
+			have := crdt.NewContext()
+			have.Add(crdt.Dot{Replica: "w", Counter: 1})
+			j := member("joiner", "rj")
+			if _, err := r.Join(context.Background(), "wf", j, JoinOptions{Have: have}); err != nil {
+				b.Fatal(err)
+			}
+			waitJoined(j)
 		}},
 		{"op/update-name", op(workflow.UpdateName{ID: "c7", NewName: "Renamed"})},
 		{"op/batch-add-128", op(batchAdd)},
@@ -138,6 +167,36 @@ func BenchmarkLongestTurn(b *testing.B) {
 		{"op/remove-container", op(workflow.RemoveBlock{ID: "loop"})},
 		{"op/duplicate-container", op(workflow.DuplicateBlock{SourceID: "loop", ID: "loop2"})},
 		{"op/replace-state-128", op(replace)},
+		{"op/undo-redo-batch-remove-128", func(b *testing.B, rm *Room, r *Registry, m *ackMember, seed *workflow.Doc) {
+			op(workflow.BatchRemoveBlocks{IDs: ids[:workflow.MaxOpItems]})(b, rm, r, m, seed)
+			for i, redo := range []bool{false, true} {
+				rm.SubmitUndo(m, fmt.Sprint("undo-", i), redo)
+				if nk, ok := (<-m.acks).(*protocol.Nack); ok {
+					b.Fatalf("undo (redo=%v) refused: %s", redo, nk.Message)
+				}
+			}
+		}},
+		{"op/text-insert-4k", op(workflow.InsertText{TextTarget: workflow.TextTarget{BlockID: "txt", SubBlockID: "prompt"}, Index: textLen / 2, Text: strings.Repeat("b", 4096)})},
+		{"op/text-delete-all", op(workflow.DeleteText{TextTarget: workflow.TextTarget{BlockID: "txt", SubBlockID: "prompt"}, Index: 0, Length: textLen})},
+		{"vouch/remove-container", func(b *testing.B, rm *Room, _ *Registry, m *ackMember, _ *workflow.Doc) {
+			rm.SubmitVouch(m, "vouch", slices.Clone(vouchRaw), vouchDelta, vouchReceipt)
+			if nk, ok := (<-m.acks).(*protocol.Nack); ok {
+				b.Fatalf("vouch refused: %s", nk.Message)
+			}
+		}},
+		{"admin/apply-1000", func(b *testing.B, _ *Room, r *Registry, _ *ackMember, _ *workflow.Doc) {
+			ops := make([]workflow.Op, 1000)
+			for i := range ops {
+				ops[i] = workflow.UpdateName{ID: ids[i], NewName: fmt.Sprint("Applied ", i)}
+			}
+			res, err := r.Apply(context.Background(), "wf", Identity{UserID: "admin", Role: protocol.RoleAdmin}, ops)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(res.Results) != len(ops) || res.Results[len(ops)-1].Err != nil {
+				b.Fatalf("apply: %d results, the last %+v", len(res.Results), res.Results[len(res.Results)-1])
+			}
+		}},
 		{"drag/max-blocks", func(b *testing.B, rm *Room, r *Registry, m *ackMember, _ *workflow.Doc) {
 			pos := make(map[string]protocol.Point, protocol.MaxDragBlocks)
 			for _, id := range ids[:protocol.MaxDragBlocks] {
@@ -160,9 +219,27 @@ func BenchmarkLongestTurn(b *testing.B) {
 		}},
 	}
 	seeds := map[string]*workflow.Doc{} // the stored document, when not seed
-	small := loopDoc(b, 1000)
-	smallIDs := ids[:1000]
-	for _, c := range workflowtest.AdversarialDeltas(b, small, smallIDs, "evil", wall+1_000) {
+	// The text cases' document: the loop and a block whose prompt is a
+	// text of textLen characters.
+	textDoc := seed.Clone()
+	tc := crdt.NewClock("w2")
+	for _, o := range []workflow.Op{
+		workflow.AddBlock{Block: workflow.BlockInput{ID: "txt", Type: "agent", Name: "Text", Position: &workflow.Position{},
+			SubBlocks: map[string]workflow.SubBlockInput{"prompt": {ID: "prompt", Type: "long-input", Value: strings.Repeat("a", textLen-1)}}}},
+		workflow.InsertText{TextTarget: workflow.TextTarget{BlockID: "txt", SubBlockID: "prompt"}, Index: 0, Text: "a"},
+	} {
+		if _, err := textDoc.Apply(tc.Now(wall), o); err != nil {
+			b.Fatal(err)
+		}
+	}
+	seeds["op/text-insert-4k"] = textDoc
+	seeds["op/text-delete-all"] = textDoc
+	var shapes []workflowtest.Adversarial
+	if benchMayRun("delta") {
+		// Tens of seconds of CPU to build: only when a delta case may run.
+		shapes = workflowtest.AdversarialDeltas(b, loopDoc(b, 1000), ids[:1000], "evil", wall+1_000)
+	}
+	for _, c := range shapes {
 		if c.Delta == nil {
 			continue
 		}
@@ -206,6 +283,52 @@ func BenchmarkLongestTurn(b *testing.B) {
 	}
 }
 
+// waitJoined returns once j has its Joined: a catch-up made off the loop
+// is handed back to it in a turn of its own (longestTurn's barrier then
+// waits for that turn's end).
+func waitJoined(j *fakeMember) {
+	for {
+		j.mu.Lock()
+		n := len(j.frames)
+		j.mu.Unlock()
+		if n > 0 {
+			return
+		}
+		runtime.Gosched()
+	}
+}
+
+// benchMayRun reports whether -test.bench may select a case of
+// BenchmarkLongestTurn named kind/…: whether its second element matches kind.
+func benchMayRun(kind string) bool {
+	f := flag.Lookup("test.bench")
+	if f == nil {
+		return true
+	}
+	parts := strings.Split(f.Value.String(), "/")
+	if len(parts) < 2 {
+		return true
+	}
+	ok, err := regexp.MatchString(parts[1], kind)
+	return err != nil || ok
+}
+
+// textLen is the length of the text the text cases edit.
+const textLen = 16 << 10
+
+// turnKeyring signs BenchmarkLongestTurn's receipts.
+var turnKeyring = func() *receipt.Keyring {
+	k, err := receipt.NewKey("k1")
+	if err != nil {
+		panic(err)
+	}
+	ring, err := receipt.NewKeyring(k)
+	if err != nil {
+		panic(err)
+	}
+	return ring
+}()
+
 // longestTurn runs one case of BenchmarkLongestTurn in a fresh registry
 // whose store holds seed, and returns the longest turn from the frame to
 // its answer and how many turns that took.
@@ -218,7 +341,7 @@ func longestTurn(b *testing.B, seed *workflow.Doc, c turnCase) (turnTook, int) {
 		b.Fatal(err)
 	}
 	tc := &turnClock{}
-	r, err := NewRegistry(Config{MaxClockLag: -1, SnapshotInterval: time.Hour, onTurn: tc.onTurn}, store, nil, NewMetrics(nil))
+	r, err := NewRegistry(Config{MaxClockLag: -1, SnapshotInterval: time.Hour, Receipts: turnKeyring, onTurn: tc.onTurn}, store, nil, NewMetrics(nil))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -239,5 +362,10 @@ func longestTurn(b *testing.B, seed *workflow.Doc, c turnCase) (turnTook, int) {
 	b.StartTimer()
 	c.run(b, rm, r, m, seed)
 	b.StopTimer()
+	// A barrier: the turn that answered the case has ended (an answer is
+	// sent before its turn ends) and been recorded.
+	if _, ok := r.Roster(ctx, "wf"); !ok {
+		b.Fatal("no roster")
+	}
 	return tc.since(from)
 }

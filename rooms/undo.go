@@ -78,6 +78,12 @@ func (rm *Room) handleUndo(ev *undoEvent) {
 		return
 	}
 	raw := step.Delta.Encode()
+	if err := checkOperationDelta(len(raw)); err != nil {
+		// The undo of a large removal brings back more than one delta may
+		// hold: the store would refuse it as a log row.
+		refuse(err)
+		return
+	}
 	if err := rm.checkDocSize(len(raw)); err != nil {
 		refuse(err)
 		return

@@ -229,7 +229,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		pprof.StopCPUProfile() // before the shutdown, which is not what was measured
 	}
 	// Goroutines started while serving: each costs a start and, for work
-	// deeper than 2 KiB of stack, a stack copy (issue 16's hand-off count).
+	// deeper than 2 KiB of stack, a stack copy: a hand-off the server pays per delivery.
 	created := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
 	metrics.Read(created)
 	if created[0].Value.Kind() == metrics.KindUint64 {

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/flowsync/flowsync/crdt"
@@ -209,6 +210,29 @@ func TestAtomicRecordsUnderCollidingAdds(t *testing.T) {
 	})
 }
 
+// textFromWrites reports whether every character of text was written by the
+// winning add (want) or by a write of key stamped after it.
+func textFromWrites(text string, want *SubBlockView, h *atomicHistory, id, key string, after crdt.Timestamp) bool {
+	var from strings.Builder
+	if want != nil {
+		if s, ok := want.Value.stringOK(); ok {
+			from.WriteString(s)
+		}
+	}
+	h.later(id, key, after, func(x any) bool {
+		if s, ok := x.(string); ok {
+			from.WriteString(s)
+		}
+		return false // visit every later write
+	})
+	for _, r := range text {
+		if !strings.ContainsRune(from.String(), r) {
+			return false
+		}
+	}
+	return true
+}
+
 // checkAtomicRecord fails unless bv is the record of the add that won its id
 // plus edits stamped after that add.
 func checkAtomicRecord(t *rapid.T, h *atomicHistory, d *Doc, bv *BlockView) {
@@ -261,6 +285,16 @@ func checkAtomicRecord(t *rapid.T, h *atomicHistory, d *Doc, bv *BlockView) {
 			return err == nil && sameCellValue(v, sv.Value)
 		}
 		if ws != nil && sameCellValue(ws.Value, sv.Value) && ws.Type == sv.Type {
+			continue
+		}
+		if text, ok := sv.Value.stringOK(); ok && IsTextSubBlockType(sv.Type) {
+			// A text merges concurrent writes character by character (two
+			// replicas replacing "a" by "b" at once leave "bb"), so it need
+			// not equal any one write: every character must come from the
+			// winning add's text or a later write, none from a losing add.
+			if !textFromWrites(text, ws, h, id, "sub."+sid, add.ts) {
+				fail(fmt.Sprintf("text sub-block %q", sid), sv, ws)
+			}
 			continue
 		}
 		if !h.later(id, "sub."+sid, add.ts, sameValue) {

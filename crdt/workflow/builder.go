@@ -166,6 +166,21 @@ func (m *Store) appendEntityDots(dots []crdt.Dot, ent entity) []crdt.Dot {
 	return dots
 }
 
+// appendGraphDots appends the dots of every key of group id but a
+// variable's to dots (ReplaceState's removal, removeGraph).
+func (m *Store) appendGraphDots(dots []crdt.Dot, id string) []crdt.Dot {
+	if g := m.groups[id]; g != nil {
+		for _, s := range g.slots {
+			if s.kind != KindVariable && s.kind != KindVariableField {
+				for _, e := range s.es {
+					dots = append(dots, e.Dot)
+				}
+			}
+		}
+	}
+	return dots
+}
+
 // cover adds the dots under k (in the document and in this delta) to the
 // delta's context and drops the delta's own values under k.
 func (b *builder) cover(k Key) {

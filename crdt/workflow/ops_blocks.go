@@ -517,6 +517,9 @@ type removal struct {
 	ctx   crdt.Context    // the dots folded so far
 	held  int             // how many dots were folded
 	edges map[string]bool // edges at the blocks, visited: whether each goes
+	// graph: ids are group ids whose every key of the graph goes (a
+	// ReplaceState), edges included, rather than blocks and their edges.
+	graph bool
 }
 
 // fold sorts the dots collected since the last fold into r.ctx. Each step
@@ -563,6 +566,10 @@ func (r *removal) collect(n int) bool {
 	x := r.b.doc.index()
 	for ; r.next < len(r.ids) && n > 0; r.next, n = r.next+1, n-1 {
 		id := r.ids[r.next]
+		if r.graph {
+			r.dots = r.b.doc.store.appendGraphDots(r.dots, id)
+			continue
+		}
 		r.dots = r.b.doc.store.appendEntityDots(r.dots, entity{KindBlock, id})
 		for e := range x.edgesAt[id] {
 			if _, seen := r.edges[e]; seen {

@@ -27,11 +27,19 @@ type ReplaceState struct {
 func (ReplaceState) Name() string { return "replace-state" }
 
 func (op ReplaceState) prepare(b *builder) error {
+	if _, err := op.blocks(); err != nil {
+		return err
+	}
+	b.removeGraph()
+	return op.write(b)
+}
+
+// write writes the new state into a builder whose graph is removed.
+func (op ReplaceState) write(b *builder) error {
 	blocks, err := op.blocks()
 	if err != nil {
 		return err
 	}
-	b.removeGraph()
 	for _, in := range blocks {
 		if err := b.writeBlock(in); err != nil {
 			return err

@@ -40,6 +40,11 @@ type StepMerge struct {
 	steps  int
 	parts  int // values removed by the parts so far
 	done   bool
+
+	// OnPart, when set, is given every part just before it is merged: each
+	// removal-only part, then what Finish merges (an undo capture in
+	// steps, UndoRecording.Part). It must not change the document.
+	OnPart func(part *Doc)
 }
 
 // StepMerge returns a StepMerge of delta into d whose parts each remove at
@@ -117,6 +122,9 @@ func (s *StepMerge) Step() bool {
 	}
 	s.done = s.ri >= len(s.reps)
 	if found > 0 {
+		if s.OnPart != nil {
+			s.OnPart(part)
+		}
 		// What this part removes, the rest of the delta removes: a
 		// replica that has merged all of it (its unseen dots) has seen
 		// the removals (deaths.go).
@@ -149,6 +157,9 @@ func sortSearchRanges(rs []crdt.Range, n uint64) int {
 // delta whole.
 func (s *StepMerge) Finish() int {
 	if !s.done {
+		if s.OnPart != nil {
+			s.OnPart(s.delta)
+		}
 		return s.doc.Merge(s.delta)
 	}
 	// The text records go whole: their items' dots are in unseen, and a
@@ -168,6 +179,9 @@ func (s *StepMerge) Finish() int {
 	slices.SortFunc(dots, compareDots)
 	for _, d := range dots {
 		final.ctx.Add(d)
+	}
+	if s.OnPart != nil {
+		s.OnPart(final)
 	}
 	return s.doc.Merge(final)
 }

@@ -74,6 +74,16 @@ func (d *Doc) StepPrepare(op Op, budget int) (*StepPrepare, error) {
 		if err := s.err(op.Name()); err != nil {
 			return nil, err
 		}
+	case ReplaceState:
+		// No walk: the removal is the whole graph (removeGraph), collected
+		// a budget of ids at a time; the new state is written by Finish.
+		if _, err := op.blocks(); err != nil {
+			return nil, err
+		}
+		p := &StepPrepare{doc: d, op: op, b: b, budget: max(budget, 1)}
+		p.r = newRemoval(b, graphIDs(d))
+		p.r.graph = true
+		return p, nil
 	default:
 		return nil, nil
 	}
@@ -150,5 +160,22 @@ func (p *StepPrepare) Finish(ts crdt.Timestamp) (*Doc, error) {
 		return nil, err
 	}
 	b.applyRemoval(p.r)
+	if op, ok := p.op.(ReplaceState); ok {
+		if err := op.write(b); err != nil {
+			return nil, err
+		}
+	}
 	return b.finish(p.op)
+}
+
+// graphIDs returns the ids of d's groups holding a key of the graph
+// (anything but a variable's): what ReplaceState removes.
+func graphIDs(d *Doc) []string {
+	ids := make([]string, 0, len(d.store.groups))
+	for id, g := range d.store.groups {
+		if len(g.slots) > int(g.nkind[KindVariable]+g.nkind[KindVariableField]) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }

@@ -47,7 +47,24 @@ func TestStepPrepareEqualsPrepare(t *testing.T) {
 		RemoveBlock{ID: "loop"}, RemoveBlock{ID: "inner"}, RemoveBlock{ID: "c5"}, RemoveSubflow{ID: "loop"},
 		BatchRemoveBlocks{IDs: []string{"inner", "out1", "c9", "nope"}},
 		RemoveBlock{ID: "nope"}, RemoveSubflow{ID: "c5"}, BatchRemoveBlocks{IDs: []string{"nope"}},
+		// The whole graph goes, variables stay; the new state is written.
+		ReplaceState{
+			Blocks: map[string]BlockInput{
+				"n1":  {Type: "agent", Name: "N1", Position: &Position{X: 1}},
+				"c5":  {Type: "agent", Name: "C5 again", Position: &Position{X: 2}},
+				"lp2": {Type: "loop", Name: "L2", Position: &Position{X: 3}},
+			},
+			Edges: []EdgeInput{{ID: "e1", Source: "n1", Target: "c5"}},
+			Loops: map[string]map[string]any{"lp2": {"iterations": 3}},
+		},
+		ReplaceState{},
+		ReplaceState{Blocks: map[string]BlockInput{"bad": {Type: "agent", Name: "No position"}}},
 	}
+	wall++
+	if _, err := doc.Apply(crdt.Timestamp{Wall: wall, Replica: "a"}, AddVariable{ID: "v1", VarName: "count", Type: "number", Value: 1.0}); err != nil {
+		t.Fatal(err)
+	}
+	ts = crdt.Timestamp{Wall: wall + 1, Replica: "s"}
 	for _, op := range ops {
 		want, wantErr := doc.Clone().Prepare(ts, op)
 		for _, budget := range []int{1, 7, 64, 100_000} {
@@ -70,8 +87,18 @@ func TestStepPrepareEqualsPrepare(t *testing.T) {
 			if !bytes.Equal(got.Encode(), want.Encode()) {
 				t.Fatalf("%#v in steps of %d: the delta differs from Prepare's", op, budget)
 			}
+			if rs, ok := op.(ReplaceState); ok {
+				after := doc.Clone()
+				after.Merge(got)
+				if v := after.View(); len(v.Blocks) != len(rs.Blocks) || len(v.Variables) != 1 {
+					t.Fatalf("%#v in steps of %d: %d blocks and %d variables after it", op, budget, len(v.Blocks), len(v.Variables))
+				}
+			}
 			if budget == 1 && p.Steps() < 300/7 && op == (RemoveBlock{ID: "loop"}) {
 				t.Fatalf("%d steps of 1 for a 300-block loop", p.Steps())
+			}
+			if _, ok := op.(ReplaceState); ok && budget == 1 && p.Steps() < 300 {
+				t.Fatalf("%d steps of 1 for a replace-state of 300 blocks", p.Steps())
 			}
 		}
 	}

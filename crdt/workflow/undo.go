@@ -132,8 +132,28 @@ func (m *UndoManager) StopCapturing() {
 //
 // Capturing costs a few map lookups per key the edit writes or removes and
 // copies no value: the captured entries are the store's own, which it never
-// writes again (see Store).
+// writes again (see Store). For an edit merged in steps, use StartRecord.
 func (m *UndoManager) Record(doc, delta *Doc, ts crdt.Timestamp) {
+	r := m.StartRecord(ts)
+	r.Part(doc, delta)
+	r.End()
+}
+
+// UndoRecording captures one local edit merged in parts (Doc.StepMerge),
+// a bounded amount of work per part: a removal of thousands of values
+// captured at once would cost as much as merging it at once. Give Part
+// every part before it is merged, the last one included
+// (StepMerge.OnPart does), then call End. Between StartRecord and End the
+// manager must not be used otherwise.
+type UndoRecording struct {
+	m      *UndoManager
+	top    *undoEntry
+	before int // top's items when the recording started
+}
+
+// StartRecord starts recording an edit prepared with ts, as Record does:
+// it clears the redo stack and opens the entry the edit goes to.
+func (m *UndoManager) StartRecord(ts crdt.Timestamp) *UndoRecording {
 	wall := ts.Wall
 	if len(m.redo) > 0 {
 		for _, e := range m.redo {
@@ -158,10 +178,21 @@ func (m *UndoManager) Record(doc, delta *Doc, ts crdt.Timestamp) {
 		m.undo = append(m.undo, top)
 		m.txnStarted = m.depth > 0
 	}
-	before := len(top.items)
-	top.capture(doc, delta)
-	m.keys += len(top.items) - before
-	m.lastWall, m.grouping = wall, true
+	m.lastWall = wall
+	return &UndoRecording{m: m, top: top, before: len(top.items)}
+}
+
+// Part captures what undoing part takes, part not yet merged into doc: a
+// part of the edit (a removal-only part of StepMerge, or its last part), or
+// the whole edit.
+func (r *UndoRecording) Part(doc, part *Doc) { r.top.capture(doc, part) }
+
+// End closes the recording: the stacks' bounds apply, and an edit that
+// touched no value leaves no entry.
+func (r *UndoRecording) End() {
+	m, top := r.m, r.top
+	m.keys += len(top.items) - r.before
+	m.grouping = true
 	if top.isEmpty() {
 		// The edit touched no value (it cleared a field nobody had set):
 		// an entry would make Undo skip it and revert an older step.

@@ -123,11 +123,16 @@ func (e *undoEntry) touch(doc *Doc, r rawReader, k Key, held []crdt.Dotted[Cell]
 func (e *undoEntry) capture(doc, delta *Doc) {
 	items := e.captureTexts(doc, delta)
 	covered := 0 // dots of doc the writes below cover
+	touched := 0 // keys touched, for countCapture
+	if countCapture != nil {
+		defer func() { countCapture(touched) }()
+	}
 	fresh := len(e.items) == 0
 	delta.store.Range(func(k Key, es []crdt.Dotted[Cell]) bool {
 		held := doc.store.Get(k)
 		covered += len(held)
 		e.touch(doc, doc, k, held, es[crdt.Winner(es)].Dot, fresh)
+		touched++
 		return true
 	})
 	// A write covers exactly the values its key held: when the context holds
@@ -145,9 +150,11 @@ func (e *undoEntry) capture(doc, delta *Doc) {
 		if k, ok := doc.store.KeyOf(d); ok && delta.store.Get(k) == nil {
 			// In an entry that was empty, a key holding one value is met
 			// once: no lookup of an earlier item needed (nor the index a
-			// removal's many keys would build for it).
+			// removal's many keys would build for it). A capture in parts
+			// (UndoRecording) meets a one-value key in one part only.
 			held := doc.store.Get(k)
 			e.touch(doc, r, k, held, crdt.Dot{}, fresh && len(held) == 1)
+			touched++
 		}
 	}
 	// Walk whichever is smaller, the delta's context or the document's dots
@@ -161,6 +168,19 @@ func (e *undoEntry) capture(doc, delta *Doc) {
 			removed(d)
 		}
 	})
+}
+
+// countCapture, when set (CountUndoCapture), is told how many keys each
+// capture touched.
+var countCapture func(keys int)
+
+// CountUndoCapture makes every undo capture (UndoManager.Record, each
+// UndoRecording.Part) call fn with how many keys it touched, until stop is
+// called: tests bound the work of one capture by counts, not time. Not
+// safe to call while captures run.
+func CountUndoCapture(fn func(keys int)) (stop func()) {
+	countCapture = fn
+	return func() { countCapture = nil }
 }
 
 // follow points items at the dots a committed undo or redo rewrote their
